@@ -1,0 +1,39 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "AgentOSConsole",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "agentos", targets: ["agentos"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian (module map + shim header only). ncursesw and hiredis have no
+        // pkgConfig line: their .pc files only add -D flags that SwiftPM drops with a warning, and the
+        // shims define what is needed (see docs/DECISIONS.md).
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // SHA-256 / HMAC / random bytes over libcrypto: a leaf the pure core may use.
+        .target(name: "AgentOSCrypto", dependencies: ["CCrypto"]),
+        // Redis (hiredis protocol, own socket, optional TLS), PostgreSQL (libpq), migrations.
+        .target(name: "AgentOSAdapters", dependencies: ["CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
+        // The composition root: `agentos` and its subcommands.
+        .executableTarget(name: "agentos", dependencies: [
+            "AgentOSAdapters",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Unit tests: no servers needed, build fast.
+        .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
+        .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
+        // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
+        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,110 @@
+import AgentOSCrypto
+import Foundation
+
+/// One versioned schema change. The SQL runs in one transaction together with its
+/// `schema_migrations` row; the checksum catches a migration edited after it was applied.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    public var checksum: String { Hex.encode(Digest.sha256(sql)) }
+}
+
+/// Applies the migrations that are not yet applied, in order, under an advisory lock so that
+/// several consoles starting at once apply each one exactly once.
+public struct Migrator: Sendable {
+    /// Every migration the console knows, oldest first.
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "agentos_tables", sql: MigrationSQL.agentOSTables),
+        Migration(version: 2, name: "console_tables", sql: MigrationSQL.consoleTables),
+        Migration(version: 3, name: "audit_append_only", sql: MigrationSQL.auditAppendOnly),
+    ]
+
+    public struct Applied: Sendable, Equatable {
+        public let version: Int
+        public let name: String
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case checksumMismatch(version: Int, name: String)
+        case unknownVersion(Int)
+
+        public var description: String {
+            switch self {
+            case let .checksumMismatch(v, n):
+                return "migration \(v) (\(n)) was changed after it was applied: its checksum differs from schema_migrations"
+            case let .unknownVersion(v):
+                return "the database has migration \(v), which this console does not know: upgrade the console"
+            }
+        }
+    }
+
+    /// Advisory lock key: the first 8 bytes of SHA-256("agentos.migrations").
+    static let lockKey: Int64 = {
+        let d = Digest.sha256("agentos.migrations")
+        return d.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }()
+
+    public let migrations: [Migration]
+
+    public init(migrations: [Migration] = Migrator.all) {
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// Versions already recorded in the database (empty if the table does not exist yet).
+    public func appliedVersions(_ db: PostgresConnection) throws -> [Int: String] {
+        let exists = try db.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        guard try exists[0].get("present", as: Bool.self) else { return [:] }
+        var applied: [Int: String] = [:]
+        for row in try db.query("SELECT version, checksum FROM schema_migrations") {
+            applied[try row.get("version")] = try row.get("checksum", as: String.self)
+        }
+        return applied
+    }
+
+    /// Applies what is pending and returns it (empty when the schema is current).
+    @discardableResult
+    public func migrate(_ db: PostgresConnection) throws -> [Applied] {
+        try db.transaction { tx in
+            try tx.query("SELECT pg_advisory_xact_lock($1)", [Self.lockKey])
+            try tx.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version     integer PRIMARY KEY,
+                    name        text NOT NULL,
+                    checksum    text NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT now()
+                )
+                """)
+            let applied = try appliedVersions(tx)
+            let known = Set(migrations.map(\.version))
+            if let unknown = applied.keys.sorted().first(where: { !known.contains($0) }) {
+                throw Failure.unknownVersion(unknown)
+            }
+            var done: [Applied] = []
+            for m in migrations {
+                if let checksum = applied[m.version] {
+                    guard checksum == m.checksum else { throw Failure.checksumMismatch(version: m.version, name: m.name) }
+                    continue
+                }
+                try tx.execute(m.sql)
+                try tx.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                             [m.version, m.name, m.checksum])
+                done.append(Applied(version: m.version, name: m.name))
+            }
+            return done
+        }
+    }
+
+    /// Migrations not yet applied.
+    public func pending(_ db: PostgresConnection) throws -> [Migration] {
+        let applied = try appliedVersions(db)
+        return migrations.filter { applied[$0.version] == nil }
+    }
+}

@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibPQ
+import Foundation
+
+/// The rows of a result, decoded from PostgreSQL's text format on access.
+public struct PostgresRows: Sendable, Sequence {
+    public let columns: [String]
+    public let rows: [PostgresRow]
+    /// Rows changed by INSERT/UPDATE/DELETE (PQcmdTuples), 0 otherwise.
+    public let affectedRows: Int
+
+    public func makeIterator() -> IndexingIterator<[PostgresRow]> { rows.makeIterator() }
+    public var count: Int { rows.count }
+    public var isEmpty: Bool { rows.isEmpty }
+    public var first: PostgresRow? { rows.first }
+    public subscript(i: Int) -> PostgresRow { rows[i] }
+}
+
+public struct PostgresRow: Sendable {
+    let index: [String: Int]
+    public let values: [String?]
+
+    /// Decodes a column by name; the error names the column and the value.
+    public func get<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws(PostgresError) -> T {
+        guard let i = index[column] else {
+            throw PostgresError(kind: .decode, message: "no column named \(column) (have: \(index.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let text = values[i] else { return try T.decodeNull(column: column) }
+        return try T.decode(postgresText: text, column: column)
+    }
+
+    /// Decodes a column by position.
+    public func get<T: PostgresDecodable>(_ position: Int, as type: T.Type = T.self) throws(PostgresError) -> T {
+        guard position < values.count else { throw PostgresError(kind: .decode, message: "no column at position \(position)") }
+        let name = index.first { $0.value == position }?.key ?? "#\(position)"
+        guard let text = values[position] else { return try T.decodeNull(column: name) }
+        return try T.decode(postgresText: text, column: name)
+    }
+}
+
+/// One libpq connection. Queries are always parameterised (PQexecParams); the session runs with
+/// TimeZone=UTC and DateStyle=ISO so values decode the same everywhere. Not thread-safe: one
+/// user at a time (the pool hands it over, hence `@unchecked Sendable`).
+public final class PostgresConnection: @unchecked Sendable {
+    private let conn: OpaquePointer
+    public let target: String
+
+    /// Connects with a URL (`postgresql://user@host:port/db?sslmode=verify-full`) or a key/value
+    /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`.
+    public init(_ conninfo: String, applicationName: String = "agentos") throws(PostgresError) {
+        target = Self.redact(conninfo)
+        // Defaults first: the keywords inside the URL (expanded from dbname) override them.
+        let keywords = ["connect_timeout", "application_name", "dbname"]
+        let values = ["5", applicationName, conninfo]
+        let c: OpaquePointer? = withArrayOfCStrings(keywords) { k in
+            withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let c else { throw PostgresError(kind: .connection, message: "out of memory creating a connection to \(target)") }
+        guard PQstatus(c) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(c))
+            PQfinish(c)
+            throw PostgresError(kind: .connection, message: "cannot connect to \(target): \(message)")
+        }
+        conn = c // from here on, deinit owns the connection
+        agentos_pq_silence_notices(c)
+        _ = try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; SET client_min_messages = 'warning'")
+    }
+
+    deinit { PQfinish(conn) }
+
+    /// The server's process id for this session (for pg_cancel_backend and tests).
+    public var backendPID: Int32 { PQbackendPID(conn) }
+    public var isOK: Bool { PQstatus(conn) == CONNECTION_OK }
+    public var inTransaction: Bool { PQtransactionStatus(conn) != PQTRANS_IDLE }
+
+    /// True when an idle connection has been closed by the server or is unusable.
+    public var isStale: Bool {
+        guard isOK else { return true }
+        let fd = PQsocket(conn)
+        guard fd >= 0 else { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&p, 1, 0) == 0 { return false }
+        // We never LISTEN, so data on an idle connection is a termination notice or EOF.
+        _ = PQconsumeInput(conn)
+        return true
+    }
+
+    /// Runs one parameterised statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ params: [any PostgresBindable] = []) throws(PostgresError) -> PostgresRows {
+        let wire = params.map { $0.postgresValue.wire }
+        let count = wire.count
+        let types = wire.map { $0.oid }
+        let formats = wire.map { $0.format }
+        let lengths = wire.map { Int32($0.bytes?.count ?? 0) }
+        // Keep every parameter's bytes alive and NUL-terminated for the duration of the call.
+        let buffers: [UnsafeMutablePointer<CChar>?] = wire.map { item in
+            guard let bytes = item.bytes else { return nil }
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            bytes.withUnsafeBytes { src in
+                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count) }
+            }
+            p[bytes.count] = 0
+            return p
+        }
+        defer { buffers.forEach { $0?.deallocate() } }
+        let result: OpaquePointer? = buffers.withUnsafeBufferPointer { bufs in
+            bufs.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                PQexecParams(conn, sql, Int32(count), types, values.baseAddress, lengths, formats, 0)
+            }
+        }
+        return try consume(result)
+    }
+
+    /// Runs statements without parameters (may contain several, e.g. a migration).
+    @discardableResult
+    public func execute(_ sql: String) throws(PostgresError) -> PostgresRows {
+        try consume(PQexec(conn, sql))
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; any thrown error rolls the transaction back and is rethrown.
+    public func transaction<T>(isolation: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute(isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isOK && inTransaction { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw PostgresError(kind: isOK ? .client : .connection, message: Self.trimmed(PQerrorMessage(conn)))
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            break
+        default:
+            func field(_ code: Character) -> String? {
+                guard let p = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+                return String(cString: p)
+            }
+            let sqlState = field("C")
+            let message = field("M") ?? Self.trimmed(PQresultErrorMessage(result))
+            let connectionLost = !isOK
+            throw PostgresError(kind: connectionLost && sqlState == nil ? .connection : .server, sqlState: sqlState,
+                                message: message.isEmpty ? Self.trimmed(PQerrorMessage(conn)) : message,
+                                detail: field("D"), hint: field("H"), constraint: field("n"), table: field("t"), column: field("c"))
+        }
+        let nFields = Int(PQnfields(result))
+        let nRows = Int(PQntuples(result))
+        var columns: [String] = []
+        var index: [String: Int] = [:]
+        for f in 0..<nFields {
+            let name = String(cString: PQfname(result, Int32(f)))
+            columns.append(name)
+            if index[name] == nil { index[name] = f }
+        }
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(nRows)
+        for r in 0..<nRows {
+            var values: [String?] = []
+            values.reserveCapacity(nFields)
+            for f in 0..<nFields {
+                if PQgetisnull(result, Int32(r), Int32(f)) == 1 {
+                    values.append(nil)
+                } else {
+                    let len = Int(PQgetlength(result, Int32(r), Int32(f)))
+                    let ptr = PQgetvalue(result, Int32(r), Int32(f))!
+                    values.append(String(decoding: UnsafeRawBufferPointer(start: ptr, count: len), as: UTF8.self))
+                }
+            }
+            rows.append(PostgresRow(index: index, values: values))
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PostgresRows(columns: columns, rows: rows, affectedRows: affected)
+    }
+
+    static func trimmed(_ p: UnsafePointer<CChar>?) -> String {
+        guard let p else { return "" }
+        return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Hides a password in a URL or key/value connection string.
+    static func redact(_ conninfo: String) -> String {
+        if let schemeEnd = conninfo.range(of: "://"), let at = conninfo[schemeEnd.upperBound...].firstIndex(of: "@") {
+            let userinfo = conninfo[schemeEnd.upperBound..<at]
+            if let colon = userinfo.firstIndex(of: ":") { return String(conninfo[..<colon]) + ":***" + String(conninfo[at...]) }
+            return conninfo
+        }
+        return conninfo.split(separator: " ").map { part in
+            part.lowercased().hasPrefix("password=") ? "password=***" : String(part)
+        }.joined(separator: " ")
+    }
+}
+
+private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

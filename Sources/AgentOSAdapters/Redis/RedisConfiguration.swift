@@ -1,0 +1,202 @@
+/// Where and how to connect to Redis, parsed from a URL:
+///
+/// - `redis://[[user]:password@]host[:port][/db]`
+/// - `rediss://…` — TLS, with `?ca=PATH&cert=PATH&key=PATH&sni=NAME` (CA defaults to the system store)
+/// - `unix:///path/to/redis.sock[?db=N&user=U&password=P]` (also `redis+unix://`)
+///
+/// The password is never part of `description`.
+public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
+    public enum Endpoint: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unix(path: String)
+    }
+
+    public struct TLS: Sendable, Equatable {
+        /// PEM file with the CA certificates to trust; nil means the system's default store.
+        public var caFile: String?
+        /// Optional client certificate chain (PEM) and its private key.
+        public var certFile: String?
+        public var keyFile: String?
+        /// Name to verify and send as SNI; defaults to the host.
+        public var serverName: String?
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+        }
+    }
+
+    public var endpoint: Endpoint
+    public var tls: TLS?
+    public var username: String?
+    public var password: String?
+    public var database: Int
+    public var connectTimeoutMillis: Int
+    public var commandTimeoutMillis: Int
+    /// Sent as CLIENT SETNAME so operators can find the console's connections.
+    public var clientName: String?
+
+    public init(endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379), tls: TLS? = nil,
+                username: String? = nil, password: String? = nil, database: Int = 0,
+                connectTimeoutMillis: Int = 2_000, commandTimeoutMillis: Int = 5_000, clientName: String? = nil) {
+        self.endpoint = endpoint
+        self.tls = tls
+        self.username = username
+        self.password = password
+        self.database = database
+        self.connectTimeoutMillis = connectTimeoutMillis
+        self.commandTimeoutMillis = commandTimeoutMillis
+        self.clientName = clientName
+    }
+
+    /// Parses a Redis URL; the error names the part that is wrong.
+    public init(url: String) throws(RedisError) {
+        func fail(_ why: String) -> RedisError { .invalidURL(Self.redact(url), why) }
+        guard let schemeEnd = url.range(of: "://") else { throw fail("missing scheme (expected redis://, rediss:// or unix://)") }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var rest = String(url[schemeEnd.upperBound...])
+        var query: [String: String] = [:]
+        if let q = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: q)...].split(separator: "&") where !pair.isEmpty {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let name = Self.percentDecode(String(kv[0])) else { throw fail("bad percent-encoding in query") }
+                let value = kv.count > 1 ? Self.percentDecode(String(kv[1])) : ""
+                guard let value else { throw fail("bad percent-encoding in query parameter \(name)") }
+                query[name.lowercased()] = value
+            }
+            rest = String(rest[..<q])
+        }
+        self.init()
+        switch scheme {
+        case "unix", "redis+unix":
+            guard rest.hasPrefix("/") else { throw fail("unix socket URL needs an absolute path") }
+            guard let path = Self.percentDecode(rest) else { throw fail("bad percent-encoding in socket path") }
+            endpoint = .unix(path: path)
+            username = query["user"]
+            password = query["password"]
+            if let db = query["db"] {
+                guard let n = Int(db), n >= 0 else { throw fail("db must be a non-negative integer, got \(db)") }
+                database = n
+            }
+        case "redis", "rediss":
+            var authority = rest
+            var path = ""
+            if let slash = rest.firstIndex(of: "/") {
+                authority = String(rest[..<slash])
+                path = String(rest[rest.index(after: slash)...])
+            }
+            if let at = authority.lastIndex(of: "@") {
+                let userinfo = authority[..<at]
+                authority = String(authority[authority.index(after: at)...])
+                let parts = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let user = Self.percentDecode(String(parts[0])) else { throw fail("bad percent-encoding in user") }
+                if parts.count == 2 {
+                    guard let pass = Self.percentDecode(String(parts[1])) else { throw fail("bad percent-encoding in password") }
+                    password = pass
+                    username = user.isEmpty ? nil : user
+                } else {
+                    // redis://secret@host is the legacy "password only" form.
+                    password = user
+                }
+            }
+            var host = authority
+            var port = 6379
+            if authority.hasPrefix("[") {
+                guard let close = authority.firstIndex(of: "]") else { throw fail("unterminated IPv6 address") }
+                host = String(authority[authority.index(after: authority.startIndex)..<close])
+                let after = authority[authority.index(after: close)...]
+                if after.hasPrefix(":") {
+                    guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw fail("port must be 1-65535") }
+                    port = p
+                }
+            } else if let colon = authority.lastIndex(of: ":") {
+                host = String(authority[..<colon])
+                guard let p = Int(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
+                    throw fail("port must be 1-65535")
+                }
+                port = p
+            }
+            if host.isEmpty { host = "127.0.0.1" }
+            endpoint = .tcp(host: host, port: port)
+            if !path.isEmpty {
+                guard let n = Int(path), n >= 0 else { throw fail("database must be a non-negative integer, got '\(path)'") }
+                database = n
+            }
+            if let db = query["db"] {
+                guard let n = Int(db), n >= 0 else { throw fail("db must be a non-negative integer, got \(db)") }
+                database = n
+            }
+            if scheme == "rediss" {
+                tls = TLS(caFile: query["ca"] ?? query["cacert"], certFile: query["cert"], keyFile: query["key"],
+                          serverName: query["sni"])
+                if (tls?.certFile == nil) != (tls?.keyFile == nil) {
+                    throw fail("a client certificate needs both cert= and key=")
+                }
+            }
+        default:
+            throw fail("unsupported scheme '\(scheme)' (expected redis, rediss or unix)")
+        }
+        if let t = query["timeout"] {
+            guard let ms = Int(t), ms > 0 else { throw fail("timeout must be a positive number of milliseconds") }
+            commandTimeoutMillis = ms
+        }
+        if let t = query["connect_timeout"] {
+            guard let ms = Int(t), ms > 0 else { throw fail("connect_timeout must be a positive number of milliseconds") }
+            connectTimeoutMillis = ms
+        }
+    }
+
+    /// The same server and credentials, another logical database.
+    public func selecting(database db: Int) -> RedisConfiguration {
+        var copy = self
+        copy.database = db
+        return copy
+    }
+
+    public var endpointDescription: String {
+        switch endpoint {
+        case let .tcp(host, port): return "\(tls == nil ? "redis" : "rediss")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        case let .unix(path): return "unix://\(path)"
+        }
+    }
+
+    /// URL-like form with the password hidden.
+    public var description: String {
+        let user = username.map { "\($0)@" } ?? (password != nil ? "***@" : "")
+        switch endpoint {
+        case let .tcp(host, port):
+            return "\(tls == nil ? "redis" : "rediss")://\(user)\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        case let .unix(path):
+            return "unix://\(user)\(path)?db=\(database)"
+        }
+    }
+
+    /// Hides a password in a URL so it can appear in an error message.
+    static func redact(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://"),
+              let at = url[schemeEnd.upperBound...].firstIndex(of: "@") else { return url }
+        let userinfo = url[schemeEnd.upperBound..<at]
+        if let colon = userinfo.firstIndex(of: ":") {
+            return String(url[..<colon]) + ":***" + String(url[at...])
+        }
+        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
+    }
+
+    static func percentDecode(_ s: String) -> String? {
+        guard s.contains("%") else { return s }
+        var bytes = [UInt8]()
+        var it = Array(s.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%") {
+                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

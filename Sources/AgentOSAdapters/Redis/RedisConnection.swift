@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHiredis
+
+/// One authenticated connection to one logical database. hiredis formats the commands
+/// (binary-safe argv) and parses the replies; the socket is ours (plain or TLS).
+///
+/// Not thread-safe: one thread uses it at a time (the pool hands it over, hence `@unchecked Sendable`).
+public final class RedisConnection: @unchecked Sendable {
+    public let configuration: RedisConfiguration
+    private let transport: RedisTransport
+    private let reader: UnsafeMutablePointer<redisReader>
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Set when the stream is out of sync (timeout mid-reply, protocol error): never reuse.
+    public private(set) var isBroken = false
+
+    public var endpoint: String { transport.endpoint }
+    var fileDescriptor: Int32 { transport.fd }
+
+    /// Connects, authenticates, selects the database and names the client.
+    public init(_ configuration: RedisConfiguration) throws(RedisError) {
+        self.configuration = configuration
+        transport = try RedisTransport.connect(configuration)
+        guard let reader = redisReaderCreate() else { throw .protocolError("cannot allocate the hiredis reader") }
+        self.reader = reader
+        try handshake()
+    }
+
+    deinit {
+        redisReaderFree(reader)
+        transport.close()
+    }
+
+    private func handshake() throws(RedisError) {
+        if let password = configuration.password {
+            var args: [[UInt8]] = [Array("AUTH".utf8)]
+            if let user = configuration.username { args.append(Array(user.utf8)) }
+            args.append(Array(password.utf8))
+            let reply = try roundTrip([args], deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))[0]
+            if case let .error(message) = reply {
+                isBroken = true
+                throw .authFailed(endpoint: endpoint, reason: message)
+            }
+        }
+        var setup: [[[UInt8]]] = []
+        if configuration.database != 0 { setup.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)]) }
+        if let name = configuration.clientName { setup.append([Array("CLIENT".utf8), Array("SETNAME".utf8), Array(name.utf8)]) }
+        guard !setup.isEmpty else { return }
+        let replies = try roundTrip(setup, deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))
+        if case let .error(message) = replies[0] {
+            isBroken = true
+            if message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
+                throw .authFailed(endpoint: endpoint, reason: message)
+            }
+            if configuration.database != 0 { throw .server("SELECT \(configuration.database): \(message)") }
+        }
+    }
+
+    public var isStale: Bool { isBroken || transport.isStale }
+
+    public func close() {
+        isBroken = true
+        transport.close()
+    }
+
+    /// Sends one command; a server error reply is thrown as a typed error.
+    @discardableResult
+    public func send(_ args: [any RedisArgument]) throws(RedisError) -> RedisValue {
+        let reply = try roundTrip([args.map(\.redisBytes)], deadline: commandDeadline())[0]
+        if case let .error(message) = reply { throw Self.typedError(message, endpoint: endpoint) }
+        return reply
+    }
+
+    /// Sends many commands in one write and reads the replies in order.
+    /// Error replies come back as `.error` values in their place.
+    public func pipeline(_ commands: [[any RedisArgument]]) throws(RedisError) -> [RedisValue] {
+        try roundTrip(commands.map { $0.map(\.redisBytes) }, deadline: commandDeadline())
+    }
+
+    static func typedError(_ message: String, endpoint: String) -> RedisError {
+        if message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
+            return .authFailed(endpoint: endpoint, reason: message)
+        }
+        return RedisError.fromReply(message)
+    }
+
+    private func commandDeadline() -> UInt64? { Monotonic.deadline(afterMillis: configuration.commandTimeoutMillis) }
+
+    // MARK: wire
+
+    func roundTrip(_ commands: [[[UInt8]]], deadline: UInt64?) throws(RedisError) -> [RedisValue] {
+        guard !isBroken else { throw .connectionLost(endpoint: endpoint, reason: "connection was closed after an earlier error") }
+        try write(commands, deadline: deadline)
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            guard let reply = try readReply(deadline: deadline, wakeFD: nil) else {
+                isBroken = true
+                throw .timeout(endpoint: endpoint, operation: "a reply", millis: configuration.commandTimeoutMillis)
+            }
+            replies.append(reply)
+        }
+        return replies
+    }
+
+    func write(_ commands: [[[UInt8]]], deadline: UInt64?) throws(RedisError) {
+        var wire: [UInt8] = []
+        for argv in commands {
+            try Self.format(argv, into: &wire)
+        }
+        // withUnsafeBytes only rethrows untyped errors: carry the typed one out in a Result.
+        let written = wire.withUnsafeBytes { raw in
+            Result { () throws(RedisError) in
+                try transport.writeAll(raw, deadline: deadline, timeoutMillis: configuration.commandTimeoutMillis)
+            }
+        }
+        if case let .failure(error) = written {
+            isBroken = true
+            throw error
+        }
+    }
+
+    /// Reads one complete reply; nil when the deadline passed or the wake descriptor fired first.
+    func readReply(deadline: UInt64?, wakeFD: Int32?) throws(RedisError) -> RedisValue? {
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            if redisReaderGetReply(reader, &raw) != REDIS_OK {
+                isBroken = true
+                throw .protocolError(readerError())
+            }
+            if let raw {
+                defer { freeReplyObject(raw) }
+                return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
+            }
+            let outcome = readBuffer.withUnsafeMutableBytes { buf in
+                Result { () throws(RedisError) in try transport.read(into: buf, deadline: deadline, wakeFD: wakeFD) }
+            }
+            let result: RedisTransport.ReadResult
+            switch outcome {
+            case let .success(r): result = r
+            case let .failure(error):
+                isBroken = true
+                throw error
+            }
+            switch result {
+            case let .bytes(n):
+                let ok = readBuffer.withUnsafeBytes { buf in
+                    redisReaderFeed(reader, buf.baseAddress!.assumingMemoryBound(to: CChar.self), n)
+                }
+                if ok != REDIS_OK {
+                    isBroken = true
+                    throw .protocolError(readerError())
+                }
+            case .timedOut, .woken:
+                return nil
+            }
+        }
+    }
+
+    /// Whether a complete reply may already be buffered (so callers must not wait on the socket).
+    var hasBufferedInput: Bool { reader.pointee.len > reader.pointee.pos }
+
+    private func readerError() -> String {
+        withUnsafeBytes(of: reader.pointee.errstr) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    private static func format(_ argv: [[UInt8]], into wire: inout [UInt8]) throws(RedisError) {
+        // redisFormatCommandArgv needs stable pointers to every argument for the duration of the call.
+        let count = argv.count
+        let storage = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: count)
+        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        defer {
+            for i in 0..<count { storage[i]?.deallocate() }
+            storage.deallocate()
+            lengths.deallocate()
+        }
+        for (i, arg) in argv.enumerated() {
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, arg.count))
+            arg.withUnsafeBytes { src in
+                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: arg.count) }
+            }
+            storage[i] = p
+            lengths[i] = arg.count
+        }
+        var target: UnsafeMutablePointer<CChar>?
+        let len = storage.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: count) { argvPtr in
+            redisFormatCommandArgv(&target, Int32(count), argvPtr, lengths)
+        }
+        guard len > 0, let target else { throw .protocolError("cannot format command") }
+        defer { redisFreeCommand(target) }
+        UnsafeRawBufferPointer(start: target, count: Int(len)).withMemoryRebound(to: UInt8.self) { wire.append(contentsOf: $0) }
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            guard let str = r.str else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: str, count: Int(r.len))))
+        case REDIS_REPLY_STATUS:
+            return .status(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? "")
+        case REDIS_REPLY_ERROR:
+            return .error(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? "")
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(r.integer))
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisValue] = []
+            items.reserveCapacity(Int(r.elements))
+            for i in 0..<Int(r.elements) {
+                if let child = r.element[i] { items.append(convert(child)) } else { items.append(.null) }
+            }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+}

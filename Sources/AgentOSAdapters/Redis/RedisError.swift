@@ -1,0 +1,50 @@
+/// Everything that can go wrong talking to Redis, with messages an operator can act on.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidURL(String, String)
+    case connectionRefused(endpoint: String)
+    case connectFailed(endpoint: String, reason: String)
+    case authFailed(endpoint: String, reason: String)
+    case timeout(endpoint: String, operation: String, millis: Int)
+    case connectionLost(endpoint: String, reason: String)
+    case tls(endpoint: String, reason: String)
+    case wrongType(String)
+    case noScript(String)
+    case server(String)
+    case protocolError(String)
+    /// A recent connection attempt failed; the client waits before trying again.
+    case unavailable(endpoint: String, retryInMillis: Int, lastError: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidURL(url, why): return "invalid Redis URL \(url): \(why)"
+        case let .connectionRefused(ep): return "Redis at \(ep) refused the connection (is redis-server running?)"
+        case let .connectFailed(ep, why): return "cannot connect to Redis at \(ep): \(why)"
+        case let .authFailed(ep, why): return "Redis at \(ep) rejected the credentials: \(why)"
+        case let .timeout(ep, op, ms): return "Redis at \(ep) did not answer \(op) within \(ms) ms"
+        case let .connectionLost(ep, why): return "connection to Redis at \(ep) lost: \(why)"
+        case let .tls(ep, why): return "TLS with Redis at \(ep) failed: \(why)"
+        case let .wrongType(msg): return "Redis: wrong type for this operation (\(msg))"
+        case let .noScript(msg): return "Redis: script not loaded (\(msg))"
+        case let .server(msg): return "Redis error: \(msg)"
+        case let .protocolError(msg): return "Redis protocol error: \(msg)"
+        case let .unavailable(ep, ms, last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
+        }
+    }
+
+    /// True when the connection is gone or was never made (as opposed to a command error).
+    public var isConnectionError: Bool {
+        switch self {
+        case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed:
+            return true
+        case .invalidURL, .wrongType, .noScript, .server:
+            return false
+        }
+    }
+
+    /// Maps an error reply from the server to a typed error.
+    static func fromReply(_ message: String) -> RedisError {
+        if message.hasPrefix("WRONGTYPE") { return .wrongType(message) }
+        if message.hasPrefix("NOSCRIPT") { return .noScript(message) }
+        return .server(message)
+    }
+}

@@ -1,0 +1,31 @@
+#ifndef AGENTOS_CNCURSESW_SHIM_H
+#define AGENTOS_CNCURSESW_SHIM_H
+// The wide-character API needs these before <curses.h>; SwiftPM drops -D flags from pkg-config.
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <locale.h>
+#include <wchar.h>
+#include <ncursesw/curses.h>
+
+// C globals and macros Swift 6 cannot import, exposed as functions.
+static inline WINDOW *agentos_stdscr(void) { return stdscr; }
+static inline int agentos_lines(void) { return LINES; }
+static inline int agentos_cols(void) { return COLS; }
+static inline int agentos_colors(void) { return COLORS; }
+static inline int agentos_color_pairs(void) { return COLOR_PAIRS; }
+static inline attr_t agentos_a_normal(void) { return A_NORMAL; }
+static inline attr_t agentos_a_bold(void) { return A_BOLD; }
+static inline attr_t agentos_a_dim(void) { return A_DIM; }
+static inline attr_t agentos_a_underline(void) { return A_UNDERLINE; }
+static inline attr_t agentos_a_reverse(void) { return A_REVERSE; }
+static inline attr_t agentos_a_blink(void) { return A_BLINK; }
+static inline attr_t agentos_a_italic(void) { return A_ITALIC; }
+static inline int agentos_key_f(int n) { return KEY_F(n); }
+// wcwidth is not visible through Swift's Glibc module.
+int wcwidth(wchar_t c);
+static inline int agentos_wcwidth(wchar_t c) { return wcwidth(c); }
+#endif

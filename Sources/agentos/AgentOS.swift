@@ -1,0 +1,41 @@
+import AgentOSAdapters
+import ArgumentParser
+import Foundation
+
+@main
+struct AgentOS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agentos",
+        abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
+        version: AgentOSVersion.string,
+        subcommands: [Migrate.self, Check.self]
+    )
+}
+
+enum AgentOSVersion {
+    static let string = "0.1.0"
+}
+
+/// Exit codes shared by every subcommand (documented in the README).
+enum ExitStatus {
+    static let usage: Int32 = 64          // EX_USAGE
+    static let unavailable: Int32 = 69    // EX_UNAVAILABLE: a backend cannot be reached
+    static let software: Int32 = 70       // EX_SOFTWARE: an internal error
+    static let config: Int32 = 78         // EX_CONFIG: bad configuration
+}
+
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL or key/value connection string.", valueName: "url"))
+    var postgres: String?
+
+    @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://).", valueName: "url"))
+    var redis: String?
+
+    var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
+    var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
+}
+
+func fail(_ message: String, code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("agentos: \(message)\n".utf8))
+    return ExitCode(code)
+}

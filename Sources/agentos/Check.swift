@@ -1,0 +1,47 @@
+import AgentOSAdapters
+import ArgumentParser
+import Foundation
+
+/// `agentos check`: connects to the configured backends and reports what it finds.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the connections to Redis and PostgreSQL and the schema version."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        var failures = 0
+        if let url = connection.redisURL {
+            do {
+                let client = try RedisClient(url: url)
+                let start = Monotonic.nanos()
+                let pong = try client.send("PING")
+                let micros = (Monotonic.nanos() - start) / 1_000
+                let info = try client.send("INFO", "server").string ?? ""
+                let version = info.split(separator: "\r\n").first { $0.hasPrefix("redis_version:") }?.dropFirst(14) ?? "?"
+                print("redis     ok   \(client.configuration) \(pong.string ?? "") in \(micros) µs, redis \(version)")
+            } catch {
+                failures += 1
+                print("redis     FAIL \(error)")
+            }
+        } else {
+            print("redis     -    not configured (--redis or AGENTOS_REDIS_URL)")
+        }
+        if let url = connection.postgresURL {
+            do {
+                let db = try PostgresConnection(url)
+                let version = try db.query("SHOW server_version")[0].get(0, as: String.self)
+                let pending = try Migrator().pending(db)
+                let schema = pending.isEmpty ? "schema current" : "\(pending.count) migrations pending (run agentos migrate)"
+                print("postgres  ok   \(db.target) PostgreSQL \(version), \(schema)")
+            } catch {
+                failures += 1
+                print("postgres  FAIL \(error)")
+            }
+        } else {
+            print("postgres  -    not configured (--postgres or AGENTOS_POSTGRES_URL)")
+        }
+        if failures > 0 { throw ExitCode(ExitStatus.unavailable) }
+    }
+}

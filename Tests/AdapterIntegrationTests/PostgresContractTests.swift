@@ -1,0 +1,205 @@
+import AgentOSAdapters
+import Foundation
+import Testing
+
+/// Migrations run once for the shared test database before the tests that need the schema.
+enum MigratedDatabase {
+    static let ready: Result<Void, Error> = Result {
+        let db = try PostgresConnection(try TestServers.postgresURL())
+        try Migrator().migrate(db)
+    }
+
+    static func client() throws -> PostgresClient {
+        try ready.get()
+        return PostgresClient(try TestServers.postgresURL())
+    }
+}
+
+@Suite("PostgreSQL adapter against a real server")
+struct PostgresContractTests {
+    @Test func typedRoundTrip() throws {
+        let db = try PostgresConnection(try TestServers.postgresURL())
+        try db.execute("""
+            CREATE TEMP TABLE typed (t text, i integer, b bigint, d double precision, ok boolean,
+                ts timestamptz, u uuid, j jsonb, raw bytea, tags text[], nothing text)
+            """)
+        let id = UUID()
+        let when = Date(timeIntervalSince1970: 1_795_729_200.250_5)
+        let raw: [UInt8] = [0, 0xff, 0x00, 0x27, 0x5c, 0x80]
+        let hostile = "'; DROP TABLE typed; -- \u{0}x".replacingOccurrences(of: "\u{0}", with: "") + " ünïcødé ✓"
+        try db.query("INSERT INTO typed VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                     [hostile, 42, Int64.max, 3.141_592_653_589_793, true, when, id,
+                      PostgresValue.json(#"{"a":[1,2,{"b":null}]}"#), raw, PostgresValue.textArray(["x,y", "q\"uote"]),
+                      PostgresValue.null])
+        let row = try #require(try db.query("SELECT * FROM typed").first)
+        #expect(try row.get("t", as: String.self) == hostile)
+        #expect(try row.get("i", as: Int.self) == 42)
+        #expect(try row.get("b", as: Int64.self) == Int64.max)
+        #expect(try row.get("d", as: Double.self) == 3.141_592_653_589_793)
+        #expect(try row.get("ok", as: Bool.self) == true)
+        #expect(abs(try row.get("ts", as: Date.self).timeIntervalSince1970 - when.timeIntervalSince1970) < 0.000_001)
+        #expect(try row.get("u", as: UUID.self) == id)
+        struct Payload: Decodable, Equatable { struct Inner: Decodable, Equatable { let b: Int? }; let a: [Inner?]? }
+        #expect(try row.get("j", as: PostgresJSON.self).text == #"{"a": [1, 2, {"b": null}]}"#)
+        #expect(try row.get("raw", as: [UInt8].self) == raw)
+        #expect(try row.get("tags", as: PostgresTextArray.self).items == ["x,y", "q\"uote"])
+        #expect(try row.get("nothing", as: String?.self) == nil)
+        #expect(throws: PostgresError.self) { try row.get("nothing", as: String.self) }
+        #expect(try db.query("SELECT count(*) AS n FROM typed")[0].get("n", as: Int.self) == 1, "the table survived the hostile string")
+    }
+
+    @Test func transactionRollsBackOnAnyError() throws {
+        let client = PostgresClient(try TestServers.postgresURL())
+        let table = TestServers.unique("tx")
+        try client.execute("CREATE TABLE \(table) (id int PRIMARY KEY)")
+        defer { _ = try? client.execute("DROP TABLE \(table)") }
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try client.transaction { tx in
+                try tx.query("INSERT INTO \(table) VALUES ($1)", [1])
+                throw Abort()
+            }
+        }
+        #expect(throws: PostgresError.self) {
+            try client.transaction { tx in
+                try tx.query("INSERT INTO \(table) VALUES ($1)", [2])
+                try tx.query("INSERT INTO \(table) VALUES ($1)", [2]) // duplicate key
+            }
+        }
+        #expect(try client.query("SELECT count(*) AS n FROM \(table)")[0].get("n", as: Int.self) == 0)
+        // The pooled connection is usable again (not left inside the aborted transaction).
+        _ = try client.transaction { tx in try tx.query("INSERT INTO \(table) VALUES ($1)", [3]) }
+        #expect(try client.query("SELECT id FROM \(table)").rows.map { try $0.get("id", as: Int.self) } == [3])
+    }
+
+    @Test func sqlStateOnConstraintViolations() throws {
+        let db = try PostgresConnection(try TestServers.postgresURL())
+        try db.execute("CREATE TEMP TABLE c (id int CONSTRAINT c_pk PRIMARY KEY, n int CONSTRAINT c_positive CHECK (n > 0))")
+        try db.query("INSERT INTO c VALUES ($1, $2)", [1, 1])
+        do {
+            try db.query("INSERT INTO c VALUES ($1, $2)", [1, 5])
+            Issue.record("duplicate accepted")
+        } catch {
+            #expect(error.sqlState == "23505" && error.isUniqueViolation)
+            #expect(error.constraint == "c_pk")
+            #expect(error.description.contains("23505") && error.description.contains("duplicate key"))
+        }
+        do {
+            try db.query("INSERT INTO c VALUES ($1, $2)", [2, -1])
+            Issue.record("check violation accepted")
+        } catch {
+            #expect(error.sqlState == "23514" && error.constraint == "c_positive")
+        }
+        do {
+            try db.query("SELECT nonsense FROM c")
+        } catch {
+            #expect(error.sqlState == "42703" && error.kind == .server)
+        }
+    }
+
+    @Test func connectionErrorsAreClear() throws {
+        let port = TestServers.freePort()
+        do {
+            _ = try PostgresConnection("postgresql://nobody:hunter2@127.0.0.1:\(port)/x?connect_timeout=2")
+            Issue.record("connected to a closed port")
+        } catch {
+            #expect(error.kind == .connection)
+            #expect(error.description.contains("127.0.0.1") && !error.description.contains("hunter2"))
+        }
+    }
+
+    @Test func poolReconnectsAfterBackendTerminated() throws {
+        let client = PostgresClient(try TestServers.postgresURL())
+        let pid = try client.query("SELECT pg_backend_pid() AS pid")[0].get("pid", as: Int.self)
+        let admin = try PostgresConnection(try TestServers.postgresURL())
+        #expect(try admin.query("SELECT pg_terminate_backend($1::int) AS ok", [pid])[0].get("ok", as: Bool.self))
+        #expect(TestServers.eventually(5) {
+            (try? admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int", [pid])[0].get("n", as: Int.self)) == 0
+        })
+        let newPid = try client.query("SELECT pg_backend_pid() AS pid")[0].get("pid", as: Int.self)
+        #expect(newPid != pid)
+    }
+
+    @Test func keyValueConnectionString() throws {
+        let url = try TestServers.postgresURL()
+        // postgresql://postgres@127.0.0.1:PORT/agentos_test → host=… port=… user=… dbname=…
+        let comps = try #require(URLComponents(string: url))
+        let kv = "host=\(comps.host!) port=\(comps.port!) user=\(comps.user!) dbname=\(comps.path.dropFirst())"
+        #expect(try PostgresConnection(kv).query("SELECT 1 AS one")[0].get("one", as: Int.self) == 1)
+    }
+}
+
+@Suite("Migrations and the append-only audit table")
+struct MigrationTests {
+    @Test func migrationsAreIdempotentAndConcurrentSafe() async throws {
+        let admin = try PostgresConnection(try TestServers.postgresURL())
+        let name = TestServers.unique("mig")
+        try admin.execute("CREATE DATABASE \(name)")
+        defer { _ = try? admin.execute("DROP DATABASE \(name) WITH (FORCE)") }
+        var comps = try #require(URLComponents(string: try TestServers.postgresURL()))
+        comps.path = "/\(name)"
+        let url = try #require(comps.string)
+        // Four consoles migrate at once: each migration is applied exactly once.
+        let applied = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try Migrator().migrate(PostgresConnection(url)).count }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(applied == Migrator.all.count)
+        let db = try PostgresConnection(url)
+        #expect(try Migrator().migrate(db).isEmpty)
+        #expect(try db.query("SELECT count(*) AS n FROM schema_migrations")[0].get("n", as: Int.self) == Migrator.all.count)
+        for table in ["jobs", "job_events", "workers", "queues", "managers", "logs", "config", "config_history", "alerts",
+                      "stats_minutely", "audit_logs", "action_history", "user_permissions", "idempotency_results"] {
+            #expect(try db.query("SELECT to_regclass($1) IS NOT NULL AS present", [table])[0].get("present", as: Bool.self),
+                    "table \(table) exists")
+        }
+    }
+
+    @Test func editedMigrationIsDetected() throws {
+        let client = try MigratedDatabase.client()
+        let tampered = Migrator.all.map { m in
+            m.version == 1 ? Migration(version: 1, name: m.name, sql: m.sql + "\n-- edited") : m
+        }
+        try client.withConnection { db in
+            do {
+                try Migrator(migrations: tampered).migrate(db)
+                Issue.record("an edited migration went unnoticed")
+            } catch let failure as Migrator.Failure {
+                #expect(failure.description.contains("changed after it was applied"))
+            }
+        }
+    }
+
+    @Test func auditLogsRefuseUpdateDeleteTruncate() throws {
+        let client = try MigratedDatabase.client()
+        let seq = Int64.random(in: 1_000_000_000...Int64.max / 2)
+        try client.query("""
+            INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, request_id, prev_hash, hash)
+            VALUES ($1, $2, now(), 'tester', 'admin', 'job.cancel', 'intent', $3, 'genesis', $4)
+            """, [seq, UUID(), UUID(), "h-\(seq)"])
+        for (role, statements) in [(nil, true), ("agentos_console", true)] as [(String?, Bool)] where statements {
+            try client.withConnection { db in
+                if let role { try db.execute("SET ROLE \(role)") }
+                defer { _ = try? db.execute("RESET ROLE") }
+                for sql in ["UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)",
+                            "DELETE FROM audit_logs WHERE seq = \(seq)",
+                            "TRUNCATE audit_logs"] {
+                    do {
+                        try db.execute(sql)
+                        Issue.record("\(sql) was allowed for \(role ?? "the owner")")
+                    } catch let error as PostgresError {
+                        // 42501 insufficient_privilege: from the trigger (owner) or the grants (console role).
+                        #expect(error.sqlState == "42501", "\(sql) as \(role ?? "owner"): \(error)")
+                    }
+                }
+                // The console role can still append and read.
+                if role != nil {
+                    #expect(try db.query("SELECT count(*) AS n FROM audit_logs WHERE seq = $1", [seq])[0].get("n", as: Int.self) == 1)
+                }
+            }
+        }
+        #expect(try client.query("SELECT action FROM audit_logs WHERE seq = $1", [seq])[0].get("action", as: String.self) == "job.cancel")
+    }
+}

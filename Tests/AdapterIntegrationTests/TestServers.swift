@@ -1,0 +1,111 @@
+import AgentOSAdapters
+import Foundation
+import Testing
+
+/// The servers started by scripts/test.sh. Integration tests never skip: without them they fail
+/// and say how to run them.
+enum TestServers {
+    static func env(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            Issue.record("\(name) is not set: run the integration tests through scripts/test.sh, which starts redis-server and PostgreSQL")
+            throw MissingServer(name: name)
+        }
+        return value
+    }
+
+    struct MissingServer: Error { let name: String }
+
+    static func redisURL() throws -> String { try env("AGENTOS_TEST_REDIS_URL") }
+    static func postgresURL() throws -> String { try env("AGENTOS_TEST_POSTGRES_URL") }
+
+    static func redis(database: Int = 9) throws -> RedisClient {
+        try RedisClient(url: redisURL(), database: database)
+    }
+
+    /// A unique name for keys, channels and tables, so tests can run in parallel.
+    static func unique(_ prefix: String) -> String {
+        "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    static func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
+    /// The same for async tests: sleeps without holding a thread of the cooperative pool.
+    static func eventuallyAsync(_ seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return try condition()
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// A private redis-server for tests that kill and restart it.
+final class PrivateRedisServer {
+    let port: Int
+    let socketPath: String
+    let dir: String
+    private var process: Process?
+
+    init() throws {
+        port = TestServers.freePort()
+        let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
+        dir = (base as NSString).appendingPathComponent(TestServers.unique("redis"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        socketPath = (dir as NSString).appendingPathComponent("redis.sock")
+        try start()
+    }
+
+    deinit { stop() }
+
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    func start() throws {
+        let binary = try TestServers.env("AGENTOS_TEST_REDIS_SERVER")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                       "--dir", dir, "--unixsocket", socketPath, "--unixsocketperm", "700", "--logfile", "redis.log"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let client = RedisClient(RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port)))
+        let up = TestServers.eventually(10) { (try? client.send("PING"))?.string == "PONG" }
+        client.shutdown()
+        guard up else { throw RedisError.connectionRefused(endpoint: "private redis-server on \(port) did not start") }
+    }
+
+    /// kill -9: no goodbye to the clients.
+    func kill() {
+        guard let p = process else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func stop() {
+        kill()
+    }
+}

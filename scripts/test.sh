@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Run the test suite against throwaway Redis (plain + TLS) and PostgreSQL servers.
+#
+# Usage: scripts/test.sh [swift test args...]      e.g. scripts/test.sh --filter RedisTests
+# Env:
+#   AGENTOS_KEEP_TMP=1          keep the temp dir (logs, TLS material, data) after the run
+#   AGENTOS_TEST_ONLY_SERVERS=1 start the servers, print the exports, run
+#                               "${AGENTOS_TEST_CMD:-true}" (through bash -c) instead of swift,
+#                               then clean up; exits with that command's status
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ONLY_SERVERS="${AGENTOS_TEST_ONLY_SERVERS:-0}"
+START_TIME=$SECONDS
+
+export LANG=C.UTF-8
+[[ -n ${LC_ALL:-} ]] && export LC_ALL=C.UTF-8
+
+ensure_apt_packages "${BUILD_DEPS[@]}" \
+  redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3
+[[ $ONLY_SERVERS == 1 ]] || ensure_swift
+
+# ---------------------------------------------------------------- temp dir + cleanup
+TMP="$(mktemp -d /tmp/agentos-test.XXXXXX)"
+chmod 755 "$TMP" # the postgres user must be able to traverse it
+RPORT="" TLSPORT="" PGPORT="" PGBIN="" PGDATA_DIR="$TMP/pg/data"
+REDIS_PIDFILE="$TMP/redis/redis.pid"
+CLEANED=0
+
+# Run a PostgreSQL tool as the cluster owner: postgres when we are root (initdb refuses
+# root), the current user otherwise. Runs from $TMP so postgres can read its cwd.
+if [[ $EUID -eq 0 ]]; then PG_OS_USER=postgres; else PG_OS_USER="$(id -un)"; fi
+as_pg() {
+  if [[ $EUID -eq 0 ]]; then
+    (cd "$TMP" && runuser -u postgres -- "$@")
+  else
+    (cd "$TMP" && "$@")
+  fi
+}
+
+# Never fails (also used under set -e while retrying). With "port": SHUTDOWN NOSAVE over
+# $RPORT first (also stops a server a test restarted there); always: kill by pidfile.
+stop_redis() {
+  local pid=""
+  if [[ -s $REDIS_PIDFILE ]]; then pid="$(cat "$REDIS_PIDFILE" 2>/dev/null || true)"; fi
+  if [[ ${1:-} == port && -n $RPORT ]]; then
+    timeout 5 redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
+  if [[ -n $pid ]]; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$REDIS_PIDFILE"
+}
+
+# shellcheck disable=SC2317  # only reached via the traps
+stop_postgres() {
+  [[ -n $PGBIN && -f $PGDATA_DIR/postmaster.pid ]] || return 0
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w -t 10 stop >/dev/null 2>&1
+}
+
+# Idempotent; must never abort half-way, hence set +e. Does not change the exit status.
+# shellcheck disable=SC2317  # only reached via the traps
+cleanup() {
+  set +e
+  ((CLEANED)) && return 0
+  CLEANED=1
+  stop_redis port
+  stop_postgres
+  # Safety net: anything still running from inside our temp dir (e.g. a server a test
+  # started itself and did not stop). The path is unique to this run.
+  local pids=()
+  mapfile -t pids < <(pgrep -f -- "$TMP/" 2>/dev/null)
+  if ((${#pids[@]})); then
+    log "cleanup: terminating leftover processes: ${pids[*]}"
+    kill "${pids[@]}" 2>/dev/null
+    sleep 1
+    kill -9 "${pids[@]}" 2>/dev/null
+  fi
+  if [[ ${AGENTOS_KEEP_TMP:-0} == 1 ]]; then
+    log "kept temp dir: $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+}
+# The payload (swift build/test or AGENTOS_TEST_CMD) runs in the background and we `wait`
+# for it, so a signal is handled at once (bash defers traps until a foreground child ends).
+CHILD_PID=""
+run_child() {
+  "$@" <&0 &
+  CHILD_PID=$!
+  local rc=0
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=""
+  return "$rc"
+}
+
+# Signal PID and all its descendants (children first found via pgrep -P).
+# shellcheck disable=SC2317  # only reached via the traps
+kill_tree() {
+  local sig=$1 pid=$2 child
+  for child in $(pgrep -P "$pid" 2>/dev/null); do kill_tree "$sig" "$child"; done
+  kill -"$sig" "$pid" 2>/dev/null || true
+}
+
+# INT/TERM: stop the payload (TERM, then KILL after 10 s), then exit -> EXIT trap cleans up.
+# shellcheck disable=SC2317  # only reached via the traps
+on_signal() {
+  set +e
+  log "caught SIG$1, stopping"
+  if [[ -n $CHILD_PID ]]; then
+    kill_tree TERM "$CHILD_PID"
+    for _ in $(seq 100); do kill -0 "$CHILD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill_tree KILL "$CHILD_PID"
+  fi
+  exit "$2"
+}
+trap cleanup EXIT
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+
+# ---------------------------------------------------------------- TLS material
+make_tls() {
+  local d="$TMP/tls"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    umask 077
+    # Minimal config so the system openssl.cnf cannot add conflicting extensions.
+    cat >openssl.cnf <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = placeholder
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    # CA and an unrelated "wrong" CA (self-signed).
+    openssl req -config openssl.cnf -x509 "${key[@]}" -days 2 -sha256 \
+      -subj "/CN=agentos test CA" -extensions ca_ext -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -config openssl.cnf -x509 "${key[@]}" -days 2 -sha256 \
+      -subj "/CN=agentos wrong CA" -extensions ca_ext -keyout wrong-ca.key -out wrong-ca.crt 2>/dev/null
+    # Server and client leaf certificates signed by the CA.
+    local name cn
+    for name in server client; do
+      if [[ $name == server ]]; then cn=localhost; else cn=agentos-test-client; fi
+      openssl req -config openssl.cnf -new "${key[@]}" -subj "/CN=$cn" \
+        -keyout "$name.key" -out "$name.csr" 2>/dev/null
+      openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -sha256 \
+        -extfile openssl.cnf -extensions "${name}_ext" -out "$name.crt" 2>/dev/null
+      rm -f "$name.csr"
+    done
+    openssl verify -CAfile ca.crt server.crt client.crt >/dev/null
+    # Certificates world-readable; keys only for us (we run redis and the tests).
+    chmod 644 ./*.crt
+    chmod 600 ./*.key
+  ) || die "could not create TLS material in $d"
+}
+
+# ---------------------------------------------------------------- Redis
+start_redis() {
+  mkdir -p "$TMP/redis"
+  local attempt
+  for attempt in 1 2 3; do
+    { read -r RPORT; read -r TLSPORT; } < <(free_port 2)
+    : >"$TMP/redis/redis.log"
+    redis-server --daemonize yes --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$TMP/redis" --pidfile "$REDIS_PIDFILE" --logfile "$TMP/redis/redis.log" \
+      --tls-port "$TLSPORT" --tls-cert-file "$TMP/tls/server.crt" \
+      --tls-key-file "$TMP/tls/server.key" --tls-ca-cert-file "$TMP/tls/ca.crt" \
+      --tls-auth-clients optional >/dev/null ||
+      { cat "$TMP/redis/redis.log" >&2; die "redis-server failed to start"; }
+    local deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+      # Port taken between free_port and bind: retry with new ports.
+      grep -q 'in use' "$TMP/redis/redis.log" 2>/dev/null && break
+      # (timeout: whatever holds the port might accept and never answer)
+      [[ "$(timeout 2 redis-cli -p "$RPORT" ping 2>/dev/null)" == PONG ]] && return 0
+      sleep 0.1
+    done
+    stop_redis # pidfile only: the port may belong to someone else
+    grep -q 'in use' "$TMP/redis/redis.log" 2>/dev/null && ((attempt < 3)) && {
+      log "redis: port in use, retrying"; continue; }
+    cat "$TMP/redis/redis.log" >&2
+    die "redis-server did not answer PING on port $RPORT within 10 s"
+  done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+start_postgres() {
+  PGBIN="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null |
+    sort -V | tail -n 1)"
+  [[ -x $PGBIN/initdb ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+  mkdir -p "$TMP/pg/data" "$TMP/pg/sock"
+  chmod 700 "$TMP/pg/data"
+  [[ $EUID -eq 0 ]] && chown -R postgres:postgres "$TMP/pg"
+  as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres --no-sync -E UTF8 \
+    --locale=C.UTF-8 >"$TMP/pg/initdb.log" 2>&1 ||
+    { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
+  local attempt
+  for attempt in 1 2 3; do
+    PGPORT="$(free_port 1)"
+    PG_OPTS="-p $PGPORT -k $TMP/pg/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+    if as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -o "$PG_OPTS" -l "$TMP/pg/pg.log" -w -t 60 \
+      start >/dev/null; then
+      break
+    fi
+    if grep -q 'in use' "$TMP/pg/pg.log" 2>/dev/null && ((attempt < 3)); then
+      log "postgres: port in use, retrying"
+      continue
+    fi
+    cat "$TMP/pg/pg.log" >&2
+    die "PostgreSQL failed to start"
+  done
+  as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres agentos_test ||
+    die "createdb agentos_test failed"
+}
+
+make_tls
+start_redis
+start_postgres
+log "redis 127.0.0.1:$RPORT (TLS :$TLSPORT), postgres 127.0.0.1:$PGPORT, tmp $TMP"
+
+# ---------------------------------------------------------------- exports for the tests
+export AGENTOS_TEST_REDIS_URL="redis://127.0.0.1:$RPORT"
+export AGENTOS_TEST_REDISS_URL="rediss://127.0.0.1:$TLSPORT"
+export AGENTOS_TEST_TLS_DIR="$TMP/tls"
+export AGENTOS_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$PGPORT/agentos_test"
+export AGENTOS_TEST_PG_BIN="$PGBIN"
+export AGENTOS_TEST_PG_DATA="$PGDATA_DIR"
+export AGENTOS_TEST_PG_PORT="$PGPORT"
+export AGENTOS_TEST_PG_SOCKDIR="$TMP/pg/sock"
+export AGENTOS_TEST_PG_OPTS="$PG_OPTS"      # the pg_ctl -o string, for restarting
+export AGENTOS_TEST_PG_LOG="$TMP/pg/pg.log" # the pg_ctl -l log file
+export AGENTOS_TEST_PG_OS_USER="$PG_OS_USER" # OS user owning the cluster (runuser -u ...)
+AGENTOS_TEST_REDIS_SERVER="$(command -v redis-server)"
+export AGENTOS_TEST_REDIS_SERVER
+export AGENTOS_TEST_TMPDIR="$TMP"
+export AGENTOS_TEST_SERVERS=1
+
+# ---------------------------------------------------------------- run
+status=0
+if [[ $ONLY_SERVERS == 1 ]]; then
+  env | grep '^AGENTOS_TEST_' | sort
+  run_child bash -c "${AGENTOS_TEST_CMD:-true}" || status=$?
+  what="command"
+else
+  cd "$REPO_ROOT"
+  run_child swift build --build-tests || status=$?
+  if ((status == 0)); then
+    run_child swift test --skip-build "$@" || status=$?
+  else
+    log "swift build --build-tests failed"
+  fi
+  what="tests"
+fi
+
+if ((status == 0)); then result=PASS; else result=FAIL; fi
+log "$what $result (exit $status) in $((SECONDS - START_TIME)) s; redis :$RPORT tls :$TLSPORT postgres :$PGPORT"
+exit "$status"
