@@ -22,16 +22,21 @@ let package = Package(
         // SHA-256 / HMAC / random bytes over libcrypto: a leaf the pure core may use.
         .target(name: "AgentOSCrypto", dependencies: ["CCrypto"]),
         // Redis (hiredis protocol, own socket, optional TLS), PostgreSQL (libpq), migrations.
-        .target(name: "AgentOSAdapters", dependencies: ["CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
+        // Pure core: domain model, SSOT snapshot, events, ports, the data manager. No C, no sockets.
+        .target(name: "AgentOSCore", dependencies: ["AgentOSCrypto"]),
+        // The simulated AgentOS fleet (embedded default and `agentos sim`).
+        .target(name: "AgentOSWorld", dependencies: ["AgentOSCore"]),
+        .target(name: "AgentOSAdapters", dependencies: ["AgentOSCore", "CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [
-            "AgentOSAdapters",
+            "AgentOSCore", "AgentOSWorld", "AgentOSAdapters",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Unit tests: no servers needed, build fast.
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
+        .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
     ],

@@ -8,7 +8,8 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [Migrate.self, Check.self]
+        subcommands: [SnapshotCommand.self, Migrate.self, Check.self],
+        defaultSubcommand: SnapshotCommand.self
     )
 }
 

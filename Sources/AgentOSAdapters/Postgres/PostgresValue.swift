@@ -1,4 +1,5 @@
 import Foundation
+import AgentOSCore
 import AgentOSCrypto
 
 /// A query parameter. Text is sent untyped so the server infers the column type
@@ -202,87 +203,9 @@ public enum PostgresTimestamp {
     public static func parse(_ text: String) -> Date? {
         if text == "infinity" { return .distantFuture }
         if text == "-infinity" { return .distantPast }
-        let b = Array(text.utf8)
-        func num(_ start: Int, _ len: Int) -> Int? {
-            guard start + len <= b.count else { return nil }
-            var v = 0
-            for i in start..<(start + len) {
-                let c = b[i]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int(c - 48)
-            }
-            return v
-        }
-        guard b.count >= 19, let year = num(0, 4), b[4] == 45, let month = num(5, 2), b[7] == 45, let day = num(8, 2),
-              b[10] == 32 || b[10] == 84, let hour = num(11, 2), b[13] == 58, let minute = num(14, 2), b[16] == 58,
-              let second = num(17, 2) else { return nil }
-        var i = 19
-        var fraction = 0.0
-        if i < b.count && b[i] == 46 {
-            i += 1
-            var scale = 0.1
-            while i < b.count, b[i] >= 48 && b[i] <= 57 {
-                fraction += Double(b[i] - 48) * scale
-                scale /= 10
-                i += 1
-            }
-        }
-        var offsetSeconds = 0
-        if i < b.count {
-            if b[i] == 90 { i += 1 } // Z
-            else if b[i] == 43 || b[i] == 45 {
-                let sign = b[i] == 45 ? -1 : 1
-                guard let oh = num(i + 1, 2) else { return nil }
-                var om = 0, os = 0
-                var j = i + 3
-                if j < b.count && b[j] == 58 { guard let m = num(j + 1, 2) else { return nil }; om = m; j += 3 }
-                if j < b.count && b[j] == 58 { guard let s = num(j + 1, 2) else { return nil }; os = s; j += 3 }
-                offsetSeconds = sign * (oh * 3600 + om * 60 + os)
-                i = j
-            } else { return nil }
-        }
-        guard i == b.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-        let days = daysFromCivil(year, month, day)
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds) + fraction
-        return Date(timeIntervalSince1970: seconds)
+        return ISOTime.parse(text)
     }
 
     /// `2026-11-26T21:40:00.123456Z` with microseconds, which PostgreSQL reads back exactly.
-    public static func format(_ date: Date) -> String {
-        let t = date.timeIntervalSince1970
-        var whole = Int(t.rounded(.down))
-        var micros = Int(((t - Double(whole)) * 1_000_000).rounded())
-        if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
-        let days = Int((Double(whole) / 86_400).rounded(.down))
-        let secs = whole - days * 86_400
-        let (y, m, d) = civilFromDays(days)
-        func pad(_ v: Int, _ n: Int) -> String {
-            let s = String(v)
-            return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2)).\(pad(micros, 6))Z"
-    }
-
-    // Howard Hinnant's civil calendar algorithms.
-    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp + (mp < 10 ? 3 : -9)
-        return (m <= 2 ? y + 1 : y, m, d)
-    }
+    public static func format(_ date: Date) -> String { ISOTime.format(date, fractionDigits: 6) }
 }

@@ -1,0 +1,104 @@
+import Foundation
+import Synchronization
+
+/// The SSOT read path (the seed's V4 AdminDataManager): serve the cached snapshot, rebuild it on a
+/// miss, re-warm it on an interval while holding the leader lock (so many consoles on one backend
+/// warm it once), and invalidate it on demand (an action's cascade).
+public final class AdminDataManager: Sendable {
+    public struct Options: Sendable {
+        public var ttlSeconds: Int
+        public var warmIntervalMillis: Int
+        /// Identifies this console as a warmer candidate.
+        public var owner: String
+
+        public init(ttlSeconds: Int = 30, warmIntervalMillis: Int = 5_000, owner: String = "console-\(UUID().uuidString.prefix(8))") {
+            self.ttlSeconds = ttlSeconds
+            self.warmIntervalMillis = warmIntervalMillis
+            self.owner = owner
+        }
+    }
+
+    public enum Origin: String, Sendable { case cache, rebuilt }
+
+    public struct Stats: Sendable, Equatable {
+        public var warms = 0
+        public var rebuilds = 0
+        public var lastBuildMillis = 0.0
+        public var decodeFailures = 0
+        public var lastError: String?
+    }
+
+    public let options: Options
+    private let cache: SnapshotCache
+    private let source: SnapshotSource
+    private let bus: EventBus?
+    private let stats = Mutex(Stats())
+
+    public init(cache: SnapshotCache, source: SnapshotSource, bus: EventBus?, options: Options = Options()) {
+        self.cache = cache
+        self.source = source
+        self.bus = bus
+        self.options = options
+    }
+
+    public var currentStats: Stats { stats.withLock { $0 } }
+
+    /// The current snapshot: the cached one if present and valid, otherwise a fresh build.
+    /// A cached document that does not decode is counted, reported and replaced by a rebuild.
+    public func snapshot() throws -> (Snapshot, Origin) {
+        if let data = try cache.get() {
+            do throws(DecodeFailure) {
+                let snapshot = try Snapshot.decode(data)
+                _ = try? cache.countLookup(hit: true)
+                return (snapshot, .cache)
+            } catch {
+                stats.withLock {
+                    $0.decodeFailures += 1
+                    $0.lastError = error.description
+                }
+            }
+        }
+        _ = try? cache.countLookup(hit: false)
+        return (try rebuild(), .rebuilt)
+    }
+
+    /// Builds a new generation from the source and caches it.
+    @discardableResult
+    public func rebuild() throws -> Snapshot {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let generation = try cache.nextGeneration()
+        let seq = (try? bus?.currentSeq()) ?? 0
+        var snapshot = try source.buildSnapshot(generation: generation)
+        snapshot.eventSeq = seq
+        let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+        if let counts = try? cache.lookupCounts() {
+            snapshot.system.cache.hits = counts.hits
+            snapshot.system.cache.misses = counts.misses
+        }
+        snapshot.system.cache.generation = generation
+        snapshot.system.cache.buildMs = (millis * 100).rounded() / 100
+        snapshot.system.cache.ttlSeconds = options.ttlSeconds
+        try cache.put(snapshot.encoded(), ttlSeconds: options.ttlSeconds)
+        stats.withLock {
+            $0.rebuilds += 1
+            $0.lastBuildMillis = millis
+        }
+        return snapshot
+    }
+
+    /// One warmer round: rebuilds only if this console holds (or takes) the leader lock.
+    /// The lock lives three intervals, so a dead leader is replaced within three intervals.
+    @discardableResult
+    public func warmIfLeader() throws -> Bool {
+        guard try cache.lead(owner: options.owner, ttlMillis: options.warmIntervalMillis * 3) else { return false }
+        try rebuild()
+        stats.withLock { $0.warms += 1 }
+        return true
+    }
+
+    /// Drops the cached snapshot and tells every console (the cascade of an action).
+    public func invalidate() throws {
+        try cache.invalidate()
+        try bus?.publish(.cacheInvalidated)
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+
+public enum LogLevel: String, Codable, Sendable, CaseIterable, Comparable {
+    case debug, info, warning, error, critical
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
+public struct LogLine: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int
+    public var ts: Date
+    public var level: LogLevel
+    public var source: String
+    public var message: String
+    public var jobID: String?
+    public var workerID: String?
+
+    public init(id: Int, ts: Date, level: LogLevel, source: String, message: String, jobID: String? = nil, workerID: String? = nil) {
+        self.id = id
+        self.ts = ts
+        self.level = level
+        self.source = source
+        self.message = message
+        self.jobID = jobID
+        self.workerID = workerID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, ts, level, source, message
+        case jobID = "job_id", workerID = "worker"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.req(.id)
+        ts = try c.req(.ts)
+        level = try c.req(.level)
+        source = try c.opt(.source, "")
+        message = try c.opt(.message, "")
+        jobID = try c.opt(.jobID, nil)
+        workerID = try c.opt(.workerID, nil)
+    }
+}
+
+public struct LogsSummary: Codable, Sendable, Equatable {
+    /// Newest last.
+    public var recent: [LogLine]
+    public var byLevel: [String: Int]
+    public var bySource: [String: Int]
+
+    public init(recent: [LogLine] = [], byLevel: [String: Int] = [:], bySource: [String: Int] = [:]) {
+        self.recent = recent
+        self.byLevel = byLevel
+        self.bySource = bySource
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case recent
+        case byLevel = "by_level", bySource = "by_source"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        recent = try c.opt(.recent, [])
+        byLevel = try c.opt(.byLevel, [:])
+        bySource = try c.opt(.bySource, [:])
+    }
+}
+
+/// A JSON scalar as config values are stored (jsonb).
+public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+    case string(String)
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? c.decode(Int.self) { self = .int(i); return }
+        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        if let s = try? c.decode(String.self) { self = .string(s); return }
+        throw DecodingError.dataCorruptedError(in: c, debugDescription: "a config value must be a number, boolean or string")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case let .int(i): try c.encode(i)
+        case let .double(d): try c.encode(d)
+        case let .bool(b): try c.encode(b)
+        case let .string(s): try c.encode(s)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .int(i): return String(i)
+        case let .double(d): return String(d)
+        case let .bool(b): return b ? "true" : "false"
+        case let .string(s): return s
+        }
+    }
+}
+
+public enum ConfigType: String, Codable, Sendable, CaseIterable {
+    case int, float, bool, string, `enum`, duration, cron
+}
+
+public struct ConfigConstraints: Codable, Sendable, Equatable {
+    public var min: Double?
+    public var max: Double?
+    public var allowed: [String]?
+    public var pattern: String?
+
+    public init(min: Double? = nil, max: Double? = nil, allowed: [String]? = nil, pattern: String? = nil) {
+        self.min = min
+        self.max = max
+        self.allowed = allowed
+        self.pattern = pattern
+    }
+}
+
+public struct ConfigEntry: Codable, Sendable, Equatable, Identifiable {
+    public var key: String
+    public var type: ConfigType
+    public var value: ConfigValue
+    public var defaultValue: ConfigValue
+    public var constraints: ConfigConstraints
+    public var description: String
+    public var version: Int
+    public var locked: Bool
+    public var updatedAt: Date?
+    public var updatedBy: String
+    public var id: String { key }
+
+    public init(key: String, type: ConfigType, value: ConfigValue, defaultValue: ConfigValue, constraints: ConfigConstraints = .init(),
+                description: String = "", version: Int = 1, locked: Bool = false, updatedAt: Date? = nil, updatedBy: String = "system") {
+        self.key = key
+        self.type = type
+        self.value = value
+        self.defaultValue = defaultValue
+        self.constraints = constraints
+        self.description = description
+        self.version = version
+        self.locked = locked
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, type, value, constraints, description, version, locked
+        case defaultValue = "default", updatedAt = "updated_at", updatedBy = "updated_by"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.req(.key)
+        type = try c.req(.type)
+        value = try c.req(.value)
+        defaultValue = try c.opt(.defaultValue, value)
+        constraints = try c.opt(.constraints, ConfigConstraints())
+        description = try c.opt(.description, "")
+        version = try c.opt(.version, 1)
+        locked = try c.opt(.locked, false)
+        updatedAt = try c.opt(.updatedAt, nil)
+        updatedBy = try c.opt(.updatedBy, "system")
+    }
+}
+
+public enum AlertSeverity: String, Codable, Sendable, CaseIterable, Comparable {
+    case info, warning, error, critical
+    public static func < (a: AlertSeverity, b: AlertSeverity) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
+public enum AlertStatus: String, Codable, Sendable, CaseIterable {
+    case active, acked, silenced, resolved
+}
+
+public struct Alert: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int
+    public var ts: Date
+    public var severity: AlertSeverity
+    public var source: String
+    public var title: String
+    public var message: String
+    public var status: AlertStatus
+    public var ackedBy: String?
+    public var silencedUntil: Date?
+
+    public init(id: Int, ts: Date, severity: AlertSeverity, source: String, title: String, message: String = "",
+                status: AlertStatus = .active, ackedBy: String? = nil, silencedUntil: Date? = nil) {
+        self.id = id
+        self.ts = ts
+        self.severity = severity
+        self.source = source
+        self.title = title
+        self.message = message
+        self.status = status
+        self.ackedBy = ackedBy
+        self.silencedUntil = silencedUntil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, ts, severity, source, title, message, status
+        case ackedBy = "acked_by", silencedUntil = "silenced_until"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.req(.id)
+        ts = try c.req(.ts)
+        severity = try c.req(.severity)
+        source = try c.opt(.source, "")
+        title = try c.opt(.title, "")
+        message = try c.opt(.message, "")
+        status = try c.opt(.status, .active)
+        ackedBy = try c.opt(.ackedBy, nil)
+        silencedUntil = try c.opt(.silencedUntil, nil)
+    }
+}
+
+/// Per-minute throughput and latency series plus error classes.
+public struct Analytics: Codable, Sendable, Equatable {
+    public struct Minute: Codable, Sendable, Equatable {
+        public var minute: Date
+        public var completed: Int
+        public var failed: Int
+        public init(minute: Date, completed: Int, failed: Int) {
+            self.minute = minute
+            self.completed = completed
+            self.failed = failed
+        }
+        public var successRate: Double? { completed + failed == 0 ? nil : Double(completed) / Double(completed + failed) }
+    }
+
+    public struct StageLatency: Codable, Sendable, Equatable {
+        public var stage: String
+        public var p50Ms: Double
+        public var p95Ms: Double
+        public init(stage: String, p50Ms: Double, p95Ms: Double) {
+            self.stage = stage
+            self.p50Ms = p50Ms
+            self.p95Ms = p95Ms
+        }
+        enum CodingKeys: String, CodingKey { case stage, p50Ms = "p50_ms", p95Ms = "p95_ms" }
+    }
+
+    public struct ErrorClass: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var lastSeen: Date?
+        public init(name: String, count: Int, lastSeen: Date? = nil) {
+            self.name = name
+            self.count = count
+            self.lastSeen = lastSeen
+        }
+        enum CodingKeys: String, CodingKey { case name = "class", count, lastSeen = "last_seen" }
+    }
+
+    public var windowMinutes: Int
+    public var throughput: [Minute]
+    public var stageLatency: [StageLatency]
+    public var errorClasses: [ErrorClass]
+
+    public init(windowMinutes: Int = 60, throughput: [Minute] = [], stageLatency: [StageLatency] = [], errorClasses: [ErrorClass] = []) {
+        self.windowMinutes = windowMinutes
+        self.throughput = throughput
+        self.stageLatency = stageLatency
+        self.errorClasses = errorClasses
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case throughput
+        case windowMinutes = "window_minutes", stageLatency = "stage_latency", errorClasses = "error_classes"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        windowMinutes = try c.opt(.windowMinutes, 60)
+        throughput = try c.opt(.throughput, [])
+        stageLatency = try c.opt(.stageLatency, [])
+        errorClasses = try c.opt(.errorClasses, [])
+    }
+
+    /// Success rate over the whole window (nil when nothing finished).
+    public var successRate: Double? {
+        let done = throughput.reduce(0) { $0 + $1.completed }
+        let failed = throughput.reduce(0) { $0 + $1.failed }
+        return done + failed == 0 ? nil : Double(done) / Double(done + failed)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Where the SSOT snapshot is cached (Redis DB1 live, memory embedded).
+public protocol SnapshotCache: Sendable {
+    /// The cached snapshot JSON, or nil on a miss (absent or expired).
+    func get() throws -> Data?
+    func put(_ data: Data, ttlSeconds: Int) throws
+    func invalidate() throws
+    /// The next snapshot generation (monotonic across every console sharing the backend).
+    func nextGeneration() throws -> Int
+    /// Counts a cache lookup and returns the totals so far.
+    func countLookup(hit: Bool) throws -> (hits: Int, misses: Int)
+    /// The totals, without counting.
+    func lookupCounts() throws -> (hits: Int, misses: Int)
+    /// Takes or keeps the warmer leader lock for `owner` for `ttlMillis`; true when `owner` holds it.
+    func lead(owner: String, ttlMillis: Int) throws -> Bool
+}
+
+/// Builds a snapshot from the system of record (PostgreSQL + Redis live, the simulator embedded).
+public protocol SnapshotSource: Sendable {
+    func buildSnapshot(generation: Int) throws -> Snapshot
+}
+
+/// What a bus subscriber receives.
+public enum BusMessage: Sendable, Equatable {
+    /// (Re)subscribed. After a reconnect `gapPossible` is true: reload the snapshot.
+    case connected(gapPossible: Bool)
+    case event(EventEnvelope)
+    /// A message that could not be decoded (counted and skipped; the error names the place).
+    case malformed(DecodeFailure)
+    case disconnected(reason: String, retryInMillis: Int)
+}
+
+/// The event bus (Redis pub/sub on DB5 live, in-process embedded).
+public protocol EventBus: Sendable {
+    /// Publishes with the next `seq` and returns the envelope that went out.
+    @discardableResult
+    func publish(_ event: AgentEvent) throws -> EventEnvelope
+    /// The last `seq` handed out.
+    func currentSeq() throws -> Int64
+    /// A new subscription; finishing the stream's iteration unsubscribes.
+    func subscribe() -> AsyncStream<BusMessage>
+}

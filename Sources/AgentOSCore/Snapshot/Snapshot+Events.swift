@@ -1,0 +1,191 @@
+import Foundation
+
+extension Snapshot {
+    /// How many jobs the recent window keeps, newest first.
+    public static let recentJobLimit = 500
+    public static let failedJobLimit = 200
+    public static let recentLogLimit = 1_000
+
+    /// Applies one event to the snapshot, so a console stays current between snapshot loads.
+    /// Returns false for events that change nothing here (unknown types, session kicks).
+    @discardableResult
+    public mutating func apply(_ event: AgentEvent, at ts: Date) -> Bool {
+        switch event {
+        case let .jobCreated(p), let .jobUpdated(p), let .jobCancelled(p), let .jobRetried(p):
+            applyJob(p, at: ts)
+        case let .jobDeleted(id):
+            if let i = jobs.recent.firstIndex(where: { $0.id == id }) {
+                let old = jobs.recent.remove(at: i)
+                count(old, -1)
+                jobs.total = max(0, jobs.total - 1)
+            }
+            jobs.failed.removeAll { $0.id == id }
+        case let .queueUpdated(p, _):
+            if let i = queues.firstIndex(where: { $0.name == p.name }) {
+                p.apply(to: &queues[i])
+            } else {
+                var q = QueueInfo(name: p.name)
+                p.apply(to: &q)
+                queues.append(q)
+            }
+        case let .workerUpdated(p, cause):
+            if let i = workers.firstIndex(where: { $0.id == p.id }) {
+                p.apply(to: &workers[i])
+                if cause == "worker.offline" { workers[i].status = .offline }
+            } else if let status = p.status ?? (cause == "worker.offline" ? .offline : nil) {
+                var w = WorkerInfo(id: p.id, stage: p.stage ?? "", status: status)
+                p.apply(to: &w)
+                workers.append(w)
+            }
+        case let .managerUpdated(m):
+            if let i = managers.firstIndex(where: { $0.id == m.id }) { managers[i] = m } else { managers.append(m) }
+        case let .logAppended(lines):
+            logs.recent.append(contentsOf: lines)
+            if logs.recent.count > Self.recentLogLimit { logs.recent.removeFirst(logs.recent.count - Self.recentLogLimit) }
+            for line in lines {
+                logs.byLevel[line.level.rawValue, default: 0] += 1
+                logs.bySource[line.source, default: 0] += 1
+            }
+        case let .configChanged(entry):
+            if let i = config.firstIndex(where: { $0.key == entry.key }) { config[i] = entry } else { config.append(entry) }
+        case let .alertRaised(alert):
+            if let i = alerts.firstIndex(where: { $0.id == alert.id }) { alerts[i] = alert } else { alerts.insert(alert, at: 0) }
+        case let .alertUpdated(p):
+            guard let i = alerts.firstIndex(where: { $0.id == p.id }) else { return false }
+            if let s = p.status { alerts[i].status = s }
+            if let by = p.ackedBy { alerts[i].ackedBy = by }
+            if let until = p.silencedUntil { alerts[i].silencedUntil = until }
+        case let .maintenance(m):
+            system.maintenance = m
+        case let .broadcast(b):
+            system.broadcast = b
+        case let .actionExecuted(notice):
+            audit.insert(AuditEntry(seq: (audit.first?.seq ?? 0) + 1, ts: ts, user: notice.user, action: notice.action,
+                                    phase: "outcome", outcome: notice.outcome, target: notice.target), at: 0)
+            if audit.count > 200 { audit.removeLast(audit.count - 200) }
+        case .cacheInvalidated, .sessionKick, .unknown:
+            return false
+        }
+        return true
+    }
+
+    private mutating func applyJob(_ p: JobPatch, at ts: Date) {
+        if let i = jobs.recent.firstIndex(where: { $0.id == p.id }) {
+            var job = jobs.recent[i]
+            let before = job
+            p.apply(to: &job)
+            if p.updatedAt == nil { job.updatedAt = ts }
+            if before.status != job.status || before.stage != job.stage {
+                count(before, -1)
+                count(job, +1)
+            }
+            jobs.recent[i] = job
+            trackFailed(job)
+        } else if let job = p.makeJob(now: ts) {
+            jobs.recent.insert(job, at: 0)
+            count(job, +1)
+            jobs.total += 1
+            if jobs.recent.count > Self.recentJobLimit { jobs.recent.removeLast(jobs.recent.count - Self.recentJobLimit) }
+            trackFailed(job)
+        }
+    }
+
+    private mutating func trackFailed(_ job: Job) {
+        if job.status == .failed {
+            if let i = jobs.failed.firstIndex(where: { $0.id == job.id }) { jobs.failed[i] = job } else { jobs.failed.insert(job, at: 0) }
+            if jobs.failed.count > Self.failedJobLimit { jobs.failed.removeLast(jobs.failed.count - Self.failedJobLimit) }
+        } else {
+            jobs.failed.removeAll { $0.id == job.id }
+        }
+    }
+
+    private mutating func count(_ job: Job, _ delta: Int) {
+        let status = job.status.rawValue
+        jobs.byStatus[status] = max(0, (jobs.byStatus[status] ?? 0) + delta)
+        jobs.byStage[job.stage, default: [:]][status] = max(0, (jobs.byStage[job.stage]?[status] ?? 0) + delta)
+    }
+}
+
+/// Orders the event stream against the snapshot: applies events in `seq` order, drops those
+/// already in the snapshot, and asks for a reload when a `seq` is missing.
+public struct EventSequencer: Sendable, Equatable {
+    public enum Decision: Sendable, Equatable {
+        case apply
+        /// Already included (seq ≤ the last applied or the snapshot's).
+        case stale
+        /// A gap: `expected` was never seen; reload the snapshot.
+        case gap(expected: Int64, got: Int64)
+    }
+
+    public private(set) var lastSeq: Int64?
+    public private(set) var gaps = 0
+    public private(set) var stale = 0
+
+    public init(lastSeq: Int64? = nil) { self.lastSeq = lastSeq }
+
+    /// After a snapshot (re)load: events up to `snapshotSeq` are already in it.
+    public mutating func reset(to snapshotSeq: Int64) { lastSeq = snapshotSeq }
+
+    /// After a reconnect: anything could have been missed.
+    public mutating func forget() { lastSeq = nil }
+
+    public mutating func admit(_ seq: Int64) -> Decision {
+        guard let last = lastSeq else {
+            lastSeq = seq
+            return .apply
+        }
+        if seq <= last {
+            stale += 1
+            return .stale
+        }
+        if seq != last + 1 {
+            gaps += 1
+            lastSeq = seq
+            return .gap(expected: last + 1, got: seq)
+        }
+        lastSeq = seq
+        return .apply
+    }
+}
+
+/// Holds the last good snapshot: a document that does not decode (or is older than the one held)
+/// never replaces it; the error is kept to show the operator.
+public struct SnapshotHolder: Sendable {
+    public private(set) var current: Snapshot?
+    public private(set) var lastError: DecodeFailure?
+    public private(set) var rejected = 0
+
+    public init(_ snapshot: Snapshot? = nil) { current = snapshot }
+
+    /// Decodes and adopts `data`; returns the failure when it was rejected.
+    @discardableResult
+    public mutating func accept(_ data: Data) -> DecodeFailure? {
+        do throws(DecodeFailure) {
+            let snapshot = try Snapshot.decode(data)
+            return accept(snapshot)
+        } catch {
+            rejected += 1
+            lastError = error
+            return error
+        }
+    }
+
+    /// Adopts `snapshot` unless it is an older generation than the one held.
+    @discardableResult
+    public mutating func accept(_ snapshot: Snapshot) -> DecodeFailure? {
+        if let current, snapshot.generation < current.generation, snapshot.source == current.source {
+            rejected += 1
+            let failure = DecodeFailure(what: "snapshot", path: "$.generation",
+                                        problem: "generation \(snapshot.generation) is older than the \(current.generation) on screen")
+            lastError = failure
+            return failure
+        }
+        current = snapshot
+        lastError = nil
+        return nil
+    }
+
+    public mutating func apply(_ event: AgentEvent, at ts: Date) {
+        current?.apply(event, at: ts)
+    }
+}

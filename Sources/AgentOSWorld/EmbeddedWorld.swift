@@ -1,0 +1,79 @@
+import AgentOSCore
+import Foundation
+import Synchronization
+
+/// The embedded default: the simulator on in-memory stores, so a new user sees a living AgentOS
+/// with no servers at all. The same AdminDataManager and event bus ports as the live mode.
+public final class EmbeddedWorld: Sendable {
+    public let bus: InMemoryEventBus
+    public let cache: InMemorySnapshotCache
+    public let dataManager: AdminDataManager
+    private let fleet: FleetBox
+    private let driver = Mutex<Task<Void, Never>?>(nil)
+
+    /// Starts the fleet `historySeconds` in the past and fast-forwards to `now`, so the views have
+    /// history (throughput charts, finished jobs, logs) from the first frame.
+    public init(config: SimulatorConfig = SimulatorConfig(), historySeconds: Double = 900, now: Date = Date(),
+                options: AdminDataManager.Options = AdminDataManager.Options()) {
+        var sim = FleetSimulator(config: config, start: now.addingTimeInterval(-historySeconds))
+        _ = sim.advance(to: now, step: 1)
+        fleet = FleetBox(sim)
+        bus = InMemoryEventBus(source: "embedded")
+        cache = InMemorySnapshotCache()
+        dataManager = AdminDataManager(cache: cache, source: fleet, bus: bus, options: options)
+    }
+
+    /// Moves the fleet to `date` and publishes what happened.
+    @discardableResult
+    public func advance(to date: Date) -> Int {
+        let events = fleet.simulator.withLock { $0.advance(to: date) }
+        for e in events { _ = try? bus.publish(e) }
+        return events.count
+    }
+
+    /// Runs a control command against the fleet and publishes its events.
+    public func apply(_ command: FleetCommand) -> Result<Void, FleetCommandError> {
+        let result = fleet.simulator.withLock { $0.apply(command) }
+        switch result {
+        case let .success(events):
+            for e in events { _ = try? bus.publish(e) }
+            return .success(())
+        case let .failure(error):
+            return .failure(error)
+        }
+    }
+
+    /// Reads the simulator state (for tests and the job timeline).
+    public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { fleet.simulator.withLock { body($0) } }
+
+    /// Advances the fleet in real time every `tickMillis` until `stop()`.
+    public func start(tickMillis: Int = 250) {
+        driver.withLock { task in
+            guard task == nil else { return }
+            task = Task.detached { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(tickMillis))
+                    advance(to: Date())
+                }
+            }
+        }
+    }
+
+    public func stop() {
+        driver.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+    }
+}
+
+/// The simulator behind a lock, shared by the world and the snapshot source.
+final class FleetBox: SnapshotSource {
+    let simulator: Mutex<FleetSimulator>
+    init(_ simulator: FleetSimulator) { self.simulator = Mutex(simulator) }
+
+    /// Builds snapshots from the simulator (the embedded SnapshotSource).
+    func buildSnapshot(generation: Int) throws -> Snapshot {
+        simulator.withLock { $0.snapshot(generation: generation) }
+    }
+}

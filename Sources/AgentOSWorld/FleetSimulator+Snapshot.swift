@@ -1,0 +1,81 @@
+import AgentOSCore
+import Foundation
+
+extension FleetSimulator {
+    /// Builds the SSOT snapshot from the simulated state (the embedded mode's AdminDataManager
+    /// source). Like the SQL builder, it returns counts over everything and bounded windows of rows.
+    public func snapshot(generation: Int, source: String = "embedded") -> Snapshot {
+        var byStatus: [String: Int] = [:]
+        var byStage: [String: [String: Int]] = [:]
+        for job in jobs.values {
+            byStatus[job.status.rawValue, default: 0] += 1
+            byStage[job.stage, default: [:]][job.status.rawValue, default: 0] += 1
+        }
+        for (status, n) in finishedRemoved { byStatus[status, default: 0] += n }
+        let total = jobs.count + finishedRemoved.values.reduce(0, +)
+        let recent = Array(jobs.values.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }.prefix(Snapshot.recentJobLimit))
+        let failed = Array(jobs.values.filter { $0.status == .failed }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
+            .prefix(Snapshot.failedJobLimit))
+
+        var queueList: [QueueInfo] = []
+        for name in queues.keys.sorted(by: { Pipeline.stages.firstIndex(of: $0) ?? 99 < Pipeline.stages.firstIndex(of: $1) ?? 99 }) {
+            var q = queues[name]!
+            queuePatch(name).apply(to: &q)
+            queueList.append(q)
+        }
+
+        let workerList = workers.values.map(\.info).sorted {
+            (Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.id) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.id)
+        }
+        let offline = workerList.filter { $0.status == .offline }.count
+        let services = [
+            ServiceHealth(name: "api", status: .ok, detail: "embedded"),
+            ServiceHealth(name: "redis", status: .ok, detail: "in-memory (embedded)"),
+            ServiceHealth(name: "postgres", status: .ok, detail: "in-memory (embedded)"),
+            ServiceHealth(name: "workers", status: offline == 0 ? .ok : offline * 3 > workerList.count ? .down : .degraded,
+                          detail: "\(workerList.count - offline)/\(workerList.count) up"),
+            ServiceHealth(name: "event bus", status: .ok, detail: "in-process"),
+        ]
+
+        let windowStart = now.addingTimeInterval(-Double(config.statsWindowMinutes) * 60)
+        var throughput: [Analytics.Minute] = []
+        var durations: [String: [Double]] = [:]
+        for (minute, stages) in stats where minute >= windowStart {
+            throughput.append(Analytics.Minute(minute: minute, completed: stages.values.reduce(0) { $0 + $1.completed },
+                                               failed: stages.values.reduce(0) { $0 + $1.failed }))
+            for (stage, s) in stages { durations[stage, default: []].append(contentsOf: s.durationsMs) }
+        }
+        throughput.sort { $0.minute < $1.minute }
+        let latency = Pipeline.stages.compactMap { stage -> Analytics.StageLatency? in
+            guard let d = durations[stage], !d.isEmpty else { return nil }
+            let sorted = d.sorted()
+            return Analytics.StageLatency(stage: stage, p50Ms: Self.percentile(sorted, 0.5), p95Ms: Self.percentile(sorted, 0.95))
+        }
+        let errors = errorCounts.map { Analytics.ErrorClass(name: $0.key, count: $0.value.count, lastSeen: $0.value.last) }
+            .sorted { ($0.count, $0.name) > ($1.count, $1.name) }
+
+        var snapshot = Snapshot(
+            generation: generation, generatedAt: now, source: source,
+            system: SystemState(services: services, maintenance: maintenance,
+                                breakers: ["jobs", "queues", "workers", "managers", "system", "database", "config", "logs"]
+                                    .map { BreakerInfo(service: $0, state: .closed) },
+                                cache: CacheInfo(generation: generation)),
+            queues: queueList,
+            jobs: JobsSummary(total: total, byStatus: byStatus, byStage: byStage, recent: recent, failed: failed),
+            workers: workerList,
+            managers: managers.values.sorted { $0.id < $1.id },
+            logs: LogsSummary(recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource),
+            config: config_.values.sorted { $0.key < $1.key },
+            analytics: Analytics(windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors),
+            alerts: alerts)
+        snapshot.eventSeq = 0
+        return snapshot
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = p * Double(sorted.count - 1)
+        let lo = Int(rank.rounded(.down)), hi = Int(rank.rounded(.up))
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - Double(lo))
+    }
+}

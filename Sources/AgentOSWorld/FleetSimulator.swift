@@ -1,0 +1,700 @@
+import AgentOSCore
+import Foundation
+
+/// Commands the console sends to the fleet (the simulator obeys them; a real deployment's
+/// workers get them through the Celery control plane).
+public enum FleetCommand: Sendable, Equatable {
+    case pauseWorker(String), resumeWorker(String), restartWorker(String), shutdownWorker(String), drainWorker(String)
+    case startWorker(String), scaleWorker(String, Int)
+    case pauseQueue(String), resumeQueue(String), setQueueRateLimit(String, Int?)
+    case cancelJob(String), killJob(String), retryJob(String)
+    case startManager(String), stopManager(String), pauseManager(String), resumeManager(String), triggerManager(String)
+    case maintenance(Bool)
+}
+
+/// The simulated AgentOS backend: a six-stage pipeline of workers pulling jobs from priority
+/// queues, managers that create and clean up work, logs, alerts and per-minute stats.
+/// A pure state machine: `advance(to:)` moves simulated time forward and returns the events that
+/// happened, so the same engine runs embedded (in memory) and live (`agentos sim`, persisted).
+public struct FleetSimulator: Sendable {
+    public struct SimWorker: Sendable {
+        public var info: WorkerInfo
+        public var running: [String: Double] = [:]   // job id → seconds of work left
+        public var lastHeartbeat: Date
+        public var restartAt: Date?
+        public var desired: String = "running"
+    }
+
+    public private(set) var config: SimulatorConfig
+    public private(set) var now: Date
+    public private(set) var jobs: [String: Job] = [:]
+    /// Queue name → job ids waiting, one FIFO per priority (0 = highest … 9).
+    public private(set) var waiting: [String: [[String]]] = [:]
+    public private(set) var queues: [String: QueueInfo] = [:]
+    public private(set) var workers: [String: SimWorker] = [:]
+    public private(set) var managers: [String: ManagerInfo] = [:]
+    public private(set) var logs: [LogLine] = []
+    public private(set) var logCountsByLevel: [String: Int] = [:]
+    public private(set) var logCountsBySource: [String: Int] = [:]
+    public private(set) var alerts: [Alert] = []
+    public private(set) var config_: [String: ConfigEntry] = [:]
+    public private(set) var maintenance = Maintenance()
+    public private(set) var jobEvents: [String: [JobEvent]] = [:]
+    /// minute → stage → (completed, failed, durations)
+    public private(set) var stats: [Date: [String: StageStats]] = [:]
+    public private(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
+    public private(set) var totalJobsCreated = 0
+    public private(set) var finishedRemoved: [String: Int] = [:]
+
+    public struct StageStats: Sendable {
+        public var completed = 0
+        public var failed = 0
+        public var retried = 0
+        public var durationsMs: [Double] = []
+    }
+
+    private var rng: SimRandom
+    private var nextLogID = 1
+    private var nextAlertID = 1
+    private var retryAt: [String: Date] = [:]
+    private var lastProgressEvent: [String: Date] = [:]
+    private var dispatchedThisMinute: [String: (minute: Int, count: Int)] = [:]
+    private var lastIngest: Date
+    private var lastCleanup: Date
+    private var lastAutoscale: Date
+    private var raisedFor: Set<String> = []
+
+    public init(config: SimulatorConfig = SimulatorConfig(), start: Date) {
+        self.config = config
+        self.now = start
+        self.rng = SimRandom(seed: config.seed)
+        self.lastIngest = start
+        self.lastCleanup = start
+        self.lastAutoscale = start
+        setUp()
+    }
+
+    // MARK: set-up
+
+    private mutating func setUp() {
+        for (i, stage) in Pipeline.stages.enumerated() {
+            let q = Pipeline.queue(for: stage)
+            queues[q] = QueueInfo(name: q, stage: stage)
+            waiting[q] = Array(repeating: [], count: 10)
+            for n in 1...max(1, config.workersPerStage) {
+                let host = "gpu-\(String(format: "%02d", i * config.workersPerStage + n))"
+                let id = "\(Pipeline.shortName(stage))-\(n)@\(host)"
+                let info = WorkerInfo(id: id, hostname: host, stage: stage, queues: [q], status: .online,
+                                      concurrency: config.concurrencyPerWorker, autoscaleMin: 1, autoscaleMax: config.concurrencyPerWorker * 3,
+                                      rssBytes: 400_000_000 + Int(rng.next() % 300_000_000), heartbeatAgeSeconds: 0, version: "5.7.0",
+                                      pid: 1_000 + Int(rng.next() % 30_000), startedAt: now)
+                workers[id] = SimWorker(info: info, lastHeartbeat: now)
+            }
+        }
+        let m: [(String, String, String)] = [
+            ("scheduler", "scheduler", "every 1s"), ("ingest", "ingest", "every 30s"),
+            ("cleanup", "cleanup", "*/5 * * * *"), ("autoscaler", "autoscaler", "every 15s"),
+        ]
+        for (id, kind, schedule) in m {
+            managers[id] = ManagerInfo(id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1,
+                                       nextRunAt: now)
+        }
+        let entries: [ConfigEntry] = [
+            ConfigEntry(key: "pipeline.max_attempts", type: .int, value: .int(3), defaultValue: .int(3),
+                        constraints: .init(min: 1, max: 10), description: "attempts per stage before a job fails"),
+            ConfigEntry(key: "pipeline.default_priority", type: .int, value: .int(5), defaultValue: .int(5),
+                        constraints: .init(min: 0, max: 9), description: "priority of new jobs (0 = highest)"),
+            ConfigEntry(key: "cache.ssot_ttl_seconds", type: .int, value: .int(30), defaultValue: .int(30),
+                        constraints: .init(min: 5, max: 600), description: "TTL of admin:dashboard:v4"),
+            ConfigEntry(key: "cache.warm_interval", type: .duration, value: .string("5s"), defaultValue: .string("5s"),
+                        constraints: .init(pattern: "^[0-9]+(ms|s|m)$"), description: "how often the leader re-warms the snapshot"),
+            ConfigEntry(key: "workers.autoscale", type: .bool, value: .bool(true), defaultValue: .bool(true),
+                        description: "let the autoscaler change pool sizes"),
+            ConfigEntry(key: "transcriber.model", type: .enum, value: .string("whisper-large-v3"), defaultValue: .string("whisper-large-v3"),
+                        constraints: .init(allowed: ["whisper-small", "whisper-medium", "whisper-large-v3"]), description: "speech model"),
+            ConfigEntry(key: "cropper.target_aspect", type: .string, value: .string("9:16"), defaultValue: .string("9:16"),
+                        constraints: .init(pattern: "^[0-9]+:[0-9]+$"), description: "output aspect ratio"),
+            ConfigEntry(key: "detector.face_threshold", type: .float, value: .double(0.62), defaultValue: .double(0.6),
+                        constraints: .init(min: 0, max: 1), description: "minimum face confidence", version: 2,
+                        updatedBy: "alice"),
+            ConfigEntry(key: "cleanup.schedule", type: .cron, value: .string("*/5 * * * *"), defaultValue: .string("*/5 * * * *"),
+                        description: "when processed media is cleaned up"),
+            ConfigEntry(key: "io.output_retention_days", type: .int, value: .int(14), defaultValue: .int(30),
+                        constraints: .init(min: 1, max: 365), description: "days processed media is kept", version: 3, updatedBy: "bob"),
+        ]
+        for e in entries { config_[e.key] = ConfigEntry(key: e.key, type: e.type, value: e.value, defaultValue: e.defaultValue,
+                                                         constraints: e.constraints, description: e.description, version: e.version,
+                                                         locked: false, updatedAt: now, updatedBy: e.updatedBy) }
+        _ = log(.info, "scheduler", "AgentOS fleet started: \(workers.count) workers in \(Pipeline.stages.count) stages")
+    }
+
+    // MARK: time
+
+    /// Advances simulated time to `target` in steps of at most `step` seconds.
+    public mutating func advance(to target: Date, step: Double = 0.25) -> [AgentEvent] {
+        var events: [AgentEvent] = []
+        var pendingLogs: [LogLine] = []
+        while now < target {
+            let dt = min(step, target.timeIntervalSince(now))
+            now = now.addingTimeInterval(dt)
+            tick(dt, &events, &pendingLogs)
+        }
+        if !pendingLogs.isEmpty { events.append(.logAppended(pendingLogs)) }
+        return events
+    }
+
+    private mutating func tick(_ dt: Double, _ events: inout [AgentEvent], _ logsOut: inout [LogLine]) {
+        var touchedQueues = Set<String>()
+        createJobs(dt, &events, &logsOut, &touchedQueues)
+        requeueRetries(&events, &touchedQueues)
+        runWorkers(dt, &events, &logsOut, &touchedQueues)
+        heartbeats(&events, &logsOut)
+        runManagers(&events, &logsOut, &touchedQueues)
+        watchAlerts(&events)
+        for q in touchedQueues.sorted() { events.append(.queueUpdated(queuePatch(q), cause: "queue.updated")) }
+    }
+
+    private var speed: Double { max(0.05, config.rate) }
+
+    // MARK: jobs
+
+    private mutating func createJobs(_ dt: Double, _ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
+        guard !maintenance.enabled, let scheduler = managers["scheduler"], scheduler.status == .running, scheduler.enabled else { return }
+        let lambda = config.jobsPerMinute / 60 * speed * dt
+        for _ in 0..<rng.poisson(lambda) {
+            let job = newJob()
+            events.append(.jobCreated(JobPatch(job)))
+            touched.insert(job.queue)
+            if rng.chance(0.2) { logsOut.append(log(.info, "scheduler", "job \(job.id.prefix(8)) queued: \(job.name)", job: job.id)) }
+        }
+    }
+
+    @discardableResult
+    private mutating func newJob(owner: String? = nil) -> Job {
+        let stage = Pipeline.stages[0]
+        let id = rng.uuid()
+        let priority = rng.chance(0.1) ? Int(rng.next() % 3) : 3 + Int(rng.next() % 7)
+        let title = rng.pick(SimulatorConfig.titles)
+        let job = Job(id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
+                      status: .queued, priority: priority, attempts: 0, maxAttempts: 3, owner: owner ?? rng.pick(config.users),
+                      createdAt: now)
+        jobs[id] = job
+        enqueue(id, queue: job.queue, priority: priority)
+        recordEvent(job, "created", "queued in \(job.queue)")
+        totalJobsCreated += 1
+        return job
+    }
+
+    private mutating func enqueue(_ id: String, queue: String, priority: Int) {
+        waiting[queue, default: Array(repeating: [], count: 10)][max(0, min(9, priority))].append(id)
+    }
+
+    private mutating func dequeue(_ queue: String) -> String? {
+        guard var lists = waiting[queue] else { return nil }
+        for p in 0..<lists.count where !lists[p].isEmpty {
+            let id = lists[p].removeFirst()
+            waiting[queue] = lists
+            return id
+        }
+        return nil
+    }
+
+    private mutating func removeFromQueue(_ id: String) -> Bool {
+        for (q, lists) in waiting {
+            for p in 0..<lists.count {
+                if let i = lists[p].firstIndex(of: id) {
+                    waiting[q]![p].remove(at: i)
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
+        var list = jobEvents[job.id, default: []]
+        list.append(JobEvent(jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message))
+        if list.count > 50 { list.removeFirst(list.count - 50) }
+        jobEvents[job.id] = list
+    }
+
+    private mutating func requeueRetries(_ events: inout [AgentEvent], _ touched: inout Set<String>) {
+        guard !retryAt.isEmpty else { return }
+        for (id, at) in retryAt where at <= now {
+            retryAt[id] = nil
+            guard var job = jobs[id], job.status == .retrying else { continue }
+            job.status = .queued
+            job.updatedAt = now
+            jobs[id] = job
+            enqueue(id, queue: job.queue, priority: job.priority)
+            touched.insert(job.queue)
+            events.append(.jobUpdated(JobPatch(id: id, status: .queued, updatedAt: now)))
+        }
+    }
+
+    private mutating func runWorkers(_ dt: Double, _ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
+        let minute = Int(now.timeIntervalSince1970 / 60)
+        for id in workers.keys.sorted() {
+            guard var w = workers[id] else { continue }
+            if let at = w.restartAt, at <= now {
+                w.restartAt = nil
+                w.info.status = w.desired == "paused" ? .paused : .online
+                w.info.startedAt = now
+                w.info.pid = 1_000 + Int(rng.next() % 30_000)
+                w.lastHeartbeat = now
+                events.append(.workerUpdated(WorkerPatch(id: id, status: w.info.status, active: 0, heartbeatAgeSeconds: 0), cause: "worker.online"))
+                logsOut.append(log(.info, id, "worker \(id) online (pool \(w.info.concurrency))", worker: id))
+            }
+            // Progress running jobs.
+            for (jobID, left) in w.running.sorted(by: { $0.key < $1.key }) {
+                let remaining = left - dt * speed
+                guard var job = jobs[jobID], job.status == .running else { w.running[jobID] = nil; continue }
+                if remaining > 0 {
+                    w.running[jobID] = remaining
+                    let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
+                    job.progress = min(0.99, max(job.progress, 1 - remaining / max(median * 2, remaining + 0.001)))
+                    job.updatedAt = now
+                    jobs[jobID] = job
+                    if now.timeIntervalSince(lastProgressEvent[jobID] ?? .distantPast) >= 1 {
+                        lastProgressEvent[jobID] = now
+                        events.append(.jobUpdated(JobPatch(id: jobID, progress: (job.progress * 100).rounded() / 100, updatedAt: now)))
+                    }
+                    continue
+                }
+                w.running[jobID] = nil
+                finishStage(&job, worker: &w, events: &events, logsOut: &logsOut, touched: &touched)
+            }
+            // Take new work.
+            let canTake = w.info.status == .online && w.restartAt == nil && !maintenance.enabled
+            if canTake {
+                for q in w.info.queues {
+                    guard let queue = queues[q], !queue.paused else { continue }
+                    while w.running.count < w.info.concurrency {
+                        if let limit = queue.rateLimit {
+                            let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
+                            if used >= limit { break }
+                        }
+                        guard let jobID = dequeue(q), var job = jobs[jobID] else { break }
+                        let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
+                        dispatchedThisMinute[q] = (minute, used + 1)
+                        let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
+                        w.running[jobID] = rng.logNormal(median: median, sigma: 0.45)
+                        job.status = .running
+                        job.workerID = id
+                        job.progress = 0
+                        job.attempts += 1
+                        job.startedAt = job.startedAt ?? now
+                        job.updatedAt = now
+                        jobs[jobID] = job
+                        recordEvent(job, "started", "attempt \(job.attempts) on \(id)")
+                        touched.insert(q)
+                        events.append(.jobUpdated(JobPatch(id: jobID, stage: job.stage, status: .running, progress: 0, attempts: job.attempts,
+                                                           workerID: id, updatedAt: now, startedAt: job.startedAt)))
+                    }
+                }
+            }
+            if w.info.status == .draining && w.running.isEmpty {
+                w.info.status = .stopped
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .stopped, active: 0), cause: "worker.updated"))
+                logsOut.append(log(.info, id, "worker \(id) drained and stopped", worker: id))
+            }
+            w.info.active = w.running.count
+            workers[id] = w
+        }
+    }
+
+    private mutating func finishStage(_ job: inout Job, worker w: inout SimWorker, events: inout [AgentEvent],
+                                      logsOut: inout [LogLine], touched: inout Set<String>) {
+        let stage = job.stage
+        let minuteKey = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
+        let failP = min(0.9, config.failureRate * (config.incident ? 8 : 1) * (stage == "audio_transcriber" ? 1.5 : 1))
+        let durationMs = (SimulatorConfig.stageMedianSeconds[stage] ?? 8) * 1000 * exp(0.45 * rng.normal()) / speed
+        if rng.chance(failP) {
+            let candidates = SimulatorConfig.errorCatalog.filter { $0.stage == stage }
+            let err = candidates.isEmpty ? SimulatorConfig.errorCatalog[0] : rng.pick(candidates)
+            w.info.failed += 1
+            job.error = err.message
+            job.errorClass = err.errorClass
+            job.traceback = Self.traceback(stage: stage, frame: err.frame, errorClass: err.errorClass, message: err.message)
+            job.updatedAt = now
+            job.workerID = nil
+            stats[minuteKey, default: [:]][stage, default: StageStats()].failed += 1
+            let ec = errorCounts[err.errorClass] ?? (0, now)
+            errorCounts[err.errorClass] = (ec.count + 1, now)
+            if job.attempts < job.maxAttempts && !err.permanent {
+                job.status = .retrying
+                retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+                stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
+                logsOut.append(log(.warning, w.info.id, "\(err.errorClass): \(err.message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
+                                   job: job.id, worker: w.info.id))
+                recordEvent(job, "retrying", "\(err.errorClass): \(err.message)")
+                events.append(.jobRetried(JobPatch(id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now,
+                                                   error: err.message, errorClass: err.errorClass)))
+            } else {
+                job.status = .failed
+                job.finishedAt = now
+                logsOut.append(log(.error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(err.errorClass): \(err.message)",
+                                   job: job.id, worker: w.info.id))
+                recordEvent(job, "failed", "\(err.errorClass): \(err.message)")
+                events.append(.jobUpdated(JobPatch(id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now,
+                                                   error: err.message, errorClass: err.errorClass)))
+                queues[job.queue]?.failed += 1
+                touched.insert(job.queue)
+            }
+            jobs[job.id] = job
+            return
+        }
+        w.info.processed += 1
+        stats[minuteKey, default: [:]][stage, default: StageStats()].completed += 1
+        var s = stats[minuteKey]![stage]!
+        s.durationsMs.append(durationMs)
+        stats[minuteKey]![stage] = s
+        if let next = Pipeline.stage(after: stage) {
+            job.stage = next
+            job.queue = Pipeline.queue(for: next)
+            job.status = .queued
+            job.progress = 0
+            job.attempts = 0
+            job.workerID = nil
+            job.updatedAt = now
+            jobs[job.id] = job
+            enqueue(job.id, queue: job.queue, priority: job.priority)
+            touched.insert(job.queue)
+            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms")
+            events.append(.jobUpdated(JobPatch(id: job.id, stage: next, queue: job.queue, status: .queued, progress: 0, attempts: 0,
+                                               workerID: "", updatedAt: now)))
+        } else {
+            job.status = .completed
+            job.progress = 1
+            job.workerID = nil
+            job.finishedAt = now
+            job.updatedAt = now
+            jobs[job.id] = job
+            recordEvent(job, "completed", "all stages done")
+            if rng.chance(0.3) { logsOut.append(log(.info, w.info.id, "job \(job.id.prefix(8)) completed: \(job.name)", job: job.id)) }
+            events.append(.jobUpdated(JobPatch(id: job.id, status: .completed, progress: 1, workerID: "", updatedAt: now, finishedAt: now)))
+        }
+    }
+
+    static func traceback(stage: String, frame: String, errorClass: String, message: String) -> String {
+        """
+        Traceback (most recent call last):
+          File "/app/agentos/workers/base.py", line 88, in run
+            result = self.process(job)
+          File "/app/agentos/workers/\(stage).py", line 142, in process
+            return self.\(frame)(job.payload)
+          File "/app/agentos/workers/\(stage).py", line 211, in \(frame)
+            raise \(errorClass)(msg)
+        \(errorClass): \(message)
+        """
+    }
+
+    // MARK: workers
+
+    private mutating func heartbeats(_ events: inout [AgentEvent], _ logsOut: inout [LogLine]) {
+        for id in workers.keys.sorted() {
+            guard var w = workers[id] else { continue }
+            let up = w.info.status.isUp && w.restartAt == nil
+            if up && now.timeIntervalSince(w.lastHeartbeat) >= 2 {
+                w.lastHeartbeat = now
+                w.info.load = min(1, Double(w.running.count) / Double(max(1, w.info.concurrency)) * 0.8 + rng.unit() * 0.2)
+                w.info.rssBytes = max(200_000_000, w.info.rssBytes + Int(rng.normal() * 5_000_000))
+                w.info.heartbeatAgeSeconds = 0
+                events.append(.workerUpdated(WorkerPatch(id: id, active: w.running.count, processed: w.info.processed, failed: w.info.failed,
+                                                         load: (w.info.load * 100).rounded() / 100, rssBytes: w.info.rssBytes, heartbeatAgeSeconds: 0),
+                                             cause: "worker.heartbeat"))
+                // A rare crash: the worker goes offline and its jobs are retried.
+                if w.info.status == .online && rng.chance(0.0002 * (config.incident ? 20 : 1)) {
+                    w.info.status = .offline
+                    w.restartAt = now.addingTimeInterval(20 / speed)
+                    for jobID in w.running.keys.sorted() { requeueInterrupted(jobID, &events) }
+                    w.running = [:]
+                    w.info.active = 0
+                    events.append(.workerUpdated(WorkerPatch(id: id, status: .offline, active: 0), cause: "worker.offline"))
+                    logsOut.append(log(.critical, id, "worker \(id) lost: WorkerLostError: process exited with signal 9 (SIGKILL)", worker: id))
+                    raise(.error, source: id, title: "Worker \(id) went offline", message: "its running jobs were requeued", &events)
+                }
+            }
+            if !up { w.info.heartbeatAgeSeconds = now.timeIntervalSince(w.lastHeartbeat) }
+            workers[id] = w
+        }
+    }
+
+    private mutating func requeueInterrupted(_ jobID: String, _ events: inout [AgentEvent]) {
+        guard var job = jobs[jobID], job.status == .running else { return }
+        job.status = .queued
+        job.workerID = nil
+        job.progress = 0
+        job.updatedAt = now
+        jobs[jobID] = job
+        enqueue(jobID, queue: job.queue, priority: job.priority)
+        recordEvent(job, "requeued", "worker lost")
+        events.append(.jobUpdated(JobPatch(id: jobID, status: .queued, progress: 0, workerID: "", updatedAt: now)))
+    }
+
+    // MARK: managers
+
+    private mutating func runManagers(_ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
+        if let m = managers["ingest"], m.status == .running, m.enabled, !maintenance.enabled,
+           now.timeIntervalSince(lastIngest) >= 30 / speed {
+            lastIngest = now
+            let n = 1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))
+            for _ in 0..<min(n, 500) {
+                let job = newJob(owner: "ingest")
+                events.append(.jobCreated(JobPatch(job)))
+                touched.insert(job.queue)
+            }
+            managerRan("ingest", result: "ingested \(n) uploads from /io/input", &events)
+            logsOut.append(log(.info, "ingest", "ingested \(n) uploads from /io/input"))
+        }
+        if let m = managers["cleanup"], m.status == .running, m.enabled, now.timeIntervalSince(lastCleanup) >= 60 {
+            lastCleanup = now
+            let removed = cleanup()
+            managerRan("cleanup", result: "removed \(removed) finished jobs from memory", &events)
+            if removed > 0 { logsOut.append(log(.debug, "cleanup", "cleanup removed \(removed) finished jobs")) }
+        }
+        if let m = managers["autoscaler"], m.status == .running, m.enabled, now.timeIntervalSince(lastAutoscale) >= 15 / speed {
+            lastAutoscale = now
+            var changes = 0
+            if case .bool(true) = config_["workers.autoscale"]?.value {
+                for id in workers.keys.sorted() {
+                    guard var w = workers[id], w.info.status == .online else { continue }
+                    let depth = pendingCount(w.info.queues.first ?? "")
+                    let maxC = w.info.autoscaleMax ?? w.info.concurrency, minC = w.info.autoscaleMin ?? 1
+                    if depth > 20 && w.info.concurrency < maxC { w.info.concurrency += 1; changes += 1 }
+                    else if depth == 0 && w.info.concurrency > minC && w.running.count < w.info.concurrency - 1 { w.info.concurrency -= 1; changes += 1 }
+                    else { continue }
+                    workers[id] = w
+                    events.append(.workerUpdated(WorkerPatch(id: id, concurrency: w.info.concurrency), cause: "worker.updated"))
+                }
+            }
+            managerRan("autoscaler", result: changes == 0 ? "no change" : "resized \(changes) pools", &events)
+            if changes > 0 { logsOut.append(log(.info, "autoscaler", "resized \(changes) worker pools")) }
+        }
+        if var s = managers["scheduler"], s.status == .running, now.timeIntervalSince(s.lastRunAt ?? .distantPast) >= 10 {
+            s.lastRunAt = now
+            s.nextRunAt = now.addingTimeInterval(1)
+            s.runs += 1
+            s.lastResult = "\(totalJobsCreated) jobs scheduled since start"
+            managers["scheduler"] = s
+        }
+    }
+
+    private mutating func managerRan(_ id: String, result: String, _ events: inout [AgentEvent]) {
+        guard var m = managers[id] else { return }
+        m.lastRunAt = now
+        m.runs += 1
+        m.lastResult = result
+        let interval: Double = id == "ingest" ? 30 / speed : id == "cleanup" ? 60 : 15 / speed
+        m.nextRunAt = now.addingTimeInterval(interval)
+        managers[id] = m
+        events.append(.managerUpdated(m))
+    }
+
+    /// Forgets the oldest finished jobs beyond the retention limit (their counts are kept).
+    private mutating func cleanup() -> Int {
+        let finished = jobs.values.filter { $0.status.isFinished }
+        guard finished.count > config.retainFinishedJobs else { return 0 }
+        let excess = finished.sorted { $0.updatedAt < $1.updatedAt }.prefix(finished.count - config.retainFinishedJobs)
+        for job in excess {
+            jobs[job.id] = nil
+            jobEvents[job.id] = nil
+            lastProgressEvent[job.id] = nil
+            finishedRemoved[job.status.rawValue, default: 0] += 1
+        }
+        return excess.count
+    }
+
+    // MARK: alerts
+
+    private mutating func watchAlerts(_ events: inout [AgentEvent]) {
+        for (name, _) in queues {
+            let depth = pendingCount(name)
+            let key = "depth:\(name)"
+            if depth > 100 && !raisedFor.contains(key) {
+                raisedFor.insert(key)
+                raise(.warning, source: name, title: "Queue \(name) backlog above 100", message: "\(depth) jobs waiting", &events)
+            } else if depth < 50 { raisedFor.remove(key) }
+        }
+        // Prune stale alerts so the list stays bounded.
+        if alerts.count > 200 { alerts.removeLast(alerts.count - 200) }
+    }
+
+    private mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) {
+        let alert = Alert(id: nextAlertID, ts: now, severity: severity, source: source, title: title, message: message)
+        nextAlertID += 1
+        alerts.insert(alert, at: 0)
+        events.append(.alertRaised(alert))
+    }
+
+    // MARK: logs
+
+    @discardableResult
+    private mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine {
+        let line = LogLine(id: nextLogID, ts: now, level: level, source: source, message: message, jobID: job, workerID: worker)
+        nextLogID += 1
+        logs.append(line)
+        if logs.count > 5_000 { logs.removeFirst(logs.count - 5_000) }
+        logCountsByLevel[level.rawValue, default: 0] += 1
+        logCountsBySource[source, default: 0] += 1
+        return line
+    }
+
+    // MARK: queries
+
+    public func pendingCount(_ queue: String) -> Int { waiting[queue]?.reduce(0) { $0 + $1.count } ?? 0 }
+
+    public func queuePatch(_ name: String) -> QueuePatch {
+        let q = queues[name] ?? QueueInfo(name: name)
+        let reserved = workers.values.filter { $0.info.queues.contains(name) }.reduce(0) { $0 + $1.running.count }
+        let consumers = workers.values.filter { $0.info.queues.contains(name) && $0.info.status == .online }.count
+        return QueuePatch(name: name, pending: pendingCount(name), reserved: reserved, failed: q.failed, paused: q.paused,
+                          rateLimit: q.rateLimit ?? -1, consumers: consumers, oldestAgeSeconds: oldestAge(name) ?? -1)
+    }
+
+    public func oldestAge(_ queue: String) -> Double? {
+        guard let lists = waiting[queue] else { return nil }
+        var oldest: Date?
+        for list in lists { for id in list.prefix(1) { if let j = jobs[id], oldest == nil || j.updatedAt < oldest! { oldest = j.updatedAt } } }
+        return oldest.map { now.timeIntervalSince($0) }
+    }
+
+    public func events(ofJob id: String) -> [JobEvent] { jobEvents[id] ?? [] }
+
+    // MARK: control
+
+    /// Applies a control command from the console; returns the events it caused, or an error
+    /// message when the target does not exist or the command does not apply.
+    public mutating func apply(_ command: FleetCommand) -> Result<[AgentEvent], FleetCommandError> {
+        var events: [AgentEvent] = []
+        func worker(_ id: String) throws(FleetCommandError) -> SimWorker {
+            guard let w = workers[id] else { throw .notFound("worker \(id)") }
+            return w
+        }
+        do throws(FleetCommandError) {
+            switch command {
+            case let .pauseWorker(id):
+                var w = try worker(id)
+                w.info.status = .paused
+                w.desired = "paused"
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .paused), cause: "worker.updated"))
+            case let .resumeWorker(id), let .startWorker(id):
+                var w = try worker(id)
+                w.desired = "running"
+                if w.info.status == .stopped || w.info.status == .offline {
+                    w.info.status = .starting
+                    w.restartAt = now.addingTimeInterval(1)
+                } else {
+                    w.info.status = .online
+                }
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, status: w.info.status), cause: "worker.updated"))
+            case let .restartWorker(id):
+                var w = try worker(id)
+                for jobID in w.running.keys.sorted() { requeueInterrupted(jobID, &events) }
+                w.running = [:]
+                w.info.status = .restarting
+                w.restartAt = now.addingTimeInterval(2)
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .restarting, active: 0), cause: "worker.updated"))
+            case let .shutdownWorker(id):
+                var w = try worker(id)
+                for jobID in w.running.keys.sorted() { requeueInterrupted(jobID, &events) }
+                w.running = [:]
+                w.info.status = .stopped
+                w.desired = "stopped"
+                w.restartAt = nil
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .stopped, active: 0), cause: "worker.updated"))
+            case let .drainWorker(id):
+                var w = try worker(id)
+                w.info.status = .draining
+                w.desired = "drained"
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .draining), cause: "worker.updated"))
+            case let .scaleWorker(id, n):
+                guard n >= 0 && n <= 64 else { throw .invalid("concurrency must be 0-64") }
+                var w = try worker(id)
+                w.info.concurrency = n
+                workers[id] = w
+                events.append(.workerUpdated(WorkerPatch(id: id, concurrency: n), cause: "worker.updated"))
+            case let .pauseQueue(name), let .resumeQueue(name):
+                guard queues[name] != nil else { throw .notFound("queue \(name)") }
+                let pause: Bool
+                if case .pauseQueue = command { pause = true } else { pause = false }
+                queues[name]!.paused = pause
+                events.append(.queueUpdated(queuePatch(name), cause: pause ? "queue.paused" : "queue.resumed"))
+            case let .setQueueRateLimit(name, limit):
+                guard queues[name] != nil else { throw .notFound("queue \(name)") }
+                queues[name]!.rateLimit = limit
+                events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
+            case let .cancelJob(id), let .killJob(id):
+                guard var job = jobs[id] else { throw .notFound("job \(id)") }
+                let kill: Bool
+                if case .killJob = command { kill = true } else { kill = false }
+                if job.status == .running {
+                    guard kill else { throw .invalid("job \(id) is running: use job.kill") }
+                    if let wid = job.workerID { workers[wid]?.running[id] = nil }
+                } else if !job.status.isWaiting {
+                    throw .invalid("job \(id) is \(job.status.rawValue)")
+                }
+                _ = removeFromQueue(id)
+                retryAt[id] = nil
+                job.status = .cancelled
+                job.workerID = nil
+                job.finishedAt = now
+                job.updatedAt = now
+                jobs[id] = job
+                recordEvent(job, "cancelled", kill ? "terminated by operator" : "cancelled by operator")
+                events.append(.jobCancelled(JobPatch(id: id, status: .cancelled, workerID: "", updatedAt: now, finishedAt: now)))
+                events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
+            case let .retryJob(id):
+                guard var job = jobs[id] else { throw .notFound("job \(id)") }
+                guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
+                job.status = .queued
+                job.attempts = 0
+                job.error = nil
+                job.errorClass = nil
+                job.finishedAt = nil
+                job.updatedAt = now
+                jobs[id] = job
+                enqueue(id, queue: job.queue, priority: job.priority)
+                recordEvent(job, "retried", "re-enqueued by operator")
+                events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: 0, updatedAt: now, error: "", errorClass: "")))
+            case let .startManager(id), let .resumeManager(id):
+                guard managers[id] != nil else { throw .notFound("manager \(id)") }
+                managers[id]!.status = .running
+                events.append(.managerUpdated(managers[id]!))
+            case let .stopManager(id), let .pauseManager(id):
+                guard managers[id] != nil else { throw .notFound("manager \(id)") }
+                if case .stopManager = command { managers[id]!.status = .stopped } else { managers[id]!.status = .paused }
+                events.append(.managerUpdated(managers[id]!))
+            case let .triggerManager(id):
+                guard managers[id] != nil else { throw .notFound("manager \(id)") }
+                if id == "ingest" { lastIngest = .distantPast }
+                if id == "cleanup" { lastCleanup = .distantPast }
+                if id == "autoscaler" { lastAutoscale = .distantPast }
+                events.append(.managerUpdated(managers[id]!))
+            case let .maintenance(on):
+                maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
+                events.append(.maintenance(maintenance))
+            }
+        } catch {
+            return .failure(error)
+        }
+        return .success(events)
+    }
+}
+
+public enum FleetCommandError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .notFound(what): return "\(what) does not exist"
+        case let .invalid(why): return why
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import AgentOSCore
+import AgentOSWorld
+import ArgumentParser
+import Foundation
+
+/// `agentos snapshot`: prints the current SSOT snapshot (embedded by default) for scripts.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Print the current SSOT snapshot (embedded simulator unless a backend is configured).",
+        discussion: """
+            Without --redis/--postgres (or AGENTOS_REDIS_URL/AGENTOS_POSTGRES_URL) this starts the embedded
+            default: a simulated AgentOS fleet in memory, with 15 minutes of history, and prints its snapshot.
+            """
+    )
+
+    @Flag(help: "Print the snapshot as JSON (schema agentos.admin.ssot/4).")
+    var json = false
+
+    @Flag(help: "Pretty-print the JSON.")
+    var pretty = false
+
+    @Option(help: "Seed of the embedded simulator (same seed, same fleet).")
+    var seed: UInt64 = 42
+
+    @Option(help: "Activity of the embedded simulator: 0.1 quiet … 1 normal … 100 incident storm.")
+    var rate: Double = 1
+
+    func run() throws {
+        let world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate))
+        let (snapshot, _) = try world.dataManager.snapshot()
+        if json || pretty {
+            FileHandle.standardOutput.write(try snapshot.encoded(pretty: pretty))
+            print()
+        } else {
+            print(SnapshotSummary.render(snapshot))
+        }
+    }
+}
+
+/// A plain-text summary of a snapshot (used by `agentos snapshot` without --json).
+enum SnapshotSummary {
+    static func render(_ s: Snapshot) -> String {
+        var out: [String] = []
+        out.append("AgentOS snapshot \(s.schema) generation \(s.generation) (\(s.source)) at \(ISOTime.format(s.generatedAt))")
+        let health = s.system.services.map { "\($0.name) \($0.status.rawValue)" }.joined(separator: ", ")
+        out.append("services   \(health)")
+        if s.system.maintenance.enabled { out.append("MAINTENANCE \(s.system.maintenance.message ?? "")") }
+        let statuses = JobStatus.allCases.map { "\($0.rawValue) \(s.jobs.count($0))" }.joined(separator: "  ")
+        out.append("jobs       \(s.jobs.total) total: \(statuses)")
+        if let rate = s.analytics.successRate {
+            let done = s.analytics.throughput.suffix(5).reduce(0) { $0 + $1.completed }
+            out.append("throughput \(done) stage completions in the last 5 min, success \(String(format: "%.1f", rate * 100))% over \(s.analytics.windowMinutes) min")
+        }
+        out.append("")
+        out.append(pad("QUEUE", 22) + pad("PENDING", 9) + pad("RESERVED", 10) + pad("FAILED", 8) + pad("CONSUMERS", 11) + "STATE")
+        for q in s.queues {
+            out.append(pad(q.name, 22) + pad(String(q.pending), 9) + pad(String(q.reserved), 10) + pad(String(q.failed), 8)
+                       + pad(String(q.consumers), 11) + (q.paused ? "paused" : "active"))
+        }
+        let up = s.workers.filter { $0.status.isUp }.count
+        out.append("")
+        out.append("workers    \(up)/\(s.workers.count) up; managers " + s.managers.map { "\($0.id) \($0.status.rawValue)" }.joined(separator: ", "))
+        let active = s.alerts.filter { $0.status == .active }
+        out.append("alerts     \(active.count) active" + (active.first.map { ", newest: [\($0.severity.rawValue)] \($0.title)" } ?? ""))
+        out.append("logs       " + LogLevel.allCases.map { "\($0.rawValue) \(s.logs.byLevel[$0.rawValue] ?? 0)" }.joined(separator: "  "))
+        return out.joined(separator: "\n")
+    }
+
+    private static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}

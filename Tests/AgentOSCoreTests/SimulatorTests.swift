@@ -1,0 +1,172 @@
+import AgentOSCore
+import AgentOSWorld
+import Foundation
+import Testing
+
+@Suite struct SimulatorTests {
+    static let start = Date(timeIntervalSince1970: 1_795_729_200)
+
+    static func run(seed: UInt64 = 1, rate: Double = 1, seconds: Double = 600) -> (FleetSimulator, [AgentEvent]) {
+        var sim = FleetSimulator(config: SimulatorConfig(seed: seed, rate: rate), start: start)
+        let events = sim.advance(to: start.addingTimeInterval(seconds), step: 0.5)
+        return (sim, events)
+    }
+
+    @Test func sameSeedSameRun() throws {
+        let (a, ea) = Self.run(seed: 99)
+        let (b, eb) = Self.run(seed: 99)
+        #expect(ea == eb)
+        #expect(a.snapshot(generation: 1) == b.snapshot(generation: 1))
+        let (c, _) = Self.run(seed: 100)
+        #expect(c.snapshot(generation: 1) != a.snapshot(generation: 1))
+    }
+
+    @Test func fleetLooksAlive() {
+        let (sim, events) = Self.run(seconds: 900)
+        let s = sim.snapshot(generation: 1)
+        #expect(s.workers.count == Pipeline.stages.count * 3)
+        #expect(Set(s.queues.map(\.name)) == Set(Pipeline.stages))
+        #expect(s.jobs.count(.completed) > 50, "jobs flow through all six stages")
+        #expect(s.jobs.count(.running) > 0)
+        #expect(s.jobs.failed.allSatisfy { $0.error != nil && $0.traceback?.contains("Traceback") == true })
+        #expect(Set(s.jobs.recent.map(\.owner)).count >= 3, "several owners, for the own-jobs-only role")
+        #expect(!s.analytics.throughput.isEmpty && !s.analytics.stageLatency.isEmpty)
+        #expect(s.analytics.stageLatency.allSatisfy { $0.p95Ms >= $0.p50Ms })
+        #expect(s.logs.byLevel["info", default: 0] > 0 && s.logs.byLevel["warning", default: 0] > 0)
+        #expect(s.managers.map(\.id) == ["autoscaler", "cleanup", "ingest", "scheduler"])
+        #expect(s.config.count >= 8 && s.config.allSatisfy { !$0.description.isEmpty })
+        let types = Set(events.map(\.type))
+        for t in ["job.created", "job.updated", "queue.updated", "worker.heartbeat", "log.appended", "manager.updated"] {
+            #expect(types.contains(t), "emits \(t)")
+        }
+    }
+
+    /// Counts in the snapshot equal a recount over the simulated jobs.
+    @Test func snapshotCountsMatchState() {
+        let (sim, _) = Self.run(seconds: 400)
+        let s = sim.snapshot(generation: 1)
+        for status in JobStatus.allCases {
+            #expect(s.jobs.count(status) == sim.jobs.values.filter { $0.status == status }.count + (sim.finishedRemoved[status.rawValue] ?? 0))
+        }
+        for q in s.queues { #expect(q.pending == sim.pendingCount(q.name)) }
+    }
+
+    @Test func stormRateProducesThousandsOfEventsPerSecond() {
+        var sim = FleetSimulator(config: SimulatorConfig(seed: 5, rate: 100), start: Self.start)
+        _ = sim.advance(to: Self.start.addingTimeInterval(20), step: 0.25) // the pipeline fills up
+        let events = sim.advance(to: Self.start.addingTimeInterval(30), step: 0.25)
+        #expect(events.count / 10 > 1_000, "got \(events.count / 10) events/s")
+    }
+
+    @Test func controlCommandsTakeEffect() throws {
+        var (sim, _) = Self.run(seconds: 120)
+        let waiting = try #require(sim.jobs.values.first { $0.status == .queued })
+        _ = try sim.apply(.cancelJob(waiting.id)).get()
+        #expect(sim.jobs[waiting.id]?.status == .cancelled)
+        #expect(!sim.waiting[waiting.queue, default: []].joined().contains(waiting.id), "removed from its queue")
+
+        let running = try #require(sim.jobs.values.first { $0.status == .running })
+        #expect(throws: FleetCommandError.self) { try sim.apply(.cancelJob(running.id)).get() }
+        _ = try sim.apply(.killJob(running.id)).get()
+        #expect(sim.jobs[running.id]?.status == .cancelled)
+
+        _ = try sim.apply(.pauseQueue("video_downloader")).get()
+        let before = sim.jobs.values.filter { $0.stage == "video_downloader" && $0.status == .running }.count
+        _ = sim.advance(to: sim.now.addingTimeInterval(60))
+        let startedAfter = sim.jobs.values.filter { $0.stage == "video_downloader" && $0.status == .running }.count
+        #expect(startedAfter == 0 || startedAfter <= before, "a paused queue hands out no new work")
+        #expect(sim.pendingCount("video_downloader") > 0)
+        _ = try sim.apply(.resumeQueue("video_downloader")).get()
+
+        let worker = try #require(sim.workers.keys.sorted().first)
+        _ = try sim.apply(.scaleWorker(worker, 5)).get()
+        #expect(sim.workers[worker]?.info.concurrency == 5)
+        _ = try sim.apply(.pauseWorker(worker)).get()
+        #expect(sim.workers[worker]?.info.status == .paused)
+        #expect(throws: FleetCommandError.self) { try sim.apply(.pauseWorker("nope")).get() }
+
+        _ = try sim.apply(.maintenance(true)).get()
+        let created = sim.totalJobsCreated
+        _ = sim.advance(to: sim.now.addingTimeInterval(60))
+        #expect(sim.totalJobsCreated == created, "no new jobs during maintenance")
+    }
+}
+
+@Suite struct AdminDataManagerTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_795_729_200)
+    }
+
+    struct CountingSource: SnapshotSource {
+        let builds = Counter()
+        final class Counter: @unchecked Sendable { var n = 0 }
+        func buildSnapshot(generation: Int) throws -> Snapshot {
+            builds.n += 1
+            return Snapshot(generation: generation, generatedAt: Date(timeIntervalSince1970: 0), source: "live")
+        }
+    }
+
+    @Test func missRebuildsHitServesInvalidateDrops() throws {
+        let clock = Clock()
+        let cache = InMemorySnapshotCache { clock.now }
+        let source = CountingSource()
+        let bus = InMemoryEventBus()
+        let manager = AdminDataManager(cache: cache, source: source, bus: bus, options: .init(ttlSeconds: 30))
+        let (first, origin1) = try manager.snapshot()
+        #expect(origin1 == .rebuilt && first.generation == 1 && source.builds.n == 1)
+        let (second, origin2) = try manager.snapshot()
+        #expect(origin2 == .cache && second.generation == 1 && source.builds.n == 1)
+        clock.now += 31
+        #expect(try manager.snapshot().1 == .rebuilt, "expired after the TTL")
+        try manager.invalidate()
+        #expect(try cache.get() == nil)
+        #expect(try bus.currentSeq() == 1, "invalidation is announced on the bus")
+        let (third, _) = try manager.snapshot()
+        #expect(third.generation == 3 && third.eventSeq == 1)
+        #expect(third.system.cache.misses == 3 && third.system.cache.hits == 1)
+    }
+
+    @Test func corruptCacheIsReplacedNotServed() throws {
+        let cache = InMemorySnapshotCache()
+        let manager = AdminDataManager(cache: cache, source: CountingSource(), bus: nil)
+        try cache.put(Data("{\"schema\":\"agentos.admin.ssot/4\",\"generation\":\"x\"}".utf8), ttlSeconds: 30)
+        let (s, origin) = try manager.snapshot()
+        #expect(origin == .rebuilt && s.generation == 1)
+        #expect(manager.currentStats.decodeFailures == 1 && manager.currentStats.lastError?.contains("$.generation") == true)
+    }
+
+    @Test func twoWarmersWarmOncePerInterval() throws {
+        let clock = Clock()
+        let cache = InMemorySnapshotCache { clock.now }
+        let source = CountingSource()
+        let a = AdminDataManager(cache: cache, source: source, bus: nil, options: .init(warmIntervalMillis: 5_000, owner: "a"))
+        let b = AdminDataManager(cache: cache, source: source, bus: nil, options: .init(warmIntervalMillis: 5_000, owner: "b"))
+        var warmedBy: [String] = []
+        for _ in 0..<12 {
+            if try a.warmIfLeader() { warmedBy.append("a") }
+            if try b.warmIfLeader() { warmedBy.append("b") }
+            clock.now += 5
+        }
+        #expect(warmedBy == Array(repeating: "a", count: 12), "one warm per interval, by the leader")
+        // The leader stops (its last warm was one interval ago): its lock lives three intervals
+        // from that warm, then the other console takes over.
+        var takeover = 0
+        for round in 1...4 {
+            if try b.warmIfLeader() { takeover = round; break }
+            clock.now += 5
+        }
+        #expect(takeover == 3)
+        #expect(source.builds.n == 13)
+    }
+
+    @Test func embeddedWorldServesALivingSnapshot() throws {
+        let world = EmbeddedWorld(config: SimulatorConfig(seed: 3), historySeconds: 300, now: SimulatorTests.start)
+        let stream = world.bus.subscribe()
+        let (s, _) = try world.dataManager.snapshot()
+        #expect(s.source == "embedded" && s.jobs.total > 0 && s.eventSeq == 0)
+        let published = world.advance(to: SimulatorTests.start.addingTimeInterval(5))
+        #expect(published > 0)
+        #expect(try world.bus.currentSeq() == Int64(published))
+        _ = stream
+    }
+}
