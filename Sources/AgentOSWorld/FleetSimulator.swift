@@ -200,7 +200,8 @@ public struct FleetSimulator: Sendable {
     }
 
     private mutating func removeFromQueue(_ id: String) -> Bool {
-        for (q, lists) in waiting {
+        for q in waiting.keys.sorted() {
+            let lists = waiting[q]!
             for p in 0..<lists.count {
                 if let i = lists[p].firstIndex(of: id) {
                     waiting[q]![p].remove(at: i)
@@ -220,7 +221,7 @@ public struct FleetSimulator: Sendable {
 
     private mutating func requeueRetries(_ events: inout [AgentEvent], _ touched: inout Set<String>) {
         guard !retryAt.isEmpty else { return }
-        for (id, at) in retryAt where at <= now {
+        for (id, at) in retryAt.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where at <= now {
             retryAt[id] = nil
             guard var job = jobs[id], job.status == .retrying else { continue }
             job.status = .queued
@@ -495,7 +496,7 @@ public struct FleetSimulator: Sendable {
     private mutating func cleanup() -> Int {
         let finished = jobs.values.filter { $0.status.isFinished }
         guard finished.count > config.retainFinishedJobs else { return 0 }
-        let excess = finished.sorted { $0.updatedAt < $1.updatedAt }.prefix(finished.count - config.retainFinishedJobs)
+        let excess = finished.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.prefix(finished.count - config.retainFinishedJobs)
         for job in excess {
             jobs[job.id] = nil
             jobEvents[job.id] = nil
@@ -508,7 +509,7 @@ public struct FleetSimulator: Sendable {
     // MARK: alerts
 
     private mutating func watchAlerts(_ events: inout [AgentEvent]) {
-        for (name, _) in queues {
+        for name in queues.keys.sorted() {
             let depth = pendingCount(name)
             let key = "depth:\(name)"
             if depth > 100 && !raisedFor.contains(key) {

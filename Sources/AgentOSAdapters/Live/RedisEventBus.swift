@@ -1,0 +1,104 @@
+import AgentOSCore
+import Foundation
+
+/// The event bus on Redis: `seq` from `INCR {ns}:events:seq` and the PUBLISH on `{ns}:events`
+/// happen in one Lua script, so across every publisher the messages go out in `seq` order.
+public final class RedisEventBus: EventBus {
+    private let redis: RedisClient
+    private let ns: Namespace
+    private let source: String
+
+    /// KEYS[1] = seq counter; ARGV[1] = channel, ARGV[2] = JSON up to the seq, ARGV[3] = the rest.
+    static let publishScript = RedisScript("""
+        local seq = redis.call('INCR', KEYS[1])
+        redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
+        return seq
+        """)
+
+    public init(redis: RedisClient, namespace: Namespace = Namespace(), source: String) {
+        self.redis = redis.configuration.database == Namespace.DB.events ? redis : redis.selecting(database: Namespace.DB.events)
+        self.ns = namespace
+        self.source = source
+    }
+
+    private struct Body: Encodable {
+        var type: String
+        var ts: Date
+        var source: String
+        var data: AgentEvent
+    }
+
+    @discardableResult
+    public func publish(_ event: AgentEvent) throws -> EventEnvelope {
+        let ts = Date()
+        let seq = try publish(event, ts: ts)
+        return EventEnvelope(seq: seq, ts: ts, source: source, event: event)
+    }
+
+    /// Publishes a batch in one round trip (one script call per event, pipelined).
+    public func publish(batch events: [AgentEvent]) throws {
+        guard !events.isEmpty else { return }
+        let ts = Date()
+        let encoder = AgentJSON.encoder()
+        var commands: [[any RedisArgument]] = []
+        for event in events {
+            let (head, tail) = try Self.split(event, ts: ts, source: source, encoder: encoder)
+            commands.append(["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail])
+        }
+        let replies = try redis.pipeline(commands)
+        if replies.contains(where: { if case let .error(m) = $0 { return m.hasPrefix("NOSCRIPT") } else { return false } }) {
+            // The server lost its scripts (restart, SCRIPT FLUSH): publish one by one, which reloads.
+            for event in events { _ = try publish(event, ts: ts) }
+            return
+        }
+        if let failure = replies.first(where: { if case .error = $0 { return true } else { return false } }), case let .error(m) = failure {
+            throw RedisError.fromReply(m)
+        }
+    }
+
+    public func currentSeq() throws -> Int64 {
+        try redis.send("GET", ns.eventsSeqKey).int ?? 0
+    }
+
+    public func subscribe() -> AsyncStream<BusMessage> {
+        let subscriber = RedisSubscriber(redis.configuration, channels: [ns.eventsChannel])
+        let (stream, continuation) = AsyncStream.makeStream(of: BusMessage.self, bufferingPolicy: .bufferingNewest(100_000))
+        let pump = Task.detached {
+            let decoder = AgentJSON.decoder()
+            for await event in subscriber.events {
+                switch event {
+                case let .subscribed(gap):
+                    continuation.yield(.connected(gapPossible: gap))
+                case let .message(_, payload, _):
+                    do throws(DecodeFailure) {
+                        continuation.yield(.event(try EventEnvelope.decode(Data(payload), decoder: decoder)))
+                    } catch {
+                        continuation.yield(.malformed(error))
+                    }
+                case let .disconnected(reason, retry):
+                    continuation.yield(.disconnected(reason: reason, retryInMillis: retry))
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in
+            subscriber.stop()
+            pump.cancel()
+        }
+        subscriber.start()
+        return stream
+    }
+
+    private func publish(_ event: AgentEvent, ts: Date) throws -> Int64 {
+        let (head, tail) = try Self.split(event, ts: ts, source: source, encoder: AgentJSON.encoder())
+        return try redis.evaluate(Self.publishScript, keys: [ns.eventsSeqKey], args: [ns.eventsChannel, head, tail]).int ?? 0
+    }
+
+    /// `{"v":1,"seq":` and `,"type":…}`: the script puts the sequence number between them.
+    static func split(_ event: AgentEvent, ts: Date, source: String, encoder: JSONEncoder) throws -> (String, String) {
+        let body = try encoder.encode(Body(type: event.type, ts: ts, source: source, data: event))
+        var rest = String(decoding: body, as: UTF8.self)
+        rest.removeFirst() // "{"
+        return (#"{"v":1,"seq":"#, "," + rest)
+    }
+}
