@@ -25,7 +25,7 @@ let package = Package(
         // Pure core: domain model, SSOT snapshot, events, ports, the data manager. No C, no sockets.
         .target(name: "AgentOSCore", dependencies: ["AgentOSCrypto"]),
         // The simulated AgentOS fleet (embedded default and `agentos sim`).
-        .target(name: "AgentOSWorld", dependencies: ["AgentOSCore"]),
+        .target(name: "AgentOSWorld", dependencies: ["AgentOSCore", "AgentOSAdapters"]),
         .target(name: "AgentOSAdapters", dependencies: ["AgentOSCore", "CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [

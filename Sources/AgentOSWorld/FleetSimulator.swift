@@ -40,6 +40,8 @@ public struct FleetSimulator: Sendable {
     public private(set) var config_: [String: ConfigEntry] = [:]
     public private(set) var maintenance = Maintenance()
     public private(set) var jobEvents: [String: [JobEvent]] = [:]
+    /// Job history entries not yet taken by a persister (`takeOutbox`).
+    public private(set) var outbox: [JobEvent] = []
     /// minute → stage → (completed, failed, durations)
     public private(set) var stats: [Date: [String: StageStats]] = [:]
     public private(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
@@ -53,6 +55,8 @@ public struct FleetSimulator: Sendable {
         public var durationsMs: [Double] = []
     }
 
+    /// Whether job history is collected for a persister (the live `sim`); off in embedded mode.
+    public var trackOutbox = false
     private var rng: SimRandom
     private var nextLogID = 1
     private var nextAlertID = 1
@@ -214,7 +218,9 @@ public struct FleetSimulator: Sendable {
 
     private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
         var list = jobEvents[job.id, default: []]
-        list.append(JobEvent(jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message))
+        let event = JobEvent(jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message)
+        list.append(event)
+        if trackOutbox { outbox.append(event) }
         if list.count > 50 { list.removeFirst(list.count - 50) }
         jobEvents[job.id] = list
     }
@@ -539,6 +545,19 @@ public struct FleetSimulator: Sendable {
         logCountsByLevel[level.rawValue, default: 0] += 1
         logCountsBySource[source, default: 0] += 1
         return line
+    }
+
+    /// Hands over the job history recorded since the last call.
+    public mutating func takeOutbox() -> [JobEvent] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// The current per-minute stats of the last `minutes` minutes (for persisting).
+    public func recentStats(minutes: Int) -> [(minute: Date, stage: String, stats: StageStats)] {
+        let since = now.addingTimeInterval(-Double(minutes) * 60)
+        return stats.filter { $0.key >= since }.flatMap { minute, stages in stages.map { (minute, $0.key, $0.value) } }
+            .sorted { ($0.minute, $0.stage) < ($1.minute, $1.stage) }
     }
 
     // MARK: queries

@@ -25,25 +25,52 @@ public final class PostgresSnapshotSource: SnapshotSource {
         created_at, updated_at, started_at, finished_at, error, error_class, traceback
         """
 
+    /// The queries run in parallel on several connections, all reading one consistent database
+    /// snapshot (pg_export_snapshot + SET TRANSACTION SNAPSHOT), so counts and rows agree.
     public func buildSnapshot(generation: Int) throws -> Snapshot {
         let parts = Parts()
-        let tasks: [@Sendable () throws -> Void] = [
-            { parts.set(\.counts, try self.jobCounts()) },
-            { parts.set(\.recent, try self.jobs(where: "TRUE", limit: Snapshot.recentJobLimit)) },
-            { parts.set(\.failed, try self.jobs(where: "status = 'failed'", limit: Snapshot.failedJobLimit)) },
-            { parts.set(\.queues, try self.queueInfo()) },
-            { parts.set(\.workers, try self.workers()) },
-            { parts.set(\.managers, try self.managers()) },
-            { parts.set(\.logs, try self.logs()) },
-            { parts.set(\.config, try self.config()) },
-            { parts.set(\.analytics, try self.analytics()) },
-            { parts.set(\.alerts, try self.alerts()) },
-            { parts.set(\.audit, try self.audit()) },
-            { parts.set(\.system, try self.system()) },
+        let tasks: [@Sendable (PostgresConnection) throws -> Void] = [
+            { parts.set(\.counts, try self.jobCounts($0)) },
+            { parts.set(\.recent, try self.jobs($0, where: "TRUE", limit: Snapshot.recentJobLimit)) },
+            { parts.set(\.failed, try self.jobs($0, where: "status = 'failed'", limit: Snapshot.failedJobLimit)) },
+            { parts.set(\.queues, try self.queueInfo($0)) },
+            { parts.set(\.workers, try self.workers($0)) },
+            { parts.set(\.managers, try self.managers($0)) },
+            { parts.set(\.logs, try self.logs($0)) },
+            { parts.set(\.config, try self.config($0)) },
+            { parts.set(\.analytics, try self.analytics($0)) },
+            { parts.set(\.alerts, try self.alerts($0)) },
+            { parts.set(\.audit, try self.audit($0)) },
+            { parts.set(\.system, try self.system($0)) },
         ]
         let failures = Mutex<[Error]>([])
-        DispatchQueue.concurrentPerform(iterations: tasks.count) { i in
-            do { try tasks[i]() } catch { failures.withLock { $0.append(error) } }
+        let lanes = min(4, tasks.count)
+        try db.withConnection { leader in
+            try leader.transaction(isolation: "REPEATABLE READ READ ONLY") { tx in
+                let id: String = try tx.query("SELECT pg_export_snapshot() AS id")[0].get("id")
+                guard id.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+                    throw PostgresError(kind: .client, message: "unexpected snapshot id \(id)")
+                }
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    do {
+                        let run: (PostgresConnection) throws -> Void = { conn in
+                            for i in stride(from: lane, to: tasks.count, by: lanes) { try tasks[i](conn) }
+                        }
+                        if lane == 0 {
+                            try run(tx)
+                        } else {
+                            try self.db.withConnection { conn in
+                                try conn.transaction(isolation: "REPEATABLE READ READ ONLY") { other in
+                                    try other.execute("SET TRANSACTION SNAPSHOT '\(id)'")
+                                    try run(other)
+                                }
+                            }
+                        }
+                    } catch {
+                        failures.withLock { $0.append(error) }
+                    }
+                }
+            }
         }
         if let first = failures.withLock({ $0.first }) { throw first }
         let p = parts.value
@@ -80,7 +107,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         var value: Values { m.withLock { $0 } }
     }
 
-    func jobCounts() throws -> ([String: Int], [String: [String: Int]], Int) {
+    func jobCounts(_ db: PostgresConnection) throws -> ([String: Int], [String: [String: Int]], Int) {
         var byStatus: [String: Int] = [:], byStage: [String: [String: Int]] = [:]
         var total = 0
         for row in try db.query("SELECT status, stage, count(*)::bigint AS n FROM jobs GROUP BY status, stage") {
@@ -92,7 +119,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return (byStatus, byStage, total)
     }
 
-    func jobs(where condition: String, limit: Int) throws -> [Job] {
+    func jobs(_ db: PostgresConnection, where condition: String, limit: Int) throws -> [Job] {
         try db.query("SELECT \(Self.jobColumns) FROM jobs WHERE \(condition) ORDER BY updated_at DESC, id LIMIT $1", [limit])
             .rows.map(Self.job)
     }
@@ -113,7 +140,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
     }
 
     /// Queue depth from the broker lists (the sum of kombu's four priority buckets), the rest from SQL.
-    func queueInfo() throws -> [QueueInfo] {
+    func queueInfo(_ db: PostgresConnection) throws -> [QueueInfo] {
         let rows = try db.query("""
             SELECT q.name, coalesce(q.stage, '') AS stage, q.paused, q.rate_limit,
                    count(j.id) FILTER (WHERE j.status = 'running') AS reserved,
@@ -142,7 +169,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return list.sorted { (order[$0.name] ?? 99, $0.name) < (order[$1.name] ?? 99, $1.name) }
     }
 
-    func workers() throws -> [WorkerInfo] {
+    func workers(_ db: PostgresConnection) throws -> [WorkerInfo] {
         try db.query("""
             SELECT id, hostname, stage, queues, status, concurrency, autoscale_min, autoscale_max, active, processed, failed, load,
                    rss_bytes, version, pid, started_at, extract(epoch FROM now() - last_heartbeat) AS heartbeat_age
@@ -158,7 +185,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }.sorted { (Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.id) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.id) }
     }
 
-    func managers() throws -> [ManagerInfo] {
+    func managers(_ db: PostgresConnection) throws -> [ManagerInfo] {
         try db.query("SELECT * FROM managers ORDER BY id").rows.map { row in
             ManagerInfo(id: try row.get("id"), kind: try row.get("kind"),
                         status: try Self.status(row.get("status", as: String.self), ManagerStatus.self, "managers.status"),
@@ -168,7 +195,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
     }
 
-    func logs() throws -> LogsSummary {
+    func logs(_ db: PostgresConnection) throws -> LogsSummary {
         let recent = try db.query("""
             SELECT id, ts, level, source, message, job_id::text AS job_id, worker_id FROM logs ORDER BY id DESC LIMIT $1
             """, [Snapshot.recentLogLimit]).rows.map { row in
@@ -185,7 +212,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return LogsSummary(recent: recent.reversed(), byLevel: byLevel, bySource: bySource)
     }
 
-    func config() throws -> [ConfigEntry] {
+    func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
         let decoder = AgentJSON.decoder()
         return try db.query("""
             SELECT key, type, value::text AS value, default_value::text AS default_value, constraints::text AS constraints, description,
@@ -204,7 +231,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
     }
 
-    func analytics() throws -> Analytics {
+    func analytics(_ db: PostgresConnection) throws -> Analytics {
         let minutes = try db.query("""
             SELECT minute, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed FROM stats_minutely
             WHERE minute > now() - interval '60 minutes' GROUP BY minute ORDER BY minute
@@ -223,7 +250,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return Analytics(windowMinutes: 60, throughput: minutes, stageLatency: latency, errorClasses: errors)
     }
 
-    func alerts() throws -> [Alert] {
+    func alerts(_ db: PostgresConnection) throws -> [Alert] {
         try db.query("""
             SELECT id, ts, severity, source, title, message, status, acked_by, silenced_until FROM alerts
             WHERE status <> 'resolved' ORDER BY ts DESC, id DESC LIMIT 100
@@ -236,7 +263,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
     }
 
-    func audit() throws -> [AuditEntry] {
+    func audit(_ db: PostgresConnection) throws -> [AuditEntry] {
         try db.query("""
             SELECT seq, timestamp, coalesce(acting_as, user_id) AS who, action, phase, outcome, target FROM audit_logs ORDER BY seq DESC LIMIT 50
             """).rows.map { row in
@@ -245,7 +272,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
     }
 
-    func system() throws -> SystemState {
+    func system(_ db: PostgresConnection) throws -> SystemState {
         let pingStart = DispatchTime.now().uptimeNanoseconds
         let flags = try redis.pipeline([["GET", ns.maintenanceKey], ["GET", ns.broadcastKey]])
         let redisMs = Double(DispatchTime.now().uptimeNanoseconds - pingStart) / 1_000_000
@@ -277,7 +304,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
         let services = [
             ServiceHealth(name: "redis", status: .ok, detail: redis.configuration.endpointDescription, latencyMs: (redisMs * 100).rounded() / 100),
-            ServiceHealth(name: "postgres", status: .ok, detail: db.target),
+            ServiceHealth(name: "postgres", status: .ok, detail: self.db.target),
             ServiceHealth(name: "workers", status: up + offline == 0 ? .unknown : offline == 0 ? .ok : offline * 3 > up + offline ? .down : .degraded,
                           detail: "\(up)/\(up + offline) up"),
             ServiceHealth(name: "event bus", status: .ok, detail: ns.eventsChannel),

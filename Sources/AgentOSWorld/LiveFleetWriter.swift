@@ -1,0 +1,308 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+
+/// Persists the simulated fleet the way the AgentOS backend would: rows in PostgreSQL (jobs,
+/// job_events, workers, queues, managers, logs, alerts, config, per-minute stats), the waiting
+/// jobs as kombu messages in the broker lists of DB0, the maintenance flag in DB1.
+public final class LiveFleetWriter {
+    private let db: PostgresClient
+    private let broker: RedisClient
+    private let flags: RedisClient
+    private let ns: Namespace
+    /// job id → (list key, message) of the messages this writer has in the broker.
+    private var inBroker: [String: (key: [UInt8], message: [UInt8])] = [:]
+    private var lastWorkerFlush = Date.distantPast
+    private let encoder = AgentJSON.encoder()
+
+    public init(postgres: PostgresClient, redis: RedisClient, namespace: Namespace = Namespace()) {
+        db = postgres
+        broker = redis.selecting(database: Namespace.DB.queues)
+        flags = redis.selecting(database: Namespace.DB.cache)
+        ns = namespace
+    }
+
+    // MARK: rows as JSON for jsonb_to_recordset
+
+    struct JobRow: Encodable {
+        let id, name, pipeline, stage, queue, status, owner: String
+        let priority, attempts, max_attempts: Int
+        let progress: Double
+        let worker_id, error, error_class, traceback: String?
+        let created_at, updated_at: Date
+        let started_at, finished_at: Date?
+
+        init(_ j: Job) {
+            id = j.id; name = j.name; pipeline = j.pipeline; stage = j.stage; queue = j.queue; status = j.status.rawValue; owner = j.owner
+            priority = j.priority; attempts = j.attempts; max_attempts = j.maxAttempts; progress = j.progress
+            worker_id = j.workerID; error = j.error; error_class = j.errorClass; traceback = j.traceback
+            created_at = j.createdAt; updated_at = j.updatedAt; started_at = j.startedAt; finished_at = j.finishedAt
+        }
+    }
+
+    struct JobEventRow: Encodable {
+        let job_id, type: String
+        let ts: Date
+        let stage, status, worker_id, message: String?
+        init(_ e: JobEvent) { job_id = e.jobID; type = e.type; ts = e.ts; stage = e.stage; status = e.status; worker_id = e.workerID; message = e.message }
+    }
+
+    struct WorkerRow: Encodable {
+        let id, hostname, stage, status, version: String
+        let queues: [String]
+        let concurrency, active, processed, failed, rss_bytes: Int
+        let autoscale_min, autoscale_max, pid: Int?
+        let load: Double
+        let started_at, last_heartbeat: Date?
+        init(_ w: WorkerInfo, now: Date) {
+            id = w.id; hostname = w.hostname; stage = w.stage; status = w.status.rawValue; version = w.version; queues = w.queues
+            concurrency = w.concurrency; active = w.active; processed = w.processed; failed = w.failed; rss_bytes = w.rssBytes
+            autoscale_min = w.autoscaleMin; autoscale_max = w.autoscaleMax; pid = w.pid; load = w.load; started_at = w.startedAt
+            last_heartbeat = now.addingTimeInterval(-(w.heartbeatAgeSeconds ?? 0))
+        }
+    }
+
+    struct LogRow: Encodable {
+        let ts: Date
+        let level, source, message: String
+        let job_id, worker_id: String?
+        init(_ l: LogLine) { ts = l.ts; level = l.level.rawValue; source = l.source; message = l.message; job_id = l.jobID; worker_id = l.workerID }
+    }
+
+    private func json<T: Encodable>(_ rows: [T]) throws -> PostgresValue { .json(String(decoding: try encoder.encode(rows), as: UTF8.self)) }
+
+    // MARK: seeding
+
+    /// Writes the whole current state (used once at start, after fast-forwarding history).
+    /// Returns nothing to publish: consumers load the snapshot first.
+    public func seed(_ sim: FleetSimulator, history: [JobEvent]) throws {
+        try db.transaction { tx in
+            for q in sim.queues.values.sorted(by: { $0.name < $1.name }) {
+                try tx.query("""
+                    INSERT INTO queues (name, stage, paused, rate_limit) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (name) DO UPDATE SET stage = EXCLUDED.stage, paused = EXCLUDED.paused, rate_limit = EXCLUDED.rate_limit, updated_at = now()
+                    """, [q.name, q.stage, q.paused, q.rateLimit])
+            }
+            for entry in sim.config_.values.sorted(by: { $0.key < $1.key }) {
+                try tx.query("""
+                    INSERT INTO config (key, type, value, default_value, constraints, description, version, updated_by)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING
+                    """, [entry.key, entry.type.rawValue, PostgresValue.json(Self.jsonText(entry.value)),
+                          PostgresValue.json(Self.jsonText(entry.defaultValue)),
+                          PostgresValue.json(String(decoding: try encoder.encode(entry.constraints), as: UTF8.self)),
+                          entry.description, entry.version, entry.updatedBy])
+            }
+            let jobs = sim.jobs.values.sorted { $0.id < $1.id }
+            try insertJobs(jobs, tx)
+            try insertHistory(history, tx)
+            _ = try insertLogs(sim.logs, tx)
+            for alert in sim.alerts.reversed() { _ = try insertAlert(alert, tx) }
+            try upsertWorkers(sim, tx)
+            for m in sim.managers.values.sorted(by: { $0.id < $1.id }) { try upsertManager(m, tx) }
+            try upsertStats(sim, minutes: sim.config.statsWindowMinutes, tx)
+        }
+        try syncBroker(sim)
+        try writeMaintenance(sim.maintenance)
+    }
+
+    // MARK: per tick
+
+    /// Persists what `events` changed and returns the events to publish (log and alert ids
+    /// replaced by the database's).
+    public func persist(_ events: [AgentEvent], sim: FleetSimulator, history: [JobEvent]) throws -> [AgentEvent] {
+        var created: [String] = []
+        var touched = Set<String>()
+        var managers: [ManagerInfo] = []
+        var queueNames = Set<String>()
+        var workersChanged = false
+        var maintenance: Maintenance?
+        for event in events {
+            switch event {
+            case let .jobCreated(p): created.append(p.id)
+            case let .jobUpdated(p), let .jobCancelled(p), let .jobRetried(p): touched.insert(p.id)
+            case let .managerUpdated(m): managers.append(m)
+            case let .queueUpdated(p, cause) where cause != "queue.updated" || p.rateLimit != nil: queueNames.insert(p.name)
+            case .workerUpdated: workersChanged = true
+            case let .maintenance(m): maintenance = m
+            default: break
+            }
+        }
+        let createdSet = Set(created)
+        var out = events
+        try db.transaction { tx in
+            try insertJobs(created.compactMap { sim.jobs[$0] }, tx)
+            let updates = touched.subtracting(createdSet).sorted().compactMap { sim.jobs[$0] }
+            if !updates.isEmpty {
+                // A job the console cancelled or deleted stays so: the simulator only learns through control commands.
+                try tx.query("""
+                    UPDATE jobs AS j SET stage = u.stage, queue = u.queue, status = u.status, priority = u.priority, progress = u.progress,
+                        attempts = u.attempts, worker_id = u.worker_id, error = u.error, error_class = u.error_class, traceback = u.traceback,
+                        updated_at = u.updated_at, started_at = u.started_at, finished_at = u.finished_at
+                    FROM jsonb_to_recordset($1) AS u(id uuid, stage text, queue text, status text, priority int, progress float8, attempts int,
+                        worker_id text, error text, error_class text, traceback text, updated_at timestamptz, started_at timestamptz, finished_at timestamptz)
+                    WHERE j.id = u.id AND (j.status <> 'cancelled' OR u.status = 'cancelled')
+                    """, [try json(updates.map(JobRow.init))])
+            }
+            try insertHistory(history, tx)
+            for i in out.indices {
+                switch out[i] {
+                case let .logAppended(lines):
+                    out[i] = .logAppended(try insertLogs(lines, tx))
+                case let .alertRaised(alert):
+                    out[i] = .alertRaised(try insertAlert(alert, tx))
+                default: break
+                }
+            }
+            for m in managers { try upsertManager(m, tx) }
+            for name in queueNames.sorted() {
+                guard let q = sim.queues[name] else { continue }
+                try tx.query("UPDATE queues SET paused = $2, rate_limit = $3, updated_at = now() WHERE name = $1", [name, q.paused, q.rateLimit])
+            }
+            if workersChanged && sim.now.timeIntervalSince(lastWorkerFlush) >= 1 {
+                lastWorkerFlush = sim.now
+                try upsertWorkers(sim, tx)
+            }
+            if !created.isEmpty || !touched.isEmpty { try upsertStats(sim, minutes: 2, tx) }
+        }
+        try syncBroker(sim)
+        if let maintenance { try writeMaintenance(maintenance) }
+        return out
+    }
+
+    // MARK: statements
+
+    private func insertJobs(_ jobs: [Job], _ tx: PostgresConnection) throws {
+        guard !jobs.isEmpty else { return }
+        for chunk in stride(from: 0, to: jobs.count, by: 2_000).map({ Array(jobs[$0..<min($0 + 2_000, jobs.count)]) }) {
+            try tx.query("""
+                INSERT INTO jobs (id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
+                                  error, error_class, traceback, created_at, updated_at, started_at, finished_at)
+                SELECT id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
+                       error, error_class, traceback, created_at, updated_at, started_at, finished_at
+                FROM jsonb_to_recordset($1) AS u(id uuid, name text, pipeline text, stage text, queue text, status text, priority int,
+                    progress float8, attempts int, max_attempts int, worker_id text, owner text, error text, error_class text, traceback text,
+                    created_at timestamptz, updated_at timestamptz, started_at timestamptz, finished_at timestamptz)
+                ON CONFLICT (id) DO NOTHING
+                """, [try json(chunk.map(JobRow.init))])
+        }
+    }
+
+    private func insertHistory(_ history: [JobEvent], _ tx: PostgresConnection) throws {
+        guard !history.isEmpty else { return }
+        try tx.query("""
+            INSERT INTO job_events (job_id, ts, type, stage, status, worker_id, message)
+            SELECT u.job_id, u.ts, u.type, u.stage, u.status, u.worker_id, u.message
+            FROM jsonb_to_recordset($1) AS u(job_id uuid, ts timestamptz, type text, stage text, status text, worker_id text, message text)
+            WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = u.job_id)
+            """, [try json(history.map(JobEventRow.init))])
+    }
+
+    private func insertLogs(_ lines: [LogLine], _ tx: PostgresConnection) throws -> [LogLine] {
+        guard !lines.isEmpty else { return [] }
+        let ids = try tx.query("""
+            INSERT INTO logs (ts, level, source, message, job_id, worker_id)
+            SELECT ts, level, source, message, job_id, worker_id
+            FROM ROWS FROM (jsonb_to_recordset($1) AS (ts timestamptz, level text, source text, message text, job_id uuid, worker_id text))
+                WITH ORDINALITY AS u(ts, level, source, message, job_id, worker_id, n)
+            ORDER BY n RETURNING id
+            """, [try json(lines.map(LogRow.init))]).rows.map { try $0.get("id", as: Int.self) }
+        return zip(lines, ids).map { line, id in
+            var copy = line
+            copy.id = id
+            return copy
+        }
+    }
+
+    private func insertAlert(_ alert: Alert, _ tx: PostgresConnection) throws -> Alert {
+        let id = try tx.query("""
+            INSERT INTO alerts (ts, severity, source, title, message, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+            """, [alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue])[0].get("id", as: Int.self)
+        var copy = alert
+        copy.id = id
+        return copy
+    }
+
+    private func upsertWorkers(_ sim: FleetSimulator, _ tx: PostgresConnection) throws {
+        let rows = sim.workers.values.map { WorkerRow($0.info, now: sim.now) }.sorted { $0.id < $1.id }
+        try tx.query("""
+            INSERT INTO workers (id, hostname, stage, queues, status, concurrency, autoscale_min, autoscale_max, active, processed, failed, load,
+                                 rss_bytes, version, pid, started_at, last_heartbeat, updated_at)
+            SELECT id, hostname, stage, ARRAY(SELECT jsonb_array_elements_text(queues)), status, concurrency, autoscale_min, autoscale_max, active,
+                   processed, failed, load, rss_bytes, version, pid, started_at, last_heartbeat, now()
+            FROM jsonb_to_recordset($1) AS u(id text, hostname text, stage text, queues jsonb, status text, concurrency int, autoscale_min int,
+                autoscale_max int, active int, processed bigint, failed bigint, load float8, rss_bytes bigint, version text, pid int,
+                started_at timestamptz, last_heartbeat timestamptz)
+            ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname, stage = EXCLUDED.stage, queues = EXCLUDED.queues, status = EXCLUDED.status,
+                concurrency = EXCLUDED.concurrency, autoscale_min = EXCLUDED.autoscale_min, autoscale_max = EXCLUDED.autoscale_max,
+                active = EXCLUDED.active, processed = EXCLUDED.processed, failed = EXCLUDED.failed, load = EXCLUDED.load,
+                rss_bytes = EXCLUDED.rss_bytes, version = EXCLUDED.version, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
+                last_heartbeat = EXCLUDED.last_heartbeat, updated_at = now()
+            """, [try json(rows)])
+    }
+
+    private func upsertManager(_ m: ManagerInfo, _ tx: PostgresConnection) throws {
+        try tx.query("""
+            INSERT INTO managers (id, kind, status, enabled, schedule, concurrency, last_run_at, next_run_at, last_result, last_error, runs, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+            ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, enabled = EXCLUDED.enabled, schedule = EXCLUDED.schedule,
+                concurrency = EXCLUDED.concurrency, last_run_at = EXCLUDED.last_run_at, next_run_at = EXCLUDED.next_run_at,
+                last_result = EXCLUDED.last_result, last_error = EXCLUDED.last_error, runs = EXCLUDED.runs, updated_at = now()
+            """, [m.id, m.kind, m.status.rawValue, m.enabled, m.schedule, m.concurrency, m.lastRunAt, m.nextRunAt, m.lastResult, m.lastError, m.runs])
+    }
+
+    private func upsertStats(_ sim: FleetSimulator, minutes: Int, _ tx: PostgresConnection) throws {
+        for (minute, stage, s) in sim.recentStats(minutes: minutes) {
+            let sorted = s.durationsMs.sorted()
+            try tx.query("""
+                INSERT INTO stats_minutely (minute, stage, completed, failed, retried, p50_ms, p95_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (minute, stage) DO UPDATE SET completed = EXCLUDED.completed, failed = EXCLUDED.failed,
+                    retried = EXCLUDED.retried, p50_ms = EXCLUDED.p50_ms, p95_ms = EXCLUDED.p95_ms
+                """, [minute, stage, s.completed, s.failed, s.retried,
+                      sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.5), sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.95)])
+        }
+    }
+
+    private func writeMaintenance(_ m: Maintenance) throws {
+        if m.enabled {
+            try flags.send("SET", ns.maintenanceKey, [UInt8](try encoder.encode(m)))
+        } else {
+            try flags.send("DEL", ns.maintenanceKey)
+        }
+    }
+
+    // MARK: broker (kombu lists)
+
+    /// Makes DB0 hold exactly the jobs waiting in the simulator: LPUSH what is new, LREM what left.
+    private func syncBroker(_ sim: FleetSimulator) throws {
+        var want: [String: (queue: String, priority: Int)] = [:]
+        for (queue, lists) in sim.waiting {
+            for (priority, ids) in lists.enumerated() { for id in ids { want[id] = (queue, priority) } }
+        }
+        var commands: [[any RedisArgument]] = []
+        for (id, entry) in inBroker where want[id] == nil {
+            commands.append(["LREM", entry.key, 1, entry.message])
+            inBroker[id] = nil
+        }
+        for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
+            guard let job = sim.jobs[id] else { continue }
+            let key = KombuMessage.listKey(queue: place.queue, priority: place.priority)
+            let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: sim.deterministicTag(for: id))
+            commands.append(["LPUSH", key, message])
+            inBroker[id] = (key, message)
+        }
+        for chunk in stride(from: 0, to: commands.count, by: 1_000) {
+            _ = try broker.pipeline(Array(commands[chunk..<min(chunk + 1_000, commands.count)]))
+        }
+    }
+
+    static func jsonText(_ v: ConfigValue) -> String {
+        switch v {
+        case let .int(i): return String(i)
+        case let .double(d): return String(d)
+        case let .bool(b): return b ? "true" : "false"
+        case let .string(s):
+            let data = (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+import Synchronization
+
+/// `agentos sim`: the fleet simulator playing the AgentOS backend against real Redis and
+/// PostgreSQL. It persists every tick, publishes the events on the bus, obeys fleet commands from
+/// `{ns}:control`, and runs the snapshot warmer (the backend's warm_admin_cache task) under the
+/// leader lock.
+public final class LiveSimulation: Sendable {
+    public struct Stats: Sendable, Equatable {
+        public var ticks = 0
+        public var eventsPublished = 0
+        public var commandsApplied = 0
+        public var commandsRejected = 0
+        public var warms = 0
+        public var lastError: String?
+    }
+
+    private struct State: @unchecked Sendable {
+        var sim: FleetSimulator
+        let writer: LiveFleetWriter
+    }
+
+    public let bus: RedisEventBus
+    public let dataManager: AdminDataManager
+    private let state: Mutex<State>
+    private let stats = Mutex(Stats())
+    private let control: RedisSubscriber
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    public init(config: SimulatorConfig, redis: RedisClient, postgres: PostgresClient, namespace: Namespace = Namespace(),
+                historySeconds: Double = 600, now: Date = Date(), warmIntervalMillis: Int = 5_000) throws {
+        var sim = FleetSimulator(config: config, start: now.addingTimeInterval(-historySeconds))
+        sim.trackOutbox = true
+        _ = sim.advance(to: now, step: 1)
+        let writer = LiveFleetWriter(postgres: postgres, redis: redis, namespace: namespace)
+        try writer.seed(sim, history: sim.takeOutbox())
+        state = Mutex(State(sim: sim, writer: writer))
+        bus = RedisEventBus(redis: redis, namespace: namespace, source: config.source)
+        let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
+        dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace),
+                                       bus: bus, options: .init(ttlSeconds: 30, warmIntervalMillis: warmIntervalMillis, owner: config.source))
+        control = RedisSubscriber(redis.configuration, channels: [namespace.controlChannel])
+    }
+
+    public var currentStats: Stats { stats.withLock { $0 } }
+
+    /// Reads the simulator state.
+    public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { state.withLock { body($0.sim) } }
+
+    /// Advances to `date`, persists and publishes. Returns the number of events published.
+    @discardableResult
+    public func step(to date: Date = Date()) throws -> Int {
+        let out = try state.withLock { s -> [AgentEvent] in
+            let events = s.sim.advance(to: date)
+            return try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox())
+        }
+        try bus.publish(batch: out)
+        stats.withLock {
+            $0.ticks += 1
+            $0.eventsPublished += out.count
+        }
+        return out.count
+    }
+
+    /// Applies a fleet command (as the control listener does), persists and publishes its events.
+    public func apply(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
+        let result = try state.withLock { s -> Result<[AgentEvent], FleetCommandError> in
+            switch s.sim.apply(command) {
+            case let .success(events):
+                return .success(try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox()))
+            case let .failure(error):
+                return .failure(error)
+            }
+        }
+        switch result {
+        case let .success(events):
+            try bus.publish(batch: events)
+            stats.withLock { $0.commandsApplied += 1; $0.eventsPublished += events.count }
+            return .success(())
+        case let .failure(error):
+            stats.withLock { $0.commandsRejected += 1; $0.lastError = error.description }
+            return .failure(error)
+        }
+    }
+
+    /// Runs in real time: a tick every `tickMillis`, the warmer every warm interval, and the
+    /// control listener, until `stop()`.
+    public func start(tickMillis: Int = 250) {
+        let tick = Task.detached { [self] in
+            while !Task.isCancelled {
+                do { try step() } catch { record(error) }
+                try? await Task.sleep(for: .milliseconds(tickMillis))
+            }
+        }
+        let warm = Task.detached { [self] in
+            while !Task.isCancelled {
+                do { if try dataManager.warmIfLeader() { stats.withLock { $0.warms += 1 } } } catch { record(error) }
+                try? await Task.sleep(for: .milliseconds(dataManager.options.warmIntervalMillis))
+            }
+        }
+        let listen = Task.detached { [self] in
+            let decoder = JSONDecoder()
+            for await event in control.events {
+                guard case let .message(_, payload, _) = event else { continue }
+                do {
+                    let command = try decoder.decode(FleetCommand.self, from: Data(payload))
+                    _ = try apply(command)
+                } catch {
+                    record(error)
+                }
+            }
+        }
+        control.start()
+        tasks.withLock { $0 = [tick, warm, listen] }
+    }
+
+    public func stop() {
+        control.stop()
+        tasks.withLock { list in
+            list.forEach { $0.cancel() }
+            list.removeAll()
+        }
+    }
+
+    private func record(_ error: Error) {
+        stats.withLock { $0.lastError = String(describing: error) }
+    }
+}

@@ -1,0 +1,247 @@
+import AgentOSAdapters
+import AgentOSCore
+import AgentOSWorld
+import Foundation
+import Synchronization
+import Testing
+
+/// A fresh database (migrated) and a fresh Redis namespace for one test.
+struct LiveBackend {
+    let postgres: PostgresClient
+    let redis: RedisClient
+    let namespace: Namespace
+    let databaseName: String
+    let url: String
+
+    static func make() throws -> LiveBackend {
+        let admin = try PostgresConnection(try TestServers.postgresURL())
+        let name = TestServers.unique("world")
+        try admin.execute("CREATE DATABASE \(name)")
+        var comps = URLComponents(string: try TestServers.postgresURL())!
+        comps.path = "/\(name)"
+        let url = comps.string!
+        let postgres = PostgresClient(url)
+        _ = try postgres.withConnection { try Migrator().migrate($0) }
+        return LiveBackend(postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
+                           namespace: Namespace(TestServers.unique("ns")), databaseName: name, url: url)
+    }
+
+    func drop() {
+        postgres.shutdown()
+        if let admin = try? PostgresConnection(try TestServers.postgresURL()) {
+            _ = try? admin.execute("DROP DATABASE IF EXISTS \(databaseName) WITH (FORCE)")
+        }
+    }
+
+    /// Job counts by status straight from SQL.
+    func sqlCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try postgres.query("SELECT status, count(*)::bigint AS n FROM jobs GROUP BY status") {
+            counts[try row.get("status")] = try row.get("n")
+        }
+        return counts
+    }
+}
+
+@Suite("The AgentOS world against real Redis and PostgreSQL", .serialized)
+struct LiveWorldTests {
+    static let config = SimulatorConfig(seed: 11, rate: 2)
+
+    @Test func simAndWarmerProduceASnapshotMatchingSQL() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
+                                     namespace: backend.namespace, historySeconds: 300)
+        var t = Date()
+        for _ in 0..<8 {
+            t += 0.5
+            try sim.step(to: t)
+        }
+        #expect(try sim.dataManager.warmIfLeader())
+        let cached = try #require(try RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace).get())
+        let snapshot = try Snapshot.decode(cached)
+        #expect(snapshot.source == "live" && snapshot.generation >= 1)
+        let sql = try backend.sqlCounts()
+        #expect(snapshot.jobs.byStatus == sql, "snapshot counts equal SQL counts")
+        #expect(snapshot.jobs.total == sql.values.reduce(0, +))
+        let simCounts = sim.read { s in Dictionary(grouping: s.jobs.values, by: { $0.status.rawValue }).mapValues(\.count) }
+        #expect(sql == simCounts, "the tables hold exactly the simulated jobs")
+        // Queue depth comes from the broker lists in DB0 and equals the jobs waiting in each queue.
+        let broker = backend.redis.selecting(database: 0)
+        for q in snapshot.queues {
+            let lengths = try KombuMessage.listKeys(queue: q.name).map { try broker.send("LLEN", $0).int ?? 0 }
+            #expect(q.pending == Int(lengths.reduce(0, +)))
+            #expect(q.pending == sim.read { $0.pendingCount(q.name) }, "queue \(q.name)")
+        }
+        #expect(snapshot.workers.count == Pipeline.stages.count * 3)
+        #expect(!snapshot.logs.recent.isEmpty && !snapshot.config.isEmpty && !snapshot.analytics.throughput.isEmpty)
+        #expect(snapshot.managers.count == 4)
+        // A broker message is a kombu envelope whose body decodes to the job.
+        let key = KombuMessage.listKeys(queue: "audio_transcriber").first { ((try? broker.send("LLEN", $0).int) ?? 0) > 0 }
+        if let key, let raw = try broker.send("LINDEX", key, 0).bytes {
+            let envelope = try JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any]
+            let body = Data(base64Encoded: envelope?["body"] as? String ?? "")
+            #expect(envelope?["content-type"] as? String == "application/json" && body != nil)
+        }
+    }
+
+    @Test func twoWarmersWarmOncePerInterval() async throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let source = CountingSource(inner: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace))
+        let interval = 300
+        let managers = ["console-a", "console-b"].map { owner in
+            AdminDataManager(cache: RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace), source: source,
+                             bus: nil, options: .init(warmIntervalMillis: interval, owner: owner))
+        }
+        let rounds = 8
+        let started = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for manager in managers {
+                group.addTask {
+                    for round in 0..<rounds {
+                        let due = started.addingTimeInterval(Double(round * interval) / 1000)
+                        let wait = due.timeIntervalSinceNow
+                        if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                        try manager.warmIfLeader()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(source.builds == rounds, "exactly one warm per interval, got \(source.builds) in \(rounds) intervals")
+        let warms = managers.map { $0.currentStats.warms }
+        #expect(warms.contains(0) && warms.reduce(0, +) == rounds, "one leader did all the warming: \(warms)")
+    }
+
+    @Test func subscriberFollowsEventsAndReloadsAfterAGap() async throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
+                                     namespace: backend.namespace, historySeconds: 120)
+        var named = backend.redis.configuration
+        let clientName = TestServers.unique("console")
+        named.clientName = clientName
+        let consoleBus = RedisEventBus(redis: RedisClient(named), namespace: backend.namespace, source: "console")
+        let console = ConsoleModel(dataManager: sim.dataManager)
+        let consumer = Task.detached { await console.follow(consoleBus.subscribe()) }
+        defer { consumer.cancel() }
+        #expect(await TestServers.eventuallyAsync { console.state.withLock { $0.connections } == 1 })
+
+        var t = Date()
+        for _ in 0..<6 { t += 0.5; try sim.step(to: t) }
+        let published = try consoleBus.currentSeq()
+        #expect(await TestServers.eventuallyAsync { console.state.withLock { $0.lastSeq } == published })
+        #expect(console.state.withLock { $0.seqs } == Array(1...published).map { Int64($0) }, "every event, in seq order")
+
+        // Cut the console's subscription, publish while it is away, let it come back.
+        let admin = try TestServers.redis()
+        let list = try admin.send("CLIENT", "LIST").string ?? ""
+        let line = try #require(list.split(separator: "\n").first { $0.contains(" name=\(clientName) ") && $0.contains(" sub=1 ") })
+        let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        try admin.send("CLIENT", "KILL", "ID", String(id))
+        for _ in 0..<6 { t += 0.5; try sim.step(to: t) }
+        #expect(await TestServers.eventuallyAsync(15) { console.state.withLock { $0.reloads } >= 2 }, "reloaded after the reconnect")
+        for _ in 0..<2 { t += 0.5; try sim.step(to: t) }
+        // The screen's model equals the database again.
+        let matched = await TestServers.eventuallyAsync(15) {
+            guard let counts = console.state.withLock({ $0.holder.current?.jobs.byStatus }) else { return false }
+            return (try? backend.sqlCounts()) == counts.filter { $0.value > 0 }
+        }
+        let sql = try backend.sqlCounts()
+        #expect(matched, "screen \(console.state.withLock { $0.holder.current?.jobs.byStatus ?? [:] }) vs SQL \(sql)")
+    }
+
+    @Test func garbageInTheCacheIsReplacedByARebuild() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let cache = RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace)
+        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis,
+                                                                                   namespace: backend.namespace), bus: nil)
+        try backend.redis.selecting(database: 1).send("SET", backend.namespace.snapshotKey, [0xff, 0x00, 0x7b] as [UInt8])
+        let (snapshot, origin) = try manager.snapshot()
+        #expect(origin == .rebuilt && snapshot.schema == Snapshot.schemaID)
+        #expect(manager.currentStats.decodeFailures == 1)
+        #expect(try Snapshot.decode(try #require(try cache.get())).generation == snapshot.generation)
+        #expect(try manager.snapshot().1 == .cache)
+    }
+
+    @Test func controlCommandsReachTheSimulatorAndTheTables() async throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
+                                     namespace: backend.namespace, historySeconds: 120)
+        sim.start(tickMillis: 100)
+        defer { sim.stop() }
+        let worker = try #require(sim.read { $0.workers.keys.sorted().first })
+        let command = try JSONEncoder().encode(FleetCommand.pauseWorker(worker))
+        try await Task.sleep(for: .milliseconds(300))
+        try backend.redis.send("PUBLISH", backend.namespace.controlChannel, [UInt8](command))
+        #expect(await TestServers.eventuallyAsync {
+            (try? backend.postgres.query("SELECT status FROM workers WHERE id = $1", [worker])[0].get("status", as: String.self)) == "paused"
+        })
+        try backend.redis.send("PUBLISH", backend.namespace.controlChannel, "{\"command\":\"worker.explode\"}")
+        #expect(await TestServers.eventuallyAsync { sim.currentStats.lastError?.contains("unknown fleet command") == true })
+        #expect(sim.currentStats.commandsApplied == 1)
+    }
+}
+
+/// Counts builds across every console (the warmer test).
+final class CountingSource: SnapshotSource {
+    let inner: SnapshotSource
+    private let count = Mutex(0)
+    init(inner: SnapshotSource) { self.inner = inner }
+    var builds: Int { count.withLock { $0 } }
+    func buildSnapshot(generation: Int) throws -> Snapshot {
+        count.withLock { $0 += 1 }
+        return try inner.buildSnapshot(generation: generation)
+    }
+}
+
+/// The live-update loop of a console, reduced to its data: load the snapshot, apply events in
+/// seq order, reload on a reconnect or a gap.
+final class ConsoleModel: Sendable {
+    struct State {
+        var holder = SnapshotHolder()
+        var sequencer = EventSequencer()
+        var seqs: [Int64] = []
+        var lastSeq: Int64 = 0
+        var reloads = 0
+        var connections = 0
+    }
+
+    let state = Mutex(State())
+    let dataManager: AdminDataManager
+
+    init(dataManager: AdminDataManager) { self.dataManager = dataManager }
+
+    func reload() {
+        guard let snapshot = try? dataManager.rebuild() else { return }
+        state.withLock {
+            $0.holder.accept(snapshot)
+            $0.sequencer.reset(to: snapshot.eventSeq)
+            $0.reloads += 1
+        }
+    }
+
+    func follow(_ stream: AsyncStream<BusMessage>) async {
+        for await message in stream {
+            switch message {
+            case .connected:
+                state.withLock { $0.connections += 1 }
+                reload()
+            case let .event(envelope):
+                let decision = state.withLock { s -> EventSequencer.Decision in
+                    let d = s.sequencer.admit(envelope.seq)
+                    s.seqs.append(envelope.seq)
+                    s.lastSeq = envelope.seq
+                    if d == .apply { s.holder.apply(envelope.event, at: envelope.ts) }
+                    return d
+                }
+                if case .gap = decision { reload() }
+            case .malformed, .disconnected:
+                continue
+            }
+        }
+    }
+}
