@@ -8,7 +8,7 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [SnapshotCommand.self, SimCommand.self, Migrate.self, Check.self],
+        subcommands: [SnapshotCommand.self, SimCommand.self, Migrate.self, Check.self, BenchCommand.self],
         defaultSubcommand: SnapshotCommand.self
     )
 }

@@ -1,3 +1,4 @@
+import AgentOSAdapters
 import AgentOSCore
 import AgentOSWorld
 import ArgumentParser
@@ -20,6 +21,11 @@ struct SnapshotCommand: ParsableCommand {
     @Flag(help: "Pretty-print the JSON.")
     var pretty = false
 
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Key and channel namespace (live mode).")
+    var namespace = "agentos"
+
     @Option(help: "Seed of the embedded simulator (same seed, same fleet).")
     var seed: UInt64 = 42
 
@@ -27,13 +33,40 @@ struct SnapshotCommand: ParsableCommand {
     var rate: Double = 1
 
     func run() throws {
-        let world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate))
-        let (snapshot, _) = try world.dataManager.snapshot()
+        let snapshot: Snapshot
+        if connection.redisURL != nil || connection.postgresURL != nil {
+            snapshot = try liveSnapshot()
+        } else {
+            let world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate))
+            snapshot = try world.dataManager.snapshot().0
+        }
         if json || pretty {
             FileHandle.standardOutput.write(try snapshot.encoded(pretty: pretty))
             print()
         } else {
             print(SnapshotSummary.render(snapshot))
+        }
+    }
+}
+
+extension SnapshotCommand {
+    /// Live: the cached snapshot from Redis DB1, rebuilt from PostgreSQL on a miss.
+    func liveSnapshot() throws -> Snapshot {
+        guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
+            throw fail("live mode needs both --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+        }
+        do {
+            let redis = try RedisClient(url: redisURL)
+            let postgres = PostgresClient(postgresURL)
+            let ns = Namespace(namespace)
+            let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
+                                           source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
+                                           bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))
+            return try manager.snapshot().0
+        } catch let error as RedisError {
+            throw fail(error.description, code: ExitStatus.unavailable)
+        } catch let error as PostgresError {
+            throw fail(error.description, code: error.isConnectionError ? ExitStatus.unavailable : ExitStatus.software)
         }
     }
 }

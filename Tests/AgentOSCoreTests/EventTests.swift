@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSWorld
 import Foundation
 import Testing
 
@@ -135,5 +136,35 @@ import Testing
         #expect(s.system.maintenance.enabled)
         let changed = s.apply(.unknown(type: "x"), at: EventTests.ts)
         #expect(!changed)
+    }
+}
+
+@Suite struct EventFuzzTests {
+    /// Thousands of corrupted envelopes: each decodes (possibly as an unknown type) or fails with a
+    /// path; nothing crashes, and a snapshot folding the good ones stays valid.
+    @Test func fuzzedEventsNeverCrash() throws {
+        let bases = try EventTests.samples.map { try EventEnvelope(seq: 7, ts: EventTests.ts, source: "fuzz", event: $0).encoded() }
+        var rng = SimRandom(seed: 77)
+        var snapshot = Snapshot(generation: 1, generatedAt: EventTests.ts, source: "live")
+        var ok = 0, failed = 0
+        let junk: [[UInt8]] = [[0x9b], [0x1b, 0x5d, 0x35, 0x32], [0xff], [0x00], Array("\u{202E}".utf8), Array("\"".utf8), Array("}".utf8)]
+        for i in 0..<5_000 {
+            var doc = Array(bases[i % bases.count])
+            switch i % 3 {
+            case 0: doc = Array(doc.prefix(Int(rng.next() % UInt64(doc.count))))
+            case 1: doc[Int(rng.next() % UInt64(doc.count))] = UInt8(rng.next() & 0xff)
+            default: doc.insert(contentsOf: rng.pick(junk), at: Int(rng.next() % UInt64(doc.count)))
+            }
+            do {
+                let envelope = try EventEnvelope.decode(Data(doc))
+                snapshot.apply(envelope.event, at: envelope.ts)
+                ok += 1
+            } catch {
+                #expect(error.path.hasPrefix("$"))
+                failed += 1
+            }
+        }
+        #expect(ok + failed == 5_000 && failed > 3_000)
+        #expect(try Snapshot.decode(try snapshot.encoded()).generation == 1, "the folded snapshot still encodes and decodes")
     }
 }

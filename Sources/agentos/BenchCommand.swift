@@ -1,0 +1,169 @@
+import AgentOSAdapters
+import AgentOSCore
+import AgentOSWorld
+import ArgumentParser
+import Foundation
+
+/// `agentos bench`: performance figures, each beside a baseline measured in the same run.
+/// Run it through `scripts/bench.sh`, which starts loopback servers and uses a release build.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the read path (snapshot GET+decode, cache-miss rebuild) against baselines from the same run.",
+        discussion: "Needs --redis and --postgres (scripts/bench.sh starts throwaway servers and passes them). Creates its own database."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Iterations per measurement.")
+    var iterations = 200
+
+    @Option(help: "Jobs in the database for the cache-miss rebuild.")
+    var jobs = 100_000
+
+    @Option(help: "Write the figures as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
+            throw fail("bench needs --redis and --postgres (or run scripts/bench.sh)", code: ExitStatus.usage)
+        }
+        var results: [BenchResult] = []
+        let redis = try RedisClient(url: redisURL, database: Namespace.DB.cache)
+        let ns = Namespace("bench")
+
+        // 1. Snapshot GET + decode vs a bare GET of the same bytes.
+        for (label, snapshot) in [("seed-sized", Self.snapshot(targetBytes: 55_000)), ("1 MB", Self.snapshot(targetBytes: 1_000_000))] {
+            let data = try snapshot.encoded()
+            try redis.send("SET", ns.snapshotKey, [UInt8](data))
+            let bare = try measure(iterations) { _ = try redis.send("GET", ns.snapshotKey) }
+            let full = try measure(iterations) {
+                guard case let .bulk(bytes) = try redis.send("GET", ns.snapshotKey) else { throw BenchError("snapshot missing") }
+                _ = try Snapshot.decode(Data(bytes))
+            }
+            results.append(BenchResult(name: "snapshot GET+decode, \(label) (\(data.count / 1000) KB)", figure: full, baseline: bare,
+                                       baselineName: "bare GET of the same bytes", goalMs: label == "1 MB" ? 8 : 0.5))
+        }
+        try redis.send("DEL", ns.snapshotKey)
+
+        // 2. Cache-miss rebuild with N jobs in PostgreSQL vs the bare count query.
+        let admin = try PostgresConnection(postgresURL)
+        let dbName = "agentos_bench_\(ProcessInfo.processInfo.processIdentifier)"
+        try admin.execute("DROP DATABASE IF EXISTS \(dbName)")
+        try admin.execute("CREATE DATABASE \(dbName)")
+        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
+        let url = Self.replacingDatabase(in: postgresURL, with: dbName)
+        let pg = PostgresClient(url)
+        _ = try pg.withConnection { try Migrator().migrate($0) }
+        let world = FleetSimulator(config: SimulatorConfig(seed: 1), start: Date().addingTimeInterval(-600))
+        let writer = LiveFleetWriter(postgres: pg, redis: try RedisClient(url: redisURL), namespace: ns)
+        try writer.seed(world, history: [])
+        try pg.execute("""
+            INSERT INTO jobs (id, name, stage, queue, status, priority, progress, attempts, owner, created_at, updated_at, error, error_class)
+            SELECT gen_random_uuid(), 'bench job ' || g,
+                   (ARRAY['video_downloader','audio_transcriber','moment_detector','face_detector','intelligent_cropper','video_cutter'])[1 + g % 6],
+                   (ARRAY['video_downloader','audio_transcriber','moment_detector','face_detector','intelligent_cropper','video_cutter'])[1 + g % 6],
+                   (ARRAY['completed','completed','completed','completed','failed','queued','running','cancelled'])[1 + g % 8],
+                   g % 10, (g % 100) / 100.0, 1 + g % 3, (ARRAY['alice','bob','carol','dave'])[1 + g % 4],
+                   now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+                   CASE WHEN g % 8 = 4 THEN 'synthetic failure' END, CASE WHEN g % 8 = 4 THEN 'BenchError' END
+            FROM generate_series(1, \(jobs)) AS g
+            """)
+        try pg.execute("ANALYZE")
+        let source = PostgresSnapshotSource(postgres: pg, redis: try RedisClient(url: redisURL), namespace: ns)
+        let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns), source: source, bus: nil)
+        let rebuildIterations = max(5, iterations / 10)
+        let countOnly = try measure(rebuildIterations) { _ = try pg.query("SELECT status, stage, count(*) FROM jobs GROUP BY status, stage") }
+        let rebuild = try measure(rebuildIterations) { _ = try manager.rebuild() }
+        results.append(BenchResult(name: "cache-miss rebuild, \(jobs.formatted()) jobs (build+encode+SET)", figure: rebuild, baseline: countOnly,
+                                   baselineName: "the bare GROUP BY count query", goalMs: 25))
+        try redis.send("DEL", ns.snapshotKey)
+
+        print(BenchResult.table(results))
+        if let json {
+            let data = try JSONSerialization.data(withJSONObject: results.map(\.dictionary), options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// A simulated snapshot grown (by adding jobs and log lines) to about `targetBytes` of JSON.
+    static func snapshot(targetBytes: Int) -> Snapshot {
+        var sim = FleetSimulator(config: SimulatorConfig(seed: 9, rate: 4), start: Date().addingTimeInterval(-1_800))
+        _ = sim.advance(to: Date(), step: 1)
+        var s = sim.snapshot(generation: 1, source: "live")
+        let fullJobs = s.jobs.recent, fullLogs = s.logs.recent
+        s.jobs.recent = []
+        s.jobs.failed = []
+        s.logs.recent = []
+        var i = 0
+        while ((try? s.encoded().count) ?? 0) < targetBytes {
+            let batch = 10
+            for _ in 0..<batch {
+                var job = fullJobs[i % fullJobs.count]
+                job.id = UUID().uuidString.lowercased()
+                s.jobs.recent.append(job)
+                if job.status == .failed { s.jobs.failed.append(job) }
+                var line = fullLogs[i % fullLogs.count]
+                line.id = i
+                s.logs.recent.append(line)
+                i += 1
+            }
+        }
+        return s
+    }
+
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        guard var comps = URLComponents(string: url) else { return url + " dbname=\(name)" }
+        comps.path = "/\(name)"
+        return comps.string ?? url
+    }
+
+    func measure(_ n: Int, _ body: () throws -> Void) rethrows -> [Double] {
+        for _ in 0..<min(10, n) { try body() } // warm-up
+        var samples: [Double] = []
+        samples.reserveCapacity(n)
+        for _ in 0..<n {
+            let t = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000)
+        }
+        return samples.sorted()
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// One figure beside its baseline: p50/p99 in milliseconds and the ratio of the medians.
+struct BenchResult {
+    let name: String
+    let figure: [Double]
+    let baseline: [Double]
+    let baselineName: String
+    let goalMs: Double
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    }
+
+    var p50: Double { Self.percentile(figure, 0.5) }
+    var p99: Double { Self.percentile(figure, 0.99) }
+    var baseP50: Double { Self.percentile(baseline, 0.5) }
+    var ratio: Double { baseP50 > 0 ? p50 / baseP50 : 0 }
+
+    var dictionary: [String: Any] {
+        ["name": name, "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50, "ratio": ratio,
+         "goal_p50_ms": goalMs, "meets_goal": p50 <= goalMs, "samples": figure.count]
+    }
+
+    static func table(_ results: [BenchResult]) -> String {
+        func f(_ v: Double) -> String { String(format: v < 10 ? "%.3f" : "%.1f", v) }
+        var lines = ["| figure | p50 ms | p99 ms | baseline | baseline p50 ms | ratio | goal (p50) |", "|---|---|---|---|---|---|---|"]
+        for r in results {
+            lines.append("| \(r.name) | \(f(r.p50)) | \(f(r.p99)) | \(r.baselineName) | \(f(r.baseP50)) | \(String(format: "%.1f", r.ratio))× | ≤ \(f(r.goalMs)) \(r.p50 <= r.goalMs ? "✓" : "✗") |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
