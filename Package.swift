@@ -27,6 +27,8 @@ let package = Package(
         // The simulated AgentOS fleet (embedded default and `agentos sim`).
         .target(name: "AgentOSWorld", dependencies: ["AgentOSCore", "AgentOSAdapters"]),
         .target(name: "AgentOSAdapters", dependencies: ["AgentOSCore", "CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
+        // Pure drawing: cell buffer, widgets, themes, key maps. No curses.
+        .target(name: "ConsoleUI", dependencies: ["AgentOSCore"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [
             "AgentOSCore", "AgentOSWorld", "AgentOSAdapters",
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
+        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
     ],

@@ -1,0 +1,119 @@
+import AgentOSCore
+@testable import ConsoleUI
+import Testing
+
+@Suite struct CellBufferTests {
+    @Test func putClipsAndHandlesWideCharacters() {
+        var b = CellBuffer(width: 10, height: 2)
+        #expect(b.put("ab中文xyz!!", x: 0, y: 0) == 10)
+        #expect(b.row(0) == "ab中文xyz!")
+        #expect(b[3, 0].continuation && b[5, 0].continuation)
+        // A wide character that does not fit in the last column is not split.
+        #expect(b.put("123456789中", x: 0, y: 1) == 9)
+        #expect(b.row(1) == "123456789 ")
+        // Overwriting the second half of a wide character blanks the first half.
+        b.put("Z", x: 3, y: 0)
+        #expect(b.row(0) == "ab Z文xyz!")
+    }
+
+    @Test func combiningMarksJoinTheirBase() {
+        var b = CellBuffer(width: 6, height: 1)
+        b.put("e\u{301}x", x: 0, y: 0)
+        #expect(b[0, 0].character == "e\u{301}" && b[1, 0].character == "x")
+    }
+
+    @Test func everyPutIsSanitized() {
+        var b = CellBuffer(width: 60, height: 1)
+        b.put("job\u{1b}]52;c;aGk=\u{07}\u{9b}31m\u{202e}evil", x: 0, y: 0)
+        let text = b.row(0)
+        #expect(!text.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) })
+        #expect(text.hasPrefix("job\\x1b]52;c;aGk=\\x07\\x9b31m<U+202E>evil"))
+    }
+
+    @Test func truncationUsesTheEllipsisOfTheGlyphSet() {
+        var u = CellBuffer(width: 8, height: 1)
+        u.put("abcdefghijk", in: Rect(x: 0, y: 0, width: 8, height: 1))
+        #expect(u.row(0) == "abcdefg…")
+        var a = CellBuffer(width: 8, height: 1, glyphs: .ascii)
+        a.put("abcdefghijk", in: Rect(x: 0, y: 0, width: 8, height: 1), align: .right)
+        #expect(a.row(0) == "abcdefg~")
+        a.put("ab", in: Rect(x: 0, y: 0, width: 8, height: 1), align: .right)
+        #expect(a.row(0) == "      ab")
+    }
+
+    @Test func boxAndStyleRuns() {
+        var b = CellBuffer(width: 12, height: 3)
+        b.box(b.bounds, title: "Jobs")
+        #expect(b.text() == "┌─ Jobs ───┐\n│          │\n└──────────┘")
+        #expect(b.styleRuns().contains("0 2-7 title+bold"), "\(b.styleRuns())")
+        var a = CellBuffer(width: 6, height: 2, glyphs: .ascii)
+        a.box(a.bounds)
+        #expect(a.text() == "+----+\n+----+")
+    }
+
+    @Test func changesListOnlyWhatDiffers() {
+        var a = CellBuffer(width: 5, height: 2)
+        a.put("hello", x: 0, y: 0)
+        var b = a
+        b.put("J", x: 0, y: 1, Style(.danger))
+        let diff = b.changes(since: a)
+        #expect(diff.count == 1 && diff[0].x == 0 && diff[0].y == 1 && diff[0].cell.style.fg == .danger)
+        #expect(b.changes(since: nil).count == 10)
+        #expect(b.changes(since: CellBuffer(width: 4, height: 2)).count == 10, "a resize redraws everything")
+    }
+
+    @Test func rectSplits() {
+        let r = Rect(x: 0, y: 0, width: 80, height: 24)
+        let cols = r.columns([1, 1, 2], gap: 1)
+        #expect(cols.map(\.width) == [20, 19, 39] && cols[1].x == 21 && cols[2].x == 41)
+        let (top, rest) = r.splitTop(3)
+        #expect(top.height == 3 && rest.y == 3 && rest.height == 21)
+        #expect(r.centered(width: 40, height: 10) == Rect(x: 20, y: 7, width: 40, height: 10))
+    }
+}
+
+@Suite struct SanitizerTests {
+    static let corpus: [[UInt8]] = [
+        Array("\u{1b}[31mred\u{1b}[0m".utf8),            // CSI
+        Array("\u{1b}]0;title\u{07}".utf8),               // OSC 0
+        Array("\u{1b}]8;;http://x\u{1b}\\link".utf8),     // OSC 8 hyperlink
+        Array("\u{1b}]52;c;ZXZpbA==\u{07}".utf8),         // OSC 52 clipboard
+        Array("\u{1b}P1$r\u{1b}\\".utf8),                 // DCS
+        [0x9b, 0x33, 0x31, 0x6d],                          // single-byte CSI (invalid UTF-8 alone)
+        Array("\u{9b}31m".utf8),                           // C1 CSI as a code point
+        Array("bell\u{07}cr\rnul\u{0}".utf8),
+        Array("abc\u{202E}txt.exe".utf8),                  // RLO
+        Array("\u{2066}\u{2067}\u{2068}\u{2069}".utf8),    // isolates
+        Array("zero\u{200B}width\u{FEFF}".utf8),
+        [0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82],               // invalid UTF-8
+        [0xed, 0xa0, 0x80],                                 // an encoded surrogate
+        [0xc0, 0x80],                                       // overlong NUL
+    ]
+
+    @Test(arguments: corpus)
+    func corpusComesOutVisible(input: [UInt8]) {
+        let out = TextSanitizer.clean(bytes: input)
+        #expect(!out.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) }, "\(out)")
+        #expect(!out.utf8.contains(0x1b) && !out.utf8.contains(0x9b) && !out.utf8.contains(0x07))
+    }
+
+    @Test func visibleFormsAreReadable() {
+        #expect(TextSanitizer.clean("a\u{1b}[2Jb") == "a\\x1b[2Jb")
+        #expect(TextSanitizer.clean("x\u{202E}y") == "x<U+202E>y")
+        #expect(TextSanitizer.clean(bytes: [0x61, 0xff, 0x62]) == "a\\xffb")
+        #expect(TextSanitizer.clean("l1\nl2\tend") == "l1\\nl2    end")
+        #expect(TextSanitizer.clean("l1\nl2", .multiLine) == "l1\nl2")
+        #expect(TextSanitizer.clean("plain ascii stays") == "plain ascii stays")
+        #expect(TextSanitizer.clean("ünïcødé 中文 ✓") == "ünïcødé 中文 ✓")
+    }
+
+    @Test func randomInputNeverLeaksControls() {
+        var state: UInt64 = 0x1234_5678
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int(next() % 40)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            let out = TextSanitizer.clean(bytes: bytes)
+            #expect(!out.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) })
+        }
+    }
+}
