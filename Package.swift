@@ -29,9 +29,13 @@ let package = Package(
         .target(name: "AgentOSAdapters", dependencies: ["AgentOSCore", "CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
         // Pure drawing: cell buffer, widgets, themes, key maps. No curses.
         .target(name: "ConsoleUI", dependencies: ["AgentOSCore"]),
+        // The console: state, messages, pure update and view for the eight screens.
+        .target(name: "ConsoleApp", dependencies: ["AgentOSCore", "ConsoleUI"]),
+        // The runtime loop and the ncurses backend (the only target that calls curses).
+        .target(name: "ConsoleTerminal", dependencies: ["CNcursesw", "ConsoleApp", "ConsoleUI", "AgentOSCore"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [
-            "AgentOSCore", "AgentOSWorld", "AgentOSAdapters",
+            "AgentOSCore", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,6 +44,8 @@ let package = Package(
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
+        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld"],
+                    exclude: ["__Snapshots__"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
     ],

@@ -9,6 +9,7 @@
 #endif
 #include <locale.h>
 #include <wchar.h>
+#include <stdio.h>
 #include <ncursesw/curses.h>
 
 // C globals and macros Swift 6 cannot import, exposed as functions.
@@ -25,6 +26,9 @@ static inline attr_t agentos_a_reverse(void) { return A_REVERSE; }
 static inline attr_t agentos_a_blink(void) { return A_BLINK; }
 static inline attr_t agentos_a_italic(void) { return A_ITALIC; }
 static inline int agentos_key_f(int n) { return KEY_F(n); }
+static inline FILE *agentos_stdout(void) { return stdout; }
+static inline FILE *agentos_stdin(void) { return stdin; }
+static inline int agentos_key_code_yes(void) { return KEY_CODE_YES; }
 // wcwidth is not visible through Swift's Glibc module.
 int wcwidth(wchar_t c);
 static inline int agentos_wcwidth(wchar_t c) { return wcwidth(c); }

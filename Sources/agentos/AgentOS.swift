@@ -8,8 +8,8 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [SnapshotCommand.self, SimCommand.self, Migrate.self, Check.self, BenchCommand.self],
-        defaultSubcommand: SnapshotCommand.self
+        subcommands: [ConsoleCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self, Check.self, BenchCommand.self],
+        defaultSubcommand: ConsoleCommand.self
     )
 }
 

@@ -3,10 +3,12 @@ import AgentOSCore
 /// The view tabs across the top: ` 1 Dashboard │ 2 Jobs … `.
 public struct Tabs: Sendable {
     public var titles: [String]
+    public var shortTitles: [String]
     public var selected: Int
 
-    public init(_ titles: [String], selected: Int) {
+    public init(_ titles: [String], short: [String]? = nil, selected: Int) {
         self.titles = titles
+        self.shortTitles = short ?? titles.map { $0.split(separator: " ").first.map(String.init) ?? $0 }
         self.selected = selected
     }
 
@@ -15,15 +17,14 @@ public struct Tabs: Sendable {
         buffer.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), " ", Style(.muted))
         // Long titles first; when they do not fit, short ones (the number and the first word).
         let long = titles.enumerated().map { " \($0.offset + 1) \($0.element) " }
-        let short = titles.enumerated().map { i, t in " \(i + 1) \(t.split(separator: " ").first.map(String.init) ?? t) " }
+        let short = shortTitles.enumerated().map { i, t in " \(i + 1) \(t) " }
         let fits = { (labels: [String]) in labels.reduce(0) { $0 + DisplayWidth.of($1) } <= rect.width }
         var labels = fits(long) ? long : short
         if !fits(labels) {
             // Still too wide: every tab gets an equal share, its name cut to fit.
             let budget = max(4, rect.width / max(1, titles.count))
-            labels = titles.enumerated().map { i, t in
+            labels = shortTitles.enumerated().map { i, word in
                 let number = " \(i + 1) "
-                let word = t.split(separator: " ").first.map(String.init) ?? t
                 return number + DisplayWidth.prefix(word, fitting: max(0, budget - DisplayWidth.of(number) - 1)).0 + " "
             }
         }

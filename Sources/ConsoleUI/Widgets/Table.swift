@@ -167,11 +167,5 @@ public struct Table: Sendable {
                 }
             }
         }
-        // Position indicator when the rows do not all fit.
-        if rows.count > visible, visible > 0 {
-            let label = " \(cursor.selected + 1)/\(rows.count) "
-            let w = DisplayWidth.of(label)
-            buffer.put(label, x: rect.maxX - w, y: rect.y, Style(.muted))
-        }
     }
 }

@@ -1,0 +1,81 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+/// Per-view interaction state.
+public struct ViewState: Sendable, Equatable {
+    public var cursor = TableCursor()
+    public var sortColumn: Int?
+    public var sortAscending = true
+    public var filter = FilterState()
+    /// Sub-tab inside a view (Jobs & Queue: 0 jobs, 1 queues).
+    public var pane = 0
+    /// The selected item's identity: the selection stays on it when rows move.
+    public var selectedID: String?
+    /// Marked items (for bulk actions), by identity.
+    public var markedIDs: Set<String> = []
+    public init() {}
+}
+
+/// The whole console state. `update` changes it; `render` draws it. Both are pure.
+public struct AppState: Sendable {
+    public var view: ViewID = .dashboard
+    public var views: [ViewID: ViewState] = Dictionary(uniqueKeysWithValues: ViewID.allCases.map { ($0, ViewState()) })
+    public var holder = SnapshotHolder()
+    public var sequencer = EventSequencer()
+    public var connection: ConnectionState
+    public var operatorInfo: OperatorInfo
+    public var overlay: Overlay = .none
+    public var notices: [Notice] = []
+    public var now: Date
+    public var width: Int
+    public var height: Int
+    /// When the data on screen was last confirmed current (snapshot load or an applied event).
+    public var dataAsOf: Date?
+    public var followLogs = true
+    public var jobHistory: [String: [JobEvent]] = [:]
+    public var reloadPending = false
+    public var counters = Counters()
+    public var quitting = false
+    public var unicode = true
+    public var keyMap = KeyMap.standard
+    /// Recent depth samples per queue (for the dashboard sparklines), newest last.
+    public var queueHistory: [String: [Double]] = [:]
+
+    public struct Counters: Sendable, Equatable {
+        public var eventsApplied = 0
+        public var eventsStale = 0
+        public var unknownEvents = 0
+        public var malformedEvents = 0
+        public var gaps = 0
+        public var reloads = 0
+    }
+
+    public init(connection: ConnectionState, operatorInfo: OperatorInfo, now: Date, width: Int = 80, height: Int = 24) {
+        self.connection = connection
+        self.operatorInfo = operatorInfo
+        self.now = now
+        self.width = width
+        self.height = height
+    }
+
+    public var snapshot: Snapshot? { holder.current }
+
+    public subscript(view: ViewID) -> ViewState {
+        get { views[view] ?? ViewState() }
+        set { views[view] = newValue }
+    }
+
+    public var current: ViewState {
+        get { self[view] }
+        set { self[view] = newValue }
+    }
+
+    /// Rows of the body area (the screen minus tabs, header lines and the status line).
+    public var bodyHeight: Int { max(1, height - 4) }
+
+    public mutating func notify(_ text: String, _ level: Notice.Level = .info) {
+        notices.append(Notice(text, level, at: now))
+        if notices.count > 20 { notices.removeFirst(notices.count - 20) }
+    }
+}

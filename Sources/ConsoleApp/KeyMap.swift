@@ -1,0 +1,113 @@
+import ConsoleUI
+
+/// What a key does. The key map binds keys to commands; update acts on commands; the help
+/// overlay and the status hints are generated from the same map.
+public enum Command: Sendable, Equatable, Hashable {
+    case quit, help, palette, filter, reload, open, back
+    case view(ViewID), nextView, previousView
+    case down, up, pageDown, pageUp, top, bottom
+    case sortNext, sortReverse, mark, nextPane, previousPane, follow
+
+    public var help: String {
+        switch self {
+        case .quit: return "quit"
+        case .help: return "this help"
+        case .palette: return "command palette (:jobs, :logs, :q)"
+        case .filter: return "filter rows (regex, ! inverts)"
+        case .reload: return "reload the snapshot now"
+        case .open: return "open the selected item"
+        case .back: return "close / clear filter"
+        case let .view(v): return v.title
+        case .nextView: return "next view"
+        case .previousView: return "previous view"
+        case .down: return "down"
+        case .up: return "up"
+        case .pageDown: return "page down"
+        case .pageUp: return "page up"
+        case .top: return "first row"
+        case .bottom: return "last row"
+        case .sortNext: return "sort by next column"
+        case .sortReverse: return "reverse the sort"
+        case .mark: return "mark row (for bulk actions)"
+        case .nextPane: return "next pane (jobs → queues)"
+        case .previousPane: return "previous pane"
+        case .follow: return "follow new log lines"
+        }
+    }
+
+    var section: String {
+        switch self {
+        case .view, .nextView, .previousView: return "Views"
+        case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
+        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .filter: return "Tables"
+        case .quit, .help, .palette, .reload: return "General"
+        }
+    }
+}
+
+/// Key bindings: several keys may run one command; a key runs at most one command.
+public struct KeyMap: Sendable, Equatable {
+    public private(set) var bindings: [(key: Key, command: Command)]
+    private var index: [Key: Command]
+
+    public init(_ bindings: [(Key, Command)]) {
+        self.bindings = bindings.map { (key: $0.0, command: $0.1) }
+        var index: [Key: Command] = [:]
+        for (k, c) in bindings where index[k] == nil { index[k] = c }
+        self.index = index
+    }
+
+    public static func == (a: KeyMap, b: KeyMap) -> Bool { a.index == b.index }
+
+    public func command(for key: Key) -> Command? { index[key] }
+
+    public func keys(for command: Command) -> [Key] { bindings.filter { $0.command == command }.map(\.key) }
+
+    /// The default bindings: what k9s and less users expect.
+    public static let standard = KeyMap([
+        (.char("q"), .quit), (.ctrl("c"), .quit), (.char("?"), .help), (.char(":"), .palette), (.char("/"), .filter),
+        (.ctrl("r"), .reload), (.char("R"), .reload), (.enter, .open), (.escape, .back),
+        (.char("1"), .view(.dashboard)), (.char("2"), .view(.jobs)), (.char("3"), .view(.system)), (.char("4"), .view(.workers)),
+        (.char("5"), .view(.managers)), (.char("6"), .view(.logs)), (.char("7"), .view(.config)), (.char("8"), .view(.analytics)),
+        (.tab, .nextView), (.backTab, .previousView),
+        (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
+        (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
+        (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
+        (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow),
+    ])
+
+    public static func describe(_ key: Key) -> String {
+        switch key {
+        case .char(" "): return "space"
+        case let .char(c): return String(c)
+        case let .ctrl(c): return "ctrl-\(c)"
+        case .up: return "↑"
+        case .down: return "↓"
+        case .left: return "←"
+        case .right: return "→"
+        case .pageUp: return "pgup"
+        case .pageDown: return "pgdn"
+        case .home: return "home"
+        case .end: return "end"
+        case .enter: return "enter"
+        case .escape: return "esc"
+        case .tab: return "tab"
+        case .backTab: return "shift-tab"
+        case .backspace: return "bksp"
+        case .delete: return "del"
+        case let .function(n): return "F\(n)"
+        }
+    }
+
+    /// Help sections generated from the bindings.
+    public func helpSections() -> [HelpOverlay.Section] {
+        var order: [Command] = []
+        for b in bindings where !order.contains(b.command) { order.append(b.command) }
+        let sections = ["General", "Views", "Navigation", "Tables"]
+        return sections.map { name in
+            HelpOverlay.Section(name, order.filter { $0.section == name }.map { command in
+                (keys: keys(for: command).map(Self.describe).joined(separator: " "), help: command.help)
+            })
+        }
+    }
+}

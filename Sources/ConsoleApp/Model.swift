@@ -1,0 +1,188 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+/// The eight admin views, in tab order (keys 1–8).
+public enum ViewID: Int, CaseIterable, Sendable, Equatable {
+    case dashboard, jobs, system, workers, managers, logs, config, analytics
+
+    public var title: String {
+        switch self {
+        case .dashboard: return "Dashboard"
+        case .jobs: return "Jobs & Queue"
+        case .system: return "System Controls"
+        case .workers: return "Agents & Workers"
+        case .managers: return "Managers"
+        case .logs: return "System Logs"
+        case .config: return "Configuration"
+        case .analytics: return "Analytics"
+        }
+    }
+
+    /// The tab label when the long titles do not fit.
+    public var shortTitle: String {
+        switch self {
+        case .dashboard: return "Dash"
+        case .jobs: return "Jobs"
+        case .system: return "System"
+        case .workers: return "Workers"
+        case .managers: return "Managers"
+        case .logs: return "Logs"
+        case .config: return "Config"
+        case .analytics: return "Analytics"
+        }
+    }
+
+    /// Names the command palette accepts (`:jobs`, `:q`, `:wk` …).
+    public var aliases: [String] {
+        switch self {
+        case .dashboard: return ["dashboard", "dash", "home", "d"]
+        case .jobs: return ["jobs", "job", "queue", "queues", "jobhistory", "j", "q"]
+        case .system: return ["system", "controls", "sys", "s"]
+        case .workers: return ["workers", "worker", "agents", "wk", "w"]
+        case .managers: return ["managers", "manager", "mgr", "m"]
+        case .logs: return ["logs", "log", "l"]
+        case .config: return ["config", "configuration", "cfg", "c"]
+        case .analytics: return ["analytics", "stats", "a"]
+        }
+    }
+
+    public static func named(_ name: String) -> ViewID? {
+        let n = name.lowercased()
+        return allCases.first { $0.aliases.contains(n) } ?? allCases.first { v in v.aliases.contains { $0.hasPrefix(n) && n.count >= 2 } }
+    }
+}
+
+/// A key press, decoded from the terminal.
+public enum Key: Sendable, Equatable, Hashable {
+    case char(Character)
+    case ctrl(Character)
+    case up, down, left, right, pageUp, pageDown, home, end
+    case enter, escape, tab, backTab, backspace, delete
+    case function(Int)
+}
+
+/// Where the data comes from and how healthy the links are.
+public struct ConnectionState: Sendable, Equatable {
+    public enum Link: Sendable, Equatable {
+        case up
+        case down(reason: String, retryInMillis: Int, attempts: Int)
+        case unknown
+    }
+
+    public var mode: String            // "embedded" or "live"
+    public var environment: String     // e.g. "production", "staging", "embedded"
+    public var redis: Link = .unknown
+    public var postgres: Link = .unknown
+    public var events: Link = .unknown
+    /// When the event stream went down (for the STALE banner).
+    public var downSince: Date?
+
+    public init(mode: String, environment: String) {
+        self.mode = mode
+        self.environment = environment
+    }
+
+    public var isStale: Bool {
+        if case .down = events { return true }
+        return false
+    }
+}
+
+public struct OperatorInfo: Sendable, Equatable {
+    public var user: String
+    public var role: String
+    public init(user: String, role: String) {
+        self.user = user
+        self.role = role
+    }
+}
+
+/// A live filter: text or regular expression, optionally inverted (`!`).
+public struct FilterState: Sendable, Equatable {
+    public var text = ""
+    public var editing = false
+
+    public init(text: String = "", editing: Bool = false) {
+        self.text = text
+        self.editing = editing
+    }
+
+    public var isActive: Bool { !text.isEmpty && text != "!" }
+    public var inverted: Bool { text.hasPrefix("!") }
+    public var pattern: String { inverted ? String(text.dropFirst()) : text }
+
+    /// Whether `haystack` passes; an invalid regex falls back to a plain case-insensitive substring.
+    public func matches(_ haystack: String) -> Bool {
+        guard isActive else { return true }
+        let hit: Bool
+        if let regex = try? Regex(pattern).ignoresCase() {
+            hit = haystack.contains(regex)
+        } else {
+            hit = haystack.localizedCaseInsensitiveContains(pattern)
+        }
+        return hit != inverted
+    }
+
+    /// A compiled matcher for many rows (compiles the regex once).
+    public func matcher() -> (String) -> Bool {
+        guard isActive else { return { _ in true } }
+        let inverted = self.inverted
+        if let regex = try? Regex(pattern).ignoresCase() {
+            return { ($0.contains(regex)) != inverted }
+        }
+        let p = pattern.lowercased()
+        return { $0.lowercased().contains(p) != inverted }
+    }
+}
+
+/// A short message in the notification line.
+public struct Notice: Sendable, Equatable {
+    public enum Level: Sendable, Equatable { case info, success, warning, error }
+    public var text: String
+    public var level: Level
+    public var at: Date
+    public init(_ text: String, _ level: Level = .info, at: Date) {
+        self.text = text
+        self.level = level
+        self.at = at
+    }
+}
+
+/// What covers the view.
+public enum Overlay: Sendable, Equatable {
+    case none
+    case help
+    case palette(String)
+    /// Drill-down into one item of the current view.
+    case detail(DetailTarget)
+}
+
+public enum DetailTarget: Sendable, Equatable {
+    case job(String)
+    case queue(String)
+    case worker(String)
+    case manager(String)
+    case log(Int)
+    case config(String)
+    case alert(Int)
+}
+
+/// Side effects requested by `update`, performed by the effect runner.
+public enum Effect: Sendable, Equatable {
+    case reloadSnapshot
+    case loadJobHistory(String)
+    case quit
+}
+
+/// Everything that reaches the update loop.
+public enum Msg: Sendable {
+    case key(Key)
+    case resize(width: Int, height: Int)
+    case tick(Date)
+    case bus(BusMessage)
+    case snapshotLoaded(Snapshot)
+    case snapshotFailed(String)
+    case jobHistory(String, [JobEvent])
+    case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?)
+}

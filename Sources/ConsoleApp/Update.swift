@@ -1,0 +1,325 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+/// The pure update: folds one message into the state and returns the effects to perform.
+public enum App {
+    /// How often the console re-reads the cached snapshot while events flow (corrects drift).
+    public static let refreshInterval: TimeInterval = 5
+
+    public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
+        switch msg {
+        case let .key(key):
+            return handleKey(&state, key)
+        case let .resize(w, h):
+            state.width = max(1, w)
+            state.height = max(1, h)
+            clampCursor(&state)
+            return []
+        case let .tick(date):
+            state.now = date
+            state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
+            sampleQueues(&state)
+            if let asOf = state.dataAsOf, date.timeIntervalSince(asOf) >= refreshInterval, !state.reloadPending {
+                state.reloadPending = true
+                return [.reloadSnapshot]
+            }
+            return []
+        case let .snapshotLoaded(snapshot):
+            state.reloadPending = false
+            state.counters.reloads += 1
+            if let failure = state.holder.accept(snapshot) {
+                state.notify(failure.description, .warning)
+            } else {
+                state.sequencer.reset(to: snapshot.eventSeq)
+                state.dataAsOf = state.now
+            }
+            clampCursor(&state)
+            return []
+        case let .snapshotFailed(reason):
+            state.reloadPending = false
+            state.notify("snapshot not refreshed: \(reason)", .error)
+            return []
+        case let .jobHistory(id, events):
+            state.jobHistory[id] = events
+            return []
+        case let .connection(redis, postgres):
+            if let redis { state.connection.redis = redis }
+            if let postgres { state.connection.postgres = postgres }
+            return []
+        case let .bus(message):
+            return handleBus(&state, message)
+        }
+    }
+
+    /// Keeps the last two minutes of queue depths for the dashboard trend lines (one sample per tick).
+    static func sampleQueues(_ state: inout AppState) {
+        guard let queues = state.snapshot?.queues else { return }
+        for q in queues {
+            var history = state.queueHistory[q.name, default: []]
+            history.append(Double(q.pending))
+            if history.count > 120 { history.removeFirst(history.count - 120) }
+            state.queueHistory[q.name] = history
+        }
+    }
+
+    // MARK: events
+
+    static func handleBus(_ state: inout AppState, _ message: BusMessage) -> [Effect] {
+        switch message {
+        case let .connected(gapPossible):
+            let wasDown = state.connection.isStale
+            state.connection.events = .up
+            state.connection.downSince = nil
+            if wasDown { state.notify("event stream reconnected", .success) }
+            if gapPossible || state.snapshot == nil || wasDown {
+                state.sequencer.forget()
+                state.reloadPending = true
+                return [.reloadSnapshot]
+            }
+            return []
+        case let .disconnected(reason, retry):
+            let attempts: Int
+            if case let .down(_, _, n) = state.connection.events { attempts = n + 1 } else { attempts = 1 }
+            if !state.connection.isStale { state.connection.downSince = state.now }
+            state.connection.events = .down(reason: reason, retryInMillis: retry, attempts: attempts)
+            return []
+        case let .malformed(failure):
+            state.counters.malformedEvents += 1
+            state.notify("skipped a malformed event: \(failure.description)", .warning)
+            return []
+        case let .event(envelope):
+            switch state.sequencer.admit(envelope.seq) {
+            case .stale:
+                state.counters.eventsStale += 1
+                return []
+            case .gap:
+                state.counters.gaps += 1
+                apply(&state, envelope)
+                if !state.reloadPending {
+                    state.reloadPending = true
+                    return [.reloadSnapshot]
+                }
+                return []
+            case .apply:
+                return apply(&state, envelope)
+            }
+        }
+    }
+
+    @discardableResult
+    static func apply(_ state: inout AppState, _ envelope: EventEnvelope) -> [Effect] {
+        if case .unknown = envelope.event {
+            state.counters.unknownEvents += 1
+            return []
+        }
+        state.holder.apply(envelope.event, at: envelope.ts)
+        state.counters.eventsApplied += 1
+        state.dataAsOf = state.now
+        switch envelope.event {
+        case let .actionExecuted(notice):
+            state.notify("\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
+                         notice.outcome == "success" ? .success : .warning)
+        case .cacheInvalidated:
+            if !state.reloadPending {
+                state.reloadPending = true
+                return [.reloadSnapshot]
+            }
+        case let .maintenance(m):
+            state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
+        default:
+            break
+        }
+        if case let .detail(.job(id)) = state.overlay, case let .jobUpdated(p) = envelope.event, p.id == id {
+            return [.loadJobHistory(id)]
+        }
+        return []
+    }
+
+    // MARK: keys
+
+    static func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
+        // Text entry first: the filter and the palette take printable keys.
+        if state.current.filter.editing { return editFilter(&state, key) }
+        if case let .palette(text) = state.overlay { return editPalette(&state, key, text) }
+
+        let command = state.keyMap.command(for: key)
+        if command == .back {
+            if state.overlay != .none { state.overlay = .none; return [] }
+            if state.current.filter.isActive { state.current.filter = FilterState(); clampCursor(&state) }
+            return []
+        }
+        if state.overlay != .none {
+            // Overlays close with their own key or q; Ctrl-C always quits.
+            if key == .ctrl("c") { state.quitting = true; return [.quit] }
+            if command == .help || command == .quit || command == .open { state.overlay = .none }
+            return []
+        }
+
+        guard let command = state.keyMap.command(for: key) else { return [] }
+        return run(&state, command)
+    }
+
+    /// Performs a key-map command.
+    public static func run(_ state: inout AppState, _ command: Command) -> [Effect] {
+        let visible = visibleRows(state)
+        switch command {
+        case .quit:
+            state.quitting = true
+            return [.quit]
+        case let .view(v):
+            switchTo(&state, v)
+        case .nextView:
+            switchTo(&state, ViewID(rawValue: (state.view.rawValue + 1) % ViewID.allCases.count)!)
+        case .previousView:
+            switchTo(&state, ViewID(rawValue: (state.view.rawValue + ViewID.allCases.count - 1) % ViewID.allCases.count)!)
+        case .help:
+            state.overlay = .help
+        case .palette:
+            state.overlay = .palette("")
+        case .filter:
+            state.current.filter.editing = true
+        case .back:
+            break
+        case .down:
+            move(&state, 1, visible)
+        case .up:
+            move(&state, -1, visible)
+        case .pageDown:
+            move(&state, max(1, visible - 1), visible)
+        case .pageUp:
+            move(&state, -max(1, visible - 1), visible)
+        case .top:
+            move(&state, -Int.max / 2, visible)
+        case .bottom:
+            move(&state, Int.max / 2, visible)
+        case .sortNext:
+            let count = Screens.columns(state).count
+            guard count > 0 else { break }
+            let next = (state.current.sortColumn ?? -1) + 1
+            state.current.sortColumn = next >= count ? nil : next
+            state.current.sortAscending = true
+        case .sortReverse:
+            if state.current.sortColumn != nil { state.current.sortAscending.toggle() }
+        case .mark:
+            let items = Screens.items(state)
+            let selected = state.current.cursor.selected
+            guard selected < items.count else { break }
+            let id = items[selected].id
+            if state.current.markedIDs.contains(id) { state.current.markedIDs.remove(id) } else { state.current.markedIDs.insert(id) }
+            move(&state, 1, visible)
+            clampCursor(&state)
+        case .nextPane:
+            if state.view == .jobs && state.current.pane == 0 { state.current.pane = 1; state.current.cursor = TableCursor() }
+        case .previousPane:
+            if state.view == .jobs && state.current.pane == 1 { state.current.pane = 0; state.current.cursor = TableCursor() }
+        case .follow:
+            if state.view == .logs {
+                state.followLogs.toggle()
+                if state.followLogs { move(&state, Int.max / 2, visible) }
+            }
+        case .reload:
+            state.reloadPending = true
+            return [.reloadSnapshot]
+        case .open:
+            if let target = Screens.detailTarget(state) {
+                state.overlay = .detail(target)
+                if case let .job(id) = target { return [.loadJobHistory(id)] }
+            }
+        }
+        return []
+    }
+
+    static func switchTo(_ state: inout AppState, _ view: ViewID) {
+        state.view = view
+        state.overlay = .none
+        clampCursor(&state)
+    }
+
+    static func move(_ state: inout AppState, _ delta: Int, _ visible: Int) {
+        let items = Screens.items(state)
+        let count = items.count
+        state.current.cursor.move(delta, count: count, visible: visible)
+        state.current.selectedID = count == 0 ? nil : items[state.current.cursor.selected].id
+        if state.view == .logs && delta < 0 { state.followLogs = false }
+        if state.view == .logs && state.current.cursor.selected == count - 1 && delta > 0 { state.followLogs = true }
+    }
+
+    /// Once per frame, after a batch of messages: keeps the selection on the same item when rows
+    /// were inserted or re-sorted above it (and at the end of the logs while following).
+    public static func settle(_ state: inout AppState) {
+        clampCursor(&state)
+    }
+
+    static func clampCursor(_ state: inout AppState) {
+        let items = Screens.items(state)
+        let count = items.count
+        if state.view == .logs && state.followLogs {
+            state.current.cursor.selected = max(0, count - 1)
+        } else if let id = state.current.selectedID, let i = items.firstIndex(where: { $0.id == id }) {
+            state.current.cursor.offset += i - state.current.cursor.selected
+            state.current.cursor.selected = i
+        }
+        state.current.cursor.reveal(count: count, visible: visibleRows(state))
+        let marked = state.current.markedIDs
+        state.current.cursor.marked = marked.isEmpty ? [] : Set(items.indices.filter { marked.contains(items[$0].id) })
+        state.current.selectedID = count == 0 ? nil : items[state.current.cursor.selected].id
+    }
+
+    static func visibleRows(_ state: AppState) -> Int { Table.visibleRows(in: Screens.tableRect(state)) }
+
+    static func editFilter(_ state: inout AppState, _ key: Key) -> [Effect] {
+        switch key {
+        case .escape:
+            state.current.filter = FilterState()
+        case .enter:
+            state.current.filter.editing = false
+        case .backspace:
+            if state.current.filter.text.isEmpty { state.current.filter.editing = false } else { state.current.filter.text.removeLast() }
+        case let .char(c):
+            state.current.filter.text.append(c)
+        default:
+            return []
+        }
+        state.current.cursor = TableCursor()
+        clampCursor(&state)
+        return []
+    }
+
+    static func editPalette(_ state: inout AppState, _ key: Key, _ text: String) -> [Effect] {
+        switch key {
+        case .escape:
+            state.overlay = .none
+        case .backspace:
+            state.overlay = text.isEmpty ? .none : .palette(String(text.dropLast()))
+        case .tab:
+            if let match = paletteCompletions(text).first { state.overlay = .palette(match) }
+        case let .char(c):
+            state.overlay = .palette(text + String(c))
+        case .enter:
+            state.overlay = .none
+            let command = text.trimmingCharacters(in: .whitespaces)
+            if ["q", "quit", "q!", "exit"].contains(command) {
+                state.quitting = true
+                return [.quit]
+            }
+            if ["help", "h", "?"].contains(command) { state.overlay = .help; return [] }
+            if ["reload", "refresh"].contains(command) { state.reloadPending = true; return [.reloadSnapshot] }
+            if let view = ViewID.named(command) {
+                switchTo(&state, view)
+            } else if !command.isEmpty {
+                state.notify("unknown command :\(command) (try :jobs, :workers, :logs, :help)", .warning)
+            }
+        default:
+            break
+        }
+        return []
+    }
+
+    /// Palette suggestions for what has been typed.
+    public static func paletteCompletions(_ text: String) -> [String] {
+        let t = text.lowercased()
+        let names = ViewID.allCases.flatMap(\.aliases) + ["help", "quit", "reload"]
+        return names.filter { $0.hasPrefix(t) && $0 != t }.sorted { ($0.count, $0) < ($1.count, $1) }
+    }
+}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AgentOSCore
+import ConsoleApp
+import ConsoleUI
+import Foundation
+import Synchronization
+
+/// What the console needs from a backend (embedded simulator or live Redis + PostgreSQL).
+public protocol ConsoleBackend: Sendable {
+    func loadSnapshot() throws -> Snapshot
+    func subscribe() -> AsyncStream<BusMessage>
+    func jobHistory(_ id: String) throws -> [JobEvent]
+    /// Starts background work (the embedded fleet, the live warmer).
+    func start()
+    func stop()
+}
+
+/// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
+/// and effect results all arrive as `Msg`s; `App.update` folds them; frames are coalesced to
+/// at most one per 16 ms and drawn only when something changed, so an event storm never
+/// starves the keyboard.
+public final class ConsoleRuntime {
+    private let backend: ConsoleBackend
+    private var state: AppState
+    private let inbox = Inbox()
+    private let frameInterval: Double = 0.016
+
+    public init(state: AppState, backend: ConsoleBackend) {
+        self.state = state
+        self.backend = backend
+    }
+
+    /// A thread-safe queue of messages with a pipe that wakes the loop's poll.
+    final class Inbox: Sendable {
+        private let queue = Mutex<[Msg]>([])
+        let wakeRead: Int32
+        let wakeWrite: Int32
+
+        init() {
+            var fds: [Int32] = [0, 0]
+            _ = pipe(&fds)
+            _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+            _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+            wakeRead = fds[0]
+            wakeWrite = fds[1]
+        }
+
+        func post(_ msg: Msg) {
+            let first = queue.withLock { q -> Bool in
+                q.append(msg)
+                return q.count == 1
+            }
+            if first {
+                var b: UInt8 = 1
+                _ = write(wakeWrite, &b, 1)
+            }
+        }
+
+        func drain() -> [Msg] {
+            var buf = [UInt8](repeating: 0, count: 64)
+            while read(wakeRead, &buf, buf.count) > 0 {}
+            return queue.withLock { q in
+                defer { q.removeAll(keepingCapacity: true) }
+                return q
+            }
+        }
+    }
+
+    /// Runs until the operator quits. Returns the process exit status.
+    public func run(monochrome: Bool = false) throws -> Int32 {
+        let screen = try CursesScreen(monochrome: monochrome)
+        state.width = screen.width
+        state.height = screen.height
+        state.unicode = screen.unicode
+        backend.start()
+        let inbox = self.inbox
+        let backend = self.backend
+        let busTask = Task.detached {
+            for await message in backend.subscribe() { inbox.post(.bus(message)) }
+        }
+        let ticker = Task.detached {
+            while !Task.isCancelled {
+                inbox.post(.tick(Date()))
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer {
+            busTask.cancel()
+            ticker.cancel()
+            backend.stop()
+            screen.shutdown()
+        }
+        perform([.reloadSnapshot])
+        var dirty = true
+        var lastFrame = 0.0
+        while !state.quitting {
+            let now = Self.seconds()
+            let wait = dirty ? max(0, lastFrame + frameInterval - now) : 1.0
+            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inbox.wakeRead, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 2, Int32(wait * 1000))
+            // Keys first, all that are waiting.
+            while let key = screen.readKey() {
+                if let key {
+                    perform(App.update(&state, .key(key)))
+                } else {
+                    screen.refreshSize()
+                    perform(App.update(&state, .resize(width: screen.width, height: screen.height)))
+                }
+                dirty = true
+            }
+            let messages = inbox.drain()
+            for msg in messages { perform(App.update(&state, msg)) }
+            if !messages.isEmpty { dirty = true }
+            if dirty && Self.seconds() - lastFrame >= frameInterval {
+                App.settle(&state)
+                screen.draw(App.render(state))
+                lastFrame = Self.seconds()
+                dirty = false
+            }
+        }
+        return 0
+    }
+
+    private func perform(_ effects: [Effect]) {
+        let inbox = self.inbox
+        let backend = self.backend
+        for effect in effects {
+            switch effect {
+            case .quit:
+                state.quitting = true
+            case .reloadSnapshot:
+                Task.detached {
+                    do { inbox.post(.snapshotLoaded(try backend.loadSnapshot())) } catch { inbox.post(.snapshotFailed(String(describing: error))) }
+                }
+            case let .loadJobHistory(id):
+                Task.detached {
+                    if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
+                }
+            }
+        }
+    }
+
+    static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}

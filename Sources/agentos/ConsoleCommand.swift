@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AgentOSAdapters
+import AgentOSCore
+import AgentOSWorld
+import ArgumentParser
+import ConsoleApp
+import ConsoleTerminal
+import Foundation
+import Synchronization
+
+/// `agentos` / `agentos console`: the full-screen console.
+struct ConsoleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Start the console (embedded simulator by default; live with --redis and --postgres).",
+        discussion: "Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Key and channel namespace (live mode).")
+    var namespace = "agentos"
+
+    @Option(help: "Environment name shown in the status line (e.g. production, staging).")
+    var env: String?
+
+    @Option(help: "Seed of the embedded simulator.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Activity of the embedded simulator: 0.1 quiet … 1 normal … 100 incident storm.")
+    var rate: Double = 1
+
+    @Flag(help: "No colours, attributes only (also when NO_COLOR is set).")
+    var monochrome = false
+
+    func run() throws {
+        let user = Identity.current()
+        let backend: ConsoleBackend
+        let connectionState: ConnectionState
+        let role: String
+        if connection.redisURL != nil || connection.postgresURL != nil {
+            guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
+                throw fail("live mode needs both --redis and --postgres", code: ExitStatus.usage)
+            }
+            let live: LiveConsoleBackend
+            do {
+                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: Namespace(namespace), user: user)
+            } catch {
+                throw fail("\(error)", code: ExitStatus.config)
+            }
+            backend = live
+            role = live.role
+            connectionState = ConnectionState(mode: "live", environment: env ?? ProcessInfo.processInfo.environment["AGENTOS_ENV"] ?? "live")
+        } else {
+            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate)))
+            role = "admin"
+            connectionState = ConnectionState(mode: "embedded", environment: env ?? "embedded")
+        }
+        let state = AppState(connection: connectionState, operatorInfo: OperatorInfo(user: user, role: role), now: Date())
+        let noColor = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        do {
+            let status = try ConsoleRuntime(state: state, backend: backend).run(monochrome: monochrome || noColor)
+            if status != 0 { throw ExitCode(status) }
+        } catch let failure as CursesScreen.Failure {
+            throw fail(failure.description, code: ExitStatus.usage)
+        }
+    }
+}
+
+/// The operator is the Unix account running the process, never $USER.
+enum Identity {
+    static func current() -> String {
+        guard let pw = getpwuid(getuid()), let name = pw.pointee.pw_name else { return "uid\(getuid())" }
+        return String(cString: name)
+    }
+}
+
+/// The embedded default: the in-memory fleet.
+final class EmbeddedConsoleBackend: ConsoleBackend {
+    let world: EmbeddedWorld
+    init(world: EmbeddedWorld) { self.world = world }
+    func loadSnapshot() throws -> Snapshot { try world.dataManager.snapshot().0 }
+    func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
+    func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
+    func start() {
+        world.start()
+        let world = self.world
+        // Re-warm the cache like the live leader does, so reloads see the fleet move.
+        Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                _ = try? world.dataManager.rebuild()
+            }
+        }
+    }
+    func stop() { world.stop() }
+}
+
+/// Live: Redis (cache, bus) and PostgreSQL (the tables).
+final class LiveConsoleBackend: ConsoleBackend {
+    let dataManager: AdminDataManager
+    let bus: RedisEventBus
+    let postgres: PostgresClient
+    let role: String
+    private let warmer = Mutex<Task<Void, Never>?>(nil)
+
+    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String) throws {
+        var config = try RedisConfiguration(url: redisURL)
+        config.clientName = "agentos-console"
+        let redis = RedisClient(config)
+        postgres = PostgresClient(postgresURL)
+        bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
+        dataManager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: namespace),
+                                       source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
+                                       options: .init(owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
+        let rows = try? postgres.query("SELECT role FROM user_permissions WHERE user_id = $1", [user])
+        role = (try? rows?.first?.get("role", as: String.self)) ?? "readonly"
+    }
+
+    func loadSnapshot() throws -> Snapshot { try dataManager.snapshot().0 }
+    func subscribe() -> AsyncStream<BusMessage> { bus.subscribe() }
+
+    func jobHistory(_ id: String) throws -> [JobEvent] {
+        try postgres.query("""
+            SELECT job_id::text AS job_id, ts, type, stage, status, worker_id, message FROM job_events
+            WHERE job_id = $1::uuid ORDER BY id DESC LIMIT 200
+            """, [id]).rows.reversed().map { row in
+            JobEvent(jobID: try row.get("job_id"), ts: try row.get("ts"), type: try row.get("type"), stage: try row.get("stage"),
+                     status: try row.get("status"), workerID: try row.get("worker_id"), message: try row.get("message"))
+        }
+    }
+
+    func start() {
+        let manager = dataManager
+        warmer.withLock { task in
+            task = Task.detached {
+                while !Task.isCancelled {
+                    _ = try? manager.warmIfLeader()
+                    try? await Task.sleep(for: .milliseconds(manager.options.warmIntervalMillis))
+                }
+            }
+        }
+    }
+
+    func stop() { warmer.withLock { $0?.cancel() } }
+}

@@ -1,0 +1,157 @@
+import AgentOSCore
+import ConsoleApp
+import ConsoleUI
+import Foundation
+import Testing
+
+@Suite struct UpdateTests {
+    static func fold(_ state: inout AppState, _ keys: [Key]) -> [Effect] {
+        keys.flatMap { App.update(&state, .key($0)) }
+    }
+
+    @Test func numberKeysTabAndPaletteSwitchViews() {
+        var s = Fixture.state()
+        _ = Self.fold(&s, [.char("4")])
+        #expect(s.view == .workers)
+        _ = Self.fold(&s, [.tab, .tab])
+        #expect(s.view == .logs)
+        _ = Self.fold(&s, [.backTab])
+        #expect(s.view == .managers)
+        _ = Self.fold(&s, [.char(":"), .char("j"), .char("o"), .char("b"), .char("s"), .enter])
+        #expect(s.view == .jobs && s.overlay == .none)
+        _ = Self.fold(&s, [.char(":"), .char("z"), .char("z"), .enter])
+        #expect(s.view == .jobs && s.notices.last?.text.contains("unknown command :zz") == true)
+        #expect(App.paletteCompletions("wo").contains("workers"))
+    }
+
+    @Test func movingAndPagingStayInBounds() {
+        var s = Fixture.state(view: .jobs)
+        let count = Screens.rowCount(s)
+        #expect(count > 30)
+        _ = Self.fold(&s, [.down, .down, .char("j")])
+        #expect(s.current.cursor.selected == 3)
+        _ = Self.fold(&s, [.end])
+        #expect(s.current.cursor.selected == count - 1)
+        _ = Self.fold(&s, [.pageUp])
+        #expect(s.current.cursor.selected == count - 1 - (Table.visibleRows(in: Screens.tableRect(s)) - 1))
+        _ = Self.fold(&s, [.char("g"), .up])
+        #expect(s.current.cursor.selected == 0 && s.current.cursor.offset == 0)
+    }
+
+    @Test func filterNarrowsRowsAndBangInverts() {
+        var s = Fixture.state(view: .jobs)
+        let all = Screens.rowCount(s)
+        _ = Self.fold(&s, [.char("/")] + "failed".map { .char($0) } + [.enter])
+        let failed = Screens.items(s)
+        #expect(!failed.isEmpty && failed.count < all)
+        #expect(failed.allSatisfy { $0.row.cells[3] == "failed" || $0.search.contains("failed") })
+        _ = Self.fold(&s, [.char("/"), .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .char("!")] + "failed".map { .char($0) } + [.enter])
+        #expect(Screens.rowCount(s) == all - failed.count)
+        _ = Self.fold(&s, [.escape])
+        #expect(Screens.rowCount(s) == all && !s.current.filter.isActive)
+        // A regex.
+        _ = Self.fold(&s, [.char("/")] + "^[0-9a]{2}".map { .char($0) } + [.enter])
+        #expect(Screens.items(s).allSatisfy { $0.search.range(of: "^[0-9a]{2}", options: .regularExpression) != nil })
+    }
+
+    @Test func sortCyclesColumnsAndReverses() {
+        var s = Fixture.state(view: .workers)
+        _ = Self.fold(&s, [.char("s"), .char("s"), .char("s")])
+        #expect(s.current.sortColumn == 2)
+        let statuses = Screens.items(s).map { $0.row.cells[2] }
+        #expect(statuses == statuses.sorted { $0.localizedStandardCompare($1) == .orderedAscending })
+        _ = Self.fold(&s, [.char("S")])
+        #expect(Screens.items(s).map { $0.row.cells[2] } == statuses.reversed() || !s.current.sortAscending)
+    }
+
+    @Test func enterOpensDetailAndLoadsHistoryEscCloses() {
+        var s = Fixture.state(view: .jobs)
+        let effects = Self.fold(&s, [.enter])
+        guard case let .detail(.job(id)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        #expect(effects == [.loadJobHistory(id)])
+        _ = App.update(&s, .jobHistory(id, [JobEvent(jobID: id, ts: Fixture.now, type: "created")]))
+        #expect(s.jobHistory[id]?.count == 1)
+        _ = Self.fold(&s, [.char("j")])
+        #expect(s.current.cursor.selected == 0, "keys do not leak through an overlay")
+        _ = Self.fold(&s, [.escape])
+        #expect(s.overlay == .none)
+    }
+
+    @Test func quitAndHelp() {
+        var s = Fixture.state()
+        _ = Self.fold(&s, [.char("?")])
+        #expect(s.overlay == .help)
+        _ = Self.fold(&s, [.char("?")])
+        #expect(s.overlay == .none)
+        #expect(Self.fold(&s, [.char("q")]) == [.quit] && s.quitting)
+        var t = Fixture.state()
+        #expect(Self.fold(&t, [.ctrl("c")]) == [.quit])
+    }
+
+    @Test func eventsApplyInOrderAndGapsReload() {
+        var s = Fixture.state(view: .jobs)
+        s.sequencer.reset(to: 100)
+        let job = JobPatch(id: "new-job", name: "breaking news", stage: "video_downloader", status: .queued, owner: "alice")
+        let e1 = EventEnvelope(seq: 101, ts: Fixture.now, source: "t", event: .jobCreated(job))
+        #expect(App.update(&s, .bus(.event(e1))).isEmpty)
+        #expect(Screens.items(s).contains { $0.id == "new-job" })
+        let stale = EventEnvelope(seq: 99, ts: Fixture.now, source: "t", event: .jobDeleted(id: "new-job"))
+        _ = App.update(&s, .bus(.event(stale)))
+        #expect(s.counters.eventsStale == 1 && Screens.items(s).contains { $0.id == "new-job" })
+        let gap = EventEnvelope(seq: 110, ts: Fixture.now, source: "t", event: .jobUpdated(JobPatch(id: "new-job", status: .running)))
+        #expect(App.update(&s, .bus(.event(gap))) == [.reloadSnapshot])
+        #expect(s.counters.gaps == 1)
+        let unknown = EventEnvelope(seq: 111, ts: Fixture.now, source: "t", event: .unknown(type: "x.y"))
+        _ = App.update(&s, .bus(.event(unknown)))
+        #expect(s.counters.unknownEvents == 1)
+    }
+
+    @Test func disconnectShowsStaleAndReconnectReloads() {
+        var s = Fixture.state()
+        _ = App.update(&s, .bus(.disconnected(reason: "lost", retryInMillis: 200)))
+        _ = App.update(&s, .bus(.disconnected(reason: "refused", retryInMillis: 400)))
+        #expect(s.connection.isStale)
+        if case let .down(_, _, attempts) = s.connection.events { #expect(attempts == 2) }
+        #expect(App.render(s).row(1).contains("STALE"))
+        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
+        #expect(!s.connection.isStale && !App.render(s).row(1).contains("STALE"))
+    }
+
+    @Test func selectionFollowsTheItemWhenRowsMove() {
+        var s = Fixture.state(view: .jobs)
+        _ = Self.fold(&s, [.down, .down])
+        let id = s.current.selectedID
+        s.sequencer.reset(to: 1)
+        for i in 0..<3 {
+            let e = EventEnvelope(seq: Int64(2 + i), ts: Fixture.now, source: "t",
+                                  event: .jobCreated(JobPatch(id: "n\(i)", stage: "video_downloader", status: .queued)))
+            _ = App.update(&s, .bus(.event(e)))
+        }
+        App.settle(&s)
+        #expect(s.current.selectedID == id && s.current.cursor.selected == 5)
+    }
+
+    @Test func resizeKeepsTheCursorVisible() {
+        var s = Fixture.state(width: 160, height: 48, view: .jobs)
+        _ = Self.fold(&s, [.end])
+        _ = App.update(&s, .resize(width: 80, height: 24))
+        let visible = Table.visibleRows(in: Screens.tableRect(s))
+        #expect(s.current.cursor.selected >= s.current.cursor.offset && s.current.cursor.selected < s.current.cursor.offset + visible)
+        let frame = App.render(s)
+        #expect(frame.width == 80 && frame.height == 24)
+    }
+
+    @Test func hostileTextIsDrawnAsVisibleEscapes() {
+        var s = Fixture.state(view: .jobs)
+        s.sequencer.reset(to: 1)
+        let evil = JobPatch(id: "evil", name: "clip\u{1b}]52;c;cm0gLXJm\u{07}\u{9b}2J\u{202E}gpj.exe", stage: "video_downloader", status: .queued)
+        _ = App.update(&s, .bus(.event(EventEnvelope(seq: 2, ts: Fixture.now, source: "t", event: .jobCreated(evil)))))
+        _ = Self.fold(&s, [.char("g")])
+        let list = App.render(s)
+        #expect(list.text().contains("evil     clip\\x1b]52;c;cm"))
+        _ = Self.fold(&s, [.enter])
+        let frame = App.render(s)
+        #expect(!frame.cells.contains { $0.character.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) } })
+        #expect(frame.text().contains("clip\\x1b]52;c;cm0gLXJm\\x07\\x9b2J<U+202E>gpj.exe"), "\(frame.text())")
+    }
+}
