@@ -46,6 +46,8 @@ let package = Package(
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
         .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld"],
                     exclude: ["__Snapshots__"]),
+        // The real binary driven in tmux (needs tmux; the binary comes from the same build).
+        .testTarget(name: "ConsoleE2ETests", dependencies: []),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
     ],

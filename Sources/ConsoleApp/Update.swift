@@ -209,10 +209,15 @@ public enum App {
             if state.current.markedIDs.contains(id) { state.current.markedIDs.remove(id) } else { state.current.markedIDs.insert(id) }
             move(&state, 1, visible)
             clampCursor(&state)
-        case .nextPane:
-            if state.view == .jobs && state.current.pane == 0 { state.current.pane = 1; state.current.cursor = TableCursor() }
-        case .previousPane:
-            if state.view == .jobs && state.current.pane == 1 { state.current.pane = 0; state.current.cursor = TableCursor() }
+        case .nextPane, .previousPane:
+            let pane = command == .nextPane ? 1 : 0
+            if state.view == .jobs && state.current.pane != pane {
+                // Another list: its own selection, marks, sort and filter.
+                var fresh = ViewState()
+                fresh.pane = pane
+                state.current = fresh
+                clampCursor(&state)
+            }
         case .follow:
             if state.view == .logs {
                 state.followLogs.toggle()

@@ -70,6 +70,12 @@ public final class ConsoleRuntime {
 
     /// Runs until the operator quits. Returns the process exit status.
     public func run(monochrome: Bool = false) throws -> Int32 {
+        // A parent (a test runner's thread, some wrappers) may have started us with SIGWINCH
+        // blocked: then resizes would never arrive. This loop's thread must receive it.
+        var winch = sigset_t()
+        sigemptyset(&winch)
+        sigaddset(&winch, SIGWINCH)
+        pthread_sigmask(SIG_UNBLOCK, &winch, nil)
         let screen = try CursesScreen(monochrome: monochrome)
         state.width = screen.width
         state.height = screen.height

@@ -23,8 +23,8 @@ import Testing
                       sortColumn: 4, sortAscending: false)
         t.render(into: &b, rect: b.bounds)
         let lines = (0..<b.height).map { b.row($0) }
-        #expect(lines[0].hasPrefix("  ID       STAGE") && lines[0].hasSuffix("2/10 "))
-        #expect(lines[0].contains("AGE▼") || lines[0].contains("AG▼") || lines[0].contains("2/10"))
+        #expect(lines[0].hasPrefix("  ID       STAGE"))
+        #expect(lines[0].contains("AGE▼"), "the sort column shows its direction: \(lines[0])")
         #expect(lines[1].hasPrefix("  job0     face_detector"))
         #expect(lines[3].hasPrefix("◆ job2"))
         #expect(b[5, 1].style.fg == .danger, "failed rows use the danger token")
