@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld"],
                     exclude: ["__Snapshots__"]),
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
-        .testTarget(name: "ConsoleE2ETests", dependencies: []),
+        .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
     ],

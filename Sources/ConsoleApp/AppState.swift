@@ -32,6 +32,8 @@ public struct AppState: Sendable {
     public var height: Int
     /// When the data on screen was last confirmed current (snapshot load or an applied event).
     public var dataAsOf: Date?
+    /// When the last snapshot was loaded (the console re-reads it every `App.refreshInterval`).
+    public var loadedAt: Date?
     public var followLogs = true
     public var jobHistory: [String: [JobEvent]] = [:]
     public var reloadPending = false

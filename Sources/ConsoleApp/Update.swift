@@ -20,7 +20,7 @@ public enum App {
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             sampleQueues(&state)
-            if let asOf = state.dataAsOf, date.timeIntervalSince(asOf) >= refreshInterval, !state.reloadPending {
+            if let loaded = state.loadedAt, date.timeIntervalSince(loaded) >= refreshInterval, !state.reloadPending {
                 state.reloadPending = true
                 return [.reloadSnapshot]
             }
@@ -33,11 +33,13 @@ public enum App {
             } else {
                 state.sequencer.reset(to: snapshot.eventSeq)
                 state.dataAsOf = state.now
+                state.loadedAt = state.now
             }
             clampCursor(&state)
             return []
         case let .snapshotFailed(reason):
             state.reloadPending = false
+            state.loadedAt = state.now
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
         case let .jobHistory(id, events):
@@ -262,7 +264,8 @@ public enum App {
         if state.view == .logs && state.followLogs {
             state.current.cursor.selected = max(0, count - 1)
         } else if let id = state.current.selectedID, let i = items.firstIndex(where: { $0.id == id }) {
-            state.current.cursor.offset += i - state.current.cursor.selected
+            // The selection stays on its item; the viewport does not scroll by itself, so rows
+            // arriving at the top stay visible.
             state.current.cursor.selected = i
         }
         state.current.cursor.reveal(count: count, visible: visibleRows(state))

@@ -15,6 +15,8 @@ public protocol ConsoleBackend: Sendable {
     /// Starts background work (the embedded fleet, the live warmer).
     func start()
     func stop()
+    /// The state of the Redis and PostgreSQL links after the last operation (nil: not applicable).
+    func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)?
 }
 
 /// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
@@ -140,6 +142,7 @@ public final class ConsoleRuntime {
             case .reloadSnapshot:
                 Task.detached {
                     do { inbox.post(.snapshotLoaded(try backend.loadSnapshot())) } catch { inbox.post(.snapshotFailed(String(describing: error))) }
+                    if let links = backend.links() { inbox.post(.connection(redis: links.redis, postgres: links.postgres)) }
                 }
             case let .loadJobHistory(id):
                 Task.detached {

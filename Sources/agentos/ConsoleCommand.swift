@@ -96,6 +96,7 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
         }
     }
     func stop() { world.stop() }
+    func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { nil }
 }
 
 /// Live: Redis (cache, bus) and PostgreSQL (the tables).
@@ -119,7 +120,32 @@ final class LiveConsoleBackend: ConsoleBackend {
         role = (try? rows?.first?.get("role", as: String.self)) ?? "readonly"
     }
 
-    func loadSnapshot() throws -> Snapshot { try dataManager.snapshot().0 }
+    private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
+    private let failures = Mutex(0)
+
+    func loadSnapshot() throws -> Snapshot {
+        do {
+            let (snapshot, origin) = try dataManager.snapshot()
+            failures.withLock { $0 = 0 }
+            // A cache hit proves Redis; a rebuild proves both.
+            health.withLock { h in
+                h.redis = .up
+                if origin == .rebuilt { h.postgres = .up } else if case .unknown = h.postgres { h.postgres = .up }
+            }
+            return snapshot
+        } catch {
+            let n = failures.withLock { $0 += 1; return $0 }
+            let reason = String(describing: error)
+            health.withLock { h in
+                if error is RedisError { h.redis = .down(reason: reason, retryInMillis: 5_000, attempts: n) }
+                if error is PostgresError { h.postgres = .down(reason: reason, retryInMillis: 5_000, attempts: n) }
+            }
+            throw error
+        }
+    }
+
+    func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
+
     func subscribe() -> AsyncStream<BusMessage> { bus.subscribe() }
 
     func jobHistory(_ id: String) throws -> [JobEvent] {
