@@ -34,10 +34,19 @@ extension App {
         return b
     }
 
-    static func renderTable(_ state: AppState, _ b: inout CellBuffer, _ rect: Rect) {
+    /// Builds only the visible rows of the listing.
+    static func renderTable(_ state: AppState, _ b: inout CellBuffer, _ rect: Rect, listing: Screens.Listing? = nil) {
         let view = state.current
+        let list = listing ?? Screens.listing(state)
         let empty = view.filter.isActive ? "no rows match \(view.filter.text)" : "nothing here yet"
-        Table(columns: Screens.columns(state), rows: Screens.items(state).map(\.row), cursor: view.cursor, sortColumn: view.sortColumn,
+        let visible = Table.visibleRows(in: rect)
+        let start = min(view.cursor.offset, max(0, list.count - 1))
+        let end = min(list.count, start + visible)
+        let window = start < end ? Array(start..<end) : []
+        let rows = window.map { list.item($0).row }
+        let marked = view.markedIDs.isEmpty ? [] : Set(window.enumerated().filter { view.markedIDs.contains(list.id($0.element)) }.map(\.offset))
+        let cursor = TableCursor(selected: view.cursor.selected - start, offset: 0, marked: marked)
+        Table(columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
               sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty)
             .render(into: &b, rect: rect)
     }
@@ -64,7 +73,7 @@ extension App {
             x += b.put(state.current.pane == 0 ? "[jobs]" : " jobs ", x: x, y: 1, state.current.pane == 0 ? Style(.accent, [.bold]) : Style(.muted))
             x += b.put(state.current.pane == 1 ? "[queues]" : " queues ", x: x, y: 1, state.current.pane == 1 ? Style(.accent, [.bold]) : Style(.muted))
         }
-        let count = Screens.rowCount(state)
+        let count = Screens.listing(state).count
         let position = count == 0 ? "0 rows" : "\(Fmt.count(state.current.cursor.selected + 1))/\(Fmt.count(count))"
         x += b.put("  \(position)", x: x, y: 1, Style(.muted))
         if !state.current.cursor.marked.isEmpty { x += b.put("  \(state.current.cursor.marked.count) marked", x: x, y: 1, Style(.accent)) }
@@ -242,9 +251,9 @@ extension App {
     static func renderConfig(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         let table = Screens.tableRect(state)
         renderTable(state, &b, table)
-        let items = Screens.items(state)
-        guard let s = state.snapshot, state.current.cursor.selected < items.count,
-              let entry = s.config.first(where: { $0.key == items[state.current.cursor.selected].id }) else { return }
+        let list = Screens.listing(state)
+        guard let s = state.snapshot, state.current.cursor.selected < list.count,
+              let entry = s.config.first(where: { $0.key == list.id(state.current.cursor.selected) }) else { return }
         let y = table.maxY
         guard y < body.maxY else { return }
         b.hline(x: body.x, y: y, width: body.width)

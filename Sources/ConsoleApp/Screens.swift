@@ -73,33 +73,76 @@ public enum Screens {
         }
     }
 
-    /// The rows of the current view, filtered and sorted.
-    public static func items(_ state: AppState) -> [ListItem] {
-        var list = allItems(state)
-        let filter = state.current.filter
-        if filter.isActive {
-            let match = filter.matcher()
-            list = list.filter { match($0.search) }
+    /// The rows of a view without building them: a count, each row's identity, and the full item
+    /// on demand (only the visible rows are built for a frame).
+    public struct ListSource {
+        public let count: Int
+        public let id: (Int) -> String
+        public let item: (Int) -> ListItem
+
+        static var empty: ListSource { ListSource(count: 0, id: { _ in "" }, item: { _ in ListItem(id: "", row: TableRow([]), sort: [], search: "") }) }
+
+        init(count: Int, id: @escaping (Int) -> String, item: @escaping (Int) -> ListItem) {
+            self.count = count
+            self.id = id
+            self.item = item
         }
-        if let col = state.current.sortColumn {
-            let asc = state.current.sortAscending
-            list = list.enumerated().sorted { a, b in
-                let x = col < a.element.sort.count ? a.element.sort[col] : .text("")
-                let y = col < b.element.sort.count ? b.element.sort[col] : .text("")
-                if x == y { return a.offset < b.offset }
-                return asc ? x < y : y < x
-            }.map(\.element)
+
+        init<C: RandomAccessCollection>(_ elements: C, id: @escaping (C.Element) -> String, item: @escaping (C.Element) -> ListItem) where C.Index == Int {
+            let base = elements.startIndex
+            self.init(count: elements.count, id: { id(elements[base + $0]) }, item: { item(elements[base + $0]) })
         }
-        return list
     }
 
-    public static func rowCount(_ state: AppState) -> Int { items(state).count }
+    /// The shown rows: the source and the order of its indices after the filter and the sort.
+    public struct Listing {
+        public let source: ListSource
+        public let order: [Int]
+        public var count: Int { order.count }
+        public func id(_ position: Int) -> String { source.id(order[position]) }
+        public func item(_ position: Int) -> ListItem { source.item(order[position]) }
+        public func position(of id: String) -> Int? { order.firstIndex { source.id($0) == id } }
+    }
+
+    /// Filtered and sorted; rows are built in full only when a filter or a sort needs them.
+    public static func listing(_ state: AppState) -> Listing {
+        let source = self.source(state)
+        let filter = state.current.filter
+        let sortColumn = state.current.sortColumn
+        guard filter.isActive || sortColumn != nil else { return Listing(source: source, order: Array(0..<source.count)) }
+        var order = Array(0..<source.count)
+        var built: [ListItem] = []
+        built.reserveCapacity(source.count)
+        for i in order { built.append(source.item(i)) }
+        if filter.isActive {
+            let match = filter.matcher()
+            order = order.filter { match(built[$0].search) }
+        }
+        if let col = sortColumn {
+            let asc = state.current.sortAscending
+            order = order.sorted { a, b in
+                let x = col < built[a].sort.count ? built[a].sort[col] : .text("")
+                let y = col < built[b].sort.count ? built[b].sort[col] : .text("")
+                if x == y { return a < b }
+                return asc ? x < y : y < x
+            }
+        }
+        return Listing(source: source, order: order)
+    }
+
+    /// Every shown item, built (tests and small lists; frames use `listing`).
+    public static func items(_ state: AppState) -> [ListItem] {
+        let l = listing(state)
+        return l.order.map(l.source.item)
+    }
+
+    public static func rowCount(_ state: AppState) -> Int { listing(state).count }
 
     public static func detailTarget(_ state: AppState) -> DetailTarget? {
-        let list = items(state)
+        let list = listing(state)
         let i = state.current.cursor.selected
         guard i >= 0 && i < list.count else { return nil }
-        let id = list[i].id
+        let id = list.id(i)
         switch (state.view, state.current.pane) {
         case (.dashboard, _): return Int(id).map { .alert($0) }
         case (.jobs, 0): return .job(id)
@@ -151,12 +194,12 @@ public enum Screens {
         }
     }
 
-    static func allItems(_ state: AppState) -> [ListItem] {
-        guard let s = state.snapshot else { return [] }
+    static func source(_ state: AppState) -> ListSource {
+        guard let s = state.snapshot else { return .empty }
         let now = state.now
         switch (state.view, state.current.pane) {
         case (.dashboard, _):
-            return s.alerts.filter { $0.status == .active || $0.status == .acked }.map { a in
+            return ListSource(s.alerts.filter { $0.status == .active || $0.status == .acked }, id: { String($0.id) }) { a in
                 let style = a.status == .acked ? Style(.muted) : severityStyle(a.severity)
                 return ListItem(id: String(a.id), row: TableRow([a.severity.rawValue, Fmt.age(since: a.ts, now: now), a.source, a.title, a.status.rawValue],
                                                                 style: style),
@@ -165,7 +208,7 @@ public enum Screens {
                                 search: "\(a.severity.rawValue) \(a.source) \(a.title) \(a.message) \(a.status.rawValue)")
             }
         case (.jobs, 0):
-            return s.jobs.recent.map { j in
+            return ListSource(s.jobs.recent, id: \.id) { j in
                 let progress = j.status == .running ? "\(Int((j.progress * 100).rounded()))%" : j.status == .completed ? "100%" : "-"
                 return ListItem(id: j.id, row: TableRow([Fmt.shortID(j.id), j.name, Pipeline.shortName(j.stage), j.status.rawValue, progress,
                                                          String(j.attempts), j.workerID ?? "-", j.owner, Fmt.age(since: j.createdAt, now: now)],
@@ -176,7 +219,7 @@ public enum Screens {
                                 search: "\(j.id) \(j.name) \(j.stage) \(j.queue) \(j.status.rawValue) \(j.owner) \(j.workerID ?? "") \(j.errorClass ?? "") \(j.error ?? "")")
             }
         case (.jobs, _):
-            return s.queues.map { q in
+            return ListSource(s.queues, id: \.name) { q in
                 let style = q.paused ? Style(.warning) : q.pending > 100 ? Style(.danger) : Style(.text)
                 return ListItem(id: q.name, row: TableRow([q.name, Fmt.count(q.pending), String(q.reserved), String(q.failed), q.paused ? "paused" : "active",
                                                            q.rateLimit.map(String.init) ?? "-", String(q.consumers), Fmt.age(q.oldestAgeSeconds)],
@@ -187,14 +230,14 @@ public enum Screens {
                                 search: "\(q.name) \(q.stage) \(q.paused ? "paused" : "active")")
             }
         case (.system, _):
-            return s.system.database.running.map { q in
+            return ListSource(s.system.database.running, id: { String($0.pid) }) { q in
                 let style = q.state.hasPrefix("idle in transaction") ? Style(.warning) : q.durationSeconds > 30 ? Style(.danger) : Style(.text)
                 return ListItem(id: String(q.pid), row: TableRow([String(q.pid), q.user, q.state, Fmt.age(q.durationSeconds), q.query], style: style),
                                 sort: [.number(Double(q.pid)), .text(q.user), .text(q.state), .number(q.durationSeconds), .text(q.query)],
                                 search: "\(q.pid) \(q.user) \(q.state) \(q.query)")
             }
         case (.workers, _):
-            return s.workers.map { w in
+            return ListSource(s.workers, id: \.id) { w in
                 ListItem(id: w.id, row: TableRow([w.id, Pipeline.shortName(w.stage), w.status.rawValue, "\(w.active)/\(w.concurrency)",
                                                   Fmt.count(w.processed), String(w.failed), String(format: "%.2f", w.load), Fmt.bytes(w.rssBytes),
                                                   w.status == .offline || w.status == .stopped ? Fmt.age(w.heartbeatAgeSeconds) : Fmt.age(w.heartbeatAgeSeconds ?? 0)],
@@ -205,7 +248,7 @@ public enum Screens {
                          search: "\(w.id) \(w.hostname) \(w.stage) \(w.status.rawValue) \(w.queues.joined(separator: " "))")
             }
         case (.managers, _):
-            return s.managers.map { m in
+            return ListSource(s.managers, id: \.id) { m in
                 let style = m.status == .failed ? Style(.danger) : m.status == .running ? Style(.text) : Style(.warning)
                 return ListItem(id: m.id, row: TableRow([m.id, m.status.rawValue, m.enabled ? "yes" : "no", m.schedule,
                                                          Fmt.age(since: m.lastRunAt, now: now),
@@ -217,13 +260,13 @@ public enum Screens {
                                 search: "\(m.id) \(m.kind) \(m.status.rawValue) \(m.schedule) \(m.lastResult ?? "") \(m.lastError ?? "")")
             }
         case (.logs, _):
-            return s.logs.recent.map { l in
+            return ListSource(s.logs.recent, id: { String($0.id) }) { l in
                 ListItem(id: String(l.id), row: TableRow([Fmt.clock(l.ts), l.level.rawValue, l.source, l.message], style: levelStyle(l.level)),
                          sort: [.number(l.ts.timeIntervalSince1970), .number(Double(LogLevel.allCases.firstIndex(of: l.level)!)), .text(l.source), .text(l.message)],
                          search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "")")
             }
         case (.config, _):
-            return s.config.map { c in
+            return ListSource(s.config, id: \.key) { c in
                 let changed = c.value != c.defaultValue
                 return ListItem(id: c.key, row: TableRow([c.key, c.type.rawValue, c.value.description, c.defaultValue.description, String(c.version), c.updatedBy],
                                                          style: c.locked ? Style(.muted) : nil, cellStyles: changed ? [2: Style(.accent, [.bold])] : [:]),
@@ -232,7 +275,7 @@ public enum Screens {
                                 search: "\(c.key) \(c.type.rawValue) \(c.value) \(c.description) \(c.updatedBy)")
             }
         case (.analytics, _):
-            return s.analytics.errorClasses.map { e in
+            return ListSource(s.analytics.errorClasses, id: \.name) { e in
                 ListItem(id: e.name, row: TableRow([e.name, Fmt.count(e.count), Fmt.age(since: e.lastSeen, now: now)], style: Style(.danger)),
                          sort: [.text(e.name), .number(Double(e.count)), .number(-(e.lastSeen?.timeIntervalSince1970 ?? 0))],
                          search: e.name)

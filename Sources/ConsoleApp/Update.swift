@@ -204,10 +204,10 @@ public enum App {
         case .sortReverse:
             if state.current.sortColumn != nil { state.current.sortAscending.toggle() }
         case .mark:
-            let items = Screens.items(state)
+            let list = Screens.listing(state)
             let selected = state.current.cursor.selected
-            guard selected < items.count else { break }
-            let id = items[selected].id
+            guard selected < list.count else { break }
+            let id = list.id(selected)
             if state.current.markedIDs.contains(id) { state.current.markedIDs.remove(id) } else { state.current.markedIDs.insert(id) }
             move(&state, 1, visible)
             clampCursor(&state)
@@ -244,10 +244,10 @@ public enum App {
     }
 
     static func move(_ state: inout AppState, _ delta: Int, _ visible: Int) {
-        let items = Screens.items(state)
-        let count = items.count
+        let list = Screens.listing(state)
+        let count = list.count
         state.current.cursor.move(delta, count: count, visible: visible)
-        state.current.selectedID = count == 0 ? nil : items[state.current.cursor.selected].id
+        state.current.selectedID = count == 0 ? nil : list.id(state.current.cursor.selected)
         if state.view == .logs && delta < 0 { state.followLogs = false }
         if state.view == .logs && state.current.cursor.selected == count - 1 && delta > 0 { state.followLogs = true }
     }
@@ -259,19 +259,18 @@ public enum App {
     }
 
     static func clampCursor(_ state: inout AppState) {
-        let items = Screens.items(state)
-        let count = items.count
+        let list = Screens.listing(state)
+        let count = list.count
+        let selected = state.current.cursor.selected
         if state.view == .logs && state.followLogs {
             state.current.cursor.selected = max(0, count - 1)
-        } else if let id = state.current.selectedID, let i = items.firstIndex(where: { $0.id == id }) {
+        } else if let id = state.current.selectedID, !(selected < count && list.id(selected) == id), let i = list.position(of: id) {
             // The selection stays on its item; the viewport does not scroll by itself, so rows
             // arriving at the top stay visible.
             state.current.cursor.selected = i
         }
         state.current.cursor.reveal(count: count, visible: visibleRows(state))
-        let marked = state.current.markedIDs
-        state.current.cursor.marked = marked.isEmpty ? [] : Set(items.indices.filter { marked.contains(items[$0].id) })
-        state.current.selectedID = count == 0 ? nil : items[state.current.cursor.selected].id
+        state.current.selectedID = count == 0 ? nil : list.id(state.current.cursor.selected)
     }
 
     static func visibleRows(_ state: AppState) -> Int { Table.visibleRows(in: Screens.tableRect(state)) }

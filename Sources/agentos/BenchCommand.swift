@@ -1,6 +1,8 @@
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSWorld
+import ConsoleApp
+import ConsoleUI
 import ArgumentParser
 import Foundation
 
@@ -25,10 +27,13 @@ struct BenchCommand: ParsableCommand {
     var json: String?
 
     func run() throws {
+        var results = try consoleFigures()
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
-            throw fail("bench needs --redis and --postgres (or run scripts/bench.sh)", code: ExitStatus.usage)
+            FileHandle.standardError.write(Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
+            print(BenchResult.table(results))
+            try writeJSON(results)
+            return
         }
-        var results: [BenchResult] = []
         let redis = try RedisClient(url: redisURL, database: Namespace.DB.cache)
         let ns = Namespace("bench")
 
@@ -80,10 +85,13 @@ struct BenchCommand: ParsableCommand {
         try redis.send("DEL", ns.snapshotKey)
 
         print(BenchResult.table(results))
-        if let json {
-            let data = try JSONSerialization.data(withJSONObject: results.map(\.dictionary), options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: json))
-        }
+        try writeJSON(results)
+    }
+
+    func writeJSON(_ results: [BenchResult]) throws {
+        guard let json else { return }
+        let data = try JSONSerialization.data(withJSONObject: results.map(\.dictionary), options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: json))
     }
 
     /// A simulated snapshot grown (by adding jobs and log lines) to about `targetBytes` of JSON.
