@@ -203,3 +203,51 @@ struct MigrationTests {
         #expect(try client.query("SELECT action FROM audit_logs WHERE seq = $1", [seq])[0].get("action", as: String.self) == "job.cancel")
     }
 }
+
+@Suite("Trigger-maintained job counts")
+struct JobCountsTests {
+    @Test func countsMatchAGroupByUnderConcurrentWriters() async throws {
+        let admin = try PostgresConnection(try TestServers.postgresURL())
+        let name = TestServers.unique("counts")
+        try admin.execute("CREATE DATABASE \(name)")
+        defer { _ = try? admin.execute("DROP DATABASE \(name) WITH (FORCE)") }
+        var comps = try #require(URLComponents(string: try TestServers.postgresURL()))
+        comps.path = "/\(name)"
+        let url = try #require(comps.string)
+        let client = PostgresClient(url)
+        _ = try client.withConnection { try Migrator().migrate($0) }
+        try client.execute("""
+            INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage' || (g % 3), 'q' || (g % 2),
+                (ARRAY['queued','running','failed','completed'])[1 + g % 4] FROM generate_series(1, 2000) g
+            """)
+        // Four writers move jobs between statuses (in both directions), delete some, insert more.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    let db = try PostgresConnection(url)
+                    for round in 0..<25 {
+                        try db.transaction { tx in
+                            let (from, to) = [("queued", "running"), ("running", "queued"), ("running", "completed"), ("failed", "queued")][(w + round) % 4]
+                            try tx.query("""
+                                UPDATE jobs SET status = $2 WHERE id IN (SELECT id FROM jobs WHERE status = $1 ORDER BY random() LIMIT 20)
+                                """, [from, to])
+                            if round % 5 == 0 { try tx.query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY random() LIMIT 5)") }
+                            if round % 7 == 0 {
+                                try tx.query("INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage9', 'q9', 'queued' FROM generate_series(1, 3)")
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let grouped = try client.query("SELECT status, stage, queue, count(*)::bigint AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
+        let counted = try client.query("SELECT status, stage, queue, n FROM job_counts WHERE n <> 0 ORDER BY 1, 2, 3")
+            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
+        #expect(counted == grouped)
+        try client.execute("TRUNCATE jobs CASCADE")
+        #expect(try client.query("SELECT count(*) AS n FROM job_counts")[0].get("n", as: Int.self) == 0)
+        client.shutdown()
+    }
+}

@@ -110,7 +110,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
     func jobCounts(_ db: PostgresConnection) throws -> ([String: Int], [String: [String: Int]], Int) {
         var byStatus: [String: Int] = [:], byStage: [String: [String: Int]] = [:]
         var total = 0
-        for row in try db.query("SELECT status, stage, count(*)::bigint AS n FROM jobs GROUP BY status, stage") {
+        // job_counts is kept by triggers (migration 4): a few dozen rows, not the whole history.
+        for row in try db.query("SELECT status, stage, sum(n)::bigint AS n FROM job_counts WHERE n <> 0 GROUP BY status, stage") {
             let status: String = try row.get("status"), stage: String = try row.get("stage"), n: Int = try row.get("n")
             byStatus[status, default: 0] += n
             byStage[stage, default: [:]][status, default: 0] += n
@@ -143,12 +144,13 @@ public final class PostgresSnapshotSource: SnapshotSource {
     func queueInfo(_ db: PostgresConnection) throws -> [QueueInfo] {
         let rows = try db.query("""
             SELECT q.name, coalesce(q.stage, '') AS stage, q.paused, q.rate_limit,
-                   count(j.id) FILTER (WHERE j.status = 'running') AS reserved,
-                   count(j.id) FILTER (WHERE j.status = 'failed') AS failed,
-                   extract(epoch FROM now() - min(j.updated_at) FILTER (WHERE j.status IN ('queued','pending'))) AS oldest,
+                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'running'), 0)::bigint AS reserved,
+                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'failed'), 0)::bigint AS failed,
+                   extract(epoch FROM now() - least(
+                       (SELECT min(updated_at) FROM jobs j WHERE j.queue = q.name AND j.status = 'queued'),
+                       (SELECT min(updated_at) FROM jobs j WHERE j.queue = q.name AND j.status = 'pending'))) AS oldest,
                    (SELECT count(*) FROM workers w WHERE q.name = ANY(w.queues) AND w.status = 'online') AS consumers
-            FROM queues q LEFT JOIN jobs j ON j.queue = q.name AND j.status IN ('running','failed','queued','pending')
-            GROUP BY q.name ORDER BY q.name
+            FROM queues q ORDER BY q.name
             """)
         var list: [QueueInfo] = []
         var commands: [[any RedisArgument]] = []

@@ -25,6 +25,7 @@ public struct Migrator: Sendable {
         Migration(version: 1, name: "agentos_tables", sql: MigrationSQL.agentOSTables),
         Migration(version: 2, name: "console_tables", sql: MigrationSQL.consoleTables),
         Migration(version: 3, name: "audit_append_only", sql: MigrationSQL.auditAppendOnly),
+        Migration(version: 4, name: "job_counts", sql: MigrationSQL.jobCounts),
     ]
 
     public struct Applied: Sendable, Equatable {

@@ -280,4 +280,73 @@ enum MigrationSQL {
     END;
     $$;
     """
+
+    /// Job counts per (status, stage, queue), kept by statement-level triggers with transition
+    /// tables, so the snapshot's counts cost a few dozen rows whatever the history. Each statement
+    /// applies its deltas in one INSERT ordered by key, so concurrent writers lock counter rows in
+    /// the same order (no deadlocks).
+    static let jobCounts = """
+    CREATE TABLE IF NOT EXISTS job_counts (
+        status  text NOT NULL,
+        stage   text NOT NULL,
+        queue   text NOT NULL,
+        n       bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (status, stage, queue)
+    );
+
+    CREATE INDEX IF NOT EXISTS jobs_queue_status_updated_idx ON jobs (queue, status, updated_at);
+
+    CREATE OR REPLACE FUNCTION job_counts_apply() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO job_counts (status, stage, queue, n)
+            SELECT status, stage, queue, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO job_counts (status, stage, queue, n)
+            SELECT status, stage, queue, -count(*) FROM old_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+        ELSE
+            INSERT INTO job_counts (status, stage, queue, n)
+            SELECT status, stage, queue, sum(d) FROM (
+                SELECT status, stage, queue, 1 AS d FROM new_rows
+                UNION ALL
+                SELECT status, stage, queue, -1 AS d FROM old_rows
+            ) AS deltas
+            GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
+            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+        END IF;
+        RETURN NULL;
+    END;
+    $$;
+
+    DROP TRIGGER IF EXISTS job_counts_insert ON jobs;
+    CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+    DROP TRIGGER IF EXISTS job_counts_update ON jobs;
+    CREATE TRIGGER job_counts_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+    DROP TRIGGER IF EXISTS job_counts_delete ON jobs;
+    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+
+    -- TRUNCATE has no transition table: start over.
+    CREATE OR REPLACE FUNCTION job_counts_truncate() RETURNS trigger
+    LANGUAGE plpgsql AS $$ BEGIN DELETE FROM job_counts; RETURN NULL; END; $$;
+    DROP TRIGGER IF EXISTS job_counts_truncate ON jobs;
+    CREATE TRIGGER job_counts_truncate AFTER TRUNCATE ON jobs FOR EACH STATEMENT EXECUTE FUNCTION job_counts_truncate();
+
+    -- Existing rows (a real deployment's history) are counted once, here.
+    DELETE FROM job_counts;
+    INSERT INTO job_counts (status, stage, queue, n) SELECT status, stage, queue, count(*) FROM jobs GROUP BY 1, 2, 3;
+
+    DO $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'agentos_console') THEN
+            GRANT SELECT, INSERT, UPDATE, DELETE ON job_counts TO agentos_console;
+        END IF;
+    END;
+    $$;
+    """
 }
