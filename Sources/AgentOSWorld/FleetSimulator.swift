@@ -242,7 +242,8 @@ public struct FleetSimulator: Sendable {
     private mutating func runWorkers(_ dt: Double, _ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
         let minute = Int(now.timeIntervalSince1970 / 60)
         for id in workers.keys.sorted() {
-            guard var w = workers[id] else { continue }
+            // Taken out while it changes, so its `running` table is not copied on write.
+            guard var w = workers.removeValue(forKey: id) else { continue }
             if let at = w.restartAt, at <= now {
                 w.restartAt = nil
                 w.info.status = w.desired == "paused" ? .paused : .online
@@ -400,7 +401,7 @@ public struct FleetSimulator: Sendable {
 
     private mutating func heartbeats(_ events: inout [AgentEvent], _ logsOut: inout [LogLine]) {
         for id in workers.keys.sorted() {
-            guard var w = workers[id] else { continue }
+            guard var w = workers.removeValue(forKey: id) else { continue }
             let up = w.info.status.isUp && w.restartAt == nil
             if up && now.timeIntervalSince(w.lastHeartbeat) >= 2 {
                 w.lastHeartbeat = now
@@ -566,8 +567,11 @@ public struct FleetSimulator: Sendable {
 
     public func queuePatch(_ name: String) -> QueuePatch {
         let q = queues[name] ?? QueueInfo(name: name)
-        let reserved = workers.values.filter { $0.info.queues.contains(name) }.reduce(0) { $0 + $1.running.count }
-        let consumers = workers.values.filter { $0.info.queues.contains(name) && $0.info.status == .online }.count
+        var reserved = 0, consumers = 0
+        for w in workers.values where w.info.queues.contains(name) {
+            reserved += w.running.count
+            if w.info.status == .online { consumers += 1 }
+        }
         return QueuePatch(name: name, pending: pendingCount(name), reserved: reserved, failed: q.failed, paused: q.paused,
                           rateLimit: q.rateLimit ?? -1, consumers: consumers, oldestAgeSeconds: oldestAge(name) ?? -1)
     }
