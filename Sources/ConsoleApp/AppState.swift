@@ -35,6 +35,9 @@ public struct AppState: Sendable {
     /// When the last snapshot was loaded (the console re-reads it every `App.refreshInterval`).
     public var loadedAt: Date?
     public var followLogs = true
+    /// Minutes of history the Analytics charts show.
+    public var analyticsWindow = 60
+    public static let analyticsWindows = [15, 60, 360]
     public var jobHistory: [String: [JobEvent]] = [:]
     public var reloadPending = false
     public var counters = Counters()

@@ -6,7 +6,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case quit, help, palette, filter, reload, open, back
     case view(ViewID), nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
-    case sortNext, sortReverse, mark, nextPane, previousPane, follow
+    case sortNext, sortReverse, mark, nextPane, previousPane, follow, window
 
     public var help: String {
         switch self {
@@ -32,6 +32,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .nextPane: return "next pane (jobs → queues)"
         case .previousPane: return "previous pane"
         case .follow: return "follow new log lines"
+        case .window: return "analytics window (15 min, 1 h, 6 h)"
         }
     }
 
@@ -39,7 +40,7 @@ public enum Command: Sendable, Equatable, Hashable {
         switch self {
         case .view, .nextView, .previousView: return "Views"
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
-        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .filter: return "Tables"
+        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .filter, .window: return "Tables"
         case .quit, .help, .palette, .reload: return "General"
         }
     }
@@ -73,7 +74,7 @@ public struct KeyMap: Sendable, Equatable {
         (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
         (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
         (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
-        (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow),
+        (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
     ])
 
     public static func describe(_ key: Key) -> String {

@@ -277,14 +277,18 @@ extension App {
         let table = Screens.tableRect(state)
         let top = Rect(x: body.x, y: body.y, width: body.width, height: table.y - body.y)
         let (left, right) = top.splitLeft(top.width / 2)
-        let series = s.analytics.throughput
-        b.put("Throughput /min (\(s.analytics.windowMinutes) min)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
+        let since = state.now.addingTimeInterval(-Double(state.analyticsWindow) * 60)
+        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let window = state.analyticsWindow >= 60 ? "\(state.analyticsWindow / 60) h" : "\(state.analyticsWindow) min"
+        b.put("Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
               maxWidth: left.width - 1)
         Sparkline(series.map { Double($0.completed) }, style: Style(.chart1))
             .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
         let peak = series.map(\.completed).max() ?? 0
         b.put("peak \(peak)/min · last \(series.last?.completed ?? 0)/min", x: left.x + 1, y: left.y + 2, Style(.muted), maxWidth: left.width - 1)
-        b.put("Success rate \(Fmt.percent(s.analytics.successRate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
+        let done = series.reduce(0) { $0 + $1.completed }, failed = series.reduce(0) { $0 + $1.failed }
+        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        b.put("Success rate \(Fmt.percent(rate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
         Sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
             .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 4, width: left.width - 2, height: 1))
         b.put("Stage latency p50 / p95", x: right.x + 1, y: right.y, Style(.title, [.bold]), maxWidth: right.width - 1)

@@ -225,6 +225,9 @@ public enum App {
                 state.followLogs.toggle()
                 if state.followLogs { move(&state, Int.max / 2, visible) }
             }
+        case .window:
+            let all = AppState.analyticsWindows
+            state.analyticsWindow = all[((all.firstIndex(of: state.analyticsWindow) ?? 0) + 1) % all.count]
         case .reload:
             state.reloadPending = true
             return [.reloadSnapshot]

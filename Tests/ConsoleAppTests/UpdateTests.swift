@@ -77,6 +77,15 @@ import Testing
         #expect(s.overlay == .none)
     }
 
+    @Test func analyticsWindowCycles() {
+        var s = Fixture.state(view: .analytics)
+        #expect(s.analyticsWindow == 60)
+        _ = Self.fold(&s, [.char("w")])
+        #expect(s.analyticsWindow == 360)
+        _ = Self.fold(&s, [.char("w")])
+        #expect(s.analyticsWindow == 15 && App.render(s).row(2).contains("last 15 min"))
+    }
+
     @Test func quitAndHelp() {
         var s = Fixture.state()
         _ = Self.fold(&s, [.char("?")])
