@@ -226,7 +226,10 @@ extension App {
         let lookups = cache.hits + cache.misses
         lines[1].append(("cache gen \(cache.generation), built \(String(format: "%.1f", cache.buildMs)) ms, age \(Fmt.age(state.now.timeIntervalSince(s.generatedAt)))", Style(.text)))
         lines[1].append(("hit rate \(lookups == 0 ? "-" : Fmt.percent(Double(cache.hits) / Double(lookups))) (\(cache.hits)/\(lookups))", Style(.text)))
-        lines[1].append(("sessions: \(s.system.sessions.count) console(s)", Style(.text)))
+        lines[1].append(("sessions: \(s.system.sessions.count) console(s)" + (s.system.sessions.isEmpty ? "" : ": " + s.system.sessions.map { "\($0.user)@\($0.host)" }.joined(separator: ", ")), Style(.text)))
+        let backup = s.system.backups.max { $0.createdAt < $1.createdAt }
+        lines[1].append((backup.map { "backups: \(s.system.backups.count), latest \(Fmt.age(since: $0.createdAt, now: state.now)) ago (\(Fmt.bytes($0.sizeBytes)))" } ?? "backups: none yet",
+                         backup == nil ? Style(.muted) : Style(.text)))
         lines[2].append(("Breakers", Style(.title, [.bold])))
         for br in s.system.breakers.prefix(6) {
             let style = br.state == .closed ? Style(.ok) : br.state == .open ? Style(.danger, [.bold]) : Style(.warning)

@@ -58,6 +58,7 @@ public enum Screens {
         case (.managers, _):
             return [TableColumn("MANAGER", .fixed(11), priority: 9), TableColumn("STATUS", .fixed(8), priority: 9),
                     TableColumn("ON", .fixed(3), priority: 7), TableColumn("SCHEDULE", .fixed(12), priority: 6),
+                    TableColumn("CONC", .fixed(4), align: .right, priority: 2),
                     TableColumn("LAST", .fixed(5), align: .right, priority: 8), TableColumn("NEXT", .fixed(5), align: .right, priority: 5),
                     TableColumn("RUNS", .fixed(5), align: .right, priority: 3), TableColumn("RESULT", .flex(weight: 1, min: 12), priority: 4)]
         case (.logs, _):
@@ -250,11 +251,11 @@ public enum Screens {
         case (.managers, _):
             return ListSource(s.managers, id: \.id) { m in
                 let style = m.status == .failed ? Style(.danger) : m.status == .running ? Style(.text) : Style(.warning)
-                return ListItem(id: m.id, row: TableRow([m.id, m.status.rawValue, m.enabled ? "yes" : "no", m.schedule,
+                return ListItem(id: m.id, row: TableRow([m.id, m.status.rawValue, m.enabled ? "yes" : "no", m.schedule, String(m.concurrency),
                                                          Fmt.age(since: m.lastRunAt, now: now),
                                                          m.nextRunAt.map { $0 > now ? "in " + Fmt.age($0.timeIntervalSince(now)) : "due" } ?? "-",
                                                          String(m.runs), m.lastError ?? m.lastResult ?? ""], style: style),
-                                sort: [.text(m.id), .text(m.status.rawValue), .text(m.enabled ? "yes" : "no"), .text(m.schedule),
+                                sort: [.text(m.id), .text(m.status.rawValue), .text(m.enabled ? "yes" : "no"), .text(m.schedule), .number(Double(m.concurrency)),
                                        .number(m.lastRunAt?.timeIntervalSince1970 ?? 0), .number(m.nextRunAt?.timeIntervalSince1970 ?? 0),
                                        .number(Double(m.runs)), .text(m.lastResult ?? "")],
                                 search: "\(m.id) \(m.kind) \(m.status.rawValue) \(m.schedule) \(m.lastResult ?? "") \(m.lastError ?? "")")
