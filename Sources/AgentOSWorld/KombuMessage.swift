@@ -2,21 +2,8 @@ import AgentOSCore
 import Foundation
 
 /// Task messages in kombu's Redis format (celery-redis-protocol.md §0–a): a JSON envelope with a
-/// base64 body, LPUSHed onto the queue's list; priorities map to kombu's four buckets.
+/// base64 body, LPUSHed onto the queue's list (`Namespace.brokerListKey`).
 public enum KombuMessage {
-    public static let separator: [UInt8] = [0x06, 0x16]
-    public static let prioritySteps = [0, 3, 6, 9]
-
-    /// The list a message of `priority` goes to: `queue`, `queue\x06\x163`, `…6`, `…9`
-    /// (the largest step not above the priority; 0 is the highest and the plain name).
-    public static func listKey(queue: String, priority: Int) -> [UInt8] {
-        let step = prioritySteps.last { $0 <= max(0, min(9, priority)) } ?? 0
-        return step == 0 ? Array(queue.utf8) : Array(queue.utf8) + separator + Array(String(step).utf8)
-    }
-
-    /// Every list of a queue, in the order workers read them.
-    public static func listKeys(queue: String) -> [[UInt8]] { prioritySteps.map { listKey(queue: queue, priority: $0) } }
-
     public static func task(job: Job, taskName: String, deliveryTag: String) -> [UInt8] {
         // Protocol v2 body: [args, kwargs, embed].
         let kwargs: [String: String] = ["job_id": job.id, "stage": job.stage, "name": job.name]

@@ -285,7 +285,7 @@ public final class LiveFleetWriter {
         }
         for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
             guard let job = sim.jobs[id] else { continue }
-            let key = KombuMessage.listKey(queue: place.queue, priority: place.priority)
+            let key = ns.brokerListKey(queue: place.queue, priority: place.priority)
             let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: sim.deterministicTag(for: id))
             commands.append(["LPUSH", key, message])
             inBroker[id] = (key, message)

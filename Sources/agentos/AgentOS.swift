@@ -32,6 +32,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://).", valueName: "url"))
     var redis: String?
 
+    @Option(name: .long, help: ArgumentHelp("kombu global_keyprefix of the broker lists in DB0 (Celery's default: none).", valueName: "prefix"))
+    var brokerPrefix: String = ""
+
     var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
     var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
 }

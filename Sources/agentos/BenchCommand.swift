@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let redis = try RedisClient(url: redisURL, database: Namespace.DB.cache)
-        let ns = Namespace("bench")
+        let ns = Namespace("bench", brokerPrefix: "bench:")
 
         // 1. Snapshot GET + decode vs a bare GET of the same bytes.
         for (label, snapshot) in [("seed-sized", Self.snapshot(targetBytes: 55_000)), ("1 MB", Self.snapshot(targetBytes: 1_000_000))] {

@@ -46,7 +46,7 @@ struct ConsoleCommand: ParsableCommand {
             }
             let live: LiveConsoleBackend
             do {
-                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: Namespace(namespace), user: user)
+                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: Namespace(namespace, brokerPrefix: connection.brokerPrefix), user: user)
             } catch {
                 throw fail("\(error)", code: ExitStatus.config)
             }

@@ -54,7 +54,7 @@ struct SimCommand: ParsableCommand {
         let config = SimulatorConfig(seed: seed, rate: rate, source: "sim@\(host)")
         let simulation: LiveSimulation
         do {
-            simulation = try LiveSimulation(config: config, redis: redis, postgres: postgres, namespace: Namespace(namespace),
+            simulation = try LiveSimulation(config: config, redis: redis, postgres: postgres, namespace: Namespace(namespace, brokerPrefix: connection.brokerPrefix),
                                             historySeconds: history, warmIntervalMillis: warmInterval)
         } catch {
             throw fail("cannot start the simulation: \(error)", code: ExitStatus.unavailable)

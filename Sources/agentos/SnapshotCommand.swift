@@ -58,7 +58,7 @@ extension SnapshotCommand {
         do {
             let redis = try RedisClient(url: redisURL)
             let postgres = PostgresClient(postgresURL)
-            let ns = Namespace(namespace)
+            let ns = Namespace(namespace, brokerPrefix: connection.brokerPrefix)
             let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
                                            source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
                                            bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))

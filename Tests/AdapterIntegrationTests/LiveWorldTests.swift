@@ -23,7 +23,7 @@ struct LiveBackend {
         let postgres = PostgresClient(url)
         _ = try postgres.withConnection { try Migrator().migrate($0) }
         return LiveBackend(postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
-                           namespace: Namespace(TestServers.unique("ns")), databaseName: name, url: url)
+                           namespace: { let n = TestServers.unique("ns"); return Namespace(n, brokerPrefix: n + ":") }(), databaseName: name, url: url)
     }
 
     func drop() {
@@ -69,7 +69,7 @@ struct LiveWorldTests {
         // Queue depth comes from the broker lists in DB0 and equals the jobs waiting in each queue.
         let broker = backend.redis.selecting(database: 0)
         for q in snapshot.queues {
-            let lengths = try KombuMessage.listKeys(queue: q.name).map { try broker.send("LLEN", $0).int ?? 0 }
+            let lengths = try backend.namespace.brokerListKeys(queue: q.name).map { try broker.send("LLEN", $0).int ?? 0 }
             #expect(q.pending == Int(lengths.reduce(0, +)))
             #expect(q.pending == sim.read { $0.pendingCount(q.name) }, "queue \(q.name)")
         }
@@ -77,7 +77,7 @@ struct LiveWorldTests {
         #expect(!snapshot.logs.recent.isEmpty && !snapshot.config.isEmpty && !snapshot.analytics.throughput.isEmpty)
         #expect(snapshot.managers.count == 4)
         // A broker message is a kombu envelope whose body decodes to the job.
-        let key = KombuMessage.listKeys(queue: "audio_transcriber").first { ((try? broker.send("LLEN", $0).int) ?? 0) > 0 }
+        let key = backend.namespace.brokerListKeys(queue: "audio_transcriber").first { ((try? broker.send("LLEN", $0).int) ?? 0) > 0 }
         if let key, let raw = try broker.send("LINDEX", key, 0).bytes {
             let envelope = try JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any]
             let body = Data(base64Encoded: envelope?["body"] as? String ?? "")

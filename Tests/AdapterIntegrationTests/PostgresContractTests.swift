@@ -220,7 +220,9 @@ struct JobCountsTests {
             INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage' || (g % 3), 'q' || (g % 2),
                 (ARRAY['queued','running','failed','completed'])[1 + g % 4] FROM generate_series(1, 2000) g
             """)
-        // Four writers move jobs between statuses (in both directions), delete some, insert more.
+        // Four writers move jobs between statuses (in both directions), delete some, insert more, each
+        // in multi-statement transactions, on its own rows (so only the counters are shared), while
+        // a compactor folds the deltas.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for w in 0..<4 {
                 group.addTask {
@@ -229,9 +231,12 @@ struct JobCountsTests {
                         try db.transaction { tx in
                             let (from, to) = [("queued", "running"), ("running", "queued"), ("running", "completed"), ("failed", "queued")][(w + round) % 4]
                             try tx.query("""
-                                UPDATE jobs SET status = $2 WHERE id IN (SELECT id FROM jobs WHERE status = $1 ORDER BY random() LIMIT 20)
-                                """, [from, to])
-                            if round % 5 == 0 { try tx.query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY random() LIMIT 5)") }
+                                UPDATE jobs SET status = $2 WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND abs(hashtext(id::text)) % 4 = $3
+                                ORDER BY random() LIMIT 20)
+                                """, [from, to, w])
+                            if round % 5 == 0 {
+                                try tx.query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE abs(hashtext(id::text)) % 4 = $1 ORDER BY random() LIMIT 5)", [w])
+                            }
                             if round % 7 == 0 {
                                 try tx.query("INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage9', 'q9', 'queued' FROM generate_series(1, 3)")
                             }
@@ -239,13 +244,26 @@ struct JobCountsTests {
                     }
                 }
             }
+            group.addTask {
+                let db = try PostgresConnection(url)
+                for _ in 0..<20 { _ = try db.query("SELECT job_counts_compact()"); usleep(5_000) }
+            }
             try await group.waitForAll()
         }
         let grouped = try client.query("SELECT status, stage, queue, count(*)::bigint AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
             .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
-        let counted = try client.query("SELECT status, stage, queue, n FROM job_counts WHERE n <> 0 ORDER BY 1, 2, 3")
+        let counted = try client.query("""
+            SELECT status, stage, queue, sum(n)::bigint AS n FROM (SELECT status, stage, queue, n FROM job_counts
+            UNION ALL SELECT status, stage, queue, d FROM job_count_deltas) c GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+            """)
             .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
         #expect(counted == grouped)
+        // Folding changes nothing in the totals and empties the deltas.
+        _ = try client.query("SELECT job_counts_compact()")
+        #expect(try client.query("SELECT count(*) AS n FROM job_count_deltas")[0].get("n", as: Int.self) == 0)
+        let folded = try client.query("SELECT status, stage, queue, n FROM job_counts WHERE n <> 0 ORDER BY 1, 2, 3")
+            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
+        #expect(folded == grouped)
         try client.execute("TRUNCATE jobs CASCADE")
         #expect(try client.query("SELECT count(*) AS n FROM job_counts")[0].get("n", as: Int.self) == 0)
         client.shutdown()

@@ -20,7 +20,7 @@ struct LiveConsoleE2ETests {
         let pgURL = comps.string!
         let ns = "e2e\(UUID().uuidString.prefix(6).lowercased())"
         let bin = TmuxSession.binary
-        let common = "--redis \(redisURL) --postgres \(pgURL) --namespace \(ns)"
+        let common = "--redis \(redisURL) --postgres \(pgURL) --namespace \(ns) --broker-prefix \(ns):"
 
         let sim = try TmuxSession(command: "\(bin) sim \(common) --history 120 --warm-interval 1000 --duration 120", width: 100, height: 10)
         _ = sim.waitFor("running", seconds: 30)

@@ -1,8 +1,28 @@
 /// Key and channel names of the data contract (CONTRACT.md), under a configurable namespace.
 public struct Namespace: Sendable, Equatable {
     public let prefix: String
+    /// kombu's `global_keyprefix` for the broker lists in DB0 (Celery's default is none: the list
+    /// is the queue's name).
+    public let brokerPrefix: String
 
-    public init(_ prefix: String = "agentos") { self.prefix = prefix }
+    public init(_ prefix: String = "agentos", brokerPrefix: String = "") {
+        self.prefix = prefix
+        self.brokerPrefix = brokerPrefix
+    }
+
+    // DB0: kombu's lists, one per priority bucket (celery-redis-protocol.md §0.2)
+    public static let prioritySteps = [0, 3, 6, 9]
+
+    /// The list a message of `priority` goes to: `queue`, `queue\x06\x163`, `…6`, `…9` (the largest
+    /// step not above the priority; 0 is the highest and the plain name).
+    public func brokerListKey(queue: String, priority: Int) -> [UInt8] {
+        let step = Self.prioritySteps.last { $0 <= max(0, min(9, priority)) } ?? 0
+        let base = Array((brokerPrefix + queue).utf8)
+        return step == 0 ? base : base + [0x06, 0x16] + Array(String(step).utf8)
+    }
+
+    /// Every list of a queue, in the order workers read them.
+    public func brokerListKeys(queue: String) -> [[UInt8]] { Self.prioritySteps.map { brokerListKey(queue: queue, priority: $0) } }
 
     // DB1: SSOT cache
     public var snapshotKey: String { "\(prefix):admin:dashboard:v4" }

@@ -11,7 +11,6 @@ public final class PostgresSnapshotSource: SnapshotSource {
     private let redis: RedisClient
     private let queues: RedisClient
     private let ns: Namespace
-    private let brokerSeparator: [UInt8] = [0x06, 0x16]
 
     public init(postgres: PostgresClient, redis: RedisClient, namespace: Namespace = Namespace()) {
         self.db = postgres
@@ -43,6 +42,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
             { parts.set(\.audit, try self.audit($0)) },
             { parts.set(\.system, try self.system($0)) },
         ]
+        // Fold the counter deltas first (its own short transaction; skipped while another console does it).
+        _ = try db.query("SELECT job_counts_compact() AS folded")
         let failures = Mutex<[Error]>([])
         let lanes = min(4, tasks.count)
         try db.withConnection { leader in
@@ -110,8 +111,12 @@ public final class PostgresSnapshotSource: SnapshotSource {
     func jobCounts(_ db: PostgresConnection) throws -> ([String: Int], [String: [String: Int]], Int) {
         var byStatus: [String: Int] = [:], byStage: [String: [String: Int]] = [:]
         var total = 0
-        // job_counts is kept by triggers (migration 4): a few dozen rows, not the whole history.
-        for row in try db.query("SELECT status, stage, sum(n)::bigint AS n FROM job_counts WHERE n <> 0 GROUP BY status, stage") {
+        // Kept by triggers (migration 4): folded counts plus the deltas not folded yet.
+        for row in try db.query("""
+            SELECT status, stage, sum(n)::bigint AS n FROM (
+                SELECT status, stage, n FROM job_counts UNION ALL SELECT status, stage, d FROM job_count_deltas
+            ) AS c GROUP BY status, stage HAVING sum(n) <> 0
+            """) {
             let status: String = try row.get("status"), stage: String = try row.get("stage"), n: Int = try row.get("n")
             byStatus[status, default: 0] += n
             byStage[stage, default: [:]][status, default: 0] += n
@@ -144,8 +149,10 @@ public final class PostgresSnapshotSource: SnapshotSource {
     func queueInfo(_ db: PostgresConnection) throws -> [QueueInfo] {
         let rows = try db.query("""
             SELECT q.name, coalesce(q.stage, '') AS stage, q.paused, q.rate_limit,
-                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'running'), 0)::bigint AS reserved,
-                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'failed'), 0)::bigint AS failed,
+                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'running'), 0)
+                     + coalesce((SELECT sum(d) FROM job_count_deltas c WHERE c.queue = q.name AND c.status = 'running'), 0) AS reserved,
+                   coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'failed'), 0)
+                     + coalesce((SELECT sum(d) FROM job_count_deltas c WHERE c.queue = q.name AND c.status = 'failed'), 0) AS failed,
                    extract(epoch FROM now() - least(
                        (SELECT min(updated_at) FROM jobs j WHERE j.queue = q.name AND j.status = 'queued'),
                        (SELECT min(updated_at) FROM jobs j WHERE j.queue = q.name AND j.status = 'pending'))) AS oldest,
@@ -156,9 +163,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         var commands: [[any RedisArgument]] = []
         for row in rows {
             let name: String = try row.get("name")
-            for suffix in ["", "3", "6", "9"] {
-                commands.append(["LLEN", suffix.isEmpty ? Array(name.utf8) : Array(name.utf8) + brokerSeparator + Array(suffix.utf8)])
-            }
+            for key in ns.brokerListKeys(queue: name) { commands.append(["LLEN", key]) }
             list.append(QueueInfo(name: name, stage: try row.get("stage"), pending: 0, reserved: try row.get("reserved"),
                                   failed: try row.get("failed"), paused: try row.get("paused"), rateLimit: try row.get("rate_limit"),
                                   consumers: try row.get("consumers"), oldestAgeSeconds: try row.get("oldest")))

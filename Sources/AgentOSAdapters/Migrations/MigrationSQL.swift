@@ -282,9 +282,10 @@ enum MigrationSQL {
     """
 
     /// Job counts per (status, stage, queue), kept by statement-level triggers with transition
-    /// tables, so the snapshot's counts cost a few dozen rows whatever the history. Each statement
-    /// applies its deltas in one INSERT ordered by key, so concurrent writers lock counter rows in
-    /// the same order (no deadlocks).
+    /// tables, so the snapshot's counts cost a few dozen rows whatever the history. Triggers only
+    /// APPEND deltas (appends never wait on each other, so writers cannot deadlock on hot counter
+    /// rows); `job_counts_compact()` folds them into `job_counts` under an advisory lock, one
+    /// compactor at a time. Readers add the two.
     static let jobCounts = """
     CREATE TABLE IF NOT EXISTS job_counts (
         status  text NOT NULL,
@@ -294,28 +295,33 @@ enum MigrationSQL {
         PRIMARY KEY (status, stage, queue)
     );
 
+    CREATE TABLE IF NOT EXISTS job_count_deltas (
+        id      bigserial PRIMARY KEY,
+        status  text NOT NULL,
+        stage   text NOT NULL,
+        queue   text NOT NULL,
+        d       bigint NOT NULL
+    );
+
     CREATE INDEX IF NOT EXISTS jobs_queue_status_updated_idx ON jobs (queue, status, updated_at);
 
     CREATE OR REPLACE FUNCTION job_counts_apply() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            INSERT INTO job_counts (status, stage, queue, n)
-            SELECT status, stage, queue, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+            INSERT INTO job_count_deltas (status, stage, queue, d)
+            SELECT status, stage, queue, count(*) FROM new_rows GROUP BY 1, 2, 3;
         ELSIF TG_OP = 'DELETE' THEN
-            INSERT INTO job_counts (status, stage, queue, n)
-            SELECT status, stage, queue, -count(*) FROM old_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+            INSERT INTO job_count_deltas (status, stage, queue, d)
+            SELECT status, stage, queue, -count(*) FROM old_rows GROUP BY 1, 2, 3;
         ELSE
-            INSERT INTO job_counts (status, stage, queue, n)
+            INSERT INTO job_count_deltas (status, stage, queue, d)
             SELECT status, stage, queue, sum(d) FROM (
                 SELECT status, stage, queue, 1 AS d FROM new_rows
                 UNION ALL
                 SELECT status, stage, queue, -1 AS d FROM old_rows
             ) AS deltas
-            GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
-            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n;
+            GROUP BY 1, 2, 3 HAVING sum(d) <> 0;
         END IF;
         RETURN NULL;
     END;
@@ -331,20 +337,46 @@ enum MigrationSQL {
     CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
         FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
 
+    -- Folds the appended deltas into job_counts; returns the number folded (0 when another
+    -- compaction holds the lock).
+    CREATE OR REPLACE FUNCTION job_counts_compact() RETURNS bigint
+    LANGUAGE plpgsql AS $$
+    DECLARE folded bigint;
+    BEGIN
+        IF NOT pg_try_advisory_xact_lock(hashtext('agentos.job_counts_compact')) THEN
+            RETURN 0;
+        END IF;
+        WITH moved AS (
+            DELETE FROM job_count_deltas RETURNING status, stage, queue, d
+        ), summed AS (
+            SELECT status, stage, queue, sum(d) AS d, count(*) AS rows FROM moved GROUP BY 1, 2, 3
+        ), applied AS (
+            INSERT INTO job_counts (status, stage, queue, n)
+            SELECT status, stage, queue, d FROM summed ORDER BY 1, 2, 3
+            ON CONFLICT (status, stage, queue) DO UPDATE SET n = job_counts.n + EXCLUDED.n
+            RETURNING 1
+        )
+        SELECT coalesce((SELECT sum(rows) FROM summed), 0) INTO folded FROM (SELECT count(*) FROM applied) AS a;
+        RETURN folded;
+    END;
+    $$;
+
     -- TRUNCATE has no transition table: start over.
     CREATE OR REPLACE FUNCTION job_counts_truncate() RETURNS trigger
-    LANGUAGE plpgsql AS $$ BEGIN DELETE FROM job_counts; RETURN NULL; END; $$;
+    LANGUAGE plpgsql AS $$ BEGIN DELETE FROM job_counts; DELETE FROM job_count_deltas; RETURN NULL; END; $$;
     DROP TRIGGER IF EXISTS job_counts_truncate ON jobs;
     CREATE TRIGGER job_counts_truncate AFTER TRUNCATE ON jobs FOR EACH STATEMENT EXECUTE FUNCTION job_counts_truncate();
 
     -- Existing rows (a real deployment's history) are counted once, here.
     DELETE FROM job_counts;
+    DELETE FROM job_count_deltas;
     INSERT INTO job_counts (status, stage, queue, n) SELECT status, stage, queue, count(*) FROM jobs GROUP BY 1, 2, 3;
 
     DO $$
     BEGIN
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'agentos_console') THEN
-            GRANT SELECT, INSERT, UPDATE, DELETE ON job_counts TO agentos_console;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON job_counts, job_count_deltas TO agentos_console;
+            GRANT USAGE, SELECT ON SEQUENCE job_count_deltas_id_seq TO agentos_console;
         END IF;
     END;
     $$;
