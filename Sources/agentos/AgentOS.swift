@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSCore
 import ArgumentParser
 import Foundation
 
@@ -35,8 +36,23 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("kombu global_keyprefix of the broker lists in DB0 (Celery's default: none).", valueName: "prefix"))
     var brokerPrefix: String = ""
 
+    @Option(help: "Key and channel namespace (live mode).")
+    var namespace = "agentos"
+
+    /// The contract's names for these options.
+    var names: Namespace { Namespace(namespace, brokerPrefix: brokerPrefix) }
+
     var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
     var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
+}
+
+/// The simulated fleet: embedded by default, or `agentos sim`.
+struct SimulatorOptions: ParsableArguments {
+    @Option(help: "Seed of the simulator (same seed, same fleet).")
+    var seed: UInt64 = 42
+
+    @Option(help: "Activity of the simulator: 0.1 quiet … 1 normal … 100 incident storm.")
+    var rate: Double = 1
 }
 
 func fail(_ message: String, code: Int32) -> ExitCode {

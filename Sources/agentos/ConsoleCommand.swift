@@ -20,17 +20,10 @@ struct ConsoleCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Key and channel namespace (live mode).")
-    var namespace = "agentos"
-
     @Option(help: "Environment name shown in the status line (e.g. production, staging).")
     var env: String?
 
-    @Option(help: "Seed of the embedded simulator.")
-    var seed: UInt64 = 42
-
-    @Option(help: "Activity of the embedded simulator: 0.1 quiet … 1 normal … 100 incident storm.")
-    var rate: Double = 1
+    @OptionGroup var simulator: SimulatorOptions
 
     @Flag(help: "No colours, attributes only (also when NO_COLOR is set).")
     var monochrome = false
@@ -46,7 +39,7 @@ struct ConsoleCommand: ParsableCommand {
             }
             let live: LiveConsoleBackend
             do {
-                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: Namespace(namespace, brokerPrefix: connection.brokerPrefix), user: user)
+                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: connection.names, user: user)
             } catch {
                 throw fail("\(error)", code: ExitStatus.config)
             }
@@ -54,7 +47,7 @@ struct ConsoleCommand: ParsableCommand {
             role = live.role
             connectionState = ConnectionState(mode: "live", environment: env ?? ProcessInfo.processInfo.environment["AGENTOS_ENV"] ?? "live")
         } else {
-            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate)))
+            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)))
             role = "admin"
             connectionState = ConnectionState(mode: "embedded", environment: env ?? "embedded")
         }

@@ -19,14 +19,7 @@ struct SimCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Key and channel namespace.")
-    var namespace = "agentos"
-
-    @Option(help: "Seed (same seed, same fleet).")
-    var seed: UInt64 = 42
-
-    @Option(help: "Activity: 0.1 quiet … 1 normal … 100 incident storm.")
-    var rate: Double = 1
+    @OptionGroup var simulator: SimulatorOptions
 
     @Option(help: "Seconds of history to fast-forward at start.")
     var history: Double = 600
@@ -51,10 +44,10 @@ struct SimCommand: ParsableCommand {
             throw fail("\(error)", code: ExitStatus.unavailable)
         }
         let host = ProcessInfo.processInfo.hostName
-        let config = SimulatorConfig(seed: seed, rate: rate, source: "sim@\(host)")
+        let config = SimulatorConfig(seed: simulator.seed, rate: simulator.rate, source: "sim@\(host)")
         let simulation: LiveSimulation
         do {
-            simulation = try LiveSimulation(config: config, redis: redis, postgres: postgres, namespace: Namespace(namespace, brokerPrefix: connection.brokerPrefix),
+            simulation = try LiveSimulation(config: config, redis: redis, postgres: postgres, namespace: connection.names,
                                             historySeconds: history, warmIntervalMillis: warmInterval)
         } catch {
             throw fail("cannot start the simulation: \(error)", code: ExitStatus.unavailable)
@@ -69,7 +62,7 @@ struct SimCommand: ParsableCommand {
             source.resume()
             return source
         }
-        FileHandle.standardError.write(Data("agentos sim: running (\(config.source), rate \(rate)); Ctrl-C to stop\n".utf8))
+        FileHandle.standardError.write(Data("agentos sim: running (\(config.source), rate \(simulator.rate)); Ctrl-C to stop\n".utf8))
         if let duration {
             _ = stop.wait(timeout: .now() + duration)
         } else {

@@ -23,21 +23,14 @@ struct SnapshotCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Key and channel namespace (live mode).")
-    var namespace = "agentos"
-
-    @Option(help: "Seed of the embedded simulator (same seed, same fleet).")
-    var seed: UInt64 = 42
-
-    @Option(help: "Activity of the embedded simulator: 0.1 quiet … 1 normal … 100 incident storm.")
-    var rate: Double = 1
+    @OptionGroup var simulator: SimulatorOptions
 
     func run() throws {
         let snapshot: Snapshot
         if connection.redisURL != nil || connection.postgresURL != nil {
             snapshot = try liveSnapshot()
         } else {
-            let world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate))
+            let world = EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate))
             snapshot = try world.dataManager.snapshot().0
         }
         if json || pretty {
@@ -58,7 +51,7 @@ extension SnapshotCommand {
         do {
             let redis = try RedisClient(url: redisURL)
             let postgres = PostgresClient(postgresURL)
-            let ns = Namespace(namespace, brokerPrefix: connection.brokerPrefix)
+            let ns = connection.names
             let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
                                            source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
                                            bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))
