@@ -43,6 +43,8 @@ let package = Package(
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
+        // The action pipeline's middleware with in-memory ports and an injected clock.
+        .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
         .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld"],
                     exclude: ["__Snapshots__"]),

@@ -1,0 +1,149 @@
+import Foundation
+
+/// How risky an action is; decides the confirmation dialog (ACTIONS.md).
+public enum Risk: String, Sendable, Codable, CaseIterable, Comparable {
+    case standard, high, critical
+    private var rank: Int { self == .standard ? 0 : self == .high ? 1 : 2 }
+    public static func < (a: Risk, b: Risk) -> Bool { a.rank < b.rank }
+}
+
+/// The dialog an action needs before it runs.
+public enum Confirmation: String, Sendable, Codable {
+    /// Runs at once.
+    case none
+    /// y/N, No by default.
+    case yesNo
+    /// Names the target and its measured impact, Cancel by default.
+    case impact
+    /// The operator types the target's name and gives a reason.
+    case typed
+}
+
+/// The backend service an action depends on (one circuit breaker each).
+public enum BackendService: String, Sendable, Codable, CaseIterable {
+    case postgres, redis, workers, filesystem
+}
+
+/// Which admin view offers an action.
+public enum ActionView: String, Sendable, Codable, CaseIterable {
+    case jobs, workers, managers, system, logs, config, analytics
+}
+
+/// A payload field: its type, range and whether it names the action's target.
+public struct FieldSpec: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case uuid
+        /// A name: letters, digits and `_ . : @ -`, at most 128 characters.
+        case name
+        case text(maxLength: Int)
+        case int(min: Int, max: Int)
+        case bool
+        case choice([String])
+        /// A cron expression (5 fields) or an interval (`30s`, `5m`, `1h`, `1d`).
+        case schedule
+        /// A file path under the data directory (no `..`).
+        case path
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let required: Bool
+    public let defaultValue: PayloadValue?
+    public let help: String
+
+    public init(_ name: String, _ kind: Kind, required: Bool = true, default defaultValue: PayloadValue? = nil, help: String = "") {
+        self.name = name
+        self.kind = kind
+        self.required = required && defaultValue == nil
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    public var typeDescription: String {
+        switch kind {
+        case .uuid: return "uuid"
+        case .name: return "name"
+        case let .text(n): return "text≤\(n)"
+        case let .int(lo, hi): return "int \(lo)…\(hi)"
+        case .bool: return "bool"
+        case let .choice(values): return values.joined(separator: "|")
+        case .schedule: return "cron|interval"
+        case .path: return "path"
+        }
+    }
+}
+
+/// One admin action, as data: the key map, the help, the CLI and `can-i` come from here.
+public struct ActionSpec: Sendable, Equatable, Identifiable {
+    public let name: String
+    public let view: ActionView
+    public let title: String
+    public let permission: Permission
+    public let risk: Risk
+    /// Destroys or interrupts something (a standard destructive action still asks y/N).
+    public let destructive: Bool
+    public let fields: [FieldSpec]
+    /// The field naming the target (`system` when nil).
+    public let targetField: String?
+    public let service: BackendService
+    /// Per-user limit per minute (the seed's table, else by risk).
+    public let ratePerMinute: Int
+    /// Applies to many rows (what the current filter shows, or the named queue/stage).
+    public let bulk: Bool
+    /// The key that runs it on the selection, in its view.
+    public let key: String?
+
+    public var id: String { name }
+
+    public init(_ name: String, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
+                destructive: Bool = false, fields: [FieldSpec] = [], target: String? = nil, service: BackendService = .postgres,
+                rate: Int? = nil, bulk: Bool = false, key: String? = nil) {
+        self.name = name
+        self.view = view
+        self.title = title
+        self.permission = permission
+        self.risk = risk
+        self.destructive = destructive
+        self.fields = fields
+        self.targetField = target ?? fields.first(where: { $0.required })?.name
+        self.service = service
+        self.ratePerMinute = rate ?? ActionSpec.defaultRate(name: name, risk: risk)
+        self.bulk = bulk
+        self.key = key
+    }
+
+    public var confirmation: Confirmation {
+        switch risk {
+        case .standard: return destructive ? .yesNo : .none
+        case .high: return .impact
+        case .critical: return .typed
+        }
+    }
+
+    /// Mutates state (everything but the read-only exports and checks).
+    public var mutating: Bool {
+        !["system.health_check", "system.audit_verify", "config.validate", "config.export", "logs.export",
+          "analytics.export_csv", "analytics.export_json", "analytics.report", "worker.ping"].contains(name)
+    }
+
+    public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
+
+    /// The seed's per-action limits; otherwise standard 50, high 20, critical 5 per minute.
+    static func defaultRate(name: String, risk: Risk) -> Int {
+        switch name {
+        case "worker.restart": return 30
+        case "queue.clear": return 10
+        case "worker.restart_all": return 5
+        case "system.backup": return 2
+        case "system.reset": return 1
+        default:
+            if name.hasPrefix("job.") { return 50 }
+            if name.hasPrefix("database.") { return 3 }
+            switch risk {
+            case .standard: return 50
+            case .high: return 20
+            case .critical: return 5
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+/// One payload value: a JSON scalar.
+public enum PayloadValue: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    case string(String), int(Int), bool(Bool)
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else { self = .string(try c.decode(String.self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case let .string(s): try c.encode(s)
+        case let .int(i): try c.encode(i)
+        case let .bool(b): try c.encode(b)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .string(s): return s
+        case let .int(i): return String(i)
+        case let .bool(b): return b ? "true" : "false"
+        }
+    }
+}
+
+/// A validated payload: every value has its field's type.
+public struct Payload: Sendable, Equatable {
+    public private(set) var values: [String: PayloadValue]
+
+    public init(_ values: [String: PayloadValue] = [:]) { self.values = values }
+
+    public subscript(_ name: String) -> PayloadValue? { values[name] }
+    public func string(_ name: String) -> String? { if case let .string(s)? = values[name] { return s } else { return nil } }
+    public func int(_ name: String) -> Int? { if case let .int(i)? = values[name] { return i } else { return nil } }
+    public func bool(_ name: String) -> Bool? { if case let .bool(b)? = values[name] { return b } else { return nil } }
+
+    /// Canonical JSON: keys sorted, no whitespace (fingerprints and audit hashes use it).
+    public var canonicalJSON: String { CanonicalJSON.object(values.mapValues { $0 }) }
+}
+
+/// Canonical JSON text for hashing: sorted keys, minimal escapes, no whitespace.
+public enum CanonicalJSON {
+    public static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    public static func value(_ v: PayloadValue) -> String {
+        switch v {
+        case let .string(s): return string(s)
+        case let .int(i): return String(i)
+        case let .bool(b): return b ? "true" : "false"
+        }
+    }
+
+    public static func object(_ values: [String: PayloadValue]) -> String {
+        "{" + values.keys.sorted().map { string($0) + ":" + value(values[$0]!) }.joined(separator: ",") + "}"
+    }
+}
+
+extension ActionSpec {
+    /// Checks and types a raw payload (strings from the command line are converted). Unknown
+    /// fields, missing required fields, wrong types and out-of-range values are errors naming the field.
+    public func validate(_ raw: [String: PayloadValue]) throws(ActionFailure) -> Payload {
+        for key in raw.keys.sorted() where field(key) == nil {
+            throw .invalid(field: key, "unknown field for \(name) (fields: \(fields.map(\.name).joined(separator: ", ")))")
+        }
+        var out: [String: PayloadValue] = [:]
+        for f in fields {
+            guard let value = raw[f.name] else {
+                if let d = f.defaultValue { out[f.name] = d } else if f.required { throw .invalid(field: f.name, "required (\(f.typeDescription))") }
+                continue
+            }
+            out[f.name] = try f.check(value)
+        }
+        return Payload(out)
+    }
+}
+
+extension FieldSpec {
+    func check(_ value: PayloadValue) throws(ActionFailure) -> PayloadValue {
+        func fail(_ why: String) -> ActionFailure { .invalid(field: name, why) }
+        let text = value.description
+        switch kind {
+        case .uuid:
+            guard let u = UUID(uuidString: text) else { throw fail("'\(text.prefix(60))' is not a UUID") }
+            return .string(u.uuidString.lowercased())
+        case .name:
+            let ok = !text.isEmpty && text.count <= 128 && text.unicodeScalars.allSatisfy {
+                ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:@-".unicodeScalars.contains($0)))
+            }
+            guard ok else { throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is not a valid name (letters, digits, _ . : @ -)") }
+            return .string(text)
+        case let .text(maxLength):
+            guard case .string = value else { return .string(text) }
+            guard text.count <= maxLength else { throw fail("longer than \(maxLength) characters") }
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty || !required else { throw fail("must not be empty") }
+            return .string(text)
+        case let .int(lo, hi):
+            let n: Int
+            switch value {
+            case let .int(i): n = i
+            case let .string(s): guard let i = Int(s.trimmingCharacters(in: .whitespaces)) else { throw fail("'\(s.prefix(40))' is not an integer") }; n = i
+            case .bool: throw fail("expected an integer, got a boolean")
+            }
+            guard n >= lo && n <= hi else { throw fail("\(n) is out of range \(lo)…\(hi)") }
+            return .int(n)
+        case .bool:
+            switch value {
+            case let .bool(b): return .bool(b)
+            case let .int(i) where i == 0 || i == 1: return .bool(i == 1)
+            case let .string(s):
+                switch s.lowercased() {
+                case "true", "yes", "on", "1": return .bool(true)
+                case "false", "no", "off", "0": return .bool(false)
+                default: throw fail("'\(s.prefix(40))' is not a boolean (true/false)")
+                }
+            default: throw fail("not a boolean")
+            }
+        case let .choice(values):
+            guard values.contains(text) else { throw fail("'\(TextSanitizer.clean(String(text.prefix(40))))' is not one of \(values.joined(separator: ", "))") }
+            return .string(text)
+        case .schedule:
+            guard Schedule.parse(text) != nil else { throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is neither a 5-field cron expression nor an interval like 30s, 5m, 1h") }
+            return .string(text)
+        case .path:
+            guard !text.isEmpty, text.count <= 512, !text.split(separator: "/").contains(".."), !text.contains("\0") else {
+                throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is not an acceptable path (no '..')")
+            }
+            return .string(text)
+        }
+    }
+}
+
+/// A manager schedule: cron (5 fields, each `*`, `*/n`, numbers, ranges and lists within
+/// bounds) or an interval (`30s`, `5m`, `2h`, `1d`).
+public enum Schedule: Sendable, Equatable {
+    case interval(seconds: Int)
+    case cron(String)
+
+    public static func parse(_ text: String) -> Schedule? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let unit = t.last, let n = Int(t.dropLast()), n > 0 {
+            let mult: Int? = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(unit)]
+            if let mult { return n * mult <= 30 * 86_400 ? .interval(seconds: n * mult) : nil }
+        }
+        let parts = t.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 5 else { return nil }
+        let bounds = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+        for (part, (lo, hi)) in zip(parts, bounds) {
+            for item in part.split(separator: ",", omittingEmptySubsequences: false) {
+                var body = Substring(item)
+                if let slash = body.firstIndex(of: "/") {
+                    guard let step = Int(body[body.index(after: slash)...]), step > 0 else { return nil }
+                    body = body[..<slash]
+                }
+                if body == "*" { continue }
+                let ends = body.split(separator: "-", omittingEmptySubsequences: false)
+                guard (1...2).contains(ends.count) else { return nil }
+                let nums = ends.compactMap { Int($0) }
+                guard nums.count == ends.count, nums.allSatisfy({ $0 >= lo && $0 <= hi }), nums.first! <= nums.last! else { return nil }
+            }
+        }
+        return .cron(parts.joined(separator: " "))
+    }
+}

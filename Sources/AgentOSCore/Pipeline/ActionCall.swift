@@ -1,0 +1,106 @@
+import AgentOSCrypto
+import Foundation
+
+/// One action going through the pipeline. Confined to the thread running `dispatch`; stages
+/// fill it in (the validated payload, the grant, timings) as it passes.
+public final class ActionCall: @unchecked Sendable {
+    public let request: ActionRequest
+    public let startedMillis: Int64
+    public internal(set) var spec: ActionSpec?
+    public internal(set) var payload = Payload()
+    public internal(set) var grant: Grant?
+    /// Set for the `user` role: the job must belong to this user.
+    public internal(set) var ownerMustBe: String?
+    /// The audited payload (personal data scrubbed), canonical JSON.
+    public internal(set) var auditPayload: String?
+    /// The intent row, once written.
+    public internal(set) var intent: AuditRecord?
+    /// Set by an executor that wrote the outcome row inside its own transaction.
+    public var outcomeRecord: AuditRecord?
+    /// Events the executor wants published after a success (besides `action.executed`).
+    public var events: [AgentEvent] = []
+    /// Per-stage durations in milliseconds.
+    public internal(set) var timings: [(stage: String, millis: Double)] = []
+    /// Notes for the operator (a cascade that could not publish, …).
+    public internal(set) var warnings: [String] = []
+
+    init(request: ActionRequest, startedMillis: Int64) {
+        self.request = request
+        self.startedMillis = startedMillis
+    }
+
+    public var actor: Actor { request.actor }
+    public var user: String { request.actor.effectiveUser }
+
+    /// What the action is aimed at: the target field's value, or `system`.
+    public var target: String {
+        guard let field = spec?.targetField, let value = payload[field] ?? request.payload[field] else { return "system" }
+        return value.description
+    }
+
+    /// SHA-256 over the canonical (user, action, target, payload).
+    public var fingerprint: String {
+        Hex.encode(Digest.sha256("\(user)\n\(request.action)\n\(target)\n\(payload.canonicalJSON)"))
+    }
+
+    /// The row an executor writes inside its own transaction (then sets `outcomeRecord`).
+    public func outcomeDraft(_ outcome: String, result: ActionResult?, error: String? = nil, at date: Date = Date()) -> AuditDraft {
+        var resultJSON: String?
+        if let result {
+            var details = result.details
+            details["message"] = .string(result.message)
+            details["affected"] = .int(result.affected)
+            resultJSON = CanonicalJSON.object(details)
+        } else if let error {
+            resultJSON = CanonicalJSON.object(["error": .string(error)])
+        }
+        return draft(.outcome, outcome: outcome, result: resultJSON, at: date)
+    }
+
+    func draft(_ phase: AuditDraft.Phase, outcome: String?, result: String? = nil, at date: Date) -> AuditDraft {
+        AuditDraft(timestamp: date, user: request.actor.user, actingAs: request.actor.actingAs, role: grant?.role.rawValue ?? "unknown",
+                   action: request.action, phase: phase, outcome: outcome, requestID: request.requestID,
+                   idempotencyKey: request.idempotencyKey, sessionID: request.actor.sessionID.isEmpty ? nil : request.actor.sessionID,
+                   target: spec == nil ? nil : target, reason: request.reason, payload: auditPayload, result: result,
+                   ip: request.actor.ip, userAgent: request.actor.userAgent,
+                   durationMs: phase == .intent ? nil : Int(Date().timeIntervalSince1970 * 1_000) - Int(startedMillis))
+    }
+
+    func measure(_ stage: String, _ body: () -> Void) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        timings.append((stage, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
+    }
+
+    func time<T>(_ stage: String, _ body: () throws(ActionFailure) -> T) throws(ActionFailure) -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { timings.append((stage, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) }
+        return try body()
+    }
+}
+
+/// What `dispatch` hands back: the result or the failure, and the audit rows written.
+public struct ActionReport: Sendable {
+    public var requestID: UUID
+    public var action: String
+    public var target: String
+    public var outcome: Result<ActionResult, ActionFailure>
+    public var auditSeqs: [Int]
+    public var timings: [String: Double]
+    public var totalMillis: Double
+    public var warnings: [String]
+
+    public var succeeded: Bool { if case .success = outcome { return true } else { return false } }
+    public var exitStatus: Int32 {
+        switch outcome {
+        case .success: return 0
+        case let .failure(f): return f.exitStatus
+        }
+    }
+    public var message: String {
+        switch outcome {
+        case let .success(r): return r.replayed ? "\(r.message) (replayed)" : r.message
+        case let .failure(f): return f.description
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// One concern of the pipeline. A stage runs `next` to go on, or throws to stop.
+public protocol ActionMiddleware: Sendable {
+    var name: String { get }
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult
+}
+
+/// The embedded ActionDispatcher: audit wraps validation → RBAC → rate limit → idempotency →
+/// circuit breaker → cascade → execution. The same code runs live and embedded; only the ports differ.
+public final class ActionDispatcher: Sendable {
+    public struct Ports: Sendable {
+        public var audit: AuditLog
+        public var permissions: PermissionSource
+        public var rateLimits: RateLimitStore
+        public var idempotency: IdempotencyStore
+        public var breakers: BreakerStore
+        public var executor: ActionExecutor
+        public var cascade: ActionCascade
+        public var scrubber: PIIScrubber
+        public var clock: ActionClock
+
+        public init(audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
+                    breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
+                    clock: ActionClock = SystemActionClock()) {
+            self.audit = audit
+            self.permissions = permissions
+            self.rateLimits = rateLimits
+            self.idempotency = idempotency
+            self.breakers = breakers
+            self.executor = executor
+            self.cascade = cascade
+            self.scrubber = scrubber
+            self.clock = clock
+        }
+    }
+
+    public let ports: Ports
+    public let stages: [any ActionMiddleware]
+
+    public init(_ ports: Ports, options: Options = Options()) {
+        self.ports = ports
+        stages = [
+            AuditStage(audit: ports.audit, clock: ports.clock),
+            ValidationStage(scrubber: ports.scrubber),
+            AuthorizationStage(permissions: ports.permissions, executor: ports.executor),
+            RateLimitStage(store: ports.rateLimits, clock: ports.clock, options: options),
+            IdempotencyStage(store: ports.idempotency, options: options),
+            BreakerStage(store: ports.breakers, clock: ports.clock),
+            CascadeStage(cascade: ports.cascade),
+            ExecutionStage(audit: ports.audit, executor: ports.executor, clock: ports.clock),
+        ]
+    }
+
+    public struct Options: Sendable {
+        /// Rate limits apply (off only in benchmarks of the bare pipeline).
+        public var rateLimits = true
+        public var burstMultiplier = 2
+        public var ipLimitPerMinute = 100
+        /// How long an in-progress claim holds (outlives the slowest action).
+        public var idempotencyLockMillis = 15 * 60_000
+        public var idempotencyTTLSeconds = 3_600
+        /// Injected clock for the rate limiter and breakers (nil: the store's own clock, Redis TIME live).
+        public var useInjectedClock = false
+        public init() {}
+    }
+
+    /// Runs one action through every stage. Never throws: the report carries the outcome.
+    public func dispatch(_ request: ActionRequest) -> ActionReport {
+        let call = ActionCall(request: request, startedMillis: ports.clock.nowMillis())
+        let started = DispatchTime.now().uptimeNanoseconds
+        let outcome: Result<ActionResult, ActionFailure>
+        do throws(ActionFailure) {
+            outcome = .success(try run(call, from: 0))
+        } catch {
+            outcome = .failure(error)
+        }
+        var seqs: [Int] = []
+        if let i = call.intent { seqs.append(i.seq) }
+        if let o = call.outcomeRecord { seqs.append(o.seq) }
+        return ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : call.target, outcome: outcome,
+                            auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
+                            totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
+    }
+
+    private func run(_ call: ActionCall, from index: Int) throws(ActionFailure) -> ActionResult {
+        guard index < stages.count else { throw .failed("pipeline ended without an executor") }
+        let stage = stages[index]
+        return try stage.handle(call) { (c: ActionCall) throws(ActionFailure) -> ActionResult in try self.run(c, from: index + 1) }
+    }
+
+    /// The decision for `can-i`: RBAC only (no rate limit or breaker consumed).
+    public func canI(_ action: String, actor: Actor) -> PolicyDecision {
+        guard let spec = ActionCatalog.spec(action) else { return .deny("unknown action") }
+        do {
+            let grant = try AuthorizationStage.resolve(actor, ports.permissions)
+            return Policy.decide(grant, spec)
+        } catch {
+            return .deny(error.description)
+        }
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+
+/// Outermost: every request that stops before execution leaves exactly one `denied` row; a
+/// replayed result leaves one `outcome` row marked `replayed`. (Intent and outcome rows of
+/// executed actions are written by the execution stage.)
+struct AuditStage: ActionMiddleware {
+    let audit: AuditLog
+    let clock: ActionClock
+    var name: String { "audit" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        do {
+            let result = try next(call)
+            if result.replayed {
+                call.outcomeRecord = try? audit.append(call.outcomeDraft("replayed", result: result, at: date()))
+            }
+            return result
+        } catch {
+            if case .auditUnavailable = error { throw error }
+            if call.intent == nil {
+                do {
+                    call.outcomeRecord = try audit.append(call.draft(.denied, outcome: error.outcome,
+                                                                     result: CanonicalJSON.object(["error": .string(error.description)]), at: date()))
+                } catch let auditError {
+                    throw .auditUnavailable("\(error.description); and the denial could not be recorded: \(auditError)")
+                }
+            }
+            throw error
+        }
+    }
+
+    func date() -> Date { Date(timeIntervalSince1970: Double(clock.nowMillis()) / 1_000) }
+}
+
+/// The action exists, the payload has the right types and ranges, critical actions carry the
+/// typed target name and a reason.
+struct ValidationStage: ActionMiddleware {
+    let scrubber: PIIScrubber
+    var name: String { "validate" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        try call.time(name) { () throws(ActionFailure) in
+            guard let spec = ActionCatalog.spec(call.request.action) else { throw .unknownAction(call.request.action) }
+            call.spec = spec
+            call.auditPayload = CanonicalJSON.object(scrubber.scrub(Payload(call.request.payload)))
+            call.payload = try spec.validate(call.request.payload)
+            call.auditPayload = CanonicalJSON.object(scrubber.scrub(call.payload))
+            if spec.confirmation == .typed {
+                guard let reason = call.request.reason?.trimmingCharacters(in: .whitespaces), !reason.isEmpty else {
+                    throw .confirmationRequired("\(spec.name) is critical: give a reason (ticket)")
+                }
+                guard call.request.confirmation == call.target else {
+                    throw .confirmationRequired("\(spec.name) is critical: type the target name '\(call.target)' to confirm")
+                }
+            }
+            if let reason = call.request.reason, reason.count > 500 { throw .invalid(field: "reason", "longer than 500 characters") }
+        }
+        return try next(call)
+    }
+}
+
+/// Default deny: the role of the Unix account (or of `--as`, for admins only) must allow the action.
+struct AuthorizationStage: ActionMiddleware {
+    let permissions: PermissionSource
+    let executor: ActionExecutor
+    var name: String { "rbac" }
+
+    static func lookup(_ user: String, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
+        let found: Result<Grant?, Error> = Result { try permissions.grant(for: user) }
+        switch found {
+        case let .success(g): return g ?? Grant(role: .readonly)
+        case let .failure(error): throw .unavailable("permissions: \(error)")
+        }
+    }
+
+    static func resolve(_ actor: Actor, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
+        let own = try lookup(actor.user, permissions)
+        guard let other = actor.actingAs, other != actor.user else { return own }
+        guard own.role == .admin else { throw .denied("--as is for admins only (\(actor.user) is \(own.role.rawValue))") }
+        return try lookup(other, permissions)
+    }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        try call.time(name) { () throws(ActionFailure) in
+            let grant = try Self.resolve(call.actor, permissions)
+            call.grant = grant
+            switch Policy.decide(grant, call.spec) {
+            case .allow: break
+            case let .deny(why): throw .denied(why)
+            case .allowOwn:
+                guard let id = call.payload.string("id") else { throw .denied("role user acts on its own jobs only") }
+                let owner = try executor.jobOwner(id)
+                guard let owner else { throw .notFound("job \(id)") }
+                guard owner == call.user else { throw .denied("role user acts on its own jobs only (job \(id) belongs to \(owner))") }
+                call.ownerMustBe = call.user
+            }
+        }
+        return try next(call)
+    }
+}
+
+/// Per-user-and-action sliding window (burst ×2 for 10 s) and per-source-IP window. Fails
+/// closed for mutating actions when the store is unreachable.
+struct RateLimitStage: ActionMiddleware {
+    let store: RateLimitStore
+    let clock: ActionClock
+    let options: ActionDispatcher.Options
+    var name: String { "ratelimit" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        if options.rateLimits, let spec = call.spec {
+            try call.time(name) { () throws(ActionFailure) in
+                var rules = [RateRule(key: "rl:\(call.user):\(spec.name)", limit: spec.ratePerMinute, burstMultiplier: options.burstMultiplier)]
+                if let ip = call.actor.ip { rules.append(RateRule(key: "rl:ip:\(ip)", limit: options.ipLimitPerMinute)) }
+                let decision: RateDecision
+                do {
+                    decision = try store.admit(rules, member: call.request.requestID.uuidString,
+                                               nowMillis: options.useInjectedClock ? clock.nowMillis() : nil)
+                } catch {
+                    if spec.mutating { throw .unavailable("rate limiter unreachable (mutating actions fail closed): \(error)") }
+                    return
+                }
+                if case let .refused(ms) = decision { throw .rateLimited(retryAfterMillis: ms) }
+            }
+        }
+        return try next(call)
+    }
+}
+
+/// Stripe/IETF semantics: same key + same fingerprint → replay; another payload → refused;
+/// still running → in progress. A failed action releases its key so a retry runs again.
+struct IdempotencyStage: ActionMiddleware {
+    let store: IdempotencyStore
+    let options: ActionDispatcher.Options
+    var name: String { "idempotency" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        guard let key = call.request.idempotencyKey, let spec = call.spec, spec.mutating else { return try next(call) }
+        let scope = IdempotencyScope(user: call.user, action: spec.name, key: key)
+        let fingerprint = call.fingerprint
+        let claim = try call.time(name) { () throws(ActionFailure) -> IdempotencyClaim in
+            do {
+                return try store.claim(scope, fingerprint: fingerprint, requestID: call.request.requestID, lockMillis: options.idempotencyLockMillis)
+            } catch {
+                throw .unavailable("idempotency store unreachable: \(error)")
+            }
+        }
+        switch claim {
+        case let .replay(stored):
+            var r = stored
+            r.replayed = true
+            return r
+        case .inProgress: throw .inProgress
+        case .mismatch: throw .idempotencyMismatch
+        case .claimed: break
+        }
+        do {
+            let result = try next(call)
+            do {
+                try store.complete(scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result, ttlSeconds: options.idempotencyTTLSeconds)
+            } catch {
+                call.warnings.append("idempotency result not stored: \(error)")
+            }
+            return result
+        } catch {
+            try? store.release(scope, requestID: call.request.requestID)
+            throw error
+        }
+    }
+}
+
+/// The service's breaker must admit the call; backend faults count against it. If the breaker
+/// state cannot be read, the backend is not called.
+struct BreakerStage: ActionMiddleware {
+    let store: BreakerStore
+    let clock: ActionClock
+    var name: String { "breaker" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        guard let spec = call.spec else { return try next(call) }
+        let service = spec.service.rawValue
+        // Resetting or tripping a breaker must work while it is open.
+        if spec.name.hasPrefix("system.breaker_") || spec.name == "system.reset" { return try next(call) }
+        let permit = try call.time(name) { () throws(ActionFailure) -> BreakerPermit in
+            do { return try store.acquire(service, nowMillis: nil) } catch { throw .unavailable("\(service) breaker state unreadable: \(error)") }
+        }
+        guard case let .allowed(probe) = permit else {
+            if case let .rejected(ms) = permit { throw .breakerOpen(service: service, retryAfterMillis: ms) }
+            throw .unavailable(service)
+        }
+        do {
+            let result = try next(call)
+            try? store.record(service, success: true, probe: probe, nowMillis: nil)
+            return result
+        } catch {
+            try? store.record(service, success: !error.isBackendFault, probe: probe, nowMillis: nil)
+            throw error
+        }
+    }
+}
+
+/// After a success: the SSOT cache is invalidated and the events go out on the bus.
+struct CascadeStage: ActionMiddleware {
+    let cascade: ActionCascade
+    var name: String { "cascade" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        let result = try next(call)
+        call.measure(name) {
+            do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
+            let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.target,
+                                      requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
+            do { try cascade.publish(call.events + [.actionExecuted(notice), .cacheInvalidated]) } catch {
+                call.warnings.append("event not published: \(error)")
+            }
+        }
+        return result
+    }
+}
+
+/// Intent row committed first (audit unavailable → nothing executed), then the effect, then the
+/// outcome row (unless the executor wrote it inside the effect's transaction).
+struct ExecutionStage: ActionMiddleware {
+    let audit: AuditLog
+    let executor: ActionExecutor
+    let clock: ActionClock
+    var name: String { "execute" }
+
+    func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
+        try call.time("audit_intent") { () throws(ActionFailure) in
+            do { call.intent = try audit.append(call.draft(.intent, outcome: nil, at: date())) } catch {
+                throw .auditUnavailable(String(describing: error))
+            }
+        }
+        let outcome: Result<ActionResult, ActionFailure>
+        do throws(ActionFailure) {
+            outcome = .success(try call.time(name) { () throws(ActionFailure) in try executor.execute(call) })
+        } catch {
+            outcome = .failure(error)
+        }
+        if call.outcomeRecord == nil {
+            call.measure("audit_outcome") {
+                do {
+                    switch outcome {
+                    case let .success(r): call.outcomeRecord = try audit.append(call.outcomeDraft("success", result: r, at: date()))
+                    case let .failure(f): call.outcomeRecord = try audit.append(call.outcomeDraft(f.outcome, result: nil, error: f.description, at: date()))
+                    }
+                } catch {
+                    call.warnings.append("outcome not audited (intent row \(call.intent?.seq ?? 0) stands): \(error)")
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    func date() -> Date { Date(timeIntervalSince1970: Double(clock.nowMillis()) / 1_000) }
+}
