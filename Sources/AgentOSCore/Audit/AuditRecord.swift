@@ -97,10 +97,12 @@ public enum AuditChain {
 
     /// Links a draft after `last` (nil: the first row).
     public static func link(_ draft: AuditDraft, after last: AuditRecord?) -> AuditRecord {
+        link(draft, seq: (last?.seq ?? 0) + 1, prev: last?.hash ?? genesis)
+    }
+
+    public static func link(_ draft: AuditDraft, seq: Int, prev: String) -> AuditRecord {
         var d = draft
         d.timestamp = storable(d.timestamp)
-        let seq = (last?.seq ?? 0) + 1
-        let prev = last?.hash ?? genesis
         return AuditRecord(seq: seq, draft: d, prevHash: prev, hash: hash(prev: prev, seq: seq, d))
     }
 }

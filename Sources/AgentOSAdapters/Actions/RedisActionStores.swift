@@ -1,0 +1,255 @@
+import AgentOSCore
+import Foundation
+
+extension Namespace {
+    // DB2 idempotency, DB3 rate limits, DB4 breakers, DB6 console sessions (CONTRACT.md)
+    public func idempotencyKey(_ s: IdempotencyScope) -> String { "\(prefix):idem:\(s.user):\(s.action):\(s.key)" }
+    public func rateKey(_ rule: String) -> String { "\(prefix):\(rule)" }
+    public func breakerKey(_ service: String) -> String { "\(prefix):cb:\(service)" }
+    public func sessionKey(_ id: String) -> String { "\(prefix):session:\(id)" }
+}
+
+/// Sliding-window log per rule in one Lua script on DB3 (ZREMRANGEBYSCORE, ZCARD, ZADD of a
+/// unique member, PEXPIRE), clock from Redis `TIME`; every key carries a TTL.
+public final class RedisRateLimitStore: RateLimitStore {
+    private let redis: RedisClient
+    private let ns: Namespace
+
+    static let script = RedisScript("""
+        local now = tonumber(ARGV[1])
+        if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+        local member = ARGV[2]
+        local retry = 0
+        local opens = {}
+        for i, key in ipairs(KEYS) do
+            local base = 2 + (i - 1) * 4
+            local limit, window = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+            local mult, burst = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+            redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+            local n = redis.call('ZCARD', key)
+            if n >= limit then
+                local ok = false
+                if mult > 1 and n < limit * mult then
+                    local b = redis.call('GET', key .. ':burst')
+                    if not b then opens[#opens + 1] = {key, window}; ok = true
+                    elseif now - tonumber(b) < burst then ok = true end
+                end
+                if not ok then
+                    local e = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+                    local r = tonumber(e[2]) + window - now
+                    if r > retry then retry = r end
+                end
+            end
+        end
+        if retry > 0 then return retry end
+        for i, key in ipairs(KEYS) do
+            local window = tonumber(ARGV[2 + (i - 1) * 4 + 2])
+            redis.call('ZADD', key, now, member .. ':' .. i)
+            redis.call('PEXPIRE', key, window)
+        end
+        for _, o in ipairs(opens) do redis.call('SET', o[1] .. ':burst', now, 'PX', o[2]) end
+        return 0
+        """)
+
+    public init(redis: RedisClient, namespace: Namespace = Namespace()) {
+        self.redis = redis.selecting(database: Namespace.DB.rateLimit)
+        ns = namespace
+    }
+
+    public func admit(_ rules: [RateRule], member: String, nowMillis: Int64?) throws -> RateDecision {
+        var args: [any RedisArgument] = [nowMillis ?? 0, member]
+        for r in rules { args += [r.limit, r.windowMillis, r.burstMultiplier, r.burstMillis] }
+        let retry = try redis.evaluate(Self.script, keys: rules.map { ns.rateKey($0.key) }, args: args).int ?? 0
+        return retry > 0 ? .refused(retryAfterMillis: Int(retry)) : .admitted
+    }
+
+    public func reset(user: String) throws -> Int {
+        try deleteMatching(redis, "\(ns.prefix):rl:\(user):*")
+    }
+}
+
+/// Deletes every key matching `pattern` (SCAN, never KEYS); returns how many.
+func deleteMatching(_ redis: RedisClient, _ pattern: String) throws -> Int {
+    var cursor = "0"
+    var removed = 0
+    repeat {
+        let reply = try redis.send("SCAN", cursor, "MATCH", pattern, "COUNT", 500).array ?? []
+        cursor = reply.first?.string ?? "0"
+        let keys = (reply.dropFirst().first?.array ?? []).compactMap(\.bytes)
+        if !keys.isEmpty { removed += Int(try redis.send(["DEL"] + keys).int ?? 0) }
+    } while cursor != "0"
+    return removed
+}
+
+/// Idempotency keys on DB2 (SET NX PX claim, stored result with a TTL), with the durable copy of
+/// each result in PostgreSQL (`idempotency_results`), which answers when Redis lost the key.
+public final class RedisIdempotencyStore: IdempotencyStore {
+    private let redis: RedisClient
+    private let db: PostgresClient
+    private let ns: Namespace
+
+    struct Entry: Codable {
+        var fp: String
+        var state: String
+        var rid: String
+        var result: ActionResult?
+    }
+
+    static let claimScript = RedisScript("""
+        local v = redis.call('GET', KEYS[1])
+        if v then return v end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return false
+        """)
+    static let releaseScript = RedisScript("""
+        local v = redis.call('GET', KEYS[1])
+        if v and string.find(v, ARGV[1], 1, true) and string.find(v, '"in_progress"', 1, true) then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """)
+
+    public init(redis: RedisClient, postgres: PostgresClient, namespace: Namespace = Namespace()) {
+        self.redis = redis.selecting(database: Namespace.DB.idempotency)
+        db = postgres
+        ns = namespace
+    }
+
+    private func encode(_ e: Entry) throws -> [UInt8] { Array(try JSONEncoder().encode(e)) }
+
+    public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
+        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.uuidString.lowercased(), result: nil)
+        let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [try encode(mine), lockMillis])
+        if let bytes = reply.bytes {
+            let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
+            if existing.fp != fingerprint { return .mismatch }
+            if existing.state == "done", let r = existing.result { return .replay(r) }
+            return .inProgress
+        }
+        // Claimed in Redis: the durable store may still know the key (Redis restarted or reset).
+        let rows = try db.query("""
+            SELECT fingerprint, result::text AS result FROM idempotency_results
+            WHERE user_id = $1 AND action = $2 AND key = $3 AND expires_at > now() AND status = 'done'
+            """, [scope.user, scope.action, scope.key])
+        guard let row = rows.rows.first else { return .claimed }
+        let storedFP: String = try row.get("fingerprint")
+        guard storedFP == fingerprint else {
+            try? release(scope, requestID: requestID)
+            return .mismatch
+        }
+        let result = try JSONDecoder().decode(ActionResult.self, from: Data((try row.get("result", as: String.self)).utf8))
+        let done = Entry(fp: fingerprint, state: "done", rid: mine.rid, result: result)
+        try redis.send("SET", ns.idempotencyKey(scope), try encode(done), "EX", 3_600)
+        return .replay(result)
+    }
+
+    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int) throws {
+        let done = Entry(fp: fingerprint, state: "done", rid: requestID.uuidString.lowercased(), result: result)
+        try redis.send("SET", ns.idempotencyKey(scope), try encode(done), "EX", max(1, ttlSeconds))
+        try db.query("""
+            INSERT INTO idempotency_results (user_id, action, key, fingerprint, request_id, status, result, expires_at)
+            VALUES ($1, $2, $3, $4, $5, 'done', $6, now() + make_interval(secs => $7))
+            ON CONFLICT (user_id, action, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id,
+                status = EXCLUDED.status, result = EXCLUDED.result, created_at = now(), expires_at = EXCLUDED.expires_at
+            """, [scope.user, scope.action, scope.key, fingerprint, requestID,
+                  PostgresValue.json(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)), Double(ttlSeconds)])
+    }
+
+    public func release(_ scope: IdempotencyScope, requestID: UUID) throws {
+        try redis.evaluate(Self.releaseScript, keys: [ns.idempotencyKey(scope)], args: [requestID.uuidString.lowercased()])
+    }
+}
+
+/// Circuit breakers on DB4: one hash per service, the state machine of `BreakerMachine` in Lua,
+/// so every console shares one breaker per service and HALF_OPEN admits N probes in total.
+public final class RedisBreakerStore: BreakerStore {
+    private let redis: RedisClient
+    private let ns: Namespace
+    private let numbers: BreakerMachine.Numbers
+
+    static let script = RedisScript("""
+        local key, op = KEYS[1], ARGV[1]
+        local now = tonumber(ARGV[2])
+        if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+        local window, minCalls, pct = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+        local openMs, probes, probeTimeout = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+        local h = redis.call('HMGET', key, 'state', 'outcomes', 'opened_at', 'issued', 'successes', 'inflight')
+        local state, outcomes = h[1] or 'closed', h[2] or ''
+        local openedAt, issued, successes = tonumber(h[3] or '0'), tonumber(h[4] or '0'), tonumber(h[5] or '0')
+        local inflight = {}
+        if h[6] and h[6] ~= '' then for t in string.gmatch(h[6], '[^,]+') do inflight[#inflight + 1] = tonumber(t) end end
+        local function openAt(t) state = 'open'; openedAt = t; issued = 0; successes = 0; inflight = {} end
+        local function close() state = 'closed'; outcomes = ''; issued = 0; successes = 0; inflight = {} end
+        local result = 0
+        if op == 'acquire' then
+            if state == 'open' then
+                if now - openedAt < openMs then result = openedAt + openMs - now
+                else state = 'half_open'; issued = 0; successes = 0; inflight = {} end
+            end
+            if state == 'half_open' and result == 0 then
+                local hung = false
+                for _, t in ipairs(inflight) do if now - t >= probeTimeout then hung = true end end
+                if hung then openAt(now); result = openMs
+                elseif issued < probes then issued = issued + 1; inflight[#inflight + 1] = now; result = -1
+                else result = probeTimeout end
+            end
+        elseif op == 'record' then
+            local success, probe = ARGV[9] == '1', ARGV[10] == '1'
+            if state == 'half_open' and probe then
+                if #inflight > 0 then table.remove(inflight, 1) end
+                if not success then openAt(now) else
+                    successes = successes + 1
+                    if successes >= probes then close() end
+                end
+            elseif state == 'closed' then
+                outcomes = outcomes .. (success and '0' or '1')
+                if #outcomes > window then outcomes = string.sub(outcomes, #outcomes - window + 1) end
+                local failures = select(2, string.gsub(outcomes, '1', ''))
+                if #outcomes >= minCalls and failures * 100 >= pct * #outcomes then openAt(now) end
+            end
+        elseif op == 'open' then openAt(now)
+        elseif op == 'close' then close()
+        end
+        if op ~= 'read' then
+            redis.call('HSET', key, 'state', state, 'outcomes', outcomes, 'opened_at', openedAt, 'issued', issued,
+                'successes', successes, 'inflight', table.concat(inflight, ','))
+        end
+        return {result, state, outcomes, openedAt}
+        """)
+
+    public init(redis: RedisClient, namespace: Namespace = Namespace(), numbers: BreakerMachine.Numbers = .init()) {
+        self.redis = redis.selecting(database: Namespace.DB.breakers)
+        ns = namespace
+        self.numbers = numbers
+    }
+
+    private func run(_ service: String, _ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) throws -> [RedisValue] {
+        let n = numbers
+        let args: [any RedisArgument] = [op, now ?? 0, n.window, n.minimumCalls, n.failurePercent, n.openMillis, n.probes, n.probeTimeoutMillis] + extra
+        return try redis.evaluate(Self.script, keys: [ns.breakerKey(service)], args: args).array ?? []
+    }
+
+    public func acquire(_ service: String, nowMillis: Int64?) throws -> BreakerPermit {
+        let r = try run(service, "acquire", nowMillis).first?.int ?? 0
+        if r == 0 { return .allowed(probe: false) }
+        if r < 0 { return .allowed(probe: true) }
+        return .rejected(retryAfterMillis: Int(r))
+    }
+
+    public func record(_ service: String, success: Bool, probe: Bool, nowMillis: Int64?) throws {
+        _ = try run(service, "record", nowMillis, [success ? 1 : 0, probe ? 1 : 0])
+    }
+
+    public func force(_ service: String, open: Bool, nowMillis: Int64?) throws {
+        _ = try run(service, open ? "open" : "close", nowMillis)
+    }
+
+    public func states(nowMillis: Int64?) throws -> [BreakerInfo] {
+        try BackendService.allCases.map { s in
+            let r = try run(s.rawValue, "read", nowMillis)
+            let state = BreakerState(rawValue: r.dropFirst().first?.string ?? "closed") ?? .closed
+            let outcomes = r.dropFirst(2).first?.string ?? ""
+            let openedAt = r.dropFirst(3).first?.int ?? 0
+            return BreakerInfo(service: s.rawValue, state: state, failures: outcomes.filter { $0 == "1" }.count, calls: outcomes.count,
+                               openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
+        }
+    }
+}
