@@ -26,6 +26,7 @@ public struct Migrator: Sendable {
         Migration(version: 2, name: "console_tables", sql: MigrationSQL.consoleTables),
         Migration(version: 3, name: "audit_append_only", sql: MigrationSQL.auditAppendOnly),
         Migration(version: 4, name: "job_counts", sql: MigrationSQL.jobCounts),
+        Migration(version: 5, name: "action_tables", sql: MigrationSQL.actionTables),
     ]
 
     public struct Applied: Sendable, Equatable {

@@ -381,4 +381,59 @@ enum MigrationSQL {
     END;
     $$;
     """
+
+    /// State the actions keep that the AgentOS tables have no place for (log levels, mutes, alert
+    /// rules, bookmarks, health checks, console settings) and an index for the failed-jobs window.
+    static let actionTables = """
+    CREATE TABLE IF NOT EXISTS service_log_levels (
+        service     text PRIMARY KEY,
+        level       text NOT NULL CHECK (level IN ('debug','info','warning','error','critical')),
+        updated_by  text NOT NULL,
+        updated_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS log_mutes (
+        source      text PRIMARY KEY,
+        muted_by    text NOT NULL,
+        muted_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS log_alert_rules (
+        id          bigserial PRIMARY KEY,
+        pattern     text NOT NULL,
+        level       text NOT NULL CHECK (level IN ('debug','info','warning','error','critical')),
+        severity    text NOT NULL CHECK (severity IN ('info','warning','error','critical')),
+        created_by  text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS log_bookmarks (
+        id          bigserial PRIMARY KEY,
+        log_id      bigint NOT NULL,
+        note        text NOT NULL,
+        created_by  text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS health_checks (
+        id          bigserial PRIMARY KEY,
+        ts          timestamptz NOT NULL DEFAULT now(),
+        ok          boolean NOT NULL,
+        results     jsonb NOT NULL,
+        checked_by  text NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS console_settings (
+        key         text PRIMARY KEY,
+        value       jsonb NOT NULL,
+        updated_by  text NOT NULL,
+        updated_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX IF NOT EXISTS jobs_status_updated_idx ON jobs (status, updated_at DESC);
+
+    DO $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'agentos_console') THEN
+            GRANT SELECT, INSERT, UPDATE, DELETE ON service_log_levels, log_mutes, log_alert_rules, log_bookmarks, health_checks,
+                console_settings TO agentos_console;
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO agentos_console;
+        END IF;
+    END;
+    $$;
+    """
 }

@@ -4,7 +4,7 @@ import Foundation
 /// Task messages in kombu's Redis format (celery-redis-protocol.md §0–a): a JSON envelope with a
 /// base64 body, LPUSHed onto the queue's list (`Namespace.brokerListKey`).
 public enum KombuMessage {
-    public static func task(job: Job, taskName: String, deliveryTag: String) -> [UInt8] {
+    public static func task(job: Job, taskName: String, deliveryTag: String, origin: String = "agentos-sim") -> [UInt8] {
         // Protocol v2 body: [args, kwargs, embed].
         let kwargs: [String: String] = ["job_id": job.id, "stage": job.stage, "name": job.name]
         let body = "[[], \(jsonObject(kwargs)), {\"callbacks\": null, \"errbacks\": null, \"chain\": null, \"chord\": null}]"
@@ -12,7 +12,7 @@ public enum KombuMessage {
         {"body": "\(Data(body.utf8).base64EncodedString())", "content-encoding": "utf-8", "content-type": "application/json", \
         "headers": {"lang": "py", "task": "\(taskName)", "id": "\(job.id)", "shadow": null, "eta": null, "expires": null, "group": null, \
         "group_index": null, "retries": \(max(0, job.attempts)), "timelimit": [null, null], "root_id": "\(job.id)", "parent_id": null, \
-        "argsrepr": "()", "kwargsrepr": \(jsonString(kwargs.description)), "origin": "agentos-sim", "ignore_result": false}, \
+        "argsrepr": "()", "kwargsrepr": \(jsonString(kwargs.description)), "origin": \(jsonString(origin)), "ignore_result": false}, \
         "properties": {"correlation_id": "\(job.id)", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", \
         "routing_key": "\(job.queue)"}, "priority": \(job.priority), "body_encoding": "base64", "delivery_tag": "\(deliveryTag)"}}
         """
@@ -28,7 +28,3 @@ public enum KombuMessage {
     }
 }
 
-extension FleetSimulator {
-    /// A stable delivery tag per job id (so a message can be found again with LREM).
-    public func deterministicTag(for id: String) -> String { "tag-" + id }
-}

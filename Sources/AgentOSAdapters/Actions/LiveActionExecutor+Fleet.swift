@@ -1,0 +1,195 @@
+import AgentOSCore
+import Foundation
+
+/// Agents & Workers (15) and Managers (10): rows in `workers`/`managers`, and a control
+/// command so the workers and managers themselves change.
+extension LiveActionExecutor {
+    static let workerHandlers: [String: Handler] = [
+        "worker.restart": { c in
+            try c.workerTransition("worker.restart", set: "status = 'restarting', desired_state = 'running'", from: ["online", "paused", "draining", "starting"],
+                                   done: "restarting (in-flight work finishes or is requeued)")
+        },
+        "worker.shutdown": { c in
+            try c.workerTransition("worker.shutdown", set: "desired_state = 'stopped', status = CASE WHEN active > 0 THEN 'draining' ELSE 'stopped' END",
+                                   from: ["online", "paused", "draining", "starting", "restarting"], done: "warm shutdown: finishes active tasks, then stops")
+        },
+        "worker.start": { c in
+            try c.workerTransition("worker.start", set: "status = 'starting', desired_state = 'running'", from: ["stopped", "offline"], done: "starting")
+        },
+        "worker.pause": { c in
+            try c.workerTransition("worker.pause", set: "status = 'paused', desired_state = 'paused'", from: ["online"], done: "paused: consumers cancelled")
+        },
+        "worker.resume": { c in
+            try c.workerTransition("worker.resume", set: "status = 'online', desired_state = 'running'", from: ["paused"], done: "consuming again")
+        },
+        "worker.drain": { c in
+            try c.workerTransition("worker.drain", set: "status = 'draining', desired_state = 'drained'", from: ["online", "paused"],
+                                   done: "draining: takes no new work, stops when idle")
+        },
+        "worker.scale": { c in try c.setConcurrency { _ in try c.int("concurrency") } },
+        "worker.pool_grow": { c in try c.setConcurrency { min(64, $0 + (c.p.int("n") ?? 1)) } },
+        "worker.pool_shrink": { c in try c.setConcurrency { max(1, $0 - (c.p.int("n") ?? 1)) } },
+        "worker.autoscale": { c in
+            let id = try c.string("id"), lo = try c.int("min"), hi = try c.int("max")
+            guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
+            let r = try c.commit { tx in
+                guard try tx.query("UPDATE workers SET autoscale_min = $2, autoscale_max = $3, updated_at = now() WHERE id = $1 RETURNING id",
+                                   [id, lo, hi]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+                return ActionResult("worker \(id): autoscale \(lo)…\(hi)")
+            }
+            try c.control("worker.autoscale", id, extra: ["min": .int(lo), "max": .int(hi)])
+            return r
+        },
+        "worker.restart_all": { c in
+            let stage = c.p.string("stage")
+            var ids: [String] = []
+            let r = try c.commit { tx in
+                ids = try tx.query("""
+                    UPDATE workers SET status = 'restarting', desired_state = 'running', updated_at = now()
+                    WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1) RETURNING id
+                    """, [stage]).rows.map { try $0.get("id", as: String.self) }.sorted()
+                return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
+            }
+            for id in ids { try c.control("worker.restart", id, extra: ["rolling": .bool(true)]) }
+            return r
+        },
+        "worker.rate_limit": { c in
+            let id = try c.string("id"), task = try c.string("task"), rate = try c.string("rate")
+            guard rate.range(of: #"^\d+(/[smh])?$"#, options: .regularExpression) != nil else {
+                throw ActionFailure.invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0")
+            }
+            let r = try c.commit { tx in
+                let sql = rate == "0"
+                    ? "UPDATE workers SET rate_limits = rate_limits - $2, updated_at = now() WHERE id = $1 RETURNING id"
+                    : "UPDATE workers SET rate_limits = rate_limits || jsonb_build_object($2::text, $3::text), updated_at = now() WHERE id = $1 RETURNING id"
+                let params: [any PostgresBindable] = rate == "0" ? [id, task] : [id, task, rate]
+                guard try tx.query(sql, params).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+                return ActionResult(rate == "0" ? "worker \(id): \(task) rate limit removed" : "worker \(id): \(task) limited to \(rate)")
+            }
+            try c.control("worker.rate_limit", id, extra: ["task": .string(task), "rate": .string(rate)])
+            return r
+        },
+        "worker.time_limit": { c in
+            let id = try c.string("id"), task = try c.string("task"), soft = try c.int("soft"), hard = try c.int("hard")
+            guard soft <= hard else { throw ActionFailure.invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
+            let r = try c.commit { tx in
+                guard try tx.query("""
+                    UPDATE workers SET time_limits = time_limits || jsonb_build_object($2::text, jsonb_build_object('soft', $3::int, 'hard', $4::int)),
+                        updated_at = now() WHERE id = $1 RETURNING id
+                    """, [id, task, soft, hard]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+                return ActionResult("worker \(id): \(task) time limits soft \(soft) s, hard \(hard) s")
+            }
+            try c.control("worker.time_limit", id, extra: ["task": .string(task), "soft": .int(soft), "hard": .int(hard)])
+            return r
+        },
+        "worker.ping": { c in
+            let id = try c.string("id")
+            guard let row = try c.db.query("""
+                SELECT status, extract(epoch FROM now() - last_heartbeat)::float8 AS age FROM workers WHERE id = $1
+                """, [id]).rows.first else { throw ActionFailure.notFound("worker \(id)") }
+            let status: String = try row.get("status")
+            let age: Double? = try row.get("age")
+            let start = DispatchTime.now().uptimeNanoseconds
+            let listeners = try c.ex.redis.send("PUBLISH", c.ns.controlChannel, CanonicalJSON.object(["command": .string("worker.ping"), "target": .string(id)])).int ?? 0
+            let rtt = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            guard status != "offline" else { throw ActionFailure.conflict("worker \(id) is offline (last heartbeat \(Int(age ?? 0)) s ago)") }
+            return ActionResult(String(format: "pong from %@ (%@): heartbeat %.1f s ago, control round trip %.2f ms, %d listener(s)", id, status, age ?? 0, rtt, listeners),
+                                details: ["heartbeat_age_ms": .int(Int((age ?? 0) * 1_000)), "rtt_us": .int(Int(rtt * 1_000)), "status": .string(status)])
+        },
+        "worker.forget": { c in
+            let id = try c.string("id")
+            let r = try c.commit { tx in
+                guard try tx.query("DELETE FROM workers WHERE id = $1 AND status IN ('offline','stopped') RETURNING id", [id]).rows.first != nil else {
+                    try c.whyNot(tx, table: "workers", key: "id", id: id, what: "worker", hint: "only offline or stopped workers can be forgotten")
+                }
+                return ActionResult("worker \(id) removed from the roster")
+            }
+            try c.control("worker.forget", id)
+            return r
+        },
+    ]
+
+    static let managerHandlers: [String: Handler] = [
+        "manager.start": { c in try c.managerTransition("manager.start", set: "status = 'running'", from: ["stopped", "failed"], done: "started") },
+        "manager.stop": { c in try c.managerTransition("manager.stop", set: "status = 'stopped', next_run_at = NULL", from: ["running", "paused", "starting"], done: "stopped") },
+        "manager.pause": { c in try c.managerTransition("manager.pause", set: "status = 'paused'", from: ["running"], done: "paused") },
+        "manager.resume": { c in try c.managerTransition("manager.resume", set: "status = 'running'", from: ["paused"], done: "resumed") },
+        "manager.restart": { c in
+            try c.managerTransition("manager.restart", set: "status = 'starting', last_error = NULL", from: ["running", "paused", "stopped", "failed", "starting"],
+                                    done: "restarting")
+        },
+        "manager.trigger": { c in
+            try c.managerTransition("manager.trigger", set: "next_run_at = now()", from: ["running", "paused"], requireEnabled: true, done: "runs now")
+        },
+        "manager.set_schedule": { c in
+            let schedule = try c.string("schedule")
+            var next = "next_run_at"
+            if case let .interval(seconds)? = Schedule.parse(schedule) { next = "now() + make_interval(secs => \(seconds))" }
+            return try c.managerTransition("manager.set_schedule", set: "schedule = $3, next_run_at = \(next)", from: nil, params: [schedule],
+                                           extra: ["schedule": .string(schedule)], done: "schedule \(schedule)")
+        },
+        "manager.set_concurrency": { c in
+            let n = try c.int("concurrency")
+            return try c.managerTransition("manager.set_concurrency", set: "concurrency = $3", from: nil, params: [n], value: n, done: "concurrency \(n)")
+        },
+        "manager.enable": { c in
+            try c.managerTransition("manager.enable", set: "enabled = true", from: nil, guardSQL: "NOT enabled", done: "enabled")
+        },
+        "manager.disable": { c in
+            try c.managerTransition("manager.disable", set: "enabled = false, next_run_at = NULL", from: nil, guardSQL: "enabled", done: "disabled: no more runs")
+        },
+    ]
+}
+
+extension LiveActionContext {
+    /// Moves a worker from one of `from` with `set`, then tells it.
+    func workerTransition(_ command: String, set: String, from: [String], done: String) throws -> ActionResult {
+        let id = try string("id")
+        let r = try commit { tx in
+            guard try tx.query("UPDATE workers SET \(set), updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING id",
+                               [id, PostgresValue.textArray(from)]).rows.first != nil else {
+                try whyNot(tx, table: "workers", key: "id", id: id, what: "worker", hint: "\(command) applies to \(from.joined(separator: "/")) workers")
+            }
+            return ActionResult("worker \(id): \(done)")
+        }
+        try control(command, id)
+        return r
+    }
+
+    func setConcurrency(_ next: (Int) throws -> Int) throws -> ActionResult {
+        let id = try string("id")
+        var value = 0
+        let r = try commit { tx in
+            guard let row = try tx.query("SELECT concurrency FROM workers WHERE id = $1 FOR UPDATE", [id]).rows.first else { throw ActionFailure.notFound("worker \(id)") }
+            let old: Int = try row.get("concurrency")
+            value = try next(old)
+            try tx.query("UPDATE workers SET concurrency = $2, updated_at = now() WHERE id = $1", [id, value])
+            return ActionResult("worker \(id): concurrency \(old) → \(value)", details: ["concurrency": .int(value), "was": .int(old)])
+        }
+        try control("worker.scale", id, value: value)
+        publish(.workerUpdated(WorkerPatch(id: id, concurrency: value), cause: "worker.updated"))
+        return r
+    }
+
+    func managerTransition(_ command: String, set: String, from: [String]?, guardSQL: String? = nil, requireEnabled: Bool = false,
+                           params: [any PostgresBindable] = [], value: Int? = nil, extra: [String: PayloadValue] = [:], done: String) throws -> ActionResult {
+        let id = try string("id")
+        var conditions = from == nil ? [] : ["status = ANY($2::text[])"]
+        if let guardSQL { conditions.append(guardSQL) }
+        if requireEnabled { conditions.append("enabled") }
+        let whereSQL = conditions.isEmpty ? "" : " AND " + conditions.joined(separator: " AND ")
+        let r = try commit { tx in
+            let args: [any PostgresBindable] = [id, PostgresValue.textArray(from ?? [])] + params + [user]
+            guard try tx.query("""
+                UPDATE managers SET \(set), updated_at = now(), updated_by = $\(3 + params.count)
+                WHERE id = $1 AND ($2::text[] IS NOT NULL)\(whereSQL) RETURNING id
+                """, args).rows.first != nil else {
+                let hint = from.map { "\(command) applies to \($0.joined(separator: "/")) managers" } ?? (requireEnabled ? "the manager is disabled" : "nothing to change")
+                try whyNot(tx, table: "managers", key: "id", id: id, what: "manager", hint: hint)
+            }
+            return ActionResult("manager \(id): \(done)")
+        }
+        try control(command, id, value: value, extra: extra)
+        return r
+    }
+}

@@ -1,0 +1,239 @@
+import AgentOSCore
+import Foundation
+
+/// Jobs & Queue: job.* and queue.* (12).
+extension LiveActionExecutor {
+    /// Removes every message of a job from a queue's lists (DB0); returns how many.
+    static let unqueueScript = RedisScript("""
+        local removed = 0
+        for _, key in ipairs(KEYS) do
+            local items = redis.call('LRANGE', key, 0, -1)
+            for _, m in ipairs(items) do
+                if string.find(m, ARGV[1], 1, true) then removed = removed + redis.call('LREM', key, 1, m) end
+            end
+        end
+        return removed
+        """)
+
+    static let jobColumns = "id::text AS id, name, stage, queue, status, priority, attempts, owner, created_at"
+
+    static func job(_ row: PostgresRow) throws -> Job {
+        Job(id: try row.get("id"), name: try row.get("name"), stage: try row.get("stage"), queue: try row.get("queue"),
+            status: JobStatus(rawValue: try row.get("status")) ?? .queued, priority: try row.get("priority"), attempts: try row.get("attempts"),
+            owner: try row.get("owner"), createdAt: try row.get("created_at"))
+    }
+
+    static let jobHandlers: [String: Handler] = [
+        "job.cancel": { c in
+            let id = try c.string("id")
+            var job: Job?
+            let r = try c.commit { tx in
+                guard let row = try tx.query("""
+                    UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+                    WHERE id = $1::uuid AND status IN ('pending','queued','retrying') AND ($2::text IS NULL OR owner = $2)
+                    RETURNING \(jobColumns)
+                    """, [id, c.call.ownerMustBe]).rows.first else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only pending or queued jobs can be cancelled (running: job.kill)")
+                }
+                job = try LiveActionExecutor.job(row)
+                try c.jobEvent(tx, id, type: "cancelled", status: "cancelled")
+                return ActionResult("cancelled job \(id)")
+            }
+            try c.unqueue(job!)
+            try c.control("job.cancel", id)
+            c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
+            return r
+        },
+        "job.kill": { c in
+            let id = try c.string("id")
+            let r = try c.commit { tx in
+                guard try tx.query("""
+                    UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = 'killed by ' || $2, error_class = 'Terminated'
+                    WHERE id = $1::uuid AND status = 'running' AND ($3::text IS NULL OR owner = $3) RETURNING id
+                    """, [id, c.user, c.call.ownerMustBe]).rows.first != nil else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only running jobs can be killed")
+                }
+                try c.jobEvent(tx, id, type: "killed", status: "cancelled")
+                return ActionResult("killed job \(id) (revoke + SIGTERM sent)")
+            }
+            try c.control("job.kill", id, extra: ["signal": .string("SIGTERM")])
+            c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
+            return r
+        },
+        "job.retry": { c in
+            let id = try c.string("id")
+            var job: Job?
+            let r = try c.commit { tx in
+                guard let row = try tx.query("""
+                    UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
+                        worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+                    WHERE id = $1::uuid AND status IN ('failed','cancelled') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
+                    """, [id, c.call.ownerMustBe]).rows.first else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed or cancelled jobs can be retried")
+                }
+                job = try LiveActionExecutor.job(row)
+                try c.jobEvent(tx, id, type: "retried", status: "queued")
+                return ActionResult("re-enqueued job \(id) (attempt \(job!.attempts))")
+            }
+            try c.enqueue(job!)
+            try c.control("job.retry", id)
+            c.publish(.jobRetried(JobPatch(id: id, status: .queued, attempts: job!.attempts, updatedAt: Date())))
+            return r
+        },
+        "job.delete": { c in
+            let id = try c.string("id")
+            var job: Job?
+            let r = try c.commit { tx in
+                guard let row = try tx.query("DELETE FROM jobs WHERE id = $1::uuid RETURNING \(jobColumns)", [id]).rows.first else {
+                    throw ActionFailure.notFound("job \(id)")
+                }
+                job = try LiveActionExecutor.job(row)
+                return ActionResult("deleted job \(id) with its events")
+            }
+            try c.unqueue(job!)
+            try c.control("job.delete", id)
+            try c.removeArtifacts(of: id)
+            c.publish(.jobDeleted(id: id))
+            return r
+        },
+        "job.set_priority": { c in
+            let id = try c.string("id")
+            let priority = try c.int("priority")
+            var job: Job?
+            let r = try c.commit { tx in
+                guard let row = try tx.query("""
+                    UPDATE jobs SET priority = $2, updated_at = now() WHERE id = $1::uuid AND status NOT IN ('completed','failed','cancelled')
+                    RETURNING \(jobColumns)
+                    """, [id, priority]).rows.first else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "finished jobs keep their priority")
+                }
+                job = try LiveActionExecutor.job(row)
+                try c.jobEvent(tx, id, type: "priority", status: nil, message: "priority \(priority)")
+                return ActionResult("job \(id) priority → \(priority)")
+            }
+            if let job, job.status == .queued || job.status == .pending, try c.unqueue(job) > 0 { try c.enqueue(job) }
+            try c.control("job.set_priority", id, value: priority)
+            c.publish(.jobUpdated(JobPatch(id: id, priority: priority, updatedAt: Date())))
+            return r
+        },
+        "job.move": { c in
+            let id = try c.string("id")
+            let to = try c.string("to")
+            var old: Job?
+            var moved: Job?
+            let r = try c.commit { tx in
+                guard try tx.query("SELECT 1 FROM queues WHERE name = $1", [to]).rows.first != nil else { throw ActionFailure.notFound("queue \(to)") }
+                guard let before = try tx.query("SELECT \(jobColumns) FROM jobs WHERE id = $1::uuid FOR UPDATE", [id]).rows.first else {
+                    throw ActionFailure.notFound("job \(id)")
+                }
+                old = try LiveActionExecutor.job(before)
+                guard old!.status == .pending || old!.status == .queued else { throw ActionFailure.conflict("job \(id) is \(old!.status.rawValue): only waiting jobs move") }
+                guard old!.queue != to else { throw ActionFailure.conflict("job \(id) is already in queue \(to)") }
+                let row = try tx.query("UPDATE jobs SET queue = $2, updated_at = now() WHERE id = $1::uuid RETURNING \(jobColumns)", [id, to]).rows[0]
+                moved = try LiveActionExecutor.job(row)
+                try c.jobEvent(tx, id, type: "moved", status: nil, message: "\(old!.queue) → \(to)")
+                return ActionResult("moved job \(id) from \(old!.queue) to \(to)")
+            }
+            try c.unqueue(old!)
+            try c.enqueue(moved!)
+            try c.control("job.move", id, extra: ["queue": .string(to)])
+            c.publish(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: Date())))
+            return r
+        },
+        "queue.clear": { c in
+            let q = try c.string("queue")
+            let r = try c.commit { tx in
+                guard try tx.query("SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [q]).rows.first != nil else { throw ActionFailure.notFound("queue \(q)") }
+                let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id", [q]).rows.count
+                try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
+                return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
+            }
+            let keys = c.ns.brokerListKeys(queue: q)
+            let removed = try c.redis(Namespace.DB.queues).send(["DEL"] + keys).int ?? 0
+            try c.control("queue.clear", q)
+            c.publish(.queueUpdated(QueuePatch(name: q, pending: 0, removed: r.affected), cause: "queue.cleared"))
+            var out = r
+            out.details["broker_lists_deleted"] = .int(Int(removed))
+            return out
+        },
+        "queue.pause": { c in try c.setQueuePaused(true) },
+        "queue.resume": { c in try c.setQueuePaused(false) },
+        "queue.retry_failed": { c in
+            let q = try c.string("queue")
+            var jobs: [Job] = []
+            let r = try c.commit { tx in
+                jobs = try tx.query("""
+                    UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
+                        worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+                    WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2) RETURNING \(jobColumns)
+                    """, [q, c.p.string("error_class")]).rows.map(LiveActionExecutor.job)
+                try tx.query("""
+                    INSERT INTO job_events (job_id, type, status, message)
+                    SELECT u, 'retried', 'queued', 'bulk retry by ' || $2 FROM unnest($1::uuid[]) AS u
+                    """, [PostgresValue.textArray(jobs.map(\.id)), c.user])
+                return ActionResult("re-enqueued \(jobs.count) failed job(s) of queue \(q)", affected: jobs.count)
+            }
+            for job in jobs { try c.enqueue(job) }
+            try c.control("queue.retry_failed", q)
+            return r
+        },
+        "queue.purge_failed": { c in
+            let q = try c.string("queue")
+            return try c.commit { tx in
+                let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
+                return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
+            }
+        },
+        "queue.set_rate_limit": { c in
+            let q = try c.string("queue")
+            let limit = try c.int("limit")
+            let r = try c.commit { tx in
+                guard try tx.query("UPDATE queues SET rate_limit = $2, updated_at = now() WHERE name = $1 RETURNING name",
+                                   [q, limit == 0 ? nil : limit]).rows.first != nil else { throw ActionFailure.notFound("queue \(q)") }
+                return ActionResult(limit == 0 ? "queue \(q): rate limit removed" : "queue \(q): rate limit \(limit)/min")
+            }
+            try c.control("queue.set_rate_limit", q, value: limit == 0 ? nil : limit)
+            c.publish(.queueUpdated(QueuePatch(name: q, rateLimit: limit), cause: "queue.updated"))
+            return r
+        },
+    ]
+}
+
+extension LiveActionContext {
+    func jobEvent(_ tx: PostgresConnection, _ id: String, type: String, status: String?, message: String? = nil) throws {
+        try tx.query("INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
+                     [id, type, status, message ?? "\(type) by \(user)"])
+    }
+
+    @discardableResult
+    func unqueue(_ job: Job) throws -> Int {
+        Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: ns.brokerListKeys(queue: job.queue), args: [job.id]).int ?? 0)
+    }
+
+    func enqueue(_ job: Job) throws {
+        let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: "tag-" + job.id, origin: "agentos-console")
+        try redis(Namespace.DB.queues).send("LPUSH", ns.brokerListKey(queue: job.queue, priority: job.priority), message)
+    }
+
+    /// A deleted job's files under `io/output/<id>` go with it.
+    func removeArtifacts(of id: String) throws {
+        let dir = ex.settings.dataDirectory.appendingPathComponent("io/output/\(id)")
+        if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
+    }
+
+    func setQueuePaused(_ paused: Bool) throws -> ActionResult {
+        let q = try string("queue")
+        let r = try commit { tx in
+            guard let row = try tx.query("""
+                UPDATE queues q SET paused = $2, updated_at = now() FROM (SELECT paused AS was FROM queues WHERE name = $1 FOR UPDATE) old
+                WHERE q.name = $1 RETURNING old.was
+                """, [q, paused]).rows.first else { throw ActionFailure.notFound("queue \(q)") }
+            let was: Bool = try row.get("was")
+            guard was != paused else { throw ActionFailure.conflict("queue \(q) is already \(paused ? "paused" : "running")") }
+            return ActionResult(paused ? "queue \(q) paused: consumers stop taking from it" : "queue \(q) resumed")
+        }
+        try control(paused ? "queue.pause" : "queue.resume", q)
+        publish(.queueUpdated(QueuePatch(name: q, paused: paused), cause: paused ? "queue.paused" : "queue.resumed"))
+        return r
+    }
+}

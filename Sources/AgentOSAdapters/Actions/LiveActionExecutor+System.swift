@@ -1,0 +1,7 @@
+import AgentOSCore
+import Foundation
+
+extension LiveActionExecutor {
+    static let systemHandlers: [String: Handler] = [:]
+    static let databaseHandlers: [String: Handler] = [:]
+}

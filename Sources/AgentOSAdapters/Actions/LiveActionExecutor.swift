@@ -1,0 +1,203 @@
+import AgentOSCore
+import Foundation
+
+/// Executes the actions against the real backend: rows in PostgreSQL (the effect and its audit
+/// outcome row in one transaction), keys in Redis (broker lists in DB0, flags in DB1, runtime
+/// state in DB2–DB6), control commands to the workers on `{ns}:control`, files under the data
+/// directory (`io/backups`, `io/exports`, `io/reports`). One handler per catalog action, by view:
+/// `LiveActionExecutor+Jobs.swift`, `+Workers`, `+Managers`, `+System`, `+Database`, `+Logs`,
+/// `+Config`, `+Analytics`.
+public final class LiveActionExecutor: ActionExecutor {
+    public struct Settings: Sendable {
+        /// Root of `io/` (backups, exports, reports) and the media directories.
+        public var dataDirectory: URL
+        /// `pg_dump` (nil: found on PATH).
+        public var pgDump: String?
+        /// The conninfo `pg_dump` uses (the console's own).
+        public var postgresURL: String
+        public init(dataDirectory: URL, postgresURL: String, pgDump: String? = nil) {
+            self.dataDirectory = dataDirectory
+            self.postgresURL = postgresURL
+            self.pgDump = pgDump
+        }
+    }
+
+    typealias Handler = @Sendable (LiveActionContext) throws -> ActionResult
+
+    let db: PostgresClient
+    let redis: RedisClient
+    let audit: PostgresAuditLog
+    let ns: Namespace
+    let settings: Settings
+    let breakers: BreakerStore
+    let rateLimits: RateLimitStore
+    /// Rebuilds and stores the snapshot (system.cache_refresh).
+    let refresh: @Sendable () throws -> Int
+
+    public init(postgres: PostgresClient, redis: RedisClient, audit: PostgresAuditLog, namespace: Namespace, settings: Settings,
+                breakers: BreakerStore, rateLimits: RateLimitStore, refresh: @escaping @Sendable () throws -> Int) {
+        db = postgres
+        self.redis = redis
+        self.audit = audit
+        ns = namespace
+        self.settings = settings
+        self.breakers = breakers
+        self.rateLimits = rateLimits
+        self.refresh = refresh
+    }
+
+    static let handlers: [String: Handler] = {
+        var all: [String: Handler] = [:]
+        for group in [jobHandlers, workerHandlers, managerHandlers, systemHandlers, databaseHandlers, logHandlers, configHandlers, analyticsHandlers] {
+            all.merge(group) { a, _ in a }
+        }
+        return all
+    }()
+
+    /// Catalog actions without a handler (a test keeps this empty).
+    public static var missingHandlers: [String] { ActionCatalog.all.map(\.name).filter { handlers[$0] == nil } }
+
+    public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
+        guard let handler = Self.handlers[call.request.action] else { throw .failed("no handler for \(call.request.action)") }
+        let outcome: Result<ActionResult, ActionFailure> = Self.mapped { try handler(LiveActionContext(ex: self, call: call)) }
+        return try outcome.get()
+    }
+
+    public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
+        try Self.mapped {
+            try db.query("SELECT owner FROM jobs WHERE id = $1::uuid", [id]).rows.first.map { try $0.get("owner", as: String.self) }
+        }.get()
+    }
+
+    public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
+        try Self.mapped { () throws -> Int? in
+            func count(_ sql: String, _ params: [any PostgresBindable]) throws -> Int {
+                try db.query(sql, params).rows.first?.get(0, as: Int.self) ?? 0
+            }
+            let q = payload.string("queue") ?? ""
+            switch spec.name {
+            case "queue.clear": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
+            case "queue.retry_failed":
+                return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
+                                 [q, payload.string("error_class")])
+            case "queue.purge_failed": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed'", [q])
+            case "queue.pause": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
+            case "worker.restart_all":
+                return try count("SELECT count(*) FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
+                                 [payload.string("stage")])
+            case "worker.restart", "worker.shutdown", "worker.drain":
+                return try count("SELECT coalesce(sum(active), 0)::bigint FROM workers WHERE id = $1", [payload.string("id") ?? ""])
+            case "database.purge_history":
+                return try count("SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1)",
+                                 [payload.int("days") ?? 0])
+            case "logs.purge", "logs.archive":
+                return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1)", [payload.int("days") ?? 0])
+            case "database.kill_idle":
+                return try count("""
+                    SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
+                      AND state_change < now() - make_interval(mins => $1)
+                    """, [payload.int("minutes") ?? 0])
+            case "system.io_cleanup": return try mediaOlderThan(days: payload.int("days") ?? 0).count
+            default: return nil
+            }
+        }.get()
+    }
+
+    /// Runs `body`, turning backend errors into `ActionFailure.failed` (they count against the breaker).
+    static func mapped<T>(_ body: () throws -> T) -> Result<T, ActionFailure> {
+        do { return .success(try body()) } catch {
+            if let f = error as? ActionFailure { return .failure(f) }
+            if let pg = error as? PostgresError {
+                // Constraint and data errors are the request's fault, not the backend's.
+                if let state = pg.sqlState, state.hasPrefix("22") || state.hasPrefix("23") { return .failure(.conflict(pg.description)) }
+                return .failure(.failed("PostgreSQL: \(pg.description)"))
+            }
+            return .failure(.failed(String(describing: error)))
+        }
+    }
+
+    /// Processed media under `io/output` older than `days`.
+    func mediaOlderThan(days: Int) throws -> [URL] {
+        let dir = settings.dataDirectory.appendingPathComponent("io/output")
+        guard let items = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey]) else { return [] }
+        let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
+        return try items.compactMap { $0 as? URL }.filter { url in
+            let v = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
+            return v.isRegularFile == true && (v.contentModificationDate ?? .distantFuture) < cutoff
+        }.sorted { $0.path < $1.path }
+    }
+}
+
+/// What a handler works with: the call, the backend, and helpers that keep the rules (effect and
+/// outcome row in one transaction; control messages; events to publish).
+struct LiveActionContext {
+    let ex: LiveActionExecutor
+    let call: ActionCall
+
+    var p: Payload { call.payload }
+    var user: String { call.user }
+    var db: PostgresClient { ex.db }
+    var ns: Namespace { ex.ns }
+    func redis(_ database: Int) -> RedisClient { ex.redis.selecting(database: database) }
+
+    func string(_ name: String) throws -> String {
+        guard let v = p.string(name) else { throw ActionFailure.invalid(field: name, "required") }
+        return v
+    }
+
+    func int(_ name: String) throws -> Int {
+        guard let v = p.int(name) else { throw ActionFailure.invalid(field: name, "required") }
+        return v
+    }
+
+    /// Runs the effect in one transaction with the audit outcome row; the record is kept only
+    /// once the transaction committed.
+    func commit(_ body: (PostgresConnection) throws -> ActionResult) throws -> ActionResult {
+        var record: AuditRecord?
+        let result = try db.transaction { tx -> ActionResult in
+            let r = try body(tx)
+            record = try ex.audit.append(call.outcomeDraft("success", result: r), in: tx)
+            return r
+        }
+        call.outcomeRecord = record
+        return result
+    }
+
+    /// A control command for the workers and managers (the simulator obeys them; Celery's
+    /// pidbox comes with the Celery issue).
+    func control(_ command: String, _ target: String, value: Int? = nil, extra: [String: PayloadValue] = [:]) throws {
+        var fields = extra
+        fields["command"] = .string(command)
+        fields["target"] = .string(target)
+        if let value { fields["value"] = .int(value) }
+        fields["by"] = .string(user)
+        try ex.redis.send("PUBLISH", ns.controlChannel, CanonicalJSON.object(fields))
+    }
+
+    func publish(_ event: AgentEvent) { call.events.append(event) }
+
+    /// "not found" or "conflict (is <status>)" for a row the guarded UPDATE did not touch.
+    func whyNot(_ tx: PostgresConnection, table: String, key: String, id: any PostgresBindable, what: String, hint: String = "") throws -> Never {
+        let cast = table == "jobs" ? "::uuid" : ""
+        guard let row = try tx.query("SELECT status FROM \(table) WHERE \(key) = $1\(cast)", [id]).rows.first else {
+            throw ActionFailure.notFound("\(what) \(id)")
+        }
+        let status: String = try row.get("status")
+        throw ActionFailure.conflict("\(what) \(id) is \(status)\(hint.isEmpty ? "" : ": \(hint)")")
+    }
+
+    /// Data-directory subfolder (created 0700).
+    func directory(_ sub: String) throws -> URL {
+        let url = ex.settings.dataDirectory.appendingPathComponent(sub)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return url
+    }
+
+    static func stamp(_ date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        return f.string(from: date)
+    }
+}
