@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "ConsoleTerminal", dependencies: ["CNcursesw", "ConsoleApp", "ConsoleUI", "AgentOSCore"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [
-            "AgentOSCore", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal",
+            "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,7 +51,7 @@ let package = Package(
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
         .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
-        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto"]),
+        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,6 +46,18 @@ public struct AppState: Sendable {
     public var keyMap = KeyMap.standard
     /// Recent depth samples per queue (for the dashboard sparklines), newest last.
     public var queueHistory: [String: [Double]] = [:]
+    /// Who the console's actions run as (the runtime sets it from the backend).
+    public var actor: Actor
+    /// Actions the backend cannot perform, with the reason (embedded: the live-only ones).
+    public var actionUnavailable: [String: String] = [:]
+    /// Dispatched actions awaiting their report, by request id.
+    public var actionsInFlight: [UUID: ActionRequest] = [:]
+    /// The last action that failed (`!` sends it again with the same idempotency key).
+    public var lastFailedAction: ActionRequest?
+    /// Counter for the dialogs' impact measurements.
+    public var actionToken = 0
+    /// Request ids (lowercase) this console sent lately: their `action.executed` events need no second notice.
+    public var ownRequestIDs: [String] = []
 
     public struct Counters: Sendable, Equatable {
         public var eventsApplied = 0
@@ -59,6 +71,7 @@ public struct AppState: Sendable {
     public init(connection: ConnectionState, operatorInfo: OperatorInfo, now: Date, width: Int = 80, height: Int = 24) {
         self.connection = connection
         self.operatorInfo = operatorInfo
+        self.actor = Actor(user: operatorInfo.user)
         self.now = now
         self.width = width
         self.height = height

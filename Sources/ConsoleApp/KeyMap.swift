@@ -7,6 +7,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case view(ViewID), nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
     case sortNext, sortReverse, mark, nextPane, previousPane, follow, window
+    case actionMenu, retryAction
 
     public var help: String {
         switch self {
@@ -33,6 +34,8 @@ public enum Command: Sendable, Equatable, Hashable {
         case .previousPane: return "previous pane"
         case .follow: return "follow new log lines"
         case .window: return "analytics window (15 min, 1 h, 6 h)"
+        case .actionMenu: return "action menu of this view"
+        case .retryAction: return "retry the last failed action (same idempotency key)"
         }
     }
 
@@ -42,6 +45,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
         case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .filter, .window: return "Tables"
         case .quit, .help, .palette, .reload: return "General"
+        case .actionMenu, .retryAction: return "Actions"
         }
     }
 }
@@ -75,6 +79,7 @@ public struct KeyMap: Sendable, Equatable {
         (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
         (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
         (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
+        (.char("."), .actionMenu), (.char("!"), .retryAction),
     ])
 
     public static func describe(_ key: Key) -> String {
@@ -100,15 +105,24 @@ public struct KeyMap: Sendable, Equatable {
         }
     }
 
-    /// Help sections generated from the bindings.
+    /// Help sections generated from the bindings (the eight view keys in one line).
     public func helpSections() -> [HelpOverlay.Section] {
         var order: [Command] = []
         for b in bindings where !order.contains(b.command) { order.append(b.command) }
         let sections = ["General", "Views", "Navigation", "Tables"]
         return sections.map { name in
-            HelpOverlay.Section(name, order.filter { $0.section == name }.map { command in
-                (keys: keys(for: command).map(Self.describe).joined(separator: " "), help: command.help)
-            })
+            var entries: [(keys: String, help: String)] = []
+            let views = order.filter { if case .view = $0 { return $0.section == name } else { return false } }
+            if !views.isEmpty {
+                let viewKeys = views.compactMap { self.keys(for: $0).first }.map(Self.describe)
+                entries.append((keys: viewKeys.count > 2 ? "\(viewKeys.first!)-\(viewKeys.last!)" : viewKeys.joined(separator: " "),
+                                help: "switch view (see the tabs)"))
+            }
+            for command in order where command.section == name {
+                if case .view = command { continue }
+                entries.append((keys: keys(for: command).map(Self.describe).joined(separator: " "), help: command.help))
+            }
+            return HelpOverlay.Section(name, entries)
         }
     }
 }

@@ -156,6 +156,12 @@ public enum Overlay: Sendable, Equatable {
     case palette(String)
     /// Drill-down into one item of the current view.
     case detail(DetailTarget)
+    /// The action menu (`.`): every action of the view, greyed with the reason when not allowed.
+    case actionMenu(ActionMenuState)
+    /// The payload form: the missing required fields of an action, one line each.
+    case actionForm(ActionFormState)
+    /// The confirmation dialog of an action (y/N, measured impact, or typed name and reason).
+    case confirm(ActionConfirmState)
 }
 
 public enum DetailTarget: Sendable, Equatable {
@@ -172,6 +178,10 @@ public enum DetailTarget: Sendable, Equatable {
 public enum Effect: Sendable, Equatable {
     case reloadSnapshot
     case loadJobHistory(String)
+    /// Runs an action through the backend's ActionDispatcher (off the terminal thread).
+    case dispatch(ActionRequest)
+    /// Measures an action's impact for its dialog; answered by `.impactMeasured(token, …)`.
+    case measureImpact(token: Int, action: String, payload: [String: PayloadValue])
     case quit
 }
 
@@ -185,4 +195,8 @@ public enum Msg: Sendable {
     case snapshotFailed(String)
     case jobHistory(String, [JobEvent])
     case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?)
+    /// The dispatcher's report on a `.dispatch` effect.
+    case actionFinished(ActionReport)
+    /// The measured impact for the dialog with this token (a failure: the payload did not validate).
+    case impactMeasured(token: Int, Result<Int?, ActionFailure>)
 }

@@ -27,9 +27,12 @@ extension App {
         renderStatus(state, &b)
         switch state.overlay {
         case .none: break
-        case .help: HelpOverlay(state.keyMap.helpSections()).render(into: &b, rect: body)
+        case .help: HelpOverlay(helpSections(state)).render(into: &b, rect: body)
         case let .palette(text): renderPalette(text, &b, state)
         case let .detail(target): renderDetail(state, target, &b, body)
+        case let .actionMenu(menu): renderActionMenu(state, menu, &b, body)
+        case let .actionForm(form): renderActionForm(state, form, &b, body)
+        case let .confirm(dialog): renderConfirm(state, dialog, &b, body)
         }
         return b
     }

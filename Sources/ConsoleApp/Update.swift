@@ -51,6 +51,10 @@ public enum App {
             return []
         case let .bus(message):
             return handleBus(&state, message)
+        case let .actionFinished(report):
+            return actionFinished(&state, report)
+        case let .impactMeasured(token, result):
+            return impactMeasured(&state, token: token, result)
         }
     }
 
@@ -119,7 +123,7 @@ public enum App {
         state.counters.eventsApplied += 1
         state.dataAsOf = state.now
         switch envelope.event {
-        case let .actionExecuted(notice):
+        case let .actionExecuted(notice) where !(notice.requestID.map(state.ownRequestIDs.contains) ?? false):
             state.notify("\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
                          notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
@@ -144,6 +148,13 @@ public enum App {
         // Text entry first: the filter and the palette take printable keys.
         if state.current.filter.editing { return editFilter(&state, key) }
         if case let .palette(text) = state.overlay { return editPalette(&state, key, text) }
+        // The action overlays take their keys before the key map.
+        switch state.overlay {
+        case let .actionMenu(menu): return menuKey(&state, key, menu)
+        case let .actionForm(form): return formKey(&state, key, form)
+        case let .confirm(dialog): return confirmKey(&state, key, dialog)
+        default: break
+        }
 
         let command = state.keyMap.command(for: key)
         if command == .back {
@@ -158,7 +169,8 @@ public enum App {
             return []
         }
 
-        guard let command = state.keyMap.command(for: key) else { return [] }
+        // Global keys win; then the view's action keys (from the catalog) on the selection.
+        guard let command = state.keyMap.command(for: key) else { return actionKey(&state, key) ?? [] }
         return run(&state, command)
     }
 
@@ -231,6 +243,10 @@ public enum App {
         case .reload:
             state.reloadPending = true
             return [.reloadSnapshot]
+        case .actionMenu:
+            return openActionMenu(&state)
+        case .retryAction:
+            return retryLastFailed(&state)
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)

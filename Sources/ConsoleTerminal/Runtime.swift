@@ -17,6 +17,14 @@ public protocol ConsoleBackend: Sendable {
     func stop()
     /// The state of the Redis and PostgreSQL links after the last operation (nil: not applicable).
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)?
+    /// Who the console's actions run as (the Unix account, the SSH source, this console's session).
+    var actor: Actor { get }
+    /// Runs one action through the ActionDispatcher. Blocks; the runtime calls it off the terminal thread.
+    func dispatch(_ request: ActionRequest) -> ActionReport
+    /// The measured impact a high-risk dialog shows (nil: not measurable). Blocks, off the terminal thread.
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int?
+    /// Why this backend cannot run `spec` at all (nil: it can), so the console greys it out before trying.
+    func unavailableReason(_ spec: ActionSpec) -> String?
 }
 
 /// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
@@ -30,9 +38,19 @@ public final class ConsoleRuntime {
     private let frameInterval: Double = 0.016
 
     public init(state: AppState, backend: ConsoleBackend) {
+        var state = state
+        state.actor = backend.actor
+        for spec in ActionCatalog.all {
+            if let why = backend.unavailableReason(spec) { state.actionUnavailable[spec.name] = why }
+        }
         self.state = state
         self.backend = backend
     }
+
+    /// Where actions and impact measurements run: they block on the network (or pg_dump) for as
+    /// long as they take, so they get threads of their own, never the terminal's nor the
+    /// cooperative pool's.
+    private static let actionQueue = DispatchQueue(label: "agentos.console.actions", qos: .userInitiated, attributes: .concurrent)
 
     /// A thread-safe queue of messages with a pipe that wakes the loop's poll.
     final class Inbox: Sendable {
@@ -147,6 +165,21 @@ public final class ConsoleRuntime {
             case let .loadJobHistory(id):
                 Task.detached {
                     if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
+                }
+            case let .dispatch(request):
+                Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }
+            case let .measureImpact(token, action, payload):
+                Self.actionQueue.async {
+                    guard let spec = ActionCatalog.spec(action) else {
+                        inbox.post(.impactMeasured(token: token, .failure(.unknownAction(action))))
+                        return
+                    }
+                    do throws(ActionFailure) {
+                        let validated = try spec.validate(payload)
+                        inbox.post(.impactMeasured(token: token, .success(backend.impact(spec, validated))))
+                    } catch {
+                        inbox.post(.impactMeasured(token: token, .failure(error)))
+                    }
                 }
             }
         }

@@ -9,7 +9,8 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [ConsoleCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self, Check.self, BenchCommand.self],
+        subcommands: [ConsoleCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self,
+                      Check.self, BenchCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSCrypto
 import AgentOSWorld
 import ArgumentParser
 import ConsoleApp
@@ -28,8 +29,12 @@ struct ConsoleCommand: ParsableCommand {
     @Flag(help: "No colours, attributes only (also when NO_COLOR is set).")
     var monochrome = false
 
+    @OptionGroup var dataDir: DataDirOption
+
     func run() throws {
         let user = Identity.current()
+        let dataDirectory = DataDirectory.resolve(dataDir.path)
+        let actor = ConsoleActions.consoleActor()
         let backend: ConsoleBackend
         let connectionState: ConnectionState
         let role: String
@@ -39,7 +44,8 @@ struct ConsoleCommand: ParsableCommand {
             }
             let live: LiveConsoleBackend
             do {
-                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: connection.names, user: user)
+                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: connection.names, user: user,
+                                              dataDirectory: dataDirectory, actor: actor)
             } catch {
                 throw fail("\(error)", code: ExitStatus.config)
             }
@@ -47,7 +53,8 @@ struct ConsoleCommand: ParsableCommand {
             role = live.role
             connectionState = ConnectionState(mode: "live", environment: env ?? ProcessInfo.processInfo.environment["AGENTOS_ENV"] ?? "live")
         } else {
-            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)))
+            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
+                                             dataDirectory: dataDirectory, actor: actor)
             role = "admin"
             connectionState = ConnectionState(mode: "embedded", environment: env ?? "embedded")
         }
@@ -70,10 +77,79 @@ enum Identity {
     }
 }
 
+/// The console's action pipeline: the dispatcher, the executor that measures impact, and what
+/// the backend cannot run.
+struct ConsoleActions: Sendable {
+    let dispatcher: ActionDispatcher
+    let executor: ActionExecutor
+    let unsupported: @Sendable (ActionSpec) -> String?
+
+    /// The operator: the Unix account and SSH source of `currentActor`, a random session per console.
+    static func consoleActor() -> Actor {
+        var actor = currentActor()
+        actor.sessionID = SecureRandom.hexToken(8)
+        actor.userAgent = "agentos-console/\(AgentOSVersion.string)"
+        return actor
+    }
+
+    /// The embedded pipeline: the JSONL audit chain under the data directory, the operator as
+    /// admin, in-memory rate limits, idempotency keys and breakers, the simulator as executor.
+    static func embedded(world: EmbeddedWorld, dataDirectory: URL, user: String) -> ConsoleActions {
+        let executor = EmbeddedActionExecutor(world: world)
+        do {
+            let audit = try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit"))
+            let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
+            let dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions([user: Grant(role: .admin)]),
+                                                    rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
+                                                    breakers: InMemoryBreakerStore(), executor: executor,
+                                                    cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus), scrubber: scrubber))
+            return ConsoleActions(dispatcher: dispatcher, executor: executor, unsupported: { executor.unsupported($0) })
+        } catch {
+            return unavailable("no audit log under \(dataDirectory.path): \(error)", cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus))
+        }
+    }
+
+    /// Without an audit trail nothing may run: every action is greyed with `why`, and a dispatch
+    /// that gets through anyway stops at the (failing) audit stage.
+    static func unavailable(_ why: String, cascade: ActionCascade) -> ConsoleActions {
+        let reason = "actions unavailable: \(why)"
+        let executor = UnavailableExecutor(reason: reason)
+        let audit = InMemoryAuditLog()
+        audit.failing = true
+        let dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions(), rateLimits: InMemoryRateLimitStore(),
+                                                idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(), executor: executor,
+                                                cascade: cascade, scrubber: PIIScrubber(key: SecureRandom.bytes(32))))
+        return ConsoleActions(dispatcher: dispatcher, executor: executor, unsupported: { _ in reason })
+    }
+
+    /// The executor of a console whose pipeline could not be built.
+    struct UnavailableExecutor: ActionExecutor {
+        let reason: String
+        func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult { throw .unavailable(reason) }
+        func jobOwner(_ id: String) throws(ActionFailure) -> String? { nil }
+        func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? { nil }
+    }
+
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? {
+        do { return try executor.impact(spec, payload) } catch { return nil }
+    }
+}
+
 /// The embedded default: the in-memory fleet.
 final class EmbeddedConsoleBackend: ConsoleBackend {
     let world: EmbeddedWorld
-    init(world: EmbeddedWorld) { self.world = world }
+    let actor: Actor
+    let actions: ConsoleActions
+
+    init(world: EmbeddedWorld, dataDirectory: URL, actor: Actor) {
+        self.world = world
+        self.actor = actor
+        actions = ConsoleActions.embedded(world: world, dataDirectory: dataDirectory, user: actor.user)
+    }
+
+    func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
+    func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
     func loadSnapshot() throws -> Snapshot { try world.dataManager.snapshot().0 }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
@@ -98,20 +174,35 @@ final class LiveConsoleBackend: ConsoleBackend {
     let bus: RedisEventBus
     let postgres: PostgresClient
     let role: String
+    let actor: Actor
+    let actions: ConsoleActions
     private let warmer = Mutex<Task<Void, Never>?>(nil)
 
-    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String) throws {
+    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
         let redis = RedisClient(config)
         postgres = PostgresClient(postgresURL)
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
-        dataManager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: namespace),
-                                       source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
+        let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
+        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
                                        options: .init(owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
+        dataManager = manager
         let rows = try? postgres.query("SELECT role FROM user_permissions WHERE user_id = $1", [user])
         role = (try? rows?.first?.get("role", as: String.self)) ?? "readonly"
+        self.actor = actor
+        do {
+            let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
+                                       dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
+            actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.executor, unsupported: { _ in nil })
+        } catch {
+            actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
+        }
     }
+
+    func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
+    func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
 
     private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
     private let failures = Mutex(0)

@@ -245,3 +245,29 @@ func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T
     group.wait()
     return results.withLock { all in (0..<count).map { all[$0]! } }
 }
+
+/// Runs `body` on a new thread at once; `wait()` blocks until it is done and returns its result.
+final class Background<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var value: T?
+
+    init(_ body: @escaping @Sendable () -> T) {
+        let thread = Thread { [self] in
+            value = body()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func wait() -> T {
+        done.wait()
+        return value!
+    }
+}
+
+/// A thread-safe list a @Sendable hook can append to.
+final class Recorder<T: Sendable>: Sendable {
+    private let items = Mutex<[T]>([])
+    func append(_ item: T) { items.withLock { $0.append(item) } }
+    var values: [T] { items.withLock { $0 } }
+}

@@ -1,8 +1,353 @@
 import AgentOSCore
 import Foundation
 
+/// System Logs (10): exports and archives of `logs`, per-service levels, mutes, alert rules and
+/// bookmarks (migration 5's tables), acknowledgements.
 extension LiveActionExecutor {
-    static let logHandlers: [String: Handler] = [:]
-    static let configHandlers: [String: Handler] = [:]
-    static let analyticsHandlers: [String: Handler] = [:]
+    static let logHandlers: [String: Handler] = [
+        "logs.export": { c in
+            let format = c.p.string("format") ?? "jsonl"
+            let lines = try c.db.query("""
+                SELECT \(LogRecord.columns) FROM logs
+                WHERE level = ANY($1::text[]) AND ($2::text IS NULL OR source = $2)
+                  AND ($3::text IS NULL OR strpos(lower(message), lower($3)) > 0)
+                ORDER BY ts DESC, id DESC LIMIT $4
+                """, [PostgresValue.textArray(LogRecord.levels(atLeast: c.p.string("level"))), c.p.string("source"), c.p.string("search"),
+                      c.p.int("limit") ?? 10_000]).rows.map(LogRecord.init)
+            let body = format == "csv" ? LogRecord.csv(lines) : LogRecord.jsonl(lines, sanitized: true)
+            let url = try ActionFiles.create(in: c.directory("io/exports"), "logs", ext: format == "csv" ? "csv" : "jsonl", Data(body.utf8))
+            return ActionResult("exported \(lines.count) log line(s) to \(url.path)", affected: lines.count,
+                                details: ["path": .string(url.path), "format": .string(format)])
+        },
+        "logs.set_level": { c in
+            let service = try c.string("service"), level = try c.string("level")
+            let r = try c.commit { tx in
+                let was = try tx.query("SELECT level FROM service_log_levels WHERE service = $1 FOR UPDATE", [service]).rows.first?.get("level", as: String.self)
+                try tx.query("""
+                    INSERT INTO service_log_levels (service, level, updated_by) VALUES ($1, $2, $3)
+                    ON CONFLICT (service) DO UPDATE SET level = EXCLUDED.level, updated_by = EXCLUDED.updated_by, updated_at = now()
+                    """, [service, level, c.user])
+                return ActionResult("service \(service): log level \(was ?? "default") → \(level)", details: ["level": .string(level)])
+            }
+            try c.control("logs.set_level", service, extra: ["level": .string(level)])
+            return r
+        },
+        "logs.archive": { c in
+            let days = try c.int("days")
+            let dir = try c.directory("io/archive")
+            var archive: URL?
+            do {
+                return try c.commit { tx in
+                    let lines = try tx.query("""
+                        SELECT \(LogRecord.columns) FROM logs WHERE ts < now() - make_interval(days => $1::int) ORDER BY ts, id FOR UPDATE
+                        """, [days]).rows.map(LogRecord.init)
+                    let plain = try ActionFiles.create(in: dir, "logs", ext: "jsonl", Data(LogRecord.jsonl(lines, sanitized: false).utf8), keepFree: ".gz")
+                    let url = try ActionFiles.gzip(plain)
+                    archive = url
+                    let n = try tx.query("DELETE FROM logs WHERE id = ANY($1::text[]::bigint[])",
+                                         [PostgresValue.textArray(lines.map { String($0.id) })]).affectedRows
+                    return ActionResult("archived \(n) log line(s) older than \(days) day(s) to \(url.path)", affected: n,
+                                        details: ["path": .string(url.path)])
+                }
+            } catch {
+                if let archive { try? FileManager.default.removeItem(at: archive) }
+                throw error
+            }
+        },
+        "logs.purge": { c in
+            let days = try c.int("days")
+            return try c.commit { tx in
+                let n = try tx.query("DELETE FROM logs WHERE ts < now() - make_interval(days => $1::int)", [days]).affectedRows
+                return ActionResult("purged \(n) log line(s) older than \(days) day(s)", affected: n)
+            }
+        },
+        "logs.mute_source": { c in
+            let source = try c.string("source")
+            let r = try c.commit { tx in
+                guard try tx.query("INSERT INTO log_mutes (source, muted_by) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING RETURNING source",
+                                   [source, c.user]).rows.first != nil else { throw ActionFailure.conflict("log source \(source) is already muted") }
+                return ActionResult("log source \(source) muted")
+            }
+            try c.control("logs.mute_source", source)
+            return r
+        },
+        "logs.unmute_source": { c in
+            let source = try c.string("source")
+            let r = try c.commit { tx in
+                guard try tx.query("DELETE FROM log_mutes WHERE source = $1 RETURNING source", [source]).rows.first != nil else {
+                    throw ActionFailure.conflict("log source \(source) is not muted")
+                }
+                return ActionResult("log source \(source) unmuted")
+            }
+            try c.control("logs.unmute_source", source)
+            return r
+        },
+        "logs.ack_errors": { c in
+            let source = c.p.string("source")
+            return try c.commit { tx in
+                let n = try tx.query("""
+                    UPDATE logs SET acked = true WHERE level IN ('error','critical') AND NOT acked AND ($1::text IS NULL OR source = $1)
+                    """, [source]).affectedRows
+                return ActionResult("acknowledged \(n) error line(s)\(source.map { " of \($0)" } ?? "")", affected: n)
+            }
+        },
+        "logs.alert_rule_add": { c in
+            let pattern = try c.string("pattern")
+            let level = c.p.string("level") ?? "error", severity = c.p.string("severity") ?? "warning"
+            try c.checkRegex(pattern)
+            return try c.commit { tx in
+                if let same = try tx.query("SELECT id FROM log_alert_rules WHERE pattern = $1 AND level = $2 AND severity = $3",
+                                           [pattern, level, severity]).rows.first {
+                    throw ActionFailure.conflict("an identical alert rule exists (#\(try same.get("id", as: Int.self)))")
+                }
+                let id: Int = try tx.query("""
+                    INSERT INTO log_alert_rules (pattern, level, severity, created_by) VALUES ($1, $2, $3, $4) RETURNING id
+                    """, [pattern, level, severity, c.user]).rows[0].get("id")
+                return ActionResult("alert rule #\(id): \(level)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity) alert",
+                                    details: ["id": .int(id)])
+            }
+        },
+        "logs.alert_rule_remove": { c in
+            let id = try c.int("id")
+            return try c.commit { tx in
+                guard let row = try tx.query("DELETE FROM log_alert_rules WHERE id = $1 RETURNING pattern", [id]).rows.first else {
+                    throw ActionFailure.notFound("alert rule \(id)")
+                }
+                return ActionResult("alert rule #\(id) (/\(TextSanitizer.clean(try row.get("pattern", as: String.self)))/) removed")
+            }
+        },
+        "logs.bookmark": { c in
+            let logID = try c.int("id"), note = try c.string("note")
+            return try c.commit { tx in
+                guard try tx.query("SELECT 1 FROM logs WHERE id = $1", [logID]).rows.first != nil else { throw ActionFailure.notFound("log line \(logID)") }
+                let id: Int = try tx.query("INSERT INTO log_bookmarks (log_id, note, created_by) VALUES ($1, $2, $3) RETURNING id",
+                                           [logID, note, c.user]).rows[0].get("id")
+                return ActionResult("bookmark #\(id) on log line \(logID)", details: ["id": .int(id)])
+            }
+        },
+    ]
+}
+
+extension LiveActionContext {
+    /// A log alert pattern must compile both here and in PostgreSQL (`~`).
+    func checkRegex(_ pattern: String) throws {
+        do { _ = try NSRegularExpression(pattern: pattern) } catch {
+            throw ActionFailure.invalid(field: "pattern", "'\(TextSanitizer.clean(String(pattern.prefix(60))))' is not a valid regular expression")
+        }
+        do { _ = try db.query("SELECT '' ~ $1 AS m", [pattern]) } catch let e as PostgresError where e.sqlState == "2201B" {
+            throw ActionFailure.invalid(field: "pattern", "PostgreSQL rejects the regular expression: \(TextSanitizer.clean(e.message))")
+        }
+    }
+}
+
+/// One `logs` row as exported (JSONL or CSV) or archived (JSONL, gzipped).
+struct LogRecord {
+    static let levels = ["debug", "info", "warning", "error", "critical"]
+    static let columns = "id, ts, level, source, message, job_id::text AS job_id, worker_id, context::text AS context, acked"
+
+    var id: Int
+    var ts: Date
+    var level: String
+    var source: String
+    var message: String
+    var jobID: String?
+    var workerID: String?
+    var context: String
+    var acked: Bool
+
+    init(_ row: PostgresRow) throws {
+        id = try row.get("id")
+        ts = try row.get("ts")
+        level = try row.get("level")
+        source = try row.get("source")
+        message = try row.get("message")
+        jobID = try row.get("job_id")
+        workerID = try row.get("worker_id")
+        context = try row.get("context")
+        acked = try row.get("acked")
+    }
+
+    /// `level` and the levels above it (all when nil).
+    static func levels(atLeast level: String?) -> [String] {
+        guard let level, let i = levels.firstIndex(of: level) else { return levels }
+        return Array(levels[i...])
+    }
+
+    static func clean(_ s: String, _ sanitized: Bool) -> String { sanitized ? TextSanitizer.clean(s, .multiLine) : s }
+
+    /// One JSON object per line. Exports are sanitised for terminals; archives keep the text
+    /// exactly (control characters escaped as `\u00XX`, never raw).
+    static func jsonl(_ lines: [LogRecord], sanitized: Bool) -> String {
+        var out = ""
+        for l in lines {
+            let s = { (t: String) in ActionJSON.string(clean(t, sanitized)) }
+            let opt = { (t: String?) in t.map(s) ?? "null" }
+            out += "{\"id\":\(l.id),\"ts\":\(s(ISOTime.format(l.ts, fractionDigits: 6))),\"level\":\(s(l.level)),\"source\":\(s(l.source)),"
+            out += "\"message\":\(s(l.message)),\"job_id\":\(opt(l.jobID)),\"worker_id\":\(opt(l.workerID)),"
+            out += "\"context\":\(ActionJSON.reencode(l.context, sanitized: sanitized)),\"acked\":\(l.acked)}\n"
+        }
+        return out
+    }
+
+    static func csv(_ lines: [LogRecord]) -> String {
+        var out = CSVText.row(["id", "ts", "level", "source", "message", "job_id", "worker_id", "context", "acked"])
+        for l in lines {
+            out += CSVText.row([String(l.id), ISOTime.format(l.ts, fractionDigits: 6), l.level, l.source, l.message, l.jobID ?? "", l.workerID ?? "",
+                                ActionJSON.reencode(l.context, sanitized: true), String(l.acked)].map { TextSanitizer.clean($0, .multiLine) })
+        }
+        return out
+    }
+}
+
+/// RFC 4180: CRLF line ends; fields with a comma, quote, CR or LF quoted, quotes doubled.
+enum CSVText {
+    static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
+}
+
+/// JSON text for the files the actions write: never a raw control, C1 or bidi character.
+enum ActionJSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                let v = u.value
+                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
+                    || (0x2060...0x2064).contains(v) || (0x2066...0x2069).contains(v) || v == 0xFEFF {
+                    out += String(format: "\\u%04x", v)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func number(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
+        return String(d)
+    }
+
+    static func number(_ d: Double?) -> String { d.map { number($0) } ?? "null" }
+
+    /// Any JSON value, re-encoded with sorted keys and `string` escapes (optionally sanitising
+    /// every string for terminals). Text that is not JSON becomes a string.
+    static func reencode(_ text: String, sanitized: Bool) -> String {
+        guard let tree = try? JSONDecoder().decode(Tree.self, from: Data(text.utf8)) else {
+            return string(sanitized ? TextSanitizer.clean(text, .multiLine) : text)
+        }
+        return tree.json(sanitized)
+    }
+
+    indirect enum Tree: Decodable {
+        case null, bool(Bool), int(Int), double(Double), string(String), array([Tree]), object([String: Tree])
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .null }
+            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let i = try? c.decode(Int.self) { self = .int(i) }
+            else if let d = try? c.decode(Double.self) { self = .double(d) }
+            else if let s = try? c.decode(String.self) { self = .string(s) }
+            else if let a = try? c.decode([Tree].self) { self = .array(a) }
+            else { self = .object(try c.decode([String: Tree].self)) }
+        }
+
+        func json(_ sanitized: Bool) -> String {
+            let s = { (t: String) in ActionJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
+            switch self {
+            case .null: return "null"
+            case let .bool(b): return b ? "true" : "false"
+            case let .int(i): return String(i)
+            case let .double(d): return ActionJSON.number(d)
+            case let .string(t): return s(t)
+            case let .array(items): return "[" + items.map { $0.json(sanitized) }.joined(separator: ",") + "]"
+            case let .object(fields): return "{" + fields.keys.sorted().map { s($0) + ":" + fields[$0]!.json(sanitized) }.joined(separator: ",") + "}"
+            }
+        }
+    }
+}
+
+/// Files under the data directory: created 0600 (never over an existing file), fully written
+/// and synced before the action returns.
+enum ActionFiles {
+    /// `<dir>/<base>-<stamp>.<ext>` (with `-1`, `-2`, … on a clash); `keepFree` is a suffix whose
+    /// file must not exist either (`.gz` before compressing).
+    static func create(in dir: URL, _ base: String, ext: String, _ data: Data, keepFree: String? = nil) throws -> URL {
+        let stamp = LiveActionContext.stamp()
+        for attempt in 0..<100 {
+            let url = dir.appendingPathComponent("\(base)-\(stamp)\(attempt == 0 ? "" : "-\(attempt)").\(ext)")
+            if let keepFree, FileManager.default.fileExists(atPath: url.path + keepFree) { continue }
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                if errno == EEXIST { continue }
+                throw ActionFailure.failed("cannot create \(url.path): \(String(cString: strerror(errno)))")
+            }
+            let failure = writeAll(fd, data)
+            close(fd)
+            if let failure {
+                unlink(url.path)
+                throw ActionFailure.failed("cannot write \(url.path): \(failure)")
+            }
+            return url
+        }
+        throw ActionFailure.failed("no free file name for \(base)-\(stamp).\(ext) in \(dir.path)")
+    }
+
+    /// Writes everything, forces 0600 (whatever the umask) and syncs; the error text or nil.
+    private static func writeAll(_ fd: Int32, _ data: Data) -> String? {
+        let err: Int32 = data.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += n
+            }
+            return 0
+        }
+        if err != 0 { return String(cString: strerror(err)) }
+        if fchmod(fd, 0o600) != 0 || fsync(fd) != 0 { return String(cString: strerror(errno)) }
+        return nil
+    }
+
+    /// Compresses `file` with gzip (which replaces it by `file.gz`, same mode); the `.gz` URL.
+    static func gzip(_ file: URL) throws -> URL {
+        let out = URL(fileURLWithPath: file.path + ".gz")
+        func fail(_ why: String) -> ActionFailure {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(at: out)
+            return ActionFailure.failed(why)
+        }
+        guard let tool = ["/bin/gzip", "/usr/bin/gzip"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw fail("gzip not found (/bin/gzip, /usr/bin/gzip)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = ["-n", "--", file.path]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        do { try p.run() } catch { throw fail("cannot run \(tool): \(error)") }
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationReason == .exit, p.terminationStatus == 0, FileManager.default.fileExists(atPath: out.path) else {
+            throw fail("gzip exited \(p.terminationStatus): \(TextSanitizer.clean(String(decoding: stderr.prefix(300), as: UTF8.self)))")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: out.path)
+        return out
+    }
 }

@@ -143,7 +143,7 @@ extension LiveActionExecutor {
             let minutes = c.p.int("minutes") ?? 10
             let pids = try c.db.query("""
                 SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
-                  AND pid <> pg_backend_pid() AND state_change < now() - make_interval(mins => $1) AND pg_terminate_backend(pid)
+                  AND pid <> pg_backend_pid() AND state_change < now() - make_interval(mins => $1::int) AND pg_terminate_backend(pid)
                 """, [minutes]).rows.map { try $0.get("pid", as: Int.self) }
             return ActionResult("terminated \(pids.count) idle-in-transaction session(s) older than \(minutes) min", affected: pids.count,
                                 details: ["pids": .string(pids.map(String.init).joined(separator: ","))])
@@ -154,14 +154,14 @@ extension LiveActionExecutor {
             while true {
                 let n = try c.db.query("""
                     DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('completed','failed','cancelled')
-                      AND finished_at < now() - make_interval(days => $1) LIMIT 5000)
+                      AND finished_at < now() - make_interval(days => $1::int) LIMIT 5000)
                     """, [days]).affectedRows
                 jobs += n
                 if n < 5000 { break }
             }
             while true {
                 let n = try c.db.query("""
-                    DELETE FROM job_events WHERE id IN (SELECT id FROM job_events WHERE ts < now() - make_interval(days => $1) LIMIT 5000)
+                    DELETE FROM job_events WHERE id IN (SELECT id FROM job_events WHERE ts < now() - make_interval(days => $1::int) LIMIT 5000)
                     """, [days]).affectedRows
                 events += n
                 if n < 5000 { break }

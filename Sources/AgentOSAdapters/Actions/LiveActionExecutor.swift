@@ -88,14 +88,14 @@ public final class LiveActionExecutor: ActionExecutor {
             case "worker.restart", "worker.shutdown", "worker.drain":
                 return try count("SELECT coalesce(sum(active), 0)::bigint FROM workers WHERE id = $1", [payload.string("id") ?? ""])
             case "database.purge_history":
-                return try count("SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1)",
+                return try count("SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
                                  [payload.int("days") ?? 0])
             case "logs.purge", "logs.archive":
-                return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1)", [payload.int("days") ?? 0])
+                return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1::int)", [payload.int("days") ?? 0])
             case "database.kill_idle":
                 return try count("""
                     SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
-                      AND state_change < now() - make_interval(mins => $1)
+                      AND state_change < now() - make_interval(mins => $1::int)
                     """, [payload.int("minutes") ?? 0])
             case "system.io_cleanup": return try mediaOlderThan(days: payload.int("days") ?? 0).count
             default: return nil

@@ -207,10 +207,14 @@ struct CascadeStage: ActionMiddleware {
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         let result = try next(call)
         call.measure(name) {
-            do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
+            // A refresh just stored the new snapshot; read-only actions change nothing cached.
+            let invalidates = (call.spec?.mutating ?? false) && call.request.action != "system.cache_refresh"
+            if invalidates {
+                do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
+            }
             let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.target,
                                       requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
-            do { try cascade.publish(call.events + [.actionExecuted(notice), .cacheInvalidated]) } catch {
+            do { try cascade.publish(call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])) } catch {
                 call.warnings.append("event not published: \(error)")
             }
         }

@@ -1,0 +1,430 @@
+import AgentOSCore
+import Foundation
+
+/// Configuration (8): typed, range-checked and versioned changes of `config`, each with its
+/// `config_history` row; the freeze flag and the reload time live in `console_settings`.
+extension LiveActionExecutor {
+    static let configHandlers: [String: Handler] = [
+        "config.set": { c in
+            let key = try c.string("key"), text = try c.string("value")
+            var entry: ConfigEntry?
+            let r = try c.commit { tx in
+                let row = try c.configRow(tx, key)
+                try c.configWritable(tx, row)
+                let new: ConfigValue
+                do throws(ConfigProblem) { new = try ConfigCheck.parse(text, row) } catch { throw ActionFailure.invalid(field: "value", "\(key): \(error.why)") }
+                guard !row.holds(new) else { throw ActionFailure.conflict("\(key) is already \(ConfigCheck.show(new))") }
+                entry = try c.applyConfig(tx, row, ConfigCheck.json(new), reason: c.p.string("reason"))
+                return c.configResult(row, entry!, "")
+            }
+            try c.announce(entry!)
+            return r
+        },
+        "config.reset": { c in
+            let key = try c.string("key")
+            var entry: ConfigEntry?
+            let r = try c.commit { tx in
+                let row = try c.configRow(tx, key)
+                guard !row.isDefault else { throw ActionFailure.conflict("\(key) already has its default value \(row.shown(row.defaultJSON))") }
+                try c.configWritable(tx, row)
+                entry = try c.applyConfig(tx, row, row.defaultJSON, reason: "reset to default")
+                return c.configResult(row, entry!, " (default)")
+            }
+            try c.announce(entry!)
+            return r
+        },
+        "config.rollback": { c in
+            let key = try c.string("key"), version = try c.int("version")
+            var entry: ConfigEntry?
+            let r = try c.commit { tx in
+                let row = try c.configRow(tx, key)
+                guard let old = try tx.query("SELECT new_value::text AS v FROM config_history WHERE key = $1 AND version = $2", [key, version]).rows.first else {
+                    throw ActionFailure.notFound("version \(version) of \(key) in the configuration history")
+                }
+                try c.configWritable(tx, row)
+                let stored = try ConfigCheck.decode(try old.get("v", as: String.self))
+                let new: ConfigValue
+                do throws(ConfigProblem) { new = try ConfigCheck.coerce(stored, row) } catch {
+                    throw ActionFailure.conflict("version \(version) of \(key) is not valid today: \(error.why)")
+                }
+                guard !row.holds(new) else { throw ActionFailure.conflict("\(key) already has the value of version \(version) (\(ConfigCheck.show(new)))") }
+                entry = try c.applyConfig(tx, row, ConfigCheck.json(new), reason: "rollback to version \(version)")
+                return c.configResult(row, entry!, " (rolled back to version \(version))")
+            }
+            try c.announce(entry!)
+            return r
+        },
+        "config.import": { c in
+            let (file, items) = try c.configFile()
+            var entries: [ConfigEntry] = []
+            let r = try c.commit { tx in
+                let plan = try c.configPlan(tx, items, lock: true)
+                let changes = plan.filter(\.changed)
+                if !changes.isEmpty {
+                    if try c.configFrozen(tx) { throw ActionFailure.conflict("configuration is frozen (config.lock)") }
+                    if let locked = changes.first(where: \.row.locked) { throw ActionFailure.conflict("config key \(locked.row.key) is locked (config.lock)") }
+                }
+                for ch in changes { entries.append(try c.applyConfig(tx, ch.row, ConfigCheck.json(ch.new), reason: "import of \(file)")) }
+                return ActionResult("imported \(file): \(changes.count) of \(plan.count) entries changed", affected: changes.count,
+                                    details: ["entries": .int(plan.count), "changed": .int(changes.count)])
+            }
+            for e in entries { try c.announce(e) }
+            return r
+        },
+        "config.export": { c in
+            let rows = try c.db.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
+            let body = "{\n" + rows.map {
+                "  \(ActionJSON.string($0.key)): {\"type\": \(ActionJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
+                    + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
+            }.joined(separator: ",\n") + "\n}\n"
+            let url = try ActionFiles.create(in: c.directory("io/exports"), "config", ext: "json", Data(body.utf8))
+            return ActionResult("exported \(rows.count) configuration entries to \(url.path)", affected: rows.count, details: ["path": .string(url.path)])
+        },
+        "config.validate": { c in
+            let (file, items) = try c.configFile()
+            let plan = try c.db.withConnection { try c.configPlan($0, items, lock: false) }
+            let changing = plan.filter(\.changed)
+            let locked = changing.filter(\.row.locked).map(\.row.key)
+            return ActionResult("\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
+                                affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
+        },
+        "config.reload": { c in
+            let target = c.p.string("service") ?? "all"
+            let r = try c.commit { tx in
+                try tx.query("""
+                    INSERT INTO console_settings (key, value, updated_by)
+                    VALUES ('config.reloaded_at', jsonb_build_object('ts', now(), 'by', $1::text, 'service', $2::text), $1)
+                    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
+                    """, [c.user, target])
+                return ActionResult(target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration")
+            }
+            try c.control("config.reload", target)
+            return r
+        },
+        "config.lock": { c in
+            guard let locked = c.p.bool("locked") else { throw ActionFailure.invalid(field: "locked", "required") }
+            guard let key = c.p.string("key") else {
+                let r = try c.commit { tx in
+                    guard try c.configFrozen(tx, lock: true) != locked else {
+                        throw ActionFailure.conflict("configuration is already \(locked ? "frozen" : "unfrozen")")
+                    }
+                    try tx.query("""
+                        INSERT INTO console_settings (key, value, updated_by) VALUES ('config.frozen', to_jsonb($1::boolean), $2)
+                        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
+                        """, [locked, c.user])
+                    return ActionResult(locked ? "configuration frozen: changes are refused until it is unfrozen" : "configuration unfrozen")
+                }
+                try c.control("config.lock", "all", extra: ["locked": .bool(locked)])
+                return r
+            }
+            var entry: ConfigEntry?
+            let r = try c.commit { tx in
+                guard let row = try tx.query("UPDATE config SET locked = $2 WHERE key = $1 AND locked <> $2 RETURNING \(ConfigRow.columns)",
+                                             [key, locked]).rows.first else {
+                    _ = try c.configRow(tx, key)
+                    throw ActionFailure.conflict("config key \(key) is already \(locked ? "locked" : "unlocked")")
+                }
+                entry = try ConfigRow(row).entry
+                return ActionResult("config key \(key) \(locked ? "locked" : "unlocked")")
+            }
+            try c.control("config.lock", key, extra: ["locked": .bool(locked)])
+            c.publish(.configChanged(entry!))
+            return r
+        },
+    ]
+}
+
+extension LiveActionContext {
+    /// The entry, locked for the change (not found when absent).
+    func configRow(_ tx: PostgresConnection, _ key: String) throws -> ConfigRow {
+        guard let row = try tx.query("SELECT \(ConfigRow.columns) FROM config WHERE key = $1 FOR UPDATE", [key]).rows.first else {
+            throw ActionFailure.notFound("config key \(key)")
+        }
+        return try ConfigRow(row)
+    }
+
+    /// `console_settings['config.frozen']` is JSON `true`.
+    func configFrozen(_ tx: PostgresConnection, lock: Bool = false) throws -> Bool {
+        try tx.query("SELECT value = 'true'::jsonb AS frozen FROM console_settings WHERE key = 'config.frozen' \(lock ? "FOR UPDATE" : "FOR SHARE")")
+            .rows.first?.get("frozen", as: Bool.self) ?? false
+    }
+
+    func configWritable(_ tx: PostgresConnection, _ row: ConfigRow) throws {
+        if try configFrozen(tx) { throw ActionFailure.conflict("configuration is frozen (config.lock)") }
+        if row.locked { throw ActionFailure.conflict("config key \(row.key) is locked (config.lock)") }
+    }
+
+    /// The new value as the next version, with its history row; the entry as it now is.
+    func applyConfig(_ tx: PostgresConnection, _ row: ConfigRow, _ newJSON: String, reason: String?) throws -> ConfigEntry {
+        let updated = try ConfigRow(tx.query("""
+            UPDATE config SET value = $2, version = version + 1, updated_at = now(), updated_by = $3 WHERE key = $1 RETURNING \(ConfigRow.columns)
+            """, [row.key, PostgresValue.json(newJSON), user]).rows[0])
+        try tx.query("INSERT INTO config_history (key, version, old_value, new_value, changed_by, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+                     [row.key, updated.version, PostgresValue.json(row.valueJSON), PostgresValue.json(newJSON), user, reason])
+        return updated.entry
+    }
+
+    func configResult(_ old: ConfigRow, _ new: ConfigEntry, _ note: String) -> ActionResult {
+        let was = old.shown(old.valueJSON), now = TextSanitizer.clean(String(new.value.description.prefix(80)))
+        return ActionResult("\(new.key): \(was) → \(now)\(note), version \(new.version)",
+                            details: ["old": .string(was), "new": .string(now), "version": .int(new.version)])
+    }
+
+    func announce(_ entry: ConfigEntry) throws {
+        try control("config.changed", entry.key, extra: ["version": .int(entry.version)])
+        publish(.configChanged(entry))
+    }
+
+    /// The import file (relative to the data directory unless absolute): its display name and its
+    /// entries, sorted by key.
+    func configFile() throws -> (String, [(key: String, item: ConfigFileItem)]) {
+        let path = try string("file")
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : ex.settings.dataDirectory.appendingPathComponent(path)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ActionFailure.notFound("file \(url.path)") }
+        let data = try Data(contentsOf: url)
+        guard data.count <= 8 << 20 else { throw ActionFailure.invalid(field: "file", "\(url.path) is larger than 8 MiB") }
+        let items: [(key: String, item: ConfigFileItem)]
+        if let object = try? JSONDecoder().decode([String: ConfigFileItem].self, from: data) {
+            items = object.map { (key: $0.key, item: $0.value) }
+        } else if let array = try? JSONDecoder().decode([ConfigFileItem.Keyed].self, from: data) {
+            items = array.map { (key: $0.key, item: $0.item) }
+        } else {
+            throw ActionFailure.invalid(field: "file", "\(url.path) is not a JSON object of key → value (or config.export's format)")
+        }
+        guard !items.isEmpty else { throw ActionFailure.invalid(field: "file", "\(url.path) holds no configuration entries") }
+        return (url.lastPathComponent, items.sorted { $0.key < $1.key })
+    }
+
+    /// Every entry of a file checked against its key's type and constraints (the first problem
+    /// is an error naming the key); with the value each would get.
+    func configPlan(_ db: PostgresConnection, _ items: [(key: String, item: ConfigFileItem)], lock: Bool) throws -> [ConfigPlanned] {
+        let rows = try db.query("SELECT \(ConfigRow.columns) FROM config WHERE key = ANY($1::text[]) ORDER BY key\(lock ? " FOR UPDATE" : "")",
+                                [PostgresValue.textArray(items.map(\.key))]).rows.map(ConfigRow.init)
+        let byKey = Dictionary(rows.map { ($0.key, $0) }) { a, _ in a }
+        return try items.map { key, item in
+            let shown = TextSanitizer.clean(String(key.prefix(80)))
+            guard let row = byKey[key] else { throw ActionFailure.invalid(field: shown, "unknown configuration key") }
+            guard case let .value(raw) = item else { throw ActionFailure.invalid(field: shown, "expected a number, boolean or string (or an object with \"value\")") }
+            do throws(ConfigProblem) {
+                let new = try ConfigCheck.coerce(raw, row)
+                return ConfigPlanned(row: row, new: new, changed: !row.holds(new))
+            } catch {
+                throw ActionFailure.invalid(field: shown, error.why)
+            }
+        }
+    }
+}
+
+struct ConfigPlanned {
+    var row: ConfigRow
+    var new: ConfigValue
+    var changed: Bool
+}
+
+/// One value of an import file: a scalar, or an object with `value` (config.export's format).
+enum ConfigFileItem: Decodable {
+    case value(ConfigValue)
+    case bad
+
+    private enum Keys: String, CodingKey { case key, value }
+
+    init(from decoder: Decoder) throws {
+        if let v = try? decoder.singleValueContainer().decode(ConfigValue.self) { self = .value(v); return }
+        if let c = try? decoder.container(keyedBy: Keys.self), let v = try? c.decode(ConfigValue.self, forKey: .value) { self = .value(v); return }
+        self = .bad
+    }
+
+    /// `[{"key": ..., "value": ...}]` (the snapshot's list of entries).
+    struct Keyed: Decodable {
+        var key: String
+        var item: ConfigFileItem
+        init(from decoder: Decoder) throws {
+            key = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .key)
+            item = try ConfigFileItem(from: decoder)
+        }
+    }
+}
+
+/// A `config` row as the actions need it.
+struct ConfigRow {
+    static let columns = """
+        key, type, value::text AS value, default_value::text AS default_value, constraints::text AS constraints, description, version, locked, \
+        updated_at, updated_by, (value = default_value) AS is_default
+        """
+
+    var key: String
+    var type: ConfigType
+    var valueJSON: String
+    var defaultJSON: String
+    var rules: ConfigCheck.Rules
+    var description: String
+    var version: Int
+    var locked: Bool
+    var updatedAt: Date
+    var updatedBy: String
+    var isDefault: Bool
+
+    init(_ row: PostgresRow) throws {
+        key = try row.get("key")
+        let t: String = try row.get("type")
+        guard let type = ConfigType(rawValue: t) else { throw ActionFailure.failed("config key \(key) has the unknown type \(TextSanitizer.clean(t))") }
+        self.type = type
+        valueJSON = try row.get("value")
+        defaultJSON = try row.get("default_value")
+        rules = (try? JSONDecoder().decode(ConfigCheck.Rules.self, from: Data(try row.get("constraints", as: String.self).utf8))) ?? .init()
+        description = try row.get("description")
+        version = try row.get("version")
+        locked = try row.get("locked")
+        updatedAt = try row.get("updated_at")
+        updatedBy = try row.get("updated_by")
+        isDefault = try row.get("is_default")
+    }
+
+    var value: ConfigValue? { try? ConfigCheck.decode(valueJSON) }
+
+    /// The current value equals `new` (compared as the entry's type).
+    func holds(_ new: ConfigValue) -> Bool {
+        guard let v = value else { return false }
+        return ((try? ConfigCheck.coerce(v, self)) ?? v) == new
+    }
+
+    func shown(_ json: String) -> String {
+        TextSanitizer.clean(String(((try? ConfigCheck.decode(json))?.description ?? json).prefix(80)))
+    }
+
+    var entry: ConfigEntry {
+        ConfigEntry(key: key, type: type, value: value ?? .string(valueJSON), defaultValue: (try? ConfigCheck.decode(defaultJSON)) ?? .string(defaultJSON),
+                    constraints: ConfigConstraints(min: rules.min, max: rules.max, allowed: rules.choices, pattern: rules.pattern),
+                    description: description, version: version, locked: locked, updatedAt: updatedAt, updatedBy: updatedBy)
+    }
+}
+
+/// Why a value does not fit its key.
+struct ConfigProblem: Error {
+    var why: String
+    init(_ why: String) { self.why = why }
+}
+
+/// Typing and range checks of configuration values (config.set, import, validate, rollback).
+enum ConfigCheck {
+    /// `constraints`: `min`/`max` (numbers; seconds for durations), `allowed` or `choices`, `pattern`.
+    struct Rules: Decodable {
+        var min: Double?
+        var max: Double?
+        var choices: [String]?
+        var pattern: String?
+
+        private enum Keys: String, CodingKey { case min, max, allowed, choices, pattern }
+
+        init() {}
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            min = try? c.decodeIfPresent(Double.self, forKey: .min)
+            max = try? c.decodeIfPresent(Double.self, forKey: .max)
+            let list = (try? c.decodeIfPresent([ConfigValue].self, forKey: .allowed)) ?? (try? c.decodeIfPresent([ConfigValue].self, forKey: .choices))
+            choices = list.map { $0.map(\.description) }
+            pattern = try? c.decodeIfPresent(String.self, forKey: .pattern)
+        }
+    }
+
+    static func decode(_ json: String) throws -> ConfigValue { try JSONDecoder().decode(ConfigValue.self, from: Data(json.utf8)) }
+
+    static func json(_ v: ConfigValue) -> String {
+        switch v {
+        case let .int(i): return String(i)
+        case let .double(d): return String(d)
+        case let .bool(b): return b ? "true" : "false"
+        case let .string(s): return ActionJSON.string(s)
+        }
+    }
+
+    static func show(_ v: ConfigValue) -> String { TextSanitizer.clean(String(v.description.prefix(80))) }
+
+    /// Text typed by the operator, as the entry's type.
+    static func parse(_ text: String, _ row: ConfigRow) throws(ConfigProblem) -> ConfigValue {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let shown = "'\(TextSanitizer.clean(String(t.prefix(60))))'"
+        switch row.type {
+        case .int:
+            guard let i = Int(t) else { throw ConfigProblem("\(shown) is not an integer") }
+            try range(Double(i), row.rules)
+            return .int(i)
+        case .float:
+            guard let d = Double(t), d.isFinite else { throw ConfigProblem("\(shown) is not a number") }
+            try range(d, row.rules)
+            return .double(d)
+        case .bool:
+            switch t.lowercased() {
+            case "true", "yes", "on", "1": return .bool(true)
+            case "false", "no", "off", "0": return .bool(false)
+            default: throw ConfigProblem("\(shown) is not a boolean (true or false)")
+            }
+        case .string:
+            try choice(text, row.rules)
+            try pattern(text, row.rules)
+            return .string(text)
+        case .enum:
+            try choice(t, row.rules)
+            return .string(t)
+        case .duration:
+            guard let seconds = durationSeconds(t) else { throw ConfigProblem("\(shown) is not a duration like 500ms, 30s, 5m, 1h or 1d") }
+            try pattern(t, row.rules)
+            try range(seconds, row.rules, unit: " s")
+            return .string(t)
+        case .cron:
+            guard case .cron? = Schedule.parse(t) else { throw ConfigProblem("\(shown) is not a 5-field cron expression") }
+            return .string(t)
+        }
+    }
+
+    /// A JSON value (import file, history) as the entry's type; strings are read like typed text.
+    static func coerce(_ v: ConfigValue, _ row: ConfigRow) throws(ConfigProblem) -> ConfigValue {
+        switch (row.type, v) {
+        case let (_, .string(s)): return try parse(s, row)
+        case let (.int, .int(i)):
+            try range(Double(i), row.rules)
+            return .int(i)
+        case let (.int, .double(d)) where d == d.rounded() && abs(d) < 9e15:
+            try range(d, row.rules)
+            return .int(Int(d))
+        case let (.float, .int(i)):
+            try range(Double(i), row.rules)
+            return .double(Double(i))
+        case let (.float, .double(d)):
+            try range(d, row.rules)
+            return .double(d)
+        case (.bool, .bool): return v
+        default:
+            let expected = [ConfigType.int: "an integer", .float: "a number", .bool: "true or false"][row.type] ?? "a string"
+            throw ConfigProblem("expected \(expected) (\(row.type.rawValue)), got \(TextSanitizer.clean(String(json(v).prefix(60))))")
+        }
+    }
+
+    static func range(_ x: Double, _ rules: Rules, unit: String = "") throws(ConfigProblem) {
+        if let lo = rules.min, x < lo { throw ConfigProblem("\(ActionJSON.number(x))\(unit) is below the minimum \(ActionJSON.number(lo))\(unit)") }
+        if let hi = rules.max, x > hi { throw ConfigProblem("\(ActionJSON.number(x))\(unit) is above the maximum \(ActionJSON.number(hi))\(unit)") }
+    }
+
+    static func choice(_ s: String, _ rules: Rules) throws(ConfigProblem) {
+        guard let choices = rules.choices, !choices.contains(s) else { return }
+        throw ConfigProblem("'\(TextSanitizer.clean(String(s.prefix(60))))' is not one of \(choices.map { TextSanitizer.clean($0) }.joined(separator: ", "))")
+    }
+
+    static func pattern(_ s: String, _ rules: Rules) throws(ConfigProblem) {
+        guard let p = rules.pattern, let re = try? NSRegularExpression(pattern: p) else { return }
+        guard re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil else {
+            throw ConfigProblem("'\(TextSanitizer.clean(String(s.prefix(60))))' does not match \(TextSanitizer.clean(p))")
+        }
+    }
+
+    /// `500ms`, `30s`, `5m`, `1h`, `1d` → seconds.
+    static func durationSeconds(_ t: String) -> Double? {
+        for (unit, scale) in [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)] where t.hasSuffix(unit) {
+            let digits = t.dropLast(unit.count)
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let n = Int(digits), n >= 0 else { return nil }
+            return Double(n) * scale
+        }
+        return nil
+    }
+}

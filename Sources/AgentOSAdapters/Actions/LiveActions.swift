@@ -1,0 +1,70 @@
+import AgentOSCore
+import AgentOSCrypto
+import Foundation
+
+/// The HMAC key that scrubs personal data in audit payloads. Kept outside PostgreSQL: from
+/// `AGENTOS_AUDIT_HMAC_KEY` (hex, at least 32 digits), else a 0600 key file made on first use.
+public enum AuditKey {
+    public static func load(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [UInt8] {
+        if let hex = environment["AGENTOS_AUDIT_HMAC_KEY"], !hex.isEmpty {
+            guard let key = Hex.decode(hex), key.count >= 16 else {
+                throw ConfigurationError("AGENTOS_AUDIT_HMAC_KEY must be at least 32 hex digits")
+            }
+            return key
+        }
+        let file = directory.appendingPathComponent("audit-hmac.key")
+        if let data = FileManager.default.contents(atPath: file.path) {
+            guard let key = Hex.decode(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), key.count >= 16 else {
+                throw ConfigurationError("\(file.path): not a hex key of at least 32 digits")
+            }
+            return key
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let key = SecureRandom.bytes(32)
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((Hex.encode(key) + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("\(file.path): cannot create the audit HMAC key file")
+        }
+        return key
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The data directory: `--data-dir`, else `AGENTOS_DATA_DIR`, else `$XDG_DATA_HOME/agentos`,
+/// else `~/.local/share/agentos`.
+public enum DataDirectory {
+    public static func resolve(_ explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
+        if let dir = environment["AGENTOS_DATA_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return URL(fileURLWithPath: xdg).appendingPathComponent("agentos") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/agentos")
+    }
+}
+
+/// The live composition of the dispatcher: Redis DB2/DB3/DB4 stores, `audit_logs`,
+/// `user_permissions`, the live executor, and the cascade on the SSOT cache and the DB5 bus.
+public struct LiveActions: Sendable {
+    public let dispatcher: ActionDispatcher
+    public let audit: PostgresAuditLog
+    public let breakers: RedisBreakerStore
+    public let executor: LiveActionExecutor
+
+    public init(redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
+                dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
+                options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil) throws {
+        audit = PostgresAuditLog(postgres: postgres)
+        breakers = RedisBreakerStore(redis: redis, namespace: namespace)
+        let rateLimits = RedisRateLimitStore(redis: redis, namespace: namespace)
+        executor = LiveActionExecutor(postgres: postgres, redis: redis, audit: audit, namespace: namespace,
+                                      settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
+                                      breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
+        let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
+        dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
+                                            rateLimits: rateLimits, idempotency: RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace),
+                                            breakers: breakers, executor: executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
+                                            scrubber: scrubber), options: options)
+    }
+}

@@ -1,0 +1,171 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+/// Drawing of the action menu, the payload form and the confirmation dialogs (pure).
+extension App {
+    /// The help overlay's sections: the current view's actions first (from the catalog), then the key map.
+    public static func helpSections(_ state: AppState) -> [HelpOverlay.Section] {
+        let entries = actionEntries(state)
+        let shadowed = shadowedActions(state)
+        let shadowedNames = Set(shadowed.map(\.spec.name))
+        func keys(_ command: Command) -> String { state.keyMap.keys(for: command).map(KeyMap.describe).joined(separator: " ") }
+        var lines: [(keys: String, help: String)] = entries.compactMap { e in
+            guard let k = e.key, !shadowedNames.contains(e.spec.name) else { return nil }
+            return (keys: k, help: e.title)
+        }
+        lines.append((keys: keys(.actionMenu), help: "all \(entries.count) actions here (menu)"))
+        lines.append((keys: keys(.retryAction), help: "retry the last failed action"))
+        for e in shadowed {
+            lines.append((keys: "(\(e.key ?? ""))", help: "\(e.spec.name): key taken by a global key; use \(keys(.actionMenu))"))
+        }
+        return [HelpOverlay.Section("Actions — \(actionContextTitle(state))", lines)] + state.keyMap.helpSections()
+    }
+
+    static func actionContextTitle(_ state: AppState) -> String {
+        switch state.view {
+        case .dashboard: return "Dashboard quick actions"
+        case .jobs: return state.current.pane == 0 ? "jobs" : "queues"
+        default: return state.view.title
+        }
+    }
+
+    static func plural(_ n: Int, _ noun: String) -> String { "\(Fmt.count(n)) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// The dialog's sentence naming the target and the measured count.
+    static func impactSentence(_ p: PendingAction, _ n: Int) -> String {
+        let t = p.targetPhrase
+        switch p.spec.name {
+        case "queue.clear": return "Clear queue \(t): \(plural(n, "pending job")) will be deleted."
+        case "queue.pause": return "Pause queue \(t): \(plural(n, "pending job")) will wait until it is resumed."
+        case "queue.retry_failed": return "Retry failed jobs of queue \(t): \(plural(n, "failed job")) will be re-enqueued."
+        case "queue.purge_failed": return "Purge failed jobs of queue \(t): \(plural(n, "failed job")) will be deleted."
+        case "worker.restart": return "Restart worker \(t): \(plural(n, "running job")) will be interrupted and requeued."
+        case "worker.shutdown": return "Shut down worker \(t): it has \(plural(n, "running job"))."
+        case "worker.drain": return "Drain worker \(t): it finishes \(plural(n, "running job")), then stops."
+        case "worker.restart_all":
+            return "Restart \(plural(n, "worker"))\(p.payload["stage"].map { " of stage \($0)" } ?? ""), one after another."
+        case "database.purge_history": return "\(plural(n, "finished job")) and their events will be deleted."
+        case "logs.purge": return "\(plural(n, "log line")) will be deleted."
+        case "logs.archive": return "\(plural(n, "log line")) will be archived, then removed."
+        case "database.kill_idle": return "\(plural(n, "idle-in-transaction session")) will be terminated."
+        case "system.io_cleanup": return "\(plural(n, "media file")) will be deleted."
+        default: return "\(p.spec.title) \(t): \(plural(n, "item")) affected."
+        }
+    }
+
+    static func renderActionMenu(_ state: AppState, _ menu: ActionMenuState, _ b: inout CellBuffer, _ body: Rect) {
+        let entries = actionEntries(state)
+        guard !entries.isEmpty else { return }
+        let selected = min(max(0, menu.selected), entries.count - 1)
+        let titleWidth = min(40, entries.map { DisplayWidth.of($0.title) }.max() ?? 10)
+        let rows = entries.map { e -> String in
+            let key = (e.key ?? " ").padding(toLength: 2, withPad: " ", startingAt: 0)
+            let title = DisplayWidth.truncate(e.title, to: titleWidth, ellipsis: b.glyphs.ellipsis)
+            let padded = title + String(repeating: " ", count: max(0, titleWidth - DisplayWidth.of(title)))
+            return "\(key) \(padded)  \(e.spec.risk.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"
+                + (e.disabled.map { " \(b.glyphs.cross) \($0)" } ?? "")
+        }
+        let width = min(max(20, body.width - 8), rows.map { DisplayWidth.of($0) }.max() ?? 20)
+        var lines: [(text: String, style: Style)] = []
+        let context: String
+        if state.view == .dashboard {
+            context = "quick actions on the whole fleet"
+        } else if let id = selectedItemID(state) {
+            context = "on the selection: \(id)"
+        } else {
+            context = "nothing selected: the form asks for the target"
+        }
+        lines.append((context, Style(.muted)))
+        lines.append(("", .plain))
+        // A window of entries around the highlighted one.
+        let room = max(3, body.height - 9)
+        let start = max(0, min(selected - room / 2, entries.count - room))
+        for i in start..<min(entries.count, start + room) {
+            let text = rows[i] + String(repeating: " ", count: max(0, width - DisplayWidth.of(rows[i])))
+            let style: Style
+            switch (i == selected, entries[i].disabled != nil) {
+            case (true, false): style = Style(.text, bg: .selection, [.bold])
+            case (true, true): style = Style(.muted, bg: .selection)
+            case (false, false): style = Style(.text)
+            case (false, true): style = Style(.muted)
+            }
+            lines.append((text, style))
+        }
+        lines.append(("", .plain))
+        if let why = entries[selected].disabled {
+            lines.append(("\(b.glyphs.cross) \(why)", Style(.warning)))
+        } else {
+            lines.append(("\(entries[selected].spec.name) · Enter runs · its key runs it · Esc closes", Style(.muted)))
+        }
+        let counter = entries.count > room ? " (\(selected + 1)/\(entries.count))" : ""
+        Modal(title: "Actions — \(actionContextTitle(state))\(counter)", lines: lines, buttons: [], focusedButton: 0)
+            .render(into: &b, rect: body)
+    }
+
+    static func renderActionForm(_ state: AppState, _ form: ActionFormState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let field = form.field else { return }
+        let spec = form.pending.spec
+        var lines: [(text: String, style: Style)] = [("\(spec.name) · \(spec.risk.rawValue) risk", Style(.muted))]
+        for f in spec.fields {
+            if let v = form.pending.payload[f.name] { lines.append(("\(f.name): \(v.description)", Style(.text))) }
+        }
+        lines.append(("", .plain))
+        let help = field.help.isEmpty ? "" : " — \(field.help)"
+        lines.append(("\(field.name) (\(field.typeDescription))\(help)", Style(.accent)))
+        if form.fields.count > 1 { lines.append(("field \(form.index + 1) of \(form.fields.count)", Style(.muted))) }
+        if let error = form.error { lines.append(("\(b.glyphs.cross) \(error)", Style(.danger, [.bold]))) }
+        let last = form.index == form.fields.count - 1
+        Modal(title: spec.title, lines: lines, input: (label: field.name + ":", value: form.text),
+              buttons: ["Esc cancel", last ? "Enter continue" : "Enter next"], focusedButton: 1)
+            .render(into: &b, rect: body)
+    }
+
+    static func renderConfirm(_ state: AppState, _ dialog: ActionConfirmState, _ b: inout CellBuffer, _ body: Rect) {
+        let p = dialog.pending
+        let spec = p.spec
+        var lines: [(text: String, style: Style)] = []
+        switch dialog.kind {
+        case .none:
+            return
+        case .yesNo:
+            lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
+            if let note = p.note { lines.append((note, Style(.muted))) }
+            lines.append(("", .plain))
+            lines.append(("y confirms · any other key cancels", Style(.muted)))
+            Modal(title: "Confirm \(spec.name)", lines: lines, buttons: ["No", "Yes"], focusedButton: 0, tone: .warning)
+                .render(into: &b, rect: body)
+        case .impact:
+            switch p.impact {
+            case .measuring, .notAsked:
+                lines.append(("\(spec.title) \(p.targetPhrase): measuring the impact…", Style(.text, [.bold])))
+            case let .measured(n?):
+                lines.append((impactSentence(p, n) + " [y/N]", Style(.text, [.bold])))
+            case .measured(nil):
+                lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
+            case let .failed(why):
+                lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
+                lines.append(("impact unknown: \(why)", Style(.warning)))
+            }
+            if let note = p.note { lines.append((note, Style(.muted))) }
+            lines.append(("", .plain))
+            lines.append((p.impact == .measuring ? "waiting for the count · any key but y cancels" : "y confirms · any other key cancels", Style(.muted)))
+            Modal(title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"], focusedButton: 0, tone: .warning)
+                .render(into: &b, rect: body)
+        case .typed:
+            if case let .measured(n?) = p.impact {
+                lines.append((impactSentence(p, n), Style(.text, [.bold])))
+            } else {
+                lines.append(("\(spec.title): \(p.targetPhrase).", Style(.text, [.bold])))
+            }
+            if let note = p.note { lines.append((note, Style(.muted))) }
+            lines.append(("Critical: type \(p.target) to confirm, then give a reason (ticket); both are audited.", Style(.warning)))
+            if dialog.step == .reason { lines.append(("confirmed: \(dialog.typedName) \(b.glyphs.check)", Style(.ok))) }
+            if let error = dialog.error { lines.append(("\(b.glyphs.cross) \(error)", Style(.danger, [.bold]))) }
+            let input = dialog.step == .name ? (label: "type \(p.target):", value: dialog.typedName) : (label: "reason:", value: dialog.reason)
+            Modal(title: "CRITICAL \(spec.name)", lines: lines, input: input,
+                  buttons: ["Esc cancel", dialog.step == .name ? "Enter next" : "Enter run"], focusedButton: 0, tone: .critical)
+                .render(into: &b, rect: body)
+        }
+    }
+}

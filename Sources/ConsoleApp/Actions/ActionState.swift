@@ -1,0 +1,100 @@
+import AgentOSCore
+import Foundation
+
+/// An action the operator started: the catalog spec, the payload collected so far (prefilled
+/// from the selection, then asked in the form) and the measured impact for the dialog.
+public struct PendingAction: Sendable, Equatable {
+    public enum Impact: Sendable, Equatable {
+        case notAsked
+        case measuring
+        case measured(Int?)
+        case failed(String)
+    }
+
+    public var spec: ActionSpec
+    public var payload: [String: PayloadValue]
+    /// Context for the dialog (a dashboard quick action's choice, the filter a bulk action follows).
+    public var note: String?
+    /// Matches an impact measurement to this dialog.
+    public var token: Int
+    public var impact: Impact = .notAsked
+
+    public init(spec: ActionSpec, payload: [String: PayloadValue], note: String? = nil, token: Int) {
+        self.spec = spec
+        self.payload = payload
+        self.note = note
+        self.token = token
+    }
+
+    /// What the action is aimed at, as the pipeline computes it: the target field's value, or `system`.
+    public var target: String {
+        guard let field = spec.targetField, let value = payload[field] else { return "system" }
+        return value.description
+    }
+
+    /// The target for a sentence ("job 1f3a2b3c…", "queue video_downloader", "the system").
+    public var targetPhrase: String {
+        let t = target
+        guard let field = spec.targetField, payload[field] != nil else { return "the system" }
+        if spec.field(field)?.kind == .uuid { return "\(String(t.prefix(8)))…" }
+        return t
+    }
+}
+
+/// The action menu (`.`): the highlighted entry.
+public struct ActionMenuState: Sendable, Equatable {
+    public var selected: Int
+    public init(selected: Int = 0) { self.selected = selected }
+}
+
+/// The payload form: one line of input per missing required field.
+public struct ActionFormState: Sendable, Equatable {
+    public var pending: PendingAction
+    /// The fields asked, in catalog order.
+    public var fields: [String]
+    public var index: Int = 0
+    public var text: String
+    public var error: String?
+
+    public init(pending: PendingAction, fields: [String], text: String = "") {
+        self.pending = pending
+        self.fields = fields
+        self.text = text
+    }
+
+    public var field: FieldSpec? { index < fields.count ? pending.spec.field(fields[index]) : nil }
+}
+
+/// The confirmation dialog of an action (y/N, impact, or typed name + reason).
+public struct ActionConfirmState: Sendable, Equatable {
+    public enum Step: Sendable, Equatable { case name, reason }
+    public var pending: PendingAction
+    public var step: Step = .name
+    public var typedName = ""
+    public var reason = ""
+    public var error: String?
+
+    public init(pending: PendingAction) { self.pending = pending }
+
+    public var kind: Confirmation { pending.spec.confirmation }
+}
+
+/// One line of the action menu: the action, its key, the payload prefilled from the selection
+/// and, when the operator may not run it, why.
+public struct ActionEntry: Sendable, Equatable {
+    public var key: String?
+    public var spec: ActionSpec
+    public var title: String
+    public var payload: [String: PayloadValue]
+    public var note: String?
+    public var disabled: String?
+
+    public init(key: String?, spec: ActionSpec, title: String, payload: [String: PayloadValue], note: String? = nil, disabled: String? = nil) {
+        self.key = key
+        self.spec = spec
+        self.title = title
+        self.payload = payload
+        self.note = note
+        self.disabled = disabled
+    }
+}

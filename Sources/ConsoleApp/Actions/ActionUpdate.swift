@@ -1,0 +1,260 @@
+import AgentOSCore
+import Foundation
+
+/// The action flow, as pure folds: key → (menu) → form for missing fields → dialog by the
+/// spec's confirmation → `.dispatch` effect → `.actionFinished` notice (and `!` to retry).
+extension App {
+    // MARK: starting
+
+    /// Runs the view's action bound to `key` on the selection (nil: the key is not an action key here).
+    static func actionKey(_ state: inout AppState, _ key: Key) -> [Effect]? {
+        guard case let .char(c) = key, let entry = actionEntries(state).first(where: { $0.key == String(c) }) else { return nil }
+        return activate(&state, entry)
+    }
+
+    static func openActionMenu(_ state: inout AppState) -> [Effect] {
+        let entries = actionEntries(state)
+        guard !entries.isEmpty else {
+            state.notify("no actions in \(state.view.title)", .warning)
+            return []
+        }
+        // Start on the first action that may run.
+        state.overlay = .actionMenu(ActionMenuState(selected: entries.firstIndex { $0.disabled == nil } ?? 0))
+        return []
+    }
+
+    /// A greyed action explains itself; any other starts.
+    static func activate(_ state: inout AppState, _ entry: ActionEntry) -> [Effect] {
+        if let why = entry.disabled {
+            state.overlay = .none
+            state.notify("\(entry.spec.name) not available: \(why)", .warning)
+            return []
+        }
+        state.actionToken += 1
+        return begin(&state, PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actionToken))
+    }
+
+    /// Asks the missing required fields, then confirms.
+    static func begin(_ state: inout AppState, _ pending: PendingAction) -> [Effect] {
+        let missing = pending.spec.fields.filter { $0.required && pending.payload[$0.name] == nil }.map(\.name)
+        if let first = missing.first {
+            state.overlay = .actionForm(ActionFormState(pending: pending, fields: missing, text: initialText(state, pending, field: first)))
+            return []
+        }
+        return confirm(&state, pending)
+    }
+
+    static func confirm(_ state: inout AppState, _ pending: PendingAction) -> [Effect] {
+        var pending = pending
+        switch pending.spec.confirmation {
+        case .none:
+            return dispatch(&state, pending, reason: nil, confirmation: nil)
+        case .yesNo:
+            state.overlay = .confirm(ActionConfirmState(pending: pending))
+            return []
+        case .impact, .typed:
+            pending.impact = .measuring
+            state.overlay = .confirm(ActionConfirmState(pending: pending))
+            return [.measureImpact(token: pending.token, action: pending.spec.name, payload: pending.payload)]
+        }
+    }
+
+    /// A fresh idempotency key, made when the operator confirms (a retry reuses it).
+    static func newIdempotencyKey() -> String {
+        UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
+    static func dispatch(_ state: inout AppState, _ pending: PendingAction, reason: String?, confirmation: String?) -> [Effect] {
+        state.overlay = .none
+        let request = ActionRequest(action: pending.spec.name, payload: pending.payload, actor: state.actor,
+                                    idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
+        return send(&state, request, retry: false)
+    }
+
+    static func send(_ state: inout AppState, _ request: ActionRequest, retry: Bool) -> [Effect] {
+        state.actionsInFlight[request.requestID] = request
+        state.ownRequestIDs.append(request.requestID.uuidString.lowercased())
+        if state.ownRequestIDs.count > 50 { state.ownRequestIDs.removeFirst(state.ownRequestIDs.count - 50) }
+        let target = ActionCatalog.spec(request.action).map { PendingAction(spec: $0, payload: request.payload, token: 0).targetPhrase } ?? ""
+        state.notify("\(retry ? "retrying" : "running") \(request.action)\(target == "the system" ? "" : " on \(target)")…", .info)
+        return [.dispatch(request)]
+    }
+
+    /// `!`: the last failed action again, with the same idempotency key and payload.
+    static func retryLastFailed(_ state: inout AppState) -> [Effect] {
+        guard var request = state.lastFailedAction else {
+            state.notify("no failed action to retry", .info)
+            return []
+        }
+        state.lastFailedAction = nil
+        request.requestID = UUID()
+        return send(&state, request, retry: true)
+    }
+
+    // MARK: results
+
+    static func actionFinished(_ state: inout AppState, _ report: ActionReport) -> [Effect] {
+        let request = state.actionsInFlight.removeValue(forKey: report.requestID)
+        if report.succeeded {
+            state.notify("\(report.action): \(report.message)", .success)
+            for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
+            if !state.reloadPending {
+                state.reloadPending = true
+                return [.reloadSnapshot]
+            }
+        } else {
+            state.lastFailedAction = request
+            state.notify("\(report.action) failed: \(report.message)\(request == nil ? "" : " — ! retries")", .error)
+        }
+        return []
+    }
+
+    static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {
+        guard case var .confirm(dialog) = state.overlay, dialog.pending.token == token else { return [] }
+        switch result {
+        case let .success(n): dialog.pending.impact = .measured(n)
+        case let .failure(f): dialog.pending.impact = .failed(f.description)
+        }
+        state.overlay = .confirm(dialog)
+        return []
+    }
+
+    // MARK: overlays
+
+    static func cancelAction(_ state: inout AppState, _ name: String) -> [Effect] {
+        state.overlay = .none
+        state.notify("\(name) cancelled", .info)
+        return []
+    }
+
+    static func menuKey(_ state: inout AppState, _ key: Key, _ menu: ActionMenuState) -> [Effect] {
+        let entries = actionEntries(state)
+        guard !entries.isEmpty else { state.overlay = .none; return [] }
+        var menu = menu
+        menu.selected = min(max(0, menu.selected), entries.count - 1)
+        switch key {
+        case .escape, .char("."), .char("q"):
+            state.overlay = .none
+            return []
+        case .ctrl("c"):
+            state.quitting = true
+            return [.quit]
+        case .down, .char("j"), .tab:
+            menu.selected = (menu.selected + 1) % entries.count
+        case .up, .char("k"), .backTab:
+            menu.selected = (menu.selected + entries.count - 1) % entries.count
+        case .home, .char("g"):
+            menu.selected = 0
+        case .end, .char("G"):
+            menu.selected = entries.count - 1
+        case .enter:
+            return activate(&state, entries[menu.selected])
+        case let .char(c):
+            if let entry = entries.first(where: { $0.key == String(c) }) { return activate(&state, entry) }
+        default:
+            break
+        }
+        state.overlay = .actionMenu(menu)
+        return []
+    }
+
+    static func formKey(_ state: inout AppState, _ key: Key, _ form: ActionFormState) -> [Effect] {
+        var form = form
+        switch key {
+        case .escape:
+            return cancelAction(&state, form.pending.spec.name)
+        case .ctrl("c"):
+            state.quitting = true
+            return [.quit]
+        case .backspace:
+            if !form.text.isEmpty { form.text.removeLast() }
+        case let .char(c):
+            form.text.append(c)
+            form.error = nil
+        case .enter:
+            guard let field = form.field else { return confirm(&state, form.pending) }
+            var raw = form.pending.payload
+            raw[field.name] = .string(form.text)
+            do throws(ActionFailure) {
+                _ = try form.pending.spec.validate(raw)
+            } catch {
+                // Fields are checked in order: an error on a later field (not asked yet) waits its turn.
+                if case let .invalid(name, why) = error, name == field.name {
+                    form.error = why
+                    state.overlay = .actionForm(form)
+                    return []
+                }
+            }
+            form.pending.payload[field.name] = .string(form.text)
+            form.index += 1
+            form.error = nil
+            guard form.index < form.fields.count else { return confirm(&state, form.pending) }
+            form.text = initialText(state, form.pending, field: form.fields[form.index])
+        default:
+            break
+        }
+        state.overlay = .actionForm(form)
+        return []
+    }
+
+    static func confirmKey(_ state: inout AppState, _ key: Key, _ dialog: ActionConfirmState) -> [Effect] {
+        if key == .ctrl("c") {
+            state.quitting = true
+            return [.quit]
+        }
+        var dialog = dialog
+        let pending = dialog.pending
+        switch dialog.kind {
+        case .none:
+            return dispatch(&state, pending, reason: nil, confirmation: nil)
+        case .yesNo, .impact:
+            // Only y confirms; anything else (Enter included) cancels. No answer before the impact is known.
+            if key == .char("y") || key == .char("Y") {
+                if pending.impact == .measuring { return [] }
+                return dispatch(&state, pending, reason: nil, confirmation: nil)
+            }
+            return cancelAction(&state, pending.spec.name)
+        case .typed:
+            switch key {
+            case .escape:
+                return cancelAction(&state, pending.spec.name)
+            case .backspace:
+                if dialog.step == .name { if !dialog.typedName.isEmpty { dialog.typedName.removeLast() } } else if !dialog.reason.isEmpty {
+                    dialog.reason.removeLast()
+                } else {
+                    dialog.step = .name
+                }
+            case let .char(c):
+                if dialog.step == .name { dialog.typedName.append(c) } else { dialog.reason.append(c) }
+            case .enter:
+                switch dialog.step {
+                case .name:
+                    guard dialog.typedName == pending.target else {
+                        dialog.error = dialog.typedName.isEmpty
+                            ? "type \(pending.target) to confirm"
+                            : "refused: '\(dialog.typedName)' is not '\(pending.target)'"
+                        dialog.typedName = ""
+                        break
+                    }
+                    dialog.step = .reason
+                    dialog.error = nil
+                case .reason:
+                    let reason = dialog.reason.trimmingCharacters(in: .whitespaces)
+                    guard !reason.isEmpty else {
+                        dialog.error = "a reason (ticket) is required"
+                        break
+                    }
+                    guard reason.count <= 500 else {
+                        dialog.error = "the reason is longer than 500 characters"
+                        break
+                    }
+                    return dispatch(&state, pending, reason: reason, confirmation: dialog.typedName)
+                }
+            default:
+                break
+            }
+            state.overlay = .confirm(dialog)
+            return []
+        }
+    }
+}

@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AgentOSAdapters
+import AgentOSCore
+import AgentOSCrypto
+import ArgumentParser
+import Foundation
+
+/// The live backend the headless commands and the console share: Redis and PostgreSQL clients,
+/// the data manager, the bus and the action dispatcher.
+struct LiveStack {
+    let redis: RedisClient
+    let postgres: PostgresClient
+    let cache: RedisSnapshotCache
+    let bus: RedisEventBus
+    let dataManager: AdminDataManager
+    let actions: LiveActions
+
+    init(connection: ConnectionOptions, dataDir: String?) throws {
+        guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
+            throw fail("this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+        }
+        var config: RedisConfiguration
+        do { config = try RedisConfiguration(url: redisURL) } catch { throw fail("--redis: \(error)", code: ExitStatus.config) }
+        config.clientName = "agentos-cli"
+        redis = RedisClient(config)
+        postgres = PostgresClient(postgresURL)
+        let ns = connection.names
+        cache = RedisSnapshotCache(redis: redis, namespace: ns)
+        bus = RedisEventBus(redis: redis, namespace: ns, source: "cli@\(ProcessInfo.processInfo.hostName)")
+        dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns), bus: bus)
+        do {
+            actions = try LiveActions(redis: redis, postgres: postgres, namespace: ns, dataDirectory: DataDirectory.resolve(dataDir),
+                                      postgresURL: postgresURL, dataManager: dataManager, cache: cache, bus: bus,
+                                      pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
+        } catch {
+            throw fail("\(error)", code: ExitStatus.config)
+        }
+    }
+}
+
+/// Who runs a command: the Unix account, the SSH source address (recorded, never trusted for
+/// identity), this host, and an optional `--as` (admins only, checked by the dispatcher).
+func currentActor(actingAs: String? = nil) -> Actor {
+    let env = ProcessInfo.processInfo.environment
+    let ip = env["SSH_CONNECTION"]?.split(separator: " ").first.map(String.init).flatMap { candidate -> String? in
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, candidate, &v4) == 1 || inet_pton(AF_INET6, candidate, &v6) == 1 ? candidate : nil
+    }
+    return Actor(user: Identity.current(), actingAs: actingAs, ip: ip, host: ProcessInfo.processInfo.hostName,
+                 sessionID: "cli-\(ProcessInfo.processInfo.processIdentifier)", userAgent: "agentos-cli/\(AgentOSVersion.string)")
+}
+
+struct DataDirOption: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (io/, logs/audit, the audit HMAC key).", valueName: "dir"))
+    var path: String?
+}
+
+/// `agentos action NAME key=value ...`: one action through the same dispatcher as the console.
+struct ActionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "action",
+        abstract: "Run one admin action headless (validation, RBAC, rate limit, idempotency, breaker, audit).",
+        discussion: """
+        Payload fields as key=value (see `agentos can-i --list` for the actions and their fields).
+        Critical actions need --yes and --reason. Exit status: 0 done, 1 failed, 3 denied, 4 rate limited,
+        5 conflict (idempotency key in use or reused with another payload, or the target's state), 6 not found,
+        7 audit unavailable (nothing executed), 8 backend unavailable or breaker open, 64 usage, 65 invalid payload.
+        """
+    )
+
+    @Argument(help: "Action name, e.g. job.cancel.") var name: String
+    @Argument(help: "Payload fields: key=value.") var fields: [String] = []
+    @Flag(help: "Confirm a critical action (types the target's name for you).") var yes = false
+    @Option(help: "Reason or ticket (required for critical actions).") var reason: String?
+    @Option(name: .customLong("idempotency-key"), help: "Reuse to retry safely: the stored result is replayed.") var idempotencyKey: String?
+    @Option(name: .customLong("as"), help: "Act as another user (admins only; audited).") var actingAs: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var dataDir: DataDirOption
+
+    func run() throws {
+        guard let spec = ActionCatalog.spec(name) else {
+            throw fail("unknown action '\(TextSanitizer.clean(name))' (agentos can-i --list shows them)", code: 65)
+        }
+        var payload: [String: PayloadValue] = [:]
+        for field in fields {
+            guard let eq = field.firstIndex(of: "="), eq != field.startIndex else {
+                throw fail("payload field '\(TextSanitizer.clean(field))' is not key=value", code: ExitStatus.usage)
+            }
+            payload[String(field[..<eq])] = .string(String(field[field.index(after: eq)...]))
+        }
+        let stack = try LiveStack(connection: connection, dataDir: dataDir.path)
+        var confirmation: String?
+        if spec.confirmation == .typed {
+            guard yes else { throw fail("\(name) is critical: add --yes and --reason", code: 3) }
+            confirmation = spec.targetField.flatMap { payload[$0]?.description } ?? "system"
+        }
+        let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs),
+                                    idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)
+        let report = stack.actions.dispatcher.dispatch(request)
+        if json {
+            print(reportJSON(report))
+        } else if report.succeeded {
+            print(TextSanitizer.clean(report.message))
+            for w in report.warnings { FileHandle.standardError.write(Data("agentos: warning: \(TextSanitizer.clean(w))\n".utf8)) }
+        } else {
+            FileHandle.standardError.write(Data("agentos: \(name): \(TextSanitizer.clean(report.message))\n".utf8))
+        }
+        if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
+    }
+
+    func reportJSON(_ r: ActionReport) -> String {
+        var f: [String: PayloadValue] = ["action": .string(r.action), "request_id": .string(r.requestID.uuidString.lowercased()),
+                                         "target": .string(r.target), "ok": .bool(r.succeeded), "message": .string(r.message),
+                                         "exit_status": .int(Int(r.exitStatus)), "total_us": .int(Int(r.totalMillis * 1_000)),
+                                         "audit_seqs": .string(r.auditSeqs.map(String.init).joined(separator: ","))]
+        switch r.outcome {
+        case let .success(result):
+            f["affected"] = .int(result.affected)
+            f["replayed"] = .bool(result.replayed)
+            for (k, v) in result.details { f["detail." + k] = v }
+        case let .failure(failure): f["error"] = .string(failure.outcome)
+        }
+        return CanonicalJSON.object(f)
+    }
+}
+
+/// `agentos can-i ACTION` / `agentos can-i --list`: RBAC decisions, like `kubectl auth can-i`.
+struct CanICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "can-i",
+        abstract: "Say whether you may run an action (exit 0 yes, 3 no); --list shows every action with your decision."
+    )
+
+    @Argument(help: "Action name.") var action: String?
+    @Flag(help: "List every action with its view, risk, fields and your decision.") var list = false
+    @Option(name: .customLong("as"), help: "Ask for another user (admins only).") var actingAs: String?
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let actor = currentActor(actingAs: actingAs)
+        let decide: (String) -> PolicyDecision
+        let who: String
+        if connection.redisURL != nil || connection.postgresURL != nil {
+            let postgres = PostgresClient(connection.postgresURL ?? "")
+            let source = PostgresPermissionSource(postgres: postgres)
+            decide = { name in
+                do {
+                    let own = try source.grant(for: actor.user) ?? Grant(role: .readonly)
+                    if let other = actor.actingAs, other != actor.user {
+                        guard own.role == .admin else { return .deny("--as is for admins only") }
+                        return Policy.decide(try source.grant(for: other) ?? Grant(role: .readonly), ActionCatalog.spec(name))
+                    }
+                    return Policy.decide(own, ActionCatalog.spec(name))
+                } catch {
+                    return .deny("permissions unreadable: \(error)")
+                }
+            }
+            who = actor.effectiveUser
+        } else {
+            // Embedded: the operator is an admin (the demo can do everything).
+            decide = { Policy.decide(Grant(role: .admin), ActionCatalog.spec($0)) }
+            who = "\(actor.user) (embedded: admin)"
+        }
+        if list || action == nil {
+            print("actions for \(who):")
+            for spec in ActionCatalog.all {
+                let d = decide(spec.name)
+                let verdict = d.allowed ? (d == .allowOwn ? "yes (own jobs)" : "yes") : "no"
+                let fields = spec.fields.map { $0.required ? $0.name : "[\($0.name)]" }.joined(separator: " ")
+                print(String(format: "%-26@ %-4@ %-10@ %-9@ %@", spec.name as NSString, verdict as NSString, spec.view.rawValue as NSString,
+                             spec.risk.rawValue as NSString, fields as NSString))
+            }
+            return
+        }
+        guard let action, ActionCatalog.spec(action) != nil else { throw fail("unknown action '\(TextSanitizer.clean(action ?? ""))'", code: 65) }
+        let d = decide(action)
+        switch d {
+        case .allow: print("yes")
+        case .allowOwn: print("yes (own jobs only)")
+        case let .deny(why):
+            print("no: \(why)")
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// `agentos audit tail` and `agentos audit verify`.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Read and verify the audit trail.",
+                                                    subcommands: [Tail.self, Verify.self])
+
+    struct Tail: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the newest audit rows.")
+        @Option(name: .shortAndLong, help: "How many rows.") var n = 20
+        @Flag(help: "One JSON object per line.") var json = false
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var dataDir: DataDirOption
+
+        func run() throws {
+            let log = try AuditCommand.log(connection, dataDir)
+            let rows: [AuditRecord]
+            do { rows = try log.tail(n) } catch { throw fail("audit log unavailable: \(error)", code: 7) }
+            let encoder = AgentJSON.encoder()
+            for r in rows {
+                if json {
+                    print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                } else {
+                    let d = r.draft
+                    print(TextSanitizer.clean("\(r.seq)\t\(ISOTime.format(d.timestamp))\t\(d.user)\(d.actingAs.map { " as \($0)" } ?? "")\t\(d.action)\t\(d.phase.rawValue)\t\(d.outcome ?? "-")\t\(d.target ?? "-")"))
+                }
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute the hash chain; exit 0 intact, 1 broken (the row is named).")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var dataDir: DataDirOption
+
+        func run() throws {
+            let log = try AuditCommand.log(connection, dataDir)
+            let v: AuditVerification
+            do { v = try AuditVerifier.verify(log) } catch { throw fail("audit log unavailable: \(error)", code: 7) }
+            print(v.summary)
+            if !v.ok { throw ExitCode(1) }
+        }
+    }
+
+    /// Live: `audit_logs`; embedded: the JSONL chain under the data directory.
+    static func log(_ connection: ConnectionOptions, _ dataDir: DataDirOption) throws -> AuditLog {
+        if let url = connection.postgresURL { return PostgresAuditLog(postgres: PostgresClient(url)) }
+        do {
+            return try FileAuditLog(directory: DataDirectory.resolve(dataDir.path).appendingPathComponent("logs/audit"))
+        } catch {
+            throw fail("\(error)", code: 7)
+        }
+    }
+}

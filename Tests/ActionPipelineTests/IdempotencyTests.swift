@@ -1,0 +1,155 @@
+import AgentOSCore
+import Foundation
+import Testing
+
+/// Stripe/IETF semantics of idempotency keys (RELIABILITY checks 4–6).
+@Suite struct IdempotencyTests {
+    /// Rate limits off: these tests submit one action many times on purpose.
+    static func harness() -> Harness { Harness { $0.rateLimits = false } }
+
+    static func rows(_ h: Harness, phase: AuditDraft.Phase, outcome: String?) -> Int {
+        h.audit.records.filter { $0.draft.phase == phase && $0.draft.outcome == outcome }.count
+    }
+
+    @Test func sameKeySamePayloadHundredTimes() throws {
+        let h = Self.harness()
+        let first = h.dispatch(h.valid("queue.pause", key: "key-100"))
+        let original = try #require(first.result)
+        #expect(!original.replayed)
+        #expect(!first.message.contains("replayed"))
+        for i in 1..<100 {
+            let report = h.dispatch(h.valid("queue.pause", key: "key-100"))
+            #expect(report.succeeded, "submission \(i): \(report.message)")
+            #expect(report.result?.replayed == true)
+            #expect(report.result?.message == original.message)
+            #expect(report.result?.affected == original.affected)
+            #expect(report.message.contains("replayed"))
+            #expect(report.exitStatus == 0)
+        }
+        #expect(h.executor.count("queue.pause") == 1)
+        #expect(h.executor.total == 1)
+        #expect(Self.rows(h, phase: .intent, outcome: nil) == 1)
+        #expect(Self.rows(h, phase: .outcome, outcome: "success") == 1)
+        #expect(Self.rows(h, phase: .outcome, outcome: "replayed") == 99)
+        #expect(h.audit.records.count == 101)
+        // Replays change nothing, so nothing is invalidated or published again.
+        #expect(h.cascade.invalidations == 1)
+        #expect(h.cascade.executedNotices.count == 1)
+    }
+
+    @Test func sameKeyDifferentPayloadIsRefusedEveryTime() {
+        let h = Self.harness()
+        #expect(h.dispatch(h.valid("queue.pause", key: "k", overriding: ["queue": .string("video")])).succeeded)
+        for i in 0..<20 {
+            let request = h.valid("queue.pause", key: "k", overriding: ["queue": .string("audio\(i)")])
+            let report = h.dispatch(request)
+            #expect(report.failure == .idempotencyMismatch)
+            #expect(report.exitStatus == 5)
+            let rows = h.rows(request.requestID)
+            #expect(rows.map(\.draft.phase) == [.denied])
+            #expect(rows.first?.draft.outcome == "idempotency_conflict")
+        }
+        #expect(h.executor.total == 1)
+        // The original payload still replays.
+        #expect(h.dispatch(h.valid("queue.pause", key: "k", overriding: ["queue": .string("video")])).isReplay)
+        #expect(h.executor.total == 1)
+    }
+
+    @Test func mismatchBeforeTheFirstFinishedExecutesNothing() {
+        let h = Self.harness()
+        h.executor.failNext(.failed("boom"))
+        #expect(h.dispatch(h.valid("job.set_priority", key: "k", overriding: ["priority": .int(1)])).failure == .failed("boom"))
+        // The failed claim was released: another payload is a fresh use of the key.
+        #expect(h.dispatch(h.valid("job.set_priority", key: "k", overriding: ["priority": .int(2)])).succeeded)
+        #expect(h.dispatch(h.valid("job.set_priority", key: "k", overriding: ["priority": .int(3)])).failure == .idempotencyMismatch)
+        #expect(h.executor.executions.map { $0.payload.int("priority") } == [1, 2])
+    }
+
+    @Test func keysAreScopedByUserAndAction() {
+        let h = Self.harness()
+        #expect(h.dispatch(h.valid("queue.pause", user: "alice", key: "shared")).succeeded)
+        #expect(h.dispatch(h.valid("queue.pause", user: "olga", key: "shared")).result?.replayed == false)
+        #expect(h.dispatch(h.valid("queue.resume", user: "alice", key: "shared")).result?.replayed == false)
+        #expect(h.dispatch(h.valid("queue.pause", user: "alice", key: "shared")).isReplay)
+        #expect(h.executor.total == 3)
+    }
+
+    @Test func requestsWithoutKeyOrReadOnlyAlwaysExecute() {
+        let h = Self.harness()
+        for _ in 0..<3 { #expect(h.dispatch(h.valid("queue.pause")).result?.replayed == false) }
+        for _ in 0..<3 { #expect(h.dispatch(h.valid("worker.ping", key: "ping-key")).result?.replayed == false) }
+        #expect(h.executor.count("queue.pause") == 3)
+        #expect(h.executor.count("worker.ping") == 3)
+    }
+
+    @Test(arguments: [ActionFailure.failed("backend down"), .notFound("queue video"), .conflict("already paused"), .unavailable("redis")])
+    func aFailedExecutionReleasesTheKey(failure: ActionFailure) {
+        let h = Self.harness()
+        h.executor.failNext(failure)
+        let first = h.dispatch(h.valid("queue.pause", key: "retry-me"))
+        #expect(first.failure == failure)
+        let second = h.dispatch(h.valid("queue.pause", key: "retry-me"))
+        #expect(second.succeeded)
+        #expect(second.result?.replayed == false)
+        #expect(h.dispatch(h.valid("queue.pause", key: "retry-me")).isReplay)
+        #expect(h.executor.count("queue.pause") == 2)
+    }
+
+    @Test func storedResultExpiresAfterItsTTL() {
+        let h = Self.harness()
+        #expect(h.dispatch(h.valid("queue.pause", key: "ttl")).succeeded)
+        h.clock.advance(3_600_000 - 1)
+        #expect(h.dispatch(h.valid("queue.pause", key: "ttl")).isReplay)
+        h.clock.advance(1)
+        #expect(h.dispatch(h.valid("queue.pause", key: "ttl")).result?.replayed == false)
+        #expect(h.executor.count("queue.pause") == 2)
+    }
+
+    @Test func fiftyConcurrentSubmissionsExecuteOnce() async {
+        let h = Self.harness()
+        h.executor.sleep(millis: 300)
+        let requests = (0..<50).map { _ in h.valid("queue.purge_failed", key: "concurrent-key") }
+        let reports = await offPool { onThreads(50) { i in h.dispatch(requests[i]) } }
+
+        let executed = reports.filter { $0.succeeded && $0.result?.replayed == false }
+        let replays = reports.filter(\.isReplay)
+        let inProgress = reports.filter(\.isInProgress)
+        #expect(executed.count == 1)
+        #expect(replays.count + inProgress.count == 49)
+        #expect(!inProgress.isEmpty, "with a 300 ms action, some submissions must overlap the first")
+        #expect(h.executor.count("queue.purge_failed") == 1)
+        #expect(inProgress.allSatisfy { $0.exitStatus == 5 })
+
+        #expect(Self.rows(h, phase: .intent, outcome: nil) == 1)
+        #expect(Self.rows(h, phase: .outcome, outcome: "success") == 1)
+        #expect(Self.rows(h, phase: .outcome, outcome: "replayed") == replays.count)
+        #expect(Self.rows(h, phase: .denied, outcome: "idempotency_conflict") == inProgress.count)
+        #expect((try? AuditVerifier.verify(h.audit))?.ok == true)
+
+        // Once finished, the key replays.
+        #expect(h.dispatch(h.valid("queue.purge_failed", key: "concurrent-key")).isReplay)
+        #expect(h.executor.total == 1)
+    }
+
+    @Test func inProgressWhileTheFirstRuns() async {
+        let h = Self.harness()
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        h.executor.onExecute { _ in entered.signal(); release.wait() }
+        let request = h.valid("queue.pause", key: "slow")
+        let (first, during, after) = await offPool { () -> (ActionReport, ActionReport, ActionReport) in
+            let running = Background { h.dispatch(request) }
+            entered.wait()
+            let during = h.dispatch(h.valid("queue.pause", key: "slow"))
+            release.signal()
+            let first = running.wait()
+            h.executor.onExecute(nil)
+            let after = h.dispatch(h.valid("queue.pause", key: "slow"))
+            return (first, during, after)
+        }
+        #expect(first.result?.replayed == false)
+        #expect(during.failure == .inProgress)
+        #expect(after.isReplay)
+        #expect(h.executor.total == 1)
+    }
+}

@@ -1,0 +1,148 @@
+import AgentOSAdapters
+import AgentOSCore
+import AgentOSWorld
+import Foundation
+import Synchronization
+import Testing
+
+/// A fresh database and namespace seeded by the simulator, the live dispatcher on top, and a
+/// listener on the control channel: what every action test starts from.
+final class ActionFixture: @unchecked Sendable {
+    let backend: LiveBackend
+    let actions: LiveActions
+    let dataDir: URL
+    let cache: RedisSnapshotCache
+    let bus: RedisEventBus
+    let dataManager: AdminDataManager
+    let actor: Actor
+    private let control: RedisSubscriber
+    private final class Sink: Sendable { let messages = Mutex<[[String: PayloadValue]]>([]) }
+    private let captured = Sink()
+    private let listener: Task<Void, Never>
+
+    init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:]) throws {
+        backend = try LiveBackend.make()
+        if seed {
+            let sim = try LiveSimulation(config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
+                                         namespace: backend.namespace, historySeconds: 120)
+            var t = Date()
+            for _ in 0..<4 { t += 0.5; try sim.step(to: t) }
+        }
+        let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
+        dataDir = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("data"))
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        cache = RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace)
+        bus = RedisEventBus(redis: backend.redis, namespace: backend.namespace, source: "test")
+        dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace),
+                                       bus: bus)
+        var grants = extraGrants
+        grants[user] = Grant(role: role)
+        let pgBin = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { $0 + "/pg_dump" }
+        actions = try LiveActions(redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, dataDirectory: dataDir,
+                                  postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
+                                  permissions: StaticPermissions(grants))
+        actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
+        control = RedisSubscriber(backend.redis.configuration, channels: [backend.namespace.controlChannel])
+        let sub = control
+        let sink = captured
+        listener = Task.detached {
+            for await event in sub.events {
+                guard case let .message(_, payload, _) = event,
+                      let fields = try? JSONDecoder().decode([String: PayloadValue].self, from: Data(payload)) else { continue }
+                sink.messages.withLock { $0.append(fields) }
+            }
+        }
+        control.start()
+    }
+
+    func close() {
+        control.stop()
+        listener.cancel()
+        try? FileManager.default.removeItem(at: dataDir)
+        backend.drop()
+    }
+
+    var db: PostgresClient { backend.postgres }
+    var ns: Namespace { backend.namespace }
+    func redis(_ database: Int) -> RedisClient { backend.redis.selecting(database: database) }
+
+    /// Runs an action as the fixture's operator; critical actions get their typed confirmation and a reason.
+    func run(_ action: String, _ payload: [String: PayloadValue] = [:], key: String? = nil, actor: Actor? = nil) -> ActionReport {
+        let spec = ActionCatalog.spec(action)
+        let target = spec?.targetField.flatMap { payload[$0]?.description } ?? "system"
+        let critical = spec?.confirmation == .typed
+        return actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
+                                                         reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+    }
+
+    func scalar<T: PostgresDecodable>(_ sql: String, _ params: [any PostgresBindable] = [], as type: T.Type = T.self) throws -> T {
+        try #require(try db.query(sql, params).rows.first).get(0, as: T.self)
+    }
+
+    func count(_ sql: String, _ params: [any PostgresBindable] = []) throws -> Int { try scalar(sql, params, as: Int.self) }
+
+    /// A job row of its own (and its kombu message when it waits).
+    @discardableResult
+    func insertJob(status: JobStatus, queue: String = "video_downloader", owner: String = "tester", priority: Int = 5,
+                   errorClass: String? = nil, finishedDaysAgo: Int? = nil) throws -> String {
+        let id = UUID().uuidString.lowercased()
+        try db.query("""
+            INSERT INTO jobs (id, name, stage, queue, status, priority, owner, error_class, error, started_at, finished_at)
+            VALUES ($1::uuid, 'fixture.mp4', $2, $2, $3, $4, $5, $6, CASE WHEN $6::text IS NULL THEN NULL ELSE 'boom' END,
+                    CASE WHEN $3 IN ('running','completed','failed') THEN now() END,
+                    CASE WHEN $7::int IS NOT NULL THEN now() - make_interval(days => $7::int) WHEN $3 IN ('completed','failed','cancelled') THEN now() END)
+            """, [id, queue, status.rawValue, priority, owner, errorClass, finishedDaysAgo])
+        if status.isWaiting {
+            let job = Job(id: id, name: "fixture.mp4", stage: queue, queue: queue, status: status, priority: priority, owner: owner, createdAt: Date())
+            try redis(0).send("LPUSH", ns.brokerListKey(queue: queue, priority: priority),
+                              KombuMessage.task(job: job, taskName: "agentos.\(queue)", deliveryTag: "tag-" + id))
+        }
+        return id
+    }
+
+    /// Every message in a queue's broker lists.
+    func brokerMessages(_ queue: String) throws -> [String] {
+        try ns.brokerListKeys(queue: queue).flatMap { key in
+            (try redis(0).send("LRANGE", key, 0, -1).array ?? []).compactMap(\.string)
+        }
+    }
+
+    func jobStatus(_ id: String) throws -> String? {
+        try db.query("SELECT status FROM jobs WHERE id = $1::uuid", [id]).rows.first?.get("status", as: String.self)
+    }
+
+    func anyID(_ sql: String) throws -> String { try scalar(sql, as: String.self) }
+
+    /// Control messages seen so far.
+    var controlMessages: [[String: PayloadValue]] { captured.messages.withLock { $0 } }
+
+    func sawControl(_ command: String, target: String? = nil) async -> Bool {
+        await TestServers.eventuallyAsync(5) {
+            controlMessages.contains { $0["command"] == .string(command) && (target == nil || $0["target"] == .string(target!)) }
+        }
+    }
+
+    /// (phase, outcome) of the audit rows of one request, in order.
+    func auditRows(_ request: UUID) throws -> [(String, String?)] {
+        try db.query("SELECT phase, outcome FROM audit_logs WHERE request_id = $1 ORDER BY seq", [request]).rows.map {
+            (try $0.get("phase", as: String.self), try $0.get("outcome", as: String?.self))
+        }
+    }
+
+    /// The action succeeded and left an intent and a success outcome row, the chain intact.
+    func expectSuccess(_ report: ActionReport, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(report.succeeded, "\(report.action): \(report.message)", sourceLocation: sourceLocation)
+        let rows = try auditRows(report.requestID)
+        #expect(rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 == "success", "\(report.action) audit rows \(rows)", sourceLocation: sourceLocation)
+        let verification = try AuditVerifier.verify(actions.audit)
+        #expect(verification.ok, "\(verification.summary)", sourceLocation: sourceLocation)
+    }
+
+    func file(_ report: ActionReport) throws -> String {
+        guard case let .success(r) = report.outcome, case let .string(path)? = r.details["path"] else {
+            Issue.record("\(report.action) reported no file: \(report.message)")
+            return ""
+        }
+        return path
+    }
+}
