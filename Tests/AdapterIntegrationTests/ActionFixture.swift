@@ -53,6 +53,12 @@ final class ActionFixture: @unchecked Sendable {
             }
         }
         control.start()
+        // Subscribed before any action runs (the subscriber has its own thread: polling does not starve it).
+        let redis = backend.redis, channel = backend.namespace.controlChannel
+        let subscribed = TestServers.eventually(10) {
+            ((try? redis.send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
+        }
+        if !subscribed { Issue.record("control listener did not subscribe") }
     }
 
     func close() {

@@ -185,7 +185,7 @@ struct SystemActionTests {
         let report = fx.run("database.kill_idle", ["minutes": .int(1)])
         try fx.expectSuccess(report)
         #expect(try fx.count("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [idlePID]) == 1)
-        #expect(fx.run("database.cancel_query", ["pid": .int(1)]).outcome == .failure(.notFound("backend pid 1 (or it is this console's own)")))
+        #expect(fx.run("database.cancel_query", ["pid": .int(1)]).outcome == .failure(.notFound("backend pid 1 (a client of this database other than the console's own)")))
     }
 
     @Test func purgeHistoryDeletesOldFinishedJobsOnly() throws {

@@ -141,9 +141,12 @@ extension LiveActionExecutor {
         "database.terminate_backend": { c in try c.signalBackend("pg_terminate_backend", verb: "terminated") },
         "database.kill_idle": { c in
             let minutes = c.p.int("minutes") ?? 10
+            // Materialised first: a qual like pg_terminate_backend(pid) in the same WHERE may run on every row.
             let pids = try c.db.query("""
-                SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
-                  AND pid <> pg_backend_pid() AND state_change < now() - make_interval(mins => $1::int) AND pg_terminate_backend(pid)
+                WITH victims AS MATERIALIZED (
+                    SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
+                      AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state_change < now() - make_interval(mins => $1::int))
+                SELECT pid FROM victims WHERE pg_terminate_backend(pid)
                 """, [minutes]).rows.map { try $0.get("pid", as: Int.self) }
             return ActionResult("terminated \(pids.count) idle-in-transaction session(s) older than \(minutes) min", affected: pids.count,
                                 details: ["pids": .string(pids.map(String.init).joined(separator: ","))])
@@ -311,8 +314,9 @@ extension LiveActionContext {
     func signalBackend(_ function: String, verb: String) throws -> ActionResult {
         let pid = try int("pid")
         guard let row = try db.query("""
-            SELECT \(function)(pid) AS done, usename::text AS who FROM pg_stat_activity WHERE pid = $1 AND pid <> pg_backend_pid()
-            """, [pid]).rows.first else { throw ActionFailure.notFound("backend pid \(pid) (or it is this console's own)") }
+            SELECT \(function)(pid) AS done, usename::text AS who FROM pg_stat_activity
+            WHERE pid = $1 AND pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'
+            """, [pid]).rows.first else { throw ActionFailure.notFound("backend pid \(pid) (a client of this database other than the console's own)") }
         let done: Bool = try row.get("done")
         guard done else { throw ActionFailure.conflict("PostgreSQL refused to signal pid \(pid)") }
         return ActionResult("\(verb) backend \(pid)")

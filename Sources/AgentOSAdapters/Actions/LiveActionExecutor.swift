@@ -94,7 +94,7 @@ public final class LiveActionExecutor: ActionExecutor {
                 return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1::int)", [payload.int("days") ?? 0])
             case "database.kill_idle":
                 return try count("""
-                    SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
+                    SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
                       AND state_change < now() - make_interval(mins => $1::int)
                     """, [payload.int("minutes") ?? 0])
             case "system.io_cleanup": return try mediaOlderThan(days: payload.int("days") ?? 0).count

@@ -14,10 +14,11 @@ extension App {
             guard let k = e.key, !shadowedNames.contains(e.spec.name) else { return nil }
             return (keys: k, help: e.title)
         }
-        lines.append((keys: keys(.actionMenu), help: "all \(entries.count) actions here (menu)"))
-        lines.append((keys: keys(.retryAction), help: "retry the last failed action"))
+        lines.append((keys: keys(.actionMenu), help: "menu: all \(entries.count) actions"))
+        lines.append((keys: keys(.retryAction), help: "retry failed action"))
+        // A catalog key a global key wins over: reachable from the menu only.
         for e in shadowed {
-            lines.append((keys: "(\(e.key ?? ""))", help: "\(e.spec.name): key taken by a global key; use \(keys(.actionMenu))"))
+            lines.append((keys: "(\(e.key ?? ""))", help: "shadowed: \(e.title)"))
         }
         return [HelpOverlay.Section("Actions — \(actionContextTitle(state))", lines)] + state.keyMap.helpSections()
     }

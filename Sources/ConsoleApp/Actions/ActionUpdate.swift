@@ -104,7 +104,8 @@ extension App {
             }
         } else {
             state.lastFailedAction = request
-            state.notify("\(report.action) failed: \(report.message)\(request == nil ? "" : " — ! retries")", .error)
+            let why = report.message.hasPrefix("failed: ") ? String(report.message.dropFirst(8)) : report.message
+            state.notify("\(report.action) failed: \(why)\(request == nil ? "" : " — ! retries")", .error)
         }
         return []
     }

@@ -1,0 +1,163 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+import Testing
+
+@Suite("Actions: System Logs, Configuration, Analytics", .serialized)
+struct DataActionTests {
+    func insertLog(_ fx: ActionFixture, level: String, source: String, message: String, daysAgo: Int = 0) throws -> Int {
+        try fx.scalar("INSERT INTO logs (ts, level, source, message) VALUES (now() - make_interval(days => $4::int), $1, $2, $3) RETURNING id",
+                      [level, source, message, daysAgo], as: Int.self)
+    }
+
+    @Test func exportWritesTheFilteredLinesSanitised() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        _ = try insertLog(fx, level: "error", source: "probe", message: "disk \u{1B}[31mfull\u{9B}")
+        _ = try insertLog(fx, level: "info", source: "probe", message: "all good")
+        let report = fx.run("logs.export", ["format": .string("jsonl"), "level": .string("error"), "source": .string("probe")])
+        try fx.expectSuccess(report)
+        let text = try String(contentsOfFile: try fx.file(report), encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 1)
+        #expect(text.contains("disk") && !text.contains("all good"))
+        #expect(!text.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{9B}" }, "no raw ESC or C1 in an export")
+        let csv = fx.run("logs.export", ["format": .string("csv"), "source": .string("probe")])
+        try fx.expectSuccess(csv)
+        #expect(try lines(fx.file(csv)) == 3)
+    }
+
+    @Test func setLevelMuteUnmuteAck() async throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("logs.set_level", ["service": .string("api"), "level": .string("debug")]))
+        #expect(try fx.scalar("SELECT level FROM service_log_levels WHERE service = 'api'", as: String.self) == "debug")
+        #expect(await fx.sawControl("logs.set_level", target: "api"))
+        try fx.expectSuccess(fx.run("logs.mute_source", ["source": .string("noisy")]))
+        #expect(try fx.count("SELECT count(*) FROM log_mutes WHERE source = 'noisy' AND muted_by = 'tester'") == 1)
+        guard case .failure(.conflict) = fx.run("logs.mute_source", ["source": .string("noisy")]).outcome else { Issue.record("muted twice"); return }
+        try fx.expectSuccess(fx.run("logs.unmute_source", ["source": .string("noisy")]))
+        #expect(try fx.count("SELECT count(*) FROM log_mutes WHERE source = 'noisy'") == 0)
+        _ = try insertLog(fx, level: "error", source: "acksrc", message: "e1")
+        _ = try insertLog(fx, level: "critical", source: "acksrc", message: "e2")
+        try fx.expectSuccess(fx.run("logs.ack_errors", ["source": .string("acksrc")]))
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE source = 'acksrc' AND NOT acked") == 0)
+    }
+
+    @Test func archiveCompressesThenDeletesAndPurgeDeletes() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let old = try insertLog(fx, level: "info", source: "arch", message: "ancient", daysAgo: 40)
+        let keep = try insertLog(fx, level: "info", source: "arch", message: "fresh")
+        let report = fx.run("logs.archive", ["days": .int(30)])
+        try fx.expectSuccess(report)
+        let path = try fx.file(report)
+        #expect(path.hasSuffix(".gz"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(2) == Data([0x1F, 0x8B]))
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [old]) == 0)
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [keep]) == 1)
+        let older = try insertLog(fx, level: "info", source: "arch", message: "ancient 2", daysAgo: 50)
+        try fx.expectSuccess(fx.run("logs.purge", ["days": .int(30)]))
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [older]) == 0)
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [keep]) == 1)
+    }
+
+    @Test func alertRulesAndBookmarks() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let add = fx.run("logs.alert_rule_add", ["pattern": .string("disk (full|failure)"), "level": .string("error")])
+        try fx.expectSuccess(add)
+        let rule = try fx.count("SELECT max(id) FROM log_alert_rules")
+        guard case .failure(.invalid(field: "pattern", _)) = fx.run("logs.alert_rule_add", ["pattern": .string("([unclosed")]).outcome else {
+            Issue.record("a bad regex was accepted"); return
+        }
+        try fx.expectSuccess(fx.run("logs.alert_rule_remove", ["id": .int(rule)]))
+        #expect(try fx.count("SELECT count(*) FROM log_alert_rules") == 0)
+        let line = try insertLog(fx, level: "warning", source: "x", message: "look here")
+        try fx.expectSuccess(fx.run("logs.bookmark", ["id": .int(line), "note": .string("incident start")]))
+        #expect(try fx.count("SELECT count(*) FROM log_bookmarks WHERE log_id = $1 AND note = 'incident start'", [line]) == 1)
+        #expect(fx.run("logs.bookmark", ["id": .int(99_999_999), "note": .string("x")]).outcome.isNotFound)
+    }
+
+    @Test func setResetRollbackAreVersionedAndChecked() async throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let key = "pipeline.max_attempts"
+        let v0 = try fx.count("SELECT version FROM config WHERE key = $1", [key])
+        try fx.expectSuccess(fx.run("config.set", ["key": .string(key), "value": .string("5"), "reason": .string("flaky uploads")]))
+        #expect(try fx.scalar("SELECT value::text FROM config WHERE key = $1", [key], as: String.self) == "5")
+        #expect(try fx.count("SELECT version FROM config WHERE key = $1", [key]) == v0 + 1)
+        #expect(try fx.count("SELECT count(*) FROM config_history WHERE key = $1 AND changed_by = 'tester'", [key]) == 1)
+        #expect(await fx.sawControl("config.changed", target: key))
+        guard case .failure(.invalid(field: "value", _)) = fx.run("config.set", ["key": .string(key), "value": .string("many")]).outcome else {
+            Issue.record("a non-integer was accepted"); return
+        }
+        try fx.expectSuccess(fx.run("config.reset", ["key": .string(key)]))
+        #expect(try fx.scalar("SELECT (value = default_value)::text FROM config WHERE key = $1", [key], as: String.self) == "true")
+        try fx.expectSuccess(fx.run("config.rollback", ["key": .string(key), "version": .int(v0 + 1)]))
+        #expect(try fx.scalar("SELECT value::text FROM config WHERE key = $1", [key], as: String.self) == "5")
+        #expect(fx.run("config.set", ["key": .string("no.such.key"), "value": .string("1")]).outcome.isNotFound)
+    }
+
+    @Test func lockFreezesChanges() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let key = "pipeline.max_attempts"
+        try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(true), "key": .string(key)]))
+        #expect(try fx.scalar("SELECT locked FROM config WHERE key = $1", [key], as: Bool.self))
+        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else { Issue.record("locked key changed"); return }
+        try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false), "key": .string(key)]))
+        try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(true)]))
+        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else { Issue.record("frozen config changed"); return }
+        try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false)]))
+        try fx.expectSuccess(fx.run("config.set", ["key": .string(key), "value": .string("4")]))
+    }
+
+    @Test func exportImportValidateReload() async throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let export = fx.run("config.export")
+        try fx.expectSuccess(export)
+        #expect(try String(contentsOfFile: try fx.file(export), encoding: .utf8).contains("pipeline.max_attempts"))
+        let good = fx.dataDir.appendingPathComponent("good.json"), bad = fx.dataDir.appendingPathComponent("bad.json")
+        try Data(#"{"pipeline.max_attempts": 6, "workers.autoscale": false}"#.utf8).write(to: good)
+        try Data(#"{"pipeline.max_attempts": 7, "workers.autoscale": "sometimes"}"#.utf8).write(to: bad)
+        try fx.expectSuccess(fx.run("config.validate", ["file": .string(good.path)]))
+        guard case .failure(.invalid(field: "workers.autoscale", _)) = fx.run("config.validate", ["file": .string(bad.path)]).outcome else {
+            Issue.record("validate accepted a bad file"); return
+        }
+        guard case .failure(.invalid) = fx.run("config.import", ["file": .string(bad.path)]).outcome else { Issue.record("import accepted a bad file"); return }
+        #expect(try fx.scalar("SELECT value::text FROM config WHERE key = 'pipeline.max_attempts'", as: String.self) == "3", "all or nothing")
+        try fx.expectSuccess(fx.run("config.import", ["file": .string(good.path)]))
+        #expect(try fx.scalar("SELECT value::text FROM config WHERE key = 'pipeline.max_attempts'", as: String.self) == "6")
+        #expect(try fx.scalar("SELECT value::text FROM config WHERE key = 'workers.autoscale'", as: String.self) == "false")
+        try fx.expectSuccess(fx.run("config.reload", ["service": .string("api")]))
+        #expect(try fx.count("SELECT count(*) FROM console_settings WHERE key = 'config.reloaded_at'") == 1)
+        #expect(await fx.sawControl("config.reload", target: "api"))
+    }
+
+    @Test func analyticsExportsReportAndReset() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let rows = try fx.count("SELECT count(*) FROM stats_minutely WHERE minute > now() - interval '60 minutes'")
+        #expect(rows > 0)
+        let csv = fx.run("analytics.export_csv", ["window": .int(60)])
+        try fx.expectSuccess(csv)
+        #expect(try lines(fx.file(csv)) == rows + 1)
+        let json = fx.run("analytics.export_json", ["window": .int(60)])
+        try fx.expectSuccess(json)
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try fx.file(json)))) is [String: Any])
+        let report = fx.run("analytics.report", ["window": .int(60)])
+        try fx.expectSuccess(report)
+        #expect(try String(contentsOfFile: try fx.file(report), encoding: .utf8).contains("video_downloader"))
+        try fx.expectSuccess(fx.run("analytics.reset_counters"))
+        #expect(try fx.count("SELECT count(*) FROM stats_minutely") == 0)
+        #expect(try fx.count("SELECT count(*) FROM workers WHERE processed <> 0 OR failed <> 0") == 0)
+    }
+}
+
+/// Lines of a file (CSV ends lines with CRLF, which Swift counts as one Character).
+func lines(_ path: String) throws -> Int { try Data(contentsOf: URL(fileURLWithPath: path)).filter { $0 == 0x0A }.count }
+
+extension Result where Failure == ActionFailure {
+    var isNotFound: Bool { if case .failure(.notFound) = self { return true } else { return false } }
+}

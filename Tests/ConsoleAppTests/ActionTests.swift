@@ -1,0 +1,344 @@
+import AgentOSCore
+import AgentOSWorld
+import ConsoleApp
+import ConsoleUI
+import Foundation
+import Synchronization
+import Testing
+
+/// The action flow folded through `App.update`, with the effects performed the way the runtime
+/// performs them: against a real ActionDispatcher over the embedded world (in-memory stores).
+final class ActionHarness: @unchecked Sendable {
+    let world: EmbeddedWorld
+    let executor: ActionExecutor
+    let dispatcher: ActionDispatcher
+    let audit = InMemoryAuditLog()
+    var state: AppState
+    /// Every effect `update` returned, in order.
+    var effects: [Effect] = []
+    /// Every request that reached the dispatcher.
+    var dispatched: [ActionRequest] = []
+    /// Measure impacts automatically (off: the test answers `.impactMeasured` itself).
+    var answerImpacts = true
+
+    init(view: ViewID, role: String = "admin", executor wrap: ((ActionExecutor) -> ActionExecutor)? = nil, width: Int = 120, height: Int = 40) {
+        world = EmbeddedWorld(config: SimulatorConfig(seed: 21), historySeconds: 900, now: Fixture.now)
+        // Jobs pile up in the first stage's queue: queued jobs that stay queued.
+        _ = world.apply(.pauseQueue("video_downloader"))
+        world.advance(to: Fixture.now.addingTimeInterval(20))
+        let embedded = EmbeddedActionExecutor(world: world)
+        executor = wrap?(embedded) ?? embedded
+        dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                                            rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
+                                            breakers: InMemoryBreakerStore(), executor: executor,
+                                            cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                                            scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
+        state = AppState(connection: ConnectionState(mode: "embedded", environment: "embedded"),
+                         operatorInfo: OperatorInfo(user: "alice", role: role), now: Fixture.now, width: width, height: height)
+        state.connection.events = .up
+        for spec in ActionCatalog.all {
+            if let why = embedded.unsupported(spec) { state.actionUnavailable[spec.name] = why }
+        }
+        reload()
+        press(.char(Character(String(view.rawValue + 1))))
+    }
+
+    func reload() {
+        let snapshot = (try? world.dataManager.rebuild())!
+        _ = App.update(&state, .snapshotLoaded(snapshot))
+    }
+
+    func press(_ keys: Key...) { for k in keys { perform(App.update(&state, .key(k))) } }
+    func type(_ text: String) { for c in text { press(.char(c)) } }
+
+    func perform(_ new: [Effect]) {
+        effects += new
+        for effect in new {
+            switch effect {
+            case let .dispatch(request):
+                dispatched.append(request)
+                perform(App.update(&state, .actionFinished(dispatcher.dispatch(request))))
+            case let .measureImpact(token, action, payload) where answerImpacts:
+                let spec = ActionCatalog.spec(action)!
+                let result: Result<Int?, ActionFailure>
+                do throws(ActionFailure) {
+                    result = .success(try executor.impact(spec, try spec.validate(payload)))
+                } catch {
+                    result = .failure(error)
+                }
+                perform(App.update(&state, .impactMeasured(token: token, result)))
+            case .reloadSnapshot:
+                state.reloadPending = false
+                reload()
+            default:
+                break
+            }
+        }
+    }
+
+    /// Moves the cursor to the first row whose identity satisfies `match`.
+    func select(_ match: (String) -> Bool) -> String? {
+        let list = Screens.listing(state)
+        guard let i = (0..<list.count).first(where: { match(list.id($0)) }) else { return nil }
+        press(.char("g"))
+        for _ in 0..<i { press(.down) }
+        return state.current.selectedID
+    }
+
+    func job(_ id: String) -> Job? { world.read { $0.jobs[id] } }
+    var screen: String { App.render(state).text() }
+    var lastNotice: String { state.notices.last?.text ?? "" }
+}
+
+/// Fails the first `failures` executions with a backend fault, then runs them.
+final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
+    let base: ActionExecutor
+    let left: Mutex<Int>
+    init(_ base: ActionExecutor, failures: Int) {
+        self.base = base
+        left = Mutex(failures)
+    }
+    func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
+        let fail = left.withLock { n -> Bool in
+            defer { n -= 1 }
+            return n > 0
+        }
+        if fail { throw .failed("simulated backend fault") }
+        return try base.execute(call)
+    }
+    func jobOwner(_ id: String) throws(ActionFailure) -> String? { try base.jobOwner(id) }
+    func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? { try base.impact(spec, payload) }
+}
+
+@Suite struct ActionTests {
+    static func queuedJob(_ h: ActionHarness) -> String? {
+        h.select { id in h.job(id)?.status == .queued }
+    }
+
+    @Test func catalogKeyRunsTheActionOnTheSelectionWithAPrefilledPayload() throws {
+        let h = ActionHarness(view: .jobs)
+        let id = try #require(Self.queuedJob(h))
+        h.press(.char("c"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        #expect(dialog.pending.spec.name == "job.cancel" && dialog.pending.payload == ["id": .string(id)])
+        #expect(h.screen.contains("Cancel job \(id.prefix(8))…? [y/N]"))
+        h.press(.char("y"))
+        let request = try #require(h.dispatched.last)
+        #expect(request.action == "job.cancel" && request.payload == ["id": .string(id)] && request.actor.user == "alice")
+        #expect(request.idempotencyKey?.count == 32)
+        #expect(h.job(id)?.status == .cancelled, "the simulator cancelled it")
+        #expect(h.lastNotice.contains("job.cancel: job \(id) cancelled"))
+        #expect(h.state.notices.last?.level == .success)
+        #expect(h.state.overlay == .none)
+        // The row shows it after the reload the success asked for.
+        #expect(Screens.items(h.state).first { $0.id == id }?.row.cells[3] == "cancelled")
+        // The audit chain has the intent and the outcome.
+        #expect(h.audit.records.map(\.draft.phase) == [.intent, .outcome])
+
+        // A standard, non-destructive action runs at once: pause the selected worker.
+        let w = ActionHarness(view: .workers)
+        let worker = try #require(w.select { id in w.world.read { $0.workers[id]?.info.status == .online } })
+        w.press(.char("p"))
+        #expect(w.dispatched.map(\.action) == ["worker.pause"] && w.dispatched.first?.payload == ["id": .string(worker)])
+        #expect(w.world.read { $0.workers[worker]?.info.status } == .paused)
+
+        // The queues pane offers queue.* (resume the paused queue).
+        let q = ActionHarness(view: .jobs)
+        q.press(.char("]"))
+        _ = try #require(q.select { $0 == "video_downloader" })
+        q.press(.char("u"))
+        #expect(q.dispatched.last?.action == "queue.resume" && q.dispatched.last?.payload == ["queue": .string("video_downloader")])
+        #expect(q.world.read { $0.queues["video_downloader"]?.paused } == false)
+    }
+
+    @Test func yesNoDefaultsToNo() throws {
+        let h = ActionHarness(view: .jobs)
+        let id = try #require(Self.queuedJob(h))
+        h.press(.char("c"))
+        h.press(.enter)
+        #expect(h.state.overlay == .none)
+        #expect(!h.effects.contains { if case .dispatch = $0 { return true } else { return false } }, "Enter cancels")
+        #expect(h.lastNotice == "job.cancel cancelled")
+        h.press(.char("c"), .char("n"))
+        h.press(.char("c"), .escape)
+        #expect(h.dispatched.isEmpty && h.job(id)?.status == .queued)
+    }
+
+    @Test func impactDialogShowsTheMeasuredCount() throws {
+        let h = ActionHarness(view: .jobs)
+        h.answerImpacts = false
+        h.press(.char("]"))
+        _ = try #require(h.select { $0 == "audio_transcriber" })
+        h.press(.char("P"))
+        guard case let .measureImpact(token, action, payload)? = h.effects.last else { Issue.record("no measurement: \(h.effects)"); return }
+        #expect(action == "queue.pause" && payload == ["queue": .string("audio_transcriber")])
+        #expect(h.screen.contains("measuring the impact"))
+        h.press(.char("y"))
+        #expect(h.dispatched.isEmpty, "no answer before the count is known")
+        h.perform(App.update(&h.state, .impactMeasured(token: token, .success(1_284))))
+        #expect(h.screen.contains("Pause queue audio_transcriber: 1,284 pending jobs will wait until it is resumed. [y/N]"), "\(h.screen)")
+        // Cancel is the default.
+        h.press(.enter)
+        #expect(h.dispatched.isEmpty && h.state.overlay == .none)
+
+        // Measured by the executor for real: the paused first-stage queue holds its queued jobs.
+        let m = ActionHarness(view: .jobs)
+        m.press(.char("]"))
+        _ = try #require(m.select { $0 == "video_downloader" })
+        let pending = m.world.read { sim in sim.jobs.values.filter { $0.queue == "video_downloader" && $0.status == .queued }.count }
+        #expect(pending > 0)
+        m.press(.char("P"))
+        #expect(m.screen.contains("Pause queue video_downloader: \(Fmt.count(pending)) pending job"), "\(m.screen)")
+        m.press(.char("y"))
+        #expect(m.dispatched.map(\.action) == ["queue.pause"])
+        #expect(m.lastNotice.contains("queue.pause: queue video_downloader paused"))
+    }
+
+    @Test func typedConfirmationRefusesAWrongNameAndNeedsAReason() throws {
+        let h = ActionHarness(view: .system)
+        h.press(.char("M"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog"); return }
+        #expect(dialog.kind == .typed)
+        #expect(h.screen.contains("type system:"))
+        h.type("systen")
+        h.press(.enter)
+        #expect(h.screen.contains("refused: 'systen' is not 'system'"))
+        guard case let .confirm(refused) = h.state.overlay else { Issue.record("the dialog closed"); return }
+        #expect(refused.step == .name && refused.typedName.isEmpty)
+        h.type("system")
+        h.press(.enter)
+        #expect(h.screen.contains("reason:"))
+        h.press(.enter)
+        #expect(h.screen.contains("a reason (ticket) is required"))
+        #expect(h.dispatched.isEmpty)
+        h.type("INC-42 planned upgrade")
+        h.press(.enter)
+        let request = try #require(h.dispatched.last)
+        #expect(request.action == "system.maintenance_on" && request.confirmation == "system" && request.reason == "INC-42 planned upgrade")
+        #expect(h.world.read { $0.maintenance.enabled })
+        #expect(h.audit.records.first?.draft.reason == "INC-42 planned upgrade")
+        #expect(App.render(h.state).row(1).contains("MAINTENANCE"))
+
+        // A critical action on a named target wants that name (queue.clear is live-only: greyed embedded).
+        let q = ActionHarness(view: .jobs)
+        q.state.actionUnavailable = [:]
+        q.answerImpacts = false
+        q.press(.char("]"))
+        _ = try #require(q.select { $0 == "video_downloader" })
+        q.press(.char("C"))
+        q.type("system")
+        q.press(.enter)
+        #expect(q.screen.contains("refused: 'system' is not 'video_downloader'"))
+    }
+
+    @Test func greyedActionsAreNotDispatchedAndSayWhy() throws {
+        let h = ActionHarness(view: .jobs, role: "readonly")
+        _ = try #require(Self.queuedJob(h))
+        h.press(.char("c"))
+        #expect(h.effects.isEmpty && h.state.overlay == .none)
+        #expect(h.lastNotice.contains("job.cancel not available: read-only role"))
+        h.press(.char("."))
+        guard case .actionMenu = h.state.overlay else { Issue.record("no menu"); return }
+        #expect(h.screen.contains("Cancel job") && h.screen.contains("✗ read-only role"))
+        h.press(.enter)
+        #expect(h.dispatched.isEmpty && h.lastNotice.contains("read-only role"))
+
+        // RBAC: an operator may not clear queues.
+        let op = ActionHarness(view: .jobs, role: "operator")
+        op.state.actionUnavailable = [:]
+        op.press(.char("]"), .char("C"))
+        #expect(op.dispatched.isEmpty && op.lastNotice.contains("denied: role operator lacks QUEUE_CLEAR"))
+
+        // Embedded: live-only actions are greyed before trying.
+        let e = ActionHarness(view: .jobs)
+        _ = try #require(Self.queuedJob(e))
+        e.press(.char("D"))
+        #expect(e.dispatched.isEmpty && e.lastNotice.contains("job.delete needs the live backend (--redis and --postgres)"))
+
+        // An open breaker greys the actions of its service.
+        let b = ActionHarness(view: .jobs)
+        _ = try #require(Self.queuedJob(b))
+        var snapshot = try #require(b.state.snapshot)
+        snapshot.generation += 1
+        snapshot.system.breakers = [BreakerInfo(service: "postgres", state: .open)]
+        _ = App.update(&b.state, .snapshotLoaded(snapshot))
+        b.press(.char("c"))
+        #expect(b.dispatched.isEmpty && b.lastNotice.contains("postgres circuit breaker is open"))
+    }
+
+    @Test func aFailedActionIsRetriedWithTheSameIdempotencyKey() throws {
+        let h = ActionHarness(view: .jobs, executor: { FlakyExecutor($0, failures: 1) })
+        let id = try #require(Self.queuedJob(h))
+        h.press(.char("c"), .char("y"))
+        let first = try #require(h.dispatched.first)
+        #expect(h.state.notices.last?.level == .error)
+        #expect(h.lastNotice.contains("job.cancel failed: simulated backend fault — ! retries"))
+        #expect(h.job(id)?.status == .queued)
+        h.press(.char("!"))
+        #expect(h.dispatched.count == 2)
+        let retry = h.dispatched[1]
+        #expect(retry.idempotencyKey == first.idempotencyKey && retry.payload == first.payload && retry.action == first.action)
+        #expect(retry.requestID != first.requestID)
+        #expect(h.job(id)?.status == .cancelled)
+        #expect(h.lastNotice.contains("job.cancel: job \(id) cancelled"))
+        h.press(.char("!"))
+        #expect(h.dispatched.count == 2 && h.lastNotice == "no failed action to retry")
+    }
+
+    @Test func missingFieldsAreAskedInAForm() throws {
+        let h = ActionHarness(view: .jobs)
+        h.state.actionUnavailable = [:]
+        let id = try #require(Self.queuedJob(h))
+        h.press(.char("p"))
+        guard case let .actionForm(form) = h.state.overlay else { Issue.record("no form"); return }
+        #expect(form.fields == ["priority"])
+        #expect(h.screen.contains("priority (int 0…9) — 0 = highest"))
+        h.type("12")
+        h.press(.enter)
+        #expect(h.screen.contains("12 is out of range 0…9") && h.dispatched.isEmpty)
+        h.press(.backspace, .backspace, .char("a"), .escape)
+        #expect(h.state.overlay == .none && h.dispatched.isEmpty && h.lastNotice == "job.set_priority cancelled")
+        h.press(.char("p"), .char("1"), .enter)
+        #expect(h.dispatched.last?.payload == ["id": .string(id), "priority": .string("1")])
+        #expect(h.lastNotice.contains("job.set_priority failed: unavailable: job.set_priority needs the live backend"))
+    }
+
+    @Test func dashboardQuickActions() throws {
+        let h = ActionHarness(view: .dashboard)
+        let entries = App.actionEntries(h.state)
+        #expect(entries.map(\.key) == ["c", "M", "N", "P", "W", "a"])
+        #expect(entries.map(\.spec.name) == ["system.cache_refresh", "system.maintenance_on", "system.maintenance_off", "queue.pause",
+                                             "worker.restart_all", "system.alert_ack"])
+        // The busiest active queue (video_downloader is paused).
+        let busiest = try #require(h.state.snapshot?.queues.filter { !$0.paused }.max { ($0.pending, $1.name) < ($1.pending, $0.name) })
+        #expect(entries[3].payload == ["queue": .string(busiest.name)])
+        #expect(entries[5].disabled?.contains("needs the live backend") == true || entries[5].disabled?.contains("no active alert") == true)
+        h.press(.char("c"))
+        #expect(h.dispatched.map(\.action) == ["system.cache_refresh"] && h.lastNotice.contains("SSOT cache rebuilt"))
+        h.press(.char("W"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog"); return }
+        #expect(dialog.kind == .typed && dialog.pending.target == "system")
+        h.press(.escape)
+        h.press(.char("."))
+        #expect(h.screen.contains("Pause the busiest queue (\(busiest.name)"))
+        #expect(h.screen.contains("Dashboard quick actions"))
+    }
+
+    @Test func helpListsTheViewsActionsFromTheCatalog() {
+        let h = ActionHarness(view: .jobs)
+        h.press(.char("?"))
+        let screen = h.screen
+        #expect(screen.contains("Actions — jobs"))
+        for title in ["Cancel job", "Kill running job", "Retry job", "Delete job"] { #expect(screen.contains(title), "\(title)") }
+        #expect(screen.contains("menu: all 6 actions"))
+        #expect(screen.contains("retry failed action"))
+        // No catalog key is shadowed by a global key today; a rebinding would be listed.
+        #expect(App.shadowedActions(h.state).isEmpty)
+        var s = h.state
+        s.keyMap = KeyMap(KeyMap.standard.bindings.map { ($0.key, $0.command) } + [(.char("c"), .reload)])
+        s.overlay = .none
+        #expect(App.shadowedActions(s).map(\.spec.name) == ["job.cancel"])
+        s.overlay = .help
+        #expect(App.render(s).text().contains("(c)          shadowed: Cancel job"))
+    }
+}
