@@ -116,7 +116,7 @@ public struct KeyMap: Sendable, Equatable {
             if !views.isEmpty {
                 let viewKeys = views.compactMap { self.keys(for: $0).first }.map(Self.describe)
                 entries.append((keys: viewKeys.count > 2 ? "\(viewKeys.first!)-\(viewKeys.last!)" : viewKeys.joined(separator: " "),
-                                help: "switch view (see the tabs)"))
+                                help: "switch to view N"))
             }
             for command in order where command.section == name {
                 if case .view = command { continue }

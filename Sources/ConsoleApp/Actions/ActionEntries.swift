@@ -32,6 +32,18 @@ public enum QuickAction: String, CaseIterable, Sendable {
 
     public var spec: ActionSpec { ActionCatalog.spec(action)! }
 
+    /// The help's line.
+    public var helpTitle: String {
+        switch self {
+        case .cacheRefresh: return "Refresh the SSOT cache"
+        case .maintenanceOn: return "Maintenance mode on"
+        case .maintenanceOff: return "Maintenance mode off"
+        case .pauseBusiestQueue: return "Pause busiest queue"
+        case .restartAllWorkers: return "Restart all workers"
+        case .ackTopAlert: return "Ack the top alert"
+        }
+    }
+
     /// The payload for the current state, a note for the dialog, or why there is nothing to aim at.
     func resolve(_ state: AppState) -> (payload: [String: PayloadValue], title: String, blocked: String?) {
         let title = spec.title
@@ -72,7 +84,7 @@ extension App {
         if state.view == .dashboard {
             return QuickAction.allCases.map { quick in
                 let (payload, title, blocked) = quick.resolve(state)
-                return ActionEntry(key: quick.key, spec: quick.spec, title: title, payload: payload,
+                return ActionEntry(key: quick.key, spec: quick.spec, title: title, helpTitle: quick.helpTitle, payload: payload,
                                    disabled: unavailability(state, quick.spec, payload) ?? blocked)
             }
         }

@@ -12,13 +12,13 @@ extension App {
         func keys(_ command: Command) -> String { state.keyMap.keys(for: command).map(KeyMap.describe).joined(separator: " ") }
         var lines: [(keys: String, help: String)] = entries.compactMap { e in
             guard let k = e.key, !shadowedNames.contains(e.spec.name) else { return nil }
-            return (keys: k, help: e.title)
+            return (keys: k, help: e.helpTitle)
         }
         lines.append((keys: keys(.actionMenu), help: "menu: all \(entries.count) actions"))
         lines.append((keys: keys(.retryAction), help: "retry failed action"))
         // A catalog key a global key wins over: reachable from the menu only.
         for e in shadowed {
-            lines.append((keys: "(\(e.key ?? ""))", help: "shadowed: \(e.title)"))
+            lines.append((keys: "(\(e.key ?? ""))", help: "shadowed: \(e.helpTitle)"))
         }
         return [HelpOverlay.Section("Actions — \(actionContextTitle(state))", lines)] + state.keyMap.helpSections()
     }

@@ -84,15 +84,20 @@ public struct ActionConfirmState: Sendable, Equatable {
 public struct ActionEntry: Sendable, Equatable {
     public var key: String?
     public var spec: ActionSpec
+    /// The menu's title (a quick action names its choice: "Pause the busiest queue (video_downloader, …)").
     public var title: String
+    /// The help's title (short, without the choice).
+    public var helpTitle: String
     public var payload: [String: PayloadValue]
     public var note: String?
     public var disabled: String?
 
-    public init(key: String?, spec: ActionSpec, title: String, payload: [String: PayloadValue], note: String? = nil, disabled: String? = nil) {
+    public init(key: String?, spec: ActionSpec, title: String, helpTitle: String? = nil, payload: [String: PayloadValue], note: String? = nil,
+                disabled: String? = nil) {
         self.key = key
         self.spec = spec
         self.title = title
+        self.helpTitle = helpTitle ?? title
         self.payload = payload
         self.note = note
         self.disabled = disabled
