@@ -84,8 +84,64 @@ struct BenchCommand: ParsableCommand {
                                    baselineName: "the bare GROUP BY count query", goalMs: 25))
         try redis.send("DEL", ns.snapshotKey)
 
+        // 3. job.cancel end to end through the dispatcher vs the bare round trips and commits it needs.
+        results.append(try jobCancelFigure(pg: pg, url: url, redisURL: redisURL, ns: ns))
+
         print(BenchResult.table(results))
         try writeJSON(results)
+    }
+
+    /// job.cancel of a pending job (its kombu message in DB0) through every stage: rate limit,
+    /// idempotency (Redis + the durable row), breaker, intent row, the effect with its outcome row in
+    /// one transaction, LREM, control PUBLISH, cache invalidation and three events. The baseline runs
+    /// the same number of bare Redis round trips (11) and PostgreSQL statements and commits.
+    func jobCancelFigure(pg: PostgresClient, url: String, redisURL: String, ns: Namespace) throws -> BenchResult {
+        let raw = try RedisClient(url: redisURL)
+        let cache = RedisSnapshotCache(redis: raw, namespace: ns)
+        let bus = RedisEventBus(redis: raw, namespace: ns, source: "bench")
+        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: pg, redis: raw, namespace: ns), bus: bus)
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: dataDir) }
+        let actions = try LiveActions(redis: raw, postgres: pg, namespace: ns, dataDirectory: dataDir, postgresURL: url, dataManager: manager,
+                                      cache: cache, bus: bus, permissions: StaticPermissions(fallback: Grant(role: .admin)))
+        let n = iterations + min(10, iterations)
+        var ids: [String] = []
+        for i in 0..<n {
+            let job = Job(id: UUID().uuidString.lowercased(), name: "bench cancel \(i)", stage: "video_cutter", queue: "video_cutter",
+                          status: .queued, owner: "bench", createdAt: Date())
+            try pg.query("INSERT INTO jobs (id, name, stage, queue, status, owner) VALUES ($1::uuid, $2, $3, $3, 'queued', 'bench')",
+                         [job.id, job.name, job.queue])
+            try raw.send("LPUSH", ns.brokerListKey(queue: job.queue, priority: job.priority),
+                         KombuMessage.task(job: job, taskName: "agentos.video_cutter", deliveryTag: "tag-" + job.id))
+            ids.append(job.id)
+        }
+        var next = 0
+        let cancel = try measure(iterations) {
+            let i = next
+            next += 1
+            // 40 per user keeps every request inside the 50/min job.* limit (the limiter still runs).
+            let report = actions.dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
+                                                                   actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
+            guard report.succeeded else { throw BenchError("job.cancel: \(report.message)") }
+        }
+        try pg.execute("CREATE TABLE IF NOT EXISTS bench_scratch (id bigserial PRIMARY KEY, v text)")
+        let bare = try measure(iterations) {
+            for _ in 0..<11 { _ = try raw.send("PING") }
+            _ = try pg.query("SELECT 1")
+            try pg.transaction { tx in
+                _ = try tx.query("SELECT pg_advisory_xact_lock(1)")
+                _ = try tx.query("INSERT INTO bench_scratch (v) VALUES ('intent')")
+            }
+            try pg.transaction { tx in
+                _ = try tx.query("UPDATE bench_scratch SET v = 'x' WHERE id = 1")
+                _ = try tx.query("INSERT INTO bench_scratch (v) VALUES ('event')")
+                _ = try tx.query("SELECT pg_advisory_xact_lock(1)")
+                _ = try tx.query("INSERT INTO bench_scratch (v) VALUES ('outcome')")
+            }
+            _ = try pg.query("INSERT INTO bench_scratch (v) VALUES ('durable')")
+        }
+        return BenchResult(name: "job.cancel end to end (7 stages, audit, cascade)", figure: cancel, baseline: bare,
+                           baselineName: "11 Redis round trips + the same PG statements and 3 commits", goalMs: 1.5)
     }
 
     func writeJSON(_ results: [BenchResult]) throws {
