@@ -162,6 +162,11 @@ public enum App {
             if state.current.filter.isActive { state.current.filter = FilterState(); clampCursor(&state) }
             return []
         }
+        if case .detail = state.overlay {
+            // The drill-down acts on its item (the selection): action keys, the menu and retry work there.
+            if command == .actionMenu || command == .retryAction { return run(&state, command!) }
+            if command == nil, let effects = actionKey(&state, key) { return effects }
+        }
         if state.overlay != .none {
             // Overlays close with their own key or q; Ctrl-C always quits.
             if key == .ctrl("c") { state.quitting = true; return [.quit] }

@@ -16,7 +16,11 @@ struct ConsoleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "Start the console (embedded simulator by default; live with --redis and --postgres).",
-        discussion: "Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit."
+        discussion: """
+        Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit.
+        Actions: . opens the view's action menu, each action's key runs it on the selection, ! retries the last failed one.
+        Embedded, the operator is admin and the audit chain is kept under the data directory (logs/audit).
+        """
     )
 
     @OptionGroup var connection: ConnectionOptions

@@ -223,18 +223,19 @@ import Testing
         h.clock.advance(30_000)
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait() }
+        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
 
-        let (probes, extra, after) = await offPool { () -> ([ActionReport], [ActionReport], ActionReport) in
+        let (started, probes, extra, after) = await offPool { () -> (Bool, [ActionReport], [ActionReport], ActionReport) in
             let running = (0..<3).map { _ in Background { h.dispatch(h.valid("job.cancel")) } }
-            for _ in 0..<3 { entered.wait() }
+            let started = (0..<3).allSatisfy { _ in entered.wait(seconds: 10) }
             // Three probes in flight: everything else is turned away without a backend call.
             let extra = (0..<5).map { _ in h.dispatch(h.valid("job.cancel")) }
             for _ in 0..<3 { release.signal() }
             let probes = running.map { $0.wait() }
             h.executor.onExecute(nil)
-            return (probes, extra, h.dispatch(h.valid("job.cancel")))
+            return (started, probes, extra, h.dispatch(h.valid("job.cancel")))
         }
+        #expect(started, "three probes reached the executor")
         #expect(probes.allSatisfy { $0.succeeded })
         #expect(extra.allSatisfy { $0.failure == .breakerOpen(service: "postgres", retryAfterMillis: 10_000) })
         #expect(h.executor.total == 5 + 3 + 1)
@@ -248,17 +249,18 @@ import Testing
         h.clock.advance(30_000)
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait() }
+        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
 
-        let (hung, reopened, state) = await offPool { () -> (ActionReport, ActionReport, BreakerState?) in
+        let (started, hung, reopened, state) = await offPool { () -> (Bool, ActionReport, ActionReport, BreakerState?) in
             let hung = Background { h.dispatch(h.valid("job.cancel")) }
-            entered.wait()
+            let started = entered.wait(seconds: 10)
             h.clock.advance(10_000)
             let reopened = h.dispatch(h.valid("job.cancel"))
             release.signal()
             let report = hung.wait()
-            return (report, reopened, h.breakerState(.postgres)?.state)
+            return (started, report, reopened, h.breakerState(.postgres)?.state)
         }
+        #expect(started)
         #expect(reopened.failure == .breakerOpen(service: "postgres", retryAfterMillis: 30_000))
         // The hung probe's late success does not close the reopened breaker.
         #expect(hung.succeeded)

@@ -135,18 +135,19 @@ import Testing
         let h = Self.harness()
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait() }
+        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
         let request = h.valid("queue.pause", key: "slow")
-        let (first, during, after) = await offPool { () -> (ActionReport, ActionReport, ActionReport) in
+        let (started, first, during, after) = await offPool { () -> (Bool, ActionReport, ActionReport, ActionReport) in
             let running = Background { h.dispatch(request) }
-            entered.wait()
+            let started = entered.wait(seconds: 10)
             let during = h.dispatch(h.valid("queue.pause", key: "slow"))
             release.signal()
             let first = running.wait()
             h.executor.onExecute(nil)
             let after = h.dispatch(h.valid("queue.pause", key: "slow"))
-            return (first, during, after)
+            return (started, first, during, after)
         }
+        #expect(started)
         #expect(first.result?.replayed == false)
         #expect(during.failure == .inProgress)
         #expect(after.isReplay)

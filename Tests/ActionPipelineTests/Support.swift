@@ -271,3 +271,9 @@ final class Recorder<T: Sendable>: Sendable {
     func append(_ item: T) { items.withLock { $0.append(item) } }
     var values: [T] { items.withLock { $0 } }
 }
+
+extension DispatchSemaphore {
+    /// Waits at most `seconds`, so a broken pipeline fails a test instead of hanging it.
+    @discardableResult
+    func wait(seconds: Double) -> Bool { wait(timeout: .now() + seconds) == .success }
+}

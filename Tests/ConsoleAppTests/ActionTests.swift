@@ -127,7 +127,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(request.action == "job.cancel" && request.payload == ["id": .string(id)] && request.actor.user == "alice")
         #expect(request.idempotencyKey?.count == 32)
         #expect(h.job(id)?.status == .cancelled, "the simulator cancelled it")
-        #expect(h.lastNotice.contains("job.cancel: job \(id) cancelled"))
+        #expect(h.lastNotice.contains("job.cancel: job \(id.prefix(8))… cancelled"), "ids are shortened in notices")
         #expect(h.state.notices.last?.level == .success)
         #expect(h.state.overlay == .none)
         // The row shows it after the reload the success asked for.
@@ -149,6 +149,21 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         q.press(.char("u"))
         #expect(q.dispatched.last?.action == "queue.resume" && q.dispatched.last?.payload == ["queue": .string("video_downloader")])
         #expect(q.world.read { $0.queues["video_downloader"]?.paused } == false)
+    }
+
+    @Test func theDrillDownActsOnItsItem() throws {
+        let h = ActionHarness(view: .jobs)
+        let id = try #require(Self.queuedJob(h))
+        h.press(.enter)
+        #expect(h.state.overlay == .detail(.job(id)))
+        h.press(.char("c"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        #expect(dialog.pending.payload == ["id": .string(id)])
+        h.press(.char("y"))
+        #expect(h.job(id)?.status == .cancelled)
+        h.press(.enter, .char("."))
+        guard case .actionMenu = h.state.overlay else { Issue.record("no menu from the detail"); return }
+        #expect(h.screen.contains("✗ needs the live backend (--redis and --postgres)"), "the menu row does not repeat the action's name")
     }
 
     @Test func yesNoDefaultsToNo() throws {
@@ -280,7 +295,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(retry.idempotencyKey == first.idempotencyKey && retry.payload == first.payload && retry.action == first.action)
         #expect(retry.requestID != first.requestID)
         #expect(h.job(id)?.status == .cancelled)
-        #expect(h.lastNotice.contains("job.cancel: job \(id) cancelled"))
+        #expect(h.lastNotice.contains("job.cancel: job \(id.prefix(8))… cancelled"))
         h.press(.char("!"))
         #expect(h.dispatched.count == 2 && h.lastNotice == "no failed action to retry")
     }

@@ -124,5 +124,5 @@ public struct CacheAndBusCascade: ActionCascade {
         self.bus = bus
     }
     public func invalidateCache() throws { try cache.invalidate() }
-    public func publish(_ events: [AgentEvent]) throws { for e in events { try bus.publish(e) } }
+    public func publish(_ events: [AgentEvent]) throws { try bus.publish(batch: events) }
 }

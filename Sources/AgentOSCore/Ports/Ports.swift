@@ -40,4 +40,12 @@ public protocol EventBus: Sendable {
     func currentSeq() throws -> Int64
     /// A new subscription; finishing the stream's iteration unsubscribes.
     func subscribe() -> AsyncStream<BusMessage>
+    /// Publishes several events in order (one round trip where the bus can pipeline).
+    func publish(batch events: [AgentEvent]) throws
+}
+
+extension EventBus {
+    public func publish(batch events: [AgentEvent]) throws {
+        for e in events { try publish(e) }
+    }
 }

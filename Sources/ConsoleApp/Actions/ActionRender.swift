@@ -59,13 +59,16 @@ extension App {
         let entries = actionEntries(state)
         guard !entries.isEmpty else { return }
         let selected = min(max(0, menu.selected), entries.count - 1)
-        let titleWidth = min(40, entries.map { DisplayWidth.of($0.title) }.max() ?? 10)
+        let titleWidth = min(max(24, body.width / 2), entries.map { DisplayWidth.of($0.title) }.max() ?? 10)
         let rows = entries.map { e -> String in
             let key = (e.key ?? " ").padding(toLength: 2, withPad: " ", startingAt: 0)
             let title = DisplayWidth.truncate(e.title, to: titleWidth, ellipsis: b.glyphs.ellipsis)
             let padded = title + String(repeating: " ", count: max(0, titleWidth - DisplayWidth.of(title)))
             return "\(key) \(padded)  \(e.spec.risk.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"
-                + (e.disabled.map { " \(b.glyphs.cross) \($0)" } ?? "")
+                + (e.disabled.map { why in
+                    // The row names the action already.
+                    " \(b.glyphs.cross) " + (why.hasPrefix(e.spec.name + " ") ? String(why.dropFirst(e.spec.name.count + 1)) : why)
+                } ?? "")
         }
         let width = min(max(20, body.width - 8), rows.map { DisplayWidth.of($0) }.max() ?? 20)
         var lines: [(text: String, style: Style)] = []
@@ -75,7 +78,7 @@ extension App {
         } else if let id = selectedItemID(state) {
             context = "on the selection: \(id)"
         } else {
-            context = "nothing selected: the form asks for the target"
+            context = "no row selected"
         }
         lines.append((context, Style(.muted)))
         lines.append(("", .plain))
@@ -157,7 +160,8 @@ extension App {
             if case let .measured(n?) = p.impact {
                 lines.append((impactSentence(p, n), Style(.text, [.bold])))
             } else {
-                lines.append(("\(spec.title): \(p.targetPhrase).", Style(.text, [.bold])))
+                lines.append((p.targetPhrase == "the system" ? "\(spec.title): affects the whole system." : "\(spec.title) \(p.targetPhrase).",
+                              Style(.text, [.bold])))
             }
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("Critical: type \(p.target) to confirm, then give a reason (ticket); both are audited.", Style(.warning)))

@@ -96,7 +96,7 @@ extension App {
     static func actionFinished(_ state: inout AppState, _ report: ActionReport) -> [Effect] {
         let request = state.actionsInFlight.removeValue(forKey: report.requestID)
         if report.succeeded {
-            state.notify("\(report.action): \(report.message)", .success)
+            state.notify("\(report.action): \(compactIDs(report.message))", .success)
             for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
             if !state.reloadPending {
                 state.reloadPending = true
@@ -104,7 +104,8 @@ extension App {
             }
         } else {
             state.lastFailedAction = request
-            let why = report.message.hasPrefix("failed: ") ? String(report.message.dropFirst(8)) : report.message
+            let message = compactIDs(report.message)
+            let why = message.hasPrefix("failed: ") ? String(message.dropFirst(8)) : message
             state.notify("\(report.action) failed: \(why)\(request == nil ? "" : " — ! retries")", .error)
         }
         return []
@@ -118,6 +119,13 @@ extension App {
         }
         state.overlay = .confirm(dialog)
         return []
+    }
+
+    /// Full UUIDs shortened to their first eight digits for the one-line notices.
+    static func compactIDs(_ text: String) -> String {
+        text.replacing(#/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/#) { match in
+            "\(match.output.prefix(8))…"
+        }
     }
 
     // MARK: overlays
