@@ -32,12 +32,24 @@ import Testing
         #expect(h.cascade.invalidations == 1)
     }
 
-    @Test func eachSuccessCascadesOnce() {
+    @Test func eachMutatingSuccessInvalidatesOnce() {
         let h = Harness()
-        let actions = ["job.cancel", "worker.restart", "manager.trigger", "system.cache_refresh", "config.reload", "logs.ack_errors"]
+        let actions = ["job.cancel", "worker.restart", "manager.trigger", "config.reload", "logs.ack_errors", "system.breaker_trip"]
         for a in actions { #expect(h.dispatch(h.valid(a)).succeeded) }
         #expect(h.cascade.invalidations == actions.count)
         #expect(h.cascade.executedNotices.map(\.action) == actions)
+        #expect(h.cascade.events.filter { $0 == .cacheInvalidated }.count == actions.count)
+    }
+
+    /// A refresh has just stored the new snapshot, and read-only actions change nothing cached:
+    /// they publish their notice but invalidate nothing.
+    @Test(arguments: ["system.cache_refresh", "worker.ping", "logs.export", "system.health_check", "config.export", "analytics.report"])
+    func refreshAndReadOnlyActionsDoNotInvalidate(action: String) {
+        let h = Harness()
+        #expect(h.dispatch(h.valid(action)).succeeded)
+        #expect(h.cascade.invalidations == 0)
+        #expect(h.cascade.events.map(\.type) == ["action.executed"])
+        #expect(h.cascade.executedNotices.first?.action == action)
     }
 
     @Test(arguments: [ActionFailure.failed("boom"), .notFound("queue"), .conflict("paused"), .unavailable("redis")])

@@ -107,7 +107,7 @@ import Testing
 
     @Test func fiftyConcurrentSubmissionsExecuteOnce() async {
         let h = Self.harness()
-        h.executor.sleep(millis: 300)
+        h.executor.sleep(millis: 500)
         let requests = (0..<50).map { _ in h.valid("queue.purge_failed", key: "concurrent-key") }
         let reports = await offPool { onThreads(50) { i in h.dispatch(requests[i]) } }
 
@@ -116,7 +116,7 @@ import Testing
         let inProgress = reports.filter(\.isInProgress)
         #expect(executed.count == 1)
         #expect(replays.count + inProgress.count == 49)
-        #expect(!inProgress.isEmpty, "with a 300 ms action, some submissions must overlap the first")
+        #expect(!inProgress.isEmpty, "with a 500 ms action, some submissions must overlap the first")
         #expect(h.executor.count("queue.purge_failed") == 1)
         #expect(inProgress.allSatisfy { $0.exitStatus == 5 })
 

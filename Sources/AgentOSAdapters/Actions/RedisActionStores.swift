@@ -194,7 +194,7 @@ public final class RedisBreakerStore: BreakerStore {
         elseif op == 'record' then
             local success, probe = ARGV[9] == '1', ARGV[10] == '1'
             if state == 'half_open' and probe then
-                if #inflight > 0 then table.remove(inflight, 1) end
+                if #inflight > 0 then table.remove(inflight) end
                 if not success then openAt(now) else
                     successes = successes + 1
                     if successes >= probes then close() end

@@ -48,7 +48,8 @@ public struct BreakerMachine: Sendable, Equatable {
     public mutating func record(success: Bool, probe: Bool, now: Int64) {
         switch state {
         case .halfOpen where probe:
-            if !inFlight.isEmpty { inFlight.removeFirst() }
+            // The newest start goes: the oldest open one keeps the hung-probe deadline (reopen early, never late).
+            if !inFlight.isEmpty { inFlight.removeLast() }
             if !success { open(now); return }
             probeSuccesses += 1
             if probeSuccesses >= numbers.probes { close() }

@@ -6,6 +6,10 @@ import Foundation
 public final class ActionCall: @unchecked Sendable {
     public let request: ActionRequest
     public let startedMillis: Int64
+    let clock: ActionClock
+    /// The reason and target as audited and published (personal data scrubbed).
+    public internal(set) var auditReason: String?
+    public internal(set) var auditTarget: String?
     public internal(set) var spec: ActionSpec?
     public internal(set) var payload = Payload()
     public internal(set) var grant: Grant?
@@ -24,9 +28,10 @@ public final class ActionCall: @unchecked Sendable {
     /// Notes for the operator (a cascade that could not publish, …).
     public internal(set) var warnings: [String] = []
 
-    init(request: ActionRequest, startedMillis: Int64) {
+    init(request: ActionRequest, clock: ActionClock) {
         self.request = request
-        self.startedMillis = startedMillis
+        self.clock = clock
+        startedMillis = clock.nowMillis()
     }
 
     public var actor: Actor { request.actor }
@@ -61,9 +66,9 @@ public final class ActionCall: @unchecked Sendable {
         AuditDraft(timestamp: date, user: request.actor.user, actingAs: request.actor.actingAs, role: grant?.role.rawValue ?? "unknown",
                    action: request.action, phase: phase, outcome: outcome, requestID: request.requestID,
                    idempotencyKey: request.idempotencyKey, sessionID: request.actor.sessionID.isEmpty ? nil : request.actor.sessionID,
-                   target: spec == nil ? nil : target, reason: request.reason, payload: auditPayload, result: result,
+                   target: spec == nil ? nil : (auditTarget ?? target), reason: auditReason, payload: auditPayload, result: result,
                    ip: request.actor.ip, userAgent: request.actor.userAgent,
-                   durationMs: phase == .intent ? nil : Int(Date().timeIntervalSince1970 * 1_000) - Int(startedMillis))
+                   durationMs: phase == .intent ? nil : Int(clock.nowMillis() - startedMillis))
     }
 
     func measure(_ stage: String, _ body: () -> Void) {

@@ -41,7 +41,7 @@ public final class ActionDispatcher: Sendable {
     public init(_ ports: Ports, options: Options = Options()) {
         self.ports = ports
         stages = [
-            AuditStage(audit: ports.audit, clock: ports.clock),
+            AuditStage(audit: ports.audit, clock: ports.clock, scrubber: ports.scrubber),
             ValidationStage(scrubber: ports.scrubber),
             AuthorizationStage(permissions: ports.permissions, executor: ports.executor),
             RateLimitStage(store: ports.rateLimits, clock: ports.clock, options: options),
@@ -67,7 +67,7 @@ public final class ActionDispatcher: Sendable {
 
     /// Runs one action through every stage. Never throws: the report carries the outcome.
     public func dispatch(_ request: ActionRequest) -> ActionReport {
-        let call = ActionCall(request: request, startedMillis: ports.clock.nowMillis())
+        let call = ActionCall(request: request, clock: ports.clock)
         let started = DispatchTime.now().uptimeNanoseconds
         let outcome: Result<ActionResult, ActionFailure>
         do throws(ActionFailure) {
@@ -78,7 +78,7 @@ public final class ActionDispatcher: Sendable {
         var seqs: [Int] = []
         if let i = call.intent { seqs.append(i.seq) }
         if let o = call.outcomeRecord { seqs.append(o.seq) }
-        return ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : call.target, outcome: outcome,
+        return ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : (call.auditTarget ?? call.target), outcome: outcome,
                             auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
                             totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
     }

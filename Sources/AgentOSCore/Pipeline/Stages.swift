@@ -6,6 +6,7 @@ import Foundation
 struct AuditStage: ActionMiddleware {
     let audit: AuditLog
     let clock: ActionClock
+    let scrubber: PIIScrubber
     var name: String { "audit" }
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
@@ -20,7 +21,7 @@ struct AuditStage: ActionMiddleware {
             if call.intent == nil {
                 do {
                     call.outcomeRecord = try audit.append(call.draft(.denied, outcome: error.outcome,
-                                                                     result: CanonicalJSON.object(["error": .string(error.description)]), at: date()))
+                                                                     result: CanonicalJSON.object(["error": .string(scrubber.scrub(text: error.description))]), at: date()))
                 } catch let auditError {
                     throw .auditUnavailable("\(error.description); and the denial could not be recorded: \(auditError)")
                 }
@@ -40,11 +41,15 @@ struct ValidationStage: ActionMiddleware {
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         try call.time(name) { () throws(ActionFailure) in
+            call.auditReason = call.request.reason.map { scrubber.scrub(text: $0) }
             guard let spec = ActionCatalog.spec(call.request.action) else { throw .unknownAction(call.request.action) }
             call.spec = spec
             call.auditPayload = CanonicalJSON.object(scrubber.scrub(Payload(call.request.payload)))
+            let secretTarget = spec.targetField.map(PIIScrubber.isSecretName) ?? false
+            call.auditTarget = secretTarget ? scrubber.token(call.target) : scrubber.scrub(text: call.target)
             call.payload = try spec.validate(call.request.payload)
             call.auditPayload = CanonicalJSON.object(scrubber.scrub(call.payload))
+            call.auditTarget = secretTarget ? scrubber.token(call.target) : scrubber.scrub(text: call.target)
             if spec.confirmation == .typed {
                 guard let reason = call.request.reason?.trimmingCharacters(in: .whitespaces), !reason.isEmpty else {
                     throw .confirmationRequired("\(spec.name) is critical: give a reason (ticket)")
@@ -193,7 +198,8 @@ struct BreakerStage: ActionMiddleware {
             try? store.record(service, success: true, probe: probe, nowMillis: nil)
             return result
         } catch {
-            try? store.record(service, success: !error.isBackendFault, probe: probe, nowMillis: nil)
+            // Only a call that reached the backend says anything about it (an unrecorded probe times out and reopens).
+            if call.intent != nil { try? store.record(service, success: !error.isBackendFault, probe: probe, nowMillis: nil) }
             throw error
         }
     }
@@ -212,7 +218,7 @@ struct CascadeStage: ActionMiddleware {
             if invalidates {
                 do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
             }
-            let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.target,
+            let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.auditTarget ?? call.target,
                                       requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
             do { try cascade.publish(call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])) } catch {
                 call.warnings.append("event not published: \(error)")
