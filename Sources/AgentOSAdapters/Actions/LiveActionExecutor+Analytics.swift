@@ -23,9 +23,9 @@ extension LiveActionExecutor {
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
             let totals = StatsRow.totals(series)
-            let minute = { (d: Date) in ActionJSON.string(ISOTime.format(d, fractionDigits: 0)) }
+            let minute = { (d: Date) in CanonicalJSON.string(ISOTime.format(d, fractionDigits: 0)) }
             let rows = series.map {
-                "    {\"minute\": \(minute($0.minute)), \"stage\": \(ActionJSON.string(TextSanitizer.clean($0.stage))), \"completed\": \($0.completed), "
+                "    {\"minute\": \(minute($0.minute)), \"stage\": \(CanonicalJSON.string(TextSanitizer.clean($0.stage))), \"completed\": \($0.completed), "
                     + "\"failed\": \($0.failed), \"retried\": \($0.retried), \"p50_ms\": \(ActionJSON.number($0.p50)), \"p95_ms\": \(ActionJSON.number($0.p95))}"
             }
             let sums = totals.keys.sorted().map { m in
@@ -36,7 +36,7 @@ extension LiveActionExecutor {
             let body = """
                 {
                   "window_minutes": \(window),
-                  "generated_at": \(ActionJSON.string(ISOTime.format(Date()))),
+                  "generated_at": \(CanonicalJSON.string(ISOTime.format(Date()))),
                   "series": [
                 \(rows.joined(separator: ",\n"))
                   ],

@@ -74,7 +74,7 @@ extension LiveActionExecutor {
         "config.export": { c in
             let rows = try c.db.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
             let body = "{\n" + rows.map {
-                "  \(ActionJSON.string($0.key)): {\"type\": \(ActionJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
+                "  \(CanonicalJSON.string($0.key)): {\"type\": \(CanonicalJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
                     + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
             }.joined(separator: ",\n") + "\n}\n"
             let url = try ActionFiles.create(in: c.directory("io/exports"), "config", ext: "json", Data(body.utf8))
@@ -335,7 +335,7 @@ enum ConfigCheck {
         case let .int(i): return String(i)
         case let .double(d): return String(d)
         case let .bool(b): return b ? "true" : "false"
-        case let .string(s): return ActionJSON.string(s)
+        case let .string(s): return CanonicalJSON.string(s)
         }
     }
 

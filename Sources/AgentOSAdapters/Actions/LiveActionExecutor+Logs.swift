@@ -180,7 +180,7 @@ struct LogRecord {
     static func jsonl(_ lines: [LogRecord], sanitized: Bool) -> String {
         var out = ""
         for l in lines {
-            let s = { (t: String) in ActionJSON.string(clean(t, sanitized)) }
+            let s = { (t: String) in CanonicalJSON.string(clean(t, sanitized)) }
             let opt = { (t: String?) in t.map(s) ?? "null" }
             out += "{\"id\":\(l.id),\"ts\":\(s(ISOTime.format(l.ts, fractionDigits: 6))),\"level\":\(s(l.level)),\"source\":\(s(l.source)),"
             out += "\"message\":\(s(l.message)),\"job_id\":\(opt(l.jobID)),\"worker_id\":\(opt(l.workerID)),"
@@ -209,30 +209,8 @@ enum CSVText {
     static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
 }
 
-/// JSON text for the files the actions write: never a raw control, C1 or bidi character.
+/// Numbers and re-encoded JSON for the files the actions write (strings: `CanonicalJSON.string`).
 enum ActionJSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                let v = u.value
-                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x061C || (0x200B...0x200F).contains(v) || (0x2028...0x202E).contains(v)
-                    || (0x2060...0x2064).contains(v) || (0x2066...0x2069).contains(v) || v == 0xFEFF {
-                    out += String(format: "\\u%04x", v)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
-
     static func number(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
@@ -245,7 +223,7 @@ enum ActionJSON {
     /// every string for terminals). Text that is not JSON becomes a string.
     static func reencode(_ text: String, sanitized: Bool) -> String {
         guard let tree = try? JSONDecoder().decode(Tree.self, from: Data(text.utf8)) else {
-            return string(sanitized ? TextSanitizer.clean(text, .multiLine) : text)
+            return CanonicalJSON.string(sanitized ? TextSanitizer.clean(text, .multiLine) : text)
         }
         return tree.json(sanitized)
     }
@@ -265,7 +243,7 @@ enum ActionJSON {
         }
 
         func json(_ sanitized: Bool) -> String {
-            let s = { (t: String) in ActionJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
+            let s = { (t: String) in CanonicalJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
             switch self {
             case .null: return "null"
             case let .bool(b): return b ? "true" : "false"

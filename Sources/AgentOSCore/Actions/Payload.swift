@@ -44,7 +44,9 @@ public struct Payload: Sendable, Equatable {
     public var canonicalJSON: String { CanonicalJSON.object(values.mapValues { $0 }) }
 }
 
-/// Canonical JSON text for hashing: sorted keys, minimal escapes, no whitespace.
+/// Canonical JSON text for hashing and for the files actions write: sorted keys, no whitespace,
+/// and never a raw control, C1, bidi or other format character (`TextSanitizer.isUnsafe` ones
+/// are `\u` escapes).
 public enum CanonicalJSON {
     public static func string(_ s: String) -> String {
         var out = "\""
@@ -56,7 +58,7 @@ public enum CanonicalJSON {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if TextSanitizer.isUnsafe(scalar.value) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""
