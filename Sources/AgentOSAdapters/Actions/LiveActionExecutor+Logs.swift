@@ -267,20 +267,27 @@ enum ActionFiles {
         for attempt in 0..<100 {
             let url = dir.appendingPathComponent("\(base)-\(stamp)\(attempt == 0 ? "" : "-\(attempt)").\(ext)")
             if let keepFree, FileManager.default.fileExists(atPath: url.path + keepFree) { continue }
-            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd < 0 {
-                if errno == EEXIST { continue }
-                throw ActionFailure.failed("cannot create \(url.path): \(String(cString: strerror(errno)))")
-            }
-            let failure = writeAll(fd, data)
-            close(fd)
-            if let failure {
-                unlink(url.path)
-                throw ActionFailure.failed("cannot write \(url.path): \(failure)")
-            }
-            return url
+            if try write(url, data) { return url }
         }
         throw ActionFailure.failed("no free file name for \(base)-\(stamp).\(ext) in \(dir.path)")
+    }
+
+    /// Creates exactly `url` (0600, never over an existing file), writes and syncs it; false when
+    /// the name is taken.
+    @discardableResult
+    static func write(_ url: URL, _ data: Data) throws -> Bool {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            if errno == EEXIST { return false }
+            throw ActionFailure.failed("cannot create \(url.path): \(String(cString: strerror(errno)))")
+        }
+        let failure = writeAll(fd, data)
+        close(fd)
+        if let failure {
+            unlink(url.path)
+            throw ActionFailure.failed("cannot write \(url.path): \(failure)")
+        }
+        return true
     }
 
     /// Writes everything, forces 0600 (whatever the umask) and syncs; the error text or nil.
@@ -288,7 +295,7 @@ enum ActionFiles {
         let err: Int32 = data.withUnsafeBytes { buf in
             var offset = 0
             while offset < buf.count {
-                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
+                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return errno

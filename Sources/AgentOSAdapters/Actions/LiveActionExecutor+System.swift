@@ -182,9 +182,7 @@ extension LiveActionExecutor {
 
 extension LiveActionContext {
     func writeFile(_ url: URL, _ data: Data) throws -> URL {
-        guard FileManager.default.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw ActionFailure.failed("cannot write \(url.path)")
-        }
+        guard try ActionFiles.write(url, data) else { throw ActionFailure.conflict("\(url.path) already exists") }
         return url
     }
 
