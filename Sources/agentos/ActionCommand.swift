@@ -141,29 +141,14 @@ struct CanICommand: ParsableCommand {
 
     func run() throws {
         let actor = currentActor(actingAs: actingAs)
-        let decide: (String) -> PolicyDecision
-        let who: String
-        if connection.redisURL != nil || connection.postgresURL != nil {
-            let postgres = PostgresClient(connection.postgresURL ?? "")
-            let source = PostgresPermissionSource(postgres: postgres)
-            decide = { name in
-                do {
-                    let own = try source.grant(for: actor.user) ?? Grant(role: .readonly)
-                    if let other = actor.actingAs, other != actor.user {
-                        guard own.role == .admin else { return .deny("--as is for admins only") }
-                        return Policy.decide(try source.grant(for: other) ?? Grant(role: .readonly), ActionCatalog.spec(name))
-                    }
-                    return Policy.decide(own, ActionCatalog.spec(name))
-                } catch {
-                    return .deny("permissions unreadable: \(error)")
-                }
-            }
-            who = actor.effectiveUser
-        } else {
-            // Embedded: the operator is an admin (the demo can do everything).
-            decide = { Policy.decide(Grant(role: .admin), ActionCatalog.spec($0)) }
-            who = "\(actor.user) (embedded: admin)"
+        // Live: user_permissions; embedded: the operator is an admin (the demo can do everything).
+        let live = connection.redisURL != nil || connection.postgresURL != nil
+        let source: PermissionSource = live ? PostgresPermissionSource(postgres: PostgresClient(connection.postgresURL ?? ""))
+                                            : StaticPermissions(fallback: Grant(role: .admin))
+        let decide = { (name: String) -> PolicyDecision in
+            do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
         }
+        let who = live ? actor.effectiveUser : "\(actor.user) (embedded: admin)"
         if list || action == nil {
             print("actions for \(who):")
             for spec in ActionCatalog.all {

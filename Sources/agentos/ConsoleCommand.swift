@@ -192,8 +192,7 @@ final class LiveConsoleBackend: ConsoleBackend {
         let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
                                        options: .init(owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
-        let rows = try? postgres.query("SELECT role FROM user_permissions WHERE user_id = $1", [user])
-        role = (try? rows?.first?.get("role", as: String.self)) ?? "readonly"
+        role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor
         do {
             let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,

@@ -126,6 +126,12 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
           "analytics.export_csv", "analytics.export_json", "analytics.report", "worker.ping"].contains(name)
     }
 
+    /// Runs while its service's breaker is open (the actions that close, open or reset breakers).
+    public var bypassesBreaker: Bool { name.hasPrefix("system.breaker_") || name == "system.reset" }
+
+    /// A success invalidates the SSOT cache (a refresh has just stored a new one; read-only actions change nothing).
+    public var invalidatesCache: Bool { mutating && name != "system.cache_refresh" }
+
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// The seed's per-action limits; otherwise standard 50, high 20, critical 5 per minute.

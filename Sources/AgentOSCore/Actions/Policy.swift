@@ -70,6 +70,23 @@ public enum Policy {
         return .deny("role \(grant.role.rawValue) lacks \(spec.permission.rawValue)")
     }
 
+    /// The grant an actor acts with: its own (unknown users are readonly), or with `--as` the
+    /// other user's, which only admins may take.
+    public static func grant(for actor: Actor, from permissions: PermissionSource) throws(ActionFailure) -> Grant {
+        let own = try lookup(actor.user, permissions)
+        guard let other = actor.actingAs, other != actor.user else { return own }
+        guard own.role == .admin else { throw .denied("--as is for admins only (\(actor.user) is \(own.role.rawValue))") }
+        return try lookup(other, permissions)
+    }
+
+    static func lookup(_ user: String, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
+        let found: Result<Grant?, Error> = Result { try permissions.grant(for: user) }
+        switch found {
+        case let .success(g): return g ?? Grant(role: .readonly)
+        case let .failure(error): throw .unavailable("permissions: \(error)")
+        }
+    }
+
     /// Decides by name: an unknown action or role is denied.
     public static func decide(role: String, extra: [String] = [], action: String) -> PolicyDecision {
         guard let r = Role(rawValue: role) else { return .deny("unknown role '\(role.prefix(40))'") }

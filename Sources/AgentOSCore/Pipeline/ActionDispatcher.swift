@@ -93,7 +93,7 @@ public final class ActionDispatcher: Sendable {
     public func canI(_ action: String, actor: Actor) -> PolicyDecision {
         guard let spec = ActionCatalog.spec(action) else { return .deny("unknown action") }
         do {
-            let grant = try AuthorizationStage.resolve(actor, ports.permissions)
+            let grant = try Policy.grant(for: actor, from: ports.permissions)
             return Policy.decide(grant, spec)
         } catch {
             return .deny(error.description)

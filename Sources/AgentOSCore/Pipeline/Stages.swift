@@ -70,24 +70,9 @@ struct AuthorizationStage: ActionMiddleware {
     let executor: ActionExecutor
     var name: String { "rbac" }
 
-    static func lookup(_ user: String, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
-        let found: Result<Grant?, Error> = Result { try permissions.grant(for: user) }
-        switch found {
-        case let .success(g): return g ?? Grant(role: .readonly)
-        case let .failure(error): throw .unavailable("permissions: \(error)")
-        }
-    }
-
-    static func resolve(_ actor: Actor, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
-        let own = try lookup(actor.user, permissions)
-        guard let other = actor.actingAs, other != actor.user else { return own }
-        guard own.role == .admin else { throw .denied("--as is for admins only (\(actor.user) is \(own.role.rawValue))") }
-        return try lookup(other, permissions)
-    }
-
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         try call.time(name) { () throws(ActionFailure) in
-            let grant = try Self.resolve(call.actor, permissions)
+            let grant = try Policy.grant(for: call.actor, from: permissions)
             call.grant = grant
             switch Policy.decide(grant, call.spec) {
             case .allow: break
@@ -184,8 +169,7 @@ struct BreakerStage: ActionMiddleware {
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         guard let spec = call.spec else { return try next(call) }
         let service = spec.service.rawValue
-        // Resetting or tripping a breaker must work while it is open.
-        if spec.name.hasPrefix("system.breaker_") || spec.name == "system.reset" { return try next(call) }
+        if spec.bypassesBreaker { return try next(call) }
         let permit = try call.time(name) { () throws(ActionFailure) -> BreakerPermit in
             do { return try store.acquire(service, nowMillis: nil) } catch { throw .unavailable("\(service) breaker state unreadable: \(error)") }
         }
@@ -213,8 +197,7 @@ struct CascadeStage: ActionMiddleware {
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         let result = try next(call)
         call.measure(name) {
-            // A refresh just stored the new snapshot; read-only actions change nothing cached.
-            let invalidates = (call.spec?.mutating ?? false) && call.request.action != "system.cache_refresh"
+            let invalidates = call.spec?.invalidatesCache ?? false
             if invalidates {
                 do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
             }
