@@ -26,8 +26,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
 
+    @Option(help: "Run only these groups (comma-separated: console, decode, rebuild, cancel); all by default.")
+    var only: String?
+
+    func runs(_ group: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(group)) } ?? true }
+
     func run() throws {
-        var results = try consoleFigures()
+        var results = runs("console") ? try consoleFigures() : []
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             FileHandle.standardError.write(Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
             print(BenchResult.table(results))
@@ -38,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         let ns = Namespace("bench", brokerPrefix: "bench:")
 
         // 1. Snapshot GET + decode vs a bare GET of the same bytes.
-        for (label, snapshot) in [("seed-sized", Self.snapshot(targetBytes: 55_000)), ("1 MB", Self.snapshot(targetBytes: 1_000_000))] {
+        for (label, snapshot) in runs("decode") ? [("seed-sized", Self.snapshot(targetBytes: 55_000)), ("1 MB", Self.snapshot(targetBytes: 1_000_000))] : [] {
             let data = try snapshot.encoded()
             try redis.send("SET", ns.snapshotKey, [UInt8](data))
             let bare = try measure(iterations) { _ = try redis.send("GET", ns.snapshotKey) }
@@ -50,6 +55,11 @@ struct BenchCommand: ParsableCommand {
                                        baselineName: "bare GET of the same bytes", goalMs: label == "1 MB" ? 8 : 0.5))
         }
         try redis.send("DEL", ns.snapshotKey)
+        guard runs("rebuild") || runs("cancel") else {
+            print(BenchResult.table(results))
+            try writeJSON(results)
+            return
+        }
 
         // 2. Cache-miss rebuild with N jobs in PostgreSQL vs the bare count query.
         let admin = try PostgresConnection(postgresURL)
@@ -79,13 +89,15 @@ struct BenchCommand: ParsableCommand {
         let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns), source: source, bus: nil)
         let rebuildIterations = max(5, iterations / 10)
         let countOnly = try measure(rebuildIterations) { _ = try pg.query("SELECT status, stage, count(*) FROM jobs GROUP BY status, stage") }
-        let rebuild = try measure(rebuildIterations) { _ = try manager.rebuild() }
-        results.append(BenchResult(name: "cache-miss rebuild, \(jobs.formatted()) jobs (build+encode+SET)", figure: rebuild, baseline: countOnly,
-                                   baselineName: "the bare GROUP BY count query", goalMs: 25))
-        try redis.send("DEL", ns.snapshotKey)
+        if runs("rebuild") {
+            let rebuild = try measure(rebuildIterations) { _ = try manager.rebuild() }
+            results.append(BenchResult(name: "cache-miss rebuild, \(jobs.formatted()) jobs (build+encode+SET)", figure: rebuild, baseline: countOnly,
+                                       baselineName: "the bare GROUP BY count query", goalMs: 25))
+            try redis.send("DEL", ns.snapshotKey)
+        }
 
         // 3. job.cancel end to end through the dispatcher vs the bare round trips and commits it needs.
-        results.append(try jobCancelFigure(pg: pg, url: url, redisURL: redisURL, ns: ns))
+        if runs("cancel") { results.append(try jobCancelFigure(pg: pg, url: url, redisURL: redisURL, ns: ns)) }
 
         print(BenchResult.table(results))
         try writeJSON(results)

@@ -47,7 +47,8 @@ public struct DecodeFailure: Error, Sendable, Equatable, CustomStringConvertible
         case let DecodingError.keyNotFound(key, ctx):
             return DecodeFailure(what: what, path: path(ctx.codingPath + [key]), problem: "required field is missing")
         case let DecodingError.dataCorrupted(ctx):
-            let underlying = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            let underlying = (ctx.underlyingError as? FastJSONSyntaxError)?.description
+                ?? (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             let detail = underlying ?? ctx.debugDescription
             return DecodeFailure(what: what, path: path(ctx.codingPath), problem: ctx.codingPath.isEmpty ? "not valid JSON (\(shorten(detail)))" : shorten(detail))
         default:
