@@ -174,15 +174,17 @@ extension LiveActionExecutor {
                 return ActionResult("re-enqueued \(jobs.count) failed job(s) of queue \(q)", affected: jobs.count)
             }
             for job in jobs { try c.enqueue(job) }
-            try c.control("queue.retry_failed", q)
+            try c.control("queue.retry_failed", q, extra: c.p.string("error_class").map { ["error_class": .string($0)] } ?? [:])
             return r
         },
         "queue.purge_failed": { c in
             let q = try c.string("queue")
-            return try c.commit { tx in
+            let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }
+            try c.control("queue.purge_failed", q)
+            return r
         },
         "queue.set_rate_limit": { c in
             let q = try c.string("queue")
