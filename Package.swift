@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian (module map + shim header only). ncursesw and hiredis have no
@@ -31,12 +33,17 @@ let package = Package(
         .target(name: "ConsoleUI", dependencies: ["AgentOSCore"]),
         // The console: state, messages, pure update and view for the eight screens.
         .target(name: "ConsoleApp", dependencies: ["AgentOSCore", "ConsoleUI"]),
+        // Theme, key map and configuration files (YAML), the file logger: the only target that parses YAML.
+        .target(name: "ConsoleConfig", dependencies: ["ConsoleUI", "ConsoleApp", "AgentOSCore",
+                                                      .product(name: "Yams", package: "Yams"),
+                                                      .product(name: "Logging", package: "swift-log")]),
         // The runtime loop and the ncurses backend (the only target that calls curses).
         .target(name: "ConsoleTerminal", dependencies: ["CNcursesw", "ConsoleApp", "ConsoleUI", "AgentOSCore"]),
         // The composition root: `agentos` and its subcommands.
         .executableTarget(name: "agentos", dependencies: [
-            "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal",
+            "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal", "ConsoleConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Unit tests: no servers needed, build fast.
@@ -46,8 +53,11 @@ let package = Package(
         // The action pipeline's middleware with in-memory ports and an injected clock.
         .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
-        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld"],
+        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig"],
                     exclude: ["__Snapshots__"]),
+        // Theme, key map and configuration files: loading, fuzzed errors, precedence, secrets.
+        .testTarget(name: "ConsoleConfigTests", dependencies: ["ConsoleConfig", "ConsoleApp", "ConsoleUI",
+                                                               .product(name: "Logging", package: "swift-log")]),
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
         .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.

@@ -29,6 +29,17 @@ static inline int agentos_key_f(int n) { return KEY_F(n); }
 static inline FILE *agentos_stdout(void) { return stdout; }
 static inline FILE *agentos_stdin(void) { return stdin; }
 static inline int agentos_key_code_yes(void) { return KEY_CODE_YES; }
+// Mouse (opt-in): the masks are macros.
+static inline mmask_t agentos_mouse_mask(void) {
+    return BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED;
+}
+static inline int agentos_mouse_kind(mmask_t state) {
+    if (state & BUTTON4_PRESSED) return 4;             // wheel up
+    if (state & BUTTON5_PRESSED) return 5;             // wheel down
+    if (state & BUTTON1_DOUBLE_CLICKED) return 2;
+    if (state & (BUTTON1_CLICKED | BUTTON1_PRESSED)) return 1;
+    return 0;
+}
 // wcwidth is not visible through Swift's Glibc module.
 int wcwidth(wchar_t c);
 static inline int agentos_wcwidth(wchar_t c) { return wcwidth(c); }

@@ -44,6 +44,12 @@ public struct AppState: Sendable {
     public var quitting = false
     public var unicode = true
     public var keyMap = KeyMap.standard
+    /// `--readonly` (and the wallboard): every action hidden, the status line says READ-ONLY.
+    public var readOnly = false
+    /// `--wallboard`: no cursor, the chosen views in turn, large figures.
+    public var wallboard: Wallboard?
+    /// How often the console re-reads the cached snapshot while events flow (corrects drift).
+    public var refreshInterval: TimeInterval = App.refreshInterval
     /// Recent depth samples per queue (for the dashboard sparklines), newest last.
     public var queueHistory: [String: [Double]] = [:]
     /// Who the console's actions run as (the runtime sets it from the backend).

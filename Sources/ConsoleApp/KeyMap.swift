@@ -39,6 +39,51 @@ public enum Command: Sendable, Equatable, Hashable {
         }
     }
 
+    /// The command's name in key map files (`quit`, `page_down`, `view.jobs`).
+    public var name: String {
+        switch self {
+        case .quit: return "quit"
+        case .help: return "help"
+        case .palette: return "palette"
+        case .filter: return "filter"
+        case .reload: return "reload"
+        case .open: return "open"
+        case .back: return "back"
+        case let .view(v): return "view.\(v.aliases[0])"
+        case .nextView: return "next_view"
+        case .previousView: return "previous_view"
+        case .down: return "down"
+        case .up: return "up"
+        case .pageDown: return "page_down"
+        case .pageUp: return "page_up"
+        case .top: return "top"
+        case .bottom: return "bottom"
+        case .sortNext: return "sort_next"
+        case .sortReverse: return "sort_reverse"
+        case .mark: return "mark"
+        case .nextPane: return "next_pane"
+        case .previousPane: return "previous_pane"
+        case .follow: return "follow"
+        case .window: return "window"
+        case .actionMenu: return "action_menu"
+        case .retryAction: return "retry_action"
+        }
+    }
+
+    /// Every command, in help order.
+    public static let all: [Command] = [.quit, .help, .palette, .filter, .reload]
+        + ViewID.allCases.map { Command.view($0) }
+        + [.nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
+           .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .window, .actionMenu, .retryAction]
+
+    public init?(name: String) {
+        guard let c = Self.all.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = c
+    }
+
+    /// Commands that run or offer admin actions (hidden in read-only mode).
+    public var isAction: Bool { self == .actionMenu || self == .retryAction }
+
     var section: String {
         switch self {
         case .view, .nextView, .previousView: return "Views"
@@ -54,15 +99,32 @@ public enum Command: Sendable, Equatable, Hashable {
 public struct KeyMap: Sendable, Equatable {
     public private(set) var bindings: [(key: Key, command: Command)]
     private var index: [Key: Command]
+    /// The map's name (`default`, `vim`, or a file's).
+    public var name: String
+    /// Per-view action keys moved away from the catalog's (`job.cancel` → `C`); an empty string unbinds.
+    public var actionKeys: [String: String]
 
-    public init(_ bindings: [(Key, Command)]) {
+    public init(_ bindings: [(Key, Command)], name: String = "default", actionKeys: [String: String] = [:]) {
         self.bindings = bindings.map { (key: $0.0, command: $0.1) }
         var index: [Key: Command] = [:]
         for (k, c) in bindings where index[k] == nil { index[k] = c }
         self.index = index
+        self.name = name
+        self.actionKeys = actionKeys
     }
 
-    public static func == (a: KeyMap, b: KeyMap) -> Bool { a.index == b.index }
+    public static func == (a: KeyMap, b: KeyMap) -> Bool { a.index == b.index && a.actionKeys == b.actionKeys }
+
+    /// The key that runs `action` in its view: the map's choice, else the catalog's (nil: none).
+    public func actionKey(_ action: String, catalog: String?) -> String? {
+        guard let k = actionKeys[action] else { return catalog }
+        return k.isEmpty ? nil : k
+    }
+
+    /// The text for a status hint: the command's first key and a word (`? help`), nil when unbound.
+    public func hint(_ command: Command, _ word: String) -> String? {
+        keys(for: command).first.map { "\(Self.describe($0)) \(word)" }
+    }
 
     public func command(for key: Key) -> Command? { index[key] }
 
@@ -102,13 +164,43 @@ public struct KeyMap: Sendable, Equatable {
         case .backspace: return "bksp"
         case .delete: return "del"
         case let .function(n): return "F\(n)"
+        case .mouse: return "mouse"
         }
     }
 
-    /// Help sections generated from the bindings (the eight view keys in one line).
-    public func helpSections() -> [HelpOverlay.Section] {
+    /// Reads a key as files and the help write it: `q`, `?`, `space`, `ctrl-r`, `enter`, `esc`,
+    /// `tab`, `shift-tab`, `up`/`↑`, `pgdn`, `home`, `F5` …
+    public static func parse(_ text: String) -> Key? {
+        if text.count == 1, let c = text.first { return .char(c) }
+        let t = text.lowercased()
+        switch t {
+        case "space": return .char(" ")
+        case "up", "↑": return .up
+        case "down", "↓": return .down
+        case "left", "←": return .left
+        case "right", "→": return .right
+        case "pgup", "pageup", "page-up": return .pageUp
+        case "pgdn", "pagedown", "page-down": return .pageDown
+        case "home": return .home
+        case "end": return .end
+        case "enter", "return": return .enter
+        case "esc", "escape": return .escape
+        case "tab": return .tab
+        case "shift-tab", "backtab", "btab": return .backTab
+        case "bksp", "backspace": return .backspace
+        case "del", "delete": return .delete
+        default: break
+        }
+        if t.hasPrefix("ctrl-"), t.count == 6, let c = t.last, c.isLetter, c.isASCII { return .ctrl(c) }
+        if t.hasPrefix("f"), let n = Int(t.dropFirst()), (1...24).contains(n) { return .function(n) }
+        return nil
+    }
+
+    /// Help sections generated from the bindings (the eight view keys in one line); `readOnly`
+    /// leaves out the commands that run actions.
+    public func helpSections(readOnly: Bool = false) -> [HelpOverlay.Section] {
         var order: [Command] = []
-        for b in bindings where !order.contains(b.command) { order.append(b.command) }
+        for b in bindings where !order.contains(b.command) && !(readOnly && b.command.isAction) { order.append(b.command) }
         let sections = ["General", "Views", "Navigation", "Tables"]
         return sections.map { name in
             var entries: [(keys: String, help: String)] = []

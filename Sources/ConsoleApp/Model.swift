@@ -53,13 +53,27 @@ public enum ViewID: Int, CaseIterable, Sendable, Equatable {
     }
 }
 
-/// A key press, decoded from the terminal.
+/// A key press (or, with `--mouse`, a click or a wheel step), decoded from the terminal.
 public enum Key: Sendable, Equatable, Hashable {
     case char(Character)
     case ctrl(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case enter, escape, tab, backTab, backspace, delete
     case function(Int)
+    case mouse(Mouse)
+}
+
+/// A mouse event at a cell.
+public struct Mouse: Sendable, Equatable, Hashable {
+    public enum Action: Sendable, Equatable, Hashable { case click, doubleClick, wheelUp, wheelDown }
+    public var action: Action
+    public var x: Int
+    public var y: Int
+    public init(_ action: Action, x: Int, y: Int) {
+        self.action = action
+        self.x = x
+        self.y = y
+    }
 }
 
 /// Where the data comes from and how healthy the links are.

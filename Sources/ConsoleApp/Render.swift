@@ -10,6 +10,10 @@ extension App {
             b.put("terminal too small", x: 0, y: 0, Style(.warning))
             return b
         }
+        if let wallboard = state.wallboard {
+            renderWallboard(state, wallboard, &b)
+            return b
+        }
         Tabs(ViewID.allCases.map(\.title), short: ViewID.allCases.map(\.shortTitle), selected: state.view.rawValue).render(into: &b, rect: Rect(x: 0, y: 0, width: state.width, height: 1))
         renderContext(state, &b)
         let body = Layout.body(width: state.width, height: state.height)
@@ -116,6 +120,9 @@ extension App {
             .init(" \(c.environment.uppercased()) ", Style(.text, bg: .badge, [.bold])),
             .init(c.mode, bar),
         ]
+        if state.readOnly { left.insert(.init(" READ-ONLY ", Style(.warning, bg: .statusBar, [.bold, .reverse])), at: 2) }
+        // Nobody sits at a wallboard: the room goes to the links and the age of the data.
+        if state.wallboard != nil { left.removeFirst() }
         func dot(_ name: String, _ link: ConnectionState.Link) -> StatusBar.Segment {
             let (glyph, style) = linkDot(link)
             return .init("\(name) \(state.unicode ? glyph : (link == .up ? "+" : "x"))", style)
@@ -126,11 +133,11 @@ extension App {
         }
         left.append(dot("events", c.events))
         let age = state.dataAsOf.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "-"
-        let right: [StatusBar.Segment] = [
-            .init("data \(age)", c.isStale ? Style(.danger, bg: .statusBar, [.bold]) : bar),
-            .init("? help", Style(.muted, bg: .statusBar)),
-            .init(Fmt.clock(state.now) + " ", bar),
-        ]
+        // The hints come from the active key map (a wallboard takes only quit).
+        let hint = state.wallboard == nil ? state.keyMap.hint(.help, "help") : state.keyMap.hint(.quit, "quit")
+        let right: [StatusBar.Segment] = [.init("data \(age)", c.isStale ? Style(.danger, bg: .statusBar, [.bold]) : bar)]
+            + (hint.map { [StatusBar.Segment($0, Style(.muted, bg: .statusBar))] } ?? [])
+            + [.init(Fmt.clock(state.now) + " ", bar)]
         StatusBar(left: left, right: right).render(into: &b, rect: Rect(x: 0, y: state.height - 1, width: state.width, height: 1))
     }
 

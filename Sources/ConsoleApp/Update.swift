@@ -20,7 +20,8 @@ public enum App {
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             sampleQueues(&state)
-            if let loaded = state.loadedAt, date.timeIntervalSince(loaded) >= refreshInterval, !state.reloadPending {
+            cycleWallboard(&state)
+            if let loaded = state.loadedAt, date.timeIntervalSince(loaded) >= state.refreshInterval, !state.reloadPending {
                 state.reloadPending = true
                 return [.reloadSnapshot]
             }
@@ -145,6 +146,8 @@ public enum App {
     // MARK: keys
 
     static func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
+        if case let .mouse(m) = key { return mouseEvent(&state, m) }
+        if state.wallboard != nil { return wallboardKey(&state, key) }
         // Text entry first: the filter and the palette take printable keys.
         if state.current.filter.editing { return editFilter(&state, key) }
         if case let .palette(text) = state.overlay { return editPalette(&state, key, text) }

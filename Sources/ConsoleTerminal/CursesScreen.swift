@@ -26,8 +26,9 @@ public final class CursesScreen {
         }
     }
 
-    /// `monochrome` forces attributes only (NO_COLOR, or a theme choice).
-    public init(monochrome: Bool = false) throws {
+    /// `monochrome` forces attributes only (NO_COLOR); `theme` maps the tokens to colours at the
+    /// depth the terminal offers.
+    public init(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws {
         setlocale(LC_ALL, "")
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
         unicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
@@ -46,13 +47,18 @@ public final class CursesScreen {
         _ = nodelay(agentos_stdscr(), true)
         _ = set_escdelay(25)
         _ = curs_set(0)
+        if mouse {
+            // Opt-in: while the console has the mouse, the terminal's own selection needs Shift.
+            _ = mousemask(agentos_mouse_mask(), nil)
+            _ = mouseinterval(200)
+        }
         var depth = ColorDepth.monochrome
-        if !monochrome && has_colors() {
+        if !monochrome && !theme.monochrome && has_colors() {
             start_color()
             _ = use_default_colors()
             depth = ColorDepth.from(colors: Int(agentos_colors()))
         }
-        palette = Palette(depth: depth)
+        palette = Palette(theme: theme, depth: depth)
         width = Int(getmaxx(agentos_stdscr()))
         height = Int(getmaxy(agentos_stdscr()))
     }
@@ -137,6 +143,18 @@ public final class CursesScreen {
             case KEY_DC: return .some(.delete)
             case KEY_BTAB: return .some(.backTab)
             case KEY_RESIZE: return .some(nil) // caller refreshes the size
+            case KEY_MOUSE:
+                var event = MEVENT()
+                guard getmouse(&event) == OK else { return .some(nil) }
+                let action: Mouse.Action
+                switch agentos_mouse_kind(event.bstate) {
+                case 4: action = .wheelUp
+                case 5: action = .wheelDown
+                case 2: action = .doubleClick
+                case 1: action = .click
+                default: return .some(nil)
+                }
+                return .some(.mouse(Mouse(action, x: Int(event.x), y: Int(event.y))))
             default:
                 let f0 = agentos_key_f(0)
                 if Int32(ch) > f0 && Int32(ch) <= f0 + 24 { return .some(.function(Int(Int32(ch) - f0))) }

@@ -36,6 +36,9 @@ public final class ConsoleRuntime {
     private var state: AppState
     private let inbox = Inbox()
     private let frameInterval: Double = 0.016
+    /// Called with each new notice (the composition root logs them; the screen shows them).
+    public var onNotice: ((Notice) -> Void)?
+    private var lastNotice: Notice?
 
     public init(state: AppState, backend: ConsoleBackend) {
         var state = state
@@ -89,14 +92,14 @@ public final class ConsoleRuntime {
     }
 
     /// Runs until the operator quits. Returns the process exit status.
-    public func run(monochrome: Bool = false) throws -> Int32 {
+    public func run(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws -> Int32 {
         // A parent (a test runner's thread, some wrappers) may have started us with SIGWINCH
         // blocked: then resizes would never arrive. This loop's thread must receive it.
         var winch = sigset_t()
         sigemptyset(&winch)
         sigaddset(&winch, SIGWINCH)
         pthread_sigmask(SIG_UNBLOCK, &winch, nil)
-        let screen = try CursesScreen(monochrome: monochrome)
+        let screen = try CursesScreen(theme: theme, monochrome: monochrome, mouse: mouse)
         state.width = screen.width
         state.height = screen.height
         state.unicode = screen.unicode
@@ -140,6 +143,7 @@ public final class ConsoleRuntime {
             let messages = inbox.drain()
             for msg in messages { perform(App.update(&state, msg)) }
             if !messages.isEmpty { dirty = true }
+            reportNotices()
             if dirty && Self.seconds() - lastFrame >= frameInterval {
                 App.settle(&state)
                 screen.draw(App.render(state))
@@ -148,6 +152,14 @@ public final class ConsoleRuntime {
             }
         }
         return 0
+    }
+
+    /// Hands the notices added since the last call to `onNotice`.
+    private func reportNotices() {
+        guard let onNotice, state.notices.last != lastNotice else { return }
+        let start = lastNotice.flatMap { last in state.notices.lastIndex(of: last).map { $0 + 1 } } ?? 0
+        for notice in state.notices[start...] { onNotice(notice) }
+        lastNotice = state.notices.last
     }
 
     private func perform(_ effects: [Effect]) {

@@ -16,6 +16,12 @@ public struct TextAttributes: OptionSet, Sendable, Hashable {
     public static let reverse = TextAttributes(rawValue: 8)
     public static let italic = TextAttributes(rawValue: 16)
     public static let blink = TextAttributes(rawValue: 32)
+
+    /// Every attribute with its name, in a fixed order (theme files and golden frames use these names).
+    public static let named: [(String, TextAttributes)] = [("bold", .bold), ("dim", .dim), ("underline", .underline), ("reverse", .reverse),
+                                                           ("italic", .italic), ("blink", .blink)]
+
+    public var names: [String] { Self.named.filter { contains($0.1) }.map(\.0) }
 }
 
 /// How a cell looks: a foreground token, an optional background token, attributes.
@@ -39,13 +45,7 @@ public struct Style: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var d = fg.rawValue
         if let bg { d += "/" + bg.rawValue }
-        var names: [String] = []
-        if attrs.contains(.bold) { names.append("bold") }
-        if attrs.contains(.dim) { names.append("dim") }
-        if attrs.contains(.underline) { names.append("underline") }
-        if attrs.contains(.reverse) { names.append("reverse") }
-        if attrs.contains(.italic) { names.append("italic") }
-        if attrs.contains(.blink) { names.append("blink") }
+        let names = attrs.names
         return names.isEmpty ? d : d + "+" + names.joined(separator: "+")
     }
 }

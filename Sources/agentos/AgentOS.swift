@@ -9,7 +9,7 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [ConsoleCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self,
+        subcommands: [ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self,
                       Check.self, BenchCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
@@ -37,11 +37,14 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("kombu global_keyprefix of the broker lists in DB0 (Celery's default: none).", valueName: "prefix"))
     var brokerPrefix: String = ""
 
-    @Option(help: "Key and channel namespace (live mode).")
-    var namespace = "agentos"
+    @Option(help: "Key and channel namespace (live mode; default: AGENTOS_NAMESPACE, else agentos).")
+    var namespace: String?
 
     /// The contract's names for these options.
-    var names: Namespace { Namespace(namespace, brokerPrefix: brokerPrefix) }
+    var names: Namespace {
+        Namespace(namespace ?? ProcessInfo.processInfo.environment["AGENTOS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "agentos",
+                  brokerPrefix: brokerPrefix)
+    }
 
     var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
     var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }

@@ -7,8 +7,11 @@ import AgentOSCrypto
 import AgentOSWorld
 import ArgumentParser
 import ConsoleApp
+import ConsoleConfig
 import ConsoleTerminal
+import ConsoleUI
 import Foundation
+import Logging
 import Synchronization
 
 /// `agentos` / `agentos console`: the full-screen console.
@@ -20,6 +23,7 @@ struct ConsoleCommand: ParsableCommand {
         Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit.
         Actions: . opens the view's action menu, each action's key runs it on the selection, ! retries the last failed one.
         Embedded, the operator is admin and the audit chain is kept under the data directory (logs/audit).
+        Settings: flags > environment (AGENTOS_*) > the configuration file (--config, else $XDG_CONFIG_HOME/agentos/config.yaml) > defaults.
         """
     )
 
@@ -35,41 +39,188 @@ struct ConsoleCommand: ParsableCommand {
 
     @OptionGroup var dataDir: DataDirOption
 
+    @OptionGroup var settings: SettingsOptions
+
+    @Option(help: ArgumentHelp("Theme: a name under themes/ (default, light, high-contrast, monochrome) or a file.", valueName: "name|path"))
+    var theme: String?
+
+    @Option(help: ArgumentHelp("Key map: a name under keymaps/ (default, vim) or a file.", valueName: "name|path"))
+    var keymap: String?
+
+    @Flag(help: "Hide every action; the status line says READ-ONLY.")
+    var readonly = false
+
+    @Flag(help: "Clicks (tabs, rows, dialog buttons) and the wheel; off by default so the terminal's copy and paste keeps working.")
+    var mouse = false
+
+    @Flag(help: "Wallboard: read-only, no cursor, the chosen views in turn with large figures.")
+    var wallboard = false
+
+    @Option(help: ArgumentHelp("Views the wallboard cycles through (comma-separated).", valueName: "views"))
+    var wallboardViews: String?
+
+    @Option(help: ArgumentHelp("Seconds each wallboard view stays.", valueName: "seconds"))
+    var wallboardInterval: Double?
+
+    @Option(help: ArgumentHelp("The view the console starts on.", valueName: "view"))
+    var defaultView: String?
+
+    @Option(help: ArgumentHelp("Seconds between snapshot re-reads.", valueName: "seconds"))
+    var refreshInterval: Double?
+
+    /// This binary (themes/ and keymaps/ are looked up beside it and above it).
+    static var executable: URL? {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0])
+        return exe.path.contains("/") ? exe : Bundle.main.executableURL
+    }
+
+    /// What the flags say (nil: not given).
+    func flagLayer() throws(ConfigError) -> SettingsLayer {
+        var l = SettingsLayer(origin: "flag")
+        l.redisURL = connection.redis
+        l.postgresURL = connection.postgres
+        l.namespace = connection.namespace
+        l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
+        l.environment = env
+        l.theme = theme
+        l.keymap = keymap
+        l.readOnly = readonly ? true : nil
+        l.wallboard = wallboard ? true : nil
+        l.mouse = mouse ? true : nil
+        l.wallboardInterval = wallboardInterval
+        l.refreshInterval = refreshInterval
+        if let v = defaultView {
+            guard let view = ViewID.named(v) else { throw ConfigError(file: "command line", line: nil, key: "--default-view", "unknown view '\(v)'") }
+            l.defaultView = view
+        }
+        if let list = wallboardViews {
+            l.wallboardViews = try list.split(separator: ",").map { name throws(ConfigError) in
+                guard let view = ViewID.named(String(name).trimmingCharacters(in: .whitespaces)) else {
+                    throw ConfigError(file: "command line", line: nil, key: "--wallboard-views", "unknown view '\(name)'")
+                }
+                return view
+            }
+        }
+        try settings.apply(to: &l)
+        return l
+    }
+
     func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let resolved: ConsoleSettings
+        do throws(ConfigError) {
+            resolved = try SettingsLoader.load(configFlag: settings.config, environment: environment, flags: try flagLayer())
+        } catch {
+            throw fail(error.description, code: ExitStatus.config)
+        }
+        let log = ConsoleLogging.start(resolved, environment: environment)
         let user = Identity.current()
         let dataDirectory = DataDirectory.resolve(dataDir.path)
         let actor = ConsoleActions.consoleActor()
         let backend: ConsoleBackend
         let connectionState: ConnectionState
         let role: String
-        if connection.redisURL != nil || connection.postgresURL != nil {
-            guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
-                throw fail("live mode needs both --redis and --postgres", code: ExitStatus.usage)
+        if resolved.redisURL != nil || resolved.postgresURL != nil {
+            guard let redisURL = resolved.redisConnectionURL, let postgresURL = resolved.postgresConnectionString else {
+                throw fail("live mode needs both Redis and PostgreSQL (--redis/--postgres, AGENTOS_*_URL or the configuration file)",
+                           code: ExitStatus.usage)
             }
             let live: LiveConsoleBackend
             do {
-                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL, namespace: connection.names, user: user,
-                                              dataDirectory: dataDirectory, actor: actor)
+                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL,
+                                              namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
+                                              dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000))
             } catch {
-                throw fail("\(error)", code: ExitStatus.config)
+                log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
+                throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)
             }
             backend = live
             role = live.role
-            connectionState = ConnectionState(mode: "live", environment: env ?? ProcessInfo.processInfo.environment["AGENTOS_ENV"] ?? "live")
+            connectionState = ConnectionState(mode: "live", environment: resolved.environment ?? "live")
         } else {
             backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
                                              dataDirectory: dataDirectory, actor: actor)
             role = "admin"
-            connectionState = ConnectionState(mode: "embedded", environment: env ?? "embedded")
+            connectionState = ConnectionState(mode: "embedded", environment: resolved.environment ?? "embedded")
         }
-        let state = AppState(connection: connectionState, operatorInfo: OperatorInfo(user: user, role: role), now: Date())
-        let noColor = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        var state = AppState(connection: connectionState, operatorInfo: OperatorInfo(user: user, role: role), now: Date())
+        let look = ConsoleLook.resolve(resolved, environment: environment, monochromeFlag: monochrome, executable: Self.executable)
+        for problem in look.problems {
+            // Logged as the notice it becomes.
+            state.notify("\(problem) (using the default)", .error)
+        }
+        state.keyMap = look.keyMap
+        state.readOnly = resolved.readOnly
+        state.refreshInterval = resolved.refreshInterval
+        state.view = resolved.defaultView
+        if resolved.wallboard {
+            App.startWallboard(&state, Wallboard(views: resolved.wallboardViews, interval: resolved.wallboardInterval))
+        }
+        log.info("console starting", metadata: ["mode": "\(connectionState.mode)", "role": "\(role)", "theme": "\(look.theme.name)",
+                                                "keymap": "\(look.keyMap.name)", "readonly": "\(state.readOnly)", "wallboard": "\(resolved.wallboard)"])
         do {
-            let status = try ConsoleRuntime(state: state, backend: backend).run(monochrome: monochrome || noColor)
+            let runtime = ConsoleRuntime(state: state, backend: backend)
+            runtime.onNotice = { notice in
+                let text = ConsoleSettings.redact(notice.text)
+                switch notice.level {
+                case .error: log.error("\(text)")
+                case .warning: log.warning("\(text)")
+                case .info, .success: log.info("\(text)")
+                }
+            }
+            let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse)
+            log.info("console stopped")
+            // The problems again, now that the screen is back: they name file, line and key.
+            for problem in look.problems { FileHandle.standardError.write(Data("agentos: \(problem) (used the default)\n".utf8)) }
             if status != 0 { throw ExitCode(status) }
         } catch let failure as CursesScreen.Failure {
             throw fail(failure.description, code: ExitStatus.usage)
         }
+    }
+}
+
+/// Options every command that reads the settings shares: the file and the log.
+struct SettingsOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Configuration file (default: $AGENTOS_CONFIG, else $XDG_CONFIG_HOME/agentos/config.yaml).", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel: String?
+
+    @Option(help: ArgumentHelp("Log file (default: $XDG_STATE_HOME/agentos/agentos.log).", valueName: "path"))
+    var logFile: String?
+
+    func apply(to layer: inout SettingsLayer) throws(ConfigError) {
+        if let level = logLevel {
+            guard let l = ConsoleConfig.LogLevel(rawValue: level.lowercased()) else {
+                throw ConfigError(file: "command line", line: nil, key: "--log-level",
+                                  "unknown level '\(level)' (one of: \(ConsoleConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            layer.logLevel = l
+        }
+        layer.logFile = logFile
+    }
+}
+
+/// swift-log to the log file, never the screen.
+enum ConsoleLogging {
+    static func start(_ s: ConsoleSettings, environment: [String: String]) -> Logger {
+        let url = s.logFile.map { URL(fileURLWithPath: $0) } ?? Paths.defaultLogFile(environment)
+        do {
+            let factory = try FileLogHandler.factory(url, level: s.logLevel.swiftLog)
+            LoggingSystem.bootstrap(factory)
+        } catch {
+            FileHandle.standardError.write(Data("agentos: cannot write the log file \(url.path): \(error.localizedDescription)\n".utf8))
+            LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+        }
+        var log = Logger(label: "console")
+        log[metadataKey: "pid"] = "\(ProcessInfo.processInfo.processIdentifier)"
+        log.debug("settings", metadata: ["redis": "\(s.redisURL.map(ConsoleSettings.redact) ?? "-")",
+                                         "postgres": "\(s.postgresURL.map(ConsoleSettings.redact) ?? "-")",
+                                         "redis_password": "\(s.redisPassword?.description ?? "-")",
+                                         "postgres_password": "\(s.postgresPassword?.description ?? "-")",
+                                         "namespace": "\(s.namespace)", "environment": "\(s.environment ?? "-")"])
+        return log
     }
 }
 
@@ -182,7 +333,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     let actions: ConsoleActions
     private let warmer = Mutex<Task<Void, Never>?>(nil)
 
-    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor) throws {
+    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
+         warmIntervalMillis: Int = 5_000) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
         let redis = RedisClient(config)
@@ -190,7 +342,7 @@ final class LiveConsoleBackend: ConsoleBackend {
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
         let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
-                                       options: .init(owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
+                                       options: .init(warmIntervalMillis: warmIntervalMillis, owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
         role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor

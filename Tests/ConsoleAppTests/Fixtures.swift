@@ -33,10 +33,12 @@ enum Fixture {
 
     /// Compares the rendered frame with a golden file (text grid + style runs);
     /// `AGENTOS_RECORD=1` re-records.
-    static func assertGolden(_ buffer: CellBuffer, _ name: String, filePath: String = #filePath, sourceLocation: SourceLocation = #_sourceLocation) {
+    /// `runs` replaces the style runs (a theme's inks).
+    static func assertGolden(_ buffer: CellBuffer, _ name: String, runs: String? = nil, filePath: String = #filePath,
+                             sourceLocation: SourceLocation = #_sourceLocation) {
         let dir = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("__Snapshots__")
         let url = dir.appendingPathComponent("\(name).txt")
-        let actual = buffer.text() + "\n--- styles ---\n" + buffer.styleRuns() + "\n"
+        let actual = buffer.text() + (runs == nil ? "\n--- styles ---\n" : "\n--- inks ---\n") + (runs ?? buffer.styleRuns()) + "\n"
         if ProcessInfo.processInfo.environment["AGENTOS_RECORD"] == "1" {
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try? actual.write(to: url, atomically: true, encoding: .utf8)

@@ -7,6 +7,13 @@ final class TmuxSession {
     let name = "e2e"
 
     static var binary: String {
+        // The `agentos` built beside this test bundle (any --scratch-path), else AGENTOS_BINARY, else .build/debug/agentos.
+        if let explicit = ProcessInfo.processInfo.environment["AGENTOS_BINARY"], !explicit.isEmpty { return explicit }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for dir in [runner.deletingLastPathComponent(), runner.deletingLastPathComponent().deletingLastPathComponent()] {
+            let candidate = dir.appendingPathComponent("agentos").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
         // Tests/ConsoleE2ETests/Tmux.swift → repo root → .build/debug/agentos (built by `swift build --build-tests`).
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/agentos").path

@@ -80,20 +80,31 @@ extension App {
 
     /// Every action the current view offers on its selection, prefilled and checked: the
     /// action menu, the action keys and the help are all made from this list.
+    /// Read-only (`--readonly`, the wallboard): none at all.
     public static func actionEntries(_ state: AppState) -> [ActionEntry] {
+        guard !state.readOnly else { return [] }
         if state.view == .dashboard {
             return QuickAction.allCases.map { quick in
                 let (payload, title, blocked) = quick.resolve(state)
-                return ActionEntry(key: quick.key, spec: quick.spec, title: title, helpTitle: quick.helpTitle, payload: payload,
-                                   disabled: unavailability(state, quick.spec, payload) ?? blocked)
+                return ActionEntry(key: state.keyMap.actionKey(quick.action, catalog: quick.key), spec: quick.spec, title: title,
+                                   helpTitle: quick.helpTitle, payload: payload,
+                                   disabled: unavailability(state, quick.spec, payload) ?? blocked, forbidden: forbidden(state, quick.spec))
             }
         }
         let prefixes = actionPrefixes(state)
         return ActionCatalog.all.filter { spec in prefixes.contains { spec.name.hasPrefix($0) } }.map { spec in
             let (payload, note) = prefill(state, spec)
-            return ActionEntry(key: spec.key, spec: spec, title: spec.title, payload: payload, note: note,
-                               disabled: unavailability(state, spec, payload))
+            return ActionEntry(key: state.keyMap.actionKey(spec.name, catalog: spec.key), spec: spec, title: spec.title, payload: payload,
+                               note: note, disabled: unavailability(state, spec, payload), forbidden: forbidden(state, spec))
         }
+    }
+
+    /// Whether the operator's role may never run `spec` (read-only role, unknown role, RBAC deny):
+    /// such an action's key is not shown in the help nor the menu.
+    public static func forbidden(_ state: AppState, _ spec: ActionSpec) -> Bool {
+        guard let role = Role(rawValue: state.operatorInfo.role), role != .readonly else { return true }
+        if case .deny = Policy.decide(Grant(role: role), spec) { return true }
+        return false
     }
 
     /// Catalog keys of the current view that a global key wins over (listed in the help).

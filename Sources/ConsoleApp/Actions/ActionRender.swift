@@ -5,13 +5,16 @@ import Foundation
 /// Drawing of the action menu, the payload form and the confirmation dialogs (pure).
 extension App {
     /// The help overlay's sections: the current view's actions first (from the catalog), then the key map.
+    /// Keys of actions the operator may not run are left out; read-only, the whole Actions section.
     public static func helpSections(_ state: AppState) -> [HelpOverlay.Section] {
         let entries = actionEntries(state)
-        let shadowed = shadowedActions(state)
+        // Read-only, or a role that may run none of them: no Actions section, no action keys.
+        if state.readOnly || entries.allSatisfy(\.forbidden) { return state.keyMap.helpSections(readOnly: true) }
+        let shadowed = shadowedActions(state).filter { !$0.forbidden }
         let shadowedNames = Set(shadowed.map(\.spec.name))
         func keys(_ command: Command) -> String { state.keyMap.keys(for: command).map(KeyMap.describe).joined(separator: " ") }
         var lines: [(keys: String, help: String)] = entries.compactMap { e in
-            guard let k = e.key, !shadowedNames.contains(e.spec.name) else { return nil }
+            guard let k = e.key, !e.forbidden, !shadowedNames.contains(e.spec.name) else { return nil }
             return (keys: k, help: e.helpTitle)
         }
         lines.append((keys: keys(.actionMenu), help: "menu: all \(entries.count) actions"))
@@ -61,7 +64,7 @@ extension App {
         let selected = min(max(0, menu.selected), entries.count - 1)
         let titleWidth = min(max(24, body.width / 2), entries.map { DisplayWidth.of($0.title) }.max() ?? 10)
         let rows = entries.map { e -> String in
-            let key = (e.key ?? " ").padding(toLength: 2, withPad: " ", startingAt: 0)
+            let key = ((e.forbidden ? nil : e.key) ?? " ").padding(toLength: 2, withPad: " ", startingAt: 0)
             let title = DisplayWidth.truncate(e.title, to: titleWidth, ellipsis: b.glyphs.ellipsis)
             let padded = title + String(repeating: " ", count: max(0, titleWidth - DisplayWidth.of(title)))
             return "\(key) \(padded)  \(e.spec.risk.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"

@@ -91,9 +91,11 @@ public struct ActionEntry: Sendable, Equatable {
     public var payload: [String: PayloadValue]
     public var note: String?
     public var disabled: String?
+    /// The operator's role may never run it: its key is not shown (pressing it still says why).
+    public var forbidden: Bool
 
     public init(key: String?, spec: ActionSpec, title: String, helpTitle: String? = nil, payload: [String: PayloadValue], note: String? = nil,
-                disabled: String? = nil) {
+                disabled: String? = nil, forbidden: Bool = false) {
         self.key = key
         self.spec = spec
         self.title = title
@@ -101,5 +103,6 @@ public struct ActionEntry: Sendable, Equatable {
         self.payload = payload
         self.note = note
         self.disabled = disabled
+        self.forbidden = forbidden
     }
 }

@@ -13,6 +13,10 @@ extension App {
     }
 
     static func openActionMenu(_ state: inout AppState) -> [Effect] {
+        if state.readOnly {
+            state.notify("read-only console: actions are hidden", .warning)
+            return []
+        }
         let entries = actionEntries(state)
         guard !entries.isEmpty else {
             state.notify("no actions in \(state.view.title)", .warning)
@@ -82,6 +86,7 @@ extension App {
 
     /// `!`: the last failed action again, with the same idempotency key and payload.
     static func retryLastFailed(_ state: inout AppState) -> [Effect] {
+        guard !state.readOnly else { return openActionMenu(&state) }
         guard var request = state.lastFailedAction else {
             state.notify("no failed action to retry", .info)
             return []

@@ -12,28 +12,44 @@ public struct Tabs: Sendable {
         self.selected = selected
     }
 
+    /// The tab under column `x` of a line `width` wide (a mouse click), if any.
+    public func hit(x: Int, width: Int) -> Int? {
+        var left = 0
+        for (i, label) in labels(width: width).enumerated() {
+            let w = DisplayWidth.of(label)
+            if x >= left && x < left + w { return i }
+            left += w
+        }
+        return nil
+    }
+
     public func render(into buffer: inout CellBuffer, rect: Rect) {
         guard rect.height > 0 else { return }
         buffer.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), " ", Style(.muted))
+        var x = rect.x
+        for (i, label) in labels(width: rect.width).enumerated() {
+            let style = i == selected ? Style(.accent, bg: .selection, [.bold]) : Style(.muted)
+            x += buffer.put(label, x: x, y: rect.y, style, maxWidth: rect.maxX - x)
+            if x >= rect.maxX { break }
+        }
+    }
+
+    /// The labels as drawn in `width` columns.
+    func labels(width: Int) -> [String] {
         // Long titles first; when they do not fit, short ones (the number and the first word).
         let long = titles.enumerated().map { " \($0.offset + 1) \($0.element) " }
         let short = shortTitles.enumerated().map { i, t in " \(i + 1) \(t) " }
-        let fits = { (labels: [String]) in labels.reduce(0) { $0 + DisplayWidth.of($1) } <= rect.width }
+        let fits = { (labels: [String]) in labels.reduce(0) { $0 + DisplayWidth.of($1) } <= width }
         var labels = fits(long) ? long : short
         if !fits(labels) {
             // Still too wide: every tab gets an equal share, its name cut to fit.
-            let budget = max(4, rect.width / max(1, titles.count))
+            let budget = max(4, width / max(1, titles.count))
             labels = shortTitles.enumerated().map { i, word in
                 let number = " \(i + 1) "
                 return number + DisplayWidth.prefix(word, fitting: max(0, budget - DisplayWidth.of(number) - 1)).0 + " "
             }
         }
-        var x = rect.x
-        for (i, label) in labels.enumerated() {
-            let style = i == selected ? Style(.accent, bg: .selection, [.bold]) : Style(.muted)
-            x += buffer.put(label, x: x, y: rect.y, style, maxWidth: rect.maxX - x)
-            if x >= rect.maxX { break }
-        }
+        return labels
     }
 }
 

@@ -1,0 +1,245 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+/// `--wallboard`: a read-only console for a screen on the wall. It shows the chosen views in turn,
+/// without a cursor, with large figures and charts, and a staleness banner while the data is not current.
+public struct Wallboard: Sendable, Equatable {
+    public var views: [ViewID]
+    /// Seconds each view stays.
+    public var interval: TimeInterval
+    public var index = 0
+    public var shownSince: Date?
+    /// Space stops and restarts the cycle.
+    public var paused = false
+
+    public init(views: [ViewID], interval: TimeInterval) {
+        self.views = views.isEmpty ? [.dashboard] : views
+        self.interval = max(1, interval)
+    }
+
+    public static let defaultViews: [ViewID] = [.dashboard, .workers, .analytics, .jobs]
+}
+
+extension App {
+    /// A wallboard console: read-only, the first chosen view.
+    public static func startWallboard(_ state: inout AppState, _ wallboard: Wallboard) {
+        state.wallboard = wallboard
+        state.readOnly = true
+        state.view = wallboard.views[0]
+        state.overlay = .none
+    }
+
+    /// On each tick: the next view when this one has been shown for the interval.
+    static func cycleWallboard(_ state: inout AppState) {
+        guard var w = state.wallboard else { return }
+        defer { state.wallboard = w }
+        guard let since = w.shownSince else { w.shownSince = state.now; return }
+        guard !w.paused, w.views.count > 1, state.now.timeIntervalSince(since) >= w.interval else { return }
+        w.index = (w.index + 1) % w.views.count
+        w.shownSince = state.now
+        state.view = w.views[w.index]
+    }
+
+    /// The wallboard takes only quit, pause (space) and next/previous view.
+    static func wallboardKey(_ state: inout AppState, _ key: Key) -> [Effect] {
+        guard var w = state.wallboard else { return [] }
+        let command = state.keyMap.command(for: key)
+        if key == .ctrl("c") || command == .quit {
+            state.quitting = true
+            return [.quit]
+        }
+        if key == .char(" ") {
+            w.paused.toggle()
+        } else if command == .nextView || command == .nextPane || command == .previousView || command == .previousPane {
+            let step = command == .nextView || command == .nextPane ? 1 : w.views.count - 1
+            w.index = (w.index + step) % w.views.count
+            w.shownSince = state.now
+            state.view = w.views[w.index]
+        } else if command == .reload {
+            state.reloadPending = true
+            state.wallboard = w
+            return [.reloadSnapshot]
+        }
+        state.wallboard = w
+        return []
+    }
+
+    /// Why the data on a wallboard is not current (nil: it is): the event stream or a backend
+    /// is down, or no fresh data arrived for three refresh intervals.
+    public static func staleness(_ state: AppState) -> String? {
+        let c = state.connection
+        let asOf = state.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
+        if case let .down(_, retry, attempts) = c.events {
+            let since = c.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
+            return "STALE · event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry))))\(asOf)"
+        }
+        if case .down = c.redis { return "STALE · redis unreachable\(asOf)" }
+        if case .down = c.postgres { return "STALE · postgres unreachable\(asOf)" }
+        if let at = state.dataAsOf, state.now.timeIntervalSince(at) > max(15, 3 * state.refreshInterval) {
+            return "STALE · no fresh data for \(Fmt.age(state.now.timeIntervalSince(at)))\(asOf)"
+        }
+        return nil
+    }
+
+    // MARK: drawing
+
+    static func renderWallboard(_ state: AppState, _ w: Wallboard, _ b: inout CellBuffer) {
+        let width = state.width, height = state.height
+        // The header: what is shown, where, and when.
+        let header = Rect(x: 0, y: 0, width: width, height: 1)
+        b.fill(header, " ", Style(.text, bg: .statusBar))
+        var x = b.put(" AgentOS ", x: 0, y: 0, Style(.title, bg: .statusBar, [.bold]))
+        x += b.put(" \(state.connection.environment.uppercased()) ", x: x, y: 0, Style(.text, bg: .badge, [.bold]))
+        x += b.put("  \(state.view.title)", x: x, y: 0, Style(.accent, bg: .statusBar, [.bold]))
+        x += b.put("  \(w.index + 1)/\(w.views.count)\(w.paused ? " paused" : "")", x: x, y: 0, Style(.muted, bg: .statusBar))
+        let clock = Fmt.clock(state.now) + " "
+        b.put(clock, x: width - DisplayWidth.of(clock), y: 0, Style(.text, bg: .statusBar, [.bold]))
+
+        var body = Rect(x: 0, y: 1, width: width, height: height - 2)
+        if let why = staleness(state) {
+            // Big enough to notice from the door: three rows where there is room.
+            let rows = height >= 30 ? 3 : 1
+            let (banner, rest) = body.splitTop(rows)
+            b.fill(banner, " ", Style(.stale, bg: .banner, [.bold]))
+            b.put(why, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), Style(.stale, bg: .banner, [.bold]),
+                  align: .center)
+            body = rest
+        }
+        if state.snapshot == nil {
+            b.put("waiting for the first snapshot…", in: body.centered(width: 40, height: 1), Style(.muted), align: .center)
+        } else {
+            switch state.view {
+            case .dashboard: wallboardFigures(state, &b, body)
+            case .analytics: wallboardCharts(state, &b, body)
+            case .workers: wallboardWorkers(state, &b, body)
+            default: wallboardTable(state, &b, body)
+            }
+        }
+        renderStatus(state, &b)
+    }
+
+    /// One big figure per tile: label above, the number in the block font (plain bold text where even that does not fit).
+    static func bigTiles(_ tiles: [(label: String, value: String, style: Style)], _ b: inout CellBuffer, _ area: Rect) {
+        guard !tiles.isEmpty, area.height > 1 else { return }
+        // As many columns as keep a tile at least 26 cells wide, at most all in one row.
+        let columns = max(1, min(tiles.count, area.width / 26))
+        let rowsNeeded = (tiles.count + columns - 1) / columns
+        let rows = area.rows(Array(repeating: 1, count: rowsNeeded), gap: 0)
+        // One scale for all tiles, so equal figures look equal.
+        var scale = 8
+        for (i, tile) in tiles.enumerated() {
+            let row = rows[i / columns]
+            let cell = row.columns(Array(repeating: 1, count: columns), gap: 1)[i % columns]
+            scale = min(scale, BigText.fittingScale(tile.value, in: cell.inset(top: 1, left: 1, bottom: 0, right: 1)))
+        }
+        for (i, tile) in tiles.enumerated() {
+            let row = rows[i / columns]
+            let cell = row.columns(Array(repeating: 1, count: columns), gap: 1)[i % columns]
+            guard cell.height > 0 else { continue }
+            b.put(tile.label, in: Rect(x: cell.x + 1, y: cell.y, width: cell.width - 2, height: 1), Style(.muted, [.bold]), align: .center)
+            let figure = cell.inset(top: 1, left: 1, bottom: 0, right: 1)
+            if scale > 0 {
+                BigText(tile.value, style: tile.style, scale: scale).render(into: &b, rect: figure)
+            } else if figure.height > 0 {
+                b.put(tile.value, in: Rect(x: figure.x, y: figure.y, width: figure.width, height: 1), tile.style.bold(), align: .center)
+            }
+        }
+    }
+
+    static func wallboardFigures(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let s = state.snapshot else { return }
+        let lastMinutes = s.analytics.throughput.suffix(5)
+        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let up = s.workers.filter { $0.status.isUp }.count
+        let failed = s.jobs.count(.failed)
+        let activeAlerts = s.alerts.filter { $0.status == .active }.count
+        let rate = s.analytics.successRate
+        let tiles: [(label: String, value: String, style: Style)] = [
+            ("QUEUED", short(s.jobs.count(.queued)), Style(.accent, [.bold])),
+            ("RUNNING", short(s.jobs.count(.running)), Style(.ok, [.bold])),
+            ("FAILED", short(failed), failed > 0 ? Style(.danger, [.bold]) : Style(.ok, [.bold])),
+            ("DONE / MIN", short(Int(perMinute.rounded())), Style(.chart1, [.bold])),
+            ("SUCCESS", rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+             (rate ?? 1) < 0.9 ? Style(.warning, [.bold]) : Style(.ok, [.bold])),
+            ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold])),
+        ]
+        // Figures on top, the throughput trend and the alerts under them where there is room.
+        let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
+        let (top, rest) = body.splitTop(tilesHeight)
+        bigTiles(tiles, &b, top)
+        guard rest.height >= 3 else { return }
+        let (chart, alerts) = rest.splitTop(activeAlerts > 0 ? rest.height / 2 : rest.height)
+        b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
+        AreaChart(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
+            .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
+        var y = alerts.y
+        for alert in s.alerts where alert.status == .active && y < alerts.maxY {
+            b.put("\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)", in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
+                  Screens.severityStyle(alert.severity).bold())
+            y += 1
+        }
+    }
+
+    static func wallboardCharts(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let s = state.snapshot else { return }
+        let since = state.now.addingTimeInterval(-Double(state.analyticsWindow) * 60)
+        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let halves = body.rows([1, 1], gap: 1)
+        let last = series.last?.completed ?? 0
+        b.put("Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
+              Style(.title, [.bold]), maxWidth: body.width - 2)
+        AreaChart(series.map { Double($0.completed) }, style: Style(.chart1))
+            .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
+        let done = series.reduce(0) { $0 + $1.completed }, failed = series.reduce(0) { $0 + $1.failed }
+        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
+        AreaChart(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
+            .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
+    }
+
+    /// A tile per worker, coloured by its state, with its busy slots.
+    static func wallboardWorkers(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let s = state.snapshot, !s.workers.isEmpty else { return }
+        let up = s.workers.filter { $0.status.isUp }.count
+        b.put("\(up) of \(s.workers.count) workers up", in: Rect(x: body.x, y: body.y, width: body.width, height: 1),
+              up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]), align: .center)
+        let area = body.inset(top: 1)
+        let columns = max(1, min(s.workers.count, area.width / 22))
+        let rowCount = (s.workers.count + columns - 1) / columns
+        let tileHeight = max(1, min(5, area.height / max(1, rowCount)))
+        for (i, worker) in s.workers.enumerated() {
+            let col = i % columns, row = i / columns
+            let cells = area.columns(Array(repeating: 1, count: columns), gap: 1)
+            let tile = Rect(x: cells[col].x, y: area.y + row * tileHeight, width: cells[col].width, height: max(1, tileHeight - (tileHeight > 2 ? 1 : 0)))
+            guard tile.maxY <= area.maxY else { break }
+            let token: ThemeToken = !worker.status.isUp ? .danger : worker.status == .online ? .ok : .warning
+            let style = Style(token, bg: .background, [.bold])
+            b.fill(tile, " ", style)
+            b.put(worker.id, in: Rect(x: tile.x + 1, y: tile.y, width: tile.width - 2, height: 1), style)
+            let detail = "\(worker.status.rawValue)  \(worker.active)/\(worker.concurrency) busy"
+            if tile.height > 1 {
+                b.put(detail, in: Rect(x: tile.x + 1, y: tile.y + 1, width: tile.width - 2, height: 1), Style(.text, bg: .background))
+            } else {
+                b.put(" " + worker.status.rawValue, in: Rect(x: tile.maxX - 10, y: tile.y, width: 10, height: 1), style, align: .right)
+            }
+        }
+    }
+
+    /// Any other view: its table, without a selection bar.
+    static func wallboardTable(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        let list = Screens.listing(state)
+        let visible = Table.visibleRows(in: body)
+        let start = state.view == .logs ? max(0, list.count - visible) : 0
+        let rows = (start..<min(list.count, start + visible)).map { list.item($0).row }
+        Table(columns: Screens.columns(state), rows: rows, cursor: TableCursor(selected: -1), focused: false, emptyMessage: "nothing here yet")
+            .render(into: &b, rect: body)
+    }
+
+    /// 1234 → "1234", 12345 → "12k", 1234567 → "1.2M": figures that fit a tile.
+    static func short(_ n: Int) -> String {
+        if n < 10_000 { return String(n) }
+        if n < 1_000_000 { return "\(n / 1000)k" }
+        return String(format: "%.1fM", Double(n) / 1_000_000)
+    }
+}

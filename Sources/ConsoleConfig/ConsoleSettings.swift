@@ -1,0 +1,186 @@
+import ConsoleApp
+import ConsoleUI
+import Foundation
+
+/// A password: its text never appears in a description, a log line or JSON output.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    /// Where it came from (`env AGENTOS_REDIS_PASSWORD`, `file /run/secrets/pg`, `config.yaml:7`), shown instead.
+    public let source: String
+    public init(_ value: String, source: String) {
+        self.value = value
+        self.source = source
+    }
+    public var description: String { "<secret from \(source)>" }
+    public var debugDescription: String { description }
+}
+
+/// One source of settings (the configuration file, the environment or the flags): nil means
+/// "not said here". Layers merge with flags > environment > file > defaults.
+public struct SettingsLayer: Sendable, Equatable {
+    public var redisURL: String?
+    public var postgresURL: String?
+    public var redisPassword: Secret?
+    public var postgresPassword: Secret?
+    public var namespace: String?
+    public var brokerPrefix: String?
+    public var environment: String?
+    public var badge: ThemeColor?
+    public var refreshInterval: Double?
+    public var warmInterval: Double?
+    public var theme: String?
+    public var keymap: String?
+    public var defaultView: ViewID?
+    public var readOnly: Bool?
+    public var wallboard: Bool?
+    public var mouse: Bool?
+    public var wallboardViews: [ViewID]?
+    public var wallboardInterval: Double?
+    public var logLevel: LogLevel?
+    public var logFile: String?
+    /// The configuration file's `keys:` section (user key overrides), applied on top of the key map.
+    public var keys: KeysSection?
+    /// Where this layer's values came from, for `config show` (`flag`, `env`, a file path).
+    public var origin: String
+
+    public init(origin: String) { self.origin = origin }
+
+    public struct KeysSection: Sendable, Equatable {
+        public var file: String
+        public var text: String
+    }
+}
+
+/// swift-log's levels, by their names.
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// The console's settings after merging every layer.
+public struct ConsoleSettings: Sendable, Equatable {
+    public var redisURL: String?
+    public var postgresURL: String?
+    public var redisPassword: Secret?
+    public var postgresPassword: Secret?
+    public var namespace = "agentos"
+    public var brokerPrefix = ""
+    public var environment: String?
+    public var badge: ThemeColor?
+    public var refreshInterval: Double = 5
+    public var warmInterval: Double = 5
+    public var theme = "default"
+    public var keymap = "default"
+    public var defaultView: ViewID = .dashboard
+    public var readOnly = false
+    public var wallboard = false
+    /// Clicks and the wheel (off by default: the terminal's copy and paste keeps working).
+    public var mouse = false
+    public var wallboardViews: [ViewID] = Wallboard.defaultViews
+    public var wallboardInterval: Double = 10
+    public var logLevel: LogLevel = .info
+    public var logFile: String?
+    public var keys: SettingsLayer.KeysSection?
+    /// Which layer gave each setting that is not a default (`theme` → `env`).
+    public var origins: [String: String] = [:]
+
+    public init() {}
+
+    /// Later layers win: pass them as file, environment, flags.
+    public static func merge(_ layers: [SettingsLayer]) -> ConsoleSettings {
+        var s = ConsoleSettings()
+        for l in layers {
+            func take<T>(_ value: T?, _ name: String, _ apply: (T) -> Void) {
+                if let value { apply(value); s.origins[name] = l.origin }
+            }
+            take(l.redisURL, "redis.url") { s.redisURL = $0 }
+            take(l.postgresURL, "postgres.url") { s.postgresURL = $0 }
+            take(l.redisPassword, "redis.password") { s.redisPassword = $0 }
+            take(l.postgresPassword, "postgres.password") { s.postgresPassword = $0 }
+            take(l.namespace, "namespace") { s.namespace = $0 }
+            take(l.brokerPrefix, "broker_prefix") { s.brokerPrefix = $0 }
+            take(l.environment, "environment.name") { s.environment = $0 }
+            take(l.badge, "environment.badge") { s.badge = $0 }
+            take(l.refreshInterval, "refresh_interval") { s.refreshInterval = $0 }
+            take(l.warmInterval, "warm_interval") { s.warmInterval = $0 }
+            take(l.theme, "theme") { s.theme = $0 }
+            take(l.keymap, "keymap") { s.keymap = $0 }
+            take(l.defaultView, "default_view") { s.defaultView = $0 }
+            take(l.readOnly, "readonly") { s.readOnly = $0 }
+            take(l.wallboard, "wallboard.enabled") { s.wallboard = $0 }
+            take(l.wallboardViews, "wallboard.views") { s.wallboardViews = $0 }
+            take(l.mouse, "mouse") { s.mouse = $0 }
+            take(l.wallboardInterval, "wallboard.interval") { s.wallboardInterval = $0 }
+            take(l.logLevel, "log.level") { s.logLevel = $0 }
+            take(l.logFile, "log.file") { s.logFile = $0 }
+            take(l.keys, "keys") { s.keys = $0 }
+        }
+        return s
+    }
+
+    /// The badge colour: the configured one, else red for production and amber for staging.
+    public var effectiveBadge: ThemeColor? {
+        if let badge { return badge }
+        switch environment?.lowercased() {
+        case "production", "prod", "prd": return .rgb(0xd7, 0, 0)
+        case "staging", "stage", "stg": return .rgb(0xd7, 0x87, 0)
+        default: return nil
+        }
+    }
+
+    /// The Redis URL with the password put in (for the client only: never print it).
+    public var redisConnectionURL: String? {
+        guard let url = redisURL else { return nil }
+        guard let password = redisPassword?.value else { return url }
+        return Self.inject(password, into: url, queryKey: url.hasPrefix("unix:") ? "password" : nil)
+    }
+
+    /// The PostgreSQL URL or key/value string with the password put in (for libpq only).
+    public var postgresConnectionString: String? {
+        guard let url = postgresURL else { return nil }
+        guard let password = postgresPassword?.value else { return url }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") { return Self.inject(password, into: url, queryKey: nil) }
+        let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        return url + " password='\(escaped)'"
+    }
+
+    static func inject(_ password: String, into url: String, queryKey: String?) -> String {
+        guard var c = URLComponents(string: url) else { return url }
+        if let queryKey {
+            var items = (c.queryItems ?? []).filter { $0.name != queryKey }
+            items.append(URLQueryItem(name: queryKey, value: password))
+            c.queryItems = items
+        } else {
+            c.percentEncodedPassword = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+            if c.user == nil { c.user = "" }
+        }
+        return c.string ?? url
+    }
+
+    /// A URL with any password in it replaced by `***` (for messages and logs).
+    public static func redact(_ url: String) -> String {
+        if let c = URLComponents(string: url), url.contains("://") {
+            var r = c
+            if c.password != nil { r.password = "***" }
+            if let items = c.queryItems { r.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: "password", value: "***") : $0 } }
+            return r.string ?? "***"
+        }
+        // key=value: password=… up to the next space (or its quoted value).
+        return url.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
+    }
+
+    /// The settings as JSON-ready values, passwords replaced by where they come from.
+    public func redactedDictionary() -> [String: Any] {
+        var d: [String: Any] = [
+            "namespace": namespace, "broker_prefix": brokerPrefix, "refresh_interval": refreshInterval, "warm_interval": warmInterval,
+            "theme": theme, "keymap": keymap, "default_view": defaultView.aliases[0], "readonly": readOnly, "mouse": mouse,
+            "wallboard": ["enabled": wallboard, "views": wallboardViews.map { $0.aliases[0] }, "interval": wallboardInterval] as [String: Any],
+            "log": ["level": logLevel.rawValue, "file": logFile as Any? ?? NSNull()] as [String: Any],
+            "origins": origins,
+        ]
+        d["redis"] = ["url": redisURL.map(Self.redact) as Any? ?? NSNull(), "password": redisPassword.map { $0.description } as Any? ?? NSNull()] as [String: Any]
+        d["postgres"] = ["url": postgresURL.map(Self.redact) as Any? ?? NSNull(),
+                         "password": postgresPassword.map { $0.description } as Any? ?? NSNull()] as [String: Any]
+        d["environment"] = ["name": environment as Any? ?? NSNull(), "badge": effectiveBadge.map { $0.description } as Any? ?? NSNull()] as [String: Any]
+        return d
+    }
+}

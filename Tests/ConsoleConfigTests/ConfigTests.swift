@@ -1,0 +1,177 @@
+import ConsoleApp
+import ConsoleConfig
+import ConsoleUI
+import Foundation
+import Logging
+import Testing
+
+@Suite struct ConfigTests {
+    static let password = "hunter2-s3cr3t-\u{00e9}'x"
+
+    func write(_ text: String, _ name: String = "config.yaml") throws -> URL {
+        let url = Repo.temporaryDirectory().appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    @Test func flagsBeatEnvironmentBeatFileBeatDefaults() throws {
+        let file = try write("""
+            theme: light
+            keymap: vim
+            namespace: fromfile
+            refresh_interval: 7
+            default_view: logs
+            environment: staging
+            readonly: false
+            redis: redis://file:6379/0
+            """)
+        let env = ["AGENTOS_THEME": "high-contrast", "AGENTOS_NAMESPACE": "fromenv", "AGENTOS_READONLY": "true",
+                   "AGENTOS_REDIS_URL": "redis://env:6379/0"]
+        var flags = SettingsLayer(origin: "flag")
+        flags.theme = "monochrome"
+        let s = try SettingsLoader.load(configFlag: file.path, environment: env, flags: flags)
+        #expect(s.theme == "monochrome" && s.origins["theme"] == "flag")              // flag > env > file
+        #expect(s.namespace == "fromenv" && s.origins["namespace"] == "env")          // env > file
+        #expect(s.readOnly == true)                                                    // env > file
+        #expect(s.redisURL == "redis://env:6379/0")
+        #expect(s.keymap == "vim" && s.origins["keymap"] == file.path)                // file > default
+        #expect(s.refreshInterval == 7 && s.defaultView == .logs && s.environment == "staging")
+        #expect(s.warmInterval == 5 && s.wallboardInterval == 10 && s.origins["warm_interval"] == nil)  // defaults
+        // Without the file and the environment: the defaults.
+        let bare = try SettingsLoader.load(configFlag: nil, environment: ["XDG_CONFIG_HOME": Repo.temporaryDirectory().path], flags: SettingsLayer(origin: "flag"))
+        #expect(bare == ConsoleSettings())
+        // The XDG default file is read when present.
+        let home = Repo.temporaryDirectory()
+        try FileManager.default.createDirectory(at: home.appendingPathComponent("agentos"), withIntermediateDirectories: true)
+        try "theme: light\n".write(to: home.appendingPathComponent("agentos/config.yaml"), atomically: true, encoding: .utf8)
+        #expect(try SettingsLoader.load(configFlag: nil, environment: ["XDG_CONFIG_HOME": home.path], flags: SettingsLayer(origin: "flag")).theme == "light")
+    }
+
+    @Test func productionGetsARedBadgeUnlessOneIsChosen() throws {
+        var s = ConsoleSettings()
+        s.environment = "production"
+        #expect(s.effectiveBadge == .rgb(0xd7, 0, 0))
+        let themed = Theme.builtinDefault.withBadge(s.effectiveBadge!)
+        #expect(Palette(theme: themed, depth: .full256).ink(for: Style(.text, bg: .badge)).bg == 160)
+        #expect(Palette(theme: .builtinDefault, depth: .full256).ink(for: Style(.text, bg: .badge)).bg == 25)
+        let file = try write("environment: { name: qa, badge: \"#5f00af\" }\n")
+        let qa = ConsoleSettings.merge([try ConfigFile.load(file, environment: [:])])
+        #expect(qa.environment == "qa" && qa.effectiveBadge == .rgb(0x5f, 0, 0xaf))
+    }
+
+    @Test func badValuesNameFileLineAndKey() throws {
+        let cases: [(String, Int, String, String)] = [
+            ("theme: light\nrefresh_interval: fast\n", 2, "refresh_interval", "expected a number"),
+            ("wallboard:\n  views: [dashboard, kitchen]\n", 2, "wallboard.views", "unknown view 'kitchen'"),
+            ("log:\n  level: loud\n", 2, "log.level", "unknown level"),
+            ("redis:\n  url: redis://x\n  password_env: AGENTOS_TEST_UNSET_VARIABLE\n", 3, "redis.password_env", "is not set"),
+            ("redis:\n  password_file: /nonexistent/pw\n", 2, "redis.password_file", "cannot read"),
+            ("colour: red\n", 1, "colour", "unknown key"),
+            ("keys:\n  bindings:\n    quit: [j]\n", 3, "keys.bindings.quit", "already bound to down"),
+            ("theme: [a, b]\n", 1, "theme", "expected a single value"),
+        ]
+        for (text, line, key, message) in cases {
+            let file = try write(text)
+            do {
+                _ = try ConfigFile.load(file, environment: [:])
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.file == file.path && error.line == line && error.key == key && error.message.contains(message), "\(error)")
+                #expect(error.description.hasPrefix("\(file.path):\(line): \(key): "))
+            }
+        }
+        #expect(throws: ConfigError.self) { try EnvironmentSettings.layer(["AGENTOS_REFRESH_INTERVAL": "soon"]) }
+        #expect(throws: ConfigError.self) { try SettingsLoader.load(configFlag: "/nonexistent/config.yaml", environment: [:], flags: SettingsLayer(origin: "flag")) }
+    }
+
+    @Test func passwordsComeFromEnvOrFileAndReachOnlyTheConnection() throws {
+        let pwFile = try write(Self.password + "\n", "pg-password")
+        let file = try write("""
+            redis:
+              url: redis://agentos@cache:6379/2
+              password_env: AGENTOS_TEST_REDIS_PW
+            postgres:
+              url: postgresql://agentos@db:5432/agentos
+              password_file: \(pwFile.path)
+            """)
+        let s = ConsoleSettings.merge([try ConfigFile.load(file, environment: ["AGENTOS_TEST_REDIS_PW": Self.password])])
+        #expect(s.redisPassword?.value == Self.password && s.postgresPassword?.value == Self.password)
+        #expect(s.redisPassword?.source == "env AGENTOS_TEST_REDIS_PW" && s.postgresPassword?.source == "file \(pwFile.path)")
+        // The clients get it, percent-encoded in URLs.
+        let redis = try #require(s.redisConnectionURL)
+        #expect(URLComponents(string: redis)?.password == Self.password && redis.hasPrefix("redis://agentos:"))
+        #expect(URLComponents(string: try #require(s.postgresConnectionString))?.password == Self.password)
+        var kv = ConsoleSettings()
+        kv.postgresURL = "host=db dbname=agentos"
+        kv.postgresPassword = Secret("it's", source: "test")
+        #expect(kv.postgresConnectionString == "host=db dbname=agentos password='it\\'s'")
+        // Nothing that prints settings shows it.
+        #expect(!"\(s.redisPassword!)".contains("hunter2") && !String(reflecting: s.redisPassword!).contains("hunter2"))
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: s.redactedDictionary(), options: [.sortedKeys]), as: UTF8.self)
+        #expect(!json.contains("hunter2") && json.contains("<secret from env AGENTOS_TEST_REDIS_PW>"))
+        #expect(ConsoleSettings.redact(redis) == "redis://agentos:***@cache:6379/2")
+        #expect(ConsoleSettings.redact("host=db password='it\\'s' dbname=x") == "host=db password=*** dbname=x")
+        #expect(ConsoleSettings.redact("unix:///r.sock?db=1&password=hunter2").contains("password=***"))
+    }
+
+    @Test func aPasswordWrittenInTheFileNeverReachesTheLog() throws {
+        let file = try write("redis:\n  url: redis://:\(Self.password.replacingOccurrences(of: "'", with: ""))@cache:6379/0\n  password: \"\(Self.password)\"\n")
+        let s = ConsoleSettings.merge([try ConfigFile.load(file, environment: [:])])
+        let logURL = Repo.temporaryDirectory().appendingPathComponent("state/agentos/agentos.log")
+        let factory = try FileLogHandler.factory(logURL, level: .trace)
+        var log = Logger(label: "test", factory: factory)
+        log.logLevel = .trace
+        log.info("settings", metadata: ["redis": "\(ConsoleSettings.redact(s.redisURL!))", "redis_password": "\(s.redisPassword!)"])
+        log.debug("line one\nforged line")
+        let text = try String(contentsOf: logURL, encoding: .utf8)
+        #expect(text.contains(" info test: settings ") && text.contains("redis_password=<secret from \(file.path):3>"))
+        #expect(!text.contains("hunter2"), "\(text)")
+        // One record per line: a newline in a message cannot forge a record.
+        #expect(text.split(separator: "\n").count == 2 && text.contains("line one\\nforged line"))
+        let mode = try FileManager.default.attributesOfItem(atPath: logURL.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}
+
+@Suite struct LookTests {
+    /// The source tree's themes/ and keymaps/ are found above a binary built inside it.
+    static let executable = Repo.root.appendingPathComponent(".build-test/debug/agentos")
+
+    func look(_ s: ConsoleSettings, _ env: [String: String] = [:], monochrome: Bool = false) -> ConsoleLook {
+        var env = env
+        env["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"] ?? Repo.temporaryDirectory().path
+        return ConsoleLook.resolve(s, environment: env, monochromeFlag: monochrome, executable: Self.executable)
+    }
+
+    @Test func noColorMeansMonochromeAndTheSettingsPickThemeAndKeyMap() throws {
+        var s = ConsoleSettings()
+        s.theme = "light"
+        s.keymap = "vim"
+        let plain = look(s)
+        #expect(plain.problems.isEmpty && plain.theme.name == "light" && plain.keyMap.name == "vim" && !plain.monochrome)
+        #expect(look(s, ["NO_COLOR": "1"]).monochrome)
+        #expect(!look(s, ["NO_COLOR": ""]).monochrome)      // no-color.org: set and non-empty
+        #expect(look(s, monochrome: true).monochrome)
+    }
+
+    @Test func aBadThemeOrKeyMapFallsBackToTheDefaultWithTheError() throws {
+        var s = ConsoleSettings()
+        s.theme = "no-such-theme"
+        s.keymap = "no-such-map"
+        let l = look(s)
+        #expect(l.theme == .builtinDefault && l.keyMap == KeyMap.standard)
+        #expect(l.problems.count == 2 && l.problems[0].message.contains("no theme named 'no-such-theme'"))
+    }
+
+    @Test func theUsersKeysAreMergedOnTopAndProductionIsRed() throws {
+        let file = Repo.temporaryDirectory().appendingPathComponent("config.yaml")
+        try "keymap: vim\nenvironment: production\nkeys:\n  bindings:\n    reload: [F5]\n  actions:\n    job.cancel: C\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        let s = ConsoleSettings.merge([try ConfigFile.load(file, environment: [:])])
+        let l = look(s)
+        #expect(l.problems.isEmpty)
+        #expect(l.keyMap.command(for: .function(5)) == .reload && l.keyMap.command(for: .ctrl("d")) == .pageDown)
+        #expect(l.keyMap.actionKey("job.cancel", catalog: "c") == "C")
+        #expect(Palette(theme: l.theme, depth: .sixteen).ink(for: Style(.text, bg: .badge)).bg == 1)
+    }
+}

@@ -1,0 +1,121 @@
+import ConsoleApp
+import ConsoleConfig
+import ConsoleUI
+import Foundation
+import Testing
+
+@Suite struct KeyMapTests {
+    @Test func everyShippedKeyMapLoads() throws {
+        let files = Repo.files(Repo.keymaps)
+        #expect(Set(files.map { $0.deletingPathExtension().lastPathComponent }).isSuperset(of: ["default", "vim"]))
+        for file in files {
+            let layers = try KeyMapFile.load(file, locator: Repo.keymapLocator)
+            let map = layers.keyMap
+            #expect(map.command(for: .char("q")) == .quit || map.command(for: .ctrl("c")) == .quit, "\(file.lastPathComponent) quits")
+            // Every command stays reachable.
+            for command in Command.all { #expect(!map.keys(for: command).isEmpty, "\(file.lastPathComponent): \(command.name) has no key") }
+        }
+    }
+
+    @Test func theDefaultFileIsTheBuiltInMap() throws {
+        let file = try Repo.keymapLocator.loadKeyMap("default").keyMap
+        #expect(file == KeyMap.standard)
+        #expect(file.bindings.map { "\($0.key)=\($0.command.name)" } == KeyMap.standard.bindings.map { "\($0.key)=\($0.command.name)" })
+    }
+
+    @Test func vimAddsItsMotionsToTheDefault() throws {
+        let vim = try Repo.keymapLocator.loadKeyMap("vim").keyMap
+        #expect(vim.name == "vim")
+        #expect(vim.command(for: .ctrl("d")) == .pageDown && vim.command(for: .ctrl("u")) == .pageUp)
+        #expect(vim.command(for: .char("h")) == .previousPane && vim.command(for: .char("l")) == .nextPane)
+        #expect(vim.command(for: .char("j")) == .down && vim.command(for: .char("q")) == .quit)
+        // The help is generated from the active map.
+        let help = vim.helpSections().flatMap(\.entries)
+        #expect(help.contains { $0.keys.contains("ctrl-d") && $0.help == "page down" })
+        #expect(help.contains { $0.keys == "] → l" && $0.help.hasPrefix("next pane") })
+    }
+
+    func parse(_ text: String, locator: AssetLocator? = Repo.keymapLocator) throws(ConfigError) -> KeyMapLayers {
+        try KeyMapFile.parse(text, file: "user.yaml", locator: locator)
+    }
+
+    @Test func aKeyBoundTwiceIsAnErrorUnlessMarkedOverride() throws {
+        // Across layers: j is `down` in the default.
+        do {
+            _ = try parse("extends: default\nbindings:\n  reload: [F5]\n  quit: [j]\n")
+            Issue.record("a second binding of j was accepted")
+        } catch {
+            #expect(error.line == 4 && error.key == "bindings.quit")
+            #expect(error.message.contains("'j' is already bound to down (built-in default)") || error.message.contains("'j' is already bound to down ("))
+            #expect(error.message.contains("override: true"))
+        }
+        // In one file.
+        do {
+            _ = try parse("bindings:\n  quit: [x]\n  reload: [x]\n")
+            Issue.record("x bound twice in one file was accepted")
+        } catch {
+            #expect(error.line == 3 && error.message.contains("bound twice in this file (also at user.yaml:2)"))
+        }
+        // Marked: j moves to quit, and nothing else changes.
+        let map = try parse("extends: default\nbindings:\n  quit: [{ key: j, override: true }]\n").keyMap
+        #expect(map.command(for: .char("j")) == .quit && map.keys(for: .down) == [.down])
+        // unbind frees a key for another command.
+        let freed = try parse("extends: default\nunbind: [w]\nbindings:\n  reload: [w]\n").keyMap
+        #expect(freed.command(for: .char("w")) == .reload && freed.keys(for: .window).isEmpty)
+    }
+
+    @Test func unknownCommandsKeysAndActionsAreNamed() throws {
+        let cases: [(String, Int, String, String)] = [
+            ("bindings:\n  quit: [q]\n  teleport: [t]\n", 3, "bindings.teleport", "unknown command"),
+            ("bindings:\n  quit: [q]\n  reload: [ctrl-ä-x]\n", 3, "bindings.reload", "not a key"),
+            ("bindings:\n  quit: [q]\nactions:\n  job.vaporise: V\n", 4, "actions.job.vaporise", "unknown action"),
+            ("bindings:\n  quit: [q]\nactions:\n  job.cancel: x\n", 4, "actions.job.cancel", "already the key of job.kill"),
+            ("bindings:\n  quit: [q]\nactions:\n  job.cancel: cc\n", 4, "actions.job.cancel", "one character"),
+            ("bindings:\n  reload: [r]\n", 0, "bindings.quit", "no key quits"),
+            ("extends: nowhere\nbindings:\n  quit: [q]\n", 1, "extends", "no key map named 'nowhere'"),
+            ("bindings:\n  quit: [q]\nshortcuts: {}\n", 3, "shortcuts", "unknown key"),
+        ]
+        for (text, line, key, message) in cases {
+            do {
+                _ = try parse(text)
+                Issue.record("accepted: \(text)")
+            } catch {
+                if line > 0 { #expect(error.line == line, "\(error)") }
+                #expect(error.key == key && error.message.contains(message), "\(error)")
+            }
+        }
+    }
+
+    @Test func actionKeysMoveAndTheHelpFollows() throws {
+        let map = try parse("extends: default\nactions:\n  job.cancel: C\n  job.retry: \"\"\n").keyMap
+        #expect(map.actionKey("job.cancel", catalog: "c") == "C")
+        #expect(map.actionKey("job.retry", catalog: "r") == nil)
+        #expect(map.actionKey("job.kill", catalog: "x") == "x")
+    }
+
+    @Test func fuzzedKeyMapsFailClearlyAndFallBack() throws {
+        let dir = Repo.temporaryDirectory()
+        // The fuzzed vim map extends the real default.
+        try FileManager.default.copyItem(at: Repo.keymaps.appendingPathComponent("default.yaml"), to: dir.appendingPathComponent("default.yaml"))
+        var rng = Fuzz(seed: 66)
+        var failures = 0, total = 0
+        for file in Repo.files(Repo.keymaps) {
+            let original = try String(contentsOf: file, encoding: .utf8)
+            for _ in 0..<250 {
+                var text = original
+                for _ in 0..<Int.random(in: 1...3, using: &rng) { text = rng.mutate(text) }
+                let path = dir.appendingPathComponent("fuzz.yaml")
+                try text.write(to: path, atomically: true, encoding: .utf8)
+                total += 1
+                let (layers, error) = AssetLocator(kind: "keymaps", directories: [dir]).keyMap("fuzz")
+                if let error {
+                    failures += 1
+                    #expect(layers.keyMap == KeyMap.standard)
+                    #expect(error.file == path.path, "\(error)")
+                    #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
+                }
+            }
+        }
+        #expect(failures > total / 4, "\(failures) of \(total) mutated key maps failed")
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Runs a program with posix_spawn (not Foundation.Process, see Tmux.swift): the exit status and
+/// what it wrote to stdout and stderr, or keeps it running for `kill`.
+struct Spawned {
+    let pid: pid_t
+
+    /// Starts `argv` in the background, output discarded.
+    static func start(_ argv: [String], environment: [String: String] = [:]) throws -> Spawned {
+        Spawned(pid: try spawn(argv, environment: environment, stdout: "/dev/null", stderr: "/dev/null"))
+    }
+
+    /// Runs `argv` to its end.
+    static func run(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let out = NSTemporaryDirectory() + "spawn-out-\(UUID().uuidString)", err = out + ".err"
+        defer { unlink(out); unlink(err) }
+        let pid = try spawn(argv, environment: environment, stdout: out, stderr: err)
+        let status = wait(pid)
+        func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+        return (status, read(out), read(err))
+    }
+
+    /// SIGKILL and reap.
+    func kill() {
+        Foundation.kill(pid, SIGKILL)
+        _ = Self.wait(pid)
+    }
+
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    }
+
+    static func spawn(_ argv: [String], environment: [String: String], stdout: String, stderr: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let args = argv.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) }; args.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, envp)
+        guard rc == 0 else { throw SpawnError(argv: argv, code: rc) }
+        return pid
+    }
+
+    struct SpawnError: Error { let argv: [String]; let code: Int32 }
+}
+
+/// A redis-server of the test's own (it is stopped and restarted), with a password.
+final class TestRedis {
+    let port: Int
+    let password: String
+    let dir: String
+    private var server: Spawned?
+
+    init(password: String) throws {
+        self.password = password
+        port = Self.freePort()
+        let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
+        dir = (base as NSString).appendingPathComponent("e2e-redis-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try start()
+    }
+
+    deinit { stop() }
+
+    /// A loopback port the kernel just handed out (bound to 0, then released).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    var binary: String { ProcessInfo.processInfo.environment["AGENTOS_TEST_REDIS_SERVER"] ?? "redis-server" }
+
+    func start() throws {
+        server = try Spawned.start([binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                    "--requirepass", password, "--dir", dir, "--logfile", "redis.log"])
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let r = try? Spawned.run(["redis-cli", "-p", String(port), "--no-auth-warning", "-a", password, "ping"]), r.stdout.contains("PONG") { return }
+            usleep(100_000)
+        }
+        Issue.record("redis-server on \(port) did not start")
+    }
+
+    func stop() {
+        server?.kill()
+        server = nil
+    }
+}
