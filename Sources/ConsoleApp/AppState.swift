@@ -58,6 +58,8 @@ public struct AppState: Sendable {
     public var actionUnavailable: [String: String] = [:]
     /// Dispatched actions awaiting their report, by request id.
     public var actionsInFlight: [UUID: ActionRequest] = [:]
+    /// Bulk actions on marked rows still running: one notice when each has finished.
+    public var bulkRuns: [BulkRun] = []
     /// The last action that failed (`!` sends it again with the same idempotency key).
     public var lastFailedAction: ActionRequest?
     /// Counter for the dialogs' impact measurements.

@@ -151,6 +151,67 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(q.world.read { $0.queues["video_downloader"]?.paused } == false)
     }
 
+    @Test func anActionOnMarkedRowsRunsOncePerRowAfterOneConfirmation() throws {
+        let h = ActionHarness(view: .jobs)
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let list = Screens.listing(h.state)
+            guard let i = (0..<list.count).first(where: { h.job(list.id($0))?.status == .queued && !ids.contains(list.id($0)) }) else { break }
+            _ = h.select { $0 == list.id(i) }
+            ids.append(list.id(i))
+            h.press(.char(" "))
+        }
+        #expect(ids.count == 3 && h.state.current.markedIDs == Set(ids))
+        h.press(.char("c"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        #expect(dialog.kind == .yesNo && dialog.pending.bulk.count == 3)
+        #expect(h.screen.contains("Cancel job: 3 marked jobs? [y/N]"), "\(h.screen)")
+        #expect(h.screen.contains(String(ids.sorted()[0].prefix(8))))
+        h.press(.char("y"))
+        #expect(h.dispatched.map(\.action) == ["job.cancel", "job.cancel", "job.cancel"])
+        #expect(Set(h.dispatched.compactMap { $0.payload["id"]?.description }) == Set(ids))
+        #expect(Set(h.dispatched.compactMap(\.idempotencyKey)).count == 3, "one idempotency key per row")
+        for id in ids { #expect(h.job(id)?.status == .cancelled) }
+        #expect(h.lastNotice == "job.cancel: 3 of 3 done", "one notice for the lot: \(h.state.notices.map(\.text))")
+        #expect(h.state.current.markedIDs.isEmpty && h.state.bulkRuns.isEmpty)
+        #expect(h.audit.records.filter { $0.draft.action == "job.cancel" }.count == 6, "an intent and an outcome row per job")
+
+        // A critical action on marked queues wants their count typed, then a reason; each request carries its own queue as the confirmation.
+        let q = ActionHarness(view: .jobs)
+        q.press(.char("]"))
+        for name in ["video_downloader", "audio_transcriber"] {
+            _ = try #require(q.select { $0 == name })
+            q.press(.char(" "))
+        }
+        q.press(.char("C"))
+        #expect(q.screen.contains("type 2:"), "\(q.screen)")
+        q.type("video_downloader")
+        q.press(.enter)
+        #expect(q.screen.contains("refused: 'video_downloader' is not '2'"))
+        q.type("2")
+        q.press(.enter)
+        q.type("INC-9 bad batch")
+        q.press(.enter)
+        #expect(q.dispatched.map(\.confirmation) == ["audio_transcriber", "video_downloader"])
+        #expect(q.world.read { $0.pendingCount("video_downloader") + $0.pendingCount("audio_transcriber") } == 0)
+        #expect(q.lastNotice == "queue.clear: 2 of 2 done", "\(q.state.notices.map(\.text))")
+
+        // One of them fails: the summary says so, and ! retries it.
+        let f = ActionHarness(view: .jobs, executor: { FlakyExecutor($0, failures: 1) })
+        var marked: [String] = []
+        for _ in 0..<2 {
+            let list = Screens.listing(f.state)
+            guard let i = (0..<list.count).first(where: { f.job(list.id($0))?.status == .queued && !marked.contains(list.id($0)) }) else { break }
+            _ = f.select { $0 == list.id(i) }
+            marked.append(list.id(i))
+            f.press(.char(" "))
+        }
+        f.press(.char("c"), .char("y"))
+        #expect(f.lastNotice.hasPrefix("job.cancel: 1 of 2 done, 1 failed: simulated backend fault"), "\(f.lastNotice)")
+        f.press(.char("!"))
+        #expect(marked.allSatisfy { f.job($0)?.status == .cancelled })
+    }
+
     @Test func theDrillDownActsOnItsItem() throws {
         let h = ActionHarness(view: .jobs)
         let id = try #require(Self.queuedJob(h))
