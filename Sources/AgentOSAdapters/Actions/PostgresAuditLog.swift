@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSCrypto
 import Foundation
 
 /// The audit trail in `audit_logs`: rows are linked under a transaction-scoped advisory lock, so
@@ -31,16 +32,20 @@ public final class PostgresAuditLog: AuditLog {
     public struct Pending {
         public let statements: [PostgresConnection.Statement]
         let draft: AuditDraft
+        /// The canonical form around the seq value.
+        let prefix: String
+        let suffix: String
 
         /// The record the INSERT wrote (its RETURNING row), checked against the hash computed here.
         public func record(_ rows: PostgresRows) throws -> AuditRecord {
             guard let row = rows.rows.first else { throw PostgresError(kind: .client, message: "audit row not written") }
             let seq: Int = try row.get("seq"), prev: String = try row.get("prev_hash"), hash: String = try row.get("hash")
-            let record = AuditChain.link(draft, seq: seq, prev: prev)
-            guard record.hash == hash else {
-                throw PostgresError(kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(record.hash.prefix(12))")
+            // AuditChain.hash, from the canonical form already built.
+            let expected = Hex.encode(Digest.sha256(prev + "\n" + prefix + String(seq) + suffix))
+            guard expected == hash else {
+                throw PostgresError(kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(expected.prefix(12))")
             }
-            return record
+            return AuditRecord(seq: seq, draft: draft, prevHash: prev, hash: hash)
         }
     }
 
@@ -69,7 +74,7 @@ public final class PostgresAuditLog: AuditLog {
                   d.idempotencyKey, d.sessionID, d.target, d.reason, d.payload.map(PostgresValue.json), d.result.map(PostgresValue.json),
                   d.ip, d.userAgent, d.durationMs, prefix, suffix])
         return Pending(statements: [PostgresConnection.Statement("SELECT pg_advisory_xact_lock($1)", [lockKey]), insert],
-                       draft: d)
+                       draft: d, prefix: prefix, suffix: suffix)
     }
 
     static let columns = """

@@ -137,7 +137,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))") }
         defer { _ = PQexitPipelineMode(conn) }
         // What was sent, in order: each gives one result (then a NULL). Preparations are not returned.
-        var sent: [(prepares: String?, name: String)] = []
+        var sent: [(prepares: PreparedKey?, name: String)] = []
         var queries = 0
         for st in all {
             let key = Self.preparedKey(st.sql, st.params)
@@ -223,13 +223,18 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Statements prepared on this connection: SQL and parameter types → name.
-    private var prepared: [String: String] = [:]
+    private var prepared: [PreparedKey: String] = [:]
     private var nextPrepared = 1
     /// Beyond this many (generated SQL), statements run unnamed.
     static let maxPrepared = 256
 
-    static func preparedKey(_ sql: String, _ params: [any PostgresBindable]) -> String {
-        sql + "\u{0}" + params.map { String($0.postgresValue.wire.oid) }.joined(separator: ",")
+    struct PreparedKey: Hashable {
+        let sql: String
+        let types: [UInt32]
+    }
+
+    static func preparedKey(_ sql: String, _ params: [any PostgresBindable]) -> PreparedKey {
+        PreparedKey(sql: sql, types: params.map { $0.postgresValue.oid })
     }
 
     /// Only plain DML is prepared (what PREPARE accepts); utility statements run unnamed.
