@@ -26,6 +26,8 @@ public struct AppState: Sendable {
     public var connection: ConnectionState
     public var operatorInfo: OperatorInfo
     public var overlay: Overlay = .none
+    /// The drill-down's first shown row (j/k, PgDn/PgUp, g/G scroll it).
+    public var detailOffset = 0
     public var notices: [Notice] = []
     public var now: Date
     public var width: Int

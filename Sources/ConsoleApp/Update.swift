@@ -165,8 +165,10 @@ public enum App {
             if state.current.filter.isActive { state.current.filter = FilterState(); clampCursor(&state) }
             return []
         }
-        if case .detail = state.overlay {
-            // The drill-down acts on its item (the selection): action keys, the menu and retry work there.
+        if case let .detail(target) = state.overlay {
+            // The drill-down scrolls with the movement keys and acts on its item (the selection):
+            // action keys, the menu and retry work there.
+            if let command, scrollDetail(&state, target, command) { return [] }
             if command == .actionMenu || command == .retryAction { return run(&state, command!) }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
@@ -258,6 +260,7 @@ public enum App {
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
+                state.detailOffset = 0
                 if case let .job(id) = target { return [.loadJobHistory(id)] }
             }
         }

@@ -77,6 +77,33 @@ import Testing
         #expect(s.overlay == .none)
     }
 
+    @Test func aLongDrillDownScrollsWithTheMovementKeys() {
+        var s = Fixture.state(view: .jobs)
+        _ = Self.fold(&s, [.enter])
+        guard case let .detail(.job(id)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        // Sixty timeline entries: far more than 24 rows.
+        let events = (0..<60).map { JobEvent(jobID: id, ts: Fixture.now.addingTimeInterval(Double($0)), type: "progress", message: "step \($0)") }
+        _ = App.update(&s, .jobHistory(id, events))
+        var screen = App.render(s).text()
+        #expect(screen.contains("j/k scroll") && !screen.contains("step 59"), "\(screen)")
+        _ = Self.fold(&s, [.char("G")])
+        screen = App.render(s).text()
+        #expect(screen.contains("step 59") && !screen.contains("id:"), "the end of the timeline: \(screen)")
+        let bottom = s.detailOffset
+        _ = Self.fold(&s, [.char("j"), .char("j")])
+        #expect(s.detailOffset == bottom, "stops at the end")
+        _ = Self.fold(&s, [.char("k")])
+        #expect(s.detailOffset == bottom - 1)
+        _ = Self.fold(&s, [.char("g")])
+        #expect(s.detailOffset == 0 && App.render(s).text().contains("id:"))
+        _ = Self.fold(&s, [.pageDown])
+        #expect(s.detailOffset > 10)
+        #expect(s.overlay == .detail(.job(id)) && s.current.cursor.selected == 0, "the list under it did not move")
+        // Opening another drill-down starts at its top.
+        _ = Self.fold(&s, [.escape, .enter])
+        #expect(s.detailOffset == 0)
+    }
+
     @Test func analyticsWindowCycles() {
         var s = Fixture.state(view: .analytics)
         #expect(s.analyticsWindow == 60)
