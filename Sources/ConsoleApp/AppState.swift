@@ -41,6 +41,8 @@ public struct AppState: Sendable {
     public var analyticsWindow = 60
     public static let analyticsWindows = [15, 60, 360]
     public var jobHistory: [String: [JobEvent]] = [:]
+    /// Versions of configuration entries, newest first, as loaded for their drill-down.
+    public var configHistory: [String: [ConfigChange]] = [:]
     public var reloadPending = false
     public var counters = Counters()
     public var quitting = false

@@ -126,10 +126,31 @@ extension App {
             return ("Log line #\(id)", lines)
         case let .config(key):
             guard let c = s.config.first(where: { $0.key == key }) else { return ("Config", [("gone", Style(.muted))]) }
-            return ("Config \(key)", [field("key", c.key), field("type", c.type.rawValue), field("value", c.value.description, Style(.accent, [.bold])),
-                                      field("default", c.defaultValue.description), field("version", String(c.version)), field("updated by", c.updatedBy),
-                                      field("updated", c.updatedAt.map { ISOTime.format($0) } ?? "-"), field("locked", c.locked ? "yes" : "no"),
-                                      ("", .plain), (c.description, Style(.text))])
+            var lines = [field("key", c.key), field("type", c.type.rawValue), field("value", c.value.description, Style(.accent, [.bold])),
+                         field("default", c.defaultValue.description), field("version", String(c.version)), field("updated by", c.updatedBy),
+                         field("updated", c.updatedAt.map { ISOTime.format($0) } ?? "-"), field("locked", c.locked ? "yes" : "no"),
+                         ("", .plain), (c.description, Style(.text)), ("", .plain)]
+            // The diff against the default: what an operator reverting would change.
+            if c.value == c.defaultValue {
+                lines.append(("= the default value", Style(.ok)))
+            } else {
+                lines.append(("- \(c.defaultValue.description)   (default)", Style(.danger)))
+                lines.append(("+ \(c.value.description)   (now, version \(c.version))", Style(.ok)))
+            }
+            lines.append(("", .plain))
+            lines.append(("History", Style(.title, [.bold])))
+            if let changes = state.configHistory[key] {
+                if changes.isEmpty { lines.append(("no recorded changes", Style(.muted))) }
+                for ch in changes {
+                    let when = "\(ISOTime.format(ch.changedAt).prefix(16).replacingOccurrences(of: "T", with: " "))"
+                    lines.append(("v\(ch.version)  \(when)  \(ch.changedBy)  \(ch.oldValue ?? "(unset)") → \(ch.newValue)"
+                                  + (ch.reason.map { "  — \($0)" } ?? ""), ch.version == c.version ? Style(.text, [.bold]) : Style(.text)))
+                }
+                if changes.count > 1 { lines.append(("b rolls back to a version", Style(.muted))) }
+            } else {
+                lines.append(("loading…", Style(.muted)))
+            }
+            return ("Config \(key)", lines)
         case let .alert(id):
             guard let a = s.alerts.first(where: { $0.id == id }) else { return ("Alert", [("gone", Style(.muted))]) }
             return ("Alert #\(id)", [field("severity", a.severity.rawValue, Screens.severityStyle(a.severity)), field("raised", ISOTime.format(a.ts)),

@@ -46,6 +46,9 @@ public enum App {
         case let .jobHistory(id, events):
             state.jobHistory[id] = events
             return []
+        case let .configHistory(key, changes):
+            state.configHistory[key] = changes
+            return []
         case let .connection(redis, postgres):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
@@ -139,6 +142,9 @@ public enum App {
         }
         if case let .detail(.job(id)) = state.overlay, case let .jobUpdated(p) = envelope.event, p.id == id {
             return [.loadJobHistory(id)]
+        }
+        if case let .detail(.config(key)) = state.overlay, case let .configChanged(entry) = envelope.event, entry.key == key {
+            return [.loadConfigHistory(key)]
         }
         return []
     }
@@ -262,6 +268,7 @@ public enum App {
                 state.overlay = .detail(target)
                 state.detailOffset = 0
                 if case let .job(id) = target { return [.loadJobHistory(id)] }
+                if case let .config(key) = target { return [.loadConfigHistory(key)] }
             }
         }
         return []

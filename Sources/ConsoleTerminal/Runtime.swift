@@ -12,6 +12,8 @@ public protocol ConsoleBackend: Sendable {
     func loadSnapshot() throws -> Snapshot
     func subscribe() -> AsyncStream<BusMessage>
     func jobHistory(_ id: String) throws -> [JobEvent]
+    /// The versions of a configuration entry, newest first.
+    func configHistory(_ key: String) throws -> [ConfigChange]
     /// Starts background work (the embedded fleet, the live warmer).
     func start()
     func stop()
@@ -177,6 +179,10 @@ public final class ConsoleRuntime {
             case let .loadJobHistory(id):
                 Task.detached {
                     if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
+                }
+            case let .loadConfigHistory(key):
+                Task.detached {
+                    if let changes = try? backend.configHistory(key) { inbox.post(.configHistory(key, changes)) }
                 }
             case let .dispatch(request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }

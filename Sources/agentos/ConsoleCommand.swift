@@ -308,6 +308,8 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     func loadSnapshot() throws -> Snapshot { try world.dataManager.snapshot().0 }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
+    /// The simulated fleet's configuration is not versioned: no history.
+    func configHistory(_ key: String) throws -> [ConfigChange] { [] }
     func start() {
         world.start()
         let world = self.world
@@ -386,6 +388,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
 
     func subscribe() -> AsyncStream<BusMessage> { bus.subscribe() }
+
+    func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
 
     func jobHistory(_ id: String) throws -> [JobEvent] {
         try postgres.query("""
