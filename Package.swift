@@ -6,11 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "agentos", targets: ["agentos"]),
+        .executable(name: "agentos-metrics", targets: ["agentos-metrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
     ],
     targets: [
         // C libraries from Debian (module map + shim header only). ncursesw and hiredis have no
@@ -45,6 +48,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The Prometheus exporter's collector: reads the shared stores, keeps the metrics (swift-prometheus). No HTTP.
+        .target(name: "AgentOSMetrics", dependencies: ["AgentOSCore", "AgentOSAdapters",
+                                                       .product(name: "Prometheus", package: "swift-prometheus")]),
+        // `agentos-metrics serve` / `--textfile`: its own executable, so the console binary carries no HTTP server.
+        .executableTarget(name: "agentos-metrics", dependencies: [
+            "AgentOSMetrics", "AgentOSAdapters", "AgentOSCore",
+            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // Unit tests: no servers needed, build fast.
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
@@ -61,7 +73,9 @@ let package = Package(
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
         .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
-        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld"]),
+        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics"]),
+        // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).
+        .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

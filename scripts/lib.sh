@@ -8,6 +8,10 @@ export REPO_ROOT
 # Debian packages needed to compile the Swift package (C headers + pkg-config files).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 BUILD_DEPS=(libncursesw5-dev libhiredis-dev libpq-dev libssl-dev pkg-config)
+# Debian packages the test suite needs besides the build's: the servers, tmux for the end-to-end
+# tests, and prometheus (promtool and a real Prometheus for the metrics exporter's tests).
+# shellcheck disable=SC2034  # used by scripts/test.sh
+TEST_DEPS=(redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3 prometheus)
 
 # runuser, pg_ctl helpers etc. live in sbin on Debian; some root shells lack it on PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac

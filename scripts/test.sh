@@ -18,8 +18,7 @@ START_TIME=$SECONDS
 export LANG=C.UTF-8
 [[ -n ${LC_ALL:-} ]] && export LC_ALL=C.UTF-8
 
-ensure_apt_packages "${BUILD_DEPS[@]}" \
-  redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3
+ensure_apt_packages "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"
 [[ $ONLY_SERVERS == 1 ]] || ensure_swift
 
 # ---------------------------------------------------------------- temp dir + cleanup

@@ -187,6 +187,8 @@ extension App {
         if s.system.maintenance.enabled {
             b.put("  MAINTENANCE: \(s.system.maintenance.message ?? "")", x: x, y: y, Style(.warning, [.bold]), maxWidth: body.maxX - x)
         }
+        y += 1
+        renderActionFigures(s, &b, x: body.x + 1, y: y, maxX: body.maxX)
         y += 2
         // Queue depths with trend sparklines.
         let nameW = 20, numW = 8
@@ -215,6 +217,24 @@ extension App {
         }
     }
 
+    /// The action key figures (the exporter's, from the same audit rows): p99 and denials of the
+    /// last 5 minutes, backend failures, and the SSOT cache hit rate.
+    static func renderActionFigures(_ s: Snapshot, _ b: inout CellBuffer, x start: Int, y: Int, maxX: Int) {
+        let a = s.system.actions
+        var x = start
+        x += b.put("Actions", x: x, y: y, Style(.title, [.bold]))
+        x += b.put(" p99 \(a.windowSeconds / 60)m ", x: x, y: y, Style(.muted))
+        x += b.put(a.p99Ms.map { Fmt.ms($0) } ?? "-", x: x, y: y, Style(.text, [.bold]))
+        x += b.put("  denials ", x: x, y: y, Style(.muted))
+        x += b.put(Fmt.count(a.denials), x: x, y: y, a.denials > 0 ? Style(.warning, [.bold]) : Style(.text, [.bold]))
+        x += b.put("  failed ", x: x, y: y, Style(.muted))
+        x += b.put(Fmt.count(a.failures), x: x, y: y, a.failures > 0 ? Style(.danger, [.bold]) : Style(.text, [.bold]))
+        x += b.put(" of \(Fmt.count(a.finished))", x: x, y: y, Style(.muted))
+        guard x + 16 < maxX else { return }
+        x += b.put("  cache hit ", x: x, y: y, Style(.muted))
+        b.put(Fmt.percent(ActionFigures.hitRate(s.system.cache)), x: x, y: y, Style(.text, [.bold]))
+    }
+
     // MARK: system controls
 
     static func renderSystem(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
@@ -228,6 +248,10 @@ extension App {
             let token: ThemeToken = svc.status == .ok ? .ok : svc.status == .degraded ? .warning : svc.status == .down ? .danger : .muted
             lines[0].append(("\(b.glyphs.bullet) \(svc.name) \(svc.status.rawValue) \(svc.latencyMs.map { String(format: "%.2fms", $0) } ?? "")", Style(token)))
         }
+        let a = s.system.actions
+        // Actions of the last 5 minutes, most important first (the column is narrow at 80 columns).
+        lines[0].append(("p99 \(a.p99Ms.map { Fmt.ms($0) } ?? "-") · \(Fmt.count(a.denials)) denied · \(Fmt.count(a.failures)) failed of \(Fmt.count(a.finished)) (\(a.windowSeconds / 60)m)",
+                         a.failures > 0 ? Style(.danger) : a.denials > 0 ? Style(.warning) : Style(.text)))
         lines[1].append(("Runtime", Style(.title, [.bold])))
         let m = s.system.maintenance
         lines[1].append((m.enabled ? "maintenance ON \(m.by.map { "by \($0)" } ?? "")" : "maintenance off", m.enabled ? Style(.warning, [.bold]) : Style(.ok)))

@@ -314,6 +314,6 @@ public enum Layout {
 
     /// Rows the dashboard uses above its alerts table.
     public static func dashboardTop(body: Rect, queues: Int) -> Int {
-        min(body.height - 2, 4 + queues + 2)
+        min(body.height - 2, 5 + queues + 2)
     }
 }

@@ -10,7 +10,7 @@ struct AgentOS: ParsableCommand {
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
         subcommands: [ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self,
-                      Check.self, BenchCommand.self],
+                      Check.self, BenchCommand.self, MetricsCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
 }

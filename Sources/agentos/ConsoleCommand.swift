@@ -302,10 +302,22 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
         actions = ConsoleActions.embedded(world: world, dataDirectory: dataDirectory, user: actor.user)
     }
 
-    func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
+    /// This console's requests: the embedded snapshot's action figures (live ones come from audit_logs).
+    let history = InMemoryActionHistory()
+
+    func dispatch(_ request: ActionRequest) -> ActionReport {
+        let started = SystemActionClock().nowMillis()
+        let report = actions.dispatcher.dispatch(request)
+        history.record(ActionHistoryEntry(report, user: request.actor.effectiveUser, startedMillis: started))
+        return report
+    }
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
     func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
-    func loadSnapshot() throws -> Snapshot { try world.dataManager.snapshot().0 }
+    func loadSnapshot() throws -> Snapshot {
+        var snapshot = try world.dataManager.snapshot().0
+        snapshot.system.actions = history.figures(nowMillis: SystemActionClock().nowMillis())
+        return snapshot
+    }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
     /// The simulated fleet's configuration is not versioned: no history.

@@ -65,6 +65,6 @@ public struct LiveActions: Sendable {
         dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
                                             rateLimits: rateLimits, idempotency: RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace),
                                             breakers: breakers, executor: executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                                            scrubber: scrubber), options: options)
+                                            scrubber: scrubber, history: PostgresActionHistory(postgres: postgres)), options: options)
     }
 }

@@ -227,6 +227,8 @@ public struct SystemState: Codable, Sendable, Equatable {
     public var cache: CacheInfo
     public var database: DatabaseActivity
     public var backups: [BackupInfo]
+    /// Action key figures of the last 5 minutes (optional in the JSON: older snapshots decode to zeros).
+    public var actions: ActionFigures = ActionFigures()
 
     public init(services: [ServiceHealth] = [], maintenance: Maintenance = .init(), broadcast: Broadcast? = nil, breakers: [BreakerInfo] = [],
                 sessions: [ConsoleSession] = [], cache: CacheInfo = .init(), database: DatabaseActivity = .init(), backups: [BackupInfo] = []) {
@@ -240,7 +242,7 @@ public struct SystemState: Codable, Sendable, Equatable {
         self.backups = backups
     }
 
-    enum CodingKeys: String, CodingKey { case services, maintenance, broadcast, breakers, sessions, cache, database, backups }
+    enum CodingKeys: String, CodingKey { case services, maintenance, broadcast, breakers, sessions, cache, database, backups, actions }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -252,6 +254,7 @@ public struct SystemState: Codable, Sendable, Equatable {
         cache = try c.opt(.cache, CacheInfo())
         database = try c.opt(.database, DatabaseActivity())
         backups = try c.opt(.backups, [])
+        actions = try c.opt(.actions, ActionFigures())
     }
 }
 

@@ -19,10 +19,12 @@ public final class ActionDispatcher: Sendable {
         public var cascade: ActionCascade
         public var scrubber: PIIScrubber
         public var clock: ActionClock
+        /// Where each request's outcome and stage timings go (`action_history` live; nil: nowhere).
+        public var history: ActionHistorySink?
 
         public init(audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
                     breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
-                    clock: ActionClock = SystemActionClock()) {
+                    clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil) {
             self.audit = audit
             self.permissions = permissions
             self.rateLimits = rateLimits
@@ -32,6 +34,7 @@ public final class ActionDispatcher: Sendable {
             self.cascade = cascade
             self.scrubber = scrubber
             self.clock = clock
+            self.history = history
         }
     }
 
@@ -78,9 +81,11 @@ public final class ActionDispatcher: Sendable {
         var seqs: [Int] = []
         if let i = call.intent { seqs.append(i.seq) }
         if let o = call.outcomeRecord { seqs.append(o.seq) }
-        return ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : (call.auditTarget ?? call.target), outcome: outcome,
-                            auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
-                            totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
+        let report = ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : (call.auditTarget ?? call.target), outcome: outcome,
+                                  auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
+                                  totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
+        ports.history?.record(ActionHistoryEntry(report, user: call.user, startedMillis: call.startedMillis))
+        return report
     }
 
     private func run(_ call: ActionCall, from index: Int) throws(ActionFailure) -> ActionResult {
