@@ -100,6 +100,7 @@ struct ActionCommand: ParsableCommand {
         let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs),
                                     idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)
         let report = stack.actions.dispatcher.dispatch(request)
+        stack.actions.history.drain()
         if json {
             print(reportJSON(report))
         } else if report.succeeded {

@@ -345,6 +345,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     let role: String
     let actor: Actor
     let actions: ConsoleActions
+    /// Written behind the actions; drained when the console stops.
+    let history: PostgresActionHistory?
     private let warmer = Mutex<Task<Void, Never>?>(nil)
 
     init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
@@ -364,8 +366,10 @@ final class LiveConsoleBackend: ConsoleBackend {
             let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
                                        dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
             actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.executor, unsupported: { _ in nil })
+            history = live.history
         } catch {
             actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
+            history = nil
         }
     }
 
@@ -425,5 +429,8 @@ final class LiveConsoleBackend: ConsoleBackend {
         }
     }
 
-    func stop() { warmer.withLock { $0?.cancel() } }
+    func stop() {
+        warmer.withLock { $0?.cancel() }
+        history?.drain()
+    }
 }

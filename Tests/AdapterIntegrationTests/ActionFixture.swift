@@ -77,8 +77,10 @@ final class ActionFixture: @unchecked Sendable {
         let spec = ActionCatalog.spec(action)
         let target = spec?.targetField.flatMap { payload[$0]?.description } ?? "system"
         let critical = spec?.confirmation == .typed
-        return actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
-                                                         reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+        let report = actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
+                                                               reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+        actions.history.drain() // action_history is written behind the request
+        return report
     }
 
     func scalar<T: PostgresDecodable>(_ sql: String, _ params: [any PostgresBindable] = [], as type: T.Type = T.self) throws -> T {
