@@ -151,16 +151,22 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(q.world.read { $0.queues["video_downloader"]?.paused } == false)
     }
 
-    @Test func anActionOnMarkedRowsRunsOncePerRowAfterOneConfirmation() throws {
-        let h = ActionHarness(view: .jobs)
+    /// Marks (Space) the first `n` queued jobs of the list; returns their ids.
+    static func markQueuedJobs(_ h: ActionHarness, _ n: Int) -> [String] {
         var ids: [String] = []
-        for _ in 0..<3 {
+        for _ in 0..<n {
             let list = Screens.listing(h.state)
             guard let i = (0..<list.count).first(where: { h.job(list.id($0))?.status == .queued && !ids.contains(list.id($0)) }) else { break }
             _ = h.select { $0 == list.id(i) }
             ids.append(list.id(i))
             h.press(.char(" "))
         }
+        return ids
+    }
+
+    @Test func anActionOnMarkedRowsRunsOncePerRowAfterOneConfirmation() throws {
+        let h = ActionHarness(view: .jobs)
+        let ids = Self.markQueuedJobs(h, 3)
         #expect(ids.count == 3 && h.state.current.markedIDs == Set(ids))
         h.press(.char("c"))
         guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
@@ -198,14 +204,8 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
 
         // One of them fails: the summary says so, and ! retries it.
         let f = ActionHarness(view: .jobs, executor: { FlakyExecutor($0, failures: 1) })
-        var marked: [String] = []
-        for _ in 0..<2 {
-            let list = Screens.listing(f.state)
-            guard let i = (0..<list.count).first(where: { f.job(list.id($0))?.status == .queued && !marked.contains(list.id($0)) }) else { break }
-            _ = f.select { $0 == list.id(i) }
-            marked.append(list.id(i))
-            f.press(.char(" "))
-        }
+        let marked = Self.markQueuedJobs(f, 2)
+        #expect(marked.count == 2)
         f.press(.char("c"), .char("y"))
         #expect(f.lastNotice.hasPrefix("job.cancel: 1 of 2 done, 1 failed: simulated backend fault"), "\(f.lastNotice)")
         f.press(.char("!"))
