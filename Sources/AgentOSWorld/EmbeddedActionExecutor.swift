@@ -12,12 +12,12 @@ public struct EmbeddedActionExecutor: ActionExecutor {
 
     /// The actions the embedded world can perform.
     public static let supported: Set<String> = [
-        "job.cancel", "job.kill", "job.retry",
-        "queue.pause", "queue.resume", "queue.set_rate_limit",
+        "job.cancel", "job.kill", "job.retry", "job.delete", "job.set_priority", "job.move",
+        "queue.pause", "queue.resume", "queue.set_rate_limit", "queue.clear", "queue.retry_failed", "queue.purge_failed",
         "worker.pause", "worker.resume", "worker.restart", "worker.shutdown", "worker.drain", "worker.start",
-        "worker.scale", "worker.pool_grow", "worker.pool_shrink", "worker.restart_all",
+        "worker.scale", "worker.pool_grow", "worker.pool_shrink", "worker.restart_all", "worker.forget",
         "manager.start", "manager.stop", "manager.pause", "manager.resume", "manager.restart", "manager.trigger",
-        "system.maintenance_on", "system.maintenance_off", "system.cache_refresh", "system.cache_invalidate",
+        "system.maintenance_on", "system.maintenance_off", "system.cache_refresh", "system.cache_invalidate", "system.alert_ack",
     ]
 
     /// Why `spec` cannot run embedded (nil: it can). The console greys the action out with it.
@@ -51,6 +51,33 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             let id = try text("id")
             try run(.retryJob(id))
             return ActionResult("job \(id) re-enqueued")
+        case "job.delete":
+            let id = try text("id")
+            try run(.deleteJob(id))
+            return ActionResult("job \(id) deleted")
+        case "job.set_priority":
+            let id = try text("id"), priority = try number("priority")
+            try run(.setJobPriority(id, priority))
+            return ActionResult("job \(id): priority \(priority)")
+        case "job.move":
+            let id = try text("id"), to = try text("to")
+            try run(.moveJob(id, to: to))
+            return ActionResult("job \(id) moved to \(to)")
+        case "queue.clear":
+            let q = try text("queue")
+            let n = world.read { $0.pendingCount(q) }
+            try run(.clearQueue(q))
+            return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
+        case "queue.retry_failed":
+            let q = try text("queue"), errorClass = p.string("error_class")
+            let n = try impact(spec, p) ?? 0
+            try run(.retryFailed(q, errorClass: errorClass))
+            return ActionResult("re-enqueued \(n) failed job(s) of queue \(q)", affected: n)
+        case "queue.purge_failed":
+            let q = try text("queue")
+            let n = try impact(spec, p) ?? 0
+            try run(.purgeFailed(q))
+            return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
         case "queue.pause":
             let q = try text("queue")
             try run(.pauseQueue(q))
@@ -107,6 +134,10 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             }
             for id in ids { try run(.restartWorker(id)) }
             return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
+        case "worker.forget":
+            let id = try text("id")
+            try run(.forgetWorker(id))
+            return ActionResult("worker \(id) forgotten")
         case "manager.start":
             let id = try text("id")
             try run(.startManager(id))
@@ -138,6 +169,10 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         case "system.maintenance_off":
             try run(.maintenance(false))
             return ActionResult("maintenance mode off")
+        case "system.alert_ack":
+            let id = try number("id")
+            try run(.ackAlert(id, by: call.user))
+            return ActionResult("alert \(id) acknowledged")
         case "system.cache_refresh":
             do {
                 let s = try world.dataManager.rebuild()

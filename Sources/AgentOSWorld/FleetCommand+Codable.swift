@@ -2,7 +2,7 @@ import Foundation
 
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
-    enum CodingKeys: String, CodingKey { case command, target, value }
+    enum CodingKeys: String, CodingKey { case command, target, value, queue, by; case errorClass = "error_class" }
 
     public var name: String {
         switch self {
@@ -25,6 +25,14 @@ extension FleetCommand: Codable {
         case .resumeManager: return "manager.resume"
         case .triggerManager: return "manager.trigger"
         case .maintenance: return "system.maintenance"
+        case .deleteJob: return "job.delete"
+        case .setJobPriority: return "job.set_priority"
+        case .moveJob: return "job.move"
+        case .clearQueue: return "queue.clear"
+        case .retryFailed: return "queue.retry_failed"
+        case .purgeFailed: return "queue.purge_failed"
+        case .forgetWorker: return "worker.forget"
+        case .ackAlert: return "system.alert_ack"
         }
     }
 
@@ -33,8 +41,10 @@ extension FleetCommand: Codable {
         case let .pauseWorker(t), let .resumeWorker(t), let .restartWorker(t), let .shutdownWorker(t), let .drainWorker(t),
              let .startWorker(t), let .scaleWorker(t, _), let .pauseQueue(t), let .resumeQueue(t), let .setQueueRateLimit(t, _),
              let .cancelJob(t), let .killJob(t), let .retryJob(t), let .startManager(t), let .stopManager(t), let .pauseManager(t),
-             let .resumeManager(t), let .triggerManager(t):
+             let .resumeManager(t), let .triggerManager(t), let .deleteJob(t), let .setJobPriority(t, _), let .moveJob(t, _),
+             let .clearQueue(t), let .retryFailed(t, _), let .purgeFailed(t), let .forgetWorker(t):
             return t
+        case let .ackAlert(id, _): return String(id)
         case .maintenance: return "system"
         }
     }
@@ -47,6 +57,10 @@ extension FleetCommand: Codable {
         case let .scaleWorker(_, n): try c.encode(n, forKey: .value)
         case let .setQueueRateLimit(_, n): try c.encodeIfPresent(n, forKey: .value)
         case let .maintenance(on): try c.encode(on ? 1 : 0, forKey: .value)
+        case let .setJobPriority(_, n): try c.encode(n, forKey: .value)
+        case let .moveJob(_, to): try c.encode(to, forKey: .queue)
+        case let .retryFailed(_, errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
+        case let .ackAlert(_, by): try c.encode(by, forKey: .by)
         default: break
         }
     }
@@ -78,6 +92,18 @@ extension FleetCommand: Codable {
         case "manager.resume": self = .resumeManager(t)
         case "manager.trigger": self = .triggerManager(t)
         case "system.maintenance": self = .maintenance((value ?? 0) != 0)
+        case "job.delete": self = .deleteJob(t)
+        case "job.set_priority":
+            guard let value else { throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "job.set_priority needs a value")) }
+            self = .setJobPriority(t, value)
+        case "job.move": self = .moveJob(t, to: try c.decode(String.self, forKey: .queue))
+        case "queue.clear": self = .clearQueue(t)
+        case "queue.retry_failed": self = .retryFailed(t, errorClass: try c.decodeIfPresent(String.self, forKey: .errorClass))
+        case "queue.purge_failed": self = .purgeFailed(t)
+        case "worker.forget": self = .forgetWorker(t)
+        case "system.alert_ack":
+            guard let id = Int(t) else { throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "system.alert_ack needs an alert id") }
+            self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
         }

@@ -10,6 +10,9 @@ public enum FleetCommand: Sendable, Equatable {
     case cancelJob(String), killJob(String), retryJob(String)
     case startManager(String), stopManager(String), pauseManager(String), resumeManager(String), triggerManager(String)
     case maintenance(Bool)
+    case deleteJob(String), setJobPriority(String, Int), moveJob(String, to: String)
+    case clearQueue(String), retryFailed(String, errorClass: String?), purgeFailed(String)
+    case forgetWorker(String), ackAlert(Int, by: String)
 }
 
 /// The simulated AgentOS backend: a six-stage pipeline of workers pulling jobs from priority
@@ -214,6 +217,23 @@ public struct FleetSimulator: Sendable {
             }
         }
         return false
+    }
+
+    /// Drops a job and its history (job.delete, queue.clear, queue.purge_failed).
+    private mutating func forget(_ id: String) {
+        jobs[id] = nil
+        jobEvents[id] = nil
+        retryAt[id] = nil
+    }
+
+    /// Failed jobs of a queue (optionally of one error class), oldest first.
+    private func failedJobs(_ queue: String, _ errorClass: String?) -> [String] {
+        jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }
+            .sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.map(\.id)
+    }
+
+    private mutating func recountFailed(_ queue: String) {
+        queues[queue]?.failed = jobs.values.reduce(0) { $0 + ($1.queue == queue && $1.status == .failed ? 1 : 0) }
     }
 
     private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
@@ -700,6 +720,89 @@ public struct FleetSimulator: Sendable {
                 if id == "cleanup" { lastCleanup = .distantPast }
                 if id == "autoscaler" { lastAutoscale = .distantPast }
                 events.append(.managerUpdated(managers[id]!))
+            case let .deleteJob(id):
+                guard let job = jobs[id] else { throw .notFound("job \(id)") }
+                guard job.status != .running else { throw .invalid("job \(id) is running: cancel or kill it first") }
+                _ = removeFromQueue(id)
+                forget(id)
+                if job.status == .failed { recountFailed(job.queue) }
+                events.append(.jobDeleted(id: id))
+                events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
+            case let .setJobPriority(id, priority):
+                guard (0...9).contains(priority) else { throw .invalid("priority must be 0-9") }
+                guard var job = jobs[id] else { throw .notFound("job \(id)") }
+                guard job.status.isWaiting else { throw .invalid("job \(id) is \(job.status.rawValue): only waiting jobs change priority") }
+                job.priority = priority
+                job.updatedAt = now
+                jobs[id] = job
+                if removeFromQueue(id) { enqueue(id, queue: job.queue, priority: priority) }
+                recordEvent(job, "priority", "priority set to \(priority) by operator")
+                events.append(.jobUpdated(JobPatch(id: id, priority: priority, updatedAt: now)))
+            case let .moveJob(id, to):
+                guard queues[to] != nil else { throw .notFound("queue \(to)") }
+                guard var job = jobs[id] else { throw .notFound("job \(id)") }
+                guard job.status.isWaiting else { throw .invalid("job \(id) is \(job.status.rawValue): only waiting jobs move") }
+                let from = job.queue
+                job.queue = to
+                job.updatedAt = now
+                jobs[id] = job
+                if removeFromQueue(id) { enqueue(id, queue: to, priority: job.priority) }
+                recordEvent(job, "moved", "moved from \(from) to \(to) by operator")
+                events.append(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: now)))
+                events.append(.queueUpdated(queuePatch(from), cause: "queue.updated"))
+                events.append(.queueUpdated(queuePatch(to), cause: "queue.updated"))
+            case let .clearQueue(name):
+                guard queues[name] != nil else { throw .notFound("queue \(name)") }
+                let ids = (waiting[name] ?? []).flatMap { $0 }
+                waiting[name] = Array(repeating: [], count: 10)
+                for id in ids {
+                    forget(id)
+                    events.append(.jobDeleted(id: id))
+                }
+                var patch = queuePatch(name)
+                patch.removed = ids.count
+                events.append(.queueUpdated(patch, cause: "queue.cleared"))
+            case let .retryFailed(name, errorClass):
+                guard queues[name] != nil else { throw .notFound("queue \(name)") }
+                for id in failedJobs(name, errorClass) {
+                    var job = jobs[id]!
+                    job.status = .queued
+                    job.attempts += 1
+                    job.progress = 0
+                    job.error = nil
+                    job.errorClass = nil
+                    job.traceback = nil
+                    job.workerID = nil
+                    job.finishedAt = nil
+                    job.updatedAt = now
+                    jobs[id] = job
+                    enqueue(id, queue: name, priority: job.priority)
+                    recordEvent(job, "retried", "bulk retry by operator")
+                    events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: job.attempts, updatedAt: now, error: "", errorClass: "")))
+                }
+                recountFailed(name)
+                events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
+            case let .purgeFailed(name):
+                guard queues[name] != nil else { throw .notFound("queue \(name)") }
+                for id in failedJobs(name, nil) {
+                    forget(id)
+                    events.append(.jobDeleted(id: id))
+                }
+                recountFailed(name)
+                events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
+            case let .forgetWorker(id):
+                let w = try worker(id)
+                guard w.info.status == .offline || w.info.status == .stopped else {
+                    throw .invalid("worker \(id) is \(w.info.status.rawValue): only offline or stopped workers are forgotten")
+                }
+                workers[id] = nil
+                events.append(.workerUpdated(WorkerPatch(id: id, status: .offline), cause: "worker.forgotten"))
+            case let .ackAlert(id, by):
+                guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
+                guard alerts[i].status == .active else { throw .invalid("alert \(id) is \(alerts[i].status.rawValue): only active alerts can be acknowledged") }
+                alerts[i].status = .acked
+                alerts[i].ackedBy = by
+                events.append(.alertUpdated(AlertPatch(id: id, status: .acked, ackedBy: by)))
             case let .maintenance(on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

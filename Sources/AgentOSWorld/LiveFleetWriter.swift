@@ -281,13 +281,14 @@ public final class LiveFleetWriter {
         var commands: [[any RedisArgument]] = []
         for (id, entry) in inBroker where want[id] == nil {
             commands.append(["LREM", entry.key, 1, entry.message])
+            commands.append(["DEL", ns.brokerMessageKey(job: id)])
             inBroker[id] = nil
         }
         for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
             guard let job = sim.jobs[id] else { continue }
             let key = ns.brokerListKey(queue: place.queue, priority: place.priority)
             let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: sim.deterministicTag(for: id))
-            commands.append(["LPUSH", key, message])
+            commands += ns.brokerPush(queue: place.queue, priority: place.priority, job: id, message: message)
             inBroker[id] = (key, message)
         }
         for chunk in stride(from: 0, to: commands.count, by: 1_000) {

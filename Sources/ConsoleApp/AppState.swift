@@ -26,6 +26,8 @@ public struct AppState: Sendable {
     public var connection: ConnectionState
     public var operatorInfo: OperatorInfo
     public var overlay: Overlay = .none
+    /// The drill-down's first shown row (j/k, PgDn/PgUp, g/G scroll it).
+    public var detailOffset = 0
     public var notices: [Notice] = []
     public var now: Date
     public var width: Int
@@ -39,6 +41,8 @@ public struct AppState: Sendable {
     public var analyticsWindow = 60
     public static let analyticsWindows = [15, 60, 360]
     public var jobHistory: [String: [JobEvent]] = [:]
+    /// Versions of configuration entries, newest first, as loaded for their drill-down.
+    public var configHistory: [String: [ConfigChange]] = [:]
     public var reloadPending = false
     public var counters = Counters()
     public var quitting = false
@@ -58,6 +62,8 @@ public struct AppState: Sendable {
     public var actionUnavailable: [String: String] = [:]
     /// Dispatched actions awaiting their report, by request id.
     public var actionsInFlight: [UUID: ActionRequest] = [:]
+    /// Bulk actions on marked rows still running: one notice when each has finished.
+    public var bulkRuns: [BulkRun] = []
     /// The last action that failed (`!` sends it again with the same idempotency key).
     public var lastFailedAction: ActionRequest?
     /// Counter for the dialogs' impact measurements.

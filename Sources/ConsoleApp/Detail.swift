@@ -9,9 +9,34 @@ extension App {
         let box = body
         guard box.width > 10, box.height > 3, let s = state.snapshot else { return }
         let (title, lines) = detailLines(state, s, target)
+        let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
+        let rows = TextPane.wrapped(lines, width: inner.width, wrap: true).count
+        let offset = min(max(0, state.detailOffset), max(0, rows - inner.height))
         b.fill(body, " ", Style(.text, bg: .background))
-        b.box(box, Style(.accent), title: title + " — Esc to close")
-        TextPane(lines: lines, offset: 0, follow: false, wrap: true).render(into: &b, rect: box.inset(top: 1, left: 2, bottom: 1, right: 2))
+        // Longer than the pane: where we are, and how to move.
+        let position = rows > inner.height ? " — \(offset + 1)-\(min(rows, offset + inner.height)) of \(rows), j/k scroll" : ""
+        b.box(box, Style(.accent), title: title + position + " — Esc to close")
+        TextPane(lines: lines, offset: offset, follow: false, wrap: true).render(into: &b, rect: inner)
+    }
+
+    /// Moves the drill-down's view for a movement command; false: not a movement command.
+    static func scrollDetail(_ state: inout AppState, _ target: DetailTarget, _ command: Command) -> Bool {
+        let inner = Layout.body(width: state.width, height: state.height).inset(top: 1, left: 2, bottom: 1, right: 2)
+        let rows = state.snapshot.map { TextPane.wrapped(detailLines(state, $0, target).1, width: inner.width, wrap: true).count } ?? 0
+        let maxOffset = max(0, rows - inner.height)
+        let page = max(1, inner.height - 1)
+        var offset = min(state.detailOffset, maxOffset)
+        switch command {
+        case .down: offset += 1
+        case .up: offset -= 1
+        case .pageDown: offset += page
+        case .pageUp: offset -= page
+        case .top: offset = 0
+        case .bottom: offset = maxOffset
+        default: return false
+        }
+        state.detailOffset = min(max(0, offset), maxOffset)
+        return true
     }
 
     static func field(_ name: String, _ value: String, _ style: Style = Style(.text)) -> (text: String, style: Style) {
@@ -101,10 +126,31 @@ extension App {
             return ("Log line #\(id)", lines)
         case let .config(key):
             guard let c = s.config.first(where: { $0.key == key }) else { return ("Config", [("gone", Style(.muted))]) }
-            return ("Config \(key)", [field("key", c.key), field("type", c.type.rawValue), field("value", c.value.description, Style(.accent, [.bold])),
-                                      field("default", c.defaultValue.description), field("version", String(c.version)), field("updated by", c.updatedBy),
-                                      field("updated", c.updatedAt.map { ISOTime.format($0) } ?? "-"), field("locked", c.locked ? "yes" : "no"),
-                                      ("", .plain), (c.description, Style(.text))])
+            var lines = [field("key", c.key), field("type", c.type.rawValue), field("value", c.value.description, Style(.accent, [.bold])),
+                         field("default", c.defaultValue.description), field("version", String(c.version)), field("updated by", c.updatedBy),
+                         field("updated", c.updatedAt.map { ISOTime.format($0) } ?? "-"), field("locked", c.locked ? "yes" : "no"),
+                         ("", .plain), (c.description, Style(.text)), ("", .plain)]
+            // The diff against the default: what an operator reverting would change.
+            if c.value == c.defaultValue {
+                lines.append(("= the default value", Style(.ok)))
+            } else {
+                lines.append(("- \(c.defaultValue.description)   (default)", Style(.danger)))
+                lines.append(("+ \(c.value.description)   (now, version \(c.version))", Style(.ok)))
+            }
+            lines.append(("", .plain))
+            lines.append(("History", Style(.title, [.bold])))
+            if let changes = state.configHistory[key] {
+                if changes.isEmpty { lines.append(("no recorded changes", Style(.muted))) }
+                for ch in changes {
+                    let when = "\(ISOTime.format(ch.changedAt).prefix(16).replacingOccurrences(of: "T", with: " "))"
+                    lines.append(("v\(ch.version)  \(when)  \(ch.changedBy)  \(ch.oldValue ?? "(unset)") → \(ch.newValue)"
+                                  + (ch.reason.map { "  — \($0)" } ?? ""), ch.version == c.version ? Style(.text, [.bold]) : Style(.text)))
+                }
+                if changes.count > 1 { lines.append(("b rolls back to a version", Style(.muted))) }
+            } else {
+                lines.append(("loading…", Style(.muted)))
+            }
+            return ("Config \(key)", lines)
         case let .alert(id):
             guard let a = s.alerts.first(where: { $0.id == id }) else { return ("Alert", [("gone", Style(.muted))]) }
             return ("Alert #\(id)", [field("severity", a.severity.rawValue, Screens.severityStyle(a.severity)), field("raised", ISOTime.format(a.ts)),

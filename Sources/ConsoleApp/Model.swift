@@ -192,6 +192,8 @@ public enum DetailTarget: Sendable, Equatable {
 public enum Effect: Sendable, Equatable {
     case reloadSnapshot
     case loadJobHistory(String)
+    /// The versions of a configuration entry, for its drill-down (answered by `.configHistory`).
+    case loadConfigHistory(String)
     /// Runs an action through the backend's ActionDispatcher (off the terminal thread).
     case dispatch(ActionRequest)
     /// Measures an action's impact for its dialog; answered by `.impactMeasured(token, …)`.
@@ -208,6 +210,7 @@ public enum Msg: Sendable {
     case snapshotLoaded(Snapshot)
     case snapshotFailed(String)
     case jobHistory(String, [JobEvent])
+    case configHistory(String, [ConfigChange])
     case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?)
     /// The dispatcher's report on a `.dispatch` effect.
     case actionFinished(ActionReport)

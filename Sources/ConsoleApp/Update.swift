@@ -46,6 +46,9 @@ public enum App {
         case let .jobHistory(id, events):
             state.jobHistory[id] = events
             return []
+        case let .configHistory(key, changes):
+            state.configHistory[key] = changes
+            return []
         case let .connection(redis, postgres):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
@@ -140,6 +143,9 @@ public enum App {
         if case let .detail(.job(id)) = state.overlay, case let .jobUpdated(p) = envelope.event, p.id == id {
             return [.loadJobHistory(id)]
         }
+        if case let .detail(.config(key)) = state.overlay, case let .configChanged(entry) = envelope.event, entry.key == key {
+            return [.loadConfigHistory(key)]
+        }
         return []
     }
 
@@ -165,8 +171,10 @@ public enum App {
             if state.current.filter.isActive { state.current.filter = FilterState(); clampCursor(&state) }
             return []
         }
-        if case .detail = state.overlay {
-            // The drill-down acts on its item (the selection): action keys, the menu and retry work there.
+        if case let .detail(target) = state.overlay {
+            // The drill-down scrolls with the movement keys and acts on its item (the selection):
+            // action keys, the menu and retry work there.
+            if let command, scrollDetail(&state, target, command) { return [] }
             if command == .actionMenu || command == .retryAction { return run(&state, command!) }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
@@ -258,7 +266,9 @@ public enum App {
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
+                state.detailOffset = 0
                 if case let .job(id) = target { return [.loadJobHistory(id)] }
+                if case let .config(key) = target { return [.loadConfigHistory(key)] }
             }
         }
         return []

@@ -12,6 +12,8 @@ public protocol ConsoleBackend: Sendable {
     func loadSnapshot() throws -> Snapshot
     func subscribe() -> AsyncStream<BusMessage>
     func jobHistory(_ id: String) throws -> [JobEvent]
+    /// The versions of a configuration entry, newest first.
+    func configHistory(_ key: String) throws -> [ConfigChange]
     /// Starts background work (the embedded fleet, the live warmer).
     func start()
     func stop()
@@ -29,13 +31,17 @@ public protocol ConsoleBackend: Sendable {
 
 /// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
 /// and effect results all arrive as `Msg`s; `App.update` folds them; frames are coalesced to
-/// at most one per 16 ms and drawn only when something changed, so an event storm never
+/// at most one per 14 ms and drawn only when something changed, so an event storm never
 /// starves the keyboard.
 public final class ConsoleRuntime {
     private let backend: ConsoleBackend
     private var state: AppState
     private let inbox = Inbox()
-    private let frameInterval: Double = 0.016
+    /// At most one frame per 14 ms (about 70 a second): an event waits at most that long for its
+    /// frame, which leaves the frame's own work (under a millisecond) inside the 16 ms
+    /// event-to-screen budget.
+    public static let frameInterval: Double = 0.014
+    private var frameInterval: Double { Self.frameInterval }
     /// Called with each new notice (the composition root logs them; the screen shows them).
     public var onNotice: ((Notice) -> Void)?
     private var lastNotice: Notice?
@@ -177,6 +183,10 @@ public final class ConsoleRuntime {
             case let .loadJobHistory(id):
                 Task.detached {
                     if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
+                }
+            case let .loadConfigHistory(key):
+                Task.detached {
+                    if let changes = try? backend.configHistory(key) { inbox.post(.configHistory(key, changes)) }
                 }
             case let .dispatch(request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }

@@ -1,18 +1,69 @@
 import AgentOSCore
+import Synchronization
 
 /// One terminal cell. A double-width character occupies its cell and a `continuation` cell after it.
+/// A cell is plain data (no references): the character is one Unicode scalar, or the number of an
+/// interned grapheme of several scalars above the Unicode range, so copying and comparing cells,
+/// which the diff does for every cell of every frame, is integer work.
 public struct Cell: Sendable, Equatable {
-    public var character: Character
+    private var code: UInt32
     public var style: Style
     public var continuation: Bool
 
+    /// A cell of one scalar (the renderer's ASCII fast path).
+    init(code: UInt32, _ style: Style) {
+        self.code = code
+        self.style = style
+        continuation = false
+    }
+
     public init(_ character: Character = " ", _ style: Style = .plain, continuation: Bool = false) {
-        self.character = character
+        let scalars = character.unicodeScalars
+        if scalars.count == 1, let only = scalars.first {
+            code = only.value
+        } else {
+            code = Clusters.code(for: String(character))
+        }
         self.style = style
         self.continuation = continuation
     }
 
+    public var character: Character {
+        get {
+            if code < Clusters.base { return Character(Unicode.Scalar(code) ?? " ") }
+            return Character(Clusters.string(code))
+        }
+        set { self = Cell(newValue, style, continuation: continuation) }
+    }
+
     public static let blank = Cell()
+}
+
+/// Graphemes of several scalars (a letter with combining marks, an emoji sequence), numbered once
+/// for the process. Rare on a console; bounded so hostile text cannot grow it without end.
+enum Clusters {
+    static let base: UInt32 = 0x11_0000
+    static let limit = 65_536
+    private static let table = Mutex<(codes: [String: UInt32], strings: [String])>(([:], []))
+
+    static func code(for cluster: String) -> UInt32 {
+        table.withLock { t in
+            if let c = t.codes[cluster] { return c }
+            // Full: the replacement character stands in.
+            guard t.strings.count < limit else { return 0xFFFD }
+            let c = base + UInt32(t.strings.count)
+            t.codes[cluster] = c
+            t.strings.append(cluster)
+            return c
+        }
+    }
+
+    static func string(_ code: UInt32) -> String {
+        table.withLock { t in
+            let i = Int(code - base)
+            return i < t.strings.count ? t.strings[i] : "\u{FFFD}"
+        }
+    }
 }
 
 /// A grid of cells that widgets draw into. Pure: the terminal backend writes only the cells that
@@ -38,14 +89,17 @@ public struct CellBuffer: Sendable, Equatable {
     }
 
     public mutating func clear(_ style: Style = .plain) {
-        for i in cells.indices { cells[i] = Cell(" ", style) }
+        let cell = Cell(" ", style)
+        for i in cells.indices { cells[i] = cell }
     }
 
     public mutating func fill(_ rect: Rect, _ character: Character = " ", _ style: Style = .plain) {
         let r = clip(rect)
         guard !r.isEmpty else { return }
+        let cell = Cell(character, style)
         for y in r.y..<r.maxY {
-            for x in r.x..<r.maxX { self[x, y] = Cell(character, style) }
+            let row = y * width
+            for x in r.x..<r.maxX { cells[row + x] = cell }
         }
     }
 
@@ -59,6 +113,21 @@ public struct CellBuffer: Sendable, Equatable {
         let limit = min(maxWidth ?? width, width - max(0, x))
         var col = x
         var used = 0
+        if DisplayWidth.isPrintableASCII(safe) {
+            // One column per byte: no grapheme breaking, no width tables.
+            let row = y * width
+            for byte in safe.utf8 {
+                if used + 1 > limit { break }
+                if col >= 0 {
+                    if cells[row + col].continuation, col > 0 { cells[row + col - 1] = Cell(" ", cells[row + col - 1].style) }
+                    cells[row + col] = Cell(code: UInt32(byte), style)
+                    if col + 1 < width && cells[row + col + 1].continuation { cells[row + col + 1] = Cell(code: 0x20, style) }
+                }
+                col += 1
+                used += 1
+            }
+            return used
+        }
         for character in safe {
             let w = DisplayWidth.of(character)
             if w == 0 {
@@ -183,7 +252,7 @@ public struct CellBuffer: Sendable, Equatable {
 
     /// Cells that differ from `previous` (all of them when the size changed), row-major.
     public func changes(since previous: CellBuffer?) -> [(x: Int, y: Int, cell: Cell)] {
-        var out: [(Int, Int, Cell)] = []
+        var out: [(x: Int, y: Int, cell: Cell)] = []
         guard let previous, previous.width == width, previous.height == height else {
             for y in 0..<height { for x in 0..<width where !self[x, y].continuation { out.append((x, y, self[x, y])) } }
             return out

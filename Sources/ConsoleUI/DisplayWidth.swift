@@ -31,7 +31,11 @@ public enum DisplayWidth {
         return width
     }
 
+    /// Printable ASCII: one column per byte.
+    static func isPrintableASCII(_ text: String) -> Bool { text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+
     public static func of(_ text: String) -> Int {
+        if isPrintableASCII(text) { return text.utf8.count }
         var total = 0
         for c in text { total += of(c) }
         return total
@@ -54,6 +58,10 @@ public enum DisplayWidth {
     public static func truncate(_ text: String, to width: Int, ellipsis: String = "…") -> String {
         guard width > 0 else { return "" }
         if of(text) <= width { return text }
+        if isPrintableASCII(text) && isPrintableASCII(ellipsis) {
+            let keep = max(0, width - ellipsis.utf8.count)
+            return String(text.utf8.prefix(keep))! + (width > ellipsis.utf8.count ? ellipsis : "")
+        }
         let e = of(ellipsis)
         let (head, _) = prefix(text, fitting: max(0, width - e))
         return head + (width > e ? ellipsis : "")

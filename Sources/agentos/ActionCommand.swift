@@ -100,6 +100,7 @@ struct ActionCommand: ParsableCommand {
         let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs),
                                     idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)
         let report = stack.actions.dispatcher.dispatch(request)
+        stack.actions.history.drain()
         if json {
             print(reportJSON(report))
         } else if report.succeeded {
@@ -137,7 +138,28 @@ struct CanICommand: ParsableCommand {
     @Argument(help: "Action name.") var action: String?
     @Flag(help: "List every action with its view, risk, fields and your decision.") var list = false
     @Option(name: .customLong("as"), help: "Ask for another user (admins only).") var actingAs: String?
+    @Flag(help: "Print the decision (or the list) as JSON.") var json = false
     @OptionGroup var connection: ConnectionOptions
+
+    /// One action's decision as a JSON object (with its catalog facts when listing).
+    static func object(_ spec: ActionSpec, _ d: PolicyDecision, catalog: Bool) -> [String: Any] {
+        var o: [String: Any] = ["action": spec.name, "allowed": d.allowed, "own_jobs_only": d == .allowOwn]
+        if case let .deny(why) = d { o["reason"] = why }
+        if catalog {
+            o["view"] = spec.view.rawValue
+            o["risk"] = spec.risk.rawValue
+            o["title"] = spec.title
+            o["rate_per_minute"] = spec.ratePerMinute
+            o["fields"] = spec.fields.map { ["name": $0.name, "required": $0.required, "type": $0.typeDescription] as [String: Any] }
+            if let key = spec.key { o["key"] = key }
+        }
+        return o
+    }
+
+    static func printJSON(_ value: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
 
     func run() throws {
         let actor = currentActor(actingAs: actingAs)
@@ -149,6 +171,10 @@ struct CanICommand: ParsableCommand {
             do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
         }
         let who = live ? actor.effectiveUser : "\(actor.user) (embedded: admin)"
+        if json && (list || action == nil) {
+            try Self.printJSON(["user": who, "actions": ActionCatalog.all.map { Self.object($0, decide($0.name), catalog: true) }] as [String: Any])
+            return
+        }
         if list || action == nil {
             print("actions for \(who):")
             for spec in ActionCatalog.all {
@@ -162,6 +188,11 @@ struct CanICommand: ParsableCommand {
         }
         guard let action, ActionCatalog.spec(action) != nil else { throw fail("unknown action '\(TextSanitizer.clean(action ?? ""))'", code: 65) }
         let d = decide(action)
+        if json {
+            try Self.printJSON(Self.object(ActionCatalog.spec(action)!, d, catalog: false))
+            if !d.allowed { throw ExitCode(3) }
+            return
+        }
         switch d {
         case .allow: print("yes")
         case .allowOwn: print("yes (own jobs only)")
@@ -204,12 +235,19 @@ struct AuditCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Recompute the hash chain; exit 0 intact, 1 broken (the row is named).")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var dataDir: DataDirOption
+        @Flag(help: "Print the finding as JSON.") var json = false
 
         func run() throws {
             let log = try AuditCommand.log(connection, dataDir)
             let v: AuditVerification
             do { v = try AuditVerifier.verify(log) } catch { throw fail("audit log unavailable: \(error)", code: 7) }
-            print(v.summary)
+            if json {
+                var o: [String: Any] = ["ok": v.ok, "rows": v.rows]
+                if let broken = v.broken { o["broken_seq"] = broken.seq; o["problem"] = broken.problem }
+                try CanICommand.printJSON(o)
+            } else {
+                print(v.summary)
+            }
             if !v.ok { throw ExitCode(1) }
         }
     }

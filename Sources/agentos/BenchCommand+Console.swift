@@ -1,6 +1,7 @@
 import AgentOSCore
 import AgentOSWorld
 import ConsoleApp
+import ConsoleTerminal
 import ConsoleUI
 import Foundation
 
@@ -64,9 +65,9 @@ extension BenchCommand {
             _ = App.update(&live, .bus(.event(EventEnvelope(seq: seq, ts: now, source: "bench", event: .jobUpdated(JobPatch(id: id, progress: 0.5))))))
             seq += 1
         }
-        // An event waits for the next frame (frames at most every 16.7 ms; arrivals are uniform over
+        // An event waits for the next frame (frames at most every ConsoleRuntime.frameInterval; arrivals are uniform over
         // that interval) and then for that frame's work: fold the batch, settle, render, diff.
-        let latency = batch.enumerated().map { i, work in Double(i % 100) / 100 * 16.7 + work }.sorted()
+        let latency = batch.enumerated().map { i, work in Double(i % 100) / 100 * ConsoleRuntime.frameInterval * 1_000 + work }.sorted()
         results.append(BenchResult(name: "event to screen at 1,000 events/s (wait for the frame + fold 17 events + frame)", figure: latency,
                                    baseline: one, baselineName: "folding one event", goalMs: 16))
 

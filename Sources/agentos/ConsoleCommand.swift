@@ -320,6 +320,8 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
+    /// The simulated fleet's configuration is not versioned: no history.
+    func configHistory(_ key: String) throws -> [ConfigChange] { [] }
     func start() {
         world.start()
         let world = self.world
@@ -343,6 +345,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     let role: String
     let actor: Actor
     let actions: ConsoleActions
+    /// Written behind the actions; drained when the console stops.
+    let history: PostgresActionHistory?
     private let warmer = Mutex<Task<Void, Never>?>(nil)
 
     init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
@@ -362,8 +366,10 @@ final class LiveConsoleBackend: ConsoleBackend {
             let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
                                        dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
             actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.executor, unsupported: { _ in nil })
+            history = live.history
         } catch {
             actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
+            history = nil
         }
     }
 
@@ -399,6 +405,8 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func subscribe() -> AsyncStream<BusMessage> { bus.subscribe() }
 
+    func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
+
     func jobHistory(_ id: String) throws -> [JobEvent] {
         try postgres.query("""
             SELECT job_id::text AS job_id, ts, type, stage, status, worker_id, message FROM job_events
@@ -421,5 +429,8 @@ final class LiveConsoleBackend: ConsoleBackend {
         }
     }
 
-    func stop() { warmer.withLock { $0?.cancel() } }
+    func stop() {
+        warmer.withLock { $0?.cancel() }
+        history?.drain()
+    }
 }

@@ -77,8 +77,10 @@ final class ActionFixture: @unchecked Sendable {
         let spec = ActionCatalog.spec(action)
         let target = spec?.targetField.flatMap { payload[$0]?.description } ?? "system"
         let critical = spec?.confirmation == .typed
-        return actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
-                                                         reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+        let report = actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
+                                                               reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+        actions.history.drain() // action_history is written behind the request
+        return report
     }
 
     func scalar<T: PostgresDecodable>(_ sql: String, _ params: [any PostgresBindable] = [], as type: T.Type = T.self) throws -> T {
@@ -87,10 +89,11 @@ final class ActionFixture: @unchecked Sendable {
 
     func count(_ sql: String, _ params: [any PostgresBindable] = []) throws -> Int { try scalar(sql, params, as: Int.self) }
 
-    /// A job row of its own (and its kombu message when it waits).
+    /// A job row of its own (and its kombu message when it waits; `producerCopy`: with the copy
+    /// AgentOS's producers keep).
     @discardableResult
     func insertJob(status: JobStatus, queue: String = "video_downloader", owner: String = "tester", priority: Int = 5,
-                   errorClass: String? = nil, finishedDaysAgo: Int? = nil) throws -> String {
+                   errorClass: String? = nil, finishedDaysAgo: Int? = nil, producerCopy: Bool = false) throws -> String {
         let id = UUID().uuidString.lowercased()
         try db.query("""
             INSERT INTO jobs (id, name, stage, queue, status, priority, owner, error_class, error, started_at, finished_at)
@@ -100,8 +103,14 @@ final class ActionFixture: @unchecked Sendable {
             """, [id, queue, status.rawValue, priority, owner, errorClass, finishedDaysAgo])
         if status.isWaiting {
             let job = Job(id: id, name: "fixture.mp4", stage: queue, queue: queue, status: status, priority: priority, owner: owner, createdAt: Date())
-            try redis(0).send("LPUSH", ns.brokerListKey(queue: queue, priority: priority),
-                              KombuMessage.task(job: job, taskName: "agentos.\(queue)", deliveryTag: "tag-" + id))
+            let message = KombuMessage.task(job: job, taskName: "agentos.\(queue)", deliveryTag: "tag-" + id)
+            if producerCopy {
+                // As AgentOS's own producers push: the message and its copy.
+                _ = try redis(0).pipeline(ns.brokerPush(queue: queue, priority: priority, job: id, message: message))
+            } else {
+                // As another producer (Celery's apply_async) pushes: the message alone.
+                try redis(0).send("LPUSH", ns.brokerListKey(queue: queue, priority: priority), message)
+            }
         }
         return id
     }

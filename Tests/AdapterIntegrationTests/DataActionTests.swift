@@ -96,6 +96,13 @@ struct DataActionTests {
         try fx.expectSuccess(fx.run("config.rollback", ["key": .string(key), "version": .int(v0 + 1)]))
         #expect(try fx.scalar("SELECT value::text FROM config WHERE key = $1", [key], as: String.self) == "5")
         #expect(fx.run("config.set", ["key": .string("no.such.key"), "value": .string("1")]).outcome.isNotFound)
+
+        // What the console's drill-down shows: every version, newest first, with who, what and why.
+        let history = try ConfigHistory.load(fx.db, key: key)
+        #expect(history.map(\.version) == [v0 + 3, v0 + 2, v0 + 1])
+        #expect(history.last?.newValue == "5" && history.last?.reason == "flaky uploads" && history.last?.changedBy == "tester")
+        #expect(history.first?.newValue == "5" && history.first?.reason == "rollback to version \(v0 + 1)")
+        #expect(history[1].oldValue == "5" && history[1].reason == "reset to default")
     }
 
     @Test func lockFreezesChanges() throws {

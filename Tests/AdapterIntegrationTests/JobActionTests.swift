@@ -22,6 +22,22 @@ struct JobActionTests {
         #expect(again.outcome == .failure(.conflict("job \(id) is cancelled: only pending or queued jobs can be cancelled (running: job.kill)")))
     }
 
+    @Test func cancelRemovesTheExactMessageByItsProducerCopy() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let other = try fx.insertJob(status: .queued)
+        let id = try fx.insertJob(status: .queued, producerCopy: true)
+        #expect(try fx.redis(0).send("EXISTS", fx.ns.brokerMessageKey(job: id)).int == 1)
+        try fx.expectSuccess(fx.run("job.cancel", ["id": .string(id)]))
+        let left = try fx.brokerMessages("video_downloader")
+        #expect(!left.contains { $0.contains(id) } && left.contains { $0.contains(other) }, "only that job's message left the queue")
+        #expect(try fx.redis(0).send("EXISTS", fx.ns.brokerMessageKey(job: id)).int == 0, "the copy goes with it")
+        // job.retry re-enqueues with a copy again, so the next removal is exact too.
+        try fx.expectSuccess(fx.run("job.retry", ["id": .string(id)]))
+        #expect(try fx.redis(0).send("EXISTS", fx.ns.brokerMessageKey(job: id)).int == 1)
+        #expect(try fx.brokerMessages("video_downloader").filter { $0.contains(id) }.count == 1)
+    }
+
     @Test func killTerminatesARunningJob() async throws {
         let fx = try ActionFixture()
         defer { fx.close() }

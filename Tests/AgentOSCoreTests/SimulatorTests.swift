@@ -92,6 +92,102 @@ import Testing
     }
 }
 
+extension SimulatorTests {
+    @Test func queueAndJobCommandsTakeEffect() throws {
+        var (sim, _) = Self.run(seconds: 300)
+        _ = try sim.apply(.pauseQueue("video_downloader")).get()
+        _ = sim.advance(to: sim.now.addingTimeInterval(30))
+        let waiting = sim.jobs.values.filter { $0.queue == "video_downloader" && $0.status.isWaiting }.sorted { $0.id < $1.id }
+        #expect(waiting.count >= 3)
+
+        // job.set_priority moves the job into its new priority bucket.
+        let a = waiting[0]
+        _ = try sim.apply(.setJobPriority(a.id, 0)).get()
+        #expect(sim.jobs[a.id]?.priority == 0)
+        #expect(sim.waiting["video_downloader"]?[0].contains(a.id) == true)
+        #expect(throws: FleetCommandError.self) { try sim.apply(.setJobPriority(a.id, 12)).get() }
+
+        // job.move takes it out of one queue and puts it in the other.
+        let b = waiting[1]
+        _ = try sim.apply(.moveJob(b.id, to: "audio_transcriber")).get()
+        #expect(sim.jobs[b.id]?.queue == "audio_transcriber")
+        #expect(sim.waiting["audio_transcriber", default: []].joined().contains(b.id))
+        #expect(!sim.waiting["video_downloader", default: []].joined().contains(b.id))
+        #expect(throws: FleetCommandError.self) { try sim.apply(.moveJob(b.id, to: "no_such_queue")).get() }
+
+        // job.delete forgets a waiting job; a running one is refused.
+        let c = waiting[2]
+        _ = try sim.apply(.deleteJob(c.id)).get()
+        #expect(sim.jobs[c.id] == nil && !sim.waiting["video_downloader", default: []].joined().contains(c.id))
+        let running = try #require(sim.jobs.values.first { $0.status == .running })
+        #expect(throws: FleetCommandError.self) { try sim.apply(.deleteJob(running.id)).get() }
+
+        // queue.clear deletes every waiting job of the queue and says how many.
+        let pending = sim.pendingCount("video_downloader")
+        #expect(pending > 0)
+        let events = try sim.apply(.clearQueue("video_downloader")).get()
+        #expect(sim.pendingCount("video_downloader") == 0)
+        #expect(!sim.jobs.values.contains { $0.queue == "video_downloader" && $0.status.isWaiting })
+        #expect(events.filter { if case .jobDeleted = $0 { return true } else { return false } }.count == pending)
+        guard case let .queueUpdated(patch, cause) = events.last else { Issue.record("no queue event"); return }
+        #expect(cause == "queue.cleared" && patch.removed == pending && patch.pending == 0)
+    }
+
+    @Test func failedJobsAreRetriedOrPurgedPerQueue() throws {
+        let (start, _) = Self.run(seconds: 900)
+        let failedByQueue = Dictionary(grouping: start.jobs.values.filter { $0.status == .failed }, by: \.queue)
+        let (queue, failed) = try #require(failedByQueue.max { $0.value.count < $1.value.count })
+        #expect(!failed.isEmpty)
+
+        var retried = start
+        let errorClass = try #require(failed.first?.errorClass)
+        let ofClass = failed.filter { $0.errorClass == errorClass }
+        _ = try retried.apply(.retryFailed(queue, errorClass: errorClass)).get()
+        for job in ofClass {
+            #expect(retried.jobs[job.id]?.status == .queued && retried.jobs[job.id]?.attempts == job.attempts + 1)
+            #expect(retried.waiting[queue, default: []].joined().contains(job.id))
+        }
+        #expect(retried.queues[queue]?.failed == failed.count - ofClass.count)
+
+        var purged = start
+        _ = try purged.apply(.purgeFailed(queue)).get()
+        #expect(failed.allSatisfy { purged.jobs[$0.id] == nil })
+        #expect(purged.queues[queue]?.failed == 0)
+    }
+
+    @Test func workerForgetAndAlertAck() throws {
+        var (sim, _) = Self.run(seconds: 300)
+        let id = try #require(sim.workers.keys.sorted().first)
+        #expect(throws: FleetCommandError.self) { try sim.apply(.forgetWorker(id)).get() }
+        _ = try sim.apply(.shutdownWorker(id)).get()
+        _ = try sim.apply(.forgetWorker(id)).get()
+        #expect(sim.workers[id] == nil)
+
+        // A paused first stage backs up past 100 jobs: the simulator raises an alert.
+        _ = try sim.apply(.pauseQueue("video_downloader")).get()
+        _ = sim.advance(to: sim.now.addingTimeInterval(1_800), step: 1)
+        let alert = try #require(sim.alerts.first { $0.status == .active })
+        _ = try sim.apply(.ackAlert(alert.id, by: "alice")).get()
+        let acked = try #require(sim.alerts.first { $0.id == alert.id })
+        #expect(acked.status == .acked && acked.ackedBy == "alice")
+        #expect(throws: FleetCommandError.self) { try sim.apply(.ackAlert(alert.id, by: "alice")).get() }
+    }
+
+    @Test func controlCommandsRoundTripOnTheWire() throws {
+        let commands: [FleetCommand] = [
+            .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"), .retryFailed("q", errorClass: "Timeout"),
+            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
+        ]
+        for command in commands {
+            let wire = try JSONEncoder().encode(command)
+            #expect(try JSONDecoder().decode(FleetCommand.self, from: wire) == command, "\(String(decoding: wire, as: UTF8.self))")
+        }
+        // What the live executor publishes for job.move (the target queue under "queue").
+        let live = #"{"by":"alice","command":"job.move","queue":"q2","target":"j1"}"#
+        #expect(try JSONDecoder().decode(FleetCommand.self, from: Data(live.utf8)) == .moveJob("j1", to: "q2"))
+    }
+}
+
 @Suite struct AdminDataManagerTests {
     final class Clock: @unchecked Sendable {
         var now = Date(timeIntervalSince1970: 1_795_729_200)

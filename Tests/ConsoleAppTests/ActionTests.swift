@@ -151,6 +151,67 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(q.world.read { $0.queues["video_downloader"]?.paused } == false)
     }
 
+    /// Marks (Space) the first `n` queued jobs of the list; returns their ids.
+    static func markQueuedJobs(_ h: ActionHarness, _ n: Int) -> [String] {
+        var ids: [String] = []
+        for _ in 0..<n {
+            let list = Screens.listing(h.state)
+            guard let i = (0..<list.count).first(where: { h.job(list.id($0))?.status == .queued && !ids.contains(list.id($0)) }) else { break }
+            _ = h.select { $0 == list.id(i) }
+            ids.append(list.id(i))
+            h.press(.char(" "))
+        }
+        return ids
+    }
+
+    @Test func anActionOnMarkedRowsRunsOncePerRowAfterOneConfirmation() throws {
+        let h = ActionHarness(view: .jobs)
+        let ids = Self.markQueuedJobs(h, 3)
+        #expect(ids.count == 3 && h.state.current.markedIDs == Set(ids))
+        h.press(.char("c"))
+        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        #expect(dialog.kind == .yesNo && dialog.pending.bulk.count == 3)
+        #expect(h.screen.contains("Cancel job: 3 marked jobs? [y/N]"), "\(h.screen)")
+        #expect(h.screen.contains(String(ids.sorted()[0].prefix(8))))
+        h.press(.char("y"))
+        #expect(h.dispatched.map(\.action) == ["job.cancel", "job.cancel", "job.cancel"])
+        #expect(Set(h.dispatched.compactMap { $0.payload["id"]?.description }) == Set(ids))
+        #expect(Set(h.dispatched.compactMap(\.idempotencyKey)).count == 3, "one idempotency key per row")
+        for id in ids { #expect(h.job(id)?.status == .cancelled) }
+        #expect(h.lastNotice == "job.cancel: 3 of 3 done", "one notice for the lot: \(h.state.notices.map(\.text))")
+        #expect(h.state.current.markedIDs.isEmpty && h.state.bulkRuns.isEmpty)
+        #expect(h.audit.records.filter { $0.draft.action == "job.cancel" }.count == 6, "an intent and an outcome row per job")
+
+        // A critical action on marked queues wants their count typed, then a reason; each request carries its own queue as the confirmation.
+        let q = ActionHarness(view: .jobs)
+        q.press(.char("]"))
+        for name in ["video_downloader", "audio_transcriber"] {
+            _ = try #require(q.select { $0 == name })
+            q.press(.char(" "))
+        }
+        q.press(.char("C"))
+        #expect(q.screen.contains("type 2:"), "\(q.screen)")
+        q.type("video_downloader")
+        q.press(.enter)
+        #expect(q.screen.contains("refused: 'video_downloader' is not '2'"))
+        q.type("2")
+        q.press(.enter)
+        q.type("INC-9 bad batch")
+        q.press(.enter)
+        #expect(q.dispatched.map(\.confirmation) == ["audio_transcriber", "video_downloader"])
+        #expect(q.world.read { $0.pendingCount("video_downloader") + $0.pendingCount("audio_transcriber") } == 0)
+        #expect(q.lastNotice == "queue.clear: 2 of 2 done", "\(q.state.notices.map(\.text))")
+
+        // One of them fails: the summary says so, and ! retries it.
+        let f = ActionHarness(view: .jobs, executor: { FlakyExecutor($0, failures: 1) })
+        let marked = Self.markQueuedJobs(f, 2)
+        #expect(marked.count == 2)
+        f.press(.char("c"), .char("y"))
+        #expect(f.lastNotice.hasPrefix("job.cancel: 1 of 2 done, 1 failed: simulated backend fault"), "\(f.lastNotice)")
+        f.press(.char("!"))
+        #expect(marked.allSatisfy { f.job($0)?.status == .cancelled })
+    }
+
     @Test func theDrillDownActsOnItsItem() throws {
         let h = ActionHarness(view: .jobs)
         let id = try #require(Self.queuedJob(h))
@@ -163,7 +224,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(h.job(id)?.status == .cancelled)
         h.press(.enter, .char("."))
         guard case .actionMenu = h.state.overlay else { Issue.record("no menu from the detail"); return }
-        #expect(h.screen.contains("✗ needs the live backend (--redis and --postgres)"), "the menu row does not repeat the action's name")
+        #expect(h.screen.contains("Retry job") && h.screen.contains("Delete job"), "\(h.screen)")
     }
 
     @Test func yesNoDefaultsToNo() throws {
@@ -234,16 +295,29 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(h.audit.records.first?.draft.reason == "INC-42 planned upgrade")
         #expect(App.render(h.state).row(1).contains("MAINTENANCE"))
 
-        // A critical action on a named target wants that name (queue.clear is live-only: greyed embedded).
+        // A critical action on a named target wants that name, then a reason; then it runs on the fleet.
         let q = ActionHarness(view: .jobs)
-        q.state.actionUnavailable = [:]
-        q.answerImpacts = false
         q.press(.char("]"))
         _ = try #require(q.select { $0 == "video_downloader" })
+        let pending = q.world.read { $0.pendingCount("video_downloader") }
+        #expect(pending > 0)
         q.press(.char("C"))
+        #expect(q.screen.contains("Clear queue video_downloader: \(Fmt.count(pending)) pending job"), "\(q.screen)")
         q.type("system")
         q.press(.enter)
         #expect(q.screen.contains("refused: 'system' is not 'video_downloader'"))
+        q.type("video_downloader")
+        q.press(.enter)
+        q.type("INC-7 poison batch")
+        q.press(.enter)
+        let clear = try #require(q.dispatched.last)
+        #expect(clear.action == "queue.clear" && clear.confirmation == "video_downloader")
+        #expect(q.world.read { $0.pendingCount("video_downloader") } == 0)
+        #expect(q.lastNotice.contains("cleared queue video_downloader: \(pending) pending job(s) deleted"), "\(q.lastNotice)")
+        let rows = q.audit.records.filter { $0.draft.action == "queue.clear" }
+        #expect(rows.map(\.draft.phase) == [.intent, .outcome] && rows.last?.draft.outcome == "success")
+        #expect(rows.last?.draft.result?.contains("\(pending) pending job(s) deleted") == true, "\(rows.last?.draft.result ?? "")")
+        #expect(q.state.snapshot?.queues.first { $0.name == "video_downloader" }?.pending == 0, "the screen follows")
     }
 
     @Test func greyedActionsAreNotDispatchedAndSayWhy() throws {
@@ -265,10 +339,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(op.dispatched.isEmpty && op.lastNotice.contains("denied: role operator lacks QUEUE_CLEAR"))
 
         // Embedded: live-only actions are greyed before trying.
-        let e = ActionHarness(view: .jobs)
-        _ = try #require(Self.queuedJob(e))
-        e.press(.char("D"))
-        #expect(e.dispatched.isEmpty && e.lastNotice.contains("job.delete needs the live backend (--redis and --postgres)"))
+        let e = ActionHarness(view: .workers)
+        _ = try #require(e.select { _ in true })
+        e.press(.char("i"))
+        #expect(e.dispatched.isEmpty && e.lastNotice.contains("worker.ping needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
 
         // An open breaker greys the actions of its service.
         let b = ActionHarness(view: .jobs)
@@ -315,7 +389,8 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(h.state.overlay == .none && h.dispatched.isEmpty && h.lastNotice == "job.set_priority cancelled")
         h.press(.char("p"), .char("1"), .enter)
         #expect(h.dispatched.last?.payload == ["id": .string(id), "priority": .string("1")])
-        #expect(h.lastNotice.contains("job.set_priority failed: unavailable: job.set_priority needs the live backend"))
+        #expect(h.lastNotice.contains("job.set_priority: job \(id.prefix(8))…: priority 1"), "\(h.lastNotice)")
+        #expect(h.job(id)?.priority == 1)
     }
 
     @Test func dashboardQuickActions() throws {
@@ -327,7 +402,8 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         // The busiest active queue (video_downloader is paused).
         let busiest = try #require(h.state.snapshot?.queues.filter { !$0.paused }.max { ($0.pending, $1.name) < ($1.pending, $0.name) })
         #expect(entries[3].payload == ["queue": .string(busiest.name)])
-        #expect(entries[5].disabled?.contains("needs the live backend") == true || entries[5].disabled?.contains("no active alert") == true)
+        let activeAlert = h.state.snapshot?.alerts.contains { $0.status == .active } ?? false
+        #expect(activeAlert ? entries[5].disabled == nil : entries[5].disabled?.contains("no active alert") == true)
         h.press(.char("c"))
         #expect(h.dispatched.map(\.action) == ["system.cache_refresh"] && h.lastNotice.contains("SSOT cache rebuilt"))
         h.press(.char("W"))
@@ -337,6 +413,12 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.char("."))
         #expect(h.screen.contains("Pause the busiest queue (\(busiest.name)"))
         #expect(h.screen.contains("Dashboard quick actions"))
+        h.press(.escape)
+        if activeAlert, case let .int(id)? = entries[5].payload["id"] {
+            h.press(.char("a"))
+            #expect(h.dispatched.last?.payload == ["id": .int(id)])
+            #expect(h.world.read { sim in sim.alerts.first { $0.id == id }?.status } == .acked)
+        }
     }
 
     @Test func helpListsTheViewsActionsFromTheCatalog() {

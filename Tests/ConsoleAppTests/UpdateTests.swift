@@ -77,6 +77,58 @@ import Testing
         #expect(s.overlay == .none)
     }
 
+    @Test func aLongDrillDownScrollsWithTheMovementKeys() {
+        var s = Fixture.state(view: .jobs)
+        _ = Self.fold(&s, [.enter])
+        guard case let .detail(.job(id)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        // Sixty timeline entries: far more than 24 rows.
+        let events = (0..<60).map { JobEvent(jobID: id, ts: Fixture.now.addingTimeInterval(Double($0)), type: "progress", message: "step \($0)") }
+        _ = App.update(&s, .jobHistory(id, events))
+        var screen = App.render(s).text()
+        #expect(screen.contains("j/k scroll") && !screen.contains("step 59"), "\(screen)")
+        _ = Self.fold(&s, [.char("G")])
+        screen = App.render(s).text()
+        #expect(screen.contains("step 59") && !screen.contains("id:"), "the end of the timeline: \(screen)")
+        let bottom = s.detailOffset
+        _ = Self.fold(&s, [.char("j"), .char("j")])
+        #expect(s.detailOffset == bottom, "stops at the end")
+        _ = Self.fold(&s, [.char("k")])
+        #expect(s.detailOffset == bottom - 1)
+        _ = Self.fold(&s, [.char("g")])
+        #expect(s.detailOffset == 0 && App.render(s).text().contains("id:"))
+        _ = Self.fold(&s, [.pageDown])
+        #expect(s.detailOffset > 10)
+        #expect(s.overlay == .detail(.job(id)) && s.current.cursor.selected == 0, "the list under it did not move")
+        // Opening another drill-down starts at its top.
+        _ = Self.fold(&s, [.escape, .enter])
+        #expect(s.detailOffset == 0)
+    }
+
+    @Test func theConfigDrillDownShowsTheDiffAndTheHistory() throws {
+        var s = Fixture.state(width: 120, height: 40, view: .config)
+        _ = Self.fold(&s, [.char("g")])
+        let effects = Self.fold(&s, [.enter])
+        guard case let .detail(.config(key)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        #expect(effects == [.loadConfigHistory(key)])
+        var screen = App.render(s).text()
+        #expect(screen.contains("History") && screen.contains("loading…"))
+        let entry = try #require(s.snapshot?.config.first { $0.key == key })
+        let changes = [
+            ConfigChange(version: 3, oldValue: "7", newValue: "9", changedBy: "alice", changedAt: Fixture.now, reason: "INC-12"),
+            ConfigChange(version: 2, oldValue: "5", newValue: "7", changedBy: "bob", changedAt: Fixture.now.addingTimeInterval(-60)),
+        ]
+        _ = App.update(&s, .configHistory(key, changes))
+        screen = App.render(s).text()
+        #expect(screen.contains("v3") && screen.contains("alice  7 → 9  — INC-12") && screen.contains("bob  5 → 7"), "\(screen)")
+        #expect(screen.contains("b rolls back to a version"))
+        #expect(entry.value == entry.defaultValue ? screen.contains("= the default value") : screen.contains("(default)"))
+        // A change of that entry elsewhere reloads its history.
+        var changed = entry
+        changed.version += 1
+        let reload = App.update(&s, .bus(.event(EventEnvelope(seq: (s.sequencer.lastSeq ?? 0) + 1, ts: Fixture.now, source: "other", event: .configChanged(changed)))))
+        #expect(reload.contains(.loadConfigHistory(key)))
+    }
+
     @Test func analyticsWindowCycles() {
         var s = Fixture.state(view: .analytics)
         #expect(s.analyticsWindow == 60)

@@ -8,7 +8,7 @@ struct ActionDialogE2ETests {
     /// `AGENTOS_BINARY` runs another build of the binary (a private scratch path).
     static var binary: String { ProcessInfo.processInfo.environment["AGENTOS_BINARY"] ?? TmuxSession.binary }
 
-    @Test func cancelAQueuedJobThenTypedMaintenance() throws {
+    @Test func cancelAJobClearAQueueThenTypedMaintenance() throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the binary first (swift build --build-tests)")
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-e2e-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: data) }
@@ -62,6 +62,34 @@ struct ActionDialogE2ETests {
             s.split(separator: "\n").contains { $0.contains(shortID) && $0.contains(" cancelled ") }
         }
 
+        // Clear the held-up queue: the impact, the queue's name typed (a wrong one first), a reason.
+        try t.send("Escape")
+        _ = t.waitFor(5, "the filter cleared") { !$0.contains("/\(shortID)") }
+        try t.send("]")
+        _ = t.waitFor("[queues]")
+        try t.send("g")
+        try t.send("C")
+        screen = t.waitFor("type video_downloader:")
+        let impact = try #require(screen.split(separator: "\n").first { $0.contains("Clear queue video_downloader:") }, "\(screen)")
+        #expect(impact.contains("pending job") && impact.contains("will be deleted"), "\(impact)")
+        try t.type("video_uploader")
+        try t.send("Enter")
+        _ = t.waitFor("refused: 'video_uploader' is not 'video_downloader'")
+        try t.type("video_downloader")
+        try t.send("Enter")
+        _ = t.waitFor("reason:")
+        try t.type("INC-7 poison batch")
+        try t.send("Enter")
+        screen = t.waitFor("cleared queue video_downloader:")
+        // The queues table shows it empty (the queue is still paused, so nothing new arrives).
+        screen = t.waitFor(10, "video_downloader at 0 pending") { s in
+            s.split(separator: "\n").contains { row in
+                let cells = row.split(separator: " ", omittingEmptySubsequences: true)
+                guard let i = cells.firstIndex(of: "video_downloader"), i + 1 < cells.count else { return false }
+                return cells[i + 1] == "0"
+            }
+        }
+
         // A critical action that runs embedded: maintenance on, from System Controls.
         try t.send("3")
         _ = t.waitFor("Database activity")
@@ -83,6 +111,7 @@ struct ActionDialogE2ETests {
         // Every action left its rows in the embedded audit chain, the reason with the critical one.
         let audit = (try? String(contentsOf: data.appendingPathComponent("logs/audit/audit.jsonl"), encoding: .utf8)) ?? ""
         #expect(audit.contains("\"action\":\"queue.pause\"") && audit.contains("\"action\":\"job.cancel\""))
+        #expect(audit.contains("\"action\":\"queue.clear\"") && audit.contains("\"reason\":\"INC-7 poison batch\""))
         #expect(audit.contains("\"reason\":\"INC-42 e2e\"") && audit.contains("\"target\":\"system\""))
 
         try t.send("q")

@@ -3,13 +3,21 @@ import Foundation
 
 /// Jobs & Queue: job.* and queue.* (12).
 extension LiveActionExecutor {
-    /// Removes every message of a job from a queue's lists (DB0); returns how many.
+    /// Removes a job's message from its queue's lists (DB0); returns how many were removed.
+    /// KEYS[1] is the copy AgentOS's producers keep: with it, one LREM of the exact bytes per list.
+    /// Without it (another producer, e.g. Celery's own `apply_async`), the lists are scanned.
     static let unqueueScript = RedisScript("""
+        local m = redis.call('GET', KEYS[1])
         local removed = 0
-        for _, key in ipairs(KEYS) do
-            local items = redis.call('LRANGE', key, 0, -1)
-            for _, m in ipairs(items) do
-                if string.find(m, ARGV[1], 1, true) then removed = removed + redis.call('LREM', key, 1, m) end
+        if m then
+            for i = 2, #KEYS do removed = removed + redis.call('LREM', KEYS[i], 0, m) end
+            redis.call('DEL', KEYS[1])
+            return removed
+        end
+        for i = 2, #KEYS do
+            local items = redis.call('LRANGE', KEYS[i], 0, -1)
+            for _, item in ipairs(items) do
+                if string.find(item, ARGV[1], 1, true) then removed = removed + redis.call('LREM', KEYS[i], 1, item) end
             end
         end
         return removed
@@ -142,14 +150,19 @@ extension LiveActionExecutor {
         },
         "queue.clear": { c in
             let q = try c.string("queue")
+            var ids: [String] = []
             let r = try c.commit { tx in
                 guard try tx.query("SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [q]).rows.first != nil else { throw ActionFailure.notFound("queue \(q)") }
-                let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id", [q]).rows.count
+                ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map { try $0.get("id") }
                 try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
-                return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
+                return ActionResult("cleared queue \(q): \(ids.count) pending job(s) deleted", affected: ids.count)
             }
             let keys = c.ns.brokerListKeys(queue: q)
-            let removed = try c.redis(Namespace.DB.queues).send(["DEL"] + keys).int ?? 0
+            let broker = c.redis(Namespace.DB.queues)
+            let removed = try broker.send(["DEL"] + keys).int ?? 0
+            for chunk in stride(from: 0, to: ids.count, by: 1_000) {
+                try broker.send(["DEL"] + ids[chunk..<min(chunk + 1_000, ids.count)].map { c.ns.brokerMessageKey(job: $0) })
+            }
             try c.control("queue.clear", q)
             c.publish(.queueUpdated(QueuePatch(name: q, pending: 0, removed: r.affected), cause: "queue.cleared"))
             var out = r
@@ -174,15 +187,17 @@ extension LiveActionExecutor {
                 return ActionResult("re-enqueued \(jobs.count) failed job(s) of queue \(q)", affected: jobs.count)
             }
             for job in jobs { try c.enqueue(job) }
-            try c.control("queue.retry_failed", q)
+            try c.control("queue.retry_failed", q, extra: c.p.string("error_class").map { ["error_class": .string($0)] } ?? [:])
             return r
         },
         "queue.purge_failed": { c in
             let q = try c.string("queue")
-            return try c.commit { tx in
+            let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }
+            try c.control("queue.purge_failed", q)
+            return r
         },
         "queue.set_rate_limit": { c in
             let q = try c.string("queue")
@@ -200,19 +215,23 @@ extension LiveActionExecutor {
 }
 
 extension LiveActionContext {
+    /// The job's history row, written with the transaction's COMMIT.
     func jobEvent(_ tx: PostgresConnection, _ id: String, type: String, status: String?, message: String? = nil) throws {
-        try tx.query("INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
-                     [id, type, status, message ?? "\(type) by \(user)"])
+        tx.deferUntilCommit("INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
+                            [id, type, status, message ?? "\(type) by \(user)"])
     }
 
     @discardableResult
     func unqueue(_ job: Job) throws -> Int {
-        Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: ns.brokerListKeys(queue: job.queue), args: [job.id]).int ?? 0)
+        let keys: [any RedisArgument] = [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue)
+        return Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: keys, args: [job.id]).int ?? 0)
     }
 
     func enqueue(_ job: Job) throws {
         let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: "tag-" + job.id, origin: "agentos-console")
-        try redis(Namespace.DB.queues).send("LPUSH", ns.brokerListKey(queue: job.queue, priority: job.priority), message)
+        for reply in try redis(Namespace.DB.queues).pipeline(ns.brokerPush(queue: job.queue, priority: job.priority, job: job.id, message: message)) {
+            if case let .error(e) = reply { throw RedisError.server(e) }
+        }
     }
 
     /// A deleted job's files under `io/output/<id>` go with it.

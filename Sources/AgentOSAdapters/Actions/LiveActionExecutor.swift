@@ -26,6 +26,8 @@ public final class LiveActionExecutor: ActionExecutor {
 
     let db: PostgresClient
     let redis: RedisClient
+    /// One client (one connection pool) per Redis database, made once.
+    let databases: [RedisClient]
     let audit: PostgresAuditLog
     let ns: Namespace
     let settings: Settings
@@ -38,6 +40,7 @@ public final class LiveActionExecutor: ActionExecutor {
                 breakers: BreakerStore, rateLimits: RateLimitStore, refresh: @escaping @Sendable () throws -> Int) {
         db = postgres
         self.redis = redis
+        databases = (0..<16).map { redis.selecting(database: $0) }
         self.audit = audit
         ns = namespace
         self.settings = settings
@@ -138,7 +141,7 @@ struct LiveActionContext {
     var user: String { call.user }
     var db: PostgresClient { ex.db }
     var ns: Namespace { ex.ns }
-    func redis(_ database: Int) -> RedisClient { ex.redis.selecting(database: database) }
+    func redis(_ database: Int) -> RedisClient { ex.databases[database] }
 
     func string(_ name: String) throws -> String {
         guard let v = p.string(name) else { throw ActionFailure.invalid(field: name, "required") }
@@ -154,12 +157,23 @@ struct LiveActionContext {
     /// once the transaction committed.
     func commit(_ body: (PostgresConnection) throws -> ActionResult) throws -> ActionResult {
         var record: AuditRecord?
+        var storedWithEffect = false
         let result = try db.transaction { tx -> ActionResult in
             let r = try body(tx)
-            record = try ex.audit.append(call.outcomeDraft("success", result: r), in: tx)
+            // The outcome row, the durable idempotency result and COMMIT: one round trip.
+            let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))
+            var statements = outcome.statements
+            if let hold = call.idempotency {
+                statements.append(try RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
+                                                                    result: r, ttlSeconds: hold.ttlSeconds))
+            }
+            let rows = try tx.commit(with: statements)
+            storedWithEffect = call.idempotency != nil
+            record = try outcome.record(rows[outcome.statements.count - 1])
             return r
         }
         call.outcomeRecord = record
+        if storedWithEffect { call.idempotency?.storedWithEffect = true }
         return result
     }
 

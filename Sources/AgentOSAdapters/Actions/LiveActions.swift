@@ -51,6 +51,8 @@ public struct LiveActions: Sendable {
     public let audit: PostgresAuditLog
     public let breakers: RedisBreakerStore
     public let executor: LiveActionExecutor
+    /// The write-behind `action_history` sink (`drain()` before the process exits).
+    public let history: PostgresActionHistory
 
     public init(redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
                 dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
@@ -62,9 +64,10 @@ public struct LiveActions: Sendable {
                                       settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
                                       breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
         let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
+        history = PostgresActionHistory(postgres: postgres)
         dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
                                             rateLimits: rateLimits, idempotency: RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace),
                                             breakers: breakers, executor: executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                                            scrubber: scrubber, history: PostgresActionHistory(postgres: postgres)), options: options)
+                                            scrubber: scrubber, history: history), options: options)
     }
 }

@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSCrypto
 import Foundation
 
 /// The audit trail in `audit_logs`: rows are linked under a transaction-scoped advisory lock, so
@@ -11,24 +12,69 @@ public final class PostgresAuditLog: AuditLog {
     public init(postgres: PostgresClient) { db = postgres }
 
     public func append(_ draft: AuditDraft) throws -> AuditRecord {
-        try db.transaction { tx in try append(draft, in: tx) }
+        try db.withConnection { c in
+            let pending = Self.appending(draft)
+            let rows = try c.pipeline([PostgresConnection.Statement("BEGIN")] + pending.statements + [PostgresConnection.Statement("COMMIT")])
+            return try pending.record(rows[1 + pending.statements.count - 1])
+        }
     }
 
     public func append(_ draft: AuditDraft, in tx: PostgresConnection) throws -> AuditRecord {
-        try tx.query("SELECT pg_advisory_xact_lock($1)", [Self.lockKey])
-        let last = try tx.query("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").rows.first
-        let seq = try last.map { try $0.get("seq", as: Int.self) } ?? 0
-        let prev = try last.map { try $0.get("hash", as: String.self) } ?? AuditChain.genesis
-        let record = AuditChain.link(draft, seq: seq + 1, prev: prev)
-        let d = record.draft
-        try tx.query("""
+        let pending = Self.appending(draft)
+        let rows = try tx.pipeline(pending.statements)
+        return try pending.record(rows[pending.statements.count - 1])
+    }
+
+    /// A row on its way into the chain: the statements (the chain lock, then one INSERT that reads
+    /// the head and computes seq, prev_hash and hash in SQL, so an append needs no read round trip),
+    /// and how to read the record back from the INSERT's rows. The hash is the one
+    /// `AuditChain.hash` defines: SHA-256 over prev + "\n" + the canonical form, seq spliced in.
+    public struct Pending {
+        public let statements: [PostgresConnection.Statement]
+        let draft: AuditDraft
+        /// The canonical form around the seq value.
+        let prefix: String
+        let suffix: String
+
+        /// The record the INSERT wrote (its RETURNING row), checked against the hash computed here.
+        public func record(_ rows: PostgresRows) throws -> AuditRecord {
+            guard let row = rows.rows.first else { throw PostgresError(kind: .client, message: "audit row not written") }
+            let seq: Int = try row.get("seq"), prev: String = try row.get("prev_hash"), hash: String = try row.get("hash")
+            // AuditChain.hash, from the canonical form already built.
+            let expected = Hex.encode(Digest.sha256(prev + "\n" + prefix + String(seq) + suffix))
+            guard expected == hash else {
+                throw PostgresError(kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(expected.prefix(12))")
+            }
+            return AuditRecord(seq: seq, draft: draft, prevHash: prev, hash: hash)
+        }
+    }
+
+    /// No value of the canonical form can contain this key-value text: inside a JSON string every
+    /// quote is escaped, so `"seq":` appears once, as the top-level key.
+    static let seqSentinel = 9_007_199_254_740_991
+
+    public static func appending(_ draft: AuditDraft) -> Pending {
+        var d = draft
+        d.timestamp = AuditChain.storable(d.timestamp)
+        let canonical = AuditChain.canonical(seq: seqSentinel, d)
+        let marker = "\"seq\":\(seqSentinel)"
+        let at = canonical.range(of: marker)!
+        let prefix = String(canonical[..<at.lowerBound]) + "\"seq\":", suffix = String(canonical[at.upperBound...])
+        let insert = PostgresConnection.Statement("""
             INSERT INTO audit_logs (seq, id, timestamp, user_id, acting_as, role, action, phase, outcome, request_id, idempotency_key,
                                     session_id, target, reason, payload, result, ip_address, user_agent, duration_ms, prev_hash, hash)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::inet, $18, $19, $20, $21)
-            """, [record.seq, d.id, d.timestamp, d.user, d.actingAs, d.role, d.action, d.phase.rawValue, d.outcome, d.requestID,
+            SELECT h.seq, $1::uuid, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::uuid, $10::text,
+                   $11::text, $12::text, $13::text, $14::jsonb, $15::jsonb, $16::inet, $17::text, $18::int, h.prev,
+                   encode(sha256(convert_to(h.prev || E'\\n' || $19::text || h.seq::text || $20::text, 'UTF8')), 'hex')
+            FROM (SELECT coalesce(max(seq), 0) + 1 AS seq,
+                         coalesce((SELECT hash FROM audit_logs ORDER BY seq DESC LIMIT 1), '\(AuditChain.genesis)') AS prev
+                  FROM audit_logs) AS h
+            RETURNING seq, prev_hash, hash
+            """, [d.id, d.timestamp, d.user, d.actingAs, d.role, d.action, d.phase.rawValue, d.outcome, d.requestID,
                   d.idempotencyKey, d.sessionID, d.target, d.reason, d.payload.map(PostgresValue.json), d.result.map(PostgresValue.json),
-                  d.ip, d.userAgent, d.durationMs, record.prevHash, record.hash])
-        return record
+                  d.ip, d.userAgent, d.durationMs, prefix, suffix])
+        return Pending(statements: [PostgresConnection.Statement("SELECT pg_advisory_xact_lock($1)", [lockKey]), insert],
+                       draft: d, prefix: prefix, suffix: suffix)
     }
 
     static let columns = """

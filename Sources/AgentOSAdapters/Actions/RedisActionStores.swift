@@ -141,10 +141,19 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         return .replay(result)
     }
 
-    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int) throws {
+    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
         let done = Entry(fp: fingerprint, state: "done", rid: requestID.uuidString.lowercased(), result: result)
         try redis.send("SET", ns.idempotencyKey(scope), try encode(done), "EX", max(1, ttlSeconds))
-        try db.query("""
+        if !durableStored {
+            let st = try Self.durable(scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds)
+            try db.query(st.sql, st.params)
+        }
+    }
+
+    /// The durable copy of a result (`idempotency_results`), for `complete` or the effect's own transaction.
+    public static func durable(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult,
+                               ttlSeconds: Int) throws -> PostgresConnection.Statement {
+        PostgresConnection.Statement("""
             INSERT INTO idempotency_results (user_id, action, key, fingerprint, request_id, status, result, expires_at)
             VALUES ($1, $2, $3, $4, $5, 'done', $6, now() + make_interval(secs => $7))
             ON CONFLICT (user_id, action, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id,

@@ -24,6 +24,18 @@ public struct Namespace: Sendable, Equatable {
     /// Every list of a queue, in the order workers read them.
     public func brokerListKeys(queue: String) -> [[UInt8]] { Self.prioritySteps.map { brokerListKey(queue: queue, priority: $0) } }
 
+    /// The exact message AgentOS's own producers pushed for a job (DB0, with a TTL), so removing
+    /// it from its list is one LREM instead of a scan of the queue.
+    public func brokerMessageKey(job id: String) -> String { "\(prefix):broker:message:\(id)" }
+    /// How long a message copy is kept: longer than any job waits in a queue.
+    public static let brokerMessageTTLSeconds = 7 * 86_400
+
+    /// LPUSH of a message and its copy, for a pipeline.
+    public func brokerPush(queue: String, priority: Int, job id: String, message: [UInt8]) -> [[any RedisArgument]] {
+        [["LPUSH", brokerListKey(queue: queue, priority: priority), message],
+         ["SET", brokerMessageKey(job: id), message, "EX", Self.brokerMessageTTLSeconds]]
+    }
+
     // DB1: SSOT cache
     public var snapshotKey: String { "\(prefix):admin:dashboard:v4" }
     public var snapshotLockKey: String { "\(prefix):admin:dashboard:v4:lock" }

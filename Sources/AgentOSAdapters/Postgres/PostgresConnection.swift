@@ -46,6 +46,12 @@ public struct PostgresRow: Sendable {
 public final class PostgresConnection: @unchecked Sendable {
     private let conn: OpaquePointer
     public let target: String
+    /// Inside `transaction`: the BEGIN not yet sent (it travels with the first statement).
+    private var pendingBegin: String?
+    /// Inside `transaction`: `commit(with:)` already committed.
+    private var committed = false
+    /// Inside `transaction`: statements that go out with the COMMIT (`deferUntilCommit`).
+    private var deferred: [Statement] = []
 
     /// Connects with a URL (`postgresql://user@host:port/db?sslmode=verify-full`) or a key/value
     /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`.
@@ -87,15 +93,163 @@ public final class PostgresConnection: @unchecked Sendable {
         return true
     }
 
-    /// Runs one parameterised statement and returns its rows.
+    /// One parameterised statement for `pipeline`.
+    public struct Statement {
+        public var sql: String
+        public var params: [any PostgresBindable]
+        public init(_ sql: String, _ params: [any PostgresBindable] = []) {
+            self.sql = sql
+            self.params = params
+        }
+    }
+
+    /// Runs one parameterised statement and returns its rows. Inside `transaction`, the first
+    /// statement travels with its BEGIN (one round trip).
     @discardableResult
     public func query(_ sql: String, _ params: [any PostgresBindable] = []) throws(PostgresError) -> PostgresRows {
+        // A statement seen before runs by name (parsed and planned once per connection); a new one
+        // is prepared and run in one round trip by `pipeline`, as is a transaction's first statement.
+        if pendingBegin == nil {
+            if let name = prepared[Self.preparedKey(sql, params)] {
+                return try consume(withParameters(params) { (count, _, values, lengths, formats) in
+                    PQexecPrepared(conn, name, count, values, lengths, formats, 0)
+                })
+            }
+            if !Self.preparable(sql) || prepared.count >= Self.maxPrepared {
+                return try consume(withParameters(params) { (count, types, values, lengths, formats) in
+                    PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
+                })
+            }
+        }
+        return try pipeline([Statement(sql, params)])[0]
+    }
+
+    /// Sends the statements in one round trip (libpq pipeline mode) and returns each one's rows.
+    /// After a failing statement the server skips the rest; the first error is thrown once the
+    /// pipeline is drained (inside a transaction, the transaction is then aborted).
+    @discardableResult
+    public func pipeline(_ statements: [Statement]) throws(PostgresError) -> [PostgresRows] {
+        var all = statements
+        if let begin = pendingBegin {
+            pendingBegin = nil
+            all.insert(Statement(begin), at: 0)
+        }
+        guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))") }
+        defer { _ = PQexitPipelineMode(conn) }
+        // What was sent, in order: each gives one result (then a NULL). Preparations are not returned.
+        var sent: [(prepares: PreparedKey?, name: String)] = []
+        var queries = 0
+        for st in all {
+            let key = Self.preparedKey(st.sql, st.params)
+            var name = prepared[key] ?? ""
+            if name.isEmpty, Self.preparable(st.sql), prepared.count + sent.count < Self.maxPrepared {
+                name = "agentos_\(nextPrepared)"
+                nextPrepared += 1
+                let ok: Int32 = withParameters(st.params) { (count, types, _, _, _) in PQsendPrepare(conn, name, st.sql, count, types) }
+                guard ok == 1 else { break }
+                sent.append((key, name))
+            }
+            let ok: Int32 = withParameters(st.params) { (count, types, values, lengths, formats) in
+                name.isEmpty ? PQsendQueryParams(conn, st.sql, count, types, values, lengths, formats, 0)
+                             : PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0)
+            }
+            guard ok == 1 else { break }
+            sent.append((nil, name))
+            queries += 1
+        }
+        var firstError: PostgresError?
+        if queries < all.count {
+            firstError = PostgresError(kind: isOK ? .client : .connection, message: Self.trimmed(PQerrorMessage(conn)))
+        }
+        guard PQpipelineSync(conn) == 1 else {
+            throw firstError ?? PostgresError(kind: .connection, message: "pipeline sync failed: \(Self.trimmed(PQerrorMessage(conn)))")
+        }
+        var out: [PostgresRows] = []
+        for item in sent {
+            guard let result = PQgetResult(conn) else {
+                throw firstError ?? PostgresError(kind: .connection, message: "pipeline ended early: \(Self.trimmed(PQerrorMessage(conn)))")
+            }
+            if let key = item.prepares {
+                let status = PQresultStatus(result)
+                if status == PGRES_COMMAND_OK {
+                    prepared[key] = item.name
+                    PQclear(result)
+                } else if status == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                } else {
+                    do { _ = try consume(result) } catch { if firstError == nil { firstError = error } }
+                }
+                while let extra = PQgetResult(conn) { PQclear(extra) }
+                continue
+            }
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                out.append(PostgresRows(columns: [], rows: [], affectedRows: 0))
+            } else {
+                do { out.append(try consume(result)) } catch {
+                    if firstError == nil { firstError = error }
+                    out.append(PostgresRows(columns: [], rows: [], affectedRows: 0))
+                }
+            }
+            // Each statement's results end with a NULL.
+            while let extra = PQgetResult(conn) { PQclear(extra) }
+        }
+        // The sync point.
+        while let r = PQgetResult(conn) {
+            let done = PQresultStatus(r) == PGRES_PIPELINE_SYNC
+            PQclear(r)
+            if done { break }
+        }
+        if let firstError { throw firstError }
+        return Array(out.dropFirst(all.count - statements.count))
+    }
+
+    /// Inside `transaction`: a statement whose rows nobody reads goes out with the COMMIT (same
+    /// transaction, no round trip of its own). Its error fails the commit, so the transaction.
+    public func deferUntilCommit(_ sql: String, _ params: [any PostgresBindable] = []) {
+        deferred.append(Statement(sql, params))
+    }
+
+    /// Commits the open transaction together with the deferred statements and `statements` (run
+    /// in that order) in one round trip; returns the rows of `statements`. `transaction` then has
+    /// nothing left to commit.
+    @discardableResult
+    public func commit(with statements: [Statement]) throws(PostgresError) -> [PostgresRows] {
+        let before = deferred
+        deferred = []
+        let rows = try pipeline(before + statements + [Statement("COMMIT")])
+        committed = true
+        return Array(rows.dropFirst(before.count).dropLast())
+    }
+
+    /// Statements prepared on this connection: SQL and parameter types → name.
+    private var prepared: [PreparedKey: String] = [:]
+    private var nextPrepared = 1
+    /// Beyond this many (generated SQL), statements run unnamed.
+    static let maxPrepared = 256
+
+    struct PreparedKey: Hashable {
+        let sql: String
+        let types: [UInt32]
+    }
+
+    static func preparedKey(_ sql: String, _ params: [any PostgresBindable]) -> PreparedKey {
+        PreparedKey(sql: sql, types: params.map { $0.postgresValue.oid })
+    }
+
+    /// Only plain DML is prepared (what PREPARE accepts); utility statements run unnamed.
+    static func preparable(_ sql: String) -> Bool {
+        let head = sql.drop { $0 == " " || $0 == "\n" }.prefix(7).uppercased()
+        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"].contains { head.hasPrefix($0) }
+    }
+
+    /// Binds `params` as libpq wants them (NUL-terminated copies kept alive during `body`).
+    private func withParameters<R>(_ params: [any PostgresBindable],
+                                   _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
         let wire = params.map { $0.postgresValue.wire }
-        let count = wire.count
         let types = wire.map { $0.oid }
         let formats = wire.map { $0.format }
         let lengths = wire.map { Int32($0.bytes?.count ?? 0) }
-        // Keep every parameter's bytes alive and NUL-terminated for the duration of the call.
         let buffers: [UnsafeMutablePointer<CChar>?] = wire.map { item in
             guard let bytes = item.bytes else { return nil }
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
@@ -106,28 +260,46 @@ public final class PostgresConnection: @unchecked Sendable {
             return p
         }
         defer { buffers.forEach { $0?.deallocate() } }
-        let result: OpaquePointer? = buffers.withUnsafeBufferPointer { bufs in
+        return buffers.withUnsafeBufferPointer { bufs in
             bufs.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(conn, sql, Int32(count), types, values.baseAddress, lengths, formats, 0)
+                body(Int32(wire.count), types, values.baseAddress, lengths, formats)
             }
         }
-        return try consume(result)
     }
 
     /// Runs statements without parameters (may contain several, e.g. a migration).
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> PostgresRows {
-        try consume(PQexec(conn, sql))
+        if let begin = pendingBegin {
+            pendingBegin = nil
+            _ = try consume(PQexec(conn, begin))
+        }
+        return try consume(PQexec(conn, sql))
     }
 
     /// Runs `body` inside BEGIN … COMMIT; any thrown error rolls the transaction back and is rethrown.
+    /// BEGIN goes out with the first statement, and `commit(with:)` may fold the COMMIT into the
+    /// last round trip.
     public func transaction<T>(isolation: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
-        try execute(isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN")
+        pendingBegin = isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN"
+        committed = false
         do {
             let value = try body(self)
-            try execute("COMMIT")
+            if !committed {
+                if !deferred.isEmpty {
+                    try commit(with: [])
+                } else if pendingBegin != nil {
+                    pendingBegin = nil // nothing ran: nothing to commit
+                } else {
+                    try execute("COMMIT")
+                }
+            }
+            committed = false
             return value
         } catch {
+            pendingBegin = nil
+            committed = false
+            deferred = []
             if isOK && inTransaction { _ = try? execute("ROLLBACK") }
             throw error
         }

@@ -18,19 +18,34 @@ public enum PostgresValue: Sendable, Equatable {
     /// A text[] value.
     case textArray([String])
 
+    /// The type OID `wire` sends (0: the server infers it).
+    var oid: UInt32 {
+        switch self {
+        case .null, .text: return 0
+        case .int: return 20
+        case .double: return 701
+        case .bool: return 16
+        case .bytes: return 17
+        case .uuid: return 2950
+        case .timestamp: return 1184
+        case .json: return 3802
+        case .textArray: return 1009
+        }
+    }
+
     /// (type OID, text form or binary bytes, format 0 = text / 1 = binary)
     var wire: (oid: UInt32, bytes: [UInt8]?, format: Int32) {
         switch self {
-        case .null: return (0, nil, 0)
-        case let .text(s): return (0, Array(s.utf8), 0)
-        case let .int(i): return (20, Array(String(i).utf8), 0)
-        case let .double(d): return (701, Array(Self.formatDouble(d).utf8), 0)
-        case let .bool(b): return (16, Array((b ? "t" : "f").utf8), 0)
-        case let .bytes(b): return (17, b, 1)
-        case let .uuid(u): return (2950, Array(u.uuidString.lowercased().utf8), 0)
-        case let .timestamp(d): return (1184, Array(PostgresTimestamp.format(d).utf8), 0)
-        case let .json(s): return (3802, Array(s.utf8), 0)
-        case let .textArray(items): return (1009, Array(Self.arrayLiteral(items).utf8), 0)
+        case .null: return (oid, nil, 0)
+        case let .text(s): return (oid, Array(s.utf8), 0)
+        case let .int(i): return (oid, Array(String(i).utf8), 0)
+        case let .double(d): return (oid, Array(Self.formatDouble(d).utf8), 0)
+        case let .bool(b): return (oid, Array((b ? "t" : "f").utf8), 0)
+        case let .bytes(b): return (oid, b, 1)
+        case let .uuid(u): return (oid, Array(u.uuidString.lowercased().utf8), 0)
+        case let .timestamp(d): return (oid, Array(PostgresTimestamp.format(d).utf8), 0)
+        case let .json(s): return (oid, Array(s.utf8), 0)
+        case let .textArray(items): return (oid, Array(Self.arrayLiteral(items).utf8), 0)
         }
     }
 

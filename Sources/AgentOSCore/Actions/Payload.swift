@@ -49,6 +49,10 @@ public struct Payload: Sendable, Equatable {
 /// are `\u` escapes).
 public enum CanonicalJSON {
     public static func string(_ s: String) -> String {
+        // Printable ASCII without quote or backslash (ids, names, most text) goes through as it is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + s + "\""
+        }
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -67,7 +67,7 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
         }
     }
 
-    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int) throws {
+    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
         let now = clock.nowMillis()
         entries.withLock { $0[scope] = Entry(fingerprint: fingerprint, requestID: requestID, result: result, expires: now + Int64(ttlSeconds) * 1_000) }
     }

@@ -21,6 +21,9 @@ public final class ActionCall: @unchecked Sendable {
     public internal(set) var intent: AuditRecord?
     /// Set by an executor that wrote the outcome row inside its own transaction.
     public var outcomeRecord: AuditRecord?
+    /// The idempotency key this call holds (set by the idempotency stage). An executor whose effect
+    /// commits in PostgreSQL stores the durable result in that transaction and sets `storedWithEffect`.
+    public var idempotency: IdempotencyHold?
     /// Events the executor wants published after a success (besides `action.executed`).
     public var events: [AgentEvent] = []
     /// Per-stage durations in milliseconds.
@@ -82,6 +85,14 @@ public final class ActionCall: @unchecked Sendable {
         defer { timings.append((stage, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) }
         return try body()
     }
+}
+
+/// An idempotency key held by a running call.
+public struct IdempotencyHold: Sendable {
+    public let scope: IdempotencyScope
+    public let fingerprint: String
+    public let ttlSeconds: Int
+    public var storedWithEffect = false
 }
 
 /// What `dispatch` hands back: the result or the failure, and the audit rows written.

@@ -66,7 +66,9 @@ public enum IdempotencyClaim: Sendable, Equatable {
 /// Idempotency keys (Redis DB2 with the durable result in PostgreSQL live, memory embedded).
 public protocol IdempotencyStore: Sendable {
     func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim
-    func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int) throws
+    /// Stores the result. `durableStored`: the executor already wrote the durable copy inside the
+    /// effect's transaction (`ActionCall.idempotency`), so only the fast copy is left to write.
+    func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws
     /// Forgets a claim whose action failed, so a retry with the same key runs again.
     func release(_ scope: IdempotencyScope, requestID: UUID) throws
 }

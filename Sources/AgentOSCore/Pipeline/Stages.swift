@@ -144,10 +144,12 @@ struct IdempotencyStage: ActionMiddleware {
         case .mismatch: throw .idempotencyMismatch
         case .claimed: break
         }
+        call.idempotency = IdempotencyHold(scope: scope, fingerprint: fingerprint, ttlSeconds: options.idempotencyTTLSeconds)
         do {
             let result = try next(call)
             do {
-                try store.complete(scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result, ttlSeconds: options.idempotencyTTLSeconds)
+                try store.complete(scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result,
+                                   ttlSeconds: options.idempotencyTTLSeconds, durableStored: call.idempotency?.storedWithEffect ?? false)
             } catch {
                 call.warnings.append("idempotency result not stored: \(error)")
             }

@@ -58,6 +58,22 @@ extension App {
         }
     }
 
+    /// The marked rows a bulk action runs on, as many as fit ("q1, q2, q3 and 4 more").
+    static func bulkList(_ p: PendingAction, width: Int) -> String {
+        guard let field = p.spec.targetField else { return "" }
+        let short = p.spec.field(field)?.kind == .uuid
+        let ids = p.bulk.compactMap { payload in payload[field]?.description }.map { short ? "\($0.prefix(8))…" : $0 }
+        var shown: [String] = []
+        for id in ids {
+            let rest = ids.count - shown.count - 1
+            let candidate = (shown + [id]).joined(separator: ", ") + (rest > 0 ? " and \(rest) more" : "")
+            if DisplayWidth.of(candidate) > max(20, width), !shown.isEmpty { break }
+            shown.append(id)
+        }
+        let rest = ids.count - shown.count
+        return shown.joined(separator: ", ") + (rest > 0 ? " and \(rest) more" : "")
+    }
+
     static func renderActionMenu(_ state: AppState, _ menu: ActionMenuState, _ b: inout CellBuffer, _ body: Rect) {
         let entries = actionEntries(state)
         guard !entries.isEmpty else { return }
@@ -135,6 +151,13 @@ extension App {
         switch dialog.kind {
         case .none:
             return
+        case .yesNo where !p.bulk.isEmpty:
+            lines.append(("\(spec.title): \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
+            lines.append((bulkList(p, width: body.width - 12), Style(.muted)))
+            lines.append(("", .plain))
+            lines.append(("y confirms · any other key cancels · one audited request per row", Style(.muted)))
+            Modal(title: "Confirm \(spec.name) on \(p.targetPhrase)", lines: lines, buttons: ["No", "Yes"], focusedButton: 0, tone: .warning)
+                .render(into: &b, rect: body)
         case .yesNo:
             lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
             if let note = p.note { lines.append((note, Style(.muted))) }
@@ -160,7 +183,10 @@ extension App {
             Modal(title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"], focusedButton: 0, tone: .warning)
                 .render(into: &b, rect: body)
         case .typed:
-            if case let .measured(n?) = p.impact {
+            if !p.bulk.isEmpty {
+                lines.append(("\(spec.title): \(p.targetPhrase).", Style(.text, [.bold])))
+                lines.append((bulkList(p, width: body.width - 12), Style(.muted)))
+            } else if case let .measured(n?) = p.impact {
                 lines.append((impactSentence(p, n), Style(.text, [.bold])))
             } else {
                 lines.append((p.targetPhrase == "the system" ? "\(spec.title): affects the whole system." : "\(spec.title) \(p.targetPhrase).",

@@ -18,6 +18,8 @@ public struct PendingAction: Sendable, Equatable {
     /// Matches an impact measurement to this dialog.
     public var token: Int
     public var impact: Impact = .notAsked
+    /// A bulk action: one payload per marked row (empty: the action runs once, on `payload`).
+    public var bulk: [[String: PayloadValue]] = []
 
     public init(spec: ActionSpec, payload: [String: PayloadValue], note: String? = nil, token: Int) {
         self.spec = spec
@@ -26,14 +28,20 @@ public struct PendingAction: Sendable, Equatable {
         self.token = token
     }
 
-    /// What the action is aimed at, as the pipeline computes it: the target field's value, or `system`.
+    /// What the action is aimed at, as the pipeline computes it: the target field's value, or
+    /// `system`. A bulk action's is the number of rows (what a critical one wants typed).
     public var target: String {
+        if !bulk.isEmpty { return String(bulk.count) }
         guard let field = spec.targetField, let value = payload[field] else { return "system" }
         return value.description
     }
 
-    /// The target for a sentence ("job 1f3a2b3c…", "queue video_downloader", "the system").
+    /// What one row is ("job", "queue", "worker"…), for a bulk action's sentences.
+    public var rowNoun: String { spec.targetField == "queue" ? "queue" : String(spec.name.prefix { $0 != "." }) }
+
+    /// The target for a sentence ("job 1f3a2b3c…", "queue video_downloader", "the system", "3 marked jobs").
     public var targetPhrase: String {
+        if !bulk.isEmpty { return "\(bulk.count) marked \(rowNoun)\(bulk.count == 1 ? "" : "s")" }
         let t = target
         guard let field = spec.targetField, payload[field] != nil else { return "the system" }
         if spec.field(field)?.kind == .uuid { return "\(String(t.prefix(8)))…" }
@@ -76,7 +84,11 @@ public struct ActionConfirmState: Sendable, Equatable {
 
     public init(pending: PendingAction) { self.pending = pending }
 
-    public var kind: Confirmation { pending.spec.confirmation }
+    /// A bulk action always asks: y/N, or the count typed for a critical one.
+    public var kind: Confirmation {
+        guard !pending.bulk.isEmpty else { return pending.spec.confirmation }
+        return pending.spec.confirmation == .typed ? .typed : .yesNo
+    }
 }
 
 /// One line of the action menu: the action, its key, the payload prefilled from the selection
@@ -104,5 +116,20 @@ public struct ActionEntry: Sendable, Equatable {
         self.note = note
         self.disabled = disabled
         self.forbidden = forbidden
+    }
+}
+
+/// A bulk action in flight: its requests, and how they ended.
+public struct BulkRun: Sendable, Equatable {
+    public var action: String
+    public var total: Int
+    public var waiting: Set<UUID>
+    public var succeeded = 0
+    public var failures: [String] = []
+
+    public init(action: String, requests: [UUID]) {
+        self.action = action
+        total = requests.count
+        waiting = Set(requests)
     }
 }

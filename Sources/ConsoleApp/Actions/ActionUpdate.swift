@@ -35,7 +35,16 @@ extension App {
             return []
         }
         state.actionToken += 1
-        return begin(&state, PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actionToken))
+        var pending = PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actionToken)
+        // Rows are marked: an action aimed at the selected row runs on each marked row instead.
+        if state.view != .dashboard, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
+            pending.bulk = state.current.markedIDs.sorted().map { id in
+                var payload = entry.payload
+                payload[field] = .string(id)
+                return payload
+            }
+        }
+        return begin(&state, pending)
     }
 
     /// Asks the missing required fields, then confirms.
@@ -49,6 +58,10 @@ extension App {
     }
 
     static func confirm(_ state: inout AppState, _ pending: PendingAction) -> [Effect] {
+        if !pending.bulk.isEmpty {
+            state.overlay = .confirm(ActionConfirmState(pending: pending))
+            return []
+        }
         var pending = pending
         switch pending.spec.confirmation {
         case .none:
@@ -70,6 +83,7 @@ extension App {
 
     static func dispatch(_ state: inout AppState, _ pending: PendingAction, reason: String?, confirmation: String?) -> [Effect] {
         state.overlay = .none
+        if !pending.bulk.isEmpty { return dispatchBulk(&state, pending, reason: reason) }
         let request = ActionRequest(action: pending.spec.name, payload: pending.payload, actor: state.actor,
                                     idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
         return send(&state, request, retry: false)
@@ -82,6 +96,25 @@ extension App {
         let target = ActionCatalog.spec(request.action).map { PendingAction(spec: $0, payload: request.payload, token: 0).targetPhrase } ?? ""
         state.notify("\(retry ? "retrying" : "running") \(request.action)\(target == "the system" ? "" : " on \(target)")…", .info)
         return [.dispatch(request)]
+    }
+
+    /// One request per marked row, each with its own idempotency key (and, critical, its own
+    /// target as the typed confirmation: the operator typed the count). The marks are spent.
+    static func dispatchBulk(_ state: inout AppState, _ pending: PendingAction, reason: String?) -> [Effect] {
+        let requests = pending.bulk.map { payload in
+            ActionRequest(action: pending.spec.name, payload: payload, actor: state.actor, idempotencyKey: newIdempotencyKey(), reason: reason,
+                          confirmation: pending.spec.confirmation == .typed
+                              ? PendingAction(spec: pending.spec, payload: payload, token: 0).target : nil)
+        }
+        for request in requests {
+            state.actionsInFlight[request.requestID] = request
+            state.ownRequestIDs.append(request.requestID.uuidString.lowercased())
+        }
+        if state.ownRequestIDs.count > 50 { state.ownRequestIDs.removeFirst(state.ownRequestIDs.count - 50) }
+        state.bulkRuns.append(BulkRun(action: pending.spec.name, requests: requests.map(\.requestID)))
+        state.current.markedIDs = []
+        state.notify("running \(pending.spec.name) on \(pending.targetPhrase)…", .info)
+        return requests.map { .dispatch($0) }
     }
 
     /// `!`: the last failed action again, with the same idempotency key and payload.
@@ -100,6 +133,9 @@ extension App {
 
     static func actionFinished(_ state: inout AppState, _ report: ActionReport) -> [Effect] {
         let request = state.actionsInFlight.removeValue(forKey: report.requestID)
+        if let i = state.bulkRuns.firstIndex(where: { $0.waiting.contains(report.requestID) }) {
+            return bulkFinished(&state, i, report, request)
+        }
         if report.succeeded {
             state.notify("\(report.action): \(compactIDs(report.message))", .success)
             for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
@@ -114,6 +150,32 @@ extension App {
             state.notify("\(report.action) failed: \(why)\(request == nil ? "" : " — ! retries")", .error)
         }
         return []
+    }
+
+    /// One request of a bulk action ended: counted; when the last one ends, one notice.
+    static func bulkFinished(_ state: inout AppState, _ i: Int, _ report: ActionReport, _ request: ActionRequest?) -> [Effect] {
+        var run = state.bulkRuns[i]
+        run.waiting.remove(report.requestID)
+        if report.succeeded {
+            run.succeeded += 1
+        } else {
+            let message = compactIDs(report.message)
+            run.failures.append(message.hasPrefix("failed: ") ? String(message.dropFirst(8)) : message)
+            if let request { state.lastFailedAction = request }
+        }
+        guard run.waiting.isEmpty else {
+            state.bulkRuns[i] = run
+            return []
+        }
+        state.bulkRuns.remove(at: i)
+        if run.failures.isEmpty {
+            state.notify("\(run.action): \(run.succeeded) of \(run.total) done", .success)
+        } else {
+            state.notify("\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last", .error)
+        }
+        guard run.succeeded > 0, !state.reloadPending else { return [] }
+        state.reloadPending = true
+        return [.reloadSnapshot]
     }
 
     static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {

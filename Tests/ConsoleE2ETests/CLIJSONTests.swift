@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+/// The listing commands speak JSON for scripts (`--json`), with the same exit codes as their text.
+@Suite("CLI JSON output")
+struct CLIJSONTests {
+    static var binary: String { ProcessInfo.processInfo.environment["AGENTOS_BINARY"] ?? TmuxSession.binary }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
+    }
+
+    @Test func canIListsTheCatalogAndDecidesAsJSON() throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-cli-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let env = ["AGENTOS_DATA_DIR": data.path]
+        let list = try Spawned.run([Self.binary, "can-i", "--list", "--json"], environment: env)
+        #expect(list.status == 0, "\(list.stderr)")
+        let actions = try #require(try json(list.stdout)["actions"] as? [[String: Any]])
+        #expect(actions.count == 83)
+        let clear = try #require(actions.first { $0["action"] as? String == "queue.clear" })
+        #expect(clear["risk"] as? String == "critical" && clear["allowed"] as? Bool == true && clear["key"] as? String == "C")
+
+        let one = try Spawned.run([Self.binary, "can-i", "job.cancel", "--json"], environment: env)
+        let decision = try json(one.stdout)
+        #expect(one.status == 0 && decision["allowed"] as? Bool == true)
+        let unknown = try Spawned.run([Self.binary, "can-i", "job.explode", "--json"], environment: env)
+        #expect(unknown.status == 65 && unknown.stderr.contains("unknown action"))
+
+        // The embedded audit chain (empty here) verifies, as JSON.
+        let verify = try Spawned.run([Self.binary, "audit", "verify", "--json"], environment: env)
+        #expect(verify.status == 0)
+        let finding = try json(verify.stdout)
+        #expect(finding["ok"] as? Bool == true && finding["rows"] as? Int == 0)
+    }
+}
