@@ -226,7 +226,10 @@ enum HTTP {
         ], log: fx.dataDir.appendingPathComponent("exporter.log"))
         defer { exporter.stop() }
         let url = "http://127.0.0.1:\(port)/metrics"
-        let first = try #require(await HTTP.waitFor(url), "exporter did not answer: \(exporter.output)")
+        // Generous: the whole suite runs in parallel on two cores while the exporter starts.
+        let answer = await HTTP.waitFor(url, seconds: 90)
+        if answer == nil { Issue.record("exporter did not answer (running: \(exporter.process.isRunning)); its output: \(exporter.output)") }
+        let first = try #require(answer)
         try expectMatchesStores(Exposition(first), fx)
 
         // More actions: the next scrape reads only the new rows, and still agrees with the stores.
