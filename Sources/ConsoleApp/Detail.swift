@@ -10,13 +10,15 @@ extension App {
         guard box.width > 10, box.height > 3, let s = state.snapshot else { return }
         let (title, lines) = detailLines(state, s, target)
         let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
-        let rows = TextPane.wrapped(lines, width: inner.width, wrap: true).count
+        // Wrapped once: the count places the view, the rows are drawn as they are.
+        let wrapped = TextPane.wrapped(lines, width: inner.width, wrap: true)
+        let rows = wrapped.count
         let offset = min(max(0, state.detailOffset), max(0, rows - inner.height))
         b.fill(body, " ", Style(.text, bg: .background))
         // Longer than the pane: where we are, and how to move.
         let position = rows > inner.height ? " — \(offset + 1)-\(min(rows, offset + inner.height)) of \(rows), j/k scroll" : ""
         b.box(box, Style(.accent), title: title + position + " — Esc to close")
-        TextPane(lines: lines, offset: offset, follow: false, wrap: true).render(into: &b, rect: inner)
+        TextPane(lines: wrapped.map { (text: $0.0, style: $0.1) }, offset: offset, follow: false, wrap: false).render(into: &b, rect: inner)
     }
 
     /// Moves the drill-down's view for a movement command; false: not a movement command.

@@ -106,11 +106,7 @@ public enum App {
             case .gap:
                 state.counters.gaps += 1
                 apply(&state, envelope)
-                if !state.reloadPending {
-                    state.reloadPending = true
-                    return [.reloadSnapshot]
-                }
-                return []
+                return reloadUnlessPending(&state)
             case .apply:
                 return apply(&state, envelope)
             }
@@ -131,10 +127,7 @@ public enum App {
             state.notify("\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
                          notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
-            if !state.reloadPending {
-                state.reloadPending = true
-                return [.reloadSnapshot]
-            }
+            return reloadUnlessPending(&state)
         case let .maintenance(m):
             state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
         default:
@@ -188,6 +181,13 @@ public enum App {
         // Global keys win; then the view's action keys (from the catalog) on the selection.
         guard let command = state.keyMap.command(for: key) else { return actionKey(&state, key) ?? [] }
         return run(&state, command)
+    }
+
+    /// One snapshot reload, unless one is already on its way.
+    static func reloadUnlessPending(_ state: inout AppState) -> [Effect] {
+        guard !state.reloadPending else { return [] }
+        state.reloadPending = true
+        return [.reloadSnapshot]
     }
 
     /// Performs a key-map command.

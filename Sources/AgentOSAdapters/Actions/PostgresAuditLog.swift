@@ -15,7 +15,7 @@ public final class PostgresAuditLog: AuditLog {
         try db.withConnection { c in
             let pending = Self.appending(draft)
             let rows = try c.pipeline([PostgresConnection.Statement("BEGIN")] + pending.statements + [PostgresConnection.Statement("COMMIT")])
-            return try pending.record(rows[1 + pending.statements.count - 1])
+            return try pending.record(rows[pending.statements.count]) // after BEGIN, the INSERT's rows
         }
     }
 

@@ -145,7 +145,8 @@ public final class PostgresConnection: @unchecked Sendable {
             if name.isEmpty, Self.preparable(st.sql), prepared.count + sent.count < Self.maxPrepared {
                 name = "agentos_\(nextPrepared)"
                 nextPrepared += 1
-                let ok: Int32 = withParameters(st.params) { (count, types, _, _, _) in PQsendPrepare(conn, name, st.sql, count, types) }
+                // The statement's types are its key's; no parameter bytes are needed to prepare it.
+                let ok = PQsendPrepare(conn, name, st.sql, Int32(key.types.count), key.types)
                 guard ok == 1 else { break }
                 sent.append((key, name))
             }

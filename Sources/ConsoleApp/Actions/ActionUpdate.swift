@@ -89,10 +89,15 @@ extension App {
         return send(&state, request, retry: false)
     }
 
-    static func send(_ state: inout AppState, _ request: ActionRequest, retry: Bool) -> [Effect] {
+    /// Remembers a request until its report comes back; its own `action.executed` event needs no second notice.
+    static func track(_ state: inout AppState, _ request: ActionRequest) {
         state.actionsInFlight[request.requestID] = request
         state.ownRequestIDs.append(request.requestID.uuidString.lowercased())
         if state.ownRequestIDs.count > 50 { state.ownRequestIDs.removeFirst(state.ownRequestIDs.count - 50) }
+    }
+
+    static func send(_ state: inout AppState, _ request: ActionRequest, retry: Bool) -> [Effect] {
+        track(&state, request)
         let target = ActionCatalog.spec(request.action).map { PendingAction(spec: $0, payload: request.payload, token: 0).targetPhrase } ?? ""
         state.notify("\(retry ? "retrying" : "running") \(request.action)\(target == "the system" ? "" : " on \(target)")…", .info)
         return [.dispatch(request)]
@@ -106,11 +111,7 @@ extension App {
                           confirmation: pending.spec.confirmation == .typed
                               ? PendingAction(spec: pending.spec, payload: payload, token: 0).target : nil)
         }
-        for request in requests {
-            state.actionsInFlight[request.requestID] = request
-            state.ownRequestIDs.append(request.requestID.uuidString.lowercased())
-        }
-        if state.ownRequestIDs.count > 50 { state.ownRequestIDs.removeFirst(state.ownRequestIDs.count - 50) }
+        for request in requests { track(&state, request) }
         state.bulkRuns.append(BulkRun(action: pending.spec.name, requests: requests.map(\.requestID)))
         state.current.markedIDs = []
         state.notify("running \(pending.spec.name) on \(pending.targetPhrase)…", .info)
@@ -139,15 +140,10 @@ extension App {
         if report.succeeded {
             state.notify("\(report.action): \(compactIDs(report.message))", .success)
             for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
-            if !state.reloadPending {
-                state.reloadPending = true
-                return [.reloadSnapshot]
-            }
+            return reloadUnlessPending(&state)
         } else {
             state.lastFailedAction = request
-            let message = compactIDs(report.message)
-            let why = message.hasPrefix("failed: ") ? String(message.dropFirst(8)) : message
-            state.notify("\(report.action) failed: \(why)\(request == nil ? "" : " — ! retries")", .error)
+            state.notify("\(report.action) failed: \(failureText(report))\(request == nil ? "" : " — ! retries")", .error)
         }
         return []
     }
@@ -159,8 +155,7 @@ extension App {
         if report.succeeded {
             run.succeeded += 1
         } else {
-            let message = compactIDs(report.message)
-            run.failures.append(message.hasPrefix("failed: ") ? String(message.dropFirst(8)) : message)
+            run.failures.append(failureText(report))
             if let request { state.lastFailedAction = request }
         }
         guard run.waiting.isEmpty else {
@@ -173,9 +168,7 @@ extension App {
         } else {
             state.notify("\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last", .error)
         }
-        guard run.succeeded > 0, !state.reloadPending else { return [] }
-        state.reloadPending = true
-        return [.reloadSnapshot]
+        return run.succeeded > 0 ? reloadUnlessPending(&state) : []
     }
 
     static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {
@@ -186,6 +179,12 @@ extension App {
         }
         state.overlay = .confirm(dialog)
         return []
+    }
+
+    /// Why an action failed, for a notice: ids shortened, without the outcome word the notice already says.
+    static func failureText(_ report: ActionReport) -> String {
+        let message = compactIDs(report.message)
+        return message.hasPrefix("failed: ") ? String(message.dropFirst(8)) : message
     }
 
     /// Full UUIDs shortened to their first eight digits for the one-line notices.
