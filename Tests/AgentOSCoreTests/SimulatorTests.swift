@@ -1,6 +1,7 @@
 import AgentOSCore
 import AgentOSWorld
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct SimulatorTests {
@@ -253,6 +254,56 @@ extension SimulatorTests {
         }
         #expect(takeover == 3)
         #expect(source.builds.n == 13)
+    }
+
+    /// A source that takes a while and counts its builds across threads.
+    final class SlowSource: SnapshotSource {
+        let builds = Mutex(0)
+        func buildSnapshot(generation: Int) throws -> Snapshot {
+            builds.withLock { $0 += 1 }
+            usleep(50_000)
+            return Snapshot(generation: generation, generatedAt: Date(timeIntervalSince1970: 0), source: "live")
+        }
+    }
+
+    @Test func aMissOnManyConsolesAtOnceRebuildsOnce() throws {
+        let cache = InMemorySnapshotCache()
+        let source = SlowSource()
+        let consoles = (0..<20).map { AdminDataManager(cache: cache, source: source, bus: nil, options: .init(owner: "console-\($0)")) }
+        let origins = Mutex<[AdminDataManager.Origin]>([])
+        // Twenty threads (not the two of a 2-core pool), released together, each asking while the build runs.
+        let group = DispatchGroup()
+        let gate = DispatchSemaphore(value: 0)
+        for console in consoles {
+            group.enter()
+            Thread {
+                gate.wait()
+                if let (snapshot, origin) = try? console.snapshot() {
+                    #expect(snapshot.generation == 1)
+                    origins.withLock { $0.append(origin) }
+                }
+                group.leave()
+            }.start()
+        }
+        for _ in consoles { gate.signal() }
+        group.wait()
+        #expect(source.builds.withLock { $0 } == 1, "one rebuild for twenty consoles")
+        let all = origins.withLock { $0 }
+        #expect(all.count == 20 && all.filter { $0 == .rebuilt }.count == 1)
+        #expect(consoles.map(\.currentStats.waitedForRebuild).reduce(0, +) >= 1, "the others waited for it (or came after it)")
+        // The lock is released: the next miss rebuilds at once.
+        try cache.invalidate()
+        #expect(try consoles[7].snapshot().1 == .rebuilt)
+    }
+
+    @Test func aWaiterBuildsItselfWhenTheRebuilderVanishes() throws {
+        let cache = InMemorySnapshotCache()
+        #expect(try cache.claimRebuild(owner: "gone", ttlMillis: 60_000), "a console took the lock and died")
+        let source = CountingSource()
+        let manager = AdminDataManager(cache: cache, source: source, bus: nil, options: .init(owner: "me", rebuildWaitMillis: 30))
+        let (s, origin) = try manager.snapshot()
+        #expect(origin == .rebuilt && s.generation == 1 && source.builds.n == 1, "after the wait it builds the snapshot itself")
+        #expect(try !cache.claimRebuild(owner: "other", ttlMillis: 10), "the dead console's lock is not released by another")
     }
 
     @Test func embeddedWorldServesALivingSnapshot() throws {

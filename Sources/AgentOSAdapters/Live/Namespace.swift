@@ -39,6 +39,8 @@ public struct Namespace: Sendable, Equatable {
     // DB1: SSOT cache
     public var snapshotKey: String { "\(prefix):admin:dashboard:v4" }
     public var snapshotLockKey: String { "\(prefix):admin:dashboard:v4:lock" }
+    /// The single-flight lock of a cache-miss rebuild (SET NX PX; one console rebuilds, the others wait).
+    public var snapshotRebuildLockKey: String { "\(prefix):admin:dashboard:v4:rebuild" }
     public var snapshotGenerationKey: String { "\(prefix):admin:dashboard:v4:generation" }
     public var snapshotStatsKey: String { "\(prefix):admin:dashboard:v4:stats" }
     // DB5: event bus (pub/sub channels are global across DBs: the prefix scopes them)

@@ -18,6 +18,12 @@ public final class RedisSnapshotCache: SnapshotCache {
         return 1
         """)
 
+    /// Deletes KEYS[1] only while it still holds ARGV[1] (a lock released by its owner, never another's).
+    static let releaseScript = RedisScript("""
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """)
+
     /// `redis` may point at any DB: the cache always uses DB1.
     public init(redis: RedisClient, namespace: Namespace = Namespace()) {
         self.redis = redis.configuration.database == Namespace.DB.cache ? redis : redis.selecting(database: Namespace.DB.cache)
@@ -57,6 +63,14 @@ public final class RedisSnapshotCache: SnapshotCache {
 
     public func lead(owner: String, ttlMillis: Int) throws -> Bool {
         try redis.evaluate(Self.leadScript, keys: [ns.snapshotLockKey], args: [owner, max(1, ttlMillis)]).int == 1
+    }
+
+    public func claimRebuild(owner: String, ttlMillis: Int) throws -> Bool {
+        try redis.send("SET", ns.snapshotRebuildLockKey, owner, "NX", "PX", max(1, ttlMillis)).string == "OK"
+    }
+
+    public func releaseRebuild(owner: String) throws {
+        _ = try redis.evaluate(Self.releaseScript, keys: [ns.snapshotRebuildLockKey], args: [owner])
     }
 
     private static func counts(_ reply: RedisValue) -> (hits: Int, misses: Int) {

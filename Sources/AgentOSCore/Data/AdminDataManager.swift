@@ -10,11 +10,16 @@ public final class AdminDataManager: Sendable {
         public var warmIntervalMillis: Int
         /// Identifies this console as a warmer candidate.
         public var owner: String
+        /// How long a console waits for another's rebuild after a miss before it builds the snapshot itself
+        /// (also the rebuild lock's lifetime, so a console that dies mid-build holds nobody up for longer).
+        public var rebuildWaitMillis: Int
 
-        public init(ttlSeconds: Int = 30, warmIntervalMillis: Int = 5_000, owner: String = "console-\(UUID().uuidString.prefix(8))") {
+        public init(ttlSeconds: Int = 30, warmIntervalMillis: Int = 5_000, owner: String = "console-\(UUID().uuidString.prefix(8))",
+                    rebuildWaitMillis: Int = 2_000) {
             self.ttlSeconds = ttlSeconds
             self.warmIntervalMillis = warmIntervalMillis
             self.owner = owner
+            self.rebuildWaitMillis = rebuildWaitMillis
         }
     }
 
@@ -25,6 +30,8 @@ public final class AdminDataManager: Sendable {
         public var rebuilds = 0
         public var lastBuildMillis = 0.0
         public var decodeFailures = 0
+        /// Misses answered by another console's rebuild (the single-flight lock).
+        public var waitedForRebuild = 0
         public var lastError: String?
     }
 
@@ -59,7 +66,30 @@ public final class AdminDataManager: Sendable {
             }
         }
         _ = try? cache.countLookup(hit: false)
+        // One console rebuilds after a miss; the others wait for its result (an action's cascade
+        // invalidates the cache on every console at once: without this, each one would rebuild).
+        if try cache.claimRebuild(owner: options.owner, ttlMillis: options.rebuildWaitMillis) {
+            defer { try? cache.releaseRebuild(owner: options.owner) }
+            return (try rebuild(), .rebuilt)
+        }
+        if let snapshot = waitForRebuild() { return (snapshot, .cache) }
         return (try rebuild(), .rebuilt)
+    }
+
+    /// Polls the cache (2 ms, doubling to 50 ms) for another console's rebuild, up to `rebuildWaitMillis`.
+    private func waitForRebuild() -> Snapshot? {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(options.rebuildWaitMillis) * 1_000_000
+        var delayMicros: UInt32 = 2_000
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            usleep(delayMicros)
+            delayMicros = min(delayMicros * 2, 50_000)
+            guard let data = try? cache.get() else { continue }
+            if let snapshot = try? Snapshot.decode(data) {
+                stats.withLock { $0.waitedForRebuild += 1 }
+                return snapshot
+            }
+        }
+        return nil
     }
 
     /// Builds a new generation from the source and caches it.

@@ -11,6 +11,8 @@ public final class InMemorySnapshotCache: SnapshotCache {
         var misses = 0
         var leader: String?
         var leaderUntil = Date.distantPast
+        var rebuilder: String?
+        var rebuilderUntil = Date.distantPast
     }
 
     private let state = Mutex(State())
@@ -62,5 +64,19 @@ public final class InMemorySnapshotCache: SnapshotCache {
             }
             return false
         }
+    }
+
+    public func claimRebuild(owner: String, ttlMillis: Int) throws -> Bool {
+        let now = clock()
+        return state.withLock { s in
+            guard s.rebuilder == nil || s.rebuilderUntil <= now else { return false }
+            s.rebuilder = owner
+            s.rebuilderUntil = now.addingTimeInterval(Double(ttlMillis) / 1000)
+            return true
+        }
+    }
+
+    public func releaseRebuild(owner: String) throws {
+        state.withLock { s in if s.rebuilder == owner { s.rebuilder = nil } }
     }
 }

@@ -14,6 +14,11 @@ public protocol SnapshotCache: Sendable {
     func lookupCounts() throws -> (hits: Int, misses: Int)
     /// Takes or keeps the warmer leader lock for `owner` for `ttlMillis`; true when `owner` holds it.
     func lead(owner: String, ttlMillis: Int) throws -> Bool
+    /// Takes the short rebuild lock after a miss, so one console rebuilds and the others wait for its
+    /// result instead of all querying PostgreSQL at once (a cache stampede); true when `owner` took it.
+    func claimRebuild(owner: String, ttlMillis: Int) throws -> Bool
+    /// Releases the rebuild lock if `owner` still holds it.
+    func releaseRebuild(owner: String) throws
 }
 
 /// Builds a snapshot from the system of record (PostgreSQL + Redis live, the simulator embedded).
