@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
 
-    @Option(help: "Run only these groups (comma-separated: console, decode, rebuild, cancel); all by default.")
+    @Option(help: "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale); all by default.")
     var only: String?
 
     func runs(_ group: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(group)) } ?? true }
@@ -55,7 +55,8 @@ struct BenchCommand: ParsableCommand {
                                        baselineName: "bare GET of the same bytes", goalMs: label == "1 MB" ? 8 : 0.5))
         }
         try redis.send("DEL", ns.snapshotKey)
-        guard runs("rebuild") || runs("cancel") else {
+        if runs("events") { results.append(try eventThroughputFigure(redisURL: redisURL)) }
+        guard ["rebuild", "cancel", "actions", "footprint", "scale"].contains(where: runs) else {
             print(BenchResult.table(results))
             try writeJSON(results)
             return
@@ -70,7 +71,7 @@ struct BenchCommand: ParsableCommand {
         let url = Self.replacingDatabase(in: postgresURL, with: dbName)
         let pg = PostgresClient(url)
         _ = try pg.withConnection { try Migrator().migrate($0) }
-        let world = FleetSimulator(config: SimulatorConfig(seed: 1), start: Date().addingTimeInterval(-600))
+        let world = FleetSimulator(config: SimulatorConfig(seed: 1, workersPerStage: 5), start: Date().addingTimeInterval(-600))
         let writer = LiveFleetWriter(postgres: pg, redis: try RedisClient(url: redisURL), namespace: ns)
         try writer.seed(world, history: [])
         try pg.execute("""
@@ -98,6 +99,11 @@ struct BenchCommand: ParsableCommand {
 
         // 3. job.cancel end to end through the dispatcher vs the bare round trips and commits it needs.
         if runs("cancel") { results.append(try jobCancelFigure(pg: pg, url: url, redisURL: redisURL, ns: ns)) }
+        // 4. The other risk classes.
+        if runs("actions") { results += try riskClassFigures(pg: pg, url: url, redisURL: redisURL, ns: ns) }
+        // 5. Footprint of the real binary on a pty, and many consoles on one backend.
+        if runs("footprint") { results += try footprintFigures(url: url, redisURL: redisURL, ns: ns, pg: pg, jobs: jobs) }
+        if runs("scale") { results += try scaleFigures(pg: pg, url: url, redisURL: redisURL, ns: ns) }
 
         print(BenchResult.table(results))
         try writeJSON(results)
@@ -108,26 +114,11 @@ struct BenchCommand: ParsableCommand {
     /// one transaction, LREM, control PUBLISH, cache invalidation and three events. The baseline runs
     /// the same round trips and commits with trivial statements, so the ratio is our overhead.
     func jobCancelFigure(pg: PostgresClient, url: String, redisURL: String, ns: Namespace) throws -> BenchResult {
-        let raw = try RedisClient(url: redisURL)
-        let cache = RedisSnapshotCache(redis: raw, namespace: ns)
-        let bus = RedisEventBus(redis: raw, namespace: ns, source: "bench")
-        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: pg, redis: raw, namespace: ns), bus: bus)
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dataDir) }
-        let actions = try LiveActions(redis: raw, postgres: pg, namespace: ns, dataDirectory: dataDir, postgresURL: url, dataManager: manager,
-                                      cache: cache, bus: bus, permissions: StaticPermissions(fallback: Grant(role: .admin)))
-        let n = iterations + min(10, iterations)
-        var ids: [String] = []
-        for i in 0..<n {
-            let job = Job(id: UUID().uuidString.lowercased(), name: "bench cancel \(i)", stage: "video_cutter", queue: "video_cutter",
-                          status: .queued, owner: "bench", createdAt: Date())
-            try pg.query("INSERT INTO jobs (id, name, stage, queue, status, owner) VALUES ($1::uuid, $2, $3, $3, 'queued', 'bench')",
-                         [job.id, job.name, job.queue])
-            // As AgentOS's producers push it: the message and its copy (one LREM removes it).
-            _ = try raw.pipeline(ns.brokerPush(queue: job.queue, priority: job.priority, job: job.id,
-                                               message: KombuMessage.task(job: job, taskName: "agentos.video_cutter", deliveryTag: "tag-" + job.id)))
-            ids.append(job.id)
-        }
+        let (actions, raw) = try benchActions(pg: pg, url: url, redisURL: redisURL, ns: ns, dataDir: dataDir)
+        // As AgentOS's producers push them: the message and its copy (one LREM removes it).
+        let ids = try queuedJobs(iterations + min(10, iterations), pg: pg, raw: raw, ns: ns, tag: "cancel")
         var next = 0
         var stages: [String: [Double]] = [:]
         let cancel = try measure(iterations) {
@@ -233,8 +224,20 @@ struct BenchResult {
     var goalP99Ms: Double? = nil
     var goalRatio: Double? = nil
 
+    /// What the figures count: milliseconds unless said otherwise.
+    var unit: Unit = .ms
+    /// A floor on the p50 (throughput figures).
+    var goalAtLeast: Double? = nil
+    /// A ceiling on the p99 over the baseline's p99.
+    var goalP99Ratio: Double? = nil
+
+    enum Unit: String {
+        case ms, megabytes = "MB", percent = "%", kilobytesPerSecond = "KB/s", perSecond = "events/s", perInterval = "per interval"
+    }
+
     init(name: String, figure: [Double], baseline: [Double], baselineName: String, goalMs: Double? = nil, goalP99Ms: Double? = nil,
-         goalRatio: Double? = nil) {
+         goalRatio: Double? = nil, unit: Unit = .ms) {
+        self.unit = unit
         self.name = name
         self.figure = figure
         self.baseline = baseline
@@ -246,10 +249,16 @@ struct BenchResult {
 
     /// Each goal with whether this run meets it.
     var goals: [(label: String, met: Bool)] {
-        func f(_ v: Double) -> String { String(format: v < 10 ? "%.3f" : "%.1f", v) }
+        let f = format
         var out: [(String, Bool)] = []
-        if let g = goalMs { out.append(("p50 ≤ \(f(g))", p50 <= g)) }
+        let what = figure.count == 1 ? "" : "p50 "
+        if let g = goalMs { out.append(("\(what)≤ \(f(g))", p50 <= g)) }
+        if let g = goalAtLeast { out.append(("\(what)≥ \(f(g))", p50 >= g)) }
         if let g = goalP99Ms { out.append(("p99 ≤ \(f(g))", p99 <= g)) }
+        if let g = goalP99Ratio {
+            let base = Self.percentile(baseline, 0.99)
+            out.append(("p99 ≤ \(String(format: "%.1f", g))× baseline p99 (\(f(base)))", p99 <= g * base))
+        }
         if let g = goalRatio { out.append(("ratio ≤ \(String(format: "%.1f", g))", ratio <= g)) }
         return out
     }
@@ -264,18 +273,29 @@ struct BenchResult {
     var baseP50: Double { Self.percentile(baseline, 0.5) }
     var ratio: Double { baseP50 > 0 ? p50 / baseP50 : 0 }
 
+    /// A value in this figure's unit: 3 decimals under 10 ms, grouped thousands for rates.
+    func format(_ v: Double) -> String {
+        switch unit {
+        case .ms: return String(format: v < 10 ? "%.3f" : "%.1f", v)
+        case .perSecond: return Int(v.rounded()).formatted() + " /s"
+        case .perInterval: return String(format: "%.2f", v)
+        case .megabytes, .percent, .kilobytesPerSecond: return String(format: v < 10 ? "%.2f %@" : "%.1f %@", v, unit.rawValue)
+        }
+    }
+
     var dictionary: [String: Any] {
-        ["name": name, "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50, "ratio": ratio,
+        ["name": name, "unit": unit.rawValue, "goal_at_least": goalAtLeast ?? NSNull(), "goal_p99_ratio": goalP99Ratio ?? NSNull(), "baseline_p99_ms": Self.percentile(baseline, 0.99), "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50, "ratio": ratio,
          "goal_p50_ms": goalMs ?? NSNull(), "goal_p99_ms": goalP99Ms ?? NSNull(), "goal_ratio": goalRatio ?? NSNull(), "meets_goal": meetsGoals,
          "samples": figure.count]
     }
 
     static func table(_ results: [BenchResult]) -> String {
-        func f(_ v: Double) -> String { String(format: v < 10 ? "%.3f" : "%.1f", v) }
-        var lines = ["| figure | p50 ms | p99 ms | baseline | baseline p50 ms | ratio | goals |", "|---|---|---|---|---|---|---|"]
+        var lines = ["| figure | p50 (ms unless said) | p99 | baseline | baseline p50 | ratio | goals |", "|---|---|---|---|---|---|---|"]
         for r in results {
             let goals = r.goals.map { "\($0.label) \($0.met ? "✓" : "✗")" }.joined(separator: ", ")
-            lines.append("| \(r.name) | \(f(r.p50)) | \(f(r.p99)) | \(r.baselineName) | \(f(r.baseP50)) | \(String(format: "%.1f", r.ratio))× | \(goals) |")
+            let ratio = r.baseP50 > 0 ? String(format: "%.1f×", r.ratio) : "—"
+            let p99 = r.figure.count == 1 ? "—" : r.format(r.p99)
+            lines.append("| \(r.name) | \(r.format(r.p50)) | \(p99) | \(r.baselineName) | \(r.format(r.baseP50)) | \(ratio) | \(goals) |")
         }
         return lines.joined(separator: "\n")
     }

@@ -50,7 +50,7 @@ extension LiveActionExecutor {
                     """, [stage]).rows.map { try $0.get("id", as: String.self) }.sorted()
                 return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
             }
-            for id in ids { try c.control("worker.restart", id, extra: ["rolling": .bool(true)]) }
+            try c.control("worker.restart", targets: ids, extra: ["rolling": .bool(true)])
             return r
         },
         "worker.rate_limit": { c in

@@ -188,6 +188,21 @@ struct LiveActionContext {
         try ex.redis.send("PUBLISH", ns.controlChannel, CanonicalJSON.object(fields))
     }
 
+    /// The same control command for many targets, in one pipelined round trip.
+    func control(_ command: String, targets: [String], extra: [String: PayloadValue] = [:]) throws {
+        guard !targets.isEmpty else { return }
+        let commands: [[any RedisArgument]] = targets.map { target in
+            var fields = extra
+            fields["command"] = .string(command)
+            fields["target"] = .string(target)
+            fields["by"] = .string(user)
+            return ["PUBLISH", ns.controlChannel, CanonicalJSON.object(fields)]
+        }
+        for reply in try ex.redis.pipeline(commands) {
+            if case let .error(e) = reply { throw RedisError.server(e) }
+        }
+    }
+
     func publish(_ event: AgentEvent) { call.events.append(event) }
 
     /// "not found" or "conflict (is <status>)" for a row the guarded UPDATE did not touch.

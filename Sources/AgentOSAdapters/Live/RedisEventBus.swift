@@ -39,10 +39,9 @@ public final class RedisEventBus: EventBus {
     public func publish(batch events: [AgentEvent]) throws {
         guard !events.isEmpty else { return }
         let ts = Date()
-        let encoder = AgentJSON.encoder()
         var commands: [[any RedisArgument]] = []
         for event in events {
-            let (head, tail) = try Self.split(event, ts: ts, source: source, encoder: encoder)
+            let (head, tail) = try Self.split(event, ts: ts, source: source)
             commands.append(["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail])
         }
         let replies = try redis.pipeline(commands)
@@ -64,14 +63,13 @@ public final class RedisEventBus: EventBus {
         let subscriber = RedisSubscriber(redis.configuration, channels: [ns.eventsChannel])
         let (stream, continuation) = AsyncStream.makeStream(of: BusMessage.self, bufferingPolicy: .bufferingNewest(100_000))
         let pump = Task.detached {
-            let decoder = AgentJSON.decoder()
             for await event in subscriber.events {
                 switch event {
                 case let .subscribed(gap):
                     continuation.yield(.connected(gapPossible: gap))
                 case let .message(_, payload, _):
                     do throws(DecodeFailure) {
-                        continuation.yield(.event(try EventEnvelope.decode(Data(payload), decoder: decoder)))
+                        continuation.yield(.event(try EventEnvelope.decode(Data(payload))))
                     } catch {
                         continuation.yield(.malformed(error))
                     }
@@ -90,13 +88,13 @@ public final class RedisEventBus: EventBus {
     }
 
     private func publish(_ event: AgentEvent, ts: Date) throws -> Int64 {
-        let (head, tail) = try Self.split(event, ts: ts, source: source, encoder: AgentJSON.encoder())
+        let (head, tail) = try Self.split(event, ts: ts, source: source)
         return try redis.evaluate(Self.publishScript, keys: [ns.eventsSeqKey], args: [ns.eventsChannel, head, tail]).int ?? 0
     }
 
     /// `{"v":1,"seq":` and `,"type":…}`: the script puts the sequence number between them.
-    static func split(_ event: AgentEvent, ts: Date, source: String, encoder: JSONEncoder) throws -> (String, String) {
-        let body = try encoder.encode(Body(type: event.type, ts: ts, source: source, data: event))
+    static func split(_ event: AgentEvent, ts: Date, source: String) throws -> (String, String) {
+        let body = try FastJSONEncoder().encode(Body(type: event.type, ts: ts, source: source, data: event))
         var rest = String(decoding: body, as: UTF8.self)
         rest.removeFirst() // "{"
         return (#"{"v":1,"seq":"#, "," + rest)

@@ -43,49 +43,50 @@ public struct EventEnvelope: Sendable, Equatable {
         var data: T
     }
 
-    /// Decodes an envelope. Unknown types decode to `.unknown(type)`; malformed input throws a
-    /// failure naming the JSON path.
-    public static func decode(_ bytes: Data, decoder: JSONDecoder = AgentJSON.decoder()) throws(DecodeFailure) -> EventEnvelope {
-        let header: Header
+    /// Decodes an envelope (one parse with `FastJSONDecoder`). Unknown types decode to `.unknown(type)`;
+    /// malformed input throws a failure naming the JSON path.
+    public static func decode(_ bytes: Data) throws(DecodeFailure) -> EventEnvelope {
+        var header: Header?
         do {
-            header = try decoder.decode(Header.self, from: bytes)
-        } catch {
-            throw DecodeFailure.from(error, what: "event")
-        }
-        guard header.v == 1 else {
-            throw DecodeFailure(what: "event", path: "$.v", problem: "unsupported envelope version \(header.v)")
-        }
-        func body<T: Decodable>(_ type: T.Type) throws(DecodeFailure) -> T {
-            do {
-                return try decoder.decode(Body<T>.self, from: bytes).data
-            } catch {
-                throw DecodeFailure.from(error, what: "event \(header.type) #\(header.seq)")
+            return try FastJSONDecoder().withDocument(bytes) { document in
+                let h = try document.decode(Header.self, at: 0)
+                header = h
+                guard h.v == 1 else {
+                    throw DecodeFailure(what: "event", path: "$.v", problem: "unsupported envelope version \(h.v)")
+                }
+                return EventEnvelope(v: h.v, seq: h.seq, type: h.type, ts: h.ts, source: h.source, event: try event(h.type, document))
             }
+        } catch let failure as DecodeFailure {
+            throw failure
+        } catch {
+            throw DecodeFailure.from(error, what: header.map { "event \($0.type) #\($0.seq)" } ?? "event")
         }
-        let event: AgentEvent
-        switch header.type {
-        case "job.created": event = .jobCreated(try body(JobPatch.self))
-        case "job.updated": event = .jobUpdated(try body(JobPatch.self))
-        case "job.cancelled": event = .jobCancelled(try body(JobPatch.self))
-        case "job.retried": event = .jobRetried(try body(JobPatch.self))
-        case "job.deleted": event = .jobDeleted(id: try body(IDOnly.self).id)
+    }
+
+    private static func event(_ type: String, _ document: FastJSONDocument) throws -> AgentEvent {
+        func body<T: Decodable>(_: T.Type) throws -> T { try document.decode(Body<T>.self, at: 0).data }
+        switch type {
+        case "job.created": return .jobCreated(try body(JobPatch.self))
+        case "job.updated": return .jobUpdated(try body(JobPatch.self))
+        case "job.cancelled": return .jobCancelled(try body(JobPatch.self))
+        case "job.retried": return .jobRetried(try body(JobPatch.self))
+        case "job.deleted": return .jobDeleted(id: try body(IDOnly.self).id)
         case "queue.updated", "queue.paused", "queue.resumed", "queue.cleared":
-            event = .queueUpdated(try body(QueuePatch.self), cause: header.type)
+            return .queueUpdated(try body(QueuePatch.self), cause: type)
         case "worker.online", "worker.heartbeat", "worker.updated", "worker.offline":
-            event = .workerUpdated(try body(WorkerPatch.self), cause: header.type)
-        case "manager.updated": event = .managerUpdated(try body(ManagerInfo.self))
-        case "log.appended": event = .logAppended(try body(LogBatch.self).lines)
-        case "config.changed": event = .configChanged(try body(ConfigEntry.self))
-        case "alert.raised": event = .alertRaised(try body(Alert.self))
-        case "alert.acked": event = .alertUpdated(try body(AlertPatch.self))
-        case "system.maintenance": event = .maintenance(try body(Maintenance.self))
-        case "system.broadcast": event = .broadcast(try body(OptionalBroadcast.self).broadcast)
-        case "action.executed": event = .actionExecuted(try body(ActionNotice.self))
-        case "cache.invalidated": event = .cacheInvalidated
-        case "session.kick": event = .sessionKick(sessionID: try body(SessionKick.self).sessionID)
-        default: event = .unknown(type: header.type)
+            return .workerUpdated(try body(WorkerPatch.self), cause: type)
+        case "manager.updated": return .managerUpdated(try body(ManagerInfo.self))
+        case "log.appended": return .logAppended(try body(LogBatch.self).lines)
+        case "config.changed": return .configChanged(try body(ConfigEntry.self))
+        case "alert.raised": return .alertRaised(try body(Alert.self))
+        case "alert.acked": return .alertUpdated(try body(AlertPatch.self))
+        case "system.maintenance": return .maintenance(try body(Maintenance.self))
+        case "system.broadcast": return .broadcast(try body(OptionalBroadcast.self).broadcast)
+        case "action.executed": return .actionExecuted(try body(ActionNotice.self))
+        case "cache.invalidated": return .cacheInvalidated
+        case "session.kick": return .sessionKick(sessionID: try body(SessionKick.self).sessionID)
+        default: return .unknown(type: type)
         }
-        return EventEnvelope(v: header.v, seq: header.seq, type: header.type, ts: header.ts, source: header.source, event: event)
     }
 
     init(v: Int, seq: Int64, type: String, ts: Date, source: String, event: AgentEvent) {

@@ -1,0 +1,262 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AgentOSAdapters
+import AgentOSCore
+import ConsoleApp
+import Foundation
+import Synchronization
+
+/// Many consoles on one backend, and the console's footprint on a real pseudo-terminal.
+extension BenchCommand {
+    /// A console without a screen: its own Redis connections (cache, bus subscriber) and PostgreSQL client,
+    /// the warmer loop, and the update loop that folds every event and reloads the snapshot when told to.
+    final class HeadlessConsole: Sendable {
+        let manager: AdminDataManager
+        let bus: RedisEventBus
+        let tasks = Mutex<[Task<Void, Never>]>([])
+        let reloads = Atomic<Int>(0)
+        let failures = Atomic<Int>(0)
+
+        init(index: Int, redisURL: String, postgresURL: String, ns: Namespace, warmIntervalMillis: Int) throws {
+            var config = try RedisConfiguration(url: redisURL)
+            config.clientName = "bench-console-\(index)"
+            let redis = RedisClient(config)
+            let pg = PostgresClient(postgresURL, maxIdleConnections: 1)
+            bus = RedisEventBus(redis: redis, namespace: ns, source: "bench-console-\(index)")
+            manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
+                                       source: PostgresSnapshotSource(postgres: pg, redis: redis, namespace: ns), bus: bus,
+                                       options: .init(warmIntervalMillis: warmIntervalMillis, owner: "bench-console-\(index)"))
+        }
+
+        func start() {
+            let manager = manager, stream = bus.subscribe()
+            let consumer = Task.detached { [self] in
+                var state = AppState(connection: ConnectionState(mode: "live", environment: "bench"),
+                                     operatorInfo: OperatorInfo(user: "bench", role: "readonly"), now: Date(), width: 160, height: 48)
+                if let (snapshot, _) = try? manager.snapshot() { _ = App.update(&state, .snapshotLoaded(snapshot)) }
+                for await message in stream {
+                    guard App.update(&state, .bus(message)).contains(.reloadSnapshot) else { continue }
+                    do {
+                        _ = App.update(&state, .snapshotLoaded(try manager.snapshot().0))
+                        reloads.add(1, ordering: .relaxed)
+                    } catch {
+                        _ = App.update(&state, .snapshotFailed("\(error)"))
+                        failures.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            let warmer = Task.detached {
+                while !Task.isCancelled {
+                    _ = try? manager.warmIfLeader()
+                    try? await Task.sleep(for: .milliseconds(manager.options.warmIntervalMillis))
+                }
+            }
+            tasks.withLock { $0 = [consumer, warmer] }
+        }
+
+        func stop() { tasks.withLock { $0.forEach { $0.cancel() } } }
+    }
+
+    /// job.cancel p50/p99 at 5 actions/s with 200 headless consoles subscribed (each reloading the
+    /// snapshot on every invalidation) against one console, and the warmer rebuilds per interval.
+    func scaleFigures(pg: PostgresClient, url: String, redisURL: String, ns: Namespace, consoles: Int = 200) throws -> [BenchResult] {
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-scale-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: dataDir) }
+        // Keys and channels of their own (the footprint's console may still hold the bench namespace's warmer lock).
+        let ns = Namespace("bench-scale-\(ProcessInfo.processInfo.processIdentifier)", brokerPrefix: ns.brokerPrefix)
+        let (actions, raw) = try benchActions(pg: pg, url: url, redisURL: redisURL, ns: ns, dataDir: dataDir)
+        let interval = 1_000, actionsPerRun = max(50, iterations / 4)
+        let ids = try queuedJobs(actionsPerRun * 2, pg: pg, raw: raw, ns: ns, tag: "scale")
+        var next = 0
+
+        func run(_ n: Int) throws -> (cancel: [Double], warms: Int, seconds: Double, reloads: Int, failures: Int) {
+            _ = try raw.selecting(database: Namespace.DB.cache).send("DEL", ns.snapshotLockKey, ns.snapshotKey)
+            let fleet = try (0..<n).map { try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: interval) }
+            fleet.forEach { $0.start() }
+            defer { fleet.forEach { $0.stop() } }
+            Thread.sleep(forTimeInterval: 2) // subscribed, first snapshot loaded, a leader chosen
+            let warmsBefore = fleet.map(\.manager.currentStats.warms).reduce(0, +)
+            let began = DispatchTime.now().uptimeNanoseconds
+            var samples: [Double] = []
+            for k in 0..<actionsPerRun {
+                let i = next
+                next += 1
+                let t = DispatchTime.now().uptimeNanoseconds
+                let report = actions.dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
+                                                                       actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
+                guard report.succeeded else { throw BenchError("job.cancel with \(n) consoles: \(report.message)") }
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000)
+                let due = began + UInt64(k + 1) * 200_000_000, now = DispatchTime.now().uptimeNanoseconds
+                if due > now { usleep(UInt32((due - now) / 1_000)) }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+            let warms = fleet.map(\.manager.currentStats.warms).reduce(0, +) - warmsBefore
+            return (samples.sorted(), warms, seconds, fleet.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
+                    fleet.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +))
+        }
+        let one = try run(1)
+        let many = try run(consoles)
+        FileHandle.standardError.write(Data(String(format: "scale: %d consoles reloaded the snapshot %d times (%d failed) in %.1f s; warms %d (1 console: %d in %.1f s)\n",
+                                                   consoles, many.reloads, many.failures, many.seconds, many.warms, one.warms, one.seconds).utf8))
+        var cancel = BenchResult(name: "job.cancel at 5/s with \(consoles) consoles subscribed (each reloading on every change)", figure: many.cancel,
+                                 baseline: one.cancel, baselineName: "the same with one console")
+        cancel.goalP99Ratio = 2
+        var warms = BenchResult(name: "warmer rebuilds per \(interval) ms interval across \(consoles) consoles", figure: [Double(many.warms) / (many.seconds * 1_000 / Double(interval))],
+                                baseline: [Double(one.warms) / (one.seconds * 1_000 / Double(interval))], baselineName: "one console",
+                                goalMs: 1.1, unit: .perInterval)
+        warms.goalAtLeast = 0.9
+        return [cancel, warms]
+    }
+
+    /// `n` queued jobs in PostgreSQL with their kombu messages in DB0, as AgentOS's producers write them.
+    func queuedJobs(_ n: Int, pg: PostgresClient, raw: RedisClient, ns: Namespace, tag: String) throws -> [String] {
+        var ids: [String] = []
+        for i in 0..<n {
+            let job = Job(id: UUID().uuidString.lowercased(), name: "bench \(tag) \(i)", stage: "video_cutter", queue: "video_cutter",
+                          status: .queued, owner: "bench", createdAt: Date())
+            try pg.query("INSERT INTO jobs (id, name, stage, queue, status, owner) VALUES ($1::uuid, $2, $3, $3, 'queued', 'bench')",
+                         [job.id, job.name, job.queue])
+            _ = try raw.pipeline(ns.brokerPush(queue: job.queue, priority: job.priority, job: job.id,
+                                               message: KombuMessage.task(job: job, taskName: "agentos.video_cutter", deliveryTag: "tag-" + job.id)))
+            ids.append(job.id)
+        }
+        return ids
+    }
+
+    // MARK: - Footprint on a pseudo-terminal
+
+    /// A program on a pseudo-terminal; a thread reads (and counts) everything it writes to the screen.
+    final class PtyProcess: Sendable {
+        let pid: pid_t
+        let master: Int32
+        let bytes = Atomic<Int>(0)
+        /// The first 2 KB written, for an error message when the program does not start.
+        let head = Mutex<[UInt8]>([])
+
+        init(_ argv: [String], environment: [String: String]) throws {
+            // posix_openpt/unlockpt/ptsname are not imported here: /dev/ptmx with Linux's ioctls
+            // TIOCSPTLCK (_IOW('T', 0x31, int)) and TIOCGPTN (_IOR('T', 0x30, unsigned int)) instead.
+            let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+            var unlock: Int32 = 0, number: UInt32 = 0
+            guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0, ioctl(master, UInt(0x8004_5430), &number) == 0 else {
+                throw BenchError("no pseudo-terminal: \(String(cString: strerror(errno)))")
+            }
+            let slave = "/dev/pts/\(number)"
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addclose(&actions, master)
+            for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, slave, O_RDWR, 0) }
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            let args = argv.map { strdup($0) } + [nil]
+            defer { envp.forEach { free($0) }; args.forEach { free($0) } }
+            var pid: pid_t = 0
+            let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, envp)
+            guard rc == 0 else { throw BenchError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+            self.pid = pid
+            self.master = master
+            let reader = Thread { [self] in
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let n = read(master, &buffer, buffer.count)
+                    if n <= 0 { break }
+                    bytes.add(n, ordering: .relaxed)
+                    head.withLock { if $0.count < 2_048 { $0 += buffer[0..<min(n, 2_048 - $0.count)] } }
+                }
+            }
+            reader.start()
+        }
+
+        /// User + system CPU seconds so far (utime and stime of /proc/PID/stat).
+        var cpuSeconds: Double {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
+            return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        /// Peak resident set (VmHWM of /proc/PID/status), in MB.
+        var peakRSSMegabytes: Double {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                  let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            return kb / 1_000
+        }
+
+        func stop() {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            for _ in 0..<50 {
+                if waitpid(pid, &status, WNOHANG) == pid { close(master); return }
+                usleep(100_000)
+            }
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            close(master)
+        }
+    }
+
+    /// The real binary as a wallboard on a pty (160x48) against the bench backend with 100,000 jobs:
+    /// peak RSS, idle CPU, and bytes written to the terminal per second idle and at 100 events/s.
+    func footprintFigures(url: String, redisURL: String, ns: Namespace, pg: PostgresClient, jobs: Int) throws -> [BenchResult] {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-pty-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: dataDir) }
+        // An empty configuration file of its own, so the operator's does not change what is measured.
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        let config = dataDir.appendingPathComponent("config.yaml")
+        try Data().write(to: config)
+        let env = ["TERM": "xterm-256color", "LINES": "48", "COLUMNS": "160", "LANG": "C.UTF-8", "AGENTOS_CONFIG": config.path]
+        let window = 10.0
+        let live = try PtyProcess([exe, "console", "--redis", redisURL, "--postgres", url, "--namespace", ns.prefix, "--broker-prefix", ns.brokerPrefix,
+                                   "--wallboard", "--data-dir", dataDir.path], environment: env)
+        let idle = try PtyProcess(["cat"], environment: env)
+        defer { live.stop(); idle.stop() }
+        Thread.sleep(forTimeInterval: 4) // started, first frames drawn
+        guard kill(live.pid, 0) == 0, live.bytes.load(ordering: .relaxed) > 1_000 else {
+            let output = TextSanitizer.clean(String(decoding: live.head.withLock { $0 }, as: UTF8.self))
+            throw BenchError("the console did not start on the pty (\(live.bytes.load(ordering: .relaxed)) bytes written: \(output))")
+        }
+        // Idle: no events for ten seconds.
+        var cpu0 = live.cpuSeconds, cat0 = idle.cpuSeconds, bytes0 = live.bytes.load(ordering: .relaxed)
+        Thread.sleep(forTimeInterval: window)
+        let idleCPU = (live.cpuSeconds - cpu0) / window * 100, catCPU = (idle.cpuSeconds - cat0) / window * 100
+        let idleBytes = Double(live.bytes.load(ordering: .relaxed) - bytes0) / window / 1_000
+        // 100 events/s for ten seconds: progress of the jobs on screen.
+        let ids = try pg.query("SELECT id::text AS id FROM jobs ORDER BY updated_at DESC LIMIT 100").rows.map { try $0.get("id", as: String.self) }
+        let bus = RedisEventBus(redis: try RedisClient(url: redisURL), namespace: ns, source: "bench")
+        cpu0 = live.cpuSeconds
+        bytes0 = live.bytes.load(ordering: .relaxed)
+        let began = DispatchTime.now().uptimeNanoseconds
+        for k in 0..<Int(window * 10) {
+            try bus.publish(batch: (0..<10).map { j in
+                AgentEvent.jobUpdated(JobPatch(id: ids[(k * 10 + j) % ids.count], progress: Double((k + j) % 100) / 100))
+            })
+            let due = began + UInt64(k + 1) * 100_000_000, now = DispatchTime.now().uptimeNanoseconds
+            if due > now { usleep(UInt32((due - now) / 1_000)) }
+        }
+        let busyBytes = Double(live.bytes.load(ordering: .relaxed) - bytes0) / window / 1_000
+        let busyCPU = (live.cpuSeconds - cpu0) / window * 100
+        let rss = live.peakRSSMegabytes
+        FileHandle.standardError.write(Data(String(format: "footprint: CPU at 100 events/s %.2f %%; idle %.2f %% (cat %.2f %%)\n", busyCPU, idleCPU, catCPU).utf8))
+
+        // The baseline for the memory: the same binary on the embedded default (its simulator keeps ~2,000 jobs).
+        let embedded = try PtyProcess([exe, "console", "--wallboard", "--data-dir", dataDir.path], environment: env)
+        Thread.sleep(forTimeInterval: 4)
+        let embeddedRSS = embedded.peakRSSMegabytes
+        embedded.stop()
+
+        return [
+            BenchResult(name: "peak RSS, live wallboard, \(jobs.formatted()) jobs in PostgreSQL", figure: [rss], baseline: [embeddedRSS],
+                        baselineName: "the embedded default (2,000 jobs in memory)", goalMs: 60, unit: .megabytes),
+            BenchResult(name: "CPU of an idle wallboard (10 s, no events)", figure: [idleCPU], baseline: [catCPU],
+                        baselineName: "cat waiting on a pty", goalMs: 1, unit: .percent),
+            BenchResult(name: "bytes to the terminal per second, wallboard at 100 events/s (pty)", figure: [busyBytes], baseline: [idleBytes],
+                        baselineName: "the same wallboard with no events", goalMs: 10, unit: .kilobytesPerSecond),
+        ]
+    }
+}
