@@ -44,6 +44,9 @@ public struct AppState: Sendable {
     /// Versions of configuration entries, newest first, as loaded for their drill-down.
     public var configHistory: [String: [ConfigChange]] = [:]
     public var reloadPending = false
+    /// A change (an invalidation, a gap) came after the last load began: a tick reloads once
+    /// `App.minReloadSpacing` has passed since the last load.
+    public var reloadDue = false
     public var counters = Counters()
     public var quitting = false
     public var unicode = true

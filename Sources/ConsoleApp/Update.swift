@@ -6,6 +6,10 @@ import Foundation
 public enum App {
     /// How often the console re-reads the cached snapshot while events flow (corrects drift).
     public static let refreshInterval: TimeInterval = 5
+    /// Invalidations (every action on the backend sends one) reload the snapshot at most this often: the
+    /// events carry the rows that changed, the reload only the aggregates, and two hundred consoles
+    /// reloading on every action of a burst would load Redis for nothing (docs/DECISIONS.md, D31).
+    public static let minReloadSpacing: TimeInterval = 1
 
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         switch msg {
@@ -21,8 +25,10 @@ public enum App {
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             sampleQueues(&state)
             cycleWallboard(&state)
-            if let loaded = state.loadedAt, date.timeIntervalSince(loaded) >= state.refreshInterval, !state.reloadPending {
+            if let loaded = state.loadedAt, !state.reloadPending,
+               date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval) {
                 state.reloadPending = true
+                state.reloadDue = false
                 return [.reloadSnapshot]
             }
             return []
@@ -127,6 +133,11 @@ public enum App {
             state.notify("\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
                          notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
+            // Within `minReloadSpacing` of the last load (or while one is on its way): the next tick reloads.
+            if let loaded = state.loadedAt, state.now.timeIntervalSince(loaded) < minReloadSpacing {
+                state.reloadDue = true
+                return []
+            }
             return reloadUnlessPending(&state)
         case let .maintenance(m):
             state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
@@ -185,7 +196,10 @@ public enum App {
 
     /// One snapshot reload, unless one is already on its way.
     static func reloadUnlessPending(_ state: inout AppState) -> [Effect] {
-        guard !state.reloadPending else { return [] }
+        guard !state.reloadPending else {
+            state.reloadDue = true // the load on its way may have started before this change
+            return []
+        }
         state.reloadPending = true
         return [.reloadSnapshot]
     }

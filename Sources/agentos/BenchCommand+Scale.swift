@@ -17,6 +17,7 @@ extension BenchCommand {
         let tasks = Mutex<[Task<Void, Never>]>([])
         let reloads = Atomic<Int>(0)
         let failures = Atomic<Int>(0)
+        let stopped = Atomic<Bool>(false)
 
         init(index: Int, redisURL: String, postgresURL: String, ns: Namespace, warmIntervalMillis: Int) throws {
             var config = try RedisConfiguration(url: redisURL)
@@ -29,14 +30,27 @@ extension BenchCommand {
                                        options: .init(warmIntervalMillis: warmIntervalMillis, owner: "bench-console-\(index)"))
         }
 
+        /// As the console's runtime: bus messages and a tick every second into one inbox, folded by one loop
+        /// that loads the snapshot when the update asks for it. The warmer runs on a thread of its own (in a
+        /// console process nothing else competes for its task pool; here 200 consoles share one).
         func start() {
             let manager = manager, stream = bus.subscribe()
+            let (inbox, post) = AsyncStream.makeStream(of: Msg.self)
+            let pump = Task.detached {
+                for await message in stream { post.yield(.bus(message)) }
+            }
+            let ticker = Task.detached {
+                while !Task.isCancelled {
+                    post.yield(.tick(Date()))
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
             let consumer = Task.detached { [self] in
                 var state = AppState(connection: ConnectionState(mode: "live", environment: "bench"),
                                      operatorInfo: OperatorInfo(user: "bench", role: "readonly"), now: Date(), width: 160, height: 48)
                 if let (snapshot, _) = try? manager.snapshot() { _ = App.update(&state, .snapshotLoaded(snapshot)) }
-                for await message in stream {
-                    guard App.update(&state, .bus(message)).contains(.reloadSnapshot) else { continue }
+                for await message in inbox {
+                    guard App.update(&state, message).contains(.reloadSnapshot) else { continue }
                     do {
                         _ = App.update(&state, .snapshotLoaded(try manager.snapshot().0))
                         reloads.add(1, ordering: .relaxed)
@@ -46,16 +60,20 @@ extension BenchCommand {
                     }
                 }
             }
-            let warmer = Task.detached {
-                while !Task.isCancelled {
+            let warmer = Thread { [self] in
+                while !stopped.load(ordering: .relaxed) {
                     _ = try? manager.warmIfLeader()
-                    try? await Task.sleep(for: .milliseconds(manager.options.warmIntervalMillis))
+                    Thread.sleep(forTimeInterval: Double(manager.options.warmIntervalMillis) / 1_000)
                 }
             }
-            tasks.withLock { $0 = [consumer, warmer] }
+            warmer.start()
+            tasks.withLock { $0 = [pump, ticker, consumer] }
         }
 
-        func stop() { tasks.withLock { $0.forEach { $0.cancel() } } }
+        func stop() {
+            stopped.store(true, ordering: .relaxed)
+            tasks.withLock { $0.forEach { $0.cancel() } }
+        }
     }
 
     /// job.cancel p50/p99 at 5 actions/s with 200 headless consoles subscribed (each reloading the
@@ -70,13 +88,13 @@ extension BenchCommand {
         let ids = try queuedJobs(actionsPerRun * 2, pg: pg, raw: raw, ns: ns, tag: "scale")
         var next = 0
 
-        func run(_ n: Int) throws -> (cancel: [Double], warms: Int, seconds: Double, reloads: Int, failures: Int) {
+        func run(_ n: Int) throws -> (cancel: [Double], warms: Int, seconds: Double, reloads: Int, failures: Int, warmers: Int) {
             _ = try raw.selecting(database: Namespace.DB.cache).send("DEL", ns.snapshotLockKey, ns.snapshotKey)
             let fleet = try (0..<n).map { try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: interval) }
             fleet.forEach { $0.start() }
             defer { fleet.forEach { $0.stop() } }
             Thread.sleep(forTimeInterval: 2) // subscribed, first snapshot loaded, a leader chosen
-            let warmsBefore = fleet.map(\.manager.currentStats.warms).reduce(0, +)
+            let warmsBefore = fleet.map(\.manager.currentStats.warms)
             let began = DispatchTime.now().uptimeNanoseconds
             var samples: [Double] = []
             for k in 0..<actionsPerRun {
@@ -91,9 +109,10 @@ extension BenchCommand {
                 if due > now { usleep(UInt32((due - now) / 1_000)) }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-            let warms = fleet.map(\.manager.currentStats.warms).reduce(0, +) - warmsBefore
+            let warmed = zip(fleet, warmsBefore).map { $0.manager.currentStats.warms - $1 }
+            let warms = warmed.reduce(0, +), warmers = warmed.filter { $0 > 0 }.count
             return (samples.sorted(), warms, seconds, fleet.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
-                    fleet.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +))
+                    fleet.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +), warmers)
         }
         let one = try run(1)
         let many = try run(consoles)
@@ -102,10 +121,11 @@ extension BenchCommand {
         var cancel = BenchResult(name: "job.cancel at 5/s with \(consoles) consoles subscribed (each reloading on every change)", figure: many.cancel,
                                  baseline: one.cancel, baselineName: "the same with one console")
         cancel.goalP99Ratio = 2
-        var warms = BenchResult(name: "warmer rebuilds per \(interval) ms interval across \(consoles) consoles", figure: [Double(many.warms) / (many.seconds * 1_000 / Double(interval))],
-                                baseline: [Double(one.warms) / (one.seconds * 1_000 / Double(interval))], baselineName: "one console",
-                                goalMs: 1.1, unit: .perInterval)
-        warms.goalAtLeast = 0.9
+        // One warmer per interval: as many rebuilds by the warmers of 200 consoles as by one console alone.
+        var warms = BenchResult(name: "warmer rebuilds in \(Int(many.seconds.rounded())) s (\(interval) ms interval), \(consoles) consoles (\(many.warmers) warming)",
+                                figure: [Double(many.warms)], baseline: [Double(one.warms)], baselineName: "one console alone",
+                                goalMs: Double(one.warms + 1), unit: .count)
+        warms.goalAtLeast = Double(max(1, one.warms - 1))
         return [cancel, warms]
     }
 

@@ -232,7 +232,7 @@ struct BenchResult {
     var goalP99Ratio: Double? = nil
 
     enum Unit: String {
-        case ms, megabytes = "MB", percent = "%", kilobytesPerSecond = "KB/s", perSecond = "events/s", perInterval = "per interval"
+        case ms, megabytes = "MB", percent = "%", kilobytesPerSecond = "KB/s", perSecond = "events/s", count = ""
     }
 
     init(name: String, figure: [Double], baseline: [Double], baselineName: String, goalMs: Double? = nil, goalP99Ms: Double? = nil,
@@ -278,7 +278,7 @@ struct BenchResult {
         switch unit {
         case .ms: return String(format: v < 10 ? "%.3f" : "%.1f", v)
         case .perSecond: return Int(v.rounded()).formatted() + " /s"
-        case .perInterval: return String(format: "%.2f", v)
+        case .count: return Int(v.rounded()).formatted()
         case .megabytes, .percent, .kilobytesPerSecond: return String(format: v < 10 ? "%.2f %@" : "%.1f %@", v, unit.rawValue)
         }
     }

@@ -167,6 +167,33 @@ import Testing
         #expect(s.counters.unknownEvents == 1)
     }
 
+    @Test func invalidationsReloadAtMostOncePerSpacing() {
+        var s = Fixture.state() // loaded at Fixture.now
+        var seq: Int64 = 1
+        func invalidate() -> [Effect] {
+            s.sequencer.reset(to: seq) // in order after whatever snapshot was loaded last
+            seq += 1
+            return App.update(&s, .bus(.event(EventEnvelope(seq: seq, ts: Fixture.now, source: "t", event: .cacheInvalidated))))
+        }
+        // A burst right after a load: nothing now, one reload on the first tick a second after the load.
+        #expect(invalidate().isEmpty && invalidate().isEmpty && s.reloadDue)
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(0.5))).isEmpty)
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.0))) == [.reloadSnapshot])
+        #expect(!s.reloadDue && s.reloadPending)
+        // A change while that load is on its way may not be in it: reloaded again after the spacing.
+        #expect(invalidate().isEmpty && s.reloadDue)
+        _ = App.update(&s, .snapshotLoaded(Fixture.snapshot)) // loaded at 1.0
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.5))).isEmpty)
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(2.0))) == [.reloadSnapshot])
+        _ = App.update(&s, .snapshotLoaded(Fixture.snapshot)) // loaded at 2.0
+        // Long after the last load an invalidation reloads at once; with nothing due, ticks wait for the refresh interval.
+        _ = App.update(&s, .tick(Fixture.now.addingTimeInterval(3.5)))
+        #expect(invalidate() == [.reloadSnapshot])
+        _ = App.update(&s, .snapshotLoaded(Fixture.snapshot)) // loaded at 3.5
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(6))).isEmpty)
+        #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(8.5))) == [.reloadSnapshot])
+    }
+
     @Test func disconnectShowsStaleAndReconnectReloads() {
         var s = Fixture.state()
         _ = App.update(&s, .bus(.disconnected(reason: "lost", retryInMillis: 200)))
