@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
     func runs(_ group: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(group)) } ?? true }
 
     func run() throws {
+        if only == "decode-profile" { return try decodeProfile() }
         var results = runs("console") ? try consoleFigures() : []
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             FileHandle.standardError.write(Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
@@ -157,6 +158,17 @@ struct BenchCommand: ParsableCommand {
                            goalP99Ms: 5, goalRatio: 2)
     }
 
+    /// `--only decode-profile`: decodes the seed-sized snapshot `--iterations` times with no servers, for a
+    /// profiler (`valgrind --tool=callgrind --toggle-collect='*SnapshotV6decode*'` counts instructions, which a
+    /// noisy machine does not change; docs/BENCHMARKS.md).
+    func decodeProfile() throws {
+        let data = try Self.snapshot(targetBytes: 55_000).encoded()
+        let t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations { _ = try Snapshot.decode(data) }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 / Double(iterations)
+        print(String(format: "decoded %d bytes %d times: %.3f ms each", data.count, iterations, ms))
+    }
+
     func writeJSON(_ results: [BenchResult]) throws {
         guard let json else { return }
         let data = try JSONSerialization.data(withJSONObject: results.map(\.dictionary), options: [.prettyPrinted, .sortedKeys])
@@ -174,8 +186,7 @@ struct BenchCommand: ParsableCommand {
         s.logs.recent = []
         var i = 0
         while ((try? s.encoded().count) ?? 0) < targetBytes {
-            let batch = 10
-            for _ in 0..<batch {
+            for _ in 0..<(targetBytes - ((try? s.encoded().count) ?? 0) > 20_000 ? 10 : 1) { // one row at a time near the target
                 var job = fullJobs[i % fullJobs.count]
                 job.id = UUID().uuidString.lowercased()
                 s.jobs.recent.append(job)

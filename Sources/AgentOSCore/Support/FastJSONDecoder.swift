@@ -100,6 +100,9 @@ final class FastJSONDocument {
     @exclusivity(unchecked) private var indexOwner = -1
     @exclusivity(unchecked) private var indexed = false
     @exclusivity(unchecked) private var indexCount = 0
+    @exclusivity(unchecked) private var indexCursor = 0
+    /// A one-word Bloom filter of the indexed keys' probes.
+    @exclusivity(unchecked) private var indexFilter: UInt64 = 0
     private let pairProbes = UnsafeMutablePointer<UInt64>.allocate(capacity: linearScanLimit)
     private let pairValues = UnsafeMutablePointer<Int>.allocate(capacity: linearScanLimit)
 
@@ -171,16 +174,31 @@ final class FastJSONDocument {
         var wanted = key
         return wanted.withUTF8 { w -> Int? in
             let n = w.count
+            // Readers ask for the keys in the order the encoder wrote them: the pair after the last one
+            // found is tried first (length, then bytes), so a row costs one comparison per field.
+            let c = indexCursor
+            if c < indexCount, pairProbes[c] & 0xFFFF_FFFF == UInt64(n), bytesEqual(base + Int(tape[pairValues[c] - 1].a), w.baseAddress, n) {
+                indexCursor = c + 1
+                return pairValues[c]
+            }
             let probe = UInt64(n == 0 ? 0 : FastJSONNode.signature(w.baseAddress!, n)) << 32 | UInt64(n)
+            // An absent key (an optional field left out) is usually answered by the object's filter alone.
+            guard indexFilter & Self.filterBit(probe) != 0 else { return nil }
             for j in 0..<indexCount where pairProbes[j] == probe && bytesEqual(base + Int(tape[pairValues[j] - 1].a), w.baseAddress, n) {
+                indexCursor = j + 1
                 return pairValues[j]
             }
             return nil
         }
     }
 
+    @inline(__always)
+    private static func filterBit(_ probe: UInt64) -> UInt64 { 1 &<< ((probe &* 0x9E37_79B9_7F4A_7C15) &>> 58) }
+
     private func buildIndex(_ object: Int) {
         indexOwner = object
+        indexCursor = 0
+        indexFilter = 0
         indexed = false
         let pairs = Int(tape[object].a)
         guard pairs <= Self.linearScanLimit else { return }
@@ -189,6 +207,7 @@ final class FastJSONDocument {
             let node = tape[k]
             guard node.flags & FastJSONNode.escaped == 0 else { return }
             pairProbes[j] = UInt64(node.sig) << 32 | UInt64(node.b)
+            indexFilter |= Self.filterBit(pairProbes[j])
             pairValues[j] = k + 1
             k = next(k + 1)
         }
