@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: release build, throwaway loopback redis-server + PostgreSQL (as scripts/test.sh
 # starts them), then `agentos bench`. Figures go to stdout and docs/bench-latest.json.
-# Usage: scripts/bench.sh [agentos bench options...]
+# Usage: scripts/bench.sh [agentos bench options...]   (a full run also rewrites the figures in docs/BENCHMARKS.md)
 # AGENTOS_SCRATCH=DIR builds in DIR instead of .build (for several engineers building in one tree).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -13,6 +13,35 @@ SCRATCH="${AGENTOS_SCRATCH:-$REPO_ROOT/.build}"
 swift build -c release --product agentos --scratch-path "$SCRATCH" >&2
 args=""
 for a in "$@"; do args+=" $(printf '%q' "$a")"; done
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+OUT="$(mktemp)"
+trap 'rm -f "$OUT" "$OUT.block"' EXIT
 AGENTOS_TEST_ONLY_SERVERS=1 \
 AGENTOS_TEST_CMD="'$SCRATCH/release/agentos' bench --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$REPO_ROOT/docs/bench-latest.json'$args" \
-  bash "$REPO_ROOT/scripts/test.sh" | grep -v '^AGENTOS_TEST_'
+  bash "$REPO_ROOT/scripts/test.sh" 2>&1 | grep -v '^AGENTOS_TEST_' | tee "$OUT"
+status=${PIPESTATUS[0]}
+((status == 0)) || exit "$status"
+
+# A full run (no --only) replaces the figures between the markers in docs/BENCHMARKS.md, with the
+# command, the date and the machine's load beside them. AGENTOS_BENCH_DOCS=0 leaves the file alone.
+DOC="$REPO_ROOT/docs/BENCHMARKS.md"
+if [[ ${AGENTOS_BENCH_DOCS:-1} == 1 && " $* " != *" --only"* ]] && grep -q '^| figure' "$OUT" && grep -q '<!-- bench:begin -->' "$DOC"; then
+  {
+    echo '<!-- bench:begin -->'
+    echo "\`scripts/bench.sh${args}\`, $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores, load average $LOAD before the run:"
+    echo
+    grep '^|' "$OUT"
+    echo
+    echo 'Printed beside the table (stderr):'
+    echo
+    echo '```'
+    grep -E '^(job\.cancel stages|events |footprint:|scale:)' "$OUT" || true
+    echo '```'
+    echo '<!-- bench:end -->'
+  } > "$OUT.block"
+  awk -v block="$OUT.block" '
+    /<!-- bench:begin -->/ { while ((getline line < block) > 0) print line; skip = 1; next }
+    /<!-- bench:end -->/ { skip = 0; next }
+    !skip { print }' "$DOC" > "$DOC.new" && mv "$DOC.new" "$DOC"
+  echo "bench: figures written to docs/BENCHMARKS.md" >&2
+fi

@@ -8,7 +8,7 @@ public enum App {
     public static let refreshInterval: TimeInterval = 5
     /// Invalidations (every action on the backend sends one) reload the snapshot at most this often: the
     /// events carry the rows that changed, the reload only the aggregates, and two hundred consoles
-    /// reloading on every action of a burst would load Redis for nothing (docs/DECISIONS.md, D31).
+    /// reloading on every action of a burst would load Redis for nothing (docs/DECISIONS.md, D40).
     public static let minReloadSpacing: TimeInterval = 1
 
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
