@@ -123,6 +123,33 @@ struct LiveWorldTests {
         #expect(warms.reduce(0, +) == rounds, "warms per console: \(warms)")
     }
 
+    @Test func aMissOnTwentyConsolesRebuildsOnce() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let source = CountingSource(inner: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace))
+        // Twenty consoles, each with its own Redis connection, miss the cache at the same moment (after a cascade).
+        let consoles = try (0..<20).map { i in
+            AdminDataManager(cache: RedisSnapshotCache(redis: try RedisClient(url: try TestServers.redisURL()), namespace: backend.namespace),
+                             source: source, bus: nil, options: .init(owner: "console-\(i)"))
+        }
+        let generations = Mutex<[Int]>([])
+        let group = DispatchGroup(), gate = DispatchSemaphore(value: 0)
+        for console in consoles {
+            group.enter()
+            Thread {
+                gate.wait()
+                if let (snapshot, _) = try? console.snapshot() { generations.withLock { $0.append(snapshot.generation) } }
+                group.leave()
+            }.start()
+        }
+        for _ in consoles { gate.signal() }
+        group.wait()
+        #expect(source.builds == 1, "one rebuild from PostgreSQL for twenty consoles, got \(source.builds)")
+        #expect(generations.withLock { $0.count == 20 && Set($0).count == 1 }, "every console has the one rebuilt snapshot")
+        let lock = try backend.redis.selecting(database: Namespace.DB.cache).send("EXISTS", backend.namespace.snapshotRebuildLockKey).int
+        #expect(lock == 0, "the rebuild lock is released")
+    }
+
     @Test func subscriberFollowsEventsAndReloadsAfterAGap() async throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
