@@ -181,11 +181,8 @@ struct LiveActionContext {
     /// pidbox comes with the Celery issue).
     func control(_ command: String, _ target: String, value: Int? = nil, extra: [String: PayloadValue] = [:]) throws {
         var fields = extra
-        fields["command"] = .string(command)
-        fields["target"] = .string(target)
         if let value { fields["value"] = .int(value) }
-        fields["by"] = .string(user)
-        try ex.redis.send("PUBLISH", ns.controlChannel, CanonicalJSON.object(fields))
+        try control(command, targets: [target], extra: fields)
     }
 
     /// The same control command for many targets, in one pipelined round trip.
