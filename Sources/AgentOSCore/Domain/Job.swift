@@ -68,11 +68,11 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.req(.id)
-        status = try c.req(.status)
-        stage = try c.opt(.stage, "")
         name = try c.opt(.name, "")
         pipeline = try c.opt(.pipeline, "video")
+        stage = try c.opt(.stage, "")
         queue = try c.opt(.queue, stage)
+        status = try c.req(.status)
         priority = try c.opt(.priority, 5)
         progress = try c.opt(.progress, 0)
         attempts = try c.opt(.attempts, 0)

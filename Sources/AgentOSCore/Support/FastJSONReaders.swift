@@ -5,7 +5,8 @@ import Foundation
 /// Only for the snapshot's bulk rows. Codable's containers cost a class box, protocol witnesses and
 /// unspecialised generic code per field, which limits a Codable decoder to about 5x Foundation's speed;
 /// these readers are specialised for their keys and value types. Each reader's body is a line-by-line
-/// copy of the type's `init(from:)` (same keys, same defaults), and `FastJSONTests` decodes every field
+/// copy of the type's `init(from:)` (same keys, same defaults, and both read the keys in the order the
+/// encoder writes them, so the document's look-up finds each one at its first try), and `FastJSONTests` decodes every field
 /// missing, null and mistyped with both and requires identical results: change them together.
 protocol FastJSONReadable: FastJSONDirect {
     associatedtype CodingKeys: CodingKey
@@ -91,11 +92,11 @@ extension BreakerState: FastJSONStringEnum {}
 extension Job: FastJSONReadable {
     init(fastJSON c: FastJSONObject<CodingKeys>) throws {
         id = try c.req(.id)
-        status = try c.req(.status)
-        stage = try c.opt(.stage, "")
         name = try c.opt(.name, "")
         pipeline = try c.opt(.pipeline, "video")
+        stage = try c.opt(.stage, "")
         queue = try c.opt(.queue, stage)
+        status = try c.req(.status)
         priority = try c.opt(.priority, 5)
         progress = try c.opt(.progress, 0)
         attempts = try c.opt(.attempts, 0)
@@ -127,21 +128,21 @@ extension LogLine: FastJSONReadable {
 extension WorkerInfo: FastJSONReadable {
     init(fastJSON c: FastJSONObject<CodingKeys>) throws {
         id = try c.req(.id)
-        status = try c.req(.status)
         hostname = try c.opt(.hostname, "")
         stage = try c.opt(.stage, "")
         queues = try c.opt(.queues, [])
+        status = try c.req(.status)
         concurrency = try c.opt(.concurrency, 1)
-        autoscaleMin = try c.opt(.autoscaleMin, nil)
-        autoscaleMax = try c.opt(.autoscaleMax, nil)
         active = try c.opt(.active, 0)
         processed = try c.opt(.processed, 0)
         failed = try c.opt(.failed, 0)
         load = try c.opt(.load, 0)
-        rssBytes = try c.opt(.rssBytes, 0)
-        heartbeatAgeSeconds = try c.opt(.heartbeatAgeSeconds, nil)
         version = try c.opt(.version, "")
         pid = try c.opt(.pid, nil)
+        autoscaleMin = try c.opt(.autoscaleMin, nil)
+        autoscaleMax = try c.opt(.autoscaleMax, nil)
+        rssBytes = try c.opt(.rssBytes, 0)
+        heartbeatAgeSeconds = try c.opt(.heartbeatAgeSeconds, nil)
         startedAt = try c.opt(.startedAt, nil)
     }
 }
