@@ -26,6 +26,7 @@ public final class CeleryActionExecutor: ActionExecutor {
     /// True when `call` goes to Celery.
     public func routesToCelery(_ action: String, _ payload: Payload) -> Bool {
         guard Self.mapped.contains(action) else { return false }
+        monitor.pollIfNeverPolled()
         let s = monitor.current
         if action.hasPrefix("job.") {
             // A task Celery reported, or an id AgentOS has no job row for (a revoke may precede

@@ -16,6 +16,7 @@ public final class CeleryMonitor: Sendable {
     let pollFlags = Mutex<(stopped: Bool, pending: Bool)>((false, false))
     /// Set by every applied frame and poll; `takeChange()` reads and clears it.
     let dirty = Mutex(false)
+    let polled = Mutex(false)
     let log: @Sendable (String) -> Void
     let changed: @Sendable () -> Void
     /// Queues the console paused (cancel_consumer on every worker) → the workers that consumed
@@ -106,8 +107,14 @@ public final class CeleryMonitor: Sendable {
     /// True once after the state changed (the console reloads its view then).
     public func takeChange() -> Bool { dirty.withLock { let d = $0; $0 = false; return d } }
 
+    /// Polls once when no poll ran yet (a headless `agentos action` has no poller thread).
+    public func pollIfNeverPolled() {
+        if !polled.withLock({ $0 }) { poll() }
+    }
+
     /// Asks every worker for `stats`, `active_queues` and `ping` and records the answers.
     public func poll() {
+        polled.withLock { $0 = true }
         for method in ["ping", "stats", "active_queues"] {
             do {
                 let b = try control.broadcast(method)
