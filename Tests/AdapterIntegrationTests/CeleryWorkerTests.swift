@@ -48,13 +48,17 @@ struct CeleryWorkerTests {
         }
         #expect(c.done("add1"))
 
-        // Queue depth counts every priority bucket; reserved counts unacked by routing key.
+        // A task with an ETA leaves the list and waits in `unacked`: reserved, by routing key.
+        let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: Date().addingTimeInterval(120))
+        #expect(await TestServers.eventuallyAsync(10) { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
+        #expect(try c.depth("qa") == 0)
+        #expect(c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued)
+        // Queue depth counts every priority bucket.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qa")]))
         for p in [0, 4, 7, 9] { try c.send("fixture.add", [.int(1), .int(p)], queue: "qa", priority: p) }
         #expect(try c.monitor.queues().first { $0.name == "qa" }?.pending == 4)
-        try c.broker.send("HSET", c.prefix + "unacked", "tag-x", "[{\"properties\": {}}, \"\", \"qa\"]")
-        #expect(try c.monitor.queues().first { $0.name == "qa" }?.reserved == 1)
         #expect(try c.monitor.queues().first { $0.name == "qa" }?.paused == true)
+        #expect(c.monitor.merge(into: base).queues.first { $0.name == "qa" }?.consumers == 0)
     }
 
     @Test func revokedTaskNeverRunsAndKilledTaskStops() async throws {
