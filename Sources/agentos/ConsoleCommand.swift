@@ -81,6 +81,7 @@ struct ConsoleCommand: ParsableCommand {
         l.postgresURL = connection.postgres
         l.namespace = connection.namespace
         l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
+        l.celery = connection.celery
         l.environment = env
         l.theme = theme
         l.keymap = keymap
@@ -130,7 +131,8 @@ struct ConsoleCommand: ParsableCommand {
                 live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL,
                                               namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
                                               dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
-                                              celery: try connection.celeryTransport(), log: { log.warning("\($0)") })
+                                              celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
+                                              log: { log.warning("\($0)") })
             } catch {
                 log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
                 throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)
