@@ -52,7 +52,7 @@ struct CeleryWorkerTests {
         let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: Date().addingTimeInterval(120))
         #expect(await TestServers.eventuallyAsync(10) { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
         #expect(try c.depth("qa") == 0)
-        #expect(c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued)
+        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued })
         // Queue depth counts every priority bucket.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qa")]))
         for p in [0, 4, 7, 9] { try c.send("fixture.add", [.int(1), .int(p)], queue: "qa", priority: p) }
