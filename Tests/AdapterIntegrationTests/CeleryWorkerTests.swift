@@ -208,8 +208,7 @@ struct CeleryWorkerTests {
         #expect(await c.exited(host, seconds: 20), "\(c.workerLog(host).suffix(800))")
         #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.workers[host]?.isOnline(now: Date().timeIntervalSince1970) == false })
         // Nobody answers now: "no reply within the timeout" reaches the operator and the audit row.
-        c.monitor.stop()
-        try await Task.sleep(for: .seconds(2)) // the monitor's last poll ends and cleans up
+        c.monitor.stop() // waits for a poll under way: its reply queue is cleaned up too
         let dead = fx.run("worker.ping", ["id": .string(host)])
         #expect(failure(dead)?.contains("no reply from \(host) within") == true, "\(dead.message)")
         let rows = try fx.auditRows(dead.requestID)

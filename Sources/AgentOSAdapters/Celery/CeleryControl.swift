@@ -106,7 +106,8 @@ public final class CeleryControl: Sendable {
             while limit == nil || replies.count < limit! {
                 let left = deadline.timeIntervalSinceNow
                 if left <= 0 { break }
-                let popped = try redis.send(["BRPOP"] + keys + [String(format: "%.3f", max(0.01, left))])
+                // At most 1 s per BRPOP: the connection's command timeout (5 s by default) must not fire first.
+                let popped = try redis.send(["BRPOP"] + keys + [String(format: "%.3f", max(0.01, min(left, 1.0)))])
                 guard let pair = popped.array, pair.count == 2, let bytes = pair[1].bytes else { continue }
                 do {
                     let env = try CeleryEnvelope.decode(bytes, place: place)

@@ -12,8 +12,7 @@ public final class CeleryMonitor: Sendable {
     let broker: RedisClient
     let subscriber: RedisSubscriber
     let state = Mutex(CeleryState())
-    let tasks = Mutex<[Task<Void, Never>]>([])
-    let pollFlags = Mutex<(stopped: Bool, pending: Bool)>((false, false))
+    let pollFlags = Mutex<(stopped: Bool, pending: Bool, running: Bool)>((false, false, false))
     /// Set by every applied frame and poll; `takeChange()` reads and clears it.
     let dirty = Mutex(false)
     let polled = Mutex(false)
@@ -29,25 +28,31 @@ public final class CeleryMonitor: Sendable {
         self.transport = transport
         broker = redis.selecting(database: transport.brokerDatabase)
         control = CeleryControl(redis: redis, transport: transport, log: log)
-        subscriber = RedisSubscriber(redis.configuration, channels: [], patterns: [transport.eventPattern])
         self.log = log
         self.changed = changed
+        // Frames are applied on the subscriber's own thread: a busy cooperative pool never delays them.
+        let sink = Sink()
+        subscriber = RedisSubscriber(redis.configuration, channels: [], patterns: [transport.eventPattern], onEvent: { sink.monitor?.handle($0) })
+        sink.monitor = self
+    }
+
+    /// Breaks the init cycle (the subscriber's handler needs the monitor it belongs to).
+    final class Sink: @unchecked Sendable {
+        weak var monitor: CeleryMonitor?
+    }
+
+    func handle(_ event: SubscriptionEvent) {
+        switch event {
+        case let .message(channel, payload, _): ingest(payload, channel: channel)
+        case .subscribed: requestPoll()
+        case let .disconnected(reason, _): log("celery: event subscription lost: \(reason)")
+        }
     }
 
     /// Starts the event subscription and the poll of the workers every `pollSeconds` (on a
     /// thread of its own: a poll blocks for the reply timeout).
     public func start(pollSeconds: Double = 5) {
-        let sub = subscriber
-        let listener = Task.detached { [self] in
-            for await event in sub.events {
-                switch event {
-                case let .message(channel, payload, _): ingest(payload, channel: channel)
-                case .subscribed: requestPoll()
-                case let .disconnected(reason, _): log("celery: event subscription lost: \(reason)")
-                }
-            }
-        }
-        tasks.withLock { $0 = [listener] }
+        pollFlags.withLock { $0.running = true }
         let thread = Thread { [self] in
             var last = Date.distantPast
             while !pollFlags.withLock({ $0.stopped }) {
@@ -63,19 +68,23 @@ public final class CeleryMonitor: Sendable {
                     usleep(50_000)
                 }
             }
+            pollFlags.withLock { $0.running = false }
         }
         thread.name = "celery-poller"
         thread.start()
-        sub.start()
+        subscriber.start()
     }
 
     /// Asks the poller for a `stats`/`active_queues`/`ping` round soon (a worker came online).
     public func requestPoll() { pollFlags.withLock { $0.pending = true } }
 
+    /// Stops the subscription and the poller; waits for a poll under way to end (and clean up its
+    /// reply queue), at most three reply timeouts.
     public func stop() {
         subscriber.stop()
         pollFlags.withLock { $0.stopped = true }
-        tasks.withLock { for t in $0 { t.cancel() }; $0 = [] }
+        let deadline = Date().addingTimeInterval(3 * transport.replyTimeout + 1)
+        while pollFlags.withLock({ $0.running }), Date() < deadline { usleep(20_000) }
     }
 
     /// Subscribed to the event channels (for tests and the status line).
@@ -116,6 +125,7 @@ public final class CeleryMonitor: Sendable {
     public func poll() {
         polled.withLock { $0 = true }
         for method in ["ping", "stats", "active_queues"] {
+            if pollFlags.withLock({ $0.stopped }) { break }
             do {
                 let b = try control.broadcast(method)
                 let now = Date().timeIntervalSince1970
@@ -195,10 +205,11 @@ public final class CeleryMonitor: Sendable {
         let workers = s.workerInfos(now: now)
         let ids = Set(workers.map(\.id))
         out.workers = out.workers.filter { !ids.contains($0.id) } + workers
-        if let queues = try? queues(now: now) {
+        do {
+            let queues = try queues(now: now)
             let names = Set(queues.map(\.name))
             out.queues = out.queues.filter { !names.contains($0.name) } + queues
-        }
+        } catch { log("celery: reading the queues failed: \(error)") }
         let jobs = s.jobs()
         let jobIDs = Set(jobs.map(\.id))
         out.jobs.recent = (jobs + out.jobs.recent.filter { !jobIDs.contains($0.id) }).sorted { $0.updatedAt > $1.updatedAt }
