@@ -98,10 +98,11 @@ public final class CeleryMonitor: Sendable {
             let env = try CeleryEnvelope.decode(payload, place: "channel \(channel)")
             let events = try CeleryEvent.events(in: env, place: "channel \(channel)")
             var poll = false
+            let now = Date().timeIntervalSince1970
             state.withLock { s in
                 for e in events {
                     if e.type == "worker-online", s.workers[e.hostname]?.online != true { poll = true }
-                    s.apply(e)
+                    s.apply(e, appliedAt: now)
                 }
             }
             if poll { requestPoll() }

@@ -85,6 +85,8 @@ public struct CeleryState: Sendable, Equatable {
         public var traceback: String?
         public var result: String?
         public var terminated = false
+        /// When the console applied this task's latest event (its own clock), for the latency check.
+        public var appliedAt: Double?
     }
 
     public var workers: [String: Worker] = [:]
@@ -98,9 +100,10 @@ public struct CeleryState: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func apply(_ e: CeleryEvent) {
+    /// Applies one event; `appliedAt` (the console's clock) is kept on tasks.
+    public mutating func apply(_ e: CeleryEvent, appliedAt: Double? = nil) {
         eventsSeen += 1
-        if e.type.hasPrefix("worker-") { applyWorker(e) } else { applyTask(e) }
+        if e.type.hasPrefix("worker-") { applyWorker(e) } else { applyTask(e, appliedAt: appliedAt) }
     }
 
     mutating func applyWorker(_ e: CeleryEvent) {
@@ -125,9 +128,10 @@ public struct CeleryState: Sendable, Equatable {
         workers[e.hostname] = w
     }
 
-    mutating func applyTask(_ e: CeleryEvent) {
+    mutating func applyTask(_ e: CeleryEvent, appliedAt: Double?) {
         guard let id = e["uuid"]?.string else { return }
         var t = tasks[id] ?? Task(id: id, updated: e.timestamp)
+        t.appliedAt = appliedAt ?? t.appliedAt
         t.updated = max(t.updated, e.timestamp)
         if let n = e["name"]?.string { t.name = n }
         if let a = e["args"]?.string { t.args = a }
