@@ -132,6 +132,18 @@ struct CeleryWorkerTests {
         #expect(try fx.auditRows(auto.requestID).last?.1 != "success")
     }
 
+    @Test func autoscaleTakesEffectOnAnAutoscalingWorker() async throws {
+        let (c, fx) = try setUp(queues: ["qs"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qs"], concurrency: 1, extra: ["--autoscale=2,1"])
+        #expect(await c.waitOnline(host))
+        let report = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(4)])
+        try fx.expectSuccess(report)
+        #expect(report.message.contains("autoscale now max=4 min=1"), "\(report.message)")
+        let autoscaler = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["autoscaler"]
+        #expect(autoscaler?["max"]?.int == 4 && autoscaler?["min"]?.int == 1, "\(String(describing: autoscaler))")
+    }
+
     @Test func cancelledConsumerStopsTakingFromTheQueueUntilResumed() async throws {
         let (c, fx) = try setUp(queues: ["qc1", "qc2"])
         defer { c.close(); fx.close() }
