@@ -117,6 +117,15 @@ final class CeleryCluster: @unchecked Sendable {
         return ok
     }
 
+    /// SIGKILL to the worker's process group: no worker-offline event is sent.
+    func killHard(_ host: String) {
+        guard let w = workers[host] else { return }
+        kill(-w.pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(w.pid, &status, 0)
+        workers[host] = nil
+    }
+
     func close() {
         monitor.stop()
         for (_, w) in workers {

@@ -132,7 +132,7 @@ struct CeleryWorkerTests {
         #expect(try fx.auditRows(auto.requestID).last?.1 != "success")
     }
 
-    @Test func autoscaleTakesEffectOnAnAutoscalingWorker() async throws {
+    @Test func autoscaleTakesEffectAndAKilledWorkerGoesOffline() async throws {
         let (c, fx) = try setUp(queues: ["qs"])
         defer { c.close(); fx.close() }
         let host = try c.startWorker("w1", queues: ["qs"], concurrency: 1, extra: ["--autoscale=2,1"])
@@ -142,6 +142,14 @@ struct CeleryWorkerTests {
         #expect(report.message.contains("autoscale now max=4 min=1"), "\(report.message)")
         let autoscaler = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["autoscaler"]
         #expect(autoscaler?["max"]?.int == 4 && autoscaler?["min"]?.int == 1, "\(String(describing: autoscaler))")
+
+        // Killed without a word (no worker-offline event): offline once 2 × freq passed without a heartbeat.
+        c.killHard(host)
+        let killedAt = Date()
+        let base = try fx.dataManager.rebuild()
+        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).workers.first { $0.id == host }?.status == .offline })
+        let freq = c.monitor.current.workers[host]?.freq ?? 0
+        #expect(Date().timeIntervalSince(killedAt) <= 2 * freq + 1.5, "offline only after \(Date().timeIntervalSince(killedAt)) s (freq \(freq) s)")
     }
 
     @Test func cancelledConsumerStopsTakingFromTheQueueUntilResumed() async throws {
