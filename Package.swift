@@ -60,7 +60,7 @@ let package = Package(
 
         // Unit tests: no servers needed, build fast.
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
-        .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters"]),
+        .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters", "AgentOSCore"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         // The action pipeline's middleware with in-memory ports and an injected clock.
         .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore"]),
@@ -73,7 +73,8 @@ let package = Package(
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
         .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
-        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics"]),
+        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics"],
+                    exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
         // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).
         .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"]),
     ],

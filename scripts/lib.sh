@@ -11,7 +11,7 @@ BUILD_DEPS=(libncursesw5-dev libhiredis-dev libpq-dev libssl-dev pkg-config)
 # Debian packages the test suite needs besides the build's: the servers, tmux for the end-to-end
 # tests, and prometheus (promtool and a real Prometheus for the metrics exporter's tests).
 # shellcheck disable=SC2034  # used by scripts/test.sh
-TEST_DEPS=(redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3 prometheus)
+TEST_DEPS=(redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3 python3-venv prometheus)
 
 # runuser, pg_ctl helpers etc. live in sbin on Debian; some root shells lack it on PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
@@ -106,4 +106,25 @@ PY
     echo "$port"
     ((count--))
   done
+}
+
+# ensure_celery_venv: a virtual environment with Celery 5.7 and redis-py from PyPI for the tests
+# against real Celery workers, made once under ${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv
+# and rebuilt when it is missing or holds another Celery. Prints its python's path.
+CELERY_SPEC="celery==5.7.*"
+ensure_celery_venv() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv" py
+  py="$dir/bin/python"
+  if [[ -x $py ]] && "$py" -c 'import celery, redis, kombu.transport.redis, sys; sys.exit(0 if celery.__version__.startswith("5.7.") else 1)' 2>/dev/null; then
+    printf '%s\n' "$py"
+    return 0
+  fi
+  log "creating the Celery test venv in $dir ($CELERY_SPEC, redis from PyPI)"
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  python3 -m venv "$dir" >&2 || die "python3 -m venv $dir failed (is python3-venv installed?)"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$CELERY_SPEC" "redis>=5" packaging >&2 ||
+    die "pip install $CELERY_SPEC redis failed (PyPI must be reachable)"
+  "$py" -c 'import celery, redis, kombu.transport.redis' || die "the Celery venv in $dir does not import celery"
+  printf '%s\n' "$py"
 }

@@ -255,6 +255,9 @@ export AGENTOS_TEST_PG_OS_USER="$PG_OS_USER" # OS user owning the cluster (runus
 AGENTOS_TEST_REDIS_SERVER="$(command -v redis-server)"
 export AGENTOS_TEST_REDIS_SERVER
 export AGENTOS_TEST_TMPDIR="$TMP"
+# Real Celery workers for the Celery tests (a cached venv; see ensure_celery_venv in lib.sh).
+AGENTOS_TEST_CELERY_PYTHON="$(ensure_celery_venv)"
+export AGENTOS_TEST_CELERY_PYTHON
 export AGENTOS_TEST_SERVERS=1
 
 # ---------------------------------------------------------------- run

@@ -14,6 +14,7 @@ import Foundation
 ///   password_file: /run/secrets/pg
 /// namespace: agentos
 /// broker_prefix: ""
+/// celery: { global_keyprefix: "prod:", queues: [celery] }   # real Celery workers (README: Real Celery)
 /// environment: { name: production, badge: red }   # or environment: staging
 /// refresh_interval: 5                 # seconds between snapshot re-reads
 /// warm_interval: 1                    # seconds between cache warms (the leader's)
@@ -27,7 +28,7 @@ import Foundation
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
 /// ```
 public enum ConfigFile {
-    static let topKeys = ["redis", "postgres", "namespace", "broker_prefix", "environment", "refresh_interval", "warm_interval", "theme",
+    static let topKeys = ["redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
                           "keymap", "keys", "default_view", "readonly", "mouse", "wallboard", "log"]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
@@ -56,6 +57,9 @@ public enum ConfigFile {
                 guard !ns.isEmpty, !ns.contains(" ") else { throw r.fail(entry, "a namespace is one word") }
                 layer.namespace = ns
             case "broker_prefix": layer.brokerPrefix = try r.string(entry)
+            case "celery":
+                // A mapping of Celery's transport options (or the same as one JSON string), kept as JSON.
+                if case .scalar = entry.node { layer.celery = try r.string(entry) } else { layer.celery = try r.json(entry) }
             case "environment":
                 if case .scalar = entry.node {
                     layer.environment = try r.string(entry)
@@ -174,6 +178,7 @@ public enum EnvironmentSettings {
         l.postgresPassword = value("AGENTOS_POSTGRES_PASSWORD").map { Secret($0, source: "env AGENTOS_POSTGRES_PASSWORD") }
         l.namespace = value("AGENTOS_NAMESPACE")
         l.brokerPrefix = env["AGENTOS_BROKER_PREFIX"]
+        l.celery = value("AGENTOS_CELERY")
         l.environment = value("AGENTOS_ENV")
         if let badge = value("AGENTOS_ENV_BADGE") {
             guard let c = ThemeColor(parsing: badge) else { throw fail("AGENTOS_ENV_BADGE", "not a colour: '\(badge)'") }

@@ -38,6 +38,8 @@ public struct SettingsLayer: Sendable, Equatable {
     public var wallboardInterval: Double?
     public var logLevel: LogLevel?
     public var logFile: String?
+    /// Real Celery (`celery:`): the transport options as a JSON object (checked by the live backend).
+    public var celery: String?
     /// The configuration file's `keys:` section (user key overrides), applied on top of the key map.
     public var keys: KeysSection?
     /// Where this layer's values came from, for `config show` (`flag`, `env`, a file path).
@@ -80,6 +82,7 @@ public struct ConsoleSettings: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     public var logFile: String?
     public var keys: SettingsLayer.KeysSection?
+    public var celery: String?
     /// Which layer gave each setting that is not a default (`theme` → `env`).
     public var origins: [String: String] = [:]
 
@@ -98,6 +101,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             take(l.postgresPassword, "postgres.password") { s.postgresPassword = $0 }
             take(l.namespace, "namespace") { s.namespace = $0 }
             take(l.brokerPrefix, "broker_prefix") { s.brokerPrefix = $0 }
+            take(l.celery, "celery") { s.celery = $0 }
             take(l.environment, "environment.name") { s.environment = $0 }
             take(l.badge, "environment.badge") { s.badge = $0 }
             take(l.refreshInterval, "refresh_interval") { s.refreshInterval = $0 }
@@ -171,7 +175,7 @@ public struct ConsoleSettings: Sendable, Equatable {
     /// The settings as JSON-ready values, passwords replaced by where they come from.
     public func redactedDictionary() -> [String: Any] {
         var d: [String: Any] = [
-            "namespace": namespace, "broker_prefix": brokerPrefix, "refresh_interval": refreshInterval, "warm_interval": warmInterval,
+            "namespace": namespace, "broker_prefix": brokerPrefix, "celery": celery as Any? ?? NSNull(), "refresh_interval": refreshInterval, "warm_interval": warmInterval,
             "theme": theme, "keymap": keymap, "default_view": defaultView.aliases[0], "readonly": readOnly, "mouse": mouse,
             "wallboard": ["enabled": wallboard, "views": wallboardViews.map { $0.aliases[0] }, "interval": wallboardInterval] as [String: Any],
             "log": ["level": logLevel.rawValue, "file": logFile as Any? ?? NSNull()] as [String: Any],

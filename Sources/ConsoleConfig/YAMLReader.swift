@@ -115,6 +115,36 @@ struct YAMLReader {
         }
     }
 
+    /// A mapping as JSON text: plain scalars typed (true/false, integers, numbers), quoted ones strings.
+    func json(_ v: Value) throws(ConfigError) -> String {
+        guard case .mapping = v.node else { throw fail(v, "expected a mapping") }
+        func convert(_ node: Node) throws(ConfigError) -> Any {
+            switch node {
+            case let .mapping(m):
+                var out: [String: Any] = [:]
+                for (k, value) in m {
+                    guard case let .scalar(key) = k else { throw fail(Value(node: k, key: v.key), "keys must be plain words") }
+                    out[key.string] = try convert(value)
+                }
+                return out
+            case let .sequence(seq):
+                var out: [Any] = []
+                for item in seq { out.append(try convert(item)) }
+                return out
+            case let .scalar(s):
+                guard s.style == .plain || s.style == .any else { return s.string }
+                if let b = Self.parseBool(s.string), ["true", "false"].contains(s.string.lowercased()) { return b }
+                if let i = Int(s.string) { return i }
+                if let d = Double(s.string) { return d }
+                return s.string
+            case .alias: throw fail(Value(node: node, key: v.key), "aliases are not supported here")
+            }
+        }
+        let object = try convert(v.node)
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { throw fail(v, "cannot be written as JSON") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     func bool(_ v: Value) throws(ConfigError) -> Bool {
         guard let b = Self.parseBool(try string(v)) else { throw fail(v, "expected true or false") }
         return b

@@ -31,9 +31,13 @@ struct LiveStack {
         bus = RedisEventBus(redis: redis, namespace: ns, source: "cli@\(ProcessInfo.processInfo.hostName)")
         dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns), bus: bus)
         do {
+            // With --celery the mapped actions on Celery's workers, queues and tasks go to its remote control.
+            let celery = try connection.celeryTransport().map { [redis] in
+                CeleryMonitor(redis: redis, transport: $0, log: { FileHandle.standardError.write(Data("agentos: \($0)\n".utf8)) })
+            }
             actions = try LiveActions(redis: redis, postgres: postgres, namespace: ns, dataDirectory: DataDirectory.resolve(dataDir),
                                       postgresURL: postgresURL, dataManager: dataManager, cache: cache, bus: bus,
-                                      pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
+                                      pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"], celery: celery)
         } catch {
             throw fail("\(error)", code: ExitStatus.config)
         }

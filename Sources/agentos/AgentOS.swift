@@ -40,6 +40,15 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Key and channel namespace (live mode; default: AGENTOS_NAMESPACE, else agentos).")
     var namespace: String?
 
+    @Option(help: ArgumentHelp("Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).", valueName: "json"))
+    var celery: String?
+
+    /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only).
+    func celeryTransport() throws -> CeleryTransport? {
+        guard let text = celery ?? ProcessInfo.processInfo.environment["AGENTOS_CELERY"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return try CeleryTransport(options: text, place: celery != nil ? "--celery" : "AGENTOS_CELERY")
+    }
+
     /// The contract's names for these options.
     var names: Namespace {
         Namespace(namespace ?? ProcessInfo.processInfo.environment["AGENTOS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "agentos",

@@ -1,3 +1,4 @@
+import AgentOSAdapters
 import ArgumentParser
 import ConsoleConfig
 import ConsoleUI
@@ -40,6 +41,11 @@ struct ConfigCommand: ParsableCommand {
                 keymap = settings.keymap
                 let look = ConsoleLook.resolve(settings, environment: env, monochromeFlag: false, executable: ConsoleCommand.executable)
                 problems += look.problems
+                if let celery = settings.celery {
+                    do { _ = try CeleryTransport(options: celery, place: "celery") } catch {
+                        problems.append(ConfigError(file: url.path, line: nil, key: "celery", error.description.replacingOccurrences(of: "celery: celery: ", with: "")))
+                    }
+                }
             }
             if json {
                 let out: [String: Any] = ["file": url.path, "ok": problems.isEmpty, "theme": theme, "keymap": keymap,
@@ -90,6 +96,7 @@ struct ConfigCommand: ParsableCommand {
             line("postgres.password", resolved.postgresPassword?.description)
             line("namespace", resolved.namespace)
             line("broker_prefix", resolved.brokerPrefix)
+            line("celery", resolved.celery)
             line("environment.name", resolved.environment)
             line("environment.badge", resolved.effectiveBadge?.description)
             line("refresh_interval", resolved.refreshInterval)

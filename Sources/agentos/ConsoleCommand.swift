@@ -81,6 +81,7 @@ struct ConsoleCommand: ParsableCommand {
         l.postgresURL = connection.postgres
         l.namespace = connection.namespace
         l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
+        l.celery = connection.celery
         l.environment = env
         l.theme = theme
         l.keymap = keymap
@@ -129,7 +130,9 @@ struct ConsoleCommand: ParsableCommand {
             do {
                 live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL,
                                               namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
-                                              dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000))
+                                              dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
+                                              celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
+                                              log: { log.warning("\($0)") })
             } catch {
                 log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
                 throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)
@@ -349,8 +352,11 @@ final class LiveConsoleBackend: ConsoleBackend {
     let history: PostgresActionHistory?
     private let warmer = Mutex<Task<Void, Never>?>(nil)
 
+    /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
+    let celery: CeleryMonitor?
+
     init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
-         warmIntervalMillis: Int = 5_000) throws {
+         warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
         let redis = RedisClient(config)
@@ -360,12 +366,14 @@ final class LiveConsoleBackend: ConsoleBackend {
         let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
                                        options: .init(warmIntervalMillis: warmIntervalMillis, owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
+        celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
         role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor
         do {
             let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
-                                       dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"])
-            actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.executor, unsupported: { _ in nil })
+                                       dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"],
+                                       celery: celery)
+            actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.routedExecutor, unsupported: { _ in nil })
             history = live.history
         } catch {
             actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
@@ -382,7 +390,8 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func loadSnapshot() throws -> Snapshot {
         do {
-            let (snapshot, origin) = try dataManager.snapshot()
+            var (snapshot, origin) = try dataManager.snapshot()
+            if let celery { snapshot = celery.merge(into: snapshot) }
             failures.withLock { $0 = 0 }
             // A cache hit proves Redis; a rebuild proves both.
             health.withLock { h in
@@ -403,7 +412,25 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
 
-    func subscribe() -> AsyncStream<BusMessage> { bus.subscribe() }
+    /// The bus, and with Celery a reload (at most every 250 ms) whenever Celery's state changed:
+    /// the next snapshot merges it, so the views follow Celery's events within a second.
+    func subscribe() -> AsyncStream<BusMessage> {
+        guard let monitor = celery else { return bus.subscribe() }
+        let upstream = bus.subscribe()
+        return AsyncStream { continuation in
+            let forward = Task.detached {
+                for await m in upstream { continuation.yield(m) }
+                continuation.finish()
+            }
+            let ticker = Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    if monitor.takeChange() { continuation.yield(.connected(gapPossible: true)) }
+                }
+            }
+            continuation.onTermination = { _ in forward.cancel(); ticker.cancel() }
+        }
+    }
 
     func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
 
@@ -418,6 +445,7 @@ final class LiveConsoleBackend: ConsoleBackend {
     }
 
     func start() {
+        celery?.start()
         let manager = dataManager
         warmer.withLock { task in
             task = Task.detached {
@@ -430,6 +458,7 @@ final class LiveConsoleBackend: ConsoleBackend {
     }
 
     func stop() {
+        celery?.stop()
         warmer.withLock { $0?.cancel() }
         history?.drain()
     }

@@ -20,7 +20,7 @@ final class ActionFixture: @unchecked Sendable {
     private let captured = Sink()
     private let listener: Task<Void, Never>
 
-    init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:]) throws {
+    init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil) throws {
         backend = try LiveBackend.make()
         if seed {
             let sim = try LiveSimulation(config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
@@ -40,7 +40,7 @@ final class ActionFixture: @unchecked Sendable {
         let pgBin = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { $0 + "/pg_dump" }
         actions = try LiveActions(redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, dataDirectory: dataDir,
                                   postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
-                                  permissions: StaticPermissions(grants))
+                                  permissions: StaticPermissions(grants), celery: celery)
         actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
         control = RedisSubscriber(backend.redis.configuration, channels: [backend.namespace.controlChannel])
         let sub = control

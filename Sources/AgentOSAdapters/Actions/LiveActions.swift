@@ -51,23 +51,29 @@ public struct LiveActions: Sendable {
     public let audit: PostgresAuditLog
     public let breakers: RedisBreakerStore
     public let executor: LiveActionExecutor
+    /// With Celery configured: the executor that routes the mapped actions to Celery's remote control.
+    public let celery: CeleryActionExecutor?
+    /// What the dispatcher runs (the Celery router when configured, else the live executor).
+    public var routedExecutor: ActionExecutor { celery ?? executor }
     /// The write-behind `action_history` sink (`drain()` before the process exits).
     public let history: PostgresActionHistory
 
     public init(redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
                 dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
-                options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil) throws {
+                options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil, celery: CeleryMonitor? = nil) throws {
         audit = PostgresAuditLog(postgres: postgres)
         breakers = RedisBreakerStore(redis: redis, namespace: namespace)
         let rateLimits = RedisRateLimitStore(redis: redis, namespace: namespace)
         executor = LiveActionExecutor(postgres: postgres, redis: redis, audit: audit, namespace: namespace,
                                       settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
                                       breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
+        let live = executor
+        self.celery = celery.map { CeleryActionExecutor(monitor: $0, fallback: live) }
         let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
         history = PostgresActionHistory(postgres: postgres)
         dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
                                             rateLimits: rateLimits, idempotency: RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace),
-                                            breakers: breakers, executor: executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
+                                            breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
                                             scrubber: scrubber, history: history), options: options)
     }
 }

@@ -24,6 +24,9 @@ public final class RedisSubscriber: Sendable {
     public let events: AsyncStream<SubscriptionEvent>
     public let configuration: RedisConfiguration
     private let continuation: AsyncStream<SubscriptionEvent>.Continuation
+    /// When set, events are handed to it on the subscriber's thread instead of the stream (for
+    /// consumers that must not wait for the cooperative pool).
+    private let onEvent: (@Sendable (SubscriptionEvent) -> Void)?
     private let channels: [String]
     private let patterns: [String]
     private let wakePipe: (read: Int32, write: Int32)
@@ -38,7 +41,9 @@ public final class RedisSubscriber: Sendable {
 
     public init(_ configuration: RedisConfiguration, channels: [String], patterns: [String] = [],
                 backoff: Backoff = Backoff(baseMillis: 100, capMillis: 5_000), pingIntervalMillis: Int = 15_000,
-                bufferingPolicy: AsyncStream<SubscriptionEvent>.Continuation.BufferingPolicy = .unbounded) {
+                bufferingPolicy: AsyncStream<SubscriptionEvent>.Continuation.BufferingPolicy = .unbounded,
+                onEvent: (@Sendable (SubscriptionEvent) -> Void)? = nil) {
+        self.onEvent = onEvent
         precondition(!channels.isEmpty || !patterns.isEmpty, "subscribe to at least one channel or pattern")
         self.configuration = configuration
         self.channels = channels
@@ -57,6 +62,10 @@ public final class RedisSubscriber: Sendable {
     deinit {
         Glibc.close(wakePipe.read)
         Glibc.close(wakePipe.write)
+    }
+
+    private func emit(_ event: SubscriptionEvent) {
+        if let onEvent { onEvent(event) } else { continuation.yield(event) }
     }
 
     /// Starts the subscriber thread (once).
@@ -95,13 +104,13 @@ public final class RedisSubscriber: Sendable {
                 defer { connection.close() }
                 try subscribe(connection)
                 backoff.reset()
-                continuation.yield(.subscribed(gapPossible: everSubscribed))
+                emit(.subscribed(gapPossible: everSubscribed))
                 everSubscribed = true
                 try pump(connection)
             } catch {
                 if isStopped { return }
                 let delay = backoff.next()
-                continuation.yield(.disconnected(reason: error.description, retryInMillis: delay))
+                emit(.disconnected(reason: error.description, retryInMillis: delay))
                 if waitForStop(millis: delay) { return }
             }
         }
@@ -142,9 +151,9 @@ public final class RedisSubscriber: Sendable {
             guard let parts = reply.array, let kind = parts.first?.string else { continue }
             switch kind {
             case "message" where parts.count == 3:
-                continuation.yield(.message(channel: parts[1].string ?? "", payload: parts[2].bytes ?? [], pattern: nil))
+                emit(.message(channel: parts[1].string ?? "", payload: parts[2].bytes ?? [], pattern: nil))
             case "pmessage" where parts.count == 4:
-                continuation.yield(.message(channel: parts[2].string ?? "", payload: parts[3].bytes ?? [], pattern: parts[1].string))
+                emit(.message(channel: parts[2].string ?? "", payload: parts[3].bytes ?? [], pattern: parts[1].string))
             default:
                 continue // pong, subscribe confirmations
             }

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A JSON value as Celery and kombu send it (envelopes, event bodies, control replies): a tree
+/// that keeps integers, floats, booleans and null apart.
+public enum CeleryJSON: Sendable, Equatable, Codable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([CeleryJSON])
+    case object([String: CeleryJSON])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([CeleryJSON].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: CeleryJSON].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .int(i): try c.encode(i)
+        case let .double(d): try c.encode(d)
+        case let .string(s): try c.encode(s)
+        case let .array(a): try c.encode(a)
+        case let .object(o): try c.encode(o)
+        }
+    }
+
+    /// Parses JSON text; the error says where it broke.
+    public static func parse(_ bytes: [UInt8]) throws -> CeleryJSON {
+        try JSONDecoder().decode(CeleryJSON.self, from: Data(bytes))
+    }
+
+    /// Compact JSON with sorted keys (what the console publishes and shows).
+    public var json: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: enc.encode(self), as: UTF8.self)) ?? "null"
+    }
+
+    public var description: String {
+        if case let .string(s) = self { return s }
+        return json
+    }
+
+    public subscript(key: String) -> CeleryJSON? {
+        if case let .object(o) = self { return o[key] }
+        return nil
+    }
+
+    public var string: String? { if case let .string(s) = self { return s } else { return nil } }
+    public var object: [String: CeleryJSON]? { if case let .object(o) = self { return o } else { return nil } }
+    public var array: [CeleryJSON]? { if case let .array(a) = self { return a } else { return nil } }
+    public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
+    public var isNull: Bool { self == .null }
+    public var double: Double? {
+        switch self {
+        case let .double(d): return d
+        case let .int(i): return Double(i)
+        default: return nil
+        }
+    }
+    public var int: Int? {
+        switch self {
+        case let .int(i): return i
+        case let .double(d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+        case let .string(s): return Int(s)
+        default: return nil
+        }
+    }
+}

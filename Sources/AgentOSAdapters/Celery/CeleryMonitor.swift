@@ -1,0 +1,225 @@
+import AgentOSCore
+import Foundation
+import Synchronization
+
+/// Follows a Celery deployment: PSUBSCRIBE on the `celeryev` channels (worker heartbeats and
+/// task events, `task.multi` lists included), `stats` + `active_queues` + `ping` polls for pool
+/// sizes and queues, and the broker lists for the queue depths. Malformed or foreign frames are
+/// counted and logged, never fatal.
+public final class CeleryMonitor: Sendable {
+    public let transport: CeleryTransport
+    public let control: CeleryControl
+    let broker: RedisClient
+    let subscriber: RedisSubscriber
+    let state = Mutex(CeleryState())
+    let pollFlags = Mutex<(stopped: Bool, pending: Bool, running: Bool)>((false, false, false))
+    /// Set by every applied frame and poll; `takeChange()` reads and clears it.
+    let dirty = Mutex(false)
+    let polled = Mutex(false)
+    let log: @Sendable (String) -> Void
+    let changed: @Sendable () -> Void
+    /// Queues the console paused (cancel_consumer on every worker) → the workers that consumed
+    /// them, so resume adds the consumer back on exactly those.
+    let pausedQueues = Mutex<[String: [String]]>([:])
+
+    /// `changed` runs after each applied frame (the console reloads its view from it).
+    public init(redis: RedisClient, transport: CeleryTransport, log: @escaping @Sendable (String) -> Void = { _ in },
+                changed: @escaping @Sendable () -> Void = {}) {
+        self.transport = transport
+        broker = redis.selecting(database: transport.brokerDatabase)
+        control = CeleryControl(redis: redis, transport: transport, log: log)
+        self.log = log
+        self.changed = changed
+        // Frames are applied on the subscriber's own thread: a busy cooperative pool never delays them.
+        let sink = Sink()
+        subscriber = RedisSubscriber(redis.configuration, channels: [], patterns: [transport.eventPattern], onEvent: { sink.monitor?.handle($0) })
+        sink.monitor = self
+    }
+
+    /// Breaks the init cycle (the subscriber's handler needs the monitor it belongs to).
+    final class Sink: @unchecked Sendable {
+        weak var monitor: CeleryMonitor?
+    }
+
+    func handle(_ event: SubscriptionEvent) {
+        switch event {
+        case let .message(channel, payload, _): ingest(payload, channel: channel)
+        case .subscribed: requestPoll()
+        case let .disconnected(reason, _): log("celery: event subscription lost: \(reason)")
+        }
+    }
+
+    /// Starts the event subscription and the poll of the workers every `pollSeconds` (on a
+    /// thread of its own: a poll blocks for the reply timeout).
+    public func start(pollSeconds: Double = 5) {
+        pollFlags.withLock { $0.running = true }
+        let thread = Thread { [self] in
+            var last = Date.distantPast
+            while !pollFlags.withLock({ $0.stopped }) {
+                let due = pollFlags.withLock { f -> Bool in
+                    let d = f.pending || Date().timeIntervalSince(last) >= pollSeconds
+                    f.pending = false
+                    return d
+                }
+                if due {
+                    last = Date()
+                    poll()
+                } else {
+                    usleep(50_000)
+                }
+            }
+            pollFlags.withLock { $0.running = false }
+        }
+        thread.name = "celery-poller"
+        thread.start()
+        subscriber.start()
+    }
+
+    /// Asks the poller for a `stats`/`active_queues`/`ping` round soon (a worker came online).
+    public func requestPoll() { pollFlags.withLock { $0.pending = true } }
+
+    /// Stops the subscription and the poller; waits for a poll under way to end (and clean up its
+    /// reply queue), at most three reply timeouts.
+    public func stop() {
+        subscriber.stop()
+        pollFlags.withLock { $0.stopped = true }
+        let deadline = Date().addingTimeInterval(3 * transport.replyTimeout + 1)
+        while pollFlags.withLock({ $0.running }), Date() < deadline { usleep(20_000) }
+    }
+
+    /// Subscribed to the event channels (for tests and the status line).
+    public var subscribed: Bool {
+        ((try? broker.send("PUBSUB", "NUMPAT").int) ?? 0) > 0
+    }
+
+    /// Applies one frame from an event channel; a bad one is counted and logged.
+    public func ingest(_ payload: [UInt8], channel: String) {
+        do {
+            let env = try CeleryEnvelope.decode(payload, place: "channel \(channel)")
+            let events = try CeleryEvent.events(in: env, place: "channel \(channel)")
+            var poll = false
+            let now = Date().timeIntervalSince1970
+            state.withLock { s in
+                for e in events {
+                    if e.type == "worker-online", s.workers[e.hostname]?.online != true { poll = true }
+                    s.apply(e, appliedAt: now)
+                }
+            }
+            if poll { requestPoll() }
+        } catch {
+            let n = state.withLock { s -> Int in s.noteMalformed(error); return s.malformed }
+            log("celery: skipped malformed frame #\(n) (\(payload.count) bytes) on \(error)")
+        }
+        dirty.withLock { $0 = true }
+        changed()
+    }
+
+    /// True once after the state changed (the console reloads its view then).
+    public func takeChange() -> Bool { dirty.withLock { let d = $0; $0 = false; return d } }
+
+    /// Polls once when no poll ran yet (a headless `agentos action` has no poller thread).
+    public func pollIfNeverPolled() {
+        if !polled.withLock({ $0 }) { poll() }
+    }
+
+    /// Asks every worker for `stats`, `active_queues` and `ping` and records the answers.
+    public func poll() {
+        polled.withLock { $0 = true }
+        for method in ["ping", "stats", "active_queues"] {
+            if pollFlags.withLock({ $0.stopped }) { break }
+            do {
+                let b = try control.broadcast(method)
+                let now = Date().timeIntervalSince1970
+                state.withLock { s in
+                    for r in b.replies {
+                        switch method {
+                        case "stats": s.applyStats(r.hostname, r.value, now: now)
+                        case "active_queues": s.applyActiveQueues(r.hostname, r.value, now: now)
+                        default: s.applyPong(r.hostname, now: now)
+                        }
+                    }
+                }
+            } catch { log("celery: \(method) poll failed: \(error)") }
+        }
+        dirty.withLock { $0 = true }
+        changed()
+    }
+
+    public var current: CeleryState { state.withLock { $0 } }
+
+    func update(_ body: (inout CeleryState) -> Void) { state.withLock { body(&$0) } }
+
+
+    /// The known queues: configured, consumed by a worker, or seen in a task event.
+    public func queueNames() -> [String] {
+        let s = current
+        var names = Set(transport.queues)
+        for w in s.workers.values { names.formUnion(w.queues ?? []) }
+        for t in s.tasks.values where !t.queue.isEmpty { names.insert(t.queue) }
+        names.formUnion(pausedQueues.withLock { $0.keys })
+        return names.sorted()
+    }
+
+    /// Depth of each queue: the sum of its priority lists; reserved = its messages in `unacked`
+    /// (prefetched or waiting for their ETA), by routing key.
+    public func queues(now: Double = Date().timeIntervalSince1970) throws -> [QueueInfo] {
+        let names = queueNames()
+        guard !names.isEmpty else { return [] }
+        let lengths = try broker.pipeline(names.flatMap { transport.queueKeys($0).map { ["LLEN", $0] as [any RedisArgument] } })
+        var reserved: [String: Int] = [:]
+        for value in try broker.send("HVALS", transport.unackedKey).array ?? [] {
+            guard let bytes = value.bytes, let rk = Self.unackedRoutingKey(bytes) else { continue }
+            reserved[rk, default: 0] += 1
+        }
+        let s = current
+        let pausedSet = Set(pausedQueues.withLock { $0.keys })
+        let steps = transport.prioritySteps.count
+        return names.enumerated().map { i, name in
+            let pending = lengths[i * steps..<(i + 1) * steps].reduce(0) { $0 + Int($1.int ?? 0) }
+            let consumers = s.workers.values.filter { $0.isOnline(now: now) && ($0.queues ?? []).contains(name) }.count
+            return QueueInfo(name: name, stage: "celery", pending: pending, reserved: reserved[name] ?? 0, paused: pausedSet.contains(name), consumers: consumers)
+        }
+    }
+
+    /// The routing key of an `unacked` value `[envelope, exchange, routing_key]`.
+    public static func unackedRoutingKey(_ bytes: [UInt8]) -> String? {
+        guard let v = try? CeleryJSON.parse(bytes), let a = v.array, a.count >= 3 else { return nil }
+        if let rk = a[2].string, !rk.isEmpty { return rk }
+        return a[0]["properties"]?["delivery_info"]?["routing_key"]?.string
+    }
+
+    /// Purge (celery-redis-protocol.md §e): LLEN + DEL of every priority list of the queue in one
+    /// MULTI; returns the number of messages removed. `unacked` is left alone.
+    public func purge(_ queue: String) throws -> Int {
+        var commands: [[any RedisArgument]] = [["MULTI"]]
+        for key in transport.queueKeys(queue) { commands.append(["LLEN", key]); commands.append(["DEL", key]) }
+        commands.append(["EXEC"])
+        let replies = try broker.pipeline(commands)
+        guard let exec = replies.last?.array else { throw CeleryConfigError("purge of \(queue): MULTI/EXEC was aborted") }
+        return stride(from: 0, to: exec.count, by: 2).reduce(0) { $0 + Int(exec[$1].int ?? 0) }
+    }
+
+    /// The snapshot with Celery's workers, queues and tasks merged in (replacing rows of the same id).
+    public func merge(into snapshot: Snapshot, now: Double = Date().timeIntervalSince1970) -> Snapshot {
+        var out = snapshot
+        let s = current
+        let workers = s.workerInfos(now: now)
+        let ids = Set(workers.map(\.id))
+        out.workers = out.workers.filter { !ids.contains($0.id) } + workers
+        do {
+            let queues = try queues(now: now)
+            let names = Set(queues.map(\.name))
+            out.queues = out.queues.filter { !names.contains($0.name) } + queues
+        } catch { log("celery: reading the queues failed: \(error)") }
+        let jobs = s.jobs()
+        let jobIDs = Set(jobs.map(\.id))
+        out.jobs.recent = (jobs + out.jobs.recent.filter { !jobIDs.contains($0.id) }).sorted { $0.updatedAt > $1.updatedAt }
+        out.jobs.failed = jobs.filter { $0.status == .failed } + out.jobs.failed.filter { !jobIDs.contains($0.id) }
+        for j in jobs {
+            out.jobs.byStatus[j.status.rawValue, default: 0] += 1
+            out.jobs.byStage["celery", default: [:]][j.status.rawValue, default: 0] += 1
+        }
+        out.jobs.total += jobs.count
+        return out
+    }
+}

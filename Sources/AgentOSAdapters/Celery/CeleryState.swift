@@ -1,0 +1,231 @@
+import AgentOSCore
+import Foundation
+
+/// One Celery event (celery-redis-protocol.md §c): `type`, `hostname`, `timestamp` and the rest.
+public struct CeleryEvent: Sendable, Equatable {
+    public var type: String
+    public var hostname: String
+    public var timestamp: Double
+    public var fields: [String: CeleryJSON]
+
+    public subscript(key: String) -> CeleryJSON? { fields[key] }
+
+    public init(type: String, hostname: String, timestamp: Double, fields: [String: CeleryJSON]) {
+        self.type = type
+        self.hostname = hostname
+        self.timestamp = timestamp
+        self.fields = fields
+    }
+
+    /// The events of one frame: a single object, or the list of a `task.multi` frame.
+    public static func events(in envelope: CeleryEnvelope, place: String) throws(CeleryFrameError) -> [CeleryEvent] {
+        let items: [CeleryJSON]
+        switch envelope.body {
+        case let .array(list): items = list
+        case .object: items = [envelope.body]
+        default: throw CeleryFrameError(place: place, problem: "event body is neither an object nor a list")
+        }
+        var out: [CeleryEvent] = []
+        for (i, item) in items.enumerated() {
+            guard let o = item.object else { throw CeleryFrameError(place: place, problem: "event \(i) is not an object") }
+            guard let type = o["type"]?.string, type.hasPrefix("worker-") || type.hasPrefix("task-") else {
+                throw CeleryFrameError(place: place, problem: "event \(i) has no worker-/task- type")
+            }
+            guard let host = o["hostname"]?.string, !host.isEmpty else { throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no hostname") }
+            guard let ts = o["timestamp"]?.double, ts.isFinite else { throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no timestamp") }
+            if type.hasPrefix("task-"), o["uuid"]?.string?.isEmpty ?? true {
+                throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no uuid")
+            }
+            out.append(CeleryEvent(type: type, hostname: host, timestamp: ts, fields: o))
+        }
+        return out
+    }
+}
+
+/// What the console knows about Celery's workers and tasks from events and control replies
+/// (a pure value; `CeleryMonitor` feeds it). Workers are offline when no heartbeat came within
+/// 2 × `freq` (as Celery and Flower judge).
+public struct CeleryState: Sendable, Equatable {
+    public struct Worker: Sendable, Equatable {
+        public var hostname: String
+        public var online = true
+        public var lastHeartbeat: Double
+        public var freq: Double = 2
+        public var active = 0
+        public var processed = 0
+        public var failed = 0
+        public var loadavg = 0.0
+        public var version = ""
+        public var pid: Int?
+        public var startedAt: Double?
+        public var concurrency: Int?
+        public var queues: [String]?
+        public var paused = false
+        /// The queues worker.pause cancelled (worker.resume adds them back).
+        public var pausedQueues: [String]?
+
+        /// Offline after `2 × freq` without a heartbeat (or after worker-offline).
+        public func isOnline(now: Double) -> Bool { online && now <= lastHeartbeat + 2 * freq }
+    }
+
+    public struct Task: Sendable, Equatable {
+        public var id: String
+        public var name = ""
+        public var state = "PENDING"
+        public var hostname: String?
+        public var queue = ""
+        public var args = ""
+        public var retries = 0
+        public var sent: Double?
+        public var received: Double?
+        public var started: Double?
+        public var finished: Double?
+        public var updated: Double
+        public var exception: String?
+        public var traceback: String?
+        public var result: String?
+        public var terminated = false
+        /// When the console applied this task's latest event (its own clock), for the latency check.
+        public var appliedAt: Double?
+    }
+
+    public var workers: [String: Worker] = [:]
+    public var tasks: [String: Task] = [:]
+    /// Frames skipped as malformed or foreign, and the last reason.
+    public var malformed = 0
+    public var lastMalformed: String?
+    public var eventsSeen = 0
+    /// Most tasks kept (the oldest finished ones go first).
+    public var taskLimit = 2_000
+
+    public init() {}
+
+    /// Applies one event; `appliedAt` (the console's clock) is kept on tasks.
+    public mutating func apply(_ e: CeleryEvent, appliedAt: Double? = nil) {
+        eventsSeen += 1
+        if e.type.hasPrefix("worker-") { applyWorker(e) } else { applyTask(e, appliedAt: appliedAt) }
+    }
+
+    mutating func applyWorker(_ e: CeleryEvent) {
+        var w = workers[e.hostname] ?? Worker(hostname: e.hostname, lastHeartbeat: e.timestamp)
+        if let f = e["freq"]?.double, f > 0 { w.freq = f }
+        if let a = e["active"]?.int { w.active = a }
+        if let p = e["processed"]?.int { w.processed = p }
+        if let l = e["loadavg"]?.array?.first?.double { w.loadavg = l }
+        if let v = e["sw_ver"]?.string { w.version = v }
+        if let pid = e["pid"]?.int { w.pid = pid }
+        switch e.type {
+        case "worker-offline":
+            w.online = false
+        case "worker-online":
+            w.online = true
+            w.startedAt = e.timestamp
+            w.lastHeartbeat = max(w.lastHeartbeat, e.timestamp)
+        default:
+            w.online = true
+            w.lastHeartbeat = max(w.lastHeartbeat, e.timestamp)
+        }
+        workers[e.hostname] = w
+    }
+
+    mutating func applyTask(_ e: CeleryEvent, appliedAt: Double?) {
+        guard let id = e["uuid"]?.string else { return }
+        var t = tasks[id] ?? Task(id: id, updated: e.timestamp)
+        t.appliedAt = appliedAt ?? t.appliedAt
+        t.updated = max(t.updated, e.timestamp)
+        if let n = e["name"]?.string { t.name = n }
+        if let a = e["args"]?.string { t.args = a }
+        if let r = e["retries"]?.int { t.retries = r }
+        if let q = e["queue"]?.string ?? e["routing_key"]?.string, !q.isEmpty { t.queue = q }
+        let finalStates: Set = ["SUCCESS", "FAILURE", "REVOKED", "REJECTED"]
+        func advance(_ s: String) { if !finalStates.contains(t.state) || finalStates.contains(s) { t.state = s } }
+        switch e.type {
+        case "task-sent": t.sent = e.timestamp; advance("PENDING")
+        case "task-received": t.received = e.timestamp; t.hostname = e.hostname; advance("RECEIVED")
+        case "task-started": t.started = e.timestamp; t.hostname = e.hostname; advance("STARTED")
+        case "task-succeeded": t.finished = e.timestamp; t.result = e["result"]?.string; advance("SUCCESS")
+        case "task-failed":
+            t.finished = e.timestamp; t.exception = e["exception"]?.string; t.traceback = e["traceback"]?.string; advance("FAILURE")
+            workers[e.hostname]?.failed += 1
+        case "task-retried": t.exception = e["exception"]?.string; t.traceback = e["traceback"]?.string; advance("RETRY")
+        case "task-revoked": t.finished = e.timestamp; t.terminated = e["terminated"]?.bool ?? false; advance("REVOKED")
+        case "task-rejected": t.finished = e.timestamp; advance("REJECTED")
+        default: break
+        }
+        tasks[id] = t
+        if tasks.count > taskLimit { trim() }
+    }
+
+    mutating func trim() {
+        let drop = tasks.values.sorted { ($0.finished == nil ? 1 : 0, $0.updated) < ($1.finished == nil ? 1 : 0, $1.updated) }.prefix(tasks.count - taskLimit)
+        for t in drop { tasks[t.id] = nil }
+    }
+
+    public mutating func noteMalformed(_ error: CeleryFrameError) {
+        malformed += 1
+        lastMalformed = error.description
+    }
+
+    // MARK: control replies
+
+    /// `stats` reply: the pool size (and pid).
+    public mutating func applyStats(_ host: String, _ reply: CeleryJSON, now: Double) {
+        var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
+        if let n = reply["pool"]?["max-concurrency"]?.int { w.concurrency = n }
+        else if let procs = reply["pool"]?["processes"]?.array { w.concurrency = procs.count }
+        if let pid = reply["pid"]?.int { w.pid = pid }
+        workers[host] = w
+    }
+
+    /// `active_queues` reply: the queues the worker consumes from.
+    public mutating func applyActiveQueues(_ host: String, _ reply: CeleryJSON, now: Double) {
+        guard let list = reply.array else { return }
+        var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
+        w.queues = list.compactMap { $0["name"]?.string }.sorted()
+        workers[host] = w
+    }
+
+    /// A `ping` reply counts as a sign of life.
+    public mutating func applyPong(_ host: String, now: Double) {
+        var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
+        w.online = true
+        w.lastHeartbeat = max(w.lastHeartbeat, now)
+        workers[host] = w
+    }
+
+    // MARK: views
+
+    /// The workers as the Workers view shows them.
+    public func workerInfos(now: Double) -> [WorkerInfo] {
+        workers.values.sorted { $0.hostname < $1.hostname }.map { w in
+            let host = w.hostname.split(separator: "@", maxSplits: 1).last.map(String.init) ?? w.hostname
+            let status: WorkerStatus = !w.isOnline(now: now) ? .offline : (w.paused ? .paused : .online)
+            return WorkerInfo(id: w.hostname, hostname: host, stage: "celery", queues: w.queues ?? [], status: status,
+                              concurrency: w.concurrency ?? max(1, w.active), active: w.active, processed: w.processed, failed: w.failed,
+                              load: w.loadavg, heartbeatAgeSeconds: max(0, now - w.lastHeartbeat), version: w.version, pid: w.pid,
+                              startedAt: w.startedAt.map { Date(timeIntervalSince1970: $0) })
+        }
+    }
+
+    /// The tasks as jobs, newest first.
+    public func jobs(limit: Int = 500) -> [Job] {
+        tasks.values.sorted { $0.updated > $1.updated }.prefix(limit).map { t in
+            let status: JobStatus
+            switch t.state {
+            case "SUCCESS": status = .completed
+            case "FAILURE", "REJECTED": status = .failed
+            case "REVOKED": status = .cancelled
+            case "RETRY": status = .retrying
+            case "STARTED": status = .running
+            case "RECEIVED": status = .queued
+            default: status = .pending
+            }
+            let created = Date(timeIntervalSince1970: t.sent ?? t.received ?? t.updated)
+            return Job(id: t.id, name: t.name + t.args, pipeline: "celery", stage: "celery", queue: t.queue, status: status, attempts: t.retries + (t.started == nil ? 0 : 1),
+                       workerID: t.hostname, owner: "celery", createdAt: created, updatedAt: Date(timeIntervalSince1970: t.updated),
+                       startedAt: t.started.map { Date(timeIntervalSince1970: $0) }, finishedAt: t.finished.map { Date(timeIntervalSince1970: $0) },
+                       error: t.exception ?? (t.state == "REVOKED" ? (t.terminated ? "terminated" : "revoked") : nil),
+                       errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+import Testing
+
+/// Real Celery 5.7 workers of `celery_fixture/app.py` (prefork, events on) on the test redis,
+/// broker DB 12 under a global_keyprefix of their own, a monitor following them, and helpers
+/// to send tasks and read the tasks' marker files. Workers are killed (process group) on close.
+final class CeleryCluster: @unchecked Sendable {
+    static let brokerDatabase = 12
+    let prefix: String
+    let marks: URL
+    let transport: CeleryTransport
+    let redis: RedisClient
+    let broker: RedisClient
+    let monitor: CeleryMonitor
+    let logs = LogSink()
+    private(set) var workers: [String: (pid: pid_t, log: String)] = [:]
+
+    final class LogSink: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func add(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    }
+
+    init(queues: [String], replyTimeout: Double = 1.5) throws {
+        let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
+        precondition(FileManager.default.isExecutableFile(atPath: python), "AGENTOS_TEST_CELERY_PYTHON \(python) is not executable")
+        prefix = TestServers.unique("cel") + ":"
+        let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
+        marks = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("celery-marks"))
+        try FileManager.default.createDirectory(at: marks, withIntermediateDirectories: true)
+        transport = try CeleryTransport(brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout)
+        redis = try TestServers.redis(database: 0)
+        broker = redis.selecting(database: Self.brokerDatabase)
+        let sink = logs
+        monitor = CeleryMonitor(redis: redis, transport: transport, log: { sink.add($0) })
+    }
+
+    static var fixtureDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("celery_fixture").path
+    }
+
+    /// Starts a worker `name-<prefix>@agentos-test` consuming `queues`; returns its hostname.
+    @discardableResult
+    func startWorker(_ name: String, queues: [String], concurrency: Int = 2, extra: [String] = []) throws -> String {
+        let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
+        let host = "\(name)-\(prefix.dropLast())@agentos-test"
+        let log = marks.appendingPathComponent("\(name).log").path
+        let url = try TestServers.redisURL() + "/\(Self.brokerDatabase)"
+        let argv = [python, "-m", "celery", "--workdir", Self.fixtureDirectory, "-A", "app", "worker", "-E", "-P", "prefork", "-c", String(concurrency),
+                    "-n", host, "-Q", queues.joined(separator: ","), "--without-mingle", "--without-gossip", "-l", "info"] + extra
+        let env = ["CELERY_FIXTURE_BROKER": url, "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": marks.path,
+                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory]
+        workers[host] = (try Self.spawn(argv, environment: env, output: log), log)
+        return host
+    }
+
+    /// The worker is online in the monitor (its worker-online/heartbeat event arrived) and has
+    /// answered `stats` and `active_queues`.
+    func waitOnline(_ host: String, seconds: Double = 30) async -> Bool {
+        let ok = await TestServers.eventuallyAsync(seconds) {
+            let w = monitor.current.workers[host]
+            if w?.isOnline(now: Date().timeIntervalSince1970) == true, w?.concurrency == nil || w?.queues == nil { monitor.requestPoll() }
+            return w?.isOnline(now: Date().timeIntervalSince1970) == true && w?.concurrency != nil && w?.queues != nil
+        }
+        if !ok { Issue.record("celery worker \(host) did not come online: \(workerLog(host).suffix(1500))") }
+        return ok
+    }
+
+    func workerLog(_ host: String) -> String {
+        guard let path = workers[host]?.log else { return "" }
+        return String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+
+    /// A protocol-2 task message (celery-redis-protocol.md §a.1), LPUSHed on the queue's bucket.
+    @discardableResult
+    func send(_ task: String, _ args: [CeleryJSON], queue: String, priority: Int = 0, id: String = UUID().uuidString.lowercased(),
+              eta: Date? = nil) throws -> String {
+        let etaJSON: CeleryJSON = eta.map { date in
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return .string(f.string(from: date).replacingOccurrences(of: "Z", with: "+00:00"))
+        } ?? .null
+        let body: CeleryJSON = .array([.array(args), .object([:]), .object(["callbacks": .null, "errbacks": .null, "chain": .null, "chord": .null])])
+        let envelope: CeleryJSON = .object([
+            "body": .string(Data(body.json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"), "content-type": .string("application/json"),
+            "headers": .object(["lang": .string("py"), "task": .string(task), "id": .string(id), "shadow": .null, "eta": etaJSON, "expires": .null,
+                                "group": .null, "group_index": .null, "retries": .int(0), "timelimit": .array([.null, .null]), "root_id": .string(id),
+                                "parent_id": .null, "argsrepr": .string(CeleryJSON.array(args).json), "kwargsrepr": .string("{}"),
+                                "origin": .string("agentos-test"), "ignore_result": .bool(true)]),
+            "properties": .object(["correlation_id": .string(id), "reply_to": .string(""), "delivery_mode": .int(2),
+                                   "delivery_info": .object(["exchange": .string(""), "routing_key": .string(queue)]), "priority": .int(priority),
+                                   "body_encoding": .string("base64"), "delivery_tag": .string(UUID().uuidString.lowercased())]),
+        ])
+        let step = transport.prioritySteps.last { $0 <= priority } ?? 0
+        try broker.send("LPUSH", transport.queueKeys(queue)[transport.prioritySteps.firstIndex(of: step)!], Array(envelope.json.utf8))
+        return id
+    }
+
+    func started(_ mark: String) -> Bool { FileManager.default.fileExists(atPath: marks.appendingPathComponent(mark + ".started").path) }
+    func done(_ mark: String) -> Bool { FileManager.default.fileExists(atPath: marks.appendingPathComponent(mark + ".done").path) }
+
+    func depth(_ queue: String) throws -> Int {
+        try transport.queueKeys(queue).reduce(0) { $0 + Int(try broker.send("LLEN", $1).int ?? 0) }
+    }
+
+    /// Waits for the worker process to exit by itself (true) within `seconds`.
+    func exited(_ host: String, seconds: Double) async -> Bool {
+        guard let pid = workers[host]?.pid else { return true }
+        let ok = await TestServers.eventuallyAsync(seconds) {
+            var status: Int32 = 0
+            return waitpid(pid, &status, WNOHANG) == pid
+        }
+        if ok { workers[host] = nil }
+        return ok
+    }
+
+    /// SIGKILL to the worker's process group: no worker-offline event is sent.
+    func killHard(_ host: String) {
+        guard let w = workers[host] else { return }
+        kill(-w.pid, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(w.pid, &status, 0)
+        workers[host] = nil
+    }
+
+    func close() {
+        monitor.stop()
+        for (_, w) in workers {
+            kill(-w.pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(w.pid, &status, 0)
+        }
+        workers = [:]
+        if let keys = try? broker.send("KEYS", prefix + "*").array, !keys.isEmpty {
+            _ = try? broker.send(["DEL"] + keys.compactMap(\.bytes))
+        }
+        try? FileManager.default.removeItem(at: marks)
+    }
+
+    /// posix_spawn in a process group of its own (so the pool children die with it).
+    static func spawn(_ argv: [String], environment: [String: String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // A fresh signal mask and default dispositions: the test runner blocks or ignores signals
+        // the pool relies on (SIGTERM ends a pool process on revoke-terminate and pool_shrink).
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let args = argv.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) }; args.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, args, envp)
+        guard rc == 0 else { throw CeleryConfigError("posix_spawn \(argv[0]) failed: \(String(cString: strerror(rc)))") }
+        return pid
+    }
+}

@@ -1,0 +1,258 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+import Testing
+
+/// The console against real Celery 5.7 workers (celery_fixture/app.py, prefork, `-E`): what it
+/// reads (workers, queues, task events) and what each mapped action does in the workers, with
+/// its audit rows.
+@Suite("Celery: real workers", .serialized)
+struct CeleryWorkerTests {
+    /// A cluster with the monitor started and an action fixture whose dispatcher routes to it.
+    func setUp(queues: [String]) throws -> (CeleryCluster, ActionFixture) {
+        let cluster = try CeleryCluster(queues: queues)
+        cluster.monitor.start(pollSeconds: 2)
+        let fx = try ActionFixture(seed: false, celery: cluster.monitor)
+        return (cluster, fx)
+    }
+
+    func failure(_ report: ActionReport) -> String? {
+        if case let .failure(f) = report.outcome { return f.description }
+        return nil
+    }
+
+    @Test func snapshotShowsWorkersQueuesAndLiveTaskEventsWithinOneSecond() async throws {
+        let (c, fx) = try setUp(queues: ["qa"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qa"], concurrency: 2)
+        #expect(await c.waitOnline(host))
+        let base = try fx.dataManager.rebuild()
+        var merged = c.monitor.merge(into: base)
+        let w = try #require(merged.workers.first { $0.id == host })
+        #expect(w.status == .online && w.concurrency == 2 && w.queues == ["qa"] && w.version.hasPrefix("5.7"))
+        #expect(merged.queues.first { $0.name == "qa" }?.consumers == 1)
+
+        // A task: its events are in the state every snapshot merges within a second of the worker
+        // sending them (the console's clock against the event's timestamp, same machine).
+        let id = try c.send("fixture.add", [.int(2), .int(3), .string("add1")], queue: "qa")
+        #expect(await TestServers.eventuallyAsync(10) {
+            c.monitor.merge(into: base).jobs.recent.first(where: { $0.id == id })?.status == .completed
+        })
+        let task = try #require(c.monitor.current.tasks[id])
+        #expect(task.name == "fixture.add" && task.hostname == host && task.result == "5" && task.received != nil)
+        let applied = try #require(task.appliedAt), finished = try #require(task.finished)
+        #expect(applied - finished < 1.0, "task-succeeded at \(finished), applied at \(applied)")
+        merged = c.monitor.merge(into: base)
+        #expect(merged.jobs.byStatus["completed", default: 0] >= 1 && merged.jobs.recent.first { $0.id == id }?.workerID == host)
+        #expect(c.done("add1"))
+
+        // A task with an ETA leaves the list and waits in `unacked`: reserved, by routing key.
+        let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: Date().addingTimeInterval(120))
+        #expect(await TestServers.eventuallyAsync(10) { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
+        #expect(try c.depth("qa") == 0)
+        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued })
+        // Queue depth counts every priority bucket.
+        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qa")]))
+        for p in [0, 4, 7, 9] { try c.send("fixture.add", [.int(1), .int(p)], queue: "qa", priority: p) }
+        #expect(try c.monitor.queues().first { $0.name == "qa" }?.pending == 4)
+        #expect(try c.monitor.queues().first { $0.name == "qa" }?.paused == true)
+        #expect(c.monitor.merge(into: base).queues.first { $0.name == "qa" }?.consumers == 0)
+    }
+
+    @Test func revokedTaskNeverRunsAndKilledTaskStops() async throws {
+        let (c, fx) = try setUp(queues: ["qr"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qr"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        // A busy worker (one process), then a task behind it that is revoked before it can start.
+        let busy = try c.send("fixture.sleep", [.double(2.5), .string("busy")], queue: "qr")
+        #expect(await TestServers.eventuallyAsync(10) { c.started("busy") })
+        let victim = UUID().uuidString.lowercased()
+        let cancel = fx.run("job.cancel", ["id": .string(victim)])
+        try fx.expectSuccess(cancel)
+        #expect(cancel.message.contains("revoked"), "\(cancel.message)")
+        try c.send("fixture.add", [.int(1), .int(1), .string("victim")], queue: "qr", id: victim)
+        #expect(await TestServers.eventuallyAsync(10) { c.done("busy") })
+        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.tasks[victim]?.state == "REVOKED" })
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(!c.started("victim"), "a revoked task ran")
+        #expect(c.monitor.current.tasks[busy]?.state == "SUCCESS")
+
+        // A running task terminated: it started and never finishes.
+        let long = try c.send("fixture.sleep", [.int(30), .string("long")], queue: "qr")
+        #expect(await TestServers.eventuallyAsync(10) { c.started("long") && c.monitor.current.tasks[long] != nil })
+        let kill = fx.run("job.kill", ["id": .string(long)])
+        try fx.expectSuccess(kill)
+        #expect(await TestServers.eventuallyAsync(10) {
+            let t = c.monitor.current.tasks[long]
+            return t?.state == "REVOKED" && t?.terminated == true
+        })
+        let pid = try #require(Int32(String(decoding: FileManager.default.contents(atPath: c.marks.appendingPathComponent("long.started").path) ?? Data(), as: UTF8.self)))
+        // The pool process got SIGTERM: gone or a zombie waiting to be reaped, and no longer running the task.
+        #expect(await TestServers.eventuallyAsync(5) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }, "the terminated pool process \(pid) still runs")
+        let active = try c.monitor.control.broadcast("active", destination: [host]).replies.first?.value.array ?? []
+        #expect(!active.contains { $0["id"]?.string == long })
+        #expect(!c.done("long"))
+        #expect(fx.run("job.cancel", ["id": .string("not-a-task")]).succeeded == false)
+    }
+
+    @Test func poolGrowShrinkScaleAndRestartShowInStats() async throws {
+        let (c, fx) = try setUp(queues: ["qp"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qp"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        func processes() throws -> Int? {
+            let b = try c.monitor.control.broadcast("stats", destination: [host])
+            return b.replies.first?.value["pool"]?["processes"]?.array?.count
+        }
+        #expect(try processes() == 1)
+        try fx.expectSuccess(fx.run("worker.pool_grow", ["id": .string(host), "n": .int(2)]))
+        #expect(await TestServers.eventuallyAsync(10) { (try? processes()) == 3 })
+        try fx.expectSuccess(fx.run("worker.pool_shrink", ["id": .string(host), "n": .int(1)]))
+        #expect(await TestServers.eventuallyAsync(15) { (try? processes()) == 2 }, "processes \(String(describing: try? processes()))")
+        let scale = fx.run("worker.scale", ["id": .string(host), "concurrency": .int(4)])
+        try fx.expectSuccess(scale)
+        #expect(await TestServers.eventuallyAsync(15) { (try? processes()) == 4 }, "\(scale.message); processes \(String(describing: try? processes()))")
+        // pool_restart (worker_pool_restarts=True): new pool processes.
+        let before = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
+        let restart = fx.run("worker.restart", ["id": .string(host)])
+        try fx.expectSuccess(restart)
+        #expect(restart.message.contains("reload started"), "\(restart.message)")
+        #expect(await TestServers.eventuallyAsync(15) {
+            let now = try? c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
+            return now != nil && now != before
+        })
+        // autoscale without --autoscale: the worker's refusal reaches the operator and the audit row.
+        let auto = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(3)])
+        #expect(!auto.succeeded)
+        #expect(failure(auto)?.contains("refused") == true, "\(auto.message)")
+        #expect(try fx.auditRows(auto.requestID).last?.1 != "success")
+    }
+
+    @Test func autoscaleTakesEffectAndAKilledWorkerGoesOffline() async throws {
+        let (c, fx) = try setUp(queues: ["qs"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qs"], concurrency: 1, extra: ["--autoscale=2,1"])
+        #expect(await c.waitOnline(host))
+        let report = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(4)])
+        try fx.expectSuccess(report)
+        #expect(report.message.contains("autoscale now max=4 min=1"), "\(report.message)")
+        let autoscaler = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["autoscaler"]
+        #expect(autoscaler?["max"]?.int == 4 && autoscaler?["min"]?.int == 1, "\(String(describing: autoscaler))")
+
+        // Killed without a word (no worker-offline event): offline once 2 × freq passed without a heartbeat.
+        c.killHard(host)
+        let killedAt = Date()
+        let base = try fx.dataManager.rebuild()
+        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).workers.first { $0.id == host }?.status == .offline })
+        let freq = c.monitor.current.workers[host]?.freq ?? 0
+        #expect(Date().timeIntervalSince(killedAt) <= 2 * freq + 1.5, "offline only after \(Date().timeIntervalSince(killedAt)) s (freq \(freq) s)")
+    }
+
+    @Test func cancelledConsumerStopsTakingFromTheQueueUntilResumed() async throws {
+        let (c, fx) = try setUp(queues: ["qc1", "qc2"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["qc1", "qc2"], concurrency: 2)
+        #expect(await c.waitOnline(host))
+        // queue.pause: cancel_consumer on every worker; the other queue still runs.
+        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qc1")]))
+        try c.send("fixture.add", [.int(1), .int(1), .string("held")], queue: "qc1")
+        try c.send("fixture.add", [.int(1), .int(1), .string("flows")], queue: "qc2")
+        #expect(await TestServers.eventuallyAsync(10) { c.done("flows") })
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(!c.started("held"))
+        #expect(try c.depth("qc1") == 1)
+        try fx.expectSuccess(fx.run("queue.resume", ["queue": .string("qc1")]))
+        #expect(await TestServers.eventuallyAsync(10) { c.done("held") })
+
+        // worker.pause: the worker cancels all its consumers; resume adds them back.
+        let pause = fx.run("worker.pause", ["id": .string(host)])
+        try fx.expectSuccess(pause)
+        let queues = try c.monitor.control.broadcast("active_queues", destination: [host]).replies.first?.value.array
+        #expect(queues?.isEmpty == true, "\(String(describing: queues))")
+        try c.send("fixture.add", [.int(1), .int(1), .string("paused")], queue: "qc2")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(!c.started("paused"))
+        #expect(c.monitor.merge(into: try fx.dataManager.rebuild()).workers.first { $0.id == host }?.status == .paused)
+        try fx.expectSuccess(fx.run("worker.resume", ["id": .string(host)]))
+        #expect(await TestServers.eventuallyAsync(10) { c.done("paused") })
+    }
+
+    @Test func purgeEmptiesEveryPriorityBucketAndReportsTheCount() async throws {
+        let (c, fx) = try setUp(queues: ["qz"])
+        defer { c.close(); fx.close() }
+        for p in [0, 1, 4, 7, 9] { try c.send("fixture.add", [.int(p), .int(p)], queue: "qz", priority: p) }
+        for key in c.transport.queueKeys("qz") { #expect(try c.broker.send("LLEN", key).int ?? 0 > 0) }
+        let spec = try #require(ActionCatalog.spec("queue.clear"))
+        #expect(try fx.actions.routedExecutor.impact(spec, Payload(["queue": .string("qz")])) == 5)
+        let report = fx.run("queue.clear", ["queue": .string("qz")])
+        try fx.expectSuccess(report)
+        #expect(report.message.contains("purged 5 message(s)"), "\(report.message)")
+        #expect(try c.depth("qz") == 0)
+        let row = try fx.db.query("SELECT result FROM audit_logs WHERE request_id = $1 AND phase = 'outcome'", [report.requestID]).rows.first
+        #expect(try row?.get("result", as: String?.self)?.contains("purged 5") == true)
+    }
+
+    @Test func limitsPingShutdownAndNoReply() async throws {
+        let (c, fx) = try setUp(queues: ["ql"])
+        defer { c.close(); fx.close() }
+        let host = try c.startWorker("w1", queues: ["ql"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        let rate = fx.run("worker.rate_limit", ["id": .string(host), "task": .string("fixture.add"), "rate": .string("10/m")])
+        try fx.expectSuccess(rate)
+        #expect(rate.message.contains("new rate limit set successfully"), "\(rate.message)")
+        let bad = fx.run("worker.rate_limit", ["id": .string(host), "task": .string("nope"), "rate": .string("1/s")])
+        #expect(failure(bad)?.contains("unknown task") == true, "\(bad.message)")
+        #expect(try fx.auditRows(bad.requestID).map(\.0) == ["intent", "outcome"])
+        let time = fx.run("worker.time_limit", ["id": .string(host), "task": .string("fixture.sleep"), "soft": .int(1), "hard": .int(2)])
+        try fx.expectSuccess(time)
+        #expect(time.message.contains("pool restart"), "\(time.message)")
+        // Celery 5.7 reads a task's limits when it builds its request class (consumer start, pool
+        // restart): after worker.restart a 5 s sleep is stopped by the 1 s soft limit.
+        try fx.expectSuccess(fx.run("worker.restart", ["id": .string(host)]))
+        try await Task.sleep(for: .seconds(2))
+        try c.send("fixture.sleep", [.int(5), .string("limited")], queue: "ql")
+        #expect(await TestServers.eventuallyAsync(10) { c.started("limited") })
+        #expect(await TestServers.eventuallyAsync(8) { c.monitor.current.tasks.values.contains { $0.state == "FAILURE" && $0.name == "fixture.sleep" } })
+        #expect(!c.done("limited"))
+        let ping = fx.run("worker.ping", ["id": .string(host)])
+        try fx.expectSuccess(ping)
+        #expect(ping.message.contains("pong from \(host)"), "\(ping.message)")
+        // Shutdown: no reply by design; the worker exits and goes offline in the monitor.
+        try fx.expectSuccess(fx.run("worker.shutdown", ["id": .string(host)]))
+        #expect(await c.exited(host, seconds: 20), "\(c.workerLog(host).suffix(800))")
+        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.workers[host]?.isOnline(now: Date().timeIntervalSince1970) == false })
+        // Nobody answers now: "no reply within the timeout" reaches the operator and the audit row.
+        c.monitor.stop() // waits for a poll under way: its reply queue is cleaned up too
+        let dead = fx.run("worker.ping", ["id": .string(host)])
+        #expect(failure(dead)?.contains("no reply from \(host) within") == true, "\(dead.message)")
+        let rows = try fx.auditRows(dead.requestID)
+        #expect(rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 != "success")
+        #expect(try c.broker.send("KEYS", c.prefix + "*reply.celery.pidbox*").array?.isEmpty == true, "reply keys left behind")
+        #expect(try c.broker.send("SCARD", c.transport.replyBindingKey).int == 0, "reply bindings left behind")
+    }
+
+    @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
+        let (c, fx) = try setUp(queues: ["qm"])
+        defer { c.close(); fx.close() }
+        #expect(await TestServers.eventuallyAsync(10) { c.monitor.subscribed })
+        let channel = c.transport.fanoutChannel(exchange: "celeryev", routingKey: "task.multi")
+        let good = CeleryJSON.object(["type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)])
+        func frame(_ body: String, contentType: String = "application/json", encoding: String = "base64") -> String {
+            "{\"body\": \"\(body)\", \"content-encoding\": \"utf-8\", \"content-type\": \"\(contentType)\", \"headers\": {}, \"properties\": {\"body_encoding\": \"\(encoding)\"}}"
+        }
+        let b64 = Data(good.json.utf8).base64EncodedString()
+        let bad = [frame("gASVAAAAAAAAAAB9lC4=", contentType: "application/x-python-serialize"), frame(String(b64.dropLast(5))),
+                   frame(b64, contentType: "application/x-yaml"), "not json at all", frame(Data("[1, 2]".utf8).base64EncodedString())]
+        for f in bad { try c.redis.send("PUBLISH", channel, f) }
+        try c.redis.send("PUBLISH", channel, frame(b64))
+        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.workers["x@y"] != nil })
+        #expect(c.monitor.current.malformed == bad.count)
+        let lines = c.logs.all.filter { $0.contains("skipped malformed frame") }
+        #expect(lines.count == bad.count)
+        #expect(lines.contains { $0.contains("pickle is never loaded") } && lines.contains { $0.contains("not valid base64") }, "\(lines)")
+    }
+}

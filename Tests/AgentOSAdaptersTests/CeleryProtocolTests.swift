@@ -1,0 +1,190 @@
+import AgentOSAdapters
+import AgentOSCore
+import Foundation
+import Testing
+
+/// Celery's frames as captured from Celery 5.7 / kombu 5.7 (Fixtures/celery-frames.log), the
+/// transport's key and channel names, and the worker/task state the monitor keeps.
+@Suite("Celery protocol")
+struct CeleryProtocolTests {
+    /// (command, key or channel, payload) of each monitor line, redis-cli escaping undone.
+    static func frames() throws -> [(command: String, target: String, payload: [UInt8])] {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/celery-frames.log").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
+            let args = tokens(String(line))
+            guard args.count >= 3 else { return nil }
+            return (String(decoding: args[0], as: UTF8.self), String(decoding: args[1], as: UTF8.self), args[2])
+        }
+    }
+
+    /// The quoted arguments of a MONITOR line (`\"`, `\\`, `\xHH`, `\n` escapes).
+    static func tokens(_ line: String) -> [[UInt8]] {
+        var out: [[UInt8]] = [], cur: [UInt8] = [], inside = false
+        let b = Array(line.utf8)
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            if !inside { if c == UInt8(ascii: "\"") { inside = true; cur = [] }; i += 1; continue }
+            if c == UInt8(ascii: "\\"), i + 1 < b.count {
+                let n = b[i + 1]
+                switch n {
+                case UInt8(ascii: "x"):
+                    cur.append(UInt8(String(decoding: b[(i + 2)..<(i + 4)], as: UTF8.self), radix: 16)!)
+                    i += 4
+                case UInt8(ascii: "n"): cur.append(10); i += 2
+                case UInt8(ascii: "r"): cur.append(13); i += 2
+                case UInt8(ascii: "t"): cur.append(9); i += 2
+                default: cur.append(n); i += 2
+                }
+                continue
+            }
+            if c == UInt8(ascii: "\"") { out.append(cur); inside = false } else { cur.append(c) }
+            i += 1
+        }
+        return out
+    }
+
+    @Test func everyCapturedFrameDecodes() throws {
+        let frames = try Self.frames()
+        #expect(frames.count >= 40)
+        var events: [CeleryEvent] = [], requests = 0, replies = 0
+        for f in frames {
+            let env = try CeleryEnvelope.decode(f.payload, place: f.target)
+            if f.target.hasPrefix("/0.celeryev/") {
+                events += try CeleryEvent.events(in: env, place: f.target)
+            } else if f.target == "/0.celery.pidbox" {
+                #expect(env.body["method"]?.string != nil, "\(env.body)")
+                requests += 1
+            } else {
+                #expect(env.headers["ticket"]?.string != nil && env.body.object?.count == 1, "\(env.body)")
+                replies += 1
+            }
+        }
+        #expect(requests == 18 && replies == 16, "\(requests) requests, \(replies) replies")
+        let types = Set(events.map(\.type))
+        #expect(types.isSuperset(of: ["worker-online", "worker-heartbeat", "worker-offline", "task-sent", "task-received", "task-started", "task-succeeded"]))
+        // A task.multi frame with several events.
+        let multi = try frames.filter { $0.target == "/0.celeryev/task.multi" }.map { try CeleryEvent.events(in: CeleryEnvelope.decode($0.payload, place: "m"), place: "m").count }
+        #expect(multi.contains { $0 > 1 })
+    }
+
+    @Test func stateFollowsCapturedEvents() throws {
+        var state = CeleryState()
+        for f in try Self.frames() where f.target.hasPrefix("/0.celeryev/") {
+            for e in try CeleryEvent.events(in: CeleryEnvelope.decode(f.payload, place: f.target), place: f.target) { state.apply(e) }
+        }
+        let w1 = try #require(state.workers["w1@host"])
+        #expect(w1.version == "5.7.0" && w1.pid == 14309)
+        #expect(!state.tasks.isEmpty)
+        #expect(state.tasks.values.contains { $0.state == "SUCCESS" && $0.name == "capapp.add" })
+        let jobs = state.jobs()
+        #expect(jobs.contains { $0.status == .completed })
+    }
+
+    @Test func heartbeatExpiryAfterTwiceTheFrequency() {
+        var state = CeleryState()
+        state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w@h", timestamp: 100, fields: ["freq": .double(2), "active": .int(1), "processed": .int(7)]))
+        #expect(state.workerInfos(now: 103.9).first?.status == .online)
+        #expect(state.workerInfos(now: 104.1).first?.status == .offline)
+        state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w@h", timestamp: 104, fields: [:]))
+        #expect(state.workerInfos(now: 105).first?.status == .online)
+        state.apply(CeleryEvent(type: "worker-offline", hostname: "w@h", timestamp: 105, fields: [:]))
+        #expect(state.workerInfos(now: 105).first?.status == .offline)
+        #expect(state.workerInfos(now: 105).first?.processed == 7)
+    }
+
+    @Test func taskStatesDoNotGoBackwards() {
+        var state = CeleryState()
+        state.apply(CeleryEvent(type: "task-succeeded", hostname: "w@h", timestamp: 2, fields: ["uuid": .string("t1"), "result": .string("5")]))
+        state.apply(CeleryEvent(type: "task-started", hostname: "w@h", timestamp: 1, fields: ["uuid": .string("t1")]))
+        #expect(state.tasks["t1"]?.state == "SUCCESS")
+        #expect(state.jobs().first?.status == .completed)
+    }
+
+    @Test(arguments: [
+        ("{\"body\": \"gASV\", \"content-type\": \"application/x-python-serialize\", \"properties\": {\"body_encoding\": \"base64\"}}", "pickle is never loaded"),
+        ("{\"body\": \"eyJ0eXBlIjo\", \"content-type\": \"application/json\", \"properties\": {\"body_encoding\": \"base64\"}}", "not valid base64"),
+        ("{\"body\": \"e30=\", \"content-type\": \"application/x-msgpack\", \"properties\": {\"body_encoding\": \"base64\"}}", "is not application/json"),
+        ("{\"body\": \"e30=\", \"content-type\": \"application/json\", \"properties\": {\"body_encoding\": \"base64\"", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ("{\"body\": \"W10=\", \"properties\": {\"body_encoding\": \"rot13\"}}", "is not base64"),
+        ("{\"body\": \"bm90IGpzb24=\", \"properties\": {\"body_encoding\": \"base64\"}}", "body is not JSON"),
+    ])
+    func malformedFramesNameThePlaceAndTheProblem(_ frame: String, _ problem: String) {
+        do {
+            _ = try CeleryEnvelope.decode(Array(frame.utf8), place: "channel /0.celeryev/task.multi")
+            Issue.record("decoded: \(frame)")
+        } catch {
+            #expect(error.description.hasPrefix("channel /0.celeryev/task.multi: "))
+            #expect(error.description.contains(problem), "\(error)")
+        }
+    }
+
+    @Test func eventBodiesMustBeEvents() throws {
+        let env = CeleryEnvelope(headers: [:], properties: [:], body: .array([.object(["type": .string("task-started"), "hostname": .string("w@h"), "timestamp": .double(1)])]))
+        #expect(throws: CeleryFrameError.self) { try CeleryEvent.events(in: env, place: "x") } // no uuid
+        let other = CeleryEnvelope(headers: [:], properties: [:], body: .string("hello"))
+        #expect(throws: CeleryFrameError.self) { try CeleryEvent.events(in: other, place: "x") }
+    }
+
+    @Test func transportOptionsNameKeysAndChannels() throws {
+        let d = try CeleryTransport()
+        #expect(d.pidboxChannel == "/0.celery.pidbox")
+        #expect(d.eventPattern == "/0.celeryev/*")
+        #expect(d.queueKeys("q2") == [Array("q2".utf8), Array("q2\u{06}\u{16}3".utf8), Array("q2\u{06}\u{16}6".utf8), Array("q2\u{06}\u{16}9".utf8)])
+        #expect(d.queueName(ofKey: Array("q2\u{06}\u{16}6".utf8)) == "q2")
+        #expect(d.replyBindingKey == "_kombu.binding.reply.celery.pidbox")
+        #expect(d.replyBindingMember(oid: "abc") == Array("abc\u{06}\u{16}\u{06}\u{16}abc.reply.celery.pidbox".utf8))
+        let p = try CeleryTransport(brokerDatabase: 3, globalKeyPrefix: "pfx:", fanoutPrefix: .database, fanoutPatterns: true)
+        #expect(p.fanoutChannel(exchange: "celeryev", routingKey: "worker.heartbeat") == "pfx:/3.celeryev/worker.heartbeat")
+        #expect(p.queueKeys("celery")[1] == Array("pfx:celery\u{06}\u{16}3".utf8))
+        #expect(p.unackedKey == "pfx:unacked")
+        #expect(try CeleryTransport(fanoutPrefix: .none).pidboxChannel == "celery.pidbox")
+        #expect(try CeleryTransport(fanoutPrefix: .custom("/myprefix."), fanoutPatterns: false).eventPattern == "/myprefix.celeryev")
+        #expect(try CeleryTransport(prioritySteps: [0, 5]).queueKeys("q").count == 2)
+        #expect(throws: CeleryConfigError.self) { try CeleryTransport(prioritySteps: [3, 6]) }
+        #expect(throws: CeleryConfigError.self) { try CeleryTransport(brokerDatabase: 16) }
+    }
+
+    @Test func requestEnvelopeRoundTrips() throws {
+        let body = CeleryControl.requestBody(method: "revoke", arguments: ["task_id": .string("t"), "terminate": .bool(true)], destination: ["w@h"],
+                                             ticket: "tk", replyTo: "oid")
+        let frame = CeleryControl.envelope(body: body, exchange: "celery.pidbox", clock: 3, expires: 10.5, deliveryTag: "dt")
+        let env = try CeleryEnvelope.decode(frame, place: "x")
+        #expect(env.body == body)
+        #expect(env.body["reply_to"]?["routing_key"]?.string == "oid" && env.body["destination"]?.array?.first?.string == "w@h")
+        #expect(env.properties["delivery_info"]?["exchange"]?.string == "celery.pidbox" && env.properties["delivery_mode"]?.int == 2)
+        #expect(env.headers["clock"]?.int == 3)
+        #expect(CeleryMonitor.unackedRoutingKey(Array("[{\"properties\": {}}, \"\", \"q2\"]".utf8)) == "q2")
+    }
+}
+
+@Suite("Celery transport options")
+struct CeleryOptionsTests {
+    @Test func optionsInCeleryWords() throws {
+        let t = try CeleryTransport(options: #"{"global_keyprefix": "pfx:", "fanout_prefix": "/x.", "fanout_patterns": false, "priority_steps": [0, 5], "broker_db": 2, "queues": ["a", "b"], "reply_timeout": 2.5}"#)
+        #expect(t.globalKeyPrefix == "pfx:" && t.fanoutPrefix == .custom("/x.") && !t.fanoutPatterns && t.prioritySteps == [0, 5])
+        #expect(t.brokerDatabase == 2 && t.queues == ["a", "b"] && t.replyTimeout == 2.5)
+        #expect(t.pidboxChannel == "pfx:/x.celery.pidbox")
+        #expect(try CeleryTransport(options: "{}") == CeleryTransport())
+    }
+
+    @Test(arguments: [
+        (#"{"global_keyprefx": "p"}"#, "unknown key 'global_keyprefx'"),
+        (#"{"priority_steps": [0, "3"]}"#, "priority_steps must be a list of integers"),
+        (#"{"priority_steps": [2, 3]}"#, "must start at 0"),
+        (#"{"broker_db": 99}"#, "broker database 99"),
+        (#"{"fanout_prefix": 3}"#, "fanout_prefix must be"),
+        ("[1]", "must be a JSON object"),
+        ("{", "not JSON"),
+    ])
+    func badOptionsNameTheKey(_ text: String, _ problem: String) {
+        do {
+            _ = try CeleryTransport(options: text, place: "--celery")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.description.hasPrefix("celery: --celery: ") && error.description.contains(problem), "\(error)")
+        }
+    }
+}
