@@ -39,16 +39,22 @@ struct ActionDialogE2ETests {
         }
         try t.send("g")
         try t.send("c")
-        screen = t.waitFor("? [y/N]")
-        let line = try #require(screen.split(separator: "\n").first { $0.contains("Cancel job ") && $0.contains("? [y/N]") }, "\(screen)")
-        let after = try #require(line.range(of: "Cancel job "))
-        let shortID = String(line[after.upperBound...].prefix(8))
-        #expect(shortID.count == 8 && shortID.allSatisfy(\.isHexDigit), "\(line)")
+        func dialogJob() throws -> String {
+            let screen = t.waitFor("? [y/N]")
+            let line = try #require(screen.split(separator: "\n").first { $0.contains("Cancel job ") && $0.contains("? [y/N]") }, "\(screen)")
+            let after = try #require(line.range(of: "Cancel job "))
+            let shortID = String(line[after.upperBound...].prefix(8))
+            #expect(shortID.count == 8 && shortID.allSatisfy(\.isHexDigit), "\(line)")
+            return shortID
+        }
+        _ = try dialogJob()
         // Enter is No.
         try t.send("Enter")
         _ = t.waitFor("job.cancel cancelled")
+        // Asked again (a worker may have started the first job meanwhile, which moves the selection to the
+        // next queued one: the dialog names the job it will cancel).
         try t.send("c")
-        _ = t.waitFor("Cancel job \(shortID)…? [y/N]")
+        let shortID = try dialogJob()
         try t.send("y")
         _ = t.waitFor("job.cancel: job \(shortID)… cancelled")
 
