@@ -216,6 +216,55 @@ func fastFailure<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> DecodeFailur
         }
     }
 
+    /// A snapshot large enough for its logs and jobs to be decoded on another thread: the same values,
+    /// and with errors in several places the same (first) error, as Foundation's sequential decode.
+    @Test func largeSnapshotsDecodeInParallelAsSequentially() throws {
+        var sim = FleetSimulator(config: SimulatorConfig(seed: 11, rate: 8), start: SnapshotDecodingTests.start)
+        _ = sim.advance(to: SnapshotDecodingTests.start.addingTimeInterval(1_800), step: 1)
+        let snapshot = sim.snapshot(generation: 1, source: "live")
+        let data = try snapshot.encoded()
+        #expect(snapshot.jobs.recent.count >= 200 && snapshot.logs.recent.count >= 100, "rows enough for the parallel path")
+        #expect(try Snapshot.decode(data) == AgentJSON.decoder().decode(Snapshot.self, from: data))
+
+        let original = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func errors(_ edit: (inout [String: Any]) -> Void) throws -> (fast: String, foundation: String) {
+            var json = original
+            edit(&json)
+            let bytes = try JSONSerialization.data(withJSONObject: json)
+            var fast = "decoded", foundation = "decoded"
+            do { _ = try Snapshot.decode(bytes) } catch { fast = error.description }
+            do { _ = try AgentJSON.decoder().decode(Snapshot.self, from: bytes) } catch { foundation = DecodeFailure.from(error, what: "snapshot").description }
+            return (fast, foundation)
+        }
+        func setRow(_ json: inout [String: Any], _ section: String, _ list: String, _ index: Int, _ key: String, _ value: Any) {
+            var part = json[section] as! [String: Any]
+            var rows = part[list] as! [[String: Any]]
+            rows[index][key] = value
+            part[list] = rows
+            json[section] = part
+        }
+        let badJob: (inout [String: Any]) -> Void = { setRow(&$0, "jobs", "recent", 150, "status", 42) }
+        let badLog: (inout [String: Any]) -> Void = { setRow(&$0, "logs", "recent", 40, "level", "loud") }
+        let badWorker: (inout [String: Any]) -> Void = { json in
+            var workers = json["workers"] as! [[String: Any]]
+            workers[1]["status"] = 7
+            json["workers"] = workers
+        }
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            ("a job row", badJob, "$.jobs.recent[150].status"),
+            ("a log line and a job row", { badLog(&$0); badJob(&$0) }, "$.logs.recent[40].level"),
+            ("a worker and a job row", { badWorker(&$0); badJob(&$0) }, "$.workers[1].status"),
+            ("jobs of the wrong type", { $0["jobs"] = "nope" }, "$.jobs"),
+        ]
+        for (what, edit, path) in cases {
+            let (fast, foundation) = try errors(edit)
+            #expect(fast == foundation, "\(what)")
+            #expect(fast.contains(path), "\(what): \(fast)")
+        }
+        let (fast, foundation) = try errors { $0["logs"] = NSNull() }
+        #expect(fast == "decoded" && foundation == "decoded", "null logs default to none")
+    }
+
     struct Payload<T: Decodable & Equatable>: Decodable, Equatable { var data: T }
     struct IDOnly: Decodable, Equatable { var id: String }
     struct Lines: Decodable, Equatable { var lines: [LogLine] }

@@ -63,21 +63,28 @@ public struct Snapshot: Codable, Sendable, Equatable {
         eventSeq = try c.opt(.eventSeq, 0)
         system = try c.opt(.system, SystemState())
         queues = try c.opt(.queues, [])
-        jobs = try c.opt(.jobs, JobsSummary())
         workers = try c.opt(.workers, [])
         managers = try c.opt(.managers, [])
-        logs = try c.opt(.logs, LogsSummary())
         config = try c.opt(.config, [])
         analytics = try c.opt(.analytics, Analytics())
         alerts = try c.opt(.alerts, [])
         audit = try c.opt(.audit, [])
+        // The bulk rows last, logs then jobs: `decode` reads them on another thread meanwhile.
+        logs = try c.opt(.logs, LogsSummary())
+        jobs = try c.opt(.jobs, JobsSummary())
     }
 
     /// Decodes snapshot JSON with `FastJSONDecoder` (the values Foundation's JSONDecoder gives, several
     /// times faster); the error names the JSON path and the problem.
     public static func decode(_ data: Data) throws(DecodeFailure) -> Snapshot {
         do {
-            return try FastJSONDecoder().decode(Snapshot.self, from: data)
+            // A large snapshot's log and job rows are decoded on a second core while this one reads the rest.
+            return try FastJSONDecoder().withDocument(data) { document in
+                try document.decodeInParallel(Snapshot.self, members: [
+                    ("logs", { document, node in try document.decode(LogsSummary?.self, at: node) ?? LogsSummary() }),
+                    ("jobs", { document, node in try document.decode(JobsSummary?.self, at: node) ?? JobsSummary() }),
+                ], minimumNodes: 1_000)
+            }
         } catch {
             throw DecodeFailure.from(error, what: "snapshot")
         }

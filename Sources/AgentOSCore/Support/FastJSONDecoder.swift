@@ -106,16 +106,33 @@ final class FastJSONDocument {
     private let pairProbes = UnsafeMutablePointer<UInt64>.allocate(capacity: linearScanLimit)
     private let pairValues = UnsafeMutablePointer<Int>.allocate(capacity: linearScanLimit)
 
+    /// False for a document that reads another's tape (`init(sharing:)`): the owner frees it.
+    private let ownsTape: Bool
+    /// Members decoded on another thread (`decodeInParallel`), answered when their node is asked for.
+    @exclusivity(unchecked) private var side: FastJSONSideDecode?
+
     init(bytes: UnsafeBufferPointer<UInt8>, tape: UnsafeMutablePointer<FastJSONNode>, count: Int) {
         base = bytes.baseAddress!
         byteCount = bytes.count
         self.tape = tape
         self.count = count
+        ownsTape = true
         routes = Self.sharedRoutesLock.withLock { Self.sharedRoutes }
     }
 
+    /// A second reader of `other`'s bytes and tape, with caches of its own (for another thread); it must
+    /// not outlive `other`.
+    init(sharing other: FastJSONDocument) {
+        base = other.base
+        byteCount = other.byteCount
+        tape = other.tape
+        count = other.count
+        ownsTape = false
+        routes = other.routes
+    }
+
     deinit {
-        tape.deallocate()
+        if ownsTape { tape.deallocate() }
         pairProbes.deallocate()
         pairValues.deallocate()
         ownedBytes?.deallocate()
@@ -457,6 +474,7 @@ final class FastJSONDocument {
 
     /// Decodes the value at tape index `i`: common types directly, the others through `init(from:)`.
     func decode<T: Decodable>(_ type: T.Type, at i: Int) throws -> T {
+        if let side, let value = try side.value(at: i) { return value as! T }
         let id = ObjectIdentifier(T.self)
         if id == known.string { return unsafeBitCast(try decodeString(at: i), to: T.self) }
         if id == known.int { return unsafeBitCast(try decodeInteger(at: i, as: Int.self), to: T.self) }
@@ -508,6 +526,33 @@ final class FastJSONDocument {
             return unsafeBitCast(decimal, to: T.self)
         }
         preconditionFailure("not a Foundation value type: \(T.self)")
+    }
+
+    /// Decodes the root object as `T` while another thread decodes the listed members (in their order),
+    /// when they hold at least `minimumNodes` tape nodes together; `T`'s `init(from:)` receives their
+    /// values when it asks for them. Values and errors are those of a sequential decode, provided `T`
+    /// reads those members last and in that order (a member's error then comes where it would have).
+    func decodeInParallel<T: Decodable>(_ type: T.Type, members: [(name: String, decode: @Sendable (FastJSONDocument, Int) throws -> Any)],
+                                        minimumNodes: Int) throws -> T {
+        guard tape[0].kind == .object else { return try decode(T.self, at: 0) }
+        let found = members.compactMap { m in lookup(m.name, inObject: 0).map { (node: $0, decode: m.decode) } }
+        guard found.reduce(0, { $0 + next($1.node) - $1.node }) >= minimumNodes else { return try decode(T.self, at: 0) }
+        let work = FastJSONSideDecode(nodes: found.map(\.node))
+        let reader = FastJSONSendable(FastJSONDocument(sharing: self))
+        DispatchQueue.global(qos: .userInitiated).async {
+            for (node, decode) in found {
+                let result = Result { try decode(reader.value, node) }
+                work.store(result, at: node)
+                if case .failure = result { break } // a sequential decode stops at the first error too
+            }
+            work.finish()
+        }
+        side = work
+        defer {
+            work.waitUntilFinished() // the other thread reads this document's tape and bytes
+            side = nil
+        }
+        return try decode(T.self, at: 0)
     }
 
     /// How a type other than the common scalars is decoded.
@@ -856,4 +901,40 @@ struct FastJSONUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func superDecoder() throws -> Decoder {
         try next(Decoder.self) { [document] in FastJSONValueDecoder(document: document, node: $0) }
     }
+}
+
+/// The members another thread decodes for `FastJSONDocument.decodeInParallel`.
+final class FastJSONSideDecode: @unchecked Sendable {
+    private let nodes: [Int]
+    private var results: [Int: Result<Any, Error>] = [:] // written by the other thread before `finish`
+    private let done = DispatchSemaphore(value: 0)
+    private var finished = false // read and written by the owning thread only
+
+    init(nodes: [Int]) { self.nodes = nodes }
+
+    func store(_ result: Result<Any, Error>, at node: Int) { results[node] = result }
+    func finish() { done.signal() }
+
+    func waitUntilFinished() {
+        guard !finished else { return }
+        done.wait()
+        finished = true
+    }
+
+    /// The value decoded for `node`, nil for other nodes (waits for the other thread the first time).
+    @inline(__always)
+    func value(at node: Int) throws -> Any? {
+        guard nodes.contains(node) else { return nil }
+        waitUntilFinished()
+        guard let result = results[node] else {
+            preconditionFailure("decodeInParallel: member at node \(node) was asked for after an earlier member failed")
+        }
+        return try result.get()
+    }
+}
+
+/// Hands a document to the thread of `decodeInParallel` (used by that thread only until it finishes).
+struct FastJSONSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
