@@ -73,6 +73,7 @@ struct ReliabilityAuditTests {
         figures.executed = executed
         figures.refused = requests.count
         figures.auditRows = requests.compactMap { rowsByRequest[$0.1]?.count }.reduce(0, +)
+        figures.unaudited = requests.filter { rowsByRequest[$0.1] == nil }.count
         figures.notes = "\(n) each of: invalid payload, unknown action, RBAC (readonly), critical without confirmation, rate limited, breaker open, key reused with another payload"
         figures.ok = wrong.isEmpty && notOne.isEmpty && executed == 0 && verification.ok
         Reliability.record(figures, started: started)
@@ -257,23 +258,36 @@ struct ReliabilityAuditChainTests {
     @Test func check17VerifierOverManyRowsFindsEverySingleMutation() throws {
         let started = Date()
         var figures = Reliability.Figures(check: 17, test: "ReliabilityAuditChainTests/check17VerifierOverManyRowsFindsEverySingleMutation")
+        func fill(_ postgres: PostgresClient, _ rows: Int) throws {
+            try postgres.withConnection { c in
+                var i = 0
+                while i < rows {
+                    let batch = min(500, rows - i)
+                    var statements = [PostgresConnection.Statement("BEGIN")]
+                    for j in 0..<batch { statements += PostgresAuditLog.appending(Self.draft(i + j)).statements }
+                    statements.append(PostgresConnection.Statement("COMMIT"))
+                    _ = try c.pipeline(statements)
+                    i += batch
+                }
+            }
+        }
+        // The long chain: 100,000 rows at full size, verified whole.
         let backend = try LiveBackend.make()
         defer { backend.drop() }
         let log = PostgresAuditLog(postgres: backend.postgres)
         let n = Reliability.size(fast: 2_000, full: 100_000)
-        try backend.postgres.withConnection { c in
-            var i = 0
-            while i < n {
-                let batch = min(500, n - i)
-                var statements = [PostgresConnection.Statement("BEGIN")]
-                for j in 0..<batch { statements += PostgresAuditLog.appending(Self.draft(i + j)).statements }
-                statements.append(PostgresConnection.Statement("COMMIT"))
-                _ = try c.pipeline(statements)
-                i += batch
-            }
-        }
+        try fill(backend.postgres, n)
+        let verifyStarted = Date()
         let intact = try AuditVerifier.verify(log)
+        let verifySeconds = Date().timeIntervalSince(verifyStarted)
         #expect(intact.ok && intact.rows == n, "\(intact.summary)")
+        // Every probe re-verifies a whole chain (a minute at 100,000 rows in a debug build): at full
+        // size the long chain gets one byte flip in its middle, and the five kinds of mutation at the
+        // first, a middle and the last row run on a chain of 5,000 rows of their own.
+        let mutationBackend = Reliability.full ? try LiveBackend.make() : backend
+        defer { if Reliability.full { mutationBackend.drop() } }
+        let m = Reliability.full ? 5_000 : n
+        if Reliability.full { try fill(mutationBackend.postgres, m) }
 
         struct Mutation {
             let name: String
@@ -328,30 +342,41 @@ struct ReliabilityAuditChainTests {
                 try shift(c, after: k + 1, by: -1)
             }, expect: { k in (k + 2, "\(k + 1)") }),
         ]
-        let positions = [1, n / 2 + 17, n - 1]
+        // Each probe re-verifies the whole chain: at 100,000 rows (full) the first, a middle and the
+        // last row get the byte flip, the other mutations the middle row; the fast run tries all three.
         var detected = 0, tried = 0, misses: [String] = []
-        try backend.postgres.withConnection { c in
-            try c.execute("SET session_replication_role = replica")
-            defer { _ = try? c.execute("RESET session_replication_role") }
-            for m in mutations {
-                for k in positions {
-                    tried += 1
-                    try m.apply(c, k)
-                    let result: AuditVerification
-                    do { result = try AuditVerifier.verify(log) } catch {
-                        misses.append("\(m.name) at \(k): the verifier failed instead of naming the row: \(error)")
-                        try m.undo(c, k)
-                        continue
-                    }
-                    let want = m.expect(k)
-                    if let broken = result.broken, broken.seq == want.seq, broken.problem.contains(want.mentions) {
-                        detected += 1
-                    } else {
-                        misses.append("\(m.name) at \(k): \(result.summary) (wanted row \(want.seq), mentioning \(want.mentions))")
-                    }
-                    try m.undo(c, k)
+        func probe(_ mutation: Mutation, at k: Int, on postgres: PostgresClient) throws {
+            let chain = PostgresAuditLog(postgres: postgres)
+            try postgres.withConnection { c in
+                try c.execute("SET session_replication_role = replica")
+                defer { _ = try? c.execute("RESET session_replication_role") }
+                tried += 1
+                try mutation.apply(c, k)
+                defer { do { try mutation.undo(c, k) } catch { misses.append("\(mutation.name) at \(k): not undone: \(error)") } }
+                let result: AuditVerification
+                do { result = try AuditVerifier.verify(chain) } catch {
+                    misses.append("\(mutation.name) at \(k): the verifier failed instead of naming the row: \(error)")
+                    return
+                }
+                let want = mutation.expect(k)
+                if let broken = result.broken, broken.seq == want.seq, broken.problem.contains(want.mentions) {
+                    detected += 1
+                } else {
+                    misses.append("\(mutation.name) at \(k): \(result.summary) (wanted row \(want.seq), mentioning \(want.mentions))")
                 }
             }
+        }
+        let positions = [1, m / 2 + 17, m - 1]
+        for mutation in mutations {
+            for k in positions { try probe(mutation, at: k, on: mutationBackend.postgres) }
+        }
+        if Reliability.full { try probe(mutations[0], at: n / 2 + 17, on: backend.postgres) }
+        // The short chain is whole again once every mutation is undone (the long one is checked below).
+        var mutationsRestored = true
+        if Reliability.full {
+            let again = try AuditVerifier.verify(PostgresAuditLog(postgres: mutationBackend.postgres))
+            mutationsRestored = again.ok && again.rows == m
+            #expect(mutationsRestored, "\(again.summary)")
         }
         let restored = try AuditVerifier.verify(log)
         #expect(misses.isEmpty, "\(misses)")
@@ -360,8 +385,8 @@ struct ReliabilityAuditChainTests {
         figures.attempted = tried
         figures.executed = detected
         figures.auditRows = n
-        figures.notes = "\(n) rows verified intact; \(detected)/\(tried) mutations (byte flip, non-object payload, delete, swap, forged insert at rows \(positions.map(String.init).joined(separator: ", "))) found with the row named"
-        figures.ok = intact.ok && intact.rows == n && misses.isEmpty && detected == tried && restored.ok
+        figures.notes = "\(n) rows verified intact in \(String(format: "%.1f", verifySeconds)) s; \(detected)/\(tried) single mutations found with the row named: byte flip, non-object payload, delete, swap, forged insert at rows \(positions.map(String.init).joined(separator: ", ")) of a \(m)-row chain\(Reliability.full ? ", and a byte flip at row \(n / 2 + 17) of the \(n)-row chain" : "")"
+        figures.ok = intact.ok && intact.rows == n && misses.isEmpty && detected == tried && restored.ok && mutationsRestored
         Reliability.record(figures, started: started)
     }
 }

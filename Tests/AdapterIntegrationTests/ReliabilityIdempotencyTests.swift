@@ -58,6 +58,7 @@ struct ReliabilityIdempotencyTests {
         #expect(intents == 1 && replayedRows == 99 && rows.allSatisfy { !$0.isEmpty }, "intent rows \(intents), replayed rows \(replayedRows)")
         figures.attempted = 100
         figures.executed = counter.count
+        figures.doubleExecutions = max(0, counter.count - 1)
         figures.replays = replays
         figures.auditRows = rows.map(\.count).reduce(0, +)
         figures.ok = counter.count == 1 && replays == 99 && intents == 1 && replayedRows == 99
@@ -112,6 +113,7 @@ struct ReliabilityIdempotencyTests {
 
         figures.attempted = 50 + processes
         figures.executed = counter.count + intents
+        figures.doubleExecutions = max(0, counter.count - 1) + max(0, intents - 1)
         figures.replays = (inThreads["replayed"] ?? 0) + (words["replayed"] ?? 0)
         figures.refused = 50 + processes - figures.executed - figures.replays
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key IN ($1, $2)", [threadKey, processKey])
@@ -154,6 +156,7 @@ struct ReliabilityIdempotencyTests {
         #expect(intents == 1 && denied == n + 3, "intent rows \(intents), conflict rows \(denied)")
         figures.attempted = n + 3
         figures.executed = counter.count - 1
+        figures.doubleExecutions = max(0, counter.count - 1)
         figures.refused = mismatches + cliRefused
         figures.auditRows = denied
         figures.notes = "after 1 first execution with the key; \(n) in process + 3 agentos action processes"

@@ -69,6 +69,7 @@ struct ReliabilityPostgresFaultTests {
         figures.executed = executed
         figures.refused = refused + (cli.status == 7 ? 1 : 0)
         figures.auditRows = leaked
+        figures.unaudited = executed
         figures.notes = "\(mutating.count) mutating actions in turn; + 1 agentos action process (exit \(cli.status))"
         figures.ok = executed == 0 && refused == n && cli.status == 7 && leaked == 0 && verification.ok
         Reliability.record(figures, started: started)
@@ -105,12 +106,12 @@ struct ReliabilityPostgresFaultTests {
                     let i = next.add(1, ordering: .relaxed).oldValue
                     guard i < n else { return }
                     let request = ActionRequest(action: "logs.bookmark", payload: ["id": .int(line), "note": .string("rel3-\(i)")],
-                                                actor: Actor(user: "op\(i % 100)", ip: "127.0.0.1", sessionID: "rel-3"))
+                                                actor: Actor(user: "op\(i % 250)", sessionID: "rel-3"))
                     let report = dispatcher.dispatch(request)
                     outcomes.withLock { $0[report.succeeded ? "success" : (report.failure?.outcome ?? "?"), default: 0] += 1 }
                     done.add(1, ordering: .relaxed)
                     // Slow enough that the kills land among the actions.
-                    if !report.succeeded { usleep(2_000) }
+                    if !report.succeeded { usleep(10_000) }
                 }
             }
         }
@@ -151,6 +152,8 @@ struct ReliabilityPostgresFaultTests {
         figures.executed = effects.count
         figures.refused = n - (counted["success"] ?? 0)
         figures.auditRows = rows.count
+        figures.unaudited = withoutIntent.count
+        figures.lostAuditRows = Set(effects).subtracting(successNotes).count
         figures.notes = "\(killed) kills; effects \(effects.count) = success rows \(successNotes.count); outcomes \(counted.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); executor reached \(counter.count)"
         figures.ok = effects.count == successNotes.count && Set(effects) == Set(successNotes) && withoutIntent.isEmpty && verification.ok
         Reliability.record(figures, started: started)

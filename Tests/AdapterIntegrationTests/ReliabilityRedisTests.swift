@@ -55,7 +55,7 @@ struct ReliabilityRedisTests {
                     let request = ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
                                                 actor: Actor(user: "op\(i % 50)", sessionID: "rel-2"))
                     requests.withLock { $0.append(request.requestID) }
-                    if dispatcher.dispatch(request).succeeded { successes.add(1, ordering: .relaxed) } else { usleep(1_000) }
+                    if dispatcher.dispatch(request).succeeded { successes.add(1, ordering: .relaxed) } else { usleep(10_000) }
                     done.add(1, ordering: .relaxed)
                 }
             }
@@ -93,6 +93,7 @@ struct ReliabilityRedisTests {
         figures.executed = counter.count
         figures.refused = n - successes.load(ordering: .relaxed)
         figures.auditRows = all.compactMap { rows[$0]?.count }.reduce(0, +)
+        figures.unaudited = unaccounted.count + executedWithoutIntent.count + cancelledWithoutIntent
         figures.notes = "\(killed) kill -9 + restarts; \(cancelled) jobs cancelled; \(unaccounted.count) request ids unaccounted; \(executedWithoutIntent.count + cancelledWithoutIntent) effects without intent"
         figures.ok = unaccounted.isEmpty && executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0 && verification.ok
         Reliability.record(figures, started: started)

@@ -24,6 +24,10 @@ enum Reliability {
         var replays = 0
         var escapes = 0
         var crashes = 0
+        /// The headline invariants of docs/RELIABILITY.md, each 0 when the check holds.
+        var unaudited = 0
+        var doubleExecutions = 0
+        var lostAuditRows = 0
         var notes = ""
         var ok = false
         var seconds = 0.0

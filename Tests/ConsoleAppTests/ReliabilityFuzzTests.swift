@@ -115,7 +115,7 @@ struct ReliabilityFuzzTests {
         let base = try JSONSerialization.jsonObject(with: try Fixture.snapshot.encoded()) as! [String: Any]
         let freeKeys = Self.freeTextKeys(base)
         #expect(freeKeys.count >= 10, "free-text fields found: \(freeKeys.sorted())")
-        let snapshots = Self.size(fast: 12, full: 240)
+        let snapshots = Self.size(fast: 12, full: 60)
         var frames = 0, rejectedDocs = 0, fieldsFuzzed = 0, invalidRefused = 0
         var generation = Fixture.snapshot.generation
         for _ in 0..<snapshots {
@@ -245,8 +245,8 @@ struct ReliabilityFuzzTests {
     @Test func check18MalformedInputGetsAClearErrorAndNeverACrash() throws {
         let started = Date()
         var rng = Fuzz(seed: 1818)
-        let n = Self.size(fast: 600, full: 10_000)
-        let files = Self.size(fast: 150, full: 2_000)
+        let n = Self.size(fast: 600, full: 6_000)
+        let files = Self.size(fast: 150, full: 1_000)
         var notes: [String] = [], unclear: [String] = []
         var attempted = 0, accepted = 0, refused = 0
         func note(_ what: String, _ ok: Int, _ bad: Int) {
