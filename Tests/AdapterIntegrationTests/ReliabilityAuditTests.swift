@@ -23,7 +23,7 @@ struct ReliabilityAuditTests {
         var unlimited = ActionDispatcher.Options()
         unlimited.rateLimits = false
         let (free, freeCounter) = fx.actions.dispatcher.counting(options: unlimited)
-        let n = Reliability.size(fast: 40, full: 1_000)
+        let n = Reliability.size(fast: 30, full: 1_000)
         let admin = Actor(user: "tester", sessionID: "rel-14")
 
         // Set-ups: queue.clear's 10 per minute used up; a key used once; the breaker opened last.
@@ -275,7 +275,7 @@ struct ReliabilityAuditChainTests {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
         let log = PostgresAuditLog(postgres: backend.postgres)
-        let n = Reliability.size(fast: 2_000, full: 100_000)
+        let n = Reliability.size(fast: 1_000, full: 100_000)
         try fill(backend.postgres, n)
         let verifyStarted = Date()
         let intact = try AuditVerifier.verify(log)

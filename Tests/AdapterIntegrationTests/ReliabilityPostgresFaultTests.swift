@@ -91,7 +91,7 @@ struct ReliabilityPostgresFaultTests {
             .rows.first).get("id", as: Int.self)
         let (dispatcher, counter) = stack.actions.dispatcher.counting()
 
-        let n = Reliability.size(fast: 240, full: 1_000)
+        let n = Reliability.size(fast: 200, full: 1_000)
         let kills = Reliability.size(fast: 3, full: 8)
         let next = Atomic<Int>(0)
         let done = Atomic<Int>(0)
