@@ -275,7 +275,7 @@ struct ReliabilityAuditChainTests {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
         let log = PostgresAuditLog(postgres: backend.postgres)
-        let n = Reliability.size(fast: 1_000, full: 100_000)
+        let n = Reliability.size(fast: 600, full: 100_000)
         try fill(backend.postgres, n)
         let verifyStarted = Date()
         let intact = try AuditVerifier.verify(log)

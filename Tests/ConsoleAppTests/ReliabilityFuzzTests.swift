@@ -87,7 +87,7 @@ struct ReliabilityFuzzTests {
         var inputs = 0, escapes = 0, withEscape = 0
 
         // The sanitiser itself: strings and bytes.
-        let strings = Self.size(fast: 2_000, full: 100_000)
+        let strings = Self.size(fast: 1_500, full: 100_000)
         for i in 0..<(Self.corpus.count + strings) {
             let s = i < Self.corpus.count ? Self.corpus[i] : Self.random(&rng)
             inputs += 1
@@ -115,7 +115,7 @@ struct ReliabilityFuzzTests {
         let base = try JSONSerialization.jsonObject(with: try Fixture.snapshot.encoded()) as! [String: Any]
         let freeKeys = Self.freeTextKeys(base)
         #expect(freeKeys.count >= 10, "free-text fields found: \(freeKeys.sorted())")
-        let snapshots = Self.size(fast: 6, full: 60)
+        let snapshots = Self.size(fast: 4, full: 60)
         var frames = 0, rejectedDocs = 0, fieldsFuzzed = 0, invalidRefused = 0
         var generation = Fixture.snapshot.generation
         for _ in 0..<snapshots {
@@ -245,8 +245,8 @@ struct ReliabilityFuzzTests {
     @Test func check18MalformedInputGetsAClearErrorAndNeverACrash() throws {
         let started = Date()
         var rng = Fuzz(seed: 1818)
-        let n = Self.size(fast: 300, full: 6_000)
-        let files = Self.size(fast: 100, full: 1_000)
+        let n = Self.size(fast: 200, full: 6_000)
+        let files = Self.size(fast: 60, full: 1_000)
         var notes: [String] = [], unclear: [String] = []
         var attempted = 0, accepted = 0, refused = 0
         func note(_ what: String, _ ok: Int, _ bad: Int) {
