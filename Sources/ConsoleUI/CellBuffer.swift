@@ -134,7 +134,10 @@ public struct CellBuffer: Sendable, Equatable {
                 // A combining mark or zero-width character joins the previous cell.
                 if col > x, col - 1 >= 0, col - 1 < width {
                     var prev = self[col - 1, y]
-                    if !prev.continuation { prev.character = Character(String(prev.character) + String(character)); self[col - 1, y] = prev }
+                    // Only when the two still make one grapheme (a zero-width character that Unicode does not
+                    // attach to the one before is dropped: it has no cell of its own).
+                    let joined = String(prev.character) + String(character)
+                    if !prev.continuation, joined.count == 1 { prev.character = Character(joined); self[col - 1, y] = prev }
                 }
                 continue
             }

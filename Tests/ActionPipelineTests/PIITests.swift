@@ -118,6 +118,20 @@ import Testing
         #expect(payloads.count == 1)
         #expect(payloads.first?.contains(h.scrubber.token(Self.secret)) == true)
     }
+
+    /// Regression (RELIABILITY check 15): a failure message quoting the payload ("not found: queue
+    /// <e-mail>") went into the outcome row unscrubbed.
+    @Test(arguments: [ActionFailure.notFound("queue \(email)"), .failed("smtp to \(email) via \(ipv4) refused"), .conflict("\(ipv6) is busy")])
+    func failureTextsInOutcomeRowsAreScrubbed(failure: ActionFailure) {
+        let h = Harness()
+        h.executor.failAlways(failure)
+        let request = h.valid("queue.pause")
+        #expect(h.dispatch(request).failure == failure)
+        let outcome = h.rows(request.requestID).last
+        #expect(outcome?.draft.phase == .outcome && outcome?.draft.outcome == failure.outcome)
+        #expect(outcome?.draft.result?.contains("hmac:") == true, "\(outcome?.draft.result ?? "no row")")
+        #expect(h.leaks().isEmpty, "leaked: \(h.leaks())")
+    }
 }
 
 extension Harness {

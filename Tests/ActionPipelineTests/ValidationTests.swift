@@ -45,6 +45,18 @@ import Testing
         Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("every day")], field: "schedule"),
     ]
 
+    /// Regression (RELIABILITY check 18, fuzzed payloads): an unknown field with an empty name was
+    /// reported as "invalid payload: : unknown field"; a huge or escape-laden name went out as is.
+    @Test(arguments: [("", "(empty name)"), (String(repeating: "k", count: 300), String(repeating: "k", count: 60) + "…"),
+                      ("\u{1B}[31mx", "\\x1b[31mx")])
+    func anUnknownFieldIsNamedReadably(name: String, shown: String) {
+        let h = Harness()
+        let report = h.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), name: .int(1)], actor: Actor(user: "alice")))
+        #expect(report.invalidField == shown, "\(report.message)")
+        #expect(report.message.hasPrefix("invalid payload: \(shown): unknown field for queue.pause"))
+        #expect(h.executor.total == 0)
+    }
+
     @Test(arguments: invalid)
     func invalidPayloadNamesTheField(c: Case) throws {
         let h = Harness()

@@ -23,7 +23,8 @@ struct ActionDialogE2ETests {
         _ = t.waitFor("[queues]")
         try t.send("g")
         try t.send("P")
-        var screen = t.waitFor("Pause queue video_downloader:")
+        // The impact is measured asynchronously: wait for the question, not just the title.
+        var screen = t.waitFor("will wait until it is resumed. [y/N]", seconds: 20)
         #expect(screen.contains("will wait until it is resumed. [y/N]") && screen.contains("[ Cancel ]"), "\(screen)")
         try t.send("y")
         _ = t.waitFor("queue.pause: queue video_downloader paused")

@@ -22,6 +22,25 @@ import Testing
         #expect(b[0, 0].character == "e\u{301}" && b[1, 0].character == "x")
     }
 
+    /// Regression (RELIABILITY check 11, fuzzed job names): a zero-width character that does not
+    /// combine with the cell before it crashed `put` ("Can't form a Character from a String
+    /// containing more than one extended grapheme cluster"). Every scalar after every kind of base.
+    @Test func aZeroWidthCharacterThatDoesNotCombineNeverCrashes() {
+        var b = CellBuffer(width: 8, height: 1)
+        let zeroWidth = (UInt32(0x20)...0x3FFFF).compactMap { v -> Unicode.Scalar? in
+            guard let scalar = Unicode.Scalar(v), !TextSanitizer.isUnsafe(v), DisplayWidth.of(scalar) == 0 else { return nil }
+            return scalar
+        }
+        for base in ["a", "中", "\u{1F600}", "e\u{301}", "\u{0E01}", "\u{1100}", "\u{AC00}"] {
+            for scalar in zeroWidth {
+                let v = scalar.value
+                b.put(base + String(scalar) + "z", x: 0, y: 0)
+                #expect(b.row(0).contains("z"), "\(base) U+\(String(v, radix: 16))")
+            }
+        }
+        #expect(zeroWidth.count > 100)
+    }
+
     @Test func everyPutIsSanitized() {
         var b = CellBuffer(width: 60, height: 1)
         b.put("job\u{1b}]52;c;aGk=\u{07}\u{9b}31m\u{202e}evil", x: 0, y: 0)

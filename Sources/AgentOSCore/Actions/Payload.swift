@@ -86,7 +86,9 @@ extension ActionSpec {
     /// fields, missing required fields, wrong types and out-of-range values are errors naming the field.
     public func validate(_ raw: [String: PayloadValue]) throws(ActionFailure) -> Payload {
         for key in raw.keys.sorted() where field(key) == nil {
-            throw .invalid(field: key, "unknown field for \(name) (fields: \(fields.map(\.name).joined(separator: ", ")))")
+            // The name as the operator can read it: an empty, huge or escape-laden name is still named.
+            let shown = key.isEmpty ? "(empty name)" : TextSanitizer.clean(key.count > 60 ? key.prefix(60) + "…" : key)
+            throw .invalid(field: shown, "unknown field for \(name) (fields: \(fields.map(\.name).joined(separator: ", ")))")
         }
         var out: [String: PayloadValue] = [:]
         for f in fields {

@@ -15,6 +15,8 @@ public final class ActionCall: @unchecked Sendable {
     public internal(set) var grant: Grant?
     /// Set for the `user` role: the job must belong to this user.
     public internal(set) var ownerMustBe: String?
+    /// Scrubs the texts of outcome rows (failure messages and result details quote payload values).
+    public internal(set) var scrubber: PIIScrubber?
     /// The audited payload (personal data scrubbed), canonical JSON.
     public internal(set) var auditPayload: String?
     /// The intent row, once written.
@@ -58,9 +60,9 @@ public final class ActionCall: @unchecked Sendable {
             var details = result.details
             details["message"] = .string(result.message)
             details["affected"] = .int(result.affected)
-            resultJSON = CanonicalJSON.object(details)
+            resultJSON = CanonicalJSON.object(scrubber.map { $0.scrub(Payload(details)) } ?? details)
         } else if let error {
-            resultJSON = CanonicalJSON.object(["error": .string(error)])
+            resultJSON = CanonicalJSON.object(["error": .string(scrubber?.scrub(text: error) ?? error)])
         }
         return draft(.outcome, outcome: outcome, result: resultJSON, at: date)
     }

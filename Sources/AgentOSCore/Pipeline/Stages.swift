@@ -41,6 +41,7 @@ struct ValidationStage: ActionMiddleware {
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         try call.time(name) { () throws(ActionFailure) in
+            call.scrubber = scrubber
             call.auditReason = call.request.reason.map { scrubber.scrub(text: $0) }
             guard let spec = ActionCatalog.spec(call.request.action) else { throw .unknownAction(call.request.action) }
             call.spec = spec
