@@ -255,9 +255,12 @@ export AGENTOS_TEST_PG_OS_USER="$PG_OS_USER" # OS user owning the cluster (runus
 AGENTOS_TEST_REDIS_SERVER="$(command -v redis-server)"
 export AGENTOS_TEST_REDIS_SERVER
 export AGENTOS_TEST_TMPDIR="$TMP"
-# Real Celery workers for the Celery tests (a cached venv; see ensure_celery_venv in lib.sh).
-AGENTOS_TEST_CELERY_PYTHON="$(ensure_celery_venv)"
-export AGENTOS_TEST_CELERY_PYTHON
+# Real Celery workers for the Celery tests (a cached venv; see ensure_celery_venv in lib.sh). Not for a
+# command of your own (AGENTOS_TEST_ONLY_SERVERS=1, e.g. the benchmarks) unless AGENTOS_TEST_CELERY=1.
+if [[ $ONLY_SERVERS != 1 || ${AGENTOS_TEST_CELERY:-0} == 1 ]]; then
+  AGENTOS_TEST_CELERY_PYTHON="$(ensure_celery_venv)"
+  export AGENTOS_TEST_CELERY_PYTHON
+fi
 export AGENTOS_TEST_SERVERS=1
 
 # ---------------------------------------------------------------- run
