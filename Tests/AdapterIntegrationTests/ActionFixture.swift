@@ -18,7 +18,6 @@ final class ActionFixture: @unchecked Sendable {
     private let control: RedisSubscriber
     private final class Sink: Sendable { let messages = Mutex<[[String: PayloadValue]]>([]) }
     private let captured = Sink()
-    private let listener: Task<Void, Never>
 
     init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil) throws {
         backend = try LiveBackend.make()
@@ -42,15 +41,13 @@ final class ActionFixture: @unchecked Sendable {
                                   postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
                                   permissions: StaticPermissions(grants), celery: celery)
         actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
-        control = RedisSubscriber(backend.redis.configuration, channels: [backend.namespace.controlChannel])
-        let sub = control
+        // Captured on the subscriber's own thread: a task on the cooperative pool can wait behind the other
+        // suites' work for longer than a test waits for its control message.
         let sink = captured
-        listener = Task.detached {
-            for await event in sub.events {
-                guard case let .message(_, payload, _) = event,
-                      let fields = try? JSONDecoder().decode([String: PayloadValue].self, from: Data(payload)) else { continue }
-                sink.messages.withLock { $0.append(fields) }
-            }
+        control = RedisSubscriber(backend.redis.configuration, channels: [backend.namespace.controlChannel]) { event in
+            guard case let .message(_, payload, _) = event,
+                  let fields = try? JSONDecoder().decode([String: PayloadValue].self, from: Data(payload)) else { return }
+            sink.messages.withLock { $0.append(fields) }
         }
         control.start()
         // Subscribed before any action runs (the subscriber has its own thread: polling does not starve it).
@@ -63,7 +60,6 @@ final class ActionFixture: @unchecked Sendable {
 
     func close() {
         control.stop()
-        listener.cancel()
         try? FileManager.default.removeItem(at: dataDir)
         backend.drop()
     }
