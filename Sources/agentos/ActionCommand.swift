@@ -99,7 +99,7 @@ struct ActionCommand: ParsableCommand {
         var confirmation: String?
         if spec.confirmation == .typed {
             guard yes else { throw fail("\(name) is critical: add --yes and --reason", code: 3) }
-            confirmation = spec.targetField.flatMap { payload[$0]?.description } ?? "system"
+            confirmation = spec.target(in: payload)
         }
         let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs),
                                     idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)

@@ -32,7 +32,7 @@ extension BenchCommand {
         func dispatch(_ name: String, _ payload: [String: PayloadValue]) throws -> ActionResult {
             serial += 1
             guard let spec = ActionCatalog.spec(name) else { throw BenchError("no action \(name)") }
-            let target = spec.confirmation == .typed ? spec.targetField.flatMap { payload[$0]?.description } ?? "system" : nil
+            let target = spec.confirmation == .typed ? spec.target(in: payload) : nil
             let report = actions.dispatcher.dispatch(ActionRequest(action: name, payload: payload, actor: Actor(user: "bench-risk-\(serial)"),
                                                                    idempotencyKey: "bench-risk-\(serial)-\(UUID())", reason: "benchmark",
                                                                    confirmation: target))

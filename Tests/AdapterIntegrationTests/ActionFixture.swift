@@ -71,7 +71,7 @@ final class ActionFixture: @unchecked Sendable {
     /// Runs an action as the fixture's operator; critical actions get their typed confirmation and a reason.
     func run(_ action: String, _ payload: [String: PayloadValue] = [:], key: String? = nil, actor: Actor? = nil) -> ActionReport {
         let spec = ActionCatalog.spec(action)
-        let target = spec?.targetField.flatMap { payload[$0]?.description } ?? "system"
+        let target = spec?.target(in: payload) ?? "system"
         let critical = spec?.confirmation == .typed
         let report = actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
                                                                reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))

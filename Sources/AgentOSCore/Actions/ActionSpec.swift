@@ -95,6 +95,12 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
 
     public var id: String { name }
 
+    /// What the action is aimed at in `payload` (what a critical action's confirmation types): the target
+    /// field's value, or `system`.
+    public func target(in payload: [String: PayloadValue]) -> String {
+        targetField.flatMap { payload[$0]?.description } ?? "system"
+    }
+
     public init(_ name: String, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
                 destructive: Bool = false, fields: [FieldSpec] = [], target: String? = nil, service: BackendService = .postgres,
                 rate: Int? = nil, bulk: Bool = false, key: String? = nil) {
