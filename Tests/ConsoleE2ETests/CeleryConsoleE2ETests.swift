@@ -12,13 +12,9 @@ struct CeleryConsoleE2ETests {
             Issue.record("AGENTOS_TEST_REDIS_URL / AGENTOS_TEST_POSTGRES_URL / AGENTOS_TEST_CELERY_PYTHON are not set: run through scripts/test.sh")
             return
         }
-        let dbName = "e2ecel_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try PostgresConnection(baseURL)
-        try admin.execute("CREATE DATABASE \(dbName)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
-        var comps = URLComponents(string: baseURL)!
-        comps.path = "/\(dbName)"
-        let pgURL = comps.string!
+        let database = try ScratchDatabase(baseURL: baseURL, prefix: "e2ecel")
+        defer { database.drop() }
+        let pgURL = database.url
         let tag = UUID().uuidString.prefix(6).lowercased()
         let prefix = "e2ecel\(tag):", queue = "qe2e", host = "e2e-\(tag)@celery-host"
         let bin = TmuxSession.binary

@@ -11,13 +11,9 @@ struct LiveConsoleE2ETests {
             Issue.record("AGENTOS_TEST_REDIS_URL / AGENTOS_TEST_POSTGRES_URL are not set: run through scripts/test.sh")
             return
         }
-        let dbName = "e2e_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try PostgresConnection(baseURL)
-        try admin.execute("CREATE DATABASE \(dbName)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
-        var comps = URLComponents(string: baseURL)!
-        comps.path = "/\(dbName)"
-        let pgURL = comps.string!
+        let database = try ScratchDatabase(baseURL: baseURL, prefix: "e2e")
+        defer { database.drop() }
+        let pgURL = database.url
         let ns = "e2e\(UUID().uuidString.prefix(6).lowercased())"
         let bin = TmuxSession.binary
         let common = "--redis \(redisURL) --postgres \(pgURL) --namespace \(ns) --broker-prefix \(ns):"

@@ -44,13 +44,9 @@ struct WallboardE2ETests {
         }
         let password = "wallboard-pw-\(UUID().uuidString.prefix(6))"
         let redis = try TestRedis(password: password)
-        let dbName = "e2e_wb_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try PostgresConnection(baseURL)
-        try admin.execute("CREATE DATABASE \(dbName)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
-        var comps = URLComponents(string: baseURL)!
-        comps.path = "/\(dbName)"
-        let pgURL = comps.string!
+        let database = try ScratchDatabase(baseURL: baseURL, prefix: "e2e_wb")
+        defer { database.drop() }
+        let pgURL = database.url
         let bin = TmuxSession.binary
         let migrate = try Spawned.run([bin, "migrate", "--postgres", pgURL])
         #expect(migrate.status == 0, "migrate: \(migrate.stderr)")
