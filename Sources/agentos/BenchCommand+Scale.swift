@@ -168,15 +168,7 @@ extension BenchCommand {
             defer { posix_spawn_file_actions_destroy(&actions) }
             posix_spawn_file_actions_addclose(&actions, master)
             for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, slave, O_RDWR, 0) }
-            var env = ProcessInfo.processInfo.environment
-            for (k, v) in environment { env[k] = v }
-            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            let args = argv.map { strdup($0) } + [nil]
-            defer { envp.forEach { free($0) }; args.forEach { free($0) } }
-            var pid: pid_t = 0
-            let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, envp)
-            guard rc == 0 else { throw BenchError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-            self.pid = pid
+            pid = try PosixSpawn.spawn(argv, environment: environment, actions: &actions)
             self.master = master
             let reader = Thread { [self] in
                 var buffer = [UInt8](repeating: 0, count: 65_536)

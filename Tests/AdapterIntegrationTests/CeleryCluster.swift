@@ -160,14 +160,6 @@ final class CeleryCluster: @unchecked Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)
         posix_spawnattr_setsigdefault(&attr, &all)
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let args = argv.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) }; args.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, args, envp)
-        guard rc == 0 else { throw CeleryConfigError("posix_spawn \(argv[0]) failed: \(String(cString: strerror(rc)))") }
-        return pid
+        return try PosixSpawn.spawn(argv, environment: environment, actions: &actions, attributes: &attr)
     }
 }

@@ -114,15 +114,7 @@ enum Child {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var env = replacing ? [:] : ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let args = argv.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) }; args.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, envp)
-        guard rc == 0 else { throw Failed(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        return pid
+        return try PosixSpawn.spawn(argv, environment: environment, replacingEnvironment: replacing, actions: &actions)
     }
 
     /// The exit status (-1 when killed by a signal).

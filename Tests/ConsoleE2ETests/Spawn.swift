@@ -1,3 +1,4 @@
+import AgentOSAdapters
 import Foundation
 import Testing
 
@@ -40,18 +41,8 @@ struct Spawned {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        let args = argv.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) }; args.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, args, envp)
-        guard rc == 0 else { throw SpawnError(argv: argv, code: rc) }
-        return pid
+        return try PosixSpawn.spawn(argv, environment: environment, actions: &actions)
     }
-
-    struct SpawnError: Error { let argv: [String]; let code: Int32 }
 }
 
 /// A redis-server of the test's own (it is stopped and restarted), with a password.
