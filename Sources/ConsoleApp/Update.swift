@@ -100,6 +100,8 @@ public enum App {
             if !state.connection.isStale { state.connection.downSince = state.now }
             state.connection.events = .down(reason: reason, retryInMillis: retry, attempts: attempts)
             return []
+        case .changedElsewhere:
+            return reloadUnlessPending(&state)
         case let .malformed(failure):
             state.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)

@@ -425,7 +425,7 @@ final class LiveConsoleBackend: ConsoleBackend {
             let ticker = Task.detached {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
-                    if monitor.takeChange() { continuation.yield(.connected(gapPossible: true)) }
+                    if monitor.takeChange() { continuation.yield(.changedElsewhere) }
                 }
             }
             continuation.onTermination = { _ in forward.cancel(); ticker.cancel() }

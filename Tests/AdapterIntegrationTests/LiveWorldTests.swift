@@ -275,6 +275,8 @@ final class ConsoleModel: Sendable {
                     return d
                 }
                 if case .gap = decision { reload() }
+            case .changedElsewhere:
+                reload()
             case .malformed, .disconnected:
                 continue
             }

@@ -194,6 +194,14 @@ import Testing
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(8.5))) == [.reloadSnapshot])
     }
 
+    @Test func aChangeElsewhereReloadsAndKeepsTheEventSequence() {
+        var s = Fixture.state()
+        s.sequencer.reset(to: 41)
+        #expect(App.update(&s, .bus(.changedElsewhere)) == [.reloadSnapshot])
+        #expect(App.update(&s, .bus(.changedElsewhere)).isEmpty && s.reloadDue, "one load at a time")
+        #expect(s.sequencer.admit(43) == .gap(expected: 42, got: 43), "the sequence is not forgotten")
+    }
+
     @Test func disconnectShowsStaleAndReconnectReloads() {
         var s = Fixture.state()
         _ = App.update(&s, .bus(.disconnected(reason: "lost", retryInMillis: 200)))

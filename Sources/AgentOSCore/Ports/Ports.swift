@@ -34,6 +34,9 @@ public enum BusMessage: Sendable, Equatable {
     /// A message that could not be decoded (counted and skipped; the error names the place).
     case malformed(DecodeFailure)
     case disconnected(reason: String, retryInMillis: Int)
+    /// State the bus does not carry changed (Celery's workers and tasks, merged into each snapshot):
+    /// reload the snapshot, one load at a time.
+    case changedElsewhere
 }
 
 /// The event bus (Redis pub/sub on DB5 live, in-process embedded).
