@@ -76,19 +76,19 @@ final class CeleryCluster: @unchecked Sendable {
 
     /// A protocol-2 task message (celery-redis-protocol.md §a.1), LPUSHed on the queue's bucket.
     @discardableResult
-    func send(_ task: String, _ args: [CeleryJSON], queue: String, priority: Int = 0, id: String = UUID().uuidString.lowercased(),
+    func send(_ task: String, _ args: [JSONTree], queue: String, priority: Int = 0, id: String = UUID().uuidString.lowercased(),
               eta: Date? = nil) throws -> String {
-        let etaJSON: CeleryJSON = eta.map { date in
+        let etaJSON: JSONTree = eta.map { date in
             let f = ISO8601DateFormatter()
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             return .string(f.string(from: date).replacingOccurrences(of: "Z", with: "+00:00"))
         } ?? .null
-        let body: CeleryJSON = .array([.array(args), .object([:]), .object(["callbacks": .null, "errbacks": .null, "chain": .null, "chord": .null])])
-        let envelope: CeleryJSON = .object([
+        let body: JSONTree = .array([.array(args), .object([:]), .object(["callbacks": .null, "errbacks": .null, "chain": .null, "chord": .null])])
+        let envelope: JSONTree = .object([
             "body": .string(Data(body.json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"), "content-type": .string("application/json"),
             "headers": .object(["lang": .string("py"), "task": .string(task), "id": .string(id), "shadow": .null, "eta": etaJSON, "expires": .null,
                                 "group": .null, "group_index": .null, "retries": .int(0), "timelimit": .array([.null, .null]), "root_id": .string(id),
-                                "parent_id": .null, "argsrepr": .string(CeleryJSON.array(args).json), "kwargsrepr": .string("{}"),
+                                "parent_id": .null, "argsrepr": .string(JSONTree.array(args).json), "kwargsrepr": .string("{}"),
                                 "origin": .string("agentos-test"), "ignore_result": .bool(true)]),
             "properties": .object(["correlation_id": .string(id), "reply_to": .string(""), "delivery_mode": .int(2),
                                    "delivery_info": .object(["exchange": .string(""), "routing_key": .string(queue)]), "priority": .int(priority),

@@ -240,7 +240,7 @@ struct CeleryWorkerTests {
         defer { c.close(); fx.close() }
         #expect(await TestServers.eventuallyAsync(10) { c.monitor.subscribed })
         let channel = c.transport.fanoutChannel(exchange: "celeryev", routingKey: "task.multi")
-        let good = CeleryJSON.object(["type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)])
+        let good = JSONTree.object(["type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)])
         func frame(_ body: String, contentType: String = "application/json", encoding: String = "base64") -> String {
             "{\"body\": \"\(body)\", \"content-encoding\": \"utf-8\", \"content-type\": \"\(contentType)\", \"headers\": {}, \"properties\": {\"body_encoding\": \"\(encoding)\"}}"
         }

@@ -222,37 +222,25 @@ enum ActionJSON {
     /// Any JSON value, re-encoded with sorted keys and `string` escapes (optionally sanitising
     /// every string for terminals). Text that is not JSON becomes a string.
     static func reencode(_ text: String, sanitized: Bool) -> String {
-        guard let tree = try? JSONDecoder().decode(Tree.self, from: Data(text.utf8)) else {
+        guard let tree = try? JSONDecoder().decode(JSONTree.self, from: Data(text.utf8)) else {
             return CanonicalJSON.string(sanitized ? TextSanitizer.clean(text, .multiLine) : text)
         }
-        return tree.json(sanitized)
+        return tree.canonical(sanitized)
     }
+}
 
-    indirect enum Tree: Decodable {
-        case null, bool(Bool), int(Int), double(Double), string(String), array([Tree]), object([String: Tree])
-
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-            else if let i = try? c.decode(Int.self) { self = .int(i) }
-            else if let d = try? c.decode(Double.self) { self = .double(d) }
-            else if let s = try? c.decode(String.self) { self = .string(s) }
-            else if let a = try? c.decode([Tree].self) { self = .array(a) }
-            else { self = .object(try c.decode([String: Tree].self)) }
-        }
-
-        func json(_ sanitized: Bool) -> String {
-            let s = { (t: String) in CanonicalJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
-            switch self {
-            case .null: return "null"
-            case let .bool(b): return b ? "true" : "false"
-            case let .int(i): return String(i)
-            case let .double(d): return ActionJSON.number(d)
-            case let .string(t): return s(t)
-            case let .array(items): return "[" + items.map { $0.json(sanitized) }.joined(separator: ",") + "]"
-            case let .object(fields): return "{" + fields.keys.sorted().map { s($0) + ":" + fields[$0]!.json(sanitized) }.joined(separator: ",") + "}"
-            }
+extension JSONTree {
+    /// Sorted keys and `CanonicalJSON` string escapes; every string sanitised for terminals if asked.
+    func canonical(_ sanitized: Bool) -> String {
+        let s = { (t: String) in CanonicalJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
+        switch self {
+        case .null: return "null"
+        case let .bool(b): return b ? "true" : "false"
+        case let .int(i): return String(i)
+        case let .double(d): return ActionJSON.number(d)
+        case let .string(t): return s(t)
+        case let .array(items): return "[" + items.map { $0.canonical(sanitized) }.joined(separator: ",") + "]"
+        case let .object(fields): return "{" + fields.keys.sorted().map { s($0) + ":" + fields[$0]!.canonical(sanitized) }.joined(separator: ",") + "}"
         }
     }
 }

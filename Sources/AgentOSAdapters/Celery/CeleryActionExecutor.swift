@@ -186,7 +186,7 @@ public final class CeleryActionExecutor: ActionExecutor {
         return (reply.value.array ?? []).compactMap { $0["name"]?.string }.sorted()
     }
 
-    func toWorker(_ id: String, _ method: String, _ arguments: [String: CeleryJSON], _ what: String) throws -> ActionResult {
+    func toWorker(_ id: String, _ method: String, _ arguments: [String: JSONTree], _ what: String) throws -> ActionResult {
         let b = try control.broadcast(method, arguments: arguments, destination: [id])
         var r = try result(b, what, everyWorker: false, expect: [id])
         if method == "stats", let reply = b.replies.first {

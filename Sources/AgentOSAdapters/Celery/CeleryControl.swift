@@ -5,10 +5,10 @@ import Synchronization
 /// `{"ok": …}` or `{"error": …}`, and a plain value for inspect commands (`stats`, `active_queues`).
 public struct CeleryReply: Sendable, Equatable {
     public var hostname: String
-    public var value: CeleryJSON
+    public var value: JSONTree
     public var ok: String? { value["ok"]?.description }
     public var error: String? { value["error"]?.description }
-    public init(hostname: String, value: CeleryJSON) {
+    public init(hostname: String, value: JSONTree) {
         self.hostname = hostname
         self.value = value
     }
@@ -44,10 +44,10 @@ public final class CeleryControl: Sendable {
     }
 
     /// The request body (`method`, `arguments`, `destination`, `ticket`, `reply_to`).
-    public static func requestBody(method: String, arguments: [String: CeleryJSON], destination: [String]?, ticket: String?, replyTo oid: String?) -> CeleryJSON {
-        var body: [String: CeleryJSON] = [
+    public static func requestBody(method: String, arguments: [String: JSONTree], destination: [String]?, ticket: String?, replyTo oid: String?) -> JSONTree {
+        var body: [String: JSONTree] = [
             "method": .string(method), "arguments": .object(arguments),
-            "destination": destination.map { .array($0.map(CeleryJSON.string)) } ?? .null, "pattern": .null, "matcher": .null,
+            "destination": destination.map { .array($0.map(JSONTree.string)) } ?? .null, "pattern": .null, "matcher": .null,
         ]
         if let ticket, let oid {
             body["ticket"] = .string(ticket)
@@ -57,10 +57,10 @@ public final class CeleryControl: Sendable {
     }
 
     /// The kombu envelope around a body (base64, JSON, delivery_mode 2, the pidbox exchange).
-    public static func envelope(body: CeleryJSON, exchange: String, clock: Int, expires: Double?, deliveryTag: String) -> [UInt8] {
-        var headers: [String: CeleryJSON] = ["clock": .int(clock)]
+    public static func envelope(body: JSONTree, exchange: String, clock: Int, expires: Double?, deliveryTag: String) -> [UInt8] {
+        var headers: [String: JSONTree] = ["clock": .int(clock)]
         if let expires { headers["expires"] = .double(expires) }
-        let env: CeleryJSON = .object([
+        let env: JSONTree = .object([
             "body": .string(Data(body.json.utf8).base64EncodedString()),
             "content-encoding": .string("utf-8"), "content-type": .string("application/json"),
             "headers": .object(headers),
@@ -75,7 +75,7 @@ public final class CeleryControl: Sendable {
     /// Sends `method` to the workers in `destination` (nil: every worker) and collects replies
     /// for `timeout` seconds or until each destination answered. `expectReply: false` (shutdown)
     /// publishes without a reply queue.
-    public func broadcast(_ method: String, arguments: [String: CeleryJSON] = [:], destination: [String]? = nil, expectReply: Bool = true,
+    public func broadcast(_ method: String, arguments: [String: JSONTree] = [:], destination: [String]? = nil, expectReply: Bool = true,
                           timeout: Double? = nil) throws -> CeleryBroadcast {
         let start = Date()
         let wait = timeout ?? transport.replyTimeout

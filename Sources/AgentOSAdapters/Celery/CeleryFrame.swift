@@ -16,11 +16,11 @@ public struct CeleryFrameError: Error, Sendable, Equatable, CustomStringConverti
 /// base64 (`properties.body_encoding`) → UTF-8 JSON. Other serializers (pickle, yaml, msgpack)
 /// are refused by name: the console never unpickles.
 public struct CeleryEnvelope: Sendable, Equatable {
-    public var headers: [String: CeleryJSON]
-    public var properties: [String: CeleryJSON]
-    public var body: CeleryJSON
+    public var headers: [String: JSONTree]
+    public var properties: [String: JSONTree]
+    public var body: JSONTree
 
-    public init(headers: [String: CeleryJSON], properties: [String: CeleryJSON], body: CeleryJSON) {
+    public init(headers: [String: JSONTree], properties: [String: JSONTree], body: JSONTree) {
         self.headers = headers
         self.properties = properties
         self.body = body
@@ -32,8 +32,8 @@ public struct CeleryEnvelope: Sendable, Equatable {
     public static func decode(_ bytes: [UInt8], place: String) throws(CeleryFrameError) -> CeleryEnvelope {
         func fail(_ problem: String) -> CeleryFrameError { CeleryFrameError(place: place, problem: problem) }
         guard bytes.count <= maxBytes else { throw fail("frame of \(bytes.count) bytes is over the \(maxBytes)-byte limit") }
-        let root: CeleryJSON
-        do { root = try CeleryJSON.parse(bytes) } catch { throw fail("not JSON (\(bytes.count) bytes): \(Self.reason(error))") }
+        let root: JSONTree
+        do { root = try JSONTree.parse(bytes) } catch { throw fail("not JSON (\(bytes.count) bytes): \(Self.reason(error))") }
         guard let o = root.object else { throw fail("envelope is not a JSON object") }
         let contentType = o["content-type"]?.string ?? "application/json"
         guard contentType == "application/json" else {
@@ -62,7 +62,7 @@ public struct CeleryEnvelope: Sendable, Equatable {
         }
         guard String(validating: bodyBytes, as: UTF8.self) != nil else { throw fail("body is not UTF-8") }
         do {
-            return CeleryEnvelope(headers: headers, properties: properties, body: try CeleryJSON.parse(bodyBytes))
+            return CeleryEnvelope(headers: headers, properties: properties, body: try JSONTree.parse(bodyBytes))
         } catch {
             throw fail("body is not JSON (\(bodyBytes.count) bytes): \(Self.reason(error))")
         }

@@ -183,7 +183,7 @@ public final class CeleryMonitor: Sendable {
 
     /// The routing key of an `unacked` value `[envelope, exchange, routing_key]`.
     public static func unackedRoutingKey(_ bytes: [UInt8]) -> String? {
-        guard let v = try? CeleryJSON.parse(bytes), let a = v.array, a.count >= 3 else { return nil }
+        guard let v = try? JSONTree.parse(bytes), let a = v.array, a.count >= 3 else { return nil }
         if let rk = a[2].string, !rk.isEmpty { return rk }
         return a[0]["properties"]?["delivery_info"]?["routing_key"]?.string
     }

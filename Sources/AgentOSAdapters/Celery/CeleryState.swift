@@ -6,11 +6,11 @@ public struct CeleryEvent: Sendable, Equatable {
     public var type: String
     public var hostname: String
     public var timestamp: Double
-    public var fields: [String: CeleryJSON]
+    public var fields: [String: JSONTree]
 
-    public subscript(key: String) -> CeleryJSON? { fields[key] }
+    public subscript(key: String) -> JSONTree? { fields[key] }
 
-    public init(type: String, hostname: String, timestamp: Double, fields: [String: CeleryJSON]) {
+    public init(type: String, hostname: String, timestamp: Double, fields: [String: JSONTree]) {
         self.type = type
         self.hostname = hostname
         self.timestamp = timestamp
@@ -19,7 +19,7 @@ public struct CeleryEvent: Sendable, Equatable {
 
     /// The events of one frame: a single object, or the list of a `task.multi` frame.
     public static func events(in envelope: CeleryEnvelope, place: String) throws(CeleryFrameError) -> [CeleryEvent] {
-        let items: [CeleryJSON]
+        let items: [JSONTree]
         switch envelope.body {
         case let .array(list): items = list
         case .object: items = [envelope.body]
@@ -169,7 +169,7 @@ public struct CeleryState: Sendable, Equatable {
     // MARK: control replies
 
     /// `stats` reply: the pool size (and pid).
-    public mutating func applyStats(_ host: String, _ reply: CeleryJSON, now: Double) {
+    public mutating func applyStats(_ host: String, _ reply: JSONTree, now: Double) {
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
         if let n = reply["pool"]?["max-concurrency"]?.int { w.concurrency = n }
         else if let procs = reply["pool"]?["processes"]?.array { w.concurrency = procs.count }
@@ -178,7 +178,7 @@ public struct CeleryState: Sendable, Equatable {
     }
 
     /// `active_queues` reply: the queues the worker consumes from.
-    public mutating func applyActiveQueues(_ host: String, _ reply: CeleryJSON, now: Double) {
+    public mutating func applyActiveQueues(_ host: String, _ reply: JSONTree, now: Double) {
         guard let list = reply.array else { return }
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
         w.queues = list.compactMap { $0["name"]?.string }.sorted()

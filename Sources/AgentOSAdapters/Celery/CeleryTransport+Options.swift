@@ -7,8 +7,8 @@ extension CeleryTransport {
     /// app's `task_queues` names) and `reply_timeout` (seconds). `{}` is Celery's defaults.
     public init(options text: String, place: String = "celery options") throws(CeleryConfigError) {
         func fail(_ s: String) -> CeleryConfigError { CeleryConfigError("\(place): \(s)") }
-        let root: CeleryJSON
-        do { root = try CeleryJSON.parse(Array(text.utf8)) } catch { throw fail("not JSON: \(CeleryEnvelope.reason(error))") }
+        let root: JSONTree
+        do { root = try JSONTree.parse(Array(text.utf8)) } catch { throw fail("not JSON: \(CeleryEnvelope.reason(error))") }
         guard let o = root.object else { throw fail("must be a JSON object like {\"global_keyprefix\": \"pfx:\"}") }
         let known: Set = ["global_keyprefix", "fanout_prefix", "fanout_patterns", "priority_steps", "sep", "broker_db", "queues", "reply_timeout"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {

@@ -1,15 +1,15 @@
 import Foundation
 
-/// A JSON value as Celery and kombu send it (envelopes, event bodies, control replies): a tree
-/// that keeps integers, floats, booleans and null apart.
-public enum CeleryJSON: Sendable, Equatable, Codable, CustomStringConvertible {
+/// Any JSON value as a tree that keeps integers, floats, booleans and null apart: what Celery and
+/// kombu send (envelopes, event bodies, control replies), and the JSON the log export re-encodes.
+public enum JSONTree: Sendable, Equatable, Codable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
-    case array([CeleryJSON])
-    case object([String: CeleryJSON])
+    case array([JSONTree])
+    case object([String: JSONTree])
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -18,8 +18,8 @@ public enum CeleryJSON: Sendable, Equatable, Codable, CustomStringConvertible {
         else if let i = try? c.decode(Int.self) { self = .int(i) }
         else if let d = try? c.decode(Double.self) { self = .double(d) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([CeleryJSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: CeleryJSON].self)) }
+        else if let a = try? c.decode([JSONTree].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONTree].self)) }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -36,8 +36,8 @@ public enum CeleryJSON: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     /// Parses JSON text; the error says where it broke.
-    public static func parse(_ bytes: [UInt8]) throws -> CeleryJSON {
-        try JSONDecoder().decode(CeleryJSON.self, from: Data(bytes))
+    public static func parse(_ bytes: [UInt8]) throws -> JSONTree {
+        try JSONDecoder().decode(JSONTree.self, from: Data(bytes))
     }
 
     /// Compact JSON with sorted keys (what the console publishes and shows).
@@ -52,14 +52,14 @@ public enum CeleryJSON: Sendable, Equatable, Codable, CustomStringConvertible {
         return json
     }
 
-    public subscript(key: String) -> CeleryJSON? {
+    public subscript(key: String) -> JSONTree? {
         if case let .object(o) = self { return o[key] }
         return nil
     }
 
     public var string: String? { if case let .string(s) = self { return s } else { return nil } }
-    public var object: [String: CeleryJSON]? { if case let .object(o) = self { return o } else { return nil } }
-    public var array: [CeleryJSON]? { if case let .array(a) = self { return a } else { return nil } }
+    public var object: [String: JSONTree]? { if case let .object(o) = self { return o } else { return nil } }
+    public var array: [JSONTree]? { if case let .array(a) = self { return a } else { return nil } }
     public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
     public var isNull: Bool { self == .null }
     public var double: Double? {
