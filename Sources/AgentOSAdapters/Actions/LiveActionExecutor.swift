@@ -143,15 +143,8 @@ struct LiveActionContext {
     var ns: Namespace { ex.ns }
     func redis(_ database: Int) -> RedisClient { ex.databases[database] }
 
-    func string(_ name: String) throws -> String {
-        guard let v = p.string(name) else { throw ActionFailure.invalid(field: name, "required") }
-        return v
-    }
-
-    func int(_ name: String) throws -> Int {
-        guard let v = p.int(name) else { throw ActionFailure.invalid(field: name, "required") }
-        return v
-    }
+    func string(_ name: String) throws -> String { try p.required(name) }
+    func int(_ name: String) throws -> Int { try p.requiredInt(name) }
 
     /// Runs the effect in one transaction with the audit outcome row; the record is kept only
     /// once the transaction committed.

@@ -68,14 +68,8 @@ public final class CeleryActionExecutor: ActionExecutor {
     // MARK: the mapped actions
 
     func run(_ action: String, _ p: Payload) throws -> ActionResult {
-        func req(_ name: String) throws -> String {
-            guard let v = p.string(name) else { throw ActionFailure.invalid(field: name, "required") }
-            return v
-        }
-        func reqInt(_ name: String) throws -> Int {
-            guard let v = p.int(name) else { throw ActionFailure.invalid(field: name, "required") }
-            return v
-        }
+        func req(_ name: String) throws -> String { try p.required(name) }
+        func reqInt(_ name: String) throws -> Int { try p.requiredInt(name) }
         switch action {
         case "job.cancel":
             let id = try req("id")

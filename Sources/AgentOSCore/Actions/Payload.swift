@@ -38,6 +38,15 @@ public struct Payload: Sendable, Equatable {
     public subscript(_ name: String) -> PayloadValue? { values[name] }
     public func string(_ name: String) -> String? { if case let .string(s)? = values[name] { return s } else { return nil } }
     public func int(_ name: String) -> Int? { if case let .int(i)? = values[name] { return i } else { return nil } }
+    /// A field a handler cannot do without (validation normally guarantees it): missing is `invalid`.
+    public func required(_ name: String) throws(ActionFailure) -> String {
+        guard let v = string(name) else { throw .invalid(field: name, "required") }
+        return v
+    }
+    public func requiredInt(_ name: String) throws(ActionFailure) -> Int {
+        guard let v = int(name) else { throw .invalid(field: name, "required") }
+        return v
+    }
     public func bool(_ name: String) -> Bool? { if case let .bool(b)? = values[name] { return b } else { return nil } }
 
     /// Canonical JSON: keys sorted, no whitespace (fingerprints and audit hashes use it).
