@@ -101,7 +101,9 @@ struct WallboardE2ETests {
 
     /// `--mouse`: xterm's SGR mouse reports (what tmux forwards from a real mouse) reach the console.
     @Test func mouseClicksSwitchTabsAndOpenRows() throws {
-        let t = try TmuxSession(command: "\(TmuxSession.binary) --seed 5 --mouse", width: 120, height: 30)
+        // A quiet fleet (--rate 0.05): rows that move between the two clicks would make the second one select
+        // another row instead of opening (seen under load in CI).
+        let t = try TmuxSession(command: "\(TmuxSession.binary) --seed 5 --rate 0.05 --mouse", width: 120, height: 30)
         var screen = t.waitFor("events ●")
         func click(_ x: Int, _ y: Int) throws { try t.type("\u{1b}[<0;\(x + 1);\(y + 1)M\u{1b}[<0;\(x + 1);\(y + 1)m") }
         let tabs = String(screen.split(separator: "\n").first ?? "")
