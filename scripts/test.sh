@@ -7,6 +7,7 @@
 #   AGENTOS_TEST_ONLY_SERVERS=1 start the servers, print the exports, run
 #                               "${AGENTOS_TEST_CMD:-true}" (through bash -c) instead of swift,
 #                               then clean up; exits with that command's status
+#   AGENTOS_TEST_PG_OPTS="..."  extra postgres options (e.g. -c shared_preload_libraries=pg_stat_statements)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -219,7 +220,7 @@ start_postgres() {
   local attempt
   for attempt in 1 2 3; do
     PGPORT="$(free_port 1)"
-    PG_OPTS="-p $PGPORT -k $TMP/pg/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+    PG_OPTS="-p $PGPORT -k $TMP/pg/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 ${AGENTOS_TEST_PG_OPTS:-}"
     if as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -o "$PG_OPTS" -l "$TMP/pg/pg.log" -w -t 60 \
       start >/dev/null; then
       break

@@ -56,10 +56,11 @@ public final class PostgresAuditLog: AuditLog {
     public static func appending(_ draft: AuditDraft) -> Pending {
         var d = draft
         d.timestamp = AuditChain.storable(d.timestamp)
-        let canonical = AuditChain.canonical(seq: seqSentinel, d)
-        let marker = "\"seq\":\(seqSentinel)"
-        let at = canonical.range(of: marker)!
-        let prefix = String(canonical[..<at.lowerBound]) + "\"seq\":", suffix = String(canonical[at.upperBound...])
+        let canonical = Array(AuditChain.canonical(seq: seqSentinel, d).utf8)
+        let marker = Array("\"seq\":\(seqSentinel)".utf8)
+        var at = 0
+        while !canonical[at..<(at + marker.count)].elementsEqual(marker) { at += 1 }
+        let prefix = String(decoding: canonical[..<(at + 6)], as: UTF8.self), suffix = String(decoding: canonical[(at + marker.count)...], as: UTF8.self)
         let insert = PostgresConnection.Statement("""
             INSERT INTO audit_logs (seq, id, timestamp, user_id, acting_as, role, action, phase, outcome, request_id, idempotency_key,
                                     session_id, target, reason, payload, result, ip_address, user_agent, duration_ms, prev_hash, hash)

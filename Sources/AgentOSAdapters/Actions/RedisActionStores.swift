@@ -113,7 +113,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         ns = namespace
     }
 
-    private func encode(_ e: Entry) throws -> [UInt8] { Array(try JSONEncoder().encode(e)) }
+    private func encode(_ e: Entry) throws -> [UInt8] { try FastJSONEncoder().encodeBytes(e) }
 
     public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
         let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.uuidString.lowercased(), result: nil)
@@ -159,7 +159,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             ON CONFLICT (user_id, action, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id,
                 status = EXCLUDED.status, result = EXCLUDED.result, created_at = now(), expires_at = EXCLUDED.expires_at
             """, [scope.user, scope.action, scope.key, fingerprint, requestID,
-                  PostgresValue.json(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)), Double(ttlSeconds)])
+                  PostgresValue.json(String(decoding: try FastJSONEncoder().encodeBytes(result), as: UTF8.self)), Double(ttlSeconds)])
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {

@@ -39,7 +39,7 @@ public struct ActionRequest: Sendable, Equatable {
     /// What the operator typed to confirm a critical action.
     public var confirmation: String?
 
-    public init(action: String, payload: [String: PayloadValue] = [:], actor: Actor, requestID: UUID = UUID(),
+    public init(action: String, payload: [String: PayloadValue] = [:], actor: Actor, requestID: UUID = .random(),
                 idempotencyKey: String? = nil, reason: String? = nil, confirmation: String? = nil) {
         self.action = action
         self.payload = payload

@@ -58,23 +58,10 @@ public struct Payload: Sendable, Equatable {
 /// are `\u` escapes).
 public enum CanonicalJSON {
     public static func string(_ s: String) -> String {
-        // Printable ASCII without quote or backslash (ids, names, most text) goes through as it is.
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            return "\"" + s + "\""
-        }
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if TextSanitizer.isUnsafe(scalar.value) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 8)
+        append(string: s, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func value(_ v: PayloadValue) -> String {
@@ -86,7 +73,48 @@ public enum CanonicalJSON {
     }
 
     public static func object(_ values: [String: PayloadValue]) -> String {
-        "{" + values.keys.sorted().map { string($0) + ":" + value(values[$0]!) }.joined(separator: ",") + "}"
+        var out: [UInt8] = []
+        out.reserveCapacity(32 * values.count + 2)
+        out.append(UInt8(ascii: "{"))
+        for (i, (key, v)) in values.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            append(string: key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch v {
+            case let .string(s): append(string: s, to: &out)
+            case let .int(n): out.append(contentsOf: String(n).utf8)
+            case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Printable ASCII (ids, names, most text, JSON held as text) is escaped byte by byte; anything
+    /// else goes scalar by scalar.
+    static func append(string s: String, to out: inout [UInt8]) {
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            out.append(UInt8(ascii: "\""))
+            for b in s.utf8 {
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(b)
+            }
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        var text = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            default:
+                if TextSanitizer.isUnsafe(scalar.value) { text += String(format: "\\u%04x", scalar.value) } else { text.unicodeScalars.append(scalar) }
+            }
+        }
+        out.append(contentsOf: (text + "\"").utf8)
     }
 }
 

@@ -25,7 +25,7 @@ public struct AuditDraft: Sendable, Equatable, Codable {
     public var userAgent: String?
     public var durationMs: Int?
 
-    public init(id: UUID = UUID(), timestamp: Date, user: String, actingAs: String? = nil, role: String, action: String, phase: Phase,
+    public init(id: UUID = .random(), timestamp: Date, user: String, actingAs: String? = nil, role: String, action: String, phase: Phase,
                 outcome: String? = nil, requestID: UUID, idempotencyKey: String? = nil, sessionID: String? = nil, target: String? = nil,
                 reason: String? = nil, payload: String? = nil, result: String? = nil, ip: String? = nil, userAgent: String? = nil,
                 durationMs: Int? = nil) {
