@@ -47,8 +47,7 @@ extension LiveActionExecutor {
                 try c.jobEvent(tx, id, type: "cancelled", status: "cancelled")
                 return ActionResult("cancelled job \(id)")
             }
-            try c.unqueue(job!)
-            try c.control("job.cancel", id)
+            try c.unqueue(job!, thenControl: "job.cancel")
             c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
             return r
         },
@@ -98,8 +97,7 @@ extension LiveActionExecutor {
                 job = try LiveActionExecutor.job(row)
                 return ActionResult("deleted job \(id) with its events")
             }
-            try c.unqueue(job!)
-            try c.control("job.delete", id)
+            try c.unqueue(job!, thenControl: "job.delete")
             try c.removeArtifacts(of: id)
             c.publish(.jobDeleted(id: id))
             return r
@@ -225,6 +223,17 @@ extension LiveActionContext {
     func unqueue(_ job: Job) throws -> Int {
         let keys: [any RedisArgument] = [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue)
         return Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: keys, args: [job.id]).int ?? 0)
+    }
+
+    /// `unqueue`, then the control command for the job, in one round trip (the script goes as
+    /// EVAL with its source, so the pipeline needs no loaded script).
+    func unqueue(_ job: Job, thenControl command: String) throws {
+        let keys: [any RedisArgument] = [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue)
+        let replies = try redis(Namespace.DB.queues).pipeline([
+            ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
+            controlCommand(command, target: job.id, extra: [:]),
+        ])
+        for reply in replies { if case let .error(e) = reply { throw RedisError.fromReply(e) } }
     }
 
     func enqueue(_ job: Job) throws { try enqueue([job]) }

@@ -66,6 +66,11 @@ public final class LiveActionExecutor: ActionExecutor {
         return try outcome.get()
     }
 
+    /// Handlers whose first effect is `commit`: their intent row travels in its first round trip.
+    static let intentCarriers: Set<String> = ["job.cancel", "job.kill", "job.retry"]
+
+    public func carriesIntent(_ call: ActionCall) -> Bool { Self.intentCarriers.contains(call.request.action) }
+
     public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
         try Self.mapped {
             try db.query("SELECT owner FROM jobs WHERE id = $1::uuid", [id]).rows.first.map { try $0.get("owner", as: String.self) }
@@ -147,23 +152,37 @@ struct LiveActionContext {
     func int(_ name: String) throws -> Int { try p.requiredInt(name) }
 
     /// Runs the effect in one transaction with the audit outcome row; the record is kept only
-    /// once the transaction committed.
+    /// once the transaction committed. A carried intent row (`ActionExecutor.carriesIntent`) goes
+    /// ahead of the transaction's first statement, committed on its own, in the same round trip.
     func commit(_ body: (PostgresConnection) throws -> ActionResult) throws -> ActionResult {
         var record: AuditRecord?
         var storedWithEffect = false
-        let result = try db.transaction { tx -> ActionResult in
-            let r = try body(tx)
-            // The outcome row, the durable idempotency result and COMMIT: one round trip.
-            let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))
-            var statements = outcome.statements
-            if let hold = call.idempotency {
-                statements.append(try RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
-                                                                    result: r, ttlSeconds: hold.ttlSeconds))
+        // A carried intent row: a transaction of its own, ahead of the effect's BEGIN in the first round trip.
+        let intent = call.pendingIntent.map(PostgresAuditLog.appending)
+        call.pendingIntent = nil
+        let result: ActionResult
+        do {
+            result = try db.transaction { tx -> ActionResult in
+                if let intent { tx.lead(with: intent.statements) { rows in call.intent = try intent.record(rows[intent.statements.count - 1]) } }
+                let r = try body(tx)
+                // The outcome row, the durable idempotency result and COMMIT: one round trip.
+                let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))
+                var statements = outcome.statements
+                if let hold = call.idempotency {
+                    statements.append(try RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
+                                                                        result: r, ttlSeconds: hold.ttlSeconds))
+                }
+                let rows = try tx.commit(with: statements)
+                storedWithEffect = call.idempotency != nil
+                record = try outcome.record(rows[outcome.statements.count - 1])
+                return r
             }
-            let rows = try tx.commit(with: statements)
-            storedWithEffect = call.idempotency != nil
-            record = try outcome.record(rows[outcome.statements.count - 1])
-            return r
+        } catch let e as PostgresError where e.inLead {
+            throw ActionFailure.auditUnavailable(e.description)
+        }
+        if let intent, call.intent == nil {
+            // Nothing went to PostgreSQL (the body sent nothing): the intent goes now, before any other effect.
+            do { call.intent = try ex.audit.append(intent.draft) } catch { throw ActionFailure.auditUnavailable(String(describing: error)) }
         }
         call.outcomeRecord = record
         if storedWithEffect { call.idempotency?.storedWithEffect = true }
@@ -181,16 +200,18 @@ struct LiveActionContext {
     /// The same control command for many targets, in one pipelined round trip.
     func control(_ command: String, targets: [String], extra: [String: PayloadValue] = [:]) throws {
         guard !targets.isEmpty else { return }
-        let commands: [[any RedisArgument]] = targets.map { target in
-            var fields = extra
-            fields["command"] = .string(command)
-            fields["target"] = .string(target)
-            fields["by"] = .string(user)
-            return ["PUBLISH", ns.controlChannel, CanonicalJSON.object(fields)]
-        }
+        let commands = targets.map { controlCommand(command, target: $0, extra: extra) }
         for reply in try ex.redis.pipeline(commands) {
             if case let .error(e) = reply { throw RedisError.server(e) }
         }
+    }
+
+    func controlCommand(_ command: String, target: String, extra: [String: PayloadValue]) -> [any RedisArgument] {
+        var fields = extra
+        fields["command"] = .string(command)
+        fields["target"] = .string(target)
+        fields["by"] = .string(user)
+        return ["PUBLISH", ns.controlChannel, CanonicalJSON.object(fields)]
     }
 
     func publish(_ event: AgentEvent) { call.events.append(event) }

@@ -71,9 +71,15 @@ public struct LiveActions: Sendable {
         self.celery = celery.map { CeleryActionExecutor(monitor: $0, fallback: live) }
         let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
         history = PostgresActionHistory(postgres: postgres)
+        let idempotency = RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace)
+        // With the cache and the bus on Redis too, a success's follow-ups go out in one round trip.
+        var followUps: FollowUpWriter?
+        if let redisCache = cache as? RedisSnapshotCache, let redisBus = bus as? RedisEventBus {
+            followUps = RedisFollowUps(redis: redis, idempotency: idempotency, breakers: breakers, cache: redisCache, bus: redisBus)
+        }
         dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
-                                            rateLimits: rateLimits, idempotency: RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: namespace),
+                                            rateLimits: rateLimits, idempotency: idempotency,
                                             breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                                            scrubber: scrubber, history: history), options: options)
+                                            scrubber: scrubber, history: history, followUps: followUps), options: options)
     }
 }

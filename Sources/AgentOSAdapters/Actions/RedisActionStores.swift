@@ -142,12 +142,22 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
-        let done = Entry(fp: fingerprint, state: "done", rid: requestID.uuidString.lowercased(), result: result)
-        try redis.send("SET", ns.idempotencyKey(scope), try encode(done), "EX", max(1, ttlSeconds))
-        if !durableStored {
-            let st = try Self.durable(scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds)
-            try db.query(st.sql, st.params)
-        }
+        let c = FollowUps.Completion(scope: scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds,
+                                     durableStored: durableStored)
+        try redis.send(try completionCommand(c).command)
+        if !durableStored { try storeDurable(c) }
+    }
+
+    /// The fast copy of a result (SET with its TTL on DB2), for `complete` or a follow-up pipeline.
+    func completionCommand(_ c: FollowUps.Completion) throws -> (database: Int, command: [any RedisArgument]) {
+        let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.uuidString.lowercased(), result: c.result)
+        return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), try encode(done), "EX", max(1, c.ttlSeconds)])
+    }
+
+    /// The durable copy, when the effect's transaction did not write it.
+    func storeDurable(_ c: FollowUps.Completion) throws {
+        let st = try Self.durable(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result, ttlSeconds: c.ttlSeconds)
+        try db.query(st.sql, st.params)
     }
 
     /// The durable copy of a result (`idempotency_results`), for `complete` or the effect's own transaction.
@@ -230,10 +240,13 @@ public final class RedisBreakerStore: BreakerStore {
         self.numbers = numbers
     }
 
-    private func run(_ service: String, _ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) throws -> [RedisValue] {
+    private func arguments(_ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) -> [any RedisArgument] {
         let n = numbers
-        let args: [any RedisArgument] = [op, now ?? 0, n.window, n.minimumCalls, n.failurePercent, n.openMillis, n.probes, n.probeTimeoutMillis] + extra
-        return try redis.evaluate(Self.script, keys: [ns.breakerKey(service)], args: args).array ?? []
+        return [op, now ?? 0, n.window, n.minimumCalls, n.failurePercent, n.openMillis, n.probes, n.probeTimeoutMillis] + extra
+    }
+
+    private func run(_ service: String, _ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) throws -> [RedisValue] {
+        try redis.evaluate(Self.script, keys: [ns.breakerKey(service)], args: arguments(op, now, extra)).array ?? []
     }
 
     public func acquire(_ service: String, nowMillis: Int64?) throws -> BreakerPermit {
@@ -245,6 +258,11 @@ public final class RedisBreakerStore: BreakerStore {
 
     public func record(_ service: String, success: Bool, probe: Bool, nowMillis: Int64?) throws {
         _ = try run(service, "record", nowMillis, [success ? 1 : 0, probe ? 1 : 0])
+    }
+
+    /// A success as a script call, for a follow-up pipeline (on NOSCRIPT, `record` loads the script).
+    func successCommand(_ service: String, probe: Bool) -> (database: Int, command: [any RedisArgument]) {
+        (redis.configuration.database, ["EVALSHA", Self.script.sha1, 1, ns.breakerKey(service)] + arguments("record", nil, [1, probe ? 1 : 0]))
     }
 
     public func force(_ service: String, open: Bool, nowMillis: Int64?) throws {
@@ -260,5 +278,98 @@ public final class RedisBreakerStore: BreakerStore {
             return BreakerInfo(service: s.rawValue, state: state, failures: outcomes.filter { $0 == "1" }.count, calls: outcomes.count,
                                openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
         }
+    }
+}
+
+/// The follow-ups of a success in one pipeline on one connection: each part's commands after a
+/// SELECT of its database (DB2 idempotency, DB4 breaker, DB1 cache, DB5 events), then back to the
+/// connection's own database. The scripts go by SHA; a part the server answers NOSCRIPT for is sent
+/// again through its store, which loads the script. The durable idempotency copy, when the effect
+/// did not write it, goes to PostgreSQL afterwards.
+public final class RedisFollowUps: FollowUpWriter {
+    private let redis: RedisClient
+    private let idempotency: RedisIdempotencyStore
+    private let breakers: RedisBreakerStore
+    private let cache: RedisSnapshotCache
+    private let bus: RedisEventBus
+
+    public init(redis: RedisClient, idempotency: RedisIdempotencyStore, breakers: RedisBreakerStore, cache: RedisSnapshotCache, bus: RedisEventBus) {
+        self.redis = redis
+        self.idempotency = idempotency
+        self.breakers = breakers
+        self.cache = cache
+        self.bus = bus
+    }
+
+    public func write(_ f: FollowUps) -> [String] {
+        var warnings: [String] = []
+        var parts: [(part: FollowUps.Part, database: Int, commands: [[any RedisArgument]])] = []
+        if let c = f.idempotency {
+            do {
+                let (db, command) = try idempotency.completionCommand(c)
+                parts.append((.idempotency, db, [command]))
+            } catch { warnings.append(FollowUps.Part.idempotency.warning(error)) }
+        }
+        if let b = f.breaker {
+            let (db, command) = breakers.successCommand(b.service, probe: b.probe)
+            parts.append((.breaker, db, [command]))
+        }
+        if f.invalidateCache {
+            let (db, command) = cache.invalidateCommand
+            parts.append((.cache, db, [command]))
+        }
+        if !f.events.isEmpty {
+            do {
+                let (db, commands) = try bus.publishCommands(f.events)
+                parts.append((.events, db, commands))
+            } catch { warnings.append(FollowUps.Part.events.warning(error)) }
+        }
+        let home = redis.configuration.database
+        var commands: [[any RedisArgument]] = []
+        var owners: [FollowUps.Part?] = [] // nil: a SELECT
+        var current = home
+        for p in parts {
+            if p.database != current {
+                commands.append(["SELECT", p.database])
+                owners.append(nil)
+                current = p.database
+            }
+            commands += p.commands
+            owners += Array(repeating: p.part, count: p.commands.count)
+        }
+        if current != home {
+            commands.append(["SELECT", home])
+            owners.append(nil)
+        }
+        var failed: [FollowUps.Part: any Error] = [:]
+        var unloaded: Set<FollowUps.Part> = []
+        do {
+            for (reply, owner) in zip(try redis.pipeline(commands), owners) {
+                guard case let .error(message) = reply else { continue }
+                let error = RedisError.fromReply(message)
+                if case .noScript = error, let owner {
+                    unloaded.insert(owner)
+                    continue
+                }
+                // A SELECT refused would have sent what followed to the wrong database: all of it counts as failed.
+                guard let owner else { parts.forEach { failed[$0.part] = failed[$0.part] ?? error }; continue }
+                failed[owner] = failed[owner] ?? error
+            }
+        } catch {
+            parts.forEach { failed[$0.part] = error }
+        }
+        // The server lost its scripts (restart, SCRIPT FLUSH): those parts again, one by one, which reloads them.
+        if unloaded.contains(.breaker), let b = f.breaker { try? breakers.record(b.service, success: true, probe: b.probe, nowMillis: nil) }
+        if unloaded.contains(.events) {
+            do { try bus.publish(batch: f.events) } catch { failed[.events] = error }
+        }
+        // As before the follow-ups were batched: a breaker success that was not recorded is no warning.
+        for p in parts where p.part != .breaker {
+            if let error = failed[p.part] { warnings.append(p.part.warning(error)) }
+        }
+        if let c = f.idempotency, !c.durableStored {
+            do { try idempotency.storeDurable(c) } catch { warnings.append(FollowUps.Part.idempotency.warning(error)) }
+        }
+        return warnings
     }
 }

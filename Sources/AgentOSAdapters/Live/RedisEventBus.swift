@@ -55,6 +55,16 @@ public final class RedisEventBus: EventBus {
         }
     }
 
+    /// The batch as script calls on the events database, for a pipeline that also carries other
+    /// databases' commands (on NOSCRIPT, `publish(batch:)` again loads the script).
+    func publishCommands(_ events: [AgentEvent]) throws -> (database: Int, commands: [[any RedisArgument]]) {
+        let ts = Date()
+        return (redis.configuration.database, try events.map { event in
+            let (head, tail) = try Self.split(event, ts: ts, source: source)
+            return ["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail]
+        })
+    }
+
     public func currentSeq() throws -> Int64 {
         try redis.send("GET", ns.eventsSeqKey).int ?? 0
     }

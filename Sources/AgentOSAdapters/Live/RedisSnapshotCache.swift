@@ -42,8 +42,10 @@ public final class RedisSnapshotCache: SnapshotCache {
     }
 
     public func invalidate() throws {
-        try redis.send("DEL", ns.snapshotKey)
+        try redis.send(invalidateCommand.command)
     }
+
+    var invalidateCommand: (database: Int, command: [any RedisArgument]) { (redis.configuration.database, ["DEL", ns.snapshotKey]) }
 
     public func nextGeneration() throws -> Int {
         Int(try redis.send("INCR", ns.snapshotGenerationKey).int ?? 0)

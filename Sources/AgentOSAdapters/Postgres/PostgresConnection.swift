@@ -52,6 +52,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private var committed = false
     /// Inside `transaction`: statements that go out with the COMMIT (`deferUntilCommit`).
     private var deferred: [Statement] = []
+    /// Inside `transaction`: a transaction of its own sent ahead of the BEGIN (`lead(with:)`).
+    private var leading: (statements: [Statement], onRows: ([PostgresRows]) throws -> Void)?
 
     /// Connects with a URL (`postgresql://user@host:port/db?sslmode=verify-full`) or a key/value
     /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`.
@@ -129,10 +131,34 @@ public final class PostgresConnection: @unchecked Sendable {
     /// pipeline is drained (inside a transaction, the transaction is then aborted).
     @discardableResult
     public func pipeline(_ statements: [Statement]) throws(PostgresError) -> [PostgresRows] {
+        guard pendingBegin != nil, let lead = leading else { return try pipeline(statements, lead: 0) }
+        leading = nil
+        let n = lead.statements.count
+        let rows = try pipeline([Statement("BEGIN")] + lead.statements + [Statement("COMMIT")] + statements, lead: n + 2)
+        do { try lead.onRows(Array(rows[1...n])) } catch {
+            var e = (error as? PostgresError) ?? PostgresError(kind: .client, message: String(describing: error))
+            e.inLead = true
+            throw e
+        }
+        return Array(rows.dropFirst(n + 2))
+    }
+
+    /// Inside `transaction`, before its first statement: `statements` go out as a transaction of
+    /// their own ahead of the BEGIN, in the same round trip (committed by the server before the
+    /// transaction starts; if one fails, the server skips everything after it). `onRows` gets their
+    /// rows; its error, or theirs, is thrown with `inLead` set, and the transaction is rolled back.
+    public func lead(with statements: [Statement], onRows: @escaping ([PostgresRows]) throws -> Void) {
+        leading = (statements, onRows)
+    }
+
+    /// The first `lead` statements are a transaction of their own: an error among them has `inLead` set.
+    private func pipeline(_ statements: [Statement], lead: Int) throws(PostgresError) -> [PostgresRows] {
         var all = statements
+        var beginAt: Int?
         if let begin = pendingBegin {
             pendingBegin = nil
-            all.insert(Statement(begin), at: 0)
+            all.insert(Statement(begin), at: lead)
+            beginAt = lead
         }
         guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))") }
         defer { _ = PQexitPipelineMode(conn) }
@@ -159,8 +185,11 @@ public final class PostgresConnection: @unchecked Sendable {
             queries += 1
         }
         var firstError: PostgresError?
+        // Which statement failed first (its position in `all`).
+        var failedAt = all.count
         if queries < all.count {
             firstError = PostgresError(kind: isOK ? .client : .connection, message: Self.trimmed(PQerrorMessage(conn)))
+            failedAt = queries
         }
         guard PQpipelineSync(conn) == 1 else {
             throw firstError ?? PostgresError(kind: .connection, message: "pipeline sync failed: \(Self.trimmed(PQerrorMessage(conn)))")
@@ -188,7 +217,10 @@ public final class PostgresConnection: @unchecked Sendable {
                 out.append(PostgresRows(columns: [], rows: [], affectedRows: 0))
             } else {
                 do { out.append(try consume(result)) } catch {
-                    if firstError == nil { firstError = error }
+                    if firstError == nil {
+                        firstError = error
+                        failedAt = out.count
+                    }
                     out.append(PostgresRows(columns: [], rows: [], affectedRows: 0))
                 }
             }
@@ -201,8 +233,12 @@ public final class PostgresConnection: @unchecked Sendable {
             PQclear(r)
             if done { break }
         }
-        if let firstError { throw firstError }
-        return Array(out.dropFirst(all.count - statements.count))
+        if var firstError {
+            firstError.inLead = failedAt < lead
+            throw firstError
+        }
+        if let beginAt { out.remove(at: beginAt) }
+        return out
     }
 
     /// Inside `transaction`: a statement whose rows nobody reads goes out with the COMMIT (same
@@ -271,6 +307,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs statements without parameters (may contain several, e.g. a migration).
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> PostgresRows {
+        if pendingBegin != nil, leading != nil { try pipeline([]) } // the lead, with the BEGIN
         if let begin = pendingBegin {
             pendingBegin = nil
             _ = try consume(PQexec(conn, begin))
@@ -284,6 +321,7 @@ public final class PostgresConnection: @unchecked Sendable {
     public func transaction<T>(isolation: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         pendingBegin = isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN"
         committed = false
+        defer { leading = nil } // a lead nothing sent is dropped with its transaction
         do {
             let value = try body(self)
             if !committed {

@@ -20,6 +20,9 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
     public var constraint: String?
     public var table: String?
     public var column: String?
+    /// The error came from the transaction sent ahead of another (`PostgresConnection.lead(with:onRows:)`):
+    /// nothing after it ran.
+    public var inLead = false
 
     public init(kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,
                 constraint: String? = nil, table: String? = nil, column: String? = nil) {

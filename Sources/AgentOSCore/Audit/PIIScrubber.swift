@@ -14,10 +14,22 @@ public struct PIIScrubber: Sendable {
         "hmac:" + Hex.encode(Digest.hmacSHA256(key: key, message: value).prefix(8))
     }
 
+    static let secretWords = ["password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential",
+                              "authorization", "cookie", "email", "e-mail", "phone", "ssn"]
+    private static let secretWordBytes = secretWords.map { Array($0.utf8) }
+
     public static func isSecretName(_ name: String) -> Bool {
-        let n = name.lowercased()
-        return ["password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential", "authorization",
-                "cookie", "email", "e-mail", "phone", "ssn"].contains { n.contains($0) }
+        // Field names are ASCII: lower-cased and searched byte by byte (this runs for every field
+        // of every request and outcome).
+        guard name.utf8.allSatisfy({ $0 < 0x80 }) else {
+            let n = name.lowercased()
+            return secretWords.contains { n.contains($0) }
+        }
+        let n = name.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return secretWordBytes.contains { word in
+            guard word.count <= n.count else { return false }
+            return (0...(n.count - word.count)).contains { at in n[at..<(at + word.count)].elementsEqual(word) }
+        }
     }
 
     public func scrub(_ payload: Payload) -> [String: PayloadValue] {
@@ -49,8 +61,8 @@ public struct PIIScrubber: Sendable {
             default: break
             }
         }
+        guard at || dots >= 3 || colons >= 2 else { return text }
         let possible = [at, dots >= 3, colons >= 2]
-        guard possible.contains(true) else { return text }
         var result = text
         for (regex, may) in zip(Self.patterns, possible) where may {
             let ns = result as NSString

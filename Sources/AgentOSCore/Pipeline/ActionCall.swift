@@ -20,7 +20,10 @@ public final class ActionCall: @unchecked Sendable {
     /// The audited payload (personal data scrubbed), canonical JSON.
     public internal(set) var auditPayload: String?
     /// The intent row, once written.
-    public internal(set) var intent: AuditRecord?
+    public var intent: AuditRecord?
+    /// The intent row an executor that `carriesIntent` must commit before its effect (it sets
+    /// `intent` once it is written).
+    public var pendingIntent: AuditDraft?
     /// Set by an executor that wrote the outcome row inside its own transaction.
     public var outcomeRecord: AuditRecord?
     /// The idempotency key this call holds (set by the idempotency stage). An executor whose effect
@@ -28,6 +31,8 @@ public final class ActionCall: @unchecked Sendable {
     public var idempotency: IdempotencyHold?
     /// Events the executor wants published after a success (besides `action.executed`).
     public var events: [AgentEvent] = []
+    /// What the stages leave to write after a success (one round trip live).
+    public internal(set) var followUps = FollowUps()
     /// Per-stage durations in milliseconds.
     public internal(set) var timings: [(stage: String, millis: Double)] = []
     /// Notes for the operator (a cascade that could not publish, …).

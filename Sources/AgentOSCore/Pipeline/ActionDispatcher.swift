@@ -8,6 +8,8 @@ public protocol ActionMiddleware: Sendable {
 
 /// The embedded ActionDispatcher: audit wraps validation → RBAC → rate limit → idempotency →
 /// circuit breaker → cascade → execution. The same code runs live and embedded; only the ports differ.
+/// A success's follow-ups (idempotency result, breaker success, cache invalidation, events) are
+/// decided by their stages and written together at the end (`FollowUpWriter`).
 public final class ActionDispatcher: Sendable {
     public struct Ports: Sendable {
         public var audit: AuditLog
@@ -21,10 +23,12 @@ public final class ActionDispatcher: Sendable {
         public var clock: ActionClock
         /// Where each request's outcome and stage timings go (`action_history` live; nil: nowhere).
         public var history: ActionHistorySink?
+        /// Writes a success's follow-ups (nil: one store call after another).
+        public var followUps: FollowUpWriter?
 
         public init(audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
                     breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
-                    clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil) {
+                    clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil) {
             self.audit = audit
             self.permissions = permissions
             self.rateLimits = rateLimits
@@ -35,14 +39,17 @@ public final class ActionDispatcher: Sendable {
             self.scrubber = scrubber
             self.clock = clock
             self.history = history
+            self.followUps = followUps
         }
     }
 
     public let ports: Ports
     public let stages: [any ActionMiddleware]
+    let followUps: FollowUpWriter
 
     public init(_ ports: Ports, options: Options = Options()) {
         self.ports = ports
+        followUps = ports.followUps ?? SequentialFollowUps(idempotency: ports.idempotency, breakers: ports.breakers, cascade: ports.cascade)
         stages = [
             AuditStage(audit: ports.audit, clock: ports.clock, scrubber: ports.scrubber),
             ValidationStage(scrubber: ports.scrubber),
@@ -50,7 +57,7 @@ public final class ActionDispatcher: Sendable {
             RateLimitStage(store: ports.rateLimits, clock: ports.clock, options: options),
             IdempotencyStage(store: ports.idempotency, options: options),
             BreakerStage(store: ports.breakers, clock: ports.clock),
-            CascadeStage(cascade: ports.cascade),
+            CascadeStage(),
             ExecutionStage(audit: ports.audit, executor: ports.executor, clock: ports.clock),
         ]
     }
@@ -74,7 +81,11 @@ public final class ActionDispatcher: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         let outcome: Result<ActionResult, ActionFailure>
         do throws(ActionFailure) {
-            outcome = .success(try run(call, from: 0))
+            let result = try run(call, from: 0)
+            if !call.followUps.isEmpty {
+                call.measure("cascade") { call.warnings += followUps.write(call.followUps) }
+            }
+            outcome = .success(result)
         } catch {
             outcome = .failure(error)
         }

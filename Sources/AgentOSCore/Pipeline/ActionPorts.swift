@@ -109,6 +109,14 @@ public protocol ActionExecutor: Sendable {
     func jobOwner(_ id: String) throws(ActionFailure) -> String?
     /// The measured impact shown in a high-risk dialog ("requeue 1,284 failed jobs").
     func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int?
+    /// True when the executor writes the intent row itself (`ActionCall.pendingIntent`), committed
+    /// ahead of its effect in the effect's first round trip. False (the default): the execution
+    /// stage commits it first, in a round trip of its own.
+    func carriesIntent(_ call: ActionCall) -> Bool
+}
+
+extension ActionExecutor {
+    public func carriesIntent(_ call: ActionCall) -> Bool { false }
 }
 
 /// After a success: the SSOT cache is invalidated and events go out so every console updates.
@@ -127,4 +135,90 @@ public struct CacheAndBusCascade: ActionCascade {
     }
     public func invalidateCache() throws { try cache.invalidate() }
     public func publish(_ events: [AgentEvent]) throws { try bus.publish(batch: events) }
+}
+
+/// What a successful action still owes once its effect is done: the idempotency result, the
+/// breaker's success, the cache invalidation and the events. The stages decide them; the
+/// dispatcher hands them to a `FollowUpWriter` in one go (one round trip live). A follow-up that
+/// fails is a warning on the report, never the action's failure: the effect has happened.
+public struct FollowUps: Sendable {
+    public struct Completion: Sendable {
+        public var scope: IdempotencyScope
+        public var fingerprint: String
+        public var requestID: UUID
+        public var result: ActionResult
+        public var ttlSeconds: Int
+        /// The executor already stored the durable copy inside the effect's transaction.
+        public var durableStored: Bool
+
+        public init(scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) {
+            self.scope = scope
+            self.fingerprint = fingerprint
+            self.requestID = requestID
+            self.result = result
+            self.ttlSeconds = ttlSeconds
+            self.durableStored = durableStored
+        }
+    }
+
+    public var idempotency: Completion?
+    public var breaker: (service: String, probe: Bool)?
+    public var invalidateCache = false
+    public var events: [AgentEvent] = []
+
+    public init() {}
+    public var isEmpty: Bool { idempotency == nil && breaker == nil && !invalidateCache && events.isEmpty }
+}
+
+/// Writes a success's follow-ups; returns the warnings (what could not be written, and why).
+public protocol FollowUpWriter: Sendable {
+    func write(_ followUps: FollowUps) -> [String]
+}
+
+/// One store call after another, over the ports (the embedded mode and the unit tests).
+public struct SequentialFollowUps: FollowUpWriter {
+    public let idempotency: IdempotencyStore
+    public let breakers: BreakerStore
+    public let cascade: ActionCascade
+
+    public init(idempotency: IdempotencyStore, breakers: BreakerStore, cascade: ActionCascade) {
+        self.idempotency = idempotency
+        self.breakers = breakers
+        self.cascade = cascade
+    }
+
+    public func write(_ f: FollowUps) -> [String] {
+        var warnings: [String] = []
+        if let c = f.idempotency {
+            do {
+                try idempotency.complete(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result,
+                                         ttlSeconds: c.ttlSeconds, durableStored: c.durableStored)
+            } catch {
+                warnings.append(FollowUps.Part.idempotency.warning(error))
+            }
+        }
+        if let b = f.breaker { try? breakers.record(b.service, success: true, probe: b.probe, nowMillis: nil) }
+        if f.invalidateCache {
+            do { try cascade.invalidateCache() } catch { warnings.append(FollowUps.Part.cache.warning(error)) }
+        }
+        if !f.events.isEmpty {
+            do { try cascade.publish(f.events) } catch { warnings.append(FollowUps.Part.events.warning(error)) }
+        }
+        return warnings
+    }
+}
+
+extension FollowUps {
+    /// The parts, for the warnings both writers word the same way.
+    public enum Part: Sendable {
+        case idempotency, breaker, cache, events
+        public func warning(_ error: any Error) -> String {
+            switch self {
+            case .idempotency: return "idempotency result not stored: \(error)"
+            case .breaker: return "breaker success not recorded: \(error)"
+            case .cache: return "cache not invalidated: \(error)"
+            case .events: return "event not published: \(error)"
+            }
+        }
+    }
 }

@@ -45,10 +45,15 @@ struct ValidationStage: ActionMiddleware {
             call.auditReason = call.request.reason.map { scrubber.scrub(text: $0) }
             guard let spec = ActionCatalog.spec(call.request.action) else { throw .unknownAction(call.request.action) }
             call.spec = spec
-            call.auditPayload = CanonicalJSON.object(scrubber.scrub(Payload(call.request.payload)))
             let secretTarget = spec.targetField.map(PIIScrubber.isSecretName) ?? false
-            call.auditTarget = secretTarget ? scrubber.token(call.target) : scrubber.scrub(text: call.target)
-            call.payload = try spec.validate(call.request.payload)
+            do throws(ActionFailure) {
+                call.payload = try spec.validate(call.request.payload)
+            } catch {
+                // The denial row shows the payload as it came.
+                call.auditPayload = CanonicalJSON.object(scrubber.scrub(Payload(call.request.payload)))
+                call.auditTarget = secretTarget ? scrubber.token(call.target) : scrubber.scrub(text: call.target)
+                throw error
+            }
             call.auditPayload = CanonicalJSON.object(scrubber.scrub(call.payload))
             call.auditTarget = secretTarget ? scrubber.token(call.target) : scrubber.scrub(text: call.target)
             if spec.confirmation == .typed {
@@ -148,12 +153,9 @@ struct IdempotencyStage: ActionMiddleware {
         call.idempotency = IdempotencyHold(scope: scope, fingerprint: fingerprint, ttlSeconds: options.idempotencyTTLSeconds)
         do {
             let result = try next(call)
-            do {
-                try store.complete(scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result,
-                                   ttlSeconds: options.idempotencyTTLSeconds, durableStored: call.idempotency?.storedWithEffect ?? false)
-            } catch {
-                call.warnings.append("idempotency result not stored: \(error)")
-            }
+            call.followUps.idempotency = FollowUps.Completion(scope: scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result,
+                                                              ttlSeconds: options.idempotencyTTLSeconds,
+                                                              durableStored: call.idempotency?.storedWithEffect ?? false)
             return result
         } catch {
             try? store.release(scope, requestID: call.request.requestID)
@@ -182,7 +184,7 @@ struct BreakerStage: ActionMiddleware {
         }
         do {
             let result = try next(call)
-            try? store.record(service, success: true, probe: probe, nowMillis: nil)
+            call.followUps.breaker = (service, probe)
             return result
         } catch {
             // Only a call that reached the backend says anything about it (an unrecorded probe times out and reopens).
@@ -192,30 +194,27 @@ struct BreakerStage: ActionMiddleware {
     }
 }
 
-/// After a success: the SSOT cache is invalidated and the events go out on the bus.
+/// After a success: the SSOT cache is invalidated and the events go out on the bus (written with
+/// the other follow-ups by the dispatcher, timed as this stage).
 struct CascadeStage: ActionMiddleware {
-    let cascade: ActionCascade
     var name: String { "cascade" }
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         let result = try next(call)
         call.measure(name) {
             let invalidates = call.spec?.invalidatesCache ?? false
-            if invalidates {
-                do { try cascade.invalidateCache() } catch { call.warnings.append("cache not invalidated: \(error)") }
-            }
             let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.auditTarget ?? call.target,
                                       requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
-            do { try cascade.publish(call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])) } catch {
-                call.warnings.append("event not published: \(error)")
-            }
+            call.followUps.invalidateCache = invalidates
+            call.followUps.events = call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])
         }
         return result
     }
 }
 
 /// Intent row committed first (audit unavailable → nothing executed), then the effect, then the
-/// outcome row (unless the executor wrote it inside the effect's transaction).
+/// outcome row (unless the executor wrote it inside the effect's transaction). An executor that
+/// `carriesIntent` commits the intent itself, ahead of its effect in the same round trip.
 struct ExecutionStage: ActionMiddleware {
     let audit: AuditLog
     let executor: ActionExecutor
@@ -223,16 +222,27 @@ struct ExecutionStage: ActionMiddleware {
     var name: String { "execute" }
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
-        try call.time("audit_intent") { () throws(ActionFailure) in
-            do { call.intent = try audit.append(call.draft(.intent, outcome: nil, at: date())) } catch {
-                throw .auditUnavailable(String(describing: error))
-            }
+        let intent = call.draft(.intent, outcome: nil, at: date())
+        let carried = executor.carriesIntent(call)
+        if carried {
+            call.pendingIntent = intent
+        } else {
+            try call.time("audit_intent") { () throws(ActionFailure) in try append(intent, to: call) }
         }
         let outcome: Result<ActionResult, ActionFailure>
         do throws(ActionFailure) {
             outcome = .success(try call.time(name) { () throws(ActionFailure) in try executor.execute(call) })
         } catch {
             outcome = .failure(error)
+        }
+        if carried, call.intent == nil {
+            call.pendingIntent = nil
+            // The intent could not be written: the executor stopped there, nothing was executed.
+            if case let .failure(f) = outcome, case .auditUnavailable = f { throw f }
+            // The executor stopped before its effect (its intent goes with the effect's first round
+            // trip): the attempt is recorded now, ahead of its outcome.
+            try call.time("audit_intent") { () throws(ActionFailure) in try append(intent, to: call) }
+            if case .success = outcome { call.warnings.append("the intent row was written after the action (its executor did not carry it)") }
         }
         if call.outcomeRecord == nil {
             call.measure("audit_outcome") {
@@ -247,6 +257,12 @@ struct ExecutionStage: ActionMiddleware {
             }
         }
         return try outcome.get()
+    }
+
+    func append(_ intent: AuditDraft, to call: ActionCall) throws(ActionFailure) {
+        do { call.intent = try audit.append(intent) } catch {
+            throw .auditUnavailable(String(describing: error))
+        }
     }
 
     func date() -> Date { Date(timeIntervalSince1970: Double(clock.nowMillis()) / 1_000) }
