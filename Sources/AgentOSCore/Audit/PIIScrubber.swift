@@ -14,7 +14,7 @@ public struct PIIScrubber: Sendable {
         "hmac:" + Hex.encode(Digest.hmacSHA256(key: key, message: value).prefix(8))
     }
 
-    static let secretWords = ["password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential",
+    public static let secretWords = ["password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential",
                               "authorization", "cookie", "email", "e-mail", "phone", "ssn"]
     private static let secretWordBytes = secretWords.map { Array($0.utf8) }
 
