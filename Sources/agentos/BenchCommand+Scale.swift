@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AgentOSAdapters
+import ArgumentParser
 import AgentOSCore
 import ConsoleApp
 import Foundation
@@ -40,6 +41,9 @@ extension BenchCommand {
                 for await message in stream { post.yield(.bus(message)) }
             }
             let ticker = Task.detached {
+                // Consoles start at different moments, so their ticks (and the reloads a tick makes) are out of
+                // phase; started together here, they would all reload in the same millisecond every second.
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<1_000)))
                 while !Task.isCancelled {
                     post.yield(.tick(Date()))
                     try? await Task.sleep(for: .seconds(1))
@@ -76,8 +80,54 @@ extension BenchCommand {
         }
     }
 
+    /// `agentos bench --fleet N …`: the scale group's consoles, in a process of their own at a lower CPU
+    /// priority. In use every console is a process, usually on a host of its own: what they share with
+    /// an action is the backend (Redis, PostgreSQL), not the CPU of the process that runs it. Here they
+    /// share the machine's two cores, so they yield them to the action being timed and to the servers.
+    struct FleetOptions: ParsableArguments {
+        @Option(help: .hidden) var fleet: Int?
+        @Option(help: .hidden) var fleetSeconds: Double = 10
+        @Option(help: .hidden) var fleetNamespace: String = ""
+        @Option(help: .hidden) var fleetBrokerPrefix: String = ""
+        @Option(help: .hidden) var fleetWarmMillis: Int = 1_000
+        /// The fleet writes `ready` here once it is subscribed and loaded, then its figures as JSON.
+        @Option(help: .hidden) var fleetReport: String = ""
+    }
+
+    struct FleetReport: Codable {
+        var reloads: Int
+        var failures: Int
+        var warms: Int
+        var warmers: Int
+        var seconds: Double
+    }
+
+    func runFleet(_ n: Int) throws {
+        guard let redisURL = connection.redisURL, let url = connection.postgresURL, !fleet.fleetReport.isEmpty else {
+            throw BenchError("--fleet needs --redis, --postgres and --fleet-report")
+        }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        let ns = Namespace(fleet.fleetNamespace, brokerPrefix: fleet.fleetBrokerPrefix)
+        let report = URL(fileURLWithPath: fleet.fleetReport)
+        let consoles = try (0..<n).map { try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: fleet.fleetWarmMillis) }
+        consoles.forEach { $0.start() }
+        Thread.sleep(forTimeInterval: 2) // subscribed, first snapshot loaded, a leader chosen
+        let warmsBefore = consoles.map(\.manager.currentStats.warms)
+        let began = DispatchTime.now().uptimeNanoseconds
+        try Data("ready".utf8).write(to: report)
+        Thread.sleep(forTimeInterval: fleet.fleetSeconds)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+        let warmed = zip(consoles, warmsBefore).map { $0.manager.currentStats.warms - $1 }
+        consoles.forEach { $0.stop() }
+        let figures = FleetReport(reloads: consoles.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
+                                  failures: consoles.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +),
+                                  warms: warmed.reduce(0, +), warmers: warmed.filter { $0 > 0 }.count, seconds: seconds)
+        try JSONEncoder().encode(figures).write(to: report)
+    }
+
     /// job.cancel p50/p99 at 5 actions/s with 200 headless consoles subscribed (each reloading the
-    /// snapshot on every invalidation) against one console, and the warmer rebuilds per interval.
+    /// snapshot on every invalidation; a fleet process of their own, `runFleet`) against one console,
+    /// and the warmer rebuilds per interval.
     func scaleFigures(pg: PostgresClient, url: String, redisURL: String, ns: Namespace, consoles: Int = 200) throws -> [BenchResult] {
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-scale-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dataDir) }
@@ -90,11 +140,25 @@ extension BenchCommand {
 
         func run(_ n: Int) throws -> (cancel: [Double], warms: Int, seconds: Double, reloads: Int, failures: Int, warmers: Int) {
             _ = try raw.selecting(database: Namespace.DB.cache).send("DEL", ns.snapshotLockKey, ns.snapshotKey)
-            let fleet = try (0..<n).map { try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: interval) }
-            fleet.forEach { $0.start() }
-            defer { fleet.forEach { $0.stop() } }
-            Thread.sleep(forTimeInterval: 2) // subscribed, first snapshot loaded, a leader chosen
-            let warmsBefore = fleet.map(\.manager.currentStats.warms)
+            let reportFile = dataDir.appendingPathComponent("fleet-\(n).json")
+            try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: reportFile)
+            let seconds = Double(actionsPerRun) / 5
+            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let pid = try PosixSpawn.spawn([exe, "bench", "--redis", redisURL, "--postgres", url, "--fleet", String(n),
+                                            "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
+                                            "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
+                                            "--fleet-report", reportFile.path])
+            func exited() -> Int32? {
+                var status: Int32 = 0
+                return waitpid(pid, &status, WNOHANG) == pid ? status : nil
+            }
+            let deadline = Date().addingTimeInterval(60)
+            while (try? String(contentsOf: reportFile, encoding: .utf8)) != "ready" {
+                if let status = exited() { throw BenchError("the fleet of \(n) consoles exited (\(status)) before it was ready") }
+                guard Date() < deadline else { kill(pid, SIGKILL); throw BenchError("the fleet of \(n) consoles was not ready within 60 s") }
+                usleep(20_000)
+            }
             let began = DispatchTime.now().uptimeNanoseconds
             var samples: [Double] = []
             for k in 0..<actionsPerRun {
@@ -103,16 +167,17 @@ extension BenchCommand {
                 let t = DispatchTime.now().uptimeNanoseconds
                 let report = actions.dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
                                                                        actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
-                guard report.succeeded else { throw BenchError("job.cancel with \(n) consoles: \(report.message)") }
+                guard report.succeeded else { kill(pid, SIGKILL); throw BenchError("job.cancel with \(n) consoles: \(report.message)") }
                 samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000)
                 let due = began + UInt64(k + 1) * 200_000_000, now = DispatchTime.now().uptimeNanoseconds
                 if due > now { usleep(UInt32((due - now) / 1_000)) }
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-            let warmed = zip(fleet, warmsBefore).map { $0.manager.currentStats.warms - $1 }
-            let warms = warmed.reduce(0, +), warmers = warmed.filter { $0 > 0 }.count
-            return (samples.sorted(), warms, seconds, fleet.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
-                    fleet.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +), warmers)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            guard status == 0, let data = try? Data(contentsOf: reportFile), let fleet = try? JSONDecoder().decode(FleetReport.self, from: data) else {
+                throw BenchError("the fleet of \(n) consoles failed (status \(status))")
+            }
+            return (samples.sorted(), fleet.warms, fleet.seconds, fleet.reloads, fleet.failures, fleet.warmers)
         }
         let one = try run(1)
         let many = try run(consoles)

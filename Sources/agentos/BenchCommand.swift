@@ -29,10 +29,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale); all by default.")
     var only: String?
 
+    /// Internal to the scale group: this process runs a fleet of headless consoles (see `FleetOptions`).
+    @OptionGroup var fleet: FleetOptions
+
     func runs(_ group: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(group)) } ?? true }
 
     func run() throws {
         if only == "decode-profile" { return try decodeProfile() }
+        if let consoles = fleet.fleet { return try runFleet(consoles) }
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             FileHandle.standardError.write(Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
             let results = runs("console") ? try consoleFigures() : []
