@@ -234,6 +234,18 @@ final class CarryingExecutor: ActionExecutor {
         }
     }
 
+    /// Results are stored as this JSON (the idempotency entry, the durable copy) and read back by JSONDecoder.
+    @Test func resultsReadBackAsTheyWere() throws {
+        let results = [ActionResult("cancelled job 3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+                       ActionResult("quote \" back\\slash\ttab\u{1}\u{202E} ü ✓ 🎬", affected: -3,
+                                    details: ["path": .string("/io/exports/a b.jsonl"), "n": .int(42), "ok": .bool(false), "é": .string("\u{85}")],
+                                    replayed: true),
+                       ActionResult("", affected: 0)]
+        for r in results {
+            #expect(try JSONDecoder().decode(ActionResult.self, from: Data(r.json.utf8)) == r, "\(r.json)")
+        }
+    }
+
     @Test func randomUUIDsAreVersion4AndDistinct() {
         let ids = (0..<2_000).map { _ in UUID.random() }
         #expect(Set(ids).count == ids.count)

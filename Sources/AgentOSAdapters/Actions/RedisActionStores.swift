@@ -113,11 +113,16 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         ns = namespace
     }
 
-    private func encode(_ e: Entry) throws -> [UInt8] { try FastJSONEncoder().encodeBytes(e) }
+    /// The entry as JSON (what `Entry`'s decoder reads), written without an `Encoder`.
+    private func encode(_ e: Entry) -> [UInt8] {
+        var text = "{\"fp\":\(CanonicalJSON.string(e.fp)),\"rid\":\(CanonicalJSON.string(e.rid)),\"state\":\(CanonicalJSON.string(e.state))"
+        if let result = e.result { text += ",\"result\":" + result.json }
+        return Array((text + "}").utf8)
+    }
 
     public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
         let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.uuidString.lowercased(), result: nil)
-        let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [try encode(mine), lockMillis])
+        let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [encode(mine), lockMillis])
         if let bytes = reply.bytes {
             let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
             if existing.fp != fingerprint { return .mismatch }
@@ -137,7 +142,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         }
         let result = try JSONDecoder().decode(ActionResult.self, from: Data((try row.get("result", as: String.self)).utf8))
         let done = Entry(fp: fingerprint, state: "done", rid: mine.rid, result: result)
-        try redis.send("SET", ns.idempotencyKey(scope), try encode(done), "EX", 3_600)
+        try redis.send("SET", ns.idempotencyKey(scope), encode(done), "EX", 3_600)
         return .replay(result)
     }
 
@@ -151,7 +156,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     /// The fast copy of a result (SET with its TTL on DB2), for `complete` or a follow-up pipeline.
     func completionCommand(_ c: FollowUps.Completion) throws -> (database: Int, command: [any RedisArgument]) {
         let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.uuidString.lowercased(), result: c.result)
-        return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), try encode(done), "EX", max(1, c.ttlSeconds)])
+        return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), encode(done), "EX", max(1, c.ttlSeconds)])
     }
 
     /// The durable copy, when the effect's transaction did not write it.
@@ -169,7 +174,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             ON CONFLICT (user_id, action, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id,
                 status = EXCLUDED.status, result = EXCLUDED.result, created_at = now(), expires_at = EXCLUDED.expires_at
             """, [scope.user, scope.action, scope.key, fingerprint, requestID,
-                  PostgresValue.json(String(decoding: try FastJSONEncoder().encodeBytes(result), as: UTF8.self)), Double(ttlSeconds)])
+                  PostgresValue.json(result.json), Double(ttlSeconds)])
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {

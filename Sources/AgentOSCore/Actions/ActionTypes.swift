@@ -69,6 +69,16 @@ public struct ActionResult: Sendable, Equatable, Codable {
     }
 }
 
+extension ActionResult {
+    /// Compact JSON that `JSONDecoder` reads back as this result, written without an `Encoder` (it is
+    /// stored twice per action: the idempotency entry and its durable copy). Keys sorted; strings as
+    /// `CanonicalJSON` writes them, whose `\u` escapes are all four-digit, so they decode exactly.
+    public var json: String {
+        "{\"affected\":\(affected),\"details\":\(CanonicalJSON.object(details)),\"message\":\(CanonicalJSON.string(message)),"
+            + "\"replayed\":\(replayed ? "true" : "false")}"
+    }
+}
+
 /// Why an action did not run (or failed). Each case has its own exit status.
 public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownAction(String)
