@@ -207,7 +207,12 @@ public final class PostgresConnection: @unchecked Sendable {
                 } else if status == PGRES_PIPELINE_ABORTED {
                     PQclear(result)
                 } else {
-                    do { _ = try consume(result) } catch { if firstError == nil { firstError = error } }
+                    do { _ = try consume(result) } catch {
+                        if firstError == nil {
+                            firstError = error
+                            failedAt = out.count // the statement it prepares
+                        }
+                    }
                 }
                 while let extra = PQgetResult(conn) { PQclear(extra) }
                 continue
