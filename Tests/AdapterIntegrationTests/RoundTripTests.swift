@@ -68,6 +68,23 @@ struct RoundTripTests {
         #expect(try s.db.query("SELECT 1 AS one").rows.first?.get("one", as: Int.self) == 1, "the connection is usable afterwards")
     }
 
+    /// A lead statement the server cannot even prepare (a missing table) fails the lead the same way.
+    @Test func aLeadThatCannotBePreparedRunsNothingAfterIt() throws {
+        let s = try Scratch()
+        defer { s.drop() }
+        do {
+            try s.db.transaction { tx in
+                tx.lead(with: [.init("INSERT INTO \(s.table)_missing (v) VALUES ($1)", ["intent"])]) { _ in }
+                try tx.query("INSERT INTO \(s.table) (v) VALUES ('effect')")
+            }
+            Issue.record("the transaction went on after its lead failed")
+        } catch let e as PostgresError {
+            #expect(e.inLead)
+            #expect(e.sqlState == "42P01")
+        }
+        #expect(try s.values().isEmpty)
+    }
+
     @Test func anErrorAfterTheLeadIsNotTheLeads() throws {
         let s = try Scratch()
         defer { s.drop() }
