@@ -221,14 +221,16 @@ extension LiveActionContext {
 
     @discardableResult
     func unqueue(_ job: Job) throws -> Int {
-        let keys: [any RedisArgument] = [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue)
-        return Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: keys, args: [job.id]).int ?? 0)
+        Int(try redis(Namespace.DB.queues).evaluate(LiveActionExecutor.unqueueScript, keys: unqueueKeys(job), args: [job.id]).int ?? 0)
     }
+
+    /// The unqueue script's keys: the producer's copy of the message, then the queue's lists.
+    private func unqueueKeys(_ job: Job) -> [any RedisArgument] { [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue) }
 
     /// `unqueue`, then the control command for the job, in one round trip (the script goes as
     /// EVAL with its source, so the pipeline needs no loaded script).
     func unqueue(_ job: Job, thenControl command: String) throws {
-        let keys: [any RedisArgument] = [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue)
+        let keys = unqueueKeys(job)
         let replies = try redis(Namespace.DB.queues).pipeline([
             ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
             controlCommand(command, target: job.id, extra: [:]),

@@ -169,7 +169,7 @@ struct LiveActionContext {
                 let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))
                 var statements = outcome.statements
                 if let hold = call.idempotency {
-                    statements.append(try RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
+                    statements.append(RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
                                                                         result: r, ttlSeconds: hold.ttlSeconds))
                 }
                 let rows = try tx.commit(with: statements)

@@ -88,7 +88,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     private let db: PostgresClient
     private let ns: Namespace
 
-    struct Entry: Codable {
+    struct Entry: Decodable {
         var fp: String
         var state: String
         var rid: String
@@ -149,25 +149,25 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
         let c = FollowUps.Completion(scope: scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds,
                                      durableStored: durableStored)
-        try redis.send(try completionCommand(c).command)
+        try redis.send(completionCommand(c).command)
         if !durableStored { try storeDurable(c) }
     }
 
     /// The fast copy of a result (SET with its TTL on DB2), for `complete` or a follow-up pipeline.
-    func completionCommand(_ c: FollowUps.Completion) throws -> (database: Int, command: [any RedisArgument]) {
+    func completionCommand(_ c: FollowUps.Completion) -> (database: Int, command: [any RedisArgument]) {
         let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.uuidString.lowercased(), result: c.result)
         return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), encode(done), "EX", max(1, c.ttlSeconds)])
     }
 
     /// The durable copy, when the effect's transaction did not write it.
     func storeDurable(_ c: FollowUps.Completion) throws {
-        let st = try Self.durable(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result, ttlSeconds: c.ttlSeconds)
+        let st = Self.durable(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result, ttlSeconds: c.ttlSeconds)
         try db.query(st.sql, st.params)
     }
 
     /// The durable copy of a result (`idempotency_results`), for `complete` or the effect's own transaction.
     public static func durable(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult,
-                               ttlSeconds: Int) throws -> PostgresConnection.Statement {
+                               ttlSeconds: Int) -> PostgresConnection.Statement {
         PostgresConnection.Statement("""
             INSERT INTO idempotency_results (user_id, action, key, fingerprint, request_id, status, result, expires_at)
             VALUES ($1, $2, $3, $4, $5, 'done', $6, now() + make_interval(secs => $7))
@@ -310,10 +310,8 @@ public final class RedisFollowUps: FollowUpWriter {
         var warnings: [String] = []
         var parts: [(part: FollowUps.Part, database: Int, commands: [[any RedisArgument]])] = []
         if let c = f.idempotency {
-            do {
-                let (db, command) = try idempotency.completionCommand(c)
-                parts.append((.idempotency, db, [command]))
-            } catch { warnings.append(FollowUps.Part.idempotency.warning(error)) }
+            let (db, command) = idempotency.completionCommand(c)
+            parts.append((.idempotency, db, [command]))
         }
         if let b = f.breaker {
             let (db, command) = breakers.successCommand(b.service, probe: b.probe)
