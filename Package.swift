@@ -58,22 +58,25 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // What several test targets share: the file fuzzers' generator and mutations, the reliability figures file.
+        .target(name: "AgentOSTestSupport", dependencies: ["AgentOSWorld"], path: "Tests/AgentOSTestSupport"),
+
         // Unit tests: no servers needed, build fast.
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters", "AgentOSCore"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         // The action pipeline's middleware with in-memory ports and an injected clock.
-        .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore"]),
+        .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore", "AgentOSTestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
-        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig"],
+        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig", "AgentOSTestSupport"],
                     exclude: ["__Snapshots__"]),
         // Theme, key map and configuration files: loading, fuzzed errors, precedence, secrets.
-        .testTarget(name: "ConsoleConfigTests", dependencies: ["ConsoleConfig", "ConsoleApp", "ConsoleUI",
+        .testTarget(name: "ConsoleConfigTests", dependencies: ["ConsoleConfig", "ConsoleApp", "ConsoleUI", "AgentOSTestSupport",
                                                                .product(name: "Logging", package: "swift-log")]),
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
-        .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters"]),
+        .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters", "AgentOSTestSupport"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
-        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics"],
+        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics", "AgentOSTestSupport"],
                     exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
         // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).
         .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"]),

@@ -7,11 +7,7 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ensure_apt_packages "${BUILD_DEPS[@]}"
-ensure_swift
-cd "$REPO_ROOT"
-SCRATCH="${AGENTOS_SCRATCH:-$REPO_ROOT/.build}"
-swift build -c release --product agentos --scratch-path "$SCRATCH" >&2
+build_release_agentos
 N="${1:-300}"
 PAYLOAD="$(mktemp)"
 trap 'rm -f "$PAYLOAD"' EXIT

@@ -72,6 +72,16 @@ ensure_swift() {
   exit 1
 }
 
+# build_release_agentos: the build dependencies, then a release build of `agentos` in $SCRATCH
+# (AGENTOS_SCRATCH, else .build), build output on stderr; leaves the caller in $REPO_ROOT.
+build_release_agentos() {
+  ensure_apt_packages "${BUILD_DEPS[@]}"
+  ensure_swift
+  cd "$REPO_ROOT"
+  SCRATCH="${AGENTOS_SCRATCH:-$REPO_ROOT/.build}"
+  swift build -c release --product agentos --scratch-path "$SCRATCH" >&2
+}
+
 # free_port [COUNT]: print COUNT (default 1) distinct free TCP ports on 127.0.0.1, one per line.
 # All sockets are held open together so the ports are distinct; the kernel picks random
 # ephemeral ports, so concurrent callers get different ones (callers should still retry

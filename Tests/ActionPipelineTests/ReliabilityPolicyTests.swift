@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -69,16 +70,9 @@ import Testing
 /// One JSON line of figures into AGENTOS_RELIABILITY_FIGURES (scripts/reliability.sh collects them).
 enum ReliabilityFigures {
     static func record(check: Int, test: String, attempted: Int, executed: Int, refused: Int, auditRows: Int, notes: String, ok: Bool, started: Date) {
-        guard let path = ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FIGURES"], !path.isEmpty else { return }
-        let object: [String: Any] = ["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused, "audit_rows": auditRows,
-                                     "replays": 0, "escapes": 0, "crashes": 0, "notes": notes, "ok": ok,
-                                     "full": ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FULL"] == "1",
-                                     "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let line = data + Data("\n".utf8)
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        ReliabilityFiguresFile.append(["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused,
+                                       "audit_rows": auditRows, "replays": 0, "escapes": 0, "crashes": 0, "notes": notes, "ok": ok,
+                                       "full": ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FULL"] == "1",
+                                       "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
     }
 }

@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -39,25 +40,17 @@ enum Reliability {
         }
     }
 
-    private static let lock = Mutex(())
-
     /// Appends the figures to AGENTOS_RELIABILITY_FIGURES (when set). `ok` is the check's own
     /// verdict over the same conditions it expects.
     static func record(_ figures: Figures, started: Date) {
         var f = figures
         f.seconds = (Date().timeIntervalSince(started) * 10).rounded() / 10
-        guard let path = ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FIGURES"], !path.isEmpty else { return }
+        guard ReliabilityFiguresFile.isEnabled else { return }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = .sortedKeys
         guard let data = try? encoder.encode(f) else { return }
-        lock.withLock { _ in
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            let line = data + Data("\n".utf8)
-            _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        }
+        ReliabilityFiguresFile.append(line: data)
     }
 
     /// The `agentos` built beside this test bundle, else AGENTOS_BINARY, else .build/debug/agentos.

@@ -125,7 +125,7 @@ struct RoundTripTests {
         }
         #expect(try s.values() == ["effect-1", "intent-1"])
         try s.db.transaction { tx in tx.lead(with: [s.insert("intent-2")]) { _ in } }
-        try s.db.transaction { tx in try tx.query("INSERT INTO \(s.table) (v) VALUES ('effect-2')") }
+        _ = try s.db.transaction { tx in try tx.query("INSERT INTO \(s.table) (v) VALUES ('effect-2')") }
         #expect(try s.values() == ["effect-1", "effect-2", "intent-1"], "a lead nothing sent is not sent by the next transaction")
     }
 

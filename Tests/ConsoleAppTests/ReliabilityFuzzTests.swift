@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import AgentOSWorld
 import ConsoleApp
 import ConsoleConfig
@@ -19,16 +20,9 @@ struct ReliabilityFuzzTests {
     /// One JSON line of figures into AGENTOS_RELIABILITY_FIGURES (the same shape as the
     /// integration checks write).
     static func record(check: Int, test: String, attempted: Int, executed: Int, refused: Int, escapes: Int, notes: String, ok: Bool, started: Date) {
-        guard let path = ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FIGURES"], !path.isEmpty else { return }
-        let object: [String: Any] = ["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused, "audit_rows": 0,
-                                     "replays": 0, "escapes": escapes, "crashes": 0, "notes": notes, "ok": ok, "full": Self.full,
-                                     "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let line = data + Data("\n".utf8)
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        ReliabilityFiguresFile.append(["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused, "audit_rows": 0,
+                                       "replays": 0, "escapes": escapes, "crashes": 0, "notes": notes, "ok": ok, "full": Self.full,
+                                       "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
     }
 
     // MARK: - Hostile text
@@ -83,7 +77,7 @@ struct ReliabilityFuzzTests {
     /// line fed hostile errors, and the action result line hostile messages.
     @Test func check11HostileTextNeverReachesTheScreenAsAnEscape() throws {
         let started = Date()
-        var rng = Fuzz(seed: 1111)
+        var rng = Fuzz(seed: 1111, junk: Fuzz.reliabilityJunk)
         var inputs = 0, escapes = 0, withEscape = 0
 
         // The sanitiser itself: strings and bytes.
@@ -244,7 +238,7 @@ struct ReliabilityFuzzTests {
     /// key, payload field) and the problem; the last good snapshot stays. A crash would end the run.
     @Test func check18MalformedInputGetsAClearErrorAndNeverACrash() throws {
         let started = Date()
-        var rng = Fuzz(seed: 1818)
+        var rng = Fuzz(seed: 1818, junk: Fuzz.reliabilityJunk)
         let n = Self.size(fast: 200, full: 6_000)
         let files = Self.size(fast: 60, full: 1_000)
         var notes: [String] = [], unclear: [String] = []
@@ -416,42 +410,7 @@ struct NothingCascade: ActionCascade {
     func publish(_ events: [AgentEvent]) throws {}
 }
 
-/// A small deterministic generator (SplitMix64) and the line mutations of the file fuzzers.
-struct Fuzz: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    static let junk: [String] = ["{", "}", "[", "]", ":", "- ", "\t", "'", "\"", "&a", "*a", "!!binary", "#", "%", "@", "`", "|", ">",
-                                 "\u{1b}[31m", "\u{0}", "\u{202E}", "é", "999", "-1", "#zzzzzz", "bold", "purple", "null", "~", "\n  ", "\n- x: y",
-                                 "\u{9B}", "&anchor [*anchor, *anchor]", String(repeating: "[", count: 300), "0x10", "1e999", "!!float nan"]
-
-    mutating func mutate(_ text: String) -> String {
-        var lines = text.components(separatedBy: "\n")
-        guard !lines.isEmpty else { return text }
-        let i = Int.random(in: 0..<lines.count, using: &self)
-        switch Int.random(in: 0..<7, using: &self) {
-        case 0:
-            var chars = Array(lines[i])
-            if !chars.isEmpty { chars.remove(at: Int.random(in: 0..<chars.count, using: &self)) }
-            lines[i] = String(chars)
-        case 1:
-            var chars = Array(lines[i])
-            chars.insert(contentsOf: Self.junk.randomElement(using: &self)!, at: Int.random(in: 0...chars.count, using: &self))
-            lines[i] = String(chars)
-        case 2: lines.insert(lines[i], at: i)
-        case 3: lines.swapAt(i, Int.random(in: 0..<lines.count, using: &self))
-        case 4: lines = Array(lines.prefix(i))
-        case 5:
-            if let colon = lines[i].lastIndex(of: ":") { lines[i] = String(lines[i][...colon]) + " " + Self.junk.randomElement(using: &self)! }
-        default: lines[i] = "  " + lines[i]
-        }
-        return lines.joined(separator: "\n")
-    }
+extension Fuzz {
+    /// The file fuzzers' junk and what these checks add (a C1 control, anchors, deep nesting, odd numbers).
+    static let reliabilityJunk = Fuzz.junk + ["\u{9B}", "&anchor [*anchor, *anchor]", String(repeating: "[", count: 300), "0x10", "1e999", "!!float nan"]
 }

@@ -1,3 +1,4 @@
+import AgentOSTestSupport
 import ConsoleApp
 import ConsoleConfig
 import ConsoleUI

@@ -1,3 +1,4 @@
+import AgentOSTestSupport
 import ConsoleConfig
 import ConsoleUI
 import Foundation

@@ -6,17 +6,10 @@ import Testing
 @Suite("agentos console live end to end in tmux", .serialized)
 struct LiveConsoleE2ETests {
     @Test func liveConsoleFollowsTheDatabaseAndNeverEchoesEscapes() throws {
-        guard let redisURL = ProcessInfo.processInfo.environment["AGENTOS_TEST_REDIS_URL"],
-              let baseURL = ProcessInfo.processInfo.environment["AGENTOS_TEST_POSTGRES_URL"] else {
-            Issue.record("AGENTOS_TEST_REDIS_URL / AGENTOS_TEST_POSTGRES_URL are not set: run through scripts/test.sh")
-            return
-        }
-        let database = try ScratchDatabase(baseURL: baseURL, prefix: "e2e")
-        defer { database.drop() }
-        let pgURL = database.url
-        let ns = "e2e\(UUID().uuidString.prefix(6).lowercased())"
+        guard let live = try LiveScratch.make("e2e") else { return }
+        defer { live.database.drop() }
+        let pgURL = live.postgresURL, ns = live.namespace, common = live.arguments
         let bin = TmuxSession.binary
-        let common = "--redis \(redisURL) --postgres \(pgURL) --namespace \(ns) --broker-prefix \(ns):"
 
         let sim = try TmuxSession(command: "\(bin) sim \(common) --history 120 --warm-interval 1000 --duration 120", width: 100, height: 10)
         _ = sim.waitFor("running", seconds: 30)

@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -7,16 +8,6 @@ import Testing
 /// (SIGCONT), and its Dashboard's job counts must equal the database within 2 s.
 @Suite("Reliability: a frozen console catches up", .serialized)
 struct ReliabilityConsoleE2ETests {
-    static func record(_ object: [String: Any]) {
-        guard let path = ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FIGURES"], !path.isEmpty,
-              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let line = data + Data("\n".utf8)
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    }
-
     /// The Dashboard's "Jobs   queued N  running N …" line as numbers.
     static func jobCounts(_ screen: String) -> [String: Int]? {
         guard let line = screen.split(separator: "\n").first(where: { $0.contains("Jobs ") && $0.contains("queued ") && $0.contains("cancelled ") }) else { return nil }
@@ -32,17 +23,10 @@ struct ReliabilityConsoleE2ETests {
 
     @Test func check10FrozenConsoleCatchesUpWithTheDatabaseWithinTwoSeconds() throws {
         let started = Date()
-        guard let redisURL = ProcessInfo.processInfo.environment["AGENTOS_TEST_REDIS_URL"],
-              let baseURL = ProcessInfo.processInfo.environment["AGENTOS_TEST_POSTGRES_URL"] else {
-            Issue.record("AGENTOS_TEST_REDIS_URL / AGENTOS_TEST_POSTGRES_URL are not set: run through scripts/test.sh")
-            return
-        }
-        let database = try ScratchDatabase(baseURL: baseURL, prefix: "rel10")
-        defer { database.drop() }
-        let pgURL = database.url
-        let ns = "rel10\(UUID().uuidString.prefix(6).lowercased())"
+        guard let live = try LiveScratch.make("rel10") else { return }
+        defer { live.database.drop() }
+        let redisURL = live.redisURL, pgURL = live.postgresURL, ns = live.namespace, common = live.arguments
         let bin = TmuxSession.binary
-        let common = "--redis \(redisURL) --postgres \(pgURL) --namespace \(ns) --broker-prefix \(ns):"
 
         let sim = try TmuxSession(command: "\(bin) sim \(common) --history 30 --warm-interval 1000 --duration 300 --rate 3", width: 100, height: 10)
         _ = sim.waitFor("running", seconds: 30)
@@ -90,7 +74,7 @@ struct ReliabilityConsoleE2ETests {
         #expect(shown == sqlCounts && catchUp <= 2, "after \(String(format: "%.2f", catchUp)) s the screen shows \(shown ?? [:]), the database \(sqlCounts)")
         try ui.send("q")
 
-        Self.record(["check": 10, "test": "ReliabilityConsoleE2ETests/check10FrozenConsoleCatchesUpWithTheDatabaseWithinTwoSeconds",
+        ReliabilityFiguresFile.append(["check": 10, "test": "ReliabilityConsoleE2ETests/check10FrozenConsoleCatchesUpWithTheDatabaseWithinTwoSeconds",
                      "attempted": seqAfter - seqBefore, "executed": seqAfter - seqBefore, "refused": 0, "audit_rows": 0, "replays": 0, "escapes": 0,
                      "crashes": 0, "full": Reliability.full,
                      "notes": "agentos console frozen (SIGSTOP) while agentos sim published \(seqAfter - seqBefore) events; frozen screen behind the database (\(frozen?.values.reduce(0, +) ?? 0) vs \(sqlCounts.values.reduce(0, +)) jobs); resumed (SIGCONT): job counts equal to SQL after \(String(format: "%.2f", catchUp)) s",
