@@ -138,7 +138,7 @@ struct RedisSubscriberTests {
         #expect(try RedisClient(url: server.url + "/2").send("GET", "k").string == "over a unix socket")
     }
 
-    @Test func stopFinishesTheStream() async throws {
+    @Test(.timeLimit(.minutes(1))) func stopFinishesTheStream() async throws {
         let config = try RedisConfiguration(url: TestServers.redisURL())
         let subscriber = RedisSubscriber(config, channels: [TestServers.unique("stop")])
         subscriber.start()

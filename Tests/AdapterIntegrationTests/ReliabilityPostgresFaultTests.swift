@@ -22,6 +22,7 @@ struct ReliabilityPostgresFaultTests {
         let ip = "127.0.0.1"
 
         // Up: an action runs and is audited (so what follows is the outage's doing).
+        try postgres.query("INSERT INTO queues (name, stage) VALUES ('video_cutter', 'video_cutter')")
         let before = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.pause")!, actor: Actor(user: "warmup", ip: ip),
                                                               overriding: ["queue": .string("video_cutter")]))
         figures.expect(before.succeeded, "with PostgreSQL up: \(before.message)")
@@ -61,7 +62,7 @@ struct ReliabilityPostgresFaultTests {
         figures.expect(leaked == 0, "\(leaked) audit rows for refused requests")
         let verification = try AuditVerifier.verify(stack.actions.audit)
         figures.expect(verification.ok, "\(verification.summary)")
-        let after = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.resume")!, actor: Actor(user: "warmup", ip: ip),
+        let after = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.resume")!, actor: Actor(user: "after-restart", ip: "127.0.0.9"),
                                                              overriding: ["queue": .string("video_cutter")]))
         figures.expect(after.succeeded, "after the restart: \(after.message)")
 
