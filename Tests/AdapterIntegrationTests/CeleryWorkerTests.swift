@@ -239,7 +239,7 @@ struct CeleryWorkerTests {
         #expect(ping.message.contains("pong from \(host)"), "\(ping.message)")
         // Shutdown: no reply by design; the worker exits and goes offline in the monitor.
         try fx.expectSuccess(fx.run("worker.shutdown", ["id": .string(host)]))
-        #expect(await c.exited(host, seconds: 20), "\(c.workerLog(host).suffix(800))")
+        #expect(await c.exited(host, seconds: 60), "\(c.workerLog(host).suffix(800))")
         #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[host]?.isOnline(now: Date().timeIntervalSince1970) == false })
         // Nobody answers now: "no reply within the timeout" reaches the operator and the audit row.
         c.monitor.stop() // waits for a poll under way: its reply queue is cleaned up too
