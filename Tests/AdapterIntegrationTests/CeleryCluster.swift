@@ -59,7 +59,7 @@ final class CeleryCluster: @unchecked Sendable {
 
     /// The worker is online in the monitor (its worker-online/heartbeat event arrived) and has
     /// answered `stats` and `active_queues`.
-    func waitOnline(_ host: String, seconds: Double = 30) async -> Bool {
+    func waitOnline(_ host: String, seconds: Double = 60) async -> Bool {
         let ok = await TestServers.eventuallyAsync(seconds) {
             let w = monitor.current.workers[host]
             if w?.isOnline(now: Date().timeIntervalSince1970) == true, w?.concurrency == nil || w?.queues == nil { monitor.requestPoll() }

@@ -21,7 +21,7 @@ struct CeleryWorkerTests {
         return nil
     }
 
-    @Test func snapshotShowsWorkersQueuesAndLiveTaskEventsWithinOneSecond() async throws {
+    @Test func snapshotShowsWorkersQueuesAndLiveTaskEvents() async throws {
         let (c, fx) = try setUp(queues: ["qa"])
         defer { c.close(); fx.close() }
         let host = try c.startWorker("w1", queues: ["qa"], concurrency: 2)
@@ -32,31 +32,32 @@ struct CeleryWorkerTests {
         #expect(w.status == .online && w.concurrency == 2 && w.queues == ["qa"] && w.version.hasPrefix("5.7"))
         #expect(merged.queues.first { $0.name == "qa" }?.consumers == 1)
 
-        // A task: its events are in the state every snapshot merges within a second of the worker
-        // sending them (the console's clock against the event's timestamp, same machine).
+        // A task: its events reach the state every snapshot merges (how fast is scripts/bench.sh's business).
         let id = try c.send("fixture.add", [.int(2), .int(3), .string("add1")], queue: "qa")
-        #expect(await TestServers.eventuallyAsync(10) {
-            c.monitor.merge(into: base).jobs.recent.first(where: { $0.id == id })?.status == .completed
+        #expect(await TestServers.eventuallyAsync {
+            let m = c.monitor.merge(into: base)
+            return m.jobs.recent.first(where: { $0.id == id })?.status == .completed && m.jobs.byStatus["completed", default: 0] >= 1
         })
         let task = try #require(c.monitor.current.tasks[id])
         #expect(task.name == "fixture.add" && task.hostname == host && task.result == "5" && task.received != nil)
         let applied = try #require(task.appliedAt), finished = try #require(task.finished)
-        #expect(applied - finished < 1.0, "task-succeeded at \(finished), applied at \(applied)")
+        #expect(applied >= finished, "task-succeeded at \(finished), applied at \(applied)")
         merged = c.monitor.merge(into: base)
-        #expect(merged.jobs.byStatus["completed", default: 0] >= 1 && merged.jobs.recent.first { $0.id == id }?.workerID == host)
+        #expect(merged.jobs.recent.first { $0.id == id }?.workerID == host)
         #expect(c.done("add1"))
 
         // A task with an ETA leaves the list and waits in `unacked`: reserved, by routing key.
         let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: Date().addingTimeInterval(120))
-        #expect(await TestServers.eventuallyAsync(10) { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
+        #expect(await TestServers.eventuallyAsync { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
         #expect(try c.depth("qa") == 0)
-        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued })
+        #expect(await TestServers.eventuallyAsync { c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued })
         // Queue depth counts every priority bucket.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qa")]))
         for p in [0, 4, 7, 9] { try c.send("fixture.add", [.int(1), .int(p)], queue: "qa", priority: p) }
-        #expect(try c.monitor.queues().first { $0.name == "qa" }?.pending == 4)
-        #expect(try c.monitor.queues().first { $0.name == "qa" }?.paused == true)
-        #expect(c.monitor.merge(into: base).queues.first { $0.name == "qa" }?.consumers == 0)
+        let qa = try #require(try c.monitor.queues().first { $0.name == "qa" })
+        #expect(qa.pending == 4 && qa.paused, "\(qa)")
+        // The consumer count is the monitor's last poll of the workers: wait for the poll after the pause.
+        #expect(await TestServers.eventuallyAsync { c.monitor.merge(into: base).queues.first { $0.name == "qa" }?.consumers == 0 })
     }
 
     @Test func revokedTaskNeverRunsAndKilledTaskStops() async throws {
@@ -66,34 +67,35 @@ struct CeleryWorkerTests {
         #expect(await c.waitOnline(host))
         // A busy worker (one process), then a task behind it that is revoked before it can start.
         let busy = try c.send("fixture.sleep", [.double(2.5), .string("busy")], queue: "qr")
-        #expect(await TestServers.eventuallyAsync(10) { c.started("busy") })
+        #expect(await TestServers.eventuallyAsync { c.started("busy") })
         let victim = UUID().uuidString.lowercased()
         let cancel = fx.run("job.cancel", ["id": .string(victim)])
         try fx.expectSuccess(cancel)
         #expect(cancel.message.contains("revoked"), "\(cancel.message)")
         try c.send("fixture.add", [.int(1), .int(1), .string("victim")], queue: "qr", id: victim)
-        #expect(await TestServers.eventuallyAsync(10) { c.done("busy") })
-        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.tasks[victim]?.state == "REVOKED" })
-        try await Task.sleep(for: .milliseconds(800))
+        // A task behind the victim on the one pool process: once it is done, the victim's turn has passed.
+        try c.send("fixture.add", [.int(1), .int(1), .string("behind")], queue: "qr")
+        #expect(await TestServers.eventuallyAsync {
+            c.done("busy") && c.done("behind") && c.monitor.current.tasks[victim]?.state == "REVOKED" && c.monitor.current.tasks[busy]?.state == "SUCCESS"
+        }, "busy \(String(describing: c.monitor.current.tasks[busy]?.state)), victim \(String(describing: c.monitor.current.tasks[victim]?.state))")
         #expect(!c.started("victim"), "a revoked task ran")
-        #expect(c.monitor.current.tasks[busy]?.state == "SUCCESS")
 
         // A running task terminated: it started and never finishes.
         let long = try c.send("fixture.sleep", [.int(30), .string("long")], queue: "qr")
-        #expect(await TestServers.eventuallyAsync(10) { c.started("long") && c.monitor.current.tasks[long] != nil })
+        #expect(await TestServers.eventuallyAsync { c.started("long") && c.monitor.current.tasks[long] != nil })
         let kill = fx.run("job.kill", ["id": .string(long)])
         try fx.expectSuccess(kill)
-        #expect(await TestServers.eventuallyAsync(10) {
+        #expect(await TestServers.eventuallyAsync {
             let t = c.monitor.current.tasks[long]
             return t?.state == "REVOKED" && t?.terminated == true
         })
         let pid = try #require(Int32(String(decoding: FileManager.default.contents(atPath: c.marks.appendingPathComponent("long.started").path) ?? Data(), as: UTF8.self)))
         // The pool process got SIGTERM: gone or a zombie waiting to be reaped, and no longer running the task.
-        #expect(await TestServers.eventuallyAsync(5) {
+        #expect(await TestServers.eventuallyAsync {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
             return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
         }, "the terminated pool process \(pid) still runs")
-        let active = try c.monitor.control.broadcast("active", destination: [host]).replies.first?.value.array ?? []
+        let active = try #require(try c.monitor.control.broadcast("active", destination: [host]).replies.first?.value.array, "no reply to active")
         #expect(!active.contains { $0["id"]?.string == long })
         #expect(!c.done("long"))
         #expect(fx.run("job.cancel", ["id": .string("not-a-task")]).succeeded == false)
@@ -110,18 +112,18 @@ struct CeleryWorkerTests {
         }
         #expect(try processes() == 1)
         try fx.expectSuccess(fx.run("worker.pool_grow", ["id": .string(host), "n": .int(2)]))
-        #expect(await TestServers.eventuallyAsync(10) { (try? processes()) == 3 })
+        #expect(await TestServers.eventuallyAsync { (try? processes()) == 3 })
         try fx.expectSuccess(fx.run("worker.pool_shrink", ["id": .string(host), "n": .int(1)]))
-        #expect(await TestServers.eventuallyAsync(15) { (try? processes()) == 2 }, "processes \(String(describing: try? processes()))")
+        #expect(await TestServers.eventuallyAsync { (try? processes()) == 2 }, "processes \(String(describing: try? processes()))")
         let scale = fx.run("worker.scale", ["id": .string(host), "concurrency": .int(4)])
         try fx.expectSuccess(scale)
-        #expect(await TestServers.eventuallyAsync(15) { (try? processes()) == 4 }, "\(scale.message); processes \(String(describing: try? processes()))")
+        #expect(await TestServers.eventuallyAsync { (try? processes()) == 4 }, "\(scale.message); processes \(String(describing: try? processes()))")
         // pool_restart (worker_pool_restarts=True): new pool processes.
-        let before = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
+        let before = try #require(try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"])
         let restart = fx.run("worker.restart", ["id": .string(host)])
         try fx.expectSuccess(restart)
         #expect(restart.message.contains("reload started"), "\(restart.message)")
-        #expect(await TestServers.eventuallyAsync(15) {
+        #expect(await TestServers.eventuallyAsync {
             let now = try? c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
             return now != nil && now != before
         })
@@ -129,7 +131,8 @@ struct CeleryWorkerTests {
         let auto = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(3)])
         #expect(!auto.succeeded)
         #expect(failure(auto)?.contains("refused") == true, "\(auto.message)")
-        #expect(try fx.auditRows(auto.requestID).last?.1 != "success")
+        let autoRows = try fx.auditRows(auto.requestID)
+        #expect(autoRows.map(\.0) == ["intent", "outcome"] && autoRows.last?.1 != "success", "\(autoRows)")
     }
 
     @Test func autoscaleTakesEffectAndAKilledWorkerGoesOffline() async throws {
@@ -145,11 +148,16 @@ struct CeleryWorkerTests {
 
         // Killed without a word (no worker-offline event): offline once 2 × freq passed without a heartbeat.
         c.killHard(host)
-        let killedAt = Date()
         let base = try fx.dataManager.rebuild()
-        #expect(await TestServers.eventuallyAsync(10) { c.monitor.merge(into: base).workers.first { $0.id == host }?.status == .offline })
-        let freq = c.monitor.current.workers[host]?.freq ?? 0
-        #expect(Date().timeIntervalSince(killedAt) <= 2 * freq + 1.5, "offline only after \(Date().timeIntervalSince(killedAt)) s (freq \(freq) s)")
+        func status(at now: Double) -> WorkerStatus? { c.monitor.merge(into: base, now: now).workers.first { $0.id == host }?.status }
+        // Real time first (a hang guard, not a figure): offline, so no heartbeat is still on its way.
+        #expect(await TestServers.eventuallyAsync { status(at: Date().timeIntervalSince1970) == .offline })
+        // Then the rule on an injected clock: online up to 2 × freq after the last heartbeat, offline just after.
+        let w = try #require(c.monitor.current.workers[host])
+        #expect(w.online && w.freq > 0, "no worker-offline event was sent, yet \(w)")
+        let deadline = w.lastHeartbeat + 2 * w.freq
+        #expect(status(at: deadline) == .online && status(at: deadline + 0.01) == .offline,
+                "at the deadline \(String(describing: status(at: deadline))), 10 ms later \(String(describing: status(at: deadline + 0.01)))")
     }
 
     @Test func cancelledConsumerStopsTakingFromTheQueueUntilResumed() async throws {
@@ -157,28 +165,34 @@ struct CeleryWorkerTests {
         defer { c.close(); fx.close() }
         let host = try c.startWorker("w1", queues: ["qc1", "qc2"], concurrency: 2)
         #expect(await c.waitOnline(host))
-        // queue.pause: cancel_consumer on every worker; the other queue still runs.
+        func consumed() throws -> [String]? {
+            try c.monitor.control.broadcast("active_queues", destination: [host]).replies.first?.value.array?.compactMap { $0["name"]?.string }.sorted()
+        }
+        #expect(try consumed() == ["qc1", "qc2"])
+        // queue.pause: cancel_consumer on every worker (the worker's own word); the other queue still runs.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qc1")]))
+        #expect(try consumed() == ["qc2"])
         try c.send("fixture.add", [.int(1), .int(1), .string("held")], queue: "qc1")
+        // Sent after "held" to a queue the worker reads: done means the worker's turn at "held" has come and gone.
         try c.send("fixture.add", [.int(1), .int(1), .string("flows")], queue: "qc2")
-        #expect(await TestServers.eventuallyAsync(10) { c.done("flows") })
-        try await Task.sleep(for: .milliseconds(1500))
+        #expect(await TestServers.eventuallyAsync { c.done("flows") })
         #expect(!c.started("held"))
         #expect(try c.depth("qc1") == 1)
         try fx.expectSuccess(fx.run("queue.resume", ["queue": .string("qc1")]))
-        #expect(await TestServers.eventuallyAsync(10) { c.done("held") })
+        #expect(await TestServers.eventuallyAsync { c.done("held") })
 
         // worker.pause: the worker cancels all its consumers; resume adds them back.
         let pause = fx.run("worker.pause", ["id": .string(host)])
         try fx.expectSuccess(pause)
-        let queues = try c.monitor.control.broadcast("active_queues", destination: [host]).replies.first?.value.array
-        #expect(queues?.isEmpty == true, "\(String(describing: queues))")
+        #expect(try consumed() == [])
         try c.send("fixture.add", [.int(1), .int(1), .string("paused")], queue: "qc2")
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(!c.started("paused"))
-        #expect(c.monitor.merge(into: try fx.dataManager.rebuild()).workers.first { $0.id == host }?.status == .paused)
+        // A control round trip after the send: the worker's loop has run with the message there.
+        #expect(try consumed() == [])
+        #expect(try c.depth("qc2") == 1 && !c.started("paused"))
+        let base = try fx.dataManager.rebuild()
+        #expect(await TestServers.eventuallyAsync { c.monitor.merge(into: base).workers.first { $0.id == host }?.status == .paused })
         try fx.expectSuccess(fx.run("worker.resume", ["id": .string(host)]))
-        #expect(await TestServers.eventuallyAsync(10) { c.done("paused") })
+        #expect(await TestServers.eventuallyAsync { c.done("paused") })
     }
 
     @Test func purgeEmptiesEveryPriorityBucketAndReportsTheCount() async throws {
@@ -211,20 +225,22 @@ struct CeleryWorkerTests {
         try fx.expectSuccess(time)
         #expect(time.message.contains("pool restart"), "\(time.message)")
         // Celery 5.7 reads a task's limits when it builds its request class (consumer start, pool
-        // restart): after worker.restart a 5 s sleep is stopped by the 1 s soft limit.
+        // restart): after worker.restart (new pool processes) a 5 s sleep is stopped by the 1 s soft limit.
+        func pool() throws -> JSONTree? { try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"] }
+        let before = try #require(try pool())
         try fx.expectSuccess(fx.run("worker.restart", ["id": .string(host)]))
-        try await Task.sleep(for: .seconds(2))
-        try c.send("fixture.sleep", [.int(5), .string("limited")], queue: "ql")
-        #expect(await TestServers.eventuallyAsync(10) { c.started("limited") })
-        #expect(await TestServers.eventuallyAsync(8) { c.monitor.current.tasks.values.contains { $0.state == "FAILURE" && $0.name == "fixture.sleep" } })
+        #expect(await TestServers.eventuallyAsync { let now = try? pool(); return now != nil && now != before })
+        let limited = try c.send("fixture.sleep", [.int(5), .string("limited")], queue: "ql")
+        #expect(await TestServers.eventuallyAsync { c.started("limited") && c.monitor.current.tasks[limited]?.state == "FAILURE" },
+                "\(String(describing: c.monitor.current.tasks[limited]))")
         #expect(!c.done("limited"))
         let ping = fx.run("worker.ping", ["id": .string(host)])
         try fx.expectSuccess(ping)
         #expect(ping.message.contains("pong from \(host)"), "\(ping.message)")
         // Shutdown: no reply by design; the worker exits and goes offline in the monitor.
         try fx.expectSuccess(fx.run("worker.shutdown", ["id": .string(host)]))
-        #expect(await c.exited(host, seconds: 20), "\(c.workerLog(host).suffix(800))")
-        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.workers[host]?.isOnline(now: Date().timeIntervalSince1970) == false })
+        #expect(await c.exited(host, seconds: 60), "\(c.workerLog(host).suffix(800))")
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[host]?.isOnline(now: Date().timeIntervalSince1970) == false })
         // Nobody answers now: "no reply within the timeout" reaches the operator and the audit row.
         c.monitor.stop() // waits for a poll under way: its reply queue is cleaned up too
         let dead = fx.run("worker.ping", ["id": .string(host)])
@@ -238,7 +254,7 @@ struct CeleryWorkerTests {
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
         defer { c.close(); fx.close() }
-        #expect(await TestServers.eventuallyAsync(10) { c.monitor.subscribed })
+        #expect(await TestServers.eventuallyAsync { c.monitor.subscribed })
         let channel = c.transport.fanoutChannel(exchange: "celeryev", routingKey: "task.multi")
         let good = JSONTree.object(["type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)])
         func frame(_ body: String, contentType: String = "application/json", encoding: String = "base64") -> String {
@@ -249,7 +265,7 @@ struct CeleryWorkerTests {
                    frame(b64, contentType: "application/x-yaml"), "not json at all", frame(Data("[1, 2]".utf8).base64EncodedString())]
         for f in bad { try c.redis.send("PUBLISH", channel, f) }
         try c.redis.send("PUBLISH", channel, frame(b64))
-        #expect(await TestServers.eventuallyAsync(5) { c.monitor.current.workers["x@y"] != nil })
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers["x@y"] != nil })
         #expect(c.monitor.current.malformed == bad.count)
         let lines = c.logs.all.filter { $0.contains("skipped malformed frame") }
         #expect(lines.count == bad.count)

@@ -30,7 +30,7 @@ struct ReliabilityAuditTests {
         for _ in 0..<10 { _ = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.clear")!, actor: Actor(user: "limited"))) }
         let key = "rel14-" + UUID().uuidString
         let first = free.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter")], actor: admin, idempotencyKey: key))
-        #expect(first.succeeded, "\(first.message)")
+        figures.expect(first.succeeded, "the key's first use: \(first.message)")
         let setUpExecutions = counter.count + freeCounter.count
 
         let kinds: [(outcome: String, through: ActionDispatcher, make: (Int) -> ActionRequest)] = [
@@ -63,11 +63,11 @@ struct ReliabilityAuditTests {
             return !(rows.count == 1 && rows[0].0 == "denied" && rows[0].1 == outcome)
         }
         let executed = counter.count + freeCounter.count - setUpExecutions
-        #expect(wrong.isEmpty, "\(wrong)")
-        #expect(notOne.isEmpty, "\(notOne.count) denied requests without exactly one denied row, e.g. \(notOne.prefix(3).map { "\($0.0): \(rowsByRequest[$0.1] ?? [])" })")
-        #expect(executed == 0)
+        figures.expect(wrong.isEmpty, "\(wrong)")
+        figures.expect(notOne.isEmpty, "\(notOne.count) denied requests without exactly one denied row, e.g. \(notOne.prefix(3).map { "\($0.0): \(rowsByRequest[$0.1] ?? [])" })")
+        figures.expect(executed == 0, "\(executed) denied requests executed")
         let verification = try AuditVerifier.verify(fx.actions.audit)
-        #expect(verification.ok, "\(verification.summary)")
+        figures.expect(verification.ok, "\(verification.summary)")
 
         figures.attempted = requests.count
         figures.executed = executed
@@ -75,7 +75,6 @@ struct ReliabilityAuditTests {
         figures.auditRows = requests.compactMap { rowsByRequest[$0.1]?.count }.reduce(0, +)
         figures.unaudited = requests.filter { rowsByRequest[$0.1] == nil }.count
         figures.notes = "\(n) each of: invalid payload, unknown action, RBAC (readonly), critical without confirmation, rate limited, breaker open, key reused with another payload"
-        figures.ok = wrong.isEmpty && notOne.isEmpty && executed == 0 && verification.ok
         Reliability.record(figures, started: started)
     }
 
@@ -102,9 +101,11 @@ struct ReliabilityAuditTests {
         }
         subscriber.start()
         defer { subscriber.stop(); listener.cancel() }
-        #expect(await TestServers.eventuallyAsync(10) {
-            ((try? fx.redis(0).send("PUBSUB", "NUMSUB", fx.ns.eventsChannel))?.array?.dropFirst().first?.int ?? 0) >= 1
-        })
+        figures.expect(await TestServers.eventuallyAsync(30) {
+            [fx.ns.eventsChannel, fx.ns.controlChannel].allSatisfy { channel in
+                ((try? fx.redis(0).send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
+            }
+        }, "the listener never subscribed")
         let line = try fx.scalar("INSERT INTO logs (ts, level, source, message) VALUES (now(), 'info', 'rel', 'x') RETURNING id", as: Int.self)
         let personal = "mail \(Self.email), from \(Self.ipv4) / \(Self.ipv6)"
         let admin = Actor(user: "tester", sessionID: "rel-15")
@@ -126,7 +127,11 @@ struct ReliabilityAuditTests {
             outcomes.append("\(request.action): \(report.succeeded ? "success" : report.failure?.outcome ?? "?")")
         }
         fx.actions.history.drain()
-        try await Task.sleep(for: .milliseconds(300)) // the last events arrive
+        // A marker published after the actions' messages on each channel: once both arrive, so has everything before them.
+        let marker = "rel15-marker-" + UUID().uuidString
+        for channel in [fx.ns.eventsChannel, fx.ns.controlChannel] { try fx.redis(0).send("PUBLISH", channel, marker) }
+        figures.expect(await TestServers.eventuallyAsync(30) { events.withLock { $0.filter { $0 == marker }.count } == 2 }, "the markers never arrived")
+        events.withLock { $0.removeAll { $0 == marker } }
 
         var places: [String: String] = [:]
         for table in ["audit_logs", "action_history", "logs", "job_events", "config_history"] {
@@ -144,7 +149,7 @@ struct ReliabilityAuditTests {
             envelope["data"] = data
             return String(decoding: (try? JSONSerialization.data(withJSONObject: envelope)) ?? Data(text.utf8), as: UTF8.self)
         }
-        #expect(banners == ["contact \(Self.email) or ssh \(Self.ipv4)"], "\(banners)")
+        figures.expect(banners == ["contact \(Self.email) or ssh \(Self.ipv4)"], "\(banners)")
         places["published events and control messages"] = messages.joined(separator: "\n")
         if let files = FileManager.default.enumerator(atPath: fx.dataDir.path) {
             for case let file as String in files {
@@ -161,18 +166,18 @@ struct ReliabilityAuditTests {
             }
         }
         let auditRows = try fx.count("SELECT count(*) FROM audit_logs")
-        #expect(leaks.isEmpty, "leaked: \(leaks); outcomes \(outcomes)")
-        #expect(auditRows >= requests.count && events.withLock { !$0.isEmpty }, "rows \(auditRows), events \(events.withLock { $0.count })")
+        figures.expect(leaks.isEmpty, "leaked: \(leaks); outcomes \(outcomes)")
+        figures.expect(auditRows >= requests.count && events.withLock { !$0.isEmpty }, "rows \(auditRows), events \(events.withLock { $0.count })")
         // The canaries are searchable as their HMAC token.
         let token = fx.actions.dispatcher.ports.scrubber.token(Self.email)
-        #expect(try fx.count("SELECT count(*) FROM audit_logs WHERE payload::text LIKE $1 OR reason LIKE $1", ["%" + token + "%"]) > 0)
+        figures.expect(try fx.count("SELECT count(*) FROM audit_logs WHERE payload::text LIKE $1 OR reason LIKE $1", ["%" + token + "%"]) > 0,
+                       "no audit row carries the e-mail's token")
 
         figures.attempted = requests.count
         figures.executed = outcomes.filter { $0.hasSuffix("success") }.count
         figures.refused = requests.count - figures.executed
         figures.auditRows = auditRows
         figures.notes = "\(Self.canaries.count) canaries (e-mail, IPv4, IPv6, secret) searched in \(places.count) places (\(events.withLock { $0.count }) bus messages; the broadcast banner itself set aside, D32): \(leaks.count) found"
-        figures.ok = leaks.isEmpty
         Reliability.record(figures, started: started)
     }
 
@@ -192,7 +197,8 @@ struct ReliabilityAuditTests {
         let url = try #require(comps.string)
         let console = PostgresClient(url)
         defer { console.shutdown() }
-        #expect(try console.query("SELECT current_user AS u").rows[0].get("u", as: String.self) == login)
+        let user = try console.query("SELECT current_user AS u").rows[0].get("u", as: String.self)
+        figures.expect(user == login, "logged in as \(user)")
 
         // The console's work as that role: audit appends and real actions.
         let stack = try ReliabilityStack(postgres: console, postgresURL: url, redis: try RedisClient(url: TestServers.redisURL()))
@@ -207,7 +213,7 @@ struct ReliabilityAuditTests {
             if !report.succeeded { actionFailures.append("\(action): \(report.message)") }
         }
         stack.actions.history.drain()
-        #expect(actionFailures.isEmpty, "as \(login): \(actionFailures)")
+        figures.expect(actionFailures.isEmpty, "as \(login): \(actionFailures)")
         let seq = try console.query("SELECT max(seq) AS s FROM audit_logs").rows[0].get("s", as: Int.self)
 
         var refused = 0, allowed: [String] = []
@@ -223,17 +229,16 @@ struct ReliabilityAuditTests {
                 if error.sqlState == "42501" { refused += 1 } else { allowed.append("\(sql): \(error)") }
             }
         }
-        #expect(allowed.isEmpty, "as \(login): \(allowed)")
-        #expect(try fx.count("SELECT count(*) FROM audit_logs WHERE seq = $1 AND action <> 'x'", [seq]) == 1)
+        figures.expect(allowed.isEmpty && refused == attempts.count, "as \(login): \(allowed)")
+        figures.expect(try fx.count("SELECT count(*) FROM audit_logs WHERE seq = $1 AND action <> 'x'", [seq]) == 1, "row \(seq) changed")
         let verification = try AuditVerifier.verify(fx.actions.audit)
-        #expect(verification.ok, "\(verification.summary)")
+        figures.expect(verification.ok, "\(verification.summary)")
 
         figures.attempted = attempts.count + 4
         figures.executed = 4 - actionFailures.count
         figures.refused = refused
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs")
         figures.notes = "login role \(login.prefix(5))… IN ROLE agentos_console: \(refused)/\(attempts.count) statements refused (42501), 4 actions \(actionFailures.isEmpty ? "ran" : "failed: \(actionFailures)")"
-        figures.ok = allowed.isEmpty && refused == attempts.count && actionFailures.isEmpty && verification.ok
         Reliability.record(figures, started: started)
     }
 }
@@ -280,7 +285,7 @@ struct ReliabilityAuditChainTests {
         let verifyStarted = Date()
         let intact = try AuditVerifier.verify(log)
         let verifySeconds = Date().timeIntervalSince(verifyStarted)
-        #expect(intact.ok && intact.rows == n, "\(intact.summary)")
+        figures.expect(intact.ok && intact.rows == n, "\(intact.summary)")
         // Every probe re-verifies a whole chain (a minute at 100,000 rows in a debug build): at full
         // size the long chain gets one byte flip in its middle, and the five kinds of mutation at the
         // first, a middle and the last row run on a chain of 5,000 rows of their own.
@@ -376,17 +381,16 @@ struct ReliabilityAuditChainTests {
         if Reliability.full {
             let again = try AuditVerifier.verify(PostgresAuditLog(postgres: mutationBackend.postgres))
             mutationsRestored = again.ok && again.rows == m
-            #expect(mutationsRestored, "\(again.summary)")
+            figures.expect(mutationsRestored, "\(again.summary)")
         }
         let restored = try AuditVerifier.verify(log)
-        #expect(misses.isEmpty, "\(misses)")
-        #expect(detected == tried && restored.ok && restored.rows == n, "\(detected)/\(tried); after undoing: \(restored.summary)")
+        figures.expect(misses.isEmpty, "\(misses)")
+        figures.expect(detected == tried && restored.ok && restored.rows == n, "\(detected)/\(tried); after undoing: \(restored.summary)")
 
         figures.attempted = tried
         figures.executed = detected
         figures.auditRows = n
         figures.notes = "\(n) rows verified intact in \(String(format: "%.1f", verifySeconds)) s; \(detected)/\(tried) single mutations found with the row named: byte flip, non-object payload, delete, swap, forged insert at rows \(positions.map(String.init).joined(separator: ", ")) of a \(m)-row chain\(Reliability.full ? ", and a byte flip at row \(n / 2 + 17) of the \(n)-row chain" : "")"
-        figures.ok = intact.ok && intact.rows == n && misses.isEmpty && detected == tried && restored.ok && mutationsRestored
         Reliability.record(figures, started: started)
     }
 }

@@ -50,18 +50,18 @@ struct ReliabilityIdempotencyTests {
             if report.isReplay { replays += 1 }
         }
         fx.actions.history.drain()
-        #expect(counter.count == 1 && successes == 100 && replays == 99, "executed \(counter.count), successes \(successes), replays \(replays)")
-        #expect(try fx.jobStatus(id) == "cancelled")
+        figures.expect(counter.count == 1 && successes == 100 && replays == 99, "executed \(counter.count), successes \(successes), replays \(replays)")
+        let status = try fx.jobStatus(id)
+        figures.expect(status == "cancelled", "job \(String(describing: status))")
         let rows = try requests.map { try fx.auditRows($0) }
         let intents = rows.flatMap { $0 }.filter { $0.0 == "intent" }.count
         let replayedRows = rows.flatMap { $0 }.filter { $0.1 == "replayed" }.count
-        #expect(intents == 1 && replayedRows == 99 && rows.allSatisfy { !$0.isEmpty }, "intent rows \(intents), replayed rows \(replayedRows)")
+        figures.expect(intents == 1 && replayedRows == 99 && rows.allSatisfy { !$0.isEmpty }, "intent rows \(intents), replayed rows \(replayedRows)")
         figures.attempted = 100
         figures.executed = counter.count
         figures.doubleExecutions = max(0, counter.count - 1)
         figures.replays = replays
         figures.auditRows = rows.map(\.count).reduce(0, +)
-        figures.ok = counter.count == 1 && replays == 99 && intents == 1 && replayedRows == 99
         Reliability.record(figures, started: started)
     }
 
@@ -87,7 +87,7 @@ struct ReliabilityIdempotencyTests {
             outcomes.withLock { $0[word, default: 0] += 1 }
         }
         let inThreads = outcomes.withLock { $0 }
-        #expect(counter.count == 1, "threads: \(inThreads)")
+        figures.expect(counter.count == 1, "threads: \(inThreads)")
 
         // Several processes at once.
         let processes = Reliability.size(fast: 12, full: 50)
@@ -106,10 +106,11 @@ struct ReliabilityIdempotencyTests {
             words[word, default: 0] += 1
         }
         let intents = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'intent'", [processKey])
-        #expect(intents == 1, "processes: \(words), exits \(statuses)")
-        #expect(words["executed"] == 1, "processes: \(words)")
-        #expect(statuses.allSatisfy { $0 == 0 || $0 == 5 }, "exits \(statuses): 0 done or replayed, 5 in progress")
-        #expect(try fx.jobStatus(processJob) == "cancelled" && fx.jobStatus(threadJob) == "cancelled")
+        figures.expect(intents == 1, "processes: \(words), exits \(statuses)")
+        figures.expect(words["executed"] == 1, "processes: \(words)")
+        figures.expect(statuses.allSatisfy { $0 == 0 || $0 == 5 }, "exits \(statuses): 0 done or replayed, 5 in progress")
+        let statusesInDB = [try fx.jobStatus(processJob), try fx.jobStatus(threadJob)]
+        figures.expect(statusesInDB == ["cancelled", "cancelled"], "jobs \(statusesInDB)")
 
         figures.attempted = 50 + processes
         figures.executed = counter.count + intents
@@ -118,7 +119,6 @@ struct ReliabilityIdempotencyTests {
         figures.refused = 50 + processes - figures.executed - figures.replays
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key IN ($1, $2)", [threadKey, processKey])
         figures.notes = "50 threads: \(inThreads.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(processes) processes: \(words.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
-        figures.ok = counter.count == 1 && intents == 1 && words["executed"] == 1
         Reliability.record(figures, started: started)
     }
 
@@ -135,7 +135,7 @@ struct ReliabilityIdempotencyTests {
         let key = "rel6-" + UUID().uuidString
         let first = dispatcher.dispatch(ActionRequest(action: "job.set_priority", payload: ["id": .string(id), "priority": .int(1)],
                                                       actor: fx.actor, idempotencyKey: key))
-        #expect(first.succeeded, "\(first.message)")
+        figures.expect(first.succeeded, "\(first.message)")
         // From other processes first (they share the user's rate limit with what follows): exit 5 with the 422-like message.
         var cliRefused = 0
         for p in 0..<3 {
@@ -149,18 +149,18 @@ struct ReliabilityIdempotencyTests {
                                                            actor: fx.actor, idempotencyKey: key))
             if report.failure == .idempotencyMismatch && report.exitStatus == 5 { mismatches += 1 }
         }
-        #expect(counter.count == 1 && mismatches == n && cliRefused == 3, "executions \(counter.count), refused \(mismatches)/\(n), cli \(cliRefused)/3")
-        #expect(try fx.count("SELECT priority FROM jobs WHERE id = $1::uuid", [id]) == 1, "the first payload's effect only")
+        figures.expect(counter.count == 1 && mismatches == n && cliRefused == 3, "executions \(counter.count), refused \(mismatches)/\(n), cli \(cliRefused)/3")
+        let priority = try fx.count("SELECT priority FROM jobs WHERE id = $1::uuid", [id])
+        figures.expect(priority == 1, "priority \(priority): the first payload's effect only")
         let intents = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'intent'", [key])
         let denied = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'denied' AND outcome = 'idempotency_conflict'", [key])
-        #expect(intents == 1 && denied == n + 3, "intent rows \(intents), conflict rows \(denied)")
+        figures.expect(intents == 1 && denied == n + 3, "intent rows \(intents), conflict rows \(denied)")
         figures.attempted = n + 3
         figures.executed = counter.count - 1
         figures.doubleExecutions = max(0, counter.count - 1)
         figures.refused = mismatches + cliRefused
         figures.auditRows = denied
         figures.notes = "after 1 first execution with the key; \(n) in process + 3 agentos action processes"
-        figures.ok = counter.count == 1 && mismatches == n && cliRefused == 3 && denied == n + 3
         Reliability.record(figures, started: started)
     }
 
@@ -181,31 +181,33 @@ struct ReliabilityIdempotencyTests {
         let argv = try Self.cli(fx, ["job.cancel", "id=\(id)"])
         let denied = try Child.run(argv, environment: spoofed)
         let deniedReq = UUID(uuidString: Self.json(denied.stdout)["request_id"] as? String ?? "")
-        #expect(denied.status == 3, "readonly account: \(denied.stdout) \(denied.stderr)")
+        figures.expect(denied.status == 3, "readonly account: \(denied.stdout) \(denied.stderr)")
 
         try fx.db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'operator')", [me])
         let done = try Child.run(argv, environment: spoofed)
         let doneReq = UUID(uuidString: Self.json(done.stdout)["request_id"] as? String ?? "")
-        #expect(done.status == 0, "operator account: \(done.stdout) \(done.stderr)")
+        figures.expect(done.status == 0, "operator account: \(done.stdout) \(done.stderr)")
         let canI = try Child.run([Reliability.binary, "can-i", "job.cancel", "--json", "--postgres", fx.backend.url, "--redis", try TestServers.redisURL()],
                                  environment: spoofed)
 
         var actors: [String] = []
+        figures.expect(deniedReq != nil && doneReq != nil, "request ids: \(denied.stdout) \(done.stdout)")
         for request in [deniedReq, doneReq].compactMap({ $0 }) {
             actors += try fx.db.query("SELECT user_id, coalesce(acting_as, '') AS acting_as FROM audit_logs WHERE request_id = $1", [request]).rows.map {
                 try $0.get("user_id", as: String.self) + (try $0.get("acting_as", as: String.self).isEmpty ? "" : " as " + $0.get("acting_as", as: String.self))
             }
         }
-        #expect(actors.count == 3 && actors.allSatisfy { $0 == me }, "audited actors \(actors), expected \(me)")
-        #expect(try fx.count("SELECT count(*) FROM audit_logs WHERE user_id = 'mallory' OR acting_as = 'mallory'") == 0)
-        #expect(try fx.jobStatus(id) == "cancelled")
-        #expect(canI.status == 0, "can-i as \(me) (operator): \(canI.stdout)")
+        figures.expect(actors.count == 3 && actors.allSatisfy { $0 == me }, "audited actors \(actors), expected \(me)")
+        let mallory = try fx.count("SELECT count(*) FROM audit_logs WHERE user_id = 'mallory' OR acting_as = 'mallory'")
+        figures.expect(mallory == 0, "\(mallory) rows audited as mallory")
+        let status = try fx.jobStatus(id)
+        figures.expect(status == "cancelled", "job \(String(describing: status))")
+        figures.expect(canI.status == 0, "can-i as \(me) (operator): \(canI.stdout)")
         figures.attempted = 2
         figures.executed = done.status == 0 ? 1 : 0
         figures.refused = denied.status == 3 ? 1 : 0
         figures.auditRows = actors.count
         figures.notes = "spoofed \(spoofed.keys.sorted().joined(separator: " ")); audited as \(Set(actors).sorted().joined(separator: ","))"
-        figures.ok = actors.count == 3 && actors.allSatisfy { $0 == me } && denied.status == 3 && done.status == 0
         Reliability.record(figures, started: started)
     }
 }

@@ -82,12 +82,12 @@ struct ReliabilityRedisTests {
             """).rows[0].get("n", as: Int.self)
         let cancelled = try backend.postgres.query("SELECT count(*) AS n FROM jobs WHERE status = 'cancelled'").rows[0].get("n", as: Int.self)
         let verification = try AuditVerifier.verify(stack.actions.audit)
-        #expect(all.count == n && unaccounted.isEmpty, "\(unaccounted.count) request ids without an audit row")
-        #expect(executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0,
-                "executed without intent: \(executedWithoutIntent.count); cancelled jobs without intent: \(cancelledWithoutIntent)")
-        #expect(verification.ok, "\(verification.summary)")
-        #expect(killed == kills && successes.load(ordering: .relaxed) > 0 && successes.load(ordering: .relaxed) < n,
-                "\(successes.load(ordering: .relaxed)) of \(n) succeeded across \(killed) kills")
+        figures.expect(all.count == n && unaccounted.isEmpty, "\(unaccounted.count) request ids without an audit row")
+        figures.expect(executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0,
+                       "executed without intent: \(executedWithoutIntent.count); cancelled jobs without intent: \(cancelledWithoutIntent)")
+        figures.expect(verification.ok, "\(verification.summary)")
+        figures.expect(killed == kills && successes.load(ordering: .relaxed) > 0 && successes.load(ordering: .relaxed) < n,
+                       "\(successes.load(ordering: .relaxed)) of \(n) succeeded across \(killed) kills")
 
         figures.attempted = n
         figures.executed = counter.count
@@ -95,7 +95,6 @@ struct ReliabilityRedisTests {
         figures.auditRows = all.compactMap { rows[$0]?.count }.reduce(0, +)
         figures.unaudited = unaccounted.count + executedWithoutIntent.count + cancelledWithoutIntent
         figures.notes = "\(killed) kill -9 + restarts; \(cancelled) jobs cancelled; \(unaccounted.count) request ids unaccounted; \(executedWithoutIntent.count + cancelledWithoutIntent) effects without intent"
-        figures.ok = unaccounted.isEmpty && executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0 && verification.ok
         Reliability.record(figures, started: started)
     }
 
@@ -111,7 +110,7 @@ struct ReliabilityRedisTests {
         let alice = RateRule(key: "rl:alice:queue.clear", limit: 10), bob = RateRule(key: "rl:bob:queue.clear", limit: 10)
         let admitted = Mutex<[String: Int]>([:]), retryAfter = Mutex<Set<Int>>([])
         DispatchQueue.concurrentPerform(iterations: clients) { c in
-            guard let client = try? RedisClient(url: url) else { return }
+            guard let client = try? RedisClient(url: url) else { admitted.withLock { $0["error", default: 0] += 1 }; return }
             defer { client.shutdown() }
             let store = RedisRateLimitStore(redis: client, namespace: ns)
             for i in 0..<perClient {
@@ -124,23 +123,25 @@ struct ReliabilityRedisTests {
             }
         }
         let counts = admitted.withLock { $0 }
-        #expect(counts[alice.key] == 10 && counts[bob.key] == 10 && counts["error"] == nil, "\(counts)")
+        figures.expect(counts[alice.key] == 10 && counts[bob.key] == 10 && counts["error"] == nil, "\(counts)")
         // The oldest entry is at most t0 + 2: the advertised wait is what makes room again.
         let store = RedisRateLimitStore(redis: try RedisClient(url: url), namespace: ns)
-        guard case let .refused(wait)? = try? store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000) else {
-            Issue.record("an 11th request was admitted")
+        let eleventh = try store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000)
+        guard case let .refused(wait) = eleventh else {
+            Issue.record("an 11th request was not refused: \(eleventh)")
             return
         }
-        #expect(try store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000 + Int64(wait) - 1) != .admitted, "admitted before the advertised time")
+        let early = try store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000 + Int64(wait) - 1)
+        figures.expect(early != .admitted, "admitted 1 ms before the advertised \(wait) ms")
         let retry = try store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000 + Int64(wait))
-        #expect(retry == .admitted, "retry after \(wait) ms: \(retry)")
-        #expect(try store.admit([RateRule(key: "rl:carol:queue.clear", limit: 10)], member: UUID().uuidString, nowMillis: t0 + 1_000) == .admitted)
+        figures.expect(retry == .admitted, "retry after \(wait) ms: \(retry)")
+        let carol = try store.admit([RateRule(key: "rl:carol:queue.clear", limit: 10)], member: UUID().uuidString, nowMillis: t0 + 1_000)
+        figures.expect(carol == .admitted, "another user: \(carol)")
 
         figures.attempted = clients * perClient + 3
         figures.executed = (counts[alice.key] ?? 0) + (counts[bob.key] ?? 0) + (retry == .admitted ? 1 : 0)
         figures.refused = figures.attempted - figures.executed - 1
         figures.notes = "\(clients) connections in parallel; admitted alice \(counts[alice.key] ?? 0), bob \(counts[bob.key] ?? 0); advertised wait \(wait) ms, retry \(retry == .admitted ? "admitted" : "refused")"
-        figures.ok = counts[alice.key] == 10 && counts[bob.key] == 10 && retry == .admitted
         Reliability.record(figures, started: started)
     }
 
@@ -173,14 +174,13 @@ struct ReliabilityRedisTests {
             let ttls = try db.pipeline(keys[chunk..<min(chunk + 500, keys.count)].map { ["PTTL", $0] })
             withoutTTL += ttls.filter { ($0.int ?? -1) < 0 }.count
         }
-        #expect(errors.load(ordering: .relaxed) == 0)
-        #expect(keys.count == users * 2, "keys \(keys.count)")
-        #expect(withoutTTL == 0, "\(withoutTTL) of \(keys.count) keys without a TTL")
+        figures.expect(errors.load(ordering: .relaxed) == 0, "\(errors.load(ordering: .relaxed)) admissions failed")
+        figures.expect(keys.count == users * 2, "keys \(keys.count)")
+        figures.expect(withoutTTL == 0, "\(withoutTTL) of \(keys.count) keys without a TTL")
         _ = try? db.send("EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0", 0, "\(ns.prefix):rl:*")
         figures.attempted = users
         figures.executed = users - errors.load(ordering: .relaxed)
         figures.notes = "\(keys.count) rl:* keys (user and source IP), \(withoutTTL) without a TTL"
-        figures.ok = withoutTTL == 0 && errors.load(ordering: .relaxed) == 0 && keys.count == users * 2
         Reliability.record(figures, started: started)
     }
 
@@ -211,16 +211,17 @@ struct ReliabilityRedisTests {
         let fourOfFour = try state("redis", t0)
         try store.record("redis", success: false, probe: false, nowMillis: t0)
         let fiveOfFive = try state("redis", t0)
-        #expect(beforeThreshold == .closed && atThreshold == .open && fourOfFour == .closed && fiveOfFive == .open,
-                "9 of 19: \(String(describing: beforeThreshold)), 10 of 20: \(String(describing: atThreshold)), 4 of 4: \(String(describing: fourOfFour)), 5 of 5: \(String(describing: fiveOfFive))")
-        #expect(try store.acquire("postgres", nowMillis: t0 + Int64(n.openMillis) - 1) == .rejected(retryAfterMillis: 1))
+        figures.expect(beforeThreshold == .closed && atThreshold == .open && fourOfFour == .closed && fiveOfFive == .open,
+                       "9 of 19: \(String(describing: beforeThreshold)), 10 of 20: \(String(describing: atThreshold)), 4 of 4: \(String(describing: fourOfFour)), 5 of 5: \(String(describing: fiveOfFive))")
+        let stillOpen = try store.acquire("postgres", nowMillis: t0 + Int64(n.openMillis) - 1)
+        figures.expect(stillOpen == .rejected(retryAfterMillis: 1), "1 ms before half-open: \(stillOpen)")
 
         // OPEN: the live dispatcher makes no backend call (the breaker is open for real time now).
         let backend = try LiveBackend.make()
         defer { backend.drop() }
         let stack = try ReliabilityStack(postgres: backend.postgres, postgresURL: backend.url, redis: redis)
         defer { stack.close() }
-        let service = ActionCatalog.spec("job.cancel")!.service.rawValue
+        let service = try #require(ActionCatalog.spec("job.cancel")).service.rawValue
         try stack.actions.breakers.force(service, open: true, nowMillis: nil)
         let (dispatcher, counter) = stack.actions.dispatcher.counting()
         var openRefusals = 0
@@ -230,44 +231,52 @@ struct ReliabilityRedisTests {
                                                            actor: Actor(user: "op\(i)")))
             if case .breakerOpen(service: service, _)? = report.failure { openRefusals += 1 }
         }
-        #expect(openRefusals == openAttempts && counter.count == 0, "refused \(openRefusals)/\(openAttempts), backend calls \(counter.count)")
+        figures.expect(openRefusals == openAttempts && counter.count == 0, "refused \(openRefusals)/\(openAttempts), backend calls \(counter.count)")
 
         // HALF_OPEN across processes: the breaker opened at t0; 30 s later several redis-cli
-        // processes run the breaker's acquire at once. Exactly `probes` get a probe permit.
+        // processes run the breaker's acquire at once, their clocks 0-4 ms apart (consoles'
+        // clocks differ). Whatever order they arrive in, exactly `probes` get a probe permit.
         try store.force("workers", open: true, nowMillis: t0)
         _ = try redis.selecting(database: Namespace.DB.breakers).send("SCRIPT", "LOAD", RedisBreakerStore.script.source)
         let processes = Reliability.size(fast: 8, full: 24)
-        let port = URLComponents(string: try TestServers.redisURL())?.port ?? 6379
+        let port = try #require(URLComponents(string: try TestServers.redisURL())?.port)
         let dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("rel9"))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let halfOpenAt = t0 + Int64(n.openMillis)
+        let clock = { (i: Int) in halfOpenAt + Int64(i % 5) }
         let pids = try (0..<processes).map { i in
             try Child.spawn(["redis-cli", "-h", "127.0.0.1", "-p", String(port), "-n", String(Namespace.DB.breakers), "EVALSHA", RedisBreakerStore.script.sha1, "1",
-                             ns.breakerKey("workers"), "acquire", String(halfOpenAt + Int64(i % 5)), String(n.window), String(n.minimumCalls),
+                             ns.breakerKey("workers"), "acquire", String(clock(i)), String(n.window), String(n.minimumCalls),
                              String(n.failurePercent), String(n.openMillis), String(n.probes), String(n.probeTimeoutMillis)],
                             stdout: "\(dir)/\(i).out", stderr: "\(dir)/\(i).err")
         }
-        var permits: [String: Int] = [:]
+        var permits: [String: Int] = [:], probeStarts: [Int64] = []
         for (i, pid) in pids.enumerated() {
             let status = Child.wait(pid)
             let first = String(decoding: FileManager.default.contents(atPath: "\(dir)/\(i).out") ?? Data(), as: UTF8.self)
                 .split(separator: "\n").first.map(String.init) ?? "no output (exit \(status))"
-            permits[first == "-1" ? "probe" : (Int(first).map { $0 > 0 ? "rejected" : "closed" } ?? first), default: 0] += 1
+            // A probe holds its permit from its own clock; the others wait the probe timeout.
+            if first == "-1" { probeStarts.append(clock(i)) }
+            permits[first == "-1" ? "probe" : first == String(n.probeTimeoutMillis) ? "rejected" : first, default: 0] += 1
         }
-        #expect(permits["probe"] == n.probes && permits["rejected"] == processes - n.probes, "\(permits)")
-        // A probe that never reports: the breaker reopens once the probe timeout passes.
-        let hung = try store.acquire("workers", nowMillis: halfOpenAt + Int64(n.probeTimeoutMillis))
-        let afterHung = try state("workers", halfOpenAt + Int64(n.probeTimeoutMillis))
-        #expect(hung == .rejected(retryAfterMillis: Int(n.openMillis)) && afterHung == .open)
+        figures.expect(permits == ["probe": n.probes, "rejected": processes - n.probes], "\(permits)")
+        // A probe that never reports: the breaker reopens once the oldest probe is probeTimeout old, not a millisecond before.
+        let oldest = try #require(probeStarts.min())
+        let notYet = try store.acquire("workers", nowMillis: oldest + n.probeTimeoutMillis - 1)
+        let beforeHung = try state("workers", oldest + n.probeTimeoutMillis - 1)
+        let hung = try store.acquire("workers", nowMillis: oldest + n.probeTimeoutMillis)
+        let afterHung = try state("workers", oldest + n.probeTimeoutMillis)
+        figures.expect(notYet == .rejected(retryAfterMillis: Int(n.probeTimeoutMillis)) && beforeHung == .halfOpen,
+                       "1 ms before the oldest probe (\(oldest)) hangs: \(notYet), \(String(describing: beforeHung))")
+        figures.expect(hung == .rejected(retryAfterMillis: Int(n.openMillis)) && afterHung == .open,
+                       "when the oldest probe (\(oldest)) hangs: \(hung), \(String(describing: afterHung))")
 
         figures.attempted = 20 + 5 + openAttempts + processes
         figures.executed = counter.count + (permits["probe"] ?? 0)
         figures.refused = openRefusals + (permits["rejected"] ?? 0)
         figures.auditRows = try backend.postgres.query("SELECT count(*) AS n FROM audit_logs WHERE outcome = 'breaker_open'").rows[0].get("n", as: Int.self)
-        figures.notes = "state after 9 failures of 19: \(beforeThreshold?.rawValue ?? "?"), 10 of 20: \(atThreshold?.rawValue ?? "?"), 4 of 4: \(fourOfFour?.rawValue ?? "?"), 5 of 5: \(fiveOfFive?.rawValue ?? "?"); OPEN: \(counter.count) backend calls of \(openAttempts); HALF_OPEN over \(processes) redis-cli processes: \(permits["probe"] ?? 0) probes"
-        figures.ok = atThreshold == .open && beforeThreshold == .closed && fiveOfFive == .open && fourOfFour == .closed
-            && counter.count == 0 && openRefusals == openAttempts && permits["probe"] == n.probes
+        figures.notes = "state after 9 failures of 19: \(beforeThreshold?.rawValue ?? "?"), 10 of 20: \(atThreshold?.rawValue ?? "?"), 4 of 4: \(fourOfFour?.rawValue ?? "?"), 5 of 5: \(fiveOfFive?.rawValue ?? "?"); OPEN: \(counter.count) backend calls of \(openAttempts); HALF_OPEN over \(processes) redis-cli processes: \(permits["probe"] ?? 0) probes; reopened when the oldest probe hung: \(afterHung?.rawValue ?? "?")"
         Reliability.record(figures, started: started)
     }
 

@@ -30,20 +30,37 @@ enum Reliability {
         var doubleExecutions = 0
         var lostAuditRows = 0
         var notes = ""
+        /// Set by `record`: every `expect` held (or, for a check without any, what it set itself).
         var ok = false
         var seconds = 0.0
         var full = Reliability.full
+        private var expectations = 0, failures = 0
+
+        private enum CodingKeys: String, CodingKey {
+            case check, test, attempted, executed, refused, auditRows, replays, escapes, crashes, unaudited
+            case doubleExecutions, lostAuditRows, notes, ok, seconds, full
+        }
 
         init(check: Int, test: String) {
             self.check = check
             self.test = test
         }
+
+        /// `#expect` that also counts in the figures' verdict, so the recorded `ok` is the test's own.
+        mutating func expect(_ condition: Bool, _ comment: @autoclosure () -> String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+            expectations += 1
+            guard !condition else { return }
+            failures += 1
+            Issue.record(Comment(rawValue: comment()), sourceLocation: sourceLocation)
+        }
+
+        var verdict: Bool { expectations > 0 ? failures == 0 : ok }
     }
 
-    /// Appends the figures to AGENTOS_RELIABILITY_FIGURES (when set). `ok` is the check's own
-    /// verdict over the same conditions it expects.
+    /// Appends the figures to AGENTOS_RELIABILITY_FIGURES (when set).
     static func record(_ figures: Figures, started: Date) {
         var f = figures
+        f.ok = f.verdict
         f.seconds = (Date().timeIntervalSince(started) * 10).rounded() / 10
         guard ReliabilityFiguresFile.isEnabled else { return }
         let encoder = JSONEncoder()

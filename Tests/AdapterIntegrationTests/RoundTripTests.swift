@@ -110,6 +110,7 @@ struct RoundTripTests {
                 try tx.query("INSERT INTO \(s.table) (v) VALUES ('effect')")
                 Issue.record("the body went on after its lead's rows were refused")
             }
+            Issue.record("the transaction committed after its lead's rows were refused")
         } catch let e as PostgresError {
             #expect(e.inLead)
         }

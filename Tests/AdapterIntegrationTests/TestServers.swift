@@ -27,8 +27,9 @@ enum TestServers {
         "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// Polls `condition` until it holds or `seconds` pass.
-    static func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    /// Polls `condition` until it holds or `seconds` pass. `seconds` is a hang guard, never a
+    /// figure: durations belong in scripts/bench.sh.
+    static func eventually(_ seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -38,7 +39,7 @@ enum TestServers {
     }
 
     /// The same for async tests: sleeps without holding a thread of the cooperative pool.
-    static func eventuallyAsync(_ seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+    static func eventuallyAsync(_ seconds: Double = 60, _ condition: () throws -> Bool) async rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -92,7 +93,7 @@ final class PrivateRedisServer {
         try p.run()
         process = p
         let client = RedisClient(RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port)))
-        let up = TestServers.eventually(10) { (try? client.send("PING"))?.string == "PONG" }
+        let up = TestServers.eventually(60) { (try? client.send("PING"))?.string == "PONG" }
         client.shutdown()
         guard up else { throw RedisError.connectionRefused(endpoint: "private redis-server on \(port) did not start") }
     }
