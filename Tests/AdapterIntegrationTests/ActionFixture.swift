@@ -237,3 +237,7 @@ final class ActionFixture: @unchecked Sendable {
         return path
     }
 }
+
+extension ActionReport {
+    var result: ActionResult? { if case let .success(r) = outcome { return r } else { return nil } }
+}

@@ -103,7 +103,7 @@ enum ControlTable {
         Row("manager.resume") { try manager($0, "manager.pause") },
         Row("manager.restart") { _ in ["id": .string("autoscaler")] },
         Row("manager.trigger") { _ in ["id": .string("autoscaler")] },
-        Row("manager.set_schedule") { _ in ["id": .string("autoscaler"), "schedule": .string("every 20s")] },
+        Row("manager.set_schedule") { _ in ["id": .string("autoscaler"), "schedule": .string("20s")] },
         Row("manager.set_concurrency") { _ in ["id": .string("autoscaler"), "concurrency": .int(2)] },
         Row("manager.enable") { fx in
             try #require(fx.run("manager.disable", ["id": .string("autoscaler")]).succeeded)
