@@ -22,7 +22,7 @@ struct FleetActionTests {
     /// Runs `action` and ticks until the owner's row says `status`.
     func drive(_ fx: ActionFixture, _ action: String, _ id: String, to status: String) throws {
         try fx.expectSuccess(fx.run(action, ["id": .string(id)]))
-        try fx.tick(until: { try workerField(fx, id, "status") == status }, "\(action): worker \(id) \(status)")
+        try fx.tick(until: { try workerField(fx, id, "status") == status && fx.simWorker(id)?.status.rawValue == status }, "\(action): worker \(id) \(status)")
     }
 
     /// Ticks until the simulator has written every worker row again (its rows, not the executor's, are then in SQL).
