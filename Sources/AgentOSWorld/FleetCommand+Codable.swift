@@ -2,7 +2,7 @@ import Foundation
 
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
-    enum CodingKeys: String, CodingKey { case command, target, value, queue, by; case errorClass = "error_class" }
+    enum CodingKeys: String, CodingKey { case command, target, value, queue, by, reply; case errorClass = "error_class" }
 
     public var name: String {
         switch self {
@@ -33,6 +33,7 @@ extension FleetCommand: Codable {
         case .purgeFailed: return "queue.purge_failed"
         case .forgetWorker: return "worker.forget"
         case .ackAlert: return "system.alert_ack"
+        case .pingWorker: return "worker.ping"
         }
     }
 
@@ -42,7 +43,7 @@ extension FleetCommand: Codable {
              let .startWorker(t), let .scaleWorker(t, _), let .pauseQueue(t), let .resumeQueue(t), let .setQueueRateLimit(t, _),
              let .cancelJob(t), let .killJob(t), let .retryJob(t), let .startManager(t), let .stopManager(t), let .pauseManager(t),
              let .resumeManager(t), let .triggerManager(t), let .deleteJob(t), let .setJobPriority(t, _), let .moveJob(t, _),
-             let .clearQueue(t), let .retryFailed(t, _), let .purgeFailed(t), let .forgetWorker(t):
+             let .clearQueue(t), let .retryFailed(t, _), let .purgeFailed(t), let .forgetWorker(t), let .pingWorker(t, _):
             return t
         case let .ackAlert(id, _): return String(id)
         case .maintenance: return "system"
@@ -61,6 +62,7 @@ extension FleetCommand: Codable {
         case let .moveJob(_, to): try c.encode(to, forKey: .queue)
         case let .retryFailed(_, errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
         case let .ackAlert(_, by): try c.encode(by, forKey: .by)
+        case let .pingWorker(_, reply): try c.encode(reply, forKey: .reply)
         default: break
         }
     }
@@ -104,6 +106,7 @@ extension FleetCommand: Codable {
         case "system.alert_ack":
             guard let id = Int(t) else { throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "system.alert_ack needs an alert id") }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
+        case "worker.ping": self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
         }

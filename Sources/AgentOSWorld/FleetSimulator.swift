@@ -13,6 +13,8 @@ public enum FleetCommand: Sendable, Equatable {
     case deleteJob(String), setJobPriority(String, Int), moveJob(String, to: String)
     case clearQueue(String), retryFailed(String, errorClass: String?), purgeFailed(String)
     case forgetWorker(String), ackAlert(Int, by: String)
+    /// worker.ping: the worker answers on `Namespace.pingReplyKey(reply)` if it is up (LiveSimulation does).
+    case pingWorker(String, reply: String)
 }
 
 /// The simulated AgentOS backend: a six-stage pipeline of workers pulling jobs from priority
@@ -803,6 +805,12 @@ public struct FleetSimulator: Sendable {
                 alerts[i].status = .acked
                 alerts[i].ackedBy = by
                 events.append(.alertUpdated(AlertPatch(id: id, status: .acked, ackedBy: by)))
+            case let .pingWorker(id, _):
+                let w = try worker(id)
+                // Only a running process answers: not one shut down, offline or between restarts.
+                guard w.info.status.isUp, w.info.status != .restarting, w.restartAt == nil else {
+                    throw .invalid("worker \(id) is \(w.info.status.rawValue): no process to answer")
+                }
             case let .maintenance(on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

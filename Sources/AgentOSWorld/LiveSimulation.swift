@@ -13,6 +13,8 @@ public final class LiveSimulation: Sendable {
         public var eventsPublished = 0
         public var commandsApplied = 0
         public var commandsRejected = 0
+        /// Messages the control listener has taken from `{ns}:control`, whatever became of them.
+        public var controlMessages = 0
         public var warms = 0
         public var lastError: String?
     }
@@ -26,7 +28,9 @@ public final class LiveSimulation: Sendable {
     public let dataManager: AdminDataManager
     private let state: Mutex<State>
     private let stats = Mutex(Stats())
-    private let control: RedisSubscriber
+    private let redis: RedisClient
+    private let namespace: Namespace
+    private let control = Mutex<RedisSubscriber?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     public init(config: SimulatorConfig, redis: RedisClient, postgres: PostgresClient, namespace: Namespace = Namespace(),
@@ -41,7 +45,8 @@ public final class LiveSimulation: Sendable {
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
         dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace),
                                        bus: bus, options: .init(ttlSeconds: 30, warmIntervalMillis: warmIntervalMillis, owner: config.source))
-        control = RedisSubscriber(redis.configuration, channels: [namespace.controlChannel])
+        self.redis = redis
+        self.namespace = namespace
     }
 
     public var currentStats: Stats { stats.withLock { $0 } }
@@ -64,18 +69,30 @@ public final class LiveSimulation: Sendable {
         return out.count
     }
 
-    /// Applies a fleet command (as the control listener does), persists and publishes its events.
+    /// Applies a fleet command (as the control listener does), persists and publishes its events;
+    /// a worker.ping is answered with what the worker's process knows.
     public func apply(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
-        let result = try state.withLock { s -> Result<[AgentEvent], FleetCommandError> in
+        let result = try state.withLock { s -> Result<([AgentEvent], WorkerPong?), FleetCommandError> in
             switch s.sim.apply(command) {
             case let .success(events):
-                return .success(try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox()))
+                var pong: WorkerPong?
+                if case let .pingWorker(id, _) = command, let w = s.sim.workers[id]?.info {
+                    pong = WorkerPong(worker: w.id, hostname: w.hostname, pid: w.pid ?? 0, status: w.status.rawValue, active: w.active,
+                                      concurrency: w.concurrency, processed: w.processed)
+                }
+                return .success((try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox()), pong))
             case let .failure(error):
                 return .failure(error)
             }
         }
         switch result {
-        case let .success(events):
+        case let .success((events, pong)):
+            if let pong, case let .pingWorker(_, token) = command {
+                let key = namespace.pingReplyKey(token)
+                _ = try redis.selecting(database: WorkerPong.database).pipeline([
+                    ["LPUSH", key, Array(try JSONEncoder().encode(pong))], ["EXPIRE", key, WorkerPong.replyTTLSeconds],
+                ])
+            }
             try bus.publish(batch: events)
             stats.withLock { $0.commandsApplied += 1; $0.eventsPublished += events.count }
             return .success(())
@@ -100,24 +117,31 @@ public final class LiveSimulation: Sendable {
                 try? await Task.sleep(for: .milliseconds(dataManager.options.warmIntervalMillis))
             }
         }
-        let listen = Task.detached { [self] in
-            let decoder = JSONDecoder()
-            for await event in control.events {
-                guard case let .message(_, payload, _) = event else { continue }
+        tasks.withLock { $0 = [tick, warm] }
+        listen()
+    }
+
+    /// Obeys `{ns}:control` (once started; `start` does it too). Commands are applied on the
+    /// subscriber's own thread, so an answer (worker.ping) does not wait for the cooperative pool.
+    public func listen() {
+        let subscriber = control.withLock { current -> RedisSubscriber? in
+            guard current == nil else { return nil }
+            current = RedisSubscriber(redis.configuration, channels: [namespace.controlChannel]) { [self] event in
+                guard case let .message(_, payload, _) = event else { return }
                 do {
-                    let command = try decoder.decode(FleetCommand.self, from: Data(payload))
-                    _ = try apply(command)
+                    _ = try apply(try JSONDecoder().decode(FleetCommand.self, from: Data(payload)))
                 } catch {
                     record(error)
                 }
+                stats.withLock { $0.controlMessages += 1 }
             }
+            return current
         }
-        control.start()
-        tasks.withLock { $0 = [tick, warm, listen] }
+        subscriber?.start()
     }
 
     public func stop() {
-        control.stop()
+        control.withLock { $0?.stop() }
         tasks.withLock { list in
             list.forEach { $0.cancel() }
             list.removeAll()

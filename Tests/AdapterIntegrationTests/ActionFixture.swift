@@ -6,7 +6,8 @@ import Synchronization
 import Testing
 
 /// A fresh database and namespace seeded by the simulator, the live dispatcher on top, and a
-/// listener on the control channel: what every action test starts from.
+/// listener on the control channel: what every action test starts from. The simulator stays the
+/// fleet's owner: it obeys `{ns}:control` and moves on when a test calls `tick`.
 final class ActionFixture: @unchecked Sendable {
     let backend: LiveBackend
     let actions: LiveActions
@@ -15,17 +16,29 @@ final class ActionFixture: @unchecked Sendable {
     let bus: RedisEventBus
     let dataManager: AdminDataManager
     let actor: Actor
+    /// The owner of the seeded fleet (nil with `seed: false`).
+    let sim: LiveSimulation?
+    /// The simulator's clock: each tick is half a second of its time, whatever the machine's load.
+    private var clock: Date
     private let control: RedisSubscriber
-    private final class Sink: Sendable { let messages = Mutex<[[String: PayloadValue]]>([]) }
+    private final class Sink: Sendable {
+        let raw = Mutex<[[UInt8]]>([])
+        let barriers = Mutex<Set<String>>([])
+    }
     private let captured = Sink()
+    private var barrierChannel: String { backend.namespace.prefix + ":test:barrier" }
 
     init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil) throws {
         backend = try LiveBackend.make()
+        clock = Date()
         if seed {
             let sim = try LiveSimulation(config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
-                                         namespace: backend.namespace, historySeconds: 120)
-            var t = Date()
-            for _ in 0..<4 { t += 0.5; try sim.step(to: t) }
+                                         namespace: backend.namespace, historySeconds: 120, now: clock)
+            for _ in 0..<4 { clock += 0.5; try sim.step(to: clock) }
+            sim.listen()
+            self.sim = sim
+        } else {
+            sim = nil
         }
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
         dataDir = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("data"))
@@ -43,25 +56,87 @@ final class ActionFixture: @unchecked Sendable {
         actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
         // Captured on the subscriber's own thread: a task on the cooperative pool can wait behind the other
         // suites' work for longer than a test waits for its control message.
-        let sink = captured
-        control = RedisSubscriber(backend.redis.configuration, channels: [backend.namespace.controlChannel]) { event in
-            guard case let .message(_, payload, _) = event,
-                  let fields = try? JSONDecoder().decode([String: PayloadValue].self, from: Data(payload)) else { return }
-            sink.messages.withLock { $0.append(fields) }
+        // The barrier channel on the same connection: a barrier seen means every earlier control message was seen.
+        let sink = captured, controlChannel = backend.namespace.controlChannel
+        control = RedisSubscriber(backend.redis.configuration, channels: [controlChannel, backend.namespace.prefix + ":test:barrier"]) { event in
+            guard case let .message(channel, payload, _) = event else { return }
+            if channel == controlChannel {
+                sink.raw.withLock { $0.append(payload) }
+            } else {
+                sink.barriers.withLock { _ = $0.insert(String(decoding: payload, as: UTF8.self)) }
+            }
         }
         control.start()
         // Subscribed before any action runs (the subscriber has its own thread: polling does not starve it).
-        let redis = backend.redis, channel = backend.namespace.controlChannel
-        let subscribed = TestServers.eventually(10) {
-            ((try? redis.send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
+        let redis = backend.redis, listeners = seed ? 2 : 1
+        let subscribed = TestServers.eventually(30) {
+            ((try? redis.send("PUBSUB", "NUMSUB", controlChannel))?.array?.dropFirst().first?.int ?? 0) >= listeners
         }
-        if !subscribed { Issue.record("control listener did not subscribe") }
+        if !subscribed { Issue.record("control listeners did not subscribe (the fixture's and the simulator's)") }
     }
 
     func close() {
+        sim?.stop()
         control.stop()
+        // Every command an action published is one the table knows (ControlMessageTableTests).
+        for message in rawControlMessages {
+            let command = ControlTable.command(message)
+            if !ControlTable.decodes(message) && !ControlTable.noConsumer.contains(command) {
+                Issue.record("a control command no table lists: \(String(decoding: message, as: UTF8.self))")
+            }
+        }
         try? FileManager.default.removeItem(at: dataDir)
         backend.drop()
+    }
+
+    /// Lets the owner take every control message published so far (a barrier proves the count),
+    /// then advances it `n` ticks of half a second.
+    func tick(_ n: Int = 2, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let sim = try #require(self.sim, "an unseeded fixture has no owner to tick", sourceLocation: sourceLocation)
+        let published = try sync(sourceLocation: sourceLocation).count
+        try #require(TestServers.eventually(60) { sim.currentStats.controlMessages >= published },
+                     "the simulator took \(sim.currentStats.controlMessages) of \(published) control messages", sourceLocation: sourceLocation)
+        for _ in 0..<n {
+            clock += 0.5
+            try sim.step(to: clock)
+        }
+    }
+
+    /// Every control message published so far (a barrier on the listener's connection proves none is still on its way).
+    @discardableResult
+    func sync(sourceLocation: SourceLocation = #_sourceLocation) throws -> [[UInt8]] {
+        let token = UUID().uuidString
+        try backend.redis.send("PUBLISH", barrierChannel, token)
+        let sink = captured
+        try #require(TestServers.eventually(60) { sink.barriers.withLock { $0.contains(token) } }, "barrier not seen", sourceLocation: sourceLocation)
+        return rawControlMessages
+    }
+
+    /// Ticks (at least twice) until `condition` holds; fails after `limit` ticks.
+    func tick(until condition: () throws -> Bool, limit: Int = 80, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try tick(2, sourceLocation: sourceLocation)
+        var n = 2
+        while try !condition() {
+            try #require(n < limit, "after \(n) ticks: \(what)", sourceLocation: sourceLocation)
+            try tick(1, sourceLocation: sourceLocation)
+            n += 1
+        }
+    }
+
+    /// The simulator's view of a worker (what only the owner knows).
+    func simWorker(_ id: String) -> WorkerInfo? { sim?.read { $0.workers[id]?.info } }
+
+    /// The newest job_events row: later rows happened after this point.
+    func eventMark() throws -> Int { try scalar("SELECT coalesce(max(id), 0)::bigint FROM job_events", as: Int.self) }
+
+    /// Jobs the simulator started since `mark` (its job history, in SQL), on `worker` or on workers of `stage` but `worker`.
+    func started(since mark: Int, worker: String? = nil, stageBut other: (stage: String, worker: String)? = nil, job: String? = nil) throws -> Int {
+        try count("""
+            SELECT count(*) FROM job_events e WHERE e.id > $1 AND e.type = 'started'
+              AND ($2::text IS NULL OR e.worker_id = $2)
+              AND ($3::text IS NULL OR (e.stage = $3 AND e.worker_id <> $4))
+              AND ($5::uuid IS NULL OR e.job_id = $5::uuid)
+            """, [mark, worker, other?.stage, other?.worker, job])
     }
 
     var db: PostgresClient { backend.postgres }
@@ -124,8 +199,13 @@ final class ActionFixture: @unchecked Sendable {
 
     func anyID(_ sql: String) throws -> String { try scalar(sql, as: String.self) }
 
-    /// Control messages seen so far.
-    var controlMessages: [[String: PayloadValue]] { captured.messages.withLock { $0 } }
+    /// Control messages seen so far, as published.
+    var rawControlMessages: [[UInt8]] { captured.raw.withLock { $0 } }
+
+    /// Control messages seen so far, as fields.
+    var controlMessages: [[String: PayloadValue]] {
+        rawControlMessages.compactMap { try? JSONDecoder().decode([String: PayloadValue].self, from: Data($0)) }
+    }
 
     func sawControl(_ command: String, target: String? = nil) async -> Bool {
         await TestServers.eventuallyAsync(5) {
@@ -156,4 +236,8 @@ final class ActionFixture: @unchecked Sendable {
         }
         return path
     }
+}
+
+extension ActionReport {
+    var result: ActionResult? { if case let .success(r) = outcome { return r } else { return nil } }
 }

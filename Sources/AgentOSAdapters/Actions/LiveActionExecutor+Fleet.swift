@@ -84,17 +84,21 @@ extension LiveActionExecutor {
         },
         "worker.ping": { c in
             let id = try c.string("id")
-            guard let row = try c.db.query("""
-                SELECT status, extract(epoch FROM now() - last_heartbeat)::float8 AS age FROM workers WHERE id = $1
-                """, [id]).rows.first else { throw ActionFailure.notFound("worker \(id)") }
-            let status: String = try row.get("status")
-            let age: Double? = try row.get("age")
+            guard try c.db.query("SELECT 1 FROM workers WHERE id = $1", [id]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+            // The worker itself answers (the database only remembers its last heartbeat): BLPOP bounds the wait.
+            let token = UUID().uuidString.lowercased()
             let start = DispatchTime.now().uptimeNanoseconds
-            let listeners = try c.ex.redis.send("PUBLISH", c.ns.controlChannel, CanonicalJSON.object(["command": .string("worker.ping"), "target": .string(id)])).int ?? 0
+            try c.control("worker.ping", id, extra: ["reply": .string(token)])
+            let reply = try c.redis(WorkerPong.database).send("BLPOP", c.ns.pingReplyKey(token), WorkerPong.timeoutSeconds)
+            guard let bytes = reply.array?.last?.bytes else {
+                throw ActionFailure.failed("worker \(id) did not answer within \(WorkerPong.timeoutSeconds) s")
+            }
+            let pong = try JSONDecoder().decode(WorkerPong.self, from: Data(bytes))
             let rtt = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            guard status != "offline" else { throw ActionFailure.conflict("worker \(id) is offline (last heartbeat \(Int(age ?? 0)) s ago)") }
-            return ActionResult(String(format: "pong from %@ (%@): heartbeat %.1f s ago, control round trip %.2f ms, %d listener(s)", id, status, age ?? 0, rtt, listeners),
-                                details: ["heartbeat_age_ms": .int(Int((age ?? 0) * 1_000)), "rtt_us": .int(Int(rtt * 1_000)), "status": .string(status)])
+            return ActionResult(String(format: "pong from %@ (pid %d on %@, %@): %d of %d slots busy, %d processed, round trip %.2f ms",
+                                       pong.worker, pong.pid, pong.hostname, pong.status, pong.active, pong.concurrency, pong.processed, rtt),
+                                details: ["pid": .int(pong.pid), "hostname": .string(pong.hostname), "active": .int(pong.active),
+                                          "rtt_us": .int(Int(rtt * 1_000)), "status": .string(pong.status)])
         },
         "worker.forget": { c in
             let id = try c.string("id")
@@ -192,4 +196,36 @@ extension LiveActionContext {
         try control(command, id, value: value, extra: extra)
         return r
     }
+}
+
+/// A worker's answer to worker.ping (`{"command":"worker.ping","target":id,"reply":token}` on
+/// `{ns}:control`): its owner LPUSHes this JSON to `pingReplyKey(token)` in DB1, where the
+/// executor waits for it with BLPOP.
+public struct WorkerPong: Codable, Sendable, Equatable {
+    public var worker: String
+    public var hostname: String
+    public var pid: Int
+    public var status: String
+    public var active: Int
+    public var concurrency: Int
+    public var processed: Int
+
+    public init(worker: String, hostname: String, pid: Int, status: String, active: Int, concurrency: Int, processed: Int) {
+        self.worker = worker
+        self.hostname = hostname
+        self.pid = pid
+        self.status = status
+        self.active = active
+        self.concurrency = concurrency
+        self.processed = processed
+    }
+
+    public static let database = Namespace.DB.cache
+    public static let timeoutSeconds = 2
+    /// An answer nobody waits for any more expires.
+    public static let replyTTLSeconds = 30
+}
+
+extension Namespace {
+    public func pingReplyKey(_ token: String) -> String { "\(prefix):control:reply:\(token)" }
 }
