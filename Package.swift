@@ -67,8 +67,8 @@ let package = Package(
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         // The action pipeline's middleware with in-memory ports and an injected clock.
         .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore", "AgentOSTestSupport"]),
-        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore"]),
-        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig", "AgentOSTestSupport"],
+        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore", "AgentOSTestSupport"]),
+        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig", "AgentOSTestSupport", "ConsoleTerminal"],
                     exclude: ["__Snapshots__"]),
         // Theme, key map and configuration files: loading, fuzzed errors, precedence, secrets.
         .testTarget(name: "ConsoleConfigTests", dependencies: ["ConsoleConfig", "ConsoleApp", "ConsoleUI", "AgentOSTestSupport",

@@ -28,15 +28,22 @@ public final class CursesScreen {
 
     /// `monochrome` forces attributes only (NO_COLOR); `theme` maps the tokens to colours at the
     /// depth the terminal offers.
-    public init(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws {
+    public convenience init(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws {
         setlocale(LC_ALL, "")
-        let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
-        unicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw Failure.noTerminal("the console needs a terminal on stdin and stdout (use `agentos snapshot` in scripts)")
         }
-        guard let s = newterm(nil, agentos_stdout(), agentos_stdin()) else {
-            throw Failure.noTerminal("cannot initialise the terminal (TERM=\(ProcessInfo.processInfo.environment["TERM"] ?? "unset"))")
+        try self.init(output: agentos_stdout(), input: agentos_stdin(), terminal: nil, theme: theme, monochrome: monochrome, mouse: mouse)
+    }
+
+    /// Curses on any pair of streams, `terminal` naming the terminfo entry (nil: $TERM). The tests
+    /// use a file as the output to read back the exact bytes a frame becomes.
+    public init(output: UnsafeMutablePointer<FILE>, input: UnsafeMutablePointer<FILE>, terminal: String?,
+                theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws {
+        let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
+        unicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
+        guard let s = newterm(terminal, output, input) else {
+            throw Failure.noTerminal("cannot initialise the terminal (TERM=\(terminal ?? ProcessInfo.processInfo.environment["TERM"] ?? "unset"))")
         }
         screen = s
         _ = set_term(s)

@@ -90,7 +90,7 @@ import Testing
     }
 
     /// RELIABILITY check 14: each kind of denial leaves exactly one row per attempt.
-    @Test func everyDeniedAttemptLeavesExactlyOneRow() {
+    @Test func everyDeniedAttemptLeavesExactlyOneRow() throws {
         let n = 100
         // Rate limits off except for the rate-limit kind (they come before idempotency and breakers).
         let h = Harness { $0.rateLimits = false }
@@ -126,8 +126,8 @@ import Testing
         }
         #expect(h.executor.total == 1)
         #expect(limited.executor.total == 50)
-        #expect((try? AuditVerifier.verify(h.audit))?.ok == true)
-        #expect((try? AuditVerifier.verify(limited.audit))?.ok == true)
+        #expect(try AuditVerifier.verify(h.audit).ok)
+        #expect(try AuditVerifier.verify(limited.audit).ok)
     }
 }
 

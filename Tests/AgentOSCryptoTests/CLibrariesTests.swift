@@ -1,14 +1,22 @@
 import CHiredis
 import CLibPQ
 import CNcursesw
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The four Debian C libraries link and report the versions the notes were written against.
 @Suite struct CLibrariesTests {
-    @Test func ncurseswIsWide() {
+    /// wcwidth answers by LC_CTYPE: under a UTF-8 locale a CJK ideograph is two columns (in "C" it is -1).
+    @Test func ncurseswIsWide() throws {
         let version = String(cString: curses_version())
         #expect(version.hasPrefix("ncurses 6"))
-        #expect(agentos_wcwidth(0x4E2D) == 2 || agentos_wcwidth(0x4E2D) == -1) // locale-dependent before setlocale
+        let previous = String(cString: try #require(setlocale(LC_CTYPE, nil)))
+        defer { setlocale(LC_CTYPE, previous) }
+        _ = try #require(setlocale(LC_CTYPE, "C.UTF-8"), "the C.UTF-8 locale is missing")
+        #expect(agentos_wcwidth(0x4E2D) == 2)
+        #expect(agentos_wcwidth(0x61) == 1)
     }
 
     @Test func hiredisReaderParsesRESP() {

@@ -31,23 +31,31 @@ enum Fixture {
         return state
     }
 
-    /// Compares the rendered frame with a golden file (text grid + style runs);
-    /// `AGENTOS_RECORD=1` re-records.
-    /// `runs` replaces the style runs (a theme's inks).
+    /// Compares the rendered frame with a golden file (text grid + style runs); `runs` replaces
+    /// the style runs (a theme's inks). `AGENTOS_RECORD=1` writes the file and fails the test, so a
+    /// recording never passes unreviewed; with `CI` set it refuses and writes nothing.
     static func assertGolden(_ buffer: CellBuffer, _ name: String, runs: String? = nil, filePath: String = #filePath,
-                             sourceLocation: SourceLocation = #_sourceLocation) {
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
         let dir = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("__Snapshots__")
         let url = dir.appendingPathComponent("\(name).txt")
         let actual = buffer.text() + (runs == nil ? "\n--- styles ---\n" : "\n--- inks ---\n") + (runs ?? buffer.styleRuns()) + "\n"
-        if ProcessInfo.processInfo.environment["AGENTOS_RECORD"] == "1" {
-            try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try? actual.write(to: url, atomically: true, encoding: .utf8)
+        let environment = ProcessInfo.processInfo.environment
+        if environment["AGENTOS_RECORD"] == "1" {
+            if environment["CI"] != nil {
+                Issue.record("AGENTOS_RECORD=1 under CI: golden frames are recorded on a workstation and reviewed, never in CI (\(name).txt not written)",
+                             sourceLocation: sourceLocation)
+                return
+            }
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try actual.write(to: url, atomically: true, encoding: .utf8)
+            Issue.record("recorded \(name).txt: review the diff and re-run without AGENTOS_RECORD", sourceLocation: sourceLocation)
             return
         }
-        guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             Issue.record("no golden frame \(name).txt: run with AGENTOS_RECORD=1 to record it", sourceLocation: sourceLocation)
             return
         }
+        let expected = try String(contentsOf: url, encoding: .utf8)
         if expected != actual {
             let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let a = actual.split(separator: "\n", omittingEmptySubsequences: false)

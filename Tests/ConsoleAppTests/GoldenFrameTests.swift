@@ -5,37 +5,37 @@ import Testing
 
 @Suite struct GoldenFrameTests {
     @Test(arguments: ViewID.allCases)
-    func eachViewAt80x24(view: ViewID) {
-        Fixture.assertGolden(App.render(Fixture.state(width: 80, height: 24, view: view)), "\(view)-80x24")
+    func eachViewAt80x24(view: ViewID) throws {
+        try Fixture.assertGolden(App.render(Fixture.state(width: 80, height: 24, view: view)), "\(view)-80x24")
     }
 
     @Test(arguments: ViewID.allCases)
-    func eachViewAt160x48(view: ViewID) {
-        Fixture.assertGolden(App.render(Fixture.state(width: 160, height: 48, view: view)), "\(view)-160x48")
+    func eachViewAt160x48(view: ViewID) throws {
+        try Fixture.assertGolden(App.render(Fixture.state(width: 160, height: 48, view: view)), "\(view)-160x48")
     }
 
-    @Test func queuesPaneAndJobDetail() {
+    @Test func queuesPaneAndJobDetail() throws {
         var state = Fixture.state(view: .jobs)
         _ = App.update(&state, .key(.char("]")))
-        Fixture.assertGolden(App.render(state), "jobs-queues-80x24")
+        try Fixture.assertGolden(App.render(state), "jobs-queues-80x24")
         var detail = Fixture.state(width: 100, height: 40, view: .jobs)
         _ = App.update(&detail, .key(.char("/")))
         for c in "failed" { _ = App.update(&detail, .key(.char(c))) }
         _ = App.update(&detail, .key(.enter))
         _ = App.update(&detail, .key(.enter))
-        Fixture.assertGolden(App.render(detail), "jobs-failed-detail-100x40")
+        try Fixture.assertGolden(App.render(detail), "jobs-failed-detail-100x40")
     }
 
-    @Test func helpAndStaleBannerAndASCII() {
+    @Test func helpAndStaleBannerAndASCII() throws {
         var help = Fixture.state()
         _ = App.update(&help, .key(.char("?")))
-        Fixture.assertGolden(App.render(help), "help-80x24")
+        try Fixture.assertGolden(App.render(help), "help-80x24")
         var stale = Fixture.state(view: .workers)
         _ = App.update(&stale, .bus(.disconnected(reason: "connection to Redis lost", retryInMillis: 1_600)))
         _ = App.update(&stale, .tick(Fixture.now.addingTimeInterval(12)))
-        Fixture.assertGolden(App.render(stale), "stale-80x24")
+        try Fixture.assertGolden(App.render(stale), "stale-80x24")
         var ascii = Fixture.state(view: .analytics)
         ascii.unicode = false
-        Fixture.assertGolden(App.render(ascii), "analytics-ascii-80x24")
+        try Fixture.assertGolden(App.render(ascii), "analytics-ascii-80x24")
     }
 }

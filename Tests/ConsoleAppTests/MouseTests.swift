@@ -60,18 +60,14 @@ import Testing
         h.perform(App.update(&h.state, .key(.mouse(Mouse(.click, x: x, y: y)))))
         #expect(h.dispatched.count == 1 && h.dispatched.first?.action == "job.cancel" && h.job(id)?.status == .cancelled)
 
-        // The menu: a click on a row runs that entry (here into its dialog), a click on No cancels.
+        // The menu: a click on a row runs that entry. Retry is standard and not destructive: no dialog, it runs at once.
         _ = try #require(ActionTests.queuedJob(h))
         h.press(.char("."))
         let menu = App.render(h.state)
         let row = try #require((0..<menu.height).first { menu.row($0).contains("Retry job") })
         h.perform(App.update(&h.state, .key(.mouse(Mouse(.click, x: try column(h.state, "Retry job", row: row), y: row)))))
-        guard case let .confirm(dialog) = h.state.overlay else {
-            // Retry needs no confirmation: it ran.
-            #expect(h.dispatched.last?.action == "job.retry")
-            return
-        }
-        #expect(dialog.pending.spec.name == "job.retry")
+        #expect(h.state.overlay == .none, "\(h.state.overlay)")
+        #expect(h.dispatched.map(\.action) == ["job.cancel", "job.retry"])
     }
 
     @Test func theWallboardAndTextEntryIgnoreTheMouse() throws {

@@ -82,7 +82,7 @@ import Testing
         #expect(App.update(&s, .key(.char("q"))) == [.quit])
     }
 
-    @Test func wallboardShowsLargeFiguresWithoutACursorFrom80x24ToVeryLarge() {
+    @Test func wallboardShowsLargeFiguresWithoutACursorFrom80x24ToVeryLarge() throws {
         for (w, h) in [(80, 24), (120, 40), (240, 70), (400, 120)] {
             let s = wallboard(width: w, height: h)
             let frame = App.render(s)
@@ -105,11 +105,11 @@ import Testing
             let frame = App.render(s)
             #expect(frame.row(0).contains(view.title) && !frame.styleRuns().contains("/selection+bold"), "\(view)")
         }
-        Fixture.assertGolden(App.render(wallboard()), "wallboard-dashboard-80x24")
-        Fixture.assertGolden(App.render(wallboard(width: 160, height: 48)), "wallboard-dashboard-160x48")
+        try Fixture.assertGolden(App.render(wallboard()), "wallboard-dashboard-80x24")
+        try Fixture.assertGolden(App.render(wallboard(width: 160, height: 48)), "wallboard-dashboard-160x48")
     }
 
-    @Test func wallboardKeepsRunningThroughADisconnectWithAStalenessBanner() {
+    @Test func wallboardKeepsRunningThroughADisconnectWithAStalenessBanner() throws {
         var s = wallboard(width: 120, height: 40)
         _ = App.update(&s, .bus(.disconnected(reason: "connection to Redis lost", retryInMillis: 1_600)))
         _ = App.update(&s, .tick(Fixture.now.addingTimeInterval(12)))
@@ -130,6 +130,6 @@ import Testing
         // Data that stops arriving is stale too, even with the links up.
         _ = App.update(&s, .tick(Fixture.now.addingTimeInterval(120)))
         #expect(App.staleness(s)?.hasPrefix("STALE · no fresh data for") == true)
-        Fixture.assertGolden(frame, "wallboard-workers-120x40")
+        try Fixture.assertGolden(frame, "wallboard-workers-120x40")
     }
 }

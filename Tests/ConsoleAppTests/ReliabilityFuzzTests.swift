@@ -4,7 +4,11 @@ import AgentOSWorld
 import ConsoleApp
 import ConsoleConfig
 import ConsoleUI
+import ConsoleTerminal
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 
@@ -40,20 +44,23 @@ struct ReliabilityFuzzTests {
         "zero\u{200B}width\u{200D}joiner\u{200E}\u{200F}", "\u{FEFF}bom", "\u{061C}arabic mark", "\u{2060}\u{2064}", "\u{FFF9}anno\u{FFFB}",
         "\u{1B}", "\u{1B}[", "\u{1B}]", String(repeating: "\u{1B}[1m", count: 200), "ok \u{1F600} wide 漢字 and é",
         "line one\nline two\n\u{1B}[A\u{1B}[2K", "\r\n\r\n", "\u{1B}c", "\u{1B}#8", "\u{1B}(0lqqk\u{1B}(B",
+        "line\u{2028}separator", "para\u{2029}graph", "soft\u{AD}hyphen", "tag\u{E0001}\u{E0065}\u{E006E}\u{E007F}", "\u{E000}private\u{F0000}",
+        "unassigned\u{0378}" + String(Unicode.Scalar(0xFFFF)!) + String(Unicode.Scalar(0xFDD0)!), "\u{0600}\u{110BD}\u{1D173}format",
     ]
 
     /// Bytes that are not UTF-8 (or are the single-byte CSI), for the byte-level decoders.
     static let invalidUTF8: [[UInt8]] = [[0xFF], [0x9B, 0x33, 0x31, 0x6D], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80],
                                          [0xF8, 0x88, 0x80, 0x80, 0x80], [0xC2], [0x1B, 0xFF, 0x5B], [0xF4, 0x90, 0x80, 0x80], [0xFE, 0xFE, 0xFF]]
 
-    /// Random hostile text: escape fragments, controls, C1, bidi and ordinary letters mixed.
+    /// Random hostile text: escape fragments, controls, C1, format characters, separators, tags,
+    /// private-use and unassigned scalars, any scalar at all, and ordinary letters mixed.
     static func random(_ rng: inout Fuzz) -> String {
-        let pieces: [String] = ["\u{1B}", "[", "]", "P", "\\", ";", "0", "8", "52", "m", "\u{07}", "\u{9B}", "\u{9C}", "\u{9D}", "\u{90}", "\r", "\n",
-                                "\u{0}", "\u{7F}", "\u{202E}", "\u{2066}", "\u{2069}", "\u{200B}", "\u{FEFF}", "a", "Z", " ", "é", "漢", "\u{1F600}", "\u{0301}"]
+        let pieces: [String] = ["\u{1B}", "[", "]", "P", "\\", ";", "0", "8", "52", "m", "\u{07}", "\u{9C}", "\u{9D}", "\u{90}", "\r", "\n",
+                                "\u{200B}", "a", "Z", " ", "é", "漢", "\u{1F600}", "\u{0301}", "\u{FE0F}"] + TerminalSafety.hostileScalars.map { String($0) }
         var s = ""
         for _ in 0..<Int.random(in: 1...24, using: &rng) {
             if Int.random(in: 0..<6, using: &rng) == 0 {
-                s.unicodeScalars.append(Unicode.Scalar(UInt32.random(in: 0...0xD7FF, using: &rng)) ?? "x")
+                s.unicodeScalars.append(Unicode.Scalar(UInt32.random(in: 0...0x10FFFF, using: &rng)) ?? "x")
             } else {
                 s += pieces.randomElement(using: &rng)!
             }
@@ -61,9 +68,9 @@ struct ReliabilityFuzzTests {
         return s
     }
 
-    /// Scalars on screen that must not be there: ESC, C0 and C1 controls, DEL, bidi and format characters.
+    /// Scalars on screen that must not be there, by the Unicode-property oracle (not the sanitiser's own tables).
     static func unsafeScalars(_ text: String) -> Int {
-        text.unicodeScalars.filter { TextSanitizer.isUnsafe($0.value) }.count
+        TerminalSafety.unsafeScalars(text).count
     }
 
     static func unsafeCells(_ buffer: CellBuffer) -> Int {
@@ -88,7 +95,7 @@ struct ReliabilityFuzzTests {
             if s.unicodeScalars.contains(where: { $0 == "\u{1B}" || (0x80...0x9F).contains($0.value) }) { withEscape += 1 }
             for options in [TextSanitizer.Options.singleLine, .multiLine] {
                 let out = TextSanitizer.clean(s, options)
-                let bad = out.unicodeScalars.filter { TextSanitizer.isUnsafe($0.value) && !(options.keepNewlines && $0 == "\n") }.count
+                let bad = TerminalSafety.unsafeScalars(out).filter { !(options.keepNewlines && $0 == "\n") }.count
                 if bad > 0 { Issue.record("clean(\(s.debugDescription)) = \(out.debugDescription)") }
                 escapes += bad
             }
@@ -114,14 +121,7 @@ struct ReliabilityFuzzTests {
         var generation = Fixture.snapshot.generation
         for _ in 0..<snapshots {
             generation += 1
-            var count = 0
-            var doc = Self.replacingStrings(base, keys: freeKeys) { _ in
-                count += 1
-                let s = Int.random(in: 0..<3, using: &rng) == 0 ? Self.corpus.randomElement(using: &rng)! : Self.random(&rng)
-                return s
-            }
-            doc["generation"] = generation
-            let data = try JSONSerialization.data(withJSONObject: doc)
+            let (data, count) = try Self.hostileDocument(base, keys: freeKeys, generation: generation, &rng)
             fieldsFuzzed += count
             inputs += count
             // Every other document also carries raw invalid UTF-8 and single-byte CSI inside its
@@ -142,11 +142,7 @@ struct ReliabilityFuzzTests {
                 }
             }
             guard let snapshot else { continue }
-            var state = AppState(connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: Self.random(&rng), role: "admin"),
-                                 now: Fixture.now, width: 132, height: 40)
-            _ = App.update(&state, .snapshotLoaded(snapshot))
-            _ = App.update(&state, .bus(.disconnected(reason: Self.random(&rng), retryInMillis: 1_000)))
-            _ = App.update(&state, .snapshotFailed(Self.corpus.randomElement(using: &rng)!))
+            var state = Self.hostileState(snapshot, width: 132, height: 40, &rng)
             for view in ViewID.allCases {
                 _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
                 escapes += Self.unsafeCells(App.render(state))
@@ -166,6 +162,78 @@ struct ReliabilityFuzzTests {
                     refused: rejectedDocs + invalidRefused, escapes: escapes,
                     notes: "\(Self.corpus.count) corpus + \(strings) random strings (\(withEscape) with ESC or C1) + \(byteInputs) byte strings with invalid UTF-8; \(fieldsFuzzed) hostile values in \(freeKeys.count) snapshot fields over \(snapshots) snapshots (\(invalidRefused) with raw invalid UTF-8 refused by the decoder), \(frames) frames of every view, detail and help",
                     ok: escapes == 0 && rejectedDocs == 0, started: started)
+    }
+
+    /// The snapshot `base` with every value of `keys` replaced by hostile text; and how many were replaced.
+    static func hostileDocument(_ base: [String: Any], keys: Set<String>, generation: Int, _ rng: inout Fuzz) throws -> (Data, Int) {
+        var count = 0
+        var doc = replacingStrings(base, keys: keys) { _ in
+            count += 1
+            return Int.random(in: 0..<3, using: &rng) == 0 ? corpus.randomElement(using: &rng)! : random(&rng)
+        }
+        doc["generation"] = generation
+        return (try JSONSerialization.data(withJSONObject: doc), count)
+    }
+
+    /// A console showing `snapshot` with a hostile operator name, disconnect reason and load error.
+    static func hostileState(_ snapshot: Snapshot, width: Int, height: Int, _ rng: inout Fuzz) -> AppState {
+        var state = AppState(connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: random(&rng), role: "admin"),
+                             now: Fixture.now, width: width, height: height)
+        _ = App.update(&state, .snapshotLoaded(snapshot))
+        _ = App.update(&state, .bus(.disconnected(reason: random(&rng), retryInMillis: 1_000)))
+        _ = App.update(&state, .snapshotFailed(corpus.randomElement(using: &rng)!))
+        return state
+    }
+
+    /// Check 11 at the last step: the bytes curses writes for hostile frames (every view, its
+    /// detail and the help) to an `xterm-256color` terminal, here a file, carry no escape sequence
+    /// or control but the renderer's own and no scalar the oracle calls unsafe.
+    @Test func check11TheBytesWrittenToTheTerminalCarryNoEscapeFromTheText() throws {
+        var rng = Fuzz(seed: 1112, junk: Fuzz.reliabilityJunk)
+        let base = try JSONSerialization.jsonObject(with: try Fixture.snapshot.encoded()) as! [String: Any]
+        let freeKeys = Self.freeTextKeys(base)
+        let previousLocale = String(cString: try #require(setlocale(LC_CTYPE, nil)))
+        defer { setlocale(LC_CTYPE, previousLocale) }
+        _ = try #require(setlocale(LC_CTYPE, "C.UTF-8"), "curses writes UTF-8 only under a UTF-8 locale")
+        let output = try #require(tmpfile())
+        let input = try #require(fopen("/dev/null", "r"))
+        defer { fclose(output); fclose(input) }
+        var frames = 0
+        var sawHostileText = false
+        do {
+            let screen = try CursesScreen(output: output, input: input, terminal: "xterm-256color")
+            #expect(screen.unicode && screen.width >= 80 && screen.height >= 24)
+            for generation in 1...Self.size(fast: 3, full: 40) {
+                let (data, _) = try Self.hostileDocument(base, keys: freeKeys, generation: generation, &rng)
+                var state = Self.hostileState(try Snapshot.decode(data), width: screen.width, height: screen.height, &rng)
+                func draw() {
+                    let frame = App.render(state)
+                    sawHostileText = sawHostileText || frame.text().contains("\\x1b")
+                    screen.draw(frame)
+                    frames += 1
+                }
+                for view in ViewID.allCases {
+                    _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
+                    draw()
+                    _ = App.update(&state, .key(.enter))
+                    draw()
+                    _ = App.update(&state, .key(.escape))
+                }
+                _ = App.update(&state, .key(.char("?")))
+                draw()
+            }
+            screen.shutdown()
+        }
+        fflush(output)
+        let size = ftell(output)
+        rewind(output)
+        var bytes = [UInt8](repeating: 0, count: size)
+        #expect(fread(&bytes, 1, size, output) == size)
+        let violations = TerminalSafety.outputViolations(bytes)
+        #expect(violations.isEmpty, "\(violations.count) violations in \(size) bytes, e.g. \(violations.prefix(5))")
+        // The scan saw the hostile text drawn, as its visible escapes.
+        #expect(sawHostileText && frames == Self.size(fast: 3, full: 40) * (2 * ViewID.allCases.count + 1))
+        #expect(String(decoding: bytes, as: UTF8.self).contains("\\x1b"), "the frames' text reached the output")
     }
 
     /// The keys of string values that take any text (replacing all of one key's values keeps the

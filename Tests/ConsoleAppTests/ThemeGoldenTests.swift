@@ -18,7 +18,7 @@ import Testing
         let buffer = App.render(Fixture.state(width: 80, height: 24, view: .dashboard))
         for depth in [ColorDepth.full256, .sixteen, .eight, .monochrome] {
             let palette = Palette(theme: theme, depth: depth)
-            Fixture.assertGolden(buffer, "theme-\(name)-\(depth.rawValue)", runs: buffer.inkRuns(palette))
+            try Fixture.assertGolden(buffer, "theme-\(name)-\(depth.rawValue)", runs: buffer.inkRuns(palette))
         }
     }
 

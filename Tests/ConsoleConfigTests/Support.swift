@@ -7,8 +7,8 @@ enum Repo {
     static let themes = root.appendingPathComponent("themes")
     static let keymaps = root.appendingPathComponent("keymaps")
 
-    static func files(_ dir: URL) -> [URL] {
-        ((try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? [])
+    static func files(_ dir: URL) throws -> [URL] {
+        try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "yaml" }.sorted { $0.path < $1.path }
     }
 

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct ThemeTests {
     @Test func everyShippedThemeLoadsAndDefinesEveryToken() throws {
-        let files = Repo.files(Repo.themes)
+        let files = try Repo.files(Repo.themes)
         #expect(Set(files.map { $0.deletingPathExtension().lastPathComponent }).isSuperset(of: ["default", "light", "high-contrast", "monochrome"]))
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
@@ -99,7 +99,7 @@ import Testing
         let dir = Repo.temporaryDirectory()
         var rng = Fuzz(seed: 6)
         var failures = 0, total = 0
-        for file in Repo.files(Repo.themes) {
+        for file in try Repo.files(Repo.themes) {
             let original = try String(contentsOf: file, encoding: .utf8)
             for _ in 0..<250 {
                 var text = original

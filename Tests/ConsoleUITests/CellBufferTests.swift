@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 @testable import ConsoleUI
 import Testing
 
@@ -45,7 +46,7 @@ import Testing
         var b = CellBuffer(width: 60, height: 1)
         b.put("job\u{1b}]52;c;aGk=\u{07}\u{9b}31m\u{202e}evil", x: 0, y: 0)
         let text = b.row(0)
-        #expect(!text.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) })
+        #expect(TerminalSafety.unsafeScalars(text).isEmpty)
         #expect(text.hasPrefix("job\\x1b]52;c;aGk=\\x07\\x9b31m<U+202E>evil"))
     }
 
@@ -104,6 +105,9 @@ import Testing
         Array("abc\u{202E}txt.exe".utf8),                  // RLO
         Array("\u{2066}\u{2067}\u{2068}\u{2069}".utf8),    // isolates
         Array("zero\u{200B}width\u{FEFF}".utf8),
+        Array("line\u{2028}para\u{2029}soft\u{AD}".utf8),     // separators, soft hyphen
+        Array("tag\u{E0001}\u{E0041}\u{E007F}".utf8),          // tag characters
+        Array("\u{E000}\u{F0000}\u{0378}".utf8) + [0xEF, 0xBF, 0xBF, 0xEF, 0xB7, 0x90], // private use, unassigned, noncharacters U+FFFF, U+FDD0
         [0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82],               // invalid UTF-8
         [0xed, 0xa0, 0x80],                                 // an encoded surrogate
         [0xc0, 0x80],                                       // overlong NUL
@@ -112,7 +116,7 @@ import Testing
     @Test(arguments: corpus)
     func corpusComesOutVisible(input: [UInt8]) {
         let out = TextSanitizer.clean(bytes: input)
-        #expect(!out.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) }, "\(out)")
+        #expect(TerminalSafety.unsafeScalars(out).isEmpty, "\(out)")
         #expect(!out.utf8.contains(0x1b) && !out.utf8.contains(0x9b) && !out.utf8.contains(0x07))
     }
 
@@ -132,7 +136,27 @@ import Testing
         for _ in 0..<20_000 {
             let bytes = (0..<Int(next() % 40)).map { _ in UInt8(truncatingIfNeeded: next()) }
             let out = TextSanitizer.clean(bytes: bytes)
-            #expect(!out.unicodeScalars.contains { TextSanitizer.isUnsafe($0.value) })
+            #expect(TerminalSafety.unsafeScalars(out).isEmpty, "\(bytes) -> \(out.debugDescription)")
         }
+    }
+
+    /// Every Unicode scalar, alone and between letters: the ones the Unicode-property oracle calls
+    /// unsafe come out as an escape free of unsafe scalars, every other one unchanged.
+    @Test func everyScalarIsEscapedExactlyWhenTheOracleSaysUnsafe() {
+        var escaped = 0, kept = 0, wrong: [String] = []
+        for v in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(v) else { continue }
+            let text = "a" + String(scalar) + "b"
+            let out = TextSanitizer.clean(text, .init(keepNewlines: false, tabWidth: nil))
+            if TerminalSafety.isUnsafe(scalar) {
+                escaped += 1
+                if out == text || !TerminalSafety.unsafeScalars(out).isEmpty { wrong.append("U+\(String(v, radix: 16, uppercase: true)) -> \(out.debugDescription)") }
+            } else {
+                kept += 1
+                if out != text { wrong.append("U+\(String(v, radix: 16, uppercase: true)) changed to \(out.debugDescription)") }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) scalars disagree with the oracle, e.g. \(wrong.prefix(8))")
+        #expect(escaped > 800_000 && kept > 140_000, "escaped \(escaped), kept \(kept)")
     }
 }

@@ -1,13 +1,16 @@
 /// Makes untrusted text (job names, errors, log lines, config values, worker names, banner text)
-/// safe to draw on a terminal: every control and format character becomes a visible escape.
+/// safe to draw on a terminal: every scalar that is not a plain glyph of known width becomes a
+/// visible escape.
 ///
 /// - C0 controls (U+0000–001F) except those a layout chooses to keep → `^@`…`^_` style is ambiguous
 ///   with real carets, so they are shown as `\x1b`-style hex escapes; TAB becomes spaces when asked.
 /// - DEL (U+007F) and C1 controls (U+0080–009F, including the single-byte CSI 0x9B) → `\x7f`, `\x9b`.
-/// - Bidi controls and other invisible format characters (U+200B–200F, U+202A–202E, U+2060–2064,
-///   U+2066–2069, U+FEFF, U+061C) → `<U+202E>`.
+/// - Format characters (Cf: soft hyphen, bidi marks, embeddings, overrides and isolates, zero-width
+///   characters, BOM, tags U+E0000–E007F…), the line and paragraph separators (U+2028/2029),
+///   private-use and unassigned scalars (no width a terminal and this console agree on) → `<U+202E>`.
 /// - Invalid UTF-8 bytes → `\xff`.
-/// The result never contains ESC, a C1 control or a bidi override, whatever the input.
+/// The result never contains ESC, a C1 control or a bidi override, whatever the input. The tests
+/// judge it by an oracle built from Unicode properties (AgentOSTestSupport/TerminalSafety.swift).
 public enum TextSanitizer {
     public struct Options: Sendable {
         /// Keep newlines (multi-line panes handle them); otherwise `\n` is shown as `\n`.
@@ -50,13 +53,20 @@ public enum TextSanitizer {
         return String(out)
     }
 
-    /// True when the scalar must not reach the terminal as is.
+    /// True when the scalar must not reach the terminal as is: the ranges of Unicode 16's Cc, Cf,
+    /// Zl, Zp and Co categories, and any scalar Unicode has not assigned.
     public static func isUnsafe(_ v: UInt32) -> Bool {
         switch v {
-        case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF, 0x061C, 0x180E: return true
-        case 0xFFF9...0xFFFB: return true // interlinear annotation controls
-        default: return false
+        case 0x00...0x1F, 0x7F...0x9F: return true // C0, DEL, C1
+        case 0x00AD, 0x0600...0x0605, 0x061C, 0x06DD, 0x070F, 0x0890...0x0891, 0x08E2, 0x180E: return true // soft hyphen, Arabic, Mongolian
+        case 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2064, 0x2066...0x206F: return true // zero-width, separators, bidi
+        case 0xFEFF, 0xFFF9...0xFFFB: return true // BOM, interlinear annotation controls
+        case 0x110BD, 0x110CD, 0x13430...0x1343F, 0x1BCA0...0x1BCA3, 0x1D173...0x1D17A: return true
+        case 0xE0001, 0xE0020...0xE007F: return true // tags
+        case 0xE000...0xF8FF, 0xF0000...0xFFFFD, 0x100000...0x10FFFD: return true // private use
+        case 0xD800...0xDFFF, 0x110000...: return true // not scalars
+        case 0x20...0x7E: return false
+        default: return Unicode.Scalar(v)?.properties.generalCategory == .unassigned
         }
     }
 
