@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "AgentOSTestSupport", dependencies: ["AgentOSWorld"], path: "Tests/AgentOSTestSupport"),
 
         // Unit tests: no servers needed, build fast.
-        .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ"]),
+        .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ", "AgentOSTestSupport"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters", "AgentOSCore"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
         // The action pipeline's middleware with in-memory ports and an injected clock.

@@ -1,5 +1,6 @@
 import CHiredis
 import CLibPQ
+import AgentOSTestSupport
 import CNcursesw
 #if canImport(Glibc)
 import Glibc
@@ -12,9 +13,7 @@ import Testing
     @Test func ncurseswIsWide() throws {
         let version = String(cString: curses_version())
         #expect(version.hasPrefix("ncurses 6"))
-        let previous = String(cString: try #require(setlocale(LC_CTYPE, nil)))
-        defer { setlocale(LC_CTYPE, previous) }
-        _ = try #require(setlocale(LC_CTYPE, "C.UTF-8"), "the C.UTF-8 locale is missing")
+        try #require(TestLocale.utf8, "the C.UTF-8 locale is missing")
         #expect(agentos_wcwidth(0x4E2D) == 2)
         #expect(agentos_wcwidth(0x61) == 1)
     }

@@ -192,9 +192,7 @@ struct ReliabilityFuzzTests {
         var rng = Fuzz(seed: 1112, junk: Fuzz.reliabilityJunk)
         let base = try JSONSerialization.jsonObject(with: try Fixture.snapshot.encoded()) as! [String: Any]
         let freeKeys = Self.freeTextKeys(base)
-        let previousLocale = String(cString: try #require(setlocale(LC_CTYPE, nil)))
-        defer { setlocale(LC_CTYPE, previousLocale) }
-        _ = try #require(setlocale(LC_CTYPE, "C.UTF-8"), "curses writes UTF-8 only under a UTF-8 locale")
+        try #require(TestLocale.utf8, "curses writes UTF-8 only under a UTF-8 locale")
         let output = try #require(tmpfile())
         let input = try #require(fopen("/dev/null", "r"))
         defer { fclose(output); fclose(input) }
