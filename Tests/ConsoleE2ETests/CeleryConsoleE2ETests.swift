@@ -40,11 +40,11 @@ struct CeleryConsoleE2ETests {
         let options = "{\"broker_db\": 12, \"global_keyprefix\": \"\(prefix)\", \"queues\": [\"\(queue)\"]}"
         let ui = try TmuxSession(command: "\(bin) console --redis \(redisURL) --postgres \(pgURL) --namespace e2ecel\(tag) --celery '\(options)'",
                                  width: 160, height: 40)
-        _ = ui.waitFor("Health", seconds: 20)
+        try ui.waitFor("Health")
         try ui.send("4")
-        let screen = ui.waitFor(host, seconds: 40)
-        let row = screen.split(separator: "\n").first { $0.contains(host) }.map(String.init) ?? ""
-        #expect(row.contains("online"), "worker row: \(row)")
+        try ui.waitFor("\(host) online", seconds: 60) { screen in
+            screen.split(separator: "\n").contains { $0.contains(host) && $0.contains("online") }
+        }
 
         // A task sent to the worker's queue shows up in Jobs & Queue as completed.
         let redis = try RedisClient(url: redisURL, database: 12)
@@ -59,11 +59,11 @@ struct CeleryConsoleE2ETests {
         try redis.send("LPUSH", prefix + queue, message)
         try ui.send("2")
         let short = String(id.prefix(8))
-        ui.waitFor(20, "task \(short) completed") { screen in
+        try ui.waitFor("task \(short) completed", seconds: 60) { screen in
             screen.split(separator: "\n").contains { $0.contains(short) && $0.contains("fixture.add") && $0.contains("completed") }
         }
         try ui.send("q")
-        _ = ui.waitFor(10, "the console to exit") { _ in !ui.isAlive }
+        #expect(try ui.waitForExit() == 0)
         if let keys = try? redis.send("KEYS", prefix + "*").array, !keys.isEmpty { _ = try? redis.send(["DEL"] + keys.compactMap(\.bytes)) }
     }
 }
