@@ -29,13 +29,12 @@ final class TmuxSession {
         configPath = NSTemporaryDirectory() + "\(socket).conf"
         // Set before the session exists, so a pane that ends at once still keeps its last screen and exit status.
         try "set -g remain-on-exit on\n".write(toFile: configPath, atomically: true, encoding: .utf8)
-        // The tmux server started here inherits the client's descriptors: no pipe, or reading it never ends.
+        // `exec`: the pane's process is the program itself. The tmux server started here inherits the
+        // client's descriptors: no pipe, or reading it never ends.
         try Self.run(["-L", socket, "-f", configPath, "-u", "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
                       "exec env LANG=C.UTF-8 TERM=xterm-256color \(command)"], captureOutput: false)
-        let text = try Self.run(["-L", socket, "display-message", "-p", "-t", name, "#{pane_pid}"])
-        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
-            throw TmuxError(args: ["display-message", "#{pane_pid}"], status: 0, output: text)
-        }
+        let text = try Self.run(["-L", socket, "display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pid = pid_t(text), pid > 0 else { throw TmuxError(args: ["display-message", "#{pane_pid}"], status: 0, output: text) }
         self.pid = pid
     }
 
