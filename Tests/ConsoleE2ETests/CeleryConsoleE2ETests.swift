@@ -18,13 +18,7 @@ struct CeleryConsoleE2ETests {
         let tag = UUID().uuidString.prefix(6).lowercased()
         let prefix = "e2ecel\(tag):", queue = "qe2e", host = "e2e-\(tag)@celery-host"
         let bin = TmuxSession.binary
-        // Parallel tests migrate fresh databases at once; the cluster-wide role of migration 3 can race (23505): retry.
-        var migrated = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        for _ in 0..<5 where migrated.status != 0 && migrated.stderr.contains("23505") {
-            usleep(200_000)
-            migrated = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        }
-        #expect(migrated.status == 0, "\(migrated.stderr)")
+        try database.migrate()
 
         // The worker (its own session, so its pool dies with it).
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -93,6 +93,7 @@ struct ReliabilityConsoleE2ETests {
         defer { redis.stop() }
         let database = try ScratchDatabase(baseURL: baseURL, prefix: "rel10k")
         defer { database.drop() }
+        try database.migrate()
         let ns = "rel10k\(UUID().uuidString.prefix(6).lowercased())", bin = TmuxSession.binary
         let common = "--redis \(redis.url) --postgres \(database.url) --namespace \(ns) --broker-prefix \(ns):"
         let names = Namespace(ns, brokerPrefix: ns + ":")

@@ -43,8 +43,7 @@ struct WallboardE2ETests {
         defer { database.drop() }
         let pgURL = database.url
         let bin = TmuxSession.binary
-        let migrate = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        #expect(migrate.status == 0, "migrate: \(migrate.stderr)")
+        try database.migrate()
 
         let home = NSTemporaryDirectory() + "agentos-wb-live-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: home + "/config/agentos", withIntermediateDirectories: true)
