@@ -18,13 +18,7 @@ struct CeleryConsoleE2ETests {
         let tag = UUID().uuidString.prefix(6).lowercased()
         let prefix = "e2ecel\(tag):", queue = "qe2e", host = "e2e-\(tag)@celery-host"
         let bin = TmuxSession.binary
-        // Parallel tests migrate fresh databases at once; the cluster-wide role of migration 3 can race (23505): retry.
-        var migrated = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        for _ in 0..<5 where migrated.status != 0 && migrated.stderr.contains("23505") {
-            usleep(200_000)
-            migrated = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        }
-        #expect(migrated.status == 0, "\(migrated.stderr)")
+        try database.migrate()
 
         // The worker (its own session, so its pool dies with it).
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -40,11 +34,11 @@ struct CeleryConsoleE2ETests {
         let options = "{\"broker_db\": 12, \"global_keyprefix\": \"\(prefix)\", \"queues\": [\"\(queue)\"]}"
         let ui = try TmuxSession(command: "\(bin) console --redis \(redisURL) --postgres \(pgURL) --namespace e2ecel\(tag) --celery '\(options)'",
                                  width: 160, height: 40)
-        _ = ui.waitFor("Health", seconds: 20)
+        try ui.waitFor("Health")
         try ui.send("4")
-        let screen = ui.waitFor(host, seconds: 40)
-        let row = screen.split(separator: "\n").first { $0.contains(host) }.map(String.init) ?? ""
-        #expect(row.contains("online"), "worker row: \(row)")
+        try ui.waitFor("\(host) online", seconds: 60) { screen in
+            screen.split(separator: "\n").contains { $0.contains(host) && $0.contains("online") }
+        }
 
         // A task sent to the worker's queue shows up in Jobs & Queue as completed.
         let redis = try RedisClient(url: redisURL, database: 12)
@@ -59,11 +53,11 @@ struct CeleryConsoleE2ETests {
         try redis.send("LPUSH", prefix + queue, message)
         try ui.send("2")
         let short = String(id.prefix(8))
-        ui.waitFor(20, "task \(short) completed") { screen in
+        try ui.waitFor("task \(short) completed", seconds: 60) { screen in
             screen.split(separator: "\n").contains { $0.contains(short) && $0.contains("fixture.add") && $0.contains("completed") }
         }
         try ui.send("q")
-        _ = ui.waitFor(10, "the console to exit") { _ in !ui.isAlive }
+        #expect(try ui.waitForExit() == 0)
         if let keys = try? redis.send("KEYS", prefix + "*").array, !keys.isEmpty { _ = try? redis.send(["DEL"] + keys.compactMap(\.bytes)) }
     }
 }

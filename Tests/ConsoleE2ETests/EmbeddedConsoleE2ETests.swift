@@ -1,71 +1,77 @@
 import Foundation
 import Testing
 
+/// The lines of a capture (capture-pane ends each one with a newline, blank ones too).
+func lines(_ screen: String) -> [Substring] {
+    Array(screen.split(separator: "\n", omittingEmptySubsequences: false).dropLast())
+}
+
+/// Line `index` of a capture ("" past the end): 0 is the tab bar, 1 the view's title line.
+func line(_ screen: String, _ index: Int) -> String {
+    let all = lines(screen)
+    return index < all.count ? String(all[index]) : ""
+}
+
 @Suite("agentos console end to end in tmux", .serialized)
 struct EmbeddedConsoleE2ETests {
     @Test func walkAllViewsDrillFilterResizeQuit() throws {
         #expect(FileManager.default.isExecutableFile(atPath: TmuxSession.binary), "build the binary first (swift build --build-tests)")
         let t = try TmuxSession(command: "\(TmuxSession.binary) --seed 5", width: 120, height: 36)
-        var screen = t.waitFor("Health")
-        screen = t.waitFor("events ●")
-        #expect(screen.contains("1 Dash") && screen.contains("EMBEDDED") && screen.contains("events ●"), "\(screen)")
-        #expect(screen.contains("video_downloader") && screen.contains("QUEUE"))
+        try t.waitFor("1 Dash", "EMBEDDED", "events ●", "Health", "QUEUE", "video_downloader")
 
-        let titles = ["2": "Jobs & Queue", "3": "System Controls", "4": "Agents & Workers", "5": "Managers", "6": "System Logs",
-                      "7": "Configuration", "8": "Analytics", "1": "Dashboard"]
-        for key in ["2", "3", "4", "5", "6", "7", "8", "1"] {
+        // Each view's title and a line of its own body, in one capture: a half-drawn frame has the new title over the old body.
+        let views = [("2", "Jobs & Queue", "PROG TRY WORKER"), ("3", "System Controls", "Database activity"),
+                     ("4", "Agents & Workers", "POOL   DONE"), ("5", "Managers", "SCHEDULE"), ("6", "System Logs", "LEVEL    SOURCE"),
+                     ("7", "Configuration", "DEFAULT"), ("8", "Analytics", "Stage latency p50 / p95"), ("1", "Dashboard", "Health ● api")]
+        for (key, title, body) in views {
             try t.send(key)
-            screen = t.waitFor(" \(titles[key]!) ")
+            try t.waitFor("view \(key): '\(title)' over '\(body)'") { line($0, 1).hasPrefix(" \(title)") && $0.contains(body) }
         }
-        #expect(screen.contains("Health"))
         // Tab cycles too.
         try t.send("Tab")
-        _ = t.waitFor("[jobs]")
+        try t.waitFor("the jobs after Tab") { line($0, 1).hasPrefix(" Jobs & Queue  [jobs]") && $0.contains("PROG TRY WORKER") }
 
-        // Filter the jobs by owner, then drill into the first match.
+        // Filter the jobs by owner: every row shown is alice's.
         try t.send("/")
         try t.type("alice")
         try t.send("Enter")
-        screen = t.waitFor("/alice")
-        let rows = screen.split(separator: "\n").dropFirst(3).prefix(5).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        #expect(!rows.isEmpty && rows.allSatisfy { $0.contains("alice") }, "\(screen)")
+        try t.waitFor("only alice's jobs") { s in
+            let rows = s.split(separator: "\n").dropFirst(3).prefix(5).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            return line(s, 1).contains("/alice") && !rows.isEmpty && rows.allSatisfy { $0.contains("alice") }
+        }
+        // Drill into the first match: its detail with the event timeline loaded.
         try t.send("Enter")
-        // tmux may capture a frame half drawn: wait for the line itself.
-        screen = t.waitFor("owner:        alice")
-        #expect(screen.contains("Esc to close") && screen.contains("status:"), "\(screen)")
-        screen = t.waitFor("Timeline")
-        #expect(screen.contains("created"), "the event timeline is loaded")
+        try t.waitFor("owner:        alice", "Esc to close", "status:", "Timeline", "created")
         try t.send("Escape")
-        screen = t.waitFor(5, "the detail closed") { !$0.contains("Esc to close") }
+        try t.waitFor("the detail closed over the filtered list") { s in
+            !s.contains("Esc to close") && line(s, 1).contains("/alice") && s.contains("PROG TRY WORKER")
+        }
 
         // The queues pane and the help overlay.
         try t.send("]")
-        screen = t.waitFor("video_cutter")
-        #expect(screen.contains("[queues]") && screen.contains("PENDING"), "\(screen)")
+        try t.waitFor("[queues]", "PENDING", "video_cutter")
         try t.send("?")
-        _ = t.waitFor("Help")
+        try t.waitFor("Help — Esc to close", "this help")
         try t.send("Escape")
-        _ = t.waitFor(5, "the help closed") { !$0.contains("Esc to close") }
+        try t.waitFor("the help closed over the queues") { s in
+            !s.contains("Help — Esc to close") && line(s, 1).contains("[queues]") && s.contains("video_cutter")
+        }
 
         // Resize to 80x24 and back up: the layout follows.
         try t.resize(width: 80, height: 24)
-        screen = t.waitFor(5, "an 80-column layout") { s in
-            let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
-            return lines.count >= 24 && s.contains("1 Dash ") && s.contains("data")
+        try t.waitFor("an 80-column layout") { s in
+            lines(s).count == 24 && lines(s).allSatisfy { $0.count <= 80 } && s.contains("1 Dash ") && s.contains("data")
         }
         try t.resize(width: 160, height: 48)
-        screen = t.waitFor("1 Dashboard")
-        #expect(screen.contains("2 Jobs & Queue"), "long tab titles at 160 columns")
+        try t.waitFor("1 Dashboard", "2 Jobs & Queue")
 
         // The palette.
         try t.send(":")
         try t.type("logs")
         try t.send("Enter")
-        _ = t.waitFor("System Logs")
-        _ = t.waitFor("following")
+        try t.waitFor("the logs from the palette") { line($0, 1).hasPrefix(" System Logs") && line($0, 1).contains("following") && $0.contains("LEVEL    SOURCE") }
 
         try t.send("q")
-        _ = t.waitFor(5, "the console to exit") { _ in !t.isAlive }
-        #expect(!t.isAlive)
+        #expect(try t.waitForExit() == 0)
     }
 }

@@ -45,14 +45,14 @@ struct Spawned {
     }
 }
 
-/// A redis-server of the test's own (it is stopped and restarted), with a password.
+/// A redis-server of the test's own (it is stopped and restarted, or its clients killed), with a password or none.
 final class TestRedis {
     let port: Int
-    let password: String
+    let password: String?
     let dir: String
     private var server: Spawned?
 
-    init(password: String) throws {
+    init(password: String?) throws {
         self.password = password
         port = Self.freePort()
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
@@ -77,17 +77,19 @@ final class TestRedis {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// The URL to it, the password left out (given to the program elsewhere).
+    var url: String { "redis://127.0.0.1:\(port)/0" }
+
     var binary: String { ProcessInfo.processInfo.environment["AGENTOS_TEST_REDIS_SERVER"] ?? "redis-server" }
 
     func start() throws {
+        let auth = password.map { ["--requirepass", $0] } ?? []
         server = try Spawned.start([binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                    "--requirepass", password, "--dir", dir, "--logfile", "redis.log"])
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if let r = try? Spawned.run(["redis-cli", "-p", String(port), "--no-auth-warning", "-a", password, "ping"]), r.stdout.contains("PONG") { return }
-            usleep(100_000)
+                                    "--dir", dir, "--logfile", "redis.log"] + auth)
+        let cliAuth = password.map { ["--no-auth-warning", "-a", $0] } ?? []
+        try waitUntil("redis-server on \(port) answering PING") {
+            try Spawned.run(["redis-cli", "-p", String(port)] + cliAuth + ["ping"]).stdout.contains("PONG")
         }
-        Issue.record("redis-server on \(port) did not start")
     }
 
     func stop() {

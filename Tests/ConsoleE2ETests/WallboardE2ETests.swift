@@ -10,27 +10,22 @@ struct WallboardE2ETests {
         let state = NSTemporaryDirectory() + "agentos-wb-\(UUID().uuidString.prefix(8))"
         let t = try TmuxSession(command: "XDG_STATE_HOME=\(state) \(TmuxSession.binary) --seed 5 --wallboard --wallboard-interval 2 "
                                 + "--wallboard-views dashboard,workers,analytics", width: 100, height: 30)
-        var screen = t.waitFor(10, "the dashboard's figures") { $0.contains("Dashboard  1/3") && $0.contains("WORKERS UP") }
-        #expect(screen.contains("QUEUED") && screen.contains("WORKERS UP") && screen.contains("READ-ONLY"), "\(screen)")
-        #expect(screen.contains("███"), "large figures")
-        screen = t.waitFor("Agents & Workers  2/3", seconds: 6)
-        #expect(screen.contains("workers up"))
-        screen = t.waitFor("Analytics  3/3", seconds: 6)
-        #expect(screen.contains("Throughput /min"))
-        _ = t.waitFor("Dashboard  1/3", seconds: 6)
-        // Action keys and overlays do nothing on a wallboard.
+        try t.waitFor("Dashboard  1/3", "WORKERS UP", "QUEUED", "READ-ONLY", "███")
+        try t.waitFor("Agents & Workers  2/3", "workers up")
+        try t.waitFor("Analytics  3/3", "Throughput /min")
+        // Action keys and overlays do nothing on a wallboard: the space after them pauses the cycling,
+        // and the frame that shows it paused shows no overlay.
         try t.send(".")
         try t.send("?")
-        usleep(500_000)
-        screen = t.capture()
-        #expect(!screen.contains("Help") && !screen.contains("Actions —"), "\(screen)")
+        try t.send("Space")
+        let paused = try t.waitFor("/3 paused")
+        #expect(!paused.contains("Help") && !paused.contains("Actions —"), "\(paused)")
         // Legible at 80x24 too.
         try t.resize(width: 80, height: 24)
-        screen = t.waitFor(5, "an 80x24 wallboard") { $0.contains("1/3") || $0.contains("2/3") || $0.contains("3/3") }
-        #expect(screen.split(separator: "\n").count <= 24)
+        try t.waitFor("an 80x24 wallboard") { s in lines(s).count == 24 && lines(s).allSatisfy { $0.count <= 80 } && s.contains("/3 paused") }
         try t.send("q")
-        _ = t.waitFor(5, "the console to exit") { _ in !t.isAlive }
-        let log = (try? String(contentsOfFile: state + "/agentos/agentos.log", encoding: .utf8)) ?? ""
+        #expect(try t.waitForExit() == 0)
+        let log = try String(contentsOfFile: state + "/agentos/agentos.log", encoding: .utf8)
         #expect(log.contains("console starting") && log.contains("wallboard=true"), "the log file: \(log)")
     }
 
@@ -48,8 +43,7 @@ struct WallboardE2ETests {
         defer { database.drop() }
         let pgURL = database.url
         let bin = TmuxSession.binary
-        let migrate = try Spawned.run([bin, "migrate", "--postgres", pgURL])
-        #expect(migrate.status == 0, "migrate: \(migrate.stderr)")
+        try database.migrate()
 
         let home = NSTemporaryDirectory() + "agentos-wb-live-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: home + "/config/agentos", withIntermediateDirectories: true)
@@ -77,54 +71,67 @@ struct WallboardE2ETests {
         let ui = try TmuxSession(command: "\(env) \(bin) --wallboard", width: 120, height: 36)
         let rawPath = home + "/pty.bin"
         try TmuxSession.run(["-L", ui.socket, "pipe-pane", "-o", "-t", ui.name, "cat >> \(rawPath)"], captureOutput: false)
-        var screen = ui.waitFor("events ●", seconds: 30)
-        #expect(screen.contains("PRODUCTION") && screen.contains("redis ●") && screen.contains("QUEUED") && !screen.contains("STALE"), "\(screen)")
+        try ui.waitFor("events ●", "PRODUCTION", "redis ●", "QUEUED", absent: ["STALE"])
 
         redis.stop()
-        screen = ui.waitFor("STALE", seconds: 20)
-        #expect(screen.contains("QUEUED"), "the last figures stay up: \(screen)")
-        // Still running through the outage: the banner counts on.
-        screen = ui.waitFor(10, "the outage to be counted") { $0.contains("STALE") && $0.contains("redis ✗") && ($0.contains("down 3s") || $0.contains("down 4s") || $0.contains("down 5s")) }
+        let stale = try ui.waitFor("STALE", "redis ✗", "QUEUED")
+        let firstDown = try #require(Self.downSeconds(stale), "\(stale)")
+        // Still running through the outage: the banner counts on, the last figures stay up.
+        try ui.waitFor("the outage counted past \(firstDown) s") { s in
+            s.contains("STALE") && s.contains("redis ✗") && s.contains("QUEUED") && (Self.downSeconds(s) ?? 0) > firstDown
+        }
 
         try redis.start()
-        screen = ui.waitFor(30, "the banner to go") { !$0.contains("STALE") && $0.contains("events ●") }
+        try ui.waitFor("events ●", "redis ●", "QUEUED", absent: ["STALE"], seconds: 60)
         try ui.send("q")
-        _ = ui.waitFor(10, "the console to exit") { _ in !ui.isAlive }
+        #expect(try ui.waitForExit() == 0)
 
-        let log = (try? String(contentsOfFile: home + "/state/agentos/agentos.log", encoding: .utf8)) ?? ""
+        let log = try String(contentsOfFile: home + "/state/agentos/agentos.log", encoding: .utf8)
         #expect(log.contains("console starting") && log.contains("mode=live"), "\(log)")
         #expect(log.contains("<secret from \(config):3>"), "the debug record of the settings names the password's source")
         #expect(!log.contains(password), "the password is in the log")
-        let raw = String(decoding: FileManager.default.contents(atPath: rawPath) ?? Data(), as: UTF8.self)
-        #expect(raw.count > 1_000 && !raw.contains(password), "the password reached the terminal")
+        let raw = try waitForFile(rawPath, "the console's last bytes") { $0.contains(bytes: leftAlternateScreen) }
+        #expect(raw.count > 1_000, "the pty output was recorded")
+        #expect(!raw.contains(bytes: Array(password.utf8)), "the password reached the terminal")
+    }
+
+    /// The seconds of "event stream down Ns" in the staleness banner.
+    static func downSeconds(_ screen: String) -> Int? {
+        guard let r = screen.range(of: "event stream down ") else { return nil }
+        let rest = screen[r.upperBound...]
+        let digits = rest.prefix { $0.isNumber }
+        return rest.dropFirst(digits.count).first == "s" ? Int(digits) : nil
     }
 
     /// `--mouse`: xterm's SGR mouse reports (what tmux forwards from a real mouse) reach the console.
     @Test func mouseClicksSwitchTabsAndOpenRows() throws {
-        // A quiet fleet (--rate 0.05): rows that move between the two clicks would make the second one select
-        // another row instead of opening (seen under load in CI).
+        // Quiet (--rate 0.05, the simulator's floor): rows that move between the two clicks make the second
+        // one select another row instead of opening (seen under load in CI).
         let t = try TmuxSession(command: "\(TmuxSession.binary) --seed 5 --rate 0.05 --mouse", width: 120, height: 30)
-        var screen = t.waitFor("events ●")
+        let screen = try t.waitFor("events ●", "2 Jobs")
         func click(_ x: Int, _ y: Int) throws { try t.type("\u{1b}[<0;\(x + 1);\(y + 1)M\u{1b}[<0;\(x + 1);\(y + 1)m") }
-        let tabs = String(screen.split(separator: "\n").first ?? "")
+        let tabs = line(screen, 0)
         let x = try #require(tabs.range(of: "2 Jobs").map { tabs.distance(from: tabs.startIndex, to: $0.lowerBound) })
         try click(x + 2, 0)
-        screen = t.waitFor("[jobs]")
+        try t.waitFor("the jobs view") { line($0, 1).hasPrefix(" Jobs & Queue  [jobs]") && $0.contains("PROG TRY WORKER") }
         // The third job row (the header is row 2), twice: selected, then opened.
         try click(10, 5)
-        screen = t.waitFor("3/")
+        try t.waitFor("the third row selected") { line($0, 1).contains("  3/") }
         try click(10, 5)
-        screen = t.waitFor("Esc to close")
-        #expect(screen.contains("status:"), "\(screen)")
+        try t.waitFor("Esc to close", "status:")
         try t.send("Escape")
-        // Without --mouse the same bytes are no clicks: the console stays where it is.
+        try t.waitFor("the detail closed") { !$0.contains("Esc to close") && line($0, 1).hasPrefix(" Jobs & Queue  [jobs]") }
+
+        // Without --mouse the console asks the terminal for no mouse reports (tmux's own reading of what it
+        // wrote), so a click sends nothing; with it, SGR reports of presses.
         let plain = try TmuxSession(command: "\(TmuxSession.binary) --seed 5", width: 120, height: 30)
-        _ = plain.waitFor("events ●")
-        try plain.type("\u{1b}[<0;\(x + 3);1M\u{1b}[<0;\(x + 3);1m")
-        usleep(500_000)
-        #expect(!plain.capture().contains("[jobs]"))
-        try plain.send("q")
+        try plain.waitFor("events ●", "Health")
+        #expect(try plain.format("#{mouse_any_flag}") == "0")
+        #expect(try t.format("#{mouse_standard_flag}:#{mouse_sgr_flag}") == "1:1")
         try t.send("q")
+        #expect(try t.waitForExit() == 0)
+        try plain.send("q")
+        #expect(try plain.waitForExit() == 0)
     }
 
     @Test func configCheckNamesFileLineAndKey() throws {
