@@ -20,16 +20,7 @@ struct LiveBackend {
         var comps = URLComponents(string: try TestServers.postgresURL())!
         comps.path = "/\(name)"
         let url = comps.string!
-        let postgres = PostgresClient(url)
-        // Parallel tests migrate fresh databases at once; the cluster-wide role of migration 3 can race (23505): retry.
-        for attempt in 1...5 {
-            do {
-                _ = try postgres.withConnection { try Migrator().migrate($0) }
-                break
-            } catch let error as PostgresError where error.isUniqueViolation && attempt < 5 {
-                usleep(50_000)
-            }
-        }
+        let postgres = try PostgresClient.migrated(url)
         return LiveBackend(postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
                            namespace: { let n = TestServers.unique("ns"); return Namespace(n, brokerPrefix: n + ":") }(), databaseName: name, url: url)
     }

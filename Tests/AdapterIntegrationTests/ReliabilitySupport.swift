@@ -200,17 +200,10 @@ final class PrivatePostgres: @unchecked Sendable {
 }
 
 extension PostgresClient {
-    /// Migrates a fresh database (retrying the cluster-wide role race of parallel migrations).
+    /// Migrates a fresh database.
     static func migrated(_ url: String) throws -> PostgresClient {
         let postgres = PostgresClient(url)
-        for attempt in 1...5 {
-            do {
-                _ = try postgres.withConnection { try Migrator().migrate($0) }
-                break
-            } catch let error as PostgresError where error.isUniqueViolation && attempt < 5 {
-                usleep(50_000)
-            }
-        }
+        _ = try postgres.withConnection { try Migrator().migrate($0) }
         return postgres
     }
 }

@@ -20,14 +20,9 @@ struct ScratchDatabase {
 
     func drop() { _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
 
-    /// `agentos migrate` on it. Parallel tests migrate fresh databases at once and the cluster-wide role of
-    /// migration 3 can race (23505): retried, so a program started on the database afterwards does not meet it.
+    /// `agentos migrate` on it, before any program starts on the database.
     func migrate(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        var migrated = try Spawned.run([TmuxSession.binary, "migrate", "--postgres", url])
-        for _ in 0..<5 where migrated.status != 0 && migrated.stderr.contains("23505") {
-            usleep(200_000)
-            migrated = try Spawned.run([TmuxSession.binary, "migrate", "--postgres", url])
-        }
+        let migrated = try Spawned.run([TmuxSession.binary, "migrate", "--postgres", url])
         #expect(migrated.status == 0, "migrate: \(migrated.stderr)", sourceLocation: sourceLocation)
     }
 }

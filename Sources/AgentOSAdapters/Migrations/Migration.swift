@@ -73,8 +73,24 @@ public struct Migrator: Sendable {
     }
 
     /// Applies what is pending and returns it (empty when the schema is current).
+    /// The advisory lock serialises migrations of one database only: two databases of one cluster
+    /// migrated at once can both try to create the cluster-wide `agentos_console` role, and the
+    /// loser's transaction fails with 23505. It rolled back whole, and the role now exists, so it is
+    /// run again (a few times, for more than two at once).
     @discardableResult
     public func migrate(_ db: PostgresConnection) throws -> [Applied] {
+        var attempt = 1
+        while true {
+            do {
+                return try migrateOnce(db)
+            } catch let error as PostgresError where error.isUniqueViolation && attempt < 5 {
+                attempt += 1
+                usleep(50_000)
+            }
+        }
+    }
+
+    private func migrateOnce(_ db: PostgresConnection) throws -> [Applied] {
         try db.transaction { tx in
             try tx.query("SELECT pg_advisory_xact_lock($1)", [Self.lockKey])
             try tx.execute("""
