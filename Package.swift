@@ -6,14 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "agentos", targets: ["agentos"]),
-        .executable(name: "agentos-metrics", targets: ["agentos-metrics"]),
+        .executable(name: "agentos-metrics", targets: ["agentos-metrics"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0")
     ],
     targets: [
         // C libraries from Debian (module map + shim header only). ncursesw and hiredis have no
@@ -37,26 +37,38 @@ let package = Package(
         // The console: state, messages, pure update and view for the eight screens.
         .target(name: "ConsoleApp", dependencies: ["AgentOSCore", "ConsoleUI"]),
         // Theme, key map and configuration files (YAML), the file logger: the only target that parses YAML.
-        .target(name: "ConsoleConfig", dependencies: ["ConsoleUI", "ConsoleApp", "AgentOSCore",
-                                                      .product(name: "Yams", package: "Yams"),
-                                                      .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ConsoleConfig",
+            dependencies: [
+                "ConsoleUI", "ConsoleApp", "AgentOSCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log")
+            ]),
         // The runtime loop and the ncurses backend (the only target that calls curses).
         .target(name: "ConsoleTerminal", dependencies: ["CNcursesw", "ConsoleApp", "ConsoleUI", "AgentOSCore"]),
         // The composition root: `agentos` and its subcommands.
-        .executableTarget(name: "agentos", dependencies: [
-            "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal", "ConsoleConfig",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .executableTarget(
+            name: "agentos",
+            dependencies: [
+                "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal", "ConsoleConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log")
+            ]),
         // The Prometheus exporter's collector: reads the shared stores, keeps the metrics (swift-prometheus). No HTTP.
-        .target(name: "AgentOSMetrics", dependencies: ["AgentOSCore", "AgentOSAdapters",
-                                                       .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "AgentOSMetrics",
+            dependencies: [
+                "AgentOSCore", "AgentOSAdapters",
+                .product(name: "Prometheus", package: "swift-prometheus")
+            ]),
         // `agentos-metrics serve` / `--textfile`: its own executable, so the console binary carries no HTTP server.
-        .executableTarget(name: "agentos-metrics", dependencies: [
-            "AgentOSMetrics", "AgentOSAdapters", "AgentOSCore",
-            .product(name: "FlyingFox", package: "FlyingFox"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "agentos-metrics",
+            dependencies: [
+                "AgentOSMetrics", "AgentOSAdapters", "AgentOSCore",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
 
         // What several test targets share: the file fuzzers' generator and mutations, the reliability figures file.
         .target(name: "AgentOSTestSupport", dependencies: ["AgentOSWorld"], path: "Tests/AgentOSTestSupport"),
@@ -68,18 +80,26 @@ let package = Package(
         // The action pipeline's middleware with in-memory ports and an injected clock.
         .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore", "AgentOSTestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore", "AgentOSTestSupport"]),
-        .testTarget(name: "ConsoleAppTests", dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig", "AgentOSTestSupport", "ConsoleTerminal"],
-                    exclude: ["__Snapshots__"]),
+        .testTarget(
+            name: "ConsoleAppTests",
+            dependencies: ["ConsoleApp", "ConsoleUI", "AgentOSCore", "AgentOSWorld", "ConsoleConfig", "AgentOSTestSupport", "ConsoleTerminal"],
+            exclude: ["__Snapshots__"]),
         // Theme, key map and configuration files: loading, fuzzed errors, precedence, secrets.
-        .testTarget(name: "ConsoleConfigTests", dependencies: ["ConsoleConfig", "ConsoleApp", "ConsoleUI", "AgentOSTestSupport",
-                                                               .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "ConsoleConfigTests",
+            dependencies: [
+                "ConsoleConfig", "ConsoleApp", "ConsoleUI", "AgentOSTestSupport",
+                .product(name: "Logging", package: "swift-log")
+            ]),
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
         .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters", "AgentOSTestSupport"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
-        .testTarget(name: "AdapterIntegrationTests", dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics", "AgentOSTestSupport"],
-                    exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
+        .testTarget(
+            name: "AdapterIntegrationTests",
+            dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics", "AgentOSTestSupport"],
+            exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
         // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).
-        .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"]),
+        .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"])
     ],
     swiftLanguageModes: [.v6]
 )

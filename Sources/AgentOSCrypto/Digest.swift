@@ -18,14 +18,16 @@ public enum Digest {
     /// HMAC-SHA-256 of `message` under `key` (32 bytes).
     public static func hmacSHA256<K: Collection, M: Collection>(key: K, message: M) -> [UInt8]
     where K.Element == UInt8, M.Element == UInt8 {
-        let key = Array(key), message = Array(message)
+        let key = Array(key)
+        let message = Array(message)
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var outLen: UInt32 = 0
         let result = key.withUnsafeBufferPointer { k in
             message.withUnsafeBufferPointer { m in
                 out.withUnsafeMutableBufferPointer { o in
-                    HMAC(EVP_sha256(), k.baseAddress ?? UnsafePointer(bitPattern: 1), Int32(k.count),
-                         m.baseAddress ?? UnsafePointer(bitPattern: 1), m.count, o.baseAddress, &outLen)
+                    HMAC(
+                        EVP_sha256(), k.baseAddress ?? UnsafePointer(bitPattern: 1), Int32(k.count),
+                        m.baseAddress ?? UnsafePointer(bitPattern: 1), m.count, o.baseAddress, &outLen)
                 }
             }
         }

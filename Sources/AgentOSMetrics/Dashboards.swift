@@ -24,11 +24,15 @@ public enum Dashboards {
     /// ranges and grouping clauses that are neither functions nor keywords.
     public static func metricNames(_ expr: String) -> Set<String> {
         var text = expr
-        for pattern in [#""(?:[^"\\]|\\.)*""#, #"\{[^}]*\}"#, #"\[[^\]]*\]"#,
-                        #"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"#] {
+        for pattern in [
+            #""(?:[^"\\]|\\.)*""#, #"\{[^}]*\}"#, #"\[[^\]]*\]"#,
+            #"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"#
+        ] {
             text = text.replacingOccurrences(of: pattern, with: " ", options: .regularExpression)
         }
-        let keywords: Set<String> = ["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless", "inf", "nan"]
+        let keywords: Set<String> = [
+            "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or", "unless", "inf", "nan"
+        ]
         var names = Set<String>()
         let regex = try! NSRegularExpression(pattern: #"[A-Za-z_:][A-Za-z0-9_:]*"#)
         let ns = text as NSString

@@ -73,7 +73,8 @@ public final class StoreCollector: Sendable {
         state.withLock { s in
             let start = DispatchTime.now().uptimeNanoseconds
             var report = Report()
-            var pgUp = true, redisUp = true
+            var pgUp = true
+            var redisUp = true
             func attempt(_ store: String, _ what: String, _ body: () throws -> Void) {
                 do { try body() } catch {
                     report.errors.append("\(what): \(error)")
@@ -87,7 +88,9 @@ public final class StoreCollector: Sendable {
             attempt("postgres", "queues") { try readQueues(&s) }
             attempt("redis", "ssot cache") { try readCache(&s) }
             attempt("redis", "breakers") { try readBreakers(&s) }
-            attempt("redis", "events") { try setAbsolute(&s, "agentos_events_published_total", try events.send("GET", ns.eventsSeqKey).string.flatMap { Int64($0) } ?? 0) }
+            attempt("redis", "events") {
+                try setAbsolute(&s, "agentos_events_published_total", try events.send("GET", ns.eventsSeqKey).string.flatMap { Int64($0) } ?? 0)
+            }
             attempt("redis", "sessions") { gauge("agentos_console_sessions").set(Double(try count(sessions, "\(glob(ns.prefix)):session:*"))) }
             attempt("redis", "rate limits") { gauge("agentos_ratelimit_windows").set(Double(try count(rateLimits, "\(glob(ns.prefix)):rl:*"))) }
             for (store, up) in [("postgres", pgUp), ("redis", redisUp)] {
@@ -115,7 +118,8 @@ public final class StoreCollector: Sendable {
     }
 
     func counter(_ name: String, _ labels: [(String, String)] = []) -> Counter {
-        labels.isEmpty ? registry.makeCounter(descriptor: Self.descriptor(name)) : registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
+        labels.isEmpty
+            ? registry.makeCounter(descriptor: Self.descriptor(name)) : registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
     }
 
     func histogram(_ name: String, _ labels: [(String, String)]) -> ValueHistogram {
@@ -152,14 +156,17 @@ public final class StoreCollector: Sendable {
     /// and the hash chain verified row by row (the same verifier as `agentos audit verify`).
     func readAudit(_ s: inout State) throws -> Int {
         var read = 0
-        var lastSeq = 0, lastTime: Date?
+        var lastSeq = 0
+        var lastTime: Date?
         try PostgresAuditLog(postgres: db).scan(from: s.auditNext, pageSize: options.pageSize) { page in
             for r in page {
                 let d = r.draft
                 counter("agentos_audit_rows_total", [("phase", d.phase.rawValue)]).increment()
                 switch d.phase {
                 case .intent:
-                    if ActionCatalog.spec(d.action)?.risk == .critical { counter("agentos_audit_critical_actions_total", [("action", d.action)]).increment() }
+                    if ActionCatalog.spec(d.action)?.risk == .critical {
+                        counter("agentos_audit_critical_actions_total", [("action", d.action)]).increment()
+                    }
                     if d.actingAs != nil { counter("agentos_audit_impersonations_total").increment() }
                 case .outcome, .denied:
                     let outcome = d.outcome ?? "unknown"
@@ -196,10 +203,12 @@ public final class StoreCollector: Sendable {
         s.historyGaps = s.historyGaps.filter { now.timeIntervalSince($0.value) < options.gapSeconds }
         while true {
             let gaps = s.historyGaps.keys.sorted().prefix(1_000).map(String.init).joined(separator: ",")
-            let rows = try db.query("""
+            let rows = try db.query(
+                """
                 SELECT id, action, outcome, timings::text AS timings FROM action_history
                 WHERE id > $1\(gaps.isEmpty ? "" : " OR id IN (\(gaps))") ORDER BY id LIMIT $2
-                """, [s.historyCursor, options.pageSize]).rows
+                """, [s.historyCursor, options.pageSize]
+            ).rows
             var fresh = 0
             for row in rows {
                 let id: Int64 = try row.get("id")
@@ -231,9 +240,11 @@ public final class StoreCollector: Sendable {
 
     func readJobs(_ s: inout State) throws {
         var values: [[String]: Double] = Dictionary(uniqueKeysWithValues: JobStatus.allCases.map { ([$0.rawValue], 0) })
-        for row in try db.query("""
+        for row in try db.query(
+            """
             SELECT status, sum(n)::bigint AS n FROM (SELECT status, n FROM job_counts UNION ALL SELECT status, d FROM job_count_deltas) t GROUP BY status
-            """) {
+            """)
+        {
             values[[try row.get("status")]] = Double(try row.get("n", as: Int.self))
         }
         setFamily(&s, "agentos_jobs", ["status"], values)
@@ -274,7 +285,9 @@ public final class StoreCollector: Sendable {
     // MARK: Redis
 
     func readCache(_ s: inout State) throws {
-        let replies = try cache.pipeline([["HMGET", ns.snapshotStatsKey, "hits", "misses"], ["GET", ns.snapshotGenerationKey], ["GET", ns.snapshotKey]])
+        let replies = try cache.pipeline([
+            ["HMGET", ns.snapshotStatsKey, "hits", "misses"], ["GET", ns.snapshotGenerationKey], ["GET", ns.snapshotKey]
+        ])
         let stats = replies[0].array ?? []
         func number(_ v: RedisValue?) -> Int64 { v?.string.flatMap { Int64($0) } ?? 0 }
         try setAbsolute(&s, "agentos_ssot_cache_hits_total", number(stats.first))
@@ -302,7 +315,8 @@ public final class StoreCollector: Sendable {
 
     /// Keys matching `pattern` in `database` (SCAN, never KEYS).
     func count(_ client: RedisClient, _ pattern: String) throws -> Int {
-        var cursor = "0", n = 0
+        var cursor = "0"
+        var n = 0
         repeat {
             let reply = try client.send("SCAN", cursor, "MATCH", pattern, "COUNT", 1_000).array ?? []
             cursor = reply.first?.string ?? "0"

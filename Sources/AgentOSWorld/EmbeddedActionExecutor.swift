@@ -17,7 +17,7 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         "worker.pause", "worker.resume", "worker.restart", "worker.shutdown", "worker.drain", "worker.start",
         "worker.scale", "worker.pool_grow", "worker.pool_shrink", "worker.restart_all", "worker.forget",
         "manager.start", "manager.stop", "manager.pause", "manager.resume", "manager.restart", "manager.trigger",
-        "system.maintenance_on", "system.maintenance_off", "system.cache_refresh", "system.cache_invalidate", "system.alert_ack",
+        "system.maintenance_on", "system.maintenance_off", "system.cache_refresh", "system.cache_invalidate", "system.alert_ack"
     ]
 
     /// Why `spec` cannot run embedded (nil: it can). The console greys the action out with it.
@@ -56,11 +56,13 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try run(.deleteJob(id))
             return ActionResult("job \(id) deleted")
         case "job.set_priority":
-            let id = try text("id"), priority = try number("priority")
+            let id = try text("id")
+            let priority = try number("priority")
             try run(.setJobPriority(id, priority))
             return ActionResult("job \(id): priority \(priority)")
         case "job.move":
-            let id = try text("id"), to = try text("to")
+            let id = try text("id")
+            let to = try text("to")
             try run(.moveJob(id, to: to))
             return ActionResult("job \(id) moved to \(to)")
         case "queue.clear":
@@ -69,7 +71,8 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try run(.clearQueue(q))
             return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
         case "queue.retry_failed":
-            let q = try text("queue"), errorClass = p.string("error_class")
+            let q = try text("queue")
+            let errorClass = p.string("error_class")
             let n = try impact(spec, p) ?? 0
             try run(.retryFailed(q, errorClass: errorClass))
             return ActionResult("re-enqueued \(n) failed job(s) of queue \(q)", affected: n)
@@ -87,7 +90,8 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try run(.resumeQueue(q))
             return ActionResult("queue \(q) resumed")
         case "queue.set_rate_limit":
-            let q = try text("queue"), limit = try number("limit")
+            let q = try text("queue")
+            let limit = try number("limit")
             try run(.setQueueRateLimit(q, limit == 0 ? nil : limit))
             return ActionResult(limit == 0 ? "queue \(q): rate limit removed" : "queue \(q): limited to \(limit) tasks/min")
         case "worker.pause":
@@ -192,8 +196,8 @@ public struct EmbeddedActionExecutor: ActionExecutor {
     private func run(_ command: FleetCommand) throws(ActionFailure) {
         switch world.apply(command) {
         case .success: return
-        case let .failure(.notFound(what)): throw .notFound(what)
-        case let .failure(.invalid(why)): throw .conflict(why)
+        case .failure(.notFound(let what)): throw .notFound(what)
+        case .failure(.invalid(let why)): throw .conflict(why)
         }
     }
 
@@ -220,7 +224,8 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         case "worker.restart_all":
             let stage = payload.string("stage")
             return world.read { sim in
-                sim.workers.values.filter { $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage) }.count
+                sim.workers.values.filter { $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage) }
+                    .count
             }
         default:
             return nil

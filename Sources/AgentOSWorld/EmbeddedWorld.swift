@@ -13,8 +13,10 @@ public final class EmbeddedWorld: Sendable {
 
     /// Starts the fleet `historySeconds` in the past and fast-forwards to `now`, so the views have
     /// history (throughput charts, finished jobs, logs) from the first frame.
-    public init(config: SimulatorConfig = SimulatorConfig(), historySeconds: Double = 900, now: Date = Date(),
-                options: AdminDataManager.Options = AdminDataManager.Options()) {
+    public init(
+        config: SimulatorConfig = SimulatorConfig(), historySeconds: Double = 900, now: Date = Date(),
+        options: AdminDataManager.Options = AdminDataManager.Options()
+    ) {
         var sim = FleetSimulator(config: config, start: now.addingTimeInterval(-historySeconds))
         // History in 2 s steps (the live fleet moves in 250 ms steps): start-up stays well under 150 ms.
         _ = sim.advance(to: now, step: 2)
@@ -36,10 +38,10 @@ public final class EmbeddedWorld: Sendable {
     public func apply(_ command: FleetCommand) -> Result<Void, FleetCommandError> {
         let result = fleet.simulator.withLock { $0.apply(command) }
         switch result {
-        case let .success(events):
+        case .success(let events):
             for e in events { _ = try? bus.publish(e) }
             return .success(())
-        case let .failure(error):
+        case .failure(let error):
             return .failure(error)
         }
     }

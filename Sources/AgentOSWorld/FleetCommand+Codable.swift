@@ -2,7 +2,10 @@ import Foundation
 
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
-    enum CodingKeys: String, CodingKey { case command, target, value, queue, by, reply; case errorClass = "error_class" }
+    enum CodingKeys: String, CodingKey {
+        case command, target, value, queue, by, reply
+        case errorClass = "error_class"
+    }
 
     public var name: String {
         switch self {
@@ -39,13 +42,13 @@ extension FleetCommand: Codable {
 
     public var target: String {
         switch self {
-        case let .pauseWorker(t), let .resumeWorker(t), let .restartWorker(t), let .shutdownWorker(t), let .drainWorker(t),
-             let .startWorker(t), let .scaleWorker(t, _), let .pauseQueue(t), let .resumeQueue(t), let .setQueueRateLimit(t, _),
-             let .cancelJob(t), let .killJob(t), let .retryJob(t), let .startManager(t), let .stopManager(t), let .pauseManager(t),
-             let .resumeManager(t), let .triggerManager(t), let .deleteJob(t), let .setJobPriority(t, _), let .moveJob(t, _),
-             let .clearQueue(t), let .retryFailed(t, _), let .purgeFailed(t), let .forgetWorker(t), let .pingWorker(t, _):
+        case .pauseWorker(let t), .resumeWorker(let t), .restartWorker(let t), .shutdownWorker(let t), .drainWorker(let t),
+            .startWorker(let t), .scaleWorker(let t, _), .pauseQueue(let t), .resumeQueue(let t), .setQueueRateLimit(let t, _),
+            .cancelJob(let t), .killJob(let t), .retryJob(let t), .startManager(let t), .stopManager(let t), .pauseManager(let t),
+            .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
+            .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _):
             return t
-        case let .ackAlert(id, _): return String(id)
+        case .ackAlert(let id, _): return String(id)
         case .maintenance: return "system"
         }
     }
@@ -55,14 +58,14 @@ extension FleetCommand: Codable {
         try c.encode(name, forKey: .command)
         try c.encode(target, forKey: .target)
         switch self {
-        case let .scaleWorker(_, n): try c.encode(n, forKey: .value)
-        case let .setQueueRateLimit(_, n): try c.encodeIfPresent(n, forKey: .value)
-        case let .maintenance(on): try c.encode(on ? 1 : 0, forKey: .value)
-        case let .setJobPriority(_, n): try c.encode(n, forKey: .value)
-        case let .moveJob(_, to): try c.encode(to, forKey: .queue)
-        case let .retryFailed(_, errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
-        case let .ackAlert(_, by): try c.encode(by, forKey: .by)
-        case let .pingWorker(_, reply): try c.encode(reply, forKey: .reply)
+        case .scaleWorker(_, let n): try c.encode(n, forKey: .value)
+        case .setQueueRateLimit(_, let n): try c.encodeIfPresent(n, forKey: .value)
+        case .maintenance(let on): try c.encode(on ? 1 : 0, forKey: .value)
+        case .setJobPriority(_, let n): try c.encode(n, forKey: .value)
+        case .moveJob(_, let to): try c.encode(to, forKey: .queue)
+        case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
+        case .ackAlert(_, let by): try c.encode(by, forKey: .by)
+        case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
         default: break
         }
     }
@@ -80,7 +83,9 @@ extension FleetCommand: Codable {
         case "worker.drain": self = .drainWorker(t)
         case "worker.start": self = .startWorker(t)
         case "worker.scale":
-            guard let value else { throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "worker.scale needs a value")) }
+            guard let value else {
+                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "worker.scale needs a value"))
+            }
             self = .scaleWorker(t, value)
         case "queue.pause": self = .pauseQueue(t)
         case "queue.resume": self = .resumeQueue(t)
@@ -96,7 +101,9 @@ extension FleetCommand: Codable {
         case "system.maintenance": self = .maintenance((value ?? 0) != 0)
         case "job.delete": self = .deleteJob(t)
         case "job.set_priority":
-            guard let value else { throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "job.set_priority needs a value")) }
+            guard let value else {
+                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "job.set_priority needs a value"))
+            }
             self = .setJobPriority(t, value)
         case "job.move": self = .moveJob(t, to: try c.decode(String.self, forKey: .queue))
         case "queue.clear": self = .clearQueue(t)
@@ -104,7 +111,9 @@ extension FleetCommand: Codable {
         case "queue.purge_failed": self = .purgeFailed(t)
         case "worker.forget": self = .forgetWorker(t)
         case "system.alert_ack":
-            guard let id = Int(t) else { throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "system.alert_ack needs an alert id") }
+            guard let id = Int(t) else {
+                throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "system.alert_ack needs an alert id")
+            }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case "worker.ping": self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
         default:

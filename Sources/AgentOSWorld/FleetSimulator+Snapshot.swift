@@ -14,8 +14,9 @@ extension FleetSimulator {
         for (status, n) in finishedRemoved { byStatus[status, default: 0] += n }
         let total = jobs.count + finishedRemoved.values.reduce(0, +)
         let recent = Array(jobs.values.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }.prefix(Snapshot.recentJobLimit))
-        let failed = Array(jobs.values.filter { $0.status == .failed }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
-            .prefix(Snapshot.failedJobLimit))
+        let failed = Array(
+            jobs.values.filter { $0.status == .failed }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
+                .prefix(Snapshot.failedJobLimit))
 
         var queueList: [QueueInfo] = []
         for name in queues.keys.sorted(by: { Pipeline.stages.firstIndex(of: $0) ?? 99 < Pipeline.stages.firstIndex(of: $1) ?? 99 }) {
@@ -32,17 +33,20 @@ extension FleetSimulator {
             ServiceHealth(name: "api", status: .ok, detail: "embedded"),
             ServiceHealth(name: "redis", status: .ok, detail: "in-memory (embedded)"),
             ServiceHealth(name: "postgres", status: .ok, detail: "in-memory (embedded)"),
-            ServiceHealth(name: "workers", status: offline == 0 ? .ok : offline * 3 > workerList.count ? .down : .degraded,
-                          detail: "\(workerList.count - offline)/\(workerList.count) up"),
-            ServiceHealth(name: "event bus", status: .ok, detail: "in-process"),
+            ServiceHealth(
+                name: "workers", status: offline == 0 ? .ok : offline * 3 > workerList.count ? .down : .degraded,
+                detail: "\(workerList.count - offline)/\(workerList.count) up"),
+            ServiceHealth(name: "event bus", status: .ok, detail: "in-process")
         ]
 
         let windowStart = now.addingTimeInterval(-Double(config.statsWindowMinutes) * 60)
         var throughput: [Analytics.Minute] = []
         var durations: [String: [Double]] = [:]
         for (minute, stages) in stats where minute >= windowStart {
-            throughput.append(Analytics.Minute(minute: minute, completed: stages.values.reduce(0) { $0 + $1.completed },
-                                               failed: stages.values.reduce(0) { $0 + $1.failed }))
+            throughput.append(
+                Analytics.Minute(
+                    minute: minute, completed: stages.values.reduce(0) { $0 + $1.completed },
+                    failed: stages.values.reduce(0) { $0 + $1.failed }))
             for (stage, s) in stages { durations[stage, default: []].append(contentsOf: s.durationsMs) }
         }
         throughput.sort { $0.minute < $1.minute }
@@ -56,10 +60,11 @@ extension FleetSimulator {
 
         var snapshot = Snapshot(
             generation: generation, generatedAt: now, source: source,
-            system: SystemState(services: services, maintenance: maintenance,
-                                breakers: ["jobs", "queues", "workers", "managers", "system", "database", "config", "logs"]
-                                    .map { BreakerInfo(service: $0, state: .closed) },
-                                cache: CacheInfo(generation: generation)),
+            system: SystemState(
+                services: services, maintenance: maintenance,
+                breakers: ["jobs", "queues", "workers", "managers", "system", "database", "config", "logs"]
+                    .map { BreakerInfo(service: $0, state: .closed) },
+                cache: CacheInfo(generation: generation)),
             queues: queueList,
             jobs: JobsSummary(total: total, byStatus: byStatus, byStage: byStage, recent: recent, failed: failed),
             workers: workerList,
@@ -75,7 +80,8 @@ extension FleetSimulator {
     static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         let rank = p * Double(sorted.count - 1)
-        let lo = Int(rank.rounded(.down)), hi = Int(rank.rounded(.up))
+        let lo = Int(rank.rounded(.down))
+        let hi = Int(rank.rounded(.up))
         return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - Double(lo))
     }
 }

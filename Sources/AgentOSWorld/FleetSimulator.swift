@@ -4,15 +4,33 @@ import Foundation
 /// Commands the console sends to the fleet (the simulator obeys them; a real deployment's
 /// workers get them through the Celery control plane).
 public enum FleetCommand: Sendable, Equatable {
-    case pauseWorker(String), resumeWorker(String), restartWorker(String), shutdownWorker(String), drainWorker(String)
-    case startWorker(String), scaleWorker(String, Int)
-    case pauseQueue(String), resumeQueue(String), setQueueRateLimit(String, Int?)
-    case cancelJob(String), killJob(String), retryJob(String)
-    case startManager(String), stopManager(String), pauseManager(String), resumeManager(String), triggerManager(String)
+    case pauseWorker(String)
+    case resumeWorker(String)
+    case restartWorker(String)
+    case shutdownWorker(String)
+    case drainWorker(String)
+    case startWorker(String)
+    case scaleWorker(String, Int)
+    case pauseQueue(String)
+    case resumeQueue(String)
+    case setQueueRateLimit(String, Int?)
+    case cancelJob(String)
+    case killJob(String)
+    case retryJob(String)
+    case startManager(String)
+    case stopManager(String)
+    case pauseManager(String)
+    case resumeManager(String)
+    case triggerManager(String)
     case maintenance(Bool)
-    case deleteJob(String), setJobPriority(String, Int), moveJob(String, to: String)
-    case clearQueue(String), retryFailed(String, errorClass: String?), purgeFailed(String)
-    case forgetWorker(String), ackAlert(Int, by: String)
+    case deleteJob(String)
+    case setJobPriority(String, Int)
+    case moveJob(String, to: String)
+    case clearQueue(String)
+    case retryFailed(String, errorClass: String?)
+    case purgeFailed(String)
+    case forgetWorker(String)
+    case ackAlert(Int, by: String)
     /// worker.ping: the worker answers on `Namespace.pingReplyKey(reply)` if it is up (LiveSimulation does).
     case pingWorker(String, reply: String)
 }
@@ -24,7 +42,7 @@ public enum FleetCommand: Sendable, Equatable {
 public struct FleetSimulator: Sendable {
     public struct SimWorker: Sendable {
         public var info: WorkerInfo
-        public var running: [String: Double] = [:]   // job id → seconds of work left
+        public var running: [String: Double] = [:] // job id → seconds of work left
         public var lastHeartbeat: Date
         public var restartAt: Date?
         public var desired: String = "running"
@@ -93,47 +111,62 @@ public struct FleetSimulator: Sendable {
             for n in 1...max(1, config.workersPerStage) {
                 let host = "gpu-\(String(format: "%02d", i * config.workersPerStage + n))"
                 let id = "\(Pipeline.shortName(stage))-\(n)@\(host)"
-                let info = WorkerInfo(id: id, hostname: host, stage: stage, queues: [q], status: .online,
-                                      concurrency: config.concurrencyPerWorker, autoscaleMin: 1, autoscaleMax: config.concurrencyPerWorker * 3,
-                                      rssBytes: 400_000_000 + Int(rng.next() % 300_000_000), heartbeatAgeSeconds: 0, version: "5.7.0",
-                                      pid: 1_000 + Int(rng.next() % 30_000), startedAt: now)
+                let info = WorkerInfo(
+                    id: id, hostname: host, stage: stage, queues: [q], status: .online,
+                    concurrency: config.concurrencyPerWorker, autoscaleMin: 1, autoscaleMax: config.concurrencyPerWorker * 3,
+                    rssBytes: 400_000_000 + Int(rng.next() % 300_000_000), heartbeatAgeSeconds: 0, version: "5.7.0",
+                    pid: 1_000 + Int(rng.next() % 30_000), startedAt: now)
                 workers[id] = SimWorker(info: info, lastHeartbeat: now)
             }
         }
         let m: [(String, String, String)] = [
             ("scheduler", "scheduler", "every 1s"), ("ingest", "ingest", "every 30s"),
-            ("cleanup", "cleanup", "*/5 * * * *"), ("autoscaler", "autoscaler", "every 15s"),
+            ("cleanup", "cleanup", "*/5 * * * *"), ("autoscaler", "autoscaler", "every 15s")
         ]
         for (id, kind, schedule) in m {
-            managers[id] = ManagerInfo(id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1,
-                                       nextRunAt: now)
+            managers[id] = ManagerInfo(
+                id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1,
+                nextRunAt: now)
         }
         let entries: [ConfigEntry] = [
-            ConfigEntry(key: "pipeline.max_attempts", type: .int, value: .int(3), defaultValue: .int(3),
-                        constraints: .init(min: 1, max: 10), description: "attempts per stage before a job fails"),
-            ConfigEntry(key: "pipeline.default_priority", type: .int, value: .int(5), defaultValue: .int(5),
-                        constraints: .init(min: 0, max: 9), description: "priority of new jobs (0 = highest)"),
-            ConfigEntry(key: "cache.ssot_ttl_seconds", type: .int, value: .int(30), defaultValue: .int(30),
-                        constraints: .init(min: 5, max: 600), description: "TTL of admin:dashboard:v4"),
-            ConfigEntry(key: "cache.warm_interval", type: .duration, value: .string("5s"), defaultValue: .string("5s"),
-                        constraints: .init(pattern: "^[0-9]+(ms|s|m)$"), description: "how often the leader re-warms the snapshot"),
-            ConfigEntry(key: "workers.autoscale", type: .bool, value: .bool(true), defaultValue: .bool(true),
-                        description: "let the autoscaler change pool sizes"),
-            ConfigEntry(key: "transcriber.model", type: .enum, value: .string("whisper-large-v3"), defaultValue: .string("whisper-large-v3"),
-                        constraints: .init(allowed: ["whisper-small", "whisper-medium", "whisper-large-v3"]), description: "speech model"),
-            ConfigEntry(key: "cropper.target_aspect", type: .string, value: .string("9:16"), defaultValue: .string("9:16"),
-                        constraints: .init(pattern: "^[0-9]+:[0-9]+$"), description: "output aspect ratio"),
-            ConfigEntry(key: "detector.face_threshold", type: .float, value: .double(0.62), defaultValue: .double(0.6),
-                        constraints: .init(min: 0, max: 1), description: "minimum face confidence", version: 2,
-                        updatedBy: "alice"),
-            ConfigEntry(key: "cleanup.schedule", type: .cron, value: .string("*/5 * * * *"), defaultValue: .string("*/5 * * * *"),
-                        description: "when processed media is cleaned up"),
-            ConfigEntry(key: "io.output_retention_days", type: .int, value: .int(14), defaultValue: .int(30),
-                        constraints: .init(min: 1, max: 365), description: "days processed media is kept", version: 3, updatedBy: "bob"),
+            ConfigEntry(
+                key: "pipeline.max_attempts", type: .int, value: .int(3), defaultValue: .int(3),
+                constraints: .init(min: 1, max: 10), description: "attempts per stage before a job fails"),
+            ConfigEntry(
+                key: "pipeline.default_priority", type: .int, value: .int(5), defaultValue: .int(5),
+                constraints: .init(min: 0, max: 9), description: "priority of new jobs (0 = highest)"),
+            ConfigEntry(
+                key: "cache.ssot_ttl_seconds", type: .int, value: .int(30), defaultValue: .int(30),
+                constraints: .init(min: 5, max: 600), description: "TTL of admin:dashboard:v4"),
+            ConfigEntry(
+                key: "cache.warm_interval", type: .duration, value: .string("5s"), defaultValue: .string("5s"),
+                constraints: .init(pattern: "^[0-9]+(ms|s|m)$"), description: "how often the leader re-warms the snapshot"),
+            ConfigEntry(
+                key: "workers.autoscale", type: .bool, value: .bool(true), defaultValue: .bool(true),
+                description: "let the autoscaler change pool sizes"),
+            ConfigEntry(
+                key: "transcriber.model", type: .enum, value: .string("whisper-large-v3"), defaultValue: .string("whisper-large-v3"),
+                constraints: .init(allowed: ["whisper-small", "whisper-medium", "whisper-large-v3"]), description: "speech model"),
+            ConfigEntry(
+                key: "cropper.target_aspect", type: .string, value: .string("9:16"), defaultValue: .string("9:16"),
+                constraints: .init(pattern: "^[0-9]+:[0-9]+$"), description: "output aspect ratio"),
+            ConfigEntry(
+                key: "detector.face_threshold", type: .float, value: .double(0.62), defaultValue: .double(0.6),
+                constraints: .init(min: 0, max: 1), description: "minimum face confidence", version: 2,
+                updatedBy: "alice"),
+            ConfigEntry(
+                key: "cleanup.schedule", type: .cron, value: .string("*/5 * * * *"), defaultValue: .string("*/5 * * * *"),
+                description: "when processed media is cleaned up"),
+            ConfigEntry(
+                key: "io.output_retention_days", type: .int, value: .int(14), defaultValue: .int(30),
+                constraints: .init(min: 1, max: 365), description: "days processed media is kept", version: 3, updatedBy: "bob")
         ]
-        for e in entries { config_[e.key] = ConfigEntry(key: e.key, type: e.type, value: e.value, defaultValue: e.defaultValue,
-                                                         constraints: e.constraints, description: e.description, version: e.version,
-                                                         locked: false, updatedAt: now, updatedBy: e.updatedBy) }
+        for e in entries {
+            config_[e.key] = ConfigEntry(
+                key: e.key, type: e.type, value: e.value, defaultValue: e.defaultValue,
+                constraints: e.constraints, description: e.description, version: e.version,
+                locked: false, updatedAt: now, updatedBy: e.updatedBy)
+        }
         _ = log(.info, "scheduler", "AgentOS fleet started: \(workers.count) workers in \(Pipeline.stages.count) stages")
     }
 
@@ -184,9 +217,10 @@ public struct FleetSimulator: Sendable {
         let id = rng.uuid()
         let priority = rng.chance(0.1) ? Int(rng.next() % 3) : 3 + Int(rng.next() % 7)
         let title = rng.pick(SimulatorConfig.titles)
-        let job = Job(id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
-                      status: .queued, priority: priority, attempts: 0, maxAttempts: 3, owner: owner ?? rng.pick(config.users),
-                      createdAt: now)
+        let job = Job(
+            id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
+            status: .queued, priority: priority, attempts: 0, maxAttempts: 3, owner: owner ?? rng.pick(config.users),
+            createdAt: now)
         jobs[id] = job
         enqueue(id, queue: job.queue, priority: priority)
         recordEvent(job, "created", "queued in \(job.queue)")
@@ -240,7 +274,8 @@ public struct FleetSimulator: Sendable {
 
     private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
         var list = jobEvents[job.id, default: []]
-        let event = JobEvent(jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message)
+        let event = JobEvent(
+            jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message)
         list.append(event)
         if trackOutbox { outbox.append(event) }
         if list.count > 50 { list.removeFirst(list.count - 50) }
@@ -278,7 +313,10 @@ public struct FleetSimulator: Sendable {
             // Progress running jobs.
             for (jobID, left) in w.running.sorted(by: { $0.key < $1.key }) {
                 let remaining = left - dt * speed
-                guard var job = jobs[jobID], job.status == .running else { w.running[jobID] = nil; continue }
+                guard var job = jobs[jobID], job.status == .running else {
+                    w.running[jobID] = nil
+                    continue
+                }
                 if remaining > 0 {
                     w.running[jobID] = remaining
                     let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
@@ -318,8 +356,11 @@ public struct FleetSimulator: Sendable {
                         jobs[jobID] = job
                         recordEvent(job, "started", "attempt \(job.attempts) on \(id)")
                         touched.insert(q)
-                        events.append(.jobUpdated(JobPatch(id: jobID, stage: job.stage, status: .running, progress: 0, attempts: job.attempts,
-                                                           workerID: id, updatedAt: now, startedAt: job.startedAt)))
+                        events.append(
+                            .jobUpdated(
+                                JobPatch(
+                                    id: jobID, stage: job.stage, status: .running, progress: 0, attempts: job.attempts,
+                                    workerID: id, updatedAt: now, startedAt: job.startedAt)))
                     }
                 }
             }
@@ -333,8 +374,10 @@ public struct FleetSimulator: Sendable {
         }
     }
 
-    private mutating func finishStage(_ job: inout Job, worker w: inout SimWorker, events: inout [AgentEvent],
-                                      logsOut: inout [LogLine], touched: inout Set<String>) {
+    private mutating func finishStage(
+        _ job: inout Job, worker w: inout SimWorker, events: inout [AgentEvent],
+        logsOut: inout [LogLine], touched: inout Set<String>
+    ) {
         let stage = job.stage
         let minuteKey = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
         let failP = min(0.9, config.failureRate * (config.incident ? 8 : 1) * (stage == "audio_transcriber" ? 1.5 : 1))
@@ -355,19 +398,30 @@ public struct FleetSimulator: Sendable {
                 job.status = .retrying
                 retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
                 stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
-                logsOut.append(log(.warning, w.info.id, "\(err.errorClass): \(err.message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
-                                   job: job.id, worker: w.info.id))
+                logsOut.append(
+                    log(
+                        .warning, w.info.id,
+                        "\(err.errorClass): \(err.message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
+                        job: job.id, worker: w.info.id))
                 recordEvent(job, "retrying", "\(err.errorClass): \(err.message)")
-                events.append(.jobRetried(JobPatch(id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now,
-                                                   error: err.message, errorClass: err.errorClass)))
+                events.append(
+                    .jobRetried(
+                        JobPatch(
+                            id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now,
+                            error: err.message, errorClass: err.errorClass)))
             } else {
                 job.status = .failed
                 job.finishedAt = now
-                logsOut.append(log(.error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(err.errorClass): \(err.message)",
-                                   job: job.id, worker: w.info.id))
+                logsOut.append(
+                    log(
+                        .error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(err.errorClass): \(err.message)",
+                        job: job.id, worker: w.info.id))
                 recordEvent(job, "failed", "\(err.errorClass): \(err.message)")
-                events.append(.jobUpdated(JobPatch(id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now,
-                                                   error: err.message, errorClass: err.errorClass)))
+                events.append(
+                    .jobUpdated(
+                        JobPatch(
+                            id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now,
+                            error: err.message, errorClass: err.errorClass)))
                 queues[job.queue]?.failed += 1
                 touched.insert(job.queue)
             }
@@ -391,8 +445,11 @@ public struct FleetSimulator: Sendable {
             enqueue(job.id, queue: job.queue, priority: job.priority)
             touched.insert(job.queue)
             recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms")
-            events.append(.jobUpdated(JobPatch(id: job.id, stage: next, queue: job.queue, status: .queued, progress: 0, attempts: 0,
-                                               workerID: "", updatedAt: now)))
+            events.append(
+                .jobUpdated(
+                    JobPatch(
+                        id: job.id, stage: next, queue: job.queue, status: .queued, progress: 0, attempts: 0,
+                        workerID: "", updatedAt: now)))
         } else {
             job.status = .completed
             job.progress = 1
@@ -430,9 +487,12 @@ public struct FleetSimulator: Sendable {
                 w.info.load = min(1, Double(w.running.count) / Double(max(1, w.info.concurrency)) * 0.8 + rng.unit() * 0.2)
                 w.info.rssBytes = max(200_000_000, w.info.rssBytes + Int(rng.normal() * 5_000_000))
                 w.info.heartbeatAgeSeconds = 0
-                events.append(.workerUpdated(WorkerPatch(id: id, active: w.running.count, processed: w.info.processed, failed: w.info.failed,
-                                                         load: (w.info.load * 100).rounded() / 100, rssBytes: w.info.rssBytes, heartbeatAgeSeconds: 0),
-                                             cause: "worker.heartbeat"))
+                events.append(
+                    .workerUpdated(
+                        WorkerPatch(
+                            id: id, active: w.running.count, processed: w.info.processed, failed: w.info.failed,
+                            load: (w.info.load * 100).rounded() / 100, rssBytes: w.info.rssBytes, heartbeatAgeSeconds: 0),
+                        cause: "worker.heartbeat"))
                 // A rare crash: the worker goes offline and its jobs are retried.
                 if w.info.status == .online && rng.chance(0.0002 * (config.incident ? 20 : 1)) {
                     w.info.status = .offline
@@ -466,7 +526,8 @@ public struct FleetSimulator: Sendable {
 
     private mutating func runManagers(_ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
         if let m = managers["ingest"], m.status == .running, m.enabled, !maintenance.enabled,
-           now.timeIntervalSince(lastIngest) >= 30 / speed {
+            now.timeIntervalSince(lastIngest) >= 30 / speed
+        {
             lastIngest = now
             let n = 1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))
             for _ in 0..<min(n, 500) {
@@ -490,10 +551,17 @@ public struct FleetSimulator: Sendable {
                 for id in workers.keys.sorted() {
                     guard var w = workers[id], w.info.status == .online else { continue }
                     let depth = pendingCount(w.info.queues.first ?? "")
-                    let maxC = w.info.autoscaleMax ?? w.info.concurrency, minC = w.info.autoscaleMin ?? 1
-                    if depth > 20 && w.info.concurrency < maxC { w.info.concurrency += 1; changes += 1 }
-                    else if depth == 0 && w.info.concurrency > minC && w.running.count < w.info.concurrency - 1 { w.info.concurrency -= 1; changes += 1 }
-                    else { continue }
+                    let maxC = w.info.autoscaleMax ?? w.info.concurrency
+                    let minC = w.info.autoscaleMin ?? 1
+                    if depth > 20 && w.info.concurrency < maxC {
+                        w.info.concurrency += 1
+                        changes += 1
+                    } else if depth == 0 && w.info.concurrency > minC && w.running.count < w.info.concurrency - 1 {
+                        w.info.concurrency -= 1
+                        changes += 1
+                    } else {
+                        continue
+                    }
                     workers[id] = w
                     events.append(.workerUpdated(WorkerPatch(id: id, concurrency: w.info.concurrency), cause: "worker.updated"))
                 }
@@ -544,7 +612,9 @@ public struct FleetSimulator: Sendable {
             if depth > 100 && !raisedFor.contains(key) {
                 raisedFor.insert(key)
                 raise(.warning, source: name, title: "Queue \(name) backlog above 100", message: "\(depth) jobs waiting", &events)
-            } else if depth < 50 { raisedFor.remove(key) }
+            } else if depth < 50 {
+                raisedFor.remove(key)
+            }
         }
         // Prune stale alerts so the list stays bounded.
         if alerts.count > 200 { alerts.removeLast(alerts.count - 200) }
@@ -589,13 +659,15 @@ public struct FleetSimulator: Sendable {
 
     public func queuePatch(_ name: String) -> QueuePatch {
         let q = queues[name] ?? QueueInfo(name: name)
-        var reserved = 0, consumers = 0
+        var reserved = 0
+        var consumers = 0
         for w in workers.values where w.info.queues.contains(name) {
             reserved += w.running.count
             if w.info.status == .online { consumers += 1 }
         }
-        return QueuePatch(name: name, pending: pendingCount(name), reserved: reserved, failed: q.failed, paused: q.paused,
-                          rateLimit: q.rateLimit ?? -1, consumers: consumers, oldestAgeSeconds: oldestAge(name) ?? -1)
+        return QueuePatch(
+            name: name, pending: pendingCount(name), reserved: reserved, failed: q.failed, paused: q.paused,
+            rateLimit: q.rateLimit ?? -1, consumers: consumers, oldestAgeSeconds: oldestAge(name) ?? -1)
     }
 
     public func oldestAge(_ queue: String) -> Double? {
@@ -619,13 +691,13 @@ public struct FleetSimulator: Sendable {
         }
         do throws(FleetCommandError) {
             switch command {
-            case let .pauseWorker(id):
+            case .pauseWorker(let id):
                 var w = try worker(id)
                 w.info.status = .paused
                 w.desired = "paused"
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, status: .paused), cause: "worker.updated"))
-            case let .resumeWorker(id), let .startWorker(id):
+            case .resumeWorker(let id), .startWorker(let id):
                 var w = try worker(id)
                 w.desired = "running"
                 if w.info.status == .stopped || w.info.status == .offline {
@@ -636,7 +708,7 @@ public struct FleetSimulator: Sendable {
                 }
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, status: w.info.status), cause: "worker.updated"))
-            case let .restartWorker(id):
+            case .restartWorker(let id):
                 var w = try worker(id)
                 for jobID in w.running.keys.sorted() { requeueInterrupted(jobID, &events) }
                 w.running = [:]
@@ -644,7 +716,7 @@ public struct FleetSimulator: Sendable {
                 w.restartAt = now.addingTimeInterval(2)
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, status: .restarting, active: 0), cause: "worker.updated"))
-            case let .shutdownWorker(id):
+            case .shutdownWorker(let id):
                 var w = try worker(id)
                 for jobID in w.running.keys.sorted() { requeueInterrupted(jobID, &events) }
                 w.running = [:]
@@ -653,29 +725,29 @@ public struct FleetSimulator: Sendable {
                 w.restartAt = nil
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, status: .stopped, active: 0), cause: "worker.updated"))
-            case let .drainWorker(id):
+            case .drainWorker(let id):
                 var w = try worker(id)
                 w.info.status = .draining
                 w.desired = "drained"
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, status: .draining), cause: "worker.updated"))
-            case let .scaleWorker(id, n):
+            case .scaleWorker(let id, let n):
                 guard n >= 0 && n <= 64 else { throw .invalid("concurrency must be 0-64") }
                 var w = try worker(id)
                 w.info.concurrency = n
                 workers[id] = w
                 events.append(.workerUpdated(WorkerPatch(id: id, concurrency: n), cause: "worker.updated"))
-            case let .pauseQueue(name), let .resumeQueue(name):
+            case .pauseQueue(let name), .resumeQueue(let name):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 let pause: Bool
                 if case .pauseQueue = command { pause = true } else { pause = false }
                 queues[name]!.paused = pause
                 events.append(.queueUpdated(queuePatch(name), cause: pause ? "queue.paused" : "queue.resumed"))
-            case let .setQueueRateLimit(name, limit):
+            case .setQueueRateLimit(let name, let limit):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 queues[name]!.rateLimit = limit
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
-            case let .cancelJob(id), let .killJob(id):
+            case .cancelJob(let id), .killJob(let id):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 let kill: Bool
                 if case .killJob = command { kill = true } else { kill = false }
@@ -695,7 +767,7 @@ public struct FleetSimulator: Sendable {
                 recordEvent(job, "cancelled", kill ? "terminated by operator" : "cancelled by operator")
                 events.append(.jobCancelled(JobPatch(id: id, status: .cancelled, workerID: "", updatedAt: now, finishedAt: now)))
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
-            case let .retryJob(id):
+            case .retryJob(let id):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
                 job.status = .queued
@@ -708,21 +780,21 @@ public struct FleetSimulator: Sendable {
                 enqueue(id, queue: job.queue, priority: job.priority)
                 recordEvent(job, "retried", "re-enqueued by operator")
                 events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: 0, updatedAt: now, error: "", errorClass: "")))
-            case let .startManager(id), let .resumeManager(id):
+            case .startManager(let id), .resumeManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }
                 managers[id]!.status = .running
                 events.append(.managerUpdated(managers[id]!))
-            case let .stopManager(id), let .pauseManager(id):
+            case .stopManager(let id), .pauseManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }
                 if case .stopManager = command { managers[id]!.status = .stopped } else { managers[id]!.status = .paused }
                 events.append(.managerUpdated(managers[id]!))
-            case let .triggerManager(id):
+            case .triggerManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }
                 if id == "ingest" { lastIngest = .distantPast }
                 if id == "cleanup" { lastCleanup = .distantPast }
                 if id == "autoscaler" { lastAutoscale = .distantPast }
                 events.append(.managerUpdated(managers[id]!))
-            case let .deleteJob(id):
+            case .deleteJob(let id):
                 guard let job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status != .running else { throw .invalid("job \(id) is running: cancel or kill it first") }
                 _ = removeFromQueue(id)
@@ -730,7 +802,7 @@ public struct FleetSimulator: Sendable {
                 if job.status == .failed { recountFailed(job.queue) }
                 events.append(.jobDeleted(id: id))
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
-            case let .setJobPriority(id, priority):
+            case .setJobPriority(let id, let priority):
                 guard (0...9).contains(priority) else { throw .invalid("priority must be 0-9") }
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status.isWaiting else { throw .invalid("job \(id) is \(job.status.rawValue): only waiting jobs change priority") }
@@ -740,7 +812,7 @@ public struct FleetSimulator: Sendable {
                 if removeFromQueue(id) { enqueue(id, queue: job.queue, priority: priority) }
                 recordEvent(job, "priority", "priority set to \(priority) by operator")
                 events.append(.jobUpdated(JobPatch(id: id, priority: priority, updatedAt: now)))
-            case let .moveJob(id, to):
+            case .moveJob(let id, let to):
                 guard queues[to] != nil else { throw .notFound("queue \(to)") }
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status.isWaiting else { throw .invalid("job \(id) is \(job.status.rawValue): only waiting jobs move") }
@@ -753,7 +825,7 @@ public struct FleetSimulator: Sendable {
                 events.append(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: now)))
                 events.append(.queueUpdated(queuePatch(from), cause: "queue.updated"))
                 events.append(.queueUpdated(queuePatch(to), cause: "queue.updated"))
-            case let .clearQueue(name):
+            case .clearQueue(let name):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 let ids = (waiting[name] ?? []).flatMap { $0 }
                 waiting[name] = Array(repeating: [], count: 10)
@@ -764,7 +836,7 @@ public struct FleetSimulator: Sendable {
                 var patch = queuePatch(name)
                 patch.removed = ids.count
                 events.append(.queueUpdated(patch, cause: "queue.cleared"))
-            case let .retryFailed(name, errorClass):
+            case .retryFailed(let name, let errorClass):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 for id in failedJobs(name, errorClass) {
                     var job = jobs[id]!
@@ -784,7 +856,7 @@ public struct FleetSimulator: Sendable {
                 }
                 recountFailed(name)
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
-            case let .purgeFailed(name):
+            case .purgeFailed(let name):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 for id in failedJobs(name, nil) {
                     forget(id)
@@ -792,26 +864,28 @@ public struct FleetSimulator: Sendable {
                 }
                 recountFailed(name)
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
-            case let .forgetWorker(id):
+            case .forgetWorker(let id):
                 let w = try worker(id)
                 guard w.info.status == .offline || w.info.status == .stopped else {
                     throw .invalid("worker \(id) is \(w.info.status.rawValue): only offline or stopped workers are forgotten")
                 }
                 workers[id] = nil
                 events.append(.workerUpdated(WorkerPatch(id: id, status: .offline), cause: "worker.forgotten"))
-            case let .ackAlert(id, by):
+            case .ackAlert(let id, let by):
                 guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
-                guard alerts[i].status == .active else { throw .invalid("alert \(id) is \(alerts[i].status.rawValue): only active alerts can be acknowledged") }
+                guard alerts[i].status == .active else {
+                    throw .invalid("alert \(id) is \(alerts[i].status.rawValue): only active alerts can be acknowledged")
+                }
                 alerts[i].status = .acked
                 alerts[i].ackedBy = by
                 events.append(.alertUpdated(AlertPatch(id: id, status: .acked, ackedBy: by)))
-            case let .pingWorker(id, _):
+            case .pingWorker(let id, _):
                 let w = try worker(id)
                 // Only a running process answers: not one shut down, offline or between restarts.
                 guard w.info.status.isUp, w.info.status != .restarting, w.restartAt == nil else {
                     throw .invalid("worker \(id) is \(w.info.status.rawValue): no process to answer")
                 }
-            case let .maintenance(on):
+            case .maintenance(let on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))
             }
@@ -828,8 +902,8 @@ public enum FleetCommandError: Error, Sendable, Equatable, CustomStringConvertib
 
     public var description: String {
         switch self {
-        case let .notFound(what): return "\(what) does not exist"
-        case let .invalid(why): return why
+        case .notFound(let what): return "\(what) does not exist"
+        case .invalid(let why): return why
         }
     }
 }

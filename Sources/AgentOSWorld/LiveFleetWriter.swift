@@ -33,10 +33,25 @@ public final class LiveFleetWriter {
         let started_at, finished_at: Date?
 
         init(_ j: Job) {
-            id = j.id; name = j.name; pipeline = j.pipeline; stage = j.stage; queue = j.queue; status = j.status.rawValue; owner = j.owner
-            priority = j.priority; attempts = j.attempts; max_attempts = j.maxAttempts; progress = j.progress
-            worker_id = j.workerID; error = j.error; error_class = j.errorClass; traceback = j.traceback
-            created_at = j.createdAt; updated_at = j.updatedAt; started_at = j.startedAt; finished_at = j.finishedAt
+            id = j.id
+            name = j.name
+            pipeline = j.pipeline
+            stage = j.stage
+            queue = j.queue
+            status = j.status.rawValue
+            owner = j.owner
+            priority = j.priority
+            attempts = j.attempts
+            max_attempts = j.maxAttempts
+            progress = j.progress
+            worker_id = j.workerID
+            error = j.error
+            error_class = j.errorClass
+            traceback = j.traceback
+            created_at = j.createdAt
+            updated_at = j.updatedAt
+            started_at = j.startedAt
+            finished_at = j.finishedAt
         }
     }
 
@@ -44,7 +59,15 @@ public final class LiveFleetWriter {
         let job_id, type: String
         let ts: Date
         let stage, status, worker_id, message: String?
-        init(_ e: JobEvent) { job_id = e.jobID; type = e.type; ts = e.ts; stage = e.stage; status = e.status; worker_id = e.workerID; message = e.message }
+        init(_ e: JobEvent) {
+            job_id = e.jobID
+            type = e.type
+            ts = e.ts
+            stage = e.stage
+            status = e.status
+            worker_id = e.workerID
+            message = e.message
+        }
     }
 
     struct WorkerRow: Encodable {
@@ -55,9 +78,22 @@ public final class LiveFleetWriter {
         let load: Double
         let started_at, last_heartbeat: Date?
         init(_ w: WorkerInfo, now: Date) {
-            id = w.id; hostname = w.hostname; stage = w.stage; status = w.status.rawValue; version = w.version; queues = w.queues
-            concurrency = w.concurrency; active = w.active; processed = w.processed; failed = w.failed; rss_bytes = w.rssBytes
-            autoscale_min = w.autoscaleMin; autoscale_max = w.autoscaleMax; pid = w.pid; load = w.load; started_at = w.startedAt
+            id = w.id
+            hostname = w.hostname
+            stage = w.stage
+            status = w.status.rawValue
+            version = w.version
+            queues = w.queues
+            concurrency = w.concurrency
+            active = w.active
+            processed = w.processed
+            failed = w.failed
+            rss_bytes = w.rssBytes
+            autoscale_min = w.autoscaleMin
+            autoscale_max = w.autoscaleMax
+            pid = w.pid
+            load = w.load
+            started_at = w.startedAt
             last_heartbeat = now.addingTimeInterval(-(w.heartbeatAgeSeconds ?? 0))
         }
     }
@@ -66,7 +102,14 @@ public final class LiveFleetWriter {
         let ts: Date
         let level, source, message: String
         let job_id, worker_id: String?
-        init(_ l: LogLine) { ts = l.ts; level = l.level.rawValue; source = l.source; message = l.message; job_id = l.jobID; worker_id = l.workerID }
+        init(_ l: LogLine) {
+            ts = l.ts
+            level = l.level.rawValue
+            source = l.source
+            message = l.message
+            job_id = l.jobID
+            worker_id = l.workerID
+        }
     }
 
     private func json<T: Encodable>(_ rows: [T]) throws -> PostgresValue { .json(String(decoding: try encoder.encode(rows), as: UTF8.self)) }
@@ -78,19 +121,24 @@ public final class LiveFleetWriter {
     public func seed(_ sim: FleetSimulator, history: [JobEvent]) throws {
         try db.transaction { tx in
             for q in sim.queues.values.sorted(by: { $0.name < $1.name }) {
-                try tx.query("""
+                try tx.query(
+                    """
                     INSERT INTO queues (name, stage, paused, rate_limit) VALUES ($1, $2, $3, $4)
                     ON CONFLICT (name) DO UPDATE SET stage = EXCLUDED.stage, paused = EXCLUDED.paused, rate_limit = EXCLUDED.rate_limit, updated_at = now()
                     """, [q.name, q.stage, q.paused, q.rateLimit])
             }
             for entry in sim.config_.values.sorted(by: { $0.key < $1.key }) {
-                try tx.query("""
+                try tx.query(
+                    """
                     INSERT INTO config (key, type, value, default_value, constraints, description, version, updated_by)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING
-                    """, [entry.key, entry.type.rawValue, PostgresValue.json(Self.jsonText(entry.value)),
-                          PostgresValue.json(Self.jsonText(entry.defaultValue)),
-                          PostgresValue.json(String(decoding: try encoder.encode(entry.constraints), as: UTF8.self)),
-                          entry.description, entry.version, entry.updatedBy])
+                    """,
+                    [
+                        entry.key, entry.type.rawValue, PostgresValue.json(Self.jsonText(entry.value)),
+                        PostgresValue.json(Self.jsonText(entry.defaultValue)),
+                        PostgresValue.json(String(decoding: try encoder.encode(entry.constraints), as: UTF8.self)),
+                        entry.description, entry.version, entry.updatedBy
+                    ])
             }
             let jobs = sim.jobs.values.sorted { $0.id < $1.id }
             try insertJobs(jobs, tx)
@@ -118,12 +166,12 @@ public final class LiveFleetWriter {
         var maintenance: Maintenance?
         for event in events {
             switch event {
-            case let .jobCreated(p): created.append(p.id)
-            case let .jobUpdated(p), let .jobCancelled(p), let .jobRetried(p): touched.insert(p.id)
-            case let .managerUpdated(m): managers.append(m)
-            case let .queueUpdated(p, cause) where cause != "queue.updated" || p.rateLimit != nil: queueNames.insert(p.name)
+            case .jobCreated(let p): created.append(p.id)
+            case .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p): touched.insert(p.id)
+            case .managerUpdated(let m): managers.append(m)
+            case .queueUpdated(let p, let cause) where cause != "queue.updated" || p.rateLimit != nil: queueNames.insert(p.name)
             case .workerUpdated: workersChanged = true
-            case let .maintenance(m): maintenance = m
+            case .maintenance(let m): maintenance = m
             default: break
             }
         }
@@ -134,7 +182,8 @@ public final class LiveFleetWriter {
             let updates = touched.subtracting(createdSet).sorted().compactMap { sim.jobs[$0] }
             if !updates.isEmpty {
                 // A job the console cancelled or deleted stays so: the simulator only learns through control commands.
-                try tx.query("""
+                try tx.query(
+                    """
                     UPDATE jobs AS j SET stage = u.stage, queue = u.queue, status = u.status, priority = u.priority, progress = u.progress,
                         attempts = u.attempts, worker_id = u.worker_id, error = u.error, error_class = u.error_class, traceback = u.traceback,
                         updated_at = u.updated_at, started_at = u.started_at, finished_at = u.finished_at
@@ -146,9 +195,9 @@ public final class LiveFleetWriter {
             try insertHistory(history, tx)
             for i in out.indices {
                 switch out[i] {
-                case let .logAppended(lines):
+                case .logAppended(let lines):
                     out[i] = .logAppended(try insertLogs(lines, tx))
-                case let .alertRaised(alert):
+                case .alertRaised(let alert):
                     out[i] = .alertRaised(try insertAlert(alert, tx))
                 default: break
                 }
@@ -174,7 +223,8 @@ public final class LiveFleetWriter {
     private func insertJobs(_ jobs: [Job], _ tx: PostgresConnection) throws {
         guard !jobs.isEmpty else { return }
         for chunk in stride(from: 0, to: jobs.count, by: 2_000).map({ Array(jobs[$0..<min($0 + 2_000, jobs.count)]) }) {
-            try tx.query("""
+            try tx.query(
+                """
                 INSERT INTO jobs (id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
                                   error, error_class, traceback, created_at, updated_at, started_at, finished_at)
                 SELECT id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
@@ -189,7 +239,8 @@ public final class LiveFleetWriter {
 
     private func insertHistory(_ history: [JobEvent], _ tx: PostgresConnection) throws {
         guard !history.isEmpty else { return }
-        try tx.query("""
+        try tx.query(
+            """
             INSERT INTO job_events (job_id, ts, type, stage, status, worker_id, message)
             SELECT u.job_id, u.ts, u.type, u.stage, u.status, u.worker_id, u.message
             FROM jsonb_to_recordset($1) AS u(job_id uuid, ts timestamptz, type text, stage text, status text, worker_id text, message text)
@@ -199,13 +250,15 @@ public final class LiveFleetWriter {
 
     private func insertLogs(_ lines: [LogLine], _ tx: PostgresConnection) throws -> [LogLine] {
         guard !lines.isEmpty else { return [] }
-        let ids = try tx.query("""
+        let ids = try tx.query(
+            """
             INSERT INTO logs (ts, level, source, message, job_id, worker_id)
             SELECT ts, level, source, message, job_id, worker_id
             FROM ROWS FROM (jsonb_to_recordset($1) AS (ts timestamptz, level text, source text, message text, job_id uuid, worker_id text))
                 WITH ORDINALITY AS u(ts, level, source, message, job_id, worker_id, n)
             ORDER BY n RETURNING id
-            """, [try json(lines.map(LogRow.init))]).rows.map { try $0.get("id", as: Int.self) }
+            """, [try json(lines.map(LogRow.init))]
+        ).rows.map { try $0.get("id", as: Int.self) }
         return zip(lines, ids).map { line, id in
             var copy = line
             copy.id = id
@@ -214,7 +267,8 @@ public final class LiveFleetWriter {
     }
 
     private func insertAlert(_ alert: Alert, _ tx: PostgresConnection) throws -> Alert {
-        let id = try tx.query("""
+        let id = try tx.query(
+            """
             INSERT INTO alerts (ts, severity, source, title, message, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
             """, [alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue])[0].get("id", as: Int.self)
         var copy = alert
@@ -224,7 +278,8 @@ public final class LiveFleetWriter {
 
     private func upsertWorkers(_ sim: FleetSimulator, _ tx: PostgresConnection) throws {
         let rows = sim.workers.values.map { WorkerRow($0.info, now: sim.now) }.sorted { $0.id < $1.id }
-        try tx.query("""
+        try tx.query(
+            """
             INSERT INTO workers (id, hostname, stage, queues, status, concurrency, autoscale_min, autoscale_max, active, processed, failed, load,
                                  rss_bytes, version, pid, started_at, last_heartbeat, updated_at)
             SELECT id, hostname, stage, ARRAY(SELECT jsonb_array_elements_text(queues)), status, concurrency, autoscale_min, autoscale_max, active,
@@ -241,7 +296,8 @@ public final class LiveFleetWriter {
     }
 
     private func upsertManager(_ m: ManagerInfo, _ tx: PostgresConnection) throws {
-        try tx.query("""
+        try tx.query(
+            """
             INSERT INTO managers (id, kind, status, enabled, schedule, concurrency, last_run_at, next_run_at, last_result, last_error, runs, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, enabled = EXCLUDED.enabled, schedule = EXCLUDED.schedule,
@@ -253,12 +309,16 @@ public final class LiveFleetWriter {
     private func upsertStats(_ sim: FleetSimulator, minutes: Int, _ tx: PostgresConnection) throws {
         for (minute, stage, s) in sim.recentStats(minutes: minutes) {
             let sorted = s.durationsMs.sorted()
-            try tx.query("""
+            try tx.query(
+                """
                 INSERT INTO stats_minutely (minute, stage, completed, failed, retried, p50_ms, p95_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (minute, stage) DO UPDATE SET completed = EXCLUDED.completed, failed = EXCLUDED.failed,
                     retried = EXCLUDED.retried, p50_ms = EXCLUDED.p50_ms, p95_ms = EXCLUDED.p95_ms
-                """, [minute, stage, s.completed, s.failed, s.retried,
-                      sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.5), sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.95)])
+                """,
+                [
+                    minute, stage, s.completed, s.failed, s.retried,
+                    sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.5), sorted.isEmpty ? nil : FleetSimulator.percentile(sorted, 0.95)
+                ])
         }
     }
 
@@ -298,10 +358,10 @@ public final class LiveFleetWriter {
 
     static func jsonText(_ v: ConfigValue) -> String {
         switch v {
-        case let .int(i): return String(i)
-        case let .double(d): return String(d)
-        case let .bool(b): return b ? "true" : "false"
-        case let .string(s):
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "true" : "false"
+        case .string(let s):
             let data = (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8)
             return String(decoding: data, as: UTF8.self)
         }

@@ -33,8 +33,10 @@ public final class LiveSimulation: Sendable {
     private let control = Mutex<RedisSubscriber?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
-    public init(config: SimulatorConfig, redis: RedisClient, postgres: PostgresClient, namespace: Namespace = Namespace(),
-                historySeconds: Double = 600, now: Date = Date(), warmIntervalMillis: Int = 5_000) throws {
+    public init(
+        config: SimulatorConfig, redis: RedisClient, postgres: PostgresClient, namespace: Namespace = Namespace(),
+        historySeconds: Double = 600, now: Date = Date(), warmIntervalMillis: Int = 5_000
+    ) throws {
         var sim = FleetSimulator(config: config, start: now.addingTimeInterval(-historySeconds))
         sim.trackOutbox = true
         _ = sim.advance(to: now, step: 1)
@@ -43,8 +45,9 @@ public final class LiveSimulation: Sendable {
         state = Mutex(State(sim: sim, writer: writer))
         bus = RedisEventBus(redis: redis, namespace: namespace, source: config.source)
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
-        dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace),
-                                       bus: bus, options: .init(ttlSeconds: 30, warmIntervalMillis: warmIntervalMillis, owner: config.source))
+        dataManager = AdminDataManager(
+            cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace),
+            bus: bus, options: .init(ttlSeconds: 30, warmIntervalMillis: warmIntervalMillis, owner: config.source))
         self.redis = redis
         self.namespace = namespace
     }
@@ -74,30 +77,37 @@ public final class LiveSimulation: Sendable {
     public func apply(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
         let result = try state.withLock { s -> Result<([AgentEvent], WorkerPong?), FleetCommandError> in
             switch s.sim.apply(command) {
-            case let .success(events):
+            case .success(let events):
                 var pong: WorkerPong?
-                if case let .pingWorker(id, _) = command, let w = s.sim.workers[id]?.info {
-                    pong = WorkerPong(worker: w.id, hostname: w.hostname, pid: w.pid ?? 0, status: w.status.rawValue, active: w.active,
-                                      concurrency: w.concurrency, processed: w.processed)
+                if case .pingWorker(let id, _) = command, let w = s.sim.workers[id]?.info {
+                    pong = WorkerPong(
+                        worker: w.id, hostname: w.hostname, pid: w.pid ?? 0, status: w.status.rawValue, active: w.active,
+                        concurrency: w.concurrency, processed: w.processed)
                 }
                 return .success((try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox()), pong))
-            case let .failure(error):
+            case .failure(let error):
                 return .failure(error)
             }
         }
         switch result {
-        case let .success((events, pong)):
-            if let pong, case let .pingWorker(_, token) = command {
+        case .success((let events, let pong)):
+            if let pong, case .pingWorker(_, let token) = command {
                 let key = namespace.pingReplyKey(token)
                 _ = try redis.selecting(database: WorkerPong.database).pipeline([
-                    ["LPUSH", key, Array(try JSONEncoder().encode(pong))], ["EXPIRE", key, WorkerPong.replyTTLSeconds],
+                    ["LPUSH", key, Array(try JSONEncoder().encode(pong))], ["EXPIRE", key, WorkerPong.replyTTLSeconds]
                 ])
             }
             try bus.publish(batch: events)
-            stats.withLock { $0.commandsApplied += 1; $0.eventsPublished += events.count }
+            stats.withLock {
+                $0.commandsApplied += 1
+                $0.eventsPublished += events.count
+            }
             return .success(())
-        case let .failure(error):
-            stats.withLock { $0.commandsRejected += 1; $0.lastError = error.description }
+        case .failure(let error):
+            stats.withLock {
+                $0.commandsRejected += 1
+                $0.lastError = error.description
+            }
             return .failure(error)
         }
     }
@@ -127,7 +137,7 @@ public final class LiveSimulation: Sendable {
         let subscriber = control.withLock { current -> RedisSubscriber? in
             guard current == nil else { return nil }
             current = RedisSubscriber(redis.configuration, channels: [namespace.controlChannel]) { [self] event in
-                guard case let .message(_, payload, _) = event else { return }
+                guard case .message(_, let payload, _) = event else { return }
                 do {
                     _ = try apply(try JSONDecoder().decode(FleetCommand.self, from: Data(payload)))
                 } catch {

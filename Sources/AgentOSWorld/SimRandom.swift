@@ -28,13 +28,17 @@ public struct SimRandom: RandomNumberGenerator, Sendable {
         let l = exp(-lambda)
         var k = 0
         var p = 1.0
-        repeat { k += 1; p *= unit() } while p > l
+        repeat {
+            k += 1
+            p *= unit()
+        } while p > l
         return k - 1
     }
 
     /// Standard normal (Box–Muller).
     public mutating func normal() -> Double {
-        let u1 = max(unit(), 1e-12), u2 = unit()
+        let u1 = max(unit(), 1e-12)
+        let u2 = unit()
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 
@@ -51,7 +55,8 @@ public struct SimRandom: RandomNumberGenerator, Sendable {
 
     /// A version-4-shaped UUID from the generator (deterministic per seed).
     public mutating func uuid() -> String {
-        let a = next(), b = next()
+        let a = next()
+        let b = next()
         var bytes = withUnsafeBytes(of: a.bigEndian) { Array($0) } + withUnsafeBytes(of: b.bigEndian) { Array($0) }
         bytes[6] = (bytes[6] & 0x0f) | 0x40
         bytes[8] = (bytes[8] & 0x3f) | 0x80

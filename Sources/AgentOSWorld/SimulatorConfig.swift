@@ -23,9 +23,11 @@ public struct SimulatorConfig: Sendable, Equatable {
     /// Identifies the simulator in event envelopes.
     public var source: String
 
-    public init(seed: UInt64 = 42, rate: Double = 1, jobsPerMinute: Double = 40, workersPerStage: Int = 3, concurrencyPerWorker: Int = 2,
-                failureRate: Double = 0.03, incident: Bool = false, retainFinishedJobs: Int = 2_000, statsWindowMinutes: Int = 60,
-                users: [String] = ["alice", "bob", "carol", "dave", "erin", "scheduler"], source: String = "sim") {
+    public init(
+        seed: UInt64 = 42, rate: Double = 1, jobsPerMinute: Double = 40, workersPerStage: Int = 3, concurrencyPerWorker: Int = 2,
+        failureRate: Double = 0.03, incident: Bool = false, retainFinishedJobs: Int = 2_000, statsWindowMinutes: Int = 60,
+        users: [String] = ["alice", "bob", "carol", "dave", "erin", "scheduler"], source: String = "sim"
+    ) {
         self.seed = seed
         self.rate = rate
         self.jobsPerMinute = jobsPerMinute
@@ -42,7 +44,7 @@ public struct SimulatorConfig: Sendable, Equatable {
     /// Median seconds one stage takes (at rate 1; faster rates shorten them).
     static let stageMedianSeconds: [String: Double] = [
         "video_downloader": 6, "audio_transcriber": 14, "moment_detector": 9,
-        "face_detector": 12, "intelligent_cropper": 7, "video_cutter": 5,
+        "face_detector": 12, "intelligent_cropper": 7, "video_cutter": 5
     ]
 
     /// Errors per stage; `permanent` ones fail the job at once (retrying cannot help).
@@ -56,12 +58,12 @@ public struct SimulatorConfig: Sendable, Equatable {
         ("face_detector", "RuntimeError", "ONNXRuntimeError: [ShapeInferenceError] mismatched dims", "detect_faces", false),
         ("intelligent_cropper", "CropBoundsError", "crop window 1080x1920 exceeds frame 720x1280", "plan_crops", true),
         ("video_cutter", "FFmpegError", "ffmpeg: Conversion failed! (codec h264_nvenc not available)", "render_clip", false),
-        ("video_cutter", "OSError", "[Errno 28] No space left on device: '/io/output'", "write_output", false),
+        ("video_cutter", "OSError", "[Errno 28] No space left on device: '/io/output'", "write_output", false)
     ]
 
     static let titles = [
         "Keynote 2026 full stream", "Cooking show ep. 41", "Podcast #212 with guests", "Product demo – spring release",
         "City council meeting", "Esports finals day 2", "Lecture: distributed systems", "Travel vlog Lisbon",
-        "Quarterly all-hands", "Interview: founders", "Street food tour", "Match highlights raw",
+        "Quarterly all-hands", "Interview: founders", "Street food tour", "Match highlights raw"
     ]
 }

@@ -18,7 +18,10 @@ public enum Fmt {
         let units = ["B", "K", "M", "G", "T"]
         var v = Double(n)
         var u = 0
-        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
         return u == 0 ? "\(n)B" : String(format: v < 10 ? "%.1f%@" : "%.0f%@", v, units[u])
     }
 
@@ -45,5 +48,7 @@ public enum Fmt {
 
     public static func shortID(_ id: String) -> String { String(id.prefix(8)) }
 
-    public static func ms(_ v: Double) -> String { v >= 10_000 ? String(format: "%.0fs", v / 1000) : v >= 1000 ? String(format: "%.1fs", v / 1000) : String(format: "%.0fms", v) }
+    public static func ms(_ v: Double) -> String {
+        v >= 10_000 ? String(format: "%.0fs", v / 1000) : v >= 1000 ? String(format: "%.1fs", v / 1000) : String(format: "%.0fms", v)
+    }
 }

@@ -4,7 +4,8 @@ import ConsoleUI
 /// overlay and the status hints are generated from the same map.
 public enum Command: Sendable, Equatable, Hashable {
     case quit, help, palette, filter, reload, open, back
-    case view(ViewID), nextView, previousView
+    case view(ViewID)
+    case nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
     case sortNext, sortReverse, mark, nextPane, previousPane, follow, window
     case actionMenu, retryAction
@@ -18,7 +19,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .reload: return "reload the snapshot now"
         case .open: return "open the selected item"
         case .back: return "close / clear filter"
-        case let .view(v): return v.title
+        case .view(let v): return v.title
         case .nextView: return "next view"
         case .previousView: return "previous view"
         case .down: return "down"
@@ -49,7 +50,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .reload: return "reload"
         case .open: return "open"
         case .back: return "back"
-        case let .view(v): return "view.\(v.aliases[0])"
+        case .view(let v): return "view.\(v.aliases[0])"
         case .nextView: return "next_view"
         case .previousView: return "previous_view"
         case .down: return "down"
@@ -71,10 +72,13 @@ public enum Command: Sendable, Equatable, Hashable {
     }
 
     /// Every command, in help order.
-    public static let all: [Command] = [.quit, .help, .palette, .filter, .reload]
+    public static let all: [Command] =
+        [.quit, .help, .palette, .filter, .reload]
         + ViewID.allCases.map { Command.view($0) }
-        + [.nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
-           .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .window, .actionMenu, .retryAction]
+        + [
+            .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
+            .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .window, .actionMenu, .retryAction
+        ]
 
     public init?(name: String) {
         guard let c = Self.all.first(where: { $0.name == name.lowercased() }) else { return nil }
@@ -141,14 +145,14 @@ public struct KeyMap: Sendable, Equatable {
         (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
         (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
         (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
-        (.char("."), .actionMenu), (.char("!"), .retryAction),
+        (.char("."), .actionMenu), (.char("!"), .retryAction)
     ])
 
     public static func describe(_ key: Key) -> String {
         switch key {
         case .char(" "): return "space"
-        case let .char(c): return String(c)
-        case let .ctrl(c): return "ctrl-\(c)"
+        case .char(let c): return String(c)
+        case .ctrl(let c): return "ctrl-\(c)"
         case .up: return "↑"
         case .down: return "↓"
         case .left: return "←"
@@ -163,7 +167,7 @@ public struct KeyMap: Sendable, Equatable {
         case .backTab: return "shift-tab"
         case .backspace: return "bksp"
         case .delete: return "del"
-        case let .function(n): return "F\(n)"
+        case .function(let n): return "F\(n)"
         case .mouse: return "mouse"
         }
     }
@@ -207,8 +211,11 @@ public struct KeyMap: Sendable, Equatable {
             let views = order.filter { if case .view = $0 { return $0.section == name } else { return false } }
             if !views.isEmpty {
                 let viewKeys = views.compactMap { self.keys(for: $0).first }.map(Self.describe)
-                entries.append((keys: viewKeys.count > 2 ? "\(viewKeys.first!)-\(viewKeys.last!)" : viewKeys.joined(separator: " "),
-                                help: "switch to view N"))
+                entries.append(
+                    (
+                        keys: viewKeys.count > 2 ? "\(viewKeys.first!)-\(viewKeys.last!)" : viewKeys.joined(separator: " "),
+                        help: "switch to view N"
+                    ))
             }
             for command in order where command.section == name {
                 if case .view = command { continue }

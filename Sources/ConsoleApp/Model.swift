@@ -84,8 +84,8 @@ public struct ConnectionState: Sendable, Equatable {
         case unknown
     }
 
-    public var mode: String            // "embedded" or "live"
-    public var environment: String     // e.g. "production", "staging", "embedded"
+    public var mode: String // "embedded" or "live"
+    public var environment: String // e.g. "production", "staging", "embedded"
     public var redis: Link = .unknown
     public var postgres: Link = .unknown
     public var events: Link = .unknown

@@ -12,7 +12,7 @@ extension App {
         switch m.action {
         case .wheelUp, .wheelDown:
             guard state.overlay == .none || isMenu(state.overlay) else { return [] }
-            if case let .actionMenu(menu) = state.overlay {
+            if case .actionMenu(let menu) = state.overlay {
                 let count = actionEntries(state).count
                 let next = max(0, min(count - 1, menu.selected + (m.action == .wheelDown ? 1 : -1)))
                 state.overlay = .actionMenu(ActionMenuState(selected: next))
@@ -68,7 +68,8 @@ extension App {
         guard m.y >= 0, m.y < frame.height, m.x >= 0, m.x < frame.width else { return nil }
         let cells = (0..<frame.width).map { frame[$0, m.y].character }
         guard let open = cells[...m.x].lastIndex(of: "["), let close = cells[m.x...].firstIndex(of: "]"),
-              !cells[open...m.x].dropFirst().contains("]"), close > open + 1 else { return nil }
+            !cells[open...m.x].dropFirst().contains("]"), close > open + 1
+        else { return nil }
         return String(cells[(open + 1)..<close]).trimmingCharacters(in: .whitespaces)
     }
 

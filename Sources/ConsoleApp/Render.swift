@@ -14,7 +14,8 @@ extension App {
             renderWallboard(state, wallboard, &b)
             return b
         }
-        Tabs(ViewID.allCases.map(\.title), short: ViewID.allCases.map(\.shortTitle), selected: state.view.rawValue).render(into: &b, rect: Rect(x: 0, y: 0, width: state.width, height: 1))
+        Tabs(ViewID.allCases.map(\.title), short: ViewID.allCases.map(\.shortTitle), selected: state.view.rawValue).render(
+            into: &b, rect: Rect(x: 0, y: 0, width: state.width, height: 1))
         renderContext(state, &b)
         let body = Layout.body(width: state.width, height: state.height)
         if state.snapshot == nil {
@@ -32,11 +33,11 @@ extension App {
         switch state.overlay {
         case .none: break
         case .help: HelpOverlay(helpSections(state)).render(into: &b, rect: body)
-        case let .palette(text): renderPalette(text, &b, state)
-        case let .detail(target): renderDetail(state, target, &b, body)
-        case let .actionMenu(menu): renderActionMenu(state, menu, &b, body)
-        case let .actionForm(form): renderActionForm(state, form, &b, body)
-        case let .confirm(dialog): renderConfirm(state, dialog, &b, body)
+        case .palette(let text): renderPalette(text, &b, state)
+        case .detail(let target): renderDetail(state, target, &b, body)
+        case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)
+        case .actionForm(let form): renderActionForm(state, form, &b, body)
+        case .confirm(let dialog): renderConfirm(state, dialog, &b, body)
         }
         return b
     }
@@ -53,9 +54,11 @@ extension App {
         let rows = window.map { list.item($0).row }
         let marked = view.markedIDs.isEmpty ? [] : Set(window.enumerated().filter { view.markedIDs.contains(list.id($0.element)) }.map(\.offset))
         let cursor = TableCursor(selected: view.cursor.selected - start, offset: 0, marked: marked)
-        Table(columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
-              sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty)
-            .render(into: &b, rect: rect)
+        Table(
+            columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
+            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty
+        )
+        .render(into: &b, rect: rect)
     }
 
     // MARK: context and status lines
@@ -64,7 +67,7 @@ extension App {
         let line = Rect(x: 0, y: 1, width: state.width, height: 1)
         if state.connection.isStale {
             var text = " STALE "
-            if case let .down(reason, retry, attempts) = state.connection.events {
+            if case .down(let reason, let retry, let attempts) = state.connection.events {
                 let since = state.connection.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
                 text += "event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry)))) · \(reason)"
             }
@@ -78,7 +81,8 @@ extension App {
         if state.view == .jobs {
             x += b.put("  ", x: x, y: 1)
             x += b.put(state.current.pane == 0 ? "[jobs]" : " jobs ", x: x, y: 1, state.current.pane == 0 ? Style(.accent, [.bold]) : Style(.muted))
-            x += b.put(state.current.pane == 1 ? "[queues]" : " queues ", x: x, y: 1, state.current.pane == 1 ? Style(.accent, [.bold]) : Style(.muted))
+            x += b.put(
+                state.current.pane == 1 ? "[queues]" : " queues ", x: x, y: 1, state.current.pane == 1 ? Style(.accent, [.bold]) : Style(.muted))
         }
         let count = Screens.listing(state).count
         let position = count == 0 ? "0 rows" : "\(Fmt.count(state.current.cursor.selected + 1))/\(Fmt.count(count))"
@@ -118,7 +122,7 @@ extension App {
         var left: [StatusBar.Segment] = [
             .init(" \(state.operatorInfo.user) (\(state.operatorInfo.role))", Style(.text, bg: .statusBar, [.bold])),
             .init(" \(c.environment.uppercased()) ", Style(.text, bg: .badge, [.bold])),
-            .init(c.mode, bar),
+            .init(c.mode, bar)
         ]
         if state.readOnly { left.insert(.init(" READ-ONLY ", Style(.warning, bg: .statusBar, [.bold, .reverse])), at: 2) }
         // Nobody sits at a wallboard: the room goes to the links and the age of the data.
@@ -135,7 +139,8 @@ extension App {
         let age = state.dataAsOf.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "-"
         // The hints come from the active key map (a wallboard takes only quit).
         let hint = state.wallboard == nil ? state.keyMap.hint(.help, "help") : state.keyMap.hint(.quit, "quit")
-        let right: [StatusBar.Segment] = [.init("data \(age)", c.isStale ? Style(.danger, bg: .statusBar, [.bold]) : bar)]
+        let right: [StatusBar.Segment] =
+            [.init("data \(age)", c.isStale ? Style(.danger, bg: .statusBar, [.bold]) : bar)]
             + (hint.map { [StatusBar.Segment($0, Style(.muted, bg: .statusBar))] } ?? [])
             + [.init(Fmt.clock(state.now) + " ", bar)]
         StatusBar(left: left, right: right).render(into: &b, rect: Rect(x: 0, y: state.height - 1, width: state.width, height: 1))
@@ -179,7 +184,8 @@ extension App {
         let lastMinutes = s.analytics.throughput.suffix(5)
         let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
         let up = s.workers.filter { $0.status.isUp }.count
-        let busy = s.workers.reduce(0) { $0 + $1.active }, slots = s.workers.reduce(0) { $0 + $1.concurrency }
+        let busy = s.workers.reduce(0) { $0 + $1.active }
+        let slots = s.workers.reduce(0) { $0 + $1.concurrency }
         x += b.put("Flow   ", x: x, y: y, Style(.title, [.bold]))
         x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(s.analytics.successRate))  ", x: x, y: y, Style(.text))
         x += b.put("workers \(up)/\(s.workers.count) up", x: x, y: y, up == s.workers.count ? Style(.ok) : Style(.danger, [.bold]))
@@ -191,7 +197,8 @@ extension App {
         renderActionFigures(s, &b, x: body.x + 1, y: y, maxX: body.maxX)
         y += 2
         // Queue depths with trend sparklines.
-        let nameW = 20, numW = 8
+        let nameW = 20
+        let numW = 8
         b.put("QUEUE", x: body.x + 2, y: y - 1, Style(.header, [.bold]))
         b.put("PENDING", in: Rect(x: body.x + 2 + nameW, y: y - 1, width: numW, height: 1), Style(.header, [.bold]), align: .right)
         b.put("RUN", in: Rect(x: body.x + 3 + nameW + numW, y: y - 1, width: 4, height: 1), Style(.header, [.bold]), align: .right)
@@ -203,8 +210,9 @@ extension App {
             b.put(q.name + (q.paused ? " ⏸" : ""), in: Rect(x: body.x + 2, y: y, width: nameW, height: 1), style)
             b.put(Fmt.count(q.pending), in: Rect(x: body.x + 2 + nameW, y: y, width: numW, height: 1), style, align: .right)
             b.put(String(q.reserved), in: Rect(x: body.x + 3 + nameW + numW, y: y, width: 4, height: 1), Style(.accent), align: .right)
-            b.put(String(q.failed), in: Rect(x: body.x + 4 + nameW + numW + 4, y: y, width: 5, height: 1),
-                  q.failed > 0 ? Style(.danger) : Style(.muted), align: .right)
+            b.put(
+                String(q.failed), in: Rect(x: body.x + 4 + nameW + numW + 4, y: y, width: 5, height: 1),
+                q.failed > 0 ? Style(.danger) : Style(.muted), align: .right)
             let history = state.queueHistory[q.name] ?? [Double(q.pending)]
             Sparkline(history, style: Style(ThemeToken.chartSeries[i % ThemeToken.chartSeries.count]))
                 .render(into: &b, rect: Rect(x: sparkX, y: y, width: max(0, min(60, body.maxX - sparkX - 1)), height: 1))
@@ -246,31 +254,54 @@ extension App {
         lines[0].append(("Services", Style(.title, [.bold])))
         for svc in s.system.services {
             let token: ThemeToken = svc.status == .ok ? .ok : svc.status == .degraded ? .warning : svc.status == .down ? .danger : .muted
-            lines[0].append(("\(b.glyphs.bullet) \(svc.name) \(svc.status.rawValue) \(svc.latencyMs.map { String(format: "%.2fms", $0) } ?? "")", Style(token)))
+            lines[0].append(
+                ("\(b.glyphs.bullet) \(svc.name) \(svc.status.rawValue) \(svc.latencyMs.map { String(format: "%.2fms", $0) } ?? "")", Style(token)))
         }
         let a = s.system.actions
         // Actions of the last 5 minutes, most important first (the column is narrow at 80 columns).
-        lines[0].append(("p99 \(a.p99Ms.map { Fmt.ms($0) } ?? "-") · \(Fmt.count(a.denials)) denied · \(Fmt.count(a.failures)) failed of \(Fmt.count(a.finished)) (\(a.windowSeconds / 60)m)",
-                         a.failures > 0 ? Style(.danger) : a.denials > 0 ? Style(.warning) : Style(.text)))
+        lines[0].append(
+            (
+                "p99 \(a.p99Ms.map { Fmt.ms($0) } ?? "-") · \(Fmt.count(a.denials)) denied · \(Fmt.count(a.failures)) failed of \(Fmt.count(a.finished)) (\(a.windowSeconds / 60)m)",
+                a.failures > 0 ? Style(.danger) : a.denials > 0 ? Style(.warning) : Style(.text)
+            ))
         lines[1].append(("Runtime", Style(.title, [.bold])))
         let m = s.system.maintenance
-        lines[1].append((m.enabled ? "maintenance ON \(m.by.map { "by \($0)" } ?? "")" : "maintenance off", m.enabled ? Style(.warning, [.bold]) : Style(.ok)))
+        lines[1].append(
+            (m.enabled ? "maintenance ON \(m.by.map { "by \($0)" } ?? "")" : "maintenance off", m.enabled ? Style(.warning, [.bold]) : Style(.ok)))
         lines[1].append(("broadcast: \(s.system.broadcast?.message ?? "none")", Style(.text)))
         let cache = s.system.cache
         let lookups = cache.hits + cache.misses
-        lines[1].append(("cache gen \(cache.generation), built \(String(format: "%.1f", cache.buildMs)) ms, age \(Fmt.age(state.now.timeIntervalSince(s.generatedAt)))", Style(.text)))
-        lines[1].append(("hit rate \(lookups == 0 ? "-" : Fmt.percent(Double(cache.hits) / Double(lookups))) (\(cache.hits)/\(lookups))", Style(.text)))
-        lines[1].append(("sessions: \(s.system.sessions.count) console(s)" + (s.system.sessions.isEmpty ? "" : ": " + s.system.sessions.map { "\($0.user)@\($0.host)" }.joined(separator: ", ")), Style(.text)))
+        lines[1].append(
+            (
+                "cache gen \(cache.generation), built \(String(format: "%.1f", cache.buildMs)) ms, age \(Fmt.age(state.now.timeIntervalSince(s.generatedAt)))",
+                Style(.text)
+            ))
+        lines[1].append(
+            ("hit rate \(lookups == 0 ? "-" : Fmt.percent(Double(cache.hits) / Double(lookups))) (\(cache.hits)/\(lookups))", Style(.text)))
+        lines[1].append(
+            (
+                "sessions: \(s.system.sessions.count) console(s)"
+                    + (s.system.sessions.isEmpty ? "" : ": " + s.system.sessions.map { "\($0.user)@\($0.host)" }.joined(separator: ", ")),
+                Style(.text)
+            ))
         let backup = s.system.backups.max { $0.createdAt < $1.createdAt }
-        lines[1].append((backup.map { "backups: \(s.system.backups.count), latest \(Fmt.age(since: $0.createdAt, now: state.now)) ago (\(Fmt.bytes($0.sizeBytes)))" } ?? "backups: none yet",
-                         backup == nil ? Style(.muted) : Style(.text)))
+        lines[1].append(
+            (
+                backup.map {
+                    "backups: \(s.system.backups.count), latest \(Fmt.age(since: $0.createdAt, now: state.now)) ago (\(Fmt.bytes($0.sizeBytes)))"
+                } ?? "backups: none yet",
+                backup == nil ? Style(.muted) : Style(.text)
+            ))
         lines[2].append(("Breakers", Style(.title, [.bold])))
         for br in s.system.breakers.prefix(6) {
             let style = br.state == .closed ? Style(.ok) : br.state == .open ? Style(.danger, [.bold]) : Style(.warning)
             lines[2].append(("\(br.service): \(br.state.rawValue)", style))
         }
-        lines[2].append(("db: \(s.system.database.connections) conns, \(s.system.database.idleInTransaction) idle in tx",
-                         s.system.database.idleInTransaction > 0 ? Style(.warning) : Style(.text)))
+        lines[2].append(
+            (
+                "db: \(s.system.database.connections) conns, \(s.system.database.idleInTransaction) idle in tx",
+                s.system.database.idleInTransaction > 0 ? Style(.warning) : Style(.text)
+            ))
         for (i, col) in cols.enumerated() {
             for (j, line) in lines[i].prefix(col.height).enumerated() {
                 b.put(line.0, in: Rect(x: col.x + 1, y: col.y + j, width: col.width - 1, height: 1), line.1)
@@ -290,7 +321,8 @@ extension App {
         renderTable(state, &b, table)
         let list = Screens.listing(state)
         guard let s = state.snapshot, state.current.cursor.selected < list.count,
-              let entry = s.config.first(where: { $0.key == list.id(state.current.cursor.selected) }) else { return }
+            let entry = s.config.first(where: { $0.key == list.id(state.current.cursor.selected) })
+        else { return }
         let y = table.maxY
         guard y < body.maxY else { return }
         b.hline(x: body.x, y: y, width: body.width)
@@ -301,7 +333,8 @@ extension App {
         if let p = entry.constraints.pattern { constraints.append("matches \(p)") }
         b.put(entry.description, x: body.x + 1, y: y + 1, Style(.text), maxWidth: body.width - 2)
         if y + 2 < body.maxY {
-            let info = (constraints.isEmpty ? "" : constraints.joined(separator: " · ") + " · ") + "v\(entry.version) by \(entry.updatedBy)"
+            let info =
+                (constraints.isEmpty ? "" : constraints.joined(separator: " · ") + " · ") + "v\(entry.version) by \(entry.updatedBy)"
                 + (entry.locked ? " · LOCKED" : "")
             b.put(info, x: body.x + 1, y: y + 2, Style(.muted), maxWidth: body.width - 2)
         }
@@ -317,13 +350,15 @@ extension App {
         let since = state.now.addingTimeInterval(-Double(state.analyticsWindow) * 60)
         let series = s.analytics.throughput.filter { $0.minute >= since }
         let window = state.analyticsWindow >= 60 ? "\(state.analyticsWindow / 60) h" : "\(state.analyticsWindow) min"
-        b.put("Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
-              maxWidth: left.width - 1)
+        b.put(
+            "Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
+            maxWidth: left.width - 1)
         Sparkline(series.map { Double($0.completed) }, style: Style(.chart1))
             .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
         let peak = series.map(\.completed).max() ?? 0
         b.put("peak \(peak)/min · last \(series.last?.completed ?? 0)/min", x: left.x + 1, y: left.y + 2, Style(.muted), maxWidth: left.width - 1)
-        let done = series.reduce(0) { $0 + $1.completed }, failed = series.reduce(0) { $0 + $1.failed }
+        let done = series.reduce(0) { $0 + $1.completed }
+        let failed = series.reduce(0) { $0 + $1.failed }
         let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
         b.put("Success rate \(Fmt.percent(rate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
         Sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))

@@ -13,26 +13,27 @@ public enum App {
 
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         switch msg {
-        case let .key(key):
+        case .key(let key):
             return handleKey(&state, key)
-        case let .resize(w, h):
+        case .resize(let w, let h):
             state.width = max(1, w)
             state.height = max(1, h)
             clampCursor(&state)
             return []
-        case let .tick(date):
+        case .tick(let date):
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             sampleQueues(&state)
             cycleWallboard(&state)
             if let loaded = state.loadedAt, !state.reloadPending,
-               date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval) {
+                date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval)
+            {
                 state.reloadPending = true
                 state.reloadDue = false
                 return [.reloadSnapshot]
             }
             return []
-        case let .snapshotLoaded(snapshot):
+        case .snapshotLoaded(let snapshot):
             state.reloadPending = false
             state.counters.reloads += 1
             if let failure = state.holder.accept(snapshot) {
@@ -44,26 +45,26 @@ public enum App {
             }
             clampCursor(&state)
             return []
-        case let .snapshotFailed(reason):
+        case .snapshotFailed(let reason):
             state.reloadPending = false
             state.loadedAt = state.now
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
-        case let .jobHistory(id, events):
+        case .jobHistory(let id, let events):
             state.jobHistory[id] = events
             return []
-        case let .configHistory(key, changes):
+        case .configHistory(let key, let changes):
             state.configHistory[key] = changes
             return []
-        case let .connection(redis, postgres):
+        case .connection(let redis, let postgres):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
             return []
-        case let .bus(message):
+        case .bus(let message):
             return handleBus(&state, message)
-        case let .actionFinished(report):
+        case .actionFinished(let report):
             return actionFinished(&state, report)
-        case let .impactMeasured(token, result):
+        case .impactMeasured(let token, let result):
             return impactMeasured(&state, token: token, result)
         }
     }
@@ -83,7 +84,7 @@ public enum App {
 
     static func handleBus(_ state: inout AppState, _ message: BusMessage) -> [Effect] {
         switch message {
-        case let .connected(gapPossible):
+        case .connected(let gapPossible):
             let wasDown = state.connection.isStale
             state.connection.events = .up
             state.connection.downSince = nil
@@ -94,19 +95,19 @@ public enum App {
                 return [.reloadSnapshot]
             }
             return []
-        case let .disconnected(reason, retry):
+        case .disconnected(let reason, let retry):
             let attempts: Int
-            if case let .down(_, _, n) = state.connection.events { attempts = n + 1 } else { attempts = 1 }
+            if case .down(_, _, let n) = state.connection.events { attempts = n + 1 } else { attempts = 1 }
             if !state.connection.isStale { state.connection.downSince = state.now }
             state.connection.events = .down(reason: reason, retryInMillis: retry, attempts: attempts)
             return []
         case .changedElsewhere:
             return reloadUnlessPending(&state)
-        case let .malformed(failure):
+        case .malformed(let failure):
             state.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)
             return []
-        case let .event(envelope):
+        case .event(let envelope):
             switch state.sequencer.admit(envelope.seq) {
             case .stale:
                 state.counters.eventsStale += 1
@@ -131,9 +132,10 @@ public enum App {
         state.counters.eventsApplied += 1
         state.dataAsOf = state.now
         switch envelope.event {
-        case let .actionExecuted(notice) where !(notice.requestID.map(state.ownRequestIDs.contains) ?? false):
-            state.notify("\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
-                         notice.outcome == "success" ? .success : .warning)
+        case .actionExecuted(let notice) where !(notice.requestID.map(state.ownRequestIDs.contains) ?? false):
+            state.notify(
+                "\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
+                notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
             // Within `minReloadSpacing` of the last load (or while one is on its way): the next tick reloads.
             if let loaded = state.loadedAt, state.now.timeIntervalSince(loaded) < minReloadSpacing {
@@ -141,15 +143,15 @@ public enum App {
                 return []
             }
             return reloadUnlessPending(&state)
-        case let .maintenance(m):
+        case .maintenance(let m):
             state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
         default:
             break
         }
-        if case let .detail(.job(id)) = state.overlay, case let .jobUpdated(p) = envelope.event, p.id == id {
+        if case .detail(.job(let id)) = state.overlay, case .jobUpdated(let p) = envelope.event, p.id == id {
             return [.loadJobHistory(id)]
         }
-        if case let .detail(.config(key)) = state.overlay, case let .configChanged(entry) = envelope.event, entry.key == key {
+        if case .detail(.config(let key)) = state.overlay, case .configChanged(let entry) = envelope.event, entry.key == key {
             return [.loadConfigHistory(key)]
         }
         return []
@@ -158,26 +160,32 @@ public enum App {
     // MARK: keys
 
     static func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
-        if case let .mouse(m) = key { return mouseEvent(&state, m) }
+        if case .mouse(let m) = key { return mouseEvent(&state, m) }
         if state.wallboard != nil { return wallboardKey(&state, key) }
         // Text entry first: the filter and the palette take printable keys.
         if state.current.filter.editing { return editFilter(&state, key) }
-        if case let .palette(text) = state.overlay { return editPalette(&state, key, text) }
+        if case .palette(let text) = state.overlay { return editPalette(&state, key, text) }
         // The action overlays take their keys before the key map.
         switch state.overlay {
-        case let .actionMenu(menu): return menuKey(&state, key, menu)
-        case let .actionForm(form): return formKey(&state, key, form)
-        case let .confirm(dialog): return confirmKey(&state, key, dialog)
+        case .actionMenu(let menu): return menuKey(&state, key, menu)
+        case .actionForm(let form): return formKey(&state, key, form)
+        case .confirm(let dialog): return confirmKey(&state, key, dialog)
         default: break
         }
 
         let command = state.keyMap.command(for: key)
         if command == .back {
-            if state.overlay != .none { state.overlay = .none; return [] }
-            if state.current.filter.isActive { state.current.filter = FilterState(); clampCursor(&state) }
+            if state.overlay != .none {
+                state.overlay = .none
+                return []
+            }
+            if state.current.filter.isActive {
+                state.current.filter = FilterState()
+                clampCursor(&state)
+            }
             return []
         }
-        if case let .detail(target) = state.overlay {
+        if case .detail(let target) = state.overlay {
             // The drill-down scrolls with the movement keys and acts on its item (the selection):
             // action keys, the menu and retry work there.
             if let command, scrollDetail(&state, target, command) { return [] }
@@ -186,7 +194,10 @@ public enum App {
         }
         if state.overlay != .none {
             // Overlays close with their own key or q; Ctrl-C always quits.
-            if key == .ctrl("c") { state.quitting = true; return [.quit] }
+            if key == .ctrl("c") {
+                state.quitting = true
+                return [.quit]
+            }
             if command == .help || command == .quit || command == .open { state.overlay = .none }
             return []
         }
@@ -213,7 +224,7 @@ public enum App {
         case .quit:
             state.quitting = true
             return [.quit]
-        case let .view(v):
+        case .view(let v):
             switchTo(&state, v)
         case .nextView:
             switchTo(&state, ViewID(rawValue: (state.view.rawValue + 1) % ViewID.allCases.count)!)
@@ -283,8 +294,8 @@ public enum App {
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
                 state.detailOffset = 0
-                if case let .job(id) = target { return [.loadJobHistory(id)] }
-                if case let .config(key) = target { return [.loadConfigHistory(key)] }
+                if case .job(let id) = target { return [.loadJobHistory(id)] }
+                if case .config(let key) = target { return [.loadConfigHistory(key)] }
             }
         }
         return []
@@ -336,7 +347,7 @@ public enum App {
             state.current.filter.editing = false
         case .backspace:
             if state.current.filter.text.isEmpty { state.current.filter.editing = false } else { state.current.filter.text.removeLast() }
-        case let .char(c):
+        case .char(let c):
             state.current.filter.text.append(c)
         default:
             return []
@@ -354,7 +365,7 @@ public enum App {
             state.overlay = text.isEmpty ? .none : .palette(String(text.dropLast()))
         case .tab:
             if let match = paletteCompletions(text).first { state.overlay = .palette(match) }
-        case let .char(c):
+        case .char(let c):
             state.overlay = .palette(text + String(c))
         case .enter:
             state.overlay = .none
@@ -363,8 +374,14 @@ public enum App {
                 state.quitting = true
                 return [.quit]
             }
-            if ["help", "h", "?"].contains(command) { state.overlay = .help; return [] }
-            if ["reload", "refresh"].contains(command) { state.reloadPending = true; return [.reloadSnapshot] }
+            if ["help", "h", "?"].contains(command) {
+                state.overlay = .help
+                return []
+            }
+            if ["reload", "refresh"].contains(command) {
+                state.reloadPending = true
+                return [.reloadSnapshot]
+            }
             if let view = ViewID.named(command) {
                 switchTo(&state, view)
             } else if !command.isEmpty {

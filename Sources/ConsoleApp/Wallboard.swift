@@ -34,7 +34,10 @@ extension App {
     static func cycleWallboard(_ state: inout AppState) {
         guard var w = state.wallboard else { return }
         defer { state.wallboard = w }
-        guard let since = w.shownSince else { w.shownSince = state.now; return }
+        guard let since = w.shownSince else {
+            w.shownSince = state.now
+            return
+        }
         guard !w.paused, w.views.count > 1, state.now.timeIntervalSince(since) >= w.interval else { return }
         w.index = (w.index + 1) % w.views.count
         w.shownSince = state.now
@@ -70,7 +73,7 @@ extension App {
     public static func staleness(_ state: AppState) -> String? {
         let c = state.connection
         let asOf = state.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
-        if case let .down(_, retry, attempts) = c.events {
+        if case .down(_, let retry, let attempts) = c.events {
             let since = c.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
             return "STALE · event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry))))\(asOf)"
         }
@@ -85,7 +88,8 @@ extension App {
     // MARK: drawing
 
     static func renderWallboard(_ state: AppState, _ w: Wallboard, _ b: inout CellBuffer) {
-        let width = state.width, height = state.height
+        let width = state.width
+        let height = state.height
         // The header: what is shown, where, and when.
         let header = Rect(x: 0, y: 0, width: width, height: 1)
         b.fill(header, " ", Style(.text, bg: .statusBar))
@@ -102,8 +106,9 @@ extension App {
             let rows = height >= 30 ? 3 : 1
             let (banner, rest) = body.splitTop(rows)
             b.fill(banner, " ", Style(.stale, bg: .banner, [.bold]))
-            b.put(why, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), Style(.stale, bg: .banner, [.bold]),
-                  align: .center)
+            b.put(
+                why, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), Style(.stale, bg: .banner, [.bold]),
+                align: .center)
             body = rest
         }
         if state.snapshot == nil {
@@ -160,9 +165,11 @@ extension App {
             ("RUNNING", short(s.jobs.count(.running)), Style(.ok, [.bold])),
             ("FAILED", short(failed), failed > 0 ? Style(.danger, [.bold]) : Style(.ok, [.bold])),
             ("DONE / MIN", short(Int(perMinute.rounded())), Style(.chart1, [.bold])),
-            ("SUCCESS", rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
-             (rate ?? 1) < 0.9 ? Style(.warning, [.bold]) : Style(.ok, [.bold])),
-            ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold])),
+            (
+                "SUCCESS", rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+                (rate ?? 1) < 0.9 ? Style(.warning, [.bold]) : Style(.ok, [.bold])
+            ),
+            ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]))
         ]
         // Figures on top, the throughput trend and the alerts under them where there is room.
         let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
@@ -175,8 +182,10 @@ extension App {
             .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
         var y = alerts.y
         for alert in s.alerts where alert.status == .active && y < alerts.maxY {
-            b.put("\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)", in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
-                  Screens.severityStyle(alert.severity).bold())
+            b.put(
+                "\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)",
+                in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
+                Screens.severityStyle(alert.severity).bold())
             y += 1
         }
     }
@@ -187,11 +196,13 @@ extension App {
         let series = s.analytics.throughput.filter { $0.minute >= since }
         let halves = body.rows([1, 1], gap: 1)
         let last = series.last?.completed ?? 0
-        b.put("Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
-              Style(.title, [.bold]), maxWidth: body.width - 2)
+        b.put(
+            "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
+            Style(.title, [.bold]), maxWidth: body.width - 2)
         AreaChart(series.map { Double($0.completed) }, style: Style(.chart1))
             .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
-        let done = series.reduce(0) { $0 + $1.completed }, failed = series.reduce(0) { $0 + $1.failed }
+        let done = series.reduce(0) { $0 + $1.completed }
+        let failed = series.reduce(0) { $0 + $1.failed }
         let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
         b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
         AreaChart(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
@@ -202,16 +213,19 @@ extension App {
     static func wallboardWorkers(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot, !s.workers.isEmpty else { return }
         let up = s.workers.filter { $0.status.isUp }.count
-        b.put("\(up) of \(s.workers.count) workers up", in: Rect(x: body.x, y: body.y, width: body.width, height: 1),
-              up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]), align: .center)
+        b.put(
+            "\(up) of \(s.workers.count) workers up", in: Rect(x: body.x, y: body.y, width: body.width, height: 1),
+            up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]), align: .center)
         let area = body.inset(top: 1)
         let columns = max(1, min(s.workers.count, area.width / 22))
         let rowCount = (s.workers.count + columns - 1) / columns
         let tileHeight = max(1, min(5, area.height / max(1, rowCount)))
         for (i, worker) in s.workers.enumerated() {
-            let col = i % columns, row = i / columns
+            let col = i % columns
+            let row = i / columns
             let cells = area.columns(Array(repeating: 1, count: columns), gap: 1)
-            let tile = Rect(x: cells[col].x, y: area.y + row * tileHeight, width: cells[col].width, height: max(1, tileHeight - (tileHeight > 2 ? 1 : 0)))
+            let tile = Rect(
+                x: cells[col].x, y: area.y + row * tileHeight, width: cells[col].width, height: max(1, tileHeight - (tileHeight > 2 ? 1 : 0)))
             guard tile.maxY <= area.maxY else { break }
             let token: ThemeToken = !worker.status.isUp ? .danger : worker.status == .online ? .ok : .warning
             let style = Style(token, bg: .background, [.bold])

@@ -28,8 +28,10 @@ import Foundation
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
 /// ```
 public enum ConfigFile {
-    static let topKeys = ["redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
-                          "keymap", "keys", "default_view", "readonly", "mouse", "wallboard", "log"]
+    static let topKeys = [
+        "redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
+        "keymap", "keys", "default_view", "readonly", "mouse", "wallboard", "log"
+    ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
     public static func load(_ url: URL, environment: [String: String]) throws(ConfigError) -> SettingsLayer {
@@ -153,10 +155,12 @@ public enum ConfigFile {
 
 /// The settings the environment gives (`AGENTOS_*`; `NO_COLOR` is read by the console itself).
 public enum EnvironmentSettings {
-    public static let variables = ["AGENTOS_REDIS_URL", "AGENTOS_POSTGRES_URL", "AGENTOS_REDIS_PASSWORD", "AGENTOS_POSTGRES_PASSWORD",
-                                   "AGENTOS_NAMESPACE", "AGENTOS_BROKER_PREFIX", "AGENTOS_ENV", "AGENTOS_ENV_BADGE", "AGENTOS_REFRESH_INTERVAL",
-                                   "AGENTOS_WARM_INTERVAL", "AGENTOS_THEME", "AGENTOS_KEYMAP", "AGENTOS_DEFAULT_VIEW", "AGENTOS_READONLY",
-                                   "AGENTOS_WALLBOARD", "AGENTOS_MOUSE", "AGENTOS_LOG_LEVEL", "AGENTOS_LOG_FILE"]
+    public static let variables = [
+        "AGENTOS_REDIS_URL", "AGENTOS_POSTGRES_URL", "AGENTOS_REDIS_PASSWORD", "AGENTOS_POSTGRES_PASSWORD",
+        "AGENTOS_NAMESPACE", "AGENTOS_BROKER_PREFIX", "AGENTOS_ENV", "AGENTOS_ENV_BADGE", "AGENTOS_REFRESH_INTERVAL",
+        "AGENTOS_WARM_INTERVAL", "AGENTOS_THEME", "AGENTOS_KEYMAP", "AGENTOS_DEFAULT_VIEW", "AGENTOS_READONLY",
+        "AGENTOS_WALLBOARD", "AGENTOS_MOUSE", "AGENTOS_LOG_LEVEL", "AGENTOS_LOG_FILE"
+    ]
 
     public static func layer(_ env: [String: String]) throws(ConfigError) -> SettingsLayer {
         var l = SettingsLayer(origin: "env")
@@ -164,7 +168,9 @@ public enum EnvironmentSettings {
         func fail(_ name: String, _ message: String) -> ConfigError { ConfigError(file: "environment", line: nil, key: name, message) }
         func number(_ name: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Double? {
             guard let s = value(name) else { return nil }
-            guard let d = Double(s), range.contains(d) else { throw fail(name, "expected a number in \(range.lowerBound)…\(range.upperBound), not '\(s)'") }
+            guard let d = Double(s), range.contains(d) else {
+                throw fail(name, "expected a number in \(range.lowerBound)…\(range.upperBound), not '\(s)'")
+            }
             return d
         }
         func bool(_ name: String) throws(ConfigError) -> Bool? {

@@ -34,4 +34,3 @@ public struct ConsoleLook: Sendable {
         return ConsoleLook(theme: theme, keyMap: layers.keyMap, monochrome: monochromeFlag || noColor, problems: problems)
     }
 }
-

@@ -93,7 +93,10 @@ public struct ConsoleSettings: Sendable, Equatable {
         var s = ConsoleSettings()
         for l in layers {
             func take<T>(_ value: T?, _ name: String, _ apply: (T) -> Void) {
-                if let value { apply(value); s.origins[name] = l.origin }
+                if let value {
+                    apply(value)
+                    s.origins[name] = l.origin
+                }
             }
             take(l.redisURL, "redis.url") { s.redisURL = $0 }
             take(l.postgresURL, "postgres.url") { s.postgresURL = $0 }
@@ -175,16 +178,23 @@ public struct ConsoleSettings: Sendable, Equatable {
     /// The settings as JSON-ready values, passwords replaced by where they come from.
     public func redactedDictionary() -> [String: Any] {
         var d: [String: Any] = [
-            "namespace": namespace, "broker_prefix": brokerPrefix, "celery": celery as Any? ?? NSNull(), "refresh_interval": refreshInterval, "warm_interval": warmInterval,
+            "namespace": namespace, "broker_prefix": brokerPrefix, "celery": celery as Any? ?? NSNull(), "refresh_interval": refreshInterval,
+            "warm_interval": warmInterval,
             "theme": theme, "keymap": keymap, "default_view": defaultView.aliases[0], "readonly": readOnly, "mouse": mouse,
             "wallboard": ["enabled": wallboard, "views": wallboardViews.map { $0.aliases[0] }, "interval": wallboardInterval] as [String: Any],
             "log": ["level": logLevel.rawValue, "file": logFile as Any? ?? NSNull()] as [String: Any],
-            "origins": origins,
+            "origins": origins
         ]
-        d["redis"] = ["url": redisURL.map(Self.redact) as Any? ?? NSNull(), "password": redisPassword.map { $0.description } as Any? ?? NSNull()] as [String: Any]
-        d["postgres"] = ["url": postgresURL.map(Self.redact) as Any? ?? NSNull(),
-                         "password": postgresPassword.map { $0.description } as Any? ?? NSNull()] as [String: Any]
-        d["environment"] = ["name": environment as Any? ?? NSNull(), "badge": effectiveBadge.map { $0.description } as Any? ?? NSNull()] as [String: Any]
+        d["redis"] =
+            ["url": redisURL.map(Self.redact) as Any? ?? NSNull(), "password": redisPassword.map { $0.description } as Any? ?? NSNull()]
+            as [String: Any]
+        d["postgres"] =
+            [
+                "url": postgresURL.map(Self.redact) as Any? ?? NSNull(),
+                "password": postgresPassword.map { $0.description } as Any? ?? NSNull()
+            ] as [String: Any]
+        d["environment"] =
+            ["name": environment as Any? ?? NSNull(), "badge": effectiveBadge.map { $0.description } as Any? ?? NSNull()] as [String: Any]
         return d
     }
 }

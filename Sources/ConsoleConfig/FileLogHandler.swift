@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// swift-log to a file (`$XDG_STATE_HOME/agentos/agentos.log`), never the screen: one line per
 /// record, `2026-11-27T03:12:45.120Z info console: message key=value`. Opened for appending,
@@ -49,8 +50,9 @@ public struct FileLogHandler: LogHandler {
     /// Opens (creating the directory) `url` for appending and returns a factory for
     /// `LoggingSystem.bootstrap`. Throws when the file cannot be opened.
     public static func factory(_ url: URL, level: Logger.Level) throws -> @Sendable (String) -> any LogHandler {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
         let sink = Sink(fd: fd)

@@ -76,10 +76,15 @@ public struct KeyMapLayers: Sendable {
                         throw r.fail(item, "key '\(KeyMap.describe(key))' is bound twice in this file (also at \(first))")
                     }
                     if let existing = bindings.first(where: { $0.key == key }) {
-                        if existing.command == command { boundHere[key] = here; continue }
+                        if existing.command == command {
+                            boundHere[key] = here
+                            continue
+                        }
                         guard override else {
-                            throw r.fail(item, "key '\(KeyMap.describe(key))' is already bound to \(existing.command.name) (\(origin[key] ?? "?")); "
-                                         + "write { key: \"\(text)\", override: true } to rebind it")
+                            throw r.fail(
+                                item,
+                                "key '\(KeyMap.describe(key))' is already bound to \(existing.command.name) (\(origin[key] ?? "?")); "
+                                    + "write { key: \"\(text)\", override: true } to rebind it")
                         }
                         bindings.removeAll { $0.key == key }
                     }

@@ -65,7 +65,7 @@ public enum ThemeFile {
             throw r.fail(v, "not a colour: '\(text)' (a name like bright-blue, #rrggbb, 0-255 or default)")
         }
         if limit < 256 {
-            guard case let .index(i) = c, i < limit else {
+            guard case .index(let i) = c, i < limit else {
                 if c == .terminalDefault { return c }
                 throw r.fail(v, "'\(text)' is not one of the first \(limit) colours (use a name or 0-\(limit - 1))")
             }
@@ -157,8 +157,9 @@ public struct AssetLocator: Sendable {
     }
 
     func notFound(_ value: String) -> ConfigError {
-        ConfigError(file: value, line: nil, key: nil,
-                    "no \(kind.dropLast()) named '\(value)' (looked in \(directories.map(\.path).joined(separator: ", ")))")
+        ConfigError(
+            file: value, line: nil, key: nil,
+            "no \(kind.dropLast()) named '\(value)' (looked in \(directories.map(\.path).joined(separator: ", ")))")
     }
 }
 

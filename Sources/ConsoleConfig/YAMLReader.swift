@@ -57,11 +57,11 @@ struct YAMLReader {
 
     static func describe(_ error: YamlError, file: String) -> ConfigError {
         switch error {
-        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return ConfigError(file: file, line: mark.line, key: nil, "not valid YAML: \(problem)")
-        case let .duplicatedKeysInMapping(duplicates, context):
+        case .duplicatedKeysInMapping(let duplicates, let context):
             return ConfigError(file: file, line: context.mark.line, key: duplicates.joined(separator: ", "), "key given twice")
-        case let .reader(problem, offset, _, yaml):
+        case .reader(let problem, let offset, _, let yaml):
             // The byte offset, as a line.
             let line = offset.map { o in 1 + yaml.utf8.prefix(max(0, o)).filter { $0 == UInt8(ascii: "\n") }.count }
             return ConfigError(file: file, line: line ?? 1, key: nil, "unreadable: \(problem)")
@@ -72,10 +72,10 @@ struct YAMLReader {
 
     /// The entries of a mapping in file order; keys outside `allowed` (when given) are errors.
     func entries(_ v: Value, allowed: [String]? = nil) throws(ConfigError) -> [Value] {
-        guard case let .mapping(mapping) = v.node else { throw fail(v, "expected a mapping") }
+        guard case .mapping(let mapping) = v.node else { throw fail(v, "expected a mapping") }
         var out: [Value] = []
         for (k, value) in mapping {
-            guard case let .scalar(s) = k else { throw ConfigError(file: file, line: k.mark?.line, key: v.key, "keys must be plain words") }
+            guard case .scalar(let s) = k else { throw ConfigError(file: file, line: k.mark?.line, key: v.key, "keys must be plain words") }
             let path = v.key.isEmpty ? s.string : v.key + "." + s.string
             let entry = Value(node: value, key: path, name: s.string)
             if let allowed, !allowed.contains(s.string) {
@@ -90,17 +90,17 @@ struct YAMLReader {
     func name(_ v: Value) -> String { v.name }
 
     func string(_ v: Value) throws(ConfigError) -> String {
-        guard case let .scalar(s) = v.node else { throw fail(v, "expected a single value") }
+        guard case .scalar(let s) = v.node else { throw fail(v, "expected a single value") }
         return s.string
     }
 
     func strings(_ v: Value) throws(ConfigError) -> [String] {
         switch v.node {
-        case let .scalar(s): return [s.string]
-        case let .sequence(seq):
+        case .scalar(let s): return [s.string]
+        case .sequence(let seq):
             var out: [String] = []
             for item in seq {
-                guard case let .scalar(s) = item else { throw fail(Value(node: item, key: v.key), "expected a list of single values") }
+                guard case .scalar(let s) = item else { throw fail(Value(node: item, key: v.key), "expected a list of single values") }
                 out.append(s.string)
             }
             return out
@@ -110,7 +110,7 @@ struct YAMLReader {
 
     func items(_ v: Value) throws(ConfigError) -> [Value] {
         switch v.node {
-        case let .sequence(seq): return seq.map { Value(node: $0, key: v.key) }
+        case .sequence(let seq): return seq.map { Value(node: $0, key: v.key) }
         default: return [v]
         }
     }
@@ -120,18 +120,18 @@ struct YAMLReader {
         guard case .mapping = v.node else { throw fail(v, "expected a mapping") }
         func convert(_ node: Node) throws(ConfigError) -> Any {
             switch node {
-            case let .mapping(m):
+            case .mapping(let m):
                 var out: [String: Any] = [:]
                 for (k, value) in m {
-                    guard case let .scalar(key) = k else { throw fail(Value(node: k, key: v.key), "keys must be plain words") }
+                    guard case .scalar(let key) = k else { throw fail(Value(node: k, key: v.key), "keys must be plain words") }
                     out[key.string] = try convert(value)
                 }
                 return out
-            case let .sequence(seq):
+            case .sequence(let seq):
                 var out: [Any] = []
                 for item in seq { out.append(try convert(item)) }
                 return out
-            case let .scalar(s):
+            case .scalar(let s):
                 guard s.style == .plain || s.style == .any else { return s.string }
                 if let b = Self.parseBool(s.string), ["true", "false"].contains(s.string.lowercased()) { return b }
                 if let i = Int(s.string) { return i }
@@ -141,7 +141,9 @@ struct YAMLReader {
             }
         }
         let object = try convert(v.node)
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { throw fail(v, "cannot be written as JSON") }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            throw fail(v, "cannot be written as JSON")
+        }
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CNcursesw
 import ConsoleApp
 import ConsoleUI
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The one place that calls curses: puts a terminal in application mode, writes the cells that
 /// changed since the last frame, and reads keys. Not thread-safe: one thread owns it.
@@ -21,7 +22,7 @@ public final class CursesScreen {
         case noTerminal(String)
         public var description: String {
             switch self {
-            case let .noTerminal(why): return why
+            case .noTerminal(let why): return why
             }
         }
     }
@@ -38,8 +39,10 @@ public final class CursesScreen {
 
     /// Curses on any pair of streams, `terminal` naming the terminfo entry (nil: $TERM). The tests
     /// use a file as the output to read back the exact bytes a frame becomes.
-    public init(output: UnsafeMutablePointer<FILE>, input: UnsafeMutablePointer<FILE>, terminal: String?,
-                theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws {
+    public init(
+        output: UnsafeMutablePointer<FILE>, input: UnsafeMutablePointer<FILE>, terminal: String?,
+        theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false
+    ) throws {
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
         unicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
         guard let s = newterm(terminal, output, input) else {
@@ -108,7 +111,10 @@ public final class CursesScreen {
                 wide[n] = wchar_t(bitPattern: scalar.value)
                 n += 1
             }
-            if n == 0 { wide[0] = 32; n = 1 }
+            if n == 0 {
+                wide[0] = 32
+                n = 1
+            }
             wide[n] = 0
             var cc = cchar_t()
             _ = wide.withUnsafeBufferPointer { w in setcchar(&cc, w.baseAddress, attrs, 0, &pair) }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AgentOSCore
 import ConsoleApp
 import ConsoleUI
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What the console needs from a backend (embedded simulator or live Redis + PostgreSQL).
 public protocol ConsoleBackend: Sendable {
@@ -133,8 +134,10 @@ public final class ConsoleRuntime {
         while !state.quitting {
             let now = Self.seconds()
             let wait = dirty ? max(0, lastFrame + frameInterval - now) : 1.0
-            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inbox.wakeRead, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inbox.wakeRead, events: Int16(POLLIN), revents: 0)
+            ]
             _ = poll(&fds, 2, Int32(wait * 1000))
             // Keys first, all that are waiting.
             while let key = screen.readKey() {
@@ -180,17 +183,17 @@ public final class ConsoleRuntime {
                     do { inbox.post(.snapshotLoaded(try backend.loadSnapshot())) } catch { inbox.post(.snapshotFailed(String(describing: error))) }
                     if let links = backend.links() { inbox.post(.connection(redis: links.redis, postgres: links.postgres)) }
                 }
-            case let .loadJobHistory(id):
+            case .loadJobHistory(let id):
                 Task.detached {
                     if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
                 }
-            case let .loadConfigHistory(key):
+            case .loadConfigHistory(let key):
                 Task.detached {
                     if let changes = try? backend.configHistory(key) { inbox.post(.configHistory(key, changes)) }
                 }
-            case let .dispatch(request):
+            case .dispatch(let request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }
-            case let .measureImpact(token, action, payload):
+            case .measureImpact(let token, let action, let payload):
                 Self.actionQueue.async {
                     guard let spec = ActionCatalog.spec(action) else {
                         inbox.post(.impactMeasured(token: token, .failure(.unknownAction(action))))

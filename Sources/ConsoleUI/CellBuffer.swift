@@ -137,7 +137,10 @@ public struct CellBuffer: Sendable, Equatable {
                     // Only when the two still make one grapheme (a zero-width character that Unicode does not
                     // attach to the one before is dropped: it has no cell of its own).
                     let joined = String(prev.character) + String(character)
-                    if !prev.continuation, joined.count == 1 { prev.character = Character(joined); self[col - 1, y] = prev }
+                    if !prev.continuation, joined.count == 1 {
+                        prev.character = Character(joined)
+                        self[col - 1, y] = prev
+                    }
                 }
                 continue
             }
@@ -194,7 +197,8 @@ public struct CellBuffer: Sendable, Equatable {
         set(rect.x, rect.maxY - 1, glyphs.bottomLeft, style)
         set(rect.maxX - 1, rect.maxY - 1, glyphs.bottomRight, style)
         if let title, rect.width > 4 {
-            put(" " + DisplayWidth.truncate(title, to: rect.width - 6, ellipsis: glyphs.ellipsis) + " ", x: rect.x + 2, y: rect.y, titleStyle,
+            put(
+                " " + DisplayWidth.truncate(title, to: rect.width - 6, ellipsis: glyphs.ellipsis) + " ", x: rect.x + 2, y: rect.y, titleStyle,
                 maxWidth: rect.width - 4)
         }
     }
@@ -214,8 +218,10 @@ public struct CellBuffer: Sendable, Equatable {
     }
 
     public func clip(_ rect: Rect) -> Rect {
-        let x0 = max(0, rect.x), y0 = max(0, rect.y)
-        let x1 = min(width, rect.maxX), y1 = min(height, rect.maxY)
+        let x0 = max(0, rect.x)
+        let y0 = max(0, rect.y)
+        let x1 = min(width, rect.maxX)
+        let y1 = min(height, rect.maxY)
         return Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 

@@ -53,7 +53,8 @@ public struct Rect: Sendable, Equatable, CustomStringConvertible {
 
     /// A centred rectangle of at most `width`×`height`.
     public func centered(width w: Int, height h: Int) -> Rect {
-        let cw = min(w, width), ch = min(h, height)
+        let cw = min(w, width)
+        let ch = min(h, height)
         return Rect(x: x + (width - cw) / 2, y: y + (height - ch) / 2, width: cw, height: ch)
     }
 
@@ -64,7 +65,11 @@ public struct Rect: Sendable, Equatable, CustomStringConvertible {
         var sizes = weights.map { available * $0 / sum }
         var remainder = available - sizes.reduce(0, +)
         var i = 0
-        while remainder > 0 { sizes[i % sizes.count] += 1; remainder -= 1; i += 1 }
+        while remainder > 0 {
+            sizes[i % sizes.count] += 1
+            remainder -= 1
+            i += 1
+        }
         var offset = 0
         return sizes.map { size in
             defer { offset += size + gap }

@@ -1,8 +1,14 @@
 /// Semantic colours: widgets ask for what a thing means, the theme decides how it looks.
 public enum ThemeToken: String, Sendable, CaseIterable, Codable {
     case background, text, muted, accent, selection, ok, warning, danger, critical, border, title, header
-    case statusBar = "status_bar", badge, banner, stale
-    case chart1 = "chart_1", chart2 = "chart_2", chart3 = "chart_3", chart4 = "chart_4", chart5 = "chart_5", chart6 = "chart_6"
+    case statusBar = "status_bar"
+    case badge, banner, stale
+    case chart1 = "chart_1"
+    case chart2 = "chart_2"
+    case chart3 = "chart_3"
+    case chart4 = "chart_4"
+    case chart5 = "chart_5"
+    case chart6 = "chart_6"
 
     public static let chartSeries: [ThemeToken] = [.chart1, .chart2, .chart3, .chart4, .chart5, .chart6]
 }
@@ -18,8 +24,10 @@ public struct TextAttributes: OptionSet, Sendable, Hashable {
     public static let blink = TextAttributes(rawValue: 32)
 
     /// Every attribute with its name, in a fixed order (theme files and golden frames use these names).
-    public static let named: [(String, TextAttributes)] = [("bold", .bold), ("dim", .dim), ("underline", .underline), ("reverse", .reverse),
-                                                           ("italic", .italic), ("blink", .blink)]
+    public static let named: [(String, TextAttributes)] = [
+        ("bold", .bold), ("dim", .dim), ("underline", .underline), ("reverse", .reverse),
+        ("italic", .italic), ("blink", .blink)
+    ]
 
     public var names: [String] { Self.named.filter { contains($0.1) }.map(\.0) }
 }
@@ -37,9 +45,21 @@ public struct Style: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static let plain = Style()
-    public func bold() -> Style { var s = self; s.attrs.insert(.bold); return s }
-    public func reversed() -> Style { var s = self; s.attrs.insert(.reverse); return s }
-    public func on(_ bg: ThemeToken) -> Style { var s = self; s.bg = bg; return s }
+    public func bold() -> Style {
+        var s = self
+        s.attrs.insert(.bold)
+        return s
+    }
+    public func reversed() -> Style {
+        var s = self
+        s.attrs.insert(.reverse)
+        return s
+    }
+    public func on(_ bg: ThemeToken) -> Style {
+        var s = self
+        s.bg = bg
+        return s
+    }
 
     /// Compact form for golden files: `danger/selection+bold`.
     public var description: String {
@@ -54,17 +74,19 @@ public struct Style: Sendable, Hashable, CustomStringConvertible {
 public struct Glyphs: Sendable, Equatable {
     public var horizontal, vertical, topLeft, topRight, bottomLeft, bottomRight, teeDown, teeUp: Character
     public var ellipsis: String
-    public var blocks: [Character]      // sparkline levels, lowest first (8 in Unicode)
-    public var full, empty: Character   // gauges
+    public var blocks: [Character] // sparkline levels, lowest first (8 in Unicode)
+    public var full, empty: Character // gauges
     public var arrowUp, arrowDown, bullet, check, cross, mark: Character
     public var isUnicode: Bool
 
-    public static let unicode = Glyphs(horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘",
-                                       teeDown: "┬", teeUp: "┴", ellipsis: "…", blocks: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
-                                       full: "█", empty: "░", arrowUp: "▲", arrowDown: "▼", bullet: "●", check: "✓", cross: "✗",
-                                       mark: "◆", isUnicode: true)
-    public static let ascii = Glyphs(horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
-                                     teeDown: "+", teeUp: "+", ellipsis: "~", blocks: ["_", ".", "-", "=", "+", "*", "#", "@"],
-                                     full: "#", empty: ".", arrowUp: "^", arrowDown: "v", bullet: "*", check: "+", cross: "x",
-                                     mark: "*", isUnicode: false)
+    public static let unicode = Glyphs(
+        horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘",
+        teeDown: "┬", teeUp: "┴", ellipsis: "…", blocks: ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"],
+        full: "█", empty: "░", arrowUp: "▲", arrowDown: "▼", bullet: "●", check: "✓", cross: "✗",
+        mark: "◆", isUnicode: true)
+    public static let ascii = Glyphs(
+        horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+",
+        teeDown: "+", teeUp: "+", ellipsis: "~", blocks: ["_", ".", "-", "=", "+", "*", "#", "@"],
+        full: "#", empty: ".", arrowUp: "^", arrowDown: "v", bullet: "*", check: "+", cross: "x",
+        mark: "*", isUnicode: false)
 }

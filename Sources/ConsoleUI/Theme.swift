@@ -1,6 +1,9 @@
 /// How many colours the terminal offers.
 public enum ColorDepth: String, Sendable, Equatable, CaseIterable {
-    case monochrome, eight = "8", sixteen = "16", full256 = "256"
+    case monochrome
+    case eight = "8"
+    case sixteen = "16"
+    case full256 = "256"
 
     public static func from(colors: Int) -> ColorDepth {
         colors >= 256 ? .full256 : colors >= 16 ? .sixteen : colors >= 8 ? .eight : .monochrome
@@ -34,9 +37,11 @@ public enum ThemeColor: Sendable, Equatable, Hashable, CustomStringConvertible {
     case rgb(UInt8, UInt8, UInt8)
 
     /// The ANSI names, in index order; `grey`/`gray` is bright black.
-    public static let names = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white",
-                               "bright-black", "bright-red", "bright-green", "bright-yellow", "bright-blue", "bright-magenta", "bright-cyan",
-                               "bright-white"]
+    public static let names = [
+        "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white",
+        "bright-black", "bright-red", "bright-green", "bright-yellow", "bright-blue", "bright-magenta", "bright-cyan",
+        "bright-white"
+    ]
 
     /// Parses `default`, a name, `#rrggbb` or `0`…`255`; nil when it is none of these.
     public init?(parsing text: String) {
@@ -59,9 +64,12 @@ public enum ThemeColor: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .terminalDefault: return "default"
-        case let .index(i): return String(i)
-        case let .rgb(r, g, b):
-            let hex = [r, g, b].map { v in let s = String(v, radix: 16); return s.count == 1 ? "0" + s : s }
+        case .index(let i): return String(i)
+        case .rgb(let r, let g, let b):
+            let hex = [r, g, b].map { v in
+                let s = String(v, radix: 16)
+                return s.count == 1 ? "0" + s : s
+            }
             return "#" + hex.joined()
         }
     }
@@ -70,8 +78,8 @@ public enum ThemeColor: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var index256: Int {
         switch self {
         case .terminalDefault: return -1
-        case let .index(i): return i
-        case let .rgb(r, g, b): return Self.nearest256(Int(r), Int(g), Int(b))
+        case .index(let i): return i
+        case .rgb(let r, let g, let b): return Self.nearest256(Int(r), Int(g), Int(b))
         }
     }
 
@@ -79,24 +87,29 @@ public enum ThemeColor: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var index16: Int {
         switch self {
         case .terminalDefault: return -1
-        case let .index(i) where i < 16: return i
-        case let .index(i):
+        case .index(let i) where i < 16: return i
+        case .index(let i):
             let (r, g, b) = Self.rgbOf256(i)
             return Self.nearest(r, g, b, in: 0..<16)
-        case let .rgb(r, g, b): return Self.nearest(Int(r), Int(g), Int(b), in: 0..<16)
+        case .rgb(let r, let g, let b): return Self.nearest(Int(r), Int(g), Int(b), in: 0..<16)
         }
     }
 
     /// xterm's RGB for the 16 ANSI colours.
-    static let ansi: [(Int, Int, Int)] = [(0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205),
-                                          (229, 229, 229), (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255),
-                                          (255, 0, 255), (0, 255, 255), (255, 255, 255)]
+    static let ansi: [(Int, Int, Int)] = [
+        (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205),
+        (229, 229, 229), (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255),
+        (255, 0, 255), (0, 255, 255), (255, 255, 255)
+    ]
     static let cubeLevels = [0, 95, 135, 175, 215, 255]
 
     /// xterm's RGB of a 256-colour index.
     static func rgbOf256(_ i: Int) -> (Int, Int, Int) {
         if i < 16 { return ansi[max(0, i)] }
-        if i >= 232 { let v = 8 + (i - 232) * 10; return (v, v, v) }
+        if i >= 232 {
+            let v = 8 + (i - 232) * 10
+            return (v, v, v)
+        }
         let n = i - 16
         return (cubeLevels[n / 36], cubeLevels[n / 6 % 6], cubeLevels[n % 6])
     }
@@ -107,7 +120,9 @@ public enum ThemeColor: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     static func distance(_ a: (Int, Int, Int), _ b: (Int, Int, Int)) -> Int {
         // Weighted for the eye (green matters most).
-        let dr = a.0 - b.0, dg = a.1 - b.1, db = a.2 - b.2
+        let dr = a.0 - b.0
+        let dg = a.1 - b.1
+        let db = a.2 - b.2
         return 3 * dr * dr + 4 * dg * dg + 2 * db * db
     }
 
@@ -131,8 +146,10 @@ public struct TokenStyle: Sendable, Equatable {
     public var attrs8: TextAttributes
     public var mono: TextAttributes
 
-    public init(fg: ThemeColor? = nil, bg: ThemeColor? = nil, fg16: ThemeColor? = nil, bg16: ThemeColor? = nil, fg8: ThemeColor? = nil,
-                bg8: ThemeColor? = nil, attrs: TextAttributes = [], attrs8: TextAttributes = [], mono: TextAttributes = []) {
+    public init(
+        fg: ThemeColor? = nil, bg: ThemeColor? = nil, fg16: ThemeColor? = nil, bg16: ThemeColor? = nil, fg8: ThemeColor? = nil,
+        bg8: ThemeColor? = nil, attrs: TextAttributes = [], attrs8: TextAttributes = [], mono: TextAttributes = []
+    ) {
         self.fg = fg
         self.bg = bg
         self.fg16 = fg16
@@ -172,32 +189,37 @@ public struct Theme: Sendable, Equatable {
     /// The built-in default dark theme (themes/default.yaml says the same; a test keeps them equal).
     /// A missing or bad theme file falls back to it.
     public static let builtinDefault: Theme = {
-        func t(_ fg: Int, _ fg16: Int, _ fg8: Int, bg: Int? = nil, bg16: Int? = nil, bg8: Int? = nil, attrs8: TextAttributes = [],
-               mono: TextAttributes = []) -> TokenStyle {
-            TokenStyle(fg: .index(fg), bg: bg.map(ThemeColor.index), fg16: .index(fg16), bg16: bg16.map(ThemeColor.index),
-                       fg8: .index(fg8), bg8: bg8.map(ThemeColor.index), attrs8: attrs8, mono: mono)
+        func t(
+            _ fg: Int, _ fg16: Int, _ fg8: Int, bg: Int? = nil, bg16: Int? = nil, bg8: Int? = nil, attrs8: TextAttributes = [],
+            mono: TextAttributes = []
+        ) -> TokenStyle {
+            TokenStyle(
+                fg: .index(fg), bg: bg.map(ThemeColor.index), fg16: .index(fg16), bg16: bg16.map(ThemeColor.index),
+                fg8: .index(fg8), bg8: bg8.map(ThemeColor.index), attrs8: attrs8, mono: mono)
         }
         let d = ThemeColor.terminalDefault
-        return Theme(name: "default", description: "Dark, the built-in default", tokens: [
-            .background: TokenStyle(fg: d, bg: .index(234), fg16: d, bg16: .index(0), fg8: d, bg8: d),
-            .text: TokenStyle(fg: d, fg16: d, fg8: d),
-            .muted: t(245, 8, 7, attrs8: .dim, mono: .dim),
-            .accent: t(39, 12, 4, mono: .bold),
-            .selection: TokenStyle(fg: d, bg: .index(237), fg16: d, bg16: .index(8), fg8: d, bg8: d, attrs8: .reverse, mono: .reverse),
-            .ok: t(41, 10, 2),
-            .warning: t(214, 11, 3, mono: .underline),
-            .danger: t(203, 9, 1, attrs8: .bold, mono: .bold),
-            .critical: t(201, 13, 5, attrs8: .bold, mono: [.bold, .underline]),
-            .border: t(240, 8, 7),
-            .title: t(75, 14, 6, mono: .bold),
-            .header: t(252, 15, 7, mono: .bold),
-            .statusBar: t(252, 15, 7, bg: 235, bg16: 0, bg8: 4, mono: .reverse),
-            .badge: t(231, 15, 7, bg: 25, bg16: 4, bg8: 4, mono: [.reverse, .bold]),
-            .banner: t(231, 15, 7, bg: 88, bg16: 1, bg8: 1, mono: [.reverse, .bold]),
-            .stale: t(231, 15, 7),
-            .chart1: t(39, 12, 4), .chart2: t(41, 10, 2), .chart3: t(214, 11, 3), .chart4: t(170, 13, 5), .chart5: t(203, 9, 1),
-            .chart6: t(117, 14, 6),
-        ])
+        return Theme(
+            name: "default", description: "Dark, the built-in default",
+            tokens: [
+                .background: TokenStyle(fg: d, bg: .index(234), fg16: d, bg16: .index(0), fg8: d, bg8: d),
+                .text: TokenStyle(fg: d, fg16: d, fg8: d),
+                .muted: t(245, 8, 7, attrs8: .dim, mono: .dim),
+                .accent: t(39, 12, 4, mono: .bold),
+                .selection: TokenStyle(fg: d, bg: .index(237), fg16: d, bg16: .index(8), fg8: d, bg8: d, attrs8: .reverse, mono: .reverse),
+                .ok: t(41, 10, 2),
+                .warning: t(214, 11, 3, mono: .underline),
+                .danger: t(203, 9, 1, attrs8: .bold, mono: .bold),
+                .critical: t(201, 13, 5, attrs8: .bold, mono: [.bold, .underline]),
+                .border: t(240, 8, 7),
+                .title: t(75, 14, 6, mono: .bold),
+                .header: t(252, 15, 7, mono: .bold),
+                .statusBar: t(252, 15, 7, bg: 235, bg16: 0, bg8: 4, mono: .reverse),
+                .badge: t(231, 15, 7, bg: 25, bg16: 4, bg8: 4, mono: [.reverse, .bold]),
+                .banner: t(231, 15, 7, bg: 88, bg16: 1, bg8: 1, mono: [.reverse, .bold]),
+                .stale: t(231, 15, 7),
+                .chart1: t(39, 12, 4), .chart2: t(41, 10, 2), .chart3: t(214, 11, 3), .chart4: t(170, 13, 5), .chart5: t(203, 9, 1),
+                .chart6: t(117, 14, 6)
+            ])
     }()
 
     /// This theme with the environment badge in `color` (production looks different from staging).
@@ -235,7 +257,9 @@ public struct Palette: Sendable {
         let depth = theme.monochrome ? .monochrome : depth
         self.depth = depth
         self.theme = theme
-        var fg: [ThemeToken: Int] = [:], bg: [ThemeToken: Int] = [:], extra: [ThemeToken: TextAttributes] = [:]
+        var fg: [ThemeToken: Int] = [:]
+        var bg: [ThemeToken: Int] = [:]
+        var extra: [ThemeToken: TextAttributes] = [:]
         for token in ThemeToken.allCases {
             let s = theme[token]
             var attrs = s.attrs
@@ -250,7 +274,12 @@ public struct Palette: Sendable {
                 var f = -1
                 if let explicit = s.fg8 { f = explicit.index16 } else if let c = s.fg16 ?? s.fg { f = c.index16 }
                 // Eight colours have no bright half: bright black becomes a dimmed white, the rest their normal colour.
-                if f == 8 && s.fg8 == nil { f = 7; attrs.insert(.dim) } else if f >= 8 { f -= 8 }
+                if f == 8 && s.fg8 == nil {
+                    f = 7
+                    attrs.insert(.dim)
+                } else if f >= 8 {
+                    f -= 8
+                }
                 var g = -1
                 if let explicit = s.bg8 { g = explicit.index16 } else if let c = s.bg16 ?? s.bg { g = c.index16 }
                 if g == 8 && s.bg8 == nil { g = 0 } else if g >= 8 { g -= 8 }

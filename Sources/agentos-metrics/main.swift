@@ -34,7 +34,9 @@ struct StoreOptions: ParsableArguments {
 
     func collector() throws -> StoreCollector {
         let env = ProcessInfo.processInfo.environment
-        guard let pg = postgres ?? env["AGENTOS_POSTGRES_URL"], !pg.isEmpty else { throw ValidationError("--postgres URL (or AGENTOS_POSTGRES_URL) is required") }
+        guard let pg = postgres ?? env["AGENTOS_POSTGRES_URL"], !pg.isEmpty else {
+            throw ValidationError("--postgres URL (or AGENTOS_POSTGRES_URL) is required")
+        }
         guard let rd = redis ?? env["AGENTOS_REDIS_URL"], !rd.isEmpty else { throw ValidationError("--redis URL (or AGENTOS_REDIS_URL) is required") }
         var config: RedisConfiguration
         do { config = try RedisConfiguration(url: rd) } catch { throw ValidationError("--redis: \(error)") }
@@ -111,8 +113,8 @@ struct Serve: AsyncParsableCommand {
         let address = try Self.address(listen)
         let server: HTTPServer
         switch address {
-        case let .v4(ip, port): server = HTTPServer(address: try .inet(ip4: ip, port: port), logger: .disabled)
-        case let .v6(ip, port): server = HTTPServer(address: try .inet6(ip6: ip, port: port), logger: .disabled)
+        case .v4(let ip, let port): server = HTTPServer(address: try .inet(ip4: ip, port: port), logger: .disabled)
+        case .v6(let ip, let port): server = HTTPServer(address: try .inet6(ip6: ip, port: port), logger: .disabled)
         }
         await server.appendRoute("GET /metrics") { _ in
             let (report, text) = await Blocking.run { (collector.collect(), collector.exposition()) }
@@ -123,8 +125,9 @@ struct Serve: AsyncParsableCommand {
             HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain"], body: Data("ok\n".utf8))
         }
         await server.appendRoute("GET /") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                         body: Data("<html><body><h1>agentos-metrics</h1><p><a href=\"/metrics\">/metrics</a></p></body></html>\n".utf8))
+            HTTPResponse(
+                statusCode: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: Data("<html><body><h1>agentos-metrics</h1><p><a href=\"/metrics\">/metrics</a></p></body></html>\n".utf8))
         }
         let listening = Task {
             try await server.waitUntilListening(timeout: 10)
@@ -139,7 +142,10 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    enum Address: Equatable { case v4(String, UInt16), v6(String, UInt16) }
+    enum Address: Equatable {
+        case v4(String, UInt16)
+        case v6(String, UInt16)
+    }
 
     /// `127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`, `:9464` (all IPv4 interfaces).
     static func address(_ text: String) throws -> Address {

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSCrypto
 import ArgumentParser
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The live backend the headless commands and the console share: Redis and PostgreSQL clients,
 /// the data manager, the bus and the action dispatcher.
@@ -19,7 +20,8 @@ struct LiveStack {
 
     init(connection: ConnectionOptions, dataDir: String?) throws {
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
-            throw fail("this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+            throw fail(
+                "this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
         }
         var config: RedisConfiguration
         do { config = try RedisConfiguration(url: redisURL) } catch { throw fail("--redis: \(error)", code: ExitStatus.config) }
@@ -35,9 +37,10 @@ struct LiveStack {
             let celery = try connection.celeryTransport().map { [redis] in
                 CeleryMonitor(redis: redis, transport: $0, log: { FileHandle.standardError.write(Data("agentos: \($0)\n".utf8)) })
             }
-            actions = try LiveActions(redis: redis, postgres: postgres, namespace: ns, dataDirectory: DataDirectory.resolve(dataDir),
-                                      postgresURL: postgresURL, dataManager: dataManager, cache: cache, bus: bus,
-                                      pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"], celery: celery)
+            actions = try LiveActions(
+                redis: redis, postgres: postgres, namespace: ns, dataDirectory: DataDirectory.resolve(dataDir),
+                postgresURL: postgresURL, dataManager: dataManager, cache: cache, bus: bus,
+                pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"], celery: celery)
         } catch {
             throw fail("\(error)", code: ExitStatus.config)
         }
@@ -49,11 +52,13 @@ struct LiveStack {
 func currentActor(actingAs: String? = nil) -> Actor {
     let env = ProcessInfo.processInfo.environment
     let ip = env["SSH_CONNECTION"]?.split(separator: " ").first.map(String.init).flatMap { candidate -> String? in
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         return inet_pton(AF_INET, candidate, &v4) == 1 || inet_pton(AF_INET6, candidate, &v6) == 1 ? candidate : nil
     }
-    return Actor(user: Identity.current(), actingAs: actingAs, ip: ip, host: ProcessInfo.processInfo.hostName,
-                 sessionID: "cli-\(ProcessInfo.processInfo.processIdentifier)", userAgent: "agentos-cli/\(AgentOSVersion.string)")
+    return Actor(
+        user: Identity.current(), actingAs: actingAs, ip: ip, host: ProcessInfo.processInfo.hostName,
+        sessionID: "cli-\(ProcessInfo.processInfo.processIdentifier)", userAgent: "agentos-cli/\(AgentOSVersion.string)")
 }
 
 struct DataDirOption: ParsableArguments {
@@ -67,11 +72,11 @@ struct ActionCommand: ParsableCommand {
         commandName: "action",
         abstract: "Run one admin action headless (validation, RBAC, rate limit, idempotency, breaker, audit).",
         discussion: """
-        Payload fields as key=value (see `agentos can-i --list` for the actions and their fields).
-        Critical actions need --yes and --reason. Exit status: 0 done, 1 failed, 3 denied, 4 rate limited,
-        5 conflict (idempotency key in use or reused with another payload, or the target's state), 6 not found,
-        7 audit unavailable (nothing executed), 8 backend unavailable or breaker open, 64 usage, 65 invalid payload.
-        """
+            Payload fields as key=value (see `agentos can-i --list` for the actions and their fields).
+            Critical actions need --yes and --reason. Exit status: 0 done, 1 failed, 3 denied, 4 rate limited,
+            5 conflict (idempotency key in use or reused with another payload, or the target's state), 6 not found,
+            7 audit unavailable (nothing executed), 8 backend unavailable or breaker open, 64 usage, 65 invalid payload.
+            """
     )
 
     @Argument(help: "Action name, e.g. job.cancel.") var name: String
@@ -101,8 +106,9 @@ struct ActionCommand: ParsableCommand {
             guard yes else { throw fail("\(name) is critical: add --yes and --reason", code: 3) }
             confirmation = spec.target(in: payload)
         }
-        let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs),
-                                    idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)
+        let request = ActionRequest(
+            action: name, payload: payload, actor: currentActor(actingAs: actingAs),
+            idempotencyKey: idempotencyKey ?? SecureRandom.hexToken(), reason: reason, confirmation: confirmation)
         let report = stack.actions.dispatcher.dispatch(request)
         stack.actions.history.drain()
         if json {
@@ -117,16 +123,18 @@ struct ActionCommand: ParsableCommand {
     }
 
     func reportJSON(_ r: ActionReport) -> String {
-        var f: [String: PayloadValue] = ["action": .string(r.action), "request_id": .string(r.requestID.uuidString.lowercased()),
-                                         "target": .string(r.target), "ok": .bool(r.succeeded), "message": .string(r.message),
-                                         "exit_status": .int(Int(r.exitStatus)), "total_us": .int(Int(r.totalMillis * 1_000)),
-                                         "audit_seqs": .string(r.auditSeqs.map(String.init).joined(separator: ","))]
+        var f: [String: PayloadValue] = [
+            "action": .string(r.action), "request_id": .string(r.requestID.uuidString.lowercased()),
+            "target": .string(r.target), "ok": .bool(r.succeeded), "message": .string(r.message),
+            "exit_status": .int(Int(r.exitStatus)), "total_us": .int(Int(r.totalMillis * 1_000)),
+            "audit_seqs": .string(r.auditSeqs.map(String.init).joined(separator: ","))
+        ]
         switch r.outcome {
-        case let .success(result):
+        case .success(let result):
             f["affected"] = .int(result.affected)
             f["replayed"] = .bool(result.replayed)
             for (k, v) in result.details { f["detail." + k] = v }
-        case let .failure(failure): f["error"] = .string(failure.outcome)
+        case .failure(let failure): f["error"] = .string(failure.outcome)
         }
         return CanonicalJSON.object(f)
     }
@@ -148,7 +156,7 @@ struct CanICommand: ParsableCommand {
     /// One action's decision as a JSON object (with its catalog facts when listing).
     static func object(_ spec: ActionSpec, _ d: PolicyDecision, catalog: Bool) -> [String: Any] {
         var o: [String: Any] = ["action": spec.name, "allowed": d.allowed, "own_jobs_only": d == .allowOwn]
-        if case let .deny(why) = d { o["reason"] = why }
+        if case .deny(let why) = d { o["reason"] = why }
         if catalog {
             o["view"] = spec.view.rawValue
             o["risk"] = spec.risk.rawValue
@@ -169,8 +177,10 @@ struct CanICommand: ParsableCommand {
         let actor = currentActor(actingAs: actingAs)
         // Live: user_permissions; embedded: the operator is an admin (the demo can do everything).
         let live = connection.redisURL != nil || connection.postgresURL != nil
-        let source: PermissionSource = live ? PostgresPermissionSource(postgres: PostgresClient(connection.postgresURL ?? ""))
-                                            : StaticPermissions(fallback: Grant(role: .admin))
+        let source: PermissionSource =
+            live
+            ? PostgresPermissionSource(postgres: PostgresClient(connection.postgresURL ?? ""))
+            : StaticPermissions(fallback: Grant(role: .admin))
         let decide = { (name: String) -> PolicyDecision in
             do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
         }
@@ -185,8 +195,10 @@ struct CanICommand: ParsableCommand {
                 let d = decide(spec.name)
                 let verdict = d.allowed ? (d == .allowOwn ? "yes (own jobs)" : "yes") : "no"
                 let fields = spec.fields.map { $0.required ? $0.name : "[\($0.name)]" }.joined(separator: " ")
-                print(String(format: "%-26@ %-4@ %-10@ %-9@ %@", spec.name as NSString, verdict as NSString, spec.view.rawValue as NSString,
-                             spec.risk.rawValue as NSString, fields as NSString))
+                print(
+                    String(
+                        format: "%-26@ %-4@ %-10@ %-9@ %@", spec.name as NSString, verdict as NSString, spec.view.rawValue as NSString,
+                        spec.risk.rawValue as NSString, fields as NSString))
             }
             return
         }
@@ -200,7 +212,7 @@ struct CanICommand: ParsableCommand {
         switch d {
         case .allow: print("yes")
         case .allowOwn: print("yes (own jobs only)")
-        case let .deny(why):
+        case .deny(let why):
             print("no: \(why)")
             throw ExitCode(3)
         }
@@ -209,8 +221,9 @@ struct CanICommand: ParsableCommand {
 
 /// `agentos audit tail` and `agentos audit verify`.
 struct AuditCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Read and verify the audit trail.",
-                                                    subcommands: [Tail.self, Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Read and verify the audit trail.",
+        subcommands: [Tail.self, Verify.self])
 
     struct Tail: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest audit rows.")
@@ -229,7 +242,10 @@ struct AuditCommand: ParsableCommand {
                     print(String(decoding: try encoder.encode(r), as: UTF8.self))
                 } else {
                     let d = r.draft
-                    print(TextSanitizer.clean("\(r.seq)\t\(ISOTime.format(d.timestamp))\t\(d.user)\(d.actingAs.map { " as \($0)" } ?? "")\t\(d.action)\t\(d.phase.rawValue)\t\(d.outcome ?? "-")\t\(d.target ?? "-")"))
+                    print(
+                        TextSanitizer.clean(
+                            "\(r.seq)\t\(ISOTime.format(d.timestamp))\t\(d.user)\(d.actingAs.map { " as \($0)" } ?? "")\t\(d.action)\t\(d.phase.rawValue)\t\(d.outcome ?? "-")\t\(d.target ?? "-")"
+                        ))
                 }
             }
         }
@@ -247,7 +263,10 @@ struct AuditCommand: ParsableCommand {
             do { v = try AuditVerifier.verify(log) } catch { throw fail("audit log unavailable: \(error)", code: 7) }
             if json {
                 var o: [String: Any] = ["ok": v.ok, "rows": v.rows]
-                if let broken = v.broken { o["broken_seq"] = broken.seq; o["problem"] = broken.problem }
+                if let broken = v.broken {
+                    o["broken_seq"] = broken.seq
+                    o["problem"] = broken.problem
+                }
                 try CanICommand.printJSON(o)
             } else {
                 print(v.summary)

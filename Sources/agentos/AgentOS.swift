@@ -9,8 +9,11 @@ struct AgentOS: ParsableCommand {
         commandName: "agentos",
         abstract: "AgentOS Console: a keyboard-driven terminal admin console for the AgentOS video pipeline.",
         version: AgentOSVersion.string,
-        subcommands: [ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self, Migrate.self,
-                      Check.self, BenchCommand.self, MetricsCommand.self],
+        subcommands: [
+            ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self,
+            Migrate.self,
+            Check.self, BenchCommand.self, MetricsCommand.self
+        ],
         defaultSubcommand: ConsoleCommand.self
     )
 }
@@ -21,10 +24,10 @@ enum AgentOSVersion {
 
 /// Exit codes shared by every subcommand (documented in the README).
 enum ExitStatus {
-    static let usage: Int32 = 64          // EX_USAGE
-    static let unavailable: Int32 = 69    // EX_UNAVAILABLE: a backend cannot be reached
-    static let software: Int32 = 70       // EX_SOFTWARE: an internal error
-    static let config: Int32 = 78         // EX_CONFIG: bad configuration
+    static let usage: Int32 = 64 // EX_USAGE
+    static let unavailable: Int32 = 69 // EX_UNAVAILABLE: a backend cannot be reached
+    static let software: Int32 = 70 // EX_SOFTWARE: an internal error
+    static let config: Int32 = 78 // EX_CONFIG: bad configuration
 }
 
 struct ConnectionOptions: ParsableArguments {
@@ -40,7 +43,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Key and channel namespace (live mode; default: AGENTOS_NAMESPACE, else agentos).")
     var namespace: String?
 
-    @Option(help: ArgumentHelp("Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).", valueName: "json"))
+    @Option(
+        help: ArgumentHelp(
+            "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
+            valueName: "json"))
     var celery: String?
 
     /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only).
@@ -51,8 +57,9 @@ struct ConnectionOptions: ParsableArguments {
 
     /// The contract's names for these options.
     var names: Namespace {
-        Namespace(namespace ?? ProcessInfo.processInfo.environment["AGENTOS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "agentos",
-                  brokerPrefix: brokerPrefix)
+        Namespace(
+            namespace ?? ProcessInfo.processInfo.environment["AGENTOS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "agentos",
+            brokerPrefix: brokerPrefix)
     }
 
     var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }

@@ -15,8 +15,9 @@ extension BenchCommand {
         let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: pg, redis: raw, namespace: ns), bus: bus)
         let env = ProcessInfo.processInfo.environment
         let pgDump = env["AGENTOS_PG_DUMP"] ?? env["AGENTOS_TEST_PG_BIN"].map { "\($0)/pg_dump" }
-        let actions = try LiveActions(redis: raw, postgres: pg, namespace: ns, dataDirectory: dataDir, postgresURL: url, dataManager: manager,
-                                      cache: cache, bus: bus, pgDump: pgDump, permissions: StaticPermissions(fallback: Grant(role: .admin)))
+        let actions = try LiveActions(
+            redis: raw, postgres: pg, namespace: ns, dataDirectory: dataDir, postgresURL: url, dataManager: manager,
+            cache: cache, bus: bus, pgDump: pgDump, permissions: StaticPermissions(fallback: Grant(role: .admin)))
         return (actions, raw)
     }
 
@@ -33,15 +34,19 @@ extension BenchCommand {
             serial += 1
             guard let spec = ActionCatalog.spec(name) else { throw BenchError("no action \(name)") }
             let target = spec.confirmation == .typed ? spec.target(in: payload) : nil
-            let report = actions.dispatcher.dispatch(ActionRequest(action: name, payload: payload, actor: Actor(user: "bench-risk-\(serial)"),
-                                                                   idempotencyKey: "bench-risk-\(serial)-\(UUID())", reason: "benchmark",
-                                                                   confirmation: target))
-            guard case let .success(result) = report.outcome else { throw BenchError("\(name): \(report.message)") }
+            let report = actions.dispatcher.dispatch(
+                ActionRequest(
+                    action: name, payload: payload, actor: Actor(user: "bench-risk-\(serial)"),
+                    idempotencyKey: "bench-risk-\(serial)-\(UUID())", reason: "benchmark",
+                    confirmation: target))
+            guard case .success(let result) = report.outcome else { throw BenchError("\(name): \(report.message)") }
             return result
         }
-        let template = KombuMessage.task(job: Job(id: UUID().uuidString.lowercased(), name: "bench", stage: "video_cutter", queue: "video_cutter",
-                                                      status: .queued, createdAt: Date()),
-                                         taskName: "agentos.video_cutter", deliveryTag: "tag-bench", origin: "agentos-console")
+        let template = KombuMessage.task(
+            job: Job(
+                id: UUID().uuidString.lowercased(), name: "bench", stage: "video_cutter", queue: "video_cutter",
+                status: .queued, createdAt: Date()),
+            taskName: "agentos.video_cutter", deliveryTag: "tag-bench", origin: "agentos-console")
         func queuedMessages(_ queue: String) throws -> Int {
             try broker.pipeline(ns.brokerListKeys(queue: queue).map { ["LLEN", $0] }).reduce(0) { $0 + Int($1.int ?? 0) }
         }
@@ -53,7 +58,8 @@ extension BenchCommand {
         try pg.execute("INSERT INTO queues (name, stage) VALUES ('\(retryQueue)', 'video_cutter') ON CONFLICT DO NOTHING")
         func seedFailed() throws {
             try pg.execute("DELETE FROM jobs WHERE queue = '\(retryQueue)'")
-            try pg.execute("""
+            try pg.execute(
+                """
                 INSERT INTO jobs (id, name, stage, queue, status, priority, attempts, owner, error, error_class, created_at, updated_at, finished_at)
                 SELECT gen_random_uuid(), 'retry ' || g, 'video_cutter', '\(retryQueue)', 'failed', 0, 1, 'bench', 'synthetic failure',
                        'BenchError', now(), now(), now() FROM generate_series(1, 1000) AS g
@@ -67,29 +73,36 @@ extension BenchCommand {
             }
         }
         let retryBare = try measureEach(runs, setup: seedFailed) {
-            let ids = try pg.query("""
+            let ids = try pg.query(
+                """
                 UPDATE jobs SET status = 'queued', attempts = attempts + 1, error = NULL, error_class = NULL, updated_at = now()
                 WHERE queue = $1 AND status = 'failed' RETURNING id::text AS id
-                """, [retryQueue]).rows.map { try $0.get("id", as: String.self) }
+                """, [retryQueue]
+            ).rows.map { try $0.get("id", as: String.self) }
             _ = try broker.pipeline(ids.flatMap { ns.brokerPush(queue: retryQueue, priority: 0, job: $0, message: template) })
         }
-        results.append(BenchResult(name: "queue.retry_failed, 1,000 failed jobs (high)", figure: retry, baseline: retryBare,
-                                   baselineName: "the UPDATE and the 1,000 pushes, bare", goalMs: 200))
+        results.append(
+            BenchResult(
+                name: "queue.retry_failed, 1,000 failed jobs (high)", figure: retry, baseline: retryBare,
+                baselineName: "the UPDATE and the 1,000 pushes, bare", goalMs: 200))
 
         // Critical: clear a queue of 10,000 pending jobs (rows deleted, every priority list and message copy gone).
         let clearQueue = "bench_clear"
         try pg.execute("INSERT INTO queues (name, stage) VALUES ('\(clearQueue)', 'video_cutter') ON CONFLICT DO NOTHING")
         func seedPending() throws {
             try pg.execute("DELETE FROM jobs WHERE queue = '\(clearQueue)'")
-            let ids = try pg.query("""
+            let ids = try pg.query(
+                """
                 INSERT INTO jobs (id, name, stage, queue, status, priority, owner, created_at, updated_at)
                 SELECT gen_random_uuid(), 'pending ' || g, 'video_cutter', '\(clearQueue)', 'queued', 0, 'bench', now(), now()
                 FROM generate_series(1, 10000) AS g RETURNING id::text AS id
-                """).rows.map { try $0.get("id", as: String.self) }
+                """
+            ).rows.map { try $0.get("id", as: String.self) }
             for chunk in stride(from: 0, to: ids.count, by: 1_000) {
-                _ = try broker.pipeline(ids[chunk..<min(chunk + 1_000, ids.count)].flatMap {
-                    ns.brokerPush(queue: clearQueue, priority: 0, job: $0, message: template)
-                })
+                _ = try broker.pipeline(
+                    ids[chunk..<min(chunk + 1_000, ids.count)].flatMap {
+                        ns.brokerPush(queue: clearQueue, priority: 0, job: $0, message: template)
+                    })
             }
         }
         let clear = try measureEach(runs, setup: seedPending) {
@@ -106,8 +119,10 @@ extension BenchCommand {
                 _ = try broker.send(["DEL"] + ids[chunk..<min(chunk + 1_000, ids.count)].map { ns.brokerMessageKey(job: $0) })
             }
         }
-        results.append(BenchResult(name: "queue.clear, 10,000 pending jobs (critical)", figure: clear, baseline: clearBare,
-                                   baselineName: "the DELETE and the DELs of lists and copies, bare", goalMs: 300))
+        results.append(
+            BenchResult(
+                name: "queue.clear, 10,000 pending jobs (critical)", figure: clear, baseline: clearBare,
+                baselineName: "the DELETE and the DELs of lists and copies, bare", goalMs: 300))
 
         // Bulk: a rolling restart of every worker (one UPDATE, one control command per worker).
         let workers = try pg.query("SELECT count(*) AS n FROM workers").rows[0].get("n", as: Int.self)
@@ -117,12 +132,16 @@ extension BenchCommand {
             guard report.affected == workers else { throw BenchError("worker.restart_all restarted \(report.affected) of \(workers)") }
         }
         let restartBare = try measureEach(max(runs, iterations / 10), setup: online) {
-            let ids = try pg.query("UPDATE workers SET status = 'restarting', updated_at = now() WHERE status NOT IN ('offline','stopped') RETURNING id")
-                .rows.map { try $0.get("id", as: String.self) }
+            let ids = try pg.query(
+                "UPDATE workers SET status = 'restarting', updated_at = now() WHERE status NOT IN ('offline','stopped') RETURNING id"
+            )
+            .rows.map { try $0.get("id", as: String.self) }
             _ = try raw.pipeline(ids.map { ["PUBLISH", ns.controlChannel, "{\"command\":\"worker.restart\",\"target\":\"\($0)\"}"] })
         }
-        results.append(BenchResult(name: "worker.restart_all, \(workers) workers (bulk)", figure: restart, baseline: restartBare,
-                                   baselineName: "the UPDATE and \(workers) PUBLISHes, bare", goalMs: 1_000))
+        results.append(
+            BenchResult(
+                name: "worker.restart_all, \(workers) workers (bulk)", figure: restart, baseline: restartBare,
+                baselineName: "the UPDATE and \(workers) PUBLISHes, bare", goalMs: 1_000))
 
         // System: pg_dump of the whole bench database (the jobs of the rebuild figure included), with its manifest.
         let dumps = dataDir.appendingPathComponent("bare-dumps")
@@ -138,8 +157,10 @@ extension BenchCommand {
             p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw BenchError("pg_dump exited with \(p.terminationStatus)") }
         }
-        results.append(BenchResult(name: "database.backup, pg_dump of \(size / 1_000_000) MB (system)", figure: backup, baseline: backupBare,
-                                   baselineName: "pg_dump run by hand", goalMs: 5_000))
+        results.append(
+            BenchResult(
+                name: "database.backup, pg_dump of \(size / 1_000_000) MB (system)", figure: backup, baseline: backupBare,
+                baselineName: "pg_dump run by hand", goalMs: 5_000))
         return results
     }
 
@@ -154,8 +175,9 @@ extension BenchCommand {
             let stream = bus.subscribe()
             var snapshot = Self.snapshot(targetBytes: 55_000)
             snapshot.eventSeq = 0
-            var initial = AppState(connection: ConnectionState(mode: "live", environment: "bench"), operatorInfo: OperatorInfo(user: "bench", role: "admin"),
-                                   now: Date(), width: 160, height: 48)
+            var initial = AppState(
+                connection: ConnectionState(mode: "live", environment: "bench"), operatorInfo: OperatorInfo(user: "bench", role: "admin"),
+                now: Date(), width: 160, height: 48)
             _ = App.update(&initial, .snapshotLoaded(snapshot))
             let loaded = initial
             let task = Task.detached {
@@ -186,39 +208,52 @@ extension BenchCommand {
             let task = Task.detached {
                 for await event in subscriber.events { if case .message = event { counter.value.add(1, ordering: .relaxed) } }
             }
-            return (bus, { subscriber.stop(); task.cancel() })
+            return (
+                bus,
+                {
+                    subscriber.stop()
+                    task.cancel()
+                }
+            )
         }
-        var result = BenchResult(name: "events applied per second, no growing backlog (decode + fold + frames)", figure: [applied], baseline: [bare],
-                                 baselineName: "a bare subscriber that only receives", unit: .perSecond)
+        var result = BenchResult(
+            name: "events applied per second, no growing backlog (decode + fold + frames)", figure: [applied], baseline: [bare],
+            baselineName: "a bare subscriber that only receives", unit: .perSecond)
         result.goalAtLeast = 20_000
         return result
     }
 
     /// The highest of `rates` at which the consumer `start` sets up kept up (and the rate reached, if the
     /// publisher could not reach the next one).
-    private func sustainedRate(redisURL: String, rates: [Int], tag: String,
-                               start: (Namespace, EventCounter) throws -> (RedisEventBus, () -> Void)) throws -> Double {
+    private func sustainedRate(
+        redisURL: String, rates: [Int], tag: String,
+        start: (Namespace, EventCounter) throws -> (RedisEventBus, () -> Void)
+    ) throws -> Double {
         let ns = Namespace("bench-ev-\(tag)-\(ProcessInfo.processInfo.processIdentifier)")
         let counter = EventCounter()
         let (bus, stop) = try start(ns, counter)
         defer { stop() }
         Thread.sleep(forTimeInterval: 0.3) // subscribed
         let events = (0..<1_000).map { AgentEvent.jobUpdated(JobPatch(id: "job-\($0)", progress: Double($0 % 100) / 100)) }
-        var published = 0, best = 0.0
+        var published = 0
+        var best = 0.0
         for rate in rates {
-            let perTick = rate / 100, began = DispatchTime.now().uptimeNanoseconds
+            let perTick = rate / 100
+            let began = DispatchTime.now().uptimeNanoseconds
             var ticks = 0
             while DispatchTime.now().uptimeNanoseconds - began < 2_000_000_000 {
                 try bus.publish(batch: (0..<perTick).map { events[($0 + published) % events.count] })
                 published += perTick
                 ticks += 1
-                let due = began + UInt64(ticks) * 10_000_000, now = DispatchTime.now().uptimeNanoseconds
+                let due = began + UInt64(ticks) * 10_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
                 if due > now { usleep(UInt32((due - now) / 1_000)) }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             let reached = Double(ticks * perTick) / seconds
             let backlog = published - counter.value.load(ordering: .relaxed)
-            FileHandle.standardError.write(Data(String(format: "events %@: target %d/s, published %.0f/s, backlog %d\n", tag, rate, reached, backlog).utf8))
+            FileHandle.standardError.write(
+                Data(String(format: "events %@: target %d/s, published %.0f/s, backlog %d\n", tag, rate, reached, backlog).utf8))
             guard Double(backlog) < reached * 0.1 else { break }
             best = reached
             if reached < Double(rate) * 0.9 { break } // the publisher's limit: the consumer kept up with all it got

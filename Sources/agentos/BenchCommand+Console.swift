@@ -22,8 +22,9 @@ extension BenchCommand {
             j.id = String(format: "%08x-0000-4000-8000-%012x", i, i)
             return j
         }
-        var state = AppState(connection: ConnectionState(mode: "embedded", environment: "bench"),
-                             operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: now, width: 160, height: 48)
+        var state = AppState(
+            connection: ConnectionState(mode: "embedded", environment: "bench"),
+            operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: now, width: 160, height: 48)
         _ = App.update(&state, .snapshotLoaded(snapshot))
         _ = App.update(&state, .key(.char("2")))
         var previous = App.render(state)
@@ -31,8 +32,13 @@ extension BenchCommand {
         state.sequencer.reset(to: 0)
         let frame = measure(iterations) {
             let id = snapshot.jobs.recent[Int(seq) % 40].id
-            _ = App.update(&state, .bus(.event(EventEnvelope(seq: seq, ts: now, source: "bench",
-                                                             event: .jobUpdated(JobPatch(id: id, progress: Double(seq % 100) / 100))))))
+            _ = App.update(
+                &state,
+                .bus(
+                    .event(
+                        EventEnvelope(
+                            seq: seq, ts: now, source: "bench",
+                            event: .jobUpdated(JobPatch(id: id, progress: Double(seq % 100) / 100))))))
             seq += 1
             App.settle(&state)
             let next = App.render(state)
@@ -44,17 +50,26 @@ extension BenchCommand {
             b.fill(b.bounds, "x", Style(.text))
             _ = b.changes(since: previous)
         }
-        results.append(BenchResult(name: "frame render + diff, 10,000 rows at 160x48", figure: frame, baseline: fill,
-                                   baselineName: "fill + diff of every cell", goalMs: 1))
+        results.append(
+            BenchResult(
+                name: "frame render + diff, 10,000 rows at 160x48", figure: frame, baseline: fill,
+                baselineName: "fill + diff of every cell", goalMs: 1))
 
         // 2. 1,000 events/s at 60 frames/s: ~17 events folded, then one frame.
         var live = state
         let batch = measure(iterations) {
             for _ in 0..<17 {
                 let id = snapshot.jobs.recent[Int(seq) % 200].id
-                _ = App.update(&live, .bus(.event(EventEnvelope(seq: seq, ts: now, source: "bench",
-                                                                event: .jobUpdated(JobPatch(id: id, status: seq % 7 == 0 ? .running : nil,
-                                                                                            progress: Double(seq % 100) / 100))))))
+                _ = App.update(
+                    &live,
+                    .bus(
+                        .event(
+                            EventEnvelope(
+                                seq: seq, ts: now, source: "bench",
+                                event: .jobUpdated(
+                                    JobPatch(
+                                        id: id, status: seq % 7 == 0 ? .running : nil,
+                                        progress: Double(seq % 100) / 100))))))
                 seq += 1
             }
             App.settle(&live)
@@ -62,30 +77,37 @@ extension BenchCommand {
         }
         let one = measure(iterations) {
             let id = snapshot.jobs.recent[Int(seq) % 200].id
-            _ = App.update(&live, .bus(.event(EventEnvelope(seq: seq, ts: now, source: "bench", event: .jobUpdated(JobPatch(id: id, progress: 0.5))))))
+            _ = App.update(
+                &live, .bus(.event(EventEnvelope(seq: seq, ts: now, source: "bench", event: .jobUpdated(JobPatch(id: id, progress: 0.5))))))
             seq += 1
         }
         // An event waits for the next frame (frames at most every ConsoleRuntime.frameInterval; arrivals are uniform over
         // that interval) and then for that frame's work: fold the batch, settle, render, diff.
         let latency = batch.enumerated().map { i, work in Double(i % 100) / 100 * ConsoleRuntime.frameInterval * 1_000 + work }.sorted()
-        results.append(BenchResult(name: "event to screen at 1,000 events/s (wait for the frame + fold 17 events + frame)", figure: latency,
-                                   baseline: one, baselineName: "folding one event", goalP99Ms: 16))
+        results.append(
+            BenchResult(
+                name: "event to screen at 1,000 events/s (wait for the frame + fold 17 events + frame)", figure: latency,
+                baseline: one, baselineName: "folding one event", goalP99Ms: 16))
 
         // 3. Start to first full frame on the embedded default (fleet, snapshot, first render).
         let start = try measure(max(3, iterations / 40)) {
             let world = EmbeddedWorld(config: SimulatorConfig(seed: 42))
-            var s = AppState(connection: ConnectionState(mode: "embedded", environment: "embedded"),
-                             operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: Date(), width: 160, height: 48)
+            var s = AppState(
+                connection: ConnectionState(mode: "embedded", environment: "embedded"),
+                operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: Date(), width: 160, height: 48)
             _ = App.update(&s, .snapshotLoaded(try world.dataManager.snapshot().0))
             _ = App.render(s).changes(since: nil)
         }
         let empty = measure(max(3, iterations / 40)) {
-            let s = AppState(connection: ConnectionState(mode: "embedded", environment: "embedded"),
-                             operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: Date(), width: 160, height: 48)
+            let s = AppState(
+                connection: ConnectionState(mode: "embedded", environment: "embedded"),
+                operatorInfo: OperatorInfo(user: "bench", role: "admin"), now: Date(), width: 160, height: 48)
             _ = App.render(s).changes(since: nil)
         }
-        results.append(BenchResult(name: "start to first full frame, embedded default (15 min of history)", figure: start, baseline: empty,
-                                   baselineName: "first frame without data", goalMs: 150))
+        results.append(
+            BenchResult(
+                name: "start to first full frame, embedded default (15 min of history)", figure: start, baseline: empty,
+                baselineName: "first frame without data", goalMs: 150))
         return results
     }
 }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AgentOSAdapters
-import ArgumentParser
 import AgentOSCore
+import ArgumentParser
 import ConsoleApp
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Many consoles on one backend, and the console's footprint on a real pseudo-terminal.
 extension BenchCommand {
@@ -26,16 +27,18 @@ extension BenchCommand {
             let redis = RedisClient(config)
             let pg = PostgresClient(postgresURL, maxIdleConnections: 1)
             bus = RedisEventBus(redis: redis, namespace: ns, source: "bench-console-\(index)")
-            manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
-                                       source: PostgresSnapshotSource(postgres: pg, redis: redis, namespace: ns), bus: bus,
-                                       options: .init(warmIntervalMillis: warmIntervalMillis, owner: "bench-console-\(index)"))
+            manager = AdminDataManager(
+                cache: RedisSnapshotCache(redis: redis, namespace: ns),
+                source: PostgresSnapshotSource(postgres: pg, redis: redis, namespace: ns), bus: bus,
+                options: .init(warmIntervalMillis: warmIntervalMillis, owner: "bench-console-\(index)"))
         }
 
         /// As the console's runtime: bus messages and a tick every second into one inbox, folded by one loop
         /// that loads the snapshot when the update asks for it. The warmer runs on a thread of its own (in a
         /// console process nothing else competes for its task pool; here 200 consoles share one).
         func start() {
-            let manager = manager, stream = bus.subscribe()
+            let manager = manager
+            let stream = bus.subscribe()
             let (inbox, post) = AsyncStream.makeStream(of: Msg.self)
             let pump = Task.detached {
                 for await message in stream { post.yield(.bus(message)) }
@@ -50,8 +53,9 @@ extension BenchCommand {
                 }
             }
             let consumer = Task.detached { [self] in
-                var state = AppState(connection: ConnectionState(mode: "live", environment: "bench"),
-                                     operatorInfo: OperatorInfo(user: "bench", role: "readonly"), now: Date(), width: 160, height: 48)
+                var state = AppState(
+                    connection: ConnectionState(mode: "live", environment: "bench"),
+                    operatorInfo: OperatorInfo(user: "bench", role: "readonly"), now: Date(), width: 160, height: 48)
                 if let (snapshot, _) = try? manager.snapshot() { _ = App.update(&state, .snapshotLoaded(snapshot)) }
                 for await message in inbox {
                     guard App.update(&state, message).contains(.reloadSnapshot) else { continue }
@@ -109,7 +113,9 @@ extension BenchCommand {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let ns = Namespace(fleet.fleetNamespace, brokerPrefix: fleet.fleetBrokerPrefix)
         let report = URL(fileURLWithPath: fleet.fleetReport)
-        let consoles = try (0..<n).map { try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: fleet.fleetWarmMillis) }
+        let consoles = try (0..<n).map {
+            try HeadlessConsole(index: $0, redisURL: redisURL, postgresURL: url, ns: ns, warmIntervalMillis: fleet.fleetWarmMillis)
+        }
         consoles.forEach { $0.start() }
         Thread.sleep(forTimeInterval: 2) // subscribed, first snapshot loaded, a leader chosen
         let warmsBefore = consoles.map(\.manager.currentStats.warms)
@@ -119,9 +125,10 @@ extension BenchCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         let warmed = zip(consoles, warmsBefore).map { $0.manager.currentStats.warms - $1 }
         consoles.forEach { $0.stop() }
-        let figures = FleetReport(reloads: consoles.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
-                                  failures: consoles.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +),
-                                  warms: warmed.reduce(0, +), warmers: warmed.filter { $0 > 0 }.count, seconds: seconds)
+        let figures = FleetReport(
+            reloads: consoles.map { $0.reloads.load(ordering: .relaxed) }.reduce(0, +),
+            failures: consoles.map { $0.failures.load(ordering: .relaxed) }.reduce(0, +),
+            warms: warmed.reduce(0, +), warmers: warmed.filter { $0 > 0 }.count, seconds: seconds)
         try JSONEncoder().encode(figures).write(to: report)
     }
 
@@ -129,12 +136,14 @@ extension BenchCommand {
     /// snapshot on every invalidation; a fleet process of their own, `runFleet`) against one console,
     /// and the warmer rebuilds per interval.
     func scaleFigures(pg: PostgresClient, url: String, redisURL: String, ns: Namespace, consoles: Int = 200) throws -> [BenchResult] {
-        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-scale-\(ProcessInfo.processInfo.processIdentifier)")
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "agentos-bench-scale-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dataDir) }
         // Keys and channels of their own (the footprint's console may still hold the bench namespace's warmer lock).
         let ns = Namespace("bench-scale-\(ProcessInfo.processInfo.processIdentifier)", brokerPrefix: ns.brokerPrefix)
         let (actions, raw) = try benchActions(pg: pg, url: url, redisURL: redisURL, ns: ns, dataDir: dataDir)
-        let interval = 1_000, actionsPerRun = max(50, iterations / 4)
+        let interval = 1_000
+        let actionsPerRun = max(50, iterations / 4)
         let ids = try queuedJobs(actionsPerRun * 2, pg: pg, raw: raw, ns: ns, tag: "scale")
         var next = 0
 
@@ -145,10 +154,12 @@ extension BenchCommand {
             try? FileManager.default.removeItem(at: reportFile)
             let seconds = Double(actionsPerRun) / 5
             let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let pid = try PosixSpawn.spawn([exe, "bench", "--redis", redisURL, "--postgres", url, "--fleet", String(n),
-                                            "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
-                                            "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
-                                            "--fleet-report", reportFile.path])
+            let pid = try PosixSpawn.spawn([
+                exe, "bench", "--redis", redisURL, "--postgres", url, "--fleet", String(n),
+                "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
+                "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
+                "--fleet-report", reportFile.path
+            ])
             func exited() -> Int32? {
                 var status: Int32 = 0
                 return waitpid(pid, &status, WNOHANG) == pid ? status : nil
@@ -156,7 +167,10 @@ extension BenchCommand {
             let deadline = Date().addingTimeInterval(60)
             while (try? String(contentsOf: reportFile, encoding: .utf8)) != "ready" {
                 if let status = exited() { throw BenchError("the fleet of \(n) consoles exited (\(status)) before it was ready") }
-                guard Date() < deadline else { kill(pid, SIGKILL); throw BenchError("the fleet of \(n) consoles was not ready within 60 s") }
+                guard Date() < deadline else {
+                    kill(pid, SIGKILL)
+                    throw BenchError("the fleet of \(n) consoles was not ready within 60 s")
+                }
                 usleep(20_000)
             }
             let began = DispatchTime.now().uptimeNanoseconds
@@ -165,31 +179,44 @@ extension BenchCommand {
                 let i = next
                 next += 1
                 let t = DispatchTime.now().uptimeNanoseconds
-                let report = actions.dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
-                                                                       actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
-                guard report.succeeded else { kill(pid, SIGKILL); throw BenchError("job.cancel with \(n) consoles: \(report.message)") }
+                let report = actions.dispatcher.dispatch(
+                    ActionRequest(
+                        action: "job.cancel", payload: ["id": .string(ids[i])],
+                        actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
+                guard report.succeeded else {
+                    kill(pid, SIGKILL)
+                    throw BenchError("job.cancel with \(n) consoles: \(report.message)")
+                }
                 samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000)
-                let due = began + UInt64(k + 1) * 200_000_000, now = DispatchTime.now().uptimeNanoseconds
+                let due = began + UInt64(k + 1) * 200_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
                 if due > now { usleep(UInt32((due - now) / 1_000)) }
             }
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            guard status == 0, let data = try? Data(contentsOf: reportFile), let fleet = try? JSONDecoder().decode(FleetReport.self, from: data) else {
+            guard status == 0, let data = try? Data(contentsOf: reportFile), let fleet = try? JSONDecoder().decode(FleetReport.self, from: data)
+            else {
                 throw BenchError("the fleet of \(n) consoles failed (status \(status))")
             }
             return (samples.sorted(), fleet.warms, fleet.seconds, fleet.reloads, fleet.failures, fleet.warmers)
         }
         let one = try run(1)
         let many = try run(consoles)
-        FileHandle.standardError.write(Data(String(format: "scale: %d consoles reloaded the snapshot %d times (%d failed) in %.1f s; warms %d (1 console: %d in %.1f s)\n",
-                                                   consoles, many.reloads, many.failures, many.seconds, many.warms, one.warms, one.seconds).utf8))
-        var cancel = BenchResult(name: "job.cancel at 5/s with \(consoles) consoles subscribed (each reloading on every change)", figure: many.cancel,
-                                 baseline: one.cancel, baselineName: "the same with one console")
+        FileHandle.standardError.write(
+            Data(
+                String(
+                    format: "scale: %d consoles reloaded the snapshot %d times (%d failed) in %.1f s; warms %d (1 console: %d in %.1f s)\n",
+                    consoles, many.reloads, many.failures, many.seconds, many.warms, one.warms, one.seconds
+                ).utf8))
+        var cancel = BenchResult(
+            name: "job.cancel at 5/s with \(consoles) consoles subscribed (each reloading on every change)", figure: many.cancel,
+            baseline: one.cancel, baselineName: "the same with one console")
         cancel.goalP99Ratio = 2
         // One warmer per interval: as many rebuilds by the warmers of 200 consoles as by one console alone.
-        var warms = BenchResult(name: "warmer rebuilds in \(Int(many.seconds.rounded())) s (\(interval) ms interval), \(consoles) consoles (\(many.warmers) warming)",
-                                figure: [Double(many.warms)], baseline: [Double(one.warms)], baselineName: "one console alone",
-                                goalMs: Double(one.warms + 1), unit: .count)
+        var warms = BenchResult(
+            name: "warmer rebuilds in \(Int(many.seconds.rounded())) s (\(interval) ms interval), \(consoles) consoles (\(many.warmers) warming)",
+            figure: [Double(many.warms)], baseline: [Double(one.warms)], baselineName: "one console alone",
+            goalMs: Double(one.warms + 1), unit: .count)
         warms.goalAtLeast = Double(max(1, one.warms - 1))
         return [cancel, warms]
     }
@@ -198,12 +225,16 @@ extension BenchCommand {
     func queuedJobs(_ n: Int, pg: PostgresClient, raw: RedisClient, ns: Namespace, tag: String) throws -> [String] {
         var ids: [String] = []
         for i in 0..<n {
-            let job = Job(id: UUID().uuidString.lowercased(), name: "bench \(tag) \(i)", stage: "video_cutter", queue: "video_cutter",
-                          status: .queued, owner: "bench", createdAt: Date())
-            try pg.query("INSERT INTO jobs (id, name, stage, queue, status, owner) VALUES ($1::uuid, $2, $3, $3, 'queued', 'bench')",
-                         [job.id, job.name, job.queue])
-            _ = try raw.pipeline(ns.brokerPush(queue: job.queue, priority: job.priority, job: job.id,
-                                               message: KombuMessage.task(job: job, taskName: "agentos.video_cutter", deliveryTag: "tag-" + job.id)))
+            let job = Job(
+                id: UUID().uuidString.lowercased(), name: "bench \(tag) \(i)", stage: "video_cutter", queue: "video_cutter",
+                status: .queued, owner: "bench", createdAt: Date())
+            try pg.query(
+                "INSERT INTO jobs (id, name, stage, queue, status, owner) VALUES ($1::uuid, $2, $3, $3, 'queued', 'bench')",
+                [job.id, job.name, job.queue])
+            _ = try raw.pipeline(
+                ns.brokerPush(
+                    queue: job.queue, priority: job.priority, job: job.id,
+                    message: KombuMessage.task(job: job, taskName: "agentos.video_cutter", deliveryTag: "tag-" + job.id)))
             ids.append(job.id)
         }
         return ids
@@ -223,7 +254,8 @@ extension BenchCommand {
             // posix_openpt/unlockpt/ptsname are not imported here: /dev/ptmx with Linux's ioctls
             // TIOCSPTLCK (_IOW('T', 0x31, int)) and TIOCGPTN (_IOR('T', 0x30, unsigned int)) instead.
             let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
-            var unlock: Int32 = 0, number: UInt32 = 0
+            var unlock: Int32 = 0
+            var number: UInt32 = 0
             guard master >= 0, ioctl(master, UInt(0x4004_5431), &unlock) == 0, ioctl(master, UInt(0x8004_5430), &number) == 0 else {
                 throw BenchError("no pseudo-terminal: \(String(cString: strerror(errno)))")
             }
@@ -250,7 +282,8 @@ extension BenchCommand {
         /// User + system CPU seconds so far (utime and stime of /proc/PID/stat).
         var cpuSeconds: Double {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return 0 }
+                let close = stat.lastIndex(of: ")")
+            else { return 0 }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
             return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -260,7 +293,8 @@ extension BenchCommand {
         var peakRSSMegabytes: Double {
             let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-                  let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+                let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+            else { return 0 }
             return kb / 1_000
         }
 
@@ -268,7 +302,10 @@ extension BenchCommand {
             kill(pid, SIGTERM)
             var status: Int32 = 0
             for _ in 0..<50 {
-                if waitpid(pid, &status, WNOHANG) == pid { close(master); return }
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    close(master)
+                    return
+                }
                 usleep(100_000)
             }
             kill(pid, SIGKILL)
@@ -289,19 +326,28 @@ extension BenchCommand {
         try Data().write(to: config)
         let env = ["TERM": "xterm-256color", "LINES": "48", "COLUMNS": "160", "LANG": "C.UTF-8", "AGENTOS_CONFIG": config.path]
         let window = 10.0
-        let live = try PtyProcess([exe, "console", "--redis", redisURL, "--postgres", url, "--namespace", ns.prefix, "--broker-prefix", ns.brokerPrefix,
-                                   "--wallboard", "--data-dir", dataDir.path], environment: env)
+        let live = try PtyProcess(
+            [
+                exe, "console", "--redis", redisURL, "--postgres", url, "--namespace", ns.prefix, "--broker-prefix", ns.brokerPrefix,
+                "--wallboard", "--data-dir", dataDir.path
+            ], environment: env)
         let idle = try PtyProcess(["cat"], environment: env)
-        defer { live.stop(); idle.stop() }
+        defer {
+            live.stop()
+            idle.stop()
+        }
         Thread.sleep(forTimeInterval: 4) // started, first frames drawn
         guard kill(live.pid, 0) == 0, live.bytes.load(ordering: .relaxed) > 1_000 else {
             let output = TextSanitizer.clean(String(decoding: live.head.withLock { $0 }, as: UTF8.self))
             throw BenchError("the console did not start on the pty (\(live.bytes.load(ordering: .relaxed)) bytes written: \(output))")
         }
         // Idle: no events for ten seconds.
-        var cpu0 = live.cpuSeconds, cat0 = idle.cpuSeconds, bytes0 = live.bytes.load(ordering: .relaxed)
+        var cpu0 = live.cpuSeconds
+        let cat0 = idle.cpuSeconds
+        var bytes0 = live.bytes.load(ordering: .relaxed)
         Thread.sleep(forTimeInterval: window)
-        let idleCPU = (live.cpuSeconds - cpu0) / window * 100, catCPU = (idle.cpuSeconds - cat0) / window * 100
+        let idleCPU = (live.cpuSeconds - cpu0) / window * 100
+        let catCPU = (idle.cpuSeconds - cat0) / window * 100
         let idleBytes = Double(live.bytes.load(ordering: .relaxed) - bytes0) / window / 1_000
         // 100 events/s for ten seconds: progress of the jobs on screen.
         let ids = try pg.query("SELECT id::text AS id FROM jobs ORDER BY updated_at DESC LIMIT 100").rows.map { try $0.get("id", as: String.self) }
@@ -310,16 +356,19 @@ extension BenchCommand {
         bytes0 = live.bytes.load(ordering: .relaxed)
         let began = DispatchTime.now().uptimeNanoseconds
         for k in 0..<Int(window * 10) {
-            try bus.publish(batch: (0..<10).map { j in
-                AgentEvent.jobUpdated(JobPatch(id: ids[(k * 10 + j) % ids.count], progress: Double((k + j) % 100) / 100))
-            })
-            let due = began + UInt64(k + 1) * 100_000_000, now = DispatchTime.now().uptimeNanoseconds
+            try bus.publish(
+                batch: (0..<10).map { j in
+                    AgentEvent.jobUpdated(JobPatch(id: ids[(k * 10 + j) % ids.count], progress: Double((k + j) % 100) / 100))
+                })
+            let due = began + UInt64(k + 1) * 100_000_000
+            let now = DispatchTime.now().uptimeNanoseconds
             if due > now { usleep(UInt32((due - now) / 1_000)) }
         }
         let busyBytes = Double(live.bytes.load(ordering: .relaxed) - bytes0) / window / 1_000
         let busyCPU = (live.cpuSeconds - cpu0) / window * 100
         let rss = live.peakRSSMegabytes
-        FileHandle.standardError.write(Data(String(format: "footprint: CPU at 100 events/s %.2f %%; idle %.2f %% (cat %.2f %%)\n", busyCPU, idleCPU, catCPU).utf8))
+        FileHandle.standardError.write(
+            Data(String(format: "footprint: CPU at 100 events/s %.2f %%; idle %.2f %% (cat %.2f %%)\n", busyCPU, idleCPU, catCPU).utf8))
 
         // The baseline for the memory: the same binary on the embedded default (its simulator keeps ~2,000 jobs).
         let embedded = try PtyProcess([exe, "console", "--wallboard", "--data-dir", dataDir.path], environment: env)
@@ -328,12 +377,15 @@ extension BenchCommand {
         embedded.stop()
 
         return [
-            BenchResult(name: "peak RSS, live wallboard, \(jobs.formatted()) jobs in PostgreSQL", figure: [rss], baseline: [embeddedRSS],
-                        baselineName: "the embedded default (2,000 jobs in memory)", goalMs: 60, unit: .megabytes),
-            BenchResult(name: "CPU of an idle wallboard (10 s, no events)", figure: [idleCPU], baseline: [catCPU],
-                        baselineName: "cat waiting on a pty", goalMs: 1, unit: .percent),
-            BenchResult(name: "bytes to the terminal per second, wallboard at 100 events/s (pty)", figure: [busyBytes], baseline: [idleBytes],
-                        baselineName: "the same wallboard with no events", goalMs: 10, unit: .kilobytesPerSecond),
+            BenchResult(
+                name: "peak RSS, live wallboard, \(jobs.formatted()) jobs in PostgreSQL", figure: [rss], baseline: [embeddedRSS],
+                baselineName: "the embedded default (2,000 jobs in memory)", goalMs: 60, unit: .megabytes),
+            BenchResult(
+                name: "CPU of an idle wallboard (10 s, no events)", figure: [idleCPU], baseline: [catCPU],
+                baselineName: "cat waiting on a pty", goalMs: 1, unit: .percent),
+            BenchResult(
+                name: "bytes to the terminal per second, wallboard at 100 events/s (pty)", figure: [busyBytes], baseline: [idleBytes],
+                baselineName: "the same wallboard with no events", goalMs: 10, unit: .kilobytesPerSecond)
         ]
     }
 }

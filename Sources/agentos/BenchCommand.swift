@@ -1,9 +1,9 @@
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSWorld
+import ArgumentParser
 import ConsoleApp
 import ConsoleUI
-import ArgumentParser
 import Foundation
 
 /// `agentos bench`: performance figures, each beside a baseline measured in the same run.
@@ -38,7 +38,8 @@ struct BenchCommand: ParsableCommand {
         if only == "decode-profile" { return try decodeProfile() }
         if let consoles = fleet.fleet { return try runFleet(consoles) }
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
-            FileHandle.standardError.write(Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
+            FileHandle.standardError.write(
+                Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
             let results = runs("console") ? try consoleFigures() : []
             print(BenchResult.table(results))
             try writeJSON(results)
@@ -54,13 +55,15 @@ struct BenchCommand: ParsableCommand {
         for (label, snapshot) in snapshots {
             let data = try snapshot.encoded()
             try redis.send("SET", ns.snapshotKey, [UInt8](data))
-        let bare = try measure(iterations) { _ = try redis.send("GET", ns.snapshotKey) }
+            let bare = try measure(iterations) { _ = try redis.send("GET", ns.snapshotKey) }
             let full = try measure(iterations) {
-                guard case let .bulk(bytes) = try redis.send("GET", ns.snapshotKey) else { throw BenchError("snapshot missing") }
+                guard case .bulk(let bytes) = try redis.send("GET", ns.snapshotKey) else { throw BenchError("snapshot missing") }
                 _ = try Snapshot.decode(Data(bytes))
             }
-            results.append(BenchResult(name: "snapshot GET+decode, \(label) (\(data.count / 1000) KB)", figure: full, baseline: bare,
-                                       baselineName: "bare GET of the same bytes", goalMs: label == "1 MB" ? 8 : 0.5))
+            results.append(
+                BenchResult(
+                    name: "snapshot GET+decode, \(label) (\(data.count / 1000) KB)", figure: full, baseline: bare,
+                    baselineName: "bare GET of the same bytes", goalMs: label == "1 MB" ? 8 : 0.5))
         }
         try redis.send("DEL", ns.snapshotKey)
         // 2. The console in-process (no servers).
@@ -84,7 +87,8 @@ struct BenchCommand: ParsableCommand {
         let world = FleetSimulator(config: SimulatorConfig(seed: 1, workersPerStage: 5), start: Date().addingTimeInterval(-600))
         let writer = LiveFleetWriter(postgres: pg, redis: try RedisClient(url: redisURL), namespace: ns)
         try writer.seed(world, history: [])
-        try pg.execute("""
+        try pg.execute(
+            """
             INSERT INTO jobs (id, name, stage, queue, status, priority, progress, attempts, owner, created_at, updated_at, error, error_class)
             SELECT gen_random_uuid(), 'bench job ' || g,
                    (ARRAY['video_downloader','audio_transcriber','moment_detector','face_detector','intelligent_cropper','video_cutter'])[1 + g % 6],
@@ -102,8 +106,10 @@ struct BenchCommand: ParsableCommand {
         let countOnly = try measure(rebuildIterations) { _ = try pg.query("SELECT status, stage, count(*) FROM jobs GROUP BY status, stage") }
         if runs("rebuild") {
             let rebuild = try measure(rebuildIterations) { _ = try manager.rebuild() }
-            results.append(BenchResult(name: "cache-miss rebuild, \(jobs.formatted()) jobs (build+encode+SET)", figure: rebuild, baseline: countOnly,
-                                       baselineName: "the bare GROUP BY count query", goalMs: 25))
+            results.append(
+                BenchResult(
+                    name: "cache-miss rebuild, \(jobs.formatted()) jobs (build+encode+SET)", figure: rebuild, baseline: countOnly,
+                    baselineName: "the bare GROUP BY count query", goalMs: 25))
             try redis.send("DEL", ns.snapshotKey)
         }
 
@@ -139,8 +145,10 @@ struct BenchCommand: ParsableCommand {
             let i = next
             next += 1
             // 40 per user keeps every request inside the 50/min job.* limit (the limiter still runs).
-            let report = actions.dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
-                                                                   actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
+            let report = actions.dispatcher.dispatch(
+                ActionRequest(
+                    action: "job.cancel", payload: ["id": .string(ids[i])],
+                    actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
             guard report.succeeded else { throw BenchError("job.cancel: \(report.message)") }
             return report
         }
@@ -173,18 +181,27 @@ struct BenchCommand: ParsableCommand {
             _ = try raw.pipeline(Array(repeating: ["PING"], count: 11))
             try pg.withConnection { c in
                 _ = try c.query("SELECT 1")
-                try c.pipeline([St("BEGIN"), St("SELECT pg_advisory_xact_lock(1)"), St("INSERT INTO bench_scratch (v) VALUES ('intent')"), St("COMMIT"),
-                                St("BEGIN"), St("UPDATE bench_scratch SET v = 'x' WHERE id = 1")])
-                try c.pipeline([St("INSERT INTO bench_scratch (v) VALUES ('event')"), St("SELECT pg_advisory_xact_lock(1)"),
-                                St("INSERT INTO bench_scratch (v) VALUES ('outcome')"), St("INSERT INTO bench_scratch (v) VALUES ('durable')"), St("COMMIT")])
+                try c.pipeline([
+                    St("BEGIN"), St("SELECT pg_advisory_xact_lock(1)"), St("INSERT INTO bench_scratch (v) VALUES ('intent')"), St("COMMIT"),
+                    St("BEGIN"), St("UPDATE bench_scratch SET v = 'x' WHERE id = 1")
+                ])
+                try c.pipeline([
+                    St("INSERT INTO bench_scratch (v) VALUES ('event')"), St("SELECT pg_advisory_xact_lock(1)"),
+                    St("INSERT INTO bench_scratch (v) VALUES ('outcome')"), St("INSERT INTO bench_scratch (v) VALUES ('durable')"), St("COMMIT")
+                ])
             }
         }
         let bareCPU = (Self.processCPUMillis() - bareCPUBefore) / Double(iterations + min(10, iterations))
-        FileHandle.standardError.write(Data(String(format: "job.cancel CPU of this process per action: %.3f ms (the bare round trips: %.3f ms)\n",
-                                                   cpuPerAction, bareCPU).utf8))
-        return BenchResult(name: "job.cancel end to end (7 stages, audit, cascade)", figure: cancel, baseline: bare,
-                           baselineName: "the same 5 Redis and 3 PostgreSQL round trips (2 commits), bare", goalMs: 1.5,
-                           goalP99Ms: 5, goalRatio: 2)
+        FileHandle.standardError.write(
+            Data(
+                String(
+                    format: "job.cancel CPU of this process per action: %.3f ms (the bare round trips: %.3f ms)\n",
+                    cpuPerAction, bareCPU
+                ).utf8))
+        return BenchResult(
+            name: "job.cancel end to end (7 stages, audit, cascade)", figure: cancel, baseline: bare,
+            baselineName: "the same 5 Redis and 3 PostgreSQL round trips (2 commits), bare", goalMs: 1.5,
+            goalP99Ms: 5, goalRatio: 2)
     }
 
     /// `--only decode-profile`: decodes the seed-sized snapshot `--iterations` times with no servers, for a
@@ -209,7 +226,8 @@ struct BenchCommand: ParsableCommand {
         var sim = FleetSimulator(config: SimulatorConfig(seed: 9, rate: 4), start: Date().addingTimeInterval(-1_800))
         _ = sim.advance(to: Date(), step: 1)
         var s = sim.snapshot(generation: 1, source: "live")
-        let fullJobs = s.jobs.recent, fullLogs = s.logs.recent
+        let fullJobs = s.jobs.recent
+        let fullLogs = s.logs.recent
         s.jobs.recent = []
         s.jobs.failed = []
         s.logs.recent = []
@@ -286,11 +304,18 @@ struct BenchResult {
     var goalP99Ratio: Double? = nil
 
     enum Unit: String {
-        case ms, megabytes = "MB", percent = "%", kilobytesPerSecond = "KB/s", perSecond = "events/s", count = ""
+        case ms
+        case megabytes = "MB"
+        case percent = "%"
+        case kilobytesPerSecond = "KB/s"
+        case perSecond = "events/s"
+        case count = ""
     }
 
-    init(name: String, figure: [Double], baseline: [Double], baselineName: String, goalMs: Double? = nil, goalP99Ms: Double? = nil,
-         goalRatio: Double? = nil, unit: Unit = .ms) {
+    init(
+        name: String, figure: [Double], baseline: [Double], baselineName: String, goalMs: Double? = nil, goalP99Ms: Double? = nil,
+        goalRatio: Double? = nil, unit: Unit = .ms
+    ) {
         self.unit = unit
         self.name = name
         self.figure = figure
@@ -338,9 +363,13 @@ struct BenchResult {
     }
 
     var dictionary: [String: Any] {
-        ["name": name, "unit": unit.rawValue, "goal_at_least": goalAtLeast ?? NSNull(), "goal_p99_ratio": goalP99Ratio ?? NSNull(), "baseline_p99_ms": Self.percentile(baseline, 0.99), "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50, "ratio": ratio,
-         "goal_p50_ms": goalMs ?? NSNull(), "goal_p99_ms": goalP99Ms ?? NSNull(), "goal_ratio": goalRatio ?? NSNull(), "meets_goal": meetsGoals,
-         "samples": figure.count]
+        [
+            "name": name, "unit": unit.rawValue, "goal_at_least": goalAtLeast ?? NSNull(), "goal_p99_ratio": goalP99Ratio ?? NSNull(),
+            "baseline_p99_ms": Self.percentile(baseline, 0.99), "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50,
+            "ratio": ratio,
+            "goal_p50_ms": goalMs ?? NSNull(), "goal_p99_ms": goalP99Ms ?? NSNull(), "goal_ratio": goalRatio ?? NSNull(), "meets_goal": meetsGoals,
+            "samples": figure.count
+        ]
     }
 
     static func table(_ results: [BenchResult]) -> String {

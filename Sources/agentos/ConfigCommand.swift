@@ -34,7 +34,8 @@ struct ConfigCommand: ParsableCommand {
             } catch {
                 problems.append(error)
             }
-            var theme = "default", keymap = "default"
+            var theme = "default"
+            var keymap = "default"
             if let layer {
                 let settings = ConsoleSettings.merge([layer])
                 theme = settings.theme
@@ -43,15 +44,26 @@ struct ConfigCommand: ParsableCommand {
                 problems += look.problems
                 if let celery = settings.celery {
                     do { _ = try CeleryTransport(options: celery, place: "celery") } catch {
-                        problems.append(ConfigError(file: url.path, line: nil, key: "celery", error.description.replacingOccurrences(of: "celery: celery: ", with: "")))
+                        problems.append(
+                            ConfigError(
+                                file: url.path, line: nil, key: "celery", error.description.replacingOccurrences(of: "celery: celery: ", with: "")))
                     }
                 }
             }
             if json {
-                let out: [String: Any] = ["file": url.path, "ok": problems.isEmpty, "theme": theme, "keymap": keymap,
-                                          "problems": problems.map { ["file": $0.file, "line": $0.line as Any? ?? NSNull(), "key": $0.key as Any? ?? NSNull(),
-                                                                      "message": $0.message] as [String: Any] }]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+                let out: [String: Any] = [
+                    "file": url.path, "ok": problems.isEmpty, "theme": theme, "keymap": keymap,
+                    "problems": problems.map {
+                        [
+                            "file": $0.file, "line": $0.line as Any? ?? NSNull(), "key": $0.key as Any? ?? NSNull(),
+                            "message": $0.message
+                        ] as [String: Any]
+                    }
+                ]
+                print(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+                        as: UTF8.self))
             } else if problems.isEmpty {
                 print("\(url.path): ok (theme \(theme), keymap \(keymap))")
             }
@@ -64,7 +76,8 @@ struct ConfigCommand: ParsableCommand {
 
     /// `agentos config show [--json]`: the merged settings and where each came from; passwords never.
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the settings the console would use and where each comes from (passwords are never shown).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the settings the console would use and where each comes from (passwords are never shown).")
 
         @OptionGroup var settings: SettingsOptions
 
@@ -83,7 +96,10 @@ struct ConfigCommand: ParsableCommand {
             }
             let dict = resolved.redactedDictionary()
             if json {
-                print(String(decoding: try JSONSerialization.data(withJSONObject: dict, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), as: UTF8.self))
+                print(
+                    String(
+                        decoding: try JSONSerialization.data(withJSONObject: dict, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]),
+                        as: UTF8.self))
                 return
             }
             func line(_ key: String, _ value: Any?) {

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSCrypto
@@ -14,17 +11,21 @@ import Foundation
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `agentos` / `agentos console`: the full-screen console.
 struct ConsoleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "Start the console (embedded simulator by default; live with --redis and --postgres).",
         discussion: """
-        Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit.
-        Actions: . opens the view's action menu, each action's key runs it on the selection, ! retries the last failed one.
-        Embedded, the operator is admin and the audit chain is kept under the data directory (logs/audit).
-        Settings: flags > environment (AGENTOS_*) > the configuration file (--config, else $XDG_CONFIG_HOME/agentos/config.yaml) > defaults.
-        """
+            Keys: 1-8 views, Tab next view, j/k move, Enter open, / filter, : palette, ? help, q quit.
+            Actions: . opens the view's action menu, each action's key runs it on the selection, ! retries the last failed one.
+            Embedded, the operator is admin and the audit chain is kept under the data directory (logs/audit).
+            Settings: flags > environment (AGENTOS_*) > the configuration file (--config, else $XDG_CONFIG_HOME/agentos/config.yaml) > defaults.
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -123,16 +124,18 @@ struct ConsoleCommand: ParsableCommand {
         let role: String
         if resolved.redisURL != nil || resolved.postgresURL != nil {
             guard let redisURL = resolved.redisConnectionURL, let postgresURL = resolved.postgresConnectionString else {
-                throw fail("live mode needs both Redis and PostgreSQL (--redis/--postgres, AGENTOS_*_URL or the configuration file)",
-                           code: ExitStatus.usage)
+                throw fail(
+                    "live mode needs both Redis and PostgreSQL (--redis/--postgres, AGENTOS_*_URL or the configuration file)",
+                    code: ExitStatus.usage)
             }
             let live: LiveConsoleBackend
             do {
-                live = try LiveConsoleBackend(redisURL: redisURL, postgresURL: postgresURL,
-                                              namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
-                                              dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
-                                              celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
-                                              log: { log.warning("\($0)") })
+                live = try LiveConsoleBackend(
+                    redisURL: redisURL, postgresURL: postgresURL,
+                    namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
+                    dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
+                    celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
+                    log: { log.warning("\($0)") })
             } catch {
                 log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
                 throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)
@@ -141,8 +144,9 @@ struct ConsoleCommand: ParsableCommand {
             role = live.role
             connectionState = ConnectionState(mode: "live", environment: resolved.environment ?? "live")
         } else {
-            backend = EmbeddedConsoleBackend(world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
-                                             dataDirectory: dataDirectory, actor: actor)
+            backend = EmbeddedConsoleBackend(
+                world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
+                dataDirectory: dataDirectory, actor: actor)
             role = "admin"
             connectionState = ConnectionState(mode: "embedded", environment: resolved.environment ?? "embedded")
         }
@@ -159,8 +163,12 @@ struct ConsoleCommand: ParsableCommand {
         if resolved.wallboard {
             App.startWallboard(&state, Wallboard(views: resolved.wallboardViews, interval: resolved.wallboardInterval))
         }
-        log.info("console starting", metadata: ["mode": "\(connectionState.mode)", "role": "\(role)", "theme": "\(look.theme.name)",
-                                                "keymap": "\(look.keyMap.name)", "readonly": "\(state.readOnly)", "wallboard": "\(resolved.wallboard)"])
+        log.info(
+            "console starting",
+            metadata: [
+                "mode": "\(connectionState.mode)", "role": "\(role)", "theme": "\(look.theme.name)",
+                "keymap": "\(look.keyMap.name)", "readonly": "\(state.readOnly)", "wallboard": "\(resolved.wallboard)"
+            ])
         do {
             let runtime = ConsoleRuntime(state: state, backend: backend)
             runtime.onNotice = { notice in
@@ -196,8 +204,9 @@ struct SettingsOptions: ParsableArguments {
     func apply(to layer: inout SettingsLayer) throws(ConfigError) {
         if let level = logLevel {
             guard let l = ConsoleConfig.LogLevel(rawValue: level.lowercased()) else {
-                throw ConfigError(file: "command line", line: nil, key: "--log-level",
-                                  "unknown level '\(level)' (one of: \(ConsoleConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw ConfigError(
+                    file: "command line", line: nil, key: "--log-level",
+                    "unknown level '\(level)' (one of: \(ConsoleConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             layer.logLevel = l
         }
@@ -218,11 +227,15 @@ enum ConsoleLogging {
         }
         var log = Logger(label: "console")
         log[metadataKey: "pid"] = "\(ProcessInfo.processInfo.processIdentifier)"
-        log.debug("settings", metadata: ["redis": "\(s.redisURL.map(ConsoleSettings.redact) ?? "-")",
-                                         "postgres": "\(s.postgresURL.map(ConsoleSettings.redact) ?? "-")",
-                                         "redis_password": "\(s.redisPassword?.description ?? "-")",
-                                         "postgres_password": "\(s.postgresPassword?.description ?? "-")",
-                                         "namespace": "\(s.namespace)", "environment": "\(s.environment ?? "-")"])
+        log.debug(
+            "settings",
+            metadata: [
+                "redis": "\(s.redisURL.map(ConsoleSettings.redact) ?? "-")",
+                "postgres": "\(s.postgresURL.map(ConsoleSettings.redact) ?? "-")",
+                "redis_password": "\(s.redisPassword?.description ?? "-")",
+                "postgres_password": "\(s.postgresPassword?.description ?? "-")",
+                "namespace": "\(s.namespace)", "environment": "\(s.environment ?? "-")"
+            ])
         return log
     }
 }
@@ -257,10 +270,12 @@ struct ConsoleActions: Sendable {
         do {
             let audit = try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit"))
             let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
-            let dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions([user: Grant(role: .admin)]),
-                                                    rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
-                                                    breakers: InMemoryBreakerStore(), executor: executor,
-                                                    cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus), scrubber: scrubber))
+            let dispatcher = ActionDispatcher(
+                .init(
+                    audit: audit, permissions: StaticPermissions([user: Grant(role: .admin)]),
+                    rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
+                    breakers: InMemoryBreakerStore(), executor: executor,
+                    cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus), scrubber: scrubber))
             return ConsoleActions(dispatcher: dispatcher, executor: executor, unsupported: { executor.unsupported($0) })
         } catch {
             return unavailable("no audit log under \(dataDirectory.path): \(error)", cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus))
@@ -274,9 +289,11 @@ struct ConsoleActions: Sendable {
         let executor = UnavailableExecutor(reason: reason)
         let audit = InMemoryAuditLog()
         audit.failing = true
-        let dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions(), rateLimits: InMemoryRateLimitStore(),
-                                                idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(), executor: executor,
-                                                cascade: cascade, scrubber: PIIScrubber(key: SecureRandom.bytes(32))))
+        let dispatcher = ActionDispatcher(
+            .init(
+                audit: audit, permissions: StaticPermissions(), rateLimits: InMemoryRateLimitStore(),
+                idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(), executor: executor,
+                cascade: cascade, scrubber: PIIScrubber(key: SecureRandom.bytes(32))))
         return ConsoleActions(dispatcher: dispatcher, executor: executor, unsupported: { _ in reason })
     }
 
@@ -355,24 +372,30 @@ final class LiveConsoleBackend: ConsoleBackend {
     /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
     let celery: CeleryMonitor?
 
-    init(redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
-         warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    init(
+        redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
+        warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
         let redis = RedisClient(config)
         postgres = PostgresClient(postgresURL)
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
-        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
-                                       options: .init(warmIntervalMillis: warmIntervalMillis, owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
+        let manager = AdminDataManager(
+            cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
+            options: .init(
+                warmIntervalMillis: warmIntervalMillis,
+                owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
         role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor
         do {
-            let live = try LiveActions(redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
-                                       dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"],
-                                       celery: celery)
+            let live = try LiveActions(
+                redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
+                dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"],
+                celery: celery)
             actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.routedExecutor, unsupported: { _ in nil })
             history = live.history
         } catch {
@@ -400,7 +423,10 @@ final class LiveConsoleBackend: ConsoleBackend {
             }
             return snapshot
         } catch {
-            let n = failures.withLock { $0 += 1; return $0 }
+            let n = failures.withLock {
+                $0 += 1
+                return $0
+            }
             let reason = String(describing: error)
             health.withLock { h in
                 if error is RedisError { h.redis = .down(reason: reason, retryInMillis: 5_000, attempts: n) }
@@ -428,19 +454,25 @@ final class LiveConsoleBackend: ConsoleBackend {
                     if monitor.takeChange() { continuation.yield(.changedElsewhere) }
                 }
             }
-            continuation.onTermination = { _ in forward.cancel(); ticker.cancel() }
+            continuation.onTermination = { _ in
+                forward.cancel()
+                ticker.cancel()
+            }
         }
     }
 
     func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
 
     func jobHistory(_ id: String) throws -> [JobEvent] {
-        try postgres.query("""
+        try postgres.query(
+            """
             SELECT job_id::text AS job_id, ts, type, stage, status, worker_id, message FROM job_events
             WHERE job_id = $1::uuid ORDER BY id DESC LIMIT 200
-            """, [id]).rows.reversed().map { row in
-            JobEvent(jobID: try row.get("job_id"), ts: try row.get("ts"), type: try row.get("type"), stage: try row.get("stage"),
-                     status: try row.get("status"), workerID: try row.get("worker_id"), message: try row.get("message"))
+            """, [id]
+        ).rows.reversed().map { row in
+            JobEvent(
+                jobID: try row.get("job_id"), ts: try row.get("ts"), type: try row.get("type"), stage: try row.get("stage"),
+                status: try row.get("status"), workerID: try row.get("worker_id"), message: try row.get("message"))
         }
     }
 

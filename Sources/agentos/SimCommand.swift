@@ -47,8 +47,9 @@ struct SimCommand: ParsableCommand {
         let config = SimulatorConfig(seed: simulator.seed, rate: simulator.rate, source: "sim@\(host)")
         let simulation: LiveSimulation
         do {
-            simulation = try LiveSimulation(config: config, redis: redis, postgres: postgres, namespace: connection.names,
-                                            historySeconds: history, warmIntervalMillis: warmInterval)
+            simulation = try LiveSimulation(
+                config: config, redis: redis, postgres: postgres, namespace: connection.names,
+                historySeconds: history, warmIntervalMillis: warmInterval)
         } catch {
             throw fail("cannot start the simulation: \(error)", code: ExitStatus.unavailable)
         }
@@ -71,7 +72,8 @@ struct SimCommand: ParsableCommand {
         simulation.stop()
         sources.forEach { $0.cancel() }
         let s = simulation.currentStats
-        print("agentos sim: \(s.ticks) ticks, \(s.eventsPublished) events published, \(s.commandsApplied) commands applied, \(s.commandsRejected) rejected, \(s.warms) warms"
-              + (s.lastError.map { "; last error: \($0)" } ?? ""))
+        print(
+            "agentos sim: \(s.ticks) ticks, \(s.eventsPublished) events published, \(s.commandsApplied) commands applied, \(s.commandsRejected) rejected, \(s.warms) warms"
+                + (s.lastError.map { "; last error: \($0)" } ?? ""))
     }
 }

@@ -52,9 +52,10 @@ extension SnapshotCommand {
             let redis = try RedisClient(url: redisURL)
             let postgres = PostgresClient(postgresURL)
             let ns = connection.names
-            let manager = AdminDataManager(cache: RedisSnapshotCache(redis: redis, namespace: ns),
-                                           source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
-                                           bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))
+            let manager = AdminDataManager(
+                cache: RedisSnapshotCache(redis: redis, namespace: ns),
+                source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
+                bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))
             return try manager.snapshot().0
         } catch let error as RedisError {
             throw fail(error.description, code: ExitStatus.unavailable)
@@ -76,13 +77,16 @@ enum SnapshotSummary {
         out.append("jobs       \(s.jobs.total) total: \(statuses)")
         if let rate = s.analytics.successRate {
             let done = s.analytics.throughput.suffix(5).reduce(0) { $0 + $1.completed }
-            out.append("throughput \(done) stage completions in the last 5 min, success \(String(format: "%.1f", rate * 100))% over \(s.analytics.windowMinutes) min")
+            out.append(
+                "throughput \(done) stage completions in the last 5 min, success \(String(format: "%.1f", rate * 100))% over \(s.analytics.windowMinutes) min"
+            )
         }
         out.append("")
         out.append(pad("QUEUE", 22) + pad("PENDING", 9) + pad("RESERVED", 10) + pad("FAILED", 8) + pad("CONSUMERS", 11) + "STATE")
         for q in s.queues {
-            out.append(pad(q.name, 22) + pad(String(q.pending), 9) + pad(String(q.reserved), 10) + pad(String(q.failed), 8)
-                       + pad(String(q.consumers), 11) + (q.paused ? "paused" : "active"))
+            out.append(
+                pad(q.name, 22) + pad(String(q.pending), 9) + pad(String(q.reserved), 10) + pad(String(q.failed), 8)
+                    + pad(String(q.consumers), 11) + (q.paused ? "paused" : "active"))
         }
         let up = s.workers.filter { $0.status.isUp }.count
         out.append("")

@@ -108,7 +108,7 @@ import Testing
             ("confirmation", h, { ActionRequest(action: "queue.clear", payload: ["queue": .string("q")], actor: Actor(user: "alice")) }, "denied"),
             ("breaker", h, { h.valid("worker.start") }, "breaker_open"),
             ("idempotency", h, { h.valid("queue.resume", key: "taken", overriding: ["queue": .string("other")]) }, "idempotency_conflict"),
-            ("rate", limited, { limited.valid("job.move") }, "rate_limited"),
+            ("rate", limited, { limited.valid("job.move") }, "rate_limited")
         ]
         for (kind, harness, make, outcome) in kinds {
             let before = harness.audit.records.count
@@ -140,10 +140,13 @@ import Testing
         h.dispatch(h.valid("queue.resume", key: "r"))
         h.executor.failNext(.failed("boom"))
         for i in 0..<10 {
-            let actor = Actor(user: i % 3 == 0 ? "rita" : "alice", actingAs: i == 4 ? "olga" : nil, ip: "10.0.0.\(i)",
-                              sessionID: "s-\(i)", userAgent: "agentos-test")
-            h.dispatch(ActionRequest(action: "queue.clear", payload: ["queue": .string("q\(i)")], actor: actor,
-                                     idempotencyKey: "k\(i % 4)", reason: "TICKET-\(i)", confirmation: "q\(i)"))
+            let actor = Actor(
+                user: i % 3 == 0 ? "rita" : "alice", actingAs: i == 4 ? "olga" : nil, ip: "10.0.0.\(i)",
+                sessionID: "s-\(i)", userAgent: "agentos-test")
+            h.dispatch(
+                ActionRequest(
+                    action: "queue.clear", payload: ["queue": .string("q\(i)")], actor: actor,
+                    idempotencyKey: "k\(i % 4)", reason: "TICKET-\(i)", confirmation: "q\(i)"))
             h.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("q\(i)")], actor: actor, idempotencyKey: "p"))
             h.clock.advance(1_234)
         }
@@ -276,8 +279,9 @@ import Testing
     @Test(arguments: [1, 10, 40])
     func anInsertedRowIsFound(after seq: Int) throws {
         let original = Self.chain().records
-        let forged = AuditDraft(timestamp: Date(), user: "mallory", role: "admin", action: "system.reset", phase: .outcome,
-                                outcome: "success", requestID: UUID())
+        let forged = AuditDraft(
+            timestamp: Date(), user: "mallory", role: "admin", action: "system.reset", phase: .outcome,
+            outcome: "success", requestID: UUID())
         // A well-linked forged row inserted after `seq`: the original next row no longer fits.
         var rows = original
         rows.insert(AuditChain.link(forged, after: rows[seq - 1]), at: seq)
@@ -305,9 +309,11 @@ import Testing
         let log = InMemoryAuditLog()
         let t = Date(timeIntervalSince1970: 1_800_000_000)
         for i in 0..<5_000 {
-            _ = try log.append(AuditDraft(timestamp: t.addingTimeInterval(Double(i) / 7), user: "u\(i % 13)", role: "admin",
-                                      action: "job.cancel", phase: i % 2 == 0 ? .intent : .outcome, requestID: UUID(),
-                                      payload: #"{"id":"\#(i)"}"#))
+            _ = try log.append(
+                AuditDraft(
+                    timestamp: t.addingTimeInterval(Double(i) / 7), user: "u\(i % 13)", role: "admin",
+                    action: "job.cancel", phase: i % 2 == 0 ? .intent : .outcome, requestID: UUID(),
+                    payload: #"{"id":"\#(i)"}"#))
         }
         let ok = try AuditVerifier.verify(log, pageSize: 333)
         #expect(ok.ok && ok.rows == 5_000)

@@ -223,7 +223,10 @@ import Testing
         h.clock.advance(30_000)
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
+        h.executor.onExecute { _ in
+            entered.signal()
+            release.wait(seconds: 10)
+        }
 
         let (started, probes, extra, after) = await offPool { () -> (Bool, [ActionReport], [ActionReport], ActionReport) in
             let running = (0..<3).map { _ in Background { h.dispatch(h.valid("job.cancel")) } }
@@ -249,7 +252,10 @@ import Testing
         h.clock.advance(30_000)
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
+        h.executor.onExecute { _ in
+            entered.signal()
+            release.wait(seconds: 10)
+        }
 
         let (started, hung, reopened, state) = await offPool { () -> (Bool, ActionReport, ActionReport, BreakerState?) in
             let hung = Background { h.dispatch(h.valid("job.cancel")) }

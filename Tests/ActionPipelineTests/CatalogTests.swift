@@ -26,7 +26,7 @@ import Testing
 
             "logs.export": "LOG_EXPORT",
             "analytics.export_csv": "ANALYTICS_VIEW", "analytics.export_json": "ANALYTICS_VIEW",
-            "analytics.report": "ANALYTICS_VIEW", "analytics.reset_counters": "ADMIN",
+            "analytics.report": "ANALYTICS_VIEW", "analytics.reset_counters": "ADMIN"
         ]
         for a in ["start", "stop", "pause", "resume", "restart", "trigger", "set_schedule", "set_concurrency", "enable", "disable"] {
             p["manager.\(a)"] = "MANAGER_CONTROL"
@@ -82,7 +82,7 @@ import Testing
         let expected: [String: Int] = [
             "job.cancel": 50, "job.kill": 50, "worker.restart": 30, "queue.clear": 10, "worker.restart_all": 5,
             "system.backup": 2, "system.reset": 1, "database.vacuum": 3, "database.migrate": 3,
-            "queue.pause": 20, "queue.resume": 50, "system.maintenance_on": 5,
+            "queue.pause": 20, "queue.resume": 50, "system.maintenance_on": 5
         ]
         for (name, rate) in expected { #expect(ActionCatalog.spec(name)?.ratePerMinute == rate, "\(name)") }
     }

@@ -22,7 +22,11 @@ final class RecordingFollowUps: FollowUpWriter {
 /// An executor that carries the intent row: it writes `pendingIntent` itself, as the live one does
 /// ahead of its effect, unless told to stop before that.
 final class CarryingExecutor: ActionExecutor {
-    enum Mode { case writesIntent, failsBeforeIntent(ActionFailure), forgetsIntent }
+    enum Mode {
+        case writesIntent
+        case failsBeforeIntent(ActionFailure)
+        case forgetsIntent
+    }
     let audit: AuditLog
     let mode: Mode
     private let effects = Mutex(0)
@@ -37,7 +41,7 @@ final class CarryingExecutor: ActionExecutor {
 
     func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
         switch mode {
-        case let .failsBeforeIntent(failure): throw failure
+        case .failsBeforeIntent(let failure): throw failure
         case .forgetsIntent: break
         case .writesIntent:
             guard let draft = call.pendingIntent else { throw .failed("no pending intent") }
@@ -66,9 +70,10 @@ final class CarryingExecutor: ActionExecutor {
             var options = ActionDispatcher.Options()
             options.useInjectedClock = true
             dispatcher = ActionDispatcher(
-                .init(audit: audit, permissions: StaticPermissions(Harness.users), rateLimits: InMemoryRateLimitStore(clock: clock),
-                      idempotency: idempotency, breakers: breakers, executor: executor(audit), cascade: cascade,
-                      scrubber: PIIScrubber(key: Harness.scrubberKey), clock: clock, followUps: recordFollowUps ? followUps : nil),
+                .init(
+                    audit: audit, permissions: StaticPermissions(Harness.users), rateLimits: InMemoryRateLimitStore(clock: clock),
+                    idempotency: idempotency, breakers: breakers, executor: executor(audit), cascade: cascade,
+                    scrubber: PIIScrubber(key: Harness.scrubberKey), clock: clock, followUps: recordFollowUps ? followUps : nil),
                 options: options)
             self.idempotency = idempotency
         }
@@ -206,9 +211,11 @@ final class CarryingExecutor: ActionExecutor {
         return out + "\""
     }
 
-    static let samples = ["", "plain", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", #"{"id":"x","n":1}"#, #"back\slash "quoted""#,
-                          "tab\there", "line\nbreak\r", "bell\u{07}", "del\u{7F}", "c1\u{85}", "bidi\u{202E}txt", "zero\u{200B}width",
-                          "ünïcødé ✓", "emoji 🎬", "mixed \"ü\" \\ \u{1F}"]
+    static let samples = [
+        "", "plain", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", #"{"id":"x","n":1}"#, #"back\slash "quoted""#,
+        "tab\there", "line\nbreak\r", "bell\u{07}", "del\u{7F}", "c1\u{85}", "bidi\u{202E}txt", "zero\u{200B}width",
+        "ünïcødé ✓", "emoji 🎬", "mixed \"ü\" \\ \u{1F}"
+    ]
 
     @Test(arguments: samples)
     func stringsAreWrittenAsBefore(text: String) {
@@ -224,9 +231,11 @@ final class CarryingExecutor: ActionExecutor {
 
     /// The secret-name test is byte by byte now; it answers as the lower-cased substring search did.
     @Test func secretNamesAreFoundAsBefore() {
-        let names = ["password", "smtp.PASSWORD", "db_passwd", "clientSecret", "api_key", "X-Api-Key", "APIKEY", "private_key", "credentials",
-                     "Authorization", "cookie_jar", "email", "E-Mail", "phone_number", "ssn", "id", "queue", "name", "tok", "toke",
-                     "tokens", "emai", "ßtoken", "ÉMAIL", "pässword", ""]
+        let names = [
+            "password", "smtp.PASSWORD", "db_passwd", "clientSecret", "api_key", "X-Api-Key", "APIKEY", "private_key", "credentials",
+            "Authorization", "cookie_jar", "email", "E-Mail", "phone_number", "ssn", "id", "queue", "name", "tok", "toke",
+            "tokens", "emai", "ßtoken", "ÉMAIL", "pässword", ""
+        ]
         for name in names {
             let n = name.lowercased()
             let before = PIIScrubber.secretWords.contains { n.contains($0) }
@@ -236,11 +245,14 @@ final class CarryingExecutor: ActionExecutor {
 
     /// Results are stored as this JSON (the idempotency entry, the durable copy) and read back by JSONDecoder.
     @Test func resultsReadBackAsTheyWere() throws {
-        let results = [ActionResult("cancelled job 3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
-                       ActionResult("quote \" back\\slash\ttab\u{1}\u{202E} ü ✓ 🎬", affected: -3,
-                                    details: ["path": .string("/io/exports/a b.jsonl"), "n": .int(42), "ok": .bool(false), "é": .string("\u{85}")],
-                                    replayed: true),
-                       ActionResult("", affected: 0)]
+        let results = [
+            ActionResult("cancelled job 3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+            ActionResult(
+                "quote \" back\\slash\ttab\u{1}\u{202E} ü ✓ 🎬", affected: -3,
+                details: ["path": .string("/io/exports/a b.jsonl"), "n": .int(42), "ok": .bool(false), "é": .string("\u{85}")],
+                replayed: true),
+            ActionResult("", affected: 0)
+        ]
         for r in results {
             #expect(try JSONDecoder().decode(ActionResult.self, from: Data(r.json.utf8)) == r, "\(r.json)")
         }

@@ -113,11 +113,13 @@ import Testing
         let overlapped = Recorder<Int>()
         h.executor.onExecute { _ in overlapped.append((0..<49).filter { _ in answered.wait(seconds: 30) }.count) }
         let requests = (0..<50).map { _ in h.valid("queue.purge_failed", key: "concurrent-key") }
-        let reports = await offPool { onThreads(50) { i in
-            let report = h.dispatch(requests[i])
-            answered.signal()
-            return report
-        } }
+        let reports = await offPool {
+            onThreads(50) { i in
+                let report = h.dispatch(requests[i])
+                answered.signal()
+                return report
+            }
+        }
         h.executor.onExecute(nil)
 
         #expect(overlapped.values == [49], "one execution, with the other 49 answered while it ran")
@@ -143,7 +145,10 @@ import Testing
         let h = Self.harness()
         let entered = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        h.executor.onExecute { _ in entered.signal(); release.wait(seconds: 10) }
+        h.executor.onExecute { _ in
+            entered.signal()
+            release.wait(seconds: 10)
+        }
         let request = h.valid("queue.pause", key: "slow")
         let (started, first, during, after) = await offPool { () -> (Bool, ActionReport, ActionReport, ActionReport) in
             let running = Background { h.dispatch(request) }

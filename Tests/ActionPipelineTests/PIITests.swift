@@ -24,7 +24,7 @@ import Testing
         let h = Harness()
         let payload: [String: PayloadValue] = [
             "key": .string("smtp.password"), "value": .string(Self.secret),
-            "reason": .string("rotated for \(Self.email) after a login from \(Self.ipv4) and \(Self.ipv6)"),
+            "reason": .string("rotated for \(Self.email) after a login from \(Self.ipv4) and \(Self.ipv6)")
         ]
         let request = ActionRequest(action: "config.set", payload: payload, actor: Actor(user: "alice"))
         let report = h.dispatch(request)
@@ -57,12 +57,16 @@ import Testing
         // Denied by RBAC.
         #expect(h.dispatch(ActionRequest(action: "config.set", payload: secretPayload, actor: Actor(user: "rita"))).isDenied)
         // An unknown field named like a secret.
-        let unknown = h.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("q"), "api_key": .string(Self.secret)],
-                                               actor: Actor(user: "alice")))
+        let unknown = h.dispatch(
+            ActionRequest(
+                action: "queue.pause", payload: ["queue": .string("q"), "api_key": .string(Self.secret)],
+                actor: Actor(user: "alice")))
         #expect(unknown.invalidField == "api_key")
         // A critical action refused for its confirmation.
-        let broadcast = h.dispatch(ActionRequest(action: "system.maintenance_on", payload: ["message": .string("mail \(Self.email)")],
-                                                 actor: Actor(user: "alice")))
+        let broadcast = h.dispatch(
+            ActionRequest(
+                action: "system.maintenance_on", payload: ["message": .string("mail \(Self.email)")],
+                actor: Actor(user: "alice")))
         #expect(broadcast.isConfirmationRequired)
         #expect(h.audit.records.count == 3)
         #expect(h.leaks().isEmpty, "leaked: \(h.leaks())")
@@ -71,8 +75,11 @@ import Testing
 
     @Test func secretNamedFieldsAreReplacedWhole() {
         let s = PIIScrubber(key: Harness.scrubberKey)
-        let out = s.scrub(Payload(["password": .string("x"), "API_KEY": .int(42), "user_email": .string("plain"), "queue": .string("video"),
-                                   "Authorization": .string("Bearer abc")]))
+        let out = s.scrub(
+            Payload([
+                "password": .string("x"), "API_KEY": .int(42), "user_email": .string("plain"), "queue": .string("video"),
+                "Authorization": .string("Bearer abc")
+            ]))
         #expect(out["password"] == .string(s.token("x")))
         #expect(out["API_KEY"] == .string(s.token("42")))
         #expect(out["user_email"] == .string(s.token("plain")))
@@ -111,8 +118,10 @@ import Testing
     @Test func theSameSecretGivesTheSameAuditedToken() {
         let h = Harness()
         for _ in 0..<2 {
-            h.dispatch(ActionRequest(action: "config.set", payload: ["key": .string("smtp.password"), "value": .string(Self.secret)],
-                                     actor: Actor(user: "alice")))
+            h.dispatch(
+                ActionRequest(
+                    action: "config.set", payload: ["key": .string("smtp.password"), "value": .string(Self.secret)],
+                    actor: Actor(user: "alice")))
         }
         let payloads = Set(h.audit.records.compactMap(\.draft.payload))
         #expect(payloads.count == 1)

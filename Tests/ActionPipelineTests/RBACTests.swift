@@ -7,7 +7,7 @@ import Testing
 
     /// ACTIONS.md: operator = job, queue (not clear), worker, manager, log export, analytics.
     static let operatorPermissions: Set<String> = [
-        "JOB_CANCEL", "JOB_MANAGE", "QUEUE_MANAGE", "WORKER_RESTART", "WORKER_MANAGE", "MANAGER_CONTROL", "LOG_EXPORT", "ANALYTICS_VIEW",
+        "JOB_CANCEL", "JOB_MANAGE", "QUEUE_MANAGE", "WORKER_RESTART", "WORKER_MANAGE", "MANAGER_CONTROL", "LOG_EXPORT", "ANALYTICS_VIEW"
     ]
 
     /// The expectation table, written from ACTIONS.md (not from `Policy`).

@@ -9,7 +9,10 @@ import Testing
 @Suite struct ReliabilityPolicyTests {
     @Test func check13EveryRoleTimesEveryActionFollowsThePolicy() {
         let started = Date()
-        var attempted = 0, executed = 0, refused = 0, mismatches: [String] = []
+        var attempted = 0
+        var executed = 0
+        var refused = 0
+        var mismatches: [String] = []
         let h = Harness()
         for role in Role.allCases {
             let user = Harness.userOf[role]!
@@ -26,11 +29,15 @@ import Testing
                 attempted += 1
                 executed += ran
                 if !report.succeeded { refused += 1 }
-                let rowsRight = want == .deny ? rows.map(\.draft.phase) == [.denied] && rows.first?.draft.outcome == "denied"
-                                              : rows.map(\.draft.phase) == [.intent, .outcome] && rows.last?.draft.outcome == "success"
+                let rowsRight =
+                    want == .deny
+                    ? rows.map(\.draft.phase) == [.denied] && rows.first?.draft.outcome == "denied"
+                    : rows.map(\.draft.phase) == [.intent, .outcome] && rows.last?.draft.outcome == "success"
                 if decided != want || asked != want || (want == .deny) == report.succeeded || ran != (want == .deny ? 0 : 1) || !rowsRight
-                    || !rows.allSatisfy({ $0.draft.role == role.rawValue && $0.draft.user == user }) {
-                    mismatches.append("\(role) \(spec.name): want \(want), policy \(decided), can-i \(asked), \(report.message), rows \(rows.map(\.draft.phase))")
+                    || !rows.allSatisfy({ $0.draft.role == role.rawValue && $0.draft.user == user })
+                {
+                    mismatches.append(
+                        "\(role) \(spec.name): want \(want), policy \(decided), can-i \(asked), \(report.message), rows \(rows.map(\.draft.phase))")
                 }
             }
         }
@@ -38,13 +45,21 @@ import Testing
         for role in ["root", "Admin", "", "superuser", "admin "] {
             for spec in ActionCatalog.all {
                 attempted += 1
-                if Policy.decide(role: role, action: spec.name).allowed { mismatches.append("unknown role '\(role)' allowed \(spec.name)") } else { refused += 1 }
+                if Policy.decide(role: role, action: spec.name).allowed {
+                    mismatches.append("unknown role '\(role)' allowed \(spec.name)")
+                } else {
+                    refused += 1
+                }
             }
         }
         for action in ["job.nuke", "", "JOB.CANCEL", "job.cancel ", "queue", "job.cancel\u{1B}[2J"] {
             for role in Role.allCases {
                 attempted += 1
-                if Policy.decide(role: role.rawValue, action: action).allowed { mismatches.append("\(role) allowed unknown action '\(action)'") } else { refused += 1 }
+                if Policy.decide(role: role.rawValue, action: action).allowed {
+                    mismatches.append("\(role) allowed unknown action '\(action)'")
+                } else {
+                    refused += 1
+                }
             }
             let before = h.executor.total
             let report = h.dispatch(ActionRequest(action: action, actor: Actor(user: "alice")))
@@ -60,19 +75,24 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.count) decisions differ from the policy, e.g. \(mismatches.prefix(5))")
         let allowed = Role.allCases.map { role in ActionCatalog.all.filter { RBACTests.expected(role, $0.name) != .deny }.count }.reduce(0, +)
         #expect(executed == allowed)
-        ReliabilityFigures.record(check: 13, test: "ReliabilityPolicyTests/check13EveryRoleTimesEveryActionFollowsThePolicy", attempted: attempted,
-                                  executed: executed, refused: refused, auditRows: h.audit.records.count,
-                                  notes: "\(Role.allCases.count) roles × \(ActionCatalog.all.count) actions through the dispatcher (policy, can-i, outcome, audit row); 5 unknown roles, 6 unknown actions, unknown users: \(mismatches.count) differences",
-                                  ok: mismatches.isEmpty && executed == allowed, started: started)
+        ReliabilityFigures.record(
+            check: 13, test: "ReliabilityPolicyTests/check13EveryRoleTimesEveryActionFollowsThePolicy", attempted: attempted,
+            executed: executed, refused: refused, auditRows: h.audit.records.count,
+            notes:
+                "\(Role.allCases.count) roles × \(ActionCatalog.all.count) actions through the dispatcher (policy, can-i, outcome, audit row); 5 unknown roles, 6 unknown actions, unknown users: \(mismatches.count) differences",
+            ok: mismatches.isEmpty && executed == allowed, started: started)
     }
 }
 
 /// One JSON line of figures into AGENTOS_RELIABILITY_FIGURES (scripts/reliability.sh collects them).
 enum ReliabilityFigures {
-    static func record(check: Int, test: String, attempted: Int, executed: Int, refused: Int, auditRows: Int, notes: String, ok: Bool, started: Date) {
-        ReliabilityFiguresFile.append(["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused,
-                                       "audit_rows": auditRows, "replays": 0, "escapes": 0, "crashes": 0, "notes": notes, "ok": ok,
-                                       "full": ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FULL"] == "1",
-                                       "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
+    static func record(check: Int, test: String, attempted: Int, executed: Int, refused: Int, auditRows: Int, notes: String, ok: Bool, started: Date)
+    {
+        ReliabilityFiguresFile.append([
+            "check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused,
+            "audit_rows": auditRows, "replays": 0, "escapes": 0, "crashes": 0, "notes": notes, "ok": ok,
+            "full": ProcessInfo.processInfo.environment["AGENTOS_RELIABILITY_FULL"] == "1",
+            "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10
+        ])
     }
 }

@@ -78,7 +78,11 @@ final class FakeExecutor: ActionExecutor {
 /// Records cache invalidations and published events; can be told to fail.
 final class FakeCascade: ActionCascade {
     struct Unreachable: Error {}
-    private struct State { var invalidations = 0; var events: [AgentEvent] = []; var failing = false }
+    private struct State {
+        var invalidations = 0
+        var events: [AgentEvent] = []
+        var failing = false
+    }
     private let state = Mutex(State())
 
     var invalidations: Int { state.withLock { $0.invalidations } }
@@ -100,7 +104,7 @@ final class FakeCascade: ActionCascade {
     }
 
     var executedNotices: [ActionNotice] {
-        events.compactMap { if case let .actionExecuted(n) = $0 { return n } else { return nil } }
+        events.compactMap { if case .actionExecuted(let n) = $0 { return n } else { return nil } }
     }
 }
 
@@ -113,7 +117,7 @@ struct Harness {
         "olga": Grant(role: .operator),
         "sam": Grant(role: .supervisor),
         "ursula": Grant(role: .user),
-        "rita": Grant(role: .readonly),
+        "rita": Grant(role: .readonly)
     ]
     static let userOf: [Role: String] = [.admin: "alice", .operator: "olga", .supervisor: "sam", .user: "ursula", .readonly: "rita"]
     static let scrubberKey = Array("pipeline-tests-hmac-key".utf8)
@@ -128,8 +132,10 @@ struct Harness {
     let breakers: InMemoryBreakerStore
     let dispatcher: ActionDispatcher
 
-    init(grants: [String: Grant] = Harness.users, fallback: Grant? = nil,
-         configure: (inout ActionDispatcher.Options) -> Void = { _ in }) {
+    init(
+        grants: [String: Grant] = Harness.users, fallback: Grant? = nil,
+        configure: (inout ActionDispatcher.Options) -> Void = { _ in }
+    ) {
         rateLimits = InMemoryRateLimitStore(clock: clock)
         idempotency = InMemoryIdempotencyStore(clock: clock)
         breakers = InMemoryBreakerStore(clock: clock)
@@ -137,9 +143,10 @@ struct Harness {
         options.useInjectedClock = true
         configure(&options)
         dispatcher = ActionDispatcher(
-            .init(audit: audit, permissions: StaticPermissions(grants, fallback: fallback), rateLimits: rateLimits,
-                  idempotency: idempotency, breakers: breakers, executor: executor, cascade: cascade, scrubber: scrubber,
-                  clock: clock),
+            .init(
+                audit: audit, permissions: StaticPermissions(grants, fallback: fallback), rateLimits: rateLimits,
+                idempotency: idempotency, breakers: breakers, executor: executor, cascade: cascade, scrubber: scrubber,
+                clock: clock),
             options: options)
     }
 
@@ -147,8 +154,10 @@ struct Harness {
     func dispatch(_ request: ActionRequest) -> ActionReport { dispatcher.dispatch(request) }
 
     /// A valid request for `action` (critical actions carry a reason and the typed target).
-    func valid(_ action: String, user: String = "alice", actingAs: String? = nil, ip: String? = nil, key: String? = nil,
-               overriding extra: [String: PayloadValue] = [:]) -> ActionRequest {
+    func valid(
+        _ action: String, user: String = "alice", actingAs: String? = nil, ip: String? = nil, key: String? = nil,
+        overriding extra: [String: PayloadValue] = [:]
+    ) -> ActionRequest {
         Valid.request(ActionCatalog.spec(action)!, user: user, actingAs: actingAs, ip: ip, key: key, overriding: extra)
     }
 
@@ -169,9 +178,9 @@ enum Valid {
         case .uuid: return .string(jobID)
         case .name: return .string("video_cutter")
         case .text: return .string("hello world")
-        case let .int(lo, hi): return .int(min(max(lo, 1), hi))
+        case .int(let lo, let hi): return .int(min(max(lo, 1), hi))
         case .bool: return .bool(true)
-        case let .choice(values): return .string(values[0])
+        case .choice(let values): return .string(values[0])
         case .schedule: return .string("*/5 * * * *")
         case .path: return .string("configs/console.json")
         }
@@ -188,22 +197,25 @@ enum Valid {
         return v.description
     }
 
-    static func request(_ spec: ActionSpec, user: String, actingAs: String? = nil, ip: String? = nil, key: String? = nil,
-                        overriding extra: [String: PayloadValue] = [:]) -> ActionRequest {
+    static func request(
+        _ spec: ActionSpec, user: String, actingAs: String? = nil, ip: String? = nil, key: String? = nil,
+        overriding extra: [String: PayloadValue] = [:]
+    ) -> ActionRequest {
         let raw = payload(spec).merging(extra) { _, new in new }
         let critical = spec.risk == .critical
-        return ActionRequest(action: spec.name, payload: raw, actor: Actor(user: user, actingAs: actingAs, ip: ip),
-                             idempotencyKey: key, reason: critical ? "TICKET-1234" : nil,
-                             confirmation: critical ? target(spec, raw) : nil)
+        return ActionRequest(
+            action: spec.name, payload: raw, actor: Actor(user: user, actingAs: actingAs, ip: ip),
+            idempotencyKey: key, reason: critical ? "TICKET-1234" : nil,
+            confirmation: critical ? target(spec, raw) : nil)
     }
 }
 
 // MARK: - Reports
 
 extension ActionReport {
-    var failure: ActionFailure? { if case let .failure(f) = outcome { return f } else { return nil } }
-    var result: ActionResult? { if case let .success(r) = outcome { return r } else { return nil } }
-    var invalidField: String? { if case let .invalid(field, _)? = failure { return field } else { return nil } }
+    var failure: ActionFailure? { if case .failure(let f) = outcome { return f } else { return nil } }
+    var result: ActionResult? { if case .success(let r) = outcome { return r } else { return nil } }
+    var invalidField: String? { if case .invalid(let field, _)? = failure { return field } else { return nil } }
     var isDenied: Bool { if case .denied? = failure { return true } else { return false } }
     var isRateLimited: Bool { if case .rateLimited? = failure { return true } else { return false } }
     var isAuditUnavailable: Bool { if case .auditUnavailable? = failure { return true } else { return false } }

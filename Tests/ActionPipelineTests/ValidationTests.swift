@@ -42,16 +42,19 @@ import Testing
         Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("0 0 32 * *")], field: "schedule"),
         Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("0s")], field: "schedule"),
         Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("31d")], field: "schedule"),
-        Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("every day")], field: "schedule"),
+        Case(action: "manager.set_schedule", payload: ["id": .string("cleanup"), "schedule": .string("every day")], field: "schedule")
     ]
 
     /// Regression (RELIABILITY check 18, fuzzed payloads): an unknown field with an empty name was
     /// reported as "invalid payload: : unknown field"; a huge or escape-laden name went out as is.
-    @Test(arguments: [("", "(empty name)"), (String(repeating: "k", count: 300), String(repeating: "k", count: 60) + "…"),
-                      ("\u{1B}[31mx", "\\x1b[31mx")])
+    @Test(arguments: [
+        ("", "(empty name)"), (String(repeating: "k", count: 300), String(repeating: "k", count: 60) + "…"),
+        ("\u{1B}[31mx", "\\x1b[31mx")
+    ])
     func anUnknownFieldIsNamedReadably(name: String, shown: String) {
         let h = Harness()
-        let report = h.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), name: .int(1)], actor: Actor(user: "alice")))
+        let report = h.dispatch(
+            ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), name: .int(1)], actor: Actor(user: "alice")))
         #expect(report.invalidField == shown, "\(report.message)")
         #expect(report.message.hasPrefix("invalid payload: \(shown): unknown field for queue.pause"))
         #expect(h.executor.total == 0)
@@ -84,8 +87,12 @@ import Testing
 
     @Test func valuesAreTypedAndDefaultsFilled() {
         let h = Harness()
-        #expect(h.dispatch(ActionRequest(action: "job.set_priority", payload: ["id": .string(Valid.jobID.uppercased()), "priority": .string(" 7 ")],
-                                         actor: Actor(user: "alice"))).succeeded)
+        #expect(
+            h.dispatch(
+                ActionRequest(
+                    action: "job.set_priority", payload: ["id": .string(Valid.jobID.uppercased()), "priority": .string(" 7 ")],
+                    actor: Actor(user: "alice"))
+            ).succeeded)
         #expect(h.dispatch(ActionRequest(action: "config.lock", payload: ["locked": .string("on")], actor: Actor(user: "alice"))).succeeded)
         #expect(h.dispatch(ActionRequest(action: "system.broadcast", payload: ["message": .string("hi")], actor: Actor(user: "alice"))).succeeded)
         let p = h.executor.executions.map(\.payload)
@@ -109,10 +116,11 @@ import Testing
         let payload: [String: PayloadValue] = ["queue": .string("video")]
         let refused: [(reason: String?, confirmation: String?)] = [
             (nil, "video"), ("", "video"), ("   ", "video"),
-            ("TICKET-1", nil), ("TICKET-1", ""), ("TICKET-1", "Video"), ("TICKET-1", "video "), ("TICKET-1", "system"), ("TICKET-1", "audio"),
+            ("TICKET-1", nil), ("TICKET-1", ""), ("TICKET-1", "Video"), ("TICKET-1", "video "), ("TICKET-1", "system"), ("TICKET-1", "audio")
         ]
         for (reason, confirmation) in refused {
-            let request = ActionRequest(action: "queue.clear", payload: payload, actor: Actor(user: "alice"), reason: reason, confirmation: confirmation)
+            let request = ActionRequest(
+                action: "queue.clear", payload: payload, actor: Actor(user: "alice"), reason: reason, confirmation: confirmation)
             let report = h.dispatch(request)
             #expect(report.isConfirmationRequired, "reason \(reason ?? "nil") confirmation \(confirmation ?? "nil")")
             #expect(report.exitStatus == 3)
@@ -130,10 +138,11 @@ import Testing
     @Test func everyCriticalActionAsksForConfirmation() {
         let h = Harness { $0.rateLimits = false }
         let critical = ActionCatalog.all.filter { $0.risk == .critical }
-        #expect(critical.map(\.name).sorted() == [
-            "database.backup", "database.migrate", "database.purge_history", "database.terminate_backend", "queue.clear",
-            "system.backup", "system.maintenance_on", "system.reset", "worker.restart_all",
-        ])
+        #expect(
+            critical.map(\.name).sorted() == [
+                "database.backup", "database.migrate", "database.purge_history", "database.terminate_backend", "queue.clear",
+                "system.backup", "system.maintenance_on", "system.reset", "worker.restart_all"
+            ])
         for spec in critical {
             var request = Valid.request(spec, user: "alice")
             request.confirmation = "wrong"

@@ -32,9 +32,13 @@ final class ActionFixture: @unchecked Sendable {
         backend = try LiveBackend.make()
         clock = Date()
         if seed {
-            let sim = try LiveSimulation(config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
-                                         namespace: backend.namespace, historySeconds: 120, now: clock)
-            for _ in 0..<4 { clock += 0.5; try sim.step(to: clock) }
+            let sim = try LiveSimulation(
+                config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
+                namespace: backend.namespace, historySeconds: 120, now: clock)
+            for _ in 0..<4 {
+                clock += 0.5
+                try sim.step(to: clock)
+            }
             sim.listen()
             self.sim = sim
         } else {
@@ -45,21 +49,24 @@ final class ActionFixture: @unchecked Sendable {
         try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
         cache = RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace)
         bus = RedisEventBus(redis: backend.redis, namespace: backend.namespace, source: "test")
-        dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace),
-                                       bus: bus)
+        dataManager = AdminDataManager(
+            cache: cache, source: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace),
+            bus: bus)
         var grants = extraGrants
         grants[user] = Grant(role: role)
         let pgBin = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { $0 + "/pg_dump" }
-        actions = try LiveActions(redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, dataDirectory: dataDir,
-                                  postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
-                                  permissions: StaticPermissions(grants), celery: celery)
+        actions = try LiveActions(
+            redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, dataDirectory: dataDir,
+            postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
+            permissions: StaticPermissions(grants), celery: celery)
         actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
         // Captured on the subscriber's own thread: a task on the cooperative pool can wait behind the other
         // suites' work for longer than a test waits for its control message.
         // The barrier channel on the same connection: a barrier seen means every earlier control message was seen.
-        let sink = captured, controlChannel = backend.namespace.controlChannel
+        let sink = captured
+        let controlChannel = backend.namespace.controlChannel
         control = RedisSubscriber(backend.redis.configuration, channels: [controlChannel, backend.namespace.prefix + ":test:barrier"]) { event in
-            guard case let .message(channel, payload, _) = event else { return }
+            guard case .message(let channel, let payload, _) = event else { return }
             if channel == controlChannel {
                 sink.raw.withLock { $0.append(payload) }
             } else {
@@ -68,7 +75,8 @@ final class ActionFixture: @unchecked Sendable {
         }
         control.start()
         // Subscribed before any action runs (the subscriber has its own thread: polling does not starve it).
-        let redis = backend.redis, listeners = seed ? 2 : 1
+        let redis = backend.redis
+        let listeners = seed ? 2 : 1
         let subscribed = TestServers.eventually(30) {
             ((try? redis.send("PUBSUB", "NUMSUB", controlChannel))?.array?.dropFirst().first?.int ?? 0) >= listeners
         }
@@ -94,8 +102,9 @@ final class ActionFixture: @unchecked Sendable {
     func tick(_ n: Int = 2, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let sim = try #require(self.sim, "an unseeded fixture has no owner to tick", sourceLocation: sourceLocation)
         let published = try sync(sourceLocation: sourceLocation).count
-        try #require(TestServers.eventually(60) { sim.currentStats.controlMessages >= published },
-                     "the simulator took \(sim.currentStats.controlMessages) of \(published) control messages", sourceLocation: sourceLocation)
+        try #require(
+            TestServers.eventually(60) { sim.currentStats.controlMessages >= published },
+            "the simulator took \(sim.currentStats.controlMessages) of \(published) control messages", sourceLocation: sourceLocation)
         for _ in 0..<n {
             clock += 0.5
             try sim.step(to: clock)
@@ -131,7 +140,8 @@ final class ActionFixture: @unchecked Sendable {
 
     /// Jobs the simulator started since `mark` (its job history, in SQL), on `worker` or on workers of `stage` but `worker`.
     func started(since mark: Int, worker: String? = nil, stageBut other: (stage: String, worker: String)? = nil, job: String? = nil) throws -> Int {
-        try count("""
+        try count(
+            """
             SELECT count(*) FROM job_events e WHERE e.id > $1 AND e.type = 'started'
               AND ($2::text IS NULL OR e.worker_id = $2)
               AND ($3::text IS NULL OR (e.stage = $3 AND e.worker_id <> $4))
@@ -148,8 +158,10 @@ final class ActionFixture: @unchecked Sendable {
         let spec = ActionCatalog.spec(action)
         let target = spec?.target(in: payload) ?? "system"
         let critical = spec?.confirmation == .typed
-        let report = actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
-                                                               reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+        let report = actions.dispatcher.dispatch(
+            ActionRequest(
+                action: action, payload: payload, actor: actor ?? self.actor, idempotencyKey: key,
+                reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
         actions.history.drain() // action_history is written behind the request
         return report
     }
@@ -163,17 +175,21 @@ final class ActionFixture: @unchecked Sendable {
     /// A job row of its own (and its kombu message when it waits; `producerCopy`: with the copy
     /// AgentOS's producers keep).
     @discardableResult
-    func insertJob(status: JobStatus, queue: String = "video_downloader", owner: String = "tester", priority: Int = 5,
-                   errorClass: String? = nil, finishedDaysAgo: Int? = nil, producerCopy: Bool = false) throws -> String {
+    func insertJob(
+        status: JobStatus, queue: String = "video_downloader", owner: String = "tester", priority: Int = 5,
+        errorClass: String? = nil, finishedDaysAgo: Int? = nil, producerCopy: Bool = false
+    ) throws -> String {
         let id = UUID().uuidString.lowercased()
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO jobs (id, name, stage, queue, status, priority, owner, error_class, error, started_at, finished_at)
             VALUES ($1::uuid, 'fixture.mp4', $2, $2, $3, $4, $5, $6, CASE WHEN $6::text IS NULL THEN NULL ELSE 'boom' END,
                     CASE WHEN $3 IN ('running','completed','failed') THEN now() END,
                     CASE WHEN $7::int IS NOT NULL THEN now() - make_interval(days => $7::int) WHEN $3 IN ('completed','failed','cancelled') THEN now() END)
             """, [id, queue, status.rawValue, priority, owner, errorClass, finishedDaysAgo])
         if status.isWaiting {
-            let job = Job(id: id, name: "fixture.mp4", stage: queue, queue: queue, status: status, priority: priority, owner: owner, createdAt: Date())
+            let job = Job(
+                id: id, name: "fixture.mp4", stage: queue, queue: queue, status: status, priority: priority, owner: owner, createdAt: Date())
             let message = KombuMessage.task(job: job, taskName: "agentos.\(queue)", deliveryTag: "tag-" + id)
             if producerCopy {
                 // As AgentOS's own producers push: the message and its copy.
@@ -224,13 +240,15 @@ final class ActionFixture: @unchecked Sendable {
     func expectSuccess(_ report: ActionReport, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(report.succeeded, "\(report.action): \(report.message)", sourceLocation: sourceLocation)
         let rows = try auditRows(report.requestID)
-        #expect(rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 == "success", "\(report.action) audit rows \(rows)", sourceLocation: sourceLocation)
+        #expect(
+            rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 == "success", "\(report.action) audit rows \(rows)", sourceLocation: sourceLocation
+        )
         let verification = try AuditVerifier.verify(actions.audit)
         #expect(verification.ok, "\(verification.summary)", sourceLocation: sourceLocation)
     }
 
     func file(_ report: ActionReport) throws -> String {
-        guard case let .success(r) = report.outcome, case let .string(path)? = r.details["path"] else {
+        guard case .success(let r) = report.outcome, case .string(let path)? = r.details["path"] else {
             Issue.record("\(report.action) reported no file: \(report.message)")
             return ""
         }
@@ -239,5 +257,5 @@ final class ActionFixture: @unchecked Sendable {
 }
 
 extension ActionReport {
-    var result: ActionResult? { if case let .success(r) = outcome { return r } else { return nil } }
+    var result: ActionResult? { if case .success(let r) = outcome { return r } else { return nil } }
 }

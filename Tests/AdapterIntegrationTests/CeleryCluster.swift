@@ -20,8 +20,16 @@ final class CeleryCluster: @unchecked Sendable {
     final class LogSink: @unchecked Sendable {
         private let lock = NSLock()
         private var lines: [String] = []
-        func add(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }
-        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+        func add(_ s: String) {
+            lock.lock()
+            lines.append(s)
+            lock.unlock()
+        }
+        var all: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return lines
+        }
     }
 
     init(queues: [String], replyTimeout: Double = 1.5) throws {
@@ -49,10 +57,15 @@ final class CeleryCluster: @unchecked Sendable {
         let host = "\(name)-\(prefix.dropLast())@agentos-test"
         let log = marks.appendingPathComponent("\(name).log").path
         let url = try TestServers.redisURL() + "/\(Self.brokerDatabase)"
-        let argv = [python, "-m", "celery", "--workdir", Self.fixtureDirectory, "-A", "app", "worker", "-E", "-P", "prefork", "-c", String(concurrency),
-                    "-n", host, "-Q", queues.joined(separator: ","), "--without-mingle", "--without-gossip", "-l", "info"] + extra
-        let env = ["CELERY_FIXTURE_BROKER": url, "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": marks.path,
-                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory]
+        let argv =
+            [
+                python, "-m", "celery", "--workdir", Self.fixtureDirectory, "-A", "app", "worker", "-E", "-P", "prefork", "-c", String(concurrency),
+                "-n", host, "-Q", queues.joined(separator: ","), "--without-mingle", "--without-gossip", "-l", "info"
+            ] + extra
+        let env = [
+            "CELERY_FIXTURE_BROKER": url, "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": marks.path,
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory
+        ]
         workers[host] = (try Self.spawn(argv, environment: env, output: log), log)
         return host
     }
@@ -76,23 +89,31 @@ final class CeleryCluster: @unchecked Sendable {
 
     /// A protocol-2 task message (celery-redis-protocol.md §a.1), LPUSHed on the queue's bucket.
     @discardableResult
-    func send(_ task: String, _ args: [JSONTree], queue: String, priority: Int = 0, id: String = UUID().uuidString.lowercased(),
-              eta: Date? = nil) throws -> String {
-        let etaJSON: JSONTree = eta.map { date in
-            let f = ISO8601DateFormatter()
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return .string(f.string(from: date).replacingOccurrences(of: "Z", with: "+00:00"))
-        } ?? .null
+    func send(
+        _ task: String, _ args: [JSONTree], queue: String, priority: Int = 0, id: String = UUID().uuidString.lowercased(),
+        eta: Date? = nil
+    ) throws -> String {
+        let etaJSON: JSONTree =
+            eta.map { date in
+                let f = ISO8601DateFormatter()
+                f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                return .string(f.string(from: date).replacingOccurrences(of: "Z", with: "+00:00"))
+            } ?? .null
         let body: JSONTree = .array([.array(args), .object([:]), .object(["callbacks": .null, "errbacks": .null, "chain": .null, "chord": .null])])
         let envelope: JSONTree = .object([
-            "body": .string(Data(body.json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"), "content-type": .string("application/json"),
-            "headers": .object(["lang": .string("py"), "task": .string(task), "id": .string(id), "shadow": .null, "eta": etaJSON, "expires": .null,
-                                "group": .null, "group_index": .null, "retries": .int(0), "timelimit": .array([.null, .null]), "root_id": .string(id),
-                                "parent_id": .null, "argsrepr": .string(JSONTree.array(args).json), "kwargsrepr": .string("{}"),
-                                "origin": .string("agentos-test"), "ignore_result": .bool(true)]),
-            "properties": .object(["correlation_id": .string(id), "reply_to": .string(""), "delivery_mode": .int(2),
-                                   "delivery_info": .object(["exchange": .string(""), "routing_key": .string(queue)]), "priority": .int(priority),
-                                   "body_encoding": .string("base64"), "delivery_tag": .string(UUID().uuidString.lowercased())]),
+            "body": .string(Data(body.json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"),
+            "content-type": .string("application/json"),
+            "headers": .object([
+                "lang": .string("py"), "task": .string(task), "id": .string(id), "shadow": .null, "eta": etaJSON, "expires": .null,
+                "group": .null, "group_index": .null, "retries": .int(0), "timelimit": .array([.null, .null]), "root_id": .string(id),
+                "parent_id": .null, "argsrepr": .string(JSONTree.array(args).json), "kwargsrepr": .string("{}"),
+                "origin": .string("agentos-test"), "ignore_result": .bool(true)
+            ]),
+            "properties": .object([
+                "correlation_id": .string(id), "reply_to": .string(""), "delivery_mode": .int(2),
+                "delivery_info": .object(["exchange": .string(""), "routing_key": .string(queue)]), "priority": .int(priority),
+                "body_encoding": .string("base64"), "delivery_tag": .string(UUID().uuidString.lowercased())
+            ])
         ])
         let step = transport.prioritySteps.last { $0 <= priority } ?? 0
         try broker.send("LPUSH", transport.queueKeys(queue)[transport.prioritySteps.firstIndex(of: step)!], Array(envelope.json.utf8))
@@ -155,7 +176,8 @@ final class CeleryCluster: @unchecked Sendable {
         // the pool relies on (SIGTERM ends a pool process on revoke-terminate and pool_shrink).
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attr, 0)
-        var empty = sigset_t(), all = sigset_t()
+        var empty = sigset_t()
+        var all = sigset_t()
         sigemptyset(&empty)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)

@@ -17,13 +17,16 @@ struct CeleryWorkerTests {
     }
 
     func failure(_ report: ActionReport) -> String? {
-        if case let .failure(f) = report.outcome { return f.description }
+        if case .failure(let f) = report.outcome { return f.description }
         return nil
     }
 
     @Test func snapshotShowsWorkersQueuesAndLiveTaskEvents() async throws {
         let (c, fx) = try setUp(queues: ["qa"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["qa"], concurrency: 2)
         #expect(await c.waitOnline(host))
         let base = try fx.dataManager.rebuild()
@@ -34,13 +37,15 @@ struct CeleryWorkerTests {
 
         // A task: its events reach the state every snapshot merges (how fast is scripts/bench.sh's business).
         let id = try c.send("fixture.add", [.int(2), .int(3), .string("add1")], queue: "qa")
-        #expect(await TestServers.eventuallyAsync {
-            let m = c.monitor.merge(into: base)
-            return m.jobs.recent.first(where: { $0.id == id })?.status == .completed && m.jobs.byStatus["completed", default: 0] >= 1
-        })
+        #expect(
+            await TestServers.eventuallyAsync {
+                let m = c.monitor.merge(into: base)
+                return m.jobs.recent.first(where: { $0.id == id })?.status == .completed && m.jobs.byStatus["completed", default: 0] >= 1
+            })
         let task = try #require(c.monitor.current.tasks[id])
         #expect(task.name == "fixture.add" && task.hostname == host && task.result == "5" && task.received != nil)
-        let applied = try #require(task.appliedAt), finished = try #require(task.finished)
+        let applied = try #require(task.appliedAt)
+        let finished = try #require(task.finished)
         #expect(applied >= finished, "task-succeeded at \(finished), applied at \(applied)")
         merged = c.monitor.merge(into: base)
         #expect(merged.jobs.recent.first { $0.id == id }?.workerID == host)
@@ -62,7 +67,10 @@ struct CeleryWorkerTests {
 
     @Test func revokedTaskNeverRunsAndKilledTaskStops() async throws {
         let (c, fx) = try setUp(queues: ["qr"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["qr"], concurrency: 1)
         #expect(await c.waitOnline(host))
         // A busy worker (one process), then a task behind it that is revoked before it can start.
@@ -75,9 +83,12 @@ struct CeleryWorkerTests {
         try c.send("fixture.add", [.int(1), .int(1), .string("victim")], queue: "qr", id: victim)
         // A task behind the victim on the one pool process: once it is done, the victim's turn has passed.
         try c.send("fixture.add", [.int(1), .int(1), .string("behind")], queue: "qr")
-        #expect(await TestServers.eventuallyAsync {
-            c.done("busy") && c.done("behind") && c.monitor.current.tasks[victim]?.state == "REVOKED" && c.monitor.current.tasks[busy]?.state == "SUCCESS"
-        }, "busy \(String(describing: c.monitor.current.tasks[busy]?.state)), victim \(String(describing: c.monitor.current.tasks[victim]?.state))")
+        #expect(
+            await TestServers.eventuallyAsync {
+                c.done("busy") && c.done("behind") && c.monitor.current.tasks[victim]?.state == "REVOKED"
+                    && c.monitor.current.tasks[busy]?.state == "SUCCESS"
+            },
+            "busy \(String(describing: c.monitor.current.tasks[busy]?.state)), victim \(String(describing: c.monitor.current.tasks[victim]?.state))")
         #expect(!c.started("victim"), "a revoked task ran")
 
         // A running task terminated: it started and never finishes.
@@ -85,16 +96,20 @@ struct CeleryWorkerTests {
         #expect(await TestServers.eventuallyAsync { c.started("long") && c.monitor.current.tasks[long] != nil })
         let kill = fx.run("job.kill", ["id": .string(long)])
         try fx.expectSuccess(kill)
-        #expect(await TestServers.eventuallyAsync {
-            let t = c.monitor.current.tasks[long]
-            return t?.state == "REVOKED" && t?.terminated == true
-        })
-        let pid = try #require(Int32(String(decoding: FileManager.default.contents(atPath: c.marks.appendingPathComponent("long.started").path) ?? Data(), as: UTF8.self)))
+        #expect(
+            await TestServers.eventuallyAsync {
+                let t = c.monitor.current.tasks[long]
+                return t?.state == "REVOKED" && t?.terminated == true
+            })
+        let pid = try #require(
+            Int32(
+                String(decoding: FileManager.default.contents(atPath: c.marks.appendingPathComponent("long.started").path) ?? Data(), as: UTF8.self)))
         // The pool process got SIGTERM: gone or a zombie waiting to be reaped, and no longer running the task.
-        #expect(await TestServers.eventuallyAsync {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-        }, "the terminated pool process \(pid) still runs")
+        #expect(
+            await TestServers.eventuallyAsync {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+                return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+            }, "the terminated pool process \(pid) still runs")
         let active = try #require(try c.monitor.control.broadcast("active", destination: [host]).replies.first?.value.array, "no reply to active")
         #expect(!active.contains { $0["id"]?.string == long })
         #expect(!c.done("long"))
@@ -103,7 +118,10 @@ struct CeleryWorkerTests {
 
     @Test func poolGrowShrinkScaleAndRestartShowInStats() async throws {
         let (c, fx) = try setUp(queues: ["qp"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["qp"], concurrency: 1)
         #expect(await c.waitOnline(host))
         func processes() throws -> Int? {
@@ -123,10 +141,11 @@ struct CeleryWorkerTests {
         let restart = fx.run("worker.restart", ["id": .string(host)])
         try fx.expectSuccess(restart)
         #expect(restart.message.contains("reload started"), "\(restart.message)")
-        #expect(await TestServers.eventuallyAsync {
-            let now = try? c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
-            return now != nil && now != before
-        })
+        #expect(
+            await TestServers.eventuallyAsync {
+                let now = try? c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"]
+                return now != nil && now != before
+            })
         // autoscale without --autoscale: the worker's refusal reaches the operator and the audit row.
         let auto = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(3)])
         #expect(!auto.succeeded)
@@ -137,7 +156,10 @@ struct CeleryWorkerTests {
 
     @Test func autoscaleTakesEffectAndAKilledWorkerGoesOffline() async throws {
         let (c, fx) = try setUp(queues: ["qs"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["qs"], concurrency: 1, extra: ["--autoscale=2,1"])
         #expect(await c.waitOnline(host))
         let report = fx.run("worker.autoscale", ["id": .string(host), "min": .int(1), "max": .int(4)])
@@ -156,17 +178,22 @@ struct CeleryWorkerTests {
         let w = try #require(c.monitor.current.workers[host])
         #expect(w.online && w.freq > 0, "no worker-offline event was sent, yet \(w)")
         let deadline = w.lastHeartbeat + 2 * w.freq
-        #expect(status(at: deadline) == .online && status(at: deadline + 0.01) == .offline,
-                "at the deadline \(String(describing: status(at: deadline))), 10 ms later \(String(describing: status(at: deadline + 0.01)))")
+        #expect(
+            status(at: deadline) == .online && status(at: deadline + 0.01) == .offline,
+            "at the deadline \(String(describing: status(at: deadline))), 10 ms later \(String(describing: status(at: deadline + 0.01)))")
     }
 
     @Test func cancelledConsumerStopsTakingFromTheQueueUntilResumed() async throws {
         let (c, fx) = try setUp(queues: ["qc1", "qc2"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["qc1", "qc2"], concurrency: 2)
         #expect(await c.waitOnline(host))
         func consumed() throws -> [String]? {
-            try c.monitor.control.broadcast("active_queues", destination: [host]).replies.first?.value.array?.compactMap { $0["name"]?.string }.sorted()
+            try c.monitor.control.broadcast("active_queues", destination: [host]).replies.first?.value.array?.compactMap { $0["name"]?.string }
+                .sorted()
         }
         #expect(try consumed() == ["qc1", "qc2"])
         // queue.pause: cancel_consumer on every worker (the worker's own word); the other queue still runs.
@@ -197,7 +224,10 @@ struct CeleryWorkerTests {
 
     @Test func purgeEmptiesEveryPriorityBucketAndReportsTheCount() async throws {
         let (c, fx) = try setUp(queues: ["qz"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         for p in [0, 1, 4, 7, 9] { try c.send("fixture.add", [.int(p), .int(p)], queue: "qz", priority: p) }
         for key in c.transport.queueKeys("qz") { #expect(try c.broker.send("LLEN", key).int ?? 0 > 0) }
         let spec = try #require(ActionCatalog.spec("queue.clear"))
@@ -212,7 +242,10 @@ struct CeleryWorkerTests {
 
     @Test func limitsPingShutdownAndNoReply() async throws {
         let (c, fx) = try setUp(queues: ["ql"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         let host = try c.startWorker("w1", queues: ["ql"], concurrency: 1)
         #expect(await c.waitOnline(host))
         let rate = fx.run("worker.rate_limit", ["id": .string(host), "task": .string("fixture.add"), "rate": .string("10/m")])
@@ -229,10 +262,15 @@ struct CeleryWorkerTests {
         func pool() throws -> JSONTree? { try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value["pool"]?["processes"] }
         let before = try #require(try pool())
         try fx.expectSuccess(fx.run("worker.restart", ["id": .string(host)]))
-        #expect(await TestServers.eventuallyAsync { let now = try? pool(); return now != nil && now != before })
+        #expect(
+            await TestServers.eventuallyAsync {
+                let now = try? pool()
+                return now != nil && now != before
+            })
         let limited = try c.send("fixture.sleep", [.int(5), .string("limited")], queue: "ql")
-        #expect(await TestServers.eventuallyAsync { c.started("limited") && c.monitor.current.tasks[limited]?.state == "FAILURE" },
-                "\(String(describing: c.monitor.current.tasks[limited]))")
+        #expect(
+            await TestServers.eventuallyAsync { c.started("limited") && c.monitor.current.tasks[limited]?.state == "FAILURE" },
+            "\(String(describing: c.monitor.current.tasks[limited]))")
         #expect(!c.done("limited"))
         let ping = fx.run("worker.ping", ["id": .string(host)])
         try fx.expectSuccess(ping)
@@ -253,16 +291,23 @@ struct CeleryWorkerTests {
 
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
-        defer { c.close(); fx.close() }
+        defer {
+            c.close()
+            fx.close()
+        }
         #expect(await TestServers.eventuallyAsync { c.monitor.subscribed })
         let channel = c.transport.fanoutChannel(exchange: "celeryev", routingKey: "task.multi")
-        let good = JSONTree.object(["type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)])
+        let good = JSONTree.object([
+            "type": .string("worker-heartbeat"), "hostname": .string("x@y"), "timestamp": .double(Date().timeIntervalSince1970), "freq": .double(2)
+        ])
         func frame(_ body: String, contentType: String = "application/json", encoding: String = "base64") -> String {
             "{\"body\": \"\(body)\", \"content-encoding\": \"utf-8\", \"content-type\": \"\(contentType)\", \"headers\": {}, \"properties\": {\"body_encoding\": \"\(encoding)\"}}"
         }
         let b64 = Data(good.json.utf8).base64EncodedString()
-        let bad = [frame("gASVAAAAAAAAAAB9lC4=", contentType: "application/x-python-serialize"), frame(String(b64.dropLast(5))),
-                   frame(b64, contentType: "application/x-yaml"), "not json at all", frame(Data("[1, 2]".utf8).base64EncodedString())]
+        let bad = [
+            frame("gASVAAAAAAAAAAB9lC4=", contentType: "application/x-python-serialize"), frame(String(b64.dropLast(5))),
+            frame(b64, contentType: "application/x-yaml"), "not json at all", frame(Data("[1, 2]".utf8).base64EncodedString())
+        ]
         for f in bad { try c.redis.send("PUBLISH", channel, f) }
         try c.redis.send("PUBLISH", channel, frame(b64))
         #expect(await TestServers.eventuallyAsync { c.monitor.current.workers["x@y"] != nil })

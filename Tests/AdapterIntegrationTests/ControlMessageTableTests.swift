@@ -11,11 +11,11 @@ enum ControlTable {
         "worker.autoscale", "worker.rate_limit", "worker.time_limit",
         "manager.restart", "manager.set_schedule", "manager.set_concurrency", "manager.enable", "manager.disable",
         "logs.set_level", "logs.mute_source", "logs.unmute_source",
-        "config.changed", "config.reload", "config.lock", "analytics.reset_counters",
+        "config.changed", "config.reload", "config.lock", "analytics.reset_counters"
     ]
 
     static func command(_ raw: [UInt8]) -> String {
-        guard case let .string(name)? = (try? JSONDecoder().decode([String: PayloadValue].self, from: Data(raw)))?["command"] else { return "" }
+        guard case .string(let name)? = (try? JSONDecoder().decode([String: PayloadValue].self, from: Data(raw)))?["command"] else { return "" }
         return name
     }
 
@@ -48,13 +48,16 @@ enum ControlTable {
 
     static func stoppedWorker(_ fx: ActionFixture) throws -> String {
         let id = try worker(fx)
-        try through(fx, "worker.shutdown", ["id": .string(id)]) { try fx.count("SELECT count(*) FROM workers WHERE id = $1 AND status = 'stopped'", [id]) == 1 }
+        try through(fx, "worker.shutdown", ["id": .string(id)]) {
+            try fx.count("SELECT count(*) FROM workers WHERE id = $1 AND status = 'stopped'", [id]) == 1
+        }
         return id
     }
 
     static func manager(_ fx: ActionFixture, _ action: String) throws -> [String: PayloadValue] {
         try through(fx, action, ["id": .string("autoscaler")]) {
-            try fx.count("SELECT count(*) FROM managers WHERE id = 'autoscaler' AND status = $1", [action == "manager.stop" ? "stopped" : "paused"]) == 1
+            try fx.count("SELECT count(*) FROM managers WHERE id = 'autoscaler' AND status = $1", [action == "manager.stop" ? "stopped" : "paused"])
+                == 1
         }
         return ["id": .string("autoscaler")]
     }
@@ -69,10 +72,15 @@ enum ControlTable {
         Row("queue.clear") { _ in ["queue": .string("video_cutter")] },
         Row("queue.pause") { _ in ["queue": .string("moment_detector")] },
         Row("queue.resume") { fx in
-            try through(fx, "queue.pause", ["queue": .string("moment_detector")]) { try fx.scalar("SELECT paused FROM queues WHERE name = 'moment_detector'", as: Bool.self) }
+            try through(fx, "queue.pause", ["queue": .string("moment_detector")]) {
+                try fx.scalar("SELECT paused FROM queues WHERE name = 'moment_detector'", as: Bool.self)
+            }
             return ["queue": .string("moment_detector")]
         },
-        Row("queue.retry_failed") { fx in _ = try fx.insertJob(status: .failed, queue: "video_cutter"); return ["queue": .string("video_cutter")] },
+        Row("queue.retry_failed") { fx in
+            _ = try fx.insertJob(status: .failed, queue: "video_cutter")
+            return ["queue": .string("video_cutter")]
+        },
         Row("queue.purge_failed") { _ in ["queue": .string("video_cutter")] },
         Row("queue.set_rate_limit") { _ in ["queue": .string("video_cutter"), "limit": .int(30)] },
         Row("worker.restart") { ["id": .string(try worker($0))] },
@@ -81,7 +89,9 @@ enum ControlTable {
         Row("worker.pause") { ["id": .string(try worker($0))] },
         Row("worker.resume") { fx in
             let id = try worker(fx)
-            try through(fx, "worker.pause", ["id": .string(id)]) { try fx.count("SELECT count(*) FROM workers WHERE id = $1 AND status = 'paused'", [id]) == 1 }
+            try through(fx, "worker.pause", ["id": .string(id)]) {
+                try fx.count("SELECT count(*) FROM workers WHERE id = $1 AND status = 'paused'", [id]) == 1
+            }
             return ["id": .string(id)]
         },
         Row("worker.drain") { ["id": .string(try worker($0))] },
@@ -139,7 +149,7 @@ enum ControlTable {
         },
         Row("config.reload") { _ in ["service": .string("api")] },
         Row("config.lock") { _ in ["key": .string("pipeline.max_attempts"), "locked": .bool(true)] },
-        Row("analytics.reset_counters") { _ in [:] },
+        Row("analytics.reset_counters") { _ in [:] }
     ]
 
     /// Catalog actions that publish nothing on the control channel (every action test's fixture
@@ -152,7 +162,7 @@ enum ControlTable {
         "database.purge_history", "database.migrate",
         "logs.export", "logs.archive", "logs.purge", "logs.ack_errors", "logs.alert_rule_add", "logs.alert_rule_remove", "logs.bookmark",
         "config.export", "config.validate",
-        "analytics.export_csv", "analytics.export_json", "analytics.report",
+        "analytics.export_csv", "analytics.export_json", "analytics.report"
     ]
 }
 

@@ -6,8 +6,9 @@ import Testing
 @Suite("Actions: System Logs, Configuration, Analytics", .serialized)
 struct DataActionTests {
     func insertLog(_ fx: ActionFixture, level: String, source: String, message: String, daysAgo: Int = 0) throws -> Int {
-        try fx.scalar("INSERT INTO logs (ts, level, source, message) VALUES (now() - make_interval(days => $4::int), $1, $2, $3) RETURNING id",
-                      [level, source, message, daysAgo], as: Int.self)
+        try fx.scalar(
+            "INSERT INTO logs (ts, level, source, message) VALUES (now() - make_interval(days => $4::int), $1, $2, $3) RETURNING id",
+            [level, source, message, daysAgo], as: Int.self)
     }
 
     @Test func exportWritesTheFilteredLinesSanitised() throws {
@@ -34,7 +35,10 @@ struct DataActionTests {
         #expect(await fx.sawControl("logs.set_level", target: "api"))
         try fx.expectSuccess(fx.run("logs.mute_source", ["source": .string("noisy")]))
         #expect(try fx.count("SELECT count(*) FROM log_mutes WHERE source = 'noisy' AND muted_by = 'tester'") == 1)
-        guard case .failure(.conflict) = fx.run("logs.mute_source", ["source": .string("noisy")]).outcome else { Issue.record("muted twice"); return }
+        guard case .failure(.conflict) = fx.run("logs.mute_source", ["source": .string("noisy")]).outcome else {
+            Issue.record("muted twice")
+            return
+        }
         try fx.expectSuccess(fx.run("logs.unmute_source", ["source": .string("noisy")]))
         #expect(try fx.count("SELECT count(*) FROM log_mutes WHERE source = 'noisy'") == 0)
         _ = try insertLog(fx, level: "error", source: "acksrc", message: "e1")
@@ -68,7 +72,8 @@ struct DataActionTests {
         try fx.expectSuccess(add)
         let rule = try fx.count("SELECT max(id) FROM log_alert_rules")
         guard case .failure(.invalid(field: "pattern", _)) = fx.run("logs.alert_rule_add", ["pattern": .string("([unclosed")]).outcome else {
-            Issue.record("a bad regex was accepted"); return
+            Issue.record("a bad regex was accepted")
+            return
         }
         try fx.expectSuccess(fx.run("logs.alert_rule_remove", ["id": .int(rule)]))
         #expect(try fx.count("SELECT count(*) FROM log_alert_rules") == 0)
@@ -89,7 +94,8 @@ struct DataActionTests {
         #expect(try fx.count("SELECT count(*) FROM config_history WHERE key = $1 AND changed_by = 'tester'", [key]) == 1)
         #expect(await fx.sawControl("config.changed", target: key))
         guard case .failure(.invalid(field: "value", _)) = fx.run("config.set", ["key": .string(key), "value": .string("many")]).outcome else {
-            Issue.record("a non-integer was accepted"); return
+            Issue.record("a non-integer was accepted")
+            return
         }
         try fx.expectSuccess(fx.run("config.reset", ["key": .string(key)]))
         #expect(try fx.scalar("SELECT (value = default_value)::text FROM config WHERE key = $1", [key], as: String.self) == "true")
@@ -111,10 +117,16 @@ struct DataActionTests {
         let key = "pipeline.max_attempts"
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(true), "key": .string(key)]))
         #expect(try fx.scalar("SELECT locked FROM config WHERE key = $1", [key], as: Bool.self))
-        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else { Issue.record("locked key changed"); return }
+        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else {
+            Issue.record("locked key changed")
+            return
+        }
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false), "key": .string(key)]))
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(true)]))
-        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else { Issue.record("frozen config changed"); return }
+        guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else {
+            Issue.record("frozen config changed")
+            return
+        }
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false)]))
         try fx.expectSuccess(fx.run("config.set", ["key": .string(key), "value": .string("4")]))
     }
@@ -125,14 +137,19 @@ struct DataActionTests {
         let export = fx.run("config.export")
         try fx.expectSuccess(export)
         #expect(try String(contentsOfFile: try fx.file(export), encoding: .utf8).contains("pipeline.max_attempts"))
-        let good = fx.dataDir.appendingPathComponent("good.json"), bad = fx.dataDir.appendingPathComponent("bad.json")
+        let good = fx.dataDir.appendingPathComponent("good.json")
+        let bad = fx.dataDir.appendingPathComponent("bad.json")
         try Data(#"{"pipeline.max_attempts": 6, "workers.autoscale": false}"#.utf8).write(to: good)
         try Data(#"{"pipeline.max_attempts": 7, "workers.autoscale": "sometimes"}"#.utf8).write(to: bad)
         try fx.expectSuccess(fx.run("config.validate", ["file": .string(good.path)]))
         guard case .failure(.invalid(field: "workers.autoscale", _)) = fx.run("config.validate", ["file": .string(bad.path)]).outcome else {
-            Issue.record("validate accepted a bad file"); return
+            Issue.record("validate accepted a bad file")
+            return
         }
-        guard case .failure(.invalid) = fx.run("config.import", ["file": .string(bad.path)]).outcome else { Issue.record("import accepted a bad file"); return }
+        guard case .failure(.invalid) = fx.run("config.import", ["file": .string(bad.path)]).outcome else {
+            Issue.record("import accepted a bad file")
+            return
+        }
         #expect(try fx.scalar("SELECT value::text FROM config WHERE key = 'pipeline.max_attempts'", as: String.self) == "3", "all or nothing")
         try fx.expectSuccess(fx.run("config.import", ["file": .string(good.path)]))
         #expect(try fx.scalar("SELECT value::text FROM config WHERE key = 'pipeline.max_attempts'", as: String.self) == "6")

@@ -22,14 +22,17 @@ struct FleetActionTests {
     /// Runs `action` and ticks until the owner's row says `status`.
     func drive(_ fx: ActionFixture, _ action: String, _ id: String, to status: String) throws {
         try fx.expectSuccess(fx.run(action, ["id": .string(id)]))
-        try fx.tick(until: { try workerField(fx, id, "status") == status && fx.simWorker(id)?.status.rawValue == status }, "\(action): worker \(id) \(status)")
+        try fx.tick(
+            until: { try workerField(fx, id, "status") == status && fx.simWorker(id)?.status.rawValue == status }, "\(action): worker \(id) \(status)"
+        )
     }
 
     /// Ticks until the simulator has written every worker row again (its rows, not the executor's, are then in SQL).
     func flushWorkers(_ fx: ActionFixture, except id: String) throws {
         let before = try fx.scalar("SELECT max(updated_at)::text FROM workers WHERE id <> $1", [id], as: String.self)
-        try fx.tick(until: { try fx.scalar("SELECT max(updated_at)::text FROM workers WHERE id <> $1", [id], as: String.self) != before },
-                    "the simulator flushed its workers")
+        try fx.tick(
+            until: { try fx.scalar("SELECT max(updated_at)::text FROM workers WHERE id <> $1", [id], as: String.self) != before },
+            "the simulator flushed its workers")
     }
 
     @Test func pausedWorkerTakesNoNewJobWhileItsSiblingsDo() throws {
@@ -44,7 +47,10 @@ struct FleetActionTests {
         #expect(try workerField(fx, id, "status") == "paused")
         #expect(try fx.started(since: mark, worker: id) == 0, "a paused worker takes no new job")
         #expect(try fx.started(since: mark, stageBut: ("video_downloader", id)) > 0, "there was work: its siblings took some")
-        guard case .failure(.conflict) = fx.run("worker.pause", ["id": .string(id)]).outcome else { Issue.record("paused twice"); return }
+        guard case .failure(.conflict) = fx.run("worker.pause", ["id": .string(id)]).outcome else {
+            Issue.record("paused twice")
+            return
+        }
     }
 
     @Test func resumedWorkerTakesWorkAgain() throws {
@@ -71,7 +77,10 @@ struct FleetActionTests {
         #expect(try fx.count("SELECT active FROM workers WHERE id = $1", [id]) == 0)
         #expect(try fx.count("SELECT count(*) FROM jobs WHERE worker_id = $1 AND status = 'running'", [id]) == 0, "its jobs were requeued")
         #expect(try fx.started(since: mark, worker: id) == 0)
-        guard case .failure(.conflict) = fx.run("worker.shutdown", ["id": .string(id)]).outcome else { Issue.record("stopped twice"); return }
+        guard case .failure(.conflict) = fx.run("worker.shutdown", ["id": .string(id)]).outcome else {
+            Issue.record("stopped twice")
+            return
+        }
     }
 
     @Test func startedWorkerComesBackAsANewProcessAndWorks() throws {
@@ -113,7 +122,9 @@ struct FleetActionTests {
         // Quiet: the autoscaler would resize the pool too.
         try fx.expectSuccess(fx.run("manager.stop", ["id": .string("autoscaler")]))
         let id = try worker(fx)
-        for (action, payload, want) in [("worker.scale", ["concurrency": PayloadValue.int(6)], 6), ("worker.pool_grow", ["n": .int(3)], 9), ("worker.pool_shrink", [:], 8)] {
+        for (action, payload, want) in [
+            ("worker.scale", ["concurrency": PayloadValue.int(6)], 6), ("worker.pool_grow", ["n": .int(3)], 9), ("worker.pool_shrink", [:], 8)
+        ] {
             try fx.expectSuccess(fx.run(action, payload.merging(["id": .string(id)]) { a, _ in a }))
             try flushWorkers(fx, except: id)
             #expect(fx.simWorker(id)?.concurrency == want, "\(action)")
@@ -129,7 +140,9 @@ struct FleetActionTests {
         try fx.expectSuccess(fx.run("worker.autoscale", ["id": .string(id), "min": .int(2), "max": .int(10)]))
         #expect(try workerField(fx, id, "autoscale_min") == "2")
         #expect(try workerField(fx, id, "autoscale_max") == "10")
-        #expect(fx.run("worker.autoscale", ["id": .string(id), "min": .int(9), "max": .int(3)]).outcome == .failure(.invalid(field: "min", "9 is above max 3")))
+        #expect(
+            fx.run("worker.autoscale", ["id": .string(id), "min": .int(9), "max": .int(3)]).outcome
+                == .failure(.invalid(field: "min", "9 is above max 3")))
     }
 
     @Test func restartAllRestartsEveryLiveWorkerOfTheStage() throws {
@@ -143,9 +156,10 @@ struct FleetActionTests {
         let report = fx.run("worker.restart_all", ["stage": .string(stage)])
         try fx.expectSuccess(report)
         #expect(report.result?.affected == before.count)
-        try fx.tick(until: {
-            try before.allSatisfy { id, pid in try workerField(fx, id, "status") == "online" && self.pid(fx, id) != pid }
-        }, "every \(stage) worker came back with a new pid")
+        try fx.tick(
+            until: {
+                try before.allSatisfy { id, pid in try workerField(fx, id, "status") == "online" && self.pid(fx, id) != pid }
+            }, "every \(stage) worker came back with a new pid")
     }
 
     @Test func rateAndTimeLimitsArePerTask() throws {
@@ -155,9 +169,11 @@ struct FleetActionTests {
         let id = try worker(fx)
         try fx.expectSuccess(fx.run("worker.rate_limit", ["id": .string(id), "task": .string("agentos.face_detector"), "rate": .string("10/m")]))
         #expect(try fx.scalar("SELECT rate_limits->>'agentos.face_detector' FROM workers WHERE id = $1", [id], as: String.self) == "10/m")
-        #expect(fx.run("worker.rate_limit", ["id": .string(id), "task": .string("t"), "rate": .string("fast")]).outcome
+        #expect(
+            fx.run("worker.rate_limit", ["id": .string(id), "task": .string("t"), "rate": .string("fast")]).outcome
                 == .failure(.invalid(field: "rate", "'fast' is not a rate like 10/m, 2/s or 0")))
-        try fx.expectSuccess(fx.run("worker.time_limit", ["id": .string(id), "task": .string("agentos.face_detector"), "soft": .int(60), "hard": .int(90)]))
+        try fx.expectSuccess(
+            fx.run("worker.time_limit", ["id": .string(id), "task": .string("agentos.face_detector"), "soft": .int(60), "hard": .int(90)]))
         #expect(try fx.scalar("SELECT time_limits->'agentos.face_detector'->>'hard' FROM workers WHERE id = $1", [id], as: String.self) == "90")
     }
 
@@ -182,7 +198,8 @@ struct FleetActionTests {
         try drive(fx, "worker.shutdown", id, to: "stopped")
         let report = fx.run("worker.ping", ["id": .string(id)])
         #expect(report.outcome == .failure(.failed("worker \(id) did not answer within 2 s")))
-        let error = try fx.scalar("SELECT result->>'error' FROM audit_logs WHERE request_id = $1 AND phase = 'outcome'", [report.requestID], as: String.self)
+        let error = try fx.scalar(
+            "SELECT result->>'error' FROM audit_logs WHERE request_id = $1 AND phase = 'outcome'", [report.requestID], as: String.self)
         #expect(error == "failed: worker \(id) did not answer within 2 s")
         #expect(fx.run("worker.ping", ["id": .string("nope@nowhere")]).outcome == .failure(.notFound("worker nope@nowhere")))
     }
@@ -191,7 +208,10 @@ struct FleetActionTests {
         let fx = try ActionFixture()
         defer { fx.close() }
         let id = try worker(fx)
-        guard case .failure(.conflict) = fx.run("worker.forget", ["id": .string(id)]).outcome else { Issue.record("online worker forgotten"); return }
+        guard case .failure(.conflict) = fx.run("worker.forget", ["id": .string(id)]).outcome else {
+            Issue.record("online worker forgotten")
+            return
+        }
         try drive(fx, "worker.shutdown", id, to: "stopped")
         try fx.expectSuccess(fx.run("worker.forget", ["id": .string(id)]))
         // The owner writes its whole roster again: a worker it still had would come back.
@@ -216,7 +236,8 @@ struct FleetActionTests {
     @Test func triggerRunsTheManagerNow() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
-        let runs0 = try runs(fx, "ingest"), ingested0 = try fx.count("SELECT count(*) FROM jobs WHERE owner = 'ingest'")
+        let runs0 = try runs(fx, "ingest")
+        let ingested0 = try fx.count("SELECT count(*) FROM jobs WHERE owner = 'ingest'")
         try fx.expectSuccess(fx.run("manager.trigger", ["id": .string("ingest")]))
         try fx.tick()
         #expect(try runs(fx, "ingest") == runs0 + 1, "ingest runs every 10 s of the owner's time: one tick later only a trigger explains a run")
@@ -260,8 +281,12 @@ struct FleetActionTests {
         #expect(try managerField(fx, id, "status") == "starting")
         try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("*/5 * * * *")]))
         #expect(try managerField(fx, id, "schedule") == "*/5 * * * *")
-        guard case .failure(.invalid(field: "schedule", _)) = fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("61 * * * *")]).outcome else {
-            Issue.record("a bad cron expression was accepted"); return
+        guard
+            case .failure(.invalid(field: "schedule", _)) = fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("61 * * * *")])
+                .outcome
+        else {
+            Issue.record("a bad cron expression was accepted")
+            return
         }
         try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("10m")]))
         #expect(try fx.count("SELECT count(*) FROM managers WHERE id = $1 AND next_run_at > now() + interval '9 minutes'", [id]) == 1)
@@ -269,7 +294,10 @@ struct FleetActionTests {
         #expect(try managerField(fx, id, "concurrency") == "4")
         try fx.expectSuccess(fx.run("manager.disable", ["id": .string(id)]))
         #expect(try managerField(fx, id, "enabled") == "false")
-        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string(id)]).outcome else { Issue.record("a disabled manager was triggered"); return }
+        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string(id)]).outcome else {
+            Issue.record("a disabled manager was triggered")
+            return
+        }
         try fx.expectSuccess(fx.run("manager.enable", ["id": .string(id)]))
         #expect(try managerField(fx, id, "enabled") == "true")
     }

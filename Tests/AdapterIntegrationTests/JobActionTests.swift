@@ -57,17 +57,20 @@ struct JobActionTests {
         let fx = try ActionFixture()
         defer { fx.close() }
         // A running job of the owner's, with the work it has left (seconds at rate 1).
-        let (id, left) = try #require(fx.sim?.read { sim in
-            sim.workers.values.flatMap { $0.running.map { ($0.key, $0.value) } }.max { $0.1 < $1.1 }
-        })
+        let (id, left) = try #require(
+            fx.sim?.read { sim in
+                sim.workers.values.flatMap { $0.running.map { ($0.key, $0.value) } }.max { $0.1 < $1.1 }
+            })
         try fx.expectSuccess(fx.run("job.kill", ["id": .string(id)]))
         #expect(try fx.jobStatus(id) == "cancelled")
         // (The executor's error_class 'Terminated' is not asserted: the owner's row for the job, written when it applies the kill, clears it.)
         let mark = try fx.eventMark()
         // Long enough for the job to have finished its stage (rate 3, half a second a tick), and two more.
         try fx.tick(Int((left / 3 / 0.5).rounded(.up)) + 2)
-        #expect(try fx.count("SELECT count(*) FROM job_events WHERE id > $1 AND job_id = $2::uuid AND type IN ('stage_completed','completed','failed','retrying')",
-                             [mark, id]) == 0)
+        #expect(
+            try fx.count(
+                "SELECT count(*) FROM job_events WHERE id > $1 AND job_id = $2::uuid AND type IN ('stage_completed','completed','failed','retrying')",
+                [mark, id]) == 0)
         #expect(simStatus(fx, id) == .cancelled)
         #expect(fx.sim?.read { sim in sim.workers.values.contains { $0.running[id] != nil } } == false, "its worker slot is free")
     }
@@ -75,7 +78,8 @@ struct JobActionTests {
     @Test func retriedJobIsRunAgainByTheOwner() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
-        let id = try #require(fx.sim?.read { sim in sim.jobs.values.filter { $0.status == .failed && $0.queue == "video_downloader" }.map(\.id).min() })
+        let id = try #require(
+            fx.sim?.read { sim in sim.jobs.values.filter { $0.status == .failed && $0.queue == "video_downloader" }.map(\.id).min() })
         try fx.expectSuccess(fx.run("job.retry", ["id": .string(id)]))
         #expect(try fx.brokerMessages("video_downloader").contains { $0.contains(id) })
         let mark = try fx.eventMark()
@@ -135,7 +139,8 @@ struct JobActionTests {
         defer { fx.close() }
         let queue = waiting(fx, "audio_transcriber")
         try #require(queue.count >= 4, "a backlog to overtake: \(queue.count)")
-        let id = queue.last!, ahead = Array(queue.dropLast())
+        let id = queue.last!
+        let ahead = Array(queue.dropLast())
         try fx.expectSuccess(fx.run("job.set_priority", ["id": .string(id), "priority": .int(0)]))
         let mark = try fx.eventMark()
         try fx.tick(until: { try fx.started(since: mark, job: id) > 0 }, "the owner started the job with priority 0")
@@ -151,7 +156,8 @@ struct JobActionTests {
         #expect(try fx.brokerMessages("video_cutter").contains { $0.contains(id) })
         let mark = try fx.eventMark()
         try fx.tick(until: { try fx.started(since: mark, job: id) > 0 }, "the owner started the moved job")
-        let worker = try fx.scalar("SELECT worker_id FROM job_events WHERE id > $1 AND job_id = $2::uuid AND type = 'started'", [mark, id], as: String.self)
+        let worker = try fx.scalar(
+            "SELECT worker_id FROM job_events WHERE id > $1 AND job_id = $2::uuid AND type = 'started'", [mark, id], as: String.self)
         #expect(try fx.scalar("SELECT stage FROM workers WHERE id = $1", [worker], as: String.self) == "video_cutter")
     }
 
@@ -178,10 +184,14 @@ struct JobActionTests {
         defer { fx.close() }
         // video_downloader: ingest and the scheduler keep adding to it.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_downloader")]))
-        #expect(fx.run("queue.pause", ["queue": .string("video_downloader")]).outcome == .failure(.conflict("queue video_downloader is already paused")))
+        #expect(
+            fx.run("queue.pause", ["queue": .string("video_downloader")]).outcome == .failure(.conflict("queue video_downloader is already paused")))
         let mark = try fx.eventMark()
-        try fx.tick(until: { try fx.count("SELECT count(*) FROM jobs WHERE id IN (SELECT job_id FROM job_events WHERE id > $1 AND type = 'created')", [mark]) >= 3 },
-                    "new jobs arrived in the paused queue")
+        try fx.tick(
+            until: {
+                try fx.count("SELECT count(*) FROM jobs WHERE id IN (SELECT job_id FROM job_events WHERE id > $1 AND type = 'created')", [mark]) >= 3
+            },
+            "new jobs arrived in the paused queue")
         #expect(try stageStarts(fx, "video_downloader", since: mark) == 0, "a paused queue starts nothing")
         #expect(fx.sim?.read { $0.queues["video_downloader"]?.paused } == true)
         try fx.expectSuccess(fx.run("queue.resume", ["queue": .string("video_downloader")]))

@@ -21,8 +21,12 @@ struct LiveBackend {
         comps.path = "/\(name)"
         let url = comps.string!
         let postgres = try PostgresClient.migrated(url)
-        return LiveBackend(postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
-                           namespace: { let n = TestServers.unique("ns"); return Namespace(n, brokerPrefix: n + ":") }(), databaseName: name, url: url)
+        return LiveBackend(
+            postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
+            namespace: {
+                let n = TestServers.unique("ns")
+                return Namespace(n, brokerPrefix: n + ":")
+            }(), databaseName: name, url: url)
     }
 
     func drop() {
@@ -49,8 +53,9 @@ struct LiveWorldTests {
     @Test func simAndWarmerProduceASnapshotMatchingSQL() throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
-        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
-                                     namespace: backend.namespace, historySeconds: 300)
+        let sim = try LiveSimulation(
+            config: Self.config, redis: backend.redis, postgres: backend.postgres,
+            namespace: backend.namespace, historySeconds: 300)
         var t = Date()
         for _ in 0..<8 {
             t += 0.5
@@ -76,7 +81,9 @@ struct LiveWorldTests {
         #expect(!snapshot.logs.recent.isEmpty && !snapshot.config.isEmpty && !snapshot.analytics.throughput.isEmpty)
         #expect(snapshot.managers.count == 4)
         // A broker message is a kombu envelope whose body decodes to the job.
-        let keys = try snapshot.queues.flatMap { backend.namespace.brokerListKeys(queue: $0.name) }.filter { try broker.send("LLEN", $0).int ?? 0 > 0 }
+        let keys = try snapshot.queues.flatMap { backend.namespace.brokerListKeys(queue: $0.name) }.filter {
+            try broker.send("LLEN", $0).int ?? 0 > 0
+        }
         let key = try #require(keys.first, "no queue holds a message after \(8 * 0.5) s of ingest")
         let raw = try #require(try broker.send("LINDEX", key, 0).bytes)
         let envelope = try #require(try JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any])
@@ -93,15 +100,22 @@ struct LiveWorldTests {
         let source = CountingSource(inner: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace))
         var managers: [AdminDataManager] = []
         for owner in ["console-a", "console-b"] {
-            managers.append(AdminDataManager(cache: RedisSnapshotCache(redis: try RedisClient(url: TestServers.redisURL()), namespace: backend.namespace),
-                                             source: source, bus: nil, options: .init(warmIntervalMillis: 60_000, owner: owner)))
+            managers.append(
+                AdminDataManager(
+                    cache: RedisSnapshotCache(redis: try RedisClient(url: TestServers.redisURL()), namespace: backend.namespace),
+                    source: source, bus: nil, options: .init(warmIntervalMillis: 60_000, owner: owner)))
         }
-        let consoles = managers, rounds = 8
+        let consoles = managers
+        let rounds = 8
         var leaders: [[Bool]] = []
         for _ in 0..<rounds {
-            let warmed = Mutex<[Bool]>(Array(repeating: false, count: managers.count)), errors = Mutex<[String]>([])
+            let warmed = Mutex<[Bool]>(Array(repeating: false, count: managers.count))
+            let errors = Mutex<[String]>([])
             DispatchQueue.concurrentPerform(iterations: managers.count) { i in
-                do { let w = try consoles[i].warmIfLeader(); warmed.withLock { $0[i] = w } } catch { errors.withLock { $0.append("\(error)") } }
+                do {
+                    let w = try consoles[i].warmIfLeader()
+                    warmed.withLock { $0[i] = w }
+                } catch { errors.withLock { $0.append("\(error)") } }
             }
             #expect(errors.withLock { $0 }.isEmpty, "\(errors.withLock { $0 })")
             leaders.append(warmed.withLock { $0 })
@@ -117,11 +131,13 @@ struct LiveWorldTests {
         let source = CountingSource(inner: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis, namespace: backend.namespace))
         // Twenty consoles, each with its own Redis connection, miss the cache at the same moment (after a cascade).
         let consoles = try (0..<20).map { i in
-            AdminDataManager(cache: RedisSnapshotCache(redis: try RedisClient(url: try TestServers.redisURL()), namespace: backend.namespace),
-                             source: source, bus: nil, options: .init(owner: "console-\(i)"))
+            AdminDataManager(
+                cache: RedisSnapshotCache(redis: try RedisClient(url: try TestServers.redisURL()), namespace: backend.namespace),
+                source: source, bus: nil, options: .init(owner: "console-\(i)"))
         }
         let generations = Mutex<[Int]>([])
-        let group = DispatchGroup(), gate = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        let gate = DispatchSemaphore(value: 0)
         for console in consoles {
             group.enter()
             Thread {
@@ -141,8 +157,9 @@ struct LiveWorldTests {
     @Test func subscriberFollowsEventsAndReloadsAfterAGap() async throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
-        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
-                                     namespace: backend.namespace, historySeconds: 120)
+        let sim = try LiveSimulation(
+            config: Self.config, redis: backend.redis, postgres: backend.postgres,
+            namespace: backend.namespace, historySeconds: 120)
         var named = backend.redis.configuration
         let clientName = TestServers.unique("console")
         named.clientName = clientName
@@ -153,7 +170,10 @@ struct LiveWorldTests {
         #expect(await TestServers.eventuallyAsync { console.state.withLock { $0.connections } == 1 })
 
         var t = Date()
-        for _ in 0..<6 { t += 0.5; try sim.step(to: t) }
+        for _ in 0..<6 {
+            t += 0.5
+            try sim.step(to: t)
+        }
         let published = try consoleBus.currentSeq()
         #expect(await TestServers.eventuallyAsync { console.state.withLock { $0.lastSeq } == published })
         #expect(console.state.withLock { $0.seqs } == Array(1...published).map { Int64($0) }, "every event, in seq order")
@@ -164,9 +184,15 @@ struct LiveWorldTests {
         let line = try #require(list.split(separator: "\n").first { $0.contains(" name=\(clientName) ") && $0.contains(" sub=1 ") })
         let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
         try admin.send("CLIENT", "KILL", "ID", String(id))
-        for _ in 0..<6 { t += 0.5; try sim.step(to: t) }
+        for _ in 0..<6 {
+            t += 0.5
+            try sim.step(to: t)
+        }
         #expect(await TestServers.eventuallyAsync { console.state.withLock { $0.reloads } >= 2 }, "reloaded after the reconnect")
-        for _ in 0..<2 { t += 0.5; try sim.step(to: t) }
+        for _ in 0..<2 {
+            t += 0.5
+            try sim.step(to: t)
+        }
         // The screen's model equals the database again (the simulator is stepped by hand: it stands still now).
         let matched = await TestServers.eventuallyAsync {
             guard let counts = console.state.withLock({ $0.holder.current?.jobs.byStatus }) else { return false }
@@ -180,8 +206,11 @@ struct LiveWorldTests {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
         let cache = RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace)
-        let manager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: backend.postgres, redis: backend.redis,
-                                                                                   namespace: backend.namespace), bus: nil)
+        let manager = AdminDataManager(
+            cache: cache,
+            source: PostgresSnapshotSource(
+                postgres: backend.postgres, redis: backend.redis,
+                namespace: backend.namespace), bus: nil)
         try backend.redis.selecting(database: 1).send("SET", backend.namespace.snapshotKey, [0xff, 0x00, 0x7b] as [UInt8])
         let (snapshot, origin) = try manager.snapshot()
         #expect(origin == .rebuilt && snapshot.schema == Snapshot.schemaID)
@@ -193,20 +222,23 @@ struct LiveWorldTests {
     @Test func controlCommandsReachTheSimulatorAndTheTables() async throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
-        let sim = try LiveSimulation(config: Self.config, redis: backend.redis, postgres: backend.postgres,
-                                     namespace: backend.namespace, historySeconds: 120)
+        let sim = try LiveSimulation(
+            config: Self.config, redis: backend.redis, postgres: backend.postgres,
+            namespace: backend.namespace, historySeconds: 120)
         sim.start(tickMillis: 100)
         defer { sim.stop() }
         let worker = try #require(sim.read { $0.workers.keys.sorted().first })
         let command = try JSONEncoder().encode(FleetCommand.pauseWorker(worker))
         // PUBLISH reaches subscribers only: wait for the simulator's.
-        #expect(await TestServers.eventuallyAsync {
-            ((try? backend.redis.send("PUBSUB", "NUMSUB", backend.namespace.controlChannel))?.array?.dropFirst().first?.int ?? 0) >= 1
-        })
+        #expect(
+            await TestServers.eventuallyAsync {
+                ((try? backend.redis.send("PUBSUB", "NUMSUB", backend.namespace.controlChannel))?.array?.dropFirst().first?.int ?? 0) >= 1
+            })
         #expect(try backend.redis.send("PUBLISH", backend.namespace.controlChannel, [UInt8](command)).int == 1)
-        #expect(await TestServers.eventuallyAsync {
-            (try? backend.postgres.query("SELECT status FROM workers WHERE id = $1", [worker])[0].get("status", as: String.self)) == "paused"
-        })
+        #expect(
+            await TestServers.eventuallyAsync {
+                (try? backend.postgres.query("SELECT status FROM workers WHERE id = $1", [worker])[0].get("status", as: String.self)) == "paused"
+            })
         #expect(try backend.redis.send("PUBLISH", backend.namespace.controlChannel, "{\"command\":\"worker.explode\"}").int == 1)
         #expect(await TestServers.eventuallyAsync { sim.currentStats.lastError?.contains("unknown fleet command") == true })
         #expect(sim.currentStats.commandsApplied == 1)
@@ -257,7 +289,7 @@ final class ConsoleModel: Sendable {
             case .connected:
                 state.withLock { $0.connections += 1 }
                 reload()
-            case let .event(envelope):
+            case .event(let envelope):
                 let decision = state.withLock { s -> EventSequencer.Decision in
                     let d = s.sequencer.admit(envelope.seq)
                     s.seqs.append(envelope.seq)

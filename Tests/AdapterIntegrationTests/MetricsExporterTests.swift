@@ -2,10 +2,11 @@ import AgentOSAdapters
 import AgentOSCore
 import AgentOSMetrics
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The scraped text format: sample → value (`name{a="b",c="d"}` as written by the exporter).
 struct Exposition {
@@ -154,10 +155,14 @@ enum HTTP {
     func expectMatchesStores(_ m: Exposition, _ fx: ActionFixture) throws {
         // Outcomes per action and outcome: every outcome and denied row.
         var finished = 0
-        for row in try fx.db.query("""
+        for row in try fx.db.query(
+            """
             SELECT action, coalesce(outcome, 'unknown') AS outcome, count(*)::bigint AS n FROM audit_logs WHERE phase <> 'intent' GROUP BY 1, 2
-            """) {
-            let action: String = try row.get("action"), outcome: String = try row.get("outcome"), n: Int = try row.get("n")
+            """)
+        {
+            let action: String = try row.get("action")
+            let outcome: String = try row.get("outcome")
+            let n: Int = try row.get("n")
             #expect(m.value("agentos_actions_total", ["action": action, "outcome": outcome]) == Double(n), "\(action) \(outcome)")
             finished += n
         }
@@ -169,7 +174,9 @@ enum HTTP {
         for row in try fx.db.query("SELECT phase, count(*)::bigint AS n FROM audit_logs GROUP BY phase") {
             #expect(m.value("agentos_audit_rows_total", ["phase": try row.get("phase")]) == Double(try row.get("n", as: Int.self)))
         }
-        for row in try fx.db.query("SELECT coalesce(outcome, 'unknown') AS reason, count(*)::bigint AS n FROM audit_logs WHERE phase = 'denied' GROUP BY 1") {
+        for row in try fx.db.query(
+            "SELECT coalesce(outcome, 'unknown') AS reason, count(*)::bigint AS n FROM audit_logs WHERE phase = 'denied' GROUP BY 1")
+        {
             #expect(m.sum("agentos_action_denials_total", where: ["reason": try row.get("reason")]) == Double(try row.get("n", as: Int.self)))
         }
         let refused = try fx.count("SELECT count(*) FROM audit_logs WHERE phase = 'denied' AND outcome = 'denied' AND user_id = 'viewer'")
@@ -220,10 +227,12 @@ enum HTTP {
         try runActions(fx, viewer: viewer)
         let redisURL = try TestServers.redisURL()
         let port = TestServers.freePort()
-        let exporter = try ChildProcess(Binaries.built("agentos-metrics"), [
-            "serve", "--listen", "127.0.0.1:\(port)", "--redis", redisURL, "--postgres", fx.backend.url,
-            "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.brokerPrefix,
-        ], log: fx.dataDir.appendingPathComponent("exporter.log"))
+        let exporter = try ChildProcess(
+            Binaries.built("agentos-metrics"),
+            [
+                "serve", "--listen", "127.0.0.1:\(port)", "--redis", redisURL, "--postgres", fx.backend.url,
+                "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.brokerPrefix
+            ], log: fx.dataDir.appendingPathComponent("exporter.log"))
         defer { exporter.stop() }
         let url = "http://127.0.0.1:\(port)/metrics"
         // Generous: the whole suite runs in parallel on two cores while the exporter starts.
@@ -246,8 +255,9 @@ enum HTTP {
         #expect(check.status == 0, "promtool check metrics: \(check.output)")
 
         // Every metric a dashboard uses is in the exposition.
-        let dashboards = try Dashboards.references(in: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                                                       .deletingLastPathComponent().appendingPathComponent("dashboards"))
+        let dashboards = try Dashboards.references(
+            in: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("dashboards"))
         for ref in dashboards where !scraped.names.contains(ref.name) {
             Issue.record("\(ref.file): \(ref.name) is not in the scraped exposition")
         }
@@ -258,26 +268,30 @@ enum HTTP {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("prometheus.yml")
         try """
-            global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }
-            scrape_configs:
-              - job_name: agentos
-                static_configs: [{ targets: ["127.0.0.1:\(port)"] }]
-            """.write(to: config, atomically: true, encoding: .utf8)
+        global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }
+        scrape_configs:
+          - job_name: agentos
+            static_configs: [{ targets: ["127.0.0.1:\(port)"] }]
+        """.write(to: config, atomically: true, encoding: .utf8)
         let check2 = try Binaries.run(promtool, ["check", "config", config.path])
         #expect(check2.status == 0, "promtool check config: \(check2.output)")
         let webPort = TestServers.freePort()
-        let server = try ChildProcess(prometheus, [
-            "--config.file=\(config.path)", "--storage.tsdb.path=\(dir.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn",
-        ], log: dir.appendingPathComponent("prometheus.log"))
+        let server = try ChildProcess(
+            prometheus,
+            [
+                "--config.file=\(config.path)", "--storage.tsdb.path=\(dir.appendingPathComponent("data").path)",
+                "--web.listen-address=127.0.0.1:\(webPort)", "--log.level=warn"
+            ], log: dir.appendingPathComponent("prometheus.log"))
         defer { server.stop() }
         let api = "http://127.0.0.1:\(webPort)/api/v1"
-        var health = "", lastError = ""
+        var health = ""
+        var lastError = ""
         let deadline = Date().addingTimeInterval(45)
         while Date() < deadline {
             if let (code, body) = try? await HTTP.get("\(api)/targets", timeout: 2), code == 200,
-               let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-               let data = json["data"] as? [String: Any], let targets = data["activeTargets"] as? [[String: Any]], let target = targets.first {
+                let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let targets = data["activeTargets"] as? [[String: Any]], let target = targets.first
+            {
                 health = target["health"] as? String ?? ""
                 lastError = target["lastError"] as? String ?? ""
                 if health == "up" { break }
@@ -289,9 +303,10 @@ enum HTTP {
         var queried: Double?
         for _ in 0..<40 {
             if let (_, body) = try? await HTTP.get("\(api)/query?query=agentos_audit_last_seq", timeout: 2),
-               let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-               let data = json["data"] as? [String: Any], let result = (data["result"] as? [[String: Any]])?.first,
-               let value = result["value"] as? [Any], let text = value.last as? String {
+                let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let result = (data["result"] as? [[String: Any]])?.first,
+                let value = result["value"] as? [Any], let text = value.last as? String
+            {
                 queried = Double(text)
                 if queried == Double(seq) { break }
             }
@@ -315,10 +330,12 @@ enum HTTP {
         let dir = fx.dataDir.appendingPathComponent("textfile")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Through `agentos metrics`, which runs the agentos-metrics beside it.
-        let run = try Binaries.run(Binaries.built("agentos"), [
-            "metrics", "serve", "--textfile", dir.path, "--once", "--redis", try TestServers.redisURL(), "--postgres", fx.backend.url,
-            "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.brokerPrefix,
-        ])
+        let run = try Binaries.run(
+            Binaries.built("agentos"),
+            [
+                "metrics", "serve", "--textfile", dir.path, "--once", "--redis", try TestServers.redisURL(), "--postgres", fx.backend.url,
+                "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.brokerPrefix
+            ])
         #expect(run.status == 0, "\(run.output)")
         let text = try String(contentsOf: dir.appendingPathComponent("agentos.prom"), encoding: .utf8)
         let m = Exposition(text)

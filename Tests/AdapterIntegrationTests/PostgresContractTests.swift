@@ -19,7 +19,8 @@ enum MigratedDatabase {
 struct PostgresContractTests {
     @Test func typedRoundTrip() throws {
         let db = try PostgresConnection(try TestServers.postgresURL())
-        try db.execute("""
+        try db.execute(
+            """
             CREATE TEMP TABLE typed (t text, i integer, b bigint, d double precision, ok boolean,
                 ts timestamptz, u uuid, j jsonb, raw bytea, tags text[], nothing text)
             """)
@@ -27,10 +28,13 @@ struct PostgresContractTests {
         let when = Date(timeIntervalSince1970: 1_795_729_200.250_5)
         let raw: [UInt8] = [0, 0xff, 0x00, 0x27, 0x5c, 0x80]
         let hostile = "'; DROP TABLE typed; -- \u{0}x".replacingOccurrences(of: "\u{0}", with: "") + " ünïcødé ✓"
-        try db.query("INSERT INTO typed VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                     [hostile, 42, Int64.max, 3.141_592_653_589_793, true, when, id,
-                      PostgresValue.json(#"{"a":[1,2,{"b":null}]}"#), raw, PostgresValue.textArray(["x,y", "q\"uote"]),
-                      PostgresValue.null])
+        try db.query(
+            "INSERT INTO typed VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+            [
+                hostile, 42, Int64.max, 3.141_592_653_589_793, true, when, id,
+                PostgresValue.json(#"{"a":[1,2,{"b":null}]}"#), raw, PostgresValue.textArray(["x,y", "q\"uote"]),
+                PostgresValue.null
+            ])
         let row = try #require(try db.query("SELECT * FROM typed").first)
         #expect(try row.get("t", as: String.self) == hostile)
         #expect(try row.get("i", as: Int.self) == 42)
@@ -39,7 +43,10 @@ struct PostgresContractTests {
         #expect(try row.get("ok", as: Bool.self) == true)
         #expect(abs(try row.get("ts", as: Date.self).timeIntervalSince1970 - when.timeIntervalSince1970) < 0.000_001)
         #expect(try row.get("u", as: UUID.self) == id)
-        struct Payload: Decodable, Equatable { struct Inner: Decodable, Equatable { let b: Int? }; let a: [Inner?]? }
+        struct Payload: Decodable, Equatable {
+            struct Inner: Decodable, Equatable { let b: Int? }
+            let a: [Inner?]?
+        }
         #expect(try row.get("j", as: PostgresJSON.self).text == #"{"a": [1, 2, {"b": null}]}"#)
         #expect(try row.get("raw", as: [UInt8].self) == raw)
         #expect(try row.get("tags", as: PostgresTextArray.self).items == ["x,y", "q\"uote"])
@@ -159,9 +166,10 @@ struct PostgresContractTests {
         let pid = try client.query("SELECT pg_backend_pid() AS pid")[0].get("pid", as: Int.self)
         let admin = try PostgresConnection(try TestServers.postgresURL())
         #expect(try admin.query("SELECT pg_terminate_backend($1::int) AS ok", [pid])[0].get("ok", as: Bool.self))
-        #expect(TestServers.eventually {
-            (try? admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int", [pid])[0].get("n", as: Int.self)) == 0
-        })
+        #expect(
+            TestServers.eventually {
+                (try? admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int", [pid])[0].get("n", as: Int.self)) == 0
+            })
         let newPid = try client.query("SELECT pg_backend_pid() AS pid")[0].get("pid", as: Int.self)
         #expect(newPid != pid)
     }
@@ -196,10 +204,13 @@ struct MigrationTests {
         let db = try PostgresConnection(url)
         #expect(try Migrator().migrate(db).isEmpty)
         #expect(try db.query("SELECT count(*) AS n FROM schema_migrations")[0].get("n", as: Int.self) == Migrator.all.count)
-        for table in ["jobs", "job_events", "workers", "queues", "managers", "logs", "config", "config_history", "alerts",
-                      "stats_minutely", "audit_logs", "action_history", "user_permissions", "idempotency_results"] {
-            #expect(try db.query("SELECT to_regclass($1) IS NOT NULL AS present", [table])[0].get("present", as: Bool.self),
-                    "table \(table) exists")
+        for table in [
+            "jobs", "job_events", "workers", "queues", "managers", "logs", "config", "config_history", "alerts",
+            "stats_minutely", "audit_logs", "action_history", "user_permissions", "idempotency_results"
+        ] {
+            #expect(
+                try db.query("SELECT to_regclass($1) IS NOT NULL AS present", [table])[0].get("present", as: Bool.self),
+                "table \(table) exists")
         }
     }
 
@@ -221,7 +232,8 @@ struct MigrationTests {
     @Test func auditLogsRefuseUpdateDeleteTruncate() throws {
         let client = try MigratedDatabase.client()
         let seq = Int64.random(in: 1_000_000_000...Int64.max / 2)
-        try client.query("""
+        try client.query(
+            """
             INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, request_id, prev_hash, hash)
             VALUES ($1, $2, now(), 'tester', 'admin', 'job.cancel', 'intent', $3, 'genesis', $4)
             """, [seq, UUID(), UUID(), "h-\(seq)"])
@@ -229,9 +241,11 @@ struct MigrationTests {
             try client.withConnection { db in
                 if let role { try db.execute("SET ROLE \(role)") }
                 defer { _ = try? db.execute("RESET ROLE") }
-                for sql in ["UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)",
-                            "DELETE FROM audit_logs WHERE seq = \(seq)",
-                            "TRUNCATE audit_logs"] {
+                for sql in [
+                    "UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)",
+                    "DELETE FROM audit_logs WHERE seq = \(seq)",
+                    "TRUNCATE audit_logs"
+                ] {
                     do {
                         try db.execute(sql)
                         Issue.record("\(sql) was allowed for \(role ?? "the owner")")
@@ -262,7 +276,8 @@ struct JobCountsTests {
         let url = try #require(comps.string)
         let client = PostgresClient(url)
         _ = try client.withConnection { try Migrator().migrate($0) }
-        try client.execute("""
+        try client.execute(
+            """
             INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage' || (g % 3), 'q' || (g % 2),
                 (ARRAY['queued','running','failed','completed'])[1 + g % 4] FROM generate_series(1, 2000) g
             """)
@@ -275,16 +290,22 @@ struct JobCountsTests {
                     let db = try PostgresConnection(url)
                     for round in 0..<25 {
                         try db.transaction { tx in
-                            let (from, to) = [("queued", "running"), ("running", "queued"), ("running", "completed"), ("failed", "queued")][(w + round) % 4]
-                            try tx.query("""
+                            let (from, to) = [("queued", "running"), ("running", "queued"), ("running", "completed"), ("failed", "queued")][
+                                (w + round) % 4]
+                            try tx.query(
+                                """
                                 UPDATE jobs SET status = $2 WHERE id IN (SELECT id FROM jobs WHERE status = $1 AND abs(hashtext(id::text)) % 4 = $3
                                 ORDER BY random() LIMIT 20)
                                 """, [from, to, w])
                             if round % 5 == 0 {
-                                try tx.query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE abs(hashtext(id::text)) % 4 = $1 ORDER BY random() LIMIT 5)", [w])
+                                try tx.query(
+                                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE abs(hashtext(id::text)) % 4 = $1 ORDER BY random() LIMIT 5)",
+                                    [w])
                             }
                             if round % 7 == 0 {
-                                try tx.query("INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage9', 'q9', 'queued' FROM generate_series(1, 3)")
+                                try tx.query(
+                                    "INSERT INTO jobs (id, stage, queue, status) SELECT gen_random_uuid(), 'stage9', 'q9', 'queued' FROM generate_series(1, 3)"
+                                )
                             }
                         }
                     }
@@ -292,23 +313,34 @@ struct JobCountsTests {
             }
             group.addTask {
                 let db = try PostgresConnection(url)
-                for _ in 0..<20 { _ = try db.query("SELECT job_counts_compact()"); usleep(5_000) }
+                for _ in 0..<20 {
+                    _ = try db.query("SELECT job_counts_compact()")
+                    usleep(5_000)
+                }
             }
             try await group.waitForAll()
         }
         let grouped = try client.query("SELECT status, stage, queue, count(*)::bigint AS n FROM jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
-            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
-        let counted = try client.query("""
+            .rows.map {
+                "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))"
+            }
+        let counted = try client.query(
+            """
             SELECT status, stage, queue, sum(n)::bigint AS n FROM (SELECT status, stage, queue, n FROM job_counts
             UNION ALL SELECT status, stage, queue, d FROM job_count_deltas) c GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
-            """)
-            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
+            """
+        )
+        .rows.map {
+            "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))"
+        }
         #expect(counted == grouped)
         // Folding changes nothing in the totals and empties the deltas.
         _ = try client.query("SELECT job_counts_compact()")
         #expect(try client.query("SELECT count(*) AS n FROM job_count_deltas")[0].get("n", as: Int.self) == 0)
         let folded = try client.query("SELECT status, stage, queue, n FROM job_counts WHERE n <> 0 ORDER BY 1, 2, 3")
-            .rows.map { "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))" }
+            .rows.map {
+                "\(try $0.get("status", as: String.self))/\(try $0.get("stage", as: String.self))/\(try $0.get("queue", as: String.self))=\(try $0.get("n", as: Int.self))"
+            }
         #expect(folded == grouped)
         try client.execute("TRUNCATE jobs CASCADE")
         #expect(try client.query("SELECT count(*) AS n FROM job_counts")[0].get("n", as: Int.self) == 0)

@@ -23,7 +23,9 @@ struct RedisContractTests {
 
     @Test func pipelineKeepsOrderAndInlineErrors() throws {
         let redis = try TestServers.redis()
-        let list = TestServers.unique("plist"), counter = TestServers.unique("pctr"), text = TestServers.unique("ptext")
+        let list = TestServers.unique("plist")
+        let counter = TestServers.unique("pctr")
+        let text = TestServers.unique("ptext")
         var commands: [[any RedisArgument]] = [["SET", text, "not a number"]]
         for i in 0..<1_000 {
             commands.append(["RPUSH", list, i])
@@ -37,7 +39,7 @@ struct RedisContractTests {
             #expect(replies[1 + 2 * i] == .integer(Int64(i + 1)))
             #expect(replies[2 + 2 * i] == .integer(Int64(i + 1)))
         }
-        if case let .error(message) = replies[replies.count - 2] {
+        if case .error(let message) = replies[replies.count - 2] {
             #expect(message.contains("not an integer"))
         } else {
             Issue.record("INCR on text should be an error in place, got \(replies[replies.count - 2])")
@@ -55,14 +57,20 @@ struct RedisContractTests {
         do {
             try redis.send("LPUSH", key, "x")
         } catch {
-            guard case .wrongType = error else { Issue.record("expected wrongType, got \(error)"); return }
+            guard case .wrongType = error else {
+                Issue.record("expected wrongType, got \(error)")
+                return
+            }
             #expect(error.description.contains("wrong type"))
         }
         do {
             try redis.send("NOSUCHCOMMAND")
             Issue.record("expected a server error")
         } catch {
-            guard case let .server(message) = error else { Issue.record("expected server error, got \(error)"); return }
+            guard case .server(let message) = error else {
+                Issue.record("expected server error, got \(error)")
+                return
+            }
             #expect(message.contains("unknown command"))
         }
         try redis.send("DEL", key)
@@ -73,13 +81,17 @@ struct RedisContractTests {
             try nowhere.send("PING")
             Issue.record("expected connection refused")
         } catch {
-            guard case .connectionRefused = error else { Issue.record("expected refused, got \(error)"); return }
+            guard case .connectionRefused = error else {
+                Issue.record("expected refused, got \(error)")
+                return
+            }
             #expect(error.description.contains("refused"))
         }
         // Right after a failed connect the client fails fast and says when it will try again. The
         // backoff (50 ms doubling to 2 s) has no injected clock: a busy machine may let a short one
         // pass, so retry at once until a call lands inside one; every other answer is a refusal.
-        var retryIn: Int?, refusals = 0
+        var retryIn: Int?
+        var refusals = 0
         while retryIn == nil && refusals < 20 {
             do {
                 try nowhere.send("PING")
@@ -87,9 +99,11 @@ struct RedisContractTests {
                 return
             } catch {
                 switch error {
-                case let .unavailable(_, retry, _): retryIn = retry
+                case .unavailable(_, let retry, _): retryIn = retry
                 case .connectionRefused: refusals += 1
-                default: Issue.record("unexpected \(error)"); return
+                default:
+                    Issue.record("unexpected \(error)")
+                    return
                 }
             }
         }
@@ -106,7 +120,10 @@ struct RedisContractTests {
             try redis.send("BLPOP", TestServers.unique("never"), 30)
             Issue.record("expected a timeout")
         } catch {
-            guard case .timeout = error else { Issue.record("expected timeout, got \(error)"); return }
+            guard case .timeout = error else {
+                Issue.record("expected timeout, got \(error)")
+                return
+            }
         }
         // The timed-out connection was discarded; the next command works on a fresh one.
         #expect(try redis.send("PING").string == "PONG")
@@ -114,7 +131,8 @@ struct RedisContractTests {
 
     @Test func logicalDatabasesAreSeparate() throws {
         let url = try TestServers.redisURL()
-        let db3 = try RedisClient(url: url, database: 3), db4 = db3.selecting(database: 4)
+        let db3 = try RedisClient(url: url, database: 3)
+        let db4 = db3.selecting(database: 4)
         let key = TestServers.unique("dbsep")
         try db3.send("SET", key, "three", "EX", 60)
         #expect(try db4.send("GET", key) == .null)
@@ -135,7 +153,10 @@ struct RedisContractTests {
         good.password = "p@ss:word"
         #expect(try RedisClient(good).send("ACL", "WHOAMI").string == user)
         // The same through a URL with percent-encoding.
-        guard case let .tcp(host, port) = base.endpoint else { Issue.record("AGENTOS_TEST_REDIS_URL is not tcp: \(base.endpoint)"); return }
+        guard case .tcp(let host, let port) = base.endpoint else {
+            Issue.record("AGENTOS_TEST_REDIS_URL is not tcp: \(base.endpoint)")
+            return
+        }
         let url = "redis://\(user):p%40ss%3Aword@\(host):\(port)/2"
         #expect(try RedisClient(url: url).send("ACL", "WHOAMI").string == user)
 
@@ -145,7 +166,10 @@ struct RedisContractTests {
             try RedisClient(bad).send("PING")
             Issue.record("wrong password accepted")
         } catch {
-            guard case .authFailed = error else { Issue.record("expected authFailed, got \(error)"); return }
+            guard case .authFailed = error else {
+                Issue.record("expected authFailed, got \(error)")
+                return
+            }
             #expect(!error.description.contains("wrong"), "the password must not be echoed")
         }
     }

@@ -17,10 +17,10 @@ final class EventCollector: Sendable {
 
     var events: [SubscriptionEvent] { box.events.withLock { $0 } }
     var messages: [[UInt8]] {
-        events.compactMap { if case let .message(_, payload, _) = $0 { return payload } else { return nil } }
+        events.compactMap { if case .message(_, let payload, _) = $0 { return payload } else { return nil } }
     }
     var subscriptions: [Bool] {
-        events.compactMap { if case let .subscribed(gap) = $0 { return gap } else { return nil } }
+        events.compactMap { if case .subscribed(let gap) = $0 { return gap } else { return nil } }
     }
     var disconnects: Int {
         events.filter { if case .disconnected = $0 { return true } else { return false } }.count
@@ -119,7 +119,7 @@ struct RedisSubscriberTests {
         server.kill()
         #expect(await collector.wait { $0.disconnects >= 2 }, "reconnect attempts are reported while the server is down")
         var delays: [Int] = []
-        for case let .disconnected(_, delay) in collector.events { delays.append(delay) }
+        for case .disconnected(_, let delay) in collector.events { delays.append(delay) }
         #expect(delays.allSatisfy { $0 <= 300 })
         #expect(throws: RedisError.self) { try client.send("PING") }
 
@@ -144,7 +144,10 @@ struct RedisSubscriberTests {
         subscriber.start()
         var sawSubscribed = false
         for await event in subscriber.events {
-            if case .subscribed = event { sawSubscribed = true; subscriber.stop() }
+            if case .subscribed = event {
+                sawSubscribed = true
+                subscriber.stop()
+            }
         }
         #expect(sawSubscribed)
     }
@@ -152,8 +155,9 @@ struct RedisSubscriberTests {
     /// CLIENT KILL ID for the connection named `name` (other tests' connections are left alone).
     private func killClient(named name: String, _ admin: RedisClient) throws -> Int64 {
         let list = try admin.send("CLIENT", "LIST").string ?? ""
-        let id = try #require(list.split(separator: "\n").first { $0.contains(" name=\(name) ") }?
-            .split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        let id = try #require(
+            list.split(separator: "\n").first { $0.contains(" name=\(name) ") }?
+                .split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
         return try admin.send("CLIENT", "KILL", "ID", String(id)).int ?? 0
     }
 }

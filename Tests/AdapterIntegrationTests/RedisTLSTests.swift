@@ -19,7 +19,8 @@ struct RedisTLSTests {
     }
 
     @Test func clientCertificate() throws {
-        let url = try TestServers.env("AGENTOS_TEST_REDISS_URL")
+        let url =
+            try TestServers.env("AGENTOS_TEST_REDISS_URL")
             + "?ca=\(try tlsFile("ca.crt"))&cert=\(try tlsFile("client.crt"))&key=\(try tlsFile("client.key"))"
         #expect(try RedisClient(url: url).send("PING").string == "PONG")
     }
@@ -30,7 +31,10 @@ struct RedisTLSTests {
             try RedisClient(url: url).send("PING")
             Issue.record("a certificate from an untrusted CA was accepted")
         } catch {
-            guard case let .tls(_, reason) = error else { Issue.record("expected a TLS error, got \(error)"); return }
+            guard case .tls(_, let reason) = error else {
+                Issue.record("expected a TLS error, got \(error)")
+                return
+            }
             #expect(reason.contains("certificate verification failed"), "\(reason)")
         }
     }
@@ -41,7 +45,10 @@ struct RedisTLSTests {
             try RedisClient(url: url).send("PING")
             Issue.record("a certificate for another host was accepted")
         } catch {
-            guard case let .tls(_, reason) = error else { Issue.record("expected a TLS error, got \(error)"); return }
+            guard case .tls(_, let reason) = error else {
+                Issue.record("expected a TLS error, got \(error)")
+                return
+            }
             #expect(reason.contains("hostname mismatch"), "\(reason)")
         }
     }
@@ -58,7 +65,8 @@ struct RedisTLSTests {
         let publisher = RedisClient(config)
         _ = try publisher.pipeline((0..<500).map { ["PUBLISH", channel, $0] })
         #expect(await collector.wait { $0.messages.count == 500 })
-        #expect(collector.messages.map { String(decoding: $0, as: UTF8.self) }.elementsEqual((0..<500).map(String.init)),
-                "messages arrive complete and in order")
+        #expect(
+            collector.messages.map { String(decoding: $0, as: UTF8.self) }.elementsEqual((0..<500).map(String.init)),
+            "messages arrive complete and in order")
     }
 }

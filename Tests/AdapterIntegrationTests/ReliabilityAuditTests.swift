@@ -29,23 +29,39 @@ struct ReliabilityAuditTests {
         // Set-ups: queue.clear's 10 per minute used up; a key used once; the breaker opened last.
         for _ in 0..<10 { _ = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.clear")!, actor: Actor(user: "limited"))) }
         let key = "rel14-" + UUID().uuidString
-        let first = free.dispatch(ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter")], actor: admin, idempotencyKey: key))
+        let first = free.dispatch(
+            ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter")], actor: admin, idempotencyKey: key))
         figures.expect(first.succeeded, "the key's first use: \(first.message)")
         let setUpExecutions = counter.count + freeCounter.count
 
         let kinds: [(outcome: String, through: ActionDispatcher, make: (Int) -> ActionRequest)] = [
-            ("invalid", dispatcher, { i in ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), "unexpected\(i % 3)": .int(i)], actor: admin) }),
+            (
+                "invalid", dispatcher,
+                { i in ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), "unexpected\(i % 3)": .int(i)], actor: admin)
+                }
+            ),
             ("invalid", dispatcher, { i in ActionRequest(action: "job.explode\(i % 7)", actor: admin) }),
-            ("denied", dispatcher, { _ in ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter")], actor: Actor(user: "rita")) }),
+            (
+                "denied", dispatcher,
+                { _ in ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter")], actor: Actor(user: "rita")) }
+            ),
             ("denied", dispatcher, { _ in ActionRequest(action: "queue.clear", payload: ["queue": .string("video_cutter")], actor: admin) }),
             ("rate_limited", dispatcher, { _ in ValidPayload.request(ActionCatalog.spec("queue.clear")!, actor: Actor(user: "limited")) }),
-            ("idempotency_conflict", free, { i in ActionRequest(action: "queue.pause", payload: ["queue": .string("q\(i)")], actor: admin, idempotencyKey: key) }),
-            ("breaker_open", free, { _ in ActionRequest(action: "job.cancel", payload: ["id": .string(UUID().uuidString.lowercased())], actor: admin) }),
+            (
+                "idempotency_conflict", free,
+                { i in ActionRequest(action: "queue.pause", payload: ["queue": .string("q\(i)")], actor: admin, idempotencyKey: key) }
+            ),
+            (
+                "breaker_open", free,
+                { _ in ActionRequest(action: "job.cancel", payload: ["id": .string(UUID().uuidString.lowercased())], actor: admin) }
+            )
         ]
         var requests: [(String, UUID)] = []
         var wrong: [String] = []
         for (outcome, through, make) in kinds {
-            if outcome == "breaker_open" { try fx.actions.breakers.force(ActionCatalog.spec("job.cancel")!.service.rawValue, open: true, nowMillis: nil) }
+            if outcome == "breaker_open" {
+                try fx.actions.breakers.force(ActionCatalog.spec("job.cancel")!.service.rawValue, open: true, nowMillis: nil)
+            }
             for i in 0..<n {
                 let request = make(i)
                 let report = through.dispatch(request)
@@ -56,7 +72,8 @@ struct ReliabilityAuditTests {
         fx.actions.history.drain()
         var rowsByRequest: [UUID: [(String, String?)]] = [:]
         for row in try fx.db.query("SELECT request_id, phase, outcome FROM audit_logs").rows {
-            rowsByRequest[try row.get("request_id", as: UUID.self), default: []].append((try row.get("phase", as: String.self), try row.get("outcome", as: String?.self)))
+            rowsByRequest[try row.get("request_id", as: UUID.self), default: []].append(
+                (try row.get("phase", as: String.self), try row.get("outcome", as: String?.self)))
         }
         let notOne = requests.filter { outcome, id in
             let rows = rowsByRequest[id] ?? []
@@ -64,7 +81,10 @@ struct ReliabilityAuditTests {
         }
         let executed = counter.count + freeCounter.count - setUpExecutions
         figures.expect(wrong.isEmpty, "\(wrong)")
-        figures.expect(notOne.isEmpty, "\(notOne.count) denied requests without exactly one denied row, e.g. \(notOne.prefix(3).map { "\($0.0): \(rowsByRequest[$0.1] ?? [])" })")
+        figures.expect(
+            notOne.isEmpty,
+            "\(notOne.count) denied requests without exactly one denied row, e.g. \(notOne.prefix(3).map { "\($0.0): \(rowsByRequest[$0.1] ?? [])" })"
+        )
         figures.expect(executed == 0, "\(executed) denied requests executed")
         let verification = try AuditVerifier.verify(fx.actions.audit)
         figures.expect(verification.ok, "\(verification.summary)")
@@ -74,7 +94,8 @@ struct ReliabilityAuditTests {
         figures.refused = requests.count
         figures.auditRows = requests.compactMap { rowsByRequest[$0.1]?.count }.reduce(0, +)
         figures.unaudited = requests.filter { rowsByRequest[$0.1] == nil }.count
-        figures.notes = "\(n) each of: invalid payload, unknown action, RBAC (readonly), critical without confirmation, rate limited, breaker open, key reused with another payload"
+        figures.notes =
+            "\(n) each of: invalid payload, unknown action, RBAC (readonly), critical without confirmation, rate limited, breaker open, key reused with another payload"
         Reliability.record(figures, started: started)
     }
 
@@ -96,30 +117,41 @@ struct ReliabilityAuditTests {
         let subscriber = RedisSubscriber(try RedisConfiguration(url: TestServers.redisURL()), channels: [fx.ns.eventsChannel, fx.ns.controlChannel])
         let listener = Task.detached {
             for await event in subscriber.events {
-                if case let .message(_, payload, _) = event { events.withLock { $0.append(String(decoding: payload, as: UTF8.self)) } }
+                if case .message(_, let payload, _) = event { events.withLock { $0.append(String(decoding: payload, as: UTF8.self)) } }
             }
         }
         subscriber.start()
-        defer { subscriber.stop(); listener.cancel() }
-        figures.expect(await TestServers.eventuallyAsync(30) {
-            [fx.ns.eventsChannel, fx.ns.controlChannel].allSatisfy { channel in
-                ((try? fx.redis(0).send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
-            }
-        }, "the listener never subscribed")
+        defer {
+            subscriber.stop()
+            listener.cancel()
+        }
+        figures.expect(
+            await TestServers.eventuallyAsync(30) {
+                [fx.ns.eventsChannel, fx.ns.controlChannel].allSatisfy { channel in
+                    ((try? fx.redis(0).send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
+                }
+            }, "the listener never subscribed")
         let line = try fx.scalar("INSERT INTO logs (ts, level, source, message) VALUES (now(), 'info', 'rel', 'x') RETURNING id", as: Int.self)
         let personal = "mail \(Self.email), from \(Self.ipv4) / \(Self.ipv6)"
         let admin = Actor(user: "tester", sessionID: "rel-15")
         let requests: [ActionRequest] = [
-            ActionRequest(action: "system.broadcast", payload: ["message": .string("contact \(Self.email) or ssh \(Self.ipv4)")], actor: admin, reason: personal),
+            ActionRequest(
+                action: "system.broadcast", payload: ["message": .string("contact \(Self.email) or ssh \(Self.ipv4)")], actor: admin, reason: personal
+            ),
             ActionRequest(action: "logs.bookmark", payload: ["id": .int(line), "note": .string(personal)], actor: admin, reason: personal),
-            ActionRequest(action: "config.set", payload: ["key": .string("smtp.password"), "value": .string(Self.secret), "reason": .string(personal)], actor: admin),
-            ActionRequest(action: "config.set", payload: ["key": .string("pipeline.max_attempts"), "value": .string(Self.email), "reason": .string(personal)], actor: admin),
+            ActionRequest(
+                action: "config.set", payload: ["key": .string("smtp.password"), "value": .string(Self.secret), "reason": .string(personal)],
+                actor: admin),
+            ActionRequest(
+                action: "config.set", payload: ["key": .string("pipeline.max_attempts"), "value": .string(Self.email), "reason": .string(personal)],
+                actor: admin),
             ActionRequest(action: "config.set", payload: ["key": .string("api.token"), "value": .string(Self.secret)], actor: admin),
             ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), "api_key": .string(Self.secret)], actor: admin),
-            ActionRequest(action: "queue.pause", payload: ["queue": .string("video_cutter"), "password": .string(Self.secret)], actor: Actor(user: "rita")),
+            ActionRequest(
+                action: "queue.pause", payload: ["queue": .string("video_cutter"), "password": .string(Self.secret)], actor: Actor(user: "rita")),
             ActionRequest(action: "system.maintenance_on", payload: ["message": .string(personal)], actor: admin),
             ActionRequest(action: "job.cancel", payload: ["id": .string(UUID().uuidString.lowercased())], actor: admin, reason: personal),
-            ActionRequest(action: "queue.pause", payload: ["queue": .string(Self.email)], actor: admin, reason: personal),
+            ActionRequest(action: "queue.pause", payload: ["queue": .string(Self.email)], actor: admin, reason: personal)
         ]
         var outcomes: [String] = []
         for request in requests {
@@ -137,15 +169,17 @@ struct ReliabilityAuditTests {
 
         var places: [String: String] = [:]
         for table in ["audit_logs", "action_history", "logs", "job_events", "config_history"] {
-            places["table " + table] = try fx.db.query("SELECT coalesce(string_agg(t::text, E'\\n'), '') AS all FROM \(table) t").rows[0].get("all", as: String.self)
+            places["table " + table] = try fx.db.query("SELECT coalesce(string_agg(t::text, E'\\n'), '') AS all FROM \(table) t").rows[0].get(
+                "all", as: String.self)
         }
         // The banner of system.broadcast is the action's effect: it reaches the consoles as written
         // (docs/DECISIONS.md D32). Only that one field is set aside, and it must hold exactly the banner.
         var banners: [String] = []
         let messages = events.withLock { $0 }.map { text -> String in
             guard var envelope = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-                  envelope["type"] as? String == "system.broadcast", var data = envelope["data"] as? [String: Any],
-                  let banner = data["message"] as? String else { return text }
+                envelope["type"] as? String == "system.broadcast", var data = envelope["data"] as? [String: Any],
+                let banner = data["message"] as? String
+            else { return text }
             banners.append(banner)
             data["message"] = "(banner)"
             envelope["data"] = data
@@ -172,14 +206,16 @@ struct ReliabilityAuditTests {
         figures.expect(auditRows >= requests.count && events.withLock { !$0.isEmpty }, "rows \(auditRows), events \(events.withLock { $0.count })")
         // The canaries are searchable as their HMAC token.
         let token = fx.actions.dispatcher.ports.scrubber.token(Self.email)
-        figures.expect(try fx.count("SELECT count(*) FROM audit_logs WHERE payload::text LIKE $1 OR reason LIKE $1", ["%" + token + "%"]) > 0,
-                       "no audit row carries the e-mail's token")
+        figures.expect(
+            try fx.count("SELECT count(*) FROM audit_logs WHERE payload::text LIKE $1 OR reason LIKE $1", ["%" + token + "%"]) > 0,
+            "no audit row carries the e-mail's token")
 
         figures.attempted = requests.count
         figures.executed = outcomes.filter { $0.hasSuffix("success") }.count
         figures.refused = requests.count - figures.executed
         figures.auditRows = auditRows
-        figures.notes = "\(Self.canaries.count) canaries (e-mail, IPv4, IPv6, secret) searched in \(places.count) places (\(events.withLock { $0.count }) bus messages; the broadcast banner itself set aside, D32): \(leaks.count) found"
+        figures.notes =
+            "\(Self.canaries.count) canaries (e-mail, IPv4, IPv6, secret) searched in \(places.count) places (\(events.withLock { $0.count }) bus messages; the broadcast banner itself set aside, D32): \(leaks.count) found"
         Reliability.record(figures, started: started)
     }
 
@@ -193,7 +229,10 @@ struct ReliabilityAuditTests {
         defer { fx.close() }
         let login = TestServers.unique("rel16")
         try fx.db.query("CREATE ROLE \(login) LOGIN IN ROLE agentos_console")
-        defer { _ = try? fx.db.query("DROP OWNED BY \(login)"); _ = try? fx.db.query("DROP ROLE IF EXISTS \(login)") }
+        defer {
+            _ = try? fx.db.query("DROP OWNED BY \(login)")
+            _ = try? fx.db.query("DROP ROLE IF EXISTS \(login)")
+        }
         var comps = try #require(URLComponents(string: fx.backend.url))
         comps.user = login
         let url = try #require(comps.string)
@@ -208,20 +247,26 @@ struct ReliabilityAuditTests {
         let job = try fx.insertJob(status: .queued)
         var actionFailures: [String] = []
         let line = try fx.scalar("INSERT INTO logs (ts, level, source, message) VALUES (now(), 'info', 'rel', 'x') RETURNING id", as: Int.self)
-        for (action, payload) in [("job.cancel", ["id": PayloadValue.string(job)]), ("queue.pause", ["queue": .string("video_cutter")]),
-                                  ("logs.bookmark", ["id": .int(line), "note": .string("n")]),
-                                  ("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("4")])] {
-            let report = stack.actions.dispatcher.dispatch(ActionRequest(action: action, payload: payload, actor: Actor(user: "tester", sessionID: "rel-16")))
+        for (action, payload) in [
+            ("job.cancel", ["id": PayloadValue.string(job)]), ("queue.pause", ["queue": .string("video_cutter")]),
+            ("logs.bookmark", ["id": .int(line), "note": .string("n")]),
+            ("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("4")])
+        ] {
+            let report = stack.actions.dispatcher.dispatch(
+                ActionRequest(action: action, payload: payload, actor: Actor(user: "tester", sessionID: "rel-16")))
             if !report.succeeded { actionFailures.append("\(action): \(report.message)") }
         }
         stack.actions.history.drain()
         figures.expect(actionFailures.isEmpty, "as \(login): \(actionFailures)")
         let seq = try console.query("SELECT max(seq) AS s FROM audit_logs").rows[0].get("s", as: Int.self)
 
-        var refused = 0, allowed: [String] = []
-        let attempts = ["UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)", "DELETE FROM audit_logs WHERE seq = \(seq)", "TRUNCATE audit_logs",
-                        "ALTER TABLE audit_logs DISABLE TRIGGER ALL", "DROP TRIGGER audit_logs_no_update ON audit_logs", "DROP TABLE audit_logs",
-                        "UPDATE audit_logs SET hash = hash", "DELETE FROM audit_logs"]
+        var refused = 0
+        var allowed: [String] = []
+        let attempts = [
+            "UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)", "DELETE FROM audit_logs WHERE seq = \(seq)", "TRUNCATE audit_logs",
+            "ALTER TABLE audit_logs DISABLE TRIGGER ALL", "DROP TRIGGER audit_logs_no_update ON audit_logs", "DROP TABLE audit_logs",
+            "UPDATE audit_logs SET hash = hash", "DELETE FROM audit_logs"
+        ]
         for sql in attempts {
             do {
                 try console.query(sql)
@@ -240,7 +285,8 @@ struct ReliabilityAuditTests {
         figures.executed = 4 - actionFailures.count
         figures.refused = refused
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs")
-        figures.notes = "login role \(login.prefix(5))… IN ROLE agentos_console: \(refused)/\(attempts.count) statements refused (42501), 4 actions \(actionFailures.isEmpty ? "ran" : "failed: \(actionFailures)")"
+        figures.notes =
+            "login role \(login.prefix(5))… IN ROLE agentos_console: \(refused)/\(attempts.count) statements refused (42501), 4 actions \(actionFailures.isEmpty ? "ran" : "failed: \(actionFailures)")"
         Reliability.record(figures, started: started)
     }
 }
@@ -253,13 +299,14 @@ struct ReliabilityAuditChainTests {
     static func draft(_ i: Int) -> AuditDraft {
         let phases: [AuditDraft.Phase] = [.intent, .outcome, .denied]
         let phase = phases[i % 3]
-        return AuditDraft(timestamp: Date(timeIntervalSince1970: 1_790_000_000 + Double(i) / 7), user: "op\(i % 13)", role: "operator",
-                          action: ["job.cancel", "queue.pause", "config.set"][i % 3], phase: phase,
-                          outcome: phase == .intent ? nil : (phase == .denied ? "rate_limited" : "success"), requestID: UUID(),
-                          idempotencyKey: i % 4 == 0 ? "k\(i)" : nil, sessionID: "s\(i % 5)", target: "target-\(i)", reason: i % 5 == 0 ? "TICKET-\(i)" : nil,
-                          payload: CanonicalJSON.object(["id": .string("target-\(i)"), "n": .int(i), "note": .string("ünïcødé \(i)")]),
-                          result: phase == .outcome ? CanonicalJSON.object(["message": .string("done \(i)")]) : nil,
-                          ip: i % 2 == 0 ? "10.0.0.\(i % 250)" : nil, userAgent: "agentos-console", durationMs: i % 100)
+        return AuditDraft(
+            timestamp: Date(timeIntervalSince1970: 1_790_000_000 + Double(i) / 7), user: "op\(i % 13)", role: "operator",
+            action: ["job.cancel", "queue.pause", "config.set"][i % 3], phase: phase,
+            outcome: phase == .intent ? nil : (phase == .denied ? "rate_limited" : "success"), requestID: UUID(),
+            idempotencyKey: i % 4 == 0 ? "k\(i)" : nil, sessionID: "s\(i % 5)", target: "target-\(i)", reason: i % 5 == 0 ? "TICKET-\(i)" : nil,
+            payload: CanonicalJSON.object(["id": .string("target-\(i)"), "n": .int(i), "note": .string("ünïcødé \(i)")]),
+            result: phase == .outcome ? CanonicalJSON.object(["message": .string("done \(i)")]) : nil,
+            ip: i % 2 == 0 ? "10.0.0.\(i % 250)" : nil, userAgent: "agentos-console", durationMs: i % 100)
     }
 
     @Test func check17VerifierOverManyRowsFindsEverySingleMutation() throws {
@@ -309,49 +356,72 @@ struct ReliabilityAuditChainTests {
         }
         let flip = "UPDATE audit_logs SET target = overlay(target placing chr(ascii(substr(target, 1, 1)) # 1) from 1 for 1) WHERE seq = "
         let mutations: [Mutation] = [
-            Mutation(name: "byte flip", apply: { c, k in try c.execute(flip + String(k)) }, undo: { c, k in try c.execute(flip + String(k)) },
-                     expect: { k in (k, "altered") }),
-            Mutation(name: "payload replaced by a non-object", apply: { c, k in
-                try c.execute("CREATE TEMP TABLE saved_payload AS SELECT payload FROM audit_logs WHERE seq = \(k)")
-                try c.execute("UPDATE audit_logs SET payload = '[1, \"x\"]'::jsonb WHERE seq = \(k)")
-            }, undo: { c, k in
-                try c.execute("UPDATE audit_logs SET payload = (SELECT payload FROM saved_payload) WHERE seq = \(k)")
-                try c.execute("DROP TABLE saved_payload")
-            }, expect: { k in (k, "altered") }),
-            Mutation(name: "delete", apply: { c, k in
-                try c.execute("CREATE TEMP TABLE saved_row AS SELECT * FROM audit_logs WHERE seq = \(k)")
-                try c.execute("DELETE FROM audit_logs WHERE seq = \(k)")
-            }, undo: { c, _ in
-                try c.execute("INSERT INTO audit_logs SELECT * FROM saved_row")
-                try c.execute("DROP TABLE saved_row")
-            }, expect: { k in (k + 1, "\(k)") }),
-            Mutation(name: "swap", apply: { c, k in
-                try c.execute("UPDATE audit_logs SET seq = -1 WHERE seq = \(k); UPDATE audit_logs SET seq = \(k) WHERE seq = \(k + 1); UPDATE audit_logs SET seq = \(k + 1) WHERE seq = -1")
-            }, undo: { c, k in
-                try c.execute("UPDATE audit_logs SET seq = -1 WHERE seq = \(k); UPDATE audit_logs SET seq = \(k) WHERE seq = \(k + 1); UPDATE audit_logs SET seq = \(k + 1) WHERE seq = -1")
-            }, expect: { k in (k, "\(k - 1)") }),
-            Mutation(name: "insert (a forged row with a correct hash of its own)", apply: { c, k in
-                let prev = try c.query("SELECT hash FROM audit_logs WHERE seq = \(k)").rows[0].get("hash", as: String.self)
-                try shift(c, after: k, by: 1)
-                var forged = Self.draft(k)
-                forged.action = "system.reset"
-                forged.timestamp = AuditChain.storable(forged.timestamp)
-                let hash = AuditChain.hash(prev: prev, seq: k + 1, forged)
-                try c.query("""
-                    INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, outcome, request_id, session_id, target, payload,
-                                            user_agent, duration_ms, idempotency_key, reason, result, ip_address, prev_hash, hash)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17::jsonb, $18::inet, $19, $20)
-                    """, [k + 1, forged.id, forged.timestamp, forged.user, forged.role, forged.action, forged.phase.rawValue, forged.outcome,
-                          forged.requestID, forged.sessionID, forged.target, forged.payload, forged.userAgent, forged.durationMs,
-                          forged.idempotencyKey, forged.reason, forged.result, forged.ip, prev, hash])
-            }, undo: { c, k in
-                try c.execute("DELETE FROM audit_logs WHERE seq = \(k + 1)")
-                try shift(c, after: k + 1, by: -1)
-            }, expect: { k in (k + 2, "\(k + 1)") }),
+            Mutation(
+                name: "byte flip", apply: { c, k in try c.execute(flip + String(k)) }, undo: { c, k in try c.execute(flip + String(k)) },
+                expect: { k in (k, "altered") }),
+            Mutation(
+                name: "payload replaced by a non-object",
+                apply: { c, k in
+                    try c.execute("CREATE TEMP TABLE saved_payload AS SELECT payload FROM audit_logs WHERE seq = \(k)")
+                    try c.execute("UPDATE audit_logs SET payload = '[1, \"x\"]'::jsonb WHERE seq = \(k)")
+                },
+                undo: { c, k in
+                    try c.execute("UPDATE audit_logs SET payload = (SELECT payload FROM saved_payload) WHERE seq = \(k)")
+                    try c.execute("DROP TABLE saved_payload")
+                }, expect: { k in (k, "altered") }),
+            Mutation(
+                name: "delete",
+                apply: { c, k in
+                    try c.execute("CREATE TEMP TABLE saved_row AS SELECT * FROM audit_logs WHERE seq = \(k)")
+                    try c.execute("DELETE FROM audit_logs WHERE seq = \(k)")
+                },
+                undo: { c, _ in
+                    try c.execute("INSERT INTO audit_logs SELECT * FROM saved_row")
+                    try c.execute("DROP TABLE saved_row")
+                }, expect: { k in (k + 1, "\(k)") }),
+            Mutation(
+                name: "swap",
+                apply: { c, k in
+                    try c.execute(
+                        "UPDATE audit_logs SET seq = -1 WHERE seq = \(k); UPDATE audit_logs SET seq = \(k) WHERE seq = \(k + 1); UPDATE audit_logs SET seq = \(k + 1) WHERE seq = -1"
+                    )
+                },
+                undo: { c, k in
+                    try c.execute(
+                        "UPDATE audit_logs SET seq = -1 WHERE seq = \(k); UPDATE audit_logs SET seq = \(k) WHERE seq = \(k + 1); UPDATE audit_logs SET seq = \(k + 1) WHERE seq = -1"
+                    )
+                }, expect: { k in (k, "\(k - 1)") }),
+            Mutation(
+                name: "insert (a forged row with a correct hash of its own)",
+                apply: { c, k in
+                    let prev = try c.query("SELECT hash FROM audit_logs WHERE seq = \(k)").rows[0].get("hash", as: String.self)
+                    try shift(c, after: k, by: 1)
+                    var forged = Self.draft(k)
+                    forged.action = "system.reset"
+                    forged.timestamp = AuditChain.storable(forged.timestamp)
+                    let hash = AuditChain.hash(prev: prev, seq: k + 1, forged)
+                    try c.query(
+                        """
+                        INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, outcome, request_id, session_id, target, payload,
+                                                user_agent, duration_ms, idempotency_key, reason, result, ip_address, prev_hash, hash)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17::jsonb, $18::inet, $19, $20)
+                        """,
+                        [
+                            k + 1, forged.id, forged.timestamp, forged.user, forged.role, forged.action, forged.phase.rawValue, forged.outcome,
+                            forged.requestID, forged.sessionID, forged.target, forged.payload, forged.userAgent, forged.durationMs,
+                            forged.idempotencyKey, forged.reason, forged.result, forged.ip, prev, hash
+                        ])
+                },
+                undo: { c, k in
+                    try c.execute("DELETE FROM audit_logs WHERE seq = \(k + 1)")
+                    try shift(c, after: k + 1, by: -1)
+                }, expect: { k in (k + 2, "\(k + 1)") })
         ]
         // Each probe re-verifies the whole chain: at 100,000 rows (full) the first, a middle and the
         // last row get the byte flip, the other mutations the middle row; the fast run tries all three.
-        var detected = 0, tried = 0, misses: [String] = []
+        var detected = 0
+        var tried = 0
+        var misses: [String] = []
         func probe(_ mutation: Mutation, at k: Int, on postgres: PostgresClient) throws {
             let chain = PostgresAuditLog(postgres: postgres)
             try postgres.withConnection { c in
@@ -392,7 +462,8 @@ struct ReliabilityAuditChainTests {
         figures.attempted = tried
         figures.executed = detected
         figures.auditRows = n
-        figures.notes = "\(n) rows verified intact in \(String(format: "%.1f", verifySeconds)) s; \(detected)/\(tried) single mutations found with the row named: byte flip, non-object payload, delete, swap, forged insert at rows \(positions.map(String.init).joined(separator: ", ")) of a \(m)-row chain\(Reliability.full ? ", and a byte flip at row \(n / 2 + 17) of the \(n)-row chain" : "")"
+        figures.notes =
+            "\(n) rows verified intact in \(String(format: "%.1f", verifySeconds)) s; \(detected)/\(tried) single mutations found with the row named: byte flip, non-object payload, delete, swap, forged insert at rows \(positions.map(String.init).joined(separator: ", ")) of a \(m)-row chain\(Reliability.full ? ", and a byte flip at row \(n / 2 + 17) of the \(n)-row chain" : "")"
         Reliability.record(figures, started: started)
     }
 }

@@ -16,8 +16,10 @@ func unixAccount() -> String {
 struct ReliabilityIdempotencyTests {
     /// `agentos action ...` against the fixture's servers, namespace and data directory.
     static func cli(_ fx: ActionFixture, _ args: [String], environment: [String: String] = [:]) throws -> [String] {
-        [Reliability.binary, "action"] + args + ["--json", "--postgres", fx.backend.url, "--redis", try TestServers.redisURL(),
-                                                 "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.prefix + ":", "--data-dir", fx.dataDir.path]
+        [Reliability.binary, "action"] + args + [
+            "--json", "--postgres", fx.backend.url, "--redis", try TestServers.redisURL(),
+            "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.prefix + ":", "--data-dir", fx.dataDir.path
+        ]
     }
 
     static func json(_ text: String) -> [String: Any] {
@@ -41,7 +43,9 @@ struct ReliabilityIdempotencyTests {
         let (dispatcher, counter) = fx.actions.dispatcher.counting(options: Self.roomy)
         let id = try fx.insertJob(status: .queued)
         let key = "rel4-" + UUID().uuidString
-        var replays = 0, successes = 0, requests: [UUID] = []
+        var replays = 0
+        var successes = 0
+        var requests: [UUID] = []
         for _ in 0..<100 {
             let request = ActionRequest(action: "job.cancel", payload: ["id": .string(id)], actor: fx.actor, idempotencyKey: key)
             requests.append(request.requestID)
@@ -50,7 +54,8 @@ struct ReliabilityIdempotencyTests {
             if report.isReplay { replays += 1 }
         }
         fx.actions.history.drain()
-        figures.expect(counter.count == 1 && successes == 100 && replays == 99, "executed \(counter.count), successes \(successes), replays \(replays)")
+        figures.expect(
+            counter.count == 1 && successes == 100 && replays == 99, "executed \(counter.count), successes \(successes), replays \(replays)")
         let status = try fx.jobStatus(id)
         figures.expect(status == "cancelled", "job \(String(describing: status))")
         let rows = try requests.map { try fx.auditRows($0) }
@@ -72,8 +77,9 @@ struct ReliabilityIdempotencyTests {
         var figures = Reliability.Figures(check: 5, test: "ReliabilityIdempotencyTests/check05ConcurrentSubmissionsWithOneKeyNeverExecuteTwice")
         let fx = try ActionFixture(user: unixAccount())
         defer { fx.close() }
-        try fx.db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin') ON CONFLICT (user_id) DO UPDATE SET role = 'admin'",
-                        [unixAccount()])
+        try fx.db.query(
+            "INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin') ON CONFLICT (user_id) DO UPDATE SET role = 'admin'",
+            [unixAccount()])
         let (dispatcher, counter) = fx.actions.dispatcher.counting(options: Self.roomy)
 
         // 50 threads in this process.
@@ -81,8 +87,10 @@ struct ReliabilityIdempotencyTests {
         let threadKey = "rel5t-" + UUID().uuidString
         let outcomes = Mutex<[String: Int]>([:])
         DispatchQueue.concurrentPerform(iterations: 50) { _ in
-            let report = dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(threadJob)], actor: fx.actor,
-                                                           idempotencyKey: threadKey))
+            let report = dispatcher.dispatch(
+                ActionRequest(
+                    action: "job.cancel", payload: ["id": .string(threadJob)], actor: fx.actor,
+                    idempotencyKey: threadKey))
             let word = report.isReplay ? "replayed" : report.succeeded ? "executed" : (report.failure?.outcome ?? "?")
             outcomes.withLock { $0[word, default: 0] += 1 }
         }
@@ -98,11 +106,13 @@ struct ReliabilityIdempotencyTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pids = try (0..<processes).map { i in try Child.spawn(argv, stdout: "\(dir)/\(i).out", stderr: "\(dir)/\(i).err") }
-        var statuses: [Int32] = [], words: [String: Int] = [:]
+        var statuses: [Int32] = []
+        var words: [String: Int] = [:]
         for (i, pid) in pids.enumerated() {
             statuses.append(Child.wait(pid))
             let out = Self.json(String(decoding: FileManager.default.contents(atPath: "\(dir)/\(i).out") ?? Data(), as: UTF8.self))
-            let word = (out["replayed"] as? Bool) == true ? "replayed" : (out["ok"] as? Bool) == true ? "executed" : (out["error"] as? String ?? "no output")
+            let word =
+                (out["replayed"] as? Bool) == true ? "replayed" : (out["ok"] as? Bool) == true ? "executed" : (out["error"] as? String ?? "no output")
             words[word, default: 0] += 1
         }
         let intents = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'intent'", [processKey])
@@ -118,7 +128,8 @@ struct ReliabilityIdempotencyTests {
         figures.replays = (inThreads["replayed"] ?? 0) + (words["replayed"] ?? 0)
         figures.refused = 50 + processes - figures.executed - figures.replays
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key IN ($1, $2)", [threadKey, processKey])
-        figures.notes = "50 threads: \(inThreads.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(processes) processes: \(words.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        figures.notes =
+            "50 threads: \(inThreads.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(processes) processes: \(words.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
         Reliability.record(figures, started: started)
     }
 
@@ -128,13 +139,16 @@ struct ReliabilityIdempotencyTests {
         var figures = Reliability.Figures(check: 6, test: "ReliabilityIdempotencyTests/check06SameKeyDifferentPayloadIsRefusedEveryTime")
         let fx = try ActionFixture(user: unixAccount())
         defer { fx.close() }
-        try fx.db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin') ON CONFLICT (user_id) DO UPDATE SET role = 'admin'",
-                        [unixAccount()])
+        try fx.db.query(
+            "INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin') ON CONFLICT (user_id) DO UPDATE SET role = 'admin'",
+            [unixAccount()])
         let (dispatcher, counter) = fx.actions.dispatcher.counting(options: Self.roomy)
         let id = try fx.insertJob(status: .queued, priority: 5)
         let key = "rel6-" + UUID().uuidString
-        let first = dispatcher.dispatch(ActionRequest(action: "job.set_priority", payload: ["id": .string(id), "priority": .int(1)],
-                                                      actor: fx.actor, idempotencyKey: key))
+        let first = dispatcher.dispatch(
+            ActionRequest(
+                action: "job.set_priority", payload: ["id": .string(id), "priority": .int(1)],
+                actor: fx.actor, idempotencyKey: key))
         figures.expect(first.succeeded, "\(first.message)")
         // From other processes first (they share the user's rate limit with what follows): exit 5 with the 422-like message.
         var cliRefused = 0
@@ -145,15 +159,19 @@ struct ReliabilityIdempotencyTests {
         let n = Reliability.size(fast: 100, full: 1_000)
         var mismatches = 0
         for i in 0..<n {
-            let report = dispatcher.dispatch(ActionRequest(action: "job.set_priority", payload: ["id": .string(id), "priority": .int(2 + i % 8)],
-                                                           actor: fx.actor, idempotencyKey: key))
+            let report = dispatcher.dispatch(
+                ActionRequest(
+                    action: "job.set_priority", payload: ["id": .string(id), "priority": .int(2 + i % 8)],
+                    actor: fx.actor, idempotencyKey: key))
             if report.failure == .idempotencyMismatch && report.exitStatus == 5 { mismatches += 1 }
         }
-        figures.expect(counter.count == 1 && mismatches == n && cliRefused == 3, "executions \(counter.count), refused \(mismatches)/\(n), cli \(cliRefused)/3")
+        figures.expect(
+            counter.count == 1 && mismatches == n && cliRefused == 3, "executions \(counter.count), refused \(mismatches)/\(n), cli \(cliRefused)/3")
         let priority = try fx.count("SELECT priority FROM jobs WHERE id = $1::uuid", [id])
         figures.expect(priority == 1, "priority \(priority): the first payload's effect only")
         let intents = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'intent'", [key])
-        let denied = try fx.count("SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'denied' AND outcome = 'idempotency_conflict'", [key])
+        let denied = try fx.count(
+            "SELECT count(*) FROM audit_logs WHERE idempotency_key = $1 AND phase = 'denied' AND outcome = 'idempotency_conflict'", [key])
         figures.expect(intents == 1 && denied == n + 3, "intent rows \(intents), conflict rows \(denied)")
         figures.attempted = n + 3
         figures.executed = counter.count - 1
@@ -175,9 +193,11 @@ struct ReliabilityIdempotencyTests {
         try fx.db.query("INSERT INTO user_permissions (user_id, role) VALUES ('mallory', 'admin')")
         try fx.db.query("DELETE FROM user_permissions WHERE user_id = $1", [me])
         let id = try fx.insertJob(status: .queued)
-        let spoofed = ["USER": "mallory", "LOGNAME": "mallory", "USERNAME": "mallory", "SUDO_USER": "mallory", "SUDO_UID": "4242",
-                       "SSH_CLIENT": "10.6.6.6 40000 22", "SSH_CONNECTION": "10.6.6.6 40000 10.0.0.1 22", "SSH_TTY": "/dev/pts/9",
-                       "SSH_AUTH_SOCK": "/tmp/mallory", "LOGIN_USER": "mallory", "HOME": "/home/mallory"]
+        let spoofed = [
+            "USER": "mallory", "LOGNAME": "mallory", "USERNAME": "mallory", "SUDO_USER": "mallory", "SUDO_UID": "4242",
+            "SSH_CLIENT": "10.6.6.6 40000 22", "SSH_CONNECTION": "10.6.6.6 40000 10.0.0.1 22", "SSH_TTY": "/dev/pts/9",
+            "SSH_AUTH_SOCK": "/tmp/mallory", "LOGIN_USER": "mallory", "HOME": "/home/mallory"
+        ]
         let argv = try Self.cli(fx, ["job.cancel", "id=\(id)"])
         let denied = try Child.run(argv, environment: spoofed)
         let deniedReq = UUID(uuidString: Self.json(denied.stdout)["request_id"] as? String ?? "")
@@ -187,15 +207,18 @@ struct ReliabilityIdempotencyTests {
         let done = try Child.run(argv, environment: spoofed)
         let doneReq = UUID(uuidString: Self.json(done.stdout)["request_id"] as? String ?? "")
         figures.expect(done.status == 0, "operator account: \(done.stdout) \(done.stderr)")
-        let canI = try Child.run([Reliability.binary, "can-i", "job.cancel", "--json", "--postgres", fx.backend.url, "--redis", try TestServers.redisURL()],
-                                 environment: spoofed)
+        let canI = try Child.run(
+            [Reliability.binary, "can-i", "job.cancel", "--json", "--postgres", fx.backend.url, "--redis", try TestServers.redisURL()],
+            environment: spoofed)
 
         var actors: [String] = []
         figures.expect(deniedReq != nil && doneReq != nil, "request ids: \(denied.stdout) \(done.stdout)")
         for request in [deniedReq, doneReq].compactMap({ $0 }) {
-            actors += try fx.db.query("SELECT user_id, coalesce(acting_as, '') AS acting_as FROM audit_logs WHERE request_id = $1", [request]).rows.map {
-                try $0.get("user_id", as: String.self) + (try $0.get("acting_as", as: String.self).isEmpty ? "" : " as " + $0.get("acting_as", as: String.self))
-            }
+            actors += try fx.db.query("SELECT user_id, coalesce(acting_as, '') AS acting_as FROM audit_logs WHERE request_id = $1", [request]).rows
+                .map {
+                    try $0.get("user_id", as: String.self)
+                        + (try $0.get("acting_as", as: String.self).isEmpty ? "" : " as " + $0.get("acting_as", as: String.self))
+                }
         }
         figures.expect(actors.count == 3 && actors.allSatisfy { $0 == me }, "audited actors \(actors), expected \(me)")
         let mallory = try fx.count("SELECT count(*) FROM audit_logs WHERE user_id = 'mallory' OR acting_as = 'mallory'")

@@ -23,15 +23,18 @@ struct ReliabilityPostgresFaultTests {
 
         // Up: an action runs and is audited (so what follows is the outage's doing).
         try postgres.query("INSERT INTO queues (name, stage) VALUES ('video_cutter', 'video_cutter')")
-        let before = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.pause")!, actor: Actor(user: "warmup", ip: ip),
-                                                              overriding: ["queue": .string("video_cutter")]))
+        let before = dispatcher.dispatch(
+            ValidPayload.request(
+                ActionCatalog.spec("queue.pause")!, actor: Actor(user: "warmup", ip: ip),
+                overriding: ["queue": .string("video_cutter")]))
         figures.expect(before.succeeded, "with PostgreSQL up: \(before.message)")
         let executedBefore = counter.count
 
         try pg.kill()
         let mutating = ActionCatalog.all.filter(\.mutating)
         let n = 200
-        var refused = 0, other: [String] = []
+        var refused = 0
+        var other: [String] = []
         var requests: [UUID] = []
         for i in 0..<n {
             let spec = mutating[i % mutating.count]
@@ -50,10 +53,13 @@ struct ReliabilityPostgresFaultTests {
         figures.expect(refused == n, "not refused as audit-unavailable: \(other)")
 
         // The real binary says so too, with its exit status 7.
-        let cli = try Child.run([Reliability.binary, "action", "queue.pause", "queue=video_cutter", "--json",
-                                 "--postgres", pg.url, "--redis", try TestServers.redisURL(), "--namespace", stack.ns.prefix,
-                                 "--data-dir", stack.dataDir.path])
-        figures.expect(cli.status == 7 && cli.stdout.contains("\"error\":\"audit_unavailable\""), "agentos action: \(cli.status) \(cli.stdout) \(cli.stderr)")
+        let cli = try Child.run([
+            Reliability.binary, "action", "queue.pause", "queue=video_cutter", "--json",
+            "--postgres", pg.url, "--redis", try TestServers.redisURL(), "--namespace", stack.ns.prefix,
+            "--data-dir", stack.dataDir.path
+        ])
+        figures.expect(
+            cli.status == 7 && cli.stdout.contains("\"error\":\"audit_unavailable\""), "agentos action: \(cli.status) \(cli.stdout) \(cli.stderr)")
 
         // Back up: no row of any refused request exists, and the chain verifies.
         try pg.restart()
@@ -62,8 +68,10 @@ struct ReliabilityPostgresFaultTests {
         figures.expect(leaked == 0, "\(leaked) audit rows for refused requests")
         let verification = try AuditVerifier.verify(stack.actions.audit)
         figures.expect(verification.ok, "\(verification.summary)")
-        let after = dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("queue.resume")!, actor: Actor(user: "after-restart", ip: "127.0.0.9"),
-                                                             overriding: ["queue": .string("video_cutter")]))
+        let after = dispatcher.dispatch(
+            ValidPayload.request(
+                ActionCatalog.spec("queue.resume")!, actor: Actor(user: "after-restart", ip: "127.0.0.9"),
+                overriding: ["queue": .string("video_cutter")]))
         figures.expect(after.succeeded, "after the restart: \(after.message)")
 
         figures.attempted = n + 1
@@ -81,14 +89,17 @@ struct ReliabilityPostgresFaultTests {
     /// effect has its intent row, and the chain verifies.
     @Test func check03PostgresKilledDuringActionsKeepsEffectsAndSuccessRowsEqual() throws {
         let started = Date()
-        var figures = Reliability.Figures(check: 3, test: "ReliabilityPostgresFaultTests/check03PostgresKilledDuringActionsKeepsEffectsAndSuccessRowsEqual")
+        var figures = Reliability.Figures(
+            check: 3, test: "ReliabilityPostgresFaultTests/check03PostgresKilledDuringActionsKeepsEffectsAndSuccessRowsEqual")
         let pg = try PrivatePostgres()
         let postgres = try PostgresClient.migrated(pg.url)
         let redis = try RedisClient(url: TestServers.redisURL())
         let stack = try ReliabilityStack(postgres: postgres, postgresURL: pg.url, redis: redis)
         defer { stack.close() }
-        let line = try #require(try postgres.query("INSERT INTO logs (ts, level, source, message) VALUES (now(), 'error', 'rel', 'x') RETURNING id")
-            .rows.first).get("id", as: Int.self)
+        let line = try #require(
+            try postgres.query("INSERT INTO logs (ts, level, source, message) VALUES (now(), 'error', 'rel', 'x') RETURNING id")
+                .rows.first
+        ).get("id", as: Int.self)
         let (dispatcher, counter) = stack.actions.dispatcher.counting()
 
         let n = Reliability.size(fast: 200, full: 1_000)
@@ -105,8 +116,9 @@ struct ReliabilityPostgresFaultTests {
                 while true {
                     let i = next.add(1, ordering: .relaxed).oldValue
                     guard i < n else { return }
-                    let request = ActionRequest(action: "logs.bookmark", payload: ["id": .int(line), "note": .string("rel3-\(i)")],
-                                                actor: Actor(user: "op\(i % 250)", sessionID: "rel-3"))
+                    let request = ActionRequest(
+                        action: "logs.bookmark", payload: ["id": .int(line), "note": .string("rel3-\(i)")],
+                        actor: Actor(user: "op\(i % 250)", sessionID: "rel-3"))
                     let report = dispatcher.dispatch(request)
                     outcomes.withLock { $0[report.succeeded ? "success" : (report.failure?.outcome ?? "?"), default: 0] += 1 }
                     done.add(1, ordering: .relaxed)
@@ -128,10 +140,13 @@ struct ReliabilityPostgresFaultTests {
         group.wait()
 
         let effects = try postgres.query("SELECT note FROM log_bookmarks WHERE note LIKE 'rel3-%'").rows.map { try $0.get("note", as: String.self) }
-        let rows = try postgres.query("""
+        let rows = try postgres.query(
+            """
             SELECT request_id, phase, outcome, payload->>'note' AS note FROM audit_logs WHERE action = 'logs.bookmark' ORDER BY seq
-            """).rows
-        var successNotes: [String] = [], intentNotes = Set<String>()
+            """
+        ).rows
+        var successNotes: [String] = []
+        var intentNotes = Set<String>()
         for row in rows {
             let note = try row.get("note", as: String?.self) ?? ""
             let phase = try row.get("phase", as: String.self)
@@ -154,7 +169,8 @@ struct ReliabilityPostgresFaultTests {
         figures.auditRows = rows.count
         figures.unaudited = withoutIntent.count
         figures.lostAuditRows = Set(effects).subtracting(successNotes).count
-        figures.notes = "\(killed) kills; effects \(effects.count) = success rows \(successNotes.count); outcomes \(counted.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); executor reached \(counter.count)"
+        figures.notes =
+            "\(killed) kills; effects \(effects.count) = success rows \(successNotes.count); outcomes \(counted.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); executor reached \(counter.count)"
         Reliability.record(figures, started: started)
         postgres.shutdown()
     }

@@ -1,9 +1,10 @@
-@testable import AgentOSAdapters
 import AgentOSCore
 import AgentOSWorld
 import Foundation
 import Synchronization
 import Testing
+
+@testable import AgentOSAdapters
 
 /// Checks 2, 7, 8, 9 and 10: Redis killed under actions, the sliding-window limiter hammered,
 /// TTLs on every limiter key, the shared breaker on an injected clock across processes, and a
@@ -26,22 +27,28 @@ struct ReliabilityRedisTests {
 
         let n = Reliability.size(fast: 200, full: 1_000)
         let kills = Reliability.size(fast: 3, full: 8)
-        let ids = try backend.postgres.query("""
+        let ids = try backend.postgres.query(
+            """
             INSERT INTO jobs (id, name, stage, queue, status, priority, owner)
             SELECT gen_random_uuid(), 'rel2-' || g, 'video_downloader', 'video_downloader', 'queued', 5, 'rel' FROM generate_series(1, $1::int) g
             RETURNING id::text AS id
-            """, [n]).rows.map { try $0.get("id", as: String.self) }
+            """, [n]
+        ).rows.map { try $0.get("id", as: String.self) }
         let broker = redis.selecting(database: 0)
         for chunk in stride(from: 0, to: ids.count, by: 200) {
             let commands = ids[chunk..<min(chunk + 200, ids.count)].flatMap { id in
-                let job = Job(id: id, name: "rel2", stage: "video_downloader", queue: "video_downloader", status: .queued, priority: 5, owner: "rel", createdAt: Date())
-                return stack.ns.brokerPush(queue: "video_downloader", priority: 5, job: id,
-                                           message: KombuMessage.task(job: job, taskName: "agentos.video_downloader", deliveryTag: "t-" + id))
+                let job = Job(
+                    id: id, name: "rel2", stage: "video_downloader", queue: "video_downloader", status: .queued, priority: 5, owner: "rel",
+                    createdAt: Date())
+                return stack.ns.brokerPush(
+                    queue: "video_downloader", priority: 5, job: id,
+                    message: KombuMessage.task(job: job, taskName: "agentos.video_downloader", deliveryTag: "t-" + id))
             }
             _ = try broker.pipeline(commands)
         }
 
-        let next = Atomic<Int>(0), done = Atomic<Int>(0)
+        let next = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
         let requests = Mutex<[UUID]>([])
         let successes = Atomic<Int>(0)
         let group = DispatchGroup()
@@ -52,8 +59,9 @@ struct ReliabilityRedisTests {
                 while true {
                     let i = next.add(1, ordering: .relaxed).oldValue
                     guard i < n else { return }
-                    let request = ActionRequest(action: "job.cancel", payload: ["id": .string(ids[i])],
-                                                actor: Actor(user: "op\(i % 50)", sessionID: "rel-2"))
+                    let request = ActionRequest(
+                        action: "job.cancel", payload: ["id": .string(ids[i])],
+                        actor: Actor(user: "op\(i % 50)", sessionID: "rel-2"))
                     requests.withLock { $0.append(request.requestID) }
                     if dispatcher.dispatch(request).succeeded { successes.add(1, ordering: .relaxed) } else { usleep(10_000) }
                     done.add(1, ordering: .relaxed)
@@ -76,25 +84,30 @@ struct ReliabilityRedisTests {
         let all = requests.withLock { $0 }
         let unaccounted = all.filter { rows[$0]?.isEmpty ?? true }
         let executedWithoutIntent = counter.executed.filter { !(rows[$0]?.contains { $0.phase == "intent" } ?? false) }
-        let cancelledWithoutIntent = try backend.postgres.query("""
+        let cancelledWithoutIntent = try backend.postgres.query(
+            """
             SELECT count(*) AS n FROM jobs j WHERE j.status = 'cancelled'
                AND NOT EXISTS (SELECT 1 FROM audit_logs a WHERE a.phase = 'intent' AND a.action = 'job.cancel' AND a.target = j.id::text)
-            """).rows[0].get("n", as: Int.self)
+            """
+        ).rows[0].get("n", as: Int.self)
         let cancelled = try backend.postgres.query("SELECT count(*) AS n FROM jobs WHERE status = 'cancelled'").rows[0].get("n", as: Int.self)
         let verification = try AuditVerifier.verify(stack.actions.audit)
         figures.expect(all.count == n && unaccounted.isEmpty, "\(unaccounted.count) request ids without an audit row")
-        figures.expect(executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0,
-                       "executed without intent: \(executedWithoutIntent.count); cancelled jobs without intent: \(cancelledWithoutIntent)")
+        figures.expect(
+            executedWithoutIntent.isEmpty && cancelledWithoutIntent == 0,
+            "executed without intent: \(executedWithoutIntent.count); cancelled jobs without intent: \(cancelledWithoutIntent)")
         figures.expect(verification.ok, "\(verification.summary)")
-        figures.expect(killed == kills && successes.load(ordering: .relaxed) > 0 && successes.load(ordering: .relaxed) < n,
-                       "\(successes.load(ordering: .relaxed)) of \(n) succeeded across \(killed) kills")
+        figures.expect(
+            killed == kills && successes.load(ordering: .relaxed) > 0 && successes.load(ordering: .relaxed) < n,
+            "\(successes.load(ordering: .relaxed)) of \(n) succeeded across \(killed) kills")
 
         figures.attempted = n
         figures.executed = counter.count
         figures.refused = n - successes.load(ordering: .relaxed)
         figures.auditRows = all.compactMap { rows[$0]?.count }.reduce(0, +)
         figures.unaudited = unaccounted.count + executedWithoutIntent.count + cancelledWithoutIntent
-        figures.notes = "\(killed) kill -9 + restarts; \(cancelled) jobs cancelled; \(unaccounted.count) request ids unaccounted; \(executedWithoutIntent.count + cancelledWithoutIntent) effects without intent"
+        figures.notes =
+            "\(killed) kill -9 + restarts; \(cancelled) jobs cancelled; \(unaccounted.count) request ids unaccounted; \(executedWithoutIntent.count + cancelledWithoutIntent) effects without intent"
         Reliability.record(figures, started: started)
     }
 
@@ -105,19 +118,25 @@ struct ReliabilityRedisTests {
         var figures = Reliability.Figures(check: 7, test: "ReliabilityRedisTests/check07LimitHammeredByManyClientsAdmitsExactlyTen")
         let ns = Namespace(TestServers.unique("rel7"))
         let url = try TestServers.redisURL()
-        let clients = 16, perClient = Reliability.size(fast: 25, full: 250)
+        let clients = 16
+        let perClient = Reliability.size(fast: 25, full: 250)
         let t0: Int64 = 1_800_000_000_000
-        let alice = RateRule(key: "rl:alice:queue.clear", limit: 10), bob = RateRule(key: "rl:bob:queue.clear", limit: 10)
-        let admitted = Mutex<[String: Int]>([:]), retryAfter = Mutex<Set<Int>>([])
+        let alice = RateRule(key: "rl:alice:queue.clear", limit: 10)
+        let bob = RateRule(key: "rl:bob:queue.clear", limit: 10)
+        let admitted = Mutex<[String: Int]>([:])
+        let retryAfter = Mutex<Set<Int>>([])
         DispatchQueue.concurrentPerform(iterations: clients) { c in
-            guard let client = try? RedisClient(url: url) else { admitted.withLock { $0["error", default: 0] += 1 }; return }
+            guard let client = try? RedisClient(url: url) else {
+                admitted.withLock { $0["error", default: 0] += 1 }
+                return
+            }
             defer { client.shutdown() }
             let store = RedisRateLimitStore(redis: client, namespace: ns)
             for i in 0..<perClient {
                 let rule = (c + i) % 4 == 0 ? bob : alice
                 switch try? store.admit([rule], member: UUID().uuidString, nowMillis: t0 + Int64(i % 3)) {
                 case .admitted: admitted.withLock { $0[rule.key, default: 0] += 1 }
-                case let .refused(ms): if rule.key == alice.key { retryAfter.withLock { _ = $0.insert(ms) } }
+                case .refused(let ms): if rule.key == alice.key { retryAfter.withLock { _ = $0.insert(ms) } }
                 case nil: admitted.withLock { $0["error", default: 0] += 1 }
                 }
             }
@@ -127,7 +146,7 @@ struct ReliabilityRedisTests {
         // The oldest entry is at most t0 + 2: the advertised wait is what makes room again.
         let store = RedisRateLimitStore(redis: try RedisClient(url: url), namespace: ns)
         let eleventh = try store.admit([alice], member: UUID().uuidString, nowMillis: t0 + 1_000)
-        guard case let .refused(wait) = eleventh else {
+        guard case .refused(let wait) = eleventh else {
             Issue.record("an 11th request was not refused: \(eleventh)")
             return
         }
@@ -141,7 +160,8 @@ struct ReliabilityRedisTests {
         figures.attempted = clients * perClient + 3
         figures.executed = (counts[alice.key] ?? 0) + (counts[bob.key] ?? 0) + (retry == .admitted ? 1 : 0)
         figures.refused = figures.attempted - figures.executed - 1
-        figures.notes = "\(clients) connections in parallel; admitted alice \(counts[alice.key] ?? 0), bob \(counts[bob.key] ?? 0); advertised wait \(wait) ms, retry \(retry == .admitted ? "admitted" : "refused")"
+        figures.notes =
+            "\(clients) connections in parallel; admitted alice \(counts[alice.key] ?? 0), bob \(counts[bob.key] ?? 0); advertised wait \(wait) ms, retry \(retry == .admitted ? "admitted" : "refused")"
         Reliability.record(figures, started: started)
     }
 
@@ -154,16 +174,23 @@ struct ReliabilityRedisTests {
         let users = 10_000
         let errors = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 4) { part in
-            guard let client = try? RedisClient(url: url) else { errors.add(1, ordering: .relaxed); return }
+            guard let client = try? RedisClient(url: url) else {
+                errors.add(1, ordering: .relaxed)
+                return
+            }
             defer { client.shutdown() }
             let store = RedisRateLimitStore(redis: client, namespace: ns)
             for u in stride(from: part, to: users, by: 4) {
-                let rules = [RateRule(key: "rl:user\(u):job.cancel", limit: 50, burstMultiplier: 2), RateRule(key: "rl:ip:10.0.\(u / 250).\(u % 250)", limit: 100)]
+                let rules = [
+                    RateRule(key: "rl:user\(u):job.cancel", limit: 50, burstMultiplier: 2),
+                    RateRule(key: "rl:ip:10.0.\(u / 250).\(u % 250)", limit: 100)
+                ]
                 if (try? store.admit(rules, member: UUID().uuidString, nowMillis: nil)) == nil { errors.add(1, ordering: .relaxed) }
             }
         }
         let db = try RedisClient(url: url, database: Namespace.DB.rateLimit)
-        var cursor = "0", keys: [String] = []
+        var cursor = "0"
+        var keys: [String] = []
         repeat {
             let reply = try db.send("SCAN", cursor, "MATCH", "\(ns.prefix):rl:*", "COUNT", 1_000).array ?? []
             cursor = reply.first?.string ?? "0"
@@ -189,7 +216,8 @@ struct ReliabilityRedisTests {
     /// (redis-cli running the breaker's own script at once); a hung probe reopens it.
     @Test func check09BreakerOpensAtTheThresholdAndHalfOpenAdmitsExactlyThreeProbesAcrossProcesses() throws {
         let started = Date()
-        var figures = Reliability.Figures(check: 9, test: "ReliabilityRedisTests/check09BreakerOpensAtTheThresholdAndHalfOpenAdmitsExactlyThreeProbesAcrossProcesses")
+        var figures = Reliability.Figures(
+            check: 9, test: "ReliabilityRedisTests/check09BreakerOpensAtTheThresholdAndHalfOpenAdmitsExactlyThreeProbesAcrossProcesses")
         let redis = try RedisClient(url: TestServers.redisURL())
         let ns = Namespace(TestServers.unique("rel9"))
         let store = RedisBreakerStore(redis: redis, namespace: ns)
@@ -211,8 +239,10 @@ struct ReliabilityRedisTests {
         let fourOfFour = try state("redis", t0)
         try store.record("redis", success: false, probe: false, nowMillis: t0)
         let fiveOfFive = try state("redis", t0)
-        figures.expect(beforeThreshold == .closed && atThreshold == .open && fourOfFour == .closed && fiveOfFive == .open,
-                       "9 of 19: \(String(describing: beforeThreshold)), 10 of 20: \(String(describing: atThreshold)), 4 of 4: \(String(describing: fourOfFour)), 5 of 5: \(String(describing: fiveOfFive))")
+        figures.expect(
+            beforeThreshold == .closed && atThreshold == .open && fourOfFour == .closed && fiveOfFive == .open,
+            "9 of 19: \(String(describing: beforeThreshold)), 10 of 20: \(String(describing: atThreshold)), 4 of 4: \(String(describing: fourOfFour)), 5 of 5: \(String(describing: fiveOfFive))"
+        )
         let stillOpen = try store.acquire("postgres", nowMillis: t0 + Int64(n.openMillis) - 1)
         figures.expect(stillOpen == .rejected(retryAfterMillis: 1), "1 ms before half-open: \(stillOpen)")
 
@@ -227,8 +257,10 @@ struct ReliabilityRedisTests {
         var openRefusals = 0
         let openAttempts = 40
         for i in 0..<openAttempts {
-            let report = dispatcher.dispatch(ActionRequest(action: "job.cancel", payload: ["id": .string(UUID().uuidString.lowercased())],
-                                                           actor: Actor(user: "op\(i)")))
+            let report = dispatcher.dispatch(
+                ActionRequest(
+                    action: "job.cancel", payload: ["id": .string(UUID().uuidString.lowercased())],
+                    actor: Actor(user: "op\(i)")))
             if case .breakerOpen(service: service, _)? = report.failure { openRefusals += 1 }
         }
         figures.expect(openRefusals == openAttempts && counter.count == 0, "refused \(openRefusals)/\(openAttempts), backend calls \(counter.count)")
@@ -246,15 +278,21 @@ struct ReliabilityRedisTests {
         let halfOpenAt = t0 + Int64(n.openMillis)
         let clock = { (i: Int) in halfOpenAt + Int64(i % 5) }
         let pids = try (0..<processes).map { i in
-            try Child.spawn(["redis-cli", "-h", "127.0.0.1", "-p", String(port), "-n", String(Namespace.DB.breakers), "EVALSHA", RedisBreakerStore.script.sha1, "1",
-                             ns.breakerKey("workers"), "acquire", String(clock(i)), String(n.window), String(n.minimumCalls),
-                             String(n.failurePercent), String(n.openMillis), String(n.probes), String(n.probeTimeoutMillis)],
-                            stdout: "\(dir)/\(i).out", stderr: "\(dir)/\(i).err")
+            try Child.spawn(
+                [
+                    "redis-cli", "-h", "127.0.0.1", "-p", String(port), "-n", String(Namespace.DB.breakers), "EVALSHA", RedisBreakerStore.script.sha1,
+                    "1",
+                    ns.breakerKey("workers"), "acquire", String(clock(i)), String(n.window), String(n.minimumCalls),
+                    String(n.failurePercent), String(n.openMillis), String(n.probes), String(n.probeTimeoutMillis)
+                ],
+                stdout: "\(dir)/\(i).out", stderr: "\(dir)/\(i).err")
         }
-        var permits: [String: Int] = [:], probeStarts: [Int64] = []
+        var permits: [String: Int] = [:]
+        var probeStarts: [Int64] = []
         for (i, pid) in pids.enumerated() {
             let status = Child.wait(pid)
-            let first = String(decoding: FileManager.default.contents(atPath: "\(dir)/\(i).out") ?? Data(), as: UTF8.self)
+            let first =
+                String(decoding: FileManager.default.contents(atPath: "\(dir)/\(i).out") ?? Data(), as: UTF8.self)
                 .split(separator: "\n").first.map(String.init) ?? "no output (exit \(status))"
             // A probe holds its permit from its own clock; the others wait the probe timeout.
             if first == "-1" { probeStarts.append(clock(i)) }
@@ -267,16 +305,20 @@ struct ReliabilityRedisTests {
         let beforeHung = try state("workers", oldest + n.probeTimeoutMillis - 1)
         let hung = try store.acquire("workers", nowMillis: oldest + n.probeTimeoutMillis)
         let afterHung = try state("workers", oldest + n.probeTimeoutMillis)
-        figures.expect(notYet == .rejected(retryAfterMillis: Int(n.probeTimeoutMillis)) && beforeHung == .halfOpen,
-                       "1 ms before the oldest probe (\(oldest)) hangs: \(notYet), \(String(describing: beforeHung))")
-        figures.expect(hung == .rejected(retryAfterMillis: Int(n.openMillis)) && afterHung == .open,
-                       "when the oldest probe (\(oldest)) hangs: \(hung), \(String(describing: afterHung))")
+        figures.expect(
+            notYet == .rejected(retryAfterMillis: Int(n.probeTimeoutMillis)) && beforeHung == .halfOpen,
+            "1 ms before the oldest probe (\(oldest)) hangs: \(notYet), \(String(describing: beforeHung))")
+        figures.expect(
+            hung == .rejected(retryAfterMillis: Int(n.openMillis)) && afterHung == .open,
+            "when the oldest probe (\(oldest)) hangs: \(hung), \(String(describing: afterHung))")
 
         figures.attempted = 20 + 5 + openAttempts + processes
         figures.executed = counter.count + (permits["probe"] ?? 0)
         figures.refused = openRefusals + (permits["rejected"] ?? 0)
-        figures.auditRows = try backend.postgres.query("SELECT count(*) AS n FROM audit_logs WHERE outcome = 'breaker_open'").rows[0].get("n", as: Int.self)
-        figures.notes = "state after 9 failures of 19: \(beforeThreshold?.rawValue ?? "?"), 10 of 20: \(atThreshold?.rawValue ?? "?"), 4 of 4: \(fourOfFour?.rawValue ?? "?"), 5 of 5: \(fiveOfFive?.rawValue ?? "?"); OPEN: \(counter.count) backend calls of \(openAttempts); HALF_OPEN over \(processes) redis-cli processes: \(permits["probe"] ?? 0) probes; reopened when the oldest probe hung: \(afterHung?.rawValue ?? "?")"
+        figures.auditRows = try backend.postgres.query("SELECT count(*) AS n FROM audit_logs WHERE outcome = 'breaker_open'").rows[0].get(
+            "n", as: Int.self)
+        figures.notes =
+            "state after 9 failures of 19: \(beforeThreshold?.rawValue ?? "?"), 10 of 20: \(atThreshold?.rawValue ?? "?"), 4 of 4: \(fourOfFour?.rawValue ?? "?"), 5 of 5: \(fiveOfFive?.rawValue ?? "?"); OPEN: \(counter.count) backend calls of \(openAttempts); HALF_OPEN over \(processes) redis-cli processes: \(permits["probe"] ?? 0) probes; reopened when the oldest probe hung: \(afterHung?.rawValue ?? "?")"
         Reliability.record(figures, started: started)
     }
 }

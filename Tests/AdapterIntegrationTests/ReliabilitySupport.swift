@@ -116,8 +116,10 @@ enum Child {
     }
 
     /// Starts `argv`; stdout and stderr go to the given files.
-    static func spawn(_ argv: [String], environment: [String: String] = [:], replacing: Bool = false,
-                      stdout: String = "/dev/null", stderr: String = "/dev/null") throws -> pid_t {
+    static func spawn(
+        _ argv: [String], environment: [String: String] = [:], replacing: Bool = false,
+        stdout: String = "/dev/null", stderr: String = "/dev/null"
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -135,9 +137,15 @@ enum Child {
     }
 
     /// Runs `argv` to its end: status, stdout, stderr.
-    static func run(_ argv: [String], environment: [String: String] = [:], replacing: Bool = false) throws -> (status: Int32, stdout: String, stderr: String) {
-        let out = (Reliability.tmp as NSString).appendingPathComponent("child-\(UUID().uuidString).out"), err = out + ".err"
-        defer { unlink(out); unlink(err) }
+    static func run(_ argv: [String], environment: [String: String] = [:], replacing: Bool = false) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let out = (Reliability.tmp as NSString).appendingPathComponent("child-\(UUID().uuidString).out")
+        let err = out + ".err"
+        defer {
+            unlink(out)
+            unlink(err)
+        }
         let pid = try spawn(argv, environment: environment, replacing: replacing, stdout: out, stderr: err)
         let status = wait(pid)
         func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
@@ -182,7 +190,9 @@ final class PrivatePostgres: @unchecked Sendable {
     /// Runs a shell command as the cluster's OS user, from the cluster's directory.
     @discardableResult
     func asOwner(_ command: String) throws -> String {
-        if getuid() == 0 { return try Child.sh("cd '\(dir)' && runuser -u \(osUser) -- /bin/sh -c \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"") }
+        if getuid() == 0 {
+            return try Child.sh("cd '\(dir)' && runuser -u \(osUser) -- /bin/sh -c \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"")
+        }
         return try Child.sh("cd '\(dir)' && \(command)")
     }
 
@@ -217,9 +227,9 @@ enum ValidPayload {
         case .uuid: return .string(jobID)
         case .name: return .string("video_cutter")
         case .text: return .string("hello world")
-        case let .int(lo, hi): return .int(min(max(lo, 1), hi))
+        case .int(let lo, let hi): return .int(min(max(lo, 1), hi))
         case .bool: return .bool(true)
-        case let .choice(values): return .string(values[0])
+        case .choice(let values): return .string(values[0])
         case .schedule: return .string("*/5 * * * *")
         case .path: return .string("configs/console.json")
         }
@@ -237,15 +247,16 @@ enum ValidPayload {
     static func request(_ spec: ActionSpec, actor: Actor, key: String? = nil, overriding extra: [String: PayloadValue] = [:]) -> ActionRequest {
         let raw = payload(spec).merging(extra) { _, new in new }
         let critical = spec.confirmation == .typed
-        return ActionRequest(action: spec.name, payload: raw, actor: actor, idempotencyKey: key,
-                             reason: critical ? "TICKET-1234" : nil, confirmation: critical ? target(spec, raw) : nil)
+        return ActionRequest(
+            action: spec.name, payload: raw, actor: actor, idempotencyKey: key,
+            reason: critical ? "TICKET-1234" : nil, confirmation: critical ? target(spec, raw) : nil)
     }
 }
 
 extension ActionReport {
-    var failure: ActionFailure? { if case let .failure(f) = outcome { return f } else { return nil } }
+    var failure: ActionFailure? { if case .failure(let f) = outcome { return f } else { return nil } }
     var isAuditUnavailable: Bool { if case .auditUnavailable? = failure { return true } else { return false } }
-    var isReplay: Bool { if case let .success(r) = outcome { return r.replayed } else { return false } }
+    var isReplay: Bool { if case .success(let r) = outcome { return r.replayed } else { return false } }
 }
 
 /// The live dispatcher over given servers, in a namespace and data directory of its own.
@@ -259,8 +270,11 @@ final class ReliabilityStack: @unchecked Sendable {
     let dataManager: AdminDataManager
     let actions: LiveActions
 
-    init(postgres: PostgresClient, postgresURL: String, redis: RedisClient, permissions: PermissionSource = StaticPermissions(fallback: Grant(role: .admin)),
-         options: ActionDispatcher.Options = .init()) throws {
+    init(
+        postgres: PostgresClient, postgresURL: String, redis: RedisClient,
+        permissions: PermissionSource = StaticPermissions(fallback: Grant(role: .admin)),
+        options: ActionDispatcher.Options = .init()
+    ) throws {
         self.postgres = postgres
         self.redis = redis
         let n = TestServers.unique("rel")
@@ -270,8 +284,9 @@ final class ReliabilityStack: @unchecked Sendable {
         cache = RedisSnapshotCache(redis: redis, namespace: ns)
         bus = RedisEventBus(redis: redis, namespace: ns, source: "reliability")
         dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns), bus: bus)
-        actions = try LiveActions(redis: redis, postgres: postgres, namespace: ns, dataDirectory: dataDir, postgresURL: postgresURL,
-                                  dataManager: dataManager, cache: cache, bus: bus, options: options, permissions: permissions)
+        actions = try LiveActions(
+            redis: redis, postgres: postgres, namespace: ns, dataDirectory: dataDir, postgresURL: postgresURL,
+            dataManager: dataManager, cache: cache, bus: bus, options: options, permissions: permissions)
     }
 
     func close() {
@@ -283,7 +298,8 @@ final class ReliabilityStack: @unchecked Sendable {
     func auditRows() throws -> [UUID: [(phase: String, outcome: String?)]] {
         var rows: [UUID: [(phase: String, outcome: String?)]] = [:]
         for row in try postgres.query("SELECT request_id, phase, outcome FROM audit_logs ORDER BY seq").rows {
-            rows[try row.get("request_id", as: UUID.self), default: []].append((try row.get("phase", as: String.self), try row.get("outcome", as: String?.self)))
+            rows[try row.get("request_id", as: UUID.self), default: []].append(
+                (try row.get("phase", as: String.self), try row.get("outcome", as: String?.self)))
         }
         return rows
     }

@@ -155,7 +155,8 @@ struct RoundTripTests {
         defer { fx.close() }
         let id = try fx.insertJob(status: .queued)
         let ns = fx.ns
-        let events = fx.redis(Namespace.DB.events), breakers = fx.redis(Namespace.DB.breakers)
+        let events = fx.redis(Namespace.DB.events)
+        let breakers = fx.redis(Namespace.DB.breakers)
         try fx.redis(Namespace.DB.cache).send("SET", ns.snapshotKey, "stale")
         let seqBefore = try events.send("GET", ns.eventsSeqKey).int ?? 0
         let service = ActionCatalog.spec("job.cancel")!.service.rawValue
@@ -168,11 +169,12 @@ struct RoundTripTests {
         let outcomes = try breakers.send("HGET", ns.breakerKey(service), "outcomes").string ?? ""
         #expect(outcomes.count == min(outcomesBefore.count + 1, 20) && outcomes.hasSuffix("0"), "the success was recorded: \(outcomes)")
         #expect(try fx.redis(Namespace.DB.cache).send("EXISTS", ns.snapshotKey).int == 0)
-        let stored = try #require(try fx.redis(Namespace.DB.idempotency)
-            .send("GET", ns.idempotencyKey(IdempotencyScope(user: fx.actor.user, action: "job.cancel", key: "flush-\(id)"))).string)
+        let stored = try #require(
+            try fx.redis(Namespace.DB.idempotency)
+                .send("GET", ns.idempotencyKey(IdempotencyScope(user: fx.actor.user, action: "job.cancel", key: "flush-\(id)"))).string)
         #expect(stored.contains("\"done\""))
         let replay = fx.run("job.cancel", ["id": .string(id)], key: "flush-\(id)")
-        #expect({ if case let .success(r) = replay.outcome { return r.replayed } else { return false } }(), "\(replay.message)")
+        #expect({ if case .success(let r) = replay.outcome { return r.replayed } else { return false } }(), "\(replay.message)")
         // Every pooled connection of the fixture's client answers on its own database.
         let home = fx.backend.redis.configuration.database
         for _ in 0..<6 {

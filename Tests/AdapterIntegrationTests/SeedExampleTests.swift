@@ -11,19 +11,25 @@ struct SeedExampleTests {
         try fx.cache.put(Data("{}".utf8), ttlSeconds: 30)
         let secondConsole = RedisEventBus(redis: fx.backend.redis, namespace: fx.ns, source: "console-2")
         var iterator = secondConsole.subscribe().makeAsyncIterator()
-        guard case .connected? = await iterator.next() else { Issue.record("second console did not subscribe"); return [] }
+        guard case .connected? = await iterator.next() else {
+            Issue.record("second console did not subscribe")
+            return []
+        }
         let report = fx.run(action, payload)
         try fx.expectSuccess(report)
         #expect(try fx.cache.get() == nil, "the SSOT cache is invalidated")
         var seen: [EventEnvelope] = []
         // Until the cascade's last event (other messages, e.g. a reconnect, are skipped; the stream never ends here).
         while seen.count < 10 {
-            guard let message = await iterator.next() else { Issue.record("the second console's stream ended"); break }
-            guard case let .event(e) = message else { continue }
+            guard let message = await iterator.next() else {
+                Issue.record("the second console's stream ended")
+                break
+            }
+            guard case .event(let e) = message else { continue }
             seen.append(e)
             if case .cacheInvalidated = e.event { break }
         }
-        #expect(seen.contains { if case let .actionExecuted(n) = $0.event { return n.action == action && n.user == "tester" } else { return false } })
+        #expect(seen.contains { if case .actionExecuted(let n) = $0.event { return n.action == action && n.user == "tester" } else { return false } })
         // The second console reloads and sees the new state.
         let snapshot = try fx.dataManager.snapshot().0
         #expect(snapshot.generation >= 1)
@@ -35,7 +41,7 @@ struct SeedExampleTests {
         defer { fx.close() }
         let id = try fx.insertJob(status: .pending)
         let events = try await run(fx, "job.cancel", ["id": .string(id)])
-        #expect(events.contains { if case let .jobCancelled(p) = $0.event { return p.id == id } else { return false } })
+        #expect(events.contains { if case .jobCancelled(let p) = $0.event { return p.id == id } else { return false } })
         #expect(try fx.jobStatus(id) == "cancelled")
         let snapshot = try fx.dataManager.snapshot().0
         #expect(snapshot.jobs.recent.first { $0.id == id }?.status == .cancelled)
@@ -46,7 +52,10 @@ struct SeedExampleTests {
         defer { fx.close() }
         for _ in 0..<3 { try fx.insertJob(status: .queued, queue: "intelligent_cropper") }
         let events = try await run(fx, "queue.clear", ["queue": .string("intelligent_cropper")])
-        #expect(events.contains { if case let .queueUpdated(p, "queue.cleared") = $0.event { return p.name == "intelligent_cropper" } else { return false } })
+        #expect(
+            events.contains {
+                if case .queueUpdated(let p, "queue.cleared") = $0.event { return p.name == "intelligent_cropper" } else { return false }
+            })
         let snapshot = try fx.dataManager.snapshot().0
         #expect(snapshot.queues.first { $0.name == "intelligent_cropper" }?.pending == 0)
         let audit = try fx.db.query("SELECT phase, reason, target FROM audit_logs WHERE action = 'queue.clear' ORDER BY seq").rows

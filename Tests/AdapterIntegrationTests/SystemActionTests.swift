@@ -26,7 +26,7 @@ struct SystemActionTests {
         let fx = try ActionFixture()
         defer { fx.close() }
         let jobs = try fx.count("SELECT count(*) FROM jobs")
-        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_cutter")]))  // leaves a rate-limit window
+        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_cutter")])) // leaves a rate-limit window
         try fx.actions.breakers.force("redis", open: true, nowMillis: nil)
         try fx.cache.put(Data("{}".utf8), ttlSeconds: 30)
         #expect(try fx.redis(3).send("EXISTS", fx.ns.rateKey("rl:tester:queue.pause")).int == 1)
@@ -92,7 +92,9 @@ struct SystemActionTests {
         try fx.expectSuccess(fx.run("system.alert_ack", ["id": .int(id)]))
         #expect(try fx.scalar("SELECT status || ':' || acked_by FROM alerts WHERE id = $1", [id], as: String.self) == "acked:tester")
         try fx.expectSuccess(fx.run("system.alert_silence", ["id": .int(id), "minutes": .int(30)]))
-        #expect(try fx.count("SELECT count(*) FROM alerts WHERE id = $1 AND status = 'silenced' AND silenced_until > now() + interval '29 minutes'", [id]) == 1)
+        #expect(
+            try fx.count("SELECT count(*) FROM alerts WHERE id = $1 AND status = 'silenced' AND silenced_until > now() + interval '29 minutes'", [id])
+                == 1)
         #expect(fx.run("system.alert_ack", ["id": .int(999_999)]).outcome == .failure(.notFound("alert 999999")))
     }
 
@@ -103,7 +105,10 @@ struct SystemActionTests {
         #expect(try fx.redis(4).send("HGET", fx.ns.breakerKey("workers"), "state").string == "open")
         let id = try fx.anyID("SELECT id FROM workers LIMIT 1")
         let refused = fx.run("worker.ping", ["id": .string(id)])
-        guard case .failure(.breakerOpen(service: "workers", _)) = refused.outcome else { Issue.record("open breaker admitted: \(refused.message)"); return }
+        guard case .failure(.breakerOpen(service: "workers", _)) = refused.outcome else {
+            Issue.record("open breaker admitted: \(refused.message)")
+            return
+        }
         try fx.expectSuccess(fx.run("system.breaker_reset", ["service": .string("workers")]))
         #expect(try fx.redis(4).send("HGET", fx.ns.breakerKey("workers"), "state").string == "closed")
         try fx.expectSuccess(fx.run("worker.ping", ["id": .string(id)]))
@@ -125,13 +130,16 @@ struct SystemActionTests {
         try fx.redis(6).send("HSET", fx.ns.sessionKey("abc"), "user", "bob", "last_seen", ISOTime.format(Date()))
         let events = fx.bus.subscribe()
         var iterator = events.makeAsyncIterator()
-        _ = await iterator.next()  // connected
+        _ = await iterator.next() // connected
         try fx.expectSuccess(fx.run("system.session_terminate", ["session": .string("abc")]))
         #expect(try fx.redis(6).send("EXISTS", fx.ns.sessionKey("abc")).int == 0)
         var kicked = false
         for _ in 0..<5 {
-            guard case let .event(e)? = await iterator.next() else { continue }
-            if case .sessionKick("abc") = e.event { kicked = true; break }
+            guard case .event(let e)? = await iterator.next() else { continue }
+            if case .sessionKick("abc") = e.event {
+                kicked = true
+                break
+            }
         }
         #expect(kicked)
     }
@@ -141,7 +149,8 @@ struct SystemActionTests {
         defer { fx.close() }
         let dir = fx.dataDir.appendingPathComponent("io/output/job1")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let old = dir.appendingPathComponent("old.mp4"), new = dir.appendingPathComponent("new.mp4")
+        let old = dir.appendingPathComponent("old.mp4")
+        let new = dir.appendingPathComponent("new.mp4")
         try Data(count: 100).write(to: old)
         try Data(count: 100).write(to: new)
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-40 * 86_400)], ofItemAtPath: old.path)
@@ -157,7 +166,7 @@ struct SystemActionTests {
         try fx.expectSuccess(fx.run("system.health_check"))
         let report = fx.run("system.audit_verify")
         try fx.expectSuccess(report)
-        guard case let .success(r) = report.outcome else { return }
+        guard case .success(let r) = report.outcome else { return }
         #expect(r.details["ok"] == .bool(true))
         #expect((r.affected) >= 3)
     }
@@ -191,7 +200,9 @@ struct SystemActionTests {
         let report = fx.run("database.kill_idle", ["minutes": .int(1)])
         try fx.expectSuccess(report)
         #expect(try fx.count("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [idlePID]) == 1)
-        #expect(fx.run("database.cancel_query", ["pid": .int(1)]).outcome == .failure(.notFound("backend pid 1 (a client of this database other than the console's own)")))
+        #expect(
+            fx.run("database.cancel_query", ["pid": .int(1)]).outcome
+                == .failure(.notFound("backend pid 1 (a client of this database other than the console's own)")))
     }
 
     @Test func purgeHistoryDeletesOldFinishedJobsOnly() throws {

@@ -20,26 +20,48 @@ struct CeleryProtocolTests {
 
     /// The quoted arguments of a MONITOR line (`\"`, `\\`, `\xHH`, `\n` escapes).
     static func tokens(_ line: String) -> [[UInt8]] {
-        var out: [[UInt8]] = [], cur: [UInt8] = [], inside = false
+        var out: [[UInt8]] = []
+        var cur: [UInt8] = []
+        var inside = false
         let b = Array(line.utf8)
         var i = 0
         while i < b.count {
             let c = b[i]
-            if !inside { if c == UInt8(ascii: "\"") { inside = true; cur = [] }; i += 1; continue }
+            if !inside {
+                if c == UInt8(ascii: "\"") {
+                    inside = true
+                    cur = []
+                }
+                i += 1
+                continue
+            }
             if c == UInt8(ascii: "\\"), i + 1 < b.count {
                 let n = b[i + 1]
                 switch n {
                 case UInt8(ascii: "x"):
                     cur.append(UInt8(String(decoding: b[(i + 2)..<(i + 4)], as: UTF8.self), radix: 16)!)
                     i += 4
-                case UInt8(ascii: "n"): cur.append(10); i += 2
-                case UInt8(ascii: "r"): cur.append(13); i += 2
-                case UInt8(ascii: "t"): cur.append(9); i += 2
-                default: cur.append(n); i += 2
+                case UInt8(ascii: "n"):
+                    cur.append(10)
+                    i += 2
+                case UInt8(ascii: "r"):
+                    cur.append(13)
+                    i += 2
+                case UInt8(ascii: "t"):
+                    cur.append(9)
+                    i += 2
+                default:
+                    cur.append(n)
+                    i += 2
                 }
                 continue
             }
-            if c == UInt8(ascii: "\"") { out.append(cur); inside = false } else { cur.append(c) }
+            if c == UInt8(ascii: "\"") {
+                out.append(cur)
+                inside = false
+            } else {
+                cur.append(c)
+            }
             i += 1
         }
         return out
@@ -48,7 +70,9 @@ struct CeleryProtocolTests {
     @Test func everyCapturedFrameDecodes() throws {
         let frames = try Self.frames()
         #expect(frames.count >= 40)
-        var events: [CeleryEvent] = [], requests = 0, replies = 0
+        var events: [CeleryEvent] = []
+        var requests = 0
+        var replies = 0
         for f in frames {
             let env = try CeleryEnvelope.decode(f.payload, place: f.target)
             if f.target.hasPrefix("/0.celeryev/") {
@@ -63,9 +87,14 @@ struct CeleryProtocolTests {
         }
         #expect(requests == 18 && replies == 16, "\(requests) requests, \(replies) replies")
         let types = Set(events.map(\.type))
-        #expect(types.isSuperset(of: ["worker-online", "worker-heartbeat", "worker-offline", "task-sent", "task-received", "task-started", "task-succeeded"]))
+        #expect(
+            types.isSuperset(of: [
+                "worker-online", "worker-heartbeat", "worker-offline", "task-sent", "task-received", "task-started", "task-succeeded"
+            ]))
         // A task.multi frame with several events.
-        let multi = try frames.filter { $0.target == "/0.celeryev/task.multi" }.map { try CeleryEvent.events(in: CeleryEnvelope.decode($0.payload, place: "m"), place: "m").count }
+        let multi = try frames.filter { $0.target == "/0.celeryev/task.multi" }.map {
+            try CeleryEvent.events(in: CeleryEnvelope.decode($0.payload, place: "m"), place: "m").count
+        }
         #expect(multi.contains { $0 > 1 })
     }
 
@@ -84,7 +113,9 @@ struct CeleryProtocolTests {
 
     @Test func heartbeatExpiryAfterTwiceTheFrequency() {
         var state = CeleryState()
-        state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w@h", timestamp: 100, fields: ["freq": .double(2), "active": .int(1), "processed": .int(7)]))
+        state.apply(
+            CeleryEvent(
+                type: "worker-heartbeat", hostname: "w@h", timestamp: 100, fields: ["freq": .double(2), "active": .int(1), "processed": .int(7)]))
         #expect(state.workerInfos(now: 103.9).first?.status == .online)
         #expect(state.workerInfos(now: 104.1).first?.status == .offline)
         state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w@h", timestamp: 104, fields: [:]))
@@ -103,13 +134,19 @@ struct CeleryProtocolTests {
     }
 
     @Test(arguments: [
-        ("{\"body\": \"gASV\", \"content-type\": \"application/x-python-serialize\", \"properties\": {\"body_encoding\": \"base64\"}}", "pickle is never loaded"),
+        (
+            "{\"body\": \"gASV\", \"content-type\": \"application/x-python-serialize\", \"properties\": {\"body_encoding\": \"base64\"}}",
+            "pickle is never loaded"
+        ),
         ("{\"body\": \"eyJ0eXBlIjo\", \"content-type\": \"application/json\", \"properties\": {\"body_encoding\": \"base64\"}}", "not valid base64"),
-        ("{\"body\": \"e30=\", \"content-type\": \"application/x-msgpack\", \"properties\": {\"body_encoding\": \"base64\"}}", "is not application/json"),
+        (
+            "{\"body\": \"e30=\", \"content-type\": \"application/x-msgpack\", \"properties\": {\"body_encoding\": \"base64\"}}",
+            "is not application/json"
+        ),
         ("{\"body\": \"e30=\", \"content-type\": \"application/json\", \"properties\": {\"body_encoding\": \"base64\"", "not JSON"),
         ("[1, 2]", "not a JSON object"),
         ("{\"body\": \"W10=\", \"properties\": {\"body_encoding\": \"rot13\"}}", "is not base64"),
-        ("{\"body\": \"bm90IGpzb24=\", \"properties\": {\"body_encoding\": \"base64\"}}", "body is not JSON"),
+        ("{\"body\": \"bm90IGpzb24=\", \"properties\": {\"body_encoding\": \"base64\"}}", "body is not JSON")
     ])
     func malformedFramesNameThePlaceAndTheProblem(_ frame: String, _ problem: String) {
         do {
@@ -122,7 +159,9 @@ struct CeleryProtocolTests {
     }
 
     @Test func eventBodiesMustBeEvents() throws {
-        let env = CeleryEnvelope(headers: [:], properties: [:], body: .array([.object(["type": .string("task-started"), "hostname": .string("w@h"), "timestamp": .double(1)])]))
+        let env = CeleryEnvelope(
+            headers: [:], properties: [:],
+            body: .array([.object(["type": .string("task-started"), "hostname": .string("w@h"), "timestamp": .double(1)])]))
         #expect(throws: CeleryFrameError.self) { try CeleryEvent.events(in: env, place: "x") } // no uuid
         let other = CeleryEnvelope(headers: [:], properties: [:], body: .string("hello"))
         #expect(throws: CeleryFrameError.self) { try CeleryEvent.events(in: other, place: "x") }
@@ -148,8 +187,9 @@ struct CeleryProtocolTests {
     }
 
     @Test func requestEnvelopeRoundTrips() throws {
-        let body = CeleryControl.requestBody(method: "revoke", arguments: ["task_id": .string("t"), "terminate": .bool(true)], destination: ["w@h"],
-                                             ticket: "tk", replyTo: "oid")
+        let body = CeleryControl.requestBody(
+            method: "revoke", arguments: ["task_id": .string("t"), "terminate": .bool(true)], destination: ["w@h"],
+            ticket: "tk", replyTo: "oid")
         let frame = CeleryControl.envelope(body: body, exchange: "celery.pidbox", clock: 3, expires: 10.5, deliveryTag: "dt")
         let env = try CeleryEnvelope.decode(frame, place: "x")
         #expect(env.body == body)
@@ -163,7 +203,10 @@ struct CeleryProtocolTests {
 @Suite("Celery transport options")
 struct CeleryOptionsTests {
     @Test func optionsInCeleryWords() throws {
-        let t = try CeleryTransport(options: #"{"global_keyprefix": "pfx:", "fanout_prefix": "/x.", "fanout_patterns": false, "priority_steps": [0, 5], "broker_db": 2, "queues": ["a", "b"], "reply_timeout": 2.5}"#)
+        let t = try CeleryTransport(
+            options:
+                #"{"global_keyprefix": "pfx:", "fanout_prefix": "/x.", "fanout_patterns": false, "priority_steps": [0, 5], "broker_db": 2, "queues": ["a", "b"], "reply_timeout": 2.5}"#
+        )
         #expect(t.globalKeyPrefix == "pfx:" && t.fanoutPrefix == .custom("/x.") && !t.fanoutPatterns && t.prioritySteps == [0, 5])
         #expect(t.brokerDatabase == 2 && t.queues == ["a", "b"] && t.replyTimeout == 2.5)
         #expect(t.pidboxChannel == "pfx:/x.celery.pidbox")
@@ -177,7 +220,7 @@ struct CeleryOptionsTests {
         (#"{"broker_db": 99}"#, "broker database 99"),
         (#"{"fanout_prefix": 3}"#, "fanout_prefix must be"),
         ("[1]", "must be a JSON object"),
-        ("{", "not JSON"),
+        ("{", "not JSON")
     ])
     func badOptionsNameTheKey(_ text: String, _ problem: String) {
         do {

@@ -1,6 +1,7 @@
-@testable import AgentOSAdapters
 import Foundation
 import Testing
+
+@testable import AgentOSAdapters
 
 @Suite struct PostgresDecodingTests {
     @Test func timestampRoundTrip() throws {

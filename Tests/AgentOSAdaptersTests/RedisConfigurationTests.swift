@@ -1,5 +1,6 @@
-@testable import AgentOSAdapters
 import Testing
+
+@testable import AgentOSAdapters
 
 @Suite struct RedisConfigurationTests {
     @Test func plainURLWithUserPasswordAndDB() throws {
@@ -37,7 +38,7 @@ import Testing
         ("redis://h/x", "database"),
         ("localhost:6379", "missing scheme"),
         ("unix://relative", "absolute path"),
-        ("rediss://h?cert=/a", "both cert= and key="),
+        ("rediss://h?cert=/a", "both cert= and key=")
     ])
     func invalidURLsNameTheProblem(url: String, expected: String) {
         do {

@@ -7,7 +7,9 @@ import Testing
     static let ts = Date(timeIntervalSince1970: 1_795_729_200.123)
 
     static let samples: [AgentEvent] = [
-        .jobCreated(JobPatch(id: "j1", name: "clip", stage: "face_detector", queue: "face_detector", status: .queued, priority: 3, owner: "alice", createdAt: ts)),
+        .jobCreated(
+            JobPatch(
+                id: "j1", name: "clip", stage: "face_detector", queue: "face_detector", status: .queued, priority: 3, owner: "alice", createdAt: ts)),
         .jobUpdated(JobPatch(id: "j1", status: .running, progress: 0.42, workerID: "w1")),
         .jobCancelled(JobPatch(id: "j1", status: .cancelled)),
         .jobRetried(JobPatch(id: "j1", status: .queued, attempts: 0)),
@@ -26,7 +28,7 @@ import Testing
         .broadcast(nil),
         .actionExecuted(ActionNotice(action: "job.cancel", user: "alice", outcome: "success", target: "j1")),
         .cacheInvalidated,
-        .sessionKick(sessionID: "s-1"),
+        .sessionKick(sessionID: "s-1")
     ]
 
     @Test(arguments: samples)
@@ -39,7 +41,8 @@ import Testing
     }
 
     @Test func contractExampleDecodes() throws {
-        let json = #"{"v":1,"seq":1842,"type":"job.updated","ts":"2026-11-26T21:40:00.123Z","source":"sim@host","data":{"id":"abc","status":"running","stage":"face_detector","progress":0.42}}"#
+        let json =
+            #"{"v":1,"seq":1842,"type":"job.updated","ts":"2026-11-26T21:40:00.123Z","source":"sim@host","data":{"id":"abc","status":"running","stage":"face_detector","progress":0.42}}"#
         let e = try EventEnvelope.decode(Data(json.utf8))
         #expect(e.event == .jobUpdated(JobPatch(id: "abc", stage: "face_detector", status: .running, progress: 0.42)))
     }
@@ -54,7 +57,7 @@ import Testing
         (#"{"v":1,"seq":3,"type":"job.updated","ts":"2026-11-26T21:40:00Z","data":{"status":"running"}}"#, "$.data.id"),
         (#"{"v":1,"seq":3,"type":"job.updated","ts":"2026-11-26T21:40:00Z","data":{"id":"x","progress":"half"}}"#, "$.data.progress"),
         (#"{"v":2,"seq":3,"type":"job.updated","ts":"2026-11-26T21:40:00Z","data":{}}"#, "$.v"),
-        (#"{"v":1,"seq":3,"type":"job.upd"#, "$"),
+        (#"{"v":1,"seq":3,"type":"job.upd"#, "$")
     ])
     func malformedEventsNameThePath(json: String, path: String) {
         do {
@@ -87,8 +90,11 @@ import Testing
         var seqs: [Int64] = []
         var first: BusMessage?
         for await message in stream {
-            if first == nil { first = message; continue }
-            if case let .event(e) = message { seqs.append(e.seq) }
+            if first == nil {
+                first = message
+                continue
+            }
+            if case .event(let e) = message { seqs.append(e.seq) }
             if seqs.count == 1_000 { break }
         }
         #expect(first == .connected(gapPossible: false))
@@ -123,8 +129,9 @@ import Testing
     }
 
     @Test func queueWorkerAlertAndSystemEvents() {
-        var s = Snapshot(generation: 1, generatedAt: EventTests.ts, source: "live", queues: [QueueInfo(name: "q", pending: 9)],
-                         workers: [WorkerInfo(id: "w", stage: "s", status: .online)])
+        var s = Snapshot(
+            generation: 1, generatedAt: EventTests.ts, source: "live", queues: [QueueInfo(name: "q", pending: 9)],
+            workers: [WorkerInfo(id: "w", stage: "s", status: .online)])
         s.apply(.queueUpdated(QueuePatch(name: "q", pending: 0, paused: true), cause: "queue.paused"), at: EventTests.ts)
         s.apply(.workerUpdated(WorkerPatch(id: "w"), cause: "worker.offline"), at: EventTests.ts)
         s.apply(.alertRaised(Alert(id: 1, ts: EventTests.ts, severity: .warning, source: "q", title: "t")), at: EventTests.ts)
@@ -150,7 +157,8 @@ import Testing
         }
         var rng = SimRandom(seed: 77)
         var snapshot = Snapshot(generation: 1, generatedAt: EventTests.ts, source: "live")
-        var ok = 0, failed = 0
+        var ok = 0
+        var failed = 0
         let junk: [[UInt8]] = [[0x9b], [0x1b, 0x5d, 0x35, 0x32], [0xff], [0x00], Array("\u{202E}".utf8), Array("\"".utf8), Array("}".utf8)]
         for i in 0..<5_000 {
             var doc = Array(bases[i % bases.count])
@@ -167,7 +175,9 @@ import Testing
             }
             // One round trip may normalise (a time of 0.1239 s is written to the millisecond); after it, nothing changes.
             let normalised = try EventEnvelope.decode(envelope.encoded())
-            #expect(try EventEnvelope.decode(normalised.encoded()) == normalised, "what decodes re-encodes to itself: \(String(decoding: doc, as: UTF8.self))")
+            #expect(
+                try EventEnvelope.decode(normalised.encoded()) == normalised,
+                "what decodes re-encodes to itself: \(String(decoding: doc, as: UTF8.self))")
             snapshot.apply(envelope.event, at: envelope.ts)
             ok += 1
         }

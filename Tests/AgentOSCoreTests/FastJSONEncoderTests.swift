@@ -32,7 +32,10 @@ indirect enum RawJSON: Equatable {
                 i += 1
                 var items: [RawJSON] = []
                 skip()
-                if i < bytes.count, bytes[i] == 0x5D { i += 1; return .array(items) }
+                if i < bytes.count, bytes[i] == 0x5D {
+                    i += 1
+                    return .array(items)
+                }
                 while true {
                     guard let v = value() else { return nil }
                     items.append(v)
@@ -45,7 +48,10 @@ indirect enum RawJSON: Equatable {
                 i += 1
                 var members: [String: RawJSON] = [:]
                 skip()
-                if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(members) }
+                if i < bytes.count, bytes[i] == 0x7D {
+                    i += 1
+                    return .object(members)
+                }
                 while true {
                     skip()
                     guard let k = stringToken() else { return nil }
@@ -77,12 +83,14 @@ indirect enum RawJSON: Equatable {
     func fast<T: Encodable>(_ value: T) throws -> [UInt8] { try FastJSONEncoder().encodeBytes(value) }
 
     func expectSameBytes<T: Encodable>(_ value: T, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let a = try fast(value), b = try foundation(value)
+        let a = try fast(value)
+        let b = try foundation(value)
         let parsed = RawJSON.parse(a)
         let same = parsed != nil && parsed == RawJSON.parse(b) // a Bool: a failing == over big values would be diffed
-        #expect(same,
-                "\(comment): fast \(String(decoding: a.prefix(300), as: UTF8.self)) / Foundation \(String(decoding: b.prefix(300), as: UTF8.self))",
-                sourceLocation: sourceLocation)
+        #expect(
+            same,
+            "\(comment): fast \(String(decoding: a.prefix(300), as: UTF8.self)) / Foundation \(String(decoding: b.prefix(300), as: UTF8.self))",
+            sourceLocation: sourceLocation)
     }
 
     @Test func rawJSONComparisonCanFail() {
@@ -103,13 +111,16 @@ indirect enum RawJSON: Equatable {
         var fixture = fixtureSim.snapshot(generation: 7)
         fixture.system.database.running = [
             .init(pid: 4242, user: "agentos", state: "active", durationSeconds: 2.5, query: "SELECT * FROM jobs WHERE status = $1"),
-            .init(pid: 4243, user: "report", state: "idle in transaction", durationSeconds: 95, query: "UPDATE workers SET load = $2"),
+            .init(pid: 4243, user: "report", state: "idle in transaction", durationSeconds: 95, query: "UPDATE workers SET load = $2")
         ]
         var result = [fixture] + FastJSONEquivalenceTests.snapshots()
         var odd = Snapshot(generation: 2, generatedAt: start.addingTimeInterval(0.5), source: "live")
         odd.system.broadcast = Broadcast(message: "a/b \\ \"q\" \u{1}\u{1f}\u{7f}\u{2028} é 😀 \t\n\r\u{8}\u{c}", level: .critical)
-        odd.config = [ConfigEntry(key: "x", type: .float, value: .double(1e-7), defaultValue: .double(1e21),
-                                  constraints: ConfigConstraints(min: -0.0, max: 1e300, allowed: ["a", ""], pattern: "^[a-z/]+$"))]
+        odd.config = [
+            ConfigEntry(
+                key: "x", type: .float, value: .double(1e-7), defaultValue: .double(1e21),
+                constraints: ConfigConstraints(min: -0.0, max: 1e300, allowed: ["a", ""], pattern: "^[a-z/]+$"))
+        ]
         odd.jobs.byStage = ["s": ["running": 1, "failed": Int.max], "t": [:]]
         result.append(odd)
         return result
@@ -133,16 +144,19 @@ indirect enum RawJSON: Equatable {
     @Test func rowWritersMatchEncodeToEncoder() throws {
         let t = Date(timeIntervalSince1970: 1_795_729_200.25)
         let bare = Job(id: "j0", stage: "s", queue: "q", status: .pending, createdAt: t)
-        let full = Job(id: "j1", name: "clip \"1\"\n", pipeline: "p", stage: "face_detector", queue: "q/1", status: .failed, priority: 9,
-                       progress: 0.125, attempts: 2, maxAttempts: 4, workerID: "w1", owner: "alice", createdAt: t, updatedAt: t.addingTimeInterval(1),
-                       startedAt: t.addingTimeInterval(2), finishedAt: t.addingTimeInterval(3), error: "boom\u{1b}[2J", errorClass: "E",
-                       traceback: "Traceback\n\t line é")
+        let full = Job(
+            id: "j1", name: "clip \"1\"\n", pipeline: "p", stage: "face_detector", queue: "q/1", status: .failed, priority: 9,
+            progress: 0.125, attempts: 2, maxAttempts: 4, workerID: "w1", owner: "alice", createdAt: t, updatedAt: t.addingTimeInterval(1),
+            startedAt: t.addingTimeInterval(2), finishedAt: t.addingTimeInterval(3), error: "boom\u{1b}[2J", errorClass: "E",
+            traceback: "Traceback\n\t line é")
         for job in [bare, full] {
             try expectSameBytes(job, job.id)
             try expectSameBytes([job, job], "array of \(job.id)")
         }
-        let lines = [LogLine(id: 1, ts: t, level: .debug, source: "", message: ""),
-                     LogLine(id: -7, ts: t, level: .critical, source: "w1", message: "a\u{0}b", jobID: "j1", workerID: "w1")]
+        let lines = [
+            LogLine(id: 1, ts: t, level: .debug, source: "", message: ""),
+            LogLine(id: -7, ts: t, level: .critical, source: "w1", message: "a\u{0}b", jobID: "j1", workerID: "w1")
+        ]
         try expectSameBytes(lines)
         #expect(throws: EncodingError.self) {
             var bad = full
@@ -165,7 +179,10 @@ indirect enum RawJSON: Equatable {
 
     @Test func stringsAreEscapedAsFoundationDoes() throws {
         var all: [String] = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) }
-        all += ["", "/", "</script>", "\u{80}", "\u{9b}", "\u{2028}\u{2029}", "\u{202e}", "\u{feff}", "é€😀", "a\"b\\c", String(repeating: "x\u{0}", count: 500)]
+        all += [
+            "", "/", "</script>", "\u{80}", "\u{9b}", "\u{2028}\u{2029}", "\u{202e}", "\u{feff}", "é€😀", "a\"b\\c",
+            String(repeating: "x\u{0}", count: 500)
+        ]
         for s in all { try expectSameBytes([s], s.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " ")) }
         try expectSameBytes(all)
         try expectSameBytes(["k\u{1}\"/": "v"], "keys are escaped too")
@@ -176,8 +193,10 @@ indirect enum RawJSON: Equatable {
         try expectSameBytes([Int8.min, Int8.max])
         try expectSameBytes([UInt64.max, 0])
         try expectSameBytes([Int32.min, Int32.max])
-        try expectSameBytes([0.0, -0.0, 1, -1, 0.1, 1.5, 100, 1e15, 1e16, 1e17, 1e21, 1e22, 1e-5, 1e-7, 123456.789, .leastNonzeroMagnitude,
-                             .greatestFiniteMagnitude, .pi, 2.5e-3, 4.0, 1e300])
+        try expectSameBytes([
+            0.0, -0.0, 1, -1, 0.1, 1.5, 100, 1e15, 1e16, 1e17, 1e21, 1e22, 1e-5, 1e-7, 123456.789, .leastNonzeroMagnitude,
+            .greatestFiniteMagnitude, .pi, 2.5e-3, 4.0, 1e300
+        ])
         try expectSameBytes([Float(0.1), 1e10, -3, .greatestFiniteMagnitude])
         var rng = SimRandom(seed: 77)
         let random = (0..<3_000).map { i -> Double in
@@ -195,8 +214,10 @@ indirect enum RawJSON: Equatable {
     }
 
     @Test func datesAreISO8601WithMilliseconds() throws {
-        let dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 1_795_729_200.1235), Date(timeIntervalSince1970: -1.5),
-                     Date(timeIntervalSince1970: 253_402_300_799.999)]
+        let dates = [
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 1_795_729_200.1235), Date(timeIntervalSince1970: -1.5),
+            Date(timeIntervalSince1970: 253_402_300_799.999)
+        ]
         try expectSameBytes(dates)
         try expectSameBytes(["d": dates[1]])
         try expectSameBytes(dates[1], "a top-level date")
@@ -256,16 +277,18 @@ indirect enum RawJSON: Equatable {
     /// Timestamps decode as with Foundation and `ISOTime.parse`, also when the day part repeats (the
     /// decoder remembers the last day) and when a valid day is followed by an invalid time or day.
     @Test func timestampsDecodeAsWithFoundation() throws {
-        let texts = ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00.5Z", "2026-11-27T23:59:60.999Z", "2026-11-28T00:00:00.001Z",
-                     "2026-11-27T10:00:00.123456Z", "2026-11-27 10:00:00Z", "2026-11-27T10:00:00+02:00", "2026-11-27T10:00:00z",
-                     "1969-12-31T23:59:59.9Z", "2026-02-30T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T10:60:00Z", "2026-13-27T10:00:00Z",
-                     "2026-11-27T10:00:00.Z", "2026-11-27", "2026-11-27T10:00:00", "2026-11-2xT10:00:00Z", "2026-11-27T10:00:00Zx", "1e9"]
+        let texts = [
+            "2026-11-27T10:00:00Z", "2026-11-27T10:00:00.5Z", "2026-11-27T23:59:60.999Z", "2026-11-28T00:00:00.001Z",
+            "2026-11-27T10:00:00.123456Z", "2026-11-27 10:00:00Z", "2026-11-27T10:00:00+02:00", "2026-11-27T10:00:00z",
+            "1969-12-31T23:59:59.9Z", "2026-02-30T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T10:60:00Z", "2026-13-27T10:00:00Z",
+            "2026-11-27T10:00:00.Z", "2026-11-27", "2026-11-27T10:00:00", "2026-11-2xT10:00:00Z", "2026-11-27T10:00:00Zx", "1e9"
+        ]
         for text in texts {
             let json = Array("[\"2026-11-27T09:00:00Z\",\"\(text)\",\"2026-11-27T11:00:00Z\"]".utf8)
             let (fast, foundation) = decodeBoth([Date].self, json)
             switch (fast, foundation) {
-            case let (.success(a), .success(b)): #expect(a == b, "\(text)")
-            case let (.failure(a), .failure(b)): #expect(a.path == b.path && a.path == "$[1]", "\(text): \(a) / \(b)")
+            case (.success(let a), .success(let b)): #expect(a == b, "\(text)")
+            case (.failure(let a), .failure(let b)): #expect(a.path == b.path && a.path == "$[1]", "\(text): \(a) / \(b)")
             default: Issue.record("\(text): fast \(fast), Foundation \(foundation)")
             }
         }

@@ -130,7 +130,10 @@ extension SimulatorTests {
         #expect(sim.pendingCount("video_downloader") == 0)
         #expect(!sim.jobs.values.contains { $0.queue == "video_downloader" && $0.status.isWaiting })
         #expect(events.filter { if case .jobDeleted = $0 { return true } else { return false } }.count == pending)
-        guard case let .queueUpdated(patch, cause) = events.last else { Issue.record("no queue event"); return }
+        guard case .queueUpdated(let patch, let cause) = events.last else {
+            Issue.record("no queue event")
+            return
+        }
         #expect(cause == "queue.cleared" && patch.removed == pending && patch.pending == 0)
     }
 
@@ -177,7 +180,7 @@ extension SimulatorTests {
     @Test func controlCommandsRoundTripOnTheWire() throws {
         let commands: [FleetCommand] = [
             .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"), .retryFailed("q", errorClass: "Timeout"),
-            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
+            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4)
         ]
         for command in commands {
             let wire = try JSONEncoder().encode(command)
@@ -249,7 +252,10 @@ extension SimulatorTests {
         // from that warm, then the other console takes over.
         var takeover = 0
         for round in 1...4 {
-            if try b.warmIfLeader() { takeover = round; break }
+            if try b.warmIfLeader() {
+                takeover = round
+                break
+            }
             clock.now += 5
         }
         #expect(takeover == 3)

@@ -22,11 +22,11 @@ import Testing
 
     @Test func unknownFieldsAreIgnoredAndOptionalOnesDefaulted() throws {
         let json = """
-        {"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","future_field":{"x":[1,2]},
-         "jobs":{"recent":[{"id":"j1","status":"running","unknown":true}]},
-         "queues":[{"name":"video_downloader","pending":4,"colour":"blue"}],
-         "workers":[{"id":"w1","status":"online"}]}
-        """
+            {"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","future_field":{"x":[1,2]},
+             "jobs":{"recent":[{"id":"j1","status":"running","unknown":true}]},
+             "queues":[{"name":"video_downloader","pending":4,"colour":"blue"}],
+             "workers":[{"id":"w1","status":"online"}]}
+            """
         let s = try Snapshot.decode(Data(json.utf8))
         #expect(s.generation == 9 && s.source == "live")
         #expect(s.jobs.recent.first?.priority == 5 && s.jobs.recent.first?.owner == "system")
@@ -36,13 +36,22 @@ import Testing
 
     @Test(arguments: [
         (#"{"schema":"agentos.admin.ssot/4","generation":"9","generated_at":"2026-11-26T21:40:00Z"}"#, "$.generation", "integer"),
-        (#"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","jobs":{"recent":[{"id":"a","status":"running"},{"id":"b","status":"exploded"}]}}"#, "$.jobs.recent[1].status", ""),
-        (#"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","queues":[{"pending":1}]}"#, "$.queues[0].name", "missing"),
+        (
+            #"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","jobs":{"recent":[{"id":"a","status":"running"},{"id":"b","status":"exploded"}]}}"#,
+            "$.jobs.recent[1].status", ""
+        ),
+        (
+            #"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","queues":[{"pending":1}]}"#, "$.queues[0].name",
+            "missing"
+        ),
         (#"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"yesterday"}"#, "$.generated_at", "ISO 8601"),
         (#"{"schema":"agentos.admin.ssot/3","generation":9,"generated_at":"2026-11-26T21:40:00Z"}"#, "$.schema", "unsupported schema"),
-        (#"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","workers":[{"id":"w","status":"online","queues":"q"}]}"#, "$.workers[0].queues", "array"),
+        (
+            #"{"schema":"agentos.admin.ssot/4","generation":9,"generated_at":"2026-11-26T21:40:00Z","workers":[{"id":"w","status":"online","queues":"q"}]}"#,
+            "$.workers[0].queues", "array"
+        ),
         (#"{"schema":"agentos.admin.ssot/4","generation":9,"gen"#, "$", "JSON"),
-        (#"[1,2,3]"#, "$", ""),
+        (#"[1,2,3]"#, "$", "")
     ])
     func badDocumentsNameThePathAndProblem(json: String, path: String, problem: String) {
         do {
@@ -61,7 +70,9 @@ import Testing
         bytes += Array(#"","status":"failed"}]}}"#.utf8)
         #expect(throws: DecodeFailure.self) { try Snapshot.decode(Data(bytes)) }
         let huge = String(repeating: "x", count: 2_000_000)
-        let json = #"{"schema":"agentos.admin.ssot/4","generation":1,"generated_at":"2026-11-26T21:40:00Z","jobs":{"recent":[{"id":"j","status":"failed","error":""# + huge + #""}]}}"#
+        let json =
+            #"{"schema":"agentos.admin.ssot/4","generation":1,"generated_at":"2026-11-26T21:40:00Z","jobs":{"recent":[{"id":"j","status":"failed","error":""#
+            + huge + #""}]}}"#
         let s = try Snapshot.decode(Data(json.utf8))
         #expect(s.jobs.recent.first?.error?.count == 2_000_000)
     }
@@ -84,16 +95,21 @@ import Testing
         let base = Array(try Self.sample(seconds: 40).encoded())
         var rng = SimRandom(seed: 2026)
         var holder = SnapshotHolder(Self.sample())
-        var decoded = 0, rejected = 0
-        let junk: [[UInt8]] = [[0x00], [0xff, 0xfe], Array("\u{1b}[2J".utf8), Array("\"".utf8), Array("{".utf8), Array("]".utf8),
-                               Array("null".utf8), Array("1e999".utf8), Array("-".utf8), [0xc0, 0x80]]
+        var decoded = 0
+        var rejected = 0
+        let junk: [[UInt8]] = [
+            [0x00], [0xff, 0xfe], Array("\u{1b}[2J".utf8), Array("\"".utf8), Array("{".utf8), Array("]".utf8),
+            Array("null".utf8), Array("1e999".utf8), Array("-".utf8), [0xc0, 0x80]
+        ]
         for i in 0..<3_000 {
             var doc = base
             switch i % 4 {
-            case 0: doc = Array(doc.prefix(Int(rng.next() % UInt64(doc.count))))                      // truncation
+            case 0: doc = Array(doc.prefix(Int(rng.next() % UInt64(doc.count)))) // truncation
             case 1: for _ in 0..<1 + Int(rng.next() % 8) { doc[Int(rng.next() % UInt64(doc.count))] = UInt8(rng.next() & 0xff) } // byte flips
-            case 2: let at = Int(rng.next() % UInt64(doc.count)); doc.insert(contentsOf: rng.pick(junk), at: at)          // injected junk
-            default:                                                                                     // type swaps
+            case 2:
+                let at = Int(rng.next() % UInt64(doc.count))
+                doc.insert(contentsOf: rng.pick(junk), at: at) // injected junk
+            default: // type swaps
                 let text = String(decoding: doc, as: UTF8.self)
                 let swapped = [("\"pending\":", "\"pending\":\"x\","), ("\"status\":\"", "\"status\":7,\"x\":\""), ("\"id\":", "\"id\":null,\"y\":")]
                 let (from, to) = rng.pick(swapped)

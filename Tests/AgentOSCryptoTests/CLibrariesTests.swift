@@ -1,11 +1,12 @@
+import AgentOSTestSupport
 import CHiredis
 import CLibPQ
-import AgentOSTestSupport
 import CNcursesw
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The four Debian C libraries link and report the versions the notes were written against.
 @Suite struct CLibrariesTests {

@@ -17,13 +17,16 @@ import Testing
     @Test func hmacRFC4231() {
         // RFC 4231 test case 1 and 2.
         let key1 = [UInt8](repeating: 0x0b, count: 20)
-        #expect(Hex.encode(Digest.hmacSHA256(key: key1, message: "Hi There"))
+        #expect(
+            Hex.encode(Digest.hmacSHA256(key: key1, message: "Hi There"))
                 == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
-        #expect(Hex.encode(Digest.hmacSHA256(key: Array("Jefe".utf8), message: "what do ya want for nothing?"))
+        #expect(
+            Hex.encode(Digest.hmacSHA256(key: Array("Jefe".utf8), message: "what do ya want for nothing?"))
                 == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         // A key longer than the block size is hashed first (test case 6).
         let longKey = [UInt8](repeating: 0xaa, count: 131)
-        #expect(Hex.encode(Digest.hmacSHA256(key: longKey, message: "Test Using Larger Than Block-Size Key - Hash Key First"))
+        #expect(
+            Hex.encode(Digest.hmacSHA256(key: longKey, message: "Test Using Larger Than Block-Size Key - Hash Key First"))
                 == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
@@ -36,7 +39,8 @@ import Testing
     }
 
     @Test func randomBytesDiffer() {
-        let a = SecureRandom.bytes(32), b = SecureRandom.bytes(32)
+        let a = SecureRandom.bytes(32)
+        let b = SecureRandom.bytes(32)
         #expect(a.count == 32 && a != b)
         #expect(SecureRandom.hexToken(16).count == 32)
     }

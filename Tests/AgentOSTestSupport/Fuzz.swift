@@ -15,8 +15,10 @@ public struct Fuzz: RandomNumberGenerator {
 
     public mutating func next() -> UInt64 { random.next() }
 
-    public static let junk: [String] = ["{", "}", "[", "]", ":", "- ", "\t", "'", "\"", "&a", "*a", "!!binary", "#", "%", "@", "`", "|", ">",
-                                        "\u{1b}[31m", "\u{0}", "\u{202E}", "é", "999", "-1", "#zzzzzz", "bold", "purple", "null", "~", "\n  ", "\n- x: y"]
+    public static let junk: [String] = [
+        "{", "}", "[", "]", ":", "- ", "\t", "'", "\"", "&a", "*a", "!!binary", "#", "%", "@", "`", "|", ">",
+        "\u{1b}[31m", "\u{0}", "\u{202E}", "é", "999", "-1", "#zzzzzz", "bold", "purple", "null", "~", "\n  ", "\n- x: y"
+    ]
 
     /// One mutation of `text`: delete, insert junk, duplicate or swap a line, cut the file, replace a value.
     public mutating func mutate(_ text: String) -> String {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The file the reliability checks append their figures to, one JSON line each
 /// (`AGENTOS_RELIABILITY_FIGURES`, collected by scripts/reliability.sh). Unset: nothing is written.

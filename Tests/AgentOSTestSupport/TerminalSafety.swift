@@ -27,7 +27,7 @@ public enum TerminalSafety {
     public static let hostileScalars: [Unicode.Scalar] = [
         "\u{1B}", "\u{9B}", "\u{85}", "\u{7F}", "\u{0}", "\u{AD}", "\u{200D}", "\u{202E}", "\u{2066}", "\u{2069}", "\u{061C}", "\u{FEFF}",
         "\u{2028}", "\u{2029}", "\u{E0001}", "\u{E0041}", "\u{E007F}", "\u{E000}", "\u{F0000}", "\u{10FFFD}", "\u{0378}",
-        "\u{110BD}", "\u{1D173}", "\u{0600}", Unicode.Scalar(0xFFFF)!, Unicode.Scalar(0xFDD0)!, // literals may not hold noncharacters
+        "\u{110BD}", "\u{1D173}", "\u{0600}", Unicode.Scalar(0xFFFF)!, Unicode.Scalar(0xFDD0)! // literals may not hold noncharacters
     ]
 
     /// What a curses renderer may write for `xterm-256color`: cursor motion, erase, SGR and the
@@ -44,14 +44,27 @@ public enum TerminalSafety {
             let c = s[i]
             switch c.value {
             case 0x1B:
-                guard i + 1 < s.count else { out.append("a lone ESC at the end"); i += 1; continue }
+                guard i + 1 < s.count else {
+                    out.append("a lone ESC at the end")
+                    i += 1
+                    continue
+                }
                 let next = s[i + 1]
                 if next == "[" {
                     var j = i + 2
                     var params = ""
-                    while j < s.count, (0x30...0x3F).contains(s[j].value) { params.unicodeScalars.append(s[j]); j += 1 }
-                    guard j < s.count, (0x40...0x7E).contains(s[j].value) else { out.append("a malformed CSI at \(i): \(context(i))"); i = j; continue }
-                    if !allowedCSI(params: params, final: Character(s[j])) { out.append("CSI \(params.debugDescription) \(s[j]) at \(i): \(context(i))") }
+                    while j < s.count, (0x30...0x3F).contains(s[j].value) {
+                        params.unicodeScalars.append(s[j])
+                        j += 1
+                    }
+                    guard j < s.count, (0x40...0x7E).contains(s[j].value) else {
+                        out.append("a malformed CSI at \(i): \(context(i))")
+                        i = j
+                        continue
+                    }
+                    if !allowedCSI(params: params, final: Character(s[j])) {
+                        out.append("CSI \(params.debugDescription) \(s[j]) at \(i): \(context(i))")
+                    }
                     i = j + 1
                 } else if next == "(" || next == ")" {
                     if i + 2 >= s.count || !["B", "0"].contains(s[i + 2]) { out.append("a charset designation at \(i): \(context(i))") }

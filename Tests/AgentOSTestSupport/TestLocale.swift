@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The test process's LC_CTYPE, set to C.UTF-8 once and never restored: tests run in parallel, and

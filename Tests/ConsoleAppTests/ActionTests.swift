@@ -28,13 +28,16 @@ final class ActionHarness: @unchecked Sendable {
         world.advance(to: Fixture.now.addingTimeInterval(20))
         let embedded = EmbeddedActionExecutor(world: world)
         executor = wrap?(embedded) ?? embedded
-        dispatcher = ActionDispatcher(.init(audit: audit, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
-                                            rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
-                                            breakers: InMemoryBreakerStore(), executor: executor,
-                                            cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
-                                            scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
-        state = AppState(connection: ConnectionState(mode: "embedded", environment: "embedded"),
-                         operatorInfo: OperatorInfo(user: "alice", role: role), now: Fixture.now, width: width, height: height)
+        dispatcher = ActionDispatcher(
+            .init(
+                audit: audit, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
+                breakers: InMemoryBreakerStore(), executor: executor,
+                cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
+        state = AppState(
+            connection: ConnectionState(mode: "embedded", environment: "embedded"),
+            operatorInfo: OperatorInfo(user: "alice", role: role), now: Fixture.now, width: width, height: height)
         state.connection.events = .up
         for spec in ActionCatalog.all {
             if let why = embedded.unsupported(spec) { state.actionUnavailable[spec.name] = why }
@@ -55,10 +58,10 @@ final class ActionHarness: @unchecked Sendable {
         effects += new
         for effect in new {
             switch effect {
-            case let .dispatch(request):
+            case .dispatch(let request):
                 dispatched.append(request)
                 perform(App.update(&state, .actionFinished(dispatcher.dispatch(request))))
-            case let .measureImpact(token, action, payload) where answerImpacts:
+            case .measureImpact(let token, let action, let payload) where answerImpacts:
                 let spec = ActionCatalog.spec(action)!
                 let result: Result<Int?, ActionFailure>
                 do throws(ActionFailure) {
@@ -119,7 +122,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         let h = ActionHarness(view: .jobs)
         let id = try #require(Self.queuedJob(h))
         h.press(.char("c"))
-        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        guard case .confirm(let dialog) = h.state.overlay else {
+            Issue.record("no dialog: \(h.state.overlay)")
+            return
+        }
         #expect(dialog.pending.spec.name == "job.cancel" && dialog.pending.payload == ["id": .string(id)])
         #expect(h.screen.contains("Cancel job \(id.prefix(8))…? [y/N]"))
         h.press(.char("y"))
@@ -169,7 +175,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         let ids = Self.markQueuedJobs(h, 3)
         #expect(ids.count == 3 && h.state.current.markedIDs == Set(ids))
         h.press(.char("c"))
-        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        guard case .confirm(let dialog) = h.state.overlay else {
+            Issue.record("no dialog: \(h.state.overlay)")
+            return
+        }
         #expect(dialog.kind == .yesNo && dialog.pending.bulk.count == 3)
         #expect(h.screen.contains("Cancel job: 3 marked jobs? [y/N]"), "\(h.screen)")
         #expect(h.screen.contains(String(ids.sorted()[0].prefix(8))))
@@ -218,12 +227,18 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.enter)
         #expect(h.state.overlay == .detail(.job(id)))
         h.press(.char("c"))
-        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog: \(h.state.overlay)"); return }
+        guard case .confirm(let dialog) = h.state.overlay else {
+            Issue.record("no dialog: \(h.state.overlay)")
+            return
+        }
         #expect(dialog.pending.payload == ["id": .string(id)])
         h.press(.char("y"))
         #expect(h.job(id)?.status == .cancelled)
         h.press(.enter, .char("."))
-        guard case .actionMenu = h.state.overlay else { Issue.record("no menu from the detail"); return }
+        guard case .actionMenu = h.state.overlay else {
+            Issue.record("no menu from the detail")
+            return
+        }
         #expect(h.screen.contains("Retry job") && h.screen.contains("Delete job"), "\(h.screen)")
     }
 
@@ -246,7 +261,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.char("]"))
         _ = try #require(h.select { $0 == "audio_transcriber" })
         h.press(.char("P"))
-        guard case let .measureImpact(token, action, payload)? = h.effects.last else { Issue.record("no measurement: \(h.effects)"); return }
+        guard case .measureImpact(let token, let action, let payload)? = h.effects.last else {
+            Issue.record("no measurement: \(h.effects)")
+            return
+        }
         #expect(action == "queue.pause" && payload == ["queue": .string("audio_transcriber")])
         #expect(h.screen.contains("measuring the impact"))
         h.press(.char("y"))
@@ -273,13 +291,19 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
     @Test func typedConfirmationRefusesAWrongNameAndNeedsAReason() throws {
         let h = ActionHarness(view: .system)
         h.press(.char("M"))
-        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog"); return }
+        guard case .confirm(let dialog) = h.state.overlay else {
+            Issue.record("no dialog")
+            return
+        }
         #expect(dialog.kind == .typed)
         #expect(h.screen.contains("type system:"))
         h.type("systen")
         h.press(.enter)
         #expect(h.screen.contains("refused: 'systen' is not 'system'"))
-        guard case let .confirm(refused) = h.state.overlay else { Issue.record("the dialog closed"); return }
+        guard case .confirm(let refused) = h.state.overlay else {
+            Issue.record("the dialog closed")
+            return
+        }
         #expect(refused.step == .name && refused.typedName.isEmpty)
         h.type("system")
         h.press(.enter)
@@ -327,7 +351,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(h.effects.isEmpty && h.state.overlay == .none)
         #expect(h.lastNotice.contains("job.cancel not available: read-only role"))
         h.press(.char("."))
-        guard case .actionMenu = h.state.overlay else { Issue.record("no menu"); return }
+        guard case .actionMenu = h.state.overlay else {
+            Issue.record("no menu")
+            return
+        }
         #expect(h.screen.contains("Cancel job") && h.screen.contains("✗ read-only role"))
         h.press(.enter)
         #expect(h.dispatched.isEmpty && h.lastNotice.contains("read-only role"))
@@ -379,7 +406,10 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.state.actionUnavailable = [:]
         let id = try #require(Self.queuedJob(h))
         h.press(.char("p"))
-        guard case let .actionForm(form) = h.state.overlay else { Issue.record("no form"); return }
+        guard case .actionForm(let form) = h.state.overlay else {
+            Issue.record("no form")
+            return
+        }
         #expect(form.fields == ["priority"])
         #expect(h.screen.contains("priority (int 0…9) — 0 = highest"))
         h.type("12")
@@ -397,8 +427,11 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         let h = ActionHarness(view: .dashboard)
         let entries = App.actionEntries(h.state)
         #expect(entries.map(\.key) == ["c", "M", "N", "P", "W", "a"])
-        #expect(entries.map(\.spec.name) == ["system.cache_refresh", "system.maintenance_on", "system.maintenance_off", "queue.pause",
-                                             "worker.restart_all", "system.alert_ack"])
+        #expect(
+            entries.map(\.spec.name) == [
+                "system.cache_refresh", "system.maintenance_on", "system.maintenance_off", "queue.pause",
+                "worker.restart_all", "system.alert_ack"
+            ])
         // The busiest active queue (video_downloader is paused).
         let busiest = try #require(h.state.snapshot?.queues.filter { !$0.paused }.max { ($0.pending, $1.name) < ($1.pending, $0.name) })
         #expect(entries[3].payload == ["queue": .string(busiest.name)])
@@ -407,14 +440,17 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.char("c"))
         #expect(h.dispatched.map(\.action) == ["system.cache_refresh"] && h.lastNotice.contains("SSOT cache rebuilt"))
         h.press(.char("W"))
-        guard case let .confirm(dialog) = h.state.overlay else { Issue.record("no dialog"); return }
+        guard case .confirm(let dialog) = h.state.overlay else {
+            Issue.record("no dialog")
+            return
+        }
         #expect(dialog.kind == .typed && dialog.pending.target == "system")
         h.press(.escape)
         h.press(.char("."))
         #expect(h.screen.contains("Pause the busiest queue (\(busiest.name)"))
         #expect(h.screen.contains("Dashboard quick actions"))
         h.press(.escape)
-        if activeAlert, case let .int(id)? = entries[5].payload["id"] {
+        if activeAlert, case .int(let id)? = entries[5].payload["id"] {
             h.press(.char("a"))
             #expect(h.dispatched.last?.payload == ["id": .int(id)])
             #expect(h.world.read { sim in sim.alerts.first { $0.id == id }?.status } == .acked)

@@ -17,14 +17,15 @@ enum Fixture {
         var s = sim.snapshot(generation: 7)
         s.system.database.running = [
             .init(pid: 4242, user: "agentos", state: "active", durationSeconds: 2.5, query: "SELECT * FROM jobs WHERE status = $1"),
-            .init(pid: 4243, user: "report", state: "idle in transaction", durationSeconds: 95, query: "UPDATE workers SET load = $2"),
+            .init(pid: 4243, user: "report", state: "idle in transaction", durationSeconds: 95, query: "UPDATE workers SET load = $2")
         ]
         return s
     }()
 
     static func state(width: Int = 80, height: Int = 24, view: ViewID = .dashboard) -> AppState {
-        var state = AppState(connection: ConnectionState(mode: "embedded", environment: "embedded"),
-                             operatorInfo: OperatorInfo(user: "alice", role: "admin"), now: now, width: width, height: height)
+        var state = AppState(
+            connection: ConnectionState(mode: "embedded", environment: "embedded"),
+            operatorInfo: OperatorInfo(user: "alice", role: "admin"), now: now, width: width, height: height)
         state.connection.events = .up
         _ = App.update(&state, .snapshotLoaded(snapshot))
         _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
@@ -34,16 +35,19 @@ enum Fixture {
     /// Compares the rendered frame with a golden file (text grid + style runs); `runs` replaces
     /// the style runs (a theme's inks). `AGENTOS_RECORD=1` writes the file and fails the test, so a
     /// recording never passes unreviewed; with `CI` set it refuses and writes nothing.
-    static func assertGolden(_ buffer: CellBuffer, _ name: String, runs: String? = nil, filePath: String = #filePath,
-                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func assertGolden(
+        _ buffer: CellBuffer, _ name: String, runs: String? = nil, filePath: String = #filePath,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let dir = URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("__Snapshots__")
         let url = dir.appendingPathComponent("\(name).txt")
         let actual = buffer.text() + (runs == nil ? "\n--- styles ---\n" : "\n--- inks ---\n") + (runs ?? buffer.styleRuns()) + "\n"
         let environment = ProcessInfo.processInfo.environment
         if environment["AGENTOS_RECORD"] == "1" {
             if environment["CI"] != nil {
-                Issue.record("AGENTOS_RECORD=1 under CI: golden frames are recorded on a workstation and reviewed, never in CI (\(name).txt not written)",
-                             sourceLocation: sourceLocation)
+                Issue.record(
+                    "AGENTOS_RECORD=1 under CI: golden frames are recorded on a workstation and reviewed, never in CI (\(name).txt not written)",
+                    sourceLocation: sourceLocation)
                 return
             }
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -60,8 +64,9 @@ enum Fixture {
             let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
             let line = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
-            Issue.record("frame \(name) differs at line \(line + 1):\n- \(line < e.count ? e[line] : "<end>")\n+ \(line < a.count ? a[line] : "<end>")\n(AGENTOS_RECORD=1 re-records)",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "frame \(name) differs at line \(line + 1):\n- \(line < e.count ? e[line] : "<end>")\n+ \(line < a.count ? a[line] : "<end>")\n(AGENTOS_RECORD=1 re-records)",
+                sourceLocation: sourceLocation)
         }
     }
 }

@@ -32,11 +32,17 @@ import Testing
         _ = click(&s, 10, rect.y + 1 + 4)
         #expect(s.current.cursor.selected == 4 && s.overlay == .none)
         let effects = click(&s, 10, rect.y + 1 + 4)
-        guard case .detail(.job) = s.overlay else { Issue.record("no job detail: \(s.overlay)"); return }
+        guard case .detail(.job) = s.overlay else {
+            Issue.record("no job detail: \(s.overlay)")
+            return
+        }
         #expect(effects.contains { if case .loadJobHistory = $0 { return true } else { return false } })
         _ = App.update(&s, .key(.escape))
         _ = click(&s, 10, rect.y + 1 + 2, .doubleClick)
-        guard case .detail = s.overlay else { Issue.record("a double click opens"); return }
+        guard case .detail = s.overlay else {
+            Issue.record("a double click opens")
+            return
+        }
         _ = App.update(&s, .key(.escape))
         _ = click(&s, 10, 5, .wheelDown)
         _ = click(&s, 10, 5, .wheelDown)
@@ -52,8 +58,11 @@ import Testing
     @Test func dialogButtonsAndMenuRowsAreClickable() throws {
         let h = ActionHarness(view: .jobs)
         let id = try #require(ActionTests.queuedJob(h))
-        h.press(.char("c"))                                  // job.cancel: a y/N dialog
-        guard case .confirm = h.state.overlay else { Issue.record("no dialog"); return }
+        h.press(.char("c")) // job.cancel: a y/N dialog
+        guard case .confirm = h.state.overlay else {
+            Issue.record("no dialog")
+            return
+        }
         let frame = App.render(h.state)
         let y = try #require((0..<frame.height).first { frame.row($0).contains("[ Yes ]") })
         let x = try column(h.state, "[ Yes ]", row: y) + 3

@@ -11,7 +11,7 @@ import Testing
         h.state.readOnly = true
         let id = try #require(ActionTests.queuedJob(h))
         #expect(App.actionEntries(h.state).isEmpty)
-        h.press(.char("c"))          // job.cancel's key
+        h.press(.char("c")) // job.cancel's key
         #expect(h.dispatched.isEmpty && h.state.overlay == .none && h.job(id)?.status == .queued)
         h.press(.char("."))
         #expect(h.state.overlay == .none && h.lastNotice == "read-only console: actions are hidden")

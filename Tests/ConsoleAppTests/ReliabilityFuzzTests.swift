@@ -3,14 +3,15 @@ import AgentOSTestSupport
 import AgentOSWorld
 import ConsoleApp
 import ConsoleConfig
-import ConsoleUI
 import ConsoleTerminal
+import ConsoleUI
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Checks 11 and 18 of docs/RELIABILITY.md: hostile text in every untrusted field never reaches
 /// the screen as an escape, and every decoder (snapshot, events, configuration, theme and key
@@ -24,9 +25,11 @@ struct ReliabilityFuzzTests {
     /// One JSON line of figures into AGENTOS_RELIABILITY_FIGURES (the same shape as the
     /// integration checks write).
     static func record(check: Int, test: String, attempted: Int, executed: Int, refused: Int, escapes: Int, notes: String, ok: Bool, started: Date) {
-        ReliabilityFiguresFile.append(["check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused, "audit_rows": 0,
-                                       "replays": 0, "escapes": escapes, "crashes": 0, "notes": notes, "ok": ok, "full": Self.full,
-                                       "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
+        ReliabilityFiguresFile.append([
+            "check": check, "test": test, "attempted": attempted, "executed": executed, "refused": refused, "audit_rows": 0,
+            "replays": 0, "escapes": escapes, "crashes": 0, "notes": notes, "ok": ok, "full": Self.full,
+            "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10
+        ])
     }
 
     // MARK: - Hostile text
@@ -45,18 +48,23 @@ struct ReliabilityFuzzTests {
         "\u{1B}", "\u{1B}[", "\u{1B}]", String(repeating: "\u{1B}[1m", count: 200), "ok \u{1F600} wide 漢字 and é",
         "line one\nline two\n\u{1B}[A\u{1B}[2K", "\r\n\r\n", "\u{1B}c", "\u{1B}#8", "\u{1B}(0lqqk\u{1B}(B",
         "line\u{2028}separator", "para\u{2029}graph", "soft\u{AD}hyphen", "tag\u{E0001}\u{E0065}\u{E006E}\u{E007F}", "\u{E000}private\u{F0000}",
-        "unassigned\u{0378}" + String(Unicode.Scalar(0xFFFF)!) + String(Unicode.Scalar(0xFDD0)!), "\u{0600}\u{110BD}\u{1D173}format",
+        "unassigned\u{0378}" + String(Unicode.Scalar(0xFFFF)!) + String(Unicode.Scalar(0xFDD0)!), "\u{0600}\u{110BD}\u{1D173}format"
     ]
 
     /// Bytes that are not UTF-8 (or are the single-byte CSI), for the byte-level decoders.
-    static let invalidUTF8: [[UInt8]] = [[0xFF], [0x9B, 0x33, 0x31, 0x6D], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80],
-                                         [0xF8, 0x88, 0x80, 0x80, 0x80], [0xC2], [0x1B, 0xFF, 0x5B], [0xF4, 0x90, 0x80, 0x80], [0xFE, 0xFE, 0xFF]]
+    static let invalidUTF8: [[UInt8]] = [
+        [0xFF], [0x9B, 0x33, 0x31, 0x6D], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80],
+        [0xF8, 0x88, 0x80, 0x80, 0x80], [0xC2], [0x1B, 0xFF, 0x5B], [0xF4, 0x90, 0x80, 0x80], [0xFE, 0xFE, 0xFF]
+    ]
 
     /// Random hostile text: escape fragments, controls, C1, format characters, separators, tags,
     /// private-use and unassigned scalars, any scalar at all, and ordinary letters mixed.
     static func random(_ rng: inout Fuzz) -> String {
-        let pieces: [String] = ["\u{1B}", "[", "]", "P", "\\", ";", "0", "8", "52", "m", "\u{07}", "\u{9C}", "\u{9D}", "\u{90}", "\r", "\n",
-                                "\u{200B}", "a", "Z", " ", "é", "漢", "\u{1F600}", "\u{0301}", "\u{FE0F}"] + TerminalSafety.hostileScalars.map { String($0) }
+        let pieces: [String] =
+            [
+                "\u{1B}", "[", "]", "P", "\\", ";", "0", "8", "52", "m", "\u{07}", "\u{9C}", "\u{9D}", "\u{90}", "\r", "\n",
+                "\u{200B}", "a", "Z", " ", "é", "漢", "\u{1F600}", "\u{0301}", "\u{FE0F}"
+            ] + TerminalSafety.hostileScalars.map { String($0) }
         var s = ""
         for _ in 0..<Int.random(in: 1...24, using: &rng) {
             if Int.random(in: 0..<6, using: &rng) == 0 {
@@ -85,7 +93,9 @@ struct ReliabilityFuzzTests {
     @Test func check11HostileTextNeverReachesTheScreenAsAnEscape() throws {
         let started = Date()
         var rng = Fuzz(seed: 1111, junk: Fuzz.reliabilityJunk)
-        var inputs = 0, escapes = 0, withEscape = 0
+        var inputs = 0
+        var escapes = 0
+        var withEscape = 0
 
         // The sanitiser itself: strings and bytes.
         let strings = Self.size(fast: 1_500, full: 100_000)
@@ -117,7 +127,10 @@ struct ReliabilityFuzzTests {
         let freeKeys = Self.freeTextKeys(base)
         #expect(freeKeys.count >= 10, "free-text fields found: \(freeKeys.sorted())")
         let snapshots = Self.size(fast: 4, full: 60)
-        var frames = 0, rejectedDocs = 0, fieldsFuzzed = 0, invalidRefused = 0
+        var frames = 0
+        var rejectedDocs = 0
+        var fieldsFuzzed = 0
+        var invalidRefused = 0
         var generation = Fixture.snapshot.generation
         for _ in 0..<snapshots {
             generation += 1
@@ -158,10 +171,12 @@ struct ReliabilityFuzzTests {
         #expect(escapes == 0, "\(escapes) unsafe scalars reached the screen or the sanitiser's output")
         #expect(rejectedDocs == 0, "fuzzed free text must decode (or the frames prove nothing): \(rejectedDocs) of \(snapshots) rejected")
         #expect(withEscape > strings / 4)
-        Self.record(check: 11, test: "ReliabilityFuzzTests/check11HostileTextNeverReachesTheScreenAsAnEscape", attempted: inputs, executed: frames,
-                    refused: rejectedDocs + invalidRefused, escapes: escapes,
-                    notes: "\(Self.corpus.count) corpus + \(strings) random strings (\(withEscape) with ESC or C1) + \(byteInputs) byte strings with invalid UTF-8; \(fieldsFuzzed) hostile values in \(freeKeys.count) snapshot fields over \(snapshots) snapshots (\(invalidRefused) with raw invalid UTF-8 refused by the decoder), \(frames) frames of every view, detail and help",
-                    ok: escapes == 0 && rejectedDocs == 0, started: started)
+        Self.record(
+            check: 11, test: "ReliabilityFuzzTests/check11HostileTextNeverReachesTheScreenAsAnEscape", attempted: inputs, executed: frames,
+            refused: rejectedDocs + invalidRefused, escapes: escapes,
+            notes:
+                "\(Self.corpus.count) corpus + \(strings) random strings (\(withEscape) with ESC or C1) + \(byteInputs) byte strings with invalid UTF-8; \(fieldsFuzzed) hostile values in \(freeKeys.count) snapshot fields over \(snapshots) snapshots (\(invalidRefused) with raw invalid UTF-8 refused by the decoder), \(frames) frames of every view, detail and help",
+            ok: escapes == 0 && rejectedDocs == 0, started: started)
     }
 
     /// The snapshot `base` with every value of `keys` replaced by hostile text; and how many were replaced.
@@ -177,8 +192,9 @@ struct ReliabilityFuzzTests {
 
     /// A console showing `snapshot` with a hostile operator name, disconnect reason and load error.
     static func hostileState(_ snapshot: Snapshot, width: Int, height: Int, _ rng: inout Fuzz) -> AppState {
-        var state = AppState(connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: random(&rng), role: "admin"),
-                             now: Fixture.now, width: width, height: height)
+        var state = AppState(
+            connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: random(&rng), role: "admin"),
+            now: Fixture.now, width: width, height: height)
         _ = App.update(&state, .snapshotLoaded(snapshot))
         _ = App.update(&state, .bus(.disconnected(reason: random(&rng), retryInMillis: 1_000)))
         _ = App.update(&state, .snapshotFailed(corpus.randomElement(using: &rng)!))
@@ -195,7 +211,10 @@ struct ReliabilityFuzzTests {
         try #require(TestLocale.utf8, "curses writes UTF-8 only under a UTF-8 locale")
         let output = try #require(tmpfile())
         let input = try #require(fopen("/dev/null", "r"))
-        defer { fclose(output); fclose(input) }
+        defer {
+            fclose(output)
+            fclose(input)
+        }
         var frames = 0
         var sawHostileText = false
         do {
@@ -239,9 +258,13 @@ struct ReliabilityFuzzTests {
     static func freeTextKeys(_ base: [String: Any]) -> Set<String> {
         var keys = Set<String>()
         func collect(_ value: Any, _ key: String?) {
-            if let o = value as? [String: Any] { for (k, v) in o { collect(v, k) } }
-            else if let a = value as? [Any] { for v in a { collect(v, key) } }
-            else if value is String, let key { keys.insert(key) }
+            if let o = value as? [String: Any] {
+                for (k, v) in o { collect(v, k) }
+            } else if let a = value as? [Any] {
+                for v in a { collect(v, key) }
+            } else if value is String, let key {
+                keys.insert(key)
+            }
         }
         collect(base, nil)
         return keys.filter { key in
@@ -307,8 +330,11 @@ struct ReliabilityFuzzTests {
         var rng = Fuzz(seed: 1818, junk: Fuzz.reliabilityJunk)
         let n = Self.size(fast: 200, full: 6_000)
         let files = Self.size(fast: 60, full: 1_000)
-        var notes: [String] = [], unclear: [String] = []
-        var attempted = 0, accepted = 0, refused = 0
+        var notes: [String] = []
+        var unclear: [String] = []
+        var attempted = 0
+        var accepted = 0
+        var refused = 0
         func note(_ what: String, _ ok: Int, _ bad: Int) {
             notes.append("\(what) \(ok + bad) (\(bad) refused)")
             attempted += ok + bad
@@ -320,20 +346,28 @@ struct ReliabilityFuzzTests {
         let good = Fixture.snapshot
         let base = Array(try good.encoded())
         var holder = SnapshotHolder(good)
-        var ok = 0, bad = 0
-        let junk: [[UInt8]] = [[0x00], [0xFF, 0xFE], Array("\u{1B}[2J".utf8), Array("\"".utf8), Array("{".utf8), Array("]".utf8), Array("null".utf8),
-                               Array("1e999".utf8), Array("-".utf8), [0xC0, 0x80], [0x9B], Array(String(repeating: "[", count: 5_000).utf8),
-                               Array("\"generation\":-1,".utf8), Array("\"x\":{\"x\":{\"x\":{}}},".utf8)]
+        var ok = 0
+        var bad = 0
+        let junk: [[UInt8]] = [
+            [0x00], [0xFF, 0xFE], Array("\u{1B}[2J".utf8), Array("\"".utf8), Array("{".utf8), Array("]".utf8), Array("null".utf8),
+            Array("1e999".utf8), Array("-".utf8), [0xC0, 0x80], [0x9B], Array(String(repeating: "[", count: 5_000).utf8),
+            Array("\"generation\":-1,".utf8), Array("\"x\":{\"x\":{\"x\":{}}},".utf8)
+        ]
         for i in 0..<n {
             var doc = base
             switch i % 5 {
             case 0: doc = Array(doc.prefix(Int.random(in: 0..<doc.count, using: &rng)))
-            case 1: for _ in 0..<Int.random(in: 1...8, using: &rng) { doc[Int.random(in: 0..<doc.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            case 1:
+                for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                    doc[Int.random(in: 0..<doc.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
             case 2: doc.insert(contentsOf: junk.randomElement(using: &rng)!, at: Int.random(in: 0..<doc.count, using: &rng))
             case 3:
                 let text = String(decoding: doc, as: UTF8.self)
-                let swaps = [("\"pending\":", "\"pending\":\"x\","), ("\"status\":\"", "\"status\":7,\"x\":\""), ("\"id\":", "\"id\":null,\"y\":"),
-                             ("\"jobs\":", "\"jobs\":[],\"z\":"), ("\"schema\":\"", "\"schema\":\"other/")]
+                let swaps = [
+                    ("\"pending\":", "\"pending\":\"x\","), ("\"status\":\"", "\"status\":7,\"x\":\""), ("\"id\":", "\"id\":null,\"y\":"),
+                    ("\"jobs\":", "\"jobs\":[],\"z\":"), ("\"schema\":\"", "\"schema\":\"other/")
+                ]
                 let (from, to) = swaps.randomElement(using: &rng)!
                 doc = Array(text.replacingOccurrences(of: from, with: to).utf8)
             default: doc = Array(String(repeating: "[", count: Int.random(in: 1...100_000, using: &rng)).utf8)
@@ -341,7 +375,9 @@ struct ReliabilityFuzzTests {
             if let error = holder.accept(Data(doc)) {
                 bad += 1
                 if !error.path.hasPrefix("$") || error.problem.isEmpty { unclear.append("snapshot: \(error)") }
-            } else { ok += 1 }
+            } else {
+                ok += 1
+            }
             if holder.current == nil { unclear.append("snapshot: the last good snapshot was dropped") }
         }
         note("snapshots", ok, bad)
@@ -349,18 +385,27 @@ struct ReliabilityFuzzTests {
         // Events: every kind the simulator emits, corrupted, then folded into the console's state.
         var sim = FleetSimulator(config: SimulatorConfig(seed: 18), start: Fixture.start)
         let events = sim.advance(to: Fixture.start.addingTimeInterval(120), step: 1)
-        let envelopes = try events.prefix(400).enumerated().map { try Array(EventEnvelope(seq: Int64($0.offset + 1), ts: Fixture.now, source: "fuzz", event: $0.element).encoded()) }
-        var state = AppState(connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: "alice", role: "admin"), now: Fixture.now)
+        let envelopes = try events.prefix(400).enumerated().map {
+            try Array(EventEnvelope(seq: Int64($0.offset + 1), ts: Fixture.now, source: "fuzz", event: $0.element).encoded())
+        }
+        var state = AppState(
+            connection: ConnectionState(mode: "live", environment: "fuzz"), operatorInfo: OperatorInfo(user: "alice", role: "admin"), now: Fixture.now
+        )
         _ = App.update(&state, .snapshotLoaded(good))
         ok = 0
         bad = 0
-        let eventJunk: [[UInt8]] = [[0x9B], [0x1B, 0x5D, 0x35, 0x32], [0xFF], [0x00], Array("\u{202E}".utf8), Array("\"".utf8), Array("}".utf8),
-                                    Array("\"seq\":-9,".utf8), Array("\"type\":\"job.nope\",".utf8), Array("\"data\":[],".utf8)]
+        let eventJunk: [[UInt8]] = [
+            [0x9B], [0x1B, 0x5D, 0x35, 0x32], [0xFF], [0x00], Array("\u{202E}".utf8), Array("\"".utf8), Array("}".utf8),
+            Array("\"seq\":-9,".utf8), Array("\"type\":\"job.nope\",".utf8), Array("\"data\":[],".utf8)
+        ]
         for i in 0..<n {
             var doc = envelopes[i % envelopes.count]
             switch i % 3 {
             case 0: doc = Array(doc.prefix(Int.random(in: 0..<doc.count, using: &rng)))
-            case 1: for _ in 0..<Int.random(in: 1...4, using: &rng) { doc[Int.random(in: 0..<doc.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            case 1:
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    doc[Int.random(in: 0..<doc.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
             default: doc.insert(contentsOf: eventJunk.randomElement(using: &rng)!, at: Int.random(in: 0..<doc.count, using: &rng))
             }
             do {
@@ -396,7 +441,9 @@ struct ReliabilityFuzzTests {
                 ok += 1
             } catch {
                 bad += 1
-                if error.file != path.path || (error.line == nil && error.key == nil) || !error.description.hasPrefix(path.path) { unclear.append("config: \(error)") }
+                if error.file != path.path || (error.line == nil && error.key == nil) || !error.description.hasPrefix(path.path) {
+                    unclear.append("config: \(error)")
+                }
             }
         }
         note("config files", ok, bad)
@@ -412,16 +459,24 @@ struct ReliabilityFuzzTests {
                 if let error {
                     bad += 1
                     if error.file != path.path || (error.line == nil && error.key == nil) { unclear.append("\(kind): \(error)") }
-                } else { ok += 1 }
+                } else {
+                    ok += 1
+                }
             }
             note(kind == "themes" ? "theme files" : "key map files", ok, bad)
         }
 
         // Action payloads: every action, random fields of random types, through the whole pipeline.
-        let dispatcher = ActionDispatcher(.init(audit: InMemoryAuditLog(), permissions: StaticPermissions(fallback: Grant(role: .admin)),
-                                                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
-                                                executor: NothingExecutor(), cascade: NothingCascade(), scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))),
-                                          options: { var o = ActionDispatcher.Options(); o.rateLimits = false; return o }())
+        let dispatcher = ActionDispatcher(
+            .init(
+                audit: InMemoryAuditLog(), permissions: StaticPermissions(fallback: Grant(role: .admin)),
+                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
+                executor: NothingExecutor(), cascade: NothingCascade(), scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))),
+            options: {
+                var o = ActionDispatcher.Options()
+                o.rateLimits = false
+                return o
+            }())
         ok = 0
         bad = 0
         for i in 0..<n {
@@ -435,20 +490,24 @@ struct ReliabilityFuzzTests {
                 case 1: value = .int(Int.random(in: Int.min...Int.max, using: &rng))
                 case 2: value = .bool(Bool.random(using: &rng))
                 case 3: value = .string(String(repeating: "x", count: Int.random(in: 0...5_000, using: &rng)))
-                case 4: value = .string(["-1", "0", "1e9", "NaN", "", " ", "null", "*/0 * * * *", "99:99", "../../etc/passwd"].randomElement(using: &rng)!)
+                case 4:
+                    value = .string(
+                        ["-1", "0", "1e9", "NaN", "", " ", "null", "*/0 * * * *", "99:99", "../../etc/passwd"].randomElement(using: &rng)!)
                 case 5: value = .string(UUID().uuidString)
                 default: value = .int([-1, 0, 1, 65_536, Int.max].randomElement(using: &rng)!)
                 }
                 payload[names.randomElement(using: &rng)!] = value
             }
-            let report = dispatcher.dispatch(ActionRequest(action: spec.name, payload: payload, actor: Actor(user: "alice"),
-                                                           reason: Bool.random(using: &rng) ? Self.random(&rng) : nil, confirmation: Self.random(&rng)))
+            let report = dispatcher.dispatch(
+                ActionRequest(
+                    action: spec.name, payload: payload, actor: Actor(user: "alice"),
+                    reason: Bool.random(using: &rng) ? Self.random(&rng) : nil, confirmation: Self.random(&rng)))
             switch report.outcome {
             case .success: ok += 1
-            case let .failure(failure):
+            case .failure(let failure):
                 bad += 1
                 switch failure {
-                case let .invalid(field, why): if field.isEmpty || why.isEmpty { unclear.append("payload: \(failure)") }
+                case .invalid(let field, let why): if field.isEmpty || why.isEmpty { unclear.append("payload: \(failure)") }
                 case .confirmationRequired, .unknownAction: break
                 default: unclear.append("payload \(spec.name): unexpected \(failure)")
                 }
@@ -458,9 +517,10 @@ struct ReliabilityFuzzTests {
 
         #expect(unclear.isEmpty, "\(unclear.count) unclear outcomes, e.g. \(unclear.prefix(5))")
         #expect(refused > attempted / 3, "the mutations must break most inputs: \(notes)")
-        Self.record(check: 18, test: "ReliabilityFuzzTests/check18MalformedInputGetsAClearErrorAndNeverACrash", attempted: attempted, executed: accepted,
-                    refused: refused, escapes: 0, notes: notes.joined(separator: "; ") + "; \(unclear.count) without a clear place and problem",
-                    ok: unclear.isEmpty, started: started)
+        Self.record(
+            check: 18, test: "ReliabilityFuzzTests/check18MalformedInputGetsAClearErrorAndNeverACrash", attempted: attempted, executed: accepted,
+            refused: refused, escapes: 0, notes: notes.joined(separator: "; ") + "; \(unclear.count) without a clear place and problem",
+            ok: unclear.isEmpty, started: started)
     }
 }
 
@@ -478,5 +538,6 @@ struct NothingCascade: ActionCascade {
 
 extension Fuzz {
     /// The file fuzzers' junk and what these checks add (a C1 control, anchors, deep nesting, odd numbers).
-    static let reliabilityJunk = Fuzz.junk + ["\u{9B}", "&anchor [*anchor, *anchor]", String(repeating: "[", count: 300), "0x10", "1e999", "!!float nan"]
+    static let reliabilityJunk =
+        Fuzz.junk + ["\u{9B}", "&anchor [*anchor, *anchor]", String(repeating: "[", count: 300), "0x10", "1e999", "!!float nan"]
 }

@@ -46,7 +46,9 @@ import Testing
         let failed = Screens.items(s)
         #expect(!failed.isEmpty && failed.count < all)
         #expect(failed.allSatisfy { $0.row.cells[3] == "failed" || $0.search.contains("failed") })
-        _ = Self.fold(&s, [.char("/"), .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .char("!")] + "failed".map { .char($0) } + [.enter])
+        _ = Self.fold(
+            &s,
+            [.char("/"), .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .char("!")] + "failed".map { .char($0) } + [.enter])
         #expect(Screens.rowCount(s) == all - failed.count)
         _ = Self.fold(&s, [.escape])
         #expect(Screens.rowCount(s) == all && !s.current.filter.isActive)
@@ -73,7 +75,10 @@ import Testing
     @Test func enterOpensDetailAndLoadsHistoryEscCloses() {
         var s = Fixture.state(view: .jobs)
         let effects = Self.fold(&s, [.enter])
-        guard case let .detail(.job(id)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        guard case .detail(.job(let id)) = s.overlay else {
+            Issue.record("no detail: \(s.overlay)")
+            return
+        }
         #expect(effects == [.loadJobHistory(id)])
         _ = App.update(&s, .jobHistory(id, [JobEvent(jobID: id, ts: Fixture.now, type: "created")]))
         #expect(s.jobHistory[id]?.count == 1)
@@ -86,7 +91,10 @@ import Testing
     @Test func aLongDrillDownScrollsWithTheMovementKeys() {
         var s = Fixture.state(view: .jobs)
         _ = Self.fold(&s, [.enter])
-        guard case let .detail(.job(id)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        guard case .detail(.job(let id)) = s.overlay else {
+            Issue.record("no detail: \(s.overlay)")
+            return
+        }
         // Sixty timeline entries: far more than 24 rows.
         let events = (0..<60).map { JobEvent(jobID: id, ts: Fixture.now.addingTimeInterval(Double($0)), type: "progress", message: "step \($0)") }
         _ = App.update(&s, .jobHistory(id, events))
@@ -114,14 +122,17 @@ import Testing
         var s = Fixture.state(width: 120, height: 40, view: .config)
         _ = Self.fold(&s, [.char("g")])
         let effects = Self.fold(&s, [.enter])
-        guard case let .detail(.config(key)) = s.overlay else { Issue.record("no detail: \(s.overlay)"); return }
+        guard case .detail(.config(let key)) = s.overlay else {
+            Issue.record("no detail: \(s.overlay)")
+            return
+        }
         #expect(effects == [.loadConfigHistory(key)])
         var screen = App.render(s).text()
         #expect(screen.contains("History") && screen.contains("loading…"))
         let entry = try #require(s.snapshot?.config.first { $0.key == key })
         let changes = [
             ConfigChange(version: 3, oldValue: "7", newValue: "9", changedBy: "alice", changedAt: Fixture.now, reason: "INC-12"),
-            ConfigChange(version: 2, oldValue: "5", newValue: "7", changedBy: "bob", changedAt: Fixture.now.addingTimeInterval(-60)),
+            ConfigChange(version: 2, oldValue: "5", newValue: "7", changedBy: "bob", changedAt: Fixture.now.addingTimeInterval(-60))
         ]
         _ = App.update(&s, .configHistory(key, changes))
         screen = App.render(s).text()
@@ -131,7 +142,8 @@ import Testing
         // A change of that entry elsewhere reloads its history.
         var changed = entry
         changed.version += 1
-        let reload = App.update(&s, .bus(.event(EventEnvelope(seq: (s.sequencer.lastSeq ?? 0) + 1, ts: Fixture.now, source: "other", event: .configChanged(changed)))))
+        let reload = App.update(
+            &s, .bus(.event(EventEnvelope(seq: (s.sequencer.lastSeq ?? 0) + 1, ts: Fixture.now, source: "other", event: .configChanged(changed)))))
         #expect(reload.contains(.loadConfigHistory(key)))
     }
 
@@ -213,7 +225,10 @@ import Testing
         _ = App.update(&s, .bus(.disconnected(reason: "lost", retryInMillis: 200)))
         _ = App.update(&s, .bus(.disconnected(reason: "refused", retryInMillis: 400)))
         #expect(s.connection.isStale)
-        guard case let .down(_, _, attempts) = s.connection.events else { Issue.record("events not down: \(s.connection.events)"); return }
+        guard case .down(_, _, let attempts) = s.connection.events else {
+            Issue.record("events not down: \(s.connection.events)")
+            return
+        }
         #expect(attempts == 2)
         #expect(App.render(s).row(1).contains("STALE"))
         #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
@@ -226,8 +241,9 @@ import Testing
         let id = s.current.selectedID
         s.sequencer.reset(to: 1)
         for i in 0..<3 {
-            let e = EventEnvelope(seq: Int64(2 + i), ts: Fixture.now, source: "t",
-                                  event: .jobCreated(JobPatch(id: "n\(i)", stage: "video_downloader", status: .queued)))
+            let e = EventEnvelope(
+                seq: Int64(2 + i), ts: Fixture.now, source: "t",
+                event: .jobCreated(JobPatch(id: "n\(i)", stage: "video_downloader", status: .queued)))
             _ = App.update(&s, .bus(.event(e)))
         }
         App.settle(&s)
@@ -247,7 +263,9 @@ import Testing
     @Test func hostileTextIsDrawnAsVisibleEscapes() {
         var s = Fixture.state(view: .jobs)
         s.sequencer.reset(to: 1)
-        let evil = JobPatch(id: "evil", name: "clip\u{1b}]52;c;cm0gLXJm\u{07}\u{9b}2J\u{202E}gpj.exe\u{2028}\u{AD}\u{E0041}", stage: "video_downloader", status: .queued)
+        let evil = JobPatch(
+            id: "evil", name: "clip\u{1b}]52;c;cm0gLXJm\u{07}\u{9b}2J\u{202E}gpj.exe\u{2028}\u{AD}\u{E0041}", stage: "video_downloader",
+            status: .queued)
         _ = App.update(&s, .bus(.event(EventEnvelope(seq: 2, ts: Fixture.now, source: "t", event: .jobCreated(evil)))))
         _ = Self.fold(&s, [.char("g")])
         let list = App.render(s)

@@ -11,7 +11,8 @@ import Testing
     }
 
     @Test func mappingBecomesJSONWithTypedScalars() throws {
-        let file = try write("""
+        let file = try write(
+            """
             celery:
               global_keyprefix: "prod:"
               fanout_patterns: true
@@ -27,7 +28,7 @@ import Testing
         #expect(parsed["priority_steps"] as? [Int] == [0, 3, 6, 9])
         #expect(parsed["reply_timeout"] as? Double == 1.5)
         #expect(parsed["queues"] as? [String] == ["video_downloader", "celery"])
-        #expect(parsed["sep"] as? String == "7")                  // quoted: a string
+        #expect(parsed["sep"] as? String == "7") // quoted: a string
         #expect(json.contains("\"fanout_patterns\":true"))
         #expect(s.origins["celery"] == file.path)
         // The environment beats the file, a flag beats both.
@@ -39,7 +40,8 @@ import Testing
     }
 
     @Test func aListIsRefusedWithFileLineAndKey() throws {
-        let file = try write("""
+        let file = try write(
+            """
             namespace: x
             celery: [1, 2]
             """)

@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func flagsBeatEnvironmentBeatFileBeatDefaults() throws {
-        let file = try write("""
+        let file = try write(
+            """
             theme: light
             keymap: vim
             namespace: fromfile
@@ -25,26 +26,31 @@ import Testing
             readonly: false
             redis: redis://file:6379/0
             """)
-        let env = ["AGENTOS_THEME": "high-contrast", "AGENTOS_NAMESPACE": "fromenv", "AGENTOS_READONLY": "true",
-                   "AGENTOS_REDIS_URL": "redis://env:6379/0"]
+        let env = [
+            "AGENTOS_THEME": "high-contrast", "AGENTOS_NAMESPACE": "fromenv", "AGENTOS_READONLY": "true",
+            "AGENTOS_REDIS_URL": "redis://env:6379/0"
+        ]
         var flags = SettingsLayer(origin: "flag")
         flags.theme = "monochrome"
         let s = try SettingsLoader.load(configFlag: file.path, environment: env, flags: flags)
-        #expect(s.theme == "monochrome" && s.origins["theme"] == "flag")              // flag > env > file
-        #expect(s.namespace == "fromenv" && s.origins["namespace"] == "env")          // env > file
-        #expect(s.readOnly == true)                                                    // env > file
+        #expect(s.theme == "monochrome" && s.origins["theme"] == "flag") // flag > env > file
+        #expect(s.namespace == "fromenv" && s.origins["namespace"] == "env") // env > file
+        #expect(s.readOnly == true) // env > file
         #expect(s.redisURL == "redis://env:6379/0")
-        #expect(s.keymap == "vim" && s.origins["keymap"] == file.path)                // file > default
+        #expect(s.keymap == "vim" && s.origins["keymap"] == file.path) // file > default
         #expect(s.refreshInterval == 7 && s.defaultView == .logs && s.environment == "staging")
-        #expect(s.warmInterval == 5 && s.wallboardInterval == 10 && s.origins["warm_interval"] == nil)  // defaults
+        #expect(s.warmInterval == 5 && s.wallboardInterval == 10 && s.origins["warm_interval"] == nil) // defaults
         // Without the file and the environment: the defaults.
-        let bare = try SettingsLoader.load(configFlag: nil, environment: ["XDG_CONFIG_HOME": Repo.temporaryDirectory().path], flags: SettingsLayer(origin: "flag"))
+        let bare = try SettingsLoader.load(
+            configFlag: nil, environment: ["XDG_CONFIG_HOME": Repo.temporaryDirectory().path], flags: SettingsLayer(origin: "flag"))
         #expect(bare == ConsoleSettings())
         // The XDG default file is read when present.
         let home = Repo.temporaryDirectory()
         try FileManager.default.createDirectory(at: home.appendingPathComponent("agentos"), withIntermediateDirectories: true)
         try "theme: light\n".write(to: home.appendingPathComponent("agentos/config.yaml"), atomically: true, encoding: .utf8)
-        #expect(try SettingsLoader.load(configFlag: nil, environment: ["XDG_CONFIG_HOME": home.path], flags: SettingsLayer(origin: "flag")).theme == "light")
+        #expect(
+            try SettingsLoader.load(configFlag: nil, environment: ["XDG_CONFIG_HOME": home.path], flags: SettingsLayer(origin: "flag")).theme
+                == "light")
     }
 
     @Test func productionGetsARedBadgeUnlessOneIsChosen() throws {
@@ -68,7 +74,7 @@ import Testing
             ("redis:\n  password_file: /nonexistent/pw\n", 2, "redis.password_file", "cannot read"),
             ("colour: red\n", 1, "colour", "unknown key"),
             ("keys:\n  bindings:\n    quit: [j]\n", 3, "keys.bindings.quit", "already bound to down"),
-            ("theme: [a, b]\n", 1, "theme", "expected a single value"),
+            ("theme: [a, b]\n", 1, "theme", "expected a single value")
         ]
         for (text, line, key, message) in cases {
             let file = try write(text)
@@ -81,12 +87,15 @@ import Testing
             }
         }
         #expect(throws: ConfigError.self) { try EnvironmentSettings.layer(["AGENTOS_REFRESH_INTERVAL": "soon"]) }
-        #expect(throws: ConfigError.self) { try SettingsLoader.load(configFlag: "/nonexistent/config.yaml", environment: [:], flags: SettingsLayer(origin: "flag")) }
+        #expect(throws: ConfigError.self) {
+            try SettingsLoader.load(configFlag: "/nonexistent/config.yaml", environment: [:], flags: SettingsLayer(origin: "flag"))
+        }
     }
 
     @Test func passwordsComeFromEnvOrFileAndReachOnlyTheConnection() throws {
         let pwFile = try write(Self.password + "\n", "pg-password")
-        let file = try write("""
+        let file = try write(
+            """
             redis:
               url: redis://agentos@cache:6379/2
               password_env: AGENTOS_TEST_REDIS_PW
@@ -115,7 +124,8 @@ import Testing
     }
 
     @Test func aPasswordWrittenInTheFileNeverReachesTheLog() throws {
-        let file = try write("redis:\n  url: redis://:\(Self.password.replacingOccurrences(of: "'", with: ""))@cache:6379/0\n  password: \"\(Self.password)\"\n")
+        let file = try write(
+            "redis:\n  url: redis://:\(Self.password.replacingOccurrences(of: "'", with: ""))@cache:6379/0\n  password: \"\(Self.password)\"\n")
         let s = ConsoleSettings.merge([try ConfigFile.load(file, environment: [:])])
         let logURL = Repo.temporaryDirectory().appendingPathComponent("state/agentos/agentos.log")
         let factory = try FileLogHandler.factory(logURL, level: .trace)
@@ -150,7 +160,7 @@ import Testing
         let plain = look(s)
         #expect(plain.problems.isEmpty && plain.theme.name == "light" && plain.keyMap.name == "vim" && !plain.monochrome)
         #expect(look(s, ["NO_COLOR": "1"]).monochrome)
-        #expect(!look(s, ["NO_COLOR": ""]).monochrome)      // no-color.org: set and non-empty
+        #expect(!look(s, ["NO_COLOR": ""]).monochrome) // no-color.org: set and non-empty
         #expect(look(s, monochrome: true).monochrome)
     }
 

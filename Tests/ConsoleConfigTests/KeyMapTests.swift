@@ -75,7 +75,7 @@ import Testing
             ("bindings:\n  quit: [q]\nactions:\n  job.cancel: cc\n", 4, "actions.job.cancel", "one character"),
             ("bindings:\n  reload: [r]\n", 0, "bindings.quit", "no key quits"),
             ("extends: nowhere\nbindings:\n  quit: [q]\n", 1, "extends", "no key map named 'nowhere'"),
-            ("bindings:\n  quit: [q]\nshortcuts: {}\n", 3, "shortcuts", "unknown key"),
+            ("bindings:\n  quit: [q]\nshortcuts: {}\n", 3, "shortcuts", "unknown key")
         ]
         for (text, line, key, message) in cases {
             do {
@@ -100,7 +100,8 @@ import Testing
         // The fuzzed vim map extends the real default.
         try FileManager.default.copyItem(at: Repo.keymaps.appendingPathComponent("default.yaml"), to: dir.appendingPathComponent("default.yaml"))
         var rng = Fuzz(seed: 66)
-        var failures = 0, total = 0
+        var failures = 0
+        var total = 0
         for file in try Repo.files(Repo.keymaps) {
             let original = try String(contentsOf: file, encoding: .utf8)
             for _ in 0..<250 {

@@ -15,7 +15,8 @@ import Testing
             // Every token is written out (none silently inherited from the default).
             let r = text.components(separatedBy: "\n")
             for token in ThemeToken.allCases {
-                #expect(r.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix(token.rawValue + ":") }, "\(file.lastPathComponent) sets \(token)")
+                #expect(
+                    r.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix(token.rawValue + ":") }, "\(file.lastPathComponent) sets \(token)")
             }
             // Every depth resolves every token to real colour indices.
             for depth in ColorDepth.allCases {
@@ -98,7 +99,8 @@ import Testing
     @Test func fuzzedThemesFailClearlyAndFallBack() throws {
         let dir = Repo.temporaryDirectory()
         var rng = Fuzz(seed: 6)
-        var failures = 0, total = 0
+        var failures = 0
+        var total = 0
         for file in try Repo.files(Repo.themes) {
             let original = try String(contentsOf: file, encoding: .utf8)
             for _ in 0..<250 {

@@ -102,8 +102,9 @@ struct ActionDialogE2ETests {
         try t.type("INC-7 poison batch")
         try t.send("Enter")
         let cleared = try t.waitFor("cleared queue video_downloader:", "pending job(s) deleted")
-        let deleted = try #require(cleared.components(separatedBy: "cleared queue video_downloader: ").dropFirst().first
-            .flatMap { Int($0.prefix { $0.isNumber }) }, "\(cleared)")
+        let deleted = try #require(
+            cleared.components(separatedBy: "cleared queue video_downloader: ").dropFirst().first
+                .flatMap { Int($0.prefix { $0.isNumber }) }, "\(cleared)")
         #expect(deleted >= 1, "the clear deleted the queued jobs: \(cleared)")
         // The witness, queued in the paused queue until the clear, is gone.
         try t.send("[")
@@ -136,8 +137,10 @@ struct ActionDialogE2ETests {
         #expect(try t.waitForExit() == 0)
         // Every action left its rows in the embedded audit chain, the reason with the critical one.
         let audit = try String(contentsOf: data.appendingPathComponent("logs/audit/audit.jsonl"), encoding: .utf8)
-        for needle in ["\"action\":\"queue.pause\"", "\"action\":\"job.cancel\"", "\"action\":\"queue.clear\"", "\"reason\":\"INC-7 poison batch\"",
-                       "\"reason\":\"INC-42 e2e\"", "\"target\":\"system\""] {
+        for needle in [
+            "\"action\":\"queue.pause\"", "\"action\":\"job.cancel\"", "\"action\":\"queue.clear\"", "\"reason\":\"INC-7 poison batch\"",
+            "\"reason\":\"INC-42 e2e\"", "\"target\":\"system\""
+        ] {
             #expect(audit.contains(needle), "\(needle) in the audit chain")
         }
     }

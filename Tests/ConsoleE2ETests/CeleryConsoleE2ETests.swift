@@ -8,7 +8,9 @@ import Testing
 struct CeleryConsoleE2ETests {
     @Test func workersViewShowsTheCeleryWorkerAndJobsItsTasks() throws {
         let env = ProcessInfo.processInfo.environment
-        guard let redisURL = env["AGENTOS_TEST_REDIS_URL"], let baseURL = env["AGENTOS_TEST_POSTGRES_URL"], let python = env["AGENTOS_TEST_CELERY_PYTHON"] else {
+        guard let redisURL = env["AGENTOS_TEST_REDIS_URL"], let baseURL = env["AGENTOS_TEST_POSTGRES_URL"],
+            let python = env["AGENTOS_TEST_CELERY_PYTHON"]
+        else {
             Issue.record("AGENTOS_TEST_REDIS_URL / AGENTOS_TEST_POSTGRES_URL / AGENTOS_TEST_CELERY_PYTHON are not set: run through scripts/test.sh")
             return
         }
@@ -16,24 +18,32 @@ struct CeleryConsoleE2ETests {
         defer { database.drop() }
         let pgURL = database.url
         let tag = UUID().uuidString.prefix(6).lowercased()
-        let prefix = "e2ecel\(tag):", queue = "qe2e", host = "e2e-\(tag)@celery-host"
+        let prefix = "e2ecel\(tag):"
+        let queue = "qe2e"
+        let host = "e2e-\(tag)@celery-host"
         let bin = TmuxSession.binary
         try database.migrate()
 
         // The worker (its own session, so its pool dies with it).
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("AdapterIntegrationTests/celery_fixture").path
-        let worker = try Spawned.start(["setsid", python, "-m", "celery", "--workdir", fixture, "-A", "app", "worker", "-E", "-P", "prefork", "-c", "1",
-                                        "-n", host, "-Q", queue, "--without-mingle", "--without-gossip"],
-                                       environment: ["CELERY_FIXTURE_BROKER": redisURL + "/12", "CELERY_FIXTURE_KEYPREFIX": prefix,
-                                                     "CELERY_FIXTURE_MARKS": NSTemporaryDirectory(), "PYTHONDONTWRITEBYTECODE": "1"])
+        let worker = try Spawned.start(
+            [
+                "setsid", python, "-m", "celery", "--workdir", fixture, "-A", "app", "worker", "-E", "-P", "prefork", "-c", "1",
+                "-n", host, "-Q", queue, "--without-mingle", "--without-gossip"
+            ],
+            environment: [
+                "CELERY_FIXTURE_BROKER": redisURL + "/12", "CELERY_FIXTURE_KEYPREFIX": prefix,
+                "CELERY_FIXTURE_MARKS": NSTemporaryDirectory(), "PYTHONDONTWRITEBYTECODE": "1"
+            ])
         defer {
             kill(-worker.pid, SIGKILL)
             worker.kill()
         }
         let options = "{\"broker_db\": 12, \"global_keyprefix\": \"\(prefix)\", \"queues\": [\"\(queue)\"]}"
-        let ui = try TmuxSession(command: "\(bin) console --redis \(redisURL) --postgres \(pgURL) --namespace e2ecel\(tag) --celery '\(options)'",
-                                 width: 160, height: 40)
+        let ui = try TmuxSession(
+            command: "\(bin) console --redis \(redisURL) --postgres \(pgURL) --namespace e2ecel\(tag) --celery '\(options)'",
+            width: 160, height: 40)
         try ui.waitFor("Health")
         try ui.send("4")
         try ui.waitFor("\(host) online", seconds: 60) { screen in
@@ -45,11 +55,11 @@ struct CeleryConsoleE2ETests {
         let id = UUID().uuidString.lowercased()
         let body = Data("[[20, 22], {}, {\"callbacks\": null, \"errbacks\": null, \"chain\": null, \"chord\": null}]".utf8).base64EncodedString()
         let message = """
-        {"body": "\(body)", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "fixture.add", \
-        "id": "\(id)", "retries": 0, "timelimit": [null, null], "root_id": "\(id)", "parent_id": null, "argsrepr": "(20, 22)", "kwargsrepr": "{}"}, \
-        "properties": {"correlation_id": "\(id)", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "\(queue)"}, \
-        "priority": 0, "body_encoding": "base64", "delivery_tag": "\(UUID().uuidString.lowercased())"}}
-        """
+            {"body": "\(body)", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "fixture.add", \
+            "id": "\(id)", "retries": 0, "timelimit": [null, null], "root_id": "\(id)", "parent_id": null, "argsrepr": "(20, 22)", "kwargsrepr": "{}"}, \
+            "properties": {"correlation_id": "\(id)", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "\(queue)"}, \
+            "priority": 0, "body_encoding": "base64", "delivery_tag": "\(UUID().uuidString.lowercased())"}}
+            """
         try redis.send("LPUSH", prefix + queue, message)
         try ui.send("2")
         let short = String(id.prefix(8))

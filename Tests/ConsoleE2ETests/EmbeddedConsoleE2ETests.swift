@@ -20,9 +20,11 @@ struct EmbeddedConsoleE2ETests {
         try t.waitFor("1 Dash", "EMBEDDED", "events ●", "Health", "QUEUE", "video_downloader")
 
         // Each view's title and a line of its own body, in one capture: a half-drawn frame has the new title over the old body.
-        let views = [("2", "Jobs & Queue", "PROG TRY WORKER"), ("3", "System Controls", "Database activity"),
-                     ("4", "Agents & Workers", "POOL   DONE"), ("5", "Managers", "SCHEDULE"), ("6", "System Logs", "LEVEL    SOURCE"),
-                     ("7", "Configuration", "DEFAULT"), ("8", "Analytics", "Stage latency p50 / p95"), ("1", "Dashboard", "Health ● api")]
+        let views = [
+            ("2", "Jobs & Queue", "PROG TRY WORKER"), ("3", "System Controls", "Database activity"),
+            ("4", "Agents & Workers", "POOL   DONE"), ("5", "Managers", "SCHEDULE"), ("6", "System Logs", "LEVEL    SOURCE"),
+            ("7", "Configuration", "DEFAULT"), ("8", "Analytics", "Stage latency p50 / p95"), ("1", "Dashboard", "Health ● api")
+        ]
         for (key, title, body) in views {
             try t.send(key)
             try t.waitFor("view \(key): '\(title)' over '\(body)'") { line($0, 1).hasPrefix(" \(title)") && $0.contains(body) }
@@ -69,7 +71,9 @@ struct EmbeddedConsoleE2ETests {
         try t.send(":")
         try t.type("logs")
         try t.send("Enter")
-        try t.waitFor("the logs from the palette") { line($0, 1).hasPrefix(" System Logs") && line($0, 1).contains("following") && $0.contains("LEVEL    SOURCE") }
+        try t.waitFor("the logs from the palette") {
+            line($0, 1).hasPrefix(" System Logs") && line($0, 1).contains("following") && $0.contains("LEVEL    SOURCE")
+        }
 
         try t.send("q")
         #expect(try t.waitForExit() == 0)

@@ -8,7 +8,9 @@ struct LiveConsoleE2ETests {
     @Test func liveConsoleFollowsTheDatabaseAndNeverEchoesEscapes() throws {
         guard let live = try LiveScratch.make("e2e") else { return }
         defer { live.database.drop() }
-        let pgURL = live.postgresURL, ns = live.namespace, common = live.arguments
+        let pgURL = live.postgresURL
+        let ns = live.namespace
+        let common = live.arguments
         let bin = TmuxSession.binary
 
         let sim = try TmuxSession(command: "\(bin) sim \(common) --history 120 --warm-interval 1000 --duration 120", width: 100, height: 10)
@@ -25,13 +27,15 @@ struct LiveConsoleE2ETests {
 
         // A change made in the database appears on screen (warmer → cache → reload).
         let db = try PostgresConnection(pgURL)
-        try db.query("INSERT INTO alerts (severity, source, title, message) VALUES ('critical', 'e2e', $1, 'inserted by the test')",
-                     ["E2E canary alert"])
+        try db.query(
+            "INSERT INTO alerts (severity, source, title, message) VALUES ('critical', 'e2e', $1, 'inserted by the test')",
+            ["E2E canary alert"])
         try ui.waitFor("E2E canary alert")
 
         // A job named with escape sequences is shown as visible escapes; none reach the pty.
         let hostile = "clip\u{1b}]52;c;ZXZpbA==\u{07}\u{9b}2J\u{202E}gpj.exe"
-        try db.query("""
+        try db.query(
+            """
             INSERT INTO jobs (id, name, stage, queue, status, owner, created_at, updated_at)
             VALUES (gen_random_uuid(), $1, 'video_downloader', 'video_downloader', 'queued', 'mallory', now(), now() + interval '1 hour')
             """, [hostile])
@@ -52,8 +56,10 @@ struct LiveConsoleE2ETests {
         #expect(try sim.waitForExit() == 0)
         let raw = try waitForFile(rawPath, "the console's last bytes") { $0.contains(bytes: leftAlternateScreen) }
         #expect(raw.count > 1_000, "the pty output was recorded")
-        for (label, needle) in [("OSC 52", Array("\u{1b}]52".utf8)), ("BEL", [0x07] as [UInt8]), ("C1 CSI U+009B", [0xc2, 0x9b]),
-                                ("U+202E", [0xe2, 0x80, 0xae])] {
+        for (label, needle) in [
+            ("OSC 52", Array("\u{1b}]52".utf8)), ("BEL", [0x07] as [UInt8]), ("C1 CSI U+009B", [0xc2, 0x9b]),
+            ("U+202E", [0xe2, 0x80, 0xae])
+        ] {
             #expect(!raw.contains(bytes: needle), "\(label) reached the terminal")
         }
     }

@@ -10,11 +10,14 @@ import Testing
 struct ReliabilityConsoleE2ETests {
     /// The Dashboard's "Jobs   queued N  running N …" line as numbers.
     static func jobCounts(_ screen: String) -> [String: Int]? {
-        guard let line = screen.split(separator: "\n").first(where: { $0.contains("Jobs ") && $0.contains("queued ") && $0.contains("cancelled ") }) else { return nil }
+        guard let line = screen.split(separator: "\n").first(where: { $0.contains("Jobs ") && $0.contains("queued ") && $0.contains("cancelled ") })
+        else { return nil }
         let words = line.split(separator: " ").map(String.init)
         var counts: [String: Int] = [:]
         for (i, w) in words.enumerated() where i + 1 < words.count {
-            if ["queued", "running", "retrying", "failed", "completed", "cancelled"].contains(w), let n = Int(words[i + 1].replacingOccurrences(of: ",", with: "")) {
+            if ["queued", "running", "retrying", "failed", "completed", "cancelled"].contains(w),
+                let n = Int(words[i + 1].replacingOccurrences(of: ",", with: ""))
+            {
                 counts[w] = n
             }
         }
@@ -38,7 +41,10 @@ struct ReliabilityConsoleE2ETests {
         let started = Date()
         guard let live = try LiveScratch.make("rel10") else { return }
         defer { live.database.drop() }
-        let redisURL = live.redisURL, pgURL = live.postgresURL, ns = live.namespace, common = live.arguments
+        let redisURL = live.redisURL
+        let pgURL = live.postgresURL
+        let ns = live.namespace
+        let common = live.arguments
         let bin = TmuxSession.binary
 
         let sim = try TmuxSession(command: "\(bin) sim \(common) --history 30 --warm-interval 1000 --duration 300 --rate 3", width: 100, height: 10)
@@ -71,12 +77,15 @@ struct ReliabilityConsoleE2ETests {
         try ui.send("q")
         #expect(try ui.waitForExit() == 0)
 
-        ReliabilityFiguresFile.append(["check": 10, "test": "ReliabilityConsoleE2ETests/check10FrozenConsoleCatchesUpWithTheDatabase",
-                     "attempted": seqAfter - seqBefore, "executed": seqAfter - seqBefore, "refused": 0, "audit_rows": 0, "replays": 0, "escapes": 0,
-                     "crashes": 0, "full": Reliability.full,
-                     "notes": "agentos console frozen (SIGSTOP) while agentos sim published \(seqAfter - seqBefore) events; frozen screen behind the database (\(frozen.values.reduce(0, +)) vs \(sqlCounts.values.reduce(0, +)) jobs); resumed (SIGCONT): job counts equal to SQL after \(Self.seconds(catchUp)) s",
-                     "ok": catchUp <= 2 && sqlCounts.values.reduce(0, +) > frozen.values.reduce(0, +),
-                     "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
+        ReliabilityFiguresFile.append([
+            "check": 10, "test": "ReliabilityConsoleE2ETests/check10FrozenConsoleCatchesUpWithTheDatabase",
+            "attempted": seqAfter - seqBefore, "executed": seqAfter - seqBefore, "refused": 0, "audit_rows": 0, "replays": 0, "escapes": 0,
+            "crashes": 0, "full": Reliability.full,
+            "notes":
+                "agentos console frozen (SIGSTOP) while agentos sim published \(seqAfter - seqBefore) events; frozen screen behind the database (\(frozen.values.reduce(0, +)) vs \(sqlCounts.values.reduce(0, +)) jobs); resumed (SIGCONT): job counts equal to SQL after \(Self.seconds(catchUp)) s",
+            "ok": catchUp <= 2 && sqlCounts.values.reduce(0, +) > frozen.values.reduce(0, +),
+            "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10
+        ])
     }
 
     /// Check 10 as RELIABILITY.md states it: the console's subscription is killed (CLIENT KILL TYPE pubsub, on a
@@ -94,7 +103,8 @@ struct ReliabilityConsoleE2ETests {
         let database = try ScratchDatabase(baseURL: baseURL, prefix: "rel10k")
         defer { database.drop() }
         try database.migrate()
-        let ns = "rel10k\(UUID().uuidString.prefix(6).lowercased())", bin = TmuxSession.binary
+        let ns = "rel10k\(UUID().uuidString.prefix(6).lowercased())"
+        let bin = TmuxSession.binary
         let common = "--redis \(redis.url) --postgres \(database.url) --namespace \(ns) --broker-prefix \(ns):"
         let names = Namespace(ns, brokerPrefix: ns + ":")
         let admin = try RedisClient(url: redis.url)
@@ -112,8 +122,10 @@ struct ReliabilityConsoleE2ETests {
         try ui.waitFor("job counts, pg up") { $0.contains("pg ●") && Self.jobCounts($0) != nil }
 
         let seq0 = Int(try bus.currentSeq())
-        let target = Reliability.full ? 1_000 : 300, cuts = Reliability.full ? 6 : 3
-        var killed = 0, midRunCuts = 0
+        let target = Reliability.full ? 1_000 : 300
+        let cuts = Reliability.full ? 6 : 3
+        var killed = 0
+        var midRunCuts = 0
         for i in 1...cuts {
             try waitUntil("event \(seq0 + target * i / (cuts + 1))", seconds: 120) { Int(try bus.currentSeq()) >= seq0 + target * i / (cuts + 1) }
             let k = try cut()
@@ -140,12 +152,15 @@ struct ReliabilityConsoleE2ETests {
         try ui.send("q")
         #expect(try ui.waitForExit() == 0)
 
-        ReliabilityFiguresFile.append(["check": 10, "test": "ReliabilityConsoleE2ETests/check10SubscriberKilledWhileEventsFlowCatchesUpWithTheDatabase",
-                     "attempted": published, "executed": published, "refused": 0, "audit_rows": 0, "replays": 0, "escapes": 0,
-                     "crashes": 0, "full": Reliability.full,
-                     "notes": "agentos console live in tmux, agentos sim published \(published) events; \(killed) subscriptions killed (\(midRunCuts) cuts mid-run + 1 after the simulator stopped); Dashboard job counts equal to SQL \(Self.seconds(catchUp)) s after the last cut",
-                     "ok": midRunCuts >= 1 && finalCut >= 1 && catchUp <= 2,
-                     "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10])
+        ReliabilityFiguresFile.append([
+            "check": 10, "test": "ReliabilityConsoleE2ETests/check10SubscriberKilledWhileEventsFlowCatchesUpWithTheDatabase",
+            "attempted": published, "executed": published, "refused": 0, "audit_rows": 0, "replays": 0, "escapes": 0,
+            "crashes": 0, "full": Reliability.full,
+            "notes":
+                "agentos console live in tmux, agentos sim published \(published) events; \(killed) subscriptions killed (\(midRunCuts) cuts mid-run + 1 after the simulator stopped); Dashboard job counts equal to SQL \(Self.seconds(catchUp)) s after the last cut",
+            "ok": midRunCuts >= 1 && finalCut >= 1 && catchUp <= 2,
+            "seconds": (Date().timeIntervalSince(started) * 10).rounded() / 10
+        ])
     }
 }
 

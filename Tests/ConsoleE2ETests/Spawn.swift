@@ -14,8 +14,12 @@ struct Spawned {
 
     /// Runs `argv` to its end.
     static func run(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let out = NSTemporaryDirectory() + "spawn-out-\(UUID().uuidString)", err = out + ".err"
-        defer { unlink(out); unlink(err) }
+        let out = NSTemporaryDirectory() + "spawn-out-\(UUID().uuidString)"
+        let err = out + ".err"
+        defer {
+            unlink(out)
+            unlink(err)
+        }
         let pid = try spawn(argv, environment: environment, stdout: out, stderr: err)
         let status = wait(pid)
         func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
@@ -71,7 +75,9 @@ final class TestRedis {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
@@ -84,8 +90,11 @@ final class TestRedis {
 
     func start() throws {
         let auth = password.map { ["--requirepass", $0] } ?? []
-        server = try Spawned.start([binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                    "--dir", dir, "--logfile", "redis.log"] + auth)
+        server = try Spawned.start(
+            [
+                binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", dir, "--logfile", "redis.log"
+            ] + auth)
         let cliAuth = password.map { ["--no-auth-warning", "-a", $0] } ?? []
         try waitUntil("redis-server on \(port) answering PING") {
             try Spawned.run(["redis-cli", "-p", String(port)] + cliAuth + ["ping"]).stdout.contains("PONG")

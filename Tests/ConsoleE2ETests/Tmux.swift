@@ -31,8 +31,11 @@ final class TmuxSession {
         try "set -g remain-on-exit on\n".write(toFile: configPath, atomically: true, encoding: .utf8)
         // `exec`: the pane's process is the program itself. The tmux server started here inherits the
         // client's descriptors: no pipe, or reading it never ends.
-        try Self.run(["-L", socket, "-f", configPath, "-u", "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
-                      "exec env LANG=C.UTF-8 TERM=xterm-256color \(command)"], captureOutput: false)
+        try Self.run(
+            [
+                "-L", socket, "-f", configPath, "-u", "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
+                "exec env LANG=C.UTF-8 TERM=xterm-256color \(command)"
+            ], captureOutput: false)
         let text = try Self.run(["-L", socket, "display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let pid = pid_t(text), pid > 0 else { throw TmuxError(args: ["display-message", "#{pane_pid}"], status: 0, output: text) }
         self.pid = pid
@@ -139,7 +142,8 @@ final class TmuxSession {
     /// sometimes leaves its pane's ended program unreaped for good (seen: SIGCHLD caught, never handled).
     static func zombieStatus(_ pid: pid_t) -> Int32? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(whereSeparator: \.isWhitespace)
         // fields[0] is field 3 (the state); field 52 is fields[49].
         guard fields.count > 49, fields[0] == "Z", let status = Int32(fields[49]) else { return nil }
@@ -154,7 +158,9 @@ final class TmuxSession {
             if let status = try exitStatus() { return status }
             if Date() >= deadline {
                 let what = "pid \(pid) to exit"
-                Issue.record("\(what): still running after \(Int(seconds)) s (\(Self.threads(pid))); its screen:\n\(try capture())", sourceLocation: sourceLocation)
+                Issue.record(
+                    "\(what): still running after \(Int(seconds)) s (\(Self.threads(pid))); its screen:\n\(try capture())",
+                    sourceLocation: sourceLocation)
                 throw Timeout(what: what)
             }
             usleep(100_000)
@@ -169,7 +175,8 @@ final class TmuxSession {
             let screen = try capture()
             guard let reason = unmet(screen) else { return screen }
             if Date() >= deadline {
-                Issue.record("screen never showed \(what) in \(Int(seconds)) s (\(reason)); the last capture:\n\(screen)", sourceLocation: sourceLocation)
+                Issue.record(
+                    "screen never showed \(what) in \(Int(seconds)) s (\(reason)); the last capture:\n\(screen)", sourceLocation: sourceLocation)
                 throw Timeout(what: what)
             }
             usleep(100_000)
@@ -179,19 +186,26 @@ final class TmuxSession {
     /// Waits until one capture satisfies `condition` and returns that capture: everything the caller
     /// asserts about the screen belongs in `condition`.
     @discardableResult
-    func waitFor(_ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
-                 _ condition: (String) -> Bool) throws -> String {
+    func waitFor(
+        _ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: (String) -> Bool
+    ) throws -> String {
         try poll(seconds, what, sourceLocation) { condition($0) ? nil : "condition false" }
     }
 
     /// Waits until one capture contains every one of `texts` and none of `absent`; returns that capture.
     /// A timeout names what was missing (or present) in the last capture.
     @discardableResult
-    func waitFor(_ texts: String..., absent: [String] = [], seconds: Double = 30,
-                 sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let what = texts.map { "'\($0)'" }.joined(separator: " and ") + (absent.isEmpty ? "" : " without " + absent.map { "'\($0)'" }.joined(separator: ", "))
+    func waitFor(
+        _ texts: String..., absent: [String] = [], seconds: Double = 30,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
+        let what =
+            texts.map { "'\($0)'" }.joined(separator: " and ")
+            + (absent.isEmpty ? "" : " without " + absent.map { "'\($0)'" }.joined(separator: ", "))
         return try poll(seconds, what, sourceLocation) { screen in
-            let missing = texts.filter { !screen.contains($0) }, present = absent.filter { screen.contains($0) }
+            let missing = texts.filter { !screen.contains($0) }
+            let present = absent.filter { screen.contains($0) }
             if missing.isEmpty && present.isEmpty { return nil }
             return (missing.isEmpty ? "" : "missing \(missing)") + (present.isEmpty ? "" : " present \(present)")
         }
@@ -199,8 +213,10 @@ final class TmuxSession {
 }
 
 /// Polls `condition` until it holds; records an issue and throws if it does not within `seconds`.
-func waitUntil(_ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
-               _ condition: () throws -> Bool) throws {
+func waitUntil(
+    _ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () throws -> Bool
+) throws {
     let deadline = Date().addingTimeInterval(seconds)
     while try !condition() {
         if Date() >= deadline {
@@ -213,8 +229,10 @@ func waitUntil(_ what: String, seconds: Double = 30, sourceLocation: SourceLocat
 
 /// Waits until the file at `path` satisfies `condition` and returns its bytes.
 @discardableResult
-func waitForFile(_ path: String, _ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
-                 _ condition: (Data) -> Bool) throws -> Data {
+func waitForFile(
+    _ path: String, _ what: String, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: (Data) -> Bool
+) throws -> Data {
     var data = Data()
     try waitUntil("\(path) holding \(what)", seconds: seconds, sourceLocation: sourceLocation) {
         data = FileManager.default.contents(atPath: path) ?? Data()

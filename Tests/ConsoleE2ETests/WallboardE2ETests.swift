@@ -8,8 +8,9 @@ struct WallboardE2ETests {
     @Test func wallboardCyclesTheViewsOnTheEmbeddedDefault() throws {
         #expect(FileManager.default.isExecutableFile(atPath: TmuxSession.binary), "build the binary first (swift build --build-tests)")
         let state = NSTemporaryDirectory() + "agentos-wb-\(UUID().uuidString.prefix(8))"
-        let t = try TmuxSession(command: "XDG_STATE_HOME=\(state) \(TmuxSession.binary) --seed 5 --wallboard --wallboard-interval 2 "
-                                + "--wallboard-views dashboard,workers,analytics", width: 100, height: 30)
+        let t = try TmuxSession(
+            command: "XDG_STATE_HOME=\(state) \(TmuxSession.binary) --seed 5 --wallboard --wallboard-interval 2 "
+                + "--wallboard-views dashboard,workers,analytics", width: 100, height: 30)
         try t.waitFor("Dashboard  1/3", "WORKERS UP", "QUEUED", "READ-ONLY", "███")
         try t.waitFor("Agents & Workers  2/3", "workers up")
         try t.waitFor("Analytics  3/3", "Throughput /min")
@@ -49,16 +50,16 @@ struct WallboardE2ETests {
         try FileManager.default.createDirectory(atPath: home + "/config/agentos", withIntermediateDirectories: true)
         let config = home + "/config/agentos/config.yaml"
         try """
-            redis:
-              url: redis://127.0.0.1:\(redis.port)/0
-              password: "\(password)"
-            postgres: \(pgURL)
-            namespace: wb\(UUID().uuidString.prefix(6).lowercased())
-            environment: production
-            refresh_interval: 1
-            wallboard: { views: [dashboard], interval: 30 }
-            log: { level: debug }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        redis:
+          url: redis://127.0.0.1:\(redis.port)/0
+          password: "\(password)"
+        postgres: \(pgURL)
+        namespace: wb\(UUID().uuidString.prefix(6).lowercased())
+        environment: production
+        refresh_interval: 1
+        wallboard: { views: [dashboard], interval: 30 }
+        log: { level: debug }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let env = "XDG_CONFIG_HOME=\(home)/config XDG_STATE_HOME=\(home)/state"
 
         // The file's settings with their origins; the password only as where it comes from.
@@ -137,7 +138,8 @@ struct WallboardE2ETests {
     @Test func configCheckNamesFileLineAndKey() throws {
         let dir = NSTemporaryDirectory() + "agentos-check-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let good = dir + "/good.yaml", bad = dir + "/bad.yaml"
+        let good = dir + "/good.yaml"
+        let bad = dir + "/bad.yaml"
         try "theme: light\nkeymap: vim\nreadonly: true\n".write(toFile: good, atomically: true, encoding: .utf8)
         try "theme: light\nwallboard:\n  interval: soon\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let ok = try Spawned.run([TmuxSession.binary, "config", "check", good])

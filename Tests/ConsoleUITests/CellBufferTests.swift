@@ -1,7 +1,8 @@
 import AgentOSCore
 import AgentOSTestSupport
-@testable import ConsoleUI
 import Testing
+
+@testable import ConsoleUI
 
 @Suite struct CellBufferTests {
     @Test func putClipsAndHandlesWideCharacters() {
@@ -94,23 +95,23 @@ import Testing
 
 @Suite struct SanitizerTests {
     static let corpus: [[UInt8]] = [
-        Array("\u{1b}[31mred\u{1b}[0m".utf8),            // CSI
-        Array("\u{1b}]0;title\u{07}".utf8),               // OSC 0
-        Array("\u{1b}]8;;http://x\u{1b}\\link".utf8),     // OSC 8 hyperlink
-        Array("\u{1b}]52;c;ZXZpbA==\u{07}".utf8),         // OSC 52 clipboard
-        Array("\u{1b}P1$r\u{1b}\\".utf8),                 // DCS
-        [0x9b, 0x33, 0x31, 0x6d],                          // single-byte CSI (invalid UTF-8 alone)
-        Array("\u{9b}31m".utf8),                           // C1 CSI as a code point
+        Array("\u{1b}[31mred\u{1b}[0m".utf8), // CSI
+        Array("\u{1b}]0;title\u{07}".utf8), // OSC 0
+        Array("\u{1b}]8;;http://x\u{1b}\\link".utf8), // OSC 8 hyperlink
+        Array("\u{1b}]52;c;ZXZpbA==\u{07}".utf8), // OSC 52 clipboard
+        Array("\u{1b}P1$r\u{1b}\\".utf8), // DCS
+        [0x9b, 0x33, 0x31, 0x6d], // single-byte CSI (invalid UTF-8 alone)
+        Array("\u{9b}31m".utf8), // C1 CSI as a code point
         Array("bell\u{07}cr\rnul\u{0}".utf8),
-        Array("abc\u{202E}txt.exe".utf8),                  // RLO
-        Array("\u{2066}\u{2067}\u{2068}\u{2069}".utf8),    // isolates
+        Array("abc\u{202E}txt.exe".utf8), // RLO
+        Array("\u{2066}\u{2067}\u{2068}\u{2069}".utf8), // isolates
         Array("zero\u{200B}width\u{FEFF}".utf8),
-        Array("line\u{2028}para\u{2029}soft\u{AD}".utf8),     // separators, soft hyphen
-        Array("tag\u{E0001}\u{E0041}\u{E007F}".utf8),          // tag characters
+        Array("line\u{2028}para\u{2029}soft\u{AD}".utf8), // separators, soft hyphen
+        Array("tag\u{E0001}\u{E0041}\u{E007F}".utf8), // tag characters
         Array("\u{E000}\u{F0000}\u{0378}".utf8) + [0xEF, 0xBF, 0xBF, 0xEF, 0xB7, 0x90], // private use, unassigned, noncharacters U+FFFF, U+FDD0
-        [0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82],               // invalid UTF-8
-        [0xed, 0xa0, 0x80],                                 // an encoded surrogate
-        [0xc0, 0x80],                                       // overlong NUL
+        [0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82], // invalid UTF-8
+        [0xed, 0xa0, 0x80], // an encoded surrogate
+        [0xc0, 0x80] // overlong NUL
     ]
 
     @Test(arguments: corpus)
@@ -132,7 +133,10 @@ import Testing
 
     @Test func randomInputNeverLeaksControls() {
         var state: UInt64 = 0x1234_5678
-        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
         for _ in 0..<20_000 {
             let bytes = (0..<Int(next() % 40)).map { _ in UInt8(truncatingIfNeeded: next()) }
             let out = TextSanitizer.clean(bytes: bytes)
@@ -143,14 +147,18 @@ import Testing
     /// Every Unicode scalar, alone and between letters: the ones the Unicode-property oracle calls
     /// unsafe come out as an escape free of unsafe scalars, every other one unchanged.
     @Test func everyScalarIsEscapedExactlyWhenTheOracleSaysUnsafe() {
-        var escaped = 0, kept = 0, wrong: [String] = []
+        var escaped = 0
+        var kept = 0
+        var wrong: [String] = []
         for v in UInt32(0)...0x10FFFF {
             guard let scalar = Unicode.Scalar(v) else { continue }
             let text = "a" + String(scalar) + "b"
             let out = TextSanitizer.clean(text, .init(keepNewlines: false, tabWidth: nil))
             if TerminalSafety.isUnsafe(scalar) {
                 escaped += 1
-                if out == text || !TerminalSafety.unsafeScalars(out).isEmpty { wrong.append("U+\(String(v, radix: 16, uppercase: true)) -> \(out.debugDescription)") }
+                if out == text || !TerminalSafety.unsafeScalars(out).isEmpty {
+                    wrong.append("U+\(String(v, radix: 16, uppercase: true)) -> \(out.debugDescription)")
+                }
             } else {
                 kept += 1
                 if out != text { wrong.append("U+\(String(v, radix: 16, uppercase: true)) changed to \(out.debugDescription)") }

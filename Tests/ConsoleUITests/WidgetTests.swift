@@ -1,5 +1,6 @@
-@testable import ConsoleUI
 import Testing
+
+@testable import ConsoleUI
 
 @Suite struct WidgetTests {
     static let columns = [
@@ -7,20 +8,22 @@ import Testing
         TableColumn("STAGE", .flex(weight: 1, min: 6), priority: 7),
         TableColumn("STATUS", .fixed(9), priority: 8),
         TableColumn("OWNER", .fixed(6), priority: 2),
-        TableColumn("AGE", .fixed(5), align: .right, priority: 3),
+        TableColumn("AGE", .fixed(5), align: .right, priority: 3)
     ]
 
     static func rows(_ n: Int) -> [TableRow] {
         (0..<n).map { i in
-            TableRow(["job\(i)", "face_detector", i % 3 == 0 ? "failed" : "running", "alice", "\(i)s"],
-                     style: i % 3 == 0 ? Style(.danger) : nil)
+            TableRow(
+                ["job\(i)", "face_detector", i % 3 == 0 ? "failed" : "running", "alice", "\(i)s"],
+                style: i % 3 == 0 ? Style(.danger) : nil)
         }
     }
 
     @Test func tableRendersHeaderRowsSelectionAndPosition() {
         var b = CellBuffer(width: 50, height: 5)
-        let t = Table(columns: Self.columns, rows: Self.rows(10), cursor: TableCursor(selected: 1, offset: 0, marked: [2]),
-                      sortColumn: 4, sortAscending: false)
+        let t = Table(
+            columns: Self.columns, rows: Self.rows(10), cursor: TableCursor(selected: 1, offset: 0, marked: [2]),
+            sortColumn: 4, sortAscending: false)
         t.render(into: &b, rect: b.bounds)
         let lines = (0..<b.height).map { b.row($0) }
         #expect(lines[0].hasPrefix("  ID       STAGE"))
@@ -95,9 +98,11 @@ import Testing
 
     @Test func modalShowsButtonsAndInput() {
         var b = CellBuffer(width: 60, height: 12)
-        Modal(title: "Clear queue video_cutter", lines: [("Delete 1,284 pending jobs.", Style(.danger))],
-              input: (label: "Type video_cutter:", value: "video_"), buttons: ["Cancel", "Clear"], focusedButton: 0, tone: .danger)
-            .render(into: &b, rect: b.bounds)
+        Modal(
+            title: "Clear queue video_cutter", lines: [("Delete 1,284 pending jobs.", Style(.danger))],
+            input: (label: "Type video_cutter:", value: "video_"), buttons: ["Cancel", "Clear"], focusedButton: 0, tone: .danger
+        )
+        .render(into: &b, rect: b.bounds)
         let text = b.text()
         #expect(text.contains("Clear queue video_cutter") && text.contains("Delete 1,284 pending jobs."))
         #expect(text.contains("Type video_cutter: video__") && text.contains("[ Cancel ]  [ Clear ]"))

@@ -33,7 +33,8 @@ let dashboardDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     }
 
     @Test func theNameExtractorSeesThroughPromQL() {
-        #expect(Dashboards.metricNames(#"histogram_quantile(0.99, sum by (le, stage) (rate(agentos_x_bucket{a="b c"}[5m])))"#) == ["agentos_x_bucket"])
+        #expect(
+            Dashboards.metricNames(#"histogram_quantile(0.99, sum by (le, stage) (rate(agentos_x_bucket{a="b c"}[5m])))"#) == ["agentos_x_bucket"])
         #expect(Dashboards.metricNames(#"time() - agentos_y > 1e3 and on(job) up"#) == ["agentos_y", "up"])
     }
 }
@@ -69,9 +70,15 @@ let dashboardDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     @Test func theInMemoryHistoryKeepsTheWindow() {
         let h = InMemoryActionHistory()
         let now: Int64 = 1_000_000_000
-        h.record(ActionHistoryEntry(requestID: UUID(), action: "a", user: "u", startedMillis: now - 400_000, outcome: "success", totalMillis: 900, timings: [:]))
-        h.record(ActionHistoryEntry(requestID: UUID(), action: "a", user: "u", startedMillis: now - 1_000, outcome: "rate_limited", totalMillis: 2, timings: [:]))
-        h.record(ActionHistoryEntry(requestID: UUID(), action: "a", user: "u", startedMillis: now - 500, outcome: "success", totalMillis: 30, timings: [:]))
+        h.record(
+            ActionHistoryEntry(
+                requestID: UUID(), action: "a", user: "u", startedMillis: now - 400_000, outcome: "success", totalMillis: 900, timings: [:]))
+        h.record(
+            ActionHistoryEntry(
+                requestID: UUID(), action: "a", user: "u", startedMillis: now - 1_000, outcome: "rate_limited", totalMillis: 2, timings: [:]))
+        h.record(
+            ActionHistoryEntry(requestID: UUID(), action: "a", user: "u", startedMillis: now - 500, outcome: "success", totalMillis: 30, timings: [:])
+        )
         let f = h.figures(nowMillis: now)
         #expect(f.finished == 2 && f.denials == 1 && f.p99Ms == 30)
     }

@@ -9,13 +9,17 @@ extension LiveActionExecutor {
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
             let totals = StatsRow.totals(series)
-            var body = CSVText.row(["minute", "stage", "completed", "failed", "retried", "p50_ms", "p95_ms",
-                                    "minute_completed", "minute_failed", "minute_retried"])
+            var body = CSVText.row([
+                "minute", "stage", "completed", "failed", "retried", "p50_ms", "p95_ms",
+                "minute_completed", "minute_failed", "minute_retried"
+            ])
             for s in series {
                 let t = totals[s.minute]!
-                body += CSVText.row([ISOTime.format(s.minute, fractionDigits: 0), TextSanitizer.clean(s.stage), String(s.completed), String(s.failed),
-                                     String(s.retried), s.p50.map { ActionJSON.number($0) } ?? "", s.p95.map { ActionJSON.number($0) } ?? "",
-                                     String(t.completed), String(t.failed), String(t.retried)])
+                body += CSVText.row([
+                    ISOTime.format(s.minute, fractionDigits: 0), TextSanitizer.clean(s.stage), String(s.completed), String(s.failed),
+                    String(s.retried), s.p50.map { ActionJSON.number($0) } ?? "", s.p95.map { ActionJSON.number($0) } ?? "",
+                    String(t.completed), String(t.failed), String(t.retried)
+                ])
             }
             return try c.analyticsFile(body, ext: "csv", rows: series.count, window: window)
         },
@@ -51,11 +55,13 @@ extension LiveActionExecutor {
         "analytics.report": { c in
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
-            let errors = try c.db.query("""
+            let errors = try c.db.query(
+                """
                 SELECT coalesce(nullif(error_class, ''), '(unclassified)') AS class, count(*)::bigint AS n FROM jobs
                 WHERE status = 'failed' AND coalesce(finished_at, updated_at) > now() - make_interval(mins => $1::int)
                 GROUP BY 1 ORDER BY n DESC, class LIMIT 10
-                """, [window]).rows.map { (name: try $0.get("class", as: String.self), count: try $0.get("n", as: Int.self)) }
+                """, [window]
+            ).rows.map { (name: try $0.get("class", as: String.self), count: try $0.get("n", as: Int.self)) }
             let body = StatsRow.report(series, errors: errors, window: window, by: c.user)
             let url = try ActionFiles.create(in: c.directory("io/reports"), "report", ext: "md", Data(body.utf8))
             return ActionResult("wrote the report of the last \(window) minute(s) to \(url.path)", affected: 1, details: ["path": .string(url.path)])
@@ -64,20 +70,22 @@ extension LiveActionExecutor {
             let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM stats_minutely").affectedRows
                 let w = try tx.query("UPDATE workers SET processed = 0, failed = 0 WHERE processed <> 0 OR failed <> 0").affectedRows
-                return ActionResult("analytics counters reset: \(n) per-minute row(s) deleted, counters of \(w) worker(s) zeroed", affected: n,
-                                    details: ["workers": .int(w)])
+                return ActionResult(
+                    "analytics counters reset: \(n) per-minute row(s) deleted, counters of \(w) worker(s) zeroed", affected: n,
+                    details: ["workers": .int(w)])
             }
             try c.control("analytics.reset_counters", "system")
             return r
-        },
+        }
     ]
 }
 
 extension LiveActionContext {
     func analyticsFile(_ body: String, ext: String, rows: Int, window: Int) throws -> ActionResult {
         let url = try ActionFiles.create(in: directory("io/exports"), "analytics", ext: ext, Data(body.utf8))
-        return ActionResult("exported \(rows) per-minute row(s) of the last \(window) minute(s) to \(url.path)", affected: rows,
-                            details: ["path": .string(url.path)])
+        return ActionResult(
+            "exported \(rows) per-minute row(s) of the last \(window) minute(s) to \(url.path)", affected: rows,
+            details: ["path": .string(url.path)])
     }
 }
 
@@ -98,12 +106,15 @@ struct StatsRow {
 
     /// The last `window` minutes, oldest first.
     static func series(_ db: PostgresClient, window: Int) throws -> [StatsRow] {
-        try db.query("""
+        try db.query(
+            """
             SELECT minute, stage, completed, failed, retried, p50_ms, p95_ms FROM stats_minutely
             WHERE minute > now() - make_interval(mins => $1::int) ORDER BY minute, stage
-            """, [window]).rows.map {
-            StatsRow(minute: try $0.get("minute"), stage: try $0.get("stage"), completed: try $0.get("completed"), failed: try $0.get("failed"),
-                     retried: try $0.get("retried"), p50: try $0.get("p50_ms"), p95: try $0.get("p95_ms"))
+            """, [window]
+        ).rows.map {
+            StatsRow(
+                minute: try $0.get("minute"), stage: try $0.get("stage"), completed: try $0.get("completed"), failed: try $0.get("failed"),
+                retried: try $0.get("retried"), p50: try $0.get("p50_ms"), p95: try $0.get("p95_ms"))
         }
     }
 
@@ -120,7 +131,11 @@ struct StatsRow {
     static func report(_ series: [StatsRow], errors: [(name: String, count: Int)], window: Int, by user: String) -> String {
         func cell(_ s: String) -> String { TextSanitizer.clean(s).replacingOccurrences(of: "|", with: "\\|") }
         func ms(_ d: Double?) -> String { d.map { String(format: "%.1f", $0) } ?? "–" }
-        let all = series.reduce(into: Totals()) { t, s in t.completed += s.completed; t.failed += s.failed; t.retried += s.retried }
+        let all = series.reduce(into: Totals()) { t, s in
+            t.completed += s.completed
+            t.failed += s.failed
+            t.retried += s.retried
+        }
         let perMinute = totals(series)
         let busiest = perMinute.max { a, b in a.value.completed < b.value.completed || (a.value.completed == b.value.completed && a.key > b.key) }
         var out = """
@@ -137,7 +152,8 @@ struct StatsRow {
 
             """
         if let busiest {
-            out += "- Busiest minute: \(ISOTime.format(busiest.key, fractionDigits: 0)) (\(busiest.value.completed) completed, \(busiest.value.failed) failed)\n"
+            out +=
+                "- Busiest minute: \(ISOTime.format(busiest.key, fractionDigits: 0)) (\(busiest.value.completed) completed, \(busiest.value.failed) failed)\n"
         }
         out += "\n## Stages\n\n"
         let stages = Dictionary(grouping: series, by: \.stage)
@@ -148,12 +164,17 @@ struct StatsRow {
             out += "|---|---:|---:|---:|---:|---:|---:|\n"
             for stage in stages.keys.sorted() {
                 let rows = stages[stage]!
-                let t = rows.reduce(into: Totals()) { t, s in t.completed += s.completed; t.failed += s.failed; t.retried += s.retried }
+                let t = rows.reduce(into: Totals()) { t, s in
+                    t.completed += s.completed
+                    t.failed += s.failed
+                    t.retried += s.retried
+                }
                 let p50s = rows.compactMap { s in s.p50.map { (value: $0, weight: Double(max(1, s.completed))) } }
                 let weight = p50s.reduce(0) { $0 + $1.weight }
                 let p50 = weight > 0 ? p50s.reduce(0) { $0 + $1.value * $1.weight } / weight : nil
                 let p95 = rows.compactMap(\.p95).max()
-                out += "| \(cell(stage)) | \(t.completed) | \(t.failed) | \(t.retried) | \(t.successRate.map { String(format: "%.1f %%", $0 * 100) } ?? "–") "
+                out +=
+                    "| \(cell(stage)) | \(t.completed) | \(t.failed) | \(t.retried) | \(t.successRate.map { String(format: "%.1f %%", $0 * 100) } ?? "–") "
                     + "| \(ms(p50)) | \(ms(p95)) |\n"
             }
         }

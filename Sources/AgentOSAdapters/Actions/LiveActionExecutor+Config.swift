@@ -6,13 +6,16 @@ import Foundation
 extension LiveActionExecutor {
     static let configHandlers: [String: Handler] = [
         "config.set": { c in
-            let key = try c.string("key"), text = try c.string("value")
+            let key = try c.string("key")
+            let text = try c.string("value")
             var entry: ConfigEntry?
             let r = try c.commit { tx in
                 let row = try c.configRow(tx, key)
                 try c.configWritable(tx, row)
                 let new: ConfigValue
-                do throws(ConfigProblem) { new = try ConfigCheck.parse(text, row) } catch { throw ActionFailure.invalid(field: "value", "\(key): \(error.why)") }
+                do throws(ConfigProblem) { new = try ConfigCheck.parse(text, row) } catch {
+                    throw ActionFailure.invalid(field: "value", "\(key): \(error.why)")
+                }
                 guard !row.holds(new) else { throw ActionFailure.conflict("\(key) is already \(ConfigCheck.show(new))") }
                 entry = try c.applyConfig(tx, row, ConfigCheck.json(new), reason: c.p.string("reason"))
                 return c.configResult(row, entry!, "")
@@ -34,11 +37,15 @@ extension LiveActionExecutor {
             return r
         },
         "config.rollback": { c in
-            let key = try c.string("key"), version = try c.int("version")
+            let key = try c.string("key")
+            let version = try c.int("version")
             var entry: ConfigEntry?
             let r = try c.commit { tx in
                 let row = try c.configRow(tx, key)
-                guard let old = try tx.query("SELECT new_value::text AS v FROM config_history WHERE key = $1 AND version = $2", [key, version]).rows.first else {
+                guard
+                    let old = try tx.query("SELECT new_value::text AS v FROM config_history WHERE key = $1 AND version = $2", [key, version]).rows
+                        .first
+                else {
                     throw ActionFailure.notFound("version \(version) of \(key) in the configuration history")
                 }
                 try c.configWritable(tx, row)
@@ -47,7 +54,9 @@ extension LiveActionExecutor {
                 do throws(ConfigProblem) { new = try ConfigCheck.coerce(stored, row) } catch {
                     throw ActionFailure.conflict("version \(version) of \(key) is not valid today: \(error.why)")
                 }
-                guard !row.holds(new) else { throw ActionFailure.conflict("\(key) already has the value of version \(version) (\(ConfigCheck.show(new)))") }
+                guard !row.holds(new) else {
+                    throw ActionFailure.conflict("\(key) already has the value of version \(version) (\(ConfigCheck.show(new)))")
+                }
                 entry = try c.applyConfig(tx, row, ConfigCheck.json(new), reason: "rollback to version \(version)")
                 return c.configResult(row, entry!, " (rolled back to version \(version))")
             }
@@ -62,41 +71,50 @@ extension LiveActionExecutor {
                 let changes = plan.filter(\.changed)
                 if !changes.isEmpty {
                     if try c.configFrozen(tx) { throw ActionFailure.conflict("configuration is frozen (config.lock)") }
-                    if let locked = changes.first(where: \.row.locked) { throw ActionFailure.conflict("config key \(locked.row.key) is locked (config.lock)") }
+                    if let locked = changes.first(where: \.row.locked) {
+                        throw ActionFailure.conflict("config key \(locked.row.key) is locked (config.lock)")
+                    }
                 }
                 for ch in changes { entries.append(try c.applyConfig(tx, ch.row, ConfigCheck.json(ch.new), reason: "import of \(file)")) }
-                return ActionResult("imported \(file): \(changes.count) of \(plan.count) entries changed", affected: changes.count,
-                                    details: ["entries": .int(plan.count), "changed": .int(changes.count)])
+                return ActionResult(
+                    "imported \(file): \(changes.count) of \(plan.count) entries changed", affected: changes.count,
+                    details: ["entries": .int(plan.count), "changed": .int(changes.count)])
             }
             for e in entries { try c.announce(e) }
             return r
         },
         "config.export": { c in
             let rows = try c.db.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
-            let body = "{\n" + rows.map {
-                "  \(CanonicalJSON.string($0.key)): {\"type\": \(CanonicalJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
-                    + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
-            }.joined(separator: ",\n") + "\n}\n"
+            let body =
+                "{\n"
+                + rows.map {
+                    "  \(CanonicalJSON.string($0.key)): {\"type\": \(CanonicalJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
+                        + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
+                }.joined(separator: ",\n") + "\n}\n"
             let url = try ActionFiles.create(in: c.directory("io/exports"), "config", ext: "json", Data(body.utf8))
-            return ActionResult("exported \(rows.count) configuration entries to \(url.path)", affected: rows.count, details: ["path": .string(url.path)])
+            return ActionResult(
+                "exported \(rows.count) configuration entries to \(url.path)", affected: rows.count, details: ["path": .string(url.path)])
         },
         "config.validate": { c in
             let (file, items) = try c.configFile()
             let plan = try c.db.withConnection { try c.configPlan($0, items, lock: false) }
             let changing = plan.filter(\.changed)
             let locked = changing.filter(\.row.locked).map(\.row.key)
-            return ActionResult("\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
-                                affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
+            return ActionResult(
+                "\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
+                affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
         },
         "config.reload": { c in
             let target = c.p.string("service") ?? "all"
             let r = try c.commit { tx in
-                try tx.query("""
+                try tx.query(
+                    """
                     INSERT INTO console_settings (key, value, updated_by)
                     VALUES ('config.reloaded_at', jsonb_build_object('ts', now(), 'by', $1::text, 'service', $2::text), $1)
                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
                     """, [c.user, target])
-                return ActionResult(target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration")
+                return ActionResult(
+                    target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration")
             }
             try c.control("config.reload", target)
             return r
@@ -108,7 +126,8 @@ extension LiveActionExecutor {
                     guard try c.configFrozen(tx, lock: true) != locked else {
                         throw ActionFailure.conflict("configuration is already \(locked ? "frozen" : "unfrozen")")
                     }
-                    try tx.query("""
+                    try tx.query(
+                        """
                         INSERT INTO console_settings (key, value, updated_by) VALUES ('config.frozen', to_jsonb($1::boolean), $2)
                         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
                         """, [locked, c.user])
@@ -119,8 +138,12 @@ extension LiveActionExecutor {
             }
             var entry: ConfigEntry?
             let r = try c.commit { tx in
-                guard let row = try tx.query("UPDATE config SET locked = $2 WHERE key = $1 AND locked <> $2 RETURNING \(ConfigRow.columns)",
-                                             [key, locked]).rows.first else {
+                guard
+                    let row = try tx.query(
+                        "UPDATE config SET locked = $2 WHERE key = $1 AND locked <> $2 RETURNING \(ConfigRow.columns)",
+                        [key, locked]
+                    ).rows.first
+                else {
                     _ = try c.configRow(tx, key)
                     throw ActionFailure.conflict("config key \(key) is already \(locked ? "locked" : "unlocked")")
                 }
@@ -130,7 +153,7 @@ extension LiveActionExecutor {
             try c.control("config.lock", key, extra: ["locked": .bool(locked)])
             c.publish(.configChanged(entry!))
             return r
-        },
+        }
     ]
 }
 
@@ -156,18 +179,24 @@ extension LiveActionContext {
 
     /// The new value as the next version, with its history row; the entry as it now is.
     func applyConfig(_ tx: PostgresConnection, _ row: ConfigRow, _ newJSON: String, reason: String?) throws -> ConfigEntry {
-        let updated = try ConfigRow(tx.query("""
-            UPDATE config SET value = $2, version = version + 1, updated_at = now(), updated_by = $3 WHERE key = $1 RETURNING \(ConfigRow.columns)
-            """, [row.key, PostgresValue.json(newJSON), user]).rows[0])
-        try tx.query("INSERT INTO config_history (key, version, old_value, new_value, changed_by, reason) VALUES ($1, $2, $3, $4, $5, $6)",
-                     [row.key, updated.version, PostgresValue.json(row.valueJSON), PostgresValue.json(newJSON), user, reason])
+        let updated = try ConfigRow(
+            tx.query(
+                """
+                UPDATE config SET value = $2, version = version + 1, updated_at = now(), updated_by = $3 WHERE key = $1 RETURNING \(ConfigRow.columns)
+                """, [row.key, PostgresValue.json(newJSON), user]
+            ).rows[0])
+        try tx.query(
+            "INSERT INTO config_history (key, version, old_value, new_value, changed_by, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+            [row.key, updated.version, PostgresValue.json(row.valueJSON), PostgresValue.json(newJSON), user, reason])
         return updated.entry
     }
 
     func configResult(_ old: ConfigRow, _ new: ConfigEntry, _ note: String) -> ActionResult {
-        let was = old.shown(old.valueJSON), now = TextSanitizer.clean(String(new.value.description.prefix(80)))
-        return ActionResult("\(new.key): \(was) → \(now)\(note), version \(new.version)",
-                            details: ["old": .string(was), "new": .string(now), "version": .int(new.version)])
+        let was = old.shown(old.valueJSON)
+        let now = TextSanitizer.clean(String(new.value.description.prefix(80)))
+        return ActionResult(
+            "\(new.key): \(was) → \(now)\(note), version \(new.version)",
+            details: ["old": .string(was), "new": .string(now), "version": .int(new.version)])
     }
 
     func announce(_ entry: ConfigEntry) throws {
@@ -198,13 +227,17 @@ extension LiveActionContext {
     /// Every entry of a file checked against its key's type and constraints (the first problem
     /// is an error naming the key); with the value each would get.
     func configPlan(_ db: PostgresConnection, _ items: [(key: String, item: ConfigFileItem)], lock: Bool) throws -> [ConfigPlanned] {
-        let rows = try db.query("SELECT \(ConfigRow.columns) FROM config WHERE key = ANY($1::text[]) ORDER BY key\(lock ? " FOR UPDATE" : "")",
-                                [PostgresValue.textArray(items.map(\.key))]).rows.map(ConfigRow.init)
+        let rows = try db.query(
+            "SELECT \(ConfigRow.columns) FROM config WHERE key = ANY($1::text[]) ORDER BY key\(lock ? " FOR UPDATE" : "")",
+            [PostgresValue.textArray(items.map(\.key))]
+        ).rows.map(ConfigRow.init)
         let byKey = Dictionary(rows.map { ($0.key, $0) }) { a, _ in a }
         return try items.map { key, item in
             let shown = TextSanitizer.clean(String(key.prefix(80)))
             guard let row = byKey[key] else { throw ActionFailure.invalid(field: shown, "unknown configuration key") }
-            guard case let .value(raw) = item else { throw ActionFailure.invalid(field: shown, "expected a number, boolean or string (or an object with \"value\")") }
+            guard case .value(let raw) = item else {
+                throw ActionFailure.invalid(field: shown, "expected a number, boolean or string (or an object with \"value\")")
+            }
             do throws(ConfigProblem) {
                 let new = try ConfigCheck.coerce(raw, row)
                 return ConfigPlanned(row: row, new: new, changed: !row.holds(new))
@@ -229,8 +262,14 @@ enum ConfigFileItem: Decodable {
     private enum Keys: String, CodingKey { case key, value }
 
     init(from decoder: Decoder) throws {
-        if let v = try? decoder.singleValueContainer().decode(ConfigValue.self) { self = .value(v); return }
-        if let c = try? decoder.container(keyedBy: Keys.self), let v = try? c.decode(ConfigValue.self, forKey: .value) { self = .value(v); return }
+        if let v = try? decoder.singleValueContainer().decode(ConfigValue.self) {
+            self = .value(v)
+            return
+        }
+        if let c = try? decoder.container(keyedBy: Keys.self), let v = try? c.decode(ConfigValue.self, forKey: .value) {
+            self = .value(v)
+            return
+        }
         self = .bad
     }
 
@@ -267,7 +306,9 @@ struct ConfigRow {
     init(_ row: PostgresRow) throws {
         key = try row.get("key")
         let t: String = try row.get("type")
-        guard let type = ConfigType(rawValue: t) else { throw ActionFailure.failed("config key \(key) has the unknown type \(TextSanitizer.clean(t))") }
+        guard let type = ConfigType(rawValue: t) else {
+            throw ActionFailure.failed("config key \(key) has the unknown type \(TextSanitizer.clean(t))")
+        }
         self.type = type
         valueJSON = try row.get("value")
         defaultJSON = try row.get("default_value")
@@ -293,9 +334,10 @@ struct ConfigRow {
     }
 
     var entry: ConfigEntry {
-        ConfigEntry(key: key, type: type, value: value ?? .string(valueJSON), defaultValue: (try? ConfigCheck.decode(defaultJSON)) ?? .string(defaultJSON),
-                    constraints: ConfigConstraints(min: rules.min, max: rules.max, allowed: rules.choices, pattern: rules.pattern),
-                    description: description, version: version, locked: locked, updatedAt: updatedAt, updatedBy: updatedBy)
+        ConfigEntry(
+            key: key, type: type, value: value ?? .string(valueJSON), defaultValue: (try? ConfigCheck.decode(defaultJSON)) ?? .string(defaultJSON),
+            constraints: ConfigConstraints(min: rules.min, max: rules.max, allowed: rules.choices, pattern: rules.pattern),
+            description: description, version: version, locked: locked, updatedAt: updatedAt, updatedBy: updatedBy)
     }
 }
 
@@ -322,7 +364,8 @@ enum ConfigCheck {
             let c = try decoder.container(keyedBy: Keys.self)
             min = try? c.decodeIfPresent(Double.self, forKey: .min)
             max = try? c.decodeIfPresent(Double.self, forKey: .max)
-            let list = (try? c.decodeIfPresent([ConfigValue].self, forKey: .allowed)) ?? (try? c.decodeIfPresent([ConfigValue].self, forKey: .choices))
+            let list =
+                (try? c.decodeIfPresent([ConfigValue].self, forKey: .allowed)) ?? (try? c.decodeIfPresent([ConfigValue].self, forKey: .choices))
             choices = list.map { $0.map(\.description) }
             pattern = try? c.decodeIfPresent(String.self, forKey: .pattern)
         }
@@ -332,10 +375,10 @@ enum ConfigCheck {
 
     static func json(_ v: ConfigValue) -> String {
         switch v {
-        case let .int(i): return String(i)
-        case let .double(d): return String(d)
-        case let .bool(b): return b ? "true" : "false"
-        case let .string(s): return CanonicalJSON.string(s)
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "true" : "false"
+        case .string(let s): return CanonicalJSON.string(s)
         }
     }
 
@@ -381,17 +424,17 @@ enum ConfigCheck {
     /// A JSON value (import file, history) as the entry's type; strings are read like typed text.
     static func coerce(_ v: ConfigValue, _ row: ConfigRow) throws(ConfigProblem) -> ConfigValue {
         switch (row.type, v) {
-        case let (_, .string(s)): return try parse(s, row)
-        case let (.int, .int(i)):
+        case (_, .string(let s)): return try parse(s, row)
+        case (.int, .int(let i)):
             try range(Double(i), row.rules)
             return .int(i)
-        case let (.int, .double(d)) where d == d.rounded() && abs(d) < 9e15:
+        case (.int, .double(let d)) where d == d.rounded() && abs(d) < 9e15:
             try range(d, row.rules)
             return .int(Int(d))
-        case let (.float, .int(i)):
+        case (.float, .int(let i)):
             try range(Double(i), row.rules)
             return .double(Double(i))
-        case let (.float, .double(d)):
+        case (.float, .double(let d)):
             try range(d, row.rules)
             return .double(d)
         case (.bool, .bool): return v
@@ -408,7 +451,8 @@ enum ConfigCheck {
 
     static func choice(_ s: String, _ rules: Rules) throws(ConfigProblem) {
         guard let choices = rules.choices, !choices.contains(s) else { return }
-        throw ConfigProblem("'\(TextSanitizer.clean(String(s.prefix(60))))' is not one of \(choices.map { TextSanitizer.clean($0) }.joined(separator: ", "))")
+        throw ConfigProblem(
+            "'\(TextSanitizer.clean(String(s.prefix(60))))' is not one of \(choices.map { TextSanitizer.clean($0) }.joined(separator: ", "))")
     }
 
     static func pattern(_ s: String, _ rules: Rules) throws(ConfigProblem) {

@@ -6,35 +6,46 @@ import Foundation
 extension LiveActionExecutor {
     static let workerHandlers: [String: Handler] = [
         "worker.restart": { c in
-            try c.workerTransition("worker.restart", set: "status = 'restarting', desired_state = 'running'", from: ["online", "paused", "draining", "starting"],
-                                   done: "restarting (in-flight work finishes or is requeued)")
+            try c.workerTransition(
+                "worker.restart", set: "status = 'restarting', desired_state = 'running'", from: ["online", "paused", "draining", "starting"],
+                done: "restarting (in-flight work finishes or is requeued)")
         },
         "worker.shutdown": { c in
-            try c.workerTransition("worker.shutdown", set: "desired_state = 'stopped', status = CASE WHEN active > 0 THEN 'draining' ELSE 'stopped' END",
-                                   from: ["online", "paused", "draining", "starting", "restarting"], done: "warm shutdown: finishes active tasks, then stops")
+            try c.workerTransition(
+                "worker.shutdown", set: "desired_state = 'stopped', status = CASE WHEN active > 0 THEN 'draining' ELSE 'stopped' END",
+                from: ["online", "paused", "draining", "starting", "restarting"], done: "warm shutdown: finishes active tasks, then stops")
         },
         "worker.start": { c in
-            try c.workerTransition("worker.start", set: "status = 'starting', desired_state = 'running'", from: ["stopped", "offline"], done: "starting")
+            try c.workerTransition(
+                "worker.start", set: "status = 'starting', desired_state = 'running'", from: ["stopped", "offline"], done: "starting")
         },
         "worker.pause": { c in
-            try c.workerTransition("worker.pause", set: "status = 'paused', desired_state = 'paused'", from: ["online"], done: "paused: consumers cancelled")
+            try c.workerTransition(
+                "worker.pause", set: "status = 'paused', desired_state = 'paused'", from: ["online"], done: "paused: consumers cancelled")
         },
         "worker.resume": { c in
             try c.workerTransition("worker.resume", set: "status = 'online', desired_state = 'running'", from: ["paused"], done: "consuming again")
         },
         "worker.drain": { c in
-            try c.workerTransition("worker.drain", set: "status = 'draining', desired_state = 'drained'", from: ["online", "paused"],
-                                   done: "draining: takes no new work, stops when idle")
+            try c.workerTransition(
+                "worker.drain", set: "status = 'draining', desired_state = 'drained'", from: ["online", "paused"],
+                done: "draining: takes no new work, stops when idle")
         },
         "worker.scale": { c in try c.setConcurrency { _ in try c.int("concurrency") } },
         "worker.pool_grow": { c in try c.setConcurrency { min(64, $0 + (c.p.int("n") ?? 1)) } },
         "worker.pool_shrink": { c in try c.setConcurrency { max(1, $0 - (c.p.int("n") ?? 1)) } },
         "worker.autoscale": { c in
-            let id = try c.string("id"), lo = try c.int("min"), hi = try c.int("max")
+            let id = try c.string("id")
+            let lo = try c.int("min")
+            let hi = try c.int("max")
             guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
             let r = try c.commit { tx in
-                guard try tx.query("UPDATE workers SET autoscale_min = $2, autoscale_max = $3, updated_at = now() WHERE id = $1 RETURNING id",
-                                   [id, lo, hi]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+                guard
+                    try tx.query(
+                        "UPDATE workers SET autoscale_min = $2, autoscale_max = $3, updated_at = now() WHERE id = $1 RETURNING id",
+                        [id, lo, hi]
+                    ).rows.first != nil
+                else { throw ActionFailure.notFound("worker \(id)") }
                 return ActionResult("worker \(id): autoscale \(lo)…\(hi)")
             }
             try c.control("worker.autoscale", id, extra: ["min": .int(lo), "max": .int(hi)])
@@ -44,22 +55,27 @@ extension LiveActionExecutor {
             let stage = c.p.string("stage")
             var ids: [String] = []
             let r = try c.commit { tx in
-                ids = try tx.query("""
+                ids = try tx.query(
+                    """
                     UPDATE workers SET status = 'restarting', desired_state = 'running', updated_at = now()
                     WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1) RETURNING id
-                    """, [stage]).rows.map { try $0.get("id", as: String.self) }.sorted()
+                    """, [stage]
+                ).rows.map { try $0.get("id", as: String.self) }.sorted()
                 return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
             }
             try c.control("worker.restart", targets: ids, extra: ["rolling": .bool(true)])
             return r
         },
         "worker.rate_limit": { c in
-            let id = try c.string("id"), task = try c.string("task"), rate = try c.string("rate")
+            let id = try c.string("id")
+            let task = try c.string("task")
+            let rate = try c.string("rate")
             guard rate.range(of: #"^\d+(/[smh])?$"#, options: .regularExpression) != nil else {
                 throw ActionFailure.invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0")
             }
             let r = try c.commit { tx in
-                let sql = rate == "0"
+                let sql =
+                    rate == "0"
                     ? "UPDATE workers SET rate_limits = rate_limits - $2, updated_at = now() WHERE id = $1 RETURNING id"
                     : "UPDATE workers SET rate_limits = rate_limits || jsonb_build_object($2::text, $3::text), updated_at = now() WHERE id = $1 RETURNING id"
                 let params: [any PostgresBindable] = rate == "0" ? [id, task] : [id, task, rate]
@@ -70,13 +86,20 @@ extension LiveActionExecutor {
             return r
         },
         "worker.time_limit": { c in
-            let id = try c.string("id"), task = try c.string("task"), soft = try c.int("soft"), hard = try c.int("hard")
+            let id = try c.string("id")
+            let task = try c.string("task")
+            let soft = try c.int("soft")
+            let hard = try c.int("hard")
             guard soft <= hard else { throw ActionFailure.invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
             let r = try c.commit { tx in
-                guard try tx.query("""
-                    UPDATE workers SET time_limits = time_limits || jsonb_build_object($2::text, jsonb_build_object('soft', $3::int, 'hard', $4::int)),
-                        updated_at = now() WHERE id = $1 RETURNING id
-                    """, [id, task, soft, hard]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
+                guard
+                    try tx.query(
+                        """
+                        UPDATE workers SET time_limits = time_limits || jsonb_build_object($2::text, jsonb_build_object('soft', $3::int, 'hard', $4::int)),
+                            updated_at = now() WHERE id = $1 RETURNING id
+                        """, [id, task, soft, hard]
+                    ).rows.first != nil
+                else { throw ActionFailure.notFound("worker \(id)") }
                 return ActionResult("worker \(id): \(task) time limits soft \(soft) s, hard \(hard) s")
             }
             try c.control("worker.time_limit", id, extra: ["task": .string(task), "soft": .int(soft), "hard": .int(hard)])
@@ -95,53 +118,66 @@ extension LiveActionExecutor {
             }
             let pong = try JSONDecoder().decode(WorkerPong.self, from: Data(bytes))
             let rtt = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            return ActionResult(String(format: "pong from %@ (pid %d on %@, %@): %d of %d slots busy, %d processed, round trip %.2f ms",
-                                       pong.worker, pong.pid, pong.hostname, pong.status, pong.active, pong.concurrency, pong.processed, rtt),
-                                details: ["pid": .int(pong.pid), "hostname": .string(pong.hostname), "active": .int(pong.active),
-                                          "rtt_us": .int(Int(rtt * 1_000)), "status": .string(pong.status)])
+            return ActionResult(
+                String(
+                    format: "pong from %@ (pid %d on %@, %@): %d of %d slots busy, %d processed, round trip %.2f ms",
+                    pong.worker, pong.pid, pong.hostname, pong.status, pong.active, pong.concurrency, pong.processed, rtt),
+                details: [
+                    "pid": .int(pong.pid), "hostname": .string(pong.hostname), "active": .int(pong.active),
+                    "rtt_us": .int(Int(rtt * 1_000)), "status": .string(pong.status)
+                ])
         },
         "worker.forget": { c in
             let id = try c.string("id")
             let r = try c.commit { tx in
-                guard try tx.query("DELETE FROM workers WHERE id = $1 AND status IN ('offline','stopped') RETURNING id", [id]).rows.first != nil else {
+                guard try tx.query("DELETE FROM workers WHERE id = $1 AND status IN ('offline','stopped') RETURNING id", [id]).rows.first != nil
+                else {
                     try c.whyNot(tx, table: "workers", key: "id", id: id, what: "worker", hint: "only offline or stopped workers can be forgotten")
                 }
                 return ActionResult("worker \(id) removed from the roster")
             }
             try c.control("worker.forget", id)
             return r
-        },
+        }
     ]
 
     static let managerHandlers: [String: Handler] = [
         "manager.start": { c in try c.managerTransition("manager.start", set: "status = 'running'", from: ["stopped", "failed"], done: "started") },
-        "manager.stop": { c in try c.managerTransition("manager.stop", set: "status = 'stopped', next_run_at = NULL", from: ["running", "paused", "starting"], done: "stopped") },
+        "manager.stop": { c in
+            try c.managerTransition(
+                "manager.stop", set: "status = 'stopped', next_run_at = NULL", from: ["running", "paused", "starting"], done: "stopped")
+        },
         "manager.pause": { c in try c.managerTransition("manager.pause", set: "status = 'paused'", from: ["running"], done: "paused") },
         "manager.resume": { c in try c.managerTransition("manager.resume", set: "status = 'running'", from: ["paused"], done: "resumed") },
         "manager.restart": { c in
-            try c.managerTransition("manager.restart", set: "status = 'starting', last_error = NULL", from: ["running", "paused", "stopped", "failed", "starting"],
-                                    done: "restarting")
+            try c.managerTransition(
+                "manager.restart", set: "status = 'starting', last_error = NULL", from: ["running", "paused", "stopped", "failed", "starting"],
+                done: "restarting")
         },
         "manager.trigger": { c in
-            try c.managerTransition("manager.trigger", set: "next_run_at = now()", from: ["running", "paused"], requireEnabled: true, done: "runs now")
+            try c.managerTransition(
+                "manager.trigger", set: "next_run_at = now()", from: ["running", "paused"], requireEnabled: true, done: "runs now")
         },
         "manager.set_schedule": { c in
             let schedule = try c.string("schedule")
             var next = "next_run_at"
-            if case let .interval(seconds)? = Schedule.parse(schedule) { next = "now() + make_interval(secs => \(seconds))" }
-            return try c.managerTransition("manager.set_schedule", set: "schedule = $3, next_run_at = \(next)", from: nil, params: [schedule],
-                                           extra: ["schedule": .string(schedule)], done: "schedule \(schedule)")
+            if case .interval(let seconds)? = Schedule.parse(schedule) { next = "now() + make_interval(secs => \(seconds))" }
+            return try c.managerTransition(
+                "manager.set_schedule", set: "schedule = $3, next_run_at = \(next)", from: nil, params: [schedule],
+                extra: ["schedule": .string(schedule)], done: "schedule \(schedule)")
         },
         "manager.set_concurrency": { c in
             let n = try c.int("concurrency")
-            return try c.managerTransition("manager.set_concurrency", set: "concurrency = $3", from: nil, params: [n], value: n, done: "concurrency \(n)")
+            return try c.managerTransition(
+                "manager.set_concurrency", set: "concurrency = $3", from: nil, params: [n], value: n, done: "concurrency \(n)")
         },
         "manager.enable": { c in
             try c.managerTransition("manager.enable", set: "enabled = true", from: nil, guardSQL: "NOT enabled", done: "enabled")
         },
         "manager.disable": { c in
-            try c.managerTransition("manager.disable", set: "enabled = false, next_run_at = NULL", from: nil, guardSQL: "enabled", done: "disabled: no more runs")
-        },
+            try c.managerTransition(
+                "manager.disable", set: "enabled = false, next_run_at = NULL", from: nil, guardSQL: "enabled", done: "disabled: no more runs")
+        }
     ]
 }
 
@@ -150,9 +186,14 @@ extension LiveActionContext {
     func workerTransition(_ command: String, set: String, from: [String], done: String) throws -> ActionResult {
         let id = try string("id")
         let r = try commit { tx in
-            guard try tx.query("UPDATE workers SET \(set), updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING id",
-                               [id, PostgresValue.textArray(from)]).rows.first != nil else {
-                try whyNot(tx, table: "workers", key: "id", id: id, what: "worker", hint: "\(command) applies to \(from.joined(separator: "/")) workers")
+            guard
+                try tx.query(
+                    "UPDATE workers SET \(set), updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING id",
+                    [id, PostgresValue.textArray(from)]
+                ).rows.first != nil
+            else {
+                try whyNot(
+                    tx, table: "workers", key: "id", id: id, what: "worker", hint: "\(command) applies to \(from.joined(separator: "/")) workers")
             }
             return ActionResult("worker \(id): \(done)")
         }
@@ -164,7 +205,9 @@ extension LiveActionContext {
         let id = try string("id")
         var value = 0
         let r = try commit { tx in
-            guard let row = try tx.query("SELECT concurrency FROM workers WHERE id = $1 FOR UPDATE", [id]).rows.first else { throw ActionFailure.notFound("worker \(id)") }
+            guard let row = try tx.query("SELECT concurrency FROM workers WHERE id = $1 FOR UPDATE", [id]).rows.first else {
+                throw ActionFailure.notFound("worker \(id)")
+            }
             let old: Int = try row.get("concurrency")
             value = try next(old)
             try tx.query("UPDATE workers SET concurrency = $2, updated_at = now() WHERE id = $1", [id, value])
@@ -175,8 +218,10 @@ extension LiveActionContext {
         return r
     }
 
-    func managerTransition(_ command: String, set: String, from: [String]?, guardSQL: String? = nil, requireEnabled: Bool = false,
-                           params: [any PostgresBindable] = [], value: Int? = nil, extra: [String: PayloadValue] = [:], done: String) throws -> ActionResult {
+    func managerTransition(
+        _ command: String, set: String, from: [String]?, guardSQL: String? = nil, requireEnabled: Bool = false,
+        params: [any PostgresBindable] = [], value: Int? = nil, extra: [String: PayloadValue] = [:], done: String
+    ) throws -> ActionResult {
         let id = try string("id")
         var conditions = from == nil ? [] : ["status = ANY($2::text[])"]
         if let guardSQL { conditions.append(guardSQL) }
@@ -184,11 +229,17 @@ extension LiveActionContext {
         let whereSQL = conditions.isEmpty ? "" : " AND " + conditions.joined(separator: " AND ")
         let r = try commit { tx in
             let args: [any PostgresBindable] = [id, PostgresValue.textArray(from ?? [])] + params + [user]
-            guard try tx.query("""
-                UPDATE managers SET \(set), updated_at = now(), updated_by = $\(3 + params.count)
-                WHERE id = $1 AND ($2::text[] IS NOT NULL)\(whereSQL) RETURNING id
-                """, args).rows.first != nil else {
-                let hint = from.map { "\(command) applies to \($0.joined(separator: "/")) managers" } ?? (requireEnabled ? "the manager is disabled" : "nothing to change")
+            guard
+                try tx.query(
+                    """
+                    UPDATE managers SET \(set), updated_at = now(), updated_by = $\(3 + params.count)
+                    WHERE id = $1 AND ($2::text[] IS NOT NULL)\(whereSQL) RETURNING id
+                    """, args
+                ).rows.first != nil
+            else {
+                let hint =
+                    from.map { "\(command) applies to \($0.joined(separator: "/")) managers" }
+                    ?? (requireEnabled ? "the manager is disabled" : "nothing to change")
                 try whyNot(tx, table: "managers", key: "id", id: id, what: "manager", hint: hint)
             }
             return ActionResult("manager \(id): \(done)")

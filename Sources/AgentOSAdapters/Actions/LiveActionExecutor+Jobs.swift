@@ -6,7 +6,8 @@ extension LiveActionExecutor {
     /// Removes a job's message from its queue's lists (DB0); returns how many were removed.
     /// KEYS[1] is the copy AgentOS's producers keep: with it, one LREM of the exact bytes per list.
     /// Without it (another producer, e.g. Celery's own `apply_async`), the lists are scanned.
-    static let unqueueScript = RedisScript("""
+    static let unqueueScript = RedisScript(
+        """
         local m = redis.call('GET', KEYS[1])
         local removed = 0
         if m then
@@ -26,7 +27,8 @@ extension LiveActionExecutor {
     static let jobColumns = "id::text AS id, name, stage, queue, status, priority, attempts, owner, created_at"
 
     static func job(_ row: PostgresRow) throws -> Job {
-        Job(id: try row.get("id"), name: try row.get("name"), stage: try row.get("stage"), queue: try row.get("queue"),
+        Job(
+            id: try row.get("id"), name: try row.get("name"), stage: try row.get("stage"), queue: try row.get("queue"),
             status: JobStatus(rawValue: try row.get("status")) ?? .queued, priority: try row.get("priority"), attempts: try row.get("attempts"),
             owner: try row.get("owner"), createdAt: try row.get("created_at"))
     }
@@ -36,12 +38,17 @@ extension LiveActionExecutor {
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
-                guard let row = try tx.query("""
-                    UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
-                    WHERE id = $1::uuid AND status IN ('pending','queued','retrying') AND ($2::text IS NULL OR owner = $2)
-                    RETURNING \(jobColumns)
-                    """, [id, c.call.ownerMustBe]).rows.first else {
-                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only pending or queued jobs can be cancelled (running: job.kill)")
+                guard
+                    let row = try tx.query(
+                        """
+                        UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+                        WHERE id = $1::uuid AND status IN ('pending','queued','retrying') AND ($2::text IS NULL OR owner = $2)
+                        RETURNING \(jobColumns)
+                        """, [id, c.call.ownerMustBe]
+                    ).rows.first
+                else {
+                    try c.whyNot(
+                        tx, table: "jobs", key: "id", id: id, what: "job", hint: "only pending or queued jobs can be cancelled (running: job.kill)")
                 }
                 job = try LiveActionExecutor.job(row)
                 try c.jobEvent(tx, id, type: "cancelled", status: "cancelled")
@@ -54,10 +61,14 @@ extension LiveActionExecutor {
         "job.kill": { c in
             let id = try c.string("id")
             let r = try c.commit { tx in
-                guard try tx.query("""
-                    UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = 'killed by ' || $2, error_class = 'Terminated'
-                    WHERE id = $1::uuid AND status = 'running' AND ($3::text IS NULL OR owner = $3) RETURNING id
-                    """, [id, c.user, c.call.ownerMustBe]).rows.first != nil else {
+                guard
+                    try tx.query(
+                        """
+                        UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), error = 'killed by ' || $2, error_class = 'Terminated'
+                        WHERE id = $1::uuid AND status = 'running' AND ($3::text IS NULL OR owner = $3) RETURNING id
+                        """, [id, c.user, c.call.ownerMustBe]
+                    ).rows.first != nil
+                else {
                     try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only running jobs can be killed")
                 }
                 try c.jobEvent(tx, id, type: "killed", status: "cancelled")
@@ -71,11 +82,15 @@ extension LiveActionExecutor {
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
-                guard let row = try tx.query("""
-                    UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
-                        worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-                    WHERE id = $1::uuid AND status IN ('failed','cancelled') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
-                    """, [id, c.call.ownerMustBe]).rows.first else {
+                guard
+                    let row = try tx.query(
+                        """
+                        UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
+                            worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+                        WHERE id = $1::uuid AND status IN ('failed','cancelled') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
+                        """, [id, c.call.ownerMustBe]
+                    ).rows.first
+                else {
                     try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed or cancelled jobs can be retried")
                 }
                 job = try LiveActionExecutor.job(row)
@@ -107,10 +122,14 @@ extension LiveActionExecutor {
             let priority = try c.int("priority")
             var job: Job?
             let r = try c.commit { tx in
-                guard let row = try tx.query("""
-                    UPDATE jobs SET priority = $2, updated_at = now() WHERE id = $1::uuid AND status NOT IN ('completed','failed','cancelled')
-                    RETURNING \(jobColumns)
-                    """, [id, priority]).rows.first else {
+                guard
+                    let row = try tx.query(
+                        """
+                        UPDATE jobs SET priority = $2, updated_at = now() WHERE id = $1::uuid AND status NOT IN ('completed','failed','cancelled')
+                        RETURNING \(jobColumns)
+                        """, [id, priority]
+                    ).rows.first
+                else {
                     try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "finished jobs keep their priority")
                 }
                 job = try LiveActionExecutor.job(row)
@@ -128,12 +147,16 @@ extension LiveActionExecutor {
             var old: Job?
             var moved: Job?
             let r = try c.commit { tx in
-                guard try tx.query("SELECT 1 FROM queues WHERE name = $1", [to]).rows.first != nil else { throw ActionFailure.notFound("queue \(to)") }
+                guard try tx.query("SELECT 1 FROM queues WHERE name = $1", [to]).rows.first != nil else {
+                    throw ActionFailure.notFound("queue \(to)")
+                }
                 guard let before = try tx.query("SELECT \(jobColumns) FROM jobs WHERE id = $1::uuid FOR UPDATE", [id]).rows.first else {
                     throw ActionFailure.notFound("job \(id)")
                 }
                 old = try LiveActionExecutor.job(before)
-                guard old!.status == .pending || old!.status == .queued else { throw ActionFailure.conflict("job \(id) is \(old!.status.rawValue): only waiting jobs move") }
+                guard old!.status == .pending || old!.status == .queued else {
+                    throw ActionFailure.conflict("job \(id) is \(old!.status.rawValue): only waiting jobs move")
+                }
                 guard old!.queue != to else { throw ActionFailure.conflict("job \(id) is already in queue \(to)") }
                 let row = try tx.query("UPDATE jobs SET queue = $2, updated_at = now() WHERE id = $1::uuid RETURNING \(jobColumns)", [id, to]).rows[0]
                 moved = try LiveActionExecutor.job(row)
@@ -150,8 +173,12 @@ extension LiveActionExecutor {
             let q = try c.string("queue")
             var ids: [String] = []
             let r = try c.commit { tx in
-                guard try tx.query("SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [q]).rows.first != nil else { throw ActionFailure.notFound("queue \(q)") }
-                ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map { try $0.get("id") }
+                guard try tx.query("SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [q]).rows.first != nil else {
+                    throw ActionFailure.notFound("queue \(q)")
+                }
+                ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map {
+                    try $0.get("id")
+                }
                 try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
                 return ActionResult("cleared queue \(q): \(ids.count) pending job(s) deleted", affected: ids.count)
             }
@@ -173,12 +200,15 @@ extension LiveActionExecutor {
             let q = try c.string("queue")
             var jobs: [Job] = []
             let r = try c.commit { tx in
-                jobs = try tx.query("""
+                jobs = try tx.query(
+                    """
                     UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
                         worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
                     WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2) RETURNING \(jobColumns)
-                    """, [q, c.p.string("error_class")]).rows.map(LiveActionExecutor.job)
-                try tx.query("""
+                    """, [q, c.p.string("error_class")]
+                ).rows.map(LiveActionExecutor.job)
+                try tx.query(
+                    """
                     INSERT INTO job_events (job_id, type, status, message)
                     SELECT u, 'retried', 'queued', 'bulk retry by ' || $2 FROM unnest($1::uuid[]) AS u
                     """, [PostgresValue.textArray(jobs.map(\.id)), c.user])
@@ -201,22 +231,27 @@ extension LiveActionExecutor {
             let q = try c.string("queue")
             let limit = try c.int("limit")
             let r = try c.commit { tx in
-                guard try tx.query("UPDATE queues SET rate_limit = $2, updated_at = now() WHERE name = $1 RETURNING name",
-                                   [q, limit == 0 ? nil : limit]).rows.first != nil else { throw ActionFailure.notFound("queue \(q)") }
+                guard
+                    try tx.query(
+                        "UPDATE queues SET rate_limit = $2, updated_at = now() WHERE name = $1 RETURNING name",
+                        [q, limit == 0 ? nil : limit]
+                    ).rows.first != nil
+                else { throw ActionFailure.notFound("queue \(q)") }
                 return ActionResult(limit == 0 ? "queue \(q): rate limit removed" : "queue \(q): rate limit \(limit)/min")
             }
             try c.control("queue.set_rate_limit", q, value: limit == 0 ? nil : limit)
             c.publish(.queueUpdated(QueuePatch(name: q, rateLimit: limit), cause: "queue.updated"))
             return r
-        },
+        }
     ]
 }
 
 extension LiveActionContext {
     /// The job's history row, written with the transaction's COMMIT.
     func jobEvent(_ tx: PostgresConnection, _ id: String, type: String, status: String?, message: String? = nil) throws {
-        tx.deferUntilCommit("INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
-                            [id, type, status, message ?? "\(type) by \(user)"])
+        tx.deferUntilCommit(
+            "INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
+            [id, type, status, message ?? "\(type) by \(user)"])
     }
 
     @discardableResult
@@ -233,9 +268,9 @@ extension LiveActionContext {
         let keys = unqueueKeys(job)
         let replies = try redis(Namespace.DB.queues).pipeline([
             ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
-            controlCommand(command, target: job.id, extra: [:]),
+            controlCommand(command, target: job.id, extra: [:])
         ])
-        for reply in replies { if case let .error(e) = reply { throw RedisError.fromReply(e) } }
+        for reply in replies { if case .error(let e) = reply { throw RedisError.fromReply(e) } }
     }
 
     func enqueue(_ job: Job) throws { try enqueue([job]) }
@@ -245,11 +280,12 @@ extension LiveActionContext {
         let broker = redis(Namespace.DB.queues)
         for chunk in stride(from: 0, to: jobs.count, by: 500) {
             let commands = jobs[chunk..<min(chunk + 500, jobs.count)].flatMap { job in
-                ns.brokerPush(queue: job.queue, priority: job.priority, job: job.id,
-                              message: KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: "tag-" + job.id, origin: "agentos-console"))
+                ns.brokerPush(
+                    queue: job.queue, priority: job.priority, job: job.id,
+                    message: KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: "tag-" + job.id, origin: "agentos-console"))
             }
             for reply in try broker.pipeline(commands) {
-                if case let .error(e) = reply { throw RedisError.server(e) }
+                if case .error(let e) = reply { throw RedisError.server(e) }
             }
         }
     }
@@ -263,10 +299,14 @@ extension LiveActionContext {
     func setQueuePaused(_ paused: Bool) throws -> ActionResult {
         let q = try string("queue")
         let r = try commit { tx in
-            guard let row = try tx.query("""
-                UPDATE queues q SET paused = $2, updated_at = now() FROM (SELECT paused AS was FROM queues WHERE name = $1 FOR UPDATE) old
-                WHERE q.name = $1 RETURNING old.was
-                """, [q, paused]).rows.first else { throw ActionFailure.notFound("queue \(q)") }
+            guard
+                let row = try tx.query(
+                    """
+                    UPDATE queues q SET paused = $2, updated_at = now() FROM (SELECT paused AS was FROM queues WHERE name = $1 FOR UPDATE) old
+                    WHERE q.name = $1 RETURNING old.was
+                    """, [q, paused]
+                ).rows.first
+            else { throw ActionFailure.notFound("queue \(q)") }
             let was: Bool = try row.get("was")
             guard was != paused else { throw ActionFailure.conflict("queue \(q) is already \(paused ? "paused" : "running")") }
             return ActionResult(paused ? "queue \(q) paused: consumers stop taking from it" : "queue \(q) resumed")

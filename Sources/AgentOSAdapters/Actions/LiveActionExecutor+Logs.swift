@@ -7,23 +7,32 @@ extension LiveActionExecutor {
     static let logHandlers: [String: Handler] = [
         "logs.export": { c in
             let format = c.p.string("format") ?? "jsonl"
-            let lines = try c.db.query("""
+            let lines = try c.db.query(
+                """
                 SELECT \(LogRecord.columns) FROM logs
                 WHERE level = ANY($1::text[]) AND ($2::text IS NULL OR source = $2)
                   AND ($3::text IS NULL OR strpos(lower(message), lower($3)) > 0)
                 ORDER BY ts DESC, id DESC LIMIT $4
-                """, [PostgresValue.textArray(LogRecord.levels(atLeast: c.p.string("level"))), c.p.string("source"), c.p.string("search"),
-                      c.p.int("limit") ?? 10_000]).rows.map(LogRecord.init)
+                """,
+                [
+                    PostgresValue.textArray(LogRecord.levels(atLeast: c.p.string("level"))), c.p.string("source"), c.p.string("search"),
+                    c.p.int("limit") ?? 10_000
+                ]
+            ).rows.map(LogRecord.init)
             let body = format == "csv" ? LogRecord.csv(lines) : LogRecord.jsonl(lines, sanitized: true)
             let url = try ActionFiles.create(in: c.directory("io/exports"), "logs", ext: format == "csv" ? "csv" : "jsonl", Data(body.utf8))
-            return ActionResult("exported \(lines.count) log line(s) to \(url.path)", affected: lines.count,
-                                details: ["path": .string(url.path), "format": .string(format)])
+            return ActionResult(
+                "exported \(lines.count) log line(s) to \(url.path)", affected: lines.count,
+                details: ["path": .string(url.path), "format": .string(format)])
         },
         "logs.set_level": { c in
-            let service = try c.string("service"), level = try c.string("level")
+            let service = try c.string("service")
+            let level = try c.string("level")
             let r = try c.commit { tx in
-                let was = try tx.query("SELECT level FROM service_log_levels WHERE service = $1 FOR UPDATE", [service]).rows.first?.get("level", as: String.self)
-                try tx.query("""
+                let was = try tx.query("SELECT level FROM service_log_levels WHERE service = $1 FOR UPDATE", [service]).rows.first?.get(
+                    "level", as: String.self)
+                try tx.query(
+                    """
                     INSERT INTO service_log_levels (service, level, updated_by) VALUES ($1, $2, $3)
                     ON CONFLICT (service) DO UPDATE SET level = EXCLUDED.level, updated_by = EXCLUDED.updated_by, updated_at = now()
                     """, [service, level, c.user])
@@ -38,16 +47,22 @@ extension LiveActionExecutor {
             var archive: URL?
             do {
                 return try c.commit { tx in
-                    let lines = try tx.query("""
+                    let lines = try tx.query(
+                        """
                         SELECT \(LogRecord.columns) FROM logs WHERE ts < now() - make_interval(days => $1::int) ORDER BY ts, id FOR UPDATE
-                        """, [days]).rows.map(LogRecord.init)
-                    let plain = try ActionFiles.create(in: dir, "logs", ext: "jsonl", Data(LogRecord.jsonl(lines, sanitized: false).utf8), keepFree: ".gz")
+                        """, [days]
+                    ).rows.map(LogRecord.init)
+                    let plain = try ActionFiles.create(
+                        in: dir, "logs", ext: "jsonl", Data(LogRecord.jsonl(lines, sanitized: false).utf8), keepFree: ".gz")
                     let url = try ActionFiles.gzip(plain)
                     archive = url
-                    let n = try tx.query("DELETE FROM logs WHERE id = ANY($1::text[]::bigint[])",
-                                         [PostgresValue.textArray(lines.map { String($0.id) })]).affectedRows
-                    return ActionResult("archived \(n) log line(s) older than \(days) day(s) to \(url.path)", affected: n,
-                                        details: ["path": .string(url.path)])
+                    let n = try tx.query(
+                        "DELETE FROM logs WHERE id = ANY($1::text[]::bigint[])",
+                        [PostgresValue.textArray(lines.map { String($0.id) })]
+                    ).affectedRows
+                    return ActionResult(
+                        "archived \(n) log line(s) older than \(days) day(s) to \(url.path)", affected: n,
+                        details: ["path": .string(url.path)])
                 }
             } catch {
                 if let archive { try? FileManager.default.removeItem(at: archive) }
@@ -64,8 +79,12 @@ extension LiveActionExecutor {
         "logs.mute_source": { c in
             let source = try c.string("source")
             let r = try c.commit { tx in
-                guard try tx.query("INSERT INTO log_mutes (source, muted_by) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING RETURNING source",
-                                   [source, c.user]).rows.first != nil else { throw ActionFailure.conflict("log source \(source) is already muted") }
+                guard
+                    try tx.query(
+                        "INSERT INTO log_mutes (source, muted_by) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING RETURNING source",
+                        [source, c.user]
+                    ).rows.first != nil
+                else { throw ActionFailure.conflict("log source \(source) is already muted") }
                 return ActionResult("log source \(source) muted")
             }
             try c.control("logs.mute_source", source)
@@ -85,26 +104,34 @@ extension LiveActionExecutor {
         "logs.ack_errors": { c in
             let source = c.p.string("source")
             return try c.commit { tx in
-                let n = try tx.query("""
+                let n = try tx.query(
+                    """
                     UPDATE logs SET acked = true WHERE level IN ('error','critical') AND NOT acked AND ($1::text IS NULL OR source = $1)
-                    """, [source]).affectedRows
+                    """, [source]
+                ).affectedRows
                 return ActionResult("acknowledged \(n) error line(s)\(source.map { " of \($0)" } ?? "")", affected: n)
             }
         },
         "logs.alert_rule_add": { c in
             let pattern = try c.string("pattern")
-            let level = c.p.string("level") ?? "error", severity = c.p.string("severity") ?? "warning"
+            let level = c.p.string("level") ?? "error"
+            let severity = c.p.string("severity") ?? "warning"
             try c.checkRegex(pattern)
             return try c.commit { tx in
-                if let same = try tx.query("SELECT id FROM log_alert_rules WHERE pattern = $1 AND level = $2 AND severity = $3",
-                                           [pattern, level, severity]).rows.first {
+                if let same = try tx.query(
+                    "SELECT id FROM log_alert_rules WHERE pattern = $1 AND level = $2 AND severity = $3",
+                    [pattern, level, severity]
+                ).rows.first {
                     throw ActionFailure.conflict("an identical alert rule exists (#\(try same.get("id", as: Int.self)))")
                 }
-                let id: Int = try tx.query("""
+                let id: Int = try tx.query(
+                    """
                     INSERT INTO log_alert_rules (pattern, level, severity, created_by) VALUES ($1, $2, $3, $4) RETURNING id
-                    """, [pattern, level, severity, c.user]).rows[0].get("id")
-                return ActionResult("alert rule #\(id): \(level)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity) alert",
-                                    details: ["id": .int(id)])
+                    """, [pattern, level, severity, c.user]
+                ).rows[0].get("id")
+                return ActionResult(
+                    "alert rule #\(id): \(level)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity) alert",
+                    details: ["id": .int(id)])
             }
         },
         "logs.alert_rule_remove": { c in
@@ -117,14 +144,19 @@ extension LiveActionExecutor {
             }
         },
         "logs.bookmark": { c in
-            let logID = try c.int("id"), note = try c.string("note")
+            let logID = try c.int("id")
+            let note = try c.string("note")
             return try c.commit { tx in
-                guard try tx.query("SELECT 1 FROM logs WHERE id = $1", [logID]).rows.first != nil else { throw ActionFailure.notFound("log line \(logID)") }
-                let id: Int = try tx.query("INSERT INTO log_bookmarks (log_id, note, created_by) VALUES ($1, $2, $3) RETURNING id",
-                                           [logID, note, c.user]).rows[0].get("id")
+                guard try tx.query("SELECT 1 FROM logs WHERE id = $1", [logID]).rows.first != nil else {
+                    throw ActionFailure.notFound("log line \(logID)")
+                }
+                let id: Int = try tx.query(
+                    "INSERT INTO log_bookmarks (log_id, note, created_by) VALUES ($1, $2, $3) RETURNING id",
+                    [logID, note, c.user]
+                ).rows[0].get("id")
                 return ActionResult("bookmark #\(id) on log line \(logID)", details: ["id": .int(id)])
             }
-        },
+        }
     ]
 }
 
@@ -192,8 +224,11 @@ struct LogRecord {
     static func csv(_ lines: [LogRecord]) -> String {
         var out = CSVText.row(["id", "ts", "level", "source", "message", "job_id", "worker_id", "context", "acked"])
         for l in lines {
-            out += CSVText.row([String(l.id), ISOTime.format(l.ts, fractionDigits: 6), l.level, l.source, l.message, l.jobID ?? "", l.workerID ?? "",
-                                ActionJSON.reencode(l.context, sanitized: true), String(l.acked)].map { TextSanitizer.clean($0, .multiLine) })
+            out += CSVText.row(
+                [
+                    String(l.id), ISOTime.format(l.ts, fractionDigits: 6), l.level, l.source, l.message, l.jobID ?? "", l.workerID ?? "",
+                    ActionJSON.reencode(l.context, sanitized: true), String(l.acked)
+                ].map { TextSanitizer.clean($0, .multiLine) })
         }
         return out
     }
@@ -235,12 +270,13 @@ extension JSONTree {
         let s = { (t: String) in CanonicalJSON.string(sanitized ? TextSanitizer.clean(t, .multiLine) : t) }
         switch self {
         case .null: return "null"
-        case let .bool(b): return b ? "true" : "false"
-        case let .int(i): return String(i)
-        case let .double(d): return ActionJSON.number(d)
-        case let .string(t): return s(t)
-        case let .array(items): return "[" + items.map { $0.canonical(sanitized) }.joined(separator: ",") + "]"
-        case let .object(fields): return "{" + fields.keys.sorted().map { s($0) + ":" + fields[$0]!.canonical(sanitized) }.joined(separator: ",") + "}"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return ActionJSON.number(d)
+        case .string(let t): return s(t)
+        case .array(let items): return "[" + items.map { $0.canonical(sanitized) }.joined(separator: ",") + "]"
+        case .object(let fields):
+            return "{" + fields.keys.sorted().map { s($0) + ":" + fields[$0]!.canonical(sanitized) }.joined(separator: ",") + "}"
         }
     }
 }

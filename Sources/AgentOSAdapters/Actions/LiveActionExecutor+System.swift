@@ -9,11 +9,13 @@ extension LiveActionExecutor {
             let dir = try c.directory("io/backups/\(LiveActionContext.stamp())")
             var files = [try c.pgDump(into: dir.appendingPathComponent("postgres.dump"))]
             files.append(try c.redisSnapshot(into: dir.appendingPathComponent("redis.jsonl")))
-            let config = try c.db.query("SELECT coalesce(jsonb_object_agg(key, value ORDER BY key), '{}')::text AS c FROM config").rows[0].get("c", as: String.self)
+            let config = try c.db.query("SELECT coalesce(jsonb_object_agg(key, value ORDER BY key), '{}')::text AS c FROM config").rows[0].get(
+                "c", as: String.self)
             files.append(try c.writeFile(dir.appendingPathComponent("config.json"), Data(config.utf8)))
             let manifest = try c.writeManifest(dir, files)
-            return ActionResult("backup written to \(dir.path) (\(files.count) files, manifest with SHA-256 sums)", affected: files.count,
-                                details: ["path": .string(dir.path), "manifest": .string(manifest.path)])
+            return ActionResult(
+                "backup written to \(dir.path) (\(files.count) files, manifest with SHA-256 sums)", affected: files.count,
+                details: ["path": .string(dir.path), "manifest": .string(manifest.path)])
         },
         "system.reset": { c in
             var counts: [String: Int] = [:]
@@ -23,8 +25,9 @@ extension LiveActionExecutor {
             counts["idempotency"] = try deleteMatching(c.redis(Namespace.DB.idempotency), "\(c.ns.prefix):idem:*")
             counts["stale_sessions"] = try c.removeStaleSessions()
             let total = counts.values.reduce(0, +)
-            return ActionResult("runtime state reset: " + counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: ", "),
-                                affected: total, details: counts.mapValues { .int($0) })
+            return ActionResult(
+                "runtime state reset: " + counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: ", "),
+                affected: total, details: counts.mapValues { .int($0) })
         },
         "system.maintenance_on": { c in try c.setMaintenance(true) },
         "system.maintenance_off": { c in try c.setMaintenance(false) },
@@ -39,8 +42,9 @@ extension LiveActionExecutor {
         "system.health_check": { c in
             let report = try c.healthProbe()
             return try c.commit { tx in
-                try tx.query("INSERT INTO health_checks (ok, results, checked_by) VALUES ($1, $2, $3)",
-                             [report.ok, PostgresValue.json(CanonicalJSON.object(report.details)), c.user])
+                try tx.query(
+                    "INSERT INTO health_checks (ok, results, checked_by) VALUES ($1, $2, $3)",
+                    [report.ok, PostgresValue.json(CanonicalJSON.object(report.details)), c.user])
                 return ActionResult(report.summary, affected: report.details.count, details: report.details)
             }
         },
@@ -56,8 +60,12 @@ extension LiveActionExecutor {
         "system.alert_ack": { c in
             let id = try c.int("id")
             let r = try c.commit { tx in
-                guard try tx.query("UPDATE alerts SET status = 'acked', acked_by = $2, acked_at = now() WHERE id = $1 AND status = 'active' RETURNING id",
-                                   [id, c.user]).rows.first != nil else {
+                guard
+                    try tx.query(
+                        "UPDATE alerts SET status = 'acked', acked_by = $2, acked_at = now() WHERE id = $1 AND status = 'active' RETURNING id",
+                        [id, c.user]
+                    ).rows.first != nil
+                else {
                     try c.whyNot(tx, table: "alerts", key: "id", id: id, what: "alert", hint: "only active alerts can be acknowledged")
                 }
                 return ActionResult("alert \(id) acknowledged")
@@ -66,13 +74,18 @@ extension LiveActionExecutor {
             return r
         },
         "system.alert_silence": { c in
-            let id = try c.int("id"), minutes = c.p.int("minutes") ?? 60
+            let id = try c.int("id")
+            let minutes = c.p.int("minutes") ?? 60
             let until = Date().addingTimeInterval(Double(minutes) * 60)
             let r = try c.commit { tx in
-                guard try tx.query("""
-                    UPDATE alerts SET status = 'silenced', silenced_until = $2, acked_by = coalesce(acked_by, $3)
-                    WHERE id = $1 AND status IN ('active','acked') RETURNING id
-                    """, [id, until, c.user]).rows.first != nil else {
+                guard
+                    try tx.query(
+                        """
+                        UPDATE alerts SET status = 'silenced', silenced_until = $2, acked_by = coalesce(acked_by, $3)
+                        WHERE id = $1 AND status IN ('active','acked') RETURNING id
+                        """, [id, until, c.user]
+                    ).rows.first != nil
+                else {
                     try c.whyNot(tx, table: "alerts", key: "id", id: id, what: "alert", hint: "resolved alerts need no silence")
                 }
                 return ActionResult("alert \(id) silenced for \(minutes) min")
@@ -109,14 +122,18 @@ extension LiveActionExecutor {
                 bytes += (try? f.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
                 try FileManager.default.removeItem(at: f)
             }
-            return ActionResult("deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
+            return ActionResult(
+                "deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
         },
         "system.audit_verify": { c in
             let v = try AuditVerifier.verify(c.ex.audit)
             var details: [String: PayloadValue] = ["rows": .int(v.rows), "ok": .bool(v.ok)]
-            if let b = v.broken { details["broken_seq"] = .int(b.seq); details["problem"] = .string(b.problem) }
+            if let b = v.broken {
+                details["broken_seq"] = .int(b.seq)
+                details["problem"] = .string(b.problem)
+            }
             return ActionResult(v.summary, affected: v.rows, details: details)
-        },
+        }
     ]
 
     static let databaseHandlers: [String: Handler] = [
@@ -142,41 +159,51 @@ extension LiveActionExecutor {
         "database.kill_idle": { c in
             let minutes = c.p.int("minutes") ?? 10
             // Materialised first: a qual like pg_terminate_backend(pid) in the same WHERE may run on every row.
-            let pids = try c.db.query("""
+            let pids = try c.db.query(
+                """
                 WITH victims AS MATERIALIZED (
                     SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()
                       AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state_change < now() - make_interval(mins => $1::int))
                 SELECT pid FROM victims WHERE pg_terminate_backend(pid)
-                """, [minutes]).rows.map { try $0.get("pid", as: Int.self) }
-            return ActionResult("terminated \(pids.count) idle-in-transaction session(s) older than \(minutes) min", affected: pids.count,
-                                details: ["pids": .string(pids.map(String.init).joined(separator: ","))])
+                """, [minutes]
+            ).rows.map { try $0.get("pid", as: Int.self) }
+            return ActionResult(
+                "terminated \(pids.count) idle-in-transaction session(s) older than \(minutes) min", affected: pids.count,
+                details: ["pids": .string(pids.map(String.init).joined(separator: ","))])
         },
         "database.purge_history": { c in
             let days = try c.int("days")
-            var jobs = 0, events = 0
+            var jobs = 0
+            var events = 0
             while true {
-                let n = try c.db.query("""
+                let n = try c.db.query(
+                    """
                     DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('completed','failed','cancelled')
                       AND finished_at < now() - make_interval(days => $1::int) LIMIT 5000)
-                    """, [days]).affectedRows
+                    """, [days]
+                ).affectedRows
                 jobs += n
                 if n < 5000 { break }
             }
             while true {
-                let n = try c.db.query("""
+                let n = try c.db.query(
+                    """
                     DELETE FROM job_events WHERE id IN (SELECT id FROM job_events WHERE ts < now() - make_interval(days => $1::int) LIMIT 5000)
-                    """, [days]).affectedRows
+                    """, [days]
+                ).affectedRows
                 events += n
                 if n < 5000 { break }
             }
-            return ActionResult("purged \(jobs) finished job(s) and \(events) event(s) older than \(days) days", affected: jobs + events,
-                                details: ["jobs": .int(jobs), "events": .int(events)])
+            return ActionResult(
+                "purged \(jobs) finished job(s) and \(events) event(s) older than \(days) days", affected: jobs + events,
+                details: ["jobs": .int(jobs), "events": .int(events)])
         },
         "database.migrate": { c in
             let applied = try c.db.withConnection { try Migrator().migrate($0) }
-            return ActionResult(applied.isEmpty ? "schema is up to date" : "applied migration(s) " + applied.map { String($0.version) }.joined(separator: ", "),
-                                affected: applied.count)
-        },
+            return ActionResult(
+                applied.isEmpty ? "schema is up to date" : "applied migration(s) " + applied.map { String($0.version) }.joined(separator: ", "),
+                affected: applied.count)
+        }
     ]
 }
 
@@ -193,7 +220,8 @@ extension LiveActionContext {
             let data = try Data(contentsOf: f)
             entries.append("\(CanonicalJSON.string(f.lastPathComponent)):{\"bytes\":\(data.count),\"sha256\":\"\(Hex.encode(Digest.sha256(data)))\"}")
         }
-        let body = "{\"created_at\":\(CanonicalJSON.string(ISOTime.format(Date()))),\"by\":\(CanonicalJSON.string(user)),\"files\":{\(entries.joined(separator: ","))}}\n"
+        let body =
+            "{\"created_at\":\(CanonicalJSON.string(ISOTime.format(Date()))),\"by\":\(CanonicalJSON.string(user)),\"files\":{\(entries.joined(separator: ","))}}\n"
         return try writeFile(dir.appendingPathComponent(name), Data(body.utf8))
     }
 
@@ -217,7 +245,8 @@ extension LiveActionContext {
                 for key in (reply.dropFirst().first?.array ?? []).compactMap(\.bytes) {
                     guard let dump = try r.send("DUMP", key).bytes else { continue }
                     let ttl = try r.send("PTTL", key).int ?? -1
-                    lines += "{\"db\":\(database),\"key\":\"\(Data(key).base64EncodedString())\",\"pttl\":\(ttl),\"dump\":\"\(Data(dump).base64EncodedString())\"}\n"
+                    lines +=
+                        "{\"db\":\(database),\"key\":\"\(Data(key).base64EncodedString())\",\"pttl\":\(ttl),\"dump\":\"\(Data(dump).base64EncodedString())\"}\n"
                 }
             } while cursor != "0"
         }
@@ -249,17 +278,22 @@ extension LiveActionContext {
         let m = Maintenance(enabled: on, message: on ? (p.string("message") ?? "maintenance in progress") : nil, since: on ? Date() : nil, by: user)
         let r = try commit { tx in
             if on {
-                let paused = try tx.query("UPDATE queues SET paused = true, updated_at = now() WHERE NOT paused RETURNING name").rows.map { try $0.get("name", as: String.self) }
-                try tx.query("""
+                let paused = try tx.query("UPDATE queues SET paused = true, updated_at = now() WHERE NOT paused RETURNING name").rows.map {
+                    try $0.get("name", as: String.self)
+                }
+                try tx.query(
+                    """
                     INSERT INTO console_settings (key, value, updated_by) VALUES ('maintenance.paused_queues', to_jsonb($1::text[]), $2)
                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_by = EXCLUDED.updated_by, updated_at = now()
                     """, [PostgresValue.textArray(paused), user])
                 return ActionResult("maintenance mode ON: \(paused.count) queue(s) paused, managers stop dispatching", affected: paused.count)
             }
-            let resumed = try tx.query("""
+            let resumed = try tx.query(
+                """
                 UPDATE queues SET paused = false, updated_at = now() WHERE name IN (
                     SELECT jsonb_array_elements_text(value) FROM console_settings WHERE key = 'maintenance.paused_queues') RETURNING name
-                """).rows.count
+                """
+            ).rows.count
             try tx.query("DELETE FROM console_settings WHERE key = 'maintenance.paused_queues'")
             return ActionResult("maintenance mode off: \(resumed) queue(s) resumed", affected: resumed)
         }
@@ -284,37 +318,54 @@ extension LiveActionContext {
         var problems: [String] = []
         func ms(_ start: UInt64) -> Int { Int((DispatchTime.now().uptimeNanoseconds - start) / 1_000) }
         var t = DispatchTime.now().uptimeNanoseconds
-        do { _ = try ex.redis.send("PING"); d["redis_us"] = .int(ms(t)) } catch { problems.append("redis: \(error)") }
+        do {
+            _ = try ex.redis.send("PING")
+            d["redis_us"] = .int(ms(t))
+        } catch { problems.append("redis: \(error)") }
         t = DispatchTime.now().uptimeNanoseconds
-        do { _ = try db.query("SELECT 1"); d["postgres_us"] = .int(ms(t)) } catch { problems.append("postgres: \(error)") }
-        let w = try db.query("""
+        do {
+            _ = try db.query("SELECT 1")
+            d["postgres_us"] = .int(ms(t))
+        } catch { problems.append("postgres: \(error)") }
+        let w = try db.query(
+            """
             SELECT count(*) FILTER (WHERE status IN ('online','paused','draining')) AS up,
                    count(*) FILTER (WHERE status IN ('online','paused','draining') AND last_heartbeat < now() - interval '30 seconds') AS stale,
                    count(*) AS total FROM workers
-            """).rows[0]
-        let up: Int = try w.get("up"), stale: Int = try w.get("stale"), total: Int = try w.get("total")
+            """
+        ).rows[0]
+        let up: Int = try w.get("up")
+        let stale: Int = try w.get("stale")
+        let total: Int = try w.get("total")
         d["workers_up"] = .int(up)
         d["workers_stale"] = .int(stale)
         d["workers_total"] = .int(total)
         if stale > 0 { problems.append("\(stale) worker(s) with a stale heartbeat") }
         if let attrs = try? FileManager.default.attributesOfFileSystem(forPath: ex.settings.dataDirectory.path),
-           let free = attrs[.systemFreeSize] as? NSNumber, let size = attrs[.systemSize] as? NSNumber, size.int64Value > 0 {
+            let free = attrs[.systemFreeSize] as? NSNumber, let size = attrs[.systemSize] as? NSNumber, size.int64Value > 0
+        {
             let pct = Int(free.int64Value * 100 / size.int64Value)
             d["disk_free_pct"] = .int(pct)
             if pct < 10 { problems.append("disk \(pct)% free") }
         }
         d["ok"] = .bool(problems.isEmpty)
         if !problems.isEmpty { d["problems"] = .string(problems.joined(separator: "; ")) }
-        return Health(ok: problems.isEmpty, details: d,
-                      summary: problems.isEmpty ? "healthy: redis, postgres, \(up)/\(total) workers up, disk ok" : "unhealthy: " + problems.joined(separator: "; "))
+        return Health(
+            ok: problems.isEmpty, details: d,
+            summary: problems.isEmpty
+                ? "healthy: redis, postgres, \(up)/\(total) workers up, disk ok" : "unhealthy: " + problems.joined(separator: "; "))
     }
 
     func signalBackend(_ function: String, verb: String) throws -> ActionResult {
         let pid = try int("pid")
-        guard let row = try db.query("""
-            SELECT \(function)(pid) AS done, usename::text AS who FROM pg_stat_activity
-            WHERE pid = $1 AND pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'
-            """, [pid]).rows.first else { throw ActionFailure.notFound("backend pid \(pid) (a client of this database other than the console's own)") }
+        guard
+            let row = try db.query(
+                """
+                SELECT \(function)(pid) AS done, usename::text AS who FROM pg_stat_activity
+                WHERE pid = $1 AND pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'
+                """, [pid]
+            ).rows.first
+        else { throw ActionFailure.notFound("backend pid \(pid) (a client of this database other than the console's own)") }
         let done: Bool = try row.get("done")
         guard done else { throw ActionFailure.conflict("PostgreSQL refused to signal pid \(pid)") }
         return ActionResult("\(verb) backend \(pid)")
@@ -343,7 +394,9 @@ extension LiveActionContext {
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw ActionFailure.failed("\((tool as NSString).lastPathComponent) exited \(p.terminationStatus): \(TextSanitizer.clean(String(decoding: stderr.prefix(300), as: UTF8.self)))")
+            throw ActionFailure.failed(
+                "\((tool as NSString).lastPathComponent) exited \(p.terminationStatus): \(TextSanitizer.clean(String(decoding: stderr.prefix(300), as: UTF8.self)))"
+            )
         }
     }
 }

@@ -36,8 +36,10 @@ public final class LiveActionExecutor: ActionExecutor {
     /// Rebuilds and stores the snapshot (system.cache_refresh).
     let refresh: @Sendable () throws -> Int
 
-    public init(postgres: PostgresClient, redis: RedisClient, audit: PostgresAuditLog, namespace: Namespace, settings: Settings,
-                breakers: BreakerStore, rateLimits: RateLimitStore, refresh: @escaping @Sendable () throws -> Int) {
+    public init(
+        postgres: PostgresClient, redis: RedisClient, audit: PostgresAuditLog, namespace: Namespace, settings: Settings,
+        breakers: BreakerStore, rateLimits: RateLimitStore, refresh: @escaping @Sendable () throws -> Int
+    ) {
         db = postgres
         self.redis = redis
         databases = (0..<16).map { redis.selecting(database: $0) }
@@ -51,7 +53,8 @@ public final class LiveActionExecutor: ActionExecutor {
 
     static let handlers: [String: Handler] = {
         var all: [String: Handler] = [:]
-        for group in [jobHandlers, workerHandlers, managerHandlers, systemHandlers, databaseHandlers, logHandlers, configHandlers, analyticsHandlers] {
+        for group in [jobHandlers, workerHandlers, managerHandlers, systemHandlers, databaseHandlers, logHandlers, configHandlers, analyticsHandlers]
+        {
             all.merge(group) { a, _ in a }
         }
         return all
@@ -86,22 +89,26 @@ public final class LiveActionExecutor: ActionExecutor {
             switch spec.name {
             case "queue.clear": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
             case "queue.retry_failed":
-                return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
-                                 [q, payload.string("error_class")])
+                return try count(
+                    "SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
+                    [q, payload.string("error_class")])
             case "queue.purge_failed": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed'", [q])
             case "queue.pause": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
             case "worker.restart_all":
-                return try count("SELECT count(*) FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
-                                 [payload.string("stage")])
+                return try count(
+                    "SELECT count(*) FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
+                    [payload.string("stage")])
             case "worker.restart", "worker.shutdown", "worker.drain":
                 return try count("SELECT coalesce(sum(active), 0)::bigint FROM workers WHERE id = $1", [payload.string("id") ?? ""])
             case "database.purge_history":
-                return try count("SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
-                                 [payload.int("days") ?? 0])
+                return try count(
+                    "SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
+                    [payload.int("days") ?? 0])
             case "logs.purge", "logs.archive":
                 return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1::int)", [payload.int("days") ?? 0])
             case "database.kill_idle":
-                return try count("""
+                return try count(
+                    """
                     SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
                       AND state_change < now() - make_interval(mins => $1::int)
                     """, [payload.int("minutes") ?? 0])
@@ -127,7 +134,9 @@ public final class LiveActionExecutor: ActionExecutor {
     /// Processed media under `io/output` older than `days`.
     func mediaOlderThan(days: Int) throws -> [URL] {
         let dir = settings.dataDirectory.appendingPathComponent("io/output")
-        guard let items = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey]) else { return [] }
+        guard let items = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey]) else {
+            return []
+        }
         let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
         return try items.compactMap { $0 as? URL }.filter { url in
             let v = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
@@ -169,8 +178,10 @@ struct LiveActionContext {
                 let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))
                 var statements = outcome.statements
                 if let hold = call.idempotency {
-                    statements.append(RedisIdempotencyStore.durable(hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
-                                                                        result: r, ttlSeconds: hold.ttlSeconds))
+                    statements.append(
+                        RedisIdempotencyStore.durable(
+                            hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
+                            result: r, ttlSeconds: hold.ttlSeconds))
                 }
                 let rows = try tx.commit(with: statements)
                 storedWithEffect = call.idempotency != nil
@@ -202,7 +213,7 @@ struct LiveActionContext {
         guard !targets.isEmpty else { return }
         let commands = targets.map { controlCommand(command, target: $0, extra: extra) }
         for reply in try ex.redis.pipeline(commands) {
-            if case let .error(e) = reply { throw RedisError.server(e) }
+            if case .error(let e) = reply { throw RedisError.server(e) }
         }
     }
 

@@ -21,7 +21,8 @@ public enum AuditKey {
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = SecureRandom.bytes(32)
-        guard FileManager.default.createFile(atPath: file.path, contents: Data((Hex.encode(key) + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((Hex.encode(key) + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw ConfigurationError("\(file.path): cannot create the audit HMAC key file")
         }
         return key
@@ -58,15 +59,18 @@ public struct LiveActions: Sendable {
     /// The write-behind `action_history` sink (`drain()` before the process exits).
     public let history: PostgresActionHistory
 
-    public init(redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
-                dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
-                options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil, celery: CeleryMonitor? = nil) throws {
+    public init(
+        redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
+        dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
+        options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil, celery: CeleryMonitor? = nil
+    ) throws {
         audit = PostgresAuditLog(postgres: postgres)
         breakers = RedisBreakerStore(redis: redis, namespace: namespace)
         let rateLimits = RedisRateLimitStore(redis: redis, namespace: namespace)
-        executor = LiveActionExecutor(postgres: postgres, redis: redis, audit: audit, namespace: namespace,
-                                      settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
-                                      breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
+        executor = LiveActionExecutor(
+            postgres: postgres, redis: redis, audit: audit, namespace: namespace,
+            settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
+            breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
         let live = executor
         self.celery = celery.map { CeleryActionExecutor(monitor: $0, fallback: live) }
         let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
@@ -77,9 +81,11 @@ public struct LiveActions: Sendable {
         if let redisCache = cache as? RedisSnapshotCache, let redisBus = bus as? RedisEventBus {
             followUps = RedisFollowUps(redis: redis, idempotency: idempotency, breakers: breakers, cache: redisCache, bus: redisBus)
         }
-        dispatcher = ActionDispatcher(.init(audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
-                                            rateLimits: rateLimits, idempotency: idempotency,
-                                            breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                                            scrubber: scrubber, history: history, followUps: followUps), options: options)
+        dispatcher = ActionDispatcher(
+            .init(
+                audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
+                rateLimits: rateLimits, idempotency: idempotency,
+                breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
+                scrubber: scrubber, history: history, followUps: followUps), options: options)
     }
 }

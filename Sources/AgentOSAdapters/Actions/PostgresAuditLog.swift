@@ -39,11 +39,14 @@ public final class PostgresAuditLog: AuditLog {
         /// The record the INSERT wrote (its RETURNING row), checked against the hash computed here.
         public func record(_ rows: PostgresRows) throws -> AuditRecord {
             guard let row = rows.rows.first else { throw PostgresError(kind: .client, message: "audit row not written") }
-            let seq: Int = try row.get("seq"), prev: String = try row.get("prev_hash"), hash: String = try row.get("hash")
+            let seq: Int = try row.get("seq")
+            let prev: String = try row.get("prev_hash")
+            let hash: String = try row.get("hash")
             // AuditChain.hash, from the canonical form already built.
             let expected = Hex.encode(Digest.sha256(prev + "\n" + prefix + String(seq) + suffix))
             guard expected == hash else {
-                throw PostgresError(kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(expected.prefix(12))")
+                throw PostgresError(
+                    kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(expected.prefix(12))")
             }
             return AuditRecord(seq: seq, draft: draft, prevHash: prev, hash: hash)
         }
@@ -60,8 +63,10 @@ public final class PostgresAuditLog: AuditLog {
         let marker = Array("\"seq\":\(seqSentinel)".utf8)
         var at = 0
         while !canonical[at..<(at + marker.count)].elementsEqual(marker) { at += 1 }
-        let prefix = String(decoding: canonical[..<(at + 6)], as: UTF8.self), suffix = String(decoding: canonical[(at + marker.count)...], as: UTF8.self)
-        let insert = PostgresConnection.Statement("""
+        let prefix = String(decoding: canonical[..<(at + 6)], as: UTF8.self)
+        let suffix = String(decoding: canonical[(at + marker.count)...], as: UTF8.self)
+        let insert = PostgresConnection.Statement(
+            """
             INSERT INTO audit_logs (seq, id, timestamp, user_id, acting_as, role, action, phase, outcome, request_id, idempotency_key,
                                     session_id, target, reason, payload, result, ip_address, user_agent, duration_ms, prev_hash, hash)
             SELECT h.seq, $1::uuid, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::uuid, $10::text,
@@ -71,11 +76,15 @@ public final class PostgresAuditLog: AuditLog {
                          coalesce((SELECT hash FROM audit_logs ORDER BY seq DESC LIMIT 1), '\(AuditChain.genesis)') AS prev
                   FROM audit_logs) AS h
             RETURNING seq, prev_hash, hash
-            """, [d.id, d.timestamp, d.user, d.actingAs, d.role, d.action, d.phase.rawValue, d.outcome, d.requestID,
-                  d.idempotencyKey, d.sessionID, d.target, d.reason, d.payload.map(PostgresValue.json), d.result.map(PostgresValue.json),
-                  d.ip, d.userAgent, d.durationMs, prefix, suffix])
-        return Pending(statements: [PostgresConnection.Statement("SELECT pg_advisory_xact_lock($1)", [lockKey]), insert],
-                       draft: d, prefix: prefix, suffix: suffix)
+            """,
+            [
+                d.id, d.timestamp, d.user, d.actingAs, d.role, d.action, d.phase.rawValue, d.outcome, d.requestID,
+                d.idempotencyKey, d.sessionID, d.target, d.reason, d.payload.map(PostgresValue.json), d.result.map(PostgresValue.json),
+                d.ip, d.userAgent, d.durationMs, prefix, suffix
+            ])
+        return Pending(
+            statements: [PostgresConnection.Statement("SELECT pg_advisory_xact_lock($1)", [lockKey]), insert],
+            draft: d, prefix: prefix, suffix: suffix)
     }
 
     static let columns = """
@@ -91,7 +100,8 @@ public final class PostgresAuditLog: AuditLog {
     public func scan(from seq: Int, pageSize: Int, _ body: ([AuditRecord]) throws -> Void) throws {
         var next = seq
         while true {
-            let page = try db.query("SELECT \(Self.columns) FROM audit_logs WHERE seq >= $1 ORDER BY seq LIMIT $2", [next, pageSize]).rows.map(Self.record)
+            let page = try db.query("SELECT \(Self.columns) FROM audit_logs WHERE seq >= $1 ORDER BY seq LIMIT $2", [next, pageSize]).rows.map(
+                Self.record)
             if page.isEmpty { return }
             try body(page)
             next = page.last!.seq + 1
@@ -125,7 +135,10 @@ public struct PostgresPermissionSource: PermissionSource {
     public init(postgres: PostgresClient) { db = postgres }
 
     public func grant(for user: String) throws -> Grant? {
-        guard let row = try db.query("SELECT role, array_to_json(extra_permissions)::text AS extra FROM user_permissions WHERE user_id = $1", [user]).rows.first else { return nil }
+        guard
+            let row = try db.query("SELECT role, array_to_json(extra_permissions)::text AS extra FROM user_permissions WHERE user_id = $1", [user])
+                .rows.first
+        else { return nil }
         guard let role = Role(rawValue: try row.get("role")) else { return nil }
         let extra = try JSONDecoder().decode([String].self, from: Data((try row.get("extra", as: String.self)).utf8))
         return Grant(role: role, extra: Set(extra.compactMap(Permission.init(rawValue:))))
@@ -184,7 +197,11 @@ public final class FileAuditLog: AuditLog, @unchecked Sendable {
     }
 
     public func scan(from seq: Int, pageSize: Int, _ body: ([AuditRecord]) throws -> Void) throws {
-        let all = try { lock.lock(); defer { lock.unlock() }; return try readAll() }().filter { $0.seq >= seq }
+        let all = try {
+            lock.lock()
+            defer { lock.unlock() }
+            return try readAll()
+        }().filter { $0.seq >= seq }
         for start in stride(from: 0, to: all.count, by: max(1, pageSize)) { try body(Array(all[start..<min(start + pageSize, all.count)])) }
     }
 }

@@ -15,7 +15,8 @@ public final class RedisRateLimitStore: RateLimitStore {
     private let redis: RedisClient
     private let ns: Namespace
 
-    static let script = RedisScript("""
+    static let script = RedisScript(
+        """
         local now = tonumber(ARGV[1])
         if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
         local member = ARGV[2]
@@ -95,13 +96,15 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         var result: ActionResult?
     }
 
-    static let claimScript = RedisScript("""
+    static let claimScript = RedisScript(
+        """
         local v = redis.call('GET', KEYS[1])
         if v then return v end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return false
         """)
-    static let releaseScript = RedisScript("""
+    static let releaseScript = RedisScript(
+        """
         local v = redis.call('GET', KEYS[1])
         if v and string.find(v, ARGV[1], 1, true) and string.find(v, '"in_progress"', 1, true) then return redis.call('DEL', KEYS[1]) end
         return 0
@@ -130,7 +133,8 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             return .inProgress
         }
         // Claimed in Redis: the durable store may still know the key (Redis restarted or reset).
-        let rows = try db.query("""
+        let rows = try db.query(
+            """
             SELECT fingerprint, result::text AS result FROM idempotency_results
             WHERE user_id = $1 AND action = $2 AND key = $3 AND expires_at > now() AND status = 'done'
             """, [scope.user, scope.action, scope.key])
@@ -146,9 +150,12 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         return .replay(result)
     }
 
-    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
-        let c = FollowUps.Completion(scope: scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds,
-                                     durableStored: durableStored)
+    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool)
+        throws
+    {
+        let c = FollowUps.Completion(
+            scope: scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttlSeconds,
+            durableStored: durableStored)
         try redis.send(completionCommand(c).command)
         if !durableStored { try storeDurable(c) }
     }
@@ -166,15 +173,21 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     /// The durable copy of a result (`idempotency_results`), for `complete` or the effect's own transaction.
-    public static func durable(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult,
-                               ttlSeconds: Int) -> PostgresConnection.Statement {
-        PostgresConnection.Statement("""
+    public static func durable(
+        _ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult,
+        ttlSeconds: Int
+    ) -> PostgresConnection.Statement {
+        PostgresConnection.Statement(
+            """
             INSERT INTO idempotency_results (user_id, action, key, fingerprint, request_id, status, result, expires_at)
             VALUES ($1, $2, $3, $4, $5, 'done', $6, now() + make_interval(secs => $7))
             ON CONFLICT (user_id, action, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request_id = EXCLUDED.request_id,
                 status = EXCLUDED.status, result = EXCLUDED.result, created_at = now(), expires_at = EXCLUDED.expires_at
-            """, [scope.user, scope.action, scope.key, fingerprint, requestID,
-                  PostgresValue.json(result.json), Double(ttlSeconds)])
+            """,
+            [
+                scope.user, scope.action, scope.key, fingerprint, requestID,
+                PostgresValue.json(result.json), Double(ttlSeconds)
+            ])
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {
@@ -189,7 +202,8 @@ public final class RedisBreakerStore: BreakerStore {
     private let ns: Namespace
     private let numbers: BreakerMachine.Numbers
 
-    static let script = RedisScript("""
+    static let script = RedisScript(
+        """
         local key, op = KEYS[1], ARGV[1]
         local now = tonumber(ARGV[2])
         if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
@@ -280,8 +294,9 @@ public final class RedisBreakerStore: BreakerStore {
             let state = BreakerState(rawValue: r.dropFirst().first?.string ?? "closed") ?? .closed
             let outcomes = r.dropFirst(2).first?.string ?? ""
             let openedAt = r.dropFirst(3).first?.int ?? 0
-            return BreakerInfo(service: s.rawValue, state: state, failures: outcomes.filter { $0 == "1" }.count, calls: outcomes.count,
-                               openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
+            return BreakerInfo(
+                service: s.rawValue, state: state, failures: outcomes.filter { $0 == "1" }.count, calls: outcomes.count,
+                openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
         }
     }
 }
@@ -348,14 +363,17 @@ public final class RedisFollowUps: FollowUpWriter {
         var unloaded: Set<FollowUps.Part> = []
         do {
             for (reply, owner) in zip(try redis.pipeline(commands), owners) {
-                guard case let .error(message) = reply else { continue }
+                guard case .error(let message) = reply else { continue }
                 let error = RedisError.fromReply(message)
                 if case .noScript = error, let owner {
                     unloaded.insert(owner)
                     continue
                 }
                 // A SELECT refused would have sent what followed to the wrong database: all of it counts as failed.
-                guard let owner else { parts.forEach { failed[$0.part] = failed[$0.part] ?? error }; continue }
+                guard let owner else {
+                    parts.forEach { failed[$0.part] = failed[$0.part] ?? error }
+                    continue
+                }
                 failed[owner] = failed[owner] ?? error
             }
         } catch {

@@ -20,7 +20,7 @@ public final class CeleryActionExecutor: ActionExecutor {
     public static let mapped: Set<String> = [
         "job.cancel", "job.kill", "worker.restart", "worker.pool_grow", "worker.pool_shrink", "worker.scale", "worker.autoscale",
         "worker.pause", "worker.resume", "worker.rate_limit", "worker.time_limit", "worker.shutdown", "worker.ping",
-        "queue.clear", "queue.pause", "queue.resume",
+        "queue.clear", "queue.pause", "queue.resume"
     ]
 
     /// True when `call` goes to Celery.
@@ -88,19 +88,24 @@ public final class CeleryActionExecutor: ActionExecutor {
             let n = p.int("n") ?? 1
             return try toWorker(try req("id"), "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
         case "worker.scale":
-            let id = try req("id"), target = try reqInt("concurrency")
+            let id = try req("id")
+            let target = try reqInt("concurrency")
             let stats = try toWorker(id, "stats", [:], "stats")
-            guard case let .int(now)? = stats.details["processes"] else {
+            guard case .int(let now)? = stats.details["processes"] else {
                 throw ActionFailure.failed("celery worker.scale: \(id)'s stats name no pool processes")
             }
-            if target == now { return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)]) }
+            if target == now {
+                return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
+            }
             let method = target > now ? "pool_grow" : "pool_shrink"
             var r = try toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)")
             r.details["concurrency"] = .int(target)
             r.details["was"] = .int(now)
             return r
         case "worker.autoscale":
-            let id = try req("id"), lo = try reqInt("min"), hi = try reqInt("max")
+            let id = try req("id")
+            let lo = try reqInt("min")
+            let hi = try reqInt("max")
             guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
             return try toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
         case "worker.pause":
@@ -109,7 +114,11 @@ public final class CeleryActionExecutor: ActionExecutor {
             guard !queues.isEmpty else { throw ActionFailure.conflict("worker \(id) consumes from no queue (already paused?)") }
             var lines: [String] = []
             for q in queues { lines.append(try toWorker(id, "cancel_consumer", ["queue": .string(q)], "cancel consumer \(q)").message) }
-            monitor.update { $0.workers[id]?.paused = true; $0.workers[id]?.pausedQueues = queues; $0.workers[id]?.queues = [] }
+            monitor.update {
+                $0.workers[id]?.paused = true
+                $0.workers[id]?.pausedQueues = queues
+                $0.workers[id]?.queues = []
+            }
             return ActionResult(lines.joined(separator: "; "), affected: queues.count, details: ["queues": .string(queues.joined(separator: ","))])
         case "worker.resume":
             let id = try req("id")
@@ -117,18 +126,28 @@ public final class CeleryActionExecutor: ActionExecutor {
             guard !queues.isEmpty else { throw ActionFailure.conflict("worker \(id) was not paused from this console (no queues to add back)") }
             var lines: [String] = []
             for q in queues { lines.append(try toWorker(id, "add_consumer", ["queue": .string(q)], "add consumer \(q)").message) }
-            monitor.update { $0.workers[id]?.paused = false; $0.workers[id]?.pausedQueues = nil; $0.workers[id]?.queues = queues }
+            monitor.update {
+                $0.workers[id]?.paused = false
+                $0.workers[id]?.pausedQueues = nil
+                $0.workers[id]?.queues = queues
+            }
             return ActionResult(lines.joined(separator: "; "), affected: queues.count)
         case "worker.rate_limit":
-            let id = try req("id"), task = try req("task"), rate = try req("rate")
+            let id = try req("id")
+            let task = try req("task")
+            let rate = try req("rate")
             guard rate.range(of: #"^\d+(/[smh])?$"#, options: .regularExpression) != nil else {
                 throw ActionFailure.invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0")
             }
             return try toWorker(id, "rate_limit", ["task_name": .string(task), "rate_limit": .string(rate)], "rate limit \(task) \(rate)")
         case "worker.time_limit":
-            let id = try req("id"), task = try req("task"), soft = try reqInt("soft"), hard = try reqInt("hard")
+            let id = try req("id")
+            let task = try req("task")
+            let soft = try reqInt("soft")
+            let hard = try reqInt("hard")
             guard soft <= hard else { throw ActionFailure.invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
-            var r = try toWorker(id, "time_limit", ["task_name": .string(task), "soft": .int(soft), "hard": .int(hard)], "time limit \(task) \(soft)/\(hard) s")
+            var r = try toWorker(
+                id, "time_limit", ["task_name": .string(task), "soft": .int(soft), "hard": .int(hard)], "time limit \(task) \(soft)/\(hard) s")
             // Celery 5.7 copies a task's limits into its request class at consumer start; the
             // new limits apply to tasks after the next pool restart (worker.restart).
             r.message += " (applies to new tasks after the next pool restart: worker.restart)"
@@ -136,9 +155,12 @@ public final class CeleryActionExecutor: ActionExecutor {
         case "worker.shutdown":
             let id = try req("id")
             let b = try control.broadcast("shutdown", destination: [id], expectReply: false)
-            guard b.listeners > 0 else { throw ActionFailure.failed("celery shutdown \(id): no worker is subscribed to \(control.transport.pidboxChannel)") }
-            return ActionResult("worker \(id): warm shutdown sent (Celery sends no reply; the worker-offline event confirms it)",
-                                details: ["listeners": .int(b.listeners)])
+            guard b.listeners > 0 else {
+                throw ActionFailure.failed("celery shutdown \(id): no worker is subscribed to \(control.transport.pidboxChannel)")
+            }
+            return ActionResult(
+                "worker \(id): warm shutdown sent (Celery sends no reply; the worker-offline event confirms it)",
+                details: ["listeners": .int(b.listeners)])
         case "worker.ping":
             let id = try req("id")
             let b = try control.broadcast("ping", destination: [id])
@@ -150,8 +172,9 @@ public final class CeleryActionExecutor: ActionExecutor {
         case "queue.clear":
             let q = try req("queue")
             let n = try monitor.purge(q)
-            return ActionResult("purged \(n) message(s) from \(q) (all \(control.transport.prioritySteps.count) priority lists)", affected: n,
-                                details: ["purged": .int(n)])
+            return ActionResult(
+                "purged \(n) message(s) from \(q) (all \(control.transport.prioritySteps.count) priority lists)", affected: n,
+                details: ["purged": .int(n)])
         case "queue.pause":
             let q = try req("queue")
             let b = try control.broadcast("cancel_consumer", arguments: ["queue": .string(q)])
@@ -193,9 +216,11 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     func noReply(_ b: CeleryBroadcast, _ expect: [String]) -> ActionFailure {
         let missing = expect.filter { h in !b.replies.contains { $0.hostname == h } }
-        return .failed(String(format: "celery %@: no reply from %@ within %.1f s (%d subscriber(s) on %@)", b.method,
-                              missing.isEmpty ? "any worker" : missing.joined(separator: ", "), control.transport.replyTimeout, b.listeners,
-                              control.transport.pidboxChannel))
+        return .failed(
+            String(
+                format: "celery %@: no reply from %@ within %.1f s (%d subscriber(s) on %@)", b.method,
+                missing.isEmpty ? "any worker" : missing.joined(separator: ", "), control.transport.replyTimeout, b.listeners,
+                control.transport.pidboxChannel))
     }
 
     /// The replies as the result: every `ok` joined; any `error` refuses the action (conflict) with the worker's words.
@@ -207,7 +232,8 @@ public final class CeleryActionExecutor: ActionExecutor {
         var details: [String: PayloadValue] = ["replies": .int(b.replies.count), "reply_ms": .int(Int(b.elapsedSeconds * 1_000))]
         for r in b.replies.prefix(20) { details["reply." + r.hostname] = .string(String((r.ok ?? r.value.json).prefix(200))) }
         let oks = b.replies.map { "\($0.hostname): \(($0.ok ?? "ok").prefix(120))" }
-        return ActionResult("\(what): " + oks.joined(separator: "; ") + (everyWorker ? " (\(b.replies.count) worker(s) replied)" : ""),
-                            affected: b.replies.count, details: details)
+        return ActionResult(
+            "\(what): " + oks.joined(separator: "; ") + (everyWorker ? " (\(b.replies.count) worker(s) replied)" : ""),
+            affected: b.replies.count, details: details)
     }
 }

@@ -44,10 +44,12 @@ public final class CeleryControl: Sendable {
     }
 
     /// The request body (`method`, `arguments`, `destination`, `ticket`, `reply_to`).
-    public static func requestBody(method: String, arguments: [String: JSONTree], destination: [String]?, ticket: String?, replyTo oid: String?) -> JSONTree {
+    public static func requestBody(method: String, arguments: [String: JSONTree], destination: [String]?, ticket: String?, replyTo oid: String?)
+        -> JSONTree
+    {
         var body: [String: JSONTree] = [
             "method": .string(method), "arguments": .object(arguments),
-            "destination": destination.map { .array($0.map(JSONTree.string)) } ?? .null, "pattern": .null, "matcher": .null,
+            "destination": destination.map { .array($0.map(JSONTree.string)) } ?? .null, "pattern": .null, "matcher": .null
         ]
         if let ticket, let oid {
             body["ticket"] = .string(ticket)
@@ -66,8 +68,8 @@ public final class CeleryControl: Sendable {
             "headers": .object(headers),
             "properties": .object([
                 "delivery_mode": .int(2), "delivery_info": .object(["exchange": .string(exchange), "routing_key": .string("")]),
-                "priority": .int(0), "body_encoding": .string("base64"), "delivery_tag": .string(deliveryTag),
-            ]),
+                "priority": .int(0), "body_encoding": .string("base64"), "delivery_tag": .string(deliveryTag)
+            ])
         ])
         return Array(env.json.utf8)
     }
@@ -75,16 +77,24 @@ public final class CeleryControl: Sendable {
     /// Sends `method` to the workers in `destination` (nil: every worker) and collects replies
     /// for `timeout` seconds or until each destination answered. `expectReply: false` (shutdown)
     /// publishes without a reply queue.
-    public func broadcast(_ method: String, arguments: [String: JSONTree] = [:], destination: [String]? = nil, expectReply: Bool = true,
-                          timeout: Double? = nil) throws -> CeleryBroadcast {
+    public func broadcast(
+        _ method: String, arguments: [String: JSONTree] = [:], destination: [String]? = nil, expectReply: Bool = true,
+        timeout: Double? = nil
+    ) throws -> CeleryBroadcast {
         let start = Date()
         let wait = timeout ?? transport.replyTimeout
-        let ticket = UUID().uuidString.lowercased(), oid = UUID().uuidString.lowercased()
-        let n = clock.withLock { $0 += 1; return $0 }
-        let body = Self.requestBody(method: method, arguments: arguments, destination: destination,
-                                    ticket: expectReply ? ticket : nil, replyTo: expectReply ? oid : nil)
-        let frame = Self.envelope(body: body, exchange: "celery.pidbox", clock: n, expires: start.timeIntervalSince1970 + wait,
-                                  deliveryTag: UUID().uuidString.lowercased())
+        let ticket = UUID().uuidString.lowercased()
+        let oid = UUID().uuidString.lowercased()
+        let n = clock.withLock {
+            $0 += 1
+            return $0
+        }
+        let body = Self.requestBody(
+            method: method, arguments: arguments, destination: destination,
+            ticket: expectReply ? ticket : nil, replyTo: expectReply ? oid : nil)
+        let frame = Self.envelope(
+            body: body, exchange: "celery.pidbox", clock: n, expires: start.timeIntervalSince1970 + wait,
+            deliveryTag: UUID().uuidString.lowercased())
         let member = transport.replyBindingMember(oid: oid)
         let keys = transport.replyKeys(oid: oid)
         if expectReply { try redis.send("SADD", transport.replyBindingKey, member) }
@@ -92,13 +102,16 @@ public final class CeleryControl: Sendable {
             if expectReply {
                 // kombu's cleanup: the binding member and the four reply lists.
                 do {
-                    _ = try redis.pipeline([["SREM", transport.replyBindingKey, member], ["SREM", transport.replyBindingPermanentKey, member],
-                                            ["DEL"] + keys])
+                    _ = try redis.pipeline([
+                        ["SREM", transport.replyBindingKey, member], ["SREM", transport.replyBindingPermanentKey, member],
+                        ["DEL"] + keys
+                    ])
                 } catch { log("celery: cleanup of reply queue \(oid) failed: \(error)") }
             }
         }
         let listeners = Int(try redis.send("PUBLISH", transport.pidboxChannel, frame).int ?? 0)
-        var replies: [CeleryReply] = [], skipped: [String] = []
+        var replies: [CeleryReply] = []
+        var skipped: [String] = []
         let limit = destination?.count
         if expectReply {
             let place = "reply queue \(oid).\(CeleryTransport.replyExchange)"
@@ -125,7 +138,8 @@ public final class CeleryControl: Sendable {
                 }
             }
         }
-        return CeleryBroadcast(method: method, ticket: ticket, listeners: listeners, replies: replies.sorted { $0.hostname < $1.hostname },
-                               skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start))
+        return CeleryBroadcast(
+            method: method, ticket: ticket, listeners: listeners, replies: replies.sorted { $0.hostname < $1.hostname },
+            skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start))
     }
 }

@@ -72,7 +72,7 @@ public struct CeleryEnvelope: Sendable, Equatable {
     public var routingKey: String? { properties["delivery_info"]?["routing_key"]?.string }
 
     static func reason(_ error: Error) -> String {
-        if case let DecodingError.dataCorrupted(ctx) = error {
+        if case DecodingError.dataCorrupted(let ctx) = error {
             return (ctx.underlyingError.map { String(describing: $0) } ?? ctx.debugDescription).prefix(160).description
         }
         return String(describing: error).prefix(160).description

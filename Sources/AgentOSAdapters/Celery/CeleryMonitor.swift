@@ -23,8 +23,10 @@ public final class CeleryMonitor: Sendable {
     let pausedQueues = Mutex<[String: [String]]>([:])
 
     /// `changed` runs after each applied frame (the console reloads its view from it).
-    public init(redis: RedisClient, transport: CeleryTransport, log: @escaping @Sendable (String) -> Void = { _ in },
-                changed: @escaping @Sendable () -> Void = {}) {
+    public init(
+        redis: RedisClient, transport: CeleryTransport, log: @escaping @Sendable (String) -> Void = { _ in },
+        changed: @escaping @Sendable () -> Void = {}
+    ) {
         self.transport = transport
         broker = redis.selecting(database: transport.brokerDatabase)
         control = CeleryControl(redis: redis, transport: transport, log: log)
@@ -43,9 +45,9 @@ public final class CeleryMonitor: Sendable {
 
     func handle(_ event: SubscriptionEvent) {
         switch event {
-        case let .message(channel, payload, _): ingest(payload, channel: channel)
+        case .message(let channel, let payload, _): ingest(payload, channel: channel)
         case .subscribed: requestPoll()
-        case let .disconnected(reason, _): log("celery: event subscription lost: \(reason)")
+        case .disconnected(let reason, _): log("celery: event subscription lost: \(reason)")
         }
     }
 
@@ -107,7 +109,10 @@ public final class CeleryMonitor: Sendable {
             }
             if poll { requestPoll() }
         } catch {
-            let n = state.withLock { s -> Int in s.noteMalformed(error); return s.malformed }
+            let n = state.withLock { s -> Int in
+                s.noteMalformed(error)
+                return s.malformed
+            }
             log("celery: skipped malformed frame #\(n) (\(payload.count) bytes) on \(error)")
         }
         dirty.withLock { $0 = true }
@@ -115,7 +120,13 @@ public final class CeleryMonitor: Sendable {
     }
 
     /// True once after the state changed (the console reloads its view then).
-    public func takeChange() -> Bool { dirty.withLock { let d = $0; $0 = false; return d } }
+    public func takeChange() -> Bool {
+        dirty.withLock {
+            let d = $0
+            $0 = false
+            return d
+        }
+    }
 
     /// Polls once when no poll ran yet (a headless `agentos action` has no poller thread).
     public func pollIfNeverPolled() {
@@ -149,7 +160,6 @@ public final class CeleryMonitor: Sendable {
 
     func update(_ body: (inout CeleryState) -> Void) { state.withLock { body(&$0) } }
 
-
     /// The known queues: configured, consumed by a worker, or seen in a task event.
     public func queueNames() -> [String] {
         let s = current
@@ -177,7 +187,8 @@ public final class CeleryMonitor: Sendable {
         return names.enumerated().map { i, name in
             let pending = lengths[i * steps..<(i + 1) * steps].reduce(0) { $0 + Int($1.int ?? 0) }
             let consumers = s.workers.values.filter { $0.isOnline(now: now) && ($0.queues ?? []).contains(name) }.count
-            return QueueInfo(name: name, stage: "celery", pending: pending, reserved: reserved[name] ?? 0, paused: pausedSet.contains(name), consumers: consumers)
+            return QueueInfo(
+                name: name, stage: "celery", pending: pending, reserved: reserved[name] ?? 0, paused: pausedSet.contains(name), consumers: consumers)
         }
     }
 
@@ -192,7 +203,10 @@ public final class CeleryMonitor: Sendable {
     /// MULTI; returns the number of messages removed. `unacked` is left alone.
     public func purge(_ queue: String) throws -> Int {
         var commands: [[any RedisArgument]] = [["MULTI"]]
-        for key in transport.queueKeys(queue) { commands.append(["LLEN", key]); commands.append(["DEL", key]) }
+        for key in transport.queueKeys(queue) {
+            commands.append(["LLEN", key])
+            commands.append(["DEL", key])
+        }
         commands.append(["EXEC"])
         let replies = try broker.pipeline(commands)
         guard let exec = replies.last?.array else { throw CeleryConfigError("purge of \(queue): MULTI/EXEC was aborted") }

@@ -21,7 +21,7 @@ public struct CeleryEvent: Sendable, Equatable {
     public static func events(in envelope: CeleryEnvelope, place: String) throws(CeleryFrameError) -> [CeleryEvent] {
         let items: [JSONTree]
         switch envelope.body {
-        case let .array(list): items = list
+        case .array(let list): items = list
         case .object: items = [envelope.body]
         default: throw CeleryFrameError(place: place, problem: "event body is neither an object nor a list")
         }
@@ -31,8 +31,12 @@ public struct CeleryEvent: Sendable, Equatable {
             guard let type = o["type"]?.string, type.hasPrefix("worker-") || type.hasPrefix("task-") else {
                 throw CeleryFrameError(place: place, problem: "event \(i) has no worker-/task- type")
             }
-            guard let host = o["hostname"]?.string, !host.isEmpty else { throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no hostname") }
-            guard let ts = o["timestamp"]?.double, ts.isFinite else { throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no timestamp") }
+            guard let host = o["hostname"]?.string, !host.isEmpty else {
+                throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no hostname")
+            }
+            guard let ts = o["timestamp"]?.double, ts.isFinite else {
+                throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no timestamp")
+            }
             if type.hasPrefix("task-"), o["uuid"]?.string?.isEmpty ?? true {
                 throw CeleryFrameError(place: place, problem: "\(type) event \(i) has no uuid")
             }
@@ -140,16 +144,38 @@ public struct CeleryState: Sendable, Equatable {
         let finalStates: Set = ["SUCCESS", "FAILURE", "REVOKED", "REJECTED"]
         func advance(_ s: String) { if !finalStates.contains(t.state) || finalStates.contains(s) { t.state = s } }
         switch e.type {
-        case "task-sent": t.sent = e.timestamp; advance("PENDING")
-        case "task-received": t.received = e.timestamp; t.hostname = e.hostname; advance("RECEIVED")
-        case "task-started": t.started = e.timestamp; t.hostname = e.hostname; advance("STARTED")
-        case "task-succeeded": t.finished = e.timestamp; t.result = e["result"]?.string; advance("SUCCESS")
+        case "task-sent":
+            t.sent = e.timestamp
+            advance("PENDING")
+        case "task-received":
+            t.received = e.timestamp
+            t.hostname = e.hostname
+            advance("RECEIVED")
+        case "task-started":
+            t.started = e.timestamp
+            t.hostname = e.hostname
+            advance("STARTED")
+        case "task-succeeded":
+            t.finished = e.timestamp
+            t.result = e["result"]?.string
+            advance("SUCCESS")
         case "task-failed":
-            t.finished = e.timestamp; t.exception = e["exception"]?.string; t.traceback = e["traceback"]?.string; advance("FAILURE")
+            t.finished = e.timestamp
+            t.exception = e["exception"]?.string
+            t.traceback = e["traceback"]?.string
+            advance("FAILURE")
             workers[e.hostname]?.failed += 1
-        case "task-retried": t.exception = e["exception"]?.string; t.traceback = e["traceback"]?.string; advance("RETRY")
-        case "task-revoked": t.finished = e.timestamp; t.terminated = e["terminated"]?.bool ?? false; advance("REVOKED")
-        case "task-rejected": t.finished = e.timestamp; advance("REJECTED")
+        case "task-retried":
+            t.exception = e["exception"]?.string
+            t.traceback = e["traceback"]?.string
+            advance("RETRY")
+        case "task-revoked":
+            t.finished = e.timestamp
+            t.terminated = e["terminated"]?.bool ?? false
+            advance("REVOKED")
+        case "task-rejected":
+            t.finished = e.timestamp
+            advance("REJECTED")
         default: break
         }
         tasks[id] = t
@@ -157,7 +183,8 @@ public struct CeleryState: Sendable, Equatable {
     }
 
     mutating func trim() {
-        let drop = tasks.values.sorted { ($0.finished == nil ? 1 : 0, $0.updated) < ($1.finished == nil ? 1 : 0, $1.updated) }.prefix(tasks.count - taskLimit)
+        let drop = tasks.values.sorted { ($0.finished == nil ? 1 : 0, $0.updated) < ($1.finished == nil ? 1 : 0, $1.updated) }.prefix(
+            tasks.count - taskLimit)
         for t in drop { tasks[t.id] = nil }
     }
 
@@ -171,8 +198,11 @@ public struct CeleryState: Sendable, Equatable {
     /// `stats` reply: the pool size (and pid).
     public mutating func applyStats(_ host: String, _ reply: JSONTree, now: Double) {
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
-        if let n = reply["pool"]?["max-concurrency"]?.int { w.concurrency = n }
-        else if let procs = reply["pool"]?["processes"]?.array { w.concurrency = procs.count }
+        if let n = reply["pool"]?["max-concurrency"]?.int {
+            w.concurrency = n
+        } else if let procs = reply["pool"]?["processes"]?.array {
+            w.concurrency = procs.count
+        }
         if let pid = reply["pid"]?.int { w.pid = pid }
         workers[host] = w
     }
@@ -200,10 +230,11 @@ public struct CeleryState: Sendable, Equatable {
         workers.values.sorted { $0.hostname < $1.hostname }.map { w in
             let host = w.hostname.split(separator: "@", maxSplits: 1).last.map(String.init) ?? w.hostname
             let status: WorkerStatus = !w.isOnline(now: now) ? .offline : (w.paused ? .paused : .online)
-            return WorkerInfo(id: w.hostname, hostname: host, stage: "celery", queues: w.queues ?? [], status: status,
-                              concurrency: w.concurrency ?? max(1, w.active), active: w.active, processed: w.processed, failed: w.failed,
-                              load: w.loadavg, heartbeatAgeSeconds: max(0, now - w.lastHeartbeat), version: w.version, pid: w.pid,
-                              startedAt: w.startedAt.map { Date(timeIntervalSince1970: $0) })
+            return WorkerInfo(
+                id: w.hostname, hostname: host, stage: "celery", queues: w.queues ?? [], status: status,
+                concurrency: w.concurrency ?? max(1, w.active), active: w.active, processed: w.processed, failed: w.failed,
+                load: w.loadavg, heartbeatAgeSeconds: max(0, now - w.lastHeartbeat), version: w.version, pid: w.pid,
+                startedAt: w.startedAt.map { Date(timeIntervalSince1970: $0) })
         }
     }
 
@@ -221,11 +252,13 @@ public struct CeleryState: Sendable, Equatable {
             default: status = .pending
             }
             let created = Date(timeIntervalSince1970: t.sent ?? t.received ?? t.updated)
-            return Job(id: t.id, name: t.name + t.args, pipeline: "celery", stage: "celery", queue: t.queue, status: status, attempts: t.retries + (t.started == nil ? 0 : 1),
-                       workerID: t.hostname, owner: "celery", createdAt: created, updatedAt: Date(timeIntervalSince1970: t.updated),
-                       startedAt: t.started.map { Date(timeIntervalSince1970: $0) }, finishedAt: t.finished.map { Date(timeIntervalSince1970: $0) },
-                       error: t.exception ?? (t.state == "REVOKED" ? (t.terminated ? "terminated" : "revoked") : nil),
-                       errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback)
+            return Job(
+                id: t.id, name: t.name + t.args, pipeline: "celery", stage: "celery", queue: t.queue, status: status,
+                attempts: t.retries + (t.started == nil ? 0 : 1),
+                workerID: t.hostname, owner: "celery", createdAt: created, updatedAt: Date(timeIntervalSince1970: t.updated),
+                startedAt: t.started.map { Date(timeIntervalSince1970: $0) }, finishedAt: t.finished.map { Date(timeIntervalSince1970: $0) },
+                error: t.exception ?? (t.state == "REVOKED" ? (t.terminated ? "terminated" : "revoked") : nil),
+                errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback)
         }
     }
 }

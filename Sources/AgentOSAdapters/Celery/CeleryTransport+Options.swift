@@ -14,31 +14,55 @@ extension CeleryTransport {
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown.prefix(40))' (known: \(known.sorted().joined(separator: ", ")))")
         }
-        var db = 0, prefix = "", fanout = FanoutPrefix.database, patterns = true, steps = [0, 3, 6, 9], sep: [UInt8] = [0x06, 0x16]
-        var queues = ["celery"], timeout = 1.0
-        if let v = o["broker_db"] { guard case let .int(i) = v else { throw fail("broker_db must be an integer") }; db = i }
-        if let v = o["global_keyprefix"] { guard let s = v.string else { throw fail("global_keyprefix must be a string") }; prefix = s }
+        var db = 0
+        var prefix = ""
+        var fanout = FanoutPrefix.database
+        var patterns = true
+        var steps = [0, 3, 6, 9]
+        var sep: [UInt8] = [0x06, 0x16]
+        var queues = ["celery"]
+        var timeout = 1.0
+        if let v = o["broker_db"] {
+            guard case .int(let i) = v else { throw fail("broker_db must be an integer") }
+            db = i
+        }
+        if let v = o["global_keyprefix"] {
+            guard let s = v.string else { throw fail("global_keyprefix must be a string") }
+            prefix = s
+        }
         switch o["fanout_prefix"] {
         case nil, .bool(true)?: fanout = .database
         case .bool(false)?: fanout = FanoutPrefix.none
-        case let .string(s)?: fanout = .custom(s)
+        case .string(let s)?: fanout = .custom(s)
         default: throw fail("fanout_prefix must be true, false or a string")
         }
-        if let v = o["fanout_patterns"] { guard let b = v.bool else { throw fail("fanout_patterns must be true or false") }; patterns = b }
+        if let v = o["fanout_patterns"] {
+            guard let b = v.bool else { throw fail("fanout_patterns must be true or false") }
+            patterns = b
+        }
         if let v = o["priority_steps"] {
-            let ints = v.array?.compactMap { item -> Int? in if case let .int(i) = item { return i } else { return nil } }
+            let ints = v.array?.compactMap { item -> Int? in if case .int(let i) = item { return i } else { return nil } }
             guard let ints, ints.count == v.array?.count else { throw fail("priority_steps must be a list of integers") }
             steps = ints
         }
-        if let v = o["sep"] { guard let s = v.string, !s.isEmpty else { throw fail("sep must be a non-empty string") }; sep = Array(s.utf8) }
+        if let v = o["sep"] {
+            guard let s = v.string, !s.isEmpty else { throw fail("sep must be a non-empty string") }
+            sep = Array(s.utf8)
+        }
         if let v = o["queues"] {
-            guard let a = v.array, let names = Optional(a.compactMap(\.string)), names.count == a.count else { throw fail("queues must be a list of names") }
+            guard let a = v.array, let names = Optional(a.compactMap(\.string)), names.count == a.count else {
+                throw fail("queues must be a list of names")
+            }
             queues = names
         }
-        if let v = o["reply_timeout"] { guard let d = v.double else { throw fail("reply_timeout must be a number of seconds") }; timeout = d }
+        if let v = o["reply_timeout"] {
+            guard let d = v.double else { throw fail("reply_timeout must be a number of seconds") }
+            timeout = d
+        }
         do {
-            try self.init(brokerDatabase: db, globalKeyPrefix: prefix, fanoutPrefix: fanout, fanoutPatterns: patterns, prioritySteps: steps,
-                          separator: sep, queues: queues, replyTimeout: timeout)
+            try self.init(
+                brokerDatabase: db, globalKeyPrefix: prefix, fanoutPrefix: fanout, fanoutPatterns: patterns, prioritySteps: steps,
+                separator: sep, queues: queues, replyTimeout: timeout)
         } catch { throw fail(error.description.replacingOccurrences(of: "celery: ", with: "")) }
     }
 }

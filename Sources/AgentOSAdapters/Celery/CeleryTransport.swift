@@ -7,7 +7,8 @@ public struct CeleryTransport: Sendable, Equatable {
     /// `fanout_prefix`: true (kombu's default) puts `/{db}.` in front of fan-out channels, false
     /// nothing, a string that string verbatim.
     public enum FanoutPrefix: Sendable, Equatable {
-        case database, none, custom(String)
+        case database, none
+        case custom(String)
     }
 
     /// The Redis database of the broker (the `/N` of the broker URL).
@@ -25,12 +26,16 @@ public struct CeleryTransport: Sendable, Equatable {
     /// How long a control request waits for replies.
     public var replyTimeout: Double
 
-    public init(brokerDatabase: Int = 0, globalKeyPrefix: String = "", fanoutPrefix: FanoutPrefix = .database, fanoutPatterns: Bool = true,
-                prioritySteps: [Int] = [0, 3, 6, 9], separator: [UInt8] = [0x06, 0x16], queues: [String] = ["celery"],
-                replyTimeout: Double = 1.0) throws(CeleryConfigError) {
+    public init(
+        brokerDatabase: Int = 0, globalKeyPrefix: String = "", fanoutPrefix: FanoutPrefix = .database, fanoutPatterns: Bool = true,
+        prioritySteps: [Int] = [0, 3, 6, 9], separator: [UInt8] = [0x06, 0x16], queues: [String] = ["celery"],
+        replyTimeout: Double = 1.0
+    ) throws(CeleryConfigError) {
         guard (0...15).contains(brokerDatabase) else { throw CeleryConfigError("broker database \(brokerDatabase) is not 0…15") }
-        guard !prioritySteps.isEmpty, prioritySteps.first == 0, prioritySteps == prioritySteps.sorted(), Set(prioritySteps).count == prioritySteps.count,
-              prioritySteps.allSatisfy({ (0...9).contains($0) }) else {
+        guard !prioritySteps.isEmpty, prioritySteps.first == 0, prioritySteps == prioritySteps.sorted(),
+            Set(prioritySteps).count == prioritySteps.count,
+            prioritySteps.allSatisfy({ (0...9).contains($0) })
+        else {
             throw CeleryConfigError("priority steps \(prioritySteps) must start at 0 and rise within 0…9")
         }
         guard replyTimeout > 0, replyTimeout <= 60 else { throw CeleryConfigError("reply timeout \(replyTimeout) s is not within (0, 60]") }
@@ -61,7 +66,10 @@ public struct CeleryTransport: Sendable, Equatable {
         var rest = Array(key.dropFirst(pfx.count))
         for step in prioritySteps where step != 0 {
             let suffix = separator + Array(String(step).utf8)
-            if rest.count > suffix.count, Array(rest.suffix(suffix.count)) == suffix { rest.removeLast(suffix.count); break }
+            if rest.count > suffix.count, Array(rest.suffix(suffix.count)) == suffix {
+                rest.removeLast(suffix.count)
+                break
+            }
         }
         return String(validating: rest, as: UTF8.self)
     }
@@ -74,7 +82,7 @@ public struct CeleryTransport: Sendable, Equatable {
         switch fanoutPrefix {
         case .database: return "/\(brokerDatabase)."
         case .none: return ""
-        case let .custom(s): return s
+        case .custom(let s): return s
         }
     }
 

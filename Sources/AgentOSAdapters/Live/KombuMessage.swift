@@ -9,13 +9,13 @@ public enum KombuMessage {
         let kwargs: [String: String] = ["job_id": job.id, "stage": job.stage, "name": job.name]
         let body = "[[], \(jsonObject(kwargs)), {\"callbacks\": null, \"errbacks\": null, \"chain\": null, \"chord\": null}]"
         let envelope = """
-        {"body": "\(Data(body.utf8).base64EncodedString())", "content-encoding": "utf-8", "content-type": "application/json", \
-        "headers": {"lang": "py", "task": "\(taskName)", "id": "\(job.id)", "shadow": null, "eta": null, "expires": null, "group": null, \
-        "group_index": null, "retries": \(max(0, job.attempts)), "timelimit": [null, null], "root_id": "\(job.id)", "parent_id": null, \
-        "argsrepr": "()", "kwargsrepr": \(jsonString(kwargs.description)), "origin": \(jsonString(origin)), "ignore_result": false}, \
-        "properties": {"correlation_id": "\(job.id)", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", \
-        "routing_key": "\(job.queue)"}, "priority": \(job.priority), "body_encoding": "base64", "delivery_tag": "\(deliveryTag)"}}
-        """
+            {"body": "\(Data(body.utf8).base64EncodedString())", "content-encoding": "utf-8", "content-type": "application/json", \
+            "headers": {"lang": "py", "task": "\(taskName)", "id": "\(job.id)", "shadow": null, "eta": null, "expires": null, "group": null, \
+            "group_index": null, "retries": \(max(0, job.attempts)), "timelimit": [null, null], "root_id": "\(job.id)", "parent_id": null, \
+            "argsrepr": "()", "kwargsrepr": \(jsonString(kwargs.description)), "origin": \(jsonString(origin)), "ignore_result": false}, \
+            "properties": {"correlation_id": "\(job.id)", "reply_to": "", "delivery_mode": 2, "delivery_info": {"exchange": "", \
+            "routing_key": "\(job.queue)"}, "priority": \(job.priority), "body_encoding": "base64", "delivery_tag": "\(deliveryTag)"}}
+            """
         return Array(envelope.utf8)
     }
 
@@ -27,4 +27,3 @@ public enum KombuMessage {
         String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 }
-

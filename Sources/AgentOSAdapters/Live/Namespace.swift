@@ -32,8 +32,10 @@ public struct Namespace: Sendable, Equatable {
 
     /// LPUSH of a message and its copy, for a pipeline.
     public func brokerPush(queue: String, priority: Int, job id: String, message: [UInt8]) -> [[any RedisArgument]] {
-        [["LPUSH", brokerListKey(queue: queue, priority: priority), message],
-         ["SET", brokerMessageKey(job: id), message, "EX", Self.brokerMessageTTLSeconds]]
+        [
+            ["LPUSH", brokerListKey(queue: queue, priority: priority), message],
+            ["SET", brokerMessageKey(job: id), message, "EX", Self.brokerMessageTTLSeconds]
+        ]
     }
 
     // DB1: SSOT cache

@@ -40,7 +40,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
             { parts.set(\.analytics, try self.analytics($0)) },
             { parts.set(\.alerts, try self.alerts($0)) },
             { parts.set(\.audit, try self.audit($0)) },
-            { parts.set(\.system, try self.system($0)) },
+            { parts.set(\.system, try self.system($0)) }
         ]
         // Fold the counter deltas first (its own short transaction; skipped while another console does it).
         _ = try db.query("SELECT job_counts_compact() AS folded")
@@ -76,11 +76,12 @@ public final class PostgresSnapshotSource: SnapshotSource {
         if let first = failures.withLock({ $0.first }) { throw first }
         let p = parts.value
         let counts = p.counts ?? ([:], [:], 0)
-        var snapshot = Snapshot(generation: generation, generatedAt: Date(), source: "live", system: p.system ?? SystemState(),
-                                queues: p.queues ?? [],
-                                jobs: JobsSummary(total: counts.2, byStatus: counts.0, byStage: counts.1, recent: p.recent ?? [], failed: p.failed ?? []),
-                                workers: p.workers ?? [], managers: p.managers ?? [], logs: p.logs ?? LogsSummary(), config: p.config ?? [],
-                                analytics: p.analytics ?? Analytics(), alerts: p.alerts ?? [], audit: p.audit ?? [])
+        var snapshot = Snapshot(
+            generation: generation, generatedAt: Date(), source: "live", system: p.system ?? SystemState(),
+            queues: p.queues ?? [],
+            jobs: JobsSummary(total: counts.2, byStatus: counts.0, byStage: counts.1, recent: p.recent ?? [], failed: p.failed ?? []),
+            workers: p.workers ?? [], managers: p.managers ?? [], logs: p.logs ?? LogsSummary(), config: p.config ?? [],
+            analytics: p.analytics ?? Analytics(), alerts: p.alerts ?? [], audit: p.audit ?? [])
         snapshot.system.cache.generation = generation
         return snapshot
     }
@@ -109,15 +110,20 @@ public final class PostgresSnapshotSource: SnapshotSource {
     }
 
     func jobCounts(_ db: PostgresConnection) throws -> ([String: Int], [String: [String: Int]], Int) {
-        var byStatus: [String: Int] = [:], byStage: [String: [String: Int]] = [:]
+        var byStatus: [String: Int] = [:]
+        var byStage: [String: [String: Int]] = [:]
         var total = 0
         // Kept by triggers (migration 4): folded counts plus the deltas not folded yet.
-        for row in try db.query("""
+        for row in try db.query(
+            """
             SELECT status, stage, sum(n)::bigint AS n FROM (
                 SELECT status, stage, n FROM job_counts UNION ALL SELECT status, stage, d FROM job_count_deltas
             ) AS c GROUP BY status, stage HAVING sum(n) <> 0
-            """) {
-            let status: String = try row.get("status"), stage: String = try row.get("stage"), n: Int = try row.get("n")
+            """)
+        {
+            let status: String = try row.get("status")
+            let stage: String = try row.get("stage")
+            let n: Int = try row.get("n")
             byStatus[status, default: 0] += n
             byStage[stage, default: [:]][status, default: 0] += n
             total += n
@@ -131,7 +137,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
     }
 
     static func job(_ row: PostgresRow) throws -> Job {
-        Job(id: try row.get("id"), name: try row.get("name"), pipeline: try row.get("pipeline"), stage: try row.get("stage"),
+        Job(
+            id: try row.get("id"), name: try row.get("name"), pipeline: try row.get("pipeline"), stage: try row.get("stage"),
             queue: try row.get("queue"), status: try status(row.get("status", as: String.self), JobStatus.self, "jobs.status"),
             priority: try row.get("priority"), progress: try row.get("progress"), attempts: try row.get("attempts"),
             maxAttempts: try row.get("max_attempts"), workerID: try row.get("worker_id"), owner: try row.get("owner"),
@@ -153,7 +160,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
     /// queue with nothing waiting (~12 ms per queue and status at 100,000 jobs); the row comparison
     /// leaves it only the composite index.
     func queueInfo(_ db: PostgresConnection) throws -> [QueueInfo] {
-        let rows = try db.query("""
+        let rows = try db.query(
+            """
             SELECT q.name, coalesce(q.stage, '') AS stage, q.paused, q.rate_limit,
                    coalesce((SELECT sum(n) FROM job_counts c WHERE c.queue = q.name AND c.status = 'running'), 0)
                      + coalesce((SELECT sum(d) FROM job_count_deltas c WHERE c.queue = q.name AND c.status = 'running'), 0) AS reserved,
@@ -172,9 +180,11 @@ public final class PostgresSnapshotSource: SnapshotSource {
         for row in rows {
             let name: String = try row.get("name")
             for key in ns.brokerListKeys(queue: name) { commands.append(["LLEN", key]) }
-            list.append(QueueInfo(name: name, stage: try row.get("stage"), pending: 0, reserved: try row.get("reserved"),
-                                  failed: try row.get("failed"), paused: try row.get("paused"), rateLimit: try row.get("rate_limit"),
-                                  consumers: try row.get("consumers"), oldestAgeSeconds: try row.get("oldest")))
+            list.append(
+                QueueInfo(
+                    name: name, stage: try row.get("stage"), pending: 0, reserved: try row.get("reserved"),
+                    failed: try row.get("failed"), paused: try row.get("paused"), rateLimit: try row.get("rate_limit"),
+                    consumers: try row.get("consumers"), oldestAgeSeconds: try row.get("oldest")))
         }
         let lengths = try queues.pipeline(commands)
         for i in list.indices {
@@ -185,41 +195,50 @@ public final class PostgresSnapshotSource: SnapshotSource {
     }
 
     func workers(_ db: PostgresConnection) throws -> [WorkerInfo] {
-        try db.query("""
+        try db.query(
+            """
             SELECT id, hostname, stage, queues, status, concurrency, autoscale_min, autoscale_max, active, processed, failed, load,
                    rss_bytes, version, pid, started_at, extract(epoch FROM now() - last_heartbeat) AS heartbeat_age
             FROM workers ORDER BY stage, id
-            """).rows.map { row in
-            WorkerInfo(id: try row.get("id"), hostname: try row.get("hostname"), stage: try row.get("stage"),
-                       queues: try row.get("queues", as: PostgresTextArray.self).items.compactMap { $0 },
-                       status: try Self.status(row.get("status", as: String.self), WorkerStatus.self, "workers.status"),
-                       concurrency: try row.get("concurrency"), autoscaleMin: try row.get("autoscale_min"), autoscaleMax: try row.get("autoscale_max"),
-                       active: try row.get("active"), processed: try row.get("processed"), failed: try row.get("failed"), load: try row.get("load"),
-                       rssBytes: try row.get("rss_bytes"), heartbeatAgeSeconds: try row.get("heartbeat_age"), version: try row.get("version"),
-                       pid: try row.get("pid"), startedAt: try row.get("started_at"))
+            """
+        ).rows.map { row in
+            WorkerInfo(
+                id: try row.get("id"), hostname: try row.get("hostname"), stage: try row.get("stage"),
+                queues: try row.get("queues", as: PostgresTextArray.self).items.compactMap { $0 },
+                status: try Self.status(row.get("status", as: String.self), WorkerStatus.self, "workers.status"),
+                concurrency: try row.get("concurrency"), autoscaleMin: try row.get("autoscale_min"), autoscaleMax: try row.get("autoscale_max"),
+                active: try row.get("active"), processed: try row.get("processed"), failed: try row.get("failed"), load: try row.get("load"),
+                rssBytes: try row.get("rss_bytes"), heartbeatAgeSeconds: try row.get("heartbeat_age"), version: try row.get("version"),
+                pid: try row.get("pid"), startedAt: try row.get("started_at"))
         }.sorted { (Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.id) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.id) }
     }
 
     func managers(_ db: PostgresConnection) throws -> [ManagerInfo] {
         try db.query("SELECT * FROM managers ORDER BY id").rows.map { row in
-            ManagerInfo(id: try row.get("id"), kind: try row.get("kind"),
-                        status: try Self.status(row.get("status", as: String.self), ManagerStatus.self, "managers.status"),
-                        enabled: try row.get("enabled"), schedule: try row.get("schedule"), concurrency: try row.get("concurrency"),
-                        lastRunAt: try row.get("last_run_at"), nextRunAt: try row.get("next_run_at"), lastResult: try row.get("last_result"),
-                        lastError: try row.get("last_error"), runs: try row.get("runs"))
+            ManagerInfo(
+                id: try row.get("id"), kind: try row.get("kind"),
+                status: try Self.status(row.get("status", as: String.self), ManagerStatus.self, "managers.status"),
+                enabled: try row.get("enabled"), schedule: try row.get("schedule"), concurrency: try row.get("concurrency"),
+                lastRunAt: try row.get("last_run_at"), nextRunAt: try row.get("next_run_at"), lastResult: try row.get("last_result"),
+                lastError: try row.get("last_error"), runs: try row.get("runs"))
         }
     }
 
     func logs(_ db: PostgresConnection) throws -> LogsSummary {
-        let recent = try db.query("""
+        let recent = try db.query(
+            """
             SELECT id, ts, level, source, message, job_id::text AS job_id, worker_id FROM logs ORDER BY id DESC LIMIT $1
-            """, [Snapshot.recentLogLimit]).rows.map { row in
-            LogLine(id: try row.get("id"), ts: try row.get("ts"),
-                    level: try Self.status(row.get("level", as: String.self), LogLevel.self, "logs.level"),
-                    source: try row.get("source"), message: try row.get("message"), jobID: try row.get("job_id"), workerID: try row.get("worker_id"))
+            """, [Snapshot.recentLogLimit]
+        ).rows.map { row in
+            LogLine(
+                id: try row.get("id"), ts: try row.get("ts"),
+                level: try Self.status(row.get("level", as: String.self), LogLevel.self, "logs.level"),
+                source: try row.get("source"), message: try row.get("message"), jobID: try row.get("job_id"), workerID: try row.get("worker_id"))
         }
-        var byLevel: [String: Int] = [:], bySource: [String: Int] = [:]
-        for row in try db.query("SELECT level, source, count(*)::bigint AS n FROM logs WHERE ts > now() - interval '24 hours' GROUP BY level, source") {
+        var byLevel: [String: Int] = [:]
+        var bySource: [String: Int] = [:]
+        for row in try db.query("SELECT level, source, count(*)::bigint AS n FROM logs WHERE ts > now() - interval '24 hours' GROUP BY level, source")
+        {
             let n: Int = try row.get("n")
             byLevel[try row.get("level"), default: 0] += n
             bySource[try row.get("source"), default: 0] += n
@@ -229,61 +248,76 @@ public final class PostgresSnapshotSource: SnapshotSource {
 
     func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
         let decoder = AgentJSON.decoder()
-        return try db.query("""
+        return try db.query(
+            """
             SELECT key, type, value::text AS value, default_value::text AS default_value, constraints::text AS constraints, description,
                    version, locked, updated_at, updated_by FROM config ORDER BY key
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             func json<T: Decodable>(_ column: String, _ type: T.Type) throws -> T {
                 do { return try decoder.decode(T.self, from: Data(try row.get(column, as: String.self).utf8)) } catch {
                     throw PostgresError(kind: .decode, message: "config.\(column) of \((try? row.get("key", as: String.self)) ?? "?"): \(error)")
                 }
             }
-            return ConfigEntry(key: try row.get("key"), type: try Self.status(row.get("type", as: String.self), ConfigType.self, "config.type"),
-                               value: try json("value", ConfigValue.self), defaultValue: try json("default_value", ConfigValue.self),
-                               constraints: try json("constraints", ConfigConstraints.self), description: try row.get("description"),
-                               version: try row.get("version"), locked: try row.get("locked"), updatedAt: try row.get("updated_at"),
-                               updatedBy: try row.get("updated_by"))
+            return ConfigEntry(
+                key: try row.get("key"), type: try Self.status(row.get("type", as: String.self), ConfigType.self, "config.type"),
+                value: try json("value", ConfigValue.self), defaultValue: try json("default_value", ConfigValue.self),
+                constraints: try json("constraints", ConfigConstraints.self), description: try row.get("description"),
+                version: try row.get("version"), locked: try row.get("locked"), updatedAt: try row.get("updated_at"),
+                updatedBy: try row.get("updated_by"))
         }
     }
 
     func analytics(_ db: PostgresConnection) throws -> Analytics {
-        let minutes = try db.query("""
+        let minutes = try db.query(
+            """
             SELECT minute, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed FROM stats_minutely
             WHERE minute > now() - interval '60 minutes' GROUP BY minute ORDER BY minute
-            """).rows.map { Analytics.Minute(minute: try $0.get("minute"), completed: try $0.get("completed"), failed: try $0.get("failed")) }
-        let latency = try db.query("""
+            """
+        ).rows.map { Analytics.Minute(minute: try $0.get("minute"), completed: try $0.get("completed"), failed: try $0.get("failed")) }
+        let latency = try db.query(
+            """
             SELECT stage, (sum(p50_ms * completed) / nullif(sum(completed), 0)) AS p50, max(p95_ms) AS p95 FROM stats_minutely
             WHERE minute > now() - interval '60 minutes' AND p50_ms IS NOT NULL GROUP BY stage
-            """).rows.compactMap { row -> Analytics.StageLatency? in
+            """
+        ).rows.compactMap { row -> Analytics.StageLatency? in
             guard let p50: Double = try row.get("p50"), let p95: Double = try row.get("p95") else { return nil }
             return Analytics.StageLatency(stage: try row.get("stage"), p50Ms: p50, p95Ms: p95)
         }.sorted { (Pipeline.stages.firstIndex(of: $0.stage) ?? 99) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99) }
-        let errors = try db.query("""
+        let errors = try db.query(
+            """
             SELECT error_class, count(*)::bigint AS n, max(updated_at) AS last FROM jobs
             WHERE error_class IS NOT NULL AND updated_at > now() - interval '60 minutes' GROUP BY error_class ORDER BY n DESC, error_class LIMIT 20
-            """).rows.map { Analytics.ErrorClass(name: try $0.get("error_class"), count: try $0.get("n"), lastSeen: try $0.get("last")) }
+            """
+        ).rows.map { Analytics.ErrorClass(name: try $0.get("error_class"), count: try $0.get("n"), lastSeen: try $0.get("last")) }
         return Analytics(windowMinutes: 60, throughput: minutes, stageLatency: latency, errorClasses: errors)
     }
 
     func alerts(_ db: PostgresConnection) throws -> [Alert] {
-        try db.query("""
+        try db.query(
+            """
             SELECT id, ts, severity, source, title, message, status, acked_by, silenced_until FROM alerts
             WHERE status <> 'resolved' ORDER BY ts DESC, id DESC LIMIT 100
-            """).rows.map { row in
-            Alert(id: try row.get("id"), ts: try row.get("ts"),
-                  severity: try Self.status(row.get("severity", as: String.self), AlertSeverity.self, "alerts.severity"),
-                  source: try row.get("source"), title: try row.get("title"), message: try row.get("message"),
-                  status: try Self.status(row.get("status", as: String.self), AlertStatus.self, "alerts.status"),
-                  ackedBy: try row.get("acked_by"), silencedUntil: try row.get("silenced_until"))
+            """
+        ).rows.map { row in
+            Alert(
+                id: try row.get("id"), ts: try row.get("ts"),
+                severity: try Self.status(row.get("severity", as: String.self), AlertSeverity.self, "alerts.severity"),
+                source: try row.get("source"), title: try row.get("title"), message: try row.get("message"),
+                status: try Self.status(row.get("status", as: String.self), AlertStatus.self, "alerts.status"),
+                ackedBy: try row.get("acked_by"), silencedUntil: try row.get("silenced_until"))
         }
     }
 
     func audit(_ db: PostgresConnection) throws -> [AuditEntry] {
-        try db.query("""
+        try db.query(
+            """
             SELECT seq, timestamp, coalesce(acting_as, user_id) AS who, action, phase, outcome, target FROM audit_logs ORDER BY seq DESC LIMIT 50
-            """).rows.map { row in
-            AuditEntry(seq: try row.get("seq"), ts: try row.get("timestamp"), user: try row.get("who"), action: try row.get("action"),
-                       phase: try row.get("phase"), outcome: try row.get("outcome"), target: try row.get("target"))
+            """
+        ).rows.map { row in
+            AuditEntry(
+                seq: try row.get("seq"), ts: try row.get("timestamp"), user: try row.get("who"), action: try row.get("action"),
+                phase: try row.get("phase"), outcome: try row.get("outcome"), target: try row.get("target"))
         }
     }
 
@@ -295,7 +329,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
         let maintenance = flags[0].bytes.flatMap { try? decoder.decode(Maintenance.self, from: Data($0)) } ?? Maintenance()
         var broadcast = flags[1].bytes.flatMap { try? decoder.decode(Broadcast.self, from: Data($0)) }
         if let b = broadcast, let expires = b.expiresAt, expires < Date() { broadcast = nil }
-        let activity = try db.query("""
+        let activity = try db.query(
+            """
             SELECT pid, coalesce(usename, '') AS usename, coalesce(state, '') AS state,
                    coalesce(extract(epoch FROM now() - query_start), 0) AS duration, left(query, 200) AS query
             FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
@@ -307,12 +342,15 @@ public final class PostgresSnapshotSource: SnapshotSource {
             let state: String = try row.get("state")
             if state == "idle in transaction" || state == "idle in transaction (aborted)" { idleInTx += 1 }
             if state == "active" || state.hasPrefix("idle in transaction") {
-                running.append(DatabaseActivity.Query(pid: try row.get("pid"), user: try row.get("usename"), state: state,
-                                                      durationSeconds: try row.get("duration"), query: try row.get("query")))
+                running.append(
+                    DatabaseActivity.Query(
+                        pid: try row.get("pid"), user: try row.get("usename"), state: state,
+                        durationSeconds: try row.get("duration"), query: try row.get("query")))
             }
         }
         let workerStates = try db.query("SELECT status, count(*)::bigint AS n FROM workers GROUP BY status")
-        var up = 0, offline = 0
+        var up = 0
+        var offline = 0
         for row in workerStates {
             let n: Int = try row.get("n")
             if try row.get("status", as: String.self) == "offline" { offline += n } else { up += n }
@@ -320,12 +358,14 @@ public final class PostgresSnapshotSource: SnapshotSource {
         let services = [
             ServiceHealth(name: "redis", status: .ok, detail: redis.configuration.endpointDescription, latencyMs: (redisMs * 100).rounded() / 100),
             ServiceHealth(name: "postgres", status: .ok, detail: self.db.target),
-            ServiceHealth(name: "workers", status: up + offline == 0 ? .unknown : offline == 0 ? .ok : offline * 3 > up + offline ? .down : .degraded,
-                          detail: "\(up)/\(up + offline) up"),
-            ServiceHealth(name: "event bus", status: .ok, detail: ns.eventsChannel),
+            ServiceHealth(
+                name: "workers", status: up + offline == 0 ? .unknown : offline == 0 ? .ok : offline * 3 > up + offline ? .down : .degraded,
+                detail: "\(up)/\(up + offline) up"),
+            ServiceHealth(name: "event bus", status: .ok, detail: ns.eventsChannel)
         ]
-        var state = SystemState(services: services, maintenance: maintenance, broadcast: broadcast,
-                                database: DatabaseActivity(connections: activity.count + 1, running: running, idleInTransaction: idleInTx))
+        var state = SystemState(
+            services: services, maintenance: maintenance, broadcast: broadcast,
+            database: DatabaseActivity(connections: activity.count + 1, running: running, idleInTransaction: idleInTx))
         state.actions = try Self.actionFigures(db)
         return state
     }
@@ -333,13 +373,15 @@ public final class PostgresSnapshotSource: SnapshotSource {
     /// The action key figures from `audit_logs` (every console's requests): finished requests of
     /// the last 5 minutes (outcome and denied rows), denials, backend failures, p99 of duration_ms.
     static func actionFigures(_ db: PostgresConnection, windowSeconds: Int = ActionFigures.defaultWindowSeconds) throws -> ActionFigures {
-        let row = try db.query("""
+        let row = try db.query(
+            """
             SELECT count(*)::bigint AS n, count(*) FILTER (WHERE phase = 'denied')::bigint AS denied,
                    count(*) FILTER (WHERE phase = 'outcome' AND outcome IN ('failure', 'unavailable'))::bigint AS failed,
                    percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms)::double precision AS p99
             FROM audit_logs WHERE phase <> 'intent' AND timestamp > now() - interval '\(windowSeconds) seconds'
             """)[0]
-        return ActionFigures(windowSeconds: windowSeconds, finished: try row.get("n"), denials: try row.get("denied"),
-                             failures: try row.get("failed"), p99Ms: try row.get("p99", as: Double?.self))
+        return ActionFigures(
+            windowSeconds: windowSeconds, finished: try row.get("n"), denials: try row.get("denied"),
+            failures: try row.get("failed"), p99Ms: try row.get("p99", as: Double?.self))
     }
 }

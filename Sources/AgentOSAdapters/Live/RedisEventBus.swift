@@ -9,7 +9,8 @@ public final class RedisEventBus: EventBus {
     private let source: String
 
     /// KEYS[1] = seq counter; ARGV[1] = channel, ARGV[2] = JSON up to the seq, ARGV[3] = the rest.
-    static let publishScript = RedisScript("""
+    static let publishScript = RedisScript(
+        """
         local seq = redis.call('INCR', KEYS[1])
         redis.call('PUBLISH', ARGV[1], ARGV[2] .. seq .. ARGV[3])
         return seq
@@ -45,12 +46,12 @@ public final class RedisEventBus: EventBus {
             commands.append(["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail])
         }
         let replies = try redis.pipeline(commands)
-        if replies.contains(where: { if case let .error(m) = $0 { return m.hasPrefix("NOSCRIPT") } else { return false } }) {
+        if replies.contains(where: { if case .error(let m) = $0 { return m.hasPrefix("NOSCRIPT") } else { return false } }) {
             // The server lost its scripts (restart, SCRIPT FLUSH): publish one by one, which reloads.
             for event in events { _ = try publish(event, ts: ts) }
             return
         }
-        if let failure = replies.first(where: { if case .error = $0 { return true } else { return false } }), case let .error(m) = failure {
+        if let failure = replies.first(where: { if case .error = $0 { return true } else { return false } }), case .error(let m) = failure {
             throw RedisError.fromReply(m)
         }
     }
@@ -59,10 +60,13 @@ public final class RedisEventBus: EventBus {
     /// databases' commands (on NOSCRIPT, `publish(batch:)` again loads the script).
     func publishCommands(_ events: [AgentEvent]) throws -> (database: Int, commands: [[any RedisArgument]]) {
         let ts = Date()
-        return (redis.configuration.database, try events.map { event in
-            let (head, tail) = try Self.split(event, ts: ts, source: source)
-            return ["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail]
-        })
+        return (
+            redis.configuration.database,
+            try events.map { event in
+                let (head, tail) = try Self.split(event, ts: ts, source: source)
+                return ["EVALSHA", Self.publishScript.sha1, 1, ns.eventsSeqKey, ns.eventsChannel, head, tail]
+            }
+        )
     }
 
     public func currentSeq() throws -> Int64 {
@@ -75,15 +79,15 @@ public final class RedisEventBus: EventBus {
         let pump = Task.detached {
             for await event in subscriber.events {
                 switch event {
-                case let .subscribed(gap):
+                case .subscribed(let gap):
                     continuation.yield(.connected(gapPossible: gap))
-                case let .message(_, payload, _):
+                case .message(_, let payload, _):
                     do throws(DecodeFailure) {
                         continuation.yield(.event(try EventEnvelope.decode(Data(payload))))
                     } catch {
                         continuation.yield(.malformed(error))
                     }
-                case let .disconnected(reason, retry):
+                case .disconnected(let reason, let retry):
                     continuation.yield(.disconnected(reason: reason, retryInMillis: retry))
                 }
             }

@@ -7,7 +7,8 @@ public final class RedisSnapshotCache: SnapshotCache {
     private let redis: RedisClient
     private let ns: Namespace
 
-    static let leadScript = RedisScript("""
+    static let leadScript = RedisScript(
+        """
         local holder = redis.call('GET', KEYS[1])
         if holder == ARGV[1] then
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -19,7 +20,8 @@ public final class RedisSnapshotCache: SnapshotCache {
         """)
 
     /// Deletes KEYS[1] only while it still holds ARGV[1] (a lock released by its owner, never another's).
-    static let releaseScript = RedisScript("""
+    static let releaseScript = RedisScript(
+        """
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
         return 0
         """)
@@ -32,7 +34,7 @@ public final class RedisSnapshotCache: SnapshotCache {
 
     public func get() throws -> Data? {
         switch try redis.send("GET", ns.snapshotKey) {
-        case let .bulk(bytes): return Data(bytes)
+        case .bulk(let bytes): return Data(bytes)
         default: return nil
         }
     }
@@ -54,7 +56,7 @@ public final class RedisSnapshotCache: SnapshotCache {
     public func countLookup(hit: Bool) throws -> (hits: Int, misses: Int) {
         let replies = try redis.pipeline([
             ["HINCRBY", ns.snapshotStatsKey, hit ? "hits" : "misses", 1],
-            ["HMGET", ns.snapshotStatsKey, "hits", "misses"],
+            ["HMGET", ns.snapshotStatsKey, "hits", "misses"]
         ])
         return Self.counts(replies[1])
     }

@@ -33,14 +33,19 @@ public final class PostgresActionHistory: ActionHistorySink {
             return queued
         }
         guard !batch.isEmpty else { return }
-        let rows = "[" + batch.map { e in
-            let timings = "{" + e.timings.sorted { $0.key < $1.key }.map { "\(CanonicalJSON.string($0.key)):\(Self.number($0.value))" }
-                .joined(separator: ",") + "}"
-            return "{\"request_id\":\(CanonicalJSON.string(e.requestID.uuidString.lowercased())),\"action\":\(CanonicalJSON.string(e.action)),"
-                + "\"user_id\":\(CanonicalJSON.string(e.user)),\"started_ms\":\(e.startedMillis),\"outcome\":\(CanonicalJSON.string(e.outcome)),"
-                + "\"total_ms\":\(Self.number(e.totalMillis)),\"timings\":\(timings)}"
-        }.joined(separator: ",") + "]"
-        _ = try? db.query("""
+        let rows =
+            "["
+            + batch.map { e in
+                let timings =
+                    "{"
+                    + e.timings.sorted { $0.key < $1.key }.map { "\(CanonicalJSON.string($0.key)):\(Self.number($0.value))" }
+                    .joined(separator: ",") + "}"
+                return "{\"request_id\":\(CanonicalJSON.string(e.requestID.uuidString.lowercased())),\"action\":\(CanonicalJSON.string(e.action)),"
+                    + "\"user_id\":\(CanonicalJSON.string(e.user)),\"started_ms\":\(e.startedMillis),\"outcome\":\(CanonicalJSON.string(e.outcome)),"
+                    + "\"total_ms\":\(Self.number(e.totalMillis)),\"timings\":\(timings)}"
+            }.joined(separator: ",") + "]"
+        _ = try? db.query(
+            """
             INSERT INTO action_history (request_id, action, user_id, started_at, outcome, total_ms, timings)
             SELECT (e->>'request_id')::uuid, e->>'action', e->>'user_id', to_timestamp((e->>'started_ms')::double precision / 1000),
                    e->>'outcome', (e->>'total_ms')::double precision, e->'timings'

@@ -27,7 +27,7 @@ public struct Migrator: Sendable {
         Migration(version: 3, name: "audit_append_only", sql: MigrationSQL.auditAppendOnly),
         Migration(version: 4, name: "job_counts", sql: MigrationSQL.jobCounts),
         Migration(version: 5, name: "action_tables", sql: MigrationSQL.actionTables),
-        Migration(version: 6, name: "observability", sql: MigrationSQL.observability),
+        Migration(version: 6, name: "observability", sql: MigrationSQL.observability)
     ]
 
     public struct Applied: Sendable, Equatable {
@@ -41,9 +41,9 @@ public struct Migrator: Sendable {
 
         public var description: String {
             switch self {
-            case let .checksumMismatch(v, n):
+            case .checksumMismatch(let v, let n):
                 return "migration \(v) (\(n)) was changed after it was applied: its checksum differs from schema_migrations"
-            case let .unknownVersion(v):
+            case .unknownVersion(let v):
                 return "the database has migration \(v), which this console does not know: upgrade the console"
             }
         }
@@ -93,7 +93,8 @@ public struct Migrator: Sendable {
     private func migrateOnce(_ db: PostgresConnection) throws -> [Applied] {
         try db.transaction { tx in
             try tx.query("SELECT pg_advisory_xact_lock($1)", [Self.lockKey])
-            try tx.execute("""
+            try tx.execute(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version     integer PRIMARY KEY,
                     name        text NOT NULL,
@@ -113,8 +114,9 @@ public struct Migrator: Sendable {
                     continue
                 }
                 try tx.execute(m.sql)
-                try tx.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                             [m.version, m.name, m.checksum])
+                try tx.query(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    [m.version, m.name, m.checksum])
                 done.append(Applied(version: m.version, name: m.name))
             }
             return done

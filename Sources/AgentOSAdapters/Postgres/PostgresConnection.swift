@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibPQ
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The rows of a result, decoded from PostgreSQL's text format on access.
 public struct PostgresRows: Sendable, Sequence {
@@ -113,14 +114,16 @@ public final class PostgresConnection: @unchecked Sendable {
         // is prepared and run in one round trip by `pipeline`, as is a transaction's first statement.
         if pendingBegin == nil {
             if let name = prepared[Self.preparedKey(sql, params)] {
-                return try consume(withParameters(params) { (count, _, values, lengths, formats) in
-                    PQexecPrepared(conn, name, count, values, lengths, formats, 0)
-                })
+                return try consume(
+                    withParameters(params) { (count, _, values, lengths, formats) in
+                        PQexecPrepared(conn, name, count, values, lengths, formats, 0)
+                    })
             }
             if !Self.preparable(sql) || prepared.count >= Self.maxPrepared {
-                return try consume(withParameters(params) { (count, types, values, lengths, formats) in
-                    PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
-                })
+                return try consume(
+                    withParameters(params) { (count, types, values, lengths, formats) in
+                        PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
+                    })
             }
         }
         return try pipeline([Statement(sql, params)])[0]
@@ -160,7 +163,9 @@ public final class PostgresConnection: @unchecked Sendable {
             all.insert(Statement(begin), at: lead)
             beginAt = lead
         }
-        guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))") }
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))")
+        }
         defer { _ = PQexitPipelineMode(conn) }
         // What was sent, in order: each gives one result (then a NULL). Preparations are not returned.
         var sent: [(prepares: PreparedKey?, name: String)] = []
@@ -177,8 +182,9 @@ public final class PostgresConnection: @unchecked Sendable {
                 sent.append((key, name))
             }
             let ok: Int32 = withParameters(st.params) { (count, types, values, lengths, formats) in
-                name.isEmpty ? PQsendQueryParams(conn, st.sql, count, types, values, lengths, formats, 0)
-                             : PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0)
+                name.isEmpty
+                    ? PQsendQueryParams(conn, st.sql, count, types, values, lengths, formats, 0)
+                    : PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0)
             }
             guard ok == 1 else { break }
             sent.append((nil, name))
@@ -286,8 +292,10 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Binds `params` as libpq wants them (NUL-terminated copies kept alive during `body`).
-    private func withParameters<R>(_ params: [any PostgresBindable],
-                                   _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
+    private func withParameters<R>(
+        _ params: [any PostgresBindable],
+        _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
         let wire = params.map { $0.postgresValue.wire }
         let types = wire.map { $0.oid }
         let formats = wire.map { $0.format }
@@ -366,9 +374,10 @@ public final class PostgresConnection: @unchecked Sendable {
             let sqlState = field("C")
             let message = field("M") ?? Self.trimmed(PQresultErrorMessage(result))
             let connectionLost = !isOK
-            throw PostgresError(kind: connectionLost && sqlState == nil ? .connection : .server, sqlState: sqlState,
-                                message: message.isEmpty ? Self.trimmed(PQerrorMessage(conn)) : message,
-                                detail: field("D"), hint: field("H"), constraint: field("n"), table: field("t"), column: field("c"))
+            throw PostgresError(
+                kind: connectionLost && sqlState == nil ? .connection : .server, sqlState: sqlState,
+                message: message.isEmpty ? Self.trimmed(PQerrorMessage(conn)) : message,
+                detail: field("D"), hint: field("H"), constraint: field("n"), table: field("t"), column: field("c"))
         }
         let nFields = Int(PQnfields(result))
         let nRows = Int(PQntuples(result))

@@ -24,8 +24,10 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
     /// nothing after it ran.
     public var inLead = false
 
-    public init(kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,
-                constraint: String? = nil, table: String? = nil, column: String? = nil) {
+    public init(
+        kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,
+        constraint: String? = nil, table: String? = nil, column: String? = nil
+    ) {
         self.kind = kind
         self.sqlState = sqlState
         self.message = message

@@ -1,6 +1,6 @@
-import Foundation
 import AgentOSCore
 import AgentOSCrypto
+import Foundation
 
 /// A query parameter. Text is sent untyped so the server infers the column type
 /// (text, varchar, inet, enum…); the others carry their type.
@@ -37,15 +37,15 @@ public enum PostgresValue: Sendable, Equatable {
     var wire: (oid: UInt32, bytes: [UInt8]?, format: Int32) {
         switch self {
         case .null: return (oid, nil, 0)
-        case let .text(s): return (oid, Array(s.utf8), 0)
-        case let .int(i): return (oid, Array(String(i).utf8), 0)
-        case let .double(d): return (oid, Array(Self.formatDouble(d).utf8), 0)
-        case let .bool(b): return (oid, Array((b ? "t" : "f").utf8), 0)
-        case let .bytes(b): return (oid, b, 1)
-        case let .uuid(u): return (oid, Array(u.uuidString.lowercased().utf8), 0)
-        case let .timestamp(d): return (oid, Array(PostgresTimestamp.format(d).utf8), 0)
-        case let .json(s): return (oid, Array(s.utf8), 0)
-        case let .textArray(items): return (oid, Array(Self.arrayLiteral(items).utf8), 0)
+        case .text(let s): return (oid, Array(s.utf8), 0)
+        case .int(let i): return (oid, Array(String(i).utf8), 0)
+        case .double(let d): return (oid, Array(Self.formatDouble(d).utf8), 0)
+        case .bool(let b): return (oid, Array((b ? "t" : "f").utf8), 0)
+        case .bytes(let b): return (oid, b, 1)
+        case .uuid(let u): return (oid, Array(u.uuidString.lowercased().utf8), 0)
+        case .timestamp(let d): return (oid, Array(PostgresTimestamp.format(d).utf8), 0)
+        case .json(let s): return (oid, Array(s.utf8), 0)
+        case .textArray(let items): return (oid, Array(Self.arrayLiteral(items).utf8), 0)
         }
     }
 
@@ -56,9 +56,10 @@ public enum PostgresValue: Sendable, Equatable {
     }
 
     static func arrayLiteral(_ items: [String]) -> String {
-        "{" + items.map { item in
-            "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }.joined(separator: ",") + "}"
+        "{"
+            + items.map { item in
+                "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            }.joined(separator: ",") + "}"
     }
 }
 
@@ -202,7 +203,10 @@ public struct PostgresTextArray: PostgresDecodable, Sendable, Equatable {
                 items.append(String(item))
             } else {
                 var item = String.UnicodeScalarView()
-                while i < chars.count - 1 && chars[i] != "," { item.append(chars[i]); i += 1 }
+                while i < chars.count - 1 && chars[i] != "," {
+                    item.append(chars[i])
+                    i += 1
+                }
                 let s = String(item)
                 items.append(s == "NULL" ? nil : s)
             }

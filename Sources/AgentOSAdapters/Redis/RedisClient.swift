@@ -85,11 +85,18 @@ public final class RedisClient: Sendable {
     }
 
     private func checkout() throws(RedisError) -> RedisConnection {
-        enum Taken { case connection(RedisConnection), wait(Int, String), connect }
+        enum Taken {
+            case connection(RedisConnection)
+            case wait(Int, String)
+            case connect
+        }
         while true {
             let taken: Taken = state.withLock { s in
                 while let c = s.idle.popLast() {
-                    if c.isStale { c.close(); continue }
+                    if c.isStale {
+                        c.close()
+                        continue
+                    }
                     return .connection(c)
                 }
                 let now = Monotonic.nanos()
@@ -99,8 +106,8 @@ public final class RedisClient: Sendable {
                 return .connect
             }
             switch taken {
-            case let .connection(c): return c
-            case let .wait(ms, last):
+            case .connection(let c): return c
+            case .wait(let ms, let last):
                 throw .unavailable(endpoint: configuration.endpointDescription, retryInMillis: ms, lastError: last)
             case .connect:
                 do {
@@ -125,9 +132,15 @@ public final class RedisClient: Sendable {
     }
 
     private func checkin(_ connection: RedisConnection) {
-        guard !connection.isBroken else { connection.close(); return }
+        guard !connection.isBroken else {
+            connection.close()
+            return
+        }
         let extra: RedisConnection? = state.withLock { s in
-            if s.idle.count < maxIdle { s.idle.append(connection); return nil }
+            if s.idle.count < maxIdle {
+                s.idle.append(connection)
+                return nil
+            }
             return connection
         }
         extra?.close()

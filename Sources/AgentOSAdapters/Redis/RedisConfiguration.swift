@@ -38,9 +38,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Sent as CLIENT SETNAME so operators can find the console's connections.
     public var clientName: String?
 
-    public init(endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379), tls: TLS? = nil,
-                username: String? = nil, password: String? = nil, database: Int = 0,
-                connectTimeoutMillis: Int = 2_000, commandTimeoutMillis: Int = 5_000, clientName: String? = nil) {
+    public init(
+        endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379), tls: TLS? = nil,
+        username: String? = nil, password: String? = nil, database: Int = 0,
+        connectTimeoutMillis: Int = 2_000, commandTimeoutMillis: Int = 5_000, clientName: String? = nil
+    ) {
         self.endpoint = endpoint
         self.tls = tls
         self.username = username
@@ -129,8 +131,9 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
                 database = n
             }
             if scheme == "rediss" {
-                tls = TLS(caFile: query["ca"] ?? query["cacert"], certFile: query["cert"], keyFile: query["key"],
-                          serverName: query["sni"])
+                tls = TLS(
+                    caFile: query["ca"] ?? query["cacert"], certFile: query["cert"], keyFile: query["key"],
+                    serverName: query["sni"])
                 if (tls?.certFile == nil) != (tls?.keyFile == nil) {
                     throw fail("a client certificate needs both cert= and key=")
                 }
@@ -157,8 +160,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
 
     public var endpointDescription: String {
         switch endpoint {
-        case let .tcp(host, port): return "\(tls == nil ? "redis" : "rediss")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-        case let .unix(path): return "unix://\(path)"
+        case .tcp(let host, let port): return "\(tls == nil ? "redis" : "rediss")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        case .unix(let path): return "unix://\(path)"
         }
     }
 
@@ -166,9 +169,9 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let user = username.map { "\($0)@" } ?? (password != nil ? "***@" : "")
         switch endpoint {
-        case let .tcp(host, port):
+        case .tcp(let host, let port):
             return "\(tls == nil ? "redis" : "rediss")://\(user)\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
-        case let .unix(path):
+        case .unix(let path):
             return "unix://\(user)\(path)?db=\(database)"
         }
     }
@@ -176,7 +179,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Hides a password in a URL so it can appear in an error message.
     static func redact(_ url: String) -> String {
         guard let schemeEnd = url.range(of: "://"),
-              let at = url[schemeEnd.upperBound...].firstIndex(of: "@") else { return url }
+            let at = url[schemeEnd.upperBound...].firstIndex(of: "@")
+        else { return url }
         let userinfo = url[schemeEnd.upperBound..<at]
         if let colon = userinfo.firstIndex(of: ":") {
             return String(url[..<colon]) + ":***" + String(url[at...])

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CHiredis
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One authenticated connection to one logical database. hiredis formats the commands
 /// (binary-safe argv) and parses the replies; the socket is ours (plain or TLS).
@@ -38,7 +39,7 @@ public final class RedisConnection: @unchecked Sendable {
             if let user = configuration.username { args.append(Array(user.utf8)) }
             args.append(Array(password.utf8))
             let reply = try roundTrip([args], deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))[0]
-            if case let .error(message) = reply {
+            if case .error(let message) = reply {
                 isBroken = true
                 throw .authFailed(endpoint: endpoint, reason: message)
             }
@@ -48,7 +49,7 @@ public final class RedisConnection: @unchecked Sendable {
         if let name = configuration.clientName { setup.append([Array("CLIENT".utf8), Array("SETNAME".utf8), Array(name.utf8)]) }
         guard !setup.isEmpty else { return }
         let replies = try roundTrip(setup, deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))
-        if case let .error(message) = replies[0] {
+        if case .error(let message) = replies[0] {
             isBroken = true
             if message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
                 throw .authFailed(endpoint: endpoint, reason: message)
@@ -68,7 +69,7 @@ public final class RedisConnection: @unchecked Sendable {
     @discardableResult
     public func send(_ args: [any RedisArgument]) throws(RedisError) -> RedisValue {
         let reply = try roundTrip([args.map(\.redisBytes)], deadline: commandDeadline())[0]
-        if case let .error(message) = reply { throw Self.typedError(message, endpoint: endpoint) }
+        if case .error(let message) = reply { throw Self.typedError(message, endpoint: endpoint) }
         return reply
     }
 
@@ -115,7 +116,7 @@ public final class RedisConnection: @unchecked Sendable {
                 try transport.writeAll(raw, deadline: deadline, timeoutMillis: configuration.commandTimeoutMillis)
             }
         }
-        if case let .failure(error) = written {
+        if case .failure(let error) = written {
             isBroken = true
             throw error
         }
@@ -138,13 +139,13 @@ public final class RedisConnection: @unchecked Sendable {
             }
             let result: RedisTransport.ReadResult
             switch outcome {
-            case let .success(r): result = r
-            case let .failure(error):
+            case .success(let r): result = r
+            case .failure(let error):
                 isBroken = true
                 throw error
             }
             switch result {
-            case let .bytes(n):
+            case .bytes(let n):
                 let ok = readBuffer.withUnsafeBytes { buf in
                     redisReaderFeed(reader, buf.baseAddress!.assumingMemoryBound(to: CChar.self), n)
                 }

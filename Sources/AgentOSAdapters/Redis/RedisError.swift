@@ -16,18 +16,18 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidURL(url, why): return "invalid Redis URL \(url): \(why)"
-        case let .connectionRefused(ep): return "Redis at \(ep) refused the connection (is redis-server running?)"
-        case let .connectFailed(ep, why): return "cannot connect to Redis at \(ep): \(why)"
-        case let .authFailed(ep, why): return "Redis at \(ep) rejected the credentials: \(why)"
-        case let .timeout(ep, op, ms): return "Redis at \(ep) did not answer \(op) within \(ms) ms"
-        case let .connectionLost(ep, why): return "connection to Redis at \(ep) lost: \(why)"
-        case let .tls(ep, why): return "TLS with Redis at \(ep) failed: \(why)"
-        case let .wrongType(msg): return "Redis: wrong type for this operation (\(msg))"
-        case let .noScript(msg): return "Redis: script not loaded (\(msg))"
-        case let .server(msg): return "Redis error: \(msg)"
-        case let .protocolError(msg): return "Redis protocol error: \(msg)"
-        case let .unavailable(ep, ms, last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
+        case .invalidURL(let url, let why): return "invalid Redis URL \(url): \(why)"
+        case .connectionRefused(let ep): return "Redis at \(ep) refused the connection (is redis-server running?)"
+        case .connectFailed(let ep, let why): return "cannot connect to Redis at \(ep): \(why)"
+        case .authFailed(let ep, let why): return "Redis at \(ep) rejected the credentials: \(why)"
+        case .timeout(let ep, let op, let ms): return "Redis at \(ep) did not answer \(op) within \(ms) ms"
+        case .connectionLost(let ep, let why): return "connection to Redis at \(ep) lost: \(why)"
+        case .tls(let ep, let why): return "TLS with Redis at \(ep) failed: \(why)"
+        case .wrongType(let msg): return "Redis: wrong type for this operation (\(msg))"
+        case .noScript(let msg): return "Redis: script not loaded (\(msg))"
+        case .server(let msg): return "Redis error: \(msg)"
+        case .protocolError(let msg): return "Redis protocol error: \(msg)"
+        case .unavailable(let ep, let ms, let last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
         }
     }
 

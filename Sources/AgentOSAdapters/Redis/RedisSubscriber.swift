@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a subscriber tells its consumer.
 public enum SubscriptionEvent: Sendable, Equatable {
@@ -39,10 +40,12 @@ public final class RedisSubscriber: Sendable {
         var thread: Thread?
     }
 
-    public init(_ configuration: RedisConfiguration, channels: [String], patterns: [String] = [],
-                backoff: Backoff = Backoff(baseMillis: 100, capMillis: 5_000), pingIntervalMillis: Int = 15_000,
-                bufferingPolicy: AsyncStream<SubscriptionEvent>.Continuation.BufferingPolicy = .unbounded,
-                onEvent: (@Sendable (SubscriptionEvent) -> Void)? = nil) {
+    public init(
+        _ configuration: RedisConfiguration, channels: [String], patterns: [String] = [],
+        backoff: Backoff = Backoff(baseMillis: 100, capMillis: 5_000), pingIntervalMillis: Int = 15_000,
+        bufferingPolicy: AsyncStream<SubscriptionEvent>.Continuation.BufferingPolicy = .unbounded,
+        onEvent: (@Sendable (SubscriptionEvent) -> Void)? = nil
+    ) {
         self.onEvent = onEvent
         precondition(!channels.isEmpty || !patterns.isEmpty, "subscribe to at least one channel or pattern")
         self.configuration = configuration
@@ -128,7 +131,7 @@ public final class RedisSubscriber: Sendable {
                 if isStopped { throw .connectionLost(endpoint: connection.endpoint, reason: "stopped") }
                 throw .timeout(endpoint: connection.endpoint, operation: "SUBSCRIBE", millis: configuration.commandTimeoutMillis)
             }
-            if case let .error(message) = reply { throw RedisConnection.typedError(message, endpoint: connection.endpoint) }
+            if case .error(let message) = reply { throw RedisConnection.typedError(message, endpoint: connection.endpoint) }
             if let kind = reply.array?.first?.string, kind == "subscribe" || kind == "psubscribe" { confirmations -= 1 }
         }
     }

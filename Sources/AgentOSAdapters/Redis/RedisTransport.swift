@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CCrypto
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A byte stream to a Redis server: a non-blocking socket (TCP or unix), optionally wrapped in TLS.
 /// Every read and write waits with `poll` against a deadline, so nothing blocks forever.
@@ -33,15 +34,15 @@ final class RedisTransport {
         let deadline = Monotonic.deadline(afterMillis: config.connectTimeoutMillis)
         let fd: Int32
         switch config.endpoint {
-        case let .tcp(host, port):
+        case .tcp(let host, let port):
             fd = try connectTCP(host: host, port: port, deadline: deadline, endpoint: endpoint, timeout: config.connectTimeoutMillis)
-        case let .unix(path):
+        case .unix(let path):
             fd = try connectUnix(path: path, deadline: deadline, endpoint: endpoint, timeout: config.connectTimeoutMillis)
         }
         let transport = RedisTransport(fd: fd, endpoint: endpoint)
         if let tls = config.tls {
             var host = ""
-            if case let .tcp(h, _) = config.endpoint { host = h }
+            if case .tcp(let h, _) = config.endpoint { host = h }
             try transport.startTLS(tls, host: tls.serverName ?? host, deadline: deadline, timeout: config.connectTimeoutMillis)
         }
         return transport
@@ -82,14 +83,26 @@ final class RedisTransport {
             let remaining = bytes.count - offset
             if let ssl {
                 let n = SSL_write(ssl, base, Int32(min(remaining, Int(Int32.max))))
-                if n > 0 { offset += Int(n); continue }
+                if n > 0 {
+                    offset += Int(n)
+                    continue
+                }
                 let err = SSL_get_error(ssl, n)
-                if err == agentos_ssl_error_want_read() { try wait(POLLIN, deadline: deadline, op: "write", timeout: timeoutMillis); continue }
-                if err == agentos_ssl_error_want_write() { try wait(POLLOUT, deadline: deadline, op: "write", timeout: timeoutMillis); continue }
+                if err == agentos_ssl_error_want_read() {
+                    try wait(POLLIN, deadline: deadline, op: "write", timeout: timeoutMillis)
+                    continue
+                }
+                if err == agentos_ssl_error_want_write() {
+                    try wait(POLLOUT, deadline: deadline, op: "write", timeout: timeoutMillis)
+                    continue
+                }
                 throw .connectionLost(endpoint: endpoint, reason: "TLS write failed: \(Self.sslErrorString())")
             } else {
                 let n = send(fd, base, remaining, Int32(MSG_NOSIGNAL))
-                if n > 0 { offset += n; continue }
+                if n > 0 {
+                    offset += n
+                    continue
+                }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                     try wait(POLLOUT, deadline: deadline, op: "write", timeout: timeoutMillis)
                     continue
@@ -121,7 +134,8 @@ final class RedisTransport {
                     case .woken: return .woken
                     }
                 }
-                throw .connectionLost(endpoint: endpoint, reason: n == 0 ? "server closed the connection" : "TLS read failed: \(Self.sslErrorString())")
+                throw .connectionLost(
+                    endpoint: endpoint, reason: n == 0 ? "server closed the connection" : "TLS read failed: \(Self.sslErrorString())")
             } else {
                 let n = recv(fd, buffer.baseAddress, buffer.count, 0)
                 if n > 0 { return .bytes(n) }
@@ -179,9 +193,13 @@ final class RedisTransport {
         while let ai = cursor {
             cursor = ai.pointee.ai_next
             let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if fd < 0 { lastError = .connectFailed(endpoint: endpoint, reason: errnoString()); continue }
+            if fd < 0 {
+                lastError = .connectFailed(endpoint: endpoint, reason: errnoString())
+                continue
+            }
             do {
-                try finishConnect(fd: fd, addr: ai.pointee.ai_addr, len: ai.pointee.ai_addrlen, deadline: deadline, endpoint: endpoint, timeout: timeout)
+                try finishConnect(
+                    fd: fd, addr: ai.pointee.ai_addr, len: ai.pointee.ai_addrlen, deadline: deadline, endpoint: endpoint, timeout: timeout)
                 var one: Int32 = 1
                 setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -211,7 +229,8 @@ final class RedisTransport {
         do {
             try withUnsafePointer(to: &addr) { p throws(RedisError) in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(RedisError) in
-                    try finishConnect(fd: fd, addr: sa, len: socklen_t(MemoryLayout<sockaddr_un>.size), deadline: deadline, endpoint: endpoint, timeout: timeout)
+                    try finishConnect(
+                        fd: fd, addr: sa, len: socklen_t(MemoryLayout<sockaddr_un>.size), deadline: deadline, endpoint: endpoint, timeout: timeout)
                 }
             }
         } catch {
@@ -221,7 +240,9 @@ final class RedisTransport {
         return fd
     }
 
-    private static func finishConnect(fd: Int32, addr: UnsafePointer<sockaddr>!, len: socklen_t, deadline: UInt64?, endpoint: String, timeout: Int) throws(RedisError) {
+    private static func finishConnect(fd: Int32, addr: UnsafePointer<sockaddr>!, len: socklen_t, deadline: UInt64?, endpoint: String, timeout: Int)
+        throws(RedisError)
+    {
         let flags = fcntl(fd, F_GETFL, 0)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
         if Glibc.connect(fd, addr, len) == 0 { return }
@@ -296,7 +317,8 @@ final class RedisTransport {
     }
 
     private static func isIPAddress(_ host: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
@@ -316,4 +338,7 @@ final class RedisTransport {
 }
 
 /// Writing to a socket the server closed must be an error, not a fatal signal.
-private let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+private let ignoreSIGPIPE: Void = {
+    signal(SIGPIPE, SIG_IGN)
+    return ()
+}()

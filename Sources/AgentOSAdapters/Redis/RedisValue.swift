@@ -10,9 +10,9 @@ public enum RedisValue: Sendable, Equatable, Hashable {
     /// Raw bytes of a bulk or status reply.
     public var bytes: [UInt8]? {
         switch self {
-        case let .bulk(b): return b
-        case let .status(s): return Array(s.utf8)
-        case let .integer(i): return Array(String(i).utf8)
+        case .bulk(let b): return b
+        case .status(let s): return Array(s.utf8)
+        case .integer(let i): return Array(String(i).utf8)
         default: return nil
         }
     }
@@ -20,9 +20,9 @@ public enum RedisValue: Sendable, Equatable, Hashable {
     /// The reply as text: bulk bytes must be valid UTF-8, otherwise nil.
     public var string: String? {
         switch self {
-        case let .bulk(b): return String(validating: b, as: UTF8.self)
-        case let .status(s): return s
-        case let .integer(i): return String(i)
+        case .bulk(let b): return String(validating: b, as: UTF8.self)
+        case .status(let s): return s
+        case .integer(let i): return String(i)
         default: return nil
         }
     }
@@ -30,14 +30,14 @@ public enum RedisValue: Sendable, Equatable, Hashable {
     /// Integer replies, and bulk strings that hold a decimal integer.
     public var int: Int64? {
         switch self {
-        case let .integer(i): return i
-        case let .bulk(b): return Int64(String(decoding: b, as: UTF8.self))
+        case .integer(let i): return i
+        case .bulk(let b): return Int64(String(decoding: b, as: UTF8.self))
         default: return nil
         }
     }
 
     public var array: [RedisValue]? {
-        if case let .array(a) = self { return a }
+        if case .array(let a) = self { return a }
         return nil
     }
 

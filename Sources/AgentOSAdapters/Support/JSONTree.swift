@@ -13,25 +13,33 @@ public enum JSONTree: Sendable, Equatable, Codable, CustomStringConvertible {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONTree].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONTree].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONTree].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONTree].self))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
         case .null: try c.encodeNil()
-        case let .bool(b): try c.encode(b)
-        case let .int(i): try c.encode(i)
-        case let .double(d): try c.encode(d)
-        case let .string(s): try c.encode(s)
-        case let .array(a): try c.encode(a)
-        case let .object(o): try c.encode(o)
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
         }
     }
 
@@ -48,32 +56,32 @@ public enum JSONTree: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     public var description: String {
-        if case let .string(s) = self { return s }
+        if case .string(let s) = self { return s }
         return json
     }
 
     public subscript(key: String) -> JSONTree? {
-        if case let .object(o) = self { return o[key] }
+        if case .object(let o) = self { return o[key] }
         return nil
     }
 
-    public var string: String? { if case let .string(s) = self { return s } else { return nil } }
-    public var object: [String: JSONTree]? { if case let .object(o) = self { return o } else { return nil } }
-    public var array: [JSONTree]? { if case let .array(a) = self { return a } else { return nil } }
-    public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
+    public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var object: [String: JSONTree]? { if case .object(let o) = self { return o } else { return nil } }
+    public var array: [JSONTree]? { if case .array(let a) = self { return a } else { return nil } }
+    public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
     public var isNull: Bool { self == .null }
     public var double: Double? {
         switch self {
-        case let .double(d): return d
-        case let .int(i): return Double(i)
+        case .double(let d): return d
+        case .int(let i): return Double(i)
         default: return nil
         }
     }
     public var int: Int? {
         switch self {
-        case let .int(i): return i
-        case let .double(d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
-        case let .string(s): return Int(s)
+        case .int(let i): return i
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+        case .string(let s): return Int(s)
         default: return nil
         }
     }

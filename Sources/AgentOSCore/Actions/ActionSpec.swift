@@ -63,10 +63,10 @@ public struct FieldSpec: Sendable, Equatable {
         switch kind {
         case .uuid: return "uuid"
         case .name: return "name"
-        case let .text(n): return "text≤\(n)"
-        case let .int(lo, hi): return "int \(lo)…\(hi)"
+        case .text(let n): return "text≤\(n)"
+        case .int(let lo, let hi): return "int \(lo)…\(hi)"
         case .bool: return "bool"
-        case let .choice(values): return values.joined(separator: "|")
+        case .choice(let values): return values.joined(separator: "|")
         case .schedule: return "cron|interval"
         case .path: return "path"
         }
@@ -101,9 +101,11 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
         targetField.flatMap { payload[$0]?.description } ?? "system"
     }
 
-    public init(_ name: String, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
-                destructive: Bool = false, fields: [FieldSpec] = [], target: String? = nil, service: BackendService = .postgres,
-                rate: Int? = nil, bulk: Bool = false, key: String? = nil) {
+    public init(
+        _ name: String, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
+        destructive: Bool = false, fields: [FieldSpec] = [], target: String? = nil, service: BackendService = .postgres,
+        rate: Int? = nil, bulk: Bool = false, key: String? = nil
+    ) {
         self.name = name
         self.view = view
         self.title = title
@@ -128,8 +130,10 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
 
     /// Mutates state (everything but the read-only exports and checks).
     public var mutating: Bool {
-        !["system.health_check", "system.audit_verify", "config.validate", "config.export", "logs.export",
-          "analytics.export_csv", "analytics.export_json", "analytics.report", "worker.ping"].contains(name)
+        ![
+            "system.health_check", "system.audit_verify", "config.validate", "config.export", "logs.export",
+            "analytics.export_csv", "analytics.export_json", "analytics.report", "worker.ping"
+        ].contains(name)
     }
 
     /// Runs while its service's breaker is open (the actions that close, open or reset breakers).

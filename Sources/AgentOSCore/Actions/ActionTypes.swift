@@ -12,8 +12,10 @@ public struct Actor: Sendable, Equatable, Codable {
     public var sessionID: String
     public var userAgent: String
 
-    public init(user: String, actingAs: String? = nil, ip: String? = nil, host: String = "localhost", sessionID: String = "",
-                userAgent: String = "agentos-console") {
+    public init(
+        user: String, actingAs: String? = nil, ip: String? = nil, host: String = "localhost", sessionID: String = "",
+        userAgent: String = "agentos-console"
+    ) {
         self.user = user
         self.actingAs = actingAs
         self.ip = ip
@@ -39,8 +41,10 @@ public struct ActionRequest: Sendable, Equatable {
     /// What the operator typed to confirm a critical action.
     public var confirmation: String?
 
-    public init(action: String, payload: [String: PayloadValue] = [:], actor: Actor, requestID: UUID = .random(),
-                idempotencyKey: String? = nil, reason: String? = nil, confirmation: String? = nil) {
+    public init(
+        action: String, payload: [String: PayloadValue] = [:], actor: Actor, requestID: UUID = .random(),
+        idempotencyKey: String? = nil, reason: String? = nil, confirmation: String? = nil
+    ) {
         self.action = action
         self.payload = payload
         self.actor = actor
@@ -100,19 +104,19 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unknownAction(name): return "unknown action '\(TextSanitizer.clean(String(name.prefix(60))))'"
-        case let .invalid(field, why): return "invalid payload: \(field): \(why)"
-        case let .denied(why): return "denied: \(why)"
-        case let .rateLimited(ms): return "rate limited: retry in \(Self.seconds(ms))"
+        case .unknownAction(let name): return "unknown action '\(TextSanitizer.clean(String(name.prefix(60))))'"
+        case .invalid(let field, let why): return "invalid payload: \(field): \(why)"
+        case .denied(let why): return "denied: \(why)"
+        case .rateLimited(let ms): return "rate limited: retry in \(Self.seconds(ms))"
         case .idempotencyMismatch: return "idempotency key reused with a different payload"
         case .inProgress: return "an action with this idempotency key is still in progress"
-        case let .breakerOpen(service, ms): return "\(service) circuit breaker is open: retry in \(Self.seconds(ms))"
-        case let .auditUnavailable(why): return "audit log unavailable, nothing was executed: \(why)"
-        case let .notFound(what): return "not found: \(what)"
-        case let .conflict(why): return "conflict: \(why)"
-        case let .confirmationRequired(why): return "confirmation required: \(why)"
-        case let .failed(why): return "failed: \(why)"
-        case let .unavailable(why): return "unavailable: \(why)"
+        case .breakerOpen(let service, let ms): return "\(service) circuit breaker is open: retry in \(Self.seconds(ms))"
+        case .auditUnavailable(let why): return "audit log unavailable, nothing was executed: \(why)"
+        case .notFound(let what): return "not found: \(what)"
+        case .conflict(let why): return "conflict: \(why)"
+        case .confirmationRequired(let why): return "confirmation required: \(why)"
+        case .failed(let why): return "failed: \(why)"
+        case .unavailable(let why): return "unavailable: \(why)"
         }
     }
 

@@ -2,29 +2,35 @@ import Foundation
 
 /// One payload value: a JSON scalar.
 public enum PayloadValue: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
-    case string(String), int(Int), bool(Bool)
+    case string(String)
+    case int(Int)
+    case bool(Bool)
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else { self = .string(try c.decode(String.self)) }
+        if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else {
+            self = .string(try c.decode(String.self))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
-        case let .string(s): try c.encode(s)
-        case let .int(i): try c.encode(i)
-        case let .bool(b): try c.encode(b)
+        case .string(let s): try c.encode(s)
+        case .int(let i): try c.encode(i)
+        case .bool(let b): try c.encode(b)
         }
     }
 
     public var description: String {
         switch self {
-        case let .string(s): return s
-        case let .int(i): return String(i)
-        case let .bool(b): return b ? "true" : "false"
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
         }
     }
 }
@@ -36,8 +42,8 @@ public struct Payload: Sendable, Equatable {
     public init(_ values: [String: PayloadValue] = [:]) { self.values = values }
 
     public subscript(_ name: String) -> PayloadValue? { values[name] }
-    public func string(_ name: String) -> String? { if case let .string(s)? = values[name] { return s } else { return nil } }
-    public func int(_ name: String) -> Int? { if case let .int(i)? = values[name] { return i } else { return nil } }
+    public func string(_ name: String) -> String? { if case .string(let s)? = values[name] { return s } else { return nil } }
+    public func int(_ name: String) -> Int? { if case .int(let i)? = values[name] { return i } else { return nil } }
     /// A field a handler cannot do without (validation normally guarantees it): missing is `invalid`.
     public func required(_ name: String) throws(ActionFailure) -> String {
         guard let v = string(name) else { throw .invalid(field: name, "required") }
@@ -47,7 +53,7 @@ public struct Payload: Sendable, Equatable {
         guard let v = int(name) else { throw .invalid(field: name, "required") }
         return v
     }
-    public func bool(_ name: String) -> Bool? { if case let .bool(b)? = values[name] { return b } else { return nil } }
+    public func bool(_ name: String) -> Bool? { if case .bool(let b)? = values[name] { return b } else { return nil } }
 
     /// Canonical JSON: keys sorted, no whitespace (fingerprints and audit hashes use it).
     public var canonicalJSON: String { CanonicalJSON.object(values.mapValues { $0 }) }
@@ -66,9 +72,9 @@ public enum CanonicalJSON {
 
     public static func value(_ v: PayloadValue) -> String {
         switch v {
-        case let .string(s): return string(s)
-        case let .int(i): return String(i)
-        case let .bool(b): return b ? "true" : "false"
+        case .string(let s): return string(s)
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
         }
     }
 
@@ -81,9 +87,9 @@ public enum CanonicalJSON {
             append(string: key, to: &out)
             out.append(UInt8(ascii: ":"))
             switch v {
-            case let .string(s): append(string: s, to: &out)
-            case let .int(n): out.append(contentsOf: String(n).utf8)
-            case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
+            case .string(let s): append(string: s, to: &out)
+            case .int(let n): out.append(contentsOf: String(n).utf8)
+            case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
             }
         }
         out.append(UInt8(ascii: "}"))
@@ -111,7 +117,11 @@ public enum CanonicalJSON {
             case "\r": text += "\\r"
             case "\t": text += "\\t"
             default:
-                if TextSanitizer.isUnsafe(scalar.value) { text += String(format: "\\u%04x", scalar.value) } else { text.unicodeScalars.append(scalar) }
+                if TextSanitizer.isUnsafe(scalar.value) {
+                    text += String(format: "\\u%04x", scalar.value)
+                } else {
+                    text.unicodeScalars.append(scalar)
+                }
             }
         }
         out.append(contentsOf: (text + "\"").utf8)
@@ -148,30 +158,34 @@ extension FieldSpec {
             guard let u = UUID(uuidString: text) else { throw fail("'\(text.prefix(60))' is not a UUID") }
             return .string(u.uuidString.lowercased())
         case .name:
-            let ok = !text.isEmpty && text.count <= 128 && text.unicodeScalars.allSatisfy {
-                ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:@-".unicodeScalars.contains($0)))
-            }
+            let ok =
+                !text.isEmpty && text.count <= 128
+                && text.unicodeScalars.allSatisfy {
+                    ($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.:@-".unicodeScalars.contains($0)))
+                }
             guard ok else { throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is not a valid name (letters, digits, _ . : @ -)") }
             return .string(text)
-        case let .text(maxLength):
+        case .text(let maxLength):
             guard case .string = value else { return .string(text) }
             guard text.count <= maxLength else { throw fail("longer than \(maxLength) characters") }
             guard !text.trimmingCharacters(in: .whitespaces).isEmpty || !required else { throw fail("must not be empty") }
             return .string(text)
-        case let .int(lo, hi):
+        case .int(let lo, let hi):
             let n: Int
             switch value {
-            case let .int(i): n = i
-            case let .string(s): guard let i = Int(s.trimmingCharacters(in: .whitespaces)) else { throw fail("'\(s.prefix(40))' is not an integer") }; n = i
+            case .int(let i): n = i
+            case .string(let s):
+                guard let i = Int(s.trimmingCharacters(in: .whitespaces)) else { throw fail("'\(s.prefix(40))' is not an integer") }
+                n = i
             case .bool: throw fail("expected an integer, got a boolean")
             }
             guard n >= lo && n <= hi else { throw fail("\(n) is out of range \(lo)…\(hi)") }
             return .int(n)
         case .bool:
             switch value {
-            case let .bool(b): return .bool(b)
-            case let .int(i) where i == 0 || i == 1: return .bool(i == 1)
-            case let .string(s):
+            case .bool(let b): return .bool(b)
+            case .int(let i) where i == 0 || i == 1: return .bool(i == 1)
+            case .string(let s):
                 switch s.lowercased() {
                 case "true", "yes", "on", "1": return .bool(true)
                 case "false", "no", "off", "0": return .bool(false)
@@ -179,11 +193,15 @@ extension FieldSpec {
                 }
             default: throw fail("not a boolean")
             }
-        case let .choice(values):
-            guard values.contains(text) else { throw fail("'\(TextSanitizer.clean(String(text.prefix(40))))' is not one of \(values.joined(separator: ", "))") }
+        case .choice(let values):
+            guard values.contains(text) else {
+                throw fail("'\(TextSanitizer.clean(String(text.prefix(40))))' is not one of \(values.joined(separator: ", "))")
+            }
             return .string(text)
         case .schedule:
-            guard Schedule.parse(text) != nil else { throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is neither a 5-field cron expression nor an interval like 30s, 5m, 1h") }
+            guard Schedule.parse(text) != nil else {
+                throw fail("'\(TextSanitizer.clean(String(text.prefix(60))))' is neither a 5-field cron expression nor an interval like 30s, 5m, 1h")
+            }
             return .string(text)
         case .path:
             guard !text.isEmpty, text.count <= 512, !text.split(separator: "/").contains(".."), !text.contains("\0") else {

@@ -1,14 +1,21 @@
 /// The permissions of the seed plus what the catalog needs (ACTIONS.md).
 public enum Permission: String, CaseIterable, Sendable, Codable, Comparable {
     case admin = "ADMIN"
-    case jobCancel = "JOB_CANCEL", jobManage = "JOB_MANAGE"
-    case queueManage = "QUEUE_MANAGE", queueClear = "QUEUE_CLEAR"
-    case workerRestart = "WORKER_RESTART", workerManage = "WORKER_MANAGE"
+    case jobCancel = "JOB_CANCEL"
+    case jobManage = "JOB_MANAGE"
+    case queueManage = "QUEUE_MANAGE"
+    case queueClear = "QUEUE_CLEAR"
+    case workerRestart = "WORKER_RESTART"
+    case workerManage = "WORKER_MANAGE"
     case managerControl = "MANAGER_CONTROL"
-    case systemOperate = "SYSTEM_OPERATE", systemBackup = "SYSTEM_BACKUP", databaseAdmin = "DATABASE_ADMIN"
+    case systemOperate = "SYSTEM_OPERATE"
+    case systemBackup = "SYSTEM_BACKUP"
+    case databaseAdmin = "DATABASE_ADMIN"
     case configUpdate = "CONFIG_UPDATE"
-    case logExport = "LOG_EXPORT", logManage = "LOG_MANAGE"
-    case analyticsView = "ANALYTICS_VIEW", auditView = "AUDIT_VIEW"
+    case logExport = "LOG_EXPORT"
+    case logManage = "LOG_MANAGE"
+    case analyticsView = "ANALYTICS_VIEW"
+    case auditView = "AUDIT_VIEW"
 
     public static func < (a: Permission, b: Permission) -> Bool { a.rawValue < b.rawValue }
 }
@@ -82,8 +89,8 @@ public enum Policy {
     static func lookup(_ user: String, _ permissions: PermissionSource) throws(ActionFailure) -> Grant {
         let found: Result<Grant?, Error> = Result { try permissions.grant(for: user) }
         switch found {
-        case let .success(g): return g ?? Grant(role: .readonly)
-        case let .failure(error): throw .unavailable("permissions: \(error)")
+        case .success(let g): return g ?? Grant(role: .readonly)
+        case .failure(let error): throw .unavailable("permissions: \(error)")
         }
     }
 

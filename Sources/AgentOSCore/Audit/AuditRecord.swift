@@ -25,10 +25,12 @@ public struct AuditDraft: Sendable, Equatable, Codable {
     public var userAgent: String?
     public var durationMs: Int?
 
-    public init(id: UUID = .random(), timestamp: Date, user: String, actingAs: String? = nil, role: String, action: String, phase: Phase,
-                outcome: String? = nil, requestID: UUID, idempotencyKey: String? = nil, sessionID: String? = nil, target: String? = nil,
-                reason: String? = nil, payload: String? = nil, result: String? = nil, ip: String? = nil, userAgent: String? = nil,
-                durationMs: Int? = nil) {
+    public init(
+        id: UUID = .random(), timestamp: Date, user: String, actingAs: String? = nil, role: String, action: String, phase: Phase,
+        outcome: String? = nil, requestID: UUID, idempotencyKey: String? = nil, sessionID: String? = nil, target: String? = nil,
+        reason: String? = nil, payload: String? = nil, result: String? = nil, ip: String? = nil, userAgent: String? = nil,
+        durationMs: Int? = nil
+    ) {
         self.id = id
         self.timestamp = timestamp
         self.user = user
@@ -75,11 +77,11 @@ public enum AuditChain {
         var f: [String: PayloadValue] = [
             "seq": .int(seq), "id": .string(d.id.uuidString.lowercased()), "ts": .int(millis(d.timestamp)), "user": .string(d.user),
             "role": .string(d.role), "action": .string(d.action), "phase": .string(d.phase.rawValue),
-            "request_id": .string(d.requestID.uuidString.lowercased()),
+            "request_id": .string(d.requestID.uuidString.lowercased())
         ]
         let optional: [(String, String?)] = [
             ("acting_as", d.actingAs), ("outcome", d.outcome), ("idempotency_key", d.idempotencyKey), ("session_id", d.sessionID),
-            ("target", d.target), ("reason", d.reason), ("payload", d.payload), ("result", d.result), ("ip", d.ip), ("user_agent", d.userAgent),
+            ("target", d.target), ("reason", d.reason), ("payload", d.payload), ("result", d.result), ("ip", d.ip), ("user_agent", d.userAgent)
         ]
         for (k, v) in optional { if let v { f[k] = .string(v) } }
         if let ms = d.durationMs { f["duration_ms"] = .int(ms) }
@@ -138,7 +140,9 @@ public struct AuditVerifier {
         for r in records where broken == nil {
             rows += 1
             if r.seq != expectedSeq {
-                broken = (r.seq, r.seq > expectedSeq ? "row(s) \(expectedSeq)…\(r.seq - 1) missing before it" : "out of order (expected seq \(expectedSeq))")
+                broken = (
+                    r.seq, r.seq > expectedSeq ? "row(s) \(expectedSeq)…\(r.seq - 1) missing before it" : "out of order (expected seq \(expectedSeq))"
+                )
             } else if r.prevHash != prevHash {
                 broken = (r.seq, "previous-hash link does not match row \(r.seq - 1) (row deleted, inserted or swapped)")
             } else if AuditChain.hash(prev: r.prevHash, seq: r.seq, r.draft) != r.hash {

@@ -14,8 +14,10 @@ public struct PIIScrubber: Sendable {
         "hmac:" + Hex.encode(Digest.hmacSHA256(key: key, message: value).prefix(8))
     }
 
-    public static let secretWords = ["password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential",
-                              "authorization", "cookie", "email", "e-mail", "phone", "ssn"]
+    public static let secretWords = [
+        "password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "credential",
+        "authorization", "cookie", "email", "e-mail", "phone", "ssn"
+    ]
     private static let secretWordBytes = secretWords.map { Array($0.utf8) }
 
     public static func isSecretName(_ name: String) -> Bool {
@@ -39,7 +41,7 @@ public struct PIIScrubber: Sendable {
         for (name, value) in payload.values {
             if Self.isSecretName(name) || (secretConfig && name == "value") {
                 out[name] = .string(token(value.description))
-            } else if case let .string(s) = value {
+            } else if case .string(let s) = value {
                 out[name] = .string(scrub(text: s))
             } else {
                 out[name] = value
@@ -52,7 +54,9 @@ public struct PIIScrubber: Sendable {
     public func scrub(text: String) -> String {
         // Most texts (ids, names, messages) cannot hold any of the patterns: an e-mail address
         // needs '@', an IPv4 address three dots, an IPv6 address two colons.
-        var at = false, dots = 0, colons = 0
+        var at = false
+        var dots = 0
+        var colons = 0
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "@"): at = true
@@ -78,6 +82,6 @@ public struct PIIScrubber: Sendable {
     private static let patterns: [NSRegularExpression] = [
         try! NSRegularExpression(pattern: #"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"#),
         try! NSRegularExpression(pattern: #"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"#),
-        try! NSRegularExpression(pattern: #"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b"#),
+        try! NSRegularExpression(pattern: #"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b"#)
     ]
 }

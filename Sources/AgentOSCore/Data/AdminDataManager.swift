@@ -14,8 +14,10 @@ public final class AdminDataManager: Sendable {
         /// (also the rebuild lock's lifetime, so a console that dies mid-build holds nobody up for longer).
         public var rebuildWaitMillis: Int
 
-        public init(ttlSeconds: Int = 30, warmIntervalMillis: Int = 5_000, owner: String = "console-\(UUID().uuidString.prefix(8))",
-                    rebuildWaitMillis: Int = 2_000) {
+        public init(
+            ttlSeconds: Int = 30, warmIntervalMillis: Int = 5_000, owner: String = "console-\(UUID().uuidString.prefix(8))",
+            rebuildWaitMillis: Int = 2_000
+        ) {
             self.ttlSeconds = ttlSeconds
             self.warmIntervalMillis = warmIntervalMillis
             self.owner = owner

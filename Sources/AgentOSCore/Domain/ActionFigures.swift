@@ -14,7 +14,8 @@ public struct ActionFigures: Codable, Sendable, Equatable {
     /// nil: no request in the window.
     public var p99Ms: Double?
 
-    public init(windowSeconds: Int = ActionFigures.defaultWindowSeconds, finished: Int = 0, denials: Int = 0, failures: Int = 0, p99Ms: Double? = nil) {
+    public init(windowSeconds: Int = ActionFigures.defaultWindowSeconds, finished: Int = 0, denials: Int = 0, failures: Int = 0, p99Ms: Double? = nil)
+    {
         self.windowSeconds = windowSeconds
         self.finished = finished
         self.denials = denials
@@ -22,7 +23,11 @@ public struct ActionFigures: Codable, Sendable, Equatable {
         self.p99Ms = p99Ms
     }
 
-    enum CodingKeys: String, CodingKey { case windowSeconds = "window_s", finished, denials, failures, p99Ms = "p99_ms" }
+    enum CodingKeys: String, CodingKey {
+        case windowSeconds = "window_s"
+        case finished, denials, failures
+        case p99Ms = "p99_ms"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -41,9 +46,10 @@ public struct ActionFigures: Codable, Sendable, Equatable {
     public static func compute(_ requests: [(millis: Double, outcome: String)], windowSeconds: Int = defaultWindowSeconds) -> ActionFigures {
         let sorted = requests.map(\.millis).sorted()
         let p99: Double? = sorted.isEmpty ? nil : sorted[max(0, Int((0.99 * Double(sorted.count)).rounded(.up)) - 1)]
-        return ActionFigures(windowSeconds: windowSeconds, finished: requests.count,
-                             denials: requests.filter { denialOutcomes.contains($0.outcome) }.count,
-                             failures: requests.filter { $0.outcome == "failure" || $0.outcome == "unavailable" }.count, p99Ms: p99)
+        return ActionFigures(
+            windowSeconds: windowSeconds, finished: requests.count,
+            denials: requests.filter { denialOutcomes.contains($0.outcome) }.count,
+            failures: requests.filter { $0.outcome == "failure" || $0.outcome == "unavailable" }.count, p99Ms: p99)
     }
 
     /// Cache hit rate, 0…1 (nil before the first lookup).

@@ -14,8 +14,10 @@ public struct QueueInfo: Codable, Sendable, Equatable, Identifiable {
     public var oldestAgeSeconds: Double?
     public var id: String { name }
 
-    public init(name: String, stage: String = "", pending: Int = 0, reserved: Int = 0, failed: Int = 0, paused: Bool = false,
-                rateLimit: Int? = nil, consumers: Int = 0, oldestAgeSeconds: Double? = nil) {
+    public init(
+        name: String, stage: String = "", pending: Int = 0, reserved: Int = 0, failed: Int = 0, paused: Bool = false,
+        rateLimit: Int? = nil, consumers: Int = 0, oldestAgeSeconds: Double? = nil
+    ) {
         self.name = name
         self.stage = stage
         self.pending = pending
@@ -29,7 +31,8 @@ public struct QueueInfo: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case name, stage, pending, reserved, failed, paused, consumers
-        case rateLimit = "rate_limit", oldestAgeSeconds = "oldest_age_s"
+        case rateLimit = "rate_limit"
+        case oldestAgeSeconds = "oldest_age_s"
     }
 
     public init(from decoder: Decoder) throws {
@@ -71,10 +74,12 @@ public struct WorkerInfo: Codable, Sendable, Equatable, Identifiable {
     public var pid: Int?
     public var startedAt: Date?
 
-    public init(id: String, hostname: String = "", stage: String, queues: [String] = [], status: WorkerStatus, concurrency: Int = 1,
-                autoscaleMin: Int? = nil, autoscaleMax: Int? = nil, active: Int = 0, processed: Int = 0, failed: Int = 0,
-                load: Double = 0, rssBytes: Int = 0, heartbeatAgeSeconds: Double? = nil, version: String = "", pid: Int? = nil,
-                startedAt: Date? = nil) {
+    public init(
+        id: String, hostname: String = "", stage: String, queues: [String] = [], status: WorkerStatus, concurrency: Int = 1,
+        autoscaleMin: Int? = nil, autoscaleMax: Int? = nil, active: Int = 0, processed: Int = 0, failed: Int = 0,
+        load: Double = 0, rssBytes: Int = 0, heartbeatAgeSeconds: Double? = nil, version: String = "", pid: Int? = nil,
+        startedAt: Date? = nil
+    ) {
         self.id = id
         self.hostname = hostname
         self.stage = stage
@@ -96,8 +101,11 @@ public struct WorkerInfo: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, hostname, stage, queues, status, concurrency, active, processed, failed, load, version, pid
-        case autoscaleMin = "autoscale_min", autoscaleMax = "autoscale_max", rssBytes = "rss_bytes"
-        case heartbeatAgeSeconds = "heartbeat_age_s", startedAt = "started_at"
+        case autoscaleMin = "autoscale_min"
+        case autoscaleMax = "autoscale_max"
+        case rssBytes = "rss_bytes"
+        case heartbeatAgeSeconds = "heartbeat_age_s"
+        case startedAt = "started_at"
     }
 
     public init(from decoder: Decoder) throws {
@@ -140,8 +148,10 @@ public struct ManagerInfo: Codable, Sendable, Equatable, Identifiable {
     public var lastError: String?
     public var runs: Int
 
-    public init(id: String, kind: String, status: ManagerStatus, enabled: Bool = true, schedule: String = "", concurrency: Int = 1,
-                lastRunAt: Date? = nil, nextRunAt: Date? = nil, lastResult: String? = nil, lastError: String? = nil, runs: Int = 0) {
+    public init(
+        id: String, kind: String, status: ManagerStatus, enabled: Bool = true, schedule: String = "", concurrency: Int = 1,
+        lastRunAt: Date? = nil, nextRunAt: Date? = nil, lastResult: String? = nil, lastError: String? = nil, runs: Int = 0
+    ) {
         self.id = id
         self.kind = kind
         self.status = status
@@ -157,7 +167,10 @@ public struct ManagerInfo: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, status, enabled, schedule, concurrency, runs
-        case lastRunAt = "last_run_at", nextRunAt = "next_run_at", lastResult = "last_result", lastError = "last_error"
+        case lastRunAt = "last_run_at"
+        case nextRunAt = "next_run_at"
+        case lastResult = "last_result"
+        case lastError = "last_error"
     }
 
     public init(from decoder: Decoder) throws {

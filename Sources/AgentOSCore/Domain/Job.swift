@@ -34,10 +34,12 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
     public var errorClass: String?
     public var traceback: String?
 
-    public init(id: String, name: String = "", pipeline: String = "video", stage: String, queue: String, status: JobStatus,
-                priority: Int = 5, progress: Double = 0, attempts: Int = 0, maxAttempts: Int = 3, workerID: String? = nil,
-                owner: String = "system", createdAt: Date, updatedAt: Date? = nil, startedAt: Date? = nil,
-                finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil, traceback: String? = nil) {
+    public init(
+        id: String, name: String = "", pipeline: String = "video", stage: String, queue: String, status: JobStatus,
+        priority: Int = 5, progress: Double = 0, attempts: Int = 0, maxAttempts: Int = 3, workerID: String? = nil,
+        owner: String = "system", createdAt: Date, updatedAt: Date? = nil, startedAt: Date? = nil,
+        finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil, traceback: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.pipeline = pipeline
@@ -61,8 +63,13 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, pipeline, stage, queue, status, priority, progress, attempts, owner, error, traceback
-        case maxAttempts = "max_attempts", workerID = "worker", createdAt = "created_at", updatedAt = "updated_at"
-        case startedAt = "started_at", finishedAt = "finished_at", errorClass = "error_class"
+        case maxAttempts = "max_attempts"
+        case workerID = "worker"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case errorClass = "error_class"
     }
 
     public init(from decoder: Decoder) throws {
@@ -111,7 +118,8 @@ public struct JobEvent: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case ts, type, stage, status, message
-        case jobID = "job_id", workerID = "worker"
+        case jobID = "job_id"
+        case workerID = "worker"
     }
 
     public init(from decoder: Decoder) throws {
@@ -145,7 +153,8 @@ public struct JobsSummary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case total, recent, failed
-        case byStatus = "by_status", byStage = "by_stage"
+        case byStatus = "by_status"
+        case byStage = "by_stage"
     }
 
     public init(from decoder: Decoder) throws {

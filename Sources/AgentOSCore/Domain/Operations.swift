@@ -26,7 +26,8 @@ public struct LogLine: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, ts, level, source, message
-        case jobID = "job_id", workerID = "worker"
+        case jobID = "job_id"
+        case workerID = "worker"
     }
 
     public init(from decoder: Decoder) throws {
@@ -55,7 +56,8 @@ public struct LogsSummary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case recent
-        case byLevel = "by_level", bySource = "by_source"
+        case byLevel = "by_level"
+        case bySource = "by_source"
     }
 
     public init(from decoder: Decoder) throws {
@@ -75,29 +77,41 @@ public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
-        if let i = try? c.decode(Int.self) { self = .int(i); return }
-        if let d = try? c.decode(Double.self) { self = .double(d); return }
-        if let s = try? c.decode(String.self) { self = .string(s); return }
+        if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+            return
+        }
+        if let i = try? c.decode(Int.self) {
+            self = .int(i)
+            return
+        }
+        if let d = try? c.decode(Double.self) {
+            self = .double(d)
+            return
+        }
+        if let s = try? c.decode(String.self) {
+            self = .string(s)
+            return
+        }
         throw DecodingError.dataCorruptedError(in: c, debugDescription: "a config value must be a number, boolean or string")
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
-        case let .int(i): try c.encode(i)
-        case let .double(d): try c.encode(d)
-        case let .bool(b): try c.encode(b)
-        case let .string(s): try c.encode(s)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .bool(let b): try c.encode(b)
+        case .string(let s): try c.encode(s)
         }
     }
 
     public var description: String {
         switch self {
-        case let .int(i): return String(i)
-        case let .double(d): return String(d)
-        case let .bool(b): return b ? "true" : "false"
-        case let .string(s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return b ? "true" : "false"
+        case .string(let s): return s
         }
     }
 }
@@ -133,8 +147,10 @@ public struct ConfigEntry: Codable, Sendable, Equatable, Identifiable {
     public var updatedBy: String
     public var id: String { key }
 
-    public init(key: String, type: ConfigType, value: ConfigValue, defaultValue: ConfigValue, constraints: ConfigConstraints = .init(),
-                description: String = "", version: Int = 1, locked: Bool = false, updatedAt: Date? = nil, updatedBy: String = "system") {
+    public init(
+        key: String, type: ConfigType, value: ConfigValue, defaultValue: ConfigValue, constraints: ConfigConstraints = .init(),
+        description: String = "", version: Int = 1, locked: Bool = false, updatedAt: Date? = nil, updatedBy: String = "system"
+    ) {
         self.key = key
         self.type = type
         self.value = value
@@ -149,7 +165,9 @@ public struct ConfigEntry: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case key, type, value, constraints, description, version, locked
-        case defaultValue = "default", updatedAt = "updated_at", updatedBy = "updated_by"
+        case defaultValue = "default"
+        case updatedAt = "updated_at"
+        case updatedBy = "updated_by"
     }
 
     public init(from decoder: Decoder) throws {
@@ -187,8 +205,10 @@ public struct Alert: Codable, Sendable, Equatable, Identifiable {
     public var ackedBy: String?
     public var silencedUntil: Date?
 
-    public init(id: Int, ts: Date, severity: AlertSeverity, source: String, title: String, message: String = "",
-                status: AlertStatus = .active, ackedBy: String? = nil, silencedUntil: Date? = nil) {
+    public init(
+        id: Int, ts: Date, severity: AlertSeverity, source: String, title: String, message: String = "",
+        status: AlertStatus = .active, ackedBy: String? = nil, silencedUntil: Date? = nil
+    ) {
         self.id = id
         self.ts = ts
         self.severity = severity
@@ -202,7 +222,8 @@ public struct Alert: Codable, Sendable, Equatable, Identifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, ts, severity, source, title, message, status
-        case ackedBy = "acked_by", silencedUntil = "silenced_until"
+        case ackedBy = "acked_by"
+        case silencedUntil = "silenced_until"
     }
 
     public init(from decoder: Decoder) throws {
@@ -242,7 +263,11 @@ public struct Analytics: Codable, Sendable, Equatable {
             self.p50Ms = p50Ms
             self.p95Ms = p95Ms
         }
-        enum CodingKeys: String, CodingKey { case stage, p50Ms = "p50_ms", p95Ms = "p95_ms" }
+        enum CodingKeys: String, CodingKey {
+            case stage
+            case p50Ms = "p50_ms"
+            case p95Ms = "p95_ms"
+        }
     }
 
     public struct ErrorClass: Codable, Sendable, Equatable {
@@ -254,7 +279,11 @@ public struct Analytics: Codable, Sendable, Equatable {
             self.count = count
             self.lastSeen = lastSeen
         }
-        enum CodingKeys: String, CodingKey { case name = "class", count, lastSeen = "last_seen" }
+        enum CodingKeys: String, CodingKey {
+            case name = "class"
+            case count
+            case lastSeen = "last_seen"
+        }
     }
 
     public var windowMinutes: Int
@@ -271,7 +300,9 @@ public struct Analytics: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case throughput
-        case windowMinutes = "window_minutes", stageLatency = "stage_latency", errorClasses = "error_classes"
+        case windowMinutes = "window_minutes"
+        case stageLatency = "stage_latency"
+        case errorClasses = "error_classes"
     }
 
     public init(from decoder: Decoder) throws {

@@ -2,7 +2,7 @@
 public enum Pipeline {
     public static let stages = [
         "video_downloader", "audio_transcriber", "moment_detector",
-        "face_detector", "intelligent_cropper", "video_cutter",
+        "face_detector", "intelligent_cropper", "video_cutter"
     ]
 
     /// The stage after `stage`, or nil for the last one.

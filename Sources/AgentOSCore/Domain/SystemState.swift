@@ -17,7 +17,10 @@ public struct ServiceHealth: Codable, Sendable, Equatable {
         self.latencyMs = latencyMs
     }
 
-    enum CodingKeys: String, CodingKey { case name, status, detail, latencyMs = "latency_ms" }
+    enum CodingKeys: String, CodingKey {
+        case name, status, detail
+        case latencyMs = "latency_ms"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -55,7 +58,10 @@ public struct Broadcast: Codable, Sendable, Equatable {
         self.by = by
     }
 
-    enum CodingKeys: String, CodingKey { case message, level, by, expiresAt = "expires_at" }
+    enum CodingKeys: String, CodingKey {
+        case message, level, by
+        case expiresAt = "expires_at"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -67,7 +73,8 @@ public struct Broadcast: Codable, Sendable, Equatable {
 }
 
 public enum BreakerState: String, Codable, Sendable, CaseIterable {
-    case closed, open, halfOpen = "half_open"
+    case closed, open
+    case halfOpen = "half_open"
 }
 
 public struct BreakerInfo: Codable, Sendable, Equatable {
@@ -85,7 +92,10 @@ public struct BreakerInfo: Codable, Sendable, Equatable {
         self.openedAt = openedAt
     }
 
-    enum CodingKeys: String, CodingKey { case service, state, failures, calls, openedAt = "opened_at" }
+    enum CodingKeys: String, CodingKey {
+        case service, state, failures, calls
+        case openedAt = "opened_at"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -118,7 +128,11 @@ public struct ConsoleSession: Codable, Sendable, Equatable {
         self.view = view
     }
 
-    enum CodingKeys: String, CodingKey { case id, user, host, pid, tty, view, startedAt = "started_at", lastSeen = "last_seen" }
+    enum CodingKeys: String, CodingKey {
+        case id, user, host, pid, tty, view
+        case startedAt = "started_at"
+        case lastSeen = "last_seen"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -148,7 +162,11 @@ public struct CacheInfo: Codable, Sendable, Equatable {
         self.ttlSeconds = ttlSeconds
     }
 
-    enum CodingKeys: String, CodingKey { case generation, hits, misses, buildMs = "build_ms", ttlSeconds = "ttl_s" }
+    enum CodingKeys: String, CodingKey {
+        case generation, hits, misses
+        case buildMs = "build_ms"
+        case ttlSeconds = "ttl_s"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -176,7 +194,10 @@ public struct DatabaseActivity: Codable, Sendable, Equatable {
             self.query = query
         }
 
-        enum CodingKeys: String, CodingKey { case pid, user, state, query, durationSeconds = "duration_s" }
+        enum CodingKeys: String, CodingKey {
+            case pid, user, state, query
+            case durationSeconds = "duration_s"
+        }
     }
 
     public var connections: Int
@@ -189,7 +210,10 @@ public struct DatabaseActivity: Codable, Sendable, Equatable {
         self.idleInTransaction = idleInTransaction
     }
 
-    enum CodingKeys: String, CodingKey { case connections, running, idleInTransaction = "idle_in_transaction" }
+    enum CodingKeys: String, CodingKey {
+        case connections, running
+        case idleInTransaction = "idle_in_transaction"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -214,7 +238,11 @@ public struct BackupInfo: Codable, Sendable, Equatable {
         self.path = path
     }
 
-    enum CodingKeys: String, CodingKey { case id, kind, path, createdAt = "created_at", sizeBytes = "size_bytes" }
+    enum CodingKeys: String, CodingKey {
+        case id, kind, path
+        case createdAt = "created_at"
+        case sizeBytes = "size_bytes"
+    }
 }
 
 /// Health and runtime state of the platform and of the console fleet.
@@ -230,8 +258,10 @@ public struct SystemState: Codable, Sendable, Equatable {
     /// Action key figures of the last 5 minutes (optional in the JSON: older snapshots decode to zeros).
     public var actions: ActionFigures = ActionFigures()
 
-    public init(services: [ServiceHealth] = [], maintenance: Maintenance = .init(), broadcast: Broadcast? = nil, breakers: [BreakerInfo] = [],
-                sessions: [ConsoleSession] = [], cache: CacheInfo = .init(), database: DatabaseActivity = .init(), backups: [BackupInfo] = []) {
+    public init(
+        services: [ServiceHealth] = [], maintenance: Maintenance = .init(), broadcast: Broadcast? = nil, breakers: [BreakerInfo] = [],
+        sessions: [ConsoleSession] = [], cache: CacheInfo = .init(), database: DatabaseActivity = .init(), backups: [BackupInfo] = []
+    ) {
         self.services = services
         self.maintenance = maintenance
         self.broadcast = broadcast

@@ -29,8 +29,8 @@ public enum AgentEvent: Sendable, Equatable, Encodable {
         case .jobCancelled: return "job.cancelled"
         case .jobRetried: return "job.retried"
         case .jobDeleted: return "job.deleted"
-        case let .queueUpdated(_, cause): return cause
-        case let .workerUpdated(_, cause): return cause
+        case .queueUpdated(_, let cause): return cause
+        case .workerUpdated(_, let cause): return cause
         case .managerUpdated: return "manager.updated"
         case .logAppended: return "log.appended"
         case .configChanged: return "config.changed"
@@ -41,28 +41,33 @@ public enum AgentEvent: Sendable, Equatable, Encodable {
         case .actionExecuted: return "action.executed"
         case .cacheInvalidated: return "cache.invalidated"
         case .sessionKick: return "session.kick"
-        case let .unknown(type): return type
+        case .unknown(let type): return type
         }
     }
 
     public func encode(to encoder: Encoder) throws {
         switch self {
-        case let .jobCreated(p), let .jobUpdated(p), let .jobCancelled(p), let .jobRetried(p): try p.encode(to: encoder)
-        case let .jobDeleted(id): try IDOnly(id: id).encode(to: encoder)
-        case let .queueUpdated(p, _): try p.encode(to: encoder)
-        case let .workerUpdated(p, _): try p.encode(to: encoder)
-        case let .managerUpdated(m): try m.encode(to: encoder)
-        case let .logAppended(lines): try LogBatch(lines: lines).encode(to: encoder)
-        case let .configChanged(c): try c.encode(to: encoder)
-        case let .alertRaised(a): try a.encode(to: encoder)
-        case let .alertUpdated(p): try p.encode(to: encoder)
-        case let .maintenance(m): try m.encode(to: encoder)
-        case let .broadcast(b):
-            if let b { try b.encode(to: encoder) } else { var c = encoder.container(keyedBy: Broadcast.CodingKeys.self); try c.encodeNil(forKey: .message) }
-        case let .actionExecuted(n): try n.encode(to: encoder)
+        case .jobCreated(let p), .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p): try p.encode(to: encoder)
+        case .jobDeleted(let id): try IDOnly(id: id).encode(to: encoder)
+        case .queueUpdated(let p, _): try p.encode(to: encoder)
+        case .workerUpdated(let p, _): try p.encode(to: encoder)
+        case .managerUpdated(let m): try m.encode(to: encoder)
+        case .logAppended(let lines): try LogBatch(lines: lines).encode(to: encoder)
+        case .configChanged(let c): try c.encode(to: encoder)
+        case .alertRaised(let a): try a.encode(to: encoder)
+        case .alertUpdated(let p): try p.encode(to: encoder)
+        case .maintenance(let m): try m.encode(to: encoder)
+        case .broadcast(let b):
+            if let b {
+                try b.encode(to: encoder)
+            } else {
+                var c = encoder.container(keyedBy: Broadcast.CodingKeys.self)
+                try c.encodeNil(forKey: .message)
+            }
+        case .actionExecuted(let n): try n.encode(to: encoder)
         case .cacheInvalidated, .unknown:
             _ = encoder.container(keyedBy: Broadcast.CodingKeys.self)
-        case let .sessionKick(id): try SessionKick(sessionID: id).encode(to: encoder)
+        case .sessionKick(let id): try SessionKick(sessionID: id).encode(to: encoder)
         }
     }
 }
@@ -86,9 +91,11 @@ public struct JobPatch: Codable, Sendable, Equatable {
     public var error: String?
     public var errorClass: String?
 
-    public init(id: String, name: String? = nil, stage: String? = nil, queue: String? = nil, status: JobStatus? = nil, priority: Int? = nil,
-                progress: Double? = nil, attempts: Int? = nil, workerID: String? = nil, owner: String? = nil, createdAt: Date? = nil,
-                updatedAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil) {
+    public init(
+        id: String, name: String? = nil, stage: String? = nil, queue: String? = nil, status: JobStatus? = nil, priority: Int? = nil,
+        progress: Double? = nil, attempts: Int? = nil, workerID: String? = nil, owner: String? = nil, createdAt: Date? = nil,
+        updatedAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.stage = stage
@@ -109,15 +116,20 @@ public struct JobPatch: Codable, Sendable, Equatable {
 
     /// The full patch of a job (used when it is created).
     public init(_ job: Job) {
-        self.init(id: job.id, name: job.name, stage: job.stage, queue: job.queue, status: job.status, priority: job.priority,
-                  progress: job.progress, attempts: job.attempts, workerID: job.workerID, owner: job.owner, createdAt: job.createdAt,
-                  updatedAt: job.updatedAt, startedAt: job.startedAt, finishedAt: job.finishedAt, error: job.error, errorClass: job.errorClass)
+        self.init(
+            id: job.id, name: job.name, stage: job.stage, queue: job.queue, status: job.status, priority: job.priority,
+            progress: job.progress, attempts: job.attempts, workerID: job.workerID, owner: job.owner, createdAt: job.createdAt,
+            updatedAt: job.updatedAt, startedAt: job.startedAt, finishedAt: job.finishedAt, error: job.error, errorClass: job.errorClass)
     }
 
     enum CodingKeys: String, CodingKey {
         case id, name, stage, queue, status, priority, progress, attempts, owner, error
-        case workerID = "worker", createdAt = "created_at", updatedAt = "updated_at", startedAt = "started_at"
-        case finishedAt = "finished_at", errorClass = "error_class"
+        case workerID = "worker"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case errorClass = "error_class"
     }
 
     /// Applies the patch to `job`.
@@ -159,8 +171,10 @@ public struct QueuePatch: Codable, Sendable, Equatable {
     /// For queue.cleared: how many messages were removed.
     public var removed: Int?
 
-    public init(name: String, pending: Int? = nil, reserved: Int? = nil, failed: Int? = nil, paused: Bool? = nil, rateLimit: Int? = nil,
-                consumers: Int? = nil, oldestAgeSeconds: Double? = nil, removed: Int? = nil) {
+    public init(
+        name: String, pending: Int? = nil, reserved: Int? = nil, failed: Int? = nil, paused: Bool? = nil, rateLimit: Int? = nil,
+        consumers: Int? = nil, oldestAgeSeconds: Double? = nil, removed: Int? = nil
+    ) {
         self.name = name
         self.pending = pending
         self.reserved = reserved
@@ -174,7 +188,8 @@ public struct QueuePatch: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, pending, reserved, failed, paused, consumers, removed
-        case rateLimit = "rate_limit", oldestAgeSeconds = "oldest_age_s"
+        case rateLimit = "rate_limit"
+        case oldestAgeSeconds = "oldest_age_s"
     }
 
     public func apply(to q: inout QueueInfo) {
@@ -203,9 +218,11 @@ public struct WorkerPatch: Codable, Sendable, Equatable {
     public var hostname: String?
     public var version: String?
 
-    public init(id: String, stage: String? = nil, status: WorkerStatus? = nil, concurrency: Int? = nil, active: Int? = nil, processed: Int? = nil,
-                failed: Int? = nil, load: Double? = nil, rssBytes: Int? = nil, heartbeatAgeSeconds: Double? = nil, queues: [String]? = nil,
-                hostname: String? = nil, version: String? = nil) {
+    public init(
+        id: String, stage: String? = nil, status: WorkerStatus? = nil, concurrency: Int? = nil, active: Int? = nil, processed: Int? = nil,
+        failed: Int? = nil, load: Double? = nil, rssBytes: Int? = nil, heartbeatAgeSeconds: Double? = nil, queues: [String]? = nil,
+        hostname: String? = nil, version: String? = nil
+    ) {
         self.id = id
         self.stage = stage
         self.status = status
@@ -223,7 +240,8 @@ public struct WorkerPatch: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, stage, status, concurrency, active, processed, failed, load, queues, hostname, version
-        case rssBytes = "rss_bytes", heartbeatAgeSeconds = "heartbeat_age_s"
+        case rssBytes = "rss_bytes"
+        case heartbeatAgeSeconds = "heartbeat_age_s"
     }
 
     public func apply(to w: inout WorkerInfo) {
@@ -255,7 +273,11 @@ public struct AlertPatch: Codable, Sendable, Equatable {
         self.silencedUntil = silencedUntil
     }
 
-    enum CodingKeys: String, CodingKey { case id, status, ackedBy = "acked_by", silencedUntil = "silenced_until" }
+    enum CodingKeys: String, CodingKey {
+        case id, status
+        case ackedBy = "acked_by"
+        case silencedUntil = "silenced_until"
+    }
 }
 
 /// An admin action that was executed somewhere (for the notification line of other consoles).
@@ -276,5 +298,8 @@ public struct ActionNotice: Codable, Sendable, Equatable {
         self.summary = summary
     }
 
-    enum CodingKeys: String, CodingKey { case action, user, outcome, target, summary, requestID = "request_id" }
+    enum CodingKeys: String, CodingKey {
+        case action, user, outcome, target, summary
+        case requestID = "request_id"
+    }
 }

@@ -50,7 +50,10 @@ public struct BreakerMachine: Sendable, Equatable {
         case .halfOpen where probe:
             // The newest start goes: the oldest open one keeps the hung-probe deadline (reopen early, never late).
             if !inFlight.isEmpty { inFlight.removeLast() }
-            if !success { open(now); return }
+            if !success {
+                open(now)
+                return
+            }
             probeSuccesses += 1
             if probeSuccesses >= numbers.probes { close() }
         case .closed:
@@ -80,7 +83,8 @@ public struct BreakerMachine: Sendable, Equatable {
     }
 
     public func info(_ service: String) -> BreakerInfo {
-        BreakerInfo(service: service, state: state, failures: outcomes.filter { $0 }.count, calls: outcomes.count,
-                    openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
+        BreakerInfo(
+            service: service, state: state, failures: outcomes.filter { $0 }.count, calls: outcomes.count,
+            openedAt: state == .closed ? nil : Date(timeIntervalSince1970: Double(openedAt) / 1_000))
     }
 }

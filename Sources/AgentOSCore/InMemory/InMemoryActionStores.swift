@@ -3,7 +3,10 @@ import Synchronization
 
 /// The embedded mode's rate limiter: the sliding-window log of the Redis script, in memory.
 public final class InMemoryRateLimitStore: RateLimitStore {
-    private struct Window { var entries: [Int64] = []; var burstOpenedAt: Int64? }
+    private struct Window {
+        var entries: [Int64] = []
+        var burstOpenedAt: Int64?
+    }
     private let windows = Mutex<[String: Window]>([:])
     private let clock: ActionClock
 
@@ -22,7 +25,10 @@ public final class InMemoryRateLimitStore: RateLimitStore {
                 let n = w.entries.count
                 if n < rule.limit { continue }
                 if rule.burstMultiplier > 1 && n < rule.limit * rule.burstMultiplier {
-                    if w.burstOpenedAt == nil { opensBurst.append(rule.key); continue }
+                    if w.burstOpenedAt == nil {
+                        opensBurst.append(rule.key)
+                        continue
+                    }
                     if let b = w.burstOpenedAt, now - b < Int64(rule.burstMillis) { continue }
                 }
                 retry = max(retry, Int(w.entries[n - rule.limit] + Int64(rule.windowMillis) - now))
@@ -48,7 +54,12 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
 /// The embedded mode's idempotency keys.
 public final class InMemoryIdempotencyStore: IdempotencyStore {
-    private struct Entry { var fingerprint: String; var requestID: UUID; var result: ActionResult?; var expires: Int64 }
+    private struct Entry {
+        var fingerprint: String
+        var requestID: UUID
+        var result: ActionResult?
+        var expires: Int64
+    }
     private let entries = Mutex<[IdempotencyScope: Entry]>([:])
     private let clock: ActionClock
 
@@ -67,9 +78,13 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
         }
     }
 
-    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool) throws {
+    public func complete(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, result: ActionResult, ttlSeconds: Int, durableStored: Bool)
+        throws
+    {
         let now = clock.nowMillis()
-        entries.withLock { $0[scope] = Entry(fingerprint: fingerprint, requestID: requestID, result: result, expires: now + Int64(ttlSeconds) * 1_000) }
+        entries.withLock {
+            $0[scope] = Entry(fingerprint: fingerprint, requestID: requestID, result: result, expires: now + Int64(ttlSeconds) * 1_000)
+        }
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {

@@ -40,7 +40,10 @@ public final class InMemorySnapshotCache: SnapshotCache {
     }
 
     public func nextGeneration() throws -> Int {
-        state.withLock { $0.generation += 1; return $0.generation }
+        state.withLock {
+            $0.generation += 1
+            return $0.generation
+        }
     }
 
     public func countLookup(hit: Bool) throws -> (hits: Int, misses: Int) {

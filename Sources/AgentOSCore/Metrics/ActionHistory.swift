@@ -15,8 +15,10 @@ public struct ActionHistoryEntry: Sendable, Equatable {
     /// `audit_outcome`, `cascade`: the stages the request reached).
     public var timings: [String: Double]
 
-    public init(requestID: UUID, action: String, user: String, startedMillis: Int64, outcome: String, totalMillis: Double,
-                timings: [String: Double]) {
+    public init(
+        requestID: UUID, action: String, user: String, startedMillis: Int64, outcome: String, totalMillis: Double,
+        timings: [String: Double]
+    ) {
         self.requestID = requestID
         self.action = action
         self.user = user
@@ -29,11 +31,12 @@ public struct ActionHistoryEntry: Sendable, Equatable {
     public init(_ report: ActionReport, user: String, startedMillis: Int64) {
         let outcome: String
         switch report.outcome {
-        case let .success(r): outcome = r.replayed ? "replayed" : "success"
-        case let .failure(f): outcome = f.outcome
+        case .success(let r): outcome = r.replayed ? "replayed" : "success"
+        case .failure(let f): outcome = f.outcome
         }
-        self.init(requestID: report.requestID, action: report.action, user: user, startedMillis: startedMillis, outcome: outcome,
-                  totalMillis: report.totalMillis, timings: report.timings)
+        self.init(
+            requestID: report.requestID, action: report.action, user: user, startedMillis: startedMillis, outcome: outcome,
+            totalMillis: report.totalMillis, timings: report.timings)
     }
 
     /// The pipeline's stage names, in order (the labels of the exporter's stage histogram).

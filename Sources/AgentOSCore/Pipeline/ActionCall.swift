@@ -73,12 +73,13 @@ public final class ActionCall: @unchecked Sendable {
     }
 
     func draft(_ phase: AuditDraft.Phase, outcome: String?, result: String? = nil, at date: Date) -> AuditDraft {
-        AuditDraft(timestamp: date, user: request.actor.user, actingAs: request.actor.actingAs, role: grant?.role.rawValue ?? "unknown",
-                   action: request.action, phase: phase, outcome: outcome, requestID: request.requestID,
-                   idempotencyKey: request.idempotencyKey, sessionID: request.actor.sessionID.isEmpty ? nil : request.actor.sessionID,
-                   target: spec == nil ? nil : (auditTarget ?? target), reason: auditReason, payload: auditPayload, result: result,
-                   ip: request.actor.ip, userAgent: request.actor.userAgent,
-                   durationMs: phase == .intent ? nil : Int(clock.nowMillis() - startedMillis))
+        AuditDraft(
+            timestamp: date, user: request.actor.user, actingAs: request.actor.actingAs, role: grant?.role.rawValue ?? "unknown",
+            action: request.action, phase: phase, outcome: outcome, requestID: request.requestID,
+            idempotencyKey: request.idempotencyKey, sessionID: request.actor.sessionID.isEmpty ? nil : request.actor.sessionID,
+            target: spec == nil ? nil : (auditTarget ?? target), reason: auditReason, payload: auditPayload, result: result,
+            ip: request.actor.ip, userAgent: request.actor.userAgent,
+            durationMs: phase == .intent ? nil : Int(clock.nowMillis() - startedMillis))
     }
 
     func measure(_ stage: String, _ body: () -> Void) {
@@ -117,13 +118,13 @@ public struct ActionReport: Sendable {
     public var exitStatus: Int32 {
         switch outcome {
         case .success: return 0
-        case let .failure(f): return f.exitStatus
+        case .failure(let f): return f.exitStatus
         }
     }
     public var message: String {
         switch outcome {
-        case let .success(r): return r.replayed ? "\(r.message) (replayed)" : r.message
-        case let .failure(f): return f.description
+        case .success(let r): return r.replayed ? "\(r.message) (replayed)" : r.message
+        case .failure(let f): return f.description
         }
     }
 }

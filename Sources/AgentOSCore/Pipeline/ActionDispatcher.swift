@@ -26,9 +26,11 @@ public final class ActionDispatcher: Sendable {
         /// Writes a success's follow-ups (nil: one store call after another).
         public var followUps: FollowUpWriter?
 
-        public init(audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
-                    breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
-                    clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil) {
+        public init(
+            audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
+            breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
+            clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil
+        ) {
             self.audit = audit
             self.permissions = permissions
             self.rateLimits = rateLimits
@@ -58,7 +60,7 @@ public final class ActionDispatcher: Sendable {
             IdempotencyStage(store: ports.idempotency, options: options),
             BreakerStage(store: ports.breakers, clock: ports.clock),
             CascadeStage(),
-            ExecutionStage(audit: ports.audit, executor: ports.executor, clock: ports.clock),
+            ExecutionStage(audit: ports.audit, executor: ports.executor, clock: ports.clock)
         ]
     }
 
@@ -92,9 +94,10 @@ public final class ActionDispatcher: Sendable {
         var seqs: [Int] = []
         if let i = call.intent { seqs.append(i.seq) }
         if let o = call.outcomeRecord { seqs.append(o.seq) }
-        let report = ActionReport(requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : (call.auditTarget ?? call.target), outcome: outcome,
-                                  auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
-                                  totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
+        let report = ActionReport(
+            requestID: request.requestID, action: request.action, target: call.spec == nil ? "" : (call.auditTarget ?? call.target), outcome: outcome,
+            auditSeqs: seqs, timings: Dictionary(call.timings.map { ($0.stage, $0.millis) }, uniquingKeysWith: +),
+            totalMillis: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, warnings: call.warnings)
         ports.history?.record(ActionHistoryEntry(report, user: call.user, startedMillis: call.startedMillis))
         return report
     }

@@ -191,8 +191,9 @@ public struct SequentialFollowUps: FollowUpWriter {
         var warnings: [String] = []
         if let c = f.idempotency {
             do {
-                try idempotency.complete(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result,
-                                         ttlSeconds: c.ttlSeconds, durableStored: c.durableStored)
+                try idempotency.complete(
+                    c.scope, fingerprint: c.fingerprint, requestID: c.requestID, result: c.result,
+                    ttlSeconds: c.ttlSeconds, durableStored: c.durableStored)
             } catch {
                 warnings.append(FollowUps.Part.idempotency.warning(error))
             }

@@ -20,8 +20,10 @@ struct AuditStage: ActionMiddleware {
             if case .auditUnavailable = error { throw error }
             if call.intent == nil {
                 do {
-                    call.outcomeRecord = try audit.append(call.draft(.denied, outcome: error.outcome,
-                                                                     result: CanonicalJSON.object(["error": .string(scrubber.scrub(text: error.description))]), at: date()))
+                    call.outcomeRecord = try audit.append(
+                        call.draft(
+                            .denied, outcome: error.outcome,
+                            result: CanonicalJSON.object(["error": .string(scrubber.scrub(text: error.description))]), at: date()))
                 } catch let auditError {
                     throw .auditUnavailable("\(error.description); and the denial could not be recorded: \(auditError)")
                 }
@@ -82,7 +84,7 @@ struct AuthorizationStage: ActionMiddleware {
             call.grant = grant
             switch Policy.decide(grant, call.spec) {
             case .allow: break
-            case let .deny(why): throw .denied(why)
+            case .deny(let why): throw .denied(why)
             case .allowOwn:
                 guard let id = call.payload.string("id") else { throw .denied("role user acts on its own jobs only") }
                 let owner = try executor.jobOwner(id)
@@ -110,13 +112,14 @@ struct RateLimitStage: ActionMiddleware {
                 if let ip = call.actor.ip { rules.append(RateRule(key: "rl:ip:\(ip)", limit: options.ipLimitPerMinute)) }
                 let decision: RateDecision
                 do {
-                    decision = try store.admit(rules, member: call.request.requestID.uuidString,
-                                               nowMillis: options.useInjectedClock ? clock.nowMillis() : nil)
+                    decision = try store.admit(
+                        rules, member: call.request.requestID.uuidString,
+                        nowMillis: options.useInjectedClock ? clock.nowMillis() : nil)
                 } catch {
                     if spec.mutating { throw .unavailable("rate limiter unreachable (mutating actions fail closed): \(error)") }
                     return
                 }
-                if case let .refused(ms) = decision { throw .rateLimited(retryAfterMillis: ms) }
+                if case .refused(let ms) = decision { throw .rateLimited(retryAfterMillis: ms) }
             }
         }
         return try next(call)
@@ -142,7 +145,7 @@ struct IdempotencyStage: ActionMiddleware {
             }
         }
         switch claim {
-        case let .replay(stored):
+        case .replay(let stored):
             var r = stored
             r.replayed = true
             return r
@@ -153,9 +156,10 @@ struct IdempotencyStage: ActionMiddleware {
         call.idempotency = IdempotencyHold(scope: scope, fingerprint: fingerprint, ttlSeconds: options.idempotencyTTLSeconds)
         do {
             let result = try next(call)
-            call.followUps.idempotency = FollowUps.Completion(scope: scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result,
-                                                              ttlSeconds: options.idempotencyTTLSeconds,
-                                                              durableStored: call.idempotency?.storedWithEffect ?? false)
+            call.followUps.idempotency = FollowUps.Completion(
+                scope: scope, fingerprint: fingerprint, requestID: call.request.requestID, result: result,
+                ttlSeconds: options.idempotencyTTLSeconds,
+                durableStored: call.idempotency?.storedWithEffect ?? false)
             return result
         } catch {
             try? store.release(scope, requestID: call.request.requestID)
@@ -178,8 +182,8 @@ struct BreakerStage: ActionMiddleware {
         let permit = try call.time(name) { () throws(ActionFailure) -> BreakerPermit in
             do { return try store.acquire(service, nowMillis: nil) } catch { throw .unavailable("\(service) breaker state unreadable: \(error)") }
         }
-        guard case let .allowed(probe) = permit else {
-            if case let .rejected(ms) = permit { throw .breakerOpen(service: service, retryAfterMillis: ms) }
+        guard case .allowed(let probe) = permit else {
+            if case .rejected(let ms) = permit { throw .breakerOpen(service: service, retryAfterMillis: ms) }
             throw .unavailable(service)
         }
         do {
@@ -203,8 +207,9 @@ struct CascadeStage: ActionMiddleware {
         let result = try next(call)
         call.measure(name) {
             let invalidates = call.spec?.invalidatesCache ?? false
-            let notice = ActionNotice(action: call.request.action, user: call.user, outcome: "success", target: call.auditTarget ?? call.target,
-                                      requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
+            let notice = ActionNotice(
+                action: call.request.action, user: call.user, outcome: "success", target: call.auditTarget ?? call.target,
+                requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
             call.followUps.invalidateCache = invalidates
             call.followUps.events = call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])
         }
@@ -238,7 +243,7 @@ struct ExecutionStage: ActionMiddleware {
         if carried, call.intent == nil {
             call.pendingIntent = nil
             // The intent could not be written: the executor stopped there, nothing was executed.
-            if case let .failure(f) = outcome, case .auditUnavailable = f { throw f }
+            if case .failure(let f) = outcome, case .auditUnavailable = f { throw f }
             // The executor stopped before its effect (its intent goes with the effect's first round
             // trip): the attempt is recorded now, ahead of its outcome.
             try call.time("audit_intent") { () throws(ActionFailure) in try append(intent, to: call) }
@@ -248,8 +253,9 @@ struct ExecutionStage: ActionMiddleware {
             call.measure("audit_outcome") {
                 do {
                     switch outcome {
-                    case let .success(r): call.outcomeRecord = try audit.append(call.outcomeDraft("success", result: r, at: date()))
-                    case let .failure(f): call.outcomeRecord = try audit.append(call.outcomeDraft(f.outcome, result: nil, error: f.description, at: date()))
+                    case .success(let r): call.outcomeRecord = try audit.append(call.outcomeDraft("success", result: r, at: date()))
+                    case .failure(let f):
+                        call.outcomeRecord = try audit.append(call.outcomeDraft(f.outcome, result: nil, error: f.description, at: date()))
                     }
                 } catch {
                     call.warnings.append("outcome not audited (intent row \(call.intent?.seq ?? 0) stands): \(error)")

@@ -11,16 +11,16 @@ extension Snapshot {
     @discardableResult
     public mutating func apply(_ event: AgentEvent, at ts: Date) -> Bool {
         switch event {
-        case let .jobCreated(p), let .jobUpdated(p), let .jobCancelled(p), let .jobRetried(p):
+        case .jobCreated(let p), .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p):
             applyJob(p, at: ts)
-        case let .jobDeleted(id):
+        case .jobDeleted(let id):
             if let i = jobs.recent.firstIndex(where: { $0.id == id }) {
                 let old = jobs.recent.remove(at: i)
                 count(old, -1)
                 jobs.total = max(0, jobs.total - 1)
             }
             jobs.failed.removeAll { $0.id == id }
-        case let .queueUpdated(p, _):
+        case .queueUpdated(let p, _):
             if let i = queues.firstIndex(where: { $0.name == p.name }) {
                 p.apply(to: &queues[i])
             } else {
@@ -28,7 +28,7 @@ extension Snapshot {
                 p.apply(to: &q)
                 queues.append(q)
             }
-        case let .workerUpdated(p, cause):
+        case .workerUpdated(let p, let cause):
             if let i = workers.firstIndex(where: { $0.id == p.id }) {
                 p.apply(to: &workers[i])
                 if cause == "worker.offline" { workers[i].status = .offline }
@@ -37,31 +37,33 @@ extension Snapshot {
                 p.apply(to: &w)
                 workers.append(w)
             }
-        case let .managerUpdated(m):
+        case .managerUpdated(let m):
             if let i = managers.firstIndex(where: { $0.id == m.id }) { managers[i] = m } else { managers.append(m) }
-        case let .logAppended(lines):
+        case .logAppended(let lines):
             logs.recent.append(contentsOf: lines)
             if logs.recent.count > Self.recentLogLimit { logs.recent.removeFirst(logs.recent.count - Self.recentLogLimit) }
             for line in lines {
                 logs.byLevel[line.level.rawValue, default: 0] += 1
                 logs.bySource[line.source, default: 0] += 1
             }
-        case let .configChanged(entry):
+        case .configChanged(let entry):
             if let i = config.firstIndex(where: { $0.key == entry.key }) { config[i] = entry } else { config.append(entry) }
-        case let .alertRaised(alert):
+        case .alertRaised(let alert):
             if let i = alerts.firstIndex(where: { $0.id == alert.id }) { alerts[i] = alert } else { alerts.insert(alert, at: 0) }
-        case let .alertUpdated(p):
+        case .alertUpdated(let p):
             guard let i = alerts.firstIndex(where: { $0.id == p.id }) else { return false }
             if let s = p.status { alerts[i].status = s }
             if let by = p.ackedBy { alerts[i].ackedBy = by }
             if let until = p.silencedUntil { alerts[i].silencedUntil = until }
-        case let .maintenance(m):
+        case .maintenance(let m):
             system.maintenance = m
-        case let .broadcast(b):
+        case .broadcast(let b):
             system.broadcast = b
-        case let .actionExecuted(notice):
-            audit.insert(AuditEntry(seq: (audit.first?.seq ?? 0) + 1, ts: ts, user: notice.user, action: notice.action,
-                                    phase: "outcome", outcome: notice.outcome, target: notice.target), at: 0)
+        case .actionExecuted(let notice):
+            audit.insert(
+                AuditEntry(
+                    seq: (audit.first?.seq ?? 0) + 1, ts: ts, user: notice.user, action: notice.action,
+                    phase: "outcome", outcome: notice.outcome, target: notice.target), at: 0)
             if audit.count > 200 { audit.removeLast(audit.count - 200) }
         case .cacheInvalidated, .sessionKick, .unknown:
             return false
@@ -175,8 +177,9 @@ public struct SnapshotHolder: Sendable {
     public mutating func accept(_ snapshot: Snapshot) -> DecodeFailure? {
         if let current, snapshot.generation < current.generation, snapshot.source == current.source {
             rejected += 1
-            let failure = DecodeFailure(what: "snapshot", path: "$.generation",
-                                        problem: "generation \(snapshot.generation) is older than the \(current.generation) on screen")
+            let failure = DecodeFailure(
+                what: "snapshot", path: "$.generation",
+                problem: "generation \(snapshot.generation) is older than the \(current.generation) on screen")
             lastError = failure
             return failure
         }

@@ -25,9 +25,11 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var alerts: [Alert]
     public var audit: [AuditEntry]
 
-    public init(generation: Int, generatedAt: Date, source: String, system: SystemState = .init(), queues: [QueueInfo] = [],
-                jobs: JobsSummary = .init(), workers: [WorkerInfo] = [], managers: [ManagerInfo] = [], logs: LogsSummary = .init(),
-                config: [ConfigEntry] = [], analytics: Analytics = .init(), alerts: [Alert] = [], audit: [AuditEntry] = []) {
+    public init(
+        generation: Int, generatedAt: Date, source: String, system: SystemState = .init(), queues: [QueueInfo] = [],
+        jobs: JobsSummary = .init(), workers: [WorkerInfo] = [], managers: [ManagerInfo] = [], logs: LogsSummary = .init(),
+        config: [ConfigEntry] = [], analytics: Analytics = .init(), alerts: [Alert] = [], audit: [AuditEntry] = []
+    ) {
         self.schema = Self.schemaID
         self.generation = generation
         self.generatedAt = generatedAt
@@ -47,14 +49,16 @@ public struct Snapshot: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, generation, source, system, queues, jobs, workers, managers, logs, config, analytics, alerts, audit
-        case generatedAt = "generated_at", eventSeq = "event_seq"
+        case generatedAt = "generated_at"
+        case eventSeq = "event_seq"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schema = try c.req(.schema)
         guard schema == Self.schemaID else {
-            throw DecodingError.dataCorruptedError(forKey: .schema, in: c,
+            throw DecodingError.dataCorruptedError(
+                forKey: .schema, in: c,
                 debugDescription: "unsupported schema '\(schema.prefix(60))' (this console reads \(Self.schemaID))")
         }
         generation = try c.req(.generation)
@@ -80,10 +84,12 @@ public struct Snapshot: Codable, Sendable, Equatable {
         do {
             // A large snapshot's log and job rows are decoded on a second core while this one reads the rest.
             return try FastJSONDecoder().withDocument(data) { document in
-                try document.decodeInParallel(Snapshot.self, members: [
-                    ("logs", { document, node in try document.decode(LogsSummary?.self, at: node) ?? LogsSummary() }),
-                    ("jobs", { document, node in try document.decode(JobsSummary?.self, at: node) ?? JobsSummary() }),
-                ], minimumNodes: 1_000)
+                try document.decodeInParallel(
+                    Snapshot.self,
+                    members: [
+                        ("logs", { document, node in try document.decode(LogsSummary?.self, at: node) ?? LogsSummary() }),
+                        ("jobs", { document, node in try document.decode(JobsSummary?.self, at: node) ?? JobsSummary() })
+                    ], minimumNodes: 1_000)
             }
         } catch {
             throw DecodeFailure.from(error, what: "snapshot")

@@ -40,17 +40,19 @@ public struct DecodeFailure: Error, Sendable, Equatable, CustomStringConvertible
         switch error {
         case let failure as DecodeFailure:
             return failure
-        case let DecodingError.typeMismatch(type, ctx):
+        case DecodingError.typeMismatch(let type, let ctx):
             return DecodeFailure(what: what, path: path(ctx.codingPath), problem: "expected \(jsonName(type)); \(shorten(ctx.debugDescription))")
-        case let DecodingError.valueNotFound(type, ctx):
+        case DecodingError.valueNotFound(let type, let ctx):
             return DecodeFailure(what: what, path: path(ctx.codingPath), problem: "required \(jsonName(type)) is null")
-        case let DecodingError.keyNotFound(key, ctx):
+        case DecodingError.keyNotFound(let key, let ctx):
             return DecodeFailure(what: what, path: path(ctx.codingPath + [key]), problem: "required field is missing")
-        case let DecodingError.dataCorrupted(ctx):
-            let underlying = (ctx.underlyingError as? FastJSONSyntaxError)?.description
+        case DecodingError.dataCorrupted(let ctx):
+            let underlying =
+                (ctx.underlyingError as? FastJSONSyntaxError)?.description
                 ?? (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             let detail = underlying ?? ctx.debugDescription
-            return DecodeFailure(what: what, path: path(ctx.codingPath), problem: ctx.codingPath.isEmpty ? "not valid JSON (\(shorten(detail)))" : shorten(detail))
+            return DecodeFailure(
+                what: what, path: path(ctx.codingPath), problem: ctx.codingPath.isEmpty ? "not valid JSON (\(shorten(detail)))" : shorten(detail))
         default:
             return DecodeFailure(what: what, path: "$", problem: String(describing: error))
         }

@@ -54,7 +54,9 @@ struct FastJSONParser {
 
     /// Parses `bytes` (which must stay valid while the tape is used). On success the caller owns `tape`
     /// (deallocate it); on failure it is already freed.
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(FastJSONSyntaxError) -> (tape: UnsafeMutablePointer<FastJSONNode>, count: Int) {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) throws(FastJSONSyntaxError) -> (
+        tape: UnsafeMutablePointer<FastJSONNode>, count: Int
+    ) {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw FastJSONSyntaxError(reason: "Unexpected end of file", offset: 0, line: 1, column: 0)
         }
@@ -104,9 +106,16 @@ struct FastJSONParser {
 
     @inline(never)
     private func error(_ reason: String, at offset: Int) -> FastJSONSyntaxError {
-        var line = 1, column = 0, k = 0
+        var line = 1
+        var column = 0
+        var k = 0
         while k < min(offset, end) {
-            if p[k] == 0x0A { line += 1; column = 0 } else { column += 1 }
+            if p[k] == 0x0A {
+                line += 1
+                column = 0
+            } else {
+                column += 1
+            }
             k += 1
         }
         return FastJSONSyntaxError(reason: reason, offset: offset, line: line, column: column + 1)
@@ -181,11 +190,17 @@ struct FastJSONParser {
                 pairs += 1
                 skipWhitespace()
                 guard i < end else { throw unexpected() }
-                if p[i] == 0x7D { i += 1; break }
+                if p[i] == 0x7D {
+                    i += 1
+                    break
+                }
                 guard p[i] == 0x2C else { throw unexpected("in object") }
                 i += 1
                 skipWhitespace()
-                if i < end && p[i] == 0x7D { i += 1; break } // trailing comma, as Foundation accepts
+                if i < end && p[i] == 0x7D {
+                    i += 1
+                    break
+                } // trailing comma, as Foundation accepts
             }
         }
         tape[me].a = pairs
@@ -206,11 +221,17 @@ struct FastJSONParser {
                 elements += 1
                 skipWhitespace()
                 guard i < end else { throw unexpected() }
-                if p[i] == 0x5D { i += 1; break }
+                if p[i] == 0x5D {
+                    i += 1
+                    break
+                }
                 guard p[i] == 0x2C else { throw unexpected("in array") }
                 i += 1
                 skipWhitespace()
-                if i < end && p[i] == 0x5D { i += 1; break } // trailing comma, as Foundation accepts
+                if i < end && p[i] == 0x5D {
+                    i += 1
+                    break
+                } // trailing comma, as Foundation accepts
             }
         }
         tape[me].a = elements
@@ -261,16 +282,19 @@ struct FastJSONParser {
     /// character or a non-ASCII byte (bits above it may be false positives; it is never wrong itself).
     @inline(__always)
     private static func specialBytes(_ w: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
-        let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
-        let zeroQuote = (quote &- ones) & ~quote, zeroBackslash = (backslash &- ones) & ~backslash
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
         let belowSpace = w &- (ones &* 0x20) // high bit set below 0x20 (and at 0xA0 and up: non-ASCII anyway)
         return (zeroQuote | zeroBackslash | belowSpace | w) & high
     }
 
     private mutating func string(isKey: Bool) throws(FastJSONSyntaxError) {
         let start = i + 1 // after the opening quote
-        var j = start     // a local index: the loop does not store `i` on every step
+        var j = start // a local index: the loop does not store `i` on every step
         var flags: UInt8 = 0
         while true {
             // Eight bytes at a time up to the first special byte, then that byte on its own.
@@ -351,15 +375,24 @@ struct FastJSONParser {
     private mutating func utf8Sequence() throws(FastJSONSyntaxError) {
         let c = p[i]
         let length: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
         switch c {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
+        case 0xE0:
+            length = 3
+            low = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
+        case 0xED:
+            length = 3
+            high = 0x9F
+        case 0xF0:
+            length = 4
+            low = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
+        case 0xF4:
+            length = 4
+            high = 0x8F
         default: throw error("Invalid UTF-8 byte 0x\(String(c, radix: 16)) in string", at: i)
         }
         guard i + length <= end else { throw error("Truncated UTF-8 sequence in string", at: i) }
@@ -380,24 +413,34 @@ struct FastJSONParser {
 enum FastJSONValue {
     /// The string content of a `.string` node.
     static func string(_ base: UnsafePointer<UInt8>, _ node: FastJSONNode) -> String {
-        let start = base + Int(node.a), n = Int(node.b)
+        let start = base + Int(node.a)
+        let n = Int(node.b)
         if node.flags & FastJSONNode.escaped == 0 {
             return String(decoding: UnsafeBufferPointer(start: start, count: n), as: UTF8.self)
         }
         // The parser validated every escape; unescaped text is never longer than the escaped form.
         return String(unsafeUninitializedCapacity: n) { out in
-            var r = 0, w = 0
+            var r = 0
+            var w = 0
             func put(_ scalar: UInt32) {
                 if scalar < 0x80 {
-                    out[w] = UInt8(scalar); w += 1
+                    out[w] = UInt8(scalar)
+                    w += 1
                 } else if scalar < 0x800 {
-                    out[w] = UInt8(0xC0 | scalar >> 6); out[w + 1] = UInt8(0x80 | scalar & 0x3F); w += 2
+                    out[w] = UInt8(0xC0 | scalar >> 6)
+                    out[w + 1] = UInt8(0x80 | scalar & 0x3F)
+                    w += 2
                 } else if scalar < 0x10000 {
-                    out[w] = UInt8(0xE0 | scalar >> 12); out[w + 1] = UInt8(0x80 | scalar >> 6 & 0x3F)
-                    out[w + 2] = UInt8(0x80 | scalar & 0x3F); w += 3
+                    out[w] = UInt8(0xE0 | scalar >> 12)
+                    out[w + 1] = UInt8(0x80 | scalar >> 6 & 0x3F)
+                    out[w + 2] = UInt8(0x80 | scalar & 0x3F)
+                    w += 3
                 } else {
-                    out[w] = UInt8(0xF0 | scalar >> 18); out[w + 1] = UInt8(0x80 | scalar >> 12 & 0x3F)
-                    out[w + 2] = UInt8(0x80 | scalar >> 6 & 0x3F); out[w + 3] = UInt8(0x80 | scalar & 0x3F); w += 4
+                    out[w] = UInt8(0xF0 | scalar >> 18)
+                    out[w + 1] = UInt8(0x80 | scalar >> 12 & 0x3F)
+                    out[w + 2] = UInt8(0x80 | scalar >> 6 & 0x3F)
+                    out[w + 3] = UInt8(0x80 | scalar & 0x3F)
+                    w += 4
                 }
             }
             func hex(_ k: Int) -> UInt32 {
@@ -410,7 +453,12 @@ enum FastJSONValue {
             }
             while r < n {
                 let c = start[r]
-                guard c == 0x5C else { out[w] = c; w += 1; r += 1; continue }
+                guard c == 0x5C else {
+                    out[w] = c
+                    w += 1
+                    r += 1
+                    continue
+                }
                 switch start[r + 1] {
                 case 0x62: put(0x08)
                 case 0x66: put(0x0C)
@@ -454,7 +502,8 @@ enum FastJSONValue {
             return v
         }
         guard n >= 20, p[n - 1] | 0x20 == 0x7A, p[10] == 0x54 || p[10] == 0x20, p[13] == 0x3A, p[16] == 0x3A,
-              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2) else { return nil }
+            let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2)
+        else { return nil }
         let raw = UnsafeRawPointer(p)
         let key = (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         let days: Int
@@ -462,7 +511,8 @@ enum FastJSONValue {
             days = cache.days
         } else {
             guard p[4] == 0x2D, p[7] == 0x2D, let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
-                  (1...12).contains(month), (1...31).contains(day) else { return nil }
+                (1...12).contains(month), (1...31).contains(day)
+            else { return nil }
             days = ISOTime.daysFromCivil(year, month, day)
             cache = DayCache(key: key, days: days)
         }
@@ -484,13 +534,16 @@ enum FastJSONValue {
     /// The value of a `.number` node as a Double; nil when it is not representable (overflow to infinity,
     /// or a non-zero value that underflows to zero), as Foundation's JSONDecoder refuses those.
     static func double(_ base: UnsafePointer<UInt8>, _ node: FastJSONNode) -> Double? {
-        let p = base + Int(node.a), n = Int(node.b)
+        let p = base + Int(node.a)
+        let n = Int(node.b)
         // Clinger's fast path: at most 2^53 as mantissa and a power of ten up to 22 are exact, so one
         // multiplication or division is correctly rounded.
         var k = 0
         let negative = p[0] == 0x2D
         if negative { k = 1 }
-        var mantissa: UInt64 = 0, digits = 0, exponent = 0
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
         while k < n, p[k] &- 0x30 < 10 {
             if mantissa != 0 || p[k] != 0x30 { digits += 1 }
             mantissa = mantissa &* 10 &+ UInt64(p[k] &- 0x30)
@@ -508,9 +561,17 @@ enum FastJSONValue {
         if k < n {
             k += 1 // e or E
             var sign = 1
-            if p[k] == 0x2D { sign = -1; k += 1 } else if p[k] == 0x2B { k += 1 }
+            if p[k] == 0x2D {
+                sign = -1
+                k += 1
+            } else if p[k] == 0x2B {
+                k += 1
+            }
             var e = 0
-            while k < n { e = min(e * 10 + Int(p[k] &- 0x30), 100_000); k += 1 }
+            while k < n {
+                e = min(e * 10 + Int(p[k] &- 0x30), 100_000)
+                k += 1
+            }
             exponent += sign * e
         }
         if digits <= 19 && mantissa == 0 { return negative ? -0.0 : 0.0 }
@@ -542,7 +603,8 @@ enum FastJSONValue {
     /// The value of a `.number` node as an integer of type `T`, following Foundation's JSONDecoder:
     /// integral text is parsed exactly; `4.0` or `1e2` are accepted when the value is an exact integer.
     static func integer<T: FixedWidthInteger>(_ base: UnsafePointer<UInt8>, _ node: FastJSONNode, as: T.Type) -> T? {
-        let p = base + Int(node.a), n = Int(node.b)
+        let p = base + Int(node.a)
+        let n = Int(node.b)
         if node.flags & FastJSONNode.fractional == 0 {
             let negative = p[0] == 0x2D
             var magnitude: UInt64 = 0
@@ -568,13 +630,18 @@ enum FastJSONValue {
     /// Digits times a power of ten, the fraction truncated (as Foundation's Decimal conversion does).
     private static func integerFromDecimalText<T: FixedWidthInteger>(_ p: UnsafePointer<UInt8>, _ n: Int, as: T.Type) -> T? {
         var digits: [UInt8] = []
-        var exponent = 0, k = 0
+        var exponent = 0
+        var k = 0
         let negative = p[0] == 0x2D
         if negative { k = 1 }
         var afterPoint = false
         while k < n {
             let c = p[k]
-            if c == 0x2E { afterPoint = true } else if c | 0x20 == 0x65 { break } else {
+            if c == 0x2E {
+                afterPoint = true
+            } else if c | 0x20 == 0x65 {
+                break
+            } else {
                 if !(digits.isEmpty && c == 0x30) { digits.append(c - 0x30) }
                 if afterPoint { exponent -= 1 }
             }
@@ -583,13 +650,26 @@ enum FastJSONValue {
         if k < n {
             k += 1
             var sign = 1
-            if p[k] == 0x2D { sign = -1; k += 1 } else if p[k] == 0x2B { k += 1 }
+            if p[k] == 0x2D {
+                sign = -1
+                k += 1
+            } else if p[k] == 0x2B {
+                k += 1
+            }
             var e = 0
-            while k < n { e = min(e * 10 + Int(p[k] - 0x30), 100_000); k += 1 }
+            while k < n {
+                e = min(e * 10 + Int(p[k] - 0x30), 100_000)
+                k += 1
+            }
             exponent += sign * e
         }
-        if exponent < 0 { digits.removeLast(min(digits.count, -exponent)) } else if exponent > 40 { return digits.isEmpty ? 0 : nil }
-        else { digits += repeatElement(0, count: exponent) }
+        if exponent < 0 {
+            digits.removeLast(min(digits.count, -exponent))
+        } else if exponent > 40 {
+            return digits.isEmpty ? 0 : nil
+        } else {
+            digits += repeatElement(0, count: exponent)
+        }
         var magnitude: UInt64 = 0
         for d in digits {
             let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)

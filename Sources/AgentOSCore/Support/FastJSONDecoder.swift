@@ -27,13 +27,15 @@ public struct FastJSONDecoder: Sendable {
         try data.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             switch Self.encoding(of: bytes) {
-            case let (.utf8, bom):
+            case (.utf8, let bom):
                 return try withDocument(UnsafeBufferPointer(rebasing: bytes[bom...]), body)
-            case let (encoding, bom):
+            case (let encoding, let bom):
                 // UTF-16 or UTF-32, as RFC 4627 and Foundation allow: convert, then parse.
                 guard var text = String(bytes: bytes[bom...], encoding: encoding) else {
-                    throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The given data was not valid JSON.",
-                        underlyingError: FastJSONSyntaxError(reason: "Unable to convert data to UTF-8", offset: 0, line: 1, column: 0)))
+                    throw DecodingError.dataCorrupted(
+                        .init(
+                            codingPath: [], debugDescription: "The given data was not valid JSON.",
+                            underlyingError: FastJSONSyntaxError(reason: "Unable to convert data to UTF-8", offset: 0, line: 1, column: 0)))
                 }
                 return try text.withUTF8 { try withDocument($0, body) }
             }
@@ -55,8 +57,10 @@ public struct FastJSONDecoder: Sendable {
 
     /// RFC 4627 section 3 detection, with byte order marks, as Foundation's JSONDecoder.
     private static func encoding(of b: UnsafeBufferPointer<UInt8>) -> (String.Encoding, Int) {
-        let b0 = b.count > 0 ? Int(b[0]) : -1, b1 = b.count > 1 ? Int(b[1]) : -1
-        let b2 = b.count > 2 ? Int(b[2]) : -1, b3 = b.count > 3 ? Int(b[3]) : -1
+        let b0 = b.count > 0 ? Int(b[0]) : -1
+        let b1 = b.count > 1 ? Int(b[1]) : -1
+        let b2 = b.count > 2 ? Int(b[2]) : -1
+        let b3 = b.count > 3 ? Int(b[3]) : -1
         switch (b0, b1, b2, b3) {
         case (0xEF, 0xBB, 0xBF, _): return (.utf8, 3)
         case (0, 0, 0xFE, 0xFF): return (.utf32BigEndian, 4)
@@ -252,7 +256,8 @@ final class FastJSONDocument {
     @inline(__always)
     private func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>?, _ n: Int) -> Bool {
         guard let b else { return n == 0 }
-        let x = UnsafeRawPointer(a), y = UnsafeRawPointer(b)
+        let x = UnsafeRawPointer(a)
+        let y = UnsafeRawPointer(b)
         if n >= 8 {
             var i = 0
             while i + 8 <= n {
@@ -384,9 +389,12 @@ final class FastJSONDocument {
 
     func mismatch(_ type: Any.Type, at i: Int) -> DecodingError {
         if isNull(i) {
-            return .valueNotFound(type, .init(codingPath: codingPath(to: i), debugDescription: "Cannot get value of type \(name(of: type)) -- found null value instead"))
+            return .valueNotFound(
+                type, .init(codingPath: codingPath(to: i), debugDescription: "Cannot get value of type \(name(of: type)) -- found null value instead")
+            )
         }
-        return .typeMismatch(type, .init(codingPath: codingPath(to: i), debugDescription: "Expected to decode \(name(of: type)) but found \(describe(i)) instead."))
+        return .typeMismatch(
+            type, .init(codingPath: codingPath(to: i), debugDescription: "Expected to decode \(name(of: type)) but found \(describe(i)) instead."))
     }
 
     /// `"\(type)"` without demangling for the common ones (`ConfigValue` tries types by catching errors).
@@ -409,7 +417,8 @@ final class FastJSONDocument {
     }
 
     func keyNotFound(_ key: CodingKey, inObject object: Int) -> DecodingError {
-        .keyNotFound(key, .init(codingPath: codingPath(to: object), debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
+        .keyNotFound(
+            key, .init(codingPath: codingPath(to: object), debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
     }
 
     // MARK: Values
@@ -453,12 +462,14 @@ final class FastJSONDocument {
             if let seconds = FastJSONValue.double(base, node) { return Date(timeIntervalSince1970: seconds) }
             throw mismatch(String.self, at: i)
         case .string:
-            let parsed = node.flags & FastJSONNode.escaped == 0
+            let parsed =
+                node.flags & FastJSONNode.escaped == 0
                 ? FastJSONValue.utcTimestamp(base + Int(node.a), Int(node.b), &dayCache)
                     ?? ISOTime.parse(bytes: UnsafeBufferPointer(start: base + Int(node.a), count: Int(node.b)))
                 : ISOTime.parse(string(at: i))
             if let parsed { return parsed }
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath(to: i), debugDescription: "'\(string(at: i).prefix(40))' is not an ISO 8601 timestamp"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath(to: i), debugDescription: "'\(string(at: i).prefix(40))' is not an ISO 8601 timestamp"))
         case .null:
             throw mismatch(Date.self, at: i)
         default:
@@ -488,8 +499,8 @@ final class FastJSONDocument {
         if id == known.optionalDate { return unsafeBitCast(try optional(i, decodeDate), to: T.self) }
         if id == known.url || id == known.data || id == known.decimal { return try decodeFoundationValue(T.self, at: i) }
         switch route(T.self) {
-        case let .collection(collection): return try collection.decode(from: self, at: i, as: T.self)
-        case let .direct(direct): return try decodeDirect(direct, at: i, as: T.self)
+        case .collection(let collection): return try collection.decode(from: self, at: i, as: T.self)
+        case .direct(let direct): return try decodeDirect(direct, at: i, as: T.self)
         case .codable: return try T(from: FastJSONValueDecoder(document: self, node: i))
         }
     }
@@ -532,8 +543,10 @@ final class FastJSONDocument {
     /// when they hold at least `minimumNodes` tape nodes together; `T`'s `init(from:)` receives their
     /// values when it asks for them. Values and errors are those of a sequential decode, provided `T`
     /// reads those members last and in that order (a member's error then comes where it would have).
-    func decodeInParallel<T: Decodable>(_ type: T.Type, members: [(name: String, decode: @Sendable (FastJSONDocument, Int) throws -> Any)],
-                                        minimumNodes: Int) throws -> T {
+    func decodeInParallel<T: Decodable>(
+        _ type: T.Type, members: [(name: String, decode: @Sendable (FastJSONDocument, Int) throws -> Any)],
+        minimumNodes: Int
+    ) throws -> T {
         guard tape[0].kind == .object else { return try decode(T.self, at: 0) }
         let found = members.compactMap { m in lookup(m.name, inObject: 0).map { (node: $0, decode: m.decode) } }
         guard found.reduce(0, { $0 + next($1.node) - $1.node }) >= minimumNodes else { return try decode(T.self, at: 0) }
@@ -566,7 +579,7 @@ final class FastJSONDocument {
     }
 
     func direct(_ type: Any.Type) -> (any FastJSONDirect.Type)? {
-        if case let .direct(direct) = route(type) { return direct }
+        if case .direct(let direct) = route(type) { return direct }
         return nil
     }
 
@@ -613,8 +626,11 @@ final class FastJSONDocument {
         guard tape[i].kind != kind else { return }
         let keyed = kind == .object
         if isNull(i) {
-            throw DecodingError.valueNotFound(keyed ? [String: Any].self : [Any].self, .init(codingPath: codingPath(to: i),
-                debugDescription: "Cannot get \(keyed ? "keyed" : "unkeyed") decoding container -- found null value instead"))
+            throw DecodingError.valueNotFound(
+                keyed ? [String: Any].self : [Any].self,
+                .init(
+                    codingPath: codingPath(to: i),
+                    debugDescription: "Cannot get \(keyed ? "keyed" : "unkeyed") decoding container -- found null value instead"))
         }
         throw mismatch(keyed ? [String: Any].self : [Any].self, at: i)
     }
@@ -698,8 +714,14 @@ struct FastJSONKey: CodingKey {
     let stringValue: String
     private let index: Int
 
-    init(_ key: String) { stringValue = key; index = -1 }
-    init(index: Int) { stringValue = "Index \(index)"; self.index = index }
+    init(_ key: String) {
+        stringValue = key
+        index = -1
+    }
+    init(index: Int) {
+        stringValue = "Index \(index)"
+        self.index = index
+    }
     init?(stringValue: String) { self.init(stringValue) }
     init?(intValue: Int) { self.init(index: intValue) }
 
@@ -799,21 +821,66 @@ struct FastJSONKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try document.decodeInteger(at: value(key), as: type) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try document.decode(type, at: value(key)) }
 
-    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { guard let v = present(key) else { return nil }; return try document.decodeBool(at: v) }
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { guard let v = present(key) else { return nil }; return try document.decodeString(at: v) }
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { guard let v = present(key) else { return nil }; return try document.decodeDouble(at: v) }
-    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { guard let v = present(key) else { return nil }; return try document.decodeFloat(at: v) }
-    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { guard let v = present(key) else { return nil }; return try document.decodeInteger(at: v, as: type) }
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { guard let v = present(key) else { return nil }; return try document.decode(type, at: v) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeBool(at: v)
+    }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeString(at: v)
+    }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeDouble(at: v)
+    }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeFloat(at: v)
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
+        guard let v = present(key) else { return nil }
+        return try document.decodeInteger(at: v, as: type)
+    }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let v = present(key) else { return nil }
+        return try document.decode(type, at: v)
+    }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
         try FastJSONValueDecoder(document: document, node: value(key)).container(keyedBy: type)
@@ -854,8 +921,11 @@ struct FastJSONUnkeyedContainer: UnkeyedDecodingContainer {
     @inline(__always)
     private mutating func next<T>(_ type: Any.Type, _ body: (Int) throws -> T) throws -> T {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [FastJSONKey(index: currentIndex)],
-                                                          debugDescription: "Unkeyed container is at end."))
+            throw DecodingError.valueNotFound(
+                type,
+                .init(
+                    codingPath: codingPath + [FastJSONKey(index: currentIndex)],
+                    debugDescription: "Unkeyed container is at end."))
         }
         let value = try body(element)
         element = document.next(element)
@@ -865,8 +935,11 @@ struct FastJSONUnkeyedContainer: UnkeyedDecodingContainer {
 
     mutating func decodeNil() throws -> Bool {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(Any?.self, .init(codingPath: codingPath + [FastJSONKey(index: currentIndex)],
-                                                               debugDescription: "Unkeyed container is at end."))
+            throw DecodingError.valueNotFound(
+                Any?.self,
+                .init(
+                    codingPath: codingPath + [FastJSONKey(index: currentIndex)],
+                    debugDescription: "Unkeyed container is at end."))
         }
         guard document.isNull(element) else { return false }
         element += 1
@@ -891,7 +964,9 @@ struct FastJSONUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next(type) { [document] in try document.decode(type, at: $0) } }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        try next(KeyedDecodingContainer<NestedKey>.self) { [document] in try FastJSONValueDecoder(document: document, node: $0).container(keyedBy: type) }
+        try next(KeyedDecodingContainer<NestedKey>.self) { [document] in
+            try FastJSONValueDecoder(document: document, node: $0).container(keyedBy: type)
+        }
     }
 
     mutating func nestedUnkeyedContainer() throws -> UnkeyedDecodingContainer {

@@ -81,8 +81,14 @@ final class FastJSONWriter {
             return
         }
         // The snapshot's bulk rows: hand-written writers (FastJSONWriters.swift), same output.
-        if T.self == Job.self { try unsafeBitCast(value, to: Job.self).writeJSON(FastJSONObjectWriter(self)); return }
-        if T.self == LogLine.self { try unsafeBitCast(value, to: LogLine.self).writeJSON(FastJSONObjectWriter(self)); return }
+        if T.self == Job.self {
+            try unsafeBitCast(value, to: Job.self).writeJSON(FastJSONObjectWriter(self))
+            return
+        }
+        if T.self == LogLine.self {
+            try unsafeBitCast(value, to: LogLine.self).writeJSON(FastJSONObjectWriter(self))
+            return
+        }
         if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw Unsupported() }
         nextID &+= 1
         frames.append(Frame(kind: .none, count: 0, id: nextID, key: key))
@@ -95,7 +101,10 @@ final class FastJSONWriter {
         case .single: if out.count == start { throw Unsupported() }
         case .none:
             // A value that encoded nothing: Foundation writes an empty object (or fails at the top).
-            if !frames.isEmpty { out.append(0x7B); out.append(0x7D) }
+            if !frames.isEmpty {
+                out.append(0x7B)
+                out.append(0x7D)
+            }
         }
     }
 
@@ -144,7 +153,10 @@ final class FastJSONWriter {
     }
 
     func writeInteger<T: FixedWidthInteger>(_ v: T) {
-        if v == 0 { out.append(0x30); return }
+        if v == 0 {
+            out.append(0x30)
+            return
+        }
         var magnitude = v.magnitude
         if v < 0 { out.append(0x2D) }
         // Digits backwards into a small buffer, then forwards into the output.
@@ -233,21 +245,66 @@ struct FastJSONKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     var codingPath: [CodingKey] { writer.codingPath }
 
-    mutating func encodeNil(forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeNull() }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeBool(value) }
-    mutating func encode(_ value: String, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeString(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { try writer.element(id, key: key.stringValue); try writer.writeFloat(value) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { try writer.element(id, key: key.stringValue); try writer.writeFloat(value) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { try writer.element(id, key: key.stringValue); writer.writeInteger(value) }
+    mutating func encodeNil(forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeNull()
+    }
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeBool(value)
+    }
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeString(value)
+    }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Float, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Int, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int8, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int16, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int32, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int64, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws {
+        try writer.element(id, key: key.stringValue)
+        writer.writeInteger(value)
+    }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try writer.element(id, key: key.stringValue)
         try writer.encodeValue(value, key: key)
@@ -263,8 +320,14 @@ struct FastJSONKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return FastJSONUnkeyedEncoder(writer: writer, id: -1)
     }
 
-    mutating func superEncoder() -> Encoder { writer.unsupported = true; return FastJSONValueEncoder(writer: writer, id: -1) }
-    mutating func superEncoder(forKey key: Key) -> Encoder { writer.unsupported = true; return FastJSONValueEncoder(writer: writer, id: -1) }
+    mutating func superEncoder() -> Encoder {
+        writer.unsupported = true
+        return FastJSONValueEncoder(writer: writer, id: -1)
+    }
+    mutating func superEncoder(forKey key: Key) -> Encoder {
+        writer.unsupported = true
+        return FastJSONValueEncoder(writer: writer, id: -1)
+    }
 }
 
 struct FastJSONUnkeyedEncoder: UnkeyedEncodingContainer {
@@ -284,21 +347,66 @@ struct FastJSONUnkeyedEncoder: UnkeyedEncodingContainer {
         count += 1
     }
 
-    mutating func encodeNil() throws { try next(); writer.writeNull() }
-    mutating func encode(_ value: Bool) throws { try next(); writer.writeBool(value) }
-    mutating func encode(_ value: String) throws { try next(); writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { try next(); try writer.writeFloat(value) }
-    mutating func encode(_ value: Float) throws { try next(); try writer.writeFloat(value) }
-    mutating func encode(_ value: Int) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try next(); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try next(); writer.writeInteger(value) }
+    mutating func encodeNil() throws {
+        try next()
+        writer.writeNull()
+    }
+    mutating func encode(_ value: Bool) throws {
+        try next()
+        writer.writeBool(value)
+    }
+    mutating func encode(_ value: String) throws {
+        try next()
+        writer.writeString(value)
+    }
+    mutating func encode(_ value: Double) throws {
+        try next()
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Float) throws {
+        try next()
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Int) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int8) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int16) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int32) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int64) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt8) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt16) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt32) throws {
+        try next()
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt64) throws {
+        try next()
+        writer.writeInteger(value)
+    }
     mutating func encode<T: Encodable>(_ value: T) throws {
         let index = count
         try next()
@@ -310,8 +418,14 @@ struct FastJSONUnkeyedEncoder: UnkeyedEncodingContainer {
         return KeyedEncodingContainer(FastJSONKeyedEncoder<NestedKey>(writer: writer, id: -1))
     }
 
-    mutating func nestedUnkeyedContainer() -> UnkeyedEncodingContainer { writer.unsupported = true; return FastJSONUnkeyedEncoder(writer: writer, id: -1) }
-    mutating func superEncoder() -> Encoder { writer.unsupported = true; return FastJSONValueEncoder(writer: writer, id: -1) }
+    mutating func nestedUnkeyedContainer() -> UnkeyedEncodingContainer {
+        writer.unsupported = true
+        return FastJSONUnkeyedEncoder(writer: writer, id: -1)
+    }
+    mutating func superEncoder() -> Encoder {
+        writer.unsupported = true
+        return FastJSONValueEncoder(writer: writer, id: -1)
+    }
 }
 
 struct FastJSONSingleEncoder: SingleValueEncodingContainer {
@@ -320,21 +434,66 @@ struct FastJSONSingleEncoder: SingleValueEncodingContainer {
 
     var codingPath: [CodingKey] { writer.codingPath }
 
-    mutating func encodeNil() throws { try writer.single(id); writer.writeNull() }
-    mutating func encode(_ value: Bool) throws { try writer.single(id); writer.writeBool(value) }
-    mutating func encode(_ value: String) throws { try writer.single(id); writer.writeString(value) }
-    mutating func encode(_ value: Double) throws { try writer.single(id); try writer.writeFloat(value) }
-    mutating func encode(_ value: Float) throws { try writer.single(id); try writer.writeFloat(value) }
-    mutating func encode(_ value: Int) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try writer.single(id); writer.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try writer.single(id); writer.writeInteger(value) }
+    mutating func encodeNil() throws {
+        try writer.single(id)
+        writer.writeNull()
+    }
+    mutating func encode(_ value: Bool) throws {
+        try writer.single(id)
+        writer.writeBool(value)
+    }
+    mutating func encode(_ value: String) throws {
+        try writer.single(id)
+        writer.writeString(value)
+    }
+    mutating func encode(_ value: Double) throws {
+        try writer.single(id)
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Float) throws {
+        try writer.single(id)
+        try writer.writeFloat(value)
+    }
+    mutating func encode(_ value: Int) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int8) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int16) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int32) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: Int64) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt8) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt16) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt32) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
+    mutating func encode(_ value: UInt64) throws {
+        try writer.single(id)
+        writer.writeInteger(value)
+    }
     mutating func encode<T: Encodable>(_ value: T) throws {
         // The value replaces this frame's content: write it in place (a date, or a value with its own container).
         try writer.single(id)

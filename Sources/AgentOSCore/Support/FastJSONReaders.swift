@@ -70,8 +70,10 @@ extension FastJSONStringEnum {
     static func decode(from document: FastJSONDocument, at i: Int, into memory: UnsafeMutableRawPointer) throws {
         let raw = try document.decodeString(at: i)
         guard let value = Self(rawValue: raw) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: document.codingPath(to: i),
-                                                    debugDescription: "Cannot initialize \(Self.self) from invalid String value \(raw)"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: document.codingPath(to: i),
+                    debugDescription: "Cannot initialize \(Self.self) from invalid String value \(raw)"))
         }
         memory.initializeMemory(as: Self.self, to: value)
     }
@@ -176,8 +178,10 @@ extension ConfigValue: FastJSONDirect {
         } else if node.kind == .string {
             value = .string(document.string(at: i))
         } else {
-            throw DecodingError.dataCorrupted(.init(codingPath: document.codingPath(to: i),
-                                                    debugDescription: "a config value must be a number, boolean or string"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: document.codingPath(to: i),
+                    debugDescription: "a config value must be a number, boolean or string"))
         }
         memory.initializeMemory(as: ConfigValue.self, to: value)
     }

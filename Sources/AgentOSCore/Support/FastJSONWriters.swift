@@ -26,11 +26,23 @@ struct FastJSONObjectWriter {
         w.out.append(0x3A)
     }
 
-    mutating func string(_ k: StaticString, _ v: String) { key(k); w.writeString(v) }
+    mutating func string(_ k: StaticString, _ v: String) {
+        key(k)
+        w.writeString(v)
+    }
     mutating func string(_ k: StaticString, _ v: String?) { if let v { string(k, v) } }
-    mutating func int(_ k: StaticString, _ v: Int) { key(k); w.writeInteger(v) }
-    mutating func double(_ k: StaticString, _ v: Double) throws { key(k); try w.writeFloat(v) }
-    mutating func date(_ k: StaticString, _ v: Date) { key(k); w.writeString(ISOTime.format(v)) }
+    mutating func int(_ k: StaticString, _ v: Int) {
+        key(k)
+        w.writeInteger(v)
+    }
+    mutating func double(_ k: StaticString, _ v: Double) throws {
+        key(k)
+        try w.writeFloat(v)
+    }
+    mutating func date(_ k: StaticString, _ v: Date) {
+        key(k)
+        w.writeString(ISOTime.format(v))
+    }
     mutating func date(_ k: StaticString, _ v: Date?) { if let v { date(k, v) } }
 
     func end() { w.out.append(0x7D) }

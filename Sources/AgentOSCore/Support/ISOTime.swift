@@ -20,8 +20,9 @@ public enum ISOTime {
             return v
         }
         guard b.count >= 19, let year = num(0, 4), b[4] == 45, let month = num(5, 2), b[7] == 45, let day = num(8, 2),
-              b[10] == 32 || b[10] == 84, let hour = num(11, 2), b[13] == 58, let minute = num(14, 2), b[16] == 58,
-              let second = num(17, 2) else { return nil }
+            b[10] == 32 || b[10] == 84, let hour = num(11, 2), b[13] == 58, let minute = num(14, 2), b[16] == 58,
+            let second = num(17, 2)
+        else { return nil }
         var i = 19
         var fraction = 0.0
         if i < b.count && b[i] == 46 {
@@ -37,18 +38,33 @@ public enum ISOTime {
         }
         var offsetSeconds = 0
         if i < b.count {
-            if b[i] == 90 || b[i] == 122 { i += 1 } // Z or z
+            if b[i] == 90 || b[i] == 122 {
+                i += 1
+            } // Z or z
             else if b[i] == 43 || b[i] == 45 {
                 let sign = b[i] == 45 ? -1 : 1
                 guard let oh = num(i + 1, 2) else { return nil }
-                var om = 0, os = 0
+                var om = 0
+                var os = 0
                 var j = i + 3
-                if j < b.count && b[j] == 58 { guard let m = num(j + 1, 2) else { return nil }; om = m; j += 3 }
-                else if j + 1 < b.count, let m = num(j, 2) { om = m; j += 2 }
-                if j < b.count && b[j] == 58 { guard let s = num(j + 1, 2) else { return nil }; os = s; j += 3 }
+                if j < b.count && b[j] == 58 {
+                    guard let m = num(j + 1, 2) else { return nil }
+                    om = m
+                    j += 3
+                } else if j + 1 < b.count, let m = num(j, 2) {
+                    om = m
+                    j += 2
+                }
+                if j < b.count && b[j] == 58 {
+                    guard let s = num(j + 1, 2) else { return nil }
+                    os = s
+                    j += 3
+                }
                 offsetSeconds = sign * (oh * 3600 + om * 60 + os)
                 i = j
-            } else { return nil }
+            } else {
+                return nil
+            }
         }
         guard i == b.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
         let days = daysFromCivil(year, month, day)
@@ -63,7 +79,10 @@ public enum ISOTime {
         let t = date.timeIntervalSince1970
         var whole = Int(t.rounded(.down))
         var frac = Int(((t - Double(whole)) * Double(scale)).rounded())
-        if frac >= scale { whole += 1; frac -= scale }
+        if frac >= scale {
+            whole += 1
+            frac -= scale
+        }
         let days = Int((Double(whole) / 86_400).rounded(.down))
         let secs = whole - days * 86_400
         let (y, m, d) = civilFromDays(days)
@@ -73,12 +92,30 @@ public enum ISOTime {
             var divisor = 1
             for _ in 1..<max(1, n) { divisor *= 10 }
             var v = v
-            if n == 4 && v >= 10_000 { out.append(contentsOf: Array(String(v / 10_000).utf8)); v %= 10_000 }
-            while divisor > 0 { out.append(UInt8(48 + (v / divisor) % 10)); divisor /= 10 }
+            if n == 4 && v >= 10_000 {
+                out.append(contentsOf: Array(String(v / 10_000).utf8))
+                v %= 10_000
+            }
+            while divisor > 0 {
+                out.append(UInt8(48 + (v / divisor) % 10))
+                divisor /= 10
+            }
         }
-        put(y, 4); out.append(45); put(m, 2); out.append(45); put(d, 2); out.append(84)
-        put(secs / 3600, 2); out.append(58); put(secs % 3600 / 60, 2); out.append(58); put(secs % 60, 2)
-        if digits > 0 { out.append(46); put(frac, digits) }
+        put(y, 4)
+        out.append(45)
+        put(m, 2)
+        out.append(45)
+        put(d, 2)
+        out.append(84)
+        put(secs / 3600, 2)
+        out.append(58)
+        put(secs % 3600 / 60, 2)
+        out.append(58)
+        put(secs % 60, 2)
+        if digits > 0 {
+            out.append(46)
+            put(frac, digits)
+        }
         out.append(90)
         return String(decoding: out, as: UTF8.self)
     }

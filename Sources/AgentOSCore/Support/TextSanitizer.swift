@@ -72,12 +72,18 @@ public enum TextSanitizer {
 
     static func append(_ scalar: Unicode.Scalar, to out: inout String.UnicodeScalarView, _ options: Options) {
         let v = scalar.value
-        guard isUnsafe(v) else { out.append(scalar); return }
+        guard isUnsafe(v) else {
+            out.append(scalar)
+            return
+        }
         switch v {
         case 0x0A where options.keepNewlines: out.append(scalar)
         case 0x09:
-            if let width = options.tabWidth { out.append(contentsOf: String(repeating: " ", count: width).unicodeScalars) }
-            else { out.append(contentsOf: "\\t".unicodeScalars) }
+            if let width = options.tabWidth {
+                out.append(contentsOf: String(repeating: " ", count: width).unicodeScalars)
+            } else {
+                out.append(contentsOf: "\\t".unicodeScalars)
+            }
         case 0x0A: out.append(contentsOf: "\\n".unicodeScalars)
         case 0x0D: out.append(contentsOf: "\\r".unicodeScalars)
         case 0x00...0x1F, 0x7F...0x9F: out.append(contentsOf: hexEscape(UInt8(v)).unicodeScalars)

@@ -86,16 +86,18 @@ extension App {
         if state.view == .dashboard {
             return QuickAction.allCases.map { quick in
                 let (payload, title, blocked) = quick.resolve(state)
-                return ActionEntry(key: state.keyMap.actionKey(quick.action, catalog: quick.key), spec: quick.spec, title: title,
-                                   helpTitle: quick.helpTitle, payload: payload,
-                                   disabled: unavailability(state, quick.spec, payload) ?? blocked, forbidden: forbidden(state, quick.spec))
+                return ActionEntry(
+                    key: state.keyMap.actionKey(quick.action, catalog: quick.key), spec: quick.spec, title: title,
+                    helpTitle: quick.helpTitle, payload: payload,
+                    disabled: unavailability(state, quick.spec, payload) ?? blocked, forbidden: forbidden(state, quick.spec))
             }
         }
         let prefixes = actionPrefixes(state)
         return ActionCatalog.all.filter { spec in prefixes.contains { spec.name.hasPrefix($0) } }.map { spec in
             let (payload, note) = prefill(state, spec)
-            return ActionEntry(key: state.keyMap.actionKey(spec.name, catalog: spec.key), spec: spec, title: spec.title, payload: payload,
-                               note: note, disabled: unavailability(state, spec, payload), forbidden: forbidden(state, spec))
+            return ActionEntry(
+                key: state.keyMap.actionKey(spec.name, catalog: spec.key), spec: spec, title: spec.title, payload: payload,
+                note: note, disabled: unavailability(state, spec, payload), forbidden: forbidden(state, spec))
         }
     }
 
@@ -123,11 +125,12 @@ extension App {
         }
         if role == .readonly { return "read-only role: actions are disabled" }
         switch Policy.decide(Grant(role: role), spec) {
-        case let .deny(why):
+        case .deny(let why):
             return "denied: \(why)"
         case .allowOwn:
             if let id = payload["id"]?.description, let job = state.snapshot?.jobs.recent.first(where: { $0.id == id }),
-               job.owner != state.actor.effectiveUser {
+                job.owner != state.actor.effectiveUser
+            {
                 return "denied: role user acts on its own jobs only (this job belongs to \(job.owner))"
             }
         case .allow:
@@ -135,7 +138,8 @@ extension App {
         }
         if let why = state.actionUnavailable[spec.name] { return why }
         let bypassesBreaker = spec.name.hasPrefix("system.breaker_") || spec.name == "system.reset"
-        if !bypassesBreaker, let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open }) {
+        if !bypassesBreaker, let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open })
+        {
             return "\(breaker.service) circuit breaker is open"
         }
         return nil
@@ -186,7 +190,9 @@ extension App {
                     p["stage"] = .string(stage)
                     note = "follows the filter: only the workers of stage \(stage)"
                 } else {
-                    note = state.current.filter.isActive ? "every worker of every stage (the filter shows more than one stage)" : "every worker of every stage"
+                    note =
+                        state.current.filter.isActive
+                        ? "every worker of every stage (the filter shows more than one stage)" : "every worker of every stage"
                 }
             }
         case .managers:
@@ -197,7 +203,8 @@ extension App {
             if let id, let lineID = Int(id) {
                 if spec.name == "logs.bookmark" { p["id"] = .int(lineID) }
                 if spec.targetField == "source", spec.field("source") != nil,
-                   let line = state.snapshot?.logs.recent.first(where: { $0.id == lineID }) {
+                    let line = state.snapshot?.logs.recent.first(where: { $0.id == lineID })
+                {
                     p["source"] = .string(line.source)
                 }
             }
@@ -216,7 +223,8 @@ extension App {
     /// What the form's input starts with (config.set: the current value).
     static func initialText(_ state: AppState, _ pending: PendingAction, field: String) -> String {
         if pending.spec.name == "config.set", field == "value", let key = pending.payload["key"]?.description,
-           let entry = state.snapshot?.config.first(where: { $0.key == key }) {
+            let entry = state.snapshot?.config.first(where: { $0.key == key })
+        {
             return entry.value.description
         }
         return ""

@@ -139,9 +139,11 @@ extension App {
         if form.fields.count > 1 { lines.append(("field \(form.index + 1) of \(form.fields.count)", Style(.muted))) }
         if let error = form.error { lines.append(("\(b.glyphs.cross) \(error)", Style(.danger, [.bold]))) }
         let last = form.index == form.fields.count - 1
-        Modal(title: spec.title, lines: lines, input: (label: field.name + ":", value: form.text),
-              buttons: ["Esc cancel", last ? "Enter continue" : "Enter next"], focusedButton: 1)
-            .render(into: &b, rect: body)
+        Modal(
+            title: spec.title, lines: lines, input: (label: field.name + ":", value: form.text),
+            buttons: ["Esc cancel", last ? "Enter continue" : "Enter next"], focusedButton: 1
+        )
+        .render(into: &b, rect: body)
     }
 
     static func renderConfirm(_ state: AppState, _ dialog: ActionConfirmState, _ b: inout CellBuffer, _ body: Rect) {
@@ -169,37 +171,45 @@ extension App {
             switch p.impact {
             case .measuring, .notAsked:
                 lines.append(("\(spec.title) \(p.targetPhrase): measuring the impact…", Style(.text, [.bold])))
-            case let .measured(n?):
+            case .measured(let n?):
                 lines.append((impactSentence(p, n) + " [y/N]", Style(.text, [.bold])))
             case .measured(nil):
                 lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
-            case let .failed(why):
+            case .failed(let why):
                 lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
                 lines.append(("impact unknown: \(why)", Style(.warning)))
             }
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
-            lines.append((p.impact == .measuring ? "waiting for the count · any key but y cancels" : "y confirms · any other key cancels", Style(.muted)))
-            Modal(title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"], focusedButton: 0, tone: .warning)
-                .render(into: &b, rect: body)
+            lines.append(
+                (p.impact == .measuring ? "waiting for the count · any key but y cancels" : "y confirms · any other key cancels", Style(.muted)))
+            Modal(
+                title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"], focusedButton: 0, tone: .warning
+            )
+            .render(into: &b, rect: body)
         case .typed:
             if !p.bulk.isEmpty {
                 lines.append(("\(spec.title): \(p.targetPhrase).", Style(.text, [.bold])))
                 lines.append((bulkList(p, width: body.width - 12), Style(.muted)))
-            } else if case let .measured(n?) = p.impact {
+            } else if case .measured(let n?) = p.impact {
                 lines.append((impactSentence(p, n), Style(.text, [.bold])))
             } else {
-                lines.append((p.targetPhrase == "the system" ? "\(spec.title): affects the whole system." : "\(spec.title) \(p.targetPhrase).",
-                              Style(.text, [.bold])))
+                lines.append(
+                    (
+                        p.targetPhrase == "the system" ? "\(spec.title): affects the whole system." : "\(spec.title) \(p.targetPhrase).",
+                        Style(.text, [.bold])
+                    ))
             }
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("Critical: type \(p.target) to confirm, then give a reason (ticket); both are audited.", Style(.warning)))
             if dialog.step == .reason { lines.append(("confirmed: \(dialog.typedName) \(b.glyphs.check)", Style(.ok))) }
             if let error = dialog.error { lines.append(("\(b.glyphs.cross) \(error)", Style(.danger, [.bold]))) }
             let input = dialog.step == .name ? (label: "type \(p.target):", value: dialog.typedName) : (label: "reason:", value: dialog.reason)
-            Modal(title: "CRITICAL \(spec.name)", lines: lines, input: input,
-                  buttons: ["Esc cancel", dialog.step == .name ? "Enter next" : "Enter run"], focusedButton: 0, tone: .critical)
-                .render(into: &b, rect: body)
+            Modal(
+                title: "CRITICAL \(spec.name)", lines: lines, input: input,
+                buttons: ["Esc cancel", dialog.step == .name ? "Enter next" : "Enter run"], focusedButton: 0, tone: .critical
+            )
+            .render(into: &b, rect: body)
         }
     }
 }

@@ -106,8 +106,10 @@ public struct ActionEntry: Sendable, Equatable {
     /// The operator's role may never run it: its key is not shown (pressing it still says why).
     public var forbidden: Bool
 
-    public init(key: String?, spec: ActionSpec, title: String, helpTitle: String? = nil, payload: [String: PayloadValue], note: String? = nil,
-                disabled: String? = nil, forbidden: Bool = false) {
+    public init(
+        key: String?, spec: ActionSpec, title: String, helpTitle: String? = nil, payload: [String: PayloadValue], note: String? = nil,
+        disabled: String? = nil, forbidden: Bool = false
+    ) {
         self.key = key
         self.spec = spec
         self.title = title

@@ -8,7 +8,7 @@ extension App {
 
     /// Runs the view's action bound to `key` on the selection (nil: the key is not an action key here).
     static func actionKey(_ state: inout AppState, _ key: Key) -> [Effect]? {
-        guard case let .char(c) = key, let entry = actionEntries(state).first(where: { $0.key == String(c) }) else { return nil }
+        guard case .char(let c) = key, let entry = actionEntries(state).first(where: { $0.key == String(c) }) else { return nil }
         return activate(&state, entry)
     }
 
@@ -84,8 +84,9 @@ extension App {
     static func dispatch(_ state: inout AppState, _ pending: PendingAction, reason: String?, confirmation: String?) -> [Effect] {
         state.overlay = .none
         if !pending.bulk.isEmpty { return dispatchBulk(&state, pending, reason: reason) }
-        let request = ActionRequest(action: pending.spec.name, payload: pending.payload, actor: state.actor,
-                                    idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
+        let request = ActionRequest(
+            action: pending.spec.name, payload: pending.payload, actor: state.actor,
+            idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
         return send(&state, request, retry: false)
     }
 
@@ -107,9 +108,10 @@ extension App {
     /// target as the typed confirmation: the operator typed the count). The marks are spent.
     static func dispatchBulk(_ state: inout AppState, _ pending: PendingAction, reason: String?) -> [Effect] {
         let requests = pending.bulk.map { payload in
-            ActionRequest(action: pending.spec.name, payload: payload, actor: state.actor, idempotencyKey: newIdempotencyKey(), reason: reason,
-                          confirmation: pending.spec.confirmation == .typed
-                              ? PendingAction(spec: pending.spec, payload: payload, token: 0).target : nil)
+            ActionRequest(
+                action: pending.spec.name, payload: payload, actor: state.actor, idempotencyKey: newIdempotencyKey(), reason: reason,
+                confirmation: pending.spec.confirmation == .typed
+                    ? PendingAction(spec: pending.spec, payload: payload, token: 0).target : nil)
         }
         for request in requests { track(&state, request) }
         state.bulkRuns.append(BulkRun(action: pending.spec.name, requests: requests.map(\.requestID)))
@@ -166,16 +168,17 @@ extension App {
         if run.failures.isEmpty {
             state.notify("\(run.action): \(run.succeeded) of \(run.total) done", .success)
         } else {
-            state.notify("\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last", .error)
+            state.notify(
+                "\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last", .error)
         }
         return run.succeeded > 0 ? reloadUnlessPending(&state) : []
     }
 
     static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {
-        guard case var .confirm(dialog) = state.overlay, dialog.pending.token == token else { return [] }
+        guard case .confirm(var dialog) = state.overlay, dialog.pending.token == token else { return [] }
         switch result {
-        case let .success(n): dialog.pending.impact = .measured(n)
-        case let .failure(f): dialog.pending.impact = .failed(f.description)
+        case .success(let n): dialog.pending.impact = .measured(n)
+        case .failure(let f): dialog.pending.impact = .failed(f.description)
         }
         state.overlay = .confirm(dialog)
         return []
@@ -204,7 +207,10 @@ extension App {
 
     static func menuKey(_ state: inout AppState, _ key: Key, _ menu: ActionMenuState) -> [Effect] {
         let entries = actionEntries(state)
-        guard !entries.isEmpty else { state.overlay = .none; return [] }
+        guard !entries.isEmpty else {
+            state.overlay = .none
+            return []
+        }
         var menu = menu
         menu.selected = min(max(0, menu.selected), entries.count - 1)
         switch key {
@@ -224,7 +230,7 @@ extension App {
             menu.selected = entries.count - 1
         case .enter:
             return activate(&state, entries[menu.selected])
-        case let .char(c):
+        case .char(let c):
             if let entry = entries.first(where: { $0.key == String(c) }) { return activate(&state, entry) }
         default:
             break
@@ -243,7 +249,7 @@ extension App {
             return [.quit]
         case .backspace:
             if !form.text.isEmpty { form.text.removeLast() }
-        case let .char(c):
+        case .char(let c):
             form.text.append(c)
             form.error = nil
         case .enter:
@@ -254,7 +260,7 @@ extension App {
                 _ = try form.pending.spec.validate(raw)
             } catch {
                 // Fields are checked in order: an error on a later field (not asked yet) waits its turn.
-                if case let .invalid(name, why) = error, name == field.name {
+                if case .invalid(let name, let why) = error, name == field.name {
                     form.error = why
                     state.overlay = .actionForm(form)
                     return []
@@ -294,18 +300,21 @@ extension App {
             case .escape:
                 return cancelAction(&state, pending.spec.name)
             case .backspace:
-                if dialog.step == .name { if !dialog.typedName.isEmpty { dialog.typedName.removeLast() } } else if !dialog.reason.isEmpty {
+                if dialog.step == .name {
+                    if !dialog.typedName.isEmpty { dialog.typedName.removeLast() }
+                } else if !dialog.reason.isEmpty {
                     dialog.reason.removeLast()
                 } else {
                     dialog.step = .name
                 }
-            case let .char(c):
+            case .char(let c):
                 if dialog.step == .name { dialog.typedName.append(c) } else { dialog.reason.append(c) }
             case .enter:
                 switch dialog.step {
                 case .name:
                     guard dialog.typedName == pending.target else {
-                        dialog.error = dialog.typedName.isEmpty
+                        dialog.error =
+                            dialog.typedName.isEmpty
                             ? "type \(pending.target) to confirm"
                             : "refused: '\(dialog.typedName)' is not '\(pending.target)'"
                         dialog.typedName = ""

@@ -18,7 +18,7 @@ public struct BigText: Sendable {
         "9": ["###", "# #", "###", "  #", "###"], "%": ["# #", "  #", " # ", "#  ", "# #"], "/": ["  #", "  #", " # ", "#  ", "#  "],
         ".": ["   ", "   ", "   ", "   ", " # "], "-": ["   ", "   ", "###", "   ", "   "], ":": ["   ", " # ", "   ", " # ", "   "],
         "k": ["#  ", "# #", "## ", "# #", "# #"], "M": ["# #", "###", "###", "# #", "# #"], " ": ["   ", "   ", "   ", "   ", "   "],
-        "?": ["###", "  #", " ##", "   ", " # "],
+        "?": ["###", "  #", " ##", "   ", " # "]
     ]
 
     public static let glyphHeight = 5
@@ -40,7 +40,8 @@ public struct BigText: Sendable {
 
     /// Draws centred in `rect`.
     public func render(into buffer: inout CellBuffer, rect: Rect) {
-        let w = Self.width(text, scale: scale), h = Self.height(scale: scale)
+        let w = Self.width(text, scale: scale)
+        let h = Self.height(scale: scale)
         guard w <= rect.width, h <= rect.height else { return }
         let box = rect.centered(width: w, height: h)
         let fill = String(buffer.glyphs.full)

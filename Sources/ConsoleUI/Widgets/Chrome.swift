@@ -98,8 +98,10 @@ public struct Modal: Sendable {
     public var focusedButton: Int
     public var tone: ThemeToken
 
-    public init(title: String, lines: [(text: String, style: Style)], input: (label: String, value: String)? = nil,
-                buttons: [String], focusedButton: Int, tone: ThemeToken = .accent) {
+    public init(
+        title: String, lines: [(text: String, style: Style)], input: (label: String, value: String)? = nil,
+        buttons: [String], focusedButton: Int, tone: ThemeToken = .accent
+    ) {
         self.title = title
         self.lines = lines
         self.input = input
@@ -109,8 +111,9 @@ public struct Modal: Sendable {
     }
 
     public func render(into buffer: inout CellBuffer, rect: Rect) {
-        let contentWidth = max(lines.map { DisplayWidth.of($0.text) }.max() ?? 0, DisplayWidth.of(title) + 4,
-                               buttons.reduce(0) { $0 + DisplayWidth.of($1) + 5 }, input == nil ? 0 : 40)
+        let contentWidth = max(
+            lines.map { DisplayWidth.of($0.text) }.max() ?? 0, DisplayWidth.of(title) + 4,
+            buttons.reduce(0) { $0 + DisplayWidth.of($1) + 5 }, input == nil ? 0 : 40)
         let width = min(rect.width - 2, max(30, contentWidth + 4))
         let height = min(rect.height - 2, lines.count + (input == nil ? 0 : 2) + 4)
         guard width > 6, height > 3 else { return }
@@ -159,7 +162,10 @@ public struct TextPane: Sendable {
         var out: [(String, Style)] = []
         for (text, style) in lines {
             let clean = TextSanitizer.clean(text)
-            guard wrap, DisplayWidth.of(clean) > width else { out.append((clean, style)); continue }
+            guard wrap, DisplayWidth.of(clean) > width else {
+                out.append((clean, style))
+                continue
+            }
             var rest = Substring(clean)
             while !rest.isEmpty {
                 let (head, _) = DisplayWidth.prefix(String(rest), fitting: width)
@@ -205,15 +211,23 @@ public struct HelpOverlay: Sendable {
         let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
         let columnCount = max(1, min(3, inner.width / 34))
         let columns = inner.columns(Array(repeating: 1, count: columnCount), gap: 2)
-        var col = 0, y = inner.y
+        var col = 0
+        var y = inner.y
         for section in sections {
-            if y + 2 > inner.maxY { col += 1; y = inner.y }
+            if y + 2 > inner.maxY {
+                col += 1
+                y = inner.y
+            }
             guard col < columns.count else { break }
             let c = columns[col]
             buffer.put(section.title, in: Rect(x: c.x, y: y, width: c.width, height: 1), Style(.title, [.bold]))
             y += 1
             for entry in section.entries {
-                if y >= inner.maxY { col += 1; y = inner.y; if col >= columns.count { return } }
+                if y >= inner.maxY {
+                    col += 1
+                    y = inner.y
+                    if col >= columns.count { return }
+                }
                 let c = columns[col]
                 let kw = min(12, c.width / 3)
                 buffer.put(entry.keys, in: Rect(x: c.x, y: y, width: kw, height: 1), Style(.accent, [.bold]))

@@ -48,13 +48,21 @@ public struct TableCursor: Sendable, Equatable {
 
     /// Moves the selection by `delta` within `count` rows and keeps it visible in `visible` rows.
     public mutating func move(_ delta: Int, count: Int, visible: Int) {
-        guard count > 0 else { selected = 0; offset = 0; return }
+        guard count > 0 else {
+            selected = 0
+            offset = 0
+            return
+        }
         selected = max(0, min(count - 1, selected + delta))
         reveal(count: count, visible: visible)
     }
 
     public mutating func reveal(count: Int, visible: Int) {
-        guard count > 0 else { selected = 0; offset = 0; return }
+        guard count > 0 else {
+            selected = 0
+            offset = 0
+            return
+        }
         selected = max(0, min(count - 1, selected))
         let v = max(1, visible)
         if selected < offset { offset = selected }
@@ -73,8 +81,10 @@ public struct Table: Sendable {
     public var focused: Bool
     public var emptyMessage: String
 
-    public init(columns: [TableColumn], rows: [TableRow], cursor: TableCursor = TableCursor(), sortColumn: Int? = nil,
-                sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show") {
+    public init(
+        columns: [TableColumn], rows: [TableRow], cursor: TableCursor = TableCursor(), sortColumn: Int? = nil,
+        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show"
+    ) {
         self.columns = columns
         self.rows = rows
         self.cursor = cursor
@@ -93,8 +103,8 @@ public struct Table: Sendable {
         func need(_ idx: [Int]) -> Int {
             idx.reduce(0) { total, i in
                 switch columns[i].width {
-                case let .fixed(w): return total + w
-                case let .flex(_, m): return total + m
+                case .fixed(let w): return total + w
+                case .flex(_, let m): return total + m
                 }
             } + max(0, idx.count - 1) + 2 // gaps and the mark column
         }
@@ -104,10 +114,10 @@ public struct Table: Sendable {
             }!.offset
             shown.remove(at: victim)
         }
-        let fixed = shown.reduce(0) { t, i in if case let .fixed(w) = columns[i].width { return t + w } else { return t } }
-        let weights = shown.reduce(0) { t, i in if case let .flex(w, _) = columns[i].width { return t + w } else { return t } }
+        let fixed = shown.reduce(0) { t, i in if case .fixed(let w) = columns[i].width { return t + w } else { return t } }
+        let weights = shown.reduce(0) { t, i in if case .flex(let w, _) = columns[i].width { return t + w } else { return t } }
         var free = max(0, width - 2 - max(0, shown.count - 1) - fixed)
-        let flexMin = shown.reduce(0) { t, i in if case let .flex(_, m) = columns[i].width { return t + m } else { return t } }
+        let flexMin = shown.reduce(0) { t, i in if case .flex(_, let m) = columns[i].width { return t + m } else { return t } }
         free = max(free, flexMin)
         var x = 2
         var out: [(Int, Int, Int)] = []
@@ -116,8 +126,8 @@ public struct Table: Sendable {
         for i in shown {
             var w: Int
             switch columns[i].width {
-            case let .fixed(f): w = f
-            case let .flex(weight, m):
+            case .fixed(let f): w = f
+            case .flex(let weight, let m):
                 w = weightLeft > 0 ? max(m, flexLeft * weight / weightLeft) : m
                 flexLeft -= w
                 weightLeft -= weight
@@ -154,8 +164,9 @@ public struct Table: Sendable {
             buffer.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), " ", base)
             if cursor.marked.contains(r) { buffer.put(String(buffer.glyphs.mark), x: rect.x, y: y, Style(.accent, [.bold])) }
             for (i, x, w) in cols where i < row.cells.count {
-                buffer.put(row.cells[i], in: Rect(x: rect.x + x, y: y, width: w, height: 1), row.cellStyles[i] ?? base,
-                           align: columns[i].align, pad: false)
+                buffer.put(
+                    row.cells[i], in: Rect(x: rect.x + x, y: y, width: w, height: 1), row.cellStyles[i] ?? base,
+                    align: columns[i].align, pad: false)
             }
             if selected {
                 let focused = self.focused
