@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ import Testing
         #expect(mutating.count == 74)
         for i in 0..<200 {
             let spec = mutating[i % mutating.count]
-            let report = h.dispatch(Valid.request(spec, user: "op\(i)"))
+            let report = h.dispatch(ValidPayload.request(spec, user: "op\(i)"))
             #expect(report.isAuditUnavailable, "\(spec.name): \(report.message)")
             #expect(report.exitStatus == 7)
             #expect(report.auditSeqs.isEmpty)

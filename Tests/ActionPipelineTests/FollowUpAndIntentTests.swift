@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -87,7 +88,7 @@ final class CarryingExecutor: ActionExecutor {
         }
 
         func cancel(key: String? = "k-1") -> ActionReport {
-            dispatcher.dispatch(Valid.request(ActionCatalog.spec("job.cancel")!, user: "alice", key: key))
+            dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("job.cancel")!, user: "alice", key: key))
         }
     }
 
@@ -125,7 +126,7 @@ final class CarryingExecutor: ActionExecutor {
         #expect(!failing.cancel().succeeded)
         #expect(failing.followUps.written.isEmpty)
         let s = Stack()
-        let denied = s.dispatcher.dispatch(Valid.request(ActionCatalog.spec("job.cancel")!, user: "rita", key: "k-2"))
+        let denied = s.dispatcher.dispatch(ValidPayload.request(ActionCatalog.spec("job.cancel")!, user: "rita", key: "k-2"))
         #expect(denied.failure.map { if case .denied = $0 { true } else { false } } == true)
         #expect(s.followUps.written.isEmpty)
     }

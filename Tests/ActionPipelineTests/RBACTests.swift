@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Testing
 
 /// Default deny; role × action decided by the policy, and the dispatcher follows it (RELIABILITY check 13).
@@ -42,7 +43,7 @@ import Testing
     func everyActionThroughTheDispatcher(role: Role) {
         let h = Harness()
         let user = Harness.userOf[role]!
-        h.executor.setOwner(job: Valid.jobID, owner: user)
+        h.executor.setOwner(job: ValidPayload.jobID, owner: user)
         for spec in ActionCatalog.all {
             let want = Self.expected(role, spec.name)
             #expect(Self.expect(Policy.decide(Grant(role: role), spec)) == want, "\(role) \(spec.name)")

@@ -16,7 +16,7 @@ import Testing
         let h = Harness()
         for role in Role.allCases {
             let user = Harness.userOf[role]!
-            h.executor.setOwner(job: Valid.jobID, owner: user)
+            h.executor.setOwner(job: ValidPayload.jobID, owner: user)
             for spec in ActionCatalog.all {
                 let want = RBACTests.expected(role, spec.name)
                 let decided = RBACTests.expect(Policy.decide(Grant(role: role), spec))

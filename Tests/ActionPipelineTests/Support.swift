@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Dispatch
 import Foundation
 import Synchronization
@@ -158,7 +159,7 @@ struct Harness {
         _ action: String, user: String = "alice", actingAs: String? = nil, ip: String? = nil, key: String? = nil,
         overriding extra: [String: PayloadValue] = [:]
     ) -> ActionRequest {
-        Valid.request(ActionCatalog.spec(action)!, user: user, actingAs: actingAs, ip: ip, key: key, overriding: extra)
+        ValidPayload.request(ActionCatalog.spec(action)!, user: user, actingAs: actingAs, ip: ip, key: key, overriding: extra)
     }
 
     func rows(_ requestID: UUID) -> [AuditRecord] { audit.records.filter { $0.draft.requestID == requestID } }
@@ -166,62 +167,6 @@ struct Harness {
     func breakerState(_ service: BackendService) -> BreakerInfo? {
         (try? breakers.states(nowMillis: nil))?.first { $0.service == service.rawValue }
     }
-}
-
-// MARK: - Valid payloads
-
-enum Valid {
-    static let jobID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-
-    static func value(_ f: FieldSpec) -> PayloadValue {
-        switch f.kind {
-        case .uuid: return .string(jobID)
-        case .name: return .string("video_cutter")
-        case .text: return .string("hello world")
-        case .int(let lo, let hi): return .int(min(max(lo, 1), hi))
-        case .bool: return .bool(true)
-        case .choice(let values): return .string(values[0])
-        case .schedule: return .string("*/5 * * * *")
-        case .path: return .string("configs/console.json")
-        }
-    }
-
-    /// The required fields, each with a valid value.
-    static func payload(_ spec: ActionSpec) -> [String: PayloadValue] {
-        Dictionary(uniqueKeysWithValues: spec.fields.filter(\.required).map { ($0.name, value($0)) })
-    }
-
-    /// What the pipeline takes as the target of a valid payload.
-    static func target(_ spec: ActionSpec, _ raw: [String: PayloadValue]) -> String {
-        guard let field = spec.targetField, let payload = try? spec.validate(raw), let v = payload[field] else { return "system" }
-        return v.description
-    }
-
-    static func request(
-        _ spec: ActionSpec, user: String, actingAs: String? = nil, ip: String? = nil, key: String? = nil,
-        overriding extra: [String: PayloadValue] = [:]
-    ) -> ActionRequest {
-        let raw = payload(spec).merging(extra) { _, new in new }
-        let critical = spec.risk == .critical
-        return ActionRequest(
-            action: spec.name, payload: raw, actor: Actor(user: user, actingAs: actingAs, ip: ip),
-            idempotencyKey: key, reason: critical ? "TICKET-1234" : nil,
-            confirmation: critical ? target(spec, raw) : nil)
-    }
-}
-
-// MARK: - Reports
-
-extension ActionReport {
-    var failure: ActionFailure? { if case .failure(let f) = outcome { return f } else { return nil } }
-    var result: ActionResult? { if case .success(let r) = outcome { return r } else { return nil } }
-    var invalidField: String? { if case .invalid(let field, _)? = failure { return field } else { return nil } }
-    var isDenied: Bool { if case .denied? = failure { return true } else { return false } }
-    var isRateLimited: Bool { if case .rateLimited? = failure { return true } else { return false } }
-    var isAuditUnavailable: Bool { if case .auditUnavailable? = failure { return true } else { return false } }
-    var isConfirmationRequired: Bool { if case .confirmationRequired? = failure { return true } else { return false } }
-    var isInProgress: Bool { failure == .inProgress }
-    var isReplay: Bool { result?.replayed == true }
 }
 
 // MARK: - Threads

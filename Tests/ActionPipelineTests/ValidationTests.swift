@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import Testing
 
 /// Bad payloads are refused naming the field; critical actions need a reason and the typed target.
@@ -10,7 +11,7 @@ import Testing
         var testDescription: String { "\(action) \(field)" }
     }
 
-    static let job = PayloadValue.string(Valid.jobID)
+    static let job = PayloadValue.string(ValidPayload.jobID)
 
     static let invalid: [Case] = [
         // Unknown field.
@@ -90,13 +91,13 @@ import Testing
         #expect(
             h.dispatch(
                 ActionRequest(
-                    action: "job.set_priority", payload: ["id": .string(Valid.jobID.uppercased()), "priority": .string(" 7 ")],
+                    action: "job.set_priority", payload: ["id": .string(ValidPayload.jobID.uppercased()), "priority": .string(" 7 ")],
                     actor: Actor(user: "alice"))
             ).succeeded)
         #expect(h.dispatch(ActionRequest(action: "config.lock", payload: ["locked": .string("on")], actor: Actor(user: "alice"))).succeeded)
         #expect(h.dispatch(ActionRequest(action: "system.broadcast", payload: ["message": .string("hi")], actor: Actor(user: "alice"))).succeeded)
         let p = h.executor.executions.map(\.payload)
-        #expect(p[0] == Payload(["id": .string(Valid.jobID), "priority": .int(7)]))
+        #expect(p[0] == Payload(["id": .string(ValidPayload.jobID), "priority": .int(7)]))
         #expect(p[1] == Payload(["locked": .bool(true)]))
         #expect(p[2] == Payload(["message": .string("hi"), "level": .string("info"), "ttl": .int(600)]))
     }
@@ -144,10 +145,10 @@ import Testing
                 "system.backup", "system.maintenance_on", "system.reset", "worker.restart_all"
             ])
         for spec in critical {
-            var request = Valid.request(spec, user: "alice")
+            var request = ValidPayload.request(spec, user: "alice")
             request.confirmation = "wrong"
             #expect(h.dispatch(request).isConfirmationRequired, "\(spec.name)")
-            request.confirmation = Valid.target(spec, request.payload)
+            request.confirmation = ValidPayload.target(spec, request.payload)
             request.reason = nil
             #expect(h.dispatch(request).isConfirmationRequired, "\(spec.name)")
             request.reason = "OPS-1"

@@ -1,6 +1,7 @@
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSMetrics
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -226,7 +227,7 @@ enum HTTP {
         _ = try fx.dataManager.snapshot()
         try runActions(fx, viewer: viewer)
         let redisURL = try TestServers.redisURL()
-        let port = TestServers.freePort()
+        let port = freeLoopbackPort()
         let exporter = try ChildProcess(
             Binaries.built("agentos-metrics"),
             [
@@ -275,7 +276,7 @@ enum HTTP {
         """.write(to: config, atomically: true, encoding: .utf8)
         let check2 = try Binaries.run(promtool, ["check", "config", config.path])
         #expect(check2.status == 0, "promtool check config: \(check2.output)")
-        let webPort = TestServers.freePort()
+        let webPort = freeLoopbackPort()
         let server = try ChildProcess(
             prometheus,
             [

@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -151,7 +152,7 @@ struct PostgresContractTests {
     }
 
     @Test func connectionErrorsAreClear() throws {
-        let port = TestServers.freePort()
+        let port = freeLoopbackPort()
         do {
             _ = try PostgresConnection("postgresql://nobody:hunter2@127.0.0.1:\(port)/x?connect_timeout=2")
             Issue.record("connected to a closed port")

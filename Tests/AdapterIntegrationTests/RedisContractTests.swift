@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCrypto
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -75,7 +76,7 @@ struct RedisContractTests {
         }
         try redis.send("DEL", key)
 
-        let closedPort = TestServers.freePort()
+        let closedPort = freeLoopbackPort()
         let nowhere = RedisClient(RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: closedPort)))
         do {
             try nowhere.send("PING")

@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -172,7 +172,7 @@ final class PrivatePostgres: @unchecked Sendable {
     init() throws {
         bin = try TestServers.env("AGENTOS_TEST_PG_BIN")
         osUser = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_OS_USER"] ?? "postgres"
-        port = TestServers.freePort()
+        port = freeLoopbackPort()
         dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("pg"))
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir + "/sock", withIntermediateDirectories: true)
@@ -216,47 +216,6 @@ extension PostgresClient {
         _ = try postgres.withConnection { try Migrator().migrate($0) }
         return postgres
     }
-}
-
-/// A valid payload for any action (required fields only), as the pipeline tests build them.
-enum ValidPayload {
-    static let jobID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-
-    static func value(_ f: FieldSpec) -> PayloadValue {
-        switch f.kind {
-        case .uuid: return .string(jobID)
-        case .name: return .string("video_cutter")
-        case .text: return .string("hello world")
-        case .int(let lo, let hi): return .int(min(max(lo, 1), hi))
-        case .bool: return .bool(true)
-        case .choice(let values): return .string(values[0])
-        case .schedule: return .string("*/5 * * * *")
-        case .path: return .string("configs/console.json")
-        }
-    }
-
-    static func payload(_ spec: ActionSpec) -> [String: PayloadValue] {
-        Dictionary(uniqueKeysWithValues: spec.fields.filter(\.required).map { ($0.name, value($0)) })
-    }
-
-    static func target(_ spec: ActionSpec, _ raw: [String: PayloadValue]) -> String {
-        guard let field = spec.targetField, let payload = try? spec.validate(raw), let v = payload[field] else { return "system" }
-        return v.description
-    }
-
-    static func request(_ spec: ActionSpec, actor: Actor, key: String? = nil, overriding extra: [String: PayloadValue] = [:]) -> ActionRequest {
-        let raw = payload(spec).merging(extra) { _, new in new }
-        let critical = spec.confirmation == .typed
-        return ActionRequest(
-            action: spec.name, payload: raw, actor: actor, idempotencyKey: key,
-            reason: critical ? "TICKET-1234" : nil, confirmation: critical ? target(spec, raw) : nil)
-    }
-}
-
-extension ActionReport {
-    var failure: ActionFailure? { if case .failure(let f) = outcome { return f } else { return nil } }
-    var isAuditUnavailable: Bool { if case .auditUnavailable? = failure { return true } else { return false } }
-    var isReplay: Bool { if case .success(let r) = outcome { return r.replayed } else { return false } }
 }
 
 /// The live dispatcher over given servers, in a namespace and data directory of its own.

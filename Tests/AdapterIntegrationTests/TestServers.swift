@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -48,20 +49,6 @@ enum TestServers {
         return try condition()
     }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 }
 
 /// A private redis-server for tests that kill and restart it.
@@ -72,7 +59,7 @@ final class PrivateRedisServer {
     private var process: Process?
 
     init() throws {
-        port = TestServers.freePort()
+        port = freeLoopbackPort()
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
         dir = (base as NSString).appendingPathComponent(TestServers.unique("redis"))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import AgentOSWorld
+import Foundation
 
 /// A deterministic generator (the simulator's SplitMix64) and the line mutations of the file
 /// fuzzers (configuration, theme and key map files, and the reliability checks' malformed input).
@@ -42,5 +43,33 @@ public struct Fuzz: RandomNumberGenerator {
         default: lines[i] = "  " + lines[i]
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension Fuzz {
+    /// One mutant of `text`: one to three mutations.
+    public mutating func mutant(of text: String) -> String {
+        var text = text
+        for _ in 0..<Int.random(in: 1...3, using: &self) { text = mutate(text) }
+        return text
+    }
+
+    /// The file fuzzers' loop: `count` mutants of each original, each written to `path` and handed to
+    /// `check`, which answers whether the file was refused. Returns how many files were written and how
+    /// many refused, so that a test can show its mutations did break files.
+    public mutating func fuzzFiles(
+        _ originals: [String], each count: Int, at path: URL, _ check: (_ text: String) throws -> Bool
+    ) throws -> (total: Int, refused: Int) {
+        var total = 0
+        var refused = 0
+        for original in originals {
+            for _ in 0..<count {
+                let text = mutant(of: original)
+                try text.write(to: path, atomically: true, encoding: .utf8)
+                total += 1
+                if try check(text) { refused += 1 }
+            }
+        }
+        return (total, refused)
     }
 }

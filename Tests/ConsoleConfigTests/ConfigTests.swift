@@ -66,25 +66,22 @@ import Testing
     }
 
     @Test func badValuesNameFileLineAndKey() throws {
-        let cases: [(String, Int, String, String)] = [
-            ("theme: light\nrefresh_interval: fast\n", 2, "refresh_interval", "expected a number"),
-            ("wallboard:\n  views: [dashboard, kitchen]\n", 2, "wallboard.views", "unknown view 'kitchen'"),
-            ("log:\n  level: loud\n", 2, "log.level", "unknown level"),
-            ("redis:\n  url: redis://x\n  password_env: AGENTOS_TEST_UNSET_VARIABLE\n", 3, "redis.password_env", "is not set"),
-            ("redis:\n  password_file: /nonexistent/pw\n", 2, "redis.password_file", "cannot read"),
-            ("colour: red\n", 1, "colour", "unknown key"),
-            ("keys:\n  bindings:\n    quit: [j]\n", 3, "keys.bindings.quit", "already bound to down"),
-            ("theme: [a, b]\n", 1, "theme", "expected a single value")
+        let cases: [Refusal] = [
+            .init("theme: light\nrefresh_interval: fast\n", 2, "refresh_interval", "expected a number"),
+            .init("wallboard:\n  views: [dashboard, kitchen]\n", 2, "wallboard.views", "unknown view 'kitchen'"),
+            .init("log:\n  level: loud\n", 2, "log.level", "unknown level"),
+            .init("redis:\n  url: redis://x\n  password_env: AGENTOS_TEST_UNSET_VARIABLE\n", 3, "redis.password_env", "is not set"),
+            .init("redis:\n  password_file: /nonexistent/pw\n", 2, "redis.password_file", "cannot read"),
+            .init("colour: red\n", 1, "colour", "unknown key"),
+            .init("keys:\n  bindings:\n    quit: [j]\n", 3, "keys.bindings.quit", "already bound to down"),
+            .init("theme: [a, b]\n", 1, "theme", "expected a single value")
         ]
-        for (text, line, key, message) in cases {
-            let file = try write(text)
-            do {
-                _ = try ConfigFile.load(file, environment: [:])
-                Issue.record("accepted: \(text)")
-            } catch {
-                #expect(error.file == file.path && error.line == line && error.key == key && error.message.contains(message), "\(error)")
-                #expect(error.description.hasPrefix("\(file.path):\(line): \(key): "))
-            }
+        var file = URL(fileURLWithPath: "/")
+        expectRefusals(cases) { text in
+            file = try write(text)
+            _ = try ConfigFile.load(file, environment: [:])
+        } also: { error, c in
+            #expect(error.file == file.path && error.description.hasPrefix("\(file.path):\(c.line): \(c.key): "), "\(error)")
         }
         #expect(throws: ConfigError.self) { try EnvironmentSettings.layer(["AGENTOS_REFRESH_INTERVAL": "soon"]) }
         #expect(throws: ConfigError.self) {

@@ -67,25 +67,17 @@ import Testing
     }
 
     @Test func unknownCommandsKeysAndActionsAreNamed() throws {
-        let cases: [(String, Int, String, String)] = [
-            ("bindings:\n  quit: [q]\n  teleport: [t]\n", 3, "bindings.teleport", "unknown command"),
-            ("bindings:\n  quit: [q]\n  reload: [ctrl-ä-x]\n", 3, "bindings.reload", "not a key"),
-            ("bindings:\n  quit: [q]\nactions:\n  job.vaporise: V\n", 4, "actions.job.vaporise", "unknown action"),
-            ("bindings:\n  quit: [q]\nactions:\n  job.cancel: x\n", 4, "actions.job.cancel", "already the key of job.kill"),
-            ("bindings:\n  quit: [q]\nactions:\n  job.cancel: cc\n", 4, "actions.job.cancel", "one character"),
-            ("bindings:\n  reload: [r]\n", 0, "bindings.quit", "no key quits"),
-            ("extends: nowhere\nbindings:\n  quit: [q]\n", 1, "extends", "no key map named 'nowhere'"),
-            ("bindings:\n  quit: [q]\nshortcuts: {}\n", 3, "shortcuts", "unknown key")
+        let cases: [Refusal] = [
+            .init("bindings:\n  quit: [q]\n  teleport: [t]\n", 3, "bindings.teleport", "unknown command"),
+            .init("bindings:\n  quit: [q]\n  reload: [ctrl-ä-x]\n", 3, "bindings.reload", "not a key"),
+            .init("bindings:\n  quit: [q]\nactions:\n  job.vaporise: V\n", 4, "actions.job.vaporise", "unknown action"),
+            .init("bindings:\n  quit: [q]\nactions:\n  job.cancel: x\n", 4, "actions.job.cancel", "already the key of job.kill"),
+            .init("bindings:\n  quit: [q]\nactions:\n  job.cancel: cc\n", 4, "actions.job.cancel", "one character"),
+            .init("bindings:\n  reload: [r]\n", 0, "bindings.quit", "no key quits"),
+            .init("extends: nowhere\nbindings:\n  quit: [q]\n", 1, "extends", "no key map named 'nowhere'"),
+            .init("bindings:\n  quit: [q]\nshortcuts: {}\n", 3, "shortcuts", "unknown key")
         ]
-        for (text, line, key, message) in cases {
-            do {
-                _ = try parse(text)
-                Issue.record("accepted: \(text)")
-            } catch {
-                if line > 0 { #expect(error.line == line, "\(error)") }
-                #expect(error.key == key && error.message.contains(message), "\(error)")
-            }
-        }
+        expectRefusals(cases) { text in _ = try parse(text) }
     }
 
     @Test func actionKeysMoveAndTheHelpFollows() throws {
@@ -100,24 +92,15 @@ import Testing
         // The fuzzed vim map extends the real default.
         try FileManager.default.copyItem(at: Repo.keymaps.appendingPathComponent("default.yaml"), to: dir.appendingPathComponent("default.yaml"))
         var rng = Fuzz(seed: 66)
-        var failures = 0
-        var total = 0
-        for file in try Repo.files(Repo.keymaps) {
-            let original = try String(contentsOf: file, encoding: .utf8)
-            for _ in 0..<250 {
-                var text = original
-                for _ in 0..<Int.random(in: 1...3, using: &rng) { text = rng.mutate(text) }
-                let path = dir.appendingPathComponent("fuzz.yaml")
-                try text.write(to: path, atomically: true, encoding: .utf8)
-                total += 1
-                let (layers, error) = AssetLocator(kind: "keymaps", directories: [dir]).keyMap("fuzz")
-                if let error {
-                    failures += 1
-                    #expect(layers.keyMap == KeyMap.standard)
-                    #expect(error.file == path.path, "\(error)")
-                    #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
-                }
-            }
+        let path = dir.appendingPathComponent("fuzz.yaml")
+        let originals = try Repo.files(Repo.keymaps).map { try String(contentsOf: $0, encoding: .utf8) }
+        let (total, failures) = try rng.fuzzFiles(originals, each: 250, at: path) { text in
+            let (layers, error) = AssetLocator(kind: "keymaps", directories: [dir]).keyMap("fuzz")
+            guard let error else { return false }
+            #expect(layers.keyMap == KeyMap.standard)
+            #expect(error.file == path.path, "\(error)")
+            #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
+            return true
         }
         #expect(failures > total / 4, "\(failures) of \(total) mutated key maps failed")
     }

@@ -1,5 +1,6 @@
 import ConsoleConfig
 import Foundation
+import Testing
 
 enum Repo {
     /// The repository root (Tests/ConsoleConfigTests/Support.swift → ../..).
@@ -20,5 +21,37 @@ enum Repo {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-config-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+}
+
+/// A file the loaders must refuse, and what the error must name: the line (0 when the problem has
+/// no line, e.g. a key that is missing), the key and a part of the message.
+struct Refusal {
+    var text: String
+    var line: Int
+    var key: String
+    var message: String
+    init(_ text: String, _ line: Int, _ key: String, _ message: String) {
+        (self.text, self.line, self.key, self.message) = (text, line, key, message)
+    }
+}
+
+/// Loads each case and checks that it is refused with an error naming its line, key and problem;
+/// `also` checks what a loader adds (e.g. the file's path).
+func expectRefusals(
+    _ cases: [Refusal], load: (String) throws -> Void, also: (ConfigError, Refusal) -> Void = { _, _ in },
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for c in cases {
+        do {
+            try load(c.text)
+            Issue.record("accepted: \(c.text)", sourceLocation: sourceLocation)
+        } catch let error as ConfigError {
+            if c.line > 0 { #expect(error.line == c.line, "\(error)", sourceLocation: sourceLocation) }
+            #expect(error.key == c.key && error.message.contains(c.message), "\(error)", sourceLocation: sourceLocation)
+            also(error, c)
+        } catch {
+            Issue.record("not a ConfigError: \(error)", sourceLocation: sourceLocation)
+        }
     }
 }

@@ -99,25 +99,16 @@ import Testing
     @Test func fuzzedThemesFailClearlyAndFallBack() throws {
         let dir = Repo.temporaryDirectory()
         var rng = Fuzz(seed: 6)
-        var failures = 0
-        var total = 0
-        for file in try Repo.files(Repo.themes) {
-            let original = try String(contentsOf: file, encoding: .utf8)
-            for _ in 0..<250 {
-                var text = original
-                for _ in 0..<Int.random(in: 1...3, using: &rng) { text = rng.mutate(text) }
-                let path = dir.appendingPathComponent("fuzz.yaml")
-                try text.write(to: path, atomically: true, encoding: .utf8)
-                total += 1
-                let (theme, error) = AssetLocator(kind: "themes", directories: [dir]).theme("fuzz")
-                if let error {
-                    failures += 1
-                    #expect(theme == .builtinDefault)
-                    #expect(error.file == path.path, "\(error)")
-                    #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
-                    #expect(error.description.hasPrefix(path.path))
-                }
-            }
+        let path = dir.appendingPathComponent("fuzz.yaml")
+        let originals = try Repo.files(Repo.themes).map { try String(contentsOf: $0, encoding: .utf8) }
+        let (total, failures) = try rng.fuzzFiles(originals, each: 250, at: path) { text in
+            let (theme, error) = AssetLocator(kind: "themes", directories: [dir]).theme("fuzz")
+            guard let error else { return false }
+            #expect(theme == .builtinDefault)
+            #expect(error.file == path.path, "\(error)")
+            #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
+            #expect(error.description.hasPrefix(path.path))
+            return true
         }
         // The mutations do break files (the test would prove nothing otherwise).
         #expect(failures > total / 4, "\(failures) of \(total) mutated themes failed")

@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -58,7 +59,7 @@ final class TestRedis {
 
     init(password: String?) throws {
         self.password = password
-        port = Self.freePort()
+        port = freeLoopbackPort()
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
         dir = (base as NSString).appendingPathComponent("e2e-redis-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -66,22 +67,6 @@ final class TestRedis {
     }
 
     deinit { stop() }
-
-    /// A loopback port the kernel just handed out (bound to 0, then released).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 
     /// The URL to it, the password left out (given to the program elsewhere).
     var url: String { "redis://127.0.0.1:\(port)/0" }
