@@ -1,5 +1,5 @@
 /// Figures in a 3×5 block font, scaled by whole cells: read from across a room (the wallboard).
-public struct BigText: Sendable {
+public struct BigText: Widget {
     public var text: String
     public var style: Style
     public var scale: Int
@@ -61,7 +61,7 @@ public struct BigText: Sendable {
 
 /// A multi-row column chart of the last values (eighth blocks on top), scaled to the largest:
 /// the wallboard's big trend lines.
-public struct AreaChart: Sendable {
+public struct AreaChart: Widget {
     public var values: [Double]
     public var maximum: Double?
     public var style: Style

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A one-line chart of the last values, scaled to the largest (or `maximum`).
-public struct Sparkline: Sendable {
+public struct Sparkline: Widget {
     public var values: [Double]
     public var maximum: Double?
     public var style: Style
@@ -26,7 +26,7 @@ public struct Sparkline: Sendable {
 }
 
 /// Horizontal bars with labels and values, one per row.
-public struct BarChart: Sendable {
+public struct BarChart: Widget {
     public struct Bar: Sendable {
         public var label: String
         public var value: Double
@@ -67,7 +67,7 @@ public struct BarChart: Sendable {
 }
 
 /// `[██████░░░░] 62%`, coloured by thresholds.
-public struct Gauge: Sendable {
+public struct Gauge: Widget {
     public var fraction: Double
     public var label: String?
     public var warnAt: Double

@@ -1,7 +1,7 @@
 import AgentOSCore
 
 /// The view tabs across the top: ` 1 Dashboard │ 2 Jobs … `.
-public struct Tabs: Sendable {
+public struct Tabs: Widget {
     public var titles: [String]
     public var shortTitles: [String]
     public var selected: Int
@@ -54,7 +54,7 @@ public struct Tabs: Sendable {
 }
 
 /// A status line made of left and right segments.
-public struct StatusBar: Sendable {
+public struct StatusBar: Widget {
     public struct Segment: Sendable {
         public var text: String
         public var style: Style
@@ -90,7 +90,7 @@ public struct StatusBar: Sendable {
 }
 
 /// A centred dialog: a title, lines of text, an optional input line and buttons.
-public struct Modal: Sendable {
+public struct Modal: Widget {
     public var title: String
     public var lines: [(text: String, style: Style)]
     public var input: (label: String, value: String)?
@@ -143,7 +143,7 @@ public struct Modal: Sendable {
 }
 
 /// Lines of text with wrapping, a scroll offset and follow mode (stick to the end).
-public struct TextPane: Sendable {
+public struct TextPane: Widget {
     public var lines: [(text: String, style: Style)]
     public var offset: Int
     public var follow: Bool
@@ -189,7 +189,7 @@ public struct TextPane: Sendable {
 }
 
 /// The help overlay: key bindings grouped in sections, laid out in columns.
-public struct HelpOverlay: Sendable {
+public struct HelpOverlay: Widget {
     public struct Section: Sendable {
         public var title: String
         public var entries: [(keys: String, help: String)]
