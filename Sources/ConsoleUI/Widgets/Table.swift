@@ -89,10 +89,12 @@ public struct Table: Widget, StatefulWidget {
     public var sortAscending: Bool
     public var focused: Bool
     public var emptyMessage: String
+    /// The listing index of `rows[0]`, for the row zones, when the caller passes only a window of rows.
+    public var firstRowIndex: Int
 
     public init(
         columns: [TableColumn], rows: [TableRow], cursor: TableCursor = TableCursor(), sortColumn: Int? = nil,
-        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show"
+        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show", firstRowIndex: Int = 0
     ) {
         self.columns = columns
         self.rows = rows
@@ -101,6 +103,7 @@ public struct Table: Widget, StatefulWidget {
         self.sortAscending = sortAscending
         self.focused = focused
         self.emptyMessage = emptyMessage
+        self.firstRowIndex = firstRowIndex
     }
 
     /// Rows that fit under the header.
@@ -182,6 +185,7 @@ public struct Table: Widget, StatefulWidget {
             let selected = r == cursor.selected
             let base = row.style ?? .plain
             buffer.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), " ", base)
+            buffer.recordZone(Rect(x: rect.x, y: y, width: rect.width, height: 1), .row(firstRowIndex + r))
             if cursor.marked.contains(r) { buffer.put(String(buffer.glyphs.mark), x: rect.x, y: y, Style(.accent, [.bold])) }
             for (i, x, w) in cols where i < row.cells.count {
                 buffer.put(
