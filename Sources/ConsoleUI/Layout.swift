@@ -21,7 +21,8 @@ public enum Constraint: Sendable, Equatable {
 /// parts give way in this order, each kind in proportion to its size: percentages and ratios, then
 /// lengths and maxima, minima last. When it leaves room, the room goes to the `.fill` parts by
 /// weight, else shared by the `.min` parts, else to the last part that is not a `.max` (the last
-/// part when all are). The one cell a division leaves over goes to the first parts in order.
+/// part when all are). Cells a division leaves over go one each to the first parts when growing,
+/// and come off the last parts when shrinking.
 public struct Layout: Sendable, Equatable {
     public enum Direction: Sendable, Equatable {
         case horizontal
