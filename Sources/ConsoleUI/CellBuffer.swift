@@ -73,6 +73,8 @@ public struct CellBuffer: Sendable, Equatable {
     public let height: Int
     public private(set) var cells: [Cell]
     public var glyphs: Glyphs
+    /// The clickable zones recorded while drawing, in drawing order (see `recordZone`).
+    public internal(set) var zones: [HitZone] = []
 
     public init(width: Int, height: Int, glyphs: Glyphs = .unicode) {
         self.width = max(0, width)
@@ -88,9 +90,11 @@ public struct CellBuffer: Sendable, Equatable {
         set { cells[y * width + x] = newValue }
     }
 
+    /// Blanks every cell and forgets the zones (a new frame).
     public mutating func clear(_ style: Style = .plain) {
         let cell = Cell(" ", style)
         for i in cells.indices { cells[i] = cell }
+        zones.removeAll()
     }
 
     public mutating func fill(_ rect: Rect, _ character: Character = " ", _ style: Style = .plain) {
@@ -223,6 +227,11 @@ public struct CellBuffer: Sendable, Equatable {
         let x1 = min(width, rect.maxX)
         let y1 = min(height, rect.maxY)
         return Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+    }
+
+    /// Equal when they show the same: the zones are not drawn.
+    public static func == (a: CellBuffer, b: CellBuffer) -> Bool {
+        a.width == b.width && a.height == b.height && a.glyphs == b.glyphs && a.cells == b.cells
     }
 
     // MARK: reading back

@@ -24,31 +24,34 @@ public struct Rect: Sendable, Equatable, CustomStringConvertible {
         Rect(x: x + left, y: y + top, width: width - left - right, height: height - top - bottom)
     }
 
+    // The splits below remain for the callers not yet moved to `Layout`, which they are thin wrappers over.
+
     /// The first `n` rows and the rest.
     public func splitTop(_ n: Int) -> (Rect, Rect) {
-        let h = min(max(0, n), height)
-        return (Rect(x: x, y: y, width: width, height: h), Rect(x: x, y: y + h, width: width, height: height - h))
+        let parts = Layout.vertical([.length(n), .fill(1)]).split(self)
+        return (parts[0], parts[1])
     }
 
     /// The last `n` rows and the rest (rest first).
     public func splitBottom(_ n: Int) -> (Rect, Rect) {
-        let h = min(max(0, n), height)
-        return (Rect(x: x, y: y, width: width, height: height - h), Rect(x: x, y: maxY - h, width: width, height: h))
+        let parts = Layout.vertical([.fill(1), .length(n)]).split(self)
+        return (parts[0], parts[1])
     }
 
+    /// The first `n` columns and the rest.
     public func splitLeft(_ n: Int) -> (Rect, Rect) {
-        let w = min(max(0, n), width)
-        return (Rect(x: x, y: y, width: w, height: height), Rect(x: x + w, y: y, width: width - w, height: height))
+        let parts = Layout.horizontal([.length(n), .fill(1)]).split(self)
+        return (parts[0], parts[1])
     }
 
     /// Splits into columns by weights, with `gap` cells between them.
     public func columns(_ weights: [Int], gap: Int = 1) -> [Rect] {
-        split(total: width, weights: weights, gap: gap).map { Rect(x: x + $0.offset, y: y, width: $0.size, height: height) }
+        Layout.horizontal(weights.map { .fill($0) }).spacing(gap).split(self)
     }
 
     /// Splits into rows by weights, with `gap` rows between them.
     public func rows(_ weights: [Int], gap: Int = 0) -> [Rect] {
-        split(total: height, weights: weights, gap: gap).map { Rect(x: x, y: y + $0.offset, width: width, height: $0.size) }
+        Layout.vertical(weights.map { .fill($0) }).spacing(gap).split(self)
     }
 
     /// A centred rectangle of at most `width`×`height`.
@@ -56,24 +59,5 @@ public struct Rect: Sendable, Equatable, CustomStringConvertible {
         let cw = min(w, width)
         let ch = min(h, height)
         return Rect(x: x + (width - cw) / 2, y: y + (height - ch) / 2, width: cw, height: ch)
-    }
-
-    private func split(total: Int, weights: [Int], gap: Int) -> [(offset: Int, size: Int)] {
-        guard !weights.isEmpty else { return [] }
-        let available = max(0, total - gap * (weights.count - 1))
-        let sum = max(1, weights.reduce(0, +))
-        var sizes = weights.map { available * $0 / sum }
-        var remainder = available - sizes.reduce(0, +)
-        var i = 0
-        while remainder > 0 {
-            sizes[i % sizes.count] += 1
-            remainder -= 1
-            i += 1
-        }
-        var offset = 0
-        return sizes.map { size in
-            defer { offset += size + gap }
-            return (offset, size)
-        }
     }
 }

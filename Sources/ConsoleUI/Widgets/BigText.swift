@@ -1,5 +1,5 @@
 /// Figures in a 3×5 block font, scaled by whole cells: read from across a room (the wallboard).
-public struct BigText: Sendable {
+public struct BigText: Widget {
     public var text: String
     public var style: Style
     public var scale: Int
@@ -53,44 +53,6 @@ public struct BigText: Sendable {
                     for dy in 0..<scale {
                         buffer.put(String(repeating: fill, count: scale), x: gx + rx * scale, y: box.y + ry * scale + dy, style)
                     }
-                }
-            }
-        }
-    }
-}
-
-/// A multi-row column chart of the last values (eighth blocks on top), scaled to the largest:
-/// the wallboard's big trend lines.
-public struct AreaChart: Sendable {
-    public var values: [Double]
-    public var maximum: Double?
-    public var style: Style
-
-    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
-        self.values = values
-        self.maximum = maximum
-        self.style = style
-    }
-
-    public func render(into buffer: inout CellBuffer, rect: Rect) {
-        guard rect.width > 0, rect.height > 0 else { return }
-        // Stretch a short series over the width: each value gets whole columns.
-        let shown = Array(values.suffix(rect.width))
-        guard !shown.isEmpty else { return }
-        let per = max(1, rect.width / shown.count)
-        let top = max(maximum ?? (shown.max() ?? 0), 1e-9)
-        let levels = buffer.glyphs.blocks
-        let eighths = rect.height * levels.count
-        let start = rect.maxX - shown.count * per
-        for (i, v) in shown.enumerated() {
-            let filled = v <= 0 ? 0 : max(1, Int((min(v, top) / top) * Double(eighths) + 0.5))
-            for dx in 0..<per {
-                let x = start + i * per + dx
-                for row in 0..<rect.height {
-                    let below = row * levels.count
-                    let here = min(levels.count, filled - below)
-                    guard here > 0 else { break }
-                    buffer.put(String(levels[here - 1]), x: x, y: rect.maxY - 1 - row, style)
                 }
             }
         }

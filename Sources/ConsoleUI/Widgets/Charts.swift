@@ -1,32 +1,114 @@
 import Foundation
 
-/// A one-line chart of the last values, scaled to the largest (or `maximum`).
-public struct Sparkline: Sendable {
+/// A column chart of the last values in eighth blocks, bottom-aligned, scaled to the largest (or
+/// `maximum`): `height` rows at the bottom of the rectangle (nil: all of it). A sparkline is a
+/// chart of height 1; the wallboard's trends are taller.
+public struct Chart: Widget {
+    /// How a positive value maps onto the 8 × rows eighths of its column.
+    public enum Scale: Sendable, Equatable {
+        /// value / top × all the eighths, at least one: bar heights compare truly.
+        case proportional
+        /// From one eighth (the smallest positive value) to all of them (the top), evenly: in one
+        /// row every block step is in use.
+        case spread
+    }
+
     public var values: [Double]
     public var maximum: Double?
     public var style: Style
+    public var height: Int?
+    public var scale: Scale
+    /// A series shorter than the width gets whole columns per value, so it fills the width.
+    public var stretch: Bool
+    /// Cells of a column above its bar are written blank (in `style`) instead of left as they were.
+    public var blankAbove: Bool
 
-    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
+    public init(
+        _ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1), height: Int? = nil, scale: Scale = .proportional,
+        stretch: Bool = true, blankAbove: Bool = false
+    ) {
         self.values = values
         self.maximum = maximum
         self.style = style
+        self.height = height
+        self.scale = scale
+        self.stretch = stretch
+        self.blankAbove = blankAbove
+    }
+
+    /// One row: every block step in use, one column per value, a blank for zero.
+    public static func sparkline(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) -> Chart {
+        Chart(values, maximum: maximum, style: style, height: 1, scale: .spread, stretch: false, blankAbove: true)
+    }
+
+    /// The whole rectangle, bars in proportion, a short series stretched over the width.
+    public static func area(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) -> Chart {
+        Chart(values, maximum: maximum, style: style)
     }
 
     public func render(into buffer: inout CellBuffer, rect: Rect) {
-        guard rect.width > 0, rect.height > 0 else { return }
-        let shown = values.suffix(rect.width)
-        let top = max(maximum ?? (shown.max() ?? 0), 1e-9)
+        let rows = min(height ?? rect.height, rect.height)
+        guard rect.width > 0, rows > 0 else { return }
+        let shown = Array(values.suffix(rect.width))
+        guard !shown.isEmpty else { return }
+        let per = stretch ? max(1, rect.width / shown.count) : 1
+        let top = max(maximum ?? (shown.filter(\.isFinite).max() ?? 0), 1e-9)
         let levels = buffer.glyphs.blocks
-        let start = rect.maxX - shown.count
+        let eighths = rows * levels.count
+        let start = rect.maxX - shown.count * per
         for (i, v) in shown.enumerated() {
-            let level = v <= 0 ? -1 : min(levels.count - 1, Int((v / top) * Double(levels.count - 1) + 0.5))
-            buffer.put(level < 0 ? " " : String(levels[level]), x: start + i, y: rect.maxY - 1, style)
+            let filled = Self.filled(v, top: top, eighths: eighths, scale: scale)
+            for dx in 0..<per {
+                let x = start + i * per + dx
+                for row in 0..<rows {
+                    let here = min(levels.count, filled - row * levels.count)
+                    if here > 0 {
+                        buffer.put(String(levels[here - 1]), x: x, y: rect.maxY - 1 - row, style)
+                    } else if blankAbove {
+                        buffer.put(" ", x: x, y: rect.maxY - 1 - row, style)
+                    } else {
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    /// The eighths of a column `v` fills (0 for zero, negative or not finite).
+    static func filled(_ v: Double, top: Double, eighths: Int, scale: Scale) -> Int {
+        guard v.isFinite, v > 0 else { return 0 }
+        let f = min(v, top) / top
+        switch scale {
+        case .proportional: return max(1, Int(f * Double(eighths) + 0.5))
+        case .spread: return 1 + Int(f * Double(eighths - 1) + 0.5)
         }
     }
 }
 
+/// A one-line chart: `Chart.sparkline`. Remains for the callers not yet moved to `Chart`.
+public struct Sparkline: Widget {
+    public var chart: Chart
+
+    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
+        chart = .sparkline(values, maximum: maximum, style: style)
+    }
+
+    public func render(into buffer: inout CellBuffer, rect: Rect) { chart.render(into: &buffer, rect: rect) }
+}
+
+/// A multi-row chart: `Chart.area`. Remains for the callers not yet moved to `Chart`.
+public struct AreaChart: Widget {
+    public var chart: Chart
+
+    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
+        chart = .area(values, maximum: maximum, style: style)
+    }
+
+    public func render(into buffer: inout CellBuffer, rect: Rect) { chart.render(into: &buffer, rect: rect) }
+}
+
 /// Horizontal bars with labels and values, one per row.
-public struct BarChart: Sendable {
+public struct BarChart: Widget {
     public struct Bar: Sendable {
         public var label: String
         public var value: Double
@@ -67,7 +149,7 @@ public struct BarChart: Sendable {
 }
 
 /// `[██████░░░░] 62%`, coloured by thresholds.
-public struct Gauge: Sendable {
+public struct Gauge: Widget {
     public var fraction: Double
     public var label: String?
     public var warnAt: Double

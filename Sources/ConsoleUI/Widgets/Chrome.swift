@@ -1,7 +1,7 @@
 import AgentOSCore
 
 /// The view tabs across the top: ` 1 Dashboard │ 2 Jobs … `.
-public struct Tabs: Sendable {
+public struct Tabs: Widget {
     public var titles: [String]
     public var shortTitles: [String]
     public var selected: Int
@@ -12,14 +12,12 @@ public struct Tabs: Sendable {
         self.selected = selected
     }
 
-    /// The tab under column `x` of a line `width` wide (a mouse click), if any.
+    /// The tab under column `x` of a line `width` wide (a mouse click), if any. Remains for the
+    /// mouse code not yet moved to the `.tab` zones the tabs record (`CellBuffer.hit`), which it reads.
     public func hit(x: Int, width: Int) -> Int? {
-        var left = 0
-        for (i, label) in labels(width: width).enumerated() {
-            let w = DisplayWidth.of(label)
-            if x >= left && x < left + w { return i }
-            left += w
-        }
+        var line = CellBuffer(width: width, height: 1)
+        render(into: &line, rect: line.bounds)
+        if case .tab(let i)? = line.hit(x: x, y: 0) { return i }
         return nil
     }
 
@@ -29,7 +27,9 @@ public struct Tabs: Sendable {
         var x = rect.x
         for (i, label) in labels(width: rect.width).enumerated() {
             let style = i == selected ? Style(.accent, bg: .selection, [.bold]) : Style(.muted)
-            x += buffer.put(label, x: x, y: rect.y, style, maxWidth: rect.maxX - x)
+            let used = buffer.put(label, x: x, y: rect.y, style, maxWidth: rect.maxX - x)
+            buffer.recordZone(Rect(x: x, y: rect.y, width: used, height: 1), .tab(i))
+            x += used
             if x >= rect.maxX { break }
         }
     }
@@ -54,7 +54,7 @@ public struct Tabs: Sendable {
 }
 
 /// A status line made of left and right segments.
-public struct StatusBar: Sendable {
+public struct StatusBar: Widget {
     public struct Segment: Sendable {
         public var text: String
         public var style: Style
@@ -89,10 +89,13 @@ public struct StatusBar: Sendable {
     }
 }
 
-/// A centred dialog: a title, lines of text, an optional input line and buttons.
-public struct Modal: Sendable {
+/// A centred dialog: a title, lines of text, an optional input line and buttons. It records a
+/// `.cover` zone over its box, a `.button` zone per button and the zones of `lineTargets`.
+public struct Modal: Widget {
     public var title: String
     public var lines: [(text: String, style: Style)]
+    /// What a click on a line means (line index → target), e.g. the entries of a menu.
+    public var lineTargets: [Int: HitTarget]
     public var input: (label: String, value: String)?
     public var buttons: [String]
     public var focusedButton: Int
@@ -100,10 +103,11 @@ public struct Modal: Sendable {
 
     public init(
         title: String, lines: [(text: String, style: Style)], input: (label: String, value: String)? = nil,
-        buttons: [String], focusedButton: Int, tone: ThemeToken = .accent
+        buttons: [String], focusedButton: Int, tone: ThemeToken = .accent, lineTargets: [Int: HitTarget] = [:]
     ) {
         self.title = title
         self.lines = lines
+        self.lineTargets = lineTargets
         self.input = input
         self.buttons = buttons
         self.focusedButton = focusedButton
@@ -119,10 +123,13 @@ public struct Modal: Sendable {
         guard width > 6, height > 3 else { return }
         let box = rect.centered(width: width, height: height)
         buffer.fill(box, " ", Style(.text, bg: .background))
+        buffer.recordZone(box, .cover)
         buffer.box(box, Style(tone, [.bold]), title: title, titleStyle: Style(tone, [.bold]))
         var y = box.y + 1
-        for line in lines where y < box.maxY - 2 {
-            buffer.put(line.text, in: Rect(x: box.x + 2, y: y, width: box.width - 4, height: 1), line.style, pad: false)
+        for (i, line) in lines.enumerated() where y < box.maxY - 2 {
+            let row = Rect(x: box.x + 2, y: y, width: box.width - 4, height: 1)
+            buffer.put(line.text, in: row, line.style, pad: false)
+            if let target = lineTargets[i] { buffer.recordZone(row, target) }
             y += 1
         }
         if let input, y < box.maxY - 2 {
@@ -137,13 +144,15 @@ public struct Modal: Sendable {
         var x = box.maxX - 2 - total
         for (i, label) in labels.enumerated() {
             let style = i == focusedButton ? Style(tone, bg: .selection, [.bold, .reverse]) : Style(.text)
-            x += buffer.put(label, x: x, y: box.maxY - 2, style) + 2
+            let used = buffer.put(label, x: x, y: box.maxY - 2, style)
+            buffer.recordZone(Rect(x: x, y: box.maxY - 2, width: used, height: 1), .button(buttons[i]))
+            x += used + 2
         }
     }
 }
 
 /// Lines of text with wrapping, a scroll offset and follow mode (stick to the end).
-public struct TextPane: Sendable {
+public struct TextPane: Widget {
     public var lines: [(text: String, style: Style)]
     public var offset: Int
     public var follow: Bool
@@ -189,7 +198,7 @@ public struct TextPane: Sendable {
 }
 
 /// The help overlay: key bindings grouped in sections, laid out in columns.
-public struct HelpOverlay: Sendable {
+public struct HelpOverlay: Widget {
     public struct Section: Sendable {
         public var title: String
         public var entries: [(keys: String, help: String)]
@@ -207,6 +216,7 @@ public struct HelpOverlay: Sendable {
         let box = rect.inset(top: 1, left: 2, bottom: 1, right: 2)
         guard box.width > 20, box.height > 4 else { return }
         buffer.fill(box, " ", Style(.text, bg: .background))
+        buffer.recordZone(box, .cover)
         buffer.box(box, Style(.accent), title: "Help — Esc to close")
         let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
         let columnCount = max(1, min(3, inner.width / 34))

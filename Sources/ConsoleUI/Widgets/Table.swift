@@ -57,6 +57,18 @@ public struct TableCursor: Sendable, Equatable {
         reveal(count: count, visible: visible)
     }
 
+    /// Moves only `offset`: the selected row into the `visible` rows, and no blank rows after the
+    /// last row. A selection outside the rows (none, e.g. -1) stays as it is.
+    public mutating func scroll(count: Int, visible: Int) {
+        let v = max(1, visible)
+        if (0..<count).contains(selected) {
+            if selected < offset { offset = selected }
+            if selected >= offset + v { offset = selected - v + 1 }
+        }
+        offset = max(0, min(offset, count - v))
+    }
+
+    /// Clamps the selection into the rows, then scrolls to it.
     public mutating func reveal(count: Int, visible: Int) {
         guard count > 0 else {
             selected = 0
@@ -64,15 +76,12 @@ public struct TableCursor: Sendable, Equatable {
             return
         }
         selected = max(0, min(count - 1, selected))
-        let v = max(1, visible)
-        if selected < offset { offset = selected }
-        if selected >= offset + v { offset = selected - v + 1 }
-        offset = max(0, min(offset, max(0, count - v)))
+        scroll(count: count, visible: visible)
     }
 }
 
 /// A table with a header, sort indicator, selection bar, marks and a scroll position.
-public struct Table: Sendable {
+public struct Table: Widget, StatefulWidget {
     public var columns: [TableColumn]
     public var rows: [TableRow]
     public var cursor: TableCursor
@@ -80,10 +89,12 @@ public struct Table: Sendable {
     public var sortAscending: Bool
     public var focused: Bool
     public var emptyMessage: String
+    /// The listing index of `rows[0]`, for the row zones, when the caller passes only a window of rows.
+    public var firstRowIndex: Int
 
     public init(
         columns: [TableColumn], rows: [TableRow], cursor: TableCursor = TableCursor(), sortColumn: Int? = nil,
-        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show"
+        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show", firstRowIndex: Int = 0
     ) {
         self.columns = columns
         self.rows = rows
@@ -92,6 +103,7 @@ public struct Table: Sendable {
         self.sortAscending = sortAscending
         self.focused = focused
         self.emptyMessage = emptyMessage
+        self.firstRowIndex = firstRowIndex
     }
 
     /// Rows that fit under the header.
@@ -139,7 +151,18 @@ public struct Table: Sendable {
         return out
     }
 
+    /// Draws from `cursor` as it is (the caller has already scrolled it).
     public func render(into buffer: inout CellBuffer, rect: Rect) {
+        draw(into: &buffer, rect: rect, cursor: cursor)
+    }
+
+    /// Draws from `state` instead of `cursor`, first scrolling it so the selected row shows.
+    public func render(into buffer: inout CellBuffer, rect: Rect, state: inout TableCursor) {
+        state.scroll(count: rows.count, visible: Self.visibleRows(in: rect))
+        draw(into: &buffer, rect: rect, cursor: state)
+    }
+
+    private func draw(into buffer: inout CellBuffer, rect: Rect, cursor: TableCursor) {
         guard rect.height > 0, rect.width > 2 else { return }
         let cols = layout(width: rect.width)
         buffer.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), " ", Style(.header, bg: nil, [.bold, .underline]))
@@ -162,6 +185,7 @@ public struct Table: Sendable {
             let selected = r == cursor.selected
             let base = row.style ?? .plain
             buffer.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), " ", base)
+            buffer.recordZone(Rect(x: rect.x, y: y, width: rect.width, height: 1), .row(firstRowIndex + r))
             if cursor.marked.contains(r) { buffer.put(String(buffer.glyphs.mark), x: rect.x, y: y, Style(.accent, [.bold])) }
             for (i, x, w) in cols where i < row.cells.count {
                 buffer.put(
