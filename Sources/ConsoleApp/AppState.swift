@@ -2,14 +2,12 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
-/// Per-view interaction state.
-public struct ViewState: Sendable, Equatable {
+/// A screen's list: cursor, sort, filter, selection and marks.
+public struct ListState: Sendable, Equatable {
     public var cursor = TableCursor()
     public var sortColumn: Int?
     public var sortAscending = true
     public var filter = FilterState()
-    /// Sub-tab inside a view (Jobs & Queue: 0 jobs, 1 queues).
-    public var pane = 0
     /// The selected item's identity: the selection stays on it when rows move.
     public var selectedID: String?
     /// Marked items (for bulk actions), by identity.
@@ -19,8 +17,14 @@ public struct ViewState: Sendable, Equatable {
 
 /// The whole console state. `update` changes it; `render` draws it. Both are pure.
 public struct AppState: Sendable {
+    /// The tab shown.
     public var view: ViewID = .dashboard
-    public var views: [ViewID: ViewState] = Dictionary(uniqueKeysWithValues: ViewID.allCases.map { ($0, ViewState()) })
+    /// Each screen's list, by screen.
+    public var lists: [ViewID: ListState] = [:]
+    /// The pane each tab shows (a tab with one screen: itself).
+    public var panes: [ViewID: ViewID] = [:]
+    /// Each screen's own state, by its type (`ScreenLocalState`).
+    private var locals: [ObjectIdentifier: any ScreenLocalState] = [:]
     public var holder = SnapshotHolder()
     public var sequencer = EventSequencer()
     public var connection: ConnectionState
@@ -36,13 +40,6 @@ public struct AppState: Sendable {
     public var dataAsOf: Date?
     /// When the last snapshot was loaded (the console re-reads it every `App.refreshInterval`).
     public var loadedAt: Date?
-    public var followLogs = true
-    /// Minutes of history the Analytics charts show.
-    public var analyticsWindow = 60
-    public static let analyticsWindows = [15, 60, 360]
-    public var jobHistory: [String: [JobEvent]] = [:]
-    /// Versions of configuration entries, newest first, as loaded for their drill-down.
-    public var configHistory: [String: [ConfigChange]] = [:]
     public var reloadPending = false
     /// A change (an invalidation, a gap) came after the last load began: a tick reloads once
     /// `App.minReloadSpacing` has passed since the last load.
@@ -57,8 +54,6 @@ public struct AppState: Sendable {
     public var wallboard: Wallboard?
     /// How often the console re-reads the cached snapshot while events flow (corrects drift).
     public var refreshInterval: TimeInterval = App.refreshInterval
-    /// Recent depth samples per queue (for the dashboard sparklines), newest last.
-    public var queueHistory: [String: [Double]] = [:]
     /// Who the console's actions run as (the runtime sets it from the backend).
     public var actor: Actor
     /// Actions the backend cannot perform, with the reason (embedded: the live-only ones).
@@ -94,14 +89,24 @@ public struct AppState: Sendable {
 
     public var snapshot: Snapshot? { holder.current }
 
-    public subscript(view: ViewID) -> ViewState {
-        get { views[view] ?? ViewState() }
-        set { views[view] = newValue }
+    /// The screen shown: the tab's active pane.
+    public var screen: any Screen { ScreenRegistry.screen(panes[view] ?? view) }
+
+    public subscript(list screen: ViewID) -> ListState {
+        get { lists[screen] ?? ListState() }
+        set { lists[screen] = newValue }
     }
 
-    public var current: ViewState {
-        get { self[view] }
-        set { self[view] = newValue }
+    /// The shown screen's list.
+    public var current: ListState {
+        get { self[list: screen.id] }
+        set { self[list: screen.id] = newValue }
+    }
+
+    /// A screen's own state (`state[local: LogsScreen.Local.self].follow`).
+    public subscript<Local: ScreenLocalState>(local type: Local.Type) -> Local {
+        get { locals[ObjectIdentifier(type)] as? Local ?? Local() }
+        set { locals[ObjectIdentifier(type)] = newValue }
     }
 
     /// Rows of the body area (the screen minus tabs, header lines and the status line).

@@ -11,7 +11,14 @@ public enum App {
     /// reloading on every action of a burst would load Redis for nothing (docs/DECISIONS.md, D40).
     public static let minReloadSpacing: TimeInterval = 1
 
+    /// The console's own fold, then every screen's (`Screen.receive`).
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
+        var effects = consoleUpdate(&state, msg)
+        for screen in ScreenRegistry.all { effects += screen.receive(msg, &state) }
+        return effects
+    }
+
+    static func consoleUpdate(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         switch msg {
         case .key(let key):
             return handleKey(&state, key)
@@ -23,7 +30,6 @@ public enum App {
         case .tick(let date):
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
-            sampleQueues(&state)
             cycleWallboard(&state)
             if let loaded = state.loadedAt, !state.reloadPending,
                 date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval)
@@ -50,12 +56,8 @@ public enum App {
             state.loadedAt = state.now
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
-        case .jobHistory(let id, let events):
-            state.jobHistory[id] = events
-            return []
-        case .configHistory(let key, let changes):
-            state.configHistory[key] = changes
-            return []
+        case .jobHistory, .configHistory:
+            return [] // the screens that show them keep them
         case .connection(let redis, let postgres):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
@@ -66,17 +68,6 @@ public enum App {
             return actionFinished(&state, report)
         case .impactMeasured(let token, let result):
             return impactMeasured(&state, token: token, result)
-        }
-    }
-
-    /// Keeps the last two minutes of queue depths for the dashboard trend lines (one sample per tick).
-    static func sampleQueues(_ state: inout AppState) {
-        guard let queues = state.snapshot?.queues else { return }
-        for q in queues {
-            var history = state.queueHistory[q.name, default: []]
-            history.append(Double(q.pending))
-            if history.count > 120 { history.removeFirst(history.count - 120) }
-            state.queueHistory[q.name] = history
         }
     }
 
@@ -148,11 +139,8 @@ public enum App {
         default:
             break
         }
-        if case .detail(.job(let id)) = state.overlay, case .jobUpdated(let p) = envelope.event, p.id == id {
-            return [.loadJobHistory(id)]
-        }
-        if case .detail(.config(let key)) = state.overlay, case .configChanged(let entry) = envelope.event, entry.key == key {
-            return [.loadConfigHistory(key)]
+        if case .detail(let target) = state.overlay {
+            return ScreenRegistry.screen(target.screen).detailLoads(id: target.id, after: envelope.event)
         }
         return []
     }
@@ -219,7 +207,9 @@ public enum App {
 
     /// Performs a key-map command.
     public static func run(_ state: inout AppState, _ command: Command) -> [Effect] {
+        if let effects = state.screen.run(command, &state) { return effects }
         let visible = visibleRows(state)
+        let tabs = ScreenRegistry.tabs
         switch command {
         case .quit:
             state.quitting = true
@@ -227,9 +217,9 @@ public enum App {
         case .view(let v):
             switchTo(&state, v)
         case .nextView:
-            switchTo(&state, ViewID(rawValue: (state.view.rawValue + 1) % ViewID.allCases.count)!)
+            switchTo(&state, tabs[(state.view.tabIndex + 1) % tabs.count])
         case .previousView:
-            switchTo(&state, ViewID(rawValue: (state.view.rawValue + ViewID.allCases.count - 1) % ViewID.allCases.count)!)
+            switchTo(&state, tabs[(state.view.tabIndex + tabs.count - 1) % tabs.count])
         case .help:
             state.overlay = .help
         case .palette:
@@ -267,22 +257,17 @@ public enum App {
             move(&state, 1, visible)
             clampCursor(&state)
         case .nextPane, .previousPane:
-            let pane = command == .nextPane ? 1 : 0
-            if state.view == .jobs && state.current.pane != pane {
-                // Another list: its own selection, marks, sort and filter.
-                var fresh = ViewState()
-                fresh.pane = pane
-                state.current = fresh
+            let panes = ScreenRegistry.panes(of: state.view).map(\.id)
+            guard let i = panes.firstIndex(of: state.screen.id) else { break }
+            let pane = panes[command == .nextPane ? min(i + 1, panes.count - 1) : max(i - 1, 0)]
+            if pane != panes[i] {
+                // Another list: a fresh selection, marks, sort and filter.
+                state.panes[state.view] = pane
+                state[list: pane] = ListState()
                 clampCursor(&state)
             }
-        case .follow:
-            if state.view == .logs {
-                state.followLogs.toggle()
-                if state.followLogs { move(&state, Int.max / 2, visible) }
-            }
-        case .window:
-            let all = AppState.analyticsWindows
-            state.analyticsWindow = all[((all.firstIndex(of: state.analyticsWindow) ?? 0) + 1) % all.count]
+        case .follow, .window:
+            break // the screens that have them
         case .reload:
             state.reloadPending = true
             return [.reloadSnapshot]
@@ -294,8 +279,7 @@ public enum App {
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
                 state.detailOffset = 0
-                if case .job(let id) = target { return [.loadJobHistory(id)] }
-                if case .config(let key) = target { return [.loadConfigHistory(key)] }
+                return state.screen.detailLoads(id: target.id, after: nil)
             }
         }
         return []
@@ -312,8 +296,7 @@ public enum App {
         let count = list.count
         state.current.cursor.move(delta, count: count, visible: visible)
         state.current.selectedID = count == 0 ? nil : list.id(state.current.cursor.selected)
-        if state.view == .logs && delta < 0 { state.followLogs = false }
-        if state.view == .logs && state.current.cursor.selected == count - 1 && delta > 0 { state.followLogs = true }
+        state.screen.cursorMoved(&state, delta: delta, count: count)
     }
 
     /// Once per frame, after a batch of messages: keeps the selection on the same item when rows
@@ -326,7 +309,7 @@ public enum App {
         let list = Screens.listing(state)
         let count = list.count
         let selected = state.current.cursor.selected
-        if state.view == .logs && state.followLogs {
+        if state.screen.pinsCursorToEnd(state) {
             state.current.cursor.selected = max(0, count - 1)
         } else if let id = state.current.selectedID, !(selected < count && list.id(selected) == id), let i = list.position(of: id) {
             // The selection stays on its item; the viewport does not scroll by itself, so rows
@@ -396,7 +379,7 @@ public enum App {
     /// Palette suggestions for what has been typed.
     public static func paletteCompletions(_ text: String) -> [String] {
         let t = text.lowercased()
-        let names = ViewID.allCases.flatMap(\.aliases) + ["help", "quit", "reload"]
+        let names = ScreenRegistry.all.flatMap(\.aliases) + ["help", "quit", "reload"]
         return names.filter { $0.hasPrefix(t) && $0 != t }.sorted { ($0.count, $0) < ($1.count, $1) }
     }
 }

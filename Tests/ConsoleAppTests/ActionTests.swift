@@ -43,7 +43,7 @@ final class ActionHarness: @unchecked Sendable {
             if let why = embedded.unsupported(spec) { state.actionUnavailable[spec.name] = why }
         }
         reload()
-        press(.char(Character(String(view.rawValue + 1))))
+        press(.char(Character(String(view.tabIndex + 1))))
     }
 
     func reload() {
@@ -225,7 +225,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         let h = ActionHarness(view: .jobs)
         let id = try #require(Self.queuedJob(h))
         h.press(.enter)
-        #expect(h.state.overlay == .detail(.job(id)))
+        #expect(h.state.overlay == .detail(DetailTarget(.jobs, id)))
         h.press(.char("c"))
         guard case .confirm(let dialog) = h.state.overlay else {
             Issue.record("no dialog: \(h.state.overlay)")

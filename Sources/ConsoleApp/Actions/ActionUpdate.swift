@@ -37,7 +37,7 @@ extension App {
         state.actionToken += 1
         var pending = PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actionToken)
         // Rows are marked: an action aimed at the selected row runs on each marked row instead.
-        if state.view != .dashboard, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
+        if state.screen.actionsAimAtSelection, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
             pending.bulk = state.current.markedIDs.sorted().map { id in
                 var payload = entry.payload
                 payload[field] = .string(id)
