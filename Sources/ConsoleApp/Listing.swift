@@ -127,8 +127,4 @@ public enum Layout {
         Rect(x: 0, y: 2, width: width, height: max(0, height - 3))
     }
 
-    /// Rows the dashboard uses above its alerts table.
-    public static func dashboardTop(body: Rect, queues: Int) -> Int {
-        min(body.height - 2, 5 + queues + 2)
-    }
 }

@@ -70,7 +70,7 @@ extension App {
                 let since = state.connection.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
                 text += "event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry)))) · \(reason)"
             }
-            if let asOf = state.dataAsOf { text += " · data as of \(Fmt.clock(asOf))" }
+            if let asOf = state.sync.dataAsOf { text += " · data as of \(Fmt.clock(asOf))" }
             b.put(text, in: line, Style(.stale, bg: .banner, [.bold]))
             return
         }
@@ -136,7 +136,7 @@ extension App {
             left.append(dot("pg", c.postgres))
         }
         left.append(dot("events", c.events))
-        let age = state.dataAsOf.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "-"
+        let age = state.sync.dataAsOf.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "-"
         // The hints come from the active key map (a wallboard takes only quit).
         let hint = state.wallboard == nil ? state.keyMap.hint(.help, "help") : state.keyMap.hint(.quit, "quit")
         let right: [StatusBar.Segment] =

@@ -31,29 +31,13 @@ public enum App {
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             cycleWallboard(&state)
-            if let loaded = state.loadedAt, !state.reloadPending,
-                date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval)
-            {
-                state.reloadPending = true
-                state.reloadDue = false
-                return [.reloadSnapshot]
-            }
-            return []
+            return state.sync.tick(date)
         case .snapshotLoaded(let snapshot):
-            state.reloadPending = false
-            state.counters.reloads += 1
-            if let failure = state.holder.accept(snapshot) {
-                state.notify(failure.description, .warning)
-            } else {
-                state.sequencer.reset(to: snapshot.eventSeq)
-                state.dataAsOf = state.now
-                state.loadedAt = state.now
-            }
+            if let refused = state.sync.loaded(snapshot, now: state.now) { state.notify(refused, .warning) }
             clampCursor(&state)
             return []
         case .snapshotFailed(let reason):
-            state.reloadPending = false
-            state.loadedAt = state.now
+            state.sync.loadFailed(now: state.now)
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
         case .jobHistory, .configHistory:
@@ -80,12 +64,7 @@ public enum App {
             state.connection.events = .up
             state.connection.downSince = nil
             if wasDown { state.notify("event stream reconnected", .success) }
-            if gapPossible || state.snapshot == nil || wasDown {
-                state.sequencer.forget()
-                state.reloadPending = true
-                return [.reloadSnapshot]
-            }
-            return []
+            return gapPossible || state.snapshot == nil || wasDown ? state.sync.resync() : []
         case .disconnected(let reason, let retry):
             let attempts: Int
             if case .down(_, _, let n) = state.connection.events { attempts = n + 1 } else { attempts = 1 }
@@ -93,20 +72,18 @@ public enum App {
             state.connection.events = .down(reason: reason, retryInMillis: retry, attempts: attempts)
             return []
         case .changedElsewhere:
-            return reloadUnlessPending(&state)
+            return state.sync.reloadUnlessPending()
         case .malformed(let failure):
-            state.counters.malformedEvents += 1
+            state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)
             return []
         case .event(let envelope):
-            switch state.sequencer.admit(envelope.seq) {
+            switch state.sync.admit(envelope) {
             case .stale:
-                state.counters.eventsStale += 1
                 return []
             case .gap:
-                state.counters.gaps += 1
                 apply(&state, envelope)
-                return reloadUnlessPending(&state)
+                return state.sync.reloadUnlessPending()
             case .apply:
                 return apply(&state, envelope)
             }
@@ -115,25 +92,14 @@ public enum App {
 
     @discardableResult
     static func apply(_ state: inout AppState, _ envelope: EventEnvelope) -> [Effect] {
-        if case .unknown = envelope.event {
-            state.counters.unknownEvents += 1
-            return []
-        }
-        state.holder.apply(envelope.event, at: envelope.ts)
-        state.counters.eventsApplied += 1
-        state.dataAsOf = state.now
+        guard state.sync.apply(envelope, now: state.now) else { return [] }
         switch envelope.event {
-        case .actionExecuted(let notice) where !(notice.requestID.map(state.ownRequestIDs.contains) ?? false):
+        case .actionExecuted(let notice) where !state.actions.sentHere(notice.requestID):
             state.notify(
                 "\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
                 notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
-            // Within `minReloadSpacing` of the last load (or while one is on its way): the next tick reloads.
-            if let loaded = state.loadedAt, state.now.timeIntervalSince(loaded) < minReloadSpacing {
-                state.reloadDue = true
-                return []
-            }
-            return reloadUnlessPending(&state)
+            return state.sync.invalidated(now: state.now)
         case .maintenance(let m):
             state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
         default:
@@ -195,16 +161,6 @@ public enum App {
         return run(&state, command)
     }
 
-    /// One snapshot reload, unless one is already on its way.
-    static func reloadUnlessPending(_ state: inout AppState) -> [Effect] {
-        guard !state.reloadPending else {
-            state.reloadDue = true // the load on its way may have started before this change
-            return []
-        }
-        state.reloadPending = true
-        return [.reloadSnapshot]
-    }
-
     /// Performs a key-map command.
     public static func run(_ state: inout AppState, _ command: Command) -> [Effect] {
         if let effects = state.screen.run(command, &state) { return effects }
@@ -262,15 +218,14 @@ public enum App {
             let pane = panes[command == .nextPane ? min(i + 1, panes.count - 1) : max(i - 1, 0)]
             if pane != panes[i] {
                 // Another list: a fresh selection, marks, sort and filter.
-                state.panes[state.view] = pane
-                state[list: pane] = ListState()
+                state.screens.show(pane, in: state.view)
+                state.screens[list: pane] = ListState()
                 clampCursor(&state)
             }
         case .follow, .window:
             break // the screens that have them
         case .reload:
-            state.reloadPending = true
-            return [.reloadSnapshot]
+            return state.sync.reload()
         case .actionMenu:
             return openActionMenu(&state)
         case .retryAction:
@@ -362,8 +317,7 @@ public enum App {
                 return []
             }
             if ["reload", "refresh"].contains(command) {
-                state.reloadPending = true
-                return [.reloadSnapshot]
+                return state.sync.reload()
             }
             if let view = ViewID.named(command) {
                 switchTo(&state, view)

@@ -60,9 +60,8 @@ extension App {
             w.shownSince = state.now
             state.view = w.views[w.index]
         } else if command == .reload {
-            state.reloadPending = true
             state.wallboard = w
-            return [.reloadSnapshot]
+            return state.sync.reload()
         }
         state.wallboard = w
         return []
@@ -72,14 +71,14 @@ extension App {
     /// is down, or no fresh data arrived for three refresh intervals.
     public static func staleness(_ state: AppState) -> String? {
         let c = state.connection
-        let asOf = state.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
+        let asOf = state.sync.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
         if case .down(_, let retry, let attempts) = c.events {
             let since = c.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
             return "STALE · event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry))))\(asOf)"
         }
         if case .down = c.redis { return "STALE · redis unreachable\(asOf)" }
         if case .down = c.postgres { return "STALE · postgres unreachable\(asOf)" }
-        if let at = state.dataAsOf, state.now.timeIntervalSince(at) > max(15, 3 * state.refreshInterval) {
+        if let at = state.sync.dataAsOf, state.now.timeIntervalSince(at) > max(15, 3 * state.refreshInterval) {
             return "STALE · no fresh data for \(Fmt.age(state.now.timeIntervalSince(at)))\(asOf)"
         }
         return nil

@@ -179,13 +179,13 @@ import Testing
         #expect(Screens.items(s).contains { $0.id == "new-job" })
         let stale = EventEnvelope(seq: 99, ts: Fixture.now, source: "t", event: .jobDeleted(id: "new-job"))
         _ = App.update(&s, .bus(.event(stale)))
-        #expect(s.counters.eventsStale == 1 && Screens.items(s).contains { $0.id == "new-job" })
+        #expect(s.sync.counters.eventsStale == 1 && Screens.items(s).contains { $0.id == "new-job" })
         let gap = EventEnvelope(seq: 110, ts: Fixture.now, source: "t", event: .jobUpdated(JobPatch(id: "new-job", status: .running)))
         #expect(App.update(&s, .bus(.event(gap))) == [.reloadSnapshot])
-        #expect(s.counters.gaps == 1)
+        #expect(s.sync.counters.gaps == 1)
         let unknown = EventEnvelope(seq: 111, ts: Fixture.now, source: "t", event: .unknown(type: "x.y"))
         _ = App.update(&s, .bus(.event(unknown)))
-        #expect(s.counters.unknownEvents == 1)
+        #expect(s.sync.counters.unknownEvents == 1)
     }
 
     @Test func invalidationsReloadAtMostOncePerSpacing() {
@@ -197,12 +197,12 @@ import Testing
             return App.update(&s, .bus(.event(EventEnvelope(seq: seq, ts: Fixture.now, source: "t", event: .cacheInvalidated))))
         }
         // A burst right after a load: nothing now, one reload on the first tick a second after the load.
-        #expect(invalidate().isEmpty && invalidate().isEmpty && s.reloadDue)
+        #expect(invalidate().isEmpty && invalidate().isEmpty && s.sync.reloadDue)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(0.5))).isEmpty)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.0))) == [.reloadSnapshot])
-        #expect(!s.reloadDue && s.reloadPending)
+        #expect(!s.sync.reloadDue && s.sync.reloadPending)
         // A change while that load is on its way may not be in it: reloaded again after the spacing.
-        #expect(invalidate().isEmpty && s.reloadDue)
+        #expect(invalidate().isEmpty && s.sync.reloadDue)
         _ = App.update(&s, .snapshotLoaded(Fixture.snapshot)) // loaded at 1.0
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.5))).isEmpty)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(2.0))) == [.reloadSnapshot])
@@ -219,7 +219,7 @@ import Testing
         var s = Fixture.state()
         s.sequencer.reset(to: 41)
         #expect(App.update(&s, .bus(.changedElsewhere)) == [.reloadSnapshot])
-        #expect(App.update(&s, .bus(.changedElsewhere)).isEmpty && s.reloadDue, "one load at a time")
+        #expect(App.update(&s, .bus(.changedElsewhere)).isEmpty && s.sync.reloadDue, "one load at a time")
         #expect(s.sequencer.admit(43) == .gap(expected: 42, got: 43), "the sequence is not forgotten")
     }
 

@@ -37,14 +37,14 @@ extension App {
             return "denied: \(why)"
         case .allowOwn:
             if let id = payload["id"]?.description, let job = state.snapshot?.jobs.recent.first(where: { $0.id == id }),
-                job.owner != state.actor.effectiveUser
+                job.owner != state.actions.actor.effectiveUser
             {
                 return "denied: role user acts on its own jobs only (this job belongs to \(job.owner))"
             }
         case .allow:
             break
         }
-        if let why = state.actionUnavailable[spec.name] { return why }
+        if let why = state.actions.unavailable[spec.name] { return why }
         let bypassesBreaker = spec.name.hasPrefix("system.breaker_") || spec.name == "system.reset"
         if !bypassesBreaker, let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open })
         {

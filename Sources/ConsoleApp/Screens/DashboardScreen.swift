@@ -49,7 +49,8 @@ public struct DashboardScreen: Screen {
     }
 
     public func tableRect(_ state: AppState, body: Rect) -> Rect {
-        let top = Layout.dashboardTop(body: body, queues: state.snapshot?.queues.count ?? 6)
+        // Health, jobs, flow, action figures, the queue header and one row per queue above the alerts.
+        let top = min(body.height - 2, 5 + (state.snapshot?.queues.count ?? 6) + 2)
         return Rect(x: body.x, y: body.y + top, width: body.width, height: body.height - top)
     }
 
