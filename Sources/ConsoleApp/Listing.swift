@@ -2,6 +2,9 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
+// The generic list under every screen: a screen gives its rows (`Screen.rows`); here they are
+// filtered, sorted and addressed by identity, built only for the rows a frame shows.
+
 /// A sortable value of a cell.
 public enum SortValue: Sendable, Comparable {
     case number(Double)

@@ -2,6 +2,8 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
+/// The frame around the screens: the tab line and the context line (from the registry), the
+/// shown screen's body (`Screen.render`), the status line and the overlays.
 extension App {
     /// Draws the whole screen for `state`. Pure: the same state gives the same cells.
     public static func render(_ state: AppState) -> CellBuffer {

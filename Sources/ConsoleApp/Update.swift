@@ -2,7 +2,10 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
-/// The pure update: folds one message into the state and returns the effects to perform.
+/// The pure update: folds one message into the state and returns the effects to perform (data,
+/// never performed here). The console's part routes: data messages to `state.sync`, action
+/// reports to `state.actions` (Actions/), keys to the overlays, the key map and the shown
+/// screen; then every screen folds the message into its own state (`Screen.receive`).
 public enum App {
     /// How often the console re-reads the cached snapshot while events flow (corrects drift).
     public static let refreshInterval: TimeInterval = 5

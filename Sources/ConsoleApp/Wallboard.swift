@@ -3,7 +3,8 @@ import ConsoleUI
 import Foundation
 
 /// `--wallboard`: a read-only console for a screen on the wall. It shows the chosen views in turn,
-/// without a cursor, with large figures and charts, and a staleness banner while the data is not current.
+/// without a cursor, with large figures and charts (each screen's `renderWallboard`), and a
+/// staleness banner while the data is not current.
 public struct Wallboard: Sendable, Equatable {
     public var views: [ViewID]
     /// Seconds each view stays.

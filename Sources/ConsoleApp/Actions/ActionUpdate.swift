@@ -3,6 +3,8 @@ import Foundation
 
 /// The action flow, as pure folds: key → (menu) → form for missing fields → dialog by the
 /// spec's confirmation → `.dispatch` effect → `.actionFinished` notice (and `!` to retry).
+/// The actions come from the shown screen (`Screen.actionEntries`); the requests on their way
+/// live in `state.actions` (`ActionFlow`).
 extension App {
     // MARK: starting
 
