@@ -18,6 +18,7 @@ public enum ScreenRegistry {
     /// The tabs, in order: the screens shown in a tab of their own.
     public static let tabs: [ViewID] = all.filter { $0.tab == $0.id }.map(\.id)
 
+    /// The screen of an identity (an unknown one: the first screen, so a frame is always drawn).
     public static func screen(_ id: ViewID) -> any Screen { byID[id] ?? all[0] }
 
     /// The screens a tab shows, its own first (one, or several panes switched with `[` and `]`).
