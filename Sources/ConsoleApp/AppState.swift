@@ -2,14 +2,12 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
-/// Per-view interaction state.
-public struct ViewState: Sendable, Equatable {
+/// A screen's list: cursor, sort, filter, selection and marks.
+public struct ListState: Sendable, Equatable {
     public var cursor = TableCursor()
     public var sortColumn: Int?
     public var sortAscending = true
     public var filter = FilterState()
-    /// Sub-tab inside a view (Jobs & Queue: 0 jobs, 1 queues).
-    public var pane = 0
     /// The selected item's identity: the selection stays on it when rows move.
     public var selectedID: String?
     /// Marked items (for bulk actions), by identity.
@@ -17,12 +15,41 @@ public struct ViewState: Sendable, Equatable {
     public init() {}
 }
 
-/// The whole console state. `update` changes it; `render` draws it. Both are pure.
+/// Every screen's own state: its list, the pane each tab shows, and what a screen keeps beyond
+/// its list (`ScreenLocalState`, by type).
+public struct ScreenStates: Sendable {
+    var lists: [ViewID: ListState] = [:]
+    /// The pane each tab shows (a tab with one screen: itself).
+    var panes: [ViewID: ViewID] = [:]
+    private var locals: [ObjectIdentifier: any ScreenLocalState] = [:]
+
+    public init() {}
+
+    public subscript(list screen: ViewID) -> ListState {
+        get { lists[screen] ?? ListState() }
+        set { lists[screen] = newValue }
+    }
+
+    /// The screen a tab shows.
+    public func pane(of tab: ViewID) -> ViewID { panes[tab] ?? tab }
+
+    mutating func show(_ pane: ViewID, in tab: ViewID) { panes[tab] = pane }
+
+    public subscript<Local: ScreenLocalState>(local type: Local.Type) -> Local {
+        get { locals[ObjectIdentifier(type)] as? Local ?? Local() }
+        set { locals[ObjectIdentifier(type)] = newValue }
+    }
+}
+
+/// The whole console state, nested: the data (`sync`), the actions on their way (`actions`),
+/// each screen's state (`screens`), and what is on the terminal (tab, overlay, notices, size).
+/// `update` changes it; `render` draws it. Both are pure.
 public struct AppState: Sendable {
+    /// The tab shown.
     public var view: ViewID = .dashboard
-    public var views: [ViewID: ViewState] = Dictionary(uniqueKeysWithValues: ViewID.allCases.map { ($0, ViewState()) })
-    public var holder = SnapshotHolder()
-    public var sequencer = EventSequencer()
+    public var screens = ScreenStates()
+    public var sync = SyncState()
+    public var actions: ActionFlow
     public var connection: ConnectionState
     public var operatorInfo: OperatorInfo
     public var overlay: Overlay = .none
@@ -32,22 +59,6 @@ public struct AppState: Sendable {
     public var now: Date
     public var width: Int
     public var height: Int
-    /// When the data on screen was last confirmed current (snapshot load or an applied event).
-    public var dataAsOf: Date?
-    /// When the last snapshot was loaded (the console re-reads it every `App.refreshInterval`).
-    public var loadedAt: Date?
-    public var followLogs = true
-    /// Minutes of history the Analytics charts show.
-    public var analyticsWindow = 60
-    public static let analyticsWindows = [15, 60, 360]
-    public var jobHistory: [String: [JobEvent]] = [:]
-    /// Versions of configuration entries, newest first, as loaded for their drill-down.
-    public var configHistory: [String: [ConfigChange]] = [:]
-    public var reloadPending = false
-    /// A change (an invalidation, a gap) came after the last load began: a tick reloads once
-    /// `App.minReloadSpacing` has passed since the last load.
-    public var reloadDue = false
-    public var counters = Counters()
     public var quitting = false
     public var unicode = true
     public var keyMap = KeyMap.standard
@@ -55,57 +66,50 @@ public struct AppState: Sendable {
     public var readOnly = false
     /// `--wallboard`: no cursor, the chosen views in turn, large figures.
     public var wallboard: Wallboard?
-    /// How often the console re-reads the cached snapshot while events flow (corrects drift).
-    public var refreshInterval: TimeInterval = App.refreshInterval
-    /// Recent depth samples per queue (for the dashboard sparklines), newest last.
-    public var queueHistory: [String: [Double]] = [:]
-    /// Who the console's actions run as (the runtime sets it from the backend).
-    public var actor: Actor
-    /// Actions the backend cannot perform, with the reason (embedded: the live-only ones).
-    public var actionUnavailable: [String: String] = [:]
-    /// Dispatched actions awaiting their report, by request id.
-    public var actionsInFlight: [UUID: ActionRequest] = [:]
-    /// Bulk actions on marked rows still running: one notice when each has finished.
-    public var bulkRuns: [BulkRun] = []
-    /// The last action that failed (`!` sends it again with the same idempotency key).
-    public var lastFailedAction: ActionRequest?
-    /// Counter for the dialogs' impact measurements.
-    public var actionToken = 0
-    /// Request ids (lowercase) this console sent lately: their `action.executed` events need no second notice.
-    public var ownRequestIDs: [String] = []
-
-    public struct Counters: Sendable, Equatable {
-        public var eventsApplied = 0
-        public var eventsStale = 0
-        public var unknownEvents = 0
-        public var malformedEvents = 0
-        public var gaps = 0
-        public var reloads = 0
-    }
 
     public init(connection: ConnectionState, operatorInfo: OperatorInfo, now: Date, width: Int = 80, height: Int = 24) {
         self.connection = connection
         self.operatorInfo = operatorInfo
-        self.actor = Actor(user: operatorInfo.user)
+        self.actions = ActionFlow(actor: Actor(user: operatorInfo.user))
         self.now = now
         self.width = width
         self.height = height
     }
 
-    public var snapshot: Snapshot? { holder.current }
+    public var snapshot: Snapshot? { sync.snapshot }
 
-    public subscript(view: ViewID) -> ViewState {
-        get { views[view] ?? ViewState() }
-        set { views[view] = newValue }
+    // The runtime, the CLI and the benchmarks set these.
+    public var sequencer: EventSequencer {
+        get { sync.sequencer }
+        set { sync.sequencer = newValue }
+    }
+    public var refreshInterval: TimeInterval {
+        get { sync.refreshInterval }
+        set { sync.refreshInterval = newValue }
+    }
+    public var actor: Actor {
+        get { actions.actor }
+        set { actions.actor = newValue }
+    }
+    public var actionUnavailable: [String: String] {
+        get { actions.unavailable }
+        set { actions.unavailable = newValue }
     }
 
-    public var current: ViewState {
-        get { self[view] }
-        set { self[view] = newValue }
+    /// The screen shown: the tab's active pane.
+    public var screen: any Screen { ScreenRegistry.screen(screens.pane(of: view)) }
+
+    /// The shown screen's list.
+    public var current: ListState {
+        get { screens[list: screen.id] }
+        set { screens[list: screen.id] = newValue }
     }
 
-    /// Rows of the body area (the screen minus tabs, header lines and the status line).
-    public var bodyHeight: Int { max(1, height - 4) }
+    /// A screen's own state (`state[local: LogsScreen.Local.self].follow`).
+    public subscript<Local: ScreenLocalState>(local type: Local.Type) -> Local {
+        get { screens[local: type] }
+        set { screens[local: type] = newValue }
+    }
 
     public mutating func notify(_ text: String, _ level: Notice.Level = .info) {
         notices.append(Notice(text, level, at: now))

@@ -135,18 +135,23 @@ public struct KeyMap: Sendable, Equatable {
     public func keys(for command: Command) -> [Key] { bindings.filter { $0.command == command }.map(\.key) }
 
     /// The default bindings: what k9s and less users expect.
-    public static let standard = KeyMap([
-        (.char("q"), .quit), (.ctrl("c"), .quit), (.char("?"), .help), (.char(":"), .palette), (.char("/"), .filter),
-        (.ctrl("r"), .reload), (.char("R"), .reload), (.enter, .open), (.escape, .back),
-        (.char("1"), .view(.dashboard)), (.char("2"), .view(.jobs)), (.char("3"), .view(.system)), (.char("4"), .view(.workers)),
-        (.char("5"), .view(.managers)), (.char("6"), .view(.logs)), (.char("7"), .view(.config)), (.char("8"), .view(.analytics)),
-        (.tab, .nextView), (.backTab, .previousView),
-        (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
-        (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
-        (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
-        (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
-        (.char("."), .actionMenu), (.char("!"), .retryAction)
-    ])
+    public static let standard: KeyMap = {
+        let general: [(Key, Command)] = [
+            (.char("q"), .quit), (.ctrl("c"), .quit), (.char("?"), .help), (.char(":"), .palette), (.char("/"), .filter),
+            (.ctrl("r"), .reload), (.char("R"), .reload), (.enter, .open), (.escape, .back)
+        ]
+        // The tabs take keys 1–9, in the registry's order.
+        let tabs = ViewID.allCases.prefix(9).enumerated().map { (Key.char(Character(String($0.offset + 1))), Command.view($0.element)) }
+        let navigation: [(Key, Command)] = [
+            (.tab, .nextView), (.backTab, .previousView),
+            (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
+            (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
+            (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
+            (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
+            (.char("."), .actionMenu), (.char("!"), .retryAction)
+        ]
+        return KeyMap(general + tabs + navigation)
+    }()
 
     public static func describe(_ key: Key) -> String {
         switch key {

@@ -2,57 +2,6 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
-/// The eight admin views, in tab order (keys 1–8).
-public enum ViewID: Int, CaseIterable, Sendable, Equatable {
-    case dashboard, jobs, system, workers, managers, logs, config, analytics
-
-    public var title: String {
-        switch self {
-        case .dashboard: return "Dashboard"
-        case .jobs: return "Jobs & Queue"
-        case .system: return "System Controls"
-        case .workers: return "Agents & Workers"
-        case .managers: return "Managers"
-        case .logs: return "System Logs"
-        case .config: return "Configuration"
-        case .analytics: return "Analytics"
-        }
-    }
-
-    /// The tab label when the long titles do not fit.
-    public var shortTitle: String {
-        switch self {
-        case .dashboard: return "Dash"
-        case .jobs: return "Jobs"
-        case .system: return "System"
-        case .workers: return "Workers"
-        case .managers: return "Managers"
-        case .logs: return "Logs"
-        case .config: return "Config"
-        case .analytics: return "Analytics"
-        }
-    }
-
-    /// Names the command palette accepts (`:jobs`, `:q`, `:wk` …).
-    public var aliases: [String] {
-        switch self {
-        case .dashboard: return ["dashboard", "dash", "home", "d"]
-        case .jobs: return ["jobs", "job", "queue", "queues", "jobhistory", "j", "q"]
-        case .system: return ["system", "controls", "sys", "s"]
-        case .workers: return ["workers", "worker", "agents", "wk", "w"]
-        case .managers: return ["managers", "manager", "mgr", "m"]
-        case .logs: return ["logs", "log", "l"]
-        case .config: return ["config", "configuration", "cfg", "c"]
-        case .analytics: return ["analytics", "stats", "a"]
-        }
-    }
-
-    public static func named(_ name: String) -> ViewID? {
-        let n = name.lowercased()
-        return allCases.first { $0.aliases.contains(n) } ?? allCases.first { v in v.aliases.contains { $0.hasPrefix(n) && n.count >= 2 } }
-    }
-}
-
 /// A key press (or, with `--mouse`, a click or a wheel step), decoded from the terminal.
 public enum Key: Sendable, Equatable, Hashable {
     case char(Character)
@@ -176,16 +125,6 @@ public enum Overlay: Sendable, Equatable {
     case actionForm(ActionFormState)
     /// The confirmation dialog of an action (y/N, measured impact, or typed name and reason).
     case confirm(ActionConfirmState)
-}
-
-public enum DetailTarget: Sendable, Equatable {
-    case job(String)
-    case queue(String)
-    case worker(String)
-    case manager(String)
-    case log(Int)
-    case config(String)
-    case alert(Int)
 }
 
 /// Side effects requested by `update`, performed by the effect runner.

@@ -44,8 +44,7 @@ extension App {
             return []
         }
         if m.y == 0 {
-            let tabs = Tabs(ViewID.allCases.map(\.title), short: ViewID.allCases.map(\.shortTitle), selected: state.view.rawValue)
-            if let i = tabs.hit(x: m.x, width: state.width), let view = ViewID(rawValue: i) { switchTo(&state, view) }
+            if let i = tabs(state).hit(x: m.x, width: state.width) { switchTo(&state, ScreenRegistry.tabs[i]) }
             return []
         }
         let rect = Screens.tableRect(state)

@@ -2,7 +2,10 @@ import AgentOSCore
 import ConsoleUI
 import Foundation
 
-/// The pure update: folds one message into the state and returns the effects to perform.
+/// The pure update: folds one message into the state and returns the effects to perform (data,
+/// never performed here). The console's part routes: data messages to `state.sync`, action
+/// reports to `state.actions` (Actions/), keys to the overlays, the key map and the shown
+/// screen; then every screen folds the message into its own state (`Screen.receive`).
 public enum App {
     /// How often the console re-reads the cached snapshot while events flow (corrects drift).
     public static let refreshInterval: TimeInterval = 5
@@ -11,7 +14,14 @@ public enum App {
     /// reloading on every action of a burst would load Redis for nothing (docs/DECISIONS.md, D40).
     public static let minReloadSpacing: TimeInterval = 1
 
+    /// The console's own fold, then every screen's (`Screen.receive`).
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
+        var effects = consoleUpdate(&state, msg)
+        for screen in ScreenRegistry.all { effects += screen.receive(msg, &state) }
+        return effects
+    }
+
+    static func consoleUpdate(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         switch msg {
         case .key(let key):
             return handleKey(&state, key)
@@ -23,39 +33,18 @@ public enum App {
         case .tick(let date):
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
-            sampleQueues(&state)
             cycleWallboard(&state)
-            if let loaded = state.loadedAt, !state.reloadPending,
-                date.timeIntervalSince(loaded) >= (state.reloadDue ? minReloadSpacing : state.refreshInterval)
-            {
-                state.reloadPending = true
-                state.reloadDue = false
-                return [.reloadSnapshot]
-            }
-            return []
+            return state.sync.tick(date)
         case .snapshotLoaded(let snapshot):
-            state.reloadPending = false
-            state.counters.reloads += 1
-            if let failure = state.holder.accept(snapshot) {
-                state.notify(failure.description, .warning)
-            } else {
-                state.sequencer.reset(to: snapshot.eventSeq)
-                state.dataAsOf = state.now
-                state.loadedAt = state.now
-            }
+            if let refused = state.sync.loaded(snapshot, now: state.now) { state.notify(refused, .warning) }
             clampCursor(&state)
             return []
         case .snapshotFailed(let reason):
-            state.reloadPending = false
-            state.loadedAt = state.now
+            state.sync.loadFailed(now: state.now)
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
-        case .jobHistory(let id, let events):
-            state.jobHistory[id] = events
-            return []
-        case .configHistory(let key, let changes):
-            state.configHistory[key] = changes
-            return []
+        case .jobHistory, .configHistory:
+            return [] // the screens that show them keep them
         case .connection(let redis, let postgres):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
@@ -69,17 +58,6 @@ public enum App {
         }
     }
 
-    /// Keeps the last two minutes of queue depths for the dashboard trend lines (one sample per tick).
-    static func sampleQueues(_ state: inout AppState) {
-        guard let queues = state.snapshot?.queues else { return }
-        for q in queues {
-            var history = state.queueHistory[q.name, default: []]
-            history.append(Double(q.pending))
-            if history.count > 120 { history.removeFirst(history.count - 120) }
-            state.queueHistory[q.name] = history
-        }
-    }
-
     // MARK: events
 
     static func handleBus(_ state: inout AppState, _ message: BusMessage) -> [Effect] {
@@ -89,12 +67,7 @@ public enum App {
             state.connection.events = .up
             state.connection.downSince = nil
             if wasDown { state.notify("event stream reconnected", .success) }
-            if gapPossible || state.snapshot == nil || wasDown {
-                state.sequencer.forget()
-                state.reloadPending = true
-                return [.reloadSnapshot]
-            }
-            return []
+            return gapPossible || state.snapshot == nil || wasDown ? state.sync.resync() : []
         case .disconnected(let reason, let retry):
             let attempts: Int
             if case .down(_, _, let n) = state.connection.events { attempts = n + 1 } else { attempts = 1 }
@@ -102,20 +75,18 @@ public enum App {
             state.connection.events = .down(reason: reason, retryInMillis: retry, attempts: attempts)
             return []
         case .changedElsewhere:
-            return reloadUnlessPending(&state)
+            return state.sync.reloadUnlessPending()
         case .malformed(let failure):
-            state.counters.malformedEvents += 1
+            state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)
             return []
         case .event(let envelope):
-            switch state.sequencer.admit(envelope.seq) {
+            switch state.sync.admit(envelope) {
             case .stale:
-                state.counters.eventsStale += 1
                 return []
             case .gap:
-                state.counters.gaps += 1
                 apply(&state, envelope)
-                return reloadUnlessPending(&state)
+                return state.sync.reloadUnlessPending()
             case .apply:
                 return apply(&state, envelope)
             }
@@ -124,35 +95,21 @@ public enum App {
 
     @discardableResult
     static func apply(_ state: inout AppState, _ envelope: EventEnvelope) -> [Effect] {
-        if case .unknown = envelope.event {
-            state.counters.unknownEvents += 1
-            return []
-        }
-        state.holder.apply(envelope.event, at: envelope.ts)
-        state.counters.eventsApplied += 1
-        state.dataAsOf = state.now
+        guard state.sync.apply(envelope, now: state.now) else { return [] }
         switch envelope.event {
-        case .actionExecuted(let notice) where !(notice.requestID.map(state.ownRequestIDs.contains) ?? false):
+        case .actionExecuted(let notice) where !state.actions.sentHere(notice.requestID):
             state.notify(
                 "\(notice.user) ran \(notice.action)\(notice.target.map { " on \($0)" } ?? ""): \(notice.outcome)",
                 notice.outcome == "success" ? .success : .warning)
         case .cacheInvalidated:
-            // Within `minReloadSpacing` of the last load (or while one is on its way): the next tick reloads.
-            if let loaded = state.loadedAt, state.now.timeIntervalSince(loaded) < minReloadSpacing {
-                state.reloadDue = true
-                return []
-            }
-            return reloadUnlessPending(&state)
+            return state.sync.invalidated(now: state.now)
         case .maintenance(let m):
             state.notify(m.enabled ? "maintenance mode ON" : "maintenance mode off", m.enabled ? .warning : .info)
         default:
             break
         }
-        if case .detail(.job(let id)) = state.overlay, case .jobUpdated(let p) = envelope.event, p.id == id {
-            return [.loadJobHistory(id)]
-        }
-        if case .detail(.config(let key)) = state.overlay, case .configChanged(let entry) = envelope.event, entry.key == key {
-            return [.loadConfigHistory(key)]
+        if case .detail(let target) = state.overlay {
+            return ScreenRegistry.screen(target.screen).detailLoads(id: target.id, after: envelope.event)
         }
         return []
     }
@@ -207,19 +164,11 @@ public enum App {
         return run(&state, command)
     }
 
-    /// One snapshot reload, unless one is already on its way.
-    static func reloadUnlessPending(_ state: inout AppState) -> [Effect] {
-        guard !state.reloadPending else {
-            state.reloadDue = true // the load on its way may have started before this change
-            return []
-        }
-        state.reloadPending = true
-        return [.reloadSnapshot]
-    }
-
     /// Performs a key-map command.
     public static func run(_ state: inout AppState, _ command: Command) -> [Effect] {
+        if let effects = state.screen.run(command, &state) { return effects }
         let visible = visibleRows(state)
+        let tabs = ScreenRegistry.tabs
         switch command {
         case .quit:
             state.quitting = true
@@ -227,9 +176,9 @@ public enum App {
         case .view(let v):
             switchTo(&state, v)
         case .nextView:
-            switchTo(&state, ViewID(rawValue: (state.view.rawValue + 1) % ViewID.allCases.count)!)
+            switchTo(&state, tabs[(state.view.tabIndex + 1) % tabs.count])
         case .previousView:
-            switchTo(&state, ViewID(rawValue: (state.view.rawValue + ViewID.allCases.count - 1) % ViewID.allCases.count)!)
+            switchTo(&state, tabs[(state.view.tabIndex + tabs.count - 1) % tabs.count])
         case .help:
             state.overlay = .help
         case .palette:
@@ -267,25 +216,19 @@ public enum App {
             move(&state, 1, visible)
             clampCursor(&state)
         case .nextPane, .previousPane:
-            let pane = command == .nextPane ? 1 : 0
-            if state.view == .jobs && state.current.pane != pane {
-                // Another list: its own selection, marks, sort and filter.
-                var fresh = ViewState()
-                fresh.pane = pane
-                state.current = fresh
+            let panes = ScreenRegistry.panes(of: state.view).map(\.id)
+            guard let i = panes.firstIndex(of: state.screen.id) else { break }
+            let pane = panes[command == .nextPane ? min(i + 1, panes.count - 1) : max(i - 1, 0)]
+            if pane != panes[i] {
+                // Another list: a fresh selection, marks, sort and filter.
+                state.screens.show(pane, in: state.view)
+                state.screens[list: pane] = ListState()
                 clampCursor(&state)
             }
-        case .follow:
-            if state.view == .logs {
-                state.followLogs.toggle()
-                if state.followLogs { move(&state, Int.max / 2, visible) }
-            }
-        case .window:
-            let all = AppState.analyticsWindows
-            state.analyticsWindow = all[((all.firstIndex(of: state.analyticsWindow) ?? 0) + 1) % all.count]
+        case .follow, .window:
+            break // the screens that have them
         case .reload:
-            state.reloadPending = true
-            return [.reloadSnapshot]
+            return state.sync.reload()
         case .actionMenu:
             return openActionMenu(&state)
         case .retryAction:
@@ -294,8 +237,7 @@ public enum App {
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
                 state.detailOffset = 0
-                if case .job(let id) = target { return [.loadJobHistory(id)] }
-                if case .config(let key) = target { return [.loadConfigHistory(key)] }
+                return state.screen.detailLoads(id: target.id, after: nil)
             }
         }
         return []
@@ -312,8 +254,7 @@ public enum App {
         let count = list.count
         state.current.cursor.move(delta, count: count, visible: visible)
         state.current.selectedID = count == 0 ? nil : list.id(state.current.cursor.selected)
-        if state.view == .logs && delta < 0 { state.followLogs = false }
-        if state.view == .logs && state.current.cursor.selected == count - 1 && delta > 0 { state.followLogs = true }
+        state.screen.cursorMoved(&state, delta: delta, count: count)
     }
 
     /// Once per frame, after a batch of messages: keeps the selection on the same item when rows
@@ -326,7 +267,7 @@ public enum App {
         let list = Screens.listing(state)
         let count = list.count
         let selected = state.current.cursor.selected
-        if state.view == .logs && state.followLogs {
+        if state.screen.pinsCursorToEnd(state) {
             state.current.cursor.selected = max(0, count - 1)
         } else if let id = state.current.selectedID, !(selected < count && list.id(selected) == id), let i = list.position(of: id) {
             // The selection stays on its item; the viewport does not scroll by itself, so rows
@@ -379,8 +320,7 @@ public enum App {
                 return []
             }
             if ["reload", "refresh"].contains(command) {
-                state.reloadPending = true
-                return [.reloadSnapshot]
+                return state.sync.reload()
             }
             if let view = ViewID.named(command) {
                 switchTo(&state, view)
@@ -396,7 +336,7 @@ public enum App {
     /// Palette suggestions for what has been typed.
     public static func paletteCompletions(_ text: String) -> [String] {
         let t = text.lowercased()
-        let names = ViewID.allCases.flatMap(\.aliases) + ["help", "quit", "reload"]
+        let names = ScreenRegistry.all.flatMap(\.aliases) + ["help", "quit", "reload"]
         return names.filter { $0.hasPrefix(t) && $0 != t }.sorted { ($0.count, $0) < ($1.count, $1) }
     }
 }

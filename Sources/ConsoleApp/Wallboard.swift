@@ -3,7 +3,8 @@ import ConsoleUI
 import Foundation
 
 /// `--wallboard`: a read-only console for a screen on the wall. It shows the chosen views in turn,
-/// without a cursor, with large figures and charts, and a staleness banner while the data is not current.
+/// without a cursor, with large figures and charts (each screen's `renderWallboard`), and a
+/// staleness banner while the data is not current.
 public struct Wallboard: Sendable, Equatable {
     public var views: [ViewID]
     /// Seconds each view stays.
@@ -60,9 +61,8 @@ extension App {
             w.shownSince = state.now
             state.view = w.views[w.index]
         } else if command == .reload {
-            state.reloadPending = true
             state.wallboard = w
-            return [.reloadSnapshot]
+            return state.sync.reload()
         }
         state.wallboard = w
         return []
@@ -72,14 +72,14 @@ extension App {
     /// is down, or no fresh data arrived for three refresh intervals.
     public static func staleness(_ state: AppState) -> String? {
         let c = state.connection
-        let asOf = state.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
+        let asOf = state.sync.dataAsOf.map { " · data as of \(Fmt.clock($0))" } ?? ""
         if case .down(_, let retry, let attempts) = c.events {
             let since = c.downSince.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "?"
             return "STALE · event stream down \(since) (attempt \(attempts), retry in \(Fmt.ms(Double(retry))))\(asOf)"
         }
         if case .down = c.redis { return "STALE · redis unreachable\(asOf)" }
         if case .down = c.postgres { return "STALE · postgres unreachable\(asOf)" }
-        if let at = state.dataAsOf, state.now.timeIntervalSince(at) > max(15, 3 * state.refreshInterval) {
+        if let at = state.sync.dataAsOf, state.now.timeIntervalSince(at) > max(15, 3 * state.refreshInterval) {
             return "STALE · no fresh data for \(Fmt.age(state.now.timeIntervalSince(at)))\(asOf)"
         }
         return nil
@@ -114,12 +114,7 @@ extension App {
         if state.snapshot == nil {
             b.put("waiting for the first snapshot…", in: body.centered(width: 40, height: 1), Style(.muted), align: .center)
         } else {
-            switch state.view {
-            case .dashboard: wallboardFigures(state, &b, body)
-            case .analytics: wallboardCharts(state, &b, body)
-            case .workers: wallboardWorkers(state, &b, body)
-            default: wallboardTable(state, &b, body)
-            }
+            state.screen.renderWallboard(state, &b, body)
         }
         renderStatus(state, &b)
     }
@@ -152,99 +147,11 @@ extension App {
         }
     }
 
-    static func wallboardFigures(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
-        guard let s = state.snapshot else { return }
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
-        let up = s.workers.filter { $0.status.isUp }.count
-        let failed = s.jobs.count(.failed)
-        let activeAlerts = s.alerts.filter { $0.status == .active }.count
-        let rate = s.analytics.successRate
-        let tiles: [(label: String, value: String, style: Style)] = [
-            ("QUEUED", short(s.jobs.count(.queued)), Style(.accent, [.bold])),
-            ("RUNNING", short(s.jobs.count(.running)), Style(.ok, [.bold])),
-            ("FAILED", short(failed), failed > 0 ? Style(.danger, [.bold]) : Style(.ok, [.bold])),
-            ("DONE / MIN", short(Int(perMinute.rounded())), Style(.chart1, [.bold])),
-            (
-                "SUCCESS", rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
-                (rate ?? 1) < 0.9 ? Style(.warning, [.bold]) : Style(.ok, [.bold])
-            ),
-            ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]))
-        ]
-        // Figures on top, the throughput trend and the alerts under them where there is room.
-        let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
-        let (top, rest) = body.splitTop(tilesHeight)
-        bigTiles(tiles, &b, top)
-        guard rest.height >= 3 else { return }
-        let (chart, alerts) = rest.splitTop(activeAlerts > 0 ? rest.height / 2 : rest.height)
-        b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
-        AreaChart(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
-        var y = alerts.y
-        for alert in s.alerts where alert.status == .active && y < alerts.maxY {
-            b.put(
-                "\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)",
-                in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
-                Screens.severityStyle(alert.severity).bold())
-            y += 1
-        }
-    }
-
-    static func wallboardCharts(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
-        guard let s = state.snapshot else { return }
-        let since = state.now.addingTimeInterval(-Double(state.analyticsWindow) * 60)
-        let series = s.analytics.throughput.filter { $0.minute >= since }
-        let halves = body.rows([1, 1], gap: 1)
-        let last = series.last?.completed ?? 0
-        b.put(
-            "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
-            Style(.title, [.bold]), maxWidth: body.width - 2)
-        AreaChart(series.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
-        let done = series.reduce(0) { $0 + $1.completed }
-        let failed = series.reduce(0) { $0 + $1.failed }
-        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
-        b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
-        AreaChart(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
-            .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
-    }
-
-    /// A tile per worker, coloured by its state, with its busy slots.
-    static func wallboardWorkers(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
-        guard let s = state.snapshot, !s.workers.isEmpty else { return }
-        let up = s.workers.filter { $0.status.isUp }.count
-        b.put(
-            "\(up) of \(s.workers.count) workers up", in: Rect(x: body.x, y: body.y, width: body.width, height: 1),
-            up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]), align: .center)
-        let area = body.inset(top: 1)
-        let columns = max(1, min(s.workers.count, area.width / 22))
-        let rowCount = (s.workers.count + columns - 1) / columns
-        let tileHeight = max(1, min(5, area.height / max(1, rowCount)))
-        for (i, worker) in s.workers.enumerated() {
-            let col = i % columns
-            let row = i / columns
-            let cells = area.columns(Array(repeating: 1, count: columns), gap: 1)
-            let tile = Rect(
-                x: cells[col].x, y: area.y + row * tileHeight, width: cells[col].width, height: max(1, tileHeight - (tileHeight > 2 ? 1 : 0)))
-            guard tile.maxY <= area.maxY else { break }
-            let token: ThemeToken = !worker.status.isUp ? .danger : worker.status == .online ? .ok : .warning
-            let style = Style(token, bg: .background, [.bold])
-            b.fill(tile, " ", style)
-            b.put(worker.id, in: Rect(x: tile.x + 1, y: tile.y, width: tile.width - 2, height: 1), style)
-            let detail = "\(worker.status.rawValue)  \(worker.active)/\(worker.concurrency) busy"
-            if tile.height > 1 {
-                b.put(detail, in: Rect(x: tile.x + 1, y: tile.y + 1, width: tile.width - 2, height: 1), Style(.text, bg: .background))
-            } else {
-                b.put(" " + worker.status.rawValue, in: Rect(x: tile.maxX - 10, y: tile.y, width: 10, height: 1), style, align: .right)
-            }
-        }
-    }
-
-    /// Any other view: its table, without a selection bar.
-    static func wallboardTable(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+    /// A screen's table without a selection bar: its first rows, or its last (`fromEnd`).
+    static func wallboardTable(_ state: AppState, _ b: inout CellBuffer, _ body: Rect, fromEnd: Bool = false) {
         let list = Screens.listing(state)
         let visible = Table.visibleRows(in: body)
-        let start = state.view == .logs ? max(0, list.count - visible) : 0
+        let start = fromEnd ? max(0, list.count - visible) : 0
         let rows = (start..<min(list.count, start + visible)).map { list.item($0).row }
         Table(columns: Screens.columns(state), rows: rows, cursor: TableCursor(selected: -1), focused: false, emptyMessage: "nothing here yet")
             .render(into: &b, rect: body)

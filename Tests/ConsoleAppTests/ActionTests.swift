@@ -43,7 +43,7 @@ final class ActionHarness: @unchecked Sendable {
             if let why = embedded.unsupported(spec) { state.actionUnavailable[spec.name] = why }
         }
         reload()
-        press(.char(Character(String(view.rawValue + 1))))
+        press(.char(Character(String(view.tabIndex + 1))))
     }
 
     func reload() {
@@ -71,7 +71,7 @@ final class ActionHarness: @unchecked Sendable {
                 }
                 perform(App.update(&state, .impactMeasured(token: token, result)))
             case .reloadSnapshot:
-                state.reloadPending = false
+                state.sync.reloadPending = false
                 reload()
             default:
                 break
@@ -188,7 +188,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(Set(h.dispatched.compactMap(\.idempotencyKey)).count == 3, "one idempotency key per row")
         for id in ids { #expect(h.job(id)?.status == .cancelled) }
         #expect(h.lastNotice == "job.cancel: 3 of 3 done", "one notice for the lot: \(h.state.notices.map(\.text))")
-        #expect(h.state.current.markedIDs.isEmpty && h.state.bulkRuns.isEmpty)
+        #expect(h.state.current.markedIDs.isEmpty && h.state.actions.bulkRuns.isEmpty)
         #expect(h.audit.records.filter { $0.draft.action == "job.cancel" }.count == 6, "an intent and an outcome row per job")
 
         // A critical action on marked queues wants their count typed, then a reason; each request carries its own queue as the confirmation.
@@ -225,7 +225,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         let h = ActionHarness(view: .jobs)
         let id = try #require(Self.queuedJob(h))
         h.press(.enter)
-        #expect(h.state.overlay == .detail(.job(id)))
+        #expect(h.state.overlay == .detail(DetailTarget(.jobs, id)))
         h.press(.char("c"))
         guard case .confirm(let dialog) = h.state.overlay else {
             Issue.record("no dialog: \(h.state.overlay)")

@@ -28,7 +28,7 @@ enum Fixture {
             operatorInfo: OperatorInfo(user: "alice", role: "admin"), now: now, width: width, height: height)
         state.connection.events = .up
         _ = App.update(&state, .snapshotLoaded(snapshot))
-        _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
+        _ = App.update(&state, .key(.char(Character(String(view.tabIndex + 1)))))
         return state
     }
 

@@ -32,7 +32,7 @@ import Testing
         _ = click(&s, 10, rect.y + 1 + 4)
         #expect(s.current.cursor.selected == 4 && s.overlay == .none)
         let effects = click(&s, 10, rect.y + 1 + 4)
-        guard case .detail(.job) = s.overlay else {
+        guard case .detail(let target) = s.overlay, target.screen == .jobs else {
             Issue.record("no job detail: \(s.overlay)")
             return
         }

@@ -157,7 +157,7 @@ struct ReliabilityFuzzTests {
             guard let snapshot else { continue }
             var state = Self.hostileState(snapshot, width: 132, height: 40, &rng)
             for view in ViewID.allCases {
-                _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
+                _ = App.update(&state, .key(.char(Character(String(view.tabIndex + 1)))))
                 escapes += Self.unsafeCells(App.render(state))
                 _ = App.update(&state, .key(.enter))
                 escapes += Self.unsafeCells(App.render(state))
@@ -230,7 +230,7 @@ struct ReliabilityFuzzTests {
                     frames += 1
                 }
                 for view in ViewID.allCases {
-                    _ = App.update(&state, .key(.char(Character(String(view.rawValue + 1)))))
+                    _ = App.update(&state, .key(.char(Character(String(view.tabIndex + 1)))))
                     draw()
                     _ = App.update(&state, .key(.enter))
                     draw()

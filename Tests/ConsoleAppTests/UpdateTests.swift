@@ -75,13 +75,14 @@ import Testing
     @Test func enterOpensDetailAndLoadsHistoryEscCloses() {
         var s = Fixture.state(view: .jobs)
         let effects = Self.fold(&s, [.enter])
-        guard case .detail(.job(let id)) = s.overlay else {
+        guard case .detail(let target) = s.overlay, target.screen == .jobs else {
             Issue.record("no detail: \(s.overlay)")
             return
         }
+        let id = target.id
         #expect(effects == [.loadJobHistory(id)])
         _ = App.update(&s, .jobHistory(id, [JobEvent(jobID: id, ts: Fixture.now, type: "created")]))
-        #expect(s.jobHistory[id]?.count == 1)
+        #expect(s[local: JobsScreen.Local.self].history[id]?.count == 1)
         _ = Self.fold(&s, [.char("j")])
         #expect(s.current.cursor.selected == 0, "keys do not leak through an overlay")
         _ = Self.fold(&s, [.escape])
@@ -91,10 +92,11 @@ import Testing
     @Test func aLongDrillDownScrollsWithTheMovementKeys() {
         var s = Fixture.state(view: .jobs)
         _ = Self.fold(&s, [.enter])
-        guard case .detail(.job(let id)) = s.overlay else {
+        guard case .detail(let target) = s.overlay, target.screen == .jobs else {
             Issue.record("no detail: \(s.overlay)")
             return
         }
+        let id = target.id
         // Sixty timeline entries: far more than 24 rows.
         let events = (0..<60).map { JobEvent(jobID: id, ts: Fixture.now.addingTimeInterval(Double($0)), type: "progress", message: "step \($0)") }
         _ = App.update(&s, .jobHistory(id, events))
@@ -112,7 +114,7 @@ import Testing
         #expect(s.detailOffset == 0 && App.render(s).text().contains("id:"))
         _ = Self.fold(&s, [.pageDown])
         #expect(s.detailOffset > 10)
-        #expect(s.overlay == .detail(.job(id)) && s.current.cursor.selected == 0, "the list under it did not move")
+        #expect(s.overlay == .detail(DetailTarget(.jobs, id)) && s.current.cursor.selected == 0, "the list under it did not move")
         // Opening another drill-down starts at its top.
         _ = Self.fold(&s, [.escape, .enter])
         #expect(s.detailOffset == 0)
@@ -122,10 +124,11 @@ import Testing
         var s = Fixture.state(width: 120, height: 40, view: .config)
         _ = Self.fold(&s, [.char("g")])
         let effects = Self.fold(&s, [.enter])
-        guard case .detail(.config(let key)) = s.overlay else {
+        guard case .detail(let target) = s.overlay, target.screen == .config else {
             Issue.record("no detail: \(s.overlay)")
             return
         }
+        let key = target.id
         #expect(effects == [.loadConfigHistory(key)])
         var screen = App.render(s).text()
         #expect(screen.contains("History") && screen.contains("loading…"))
@@ -149,11 +152,11 @@ import Testing
 
     @Test func analyticsWindowCycles() {
         var s = Fixture.state(view: .analytics)
-        #expect(s.analyticsWindow == 60)
+        #expect(s[local: AnalyticsScreen.Local.self].window == 60)
         _ = Self.fold(&s, [.char("w")])
-        #expect(s.analyticsWindow == 360)
+        #expect(s[local: AnalyticsScreen.Local.self].window == 360)
         _ = Self.fold(&s, [.char("w")])
-        #expect(s.analyticsWindow == 15 && App.render(s).row(2).contains("last 15 min"))
+        #expect(s[local: AnalyticsScreen.Local.self].window == 15 && App.render(s).row(2).contains("last 15 min"))
     }
 
     @Test func quitAndHelp() {
@@ -176,13 +179,13 @@ import Testing
         #expect(Screens.items(s).contains { $0.id == "new-job" })
         let stale = EventEnvelope(seq: 99, ts: Fixture.now, source: "t", event: .jobDeleted(id: "new-job"))
         _ = App.update(&s, .bus(.event(stale)))
-        #expect(s.counters.eventsStale == 1 && Screens.items(s).contains { $0.id == "new-job" })
+        #expect(s.sync.counters.eventsStale == 1 && Screens.items(s).contains { $0.id == "new-job" })
         let gap = EventEnvelope(seq: 110, ts: Fixture.now, source: "t", event: .jobUpdated(JobPatch(id: "new-job", status: .running)))
         #expect(App.update(&s, .bus(.event(gap))) == [.reloadSnapshot])
-        #expect(s.counters.gaps == 1)
+        #expect(s.sync.counters.gaps == 1)
         let unknown = EventEnvelope(seq: 111, ts: Fixture.now, source: "t", event: .unknown(type: "x.y"))
         _ = App.update(&s, .bus(.event(unknown)))
-        #expect(s.counters.unknownEvents == 1)
+        #expect(s.sync.counters.unknownEvents == 1)
     }
 
     @Test func invalidationsReloadAtMostOncePerSpacing() {
@@ -194,12 +197,12 @@ import Testing
             return App.update(&s, .bus(.event(EventEnvelope(seq: seq, ts: Fixture.now, source: "t", event: .cacheInvalidated))))
         }
         // A burst right after a load: nothing now, one reload on the first tick a second after the load.
-        #expect(invalidate().isEmpty && invalidate().isEmpty && s.reloadDue)
+        #expect(invalidate().isEmpty && invalidate().isEmpty && s.sync.reloadDue)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(0.5))).isEmpty)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.0))) == [.reloadSnapshot])
-        #expect(!s.reloadDue && s.reloadPending)
+        #expect(!s.sync.reloadDue && s.sync.reloadPending)
         // A change while that load is on its way may not be in it: reloaded again after the spacing.
-        #expect(invalidate().isEmpty && s.reloadDue)
+        #expect(invalidate().isEmpty && s.sync.reloadDue)
         _ = App.update(&s, .snapshotLoaded(Fixture.snapshot)) // loaded at 1.0
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(1.5))).isEmpty)
         #expect(App.update(&s, .tick(Fixture.now.addingTimeInterval(2.0))) == [.reloadSnapshot])
@@ -216,7 +219,7 @@ import Testing
         var s = Fixture.state()
         s.sequencer.reset(to: 41)
         #expect(App.update(&s, .bus(.changedElsewhere)) == [.reloadSnapshot])
-        #expect(App.update(&s, .bus(.changedElsewhere)).isEmpty && s.reloadDue, "one load at a time")
+        #expect(App.update(&s, .bus(.changedElsewhere)).isEmpty && s.sync.reloadDue, "one load at a time")
         #expect(s.sequencer.admit(43) == .gap(expected: 42, got: 43), "the sequence is not forgotten")
     }
 

@@ -26,13 +26,7 @@ extension App {
         return [HelpOverlay.Section("Actions — \(actionContextTitle(state))", lines)] + state.keyMap.helpSections()
     }
 
-    static func actionContextTitle(_ state: AppState) -> String {
-        switch state.view {
-        case .dashboard: return "Dashboard quick actions"
-        case .jobs: return state.current.pane == 0 ? "jobs" : "queues"
-        default: return state.view.title
-        }
-    }
+    static func actionContextTitle(_ state: AppState) -> String { state.screen.actionsTitle }
 
     static func plural(_ n: Int, _ noun: String) -> String { "\(Fmt.count(n)) \(noun)\(n == 1 ? "" : "s")" }
 
@@ -92,7 +86,7 @@ extension App {
         let width = min(max(20, body.width - 8), rows.map { DisplayWidth.of($0) }.max() ?? 20)
         var lines: [(text: String, style: Style)] = []
         let context: String
-        if state.view == .dashboard {
+        if !state.screen.actionsAimAtSelection {
             context = "quick actions on the whole fleet"
         } else if let id = selectedItemID(state) {
             context = "on the selection: \(id)"

@@ -3,6 +3,8 @@ import Foundation
 
 /// The action flow, as pure folds: key → (menu) → form for missing fields → dialog by the
 /// spec's confirmation → `.dispatch` effect → `.actionFinished` notice (and `!` to retry).
+/// The actions come from the shown screen (`Screen.actionEntries`); the requests on their way
+/// live in `state.actions` (`ActionFlow`).
 extension App {
     // MARK: starting
 
@@ -34,10 +36,9 @@ extension App {
             state.notify("\(entry.spec.name) not available: \(why)", .warning)
             return []
         }
-        state.actionToken += 1
-        var pending = PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actionToken)
+        var pending = PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actions.nextToken())
         // Rows are marked: an action aimed at the selected row runs on each marked row instead.
-        if state.view != .dashboard, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
+        if state.screen.actionsAimAtSelection, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
             pending.bulk = state.current.markedIDs.sorted().map { id in
                 var payload = entry.payload
                 payload[field] = .string(id)
@@ -85,20 +86,13 @@ extension App {
         state.overlay = .none
         if !pending.bulk.isEmpty { return dispatchBulk(&state, pending, reason: reason) }
         let request = ActionRequest(
-            action: pending.spec.name, payload: pending.payload, actor: state.actor,
+            action: pending.spec.name, payload: pending.payload, actor: state.actions.actor,
             idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
         return send(&state, request, retry: false)
     }
 
-    /// Remembers a request until its report comes back; its own `action.executed` event needs no second notice.
-    static func track(_ state: inout AppState, _ request: ActionRequest) {
-        state.actionsInFlight[request.requestID] = request
-        state.ownRequestIDs.append(request.requestID.uuidString.lowercased())
-        if state.ownRequestIDs.count > 50 { state.ownRequestIDs.removeFirst(state.ownRequestIDs.count - 50) }
-    }
-
     static func send(_ state: inout AppState, _ request: ActionRequest, retry: Bool) -> [Effect] {
-        track(&state, request)
+        state.actions.track(request)
         let target = ActionCatalog.spec(request.action).map { PendingAction(spec: $0, payload: request.payload, token: 0).targetPhrase } ?? ""
         state.notify("\(retry ? "retrying" : "running") \(request.action)\(target == "the system" ? "" : " on \(target)")…", .info)
         return [.dispatch(request)]
@@ -109,12 +103,12 @@ extension App {
     static func dispatchBulk(_ state: inout AppState, _ pending: PendingAction, reason: String?) -> [Effect] {
         let requests = pending.bulk.map { payload in
             ActionRequest(
-                action: pending.spec.name, payload: payload, actor: state.actor, idempotencyKey: newIdempotencyKey(), reason: reason,
+                action: pending.spec.name, payload: payload, actor: state.actions.actor, idempotencyKey: newIdempotencyKey(), reason: reason,
                 confirmation: pending.spec.confirmation == .typed
                     ? PendingAction(spec: pending.spec, payload: payload, token: 0).target : nil)
         }
-        for request in requests { track(&state, request) }
-        state.bulkRuns.append(BulkRun(action: pending.spec.name, requests: requests.map(\.requestID)))
+        for request in requests { state.actions.track(request) }
+        state.actions.bulkRuns.append(BulkRun(action: pending.spec.name, requests: requests.map(\.requestID)))
         state.current.markedIDs = []
         state.notify("running \(pending.spec.name) on \(pending.targetPhrase)…", .info)
         return requests.map { .dispatch($0) }
@@ -123,11 +117,11 @@ extension App {
     /// `!`: the last failed action again, with the same idempotency key and payload.
     static func retryLastFailed(_ state: inout AppState) -> [Effect] {
         guard !state.readOnly else { return openActionMenu(&state) }
-        guard var request = state.lastFailedAction else {
+        guard var request = state.actions.lastFailed else {
             state.notify("no failed action to retry", .info)
             return []
         }
-        state.lastFailedAction = nil
+        state.actions.lastFailed = nil
         request.requestID = UUID()
         return send(&state, request, retry: true)
     }
@@ -135,43 +129,28 @@ extension App {
     // MARK: results
 
     static func actionFinished(_ state: inout AppState, _ report: ActionReport) -> [Effect] {
-        let request = state.actionsInFlight.removeValue(forKey: report.requestID)
-        if let i = state.bulkRuns.firstIndex(where: { $0.waiting.contains(report.requestID) }) {
-            return bulkFinished(&state, i, report, request)
-        }
-        if report.succeeded {
-            state.notify("\(report.action): \(compactIDs(report.message))", .success)
-            for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
-            return reloadUnlessPending(&state)
-        } else {
-            state.lastFailedAction = request
+        switch state.actions.finish(report) {
+        case .single(let request):
+            if report.succeeded {
+                state.notify("\(report.action): \(compactIDs(report.message))", .success)
+                for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
+                return state.sync.reloadUnlessPending()
+            }
             state.notify("\(report.action) failed: \(failureText(report))\(request == nil ? "" : " — ! retries")", .error)
-        }
-        return []
-    }
-
-    /// One request of a bulk action ended: counted; when the last one ends, one notice.
-    static func bulkFinished(_ state: inout AppState, _ i: Int, _ report: ActionReport, _ request: ActionRequest?) -> [Effect] {
-        var run = state.bulkRuns[i]
-        run.waiting.remove(report.requestID)
-        if report.succeeded {
-            run.succeeded += 1
-        } else {
-            run.failures.append(failureText(report))
-            if let request { state.lastFailedAction = request }
-        }
-        guard run.waiting.isEmpty else {
-            state.bulkRuns[i] = run
             return []
+        case .bulkRunning:
+            return []
+        case .bulkDone(let run):
+            // One notice when the last request of a bulk action has ended.
+            if run.failures.isEmpty {
+                state.notify("\(run.action): \(run.succeeded) of \(run.total) done", .success)
+            } else {
+                state.notify(
+                    "\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last",
+                    .error)
+            }
+            return run.succeeded > 0 ? state.sync.reloadUnlessPending() : []
         }
-        state.bulkRuns.remove(at: i)
-        if run.failures.isEmpty {
-            state.notify("\(run.action): \(run.succeeded) of \(run.total) done", .success)
-        } else {
-            state.notify(
-                "\(run.action): \(run.succeeded) of \(run.total) done, \(run.failures.count) failed: \(run.failures[0]) — ! retries the last", .error)
-        }
-        return run.succeeded > 0 ? reloadUnlessPending(&state) : []
     }
 
     static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {

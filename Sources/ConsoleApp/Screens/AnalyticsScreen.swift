@@ -1,0 +1,110 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+extension ViewID {
+    public static let analytics = ViewID(rawValue: "analytics")
+}
+
+/// Throughput, success rate and stage latency over a window, and the error classes.
+public struct AnalyticsScreen: Screen {
+    public struct Local: ScreenLocalState {
+        /// Minutes of history the charts show.
+        public var window = 60
+        public init() {}
+    }
+
+    /// The windows `w` steps through.
+    public static let windows = [15, 60, 360]
+
+    public var id: ViewID { .analytics }
+    public var title: String { "Analytics" }
+    public var aliases: [String] { ["analytics", "stats", "a"] }
+    public var actionView: ActionView? { .analytics }
+
+    public func columns(_ state: AppState) -> [TableColumn] {
+        [
+            TableColumn("ERROR CLASS", .flex(weight: 2, min: 16), priority: 9), TableColumn("COUNT", .fixed(6), align: .right, priority: 9),
+            TableColumn("LAST SEEN", .fixed(9), align: .right, priority: 6)
+        ]
+    }
+
+    public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        let now = state.now
+        return Screens.ListSource(s.analytics.errorClasses, id: \.name) { e in
+            ListItem(
+                id: e.name, row: TableRow([e.name, Fmt.count(e.count), Fmt.age(since: e.lastSeen, now: now)], style: Style(.danger)),
+                sort: [.text(e.name), .number(Double(e.count)), .number(-(e.lastSeen?.timeIntervalSince1970 ?? 0))],
+                search: e.name)
+        }
+    }
+
+    public func tableRect(_ state: AppState, body: Rect) -> Rect {
+        let top = min(max(8, body.height / 2), body.height - 2)
+        return Rect(x: body.x, y: body.y + top, width: body.width, height: body.height - top)
+    }
+
+    public func run(_ command: Command, _ state: inout AppState) -> [Effect]? {
+        guard command == .window else { return nil }
+        let all = Self.windows
+        let window = state[local: Local.self].window
+        state[local: Local.self].window = all[((all.firstIndex(of: window) ?? 0) + 1) % all.count]
+        return []
+    }
+
+    public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
+        spec.field("window") != nil ? (["window": .int(state[local: Local.self].window)], nil) : ([:], nil)
+    }
+
+    public func render(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let s = state.snapshot else { return }
+        let table = tableRect(state, body: body)
+        let top = Rect(x: body.x, y: body.y, width: body.width, height: table.y - body.y)
+        let (left, right) = top.splitLeft(top.width / 2)
+        let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
+        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let window = state[local: Local.self].window >= 60 ? "\(state[local: Local.self].window / 60) h" : "\(state[local: Local.self].window) min"
+        b.put(
+            "Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
+            maxWidth: left.width - 1)
+        Sparkline(series.map { Double($0.completed) }, style: Style(.chart1))
+            .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
+        let peak = series.map(\.completed).max() ?? 0
+        b.put("peak \(peak)/min · last \(series.last?.completed ?? 0)/min", x: left.x + 1, y: left.y + 2, Style(.muted), maxWidth: left.width - 1)
+        let done = series.reduce(0) { $0 + $1.completed }
+        let failed = series.reduce(0) { $0 + $1.failed }
+        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        b.put("Success rate \(Fmt.percent(rate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
+        Sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
+            .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 4, width: left.width - 2, height: 1))
+        b.put("Stage latency p50 / p95", x: right.x + 1, y: right.y, Style(.title, [.bold]), maxWidth: right.width - 1)
+        let bars = s.analytics.stageLatency.map {
+            BarChart.Bar(Pipeline.shortName($0.stage), $0.p95Ms, display: "\(Fmt.ms($0.p50Ms)) / \(Fmt.ms($0.p95Ms))", style: Style(.chart3))
+        }
+        BarChart(bars).render(into: &b, rect: Rect(x: right.x + 1, y: right.y + 1, width: right.width - 2, height: right.height - 1))
+        if table.height > 1 {
+            b.hline(x: body.x, y: table.y - 1, width: body.width)
+            b.put(" Error classes (last hour) ", x: body.x + 2, y: table.y - 1, Style(.title, [.bold]))
+            App.renderTable(state, &b, table)
+        }
+    }
+
+    public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
+        guard let s = state.snapshot else { return }
+        let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
+        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let halves = body.rows([1, 1], gap: 1)
+        let last = series.last?.completed ?? 0
+        b.put(
+            "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
+            Style(.title, [.bold]), maxWidth: body.width - 2)
+        AreaChart(series.map { Double($0.completed) }, style: Style(.chart1))
+            .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
+        let done = series.reduce(0) { $0 + $1.completed }
+        let failed = series.reduce(0) { $0 + $1.failed }
+        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
+        AreaChart(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
+            .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
+    }
+}

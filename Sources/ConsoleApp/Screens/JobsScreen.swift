@@ -1,0 +1,133 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+extension ViewID {
+    public static let jobs = ViewID(rawValue: "jobs")
+}
+
+/// The recent jobs: the first pane of the Jobs & Queue tab.
+public struct JobsScreen: Screen {
+    /// The event timelines loaded for the jobs' drill-downs, by job id.
+    public struct Local: ScreenLocalState {
+        public var history: [String: [JobEvent]] = [:]
+        public init() {}
+    }
+
+    public var id: ViewID { .jobs }
+    public var title: String { "Jobs & Queue" }
+    public var shortTitle: String { "Jobs" }
+    public var aliases: [String] { ["jobs", "job", "jobhistory", "j"] }
+    public var actionView: ActionView? { .jobs }
+    public var actionsTitle: String { "jobs" }
+
+    public func columns(_ state: AppState) -> [TableColumn] {
+        [
+            TableColumn("ID", .fixed(8), priority: 9), TableColumn("NAME", .flex(weight: 3, min: 12), priority: 6),
+            TableColumn("STAGE", .fixed(10), priority: 8), TableColumn("STATUS", .fixed(9), priority: 9),
+            TableColumn("PROG", .fixed(4), align: .right, priority: 7), TableColumn("TRY", .fixed(3), align: .right, priority: 3),
+            TableColumn("WORKER", .flex(weight: 1, min: 10), priority: 2), TableColumn("OWNER", .fixed(9), priority: 4),
+            TableColumn("AGE", .fixed(4), align: .right, priority: 5)
+        ]
+    }
+
+    public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        let now = state.now
+        return Screens.ListSource(s.jobs.recent, id: \.id) { j in
+            let progress = j.status == .running ? "\(Int((j.progress * 100).rounded()))%" : j.status == .completed ? "100%" : "-"
+            return ListItem(
+                id: j.id,
+                row: TableRow(
+                    [
+                        Fmt.shortID(j.id), j.name, Pipeline.shortName(j.stage), j.status.rawValue, progress,
+                        String(j.attempts), j.workerID ?? "-", j.owner, Fmt.age(since: j.createdAt, now: now)
+                    ],
+                    style: Self.style(j.status)),
+                sort: [
+                    .text(j.id), .text(j.name), .number(Double(Pipeline.stages.firstIndex(of: j.stage) ?? 99)),
+                    .number(Double(JobStatus.allCases.firstIndex(of: j.status)!)), .number(j.progress), .number(Double(j.attempts)),
+                    .text(j.workerID ?? ""), .text(j.owner), .number(-j.createdAt.timeIntervalSince1970)
+                ],
+                search:
+                    "\(j.id) \(j.name) \(j.stage) \(j.queue) \(j.status.rawValue) \(j.owner) \(j.workerID ?? "") \(j.errorClass ?? "") \(j.error ?? "")"
+            )
+        }
+    }
+
+    /// The queue actions belong to the Queues pane.
+    public func offers(_ spec: ActionSpec) -> Bool { spec.view == .jobs && spec.targetField != "queue" }
+
+    public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
+        guard let id, spec.field("id") != nil else { return ([:], nil) }
+        return (["id": .string(id)], nil)
+    }
+
+    public func detailLoads(id: String, after event: AgentEvent?) -> [Effect] {
+        switch event {
+        case nil: return [.loadJobHistory(id)]
+        case .jobUpdated(let p)? where p.id == id: return [.loadJobHistory(id)]
+        default: return []
+        }
+    }
+
+    public func receive(_ msg: Msg, _ state: inout AppState) -> [Effect] {
+        if case .jobHistory(let id, let events) = msg { state[local: Local.self].history[id] = events }
+        return []
+    }
+
+    public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
+        let now = state.now
+        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) else {
+            return ("Job \(Fmt.shortID(id))", [("this job is no longer in the recent window", Style(.muted))])
+        }
+        var lines = [
+            App.field("id", j.id), App.field("name", j.name), App.field("pipeline", j.pipeline),
+            App.field("stage", "\(j.stage) (queue \(j.queue))"), App.field("status", j.status.rawValue, Self.style(j.status).bold()),
+            App.field("progress", "\(Int((j.progress * 100).rounded()))%"),
+            App.field("attempts", "\(j.attempts) of \(j.maxAttempts)"),
+            App.field("priority", String(j.priority)), App.field("worker", j.workerID ?? "-"),
+            App.field("owner", j.owner),
+            App.field("created", "\(ISOTime.format(j.createdAt)) (\(Fmt.age(since: j.createdAt, now: now)) ago)"),
+            App.field("updated", Fmt.age(since: j.updatedAt, now: now) + " ago")
+        ]
+        if let started = j.startedAt { lines.append(App.field("started", ISOTime.format(started))) }
+        if let finished = j.finishedAt { lines.append(App.field("finished", ISOTime.format(finished))) }
+        if let error = j.error {
+            lines.append(("", .plain))
+            lines.append(("Error", Style(.title, [.bold])))
+            lines.append(("\(j.errorClass.map { "\($0): " } ?? "")\(error)", Style(.danger, [.bold])))
+        }
+        if let tb = j.traceback {
+            lines.append(("", .plain))
+            lines.append(("Traceback", Style(.title, [.bold])))
+            for line in tb.split(separator: "\n", omittingEmptySubsequences: false) { lines.append((String(line), Style(.muted))) }
+        }
+        lines.append(("", .plain))
+        lines.append(("Timeline", Style(.title, [.bold])))
+        if let events = state[local: Local.self].history[id] {
+            if events.isEmpty { lines.append(("no recorded events", Style(.muted))) }
+            for e in events {
+                let style: Style = e.type == "failed" ? Style(.danger) : e.type == "retrying" ? Style(.warning) : Style(.text)
+                lines.append(
+                    (
+                        "\(Fmt.clock(e.ts))  \(e.type.padding(toLength: 16, withPad: " ", startingAt: 0)) \(e.stage ?? "")  \(e.message ?? "")",
+                        style
+                    ))
+            }
+        } else {
+            lines.append(("loading…", Style(.muted)))
+        }
+        return ("Job \(Fmt.shortID(j.id))", lines)
+    }
+
+    static func style(_ s: JobStatus) -> Style {
+        switch s {
+        case .failed: return Style(.danger)
+        case .retrying: return Style(.warning)
+        case .running: return Style(.accent)
+        case .completed: return Style(.ok)
+        case .cancelled: return Style(.muted)
+        case .pending, .queued: return Style(.text)
+        }
+    }
+}

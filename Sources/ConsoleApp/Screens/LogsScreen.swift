@@ -1,0 +1,109 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+extension ViewID {
+    public static let logs = ViewID(rawValue: "logs")
+}
+
+/// The system log, following new lines until the cursor moves up.
+public struct LogsScreen: Screen {
+    public struct Local: ScreenLocalState {
+        /// The cursor stays on the newest line.
+        public var follow = true
+        public init() {}
+    }
+
+    public var id: ViewID { .logs }
+    public var title: String { "System Logs" }
+    public var shortTitle: String { "Logs" }
+    public var aliases: [String] { ["logs", "log", "l"] }
+    public var actionView: ActionView? { .logs }
+
+    public func columns(_ state: AppState) -> [TableColumn] {
+        [
+            TableColumn("TIME", .fixed(8), priority: 8), TableColumn("LEVEL", .fixed(8), priority: 9),
+            TableColumn("SOURCE", .fixed(18), priority: 6), TableColumn("MESSAGE", .flex(weight: 1, min: 20), priority: 9)
+        ]
+    }
+
+    public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        return Screens.ListSource(s.logs.recent, id: { String($0.id) }) { l in
+            ListItem(
+                id: String(l.id), row: TableRow([Fmt.clock(l.ts), l.level.rawValue, l.source, l.message], style: Self.style(l.level)),
+                sort: [
+                    .number(l.ts.timeIntervalSince1970), .number(Double(LogLevel.allCases.firstIndex(of: l.level)!)), .text(l.source),
+                    .text(l.message)
+                ],
+                search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "")")
+        }
+    }
+
+    public func renderContext(_ state: AppState, _ b: inout CellBuffer, x: inout Int) {
+        let follow = state[local: Local.self].follow
+        x += b.put(follow ? "  following" : "  paused (f to follow)", x: x, y: 1, follow ? Style(.ok) : Style(.warning))
+    }
+
+    /// A wallboard shows the newest lines.
+    public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) { App.wallboardTable(state, &b, body, fromEnd: true) }
+
+    public func run(_ command: Command, _ state: inout AppState) -> [Effect]? {
+        guard command == .follow else { return nil }
+        state[local: Local.self].follow.toggle()
+        if state[local: Local.self].follow { App.move(&state, Int.max / 2, App.visibleRows(state)) }
+        return []
+    }
+
+    public func cursorMoved(_ state: inout AppState, delta: Int, count: Int) {
+        if delta < 0 { state[local: Local.self].follow = false }
+        if state.current.cursor.selected == count - 1 && delta > 0 { state[local: Local.self].follow = true }
+    }
+
+    public func pinsCursorToEnd(_ state: AppState) -> Bool { state[local: Local.self].follow }
+
+    /// A line's actions aim at it (bookmark) or at its source.
+    public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
+        var p: [String: PayloadValue] = [:]
+        if let id, let lineID = Int(id) {
+            if spec.name == "logs.bookmark" { p["id"] = .int(lineID) }
+            if spec.targetField == "source", spec.field("source") != nil,
+                let line = state.snapshot?.logs.recent.first(where: { $0.id == lineID })
+            {
+                p["source"] = .string(line.source)
+            }
+        }
+        return (p, nil)
+    }
+
+    public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
+        guard let id = Int(id) else { return nil }
+        let all = s.logs.recent
+        guard let i = all.firstIndex(where: { $0.id == id }) else { return ("Log line", [("gone", Style(.muted))]) }
+        let line = all[i]
+        var lines = [
+            App.field("time", ISOTime.format(line.ts)), App.field("level", line.level.rawValue, LogsScreen.style(line.level).bold()),
+            App.field("source", line.source), App.field("job", line.jobID ?? "-"), App.field("worker", line.workerID ?? "-"), ("", .plain),
+            (line.message, LogsScreen.style(line.level)), ("", .plain), ("Context (same source)", Style(.title, [.bold]))
+        ]
+        let context = all[max(0, i - 40)..<min(all.count, i + 40)].filter { $0.source == line.source }
+        let around = context.firstIndex { $0.id == id } ?? 0
+        for l in context[max(context.startIndex, around - 5)..<min(context.endIndex, around + 6)] {
+            lines.append(
+                (
+                    "\(l.id == id ? ">" : " ") \(Fmt.clock(l.ts)) \(l.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(l.message)",
+                    l.id == id ? LogsScreen.style(l.level).bold() : Style(.muted)
+                ))
+        }
+        return ("Log line #\(id)", lines)
+    }
+
+    static func style(_ l: LogLevel) -> Style {
+        switch l {
+        case .debug: return Style(.muted)
+        case .info: return Style(.text)
+        case .warning: return Style(.warning)
+        case .error: return Style(.danger)
+        case .critical: return Style(.critical, [.bold])
+        }
+    }
+}

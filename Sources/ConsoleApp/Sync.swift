@@ -1,0 +1,112 @@
+import AgentOSCore
+import Foundation
+
+/// The data side of the console: the snapshot, the order of the events applied to it, and when
+/// to read it again. Its folds are pure and return the effects they need (a `.reloadSnapshot`).
+public struct SyncState: Sendable {
+    public var holder = SnapshotHolder()
+    public var sequencer = EventSequencer()
+    /// When the data on screen was last confirmed current (snapshot load or an applied event).
+    public var dataAsOf: Date?
+    /// When the last snapshot was loaded (the console re-reads it every `refreshInterval`).
+    public var loadedAt: Date?
+    public var reloadPending = false
+    /// A change (an invalidation, a gap) came after the last load began: a tick reloads once
+    /// `App.minReloadSpacing` has passed since the last load.
+    public var reloadDue = false
+    /// How often the console re-reads the cached snapshot while events flow (corrects drift).
+    public var refreshInterval: TimeInterval = App.refreshInterval
+    public var counters = Counters()
+
+    public struct Counters: Sendable, Equatable {
+        public var eventsApplied = 0
+        public var eventsStale = 0
+        public var unknownEvents = 0
+        public var malformedEvents = 0
+        public var gaps = 0
+        public var reloads = 0
+    }
+
+    public init() {}
+
+    public var snapshot: Snapshot? { holder.current }
+
+    /// A reload now (the operator asked, or the stream came back).
+    mutating func reload() -> [Effect] {
+        reloadPending = true
+        return [.reloadSnapshot]
+    }
+
+    /// One snapshot reload, unless one is already on its way.
+    mutating func reloadUnlessPending() -> [Effect] {
+        guard !reloadPending else {
+            reloadDue = true // the load on its way may have started before this change
+            return []
+        }
+        return reload()
+    }
+
+    /// Each tick: a reload once the refresh interval (a change waiting: the minimum spacing) has passed.
+    mutating func tick(_ now: Date) -> [Effect] {
+        guard let loaded = loadedAt, !reloadPending, now.timeIntervalSince(loaded) >= (reloadDue ? App.minReloadSpacing : refreshInterval)
+        else { return [] }
+        reloadDue = false
+        return reload()
+    }
+
+    /// A loaded snapshot: accepted (events continue from its sequence), or why it was refused.
+    mutating func loaded(_ snapshot: Snapshot, now: Date) -> String? {
+        reloadPending = false
+        counters.reloads += 1
+        if let failure = holder.accept(snapshot) { return failure.description }
+        sequencer.reset(to: snapshot.eventSeq)
+        dataAsOf = now
+        loadedAt = now
+        return nil
+    }
+
+    /// A load that failed waits a refresh interval before the next try.
+    mutating func loadFailed(now: Date) {
+        reloadPending = false
+        loadedAt = now
+    }
+
+    /// The stream (re)connected: a possible gap means the sequence starts again from a fresh snapshot.
+    mutating func resync() -> [Effect] {
+        sequencer.forget()
+        return reload()
+    }
+
+    /// Where an event falls in the sequence (counted when stale or after a gap).
+    mutating func admit(_ envelope: EventEnvelope) -> EventSequencer.Decision {
+        let admission = sequencer.admit(envelope.seq)
+        switch admission {
+        case .stale: counters.eventsStale += 1
+        case .gap: counters.gaps += 1
+        case .apply: break
+        }
+        return admission
+    }
+
+    /// Applies an event to the snapshot; false: an unknown event (counted, skipped).
+    mutating func apply(_ envelope: EventEnvelope, now: Date) -> Bool {
+        if case .unknown = envelope.event {
+            counters.unknownEvents += 1
+            return false
+        }
+        holder.apply(envelope.event, at: envelope.ts)
+        counters.eventsApplied += 1
+        dataAsOf = now
+        return true
+    }
+
+    /// The cache changed elsewhere: a reload, at most one per `App.minReloadSpacing` (the next tick
+    /// reloads one that comes sooner).
+    mutating func invalidated(now: Date) -> [Effect] {
+        if let loaded = loadedAt, now.timeIntervalSince(loaded) < App.minReloadSpacing {
+            reloadDue = true
+            return []
+        }
+        return reloadUnlessPending()
+    }
+}
