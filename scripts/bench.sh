@@ -22,13 +22,13 @@ status=${PIPESTATUS[0]}
 # with dpkg-deb -x as dpkg installs it) beside the source build: file size (the source build's with the
 # toolchain libraries it loads) and start-up time, the median wall time of 21 `agentos --version`.
 footprint_installed() {
-  local deb root exe t0 ms i libs name median
+  local deb root exe t0 ms libs name median
   deb="$(bash "$REPO_ROOT/scripts/package.sh")" || return 1
   root="$(mktemp -d)"
   dpkg-deb -x "$deb" "$root"
   for exe in "$root/usr/bin/agentos" "$SCRATCH/release/agentos"; do
     ms=""
-    for i in $(seq 21); do
+    for _ in $(seq 21); do
       t0=$EPOCHREALTIME
       "$exe" --version >/dev/null
       ms+="$EPOCHREALTIME $t0"$'\n'

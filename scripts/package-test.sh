@@ -35,7 +35,7 @@ failed() { printf 'FAIL  %s\n' "$1"; shift; printf '      %s\n' "$@"; FAILED=$((
 # against the Debian packages installed here (their files stay outside the root: ldd finds them).
 mkdir -p "$ROOT/var/lib/dpkg/info" "$ROOT/var/lib/dpkg/updates" "$ROOT/var/log"
 cp /var/lib/dpkg/status "$ROOT/var/lib/dpkg/status"
-DPKG=(dpkg --root="$ROOT" --log="$T/dpkg.log" --force-not-root --force-script-chrootless)
+DPKG=(dpkg --root="$ROOT" --log="$T/dpkg.log" --force-not-root)
 if out="$("${DPKG[@]}" -i "$DEB" 2>&1)"; then
   pass "dpkg -i into $ROOT (Depends satisfied by this machine's packages)"
 else
