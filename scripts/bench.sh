@@ -18,6 +18,34 @@ AGENTOS_TEST_CMD="'$SCRATCH/release/agentos' bench --redis \"\$AGENTOS_TEST_REDI
 status=${PIPESTATUS[0]}
 ((status == 0)) || exit "$status"
 
+# footprint_installed: the packaged binary (static Swift runtime, stripped; scripts/package.sh, unpacked
+# with dpkg-deb -x as dpkg installs it) beside the source build: file size (the source build's with the
+# toolchain libraries it loads) and start-up time, the median wall time of 21 `agentos --version`.
+footprint_installed() {
+  local deb root exe t0 ms libs name median
+  deb="$(bash "$REPO_ROOT/scripts/package.sh")" || return 1
+  root="$(mktemp -d)"
+  dpkg-deb -x "$deb" "$root"
+  for exe in "$root/usr/bin/agentos" "$SCRATCH/release/agentos"; do
+    ms=""
+    for _ in $(seq 21); do
+      t0=$EPOCHREALTIME
+      "$exe" --version >/dev/null
+      ms+="$EPOCHREALTIME $t0"$'\n'
+    done
+    libs="$(ldd "$exe" | awk '$3 ~ /libswift|libFoundation|libdispatch|libBlocksRuntime|^\/opt\/swift/ { print $3 }' |
+      xargs -r stat -L -c %s | awk '{ s += $1 } END { print s + 0 }')"
+    if [[ $exe == "$root"* ]]; then name="installed /usr/bin/agentos ($(basename "$deb"))"; else name="source build $exe"; fi
+    median="$(printf '%s' "$ms" | awk '{ printf "%.2f\n", ($1 - $2) * 1000 }' | sort -n | sed -n 11p)"
+    awk -v name="$name" -v size="$(stat -c %s "$exe")" -v libs="$libs" -v median="$median" 'BEGIN {
+      extra = libs > 0 ? sprintf(" + %.1f MB of toolchain libraries", libs / 1e6) : ""
+      printf "footprint: %s: %.1f MB%s, start-up (--version, median of 21) %.1f ms\n", name, size / 1e6, extra, median
+    }'
+  done
+  rm -rf "$root"
+}
+if [[ " $* " != *" --only"* || " $* " == *footprint* ]]; then footprint_installed | tee -a "$OUT"; fi
+
 # A full run (no --only) replaces the figures between the markers in docs/BENCHMARKS.md, with the
 # command, the date and the machine's load beside them. AGENTOS_BENCH_DOCS=0 leaves the file alone.
 DOC="$REPO_ROOT/docs/BENCHMARKS.md"

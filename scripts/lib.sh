@@ -13,6 +13,12 @@ BUILD_DEPS=(libncursesw5-dev libhiredis-dev libpq-dev libssl-dev pkg-config)
 # shellcheck disable=SC2034  # used by scripts/test.sh
 TEST_DEPS=(redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3 python3-venv prometheus)
 
+# Debian packages scripts/package.sh needs besides the build's: libcurl's headers (agentos-metrics links
+# Foundation's networking statically through FlyingFox, which needs -lcurl), dpkg-shlibdeps (dpkg-dev),
+# lintian, and man-db for the package test's `man -w`.
+# shellcheck disable=SC2034  # used by scripts/package.sh
+PACKAGE_DEPS=(libcurl4-openssl-dev dpkg-dev lintian man-db)
+
 # runuser, pg_ctl helpers etc. live in sbin on Debian; some root shells lack it on PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 export PATH

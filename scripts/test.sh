@@ -8,6 +8,7 @@
 #                               "${AGENTOS_TEST_CMD:-true}" (through bash -c) instead of swift,
 #                               then clean up; exits with that command's status
 #   AGENTOS_TEST_PG_OPTS="..."  extra postgres options (e.g. -c shared_preload_libraries=pg_stat_statements)
+#   AGENTOS_TEST_PACKAGE=0      skip scripts/package-test.sh (run after the Swift tests when no args are given)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -282,6 +283,10 @@ else
     log "swift build --build-tests failed"
   else
     run_child swift test --skip-build "$@" || status=$?
+  fi
+  # The whole suite (no arguments) also builds the Debian package and tests it installed.
+  if (($# == 0)) && [[ ${AGENTOS_TEST_PACKAGE:-1} == 1 ]]; then
+    run_child bash "$REPO_ROOT/scripts/package-test.sh" || { status=1; log "scripts/package-test.sh failed"; }
   fi
   what="tests"
 fi

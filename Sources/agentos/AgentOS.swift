@@ -18,10 +18,6 @@ struct AgentOS: ParsableCommand {
     )
 }
 
-enum AgentOSVersion {
-    static let string = "0.1.0"
-}
-
 /// Exit codes shared by every subcommand (documented in the README).
 enum ExitStatus {
     static let usage: Int32 = 64 // EX_USAGE
