@@ -65,15 +65,23 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A fresh clone of the commit at $CLONE, its files dated to the commit, the last run's build moved in.
+# A fresh clone of the commit at $CLONE, its files dated to the commit, the last run's build
+# directories (the debug build and the package's release build) moved in.
+BUILD_DIRS=(.build .build-release)
 fresh_clone() {
-  if [[ -d $CLONE/.build && $COLD == 0 ]]; then mv "$CLONE/.build" "$KEPT_BUILD"; fi
+  local d
+  mkdir -p "$KEPT_BUILD"
+  for d in "${BUILD_DIRS[@]}"; do
+    if [[ -d $CLONE/$d && $COLD == 0 ]]; then mv "$CLONE/$d" "$KEPT_BUILD/$d"; fi
+  done
   rm -rf "$CLONE"
-  if ((COLD)); then rm -rf "$KEPT_BUILD"; fi
+  if ((COLD)); then rm -rf "$KEPT_BUILD" && mkdir -p "$KEPT_BUILD"; fi
   git clone -q --no-local "$REPO_ROOT" "$CLONE"
   git -C "$CLONE" checkout -q --detach "$COMMIT"
   (cd "$CLONE" && git ls-files -z | xargs -0 touch -h -d "@$COMMIT_TIME")
-  if [[ -d $KEPT_BUILD ]]; then mv "$KEPT_BUILD" "$CLONE/.build"; fi
+  for d in "${BUILD_DIRS[@]}"; do
+    if [[ -d $KEPT_BUILD/$d ]]; then mv "$KEPT_BUILD/$d" "$CLONE/$d"; fi
+  done
 }
 
 # The names of the tests a log reports as failed, one a line ("✘ Test name() failed after …").
