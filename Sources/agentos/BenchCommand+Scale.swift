@@ -181,7 +181,7 @@ extension BenchCommand {
                 let t = DispatchTime.now().uptimeNanoseconds
                 let report = actions.dispatcher.dispatch(
                     ActionRequest(
-                        action: "job.cancel", payload: ["id": .string(ids[i])],
+                        action: ActionName.jobCancel.rawValue, payload: ["id": .string(ids[i])],
                         actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
                 guard report.succeeded else {
                     kill(pid, SIGKILL)

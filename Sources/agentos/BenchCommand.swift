@@ -147,7 +147,7 @@ struct BenchCommand: ParsableCommand {
             // 40 per user keeps every request inside the 50/min job.* limit (the limiter still runs).
             let report = actions.dispatcher.dispatch(
                 ActionRequest(
-                    action: "job.cancel", payload: ["id": .string(ids[i])],
+                    action: ActionName.jobCancel.rawValue, payload: ["id": .string(ids[i])],
                     actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
             guard report.succeeded else { throw BenchError("job.cancel: \(report.message)") }
             return report
