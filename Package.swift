@@ -6,7 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "agentos", targets: ["agentos"]),
-        .executable(name: "agentos-metrics", targets: ["agentos-metrics"])
+        .executable(name: "agentos-metrics", targets: ["agentos-metrics"]),
+        .executable(name: "agentos-bench", targets: ["agentos-bench"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,6 +57,13 @@ let package = Package(
                 "ConsoleConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log")
+            ]),
+        // `agentos-bench`: the performance figures (scripts/bench.sh), its own executable so `agentos` carries none of it.
+        .executableTarget(
+            name: "agentos-bench",
+            dependencies: [
+                "AgentOSCore", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleUI", "ConsoleTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
         // The Prometheus exporter's collector: reads the shared stores, keeps the metrics (swift-prometheus). No HTTP.
         .target(
