@@ -6,7 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "agentos", targets: ["agentos"]),
-        .executable(name: "agentos-metrics", targets: ["agentos-metrics"])
+        .executable(name: "agentos-metrics", targets: ["agentos-metrics"]),
+        .executable(name: "agentos-bench", targets: ["agentos-bench"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,9 +30,11 @@ let package = Package(
         // Redis (hiredis protocol, own socket, optional TLS), PostgreSQL (libpq), migrations.
         // Pure core: domain model, SSOT snapshot, events, ports, the data manager. No C, no sockets.
         .target(name: "AgentOSCore", dependencies: ["AgentOSCrypto"]),
-        // The simulated AgentOS fleet (embedded default and `agentos sim`).
-        .target(name: "AgentOSWorld", dependencies: ["AgentOSCore", "AgentOSAdapters"]),
         .target(name: "AgentOSAdapters", dependencies: ["AgentOSCore", "CHiredis", "CLibPQ", "CCrypto", "AgentOSCrypto"]),
+        // The simulated AgentOS fleet, in memory (the embedded default). No C, no sockets.
+        .target(name: "AgentOSWorld", dependencies: ["AgentOSCore"]),
+        // The simulated fleet against real Redis and PostgreSQL (`agentos sim`).
+        .target(name: "AgentOSLiveWorld", dependencies: ["AgentOSWorld", "AgentOSAdapters", "AgentOSCore"]),
         // Pure drawing: cell buffer, widgets, themes, key maps. No curses.
         .target(name: "ConsoleUI", dependencies: ["AgentOSCore"]),
         // The console: state, messages, pure update and view for the eight screens.
@@ -50,9 +53,17 @@ let package = Package(
         .executableTarget(
             name: "agentos",
             dependencies: [
-                "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal", "ConsoleConfig",
+                "AgentOSCore", "AgentOSCrypto", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleTerminal",
+                "ConsoleConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log")
+            ]),
+        // `agentos-bench`: the performance figures (scripts/bench.sh), its own executable so `agentos` carries none of it.
+        .executableTarget(
+            name: "agentos-bench",
+            dependencies: [
+                "AgentOSCore", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSAdapters", "ConsoleApp", "ConsoleUI", "ConsoleTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
         // The Prometheus exporter's collector: reads the shared stores, keeps the metrics (swift-prometheus). No HTTP.
         .target(
@@ -96,7 +107,9 @@ let package = Package(
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(
             name: "AdapterIntegrationTests",
-            dependencies: ["AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSMetrics", "AgentOSTestSupport"],
+            dependencies: [
+                "AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSMetrics", "AgentOSTestSupport"
+            ],
             exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
         // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).
         .testTarget(name: "MetricsTests", dependencies: ["AgentOSMetrics", "AgentOSCore"])

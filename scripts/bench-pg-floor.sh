@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The floor under job.cancel on this machine: `agentos bench --only cancel` on throwaway loopback
+# The floor under job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
 # servers with pg_stat_statements loaded, then PostgreSQL's own execution time for each statement
 # job.cancel sends (the mean over every cancel of the run), their sum, and that sum added to the
 # bare round trips the same run measured: what one cancel costs before the console does any work.
@@ -8,18 +8,19 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_release_agentos
+swift build -c release --product agentos-bench --scratch-path "$SCRATCH" >&2
 N="${1:-300}"
 PAYLOAD="$(mktemp)"
 trap 'rm -f "$PAYLOAD"' EXIT
 cat > "$PAYLOAD" <<'EOF'
 #!/usr/bin/env bash
 set -euo pipefail
-U="$AGENTOS_TEST_POSTGRES_URL"; N="$1"; AGENTOS="$2"
+U="$AGENTOS_TEST_POSTGRES_URL"; N="$1"; BENCH="$2"
 psql() { "${AGENTOS_TEST_PG_BIN:+$AGENTOS_TEST_PG_BIN/}psql" "$@"; }
 psql "$U" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT
-"$AGENTOS" bench --only cancel --iterations "$N" --redis "$AGENTOS_TEST_REDIS_URL" --postgres "$U" >"$OUT" 2>&1 ||
+"$BENCH" --only cancel --iterations "$N" --redis "$AGENTOS_TEST_REDIS_URL" --postgres "$U" >"$OUT" 2>&1 ||
   { cat "$OUT" >&2; exit 1; }
 grep -E '^(job\.cancel|\| job\.cancel)' "$OUT"
 # Every cancel of the run (the steady-state ones, the warm-up and the measured ones) ran each statement once.
@@ -38,5 +39,5 @@ psql "$U" -AtF $'\t' -c "
 EOF
 chmod +x "$PAYLOAD"
 AGENTOS_TEST_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" \
-AGENTOS_TEST_ONLY_SERVERS=1 AGENTOS_TEST_CMD="'$PAYLOAD' '$N' '$SCRATCH/release/agentos'" \
+AGENTOS_TEST_ONLY_SERVERS=1 AGENTOS_TEST_CMD="'$PAYLOAD' '$N' '$SCRATCH/release/agentos-bench'" \
   bash "$REPO_ROOT/scripts/test.sh" 2>&1 | grep -v '^AGENTOS_TEST_'

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Benchmarks: release build, throwaway loopback redis-server + PostgreSQL (as scripts/test.sh
-# starts them), then `agentos bench`. Figures go to stdout and docs/bench-latest.json.
-# Usage: scripts/bench.sh [agentos bench options...]   (a full run also rewrites the figures in docs/BENCHMARKS.md)
+# starts them), then `agentos-bench`. Figures go to stdout and docs/bench-latest.json.
+# Usage: scripts/bench.sh [agentos-bench options...]   (a full run also rewrites the figures in docs/BENCHMARKS.md)
 # AGENTOS_SCRATCH=DIR builds in DIR instead of .build (for several engineers building in one tree).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_release_agentos
+# The bench executable, beside the agentos whose footprint it measures.
+swift build -c release --product agentos-bench --scratch-path "$SCRATCH" >&2
 args=""
 for a in "$@"; do args+=" $(printf '%q' "$a")"; done
 LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 OUT="$(mktemp)"
 trap 'rm -f "$OUT" "$OUT.block"' EXIT
 AGENTOS_TEST_ONLY_SERVERS=1 \
-AGENTOS_TEST_CMD="'$SCRATCH/release/agentos' bench --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$REPO_ROOT/docs/bench-latest.json'$args" \
+AGENTOS_TEST_CMD="'$SCRATCH/release/agentos-bench' --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$REPO_ROOT/docs/bench-latest.json'$args" \
   bash "$REPO_ROOT/scripts/test.sh" 2>&1 | grep -v '^AGENTOS_TEST_' | tee "$OUT"
 status=${PIPESTATUS[0]}
 ((status == 0)) || exit "$status"

@@ -1,3 +1,4 @@
+import AgentOSCore
 import Foundation
 
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
@@ -7,36 +8,36 @@ extension FleetCommand: Codable {
         case errorClass = "error_class"
     }
 
-    public var name: String {
+    public var command: ControlCommand {
         switch self {
-        case .pauseWorker: return "worker.pause"
-        case .resumeWorker: return "worker.resume"
-        case .restartWorker: return "worker.restart"
-        case .shutdownWorker: return "worker.shutdown"
-        case .drainWorker: return "worker.drain"
-        case .startWorker: return "worker.start"
-        case .scaleWorker: return "worker.scale"
-        case .pauseQueue: return "queue.pause"
-        case .resumeQueue: return "queue.resume"
-        case .setQueueRateLimit: return "queue.set_rate_limit"
-        case .cancelJob: return "job.cancel"
-        case .killJob: return "job.kill"
-        case .retryJob: return "job.retry"
-        case .startManager: return "manager.start"
-        case .stopManager: return "manager.stop"
-        case .pauseManager: return "manager.pause"
-        case .resumeManager: return "manager.resume"
-        case .triggerManager: return "manager.trigger"
-        case .maintenance: return "system.maintenance"
-        case .deleteJob: return "job.delete"
-        case .setJobPriority: return "job.set_priority"
-        case .moveJob: return "job.move"
-        case .clearQueue: return "queue.clear"
-        case .retryFailed: return "queue.retry_failed"
-        case .purgeFailed: return "queue.purge_failed"
-        case .forgetWorker: return "worker.forget"
-        case .ackAlert: return "system.alert_ack"
-        case .pingWorker: return "worker.ping"
+        case .pauseWorker: return .action(.workerPause)
+        case .resumeWorker: return .action(.workerResume)
+        case .restartWorker: return .action(.workerRestart)
+        case .shutdownWorker: return .action(.workerShutdown)
+        case .drainWorker: return .action(.workerDrain)
+        case .startWorker: return .action(.workerStart)
+        case .scaleWorker: return .action(.workerScale)
+        case .pauseQueue: return .action(.queuePause)
+        case .resumeQueue: return .action(.queueResume)
+        case .setQueueRateLimit: return .action(.queueSetRateLimit)
+        case .cancelJob: return .action(.jobCancel)
+        case .killJob: return .action(.jobKill)
+        case .retryJob: return .action(.jobRetry)
+        case .startManager: return .action(.managerStart)
+        case .stopManager: return .action(.managerStop)
+        case .pauseManager: return .action(.managerPause)
+        case .resumeManager: return .action(.managerResume)
+        case .triggerManager: return .action(.managerTrigger)
+        case .maintenance: return .maintenance
+        case .deleteJob: return .action(.jobDelete)
+        case .setJobPriority: return .action(.jobSetPriority)
+        case .moveJob: return .action(.jobMove)
+        case .clearQueue: return .action(.queueClear)
+        case .retryFailed: return .action(.queueRetryFailed)
+        case .purgeFailed: return .action(.queuePurgeFailed)
+        case .forgetWorker: return .action(.workerForget)
+        case .ackAlert: return .action(.systemAlertAck)
+        case .pingWorker: return .action(.workerPing)
         }
     }
 
@@ -55,7 +56,7 @@ extension FleetCommand: Codable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .command)
+        try c.encode(command.wire, forKey: .command)
         try c.encode(target, forKey: .target)
         switch self {
         case .scaleWorker(_, let n): try c.encode(n, forKey: .value)
@@ -73,49 +74,52 @@ extension FleetCommand: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let name = try c.decode(String.self, forKey: .command)
+        guard let command = ControlCommand(wire: name) else {
+            throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
+        }
         let t = try c.decodeIfPresent(String.self, forKey: .target) ?? ""
         let value = try c.decodeIfPresent(Int.self, forKey: .value)
-        switch name {
-        case "worker.pause": self = .pauseWorker(t)
-        case "worker.resume": self = .resumeWorker(t)
-        case "worker.restart": self = .restartWorker(t)
-        case "worker.shutdown": self = .shutdownWorker(t)
-        case "worker.drain": self = .drainWorker(t)
-        case "worker.start": self = .startWorker(t)
-        case "worker.scale":
+        switch command {
+        case .action(.workerPause): self = .pauseWorker(t)
+        case .action(.workerResume): self = .resumeWorker(t)
+        case .action(.workerRestart): self = .restartWorker(t)
+        case .action(.workerShutdown): self = .shutdownWorker(t)
+        case .action(.workerDrain): self = .drainWorker(t)
+        case .action(.workerStart): self = .startWorker(t)
+        case .action(.workerScale):
             guard let value else {
-                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "worker.scale needs a value"))
+                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "\(name) needs a value"))
             }
             self = .scaleWorker(t, value)
-        case "queue.pause": self = .pauseQueue(t)
-        case "queue.resume": self = .resumeQueue(t)
-        case "queue.set_rate_limit": self = .setQueueRateLimit(t, value)
-        case "job.cancel": self = .cancelJob(t)
-        case "job.kill": self = .killJob(t)
-        case "job.retry": self = .retryJob(t)
-        case "manager.start": self = .startManager(t)
-        case "manager.stop": self = .stopManager(t)
-        case "manager.pause": self = .pauseManager(t)
-        case "manager.resume": self = .resumeManager(t)
-        case "manager.trigger": self = .triggerManager(t)
-        case "system.maintenance": self = .maintenance((value ?? 0) != 0)
-        case "job.delete": self = .deleteJob(t)
-        case "job.set_priority":
+        case .action(.queuePause): self = .pauseQueue(t)
+        case .action(.queueResume): self = .resumeQueue(t)
+        case .action(.queueSetRateLimit): self = .setQueueRateLimit(t, value)
+        case .action(.jobCancel): self = .cancelJob(t)
+        case .action(.jobKill): self = .killJob(t)
+        case .action(.jobRetry): self = .retryJob(t)
+        case .action(.managerStart): self = .startManager(t)
+        case .action(.managerStop): self = .stopManager(t)
+        case .action(.managerPause): self = .pauseManager(t)
+        case .action(.managerResume): self = .resumeManager(t)
+        case .action(.managerTrigger): self = .triggerManager(t)
+        case .maintenance: self = .maintenance((value ?? 0) != 0)
+        case .action(.jobDelete): self = .deleteJob(t)
+        case .action(.jobSetPriority):
             guard let value else {
-                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "job.set_priority needs a value"))
+                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "\(name) needs a value"))
             }
             self = .setJobPriority(t, value)
-        case "job.move": self = .moveJob(t, to: try c.decode(String.self, forKey: .queue))
-        case "queue.clear": self = .clearQueue(t)
-        case "queue.retry_failed": self = .retryFailed(t, errorClass: try c.decodeIfPresent(String.self, forKey: .errorClass))
-        case "queue.purge_failed": self = .purgeFailed(t)
-        case "worker.forget": self = .forgetWorker(t)
-        case "system.alert_ack":
+        case .action(.jobMove): self = .moveJob(t, to: try c.decode(String.self, forKey: .queue))
+        case .action(.queueClear): self = .clearQueue(t)
+        case .action(.queueRetryFailed): self = .retryFailed(t, errorClass: try c.decodeIfPresent(String.self, forKey: .errorClass))
+        case .action(.queuePurgeFailed): self = .purgeFailed(t)
+        case .action(.workerForget): self = .forgetWorker(t)
+        case .action(.systemAlertAck):
             guard let id = Int(t) else {
-                throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "system.alert_ack needs an alert id")
+                throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "\(name) needs an alert id")
             }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
-        case "worker.ping": self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
+        case .action(.workerPing): self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
         }

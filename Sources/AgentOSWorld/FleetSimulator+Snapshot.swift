@@ -77,7 +77,7 @@ extension FleetSimulator {
         return snapshot
     }
 
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    package static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         let rank = p * Double(sorted.count - 1)
         let lo = Int(rank.rounded(.down))

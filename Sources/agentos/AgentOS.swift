@@ -12,7 +12,7 @@ struct AgentOS: ParsableCommand {
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self,
             Migrate.self,
-            Check.self, BenchCommand.self, MetricsCommand.self
+            Check.self, MetricsCommand.self
         ],
         defaultSubcommand: ConsoleCommand.self
     )

@@ -52,6 +52,19 @@ import Testing
         for name in names { #expect(ActionCatalog.spec(name)?.name == name) }
     }
 
+    @Test func everyNameHasExactlyOneSpec() throws {
+        // In the same order: a case without a spec (or two specs for one) fails here, not in `spec(_:)`.
+        try #require(ActionCatalog.all.map(\.id) == ActionName.allCases)
+        for name in ActionName.allCases { #expect(ActionCatalog.spec(name).id == name) }
+    }
+
+    @Test func aWireNameDecodesOnceOrNamesTheUnknownAction() throws {
+        #expect(try ActionName(wire: "job.cancel") == .jobCancel)
+        #expect(throws: ActionFailure.unknownAction("job.cancle")) { try ActionName(wire: "job.cancle") }
+        #expect(ActionFailure.unknownAction("job.cancle").description == "unknown action 'job.cancle'")
+        #expect(ActionCatalog.spec("job.cancle") == nil)
+    }
+
     @Test func countsPerView() {
         let counts = Dictionary(grouping: ActionCatalog.all, by: \.view).mapValues(\.count)
         let expected: [ActionView: Int] = [.jobs: 12, .workers: 15, .managers: 10, .system: 24, .logs: 10, .config: 8, .analytics: 4]

@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSLiveWorld
 import AgentOSWorld
 import Foundation
 import Synchronization

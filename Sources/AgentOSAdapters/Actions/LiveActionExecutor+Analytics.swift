@@ -4,8 +4,8 @@ import Foundation
 /// Analytics (4): the per-minute series of `stats_minutely` as CSV or JSON, a readable report,
 /// and the counters' reset.
 extension LiveActionExecutor {
-    static let analyticsHandlers: [String: Handler] = [
-        "analytics.export_csv": { c in
+    static let analyticsHandlers: [ActionName: Handler] = [
+        .analyticsExportCSV: { c in
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
             let totals = StatsRow.totals(series)
@@ -23,7 +23,7 @@ extension LiveActionExecutor {
             }
             return try c.analyticsFile(body, ext: "csv", rows: series.count, window: window)
         },
-        "analytics.export_json": { c in
+        .analyticsExportJSON: { c in
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
             let totals = StatsRow.totals(series)
@@ -52,7 +52,7 @@ extension LiveActionExecutor {
                 """
             return try c.analyticsFile(body, ext: "json", rows: series.count, window: window)
         },
-        "analytics.report": { c in
+        .analyticsReport: { c in
             let window = c.p.int("window") ?? 60
             let series = try StatsRow.series(c.db, window: window)
             let errors = try c.db.query(
@@ -66,7 +66,7 @@ extension LiveActionExecutor {
             let url = try ActionFiles.create(in: c.directory("io/reports"), "report", ext: "md", Data(body.utf8))
             return ActionResult("wrote the report of the last \(window) minute(s) to \(url.path)", affected: 1, details: ["path": .string(url.path)])
         },
-        "analytics.reset_counters": { c in
+        .analyticsResetCounters: { c in
             let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM stats_minutely").affectedRows
                 let w = try tx.query("UPDATE workers SET processed = 0, failed = 0 WHERE processed <> 0 OR failed <> 0").affectedRows
@@ -74,7 +74,7 @@ extension LiveActionExecutor {
                     "analytics counters reset: \(n) per-minute row(s) deleted, counters of \(w) worker(s) zeroed", affected: n,
                     details: ["workers": .int(w)])
             }
-            try c.control("analytics.reset_counters", "system")
+            try c.control(.action(.analyticsResetCounters), "system")
             return r
         }
     ]

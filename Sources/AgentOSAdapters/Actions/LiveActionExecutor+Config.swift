@@ -4,8 +4,8 @@ import Foundation
 /// Configuration (8): typed, range-checked and versioned changes of `config`, each with its
 /// `config_history` row; the freeze flag and the reload time live in `console_settings`.
 extension LiveActionExecutor {
-    static let configHandlers: [String: Handler] = [
-        "config.set": { c in
+    static let configHandlers: [ActionName: Handler] = [
+        .configSet: { c in
             let key = try c.string("key")
             let text = try c.string("value")
             var entry: ConfigEntry?
@@ -23,7 +23,7 @@ extension LiveActionExecutor {
             try c.announce(entry!)
             return r
         },
-        "config.reset": { c in
+        .configReset: { c in
             let key = try c.string("key")
             var entry: ConfigEntry?
             let r = try c.commit { tx in
@@ -36,7 +36,7 @@ extension LiveActionExecutor {
             try c.announce(entry!)
             return r
         },
-        "config.rollback": { c in
+        .configRollback: { c in
             let key = try c.string("key")
             let version = try c.int("version")
             var entry: ConfigEntry?
@@ -63,7 +63,7 @@ extension LiveActionExecutor {
             try c.announce(entry!)
             return r
         },
-        "config.import": { c in
+        .configImport: { c in
             let (file, items) = try c.configFile()
             var entries: [ConfigEntry] = []
             let r = try c.commit { tx in
@@ -83,7 +83,7 @@ extension LiveActionExecutor {
             for e in entries { try c.announce(e) }
             return r
         },
-        "config.export": { c in
+        .configExport: { c in
             let rows = try c.db.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
             let body =
                 "{\n"
@@ -95,7 +95,7 @@ extension LiveActionExecutor {
             return ActionResult(
                 "exported \(rows.count) configuration entries to \(url.path)", affected: rows.count, details: ["path": .string(url.path)])
         },
-        "config.validate": { c in
+        .configValidate: { c in
             let (file, items) = try c.configFile()
             let plan = try c.db.withConnection { try c.configPlan($0, items, lock: false) }
             let changing = plan.filter(\.changed)
@@ -104,7 +104,7 @@ extension LiveActionExecutor {
                 "\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
                 affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
         },
-        "config.reload": { c in
+        .configReload: { c in
             let target = c.p.string("service") ?? "all"
             let r = try c.commit { tx in
                 try tx.query(
@@ -116,10 +116,10 @@ extension LiveActionExecutor {
                 return ActionResult(
                     target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration")
             }
-            try c.control("config.reload", target)
+            try c.control(.action(.configReload), target)
             return r
         },
-        "config.lock": { c in
+        .configLock: { c in
             guard let locked = c.p.bool("locked") else { throw ActionFailure.invalid(field: "locked", "required") }
             guard let key = c.p.string("key") else {
                 let r = try c.commit { tx in
@@ -133,7 +133,7 @@ extension LiveActionExecutor {
                         """, [locked, c.user])
                     return ActionResult(locked ? "configuration frozen: changes are refused until it is unfrozen" : "configuration unfrozen")
                 }
-                try c.control("config.lock", "all", extra: ["locked": .bool(locked)])
+                try c.control(.action(.configLock), "all", extra: ["locked": .bool(locked)])
                 return r
             }
             var entry: ConfigEntry?
@@ -150,7 +150,7 @@ extension LiveActionExecutor {
                 entry = try ConfigRow(row).entry
                 return ActionResult("config key \(key) \(locked ? "locked" : "unlocked")")
             }
-            try c.control("config.lock", key, extra: ["locked": .bool(locked)])
+            try c.control(.action(.configLock), key, extra: ["locked": .bool(locked)])
             c.publish(.configChanged(entry!))
             return r
         }
@@ -200,7 +200,7 @@ extension LiveActionContext {
     }
 
     func announce(_ entry: ConfigEntry) throws {
-        try control("config.changed", entry.key, extra: ["version": .int(entry.version)])
+        try control(.configChanged, entry.key, extra: ["version": .int(entry.version)])
         publish(.configChanged(entry))
     }
 

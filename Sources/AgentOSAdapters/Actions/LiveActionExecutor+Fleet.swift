@@ -4,37 +4,37 @@ import Foundation
 /// Agents & Workers (15) and Managers (10): rows in `workers`/`managers`, and a control
 /// command so the workers and managers themselves change.
 extension LiveActionExecutor {
-    static let workerHandlers: [String: Handler] = [
-        "worker.restart": { c in
+    static let workerHandlers: [ActionName: Handler] = [
+        .workerRestart: { c in
             try c.workerTransition(
-                "worker.restart", set: "status = 'restarting', desired_state = 'running'", from: ["online", "paused", "draining", "starting"],
+                .workerRestart, set: "status = 'restarting', desired_state = 'running'", from: ["online", "paused", "draining", "starting"],
                 done: "restarting (in-flight work finishes or is requeued)")
         },
-        "worker.shutdown": { c in
+        .workerShutdown: { c in
             try c.workerTransition(
-                "worker.shutdown", set: "desired_state = 'stopped', status = CASE WHEN active > 0 THEN 'draining' ELSE 'stopped' END",
+                .workerShutdown, set: "desired_state = 'stopped', status = CASE WHEN active > 0 THEN 'draining' ELSE 'stopped' END",
                 from: ["online", "paused", "draining", "starting", "restarting"], done: "warm shutdown: finishes active tasks, then stops")
         },
-        "worker.start": { c in
+        .workerStart: { c in
             try c.workerTransition(
-                "worker.start", set: "status = 'starting', desired_state = 'running'", from: ["stopped", "offline"], done: "starting")
+                .workerStart, set: "status = 'starting', desired_state = 'running'", from: ["stopped", "offline"], done: "starting")
         },
-        "worker.pause": { c in
+        .workerPause: { c in
             try c.workerTransition(
-                "worker.pause", set: "status = 'paused', desired_state = 'paused'", from: ["online"], done: "paused: consumers cancelled")
+                .workerPause, set: "status = 'paused', desired_state = 'paused'", from: ["online"], done: "paused: consumers cancelled")
         },
-        "worker.resume": { c in
-            try c.workerTransition("worker.resume", set: "status = 'online', desired_state = 'running'", from: ["paused"], done: "consuming again")
+        .workerResume: { c in
+            try c.workerTransition(.workerResume, set: "status = 'online', desired_state = 'running'", from: ["paused"], done: "consuming again")
         },
-        "worker.drain": { c in
+        .workerDrain: { c in
             try c.workerTransition(
-                "worker.drain", set: "status = 'draining', desired_state = 'drained'", from: ["online", "paused"],
+                .workerDrain, set: "status = 'draining', desired_state = 'drained'", from: ["online", "paused"],
                 done: "draining: takes no new work, stops when idle")
         },
-        "worker.scale": { c in try c.setConcurrency { _ in try c.int("concurrency") } },
-        "worker.pool_grow": { c in try c.setConcurrency { min(64, $0 + (c.p.int("n") ?? 1)) } },
-        "worker.pool_shrink": { c in try c.setConcurrency { max(1, $0 - (c.p.int("n") ?? 1)) } },
-        "worker.autoscale": { c in
+        .workerScale: { c in try c.setConcurrency { _ in try c.int("concurrency") } },
+        .workerPoolGrow: { c in try c.setConcurrency { min(64, $0 + (c.p.int("n") ?? 1)) } },
+        .workerPoolShrink: { c in try c.setConcurrency { max(1, $0 - (c.p.int("n") ?? 1)) } },
+        .workerAutoscale: { c in
             let id = try c.string("id")
             let lo = try c.int("min")
             let hi = try c.int("max")
@@ -48,10 +48,10 @@ extension LiveActionExecutor {
                 else { throw ActionFailure.notFound("worker \(id)") }
                 return ActionResult("worker \(id): autoscale \(lo)…\(hi)")
             }
-            try c.control("worker.autoscale", id, extra: ["min": .int(lo), "max": .int(hi)])
+            try c.control(.action(.workerAutoscale), id, extra: ["min": .int(lo), "max": .int(hi)])
             return r
         },
-        "worker.restart_all": { c in
+        .workerRestartAll: { c in
             let stage = c.p.string("stage")
             var ids: [String] = []
             let r = try c.commit { tx in
@@ -63,10 +63,10 @@ extension LiveActionExecutor {
                 ).rows.map { try $0.get("id", as: String.self) }.sorted()
                 return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
             }
-            try c.control("worker.restart", targets: ids, extra: ["rolling": .bool(true)])
+            try c.control(.action(.workerRestart), targets: ids, extra: ["rolling": .bool(true)])
             return r
         },
-        "worker.rate_limit": { c in
+        .workerRateLimit: { c in
             let id = try c.string("id")
             let task = try c.string("task")
             let rate = try c.string("rate")
@@ -82,10 +82,10 @@ extension LiveActionExecutor {
                 guard try tx.query(sql, params).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
                 return ActionResult(rate == "0" ? "worker \(id): \(task) rate limit removed" : "worker \(id): \(task) limited to \(rate)")
             }
-            try c.control("worker.rate_limit", id, extra: ["task": .string(task), "rate": .string(rate)])
+            try c.control(.action(.workerRateLimit), id, extra: ["task": .string(task), "rate": .string(rate)])
             return r
         },
-        "worker.time_limit": { c in
+        .workerTimeLimit: { c in
             let id = try c.string("id")
             let task = try c.string("task")
             let soft = try c.int("soft")
@@ -102,16 +102,16 @@ extension LiveActionExecutor {
                 else { throw ActionFailure.notFound("worker \(id)") }
                 return ActionResult("worker \(id): \(task) time limits soft \(soft) s, hard \(hard) s")
             }
-            try c.control("worker.time_limit", id, extra: ["task": .string(task), "soft": .int(soft), "hard": .int(hard)])
+            try c.control(.action(.workerTimeLimit), id, extra: ["task": .string(task), "soft": .int(soft), "hard": .int(hard)])
             return r
         },
-        "worker.ping": { c in
+        .workerPing: { c in
             let id = try c.string("id")
             guard try c.db.query("SELECT 1 FROM workers WHERE id = $1", [id]).rows.first != nil else { throw ActionFailure.notFound("worker \(id)") }
             // The worker itself answers (the database only remembers its last heartbeat): BLPOP bounds the wait.
             let token = UUID().uuidString.lowercased()
             let start = DispatchTime.now().uptimeNanoseconds
-            try c.control("worker.ping", id, extra: ["reply": .string(token)])
+            try c.control(.action(.workerPing), id, extra: ["reply": .string(token)])
             let reply = try c.redis(WorkerPong.database).send("BLPOP", c.ns.pingReplyKey(token), WorkerPong.timeoutSeconds)
             guard let bytes = reply.array?.last?.bytes else {
                 throw ActionFailure.failed("worker \(id) did not answer within \(WorkerPong.timeoutSeconds) s")
@@ -127,7 +127,7 @@ extension LiveActionExecutor {
                     "rtt_us": .int(Int(rtt * 1_000)), "status": .string(pong.status)
                 ])
         },
-        "worker.forget": { c in
+        .workerForget: { c in
             let id = try c.string("id")
             let r = try c.commit { tx in
                 guard try tx.query("DELETE FROM workers WHERE id = $1 AND status IN ('offline','stopped') RETURNING id", [id]).rows.first != nil
@@ -136,54 +136,54 @@ extension LiveActionExecutor {
                 }
                 return ActionResult("worker \(id) removed from the roster")
             }
-            try c.control("worker.forget", id)
+            try c.control(.action(.workerForget), id)
             return r
         }
     ]
 
-    static let managerHandlers: [String: Handler] = [
-        "manager.start": { c in try c.managerTransition("manager.start", set: "status = 'running'", from: ["stopped", "failed"], done: "started") },
-        "manager.stop": { c in
+    static let managerHandlers: [ActionName: Handler] = [
+        .managerStart: { c in try c.managerTransition(.managerStart, set: "status = 'running'", from: ["stopped", "failed"], done: "started") },
+        .managerStop: { c in
             try c.managerTransition(
-                "manager.stop", set: "status = 'stopped', next_run_at = NULL", from: ["running", "paused", "starting"], done: "stopped")
+                .managerStop, set: "status = 'stopped', next_run_at = NULL", from: ["running", "paused", "starting"], done: "stopped")
         },
-        "manager.pause": { c in try c.managerTransition("manager.pause", set: "status = 'paused'", from: ["running"], done: "paused") },
-        "manager.resume": { c in try c.managerTransition("manager.resume", set: "status = 'running'", from: ["paused"], done: "resumed") },
-        "manager.restart": { c in
+        .managerPause: { c in try c.managerTransition(.managerPause, set: "status = 'paused'", from: ["running"], done: "paused") },
+        .managerResume: { c in try c.managerTransition(.managerResume, set: "status = 'running'", from: ["paused"], done: "resumed") },
+        .managerRestart: { c in
             try c.managerTransition(
-                "manager.restart", set: "status = 'starting', last_error = NULL", from: ["running", "paused", "stopped", "failed", "starting"],
+                .managerRestart, set: "status = 'starting', last_error = NULL", from: ["running", "paused", "stopped", "failed", "starting"],
                 done: "restarting")
         },
-        "manager.trigger": { c in
+        .managerTrigger: { c in
             try c.managerTransition(
-                "manager.trigger", set: "next_run_at = now()", from: ["running", "paused"], requireEnabled: true, done: "runs now")
+                .managerTrigger, set: "next_run_at = now()", from: ["running", "paused"], requireEnabled: true, done: "runs now")
         },
-        "manager.set_schedule": { c in
+        .managerSetSchedule: { c in
             let schedule = try c.string("schedule")
             var next = "next_run_at"
             if case .interval(let seconds)? = Schedule.parse(schedule) { next = "now() + make_interval(secs => \(seconds))" }
             return try c.managerTransition(
-                "manager.set_schedule", set: "schedule = $3, next_run_at = \(next)", from: nil, params: [schedule],
+                .managerSetSchedule, set: "schedule = $3, next_run_at = \(next)", from: nil, params: [schedule],
                 extra: ["schedule": .string(schedule)], done: "schedule \(schedule)")
         },
-        "manager.set_concurrency": { c in
+        .managerSetConcurrency: { c in
             let n = try c.int("concurrency")
             return try c.managerTransition(
-                "manager.set_concurrency", set: "concurrency = $3", from: nil, params: [n], value: n, done: "concurrency \(n)")
+                .managerSetConcurrency, set: "concurrency = $3", from: nil, params: [n], value: n, done: "concurrency \(n)")
         },
-        "manager.enable": { c in
-            try c.managerTransition("manager.enable", set: "enabled = true", from: nil, guardSQL: "NOT enabled", done: "enabled")
+        .managerEnable: { c in
+            try c.managerTransition(.managerEnable, set: "enabled = true", from: nil, guardSQL: "NOT enabled", done: "enabled")
         },
-        "manager.disable": { c in
+        .managerDisable: { c in
             try c.managerTransition(
-                "manager.disable", set: "enabled = false, next_run_at = NULL", from: nil, guardSQL: "enabled", done: "disabled: no more runs")
+                .managerDisable, set: "enabled = false, next_run_at = NULL", from: nil, guardSQL: "enabled", done: "disabled: no more runs")
         }
     ]
 }
 
 extension LiveActionContext {
     /// Moves a worker from one of `from` with `set`, then tells it.
-    func workerTransition(_ command: String, set: String, from: [String], done: String) throws -> ActionResult {
+    func workerTransition(_ command: ActionName, set: String, from: [String], done: String) throws -> ActionResult {
         let id = try string("id")
         let r = try commit { tx in
             guard
@@ -193,11 +193,12 @@ extension LiveActionContext {
                 ).rows.first != nil
             else {
                 try whyNot(
-                    tx, table: "workers", key: "id", id: id, what: "worker", hint: "\(command) applies to \(from.joined(separator: "/")) workers")
+                    tx, table: "workers", key: "id", id: id, what: "worker",
+                    hint: "\(command.rawValue) applies to \(from.joined(separator: "/")) workers")
             }
             return ActionResult("worker \(id): \(done)")
         }
-        try control(command, id)
+        try control(.action(command), id)
         return r
     }
 
@@ -213,13 +214,13 @@ extension LiveActionContext {
             try tx.query("UPDATE workers SET concurrency = $2, updated_at = now() WHERE id = $1", [id, value])
             return ActionResult("worker \(id): concurrency \(old) → \(value)", details: ["concurrency": .int(value), "was": .int(old)])
         }
-        try control("worker.scale", id, value: value)
+        try control(.action(.workerScale), id, value: value)
         publish(.workerUpdated(WorkerPatch(id: id, concurrency: value), cause: "worker.updated"))
         return r
     }
 
     func managerTransition(
-        _ command: String, set: String, from: [String]?, guardSQL: String? = nil, requireEnabled: Bool = false,
+        _ command: ActionName, set: String, from: [String]?, guardSQL: String? = nil, requireEnabled: Bool = false,
         params: [any PostgresBindable] = [], value: Int? = nil, extra: [String: PayloadValue] = [:], done: String
     ) throws -> ActionResult {
         let id = try string("id")
@@ -238,13 +239,13 @@ extension LiveActionContext {
                 ).rows.first != nil
             else {
                 let hint =
-                    from.map { "\(command) applies to \($0.joined(separator: "/")) managers" }
+                    from.map { "\(command.rawValue) applies to \($0.joined(separator: "/")) managers" }
                     ?? (requireEnabled ? "the manager is disabled" : "nothing to change")
                 try whyNot(tx, table: "managers", key: "id", id: id, what: "manager", hint: hint)
             }
             return ActionResult("manager \(id): \(done)")
         }
-        try control(command, id, value: value, extra: extra)
+        try control(.action(command), id, value: value, extra: extra)
         return r
     }
 }

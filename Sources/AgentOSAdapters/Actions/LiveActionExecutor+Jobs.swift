@@ -33,8 +33,8 @@ extension LiveActionExecutor {
             owner: try row.get("owner"), createdAt: try row.get("created_at"))
     }
 
-    static let jobHandlers: [String: Handler] = [
-        "job.cancel": { c in
+    static let jobHandlers: [ActionName: Handler] = [
+        .jobCancel: { c in
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
@@ -54,11 +54,11 @@ extension LiveActionExecutor {
                 try c.jobEvent(tx, id, type: "cancelled", status: "cancelled")
                 return ActionResult("cancelled job \(id)")
             }
-            try c.unqueue(job!, thenControl: "job.cancel")
+            try c.unqueue(job!, thenControl: .jobCancel)
             c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
             return r
         },
-        "job.kill": { c in
+        .jobKill: { c in
             let id = try c.string("id")
             let r = try c.commit { tx in
                 guard
@@ -74,11 +74,11 @@ extension LiveActionExecutor {
                 try c.jobEvent(tx, id, type: "killed", status: "cancelled")
                 return ActionResult("killed job \(id) (revoke + SIGTERM sent)")
             }
-            try c.control("job.kill", id, extra: ["signal": .string("SIGTERM")])
+            try c.control(.action(.jobKill), id, extra: ["signal": .string("SIGTERM")])
             c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
             return r
         },
-        "job.retry": { c in
+        .jobRetry: { c in
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
@@ -98,11 +98,11 @@ extension LiveActionExecutor {
                 return ActionResult("re-enqueued job \(id) (attempt \(job!.attempts))")
             }
             try c.enqueue(job!)
-            try c.control("job.retry", id)
+            try c.control(.action(.jobRetry), id)
             c.publish(.jobRetried(JobPatch(id: id, status: .queued, attempts: job!.attempts, updatedAt: Date())))
             return r
         },
-        "job.delete": { c in
+        .jobDelete: { c in
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
@@ -112,12 +112,12 @@ extension LiveActionExecutor {
                 job = try LiveActionExecutor.job(row)
                 return ActionResult("deleted job \(id) with its events")
             }
-            try c.unqueue(job!, thenControl: "job.delete")
+            try c.unqueue(job!, thenControl: .jobDelete)
             try c.removeArtifacts(of: id)
             c.publish(.jobDeleted(id: id))
             return r
         },
-        "job.set_priority": { c in
+        .jobSetPriority: { c in
             let id = try c.string("id")
             let priority = try c.int("priority")
             var job: Job?
@@ -137,11 +137,11 @@ extension LiveActionExecutor {
                 return ActionResult("job \(id) priority → \(priority)")
             }
             if let job, job.status == .queued || job.status == .pending, try c.unqueue(job) > 0 { try c.enqueue(job) }
-            try c.control("job.set_priority", id, value: priority)
+            try c.control(.action(.jobSetPriority), id, value: priority)
             c.publish(.jobUpdated(JobPatch(id: id, priority: priority, updatedAt: Date())))
             return r
         },
-        "job.move": { c in
+        .jobMove: { c in
             let id = try c.string("id")
             let to = try c.string("to")
             var old: Job?
@@ -165,11 +165,11 @@ extension LiveActionExecutor {
             }
             try c.unqueue(old!)
             try c.enqueue(moved!)
-            try c.control("job.move", id, extra: ["queue": .string(to)])
+            try c.control(.action(.jobMove), id, extra: ["queue": .string(to)])
             c.publish(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: Date())))
             return r
         },
-        "queue.clear": { c in
+        .queueClear: { c in
             let q = try c.string("queue")
             var ids: [String] = []
             let r = try c.commit { tx in
@@ -188,15 +188,15 @@ extension LiveActionExecutor {
             for chunk in stride(from: 0, to: ids.count, by: 1_000) {
                 try broker.send(["DEL"] + ids[chunk..<min(chunk + 1_000, ids.count)].map { c.ns.brokerMessageKey(job: $0) })
             }
-            try c.control("queue.clear", q)
+            try c.control(.action(.queueClear), q)
             c.publish(.queueUpdated(QueuePatch(name: q, pending: 0, removed: r.affected), cause: "queue.cleared"))
             var out = r
             out.details["broker_lists_deleted"] = .int(Int(removed))
             return out
         },
-        "queue.pause": { c in try c.setQueuePaused(true) },
-        "queue.resume": { c in try c.setQueuePaused(false) },
-        "queue.retry_failed": { c in
+        .queuePause: { c in try c.setQueuePaused(true) },
+        .queueResume: { c in try c.setQueuePaused(false) },
+        .queueRetryFailed: { c in
             let q = try c.string("queue")
             var jobs: [Job] = []
             let r = try c.commit { tx in
@@ -215,19 +215,19 @@ extension LiveActionExecutor {
                 return ActionResult("re-enqueued \(jobs.count) failed job(s) of queue \(q)", affected: jobs.count)
             }
             try c.enqueue(jobs)
-            try c.control("queue.retry_failed", q, extra: c.p.string("error_class").map { ["error_class": .string($0)] } ?? [:])
+            try c.control(.action(.queueRetryFailed), q, extra: c.p.string("error_class").map { ["error_class": .string($0)] } ?? [:])
             return r
         },
-        "queue.purge_failed": { c in
+        .queuePurgeFailed: { c in
             let q = try c.string("queue")
             let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }
-            try c.control("queue.purge_failed", q)
+            try c.control(.action(.queuePurgeFailed), q)
             return r
         },
-        "queue.set_rate_limit": { c in
+        .queueSetRateLimit: { c in
             let q = try c.string("queue")
             let limit = try c.int("limit")
             let r = try c.commit { tx in
@@ -239,7 +239,7 @@ extension LiveActionExecutor {
                 else { throw ActionFailure.notFound("queue \(q)") }
                 return ActionResult(limit == 0 ? "queue \(q): rate limit removed" : "queue \(q): rate limit \(limit)/min")
             }
-            try c.control("queue.set_rate_limit", q, value: limit == 0 ? nil : limit)
+            try c.control(.action(.queueSetRateLimit), q, value: limit == 0 ? nil : limit)
             c.publish(.queueUpdated(QueuePatch(name: q, rateLimit: limit), cause: "queue.updated"))
             return r
         }
@@ -264,11 +264,11 @@ extension LiveActionContext {
 
     /// `unqueue`, then the control command for the job, in one round trip (the script goes as
     /// EVAL with its source, so the pipeline needs no loaded script).
-    func unqueue(_ job: Job, thenControl command: String) throws {
+    func unqueue(_ job: Job, thenControl command: ActionName) throws {
         let keys = unqueueKeys(job)
         let replies = try redis(Namespace.DB.queues).pipeline([
             ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
-            controlCommand(command, target: job.id, extra: [:])
+            controlCommand(.action(command), target: job.id, extra: [:])
         ])
         for reply in replies { if case .error(let e) = reply { throw RedisError.fromReply(e) } }
     }
@@ -311,7 +311,7 @@ extension LiveActionContext {
             guard was != paused else { throw ActionFailure.conflict("queue \(q) is already \(paused ? "paused" : "running")") }
             return ActionResult(paused ? "queue \(q) paused: consumers stop taking from it" : "queue \(q) resumed")
         }
-        try control(paused ? "queue.pause" : "queue.resume", q)
+        try control(.action(paused ? .queuePause : .queueResume), q)
         publish(.queueUpdated(QueuePatch(name: q, paused: paused), cause: paused ? "queue.paused" : "queue.resumed"))
         return r
     }

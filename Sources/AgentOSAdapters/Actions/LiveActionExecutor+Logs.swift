@@ -4,8 +4,8 @@ import Foundation
 /// System Logs (10): exports and archives of `logs`, per-service levels, mutes, alert rules and
 /// bookmarks (migration 5's tables), acknowledgements.
 extension LiveActionExecutor {
-    static let logHandlers: [String: Handler] = [
-        "logs.export": { c in
+    static let logHandlers: [ActionName: Handler] = [
+        .logsExport: { c in
             let format = c.p.string("format") ?? "jsonl"
             let lines = try c.db.query(
                 """
@@ -25,7 +25,7 @@ extension LiveActionExecutor {
                 "exported \(lines.count) log line(s) to \(url.path)", affected: lines.count,
                 details: ["path": .string(url.path), "format": .string(format)])
         },
-        "logs.set_level": { c in
+        .logsSetLevel: { c in
             let service = try c.string("service")
             let level = try c.string("level")
             let r = try c.commit { tx in
@@ -38,10 +38,10 @@ extension LiveActionExecutor {
                     """, [service, level, c.user])
                 return ActionResult("service \(service): log level \(was ?? "default") → \(level)", details: ["level": .string(level)])
             }
-            try c.control("logs.set_level", service, extra: ["level": .string(level)])
+            try c.control(.action(.logsSetLevel), service, extra: ["level": .string(level)])
             return r
         },
-        "logs.archive": { c in
+        .logsArchive: { c in
             let days = try c.int("days")
             let dir = try c.directory("io/archive")
             var archive: URL?
@@ -69,14 +69,14 @@ extension LiveActionExecutor {
                 throw error
             }
         },
-        "logs.purge": { c in
+        .logsPurge: { c in
             let days = try c.int("days")
             return try c.commit { tx in
                 let n = try tx.query("DELETE FROM logs WHERE ts < now() - make_interval(days => $1::int)", [days]).affectedRows
                 return ActionResult("purged \(n) log line(s) older than \(days) day(s)", affected: n)
             }
         },
-        "logs.mute_source": { c in
+        .logsMuteSource: { c in
             let source = try c.string("source")
             let r = try c.commit { tx in
                 guard
@@ -87,10 +87,10 @@ extension LiveActionExecutor {
                 else { throw ActionFailure.conflict("log source \(source) is already muted") }
                 return ActionResult("log source \(source) muted")
             }
-            try c.control("logs.mute_source", source)
+            try c.control(.action(.logsMuteSource), source)
             return r
         },
-        "logs.unmute_source": { c in
+        .logsUnmuteSource: { c in
             let source = try c.string("source")
             let r = try c.commit { tx in
                 guard try tx.query("DELETE FROM log_mutes WHERE source = $1 RETURNING source", [source]).rows.first != nil else {
@@ -98,10 +98,10 @@ extension LiveActionExecutor {
                 }
                 return ActionResult("log source \(source) unmuted")
             }
-            try c.control("logs.unmute_source", source)
+            try c.control(.action(.logsUnmuteSource), source)
             return r
         },
-        "logs.ack_errors": { c in
+        .logsAckErrors: { c in
             let source = c.p.string("source")
             return try c.commit { tx in
                 let n = try tx.query(
@@ -112,7 +112,7 @@ extension LiveActionExecutor {
                 return ActionResult("acknowledged \(n) error line(s)\(source.map { " of \($0)" } ?? "")", affected: n)
             }
         },
-        "logs.alert_rule_add": { c in
+        .logsAlertRuleAdd: { c in
             let pattern = try c.string("pattern")
             let level = c.p.string("level") ?? "error"
             let severity = c.p.string("severity") ?? "warning"
@@ -134,7 +134,7 @@ extension LiveActionExecutor {
                     details: ["id": .int(id)])
             }
         },
-        "logs.alert_rule_remove": { c in
+        .logsAlertRuleRemove: { c in
             let id = try c.int("id")
             return try c.commit { tx in
                 guard let row = try tx.query("DELETE FROM log_alert_rules WHERE id = $1 RETURNING pattern", [id]).rows.first else {
@@ -143,7 +143,7 @@ extension LiveActionExecutor {
                 return ActionResult("alert rule #\(id) (/\(TextSanitizer.clean(try row.get("pattern", as: String.self)))/) removed")
             }
         },
-        "logs.bookmark": { c in
+        .logsBookmark: { c in
             let logID = try c.int("id")
             let note = try c.string("note")
             return try c.commit { tx in

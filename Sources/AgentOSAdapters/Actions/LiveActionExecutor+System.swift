@@ -4,8 +4,8 @@ import Foundation
 
 /// System Controls (16) and its database actions (8).
 extension LiveActionExecutor {
-    static let systemHandlers: [String: Handler] = [
-        "system.backup": { c in
+    static let systemHandlers: [ActionName: Handler] = [
+        .systemBackup: { c in
             let dir = try c.directory("io/backups/\(LiveActionContext.stamp())")
             var files = [try c.pgDump(into: dir.appendingPathComponent("postgres.dump"))]
             files.append(try c.redisSnapshot(into: dir.appendingPathComponent("redis.jsonl")))
@@ -17,7 +17,7 @@ extension LiveActionExecutor {
                 "backup written to \(dir.path) (\(files.count) files, manifest with SHA-256 sums)", affected: files.count,
                 details: ["path": .string(dir.path), "manifest": .string(manifest.path)])
         },
-        "system.reset": { c in
+        .systemReset: { c in
             var counts: [String: Int] = [:]
             counts["cache"] = Int(try c.redis(Namespace.DB.cache).send("DEL", c.ns.snapshotKey).int ?? 0)
             counts["rate_limits"] = try deleteMatching(c.redis(Namespace.DB.rateLimit), "\(c.ns.prefix):rl:*")
@@ -29,17 +29,17 @@ extension LiveActionExecutor {
                 "runtime state reset: " + counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: ", "),
                 affected: total, details: counts.mapValues { .int($0) })
         },
-        "system.maintenance_on": { c in try c.setMaintenance(true) },
-        "system.maintenance_off": { c in try c.setMaintenance(false) },
-        "system.cache_refresh": { c in
+        .systemMaintenanceOn: { c in try c.setMaintenance(true) },
+        .systemMaintenanceOff: { c in try c.setMaintenance(false) },
+        .systemCacheRefresh: { c in
             let generation = try c.ex.refresh()
             return ActionResult("SSOT snapshot rebuilt and stored (generation \(generation))", details: ["generation": .int(generation)])
         },
-        "system.cache_invalidate": { c in
+        .systemCacheInvalidate: { c in
             let n = Int(try c.redis(Namespace.DB.cache).send("DEL", c.ns.snapshotKey, c.ns.snapshotStatsKey).int ?? 0)
             return ActionResult("admin cache dropped (\(n) key(s))", affected: n)
         },
-        "system.health_check": { c in
+        .systemHealthCheck: { c in
             let report = try c.healthProbe()
             return try c.commit { tx in
                 try tx.query(
@@ -48,7 +48,7 @@ extension LiveActionExecutor {
                 return ActionResult(report.summary, affected: report.details.count, details: report.details)
             }
         },
-        "system.broadcast": { c in
+        .systemBroadcast: { c in
             let message = try c.string("message")
             let ttl = c.p.int("ttl") ?? 600
             let level = AlertSeverity(rawValue: c.p.string("level") ?? "info") ?? .info
@@ -57,7 +57,7 @@ extension LiveActionExecutor {
             c.publish(.broadcast(b))
             return ActionResult("banner sent to every console for \(ttl) s")
         },
-        "system.alert_ack": { c in
+        .systemAlertAck: { c in
             let id = try c.int("id")
             let r = try c.commit { tx in
                 guard
@@ -73,7 +73,7 @@ extension LiveActionExecutor {
             c.publish(.alertUpdated(AlertPatch(id: id, status: .acked, ackedBy: c.user)))
             return r
         },
-        "system.alert_silence": { c in
+        .systemAlertSilence: { c in
             let id = try c.int("id")
             let minutes = c.p.int("minutes") ?? 60
             let until = Date().addingTimeInterval(Double(minutes) * 60)
@@ -93,29 +93,29 @@ extension LiveActionExecutor {
             c.publish(.alertUpdated(AlertPatch(id: id, status: .silenced, silencedUntil: until)))
             return r
         },
-        "system.breaker_reset": { c in
+        .systemBreakerReset: { c in
             let service = try c.string("service")
             try c.ex.breakers.force(service, open: false, nowMillis: nil)
             return ActionResult("\(service) circuit breaker closed")
         },
-        "system.breaker_trip": { c in
+        .systemBreakerTrip: { c in
             let service = try c.string("service")
             try c.ex.breakers.force(service, open: true, nowMillis: nil)
             return ActionResult("\(service) circuit breaker opened: its actions are refused for 30 s")
         },
-        "system.rate_limit_reset": { c in
+        .systemRateLimitReset: { c in
             let who = try c.string("user")
             let n = try c.ex.rateLimits.reset(user: who)
             return ActionResult("rate-limit counters of \(who) cleared (\(n) key(s))", affected: n)
         },
-        "system.session_terminate": { c in
+        .systemSessionTerminate: { c in
             let id = try c.string("session")
             let n = try c.redis(Namespace.DB.sessions).send("DEL", c.ns.sessionKey(id)).int ?? 0
             guard n > 0 else { throw ActionFailure.notFound("console session \(id)") }
             c.publish(.sessionKick(sessionID: id))
             return ActionResult("console session \(id) ended")
         },
-        "system.io_cleanup": { c in
+        .systemIOCleanup: { c in
             let files = try c.ex.mediaOlderThan(days: try c.int("days"))
             var bytes = 0
             for f in files {
@@ -125,7 +125,7 @@ extension LiveActionExecutor {
             return ActionResult(
                 "deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
         },
-        "system.audit_verify": { c in
+        .systemAuditVerify: { c in
             let v = try AuditVerifier.verify(c.ex.audit)
             var details: [String: PayloadValue] = ["rows": .int(v.rows), "ok": .bool(v.ok)]
             if let b = v.broken {
@@ -136,27 +136,27 @@ extension LiveActionExecutor {
         }
     ]
 
-    static let databaseHandlers: [String: Handler] = [
-        "database.backup": { c in
+    static let databaseHandlers: [ActionName: Handler] = [
+        .databaseBackup: { c in
             let dir = try c.directory("io/backups")
             let file = try c.pgDump(into: dir.appendingPathComponent("postgres-\(LiveActionContext.stamp()).dump"))
             let manifest = try c.writeManifest(dir, [file], name: file.lastPathComponent + ".sha256.json")
             return ActionResult("pg_dump written to \(file.path)", details: ["path": .string(file.path), "manifest": .string(manifest.path)])
         },
-        "database.vacuum": { c in
+        .databaseVacuum: { c in
             let table = c.p.string("table") ?? "all"
             // Table names come from the catalog's fixed list; VACUUM cannot run in a transaction.
             _ = try c.db.execute(table == "all" ? "VACUUM (ANALYZE)" : "VACUUM (ANALYZE) \(table)")
             return ActionResult(table == "all" ? "VACUUM (ANALYZE) of the database done" : "VACUUM (ANALYZE) \(table) done")
         },
-        "database.reindex": { c in
+        .databaseReindex: { c in
             let table = try c.string("table")
             _ = try c.db.execute("REINDEX TABLE CONCURRENTLY \(table)")
             return ActionResult("REINDEX TABLE CONCURRENTLY \(table) done")
         },
-        "database.cancel_query": { c in try c.signalBackend("pg_cancel_backend", verb: "cancelled the query of") },
-        "database.terminate_backend": { c in try c.signalBackend("pg_terminate_backend", verb: "terminated") },
-        "database.kill_idle": { c in
+        .databaseCancelQuery: { c in try c.signalBackend("pg_cancel_backend", verb: "cancelled the query of") },
+        .databaseTerminateBackend: { c in try c.signalBackend("pg_terminate_backend", verb: "terminated") },
+        .databaseKillIdle: { c in
             let minutes = c.p.int("minutes") ?? 10
             // Materialised first: a qual like pg_terminate_backend(pid) in the same WHERE may run on every row.
             let pids = try c.db.query(
@@ -171,7 +171,7 @@ extension LiveActionExecutor {
                 "terminated \(pids.count) idle-in-transaction session(s) older than \(minutes) min", affected: pids.count,
                 details: ["pids": .string(pids.map(String.init).joined(separator: ","))])
         },
-        "database.purge_history": { c in
+        .databasePurgeHistory: { c in
             let days = try c.int("days")
             var jobs = 0
             var events = 0
@@ -198,7 +198,7 @@ extension LiveActionExecutor {
                 "purged \(jobs) finished job(s) and \(events) event(s) older than \(days) days", affected: jobs + events,
                 details: ["jobs": .int(jobs), "events": .int(events)])
         },
-        "database.migrate": { c in
+        .databaseMigrate: { c in
             let applied = try c.db.withConnection { try Migrator().migrate($0) }
             return ActionResult(
                 applied.isEmpty ? "schema is up to date" : "applied migration(s) " + applied.map { String($0.version) }.joined(separator: ", "),
@@ -302,7 +302,7 @@ extension LiveActionContext {
         } else {
             try flags.send("DEL", ns.maintenanceKey)
         }
-        try control("system.maintenance", "system", value: on ? 1 : 0)
+        try control(.maintenance, "system", value: on ? 1 : 0)
         publish(.maintenance(m))
         return r
     }

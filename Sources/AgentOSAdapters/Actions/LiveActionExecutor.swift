@@ -5,8 +5,8 @@ import Foundation
 /// outcome row in one transaction), keys in Redis (broker lists in DB0, flags in DB1, runtime
 /// state in DB2–DB6), control commands to the workers on `{ns}:control`, files under the data
 /// directory (`io/backups`, `io/exports`, `io/reports`). One handler per catalog action, by view:
-/// `LiveActionExecutor+Jobs.swift`, `+Workers`, `+Managers`, `+System`, `+Database`, `+Logs`,
-/// `+Config`, `+Analytics`.
+/// `LiveActionExecutor+Jobs.swift` (jobs, queues), `+Fleet` (workers, managers), `+System` (system,
+/// database), `+Logs`, `+Config`, `+Analytics`.
 public final class LiveActionExecutor: ActionExecutor {
     public struct Settings: Sendable {
         /// Root of `io/` (backups, exports, reports) and the media directories.
@@ -51,8 +51,8 @@ public final class LiveActionExecutor: ActionExecutor {
         self.refresh = refresh
     }
 
-    static let handlers: [String: Handler] = {
-        var all: [String: Handler] = [:]
+    static let handlers: [ActionName: Handler] = {
+        var all: [ActionName: Handler] = [:]
         for group in [jobHandlers, workerHandlers, managerHandlers, systemHandlers, databaseHandlers, logHandlers, configHandlers, analyticsHandlers]
         {
             all.merge(group) { a, _ in a }
@@ -61,18 +61,19 @@ public final class LiveActionExecutor: ActionExecutor {
     }()
 
     /// Catalog actions without a handler (a test keeps this empty).
-    public static var missingHandlers: [String] { ActionCatalog.all.map(\.name).filter { handlers[$0] == nil } }
+    public static var missingHandlers: [ActionName] { ActionName.allCases.filter { handlers[$0] == nil } }
 
     public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
-        guard let handler = Self.handlers[call.request.action] else { throw .failed("no handler for \(call.request.action)") }
+        let action = try call.action
+        guard let handler = Self.handlers[action] else { throw .failed("no handler for \(action.rawValue)") }
         let outcome: Result<ActionResult, ActionFailure> = Self.mapped { try handler(LiveActionContext(ex: self, call: call)) }
         return try outcome.get()
     }
 
     /// Handlers whose first effect is `commit`: their intent row travels in its first round trip.
-    static let intentCarriers: Set<String> = ["job.cancel", "job.kill", "job.retry"]
+    static let intentCarriers: Set<ActionName> = [.jobCancel, .jobKill, .jobRetry]
 
-    public func carriesIntent(_ call: ActionCall) -> Bool { Self.intentCarriers.contains(call.request.action) }
+    public func carriesIntent(_ call: ActionCall) -> Bool { (try? call.action).map(Self.intentCarriers.contains) ?? false }
 
     public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
         try Self.mapped {
@@ -86,33 +87,33 @@ public final class LiveActionExecutor: ActionExecutor {
                 try db.query(sql, params).rows.first?.get(0, as: Int.self) ?? 0
             }
             let q = payload.string("queue") ?? ""
-            switch spec.name {
-            case "queue.clear": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
-            case "queue.retry_failed":
+            switch spec.id {
+            case .queueClear: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
+            case .queueRetryFailed:
                 return try count(
                     "SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
                     [q, payload.string("error_class")])
-            case "queue.purge_failed": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed'", [q])
-            case "queue.pause": return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
-            case "worker.restart_all":
+            case .queuePurgeFailed: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed'", [q])
+            case .queuePause: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
+            case .workerRestartAll:
                 return try count(
                     "SELECT count(*) FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
                     [payload.string("stage")])
-            case "worker.restart", "worker.shutdown", "worker.drain":
+            case .workerRestart, .workerShutdown, .workerDrain:
                 return try count("SELECT coalesce(sum(active), 0)::bigint FROM workers WHERE id = $1", [payload.string("id") ?? ""])
-            case "database.purge_history":
+            case .databasePurgeHistory:
                 return try count(
                     "SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
                     [payload.int("days") ?? 0])
-            case "logs.purge", "logs.archive":
+            case .logsPurge, .logsArchive:
                 return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1::int)", [payload.int("days") ?? 0])
-            case "database.kill_idle":
+            case .databaseKillIdle:
                 return try count(
                     """
                     SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
                       AND state_change < now() - make_interval(mins => $1::int)
                     """, [payload.int("minutes") ?? 0])
-            case "system.io_cleanup": return try mediaOlderThan(days: payload.int("days") ?? 0).count
+            case .systemIOCleanup: return try mediaOlderThan(days: payload.int("days") ?? 0).count
             default: return nil
             }
         }.get()
@@ -202,14 +203,14 @@ struct LiveActionContext {
 
     /// A control command for the workers and managers (the simulator obeys them; Celery's
     /// pidbox comes with the Celery issue).
-    func control(_ command: String, _ target: String, value: Int? = nil, extra: [String: PayloadValue] = [:]) throws {
+    func control(_ command: ControlCommand, _ target: String, value: Int? = nil, extra: [String: PayloadValue] = [:]) throws {
         var fields = extra
         if let value { fields["value"] = .int(value) }
         try control(command, targets: [target], extra: fields)
     }
 
     /// The same control command for many targets, in one pipelined round trip.
-    func control(_ command: String, targets: [String], extra: [String: PayloadValue] = [:]) throws {
+    func control(_ command: ControlCommand, targets: [String], extra: [String: PayloadValue] = [:]) throws {
         guard !targets.isEmpty else { return }
         let commands = targets.map { controlCommand(command, target: $0, extra: extra) }
         for reply in try ex.redis.pipeline(commands) {
@@ -217,9 +218,9 @@ struct LiveActionContext {
         }
     }
 
-    func controlCommand(_ command: String, target: String, extra: [String: PayloadValue]) -> [any RedisArgument] {
+    func controlCommand(_ command: ControlCommand, target: String, extra: [String: PayloadValue]) -> [any RedisArgument] {
         var fields = extra
-        fields["command"] = .string(command)
+        fields["command"] = .string(command.wire)
         fields["target"] = .string(target)
         fields["by"] = .string(user)
         return ["PUBLISH", ns.controlChannel, CanonicalJSON.object(fields)]

@@ -16,19 +16,12 @@ public final class CeleryActionExecutor: ActionExecutor {
         self.fallback = fallback
     }
 
-    /// The catalog actions that have a Celery meaning.
-    public static let mapped: Set<String> = [
-        "job.cancel", "job.kill", "worker.restart", "worker.pool_grow", "worker.pool_shrink", "worker.scale", "worker.autoscale",
-        "worker.pause", "worker.resume", "worker.rate_limit", "worker.time_limit", "worker.shutdown", "worker.ping",
-        "queue.clear", "queue.pause", "queue.resume"
-    ]
-
     /// True when `call` goes to Celery.
-    public func routesToCelery(_ action: String, _ payload: Payload) -> Bool {
-        guard Self.mapped.contains(action) else { return false }
+    public func routesToCelery(_ action: ActionName, _ payload: Payload) -> Bool {
+        guard Self.handlers[action] != nil else { return false }
         monitor.pollIfNeverPolled()
         let s = monitor.current
-        if action.hasPrefix("job.") {
+        if action.subject == "job" {
             // A task Celery reported, or an id AgentOS has no job row for (a revoke may precede
             // the task: workers keep the id and drop the task when it arrives).
             guard let id = payload.string("id") else { return false }
@@ -36,15 +29,15 @@ public final class CeleryActionExecutor: ActionExecutor {
             guard UUID(uuidString: id) != nil else { return false }
             return (try? fallback.jobOwner(id)) == nil
         }
-        if action.hasPrefix("worker.") { return payload.string("id").map { s.workers[$0] != nil } ?? false }
+        if action.subject == "worker" { return payload.string("id").map { s.workers[$0] != nil } ?? false }
         return payload.string("queue").map { monitor.queueNames().contains($0) } ?? false
     }
 
     public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
-        let action = call.request.action
-        guard routesToCelery(action, call.payload) else { return try fallback.execute(call) }
-        do { return try run(action, call.payload) } catch let f as ActionFailure { throw f } catch {
-            throw .failed("celery \(action): \(error)")
+        let action = try call.action
+        guard let handler = Self.handlers[action], routesToCelery(action, call.payload) else { return try fallback.execute(call) }
+        do { return try handler(self, call.payload) } catch let f as ActionFailure { throw f } catch {
+            throw .failed("celery \(action.rawValue): \(error)")
         }
     }
 
@@ -54,12 +47,12 @@ public final class CeleryActionExecutor: ActionExecutor {
     }
 
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
-        guard routesToCelery(spec.name, payload) else { return try fallback.impact(spec, payload) }
+        guard routesToCelery(spec.id, payload) else { return try fallback.impact(spec, payload) }
         let queue = payload.string("queue") ?? ""
-        switch spec.name {
-        case "queue.clear", "queue.pause":
+        switch spec.id {
+        case .queueClear, .queuePause:
             return (try? monitor.queues())?.first { $0.name == queue }?.pending
-        case "worker.restart", "worker.shutdown":
+        case .workerRestart, .workerShutdown:
             return monitor.current.workers[payload.string("id") ?? ""]?.active
         default: return nil
         }
@@ -67,30 +60,35 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     // MARK: the mapped actions
 
-    func run(_ action: String, _ p: Payload) throws -> ActionResult {
-        func req(_ name: String) throws -> String { try p.required(name) }
-        func reqInt(_ name: String) throws -> Int { try p.requiredInt(name) }
-        switch action {
-        case "job.cancel":
-            let id = try req("id")
-            let b = try control.broadcast("revoke", arguments: ["task_id": .string(id)])
-            return try result(b, "revoke \(id)", everyWorker: true)
-        case "job.kill":
-            let id = try req("id")
-            let b = try control.broadcast("revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")])
-            return try result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true)
-        case "worker.restart":
-            return try toWorker(try req("id"), "pool_restart", [:], "pool restart")
-        case "worker.pool_grow":
+    typealias Handler = @Sendable (CeleryActionExecutor, Payload) throws -> ActionResult
+
+    /// The catalog actions that have a Celery meaning, and how each runs there.
+    static let handlers: [ActionName: Handler] = [
+        .jobCancel: { ex, p in
+            let id = try p.required("id")
+            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)])
+            return try ex.result(b, "revoke \(id)", everyWorker: true)
+        },
+        .jobKill: { ex, p in
+            let id = try p.required("id")
+            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")])
+            return try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true)
+        },
+        .workerRestart: { ex, p in
+            return try ex.toWorker(try p.required("id"), "pool_restart", [:], "pool restart")
+        },
+        .workerPoolGrow: { ex, p in
             let n = p.int("n") ?? 1
-            return try toWorker(try req("id"), "pool_grow", ["n": .int(n)], "pool grow by \(n)")
-        case "worker.pool_shrink":
+            return try ex.toWorker(try p.required("id"), "pool_grow", ["n": .int(n)], "pool grow by \(n)")
+        },
+        .workerPoolShrink: { ex, p in
             let n = p.int("n") ?? 1
-            return try toWorker(try req("id"), "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
-        case "worker.scale":
-            let id = try req("id")
-            let target = try reqInt("concurrency")
-            let stats = try toWorker(id, "stats", [:], "stats")
+            return try ex.toWorker(try p.required("id"), "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
+        },
+        .workerScale: { ex, p in
+            let id = try p.required("id")
+            let target = try p.requiredInt("concurrency")
+            let stats = try ex.toWorker(id, "stats", [:], "stats")
             guard case .int(let now)? = stats.details["processes"] else {
                 throw ActionFailure.failed("celery worker.scale: \(id)'s stats name no pool processes")
             }
@@ -98,102 +96,110 @@ public final class CeleryActionExecutor: ActionExecutor {
                 return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
             }
             let method = target > now ? "pool_grow" : "pool_shrink"
-            var r = try toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)")
+            var r = try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)")
             r.details["concurrency"] = .int(target)
             r.details["was"] = .int(now)
             return r
-        case "worker.autoscale":
-            let id = try req("id")
-            let lo = try reqInt("min")
-            let hi = try reqInt("max")
+        },
+        .workerAutoscale: { ex, p in
+            let id = try p.required("id")
+            let lo = try p.requiredInt("min")
+            let hi = try p.requiredInt("max")
             guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
-            return try toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
-        case "worker.pause":
-            let id = try req("id")
-            let queues = try consumedQueues(id)
+            return try ex.toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
+        },
+        .workerPause: { ex, p in
+            let id = try p.required("id")
+            let queues = try ex.consumedQueues(id)
             guard !queues.isEmpty else { throw ActionFailure.conflict("worker \(id) consumes from no queue (already paused?)") }
             var lines: [String] = []
-            for q in queues { lines.append(try toWorker(id, "cancel_consumer", ["queue": .string(q)], "cancel consumer \(q)").message) }
-            monitor.update {
+            for q in queues { lines.append(try ex.toWorker(id, "cancel_consumer", ["queue": .string(q)], "cancel consumer \(q)").message) }
+            ex.monitor.update {
                 $0.workers[id]?.paused = true
                 $0.workers[id]?.pausedQueues = queues
                 $0.workers[id]?.queues = []
             }
             return ActionResult(lines.joined(separator: "; "), affected: queues.count, details: ["queues": .string(queues.joined(separator: ","))])
-        case "worker.resume":
-            let id = try req("id")
-            let queues = monitor.current.workers[id]?.pausedQueues ?? []
+        },
+        .workerResume: { ex, p in
+            let id = try p.required("id")
+            let queues = ex.monitor.current.workers[id]?.pausedQueues ?? []
             guard !queues.isEmpty else { throw ActionFailure.conflict("worker \(id) was not paused from this console (no queues to add back)") }
             var lines: [String] = []
-            for q in queues { lines.append(try toWorker(id, "add_consumer", ["queue": .string(q)], "add consumer \(q)").message) }
-            monitor.update {
+            for q in queues { lines.append(try ex.toWorker(id, "add_consumer", ["queue": .string(q)], "add consumer \(q)").message) }
+            ex.monitor.update {
                 $0.workers[id]?.paused = false
                 $0.workers[id]?.pausedQueues = nil
                 $0.workers[id]?.queues = queues
             }
             return ActionResult(lines.joined(separator: "; "), affected: queues.count)
-        case "worker.rate_limit":
-            let id = try req("id")
-            let task = try req("task")
-            let rate = try req("rate")
+        },
+        .workerRateLimit: { ex, p in
+            let id = try p.required("id")
+            let task = try p.required("task")
+            let rate = try p.required("rate")
             guard rate.range(of: #"^\d+(/[smh])?$"#, options: .regularExpression) != nil else {
                 throw ActionFailure.invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0")
             }
-            return try toWorker(id, "rate_limit", ["task_name": .string(task), "rate_limit": .string(rate)], "rate limit \(task) \(rate)")
-        case "worker.time_limit":
-            let id = try req("id")
-            let task = try req("task")
-            let soft = try reqInt("soft")
-            let hard = try reqInt("hard")
+            return try ex.toWorker(id, "rate_limit", ["task_name": .string(task), "rate_limit": .string(rate)], "rate limit \(task) \(rate)")
+        },
+        .workerTimeLimit: { ex, p in
+            let id = try p.required("id")
+            let task = try p.required("task")
+            let soft = try p.requiredInt("soft")
+            let hard = try p.requiredInt("hard")
             guard soft <= hard else { throw ActionFailure.invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
-            var r = try toWorker(
+            var r = try ex.toWorker(
                 id, "time_limit", ["task_name": .string(task), "soft": .int(soft), "hard": .int(hard)], "time limit \(task) \(soft)/\(hard) s")
             // Celery 5.7 copies a task's limits into its request class at consumer start; the
             // new limits apply to tasks after the next pool restart (worker.restart).
             r.message += " (applies to new tasks after the next pool restart: worker.restart)"
             return r
-        case "worker.shutdown":
-            let id = try req("id")
-            let b = try control.broadcast("shutdown", destination: [id], expectReply: false)
+        },
+        .workerShutdown: { ex, p in
+            let id = try p.required("id")
+            let b = try ex.control.broadcast("shutdown", destination: [id], expectReply: false)
             guard b.listeners > 0 else {
-                throw ActionFailure.failed("celery shutdown \(id): no worker is subscribed to \(control.transport.pidboxChannel)")
+                throw ActionFailure.failed("celery shutdown \(id): no worker is subscribed to \(ex.control.transport.pidboxChannel)")
             }
             return ActionResult(
                 "worker \(id): warm shutdown sent (Celery sends no reply; the worker-offline event confirms it)",
                 details: ["listeners": .int(b.listeners)])
-        case "worker.ping":
-            let id = try req("id")
-            let b = try control.broadcast("ping", destination: [id])
-            let r = try result(b, "ping", everyWorker: false, expect: [id])
-            monitor.update { $0.applyPong(id, now: Date().timeIntervalSince1970) }
+        },
+        .workerPing: { ex, p in
+            let id = try p.required("id")
+            let b = try ex.control.broadcast("ping", destination: [id])
+            let r = try ex.result(b, "ping", everyWorker: false, expect: [id])
+            ex.monitor.update { $0.applyPong(id, now: Date().timeIntervalSince1970) }
             var out = ActionResult(String(format: "pong from %@ in %.1f ms", id, b.elapsedSeconds * 1_000), details: r.details)
             out.details["rtt_us"] = .int(Int(b.elapsedSeconds * 1e6))
             return out
-        case "queue.clear":
-            let q = try req("queue")
-            let n = try monitor.purge(q)
+        },
+        .queueClear: { ex, p in
+            let q = try p.required("queue")
+            let n = try ex.monitor.purge(q)
             return ActionResult(
-                "purged \(n) message(s) from \(q) (all \(control.transport.prioritySteps.count) priority lists)", affected: n,
+                "purged \(n) message(s) from \(q) (all \(ex.control.transport.prioritySteps.count) priority lists)", affected: n,
                 details: ["purged": .int(n)])
-        case "queue.pause":
-            let q = try req("queue")
-            let b = try control.broadcast("cancel_consumer", arguments: ["queue": .string(q)])
-            let r = try result(b, "cancel consumer \(q)", everyWorker: true)
+        },
+        .queuePause: { ex, p in
+            let q = try p.required("queue")
+            let b = try ex.control.broadcast("cancel_consumer", arguments: ["queue": .string(q)])
+            let r = try ex.result(b, "cancel consumer \(q)", everyWorker: true)
             let hosts = b.replies.filter { $0.error == nil }.map(\.hostname)
-            monitor.pausedQueues.withLock { $0[q] = hosts }
-            monitor.update { s in for h in hosts { s.workers[h]?.queues?.removeAll { $0 == q } } }
+            ex.monitor.pausedQueues.withLock { $0[q] = hosts }
+            ex.monitor.update { s in for h in hosts { s.workers[h]?.queues?.removeAll { $0 == q } } }
             return r
-        case "queue.resume":
-            let q = try req("queue")
-            let hosts = monitor.pausedQueues.withLock { $0[q] }
-            let b = try control.broadcast("add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 })
-            let r = try result(b, "add consumer \(q)", everyWorker: hosts == nil, expect: hosts ?? [])
-            monitor.pausedQueues.withLock { $0[q] = nil }
+        },
+        .queueResume: { ex, p in
+            let q = try p.required("queue")
+            let hosts = ex.monitor.pausedQueues.withLock { $0[q] }
+            let b = try ex.control.broadcast("add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 })
+            let r = try ex.result(b, "add consumer \(q)", everyWorker: hosts == nil, expect: hosts ?? [])
+            ex.monitor.pausedQueues.withLock { $0[q] = nil }
             return r
-        default:
-            throw ActionFailure.failed("celery: \(action) has no mapping")
         }
-    }
+    ]
 
     /// Workers' queues from `active_queues` (asked now, so a pause acts on what the worker consumes).
     func consumedQueues(_ id: String) throws -> [String] {

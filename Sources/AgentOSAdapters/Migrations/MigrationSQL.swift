@@ -1,5 +1,5 @@
 /// The schema, as versioned SQL. Never edit an applied migration: add a new one.
-/// Names and meanings: ../shared/design/CONTRACT.md and docs/SCHEMA.md.
+/// Names and meanings: the design notes' CONTRACT.md (../shared/design), the contract the console shares with AgentOS.
 enum MigrationSQL {
     /// The AgentOS tables the console reads and acts on. A real deployment already has them;
     /// `IF NOT EXISTS` keeps the migration safe there.

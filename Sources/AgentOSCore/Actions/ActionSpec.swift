@@ -1,6 +1,6 @@
 import Foundation
 
-/// How risky an action is; decides the confirmation dialog (ACTIONS.md).
+/// How risky an action is; decides the confirmation dialog.
 public enum Risk: String, Sendable, Codable, CaseIterable, Comparable {
     case standard, high, critical
     private var rank: Int { self == .standard ? 0 : self == .high ? 1 : 2 }
@@ -75,7 +75,7 @@ public struct FieldSpec: Sendable, Equatable {
 
 /// One admin action, as data: the key map, the help, the CLI and `can-i` come from here.
 public struct ActionSpec: Sendable, Equatable, Identifiable {
-    public let name: String
+    public let id: ActionName
     public let view: ActionView
     public let title: String
     public let permission: Permission
@@ -93,7 +93,8 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
     /// The key that runs it on the selection, in its view.
     public let key: String?
 
-    public var id: String { name }
+    /// The wire name (`job.cancel`).
+    public var name: String { id.rawValue }
 
     /// What the action is aimed at in `payload` (what a critical action's confirmation types): the target
     /// field's value, or `system`.
@@ -102,11 +103,11 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
     }
 
     public init(
-        _ name: String, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
+        _ id: ActionName, _ view: ActionView, _ title: String, _ permission: Permission, _ risk: Risk = .standard,
         destructive: Bool = false, fields: [FieldSpec] = [], target: String? = nil, service: BackendService = .postgres,
         rate: Int? = nil, bulk: Bool = false, key: String? = nil
     ) {
-        self.name = name
+        self.id = id
         self.view = view
         self.title = title
         self.permission = permission
@@ -115,7 +116,7 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
         self.fields = fields
         self.targetField = target ?? fields.first(where: { $0.required })?.name
         self.service = service
-        self.ratePerMinute = rate ?? ActionSpec.defaultRate(name: name, risk: risk)
+        self.ratePerMinute = rate ?? ActionSpec.defaultRate(id: id, risk: risk)
         self.bulk = bulk
         self.key = key
     }
@@ -131,30 +132,30 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
     /// Mutates state (everything but the read-only exports and checks).
     public var mutating: Bool {
         ![
-            "system.health_check", "system.audit_verify", "config.validate", "config.export", "logs.export",
-            "analytics.export_csv", "analytics.export_json", "analytics.report", "worker.ping"
-        ].contains(name)
+            .systemHealthCheck, .systemAuditVerify, .configValidate, .configExport, .logsExport, .analyticsExportCSV, .analyticsExportJSON,
+            .analyticsReport, .workerPing
+        ].contains(id)
     }
 
     /// Runs while its service's breaker is open (the actions that close, open or reset breakers).
-    public var bypassesBreaker: Bool { name.hasPrefix("system.breaker_") || name == "system.reset" }
+    public var bypassesBreaker: Bool { [.systemBreakerReset, .systemBreakerTrip, .systemReset].contains(id) }
 
     /// A success invalidates the SSOT cache (a refresh has just stored a new one; read-only actions change nothing).
-    public var invalidatesCache: Bool { mutating && name != "system.cache_refresh" }
+    public var invalidatesCache: Bool { mutating && id != .systemCacheRefresh }
 
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
 
     /// The seed's per-action limits; otherwise standard 50, high 20, critical 5 per minute.
-    static func defaultRate(name: String, risk: Risk) -> Int {
-        switch name {
-        case "worker.restart": return 30
-        case "queue.clear": return 10
-        case "worker.restart_all": return 5
-        case "system.backup": return 2
-        case "system.reset": return 1
+    static func defaultRate(id: ActionName, risk: Risk) -> Int {
+        switch id {
+        case .workerRestart: return 30
+        case .queueClear: return 10
+        case .workerRestartAll: return 5
+        case .systemBackup: return 2
+        case .systemReset: return 1
         default:
-            if name.hasPrefix("job.") { return 50 }
-            if name.hasPrefix("database.") { return 3 }
+            if id.subject == "job" { return 50 }
+            if id.subject == "database" { return 3 }
             switch risk {
             case .standard: return 50
             case .high: return 20

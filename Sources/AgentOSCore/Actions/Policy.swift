@@ -1,4 +1,4 @@
-/// The permissions of the seed plus what the catalog needs (ACTIONS.md).
+/// The permissions of the seed plus what the catalog needs.
 public enum Permission: String, CaseIterable, Sendable, Codable, Comparable {
     case admin = "ADMIN"
     case jobCancel = "JOB_CANCEL"
@@ -59,9 +59,9 @@ public enum Policy {
     }
 
     /// Single actions a role may run beyond its permissions (supervisor and user: cancel and retry).
-    public static func actions(of role: Role) -> Set<String> {
+    public static func actions(of role: Role) -> Set<ActionName> {
         switch role {
-        case .supervisor, .user: return ["job.cancel", "job.retry"]
+        case .supervisor, .user: return [.jobCancel, .jobRetry]
         default: return []
         }
     }
@@ -73,7 +73,7 @@ public enum Policy {
             // ADMIN-only actions are never granted by a narrower permission.
             return .allow
         }
-        if actions(of: grant.role).contains(spec.name) { return grant.role == .user ? .allowOwn : .allow }
+        if actions(of: grant.role).contains(spec.id) { return grant.role == .user ? .allowOwn : .allow }
         return .deny("role \(grant.role.rawValue) lacks \(spec.permission.rawValue)")
     }
 

@@ -44,6 +44,14 @@ public final class ActionCall: @unchecked Sendable {
         startedMillis = clock.nowMillis()
     }
 
+    /// The action being run: decoded from the request's name by the validation stage, before any executor.
+    public var action: ActionName {
+        get throws(ActionFailure) {
+            if let spec { return spec.id }
+            return try ActionName(wire: request.action)
+        }
+    }
+
     public var actor: Actor { request.actor }
     public var user: String { request.actor.effectiveUser }
 

@@ -45,7 +45,7 @@ struct ValidationStage: ActionMiddleware {
         try call.time(name) { () throws(ActionFailure) in
             call.scrubber = scrubber
             call.auditReason = call.request.reason.map { scrubber.scrub(text: $0) }
-            guard let spec = ActionCatalog.spec(call.request.action) else { throw .unknownAction(call.request.action) }
+            let spec = ActionCatalog.spec(try ActionName(wire: call.request.action))
             call.spec = spec
             let secretTarget = spec.targetField.map(PIIScrubber.isSecretName) ?? false
             do throws(ActionFailure) {

@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSWorld
 import Foundation
 
 /// Persists the simulated fleet the way the AgentOS backend would: rows in PostgreSQL (jobs,

@@ -84,7 +84,7 @@ extension BenchCommand {
         }
     }
 
-    /// `agentos bench --fleet N …`: the scale group's consoles, in a process of their own at a lower CPU
+    /// `agentos-bench --fleet N …`: the scale group's consoles, in a process of their own at a lower CPU
     /// priority. In use every console is a process, usually on a host of its own: what they share with
     /// an action is the backend (Redis, PostgreSQL), not the CPU of the process that runs it. Here they
     /// share the machine's two cores, so they yield them to the action being timed and to the servers.
@@ -153,9 +153,8 @@ extension BenchCommand {
             try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: reportFile)
             let seconds = Double(actionsPerRun) / 5
-            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let pid = try PosixSpawn.spawn([
-                exe, "bench", "--redis", redisURL, "--postgres", url, "--fleet", String(n),
+                Self.executable.path, "--redis", redisURL, "--postgres", url, "--fleet", String(n),
                 "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
                 "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
                 "--fleet-report", reportFile.path
@@ -181,7 +180,7 @@ extension BenchCommand {
                 let t = DispatchTime.now().uptimeNanoseconds
                 let report = actions.dispatcher.dispatch(
                     ActionRequest(
-                        action: "job.cancel", payload: ["id": .string(ids[i])],
+                        action: ActionName.jobCancel.rawValue, payload: ["id": .string(ids[i])],
                         actor: Actor(user: "bench-scale\(i / 40)"), idempotencyKey: "bench-scale-\(i)"))
                 guard report.succeeded else {
                     kill(pid, SIGKILL)
@@ -314,10 +313,22 @@ extension BenchCommand {
         }
     }
 
+    /// This executable.
+    static var executable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+
+    /// The console binary measured: `agentos` from the same build, beside this executable.
+    static func consoleBinary() throws -> String {
+        let path = executable.deletingLastPathComponent().appendingPathComponent("agentos").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BenchError("no agentos beside agentos-bench (\(path)): build both products (scripts/bench.sh does)")
+        }
+        return path
+    }
+
     /// The real binary as a wallboard on a pty (160x48) against the bench backend with 100,000 jobs:
     /// peak RSS, idle CPU, and bytes written to the terminal per second idle and at 100 events/s.
     func footprintFigures(url: String, redisURL: String, ns: Namespace, pg: PostgresClient, jobs: Int) throws -> [BenchResult] {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let exe = try Self.consoleBinary()
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-pty-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dataDir) }
         // An empty configuration file of its own, so the operator's does not change what is measured.

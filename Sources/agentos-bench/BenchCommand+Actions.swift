@@ -30,16 +30,16 @@ extension BenchCommand {
         let (actions, raw) = try benchActions(pg: pg, url: url, redisURL: redisURL, ns: ns, dataDir: dataDir)
         let broker = raw.selecting(database: Namespace.DB.queues)
         var serial = 0
-        func dispatch(_ name: String, _ payload: [String: PayloadValue]) throws -> ActionResult {
+        func dispatch(_ name: ActionName, _ payload: [String: PayloadValue]) throws -> ActionResult {
             serial += 1
-            guard let spec = ActionCatalog.spec(name) else { throw BenchError("no action \(name)") }
+            let spec = ActionCatalog.spec(name)
             let target = spec.confirmation == .typed ? spec.target(in: payload) : nil
             let report = actions.dispatcher.dispatch(
                 ActionRequest(
-                    action: name, payload: payload, actor: Actor(user: "bench-risk-\(serial)"),
+                    action: name.rawValue, payload: payload, actor: Actor(user: "bench-risk-\(serial)"),
                     idempotencyKey: "bench-risk-\(serial)-\(UUID())", reason: "benchmark",
                     confirmation: target))
-            guard case .success(let result) = report.outcome else { throw BenchError("\(name): \(report.message)") }
+            guard case .success(let result) = report.outcome else { throw BenchError("\(name.rawValue): \(report.message)") }
             return result
         }
         let template = KombuMessage.task(
@@ -67,7 +67,7 @@ extension BenchCommand {
             _ = try broker.send(["DEL"] + ns.brokerListKeys(queue: retryQueue))
         }
         let retry = try measureEach(runs, setup: seedFailed) {
-            let report = try dispatch("queue.retry_failed", ["queue": .string(retryQueue)])
+            let report = try dispatch(.queueRetryFailed, ["queue": .string(retryQueue)])
             guard report.affected == 1_000, try queuedMessages(retryQueue) == 1_000 else {
                 throw BenchError("queue.retry_failed re-enqueued \(report.affected) jobs, \(try queuedMessages(retryQueue)) messages")
             }
@@ -106,7 +106,7 @@ extension BenchCommand {
             }
         }
         let clear = try measureEach(runs, setup: seedPending) {
-            let report = try dispatch("queue.clear", ["queue": .string(clearQueue)])
+            let report = try dispatch(.queueClear, ["queue": .string(clearQueue)])
             guard report.affected == 10_000, try queuedMessages(clearQueue) == 0 else {
                 throw BenchError("queue.clear removed \(report.affected) jobs, \(try queuedMessages(clearQueue)) messages left")
             }
@@ -128,7 +128,7 @@ extension BenchCommand {
         let workers = try pg.query("SELECT count(*) AS n FROM workers").rows[0].get("n", as: Int.self)
         let online = { _ = try pg.execute("UPDATE workers SET status = 'online'") }
         let restart = try measureEach(max(runs, iterations / 10), setup: online) {
-            let report = try dispatch("worker.restart_all", [:])
+            let report = try dispatch(.workerRestartAll, [:])
             guard report.affected == workers else { throw BenchError("worker.restart_all restarted \(report.affected) of \(workers)") }
         }
         let restartBare = try measureEach(max(runs, iterations / 10), setup: online) {
@@ -147,7 +147,7 @@ extension BenchCommand {
         let dumps = dataDir.appendingPathComponent("bare-dumps")
         try FileManager.default.createDirectory(at: dumps, withIntermediateDirectories: true)
         let size = try pg.query("SELECT pg_database_size(current_database()) AS b").rows[0].get("b", as: Int.self)
-        let backup = try measureEach(3, setup: {}) { _ = try dispatch("database.backup", [:]) }
+        let backup = try measureEach(3, setup: {}) { _ = try dispatch(.databaseBackup, [:]) }
         let tool = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { "\($0)/pg_dump" } ?? "/usr/bin/pg_dump"
         let backupBare = try measureEach(3, setup: {}) {
             let p = Process()

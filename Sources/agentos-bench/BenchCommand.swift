@@ -1,21 +1,35 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSLiveWorld
 import AgentOSWorld
 import ArgumentParser
 import ConsoleApp
 import ConsoleUI
 import Foundation
 
-/// `agentos bench`: performance figures, each beside a baseline measured in the same run.
+/// The servers the bench creates its database and keys on (`agentos`'s `--redis`/`--postgres` and their variables).
+struct BenchConnection: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL or key/value connection string.", valueName: "url"))
+    var postgres: String?
+
+    @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://).", valueName: "url"))
+    var redis: String?
+
+    var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
+    var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
+}
+
+/// `agentos-bench`: performance figures, each beside a baseline measured in the same run.
 /// Run it through `scripts/bench.sh`, which starts loopback servers and uses a release build.
+@main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "agentos-bench",
         abstract: "Measure the read path (snapshot GET+decode, cache-miss rebuild) against baselines from the same run.",
         discussion: "Needs --redis and --postgres (scripts/bench.sh starts throwaway servers and passes them). Creates its own database."
     )
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: BenchConnection
 
     @Option(help: "Iterations per measurement.")
     var iterations = 200
@@ -39,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         if let consoles = fleet.fleet { return try runFleet(consoles) }
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             FileHandle.standardError.write(
-                Data("agentos bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
+                Data("agentos-bench: no --redis/--postgres, so only the console figures (scripts/bench.sh runs them all)\n".utf8))
             let results = runs("console") ? try consoleFigures() : []
             print(BenchResult.table(results))
             try writeJSON(results)
@@ -147,7 +161,7 @@ struct BenchCommand: ParsableCommand {
             // 40 per user keeps every request inside the 50/min job.* limit (the limiter still runs).
             let report = actions.dispatcher.dispatch(
                 ActionRequest(
-                    action: "job.cancel", payload: ["id": .string(ids[i])],
+                    action: ActionName.jobCancel.rawValue, payload: ["id": .string(ids[i])],
                     actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
             guard report.succeeded else { throw BenchError("job.cancel: \(report.message)") }
             return report

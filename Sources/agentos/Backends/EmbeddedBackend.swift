@@ -1,0 +1,52 @@
+import AgentOSCore
+import AgentOSWorld
+import ConsoleApp
+import ConsoleTerminal
+import Foundation
+
+/// The embedded default: the in-memory fleet.
+final class EmbeddedConsoleBackend: ConsoleBackend {
+    let world: EmbeddedWorld
+    let actor: Actor
+    let actions: ConsoleActions
+
+    init(world: EmbeddedWorld, dataDirectory: URL, actor: Actor) {
+        self.world = world
+        self.actor = actor
+        actions = ConsoleActions.embedded(world: world, dataDirectory: dataDirectory, user: actor.user)
+    }
+
+    /// This console's requests: the embedded snapshot's action figures (live ones come from audit_logs).
+    let history = InMemoryActionHistory()
+
+    func dispatch(_ request: ActionRequest) -> ActionReport {
+        let started = SystemActionClock().nowMillis()
+        let report = actions.dispatcher.dispatch(request)
+        history.record(ActionHistoryEntry(report, user: request.actor.effectiveUser, startedMillis: started))
+        return report
+    }
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
+    func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
+    func loadSnapshot() throws -> Snapshot {
+        var snapshot = try world.dataManager.snapshot().0
+        snapshot.system.actions = history.figures(nowMillis: SystemActionClock().nowMillis())
+        return snapshot
+    }
+    func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
+    func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
+    /// The simulated fleet's configuration is not versioned: no history.
+    func configHistory(_ key: String) throws -> [ConfigChange] { [] }
+    func start() {
+        world.start()
+        let world = self.world
+        // Re-warm the cache like the live leader does, so reloads see the fleet move.
+        Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                _ = try? world.dataManager.rebuild()
+            }
+        }
+    }
+    func stop() { world.stop() }
+    func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { nil }
+}

@@ -1,0 +1,145 @@
+import AgentOSAdapters
+import AgentOSCore
+import ConsoleApp
+import ConsoleTerminal
+import Foundation
+import Synchronization
+
+/// Live: Redis (cache, bus) and PostgreSQL (the tables).
+final class LiveConsoleBackend: ConsoleBackend {
+    let dataManager: AdminDataManager
+    let bus: RedisEventBus
+    let postgres: PostgresClient
+    let role: String
+    let actor: Actor
+    let actions: ConsoleActions
+    /// Written behind the actions; drained when the console stops.
+    let history: PostgresActionHistory?
+    private let warmer = Mutex<Task<Void, Never>?>(nil)
+
+    /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
+    let celery: CeleryMonitor?
+
+    init(
+        redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
+        warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
+        var config = try RedisConfiguration(url: redisURL)
+        config.clientName = "agentos-console"
+        let redis = RedisClient(config)
+        postgres = PostgresClient(postgresURL)
+        bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
+        let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
+        let manager = AdminDataManager(
+            cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
+            options: .init(
+                warmIntervalMillis: warmIntervalMillis,
+                owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
+        dataManager = manager
+        celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
+        role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
+        self.actor = actor
+        do {
+            let live = try LiveActions(
+                redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
+                dataManager: manager, cache: cache, bus: bus, pgDump: ProcessInfo.processInfo.environment["AGENTOS_PG_DUMP"],
+                celery: celery)
+            actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.routedExecutor, unsupported: { _ in nil })
+            history = live.history
+        } catch {
+            actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
+            history = nil
+        }
+    }
+
+    func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
+    func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
+    func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
+
+    private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
+    private let failures = Mutex(0)
+
+    func loadSnapshot() throws -> Snapshot {
+        do {
+            var (snapshot, origin) = try dataManager.snapshot()
+            if let celery { snapshot = celery.merge(into: snapshot) }
+            failures.withLock { $0 = 0 }
+            // A cache hit proves Redis; a rebuild proves both.
+            health.withLock { h in
+                h.redis = .up
+                if origin == .rebuilt { h.postgres = .up } else if case .unknown = h.postgres { h.postgres = .up }
+            }
+            return snapshot
+        } catch {
+            let n = failures.withLock {
+                $0 += 1
+                return $0
+            }
+            let reason = String(describing: error)
+            health.withLock { h in
+                if error is RedisError { h.redis = .down(reason: reason, retryInMillis: 5_000, attempts: n) }
+                if error is PostgresError { h.postgres = .down(reason: reason, retryInMillis: 5_000, attempts: n) }
+            }
+            throw error
+        }
+    }
+
+    func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
+
+    /// The bus, and with Celery a reload (at most every 250 ms) whenever Celery's state changed:
+    /// the next snapshot merges it, so the views follow Celery's events within a second.
+    func subscribe() -> AsyncStream<BusMessage> {
+        guard let monitor = celery else { return bus.subscribe() }
+        let upstream = bus.subscribe()
+        return AsyncStream { continuation in
+            let forward = Task.detached {
+                for await m in upstream { continuation.yield(m) }
+                continuation.finish()
+            }
+            let ticker = Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    if monitor.takeChange() { continuation.yield(.changedElsewhere) }
+                }
+            }
+            continuation.onTermination = { _ in
+                forward.cancel()
+                ticker.cancel()
+            }
+        }
+    }
+
+    func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
+
+    func jobHistory(_ id: String) throws -> [JobEvent] {
+        try postgres.query(
+            """
+            SELECT job_id::text AS job_id, ts, type, stage, status, worker_id, message FROM job_events
+            WHERE job_id = $1::uuid ORDER BY id DESC LIMIT 200
+            """, [id]
+        ).rows.reversed().map { row in
+            JobEvent(
+                jobID: try row.get("job_id"), ts: try row.get("ts"), type: try row.get("type"), stage: try row.get("stage"),
+                status: try row.get("status"), workerID: try row.get("worker_id"), message: try row.get("message"))
+        }
+    }
+
+    func start() {
+        celery?.start()
+        let manager = dataManager
+        warmer.withLock { task in
+            task = Task.detached {
+                while !Task.isCancelled {
+                    _ = try? manager.warmIfLeader()
+                    try? await Task.sleep(for: .milliseconds(manager.options.warmIntervalMillis))
+                }
+            }
+        }
+    }
+
+    func stop() {
+        celery?.stop()
+        warmer.withLock { $0?.cancel() }
+        history?.drain()
+    }
+}
