@@ -76,10 +76,12 @@ for exe in agentos agentos-metrics; do
     failed "Depends misses libraries of $exe" "${missing[@]}" "Depends: $depends"; fi
 done
 
-# 2. One version: the binary's and the package's.
-v="$("$BIN/agentos" --version 2>&1)"
-if [[ $v == "$VERSION" && $DEB == *"_${VERSION}_"* ]]; then pass "agentos --version = package version $VERSION"; else
-  failed "agentos --version" "binary says '$v', package says '$VERSION' ($DEB)"; fi
+# 2. One version: the binaries' and the package's.
+for exe in agentos agentos-metrics; do
+  v="$("$BIN/$exe" --version 2>&1)"
+  if [[ $v == "$VERSION" && $DEB == *"_${VERSION}_"* ]]; then pass "$exe --version = package version $VERSION"; else
+    failed "$exe --version" "binary says '$v', package says '$VERSION' ($DEB)"; fi
+done
 
 # 3. The embedded default runs from the installed files.
 if out="$("$BIN/agentos" snapshot --json 2>&1)" &&

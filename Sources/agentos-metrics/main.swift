@@ -14,6 +14,7 @@ struct AgentOSMetricsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agentos-metrics",
         abstract: "Prometheus metrics of an AgentOS deployment, read from its Redis and PostgreSQL.",
+        version: AgentOSVersion.string,
         subcommands: [Serve.self, Print.self],
         defaultSubcommand: Serve.self
     )
