@@ -5,24 +5,22 @@ import Foundation
 extension App {
     /// The drill-down pane over the body: what the item's screen tells about it.
     static func renderDetail(_ state: AppState, _ target: DetailTarget, _ b: inout CellBuffer, _ body: Rect) {
-        let box = body
-        guard box.width > 10, box.height > 3, let s = state.snapshot else { return }
+        guard body.width > 10, body.height > 3, let s = state.snapshot else { return }
         let (title, lines) = detailLines(state, s, target)
-        let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
+        let inner = detailText(body)
         // Wrapped once: the count places the view, the rows are drawn as they are.
         let wrapped = TextPane.wrapped(lines, width: inner.width, wrap: true)
         let rows = wrapped.count
         let offset = min(max(0, state.detailOffset), max(0, rows - inner.height))
-        b.fill(body, " ", Style(.text, bg: .background))
         // Longer than the pane: where we are, and how to move.
         let position = rows > inner.height ? " — \(offset + 1)-\(min(rows, offset + inner.height)) of \(rows), j/k scroll" : ""
-        b.box(box, Style(.accent), title: title + position + " — Esc to close")
+        b.render(Panel(title: title + position + " — Esc to close", style: Style(.accent), cover: Style(.text, bg: .background)), in: body)
         TextPane(lines: wrapped.map { (text: $0.0, style: $0.1) }, offset: offset, follow: false, wrap: false).render(into: &b, rect: inner)
     }
 
     /// Moves the drill-down's view for a movement command; false: not a movement command.
     static func scrollDetail(_ state: inout AppState, _ target: DetailTarget, _ command: Command) -> Bool {
-        let inner = Layout.body(width: state.width, height: state.height).inset(top: 1, left: 2, bottom: 1, right: 2)
+        let inner = detailText(FrameLayout(width: state.width, height: state.height).body)
         let rows = state.snapshot.map { TextPane.wrapped(detailLines(state, $0, target).1, width: inner.width, wrap: true).count } ?? 0
         let maxOffset = max(0, rows - inner.height)
         let page = max(1, inner.height - 1)
@@ -39,6 +37,9 @@ extension App {
         state.detailOffset = min(max(0, offset), maxOffset)
         return true
     }
+
+    /// Where the drill-down's text goes: inside the panel's border, a column from each side.
+    static func detailText(_ body: Rect) -> Rect { Panel.inner(body).inset(left: 1, right: 1) }
 
     static func field(_ name: String, _ value: String, _ style: Style = Style(.text)) -> (text: String, style: Style) {
         ((name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value, style)

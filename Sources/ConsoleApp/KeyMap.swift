@@ -1,3 +1,4 @@
+import AgentOSCore
 import ConsoleUI
 
 /// What a key does. The key map binds keys to commands; update acts on commands; the help
@@ -120,8 +121,8 @@ public struct KeyMap: Sendable, Equatable {
     public static func == (a: KeyMap, b: KeyMap) -> Bool { a.index == b.index && a.actionKeys == b.actionKeys }
 
     /// The key that runs `action` in its view: the map's choice, else the catalog's (nil: none).
-    public func actionKey(_ action: String, catalog: String?) -> String? {
-        guard let k = actionKeys[action] else { return catalog }
+    public func actionKey(_ action: ActionName, catalog: String?) -> String? {
+        guard let k = actionKeys[action.rawValue] else { return catalog }
         return k.isEmpty ? nil : k
     }
 

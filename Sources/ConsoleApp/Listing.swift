@@ -119,15 +119,6 @@ public enum Screens {
 
     /// The rectangle of the selectable table of the current view (same as `Render` uses).
     public static func tableRect(_ state: AppState) -> Rect {
-        state.screen.tableRect(state, body: Layout.body(width: state.width, height: state.height))
+        state.screen.tableRect(state, body: FrameLayout(width: state.width, height: state.height).body)
     }
-}
-
-/// Screen regions shared by update (row counts) and render.
-public enum Layout {
-    /// Between the tab line + context line and the status line.
-    public static func body(width: Int, height: Int) -> Rect {
-        Rect(x: 0, y: 2, width: width, height: max(0, height - 3))
-    }
-
 }

@@ -3,7 +3,8 @@ import Foundation
 
 /// `--mouse` (opt-in, so the terminal's own copy and paste keeps working without it): a click on
 /// a tab switches view, on a row selects it (a second click or a double click opens it), on a
-/// dialog button presses it; the wheel scrolls. Hit tests read the frame the operator sees.
+/// menu entry runs that entry, on a dialog button presses it; the wheel scrolls. What was clicked
+/// is what the frame on screen recorded there while drawing (`CellBuffer.hit`).
 extension App {
     static func mouseEvent(_ state: inout AppState, _ m: Mouse) -> [Effect] {
         // Text entry and the wallboard take no mouse.
@@ -23,53 +24,28 @@ extension App {
         case .click, .doubleClick:
             break
         }
-        let frame = render(state)
-        // A dialog button: `[ Yes ]` under the pointer presses its key.
-        if state.overlay != .none, let label = buttonLabel(frame, m), let key = buttonKey(label) {
-            return handleKey(&state, key)
-        }
-        switch state.overlay {
-        case .actionMenu:
-            // A row of the menu: the entry whose title it shows.
-            let row = frame.row(m.y)
-            let entries = actionEntries(state)
-            guard let i = entries.firstIndex(where: { row.contains(" " + String($0.title.prefix(16))) }) else {
-                return []
-            }
+        switch render(state).hit(x: m.x, y: m.y) {
+        case .button(let label)?:
+            return buttonKey(label).map { handleKey(&state, $0) } ?? []
+        case .menuEntry(let i)?:
             state.overlay = .actionMenu(ActionMenuState(selected: i))
             return handleKey(&state, .enter)
-        case .none:
-            break
+        // Under an overlay, the tabs and rows that still show around it take no click.
+        case .tab(let i)? where state.overlay == .none:
+            switchTo(&state, ScreenRegistry.tabs[i])
+            return []
+        case .row(let index)? where state.overlay == .none:
+            let wasSelected = index == state.current.cursor.selected
+            move(&state, index - state.current.cursor.selected, visibleRows(state))
+            return wasSelected || m.action == .doubleClick ? run(&state, .open) : []
         default:
             return []
         }
-        if m.y == 0 {
-            if let i = tabs(state).hit(x: m.x, width: state.width) { switchTo(&state, ScreenRegistry.tabs[i]) }
-            return []
-        }
-        let rect = Screens.tableRect(state)
-        guard m.y > rect.y, m.y < rect.maxY, m.x >= rect.x, m.x < rect.maxX else { return [] }
-        let list = Screens.listing(state)
-        let index = state.current.cursor.offset + (m.y - rect.y - 1)
-        guard index < list.count else { return [] }
-        let wasSelected = index == state.current.cursor.selected
-        move(&state, index - state.current.cursor.selected, visibleRows(state))
-        return wasSelected || m.action == .doubleClick ? run(&state, .open) : []
     }
 
     static func isMenu(_ overlay: Overlay) -> Bool {
         if case .actionMenu = overlay { return true }
         return false
-    }
-
-    /// The text between `[ ` and ` ]` around column x of the clicked row.
-    static func buttonLabel(_ frame: CellBuffer, _ m: Mouse) -> String? {
-        guard m.y >= 0, m.y < frame.height, m.x >= 0, m.x < frame.width else { return nil }
-        let cells = (0..<frame.width).map { frame[$0, m.y].character }
-        guard let open = cells[...m.x].lastIndex(of: "["), let close = cells[m.x...].firstIndex(of: "]"),
-            !cells[open...m.x].dropFirst().contains("]"), close > open + 1
-        else { return nil }
-        return String(cells[(open + 1)..<close]).trimmingCharacters(in: .whitespaces)
     }
 
     /// The key a dialog button stands for.

@@ -16,19 +16,20 @@ extension App {
             renderWallboard(state, wallboard, &b)
             return b
         }
-        tabs(state).render(into: &b, rect: Rect(x: 0, y: 0, width: state.width, height: 1))
-        renderContext(state, &b)
-        let body = Layout.body(width: state.width, height: state.height)
+        let frame = FrameLayout(width: state.width, height: state.height)
+        b.render(tabs(state), in: frame.tabs)
+        renderContext(state, &b, frame.context)
+        let body = frame.body
         if state.snapshot == nil {
             b.put("loading the snapshot…", in: body.centered(width: 30, height: 1), Style(.muted), align: .center)
         } else {
             state.screen.render(state, &b, body)
         }
-        renderStatus(state, &b)
+        renderStatus(state, &b, frame.status)
         switch state.overlay {
         case .none: break
         case .help: HelpOverlay(helpSections(state)).render(into: &b, rect: body)
-        case .palette(let text): renderPalette(text, &b, state)
+        case .palette(let text): renderPalette(text, &b, frame.prompt)
         case .detail(let target): renderDetail(state, target, &b, body)
         case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)
         case .actionForm(let form): renderActionForm(state, form, &b, body)
@@ -57,15 +58,15 @@ extension App {
         let cursor = TableCursor(selected: view.cursor.selected - start, offset: 0, marked: marked)
         Table(
             columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
-            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty
+            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty, firstRowIndex: start
         )
         .render(into: &b, rect: rect)
     }
 
     // MARK: context and status lines
 
-    static func renderContext(_ state: AppState, _ b: inout CellBuffer) {
-        let line = Rect(x: 0, y: 1, width: state.width, height: 1)
+    static func renderContext(_ state: AppState, _ b: inout CellBuffer, _ line: Rect) {
+        let y = line.y
         if state.connection.isStale {
             var text = " STALE "
             if case .down(let reason, let retry, let attempts) = state.connection.events {
@@ -77,35 +78,35 @@ extension App {
             return
         }
         b.fill(line, " ", .plain)
-        var x = 0
-        x += b.put(" \(state.view.title)", x: x, y: 1, Style(.title, [.bold]))
+        var x = line.x
+        x += b.put(" \(state.view.title)", x: x, y: y, Style(.title, [.bold]))
         let panes = ScreenRegistry.panes(of: state.view)
         if panes.count > 1 {
-            x += b.put("  ", x: x, y: 1)
+            x += b.put("  ", x: x, y: y)
             let shown = state.screen.id
             for pane in panes {
                 let label = pane.id == shown ? "[\(pane.paneLabel)]" : " \(pane.paneLabel) "
-                x += b.put(label, x: x, y: 1, pane.id == shown ? Style(.accent, [.bold]) : Style(.muted))
+                x += b.put(label, x: x, y: y, pane.id == shown ? Style(.accent, [.bold]) : Style(.muted))
             }
         }
         let count = Screens.listing(state).count
         let position = count == 0 ? "0 rows" : "\(Fmt.count(state.current.cursor.selected + 1))/\(Fmt.count(count))"
-        x += b.put("  \(position)", x: x, y: 1, Style(.muted))
-        if !state.current.cursor.marked.isEmpty { x += b.put("  \(state.current.cursor.marked.count) marked", x: x, y: 1, Style(.accent)) }
+        x += b.put("  \(position)", x: x, y: y, Style(.muted))
+        if !state.current.cursor.marked.isEmpty { x += b.put("  \(state.current.cursor.marked.count) marked", x: x, y: y, Style(.accent)) }
         let filter = state.current.filter
         if filter.editing || filter.isActive {
-            x += b.put("  /\(filter.text)\(filter.editing ? "_" : "")", x: x, y: 1, Style(.accent, [.bold]))
+            x += b.put("  /\(filter.text)\(filter.editing ? "_" : "")", x: x, y: y, Style(.accent, [.bold]))
         }
-        state.screen.renderContext(state, &b, x: &x)
+        state.screen.renderContext(state, &b, line: line, x: &x)
         if let m = state.snapshot?.system.maintenance, m.enabled {
-            x += b.put("  MAINTENANCE", x: x, y: 1, Style(.warning, [.bold, .reverse]))
+            x += b.put("  MAINTENANCE", x: x, y: y, Style(.warning, [.bold, .reverse]))
         }
         if let notice = state.notices.last {
             let token: ThemeToken = notice.level == .error ? .danger : notice.level == .warning ? .warning : notice.level == .success ? .ok : .accent
-            let room = state.width - x - 2
+            let room = line.maxX - x - 2
             if room > 10 {
                 let text = DisplayWidth.truncate(notice.text, to: room, ellipsis: b.glyphs.ellipsis)
-                b.put(text + " ", x: state.width - DisplayWidth.of(text) - 1, y: 1, Style(token))
+                b.put(text + " ", x: line.maxX - DisplayWidth.of(text) - 1, y: y, Style(token))
             }
         }
     }
@@ -118,7 +119,7 @@ extension App {
         }
     }
 
-    static func renderStatus(_ state: AppState, _ b: inout CellBuffer) {
+    static func renderStatus(_ state: AppState, _ b: inout CellBuffer, _ line: Rect) {
         let c = state.connection
         let bar = Style(.text, bg: .statusBar)
         var left: [StatusBar.Segment] = [
@@ -145,15 +146,13 @@ extension App {
             [.init("data \(age)", c.isStale ? Style(.danger, bg: .statusBar, [.bold]) : bar)]
             + (hint.map { [StatusBar.Segment($0, Style(.muted, bg: .statusBar))] } ?? [])
             + [.init(Fmt.clock(state.now) + " ", bar)]
-        StatusBar(left: left, right: right).render(into: &b, rect: Rect(x: 0, y: state.height - 1, width: state.width, height: 1))
+        b.render(StatusBar(left: left, right: right), in: line)
     }
 
-    static func renderPalette(_ text: String, _ b: inout CellBuffer, _ state: AppState) {
-        let y = state.height - 2
-        let line = Rect(x: 0, y: y, width: state.width, height: 1)
+    static func renderPalette(_ text: String, _ b: inout CellBuffer, _ line: Rect) {
         b.fill(line, " ", Style(.text, bg: .selection))
-        let w = b.put(":" + text + "_", x: 1, y: y, Style(.accent, bg: .selection, [.bold]))
+        let w = b.put(":" + text + "_", x: line.x + 1, y: line.y, Style(.accent, bg: .selection, [.bold]))
         let hints = App.paletteCompletions(text).prefix(6).joined(separator: "  ")
-        b.put(hints, x: w + 3, y: y, Style(.muted, bg: .selection), maxWidth: max(0, state.width - w - 4))
+        b.put(hints, x: line.x + w + 3, y: line.y, Style(.muted, bg: .selection), maxWidth: max(0, line.width - w - 4))
     }
 }

@@ -88,23 +88,23 @@ extension App {
     // MARK: drawing
 
     static func renderWallboard(_ state: AppState, _ w: Wallboard, _ b: inout CellBuffer) {
-        let width = state.width
-        let height = state.height
+        let frame = FrameLayout(width: state.width, height: state.height)
         // The header: what is shown, where, and when.
-        let header = Rect(x: 0, y: 0, width: width, height: 1)
+        let header = frame.wallboardHeader
         b.fill(header, " ", Style(.text, bg: .statusBar))
-        var x = b.put(" AgentOS ", x: 0, y: 0, Style(.title, bg: .statusBar, [.bold]))
-        x += b.put(" \(state.connection.environment.uppercased()) ", x: x, y: 0, Style(.text, bg: .badge, [.bold]))
-        x += b.put("  \(state.view.title)", x: x, y: 0, Style(.accent, bg: .statusBar, [.bold]))
-        x += b.put("  \(w.index + 1)/\(w.views.count)\(w.paused ? " paused" : "")", x: x, y: 0, Style(.muted, bg: .statusBar))
+        var x = header.x + b.put(" AgentOS ", x: header.x, y: header.y, Style(.title, bg: .statusBar, [.bold]))
+        x += b.put(" \(state.connection.environment.uppercased()) ", x: x, y: header.y, Style(.text, bg: .badge, [.bold]))
+        x += b.put("  \(state.view.title)", x: x, y: header.y, Style(.accent, bg: .statusBar, [.bold]))
+        x += b.put("  \(w.index + 1)/\(w.views.count)\(w.paused ? " paused" : "")", x: x, y: header.y, Style(.muted, bg: .statusBar))
         let clock = Fmt.clock(state.now) + " "
-        b.put(clock, x: width - DisplayWidth.of(clock), y: 0, Style(.text, bg: .statusBar, [.bold]))
+        b.put(clock, x: header.maxX - DisplayWidth.of(clock), y: header.y, Style(.text, bg: .statusBar, [.bold]))
 
-        var body = Rect(x: 0, y: 1, width: width, height: height - 2)
+        var body = frame.wallboardBody
         if let why = staleness(state) {
             // Big enough to notice from the door: three rows where there is room.
-            let rows = height >= 30 ? 3 : 1
-            let (banner, rest) = body.splitTop(rows)
+            let rows = state.height >= 30 ? 3 : 1
+            let parts = Layout.vertical([.length(rows), .fill(1)]).split(body)
+            let (banner, rest) = (parts[0], parts[1])
             b.fill(banner, " ", Style(.stale, bg: .banner, [.bold]))
             b.put(
                 why, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), Style(.stale, bg: .banner, [.bold]),
@@ -116,7 +116,7 @@ extension App {
         } else {
             state.screen.renderWallboard(state, &b, body)
         }
-        renderStatus(state, &b)
+        renderStatus(state, &b, frame.status)
     }
 
     /// One big figure per tile: label above, the number in the block font (plain bold text where even that does not fit).
@@ -125,17 +125,15 @@ extension App {
         // As many columns as keep a tile at least 26 cells wide, at most all in one row.
         let columns = max(1, min(tiles.count, area.width / 26))
         let rowsNeeded = (tiles.count + columns - 1) / columns
-        let rows = area.rows(Array(repeating: 1, count: rowsNeeded), gap: 0)
+        let rows = Layout.vertical(Array(repeating: .fill(1), count: rowsNeeded)).split(area)
+        let inRow = Layout.horizontal(Array(repeating: .fill(1), count: columns)).spacing(1)
+        let cells = tiles.indices.map { i in inRow.split(rows[i / columns])[i % columns] }
         // One scale for all tiles, so equal figures look equal.
         var scale = 8
-        for (i, tile) in tiles.enumerated() {
-            let row = rows[i / columns]
-            let cell = row.columns(Array(repeating: 1, count: columns), gap: 1)[i % columns]
+        for (tile, cell) in zip(tiles, cells) {
             scale = min(scale, BigText.fittingScale(tile.value, in: cell.inset(top: 1, left: 1, bottom: 0, right: 1)))
         }
-        for (i, tile) in tiles.enumerated() {
-            let row = rows[i / columns]
-            let cell = row.columns(Array(repeating: 1, count: columns), gap: 1)[i % columns]
+        for (tile, cell) in zip(tiles, cells) {
             guard cell.height > 0 else { continue }
             b.put(tile.label, in: Rect(x: cell.x + 1, y: cell.y, width: cell.width - 2, height: 1), Style(.muted, [.bold]), align: .center)
             let figure = cell.inset(top: 1, left: 1, bottom: 0, right: 1)

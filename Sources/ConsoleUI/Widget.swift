@@ -27,17 +27,26 @@ public struct Panel: Widget {
     public var title: String?
     public var style: Style
     public var titleStyle: Style
+    /// Drawn over other things (a drill-down, a dialog): the panel first blanks its rectangle in this
+    /// style and records a `.cover` zone, so what lies under it neither shows nor takes a click
+    /// (ratatui's `Clear` under a `Block`). Nil: only the border is drawn.
+    public var cover: Style?
 
-    public init(title: String? = nil, style: Style = Style(.border), titleStyle: Style = Style(.title, [.bold])) {
+    public init(title: String? = nil, style: Style = Style(.border), titleStyle: Style = Style(.title, [.bold]), cover: Style? = nil) {
         self.title = title
         self.style = style
         self.titleStyle = titleStyle
+        self.cover = cover
     }
 
     /// The rectangle inside the border of a panel drawn in `rect`.
     public static func inner(_ rect: Rect) -> Rect { rect.inset(1) }
 
     public func render(into buffer: inout CellBuffer, rect: Rect) {
+        if let cover {
+            buffer.fill(rect, " ", cover)
+            buffer.recordZone(rect, .cover)
+        }
         buffer.box(rect, style, title: title, titleStyle: titleStyle)
     }
 }

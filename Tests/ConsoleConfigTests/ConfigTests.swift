@@ -178,7 +178,7 @@ import Testing
         let l = look(s)
         #expect(l.problems.isEmpty)
         #expect(l.keyMap.command(for: .function(5)) == .reload && l.keyMap.command(for: .ctrl("d")) == .pageDown)
-        #expect(l.keyMap.actionKey("job.cancel", catalog: "c") == "C")
+        #expect(l.keyMap.actionKey(.jobCancel, catalog: "c") == "C")
         #expect(Palette(theme: l.theme, depth: .sixteen).ink(for: Style(.text, bg: .badge)).bg == 1)
     }
 }

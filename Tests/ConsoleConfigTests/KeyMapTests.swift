@@ -82,9 +82,9 @@ import Testing
 
     @Test func actionKeysMoveAndTheHelpFollows() throws {
         let map = try parse("extends: default\nactions:\n  job.cancel: C\n  job.retry: \"\"\n").keyMap
-        #expect(map.actionKey("job.cancel", catalog: "c") == "C")
-        #expect(map.actionKey("job.retry", catalog: "r") == nil)
-        #expect(map.actionKey("job.kill", catalog: "x") == "x")
+        #expect(map.actionKey(.jobCancel, catalog: "c") == "C")
+        #expect(map.actionKey(.jobRetry, catalog: "r") == nil)
+        #expect(map.actionKey(.jobKill, catalog: "x") == "x")
     }
 
     @Test func fuzzedKeyMapsFailClearlyAndFallBack() throws {

@@ -85,10 +85,10 @@ import Testing
 
     @Test func rectSplits() {
         let r = Rect(x: 0, y: 0, width: 80, height: 24)
-        let cols = r.columns([1, 1, 2], gap: 1)
+        let cols = Layout.horizontal([.fill(1), .fill(1), .fill(2)]).spacing(1).split(r)
         #expect(cols.map(\.width) == [20, 19, 39] && cols[1].x == 21 && cols[2].x == 41)
-        let (top, rest) = r.splitTop(3)
-        #expect(top.height == 3 && rest.y == 3 && rest.height == 21)
+        let parts = Layout.vertical([.length(3), .fill(1)]).split(r)
+        #expect(parts[0].height == 3 && parts[1].y == 3 && parts[1].height == 21)
         #expect(r.centered(width: 40, height: 10) == Rect(x: 20, y: 7, width: 40, height: 10))
     }
 }

@@ -65,13 +65,13 @@ import Testing
             var old = background
             Self.oldSparkline(values, maximum, style, &old, rect)
             var new = background
-            Sparkline(values, maximum: maximum, style: style).render(into: &new, rect: rect)
+            Chart.sparkline(values, maximum: maximum, style: style).render(into: &new, rect: rect)
             guard Self.same(new, old, "sparkline: \(label)") else { return }
 
             old = background
             Self.oldAreaChart(values, maximum, style, &old, rect)
             new = background
-            AreaChart(values, maximum: maximum, style: style).render(into: &new, rect: rect)
+            Chart.area(values, maximum: maximum, style: style).render(into: &new, rect: rect)
             guard Self.same(new, old, "area: \(label)") else { return }
         }
     }

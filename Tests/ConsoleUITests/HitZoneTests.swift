@@ -24,7 +24,6 @@ import Testing
         for x in 0..<width {
             let expected = Self.tabAt(x, tabs, width: width)
             #expect(b.hit(x: x, y: 0) == expected.map { .tab($0) }, "column \(x) of \(b.row(0))")
-            #expect(tabs.hit(x: x, width: width) == expected, "the old entry point agrees at column \(x)")
         }
         #expect(b.hit(x: 3, y: 1) == nil, "nothing under the tab line")
     }
@@ -72,6 +71,19 @@ import Testing
         Table(columns: WidgetTests.columns, rows: WidgetTests.rows(20)).render(into: &b, rect: b.bounds)
         HelpOverlay([.init("Move", [(keys: "j", help: "down")])]).render(into: &b, rect: b.bounds)
         #expect(b.hit(x: 40, y: 10) == nil && b.hit(x: 0, y: 10) == .row(9))
+    }
+
+    @Test func aCoveringPanelBlanksAndHidesWhatIsUnderItAPlainOneNeither() {
+        var b = CellBuffer(width: 40, height: 10)
+        Table(columns: WidgetTests.columns, rows: WidgetTests.rows(9)).render(into: &b, rect: b.bounds)
+        var plain = b
+        Panel(title: "Plain").render(into: &plain, rect: Rect(x: 2, y: 2, width: 20, height: 5))
+        #expect(plain.hit(x: 5, y: 4) == .row(3) && plain.row(4).contains("ob3"), "a border alone hides nothing")
+        Panel(title: "Detail", style: Style(.accent), cover: Style(.text, bg: .background)).render(
+            into: &b, rect: Rect(x: 2, y: 2, width: 20, height: 5))
+        #expect(b.hit(x: 5, y: 4) == nil && b.hit(x: 2, y: 2) == nil, "inside and on the border: the panel, not the row under it")
+        #expect(b.hit(x: 30, y: 4) == .row(3) && b.hit(x: 5, y: 8) == .row(7), "beside and under it the rows still take clicks")
+        #expect(b[5, 4].character == " " && b[5, 4].style == Style(.text, bg: .background) && b[2, 2].character == "┌")
     }
 
     @Test func recordingChangesNoCellAndEqualityIgnoresZones() {

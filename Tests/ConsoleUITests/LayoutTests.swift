@@ -49,15 +49,21 @@ import Testing
         #expect(widths([.fill(1), .fill(1)], 10, spacing: Int.max) == [0, 0])
     }
 
-    /// The old splits are thin wrappers now: the same rectangles as before for ordinary input.
-    @Test func rectSplitsMatchTheirOldArithmetic() {
+    /// The constraints that replaced the old `Rect` splits give the rectangles the old arithmetic gave.
+    @Test func constraintsGiveTheOldSplitsRectangles() {
         let r = Rect(x: 1, y: 1, width: 80, height: 24)
-        #expect(r.columns([1, 1, 2], gap: 1).map(\.width) == [20, 19, 39])
-        #expect(r.columns([1, 1, 1], gap: 1).map(\.x) == [1, 28, 55])
-        #expect(r.rows([1, 1], gap: 1) == [Rect(x: 1, y: 1, width: 80, height: 12), Rect(x: 1, y: 14, width: 80, height: 11)])
-        #expect(r.splitTop(30) == (Rect(x: 1, y: 1, width: 80, height: 24), Rect(x: 1, y: 25, width: 80, height: 0)))
-        #expect(r.splitBottom(1) == (Rect(x: 1, y: 1, width: 80, height: 23), Rect(x: 1, y: 24, width: 80, height: 1)))
-        #expect(r.splitLeft(-2).0.width == 0 && r.splitLeft(40).1 == Rect(x: 41, y: 1, width: 40, height: 24))
+        #expect(Layout.horizontal([.fill(1), .fill(1), .fill(2)]).spacing(1).split(r).map(\.width) == [20, 19, 39])
+        #expect(Layout.horizontal([.fill(1), .fill(1), .fill(1)]).spacing(1).split(r).map(\.x) == [1, 28, 55])
+        #expect(
+            Layout.vertical([.fill(1), .fill(1)]).spacing(1).split(r) == [
+                Rect(x: 1, y: 1, width: 80, height: 12), Rect(x: 1, y: 14, width: 80, height: 11)
+            ])
+        #expect(
+            Layout.vertical([.length(30), .fill(1)]).split(r) == [Rect(x: 1, y: 1, width: 80, height: 24), Rect(x: 1, y: 25, width: 80, height: 0)])
+        #expect(
+            Layout.vertical([.fill(1), .length(1)]).split(r) == [Rect(x: 1, y: 1, width: 80, height: 23), Rect(x: 1, y: 24, width: 80, height: 1)])
+        #expect(Layout.horizontal([.length(-2), .fill(1)]).split(r)[0].width == 0)
+        #expect(Layout.horizontal([.length(40), .fill(1)]).split(r)[1] == Rect(x: 41, y: 1, width: 40, height: 24))
     }
 
     static func randomConstraint(_ g: inout Fuzz) -> Constraint {

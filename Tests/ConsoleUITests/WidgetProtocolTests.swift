@@ -13,10 +13,14 @@ import Testing
         ("big", BigText("42", scale: 1)),
         ("bars", BarChart([.init("q1", 3), .init("q2", 7)])),
         ("gauge", Gauge(0.5)),
-        ("spark", Sparkline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31])),
-        ("area", AreaChart([1, 5, 3, 8, 2])),
+        (
+            "spark",
+            Chart.sparkline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31])
+        ),
+        ("area", Chart.area([1, 5, 3, 8, 2])),
         ("table", Table(columns: [TableColumn("ID", .fixed(4)), TableColumn("NAME", .flex(weight: 1, min: 4))], rows: WidgetTests.rows(20))),
-        ("panel", Panel(title: "Queues"))
+        ("panel", Panel(title: "Queues")),
+        ("cover", Panel(title: "Detail", cover: Style(.text, bg: .background)))
     ]
 
     @Test(arguments: widgets.map(\.0))

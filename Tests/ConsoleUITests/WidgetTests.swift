@@ -63,10 +63,10 @@ import Testing
 
     @Test func sparklineScalesAndFallsBackToASCII() {
         var u = CellBuffer(width: 8, height: 1)
-        Sparkline([0, 1, 2, 3, 4, 5, 6, 7]).render(into: &u, rect: u.bounds)
+        Chart.sparkline([0, 1, 2, 3, 4, 5, 6, 7]).render(into: &u, rect: u.bounds)
         #expect(u.row(0) == " ▂▃▄▅▆▇█")
         var a = CellBuffer(width: 4, height: 1, glyphs: .ascii)
-        Sparkline([7, 7, 0, 3.5], maximum: 7).render(into: &a, rect: a.bounds)
+        Chart.sparkline([7, 7, 0, 3.5], maximum: 7).render(into: &a, rect: a.bounds)
         #expect(a.row(0) == "@@ +", "3.5 of 7 is level round(0.5 × 7) = 4 of _.-=+*#@")
     }
 

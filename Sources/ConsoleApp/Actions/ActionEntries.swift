@@ -45,8 +45,8 @@ extension App {
             break
         }
         if let why = state.actions.unavailable[spec.name] { return why }
-        let bypassesBreaker = spec.name.hasPrefix("system.breaker_") || spec.name == "system.reset"
-        if !bypassesBreaker, let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open })
+        if !spec.bypassesBreaker,
+            let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open })
         {
             return "\(breaker.service) circuit breaker is open"
         }
@@ -62,7 +62,7 @@ extension App {
 
     /// What the form's input starts with (config.set: the current value).
     static func initialText(_ state: AppState, _ pending: PendingAction, field: String) -> String {
-        if pending.spec.name == "config.set", field == "value", let key = pending.payload["key"]?.description,
+        if pending.spec.id == .configSet, field == "value", let key = pending.payload["key"]?.description,
             let entry = state.snapshot?.config.first(where: { $0.key == key })
         {
             return entry.value.description

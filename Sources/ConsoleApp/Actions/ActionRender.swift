@@ -33,21 +33,21 @@ extension App {
     /// The dialog's sentence naming the target and the measured count.
     static func impactSentence(_ p: PendingAction, _ n: Int) -> String {
         let t = p.targetPhrase
-        switch p.spec.name {
-        case "queue.clear": return "Clear queue \(t): \(plural(n, "pending job")) will be deleted."
-        case "queue.pause": return "Pause queue \(t): \(plural(n, "pending job")) will wait until it is resumed."
-        case "queue.retry_failed": return "Retry failed jobs of queue \(t): \(plural(n, "failed job")) will be re-enqueued."
-        case "queue.purge_failed": return "Purge failed jobs of queue \(t): \(plural(n, "failed job")) will be deleted."
-        case "worker.restart": return "Restart worker \(t): \(plural(n, "running job")) will be interrupted and requeued."
-        case "worker.shutdown": return "Shut down worker \(t): it has \(plural(n, "running job"))."
-        case "worker.drain": return "Drain worker \(t): it finishes \(plural(n, "running job")), then stops."
-        case "worker.restart_all":
+        switch p.spec.id {
+        case .queueClear: return "Clear queue \(t): \(plural(n, "pending job")) will be deleted."
+        case .queuePause: return "Pause queue \(t): \(plural(n, "pending job")) will wait until it is resumed."
+        case .queueRetryFailed: return "Retry failed jobs of queue \(t): \(plural(n, "failed job")) will be re-enqueued."
+        case .queuePurgeFailed: return "Purge failed jobs of queue \(t): \(plural(n, "failed job")) will be deleted."
+        case .workerRestart: return "Restart worker \(t): \(plural(n, "running job")) will be interrupted and requeued."
+        case .workerShutdown: return "Shut down worker \(t): it has \(plural(n, "running job"))."
+        case .workerDrain: return "Drain worker \(t): it finishes \(plural(n, "running job")), then stops."
+        case .workerRestartAll:
             return "Restart \(plural(n, "worker"))\(p.payload["stage"].map { " of stage \($0)" } ?? ""), one after another."
-        case "database.purge_history": return "\(plural(n, "finished job")) and their events will be deleted."
-        case "logs.purge": return "\(plural(n, "log line")) will be deleted."
-        case "logs.archive": return "\(plural(n, "log line")) will be archived, then removed."
-        case "database.kill_idle": return "\(plural(n, "idle-in-transaction session")) will be terminated."
-        case "system.io_cleanup": return "\(plural(n, "media file")) will be deleted."
+        case .databasePurgeHistory: return "\(plural(n, "finished job")) and their events will be deleted."
+        case .logsPurge: return "\(plural(n, "log line")) will be deleted."
+        case .logsArchive: return "\(plural(n, "log line")) will be archived, then removed."
+        case .databaseKillIdle: return "\(plural(n, "idle-in-transaction session")) will be terminated."
+        case .systemIOCleanup: return "\(plural(n, "media file")) will be deleted."
         default: return "\(p.spec.title) \(t): \(plural(n, "item")) affected."
         }
     }
@@ -98,7 +98,10 @@ extension App {
         // A window of entries around the highlighted one.
         let room = max(3, body.height - 9)
         let start = max(0, min(selected - room / 2, entries.count - room))
+        // A click on an entry's line means that entry (the mouse reads these zones).
+        var targets: [Int: HitTarget] = [:]
         for i in start..<min(entries.count, start + room) {
+            targets[lines.count] = .menuEntry(i)
             let text = rows[i] + String(repeating: " ", count: max(0, width - DisplayWidth.of(rows[i])))
             let style: Style
             switch (i == selected, entries[i].disabled != nil) {
@@ -116,7 +119,7 @@ extension App {
             lines.append(("\(entries[selected].spec.name) · Enter runs · its key runs it · Esc closes", Style(.muted)))
         }
         let counter = entries.count > room ? " (\(selected + 1)/\(entries.count))" : ""
-        Modal(title: "Actions — \(actionContextTitle(state))\(counter)", lines: lines, buttons: [], focusedButton: 0)
+        Modal(title: "Actions — \(actionContextTitle(state))\(counter)", lines: lines, buttons: [], focusedButton: 0, lineTargets: targets)
             .render(into: &b, rect: body)
     }
 

@@ -37,7 +37,7 @@ public struct PendingAction: Sendable, Equatable {
     }
 
     /// What one row is ("job", "queue", "worker"…), for a bulk action's sentences.
-    public var rowNoun: String { spec.targetField == "queue" ? "queue" : String(spec.name.prefix { $0 != "." }) }
+    public var rowNoun: String { spec.targetField == "queue" ? "queue" : String(spec.id.subject) }
 
     /// The target for a sentence ("job 1f3a2b3c…", "queue video_downloader", "the system", "3 marked jobs").
     public var targetPhrase: String {

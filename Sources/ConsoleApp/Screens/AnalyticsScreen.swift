@@ -39,9 +39,12 @@ public struct AnalyticsScreen: Screen {
         }
     }
 
-    public func tableRect(_ state: AppState, body: Rect) -> Rect {
-        let top = min(max(8, body.height / 2), body.height - 2)
-        return Rect(x: body.x, y: body.y + top, width: body.width, height: body.height - top)
+    public func tableRect(_ state: AppState, body: Rect) -> Rect { areas(body).table }
+
+    /// The charts over the error classes.
+    func areas(_ body: Rect) -> (top: Rect, table: Rect) {
+        let parts = Layout.vertical([.length(min(max(8, body.height / 2), body.height - 2)), .fill(1)]).split(body)
+        return (parts[0], parts[1])
     }
 
     public func run(_ command: Command, _ state: inout AppState) -> [Effect]? {
@@ -58,25 +61,27 @@ public struct AnalyticsScreen: Screen {
 
     public func render(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let table = tableRect(state, body: body)
-        let top = Rect(x: body.x, y: body.y, width: body.width, height: table.y - body.y)
-        let (left, right) = top.splitLeft(top.width / 2)
+        let (top, table) = areas(body)
+        let sides = Layout.horizontal([.length(top.width / 2), .fill(1)]).split(top)
+        let (left, right) = (sides[0], sides[1])
         let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
         let series = s.analytics.throughput.filter { $0.minute >= since }
         let window = state[local: Local.self].window >= 60 ? "\(state[local: Local.self].window / 60) h" : "\(state[local: Local.self].window) min"
         b.put(
             "Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
             maxWidth: left.width - 1)
-        Sparkline(series.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
+        b.render(
+            Chart.sparkline(series.map { Double($0.completed) }, style: Style(.chart1)),
+            in: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
         let peak = series.map(\.completed).max() ?? 0
         b.put("peak \(peak)/min · last \(series.last?.completed ?? 0)/min", x: left.x + 1, y: left.y + 2, Style(.muted), maxWidth: left.width - 1)
         let done = series.reduce(0) { $0 + $1.completed }
         let failed = series.reduce(0) { $0 + $1.failed }
         let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
         b.put("Success rate \(Fmt.percent(rate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
-        Sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
-            .render(into: &b, rect: Rect(x: left.x + 1, y: left.y + 4, width: left.width - 2, height: 1))
+        b.render(
+            Chart.sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2)),
+            in: Rect(x: left.x + 1, y: left.y + 4, width: left.width - 2, height: 1))
         b.put("Stage latency p50 / p95", x: right.x + 1, y: right.y, Style(.title, [.bold]), maxWidth: right.width - 1)
         let bars = s.analytics.stageLatency.map {
             BarChart.Bar(Pipeline.shortName($0.stage), $0.p95Ms, display: "\(Fmt.ms($0.p50Ms)) / \(Fmt.ms($0.p95Ms))", style: Style(.chart3))
@@ -93,18 +98,18 @@ public struct AnalyticsScreen: Screen {
         guard let s = state.snapshot else { return }
         let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
         let series = s.analytics.throughput.filter { $0.minute >= since }
-        let halves = body.rows([1, 1], gap: 1)
+        let halves = Layout.vertical([.fill(1), .fill(1)]).spacing(1).split(body)
         let last = series.last?.completed ?? 0
         b.put(
             "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
             Style(.title, [.bold]), maxWidth: body.width - 2)
-        AreaChart(series.map { Double($0.completed) }, style: Style(.chart1))
+        Chart.area(series.map { Double($0.completed) }, style: Style(.chart1))
             .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
         let done = series.reduce(0) { $0 + $1.completed }
         let failed = series.reduce(0) { $0 + $1.failed }
         let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
         b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
-        AreaChart(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
+        Chart.area(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
             .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
     }
 }

@@ -44,13 +44,19 @@ public struct ConfigScreen: Screen {
         }
     }
 
-    public func tableRect(_ state: AppState, body: Rect) -> Rect { body.inset(bottom: min(3, body.height / 3)) }
+    public func tableRect(_ state: AppState, body: Rect) -> Rect { areas(body).table }
+
+    /// The keys over the selected key's description and constraints.
+    func areas(_ body: Rect) -> (table: Rect, info: Rect) {
+        let parts = Layout.vertical([.fill(1), .length(min(3, body.height / 3))]).split(body)
+        return (parts[0], parts[1])
+    }
 
     public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
         var p: [String: PayloadValue] = [:]
         var note: String?
         if let id, spec.field("key") != nil { p["key"] = .string(id) }
-        if spec.name == "config.lock", let id, let entry = state.snapshot?.config.first(where: { $0.key == id }) {
+        if spec.id == .configLock, let id, let entry = state.snapshot?.config.first(where: { $0.key == id }) {
             p["locked"] = .bool(!entry.locked)
             note = entry.locked ? "unfreezes changes of \(id)" : "freezes changes of \(id)"
         }
@@ -105,14 +111,14 @@ public struct ConfigScreen: Screen {
     }
 
     public func render(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
-        let table = tableRect(state, body: body)
+        let (table, info) = areas(body)
         App.renderTable(state, &b, table)
         let list = Screens.listing(state)
         guard let s = state.snapshot, state.current.cursor.selected < list.count,
             let entry = s.config.first(where: { $0.key == list.id(state.current.cursor.selected) })
         else { return }
-        let y = table.maxY
-        guard y < body.maxY else { return }
+        let y = info.y
+        guard info.height > 0 else { return }
         b.hline(x: body.x, y: y, width: body.width)
         var constraints: [String] = []
         if let lo = entry.constraints.min { constraints.append("min \(lo)") }

@@ -51,7 +51,7 @@ public struct DashboardScreen: Screen {
     public func tableRect(_ state: AppState, body: Rect) -> Rect {
         // Health, jobs, flow, action figures, the queue header and one row per queue above the alerts.
         let top = min(body.height - 2, 5 + (state.snapshot?.queues.count ?? 6) + 2)
-        return Rect(x: body.x, y: body.y + top, width: body.width, height: body.height - top)
+        return Layout.vertical([.length(top), .fill(1)]).split(body)[1]
     }
 
     public func actionEntries(_ state: AppState) -> [ActionEntry] {
@@ -158,7 +158,7 @@ public struct DashboardScreen: Screen {
                 String(q.failed), in: Rect(x: body.x + 4 + nameW + numW + 4, y: y, width: 5, height: 1),
                 q.failed > 0 ? Style(.danger) : Style(.muted), align: .right)
             let history = state[local: Local.self].queueDepths[q.name] ?? [Double(q.pending)]
-            Sparkline(history, style: Style(ThemeToken.chartSeries[i % ThemeToken.chartSeries.count]))
+            Chart.sparkline(history, style: Style(ThemeToken.chartSeries[i % ThemeToken.chartSeries.count]))
                 .render(into: &b, rect: Rect(x: sparkX, y: y, width: max(0, min(60, body.maxX - sparkX - 1)), height: 1))
             y += 1
         }
@@ -208,12 +208,14 @@ public struct DashboardScreen: Screen {
         ]
         // Figures on top, the throughput trend and the alerts under them where there is room.
         let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
-        let (top, rest) = body.splitTop(tilesHeight)
+        let parts = Layout.vertical([.length(tilesHeight), .fill(1)]).split(body)
+        let (top, rest) = (parts[0], parts[1])
         App.bigTiles(tiles, &b, top)
         guard rest.height >= 3 else { return }
-        let (chart, alerts) = rest.splitTop(activeAlerts > 0 ? rest.height / 2 : rest.height)
+        let lower = Layout.vertical([.length(activeAlerts > 0 ? rest.height / 2 : rest.height), .fill(1)]).split(rest)
+        let (chart, alerts) = (lower[0], lower[1])
         b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
-        AreaChart(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
+        Chart.area(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
             .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
         var y = alerts.y
         for alert in s.alerts where alert.status == .active && y < alerts.maxY {
@@ -253,18 +255,18 @@ public enum QuickAction: String, CaseIterable, Sendable {
     }
 
     /// The catalog action it runs.
-    public var action: String {
+    public var action: ActionName {
         switch self {
-        case .cacheRefresh: return "system.cache_refresh"
-        case .maintenanceOn: return "system.maintenance_on"
-        case .maintenanceOff: return "system.maintenance_off"
-        case .pauseBusiestQueue: return "queue.pause"
-        case .restartAllWorkers: return "worker.restart_all"
-        case .ackTopAlert: return "system.alert_ack"
+        case .cacheRefresh: return .systemCacheRefresh
+        case .maintenanceOn: return .systemMaintenanceOn
+        case .maintenanceOff: return .systemMaintenanceOff
+        case .pauseBusiestQueue: return .queuePause
+        case .restartAllWorkers: return .workerRestartAll
+        case .ackTopAlert: return .systemAlertAck
         }
     }
 
-    public var spec: ActionSpec { ActionCatalog.spec(action)! }
+    public var spec: ActionSpec { ActionCatalog.spec(action) }
 
     /// The help's line.
     public var helpTitle: String {

@@ -39,9 +39,9 @@ public struct LogsScreen: Screen {
         }
     }
 
-    public func renderContext(_ state: AppState, _ b: inout CellBuffer, x: inout Int) {
+    public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {
         let follow = state[local: Local.self].follow
-        x += b.put(follow ? "  following" : "  paused (f to follow)", x: x, y: 1, follow ? Style(.ok) : Style(.warning))
+        x += b.put(follow ? "  following" : "  paused (f to follow)", x: x, y: line.y, follow ? Style(.ok) : Style(.warning))
     }
 
     /// A wallboard shows the newest lines.
@@ -65,7 +65,7 @@ public struct LogsScreen: Screen {
     public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
         var p: [String: PayloadValue] = [:]
         if let id, let lineID = Int(id) {
-            if spec.name == "logs.bookmark" { p["id"] = .int(lineID) }
+            if spec.id == .logsBookmark { p["id"] = .int(lineID) }
             if spec.targetField == "source", spec.field("source") != nil,
                 let line = state.snapshot?.logs.recent.first(where: { $0.id == lineID })
             {

@@ -71,8 +71,8 @@ public protocol Screen: Sendable {
     func render(_ state: AppState, _ b: inout CellBuffer, _ body: Rect)
     /// Draws the body on a wallboard: no cursor, large figures.
     func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect)
-    /// Adds its own part of the context line (after the row count and the filter).
-    func renderContext(_ state: AppState, _ b: inout CellBuffer, x: inout Int)
+    /// Adds its own part to the context `line`, from column `x` on (after the row count and the filter).
+    func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int)
 
     /// Everything known about one of its rows (nil: its rows have no drill-down).
     func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent?
@@ -112,7 +112,7 @@ extension Screen {
         App.renderTable(state, &b, tableRect(state, body: body))
     }
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) { App.wallboardTable(state, &b, body) }
-    public func renderContext(_ state: AppState, _ b: inout CellBuffer, x: inout Int) {}
+    public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {}
 
     public func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent? { nil }
     public func detailLoads(id: String, after event: AgentEvent?) -> [Effect] { [] }
@@ -124,7 +124,7 @@ extension Screen {
         return ActionCatalog.all.filter(offers).map { spec in
             let (payload, note) = prefill(state, spec, selected: selected)
             return ActionEntry(
-                key: state.keyMap.actionKey(spec.name, catalog: spec.key), spec: spec, title: spec.title, payload: payload,
+                key: state.keyMap.actionKey(spec.id, catalog: spec.key), spec: spec, title: spec.title, payload: payload,
                 note: note, disabled: App.unavailability(state, spec, payload), forbidden: App.forbidden(state, spec))
         }
     }

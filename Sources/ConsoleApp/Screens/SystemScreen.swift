@@ -32,9 +32,12 @@ public struct SystemScreen: Screen {
         }
     }
 
-    public func tableRect(_ state: AppState, body: Rect) -> Rect {
-        let top = min(8, body.height / 2)
-        return Rect(x: body.x, y: body.y + top, width: body.width, height: body.height - top)
+    public func tableRect(_ state: AppState, body: Rect) -> Rect { areas(body).table }
+
+    /// The three panels of figures over the database's running queries.
+    func areas(_ body: Rect) -> (top: Rect, table: Rect) {
+        let parts = Layout.vertical([.length(min(8, body.height / 2)), .fill(1)]).split(body)
+        return (parts[0], parts[1])
     }
 
     public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
@@ -44,9 +47,8 @@ public struct SystemScreen: Screen {
 
     public func render(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let table = tableRect(state, body: body)
-        let top = Rect(x: body.x, y: body.y, width: body.width, height: table.y - body.y)
-        let cols = top.columns([1, 1, 1], gap: 1)
+        let (top, table) = areas(body)
+        let cols = Layout.horizontal([.fill(1), .fill(1), .fill(1)]).spacing(1).split(top)
         var lines: [[(String, Style)]] = [[], [], []]
         lines[0].append(("Services", Style(.title, [.bold])))
         for svc in s.system.services {

@@ -49,7 +49,7 @@ public struct WorkersScreen: Screen {
         var p: [String: PayloadValue] = [:]
         var note: String?
         if let id, spec.field("id") != nil { p["id"] = .string(id) }
-        if spec.name == "worker.restart_all" {
+        if spec.id == .workerRestartAll {
             let shown = Screens.items(state).compactMap { item in state.snapshot?.workers.first { $0.id == item.id }?.stage }
             if state.current.filter.isActive, let stage = shown.first, shown.allSatisfy({ $0 == stage }) {
                 p["stage"] = .string(stage)
@@ -91,10 +91,10 @@ public struct WorkersScreen: Screen {
         let columns = max(1, min(s.workers.count, area.width / 22))
         let rowCount = (s.workers.count + columns - 1) / columns
         let tileHeight = max(1, min(5, area.height / max(1, rowCount)))
+        let cells = Layout.horizontal(Array(repeating: .fill(1), count: columns)).spacing(1).split(area)
         for (i, worker) in s.workers.enumerated() {
             let col = i % columns
             let row = i / columns
-            let cells = area.columns(Array(repeating: 1, count: columns), gap: 1)
             let tile = Rect(
                 x: cells[col].x, y: area.y + row * tileHeight, width: cells[col].width, height: max(1, tileHeight - (tileHeight > 2 ? 1 : 0)))
             guard tile.maxY <= area.maxY else { break }

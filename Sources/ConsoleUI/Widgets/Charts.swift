@@ -85,28 +85,6 @@ public struct Chart: Widget {
     }
 }
 
-/// A one-line chart: `Chart.sparkline`. Remains for the callers not yet moved to `Chart`.
-public struct Sparkline: Widget {
-    public var chart: Chart
-
-    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
-        chart = .sparkline(values, maximum: maximum, style: style)
-    }
-
-    public func render(into buffer: inout CellBuffer, rect: Rect) { chart.render(into: &buffer, rect: rect) }
-}
-
-/// A multi-row chart: `Chart.area`. Remains for the callers not yet moved to `Chart`.
-public struct AreaChart: Widget {
-    public var chart: Chart
-
-    public init(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) {
-        chart = .area(values, maximum: maximum, style: style)
-    }
-
-    public func render(into buffer: inout CellBuffer, rect: Rect) { chart.render(into: &buffer, rect: rect) }
-}
-
 /// Horizontal bars with labels and values, one per row.
 public struct BarChart: Widget {
     public struct Bar: Sendable {

@@ -12,15 +12,6 @@ public struct Tabs: Widget {
         self.selected = selected
     }
 
-    /// The tab under column `x` of a line `width` wide (a mouse click), if any. Remains for the
-    /// mouse code not yet moved to the `.tab` zones the tabs record (`CellBuffer.hit`), which it reads.
-    public func hit(x: Int, width: Int) -> Int? {
-        var line = CellBuffer(width: width, height: 1)
-        render(into: &line, rect: line.bounds)
-        if case .tab(let i)? = line.hit(x: x, y: 0) { return i }
-        return nil
-    }
-
     public func render(into buffer: inout CellBuffer, rect: Rect) {
         guard rect.height > 0 else { return }
         buffer.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), " ", Style(.muted))
@@ -122,9 +113,8 @@ public struct Modal: Widget {
         let height = min(rect.height - 2, lines.count + (input == nil ? 0 : 2) + 4)
         guard width > 6, height > 3 else { return }
         let box = rect.centered(width: width, height: height)
-        buffer.fill(box, " ", Style(.text, bg: .background))
-        buffer.recordZone(box, .cover)
-        buffer.box(box, Style(tone, [.bold]), title: title, titleStyle: Style(tone, [.bold]))
+        buffer.render(
+            Panel(title: title, style: Style(tone, [.bold]), titleStyle: Style(tone, [.bold]), cover: Style(.text, bg: .background)), in: box)
         var y = box.y + 1
         for (i, line) in lines.enumerated() where y < box.maxY - 2 {
             let row = Rect(x: box.x + 2, y: y, width: box.width - 4, height: 1)
@@ -215,12 +205,10 @@ public struct HelpOverlay: Widget {
     public func render(into buffer: inout CellBuffer, rect: Rect) {
         let box = rect.inset(top: 1, left: 2, bottom: 1, right: 2)
         guard box.width > 20, box.height > 4 else { return }
-        buffer.fill(box, " ", Style(.text, bg: .background))
-        buffer.recordZone(box, .cover)
-        buffer.box(box, Style(.accent), title: "Help — Esc to close")
+        buffer.render(Panel(title: "Help — Esc to close", style: Style(.accent), cover: Style(.text, bg: .background)), in: box)
         let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
         let columnCount = max(1, min(3, inner.width / 34))
-        let columns = inner.columns(Array(repeating: 1, count: columnCount), gap: 2)
+        let columns = Layout.horizontal(Array(repeating: .fill(1), count: columnCount)).spacing(2).split(inner)
         var col = 0
         var y = inner.y
         for section in sections {
