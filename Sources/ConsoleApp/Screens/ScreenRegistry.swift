@@ -1,6 +1,8 @@
 /// The only list of screens. Tabs, the `:` palette, keys 1–9, the help, the menus and the
 /// wallboard read it. A screen whose `tab` is an earlier screen's becomes that tab's next pane.
 public enum ScreenRegistry {
+    // The trailing comma keeps adding a screen a one-line change (the formatter would remove it).
+    // swift-format-ignore
     public static let all: [any Screen] = [
         DashboardScreen(),
         JobsScreen(),
@@ -10,7 +12,8 @@ public enum ScreenRegistry {
         ManagersScreen(),
         LogsScreen(),
         ConfigScreen(),
-        AnalyticsScreen()
+        AnalyticsScreen(),
+        ChangesScreen(),
     ]
 
     private static let byID: [ViewID: any Screen] = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
