@@ -95,8 +95,8 @@ public struct ChangesScreen: Screen {
         }
     }
 
-    public func renderContext(_ state: AppState, _ b: inout CellBuffer, x: inout Int) {
-        x += b.put("  last \(Int(Self.window / 60)) min, newest first", x: x, y: 1, Style(.muted))
+    public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {
+        x += b.put("  last \(Int(Self.window / 60)) min, newest first", x: x, y: line.y, Style(.muted))
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
