@@ -348,7 +348,7 @@ public final class LiveFleetWriter {
         for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
             guard let job = sim.jobs[id] else { continue }
             let key = ns.brokerListKey(queue: place.queue, priority: place.priority)
-            let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: sim.deterministicTag(for: id))
+            let message = KombuMessage.task(job: job, taskName: FleetSimulator.taskName(job.stage), deliveryTag: sim.deterministicTag(for: id))
             commands += ns.brokerPush(queue: place.queue, priority: place.priority, job: id, message: message)
             inBroker[id] = (key, message)
         }

@@ -127,6 +127,31 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         .workerScale: { c throws(ActionFailure) in try c.scale { _ throws(ActionFailure) in try c.number("concurrency") } },
         .workerPoolGrow: { c throws(ActionFailure) in try c.scale { current in min(64, current + (c.p.int("n") ?? 1)) } },
         .workerPoolShrink: { c throws(ActionFailure) in try c.scale { current in max(1, current - (c.p.int("n") ?? 1)) } },
+        .workerAutoscale: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let lo = try c.number("min")
+            let hi = try c.number("max")
+            guard lo <= hi else { throw .invalid(field: "min", "\(lo) is above max \(hi)") }
+            try c.run(.setAutoscale(id, min: lo, max: hi))
+            return ActionResult("worker \(id): autoscale \(lo)…\(hi)")
+        },
+        .workerRateLimit: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let task = try c.text("task")
+            let rate = try c.text("rate")
+            guard TaskRate(rate) != nil else { throw .invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0") }
+            try c.run(.setTaskRateLimit(id, task: task, rate: rate))
+            return ActionResult(rate == "0" ? "worker \(id): \(task) rate limit removed" : "worker \(id): \(task) limited to \(rate)")
+        },
+        .workerTimeLimit: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let task = try c.text("task")
+            let soft = try c.number("soft")
+            let hard = try c.number("hard")
+            guard soft <= hard else { throw .invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
+            try c.run(.setTaskTimeLimit(id, task: task, soft: soft, hard: hard))
+            return ActionResult("worker \(id): \(task) time limits soft \(soft) s, hard \(hard) s")
+        },
         .workerRestartAll: { c throws(ActionFailure) in
             let stage = c.p.string("stage")
             let ids = c.world.read { sim in

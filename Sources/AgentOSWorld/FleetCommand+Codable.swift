@@ -4,7 +4,7 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply
+        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard
         case errorClass = "error_class"
     }
 
@@ -38,6 +38,9 @@ extension FleetCommand: Codable {
         case .forgetWorker: return .action(.workerForget)
         case .ackAlert: return .action(.systemAlertAck)
         case .pingWorker: return .action(.workerPing)
+        case .setAutoscale: return .action(.workerAutoscale)
+        case .setTaskRateLimit: return .action(.workerRateLimit)
+        case .setTaskTimeLimit: return .action(.workerTimeLimit)
         }
     }
 
@@ -47,7 +50,8 @@ extension FleetCommand: Codable {
             .startWorker(let t), .scaleWorker(let t, _), .pauseQueue(let t), .resumeQueue(let t), .setQueueRateLimit(let t, _),
             .cancelJob(let t), .killJob(let t), .retryJob(let t), .startManager(let t), .stopManager(let t), .pauseManager(let t),
             .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
-            .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _):
+            .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
+            .setAutoscale(let t, _, _), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
             return t
         case .ackAlert(let id, _): return String(id)
         case .maintenance: return "system"
@@ -67,6 +71,16 @@ extension FleetCommand: Codable {
         case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
         case .ackAlert(_, let by): try c.encode(by, forKey: .by)
         case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
+        case .setAutoscale(_, let lo, let hi):
+            try c.encode(lo, forKey: .min)
+            try c.encode(hi, forKey: .max)
+        case .setTaskRateLimit(_, let task, let rate):
+            try c.encode(task, forKey: .task)
+            try c.encode(rate, forKey: .rate)
+        case .setTaskTimeLimit(_, let task, let soft, let hard):
+            try c.encode(task, forKey: .task)
+            try c.encode(soft, forKey: .soft)
+            try c.encode(hard, forKey: .hard)
         default: break
         }
     }
@@ -120,6 +134,13 @@ extension FleetCommand: Codable {
             }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.workerPing): self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
+        case .action(.workerAutoscale): self = .setAutoscale(t, min: try c.decode(Int.self, forKey: .min), max: try c.decode(Int.self, forKey: .max))
+        case .action(.workerRateLimit):
+            self = .setTaskRateLimit(t, task: try c.decode(String.self, forKey: .task), rate: try c.decode(String.self, forKey: .rate))
+        case .action(.workerTimeLimit):
+            self = .setTaskTimeLimit(
+                t, task: try c.decode(String.self, forKey: .task), soft: try c.decode(Int.self, forKey: .soft),
+                hard: try c.decode(Int.self, forKey: .hard))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
         }

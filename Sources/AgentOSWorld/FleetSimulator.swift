@@ -33,6 +33,12 @@ public enum FleetCommand: Sendable, Equatable {
     case ackAlert(Int, by: String)
     /// worker.ping: the worker answers on `Namespace.pingReplyKey(reply)` if it is up (LiveSimulation does).
     case pingWorker(String, reply: String)
+    /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
+    case setAutoscale(String, min: Int, max: Int)
+    /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
+    case setTaskRateLimit(String, task: String, rate: String)
+    /// worker.time_limit: a task of type `task` gets a warning after `soft` seconds and is ended as failed after `hard`.
+    case setTaskTimeLimit(String, task: String, soft: Int, hard: Int)
 }
 
 /// The simulated AgentOS backend: a six-stage pipeline of workers pulling jobs from priority
@@ -46,6 +52,16 @@ public struct FleetSimulator: Sendable {
         public var lastHeartbeat: Date
         public var restartAt: Date?
         public var desired: String = "running"
+        /// Task type → the most starts per period (worker.rate_limit).
+        public var rateLimits: [String: TaskRate] = [:]
+        /// Task type → soft and hard seconds (worker.time_limit).
+        public var timeLimits: [String: TaskTimeLimit] = [:]
+        /// Task type → when its recent tasks started (the rate limit's window).
+        var recentStarts: [String: [Date]] = [:]
+        /// Running job → when this attempt started (the time limits count from it).
+        var attemptStarted: [String: Date] = [:]
+        /// Running jobs already warned of their soft time limit.
+        var softWarned: Set<String> = []
     }
 
     public private(set) var config: SimulatorConfig
@@ -54,7 +70,7 @@ public struct FleetSimulator: Sendable {
     /// Queue name → job ids waiting, one FIFO per priority (0 = highest … 9).
     public private(set) var waiting: [String: [[String]]] = [:]
     public private(set) var queues: [String: QueueInfo] = [:]
-    public private(set) var workers: [String: SimWorker] = [:]
+    public internal(set) var workers: [String: SimWorker] = [:]
     public private(set) var managers: [String: ManagerInfo] = [:]
     public private(set) var logs: [LogLine] = []
     public private(set) var logCountsByLevel: [String: Int] = [:]
@@ -317,6 +333,7 @@ public struct FleetSimulator: Sendable {
                     w.running[jobID] = nil
                     continue
                 }
+                if enforceTimeLimits(&job, worker: &w, &events, &logsOut, &touched) { continue }
                 if remaining > 0 {
                     w.running[jobID] = remaining
                     let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
@@ -337,12 +354,14 @@ public struct FleetSimulator: Sendable {
             if canTake {
                 for q in w.info.queues {
                     guard let queue = queues[q], !queue.paused else { continue }
+                    let task = Self.taskName(queue.stage)
                     while w.running.count < w.info.concurrency {
                         if let limit = queue.rateLimit {
                             let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
                             if used >= limit { break }
                         }
-                        guard let jobID = dequeue(q), var job = jobs[jobID] else { break }
+                        guard w.mayStart(task, at: now), let jobID = dequeue(q), var job = jobs[jobID] else { break }
+                        w.started(task, jobID, at: now)
                         let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
                         dispatchedThisMinute[q] = (minute, used + 1)
                         let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
@@ -370,6 +389,7 @@ public struct FleetSimulator: Sendable {
                 logsOut.append(log(.info, id, "worker \(id) drained and stopped", worker: id))
             }
             w.info.active = w.running.count
+            w.forgetFinishedAttempts()
             workers[id] = w
         }
     }
@@ -385,47 +405,10 @@ public struct FleetSimulator: Sendable {
         if rng.chance(failP) {
             let candidates = SimulatorConfig.errorCatalog.filter { $0.stage == stage }
             let err = candidates.isEmpty ? SimulatorConfig.errorCatalog[0] : rng.pick(candidates)
-            w.info.failed += 1
-            job.error = err.message
-            job.errorClass = err.errorClass
-            job.traceback = Self.traceback(stage: stage, frame: err.frame, errorClass: err.errorClass, message: err.message)
-            job.updatedAt = now
-            job.workerID = nil
-            stats[minuteKey, default: [:]][stage, default: StageStats()].failed += 1
-            let ec = errorCounts[err.errorClass] ?? (0, now)
-            errorCounts[err.errorClass] = (ec.count + 1, now)
-            if job.attempts < job.maxAttempts && !err.permanent {
-                job.status = .retrying
-                retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
-                stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
-                logsOut.append(
-                    log(
-                        .warning, w.info.id,
-                        "\(err.errorClass): \(err.message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
-                        job: job.id, worker: w.info.id))
-                recordEvent(job, "retrying", "\(err.errorClass): \(err.message)")
-                events.append(
-                    .jobRetried(
-                        JobPatch(
-                            id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now,
-                            error: err.message, errorClass: err.errorClass)))
-            } else {
-                job.status = .failed
-                job.finishedAt = now
-                logsOut.append(
-                    log(
-                        .error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(err.errorClass): \(err.message)",
-                        job: job.id, worker: w.info.id))
-                recordEvent(job, "failed", "\(err.errorClass): \(err.message)")
-                events.append(
-                    .jobUpdated(
-                        JobPatch(
-                            id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now,
-                            error: err.message, errorClass: err.errorClass)))
-                queues[job.queue]?.failed += 1
-                touched.insert(job.queue)
-            }
-            jobs[job.id] = job
+            failAttempt(
+                &job, worker: &w, errorClass: err.errorClass, message: err.message,
+                traceback: Self.traceback(stage: stage, frame: err.frame, errorClass: err.errorClass, message: err.message),
+                permanent: err.permanent, &events, &logsOut, &touched)
             return
         }
         w.info.processed += 1
@@ -462,6 +445,55 @@ public struct FleetSimulator: Sendable {
             events.append(.jobUpdated(JobPatch(id: job.id, status: .completed, progress: 1, workerID: "", updatedAt: now, finishedAt: now)))
         }
     }
+
+    /// Ends an attempt with an error: the job is retried later, or fails when it is out of attempts
+    /// or the error is permanent.
+    mutating func failAttempt(
+        _ job: inout Job, worker w: inout SimWorker, errorClass: String, message: String, traceback: String, permanent: Bool,
+        _ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>
+    ) {
+        let stage = job.stage
+        let minuteKey = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
+        w.info.failed += 1
+        job.error = message
+        job.errorClass = errorClass
+        job.traceback = traceback
+        job.updatedAt = now
+        job.workerID = nil
+        stats[minuteKey, default: [:]][stage, default: StageStats()].failed += 1
+        let ec = errorCounts[errorClass] ?? (0, now)
+        errorCounts[errorClass] = (ec.count + 1, now)
+        if job.attempts < job.maxAttempts && !permanent {
+            job.status = .retrying
+            retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
+            logsOut.append(
+                log(
+                    .warning, w.info.id, "\(errorClass): \(message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
+                    job: job.id, worker: w.info.id))
+            recordEvent(job, "retrying", "\(errorClass): \(message)")
+            events.append(
+                .jobRetried(
+                    JobPatch(
+                        id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now, error: message,
+                        errorClass: errorClass)))
+        } else {
+            job.status = .failed
+            job.finishedAt = now
+            logsOut.append(
+                log(.error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(errorClass): \(message)", job: job.id, worker: w.info.id))
+            recordEvent(job, "failed", "\(errorClass): \(message)")
+            events.append(
+                .jobUpdated(
+                    JobPatch(id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now, error: message, errorClass: errorClass)))
+            queues[job.queue]?.failed += 1
+            touched.insert(job.queue)
+        }
+        jobs[job.id] = job
+    }
+
+    /// The Celery task name of a stage (what rate and time limits name).
+    public static func taskName(_ stage: String) -> String { "agentos.\(stage)" }
 
     static func traceback(stage: String, frame: String, errorClass: String, message: String) -> String {
         """
@@ -552,8 +584,12 @@ public struct FleetSimulator: Sendable {
                     guard var w = workers[id], w.info.status == .online else { continue }
                     let depth = pendingCount(w.info.queues.first ?? "")
                     let maxC = w.info.autoscaleMax ?? w.info.concurrency
-                    let minC = w.info.autoscaleMin ?? 1
-                    if depth > 20 && w.info.concurrency < maxC {
+                    let minC = min(w.info.autoscaleMin ?? 1, maxC)
+                    // Bounds set by worker.autoscale first: a pool outside them is brought back at once.
+                    if w.info.concurrency > maxC || w.info.concurrency < minC {
+                        w.info.concurrency = max(minC, min(maxC, w.info.concurrency))
+                        changes += 1
+                    } else if depth > 20 && w.info.concurrency < maxC {
                         w.info.concurrency += 1
                         changes += 1
                     } else if depth == 0 && w.info.concurrency > minC && w.running.count < w.info.concurrency - 1 {
@@ -630,7 +666,7 @@ public struct FleetSimulator: Sendable {
     // MARK: logs
 
     @discardableResult
-    private mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine {
+    mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine {
         let line = LogLine(id: nextLogID, ts: now, level: level, source: source, message: message, jobID: job, workerID: worker)
         nextLogID += 1
         logs.append(line)
@@ -885,6 +921,9 @@ public struct FleetSimulator: Sendable {
                 guard w.info.status.isUp, w.info.status != .restarting, w.restartAt == nil else {
                     throw .invalid("worker \(id) is \(w.info.status.rawValue): no process to answer")
                 }
+            case .setAutoscale(let id, let lo, let hi): events.append(try setAutoscale(id, min: lo, max: hi))
+            case .setTaskRateLimit(let id, let task, let rate): events.append(try setRateLimit(id, task: task, rate: rate))
+            case .setTaskTimeLimit(let id, let task, let soft, let hard): events.append(try setTimeLimit(id, task: task, soft: soft, hard: hard))
             case .maintenance(let on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

@@ -1,0 +1,117 @@
+import AgentOSCore
+import AgentOSWorld
+import Foundation
+import Testing
+
+/// The embedded default as the console runs it: a real ActionDispatcher over the embedded world
+/// (in-memory stores), and the world's clock moved by the test. Each test runs an action and then
+/// watches what the fleet does, not only what the action reports.
+final class WorldHarness: @unchecked Sendable {
+    static let start = Date(timeIntervalSince1970: 1_795_729_200)
+    let world: EmbeddedWorld
+    let dispatcher: ActionDispatcher
+    private(set) var clock = WorldHarness.start
+    let actor = Actor(user: "alice", host: "test", sessionID: "test-session")
+
+    init(seed: UInt64 = 5, rate: Double = 3) {
+        world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate), historySeconds: 120, now: Self.start)
+        dispatcher = ActionDispatcher(
+            .init(
+                audit: InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
+                executor: EmbeddedActionExecutor(world: world), cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
+    }
+
+    /// Runs an action as alice (admin); critical actions get their typed confirmation and a reason.
+    @discardableResult
+    func run(_ action: String, _ payload: [String: PayloadValue] = [:], sourceLocation: SourceLocation = #_sourceLocation) -> ActionReport {
+        let spec = ActionCatalog.spec(action)
+        let critical = spec?.confirmation == .typed
+        let target = spec?.target(in: payload) ?? "system"
+        return dispatcher.dispatch(
+            ActionRequest(
+                action: action, payload: payload, actor: actor, reason: critical ? "TICKET-1" : nil, confirmation: critical ? target : nil))
+    }
+
+    /// Runs an action that must succeed.
+    func expect(_ action: String, _ payload: [String: PayloadValue] = [:], sourceLocation: SourceLocation = #_sourceLocation) {
+        let report = run(action, payload)
+        #expect(report.succeeded, "\(action): \(report.message)", sourceLocation: sourceLocation)
+    }
+
+    /// Moves the fleet `seconds` of its time forward (in the live fleet's 250 ms steps).
+    func advance(_ seconds: Double) {
+        clock += seconds
+        world.advance(to: clock)
+    }
+
+    func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { world.read(body) }
+
+    /// Job history entries of `type` since `mark` (a time), optionally on one worker.
+    func events(_ type: String, since mark: Date, worker: String? = nil) -> [JobEvent] {
+        read { sim in
+            sim.jobEvents.values.flatMap { $0 }.filter { $0.type == type && $0.ts > mark && (worker == nil || $0.workerID == worker) }
+        }
+    }
+
+    /// An online worker of the first stage (ingest keeps its queue fed).
+    func firstStageWorker() -> String {
+        read { sim in sim.workers.values.filter { $0.info.stage == Pipeline.stages[0] && $0.info.status == .online }.map(\.info.id).min()! }
+    }
+}
+
+@Suite("Embedded: worker limits the fleet obeys")
+struct WorldWorkerEffectTests {
+    @Test func autoscaleBoundsAreKeptByTheAutoscaler() throws {
+        let h = WorldHarness()
+        let id = h.firstStageWorker()
+        #expect(try #require(h.read { $0.workers[id]?.info.concurrency }) > 1)
+        h.expect("worker.autoscale", ["id": .string(id), "min": .int(1), "max": .int(1)])
+        // The autoscaler runs every 5 s of the fleet's time at rate 3.
+        h.advance(6)
+        let w = try #require(h.read { $0.workers[id]?.info })
+        #expect(w.autoscaleMin == 1 && w.autoscaleMax == 1)
+        #expect(w.concurrency == 1, "the autoscaler brought the pool into its new bounds")
+        let runs = h.read { $0.managers["autoscaler"]?.runs ?? 0 }
+        h.advance(30)
+        #expect(h.read { $0.managers["autoscaler"]?.runs ?? 0 } >= runs + 5, "the autoscaler ran again")
+        #expect(h.read { $0.workers[id]?.info.concurrency } == 1, "and keeps it there")
+        #expect(
+            h.run("worker.autoscale", ["id": .string(id), "min": .int(5), "max": .int(4)]).outcome
+                == .failure(.invalid(field: "min", "5 is above max 4")))
+    }
+
+    @Test func rateLimitCapsTheWorkersStartsPerMinute() throws {
+        let h = WorldHarness()
+        let id = h.firstStageWorker()
+        h.expect("worker.rate_limit", ["id": .string(id), "task": .string("agentos.video_downloader"), "rate": .string("2/m")])
+        let mark = h.clock
+        h.advance(60)
+        let mine = h.events("started", since: mark, worker: id).count
+        let siblings = h.events("started", since: mark).filter { $0.stage == "video_downloader" && $0.workerID != id }.count
+        #expect(mine <= 2, "a worker limited to 2/m started \(mine) tasks in a minute")
+        #expect(mine >= 1 && siblings > 2 * mine, "there was work: its siblings took \(siblings)")
+        h.expect("worker.rate_limit", ["id": .string(id), "task": .string("agentos.video_downloader"), "rate": .string("0")])
+        let lifted = h.clock
+        h.advance(60)
+        #expect(h.events("started", since: lifted, worker: id).count > 2, "without the limit it takes more")
+        #expect(
+            h.run("worker.rate_limit", ["id": .string(id), "task": .string("t"), "rate": .string("fast")]).outcome
+                == .failure(.invalid(field: "rate", "'fast' is not a rate like 10/m, 2/s or 0")))
+    }
+
+    @Test func timeLimitEndsALongTaskAsFailed() throws {
+        let h = WorldHarness()
+        let id = h.firstStageWorker()
+        h.expect("worker.time_limit", ["id": .string(id), "task": .string("agentos.video_downloader"), "soft": .int(1), "hard": .int(1)])
+        let mark = h.clock
+        h.advance(30)
+        let failed = h.events("failed", since: mark).filter { $0.message?.hasPrefix("TimeLimitExceeded") == true }
+        #expect(!failed.isEmpty, "a task that ran past 1 s ended as failed")
+        let jobs = h.read { sim in failed.compactMap { sim.jobs[$0.jobID] } }
+        #expect(jobs.allSatisfy { $0.status == .failed && $0.errorClass == "TimeLimitExceeded" && $0.stage == "video_downloader" })
+        let others = h.events("failed", since: mark).filter { $0.message?.hasPrefix("TimeLimitExceeded") == true && $0.stage != "video_downloader" }
+        #expect(others.isEmpty, "only the limited task type is ended")
+    }
+}
