@@ -189,9 +189,30 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .managerRestart: { c throws(ActionFailure) in
             let id = try c.text("id")
-            try c.run(.stopManager(id))
-            try c.run(.startManager(id))
-            return ActionResult("manager \(id) restarted")
+            try c.run(.restartManager(id))
+            return ActionResult("manager \(id): restarting")
+        },
+        .managerEnable: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            try c.run(.enableManager(id))
+            return ActionResult("manager \(id): enabled")
+        },
+        .managerDisable: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            try c.run(.disableManager(id))
+            return ActionResult("manager \(id): disabled: no more runs")
+        },
+        .managerSetSchedule: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let schedule = try c.text("schedule")
+            try c.run(.setManagerSchedule(id, schedule))
+            return ActionResult("manager \(id): schedule \(schedule)")
+        },
+        .managerSetConcurrency: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let n = try c.number("concurrency")
+            try c.run(.setManagerConcurrency(id, n))
+            return ActionResult("manager \(id): concurrency \(n)")
         },
         .managerTrigger: { c throws(ActionFailure) in
             let id = try c.text("id")

@@ -4,7 +4,7 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard
+        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule
         case errorClass = "error_class"
     }
 
@@ -38,6 +38,11 @@ extension FleetCommand: Codable {
         case .forgetWorker: return .action(.workerForget)
         case .ackAlert: return .action(.systemAlertAck)
         case .pingWorker: return .action(.workerPing)
+        case .enableManager: return .action(.managerEnable)
+        case .disableManager: return .action(.managerDisable)
+        case .restartManager: return .action(.managerRestart)
+        case .setManagerSchedule: return .action(.managerSetSchedule)
+        case .setManagerConcurrency: return .action(.managerSetConcurrency)
         case .setAutoscale: return .action(.workerAutoscale)
         case .setTaskRateLimit: return .action(.workerRateLimit)
         case .setTaskTimeLimit: return .action(.workerTimeLimit)
@@ -51,7 +56,8 @@ extension FleetCommand: Codable {
             .cancelJob(let t), .killJob(let t), .retryJob(let t), .startManager(let t), .stopManager(let t), .pauseManager(let t),
             .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
             .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
-            .setAutoscale(let t, _, _), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
+            .setAutoscale(let t, _, _), .enableManager(let t), .disableManager(let t), .restartManager(let t),
+            .setManagerSchedule(let t, _), .setManagerConcurrency(let t, _), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
             return t
         case .ackAlert(let id, _): return String(id)
         case .maintenance: return "system"
@@ -71,6 +77,8 @@ extension FleetCommand: Codable {
         case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
         case .ackAlert(_, let by): try c.encode(by, forKey: .by)
         case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
+        case .setManagerSchedule(_, let schedule): try c.encode(schedule, forKey: .schedule)
+        case .setManagerConcurrency(_, let n): try c.encode(n, forKey: .value)
         case .setAutoscale(_, let lo, let hi):
             try c.encode(lo, forKey: .min)
             try c.encode(hi, forKey: .max)
@@ -134,6 +142,15 @@ extension FleetCommand: Codable {
             }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.workerPing): self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
+        case .action(.managerEnable): self = .enableManager(t)
+        case .action(.managerDisable): self = .disableManager(t)
+        case .action(.managerRestart): self = .restartManager(t)
+        case .action(.managerSetSchedule): self = .setManagerSchedule(t, try c.decode(String.self, forKey: .schedule))
+        case .action(.managerSetConcurrency):
+            guard let value else {
+                throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "\(name) needs a value"))
+            }
+            self = .setManagerConcurrency(t, value)
         case .action(.workerAutoscale): self = .setAutoscale(t, min: try c.decode(Int.self, forKey: .min), max: try c.decode(Int.self, forKey: .max))
         case .action(.workerRateLimit):
             self = .setTaskRateLimit(t, task: try c.decode(String.self, forKey: .task), rate: try c.decode(String.self, forKey: .rate))

@@ -33,6 +33,15 @@ public enum FleetCommand: Sendable, Equatable {
     case ackAlert(Int, by: String)
     /// worker.ping: the worker answers on `Namespace.pingReplyKey(reply)` if it is up (LiveSimulation does).
     case pingWorker(String, reply: String)
+    /// manager.enable / manager.disable: a disabled manager does not run, whatever its schedule.
+    case enableManager(String)
+    case disableManager(String)
+    /// manager.restart: the manager goes through `starting`, comes back running and runs at once.
+    case restartManager(String)
+    /// manager.set_schedule: cron or interval (`Schedule`); the next run is planned from it.
+    case setManagerSchedule(String, String)
+    /// manager.set_concurrency: how many work slots one run of the manager has.
+    case setManagerConcurrency(String, Int)
     /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
     case setAutoscale(String, min: Int, max: Int)
     /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
@@ -71,7 +80,7 @@ public struct FleetSimulator: Sendable {
     public private(set) var waiting: [String: [[String]]] = [:]
     public private(set) var queues: [String: QueueInfo] = [:]
     public internal(set) var workers: [String: SimWorker] = [:]
-    public private(set) var managers: [String: ManagerInfo] = [:]
+    public internal(set) var managers: [String: ManagerInfo] = [:]
     public private(set) var logs: [LogLine] = []
     public private(set) var logCountsByLevel: [String: Int] = [:]
     public private(set) var logCountsBySource: [String: Int] = [:]
@@ -102,18 +111,14 @@ public struct FleetSimulator: Sendable {
     private var retryAt: [String: Date] = [:]
     private var lastProgressEvent: [String: Date] = [:]
     private var dispatchedThisMinute: [String: (minute: Int, count: Int)] = [:]
-    private var lastIngest: Date
-    private var lastCleanup: Date
-    private var lastAutoscale: Date
+    /// Managers restarting (manager.restart) → when they are up again.
+    var managerRestartAt: [String: Date] = [:]
     private var raisedFor: Set<String> = []
 
     public init(config: SimulatorConfig = SimulatorConfig(), start: Date) {
         self.config = config
         self.now = start
         self.rng = SimRandom(seed: config.seed)
-        self.lastIngest = start
-        self.lastCleanup = start
-        self.lastAutoscale = start
         setUp()
     }
 
@@ -140,9 +145,9 @@ public struct FleetSimulator: Sendable {
             ("cleanup", "cleanup", "*/5 * * * *"), ("autoscaler", "autoscaler", "every 15s")
         ]
         for (id, kind, schedule) in m {
-            managers[id] = ManagerInfo(
-                id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1,
-                nextRunAt: now)
+            var manager = ManagerInfo(id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1)
+            manager.nextRunAt = nextRun(of: manager, after: now)
+            managers[id] = manager
         }
         let entries: [ConfigEntry] = [
             ConfigEntry(
@@ -212,7 +217,7 @@ public struct FleetSimulator: Sendable {
         for q in touchedQueues.sorted() { events.append(.queueUpdated(queuePatch(q), cause: "queue.updated")) }
     }
 
-    private var speed: Double { max(0.05, config.rate) }
+    var speed: Double { max(0.05, config.rate) }
 
     // MARK: jobs
 
@@ -557,11 +562,10 @@ public struct FleetSimulator: Sendable {
     // MARK: managers
 
     private mutating func runManagers(_ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
-        if let m = managers["ingest"], m.status == .running, m.enabled, !maintenance.enabled,
-            now.timeIntervalSince(lastIngest) >= 30 / speed
-        {
-            lastIngest = now
-            let n = 1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))
+        finishManagerRestarts(&events)
+        if isDue("ingest"), !maintenance.enabled, let m = managers["ingest"] {
+            // Each of its `concurrency` ingest slots takes a batch of uploads.
+            let n = (1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))) * max(1, m.concurrency)
             for _ in 0..<min(n, 500) {
                 let job = newJob(owner: "ingest")
                 events.append(.jobCreated(JobPatch(job)))
@@ -570,14 +574,12 @@ public struct FleetSimulator: Sendable {
             managerRan("ingest", result: "ingested \(n) uploads from /io/input", &events)
             logsOut.append(log(.info, "ingest", "ingested \(n) uploads from /io/input"))
         }
-        if let m = managers["cleanup"], m.status == .running, m.enabled, now.timeIntervalSince(lastCleanup) >= 60 {
-            lastCleanup = now
+        if isDue("cleanup") {
             let removed = cleanup()
             managerRan("cleanup", result: "removed \(removed) finished jobs from memory", &events)
             if removed > 0 { logsOut.append(log(.debug, "cleanup", "cleanup removed \(removed) finished jobs")) }
         }
-        if let m = managers["autoscaler"], m.status == .running, m.enabled, now.timeIntervalSince(lastAutoscale) >= 15 / speed {
-            lastAutoscale = now
+        if isDue("autoscaler") {
             var changes = 0
             if case .bool(true) = config_["workers.autoscale"]?.value {
                 for id in workers.keys.sorted() {
@@ -605,9 +607,9 @@ public struct FleetSimulator: Sendable {
             managerRan("autoscaler", result: changes == 0 ? "no change" : "resized \(changes) pools", &events)
             if changes > 0 { logsOut.append(log(.info, "autoscaler", "resized \(changes) worker pools")) }
         }
-        if var s = managers["scheduler"], s.status == .running, now.timeIntervalSince(s.lastRunAt ?? .distantPast) >= 10 {
+        if var s = managers["scheduler"], s.status == .running, s.enabled, now.timeIntervalSince(s.lastRunAt ?? .distantPast) >= 10 {
             s.lastRunAt = now
-            s.nextRunAt = now.addingTimeInterval(1)
+            s.nextRunAt = nextRun(of: s, after: now)
             s.runs += 1
             s.lastResult = "\(totalJobsCreated) jobs scheduled since start"
             managers["scheduler"] = s
@@ -619,8 +621,7 @@ public struct FleetSimulator: Sendable {
         m.lastRunAt = now
         m.runs += 1
         m.lastResult = result
-        let interval: Double = id == "ingest" ? 30 / speed : id == "cleanup" ? 60 : 15 / speed
-        m.nextRunAt = now.addingTimeInterval(interval)
+        m.nextRunAt = nextRun(of: m, after: now)
         managers[id] = m
         events.append(.managerUpdated(m))
     }
@@ -825,11 +826,13 @@ public struct FleetSimulator: Sendable {
                 if case .stopManager = command { managers[id]!.status = .stopped } else { managers[id]!.status = .paused }
                 events.append(.managerUpdated(managers[id]!))
             case .triggerManager(let id):
-                guard managers[id] != nil else { throw .notFound("manager \(id)") }
-                if id == "ingest" { lastIngest = .distantPast }
-                if id == "cleanup" { lastCleanup = .distantPast }
-                if id == "autoscaler" { lastAutoscale = .distantPast }
+                guard let m = managers[id] else { throw .notFound("manager \(id)") }
+                guard m.enabled else { throw .invalid("manager \(id) is disabled") }
+                managers[id]!.nextRunAt = now
                 events.append(.managerUpdated(managers[id]!))
+            case .enableManager(let id), .disableManager(let id), .restartManager(let id), .setManagerSchedule(let id, _),
+                .setManagerConcurrency(let id, _):
+                events.append(try changeManager(id, command))
             case .deleteJob(let id):
                 guard let job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status != .running else { throw .invalid("job \(id) is running: cancel or kill it first") }

@@ -8,7 +8,6 @@ import Testing
 enum ControlTable {
     /// Commands published today that no consumer decodes: issue 24 ("Every action does what it says").
     static let noConsumer: Set<String> = [
-        "manager.restart", "manager.set_schedule", "manager.set_concurrency", "manager.enable", "manager.disable",
         "logs.set_level", "logs.mute_source", "logs.unmute_source",
         "config.changed", "config.reload", "config.lock", "analytics.reset_counters"
     ]

@@ -297,33 +297,82 @@ struct FleetActionTests {
         try fx.tick(until: { try runs(fx, "autoscaler") > runs0 }, "the started manager ran")
     }
 
-    @Test func restartScheduleConcurrencyEnableDisable() throws {
-        // issue 24: no consumer decodes these commands; the row is what they do today (no tick: the owner would overwrite it).
+    func ingested(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT count(*) FROM jobs WHERE owner = 'ingest'") }
+
+    @Test func disabledManagerDoesNotRunAtItsDueTime() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
-        let id = "cleanup"
-        try fx.expectSuccess(fx.run("manager.restart", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "status") == "starting")
-        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("*/5 * * * *")]))
-        #expect(try managerField(fx, id, "schedule") == "*/5 * * * *")
+        try fx.expectSuccess(fx.run("manager.disable", ["id": .string("ingest")]))
+        let runs0 = try runs(fx, "ingest")
+        let jobs0 = try ingested(fx)
+        // Ingest runs every 10 s of the owner's time: 24 ticks are 12 s, past its due time.
+        try fx.tick(24)
+        #expect(try runs(fx, "ingest") == runs0, "a disabled manager does not run")
+        #expect(try ingested(fx) == jobs0)
+        #expect(try managerField(fx, "ingest", "enabled") == "false", "the owner's writes keep it disabled")
+        #expect(fx.sim?.read { $0.managers["ingest"]?.enabled } == false)
+        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string("ingest")]).outcome else {
+            Issue.record("a disabled manager was triggered")
+            return
+        }
+        try fx.expectSuccess(fx.run("manager.enable", ["id": .string("ingest")]))
+        try fx.tick(until: { try runs(fx, "ingest") > runs0 && ingested(fx) > jobs0 }, "the enabled manager ran at its next due time")
+        #expect(try managerField(fx, "ingest", "enabled") == "true")
+    }
+
+    @Test func scheduleIsTheManagersOwnAndStays() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
         guard
-            case .failure(.invalid(field: "schedule", _)) = fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("61 * * * *")])
-                .outcome
+            case .failure(.invalid(field: "schedule", _)) = fx.run(
+                "manager.set_schedule", ["id": .string("ingest"), "schedule": .string("61 * * * *")]
+            )
+            .outcome
         else {
             Issue.record("a bad cron expression was accepted")
             return
         }
-        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("10m")]))
-        #expect(try fx.count("SELECT count(*) FROM managers WHERE id = $1 AND next_run_at > now() + interval '9 minutes'", [id]) == 1)
-        try fx.expectSuccess(fx.run("manager.set_concurrency", ["id": .string(id), "concurrency": .int(4)]))
-        #expect(try managerField(fx, id, "concurrency") == "4")
-        try fx.expectSuccess(fx.run("manager.disable", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "enabled") == "false")
-        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string(id)]).outcome else {
-            Issue.record("a disabled manager was triggered")
-            return
-        }
-        try fx.expectSuccess(fx.run("manager.enable", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "enabled") == "true")
+        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string("ingest"), "schedule": .string("3s")]))
+        try fx.tick(2)
+        let runs0 = try runs(fx, "ingest")
+        // 3 s at rate 3 is a run every second of the owner's time (where 30 s was one every 10): 10 ticks are 5 s.
+        try fx.tick(10)
+        let ran = try runs(fx, "ingest") - runs0
+        #expect(ran >= 4, "ran \(ran) times in 5 s")
+        #expect(try managerField(fx, "ingest", "schedule") == "3s", "the owner's writes keep the schedule")
+        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string("cleanup"), "schedule": .string("*/2 * * * *")]))
+        try fx.tick(2)
+        #expect(
+            try fx.count(
+                "SELECT count(*) FROM managers WHERE id = 'cleanup' AND schedule = '*/2 * * * *' AND extract(epoch FROM next_run_at)::bigint % 120 = 0"
+            ) == 1,
+            "the cron schedule plans the next run on its minutes")
+    }
+
+    @Test func concurrencyIsHowMuchOneRunDoes() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("manager.set_concurrency", ["id": .string("ingest"), "concurrency": .int(32)]))
+        let runs0 = try runs(fx, "ingest")
+        let jobs0 = try ingested(fx)
+        try fx.expectSuccess(fx.run("manager.trigger", ["id": .string("ingest")]))
+        try fx.tick()
+        #expect(try runs(fx, "ingest") == runs0 + 1)
+        #expect(try ingested(fx) - jobs0 >= 32, "32 ingest slots took a batch each in one run")
+        #expect(try managerField(fx, "ingest", "concurrency") == "32")
+    }
+
+    @Test func restartGoesThroughStartingAndRunsAgain() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let runs0 = try runs(fx, "autoscaler")
+        try fx.expectSuccess(fx.run("manager.restart", ["id": .string("autoscaler")]))
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.managers["autoscaler"]?.status } == .starting)
+        #expect(try managerField(fx, "autoscaler", "status") == "starting")
+        try fx.tick(
+            until: { try managerField(fx, "autoscaler", "status") == "running" && runs(fx, "autoscaler") > runs0 }, "the manager came back and ran")
+        // Back after a second of the owner's time, well before its next run was due (5 s): the run is the restart's.
+        #expect(try runs(fx, "autoscaler") == runs0 + 1)
     }
 }

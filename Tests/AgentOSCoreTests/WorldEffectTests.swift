@@ -115,3 +115,68 @@ struct WorldWorkerEffectTests {
         #expect(others.isEmpty, "only the limited task type is ended")
     }
 }
+
+@Suite("Embedded: managers follow their own schedule, enablement and concurrency")
+struct WorldManagerEffectTests {
+    func manager(_ h: WorldHarness, _ id: String) throws -> ManagerInfo { try #require(h.read { $0.managers[id] }) }
+    func ingested(_ h: WorldHarness) -> Int { h.read { sim in sim.jobs.values.filter { $0.owner == "ingest" }.count } }
+
+    @Test func disabledManagerDoesNotRunAtItsDueTime() throws {
+        let h = WorldHarness()
+        let due = try #require(try manager(h, "ingest").nextRunAt)
+        h.expect("manager.disable", ["id": .string("ingest")])
+        let runs = try manager(h, "ingest").runs
+        let jobs = ingested(h)
+        // Ingest runs every 10 s at rate 3: 30 s pass its due time three times.
+        h.advance(due.timeIntervalSince(h.clock) + 30)
+        #expect(try manager(h, "ingest").runs == runs, "a disabled manager does not run")
+        #expect(ingested(h) == jobs)
+        #expect(try manager(h, "ingest").enabled == false && manager(h, "ingest").nextRunAt == nil)
+        #expect(h.run("manager.trigger", ["id": .string("ingest")]).outcome == .failure(.conflict("manager ingest is disabled")))
+        h.expect("manager.enable", ["id": .string("ingest")])
+        h.advance(11)
+        #expect(try manager(h, "ingest").runs > runs, "enabled, it runs at its next due time")
+    }
+
+    @Test func scheduleIsTheManagersOwn() throws {
+        let h = WorldHarness()
+        let runs = try manager(h, "ingest").runs
+        h.expect("manager.set_schedule", ["id": .string("ingest"), "schedule": .string("3s")])
+        // 3 s at rate 3 is a run every second of the fleet's time, where 30 s was one every 10.
+        h.advance(10)
+        let ran = try manager(h, "ingest").runs - runs
+        #expect(ran >= 9, "ran \(ran) times in 10 s")
+        #expect(try manager(h, "ingest").schedule == "3s")
+
+        h.expect("manager.set_schedule", ["id": .string("cleanup"), "schedule": .string("*/2 * * * *")])
+        let next = try #require(try manager(h, "cleanup").nextRunAt)
+        #expect(Int(next.timeIntervalSince1970) % 120 == 0, "a cron schedule fires on its minutes: \(next)")
+        let cleanups = try manager(h, "cleanup").runs
+        h.advance(next.timeIntervalSince(h.clock) + 1)
+        #expect(try manager(h, "cleanup").runs == cleanups + 1 && manager(h, "cleanup").lastRunAt == next)
+    }
+
+    @Test func concurrencyIsHowMuchOneRunDoes() throws {
+        let h = WorldHarness()
+        h.expect("manager.set_concurrency", ["id": .string("ingest"), "concurrency": .int(32)])
+        let runs = try manager(h, "ingest").runs
+        let jobs = ingested(h)
+        h.expect("manager.trigger", ["id": .string("ingest")])
+        h.advance(0.5)
+        #expect(try manager(h, "ingest").runs == runs + 1)
+        #expect(ingested(h) - jobs >= 32, "32 ingest slots take a batch each: \(ingested(h) - jobs) uploads")
+    }
+
+    @Test func restartGoesThroughStartingAndRunsAgain() throws {
+        let h = WorldHarness()
+        h.advance(1)
+        let runs = try manager(h, "autoscaler").runs
+        h.expect("manager.restart", ["id": .string("autoscaler")])
+        #expect(try manager(h, "autoscaler").status == .starting)
+        h.advance(0.5)
+        #expect(try manager(h, "autoscaler").status == .starting && manager(h, "autoscaler").runs == runs, "still starting: no run")
+        h.advance(1)
+        #expect(try manager(h, "autoscaler").status == .running)
+        #expect(try manager(h, "autoscaler").runs == runs + 1, "back up, it runs at once")
+    }
+}
