@@ -43,6 +43,8 @@ public final class LiveSimulation: Sendable {
         _ = sim.advance(to: now, step: 1)
         let writer = LiveFleetWriter(postgres: postgres, redis: redis, namespace: namespace)
         try writer.seed(sim, history: sim.takeOutbox())
+        // Like a restarted service, it takes up what the operators set before it started.
+        for command in try Self.operatorSettings(postgres) { _ = sim.apply(command) }
         state = Mutex(State(sim: sim, writer: writer))
         bus = RedisEventBus(redis: redis, namespace: namespace, source: config.source)
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
@@ -54,6 +56,24 @@ public final class LiveSimulation: Sendable {
     }
 
     public var currentStats: Stats { stats.withLock { $0 } }
+
+    /// What the operators' actions left in PostgreSQL for the services to honour: log levels,
+    /// muted sources and log alert rules.
+    static func operatorSettings(_ db: PostgresClient) throws -> [FleetCommand] {
+        var commands: [FleetCommand] = []
+        for row in try db.query("SELECT service, level FROM service_log_levels ORDER BY service").rows {
+            if let level = LogLevel(rawValue: try row.get("level")) { commands.append(.setLogLevel(try row.get("service"), level)) }
+        }
+        for row in try db.query("SELECT source FROM log_mutes ORDER BY source").rows { commands.append(.muteLogSource(try row.get("source"))) }
+        for row in try db.query("SELECT id, pattern, level, severity FROM log_alert_rules ORDER BY id").rows {
+            if let level = LogLevel(rawValue: try row.get("level")), let severity = AlertSeverity(rawValue: try row.get("severity")),
+                let rule = LogAlertRule(id: try row.get("id"), pattern: try row.get("pattern"), level: level, severity: severity)
+            {
+                commands.append(.addLogAlertRule(rule))
+            }
+        }
+        return commands
+    }
 
     /// Reads the simulator state.
     public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { state.withLock { body($0.sim) } }

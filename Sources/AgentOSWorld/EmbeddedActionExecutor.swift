@@ -232,6 +232,55 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try c.run(.ackAlert(id, by: c.call.user))
             return ActionResult("alert \(id) acknowledged")
         },
+        .systemAlertSilence: { c throws(ActionFailure) in
+            let id = try c.number("id")
+            let minutes = c.p.int("minutes") ?? 60
+            try c.run(.silenceAlert(id, until: c.world.read(\.now).addingTimeInterval(Double(minutes) * 60)))
+            return ActionResult("alert \(id) silenced for \(minutes) min")
+        },
+        .logsSetLevel: { c throws(ActionFailure) in
+            let service = try c.text("service")
+            guard let level = LogLevel(rawValue: try c.text("level")) else { throw .invalid(field: "level", "not a log level") }
+            let was = c.world.read { $0.logLevels[service] }
+            try c.run(.setLogLevel(service, level))
+            return ActionResult("service \(service): log level \(was?.rawValue ?? "default") → \(level.rawValue)")
+        },
+        .logsMuteSource: { c throws(ActionFailure) in
+            let source = try c.text("source")
+            try c.run(.muteLogSource(source))
+            return ActionResult("log source \(source) muted")
+        },
+        .logsUnmuteSource: { c throws(ActionFailure) in
+            let source = try c.text("source")
+            try c.run(.unmuteLogSource(source))
+            return ActionResult("log source \(source) unmuted")
+        },
+        .logsAckErrors: { c throws(ActionFailure) in
+            let source = c.p.string("source")
+            let n = c.world.read { sim in
+                sim.unackedErrorCount(source: source)
+            }
+            try c.run(.ackErrors(source: source))
+            return ActionResult("acknowledged \(n) error line(s)\(source.map { " of \($0)" } ?? "")", affected: n)
+        },
+        .logsAlertRuleAdd: { c throws(ActionFailure) in
+            let pattern = try c.text("pattern")
+            let level = LogLevel(rawValue: c.p.string("level") ?? "error") ?? .error
+            let severity = AlertSeverity(rawValue: c.p.string("severity") ?? "warning") ?? .warning
+            let id = c.world.read { ($0.logAlertRules.keys.max() ?? 0) + 1 }
+            guard let rule = LogAlertRule(id: id, pattern: pattern, level: level, severity: severity) else {
+                throw .invalid(field: "pattern", "'\(TextSanitizer.clean(String(pattern.prefix(60))))' is not a valid regular expression")
+            }
+            try c.run(.addLogAlertRule(rule))
+            return ActionResult(
+                "alert rule #\(id): \(level.rawValue)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity.rawValue) alert",
+                details: ["id": .int(id)])
+        },
+        .logsAlertRuleRemove: { c throws(ActionFailure) in
+            let id = try c.number("id")
+            try c.run(.removeLogAlertRule(id))
+            return ActionResult("alert rule #\(id) removed")
+        },
         .systemCacheRefresh: { c throws(ActionFailure) in
             do {
                 let s = try c.world.dataManager.rebuild()

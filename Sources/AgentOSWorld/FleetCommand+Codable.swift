@@ -4,9 +4,12 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule
+        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule, level, pattern, severity
         case errorClass = "error_class"
     }
+
+    /// The target of logs.ack_errors for every source.
+    static let allSources = "all"
 
     public var command: ControlCommand {
         switch self {
@@ -38,6 +41,13 @@ extension FleetCommand: Codable {
         case .forgetWorker: return .action(.workerForget)
         case .ackAlert: return .action(.systemAlertAck)
         case .pingWorker: return .action(.workerPing)
+        case .setLogLevel: return .action(.logsSetLevel)
+        case .muteLogSource: return .action(.logsMuteSource)
+        case .unmuteLogSource: return .action(.logsUnmuteSource)
+        case .ackErrors: return .action(.logsAckErrors)
+        case .addLogAlertRule: return .action(.logsAlertRuleAdd)
+        case .removeLogAlertRule: return .action(.logsAlertRuleRemove)
+        case .silenceAlert: return .action(.systemAlertSilence)
         case .enableManager: return .action(.managerEnable)
         case .disableManager: return .action(.managerDisable)
         case .restartManager: return .action(.managerRestart)
@@ -57,9 +67,12 @@ extension FleetCommand: Codable {
             .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
             .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
             .setAutoscale(let t, _, _), .enableManager(let t), .disableManager(let t), .restartManager(let t),
-            .setManagerSchedule(let t, _), .setManagerConcurrency(let t, _), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
+            .setManagerSchedule(let t, _), .setManagerConcurrency(let t, _), .setLogLevel(let t, _), .muteLogSource(let t),
+            .unmuteLogSource(let t), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
             return t
-        case .ackAlert(let id, _): return String(id)
+        case .ackAlert(let id, _), .silenceAlert(let id, _), .removeLogAlertRule(let id): return String(id)
+        case .addLogAlertRule(let rule): return String(rule.id)
+        case .ackErrors(let source): return source ?? Self.allSources
         case .maintenance: return "system"
         }
     }
@@ -78,6 +91,12 @@ extension FleetCommand: Codable {
         case .ackAlert(_, let by): try c.encode(by, forKey: .by)
         case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
         case .setManagerSchedule(_, let schedule): try c.encode(schedule, forKey: .schedule)
+        case .setLogLevel(_, let level): try c.encode(level.rawValue, forKey: .level)
+        case .addLogAlertRule(let rule):
+            try c.encode(rule.pattern, forKey: .pattern)
+            try c.encode(rule.level.rawValue, forKey: .level)
+            try c.encode(rule.severity.rawValue, forKey: .severity)
+        case .silenceAlert(_, let until): try c.encode(Int((until.timeIntervalSince1970 * 1_000).rounded()), forKey: .value)
         case .setManagerConcurrency(_, let n): try c.encode(n, forKey: .value)
         case .setAutoscale(_, let lo, let hi):
             try c.encode(lo, forKey: .min)
@@ -142,6 +161,32 @@ extension FleetCommand: Codable {
             }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.workerPing): self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
+        case .action(.logsSetLevel): self = .setLogLevel(t, try c.decode(LogLevel.self, forKey: .level))
+        case .action(.logsMuteSource): self = .muteLogSource(t)
+        case .action(.logsUnmuteSource): self = .unmuteLogSource(t)
+        case .action(.logsAckErrors): self = .ackErrors(source: t == Self.allSources || t.isEmpty ? nil : t)
+        case .action(.logsAlertRuleAdd):
+            let pattern = try c.decode(String.self, forKey: .pattern)
+            guard let id = Int(t),
+                let rule = LogAlertRule(
+                    id: id, pattern: pattern, level: try c.decode(LogLevel.self, forKey: .level),
+                    severity: try c.decode(AlertSeverity.self, forKey: .severity))
+            else {
+                throw DecodingError.dataCorruptedError(forKey: .pattern, in: c, debugDescription: "\(name) needs a rule id and a valid pattern")
+            }
+            self = .addLogAlertRule(rule)
+        case .action(.logsAlertRuleRemove), .action(.systemAlertSilence):
+            guard let id = Int(t) else {
+                throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "\(name) needs an id")
+            }
+            if command == .action(.logsAlertRuleRemove) {
+                self = .removeLogAlertRule(id)
+            } else {
+                guard let value else {
+                    throw DecodingError.keyNotFound(CodingKeys.value, .init(codingPath: c.codingPath, debugDescription: "\(name) needs a value"))
+                }
+                self = .silenceAlert(id, until: Date(timeIntervalSince1970: Double(value) / 1_000))
+            }
         case .action(.managerEnable): self = .enableManager(t)
         case .action(.managerDisable): self = .disableManager(t)
         case .action(.managerRestart): self = .restartManager(t)

@@ -42,6 +42,18 @@ public enum FleetCommand: Sendable, Equatable {
     case setManagerSchedule(String, String)
     /// manager.set_concurrency: how many work slots one run of the manager has.
     case setManagerConcurrency(String, Int)
+    /// logs.set_level: lines of `service` (a source, a stage's workers, or `worker`) below `level` are not written.
+    case setLogLevel(String, LogLevel)
+    /// logs.mute_source / unmute_source: a muted source's lines are dropped.
+    case muteLogSource(String)
+    case unmuteLogSource(String)
+    /// logs.ack_errors: the error and critical lines so far (of one source, or all) leave the error figures.
+    case ackErrors(source: String?)
+    /// logs.alert_rule_add / remove (the rule's id is its row's).
+    case addLogAlertRule(LogAlertRule)
+    case removeLogAlertRule(Int)
+    /// system.alert_silence: the alert is silenced until then, and comes back after.
+    case silenceAlert(Int, until: Date)
     /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
     case setAutoscale(String, min: Int, max: Int)
     /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
@@ -82,9 +94,19 @@ public struct FleetSimulator: Sendable {
     public internal(set) var workers: [String: SimWorker] = [:]
     public internal(set) var managers: [String: ManagerInfo] = [:]
     public private(set) var logs: [LogLine] = []
-    public private(set) var logCountsByLevel: [String: Int] = [:]
-    public private(set) var logCountsBySource: [String: Int] = [:]
-    public private(set) var alerts: [Alert] = []
+    public internal(set) var logCountsByLevel: [String: Int] = [:]
+    public internal(set) var logCountsBySource: [String: Int] = [:]
+    public internal(set) var alerts: [Alert] = []
+    /// Service → the lowest level it writes (logs.set_level).
+    public internal(set) var logLevels: [String: LogLevel] = [:]
+    /// Sources whose lines are dropped (logs.mute_source).
+    public internal(set) var mutedSources: Set<String> = []
+    public internal(set) var logAlertRules: [Int: LogAlertRule] = [:]
+    /// Rule → its last matching line; rule → its open alert.
+    var ruleMatches: [Int: (at: Date, line: String)] = [:]
+    var ruleAlerts: [Int: Int] = [:]
+    /// Source → error and critical lines not yet acknowledged (logs.ack_errors takes them out of the counts).
+    var unackedErrors: [String: [LogLevel: Int]] = [:]
     public private(set) var config_: [String: ConfigEntry] = [:]
     public private(set) var maintenance = Maintenance()
     public private(set) var jobEvents: [String: [JobEvent]] = [:]
@@ -214,6 +236,8 @@ public struct FleetSimulator: Sendable {
         heartbeats(&events, &logsOut)
         runManagers(&events, &logsOut, &touchedQueues)
         watchAlerts(&events)
+        watchLogRules(&events)
+        expireSilences(&events)
         for q in touchedQueues.sorted() { events.append(.queueUpdated(queuePatch(q), cause: "queue.updated")) }
     }
 
@@ -657,23 +681,27 @@ public struct FleetSimulator: Sendable {
         if alerts.count > 200 { alerts.removeLast(alerts.count - 200) }
     }
 
-    private mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) {
+    @discardableResult
+    mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) -> Int {
         let alert = Alert(id: nextAlertID, ts: now, severity: severity, source: source, title: title, message: message)
         nextAlertID += 1
         alerts.insert(alert, at: 0)
         events.append(.alertRaised(alert))
+        return alert.id
     }
 
     // MARK: logs
 
     @discardableResult
-    mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine {
+    mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine? {
+        guard emits(level, from: source) else { return nil }
         let line = LogLine(id: nextLogID, ts: now, level: level, source: source, message: message, jobID: job, workerID: worker)
         nextLogID += 1
         logs.append(line)
         if logs.count > 5_000 { logs.removeFirst(logs.count - 5_000) }
         logCountsByLevel[level.rawValue, default: 0] += 1
         logCountsBySource[source, default: 0] += 1
+        noteLogged(line)
         return line
     }
 
@@ -927,6 +955,16 @@ public struct FleetSimulator: Sendable {
             case .setAutoscale(let id, let lo, let hi): events.append(try setAutoscale(id, min: lo, max: hi))
             case .setTaskRateLimit(let id, let task, let rate): events.append(try setRateLimit(id, task: task, rate: rate))
             case .setTaskTimeLimit(let id, let task, let soft, let hard): events.append(try setTimeLimit(id, task: task, soft: soft, hard: hard))
+            case .setLogLevel, .muteLogSource, .unmuteLogSource, .ackErrors, .addLogAlertRule, .removeLogAlertRule:
+                try changeLogging(command, &events)
+            case .silenceAlert(let id, let until):
+                guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
+                guard alerts[i].status == .active || alerts[i].status == .acked else {
+                    throw .invalid("alert \(id) is \(alerts[i].status.rawValue): resolved alerts need no silence")
+                }
+                alerts[i].status = .silenced
+                alerts[i].silencedUntil = until
+                events.append(.alertUpdated(AlertPatch(id: id, status: .silenced, silencedUntil: until)))
             case .maintenance(let on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

@@ -47,6 +47,77 @@ struct DataActionTests {
         #expect(try fx.count("SELECT count(*) FROM logs WHERE source = 'acksrc' AND NOT acked") == 0)
     }
 
+    func logMark(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT coalesce(max(id), 0)::bigint FROM logs") }
+    func ingestRuns(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT runs FROM managers WHERE id = 'ingest'") }
+
+    @Test func workersLogAtTheLevelSet() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("logs.set_level", ["service": .string("worker"), "level": .string("error")]))
+        let mark = try logMark(fx)
+        let runs0 = try ingestRuns(fx)
+        // Ingest runs every 10 s of the owner's time: two runs are 20 s of worker activity.
+        try fx.tick(until: { try ingestRuns(fx) >= runs0 + 2 }, "ingest ran twice")
+        #expect(
+            try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source LIKE '%@%' AND level IN ('debug','info','warning')", [mark]) == 0,
+            "no worker line below error")
+        #expect(
+            try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest' AND level = 'info'", [mark]) >= 2, "ingest keeps its level")
+        try fx.expectSuccess(fx.run("logs.set_level", ["service": .string("worker"), "level": .string("info")]))
+        let back = try logMark(fx)
+        try fx.tick(
+            until: { try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source LIKE '%@%' AND level = 'info'", [back]) > 0 },
+            "at info the workers write their info lines again")
+    }
+
+    @Test func mutedSourceIsDroppedUntilUnmuted() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("logs.mute_source", ["source": .string("ingest")]))
+        let mark = try logMark(fx)
+        let runs0 = try ingestRuns(fx)
+        try fx.tick(until: { try ingestRuns(fx) >= runs0 + 2 }, "ingest ran twice")
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest'", [mark]) == 0, "no line from a muted source")
+        try fx.expectSuccess(fx.run("logs.unmute_source", ["source": .string("ingest")]))
+        let back = try logMark(fx)
+        try fx.tick(until: { try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest'", [back]) > 0 }, "ingest writes again")
+    }
+
+    @Test func acknowledgedErrorsLeaveTheErrorFigures() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        _ = try insertLog(fx, level: "error", source: "acksrc", message: "e1")
+        _ = try insertLog(fx, level: "critical", source: "acksrc", message: "e2")
+        let before = try fx.dataManager.rebuild().logs
+        #expect(before.bySource["acksrc"] == 2)
+        try fx.expectSuccess(fx.run("logs.ack_errors", ["source": .string("acksrc")]))
+        let after = try fx.dataManager.rebuild().logs
+        #expect(after.bySource["acksrc", default: 0] == 0, "acknowledged lines leave the figures")
+        #expect(after.byLevel["critical", default: 0] == before.byLevel["critical", default: 0] - 1)
+    }
+
+    @Test func alertRuleRaisesOnNewLinesAndResolvesWhenTheyStop() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let add = fx.run(
+            "logs.alert_rule_add", ["pattern": .string("^ingested [0-9]+ uploads"), "level": .string("info"), "severity": .string("error")])
+        try fx.expectSuccess(add)
+        guard case .int(let rule)? = add.result?.details["id"] else {
+            Issue.record("no rule id")
+            return
+        }
+        let alerts = "SELECT count(*) FROM alerts WHERE source = $1 AND status = $2"
+        try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "active"]) == 1 }, "a matching line raised the rule's alert")
+        #expect(try fx.count("SELECT count(*) FROM alerts WHERE source = $1 AND severity = 'error'", ["log rule #\(rule)"]) == 1)
+        // The condition clears: ingest stops writing those lines; 30 s quiet at rate 3 is 10 s of the owner's time.
+        try fx.expectSuccess(fx.run("manager.disable", ["id": .string("ingest")]))
+        try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "resolved"]) == 1 }, "the rule's alert resolved")
+        #expect(try fx.count(alerts, ["log rule #\(rule)", "active"]) == 0)
+        try fx.expectSuccess(fx.run("logs.alert_rule_remove", ["id": .int(rule)]))
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.logAlertRules.isEmpty } == true, "the owner dropped the rule")
+    }
+
     @Test func archiveCompressesThenDeletesAndPurgeDeletes() throws {
         let fx = try ActionFixture()
         defer { fx.close() }

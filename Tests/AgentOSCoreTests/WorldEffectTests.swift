@@ -61,6 +61,10 @@ final class WorldHarness: @unchecked Sendable {
     }
 }
 
+extension ActionReport {
+    var result: ActionResult? { if case .success(let r) = outcome { r } else { nil } }
+}
+
 @Suite("Embedded: worker limits the fleet obeys")
 struct WorldWorkerEffectTests {
     @Test func autoscaleBoundsAreKeptByTheAutoscaler() throws {
@@ -178,5 +182,88 @@ struct WorldManagerEffectTests {
         h.advance(1)
         #expect(try manager(h, "autoscaler").status == .running)
         #expect(try manager(h, "autoscaler").runs == runs + 1, "back up, it runs at once")
+    }
+}
+
+@Suite("Embedded: services log as set, rules raise and resolve alerts")
+struct WorldLogEffectTests {
+    func lines(_ h: WorldHarness, since mark: Date, _ match: (LogLine) -> Bool) -> [LogLine] {
+        h.read { sim in sim.logs.filter { $0.ts > mark && match($0) } }
+    }
+
+    @Test func serviceLogsAtTheLevelSet() {
+        let h = WorldHarness()
+        h.expect("logs.set_level", ["service": .string("worker"), "level": .string("error")])
+        let mark = h.clock
+        h.advance(60)
+        let fromWorkers = lines(h, since: mark) { $0.source.contains("@") }
+        #expect(!fromWorkers.contains { $0.level < .error }, "no worker line below error: \(fromWorkers.filter { $0.level < .error }.prefix(3))")
+        #expect(!lines(h, since: mark) { $0.source == "ingest" && $0.level == .info }.isEmpty, "other services keep their level")
+        h.expect("logs.set_level", ["service": .string("worker"), "level": .string("debug")])
+        let back = h.clock
+        h.advance(60)
+        #expect(lines(h, since: back) { $0.source.contains("@") && $0.level < .error }.count > 0, "at debug the worker writes its info lines again")
+    }
+
+    @Test func mutedSourceIsDroppedUntilUnmuted() {
+        let h = WorldHarness()
+        h.expect("logs.mute_source", ["source": .string("ingest")])
+        let mark = h.clock
+        let counted = h.read { $0.logCountsBySource["ingest"] ?? 0 }
+        h.advance(40)
+        #expect(lines(h, since: mark) { $0.source == "ingest" }.isEmpty, "no line from a muted source")
+        #expect(h.read { $0.logCountsBySource["ingest"] ?? 0 } == counted)
+        #expect(h.read { $0.managers["ingest"]?.runs ?? 0 } > 0, "the service itself still runs")
+        h.expect("logs.unmute_source", ["source": .string("ingest")])
+        let back = h.clock
+        h.advance(40)
+        #expect(!lines(h, since: back) { $0.source == "ingest" }.isEmpty)
+    }
+
+    @Test func acknowledgedErrorsLeaveTheErrorFigures() throws {
+        let h = WorldHarness(seed: 5, rate: 20)
+        h.advance(60)
+        let before = try h.world.dataManager.rebuild().logs.byLevel
+        #expect(before["error", default: 0] + before["critical", default: 0] > 0, "there were errors to acknowledge")
+        let report = h.run("logs.ack_errors")
+        #expect(report.succeeded && report.result?.affected == before["error", default: 0] + before["critical", default: 0])
+        let after = try h.world.dataManager.rebuild().logs.byLevel
+        #expect(after["error", default: 0] == 0 && after["critical", default: 0] == 0)
+        #expect(after["info"] == before["info"], "other levels stay")
+        h.advance(60)
+        #expect(try h.world.dataManager.rebuild().logs.byLevel["error", default: 0] > 0, "new errors count again")
+    }
+
+    @Test func alertRuleRaisesOnNewLinesAndResolvesWhenTheyStop() throws {
+        let h = WorldHarness()
+        let add = h.run(
+            "logs.alert_rule_add", ["pattern": .string("^ingested [0-9]+ uploads"), "level": .string("info"), "severity": .string("error")])
+        let id = try #require(add.result?.details["id"].flatMap { if case .int(let i) = $0 { i } else { nil } })
+        h.advance(11)
+        let alert = try #require(h.read { $0.alerts.first { $0.source == "log rule #\(id)" } }, "a matching line raised the rule's alert")
+        #expect(alert.status == .active && alert.severity == .error)
+        h.advance(20)
+        #expect(h.read { $0.alerts.filter { $0.source == "log rule #\(id)" }.count } == 1, "one alert while the lines keep coming")
+        // The condition clears: ingest stops writing those lines; 30 s quiet at rate 3 is 10 s.
+        h.expect("manager.disable", ["id": .string("ingest")])
+        h.advance(12)
+        #expect(h.read { $0.alerts.first { $0.id == alert.id }?.status } == .resolved)
+        h.expect("logs.alert_rule_remove", ["id": .int(id)])
+        h.expect("manager.enable", ["id": .string("ingest")])
+        h.advance(20)
+        #expect(h.read { $0.alerts.filter { $0.source == "log rule #\(id)" }.count } == 1, "a removed rule raises nothing")
+    }
+
+    @Test func silenceExpires() throws {
+        let h = WorldHarness()
+        h.expect("logs.alert_rule_add", ["pattern": .string("^ingested"), "level": .string("info")])
+        h.advance(11)
+        let alert = try #require(h.read { $0.alerts.first { $0.source.hasPrefix("log rule #") } })
+        h.expect("system.alert_silence", ["id": .int(alert.id), "minutes": .int(1)])
+        #expect(h.read { $0.alerts.first { $0.id == alert.id }?.status } == .silenced)
+        h.advance(50)
+        #expect(h.read { $0.alerts.first { $0.id == alert.id }?.status } == .silenced, "still silenced within the minute")
+        h.advance(11)
+        #expect(h.read { $0.alerts.first { $0.id == alert.id }?.status } == .active, "the silence ran out: the alert is back")
     }
 }
