@@ -281,6 +281,11 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try c.run(.removeLogAlertRule(id))
             return ActionResult("alert rule #\(id) removed")
         },
+        .analyticsResetCounters: { c throws(ActionFailure) in
+            let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
+            try c.run(.resetCounters)
+            return ActionResult("analytics counters reset: \(n) per-minute row(s) cleared, workers' counters zeroed", affected: n)
+        },
         .systemCacheRefresh: { c throws(ActionFailure) in
             do {
                 let s = try c.world.dataManager.rebuild()

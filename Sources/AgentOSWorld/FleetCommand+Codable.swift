@@ -4,7 +4,7 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule, level, pattern, severity
+        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
         case errorClass = "error_class"
     }
 
@@ -41,6 +41,9 @@ extension FleetCommand: Codable {
         case .forgetWorker: return .action(.workerForget)
         case .ackAlert: return .action(.systemAlertAck)
         case .pingWorker: return .action(.workerPing)
+        case .configChanged, .setConfig: return .configChanged
+        case .reloadConfig: return .action(.configReload)
+        case .resetCounters: return .action(.analyticsResetCounters)
         case .setLogLevel: return .action(.logsSetLevel)
         case .muteLogSource: return .action(.logsMuteSource)
         case .unmuteLogSource: return .action(.logsUnmuteSource)
@@ -73,7 +76,9 @@ extension FleetCommand: Codable {
         case .ackAlert(let id, _), .silenceAlert(let id, _), .removeLogAlertRule(let id): return String(id)
         case .addLogAlertRule(let rule): return String(rule.id)
         case .ackErrors(let source): return source ?? Self.allSources
-        case .maintenance: return "system"
+        case .maintenance, .resetCounters: return "system"
+        case .configChanged(let key), .reloadConfig(let key): return key
+        case .setConfig(let entry): return entry.key
         }
     }
 
@@ -92,6 +97,7 @@ extension FleetCommand: Codable {
         case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
         case .setManagerSchedule(_, let schedule): try c.encode(schedule, forKey: .schedule)
         case .setLogLevel(_, let level): try c.encode(level.rawValue, forKey: .level)
+        case .setConfig(let entry): try c.encode(entry.version, forKey: .version)
         case .addLogAlertRule(let rule):
             try c.encode(rule.pattern, forKey: .pattern)
             try c.encode(rule.level.rawValue, forKey: .level)
@@ -161,6 +167,9 @@ extension FleetCommand: Codable {
             }
             self = .ackAlert(id, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.workerPing): self = .pingWorker(t, reply: try c.decode(String.self, forKey: .reply))
+        case .configChanged: self = .configChanged(t)
+        case .action(.configReload): self = .reloadConfig(t.isEmpty ? "all" : t)
+        case .action(.analyticsResetCounters): self = .resetCounters
         case .action(.logsSetLevel): self = .setLogLevel(t, try c.decode(LogLevel.self, forKey: .level))
         case .action(.logsMuteSource): self = .muteLogSource(t)
         case .action(.logsUnmuteSource): self = .unmuteLogSource(t)

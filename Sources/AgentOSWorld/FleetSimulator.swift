@@ -54,6 +54,16 @@ public enum FleetCommand: Sendable, Equatable {
     case removeLogAlertRule(Int)
     /// system.alert_silence: the alert is silenced until then, and comes back after.
     case silenceAlert(Int, until: Date)
+    /// config.set, reset, rollback, import: the key's row has a new version. Its owner reads the
+    /// row from the configuration store (LiveSimulation does) and applies it as `setConfig`.
+    case configChanged(String)
+    /// config.reload: the services (one, or `all`) read their whole configuration again.
+    case reloadConfig(String)
+    /// A configuration entry as the store holds it, handed to the component that owns its key.
+    /// In process only: on the wire it is the `config.changed` of its key.
+    case setConfig(ConfigEntry)
+    /// analytics.reset_counters: the per-minute stats and the workers' counters start again from zero.
+    case resetCounters
     /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
     case setAutoscale(String, min: Int, max: Int)
     /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
@@ -107,14 +117,14 @@ public struct FleetSimulator: Sendable {
     var ruleAlerts: [Int: Int] = [:]
     /// Source → error and critical lines not yet acknowledged (logs.ack_errors takes them out of the counts).
     var unackedErrors: [String: [LogLevel: Int]] = [:]
-    public private(set) var config_: [String: ConfigEntry] = [:]
+    public internal(set) var config_: [String: ConfigEntry] = [:]
     public private(set) var maintenance = Maintenance()
     public private(set) var jobEvents: [String: [JobEvent]] = [:]
     /// Job history entries not yet taken by a persister (`takeOutbox`).
     public private(set) var outbox: [JobEvent] = []
     /// minute → stage → (completed, failed, durations)
-    public private(set) var stats: [Date: [String: StageStats]] = [:]
-    public private(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
+    public internal(set) var stats: [Date: [String: StageStats]] = [:]
+    public internal(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
     public private(set) var totalJobsCreated = 0
     public private(set) var finishedRemoved: [String: Int] = [:]
 
@@ -264,7 +274,8 @@ public struct FleetSimulator: Sendable {
         let title = rng.pick(SimulatorConfig.titles)
         let job = Job(
             id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
-            status: .queued, priority: priority, attempts: 0, maxAttempts: 3, owner: owner ?? rng.pick(config.users),
+            status: .queued, priority: priority, attempts: 0, maxAttempts: configInt("pipeline.max_attempts") ?? 3,
+            owner: owner ?? rng.pick(config.users),
             createdAt: now)
         jobs[id] = job
         enqueue(id, queue: job.queue, priority: priority)
@@ -965,6 +976,10 @@ public struct FleetSimulator: Sendable {
                 alerts[i].status = .silenced
                 alerts[i].silencedUntil = until
                 events.append(.alertUpdated(AlertPatch(id: id, status: .silenced, silencedUntil: until)))
+            case .setConfig(let entry): events += try applyConfig(entry)
+            case .configChanged(let key), .reloadConfig(let key):
+                throw .invalid("\(command.command.wire) \(key): the owner reads the configuration store first (setConfig)")
+            case .resetCounters: events += resetCounters()
             case .maintenance(let on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

@@ -8,7 +8,7 @@ import Testing
 enum ControlTable {
     /// Commands published today that no consumer decodes: issue 24 ("Every action does what it says").
     static let noConsumer: Set<String> = [
-        "config.changed", "config.reload", "config.lock", "analytics.reset_counters"
+        "config.lock"
     ]
 
     static func command(_ raw: [UInt8]) -> String {

@@ -248,6 +248,71 @@ struct DataActionTests {
         #expect(try fx.count("SELECT count(*) FROM stats_minutely") == 0)
         #expect(try fx.count("SELECT count(*) FROM workers WHERE processed <> 0 OR failed <> 0") == 0)
     }
+
+    @Test func countersResetAtTheSourceStayReset() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let completed = "SELECT coalesce(sum(completed), 0)::bigint FROM stats_minutely"
+        let processed = "SELECT coalesce(sum(processed), 0)::bigint FROM workers"
+        let before = (try fx.count(completed), try fx.count(processed))
+        try #require(before.0 > 20 && before.1 > 20, "two minutes of history to reset: \(before)")
+        let flushed = try fx.scalar("SELECT max(updated_at)::text FROM workers", as: String.self)
+        try fx.expectSuccess(fx.run("analytics.reset_counters"))
+        // The owner writes its stats and its workers again: what it writes starts from zero.
+        try fx.tick(until: { try fx.scalar("SELECT max(updated_at)::text FROM workers", as: String.self) != flushed }, "the owner wrote its workers")
+        #expect(try fx.count(completed) < before.0 / 2, "the owner's next write does not bring the counts back")
+        #expect(try fx.count(processed) < before.1 / 2)
+        #expect(fx.sim?.read { $0.workers.values.reduce(0) { $0 + $1.info.processed } } ?? 0 < before.1 / 2)
+    }
+
+    @Test func autoscaleOffStopsTheAutoscalerWhileTheQueueGrows() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("config.set", ["key": .string("workers.autoscale"), "value": .string("false")]))
+        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_downloader")]))
+        try fx.tick(1)
+        let pools = "SELECT coalesce(sum(concurrency), 0)::bigint FROM workers WHERE stage = 'video_downloader'"
+        let pool0 = try fx.count(pools)
+        let runs0 = try fx.count("SELECT runs FROM managers WHERE id = 'autoscaler'")
+        // The backlog grows past 20 (the autoscaler's trigger to grow) and it runs twice more.
+        try fx.tick(
+            until: {
+                try fx.count("SELECT count(*) FROM jobs WHERE queue = 'video_downloader' AND status = 'queued'") > 30
+                    && fx.count("SELECT runs FROM managers WHERE id = 'autoscaler'") >= runs0 + 2
+            }, "the queue grew and the autoscaler ran")
+        #expect(try fx.count(pools) == pool0, "with workers.autoscale off the pools stay as they are")
+        #expect(fx.sim?.read { $0.config_["workers.autoscale"]?.value } == .bool(false))
+    }
+
+    @Test func maxAttemptsReachesTheComponentThatCreatesJobs() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("1")]))
+        try fx.tick(until: { try fx.count("SELECT count(*) FROM jobs WHERE max_attempts = 1") >= 3 }, "new jobs get one attempt")
+        #expect(try fx.count("SELECT count(*) FROM jobs WHERE max_attempts = 1 AND status = 'retrying'") == 0)
+        try fx.expectSuccess(fx.run("config.reset", ["key": .string("pipeline.max_attempts")]))
+        let mark = try fx.eventMark()
+        try fx.tick(
+            until: {
+                try fx.count(
+                    "SELECT count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > $1 AND e.type = 'created' AND j.max_attempts = 3",
+                    [mark]) >= 3
+            }, "reset: new jobs get three again")
+    }
+
+    @Test func reloadRereadsTheStoreAndTheScheduleKeyMovesTheCleanupManager() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        // Another tool changed the row: the services learn it on config.reload.
+        try fx.db.query("UPDATE config SET value = '\"*/2 * * * *\"', version = version + 1 WHERE key = 'cleanup.schedule'")
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.managers["cleanup"]?.schedule } == "*/5 * * * *", "nobody told the owner yet")
+        try fx.expectSuccess(fx.run("config.reload", [:]))
+        try fx.tick(
+            until: { try fx.scalar("SELECT schedule FROM managers WHERE id = 'cleanup'", as: String.self) == "*/2 * * * *" },
+            "the cleanup manager took the new schedule")
+        #expect(try fx.count("SELECT count(*) FROM managers WHERE id = 'cleanup' AND extract(epoch FROM next_run_at)::bigint % 120 = 0") == 1)
+    }
 }
 
 /// Lines of a file (CSV ends lines with CRLF, which Swift counts as one Character).

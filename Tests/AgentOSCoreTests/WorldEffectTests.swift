@@ -267,3 +267,32 @@ struct WorldLogEffectTests {
         #expect(h.read { $0.alerts.first { $0.id == alert.id }?.status } == .active, "the silence ran out: the alert is back")
     }
 }
+
+@Suite("Embedded: configuration reaches its owner, counters reset at the source")
+struct WorldConfigEffectTests {
+    @Test func autoscaleOffStopsTheAutoscaler() throws {
+        let h = WorldHarness()
+        var entry = try #require(h.read { $0.config_["workers.autoscale"] })
+        entry.value = .bool(false)
+        #expect(throws: Never.self) { try h.world.apply(.setConfig(entry)).get() }
+        h.expect("queue.pause", ["queue": .string("video_downloader")])
+        let pools = { h.read { sim in sim.workers.values.filter { $0.info.stage == "video_downloader" }.map(\.info.concurrency) } }
+        let before = pools()
+        h.advance(30)
+        #expect(h.read { $0.pendingCount("video_downloader") } > 20, "a backlog that would make the autoscaler grow the pools")
+        #expect(pools() == before)
+    }
+
+    @Test func resetCountersStayReset() {
+        let h = WorldHarness()
+        h.advance(60)
+        let completed = { h.read { sim in sim.stats.values.flatMap(\.values).reduce(0) { $0 + $1.completed } } }
+        let before = completed()
+        #expect(before > 20)
+        h.expect("analytics.reset_counters")
+        #expect(completed() == 0)
+        #expect(h.read { $0.workers.values.allSatisfy { $0.info.processed == 0 } })
+        h.advance(1)
+        #expect(completed() < before / 2, "a second later the counts start from zero")
+    }
+}

@@ -248,7 +248,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return LogsSummary(recent: recent.reversed(), byLevel: byLevel, bySource: bySource)
     }
 
-    func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
+    /// Every `config` entry (also what `agentos sim` reads on config.changed and config.reload).
+    public func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
         let decoder = AgentJSON.decoder()
         return try db.query(
             """
