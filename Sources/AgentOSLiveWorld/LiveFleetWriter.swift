@@ -14,6 +14,8 @@ public final class LiveFleetWriter {
     /// job id → (list key, message) of the messages this writer has in the broker.
     private var inBroker: [String: (key: [UInt8], message: [UInt8])] = [:]
     private var lastWorkerFlush = Date.distantPast
+    /// The simulator's alert id → the row's.
+    private var alertRows: [Int: Int] = [:]
     private let encoder = AgentJSON.encoder()
 
     public init(postgres: PostgresClient, redis: RedisClient, namespace: Namespace = Namespace()) {
@@ -200,9 +202,17 @@ public final class LiveFleetWriter {
                     out[i] = .logAppended(try insertLogs(lines, tx))
                 case .alertRaised(let alert):
                     out[i] = .alertRaised(try insertAlert(alert, tx))
+                case .alertUpdated(let patch):
+                    // The simulator's own changes (a log rule's alert resolved); its row by the row's id.
+                    guard let row = alertRows[patch.id], let status = patch.status else { continue }
+                    try tx.query("UPDATE alerts SET status = $2 WHERE id = $1", [row, status.rawValue])
+                    var copy = patch
+                    copy.id = row
+                    out[i] = .alertUpdated(copy)
                 default: break
                 }
             }
+            out += try expireSilences(tx)
             for m in managers { try upsertManager(m, tx) }
             for name in queueNames.sorted() {
                 guard let q = sim.queues[name] else { continue }
@@ -272,9 +282,22 @@ public final class LiveFleetWriter {
             """
             INSERT INTO alerts (ts, severity, source, title, message, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
             """, [alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue])[0].get("id", as: Int.self)
+        alertRows[alert.id] = id
         var copy = alert
         copy.id = id
         return copy
+    }
+
+    /// Silences (system.alert_silence) that ran out: the alert is back, acknowledged if it was.
+    private func expireSilences(_ tx: PostgresConnection) throws -> [AgentEvent] {
+        try tx.query(
+            """
+            UPDATE alerts SET status = CASE WHEN acked_at IS NULL THEN 'active' ELSE 'acked' END, silenced_until = NULL
+            WHERE status = 'silenced' AND silenced_until <= now() RETURNING id, status
+            """
+        ).rows.map { row in
+            .alertUpdated(AlertPatch(id: try row.get("id"), status: AlertStatus(rawValue: try row.get("status", as: String.self))))
+        }
     }
 
     private func upsertWorkers(_ sim: FleetSimulator, _ tx: PostgresConnection) throws {
@@ -348,7 +371,7 @@ public final class LiveFleetWriter {
         for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
             guard let job = sim.jobs[id] else { continue }
             let key = ns.brokerListKey(queue: place.queue, priority: place.priority)
-            let message = KombuMessage.task(job: job, taskName: "agentos.\(job.stage)", deliveryTag: sim.deterministicTag(for: id))
+            let message = KombuMessage.task(job: job, taskName: FleetSimulator.taskName(job.stage), deliveryTag: sim.deterministicTag(for: id))
             commands += ns.brokerPush(queue: place.queue, priority: place.priority, job: id, message: message)
             inBroker[id] = (key, message)
         }

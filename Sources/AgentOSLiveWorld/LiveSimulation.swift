@@ -30,6 +30,9 @@ public final class LiveSimulation: Sendable {
     private let state: Mutex<State>
     private let stats = Mutex(Stats())
     private let redis: RedisClient
+    private let postgres: PostgresClient
+    /// Reads the configuration store (the `config` rows) for config.changed and config.reload.
+    private let configStore: PostgresSnapshotSource
     private let namespace: Namespace
     private let control = Mutex<RedisSubscriber?>(nil)
     private let tasks = Mutex<[Task<Void, Never>]>([])
@@ -43,6 +46,10 @@ public final class LiveSimulation: Sendable {
         _ = sim.advance(to: now, step: 1)
         let writer = LiveFleetWriter(postgres: postgres, redis: redis, namespace: namespace)
         try writer.seed(sim, history: sim.takeOutbox())
+        // Like a restarted service, it takes up what the operators set before it started.
+        let configStore = PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace)
+        let stored = try postgres.withConnection { try configStore.config($0) }
+        for command in try Self.operatorSettings(postgres) + stored.map(FleetCommand.setConfig) { _ = sim.apply(command) }
         state = Mutex(State(sim: sim, writer: writer))
         bus = RedisEventBus(redis: redis, namespace: namespace, source: config.source)
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
@@ -50,10 +57,30 @@ public final class LiveSimulation: Sendable {
             cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace),
             bus: bus, options: .init(ttlSeconds: 30, warmIntervalMillis: warmIntervalMillis, owner: config.source))
         self.redis = redis
+        self.postgres = postgres
+        self.configStore = configStore
         self.namespace = namespace
     }
 
     public var currentStats: Stats { stats.withLock { $0 } }
+
+    /// What the operators' actions left in PostgreSQL for the services to honour: log levels,
+    /// muted sources and log alert rules.
+    static func operatorSettings(_ db: PostgresClient) throws -> [FleetCommand] {
+        var commands: [FleetCommand] = []
+        for row in try db.query("SELECT service, level FROM service_log_levels ORDER BY service").rows {
+            if let level = LogLevel(rawValue: try row.get("level")) { commands.append(.setLogLevel(try row.get("service"), level)) }
+        }
+        for row in try db.query("SELECT source FROM log_mutes ORDER BY source").rows { commands.append(.muteLogSource(try row.get("source"))) }
+        for row in try db.query("SELECT id, pattern, level, severity FROM log_alert_rules ORDER BY id").rows {
+            if let level = LogLevel(rawValue: try row.get("level")), let severity = AlertSeverity(rawValue: try row.get("severity")),
+                let rule = LogAlertRule(id: try row.get("id"), pattern: try row.get("pattern"), level: level, severity: severity)
+            {
+                commands.append(.addLogAlertRule(rule))
+            }
+        }
+        return commands
+    }
 
     /// Reads the simulator state.
     public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { state.withLock { body($0.sim) } }
@@ -74,8 +101,34 @@ public final class LiveSimulation: Sendable {
     }
 
     /// Applies a fleet command (as the control listener does), persists and publishes its events;
-    /// a worker.ping is answered with what the worker's process knows.
+    /// a worker.ping is answered with what the worker's process knows. config.changed and
+    /// config.reload are answered by reading the configuration store: the entries go to their owners.
     public func apply(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
+        let entries: [ConfigEntry]
+        switch command {
+        case .configChanged(let key):
+            entries = try postgres.withConnection { try configStore.config($0) }.filter { $0.key == key }
+            guard !entries.isEmpty else { return record(rejected: .notFound("config key \(key)")) }
+        case .reloadConfig:
+            entries = try postgres.withConnection { try configStore.config($0) }
+        default:
+            return try applyOne(command)
+        }
+        for entry in entries {
+            if case .failure(let error) = try applyOne(.setConfig(entry)) { return .failure(error) }
+        }
+        return .success(())
+    }
+
+    private func record(rejected error: FleetCommandError) -> Result<Void, FleetCommandError> {
+        stats.withLock {
+            $0.commandsRejected += 1
+            $0.lastError = error.description
+        }
+        return .failure(error)
+    }
+
+    private func applyOne(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
         let result = try state.withLock { s -> Result<([AgentEvent], WorkerPong?), FleetCommandError> in
             switch s.sim.apply(command) {
             case .success(let events):
@@ -105,11 +158,7 @@ public final class LiveSimulation: Sendable {
             }
             return .success(())
         case .failure(let error):
-            stats.withLock {
-                $0.commandsRejected += 1
-                $0.lastError = error.description
-            }
-            return .failure(error)
+            return record(rejected: error)
         }
     }
 

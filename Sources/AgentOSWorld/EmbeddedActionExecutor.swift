@@ -127,6 +127,31 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         .workerScale: { c throws(ActionFailure) in try c.scale { _ throws(ActionFailure) in try c.number("concurrency") } },
         .workerPoolGrow: { c throws(ActionFailure) in try c.scale { current in min(64, current + (c.p.int("n") ?? 1)) } },
         .workerPoolShrink: { c throws(ActionFailure) in try c.scale { current in max(1, current - (c.p.int("n") ?? 1)) } },
+        .workerAutoscale: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let lo = try c.number("min")
+            let hi = try c.number("max")
+            guard lo <= hi else { throw .invalid(field: "min", "\(lo) is above max \(hi)") }
+            try c.run(.setAutoscale(id, min: lo, max: hi))
+            return ActionResult("worker \(id): autoscale \(lo)…\(hi)")
+        },
+        .workerRateLimit: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let task = try c.text("task")
+            let rate = try c.text("rate")
+            guard TaskRate(rate) != nil else { throw .invalid(field: "rate", "'\(rate)' is not a rate like 10/m, 2/s or 0") }
+            try c.run(.setTaskRateLimit(id, task: task, rate: rate))
+            return ActionResult(rate == "0" ? "worker \(id): \(task) rate limit removed" : "worker \(id): \(task) limited to \(rate)")
+        },
+        .workerTimeLimit: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let task = try c.text("task")
+            let soft = try c.number("soft")
+            let hard = try c.number("hard")
+            guard soft <= hard else { throw .invalid(field: "soft", "\(soft) s is above the hard limit \(hard) s") }
+            try c.run(.setTaskTimeLimit(id, task: task, soft: soft, hard: hard))
+            return ActionResult("worker \(id): \(task) time limits soft \(soft) s, hard \(hard) s")
+        },
         .workerRestartAll: { c throws(ActionFailure) in
             let stage = c.p.string("stage")
             let ids = c.world.read { sim in
@@ -164,9 +189,30 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .managerRestart: { c throws(ActionFailure) in
             let id = try c.text("id")
-            try c.run(.stopManager(id))
-            try c.run(.startManager(id))
-            return ActionResult("manager \(id) restarted")
+            try c.run(.restartManager(id))
+            return ActionResult("manager \(id): restarting")
+        },
+        .managerEnable: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            try c.run(.enableManager(id))
+            return ActionResult("manager \(id): enabled")
+        },
+        .managerDisable: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            try c.run(.disableManager(id))
+            return ActionResult("manager \(id): disabled: no more runs")
+        },
+        .managerSetSchedule: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let schedule = try c.text("schedule")
+            try c.run(.setManagerSchedule(id, schedule))
+            return ActionResult("manager \(id): schedule \(schedule)")
+        },
+        .managerSetConcurrency: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            let n = try c.number("concurrency")
+            try c.run(.setManagerConcurrency(id, n))
+            return ActionResult("manager \(id): concurrency \(n)")
         },
         .managerTrigger: { c throws(ActionFailure) in
             let id = try c.text("id")
@@ -185,6 +231,60 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             let id = try c.number("id")
             try c.run(.ackAlert(id, by: c.call.user))
             return ActionResult("alert \(id) acknowledged")
+        },
+        .systemAlertSilence: { c throws(ActionFailure) in
+            let id = try c.number("id")
+            let minutes = c.p.int("minutes") ?? 60
+            try c.run(.silenceAlert(id, until: c.world.read(\.now).addingTimeInterval(Double(minutes) * 60)))
+            return ActionResult("alert \(id) silenced for \(minutes) min")
+        },
+        .logsSetLevel: { c throws(ActionFailure) in
+            let service = try c.text("service")
+            guard let level = LogLevel(rawValue: try c.text("level")) else { throw .invalid(field: "level", "not a log level") }
+            let was = c.world.read { $0.logLevels[service] }
+            try c.run(.setLogLevel(service, level))
+            return ActionResult("service \(service): log level \(was?.rawValue ?? "default") → \(level.rawValue)")
+        },
+        .logsMuteSource: { c throws(ActionFailure) in
+            let source = try c.text("source")
+            try c.run(.muteLogSource(source))
+            return ActionResult("log source \(source) muted")
+        },
+        .logsUnmuteSource: { c throws(ActionFailure) in
+            let source = try c.text("source")
+            try c.run(.unmuteLogSource(source))
+            return ActionResult("log source \(source) unmuted")
+        },
+        .logsAckErrors: { c throws(ActionFailure) in
+            let source = c.p.string("source")
+            let n = c.world.read { sim in
+                sim.unackedErrorCount(source: source)
+            }
+            try c.run(.ackErrors(source: source))
+            return ActionResult("acknowledged \(n) error line(s)\(source.map { " of \($0)" } ?? "")", affected: n)
+        },
+        .logsAlertRuleAdd: { c throws(ActionFailure) in
+            let pattern = try c.text("pattern")
+            let level = LogLevel(rawValue: c.p.string("level") ?? "error") ?? .error
+            let severity = AlertSeverity(rawValue: c.p.string("severity") ?? "warning") ?? .warning
+            let id = c.world.read { ($0.logAlertRules.keys.max() ?? 0) + 1 }
+            guard let rule = LogAlertRule(id: id, pattern: pattern, level: level, severity: severity) else {
+                throw .invalid(field: "pattern", "'\(TextSanitizer.clean(String(pattern.prefix(60))))' is not a valid regular expression")
+            }
+            try c.run(.addLogAlertRule(rule))
+            return ActionResult(
+                "alert rule #\(id): \(level.rawValue)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity.rawValue) alert",
+                details: ["id": .int(id)])
+        },
+        .logsAlertRuleRemove: { c throws(ActionFailure) in
+            let id = try c.number("id")
+            try c.run(.removeLogAlertRule(id))
+            return ActionResult("alert rule #\(id) removed")
+        },
+        .analyticsResetCounters: { c throws(ActionFailure) in
+            let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
+            try c.run(.resetCounters)
+            return ActionResult("analytics counters reset: \(n) per-minute row(s) cleared, workers' counters zeroed", affected: n)
         },
         .systemCacheRefresh: { c throws(ActionFailure) in
             do {

@@ -33,6 +33,43 @@ public enum FleetCommand: Sendable, Equatable {
     case ackAlert(Int, by: String)
     /// worker.ping: the worker answers on `Namespace.pingReplyKey(reply)` if it is up (LiveSimulation does).
     case pingWorker(String, reply: String)
+    /// manager.enable / manager.disable: a disabled manager does not run, whatever its schedule.
+    case enableManager(String)
+    case disableManager(String)
+    /// manager.restart: the manager goes through `starting`, comes back running and runs at once.
+    case restartManager(String)
+    /// manager.set_schedule: cron or interval (`Schedule`); the next run is planned from it.
+    case setManagerSchedule(String, String)
+    /// manager.set_concurrency: how many work slots one run of the manager has.
+    case setManagerConcurrency(String, Int)
+    /// logs.set_level: lines of `service` (a source, a stage's workers, or `worker`) below `level` are not written.
+    case setLogLevel(String, LogLevel)
+    /// logs.mute_source / unmute_source: a muted source's lines are dropped.
+    case muteLogSource(String)
+    case unmuteLogSource(String)
+    /// logs.ack_errors: the error and critical lines so far (of one source, or all) leave the error figures.
+    case ackErrors(source: String?)
+    /// logs.alert_rule_add / remove (the rule's id is its row's).
+    case addLogAlertRule(LogAlertRule)
+    case removeLogAlertRule(Int)
+    /// system.alert_silence: the alert is silenced until then, and comes back after.
+    case silenceAlert(Int, until: Date)
+    /// config.set, reset, rollback, import: the key's row has a new version. Its owner reads the
+    /// row from the configuration store (LiveSimulation does) and applies it as `setConfig`.
+    case configChanged(String)
+    /// config.reload: the services (one, or `all`) read their whole configuration again.
+    case reloadConfig(String)
+    /// A configuration entry as the store holds it, handed to the component that owns its key.
+    /// In process only: on the wire it is the `config.changed` of its key.
+    case setConfig(ConfigEntry)
+    /// analytics.reset_counters: the per-minute stats and the workers' counters start again from zero.
+    case resetCounters
+    /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
+    case setAutoscale(String, min: Int, max: Int)
+    /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
+    case setTaskRateLimit(String, task: String, rate: String)
+    /// worker.time_limit: a task of type `task` gets a warning after `soft` seconds and is ended as failed after `hard`.
+    case setTaskTimeLimit(String, task: String, soft: Int, hard: Int)
 }
 
 /// The simulated AgentOS backend: a six-stage pipeline of workers pulling jobs from priority
@@ -46,6 +83,16 @@ public struct FleetSimulator: Sendable {
         public var lastHeartbeat: Date
         public var restartAt: Date?
         public var desired: String = "running"
+        /// Task type → the most starts per period (worker.rate_limit).
+        public var rateLimits: [String: TaskRate] = [:]
+        /// Task type → soft and hard seconds (worker.time_limit).
+        public var timeLimits: [String: TaskTimeLimit] = [:]
+        /// Task type → when its recent tasks started (the rate limit's window).
+        var recentStarts: [String: [Date]] = [:]
+        /// Running job → when this attempt started (the time limits count from it).
+        var attemptStarted: [String: Date] = [:]
+        /// Running jobs already warned of their soft time limit.
+        var softWarned: Set<String> = []
     }
 
     public private(set) var config: SimulatorConfig
@@ -54,20 +101,30 @@ public struct FleetSimulator: Sendable {
     /// Queue name → job ids waiting, one FIFO per priority (0 = highest … 9).
     public private(set) var waiting: [String: [[String]]] = [:]
     public private(set) var queues: [String: QueueInfo] = [:]
-    public private(set) var workers: [String: SimWorker] = [:]
-    public private(set) var managers: [String: ManagerInfo] = [:]
+    public internal(set) var workers: [String: SimWorker] = [:]
+    public internal(set) var managers: [String: ManagerInfo] = [:]
     public private(set) var logs: [LogLine] = []
-    public private(set) var logCountsByLevel: [String: Int] = [:]
-    public private(set) var logCountsBySource: [String: Int] = [:]
-    public private(set) var alerts: [Alert] = []
-    public private(set) var config_: [String: ConfigEntry] = [:]
+    public internal(set) var logCountsByLevel: [String: Int] = [:]
+    public internal(set) var logCountsBySource: [String: Int] = [:]
+    public internal(set) var alerts: [Alert] = []
+    /// Service → the lowest level it writes (logs.set_level).
+    public internal(set) var logLevels: [String: LogLevel] = [:]
+    /// Sources whose lines are dropped (logs.mute_source).
+    public internal(set) var mutedSources: Set<String> = []
+    public internal(set) var logAlertRules: [Int: LogAlertRule] = [:]
+    /// Rule → its last matching line; rule → its open alert.
+    var ruleMatches: [Int: (at: Date, line: String)] = [:]
+    var ruleAlerts: [Int: Int] = [:]
+    /// Source → error and critical lines not yet acknowledged (logs.ack_errors takes them out of the counts).
+    var unackedErrors: [String: [LogLevel: Int]] = [:]
+    public internal(set) var config_: [String: ConfigEntry] = [:]
     public private(set) var maintenance = Maintenance()
     public private(set) var jobEvents: [String: [JobEvent]] = [:]
     /// Job history entries not yet taken by a persister (`takeOutbox`).
     public private(set) var outbox: [JobEvent] = []
     /// minute → stage → (completed, failed, durations)
-    public private(set) var stats: [Date: [String: StageStats]] = [:]
-    public private(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
+    public internal(set) var stats: [Date: [String: StageStats]] = [:]
+    public internal(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
     public private(set) var totalJobsCreated = 0
     public private(set) var finishedRemoved: [String: Int] = [:]
 
@@ -86,18 +143,14 @@ public struct FleetSimulator: Sendable {
     private var retryAt: [String: Date] = [:]
     private var lastProgressEvent: [String: Date] = [:]
     private var dispatchedThisMinute: [String: (minute: Int, count: Int)] = [:]
-    private var lastIngest: Date
-    private var lastCleanup: Date
-    private var lastAutoscale: Date
+    /// Managers restarting (manager.restart) → when they are up again.
+    var managerRestartAt: [String: Date] = [:]
     private var raisedFor: Set<String> = []
 
     public init(config: SimulatorConfig = SimulatorConfig(), start: Date) {
         self.config = config
         self.now = start
         self.rng = SimRandom(seed: config.seed)
-        self.lastIngest = start
-        self.lastCleanup = start
-        self.lastAutoscale = start
         setUp()
     }
 
@@ -124,9 +177,9 @@ public struct FleetSimulator: Sendable {
             ("cleanup", "cleanup", "*/5 * * * *"), ("autoscaler", "autoscaler", "every 15s")
         ]
         for (id, kind, schedule) in m {
-            managers[id] = ManagerInfo(
-                id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1,
-                nextRunAt: now)
+            var manager = ManagerInfo(id: id, kind: kind, status: .running, enabled: true, schedule: schedule, concurrency: 1)
+            manager.nextRunAt = nextRun(of: manager, after: now)
+            managers[id] = manager
         }
         let entries: [ConfigEntry] = [
             ConfigEntry(
@@ -193,10 +246,12 @@ public struct FleetSimulator: Sendable {
         heartbeats(&events, &logsOut)
         runManagers(&events, &logsOut, &touchedQueues)
         watchAlerts(&events)
+        watchLogRules(&events)
+        expireSilences(&events)
         for q in touchedQueues.sorted() { events.append(.queueUpdated(queuePatch(q), cause: "queue.updated")) }
     }
 
-    private var speed: Double { max(0.05, config.rate) }
+    var speed: Double { max(0.05, config.rate) }
 
     // MARK: jobs
 
@@ -219,7 +274,8 @@ public struct FleetSimulator: Sendable {
         let title = rng.pick(SimulatorConfig.titles)
         let job = Job(
             id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
-            status: .queued, priority: priority, attempts: 0, maxAttempts: 3, owner: owner ?? rng.pick(config.users),
+            status: .queued, priority: priority, attempts: 0, maxAttempts: configInt("pipeline.max_attempts") ?? 3,
+            owner: owner ?? rng.pick(config.users),
             createdAt: now)
         jobs[id] = job
         enqueue(id, queue: job.queue, priority: priority)
@@ -317,6 +373,7 @@ public struct FleetSimulator: Sendable {
                     w.running[jobID] = nil
                     continue
                 }
+                if enforceTimeLimits(&job, worker: &w, &events, &logsOut, &touched) { continue }
                 if remaining > 0 {
                     w.running[jobID] = remaining
                     let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
@@ -337,12 +394,14 @@ public struct FleetSimulator: Sendable {
             if canTake {
                 for q in w.info.queues {
                     guard let queue = queues[q], !queue.paused else { continue }
+                    let task = Self.taskName(queue.stage)
                     while w.running.count < w.info.concurrency {
                         if let limit = queue.rateLimit {
                             let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
                             if used >= limit { break }
                         }
-                        guard let jobID = dequeue(q), var job = jobs[jobID] else { break }
+                        guard w.mayStart(task, at: now), let jobID = dequeue(q), var job = jobs[jobID] else { break }
+                        w.started(task, jobID, at: now)
                         let used = dispatchedThisMinute[q].map { $0.minute == minute ? $0.count : 0 } ?? 0
                         dispatchedThisMinute[q] = (minute, used + 1)
                         let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
@@ -370,6 +429,7 @@ public struct FleetSimulator: Sendable {
                 logsOut.append(log(.info, id, "worker \(id) drained and stopped", worker: id))
             }
             w.info.active = w.running.count
+            w.forgetFinishedAttempts()
             workers[id] = w
         }
     }
@@ -385,47 +445,10 @@ public struct FleetSimulator: Sendable {
         if rng.chance(failP) {
             let candidates = SimulatorConfig.errorCatalog.filter { $0.stage == stage }
             let err = candidates.isEmpty ? SimulatorConfig.errorCatalog[0] : rng.pick(candidates)
-            w.info.failed += 1
-            job.error = err.message
-            job.errorClass = err.errorClass
-            job.traceback = Self.traceback(stage: stage, frame: err.frame, errorClass: err.errorClass, message: err.message)
-            job.updatedAt = now
-            job.workerID = nil
-            stats[minuteKey, default: [:]][stage, default: StageStats()].failed += 1
-            let ec = errorCounts[err.errorClass] ?? (0, now)
-            errorCounts[err.errorClass] = (ec.count + 1, now)
-            if job.attempts < job.maxAttempts && !err.permanent {
-                job.status = .retrying
-                retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
-                stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
-                logsOut.append(
-                    log(
-                        .warning, w.info.id,
-                        "\(err.errorClass): \(err.message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
-                        job: job.id, worker: w.info.id))
-                recordEvent(job, "retrying", "\(err.errorClass): \(err.message)")
-                events.append(
-                    .jobRetried(
-                        JobPatch(
-                            id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now,
-                            error: err.message, errorClass: err.errorClass)))
-            } else {
-                job.status = .failed
-                job.finishedAt = now
-                logsOut.append(
-                    log(
-                        .error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(err.errorClass): \(err.message)",
-                        job: job.id, worker: w.info.id))
-                recordEvent(job, "failed", "\(err.errorClass): \(err.message)")
-                events.append(
-                    .jobUpdated(
-                        JobPatch(
-                            id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now,
-                            error: err.message, errorClass: err.errorClass)))
-                queues[job.queue]?.failed += 1
-                touched.insert(job.queue)
-            }
-            jobs[job.id] = job
+            failAttempt(
+                &job, worker: &w, errorClass: err.errorClass, message: err.message,
+                traceback: Self.traceback(stage: stage, frame: err.frame, errorClass: err.errorClass, message: err.message),
+                permanent: err.permanent, &events, &logsOut, &touched)
             return
         }
         w.info.processed += 1
@@ -462,6 +485,55 @@ public struct FleetSimulator: Sendable {
             events.append(.jobUpdated(JobPatch(id: job.id, status: .completed, progress: 1, workerID: "", updatedAt: now, finishedAt: now)))
         }
     }
+
+    /// Ends an attempt with an error: the job is retried later, or fails when it is out of attempts
+    /// or the error is permanent.
+    mutating func failAttempt(
+        _ job: inout Job, worker w: inout SimWorker, errorClass: String, message: String, traceback: String, permanent: Bool,
+        _ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>
+    ) {
+        let stage = job.stage
+        let minuteKey = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
+        w.info.failed += 1
+        job.error = message
+        job.errorClass = errorClass
+        job.traceback = traceback
+        job.updatedAt = now
+        job.workerID = nil
+        stats[minuteKey, default: [:]][stage, default: StageStats()].failed += 1
+        let ec = errorCounts[errorClass] ?? (0, now)
+        errorCounts[errorClass] = (ec.count + 1, now)
+        if job.attempts < job.maxAttempts && !permanent {
+            job.status = .retrying
+            retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
+            logsOut.append(
+                log(
+                    .warning, w.info.id, "\(errorClass): \(message) (job \(job.id.prefix(8)), retry \(job.attempts)/\(job.maxAttempts - 1))",
+                    job: job.id, worker: w.info.id))
+            recordEvent(job, "retrying", "\(errorClass): \(message)")
+            events.append(
+                .jobRetried(
+                    JobPatch(
+                        id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now, error: message,
+                        errorClass: errorClass)))
+        } else {
+            job.status = .failed
+            job.finishedAt = now
+            logsOut.append(
+                log(.error, w.info.id, "job \(job.id.prefix(8)) failed in \(stage): \(errorClass): \(message)", job: job.id, worker: w.info.id))
+            recordEvent(job, "failed", "\(errorClass): \(message)")
+            events.append(
+                .jobUpdated(
+                    JobPatch(id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now, error: message, errorClass: errorClass)))
+            queues[job.queue]?.failed += 1
+            touched.insert(job.queue)
+        }
+        jobs[job.id] = job
+    }
+
+    /// The Celery task name of a stage (what rate and time limits name).
+    public static func taskName(_ stage: String) -> String { "agentos.\(stage)" }
 
     static func traceback(stage: String, frame: String, errorClass: String, message: String) -> String {
         """
@@ -525,11 +597,10 @@ public struct FleetSimulator: Sendable {
     // MARK: managers
 
     private mutating func runManagers(_ events: inout [AgentEvent], _ logsOut: inout [LogLine], _ touched: inout Set<String>) {
-        if let m = managers["ingest"], m.status == .running, m.enabled, !maintenance.enabled,
-            now.timeIntervalSince(lastIngest) >= 30 / speed
-        {
-            lastIngest = now
-            let n = 1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))
+        finishManagerRestarts(&events)
+        if isDue("ingest"), !maintenance.enabled, let m = managers["ingest"] {
+            // Each of its `concurrency` ingest slots takes a batch of uploads.
+            let n = (1 + Int(rng.next() % UInt64(max(1, Int(4 * speed))))) * max(1, m.concurrency)
             for _ in 0..<min(n, 500) {
                 let job = newJob(owner: "ingest")
                 events.append(.jobCreated(JobPatch(job)))
@@ -538,22 +609,24 @@ public struct FleetSimulator: Sendable {
             managerRan("ingest", result: "ingested \(n) uploads from /io/input", &events)
             logsOut.append(log(.info, "ingest", "ingested \(n) uploads from /io/input"))
         }
-        if let m = managers["cleanup"], m.status == .running, m.enabled, now.timeIntervalSince(lastCleanup) >= 60 {
-            lastCleanup = now
+        if isDue("cleanup") {
             let removed = cleanup()
             managerRan("cleanup", result: "removed \(removed) finished jobs from memory", &events)
             if removed > 0 { logsOut.append(log(.debug, "cleanup", "cleanup removed \(removed) finished jobs")) }
         }
-        if let m = managers["autoscaler"], m.status == .running, m.enabled, now.timeIntervalSince(lastAutoscale) >= 15 / speed {
-            lastAutoscale = now
+        if isDue("autoscaler") {
             var changes = 0
             if case .bool(true) = config_["workers.autoscale"]?.value {
                 for id in workers.keys.sorted() {
                     guard var w = workers[id], w.info.status == .online else { continue }
                     let depth = pendingCount(w.info.queues.first ?? "")
                     let maxC = w.info.autoscaleMax ?? w.info.concurrency
-                    let minC = w.info.autoscaleMin ?? 1
-                    if depth > 20 && w.info.concurrency < maxC {
+                    let minC = min(w.info.autoscaleMin ?? 1, maxC)
+                    // Bounds set by worker.autoscale first: a pool outside them is brought back at once.
+                    if w.info.concurrency > maxC || w.info.concurrency < minC {
+                        w.info.concurrency = max(minC, min(maxC, w.info.concurrency))
+                        changes += 1
+                    } else if depth > 20 && w.info.concurrency < maxC {
                         w.info.concurrency += 1
                         changes += 1
                     } else if depth == 0 && w.info.concurrency > minC && w.running.count < w.info.concurrency - 1 {
@@ -569,9 +642,9 @@ public struct FleetSimulator: Sendable {
             managerRan("autoscaler", result: changes == 0 ? "no change" : "resized \(changes) pools", &events)
             if changes > 0 { logsOut.append(log(.info, "autoscaler", "resized \(changes) worker pools")) }
         }
-        if var s = managers["scheduler"], s.status == .running, now.timeIntervalSince(s.lastRunAt ?? .distantPast) >= 10 {
+        if var s = managers["scheduler"], s.status == .running, s.enabled, now.timeIntervalSince(s.lastRunAt ?? .distantPast) >= 10 {
             s.lastRunAt = now
-            s.nextRunAt = now.addingTimeInterval(1)
+            s.nextRunAt = nextRun(of: s, after: now)
             s.runs += 1
             s.lastResult = "\(totalJobsCreated) jobs scheduled since start"
             managers["scheduler"] = s
@@ -583,8 +656,7 @@ public struct FleetSimulator: Sendable {
         m.lastRunAt = now
         m.runs += 1
         m.lastResult = result
-        let interval: Double = id == "ingest" ? 30 / speed : id == "cleanup" ? 60 : 15 / speed
-        m.nextRunAt = now.addingTimeInterval(interval)
+        m.nextRunAt = nextRun(of: m, after: now)
         managers[id] = m
         events.append(.managerUpdated(m))
     }
@@ -620,23 +692,27 @@ public struct FleetSimulator: Sendable {
         if alerts.count > 200 { alerts.removeLast(alerts.count - 200) }
     }
 
-    private mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) {
+    @discardableResult
+    mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) -> Int {
         let alert = Alert(id: nextAlertID, ts: now, severity: severity, source: source, title: title, message: message)
         nextAlertID += 1
         alerts.insert(alert, at: 0)
         events.append(.alertRaised(alert))
+        return alert.id
     }
 
     // MARK: logs
 
     @discardableResult
-    private mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine {
+    mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine? {
+        guard emits(level, from: source) else { return nil }
         let line = LogLine(id: nextLogID, ts: now, level: level, source: source, message: message, jobID: job, workerID: worker)
         nextLogID += 1
         logs.append(line)
         if logs.count > 5_000 { logs.removeFirst(logs.count - 5_000) }
         logCountsByLevel[level.rawValue, default: 0] += 1
         logCountsBySource[source, default: 0] += 1
+        noteLogged(line)
         return line
     }
 
@@ -789,11 +865,13 @@ public struct FleetSimulator: Sendable {
                 if case .stopManager = command { managers[id]!.status = .stopped } else { managers[id]!.status = .paused }
                 events.append(.managerUpdated(managers[id]!))
             case .triggerManager(let id):
-                guard managers[id] != nil else { throw .notFound("manager \(id)") }
-                if id == "ingest" { lastIngest = .distantPast }
-                if id == "cleanup" { lastCleanup = .distantPast }
-                if id == "autoscaler" { lastAutoscale = .distantPast }
+                guard let m = managers[id] else { throw .notFound("manager \(id)") }
+                guard m.enabled else { throw .invalid("manager \(id) is disabled") }
+                managers[id]!.nextRunAt = now
                 events.append(.managerUpdated(managers[id]!))
+            case .enableManager(let id), .disableManager(let id), .restartManager(let id), .setManagerSchedule(let id, _),
+                .setManagerConcurrency(let id, _):
+                events.append(try changeManager(id, command))
             case .deleteJob(let id):
                 guard let job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status != .running else { throw .invalid("job \(id) is running: cancel or kill it first") }
@@ -885,6 +963,23 @@ public struct FleetSimulator: Sendable {
                 guard w.info.status.isUp, w.info.status != .restarting, w.restartAt == nil else {
                     throw .invalid("worker \(id) is \(w.info.status.rawValue): no process to answer")
                 }
+            case .setAutoscale(let id, let lo, let hi): events.append(try setAutoscale(id, min: lo, max: hi))
+            case .setTaskRateLimit(let id, let task, let rate): events.append(try setRateLimit(id, task: task, rate: rate))
+            case .setTaskTimeLimit(let id, let task, let soft, let hard): events.append(try setTimeLimit(id, task: task, soft: soft, hard: hard))
+            case .setLogLevel, .muteLogSource, .unmuteLogSource, .ackErrors, .addLogAlertRule, .removeLogAlertRule:
+                try changeLogging(command, &events)
+            case .silenceAlert(let id, let until):
+                guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
+                guard alerts[i].status == .active || alerts[i].status == .acked else {
+                    throw .invalid("alert \(id) is \(alerts[i].status.rawValue): resolved alerts need no silence")
+                }
+                alerts[i].status = .silenced
+                alerts[i].silencedUntil = until
+                events.append(.alertUpdated(AlertPatch(id: id, status: .silenced, silencedUntil: until)))
+            case .setConfig(let entry): events += try applyConfig(entry)
+            case .configChanged(let key), .reloadConfig(let key):
+                throw .invalid("\(command.command.wire) \(key): the owner reads the configuration store first (setConfig)")
+            case .resetCounters: events += resetCounters()
             case .maintenance(let on):
                 maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
                 events.append(.maintenance(maintenance))

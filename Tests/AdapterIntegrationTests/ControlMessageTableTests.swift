@@ -8,10 +8,7 @@ import Testing
 enum ControlTable {
     /// Commands published today that no consumer decodes: issue 24 ("Every action does what it says").
     static let noConsumer: Set<String> = [
-        "worker.autoscale", "worker.rate_limit", "worker.time_limit",
-        "manager.restart", "manager.set_schedule", "manager.set_concurrency", "manager.enable", "manager.disable",
-        "logs.set_level", "logs.mute_source", "logs.unmute_source",
-        "config.changed", "config.reload", "config.lock", "analytics.reset_counters"
+        "config.lock"
     ]
 
     static func command(_ raw: [UInt8]) -> String {
@@ -131,6 +128,12 @@ enum ControlTable {
             try #require(fx.run("logs.mute_source", ["source": .string("noisy")]).succeeded)
             return ["source": .string("noisy")]
         },
+        Row("logs.alert_rule_add") { _ in ["pattern": .string("CUDA out of memory")] },
+        Row("logs.alert_rule_remove") { fx in
+            let report = fx.run("logs.alert_rule_add", ["pattern": .string("CUDA out of memory")])
+            guard case .int(let id)? = report.result?.details["id"] else { throw ActionFailure.failed("no rule: \(report.message)") }
+            return ["id": .int(id)]
+        },
         Row("config.set") { _ in (["key": .string("pipeline.max_attempts"), "value": .string("4")], ["config.changed"]) },
         Row("config.reset") { fx in
             try #require(fx.run("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("4")]).succeeded)
@@ -160,7 +163,7 @@ enum ControlTable {
         "system.session_terminate", "system.io_cleanup", "system.audit_verify",
         "database.backup", "database.vacuum", "database.reindex", "database.cancel_query", "database.terminate_backend", "database.kill_idle",
         "database.purge_history", "database.migrate",
-        "logs.export", "logs.archive", "logs.purge", "logs.ack_errors", "logs.alert_rule_add", "logs.alert_rule_remove", "logs.bookmark",
+        "logs.export", "logs.archive", "logs.purge", "logs.ack_errors", "logs.bookmark",
         "config.export", "config.validate",
         "analytics.export_csv", "analytics.export_json", "analytics.report"
     ]

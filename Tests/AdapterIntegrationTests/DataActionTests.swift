@@ -47,6 +47,77 @@ struct DataActionTests {
         #expect(try fx.count("SELECT count(*) FROM logs WHERE source = 'acksrc' AND NOT acked") == 0)
     }
 
+    func logMark(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT coalesce(max(id), 0)::bigint FROM logs") }
+    func ingestRuns(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT runs FROM managers WHERE id = 'ingest'") }
+
+    @Test func workersLogAtTheLevelSet() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("logs.set_level", ["service": .string("worker"), "level": .string("error")]))
+        let mark = try logMark(fx)
+        let runs0 = try ingestRuns(fx)
+        // Ingest runs every 10 s of the owner's time: two runs are 20 s of worker activity.
+        try fx.tick(until: { try ingestRuns(fx) >= runs0 + 2 }, "ingest ran twice")
+        #expect(
+            try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source LIKE '%@%' AND level IN ('debug','info','warning')", [mark]) == 0,
+            "no worker line below error")
+        #expect(
+            try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest' AND level = 'info'", [mark]) >= 2, "ingest keeps its level")
+        try fx.expectSuccess(fx.run("logs.set_level", ["service": .string("worker"), "level": .string("info")]))
+        let back = try logMark(fx)
+        try fx.tick(
+            until: { try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source LIKE '%@%' AND level = 'info'", [back]) > 0 },
+            "at info the workers write their info lines again")
+    }
+
+    @Test func mutedSourceIsDroppedUntilUnmuted() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("logs.mute_source", ["source": .string("ingest")]))
+        let mark = try logMark(fx)
+        let runs0 = try ingestRuns(fx)
+        try fx.tick(until: { try ingestRuns(fx) >= runs0 + 2 }, "ingest ran twice")
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest'", [mark]) == 0, "no line from a muted source")
+        try fx.expectSuccess(fx.run("logs.unmute_source", ["source": .string("ingest")]))
+        let back = try logMark(fx)
+        try fx.tick(until: { try fx.count("SELECT count(*) FROM logs WHERE id > $1 AND source = 'ingest'", [back]) > 0 }, "ingest writes again")
+    }
+
+    @Test func acknowledgedErrorsLeaveTheErrorFigures() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        _ = try insertLog(fx, level: "error", source: "acksrc", message: "e1")
+        _ = try insertLog(fx, level: "critical", source: "acksrc", message: "e2")
+        let before = try fx.dataManager.rebuild().logs
+        #expect(before.bySource["acksrc"] == 2)
+        try fx.expectSuccess(fx.run("logs.ack_errors", ["source": .string("acksrc")]))
+        let after = try fx.dataManager.rebuild().logs
+        #expect(after.bySource["acksrc", default: 0] == 0, "acknowledged lines leave the figures")
+        #expect(after.byLevel["critical", default: 0] == before.byLevel["critical", default: 0] - 1)
+    }
+
+    @Test func alertRuleRaisesOnNewLinesAndResolvesWhenTheyStop() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let add = fx.run(
+            "logs.alert_rule_add", ["pattern": .string("^ingested [0-9]+ uploads"), "level": .string("info"), "severity": .string("error")])
+        try fx.expectSuccess(add)
+        guard case .int(let rule)? = add.result?.details["id"] else {
+            Issue.record("no rule id")
+            return
+        }
+        let alerts = "SELECT count(*) FROM alerts WHERE source = $1 AND status = $2"
+        try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "active"]) == 1 }, "a matching line raised the rule's alert")
+        #expect(try fx.count("SELECT count(*) FROM alerts WHERE source = $1 AND severity = 'error'", ["log rule #\(rule)"]) == 1)
+        // The condition clears: ingest stops writing those lines; 30 s quiet at rate 3 is 10 s of the owner's time.
+        try fx.expectSuccess(fx.run("manager.disable", ["id": .string("ingest")]))
+        try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "resolved"]) == 1 }, "the rule's alert resolved")
+        #expect(try fx.count(alerts, ["log rule #\(rule)", "active"]) == 0)
+        try fx.expectSuccess(fx.run("logs.alert_rule_remove", ["id": .int(rule)]))
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.logAlertRules.isEmpty } == true, "the owner dropped the rule")
+    }
+
     @Test func archiveCompressesThenDeletesAndPurgeDeletes() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
@@ -176,6 +247,71 @@ struct DataActionTests {
         try fx.expectSuccess(fx.run("analytics.reset_counters"))
         #expect(try fx.count("SELECT count(*) FROM stats_minutely") == 0)
         #expect(try fx.count("SELECT count(*) FROM workers WHERE processed <> 0 OR failed <> 0") == 0)
+    }
+
+    @Test func countersResetAtTheSourceStayReset() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let completed = "SELECT coalesce(sum(completed), 0)::bigint FROM stats_minutely"
+        let processed = "SELECT coalesce(sum(processed), 0)::bigint FROM workers"
+        let before = (try fx.count(completed), try fx.count(processed))
+        try #require(before.0 > 20 && before.1 > 20, "two minutes of history to reset: \(before)")
+        let flushed = try fx.scalar("SELECT max(updated_at)::text FROM workers", as: String.self)
+        try fx.expectSuccess(fx.run("analytics.reset_counters"))
+        // The owner writes its stats and its workers again: what it writes starts from zero.
+        try fx.tick(until: { try fx.scalar("SELECT max(updated_at)::text FROM workers", as: String.self) != flushed }, "the owner wrote its workers")
+        #expect(try fx.count(completed) < before.0 / 2, "the owner's next write does not bring the counts back")
+        #expect(try fx.count(processed) < before.1 / 2)
+        #expect(fx.sim?.read { $0.workers.values.reduce(0) { $0 + $1.info.processed } } ?? 0 < before.1 / 2)
+    }
+
+    @Test func autoscaleOffStopsTheAutoscalerWhileTheQueueGrows() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("config.set", ["key": .string("workers.autoscale"), "value": .string("false")]))
+        try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_downloader")]))
+        try fx.tick(1)
+        let pools = "SELECT coalesce(sum(concurrency), 0)::bigint FROM workers WHERE stage = 'video_downloader'"
+        let pool0 = try fx.count(pools)
+        let runs0 = try fx.count("SELECT runs FROM managers WHERE id = 'autoscaler'")
+        // The backlog grows past 20 (the autoscaler's trigger to grow) and it runs twice more.
+        try fx.tick(
+            until: {
+                try fx.count("SELECT count(*) FROM jobs WHERE queue = 'video_downloader' AND status = 'queued'") > 30
+                    && fx.count("SELECT runs FROM managers WHERE id = 'autoscaler'") >= runs0 + 2
+            }, "the queue grew and the autoscaler ran")
+        #expect(try fx.count(pools) == pool0, "with workers.autoscale off the pools stay as they are")
+        #expect(fx.sim?.read { $0.config_["workers.autoscale"]?.value } == .bool(false))
+    }
+
+    @Test func maxAttemptsReachesTheComponentThatCreatesJobs() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("1")]))
+        try fx.tick(until: { try fx.count("SELECT count(*) FROM jobs WHERE max_attempts = 1") >= 3 }, "new jobs get one attempt")
+        #expect(try fx.count("SELECT count(*) FROM jobs WHERE max_attempts = 1 AND status = 'retrying'") == 0)
+        try fx.expectSuccess(fx.run("config.reset", ["key": .string("pipeline.max_attempts")]))
+        let mark = try fx.eventMark()
+        try fx.tick(
+            until: {
+                try fx.count(
+                    "SELECT count(*) FROM job_events e JOIN jobs j ON j.id = e.job_id WHERE e.id > $1 AND e.type = 'created' AND j.max_attempts = 3",
+                    [mark]) >= 3
+            }, "reset: new jobs get three again")
+    }
+
+    @Test func reloadRereadsTheStoreAndTheScheduleKeyMovesTheCleanupManager() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        // Another tool changed the row: the services learn it on config.reload.
+        try fx.db.query("UPDATE config SET value = '\"*/2 * * * *\"', version = version + 1 WHERE key = 'cleanup.schedule'")
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.managers["cleanup"]?.schedule } == "*/5 * * * *", "nobody told the owner yet")
+        try fx.expectSuccess(fx.run("config.reload", [:]))
+        try fx.tick(
+            until: { try fx.scalar("SELECT schedule FROM managers WHERE id = 'cleanup'", as: String.self) == "*/2 * * * *" },
+            "the cleanup manager took the new schedule")
+        #expect(try fx.count("SELECT count(*) FROM managers WHERE id = 'cleanup' AND extract(epoch FROM next_run_at)::bigint % 120 = 0") == 1)
     }
 }
 

@@ -5,7 +5,6 @@ import Testing
 
 /// Worker and manager actions against the simulator as the fleet's owner: each test lets it tick
 /// after the action and asserts what the owner did (its state, and its job history and rows in SQL).
-/// Commands no consumer decodes (issue 24) are checked by the row the executor wrote.
 @Suite("Actions: Agents & Workers, Managers", .serialized)
 struct FleetActionTests {
     /// An online worker of the first stage: ingest keeps its queue fed.
@@ -132,14 +131,20 @@ struct FleetActionTests {
         }
     }
 
-    @Test func autoscaleSetsBoundsAndRefusesInvertedOnes() throws {
-        // issue 24: no consumer decodes worker.autoscale; the row is what it does today.
+    @Test func autoscaleBoundsAreKeptByTheOwnersAutoscaler() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
-        let id = try worker(fx)
-        try fx.expectSuccess(fx.run("worker.autoscale", ["id": .string(id), "min": .int(2), "max": .int(10)]))
-        #expect(try workerField(fx, id, "autoscale_min") == "2")
-        #expect(try workerField(fx, id, "autoscale_max") == "10")
+        let id = try fx.anyID("SELECT id FROM workers WHERE stage = 'video_downloader' AND status = 'online' ORDER BY concurrency DESC, id LIMIT 1")
+        try #require(try fx.count("SELECT concurrency FROM workers WHERE id = $1", [id]) > 1)
+        try fx.expectSuccess(fx.run("worker.autoscale", ["id": .string(id), "min": .int(1), "max": .int(1)]))
+        // The autoscaler runs every 5 s of the owner's time: within 80 ticks it brings the pool into the bounds.
+        try fx.tick(
+            until: { try fx.simWorker(id)?.concurrency == 1 && workerField(fx, id, "concurrency") == "1" },
+            "the owner's autoscaler shrank the pool to its new maximum")
+        try flushWorkers(fx, except: id)
+        #expect(try workerField(fx, id, "autoscale_min") == "1", "the owner's own write keeps the bounds")
+        #expect(try workerField(fx, id, "autoscale_max") == "1")
+        #expect(fx.simWorker(id)?.autoscaleMax == 1)
         #expect(
             fx.run("worker.autoscale", ["id": .string(id), "min": .int(9), "max": .int(3)]).outcome
                 == .failure(.invalid(field: "min", "9 is above max 3")))
@@ -162,19 +167,39 @@ struct FleetActionTests {
             }, "every \(stage) worker came back with a new pid")
     }
 
-    @Test func rateAndTimeLimitsArePerTask() throws {
-        // issue 24: no consumer decodes worker.rate_limit or worker.time_limit; the row is what they do today.
+    @Test func rateLimitCapsTheWorkersStarts() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
         let id = try worker(fx)
-        try fx.expectSuccess(fx.run("worker.rate_limit", ["id": .string(id), "task": .string("agentos.face_detector"), "rate": .string("10/m")]))
-        #expect(try fx.scalar("SELECT rate_limits->>'agentos.face_detector' FROM workers WHERE id = $1", [id], as: String.self) == "10/m")
+        try fx.expectSuccess(fx.run("worker.rate_limit", ["id": .string(id), "task": .string("agentos.video_downloader"), "rate": .string("2/m")]))
+        #expect(try fx.scalar("SELECT rate_limits->>'agentos.video_downloader' FROM workers WHERE id = $1", [id], as: String.self) == "2/m")
+        let mark = try fx.eventMark()
+        try fx.tick(until: { try fx.started(since: mark, stageBut: ("video_downloader", id)) >= 12 }, "its siblings started 12 tasks")
+        #expect(try fx.started(since: mark, worker: id) <= 2, "a worker limited to 2/m starts at most 2 tasks within the minute")
         #expect(
             fx.run("worker.rate_limit", ["id": .string(id), "task": .string("t"), "rate": .string("fast")]).outcome
                 == .failure(.invalid(field: "rate", "'fast' is not a rate like 10/m, 2/s or 0")))
+    }
+
+    @Test func timeLimitEndsTheWorkersLongTasksAsFailed() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let id = try worker(fx)
         try fx.expectSuccess(
-            fx.run("worker.time_limit", ["id": .string(id), "task": .string("agentos.face_detector"), "soft": .int(60), "hard": .int(90)]))
-        #expect(try fx.scalar("SELECT time_limits->'agentos.face_detector'->>'hard' FROM workers WHERE id = $1", [id], as: String.self) == "90")
+            fx.run("worker.time_limit", ["id": .string(id), "task": .string("agentos.video_downloader"), "soft": .int(1), "hard": .int(1)]))
+        #expect(try fx.scalar("SELECT time_limits->'agentos.video_downloader'->>'hard' FROM workers WHERE id = $1", [id], as: String.self) == "1")
+        let ended = "SELECT count(*) FROM jobs WHERE error_class = 'TimeLimitExceeded' AND status = 'failed'"
+        try fx.tick(until: { try fx.count(ended) >= 2 }, "two of the worker's tasks ran past 1 s and were ended as failed")
+        // Each was ended on the limited worker: its last attempt started there.
+        #expect(
+            try fx.count(
+                """
+                SELECT count(*) FROM jobs j WHERE j.error_class = 'TimeLimitExceeded' AND j.stage = 'video_downloader'
+                  AND (SELECT e.worker_id FROM job_events e WHERE e.job_id = j.id AND e.type = 'started' ORDER BY e.id DESC LIMIT 1) = $1
+                """, [id]) == (try fx.count(ended)))
+        #expect(
+            fx.run("worker.time_limit", ["id": .string(id), "task": .string("t"), "soft": .int(9), "hard": .int(3)]).outcome
+                == .failure(.invalid(field: "soft", "9 s is above the hard limit 3 s")))
     }
 
     @Test func pingIsAnsweredByTheRunningWorker() throws {
@@ -272,33 +297,82 @@ struct FleetActionTests {
         try fx.tick(until: { try runs(fx, "autoscaler") > runs0 }, "the started manager ran")
     }
 
-    @Test func restartScheduleConcurrencyEnableDisable() throws {
-        // issue 24: no consumer decodes these commands; the row is what they do today (no tick: the owner would overwrite it).
+    func ingested(_ fx: ActionFixture) throws -> Int { try fx.count("SELECT count(*) FROM jobs WHERE owner = 'ingest'") }
+
+    @Test func disabledManagerDoesNotRunAtItsDueTime() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
-        let id = "cleanup"
-        try fx.expectSuccess(fx.run("manager.restart", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "status") == "starting")
-        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("*/5 * * * *")]))
-        #expect(try managerField(fx, id, "schedule") == "*/5 * * * *")
+        try fx.expectSuccess(fx.run("manager.disable", ["id": .string("ingest")]))
+        let runs0 = try runs(fx, "ingest")
+        let jobs0 = try ingested(fx)
+        // Ingest runs every 10 s of the owner's time: 24 ticks are 12 s, past its due time.
+        try fx.tick(24)
+        #expect(try runs(fx, "ingest") == runs0, "a disabled manager does not run")
+        #expect(try ingested(fx) == jobs0)
+        #expect(try managerField(fx, "ingest", "enabled") == "false", "the owner's writes keep it disabled")
+        #expect(fx.sim?.read { $0.managers["ingest"]?.enabled } == false)
+        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string("ingest")]).outcome else {
+            Issue.record("a disabled manager was triggered")
+            return
+        }
+        try fx.expectSuccess(fx.run("manager.enable", ["id": .string("ingest")]))
+        try fx.tick(until: { try runs(fx, "ingest") > runs0 && ingested(fx) > jobs0 }, "the enabled manager ran at its next due time")
+        #expect(try managerField(fx, "ingest", "enabled") == "true")
+    }
+
+    @Test func scheduleIsTheManagersOwnAndStays() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
         guard
-            case .failure(.invalid(field: "schedule", _)) = fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("61 * * * *")])
-                .outcome
+            case .failure(.invalid(field: "schedule", _)) = fx.run(
+                "manager.set_schedule", ["id": .string("ingest"), "schedule": .string("61 * * * *")]
+            )
+            .outcome
         else {
             Issue.record("a bad cron expression was accepted")
             return
         }
-        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string(id), "schedule": .string("10m")]))
-        #expect(try fx.count("SELECT count(*) FROM managers WHERE id = $1 AND next_run_at > now() + interval '9 minutes'", [id]) == 1)
-        try fx.expectSuccess(fx.run("manager.set_concurrency", ["id": .string(id), "concurrency": .int(4)]))
-        #expect(try managerField(fx, id, "concurrency") == "4")
-        try fx.expectSuccess(fx.run("manager.disable", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "enabled") == "false")
-        guard case .failure(.conflict) = fx.run("manager.trigger", ["id": .string(id)]).outcome else {
-            Issue.record("a disabled manager was triggered")
-            return
-        }
-        try fx.expectSuccess(fx.run("manager.enable", ["id": .string(id)]))
-        #expect(try managerField(fx, id, "enabled") == "true")
+        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string("ingest"), "schedule": .string("3s")]))
+        try fx.tick(2)
+        let runs0 = try runs(fx, "ingest")
+        // 3 s at rate 3 is a run every second of the owner's time (where 30 s was one every 10): 10 ticks are 5 s.
+        try fx.tick(10)
+        let ran = try runs(fx, "ingest") - runs0
+        #expect(ran >= 4, "ran \(ran) times in 5 s")
+        #expect(try managerField(fx, "ingest", "schedule") == "3s", "the owner's writes keep the schedule")
+        try fx.expectSuccess(fx.run("manager.set_schedule", ["id": .string("cleanup"), "schedule": .string("*/2 * * * *")]))
+        try fx.tick(2)
+        #expect(
+            try fx.count(
+                "SELECT count(*) FROM managers WHERE id = 'cleanup' AND schedule = '*/2 * * * *' AND extract(epoch FROM next_run_at)::bigint % 120 = 0"
+            ) == 1,
+            "the cron schedule plans the next run on its minutes")
+    }
+
+    @Test func concurrencyIsHowMuchOneRunDoes() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        try fx.expectSuccess(fx.run("manager.set_concurrency", ["id": .string("ingest"), "concurrency": .int(32)]))
+        let runs0 = try runs(fx, "ingest")
+        let jobs0 = try ingested(fx)
+        try fx.expectSuccess(fx.run("manager.trigger", ["id": .string("ingest")]))
+        try fx.tick()
+        #expect(try runs(fx, "ingest") == runs0 + 1)
+        #expect(try ingested(fx) - jobs0 >= 32, "32 ingest slots took a batch each in one run")
+        #expect(try managerField(fx, "ingest", "concurrency") == "32")
+    }
+
+    @Test func restartGoesThroughStartingAndRunsAgain() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let runs0 = try runs(fx, "autoscaler")
+        try fx.expectSuccess(fx.run("manager.restart", ["id": .string("autoscaler")]))
+        try fx.tick(1)
+        #expect(fx.sim?.read { $0.managers["autoscaler"]?.status } == .starting)
+        #expect(try managerField(fx, "autoscaler", "status") == "starting")
+        try fx.tick(
+            until: { try managerField(fx, "autoscaler", "status") == "running" && runs(fx, "autoscaler") > runs0 }, "the manager came back and ran")
+        // Back after a second of the owner's time, well before its next run was due (5 s): the run is the restart's.
+        #expect(try runs(fx, "autoscaler") == runs0 + 1)
     }
 }

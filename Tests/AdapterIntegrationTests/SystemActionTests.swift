@@ -98,6 +98,19 @@ struct SystemActionTests {
         #expect(fx.run("system.alert_ack", ["id": .int(999_999)]).outcome == .failure(.notFound("alert 999999")))
     }
 
+    @Test func silencedAlertComesBackWhenTheSilenceRunsOut() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let id = try fx.scalar("INSERT INTO alerts (severity, source, title) VALUES ('error', 'test', 'disk') RETURNING id", as: Int.self)
+        try fx.expectSuccess(fx.run("system.alert_silence", ["id": .int(id), "minutes": .int(1)]))
+        try fx.tick()
+        #expect(try fx.scalar("SELECT status FROM alerts WHERE id = $1", [id], as: String.self) == "silenced", "silenced within its minute")
+        // The minute passes.
+        try fx.db.query("UPDATE alerts SET silenced_until = now() - interval '1 second' WHERE id = $1", [id])
+        try fx.tick(until: { try fx.scalar("SELECT status FROM alerts WHERE id = $1", [id], as: String.self) == "active" }, "the alert is back")
+        #expect(try fx.dataManager.rebuild().alerts.first { $0.id == id }?.status == .active, "and on every console")
+    }
+
     @Test func breakerTripRefusesItsServiceAndResetReopensIt() throws {
         let fx = try ActionFixture()
         defer { fx.close() }

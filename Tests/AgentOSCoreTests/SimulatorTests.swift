@@ -180,7 +180,13 @@ extension SimulatorTests {
     @Test func controlCommandsRoundTripOnTheWire() throws {
         let commands: [FleetCommand] = [
             .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"), .retryFailed("q", errorClass: "Timeout"),
-            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4)
+            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
+            .setAutoscale("w1", min: 1, max: 6), .setTaskRateLimit("w1", task: "agentos.x", rate: "10/m"),
+            .setTaskTimeLimit("w1", task: "agentos.x", soft: 5, hard: 9), .enableManager("m"), .disableManager("m"), .restartManager("m"),
+            .setManagerSchedule("m", "*/2 * * * *"), .setManagerConcurrency("m", 3), .setLogLevel("worker", .error), .muteLogSource("s"),
+            .unmuteLogSource("s"), .ackErrors(source: "s"), .ackErrors(source: nil), .removeLogAlertRule(7),
+            .addLogAlertRule(LogAlertRule(id: 7, pattern: "disk (full|gone)", level: .warning, severity: .critical)!),
+            .silenceAlert(3, until: Date(timeIntervalSince1970: 1_795_729_200)), .configChanged("k"), .reloadConfig("all"), .resetCounters
         ]
         for command in commands {
             let wire = try JSONEncoder().encode(command)

@@ -117,14 +117,15 @@ extension LiveActionExecutor {
             let level = c.p.string("level") ?? "error"
             let severity = c.p.string("severity") ?? "warning"
             try c.checkRegex(pattern)
-            return try c.commit { tx in
+            var id = 0
+            let r = try c.commit { tx in
                 if let same = try tx.query(
                     "SELECT id FROM log_alert_rules WHERE pattern = $1 AND level = $2 AND severity = $3",
                     [pattern, level, severity]
                 ).rows.first {
                     throw ActionFailure.conflict("an identical alert rule exists (#\(try same.get("id", as: Int.self)))")
                 }
-                let id: Int = try tx.query(
+                id = try tx.query(
                     """
                     INSERT INTO log_alert_rules (pattern, level, severity, created_by) VALUES ($1, $2, $3, $4) RETURNING id
                     """, [pattern, level, severity, c.user]
@@ -133,15 +134,21 @@ extension LiveActionExecutor {
                     "alert rule #\(id): \(level)+ lines matching /\(TextSanitizer.clean(pattern))/ raise a \(severity) alert",
                     details: ["id": .int(id)])
             }
+            // The log services evaluate the rule on their new lines.
+            try c.control(
+                .action(.logsAlertRuleAdd), String(id), extra: ["pattern": .string(pattern), "level": .string(level), "severity": .string(severity)])
+            return r
         },
         .logsAlertRuleRemove: { c in
             let id = try c.int("id")
-            return try c.commit { tx in
+            let r = try c.commit { tx in
                 guard let row = try tx.query("DELETE FROM log_alert_rules WHERE id = $1 RETURNING pattern", [id]).rows.first else {
                     throw ActionFailure.notFound("alert rule \(id)")
                 }
                 return ActionResult("alert rule #\(id) (/\(TextSanitizer.clean(try row.get("pattern", as: String.self)))/) removed")
             }
+            try c.control(.action(.logsAlertRuleRemove), String(id))
+            return r
         },
         .logsBookmark: { c in
             let logID = try c.int("id")

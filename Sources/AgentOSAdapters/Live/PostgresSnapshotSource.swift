@@ -237,7 +237,9 @@ public final class PostgresSnapshotSource: SnapshotSource {
         }
         var byLevel: [String: Int] = [:]
         var bySource: [String: Int] = [:]
-        for row in try db.query("SELECT level, source, count(*)::bigint AS n FROM logs WHERE ts > now() - interval '24 hours' GROUP BY level, source")
+        // Acknowledged error lines (logs.ack_errors) leave the figures.
+        for row in try db.query(
+            "SELECT level, source, count(*)::bigint AS n FROM logs WHERE ts > now() - interval '24 hours' AND NOT acked GROUP BY level, source")
         {
             let n: Int = try row.get("n")
             byLevel[try row.get("level"), default: 0] += n
@@ -246,7 +248,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return LogsSummary(recent: recent.reversed(), byLevel: byLevel, bySource: bySource)
     }
 
-    func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
+    /// Every `config` entry (also what `agentos sim` reads on config.changed and config.reload).
+    public func config(_ db: PostgresConnection) throws -> [ConfigEntry] {
         let decoder = AgentJSON.decoder()
         return try db.query(
             """

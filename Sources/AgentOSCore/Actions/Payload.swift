@@ -213,13 +213,14 @@ extension FieldSpec {
 }
 
 /// A manager schedule: cron (5 fields, each `*`, `*/n`, numbers, ranges and lists within
-/// bounds) or an interval (`30s`, `5m`, `2h`, `1d`).
+/// bounds) or an interval (`30s`, `5m`, `2h`, `1d`, also written `every 30s`).
 public enum Schedule: Sendable, Equatable {
     case interval(seconds: Int)
     case cron(String)
 
     public static func parse(_ text: String) -> Schedule? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        var t = text.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("every ") { t = String(t.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
         if let unit = t.last, let n = Int(t.dropLast()), n > 0 {
             let mult: Int? = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(unit)]
             if let mult { return n * mult <= 30 * 86_400 ? .interval(seconds: n * mult) : nil }
