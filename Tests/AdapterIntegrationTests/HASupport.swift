@@ -142,3 +142,52 @@ final class SentinelCluster: @unchecked Sendable {
         guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replica within 60 s") }
     }
 }
+
+/// PgBouncer of the test's own in front of `server` (every database), `pool_mode = transaction`.
+final class PrivatePgBouncer: @unchecked Sendable {
+    let port: Int
+    let dir: String
+    private var pid: pid_t?
+
+    /// `poolSize` 1 makes every client share one server connection, so what one leaves behind the next meets.
+    init(in front: PrivatePostgres, poolSize: Int = 1) throws {
+        port = freeLoopbackPort()
+        dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("pgbouncer"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let ini = (dir as NSString).appendingPathComponent("pgbouncer.ini")
+        try "\"postgres\" \"\"\n".write(toFile: dir + "/userlist.txt", atomically: true, encoding: .utf8)
+        try """
+        [databases]
+        * = host=127.0.0.1 port=\(front.port)
+        [pgbouncer]
+        listen_addr = 127.0.0.1
+        listen_port = \(port)
+        unix_socket_dir =
+        auth_type = trust
+        auth_file = \(dir)/userlist.txt
+        pool_mode = transaction
+        default_pool_size = \(poolSize)
+        max_client_conn = 200
+        logfile = \(dir)/pgbouncer.log
+
+        """.write(toFile: ini, atomically: true, encoding: .utf8)
+        // PgBouncer refuses to run as root: as the cluster's owner then.
+        if getuid() == 0 { try Child.sh("chown -R \(front.osUser) '\(dir)'") }
+        let binary = try TestServers.env("AGENTOS_TEST_PGBOUNCER")
+        pid = try Child.spawn(getuid() == 0 ? [binary, "-u", front.osUser, ini] : [binary, ini])
+        let up = TestServers.eventually(30) { (try? PostgresConnection(url)) != nil }
+        guard up else { throw Child.Failed(description: "pgbouncer on \(port) did not accept connections (\(dir)/pgbouncer.log)") }
+    }
+
+    deinit {
+        if let pid {
+            Glibc.kill(pid, SIGKILL)
+            _ = Child.wait(pid)
+        }
+    }
+
+    /// The database through PgBouncer, telling the console it is a transaction pooler.
+    var url: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2&pooler=transaction" }
+    /// The same without `pooler=`: what a console that does not know about the pooler would use.
+    var unawareURL: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2" }
+}
