@@ -5,22 +5,38 @@ import Testing
 /// `redis-sentinel://` against a real master, replica and three sentinels (`SentinelCluster`).
 @Suite("Redis Sentinel")
 struct SentinelTests {
+    /// A client and a started subscriber through the cluster's sentinels.
+    struct Through {
+        let config: RedisConfiguration
+        let client: RedisClient
+        let subscriber: RedisSubscriber
+        let collector: EventCollector
+        let key = TestServers.unique("ha")
+        let channel = TestServers.unique("ha-events")
+
+        init(_ cluster: SentinelCluster) throws {
+            config = try RedisConfiguration(url: cluster.url)
+            client = RedisClient(config)
+            subscriber = RedisSubscriber(config, channels: [channel], backoff: Backoff(baseMillis: 20, capMillis: 200))
+            collector = EventCollector(subscriber)
+            subscriber.start()
+        }
+
+        func close() {
+            subscriber.stop()
+            client.shutdown()
+        }
+    }
+
     @Test func followsTheSentinelsWhenTheMasterDies() async throws {
         let cluster = try SentinelCluster()
         defer { cluster.stopMonitor() }
-        let config = try RedisConfiguration(url: cluster.url)
-        let client = RedisClient(config)
-        defer { client.shutdown() }
-        let key = TestServers.unique("ha")
+        let through = try Through(cluster)
+        defer { through.close() }
+        let (client, collector, key, channel) = (through.client, through.collector, through.key, through.channel)
         try client.send("SET", key, "before")
         #expect(try cluster.direct(cluster.masterPort).send("GET", key).string == "before")
         #expect(try client.send("WAIT", 1, 10_000).int == 1, "the replica has the key before the master dies")
-
-        let channel = TestServers.unique("ha-events")
-        let subscriber = RedisSubscriber(config, channels: [channel], backoff: Backoff(baseMillis: 20, capMillis: 200))
-        let collector = EventCollector(subscriber)
-        subscriber.start()
-        defer { subscriber.stop() }
         #expect(await collector.wait { $0.subscriptions == [false] })
 
         let killed = Date()
@@ -47,18 +63,12 @@ struct SentinelTests {
     @Test func aManualFailoverMovesThePoolAndTheSubscriberOffALiveMaster() async throws {
         let cluster = try SentinelCluster()
         defer { cluster.stopMonitor() }
-        let config = try RedisConfiguration(url: cluster.url)
-        let client = RedisClient(config)
-        defer { client.shutdown() }
-        let key = TestServers.unique("ha")
+        let through = try Through(cluster)
+        defer { through.close() }
+        let (client, collector, key, channel) = (through.client, through.collector, through.key, through.channel)
         try client.send("SET", key, "1") // leaves a connection to the old master in the pool
-        let channel = TestServers.unique("ha-events")
-        let subscriber = RedisSubscriber(config, channels: [channel], backoff: Backoff(baseMillis: 20, capMillis: 200))
-        let collector = EventCollector(subscriber)
-        subscriber.start()
-        defer { subscriber.stop() }
         #expect(await collector.wait { $0.subscriptions == [false] })
-        let monitor = try #require(SentinelMonitor.shared(for: config))
+        let monitor = try #require(SentinelMonitor.shared(for: through.config))
         let generation = monitor.generation
 
         try cluster.manualFailover()
