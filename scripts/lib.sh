@@ -8,10 +8,11 @@ export REPO_ROOT
 # Debian packages needed to compile the Swift package (C headers + pkg-config files).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 BUILD_DEPS=(libncursesw5-dev libhiredis-dev libpq-dev libssl-dev pkg-config)
-# Debian packages the test suite needs besides the build's: the servers, tmux for the end-to-end
+# Debian packages the test suite needs besides the build's: the servers (with Sentinel and PgBouncer for the
+# high-availability tests), tmux for the end-to-end
 # tests, and prometheus (promtool and a real Prometheus for the metrics exporter's tests).
 # shellcheck disable=SC2034  # used by scripts/test.sh
-TEST_DEPS=(redis-server redis-tools postgresql postgresql-client tmux openssl procps iproute2 python3 python3-venv prometheus)
+TEST_DEPS=(redis-server redis-sentinel redis-tools pgbouncer postgresql postgresql-client tmux openssl procps iproute2 python3 python3-venv prometheus)
 
 # Debian packages scripts/package.sh needs besides the build's: libcurl's headers (agentos-metrics links
 # Foundation's networking statically through FlyingFox, which needs -lcurl), dpkg-shlibdeps (dpkg-dev),

@@ -256,6 +256,10 @@ export AGENTOS_TEST_PG_LOG="$TMP/pg/pg.log" # the pg_ctl -l log file
 export AGENTOS_TEST_PG_OS_USER="$PG_OS_USER" # OS user owning the cluster (runuser -u ...)
 AGENTOS_TEST_REDIS_SERVER="$(command -v redis-server)"
 export AGENTOS_TEST_REDIS_SERVER
+AGENTOS_TEST_REDIS_SENTINEL="$(command -v redis-sentinel)"
+export AGENTOS_TEST_REDIS_SENTINEL
+AGENTOS_TEST_PGBOUNCER="$(command -v pgbouncer)"
+export AGENTOS_TEST_PGBOUNCER
 export AGENTOS_TEST_TMPDIR="$TMP"
 # Real Celery workers for the Celery tests (a cached venv; see ensure_celery_venv in lib.sh). Not for a
 # command of your own (AGENTOS_TEST_ONLY_SERVERS=1, e.g. the benchmarks) unless AGENTOS_TEST_CELERY=1.

@@ -19,6 +19,8 @@ struct BenchConnection: ParsableArguments {
     var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
 }
 
+extension PostgresPooler: ExpressibleByArgument {}
+
 /// `agentos-bench`: performance figures, each beside a baseline measured in the same run.
 /// Run it through `scripts/bench.sh`, which starts loopback servers and uses a release build.
 @main
@@ -36,6 +38,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Jobs in the database for the cache-miss rebuild.")
     var jobs = 100_000
+
+    @Option(help: "pooler=transaction: every PostgreSQL statement unnamed, as behind PgBouncer in transaction mode (docs/BENCHMARKS.md).")
+    var pooler: PostgresPooler = .session
 
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
@@ -95,7 +100,8 @@ struct BenchCommand: ParsableCommand {
         try admin.execute("DROP DATABASE IF EXISTS \(dbName)")
         try admin.execute("CREATE DATABASE \(dbName)")
         defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
-        let url = Self.replacingDatabase(in: postgresURL, with: dbName)
+        var url = Self.replacingDatabase(in: postgresURL, with: dbName)
+        if pooler == .transaction { url += (url.contains("?") ? "&" : "?") + "pooler=transaction" }
         let pg = PostgresClient(url)
         _ = try pg.withConnection { try Migrator().migrate($0) }
         let world = FleetSimulator(config: SimulatorConfig(seed: 1, workersPerStage: 5), start: Date().addingTimeInterval(-600))

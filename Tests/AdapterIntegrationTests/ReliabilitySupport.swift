@@ -174,14 +174,34 @@ final class PrivatePostgres: @unchecked Sendable {
         osUser = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_OS_USER"] ?? "postgres"
         port = freeLoopbackPort()
         dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("pg"))
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/sock", withIntermediateDirectories: true)
-        chmod(dir + "/data", 0o700)
-        if getuid() == 0 { try Child.sh("chown -R \(osUser) '\(dir)'") }
+        try Self.makeDirectories(dir, owner: osUser)
         try asOwner("'\(bin)/initdb' -D '\(dir)/data' -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >'\(dir)/initdb.log' 2>&1")
         try start()
         try asOwner("'\(bin)/createdb' -h 127.0.0.1 -p \(port) -U postgres agentos")
     }
+
+    /// A streaming standby of `primary` (pg_basebackup -R: it follows the primary until promoted).
+    init(standbyOf primary: PrivatePostgres) throws {
+        bin = primary.bin
+        osUser = primary.osUser
+        port = freeLoopbackPort()
+        dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("standby"))
+        try Self.makeDirectories(dir, owner: osUser)
+        try asOwner(
+            "rmdir '\(dir)/data' && '\(bin)/pg_basebackup' -h 127.0.0.1 -p \(primary.port) -U postgres -D '\(dir)/data' -R -X stream --checkpoint=fast"
+        )
+        try start()
+    }
+
+    private static func makeDirectories(_ dir: String, owner: String) throws {
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/sock", withIntermediateDirectories: true)
+        chmod(dir + "/data", 0o700)
+        if getuid() == 0 { try Child.sh("chown -R \(owner) '\(dir)'") }
+    }
+
+    /// `pg_ctl promote`: the standby becomes a primary (waits until it accepts writes).
+    func promote() throws { try asOwner("'\(bin)/pg_ctl' -D '\(dir)/data' -w -t 60 promote >/dev/null") }
 
     deinit { _ = try? asOwner("'\(bin)/pg_ctl' -D '\(dir)/data' -m immediate -w -t 10 stop >/dev/null 2>&1") }
 

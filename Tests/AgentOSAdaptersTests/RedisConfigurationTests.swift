@@ -38,7 +38,12 @@ import Testing
         ("redis://h/x", "database"),
         ("localhost:6379", "missing scheme"),
         ("unix://relative", "absolute path"),
-        ("rediss://h?cert=/a", "both cert= and key=")
+        ("rediss://h?cert=/a", "both cert= and key="),
+        ("redis-sentinel://h1:26379,h2:26379", "names its master"),
+        ("redis-sentinel://h1:26379/", "names its master"),
+        ("redis-sentinel://h1:26379/m/x", "database"),
+        ("redis-sentinel://h1:26379/m/1/2", "mastername[/db]"),
+        ("redis-sentinel://h1:0/m", "port")
     ])
     func invalidURLsNameTheProblem(url: String, expected: String) {
         do {
@@ -47,6 +52,32 @@ import Testing
         } catch {
             #expect(error.description.contains(expected), "\(error.description)")
         }
+    }
+
+    @Test func sentinelURLListsTheSentinelsAndNamesTheMaster() throws {
+        let c = try RedisConfiguration(url: "redis-sentinel://ops:s%40cret@10.0.0.1:26379,sentinel-b,[::1]:26380/agentos-main/3")
+        let sentinel = RedisConfiguration.Sentinel(
+            nodes: [.init(host: "10.0.0.1", port: 26379), .init(host: "sentinel-b", port: 26379), .init(host: "::1", port: 26380)],
+            masterName: "agentos-main")
+        #expect(c.endpoint == .sentinel(sentinel))
+        #expect(c.username == "ops" && c.password == "s@cret" && c.database == 3 && c.tls == nil)
+        #expect(c.endpointDescription == "redis-sentinel://10.0.0.1:26379,sentinel-b:26379,[::1]:26380/agentos-main")
+        #expect(!c.description.contains("cret"))
+        let bare = try RedisConfiguration(url: "redis-sentinel://127.0.0.1:26379/m")
+        #expect(bare.database == 0 && bare.password == nil)
+    }
+
+    @Test func sentinelsWithTheirOwnCredentialsAndTLS() throws {
+        let c = try RedisConfiguration(
+            url: "rediss-sentinel://:pw@s1:26379,s2:26379/m?ca=/tmp/ca.crt&sentinel_user=watch&sentinel_password=spw&db=2")
+        guard case .sentinel(let sentinel) = c.endpoint else {
+            Issue.record("not a sentinel endpoint: \(c.endpoint)")
+            return
+        }
+        #expect(sentinel.username == "watch" && sentinel.password == "spw")
+        #expect(c.password == "pw" && c.username == nil && c.database == 2)
+        #expect(c.tls == .init(caFile: "/tmp/ca.crt"))
+        #expect(c.endpointDescription.hasPrefix("rediss-sentinel://s1:26379,s2:26379/m"))
     }
 
     @Test func invalidURLErrorHidesPassword() {

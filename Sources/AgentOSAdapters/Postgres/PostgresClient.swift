@@ -3,15 +3,28 @@ import Synchronization
 /// A thread-safe pool of PostgreSQL connections. Idle connections are checked before reuse, so
 /// a server restart costs a reconnect, not a failed query. Statements are never retried
 /// automatically (a lost COMMIT may or may not have happened).
+///
+/// With several hosts (libpq's `host=a,b port=x,y`) the pool follows a failover: a lost connection
+/// or a write refused as read-only (SQLSTATE 25006, a primary turned standby) empties the pool, and
+/// the next connection goes to whichever host is the read-write one by then.
 public final class PostgresClient: Sendable {
     public let conninfo: String
+    /// Overrides the connection string's `target_session_attrs` (the read pool's `prefer-standby`).
+    public let targetSessionAttrs: String?
     private let maxIdle: Int
     private let idle: Mutex<[PostgresConnection]>
 
-    public init(_ conninfo: String, maxIdleConnections: Int = 4) {
+    public init(_ conninfo: String, maxIdleConnections: Int = 4, targetSessionAttrs: String? = nil) {
         self.conninfo = conninfo
+        self.targetSessionAttrs = targetSessionAttrs
         self.maxIdle = maxIdleConnections
         self.idle = Mutex([])
+    }
+
+    /// A pool for reads that may lag a little (snapshot rebuilds, analytics, exports): a standby
+    /// when one of the hosts is, else the primary (`target_session_attrs=prefer-standby`).
+    public func readPool() -> PostgresClient {
+        PostgresClient(conninfo, maxIdleConnections: maxIdle, targetSessionAttrs: "prefer-standby")
     }
 
     /// The connection target with any password hidden.
@@ -46,12 +59,18 @@ public final class PostgresClient: Sendable {
         while let c = idle.withLock({ $0.popLast() }) {
             if !c.isStale { return c }
         }
-        return try PostgresConnection(conninfo)
+        return try PostgresConnection(conninfo, targetSessionAttrs: targetSessionAttrs)
     }
 
     private func checkin(_ connection: PostgresConnection) {
-        // A connection left inside a transaction (or broken) is not reused.
-        guard connection.isOK, !connection.inTransaction else { return }
+        // A broken connection, or one whose server refused a write as read-only, says the server
+        // went away or changed role: the idle ones went to the same server, so they go too.
+        guard connection.isOK, !connection.refusedWrites else {
+            idle.withLock { $0.removeAll() }
+            return
+        }
+        // A connection left inside a transaction is not reused.
+        guard !connection.inTransaction else { return }
         idle.withLock { pool in
             if pool.count < maxIdle { pool.append(connection) }
         }

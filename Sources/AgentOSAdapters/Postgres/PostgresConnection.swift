@@ -47,6 +47,7 @@ public struct PostgresRow: Sendable {
 public final class PostgresConnection: @unchecked Sendable {
     private let conn: OpaquePointer
     public let target: String
+    public let pooler: PostgresPooler
     /// Inside `transaction`: the BEGIN not yet sent (it travels with the first statement).
     private var pendingBegin: String?
     /// Inside `transaction`: `commit(with:)` already committed.
@@ -57,12 +58,28 @@ public final class PostgresConnection: @unchecked Sendable {
     private var leading: (statements: [Statement], onRows: ([PostgresRows]) throws -> Void)?
 
     /// Connects with a URL (`postgresql://user@host:port/db?sslmode=verify-full`) or a key/value
-    /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`.
-    public init(_ conninfo: String, applicationName: String = "agentos") throws(PostgresError) {
+    /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`. With
+    /// several hosts libpq tries them in turn, for a read-write session unless the string's
+    /// `target_session_attrs` (or `targetSessionAttrs`, which wins over it) says otherwise;
+    /// `pooler=transaction` (see `PostgresPooler`) is ours, not libpq's.
+    public init(_ conninfo: String, applicationName: String = "agentos", targetSessionAttrs: String? = nil) throws(PostgresError) {
         target = Self.redact(conninfo)
-        // Defaults first: the keywords inside the URL (expanded from dbname) override them.
-        let keywords = ["connect_timeout", "application_name", "dbname"]
-        let values = ["5", applicationName, conninfo]
+        let parsed = try PostgresTarget(conninfo)
+        pooler = parsed.pooler
+        // Defaults first: the keywords inside the URL (expanded from dbname) override them, and
+        // keywords after dbname override the URL's.
+        var keywords = ["connect_timeout", "application_name"]
+        var values = ["5", applicationName]
+        if parsed.hostCount > 1 {
+            keywords.append("target_session_attrs")
+            values.append("read-write")
+        }
+        keywords.append("dbname")
+        values.append(parsed.conninfo)
+        if let targetSessionAttrs {
+            keywords.append("target_session_attrs")
+            values.append(targetSessionAttrs)
+        }
         let c: OpaquePointer? = withArrayOfCStrings(keywords) { k in
             withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -74,8 +91,27 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         conn = c // from here on, deinit owns the connection
         agentos_pq_silence_notices(c)
-        _ = try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; SET client_min_messages = 'warning'")
+        switch parsed.pooler {
+        case .session:
+            _ = try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; SET client_min_messages = 'warning'")
+        case .transaction:
+            // Only what PgBouncer tracks per client and restores on whichever server connection it
+            // lends (TimeZone, DateStyle); since PostgreSQL 12 any positive extra_float_digits is the
+            // default's shortest exact output, and notices are silenced above.
+            _ = try execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'")
+        }
     }
+
+    /// The server this connection reached (`host:port`), among several hosts the one libpq chose.
+    public var server: String {
+        let host = PQhost(conn).map { String(cString: $0) } ?? "?"
+        let port = PQport(conn).map { String(cString: $0) } ?? "?"
+        return "\(host):\(port)"
+    }
+
+    /// A statement failed with SQLSTATE 25006 (read_only_sql_transaction): this server is, or has
+    /// become, read-only, so the pool should find the primary again.
+    public private(set) var refusedWrites = false
 
     deinit { PQfinish(conn) }
 
@@ -119,7 +155,7 @@ public final class PostgresConnection: @unchecked Sendable {
                         PQexecPrepared(conn, name, count, values, lengths, formats, 0)
                     })
             }
-            if !Self.preparable(sql) || prepared.count >= Self.maxPrepared {
+            if !preparesStatements || !Self.preparable(sql) || prepared.count >= Self.maxPrepared {
                 return try consume(
                     withParameters(params) { (count, types, values, lengths, formats) in
                         PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
@@ -173,7 +209,7 @@ public final class PostgresConnection: @unchecked Sendable {
         for st in all {
             let key = Self.preparedKey(st.sql, st.params)
             var name = prepared[key] ?? ""
-            if name.isEmpty, Self.preparable(st.sql), prepared.count + sent.count < Self.maxPrepared {
+            if name.isEmpty, preparesStatements, Self.preparable(st.sql), prepared.count + sent.count < Self.maxPrepared {
                 name = "agentos_\(nextPrepared)"
                 nextPrepared += 1
                 // The statement's types are its key's; no parameter bytes are needed to prepare it.
@@ -275,6 +311,9 @@ public final class PostgresConnection: @unchecked Sendable {
     private var nextPrepared = 1
     /// Beyond this many (generated SQL), statements run unnamed.
     static let maxPrepared = 256
+    /// Behind a transaction-mode pooler a named statement would be prepared on one server
+    /// connection and executed on another: every statement goes unnamed (parsed each time).
+    private var preparesStatements: Bool { pooler == .session }
 
     struct PreparedKey: Hashable {
         let sql: String
@@ -372,6 +411,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 return String(cString: p)
             }
             let sqlState = field("C")
+            if sqlState == "25006" { refusedWrites = true }
             let message = field("M") ?? Self.trimmed(PQresultErrorMessage(result))
             let connectionLost = !isOK
             throw PostgresError(

@@ -9,6 +9,8 @@ import Synchronization
 /// server executed the command, so the caller decides.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
+    /// Behind Sentinel: who knows the master. A new master ends the wait after a failed connect.
+    public let sentinel: SentinelMonitor?
     private let maxIdle: Int
     private let state: Mutex<State>
 
@@ -17,10 +19,13 @@ public final class RedisClient: Sendable {
         var backoff = Backoff(baseMillis: 50, capMillis: 2_000)
         var retryAt: UInt64 = 0
         var lastError: RedisError?
+        /// The sentinel monitor's generation when the last connect failed.
+        var failedGeneration = 0
     }
 
     public init(_ configuration: RedisConfiguration, maxIdleConnections: Int = 4) {
         self.configuration = configuration
+        self.sentinel = SentinelMonitor.shared(for: configuration)
         self.maxIdle = maxIdleConnections
         self.state = Mutex(State())
     }
@@ -91,6 +96,7 @@ public final class RedisClient: Sendable {
             case connect
         }
         while true {
+            let generation = sentinel?.generation ?? 0
             let taken: Taken = state.withLock { s in
                 while let c = s.idle.popLast() {
                     if c.isStale {
@@ -100,7 +106,7 @@ public final class RedisClient: Sendable {
                     return .connection(c)
                 }
                 let now = Monotonic.nanos()
-                if now < s.retryAt, let last = s.lastError {
+                if now < s.retryAt, let last = s.lastError, generation == s.failedGeneration {
                     return .wait(Int((s.retryAt - now) / 1_000_000), last.description)
                 }
                 return .connect
@@ -124,6 +130,7 @@ public final class RedisClient: Sendable {
                         let delay = s.backoff.next()
                         s.retryAt = Monotonic.nanos() + UInt64(delay) * 1_000_000
                         s.lastError = error
+                        s.failedGeneration = generation
                     }
                     throw error
                 }
@@ -132,7 +139,7 @@ public final class RedisClient: Sendable {
     }
 
     private func checkin(_ connection: RedisConnection) {
-        guard !connection.isBroken else {
+        guard !connection.isBroken, !connection.isSuperseded else {
             connection.close()
             return
         }

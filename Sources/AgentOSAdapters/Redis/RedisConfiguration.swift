@@ -3,15 +3,49 @@
 /// - `redis://[[user]:password@]host[:port][/db]`
 /// - `rediss://…` — TLS, with `?ca=PATH&cert=PATH&key=PATH&sni=NAME` (CA defaults to the system store)
 /// - `unix:///path/to/redis.sock[?db=N&user=U&password=P]` (also `redis+unix://`)
+/// - `redis-sentinel://[[user]:password@]host1:26379,host2:26379/mastername[/db]` — the master that
+///   Redis Sentinel names (`rediss-sentinel://` with TLS to the sentinels and the master, same query
+///   options as `rediss://`); `sentinel_user=`/`sentinel_password=` when the sentinels want their own.
 ///
 /// The password is never part of `description`.
 public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
-    public enum Endpoint: Sendable, Equatable {
+    public enum Endpoint: Sendable, Hashable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        /// Whichever server the sentinels name as the master; asked on every connect (`SentinelMonitor`).
+        case sentinel(Sentinel)
     }
 
-    public struct TLS: Sendable, Equatable {
+    /// The sentinels to ask and the name of the master they watch.
+    public struct Sentinel: Sendable, Hashable {
+        public struct Node: Sendable, Hashable {
+            public var host: String
+            public var port: Int
+            public init(host: String, port: Int) {
+                self.host = host
+                self.port = port
+            }
+        }
+
+        public var nodes: [Node]
+        public var masterName: String
+        /// Credentials of the sentinels themselves (the URL's user and password are the master's).
+        public var username: String?
+        public var password: String?
+
+        public init(nodes: [Node], masterName: String, username: String? = nil, password: String? = nil) {
+            self.nodes = nodes
+            self.masterName = masterName
+            self.username = username
+            self.password = password
+        }
+
+        var description: String {
+            nodes.map { "\($0.host.contains(":") ? "[\($0.host)]" : $0.host):\($0.port)" }.joined(separator: ",") + "/" + masterName
+        }
+    }
+
+    public struct TLS: Sendable, Hashable {
         /// PEM file with the CA certificates to trust; nil means the system's default store.
         public var caFile: String?
         /// Optional client certificate chain (PEM) and its private key.
@@ -82,7 +116,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
                 guard let n = Int(db), n >= 0 else { throw fail("db must be a non-negative integer, got \(db)") }
                 database = n
             }
-        case "redis", "rediss":
+        case "redis", "rediss", "redis-sentinel", "rediss-sentinel":
+            let viaSentinel = scheme.hasSuffix("-sentinel")
             var authority = rest
             var path = ""
             if let slash = rest.firstIndex(of: "/") {
@@ -103,34 +138,38 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
                     password = user
                 }
             }
-            var host = authority
-            var port = 6379
-            if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]") else { throw fail("unterminated IPv6 address") }
-                host = String(authority[authority.index(after: authority.startIndex)..<close])
-                let after = authority[authority.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw fail("port must be 1-65535") }
-                    port = p
+            if viaSentinel {
+                var nodes: [Sentinel.Node] = []
+                for part in authority.split(separator: ",", omittingEmptySubsequences: false) {
+                    let (host, port) = try Self.hostAndPort(String(part), defaultPort: 26379, fail: fail)
+                    nodes.append(Sentinel.Node(host: host, port: port))
                 }
-            } else if let colon = authority.lastIndex(of: ":") {
-                host = String(authority[..<colon])
-                guard let p = Int(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
-                    throw fail("port must be 1-65535")
+                let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+                guard let name = segments.first.flatMap({ Self.percentDecode(String($0)) }), !name.isEmpty else {
+                    throw fail("a sentinel URL names its master: redis-sentinel://host:26379,…/mastername[/db]")
                 }
-                port = p
-            }
-            if host.isEmpty { host = "127.0.0.1" }
-            endpoint = .tcp(host: host, port: port)
-            if !path.isEmpty {
-                guard let n = Int(path), n >= 0 else { throw fail("database must be a non-negative integer, got '\(path)'") }
-                database = n
+                guard segments.count <= 2 else { throw fail("expected /mastername[/db] after the sentinels") }
+                if segments.count == 2, !segments[1].isEmpty {
+                    guard let n = Int(segments[1]), n >= 0 else {
+                        throw fail("database must be a non-negative integer, got '\(segments[1])'")
+                    }
+                    database = n
+                }
+                endpoint = .sentinel(
+                    Sentinel(nodes: nodes, masterName: name, username: query["sentinel_user"], password: query["sentinel_password"]))
+            } else {
+                let (host, port) = try Self.hostAndPort(authority, defaultPort: 6379, fail: fail)
+                endpoint = .tcp(host: host, port: port)
+                if !path.isEmpty {
+                    guard let n = Int(path), n >= 0 else { throw fail("database must be a non-negative integer, got '\(path)'") }
+                    database = n
+                }
             }
             if let db = query["db"] {
                 guard let n = Int(db), n >= 0 else { throw fail("db must be a non-negative integer, got \(db)") }
                 database = n
             }
-            if scheme == "rediss" {
+            if scheme.hasPrefix("rediss") {
                 tls = TLS(
                     caFile: query["ca"] ?? query["cacert"], certFile: query["cert"], keyFile: query["key"],
                     serverName: query["sni"])
@@ -139,7 +178,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
                 }
             }
         default:
-            throw fail("unsupported scheme '\(scheme)' (expected redis, rediss or unix)")
+            throw fail("unsupported scheme '\(scheme)' (expected redis, rediss, redis-sentinel, rediss-sentinel or unix)")
         }
         if let t = query["timeout"] {
             guard let ms = Int(t), ms > 0 else { throw fail("timeout must be a positive number of milliseconds") }
@@ -149,6 +188,30 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
             guard let ms = Int(t), ms > 0 else { throw fail("connect_timeout must be a positive number of milliseconds") }
             connectTimeoutMillis = ms
         }
+    }
+
+    /// `host[:port]` or `[v6][:port]`; an empty host is the loopback address.
+    private static func hostAndPort(
+        _ authority: String, defaultPort: Int, fail: (String) -> RedisError
+    ) throws(RedisError) -> (String, Int) {
+        var host = authority
+        var port = defaultPort
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw fail("unterminated IPv6 address") }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw fail("port must be 1-65535") }
+                port = p
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            guard let p = Int(authority[authority.index(after: colon)...]), (1...65535).contains(p) else {
+                throw fail("port must be 1-65535")
+            }
+            port = p
+        }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
     /// The same server and credentials, another logical database.
@@ -162,6 +225,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         switch endpoint {
         case .tcp(let host, let port): return "\(tls == nil ? "redis" : "rediss")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         case .unix(let path): return "unix://\(path)"
+        case .sentinel(let sentinel): return "\(tls == nil ? "redis" : "rediss")-sentinel://\(sentinel.description)"
         }
     }
 
@@ -173,6 +237,8 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
             return "\(tls == nil ? "redis" : "rediss")://\(user)\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
         case .unix(let path):
             return "unix://\(user)\(path)?db=\(database)"
+        case .sentinel(let sentinel):
+            return "\(tls == nil ? "redis" : "rediss")-sentinel://\(user)\(sentinel.description)/\(database)"
         }
     }
 

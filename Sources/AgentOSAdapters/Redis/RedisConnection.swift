@@ -15,17 +15,42 @@ public final class RedisConnection: @unchecked Sendable {
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     /// Set when the stream is out of sync (timeout mid-reply, protocol error): never reuse.
     public private(set) var isBroken = false
+    /// Behind Sentinel: the monitor and the generation of the master this connection went to.
+    private let sentinel: (monitor: SentinelMonitor, generation: Int)?
 
     public var endpoint: String { transport.endpoint }
     var fileDescriptor: Int32 { transport.fd }
 
-    /// Connects, authenticates, selects the database and names the client.
+    /// Connects, authenticates, selects the database and names the client. Behind Sentinel it
+    /// connects to the master the sentinels name and checks with ROLE that it is one.
     public init(_ configuration: RedisConfiguration) throws(RedisError) {
         self.configuration = configuration
-        transport = try RedisTransport.connect(configuration)
+        var target = configuration
+        if let monitor = SentinelMonitor.shared(for: configuration) {
+            let master = try monitor.current()
+            target.endpoint = .tcp(host: master.host, port: master.port)
+            sentinel = (monitor, master.generation)
+        } else {
+            sentinel = nil
+        }
+        do {
+            transport = try RedisTransport.connect(target)
+        } catch {
+            if let sentinel { sentinel.monitor.forget(generation: sentinel.generation) }
+            throw error
+        }
         guard let reader = redisReaderCreate() else { throw .protocolError("cannot allocate the hiredis reader") }
         self.reader = reader
-        try handshake()
+        do { try handshake() } catch {
+            if let sentinel, case .noMaster = error { sentinel.monitor.forget(generation: sentinel.generation) }
+            throw error
+        }
+    }
+
+    /// Behind Sentinel: the master has changed since this connection was made.
+    public var isSuperseded: Bool {
+        guard let sentinel else { return false }
+        return sentinel.monitor.generation != sentinel.generation
     }
 
     deinit {
@@ -47,8 +72,18 @@ public final class RedisConnection: @unchecked Sendable {
         var setup: [[[UInt8]]] = []
         if configuration.database != 0 { setup.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)]) }
         if let name = configuration.clientName { setup.append([Array("CLIENT".utf8), Array("SETNAME".utf8), Array(name.utf8)]) }
+        if sentinel != nil { setup.append([Array("ROLE".utf8)]) }
         guard !setup.isEmpty else { return }
         let replies = try roundTrip(setup, deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))
+        if case .sentinel(let named) = configuration.endpoint, let role = replies.last {
+            // A user whose ACL forbids ROLE cannot check; READONLY replies then tell a demoted master.
+            let isMaster = role.array?.first?.string == "master" || (role.errorMessage?.hasPrefix("NOPERM") ?? false)
+            if !isMaster {
+                isBroken = true
+                let what = role.array?.first?.string ?? role.errorMessage ?? "?"
+                throw .noMaster("\(endpoint), named by the sentinels, is \(what), not the master of '\(named.masterName)'")
+            }
+        }
         if case .error(let message) = replies[0] {
             isBroken = true
             if message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
@@ -58,7 +93,7 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    public var isStale: Bool { isBroken || transport.isStale }
+    public var isStale: Bool { isBroken || isSuperseded || transport.isStale }
 
     public func close() {
         isBroken = true
@@ -101,6 +136,11 @@ public final class RedisConnection: @unchecked Sendable {
                 throw .timeout(endpoint: endpoint, operation: "a reply", millis: configuration.commandTimeoutMillis)
             }
             replies.append(reply)
+        }
+        if let sentinel, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") ?? false }) {
+            // The master was demoted under us (a failover this client has not heard of yet).
+            isBroken = true
+            sentinel.monitor.forget(generation: sentinel.generation)
         }
         return replies
     }

@@ -13,6 +13,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A recent connection attempt failed; the client waits before trying again.
     case unavailable(endpoint: String, retryInMillis: Int, lastError: String)
+    /// No master is known: the sentinels do not answer or name none, or the server they name is not a master.
+    case noMaster(String)
 
     public var description: String {
         switch self {
@@ -28,13 +30,14 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .server(let msg): return "Redis error: \(msg)"
         case .protocolError(let msg): return "Redis protocol error: \(msg)"
         case .unavailable(let ep, let ms, let last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
+        case .noMaster(let why): return "no Redis master known: \(why)"
         }
     }
 
     /// True when the connection is gone or was never made (as opposed to a command error).
     public var isConnectionError: Bool {
         switch self {
-        case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed:
+        case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed, .noMaster:
             return true
         case .invalidURL, .wrongType, .noScript, .server:
             return false

@@ -20,7 +20,8 @@ public enum SubscriptionEvent: Sendable, Equatable {
 /// A pub/sub subscriber on a dedicated thread. Messages arrive as an `AsyncStream`; nothing
 /// else waits on it. It reconnects with exponential backoff, jitter and a cap, subscribes again,
 /// and reports the possible gap. An idle connection is checked with PING so a half-open socket
-/// is noticed.
+/// is noticed. Behind Sentinel it also leaves a master that is still up when the sentinels name
+/// another (a manual failover), and reports the gap like any reconnect.
 public final class RedisSubscriber: Sendable {
     public let events: AsyncStream<SubscriptionEvent>
     public let configuration: RedisConfiguration
@@ -38,6 +39,10 @@ public final class RedisSubscriber: Sendable {
     private struct Control {
         var stopped = false
         var thread: Thread?
+        /// The sentinel monitor's observer, while running behind Sentinel.
+        var observer: (monitor: SentinelMonitor, token: Int)?
+        /// A new master the thread has not moved to yet.
+        var switchedTo: String?
     }
 
     public init(
@@ -75,6 +80,10 @@ public final class RedisSubscriber: Sendable {
     public func start() {
         control.withLock { c in
             guard c.thread == nil, !c.stopped else { return }
+            if let monitor = SentinelMonitor.shared(for: configuration) {
+                let token = monitor.observe { [weak self] master in self?.masterSwitched(to: master.address) }
+                c.observer = (monitor, token)
+            }
             let thread = Thread { [self] in self.run() }
             thread.name = "redis-subscriber"
             c.thread = thread
@@ -84,18 +93,37 @@ public final class RedisSubscriber: Sendable {
 
     /// Stops the thread, closes the connection and finishes the stream.
     public func stop() {
-        let first = control.withLock { c -> Bool in
-            if c.stopped { return false }
+        let (first, observer) = control.withLock { c -> (Bool, (monitor: SentinelMonitor, token: Int)?) in
+            if c.stopped { return (false, nil) }
             c.stopped = true
-            return true
+            defer { c.observer = nil }
+            return (true, c.observer)
         }
         guard first else { return }
+        if let observer { observer.monitor.removeObserver(observer.token) }
         var byte: UInt8 = 1
         _ = write(wakePipe.write, &byte, 1)
         if control.withLock({ $0.thread == nil }) { continuation.finish() }
     }
 
     private var isStopped: Bool { control.withLock { $0.stopped } }
+
+    /// From the sentinel monitor's thread: wakes the subscriber thread to move.
+    private func masterSwitched(to address: String) {
+        control.withLock { $0.switchedTo = address }
+        var byte: UInt8 = 1
+        _ = write(wakePipe.write, &byte, 1)
+    }
+
+    /// The new master's address once, after draining the wake pipe.
+    private func takeSwitch() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakePipe.read, &buffer, buffer.count) > 0 {}
+        return control.withLock { c in
+            defer { c.switchedTo = nil }
+            return c.switchedTo
+        }
+    }
 
     private func run() {
         var backoff = backoffTemplate
@@ -109,7 +137,10 @@ public final class RedisSubscriber: Sendable {
                 backoff.reset()
                 emit(.subscribed(gapPossible: everSubscribed))
                 everSubscribed = true
-                try pump(connection)
+                if let master = try pump(connection) {
+                    // Straight to the new master; `.subscribed(gapPossible: true)` follows.
+                    emit(.disconnected(reason: "redis failover: new master \(master)", retryInMillis: 0))
+                }
             } catch {
                 if isStopped { return }
                 let delay = backoff.next()
@@ -136,13 +167,15 @@ public final class RedisSubscriber: Sendable {
         }
     }
 
-    /// Reads messages until the connection fails or the subscriber stops.
-    private func pump(_ connection: RedisConnection) throws(RedisError) {
+    /// Reads messages until the connection fails, the subscriber stops (nil) or the sentinels name
+    /// another master (its address).
+    private func pump(_ connection: RedisConnection) throws(RedisError) -> String? {
         var pingSent: UInt64?
         while true {
             let deadline = pingSent.map { $0 + 5_000_000_000 } ?? Monotonic.deadline(afterMillis: pingIntervalMillis)
             guard let reply = try connection.readReply(deadline: deadline, wakeFD: wakePipe.read) else {
-                if isStopped { return }
+                if isStopped { return nil }
+                if let master = takeSwitch() { return master }
                 if pingSent != nil {
                     throw .timeout(endpoint: connection.endpoint, operation: "PING on the subscription", millis: 5_000)
                 }
@@ -167,6 +200,7 @@ public final class RedisSubscriber: Sendable {
     private func waitForStop(millis: Int) -> Bool {
         var p = pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)
         _ = poll(&p, 1, Int32(millis))
+        _ = takeSwitch() // woken by a new master: connect to it now
         return isStopped
     }
 }

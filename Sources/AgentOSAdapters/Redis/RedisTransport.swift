@@ -38,6 +38,8 @@ final class RedisTransport {
             fd = try connectTCP(host: host, port: port, deadline: deadline, endpoint: endpoint, timeout: config.connectTimeoutMillis)
         case .unix(let path):
             fd = try connectUnix(path: path, deadline: deadline, endpoint: endpoint, timeout: config.connectTimeoutMillis)
+        case .sentinel:
+            throw .noMaster("\(endpoint) must be resolved to its master before connecting") // RedisConnection does
         }
         let transport = RedisTransport(fd: fd, endpoint: endpoint)
         if let tls = config.tls {

@@ -42,6 +42,12 @@ public enum RedisValue: Sendable, Equatable, Hashable {
     }
 
     public var isNull: Bool { self == .null }
+
+    /// The message of an error reply.
+    public var errorMessage: String? {
+        if case .error(let message) = self { return message }
+        return nil
+    }
 }
 
 /// Anything that can be sent as one argument of a command.

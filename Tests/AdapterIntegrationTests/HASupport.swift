@@ -1,0 +1,193 @@
+import AgentOSAdapters
+import AgentOSTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The high-availability tests' figures (`scripts/ha-test.sh` sets AGENTOS_HA_FIGURES and prints
+/// them): one JSON object per line. Unset: nothing is written.
+enum HAFigures {
+    static func record(_ object: [String: Any]) {
+        guard let path = ProcessInfo.processInfo.environment["AGENTOS_HA_FIGURES"], !path.isEmpty,
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        else { return }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let line = data + Data("\n".utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Milliseconds since `start`, to two decimals.
+    static func millis(since start: Date) -> Double { (Date().timeIntervalSince(start) * 100_000).rounded() / 100 }
+}
+
+/// A Redis master, one replica and three sentinels of the test's own on loopback
+/// (`down-after-milliseconds` 1000, quorum 2), started from scratch and killed at the end.
+final class SentinelCluster: @unchecked Sendable {
+    let masterName: String
+    let dir: String
+    let masterPort: Int
+    let replicaPort: Int
+    let sentinelPorts: [Int]
+    private var pids: [Int: pid_t] = [:]
+
+    init() throws {
+        masterName = TestServers.unique("master")
+        dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("sentinel"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        masterPort = freeLoopbackPort()
+        replicaPort = freeLoopbackPort()
+        sentinelPorts = (0..<3).map { _ in freeLoopbackPort() }
+        let server = try TestServers.env("AGENTOS_TEST_REDIS_SERVER")
+        let sentinel = try TestServers.env("AGENTOS_TEST_REDIS_SENTINEL")
+        try startServer(server, port: masterPort, extra: [])
+        try startServer(server, port: replicaPort, extra: ["--replicaof", "127.0.0.1", String(masterPort)])
+        for port in sentinelPorts {
+            let conf = (dir as NSString).appendingPathComponent("sentinel-\(port).conf")
+            try """
+            port \(port)
+            bind 127.0.0.1
+            dir \(dir)
+            logfile sentinel-\(port).log
+            sentinel monitor \(masterName) 127.0.0.1 \(masterPort) 2
+            sentinel down-after-milliseconds \(masterName) 1000
+            sentinel failover-timeout \(masterName) 10000
+            sentinel parallel-syncs \(masterName) 1
+
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+            pids[port] = try Child.spawn([sentinel, conf])
+        }
+        try waitUntilReady()
+    }
+
+    deinit {
+        for pid in pids.values { Glibc.kill(pid, SIGKILL) }
+        for pid in pids.values { _ = Child.wait(pid) }
+    }
+
+    /// The console's URL for this cluster (all three sentinels).
+    var url: String { "redis-sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/\(masterName)" }
+
+    func direct(_ port: Int) -> RedisClient { RedisClient(RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port))) }
+
+    /// `ROLE`'s first element on `port`.
+    func role(_ port: Int) -> String? {
+        let client = direct(port)
+        defer { client.shutdown() }
+        return (try? client.send("ROLE"))?.array?.first?.string
+    }
+
+    /// kill -9: no goodbye to anyone.
+    func kill(port: Int) {
+        guard let pid = pids.removeValue(forKey: port) else { return }
+        Glibc.kill(pid, SIGKILL)
+        _ = Child.wait(pid)
+    }
+
+    /// Asks a sentinel for `SENTINEL FAILOVER` (the old master stays up and becomes a replica).
+    func manualFailover() throws {
+        let client = direct(sentinelPorts[0])
+        defer { client.shutdown() }
+        try client.send("SENTINEL", "FAILOVER", masterName)
+    }
+
+    /// The master every sentinel names, once they agree.
+    func agreedMaster() -> Int? {
+        let answers = sentinelPorts.compactMap { port -> Int? in
+            let client = direct(port)
+            defer { client.shutdown() }
+            return (try? client.send("SENTINEL", "get-master-addr-by-name", masterName))?.array?.last?.string.flatMap { Int($0) }
+        }
+        return answers.count == sentinelPorts.count && Set(answers).count == 1 ? answers[0] : nil
+    }
+
+    /// Stops the process-wide monitor of this cluster's URL, so its threads end with the test.
+    func stopMonitor() {
+        if let configuration = try? RedisConfiguration(url: url) { SentinelMonitor.shared(for: configuration)?.stop() }
+    }
+
+    private func startServer(_ binary: String, port: Int, extra: [String]) throws {
+        pids[port] = try Child.spawn(
+            [
+                binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile",
+                "redis-\(port).log"
+            ]
+                + extra)
+    }
+
+    /// Every sentinel knows the other two and the replica, and the replica is in sync: only then
+    /// can they agree on a failover.
+    private func waitUntilReady() throws {
+        let ready = TestServers.eventually(60) {
+            let replica = direct(replicaPort)
+            defer { replica.shutdown() }
+            guard let info = (try? replica.send("INFO", "replication"))?.string, info.contains("master_link_status:up") else { return false }
+            return sentinelPorts.allSatisfy { port in
+                let client = direct(port)
+                defer { client.shutdown() }
+                let peers = (try? client.send("SENTINEL", "sentinels", masterName))?.array?.count ?? 0
+                let replicas = (try? client.send("SENTINEL", "replicas", masterName))?.array ?? []
+                let replicaKnown = replicas.contains { entry in
+                    let fields = entry.array?.compactMap(\.string) ?? []
+                    guard let i = fields.firstIndex(of: "flags"), i + 1 < fields.count else { return false }
+                    return fields[i + 1] == "slave" && fields.contains(String(replicaPort))
+                }
+                return peers == 2 && replicaKnown
+            }
+        }
+        guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replica within 60 s") }
+    }
+}
+
+/// PgBouncer of the test's own in front of `server` (every database), `pool_mode = transaction`.
+final class PrivatePgBouncer: @unchecked Sendable {
+    let port: Int
+    let dir: String
+    private var pid: pid_t?
+
+    /// `poolSize` 1 makes every client share one server connection, so what one leaves behind the next meets.
+    init(in front: PrivatePostgres, poolSize: Int = 1) throws {
+        port = freeLoopbackPort()
+        dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("pgbouncer"))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let ini = (dir as NSString).appendingPathComponent("pgbouncer.ini")
+        try "\"postgres\" \"\"\n".write(toFile: dir + "/userlist.txt", atomically: true, encoding: .utf8)
+        try """
+        [databases]
+        * = host=127.0.0.1 port=\(front.port)
+        [pgbouncer]
+        listen_addr = 127.0.0.1
+        listen_port = \(port)
+        unix_socket_dir =
+        auth_type = trust
+        auth_file = \(dir)/userlist.txt
+        pool_mode = transaction
+        default_pool_size = \(poolSize)
+        max_client_conn = 200
+        logfile = \(dir)/pgbouncer.log
+
+        """.write(toFile: ini, atomically: true, encoding: .utf8)
+        // PgBouncer refuses to run as root: as the cluster's owner then.
+        if getuid() == 0 { try Child.sh("chown -R \(front.osUser) '\(dir)'") }
+        let binary = try TestServers.env("AGENTOS_TEST_PGBOUNCER")
+        pid = try Child.spawn(getuid() == 0 ? [binary, "-u", front.osUser, ini] : [binary, ini])
+        let up = TestServers.eventually(30) { (try? PostgresConnection(url)) != nil }
+        guard up else { throw Child.Failed(description: "pgbouncer on \(port) did not accept connections (\(dir)/pgbouncer.log)") }
+    }
+
+    deinit {
+        if let pid {
+            Glibc.kill(pid, SIGKILL)
+            _ = Child.wait(pid)
+        }
+    }
+
+    /// The database through PgBouncer, telling the console it is a transaction pooler.
+    var url: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2&pooler=transaction" }
+    /// The same without `pooler=`: what a console that does not know about the pooler would use.
+    var unawareURL: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2" }
+}

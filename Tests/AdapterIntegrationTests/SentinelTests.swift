@@ -1,0 +1,111 @@
+import AgentOSAdapters
+import Foundation
+import Testing
+
+/// `redis-sentinel://` against a real master, replica and three sentinels (`SentinelCluster`).
+@Suite("Redis Sentinel")
+struct SentinelTests {
+    /// A client and a started subscriber through the cluster's sentinels.
+    struct Through {
+        let config: RedisConfiguration
+        let client: RedisClient
+        let subscriber: RedisSubscriber
+        let collector: EventCollector
+        let key = TestServers.unique("ha")
+        let channel = TestServers.unique("ha-events")
+
+        init(_ cluster: SentinelCluster) throws {
+            config = try RedisConfiguration(url: cluster.url)
+            client = RedisClient(config)
+            subscriber = RedisSubscriber(config, channels: [channel], backoff: Backoff(baseMillis: 20, capMillis: 200))
+            collector = EventCollector(subscriber)
+            subscriber.start()
+        }
+
+        func close() {
+            subscriber.stop()
+            client.shutdown()
+        }
+    }
+
+    @Test func followsTheSentinelsWhenTheMasterDies() async throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let through = try Through(cluster)
+        defer { through.close() }
+        let (client, collector, key, channel) = (through.client, through.collector, through.key, through.channel)
+        try client.send("SET", key, "before")
+        #expect(try cluster.direct(cluster.masterPort).send("GET", key).string == "before")
+        #expect(try client.send("WAIT", 1, 10_000).int == 1, "the replica has the key before the master dies")
+        #expect(await collector.wait { $0.subscriptions == [false] })
+
+        let killed = Date()
+        cluster.kill(port: cluster.masterPort)
+        var attempts = 0
+        let written = await TestServers.eventuallyAsync(60) {
+            attempts += 1
+            return (try? client.send("SET", key, "after")) != nil
+        }
+        let firstWriteMillis = HAFigures.millis(since: killed)
+        #expect(written, "no write succeeded through the sentinels after the master died")
+        #expect(cluster.role(cluster.replicaPort) == "master")
+        #expect(try cluster.direct(cluster.replicaPort).send("GET", key).string == "after")
+
+        #expect(await collector.wait { $0.subscriptions.last == true }, "the subscriber did not come back with a possible gap")
+        try client.send("PUBLISH", channel, "on the new master")
+        #expect(await collector.wait { $0.messages.contains(Array("on the new master".utf8)) })
+        HAFigures.record([
+            "figure": "redis master killed", "first_write_ms": firstWriteMillis, "write_attempts": attempts,
+            "new_master": cluster.replicaPort, "lost_writes": (try? cluster.direct(cluster.replicaPort).send("GET", key).string) == "after" ? 0 : 1
+        ])
+    }
+
+    @Test func aManualFailoverMovesThePoolAndTheSubscriberOffALiveMaster() async throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let through = try Through(cluster)
+        defer { through.close() }
+        let (client, collector, key, channel) = (through.client, through.collector, through.key, through.channel)
+        try client.send("SET", key, "1") // leaves a connection to the old master in the pool
+        #expect(await collector.wait { $0.subscriptions == [false] })
+        let monitor = try #require(SentinelMonitor.shared(for: through.config))
+        let generation = monitor.generation
+
+        try cluster.manualFailover()
+        #expect(await TestServers.eventuallyAsync { monitor.generation > generation }, "+switch-master never reached the monitor")
+        // The old master is still up (a pub/sub client there would keep hearing replicated messages):
+        // the subscriber leaves it because the sentinels said so.
+        #expect(await collector.wait { $0.subscriptions == [false, true] })
+        #expect(collector.events.contains(.disconnected(reason: "redis failover: new master 127.0.0.1:\(cluster.replicaPort)", retryInMillis: 0)))
+        // Sentinel demotes the old master only seconds later: until then a write on the old connection
+        // would succeed there, so this one landing on the new master shows the pool moved.
+        try client.send("SET", key, "2")
+        #expect(try cluster.direct(cluster.replicaPort).send("GET", key).string == "2")
+        try client.send("PUBLISH", channel, "after the switch")
+        #expect(await collector.wait { $0.messages.contains(Array("after the switch".utf8)) })
+    }
+
+    @Test func aReplicaTheSentinelsNameIsRefusedByRole() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let wrong = TestServers.unique("wrong")
+        let sentinel = cluster.direct(cluster.sentinelPorts[0])
+        defer { sentinel.shutdown() }
+        // One sentinel told to watch the replica as if it were a master (quorum above the sentinels, so it never fails over).
+        try sentinel.send("SENTINEL", "MONITOR", wrong, "127.0.0.1", cluster.replicaPort, 5)
+        defer { _ = try? sentinel.send("SENTINEL", "REMOVE", wrong) }
+        let config = try RedisConfiguration(url: "redis-sentinel://127.0.0.1:\(cluster.sentinelPorts[0])/\(wrong)")
+        defer { SentinelMonitor.shared(for: config)?.stop() }
+        let client = RedisClient(config)
+        do {
+            try client.send("SET", TestServers.unique("ha"), "x")
+            Issue.record("a write went to the replica \(cluster.replicaPort)")
+        } catch {
+            guard case .noMaster(let why) = error else {
+                Issue.record("expected noMaster, got \(error)")
+                return
+            }
+            #expect(why.contains("slave") && why.contains(String(cluster.replicaPort)), "\(why)")
+        }
+    }
+}
