@@ -455,10 +455,14 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Hides a password in a URL or key/value connection string.
     static func redact(_ conninfo: String) -> String {
-        if let schemeEnd = conninfo.range(of: "://"), let at = conninfo[schemeEnd.upperBound...].firstIndex(of: "@") {
-            let userinfo = conninfo[schemeEnd.upperBound..<at]
-            if let colon = userinfo.firstIndex(of: ":") { return String(conninfo[..<colon]) + ":***" + String(conninfo[at...]) }
-            return conninfo
+        if conninfo.contains("://") {
+            let query = redactQueryPasswords(conninfo)
+            if let schemeEnd = query.range(of: "://"), let at = query[schemeEnd.upperBound...].firstIndex(of: "@"),
+                let colon = query[schemeEnd.upperBound..<at].firstIndex(of: ":")
+            {
+                return String(query[..<colon]) + ":***" + String(query[at...])
+            }
+            return query
         }
         return conninfo.split(separator: " ").map { part in
             part.lowercased().hasPrefix("password=") ? "password=***" : String(part)
