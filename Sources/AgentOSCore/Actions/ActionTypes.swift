@@ -101,6 +101,9 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case failed(String)
     /// A backend could not be reached before executing.
     case unavailable(String)
+    /// The effect's COMMIT went out and its answer was lost (a failover), and the audit trail could
+    /// not be read to tell whether it committed: the request id finds it there later. Not retried.
+    case outcomeUnknown(String)
 
     public var description: String {
         switch self {
@@ -117,6 +120,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .confirmationRequired(let why): return "confirmation required: \(why)"
         case .failed(let why): return "failed: \(why)"
         case .unavailable(let why): return "unavailable: \(why)"
+        case .outcomeUnknown(let why): return "outcome unknown: \(why)"
         }
     }
 
@@ -133,6 +137,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .conflict: return "conflict"
         case .failed: return "failure"
         case .unavailable: return "unavailable"
+        case .outcomeUnknown: return "unknown"
         }
     }
 
@@ -146,6 +151,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound: return 6
         case .auditUnavailable: return 7
         case .breakerOpen, .unavailable: return 8
+        case .outcomeUnknown: return 9
         case .unknownAction, .invalid: return 65
         }
     }
@@ -153,7 +159,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// A backend fault (counts against the service's circuit breaker).
     public var isBackendFault: Bool {
         switch self {
-        case .failed, .unavailable: return true
+        case .failed, .unavailable, .outcomeUnknown: return true
         default: return false
         }
     }
