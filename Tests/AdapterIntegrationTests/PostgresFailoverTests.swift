@@ -36,6 +36,17 @@ struct PostgresFailoverTests {
         let reads = client.readPool()
         defer { reads.shutdown() }
         #expect(try reads.query("SELECT pg_is_in_recovery() AS standby").first?.get("standby", as: Bool.self) == true)
+        // `read_from=standby` gives the client that read pool as `reads` (taken out before libpq sees it);
+        // without it, reads stay on the client's own pool.
+        let configured = PostgresClient(Self.conninfo([standby, primary]) + " read_from=standby")
+        defer { configured.shutdown() }
+        #expect(try configured.reads.withConnection { $0.server } == "127.0.0.1:\(standby.port)")
+        #expect(try configured.withConnection { $0.server } == "127.0.0.1:\(primary.port)")
+        #expect(client.reads === client)
+        // `agentos check` says which host is the primary and where reads would go.
+        let check = try Binaries.run(Binaries.built("agentos"), ["check", "--postgres", Self.conninfo([standby, primary])])
+        #expect(
+            check.output.contains("primary 127.0.0.1:\(primary.port), reads from standby 127.0.0.1:\(standby.port)"), "\(check.output)")
         #expect(try reads.query("SELECT count(*) AS n FROM ha_rows").first?.get("n", as: Int.self) == committed)
 
         try primary.kill()

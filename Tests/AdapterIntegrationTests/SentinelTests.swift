@@ -83,6 +83,9 @@ struct SentinelTests {
         #expect(try cluster.direct(cluster.replicaPort).send("GET", key).string == "2")
         try client.send("PUBLISH", channel, "after the switch")
         #expect(await collector.wait { $0.messages.contains(Array("after the switch".utf8)) })
+        // `agentos check` names the master the sentinels report.
+        let check = try Binaries.run(Binaries.built("agentos"), ["check", "--redis", cluster.url])
+        #expect(check.output.contains("master 127.0.0.1:\(cluster.replicaPort) named by the sentinels"), "\(check.output)")
     }
 
     @Test func aReplicaTheSentinelsNameIsRefusedByRole() throws {

@@ -87,6 +87,13 @@ public final class PostgresConnection: @unchecked Sendable {
         guard PQstatus(c) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(c))
             PQfinish(c)
+            // Several hosts and none of them a primary: say so (a promotion may be under way).
+            let wanted = targetSessionAttrs ?? parsed.targetSessionAttrs ?? (parsed.hostCount > 1 ? "read-write" : "any")
+            if parsed.hostCount > 1, wanted == "read-write" || wanted == "primary" {
+                throw PostgresError(
+                    kind: .connection,
+                    message: "no PostgreSQL primary among the \(parsed.hostCount) hosts of \(target) (a promotion may be under way): \(message)")
+            }
             throw PostgresError(kind: .connection, message: "cannot connect to \(target): \(message)")
         }
         conn = c // from here on, deinit owns the connection
