@@ -6,7 +6,7 @@ import Testing
 
 /// Several hosts in one connection string against a real primary and a streaming standby of the
 /// test's own: writes find the primary, reads may go to the standby, and a promotion moves the pool.
-@Suite("PostgreSQL primary and standby")
+@Suite("PostgreSQL primary and standby", .serialized)
 struct PostgresFailoverTests {
     /// `host=…,… port=standby,primary`: the standby first, so only `read-write` sends writes right.
     static func conninfo(_ servers: [PrivatePostgres]) -> String {
@@ -188,5 +188,44 @@ struct PostgresFailoverTests {
                 action: "config.set", payload: ["key": .string("ha.attempts"), "value": .string("3")], actor: actor, idempotencyKey: "ha-2"))
         #expect(retry.succeeded && (try? retry.outcome.get().replayed) == true, "\(retry.outcome)")
         #expect(try admin.query("SELECT count(*) AS n FROM config_history WHERE key = 'ha.attempts'")[0].get("n", as: Int.self) == 2)
+    }
+}
+
+extension PostgresFailoverTests {
+    /// A stream of actions through the live pipeline on `host=standby,primary` while the primary is
+    /// killed and the synchronous standby promoted: each action is executed once or refused, none
+    /// twice, every acknowledged one has its audit rows on the new primary, and a rebuilt snapshot
+    /// equals the database. The figures go to scripts/ha-test.sh.
+    @Test func actionsDuringAPromotionRunOnceAndLoseNoAuditRow() throws {
+        let primary = try PrivatePostgres()
+        let standby = try PrivatePostgres(standbyOf: primary)
+        let onPrimary = PostgresClient(primary.url)
+        try onPrimary.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        try onPrimary.execute("SELECT pg_reload_conf()")
+        #expect(
+            try TestServers.eventually {
+                try onPrimary.query("SELECT sync_state FROM pg_stat_replication").first?.get("sync_state", as: String.self) == "sync"
+            })
+        onPrimary.shutdown()
+        let conninfo = Self.conninfo([standby, primary])
+        let pg = try PostgresClient.migrated(conninfo)
+        defer { pg.shutdown() }
+        let stack = try ReliabilityStack(
+            postgres: pg, postgresURL: conninfo, redis: try RedisClient(url: TestServers.redisURL()), options: ActionStream.options)
+        defer { stack.close() }
+        let stream = try ActionStream(stack)
+        #expect(TestServers.eventually { stream.succeeded(after: .distantPast) >= 20 }, "the stream did not run before the failover")
+        try primary.kill()
+        let killed = Date()
+        try standby.promote()
+        let promoted = Date()
+        #expect(TestServers.eventually(60) { stream.succeeded(after: promoted) >= 20 }, "no action succeeded after the promotion")
+        let newPrimary = PostgresClient(standby.url)
+        defer { newPrimary.shutdown() }
+        let figures = try stream.finish(database: newPrimary, since: promoted)
+        #expect(figures.unknown == 0, "a promotion with a live standby leaves no outcome unknown")
+        HAFigures.record(
+            figures.json(
+                "postgres actions during promotion", extra: ["kill_to_promoted_ms": Int(promoted.timeIntervalSince(killed) * 1_000)]))
     }
 }
