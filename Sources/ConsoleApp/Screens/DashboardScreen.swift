@@ -90,7 +90,7 @@ public struct DashboardScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         guard let id = Int(id) else { return nil }
-        guard let a = s.alerts.first(where: { $0.id == id }) else { return ("Alert", [("gone", Style(.muted))]) }
+        guard let a = s.alerts.first(where: { $0.id == id }) else { return nil }
         return (
             "Alert #\(id)",
             [
