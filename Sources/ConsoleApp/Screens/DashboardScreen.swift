@@ -125,13 +125,13 @@ public struct DashboardScreen: Screen {
         }
         y += 1
         x = body.x + 1
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
+        let success = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let busy = s.workers.reduce(0) { $0 + $1.active }
         let slots = s.workers.reduce(0) { $0 + $1.concurrency }
         x += b.put("Flow   ", x: x, y: y, Style(.title, [.bold]))
-        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(s.analytics.successRate))  ", x: x, y: y, Style(.text))
+        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(success))  ", x: x, y: y, Style(.text))
         x += b.put("workers \(up)/\(s.workers.count) up", x: x, y: y, up == s.workers.count ? Style(.ok) : Style(.danger, [.bold]))
         x += b.put("  busy \(busy)/\(slots)", x: x, y: y, Style(.text))
         if s.system.maintenance.enabled {
@@ -189,11 +189,10 @@ public struct DashboardScreen: Screen {
 
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let failed = s.jobs.count(.failed)
-        let rate = s.analytics.successRate
+        let rate = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let tiles: [(label: String, value: String, style: Style)] = [
             ("QUEUED", App.short(s.jobs.count(.queued)), Style(.accent, [.bold])),
             ("RUNNING", App.short(s.jobs.count(.running)), Style(.ok, [.bold])),
@@ -217,7 +216,7 @@ public struct DashboardScreen: Screen {
         let (top, chart) = (parts[0], parts[1])
         App.bigTiles(tiles, &b, top)
         guard chart.height >= 3 else { return }
-        let series = s.analytics.throughput.map { Double($0.completed) }
+        let series = s.analytics.completeMinutes(last: 60, now: state.now).map { Double($0.completed) }
         b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
         App.axisChart(
             series, from: 0, to: max(1, series.max() ?? 0), unit: "", style: Style(.chart1), &b,
