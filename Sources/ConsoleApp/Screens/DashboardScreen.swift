@@ -149,7 +149,11 @@ public struct DashboardScreen: Screen {
         b.put("FAIL", in: Rect(x: body.x + 4 + nameW + numW + 4, y: y - 1, width: 5, height: 1), Style(.header, [.bold]), align: .right)
         let sparkX = body.x + 6 + nameW + numW + 9
         b.put("TREND", x: sparkX, y: y - 1, Style(.header, [.bold]))
-        for (i, q) in s.queues.enumerated() where y < body.maxY {
+        // The queues stop above the alerts; those that do not fit are counted, not drawn over.
+        let alerts = tableRect(state, body: body)
+        let queuesEnd = alerts.height > 1 ? alerts.y - 1 : body.maxY
+        let fitting = s.queues.count > queuesEnd - y ? max(0, queuesEnd - y - 1) : s.queues.count
+        for (i, q) in s.queues.prefix(fitting).enumerated() {
             let style = q.paused ? Style(.warning) : q.pending > 100 ? Style(.danger, [.bold]) : Style(.text)
             b.put(q.name + (q.paused ? " ⏸" : ""), in: Rect(x: body.x + 2, y: y, width: nameW, height: 1), style)
             b.put(Fmt.count(q.pending), in: Rect(x: body.x + 2 + nameW, y: y, width: numW, height: 1), style, align: .right)
@@ -162,10 +166,12 @@ public struct DashboardScreen: Screen {
                 .render(into: &b, rect: Rect(x: sparkX, y: y, width: max(0, min(60, body.maxX - sparkX - 1)), height: 1))
             y += 1
         }
-        let rect = tableRect(state, body: body)
-        if rect.height > 1 {
-            b.put("Alerts", x: body.x + 1, y: rect.y - 1, Style(.title, [.bold]))
-            App.renderTable(state, &b, rect)
+        if fitting < s.queues.count, y < queuesEnd {
+            b.put("+\(s.queues.count - fitting) more queues (2 ] lists them all)", x: body.x + 2, y: y, Style(.muted), maxWidth: body.width - 3)
+        }
+        if alerts.height > 1 {
+            b.put("Alerts", x: body.x + 1, y: alerts.y - 1, Style(.title, [.bold]))
+            App.renderTable(state, &b, alerts)
         }
     }
 
