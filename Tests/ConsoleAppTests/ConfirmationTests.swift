@@ -18,6 +18,19 @@ import Testing
         return h
     }
 
+    /// Opens the clear dialog with the measurement answered by the test: `shown` of the real count.
+    /// Returns the real count.
+    static func openClear(_ h: ActionHarness, shown: (Int) -> Int) throws -> Int {
+        h.answerImpacts = false
+        h.press(.char("C"))
+        guard case .measureImpact(let token, _, _)? = h.effects.last else { throw MissingMeasurement(effects: "\(h.effects)") }
+        let n = h.world.read { $0.pendingCount("video_downloader") }
+        h.perform(App.update(&h.state, .impactMeasured(token: token, .success(shown(n)))))
+        return n
+    }
+
+    struct MissingMeasurement: Error { let effects: String }
+
     static func confirmClear(_ h: ActionHarness, reason: String = "INC-19 poison batch") {
         h.type("video_downloader")
         h.press(.enter)
@@ -47,14 +60,7 @@ import Testing
 
     @Test func aFigureThatGrewAfterConfirmingIsRefusedThenAskedAgain() throws {
         let h = try Self.onPausedQueue()
-        h.answerImpacts = false
-        h.press(.char("C"))
-        guard case .measureImpact(let token, _, _)? = h.effects.last else {
-            Issue.record("no measurement: \(h.effects)")
-            return
-        }
-        let confirmed = h.world.read { $0.pendingCount("video_downloader") }
-        h.perform(App.update(&h.state, .impactMeasured(token: token, .success(confirmed))))
+        let confirmed = try Self.openClear(h) { $0 }
         // More jobs arrive between the last measurement and the operator's Enter.
         h.world.advance(to: Fixture.now.addingTimeInterval(80))
         let actual = h.world.read { $0.pendingCount("video_downloader") }
@@ -82,14 +88,7 @@ import Testing
     @Test func aSmallerFigureStillRuns() throws {
         // The bound is "at most what was confirmed": jobs that left the queue meanwhile do not block.
         let h = try Self.onPausedQueue()
-        h.answerImpacts = false
-        h.press(.char("C"))
-        guard case .measureImpact(let token, _, _)? = h.effects.last else {
-            Issue.record("no measurement")
-            return
-        }
-        let n = h.world.read { $0.pendingCount("video_downloader") }
-        h.perform(App.update(&h.state, .impactMeasured(token: token, .success(n + 5))))
+        let n = try Self.openClear(h) { $0 + 5 }
         Self.confirmClear(h)
         #expect(h.dispatched.last?.payload["expect"] == .int(n + 5))
         #expect(h.world.read { $0.pendingCount("video_downloader") } == 0)
