@@ -62,20 +62,17 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .queueClear: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = c.world.read { $0.pendingCount(q) }
-            try c.run(.clearQueue(q))
+            let n = try c.runCounted(.clearQueue(q))
             return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
         },
         .queueRetryFailed: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = try c.impact() ?? 0
-            try c.run(.retryFailed(q, errorClass: c.p.string("error_class")))
+            let n = try c.runCounted(.retryFailed(q, errorClass: c.p.string("error_class")))
             return ActionResult("re-enqueued \(n) failed job(s) of queue \(q)", affected: n)
         },
         .queuePurgeFailed: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = try c.impact() ?? 0
-            try c.run(.purgeFailed(q))
+            let n = try c.runCounted(.purgeFailed(q))
             return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
         },
         .queuePause: { c throws(ActionFailure) in
@@ -306,26 +303,27 @@ public struct EmbeddedActionExecutor: ActionExecutor {
 
     /// Counted from the simulator's jobs and workers, like the live executor counts rows.
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
+        world.read { Self.count(spec.id, payload, in: $0) }
+    }
+
+    /// What `action` affects in `sim`: the dialog's figure and the count a confirmed `expect` bounds.
+    static func count(_ action: ActionName, _ payload: Payload, in sim: FleetSimulator) -> Int? {
         let queue = payload.string("queue") ?? ""
-        switch spec.id {
+        switch action {
         case .queueClear, .queuePause:
-            return world.read { sim in sim.jobs.values.filter { $0.queue == queue && ($0.status == .pending || $0.status == .queued) }.count }
+            return sim.pendingCount(queue)
         case .queueRetryFailed:
             let errorClass = payload.string("error_class")
-            return world.read { sim in
-                sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
-            }
+            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
         case .queuePurgeFailed:
-            return world.read { sim in sim.jobs.values.filter { $0.queue == queue && $0.status == .failed }.count }
+            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed }.count
         case .workerRestart, .workerShutdown, .workerDrain:
-            let id = payload.string("id") ?? ""
-            return world.read { $0.workers[id]?.running.count ?? 0 }
+            return sim.workers[payload.string("id") ?? ""]?.running.count ?? 0
         case .workerRestartAll:
             let stage = payload.string("stage")
-            return world.read { sim in
-                sim.workers.values.filter { $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage) }
-                    .count
-            }
+            return sim.workers.values.filter {
+                $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage)
+            }.count
         default:
             return nil
         }
@@ -350,8 +348,16 @@ struct EmbeddedCall {
         return v
     }
 
-    /// The measured impact of this call's action (what a bulk action reports as affected).
-    func impact() throws(ActionFailure) -> Int? { try executor.impact(ActionCatalog.spec(try call.action), p) }
+    /// Applies `command` with the rows it affects counted under the same lock: more than the
+    /// confirmed `expect` and nothing is applied. Returns the count (what the action reports as affected).
+    func runCounted(_ command: FleetCommand) throws(ActionFailure) -> Int {
+        let action = try call.action
+        let payload = p
+        let (n, applied) = world.apply(command, counting: { EmbeddedActionExecutor.count(action, payload, in: $0) ?? 0 }, atMost: p.int("expect"))
+        guard let applied else { throw .impactExceeded(confirmed: p.int("expect") ?? 0, actual: n) }
+        try check(applied)
+        return n
+    }
 
     /// Sets worker `id`'s concurrency to what `next` makes of the current one.
     func scale(_ next: (Int) throws(ActionFailure) -> Int) throws(ActionFailure) -> ActionResult {
@@ -363,8 +369,10 @@ struct EmbeddedCall {
     }
 
     /// Applies a fleet command; the simulator's refusals become action failures.
-    func run(_ command: FleetCommand) throws(ActionFailure) {
-        switch world.apply(command) {
+    func run(_ command: FleetCommand) throws(ActionFailure) { try check(world.apply(command)) }
+
+    private func check(_ result: Result<Void, FleetCommandError>) throws(ActionFailure) {
+        switch result {
         case .success: return
         case .failure(.notFound(let what)): throw .notFound(what)
         case .failure(.invalid(let why)): throw .conflict(why)

@@ -35,11 +35,11 @@ public enum App {
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             cycleWallboard(&state)
-            return state.sync.tick(date)
+            return state.sync.tick(date) + remeasureImpact(&state)
         case .snapshotLoaded(let snapshot):
             if let refused = state.sync.loaded(snapshot, now: state.now) { state.notify(refused, .warning) }
             clampCursor(&state)
-            return []
+            return remeasureImpact(&state)
         case .snapshotFailed(let reason):
             state.sync.loadFailed(now: state.now)
             state.notify("snapshot not refreshed: \(reason)", .error)

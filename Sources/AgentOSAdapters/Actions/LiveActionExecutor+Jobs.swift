@@ -179,6 +179,8 @@ extension LiveActionExecutor {
                 ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map {
                     try $0.get("id")
                 }
+                // More than the operator confirmed: the throw rolls the DELETE back.
+                try c.p.withinConfirmed(ids.count)
                 try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
                 return ActionResult("cleared queue \(q): \(ids.count) pending job(s) deleted", affected: ids.count)
             }
@@ -207,6 +209,7 @@ extension LiveActionExecutor {
                     WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2) RETURNING \(jobColumns)
                     """, [q, c.p.string("error_class")]
                 ).rows.map(LiveActionExecutor.job)
+                try c.p.withinConfirmed(jobs.count)
                 try tx.query(
                     """
                     INSERT INTO job_events (job_id, type, status, message)
@@ -222,6 +225,7 @@ extension LiveActionExecutor {
             let q = try c.string("queue")
             let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
+                try c.p.withinConfirmed(n)
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }
             try c.control(.action(.queuePurgeFailed), q)
