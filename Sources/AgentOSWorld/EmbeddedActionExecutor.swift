@@ -162,6 +162,17 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             for id in ids { try c.run(.restartWorker(id)) }
             return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
         },
+        .workerPing: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            // The worker's process answers (a stopped, offline or restarting one does not: the simulator refuses).
+            try c.run(.pingWorker(id, reply: ""))
+            guard let w = c.world.read({ $0.workers[id]?.info }) else { throw .notFound("worker \(id)") }
+            return ActionResult(
+                "pong from \(w.id) (pid \(w.pid ?? 0) on \(w.hostname), \(w.status.rawValue)): \(w.active) of \(w.concurrency) slots busy, \(w.processed) processed",
+                details: [
+                    "pid": .int(w.pid ?? 0), "hostname": .string(w.hostname), "active": .int(w.active), "status": .string(w.status.rawValue)
+                ])
+        },
         .workerForget: { c throws(ActionFailure) in
             let id = try c.text("id")
             try c.run(.forgetWorker(id))
@@ -220,11 +231,11 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             return ActionResult("manager \(id) runs now")
         },
         .systemMaintenanceOn: { c throws(ActionFailure) in
-            try c.run(.maintenance(true))
+            try c.run(.maintenance(true, message: c.p.string("message"), by: c.call.user))
             return ActionResult("maintenance mode on: banner on every console")
         },
         .systemMaintenanceOff: { c throws(ActionFailure) in
-            try c.run(.maintenance(false))
+            try c.run(.maintenance(false, by: c.call.user))
             return ActionResult("maintenance mode off")
         },
         .systemAlertAck: { c throws(ActionFailure) in

@@ -4,7 +4,7 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
+        case command, target, value, queue, by, reply, message, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
         case errorClass = "error_class"
     }
 
@@ -89,7 +89,10 @@ extension FleetCommand: Codable {
         switch self {
         case .scaleWorker(_, let n): try c.encode(n, forKey: .value)
         case .setQueueRateLimit(_, let n): try c.encodeIfPresent(n, forKey: .value)
-        case .maintenance(let on): try c.encode(on ? 1 : 0, forKey: .value)
+        case .maintenance(let on, let message, let by):
+            try c.encode(on ? 1 : 0, forKey: .value)
+            try c.encodeIfPresent(message, forKey: .message)
+            try c.encodeIfPresent(by, forKey: .by)
         case .setJobPriority(_, let n): try c.encode(n, forKey: .value)
         case .moveJob(_, let to): try c.encode(to, forKey: .queue)
         case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
@@ -149,7 +152,9 @@ extension FleetCommand: Codable {
         case .action(.managerPause): self = .pauseManager(t)
         case .action(.managerResume): self = .resumeManager(t)
         case .action(.managerTrigger): self = .triggerManager(t)
-        case .maintenance: self = .maintenance((value ?? 0) != 0)
+        case .maintenance:
+            self = .maintenance(
+                (value ?? 0) != 0, message: try c.decodeIfPresent(String.self, forKey: .message), by: try c.decodeIfPresent(String.self, forKey: .by))
         case .action(.jobDelete): self = .deleteJob(t)
         case .action(.jobSetPriority):
             guard let value else {

@@ -75,6 +75,21 @@ struct JobActionTests {
         #expect(fx.sim?.read { sim in sim.workers.values.contains { $0.running[id] != nil } } == false, "its worker slot is free")
     }
 
+    @Test func runningJobIsNotDeletedUntilKilled() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let id = try #require(fx.sim?.read { sim in sim.workers.values.flatMap { $0.running.map { ($0.key, $0.value) } }.max { $0.1 < $1.1 }?.0 })
+        let refused = fx.run("job.delete", ["id": .string(id)])
+        #expect(refused.outcome == .failure(.conflict("job \(id) is running: kill it first (job.kill), then delete it")))
+        #expect(try fx.jobStatus(id) == "running", "the row stays with the running job")
+        try fx.expectSuccess(fx.run("job.kill", ["id": .string(id)]))
+        try fx.expectSuccess(fx.run("job.delete", ["id": .string(id)]))
+        try fx.tick()
+        #expect(try fx.jobStatus(id) == nil)
+        #expect(simStatus(fx, id) == nil, "the owner forgot it")
+        #expect(fx.sim?.read { sim in sim.workers.values.contains { $0.running[id] != nil } } == false, "its worker slot is free")
+    }
+
     @Test func retriedJobIsRunAgainByTheOwner() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
