@@ -73,3 +73,59 @@ struct WorldOwnerTests {
         #expect(h.run("worker.ping", ["id": .string("nope@nowhere")]).outcome == .failure(.notFound("worker nope@nowhere")))
     }
 }
+
+@Suite("Embedded: configuration actions reach the key's owner")
+struct WorldConfigActionTests {
+    func entry(_ h: WorldHarness, _ key: String) throws -> ConfigEntry { try #require(h.read { $0.config_[key] }) }
+
+    @Test func autoscaleOffByConfigSetKeepsThePoolsWhileTheQueueGrows() throws {
+        let h = WorldHarness()
+        let set = h.run("config.set", ["key": .string("workers.autoscale"), "value": .string("false")])
+        #expect(set.succeeded, "\(set.message)")
+        #expect(set.result?.message == "workers.autoscale: true → false, version 2")
+        #expect(try entry(h, "workers.autoscale").value == .bool(false) && entry(h, "workers.autoscale").updatedBy == "alice")
+        h.expect("queue.pause", ["queue": .string("video_downloader")])
+        let pools = { h.read { sim in sim.workers.values.filter { $0.info.stage == "video_downloader" }.map(\.info.concurrency) } }
+        let before = pools()
+        let runs = h.read { $0.managers["autoscaler"]?.runs ?? 0 }
+        h.advance(30)
+        #expect(h.read { $0.pendingCount("video_downloader") } > 20, "a backlog that would make the autoscaler grow the pools")
+        #expect(h.read { $0.managers["autoscaler"]?.runs ?? 0 } > runs, "the autoscaler ran")
+        #expect(pools() == before, "and changed no pool")
+        #expect(
+            h.run("config.set", ["key": .string("workers.autoscale"), "value": .string("false")]).outcome
+                == .failure(.conflict("workers.autoscale is already false")))
+        #expect(
+            h.run("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("11")]).outcome
+                == .failure(.invalid(field: "value", "pipeline.max_attempts: 11 is above the maximum 10")))
+    }
+
+    @Test func cleanupScheduleByConfigSetIsTheManagersSchedule() throws {
+        let h = WorldHarness()
+        h.expect("config.set", ["key": .string("cleanup.schedule"), "value": .string("*/2 * * * *")])
+        let cleanup = try #require(h.read { $0.managers["cleanup"] })
+        #expect(cleanup.schedule == "*/2 * * * *")
+        let next = try #require(cleanup.nextRunAt)
+        #expect(Int(next.timeIntervalSince1970) % 120 == 0, "the cleanup manager runs on the new minutes: \(next)")
+        #expect(
+            h.run("config.set", ["key": .string("cleanup.schedule"), "value": .string("every day")]).outcome
+                == .failure(.invalid(field: "value", "cleanup.schedule: 'every day' is not a 5-field cron expression")))
+    }
+
+    @Test func resetGivesNewJobsTheDefaultAndReloadReappliesEveryEntry() throws {
+        let h = WorldHarness()
+        h.expect("config.set", ["key": .string("pipeline.max_attempts"), "value": .string("7")])
+        h.advance(2)
+        let newest = { h.read { sim in sim.jobs.values.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }?.maxAttempts } }
+        #expect(newest() == 7, "new jobs get the attempts set")
+        let reset = h.run("config.reset", ["key": .string("pipeline.max_attempts")])
+        #expect(reset.result?.message == "pipeline.max_attempts: 7 → 3 (default), version 3")
+        h.advance(2)
+        #expect(newest() == 3)
+        #expect(
+            h.run("config.reset", ["key": .string("pipeline.max_attempts")]).outcome
+                == .failure(.conflict("pipeline.max_attempts already has its default value 3")))
+        let reload = h.run("config.reload")
+        #expect(reload.succeeded && reload.result?.affected == h.read { $0.config_.count })
+    }
+}
