@@ -319,6 +319,12 @@ public struct EmbeddedActionExecutor: ActionExecutor {
                 target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration",
                 affected: entries.count)
         },
+        .logsBookmark: { c throws(ActionFailure) in
+            let line = try c.number("id")
+            try c.run(.bookmarkLog(line, note: try c.text("note"), by: c.call.user))
+            let id = c.world.read { $0.logBookmarks.last?.id ?? 0 }
+            return ActionResult("bookmark #\(id) on log line \(line)", details: ["id": .int(id)])
+        },
         .analyticsResetCounters: { c throws(ActionFailure) in
             let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
             try c.run(.resetCounters)

@@ -50,6 +50,8 @@ public enum FleetCommand: Sendable, Equatable {
     case unmuteLogSource(String)
     /// logs.ack_errors: the error and critical lines so far (of one source, or all) leave the error figures.
     case ackErrors(source: String?)
+    /// logs.bookmark: the log store keeps a note on line `id` (embedded: the simulator is the store).
+    case bookmarkLog(Int, note: String, by: String)
     /// logs.alert_rule_add / remove (the rule's id is its row's).
     case addLogAlertRule(LogAlertRule)
     case removeLogAlertRule(Int)
@@ -113,6 +115,8 @@ public struct FleetSimulator: Sendable {
     /// Sources whose lines are dropped (logs.mute_source).
     public internal(set) var mutedSources: Set<String> = []
     public internal(set) var logAlertRules: [Int: LogAlertRule] = [:]
+    /// logs.bookmark's notes on lines, oldest first.
+    public internal(set) var logBookmarks: [LogBookmark] = []
     /// Rule → its last matching line; rule → its open alert.
     var ruleMatches: [Int: (at: Date, line: String)] = [:]
     var ruleAlerts: [Int: Int] = [:]
@@ -1013,6 +1017,7 @@ public struct FleetSimulator: Sendable {
             case .setTaskTimeLimit(let id, let task, let soft, let hard): events.append(try setTimeLimit(id, task: task, soft: soft, hard: hard))
             case .setLogLevel, .muteLogSource, .unmuteLogSource, .ackErrors, .addLogAlertRule, .removeLogAlertRule:
                 try changeLogging(command, &events)
+            case .bookmarkLog(let line, let note, let by): try bookmark(line, note: note, by: by)
             case .silenceAlert(let id, let until):
                 guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
                 guard alerts[i].status == .active || alerts[i].status == .acked else {

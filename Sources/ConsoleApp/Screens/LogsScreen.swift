@@ -28,30 +28,67 @@ public struct LogsScreen: Screen {
     }
 
     public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        // A bookmarked line is marked before its message; its notes are searchable.
+        let notes = Dictionary(grouping: s.logs.bookmarks, by: \.logID).mapValues { $0.map(\.note).joined(separator: " ") }
+        let mark = state.unicode ? "◆ " : "* "
         return Screens.ListSource(s.logs.recent, id: { String($0.id) }) { l in
             ListItem(
-                id: String(l.id), row: TableRow([Fmt.clock(l.ts), l.level.rawValue, l.source, l.message], style: Self.style(l.level)),
+                id: String(l.id),
+                row: TableRow(
+                    [Fmt.clock(l.ts), l.level.rawValue, l.source, (notes[l.id] == nil ? "" : mark) + l.message], style: Self.style(l.level)),
                 sort: [
                     .number(l.ts.timeIntervalSince1970), .number(Double(LogLevel.allCases.firstIndex(of: l.level)!)), .text(l.source),
                     .text(l.message)
                 ],
-                search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "")")
+                search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "") \(notes[l.id] ?? "")")
         }
     }
 
     public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {
         let follow = state[local: Local.self].follow
         x += b.put(follow ? "  following" : "  paused (f to follow)", x: x, y: line.y, follow ? Style(.ok) : Style(.warning))
+        let bookmarks = state.snapshot?.logs.bookmarks.count ?? 0
+        if bookmarks > 0 {
+            let jump = state.keyMap.keys(for: .nextBookmark).first.map { ", \(KeyMap.describe($0)) jumps" } ?? ""
+            x += b.put("  \(bookmarks) bookmark\(bookmarks == 1 ? "" : "s")\(jump)", x: x, y: line.y, Style(.accent))
+        }
     }
 
     /// A wallboard shows the newest lines.
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) { App.wallboardTable(state, &b, body, fromEnd: true) }
 
     public func run(_ command: Command, _ state: inout AppState) -> [Effect]? {
+        if command == .nextBookmark {
+            jumpToNextBookmark(&state)
+            return []
+        }
         guard command == .follow else { return nil }
         state[local: Local.self].follow.toggle()
         if state[local: Local.self].follow { App.move(&state, Int.max / 2, App.visibleRows(state)) }
         return []
+    }
+
+    /// Moves to the next bookmarked line shown (after the selection, wrapping) and names its bookmark.
+    func jumpToNextBookmark(_ state: inout AppState) {
+        let bookmarks = state.snapshot?.logs.bookmarks ?? []
+        guard !bookmarks.isEmpty else {
+            state.notify("no bookmarks: logs.bookmark (B) bookmarks the selected line")
+            return
+        }
+        let byLine = Dictionary(grouping: bookmarks, by: \.logID)
+        let list = Screens.listing(state)
+        let from = state.current.cursor.selected
+        guard
+            let target = (1...max(1, list.count)).lazy.map({ (from + $0) % max(1, list.count) })
+                .first(where: { i in i < list.count && Int(list.id(i)).map { byLine[$0] != nil } == true }),
+            let line = Int(list.id(target)), let newest = byLine[line]?.last
+        else {
+            state.notify("no bookmarked line is shown (\(bookmarks.count) bookmarks: their lines are filtered out or older than the lines kept)")
+            return
+        }
+        App.move(&state, target - from, App.visibleRows(state))
+        state[local: Local.self].follow = false
+        state.notify("bookmark #\(newest.id) on line \(line) by \(newest.by): \(TextSanitizer.clean(newest.note))")
     }
 
     public func cursorMoved(_ state: inout AppState, delta: Int, count: Int) {
@@ -83,8 +120,15 @@ public struct LogsScreen: Screen {
         var lines = [
             App.field("time", ISOTime.format(line.ts)), App.field("level", line.level.rawValue, LogsScreen.style(line.level).bold()),
             App.field("source", line.source), App.field("job", line.jobID ?? "-"), App.field("worker", line.workerID ?? "-"), ("", .plain),
-            (line.message, LogsScreen.style(line.level)), ("", .plain), ("Context (same source)", Style(.title, [.bold]))
+            (line.message, LogsScreen.style(line.level)), ("", .plain)
         ]
+        let marks = s.logs.bookmarks.filter { $0.logID == id }
+        if !marks.isEmpty {
+            lines.append(("Bookmarks", Style(.title, [.bold])))
+            for m in marks { lines.append(("#\(m.id) \(Fmt.clock(m.ts)) \(m.by): \(m.note)", Style(.accent))) }
+            lines.append(("", .plain))
+        }
+        lines.append(("Context (same source)", Style(.title, [.bold])))
         let context = all[max(0, i - 40)..<min(all.count, i + 40)].filter { $0.source == line.source }
         let around = context.firstIndex { $0.id == id } ?? 0
         for l in context[max(context.startIndex, around - 5)..<min(context.endIndex, around + 6)] {
