@@ -18,6 +18,7 @@ public enum App {
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         var effects = consoleUpdate(&state, msg)
         for screen in ScreenRegistry.all { effects += screen.receive(msg, &state) }
+        rememberDetail(&state)
         return effects
     }
 

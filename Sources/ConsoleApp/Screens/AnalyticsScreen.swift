@@ -103,13 +103,19 @@ public struct AnalyticsScreen: Screen {
         b.put(
             "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
             Style(.title, [.bold]), maxWidth: body.width - 2)
-        Chart.area(series.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
+        let counts = series.map { Double($0.completed) }
+        App.axisChart(
+            counts, from: 0, to: max(1, counts.max() ?? 0), unit: "", style: Style(.chart1), &b,
+            Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
         let done = series.reduce(0) { $0 + $1.completed }
         let failed = series.reduce(0) { $0 + $1.failed }
         let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
         b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
-        Chart.area(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
-            .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
+        // The axis starts at the multiple of 10 under the worst minute: 96–99 % is not a solid block.
+        let rates = series.map { ($0.successRate ?? 1) * 100 }
+        let floor = max(0, (((rates.min() ?? 100) - 1) / 10).rounded(.down) * 10)
+        App.axisChart(
+            rates, from: floor, to: 100, unit: "%", style: Style(.chart2), &b,
+            Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
     }
 }

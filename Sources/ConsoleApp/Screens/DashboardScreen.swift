@@ -90,7 +90,7 @@ public struct DashboardScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         guard let id = Int(id) else { return nil }
-        guard let a = s.alerts.first(where: { $0.id == id }) else { return ("Alert", [("gone", Style(.muted))]) }
+        guard let a = s.alerts.first(where: { $0.id == id }) else { return nil }
         return (
             "Alert #\(id)",
             [
@@ -193,7 +193,6 @@ public struct DashboardScreen: Screen {
         let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
         let up = s.workers.filter { $0.status.isUp }.count
         let failed = s.jobs.count(.failed)
-        let activeAlerts = s.alerts.filter { $0.status == .active }.count
         let rate = s.analytics.successRate
         let tiles: [(label: String, value: String, style: Style)] = [
             ("QUEUED", App.short(s.jobs.count(.queued)), Style(.accent, [.bold])),
@@ -206,25 +205,23 @@ public struct DashboardScreen: Screen {
             ),
             ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]))
         ]
-        // Figures on top, the throughput trend and the alerts under them where there is room.
-        let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
-        let parts = Layout.vertical([.length(tilesHeight), .fill(1)]).split(body)
-        let (top, rest) = (parts[0], parts[1])
+        // Alerts are always shown (a room must see them), at the bottom; the figures take the rest,
+        // with the throughput trend under them where there is room.
+        let groups = App.alertGroups(s.alerts)
+        let alertRows = groups.isEmpty ? 0 : 1 + min(groups.count, max(1, body.height / 4))
+        let split = Layout.vertical([.fill(1), .length(alertRows)]).split(body)
+        let (upper, alerts) = (split[0], split[1])
+        App.renderAlerts(groups, now: state.now, &b, alerts)
+        let tilesHeight = upper.height >= 24 ? upper.height * 3 / 5 : upper.height
+        let parts = Layout.vertical([.length(tilesHeight), .fill(1)]).split(upper)
+        let (top, chart) = (parts[0], parts[1])
         App.bigTiles(tiles, &b, top)
-        guard rest.height >= 3 else { return }
-        let lower = Layout.vertical([.length(activeAlerts > 0 ? rest.height / 2 : rest.height), .fill(1)]).split(rest)
-        let (chart, alerts) = (lower[0], lower[1])
+        guard chart.height >= 3 else { return }
+        let series = s.analytics.throughput.map { Double($0.completed) }
         b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
-        Chart.area(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
-        var y = alerts.y
-        for alert in s.alerts where alert.status == .active && y < alerts.maxY {
-            b.put(
-                "\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)",
-                in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
-                DashboardScreen.severityStyle(alert.severity).bold())
-            y += 1
-        }
+        App.axisChart(
+            series, from: 0, to: max(1, series.max() ?? 0), unit: "", style: Style(.chart1), &b,
+            Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 2))
     }
 
     static func severityStyle(_ s: AlertSeverity) -> Style {

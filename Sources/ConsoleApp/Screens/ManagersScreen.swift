@@ -51,7 +51,7 @@ public struct ManagersScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
-        guard let m = s.managers.first(where: { $0.id == id }) else { return ("Manager \(id)", [("gone", Style(.muted))]) }
+        guard let m = s.managers.first(where: { $0.id == id }) else { return nil }
         return (
             "Manager \(id)",
             [
