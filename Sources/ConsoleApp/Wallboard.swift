@@ -223,7 +223,7 @@ extension App {
         let gutter = max(DisplayWidth.of(label(top)), DisplayWidth.of(label(floor))) + 1
         b.put(label(top), x: area.x, y: area.y, Style(.muted))
         if area.height > 1 { b.put(label(floor), x: area.x, y: area.maxY - 1, Style(.muted)) }
-        Chart.area(values, maximum: top, minimum: floor, style: style)
+        Chart.area(values, maximum: top, minimum: floor, style: style).fittingAll()
             .render(into: &b, rect: Rect(x: area.x + gutter, y: area.y, width: area.width - gutter, height: area.height))
     }
 

@@ -282,7 +282,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         let minutes = try db.query(
             """
             SELECT minute, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed FROM stats_minutely
-            WHERE minute > now() - interval '60 minutes' GROUP BY minute ORDER BY minute
+            WHERE minute > now() - interval '\(Analytics.throughputHistoryMinutes) minutes' GROUP BY minute ORDER BY minute
             """
         ).rows.map { Analytics.Minute(minute: try $0.get("minute"), completed: try $0.get("completed"), failed: try $0.get("failed")) }
         let latency = try db.query(

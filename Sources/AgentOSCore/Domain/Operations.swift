@@ -350,10 +350,35 @@ public struct Analytics: Codable, Sendable, Equatable {
         errorClasses = try c.opt(.errorClasses, [])
     }
 
-    /// Success rate over the whole window (nil when nothing finished).
-    public var successRate: Double? {
-        let done = throughput.reduce(0) { $0 + $1.completed }
-        let failed = throughput.reduce(0) { $0 + $1.failed }
+    /// Minutes of throughput a snapshot carries: the longest window the Analytics view offers. The
+    /// latency and error figures cover `windowMinutes`.
+    public static let throughputHistoryMinutes = 360
+
+    /// Success rate over the complete minutes of the last `window` minutes (nil when nothing
+    /// finished): the Dashboard, the wallboard and the Analytics view give the same figure.
+    public func successRate(last window: Int, now: Date) -> Double? {
+        let minutes = completeMinutes(last: window, now: now)
+        let done = minutes.reduce(0) { $0 + $1.completed }
+        let failed = minutes.reduce(0) { $0 + $1.failed }
         return done + failed == 0 ? nil : Double(done) / Double(done + failed)
+    }
+
+    /// One entry per complete minute of the last `window` minutes before `now`, zeros where nothing
+    /// finished, from the first minute with data on. The minute in progress is left out: a third of a
+    /// minute's completions is not a rate.
+    public func completeMinutes(last window: Int, now: Date) -> [Minute] {
+        let current = (now.timeIntervalSince1970 / 60).rounded(.down) * 60
+        let byMinute = Dictionary(throughput.map { ($0.minute.timeIntervalSince1970, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let first = byMinute.keys.filter({ $0 < current }).min() else { return [] }
+        let start = max(first, current - Double(window) * 60)
+        return stride(from: start, to: current, by: 60).map {
+            byMinute[$0] ?? Minute(minute: Date(timeIntervalSince1970: $0), completed: 0, failed: 0)
+        }
+    }
+
+    /// Completions per minute over the complete minutes of the last `window` minutes (0 with none).
+    public func perMinute(last window: Int, now: Date) -> Double {
+        let minutes = completeMinutes(last: window, now: now)
+        return minutes.isEmpty ? 0 : Double(minutes.reduce(0) { $0 + $1.completed }) / Double(minutes.count)
     }
 }

@@ -125,13 +125,13 @@ public struct DashboardScreen: Screen {
         }
         y += 1
         x = body.x + 1
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
+        let success = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let busy = s.workers.reduce(0) { $0 + $1.active }
         let slots = s.workers.reduce(0) { $0 + $1.concurrency }
         x += b.put("Flow   ", x: x, y: y, Style(.title, [.bold]))
-        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(s.analytics.successRate))  ", x: x, y: y, Style(.text))
+        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(success))  ", x: x, y: y, Style(.text))
         x += b.put("workers \(up)/\(s.workers.count) up", x: x, y: y, up == s.workers.count ? Style(.ok) : Style(.danger, [.bold]))
         x += b.put("  busy \(busy)/\(slots)", x: x, y: y, Style(.text))
         if s.system.maintenance.enabled {
@@ -149,7 +149,11 @@ public struct DashboardScreen: Screen {
         b.put("FAIL", in: Rect(x: body.x + 4 + nameW + numW + 4, y: y - 1, width: 5, height: 1), Style(.header, [.bold]), align: .right)
         let sparkX = body.x + 6 + nameW + numW + 9
         b.put("TREND", x: sparkX, y: y - 1, Style(.header, [.bold]))
-        for (i, q) in s.queues.enumerated() where y < body.maxY {
+        // The queues stop above the alerts; those that do not fit are counted, not drawn over.
+        let alerts = tableRect(state, body: body)
+        let queuesEnd = alerts.height > 1 ? alerts.y - 1 : body.maxY
+        let fitting = s.queues.count > queuesEnd - y ? max(0, queuesEnd - y - 1) : s.queues.count
+        for (i, q) in s.queues.prefix(fitting).enumerated() {
             let style = q.paused ? Style(.warning) : q.pending > 100 ? Style(.danger, [.bold]) : Style(.text)
             b.put(q.name + (q.paused ? " ⏸" : ""), in: Rect(x: body.x + 2, y: y, width: nameW, height: 1), style)
             b.put(Fmt.count(q.pending), in: Rect(x: body.x + 2 + nameW, y: y, width: numW, height: 1), style, align: .right)
@@ -162,10 +166,12 @@ public struct DashboardScreen: Screen {
                 .render(into: &b, rect: Rect(x: sparkX, y: y, width: max(0, min(60, body.maxX - sparkX - 1)), height: 1))
             y += 1
         }
-        let rect = tableRect(state, body: body)
-        if rect.height > 1 {
-            b.put("Alerts", x: body.x + 1, y: rect.y - 1, Style(.title, [.bold]))
-            App.renderTable(state, &b, rect)
+        if fitting < s.queues.count, y < queuesEnd {
+            b.put("+\(s.queues.count - fitting) more queues (2 ] lists them all)", x: body.x + 2, y: y, Style(.muted), maxWidth: body.width - 3)
+        }
+        if alerts.height > 1 {
+            b.put("Alerts", x: body.x + 1, y: alerts.y - 1, Style(.title, [.bold]))
+            App.renderTable(state, &b, alerts)
         }
     }
 
@@ -189,11 +195,10 @@ public struct DashboardScreen: Screen {
 
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let failed = s.jobs.count(.failed)
-        let rate = s.analytics.successRate
+        let rate = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let tiles: [(label: String, value: String, style: Style)] = [
             ("QUEUED", App.short(s.jobs.count(.queued)), Style(.accent, [.bold])),
             ("RUNNING", App.short(s.jobs.count(.running)), Style(.ok, [.bold])),
@@ -217,7 +222,7 @@ public struct DashboardScreen: Screen {
         let (top, chart) = (parts[0], parts[1])
         App.bigTiles(tiles, &b, top)
         guard chart.height >= 3 else { return }
-        let series = s.analytics.throughput.map { Double($0.completed) }
+        let series = s.analytics.completeMinutes(last: 60, now: state.now).map { Double($0.completed) }
         b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
         App.axisChart(
             series, from: 0, to: max(1, series.max() ?? 0), unit: "", style: Style(.chart1), &b,

@@ -24,6 +24,28 @@ public struct Chart: Widget {
     public var stretch: Bool
     /// Cells of a column above its bar are written blank (in `style`) instead of left as they were.
     public var blankAbove: Bool
+    /// More values than columns: each column shows the mean of its share, so the whole series is
+    /// drawn (a 6-hour window shows 6 hours); otherwise the last values that fit.
+    public var fitsAll = false
+
+    /// The same chart with `fitsAll`.
+    public func fittingAll() -> Chart {
+        var c = self
+        c.fitsAll = true
+        return c
+    }
+
+    /// `values` in at most `columns` columns, each the mean of an equal share (the last shares take
+    /// the remainder, so the newest values are never dropped).
+    public static func fitted(_ values: [Double], columns: Int) -> [Double] {
+        guard columns > 0, values.count > columns else { return values }
+        return (0..<columns).map { c in
+            let lo = c * values.count / columns
+            let hi = (c + 1) * values.count / columns
+            let share = values[lo..<hi].filter(\.isFinite)
+            return share.isEmpty ? 0 : share.reduce(0, +) / Double(share.count)
+        }
+    }
 
     public init(
         _ values: [Double], maximum: Double? = nil, minimum: Double = 0, style: Style = Style(.chart1), height: Int? = nil,
@@ -52,7 +74,7 @@ public struct Chart: Widget {
     public func render(into buffer: inout CellBuffer, rect: Rect) {
         let rows = min(height ?? rect.height, rect.height)
         guard rect.width > 0, rows > 0 else { return }
-        let shown = Array(values.suffix(rect.width))
+        let shown = fitsAll ? Self.fitted(values, columns: rect.width) : Array(values.suffix(rect.width))
         guard !shown.isEmpty else { return }
         let per = stretch ? max(1, rect.width / shown.count) : 1
         let top = max(maximum ?? (shown.filter(\.isFinite).max() ?? 0), minimum + 1e-9)
