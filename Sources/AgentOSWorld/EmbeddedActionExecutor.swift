@@ -159,6 +159,17 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             for id in ids { try c.run(.restartWorker(id)) }
             return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
         },
+        .workerPing: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            // The worker's process answers (a stopped, offline or restarting one does not: the simulator refuses).
+            try c.run(.pingWorker(id, reply: ""))
+            guard let w = c.world.read({ $0.workers[id]?.info }) else { throw .notFound("worker \(id)") }
+            return ActionResult(
+                "pong from \(w.id) (pid \(w.pid ?? 0) on \(w.hostname), \(w.status.rawValue)): \(w.active) of \(w.concurrency) slots busy, \(w.processed) processed",
+                details: [
+                    "pid": .int(w.pid ?? 0), "hostname": .string(w.hostname), "active": .int(w.active), "status": .string(w.status.rawValue)
+                ])
+        },
         .workerForget: { c throws(ActionFailure) in
             let id = try c.text("id")
             try c.run(.forgetWorker(id))
@@ -217,11 +228,11 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             return ActionResult("manager \(id) runs now")
         },
         .systemMaintenanceOn: { c throws(ActionFailure) in
-            try c.run(.maintenance(true))
+            try c.run(.maintenance(true, message: c.p.string("message"), by: c.call.user))
             return ActionResult("maintenance mode on: banner on every console")
         },
         .systemMaintenanceOff: { c throws(ActionFailure) in
-            try c.run(.maintenance(false))
+            try c.run(.maintenance(false, by: c.call.user))
             return ActionResult("maintenance mode off")
         },
         .systemAlertAck: { c throws(ActionFailure) in
@@ -277,6 +288,39 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             let id = try c.number("id")
             try c.run(.removeLogAlertRule(id))
             return ActionResult("alert rule #\(id) removed")
+        },
+        .configSet: { c throws(ActionFailure) in
+            let key = try c.text("key")
+            let entry = try c.configEntry(key)
+            let text = try c.text("value")
+            let new: ConfigValue
+            do throws(ConfigProblem) { new = try ConfigCheck.parse(text, entry.type, ConfigCheck.Rules(entry.constraints)) } catch {
+                throw .invalid(field: "value", "\(key): \(error.why)")
+            }
+            return try c.changeConfig(entry, to: new, note: "")
+        },
+        .configReset: { c throws(ActionFailure) in
+            let key = try c.text("key")
+            let entry = try c.configEntry(key)
+            guard entry.value != entry.defaultValue else {
+                throw .conflict("\(key) already has its default value \(ConfigCheck.show(entry.defaultValue))")
+            }
+            return try c.changeConfig(entry, to: entry.defaultValue, note: " (default)")
+        },
+        .configReload: { c throws(ActionFailure) in
+            // The simulator is the store: every service takes its keys' entries again.
+            let target = c.p.string("service") ?? "all"
+            let entries = c.world.read { $0.config_.values.sorted { $0.key < $1.key } }
+            for entry in entries { try c.run(.setConfig(entry)) }
+            return ActionResult(
+                target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration",
+                affected: entries.count)
+        },
+        .logsBookmark: { c throws(ActionFailure) in
+            let line = try c.number("id")
+            try c.run(.bookmarkLog(line, note: try c.text("note"), by: c.call.user))
+            let id = c.world.read { $0.logBookmarks.last?.id ?? 0 }
+            return ActionResult("bookmark #\(id) on log line \(line)", details: ["id": .int(id)])
         },
         .analyticsResetCounters: { c throws(ActionFailure) in
             let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
@@ -366,6 +410,29 @@ struct EmbeddedCall {
         let n = try next(current)
         try run(.scaleWorker(id, n))
         return ActionResult("worker \(id): concurrency \(current) → \(n)")
+    }
+
+    func configEntry(_ key: String) throws(ActionFailure) -> ConfigEntry {
+        guard let entry = world.read({ $0.config_[key] }) else { throw .notFound("config key \(key)") }
+        return entry
+    }
+
+    /// The entry's next version with `new`, handed to the key's owner (the simulator is the store).
+    func changeConfig(_ entry: ConfigEntry, to new: ConfigValue, note: String) throws(ActionFailure) -> ActionResult {
+        guard !entry.locked else { throw .conflict("config key \(entry.key) is locked (config.lock)") }
+        let current = (try? ConfigCheck.coerce(entry.value, entry.type, ConfigCheck.Rules(entry.constraints))) ?? entry.value
+        guard current != new else { throw .conflict("\(entry.key) is already \(ConfigCheck.show(new))") }
+        var changed = entry
+        changed.value = new
+        changed.version += 1
+        changed.updatedAt = world.read(\.now)
+        changed.updatedBy = call.user
+        try run(.setConfig(changed))
+        let was = ConfigCheck.show(entry.value)
+        let now = ConfigCheck.show(new)
+        return ActionResult(
+            "\(entry.key): \(was) → \(now)\(note), version \(changed.version)",
+            details: ["old": .string(was), "new": .string(now), "version": .int(changed.version)])
     }
 
     /// Applies a fleet command; the simulator's refusals become action failures.

@@ -72,7 +72,9 @@ extension FleetSimulator {
             jobs: JobsSummary(total: total, byStatus: byStatus, byStage: byStage, recent: recent, failed: failed),
             workers: workerList,
             managers: managers.values.sorted { $0.id < $1.id },
-            logs: LogsSummary(recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource),
+            logs: LogsSummary(
+                recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource,
+                bookmarks: Array(logBookmarks.suffix(Snapshot.recentBookmarkLimit))),
             config: config_.values.sorted { $0.key < $1.key },
             analytics: Analytics(windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors),
             alerts: alerts)

@@ -226,7 +226,7 @@ public enum App {
                 state.screens[list: pane] = ListState()
                 clampCursor(&state)
             }
-        case .follow, .window:
+        case .follow, .nextBookmark, .window:
             break // the screens that have them
         case .reload:
             return state.sync.reload()

@@ -163,6 +163,17 @@ struct DataActionTests {
         #expect(fx.run("logs.bookmark", ["id": .int(99_999_999), "note": .string("x")]).outcome.isNotFound)
     }
 
+    @Test func bookmarkIsListedInTheSnapshotWithItsLine() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let line = try insertLog(fx, level: "warning", source: "x", message: "look here")
+        try fx.expectSuccess(fx.run("logs.bookmark", ["id": .int(line), "note": .string("incident start")]))
+        let s = try fx.dataManager.rebuild()
+        let mark = try #require(s.logs.bookmarks.last)
+        #expect(mark.logID == line && mark.note == "incident start" && mark.by == "tester")
+        #expect(s.logs.recent.contains { $0.id == line }, "its line is among the lines the Logs view shows (and jumps to)")
+    }
+
     @Test func setResetRollbackAreVersionedAndChecked() async throws {
         let fx = try ActionFixture()
         defer { fx.close() }

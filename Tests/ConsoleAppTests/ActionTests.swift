@@ -366,10 +366,9 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(op.dispatched.isEmpty && op.lastNotice.contains("denied: role operator lacks QUEUE_CLEAR"))
 
         // Embedded: live-only actions are greyed before trying.
-        let e = ActionHarness(view: .workers)
-        _ = try #require(e.select { _ in true })
-        e.press(.char("i"))
-        #expect(e.dispatched.isEmpty && e.lastNotice.contains("worker.ping needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
+        let e = ActionHarness(view: .analytics)
+        e.press(.char("r"))
+        #expect(e.dispatched.isEmpty && e.lastNotice.contains("analytics.report needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
 
         // An open breaker greys the actions of its service.
         let b = ActionHarness(view: .jobs)

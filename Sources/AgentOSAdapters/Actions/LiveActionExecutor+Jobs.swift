@@ -106,8 +106,10 @@ extension LiveActionExecutor {
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
-                guard let row = try tx.query("DELETE FROM jobs WHERE id = $1::uuid RETURNING \(jobColumns)", [id]).rows.first else {
-                    throw ActionFailure.notFound("job \(id)")
+                // A running job is ended first (job.kill): deleting its row would leave it running, unseen.
+                guard let row = try tx.query("DELETE FROM jobs WHERE id = $1::uuid AND status <> 'running' RETURNING \(jobColumns)", [id]).rows.first
+                else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "kill it first (job.kill), then delete it")
                 }
                 job = try LiveActionExecutor.job(row)
                 return ActionResult("deleted job \(id) with its events")

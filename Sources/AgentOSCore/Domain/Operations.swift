@@ -47,15 +47,18 @@ public struct LogsSummary: Codable, Sendable, Equatable {
     public var recent: [LogLine]
     public var byLevel: [String: Int]
     public var bySource: [String: Int]
+    /// logs.bookmark's bookmarks, newest last (at most `Snapshot.recentBookmarkLimit`).
+    public var bookmarks: [LogBookmark]
 
-    public init(recent: [LogLine] = [], byLevel: [String: Int] = [:], bySource: [String: Int] = [:]) {
+    public init(recent: [LogLine] = [], byLevel: [String: Int] = [:], bySource: [String: Int] = [:], bookmarks: [LogBookmark] = []) {
         self.recent = recent
         self.byLevel = byLevel
         self.bySource = bySource
+        self.bookmarks = bookmarks
     }
 
     enum CodingKeys: String, CodingKey {
-        case recent
+        case recent, bookmarks
         case byLevel = "by_level"
         case bySource = "by_source"
     }
@@ -65,6 +68,40 @@ public struct LogsSummary: Codable, Sendable, Equatable {
         recent = try c.opt(.recent, [])
         byLevel = try c.opt(.byLevel, [:])
         bySource = try c.opt(.bySource, [:])
+        bookmarks = try c.opt(.bookmarks, [])
+    }
+
+    /// Without bookmarks the key is left out (snapshots of consoles that predate them stay the same).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(recent, forKey: .recent)
+        try c.encode(byLevel, forKey: .byLevel)
+        try c.encode(bySource, forKey: .bySource)
+        if !bookmarks.isEmpty { try c.encode(bookmarks, forKey: .bookmarks) }
+    }
+}
+
+/// A bookmarked log line (logs.bookmark): listed on the Logs view, which jumps to its line.
+public struct LogBookmark: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int
+    public var logID: Int
+    public var note: String
+    public var by: String
+    public var ts: Date
+
+    public init(id: Int, logID: Int, note: String, by: String, ts: Date) {
+        self.id = id
+        self.logID = logID
+        self.note = note
+        self.by = by
+        self.ts = ts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, note
+        case logID = "log_id"
+        case by = "created_by"
+        case ts = "created_at"
     }
 }
 

@@ -53,14 +53,19 @@ public struct LogsScreen: Screen {
     }
 
     public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        // A bookmarked line is marked before its message; its notes are searchable.
+        let notes = Dictionary(grouping: s.logs.bookmarks, by: \.logID).mapValues { $0.map(\.note).joined(separator: " ") }
+        let mark = state.unicode ? "◆ " : "* "
         return Screens.ListSource(lines(s, state), id: { String($0.id) }) { l in
             ListItem(
-                id: String(l.id), row: TableRow([Fmt.clock(l.ts), l.level.rawValue, l.source, l.message], style: Self.style(l.level)),
+                id: String(l.id),
+                row: TableRow(
+                    [Fmt.clock(l.ts), l.level.rawValue, l.source, (notes[l.id] == nil ? "" : mark) + l.message], style: Self.style(l.level)),
                 sort: [
                     .number(l.ts.timeIntervalSince1970), .number(Double(LogLevel.allCases.firstIndex(of: l.level)!)), .text(l.source),
                     .text(l.message)
                 ],
-                search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "")")
+                search: "\(l.level.rawValue) \(l.source) \(l.message) \(l.jobID ?? "") \(notes[l.id] ?? "")")
         }
     }
 
@@ -68,12 +73,21 @@ public struct LogsScreen: Screen {
         let follow = state[local: Local.self].follow
         x += b.put(follow ? "  following" : "  paused (f to follow)", x: x, y: line.y, follow ? Style(.ok) : Style(.warning))
         if let arrived = Self.arrivedSincePause(state) { x += b.put("  \(arrived)", x: x, y: line.y, Style(.accent, [.bold])) }
+        let bookmarks = state.snapshot?.logs.bookmarks.count ?? 0
+        if bookmarks > 0 {
+            let jump = state.keyMap.keys(for: .nextBookmark).first.map { ", \(KeyMap.describe($0)) jumps" } ?? ""
+            x += b.put("  \(bookmarks) bookmark\(bookmarks == 1 ? "" : "s")\(jump)", x: x, y: line.y, Style(.accent))
+        }
     }
 
     /// A wallboard shows the newest lines.
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) { App.wallboardTable(state, &b, body, fromEnd: true) }
 
     public func run(_ command: Command, _ state: inout AppState) -> [Effect]? {
+        if command == .nextBookmark {
+            jumpToNextBookmark(&state)
+            return []
+        }
         guard command == .follow else { return nil }
         if state[local: Local.self].follow {
             Self.pause(&state)
@@ -82,6 +96,30 @@ public struct LogsScreen: Screen {
             App.move(&state, Int.max / 2, App.visibleRows(state))
         }
         return []
+    }
+
+    /// Moves to the next bookmarked line shown (after the selection, wrapping), pauses there and
+    /// names its bookmark.
+    func jumpToNextBookmark(_ state: inout AppState) {
+        let bookmarks = state.snapshot?.logs.bookmarks ?? []
+        guard !bookmarks.isEmpty else {
+            state.notify("no bookmarks: logs.bookmark (B) bookmarks the selected line")
+            return
+        }
+        let byLine = Dictionary(grouping: bookmarks, by: \.logID)
+        let list = Screens.listing(state)
+        let from = state.current.cursor.selected
+        guard
+            let target = (1...max(1, list.count)).lazy.map({ (from + $0) % max(1, list.count) })
+                .first(where: { i in i < list.count && Int(list.id(i)).map { byLine[$0] != nil } == true }),
+            let line = Int(list.id(target)), let newest = byLine[line]?.last
+        else {
+            state.notify("no bookmarked line is shown (\(bookmarks.count) bookmarks: their lines are filtered out or older than the lines kept)")
+            return
+        }
+        Self.pause(&state)
+        App.move(&state, target - from, App.visibleRows(state))
+        state.notify("bookmark #\(newest.id) on line \(line) by \(newest.by): \(TextSanitizer.clean(newest.note))")
     }
 
     /// Paused before the first snapshot came: the first one is held.
@@ -129,8 +167,15 @@ public struct LogsScreen: Screen {
         var lines = [
             App.field("time", ISOTime.format(line.ts)), App.field("level", line.level.rawValue, LogsScreen.style(line.level).bold()),
             App.field("source", line.source), App.field("job", line.jobID ?? "-"), App.field("worker", line.workerID ?? "-"), ("", .plain),
-            (line.message, LogsScreen.style(line.level)), ("", .plain), ("Context (same source)", Style(.title, [.bold]))
+            (line.message, LogsScreen.style(line.level)), ("", .plain)
         ]
+        let marks = s.logs.bookmarks.filter { $0.logID == id }
+        if !marks.isEmpty {
+            lines.append(("Bookmarks", Style(.title, [.bold])))
+            for m in marks { lines.append(("#\(m.id) \(Fmt.clock(m.ts)) \(m.by): \(m.note)", Style(.accent))) }
+            lines.append(("", .plain))
+        }
+        lines.append(("Context (same source)", Style(.title, [.bold])))
         let context = all[max(0, i - 40)..<min(all.count, i + 40)].filter { $0.source == line.source }
         let around = context.firstIndex { $0.id == id } ?? 0
         for l in context[max(context.startIndex, around - 5)..<min(context.endIndex, around + 6)] {
