@@ -356,27 +356,74 @@ public final class LiveFleetWriter {
 
     // MARK: broker (kombu lists)
 
-    /// Makes DB0 hold exactly the jobs waiting in the simulator: LPUSH what is new, LREM what left.
+    /// Places a job's message (or, without a target list, takes it out) in one atomic step, so a
+    /// queue never holds two messages for a job. It removes the writer's own previous message
+    /// (KEYS[2], ARGV[2]) and the message the job's copy names (KEYS[1]): the console's producers
+    /// push their own message and copy on job.retry, job.move and job.set_priority before the
+    /// owner hears of it. That copy's list is read from the message (its routing key and
+    /// priority, as `Namespace.brokerListKey` builds it: the step is the priority rounded down
+    /// to 0, 3, 6 or 9). KEYS[3], ARGV[3]: the target list and the new message; ARGV[1]: kombu's
+    /// key prefix; ARGV[4]: the copy's TTL.
+    static let placeScript = RedisScript(
+        """
+        local removed = 0
+        if ARGV[2] ~= '' then removed = redis.call('LREM', KEYS[2], 0, ARGV[2]) end
+        local copy = redis.call('GET', KEYS[1])
+        if copy and copy ~= ARGV[2] then
+            local ok, m = pcall(cjson.decode, copy)
+            if ok and type(m) == 'table' and type(m.properties) == 'table' and type(m.properties.delivery_info) == 'table' then
+                local queue = m.properties.delivery_info.routing_key
+                local p = math.max(0, math.min(9, tonumber(m.properties.priority) or 0))
+                local step = p - p % 3
+                if type(queue) == 'string' then
+                    local list = ARGV[1] .. queue
+                    if step > 0 then list = list .. '\\6\\22' .. step end
+                    removed = removed + redis.call('LREM', list, 0, copy)
+                end
+            end
+        end
+        if #KEYS < 3 then
+            redis.call('DEL', KEYS[1])
+        else
+            redis.call('LPUSH', KEYS[3], ARGV[3])
+            redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+        end
+        return removed
+        """)
+
+    /// Makes DB0 hold exactly the jobs waiting in the simulator, one message each: a job that is
+    /// new or changed place is placed by `placeScript`, one that left is taken out by it.
     private func syncBroker(_ sim: FleetSimulator) throws {
         var want: [String: (queue: String, priority: Int)] = [:]
         for (queue, lists) in sim.waiting {
             for (priority, ids) in lists.enumerated() { for id in ids { want[id] = (queue, priority) } }
         }
         var commands: [[any RedisArgument]] = []
-        for (id, entry) in inBroker where want[id] == nil {
-            commands.append(["LREM", entry.key, 1, entry.message])
-            commands.append(["DEL", ns.brokerMessageKey(job: id)])
-            inBroker[id] = nil
+        func place(_ id: String, to target: (key: [UInt8], message: [UInt8])?) {
+            let old = inBroker[id]
+            var keys: [any RedisArgument] = [ns.brokerMessageKey(job: id), old?.key ?? []]
+            var args: [any RedisArgument] = [ns.brokerPrefix, old?.message ?? []]
+            if let target {
+                keys.append(target.key)
+                args += [target.message, Namespace.brokerMessageTTLSeconds]
+            }
+            commands.append(["EVALSHA", Self.placeScript.sha1, keys.count] + keys + args)
+            inBroker[id] = target
         }
-        for (id, place) in want.sorted(by: { $0.key < $1.key }) where inBroker[id] == nil {
-            guard let job = sim.jobs[id] else { continue }
-            let key = ns.brokerListKey(queue: place.queue, priority: place.priority)
-            let message = KombuMessage.task(job: job, taskName: FleetSimulator.taskName(job.stage), deliveryTag: sim.deterministicTag(for: id))
-            commands += ns.brokerPush(queue: place.queue, priority: place.priority, job: id, message: message)
-            inBroker[id] = (key, message)
+        for id in inBroker.keys.sorted() where want[id] == nil { place(id, to: nil) }
+        for (id, spot) in want.sorted(by: { $0.key < $1.key }) {
+            let key = ns.brokerListKey(queue: spot.queue, priority: spot.priority)
+            guard inBroker[id]?.key != key, let job = sim.jobs[id] else { continue }
+            place(
+                id, to: (key, KombuMessage.task(job: job, taskName: FleetSimulator.taskName(job.stage), deliveryTag: sim.deterministicTag(for: id))))
         }
+        guard !commands.isEmpty else { return }
+        // Loaded in the same pipeline (a restarted server has no scripts): no extra round trip.
+        commands.insert(["SCRIPT", "LOAD", Self.placeScript.source], at: 0)
         for chunk in stride(from: 0, to: commands.count, by: 1_000) {
-            _ = try broker.pipeline(Array(commands[chunk..<min(chunk + 1_000, commands.count)]))
+            for reply in try broker.pipeline(Array(commands[chunk..<min(chunk + 1_000, commands.count)])) {
+                if case .error(let e) = reply { throw RedisError.server(e) }
+            }
         }
     }
 

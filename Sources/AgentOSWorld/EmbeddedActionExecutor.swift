@@ -62,20 +62,17 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .queueClear: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = c.world.read { $0.pendingCount(q) }
-            try c.run(.clearQueue(q))
+            let n = try c.runCounted(.clearQueue(q))
             return ActionResult("cleared queue \(q): \(n) pending job(s) deleted", affected: n)
         },
         .queueRetryFailed: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = try c.impact() ?? 0
-            try c.run(.retryFailed(q, errorClass: c.p.string("error_class")))
+            let n = try c.runCounted(.retryFailed(q, errorClass: c.p.string("error_class")))
             return ActionResult("re-enqueued \(n) failed job(s) of queue \(q)", affected: n)
         },
         .queuePurgeFailed: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = try c.impact() ?? 0
-            try c.run(.purgeFailed(q))
+            let n = try c.runCounted(.purgeFailed(q))
             return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
         },
         .queuePause: { c throws(ActionFailure) in
@@ -162,6 +159,17 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             for id in ids { try c.run(.restartWorker(id)) }
             return ActionResult("rolling restart of \(ids.count) worker(s)\(stage.map { " of stage \($0)" } ?? "")", affected: ids.count)
         },
+        .workerPing: { c throws(ActionFailure) in
+            let id = try c.text("id")
+            // The worker's process answers (a stopped, offline or restarting one does not: the simulator refuses).
+            try c.run(.pingWorker(id, reply: ""))
+            guard let w = c.world.read({ $0.workers[id]?.info }) else { throw .notFound("worker \(id)") }
+            return ActionResult(
+                "pong from \(w.id) (pid \(w.pid ?? 0) on \(w.hostname), \(w.status.rawValue)): \(w.active) of \(w.concurrency) slots busy, \(w.processed) processed",
+                details: [
+                    "pid": .int(w.pid ?? 0), "hostname": .string(w.hostname), "active": .int(w.active), "status": .string(w.status.rawValue)
+                ])
+        },
         .workerForget: { c throws(ActionFailure) in
             let id = try c.text("id")
             try c.run(.forgetWorker(id))
@@ -220,11 +228,11 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             return ActionResult("manager \(id) runs now")
         },
         .systemMaintenanceOn: { c throws(ActionFailure) in
-            try c.run(.maintenance(true))
+            try c.run(.maintenance(true, message: c.p.string("message"), by: c.call.user))
             return ActionResult("maintenance mode on: banner on every console")
         },
         .systemMaintenanceOff: { c throws(ActionFailure) in
-            try c.run(.maintenance(false))
+            try c.run(.maintenance(false, by: c.call.user))
             return ActionResult("maintenance mode off")
         },
         .systemAlertAck: { c throws(ActionFailure) in
@@ -281,6 +289,39 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             try c.run(.removeLogAlertRule(id))
             return ActionResult("alert rule #\(id) removed")
         },
+        .configSet: { c throws(ActionFailure) in
+            let key = try c.text("key")
+            let entry = try c.configEntry(key)
+            let text = try c.text("value")
+            let new: ConfigValue
+            do throws(ConfigProblem) { new = try ConfigCheck.parse(text, entry.type, ConfigCheck.Rules(entry.constraints)) } catch {
+                throw .invalid(field: "value", "\(key): \(error.why)")
+            }
+            return try c.changeConfig(entry, to: new, note: "")
+        },
+        .configReset: { c throws(ActionFailure) in
+            let key = try c.text("key")
+            let entry = try c.configEntry(key)
+            guard entry.value != entry.defaultValue else {
+                throw .conflict("\(key) already has its default value \(ConfigCheck.show(entry.defaultValue))")
+            }
+            return try c.changeConfig(entry, to: entry.defaultValue, note: " (default)")
+        },
+        .configReload: { c throws(ActionFailure) in
+            // The simulator is the store: every service takes its keys' entries again.
+            let target = c.p.string("service") ?? "all"
+            let entries = c.world.read { $0.config_.values.sorted { $0.key < $1.key } }
+            for entry in entries { try c.run(.setConfig(entry)) }
+            return ActionResult(
+                target == "all" ? "all services told to reload their configuration" : "service \(target) told to reload its configuration",
+                affected: entries.count)
+        },
+        .logsBookmark: { c throws(ActionFailure) in
+            let line = try c.number("id")
+            try c.run(.bookmarkLog(line, note: try c.text("note"), by: c.call.user))
+            let id = c.world.read { $0.logBookmarks.last?.id ?? 0 }
+            return ActionResult("bookmark #\(id) on log line \(line)", details: ["id": .int(id)])
+        },
         .analyticsResetCounters: { c throws(ActionFailure) in
             let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
             try c.run(.resetCounters)
@@ -306,26 +347,27 @@ public struct EmbeddedActionExecutor: ActionExecutor {
 
     /// Counted from the simulator's jobs and workers, like the live executor counts rows.
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
+        world.read { Self.count(spec.id, payload, in: $0) }
+    }
+
+    /// What `action` affects in `sim`: the dialog's figure and the count a confirmed `expect` bounds.
+    static func count(_ action: ActionName, _ payload: Payload, in sim: FleetSimulator) -> Int? {
         let queue = payload.string("queue") ?? ""
-        switch spec.id {
+        switch action {
         case .queueClear, .queuePause:
-            return world.read { sim in sim.jobs.values.filter { $0.queue == queue && ($0.status == .pending || $0.status == .queued) }.count }
+            return sim.pendingCount(queue)
         case .queueRetryFailed:
             let errorClass = payload.string("error_class")
-            return world.read { sim in
-                sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
-            }
+            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
         case .queuePurgeFailed:
-            return world.read { sim in sim.jobs.values.filter { $0.queue == queue && $0.status == .failed }.count }
+            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed }.count
         case .workerRestart, .workerShutdown, .workerDrain:
-            let id = payload.string("id") ?? ""
-            return world.read { $0.workers[id]?.running.count ?? 0 }
+            return sim.workers[payload.string("id") ?? ""]?.running.count ?? 0
         case .workerRestartAll:
             let stage = payload.string("stage")
-            return world.read { sim in
-                sim.workers.values.filter { $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage) }
-                    .count
-            }
+            return sim.workers.values.filter {
+                $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage)
+            }.count
         default:
             return nil
         }
@@ -350,8 +392,16 @@ struct EmbeddedCall {
         return v
     }
 
-    /// The measured impact of this call's action (what a bulk action reports as affected).
-    func impact() throws(ActionFailure) -> Int? { try executor.impact(ActionCatalog.spec(try call.action), p) }
+    /// Applies `command` with the rows it affects counted under the same lock: more than the
+    /// confirmed `expect` and nothing is applied. Returns the count (what the action reports as affected).
+    func runCounted(_ command: FleetCommand) throws(ActionFailure) -> Int {
+        let action = try call.action
+        let payload = p
+        let (n, applied) = world.apply(command, counting: { EmbeddedActionExecutor.count(action, payload, in: $0) ?? 0 }, atMost: p.int("expect"))
+        guard let applied else { throw .impactExceeded(confirmed: p.int("expect") ?? 0, actual: n) }
+        try check(applied)
+        return n
+    }
 
     /// Sets worker `id`'s concurrency to what `next` makes of the current one.
     func scale(_ next: (Int) throws(ActionFailure) -> Int) throws(ActionFailure) -> ActionResult {
@@ -362,9 +412,34 @@ struct EmbeddedCall {
         return ActionResult("worker \(id): concurrency \(current) → \(n)")
     }
 
+    func configEntry(_ key: String) throws(ActionFailure) -> ConfigEntry {
+        guard let entry = world.read({ $0.config_[key] }) else { throw .notFound("config key \(key)") }
+        return entry
+    }
+
+    /// The entry's next version with `new`, handed to the key's owner (the simulator is the store).
+    func changeConfig(_ entry: ConfigEntry, to new: ConfigValue, note: String) throws(ActionFailure) -> ActionResult {
+        guard !entry.locked else { throw .conflict("config key \(entry.key) is locked (config.lock)") }
+        let current = (try? ConfigCheck.coerce(entry.value, entry.type, ConfigCheck.Rules(entry.constraints))) ?? entry.value
+        guard current != new else { throw .conflict("\(entry.key) is already \(ConfigCheck.show(new))") }
+        var changed = entry
+        changed.value = new
+        changed.version += 1
+        changed.updatedAt = world.read(\.now)
+        changed.updatedBy = call.user
+        try run(.setConfig(changed))
+        let was = ConfigCheck.show(entry.value)
+        let now = ConfigCheck.show(new)
+        return ActionResult(
+            "\(entry.key): \(was) → \(now)\(note), version \(changed.version)",
+            details: ["old": .string(was), "new": .string(now), "version": .int(changed.version)])
+    }
+
     /// Applies a fleet command; the simulator's refusals become action failures.
-    func run(_ command: FleetCommand) throws(ActionFailure) {
-        switch world.apply(command) {
+    func run(_ command: FleetCommand) throws(ActionFailure) { try check(world.apply(command)) }
+
+    private func check(_ result: Result<Void, FleetCommandError>) throws(ActionFailure) {
+        switch result {
         case .success: return
         case .failure(.notFound(let what)): throw .notFound(what)
         case .failure(.invalid(let why)): throw .conflict(why)

@@ -46,6 +46,26 @@ public final class EmbeddedWorld: Sendable {
         }
     }
 
+    /// Runs `command` only when `count` (taken under the same lock, so nothing changes in between)
+    /// is at most `limit`; returns the count either way, and nil in `applied` when it was refused.
+    public func apply(
+        _ command: FleetCommand, counting count: (FleetSimulator) -> Int, atMost limit: Int?
+    ) -> (count: Int, applied: Result<Void, FleetCommandError>?) {
+        let (n, result) = fleet.simulator.withLock { sim -> (Int, Result<[AgentEvent], FleetCommandError>?) in
+            let n = count(sim)
+            if let limit, n > limit { return (n, nil) }
+            return (n, sim.apply(command))
+        }
+        switch result {
+        case nil: return (n, nil)
+        case .success(let events)?:
+            for e in events { _ = try? bus.publish(e) }
+            return (n, .success(()))
+        case .failure(let error)?:
+            return (n, .failure(error))
+        }
+    }
+
     /// Reads the simulator state (for tests and the job timeline).
     public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { fleet.simulator.withLock { body($0) } }
 

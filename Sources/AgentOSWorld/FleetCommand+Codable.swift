@@ -4,7 +4,7 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
+        case command, target, value, queue, by, reply, message, note, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
         case errorClass = "error_class"
     }
 
@@ -50,6 +50,7 @@ extension FleetCommand: Codable {
         case .ackErrors: return .action(.logsAckErrors)
         case .addLogAlertRule: return .action(.logsAlertRuleAdd)
         case .removeLogAlertRule: return .action(.logsAlertRuleRemove)
+        case .bookmarkLog: return .action(.logsBookmark)
         case .silenceAlert: return .action(.systemAlertSilence)
         case .enableManager: return .action(.managerEnable)
         case .disableManager: return .action(.managerDisable)
@@ -73,7 +74,7 @@ extension FleetCommand: Codable {
             .setManagerSchedule(let t, _), .setManagerConcurrency(let t, _), .setLogLevel(let t, _), .muteLogSource(let t),
             .unmuteLogSource(let t), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
             return t
-        case .ackAlert(let id, _), .silenceAlert(let id, _), .removeLogAlertRule(let id): return String(id)
+        case .ackAlert(let id, _), .silenceAlert(let id, _), .removeLogAlertRule(let id), .bookmarkLog(let id, _, _): return String(id)
         case .addLogAlertRule(let rule): return String(rule.id)
         case .ackErrors(let source): return source ?? Self.allSources
         case .maintenance, .resetCounters: return "system"
@@ -89,11 +90,17 @@ extension FleetCommand: Codable {
         switch self {
         case .scaleWorker(_, let n): try c.encode(n, forKey: .value)
         case .setQueueRateLimit(_, let n): try c.encodeIfPresent(n, forKey: .value)
-        case .maintenance(let on): try c.encode(on ? 1 : 0, forKey: .value)
+        case .maintenance(let on, let message, let by):
+            try c.encode(on ? 1 : 0, forKey: .value)
+            try c.encodeIfPresent(message, forKey: .message)
+            try c.encodeIfPresent(by, forKey: .by)
         case .setJobPriority(_, let n): try c.encode(n, forKey: .value)
         case .moveJob(_, let to): try c.encode(to, forKey: .queue)
         case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
         case .ackAlert(_, let by): try c.encode(by, forKey: .by)
+        case .bookmarkLog(_, let note, let by):
+            try c.encode(note, forKey: .note)
+            try c.encode(by, forKey: .by)
         case .pingWorker(_, let reply): try c.encode(reply, forKey: .reply)
         case .setManagerSchedule(_, let schedule): try c.encode(schedule, forKey: .schedule)
         case .setLogLevel(_, let level): try c.encode(level.rawValue, forKey: .level)
@@ -149,7 +156,9 @@ extension FleetCommand: Codable {
         case .action(.managerPause): self = .pauseManager(t)
         case .action(.managerResume): self = .resumeManager(t)
         case .action(.managerTrigger): self = .triggerManager(t)
-        case .maintenance: self = .maintenance((value ?? 0) != 0)
+        case .maintenance:
+            self = .maintenance(
+                (value ?? 0) != 0, message: try c.decodeIfPresent(String.self, forKey: .message), by: try c.decodeIfPresent(String.self, forKey: .by))
         case .action(.jobDelete): self = .deleteJob(t)
         case .action(.jobSetPriority):
             guard let value else {
@@ -184,6 +193,12 @@ extension FleetCommand: Codable {
                 throw DecodingError.dataCorruptedError(forKey: .pattern, in: c, debugDescription: "\(name) needs a rule id and a valid pattern")
             }
             self = .addLogAlertRule(rule)
+        case .action(.logsBookmark):
+            guard let line = Int(t) else {
+                throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "\(name) needs a log line id")
+            }
+            self = .bookmarkLog(
+                line, note: try c.decode(String.self, forKey: .note), by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.logsAlertRuleRemove), .action(.systemAlertSilence):
             guard let id = Int(t) else {
                 throw DecodingError.dataCorruptedError(forKey: .target, in: c, debugDescription: "\(name) needs an id")

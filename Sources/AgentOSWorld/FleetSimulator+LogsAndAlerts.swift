@@ -131,3 +131,12 @@ extension FleetSimulator {
         }
     }
 }
+
+extension FleetSimulator {
+    /// logs.bookmark: a note on a line the log store still holds.
+    mutating func bookmark(_ line: Int, note: String, by: String) throws(FleetCommandError) {
+        guard logs.contains(where: { $0.id == line }) else { throw .notFound("log line \(line)") }
+        logBookmarks.append(LogBookmark(id: (logBookmarks.last?.id ?? 0) + 1, logID: line, note: note, by: by, ts: now))
+        if logBookmarks.count > 500 { logBookmarks.removeFirst(logBookmarks.count - 500) }
+    }
+}

@@ -39,14 +39,17 @@ extension FleetSimulator {
             ServiceHealth(name: "event bus", status: .ok, detail: "in-process")
         ]
 
+        // Throughput over the longest window the Analytics view offers; latency over the stats window.
         let windowStart = now.addingTimeInterval(-Double(config.statsWindowMinutes) * 60)
+        let historyStart = now.addingTimeInterval(-Double(Analytics.throughputHistoryMinutes) * 60)
         var throughput: [Analytics.Minute] = []
         var durations: [String: [Double]] = [:]
-        for (minute, stages) in stats where minute >= windowStart {
+        for (minute, stages) in stats where minute >= historyStart {
             throughput.append(
                 Analytics.Minute(
                     minute: minute, completed: stages.values.reduce(0) { $0 + $1.completed },
                     failed: stages.values.reduce(0) { $0 + $1.failed }))
+            guard minute >= windowStart else { continue }
             for (stage, s) in stages { durations[stage, default: []].append(contentsOf: s.durationsMs) }
         }
         throughput.sort { $0.minute < $1.minute }
@@ -69,7 +72,9 @@ extension FleetSimulator {
             jobs: JobsSummary(total: total, byStatus: byStatus, byStage: byStage, recent: recent, failed: failed),
             workers: workerList,
             managers: managers.values.sorted { $0.id < $1.id },
-            logs: LogsSummary(recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource),
+            logs: LogsSummary(
+                recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource,
+                bookmarks: Array(logBookmarks.suffix(Snapshot.recentBookmarkLimit))),
             config: config_.values.sorted { $0.key < $1.key },
             analytics: Analytics(windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors),
             alerts: alerts)

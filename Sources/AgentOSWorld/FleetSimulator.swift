@@ -22,7 +22,8 @@ public enum FleetCommand: Sendable, Equatable {
     case pauseManager(String)
     case resumeManager(String)
     case triggerManager(String)
-    case maintenance(Bool)
+    /// system.maintenance_on / _off: with the operator's message and name (the banner every console shows).
+    case maintenance(Bool, message: String? = nil, by: String? = nil)
     case deleteJob(String)
     case setJobPriority(String, Int)
     case moveJob(String, to: String)
@@ -49,6 +50,8 @@ public enum FleetCommand: Sendable, Equatable {
     case unmuteLogSource(String)
     /// logs.ack_errors: the error and critical lines so far (of one source, or all) leave the error figures.
     case ackErrors(source: String?)
+    /// logs.bookmark: the log store keeps a note on line `id` (embedded: the simulator is the store).
+    case bookmarkLog(Int, note: String, by: String)
     /// logs.alert_rule_add / remove (the rule's id is its row's).
     case addLogAlertRule(LogAlertRule)
     case removeLogAlertRule(Int)
@@ -112,6 +115,8 @@ public struct FleetSimulator: Sendable {
     /// Sources whose lines are dropped (logs.mute_source).
     public internal(set) var mutedSources: Set<String> = []
     public internal(set) var logAlertRules: [Int: LogAlertRule] = [:]
+    /// logs.bookmark's notes on lines, oldest first.
+    public internal(set) var logBookmarks: [LogBookmark] = []
     /// Rule → its last matching line; rule → its open alert.
     var ruleMatches: [Int: (at: Date, line: String)] = [:]
     var ruleAlerts: [Int: Int] = [:]
@@ -146,6 +151,8 @@ public struct FleetSimulator: Sendable {
     /// Managers restarting (manager.restart) → when they are up again.
     var managerRestartAt: [String: Date] = [:]
     private var raisedFor: Set<String> = []
+    /// Queues maintenance paused: resumed when it ends (a queue paused before stays paused).
+    private var maintenancePaused: Set<String> = []
 
     public init(config: SimulatorConfig = SimulatorConfig(), start: Date) {
         self.config = config
@@ -651,6 +658,22 @@ public struct FleetSimulator: Sendable {
         }
     }
 
+    /// manager.trigger of the scheduler: jobs arrive continuously (`createJobs`), so a triggered
+    /// run dispatches the next scheduled job at once.
+    private mutating func runSchedulerNow(_ events: inout [AgentEvent]) throws(FleetCommandError) {
+        guard managers["scheduler"]?.status == .running else {
+            throw .invalid("manager scheduler is \(managers["scheduler"]?.status.rawValue ?? "gone"): it dispatches nothing until it runs")
+        }
+        guard !maintenance.enabled else { throw .invalid("maintenance mode: the scheduler dispatches nothing") }
+        let job = newJob()
+        events.append(.jobCreated(JobPatch(job)))
+        events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
+        managerRan("scheduler", result: "triggered: dispatched job \(job.id.prefix(8)) now", &events)
+        if let line = log(.info, "scheduler", "job \(job.id.prefix(8)) queued: \(job.name) (triggered run)", job: job.id) {
+            events.append(.logAppended([line]))
+        }
+    }
+
     private mutating func managerRan(_ id: String, result: String, _ events: inout [AgentEvent]) {
         guard var m = managers[id] else { return }
         m.lastRunAt = now
@@ -754,6 +777,28 @@ public struct FleetSimulator: Sendable {
     }
 
     public func events(ofJob id: String) -> [JobEvent] { jobEvents[id] ?? [] }
+
+    /// Maintenance on: the operator's banner, and every running queue paused; off: the banner
+    /// gone and the queues it paused resumed.
+    private mutating func setMaintenance(_ on: Bool, message: String?, by: String?, _ events: inout [AgentEvent]) throws(FleetCommandError) {
+        guard maintenance.enabled != on else { throw .invalid("maintenance mode is already \(on ? "on" : "off")") }
+        if on {
+            maintenance = Maintenance(enabled: true, message: message ?? "maintenance in progress", since: now, by: by ?? "operator")
+            for name in queues.keys.sorted() where queues[name]?.paused == false {
+                queues[name]!.paused = true
+                maintenancePaused.insert(name)
+                events.append(.queueUpdated(queuePatch(name), cause: "queue.paused"))
+            }
+        } else {
+            maintenance = Maintenance()
+            for name in maintenancePaused.sorted() where queues[name]?.paused == true {
+                queues[name]!.paused = false
+                events.append(.queueUpdated(queuePatch(name), cause: "queue.resumed"))
+            }
+            maintenancePaused = []
+        }
+        events.append(.maintenance(maintenance))
+    }
 
     // MARK: control
 
@@ -867,14 +912,18 @@ public struct FleetSimulator: Sendable {
             case .triggerManager(let id):
                 guard let m = managers[id] else { throw .notFound("manager \(id)") }
                 guard m.enabled else { throw .invalid("manager \(id) is disabled") }
-                managers[id]!.nextRunAt = now
-                events.append(.managerUpdated(managers[id]!))
+                if id == "scheduler" {
+                    try runSchedulerNow(&events)
+                } else {
+                    managers[id]!.nextRunAt = now
+                    events.append(.managerUpdated(managers[id]!))
+                }
             case .enableManager(let id), .disableManager(let id), .restartManager(let id), .setManagerSchedule(let id, _),
                 .setManagerConcurrency(let id, _):
                 events.append(try changeManager(id, command))
             case .deleteJob(let id):
                 guard let job = jobs[id] else { throw .notFound("job \(id)") }
-                guard job.status != .running else { throw .invalid("job \(id) is running: cancel or kill it first") }
+                guard job.status != .running else { throw .invalid("job \(id) is running: kill it first (job.kill), then delete it") }
                 _ = removeFromQueue(id)
                 forget(id)
                 if job.status == .failed { recountFailed(job.queue) }
@@ -968,6 +1017,7 @@ public struct FleetSimulator: Sendable {
             case .setTaskTimeLimit(let id, let task, let soft, let hard): events.append(try setTimeLimit(id, task: task, soft: soft, hard: hard))
             case .setLogLevel, .muteLogSource, .unmuteLogSource, .ackErrors, .addLogAlertRule, .removeLogAlertRule:
                 try changeLogging(command, &events)
+            case .bookmarkLog(let line, let note, let by): try bookmark(line, note: note, by: by)
             case .silenceAlert(let id, let until):
                 guard let i = alerts.firstIndex(where: { $0.id == id }) else { throw .notFound("alert \(id)") }
                 guard alerts[i].status == .active || alerts[i].status == .acked else {
@@ -980,9 +1030,7 @@ public struct FleetSimulator: Sendable {
             case .configChanged(let key), .reloadConfig(let key):
                 throw .invalid("\(command.command.wire) \(key): the owner reads the configuration store first (setConfig)")
             case .resetCounters: events += resetCounters()
-            case .maintenance(let on):
-                maintenance = on ? Maintenance(enabled: true, message: "maintenance in progress", since: now, by: "operator") : Maintenance()
-                events.append(.maintenance(maintenance))
+            case .maintenance(let on, let message, let by): try setMaintenance(on, message: message, by: by, &events)
             }
         } catch {
             return .failure(error)

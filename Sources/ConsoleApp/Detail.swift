@@ -45,8 +45,25 @@ extension App {
         ((name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value, style)
     }
 
-    /// The drill-down's title and lines, from the screen that lists the item.
+    /// The drill-down's title and lines, from the screen that lists the item; once the item has
+    /// left the snapshot, what it last showed, marked as such, until the drill-down is closed.
     static func detailLines(_ state: AppState, _ s: Snapshot, _ target: DetailTarget) -> DetailContent {
-        ScreenRegistry.screen(target.screen).detail(state, s, id: target.id) ?? ("", [])
+        if let content = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id) { return content }
+        guard let memory = state.detailMemory, memory.target == target else {
+            return ("\(target.id)", [("no longer in the snapshot", Style(.muted))])
+        }
+        let mark = "last known, as of \(Fmt.clock(memory.seen)): no longer in the snapshot (it left the recent window)"
+        return (memory.content.title + " (last known)", [(mark, Style(.warning, [.bold])), ("", .plain)] + memory.content.lines)
+    }
+
+    /// After every message: what an open drill-down shows now, kept for when its item is gone.
+    static func rememberDetail(_ state: inout AppState) {
+        guard case .detail(let target) = state.overlay, let s = state.snapshot else {
+            state.detailMemory = nil
+            return
+        }
+        if let content = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id) {
+            state.detailMemory = DetailMemory(target: target, content: content, seen: state.sync.dataAsOf ?? state.now)
+        }
     }
 }

@@ -8,7 +8,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case view(ViewID)
     case nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
-    case sortNext, sortReverse, mark, nextPane, previousPane, follow, window
+    case sortNext, sortReverse, mark, nextPane, previousPane, follow, nextBookmark, window
     case actionMenu, retryAction
 
     public var help: String {
@@ -35,6 +35,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .nextPane: return "next pane (jobs → queues)"
         case .previousPane: return "previous pane"
         case .follow: return "follow new log lines"
+        case .nextBookmark: return "next bookmarked log line"
         case .window: return "analytics window (15 min, 1 h, 6 h)"
         case .actionMenu: return "action menu of this view"
         case .retryAction: return "retry the last failed action (same idempotency key)"
@@ -66,6 +67,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .nextPane: return "next_pane"
         case .previousPane: return "previous_pane"
         case .follow: return "follow"
+        case .nextBookmark: return "next_bookmark"
         case .window: return "window"
         case .actionMenu: return "action_menu"
         case .retryAction: return "retry_action"
@@ -78,7 +80,7 @@ public enum Command: Sendable, Equatable, Hashable {
         + ViewID.allCases.map { Command.view($0) }
         + [
             .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
-            .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .window, .actionMenu, .retryAction
+            .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu, .retryAction
         ]
 
     public init?(name: String) {
@@ -93,7 +95,7 @@ public enum Command: Sendable, Equatable, Hashable {
         switch self {
         case .view, .nextView, .previousView: return "Views"
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
-        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .filter, .window: return "Tables"
+        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window: return "Tables"
         case .quit, .help, .palette, .reload: return "General"
         case .actionMenu, .retryAction: return "Actions"
         }
@@ -148,7 +150,8 @@ public struct KeyMap: Sendable, Equatable {
             (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
             (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
             (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
-            (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("w"), .window),
+            (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("'"), .nextBookmark),
+            (.char("w"), .window),
             (.char("."), .actionMenu), (.char("!"), .retryAction)
         ]
         return KeyMap(general + tabs + navigation)

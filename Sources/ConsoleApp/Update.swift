@@ -18,6 +18,7 @@ public enum App {
     public static func update(_ state: inout AppState, _ msg: Msg) -> [Effect] {
         var effects = consoleUpdate(&state, msg)
         for screen in ScreenRegistry.all { effects += screen.receive(msg, &state) }
+        rememberDetail(&state)
         return effects
     }
 
@@ -34,11 +35,11 @@ public enum App {
             state.now = date
             state.notices.removeAll { date.timeIntervalSince($0.at) > 8 }
             cycleWallboard(&state)
-            return state.sync.tick(date)
+            return state.sync.tick(date) + remeasureImpact(&state)
         case .snapshotLoaded(let snapshot):
             if let refused = state.sync.loaded(snapshot, now: state.now) { state.notify(refused, .warning) }
             clampCursor(&state)
-            return []
+            return remeasureImpact(&state)
         case .snapshotFailed(let reason):
             state.sync.loadFailed(now: state.now)
             state.notify("snapshot not refreshed: \(reason)", .error)
@@ -232,7 +233,7 @@ public enum App {
                 state.screens[list: pane] = ListState()
                 clampCursor(&state)
             }
-        case .follow, .window:
+        case .follow, .nextBookmark, .window:
             break // the screens that have them
         case .reload:
             return state.sync.reload()

@@ -100,15 +100,14 @@ extension App {
         b.put(clock, x: header.maxX - DisplayWidth.of(clock), y: header.y, Style(.text, bg: .statusBar, [.bold]))
 
         var body = frame.wallboardBody
-        if let why = staleness(state) {
+        // Whatever the room must know first, full width: stale data, an outage, maintenance.
+        for (text, style) in roomBanners(state) {
             // Big enough to notice from the door: three rows where there is room.
             let rows = state.height >= 30 ? 3 : 1
             let parts = Layout.vertical([.length(rows), .fill(1)]).split(body)
             let (banner, rest) = (parts[0], parts[1])
-            b.fill(banner, " ", Style(.stale, bg: .banner, [.bold]))
-            b.put(
-                why, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), Style(.stale, bg: .banner, [.bold]),
-                align: .center)
+            b.fill(banner, " ", style)
+            b.put(text, in: Rect(x: banner.x + 1, y: banner.y + rows / 2, width: banner.width - 2, height: 1), style, align: .center)
             body = rest
         }
         if state.snapshot == nil {
@@ -119,20 +118,45 @@ extension App {
         renderStatus(state, &b, frame.status)
     }
 
+    /// The banners over a wallboard, most urgent first: stale data, services down, maintenance.
+    static func roomBanners(_ state: AppState) -> [(text: String, style: Style)] {
+        var banners: [(text: String, style: Style)] = []
+        if let why = staleness(state) { banners.append((why, Style(.stale, bg: .banner, [.bold]))) }
+        guard let s = state.snapshot else { return banners }
+        let down = s.system.services.filter { $0.status == .down }
+        if !down.isEmpty {
+            let names = down.map { $0.detail.isEmpty ? $0.name : "\($0.name) (\($0.detail))" }.joined(separator: ", ")
+            banners.append(("OUTAGE · \(names) down", Style(.stale, bg: .banner, [.bold])))
+        }
+        let m = s.system.maintenance
+        if m.enabled {
+            let message = (m.message ?? "").isEmpty ? "" : " · \(m.message ?? "")"
+            let since = m.since.map { " · for \(Fmt.age(since: $0, now: state.now))" } ?? ""
+            let by = m.by.map { " by \($0)" } ?? ""
+            banners.append(("MAINTENANCE\(message)\(since)\(by)", Style(.warning, [.bold, .reverse])))
+        }
+        return banners
+    }
+
+    /// Tiles in the grid that gives the largest figures (one scale for all tiles, so equal figures
+    /// look equal); wider grids win ties.
+    static func tileGrid(_ tiles: [(label: String, value: String, style: Style)], in area: Rect) -> (cells: [Rect], scale: Int) {
+        var best: (cells: [Rect], scale: Int) = ([], -1)
+        for columns in stride(from: tiles.count, through: 1, by: -1) {
+            let rowsNeeded = (tiles.count + columns - 1) / columns
+            let rows = Layout.vertical(Array(repeating: .fill(1), count: rowsNeeded)).split(area)
+            let inRow = Layout.horizontal(Array(repeating: .fill(1), count: columns)).spacing(1)
+            let cells = tiles.indices.map { i in inRow.split(rows[i / columns])[i % columns] }
+            let scale = zip(tiles, cells).map { BigText.fittingScale($0.value, in: $1.inset(top: 1, left: 1, bottom: 0, right: 1)) }.min() ?? 0
+            if scale > best.scale { best = (cells, scale) }
+        }
+        return best
+    }
+
     /// One big figure per tile: label above, the number in the block font (plain bold text where even that does not fit).
     static func bigTiles(_ tiles: [(label: String, value: String, style: Style)], _ b: inout CellBuffer, _ area: Rect) {
         guard !tiles.isEmpty, area.height > 1 else { return }
-        // As many columns as keep a tile at least 26 cells wide, at most all in one row.
-        let columns = max(1, min(tiles.count, area.width / 26))
-        let rowsNeeded = (tiles.count + columns - 1) / columns
-        let rows = Layout.vertical(Array(repeating: .fill(1), count: rowsNeeded)).split(area)
-        let inRow = Layout.horizontal(Array(repeating: .fill(1), count: columns)).spacing(1)
-        let cells = tiles.indices.map { i in inRow.split(rows[i / columns])[i % columns] }
-        // One scale for all tiles, so equal figures look equal.
-        var scale = 8
-        for (tile, cell) in zip(tiles, cells) {
-            scale = min(scale, BigText.fittingScale(tile.value, in: cell.inset(top: 1, left: 1, bottom: 0, right: 1)))
-        }
+        let (cells, scale) = tileGrid(tiles, in: area)
         for (tile, cell) in zip(tiles, cells) {
             guard cell.height > 0 else { continue }
             b.put(tile.label, in: Rect(x: cell.x + 1, y: cell.y, width: cell.width - 2, height: 1), Style(.muted, [.bold]), align: .center)
@@ -143,6 +167,64 @@ extension App {
                 b.put(tile.value, in: Rect(x: figure.x, y: figure.y, width: figure.width, height: 1), tile.style.bold(), align: .center)
             }
         }
+    }
+
+    /// Active alerts as a room reads them: one line per source and title, with how many fired and
+    /// the age of the oldest.
+    struct AlertGroup: Equatable {
+        var severity: AlertSeverity
+        var title: String
+        var count: Int
+        var oldest: Date
+    }
+
+    /// The most severe first, then the order the snapshot lists them in.
+    static func alertGroups(_ alerts: [Alert]) -> [AlertGroup] {
+        var groups: [AlertGroup] = []
+        var index: [String: Int] = [:]
+        for a in alerts where a.status == .active {
+            let key = "\(a.source)\u{1F}\(a.title)"
+            if let i = index[key] {
+                groups[i].count += 1
+                groups[i].oldest = min(groups[i].oldest, a.ts)
+                groups[i].severity = max(groups[i].severity, a.severity)
+            } else {
+                index[key] = groups.count
+                groups.append(AlertGroup(severity: a.severity, title: a.title, count: 1, oldest: a.ts))
+            }
+        }
+        return groups.enumerated().sorted { ($0.element.severity, $1.offset) > ($1.element.severity, $0.offset) }.map(\.element)
+    }
+
+    /// The alert lines under a title; the last line says how many more did not fit.
+    static func renderAlerts(_ groups: [AlertGroup], now: Date, _ b: inout CellBuffer, _ area: Rect) {
+        guard area.height > 0, !groups.isEmpty else { return }
+        b.put("Alerts · \(groups.count) active", x: area.x + 1, y: area.y, Style(.title, [.bold]), maxWidth: area.width - 2)
+        let lines = area.height - 1
+        let shown = groups.count > lines ? max(0, lines - 1) : groups.count
+        for (i, g) in groups.prefix(shown).enumerated() {
+            let times = g.count > 1 ? "  ×\(g.count)" : ""
+            b.put(
+                "\(b.glyphs.bullet) \(g.severity.rawValue.uppercased())  \(g.title)\(times)  \(Fmt.age(since: g.oldest, now: now))",
+                in: Rect(x: area.x + 1, y: area.y + 1 + i, width: area.width - 2, height: 1), DashboardScreen.severityStyle(g.severity).bold())
+        }
+        if shown < groups.count, lines > 0 {
+            b.put("+\(groups.count - shown) more", x: area.x + 1, y: area.y + 1 + shown, Style(.muted), maxWidth: area.width - 2)
+        }
+    }
+
+    /// A trend chart with its axis: the top and bottom values in a gutter on the left, so a chart
+    /// that does not start at zero says so.
+    static func axisChart(
+        _ values: [Double], from floor: Double, to top: Double, unit: String, style: Style, _ b: inout CellBuffer, _ area: Rect
+    ) {
+        guard area.height > 0, area.width > 8 else { return }
+        func label(_ v: Double) -> String { (v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)) + unit }
+        let gutter = max(DisplayWidth.of(label(top)), DisplayWidth.of(label(floor))) + 1
+        b.put(label(top), x: area.x, y: area.y, Style(.muted))
+        if area.height > 1 { b.put(label(floor), x: area.x, y: area.maxY - 1, Style(.muted)) }
+        Chart.area(values, maximum: top, minimum: floor, style: style).fittingAll()
+            .render(into: &b, rect: Rect(x: area.x + gutter, y: area.y, width: area.width - gutter, height: area.height))
     }
 
     /// A screen's table without a selection bar: its first rows, or its last (`fromEnd`).

@@ -109,11 +109,13 @@ public struct CellBuffer: Sendable, Equatable {
 
     /// Writes `text` at (x, y), clipped to `maxWidth` columns (and the buffer). Every string is
     /// sanitised here, the one place text enters the screen: control, C1 and bidi characters come
-    /// out as visible escapes, whoever called. Returns the columns used.
+    /// out as visible escapes, whoever called; without Unicode glyphs (`LANG=C`) everything comes
+    /// out as ASCII of the same width. Returns the columns used.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, _ style: Style = .plain, maxWidth: Int? = nil) -> Int {
         guard y >= 0 && y < height && x < width else { return 0 }
-        let safe = TextSanitizer.clean(text)
+        let clean = TextSanitizer.clean(text)
+        let safe = glyphs.isUnicode ? clean : ASCIIFallback.transliterate(clean)
         let limit = min(maxWidth ?? width, width - max(0, x))
         var col = x
         var used = 0

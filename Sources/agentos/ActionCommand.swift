@@ -83,6 +83,11 @@ struct ActionCommand: ParsableCommand {
     @Argument(help: "Payload fields: key=value.") var fields: [String] = []
     @Flag(help: "Confirm a critical action (types the target's name for you).") var yes = false
     @Option(help: "Reason or ticket (required for critical actions).") var reason: String?
+    @Option(
+        help: ArgumentHelp(
+            "The count you confirm (actions with an `expect` field): refused, nothing changed, if more would be affected.",
+            valueName: "N"))
+    var expect: Int?
     @Option(name: .customLong("idempotency-key"), help: "Reuse to retry safely: the stored result is replayed.") var idempotencyKey: String?
     @Option(name: .customLong("as"), help: "Act as another user (admins only; audited).") var actingAs: String?
     @Flag(help: "Print the report as JSON.") var json = false
@@ -99,6 +104,12 @@ struct ActionCommand: ParsableCommand {
                 throw fail("payload field '\(TextSanitizer.clean(field))' is not key=value", code: ExitStatus.usage)
             }
             payload[String(field[..<eq])] = .string(String(field[field.index(after: eq)...]))
+        }
+        if let expect {
+            guard spec.takesExpect else {
+                throw fail("--expect: \(name) has no counted impact (it applies to \(Self.expectActions))", code: ExitStatus.usage)
+            }
+            payload["expect"] = .int(expect)
         }
         let stack = try LiveStack(connection: connection, dataDir: dataDir.path)
         var confirmation: String?
@@ -121,6 +132,8 @@ struct ActionCommand: ParsableCommand {
         }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }
+
+    static let expectActions = ActionSpec.boundedByExpect.map(\.rawValue).sorted().joined(separator: ", ")
 
     func reportJSON(_ r: ActionReport) -> String {
         var f: [String: PayloadValue] = [

@@ -75,10 +75,10 @@ enum SnapshotSummary {
         if s.system.maintenance.enabled { out.append("MAINTENANCE \(s.system.maintenance.message ?? "")") }
         let statuses = JobStatus.allCases.map { "\($0.rawValue) \(s.jobs.count($0))" }.joined(separator: "  ")
         out.append("jobs       \(s.jobs.total) total: \(statuses)")
-        if let rate = s.analytics.successRate {
-            let done = s.analytics.throughput.suffix(5).reduce(0) { $0 + $1.completed }
+        if let rate = s.analytics.successRate(last: s.analytics.windowMinutes, now: s.generatedAt) {
+            let done = s.analytics.completeMinutes(last: 5, now: s.generatedAt).reduce(0) { $0 + $1.completed }
             out.append(
-                "throughput \(done) stage completions in the last 5 min, success \(String(format: "%.1f", rate * 100))% over \(s.analytics.windowMinutes) min"
+                "throughput \(done) stage completions in the last 5 complete minutes, success \(String(format: "%.1f", rate * 100))% over \(s.analytics.windowMinutes) min"
             )
         }
         out.append("")

@@ -232,7 +232,11 @@ struct CeleryWorkerTests {
         for key in c.transport.queueKeys("qz") { #expect(try c.broker.send("LLEN", key).int ?? 0 > 0) }
         let spec = try #require(ActionCatalog.spec("queue.clear"))
         #expect(try fx.actions.routedExecutor.impact(spec, Payload(["queue": .string("qz")])) == 5)
-        let report = fx.run("queue.clear", ["queue": .string("qz")])
+        // Confirmed at 4: the script counts and refuses in one step, and nothing is purged.
+        let refused = fx.run("queue.clear", ["queue": .string("qz"), "expect": .int(4)])
+        #expect(refused.failure == .impactExceeded(confirmed: 4, actual: 5), "\(refused.message)")
+        #expect(try c.depth("qz") == 5)
+        let report = fx.run("queue.clear", ["queue": .string("qz"), "expect": .int(5)])
         try fx.expectSuccess(report)
         #expect(report.message.contains("purged 5 message(s)"), "\(report.message)")
         #expect(try c.depth("qz") == 0)

@@ -123,7 +123,13 @@ struct DataActionTests {
         defer { fx.close() }
         let old = try insertLog(fx, level: "info", source: "arch", message: "ancient", daysAgo: 40)
         let keep = try insertLog(fx, level: "info", source: "arch", message: "fresh")
-        let report = fx.run("logs.archive", ["days": .int(30)])
+        // Confirmed as none: refused in the transaction, the line stays and no archive file is left.
+        let refused = fx.run("logs.archive", ["days": .int(30), "expect": .int(0)])
+        #expect(refused.failure == .impactExceeded(confirmed: 0, actual: 1), "\(refused.message)")
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [old]) == 1)
+        let archives = fx.dataDir.appendingPathComponent("io/archive").path
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: archives)) ?? []).isEmpty)
+        let report = fx.run("logs.archive", ["days": .int(30), "expect": .int(1)])
         try fx.expectSuccess(report)
         let path = try fx.file(report)
         #expect(path.hasSuffix(".gz"))
@@ -131,6 +137,9 @@ struct DataActionTests {
         #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [old]) == 0)
         #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [keep]) == 1)
         let older = try insertLog(fx, level: "info", source: "arch", message: "ancient 2", daysAgo: 50)
+        let purgeRefused = fx.run("logs.purge", ["days": .int(30), "expect": .int(0)])
+        #expect(purgeRefused.failure == .impactExceeded(confirmed: 0, actual: 1), "\(purgeRefused.message)")
+        #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [older]) == 1)
         try fx.expectSuccess(fx.run("logs.purge", ["days": .int(30)]))
         #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [older]) == 0)
         #expect(try fx.count("SELECT count(*) FROM logs WHERE id = $1", [keep]) == 1)
@@ -152,6 +161,17 @@ struct DataActionTests {
         try fx.expectSuccess(fx.run("logs.bookmark", ["id": .int(line), "note": .string("incident start")]))
         #expect(try fx.count("SELECT count(*) FROM log_bookmarks WHERE log_id = $1 AND note = 'incident start'", [line]) == 1)
         #expect(fx.run("logs.bookmark", ["id": .int(99_999_999), "note": .string("x")]).outcome.isNotFound)
+    }
+
+    @Test func bookmarkIsListedInTheSnapshotWithItsLine() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let line = try insertLog(fx, level: "warning", source: "x", message: "look here")
+        try fx.expectSuccess(fx.run("logs.bookmark", ["id": .int(line), "note": .string("incident start")]))
+        let s = try fx.dataManager.rebuild()
+        let mark = try #require(s.logs.bookmarks.last)
+        #expect(mark.logID == line && mark.note == "incident start" && mark.by == "tester")
+        #expect(s.logs.recent.contains { $0.id == line }, "its line is among the lines the Logs view shows (and jumps to)")
     }
 
     @Test func setResetRollbackAreVersionedAndChecked() async throws {

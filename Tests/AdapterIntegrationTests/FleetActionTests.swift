@@ -269,6 +269,21 @@ struct FleetActionTests {
         #expect(try fx.count("SELECT count(*) FROM jobs WHERE owner = 'ingest'") > ingested0)
     }
 
+    @Test func triggeredSchedulerDispatchesAJobAtOnce() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let runs0 = try #require(fx.sim?.read { $0.managers["scheduler"]?.runs })
+        let created0 = try #require(fx.sim?.read(\.totalJobsCreated))
+        let mark = try fx.eventMark()
+        try fx.expectSuccess(fx.run("manager.trigger", ["id": .string("scheduler")]))
+        // The owner took the command and its clock did not move: the one new job is the triggered run's.
+        try fx.tick(0)
+        #expect(fx.sim?.read(\.totalJobsCreated) == created0 + 1)
+        #expect(try runs(fx, "scheduler") == runs0 + 1)
+        #expect(try fx.count("SELECT count(*) FROM job_events WHERE id > $1 AND type = 'created'", [mark]) == 1)
+        #expect(try managerField(fx, "scheduler", "last_result")?.hasPrefix("triggered: dispatched job") == true)
+    }
+
     @Test func pausedManagerIgnoresATriggerUntilResumed() throws {
         let fx = try ActionFixture()
         defer { fx.close() }

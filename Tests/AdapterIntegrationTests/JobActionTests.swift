@@ -75,6 +75,21 @@ struct JobActionTests {
         #expect(fx.sim?.read { sim in sim.workers.values.contains { $0.running[id] != nil } } == false, "its worker slot is free")
     }
 
+    @Test func runningJobIsNotDeletedUntilKilled() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        let id = try #require(fx.sim?.read { sim in sim.workers.values.flatMap { $0.running.map { ($0.key, $0.value) } }.max { $0.1 < $1.1 }?.0 })
+        let refused = fx.run("job.delete", ["id": .string(id)])
+        #expect(refused.outcome == .failure(.conflict("job \(id) is running: kill it first (job.kill), then delete it")))
+        #expect(try fx.jobStatus(id) == "running", "the row stays with the running job")
+        try fx.expectSuccess(fx.run("job.kill", ["id": .string(id)]))
+        try fx.expectSuccess(fx.run("job.delete", ["id": .string(id)]))
+        try fx.tick()
+        #expect(try fx.jobStatus(id) == nil)
+        #expect(simStatus(fx, id) == nil, "the owner forgot it")
+        #expect(fx.sim?.read { sim in sim.workers.values.contains { $0.running[id] != nil } } == false, "its worker slot is free")
+    }
+
     @Test func retriedJobIsRunAgainByTheOwner() throws {
         let fx = try ActionFixture()
         defer { fx.close() }
@@ -238,6 +253,58 @@ struct JobActionTests {
         let lifted = try fx.eventMark()
         try fx.tick(until: { try stageStarts(fx, "video_downloader", since: lifted) > 2 }, "starts resumed without the limit")
         #expect(try fx.scalar("SELECT rate_limit FROM queues WHERE name = 'video_downloader'", as: Int?.self) == nil)
+    }
+
+    /// Each queue's broker lists hold one message per waiting job: as many as PostgreSQL has pending or queued rows.
+    func expectBrokerMatchesRows(_ fx: ActionFixture, _ when: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for queue in Pipeline.stages.map(Pipeline.queue(for:)) {
+            let messages = try fx.ns.brokerListKeys(queue: queue).reduce(0) { $0 + (try fx.redis(0).send("LLEN", $1).int ?? 0) }
+            let rows = try fx.count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [queue])
+            #expect(messages == rows, "\(when): queue \(queue) holds \(messages) messages for \(rows) waiting jobs", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func queueLengthsEqualWaitingJobsAfterAHundredRetriesMovesAndPriorityChanges() throws {
+        // Four operators from no address: 100 actions stay inside the per-user and per-address rate limits.
+        let operators = (0..<4).map { Actor(user: "op\($0)", host: "test", sessionID: "test-session") }
+        let fx = try ActionFixture(extraGrants: Dictionary(uniqueKeysWithValues: operators.map { ($0.user, Grant(role: .admin)) }))
+        defer { fx.close() }
+        try fx.tick()
+        try expectBrokerMatchesRows(fx, "before any action")
+        let queues = Pipeline.stages.map(Pipeline.queue(for:))
+        var done: [String: Int] = [:]
+        for round in 0..<20 {
+            let actor = operators[round % operators.count]
+            func run(_ action: String, _ payload: [String: PayloadValue]) throws {
+                try fx.expectSuccess(fx.run(action, payload, actor: actor))
+                done[action, default: 0] += 1
+            }
+            // Five distinct jobs the owner has waiting, the newest of each queue in turn.
+            let picks = try #require(
+                fx.sim?.read { sim in
+                    let newest = queues.map { q in (sim.waiting[q] ?? []).flatMap { $0 }.reversed().compactMap { sim.jobs[$0] } }
+                    return (0..<(newest.map(\.count).max() ?? 0)).flatMap { n in newest.compactMap { n < $0.count ? $0[n] : nil } }
+                })
+            try #require(picks.count >= 5, "round \(round): five waiting jobs, have \(picks.count)")
+            let kinds = picks.prefix(5).enumerated().map { i, job in (job, (round + i) % 3) }
+            // Retried jobs are cancelled first (only failed or cancelled jobs are retried); the owner takes the cancels before the retries.
+            for (job, kind) in kinds where kind == 0 { try fx.expectSuccess(fx.run("job.cancel", ["id": .string(job.id)], actor: actor)) }
+            try fx.tick(0)
+            for (job, kind) in kinds {
+                switch kind {
+                case 0: try run("job.retry", ["id": .string(job.id)])
+                case 1: try run("job.move", ["id": .string(job.id), "to": .string(queues[(queues.firstIndex(of: job.queue)! + 1) % queues.count])])
+                default: try run("job.set_priority", ["id": .string(job.id), "priority": .int((job.priority + 5) % 10)])
+                }
+            }
+            try fx.tick(1)
+        }
+        #expect(done.values.reduce(0, +) == 100, "\(done)")
+        try fx.tick()
+        try expectBrokerMatchesRows(fx, "after the actions")
+        // The owner takes jobs from its queues: a message the actions left behind would now be a phantom.
+        try fx.tick(6)
+        try expectBrokerMatchesRows(fx, "after the owner took jobs")
     }
 
     @Test func userRoleActsOnOwnJobsOnly() throws {

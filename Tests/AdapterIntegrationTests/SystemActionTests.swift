@@ -48,14 +48,18 @@ struct SystemActionTests {
         try fx.tick(8)
         #expect(fx.sim?.read { $0.maintenance.enabled } == true)
         #expect(try fx.count("SELECT count(*) FROM job_events WHERE id > $1 AND type IN ('created','started')", [mark]) == 0)
-        // The flag every console shows (the owner rewrites it with its own words: issue 24).
+        #expect(try fx.count("SELECT count(*) FROM queues WHERE NOT paused") == 0, "the owner's writes of its queues keep the pauses")
+        #expect(fx.sim?.read { sim in sim.queues.values.allSatisfy(\.paused) } == true)
+        // The flag every console shows, as the owner wrote it again: the operator's words.
         let flag = try #require(try fx.redis(1).send("GET", fx.ns.maintenanceKey).bytes)
-        #expect(try AgentJSON.decoder().decode(Maintenance.self, from: Data(flag)).enabled)
+        let m = try AgentJSON.decoder().decode(Maintenance.self, from: Data(flag))
+        #expect(m.enabled && m.message == "db upgrade" && m.by == "tester")
         try fx.expectSuccess(fx.run("system.maintenance_off"))
         #expect(try fx.count("SELECT count(*) FROM queues WHERE paused") == 1, "the queue paused before maintenance stays paused")
         let off = try fx.eventMark()
         try fx.tick(until: { try fx.count("SELECT count(*) FROM job_events WHERE id > $1 AND type = 'started'", [off]) > 0 }, "the fleet works again")
         #expect(try fx.redis(1).send("EXISTS", fx.ns.maintenanceKey).int == 0)
+        #expect(try fx.scalar("SELECT string_agg(name, ',') FROM queues WHERE paused", as: String.self) == "video_cutter")
     }
 
     @Test func cacheRefreshStoresAndInvalidateDrops() throws {

@@ -249,7 +249,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.enter)
         #expect(h.state.overlay == .none)
         #expect(!h.effects.contains { if case .dispatch = $0 { return true } else { return false } }, "Enter cancels")
-        #expect(h.lastNotice == "job.cancel cancelled")
+        #expect(h.lastNotice == "job.cancel not run: declined")
         h.press(.char("c"), .char("n"))
         h.press(.char("c"), .escape)
         #expect(h.dispatched.isEmpty && h.job(id)?.status == .queued)
@@ -366,10 +366,9 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         #expect(op.dispatched.isEmpty && op.lastNotice.contains("denied: role operator lacks QUEUE_CLEAR"))
 
         // Embedded: live-only actions are greyed before trying.
-        let e = ActionHarness(view: .workers)
-        _ = try #require(e.select { _ in true })
-        e.press(.char("i"))
-        #expect(e.dispatched.isEmpty && e.lastNotice.contains("worker.ping needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
+        let e = ActionHarness(view: .analytics)
+        e.press(.char("r"))
+        #expect(e.dispatched.isEmpty && e.lastNotice.contains("analytics.report needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
 
         // An open breaker greys the actions of its service.
         let b = ActionHarness(view: .jobs)
@@ -416,7 +415,7 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         h.press(.enter)
         #expect(h.screen.contains("12 is out of range 0…9") && h.dispatched.isEmpty)
         h.press(.backspace, .backspace, .char("a"), .escape)
-        #expect(h.state.overlay == .none && h.dispatched.isEmpty && h.lastNotice == "job.set_priority cancelled")
+        #expect(h.state.overlay == .none && h.dispatched.isEmpty && h.lastNotice == "job.set_priority not run: declined")
         h.press(.char("p"), .char("1"), .enter)
         #expect(h.dispatched.last?.payload == ["id": .string(id), "priority": .string("1")])
         #expect(h.lastNotice.contains("job.set_priority: job \(id.prefix(8))…: priority 1"), "\(h.lastNotice)")

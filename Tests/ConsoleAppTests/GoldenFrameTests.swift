@@ -14,6 +14,17 @@ import Testing
         try Fixture.assertGolden(App.render(Fixture.state(width: 160, height: 48, view: view)), "\(view)-160x48")
     }
 
+    /// The smallest size, and a terminal without UTF-8 (`LANG=C`, ASCII glyphs) at every size.
+    @Test(arguments: ViewID.allCases)
+    func eachViewAt40x12AndInLANGC(view: ViewID) throws {
+        try Fixture.assertGolden(App.render(Fixture.state(width: 40, height: 12, view: view)), "\(view)-40x12")
+        for (w, h) in [(40, 12), (80, 24), (160, 48)] {
+            var s = Fixture.state(width: w, height: h, view: view)
+            s.unicode = false
+            try Fixture.assertGolden(App.render(s), "\(view)-ascii-\(w)x\(h)")
+        }
+    }
+
     @Test func queuesPaneAndJobDetail() throws {
         var state = Fixture.state(view: .jobs)
         _ = App.update(&state, .key(.char("]")))
@@ -26,7 +37,7 @@ import Testing
         try Fixture.assertGolden(App.render(detail), "jobs-failed-detail-100x40")
     }
 
-    @Test func helpAndStaleBannerAndASCII() throws {
+    @Test func helpAndStaleBanner() throws {
         var help = Fixture.state()
         _ = App.update(&help, .key(.char("?")))
         try Fixture.assertGolden(App.render(help), "help-80x24")
@@ -34,8 +45,5 @@ import Testing
         _ = App.update(&stale, .bus(.disconnected(reason: "connection to Redis lost", retryInMillis: 1_600)))
         _ = App.update(&stale, .tick(Fixture.now.addingTimeInterval(12)))
         try Fixture.assertGolden(App.render(stale), "stale-80x24")
-        var ascii = Fixture.state(view: .analytics)
-        ascii.unicode = false
-        try Fixture.assertGolden(App.render(ascii), "analytics-ascii-80x24")
     }
 }

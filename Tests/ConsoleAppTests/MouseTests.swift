@@ -69,14 +69,15 @@ import Testing
         h.perform(App.update(&h.state, .key(.mouse(Mouse(.click, x: x, y: y)))))
         #expect(h.dispatched.count == 1 && h.dispatched.first?.action == "job.cancel" && h.job(id)?.status == .cancelled)
 
-        // The menu: a click on a row runs that entry. Retry is standard and not destructive: no dialog, it runs at once.
-        _ = try #require(ActionTests.queuedJob(h))
+        // The menu: a click on a row runs that entry. Retry (of a failed job) is standard and not destructive: no dialog, it runs at once.
+        let failed = try #require(h.select { h.job($0)?.status == .failed })
         h.press(.char("."))
         let menu = App.render(h.state)
         let row = try #require((0..<menu.height).first { menu.row($0).contains("Retry job") })
         h.perform(App.update(&h.state, .key(.mouse(Mouse(.click, x: try column(h.state, "Retry job", row: row), y: row)))))
         #expect(h.state.overlay == .none, "\(h.state.overlay)")
         #expect(h.dispatched.map(\.action) == ["job.cancel", "job.retry"])
+        #expect(h.job(failed)?.status == .queued)
     }
 
     /// Where `text` is drawn: the first row showing it and its column.

@@ -95,9 +95,10 @@ import Testing
             // No selection bar anywhere.
             #expect(!frame.styleRuns().contains("/selection+bold"), "\(w)x\(h)")
         }
-        // Bigger screens, bigger figures.
-        func blockRows(_ s: AppState) -> Int { App.render(s).text().split(separator: "\n").filter { $0.contains("█") }.count }
-        #expect(blockRows(wallboard(width: 240, height: 70)) > blockRows(wallboard(width: 80, height: 24)))
+        // Bigger screens, bigger figures: the first tile's digits, measured on screen, grow with it.
+        #expect(figureHeight(App.render(wallboard(width: 80, height: 24))) == 5)
+        #expect(figureHeight(App.render(wallboard(width: 160, height: 48))) == 10)
+        #expect(figureHeight(App.render(wallboard(width: 240, height: 70))) == 15)
         // The other views draw without a selection too.
         for view in [ViewID.workers, .analytics, .jobs, .logs] {
             var s = wallboard(width: 100, height: 30, views: [view])
@@ -107,6 +108,65 @@ import Testing
         }
         try Fixture.assertGolden(App.render(wallboard()), "wallboard-dashboard-80x24")
         try Fixture.assertGolden(App.render(wallboard(width: 160, height: 48)), "wallboard-dashboard-160x48")
+    }
+
+    /// Rows of block glyphs under the first tile's label (QUEUED), up to the next row of labels
+    /// (the one with SUCCESS, whatever the grid).
+    func figureHeight(_ frame: CellBuffer) -> Int {
+        let rows = frame.text().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let label = rows.firstIndex(where: { $0.contains("QUEUED") }) else { return 0 }
+        let firstTile = rows[(label + 1)...].prefix { !$0.contains("SUCCESS") }.map { String($0.prefix(frame.width / 3)) }
+        return firstTile.filter { $0.contains("█") }.count
+    }
+
+    /// A room sees every alert at any size, once per source and title with a count and an age, and
+    /// maintenance or an outage as a full-width banner.
+    @Test func wallboardShowsGroupedAlertsWithTheirAgeAndBannersForMaintenanceAndOutages() throws {
+        var snapshot = Fixture.snapshot
+        snapshot.alerts = [
+            Alert(id: 1, ts: Fixture.now.addingTimeInterval(-600), severity: .error, source: "workers", title: "Worker crop-3@gpu-15 went offline"),
+            Alert(id: 2, ts: Fixture.now.addingTimeInterval(-60), severity: .error, source: "workers", title: "Worker crop-3@gpu-15 went offline"),
+            Alert(id: 3, ts: Fixture.now.addingTimeInterval(-30), severity: .critical, source: "postgres", title: "Replication lag 40s"),
+            Alert(id: 4, ts: Fixture.now, severity: .warning, source: "queues", title: "video_cutter paused", status: .acked)
+        ]
+        snapshot.system.maintenance = Maintenance(enabled: true, message: "db upgrade", since: Fixture.now.addingTimeInterval(-300), by: "alice")
+        snapshot.system.services = snapshot.system.services.map { svc in
+            var svc = svc
+            if svc.name == "postgres" { svc.status = .down }
+            return svc
+        }
+        for (w, h) in [(80, 24), (160, 48)] {
+            var s = wallboard(width: w, height: h)
+            _ = App.update(&s, .snapshotLoaded(snapshot))
+            let rows = App.render(s).text().split(separator: "\n").map(String.init)
+            let alertLines = rows.filter { $0.contains("went offline") || $0.contains("Replication lag") }
+            // The critical one first; the two offline alerts are one line, aged by the oldest.
+            #expect(alertLines.count == 2, "\(w)x\(h): \(alertLines)")
+            #expect(alertLines.first?.contains("CRITICAL  Replication lag 40s  30s") == true, "\(alertLines)")
+            #expect(alertLines.last?.contains("ERROR  Worker crop-3@gpu-15 went offline  ×2  10m") == true, "\(alertLines)")
+            #expect(rows.contains { $0.contains("Alerts · 2 active") } && !rows.contains { $0.contains("video_cutter paused") })
+            #expect(rows.contains { $0.contains("OUTAGE · postgres") && $0.contains("down") }, "\(w)x\(h)")
+            #expect(rows.contains { $0.contains("MAINTENANCE · db upgrade · for 5m by alice") }, "\(w)x\(h)")
+            #expect(rows.contains { $0.contains("QUEUED") }, "the figures stay under the banners at \(w)x\(h)")
+        }
+    }
+
+    /// The success rate's axis starts under the worst minute, and says so: 96–99 % is not a solid block.
+    @Test func wallboardSuccessChartHasAnAxisThatShowsTheChanges() throws {
+        var s = wallboard(width: 120, height: 40, views: [.analytics])
+        _ = App.update(&s, .tick(Fixture.now))
+        let rows = App.render(s).text().split(separator: "\n").map(String.init)
+        guard let title = rows.firstIndex(where: { $0.contains("Success rate") }) else {
+            Issue.record("no success chart: \(rows.joined(separator: "\n"))")
+            return
+        }
+        #expect(rows[title + 1].hasPrefix(" 100%"), "\(rows[title + 1])")
+        let floorRow = rows[(title + 1)...].last { $0.range(of: #"^ \d+%"#, options: .regularExpression) != nil } ?? ""
+        let floor = Int(floorRow.dropFirst().prefix { $0.isNumber }) ?? -1
+        #expect(floor > 0 && floor < 100, "\(floorRow)")
+        // The columns have different heights: not every row of the chart is full.
+        let chart = rows[(title + 1)..<(rows.count - 1)].map { $0.dropFirst(6) }
+        #expect(chart.contains { $0.contains("█") } && chart.contains { $0.contains(" ") && $0.contains("█") }, "\(chart)")
     }
 
     @Test func wallboardKeepsRunningThroughADisconnectWithAStalenessBanner() throws {

@@ -288,7 +288,7 @@ import Testing
         _ = App.update(&s, .bus(.event(EventEnvelope(seq: 2, ts: Fixture.now, source: "t", event: .jobCreated(evil)))))
         _ = Self.fold(&s, [.char("g")])
         let list = App.render(s)
-        #expect(list.text().contains("evil     clip\\x1b]52;c;cm"))
+        #expect(list.text().contains("evil     clip\\x1b]52"))
         _ = App.update(&s, .resize(width: 120, height: 30)) // the whole name fits in the detail
         _ = Self.fold(&s, [.enter])
         let frame = App.render(s)

@@ -91,17 +91,9 @@ import Testing
         let dir = Repo.temporaryDirectory()
         // The fuzzed vim map extends the real default.
         try FileManager.default.copyItem(at: Repo.keymaps.appendingPathComponent("default.yaml"), to: dir.appendingPathComponent("default.yaml"))
-        var rng = Fuzz(seed: 66)
-        let path = dir.appendingPathComponent("fuzz.yaml")
-        let originals = try Repo.files(Repo.keymaps).map { try String(contentsOf: $0, encoding: .utf8) }
-        let (total, failures) = try rng.fuzzFiles(originals, each: 250, at: path) { text in
-            let (layers, error) = AssetLocator(kind: "keymaps", directories: [dir]).keyMap("fuzz")
-            guard let error else { return false }
-            #expect(layers.keyMap == KeyMap.standard)
-            #expect(error.file == path.path, "\(error)")
-            #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
-            return true
+        try expectFuzzedAssetsFailClearly(Repo.keymaps, seed: 66, in: dir) { locator in
+            let (layers, error) = locator.keyMap("fuzz")
+            return (layers.keyMap == KeyMap.standard, error)
         }
-        #expect(failures > total / 4, "\(failures) of \(total) mutated key maps failed")
     }
 }

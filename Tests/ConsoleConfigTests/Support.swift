@@ -1,3 +1,4 @@
+import AgentOSTestSupport
 import ConsoleConfig
 import Foundation
 import Testing
@@ -54,4 +55,27 @@ func expectRefusals(
             Issue.record("not a ConfigError: \(error)", sourceLocation: sourceLocation)
         }
     }
+}
+
+/// The asset fuzzers' check: mutants of every shipped file in `shipped` (themes or keymaps), each
+/// written to `dir` as `fuzz.yaml` and loaded by `load`. A refused file must be named with a line or a
+/// key, and the locator must hand out the fallback; the mutations must break at least a quarter of
+/// the files, or the test would prove nothing.
+func expectFuzzedAssetsFailClearly(
+    _ shipped: URL, seed: UInt64, in dir: URL, load: (AssetLocator) -> (fellBack: Bool, error: ConfigError?),
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    var rng = Fuzz(seed: seed)
+    let path = dir.appendingPathComponent("fuzz.yaml")
+    let originals = try Repo.files(shipped).map { try String(contentsOf: $0, encoding: .utf8) }
+    let locator = AssetLocator(kind: shipped.lastPathComponent, directories: [dir])
+    let (total, refused) = try rng.fuzzFiles(originals, each: 250, at: path) { text in
+        let (fellBack, error) = load(locator)
+        guard let error else { return false }
+        #expect(fellBack, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.file == path.path && error.description.hasPrefix(path.path), "\(error)", sourceLocation: sourceLocation)
+        #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)", sourceLocation: sourceLocation)
+        return true
+    }
+    #expect(refused > total / 4, "\(refused) of \(total) mutated files were refused", sourceLocation: sourceLocation)
 }

@@ -98,19 +98,9 @@ import Testing
     /// and a line or key; the locator then hands out the default. Never a crash.
     @Test func fuzzedThemesFailClearlyAndFallBack() throws {
         let dir = Repo.temporaryDirectory()
-        var rng = Fuzz(seed: 6)
-        let path = dir.appendingPathComponent("fuzz.yaml")
-        let originals = try Repo.files(Repo.themes).map { try String(contentsOf: $0, encoding: .utf8) }
-        let (total, failures) = try rng.fuzzFiles(originals, each: 250, at: path) { text in
-            let (theme, error) = AssetLocator(kind: "themes", directories: [dir]).theme("fuzz")
-            guard let error else { return false }
-            #expect(theme == .builtinDefault)
-            #expect(error.file == path.path, "\(error)")
-            #expect(error.line != nil || error.key != nil, "no line nor key: \(error)\n\(text)")
-            #expect(error.description.hasPrefix(path.path))
-            return true
+        try expectFuzzedAssetsFailClearly(Repo.themes, seed: 6, in: dir) { locator in
+            let (theme, error) = locator.theme("fuzz")
+            return (theme == .builtinDefault, error)
         }
-        // The mutations do break files (the test would prove nothing otherwise).
-        #expect(failures > total / 4, "\(failures) of \(total) mutated themes failed")
     }
 }

@@ -59,7 +59,7 @@ struct ActionDialogE2ETests {
         _ = try dialogJob()
         // Enter is No.
         try t.send("Enter")
-        try t.waitFor("job.cancel cancelled")
+        try t.waitFor("job.cancel not run: declined")
         try t.send("c")
         let shortID = try dialogJob()
         try t.send("y")

@@ -64,3 +64,60 @@ struct LiveConsoleE2ETests {
         }
     }
 }
+
+/// Issue 19: what the operator confirms is what runs, live. The clear dialog's count follows the
+/// queue while the dialog is open, and the figure confirmed is the figure PostgreSQL deleted.
+@Suite("confirmed figures end to end in tmux, live", .serialized)
+struct ConfirmedClearE2ETests {
+    static var account: String {
+        guard let pw = getpwuid(getuid()), let name = pw.pointee.pw_name else { return "uid\(getuid())" }
+        return String(cString: name)
+    }
+
+    static func addJobs(_ db: PostgresConnection, _ n: Int) throws {
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner)
+            SELECT gen_random_uuid(), 'e2e-' || g, 'video_downloader', 'e2e_hold', 'queued', 'e2e' FROM generate_series(1, $1::int) g
+            """, [n])
+    }
+
+    @Test func theClearDialogFollowsAGrowingQueueAndDeletesWhatWasConfirmed() throws {
+        guard let live = try LiveScratch.make("e2econfirm") else { return }
+        defer { live.database.drop() }
+        let db = try PostgresConnection(live.postgresURL)
+        try db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin')", [Self.account])
+        try db.query("INSERT INTO queues (name, stage, paused) VALUES ('e2e_hold', 'video_downloader', true)")
+        try Self.addJobs(db, 5)
+
+        let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try ui.waitFor("Health")
+        try ui.send("2")
+        try ui.waitFor("[jobs]")
+        try ui.send("]")
+        try ui.waitFor("[queues]", "e2e_hold")
+        try ui.send("g")
+        try ui.send("C")
+        try ui.waitFor("Clear queue e2e_hold: 5 pending jobs will be deleted.", "type e2e_hold:")
+
+        // The queue grows while the dialog is open: the figure follows, before anything is typed.
+        try Self.addJobs(db, 4)
+        try ui.waitFor("Clear queue e2e_hold: 9 pending jobs will be deleted.", "type e2e_hold:")
+        try ui.type("e2e_hold")
+        try ui.send("Enter")
+        try ui.waitFor("reason:")
+        try ui.type("INC-19 e2e")
+        try ui.send("Enter")
+        try ui.waitFor("cleared queue e2e_hold: 9 pending job(s) deleted")
+        let left = try db.query("SELECT count(*) FROM jobs WHERE queue = 'e2e_hold'").rows[0].get(0, as: Int.self)
+        #expect(left == 0)
+        // The request carried the figure on screen; the executor deleted exactly that many.
+        let row = try #require(
+            try db.query(
+                "SELECT payload->>'expect' AS expect, result->>'affected' AS affected FROM audit_logs WHERE action = 'queue.clear' AND phase = 'outcome'"
+            ).rows.first)
+        #expect(try row.get("expect", as: String.self) == "9" && row.get("affected", as: String.self) == "9")
+        try ui.send("q")
+        #expect(try ui.waitForExit() == 0)
+    }
+}

@@ -27,7 +27,7 @@ import Testing
         t.render(into: &b, rect: b.bounds)
         let lines = (0..<b.height).map { b.row($0) }
         #expect(lines[0].hasPrefix("  ID       STAGE"))
-        #expect(lines[0].contains("AGE▼"), "the sort column shows its direction: \(lines[0])")
+        #expect(lines[0].contains("▼AGE"), "the sort column shows its direction: \(lines[0])")
         #expect(lines[1].hasPrefix("  job0     face_detector"))
         #expect(lines[3].hasPrefix("◆ job2"))
         #expect(b[5, 1].style.fg == .danger, "failed rows use the danger token")
@@ -39,6 +39,26 @@ import Testing
         #expect(t.layout(width: 80).map(\.index) == [0, 1, 2, 3, 4])
         #expect(t.layout(width: 30).map(\.index) == [0, 1, 2], "OWNER and AGE go first")
         #expect(t.layout(width: 12).map(\.index) == [0])
+    }
+
+    /// A column that is dropped is said, not silently gone; a sorted column keeps its whole name
+    /// (the mark goes before it), however narrow.
+    @Test func droppedColumnsAreCountedAndSortMarksKeepTheName() {
+        var b = CellBuffer(width: 30, height: 3)
+        Table(columns: Self.columns, rows: Self.rows(2), sortColumn: 2, sortAscending: true).render(into: &b, rect: b.bounds)
+        let header = b.row(0)
+        #expect(header.hasSuffix(" +2"), "two columns did not fit: \(header)")
+        #expect(header.contains("▲STATUS") && !header.contains("…"), "\(header)")
+        let tight = Table(columns: [TableColumn("PROG", .fixed(4), align: .right)], rows: [TableRow(["56%"])], sortColumn: 0)
+        var c = CellBuffer(width: 8, height: 2)
+        tight.render(into: &c, rect: c.bounds)
+        #expect(c.row(0).contains("▲PROG"), "\(c.row(0))")
+        // Flexible columns take their minimum and share the rest: the fixed ones after them keep their width.
+        let jobs = Table(
+            columns: [
+                TableColumn("NAME", .flex(weight: 3, min: 12)), TableColumn("WORKER", .flex(weight: 1, min: 10)), TableColumn("AGE", .fixed(4))
+            ], rows: [])
+        #expect(jobs.layout(width: 33).map(\.width) == [14, 11, 4] && jobs.layout(width: 33).last?.x == 29)
     }
 
     @Test func emptyTableSaysSo() {

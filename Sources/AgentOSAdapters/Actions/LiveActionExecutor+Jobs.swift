@@ -106,8 +106,10 @@ extension LiveActionExecutor {
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
-                guard let row = try tx.query("DELETE FROM jobs WHERE id = $1::uuid RETURNING \(jobColumns)", [id]).rows.first else {
-                    throw ActionFailure.notFound("job \(id)")
+                // A running job is ended first (job.kill): deleting its row would leave it running, unseen.
+                guard let row = try tx.query("DELETE FROM jobs WHERE id = $1::uuid AND status <> 'running' RETURNING \(jobColumns)", [id]).rows.first
+                else {
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "kill it first (job.kill), then delete it")
                 }
                 job = try LiveActionExecutor.job(row)
                 return ActionResult("deleted job \(id) with its events")
@@ -179,6 +181,8 @@ extension LiveActionExecutor {
                 ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map {
                     try $0.get("id")
                 }
+                // More than the operator confirmed: the throw rolls the DELETE back.
+                try c.p.withinConfirmed(ids.count)
                 try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
                 return ActionResult("cleared queue \(q): \(ids.count) pending job(s) deleted", affected: ids.count)
             }
@@ -207,6 +211,7 @@ extension LiveActionExecutor {
                     WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2) RETURNING \(jobColumns)
                     """, [q, c.p.string("error_class")]
                 ).rows.map(LiveActionExecutor.job)
+                try c.p.withinConfirmed(jobs.count)
                 try tx.query(
                     """
                     INSERT INTO job_events (job_id, type, status, message)
@@ -222,6 +227,7 @@ extension LiveActionExecutor {
             let q = try c.string("queue")
             let r = try c.commit { tx in
                 let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
+                try c.p.withinConfirmed(n)
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }
             try c.control(.action(.queuePurgeFailed), q)

@@ -52,6 +52,7 @@ extension LiveActionExecutor {
                         SELECT \(LogRecord.columns) FROM logs WHERE ts < now() - make_interval(days => $1::int) ORDER BY ts, id FOR UPDATE
                         """, [days]
                     ).rows.map(LogRecord.init)
+                    try c.p.withinConfirmed(lines.count)
                     let plain = try ActionFiles.create(
                         in: dir, "logs", ext: "jsonl", Data(LogRecord.jsonl(lines, sanitized: false).utf8), keepFree: ".gz")
                     let url = try ActionFiles.gzip(plain)
@@ -73,6 +74,7 @@ extension LiveActionExecutor {
             let days = try c.int("days")
             return try c.commit { tx in
                 let n = try tx.query("DELETE FROM logs WHERE ts < now() - make_interval(days => $1::int)", [days]).affectedRows
+                try c.p.withinConfirmed(n)
                 return ActionResult("purged \(n) log line(s) older than \(days) day(s)", affected: n)
             }
         },

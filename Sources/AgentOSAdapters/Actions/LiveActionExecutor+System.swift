@@ -302,7 +302,7 @@ extension LiveActionContext {
         } else {
             try flags.send("DEL", ns.maintenanceKey)
         }
-        try control(.maintenance, "system", value: on ? 1 : 0)
+        try control(.maintenance, "system", value: on ? 1 : 0, extra: m.message.map { ["message": .string($0)] } ?? [:])
         publish(.maintenance(m))
         return r
     }

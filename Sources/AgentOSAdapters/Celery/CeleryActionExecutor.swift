@@ -177,7 +177,7 @@ public final class CeleryActionExecutor: ActionExecutor {
         },
         .queueClear: { ex, p in
             let q = try p.required("queue")
-            let n = try ex.monitor.purge(q)
+            let n = try ex.monitor.purge(q, atMost: p.int("expect"))
             return ActionResult(
                 "purged \(n) message(s) from \(q) (all \(ex.control.transport.prioritySteps.count) priority lists)", affected: n,
                 details: ["purged": .int(n)])

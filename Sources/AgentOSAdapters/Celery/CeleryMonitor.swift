@@ -200,18 +200,28 @@ public final class CeleryMonitor: Sendable {
     }
 
     /// Purge (celery-redis-protocol.md §e): LLEN + DEL of every priority list of the queue in one
-    /// MULTI; returns the number of messages removed. `unacked` is left alone.
-    public func purge(_ queue: String) throws -> Int {
-        var commands: [[any RedisArgument]] = [["MULTI"]]
-        for key in transport.queueKeys(queue) {
-            commands.append(["LLEN", key])
-            commands.append(["DEL", key])
+    /// script, so nothing arrives between the count and the delete; returns the number of messages
+    /// removed. More than `atMost` (the operator's confirmed figure): nothing is deleted and the
+    /// refusal names the count. `unacked` is left alone.
+    public func purge(_ queue: String, atMost limit: Int? = nil) throws -> Int {
+        let reply = try broker.evaluate(Self.purgeScript, keys: transport.queueKeys(queue), args: [limit ?? -1])
+        guard let a = reply.array, a.count == 2, let purged = a[0].int, let n = a[1].int else {
+            throw CeleryConfigError("purge of \(queue): unexpected reply \(reply)")
         }
-        commands.append(["EXEC"])
-        let replies = try broker.pipeline(commands)
-        guard let exec = replies.last?.array else { throw CeleryConfigError("purge of \(queue): MULTI/EXEC was aborted") }
-        return stride(from: 0, to: exec.count, by: 2).reduce(0) { $0 + Int(exec[$1].int ?? 0) }
+        if purged == 0, let limit { throw ActionFailure.impactExceeded(confirmed: limit, actual: Int(n)) }
+        return Int(n)
     }
+
+    /// KEYS: the queue's lists; ARGV[1]: the most messages that may go (-1: any). Returns {deleted?, count}.
+    static let purgeScript = RedisScript(
+        """
+        local n = 0
+        for _, k in ipairs(KEYS) do n = n + redis.call('LLEN', k) end
+        local limit = tonumber(ARGV[1])
+        if limit >= 0 and n > limit then return {0, n} end
+        for _, k in ipairs(KEYS) do redis.call('DEL', k) end
+        return {1, n}
+        """)
 
     /// The snapshot with Celery's workers, queues and tasks merged in (replacing rows of the same id).
     public func merge(into snapshot: Snapshot, now: Double = Date().timeIntervalSince1970) -> Snapshot {

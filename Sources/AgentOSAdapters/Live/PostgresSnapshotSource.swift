@@ -245,7 +245,14 @@ public final class PostgresSnapshotSource: SnapshotSource {
             byLevel[try row.get("level"), default: 0] += n
             bySource[try row.get("source"), default: 0] += n
         }
-        return LogsSummary(recent: recent.reversed(), byLevel: byLevel, bySource: bySource)
+        let bookmarks = try db.query(
+            "SELECT id, log_id, note, created_by, created_at FROM log_bookmarks ORDER BY id DESC LIMIT $1", [Snapshot.recentBookmarkLimit]
+        ).rows.map { row in
+            LogBookmark(
+                id: try row.get("id"), logID: try row.get("log_id"), note: try row.get("note"), by: try row.get("created_by"),
+                ts: try row.get("created_at"))
+        }
+        return LogsSummary(recent: recent.reversed(), byLevel: byLevel, bySource: bySource, bookmarks: bookmarks.reversed())
     }
 
     /// Every `config` entry (also what `agentos sim` reads on config.changed and config.reload).
@@ -275,7 +282,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         let minutes = try db.query(
             """
             SELECT minute, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed FROM stats_minutely
-            WHERE minute > now() - interval '60 minutes' GROUP BY minute ORDER BY minute
+            WHERE minute > now() - interval '\(Analytics.throughputHistoryMinutes) minutes' GROUP BY minute ORDER BY minute
             """
         ).rows.map { Analytics.Minute(minute: try $0.get("minute"), completed: try $0.get("completed"), failed: try $0.get("failed")) }
         let latency = try db.query(

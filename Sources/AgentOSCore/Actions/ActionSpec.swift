@@ -113,13 +113,25 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
         self.permission = permission
         self.risk = risk
         self.destructive = destructive
-        self.fields = fields
+        self.fields = ActionSpec.boundedByExpect.contains(id) ? fields + [ActionSpec.expectField] : fields
         self.targetField = target ?? fields.first(where: { $0.required })?.name
         self.service = service
         self.ratePerMinute = rate ?? ActionSpec.defaultRate(id: id, risk: risk)
         self.bulk = bulk
         self.key = key
     }
+
+    /// The actions whose effect is a count of rows the operator confirms ("19 pending jobs will be
+    /// deleted"), each counted and changed in one transaction: they take `expect` and refuse, changing
+    /// nothing, when more rows would be affected than were confirmed.
+    public static let boundedByExpect: Set<ActionName> = [.queueClear, .queuePurgeFailed, .queueRetryFailed, .logsPurge, .logsArchive]
+
+    /// The figure the operator confirmed (the dialog sends it; `agentos action --expect N`).
+    public static let expectField = FieldSpec(
+        "expect", .int(min: 0, max: Int.max), required: false, help: "confirmed count: refused, nothing changed, if more would be affected")
+
+    /// Takes `expect` (the confirmed count travels with the request).
+    public var takesExpect: Bool { ActionSpec.boundedByExpect.contains(id) }
 
     public var confirmation: Confirmation {
         switch risk {
@@ -144,6 +156,24 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
     public var invalidatesCache: Bool { mutating && id != .systemCacheRefresh }
 
     public func field(_ name: String) -> FieldSpec? { fields.first { $0.name == name } }
+
+    /// Why this action cannot apply to a job in `status` (nil: it can, or it is no job action): the one
+    /// rule the console's menu, action keys and bulk runs follow, so an action that would be refused
+    /// is greyed with its reason instead of asked and then refused (the executors check the same).
+    public func inapplicability(toJobIn status: JobStatus) -> String? {
+        let state = "job is \(status.rawValue)"
+        switch id {
+        case .jobCancel:
+            if status == .running { return "\(state): job.kill stops it" }
+            return status.isFinished ? "\(state): nothing to cancel" : nil
+        case .jobKill: return status == .running ? nil : "\(state): only running jobs are killed"
+        case .jobRetry: return status == .failed || status == .cancelled ? nil : "\(state): only failed or cancelled jobs are retried"
+        case .jobDelete: return status == .running ? "\(state): cancel or kill it first" : nil
+        case .jobSetPriority: return status.isWaiting ? nil : "\(state): only waiting jobs change priority"
+        case .jobMove: return status.isWaiting ? nil : "\(state): only waiting jobs move"
+        default: return nil
+        }
+    }
 
     /// The seed's per-action limits; otherwise standard 50, high 20, critical 5 per minute.
     static func defaultRate(id: ActionName, risk: Risk) -> Int {

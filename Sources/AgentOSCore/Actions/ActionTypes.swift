@@ -97,6 +97,8 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The target is in a state the action does not apply to (a finished job cannot be cancelled).
     case conflict(String)
     case confirmationRequired(String)
+    /// More rows would be affected than the operator confirmed (`expect`): nothing was changed.
+    case impactExceeded(confirmed: Int, actual: Int)
     /// The backend failed while executing.
     case failed(String)
     /// A backend could not be reached before executing.
@@ -118,6 +120,8 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let what): return "not found: \(what)"
         case .conflict(let why): return "conflict: \(why)"
         case .confirmationRequired(let why): return "confirmation required: \(why)"
+        case .impactExceeded(let confirmed, let actual):
+            return "conflict: \(actual) would be affected, \(confirmed) confirmed: nothing was changed"
         case .failed(let why): return "failed: \(why)"
         case .unavailable(let why): return "unavailable: \(why)"
         case .outcomeUnknown(let why): return "outcome unknown: \(why)"
@@ -134,7 +138,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .breakerOpen: return "breaker_open"
         case .auditUnavailable: return "audit_unavailable"
         case .notFound: return "not_found"
-        case .conflict: return "conflict"
+        case .conflict, .impactExceeded: return "conflict"
         case .failed: return "failure"
         case .unavailable: return "unavailable"
         case .outcomeUnknown: return "unknown"
@@ -147,7 +151,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .failed: return 1
         case .denied, .confirmationRequired: return 3
         case .rateLimited: return 4
-        case .idempotencyMismatch, .inProgress, .conflict: return 5
+        case .idempotencyMismatch, .inProgress, .conflict, .impactExceeded: return 5
         case .notFound: return 6
         case .auditUnavailable: return 7
         case .breakerOpen, .unavailable: return 8

@@ -55,6 +55,12 @@ public struct Payload: Sendable, Equatable {
     }
     public func bool(_ name: String) -> Bool? { if case .bool(let b)? = values[name] { return b } else { return nil } }
 
+    /// Refuses when `actual` rows exceed the count the operator confirmed (`expect`); call it where
+    /// the rows are counted, before the change is kept (in its transaction, under its lock).
+    public func withinConfirmed(_ actual: Int) throws(ActionFailure) {
+        if let confirmed = int("expect"), actual > confirmed { throw .impactExceeded(confirmed: confirmed, actual: actual) }
+    }
+
     /// Canonical JSON: keys sorted, no whitespace (fingerprints and audit hashes use it).
     public var canonicalJSON: String { CanonicalJSON.object(values.mapValues { $0 }) }
 }

@@ -47,15 +47,18 @@ public struct LogsSummary: Codable, Sendable, Equatable {
     public var recent: [LogLine]
     public var byLevel: [String: Int]
     public var bySource: [String: Int]
+    /// logs.bookmark's bookmarks, newest last (at most `Snapshot.recentBookmarkLimit`).
+    public var bookmarks: [LogBookmark]
 
-    public init(recent: [LogLine] = [], byLevel: [String: Int] = [:], bySource: [String: Int] = [:]) {
+    public init(recent: [LogLine] = [], byLevel: [String: Int] = [:], bySource: [String: Int] = [:], bookmarks: [LogBookmark] = []) {
         self.recent = recent
         self.byLevel = byLevel
         self.bySource = bySource
+        self.bookmarks = bookmarks
     }
 
     enum CodingKeys: String, CodingKey {
-        case recent
+        case recent, bookmarks
         case byLevel = "by_level"
         case bySource = "by_source"
     }
@@ -65,6 +68,40 @@ public struct LogsSummary: Codable, Sendable, Equatable {
         recent = try c.opt(.recent, [])
         byLevel = try c.opt(.byLevel, [:])
         bySource = try c.opt(.bySource, [:])
+        bookmarks = try c.opt(.bookmarks, [])
+    }
+
+    /// Without bookmarks the key is left out (snapshots of consoles that predate them stay the same).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(recent, forKey: .recent)
+        try c.encode(byLevel, forKey: .byLevel)
+        try c.encode(bySource, forKey: .bySource)
+        if !bookmarks.isEmpty { try c.encode(bookmarks, forKey: .bookmarks) }
+    }
+}
+
+/// A bookmarked log line (logs.bookmark): listed on the Logs view, which jumps to its line.
+public struct LogBookmark: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int
+    public var logID: Int
+    public var note: String
+    public var by: String
+    public var ts: Date
+
+    public init(id: Int, logID: Int, note: String, by: String, ts: Date) {
+        self.id = id
+        self.logID = logID
+        self.note = note
+        self.by = by
+        self.ts = ts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, note
+        case logID = "log_id"
+        case by = "created_by"
+        case ts = "created_at"
     }
 }
 
@@ -313,10 +350,35 @@ public struct Analytics: Codable, Sendable, Equatable {
         errorClasses = try c.opt(.errorClasses, [])
     }
 
-    /// Success rate over the whole window (nil when nothing finished).
-    public var successRate: Double? {
-        let done = throughput.reduce(0) { $0 + $1.completed }
-        let failed = throughput.reduce(0) { $0 + $1.failed }
+    /// Minutes of throughput a snapshot carries: the longest window the Analytics view offers. The
+    /// latency and error figures cover `windowMinutes`.
+    public static let throughputHistoryMinutes = 360
+
+    /// Success rate over the complete minutes of the last `window` minutes (nil when nothing
+    /// finished): the Dashboard, the wallboard and the Analytics view give the same figure.
+    public func successRate(last window: Int, now: Date) -> Double? {
+        let minutes = completeMinutes(last: window, now: now)
+        let done = minutes.reduce(0) { $0 + $1.completed }
+        let failed = minutes.reduce(0) { $0 + $1.failed }
         return done + failed == 0 ? nil : Double(done) / Double(done + failed)
+    }
+
+    /// One entry per complete minute of the last `window` minutes before `now`, zeros where nothing
+    /// finished, from the first minute with data on. The minute in progress is left out: a third of a
+    /// minute's completions is not a rate.
+    public func completeMinutes(last window: Int, now: Date) -> [Minute] {
+        let current = (now.timeIntervalSince1970 / 60).rounded(.down) * 60
+        let byMinute = Dictionary(throughput.map { ($0.minute.timeIntervalSince1970, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let first = byMinute.keys.filter({ $0 < current }).min() else { return [] }
+        let start = max(first, current - Double(window) * 60)
+        return stride(from: start, to: current, by: 60).map {
+            byMinute[$0] ?? Minute(minute: Date(timeIntervalSince1970: $0), completed: 0, failed: 0)
+        }
+    }
+
+    /// Completions per minute over the complete minutes of the last `window` minutes (0 with none).
+    public func perMinute(last window: Int, now: Date) -> Double {
+        let minutes = completeMinutes(last: window, now: now)
+        return minutes.isEmpty ? 0 : Double(minutes.reduce(0) { $0 + $1.completed }) / Double(minutes.count)
     }
 }

@@ -5,6 +5,8 @@ extension Snapshot {
     public static let recentJobLimit = 500
     public static let failedJobLimit = 200
     public static let recentLogLimit = 1_000
+    /// The newest bookmarks a snapshot lists.
+    public static let recentBookmarkLimit = 50
 
     /// Applies one event to the snapshot, so a console stays current between snapshot loads.
     /// Returns false for events that change nothing here (unknown types, session kicks).

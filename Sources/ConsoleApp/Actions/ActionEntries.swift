@@ -45,12 +45,23 @@ extension App {
             break
         }
         if let why = state.actions.unavailable[spec.name] { return why }
+        // Marked rows: each is checked when the bulk run starts (`activate`), not the selected one.
+        if state.current.markedIDs.isEmpty, let id = payload["id"]?.description, let why = inapplicability(state, spec, job: id) {
+            return why
+        }
         if !spec.bypassesBreaker,
             let breaker = state.snapshot?.system.breakers.first(where: { $0.service == spec.service.rawValue && $0.state == .open })
         {
             return "\(breaker.service) circuit breaker is open"
         }
         return nil
+    }
+
+    /// Why `spec` cannot apply to job `id` as the snapshot last showed it (nil: it can, or the job is
+    /// not in the recent window; the executor still decides).
+    static func inapplicability(_ state: AppState, _ spec: ActionSpec, job id: String) -> String? {
+        guard spec.id.subject == "job", let job = state.snapshot?.jobs.recent.first(where: { $0.id == id }) else { return nil }
+        return spec.inapplicability(toJobIn: job.status)
     }
 
     /// The identity of the selected row, if any.

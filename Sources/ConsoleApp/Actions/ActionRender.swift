@@ -153,6 +153,7 @@ extension App {
         case .yesNo where !p.bulk.isEmpty:
             lines.append(("\(spec.title): \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
             lines.append((bulkList(p, width: body.width - 12), Style(.muted)))
+            if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
             lines.append(("y confirms · any other key cancels · one audited request per row", Style(.muted)))
             Modal(title: "Confirm \(spec.name) on \(p.targetPhrase)", lines: lines, buttons: ["No", "Yes"], focusedButton: 0, tone: .warning)

@@ -36,6 +36,15 @@ public struct PendingAction: Sendable, Equatable {
         return value.description
     }
 
+    /// The payload sent when the operator confirms: with the figure the dialog showed as `expect`
+    /// for an action bounded by it, so the executor refuses if more would be affected.
+    public var confirmedPayload: [String: PayloadValue] {
+        guard spec.takesExpect, bulk.isEmpty, case .measured(let n?) = impact else { return payload }
+        var out = payload
+        out["expect"] = .int(n)
+        return out
+    }
+
     /// What one row is ("job", "queue", "worker"…), for a bulk action's sentences.
     public var rowNoun: String { spec.targetField == "queue" ? "queue" : String(spec.id.subject) }
 
@@ -81,6 +90,8 @@ public struct ActionConfirmState: Sendable, Equatable {
     public var typedName = ""
     public var reason = ""
     public var error: String?
+    /// A new measurement of the impact is on its way (the figure is re-measured while the dialog is open).
+    public var remeasuring = false
 
     public init(pending: PendingAction) { self.pending = pending }
 

@@ -39,7 +39,20 @@ extension App {
         var pending = PendingAction(spec: entry.spec, payload: entry.payload, note: entry.note, token: state.actions.nextToken())
         // Rows are marked: an action aimed at the selected row runs on each marked row instead.
         if state.screen.actionsAimAtSelection, !state.current.markedIDs.isEmpty, let field = entry.spec.targetField, entry.payload[field] != nil {
-            pending.bulk = state.current.markedIDs.sorted().map { id in
+            // Marked rows the action cannot apply to are left out, and said so.
+            let marked = state.current.markedIDs.sorted()
+            let skipped = marked.compactMap { id in inapplicability(state, entry.spec, job: id).map { (id, $0) } }
+            let ids = marked.filter { id in !skipped.contains { $0.0 == id } }
+            guard !ids.isEmpty else {
+                state.overlay = .none
+                state.notify("\(entry.spec.name) not available on the marked rows: \(skipped[0].1)", .warning)
+                return []
+            }
+            if !skipped.isEmpty {
+                let noun = skipped.count == 1 ? "row" : "rows"
+                pending.note = "\(skipped.count) marked \(noun) left out: \(skipped[0].1)"
+            }
+            pending.bulk = ids.map { id in
                 var payload = entry.payload
                 payload[field] = .string(id)
                 return payload
@@ -86,7 +99,7 @@ extension App {
         state.overlay = .none
         if !pending.bulk.isEmpty { return dispatchBulk(&state, pending, reason: reason) }
         let request = ActionRequest(
-            action: pending.spec.name, payload: pending.payload, actor: state.actions.actor,
+            action: pending.spec.name, payload: pending.confirmedPayload, actor: state.actions.actor,
             idempotencyKey: newIdempotencyKey(), reason: reason, confirmation: confirmation)
         return send(&state, request, retry: false)
     }
@@ -136,6 +149,9 @@ extension App {
                 for warning in report.warnings { state.notify("\(report.action): \(warning)", .warning) }
                 return state.sync.reloadUnlessPending()
             }
+            if case .failure(.impactExceeded(let confirmed, let actual)) = report.outcome, let request {
+                return askAgain(&state, request, confirmed: confirmed, actual: actual)
+            }
             state.notify("\(report.action) failed: \(failureText(report))\(request == nil ? "" : " — ! retries")", .error)
             return []
         case .bulkRunning:
@@ -153,8 +169,41 @@ extension App {
         }
     }
 
+    /// The executor refused because more would be affected than was confirmed (nothing changed): the
+    /// dialog opens again with the new figure (a critical one keeps the reason, wants the name again).
+    static func askAgain(_ state: inout AppState, _ request: ActionRequest, confirmed: Int, actual: Int) -> [Effect] {
+        state.actions.lastFailed = nil
+        let message = "\(request.action) not run: \(Fmt.count(actual)) would be affected, \(Fmt.count(confirmed)) confirmed"
+        guard state.overlay == .none, let spec = ActionCatalog.spec(request.action) else {
+            state.notify(message, .warning)
+            return []
+        }
+        var payload = request.payload
+        payload["expect"] = nil
+        var pending = PendingAction(spec: spec, payload: payload, token: state.actions.nextToken())
+        pending.impact = .measured(actual)
+        var dialog = ActionConfirmState(pending: pending)
+        dialog.reason = request.reason ?? ""
+        dialog.error = "\(Fmt.count(actual)) now, \(Fmt.count(confirmed)) confirmed: nothing was changed; confirm the new figure"
+        state.overlay = .confirm(dialog)
+        state.notify(message, .warning)
+        return []
+    }
+
+    /// While a dialog shows a counted impact, the count is taken again (each tick and each new
+    /// snapshot, one measurement at a time), so the figure confirmed is the one that holds now.
+    static func remeasureImpact(_ state: inout AppState) -> [Effect] {
+        guard case .confirm(var dialog) = state.overlay, !dialog.remeasuring, dialog.pending.bulk.isEmpty,
+            case .measured(_?) = dialog.pending.impact
+        else { return [] }
+        dialog.remeasuring = true
+        state.overlay = .confirm(dialog)
+        return [.measureImpact(token: dialog.pending.token, action: dialog.pending.spec.name, payload: dialog.pending.payload)]
+    }
+
     static func impactMeasured(_ state: inout AppState, token: Int, _ result: Result<Int?, ActionFailure>) -> [Effect] {
         guard case .confirm(var dialog) = state.overlay, dialog.pending.token == token else { return [] }
+        dialog.remeasuring = false
         switch result {
         case .success(let n): dialog.pending.impact = .measured(n)
         case .failure(let f): dialog.pending.impact = .failed(f.description)
@@ -180,7 +229,8 @@ extension App {
 
     static func cancelAction(_ state: inout AppState, _ name: String) -> [Effect] {
         state.overlay = .none
-        state.notify("\(name) cancelled", .info)
+        // Not "cancelled": after job.cancel that reads like the action's success.
+        state.notify("\(name) not run: declined", .info)
         return []
     }
 

@@ -64,23 +64,20 @@ public struct AnalyticsScreen: Screen {
         let (top, table) = areas(body)
         let sides = Layout.horizontal([.length(top.width / 2), .fill(1)]).split(top)
         let (left, right) = (sides[0], sides[1])
-        let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
-        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let series = s.analytics.completeMinutes(last: state[local: Local.self].window, now: state.now)
         let window = state[local: Local.self].window >= 60 ? "\(state[local: Local.self].window / 60) h" : "\(state[local: Local.self].window) min"
         b.put(
             "Throughput /min (last \(window), w changes)", x: left.x + 1, y: left.y, Style(.title, [.bold]),
             maxWidth: left.width - 1)
         b.render(
-            Chart.sparkline(series.map { Double($0.completed) }, style: Style(.chart1)),
+            Chart.sparkline(series.map { Double($0.completed) }, style: Style(.chart1)).fittingAll(),
             in: Rect(x: left.x + 1, y: left.y + 1, width: left.width - 2, height: 1))
         let peak = series.map(\.completed).max() ?? 0
         b.put("peak \(peak)/min · last \(series.last?.completed ?? 0)/min", x: left.x + 1, y: left.y + 2, Style(.muted), maxWidth: left.width - 1)
-        let done = series.reduce(0) { $0 + $1.completed }
-        let failed = series.reduce(0) { $0 + $1.failed }
-        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        let rate = s.analytics.successRate(last: state[local: Local.self].window, now: state.now)
         b.put("Success rate \(Fmt.percent(rate))", x: left.x + 1, y: left.y + 3, Style(.title, [.bold]), maxWidth: left.width - 1)
         b.render(
-            Chart.sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2)),
+            Chart.sparkline(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2)).fittingAll(),
             in: Rect(x: left.x + 1, y: left.y + 4, width: left.width - 2, height: 1))
         b.put("Stage latency p50 / p95", x: right.x + 1, y: right.y, Style(.title, [.bold]), maxWidth: right.width - 1)
         let bars = s.analytics.stageLatency.map {
@@ -96,20 +93,23 @@ public struct AnalyticsScreen: Screen {
 
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let since = state.now.addingTimeInterval(-Double(state[local: Local.self].window) * 60)
-        let series = s.analytics.throughput.filter { $0.minute >= since }
+        let series = s.analytics.completeMinutes(last: state[local: Local.self].window, now: state.now)
         let halves = Layout.vertical([.fill(1), .fill(1)]).spacing(1).split(body)
         let last = series.last?.completed ?? 0
         b.put(
             "Throughput /min · now \(last) · peak \(series.map(\.completed).max() ?? 0)", x: halves[0].x + 1, y: halves[0].y,
             Style(.title, [.bold]), maxWidth: body.width - 2)
-        Chart.area(series.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
-        let done = series.reduce(0) { $0 + $1.completed }
-        let failed = series.reduce(0) { $0 + $1.failed }
-        let rate = done + failed == 0 ? nil : Double(done) / Double(done + failed)
+        let counts = series.map { Double($0.completed) }
+        App.axisChart(
+            counts, from: 0, to: max(1, counts.max() ?? 0), unit: "", style: Style(.chart1), &b,
+            Rect(x: halves[0].x + 1, y: halves[0].y + 1, width: halves[0].width - 2, height: halves[0].height - 1))
+        let rate = s.analytics.successRate(last: state[local: Local.self].window, now: state.now)
         b.put("Success rate · \(Fmt.percent(rate))", x: halves[1].x + 1, y: halves[1].y, Style(.title, [.bold]), maxWidth: body.width - 2)
-        Chart.area(series.map { ($0.successRate ?? 1) * 100 }, maximum: 100, style: Style(.chart2))
-            .render(into: &b, rect: Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
+        // The axis starts at the multiple of 10 under the worst minute: 96–99 % is not a solid block.
+        let rates = series.map { ($0.successRate ?? 1) * 100 }
+        let floor = max(0, (((rates.min() ?? 100) - 1) / 10).rounded(.down) * 10)
+        App.axisChart(
+            rates, from: floor, to: 100, unit: "%", style: Style(.chart2), &b,
+            Rect(x: halves[1].x + 1, y: halves[1].y + 1, width: halves[1].width - 2, height: halves[1].height - 1))
     }
 }

@@ -100,9 +100,7 @@ public struct ChangesScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
-        guard let c = FleetChange.recent(in: s, now: state.now, window: Self.window).first(where: { $0.id == id }) else {
-            return ("Change", [("no longer in the last \(Int(Self.window / 60)) minutes", Style(.muted))])
-        }
+        guard let c = FleetChange.recent(in: s, now: state.now, window: Self.window).first(where: { $0.id == id }) else { return nil }
         return (
             "Change: \(c.kind.rawValue)",
             [

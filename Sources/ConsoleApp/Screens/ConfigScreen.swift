@@ -77,7 +77,7 @@ public struct ConfigScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id key: String) -> DetailContent? {
-        guard let c = s.config.first(where: { $0.key == key }) else { return ("Config", [("gone", Style(.muted))]) }
+        guard let c = s.config.first(where: { $0.key == key }) else { return nil }
         var lines = [
             App.field("key", c.key), App.field("type", c.type.rawValue), App.field("value", c.value.description, Style(.accent, [.bold])),
             App.field("default", c.defaultValue.description), App.field("version", String(c.version)), App.field("updated by", c.updatedBy),

@@ -90,7 +90,7 @@ public struct DashboardScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         guard let id = Int(id) else { return nil }
-        guard let a = s.alerts.first(where: { $0.id == id }) else { return ("Alert", [("gone", Style(.muted))]) }
+        guard let a = s.alerts.first(where: { $0.id == id }) else { return nil }
         return (
             "Alert #\(id)",
             [
@@ -125,13 +125,13 @@ public struct DashboardScreen: Screen {
         }
         y += 1
         x = body.x + 1
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
+        let success = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let busy = s.workers.reduce(0) { $0 + $1.active }
         let slots = s.workers.reduce(0) { $0 + $1.concurrency }
         x += b.put("Flow   ", x: x, y: y, Style(.title, [.bold]))
-        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(s.analytics.successRate))  ", x: x, y: y, Style(.text))
+        x += b.put("\(Int(perMinute.rounded()))/min  success \(Fmt.percent(success))  ", x: x, y: y, Style(.text))
         x += b.put("workers \(up)/\(s.workers.count) up", x: x, y: y, up == s.workers.count ? Style(.ok) : Style(.danger, [.bold]))
         x += b.put("  busy \(busy)/\(slots)", x: x, y: y, Style(.text))
         if s.system.maintenance.enabled {
@@ -149,7 +149,11 @@ public struct DashboardScreen: Screen {
         b.put("FAIL", in: Rect(x: body.x + 4 + nameW + numW + 4, y: y - 1, width: 5, height: 1), Style(.header, [.bold]), align: .right)
         let sparkX = body.x + 6 + nameW + numW + 9
         b.put("TREND", x: sparkX, y: y - 1, Style(.header, [.bold]))
-        for (i, q) in s.queues.enumerated() where y < body.maxY {
+        // The queues stop above the alerts; those that do not fit are counted, not drawn over.
+        let alerts = tableRect(state, body: body)
+        let queuesEnd = alerts.height > 1 ? alerts.y - 1 : body.maxY
+        let fitting = s.queues.count > queuesEnd - y ? max(0, queuesEnd - y - 1) : s.queues.count
+        for (i, q) in s.queues.prefix(fitting).enumerated() {
             let style = q.paused ? Style(.warning) : q.pending > 100 ? Style(.danger, [.bold]) : Style(.text)
             b.put(q.name + (q.paused ? " ⏸" : ""), in: Rect(x: body.x + 2, y: y, width: nameW, height: 1), style)
             b.put(Fmt.count(q.pending), in: Rect(x: body.x + 2 + nameW, y: y, width: numW, height: 1), style, align: .right)
@@ -162,10 +166,12 @@ public struct DashboardScreen: Screen {
                 .render(into: &b, rect: Rect(x: sparkX, y: y, width: max(0, min(60, body.maxX - sparkX - 1)), height: 1))
             y += 1
         }
-        let rect = tableRect(state, body: body)
-        if rect.height > 1 {
-            b.put("Alerts", x: body.x + 1, y: rect.y - 1, Style(.title, [.bold]))
-            App.renderTable(state, &b, rect)
+        if fitting < s.queues.count, y < queuesEnd {
+            b.put("+\(s.queues.count - fitting) more queues (2 ] lists them all)", x: body.x + 2, y: y, Style(.muted), maxWidth: body.width - 3)
+        }
+        if alerts.height > 1 {
+            b.put("Alerts", x: body.x + 1, y: alerts.y - 1, Style(.title, [.bold]))
+            App.renderTable(state, &b, alerts)
         }
     }
 
@@ -189,12 +195,10 @@ public struct DashboardScreen: Screen {
 
     public func renderWallboard(_ state: AppState, _ b: inout CellBuffer, _ body: Rect) {
         guard let s = state.snapshot else { return }
-        let lastMinutes = s.analytics.throughput.suffix(5)
-        let perMinute = lastMinutes.isEmpty ? 0 : Double(lastMinutes.reduce(0) { $0 + $1.completed }) / Double(lastMinutes.count)
+        let perMinute = s.analytics.perMinute(last: 5, now: state.now)
         let up = s.workers.filter { $0.status.isUp }.count
         let failed = s.jobs.count(.failed)
-        let activeAlerts = s.alerts.filter { $0.status == .active }.count
-        let rate = s.analytics.successRate
+        let rate = s.analytics.successRate(last: s.analytics.windowMinutes, now: state.now)
         let tiles: [(label: String, value: String, style: Style)] = [
             ("QUEUED", App.short(s.jobs.count(.queued)), Style(.accent, [.bold])),
             ("RUNNING", App.short(s.jobs.count(.running)), Style(.ok, [.bold])),
@@ -206,25 +210,23 @@ public struct DashboardScreen: Screen {
             ),
             ("WORKERS UP", "\(up)/\(s.workers.count)", up == s.workers.count ? Style(.ok, [.bold]) : Style(.danger, [.bold]))
         ]
-        // Figures on top, the throughput trend and the alerts under them where there is room.
-        let tilesHeight = body.height >= 24 ? body.height * 3 / 5 : body.height
-        let parts = Layout.vertical([.length(tilesHeight), .fill(1)]).split(body)
-        let (top, rest) = (parts[0], parts[1])
+        // Alerts are always shown (a room must see them), at the bottom; the figures take the rest,
+        // with the throughput trend under them where there is room.
+        let groups = App.alertGroups(s.alerts)
+        let alertRows = groups.isEmpty ? 0 : 1 + min(groups.count, max(1, body.height / 4))
+        let split = Layout.vertical([.fill(1), .length(alertRows)]).split(body)
+        let (upper, alerts) = (split[0], split[1])
+        App.renderAlerts(groups, now: state.now, &b, alerts)
+        let tilesHeight = upper.height >= 24 ? upper.height * 3 / 5 : upper.height
+        let parts = Layout.vertical([.length(tilesHeight), .fill(1)]).split(upper)
+        let (top, chart) = (parts[0], parts[1])
         App.bigTiles(tiles, &b, top)
-        guard rest.height >= 3 else { return }
-        let lower = Layout.vertical([.length(activeAlerts > 0 ? rest.height / 2 : rest.height), .fill(1)]).split(rest)
-        let (chart, alerts) = (lower[0], lower[1])
+        guard chart.height >= 3 else { return }
+        let series = s.analytics.completeMinutes(last: 60, now: state.now).map { Double($0.completed) }
         b.put("Throughput /min", x: chart.x + 1, y: chart.y, Style(.title, [.bold]))
-        Chart.area(s.analytics.throughput.map { Double($0.completed) }, style: Style(.chart1))
-            .render(into: &b, rect: Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 1))
-        var y = alerts.y
-        for alert in s.alerts where alert.status == .active && y < alerts.maxY {
-            b.put(
-                "\(b.glyphs.bullet) \(alert.severity.rawValue.uppercased())  \(alert.title)",
-                in: Rect(x: alerts.x + 1, y: y, width: alerts.width - 2, height: 1),
-                DashboardScreen.severityStyle(alert.severity).bold())
-            y += 1
-        }
+        App.axisChart(
+            series, from: 0, to: max(1, series.max() ?? 0), unit: "", style: Style(.chart1), &b,
+            Rect(x: chart.x + 1, y: chart.y + 1, width: chart.width - 2, height: chart.height - 2))
     }
 
     static func severityStyle(_ s: AlertSeverity) -> Style {

@@ -77,9 +77,7 @@ public struct JobsScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         let now = state.now
-        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) else {
-            return ("Job \(Fmt.shortID(id))", [("this job is no longer in the recent window", Style(.muted))])
-        }
+        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) else { return nil }
         var lines = [
             App.field("id", j.id), App.field("name", j.name), App.field("pipeline", j.pipeline),
             App.field("stage", "\(j.stage) (queue \(j.queue))"), App.field("status", j.status.rawValue, Self.style(j.status).bold()),

@@ -18,7 +18,7 @@ public struct ManagersScreen: Screen {
             TableColumn("MANAGER", .fixed(11), priority: 9), TableColumn("STATUS", .fixed(8), priority: 9),
             TableColumn("ON", .fixed(3), priority: 7), TableColumn("SCHEDULE", .fixed(12), priority: 6),
             TableColumn("CONC", .fixed(4), align: .right, priority: 2),
-            TableColumn("LAST", .fixed(5), align: .right, priority: 8), TableColumn("NEXT", .fixed(5), align: .right, priority: 5),
+            TableColumn("LAST", .fixed(5), align: .right, priority: 8), TableColumn("NEXT", .fixed(6), align: .right, priority: 5),
             TableColumn("RUNS", .fixed(5), align: .right, priority: 3), TableColumn("RESULT", .flex(weight: 1, min: 12), priority: 4)
         ]
     }
@@ -51,7 +51,7 @@ public struct ManagersScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
-        guard let m = s.managers.first(where: { $0.id == id }) else { return ("Manager \(id)", [("gone", Style(.muted))]) }
+        guard let m = s.managers.first(where: { $0.id == id }) else { return nil }
         return (
             "Manager \(id)",
             [

@@ -54,7 +54,7 @@ public struct QueuesScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id name: String) -> DetailContent? {
-        guard let q = s.queues.first(where: { $0.name == name }) else { return ("Queue \(name)", [("gone", Style(.muted))]) }
+        guard let q = s.queues.first(where: { $0.name == name }) else { return nil }
         let waiting = s.jobs.recent.filter { $0.queue == name && $0.status.isWaiting }.prefix(20)
         var lines = [
             App.field("queue", q.name), App.field("stage", q.stage), App.field("pending", Fmt.count(q.pending)),

@@ -48,6 +48,13 @@ public struct DetailTarget: Sendable, Equatable {
 /// A drill-down's title and lines.
 public typealias DetailContent = (title: String, lines: [(text: String, style: Style)])
 
+/// The content an open drill-down last showed, and the time of the data it came from.
+public struct DetailMemory: Sendable {
+    public var target: DetailTarget
+    public var content: DetailContent
+    public var seen: Date
+}
+
 /// One screen of the console. Only `id`, `title`, `aliases`, `columns` and `rows` are required;
 /// the rest has defaults for a plain table screen without actions.
 public protocol Screen: Sendable {
@@ -74,7 +81,8 @@ public protocol Screen: Sendable {
     /// Adds its own part to the context `line`, from column `x` on (after the row count and the filter).
     func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int)
 
-    /// Everything known about one of its rows (nil: its rows have no drill-down).
+    /// Everything known about one of its rows (nil: its rows have no drill-down, or this item is not
+    /// in the snapshot; an open drill-down then keeps what it last showed, `App.detailLines`).
     func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent?
     /// What opening (or an event about) the drill-down of `id` must load.
     func detailLoads(id: String, after event: AgentEvent?) -> [Effect]

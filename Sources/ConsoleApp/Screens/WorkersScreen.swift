@@ -64,7 +64,7 @@ public struct WorkersScreen: Screen {
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
-        guard let w = s.workers.first(where: { $0.id == id }) else { return ("Worker \(id)", [("gone", Style(.muted))]) }
+        guard let w = s.workers.first(where: { $0.id == id }) else { return nil }
         let running = s.jobs.recent.filter { $0.workerID == id && $0.status == .running }
         var lines = [
             App.field("worker", w.id), App.field("host", w.hostname), App.field("pid", w.pid.map(String.init) ?? "-"), App.field("stage", w.stage),

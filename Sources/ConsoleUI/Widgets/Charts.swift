@@ -1,7 +1,7 @@
 import Foundation
 
-/// A column chart of the last values in eighth blocks, bottom-aligned, scaled to the largest (or
-/// `maximum`): `height` rows at the bottom of the rectangle (nil: all of it). A sparkline is a
+/// A column chart of the last values in eighth blocks, bottom-aligned, scaled from `minimum` (0 by
+/// default) to the largest (or `maximum`): `height` rows at the bottom of the rectangle (nil: all of it). A sparkline is a
 /// chart of height 1; the wallboard's trends are taller.
 public struct Chart: Widget {
     /// How a positive value maps onto the 8 × rows eighths of its column.
@@ -15,6 +15,8 @@ public struct Chart: Widget {
 
     public var values: [Double]
     public var maximum: Double?
+    /// The value at the bottom of the chart: a rate that lives between 90 and 100 % is not a solid block.
+    public var minimum: Double
     public var style: Style
     public var height: Int?
     public var scale: Scale
@@ -22,13 +24,36 @@ public struct Chart: Widget {
     public var stretch: Bool
     /// Cells of a column above its bar are written blank (in `style`) instead of left as they were.
     public var blankAbove: Bool
+    /// More values than columns: each column shows the mean of its share, so the whole series is
+    /// drawn (a 6-hour window shows 6 hours); otherwise the last values that fit.
+    public var fitsAll = false
+
+    /// The same chart with `fitsAll`.
+    public func fittingAll() -> Chart {
+        var c = self
+        c.fitsAll = true
+        return c
+    }
+
+    /// `values` in at most `columns` columns, each the mean of an equal share (the last shares take
+    /// the remainder, so the newest values are never dropped).
+    public static func fitted(_ values: [Double], columns: Int) -> [Double] {
+        guard columns > 0, values.count > columns else { return values }
+        return (0..<columns).map { c in
+            let lo = c * values.count / columns
+            let hi = (c + 1) * values.count / columns
+            let share = values[lo..<hi].filter(\.isFinite)
+            return share.isEmpty ? 0 : share.reduce(0, +) / Double(share.count)
+        }
+    }
 
     public init(
-        _ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1), height: Int? = nil, scale: Scale = .proportional,
-        stretch: Bool = true, blankAbove: Bool = false
+        _ values: [Double], maximum: Double? = nil, minimum: Double = 0, style: Style = Style(.chart1), height: Int? = nil,
+        scale: Scale = .proportional, stretch: Bool = true, blankAbove: Bool = false
     ) {
         self.values = values
         self.maximum = maximum
+        self.minimum = minimum
         self.style = style
         self.height = height
         self.scale = scale
@@ -42,22 +67,22 @@ public struct Chart: Widget {
     }
 
     /// The whole rectangle, bars in proportion, a short series stretched over the width.
-    public static func area(_ values: [Double], maximum: Double? = nil, style: Style = Style(.chart1)) -> Chart {
-        Chart(values, maximum: maximum, style: style)
+    public static func area(_ values: [Double], maximum: Double? = nil, minimum: Double = 0, style: Style = Style(.chart1)) -> Chart {
+        Chart(values, maximum: maximum, minimum: minimum, style: style)
     }
 
     public func render(into buffer: inout CellBuffer, rect: Rect) {
         let rows = min(height ?? rect.height, rect.height)
         guard rect.width > 0, rows > 0 else { return }
-        let shown = Array(values.suffix(rect.width))
+        let shown = fitsAll ? Self.fitted(values, columns: rect.width) : Array(values.suffix(rect.width))
         guard !shown.isEmpty else { return }
         let per = stretch ? max(1, rect.width / shown.count) : 1
-        let top = max(maximum ?? (shown.filter(\.isFinite).max() ?? 0), 1e-9)
+        let top = max(maximum ?? (shown.filter(\.isFinite).max() ?? 0), minimum + 1e-9)
         let levels = buffer.glyphs.blocks
         let eighths = rows * levels.count
         let start = rect.maxX - shown.count * per
         for (i, v) in shown.enumerated() {
-            let filled = Self.filled(v, top: top, eighths: eighths, scale: scale)
+            let filled = Self.filled(v - minimum, top: top - minimum, eighths: eighths, scale: scale)
             for dx in 0..<per {
                 let x = start + i * per + dx
                 for row in 0..<rows {

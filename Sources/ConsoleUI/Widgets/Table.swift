@@ -109,9 +109,14 @@ public struct Table: Widget, StatefulWidget {
     /// Rows that fit under the header.
     public static func visibleRows(in rect: Rect) -> Int { max(0, rect.height - 1) }
 
-    /// The x offset and width of each shown column (dropped columns are absent).
+    /// The sign at the end of the header when columns were dropped: " +2" says two did not fit.
+    static func droppedSign(_ dropped: Int) -> String { dropped > 0 ? " +\(dropped)" : "" }
+
+    /// The x offset and width of each shown column (dropped columns are absent). When some are
+    /// dropped, the header's last cells are kept for the sign that says how many.
     public func layout(width: Int) -> [(index: Int, x: Int, width: Int)] {
         var shown = Array(columns.indices)
+        var width = width
         func need(_ idx: [Int]) -> Int {
             idx.reduce(0) { total, i in
                 switch columns[i].width {
@@ -124,24 +129,27 @@ public struct Table: Widget, StatefulWidget {
             let victim = shown.enumerated().min { a, b in
                 (columns[a.element].priority, -a.offset) < (columns[b.element].priority, -b.offset)
             }!.offset
+            if shown.count == columns.count { width -= DisplayWidth.of(Self.droppedSign(columns.count)) }
             shown.remove(at: victim)
         }
         let fixed = shown.reduce(0) { t, i in if case .fixed(let w) = columns[i].width { return t + w } else { return t } }
         let weights = shown.reduce(0) { t, i in if case .flex(let w, _) = columns[i].width { return t + w } else { return t } }
-        var free = max(0, width - 2 - max(0, shown.count - 1) - fixed)
+        let free = max(0, width - 2 - max(0, shown.count - 1) - fixed)
         let flexMin = shown.reduce(0) { t, i in if case .flex(_, let m) = columns[i].width { return t + m } else { return t } }
-        free = max(free, flexMin)
+        // Each flexible column gets its minimum, and the room beyond all minimums by weight: the
+        // columns after them keep their width (AGE was squeezed to nothing at 80 columns).
+        var extra = max(0, free - flexMin)
         var x = 2
         var out: [(Int, Int, Int)] = []
-        var flexLeft = free
         var weightLeft = weights
         for i in shown {
             var w: Int
             switch columns[i].width {
             case .fixed(let f): w = f
             case .flex(let weight, let m):
-                w = weightLeft > 0 ? max(m, flexLeft * weight / weightLeft) : m
-                flexLeft -= w
+                let share = weightLeft > 0 ? extra * weight / weightLeft : 0
+                w = m + share
+                extra -= share
                 weightLeft -= weight
             }
             w = max(0, min(w, width - x))
@@ -167,9 +175,22 @@ public struct Table: Widget, StatefulWidget {
         let cols = layout(width: rect.width)
         buffer.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), " ", Style(.header, bg: nil, [.bold, .underline]))
         for (i, x, w) in cols {
-            var title = columns[i].title
-            if sortColumn == i { title += String(sortAscending ? buffer.glyphs.arrowUp : buffer.glyphs.arrowDown) }
-            buffer.put(title, in: Rect(x: rect.x + x, y: rect.y, width: w, height: 1), Style(.header, [.bold, .underline]), align: columns[i].align)
+            buffer.put(
+                columns[i].title, in: Rect(x: rect.x + x, y: rect.y, width: w, height: 1), Style(.header, [.bold, .underline]),
+                align: columns[i].align)
+            // The sort mark goes just before the name (in the gap before the column when the name
+            // fills it): the name keeps all its width.
+            if sortColumn == i {
+                let name = min(DisplayWidth.of(columns[i].title), w)
+                let offset = columns[i].align == .right ? w - name : columns[i].align == .center ? (w - name) / 2 : 0
+                let mark = String(sortAscending ? buffer.glyphs.arrowUp : buffer.glyphs.arrowDown)
+                buffer.put(mark, x: rect.x + x + offset - 1, y: rect.y, Style(.accent, [.bold, .underline]))
+            }
+        }
+        let sign = Self.droppedSign(columns.count - cols.count)
+        if !sign.isEmpty {
+            let w = DisplayWidth.of(sign)
+            buffer.put(sign, in: Rect(x: rect.maxX - w, y: rect.y, width: w, height: 1), Style(.muted, [.bold, .underline]), align: .right)
         }
         let visible = Self.visibleRows(in: rect)
         if rows.isEmpty {
