@@ -34,7 +34,7 @@ grep -q -e 'Program crashed' -e 'Fatal error' "$LOG" && crashed=1
 
 rc=0
 python3 - "$FIGURES" "$DOC" "$status" "$elapsed" "$crashed" "$FILTER" <<'PY' || rc=$?
-import json, sys, datetime, subprocess
+import json, os, sys, datetime, subprocess
 
 figures_path, doc, status, elapsed, crashed, flt = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rows = {}
@@ -147,7 +147,11 @@ for c, (title, suite, fast) in CHECKS.items():
     else:
         w("- Last result: no figures (not run, or the run stopped before it).")
     w("")
-open(doc, "w", encoding="utf-8").write("\n".join(out))
+# The high-availability figures are scripts/ha-test.sh's (AGENTOS_HA_RECORD=1): kept as they are.
+ha_marker = "\n## High availability (scripts/ha-test.sh)"
+previous = open(doc, encoding="utf-8").read() if os.path.exists(doc) else ""
+kept = previous[previous.index(ha_marker):] if ha_marker in previous else ""
+open(doc, "w", encoding="utf-8").write("\n".join(out).rstrip("\n") + ("\n" + kept if kept else "\n"))
 print(f"[agentos] wrote {doc}: {len(passed)}/{len(CHECKS)} checks passed at full size; "
       f"unaudited {sums['unaudited']}, double executions {sums['double_executions']}, lost rows {sums['lost_audit_rows']}, "
       f"escapes {sums['escapes']}, crashes {crashed}", file=sys.stderr)

@@ -9,12 +9,16 @@
 #                               then clean up; exits with that command's status
 #   AGENTOS_TEST_PG_OPTS="..."  extra postgres options (e.g. -c shared_preload_libraries=pg_stat_statements)
 #   AGENTOS_TEST_PACKAGE=0      skip scripts/package-test.sh (run after the Swift tests when no args are given)
+#   AGENTOS_TEST_PGBOUNCER=1    the tests' PostgreSQL URL goes through PgBouncer in transaction mode
+#                               (`pooler=transaction`), e.g. with --filter 'ActionTests|ReliabilityAudit'
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ONLY_SERVERS="${AGENTOS_TEST_ONLY_SERVERS:-0}"
+# Read before the exports below reuse the name for the binary's path.
+VIA_PGBOUNCER="${AGENTOS_TEST_PGBOUNCER:-0}"
 START_TIME=$SECONDS
 
 export LANG=C.UTF-8
@@ -237,16 +241,44 @@ start_postgres() {
     die "createdb agentos_test failed"
 }
 
+# PgBouncer in transaction mode in front of the test server (every database, trust), as the cluster's
+# owner (it refuses root). Stopped with the rest by the cleanup's safety net (its path is under $TMP).
+start_pgbouncer() {
+  BOUNCER_PORT="$(free_port 1)"
+  mkdir -p "$TMP/pgbouncer"
+  printf '"postgres" ""\n' >"$TMP/pgbouncer/userlist.txt"
+  printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$PGPORT" "[pgbouncer]" "listen_addr = 127.0.0.1" \
+    "listen_port = $BOUNCER_PORT" "unix_socket_dir =" "auth_type = trust" "auth_file = $TMP/pgbouncer/userlist.txt" \
+    "pool_mode = transaction" "default_pool_size = 20" "max_client_conn = 1000" \
+    "logfile = $TMP/pgbouncer/pgbouncer.log" "pidfile = $TMP/pgbouncer/pgbouncer.pid" >"$TMP/pgbouncer/pgbouncer.ini"
+  if [[ $EUID -eq 0 ]]; then chown -R "$PG_OS_USER" "$TMP/pgbouncer"; fi
+  as_pg pgbouncer -d "$TMP/pgbouncer/pgbouncer.ini" || die "pgbouncer failed to start ($TMP/pgbouncer/pgbouncer.log)"
+  for _ in $(seq 100); do
+    if as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$BOUNCER_PORT" -U postgres -d agentos_test -Atc 'SELECT 1' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "pgbouncer on :$BOUNCER_PORT did not accept connections ($TMP/pgbouncer/pgbouncer.log)"
+}
+
 make_tls
 start_redis
 start_postgres
 log "redis 127.0.0.1:$RPORT (TLS :$TLSPORT), postgres 127.0.0.1:$PGPORT, tmp $TMP"
+if [[ $VIA_PGBOUNCER == 1 ]]; then
+  start_pgbouncer
+  log "pgbouncer 127.0.0.1:$BOUNCER_PORT (transaction mode) in front of postgres: the tests' URL goes through it"
+fi
 
 # ---------------------------------------------------------------- exports for the tests
 export AGENTOS_TEST_REDIS_URL="redis://127.0.0.1:$RPORT"
 export AGENTOS_TEST_REDISS_URL="rediss://127.0.0.1:$TLSPORT"
 export AGENTOS_TEST_TLS_DIR="$TMP/tls"
 export AGENTOS_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$PGPORT/agentos_test"
+if [[ $VIA_PGBOUNCER == 1 ]]; then
+  export AGENTOS_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$BOUNCER_PORT/agentos_test?pooler=transaction"
+fi
 export AGENTOS_TEST_PG_BIN="$PGBIN"
 export AGENTOS_TEST_PG_DATA="$PGDATA_DIR"
 export AGENTOS_TEST_PG_PORT="$PGPORT"

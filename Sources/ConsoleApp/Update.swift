@@ -65,9 +65,16 @@ public enum App {
         switch message {
         case .connected(let gapPossible):
             let wasDown = state.connection.isStale
+            var downReason = ""
+            if case .down(let reason, _, _) = state.connection.events { downReason = reason }
             state.connection.events = .up
             state.connection.downSince = nil
-            if wasDown { state.notify("event stream reconnected", .success) }
+            // A failover is named on the status line after the banner clears, so nobody misses it.
+            if downReason.hasPrefix("redis failover") {
+                state.notify("\(downReason) · reloaded", .warning)
+            } else if wasDown {
+                state.notify("event stream reconnected", .success)
+            }
             return gapPossible || state.snapshot == nil || wasDown ? state.sync.resync() : []
         case .disconnected(let reason, let retry):
             let attempts: Int

@@ -150,26 +150,33 @@ public struct ConsoleSettings: Sendable, Equatable {
         return url + " password='\(escaped)'"
     }
 
+    /// Puts the password into the URL's user information, or into the query item `queryKey`.
     static func inject(_ password: String, into url: String, queryKey: String?) -> String {
-        guard var c = URLComponents(string: url) else { return url }
+        guard var parts = URLParts(url) else { return url }
+        let encoded = URLParts.encode(password)
         if let queryKey {
-            var items = (c.queryItems ?? []).filter { $0.name != queryKey }
-            items.append(URLQueryItem(name: queryKey, value: password))
-            c.queryItems = items
+            parts.query = parts.query.filter { URLParts.name(of: $0) != queryKey } + ["\(queryKey)=\(encoded)"]
         } else {
-            c.percentEncodedPassword = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
-            if c.user == nil { c.user = "" }
+            let user = parts.userinfo.map { $0.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0] } ?? ""
+            parts.userinfo = "\(user):\(encoded)"
         }
-        return c.string ?? url
+        return parts.string
     }
 
     /// A URL with any password in it replaced by `***` (for messages and logs).
     public static func redact(_ url: String) -> String {
-        if let c = URLComponents(string: url), url.contains("://") {
-            var r = c
-            if c.password != nil { r.password = "***" }
-            if let items = c.queryItems { r.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: "password", value: "***") : $0 } }
-            return r.string ?? "***"
+        if var parts = URLParts(url) {
+            if let userinfo = parts.userinfo {
+                if let colon = userinfo.firstIndex(of: ":") {
+                    parts.userinfo = String(userinfo[..<colon]) + ":***"
+                } else if parts.scheme.lowercased().hasPrefix("redis") {
+                    parts.userinfo = "***" // redis://secret@host is Redis's password-only form
+                }
+            }
+            parts.query = parts.query.map { item in
+                URLParts.name(of: item).hasSuffix("password") ? "\(item.prefix { $0 != "=" })=***" : item
+            }
+            return parts.string
         }
         // key=value: password=… up to the next space (or its quoted value).
         return url.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
@@ -196,5 +203,44 @@ public struct ConsoleSettings: Sendable, Equatable {
         d["environment"] =
             ["name": environment as Any? ?? NSNull(), "badge": effectiveBadge.map { $0.description } as Any? ?? NSNull()] as [String: Any]
         return d
+    }
+}
+
+/// A connection URL cut the way the Redis and PostgreSQL parsers read it: `scheme://[userinfo@]hosts[/path][?query]`.
+/// Hand-cut because URLComponents rejects the several `host:port` of Sentinel and multi-host URLs.
+struct URLParts {
+    var scheme: String
+    var userinfo: String?
+    var rest: String
+    var query: [String]
+
+    init?(_ url: String) {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        scheme = String(url[..<schemeEnd.lowerBound])
+        var rest = url[schemeEnd.upperBound...]
+        query = []
+        if let q = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: q)...].split(separator: "&").map(String.init)
+            rest = rest[..<q]
+        }
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+            userinfo = String(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        }
+        self.rest = String(rest)
+    }
+
+    var string: String {
+        scheme + "://" + (userinfo.map { $0 + "@" } ?? "") + rest + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    }
+
+    static func name(of item: String) -> String { (item.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "").lowercased() }
+
+    /// Only unreserved ASCII stays as is, so both parsers decode the same bytes.
+    static func encode(_ s: String) -> String {
+        s.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))
+            ?? s
     }
 }

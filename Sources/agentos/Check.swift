@@ -20,7 +20,9 @@ struct Check: ParsableCommand {
                 let micros = (Monotonic.nanos() - start) / 1_000
                 let info = try client.send("INFO", "server").string ?? ""
                 let version = info.split(separator: "\r\n").first { $0.hasPrefix("redis_version:") }?.dropFirst(14) ?? "?"
-                print("redis     ok   \(client.configuration) \(pong.string ?? "") in \(micros) µs, redis \(version)")
+                // Behind Sentinel: the master the sentinels name (the connection checked it with ROLE).
+                let master = try client.sentinel.map { ", master \(try $0.current().address) named by the sentinels" } ?? ""
+                print("redis     ok   \(client.configuration) \(pong.string ?? "") in \(micros) µs, redis \(version)\(master)")
             } catch {
                 failures += 1
                 print("redis     FAIL \(error)")
@@ -34,7 +36,7 @@ struct Check: ParsableCommand {
                 let version = try db.query("SHOW server_version")[0].get(0, as: String.self)
                 let pending = try Migrator().pending(db)
                 let schema = pending.isEmpty ? "schema current" : "\(pending.count) migrations pending (run agentos migrate)"
-                print("postgres  ok   \(db.target) PostgreSQL \(version), \(schema)")
+                print("postgres  ok   \(db.target) PostgreSQL \(version), \(schema), \(try Self.role(db)) \(db.server)\(Self.readHost(url))")
             } catch {
                 failures += 1
                 print("postgres  FAIL \(error)")
@@ -43,5 +45,19 @@ struct Check: ParsableCommand {
             print("postgres  -    not configured (--postgres or AGENTOS_POSTGRES_URL)")
         }
         if failures > 0 { throw ExitCode(ExitStatus.unavailable) }
+    }
+
+    /// "primary" or "standby": what the connection reached.
+    static func role(_ db: PostgresConnection) throws -> String {
+        try db.query("SELECT pg_is_in_recovery() AS standby")[0].get("standby", as: Bool.self) ? "standby" : "primary"
+    }
+
+    /// With several hosts: where reads that may lag go (the read pool's `prefer-standby`).
+    static func readHost(_ url: String) -> String {
+        guard (try? PostgresTarget(url).hostCount) ?? 1 > 1 else { return "" }
+        guard let reads = try? PostgresConnection(url, targetSessionAttrs: "prefer-standby"), let role = try? role(reads) else {
+            return ", reads: no host answered"
+        }
+        return ", reads from \(role) \(reads.server)"
     }
 }

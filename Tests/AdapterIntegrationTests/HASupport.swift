@@ -1,6 +1,8 @@
 import AgentOSAdapters
+import AgentOSCore
 import AgentOSTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -190,4 +192,103 @@ final class PrivatePgBouncer: @unchecked Sendable {
     var url: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2&pooler=transaction" }
     /// The same without `pooler=`: what a console that does not know about the pooler would use.
     var unawareURL: String { "postgresql://postgres@127.0.0.1:\(port)/agentos?connect_timeout=2" }
+}
+
+/// `config.set` of one key with 1, 2, 3… (each with its own idempotency key), dispatched one after
+/// another on a thread of its own through a live pipeline while a test fails a server over.
+final class ActionStream: Sendable {
+    static let key = "ha.stream"
+    /// No rate limit: the stream is faster than an operator.
+    static var options: ActionDispatcher.Options {
+        var o = ActionDispatcher.Options()
+        o.rateLimits = false
+        return o
+    }
+
+    let stack: ReliabilityStack
+    private let reports = Mutex<[(at: Date, report: ActionReport)]>([])
+    private let stop = Atomic<Bool>(false)
+    private let done = Atomic<Bool>(false)
+
+    init(_ stack: ReliabilityStack) throws {
+        self.stack = stack
+        try stack.postgres.execute("INSERT INTO config (key, type, value, default_value) VALUES ('\(Self.key)', 'int', '0', '0')")
+        let actor = Actor(user: "tester", sessionID: "ha-stream")
+        let dispatcher = stack.actions.dispatcher
+        Thread.detachNewThread { [self] in
+            var i = 0
+            while !stop.load(ordering: .acquiring) {
+                i += 1
+                let request = ActionRequest(
+                    action: "config.set", payload: ["key": .string(Self.key), "value": .string(String(i))], actor: actor,
+                    idempotencyKey: "ha-stream-\(i)")
+                let report = dispatcher.dispatch(request)
+                reports.withLock { $0.append((Date(), report)) }
+                if !report.succeeded { Thread.sleep(forTimeInterval: 0.05) } // a refusal comes back at once
+            }
+            done.store(true, ordering: .releasing)
+        }
+    }
+
+    func succeeded(after date: Date) -> Int { reports.withLock { $0.filter { $0.at > date && $0.report.succeeded }.count } }
+
+    struct Figures {
+        var attempted = 0, executed = 0, refused = 0, unknown = 0, doubles = 0, lost = 0
+        /// Reported as failed although the effect committed (a step after the COMMIT failed).
+        var failedAfterCommit = 0
+        var screenEqualsDatabase = false
+        var firstActionMillis = -1
+        /// The refusals' outcome words and reasons, each once (of the actions that did not run).
+        var refusals: Set<String> = []
+
+        func json(_ figure: String, extra: [String: Any] = [:]) -> [String: Any] {
+            [
+                "figure": figure, "attempted": attempted, "executed": executed, "refused": refused, "unknown": unknown,
+                "failed_after_commit": failedAfterCommit, "double_executions": doubles, "audit_rows_lost": lost,
+                "screen_equals_database": screenEqualsDatabase,
+                "first_action_ms": firstActionMillis, "refusals": refusals.sorted()
+            ].merging(extra) { a, _ in a }
+        }
+    }
+
+    /// Stops the stream and counts, on `database` (the primary after recovery): executions (a
+    /// `config_history` row each, in the transaction of its outcome row) against requests with a
+    /// success outcome row (more: a double execution), acknowledged actions without their outcome
+    /// row (lost), and whether a snapshot rebuilt now shows the database's value.
+    func finish(database: PostgresClient, since: Date, sourceLocation: SourceLocation = #_sourceLocation) throws -> Figures {
+        stop.store(true, ordering: .releasing)
+        #expect(TestServers.eventually { done.load(ordering: .acquiring) }, "the stream's last action did not return", sourceLocation: sourceLocation)
+        let all = reports.withLock { $0 }
+        // What ran is what the trail on the recovered primary says: the outcome row commits with the effect.
+        let ran = Set(
+            try database.query("SELECT request_id FROM audit_logs WHERE action = 'config.set' AND phase = 'outcome' AND outcome = 'success'")
+                .rows.map { try $0.get("request_id", as: UUID.self) })
+        var f = Figures()
+        f.attempted = all.count
+        f.executed = all.filter { ran.contains($0.report.requestID) }.count
+        for r in all {
+            let committed = ran.contains(r.report.requestID)
+            switch r.report.outcome {
+            case .success: if !committed { f.lost += 1 }
+            case .failure(.outcomeUnknown): f.unknown += 1
+            case .failure(let failure):
+                if committed {
+                    f.failedAfterCommit += 1
+                } else {
+                    f.refused += 1
+                    f.refusals.insert("\(failure.outcome): \(failure.description.prefix(160))")
+                }
+            }
+        }
+        let history = try database.query("SELECT count(*) AS n FROM config_history WHERE key = $1", [Self.key])[0].get("n", as: Int.self)
+        f.doubles = history - ran.count
+        let shown = try stack.dataManager.rebuild().config.first { $0.key == Self.key }?.value
+        let stored = try database.query("SELECT value::text AS v FROM config WHERE key = $1", [Self.key])[0].get("v", as: Int.self)
+        f.screenEqualsDatabase = shown == .int(stored)
+        f.firstActionMillis = all.first { $0.at > since && $0.report.succeeded }.map { Int($0.at.timeIntervalSince(since) * 1_000) } ?? -1
+        #expect(f.doubles == 0 && f.lost == 0, "double executions \(f.doubles), audit rows lost \(f.lost)", sourceLocation: sourceLocation)
+        #expect(f.screenEqualsDatabase, "screen \(String(describing: shown)), database \(stored)", sourceLocation: sourceLocation)
+        #expect(f.executed >= 40 && f.firstActionMillis >= 0, "\(f)", sourceLocation: sourceLocation)
+        return f
+    }
 }

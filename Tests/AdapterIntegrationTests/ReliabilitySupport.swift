@@ -252,7 +252,7 @@ final class ReliabilityStack: @unchecked Sendable {
     init(
         postgres: PostgresClient, postgresURL: String, redis: RedisClient,
         permissions: PermissionSource = StaticPermissions(fallback: Grant(role: .admin)),
-        options: ActionDispatcher.Options = .init()
+        options: ActionDispatcher.Options = .init(), lostCommitWaitSeconds: Double = 15
     ) throws {
         self.postgres = postgres
         self.redis = redis
@@ -265,7 +265,8 @@ final class ReliabilityStack: @unchecked Sendable {
         dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns), bus: bus)
         actions = try LiveActions(
             redis: redis, postgres: postgres, namespace: ns, dataDirectory: dataDir, postgresURL: postgresURL,
-            dataManager: dataManager, cache: cache, bus: bus, options: options, permissions: permissions)
+            dataManager: dataManager, cache: cache, bus: bus, options: options, permissions: permissions,
+            lostCommitWaitSeconds: lostCommitWaitSeconds)
     }
 
     func close() {

@@ -1,9 +1,10 @@
 import AgentOSAdapters
+import AgentOSCore
 import Foundation
 import Testing
 
 /// `redis-sentinel://` against a real master, replica and three sentinels (`SentinelCluster`).
-@Suite("Redis Sentinel")
+@Suite("Redis Sentinel", .serialized) // one topology at a time: the failover figures are not inflated by the others
 struct SentinelTests {
     /// A client and a started subscriber through the cluster's sentinels.
     struct Through {
@@ -83,6 +84,9 @@ struct SentinelTests {
         #expect(try cluster.direct(cluster.replicaPort).send("GET", key).string == "2")
         try client.send("PUBLISH", channel, "after the switch")
         #expect(await collector.wait { $0.messages.contains(Array("after the switch".utf8)) })
+        // `agentos check` names the master the sentinels report.
+        let check = try Binaries.run(Binaries.built("agentos"), ["check", "--redis", cluster.url])
+        #expect(check.output.contains("master 127.0.0.1:\(cluster.replicaPort) named by the sentinels"), "\(check.output)")
     }
 
     @Test func aReplicaTheSentinelsNameIsRefusedByRole() throws {
@@ -107,5 +111,31 @@ struct SentinelTests {
             }
             #expect(why.contains("slave") && why.contains(String(cluster.replicaPort)), "\(why)")
         }
+    }
+
+    /// A stream of actions through the live pipeline, its Redis behind the sentinels, while the
+    /// master is killed: refused with a reason while no master answers (nothing executed), executed
+    /// once otherwise, no audit row lost, and a rebuilt snapshot equals the database.
+    @Test func actionsDuringAMasterDeathRunOnceAndLoseNoAuditRow() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let redis = try RedisClient(url: cluster.url)
+        defer { redis.shutdown() }
+        let stack = try ReliabilityStack(postgres: backend.postgres, postgresURL: backend.url, redis: redis, options: ActionStream.options)
+        defer { stack.close() }
+        let stream = try ActionStream(stack)
+        #expect(TestServers.eventually { stream.succeeded(after: .distantPast) >= 20 }, "the stream did not run before the failover")
+        let killed = Date()
+        cluster.kill(port: cluster.masterPort)
+        #expect(TestServers.eventually(60) { stream.succeeded(after: killed) >= 20 }, "no action succeeded after the master died")
+        #expect(cluster.role(cluster.replicaPort) == "master")
+        let figures = try stream.finish(database: backend.postgres, since: killed)
+        #expect(figures.unknown == 0, "PostgreSQL stayed up: no outcome is unknown")
+        // Refused before anything ran (unavailable: the Redis stages come before the execution), saying why.
+        #expect(figures.refusals.allSatisfy { $0.hasPrefix("unavailable: ") && $0.contains("Redis") }, "\(figures.refusals)")
+        #expect(figures.refusals.contains { $0.contains("no Redis master known") }, "\(figures.refusals)")
+        HAFigures.record(figures.json("redis actions during master death"))
     }
 }

@@ -53,8 +53,28 @@ import Testing
         #expect(PostgresValue.arrayLiteral(["x,y", "q\"uote"]) == "{\"x,y\",\"q\\\"uote\"}")
     }
 
+    /// `read_from=` and `pooler=` are the console's: taken out of URLs and key/value strings before libpq sees them.
+    @Test func readFromIsTakenOutOfTheConnectionString() throws {
+        let url = try PostgresTarget("postgresql://u@h1:5432,h2:5433/db?read_from=standby&target_session_attrs=read-write")
+        #expect(url.readsFromStandby && url.hostCount == 2 && url.targetSessionAttrs == "read-write")
+        #expect(url.conninfo == "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write")
+        let kv = try PostgresTarget("host=h1,h2 read_from=primary dbname=x")
+        #expect(!kv.readsFromStandby && kv.conninfo == "host=h1,h2 dbname=x" && kv.targetSessionAttrs == nil)
+        #expect(throws: PostgresError.self) { try PostgresTarget("host=h read_from=replica") }
+        let plain = PostgresClient("host=h1,h2 dbname=x")
+        #expect(plain.reads === plain)
+        let split = PostgresClient("host=h1,h2 dbname=x read_from=standby")
+        #expect(split.reads !== split && split.reads.targetSessionAttrs == "prefer-standby")
+    }
+
     @Test func redaction() {
         #expect(PostgresConnection.redact("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db")
         #expect(PostgresConnection.redact("host=h password=pw dbname=x") == "host=h password=*** dbname=x")
+        #expect(
+            PostgresConnection.redact("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write")
+                == "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write")
+        #expect(
+            PostgresConnection.redact("postgresql://u@h1,h2/db?password=pw&pooler=transaction")
+                == "postgresql://u@h1,h2/db?password=***&pooler=transaction")
     }
 }

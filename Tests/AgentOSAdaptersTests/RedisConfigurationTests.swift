@@ -88,6 +88,14 @@ import Testing
             #expect(!error.description.contains("topsecret"))
             #expect(error.description.contains("***"))
         }
+        // The sentinels' own password, in the query, is hidden as well.
+        do {
+            _ = try RedisConfiguration(url: "redis-sentinel://u:topsecret@s1:26379,s2:bad/m?sentinel_password=alsosecret")
+            Issue.record("should fail")
+        } catch {
+            #expect(!error.description.contains("topsecret") && !error.description.contains("alsosecret"), "\(error)")
+            #expect(error.description.contains("sentinel_password=***"))
+        }
     }
 }
 

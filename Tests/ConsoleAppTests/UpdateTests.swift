@@ -238,6 +238,22 @@ import Testing
         #expect(!s.connection.isStale && !App.render(s).row(1).contains("STALE"))
     }
 
+    /// The subscriber's failover reason is on the STALE banner while it lasts and on the status line
+    /// after the banner cleared by itself; the console reloads (a failover is a possible gap).
+    @Test func aRedisFailoverIsNamedAndTheBannerClearsByItself() {
+        var s = Fixture.state(width: 160)
+        let reason = "redis failover: new master 127.0.0.1:6380"
+        _ = App.update(&s, .bus(.disconnected(reason: reason, retryInMillis: 0)))
+        #expect(App.render(s).row(1).contains("STALE") && App.render(s).row(1).contains(reason))
+        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
+        let line = App.render(s).row(1)
+        #expect(!line.contains("STALE") && line.contains("\(reason) · reloaded"), "\(line)")
+        // An ordinary reconnect says only that.
+        _ = App.update(&s, .bus(.disconnected(reason: "lost", retryInMillis: 200)))
+        _ = App.update(&s, .bus(.connected(gapPossible: true)))
+        #expect(s.notices.last?.text == "event stream reconnected")
+    }
+
     @Test func selectionFollowsTheItemWhenRowsMove() {
         var s = Fixture.state(view: .jobs)
         _ = Self.fold(&s, [.down, .down])

@@ -120,6 +120,42 @@ import Testing
         #expect(ConsoleSettings.redact("unix:///r.sock?db=1&password=hunter2").contains("password=***"))
     }
 
+    /// Sentinel and multi-host URLs have several `host:port` after the `@`, which URLComponents does
+    /// not parse: the password must still reach the client and never the printed form.
+    @Test func multiHostURLsKeepTheirPasswordAndNeverShowIt() throws {
+        var s = ConsoleSettings()
+        s.redisURL = "redis-sentinel://u@h1:26379,h2:26379/mymaster/0"
+        s.redisPassword = Secret(Self.password, source: "test")
+        s.postgresURL = "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write"
+        s.postgresPassword = Secret(Self.password, source: "test")
+        // Percent-encoded as URLs want it: only unreserved ASCII stays.
+        let encoded = "hunter2-s3cr3t-%C3%A9%27x"
+        let redis = try #require(s.redisConnectionURL)
+        #expect(redis == "redis-sentinel://u:\(encoded)@h1:26379,h2:26379/mymaster/0")
+        let pg = try #require(s.postgresConnectionString)
+        #expect(pg == "postgresql://u:\(encoded)@h1:5432,h2:5433/db?target_session_attrs=read-write")
+        // A password already in the URL is replaced, not doubled.
+        s.redisURL = "rediss-sentinel://u:old@h1:26379,h2:26379/mymaster/0?sentinel_password=sp"
+        #expect(try #require(s.redisConnectionURL) == "rediss-sentinel://u:\(encoded)@h1:26379,h2:26379/mymaster/0?sentinel_password=sp")
+        // Redacted: the user, hosts and options stay, no password does (sentinel_password included).
+        for (url, shown) in [
+            ("redis-sentinel://u:pw@h1:26379,h2:26379/mymaster/0", "redis-sentinel://u:***@h1:26379,h2:26379/mymaster/0"),
+            ("redis-sentinel://:pw@h1:26379,h2:26379/mymaster", "redis-sentinel://:***@h1:26379,h2:26379/mymaster"),
+            (
+                "rediss-sentinel://u:pw@h1:26379,h2:26379/m?sentinel_user=s&sentinel_password=spw",
+                "rediss-sentinel://u:***@h1:26379,h2:26379/m?sentinel_user=s&sentinel_password=***"
+            ),
+            (
+                "postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write",
+                "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write"
+            ),
+            ("postgresql://u@h1:5432,h2:5433/db?password=pw&pooler=transaction", "postgresql://u@h1:5432,h2:5433/db?password=***&pooler=transaction")
+        ] {
+            #expect(ConsoleSettings.redact(url) == shown)
+        }
+        #expect(!ConsoleSettings.redact(redis).contains("hunter2") && !ConsoleSettings.redact(pg).contains("hunter2"))
+    }
+
     @Test func aPasswordWrittenInTheFileNeverReachesTheLog() throws {
         let file = try write(
             "redis:\n  url: redis://:\(Self.password.replacingOccurrences(of: "'", with: ""))@cache:6379/0\n  password: \"\(Self.password)\"\n")

@@ -7,7 +7,7 @@ extension LiveActionExecutor {
     static let analyticsHandlers: [ActionName: Handler] = [
         .analyticsExportCSV: { c in
             let window = c.p.int("window") ?? 60
-            let series = try StatsRow.series(c.db, window: window)
+            let series = try StatsRow.series(c.db.reads, window: window)
             let totals = StatsRow.totals(series)
             var body = CSVText.row([
                 "minute", "stage", "completed", "failed", "retried", "p50_ms", "p95_ms",
@@ -25,7 +25,7 @@ extension LiveActionExecutor {
         },
         .analyticsExportJSON: { c in
             let window = c.p.int("window") ?? 60
-            let series = try StatsRow.series(c.db, window: window)
+            let series = try StatsRow.series(c.db.reads, window: window)
             let totals = StatsRow.totals(series)
             let minute = { (d: Date) in CanonicalJSON.string(ISOTime.format(d, fractionDigits: 0)) }
             let rows = series.map {
@@ -54,8 +54,8 @@ extension LiveActionExecutor {
         },
         .analyticsReport: { c in
             let window = c.p.int("window") ?? 60
-            let series = try StatsRow.series(c.db, window: window)
-            let errors = try c.db.query(
+            let series = try StatsRow.series(c.db.reads, window: window)
+            let errors = try c.db.reads.query(
                 """
                 SELECT coalesce(nullif(error_class, ''), '(unclassified)') AS class, count(*)::bigint AS n FROM jobs
                 WHERE status = 'failed' AND coalesce(finished_at, updated_at) > now() - make_interval(mins => $1::int)

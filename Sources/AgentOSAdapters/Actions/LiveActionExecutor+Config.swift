@@ -84,7 +84,7 @@ extension LiveActionExecutor {
             return r
         },
         .configExport: { c in
-            let rows = try c.db.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
+            let rows = try c.db.reads.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
             let body =
                 "{\n"
                 + rows.map {

@@ -7,7 +7,7 @@ extension LiveActionExecutor {
     static let logHandlers: [ActionName: Handler] = [
         .logsExport: { c in
             let format = c.p.string("format") ?? "jsonl"
-            let lines = try c.db.query(
+            let lines = try c.db.reads.query(
                 """
                 SELECT \(LogRecord.columns) FROM logs
                 WHERE level = ANY($1::text[]) AND ($2::text IS NULL OR source = $2)

@@ -225,10 +225,12 @@ extension LiveActionContext {
         return try writeFile(dir.appendingPathComponent(name), Data(body.utf8))
     }
 
-    /// `pg_dump -Fc` of the console's database.
+    /// `pg_dump -Fc` of the console's database (the string without `pooler=`/`read_from=`, which are
+    /// the console's and which libpq refuses).
     func pgDump(into file: URL) throws -> URL {
         let tool = try ex.settings.pgDump ?? LiveActionContext.findTool("pg_dump")
-        try LiveActionContext.run(tool, ["--format=custom", "--no-owner", "--file=\(file.path)", "--dbname=\(ex.settings.postgresURL)"])
+        let conninfo = try PostgresTarget(ex.settings.postgresURL).conninfo
+        try LiveActionContext.run(tool, ["--format=custom", "--no-owner", "--file=\(file.path)", "--dbname=\(conninfo)"])
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         return file
     }

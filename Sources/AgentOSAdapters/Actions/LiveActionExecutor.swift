@@ -15,10 +15,14 @@ public final class LiveActionExecutor: ActionExecutor {
         public var pgDump: String?
         /// The conninfo `pg_dump` uses (the console's own).
         public var postgresURL: String
-        public init(dataDirectory: URL, postgresURL: String, pgDump: String? = nil) {
+        /// How long an action whose COMMIT's answer was lost waits for a primary to tell from the
+        /// audit trail whether it committed (a promotion takes seconds) before it reports `unknown`.
+        public var lostCommitWaitSeconds: Double
+        public init(dataDirectory: URL, postgresURL: String, pgDump: String? = nil, lostCommitWaitSeconds: Double = 15) {
             self.dataDirectory = dataDirectory
             self.postgresURL = postgresURL
             self.pgDump = pgDump
+            self.lostCommitWaitSeconds = lostCommitWaitSeconds
         }
     }
 
@@ -171,6 +175,8 @@ struct LiveActionContext {
         let intent = call.pendingIntent.map(PostgresAuditLog.appending)
         call.pendingIntent = nil
         let result: ActionResult
+        // Set once the COMMIT is on its way: a connection lost after that may have committed.
+        var committing: ActionResult?
         do {
             result = try db.transaction { tx -> ActionResult in
                 if let intent { tx.lead(with: intent.statements) { rows in call.intent = try intent.record(rows[intent.statements.count - 1]) } }
@@ -184,6 +190,7 @@ struct LiveActionContext {
                             hold.scope, fingerprint: hold.fingerprint, requestID: call.request.requestID,
                             result: r, ttlSeconds: hold.ttlSeconds))
                 }
+                committing = r
                 let rows = try tx.commit(with: statements)
                 storedWithEffect = call.idempotency != nil
                 record = try outcome.record(rows[outcome.statements.count - 1])
@@ -191,6 +198,8 @@ struct LiveActionContext {
             }
         } catch let e as PostgresError where e.inLead {
             throw ActionFailure.auditUnavailable(e.description)
+        } catch let e as PostgresError where e.endedTheSession && committing != nil {
+            return try resolveLostCommit(e, result: committing!)
         }
         if let intent, call.intent == nil {
             // Nothing went to PostgreSQL (the body sent nothing): the intent goes now, before any other effect.
@@ -199,6 +208,38 @@ struct LiveActionContext {
         call.outcomeRecord = record
         if storedWithEffect { call.idempotency?.storedWithEffect = true }
         return result
+    }
+
+    /// The COMMIT's answer was lost with the connection (the primary died or was demoted): the
+    /// outcome row, written in the same transaction, is on whichever server is the primary now
+    /// exactly when the effect is. Asks for it until a primary answers (`lostCommitWaitSeconds`);
+    /// found: a success; absent: nothing committed; no primary: `outcomeUnknown`. Never re-executed.
+    func resolveLostCommit(_ lost: PostgresError, result: ActionResult) throws -> ActionResult {
+        let id = call.request.requestID
+        let deadline = Date().addingTimeInterval(ex.settings.lostCommitWaitSeconds)
+        var lastError: Error = lost
+        repeat {
+            do {
+                let trail = try ex.audit.records(requestID: id)
+                guard let outcome = trail.first(where: { $0.draft.phase == .outcome && $0.draft.outcome == "success" }) else {
+                    throw ActionFailure.failed(
+                        "PostgreSQL: \(lost.description); not committed: the primary's audit trail has no outcome row for request \(id)")
+                }
+                if call.intent == nil { call.intent = trail.first { $0.draft.phase == .intent } }
+                call.outcomeRecord = outcome
+                if call.idempotency != nil { call.idempotency?.storedWithEffect = true }
+                call.warnings.append("the COMMIT's answer was lost (\(lost.message)); the audit trail shows it committed (seq \(outcome.seq))")
+                return result
+            } catch let f as ActionFailure {
+                throw f
+            } catch {
+                lastError = error
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        } while Date() < deadline
+        throw ActionFailure.outcomeUnknown(
+            "the COMMIT's answer was lost (\(lost.message)) and no primary answered within \(Int(ex.settings.lostCommitWaitSeconds)) s "
+                + "(\(lastError)): request \(id) in the audit trail tells whether it ran; it is not retried")
     }
 
     /// A control command for the workers and managers (the simulator obeys them; Celery's

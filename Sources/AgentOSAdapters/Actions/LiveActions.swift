@@ -62,14 +62,15 @@ public struct LiveActions: Sendable {
     public init(
         redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
         dataManager: AdminDataManager, cache: SnapshotCache, bus: EventBus, pgDump: String? = nil,
-        options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil, celery: CeleryMonitor? = nil
+        options: ActionDispatcher.Options = .init(), permissions: PermissionSource? = nil, celery: CeleryMonitor? = nil,
+        lostCommitWaitSeconds: Double = 15
     ) throws {
         audit = PostgresAuditLog(postgres: postgres)
         breakers = RedisBreakerStore(redis: redis, namespace: namespace)
         let rateLimits = RedisRateLimitStore(redis: redis, namespace: namespace)
         executor = LiveActionExecutor(
             postgres: postgres, redis: redis, audit: audit, namespace: namespace,
-            settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump),
+            settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump, lostCommitWaitSeconds: lostCommitWaitSeconds),
             breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
         let live = executor
         self.celery = celery.map { CeleryActionExecutor(monitor: $0, fallback: live) }

@@ -97,6 +97,11 @@ public final class PostgresAuditLog: AuditLog {
             .rows.map(Self.record)
     }
 
+    /// Every row of one request, in order (what became of an action whose answer was lost).
+    public func records(requestID: UUID) throws -> [AuditRecord] {
+        try db.query("SELECT \(Self.columns) FROM audit_logs WHERE request_id = $1 ORDER BY seq", [requestID]).rows.map(Self.record)
+    }
+
     public func scan(from seq: Int, pageSize: Int, _ body: ([AuditRecord]) throws -> Void) throws {
         var next = seq
         while true {

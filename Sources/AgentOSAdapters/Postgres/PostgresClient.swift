@@ -13,13 +13,21 @@ public final class PostgresClient: Sendable {
     public let targetSessionAttrs: String?
     private let maxIdle: Int
     private let idle: Mutex<[PostgresConnection]>
+    /// The read pool the string asks for with `read_from=standby` (nil: reads stay here).
+    private let standbyReads: PostgresClient?
 
     public init(_ conninfo: String, maxIdleConnections: Int = 4, targetSessionAttrs: String? = nil) {
         self.conninfo = conninfo
         self.targetSessionAttrs = targetSessionAttrs
         self.maxIdle = maxIdleConnections
         self.idle = Mutex([])
+        let wantsStandby = targetSessionAttrs == nil && ((try? PostgresTarget(conninfo))?.readsFromStandby ?? false)
+        standbyReads = wantsStandby ? PostgresClient(conninfo, maxIdleConnections: maxIdleConnections, targetSessionAttrs: "prefer-standby") : nil
     }
+
+    /// Where reads that may lag go: the `read_from=standby` read pool when the string asks for one,
+    /// else this pool. Actions, the audit trail and anything read right after a write stay here.
+    public var reads: PostgresClient { standbyReads ?? self }
 
     /// A pool for reads that may lag a little (snapshot rebuilds, analytics, exports): a standby
     /// when one of the hosts is, else the primary (`target_session_attrs=prefer-standby`).
@@ -53,6 +61,7 @@ public final class PostgresClient: Sendable {
 
     public func shutdown() {
         idle.withLock { $0.removeAll() }
+        standbyReads?.shutdown()
     }
 
     private func checkout() throws(PostgresError) -> PostgresConnection {

@@ -87,6 +87,13 @@ public final class PostgresConnection: @unchecked Sendable {
         guard PQstatus(c) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(c))
             PQfinish(c)
+            // Several hosts and none of them a primary: say so (a promotion may be under way).
+            let wanted = targetSessionAttrs ?? parsed.targetSessionAttrs ?? (parsed.hostCount > 1 ? "read-write" : "any")
+            if parsed.hostCount > 1, wanted == "read-write" || wanted == "primary" {
+                throw PostgresError(
+                    kind: .connection,
+                    message: "no PostgreSQL primary among the \(parsed.hostCount) hosts of \(target) (a promotion may be under way): \(message)")
+            }
             throw PostgresError(kind: .connection, message: "cannot connect to \(target): \(message)")
         }
         conn = c // from here on, deinit owns the connection
@@ -455,10 +462,14 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Hides a password in a URL or key/value connection string.
     static func redact(_ conninfo: String) -> String {
-        if let schemeEnd = conninfo.range(of: "://"), let at = conninfo[schemeEnd.upperBound...].firstIndex(of: "@") {
-            let userinfo = conninfo[schemeEnd.upperBound..<at]
-            if let colon = userinfo.firstIndex(of: ":") { return String(conninfo[..<colon]) + ":***" + String(conninfo[at...]) }
-            return conninfo
+        if conninfo.contains("://") {
+            let query = redactQueryPasswords(conninfo)
+            if let schemeEnd = query.range(of: "://"), let at = query[schemeEnd.upperBound...].firstIndex(of: "@"),
+                let colon = query[schemeEnd.upperBound..<at].firstIndex(of: ":")
+            {
+                return String(query[..<colon]) + ":***" + String(query[at...])
+            }
+            return query
         }
         return conninfo.split(separator: " ").map { part in
             part.lowercased().hasPrefix("password=") ? "password=***" : String(part)

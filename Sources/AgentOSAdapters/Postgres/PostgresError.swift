@@ -20,6 +20,12 @@ public struct PostgresError: Error, Sendable, Equatable, CustomStringConvertible
     public var constraint: String?
     public var table: String?
     public var column: String?
+    /// The session is gone: the connection broke, or the server ended it (SQLSTATE 08…, or 57P…:
+    /// terminated by an administrator, a crash or a shutdown). A COMMIT that met this may have committed.
+    public var endedTheSession: Bool {
+        kind == .connection || (sqlState.map { $0.hasPrefix("08") || $0.hasPrefix("57P") } ?? false)
+    }
+
     /// The error came from the transaction sent ahead of another (`PostgresConnection.lead(with:onRows:)`):
     /// nothing after it ran.
     public var inLead = false

@@ -16,14 +16,19 @@ public enum PostgresPooler: String, Sendable {
 }
 
 /// A connection string as the console reads it: libpq's own (a URL or key/value pairs, with several
-/// hosts if wanted: `host=a,b port=5432,5433` or `postgresql://a:5432,b:5433/db`) plus `pooler=`,
-/// which libpq does not know and is taken out here.
+/// hosts if wanted: `host=a,b port=5432,5433` or `postgresql://a:5432,b:5433/db`) plus `pooler=` and
+/// `read_from=`, which libpq does not know and are taken out here.
 public struct PostgresTarget: Sendable, Equatable {
     /// The string for libpq, without `pooler=`.
     public let conninfo: String
     public let pooler: PostgresPooler
     /// How many hosts libpq will try (a comma-separated `host` or `hostaddr`).
     public let hostCount: Int
+    /// `read_from=standby`: reads that may lag (snapshot rebuilds, analytics, exports) go to a standby
+    /// when one answers (`PostgresClient.reads`); `primary`, the default, keeps them on the primary.
+    public let readsFromStandby: Bool
+    /// The string's own `target_session_attrs`, if any.
+    public let targetSessionAttrs: String?
 
     public init(_ text: String) throws(PostgresError) {
         var pooler = PostgresPooler.session
@@ -34,12 +39,18 @@ public struct PostgresTarget: Sendable, Equatable {
             }
             pooler = parsed
         }
+        switch Self.take("read_from", from: &rest) {
+        case nil, "primary": readsFromStandby = false
+        case "standby": readsFromStandby = true
+        case let other?: throw PostgresError(kind: .client, message: "read_from must be primary or standby, got '\(other)'")
+        }
         conninfo = rest
         self.pooler = pooler
         let options = try Self.parse(rest)
         hostCount = max(
             options["host"].map { $0.split(separator: ",", omittingEmptySubsequences: false).count } ?? 1,
             options["hostaddr"].map { $0.split(separator: ",", omittingEmptySubsequences: false).count } ?? 1)
+        targetSessionAttrs = options["target_session_attrs"]
     }
 
     /// libpq's own reading of the string: keyword → value, for the keywords it sets.

@@ -242,16 +242,18 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Hides a password in a URL so it can appear in an error message.
+    /// Hides a password in a URL so it can appear in an error message: the user information's and
+    /// any `…password=` in the query (`sentinel_password=`, a socket URL's `password=`).
     static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"),
-            let at = url[schemeEnd.upperBound...].firstIndex(of: "@")
-        else { return url }
-        let userinfo = url[schemeEnd.upperBound..<at]
+        let query = redactQueryPasswords(url)
+        guard let schemeEnd = query.range(of: "://"),
+            let at = query[schemeEnd.upperBound...].firstIndex(of: "@")
+        else { return query }
+        let userinfo = query[schemeEnd.upperBound..<at]
         if let colon = userinfo.firstIndex(of: ":") {
-            return String(url[..<colon]) + ":***" + String(url[at...])
+            return String(query[..<colon]) + ":***" + String(query[at...])
         }
-        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
+        return String(query[..<schemeEnd.upperBound]) + "***" + String(query[at...])
     }
 
     static func percentDecode(_ s: String) -> String? {
@@ -269,4 +271,9 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         }
         return String(validating: bytes, as: UTF8.self)
     }
+}
+
+/// `password=…` and `…_password=…` query values (up to the next `&` or blank) replaced by `***`.
+func redactQueryPasswords(_ text: String) -> String {
+    text.replacingOccurrences(of: #"(password=)[^&\s]*"#, with: "$1***", options: .regularExpression)
 }

@@ -36,8 +36,10 @@ public final class RedisConnection: @unchecked Sendable {
         do {
             transport = try RedisTransport.connect(target)
         } catch {
-            if let sentinel { sentinel.monitor.forget(generation: sentinel.generation) }
-            throw error
+            guard let sentinel else { throw error }
+            sentinel.monitor.forget(generation: sentinel.generation)
+            // The sentinels still name a master that is gone: none is known until they fail over.
+            throw .noMaster("the sentinels name \(target.endpointDescription), which does not answer (\(error)); a failover may be under way")
         }
         guard let reader = redisReaderCreate() else { throw .protocolError("cannot allocate the hiredis reader") }
         self.reader = reader

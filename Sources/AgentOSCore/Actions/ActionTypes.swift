@@ -103,6 +103,9 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case failed(String)
     /// A backend could not be reached before executing.
     case unavailable(String)
+    /// The effect's COMMIT went out and its answer was lost (a failover), and the audit trail could
+    /// not be read to tell whether it committed: the request id finds it there later. Not retried.
+    case outcomeUnknown(String)
 
     public var description: String {
         switch self {
@@ -121,6 +124,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
             return "conflict: \(actual) would be affected, \(confirmed) confirmed: nothing was changed"
         case .failed(let why): return "failed: \(why)"
         case .unavailable(let why): return "unavailable: \(why)"
+        case .outcomeUnknown(let why): return "outcome unknown: \(why)"
         }
     }
 
@@ -137,6 +141,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .conflict, .impactExceeded: return "conflict"
         case .failed: return "failure"
         case .unavailable: return "unavailable"
+        case .outcomeUnknown: return "unknown"
         }
     }
 
@@ -150,6 +155,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound: return 6
         case .auditUnavailable: return 7
         case .breakerOpen, .unavailable: return 8
+        case .outcomeUnknown: return 9
         case .unknownAction, .invalid: return 65
         }
     }
@@ -157,7 +163,7 @@ public enum ActionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// A backend fault (counts against the service's circuit breaker).
     public var isBackendFault: Bool {
         switch self {
-        case .failed, .unavailable: return true
+        case .failed, .unavailable, .outcomeUnknown: return true
         default: return false
         }
     }

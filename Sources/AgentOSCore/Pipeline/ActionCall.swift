@@ -36,7 +36,7 @@ public final class ActionCall: @unchecked Sendable {
     /// Per-stage durations in milliseconds.
     public internal(set) var timings: [(stage: String, millis: Double)] = []
     /// Notes for the operator (a cascade that could not publish, …).
-    public internal(set) var warnings: [String] = []
+    public var warnings: [String] = []
 
     init(request: ActionRequest, clock: ActionClock) {
         self.request = request

@@ -254,6 +254,9 @@ struct ExecutionStage: ActionMiddleware {
                 do {
                     switch outcome {
                     case .success(let r): call.outcomeRecord = try audit.append(call.outcomeDraft("success", result: r, at: date()))
+                    case .failure(.outcomeUnknown):
+                        // An outcome row now could contradict the one the lost COMMIT may have written.
+                        call.warnings.append("no outcome row written: the intent row (seq \(call.intent?.seq ?? 0)) and the request id tell")
                     case .failure(let f):
                         call.outcomeRecord = try audit.append(call.outcomeDraft(f.outcome, result: nil, error: f.description, at: date()))
                     }

@@ -31,7 +31,8 @@ final class LiveConsoleBackend: ConsoleBackend {
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
         let manager = AdminDataManager(
-            cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace), bus: bus,
+            // Rebuilds read where the string says (`read_from=standby`: a standby, a little behind).
+            cache: cache, source: PostgresSnapshotSource(postgres: postgres.reads, redis: redis, namespace: namespace), bus: bus,
             options: .init(
                 warmIntervalMillis: warmIntervalMillis,
                 owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
