@@ -32,6 +32,9 @@ public struct SyncState: Sendable {
     public var snapshot: Snapshot? { holder.current }
 
     /// A reload now (the operator asked, or the stream came back).
+    /// The operator asked for the reload on its way (its end is then said).
+    var reloadAsked = false
+
     mutating func reload() -> [Effect] {
         reloadPending = true
         return [.reloadSnapshot]

@@ -37,11 +37,17 @@ public enum App {
             cycleWallboard(&state)
             return state.sync.tick(date) + remeasureImpact(&state)
         case .snapshotLoaded(let snapshot):
-            if let refused = state.sync.loaded(snapshot, now: state.now) { state.notify(refused, .warning) }
+            if let refused = state.sync.loaded(snapshot, now: state.now) {
+                state.notify(refused, .warning)
+            } else if state.sync.reloadAsked {
+                state.notify("reloaded: generation \(snapshot.generation)", .success)
+            }
+            state.sync.reloadAsked = false
             clampCursor(&state)
             return remeasureImpact(&state)
         case .snapshotFailed(let reason):
             state.sync.loadFailed(now: state.now)
+            state.sync.reloadAsked = false
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
         case .jobHistory, .configHistory:
@@ -228,15 +234,14 @@ public enum App {
             guard let i = panes.firstIndex(of: state.screen.id) else { break }
             let pane = panes[command == .nextPane ? min(i + 1, panes.count - 1) : max(i - 1, 0)]
             if pane != panes[i] {
-                // Another list: a fresh selection, marks, sort and filter.
+                // Each pane keeps its own selection, marks, sort and filter.
                 state.screens.show(pane, in: state.view)
-                state.screens[list: pane] = ListState()
                 clampCursor(&state)
             }
         case .follow, .nextBookmark, .window:
             break // the screens that have them
         case .reload:
-            return state.sync.reload()
+            return askReload(&state)
         case .actionMenu:
             return openActionMenu(&state)
         case .retryAction:
@@ -249,6 +254,13 @@ public enum App {
             }
         }
         return []
+    }
+
+    /// R, Ctrl-R and `:reload`: a reload the operator sees start and end.
+    static func askReload(_ state: inout AppState) -> [Effect] {
+        state.notify("reloading the snapshot…")
+        state.sync.reloadAsked = true
+        return state.sync.reload()
     }
 
     static func switchTo(_ state: inout AppState, _ view: ViewID) {
@@ -328,10 +340,14 @@ public enum App {
                 return []
             }
             if ["reload", "refresh"].contains(command) {
-                return state.sync.reload()
+                return askReload(&state)
             }
-            if let view = ViewID.named(command) {
-                switchTo(&state, view)
+            if let screen = ViewID.screenNamed(command) {
+                // The pane named, in its tab; a command that worked clears an earlier "unknown command".
+                state.notices.removeAll { $0.text.hasPrefix("unknown command") }
+                let tab = ScreenRegistry.screen(screen).tab
+                state.screens.show(screen, in: tab)
+                switchTo(&state, tab)
             } else if !command.isEmpty {
                 state.notify("unknown command :\(command) (try :jobs, :workers, :logs, :help)", .warning)
             }

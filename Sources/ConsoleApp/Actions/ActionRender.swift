@@ -155,15 +155,18 @@ extension App {
             lines.append((bulkList(p, width: body.width - 12), Style(.muted)))
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
-            lines.append(("y confirms · any other key cancels · one audited request per row", Style(.muted)))
-            Modal(title: "Confirm \(spec.name) on \(p.targetPhrase)", lines: lines, buttons: ["No", "Yes"], focusedButton: 0, tone: .warning)
-                .render(into: &b, rect: body)
+            lines.append(("y confirms · ←/→ and Enter choose · any other key cancels · one audited request per row", Style(.muted)))
+            Modal(
+                title: "Confirm \(spec.name) on \(p.targetPhrase)", lines: lines, buttons: ["No", "Yes"], focusedButton: dialog.focusYes ? 1 : 0,
+                tone: .warning
+            )
+            .render(into: &b, rect: body)
         case .yesNo:
             lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
-            lines.append(("y confirms · any other key cancels", Style(.muted)))
-            Modal(title: "Confirm \(spec.name)", lines: lines, buttons: ["No", "Yes"], focusedButton: 0, tone: .warning)
+            lines.append(("y confirms · ←/→ and Enter choose · any other key cancels", Style(.muted)))
+            Modal(title: "Confirm \(spec.name)", lines: lines, buttons: ["No", "Yes"], focusedButton: dialog.focusYes ? 1 : 0, tone: .warning)
                 .render(into: &b, rect: body)
         case .impact:
             switch p.impact {
@@ -180,9 +183,13 @@ extension App {
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
             lines.append(
-                (p.impact == .measuring ? "waiting for the count · any key but y cancels" : "y confirms · any other key cancels", Style(.muted)))
+                (
+                    p.impact == .measuring
+                        ? "waiting for the count · any key but y cancels" : "y confirms · ←/→ and Enter choose · any other key cancels", Style(.muted)
+                ))
             Modal(
-                title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"], focusedButton: 0, tone: .warning
+                title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"],
+                focusedButton: dialog.focusYes ? 1 : 0, tone: .warning
             )
             .render(into: &b, rect: body)
         case .typed:

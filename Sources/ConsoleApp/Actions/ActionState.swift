@@ -92,6 +92,8 @@ public struct ActionConfirmState: Sendable, Equatable {
     public var error: String?
     /// A new measurement of the impact is on its way (the figure is re-measured while the dialog is open).
     public var remeasuring = false
+    /// A y/N dialog's focused button: No until ←/→/Tab moves it (Enter presses it).
+    public var focusYes = false
 
     public init(pending: PendingAction) { self.pending = pending }
 

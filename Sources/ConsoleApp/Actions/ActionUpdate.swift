@@ -243,12 +243,11 @@ extension App {
         var menu = menu
         menu.selected = min(max(0, menu.selected), entries.count - 1)
         switch key {
-        case .escape, .char("."), .char("q"):
+        // Ctrl-C closes an action's dialog like Esc (a second one quits): an operator aborting an
+        // action must not lose the console with it.
+        case .escape, .char("."), .char("q"), .ctrl("c"):
             state.overlay = .none
             return []
-        case .ctrl("c"):
-            state.quitting = true
-            return [.quit]
         case .down, .char("j"), .tab:
             menu.selected = (menu.selected + 1) % entries.count
         case .up, .char("k"), .backTab:
@@ -271,11 +270,8 @@ extension App {
     static func formKey(_ state: inout AppState, _ key: Key, _ form: ActionFormState) -> [Effect] {
         var form = form
         switch key {
-        case .escape:
+        case .escape, .ctrl("c"):
             return cancelAction(&state, form.pending.spec.name)
-        case .ctrl("c"):
-            state.quitting = true
-            return [.quit]
         case .backspace:
             if !form.text.isEmpty { form.text.removeLast() }
         case .char(let c):
@@ -308,22 +304,28 @@ extension App {
     }
 
     static func confirmKey(_ state: inout AppState, _ key: Key, _ dialog: ActionConfirmState) -> [Effect] {
-        if key == .ctrl("c") {
-            state.quitting = true
-            return [.quit]
-        }
         var dialog = dialog
         let pending = dialog.pending
+        if key == .ctrl("c") { return cancelAction(&state, pending.spec.name) }
         switch dialog.kind {
         case .none:
             return dispatch(&state, pending, reason: nil, confirmation: nil)
         case .yesNo, .impact:
-            // Only y confirms; anything else (Enter included) cancels. No answer before the impact is known.
-            if key == .char("y") || key == .char("Y") {
+            // y confirms, and Enter on [Yes]; ←/→/Tab move between the buttons (No first); any
+            // other key cancels. No answer before the impact is known.
+            switch key {
+            case .left, .right, .tab, .backTab, .char("h"), .char("l"):
+                dialog.focusYes.toggle()
+                state.overlay = .confirm(dialog)
+                return []
+            case .char("y"), .char("Y"), .enter:
+                // Enter presses the focused button: No unless it was moved.
+                guard key != .enter || dialog.focusYes else { return cancelAction(&state, pending.spec.name) }
                 if pending.impact == .measuring { return [] }
                 return dispatch(&state, pending, reason: nil, confirmation: nil)
+            default:
+                return cancelAction(&state, pending.spec.name)
             }
-            return cancelAction(&state, pending.spec.name)
         case .typed:
             switch key {
             case .escape:

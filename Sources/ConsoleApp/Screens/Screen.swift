@@ -26,12 +26,15 @@ public struct ViewID: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public var aliases: [String] { ScreenRegistry.panes(of: self).flatMap(\.aliases) }
 
     /// The tab a palette name (or a unique prefix of two letters or more) stands for.
-    public static func named(_ name: String) -> ViewID? {
+    public static func named(_ name: String) -> ViewID? { screenNamed(name).map { ScreenRegistry.screen($0).tab } }
+
+    /// The screen itself, which may be a tab's second pane (`:queues`, `:changes`).
+    public static func screenNamed(_ name: String) -> ViewID? {
         let n = name.lowercased()
         let screens = ScreenRegistry.all
         let screen =
             screens.first { $0.aliases.contains(n) } ?? screens.first { s in s.aliases.contains { $0.hasPrefix(n) && n.count >= 2 } }
-        return screen?.tab
+        return screen?.id
     }
 }
 
