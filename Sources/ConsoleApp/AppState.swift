@@ -55,6 +55,8 @@ public struct AppState: Sendable {
     public var overlay: Overlay = .none
     /// The drill-down's first shown row (j/k, PgDn/PgUp, g/G scroll it).
     public var detailOffset = 0
+    /// The help's first shown row (the same keys scroll it when it does not fit).
+    public var helpOffset = 0
     /// What the open drill-down last showed: kept when its item leaves the snapshot (a storm pushes
     /// a job out of the recent window), so the operator still reads it, marked as last known.
     public var detailMemory: DetailMemory?

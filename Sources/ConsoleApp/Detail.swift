@@ -38,6 +38,25 @@ extension App {
         return true
     }
 
+    /// Moves the help's rows for a movement command; false: not a movement command.
+    static func scrollHelp(_ state: inout AppState, _ command: Command) -> Bool {
+        let body = FrameLayout(width: state.width, height: state.height).body
+        let maxOffset = HelpOverlay(helpSections(state)).maxOffset(in: body)
+        let page = max(1, body.height - 5)
+        var offset = min(state.helpOffset, maxOffset)
+        switch command {
+        case .down: offset += 1
+        case .up: offset -= 1
+        case .pageDown: offset += page
+        case .pageUp: offset -= page
+        case .top: offset = 0
+        case .bottom: offset = maxOffset
+        default: return false
+        }
+        state.helpOffset = min(max(0, offset), maxOffset)
+        return true
+    }
+
     /// Where the drill-down's text goes: inside the panel's border, a column from each side.
     static func detailText(_ body: Rect) -> Rect { Panel.inner(body).inset(left: 1, right: 1) }
 

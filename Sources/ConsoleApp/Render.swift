@@ -28,7 +28,7 @@ extension App {
         renderStatus(state, &b, frame.status)
         switch state.overlay {
         case .none: break
-        case .help: HelpOverlay(helpSections(state)).render(into: &b, rect: body)
+        case .help: HelpOverlay(helpSections(state), offset: state.helpOffset).render(into: &b, rect: body)
         case .palette(let text): renderPalette(text, &b, frame.prompt)
         case .detail(let target): renderDetail(state, target, &b, body)
         case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)

@@ -163,6 +163,7 @@ public enum App {
             if command == .actionMenu || command == .retryAction { return run(&state, command!) }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
+        if state.overlay == .help, let command, scrollHelp(&state, command) { return [] }
         if state.overlay != .none {
             // Overlays close with their own key or q; Ctrl-C always quits.
             if key == .ctrl("c") {
@@ -195,6 +196,7 @@ public enum App {
             switchTo(&state, tabs[(state.view.tabIndex + tabs.count - 1) % tabs.count])
         case .help:
             state.overlay = .help
+            state.helpOffset = 0
         case .palette:
             state.overlay = .palette("")
         case .filter:

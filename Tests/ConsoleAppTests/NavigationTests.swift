@@ -88,3 +88,30 @@ import Testing
         #expect(h.job(id)?.status == .cancelled)
     }
 }
+
+extension NavigationTests {
+    /// Help longer than the screen says so and scrolls to its last binding (it was cut off at 80×24).
+    @Test func helpScrollsToItsLastBinding() throws {
+        var s = Fixture.state(view: .jobs)
+        _ = UpdateTests.fold(&s, [.char("?")])
+        let sections = App.helpSections(s)
+        let last = try #require(sections.last?.entries.last)
+        var screen = App.render(s).text()
+        // Long ones are cut to the column: their first words identify them.
+        func shown(_ help: String, in screen: String) -> Bool { screen.contains(String(help.prefix(14))) }
+        #expect(screen.contains("j/k scroll") && !shown(last.help, in: screen), "\(screen)")
+        _ = UpdateTests.fold(&s, [.char("G")])
+        screen = App.render(s).text()
+        #expect(shown(last.help, in: screen) && s.overlay == .help, "\(screen)")
+        _ = UpdateTests.fold(&s, [.char("g")])
+        #expect(s.helpOffset == 0 && App.render(s).text().contains(sections[0].title))
+        // Every binding is reachable: the rows shown over all offsets cover every entry.
+        var seen = Set<String>()
+        for _ in 0...200 {
+            let screen = App.render(s).text()
+            for e in sections.flatMap(\.entries) where shown(e.help, in: screen) { seen.insert(e.help) }
+            _ = UpdateTests.fold(&s, [.pageDown])
+        }
+        #expect(seen.count == Set(sections.flatMap(\.entries).map(\.help)).count)
+    }
+}

@@ -187,7 +187,8 @@ public struct TextPane: Widget {
     }
 }
 
-/// The help overlay: key bindings grouped in sections, laid out in columns.
+/// The help overlay: key bindings grouped in sections, laid out in columns, scrolled by `offset`
+/// rows when they do not all fit (the title then says which rows show).
 public struct HelpOverlay: Widget {
     public struct Section: Sendable {
         public var title: String
@@ -198,41 +199,64 @@ public struct HelpOverlay: Widget {
         }
     }
 
+    /// One row of the help: a section's title, a binding, or the blank between sections.
+    enum Row {
+        case title(String)
+        case entry(keys: String, help: String)
+        case blank
+    }
+
     public var sections: [Section]
+    public var offset: Int
 
-    public init(_ sections: [Section]) { self.sections = sections }
+    public init(_ sections: [Section], offset: Int = 0) {
+        self.sections = sections
+        self.offset = offset
+    }
 
-    public func render(into buffer: inout CellBuffer, rect: Rect) {
+    var rows: [Row] {
+        sections.enumerated().flatMap { i, section in
+            (i == 0 ? [] : [Row.blank]) + [Row.title(section.title)] + section.entries.map { Row.entry(keys: $0.keys, help: $0.help) }
+        }
+    }
+
+    /// The box, and the columns inside it.
+    static func geometry(_ rect: Rect) -> (box: Rect, columns: [Rect]) {
         let box = rect.inset(top: 1, left: 2, bottom: 1, right: 2)
-        guard box.width > 20, box.height > 4 else { return }
-        buffer.render(Panel(title: "Help — Esc to close", style: Style(.accent), cover: Style(.text, bg: .background)), in: box)
         let inner = box.inset(top: 1, left: 2, bottom: 1, right: 2)
         let columnCount = max(1, min(3, inner.width / 34))
-        let columns = Layout.horizontal(Array(repeating: .fill(1), count: columnCount)).spacing(2).split(inner)
-        var col = 0
-        var y = inner.y
-        for section in sections {
-            if y + 2 > inner.maxY {
-                col += 1
-                y = inner.y
-            }
-            guard col < columns.count else { break }
-            let c = columns[col]
-            buffer.put(section.title, in: Rect(x: c.x, y: y, width: c.width, height: 1), Style(.title, [.bold]))
-            y += 1
-            for entry in section.entries {
-                if y >= inner.maxY {
-                    col += 1
-                    y = inner.y
-                    if col >= columns.count { return }
-                }
-                let c = columns[col]
+        return (box, Layout.horizontal(Array(repeating: .fill(1), count: columnCount)).spacing(2).split(inner))
+    }
+
+    /// The largest useful offset in `rect`: the last rows at the end of the last column.
+    public func maxOffset(in rect: Rect) -> Int {
+        let columns = Self.geometry(rect).columns
+        return max(0, rows.count - columns.count * (columns.first?.height ?? 0))
+    }
+
+    public func render(into buffer: inout CellBuffer, rect: Rect) {
+        let (box, columns) = Self.geometry(rect)
+        guard box.width > 20, box.height > 4, let height = columns.first?.height, height > 0 else { return }
+        let all = rows
+        let capacity = columns.count * height
+        let start = min(max(0, offset), maxOffset(in: rect))
+        let shown = all[start..<min(all.count, start + capacity)]
+        let position = all.count > capacity ? " — \(start + 1)-\(start + shown.count) of \(all.count), j/k scroll" : ""
+        buffer.render(
+            Panel(title: "Help\(position) — Esc to close", style: Style(.accent), cover: Style(.text, bg: .background)), in: box)
+        for (i, row) in shown.enumerated() {
+            let c = columns[i / height]
+            let y = c.y + i % height
+            switch row {
+            case .title(let title):
+                buffer.put(title, in: Rect(x: c.x, y: y, width: c.width, height: 1), Style(.title, [.bold]))
+            case .entry(let keys, let help):
                 let kw = min(12, c.width / 3)
-                buffer.put(entry.keys, in: Rect(x: c.x, y: y, width: kw, height: 1), Style(.accent, [.bold]))
-                buffer.put(entry.help, in: Rect(x: c.x + kw + 1, y: y, width: c.width - kw - 1, height: 1), Style(.text))
-                y += 1
+                buffer.put(keys, in: Rect(x: c.x, y: y, width: kw, height: 1), Style(.accent, [.bold]))
+                buffer.put(help, in: Rect(x: c.x + kw + 1, y: y, width: c.width - kw - 1, height: 1), Style(.text))
+            case .blank:
+                break
             }
-            y += 1
         }
     }
 }
