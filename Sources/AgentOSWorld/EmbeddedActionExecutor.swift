@@ -7,15 +7,21 @@ import Foundation
 /// unavailable, with a reason the console shows before the operator tries.
 public struct EmbeddedActionExecutor: ActionExecutor {
     public let world: EmbeddedWorld
+    /// The pipeline's audit trail, for `system.audit_verify` (nil: that action needs it given).
+    public let audit: (any AuditLog)?
 
-    public init(world: EmbeddedWorld) { self.world = world }
+    public init(world: EmbeddedWorld, audit: (any AuditLog)? = nil) {
+        self.world = world
+        self.audit = audit
+    }
 
     /// The actions the embedded world can perform: those with a handler.
     public static var supported: Set<ActionName> { Set(handlers.keys) }
 
     /// Why `spec` cannot run embedded (nil: it can). The console greys the action out with it.
     public func unsupported(_ spec: ActionSpec) -> String? {
-        Self.handlers[spec.id] == nil ? "\(spec.name) needs the live backend (--redis and --postgres)" : nil
+        if spec.id == .systemAuditVerify && audit == nil { return "\(spec.name) needs the pipeline's audit trail" }
+        return Self.handlers[spec.id] == nil ? "\(spec.name) needs the live backend (--redis and --postgres)" : nil
     }
 
     public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
@@ -326,6 +332,11 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             let n = c.world.read { $0.stats.values.reduce(0) { $0 + $1.count } }
             try c.run(.resetCounters)
             return ActionResult("analytics counters reset: \(n) per-minute row(s) cleared, workers' counters zeroed", affected: n)
+        },
+        .systemAuditVerify: { c throws(ActionFailure) in
+            // The embedded chain (logs/audit under the data directory), verified like the live one.
+            guard let audit = c.executor.audit else { throw .unavailable("system.audit_verify needs the pipeline's audit trail") }
+            do { return try AuditVerifier.verify(audit).actionResult } catch { throw .failed("audit verify: \(error)") }
         },
         .systemCacheRefresh: { c throws(ActionFailure) in
             do {

@@ -26,7 +26,7 @@ final class ActionHarness: @unchecked Sendable {
         // Jobs pile up in the first stage's queue: queued jobs that stay queued.
         _ = world.apply(.pauseQueue("video_downloader"))
         world.advance(to: Fixture.now.addingTimeInterval(20))
-        let embedded = EmbeddedActionExecutor(world: world)
+        let embedded = EmbeddedActionExecutor(world: world, audit: audit)
         executor = wrap?(embedded) ?? embedded
         dispatcher = ActionDispatcher(
             .init(

@@ -126,13 +126,7 @@ extension LiveActionExecutor {
                 "deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
         },
         .systemAuditVerify: { c in
-            let v = try AuditVerifier.verify(c.ex.audit)
-            var details: [String: PayloadValue] = ["rows": .int(v.rows), "ok": .bool(v.ok)]
-            if let b = v.broken {
-                details["broken_seq"] = .int(b.seq)
-                details["problem"] = .string(b.problem)
-            }
-            return ActionResult(v.summary, affected: v.rows, details: details)
+            try AuditVerifier.verify(c.ex.audit).actionResult
         }
     ]
 

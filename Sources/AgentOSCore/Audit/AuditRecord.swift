@@ -125,6 +125,16 @@ public struct AuditVerification: Sendable, Equatable {
         if let broken { return "audit chain BROKEN at row seq \(broken.seq): \(broken.problem) (\(rows) rows checked)" }
         return "audit chain intact: \(rows) rows verified"
     }
+
+    /// `system.audit_verify`'s result, live and embedded alike.
+    public var actionResult: ActionResult {
+        var details: [String: PayloadValue] = ["rows": .int(rows), "ok": .bool(ok)]
+        if let broken {
+            details["broken_seq"] = .int(broken.seq)
+            details["problem"] = .string(broken.problem)
+        }
+        return ActionResult(summary, affected: rows, details: details)
+    }
 }
 
 /// Recomputes every link, page by page.

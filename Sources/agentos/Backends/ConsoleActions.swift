@@ -22,9 +22,9 @@ struct ConsoleActions: Sendable {
     /// The embedded pipeline: the JSONL audit chain under the data directory, the operator as
     /// admin, in-memory rate limits, idempotency keys and breakers, the simulator as executor.
     static func embedded(world: EmbeddedWorld, dataDirectory: URL, user: String) -> ConsoleActions {
-        let executor = EmbeddedActionExecutor(world: world)
         do {
             let audit = try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit"))
+            let executor = EmbeddedActionExecutor(world: world, audit: audit)
             let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
             let dispatcher = ActionDispatcher(
                 .init(
