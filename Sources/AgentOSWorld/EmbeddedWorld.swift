@@ -26,6 +26,9 @@ public final class EmbeddedWorld: Sendable {
         dataManager = AdminDataManager(cache: cache, source: fleet, bus: bus, options: options)
     }
 
+    /// The audit trail of the console's pipeline, shown in the snapshots' audit rows.
+    public func attachAudit(_ log: any AuditLog) { fleet.audit.withLock { $0 = log } }
+
     /// Moves the fleet to `date` and publishes what happened.
     @discardableResult
     public func advance(to date: Date) -> Int {
@@ -93,10 +96,21 @@ public final class EmbeddedWorld: Sendable {
 /// The simulator behind a lock, shared by the world and the snapshot source.
 final class FleetBox: SnapshotSource {
     let simulator: Mutex<FleetSimulator>
+    /// The console pipeline's audit trail, read into each snapshot as PostgreSQL's is live.
+    let audit = Mutex<(any AuditLog)?>(nil)
     init(_ simulator: FleetSimulator) { self.simulator = Mutex(simulator) }
 
-    /// Builds snapshots from the simulator (the embedded SnapshotSource).
+    /// Builds snapshots from the simulator (the embedded SnapshotSource), with the newest 50 audit
+    /// rows, like the live builder: the operator's own actions stay in "What changed" after a reload.
     func buildSnapshot(generation: Int) throws -> Snapshot {
-        simulator.withLock { $0.snapshot(generation: generation) }
+        var s = simulator.withLock { $0.snapshot(generation: generation) }
+        if let log = audit.withLock({ $0 }) {
+            s.audit = try log.tail(50).reversed().map { r in
+                AuditEntry(
+                    seq: r.seq, ts: r.draft.timestamp, user: r.draft.actingAs ?? r.draft.user, action: r.draft.action,
+                    phase: r.draft.phase.rawValue, outcome: r.draft.outcome, target: r.draft.target)
+            }
+        }
+        return s
     }
 }

@@ -22,4 +22,18 @@ import Testing
         let verified = "system.audit_verify: audit chain intact: \(rows + 1) rows verified"
         #expect(h.state.notices.contains { $0.text == verified }, "\(h.state.notices.map(\.text))")
     }
+
+    /// The operator's own actions stay in "What changed" after a reload: the embedded snapshot
+    /// carries the pipeline's newest audit rows, as the live one carries PostgreSQL's.
+    @Test func theOperatorsActionsSurviveAReloadInWhatChanged() throws {
+        let h = ActionHarness(view: .jobs)
+        h.world.attachAudit(h.audit)
+        let id = try #require(ActionTests.queuedJob(h))
+        h.press(.char("c"), .char("y"))
+        h.reload()
+        let audit = h.state.snapshot?.audit ?? []
+        #expect(audit.contains { $0.action == "job.cancel" && $0.phase == "outcome" && $0.target == id && $0.user == "alice" }, "\(audit)")
+        h.press(.char("1"), .char("]"))
+        #expect(h.state.screen.id == .changes && h.screen.contains("job.cancel"), "\(h.screen)")
+    }
 }

@@ -25,6 +25,7 @@ struct ConsoleActions: Sendable {
         do {
             let audit = try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit"))
             let executor = EmbeddedActionExecutor(world: world, audit: audit)
+            world.attachAudit(audit)
             let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
             let dispatcher = ActionDispatcher(
                 .init(
