@@ -91,6 +91,10 @@ struct ActionCommand: ParsableCommand {
     @Option(name: .customLong("idempotency-key"), help: "Reuse to retry safely: the stored result is replayed.") var idempotencyKey: String?
     @Option(name: .customLong("as"), help: "Act as another user (admins only; audited).") var actingAs: String?
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(
+        name: .customLong("dry-run"),
+        help: "Check the payload against the catalog and say what would be asked, with no backend: nothing is sent.")
+    var dryRun = false
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var dataDir: DataDirOption
 
@@ -111,6 +115,7 @@ struct ActionCommand: ParsableCommand {
             }
             payload["expect"] = .int(expect)
         }
+        if dryRun { return try check(spec, payload) }
         let stack = try LiveStack(connection: connection, dataDir: dataDir.path)
         var confirmation: String?
         if spec.confirmation == .typed {
@@ -134,6 +139,39 @@ struct ActionCommand: ParsableCommand {
     }
 
     static let expectActions = ActionSpec.boundedByExpect.map(\.rawValue).sorted().joined(separator: ", ")
+
+    /// `--dry-run`: the payload as the pipeline's validation stage would take it, and what a real
+    /// run would still need; no server is contacted and nothing is audited. Exit 65 when invalid.
+    func check(_ spec: ActionSpec, _ payload: [String: PayloadValue]) throws {
+        let valid: Payload
+        do {
+            valid = try spec.validate(payload)
+        } catch {
+            if json {
+                print(CanonicalJSON.object(["action": .string(name), "valid": .bool(false), "error": .string(error.description)]))
+            } else {
+                FileHandle.standardError.write(Data("agentos: \(name): \(TextSanitizer.clean(error.description))\n".utf8))
+            }
+            throw ExitCode(error.exitStatus)
+        }
+        var needs: [String] = []
+        if spec.confirmation == .typed {
+            if !yes { needs.append("--yes") }
+            if (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty { needs.append("--reason") }
+        }
+        let payloadJSON = CanonicalJSON.object(valid.values)
+        if json {
+            print(
+                CanonicalJSON.object([
+                    "action": .string(name), "valid": .bool(true), "payload": .string(payloadJSON), "risk": .string(spec.risk.rawValue),
+                    "target": .string(spec.target(in: valid.values)), "needs": .string(needs.joined(separator: " "))
+                ]))
+        } else {
+            print("valid: \(name) \(payloadJSON) (risk \(spec.risk.rawValue), target \(TextSanitizer.clean(spec.target(in: valid.values))))")
+            if !needs.isEmpty { print("a real run also needs \(needs.joined(separator: " ")) (critical action)") }
+            print("dry run: nothing was sent, no backend was contacted")
+        }
+    }
 
     func reportJSON(_ r: ActionReport) -> String {
         var f: [String: PayloadValue] = [
