@@ -242,14 +242,21 @@ struct CanICommand: ParsableCommand {
         }
         if list || action == nil {
             print("actions for \(who):")
-            for spec in ActionCatalog.all {
-                let d = decide(spec.name)
-                let verdict = d.allowed ? (d == .allowOwn ? "yes (own jobs)" : "yes") : "no"
-                let fields = spec.fields.map { $0.required ? $0.name : "[\($0.name)]" }.joined(separator: " ")
-                print(
-                    String(
-                        format: "%-26@ %-4@ %-10@ %-9@ %@", spec.name as NSString, verdict as NSString, spec.view.rawValue as NSString,
-                        spec.risk.rawValue as NSString, fields as NSString))
+            // An aligned table: each column as wide as its widest cell (Foundation's %-26@ does not pad on Linux).
+            let rows =
+                [["ACTION", "ALLOWED", "VIEW", "RISK", "FIELDS"]]
+                + ActionCatalog.all.map { spec in
+                    let d = decide(spec.name)
+                    let verdict = d.allowed ? (d == .allowOwn ? "yes (own jobs)" : "yes") : "no"
+                    return [
+                        spec.name, verdict, spec.view.rawValue, spec.risk.rawValue,
+                        spec.fields.map { $0.required ? $0.name : "[\($0.name)]" }.joined(separator: " ")
+                    ]
+                }
+            let widths = (0..<4).map { c in rows.map { $0[c].count }.max() ?? 0 }
+            for row in rows {
+                let padded = (0..<4).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                print((padded + [row[4]]).joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
             return
         }

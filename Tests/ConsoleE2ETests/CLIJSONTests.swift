@@ -51,4 +51,23 @@ struct CLIJSONTests {
         let real = try Spawned.run([Self.binary, "action", "job.cancel", "id=\(id)"] + nowhere)
         #expect(real.status != 0)
     }
+
+    /// `can-i --list` is a table: every row's decision, view and risk start under their headers.
+    @Test func canIListIsAnAlignedTable() throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-cli-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let out = try Spawned.run([Self.binary, "can-i", "--list"], environment: ["AGENTOS_DATA_DIR": data.path])
+        #expect(out.status == 0)
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("ACTION") })
+        let columns = ["ALLOWED", "VIEW", "RISK", "FIELDS"].compactMap { lines[header].range(of: $0)?.lowerBound.utf16Offset(in: lines[header]) }
+        let rows = lines[(header + 1)...]
+        #expect(columns.count == 4 && rows.count == 83)
+        for row in rows {
+            let chars = Array(row)
+            for column in columns.dropLast() {
+                #expect(column < chars.count && chars[column] != " " && chars[column - 1] == " ", "misaligned at \(column): \(row)")
+            }
+        }
+    }
 }
