@@ -79,7 +79,7 @@ struct ActionCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Action name, e.g. job.cancel.") var name: String
+    @Argument(help: "Action name, e.g. job.cancel.", completion: Completions.actions) var name: String
     @Argument(help: "Payload fields: key=value.") var fields: [String] = []
     @Flag(help: "Confirm a critical action (types the target's name for you).") var yes = false
     @Option(help: "Reason or ticket (required for critical actions).") var reason: String?
@@ -198,7 +198,7 @@ struct CanICommand: ParsableCommand {
         abstract: "Say whether you may run an action (exit 0 yes, 3 no); --list shows every action with your decision."
     )
 
-    @Argument(help: "Action name.") var action: String?
+    @Argument(help: "Action name.", completion: Completions.actions) var action: String?
     @Flag(help: "List every action with its view, risk, fields and your decision.") var list = false
     @Option(name: .customLong("as"), help: "Ask for another user (admins only).") var actingAs: String?
     @Flag(help: "Print the decision (or the list) as JSON.") var json = false

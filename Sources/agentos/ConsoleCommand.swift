@@ -39,10 +39,12 @@ struct ConsoleCommand: ParsableCommand {
 
     @OptionGroup var settings: SettingsOptions
 
-    @Option(help: ArgumentHelp("Theme: a name under themes/ (default, light, high-contrast, monochrome) or a file.", valueName: "name|path"))
+    @Option(
+        help: ArgumentHelp("Theme: a name under themes/ (default, light, high-contrast, monochrome) or a file.", valueName: "name|path"),
+        completion: Completions.themes)
     var theme: String?
 
-    @Option(help: ArgumentHelp("Key map: a name under keymaps/ (default, vim) or a file.", valueName: "name|path"))
+    @Option(help: ArgumentHelp("Key map: a name under keymaps/ (default, vim) or a file.", valueName: "name|path"), completion: Completions.keymaps)
     var keymap: String?
 
     @Flag(help: "Hide every action; the status line says READ-ONLY.")
@@ -60,7 +62,7 @@ struct ConsoleCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds each wallboard view stays.", valueName: "seconds"))
     var wallboardInterval: Double?
 
-    @Option(help: ArgumentHelp("The view the console starts on.", valueName: "view"))
+    @Option(help: ArgumentHelp("The view the console starts on.", valueName: "view"), completion: Completions.views)
     var defaultView: String?
 
     @Option(help: ArgumentHelp("Seconds between snapshot re-reads.", valueName: "seconds"))

@@ -70,4 +70,18 @@ struct CLIJSONTests {
             }
         }
     }
+
+    /// Completions offer the names (issue 20, item 9): actions, views, and the themes and key maps
+    /// the console finds (asked of the binary when Tab is pressed).
+    @Test func completionsOfferActionViewThemeAndKeyMapNames() throws {
+        let bash = try Spawned.run([Self.binary, "--generate-completion-script", "bash"])
+        #expect(bash.status == 0)
+        for name in ["queue.clear", "job.cancel", "system.audit_verify", "dashboard", "analytics"] {
+            #expect(bash.stdout.contains(name), "\(name) is not offered")
+        }
+        let themes = try Spawned.run([Self.binary, "---completion", "console", "--", "--theme", "0", "0"])
+        #expect(Set(themes.stdout.split(separator: "\n").map(String.init)).isSuperset(of: ["default", "light", "high-contrast", "monochrome"]))
+        let keymaps = try Spawned.run([Self.binary, "---completion", "console", "--", "--keymap", "0", "0"])
+        #expect(Set(keymaps.stdout.split(separator: "\n").map(String.init)).isSuperset(of: ["default", "vim"]), "\(keymaps.stdout)")
+    }
 }
