@@ -8,7 +8,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case view(ViewID)
     case nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
-    case sortNext, sortReverse, mark, nextPane, previousPane, follow, nextBookmark, window
+    case sortNext, sortReverse, mark, markAll, nextPane, previousPane, follow, nextBookmark, window
     case actionMenu, retryAction
 
     public var help: String {
@@ -32,6 +32,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .sortNext: return "sort by next column"
         case .sortReverse: return "reverse the sort"
         case .mark: return "mark row (for bulk actions)"
+        case .markAll: return "mark every shown row (again: clear the marks)"
         case .nextPane: return "next pane (jobs → queues)"
         case .previousPane: return "previous pane"
         case .follow: return "follow new log lines"
@@ -64,6 +65,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .sortNext: return "sort_next"
         case .sortReverse: return "sort_reverse"
         case .mark: return "mark"
+        case .markAll: return "mark_all"
         case .nextPane: return "next_pane"
         case .previousPane: return "previous_pane"
         case .follow: return "follow"
@@ -80,7 +82,7 @@ public enum Command: Sendable, Equatable, Hashable {
         + ViewID.allCases.map { Command.view($0) }
         + [
             .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
-            .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu, .retryAction
+            .sortNext, .sortReverse, .mark, .markAll, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu, .retryAction
         ]
 
     public init?(name: String) {
@@ -95,7 +97,7 @@ public enum Command: Sendable, Equatable, Hashable {
         switch self {
         case .view, .nextView, .previousView: return "Views"
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
-        case .sortNext, .sortReverse, .mark, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window: return "Tables"
+        case .sortNext, .sortReverse, .mark, .markAll, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window: return "Tables"
         case .quit, .help, .palette, .reload: return "General"
         case .actionMenu, .retryAction: return "Actions"
         }
@@ -149,7 +151,8 @@ public struct KeyMap: Sendable, Equatable {
             (.tab, .nextView), (.backTab, .previousView),
             (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
             (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
-            (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("]"), .nextPane), (.right, .nextPane),
+            (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("*"), .markAll), (.char("]"), .nextPane),
+            (.right, .nextPane),
             (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("'"), .nextBookmark),
             (.char("w"), .window),
             (.char("."), .actionMenu), (.char("!"), .retryAction)

@@ -92,7 +92,8 @@ extension App {
         let count = Screens.listing(state).count
         let position = count == 0 ? "0 rows" : "\(Fmt.count(state.current.cursor.selected + 1))/\(Fmt.count(count))"
         x += b.put("  \(position)", x: x, y: y, Style(.muted))
-        if !state.current.cursor.marked.isEmpty { x += b.put("  \(state.current.cursor.marked.count) marked", x: x, y: y, Style(.accent)) }
+        let marked = state.current.markedIDs.count
+        if marked > 0 { x += b.put("  \(Fmt.count(marked)) marked", x: x, y: y, Style(.accent, [.bold])) }
         let filter = state.current.filter
         if filter.editing || filter.isActive {
             x += b.put("  /\(filter.text)\(filter.editing ? "_" : "")", x: x, y: y, Style(.accent, [.bold]))

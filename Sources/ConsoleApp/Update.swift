@@ -231,6 +231,11 @@ public enum App {
             if state.current.markedIDs.contains(id) { state.current.markedIDs.remove(id) } else { state.current.markedIDs.insert(id) }
             move(&state, 1, visible)
             clampCursor(&state)
+        case .markAll:
+            // Every row the filter shows; when they are all marked already, the marks go.
+            let list = Screens.listing(state)
+            let shown = Set((0..<list.count).map(list.id))
+            state.current.markedIDs = shown.isSubset(of: state.current.markedIDs) ? [] : state.current.markedIDs.union(shown)
         case .nextPane, .previousPane:
             let panes = ScreenRegistry.panes(of: state.view).map(\.id)
             guard let i = panes.firstIndex(of: state.screen.id) else { break }

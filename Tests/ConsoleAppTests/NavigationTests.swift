@@ -115,3 +115,21 @@ extension NavigationTests {
         #expect(seen.count == Set(sections.flatMap(\.entries).map(\.help)).count)
     }
 }
+
+extension NavigationTests {
+    /// The marks are counted on the context line (the count read a set nothing filled), and `*`
+    /// marks every shown row, then clears them (issue 20, item 8).
+    @Test func marksAreCountedAndStarMarksEveryShownRow() {
+        var s = Fixture.state(view: .jobs)
+        _ = UpdateTests.fold(&s, [.char(" "), .char(" ")])
+        #expect(App.render(s).row(1).contains("2 marked"), "\(App.render(s).row(1))")
+        _ = UpdateTests.fold(&s, [.escape, .char("/")] + "alice".map { .char($0) } + [.enter])
+        let shown = Screens.listing(s)
+        let ids = Set((0..<shown.count).map(shown.id))
+        _ = UpdateTests.fold(&s, [.char("*")])
+        #expect(s.current.markedIDs.isSuperset(of: ids) && !ids.isEmpty)
+        #expect(App.render(s).row(1).contains("\(Fmt.count(s.current.markedIDs.count)) marked"))
+        _ = UpdateTests.fold(&s, [.char("*")])
+        #expect(s.current.markedIDs.isEmpty && !App.render(s).row(1).contains("marked"))
+    }
+}
