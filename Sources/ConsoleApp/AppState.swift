@@ -66,6 +66,8 @@ public struct AppState: Sendable {
     public var height: Int
     public var quitting = false
     public var unicode = true
+    /// The operator opted in to OSC 52 (`--osc52`): `Y` copies the selected id.
+    public var clipboard = false
     public var keyMap = KeyMap.standard
     /// `--readonly` (and the wallboard): every action hidden, the status line says READ-ONLY.
     public var readOnly = false

@@ -8,7 +8,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case view(ViewID)
     case nextView, previousView
     case down, up, pageDown, pageUp, top, bottom
-    case sortNext, sortReverse, mark, markAll, nextPane, previousPane, follow, nextBookmark, window
+    case sortNext, sortReverse, mark, markAll, copyID, nextPane, previousPane, follow, nextBookmark, window
     case actionMenu, retryAction
 
     public var help: String {
@@ -33,6 +33,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .sortReverse: return "reverse the sort"
         case .mark: return "mark row (for bulk actions)"
         case .markAll: return "mark every shown row (again: clear the marks)"
+        case .copyID: return "copy the selected id (OSC 52, with --osc52)"
         case .nextPane: return "next pane (jobs → queues)"
         case .previousPane: return "previous pane"
         case .follow: return "follow new log lines"
@@ -66,6 +67,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .sortReverse: return "sort_reverse"
         case .mark: return "mark"
         case .markAll: return "mark_all"
+        case .copyID: return "copy_id"
         case .nextPane: return "next_pane"
         case .previousPane: return "previous_pane"
         case .follow: return "follow"
@@ -82,7 +84,8 @@ public enum Command: Sendable, Equatable, Hashable {
         + ViewID.allCases.map { Command.view($0) }
         + [
             .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
-            .sortNext, .sortReverse, .mark, .markAll, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu, .retryAction
+            .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu,
+            .retryAction
         ]
 
     public init?(name: String) {
@@ -97,7 +100,8 @@ public enum Command: Sendable, Equatable, Hashable {
         switch self {
         case .view, .nextView, .previousView: return "Views"
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
-        case .sortNext, .sortReverse, .mark, .markAll, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window: return "Tables"
+        case .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window:
+            return "Tables"
         case .quit, .help, .palette, .reload: return "General"
         case .actionMenu, .retryAction: return "Actions"
         }
@@ -151,7 +155,8 @@ public struct KeyMap: Sendable, Equatable {
             (.tab, .nextView), (.backTab, .previousView),
             (.down, .down), (.char("j"), .down), (.up, .up), (.char("k"), .up), (.pageDown, .pageDown), (.ctrl("f"), .pageDown),
             (.pageUp, .pageUp), (.ctrl("b"), .pageUp), (.home, .top), (.char("g"), .top), (.end, .bottom), (.char("G"), .bottom),
-            (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("*"), .markAll), (.char("]"), .nextPane),
+            (.char("s"), .sortNext), (.char("S"), .sortReverse), (.char(" "), .mark), (.char("*"), .markAll), (.char("Y"), .copyID),
+            (.char("]"), .nextPane),
             (.right, .nextPane),
             (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("'"), .nextBookmark),
             (.char("w"), .window),

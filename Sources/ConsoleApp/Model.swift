@@ -137,6 +137,8 @@ public enum Effect: Sendable, Equatable {
     case dispatch(ActionRequest)
     /// Measures an action's impact for its dialog; answered by `.impactMeasured(token, …)`.
     case measureImpact(token: Int, action: String, payload: [String: PayloadValue])
+    /// Puts `text` on the terminal's clipboard (OSC 52; only when the operator opted in).
+    case copyToClipboard(String)
     case quit
 }
 

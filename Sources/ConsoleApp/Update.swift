@@ -160,7 +160,7 @@ public enum App {
             // The drill-down scrolls with the movement keys and acts on its item (the selection):
             // action keys, the menu and retry work there.
             if let command, scrollDetail(&state, target, command) { return [] }
-            if command == .actionMenu || command == .retryAction { return run(&state, command!) }
+            if command == .actionMenu || command == .retryAction || command == .copyID { return run(&state, command!) }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
         if state.overlay == .help, let command, scrollHelp(&state, command) { return [] }
@@ -236,6 +236,8 @@ public enum App {
             let list = Screens.listing(state)
             let shown = Set((0..<list.count).map(list.id))
             state.current.markedIDs = shown.isSubset(of: state.current.markedIDs) ? [] : state.current.markedIDs.union(shown)
+        case .copyID:
+            return copySelectedID(&state)
         case .nextPane, .previousPane:
             let panes = ScreenRegistry.panes(of: state.view).map(\.id)
             guard let i = panes.firstIndex(of: state.screen.id) else { break }
@@ -261,6 +263,25 @@ public enum App {
             }
         }
         return []
+    }
+
+    /// `Y`: the open drill-down's id, or the selected row's, to the clipboard through the terminal;
+    /// without the opt-in, how to get it.
+    static func copySelectedID(_ state: inout AppState) -> [Effect] {
+        let id: String?
+        if case .detail(let target) = state.overlay {
+            id = target.id
+        } else {
+            let list = Screens.listing(state)
+            id = state.current.cursor.selected < list.count ? list.id(state.current.cursor.selected) : nil
+        }
+        guard let id else { return [] }
+        guard state.clipboard else {
+            state.notify("copying needs the opt-in: --osc52 (osc52: true, AGENTOS_OSC52=1)", .warning)
+            return []
+        }
+        state.notify("copied \(id)", .success)
+        return [.copyToClipboard(id)]
     }
 
     /// R, Ctrl-R and `:reload`: a reload the operator sees start and end.

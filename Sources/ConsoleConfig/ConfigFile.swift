@@ -24,13 +24,14 @@ import Foundation
 /// default_view: jobs
 /// readonly: false
 /// mouse: false                        # clicks and the wheel (the terminal's copy and paste then needs Shift)
+/// osc52: false                        # Y copies the selected id to the clipboard through the terminal
 /// wallboard: { enabled: false, views: [dashboard, workers, analytics], interval: 10 }
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
 /// ```
 public enum ConfigFile {
     static let topKeys = [
         "redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
-        "keymap", "keys", "default_view", "readonly", "mouse", "wallboard", "log"
+        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "wallboard", "log"
     ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
@@ -82,6 +83,7 @@ public enum ConfigFile {
             case "default_view": layer.defaultView = try view(r, entry)
             case "readonly": layer.readOnly = try r.bool(entry)
             case "mouse": layer.mouse = try r.bool(entry)
+            case "osc52": layer.osc52 = try r.bool(entry)
             case "wallboard":
                 if case .scalar = entry.node {
                     layer.wallboard = try r.bool(entry)
@@ -201,6 +203,7 @@ public enum EnvironmentSettings {
         l.readOnly = try bool("AGENTOS_READONLY")
         l.wallboard = try bool("AGENTOS_WALLBOARD")
         l.mouse = try bool("AGENTOS_MOUSE")
+        l.osc52 = try bool("AGENTOS_OSC52")
         if let v = value("AGENTOS_LOG_LEVEL") {
             guard let level = LogLevel(rawValue: v.lowercased()) else { throw fail("AGENTOS_LOG_LEVEL", "unknown level '\(v)'") }
             l.logLevel = level

@@ -17,6 +17,8 @@ public final class CursesScreen {
     private var previous: CellBuffer?
     private var pairs: [Int64: Int32] = [:]
     private let screen: OpaquePointer
+    /// The stream the terminal is written to (for sequences curses does not know, e.g. OSC 52).
+    private let output: UnsafeMutablePointer<FILE>
 
     public enum Failure: Error, CustomStringConvertible {
         case noTerminal(String)
@@ -49,6 +51,7 @@ public final class CursesScreen {
             throw Failure.noTerminal("cannot initialise the terminal (TERM=\(terminal ?? ProcessInfo.processInfo.environment["TERM"] ?? "unset"))")
         }
         screen = s
+        self.output = output
         _ = set_term(s)
         cbreak()
         noecho()
@@ -71,6 +74,15 @@ public final class CursesScreen {
         palette = Palette(theme: theme, depth: depth)
         width = Int(getmaxx(agentos_stdscr()))
         height = Int(getmaxy(agentos_stdscr()))
+    }
+
+    /// Puts `text` on the clipboard of the terminal (and of the one SSH came from): OSC 52 with
+    /// the text in base64, written after curses' last frame so it lands between two frames.
+    public func copyToClipboard(_ text: String) {
+        let sequence = "\u{1b}]52;c;\(Data(text.utf8).base64EncodedString())\u{07}"
+        _ = fflush(output)
+        _ = fputs(sequence, output)
+        _ = fflush(output)
     }
 
     deinit {

@@ -46,6 +46,8 @@ public final class ConsoleRuntime {
     /// Called with each new notice (the composition root logs them; the screen shows them).
     public var onNotice: ((Notice) -> Void)?
     private var lastNotice: Notice?
+    /// The terminal while `run` runs (effects that write to it, e.g. the clipboard).
+    private var screen: CursesScreen?
 
     public init(state: AppState, backend: ConsoleBackend) {
         var state = state
@@ -99,7 +101,7 @@ public final class ConsoleRuntime {
     }
 
     /// Runs until the operator quits. Returns the process exit status.
-    public func run(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false) throws -> Int32 {
+    public func run(theme: Theme = .builtinDefault, monochrome: Bool = false, mouse: Bool = false, osc52: Bool = false) throws -> Int32 {
         // A parent (a test runner's thread, some wrappers) may have started us with SIGWINCH
         // blocked: then resizes would never arrive. This loop's thread must receive it.
         var winch = sigset_t()
@@ -107,6 +109,9 @@ public final class ConsoleRuntime {
         sigaddset(&winch, SIGWINCH)
         pthread_sigmask(SIG_UNBLOCK, &winch, nil)
         let screen = try CursesScreen(theme: theme, monochrome: monochrome, mouse: mouse)
+        self.screen = screen
+        defer { self.screen = nil }
+        state.clipboard = osc52
         state.width = screen.width
         state.height = screen.height
         state.unicode = screen.unicode
@@ -191,6 +196,8 @@ public final class ConsoleRuntime {
                 Task.detached {
                     if let changes = try? backend.configHistory(key) { inbox.post(.configHistory(key, changes)) }
                 }
+            case .copyToClipboard(let text):
+                screen?.copyToClipboard(text)
             case .dispatch(let request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }
             case .measureImpact(let token, let action, let payload):

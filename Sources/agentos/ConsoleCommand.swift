@@ -53,6 +53,9 @@ struct ConsoleCommand: ParsableCommand {
     @Flag(help: "Clicks (tabs, rows, dialog buttons) and the wheel; off by default so the terminal's copy and paste keeps working.")
     var mouse = false
 
+    @Flag(help: "Y copies the selected id to the clipboard through the terminal (OSC 52); off by default.")
+    var osc52 = false
+
     @Flag(help: "Wallboard: read-only, no cursor, the chosen views in turn with large figures.")
     var wallboard = false
 
@@ -88,6 +91,7 @@ struct ConsoleCommand: ParsableCommand {
         l.readOnly = readonly ? true : nil
         l.wallboard = wallboard ? true : nil
         l.mouse = mouse ? true : nil
+        l.osc52 = osc52 ? true : nil
         l.wallboardInterval = wallboardInterval
         l.refreshInterval = refreshInterval
         if let v = defaultView {
@@ -178,7 +182,7 @@ struct ConsoleCommand: ParsableCommand {
                 case .info, .success: log.info("\(text)")
                 }
             }
-            let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse)
+            let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse, osc52: resolved.osc52)
             log.info("console stopped")
             // The problems again, now that the screen is back: they name file, line and key.
             for problem in look.problems { FileHandle.standardError.write(Data("agentos: \(problem) (used the default)\n".utf8)) }
