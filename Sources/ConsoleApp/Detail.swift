@@ -22,38 +22,29 @@ extension App {
     static func scrollDetail(_ state: inout AppState, _ target: DetailTarget, _ command: Command) -> Bool {
         let inner = detailText(FrameLayout(width: state.width, height: state.height).body)
         let rows = state.snapshot.map { TextPane.wrapped(detailLines(state, $0, target).1, width: inner.width, wrap: true).count } ?? 0
-        let maxOffset = max(0, rows - inner.height)
-        let page = max(1, inner.height - 1)
-        var offset = min(state.detailOffset, maxOffset)
-        switch command {
-        case .down: offset += 1
-        case .up: offset -= 1
-        case .pageDown: offset += page
-        case .pageUp: offset -= page
-        case .top: offset = 0
-        case .bottom: offset = maxOffset
-        default: return false
-        }
-        state.detailOffset = min(max(0, offset), maxOffset)
-        return true
+        return scroll(&state.detailOffset, command, page: max(1, inner.height - 1), maxOffset: max(0, rows - inner.height))
     }
 
     /// Moves the help's rows for a movement command; false: not a movement command.
     static func scrollHelp(_ state: inout AppState, _ command: Command) -> Bool {
         let body = FrameLayout(width: state.width, height: state.height).body
         let maxOffset = HelpOverlay(helpSections(state)).maxOffset(in: body)
-        let page = max(1, body.height - 5)
-        var offset = min(state.helpOffset, maxOffset)
+        return scroll(&state.helpOffset, command, page: max(1, body.height - 5), maxOffset: maxOffset)
+    }
+
+    /// An overlay's first shown row moved by a movement key, within 0…maxOffset.
+    static func scroll(_ offset: inout Int, _ command: Command, page: Int, maxOffset: Int) -> Bool {
+        var moved = min(offset, maxOffset)
         switch command {
-        case .down: offset += 1
-        case .up: offset -= 1
-        case .pageDown: offset += page
-        case .pageUp: offset -= page
-        case .top: offset = 0
-        case .bottom: offset = maxOffset
+        case .down: moved += 1
+        case .up: moved -= 1
+        case .pageDown: moved += page
+        case .pageUp: moved -= page
+        case .top: moved = 0
+        case .bottom: moved = maxOffset
         default: return false
         }
-        state.helpOffset = min(max(0, offset), maxOffset)
+        offset = min(max(0, moved), maxOffset)
         return true
     }
 

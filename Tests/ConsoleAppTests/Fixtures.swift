@@ -70,3 +70,13 @@ enum Fixture {
         }
     }
 }
+
+/// Everything written to `file` so far (a `tmpfile()` a curses screen wrote to).
+func writtenBytes(_ file: UnsafeMutablePointer<FILE>) -> [UInt8] {
+    fflush(file)
+    let size = ftell(file)
+    rewind(file)
+    var bytes = [UInt8](repeating: 0, count: size)
+    let read = fread(&bytes, 1, size, file)
+    return Array(bytes.prefix(read))
+}

@@ -241,13 +241,9 @@ struct ReliabilityFuzzTests {
             }
             screen.shutdown()
         }
-        fflush(output)
-        let size = ftell(output)
-        rewind(output)
-        var bytes = [UInt8](repeating: 0, count: size)
-        #expect(fread(&bytes, 1, size, output) == size)
+        let bytes = writtenBytes(output)
         let violations = TerminalSafety.outputViolations(bytes)
-        #expect(violations.isEmpty, "\(violations.count) violations in \(size) bytes, e.g. \(violations.prefix(5))")
+        #expect(violations.isEmpty, "\(violations.count) violations in \(bytes.count) bytes, e.g. \(violations.prefix(5))")
         // The scan saw the hostile text drawn, as its visible escapes.
         #expect(sawHostileText && frames == Self.size(fast: 3, full: 40) * (2 * ViewID.allCases.count + 1))
         #expect(String(decoding: bytes, as: UTF8.self).contains("\\x1b"), "the frames' text reached the output")
