@@ -18,6 +18,12 @@ struct ActionDialogE2ETests {
         }
     }
 
+    /// The dialog's refusal when more would be deleted than was confirmed ("14 now, 13 confirmed…").
+    static func refusal(_ screen: String) -> String? {
+        screen.split(separator: "\n").first { $0.contains("confirm the new figure") }
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "│ ")) }
+    }
+
     /// The fleet keeps moving (ingest, workers, retries): the test holds the first stage with a paused
     /// queue, so a queued job of that queue stays queued until an action of the test removes it.
     @Test func cancelAJobClearAQueueThenTypedMaintenance() throws {
@@ -101,7 +107,28 @@ struct ActionDialogE2ETests {
         try t.waitFor("reason:")
         try t.type("INC-7 poison batch")
         try t.send("Enter")
-        let cleared = try t.waitFor("cleared queue video_downloader:", "pending job(s) deleted")
+        // The paused queue still takes in new jobs. One that arrives after the dialog's last count
+        // makes the console refuse (nothing changed) and ask again with the new figure, the reason
+        // kept: answer as an operator would until the clear runs. Each refusal names a larger figure.
+        var cleared = ""
+        var lastRefusal = ""
+        for _ in 0..<5 {
+            let screen = try t.waitFor("the clear, or a new refusal after '\(lastRefusal)'") { s in
+                (s.contains("cleared queue video_downloader:") && s.contains("pending job(s) deleted"))
+                    || Self.refusal(s).map { $0 != lastRefusal } == true
+            }
+            guard let refusal = Self.refusal(screen), !screen.contains("cleared queue video_downloader:") else {
+                cleared = screen
+                break
+            }
+            #expect(screen.contains("type video_downloader:"), "asked again for the name: \(screen)")
+            lastRefusal = refusal
+            try t.type("video_downloader")
+            try t.send("Enter")
+            try t.waitFor("reason: INC-7 poison batch")
+            try t.send("Enter")
+        }
+        try #require(!cleared.isEmpty, "the clear ran within five confirmations")
         let deleted = try #require(
             cleared.components(separatedBy: "cleared queue video_downloader: ").dropFirst().first
                 .flatMap { Int($0.prefix { $0.isNumber }) }, "\(cleared)")
