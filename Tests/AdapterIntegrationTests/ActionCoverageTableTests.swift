@@ -19,8 +19,8 @@ enum ActionCoverage {
         "AdapterIntegrationTests/LiveWorldTests.swift", "AdapterIntegrationTests/CeleryWorkerTests.swift"
     ]
     static let embeddedSuites = [
-        "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "ConsoleAppTests/ActionTests.swift",
-        "ConsoleAppTests/BookmarkTests.swift"
+        "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "AgentOSCoreTests/WorldFleetActionTests.swift",
+        "ConsoleAppTests/ActionTests.swift", "ConsoleAppTests/BookmarkTests.swift", "ConsoleAppTests/AuditVerifyEmbeddedTests.swift"
     ]
 
     /// Test function → the action names its body quotes, for every `@Test` of `file`.

@@ -13,13 +13,14 @@ final class WorldHarness: @unchecked Sendable {
     private(set) var clock = WorldHarness.start
     let actor = Actor(user: "alice", host: "test", sessionID: "test-session")
 
-    init(seed: UInt64 = 5, rate: Double = 3) {
+    /// `cascade` replaces the dispatcher's cache invalidation and events after a success.
+    init(seed: UInt64 = 5, rate: Double = 3, cascade: (any ActionCascade)? = nil) {
         world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate), historySeconds: 120, now: Self.start)
         dispatcher = ActionDispatcher(
             .init(
                 audit: InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
                 rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
-                executor: EmbeddedActionExecutor(world: world), cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                executor: EmbeddedActionExecutor(world: world), cascade: cascade ?? CacheAndBusCascade(cache: world.cache, bus: world.bus),
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
     }
 
