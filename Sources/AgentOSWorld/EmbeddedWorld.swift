@@ -37,6 +37,13 @@ public final class EmbeddedWorld: Sendable {
         return events.count
     }
 
+    /// Writes a line into the fleet's log at the fleet's time (muting and levels apply as to any
+    /// source) and publishes it like the fleet's own lines.
+    public func log(_ level: LogLevel, source: String, _ message: String) {
+        guard let line = fleet.simulator.withLock({ $0.log(level, source, message) }) else { return }
+        _ = try? bus.publish(.logAppended([line]))
+    }
+
     /// Runs a control command against the fleet and publishes its events.
     public func apply(_ command: FleetCommand) -> Result<Void, FleetCommandError> {
         let result = fleet.simulator.withLock { $0.apply(command) }

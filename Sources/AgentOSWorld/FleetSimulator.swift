@@ -727,7 +727,7 @@ public struct FleetSimulator: Sendable {
     // MARK: logs
 
     @discardableResult
-    mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine? {
+    public mutating func log(_ level: LogLevel, _ source: String, _ message: String, job: String? = nil, worker: String? = nil) -> LogLine? {
         guard emits(level, from: source) else { return nil }
         let line = LogLine(id: nextLogID, ts: now, level: level, source: source, message: message, jobID: job, workerID: worker)
         nextLogID += 1

@@ -13,12 +13,15 @@ final class WorldHarness: @unchecked Sendable {
     private(set) var clock = WorldHarness.start
     let actor = Actor(user: "alice", host: "test", sessionID: "test-session")
 
-    /// `cascade` replaces the dispatcher's cache invalidation and events after a success.
-    init(seed: UInt64 = 5, rate: Double = 3, cascade: (any ActionCascade)? = nil) {
+    /// `cascade` replaces the dispatcher's cache invalidation and events after a success; `audit`
+    /// makes the audit trail over the world (an in-memory one otherwise).
+    init(
+        seed: UInt64 = 5, rate: Double = 3, cascade: (any ActionCascade)? = nil, audit: ((EmbeddedWorld) -> any AuditLog)? = nil
+    ) {
         world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate), historySeconds: 120, now: Self.start)
         dispatcher = ActionDispatcher(
             .init(
-                audit: InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                audit: audit?(world) ?? InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
                 rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
                 executor: EmbeddedActionExecutor(world: world), cascade: cascade ?? CacheAndBusCascade(cache: world.cache, bus: world.bus),
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))

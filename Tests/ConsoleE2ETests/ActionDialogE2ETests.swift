@@ -160,6 +160,18 @@ struct ActionDialogE2ETests {
         try t.send("Enter")
         try t.waitFor("MAINTENANCE", "maintenance ON")
 
+        // The operator's own actions are lines in System Logs, among the fleet's (source audit).
+        try t.send("6")
+        try t.waitFor("the logs view") { line($0, 1).hasPrefix(" System Logs") }
+        try t.send("/")
+        try t.type("queue.clear video_downloader")
+        try t.send("Enter")
+        try t.waitFor("the clear's line") { s in
+            line(s, 1).contains("/queue.clear video_downloader")
+                && s.split(separator: "\n").contains { $0.contains(" audit ") && $0.contains("queue.clear video_downloader success") }
+        }
+        try t.send("Escape")
+
         try t.send("q")
         #expect(try t.waitForExit() == 0)
         // Every action left its rows in the embedded audit chain, the reason with the critical one.

@@ -23,7 +23,7 @@ struct ConsoleActions: Sendable {
     /// admin, in-memory rate limits, idempotency keys and breakers, the simulator as executor.
     static func embedded(world: EmbeddedWorld, dataDirectory: URL, user: String) -> ConsoleActions {
         do {
-            let audit = try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit"))
+            let audit = OperatorActionLog(try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit")), world: world)
             let executor = EmbeddedActionExecutor(world: world, audit: audit)
             world.attachAudit(audit)
             let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
