@@ -19,6 +19,10 @@ public final class CursesScreen {
     private let screen: OpaquePointer
     /// The stream the terminal is written to (for sequences curses does not know, e.g. OSC 52).
     private let output: UnsafeMutablePointer<FILE>
+    /// `AGENTOS_FRAME_DUMP`: a file that holds the text of the last frame drawn, for a bug report
+    /// ("the screen shows X where the console drew Y") and the test that replays frames in both
+    /// locales and compares the terminal's screen with it.
+    private let frameDump = ProcessInfo.processInfo.environment["AGENTOS_FRAME_DUMP"].map { URL(fileURLWithPath: $0) }
 
     public enum Failure: Error, CustomStringConvertible {
         case noTerminal(String)
@@ -135,6 +139,7 @@ public final class CursesScreen {
         _ = wnoutrefresh(win)
         _ = doupdate()
         previous = buffer
+        if let frameDump { try? Data(buffer.text().utf8).write(to: frameDump, options: .atomic) }
         return changes.count
     }
 
