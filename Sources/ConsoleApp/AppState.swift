@@ -65,6 +65,9 @@ public struct AppState: Sendable {
     public var width: Int
     public var height: Int
     public var quitting = false
+    /// Why the console stopped when the operator did not ask (said on the terminal after it is
+    /// restored; the process exits non-zero).
+    public var endedBecause: String?
     public var unicode = true
     /// The operator opted in to OSC 52 (`--osc52`): `Y` copies the selected id.
     public var clipboard = false

@@ -109,6 +109,12 @@ public enum App {
 
     @discardableResult
     static func apply(_ state: inout AppState, _ envelope: EventEnvelope) -> [Effect] {
+        // system.session_terminate on this console: it stops, and says why once the terminal is back.
+        if case .sessionKick(let id) = envelope.event, !id.isEmpty, id == state.actions.actor.sessionID {
+            state.endedBecause = "this console session (\(id)) was ended by an administrator (system.session_terminate)"
+            state.quitting = true
+            return [.quit]
+        }
         guard state.sync.apply(envelope, now: state.now) else { return [] }
         switch envelope.event {
         case .actionExecuted(let notice) where !state.actions.sentHere(notice.requestID):

@@ -28,6 +28,12 @@ public protocol ConsoleBackend: Sendable {
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int?
     /// Why this backend cannot run `spec` at all (nil: it can), so the console greys it out before trying.
     func unavailableReason(_ spec: ActionSpec) -> String?
+    /// The view on screen, for this console's session row (live: the next heartbeat writes it).
+    func noteView(_ view: String)
+}
+
+extension ConsoleBackend {
+    public func noteView(_ view: String) {}
 }
 
 /// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
@@ -136,6 +142,7 @@ public final class ConsoleRuntime {
         perform([.reloadSnapshot])
         var dirty = true
         var lastFrame = 0.0
+        var notedView = ""
         while !state.quitting {
             let now = Self.seconds()
             let wait = dirty ? max(0, lastFrame + frameInterval - now) : 1.0
@@ -157,6 +164,10 @@ public final class ConsoleRuntime {
             let messages = inbox.drain()
             for msg in messages { perform(App.update(&state, msg)) }
             if !messages.isEmpty { dirty = true }
+            if state.view.rawValue != notedView {
+                notedView = state.view.rawValue
+                backend.noteView(notedView)
+            }
             reportNotices()
             if dirty && Self.seconds() - lastFrame >= frameInterval {
                 App.settle(&state)
@@ -165,8 +176,12 @@ public final class ConsoleRuntime {
                 dirty = false
             }
         }
-        return 0
+        // Ended from outside (system.session_terminate): EX_TEMPFAIL, starting again is allowed.
+        return state.endedBecause == nil ? 0 : 75
     }
+
+    /// Why the console stopped without the operator asking (nil: they quit).
+    public var endedBecause: String? { state.endedBecause }
 
     /// Hands the notices added since the last call to `onNotice`.
     private func reportNotices() {

@@ -184,6 +184,10 @@ struct ConsoleCommand: ParsableCommand {
             }
             let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse, osc52: resolved.osc52)
             log.info("console stopped")
+            if let why = runtime.endedBecause {
+                log.warning("\(why)")
+                FileHandle.standardError.write(Data("agentos: \(why)\n".utf8))
+            }
             // The problems again, now that the screen is back: they name file, line and key.
             for problem in look.problems { FileHandle.standardError.write(Data("agentos: \(problem) (used the default)\n".utf8)) }
             if status != 0 { throw ExitCode(status) }

@@ -110,8 +110,7 @@ extension LiveActionExecutor {
         },
         .systemSessionTerminate: { c in
             let id = try c.string("session")
-            let n = try c.redis(Namespace.DB.sessions).send("DEL", c.ns.sessionKey(id)).int ?? 0
-            guard n > 0 else { throw ActionFailure.notFound("console session \(id)") }
+            guard try ConsoleSessionStore(redis: c.ex.redis, namespace: c.ns).end(id) else { throw ActionFailure.notFound("console session \(id)") }
             c.publish(.sessionKick(sessionID: id))
             return ActionResult("console session \(id) ended")
         },
@@ -249,20 +248,11 @@ extension LiveActionContext {
         return try writeFile(file, Data(lines.utf8))
     }
 
+    /// Sessions whose console stopped renewing its row (the TTL removes them too; this is at once).
     func removeStaleSessions() throws -> Int {
-        let r = redis(Namespace.DB.sessions)
-        var removed = 0
-        var cursor = "0"
-        let cutoff = Date().addingTimeInterval(-120)
-        repeat {
-            let reply = try r.send("SCAN", cursor, "MATCH", "\(ns.prefix):session:*", "COUNT", 500).array ?? []
-            cursor = reply.first?.string ?? "0"
-            for key in (reply.dropFirst().first?.array ?? []).compactMap(\.bytes) {
-                let seen = try r.send("HGET", key, "last_seen").string.flatMap(ISOTime.parse)
-                if (seen ?? .distantPast) < cutoff { removed += Int(try r.send("DEL", key).int ?? 0) }
-            }
-        } while cursor != "0"
-        return removed
+        let store = ConsoleSessionStore(redis: ex.redis, namespace: ns)
+        let cutoff = Date().addingTimeInterval(-Double(ConsoleSessionStore.ttlSeconds))
+        return try store.list().filter { $0.lastSeen < cutoff }.reduce(0) { $0 + (try store.end($1.id) ? 1 : 0) }
     }
 
     /// Maintenance: the flag in DB1 (every console shows the banner), queues paused (the ones it

@@ -377,6 +377,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
             services: services, maintenance: maintenance, broadcast: broadcast,
             database: DatabaseActivity(connections: activity.count + 1, running: running, idleInTransaction: idleInTx))
         state.actions = try Self.actionFigures(db)
+        state.sessions = try ConsoleSessionStore(redis: redis, namespace: ns).list()
         return state
     }
 

@@ -16,6 +16,10 @@ final class LiveConsoleBackend: ConsoleBackend {
     /// Written behind the actions; drained when the console stops.
     let history: PostgresActionHistory?
     private let warmer = Mutex<Task<Void, Never>?>(nil)
+    /// This console's row in DB6 (System Controls lists every console; system.session_terminate ends one).
+    let sessions: ConsoleSessionStore
+    private let session: Mutex<ConsoleSession>
+    private let heartbeat = Mutex<Task<Void, Never>?>(nil)
 
     /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
     let celery: CeleryMonitor?
@@ -37,6 +41,12 @@ final class LiveConsoleBackend: ConsoleBackend {
                 warmIntervalMillis: warmIntervalMillis,
                 owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
+        sessions = ConsoleSessionStore(redis: redis, namespace: namespace)
+        let tty = ttyname(STDIN_FILENO).map { String(cString: $0) } ?? ""
+        session = Mutex(
+            ConsoleSession(
+                id: actor.sessionID, user: actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty, startedAt: Date(),
+                lastSeen: Date(), view: ""))
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
         role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor
@@ -125,8 +135,23 @@ final class LiveConsoleBackend: ConsoleBackend {
         }
     }
 
+    func noteView(_ view: String) { session.withLock { $0.view = view } }
+
     func start() {
         celery?.start()
+        heartbeat.withLock { task in
+            task = Task.detached { [self] in
+                while !Task.isCancelled {
+                    let row = session.withLock {
+                        $0.lastSeen = Date()
+                        return $0
+                    }
+                    // A missed beat is retried at the next; the TTL outlasts several.
+                    try? sessions.heartbeat(row)
+                    try? await Task.sleep(for: .seconds(ConsoleSessionStore.heartbeatSeconds))
+                }
+            }
+        }
         let manager = dataManager
         warmer.withLock { task in
             task = Task.detached {
@@ -139,6 +164,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     }
 
     func stop() {
+        heartbeat.withLock { $0?.cancel() }
+        _ = try? sessions.end(session.withLock { $0.id })
         celery?.stop()
         warmer.withLock { $0?.cancel() }
         history?.drain()
