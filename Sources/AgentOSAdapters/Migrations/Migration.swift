@@ -27,7 +27,8 @@ public struct Migrator: Sendable {
         Migration(version: 3, name: "audit_append_only", sql: MigrationSQL.auditAppendOnly),
         Migration(version: 4, name: "job_counts", sql: MigrationSQL.jobCounts),
         Migration(version: 5, name: "action_tables", sql: MigrationSQL.actionTables),
-        Migration(version: 6, name: "observability", sql: MigrationSQL.observability)
+        Migration(version: 6, name: "observability", sql: MigrationSQL.observability),
+        Migration(version: 7, name: "alert_grouping", sql: MigrationSQL.alertGrouping)
     ]
 
     public struct Applied: Sendable, Equatable {
