@@ -337,10 +337,12 @@ public struct FleetSimulator: Sendable {
             .sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.map(\.id)
     }
 
-    private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
+    /// `stage`: the stage the event happened in, when the job has moved on already (stage_completed).
+    private mutating func recordEvent(_ job: Job, _ type: String, _ message: String, stage: String? = nil) {
         var list = jobEvents[job.id, default: []]
         let event = JobEvent(
-            jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message)
+            jobID: job.id, ts: now, type: type, stage: stage ?? job.stage, status: job.status.rawValue, workerID: job.workerID,
+            message: message)
         list.append(event)
         if trackOutbox { outbox.append(event) }
         if list.count > 50 { list.removeFirst(list.count - 50) }
@@ -476,7 +478,7 @@ public struct FleetSimulator: Sendable {
             store(job)
             enqueue(job.id, queue: job.queue, priority: job.priority)
             touched.insert(job.queue)
-            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms")
+            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms", stage: stage)
             events.append(
                 .jobUpdated(
                     JobPatch(

@@ -116,4 +116,21 @@ import Testing
         #expect(alert.kind == "" && alert.count == 1 && alert.lastSeen == nil)
         #expect(alert.key == "crop-3@gpu-15|Worker went offline")
     }
+
+    /// Issue 19 item 8: a job's timeline names, on its stage_completed event, the stage that completed.
+    @Test func stageCompletedNamesTheStageThatCompleted() throws {
+        var sim = FleetSimulator(config: SimulatorConfig(seed: 8), start: Self.start)
+        _ = sim.advance(to: Self.start.addingTimeInterval(300))
+        var checked = 0
+        for id in sim.jobs.keys.sorted() {
+            let events = sim.events(ofJob: id)
+            for (i, done) in events.enumerated() where done.type == "stage_completed" {
+                let start = try #require(events[..<i].last { $0.type == "started" })
+                #expect(done.stage == start.stage, "job \(id): \(done.message ?? "")")
+                #expect(done.message?.hasPrefix("\(start.stage ?? "") done in ") == true, "job \(id)")
+                checked += 1
+            }
+        }
+        #expect(checked > 50)
+    }
 }
