@@ -46,7 +46,7 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .jobRetry: { c throws(ActionFailure) in
             let id = try c.text("id")
-            try c.run(.retryJob(id))
+            try c.run(.retryJob(id, by: c.call.user))
             return ActionResult("job \(id) re-enqueued")
         },
         .jobDelete: { c throws(ActionFailure) in

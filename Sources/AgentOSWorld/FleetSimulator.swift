@@ -16,7 +16,8 @@ public enum FleetCommand: Sendable, Equatable {
     case setQueueRateLimit(String, Int?)
     case cancelJob(String)
     case killJob(String)
-    case retryJob(String)
+    /// job.retry, by the user who asked (the job's timeline names them).
+    case retryJob(String, by: String)
     case startManager(String)
     case stopManager(String)
     case pauseManager(String)
@@ -938,7 +939,7 @@ public struct FleetSimulator: Sendable {
                 recordEvent(job, "cancelled", kill ? "terminated by operator" : "cancelled by operator")
                 events.append(.jobCancelled(JobPatch(id: id, status: .cancelled, workerID: "", updatedAt: now, finishedAt: now)))
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
-            case .retryJob(let id):
+            case .retryJob(let id, let by):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
                 job.status = .queued
@@ -949,7 +950,7 @@ public struct FleetSimulator: Sendable {
                 job.updatedAt = now
                 store(job)
                 enqueue(id, queue: job.queue, priority: job.priority)
-                recordEvent(job, "retried", "re-enqueued by operator")
+                recordEvent(job, "retried", "re-enqueued by \(by)")
                 events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: 0, updatedAt: now, error: "", errorClass: "")))
             case .startManager(let id), .resumeManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }

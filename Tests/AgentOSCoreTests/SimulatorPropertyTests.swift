@@ -41,7 +41,7 @@ import Testing
         let queue = queues[Int(rng.next() % UInt64(queues.count))]
         let worker = workers[Int(rng.next() % UInt64(workers.count))]
         switch rng.next() % 12 {
-        case 0: return job([.failed, .cancelled]).map { .retryJob($0) }
+        case 0: return job([.failed, .cancelled]).map { .retryJob($0, by: "alice") }
         case 1: return job([.queued]).map { .moveJob($0, to: queue) }
         case 2: return .purgeFailed(queue)
         case 3: return .retryFailed(queue, errorClass: nil)

@@ -181,7 +181,8 @@ extension SimulatorTests {
 
     @Test func controlCommandsRoundTripOnTheWire() throws {
         let commands: [FleetCommand] = [
-            .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"), .retryFailed("q", errorClass: "Timeout"),
+            .retryJob("j1", by: "alice"), .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"),
+            .retryFailed("q", errorClass: "Timeout"),
             .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
             .setAutoscale("w1", min: 1, max: 6), .setTaskRateLimit("w1", task: "agentos.x", rate: "10/m"),
             .setTaskTimeLimit("w1", task: "agentos.x", soft: 5, hard: 9), .enableManager("m"), .disableManager("m"), .restartManager("m"),
