@@ -169,8 +169,8 @@ extension App {
         }
     }
 
-    /// Active alerts as a room reads them: one line per source and title, with how many fired and
-    /// the age of the oldest.
+    /// Active alerts as a room reads them: one line per `Alert.key` (source and kind), with how many
+    /// fired and the age of the oldest.
     struct AlertGroup: Equatable {
         var severity: AlertSeverity
         var title: String
