@@ -277,13 +277,32 @@ public final class LiveFleetWriter {
         }
     }
 
+    /// A new alert becomes a row; a repeat the simulator counted on one of its alerts updates that
+    /// row (reopened if it was resolved; an acknowledgement or silence set by a console stays).
     private func insertAlert(_ alert: Alert, _ tx: PostgresConnection) throws -> Alert {
+        var copy = alert
+        if let row = alertRows[alert.id] {
+            let status = try tx.query(
+                """
+                UPDATE alerts SET count = $2, last_seen = $3, message = $4, severity = $5,
+                    status = CASE WHEN status = 'resolved' THEN 'active' ELSE status END
+                WHERE id = $1 RETURNING status
+                """, [row, alert.count, alert.lastSeen, alert.message, alert.severity.rawValue]
+            ).rows.first?.get("status", as: String.self)
+            copy.id = row
+            copy.status = status.flatMap(AlertStatus.init(rawValue:)) ?? alert.status
+            return copy
+        }
         let id = try tx.query(
             """
-            INSERT INTO alerts (ts, severity, source, title, message, status) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-            """, [alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue])[0].get("id", as: Int.self)
+            INSERT INTO alerts (ts, severity, source, title, message, status, kind, count, last_seen)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id
+            """,
+            [
+                alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue, alert.kind, alert.count,
+                alert.lastSeen
+            ])[0].get("id", as: Int.self)
         alertRows[alert.id] = id
-        var copy = alert
         copy.id = id
         return copy
     }

@@ -46,7 +46,7 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .jobRetry: { c throws(ActionFailure) in
             let id = try c.text("id")
-            try c.run(.retryJob(id))
+            try c.run(.retryJob(id, by: c.call.user))
             return ActionResult("job \(id) re-enqueued")
         },
         .jobDelete: { c throws(ActionFailure) in
@@ -371,7 +371,7 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             let errorClass = payload.string("error_class")
             return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
         case .queuePurgeFailed:
-            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed }.count
+            return sim.tally.count(queue, .failed)
         case .workerRestart, .workerShutdown, .workerDrain:
             return sim.workers[payload.string("id") ?? ""]?.running.count ?? 0
         case .workerRestartAll:

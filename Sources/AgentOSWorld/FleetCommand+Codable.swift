@@ -67,7 +67,7 @@ extension FleetCommand: Codable {
         switch self {
         case .pauseWorker(let t), .resumeWorker(let t), .restartWorker(let t), .shutdownWorker(let t), .drainWorker(let t),
             .startWorker(let t), .scaleWorker(let t, _), .pauseQueue(let t), .resumeQueue(let t), .setQueueRateLimit(let t, _),
-            .cancelJob(let t), .killJob(let t), .retryJob(let t), .startManager(let t), .stopManager(let t), .pauseManager(let t),
+            .cancelJob(let t), .killJob(let t), .retryJob(let t, _), .startManager(let t), .stopManager(let t), .pauseManager(let t),
             .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
             .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
             .setAutoscale(let t, _, _), .enableManager(let t), .disableManager(let t), .restartManager(let t),
@@ -97,7 +97,7 @@ extension FleetCommand: Codable {
         case .setJobPriority(_, let n): try c.encode(n, forKey: .value)
         case .moveJob(_, let to): try c.encode(to, forKey: .queue)
         case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
-        case .ackAlert(_, let by): try c.encode(by, forKey: .by)
+        case .ackAlert(_, let by), .retryJob(_, let by): try c.encode(by, forKey: .by)
         case .bookmarkLog(_, let note, let by):
             try c.encode(note, forKey: .note)
             try c.encode(by, forKey: .by)
@@ -150,7 +150,7 @@ extension FleetCommand: Codable {
         case .action(.queueSetRateLimit): self = .setQueueRateLimit(t, value)
         case .action(.jobCancel): self = .cancelJob(t)
         case .action(.jobKill): self = .killJob(t)
-        case .action(.jobRetry): self = .retryJob(t)
+        case .action(.jobRetry): self = .retryJob(t, by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.managerStart): self = .startManager(t)
         case .action(.managerStop): self = .stopManager(t)
         case .action(.managerPause): self = .pauseManager(t)

@@ -81,7 +81,7 @@ extension FleetSimulator {
                 resolve(alertID, &events)
             } else {
                 ruleAlerts[id] = raise(
-                    rule.severity, source: "log rule #\(id)", title: "Log lines match /\(rule.pattern)/ (rule #\(id))",
+                    rule.severity, kind: Alert.Kind.logRule, source: "log rule #\(id)", title: "Log lines match /\(rule.pattern)/ (rule #\(id))",
                     message: String(match.line.prefix(200)), &events)
             }
         }

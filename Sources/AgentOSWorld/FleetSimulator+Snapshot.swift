@@ -5,18 +5,22 @@ extension FleetSimulator {
     /// Builds the SSOT snapshot from the simulated state (the embedded mode's AdminDataManager
     /// source). Like the SQL builder, it returns counts over everything and bounded windows of rows.
     public func snapshot(generation: Int, source: String = "embedded") -> Snapshot {
-        var byStatus: [String: Int] = [:]
+        // Per-status counts from the tally the queues' figures come from (`queuePatch`).
+        let byStatus = tally.byStatus
+        let total = tally.total
         var byStage: [String: [String: Int]] = [:]
-        for job in jobs.values {
-            byStatus[job.status.rawValue, default: 0] += 1
-            byStage[job.stage, default: [:]][job.status.rawValue, default: 0] += 1
+        for job in jobs.values { byStage[job.stage, default: [:]][job.status.rawValue, default: 0] += 1 }
+        // Newest first; the keys are sorted, not the jobs (a job is a large value to move).
+        var recentKeys: [(at: Double, id: String)] = []
+        var failedKeys: [(at: Double, id: String)] = []
+        recentKeys.reserveCapacity(jobs.count)
+        for (id, job) in jobs {
+            recentKeys.append((job.updatedAt.timeIntervalSince1970, id))
+            if job.status == .failed { failedKeys.append((job.updatedAt.timeIntervalSince1970, id)) }
         }
-        for (status, n) in finishedRemoved { byStatus[status, default: 0] += n }
-        let total = jobs.count + finishedRemoved.values.reduce(0, +)
-        let recent = Array(jobs.values.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }.prefix(Snapshot.recentJobLimit))
-        let failed = Array(
-            jobs.values.filter { $0.status == .failed }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
-                .prefix(Snapshot.failedJobLimit))
+        let newestFirst = { (a: (at: Double, id: String), b: (at: Double, id: String)) in a.at != b.at ? a.at > b.at : a.id > b.id }
+        let recent = recentKeys.sorted(by: newestFirst).prefix(Snapshot.recentJobLimit).map { jobs[$0.id]! }
+        let failed = failedKeys.sorted(by: newestFirst).prefix(Snapshot.failedJobLimit).map { jobs[$0.id]! }
 
         var queueList: [QueueInfo] = []
         for name in queues.keys.sorted(by: { Pipeline.stages.firstIndex(of: $0) ?? 99 < Pipeline.stages.firstIndex(of: $1) ?? 99 }) {

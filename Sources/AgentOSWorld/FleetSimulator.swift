@@ -16,7 +16,8 @@ public enum FleetCommand: Sendable, Equatable {
     case setQueueRateLimit(String, Int?)
     case cancelJob(String)
     case killJob(String)
-    case retryJob(String)
+    /// job.retry, by the user who asked (the job's timeline names them).
+    case retryJob(String, by: String)
     case startManager(String)
     case stopManager(String)
     case pauseManager(String)
@@ -103,6 +104,7 @@ public struct FleetSimulator: Sendable {
     public private(set) var jobs: [String: Job] = [:]
     /// Queue name → job ids waiting, one FIFO per priority (0 = highest … 9).
     public private(set) var waiting: [String: [[String]]] = [:]
+    /// Queue name → its settings (paused, rate limit); its counts are `queuePatch`'s, from the tally.
     public private(set) var queues: [String: QueueInfo] = [:]
     public internal(set) var workers: [String: SimWorker] = [:]
     public internal(set) var managers: [String: ManagerInfo] = [:]
@@ -131,7 +133,8 @@ public struct FleetSimulator: Sendable {
     public internal(set) var stats: [Date: [String: StageStats]] = [:]
     public internal(set) var errorCounts: [String: (count: Int, last: Date)] = [:]
     public private(set) var totalJobsCreated = 0
-    public private(set) var finishedRemoved: [String: Int] = [:]
+    /// Per-queue, per-status job counts (`JobTally`): every job change goes through `store`/`drop`.
+    public private(set) var tally = JobTally()
 
     public struct StageStats: Sendable {
         public var completed = 0
@@ -150,7 +153,6 @@ public struct FleetSimulator: Sendable {
     private var dispatchedThisMinute: [String: (minute: Int, count: Int)] = [:]
     /// Managers restarting (manager.restart) → when they are up again.
     var managerRestartAt: [String: Date] = [:]
-    private var raisedFor: Set<String> = []
     /// Queues maintenance paused: resumed when it ends (a queue paused before stays paused).
     private var maintenancePaused: Set<String> = []
 
@@ -284,11 +286,16 @@ public struct FleetSimulator: Sendable {
             status: .queued, priority: priority, attempts: 0, maxAttempts: configInt("pipeline.max_attempts") ?? 3,
             owner: owner ?? rng.pick(config.users),
             createdAt: now)
-        jobs[id] = job
+        store(job)
         enqueue(id, queue: job.queue, priority: priority)
         recordEvent(job, "created", "queued in \(job.queue)")
         totalJobsCreated += 1
         return job
+    }
+
+    /// Every change of a job goes through here, so the tally follows it.
+    private mutating func store(_ job: Job) {
+        tally.replace(jobs.updateValue(job, forKey: job.id), with: job)
     }
 
     private mutating func enqueue(_ id: String, queue: String, priority: Int) {
@@ -320,7 +327,7 @@ public struct FleetSimulator: Sendable {
 
     /// Drops a job and its history (job.delete, queue.clear, queue.purge_failed).
     private mutating func forget(_ id: String) {
-        jobs[id] = nil
+        tally.replace(jobs.removeValue(forKey: id), with: nil)
         jobEvents[id] = nil
         retryAt[id] = nil
     }
@@ -331,14 +338,12 @@ public struct FleetSimulator: Sendable {
             .sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.map(\.id)
     }
 
-    private mutating func recountFailed(_ queue: String) {
-        queues[queue]?.failed = jobs.values.reduce(0) { $0 + ($1.queue == queue && $1.status == .failed ? 1 : 0) }
-    }
-
-    private mutating func recordEvent(_ job: Job, _ type: String, _ message: String) {
+    /// `stage`: the stage the event happened in, when the job has moved on already (stage_completed).
+    private mutating func recordEvent(_ job: Job, _ type: String, _ message: String, stage: String? = nil) {
         var list = jobEvents[job.id, default: []]
         let event = JobEvent(
-            jobID: job.id, ts: now, type: type, stage: job.stage, status: job.status.rawValue, workerID: job.workerID, message: message)
+            jobID: job.id, ts: now, type: type, stage: stage ?? job.stage, status: job.status.rawValue, workerID: job.workerID,
+            message: message)
         list.append(event)
         if trackOutbox { outbox.append(event) }
         if list.count > 50 { list.removeFirst(list.count - 50) }
@@ -352,7 +357,7 @@ public struct FleetSimulator: Sendable {
             guard var job = jobs[id], job.status == .retrying else { continue }
             job.status = .queued
             job.updatedAt = now
-            jobs[id] = job
+            store(job)
             enqueue(id, queue: job.queue, priority: job.priority)
             touched.insert(job.queue)
             events.append(.jobUpdated(JobPatch(id: id, status: .queued, updatedAt: now)))
@@ -386,7 +391,7 @@ public struct FleetSimulator: Sendable {
                     let median = SimulatorConfig.stageMedianSeconds[job.stage] ?? 8
                     job.progress = min(0.99, max(job.progress, 1 - remaining / max(median * 2, remaining + 0.001)))
                     job.updatedAt = now
-                    jobs[jobID] = job
+                    store(job)
                     if now.timeIntervalSince(lastProgressEvent[jobID] ?? .distantPast) >= 1 {
                         lastProgressEvent[jobID] = now
                         events.append(.jobUpdated(JobPatch(id: jobID, progress: (job.progress * 100).rounded() / 100, updatedAt: now)))
@@ -419,7 +424,7 @@ public struct FleetSimulator: Sendable {
                         job.attempts += 1
                         job.startedAt = job.startedAt ?? now
                         job.updatedAt = now
-                        jobs[jobID] = job
+                        store(job)
                         recordEvent(job, "started", "attempt \(job.attempts) on \(id)")
                         touched.insert(q)
                         events.append(
@@ -471,10 +476,10 @@ public struct FleetSimulator: Sendable {
             job.attempts = 0
             job.workerID = nil
             job.updatedAt = now
-            jobs[job.id] = job
+            store(job)
             enqueue(job.id, queue: job.queue, priority: job.priority)
             touched.insert(job.queue)
-            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms")
+            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms", stage: stage)
             events.append(
                 .jobUpdated(
                     JobPatch(
@@ -486,7 +491,7 @@ public struct FleetSimulator: Sendable {
             job.workerID = nil
             job.finishedAt = now
             job.updatedAt = now
-            jobs[job.id] = job
+            store(job)
             recordEvent(job, "completed", "all stages done")
             if rng.chance(0.3) { logsOut.append(log(.info, w.info.id, "job \(job.id.prefix(8)) completed: \(job.name)", job: job.id)) }
             events.append(.jobUpdated(JobPatch(id: job.id, status: .completed, progress: 1, workerID: "", updatedAt: now, finishedAt: now)))
@@ -533,10 +538,9 @@ public struct FleetSimulator: Sendable {
             events.append(
                 .jobUpdated(
                     JobPatch(id: job.id, status: .failed, workerID: "", updatedAt: now, finishedAt: now, error: message, errorClass: errorClass)))
-            queues[job.queue]?.failed += 1
             touched.insert(job.queue)
         }
-        jobs[job.id] = job
+        store(job)
     }
 
     /// The Celery task name of a stage (what rate and time limits name).
@@ -581,7 +585,9 @@ public struct FleetSimulator: Sendable {
                     w.info.active = 0
                     events.append(.workerUpdated(WorkerPatch(id: id, status: .offline, active: 0), cause: "worker.offline"))
                     logsOut.append(log(.critical, id, "worker \(id) lost: WorkerLostError: process exited with signal 9 (SIGKILL)", worker: id))
-                    raise(.error, source: id, title: "Worker \(id) went offline", message: "its running jobs were requeued", &events)
+                    raise(
+                        .error, kind: Alert.Kind.workerOffline, source: id, title: "Worker \(id) went offline",
+                        message: "its running jobs were requeued", &events)
                 }
             }
             if !up { w.info.heartbeatAgeSeconds = now.timeIntervalSince(w.lastHeartbeat) }
@@ -595,7 +601,7 @@ public struct FleetSimulator: Sendable {
         job.workerID = nil
         job.progress = 0
         job.updatedAt = now
-        jobs[jobID] = job
+        store(job)
         enqueue(jobID, queue: job.queue, priority: job.priority)
         recordEvent(job, "requeued", "worker lost")
         events.append(.jobUpdated(JobPatch(id: jobID, status: .queued, progress: 0, workerID: "", updatedAt: now)))
@@ -693,35 +699,83 @@ public struct FleetSimulator: Sendable {
             jobs[job.id] = nil
             jobEvents[job.id] = nil
             lastProgressEvent[job.id] = nil
-            finishedRemoved[job.status.rawValue, default: 0] += 1
+            tally.forget(job)
         }
         return excess.count
     }
 
     // MARK: alerts
 
+    /// Conditions that clear resolve their alerts: a worker's offline alert once it is not offline
+    /// (back, restarting, or stopped by the operator); a queue's backlog alert, raised above 100
+    /// waiting jobs, once fewer than 50 wait.
     private mutating func watchAlerts(_ events: inout [AgentEvent]) {
+        for i in alerts.indices where alerts[i].status != .resolved && alerts[i].kind == Alert.Kind.workerOffline {
+            if workers[alerts[i].source]?.info.status != .offline {
+                alerts[i].status = .resolved
+                events.append(.alertUpdated(AlertPatch(id: alerts[i].id, status: .resolved)))
+            }
+        }
+        var backlogAlerted = Set<String>()
+        for alert in alerts where alert.status != .resolved && alert.kind == Alert.Kind.queueBacklog { backlogAlerted.insert(alert.source) }
         for name in queues.keys.sorted() {
             let depth = pendingCount(name)
-            let key = "depth:\(name)"
-            if depth > 100 && !raisedFor.contains(key) {
-                raisedFor.insert(key)
-                raise(.warning, source: name, title: "Queue \(name) backlog above 100", message: "\(depth) jobs waiting", &events)
-            } else if depth < 50 {
-                raisedFor.remove(key)
+            if depth > 100 && !backlogAlerted.contains(name) {
+                raise(
+                    .warning, kind: Alert.Kind.queueBacklog, source: name, title: "Queue \(name) backlog above 100",
+                    message: "\(depth) jobs waiting", &events)
+            } else if depth < 50 && backlogAlerted.contains(name) {
+                resolveAlert(Alert.Kind.queueBacklog, source: name, &events)
             }
         }
         // Prune stale alerts so the list stays bounded.
         if alerts.count > 200 { alerts.removeLast(alerts.count - 200) }
     }
 
+    /// Where the alert not resolved yet of this kind and source is, if any (at most one: `raise` groups).
+    func openAlertIndex(_ kind: String, source: String) -> Int? {
+        alerts.firstIndex { $0.status != .resolved && $0.kind == kind && $0.source == source }
+    }
+
+    /// A condition back within this long of its alert's last occurrence reopens that alert (a
+    /// flapping worker is one alert counting its crashes, not one alert per crash).
+    static let regroupSeconds: Double = 600
+
+    /// Raises an alert, or counts the repeat on the one of the same kind and source that is still
+    /// open or was last seen less than `regroupSeconds` ago (sent again whole: consumers replace an
+    /// alert by its id). Returns the alert's id.
     @discardableResult
-    mutating func raise(_ severity: AlertSeverity, source: String, title: String, message: String, _ events: inout [AgentEvent]) -> Int {
-        let alert = Alert(id: nextAlertID, ts: now, severity: severity, source: source, title: title, message: message)
+    mutating func raise(
+        _ severity: AlertSeverity, kind: String, source: String, title: String, message: String, _ events: inout [AgentEvent]
+    ) -> Int {
+        let recent =
+            openAlertIndex(kind, source: source)
+            ?? alerts.firstIndex {
+                $0.kind == kind && $0.source == source
+                    && now.timeIntervalSince($0.lastSeen ?? $0.ts) < Self.regroupSeconds / speed
+            }
+        if let i = recent {
+            alerts[i].count += 1
+            alerts[i].lastSeen = now
+            alerts[i].message = message
+            alerts[i].severity = max(alerts[i].severity, severity)
+            if alerts[i].status == .resolved { alerts[i].status = .active }
+            events.append(.alertRaised(alerts[i]))
+            return alerts[i].id
+        }
+        let alert = Alert(
+            id: nextAlertID, ts: now, severity: severity, source: source, title: title, message: message, kind: kind, lastSeen: now)
         nextAlertID += 1
         alerts.insert(alert, at: 0)
         events.append(.alertRaised(alert))
         return alert.id
+    }
+
+    /// The condition cleared: its open alert (if any) is resolved.
+    mutating func resolveAlert(_ kind: String, source: String, _ events: inout [AgentEvent]) {
+        guard let i = openAlertIndex(kind, source: source) else { return }
+        alerts[i].status = .resolved
+        events.append(.alertUpdated(AlertPatch(id: alerts[i].id, status: .resolved)))
     }
 
     // MARK: logs
@@ -758,14 +812,10 @@ public struct FleetSimulator: Sendable {
 
     public func queuePatch(_ name: String) -> QueuePatch {
         let q = queues[name] ?? QueueInfo(name: name)
-        var reserved = 0
-        var consumers = 0
-        for w in workers.values where w.info.queues.contains(name) {
-            reserved += w.running.count
-            if w.info.status == .online { consumers += 1 }
-        }
+        let consumers = workers.values.filter { $0.info.queues.contains(name) && $0.info.status == .online }.count
         return QueuePatch(
-            name: name, pending: pendingCount(name), reserved: reserved, failed: q.failed, paused: q.paused,
+            name: name, pending: pendingCount(name), reserved: tally.count(name, .running), failed: tally.count(name, .failed),
+            paused: q.paused,
             rateLimit: q.rateLimit ?? -1, consumers: consumers, oldestAgeSeconds: oldestAge(name) ?? -1)
     }
 
@@ -884,11 +934,11 @@ public struct FleetSimulator: Sendable {
                 job.workerID = nil
                 job.finishedAt = now
                 job.updatedAt = now
-                jobs[id] = job
+                store(job)
                 recordEvent(job, "cancelled", kill ? "terminated by operator" : "cancelled by operator")
                 events.append(.jobCancelled(JobPatch(id: id, status: .cancelled, workerID: "", updatedAt: now, finishedAt: now)))
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
-            case .retryJob(let id):
+            case .retryJob(let id, let by):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
                 job.status = .queued
@@ -897,9 +947,9 @@ public struct FleetSimulator: Sendable {
                 job.errorClass = nil
                 job.finishedAt = nil
                 job.updatedAt = now
-                jobs[id] = job
+                store(job)
                 enqueue(id, queue: job.queue, priority: job.priority)
-                recordEvent(job, "retried", "re-enqueued by operator")
+                recordEvent(job, "retried", "re-enqueued by \(by)")
                 events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: 0, updatedAt: now, error: "", errorClass: "")))
             case .startManager(let id), .resumeManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }
@@ -926,7 +976,6 @@ public struct FleetSimulator: Sendable {
                 guard job.status != .running else { throw .invalid("job \(id) is running: kill it first (job.kill), then delete it") }
                 _ = removeFromQueue(id)
                 forget(id)
-                if job.status == .failed { recountFailed(job.queue) }
                 events.append(.jobDeleted(id: id))
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
             case .setJobPriority(let id, let priority):
@@ -935,7 +984,7 @@ public struct FleetSimulator: Sendable {
                 guard job.status.isWaiting else { throw .invalid("job \(id) is \(job.status.rawValue): only waiting jobs change priority") }
                 job.priority = priority
                 job.updatedAt = now
-                jobs[id] = job
+                store(job)
                 if removeFromQueue(id) { enqueue(id, queue: job.queue, priority: priority) }
                 recordEvent(job, "priority", "priority set to \(priority) by operator")
                 events.append(.jobUpdated(JobPatch(id: id, priority: priority, updatedAt: now)))
@@ -946,7 +995,7 @@ public struct FleetSimulator: Sendable {
                 let from = job.queue
                 job.queue = to
                 job.updatedAt = now
-                jobs[id] = job
+                store(job)
                 if removeFromQueue(id) { enqueue(id, queue: to, priority: job.priority) }
                 recordEvent(job, "moved", "moved from \(from) to \(to) by operator")
                 events.append(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: now)))
@@ -976,12 +1025,11 @@ public struct FleetSimulator: Sendable {
                     job.workerID = nil
                     job.finishedAt = nil
                     job.updatedAt = now
-                    jobs[id] = job
+                    store(job)
                     enqueue(id, queue: name, priority: job.priority)
                     recordEvent(job, "retried", "bulk retry by operator")
                     events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: job.attempts, updatedAt: now, error: "", errorClass: "")))
                 }
-                recountFailed(name)
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
             case .purgeFailed(let name):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
@@ -989,7 +1037,8 @@ public struct FleetSimulator: Sendable {
                     forget(id)
                     events.append(.jobDeleted(id: id))
                 }
-                recountFailed(name)
+                // Failed jobs retention forgot are purged with the rest (they are in the queue's figure).
+                tally.dropForgotten(name, .failed)
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))
             case .forgetWorker(let id):
                 let w = try worker(id)
@@ -1035,6 +1084,7 @@ public struct FleetSimulator: Sendable {
         } catch {
             return .failure(error)
         }
+        watchAlerts(&events) // a command may clear a condition (a worker restarted, a queue cleared)
         return .success(events)
     }
 }

@@ -169,8 +169,8 @@ extension App {
         }
     }
 
-    /// Active alerts as a room reads them: one line per source and title, with how many fired and
-    /// the age of the oldest.
+    /// Active alerts as a room reads them: one line per `Alert.key` (source and kind), with how many
+    /// fired and the age of the oldest.
     struct AlertGroup: Equatable {
         var severity: AlertSeverity
         var title: String
@@ -183,14 +183,16 @@ extension App {
         var groups: [AlertGroup] = []
         var index: [String: Int] = [:]
         for a in alerts where a.status == .active {
-            let key = "\(a.source)\u{1F}\(a.title)"
+            // An alert counts its own repeats (`Alert.count`); alerts of one key from older
+            // sources that did not group them are added up here.
+            let key = a.key
             if let i = index[key] {
-                groups[i].count += 1
+                groups[i].count += a.count
                 groups[i].oldest = min(groups[i].oldest, a.ts)
                 groups[i].severity = max(groups[i].severity, a.severity)
             } else {
                 index[key] = groups.count
-                groups.append(AlertGroup(severity: a.severity, title: a.title, count: 1, oldest: a.ts))
+                groups.append(AlertGroup(severity: a.severity, title: a.title, count: a.count, oldest: a.ts))
             }
         }
         return groups.enumerated().sorted { ($0.element.severity, $1.offset) > ($1.element.severity, $0.offset) }.map(\.element)

@@ -113,6 +113,12 @@ struct DataActionTests {
         try fx.expectSuccess(fx.run("manager.disable", ["id": .string("ingest")]))
         try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "resolved"]) == 1 }, "the rule's alert resolved")
         #expect(try fx.count(alerts, ["log rule #\(rule)", "active"]) == 0)
+        // Back soon after (issue 19): the same row reopens and counts the repeat, no second alert.
+        try fx.expectSuccess(fx.run("manager.enable", ["id": .string("ingest")]))
+        try fx.tick(until: { try fx.count(alerts, ["log rule #\(rule)", "active"]) == 1 }, "the rule's alert reopened")
+        #expect(try fx.count("SELECT count(*) FROM alerts WHERE source = $1", ["log rule #\(rule)"]) == 1, "one row for the rule")
+        #expect(try fx.scalar("SELECT count FROM alerts WHERE source = $1", ["log rule #\(rule)"], as: Int.self) == 2)
+        #expect(try fx.scalar("SELECT kind FROM alerts WHERE source = $1", ["log rule #\(rule)"], as: String.self) == Alert.Kind.logRule)
         try fx.expectSuccess(fx.run("logs.alert_rule_remove", ["id": .int(rule)]))
         try fx.tick(1)
         #expect(fx.sim?.read { $0.logAlertRules.isEmpty } == true, "the owner dropped the rule")

@@ -78,6 +78,10 @@ struct LiveWorldTests {
             #expect(q.pending == Int(lengths.reduce(0, +)))
             #expect(q.pending == sim.read { $0.pendingCount(q.name) }, "queue \(q.name)")
         }
+        // One source for every number (issue 19): the queues' figures add up to the status counts.
+        #expect(snapshot.queues.reduce(0) { $0 + $1.failed } == snapshot.jobs.count(.failed))
+        #expect(snapshot.queues.reduce(0) { $0 + $1.reserved } == snapshot.jobs.count(.running))
+        #expect(snapshot.queues.reduce(0) { $0 + $1.pending } == snapshot.jobs.count(.queued) + snapshot.jobs.count(.pending))
         #expect(snapshot.workers.count == Pipeline.stages.count * 3)
         #expect(!snapshot.logs.recent.isEmpty && !snapshot.config.isEmpty && !snapshot.analytics.throughput.isEmpty)
         #expect(snapshot.managers.count == 4)

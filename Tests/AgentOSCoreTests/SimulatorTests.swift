@@ -47,7 +47,9 @@ import Testing
         let (sim, _) = Self.run(seconds: 400)
         let s = sim.snapshot(generation: 1)
         for status in JobStatus.allCases {
-            #expect(s.jobs.count(status) == sim.jobs.values.filter { $0.status == status }.count + (sim.finishedRemoved[status.rawValue] ?? 0))
+            #expect(
+                s.jobs.count(status) == sim.jobs.values.filter { $0.status == status }.count
+                    + Pipeline.stages.reduce(0) { $0 + sim.tally.forgottenCount($1, status) })
         }
         for q in s.queues { #expect(q.pending == sim.pendingCount(q.name)) }
     }
@@ -151,12 +153,12 @@ extension SimulatorTests {
             #expect(retried.jobs[job.id]?.status == .queued && retried.jobs[job.id]?.attempts == job.attempts + 1)
             #expect(retried.waiting[queue, default: []].joined().contains(job.id))
         }
-        #expect(retried.queues[queue]?.failed == failed.count - ofClass.count)
+        #expect(retried.queuePatch(queue).failed == failed.count - ofClass.count)
 
         var purged = start
         _ = try purged.apply(.purgeFailed(queue)).get()
         #expect(failed.allSatisfy { purged.jobs[$0.id] == nil })
-        #expect(purged.queues[queue]?.failed == 0)
+        #expect(purged.queuePatch(queue).failed == 0)
     }
 
     @Test func workerForgetAndAlertAck() throws {
@@ -179,7 +181,8 @@ extension SimulatorTests {
 
     @Test func controlCommandsRoundTripOnTheWire() throws {
         let commands: [FleetCommand] = [
-            .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"), .retryFailed("q", errorClass: "Timeout"),
+            .retryJob("j1", by: "alice"), .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"),
+            .retryFailed("q", errorClass: "Timeout"),
             .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
             .setAutoscale("w1", min: 1, max: 6), .setTaskRateLimit("w1", task: "agentos.x", rate: "10/m"),
             .setTaskTimeLimit("w1", task: "agentos.x", soft: 5, hard: 9), .enableManager("m"), .disableManager("m"), .restartManager("m"),

@@ -300,3 +300,16 @@ struct WorldConfigEffectTests {
         #expect(completed() < before / 2, "a second later the counts start from zero")
     }
 }
+
+@Suite("Embedded: a job's timeline names who acted")
+struct WorldJobTimelineTests {
+    /// Issue 19 item 8: after `job.retry` the timeline said "re-enqueued by operator", not the user.
+    @Test func retryIsBookedOnTheUser() throws {
+        let h = WorldHarness()
+        h.advance(120)
+        let failed = try #require(h.read { sim in sim.jobs.values.filter { $0.status == .failed }.map(\.id).min() }, "a failed job")
+        h.expect("job.retry", ["id": .string(failed)])
+        let retried = h.read { $0.events(ofJob: failed).last { $0.type == "retried" } }
+        #expect(retried?.message == "re-enqueued by alice")
+    }
+}

@@ -137,7 +137,7 @@ struct WorldJobActionTests {
         #expect(report.succeeded && report.result?.affected == failed.count, "\(report.message)")
         #expect(failed.allSatisfy { h.job($0) == nil }, "the failed jobs are gone")
         #expect(h.waiting(q) == waiting && waiting.allSatisfy { h.job($0)?.status.isWaiting == true }, "the waiting jobs are untouched")
-        #expect(h.read { $0.queues[q]?.failed } == 0)
+        #expect(h.read { $0.queuePatch(q).failed } == 0, "the queue's failed figure says so")
         let mark = h.clock
         h.advance(20)
         #expect(h.events("started", since: mark).allSatisfy { !failed.contains($0.jobID) }, "no purged job ran again")

@@ -12,6 +12,8 @@ enum Fixture {
     /// A deterministic snapshot: seed 21, 15 simulated minutes.
     static let snapshot: Snapshot = {
         var sim = FleetSimulator(config: SimulatorConfig(seed: 21), start: start)
+        // An alert that is still open at the end (the fleet's own ones resolved by then).
+        _ = sim.apply(.addLogAlertRule(LogAlertRule(id: 1, pattern: "failed in", level: .error, severity: .error)!))
         _ = sim.advance(to: now, step: 1)
         _ = sim.apply(.pauseQueue("video_cutter"))
         var s = sim.snapshot(generation: 7)

@@ -306,7 +306,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
     func alerts(_ db: PostgresConnection) throws -> [Alert] {
         try db.query(
             """
-            SELECT id, ts, severity, source, title, message, status, acked_by, silenced_until FROM alerts
+            SELECT id, ts, severity, source, title, message, status, acked_by, silenced_until, kind, count, last_seen FROM alerts
             WHERE status <> 'resolved' ORDER BY ts DESC, id DESC LIMIT 100
             """
         ).rows.map { row in
@@ -315,7 +315,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
                 severity: try Self.status(row.get("severity", as: String.self), AlertSeverity.self, "alerts.severity"),
                 source: try row.get("source"), title: try row.get("title"), message: try row.get("message"),
                 status: try Self.status(row.get("status", as: String.self), AlertStatus.self, "alerts.status"),
-                ackedBy: try row.get("acked_by"), silencedUntil: try row.get("silenced_until"))
+                ackedBy: try row.get("acked_by"), silencedUntil: try row.get("silenced_until"), kind: try row.get("kind"),
+                count: try row.get("count"), lastSeen: try row.get("last_seen"))
         }
     }
 

@@ -28,6 +28,7 @@ public struct Migrator: Sendable {
         Migration(version: 4, name: "job_counts", sql: MigrationSQL.jobCounts),
         Migration(version: 5, name: "action_tables", sql: MigrationSQL.actionTables),
         Migration(version: 6, name: "observability", sql: MigrationSQL.observability),
+        Migration(version: 7, name: "alert_grouping", sql: MigrationSQL.alertGrouping),
         Migration(version: 8, name: "operator_log", sql: MigrationSQL.operatorLog)
     ]
 

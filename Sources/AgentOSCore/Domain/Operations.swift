@@ -231,8 +231,18 @@ public enum AlertStatus: String, Codable, Sendable, CaseIterable {
     case active, acked, silenced, resolved
 }
 
+/// An alert. Alerts are keyed by source and kind: a repeat of an open alert raises its `count`
+/// instead of adding a second one, and the raiser resolves it when its condition clears.
 public struct Alert: Codable, Sendable, Equatable, Identifiable {
+    /// The kinds the fleet raises (a kind names the condition, whatever the source).
+    public enum Kind {
+        public static let workerOffline = "worker.offline"
+        public static let queueBacklog = "queue.backlog"
+        public static let logRule = "log.rule"
+    }
+
     public var id: Int
+    /// When the condition was first seen (the alert's age counts from it).
     public var ts: Date
     public var severity: AlertSeverity
     public var source: String
@@ -241,10 +251,17 @@ public struct Alert: Codable, Sendable, Equatable, Identifiable {
     public var status: AlertStatus
     public var ackedBy: String?
     public var silencedUntil: Date?
+    /// The condition's kind; alerts stored before kinds existed have none (their title stands in).
+    public var kind: String
+    /// How often the condition was seen while this alert was open.
+    public var count: Int
+    /// When it was last seen.
+    public var lastSeen: Date?
 
     public init(
         id: Int, ts: Date, severity: AlertSeverity, source: String, title: String, message: String = "",
-        status: AlertStatus = .active, ackedBy: String? = nil, silencedUntil: Date? = nil
+        status: AlertStatus = .active, ackedBy: String? = nil, silencedUntil: Date? = nil, kind: String = "", count: Int = 1,
+        lastSeen: Date? = nil
     ) {
         self.id = id
         self.ts = ts
@@ -255,12 +272,19 @@ public struct Alert: Codable, Sendable, Equatable, Identifiable {
         self.status = status
         self.ackedBy = ackedBy
         self.silencedUntil = silencedUntil
+        self.kind = kind
+        self.count = count
+        self.lastSeen = lastSeen
     }
 
+    /// Source and kind: at most one open alert has a given key.
+    public var key: String { "\(source)|\(kind.isEmpty ? title : kind)" }
+
     enum CodingKeys: String, CodingKey {
-        case id, ts, severity, source, title, message, status
+        case id, ts, severity, source, title, message, status, kind, count
         case ackedBy = "acked_by"
         case silencedUntil = "silenced_until"
+        case lastSeen = "last_seen"
     }
 
     public init(from decoder: Decoder) throws {
@@ -274,6 +298,9 @@ public struct Alert: Codable, Sendable, Equatable, Identifiable {
         status = try c.opt(.status, .active)
         ackedBy = try c.opt(.ackedBy, nil)
         silencedUntil = try c.opt(.silencedUntil, nil)
+        kind = try c.opt(.kind, "")
+        count = try c.opt(.count, 1)
+        lastSeen = try c.opt(.lastSeen, nil)
     }
 }
 

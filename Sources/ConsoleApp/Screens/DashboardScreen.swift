@@ -38,7 +38,10 @@ public struct DashboardScreen: Screen {
             return ListItem(
                 id: String(a.id),
                 row: TableRow(
-                    [a.severity.rawValue, Fmt.age(since: a.ts, now: now), a.source, a.title, a.status.rawValue],
+                    [
+                        a.severity.rawValue, Fmt.age(since: a.ts, now: now), a.source, a.count > 1 ? "\(a.title) ×\(a.count)" : a.title,
+                        a.status.rawValue
+                    ],
                     style: style),
                 sort: [
                     .number(Double(AlertSeverity.allCases.firstIndex(of: a.severity)!)), .number(-a.ts.timeIntervalSince1970),

@@ -55,7 +55,14 @@ public struct QueuesScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id name: String) -> DetailContent? {
         guard let q = s.queues.first(where: { $0.name == name }) else { return nil }
-        let waiting = s.jobs.recent.filter { $0.queue == name && $0.status.isWaiting }.prefix(20)
+        // In the order the broker hands them out: queued ones by priority (0 first), then arrival;
+        // jobs waiting to be retried are not in the broker's list yet, so they come after.
+        let waiting = s.jobs.recent.filter { $0.queue == name && $0.status.isWaiting }
+            .sorted {
+                ($0.status == .retrying ? 1 : 0, $0.priority, $0.updatedAt.timeIntervalSince1970, $0.id)
+                    < ($1.status == .retrying ? 1 : 0, $1.priority, $1.updatedAt.timeIntervalSince1970, $1.id)
+            }
+            .prefix(20)
         var lines = [
             App.field("queue", q.name), App.field("stage", q.stage), App.field("pending", Fmt.count(q.pending)),
             App.field("reserved", String(q.reserved)), App.field("failed", String(q.failed)),
