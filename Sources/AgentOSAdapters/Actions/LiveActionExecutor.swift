@@ -280,17 +280,5 @@ struct LiveActionContext {
     }
 
     /// Data-directory subfolder (created 0700).
-    func directory(_ sub: String) throws -> URL {
-        let url = ex.settings.dataDirectory.appendingPathComponent(sub)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return url
-    }
-
-    static func stamp(_ date: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return f.string(from: date)
-    }
+    func directory(_ sub: String) throws -> URL { try ActionFiles.directory(ex.settings.dataDirectory, sub) }
 }
