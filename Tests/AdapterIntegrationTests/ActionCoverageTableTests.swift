@@ -19,7 +19,8 @@ enum ActionCoverage {
         "AdapterIntegrationTests/LiveWorldTests.swift", "AdapterIntegrationTests/CeleryWorkerTests.swift"
     ]
     static let embeddedSuites = [
-        "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "ConsoleAppTests/ActionTests.swift",
+        "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "AgentOSCoreTests/WorldStoreTests.swift",
+        "ConsoleAppTests/ActionTests.swift",
         "ConsoleAppTests/BookmarkTests.swift"
     ]
 

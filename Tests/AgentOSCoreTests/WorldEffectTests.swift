@@ -13,13 +13,21 @@ final class WorldHarness: @unchecked Sendable {
     private(set) var clock = WorldHarness.start
     let actor = Actor(user: "alice", host: "test", sessionID: "test-session")
 
-    init(seed: UInt64 = 5, rate: Double = 3) {
-        world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate), historySeconds: 120, now: Self.start)
+    /// The pipeline's stores and a data directory of the test's own, attached as the console attaches them.
+    let runtime: EmbeddedRuntime
+    let audit = InMemoryAuditLog()
+
+    init(seed: UInt64 = 5, rate: Double = 3, historySeconds: Double = 120, historyStep: Double = 2, jobsPerMinute: Double = 40) {
+        world = EmbeddedWorld(
+            config: SimulatorConfig(seed: seed, rate: rate, jobsPerMinute: jobsPerMinute), historySeconds: historySeconds, historyStep: historyStep,
+            now: Self.start)
+        runtime = EmbeddedRuntime(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("agentos-world-\(UUID().uuidString)"))
+        world.attach(runtime)
         dispatcher = ActionDispatcher(
             .init(
-                audit: InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
-                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
-                executor: EmbeddedActionExecutor(world: world), cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                audit: audit, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                rateLimits: runtime.rateLimits, idempotency: runtime.idempotency, breakers: runtime.breakers,
+                executor: EmbeddedActionExecutor(world: world, audit: audit), cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
     }
 

@@ -76,9 +76,7 @@ extension LiveActionExecutor {
                     }
                 }
                 for ch in changes { entries.append(try c.applyConfig(tx, ch.row, ConfigCheck.json(ch.new), reason: "import of \(file)")) }
-                return ActionResult(
-                    "imported \(file): \(changes.count) of \(plan.count) entries changed", affected: changes.count,
-                    details: ["entries": .int(plan.count), "changed": .int(changes.count)])
+                return ConfigFile.imported(file, entries: plan.count, changed: changes.count)
             }
             for e in entries { try c.announce(e) }
             return r
@@ -93,10 +91,7 @@ extension LiveActionExecutor {
             let (file, items) = try c.configFile()
             let plan = try c.db.withConnection { try c.configPlan($0, items, lock: false) }
             let changing = plan.filter(\.changed)
-            let locked = changing.filter(\.row.locked).map(\.row.key)
-            return ActionResult(
-                "\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
-                affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
+            return ConfigFile.validated(file, entries: plan.count, changing: changing.count, locked: changing.filter(\.row.locked).map(\.row.key))
         },
         .configReload: { c in
             let target = c.p.string("service") ?? "all"

@@ -117,13 +117,7 @@ extension LiveActionExecutor {
         },
         .systemIOCleanup: { c in
             let files = try c.ex.mediaOlderThan(days: try c.int("days"))
-            var bytes = 0
-            for f in files {
-                bytes += (try? f.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
-                try FileManager.default.removeItem(at: f)
-            }
-            return ActionResult(
-                "deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
+            return ActionFiles.removed(files, bytes: try ActionFiles.remove(files))
         },
         .systemAuditVerify: { c in
             try AuditVerifier.verify(c.ex.audit).actionResult
@@ -330,10 +324,7 @@ extension LiveActionContext {
         d["workers_stale"] = .int(stale)
         d["workers_total"] = .int(total)
         if stale > 0 { problems.append("\(stale) worker(s) with a stale heartbeat") }
-        if let attrs = try? FileManager.default.attributesOfFileSystem(forPath: ex.settings.dataDirectory.path),
-            let free = attrs[.systemFreeSize] as? NSNumber, let size = attrs[.systemSize] as? NSNumber, size.int64Value > 0
-        {
-            let pct = Int(free.int64Value * 100 / size.int64Value)
+        if let pct = ActionFiles.freePercent(ex.settings.dataDirectory) {
             d["disk_free_pct"] = .int(pct)
             if pct < 10 { problems.append("disk \(pct)% free") }
         }

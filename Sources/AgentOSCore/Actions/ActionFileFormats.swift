@@ -28,6 +28,13 @@ public struct LogRecord: Sendable {
         self.acked = acked
     }
 
+    /// A line of the embedded log store (no context; `acked` for acknowledged error lines).
+    public init(_ line: LogLine, acked: Bool) {
+        self.init(
+            id: line.id, ts: line.ts, level: line.level.rawValue, source: line.source, message: line.message, jobID: line.jobID,
+            workerID: line.workerID, context: "{}", acked: acked)
+    }
+
     /// `level` and the levels above it (all when nil).
     public static func levels(atLeast level: String?) -> [String] {
         guard let level, let i = levels.firstIndex(of: level) else { return levels }
@@ -302,6 +309,20 @@ public enum ConfigFile {
                 "  \(CanonicalJSON.string($0.key)): {\"type\": \(CanonicalJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
                     + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
             }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    /// What config.validate reports: the entries, how many would change, and the locked keys among them.
+    public static func validated(_ file: String, entries: Int, changing: Int, locked: [String]) -> ActionResult {
+        ActionResult(
+            "\(file): \(entries) entries valid (\(changing) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
+            affected: entries, details: ["entries": .int(entries), "would_change": .int(changing)])
+    }
+
+    /// What config.import reports.
+    public static func imported(_ file: String, entries: Int, changed: Int) -> ActionResult {
+        ActionResult(
+            "imported \(file): \(changed) of \(entries) entries changed", affected: changed,
+            details: ["entries": .int(entries), "changed": .int(changed)])
     }
 
     /// What an export reports.

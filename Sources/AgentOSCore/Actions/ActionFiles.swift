@@ -68,6 +68,41 @@ public enum ActionFiles {
         return url
     }
 
+    /// Regular files under `dir` last modified more than `days` days ago (system.io_cleanup), by path.
+    public static func files(under dir: URL, olderThanDays days: Int) throws -> [URL] {
+        guard let items = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey]) else {
+            return []
+        }
+        let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
+        return try items.compactMap { $0 as? URL }.filter { url in
+            let v = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
+            return v.isRegularFile == true && (v.contentModificationDate ?? .distantFuture) < cutoff
+        }.sorted { $0.path < $1.path }
+    }
+
+    /// Deletes `files`; their total size in bytes.
+    public static func remove(_ files: [URL]) throws -> Int {
+        var bytes = 0
+        for f in files {
+            bytes += (try? f.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
+            try FileManager.default.removeItem(at: f)
+        }
+        return bytes
+    }
+
+    /// What system.io_cleanup reports.
+    public static func removed(_ files: [URL], bytes: Int) -> ActionResult {
+        ActionResult("deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
+    }
+
+    /// The free share of the file system holding `url`, in percent (nil: unknown).
+    public static func freePercent(_ url: URL) -> Int? {
+        guard let attrs = try? FileManager.default.attributesOfFileSystem(forPath: url.path),
+            let free = attrs[.systemFreeSize] as? NSNumber, let size = attrs[.systemSize] as? NSNumber, size.int64Value > 0
+        else { return nil }
+        return Int(free.int64Value * 100 / size.int64Value)
+    }
+
     /// `<dir>/<base>-<stamp>.<ext>` (with `-1`, `-2`, … on a clash); `keepFree` is a suffix whose
     /// file must not exist either (`.gz` before compressing).
     public static func create(in dir: URL, _ base: String, ext: String, _ data: Data, keepFree: String? = nil) throws -> URL {
