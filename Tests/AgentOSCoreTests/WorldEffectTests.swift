@@ -31,6 +31,8 @@ final class WorldHarness: @unchecked Sendable {
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
     }
 
+    deinit { try? FileManager.default.removeItem(at: runtime.dataDirectory) }
+
     /// Runs an action as alice (admin); critical actions get their typed confirmation and a reason.
     @discardableResult
     func run(_ action: String, _ payload: [String: PayloadValue] = [:], sourceLocation: SourceLocation = #_sourceLocation) -> ActionReport {

@@ -50,6 +50,8 @@ final class ActionHarness: @unchecked Sendable {
         press(.char(Character(String(view.tabIndex + 1))))
     }
 
+    deinit { if let dir = world.runtime?.dataDirectory { try? FileManager.default.removeItem(at: dir) } }
+
     func reload() {
         let snapshot = (try? world.dataManager.rebuild())!
         _ = App.update(&state, .snapshotLoaded(snapshot))
