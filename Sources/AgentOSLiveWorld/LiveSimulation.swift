@@ -49,7 +49,7 @@ public final class LiveSimulation: Sendable {
         // Like a restarted service, it takes up what the operators set before it started.
         let configStore = PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: namespace)
         let stored = try postgres.withConnection { try configStore.config($0) }
-        for command in try Self.operatorSettings(postgres) + stored.map(FleetCommand.setConfig) { _ = sim.apply(command) }
+        for command in try stored.map(FleetCommand.setConfig) + Self.operatorSettings(postgres) { _ = sim.apply(command) }
         state = Mutex(State(sim: sim, writer: writer))
         bus = RedisEventBus(redis: redis, namespace: namespace, source: config.source)
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
@@ -65,9 +65,12 @@ public final class LiveSimulation: Sendable {
     public var currentStats: Stats { stats.withLock { $0 } }
 
     /// What the operators' actions left in PostgreSQL for the services to honour: log levels,
-    /// muted sources and log alert rules.
+    /// muted sources, log alert rules and a frozen configuration (a key's lock comes with its row).
     static func operatorSettings(_ db: PostgresClient) throws -> [FleetCommand] {
         var commands: [FleetCommand] = []
+        if try db.query("SELECT 1 FROM console_settings WHERE key = 'config.frozen' AND value = 'true'::jsonb").rows.first != nil {
+            commands.append(.lockConfig(nil, locked: true))
+        }
         for row in try db.query("SELECT service, level FROM service_log_levels ORDER BY service").rows {
             if let level = LogLevel(rawValue: try row.get("level")) { commands.append(.setLogLevel(try row.get("service"), level)) }
         }

@@ -1,9 +1,11 @@
 import AgentOSCore
 import Foundation
 
-/// The embedded mode's ActionExecutor: runs the actions the simulator can play through
-/// `EmbeddedWorld.apply(FleetCommand)` (the world publishes the resulting events on its bus),
-/// the two cache actions on the world's AdminDataManager, and refuses every other action as
+/// The embedded mode's ActionExecutor: runs the fleet's actions through
+/// `EmbeddedWorld.apply(FleetCommand)` (the world publishes the resulting events on its bus), the
+/// cache actions on the world's AdminDataManager, the store actions on the world's logs,
+/// configuration and stats, the console pipeline's runtime state and the data directory
+/// (`+Store`), and refuses the `database.*` group, which needs a real PostgreSQL server, as
 /// unavailable, with a reason the console shows before the operator tries.
 public struct EmbeddedActionExecutor: ActionExecutor {
     public let world: EmbeddedWorld
@@ -20,20 +22,27 @@ public struct EmbeddedActionExecutor: ActionExecutor {
 
     /// Why `spec` cannot run embedded (nil: it can). The console greys the action out with it.
     public func unsupported(_ spec: ActionSpec) -> String? {
+        guard Self.handlers[spec.id] != nil else { return "\(spec.name) needs a real PostgreSQL server (--redis and --postgres)" }
         if spec.id == .systemAuditVerify && audit == nil { return "\(spec.name) needs the pipeline's audit trail" }
-        return Self.handlers[spec.id] == nil ? "\(spec.name) needs the live backend (--redis and --postgres)" : nil
+        if Self.storeHandlers[spec.id] != nil && world.runtime == nil { return "\(spec.name) needs the console's data directory and pipeline stores" }
+        return nil
     }
 
     public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
         let action = try call.action
-        guard let handler = Self.handlers[action] else { throw .unavailable("\(action.rawValue) needs the live backend (--redis and --postgres)") }
+        guard let handler = Self.handlers[action] else {
+            throw .unavailable("\(action.rawValue) needs a real PostgreSQL server (--redis and --postgres)")
+        }
         return try handler(EmbeddedCall(executor: self, call: call))
     }
 
     typealias Handler = @Sendable (EmbeddedCall) throws(ActionFailure) -> ActionResult
 
-    /// One handler per action the simulator can play (the rest need the live backend).
-    static let handlers: [ActionName: Handler] = [
+    /// One handler per action the embedded world can perform (the rest, `database.*`, need PostgreSQL).
+    static let handlers = fleetHandlers.merging(storeHandlers) { a, _ in a }
+
+    /// The actions the simulator plays as the fleet's owner.
+    static let fleetHandlers: [ActionName: Handler] = [
         .jobCancel: { c throws(ActionFailure) in
             let id = try c.text("id")
             try c.run(.cancelJob(id))
@@ -356,9 +365,13 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         world.read { $0.jobs[id]?.owner }
     }
 
-    /// Counted from the simulator's jobs and workers, like the live executor counts rows.
+    /// Counted from the simulator's jobs, workers and logs, and the data directory's media, like
+    /// the live executor counts rows and files.
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
-        world.read { Self.count(spec.id, payload, in: $0) }
+        if spec.id == .systemIOCleanup, let dir = world.runtime?.dataDirectory {
+            return try? ActionFiles.files(under: dir.appendingPathComponent("io/output"), olderThanDays: payload.int("days") ?? 0).count
+        }
+        return world.read { Self.count(spec.id, payload, in: $0) }
     }
 
     /// What `action` affects in `sim`: the dialog's figure and the count a confirmed `expect` bounds.
@@ -374,6 +387,8 @@ public struct EmbeddedActionExecutor: ActionExecutor {
             return sim.tally.count(queue, .failed)
         case .workerRestart, .workerShutdown, .workerDrain:
             return sim.workers[payload.string("id") ?? ""]?.running.count ?? 0
+        case .logsPurge, .logsArchive:
+            return sim.logs(before: sim.now.addingTimeInterval(-Double(payload.int("days") ?? 0) * 86_400)).count
         case .workerRestartAll:
             let stage = payload.string("stage")
             return sim.workers.values.filter {
@@ -430,9 +445,8 @@ struct EmbeddedCall {
 
     /// The entry's next version with `new`, handed to the key's owner (the simulator is the store).
     func changeConfig(_ entry: ConfigEntry, to new: ConfigValue, note: String) throws(ActionFailure) -> ActionResult {
-        guard !entry.locked else { throw .conflict("config key \(entry.key) is locked (config.lock)") }
-        let current = (try? ConfigCheck.coerce(entry.value, entry.type, ConfigCheck.Rules(entry.constraints))) ?? entry.value
-        guard current != new else { throw .conflict("\(entry.key) is already \(ConfigCheck.show(new))") }
+        // A locked key or a frozen configuration: the owner refuses (FleetSimulator.applyConfig).
+        guard current(entry) != new else { throw .conflict("\(entry.key) is already \(ConfigCheck.show(new))") }
         var changed = entry
         changed.value = new
         changed.version += 1

@@ -11,15 +11,16 @@ public final class EmbeddedWorld: Sendable {
     private let fleet: FleetBox
     private let driver = Mutex<Task<Void, Never>?>(nil)
 
-    /// Starts the fleet `historySeconds` in the past and fast-forwards to `now`, so the views have
-    /// history (throughput charts, finished jobs, logs) from the first frame.
+    /// Starts the fleet `historySeconds` in the past and fast-forwards to `now` in steps of
+    /// `historyStep` seconds, so the views have history (throughput charts, finished jobs, logs)
+    /// from the first frame.
     public init(
-        config: SimulatorConfig = SimulatorConfig(), historySeconds: Double = 900, now: Date = Date(),
+        config: SimulatorConfig = SimulatorConfig(), historySeconds: Double = 900, historyStep: Double = 2, now: Date = Date(),
         options: AdminDataManager.Options = AdminDataManager.Options()
     ) {
         var sim = FleetSimulator(config: config, start: now.addingTimeInterval(-historySeconds))
         // History in 2 s steps (the live fleet moves in 250 ms steps): start-up stays well under 150 ms.
-        _ = sim.advance(to: now, step: 2)
+        _ = sim.advance(to: now, step: historyStep)
         fleet = FleetBox(sim)
         bus = InMemoryEventBus(source: "embedded")
         cache = InMemorySnapshotCache()
@@ -28,6 +29,24 @@ public final class EmbeddedWorld: Sendable {
 
     /// The audit trail of the console's pipeline, shown in the snapshots' audit rows.
     public func attachAudit(_ log: any AuditLog) { fleet.audit.withLock { $0 = log } }
+
+    /// The console pipeline's runtime state and data directory: the system actions reach them,
+    /// and the snapshots show its breakers.
+    public func attach(_ runtime: EmbeddedRuntime) { fleet.runtime.withLock { $0 = runtime } }
+
+    public var runtime: EmbeddedRuntime? { fleet.runtime.withLock { $0 } }
+
+    /// A console on this world (the snapshots list it until it ends).
+    public func openSession(_ session: ConsoleSession) { fleet.sessions.withLock { $0[session.id] = session } }
+
+    /// Ends console session `id` (false: there is none) and tells the consoles (`session.kick`).
+    public func endSession(_ id: String) -> Bool {
+        guard fleet.sessions.withLock({ $0.removeValue(forKey: id) }) != nil else { return false }
+        _ = try? bus.publish(.sessionKick(sessionID: id))
+        return true
+    }
+
+    public var sessions: [ConsoleSession] { fleet.sessions.withLock { $0.values.sorted { $0.startedAt < $1.startedAt } } }
 
     /// Moves the fleet to `date` and publishes what happened.
     @discardableResult
@@ -76,6 +95,13 @@ public final class EmbeddedWorld: Sendable {
         }
     }
 
+    /// Changes the store under the lock (the simulator is the store) and publishes the events the change made.
+    func update<T>(_ body: (inout FleetSimulator) throws(ActionFailure) -> (T, [AgentEvent])) throws(ActionFailure) -> T {
+        let (value, events) = try fleet.simulator.withLock { sim throws(ActionFailure) in try body(&sim) }
+        for e in events { _ = try? bus.publish(e) }
+        return value
+    }
+
     /// Reads the simulator state (for tests and the job timeline).
     public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { fleet.simulator.withLock { body($0) } }
 
@@ -105,12 +131,16 @@ final class FleetBox: SnapshotSource {
     let simulator: Mutex<FleetSimulator>
     /// The console pipeline's audit trail, read into each snapshot as PostgreSQL's is live.
     let audit = Mutex<(any AuditLog)?>(nil)
+    let runtime = Mutex<EmbeddedRuntime?>(nil)
+    let sessions = Mutex<[String: ConsoleSession]>([:])
     init(_ simulator: FleetSimulator) { self.simulator = Mutex(simulator) }
 
     /// Builds snapshots from the simulator (the embedded SnapshotSource), with the newest 50 audit
     /// rows, like the live builder: the operator's own actions stay in "What changed" after a reload.
     func buildSnapshot(generation: Int) throws -> Snapshot {
         var s = simulator.withLock { $0.snapshot(generation: generation) }
+        s.system.sessions = sessions.withLock { $0.values.sorted { $0.startedAt < $1.startedAt } }
+        if let breakers = runtime.withLock({ $0?.breakers }) { s.system.breakers = try breakers.states(nowMillis: nil) }
         if let log = audit.withLock({ $0 }) {
             s.audit = try log.tail(50).reversed().map { r in
                 AuditEntry(
@@ -119,5 +149,25 @@ final class FleetBox: SnapshotSource {
             }
         }
         return s
+    }
+}
+
+/// What the console's pipeline keeps beside the fleet: its breakers, rate limits and idempotency
+/// keys (system.breaker_*, rate_limit_reset and reset reach them) and the data directory the
+/// file-writing actions write into.
+public struct EmbeddedRuntime: Sendable {
+    public let breakers: InMemoryBreakerStore
+    public let rateLimits: InMemoryRateLimitStore
+    public let idempotency: InMemoryIdempotencyStore
+    public let dataDirectory: URL
+
+    public init(
+        dataDirectory: URL, breakers: InMemoryBreakerStore = InMemoryBreakerStore(), rateLimits: InMemoryRateLimitStore = InMemoryRateLimitStore(),
+        idempotency: InMemoryIdempotencyStore = InMemoryIdempotencyStore()
+    ) {
+        self.dataDirectory = dataDirectory
+        self.breakers = breakers
+        self.rateLimits = rateLimits
+        self.idempotency = idempotency
     }
 }

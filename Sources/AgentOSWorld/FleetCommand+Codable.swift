@@ -4,7 +4,8 @@ import Foundation
 /// Wire form of a fleet command on `{ns}:control`: `{"command":"worker.pause","target":"w1","value":4}`.
 extension FleetCommand: Codable {
     enum CodingKeys: String, CodingKey {
-        case command, target, value, queue, by, reply, message, note, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version
+        case command, target, value, queue, by, reply, message, note, min, max, task, rate, soft, hard, schedule, level, pattern, severity, version,
+            locked
         case errorClass = "error_class"
     }
 
@@ -60,6 +61,7 @@ extension FleetCommand: Codable {
         case .setAutoscale: return .action(.workerAutoscale)
         case .setTaskRateLimit: return .action(.workerRateLimit)
         case .setTaskTimeLimit: return .action(.workerTimeLimit)
+        case .lockConfig: return .action(.configLock)
         }
     }
 
@@ -78,6 +80,7 @@ extension FleetCommand: Codable {
         case .addLogAlertRule(let rule): return String(rule.id)
         case .ackErrors(let source): return source ?? Self.allSources
         case .maintenance, .resetCounters: return "system"
+        case .lockConfig(let key, _): return key ?? Self.allSources
         case .configChanged(let key), .reloadConfig(let key): return key
         case .setConfig(let entry): return entry.key
         }
@@ -121,6 +124,7 @@ extension FleetCommand: Codable {
             try c.encode(task, forKey: .task)
             try c.encode(soft, forKey: .soft)
             try c.encode(hard, forKey: .hard)
+        case .lockConfig(_, let locked): try c.encode(locked, forKey: .locked)
         default: break
         }
     }
@@ -227,6 +231,7 @@ extension FleetCommand: Codable {
             self = .setTaskTimeLimit(
                 t, task: try c.decode(String.self, forKey: .task), soft: try c.decode(Int.self, forKey: .soft),
                 hard: try c.decode(Int.self, forKey: .hard))
+        case .action(.configLock): self = .lockConfig(t == Self.allSources || t.isEmpty ? nil : t, locked: try c.decode(Bool.self, forKey: .locked))
         default:
             throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown fleet command '\(name.prefix(40))'")
         }

@@ -64,6 +64,11 @@ extension FleetSimulator {
         unackedErrors.filter { source == nil || $0.key == source }.values.reduce(0) { $0 + $1.values.reduce(0, +) }
     }
 
+    /// Whether `line` is an error line logs.ack_errors acknowledged.
+    public func isAcked(_ line: LogLine) -> Bool {
+        line.level >= .error && line.id <= max(errorsAckedThrough[line.source] ?? 0, errorsAckedThrough["*"] ?? 0)
+    }
+
     /// Books a written line: error counts awaiting acknowledgement, and the rules it matches.
     mutating func noteLogged(_ line: LogLine) {
         if line.level >= .error { unackedErrors[line.source, default: [:]][line.level, default: 0] += 1 }
@@ -112,6 +117,7 @@ extension FleetSimulator {
         case .unmuteLogSource(let source):
             guard mutedSources.remove(source) != nil else { throw .invalid("log source \(source) is not muted") }
         case .ackErrors(let source):
+            errorsAckedThrough[source ?? "*"] = logs.last?.id ?? 0
             for (src, counts) in unackedErrors.sorted(by: { $0.key < $1.key }) where source == nil || src == source {
                 for (level, n) in counts {
                     logCountsByLevel[level.rawValue, default: 0] -= n

@@ -82,6 +82,7 @@ extension FleetSimulator {
             config: config_.values.sorted { $0.key < $1.key },
             analytics: Analytics(windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors),
             alerts: alerts)
+        snapshot.system.broadcast = currentBroadcast
         snapshot.eventSeq = 0
         return snapshot
     }

@@ -68,6 +68,8 @@ public enum FleetCommand: Sendable, Equatable {
     case setConfig(ConfigEntry)
     /// analytics.reset_counters: the per-minute stats and the workers' counters start again from zero.
     case resetCounters
+    /// config.lock: one key (nil: the whole configuration) refuses changes of value until unlocked.
+    case lockConfig(String?, locked: Bool)
     /// worker.autoscale: the pool's bounds, which the autoscaler keeps the pool within.
     case setAutoscale(String, min: Int, max: Int)
     /// worker.rate_limit: the worker starts at most `rate` tasks of type `task` (`TaskRate`; "0" lifts the limit).
@@ -108,7 +110,7 @@ public struct FleetSimulator: Sendable {
     public private(set) var queues: [String: QueueInfo] = [:]
     public internal(set) var workers: [String: SimWorker] = [:]
     public internal(set) var managers: [String: ManagerInfo] = [:]
-    public private(set) var logs: [LogLine] = []
+    public internal(set) var logs: [LogLine] = []
     public internal(set) var logCountsByLevel: [String: Int] = [:]
     public internal(set) var logCountsBySource: [String: Int] = [:]
     public internal(set) var alerts: [Alert] = []
@@ -124,7 +126,15 @@ public struct FleetSimulator: Sendable {
     var ruleAlerts: [Int: Int] = [:]
     /// Source → error and critical lines not yet acknowledged (logs.ack_errors takes them out of the counts).
     var unackedErrors: [String: [LogLevel: Int]] = [:]
+    /// Source (or `*` for every source) → the last line id its errors were acknowledged through.
+    var errorsAckedThrough: [String: Int] = [:]
     public internal(set) var config_: [String: ConfigEntry] = [:]
+    /// Key → its versions, oldest first (config.rollback's source; embedded, the simulator is the store).
+    public internal(set) var configHistory: [String: [ConfigChange]] = [:]
+    /// config.lock without a key: every change of value is refused until unfrozen.
+    public internal(set) var configFrozen = false
+    /// system.broadcast's banner until it expires (embedded; live it is a key in Redis).
+    public internal(set) var broadcast: Broadcast?
     public private(set) var maintenance = Maintenance()
     public private(set) var jobEvents: [String: [JobEvent]] = [:]
     /// Job history entries not yet taken by a persister (`takeOutbox`).
@@ -228,6 +238,9 @@ public struct FleetSimulator: Sendable {
                 key: e.key, type: e.type, value: e.value, defaultValue: e.defaultValue,
                 constraints: e.constraints, description: e.description, version: e.version,
                 locked: false, updatedAt: now, updatedBy: e.updatedBy)
+            configHistory[e.key] = [
+                ConfigChange(version: e.version, oldValue: nil, newValue: ConfigCheck.json(e.value), changedBy: e.updatedBy, changedAt: now)
+            ]
         }
         _ = log(.info, "scheduler", "AgentOS fleet started: \(workers.count) workers in \(Pipeline.stages.count) stages")
     }
@@ -1079,6 +1092,7 @@ public struct FleetSimulator: Sendable {
             case .configChanged(let key), .reloadConfig(let key):
                 throw .invalid("\(command.command.wire) \(key): the owner reads the configuration store first (setConfig)")
             case .resetCounters: events += resetCounters()
+            case .lockConfig(let key, let locked): events += try lockConfig(key, locked: locked)
             case .maintenance(let on, let message, let by): try setMaintenance(on, message: message, by: by, &events)
             }
         } catch {

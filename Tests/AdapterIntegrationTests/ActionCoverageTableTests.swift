@@ -20,7 +20,8 @@ enum ActionCoverage {
     ]
     static let embeddedSuites = [
         "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "AgentOSCoreTests/WorldFleetActionTests.swift",
-        "ConsoleAppTests/ActionTests.swift", "ConsoleAppTests/BookmarkTests.swift", "ConsoleAppTests/AuditVerifyEmbeddedTests.swift"
+        "AgentOSCoreTests/WorldStoreTests.swift", "ConsoleAppTests/ActionTests.swift", "ConsoleAppTests/BookmarkTests.swift",
+        "ConsoleAppTests/AuditVerifyEmbeddedTests.swift"
     ]
 
     /// Test function → the action names its body quotes, for every `@Test` of `file`.

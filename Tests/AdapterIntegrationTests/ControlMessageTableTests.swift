@@ -7,9 +7,7 @@ import Testing
 /// Every control message an executor publishes, decoded by its owner's decoder (`FleetCommand`).
 enum ControlTable {
     /// Commands published today that no consumer decodes: issue 24 ("Every action does what it says").
-    static let noConsumer: Set<String> = [
-        "config.lock"
-    ]
+    static let noConsumer: Set<String> = []
 
     static func command(_ raw: [UInt8]) -> String {
         guard case .string(let name)? = (try? JSONDecoder().decode([String: PayloadValue].self, from: Data(raw)))?["command"] else { return "" }

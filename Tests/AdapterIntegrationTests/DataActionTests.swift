@@ -218,14 +218,29 @@ struct DataActionTests {
             Issue.record("locked key changed")
             return
         }
+        // The key's owner took the lock from the control channel: it refuses a new value itself.
+        try fx.tick()
+        let owner = try #require(fx.sim)
+        var changed = try #require(owner.read { $0.config_[key] })
+        #expect(changed.locked)
+        changed.value = .int(4)
+        changed.version += 1
+        guard case .failure(.invalid("config key \(key) is locked (config.lock)")) = try owner.apply(.setConfig(changed)) else {
+            Issue.record("the owner took a new value of a locked key")
+            return
+        }
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false), "key": .string(key)]))
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(true)]))
         guard case .failure(.conflict) = fx.run("config.set", ["key": .string(key), "value": .string("4")]).outcome else {
             Issue.record("frozen config changed")
             return
         }
+        try fx.tick()
+        #expect(owner.read { $0.configFrozen && $0.config_[key]?.locked == false }, "unlocked, and the whole configuration frozen")
         try fx.expectSuccess(fx.run("config.lock", ["locked": .bool(false)]))
         try fx.expectSuccess(fx.run("config.set", ["key": .string(key), "value": .string("4")]))
+        try fx.tick()
+        #expect(owner.read { $0.config_[key]?.value } == .int(4), "the owner took the value once unfrozen")
     }
 
     @Test func exportImportValidateReload() async throws {

@@ -10,7 +10,7 @@ struct OperatorLogTests {
     func auditLines(_ h: WorldHarness) -> [LogLine] { h.read { $0.logs.filter { $0.source == OperatorLogLine.source } } }
 
     @Test func successesFailuresAndDenialsLeaveALineEachIntentsNone() throws {
-        let h = WorldHarness(audit: { OperatorActionLog(InMemoryAuditLog(), world: $0) })
+        let h = WorldHarness(auditOver: { world, trail in OperatorActionLog(trail, world: world) })
         #expect(auditLines(h).isEmpty)
         h.expect("queue.pause", ["queue": .string("video_cutter")])
         let missing = "00000000-0000-4000-8000-000000000001"

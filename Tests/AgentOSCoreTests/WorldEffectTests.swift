@@ -13,19 +13,32 @@ final class WorldHarness: @unchecked Sendable {
     private(set) var clock = WorldHarness.start
     let actor = Actor(user: "alice", host: "test", sessionID: "test-session")
 
-    /// `cascade` replaces the dispatcher's cache invalidation and events after a success; `audit`
-    /// makes the audit trail over the world (an in-memory one otherwise).
+    /// The pipeline's stores and a data directory of the test's own, attached as the console attaches them.
+    let runtime: EmbeddedRuntime
+    let audit = InMemoryAuditLog()
+
+    /// `cascade` replaces the dispatcher's cache invalidation and events after a success;
+    /// `auditOver` wraps the audit trail (the console wraps it in `OperatorActionLog`).
     init(
-        seed: UInt64 = 5, rate: Double = 3, cascade: (any ActionCascade)? = nil, audit: ((EmbeddedWorld) -> any AuditLog)? = nil
+        seed: UInt64 = 5, rate: Double = 3, historySeconds: Double = 120, historyStep: Double = 2, jobsPerMinute: Double = 40,
+        cascade: (any ActionCascade)? = nil, auditOver: ((EmbeddedWorld, any AuditLog) -> any AuditLog)? = nil
     ) {
-        world = EmbeddedWorld(config: SimulatorConfig(seed: seed, rate: rate), historySeconds: 120, now: Self.start)
+        world = EmbeddedWorld(
+            config: SimulatorConfig(seed: seed, rate: rate, jobsPerMinute: jobsPerMinute), historySeconds: historySeconds, historyStep: historyStep,
+            now: Self.start)
+        runtime = EmbeddedRuntime(dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("agentos-world-\(UUID().uuidString)"))
+        world.attach(runtime)
+        let trail = auditOver?(world, audit) ?? audit
         dispatcher = ActionDispatcher(
             .init(
-                audit: audit?(world) ?? InMemoryAuditLog(), permissions: StaticPermissions(["alice": Grant(role: .admin)]),
-                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(), breakers: InMemoryBreakerStore(),
-                executor: EmbeddedActionExecutor(world: world), cascade: cascade ?? CacheAndBusCascade(cache: world.cache, bus: world.bus),
+                audit: trail, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
+                rateLimits: runtime.rateLimits, idempotency: runtime.idempotency, breakers: runtime.breakers,
+                executor: EmbeddedActionExecutor(world: world, audit: trail),
+                cascade: cascade ?? CacheAndBusCascade(cache: world.cache, bus: world.bus),
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
     }
+
+    deinit { try? FileManager.default.removeItem(at: runtime.dataDirectory) }
 
     /// Runs an action as alice (admin); critical actions get their typed confirmation and a reason.
     @discardableResult

@@ -26,13 +26,17 @@ final class ActionHarness: @unchecked Sendable {
         // Jobs pile up in the first stage's queue: queued jobs that stay queued.
         _ = world.apply(.pauseQueue("video_downloader"))
         world.advance(to: Fixture.now.addingTimeInterval(20))
+        // The console's runtime: the pipeline's stores and a data directory of the test's own.
+        let runtime = EmbeddedRuntime(
+            dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("agentos-actions-\(UUID().uuidString)"))
+        world.attach(runtime)
         let embedded = EmbeddedActionExecutor(world: world, audit: audit)
         executor = wrap?(embedded) ?? embedded
         dispatcher = ActionDispatcher(
             .init(
                 audit: audit, permissions: StaticPermissions(["alice": Grant(role: .admin)]),
-                rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
-                breakers: InMemoryBreakerStore(), executor: executor,
+                rateLimits: runtime.rateLimits, idempotency: runtime.idempotency,
+                breakers: runtime.breakers, executor: executor,
                 cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus),
                 scrubber: PIIScrubber(key: Array(repeating: 7, count: 32))))
         state = AppState(
@@ -45,6 +49,8 @@ final class ActionHarness: @unchecked Sendable {
         reload()
         press(.char(Character(String(view.tabIndex + 1))))
     }
+
+    deinit { if let dir = world.runtime?.dataDirectory { try? FileManager.default.removeItem(at: dir) } }
 
     func reload() {
         let snapshot = (try? world.dataManager.rebuild())!
@@ -365,10 +371,16 @@ final class FlakyExecutor: ActionExecutor, @unchecked Sendable {
         op.press(.char("]"), .char("C"))
         #expect(op.dispatched.isEmpty && op.lastNotice.contains("denied: role operator lacks QUEUE_CLEAR"))
 
-        // Embedded: live-only actions are greyed before trying.
-        let e = ActionHarness(view: .analytics)
-        e.press(.char("r"))
-        #expect(e.dispatched.isEmpty && e.lastNotice.contains("analytics.report needs the live backend (--redis and --postgres)"), "\(e.lastNotice)")
+        // Embedded: the database group (a real PostgreSQL server's) is greyed before trying; the rest runs.
+        let e = ActionHarness(view: .system)
+        e.press(.char("."), .up, .enter)
+        #expect(
+            e.dispatched.isEmpty && e.lastNotice.contains("database.migrate needs a real PostgreSQL server (--redis and --postgres)"),
+            "\(e.lastNotice)")
+        #expect(ActionCatalog.all.filter { e.state.actionUnavailable[$0.name] != nil }.allSatisfy { $0.name.hasPrefix("database.") })
+        let report = ActionHarness(view: .analytics)
+        report.press(.char("r"))
+        #expect(report.dispatched.last?.action == "analytics.report")
 
         // An open breaker greys the actions of its service.
         let b = ActionHarness(view: .jobs)

@@ -76,33 +76,22 @@ extension LiveActionExecutor {
                     }
                 }
                 for ch in changes { entries.append(try c.applyConfig(tx, ch.row, ConfigCheck.json(ch.new), reason: "import of \(file)")) }
-                return ActionResult(
-                    "imported \(file): \(changes.count) of \(plan.count) entries changed", affected: changes.count,
-                    details: ["entries": .int(plan.count), "changed": .int(changes.count)])
+                return ConfigFile.imported(file, entries: plan.count, changed: changes.count)
             }
             for e in entries { try c.announce(e) }
             return r
         },
         .configExport: { c in
             let rows = try c.db.reads.query("SELECT \(ConfigRow.columns) FROM config ORDER BY key").rows.map(ConfigRow.init)
-            let body =
-                "{\n"
-                + rows.map {
-                    "  \(CanonicalJSON.string($0.key)): {\"type\": \(CanonicalJSON.string($0.type.rawValue)), \"value\": \(ActionJSON.reencode($0.valueJSON, sanitized: false)), "
-                        + "\"default\": \(ActionJSON.reencode($0.defaultJSON, sanitized: false)), \"version\": \($0.version)}"
-                }.joined(separator: ",\n") + "\n}\n"
+            let body = ConfigFile.export(rows.map { ($0.key, $0.type, $0.valueJSON, $0.defaultJSON, $0.version) })
             let url = try ActionFiles.create(in: c.directory("io/exports"), "config", ext: "json", Data(body.utf8))
-            return ActionResult(
-                "exported \(rows.count) configuration entries to \(url.path)", affected: rows.count, details: ["path": .string(url.path)])
+            return ConfigFile.exported(to: url, entries: rows.count)
         },
         .configValidate: { c in
             let (file, items) = try c.configFile()
             let plan = try c.db.withConnection { try c.configPlan($0, items, lock: false) }
             let changing = plan.filter(\.changed)
-            let locked = changing.filter(\.row.locked).map(\.row.key)
-            return ActionResult(
-                "\(file): \(plan.count) entries valid (\(changing.count) would change\(locked.isEmpty ? "" : "; locked: \(locked.joined(separator: ", "))"))",
-                affected: plan.count, details: ["entries": .int(plan.count), "would_change": .int(changing.count)])
+            return ConfigFile.validated(file, entries: plan.count, changing: changing.count, locked: changing.filter(\.row.locked).map(\.row.key))
         },
         .configReload: { c in
             let target = c.p.string("service") ?? "all"
@@ -204,85 +193,24 @@ extension LiveActionContext {
         publish(.configChanged(entry))
     }
 
-    /// The import file (relative to the data directory unless absolute): its display name and its
-    /// entries, sorted by key.
-    func configFile() throws -> (String, [(key: String, item: ConfigFileItem)]) {
-        let path = try string("file")
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : ex.settings.dataDirectory.appendingPathComponent(path)
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ActionFailure.notFound("file \(url.path)") }
-        let data = try Data(contentsOf: url)
-        guard data.count <= 8 << 20 else { throw ActionFailure.invalid(field: "file", "\(url.path) is larger than 8 MiB") }
-        let items: [(key: String, item: ConfigFileItem)]
-        if let object = try? JSONDecoder().decode([String: ConfigFileItem].self, from: data) {
-            items = object.map { (key: $0.key, item: $0.value) }
-        } else if let array = try? JSONDecoder().decode([ConfigFileItem.Keyed].self, from: data) {
-            items = array.map { (key: $0.key, item: $0.item) }
-        } else {
-            throw ActionFailure.invalid(field: "file", "\(url.path) is not a JSON object of key → value (or config.export's format)")
-        }
-        guard !items.isEmpty else { throw ActionFailure.invalid(field: "file", "\(url.path) holds no configuration entries") }
-        return (url.lastPathComponent, items.sorted { $0.key < $1.key })
+    /// The import file named by the payload's `file` (relative to the data directory unless absolute).
+    func configFile() throws -> (String, [(key: String, item: ConfigFile.Item)]) {
+        try ConfigFile.read(try string("file"), dataDirectory: ex.settings.dataDirectory)
     }
 
     /// Every entry of a file checked against its key's type and constraints (the first problem
     /// is an error naming the key); with the value each would get.
-    func configPlan(_ db: PostgresConnection, _ items: [(key: String, item: ConfigFileItem)], lock: Bool) throws -> [ConfigPlanned] {
+    func configPlan(_ db: PostgresConnection, _ items: [(key: String, item: ConfigFile.Item)], lock: Bool) throws -> [ConfigPlanned] {
         let rows = try db.query(
             "SELECT \(ConfigRow.columns) FROM config WHERE key = ANY($1::text[]) ORDER BY key\(lock ? " FOR UPDATE" : "")",
             [PostgresValue.textArray(items.map(\.key))]
         ).rows.map(ConfigRow.init)
-        let byKey = Dictionary(rows.map { ($0.key, $0) }) { a, _ in a }
-        return try items.map { key, item in
-            let shown = TextSanitizer.clean(String(key.prefix(80)))
-            guard let row = byKey[key] else { throw ActionFailure.invalid(field: shown, "unknown configuration key") }
-            guard case .value(let raw) = item else {
-                throw ActionFailure.invalid(field: shown, "expected a number, boolean or string (or an object with \"value\")")
-            }
-            do throws(ConfigProblem) {
-                let new = try ConfigCheck.coerce(raw, row)
-                return ConfigPlanned(row: row, new: new, changed: !row.holds(new))
-            } catch {
-                throw ActionFailure.invalid(field: shown, error.why)
-            }
-        }
+        return try ConfigFile.plan(
+            items, rows: Dictionary(rows.map { ($0.key, $0) }) { a, _ in a }, coerce: ConfigCheck.coerce, holds: { $0.holds($1) })
     }
 }
 
-struct ConfigPlanned {
-    var row: ConfigRow
-    var new: ConfigValue
-    var changed: Bool
-}
-
-/// One value of an import file: a scalar, or an object with `value` (config.export's format).
-enum ConfigFileItem: Decodable {
-    case value(ConfigValue)
-    case bad
-
-    private enum Keys: String, CodingKey { case key, value }
-
-    init(from decoder: Decoder) throws {
-        if let v = try? decoder.singleValueContainer().decode(ConfigValue.self) {
-            self = .value(v)
-            return
-        }
-        if let c = try? decoder.container(keyedBy: Keys.self), let v = try? c.decode(ConfigValue.self, forKey: .value) {
-            self = .value(v)
-            return
-        }
-        self = .bad
-    }
-
-    /// `[{"key": ..., "value": ...}]` (the snapshot's list of entries).
-    struct Keyed: Decodable {
-        var key: String
-        var item: ConfigFileItem
-        init(from decoder: Decoder) throws {
-            key = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .key)
-            item = try ConfigFileItem(from: decoder)
-        }
-    }
-}
+typealias ConfigPlanned = ConfigFile.Planned<ConfigRow>
 
 /// A `config` row as the actions need it.
 struct ConfigRow {

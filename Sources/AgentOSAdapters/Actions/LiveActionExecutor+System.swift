@@ -6,7 +6,7 @@ import Foundation
 extension LiveActionExecutor {
     static let systemHandlers: [ActionName: Handler] = [
         .systemBackup: { c in
-            let dir = try c.directory("io/backups/\(LiveActionContext.stamp())")
+            let dir = try c.directory("io/backups/\(ActionFiles.stamp())")
             var files = [try c.pgDump(into: dir.appendingPathComponent("postgres.dump"))]
             files.append(try c.redisSnapshot(into: dir.appendingPathComponent("redis.jsonl")))
             let config = try c.db.query("SELECT coalesce(jsonb_object_agg(key, value ORDER BY key), '{}')::text AS c FROM config").rows[0].get(
@@ -116,13 +116,7 @@ extension LiveActionExecutor {
         },
         .systemIOCleanup: { c in
             let files = try c.ex.mediaOlderThan(days: try c.int("days"))
-            var bytes = 0
-            for f in files {
-                bytes += (try? f.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
-                try FileManager.default.removeItem(at: f)
-            }
-            return ActionResult(
-                "deleted \(files.count) processed media file(s), \(bytes) bytes", affected: files.count, details: ["bytes": .int(bytes)])
+            return ActionFiles.removed(files, bytes: try ActionFiles.remove(files))
         },
         .systemAuditVerify: { c in
             try AuditVerifier.verify(c.ex.audit).actionResult
@@ -132,7 +126,7 @@ extension LiveActionExecutor {
     static let databaseHandlers: [ActionName: Handler] = [
         .databaseBackup: { c in
             let dir = try c.directory("io/backups")
-            let file = try c.pgDump(into: dir.appendingPathComponent("postgres-\(LiveActionContext.stamp()).dump"))
+            let file = try c.pgDump(into: dir.appendingPathComponent("postgres-\(ActionFiles.stamp()).dump"))
             let manifest = try c.writeManifest(dir, [file], name: file.lastPathComponent + ".sha256.json")
             return ActionResult("pg_dump written to \(file.path)", details: ["path": .string(file.path), "manifest": .string(manifest.path)])
         },
@@ -208,14 +202,7 @@ extension LiveActionContext {
 
     /// `manifest.json`: file name → SHA-256 and size.
     func writeManifest(_ dir: URL, _ files: [URL], name: String = "manifest.json") throws -> URL {
-        var entries: [String] = []
-        for f in files {
-            let data = try Data(contentsOf: f)
-            entries.append("\(CanonicalJSON.string(f.lastPathComponent)):{\"bytes\":\(data.count),\"sha256\":\"\(Hex.encode(Digest.sha256(data)))\"}")
-        }
-        let body =
-            "{\"created_at\":\(CanonicalJSON.string(ISOTime.format(Date()))),\"by\":\(CanonicalJSON.string(user)),\"files\":{\(entries.joined(separator: ","))}}\n"
-        return try writeFile(dir.appendingPathComponent(name), Data(body.utf8))
+        try ActionFiles.manifest(dir, files, by: user, name: name)
     }
 
     /// `pg_dump -Fc` of the console's database (the string without `pooler=`/`read_from=`, which are
@@ -327,10 +314,7 @@ extension LiveActionContext {
         d["workers_stale"] = .int(stale)
         d["workers_total"] = .int(total)
         if stale > 0 { problems.append("\(stale) worker(s) with a stale heartbeat") }
-        if let attrs = try? FileManager.default.attributesOfFileSystem(forPath: ex.settings.dataDirectory.path),
-            let free = attrs[.systemFreeSize] as? NSNumber, let size = attrs[.systemSize] as? NSNumber, size.int64Value > 0
-        {
-            let pct = Int(free.int64Value * 100 / size.int64Value)
+        if let pct = ActionFiles.freePercent(ex.settings.dataDirectory) {
             d["disk_free_pct"] = .int(pct)
             if pct < 10 { problems.append("disk \(pct)% free") }
         }

@@ -138,15 +138,7 @@ public final class LiveActionExecutor: ActionExecutor {
 
     /// Processed media under `io/output` older than `days`.
     func mediaOlderThan(days: Int) throws -> [URL] {
-        let dir = settings.dataDirectory.appendingPathComponent("io/output")
-        guard let items = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey]) else {
-            return []
-        }
-        let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
-        return try items.compactMap { $0 as? URL }.filter { url in
-            let v = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
-            return v.isRegularFile == true && (v.contentModificationDate ?? .distantFuture) < cutoff
-        }.sorted { $0.path < $1.path }
+        try ActionFiles.files(under: settings.dataDirectory.appendingPathComponent("io/output"), olderThanDays: days)
     }
 }
 
@@ -280,17 +272,5 @@ struct LiveActionContext {
     }
 
     /// Data-directory subfolder (created 0700).
-    func directory(_ sub: String) throws -> URL {
-        let url = ex.settings.dataDirectory.appendingPathComponent(sub)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return url
-    }
-
-    static func stamp(_ date: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return f.string(from: date)
-    }
+    func directory(_ sub: String) throws -> URL { try ActionFiles.directory(ex.settings.dataDirectory, sub) }
 }

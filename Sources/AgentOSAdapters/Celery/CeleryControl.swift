@@ -1,3 +1,4 @@
+import AgentOSCore
 import Foundation
 import Synchronization
 

@@ -1,3 +1,4 @@
+import AgentOSCore
 import Foundation
 
 /// Why a frame on a Celery channel or reply queue was skipped (counted and logged, never fatal).

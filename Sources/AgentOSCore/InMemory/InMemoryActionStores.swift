@@ -48,6 +48,15 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         }
     }
 
+    /// Drops every window; how many there were (system.reset).
+    @discardableResult
+    public func removeAll() -> Int {
+        windows.withLock { all in
+            defer { all.removeAll() }
+            return all.count
+        }
+    }
+
     /// Every key (tests: none is left without an end).
     public var keyCount: Int { windows.withLock { $0.count } }
 }
@@ -91,7 +100,14 @@ public final class InMemoryIdempotencyStore: IdempotencyStore {
         entries.withLock { all in if all[scope]?.requestID == requestID { all[scope] = nil } }
     }
 
-    public func removeAll() { entries.withLock { $0.removeAll() } }
+    /// Drops every key; how many there were (system.reset).
+    @discardableResult
+    public func removeAll() -> Int {
+        entries.withLock { all in
+            defer { all.removeAll() }
+            return all.count
+        }
+    }
 }
 
 /// The embedded mode's circuit breakers.
@@ -132,7 +148,14 @@ public final class InMemoryBreakerStore: BreakerStore {
         BackendService.allCases.map { s in machines.withLock { ($0[s.rawValue] ?? BreakerMachine(numbers: numbers)).info(s.rawValue) } }
     }
 
-    public func removeAll() { machines.withLock { $0.removeAll() } }
+    /// Forgets every breaker (all closed again); how many had state (system.reset).
+    @discardableResult
+    public func removeAll() -> Int {
+        machines.withLock { all in
+            defer { all.removeAll() }
+            return all.count
+        }
+    }
 }
 
 /// Roles from a fixed table (the embedded mode's config; tests).

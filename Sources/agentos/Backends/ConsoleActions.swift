@@ -20,18 +20,21 @@ struct ConsoleActions: Sendable {
     }
 
     /// The embedded pipeline: the JSONL audit chain under the data directory, the operator as
-    /// admin, in-memory rate limits, idempotency keys and breakers, the simulator as executor.
+    /// admin, in-memory rate limits, idempotency keys and breakers (attached to the world, which
+    /// the system actions reach and the snapshots show), the simulator as executor.
     static func embedded(world: EmbeddedWorld, dataDirectory: URL, user: String) -> ConsoleActions {
         do {
             let audit = OperatorActionLog(try FileAuditLog(directory: dataDirectory.appendingPathComponent("logs/audit")), world: world)
             let executor = EmbeddedActionExecutor(world: world, audit: audit)
             world.attachAudit(audit)
+            let runtime = EmbeddedRuntime(dataDirectory: dataDirectory)
+            world.attach(runtime)
             let scrubber = PIIScrubber(key: try AuditKey.load(directory: dataDirectory))
             let dispatcher = ActionDispatcher(
                 .init(
                     audit: audit, permissions: StaticPermissions([user: Grant(role: .admin)]),
-                    rateLimits: InMemoryRateLimitStore(), idempotency: InMemoryIdempotencyStore(),
-                    breakers: InMemoryBreakerStore(), executor: executor,
+                    rateLimits: runtime.rateLimits, idempotency: runtime.idempotency,
+                    breakers: runtime.breakers, executor: executor,
                     cascade: CacheAndBusCascade(cache: world.cache, bus: world.bus), scrubber: scrubber))
             return ConsoleActions(dispatcher: dispatcher, executor: executor, unsupported: { executor.unsupported($0) })
         } catch {

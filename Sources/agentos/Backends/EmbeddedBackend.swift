@@ -14,6 +14,12 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
         self.world = world
         self.actor = actor
         actions = ConsoleActions.embedded(world: world, dataDirectory: dataDirectory, user: actor.user)
+        // This console is the world's session: the System view lists it, system.session_terminate ends it (D60).
+        let now = Date()
+        world.openSession(
+            ConsoleSession(
+                id: actor.sessionID, user: actor.user, host: actor.host, pid: Int(ProcessInfo.processInfo.processIdentifier),
+                tty: ProcessInfo.processInfo.environment["SSH_TTY"] ?? "", startedAt: now, lastSeen: now, view: "dashboard"))
     }
 
     /// This console's requests: the embedded snapshot's action figures (live ones come from audit_logs).
@@ -34,8 +40,8 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
-    /// The simulated fleet's configuration is not versioned: no history.
-    func configHistory(_ key: String) throws -> [ConfigChange] { [] }
+    /// The versions the world recorded (config.rollback's source), newest first like the live history.
+    func configHistory(_ key: String) throws -> [ConfigChange] { world.read { ($0.configHistory[key] ?? []).reversed() } }
     func start() {
         world.start()
         let world = self.world
