@@ -132,7 +132,9 @@ enum HTTP {
     static func waitFor(_ url: String, seconds: Double = 20) async -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let (status, body) = try? await get(url, timeout: 2), status == 200 { return body }
+            // A refused connection returns at once; a scrape that is slow on a busy machine (the
+            // first reads every store) gets the time it needs instead of being abandoned and retried.
+            if let (status, body) = try? await get(url, timeout: 15), status == 200 { return body }
             try? await Task.sleep(for: .milliseconds(100))
         }
         return nil

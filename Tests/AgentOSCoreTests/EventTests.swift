@@ -118,6 +118,20 @@ import Testing
         #expect(s.jobs.total == 1 && s.jobs.count(.queued) == 1)
     }
 
+    /// A storm pushes jobs out of the recent window; their later updates must not bring them back
+    /// as rows without a name or owner (a detail showed "owner: system"), nor count them again.
+    @Test func updatesToAJobOutsideTheWindowAddNoRowAndNoCount() {
+        var s = Snapshot(generation: 1, generatedAt: EventTests.ts, source: "live")
+        s.jobs.failed = [Job(id: "old-failed", stage: "video_cutter", queue: "video_cutter", status: .failed, createdAt: EventTests.ts)]
+        s.apply(.jobCreated(JobPatch(id: "a", name: "clip", stage: "video_cutter", status: .queued, owner: "alice")), at: EventTests.ts)
+        s.apply(.jobUpdated(JobPatch(id: "gone", stage: "face_detector", status: .running, workerID: "w")), at: EventTests.ts)
+        #expect(s.jobs.recent.map(\.id) == ["a"] && s.jobs.total == 1 && s.jobs.count(.running) == 0)
+        #expect(s.jobs.recent[0].name == "clip" && s.jobs.recent[0].owner == "alice")
+        // A failed job known only from the failed list leaves it when retried.
+        s.apply(.jobRetried(JobPatch(id: "old-failed", status: .queued, error: "")), at: EventTests.ts)
+        #expect(s.jobs.failed.isEmpty && s.jobs.recent.map(\.id) == ["a"])
+    }
+
     @Test func logsStayBounded() {
         var s = Snapshot(generation: 1, generatedAt: EventTests.ts, source: "live")
         for batch in 0..<30 {

@@ -13,8 +13,10 @@ extension Snapshot {
     @discardableResult
     public mutating func apply(_ event: AgentEvent, at ts: Date) -> Bool {
         switch event {
-        case .jobCreated(let p), .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p):
-            applyJob(p, at: ts)
+        case .jobCreated(let p):
+            applyJob(p, at: ts, creates: true)
+        case .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p):
+            applyJob(p, at: ts, creates: false)
         case .jobDeleted(let id):
             if let i = jobs.recent.firstIndex(where: { $0.id == id }) {
                 let old = jobs.recent.remove(at: i)
@@ -73,7 +75,10 @@ extension Snapshot {
         return true
     }
 
-    private mutating func applyJob(_ p: JobPatch, at ts: Date) {
+    /// A change to a job outside the recent window (a storm pushed it out) updates its failed-list
+    /// row if it has one and is otherwise left to the next snapshot: a row built from a partial
+    /// patch would show a job without its name or owner, and count it twice.
+    private mutating func applyJob(_ p: JobPatch, at ts: Date, creates: Bool) {
         if let i = jobs.recent.firstIndex(where: { $0.id == p.id }) {
             var job = jobs.recent[i]
             let before = job
@@ -84,6 +89,11 @@ extension Snapshot {
                 count(job, +1)
             }
             jobs.recent[i] = job
+            trackFailed(job)
+        } else if !creates {
+            guard let i = jobs.failed.firstIndex(where: { $0.id == p.id }) else { return }
+            var job = jobs.failed[i]
+            p.apply(to: &job)
             trackFailed(job)
         } else if let job = p.makeJob(now: ts) {
             jobs.recent.insert(job, at: 0)
