@@ -121,3 +121,31 @@ struct ConfirmedClearE2ETests {
         #expect(try ui.waitForExit() == 0)
     }
 }
+
+/// Issue 19 item 6 and issue 24: every running console is a session in Redis DB6, listed in System
+/// Controls, and `system.session_terminate` from another terminal stops the console it names.
+@Suite("console sessions end to end in tmux, live", .serialized)
+struct SessionE2ETests {
+    @Test func aRunningConsoleIsListedAndEndingItsSessionStopsIt() throws {
+        guard let live = try LiveScratch.make("e2esession") else { return }
+        defer { live.database.drop() }
+        let account = ConfirmedClearE2ETests.account
+        let db = try PostgresConnection(live.postgresURL)
+        try db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin')", [account])
+
+        let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try ui.waitFor("Health")
+        try ui.send("3")
+        try ui.waitFor("this console in the session list") { $0.contains("sessions: 1 console(s): \(account)@") }
+        let store = ConsoleSessionStore(redis: RedisClient(try RedisConfiguration(url: live.redisURL)), namespace: Namespace(live.namespace))
+        let id = try #require(try store.list().first?.id)
+
+        let ended = try Spawned.run(
+            [TmuxSession.binary, "action", "system.session_terminate", "session=\(id)", "--yes"]
+                + live.arguments.split(separator: " ").map(String.init))
+        #expect(ended.status == 0, "\(ended.stdout)\(ended.stderr)")
+        #expect(try ui.waitForExit() == 75, "ended from outside: EX_TEMPFAIL")
+        try ui.waitFor("this console session (\(id)) was ended by an administrator")
+        #expect(try store.list().isEmpty)
+    }
+}
