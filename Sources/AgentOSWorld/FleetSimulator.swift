@@ -233,14 +233,22 @@ public struct FleetSimulator: Sendable {
                 key: "io.output_retention_days", type: .int, value: .int(14), defaultValue: .int(30),
                 constraints: .init(min: 1, max: 365), description: "days processed media is kept", version: 3, updatedBy: "bob")
         ]
+        // The versions before the current one of the entries changed since install (the first is
+        // the default, by the installer): an entry at version 3 has three rows of history, each a
+        // day apart, so its drill-down and config.rollback find every version its number counts.
+        let between: [String: [(ConfigValue, String)]] = ["io.output_retention_days": [(.int(21), "alice")]]
         for e in entries {
             config_[e.key] = ConfigEntry(
                 key: e.key, type: e.type, value: e.value, defaultValue: e.defaultValue,
                 constraints: e.constraints, description: e.description, version: e.version,
                 locked: false, updatedAt: now, updatedBy: e.updatedBy)
-            configHistory[e.key] = [
-                ConfigChange(version: e.version, oldValue: nil, newValue: ConfigCheck.json(e.value), changedBy: e.updatedBy, changedAt: now)
-            ]
+            let values = e.version == 1 ? [(e.value, e.updatedBy)] : [(e.defaultValue, "system")] + (between[e.key] ?? []) + [(e.value, e.updatedBy)]
+            precondition(values.count == e.version, "seed history of \(e.key): \(values.count) values for version \(e.version)")
+            configHistory[e.key] = values.indices.map { i in
+                ConfigChange(
+                    version: i + 1, oldValue: i == 0 ? nil : ConfigCheck.json(values[i - 1].0), newValue: ConfigCheck.json(values[i].0),
+                    changedBy: values[i].1, changedAt: now.addingTimeInterval(-86_400 * Double(values.count - 1 - i)))
+            }
         }
         _ = log(.info, "scheduler", "AgentOS fleet started: \(workers.count) workers in \(Pipeline.stages.count) stages")
     }

@@ -350,3 +350,22 @@ struct WorldCacheActionTests {
         #expect(try h.world.cache.get() == nil, "the cached snapshot is gone: the next read builds afresh")
     }
 }
+
+/// Issue 19 item 6: "config history empty for an entry at version 2 changed by alice". The seeded
+/// entries have every version their number counts, and config.rollback reaches the first.
+@Suite("Embedded: the seeded configuration has its past")
+struct WorldConfigHistoryTests {
+    @Test func everyVersionAnEntryCountsIsInItsHistory() throws {
+        let h = WorldHarness()
+        for entry in h.read({ $0.config_.values.sorted { $0.key < $1.key } }) {
+            let history = h.read { $0.configHistory[entry.key] ?? [] }
+            #expect(history.map(\.version) == Array(1...entry.version), "\(entry.key) at version \(entry.version)")
+            #expect(history.last?.changedBy == entry.updatedBy && history.last?.newValue == ConfigCheck.json(entry.value), "\(entry.key)")
+        }
+        let face = h.read { $0.configHistory["detector.face_threshold"] ?? [] }
+        #expect(face.map(\.changedBy) == ["system", "alice"] && face[0].newValue == "0.6")
+        h.expect("config.rollback", ["key": .string("detector.face_threshold"), "version": .int(1)])
+        #expect(h.read { $0.config_["detector.face_threshold"]?.value } == .double(0.6), "back to version 1's value")
+        #expect(h.read { $0.configHistory["detector.face_threshold"]?.map(\.version) } == [1, 2, 3], "the rollback is a version of its own")
+    }
+}
