@@ -142,6 +142,18 @@ public final class LiveFleetWriter {
                         PostgresValue.json(String(decoding: try encoder.encode(entry.constraints), as: UTF8.self)),
                         entry.description, entry.version, entry.updatedBy
                     ])
+                // Its versions, so the drill-down and config.rollback find the past its version counts.
+                for change in sim.configHistory[entry.key] ?? [] {
+                    try tx.query(
+                        """
+                        INSERT INTO config_history (key, version, old_value, new_value, changed_by, changed_at)
+                        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key, version) DO NOTHING
+                        """,
+                        [
+                            entry.key, change.version, change.oldValue.map { PostgresValue.json($0) }, PostgresValue.json(change.newValue),
+                            change.changedBy, change.changedAt
+                        ])
+                }
             }
             let jobs = sim.jobs.values.sorted { $0.id < $1.id }
             try insertJobs(jobs, tx)

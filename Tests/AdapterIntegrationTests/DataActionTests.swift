@@ -202,8 +202,10 @@ struct DataActionTests {
 
         // What the console's drill-down shows: every version, newest first, with who, what and why.
         let history = try ConfigHistory.load(fx.db, key: key)
-        #expect(history.map(\.version) == [v0 + 3, v0 + 2, v0 + 1])
-        #expect(history.last?.newValue == "5" && history.last?.reason == "flaky uploads" && history.last?.changedBy == "tester")
+        // The seeded versions (1 through v0) stay under the three made here.
+        #expect(history.map(\.version) == Array((1...(v0 + 3)).reversed()))
+        let set = history.first { $0.version == v0 + 1 }
+        #expect(set?.newValue == "5" && set?.reason == "flaky uploads" && set?.changedBy == "tester")
         #expect(history.first?.newValue == "5" && history.first?.reason == "rollback to version \(v0 + 1)")
         #expect(history[1].oldValue == "5" && history[1].reason == "reset to default")
     }

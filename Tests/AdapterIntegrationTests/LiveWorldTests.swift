@@ -99,6 +99,24 @@ struct LiveWorldTests {
 
     /// Both consoles try to warm in every round, at once; the leader's lease (3 intervals, 3 min here)
     /// outlives any stall, so the rounds are counted, not timed: one warm per round, all by one leader.
+    /// Issue 19 item 6, live: an entry at version 2 changed by alice has both versions in
+    /// config_history (the drill-down showed none), as the console reads them.
+    @Test func seededConfigurationHasEveryVersionInItsHistory() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        _ = try LiveSimulation(
+            config: Self.config, redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, historySeconds: 60)
+        let entries = try backend.postgres.query("SELECT key, version, updated_by FROM config ORDER BY key").rows
+        #expect(!entries.isEmpty)
+        for row in entries {
+            let key: String = try row.get("key")
+            let version: Int = try row.get("version")
+            let history = try ConfigHistory.load(backend.postgres, key: key)
+            #expect(history.map(\.version) == Array((1...version).reversed()), "\(key) at version \(version)")
+            #expect(try history.first?.changedBy == row.get("updated_by", as: String.self), "\(key)")
+        }
+    }
+
     @Test func twoWarmersWarmOncePerInterval() throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
