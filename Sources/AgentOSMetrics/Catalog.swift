@@ -48,7 +48,7 @@ public enum MetricsCatalog {
             "agentos_auth_failures_total", .counter, ["user"], "RBAC refusals (and critical actions without confirmation) by Unix account.",
             source: "audit_logs denied rows with outcome denied"),
         // Compliance (audit_logs)
-        Metric("agentos_audit_rows_total", .counter, ["phase"], "Audit rows by phase (intent, outcome, denied).", source: "audit_logs"),
+        Metric("agentos_audit_rows_total", .counter, ["phase"], "Audit rows by phase (intent, outcome, denied, preview).", source: "audit_logs"),
         Metric(
             "agentos_audit_critical_actions_total", .counter, ["action"], "Critical actions attempted (intent rows).",
             source: "audit_logs intent rows"),

@@ -378,24 +378,13 @@ public struct EmbeddedActionExecutor: ActionExecutor {
     static func count(_ action: ActionName, _ payload: Payload, in sim: FleetSimulator) -> Int? {
         let queue = payload.string("queue") ?? ""
         switch action {
-        case .queueClear, .queuePause:
-            return sim.pendingCount(queue)
-        case .queueRetryFailed:
-            let errorClass = payload.string("error_class")
-            return sim.jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }.count
         case .queuePurgeFailed:
+            // Failed jobs retention already forgot are purged too (they are in the queue's figure).
             return sim.tally.count(queue, .failed)
         case .workerRestart, .workerShutdown, .workerDrain:
             return sim.workers[payload.string("id") ?? ""]?.running.count ?? 0
-        case .logsPurge, .logsArchive:
-            return sim.logs(before: sim.now.addingTimeInterval(-Double(payload.int("days") ?? 0) * 86_400)).count
-        case .workerRestartAll:
-            let stage = payload.string("stage")
-            return sim.workers.values.filter {
-                $0.info.status != .offline && $0.info.status != .stopped && (stage == nil || $0.info.stage == stage)
-            }.count
         default:
-            return nil
+            return rows(action, payload, in: sim)?.count
         }
     }
 }

@@ -354,7 +354,7 @@ public struct FleetSimulator: Sendable {
     }
 
     /// Failed jobs of a queue (optionally of one error class), oldest first.
-    private func failedJobs(_ queue: String, _ errorClass: String?) -> [String] {
+    func failedJobs(_ queue: String, _ errorClass: String?) -> [String] {
         jobs.values.filter { $0.queue == queue && $0.status == .failed && (errorClass == nil || $0.errorClass == errorClass) }
             .sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.map(\.id)
     }

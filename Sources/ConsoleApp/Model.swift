@@ -137,6 +137,8 @@ public enum Effect: Sendable, Equatable {
     case dispatch(ActionRequest)
     /// Measures an action's impact for its dialog; answered by `.impactMeasured(token, …)`.
     case measureImpact(token: Int, action: String, payload: [String: PayloadValue])
+    /// Previews an action for its dialog (`d`); answered by `.previewed(token, …)`.
+    case preview(token: Int, ActionRequest)
     /// Puts `text` on the terminal's clipboard (OSC 52; only when the operator opted in).
     case copyToClipboard(String)
     case quit
@@ -157,4 +159,6 @@ public enum Msg: Sendable {
     case actionFinished(ActionReport)
     /// The measured impact for the dialog with this token (a failure: the payload did not validate).
     case impactMeasured(token: Int, Result<Int?, ActionFailure>)
+    /// The preview for the dialog with this token.
+    case previewed(token: Int, PreviewReport)
 }

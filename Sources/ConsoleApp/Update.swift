@@ -62,6 +62,8 @@ public enum App {
             return actionFinished(&state, report)
         case .impactMeasured(let token, let result):
             return impactMeasured(&state, token: token, result)
+        case .previewed(let token, let report):
+            return previewed(&state, token: token, report)
         }
     }
 

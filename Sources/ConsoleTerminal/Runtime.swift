@@ -26,6 +26,8 @@ public protocol ConsoleBackend: Sendable {
     func dispatch(_ request: ActionRequest) -> ActionReport
     /// The measured impact a high-risk dialog shows (nil: not measurable). Blocks, off the terminal thread.
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int?
+    /// What an action would touch (`ActionDispatcher.preview`: audited, nothing changed). Blocks, off the terminal thread.
+    func preview(_ request: ActionRequest) -> PreviewReport
     /// Why this backend cannot run `spec` at all (nil: it can), so the console greys it out before trying.
     func unavailableReason(_ spec: ActionSpec) -> String?
     /// The view on screen, for this console's session row (live: the next heartbeat writes it).
@@ -215,6 +217,8 @@ public final class ConsoleRuntime {
                 screen?.copyToClipboard(text)
             case .dispatch(let request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }
+            case .preview(let token, let request):
+                Self.actionQueue.async { inbox.post(.previewed(token: token, backend.preview(request))) }
             case .measureImpact(let token, let action, let payload):
                 Self.actionQueue.async {
                     guard let spec = ActionCatalog.spec(action) else {

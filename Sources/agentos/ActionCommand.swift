@@ -93,8 +93,13 @@ struct ActionCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(
         name: .customLong("dry-run"),
-        help: "Check the payload against the catalog and say what would be asked, with no backend: nothing is sent.")
+        help: """
+            Check the payload against the catalog and say what would be asked; with a backend (--redis and --postgres), also \
+            preview what the action would touch (counted and listed, audited as a preview): nothing is changed.
+            """)
     var dryRun = false
+    @Option(help: ArgumentHelp("Rows a --dry-run preview lists (the count is always whole).", valueName: "N"))
+    var limit = ActionPreview.defaultLimit
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var dataDir: DataDirOption
 
@@ -141,7 +146,8 @@ struct ActionCommand: ParsableCommand {
     static let expectActions = ActionSpec.boundedByExpect.map(\.rawValue).sorted().joined(separator: ", ")
 
     /// `--dry-run`: the payload as the pipeline's validation stage would take it, and what a real
-    /// run would still need; no server is contacted and nothing is audited. Exit 65 when invalid.
+    /// run would still need; without a backend no server is contacted and nothing is audited,
+    /// with one the preview follows (`preview`). Exit 65 when invalid.
     func check(_ spec: ActionSpec, _ payload: [String: PayloadValue]) throws {
         let valid: Payload
         do {
@@ -160,6 +166,9 @@ struct ActionCommand: ParsableCommand {
             if (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty { needs.append("--reason") }
         }
         let payloadJSON = CanonicalJSON.object(valid.values)
+        if connection.redisURL != nil, connection.postgresURL != nil {
+            return try preview(spec, payload, valid: valid, needs: needs)
+        }
         if json {
             print(
                 CanonicalJSON.object([

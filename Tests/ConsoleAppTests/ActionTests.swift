@@ -76,6 +76,8 @@ final class ActionHarness: @unchecked Sendable {
                     result = .failure(error)
                 }
                 perform(App.update(&state, .impactMeasured(token: token, result)))
+            case .preview(let token, let request):
+                perform(App.update(&state, .previewed(token: token, dispatcher.preview(request))))
             case .reloadSnapshot:
                 state.sync.reloadPending = false
                 reload()

@@ -34,19 +34,26 @@ struct CLIJSONTests {
         #expect(finding["ok"] as? Bool == true && finding["rows"] as? Int == 0)
     }
 
-    /// `agentos action … --dry-run` checks a payload with no backend (issue 20, item 9): pointed at
-    /// servers that do not exist it still answers, valid or not, and a real run there fails.
+    /// `agentos action … --dry-run` checks a payload with no backend (issue 20, item 9): with no
+    /// servers configured it answers, valid or not, contacting nothing. Pointed at servers (that do
+    /// not exist here) it previews (item 7, D62): the payload's answer still comes, an invalid one
+    /// before any server is asked, and the preview that could not be had says so.
     @Test func actionDryRunChecksThePayloadWithNoBackend() throws {
         let nowhere = ["--redis", "redis://127.0.0.1:1/0", "--postgres", "postgresql://agentos@127.0.0.1:1/agentos"]
         let id = UUID().uuidString.lowercased()
-        let ok = try Spawned.run([Self.binary, "action", "job.cancel", "id=\(id)", "--dry-run", "--json"] + nowhere)
+        let ok = try Spawned.run([Self.binary, "action", "job.cancel", "id=\(id)", "--dry-run", "--json"])
         #expect(ok.status == 0, "\(ok.stderr)")
         let answer = try json(ok.stdout)
         #expect(answer["valid"] as? Bool == true && answer["target"] as? String == id && answer["risk"] as? String != nil)
         let bad = try Spawned.run([Self.binary, "action", "job.cancel", "id=abc", "--dry-run"] + nowhere)
         #expect(bad.status == 65 && bad.stderr.contains("id: 'abc' is not a UUID"), "\(bad.stderr)")
-        let critical = try Spawned.run([Self.binary, "action", "queue.clear", "queue=video_cutter", "--dry-run"] + nowhere)
+        let critical = try Spawned.run([Self.binary, "action", "queue.clear", "queue=video_cutter", "--dry-run"])
         #expect(critical.status == 0 && critical.stdout.contains("a real run also needs --yes --reason"), "\(critical.stdout)")
+        #expect(critical.stdout.contains("dry run: nothing was sent, no backend was contacted"))
+        let unreachable = try Spawned.run([Self.binary, "action", "queue.clear", "queue=video_cutter", "--dry-run"] + nowhere)
+        #expect(unreachable.stdout.contains("valid: queue.clear"), "\(unreachable.stdout)")
+        // Its audit trail is out of reach too: nothing is shown that could not be recorded (exit 7).
+        #expect(unreachable.status == 7 && unreachable.stderr.contains("no preview:"), "\(unreachable.status) \(unreachable.stderr)")
         // Without --dry-run the same command needs the servers, and there are none.
         let real = try Spawned.run([Self.binary, "action", "job.cancel", "id=\(id)"] + nowhere)
         #expect(real.status != 0)

@@ -90,33 +90,10 @@ public final class LiveActionExecutor: ActionExecutor {
             func count(_ sql: String, _ params: [any PostgresBindable]) throws -> Int {
                 try db.query(sql, params).rows.first?.get(0, as: Int.self) ?? 0
             }
-            let q = payload.string("queue") ?? ""
+            if let scope = Self.rowScope(spec.id, payload) { return try count(scope.countSQL, scope.params) }
             switch spec.id {
-            case .queueClear: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
-            case .queueRetryFailed:
-                return try count(
-                    "SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
-                    [q, payload.string("error_class")])
-            case .queuePurgeFailed: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status = 'failed'", [q])
-            case .queuePause: return try count("SELECT count(*) FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", [q])
-            case .workerRestartAll:
-                return try count(
-                    "SELECT count(*) FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
-                    [payload.string("stage")])
             case .workerRestart, .workerShutdown, .workerDrain:
                 return try count("SELECT coalesce(sum(active), 0)::bigint FROM workers WHERE id = $1", [payload.string("id") ?? ""])
-            case .databasePurgeHistory:
-                return try count(
-                    "SELECT count(*) FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
-                    [payload.int("days") ?? 0])
-            case .logsPurge, .logsArchive:
-                return try count("SELECT count(*) FROM logs WHERE ts < now() - make_interval(days => $1::int)", [payload.int("days") ?? 0])
-            case .databaseKillIdle:
-                return try count(
-                    """
-                    SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
-                      AND state_change < now() - make_interval(mins => $1::int)
-                    """, [payload.int("minutes") ?? 0])
             case .systemIOCleanup: return try mediaOlderThan(days: payload.int("days") ?? 0).count
             default: return nil
             }

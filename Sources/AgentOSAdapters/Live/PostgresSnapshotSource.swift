@@ -390,7 +390,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
             SELECT count(*)::bigint AS n, count(*) FILTER (WHERE phase = 'denied')::bigint AS denied,
                    count(*) FILTER (WHERE phase = 'outcome' AND outcome IN ('failure', 'unavailable'))::bigint AS failed,
                    percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms)::double precision AS p99
-            FROM audit_logs WHERE phase <> 'intent' AND timestamp > now() - interval '\(windowSeconds) seconds'
+            FROM audit_logs WHERE phase IN ('outcome', 'denied') AND timestamp > now() - interval '\(windowSeconds) seconds'
             """)[0]
         return ActionFigures(
             windowSeconds: windowSeconds, finished: try row.get("n"), denials: try row.get("denied"),

@@ -3,7 +3,8 @@ import Foundation
 
 /// An audit row before it joins the chain.
 public struct AuditDraft: Sendable, Equatable, Codable {
-    public enum Phase: String, Sendable, Codable { case intent, outcome, denied }
+    /// `preview`: what an action would touch, shown to the operator; nothing ran (D62).
+    public enum Phase: String, Sendable, Codable { case intent, outcome, denied, preview }
 
     public var id: UUID
     public var timestamp: Date

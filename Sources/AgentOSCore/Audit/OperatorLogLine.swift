@@ -7,13 +7,15 @@ import Foundation
 public enum OperatorLogLine {
     public static let source = "audit"
 
-    /// The line for an outcome or a denial; none for an intent (its outcome follows).
+    /// The line for an outcome, a denial or a preview; none for an intent (its outcome follows).
     public static func of(_ draft: AuditDraft) -> (level: LogLevel, message: String)? {
         guard draft.phase != .intent else { return nil }
-        let outcome = draft.outcome ?? draft.phase.rawValue
+        var outcome = draft.outcome ?? draft.phase.rawValue
+        // A refused preview reads "preview denied": nothing was attempted.
+        if draft.phase == .preview, outcome != "preview" { outcome = "preview \(outcome)" }
         let head = "\(draft.user): \(draft.action) \(draft.target ?? "system") \(outcome)"
         let detail = draft.result.flatMap(detail(ofResult:)) ?? ""
-        let level: LogLevel = outcome == "success" || outcome == "replayed" ? .info : .warning
+        let level: LogLevel = ["success", "replayed", "preview"].contains(outcome) ? .info : .warning
         return (level, detail.isEmpty ? head : "\(head) — \(detail)")
     }
 

@@ -37,6 +37,8 @@ public final class ActionCall: @unchecked Sendable {
     public internal(set) var timings: [(stage: String, millis: Double)] = []
     /// Notes for the operator (a cascade that could not publish, …).
     public var warnings: [String] = []
+    /// A preview (`ActionDispatcher.preview`): nothing runs, so a critical action's typed name and reason are not asked.
+    var previewing = false
 
     init(request: ActionRequest, clock: ActionClock) {
         self.request = request

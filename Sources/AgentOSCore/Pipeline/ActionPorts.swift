@@ -109,6 +109,9 @@ public protocol ActionExecutor: Sendable {
     func jobOwner(_ id: String) throws(ActionFailure) -> String?
     /// The measured impact shown in a high-risk dialog ("requeue 1,284 failed jobs").
     func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int?
+    /// What the action would touch, changing nothing: a counted action's rows from the same
+    /// query as `impact` (the first `limit`), a single target as it is now, or a sentence.
+    func preview(_ spec: ActionSpec, _ payload: Payload, limit: Int) throws(ActionFailure) -> ActionPreview
     /// True when the executor writes the intent row itself (`ActionCall.pendingIntent`), committed
     /// ahead of its effect in the effect's first round trip. False (the default): the execution
     /// stage commits it first, in a round trip of its own.

@@ -144,6 +144,7 @@ extension App {
     }
 
     static func renderConfirm(_ state: AppState, _ dialog: ActionConfirmState, _ b: inout CellBuffer, _ body: Rect) {
+        if let preview = dialog.preview { return renderPreview(state, dialog, preview, &b, body) }
         let p = dialog.pending
         let spec = p.spec
         var lines: [(text: String, style: Style)] = []
@@ -165,7 +166,7 @@ extension App {
             lines.append(("\(spec.title) \(p.targetPhrase)? [y/N]", Style(.text, [.bold])))
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("", .plain))
-            lines.append(("y confirms · ←/→ and Enter choose · any other key cancels", Style(.muted)))
+            lines.append(("y confirms · d previews · ←/→ and Enter choose · any other key cancels", Style(.muted)))
             Modal(title: "Confirm \(spec.name)", lines: lines, buttons: ["No", "Yes"], focusedButton: dialog.focusYes ? 1 : 0, tone: .warning)
                 .render(into: &b, rect: body)
         case .impact:
@@ -185,7 +186,8 @@ extension App {
             lines.append(
                 (
                     p.impact == .measuring
-                        ? "waiting for the count · any key but y cancels" : "y confirms · ←/→ and Enter choose · any other key cancels", Style(.muted)
+                        ? "waiting for the count · d previews · any key but y cancels"
+                        : "y confirms · d previews · ←/→ and Enter choose · any other key cancels", Style(.muted)
                 ))
             Modal(
                 title: "Confirm \(spec.name) (\(spec.risk.rawValue) risk)", lines: lines, buttons: ["Cancel", "Yes"],
@@ -207,6 +209,7 @@ extension App {
             }
             if let note = p.note { lines.append((note, Style(.muted))) }
             lines.append(("Critical: type \(p.target) to confirm, then give a reason (ticket); both are audited.", Style(.warning)))
+            if p.bulk.isEmpty { lines.append(("Ctrl-D previews what it would touch (nothing runs)", Style(.muted))) }
             if dialog.step == .reason { lines.append(("confirmed: \(dialog.typedName) \(b.glyphs.check)", Style(.ok))) }
             if let error = dialog.error { lines.append(("\(b.glyphs.cross) \(error)", Style(.danger, [.bold]))) }
             let input = dialog.step == .name ? (label: "type \(p.target):", value: dialog.typedName) : (label: "reason:", value: dialog.reason)

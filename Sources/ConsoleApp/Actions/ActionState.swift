@@ -94,6 +94,8 @@ public struct ActionConfirmState: Sendable, Equatable {
     public var remeasuring = false
     /// A y/N dialog's focused button: No until ←/→/Tab moves it (Enter presses it).
     public var focusYes = false
+    /// The preview shown inside the dialog (`d`; Ctrl-D in a typed one), nil: the question.
+    public var preview: DialogPreview?
 
     public init(pending: PendingAction) { self.pending = pending }
 

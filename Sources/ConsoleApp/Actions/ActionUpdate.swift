@@ -306,7 +306,9 @@ extension App {
     static func confirmKey(_ state: inout AppState, _ key: Key, _ dialog: ActionConfirmState) -> [Effect] {
         var dialog = dialog
         let pending = dialog.pending
+        if dialog.preview != nil { return previewKey(&state, key, dialog) }
         if key == .ctrl("c") { return cancelAction(&state, pending.spec.name) }
+        if isPreviewKey(key, dialog) { return openPreview(&state, dialog) }
         switch dialog.kind {
         case .none:
             return dispatch(&state, pending, reason: nil, confirmation: nil)

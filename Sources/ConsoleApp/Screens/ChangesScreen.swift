@@ -31,7 +31,7 @@ public struct FleetChange: Sendable, Equatable {
             guard let ts, ts >= since else { return }
             out.append(FleetChange(ts: ts, kind: kind, who: who, what: what, style: style, id: "\(kind.rawValue):\(id)"))
         }
-        for a in s.audit where a.phase != "intent" {
+        for a in s.audit where a.phase == "outcome" || a.phase == "denied" {
             let outcome = a.outcome ?? a.phase
             let style = outcome == "success" ? Style(.text) : outcome == "denied" || outcome == "failure" ? Style(.danger) : Style(.warning)
             add(

@@ -65,6 +65,7 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
+    func preview(_ request: ActionRequest) -> PreviewReport { actions.dispatcher.preview(request) }
     func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
 
     private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
