@@ -13,6 +13,11 @@ struct OperatorLogLiveTests {
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("video_cutter")]))
         #expect(!fx.run("job.retry", ["id": .string("00000000-0000-4000-8000-000000000001")]).succeeded)
         #expect(!fx.run("queue.pause", ["queue": .string("video_cutter")], actor: Actor(user: "nobody", host: "test", sessionID: "s")).succeeded)
+        // Previews (migration 9): one shown, one refused.
+        let clear = ["queue": PayloadValue.string("video_cutter")]
+        #expect(fx.actions.dispatcher.preview(ActionRequest(action: "queue.clear", payload: clear, actor: fx.actor)).exitStatus == 0)
+        let nobody = Actor(user: "nobody", host: "test", sessionID: "s")
+        #expect(fx.actions.dispatcher.preview(ActionRequest(action: "queue.clear", payload: clear, actor: nobody)).exitStatus == 3)
 
         let rows = try fx.db.query(
             """
@@ -20,7 +25,7 @@ struct OperatorLogLiveTests {
             FROM audit_logs WHERE phase <> 'intent' ORDER BY seq
             """
         ).rows
-        try #require(rows.count == 3, "an outcome, a failure and a denial")
+        try #require(rows.count == 5, "an outcome, a failure, a denial and two previews")
         let expected = try rows.map { row in
             let draft = AuditDraft(
                 timestamp: try row.get("timestamp"), user: try row.get("user_id"), role: "", action: try row.get("action"),
@@ -33,8 +38,10 @@ struct OperatorLogLiveTests {
         #expect(try lines.map { try $0.get("message", as: String.self) } == expected.map(\.message))
         #expect(expected[0].message.hasPrefix("tester: queue.pause video_cutter success — "), "\(expected[0].message)")
         #expect(expected[2].message.hasPrefix("nobody: queue.pause video_cutter denied"), "\(expected[2].message)")
+        #expect(expected[3].level == .info && expected[3].message.hasPrefix("tester: queue.clear video_cutter preview — "), "\(expected[3].message)")
+        #expect(expected[4].level == .warning && expected[4].message.hasPrefix("nobody: queue.clear video_cutter preview denied — "))
         // The console's snapshot carries them to System Logs.
         let snapshot = try fx.dataManager.rebuild()
-        #expect(snapshot.logs.recent.filter { $0.source == OperatorLogLine.source }.count == 3)
+        #expect(snapshot.logs.recent.filter { $0.source == OperatorLogLine.source }.count == 5)
     }
 }
