@@ -13,6 +13,8 @@ import Testing
         var s = Fixture.snapshot
         let at = { (secondsAgo: Double) in now.addingTimeInterval(-secondsAgo) }
         s.audit = [
+            // A preview changed nothing (D62): never in the pane.
+            AuditEntry(seq: 3, ts: at(5), user: "erin", action: "queue.clear", phase: "preview", outcome: "preview", target: "q-previewed"),
             AuditEntry(seq: 2, ts: at(10), user: "bob", action: "queue.clear", phase: "outcome", outcome: "success", target: "video_cutter"),
             AuditEntry(seq: 1, ts: at(4_000), user: "carol", action: "job.cancel", phase: "outcome", outcome: "success", target: "j-old")
         ]
@@ -55,9 +57,9 @@ import Testing
         #expect(changes[5].who == "dave" && changes[5].what == "maintenance on: upgrade")
         #expect(changes[6].what.hasPrefix("postgres breaker open"))
         #expect(changes[7].what.hasSuffix("ran: failed: disk full"))
-        // Outside the window, a configuration entry never changed, and a closed breaker are left out.
+        // A preview, outside the window, a configuration entry never changed, and a closed breaker are left out.
         let all = changes.map(\.what).joined(separator: "\n")
-        for absent in ["j-old", "b.original", "c.long_ago", "w-old", "redis breaker"] { #expect(!all.contains(absent), "\(absent)") }
+        for absent in ["j-old", "b.original", "c.long_ago", "w-old", "redis breaker", "q-previewed"] { #expect(!all.contains(absent), "\(absent)") }
     }
 
     @Test func isTheDashboardsSecondPaneAndFollowsAnotherConsolesAction() throws {
