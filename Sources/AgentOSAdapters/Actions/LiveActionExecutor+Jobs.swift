@@ -178,9 +178,9 @@ extension LiveActionExecutor {
                 guard try tx.query("SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [q]).rows.first != nil else {
                     throw ActionFailure.notFound("queue \(q)")
                 }
-                ids = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status IN ('pending','queued') RETURNING id::text AS id", [q]).rows.map {
-                    try $0.get("id")
-                }
+                // The rows its preview lists and its dialog counts.
+                let scope = try LiveActionExecutor.scope(.queueClear, c.p)
+                ids = try tx.query("DELETE \(scope.from) RETURNING id::text AS id", scope.params).rows.map { try $0.get("id") }
                 // More than the operator confirmed: the throw rolls the DELETE back.
                 try c.p.withinConfirmed(ids.count)
                 try tx.query("UPDATE queues SET updated_at = now() WHERE name = $1", [q])
@@ -203,13 +203,14 @@ extension LiveActionExecutor {
         .queueRetryFailed: { c in
             let q = try c.string("queue")
             var jobs: [Job] = []
+            let scope = try LiveActionExecutor.scope(.queueRetryFailed, c.p)
             let r = try c.commit { tx in
                 jobs = try tx.query(
                     """
                     UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
                         worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-                    WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2) RETURNING \(jobColumns)
-                    """, [q, c.p.string("error_class")]
+                    WHERE \(scope.filter) RETURNING \(jobColumns)
+                    """, scope.params
                 ).rows.map(LiveActionExecutor.job)
                 try c.p.withinConfirmed(jobs.count)
                 try tx.query(
@@ -226,7 +227,8 @@ extension LiveActionExecutor {
         .queuePurgeFailed: { c in
             let q = try c.string("queue")
             let r = try c.commit { tx in
-                let n = try tx.query("DELETE FROM jobs WHERE queue = $1 AND status = 'failed' RETURNING id", [q]).rows.count
+                let scope = try LiveActionExecutor.scope(.queuePurgeFailed, c.p)
+                let n = try tx.query("DELETE \(scope.from) RETURNING id", scope.params).rows.count
                 try c.p.withinConfirmed(n)
                 return ActionResult("purged \(n) failed job(s) of queue \(q)", affected: n)
             }

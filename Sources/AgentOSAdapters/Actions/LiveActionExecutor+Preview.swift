@@ -2,15 +2,19 @@ import AgentOSCore
 import Foundation
 
 /// The rows a counted action touches, as one query definition: the dialog's count
-/// (`impact`) and the preview's list are both built from it, so they cannot disagree.
+/// (`impact`), the preview's list and the handler's own statement (where it is one table's
+/// rows: `queue.clear`, `queue.purge_failed`, `queue.retry_failed`) are built from it, so they
+/// cannot disagree.
 struct LiveRowScope {
-    /// `FROM … WHERE …` (parameters `$1…`).
-    let from: String
+    let table: String
+    /// The WHERE condition (parameters `$1…`).
+    let filter: String
     let params: [any PostgresBindable]
     /// The listed value of each row and the order rows are listed in.
     let id: String
     let order: String
 
+    var from: String { "FROM \(table) WHERE \(filter)" }
     var countSQL: String { "SELECT count(*) \(from)" }
     /// The count and the first `limit` rows (a JSON array of texts) in one statement: one snapshot.
     func listSQL(limit: Int) -> String {
@@ -27,33 +31,41 @@ extension LiveActionExecutor {
         let q = payload.string("queue") ?? ""
         switch action {
         case .queueClear, .queuePause:
-            return LiveRowScope(from: "FROM jobs WHERE queue = $1 AND status IN ('pending','queued')", params: [q], id: "id", order: "created_at, id")
+            return LiveRowScope(
+                table: "jobs", filter: "queue = $1 AND status IN ('pending','queued')", params: [q], id: "id", order: "created_at, id")
         case .queueRetryFailed:
             return LiveRowScope(
-                from: "FROM jobs WHERE queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
+                table: "jobs", filter: "queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",
                 params: [q, payload.string("error_class")], id: "id", order: "finished_at, id")
         case .queuePurgeFailed:
-            return LiveRowScope(from: "FROM jobs WHERE queue = $1 AND status = 'failed'", params: [q], id: "id", order: "finished_at, id")
+            return LiveRowScope(table: "jobs", filter: "queue = $1 AND status = 'failed'", params: [q], id: "id", order: "finished_at, id")
         case .workerRestartAll:
             return LiveRowScope(
-                from: "FROM workers WHERE status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
+                table: "workers", filter: "status NOT IN ('offline','stopped') AND ($1::text IS NULL OR stage = $1)",
                 params: [payload.string("stage")], id: "id", order: "id")
         case .databasePurgeHistory:
             return LiveRowScope(
-                from: "FROM jobs WHERE status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
+                table: "jobs", filter: "status IN ('completed','failed','cancelled') AND finished_at < now() - make_interval(days => $1::int)",
                 params: [payload.int("days") ?? 0], id: "id", order: "finished_at, id")
         case .logsPurge, .logsArchive:
             return LiveRowScope(
-                from: "FROM logs WHERE ts < now() - make_interval(days => $1::int)", params: [payload.int("days") ?? 0], id: "id", order: "ts, id")
+                table: "logs", filter: "ts < now() - make_interval(days => $1::int)", params: [payload.int("days") ?? 0], id: "id", order: "ts, id")
         case .databaseKillIdle:
             return LiveRowScope(
-                from: """
-                    FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
+                table: "pg_stat_activity",
+                filter: """
+                    state = 'idle in transaction' AND datname = current_database() AND backend_type = 'client backend'
                       AND state_change < now() - make_interval(mins => $1::int)
                     """, params: [payload.int("minutes") ?? 0], id: "pid", order: "state_change, pid")
         default:
             return nil
         }
+    }
+
+    /// The rows `action` touches, for its handler (every counted action has them).
+    static func scope(_ action: ActionName, _ payload: Payload) throws -> LiveRowScope {
+        guard let scope = rowScope(action, payload) else { throw ActionFailure.failed("\(action.rawValue) has no row definition") }
+        return scope
     }
 
     /// Counted actions: their rows (the impact's own query); single-target actions: the target as
