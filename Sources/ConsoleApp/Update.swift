@@ -62,6 +62,8 @@ public enum App {
             return actionFinished(&state, report)
         case .impactMeasured(let token, let result):
             return impactMeasured(&state, token: token, result)
+        case .jobsFound(let query, let result):
+            return jobsFound(&state, query, result)
         }
     }
 
@@ -350,51 +352,5 @@ public enum App {
         state.current.cursor = TableCursor()
         clampCursor(&state)
         return []
-    }
-
-    static func editPalette(_ state: inout AppState, _ key: Key, _ text: String) -> [Effect] {
-        switch key {
-        case .escape:
-            state.overlay = .none
-        case .backspace:
-            state.overlay = text.isEmpty ? .none : .palette(String(text.dropLast()))
-        case .tab:
-            if let match = paletteCompletions(text).first { state.overlay = .palette(match) }
-        case .char(let c):
-            state.overlay = .palette(text + String(c))
-        case .enter:
-            state.overlay = .none
-            let command = text.trimmingCharacters(in: .whitespaces)
-            if ["q", "quit", "q!", "exit"].contains(command) {
-                state.quitting = true
-                return [.quit]
-            }
-            if ["help", "h", "?"].contains(command) {
-                state.overlay = .help
-                return []
-            }
-            if ["reload", "refresh"].contains(command) {
-                return askReload(&state)
-            }
-            if let screen = ViewID.screenNamed(command) {
-                // The pane named, in its tab; a command that worked clears an earlier "unknown command".
-                state.notices.removeAll { $0.text.hasPrefix("unknown command") }
-                let tab = ScreenRegistry.screen(screen).tab
-                state.screens.show(screen, in: tab)
-                switchTo(&state, tab)
-            } else if !command.isEmpty {
-                state.notify("unknown command :\(command) (try :jobs, :workers, :logs, :help)", .warning)
-            }
-        default:
-            break
-        }
-        return []
-    }
-
-    /// Palette suggestions for what has been typed.
-    public static func paletteCompletions(_ text: String) -> [String] {
-        let t = text.lowercased()
-        let names = ScreenRegistry.all.flatMap(\.aliases) + ["help", "quit", "reload"]
-        return names.filter { $0.hasPrefix(t) && $0 != t }.sorted { ($0.count, $0) < ($1.count, $1) }
     }
 }

@@ -149,3 +149,40 @@ struct SessionE2ETests {
         #expect(try store.list().isEmpty)
     }
 }
+
+/// Issue 20 item 1, live: `:job` finds a job older than the recent window (PostgreSQL, by the
+/// start of its id) and opens its record.
+@Suite("find anything end to end in tmux, live", .serialized)
+struct FindJobE2ETests {
+    @Test func jobOlderThanTheRecentWindowIsFoundByTheStartOfItsId() throws {
+        guard let live = try LiveScratch.make("e2efind") else { return }
+        defer { live.database.drop() }
+        let db = try PostgresConnection(live.postgresURL)
+        try db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin')", [ConfirmedClearE2ETests.account])
+        // 600 newer jobs push one from last week out of the recent window.
+        let old = UUID().uuidString.lowercased()
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner, created_at, updated_at, finished_at)
+            VALUES ($1::uuid, 'last week upload', 'video_cutter', 'video_cutter', 'completed', 'erin',
+                    now() - interval '7 days', now() - interval '7 days', now() - interval '7 days')
+            """, [old])
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner)
+            SELECT gen_random_uuid(), 'fresh-' || g, 'video_downloader', 'video_downloader', 'queued', 'e2e' FROM generate_series(1, 600) g
+            """)
+
+        let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try ui.waitFor("Health")
+        try ui.send("2")
+        try ui.waitFor("the recent window without it") { line($0, 1).contains("Jobs & Queue") && !$0.contains("last week upload") }
+        try ui.send(":")
+        try ui.type("job \(old.prefix(8))")
+        try ui.send("Enter")
+        try ui.waitFor("Job \(old.prefix(8))", "looked up with :job", "last week upload", "erin")
+        try ui.send("Escape")
+        try ui.send("q")
+        #expect(try ui.waitForExit() == 0)
+    }
+}

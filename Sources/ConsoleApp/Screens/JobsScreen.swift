@@ -11,6 +11,8 @@ public struct JobsScreen: Screen {
     /// The event timelines loaded for the jobs' drill-downs, by job id.
     public struct Local: ScreenLocalState {
         public var history: [String: [JobEvent]] = [:]
+        /// Jobs `:job` found in the backend beyond the recent window, by id (their drill-down's data).
+        public var found: [String: Job] = [:]
         public init() {}
     }
 
@@ -77,8 +79,13 @@ public struct JobsScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         let now = state.now
-        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) else { return nil }
-        var lines = [
+        let looked = state[local: Local.self].found[id]
+        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) ?? looked else { return nil }
+        var lines: [(text: String, style: Style)] = []
+        if looked != nil && !s.jobs.recent.contains(where: { $0.id == id }) {
+            lines.append(("looked up with :job: older than the recent window; the timeline below is current", Style(.muted)))
+        }
+        lines += [
             App.field("id", j.id), App.field("name", j.name), App.field("pipeline", j.pipeline),
             App.field("stage", "\(j.stage) (queue \(j.queue))"), App.field("status", j.status.rawValue, Self.style(j.status).bold()),
             App.field("progress", "\(Int((j.progress * 100).rounded()))%"),
