@@ -99,6 +99,7 @@ extension App {
             x += b.put("  /\(filter.text)\(filter.editing ? "_" : "")", x: x, y: y, Style(.accent, [.bold]))
         }
         state.screen.renderContext(state, &b, line: line, x: &x)
+        if let crumbs = breadcrumbs(state) { x += b.put("  \(crumbs)", x: x, y: y, Style(.muted), maxWidth: max(0, line.maxX - x - 1)) }
         if let m = state.snapshot?.system.maintenance, m.enabled {
             x += b.put("  MAINTENANCE", x: x, y: y, Style(.warning, [.bold, .reverse]))
         }

@@ -154,6 +154,11 @@ public enum App {
 
         let command = state.keyMap.command(for: key)
         if command == .back {
+            // After a link, Esc goes back to where the operator was (its drill-down open again);
+            // a drill-down opened since closes first.
+            if let frame = state.navStack.last, state.overlay == .none || state.overlay == frame.opened.map(Overlay.detail) {
+                return goBack(&state)
+            }
             if state.overlay != .none {
                 state.overlay = .none
                 return []
@@ -169,6 +174,10 @@ public enum App {
             // action keys, the menu and retry work there.
             if let command, scrollDetail(&state, target, command) { return [] }
             if command == .actionMenu || command == .retryAction || command == .copyID { return run(&state, command!) }
+            if case .char(let c) = key, let link = links(state, target).first(where: { $0.key == c }), let s = state.snapshot {
+                let title = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id)?.title ?? target.id
+                return follow(&state, link, from: target, title: title)
+            }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
         if state.overlay == .help, let command, scrollHelp(&state, command) { return [] }

@@ -150,11 +150,12 @@ struct SessionE2ETests {
     }
 }
 
-/// Issue 20 item 1, live: `:job` finds a job older than the recent window (PostgreSQL, by the
-/// start of its id) and opens its record.
+/// Issue 20 items 1 and 3, live: `:job` finds a job older than the recent window (PostgreSQL, by
+/// the start of its id) and opens its record; links lead from it to its log lines, from a worker
+/// to its jobs and on, and `Esc` goes back through the breadcrumbs.
 @Suite("find anything end to end in tmux, live", .serialized)
 struct FindJobE2ETests {
-    @Test func jobOlderThanTheRecentWindowIsFoundByTheStartOfItsId() throws {
+    @Test func jobOlderThanTheRecentWindowIsFoundAndLinksLeadToLogsAndBack() throws {
         guard let live = try LiveScratch.make("e2efind") else { return }
         defer { live.database.drop() }
         let db = try PostgresConnection(live.postgresURL)
@@ -172,6 +173,19 @@ struct FindJobE2ETests {
             INSERT INTO jobs (id, name, stage, queue, status, owner)
             SELECT gen_random_uuid(), 'fresh-' || g, 'video_downloader', 'video_downloader', 'queued', 'e2e' FROM generate_series(1, 600) g
             """)
+        // A worker with a job of its own, and log lines of both jobs.
+        try db.query(
+            "INSERT INTO workers (id, hostname, stage, queues, status, concurrency) VALUES ('cut-9@e2e', 'e2e', 'video_cutter', '{video_cutter}', 'online', 2)"
+        )
+        let worked = UUID().uuidString.lowercased()
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner, worker_id, started_at)
+            VALUES ($1::uuid, 'fresh-worked', 'video_cutter', 'video_cutter', 'running', 'e2e', 'cut-9@e2e', now())
+            """, [worked])
+        try db.query(
+            "INSERT INTO logs (level, source, message, job_id, worker_id) VALUES ('info', 'cut-9@e2e', 'cut the last scene', $1::uuid, 'cut-9@e2e'), ('info', 'cut-9@e2e', 'fresh cut', $2::uuid, 'cut-9@e2e')",
+            [old, worked])
 
         let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
         try ui.waitFor("Health")
@@ -181,6 +195,34 @@ struct FindJobE2ETests {
         try ui.type("job \(old.prefix(8))")
         try ui.send("Enter")
         try ui.waitFor("Job \(old.prefix(8))", "looked up with :job", "last week upload", "erin")
+
+        // `l`: its log lines, the breadcrumbs; Esc: the job again.
+        try ui.send("l")
+        try ui.waitFor("its log lines") { s in
+            line(s, 1).hasPrefix(" System Logs") && line(s, 1).contains("Job \(old.prefix(8)) › Esc back") && s.contains("cut the last scene")
+                && !s.contains("fresh cut")
+        }
+        try ui.send("Escape")
+        try ui.waitFor("the job again") { s in line(s, 1).contains("Jobs & Queue") && s.contains("Job \(old.prefix(8))") && !line(s, 1).contains("›")
+        }
+        try ui.send("Escape")
+
+        // Worker → its jobs → a job → its log lines, and back the same way.
+        try ui.send(":")
+        try ui.type("worker cut-9@e2e")
+        try ui.send("Enter")
+        try ui.waitFor("Worker", "cut-9@e2e", "J its jobs")
+        try ui.send("J")
+        try ui.waitFor("its jobs") { s in line(s, 1).contains("/cut-9@e2e") && s.contains("fresh-worked") }
+        try ui.send("Enter")
+        try ui.waitFor("fresh-worked", "l its log lines")
+        try ui.send("l")
+        try ui.waitFor("its line") { s in s.contains("fresh cut") && line(s, 1).contains("› Esc back") && line(s, 1).contains("cut-9@e2e") }
+        try ui.send("Escape")
+        try ui.waitFor("the job") { s in s.contains("fresh-worked") && s.contains("l its log lines") }
+        try ui.send("Escape")
+        try ui.send("Escape")
+        try ui.waitFor("the worker") { s in s.contains("J its jobs") && !line(s, 1).contains("›") }
         try ui.send("Escape")
         try ui.send("q")
         #expect(try ui.waitForExit() == 0)

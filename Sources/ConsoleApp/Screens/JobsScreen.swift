@@ -125,6 +125,15 @@ public struct JobsScreen: Screen {
         return ("Job \(Fmt.shortID(j.id))", lines)
     }
 
+    public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] {
+        var links = [Link("l", "its log lines", to: .logs, filter: id)]
+        let job = s.jobs.recent.first { $0.id == id } ?? s.jobs.failed.first { $0.id == id } ?? state[local: Local.self].found[id]
+        if let worker = job?.workerID, !worker.isEmpty, s.workers.contains(where: { $0.id == worker }) {
+            links.append(Link("w", "its worker \(worker)", to: .workers, open: worker))
+        }
+        return links
+    }
+
     static func style(_ s: JobStatus) -> Style {
         switch s {
         case .failed: return Style(.danger)
