@@ -145,7 +145,10 @@ struct SessionE2ETests {
                 + live.arguments.split(separator: " ").map(String.init))
         #expect(ended.status == 0, "\(ended.stdout)\(ended.stderr)")
         #expect(try ui.waitForExit() == 75, "ended from outside: EX_TEMPFAIL")
-        try ui.waitFor("this console session (\(id)) was ended by an administrator")
+        // Said on the terminal once curses let it go (the last line may have scrolled up: the history counts).
+        try waitUntil("the reason on the terminal") {
+            try ui.captureWithHistory().contains("this console session (\(id)) was ended by an administrator")
+        }
         #expect(try store.list().isEmpty)
     }
 }
