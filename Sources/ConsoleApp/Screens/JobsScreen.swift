@@ -107,6 +107,20 @@ public struct JobsScreen: Screen {
             lines.append(("Traceback", Style(.title, [.bold])))
             for line in tb.split(separator: "\n", omittingEmptySubsequences: false) { lines.append((String(line), Style(.muted))) }
         }
+        if let events = state[local: Local.self].history[id], !events.isEmpty {
+            lines.append(("", .plain))
+            lines.append(("Attempts", Style(.title, [.bold])))
+            for a in Self.attempts(events) {
+                let end =
+                    a.end.map { "\(Fmt.clock($0.ts))  \(Fmt.ms($0.ts.timeIntervalSince(a.start.ts) * 1_000))" }
+                    ?? "…  \(Fmt.age(since: a.start.ts, now: now)) so far"
+                let style: Style = a.outcome == "done" ? Style(.text) : a.outcome == "running" ? Style(.accent) : Style(.warning)
+                lines.append(
+                    (
+                        "\(a.start.stage ?? "-")  \(a.start.workerID ?? "-")  \(Fmt.clock(a.start.ts)) → \(end)  \(a.outcome)", style
+                    ))
+            }
+        }
         lines.append(("", .plain))
         lines.append(("Timeline", Style(.title, [.bold])))
         if let events = state[local: Local.self].history[id] {
@@ -132,6 +146,28 @@ public struct JobsScreen: Screen {
             links.append(Link("w", "its worker \(worker)", to: .workers, open: worker))
         }
         return links
+    }
+
+    /// Each run of a stage on a worker, from its timeline: a `started` entry and what ended it
+    /// (nil: still running).
+    static func attempts(_ events: [JobEvent]) -> [(start: JobEvent, end: JobEvent?, outcome: String)] {
+        let endings = [
+            "stage_completed": "done", "completed": "done", "failed": "failed", "retrying": "failed, to be retried",
+            "requeued": "worker lost, requeued", "cancelled": "cancelled"
+        ]
+        var out: [(start: JobEvent, end: JobEvent?, outcome: String)] = []
+        var open: JobEvent?
+        for e in events {
+            if e.type == "started" {
+                if let o = open { out.append((o, nil, "no end recorded")) }
+                open = e
+            } else if let o = open, let outcome = endings[e.type] {
+                out.append((o, e, outcome))
+                open = nil
+            }
+        }
+        if let o = open { out.append((o, nil, "running")) }
+        return out
     }
 
     static func style(_ s: JobStatus) -> Style {
