@@ -19,9 +19,7 @@ import Testing
             event(10, "started", "audio_transcriber", "asr-2@gpu-04"), event(14, "retrying", "audio_transcriber", nil),
             event(20, "started", "audio_transcriber", "asr-3@gpu-05")
         ]
-        _ = App.update(&s, .key(.char(":")))
-        for c in "job \(job.id)" { _ = App.update(&s, .key(.char(c))) }
-        _ = App.update(&s, .key(.enter))
+        PaletteTests.palette(&s, "job \(job.id)")
         _ = App.update(&s, .jobHistory(job.id, events))
         let frame = App.render(s).text()
         let rows = frame.split(separator: "\n").map(String.init)

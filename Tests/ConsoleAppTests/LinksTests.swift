@@ -23,9 +23,7 @@ import Testing
     @Test func fromAJobToItsLogLinesAndBack() throws {
         let job = try jobWithLogs()
         var s = Fixture.state(width: 140, height: 40, view: .dashboard)
-        _ = App.update(&s, .key(.char(":")))
-        for c in "job \(job.id)" { _ = App.update(&s, .key(.char(c))) }
-        _ = App.update(&s, .key(.enter))
+        PaletteTests.palette(&s, "job \(job.id)")
         #expect(detail(s) == DetailTarget(.jobs, job.id))
         #expect(App.render(s).text().contains("l its log lines"), "the drill-down says where it leads")
 
@@ -45,9 +43,7 @@ import Testing
         let job = try jobWithLogs()
         let worker = try #require(job.workerID)
         var s = Fixture.state(width: 140, height: 40, view: .workers)
-        _ = App.update(&s, .key(.char(":")))
-        for c in "worker \(worker)" { _ = App.update(&s, .key(.char(c))) }
-        _ = App.update(&s, .key(.enter))
+        PaletteTests.palette(&s, "worker \(worker)")
         #expect(detail(s) == DetailTarget(.workers, worker))
 
         _ = App.update(&s, .key(.char("J")))
@@ -75,9 +71,7 @@ import Testing
         let job = try jobWithLogs()
         let worker = try #require(job.workerID)
         var s = Fixture.state(width: 140, height: 40, view: .dashboard)
-        _ = App.update(&s, .key(.char(":")))
-        for c in "job \(job.id)" { _ = App.update(&s, .key(.char(c))) }
-        _ = App.update(&s, .key(.enter))
+        PaletteTests.palette(&s, "job \(job.id)")
         _ = App.update(&s, .key(.char("w")))
         #expect(s.view == .workers && detail(s) == DetailTarget(.workers, worker))
         _ = App.update(&s, .key(.escape))
