@@ -15,6 +15,23 @@ public struct PaletteState: Sendable, Equatable {
 
     public init() {}
 
+    /// The history kept in `url` (one command a line, the newest last); empty when there is none.
+    public static func load(_ url: URL) -> PaletteState {
+        var state = PaletteState()
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return state }
+        for line in text.split(separator: "\n") {
+            state.remember(String(line.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }))
+        }
+        return state
+    }
+
+    /// Keeps the history in `url` for the next console (0600: commands can name jobs and keys).
+    public func save(to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(history.map { $0 + "\n" }.joined().utf8).write(to: url, options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
+    }
+
     mutating func remember(_ command: String) {
         guard !command.isEmpty else { return }
         history.removeAll { $0 == command }

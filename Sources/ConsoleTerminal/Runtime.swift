@@ -185,6 +185,9 @@ public final class ConsoleRuntime {
     /// Why the console stopped without the operator asking (nil: they quit).
     public var endedBecause: String? { state.endedBecause }
 
+    /// The command palette's history as the console ends (kept for the next one).
+    public var palette: PaletteState { state.palette }
+
     /// Hands the notices added since the last call to `onNotice`.
     private func reportNotices() {
         guard let onNotice, state.notices.last != lastNotice else { return }

@@ -163,6 +163,8 @@ struct ConsoleCommand: ParsableCommand {
         state.readOnly = resolved.readOnly
         state.refreshInterval = resolved.refreshInterval
         state.view = resolved.defaultView
+        let historyFile = Paths.paletteHistoryFile(environment)
+        state.palette = PaletteState.load(historyFile)
         if resolved.wallboard {
             App.startWallboard(&state, Wallboard(views: resolved.wallboardViews, interval: resolved.wallboardInterval))
         }
@@ -184,6 +186,7 @@ struct ConsoleCommand: ParsableCommand {
             }
             let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse, osc52: resolved.osc52)
             log.info("console stopped")
+            do { try runtime.palette.save(to: historyFile) } catch { log.warning("palette history not kept in \(historyFile.path): \(error)") }
             if let why = runtime.endedBecause {
                 log.warning("\(why)")
                 FileHandle.standardError.write(Data("agentos: \(why)\n".utf8))

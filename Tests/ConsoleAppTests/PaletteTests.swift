@@ -97,4 +97,18 @@ import Testing
         #expect(s.overlay == .palette(""), "past the newest: the empty line")
         #expect(s.palette.history.suffix(2) == ["logs", "queues"])
     }
+
+    @Test func theHistoryFileKeepsTheNewestCommandsWithoutControlCharacters() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("palette-\(UUID().uuidString)/history")
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        #expect(PaletteState.load(url).history.isEmpty, "no file: no history")
+        var s = Fixture.state()
+        for i in 0..<(PaletteState.limit + 5) { Self.palette(&s, "nosuch\(i)") }
+        Self.palette(&s, "logs")
+        try s.palette.save(to: url)
+        let loaded = PaletteState.load(url)
+        #expect(loaded.history.count == PaletteState.limit && loaded.history.last == "logs" && loaded.history.first == "nosuch6")
+        try Data("queues\u{1b}[2J\nlogs\n".utf8).write(to: url)
+        #expect(PaletteState.load(url).history == ["queues[2J", "logs"], "an escape written into the file is not replayed")
+    }
 }
