@@ -26,17 +26,15 @@ extension BenchCommand {
             "CELERY_FIXTURE_BROKER": redisURL + "/\(brokerDB)", "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": dataDir.path,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": fixture
         ]
-        // The worker in a session of its own (setsid), so its pool dies with it.
-        let worker = try Self.start(
-            ["/usr/bin/setsid", python, "-m", "celery", "--workdir", fixture, "-A", "app", "worker", "-E", "-P", "prefork", "-c", "1", "-n", host]
+        let worker = try Self.startGroup(
+            [python, "-m", "celery", "--workdir", fixture, "-A", "app", "worker", "-E", "-P", "prefork", "-c", "1", "-n", host]
                 + ["-Q", "benchq", "--without-mingle", "--without-gossip", "-l", "warning"], environment: celeryEnv)
         let redis = try RedisClient(url: redisURL)
         // A console's monitor beside the CLI: it follows the worker and shares its view in Redis (D61).
         let monitor = CeleryMonitor(redis: redis, transport: transport)
         defer {
             monitor.stop()
-            kill(-worker.processIdentifier, SIGKILL)
-            worker.waitUntilExit()
+            Self.stopGroup(worker)
             let broker = redis.selecting(database: brokerDB)
             if let keys = try? broker.send("KEYS", prefix + "*").array, !keys.isEmpty { _ = try? broker.send(["DEL"] + keys.compactMap(\.bytes)) }
             try? FileManager.default.removeItem(at: dataDir)
@@ -99,6 +97,10 @@ extension BenchCommand {
 
         var results: [BenchResult] = []
         for f in figures {
+            let line = String(
+                format: "celery %@: agentos action %.0f ms, celery %@ -d %.0f ms, every worker %.0f ms (medians of %d)\n", f.what,
+                BenchResult.percentile(f.mine, 0.5), f.cli, BenchResult.percentile(f.named, 0.5), BenchResult.percentile(f.every, 0.5), runs)
+            FileHandle.standardError.write(Data(line.utf8))
             results.append(
                 BenchResult(
                     name: "celery \(f.what): agentos action \(f.console) (process)", figure: f.mine, baseline: f.named,
@@ -124,16 +126,43 @@ extension BenchCommand {
         return out.sorted()
     }
 
-    /// Starts a process with `environment` added to this one's; its output is dropped.
-    static func start(_ argv: [String], environment: [String: String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+    /// Starts `argv` in a process group of its own (a Celery worker and its pool), output dropped,
+    /// with default signal dispositions (the pool's processes end on SIGTERM).
+    static func startGroup(_ argv: [String], environment: [String: String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var none = sigset_t()
+        var every = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&every)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &every)
+        return try PosixSpawn.spawn(argv, environment: environment, actions: &actions, attributes: &attributes)
+    }
+
+    /// SIGTERM to the group (a Celery worker's warm shutdown), SIGKILL after 30 s; reaped.
+    static func stopGroup(_ pid: pid_t) {
+        kill(-pid, SIGTERM)
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(30)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            guard Date() < deadline else {
+                kill(-pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return
+            }
+            usleep(50_000)
+        }
+        kill(-pid, SIGKILL) // pool processes left behind
     }
 
     /// Runs a process to its end; its stdout, or an error with its output when it exits non-zero.

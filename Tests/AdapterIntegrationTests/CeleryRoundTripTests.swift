@@ -146,6 +146,10 @@ struct CeleryRoundTripTests {
         #expect(job?["status"] as? String == "completed" && job?["worker"] as? String == host, "\(String(describing: job))")
         #expect((snapshot["queues"] as? [[String: Any]])?.first { $0["name"] as? String == "qs1" }?["consumers"] as? Int == 1)
 
+        // `agentos check --celery`: one ping, the worker named.
+        let check = try Child.run([Reliability.binary, "check", "--redis", try TestServers.redisURL(), "--celery", options])
+        #expect(check.status == 0 && check.stdout.contains("celery    ok   1 of 1 worker(s)") && check.stdout.contains(host), "\(check.stdout)")
+
         // Without --celery the same snapshot has neither.
         let plain = ReliabilityIdempotencyTests.json(try Child.run([Reliability.binary, "snapshot"] + common).stdout)
         #expect((plain["workers"] as? [[String: Any]])?.contains { $0["id"] as? String == host } == false)
