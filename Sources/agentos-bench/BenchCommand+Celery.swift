@@ -26,9 +26,9 @@ extension BenchCommand {
             "CELERY_FIXTURE_BROKER": redisURL + "/\(brokerDB)", "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": dataDir.path,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": fixture
         ]
-        let worker = try Self.startGroup(
+        let worker = try PosixSpawn.spawnGroupLeader(
             [python, "-m", "celery", "--workdir", fixture, "-A", "app", "worker", "-E", "-P", "prefork", "-c", "1", "-n", host]
-                + ["-Q", "benchq", "--without-mingle", "--without-gossip", "-l", "warning"], environment: celeryEnv)
+                + ["-Q", "benchq", "--without-mingle", "--without-gossip", "-l", "warning"], environment: celeryEnv, output: "/dev/null")
         let redis = try RedisClient(url: redisURL)
         // A console's monitor beside the CLI: it follows the worker and shares its view in Redis (D61).
         let monitor = CeleryMonitor(redis: redis, transport: transport)
@@ -124,29 +124,6 @@ extension BenchCommand {
             if i >= 2 { out.append(ms) }
         }
         return out.sorted()
-    }
-
-    /// Starts `argv` in a process group of its own (a Celery worker and its pool), output dropped,
-    /// with default signal dispositions (the pool's processes end on SIGTERM).
-    static func startGroup(_ argv: [String], environment: [String: String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var none = sigset_t()
-        var every = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&every)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &every)
-        return try PosixSpawn.spawn(argv, environment: environment, actions: &actions, attributes: &attributes)
     }
 
     /// SIGTERM to the group (a Celery worker's warm shutdown), SIGKILL after 30 s; reaped.
