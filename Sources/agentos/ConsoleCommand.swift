@@ -27,6 +27,8 @@ struct ConsoleCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var celery: CeleryOption
+
     @Option(help: "Environment name shown in the status line (e.g. production, staging).")
     var env: String?
 
@@ -84,7 +86,7 @@ struct ConsoleCommand: ParsableCommand {
         l.postgresURL = connection.postgres
         l.namespace = connection.namespace
         l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
-        l.celery = connection.celery
+        l.celery = celery.celery
         l.environment = env
         l.theme = theme
         l.keymap = keymap
