@@ -14,6 +14,10 @@ for a in "$@"; do args+=" $(printf '%q' "$a")"; done
 LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 OUT="$(mktemp)"
 trap 'rm -f "$OUT" "$OUT.block"' EXIT
+# The Celery peer group runs when the tests' cached Celery venv is there (scripts/test.sh makes it;
+# ensure_celery_venv in lib.sh): test.sh then passes its python as AGENTOS_TEST_CELERY_PYTHON.
+CELERY_PY="${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv/bin/python"
+if [[ -x $CELERY_PY ]]; then export AGENTOS_TEST_CELERY=1; else echo "bench: no Celery venv at $CELERY_PY: the celery peer group is skipped" >&2; fi
 AGENTOS_TEST_ONLY_SERVERS=1 \
 AGENTOS_TEST_CMD="'$SCRATCH/release/agentos-bench' --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$REPO_ROOT/docs/bench-latest.json'$args" \
   bash "$REPO_ROOT/scripts/test.sh" 2>&1 | grep -v '^AGENTOS_TEST_' | tee "$OUT"

@@ -65,6 +65,10 @@ public struct AppState: Sendable {
     public var width: Int
     public var height: Int
     public var quitting = false
+    /// The command palette's history.
+    public var palette = PaletteState()
+    /// The places links left, newest last (`Esc` goes back one).
+    public var navStack: [NavFrame] = []
     /// Why the console stopped when the operator did not ask (said on the terminal after it is
     /// restored; the process exits non-zero).
     public var endedBecause: String?

@@ -58,7 +58,16 @@ extension App {
     /// The drill-down's title and lines, from the screen that lists the item; once the item has
     /// left the snapshot, what it last showed, marked as such, until the drill-down is closed.
     static func detailLines(_ state: AppState, _ s: Snapshot, _ target: DetailTarget) -> DetailContent {
-        if let content = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id) { return content }
+        let screen = ScreenRegistry.screen(target.screen)
+        if var content = screen.detail(state, s, id: target.id) {
+            // Where it leads, after what it is.
+            let links = screen.links(state, s, id: target.id)
+            if !links.isEmpty {
+                content.lines.append(("", .plain))
+                content.lines.append((links.map { "\($0.key) \($0.label)" }.joined(separator: " · "), Style(.muted)))
+            }
+            return content
+        }
         guard let memory = state.detailMemory, memory.target == target else {
             return ("\(target.id)", [("no longer in the snapshot", Style(.muted))])
         }

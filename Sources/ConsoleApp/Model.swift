@@ -141,6 +141,8 @@ public enum Effect: Sendable, Equatable {
     case preview(token: Int, ActionRequest)
     /// Puts `text` on the terminal's clipboard (OSC 52; only when the operator opted in).
     case copyToClipboard(String)
+    /// `:job <prefix>` beyond the recent window: the backend's jobs whose id starts so (answered by `.jobsFound`).
+    case findJob(String)
     case quit
 }
 
@@ -153,6 +155,8 @@ public enum Msg: Sendable {
     case snapshotLoaded(Snapshot)
     case snapshotFailed(String)
     case jobHistory(String, [JobEvent])
+    /// The backend's jobs whose id starts with the query (`:job`).
+    case jobsFound(String, Result<[Job], ActionFailure>)
     case configHistory(String, [ConfigChange])
     case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?)
     /// The dispatcher's report on a `.dispatch` effect.

@@ -29,7 +29,7 @@ extension App {
         switch state.overlay {
         case .none: break
         case .help: HelpOverlay(helpSections(state), offset: state.helpOffset).render(into: &b, rect: body)
-        case .palette(let text): renderPalette(text, &b, frame.prompt)
+        case .palette(let text): renderPalette(text, state, &b, frame.prompt)
         case .detail(let target): renderDetail(state, target, &b, body)
         case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)
         case .actionForm(let form): renderActionForm(state, form, &b, body)
@@ -99,6 +99,7 @@ extension App {
             x += b.put("  /\(filter.text)\(filter.editing ? "_" : "")", x: x, y: y, Style(.accent, [.bold]))
         }
         state.screen.renderContext(state, &b, line: line, x: &x)
+        if let crumbs = breadcrumbs(state) { x += b.put("  \(crumbs)", x: x, y: y, Style(.muted), maxWidth: max(0, line.maxX - x - 1)) }
         if let m = state.snapshot?.system.maintenance, m.enabled {
             x += b.put("  MAINTENANCE", x: x, y: y, Style(.warning, [.bold, .reverse]))
         }
@@ -150,10 +151,10 @@ extension App {
         b.render(StatusBar(left: left, right: right), in: line)
     }
 
-    static func renderPalette(_ text: String, _ b: inout CellBuffer, _ line: Rect) {
+    static func renderPalette(_ text: String, _ state: AppState, _ b: inout CellBuffer, _ line: Rect) {
         b.fill(line, " ", Style(.text, bg: .selection))
         let w = b.put(":" + text + "_", x: line.x + 1, y: line.y, Style(.accent, bg: .selection, [.bold]))
-        let hints = App.paletteCompletions(text).prefix(6).joined(separator: "  ")
+        let hints = App.paletteCompletions(text, state).prefix(6).joined(separator: "  ")
         b.put(hints, x: line.x + w + 3, y: line.y, Style(.muted, bg: .selection), maxWidth: max(0, line.width - w - 4))
     }
 }

@@ -64,6 +64,8 @@ public enum App {
             return impactMeasured(&state, token: token, result)
         case .previewed(let token, let report):
             return previewed(&state, token: token, report)
+        case .jobsFound(let query, let result):
+            return jobsFound(&state, query, result)
         }
     }
 
@@ -154,6 +156,11 @@ public enum App {
 
         let command = state.keyMap.command(for: key)
         if command == .back {
+            // After a link, Esc goes back to where the operator was (its drill-down open again);
+            // a drill-down opened since closes first.
+            if let frame = state.navStack.last, state.overlay == .none || state.overlay == frame.opened.map(Overlay.detail) {
+                return goBack(&state)
+            }
             if state.overlay != .none {
                 state.overlay = .none
                 return []
@@ -169,6 +176,10 @@ public enum App {
             // action keys, the menu and retry work there.
             if let command, scrollDetail(&state, target, command) { return [] }
             if command == .actionMenu || command == .retryAction || command == .copyID { return run(&state, command!) }
+            if case .char(let c) = key, let link = links(state, target).first(where: { $0.key == c }), let s = state.snapshot {
+                let title = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id)?.title ?? target.id
+                return follow(&state, link, from: target, title: title)
+            }
             if command == nil, let effects = actionKey(&state, key) { return effects }
         }
         if state.overlay == .help, let command, scrollHelp(&state, command) { return [] }
@@ -352,51 +363,5 @@ public enum App {
         state.current.cursor = TableCursor()
         clampCursor(&state)
         return []
-    }
-
-    static func editPalette(_ state: inout AppState, _ key: Key, _ text: String) -> [Effect] {
-        switch key {
-        case .escape:
-            state.overlay = .none
-        case .backspace:
-            state.overlay = text.isEmpty ? .none : .palette(String(text.dropLast()))
-        case .tab:
-            if let match = paletteCompletions(text).first { state.overlay = .palette(match) }
-        case .char(let c):
-            state.overlay = .palette(text + String(c))
-        case .enter:
-            state.overlay = .none
-            let command = text.trimmingCharacters(in: .whitespaces)
-            if ["q", "quit", "q!", "exit"].contains(command) {
-                state.quitting = true
-                return [.quit]
-            }
-            if ["help", "h", "?"].contains(command) {
-                state.overlay = .help
-                return []
-            }
-            if ["reload", "refresh"].contains(command) {
-                return askReload(&state)
-            }
-            if let screen = ViewID.screenNamed(command) {
-                // The pane named, in its tab; a command that worked clears an earlier "unknown command".
-                state.notices.removeAll { $0.text.hasPrefix("unknown command") }
-                let tab = ScreenRegistry.screen(screen).tab
-                state.screens.show(screen, in: tab)
-                switchTo(&state, tab)
-            } else if !command.isEmpty {
-                state.notify("unknown command :\(command) (try :jobs, :workers, :logs, :help)", .warning)
-            }
-        default:
-            break
-        }
-        return []
-    }
-
-    /// Palette suggestions for what has been typed.
-    public static func paletteCompletions(_ text: String) -> [String] {
-        let t = text.lowercased()
-        let names = ScreenRegistry.all.flatMap(\.aliases) + ["help", "quit", "reload"]
-        return names.filter { $0.hasPrefix(t) && $0 != t }.sorted { ($0.count, $0) < ($1.count, $1) }
     }
 }

@@ -205,6 +205,11 @@ public enum Paths {
         configHome(env).appendingPathComponent("agentos/config.yaml")
     }
 
+    /// `$XDG_STATE_HOME/agentos/palette_history`: the command palette's history, one command a line.
+    public static func paletteHistoryFile(_ env: [String: String]) -> URL {
+        stateHome(env).appendingPathComponent("agentos/palette_history")
+    }
+
     /// `$XDG_STATE_HOME/agentos/agentos.log`.
     public static func defaultLogFile(_ env: [String: String]) -> URL {
         stateHome(env).appendingPathComponent("agentos/agentos.log")

@@ -32,6 +32,8 @@ public protocol ConsoleBackend: Sendable {
     func unavailableReason(_ spec: ActionSpec) -> String?
     /// The view on screen, for this console's session row (live: the next heartbeat writes it).
     func noteView(_ view: String)
+    /// Jobs whose id starts with `idPrefix`, newest first, at most `limit` (`:job`, beyond the recent window).
+    func findJobs(idPrefix: String, limit: Int) throws -> [Job]
 }
 
 extension ConsoleBackend {
@@ -185,6 +187,9 @@ public final class ConsoleRuntime {
     /// Why the console stopped without the operator asking (nil: they quit).
     public var endedBecause: String? { state.endedBecause }
 
+    /// The command palette's history as the console ends (kept for the next one).
+    public var palette: PaletteState { state.palette }
+
     /// Hands the notices added since the last call to `onNotice`.
     private func reportNotices() {
         guard let onNotice, state.notices.last != lastNotice else { return }
@@ -212,6 +217,14 @@ public final class ConsoleRuntime {
             case .loadConfigHistory(let key):
                 Task.detached {
                     if let changes = try? backend.configHistory(key) { inbox.post(.configHistory(key, changes)) }
+                }
+            case .findJob(let prefix):
+                Task.detached {
+                    do {
+                        inbox.post(.jobsFound(prefix, .success(try backend.findJobs(idPrefix: prefix, limit: 2))))
+                    } catch {
+                        inbox.post(.jobsFound(prefix, .failure(.failed(String(describing: error)))))
+                    }
                 }
             case .copyToClipboard(let text):
                 screen?.copyToClipboard(text)

@@ -45,7 +45,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
 
-    @Option(help: "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale); all by default.")
+    @Option(
+        help: "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale, celery); all by default.")
     var only: String?
 
     /// Internal to the scale group: this process runs a fleet of headless consoles (see `FleetOptions`).
@@ -88,7 +89,7 @@ struct BenchCommand: ParsableCommand {
         // 2. The console in-process (no servers).
         if runs("console") { results += try consoleFigures() }
         if runs("events") { results.append(try eventThroughputFigure(redisURL: redisURL)) }
-        guard ["rebuild", "cancel", "actions", "footprint", "scale"].contains(where: runs) else {
+        guard ["rebuild", "cancel", "actions", "footprint", "scale", "celery"].contains(where: runs) else {
             print(BenchResult.table(results))
             try writeJSON(results)
             return
@@ -140,6 +141,8 @@ struct BenchCommand: ParsableCommand {
         // 5. Footprint of the real binary on a pty, and many consoles on one backend.
         if runs("footprint") { results += try footprintFigures(url: url, redisURL: redisURL, ns: ns, pg: pg, jobs: jobs) }
         if runs("scale") { results += try scaleFigures(pg: pg, url: url, redisURL: redisURL, ns: ns) }
+        // 6. Celery's remote control against Celery's own CLI (when the Celery venv is there).
+        if runs("celery") { results += try celeryPeerFigures(url: url, redisURL: redisURL, pg: pg) }
 
         print(BenchResult.table(results))
         try writeJSON(results)

@@ -18,7 +18,7 @@ struct LiveStack {
     let dataManager: AdminDataManager
     let actions: LiveActions
 
-    init(connection: ConnectionOptions, dataDir: String?) throws {
+    init(connection: ConnectionOptions, celery transport: CeleryTransport?, dataDir: String?) throws {
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             throw fail(
                 "this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
@@ -34,7 +34,7 @@ struct LiveStack {
         dataManager = AdminDataManager(cache: cache, source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns), bus: bus)
         do {
             // With --celery the mapped actions on Celery's workers, queues and tasks go to its remote control.
-            let celery = try connection.celeryTransport().map { [redis] in
+            let celery = transport.map { [redis] in
                 CeleryMonitor(redis: redis, transport: $0, log: { FileHandle.standardError.write(Data("agentos: \($0)\n".utf8)) })
             }
             actions = try LiveActions(
@@ -101,6 +101,7 @@ struct ActionCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Rows a --dry-run preview lists (the count is always whole).", valueName: "N"))
     var limit = ActionPreview.defaultLimit
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var celery: CeleryOption
     @OptionGroup var dataDir: DataDirOption
 
     func run() throws {
@@ -121,7 +122,7 @@ struct ActionCommand: ParsableCommand {
             payload["expect"] = .int(expect)
         }
         if dryRun { return try check(spec, payload) }
-        let stack = try LiveStack(connection: connection, dataDir: dataDir.path)
+        let stack = try LiveStack(connection: connection, celery: try celery.checkedTransport(), dataDir: dataDir.path)
         var confirmation: String?
         if spec.confirmation == .typed {
             guard yes else { throw fail("\(name) is critical: add --yes and --reason", code: 3) }

@@ -39,18 +39,6 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Key and channel namespace (live mode; default: AGENTOS_NAMESPACE, else agentos).")
     var namespace: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
-            valueName: "json"))
-    var celery: String?
-
-    /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only).
-    func celeryTransport() throws -> CeleryTransport? {
-        guard let text = celery ?? ProcessInfo.processInfo.environment["AGENTOS_CELERY"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
-        return try CeleryTransport(options: text, place: celery != nil ? "--celery" : "AGENTOS_CELERY")
-    }
-
     /// The contract's names for these options.
     var names: Namespace {
         Namespace(
@@ -60,6 +48,27 @@ struct ConnectionOptions: ParsableArguments {
 
     var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
     var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
+}
+
+/// `--celery`, on the subcommands whose answer Celery changes (console, action, snapshot, check);
+/// the others reject it as an unknown option rather than ignore it.
+struct CeleryOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
+            valueName: "json"))
+    var celery: String?
+
+    /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only).
+    func transport() throws -> CeleryTransport? {
+        guard let text = celery ?? ProcessInfo.processInfo.environment["AGENTOS_CELERY"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return try CeleryTransport(options: text, place: celery != nil ? "--celery" : "AGENTOS_CELERY")
+    }
+
+    /// The transport, or exit 78 (EX_CONFIG) naming what is wrong with the options.
+    func checkedTransport() throws -> CeleryTransport? {
+        do { return try transport() } catch { throw fail("\(error)", code: ExitStatus.config) }
+    }
 }
 
 /// The simulated fleet: embedded by default, or `agentos sim`.

@@ -5,10 +5,12 @@ import Foundation
 /// `agentos check`: connects to the configured backends and reports what it finds.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the connections to Redis and PostgreSQL and the schema version."
+        abstract: "Check the connections to Redis and PostgreSQL, the schema version and, with --celery, the Celery workers."
     )
 
     @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var celery: CeleryOption
 
     func run() throws {
         var failures = 0
@@ -43,6 +45,26 @@ struct Check: ParsableCommand {
             }
         } else {
             print("postgres  -    not configured (--postgres or AGENTOS_POSTGRES_URL)")
+        }
+        if let transport = try celery.checkedTransport() {
+            if let url = connection.redisURL {
+                do {
+                    // One ping to every worker; it ends when each worker that got it answered.
+                    let b = try CeleryControl(redis: try RedisClient(url: url), transport: transport).broadcast("ping")
+                    let names = b.replies.map(\.hostname).joined(separator: ", ")
+                    print(
+                        String(
+                            format: "celery    %@ %d of %d worker(s) on %@ answered ping in %.1f ms%@", b.allReplied ? "ok  " : "FAIL",
+                            b.replies.count,
+                            b.listeners, transport.pidboxChannel, b.elapsedSeconds * 1_000, names.isEmpty ? "" : ": " + names))
+                    if !b.allReplied { failures += 1 }
+                } catch {
+                    failures += 1
+                    print("celery    FAIL \(error)")
+                }
+            } else {
+                print("celery    -    needs --redis (the broker's server)")
+            }
         }
         if failures > 0 { throw ExitCode(ExitStatus.unavailable) }
     }

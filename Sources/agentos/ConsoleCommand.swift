@@ -27,6 +27,8 @@ struct ConsoleCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var celery: CeleryOption
+
     @Option(help: "Environment name shown in the status line (e.g. production, staging).")
     var env: String?
 
@@ -84,7 +86,7 @@ struct ConsoleCommand: ParsableCommand {
         l.postgresURL = connection.postgres
         l.namespace = connection.namespace
         l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
-        l.celery = connection.celery
+        l.celery = celery.celery
         l.environment = env
         l.theme = theme
         l.keymap = keymap
@@ -163,6 +165,8 @@ struct ConsoleCommand: ParsableCommand {
         state.readOnly = resolved.readOnly
         state.refreshInterval = resolved.refreshInterval
         state.view = resolved.defaultView
+        let historyFile = Paths.paletteHistoryFile(environment)
+        state.palette = PaletteState.load(historyFile)
         if resolved.wallboard {
             App.startWallboard(&state, Wallboard(views: resolved.wallboardViews, interval: resolved.wallboardInterval))
         }
@@ -184,6 +188,7 @@ struct ConsoleCommand: ParsableCommand {
             }
             let status = try runtime.run(theme: look.theme, monochrome: look.monochrome, mouse: resolved.mouse, osc52: resolved.osc52)
             log.info("console stopped")
+            do { try runtime.palette.save(to: historyFile) } catch { log.warning("palette history not kept in \(historyFile.path): \(error)") }
             if let why = runtime.endedBecause {
                 log.warning("\(why)")
                 FileHandle.standardError.write(Data("agentos: \(why)\n".utf8))

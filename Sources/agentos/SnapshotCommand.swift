@@ -23,13 +23,19 @@ struct SnapshotCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var celery: CeleryOption
+
     @OptionGroup var simulator: SimulatorOptions
 
     func run() throws {
         let snapshot: Snapshot
+        let transport = try celery.checkedTransport()
         if connection.redisURL != nil || connection.postgresURL != nil {
-            snapshot = try liveSnapshot()
+            snapshot = try liveSnapshot(celery: transport)
         } else {
+            if transport != nil && celery.celery != nil {
+                throw fail("--celery needs the live backend (--redis and --postgres): the embedded simulator has no Celery", code: ExitStatus.usage)
+            }
             let world = EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate))
             snapshot = try world.dataManager.snapshot().0
         }
@@ -43,8 +49,10 @@ struct SnapshotCommand: ParsableCommand {
 }
 
 extension SnapshotCommand {
-    /// Live: the cached snapshot from Redis DB1, rebuilt from PostgreSQL on a miss.
-    func liveSnapshot() throws -> Snapshot {
+    /// Live: the cached snapshot from Redis DB1, rebuilt from PostgreSQL on a miss; with Celery,
+    /// its workers, queues and tasks merged in as the console merges them (the view a console
+    /// shared in Redis, then one poll of the workers).
+    func liveSnapshot(celery: CeleryTransport?) throws -> Snapshot {
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             throw fail("live mode needs both --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
         }
@@ -56,7 +64,11 @@ extension SnapshotCommand {
                 cache: RedisSnapshotCache(redis: redis, namespace: ns),
                 source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),
                 bus: RedisEventBus(redis: redis, namespace: ns, source: "snapshot@\(ProcessInfo.processInfo.hostName)"))
-            return try manager.snapshot().0
+            let snapshot = try manager.snapshot().0
+            guard let celery else { return snapshot }
+            let monitor = CeleryMonitor(redis: redis, transport: celery, log: { FileHandle.standardError.write(Data("agentos: \($0)\n".utf8)) })
+            monitor.catchUp()
+            return monitor.merge(into: snapshot)
         } catch let error as RedisError {
             throw fail(error.description, code: ExitStatus.unavailable)
         } catch let error as PostgresError {

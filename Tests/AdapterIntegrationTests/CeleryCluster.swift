@@ -66,7 +66,7 @@ final class CeleryCluster: @unchecked Sendable {
             "CELERY_FIXTURE_BROKER": url, "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": marks.path,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory
         ]
-        workers[host] = (try Self.spawn(argv, environment: env, output: log), log)
+        workers[host] = (try PosixSpawn.spawnGroupLeader(argv, environment: env, output: log), log)
         return host
     }
 
@@ -159,29 +159,5 @@ final class CeleryCluster: @unchecked Sendable {
             _ = try? broker.send(["DEL"] + keys.compactMap(\.bytes))
         }
         try? FileManager.default.removeItem(at: marks)
-    }
-
-    /// posix_spawn in a process group of its own (so the pool children die with it).
-    static func spawn(_ argv: [String], environment: [String: String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // A fresh signal mask and default dispositions: the test runner blocks or ignores signals
-        // the pool relies on (SIGTERM ends a pool process on revoke-terminate and pool_shrink).
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attr, 0)
-        var empty = sigset_t()
-        var all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        return try PosixSpawn.spawn(argv, environment: environment, actions: &actions, attributes: &attr)
     }
 }

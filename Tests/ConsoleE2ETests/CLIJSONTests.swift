@@ -10,6 +10,20 @@ struct CLIJSONTests {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
     }
 
+    /// `--celery` is an option of the subcommands whose answer Celery changes; the others refuse
+    /// it as unknown, and the embedded snapshot (no Celery there) says so, rather than ignore it.
+    @Test func celeryOptionIsRefusedWhereItWouldBeIgnored() throws {
+        for argv in [["can-i", "job.cancel"], ["audit", "verify"], ["migrate"], ["sim"]] {
+            let r = try Spawned.run([Self.binary] + argv + ["--celery", "{}"])
+            #expect(r.status == 64 && r.stderr.contains("Unknown option '--celery'"), "\(argv): \(r.status) \(r.stderr)")
+        }
+        let embedded = try Spawned.run([Self.binary, "snapshot", "--json", "--celery", "{}"])
+        #expect(embedded.status == 64 && embedded.stderr.contains("--celery needs the live backend"), "\(embedded.stderr)")
+        let bad = try Spawned.run([Self.binary, "snapshot", "--celery", "{\"reply_timeout\": 0}", "--redis", "redis://127.0.0.1:1", "--postgres", "x"]
+        )
+        #expect(bad.status == 78 && bad.stderr.contains("reply timeout"), "\(bad.stderr)")
+    }
+
     @Test func canIListsTheCatalogAndDecidesAsJSON() throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-cli-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: data) }

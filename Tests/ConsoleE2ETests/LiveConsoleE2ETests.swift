@@ -145,7 +145,89 @@ struct SessionE2ETests {
                 + live.arguments.split(separator: " ").map(String.init))
         #expect(ended.status == 0, "\(ended.stdout)\(ended.stderr)")
         #expect(try ui.waitForExit() == 75, "ended from outside: EX_TEMPFAIL")
-        try ui.waitFor("this console session (\(id)) was ended by an administrator")
+        // Said on the terminal once curses let it go (the last line may have scrolled up: the history counts).
+        try waitUntil("the reason on the terminal") {
+            try ui.captureWithHistory().contains("this console session (\(id)) was ended by an administrator")
+        }
         #expect(try store.list().isEmpty)
+    }
+}
+
+/// Issue 20 items 1 and 3, live: `:job` finds a job older than the recent window (PostgreSQL, by
+/// the start of its id) and opens its record; links lead from it to its log lines, from a worker
+/// to its jobs and on, and `Esc` goes back through the breadcrumbs.
+@Suite("find anything end to end in tmux, live", .serialized)
+struct FindJobE2ETests {
+    @Test func jobOlderThanTheRecentWindowIsFoundAndLinksLeadToLogsAndBack() throws {
+        guard let live = try LiveScratch.make("e2efind") else { return }
+        defer { live.database.drop() }
+        let db = try PostgresConnection(live.postgresURL)
+        try db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin')", [ConfirmedClearE2ETests.account])
+        // 600 newer jobs push one from last week out of the recent window.
+        let old = UUID().uuidString.lowercased()
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner, created_at, updated_at, finished_at)
+            VALUES ($1::uuid, 'last week upload', 'video_cutter', 'video_cutter', 'completed', 'erin',
+                    now() - interval '7 days', now() - interval '7 days', now() - interval '7 days')
+            """, [old])
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner)
+            SELECT gen_random_uuid(), 'fresh-' || g, 'video_downloader', 'video_downloader', 'queued', 'e2e' FROM generate_series(1, 600) g
+            """)
+        // A worker with a job of its own, and log lines of both jobs.
+        try db.query(
+            "INSERT INTO workers (id, hostname, stage, queues, status, concurrency) VALUES ('cut-9@e2e', 'e2e', 'video_cutter', '{video_cutter}', 'online', 2)"
+        )
+        let worked = UUID().uuidString.lowercased()
+        try db.query(
+            """
+            INSERT INTO jobs (id, name, stage, queue, status, owner, worker_id, started_at)
+            VALUES ($1::uuid, 'fresh-worked', 'video_cutter', 'video_cutter', 'running', 'e2e', 'cut-9@e2e', now())
+            """, [worked])
+        try db.query(
+            "INSERT INTO logs (level, source, message, job_id, worker_id) VALUES ('info', 'cut-9@e2e', 'cut the last scene', $1::uuid, 'cut-9@e2e'), ('info', 'cut-9@e2e', 'fresh cut', $2::uuid, 'cut-9@e2e')",
+            [old, worked])
+
+        let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try ui.waitFor("Health")
+        try ui.send("2")
+        try ui.waitFor("the recent window without it") { line($0, 1).contains("Jobs & Queue") && !$0.contains("last week upload") }
+        try ui.send(":")
+        try ui.type("job \(old.prefix(8))")
+        try ui.send("Enter")
+        try ui.waitFor("Job \(old.prefix(8))", "looked up with :job", "last week upload", "erin")
+
+        // `l`: its log lines, the breadcrumbs; Esc: the job again.
+        try ui.send("l")
+        try ui.waitFor("its log lines") { s in
+            line(s, 1).hasPrefix(" System Logs") && line(s, 1).contains("Job \(old.prefix(8)) › Esc back") && s.contains("cut the last scene")
+                && !s.contains("fresh cut")
+        }
+        try ui.send("Escape")
+        try ui.waitFor("the job again") { s in line(s, 1).contains("Jobs & Queue") && s.contains("Job \(old.prefix(8))") && !line(s, 1).contains("›")
+        }
+        try ui.send("Escape")
+
+        // Worker → its jobs → a job → its log lines, and back the same way.
+        try ui.send(":")
+        try ui.type("worker cut-9@e2e")
+        try ui.send("Enter")
+        try ui.waitFor("Worker", "cut-9@e2e", "J its jobs")
+        try ui.send("J")
+        try ui.waitFor("its jobs") { s in line(s, 1).contains("/cut-9@e2e") && s.contains("fresh-worked") }
+        try ui.send("Enter")
+        try ui.waitFor("fresh-worked", "l its log lines")
+        try ui.send("l")
+        try ui.waitFor("its line") { s in s.contains("fresh cut") && line(s, 1).contains("› Esc back") && line(s, 1).contains("cut-9@e2e") }
+        try ui.send("Escape")
+        try ui.waitFor("the job") { s in s.contains("fresh-worked") && s.contains("l its log lines") }
+        try ui.send("Escape")
+        try ui.send("Escape")
+        try ui.waitFor("the worker") { s in s.contains("J its jobs") && !line(s, 1).contains("›") }
+        try ui.send("Escape")
+        try ui.send("q")
+        #expect(try ui.waitForExit() == 0)
     }
 }

@@ -105,6 +105,11 @@ final class TmuxSession {
         try Self.run(["-L", socket, "capture-pane", "-p", "-t", name])
     }
 
+    /// The screen with the lines scrolled above it (what a program printed after its full-screen UI).
+    func captureWithHistory() throws -> String {
+        try Self.run(["-L", socket, "capture-pane", "-p", "-S", "-", "-t", name])
+    }
+
     func resize(width: Int, height: Int) throws {
         try Self.run(["-L", socket, "resize-window", "-t", name, "-x", String(width), "-y", String(height)], captureOutput: false)
     }

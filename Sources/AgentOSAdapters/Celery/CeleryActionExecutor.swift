@@ -19,7 +19,7 @@ public final class CeleryActionExecutor: ActionExecutor {
     /// True when `call` goes to Celery.
     public func routesToCelery(_ action: ActionName, _ payload: Payload) -> Bool {
         guard Self.handlers[action] != nil else { return false }
-        monitor.pollIfNeverPolled()
+        monitor.learnFleetIfUnknown()
         let s = monitor.current
         if action.subject == "job" {
             // A task Celery reported, or an id AgentOS has no job row for (a revoke may precede
@@ -222,11 +222,15 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     func noReply(_ b: CeleryBroadcast, _ expect: [String]) -> ActionFailure {
         let missing = expect.filter { h in !b.replies.contains { $0.hostname == h } }
+        let who = missing.isEmpty ? "any worker" : missing.joined(separator: ", ")
+        // No subscriber: nobody got the request, so the wait ended at once (D61).
+        if b.listeners == 0 {
+            return .failed("celery \(b.method): no reply from \(who): no worker is subscribed to \(control.transport.pidboxChannel)")
+        }
         return .failed(
             String(
-                format: "celery %@: no reply from %@ within %.1f s (%d subscriber(s) on %@)", b.method,
-                missing.isEmpty ? "any worker" : missing.joined(separator: ", "), control.transport.replyTimeout, b.listeners,
-                control.transport.pidboxChannel))
+                format: "celery %@: no reply from %@ within %.1f s (%d subscriber(s) on %@)", b.method, who, control.transport.replyTimeout,
+                b.listeners, control.transport.pidboxChannel))
     }
 
     /// The replies as the result: every `ok` joined; any `error` refuses the action (conflict) with the worker's words.
@@ -235,7 +239,11 @@ public final class CeleryActionExecutor: ActionExecutor {
         if b.replies.isEmpty || !missing.isEmpty { throw noReply(b, expect) }
         let errors = b.replies.compactMap { r in r.error.map { "\(r.hostname): \($0)" } }
         if !errors.isEmpty { throw ActionFailure.conflict("celery \(b.method) refused by " + errors.joined(separator: "; ")) }
-        var details: [String: PayloadValue] = ["replies": .int(b.replies.count), "reply_ms": .int(Int(b.elapsedSeconds * 1_000))]
+        // `ended`: whether the expected replies ended the wait or the reply timeout did (D61).
+        var details: [String: PayloadValue] = [
+            "replies": .int(b.replies.count), "expected": .int(b.expected), "reply_ms": .int(Int(b.elapsedSeconds * 1_000)),
+            "ended": .string(b.allReplied ? "all replied" : "timeout")
+        ]
         for r in b.replies.prefix(20) { details["reply." + r.hostname] = .string(String((r.ok ?? r.value.json).prefix(200))) }
         let oks = b.replies.map { "\($0.hostname): \(($0.ok ?? "ok").prefix(120))" }
         return ActionResult(

@@ -24,6 +24,10 @@ public struct CeleryBroadcast: Sendable, Equatable {
     /// Frames on the reply queue that were skipped (another ticket, malformed).
     public var skipped: [String]
     public var elapsedSeconds: Double
+    /// The replies that end the wait: one per destination, at most one per listener (D61).
+    public var expected: Int
+    /// The wait ended because the expected replies arrived (false: the reply timeout ran out).
+    public var allReplied: Bool { replies.count >= expected }
 }
 
 /// Celery's remote control over kombu's Redis transport (celery-redis-protocol.md §b): the
@@ -76,8 +80,10 @@ public final class CeleryControl: Sendable {
     }
 
     /// Sends `method` to the workers in `destination` (nil: every worker) and collects replies
-    /// for `timeout` seconds or until each destination answered. `expectReply: false` (shutdown)
-    /// publishes without a reply queue.
+    /// until the expected ones arrived or `timeout` seconds passed. Expected: one per destination,
+    /// and never more than PUBLISH's receiver count (each worker holds one pidbox subscription),
+    /// so a broadcast to every worker ends when each worker that got it answered (D61).
+    /// `expectReply: false` (shutdown) publishes without a reply queue.
     public func broadcast(
         _ method: String, arguments: [String: JSONTree] = [:], destination: [String]? = nil, expectReply: Bool = true,
         timeout: Double? = nil
@@ -113,11 +119,11 @@ public final class CeleryControl: Sendable {
         let listeners = Int(try redis.send("PUBLISH", transport.pidboxChannel, frame).int ?? 0)
         var replies: [CeleryReply] = []
         var skipped: [String] = []
-        let limit = destination?.count
+        let expected = min(destination?.count ?? listeners, listeners)
         if expectReply {
             let place = "reply queue \(oid).\(CeleryTransport.replyExchange)"
             let deadline = start.addingTimeInterval(wait)
-            while limit == nil || replies.count < limit! {
+            while replies.count < expected {
                 let left = deadline.timeIntervalSinceNow
                 if left <= 0 { break }
                 // At most 1 s per BRPOP: the connection's command timeout (5 s by default) must not fire first.
@@ -141,6 +147,6 @@ public final class CeleryControl: Sendable {
         }
         return CeleryBroadcast(
             method: method, ticket: ticket, listeners: listeners, replies: replies.sorted { $0.hostname < $1.hostname },
-            skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start))
+            skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start), expected: expectReply ? expected : 0)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Follows a Celery deployment: PSUBSCRIBE on the `celeryev` channels (worker heartbeats and
-/// task events, `task.multi` lists included), `stats` + `active_queues` + `ping` polls for pool
+/// task events, `task.multi` lists included), `stats` + `active_queues` polls for pool
 /// sizes and queues, and the broker lists for the queue depths. Malformed or foreign frames are
 /// counted and logged, never fatal.
 public final class CeleryMonitor: Sendable {
@@ -15,7 +15,8 @@ public final class CeleryMonitor: Sendable {
     let pollFlags = Mutex<(stopped: Bool, pending: Bool, running: Bool)>((false, false, false))
     /// Set by every applied frame and poll; `takeChange()` reads and clears it.
     let dirty = Mutex(false)
-    let polled = Mutex(false)
+    /// Set once the fleet is known: polled, read from the shared view, or discovered.
+    let known = Mutex(false)
     let log: @Sendable (String) -> Void
     let changed: @Sendable () -> Void
     /// Queues the console paused (cancel_consumer on every worker) → the workers that consumed
@@ -66,6 +67,7 @@ public final class CeleryMonitor: Sendable {
                 if due {
                     last = Date()
                     poll()
+                    shareView()
                 } else {
                     usleep(50_000)
                 }
@@ -77,7 +79,7 @@ public final class CeleryMonitor: Sendable {
         subscriber.start()
     }
 
-    /// Asks the poller for a `stats`/`active_queues`/`ping` round soon (a worker came online).
+    /// Asks the poller for a `stats`/`active_queues` round soon (a worker came online).
     public func requestPoll() { pollFlags.withLock { $0.pending = true } }
 
     /// Stops the subscription and the poller; waits for a poll under way to end (and clean up its
@@ -128,32 +130,102 @@ public final class CeleryMonitor: Sendable {
         }
     }
 
-    /// Polls once when no poll ran yet (a headless `agentos action` has no poller thread).
-    public func pollIfNeverPolled() {
-        if !polled.withLock({ $0 }) { poll() }
+    /// Makes sure the fleet is known before an action is routed (a headless `agentos action` has
+    /// no poller): the view a console's monitor shared in Redis, else one `active_queues`
+    /// broadcast, which names each worker and its queues and ends when every worker that got it
+    /// answered (D61). Once per monitor.
+    public func learnFleetIfUnknown() {
+        let learnt = known.withLock { k -> Bool in
+            defer { k = true }
+            return k
+        }
+        if learnt || loadSharedView() { return }
+        ask("active_queues")
+        shareView(onlyIfAbsent: true)
+        dirty.withLock { $0 = true }
     }
 
-    /// Asks every worker for `stats`, `active_queues` and `ping` and records the answers.
+    /// A headless command's view (`agentos snapshot`): the view a console shared (tasks included),
+    /// then one poll, so the workers' state is as of now.
+    public func catchUp() {
+        _ = loadSharedView()
+        poll()
+    }
+
+    /// Asks every worker for `stats` (pool size) and `active_queues` and records the answers;
+    /// each broadcast ends when every worker that got it answered.
     public func poll() {
-        polled.withLock { $0 = true }
-        for method in ["ping", "stats", "active_queues"] {
+        known.withLock { $0 = true }
+        for method in ["stats", "active_queues"] {
             if pollFlags.withLock({ $0.stopped }) { break }
-            do {
-                let b = try control.broadcast(method)
-                let now = Date().timeIntervalSince1970
-                state.withLock { s in
-                    for r in b.replies {
-                        switch method {
-                        case "stats": s.applyStats(r.hostname, r.value, now: now)
-                        case "active_queues": s.applyActiveQueues(r.hostname, r.value, now: now)
-                        default: s.applyPong(r.hostname, now: now)
-                        }
-                    }
-                }
-            } catch { log("celery: \(method) poll failed: \(error)") }
+            ask(method)
         }
         dirty.withLock { $0 = true }
         changed()
+    }
+
+    /// One broadcast to every worker; each reply is also a sign of life.
+    func ask(_ method: String) {
+        do {
+            let b = try control.broadcast(method)
+            let now = Date().timeIntervalSince1970
+            state.withLock { s in
+                for r in b.replies {
+                    switch method {
+                    case "stats": s.applyStats(r.hostname, r.value, now: now)
+                    case "active_queues": s.applyActiveQueues(r.hostname, r.value, now: now)
+                    default: break
+                    }
+                    s.applyPong(r.hostname, now: now)
+                }
+            }
+        } catch { log("celery: \(method) poll failed: \(error)") }
+    }
+
+    // MARK: the view shared with headless commands (D61)
+
+    /// What the shared view holds: the workers, the newest tasks (as many as the views list) and
+    /// the queues the console paused with the workers to resume them on.
+    struct SharedView: Codable {
+        var writtenAt: Double
+        var workers: [CeleryState.Worker]
+        var tasks: [CeleryState.Task]
+        var pausedQueues: [String: [String]]
+    }
+
+    /// Seconds the shared view lives after its last write: three of the console's polls.
+    public static let sharedViewSeconds = 15
+
+    /// Writes the view for headless commands (`onlyIfAbsent`: a discovery never replaces a console's view).
+    public func shareView(onlyIfAbsent: Bool = false) {
+        let s = current
+        let view = SharedView(
+            writtenAt: Date().timeIntervalSince1970, workers: s.workers.values.sorted { $0.hostname < $1.hostname },
+            tasks: Array(s.newestTasks()), pausedQueues: pausedQueues.withLock { $0 })
+        do {
+            let json = try JSONEncoder().encode(view)
+            var command: [any RedisArgument] = ["SET", transport.sharedViewKey, [UInt8](json), "EX", String(Self.sharedViewSeconds)]
+            if onlyIfAbsent { command.append("NX") }
+            try broker.send(command)
+        } catch { log("celery: sharing the view failed: \(error)") }
+    }
+
+    /// Adds the shared view to what this monitor knows (its own facts win); false when there is none.
+    func loadSharedView() -> Bool {
+        do {
+            guard let bytes = try broker.send("GET", transport.sharedViewKey).bytes else { return false }
+            let view = try JSONDecoder().decode(SharedView.self, from: Data(bytes))
+            state.withLock { s in
+                for w in view.workers where s.workers[w.hostname] == nil { s.workers[w.hostname] = w }
+                for t in view.tasks where s.tasks[t.id] == nil { s.tasks[t.id] = t }
+            }
+            pausedQueues.withLock { p in p.merge(view.pausedQueues) { mine, _ in mine } }
+            dirty.withLock { $0 = true }
+            return true
+        } catch {
+            log("celery: reading the shared view failed: \(error)")
+            return false
+        }
     }
 
     public var current: CeleryState { state.withLock { $0 } }

@@ -50,7 +50,7 @@ public struct CeleryEvent: Sendable, Equatable {
 /// (a pure value; `CeleryMonitor` feeds it). Workers are offline when no heartbeat came within
 /// 2 × `freq` (as Celery and Flower judge).
 public struct CeleryState: Sendable, Equatable {
-    public struct Worker: Sendable, Equatable {
+    public struct Worker: Sendable, Equatable, Codable {
         public var hostname: String
         public var online = true
         public var lastHeartbeat: Double
@@ -72,7 +72,7 @@ public struct CeleryState: Sendable, Equatable {
         public func isOnline(now: Double) -> Bool { online && now <= lastHeartbeat + 2 * freq }
     }
 
-    public struct Task: Sendable, Equatable {
+    public struct Task: Sendable, Equatable, Codable {
         public var id: String
         public var name = ""
         public var state = "PENDING"
@@ -238,9 +238,12 @@ public struct CeleryState: Sendable, Equatable {
         }
     }
 
+    /// The newest tasks (by their latest event), newest first: what the views list.
+    public func newestTasks(limit: Int = 500) -> ArraySlice<Task> { tasks.values.sorted { $0.updated > $1.updated }.prefix(limit) }
+
     /// The tasks as jobs, newest first.
     public func jobs(limit: Int = 500) -> [Job] {
-        tasks.values.sorted { $0.updated > $1.updated }.prefix(limit).map { t in
+        newestTasks(limit: limit).map { t in
             let status: JobStatus
             switch t.state {
             case "SUCCESS": status = .completed

@@ -76,6 +76,10 @@ public struct CeleryTransport: Sendable, Equatable {
 
     public var unackedKey: String { globalKeyPrefix + "unacked" }
 
+    /// Where a console's monitor shares its view of the fleet (workers, queues, tasks) with the
+    /// headless commands, with a TTL (D61): beside kombu's keys, so it is per deployment.
+    public var sharedViewKey: String { globalKeyPrefix + "_agentos.celery.view" }
+
     // MARK: fan-out channels
 
     var fanoutHead: String {

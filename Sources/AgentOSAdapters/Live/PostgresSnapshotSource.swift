@@ -131,6 +131,21 @@ public final class PostgresSnapshotSource: SnapshotSource {
         return (byStatus, byStage, total)
     }
 
+    /// Jobs whose id starts with `idPrefix` (hex digits, dashes ignored), newest first: `:job` beyond
+    /// the recent window. A range of UUIDs, so the primary key's index answers it.
+    public static func findJobs(_ db: PostgresClient, idPrefix: String, limit: Int) throws -> [Job] {
+        let hex = idPrefix.lowercased().filter(\.isHexDigit)
+        guard !hex.isEmpty, hex.count <= 32, hex.count == idPrefix.filter({ $0 != "-" }).count else { return [] }
+        func uuid(_ pad: Character) -> String {
+            let h = Array(hex + String(repeating: pad, count: 32 - hex.count))
+            return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(h[$0]) }.joined(separator: "-")
+        }
+        return try db.query(
+            "SELECT \(jobColumns) FROM jobs WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY created_at DESC, id LIMIT $3",
+            [uuid("0"), uuid("f"), limit]
+        ).rows.map(job)
+    }
+
     func jobs(_ db: PostgresConnection, where condition: String, limit: Int) throws -> [Job] {
         try db.query("SELECT \(Self.jobColumns) FROM jobs WHERE \(condition) ORDER BY updated_at DESC, id LIMIT $1", [limit])
             .rows.map(Self.job)

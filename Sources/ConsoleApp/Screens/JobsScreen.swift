@@ -11,6 +11,8 @@ public struct JobsScreen: Screen {
     /// The event timelines loaded for the jobs' drill-downs, by job id.
     public struct Local: ScreenLocalState {
         public var history: [String: [JobEvent]] = [:]
+        /// Jobs `:job` found in the backend beyond the recent window, by id (their drill-down's data).
+        public var found: [String: Job] = [:]
         public init() {}
     }
 
@@ -77,8 +79,13 @@ public struct JobsScreen: Screen {
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         let now = state.now
-        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) else { return nil }
-        var lines = [
+        let looked = state[local: Local.self].found[id]
+        guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) ?? looked else { return nil }
+        var lines: [(text: String, style: Style)] = []
+        if looked != nil && !s.jobs.recent.contains(where: { $0.id == id }) {
+            lines.append(("looked up with :job: older than the recent window; the timeline below is current", Style(.muted)))
+        }
+        lines += [
             App.field("id", j.id), App.field("name", j.name), App.field("pipeline", j.pipeline),
             App.field("stage", "\(j.stage) (queue \(j.queue))"), App.field("status", j.status.rawValue, Self.style(j.status).bold()),
             App.field("progress", "\(Int((j.progress * 100).rounded()))%"),
@@ -100,6 +107,20 @@ public struct JobsScreen: Screen {
             lines.append(("Traceback", Style(.title, [.bold])))
             for line in tb.split(separator: "\n", omittingEmptySubsequences: false) { lines.append((String(line), Style(.muted))) }
         }
+        if let events = state[local: Local.self].history[id], !events.isEmpty {
+            lines.append(("", .plain))
+            lines.append(("Attempts", Style(.title, [.bold])))
+            for a in Self.attempts(events) {
+                let end =
+                    a.end.map { "\(Fmt.clock($0.ts))  \(Fmt.ms($0.ts.timeIntervalSince(a.start.ts) * 1_000))" }
+                    ?? "…  \(Fmt.age(since: a.start.ts, now: now)) so far"
+                let style: Style = a.outcome == "done" ? Style(.text) : a.outcome == "running" ? Style(.accent) : Style(.warning)
+                lines.append(
+                    (
+                        "\(a.start.stage ?? "-")  \(a.start.workerID ?? "-")  \(Fmt.clock(a.start.ts)) → \(end)  \(a.outcome)", style
+                    ))
+            }
+        }
         lines.append(("", .plain))
         lines.append(("Timeline", Style(.title, [.bold])))
         if let events = state[local: Local.self].history[id] {
@@ -116,6 +137,37 @@ public struct JobsScreen: Screen {
             lines.append(("loading…", Style(.muted)))
         }
         return ("Job \(Fmt.shortID(j.id))", lines)
+    }
+
+    public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] {
+        var links = [Link("l", "its log lines", to: .logs, filter: id)]
+        let job = s.jobs.recent.first { $0.id == id } ?? s.jobs.failed.first { $0.id == id } ?? state[local: Local.self].found[id]
+        if let worker = job?.workerID, !worker.isEmpty, s.workers.contains(where: { $0.id == worker }) {
+            links.append(Link("w", "its worker \(worker)", to: .workers, open: worker))
+        }
+        return links
+    }
+
+    /// Each run of a stage on a worker, from its timeline: a `started` entry and what ended it
+    /// (nil: still running).
+    static func attempts(_ events: [JobEvent]) -> [(start: JobEvent, end: JobEvent?, outcome: String)] {
+        let endings = [
+            "stage_completed": "done", "completed": "done", "failed": "failed", "retrying": "failed, to be retried",
+            "requeued": "worker lost, requeued", "cancelled": "cancelled"
+        ]
+        var out: [(start: JobEvent, end: JobEvent?, outcome: String)] = []
+        var open: JobEvent?
+        for e in events {
+            if e.type == "started" {
+                if let o = open { out.append((o, nil, "no end recorded")) }
+                open = e
+            } else if let o = open, let outcome = endings[e.type] {
+                out.append((o, e, outcome))
+                open = nil
+            }
+        }
+        if let o = open { out.append((o, nil, "running")) }
+        return out
     }
 
     static func style(_ s: JobStatus) -> Style {

@@ -53,6 +53,8 @@ public struct QueuesScreen: Screen {
         return (p, spec.bulk ? "applies to every job of the queue, not only the rows shown" : nil)
     }
 
+    public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] { [Link("J", "its jobs", to: .jobs, filter: id)] }
+
     public func detail(_ state: AppState, _ s: Snapshot, id name: String) -> DetailContent? {
         guard let q = s.queues.first(where: { $0.name == name }) else { return nil }
         // In the order the broker hands them out: queued ones by priority (0 first), then arrival;

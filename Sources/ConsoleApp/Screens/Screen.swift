@@ -89,6 +89,8 @@ public protocol Screen: Sendable {
     func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent?
     /// What opening (or an event about) the drill-down of `id` must load.
     func detailLoads(id: String, after event: AgentEvent?) -> [Effect]
+    /// Where the drill-down of `id` leads (`App.follow`).
+    func links(_ state: AppState, _ snapshot: Snapshot, id: String) -> [Link]
 
     /// The catalog view whose actions it offers (nil: none).
     var actionView: ActionView? { get }
@@ -127,6 +129,7 @@ extension Screen {
 
     public func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent? { nil }
     public func detailLoads(id: String, after event: AgentEvent?) -> [Effect] { [] }
+    public func links(_ state: AppState, _ snapshot: Snapshot, id: String) -> [Link] { [] }
 
     public var actionView: ActionView? { nil }
     public func offers(_ spec: ActionSpec) -> Bool { spec.view == actionView }

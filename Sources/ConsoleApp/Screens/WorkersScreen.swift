@@ -63,6 +63,10 @@ public struct WorkersScreen: Screen {
         return (p, note)
     }
 
+    public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] {
+        [Link("J", "its jobs", to: .jobs, filter: id), Link("l", "its log lines", to: .logs, filter: id)]
+    }
+
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         guard let w = s.workers.first(where: { $0.id == id }) else { return nil }
         let running = s.jobs.recent.filter { $0.workerID == id && $0.status == .running }

@@ -43,6 +43,12 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
     /// The versions the world recorded (config.rollback's source), newest first like the live history.
     func configHistory(_ key: String) throws -> [ConfigChange] { world.read { ($0.configHistory[key] ?? []).reversed() } }
+
+    func findJobs(idPrefix: String, limit: Int) throws -> [Job] {
+        world.read { sim in
+            Array(sim.jobs.values.filter { $0.id.hasPrefix(idPrefix) }.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.prefix(limit))
+        }
+    }
     func start() {
         world.start()
         let world = self.world

@@ -123,6 +123,10 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
 
+    func findJobs(idPrefix: String, limit: Int) throws -> [Job] {
+        try PostgresSnapshotSource.findJobs(postgres.reads, idPrefix: idPrefix, limit: limit)
+    }
+
     func jobHistory(_ id: String) throws -> [JobEvent] {
         try postgres.query(
             """
