@@ -103,7 +103,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log")
             ]),
         // The real binary driven in tmux (needs tmux; the binary comes from the same build).
-        .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters", "AgentOSTestSupport"]),
+        .testTarget(name: "ConsoleE2ETests", dependencies: ["AgentOSAdapters", "AgentOSCore", "AgentOSTestSupport"]),
         // Contract tests against the real redis-server and PostgreSQL started by scripts/test.sh.
         .testTarget(
             name: "AdapterIntegrationTests",

@@ -168,8 +168,8 @@ public final class StoreCollector: Sendable {
                         counter("agentos_audit_critical_actions_total", [("action", d.action)]).increment()
                     }
                     if d.actingAs != nil { counter("agentos_audit_impersonations_total").increment() }
-                case .preview:
-                    break // nothing ran: counted by phase only
+                case .preview, .received:
+                    break // nothing ran, or another row counts the action: counted by phase only
                 case .outcome, .denied:
                     let outcome = d.outcome ?? "unknown"
                     counter("agentos_actions_total", [("action", d.action), ("outcome", outcome)]).increment()

@@ -63,7 +63,7 @@ extension EmbeddedActionExecutor {
         },
         .systemSessionTerminate: { c throws(ActionFailure) in
             let id = try c.text("session")
-            guard c.world.endSession(id) else { throw .notFound("console session \(id)") }
+            guard c.world.endSession(c.call.sessionKick(id)) else { throw .notFound("console session \(id)") }
             return ActionResult("console session \(id) ended")
         },
         .systemIOCleanup: { c throws(ActionFailure) in

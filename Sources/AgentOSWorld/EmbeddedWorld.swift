@@ -39,10 +39,10 @@ public final class EmbeddedWorld: Sendable {
     /// A console on this world (the snapshots list it until it ends).
     public func openSession(_ session: ConsoleSession) { fleet.sessions.withLock { $0[session.id] = session } }
 
-    /// Ends console session `id` (false: there is none) and tells the consoles (`session.kick`).
-    public func endSession(_ id: String) -> Bool {
-        guard fleet.sessions.withLock({ $0.removeValue(forKey: id) }) != nil else { return false }
-        _ = try? bus.publish(.sessionKick(sessionID: id))
+    /// Ends the console session `kick` names (false: there is none) and tells the consoles (`session.kick`).
+    public func endSession(_ kick: SessionKick) -> Bool {
+        guard fleet.sessions.withLock({ $0.removeValue(forKey: kick.sessionID) }) != nil else { return false }
+        _ = try? bus.publish(.sessionKick(kick))
         return true
     }
 

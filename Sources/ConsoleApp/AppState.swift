@@ -72,6 +72,9 @@ public struct AppState: Sendable {
     /// Why the console stopped when the operator did not ask (said on the terminal after it is
     /// restored; the process exits non-zero).
     public var endedBecause: String?
+    /// `system.session_terminate` ended this console: nothing runs any more, a dialog says who and
+    /// why, and the acknowledging key quits.
+    public var sessionEnded: SessionKick?
     public var unicode = true
     /// The operator opted in to OSC 52 (`--osc52`): `Y` copies the selected id.
     public var clipboard = false

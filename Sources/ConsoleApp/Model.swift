@@ -143,6 +143,8 @@ public enum Effect: Sendable, Equatable {
     case copyToClipboard(String)
     /// `:job <prefix>` beyond the recent window: the backend's jobs whose id starts so (answered by `.jobsFound`).
     case findJob(String)
+    /// This console's session was ended from outside: stop renewing it and audit this side.
+    case sessionEnded(SessionKick)
     case quit
 }
 

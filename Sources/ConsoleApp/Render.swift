@@ -14,6 +14,7 @@ extension App {
         }
         if let wallboard = state.wallboard {
             renderWallboard(state, wallboard, &b)
+            renderSessionEnded(state, &b)
             return b
         }
         let frame = FrameLayout(width: state.width, height: state.height)
@@ -35,7 +36,21 @@ extension App {
         case .actionForm(let form): renderActionForm(state, form, &b, body)
         case .confirm(let dialog): renderConfirm(state, dialog, &b, body)
         }
+        renderSessionEnded(state, &b)
         return b
+    }
+
+    /// This console's session was ended from outside: the dialog covers everything until the
+    /// operator acknowledges it.
+    static func renderSessionEnded(_ state: AppState, _ b: inout CellBuffer) {
+        guard let kick = state.sessionEnded else { return }
+        var lines: [(text: String, style: Style)] = [("This console session was ended by \(kick.by ?? "an administrator").", Style(.text, [.bold]))]
+        if let reason = kick.reason { lines.append(("Reason: \(reason)", Style(.text))) }
+        lines.append(("Session \(kick.sessionID): actions are no longer accepted here.", Style(.muted)))
+        lines.append(("", .plain))
+        lines.append(("Enter acknowledges and quits.", Style(.muted)))
+        Modal(title: "Session ended", lines: lines, buttons: ["Quit"], focusedButton: 0, tone: .danger)
+            .render(into: &b, rect: Rect(x: 0, y: 0, width: state.width, height: state.height))
     }
 
     /// The tab line: one tab per registered tab.

@@ -94,6 +94,8 @@ public enum App {
             return []
         case .changedElsewhere:
             return state.sync.reloadUnlessPending()
+        case .sessionEnded(let kick):
+            return sessionEnded(&state, kick)
         case .malformed(let failure):
             state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)
@@ -103,21 +105,29 @@ public enum App {
             case .stale:
                 return []
             case .gap:
-                apply(&state, envelope)
-                return state.sync.reloadUnlessPending()
+                // The event's own effects (a session ended here) count as much as the reload.
+                return apply(&state, envelope) + state.sync.reloadUnlessPending()
             case .apply:
                 return apply(&state, envelope)
             }
         }
     }
 
+    /// system.session_terminate on this console: from now on nothing runs (every dialog closes, every
+    /// key but the acknowledgement is refused), a dialog says who ended it and why, and the reason is
+    /// said again on the terminal after it quits.
+    static func sessionEnded(_ state: inout AppState, _ kick: SessionKick) -> [Effect] {
+        guard state.sessionEnded == nil else { return [] }
+        state.sessionEnded = kick
+        state.endedBecause = kick.sentence
+        state.overlay = .none
+        return [.sessionEnded(kick)]
+    }
+
     @discardableResult
     static func apply(_ state: inout AppState, _ envelope: EventEnvelope) -> [Effect] {
-        // system.session_terminate on this console: it stops, and says why once the terminal is back.
-        if case .sessionKick(let id) = envelope.event, !id.isEmpty, id == state.actions.actor.sessionID {
-            state.endedBecause = "this console session (\(id)) was ended by an administrator (system.session_terminate)"
-            state.quitting = true
-            return [.quit]
+        if case .sessionKick(let kick) = envelope.event, !kick.sessionID.isEmpty, kick.sessionID == state.actions.actor.sessionID {
+            return sessionEnded(&state, kick)
         }
         guard state.sync.apply(envelope, now: state.now) else { return [] }
         switch envelope.event {
@@ -141,6 +151,12 @@ public enum App {
     // MARK: keys
 
     static func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
+        if state.sessionEnded != nil {
+            // Ended from outside: the operator acknowledges (Enter, q, Esc or Ctrl-C) and the console quits.
+            guard [.enter, .char("q"), .escape, .ctrl("c")].contains(key) else { return [] }
+            state.quitting = true
+            return [.quit]
+        }
         if case .mouse(let m) = key { return mouseEvent(&state, m) }
         if state.wallboard != nil { return wallboardKey(&state, key) }
         // Text entry first: the filter and the palette take printable keys.

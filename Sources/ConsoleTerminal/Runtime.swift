@@ -34,6 +34,9 @@ public protocol ConsoleBackend: Sendable {
     func noteView(_ view: String)
     /// Jobs whose id starts with `idPrefix`, newest first, at most `limit` (`:job`, beyond the recent window).
     func findJobs(idPrefix: String, limit: Int) throws -> [Job]
+    /// This console's session was ended from outside (`system.session_terminate`): stop renewing it
+    /// and write this side's audit row (`ActionDispatcher.recordSessionEnded`). Blocks, off the terminal thread.
+    func sessionEnded(_ kick: SessionKick)
 }
 
 extension ConsoleBackend {
@@ -228,6 +231,8 @@ public final class ConsoleRuntime {
                 }
             case .copyToClipboard(let text):
                 screen?.copyToClipboard(text)
+            case .sessionEnded(let kick):
+                Self.actionQueue.async { backend.sessionEnded(kick) }
             case .dispatch(let request):
                 Self.actionQueue.async { inbox.post(.actionFinished(backend.dispatch(request))) }
             case .preview(let token, let request):

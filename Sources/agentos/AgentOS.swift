@@ -11,7 +11,7 @@ struct AgentOS: ParsableCommand {
         version: AgentOSVersion.string,
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self,
-            Migrate.self,
+            SessionsCommand.self, Migrate.self,
             Check.self, MetricsCommand.self
         ],
         defaultSubcommand: ConsoleCommand.self

@@ -140,7 +140,7 @@ struct ConsoleCommand: ParsableCommand {
                     namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
                     dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
                     celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
-                    log: { log.warning("\($0)") })
+                    mode: resolved.wallboard ? "wallboard" : resolved.readOnly ? "readonly" : "interactive", log: { log.warning("\($0)") })
             } catch {
                 log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
                 throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)

@@ -323,7 +323,7 @@ final class ConsoleModel: Sendable {
                 if case .gap = decision { reload() }
             case .changedElsewhere:
                 reload()
-            case .malformed, .disconnected:
+            case .malformed, .disconnected, .sessionEnded:
                 continue
             }
         }

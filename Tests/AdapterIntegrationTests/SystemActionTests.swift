@@ -150,15 +150,22 @@ struct SystemActionTests {
         _ = await iterator.next() // connected
         try fx.expectSuccess(fx.run("system.session_terminate", ["session": .string("abc")]))
         #expect(try fx.redis(6).send("EXISTS", fx.ns.sessionKey("abc")).int == 0)
-        var kicked = false
+        // The tombstone stops the ended console's next heartbeat from writing the row again.
+        let store = ConsoleSessionStore(redis: fx.redis(6), namespace: fx.ns)
+        let seen = Date()
+        let beat = try store.heartbeat(
+            ConsoleSession(id: "abc", user: "bob", host: "h", pid: 1, tty: "", startedAt: seen, lastSeen: seen, view: ""))
+        #expect(beat?.sessionID == "abc" && beat?.requestID != nil, "the heartbeat learns it was ended, and by which request")
+        #expect(try fx.redis(6).send("EXISTS", fx.ns.sessionKey("abc")).int == 0)
+        var kicked: SessionKick?
         for _ in 0..<5 {
             guard case .event(let e)? = await iterator.next() else { continue }
-            if case .sessionKick("abc") = e.event {
-                kicked = true
+            if case .sessionKick(let kick) = e.event, kick.sessionID == "abc" {
+                kicked = kick
                 break
             }
         }
-        #expect(kicked)
+        #expect(kicked != nil && kicked?.requestID == beat?.requestID)
     }
 
     @Test func ioCleanupDeletesOnlyOldMedia() throws {

@@ -28,7 +28,14 @@ import Testing
         .broadcast(nil),
         .actionExecuted(ActionNotice(action: "job.cancel", user: "alice", outcome: "success", target: "j1")),
         .cacheInvalidated,
-        .sessionKick(sessionID: "s-1")
+        .sessionKick(SessionKick(sessionID: "s-1")),
+        .sessionKick(
+            SessionKick(
+                sessionID: "s-2", by: "alice", reason: "INC-7 rotating keys", requestID: UUID(uuidString: "3F2504E0-4F89-11D3-9A0C-0305E82C3301"))),
+        .sessionStarted(
+            ConsoleSession(
+                id: "s-3", user: "bob", host: "bastion", pid: 42, tty: "/dev/pts/3", startedAt: ts, lastSeen: ts, view: "jobs", mode: "wallboard")),
+        .sessionEnded(sessionID: "s-3")
     ]
 
     @Test(arguments: samples)

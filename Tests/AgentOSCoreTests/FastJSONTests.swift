@@ -337,7 +337,9 @@ func fastFailure<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> DecodeFailur
         case .maintenance: try same(Maintenance.self)
         case .broadcast(let b): if b != nil { try same(Broadcast.self) }
         case .actionExecuted: try same(ActionNotice.self)
-        case .cacheInvalidated, .sessionKick, .unknown: break
+        case .sessionKick: try same(SessionKick.self)
+        case .sessionStarted: try same(ConsoleSession.self)
+        case .cacheInvalidated, .sessionEnded, .unknown: break
         }
         let envelope = try EventEnvelope.decode(Data(bytes))
         #expect(envelope.event == event && envelope.seq == 9 && envelope.source == "sim")

@@ -66,14 +66,14 @@ struct WorldSystemStoreTests {
         let kicks = h.world.bus.subscribe()
         h.expect("system.session_terminate", ["session": .string("s1")])
         #expect(try h.world.dataManager.rebuild().system.sessions.isEmpty, "the System view's session list lost it")
-        var kicked: String?
+        var kicked: SessionKick?
         for await message in kicks {
-            if case .event(let envelope) = message, case .sessionKick(let id) = envelope.event {
-                kicked = id
+            if case .event(let envelope) = message, case .sessionKick(let kick) = envelope.event {
+                kicked = kick
                 break
             }
         }
-        #expect(kicked == "s1", "the consoles were told")
+        #expect(kicked?.sessionID == "s1" && kicked?.by != nil && kicked?.requestID != nil, "the consoles were told who ended it")
         #expect(h.run("system.session_terminate", ["session": .string("s1")]).outcome == .failure(.notFound("console session s1")))
     }
 

@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSCore
 import Foundation
 import Testing
 
@@ -122,34 +123,90 @@ struct ConfirmedClearE2ETests {
     }
 }
 
-/// Issue 19 item 6 and issue 24: every running console is a session in Redis DB6, listed in System
-/// Controls, and `system.session_terminate` from another terminal stops the console it names.
+/// Issue 18 item 5 (and issue 19 item 6, issue 24): every running console is a session in Redis
+/// DB6. Two consoles list each other in System Controls' Sessions pane; one ends the other from that
+/// pane; the ended console refuses every action, says who ended it and why, and quits (75) once its
+/// operator acknowledges; the audit holds both sides under one request id; `agentos sessions` agrees.
 @Suite("console sessions end to end in tmux, live", .serialized)
 struct SessionE2ETests {
-    @Test func aRunningConsoleIsListedAndEndingItsSessionStopsIt() throws {
+    /// The sessions pane's rows of this account (one line each, the own one marked with ←).
+    static func rows(_ screen: String, _ account: String) -> [Substring] {
+        screen.split(separator: "\n").filter { $0.contains(" \(account) ") && $0.contains("interactive") }
+    }
+
+    @Test func twoConsolesSeeEachOtherAndOneEndsTheOtherFromItsSessionsPane() throws {
         guard let live = try LiveScratch.make("e2esession") else { return }
         defer { live.database.drop() }
         let account = ConfirmedClearE2ETests.account
         let db = try PostgresConnection(live.postgresURL)
         try db.query("INSERT INTO user_permissions (user_id, role) VALUES ($1, 'admin')", [account])
-
-        let ui = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
-        try ui.waitFor("Health")
-        try ui.send("3")
-        try ui.waitFor("this console in the session list") { $0.contains("sessions: 1 console(s): \(account)@") }
         let store = ConsoleSessionStore(redis: RedisClient(try RedisConfiguration(url: live.redisURL)), namespace: Namespace(live.namespace))
-        let id = try #require(try store.list().first?.id)
 
-        let ended = try Spawned.run(
-            [TmuxSession.binary, "action", "system.session_terminate", "session=\(id)", "--yes"]
-                + live.arguments.split(separator: " ").map(String.init))
-        #expect(ended.status == 0, "\(ended.stdout)\(ended.stderr)")
-        #expect(try ui.waitForExit() == 75, "ended from outside: EX_TEMPFAIL")
-        // Said on the terminal once curses let it go (the last line may have scrolled up: the history counts).
-        try waitUntil("the reason on the terminal") {
-            try ui.captureWithHistory().contains("this console session (\(id)) was ended by an administrator")
+        let first = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try first.waitFor("Health")
+        try first.send("3", "]")
+        try first.waitFor("its own row in the Sessions pane") { Self.rows($0, account).count == 1 }
+        let firstID = try #require(try store.list().first?.id)
+
+        let second = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 140, height: 40)
+        try second.waitFor("Health")
+        // The first lists the second from its session.started event, not at its next snapshot.
+        let started = Date()
+        try first.waitFor("the second console in the first one's list") { Self.rows($0, account).count == 2 }
+        print("sessions: the first console listed the second \(Int(Date().timeIntervalSince(started) * 1000)) ms after it was up")
+        try second.send("3", "]")
+        try second.waitFor("both consoles in the second one's list") { Self.rows($0, account).count == 2 }
+
+        // The second ends the first from its pane: the row, the action menu, the dialog.
+        try second.send("/")
+        try second.type(String(firstID.prefix(8)))
+        try second.send("Enter")
+        try second.waitFor("only the first console's row") { Self.rows($0, account).count == 1 && !$0.contains("interactive ←") }
+        try second.send(".")
+        try second.waitFor("End console session")
+        try second.send("Enter")
+        try second.waitFor("[y/N]")
+        try second.send("y")
+        try second.waitFor("console session \(firstID) ended")
+
+        // The first stops accepting actions and says who and why; keys do nothing until acknowledged.
+        try first.waitFor("Session ended", "ended by \(account)", "actions are no longer accepted")
+        try first.send("2", ".")
+        try first.waitFor("Session ended")
+        #expect(try first.exitStatus() == nil, "it waits for its operator")
+        // The ended console writes its side as it shows the dialog: wait for the whole trail.
+        var rows: [PostgresRow] = []
+        try waitUntil("the ended console's received row in the audit") {
+            rows = try db.query(
+                """
+                SELECT phase, user_id, request_id::text AS request_id, session_id FROM audit_logs
+                WHERE action = 'system.session_terminate' AND target = $1 ORDER BY seq
+                """, [firstID]
+            ).rows
+            return rows.count >= 3
         }
-        #expect(try store.list().isEmpty)
+        let phases = try rows.map { try $0.get("phase") as String }
+        #expect(phases == ["intent", "outcome", "received"], "both sides in the audit: \(phases)")
+        let requests = Set(try rows.map { try $0.get("request_id") as String })
+        #expect(requests.count == 1, "one request id links the two sides")
+        #expect(try rows.last?.get("session_id") as String? == firstID, "the received row is the ended console's own")
+
+        try first.send("Enter")
+        #expect(try first.waitForExit() == 75, "ended from outside: EX_TEMPFAIL")
+        try waitUntil("the reason on the terminal") {
+            try first.captureWithHistory().contains("this console session (\(firstID)) was ended by \(account)")
+        }
+        // The second carries on, alone in the list, and `agentos sessions --json` agrees.
+        try second.send("Escape", "Escape")
+        try second.waitFor("the second console alone in its list") { Self.rows($0, account).count == 1 && $0.contains("interactive ←") }
+        let listed = try Spawned.run(
+            [TmuxSession.binary, "sessions", "--json", "--redis", live.redisURL, "--namespace", live.namespace])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let sessions = try AgentJSON.decoder().decode([ConsoleSession].self, from: Data(listed.stdout.utf8))
+        #expect(sessions.map(\.id) != [firstID] && sessions.count == 1 && sessions[0].mode == "interactive")
+        try second.send("q")
+        #expect(try second.waitForExit() == 0)
+        #expect(try store.list().isEmpty, "a console that quits deletes its row")
     }
 }
 

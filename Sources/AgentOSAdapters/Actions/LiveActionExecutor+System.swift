@@ -110,8 +110,11 @@ extension LiveActionExecutor {
         },
         .systemSessionTerminate: { c in
             let id = try c.string("session")
-            guard try ConsoleSessionStore(redis: c.ex.redis, namespace: c.ns).end(id) else { throw ActionFailure.notFound("console session \(id)") }
-            c.publish(.sessionKick(sessionID: id))
+            let kick = c.call.sessionKick(id)
+            guard try ConsoleSessionStore(redis: c.ex.redis, namespace: c.ns).terminate(kick) else {
+                throw ActionFailure.notFound("console session \(id)")
+            }
+            c.publish(.sessionKick(kick))
             return ActionResult("console session \(id) ended")
         },
         .systemIOCleanup: { c in

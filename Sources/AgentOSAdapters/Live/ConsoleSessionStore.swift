@@ -2,8 +2,9 @@ import AgentOSCore
 import Foundation
 
 /// The console sessions of a namespace (Redis DB6, CONTRACT.md): `{ns}:session:{id}`, a hash of
-/// user, host, pid, tty, started, last_seen and view. Each heartbeat renews its TTL, so a console
-/// that dies leaves the list within `ttlSeconds`; one that quits deletes its row.
+/// user, host, pid, tty, started, last_seen, view and mode. Each heartbeat renews its TTL, so a
+/// console that dies leaves the list within `ttlSeconds`; one that quits deletes its row; one ended
+/// by `system.session_terminate` leaves a tombstone, `{ns}:session_ended:{id}`.
 public struct ConsoleSessionStore: Sendable {
     public static let ttlSeconds = 60
     /// How often a console renews its row (well inside the TTL).
@@ -16,20 +17,52 @@ public struct ConsoleSessionStore: Sendable {
         ns = namespace
     }
 
-    public func heartbeat(_ s: ConsoleSession) throws {
-        let key = ns.sessionKey(s.id)
-        let fields: [any RedisArgument] = [
-            "HSET", key, "user", s.user, "host", s.host, "pid", s.pid, "tty", s.tty, "started", ISOTime.format(s.startedAt),
-            "last_seen", ISOTime.format(s.lastSeen), "view", s.view
-        ]
-        for reply in try redis.pipeline([fields, ["EXPIRE", key, Self.ttlSeconds]]) {
-            if case .error(let message) = reply { throw RedisError.server(message) }
-        }
+    /// How long an ended session's tombstone stays: a console suspended past its TTL (a laptop lid)
+    /// still learns it was ended when it wakes, instead of registering again.
+    public static let tombstoneSeconds = 86_400
+
+    /// Renews (or creates) session `s`'s row, unless the session was ended: then the row is not
+    /// written again and the tombstone says who ended it. A console that missed its `session.kick`
+    /// (pub/sub is at-most-once) learns it here, at its next beat.
+    static let heartbeatScript = RedisScript(
+        """
+        local ended = redis.call('GET', KEYS[2])
+        if ended then return ended end
+        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+        redis.call('EXPIRE', KEYS[1], ARGV[1])
+        return false
+        """)
+
+    /// Renews session `s`; returns how it was ended when it was (nil: it lives on).
+    @discardableResult
+    public func heartbeat(_ s: ConsoleSession) throws -> SessionKick? {
+        let reply = try redis.evaluate(
+            Self.heartbeatScript, keys: [ns.sessionKey(s.id), tombstoneKey(s.id)],
+            args: [
+                Self.ttlSeconds, "user", s.user, "host", s.host, "pid", s.pid, "tty", s.tty, "started", ISOTime.format(s.startedAt),
+                "last_seen", ISOTime.format(s.lastSeen), "view", s.view, "mode", s.mode
+            ])
+        guard let bytes = reply.bytes else { return nil }
+        return (try? AgentJSON.decoder().decode(SessionKick.self, from: Data(bytes))) ?? SessionKick(sessionID: s.id)
     }
 
-    /// Deletes session `id`; true when it existed.
+    /// Ends session `id` as `kick` says: deletes its row and leaves the tombstone its console's next
+    /// heartbeat reads. True when the row existed.
+    @discardableResult
+    public func terminate(_ kick: SessionKick) throws -> Bool {
+        let tombstone = try AgentJSON.encoder().encode(kick)
+        let replies = try redis.pipeline([
+            ["DEL", ns.sessionKey(kick.sessionID)], ["SET", tombstoneKey(kick.sessionID), [UInt8](tombstone), "EX", Self.tombstoneSeconds]
+        ])
+        if case .error(let message) = replies.last { throw RedisError.server(message) }
+        return replies.first?.int ?? 0 > 0
+    }
+
+    /// Deletes session `id` (its console quit); true when it existed.
     @discardableResult
     public func end(_ id: String) throws -> Bool { try redis.send("DEL", ns.sessionKey(id)).int ?? 0 > 0 }
+
+    func tombstoneKey(_ id: String) -> String { "\(ns.prefix):session_ended:\(id)" }
 
     /// Every session with a live row, oldest first.
     public func list() throws -> [ConsoleSession] {
@@ -52,7 +85,8 @@ public struct ConsoleSessionStore: Sendable {
                 ConsoleSession(
                     id: String(decoding: key.dropFirst(prefix.count), as: UTF8.self), user: h["user"] ?? "?", host: h["host"] ?? "?",
                     pid: Int(h["pid"] ?? "") ?? 0, tty: h["tty"] ?? "", startedAt: h["started"].flatMap(ISOTime.parse) ?? .distantPast,
-                    lastSeen: h["last_seen"].flatMap(ISOTime.parse) ?? .distantPast, view: h["view"] ?? ""))
+                    lastSeen: h["last_seen"].flatMap(ISOTime.parse) ?? .distantPast, view: h["view"] ?? "",
+                    mode: h["mode"] ?? "interactive"))
         }
         return sessions.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
     }

@@ -30,7 +30,8 @@ public struct Migrator: Sendable {
         Migration(version: 6, name: "observability", sql: MigrationSQL.observability),
         Migration(version: 7, name: "alert_grouping", sql: MigrationSQL.alertGrouping),
         Migration(version: 8, name: "operator_log", sql: MigrationSQL.operatorLog),
-        Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview)
+        Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview),
+        Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived)
     ]
 
     public struct Applied: Sendable, Equatable {

@@ -4,7 +4,9 @@ import Foundation
 /// An audit row before it joins the chain.
 public struct AuditDraft: Sendable, Equatable, Codable {
     /// `preview`: what an action would touch, shown to the operator; nothing ran (D62).
-    public enum Phase: String, Sendable, Codable { case intent, outcome, denied, preview }
+    /// `received`: the console an action ended (`system.session_terminate`) says it stopped, under
+    /// that request's id.
+    public enum Phase: String, Sendable, Codable { case intent, outcome, denied, preview, received }
 
     public var id: UUID
     public var timestamp: Date

@@ -116,8 +116,13 @@ public struct ConsoleSession: Codable, Sendable, Equatable {
     public var startedAt: Date
     public var lastSeen: Date
     public var view: String
+    /// `interactive`, `readonly` or `wallboard`: what the console can do.
+    public var mode: String
 
-    public init(id: String, user: String, host: String, pid: Int, tty: String, startedAt: Date, lastSeen: Date, view: String) {
+    public init(
+        id: String, user: String, host: String, pid: Int, tty: String, startedAt: Date, lastSeen: Date, view: String,
+        mode: String = "interactive"
+    ) {
         self.id = id
         self.user = user
         self.host = host
@@ -126,10 +131,11 @@ public struct ConsoleSession: Codable, Sendable, Equatable {
         self.startedAt = startedAt
         self.lastSeen = lastSeen
         self.view = view
+        self.mode = mode
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, user, host, pid, tty, view
+        case id, user, host, pid, tty, view, mode
         case startedAt = "started_at"
         case lastSeen = "last_seen"
     }
@@ -144,6 +150,7 @@ public struct ConsoleSession: Codable, Sendable, Equatable {
         startedAt = try c.opt(.startedAt, Date(timeIntervalSince1970: 0))
         lastSeen = try c.opt(.lastSeen, startedAt)
         view = try c.opt(.view, "")
+        mode = try c.opt(.mode, "interactive")
     }
 }
 

@@ -18,7 +18,12 @@ public enum AgentEvent: Sendable, Equatable, Encodable {
     case broadcast(Broadcast?)
     case actionExecuted(ActionNotice)
     case cacheInvalidated
-    case sessionKick(sessionID: String)
+    /// `system.session_terminate`: the console whose session this is stops accepting actions.
+    case sessionKick(SessionKick)
+    /// A console registered its session (System Controls lists it at once, not at the next snapshot).
+    case sessionStarted(ConsoleSession)
+    /// A console quit and deleted its session.
+    case sessionEnded(sessionID: String)
     /// A type this console does not know: counted and ignored.
     case unknown(type: String)
 
@@ -41,6 +46,8 @@ public enum AgentEvent: Sendable, Equatable, Encodable {
         case .actionExecuted: return "action.executed"
         case .cacheInvalidated: return "cache.invalidated"
         case .sessionKick: return "session.kick"
+        case .sessionStarted: return "session.started"
+        case .sessionEnded: return "session.ended"
         case .unknown(let type): return type
         }
     }
@@ -67,7 +74,9 @@ public enum AgentEvent: Sendable, Equatable, Encodable {
         case .actionExecuted(let n): try n.encode(to: encoder)
         case .cacheInvalidated, .unknown:
             _ = encoder.container(keyedBy: Broadcast.CodingKeys.self)
-        case .sessionKick(let id): try SessionKick(sessionID: id).encode(to: encoder)
+        case .sessionKick(let kick): try kick.encode(to: encoder)
+        case .sessionStarted(let session): try session.encode(to: encoder)
+        case .sessionEnded(let id): try SessionKick(sessionID: id).encode(to: encoder)
         }
     }
 }

@@ -84,7 +84,9 @@ public struct EventEnvelope: Sendable, Equatable {
         case "system.broadcast": return .broadcast(try body(OptionalBroadcast.self).broadcast)
         case "action.executed": return .actionExecuted(try body(ActionNotice.self))
         case "cache.invalidated": return .cacheInvalidated
-        case "session.kick": return .sessionKick(sessionID: try body(SessionKick.self).sessionID)
+        case "session.kick": return .sessionKick(try body(SessionKick.self))
+        case "session.started": return .sessionStarted(try body(ConsoleSession.self))
+        case "session.ended": return .sessionEnded(sessionID: try body(SessionKick.self).sessionID)
         default: return .unknown(type: type)
         }
     }
@@ -115,9 +117,32 @@ public struct EventEnvelope: Sendable, Equatable {
 
 struct IDOnly: Codable { var id: String }
 struct LogBatch: Codable { var lines: [LogLine] }
-struct SessionKick: Codable {
-    var sessionID: String
-    enum CodingKeys: String, CodingKey { case sessionID = "session_id" }
+/// `session.kick`: which console session ends, who ended it, why, and the request that did (the
+/// ended console's own audit row names it, so the two sides of a termination link up).
+public struct SessionKick: Codable, Sendable, Equatable {
+    public var sessionID: String
+    public var by: String?
+    public var reason: String?
+    public var requestID: UUID?
+
+    public init(sessionID: String, by: String? = nil, reason: String? = nil, requestID: UUID? = nil) {
+        self.sessionID = sessionID
+        self.by = by
+        self.reason = reason
+        self.requestID = requestID
+    }
+
+    /// What the ended console says on screen and on the terminal afterwards.
+    public var sentence: String {
+        "this console session (\(sessionID)) was ended by \(by ?? "an administrator") (system.session_terminate)"
+            + (reason.map { ": \($0)" } ?? "")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case by, reason
+        case sessionID = "session_id"
+        case requestID = "request_id"
+    }
 }
 struct OptionalBroadcast: Decodable {
     var broadcast: Broadcast?

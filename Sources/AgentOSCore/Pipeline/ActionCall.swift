@@ -57,6 +57,12 @@ public final class ActionCall: @unchecked Sendable {
     public var actor: Actor { request.actor }
     public var user: String { request.actor.effectiveUser }
 
+    /// The `session.kick` this call sends when it ends console session `id`: who, why, and the request
+    /// the ended console's own audit row names.
+    public func sessionKick(_ id: String) -> SessionKick {
+        SessionKick(sessionID: id, by: user, reason: request.reason, requestID: request.requestID)
+    }
+
     /// What the action is aimed at: the target field's value, or `system`.
     public var target: String {
         guard let field = spec?.targetField, let value = payload[field] ?? request.payload[field] else { return "system" }

@@ -37,6 +37,9 @@ public enum BusMessage: Sendable, Equatable {
     /// State the bus does not carry changed (Celery's workers and tasks, merged into each snapshot):
     /// reload the snapshot, one load at a time.
     case changedElsewhere
+    /// This console's own session was ended (its heartbeat found the tombstone: the `session.kick`
+    /// itself may have been missed, pub/sub being at-most-once).
+    case sessionEnded(SessionKick)
 }
 
 /// The event bus (Redis pub/sub on DB5 live, in-process embedded).

@@ -9,7 +9,7 @@ extension Snapshot {
     public static let recentBookmarkLimit = 50
 
     /// Applies one event to the snapshot, so a console stays current between snapshot loads.
-    /// Returns false for events that change nothing here (unknown types, session kicks).
+    /// Returns false for events that change nothing here (unknown types, a session not listed).
     @discardableResult
     public mutating func apply(_ event: AgentEvent, at ts: Date) -> Bool {
         switch event {
@@ -69,9 +69,23 @@ extension Snapshot {
                     seq: (audit.first?.seq ?? 0) + 1, ts: ts, user: notice.user, action: notice.action,
                     phase: "outcome", outcome: notice.outcome, target: notice.target), at: 0)
             if audit.count > 200 { audit.removeLast(audit.count - 200) }
-        case .cacheInvalidated, .sessionKick, .unknown:
+        case .sessionStarted(let session):
+            system.sessions.removeAll { $0.id == session.id }
+            system.sessions.append(session)
+            system.sessions.sort { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+        case .sessionEnded(let id):
+            return removeSession(id)
+        case .sessionKick(let kick):
+            return removeSession(kick.sessionID)
+        case .cacheInvalidated, .unknown:
             return false
         }
+        return true
+    }
+
+    private mutating func removeSession(_ id: String) -> Bool {
+        guard system.sessions.contains(where: { $0.id == id }) else { return false }
+        system.sessions.removeAll { $0.id == id }
         return true
     }
 

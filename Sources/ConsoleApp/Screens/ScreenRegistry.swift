@@ -8,6 +8,7 @@ public enum ScreenRegistry {
         JobsScreen(),
         QueuesScreen(),
         SystemScreen(),
+        SessionsScreen(),
         WorkersScreen(),
         ManagersScreen(),
         LogsScreen(),

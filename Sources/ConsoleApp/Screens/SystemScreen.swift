@@ -14,6 +14,9 @@ public struct SystemScreen: Screen {
     public var aliases: [String] { ["system", "controls", "sys", "s"] }
     public var actionView: ActionView? { .system }
 
+    /// Ending a console session aims at a session: the Sessions pane offers it.
+    public func offers(_ spec: ActionSpec) -> Bool { spec.view == .system && spec.id != .systemSessionTerminate }
+
     public func columns(_ state: AppState) -> [TableColumn] {
         [
             TableColumn("PID", .fixed(7), align: .right, priority: 9), TableColumn("USER", .fixed(10), priority: 4),
@@ -80,7 +83,8 @@ public struct SystemScreen: Screen {
         lines[1].append(
             (
                 "sessions: \(s.system.sessions.count) console(s)"
-                    + (s.system.sessions.isEmpty ? "" : ": " + s.system.sessions.map { "\($0.user)@\($0.host)" }.joined(separator: ", ")),
+                    + (s.system.sessions.isEmpty ? "" : ": " + s.system.sessions.map { "\($0.user)@\($0.host)" }.joined(separator: ", "))
+                    + (state.keyMap.hint(.nextPane, "lists them").map { " (\($0))" } ?? ""),
                 Style(.text)
             ))
         let backup = s.system.backups.max { $0.createdAt < $1.createdAt }

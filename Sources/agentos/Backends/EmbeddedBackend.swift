@@ -33,6 +33,7 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     }
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
     func preview(_ request: ActionRequest) -> PreviewReport { actions.dispatcher.preview(request) }
+    func sessionEnded(_ kick: SessionKick) { actions.dispatcher.recordSessionEnded(kick, actor: actor) }
     func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
     func loadSnapshot() throws -> Snapshot {
         var snapshot = try world.dataManager.snapshot().0

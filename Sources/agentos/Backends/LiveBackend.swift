@@ -20,13 +20,16 @@ final class LiveConsoleBackend: ConsoleBackend {
     let sessions: ConsoleSessionStore
     private let session: Mutex<ConsoleSession>
     private let heartbeat = Mutex<Task<Void, Never>?>(nil)
+    /// Messages this backend adds to the bus's (the heartbeat finding this session ended).
+    private let local = Mutex<AsyncStream<BusMessage>.Continuation?>(nil)
 
     /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
     let celery: CeleryMonitor?
 
     init(
         redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
-        warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, log: @escaping @Sendable (String) -> Void = { _ in }
+        warmIntervalMillis: Int = 5_000, celery transport: CeleryTransport? = nil, mode: String = "interactive",
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
@@ -46,7 +49,7 @@ final class LiveConsoleBackend: ConsoleBackend {
         session = Mutex(
             ConsoleSession(
                 id: actor.sessionID, user: actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty, startedAt: Date(),
-                lastSeen: Date(), view: ""))
+                lastSeen: Date(), view: "", mode: mode))
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
         role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
         self.actor = actor
@@ -66,6 +69,12 @@ final class LiveConsoleBackend: ConsoleBackend {
     func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? { actions.impact(spec, payload) }
     func preview(_ request: ActionRequest) -> PreviewReport { actions.dispatcher.preview(request) }
+
+    func sessionEnded(_ kick: SessionKick) {
+        // No beat may write the row again: the tombstone already stops it, this saves the round trips.
+        heartbeat.withLock { $0?.cancel() }
+        actions.dispatcher.recordSessionEnded(kick, actor: actor)
+    }
     func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
 
     private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
@@ -98,25 +107,29 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
 
-    /// The bus, and with Celery a reload (at most every 250 ms) whenever Celery's state changed:
-    /// the next snapshot merges it, so the views follow Celery's events within a second.
+    /// The bus, this backend's own messages (the heartbeat finding this session ended), and with
+    /// Celery a reload (at most every 250 ms) whenever Celery's state changed: the next snapshot
+    /// merges it, so the views follow Celery's events within a second.
     func subscribe() -> AsyncStream<BusMessage> {
-        guard let monitor = celery else { return bus.subscribe() }
         let upstream = bus.subscribe()
+        let monitor = celery
         return AsyncStream { continuation in
+            local.withLock { $0 = continuation }
             let forward = Task.detached {
                 for await m in upstream { continuation.yield(m) }
                 continuation.finish()
             }
-            let ticker = Task.detached {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(250))
-                    if monitor.takeChange() { continuation.yield(.changedElsewhere) }
+            let ticker = monitor.map { monitor in
+                Task.detached {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(250))
+                        if monitor.takeChange() { continuation.yield(.changedElsewhere) }
+                    }
                 }
             }
             continuation.onTermination = { _ in
                 forward.cancel()
-                ticker.cancel()
+                ticker?.cancel()
             }
         }
     }
@@ -146,13 +159,23 @@ final class LiveConsoleBackend: ConsoleBackend {
         celery?.start()
         heartbeat.withLock { task in
             task = Task.detached { [self] in
+                var announced = false
                 while !Task.isCancelled {
                     let row = session.withLock {
                         $0.lastSeen = Date()
                         return $0
                     }
                     // A missed beat is retried at the next; the TTL outlasts several.
-                    try? sessions.heartbeat(row)
+                    switch Result(catching: { try sessions.heartbeat(row) }) {
+                    case .success(let kick?):
+                        local.withLock { _ = $0?.yield(.sessionEnded(kick)) }
+                        return
+                    case .success(nil) where !announced:
+                        // The other consoles list this one now, not at their next snapshot.
+                        announced = (try? bus.publish(.sessionStarted(row))) != nil
+                    case .success, .failure:
+                        break
+                    }
                     try? await Task.sleep(for: .seconds(ConsoleSessionStore.heartbeatSeconds))
                 }
             }
@@ -170,7 +193,8 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func stop() {
         heartbeat.withLock { $0?.cancel() }
-        _ = try? sessions.end(session.withLock { $0.id })
+        let id = session.withLock { $0.id }
+        if (try? sessions.end(id)) == true { _ = try? bus.publish(.sessionEnded(sessionID: id)) }
         celery?.stop()
         warmer.withLock { $0?.cancel() }
         history?.drain()
