@@ -180,7 +180,10 @@ public struct ConsoleSettings: Sendable, Equatable {
             "origins": origins
         ]
         d["redis"] =
-            ["url": redisURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(), "password": redisPassword.map { $0.description } as Any? ?? NSNull()]
+            [
+                "url": redisURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(),
+                "password": redisPassword.map { $0.description } as Any? ?? NSNull()
+            ]
             as [String: Any]
         d["postgres"] =
             [

@@ -154,7 +154,9 @@ extension BenchCommand {
             try PostgresChildConnection.with(url) { child in
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: tool)
-                p.arguments = ["--format=custom", "--no-owner", "--file=\(dumps.appendingPathComponent("bare.dump").path)", "--dbname=\(child.conninfo)"]
+                p.arguments = [
+                    "--format=custom", "--no-owner", "--file=\(dumps.appendingPathComponent("bare.dump").path)", "--dbname=\(child.conninfo)"
+                ]
                 p.environment = child.environment
                 try p.run()
                 p.waitUntilExit()

@@ -28,7 +28,9 @@ enum ExitStatus {
 }
 
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL or key/value connection string (no password: see AGENTOS_POSTGRES_PASSWORD).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("PostgreSQL URL or key/value connection string (no password: see AGENTOS_POSTGRES_PASSWORD).", valueName: "url"))
     var postgres: String?
 
     @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://; no password: see AGENTOS_REDIS_PASSWORD).", valueName: "url"))

@@ -1,5 +1,5 @@
-import AgentOSCore
 import AgentOSAdapters
+import AgentOSCore
 import ArgumentParser
 import ConsoleConfig
 import ConsoleUI

@@ -127,7 +127,10 @@ import Testing
         for (argv, variable) in [
             (["console", "--postgres", "postgres://u:\(secret)@127.0.0.1:1/db", "--redis", "redis://127.0.0.1:1"], "AGENTOS_POSTGRES_PASSWORD"),
             (["console", "--redis", "redis://:\(secret)@127.0.0.1:1/0", "--postgres", "postgresql://u@127.0.0.1:1/db"], "AGENTOS_REDIS_PASSWORD"),
-            (["snapshot", "--postgres", "host=127.0.0.1 port=1 password='\(secret) x'", "--redis", "redis://127.0.0.1:1"], "AGENTOS_POSTGRES_PASSWORD"),
+            (
+                ["snapshot", "--postgres", "host=127.0.0.1 port=1 password='\(secret) x'", "--redis", "redis://127.0.0.1:1"],
+                "AGENTOS_POSTGRES_PASSWORD"
+            ),
             (["check", "--postgres", "postgresql://u@127.0.0.1:1/db?sslmode=disable&password=\(secret)"], "AGENTOS_POSTGRES_PASSWORD"),
             (["can-i", "job.cancel", "--redis", "redis://\(secret)@127.0.0.1:1"], "AGENTOS_REDIS_PASSWORD"),
             (["migrate", "--postgres", "postgresql://u@127.0.0.1:1/db?password=\(secret)"], "AGENTOS_POSTGRES_PASSWORD")

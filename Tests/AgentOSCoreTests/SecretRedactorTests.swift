@@ -6,7 +6,10 @@ import Testing
     @Test(arguments: [
         // URL user information: the user stays, the password goes.
         ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
-        ("postgres://u:p%40ss@h1:5432,h2:5433/db?target_session_attrs=read-write", "postgres://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write"),
+        (
+            "postgres://u:p%40ss@h1:5432,h2:5433/db?target_session_attrs=read-write",
+            "postgres://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write"
+        ),
         ("redis://:pw@cache:6379/2", "redis://:***@cache:6379/2"),
         ("redis://agentos:pw@cache:6379/2", "redis://agentos:***@cache:6379/2"),
         // Redis's password-only form; a PostgreSQL user without a password is no secret.
@@ -18,7 +21,10 @@ import Testing
         ("postgresql://u@h/db?password=pw&pooler=transaction", "postgresql://u@h/db?password=***&pooler=transaction"),
         ("postgresql://u@h/db?sslmode=require&password=pw", "postgresql://u@h/db?sslmode=require&password=***"),
         ("unix:///r.sock?db=1&password=hunter2", "unix:///r.sock?db=1&password=***"),
-        ("rediss-sentinel://u:pw@s1:26379,s2:26379/m?sentinel_user=s&sentinel_password=spw", "rediss-sentinel://u:***@s1:26379,s2:26379/m?sentinel_user=s&sentinel_password=***"),
+        (
+            "rediss-sentinel://u:pw@s1:26379,s2:26379/m?sentinel_user=s&sentinel_password=spw",
+            "rediss-sentinel://u:***@s1:26379,s2:26379/m?sentinel_user=s&sentinel_password=***"
+        ),
         // Key/value strings: bare, quoted with blanks, escaped quotes, blanks around =, any case.
         ("host=h password=pw dbname=x", "host=h password=*** dbname=x"),
         ("host=h password='a b' dbname=x", "host=h password=*** dbname=x"),

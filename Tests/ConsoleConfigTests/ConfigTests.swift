@@ -22,7 +22,7 @@ import Testing
     @Test func filesOthersMayReadOrWriteAreRefused() throws {
         func refusal(_ file: URL) -> String? {
             do {
-                _ = try ConfigFile.load(file, environment: [:])
+                _ = try ConfigFile.load(file, environment: ["PW": "x"])
                 return nil
             } catch {
                 return error.description
@@ -43,7 +43,9 @@ import Testing
             #expect(message.hasPrefix(file.path + ": ") && message.contains(problem) && message.contains(fix), "\(message)")
             #expect(!message.contains("hunter2"))
             // The exit-78 path: the loader refuses it as well.
-            #expect(throws: ConfigError.self) { try SettingsLoader.load(configFlag: file.path, environment: [:], flags: SettingsLayer(origin: "flag")) }
+            #expect(throws: ConfigError.self) {
+                try SettingsLoader.load(configFlag: file.path, environment: [:], flags: SettingsLayer(origin: "flag"))
+            }
         }
         // Without a password, readable by all is fine; a password elsewhere makes `redis://user@` a user.
         for text in ["theme: light\n", "redis:\n  url: redis://agentos@cache:6379/0\n  password_env: PW\n"] {

@@ -1,4 +1,5 @@
 import AgentOSCore
+
 /// Where and how to connect to Redis, parsed from a URL:
 ///
 /// - `redis://[[user]:password@]host[:port][/db]`
