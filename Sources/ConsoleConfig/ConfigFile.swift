@@ -1,3 +1,4 @@
+import AgentOSCore
 import ConsoleApp
 import ConsoleUI
 import Foundation
@@ -35,6 +36,8 @@ public enum ConfigFile {
     ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
+    /// Refused (as ssh refuses a key) when someone else owns it or may write it, or when it holds a
+    /// password (`password:`, or one in a URL) and someone else may read it.
     public static func load(_ url: URL, environment: [String: String]) throws(ConfigError) -> SettingsLayer {
         let text: String
         do {
@@ -42,7 +45,14 @@ public enum ConfigFile {
         } catch {
             throw ConfigError(file: url.path, line: nil, key: nil, "cannot read: \((error as NSError).localizedDescription)")
         }
-        return try parse(text, file: url.path, environment: environment)
+        let layer = try parse(text, file: url.path, environment: environment)
+        // A password written in it: `password:` (its source is this file) or one inside a URL.
+        let inline =
+            [layer.redisPassword, layer.postgresPassword].contains { $0?.source.hasPrefix(url.path + ":") == true }
+            || layer.redisURL.map { SecretRedactor.containsPassword($0, bareRedisUserinfo: layer.redisPassword == nil) } == true
+            || layer.postgresURL.map { SecretRedactor.containsPassword($0) } == true
+        try FilePermissions.check(url.path, holdsPassword: inline)
+        return layer
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> SettingsLayer {
@@ -137,6 +147,7 @@ public enum ConfigFile {
                 secret = Secret(value, source: "env \(name)")
             default:
                 let path = (try r.string(e) as NSString).expandingTildeInPath
+                try FilePermissions.check(path, holdsPassword: true)
                 guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                     throw r.fail(e, "cannot read the password file \(path)")
                 }

@@ -1,3 +1,4 @@
+import AgentOSCore
 import ConsoleApp
 import ConsoleUI
 import Foundation
@@ -168,25 +169,6 @@ public struct ConsoleSettings: Sendable, Equatable {
         return parts.string
     }
 
-    /// A URL with any password in it replaced by `***` (for messages and logs).
-    public static func redact(_ url: String) -> String {
-        if var parts = URLParts(url) {
-            if let userinfo = parts.userinfo {
-                if let colon = userinfo.firstIndex(of: ":") {
-                    parts.userinfo = String(userinfo[..<colon]) + ":***"
-                } else if parts.scheme.lowercased().hasPrefix("redis") {
-                    parts.userinfo = "***" // redis://secret@host is Redis's password-only form
-                }
-            }
-            parts.query = parts.query.map { item in
-                URLParts.name(of: item).hasSuffix("password") ? "\(item.prefix { $0 != "=" })=***" : item
-            }
-            return parts.string
-        }
-        // key=value: password=… up to the next space (or its quoted value).
-        return url.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
-    }
-
     /// The settings as JSON-ready values, passwords replaced by where they come from.
     public func redactedDictionary() -> [String: Any] {
         var d: [String: Any] = [
@@ -198,11 +180,14 @@ public struct ConsoleSettings: Sendable, Equatable {
             "origins": origins
         ]
         d["redis"] =
-            ["url": redisURL.map(Self.redact) as Any? ?? NSNull(), "password": redisPassword.map { $0.description } as Any? ?? NSNull()]
+            [
+                "url": redisURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(),
+                "password": redisPassword.map { $0.description } as Any? ?? NSNull()
+            ]
             as [String: Any]
         d["postgres"] =
             [
-                "url": postgresURL.map(Self.redact) as Any? ?? NSNull(),
+                "url": postgresURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(),
                 "password": postgresPassword.map { $0.description } as Any? ?? NSNull()
             ] as [String: Any]
         d["environment"] =

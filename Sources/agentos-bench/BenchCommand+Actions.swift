@@ -150,12 +150,18 @@ extension BenchCommand {
         let backup = try measureEach(3, setup: {}) { _ = try dispatch(.databaseBackup, [:]) }
         let tool = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { "\($0)/pg_dump" } ?? "/usr/bin/pg_dump"
         let backupBare = try measureEach(3, setup: {}) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tool)
-            p.arguments = ["--format=custom", "--no-owner", "--file=\(dumps.appendingPathComponent("bare.dump").path)", "--dbname=\(url)"]
-            try p.run()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw BenchError("pg_dump exited with \(p.terminationStatus)") }
+            // As the action does it: the password in a passfile, never on pg_dump's argv.
+            try PostgresChildConnection.with(url) { child in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: tool)
+                p.arguments = [
+                    "--format=custom", "--no-owner", "--file=\(dumps.appendingPathComponent("bare.dump").path)", "--dbname=\(child.conninfo)"
+                ]
+                p.environment = child.environment
+                try p.run()
+                p.waitUntilExit()
+                guard p.terminationStatus == 0 else { throw BenchError("pg_dump exited with \(p.terminationStatus)") }
+            }
         }
         results.append(
             BenchResult(

@@ -56,8 +56,8 @@ extension BenchCommand {
         func console(_ ns: String, _ args: [String]) throws {
             let out = try Self.run(
                 [agentos, "action"] + args + [
-                    "--json", "--redis", redisURL, "--postgres", url, "--namespace", ns, "--data-dir", dataDir.path, "--celery", options
-                ], environment: [:])
+                    "--json", "--namespace", ns, "--data-dir", dataDir.path, "--celery", options
+                ], environment: ["AGENTOS_REDIS_URL": redisURL, "AGENTOS_POSTGRES_URL": url]) // a password stays off the command line
             let report = (try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]) ?? [:]
             guard report["ok"] as? Bool == true else { throw BenchError("agentos action \(args.joined(separator: " ")): \(out)") }
         }

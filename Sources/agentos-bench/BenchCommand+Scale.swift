@@ -153,12 +153,14 @@ extension BenchCommand {
             try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: reportFile)
             let seconds = Double(actionsPerRun) / 5
-            let pid = try PosixSpawn.spawn([
-                Self.executable.path, "--redis", redisURL, "--postgres", url, "--fleet", String(n),
-                "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
-                "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
-                "--fleet-report", reportFile.path
-            ])
+            // The URLs through the environment: a password in them stays off the command line.
+            let pid = try PosixSpawn.spawn(
+                [
+                    Self.executable.path, "--fleet", String(n),
+                    "--fleet-seconds", String(seconds + 0.5), "--fleet-namespace", ns.prefix,
+                    "--fleet-broker-prefix", ns.brokerPrefix, "--fleet-warm-millis", String(interval),
+                    "--fleet-report", reportFile.path
+                ], environment: ["AGENTOS_REDIS_URL": redisURL, "AGENTOS_POSTGRES_URL": url])
             func exited() -> Int32? {
                 var status: Int32 = 0
                 return waitpid(pid, &status, WNOHANG) == pid ? status : nil
@@ -336,12 +338,14 @@ extension BenchCommand {
         let config = dataDir.appendingPathComponent("config.yaml")
         try Data().write(to: config)
         let env = ["TERM": "xterm-256color", "LINES": "48", "COLUMNS": "160", "LANG": "C.UTF-8", "AGENTOS_CONFIG": config.path]
+        // The URLs through the environment: `agentos` refuses a password on its command line.
+        let liveEnv = env.merging(["AGENTOS_REDIS_URL": redisURL, "AGENTOS_POSTGRES_URL": url]) { _, new in new }
         let window = 10.0
         let live = try PtyProcess(
             [
-                exe, "console", "--redis", redisURL, "--postgres", url, "--namespace", ns.prefix, "--broker-prefix", ns.brokerPrefix,
+                exe, "console", "--namespace", ns.prefix, "--broker-prefix", ns.brokerPrefix,
                 "--wallboard", "--data-dir", dataDir.path
-            ], environment: env)
+            ], environment: liveEnv)
         let idle = try PtyProcess(["cat"], environment: env)
         defer {
             live.stop()

@@ -35,6 +35,12 @@ struct StoreOptions: ParsableArguments {
 
     func collector() throws -> StoreCollector {
         let env = ProcessInfo.processInfo.environment
+        // Any local user reads a command line (/proc/PID/cmdline): passwords come from the environment.
+        for (flag, value, name) in [("--redis", redis, "AGENTOS_REDIS_PASSWORD"), ("--postgres", postgres, "AGENTOS_POSTGRES_PASSWORD")] {
+            if let value, SecretRedactor.containsPassword(value) {
+                throw ValidationError("\(flag) \(SecretRedactor.redact(value)) holds a password: give the URL without it and the password in \(name)")
+            }
+        }
         guard let pg = postgres ?? env["AGENTOS_POSTGRES_URL"], !pg.isEmpty else {
             throw ValidationError("--postgres URL (or AGENTOS_POSTGRES_URL) is required")
         }

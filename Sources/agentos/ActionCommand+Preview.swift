@@ -8,8 +8,10 @@ extension ActionCommand {
     /// action would touch, one `preview` audit row), printed after the validation's answer.
     /// Exit 0 when shown; otherwise the preview's own status (3 denied, 6 not found, 7 audit
     /// unavailable, 8 backend unavailable), the validation's answer still printed.
-    func preview(_ spec: ActionSpec, _ payload: [String: PayloadValue], valid: Payload, needs: [String]) throws {
-        let stack = try LiveStack(connection: connection, celery: try celery.checkedTransport(), dataDir: dataDir.path)
+    func preview(_ spec: ActionSpec, _ payload: [String: PayloadValue], valid: Payload, needs: [String], _ connected: ConnectionOptions.Settings)
+        throws
+    {
+        let stack = try LiveStack(connection: connected, dataDir: dataDir.path)
         let request = ActionRequest(action: name, payload: payload, actor: currentActor(actingAs: actingAs), reason: reason)
         let report = stack.actions.dispatcher.preview(request, limit: limit)
         let target = spec.target(in: valid.values)

@@ -18,11 +18,13 @@ struct LiveStack {
     let dataManager: AdminDataManager
     let actions: LiveActions
 
-    init(connection: ConnectionOptions, celery transport: CeleryTransport?, dataDir: String?) throws {
+    init(connection: ConnectionOptions.Settings, dataDir: String?) throws {
         guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
             throw fail(
-                "this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+                "this command needs a live backend: --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL, or the configuration file)",
+                code: ExitStatus.usage)
         }
+        let transport = try connection.celery()
         var config: RedisConfiguration
         do { config = try RedisConfiguration(url: redisURL) } catch { throw fail("--redis: \(error)", code: ExitStatus.config) }
         config.clientName = "agentos-cli"
@@ -121,8 +123,9 @@ struct ActionCommand: ParsableCommand {
             }
             payload["expect"] = .int(expect)
         }
-        if dryRun { return try check(spec, payload) }
-        let stack = try LiveStack(connection: connection, celery: try celery.checkedTransport(), dataDir: dataDir.path)
+        let connected = try connection.resolve(celery: celery)
+        if dryRun { return try check(spec, payload, connected) }
+        let stack = try LiveStack(connection: connected, dataDir: dataDir.path)
         var confirmation: String?
         if spec.confirmation == .typed {
             guard yes else { throw fail("\(name) is critical: add --yes and --reason", code: 3) }
@@ -149,7 +152,7 @@ struct ActionCommand: ParsableCommand {
     /// `--dry-run`: the payload as the pipeline's validation stage would take it, and what a real
     /// run would still need; without a backend no server is contacted and nothing is audited,
     /// with one the preview follows (`preview`). Exit 65 when invalid.
-    func check(_ spec: ActionSpec, _ payload: [String: PayloadValue]) throws {
+    func check(_ spec: ActionSpec, _ payload: [String: PayloadValue], _ connected: ConnectionOptions.Settings) throws {
         let valid: Payload
         do {
             valid = try spec.validate(payload)
@@ -167,8 +170,8 @@ struct ActionCommand: ParsableCommand {
             if (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty { needs.append("--reason") }
         }
         let payloadJSON = CanonicalJSON.object(valid.values)
-        if connection.redisURL != nil, connection.postgresURL != nil {
-            return try preview(spec, payload, valid: valid, needs: needs)
+        if connected.redisURL != nil, connected.postgresURL != nil {
+            return try preview(spec, payload, valid: valid, needs: needs, connected)
         }
         if json {
             print(
@@ -237,10 +240,11 @@ struct CanICommand: ParsableCommand {
     func run() throws {
         let actor = currentActor(actingAs: actingAs)
         // Live: user_permissions; embedded: the operator is an admin (the demo can do everything).
-        let live = connection.redisURL != nil || connection.postgresURL != nil
+        let connected = try connection.resolve()
+        let live = connected.live
         let source: PermissionSource =
             live
-            ? PostgresPermissionSource(postgres: PostgresClient(connection.postgresURL ?? ""))
+            ? PostgresPermissionSource(postgres: PostgresClient(connected.postgresURL ?? ""))
             : StaticPermissions(fallback: Grant(role: .admin))
         let decide = { (name: String) -> PolicyDecision in
             do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
@@ -345,7 +349,7 @@ struct AuditCommand: ParsableCommand {
 
     /// Live: `audit_logs`; embedded: the JSONL chain under the data directory.
     static func log(_ connection: ConnectionOptions, _ dataDir: DataDirOption) throws -> AuditLog {
-        if let url = connection.postgresURL { return PostgresAuditLog(postgres: PostgresClient(url)) }
+        if let url = try connection.resolve().postgresURL { return PostgresAuditLog(postgres: PostgresClient(url)) }
         do {
             return try FileAuditLog(directory: DataDirectory.resolve(dataDir.path).appendingPathComponent("logs/audit"))
         } catch {

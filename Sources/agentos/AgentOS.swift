@@ -1,6 +1,7 @@
 import AgentOSAdapters
 import AgentOSCore
 import ArgumentParser
+import ConsoleConfig
 import Foundation
 
 @main
@@ -27,10 +28,12 @@ enum ExitStatus {
 }
 
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL or key/value connection string.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("PostgreSQL URL or key/value connection string (no password: see AGENTOS_POSTGRES_PASSWORD).", valueName: "url"))
     var postgres: String?
 
-    @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://).", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("Redis URL (redis://, rediss://, unix://; no password: see AGENTOS_REDIS_PASSWORD).", valueName: "url"))
     var redis: String?
 
     @Option(name: .long, help: ArgumentHelp("kombu global_keyprefix of the broker lists in DB0 (Celery's default: none).", valueName: "prefix"))
@@ -39,15 +42,73 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Key and channel namespace (live mode; default: AGENTOS_NAMESPACE, else agentos).")
     var namespace: String?
 
-    /// The contract's names for these options.
-    var names: Namespace {
-        Namespace(
-            namespace ?? ProcessInfo.processInfo.environment["AGENTOS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "agentos",
-            brokerPrefix: brokerPrefix)
+    @Option(help: ArgumentHelp("Configuration file (default: $AGENTOS_CONFIG, else $XDG_CONFIG_HOME/agentos/config.yaml).", valueName: "path"))
+    var config: String?
+
+    /// What these flags say (nil: not given).
+    func layer() -> SettingsLayer {
+        var l = SettingsLayer(origin: "flag")
+        l.redisURL = redis
+        l.postgresURL = postgres
+        l.namespace = namespace
+        l.brokerPrefix = brokerPrefix.isEmpty ? nil : brokerPrefix
+        return l
     }
 
-    var postgresURL: String? { postgres ?? ProcessInfo.processInfo.environment["AGENTOS_POSTGRES_URL"] }
-    var redisURL: String? { redis ?? ProcessInfo.processInfo.environment["AGENTOS_REDIS_URL"] }
+    /// The settings every subcommand uses, through the console's loader (flags > environment >
+    /// configuration file > defaults): `more` adds a command's own flags. A bad file or value exits 78,
+    /// a password in `--redis`/`--postgres` 64.
+    func resolve(celery: CeleryOption? = nil, _ more: (inout SettingsLayer) throws(ConfigError) -> Void = { _ in }) throws -> Settings {
+        var flags = layer()
+        flags.celery = celery?.celery
+        let settings: ConsoleSettings
+        do throws(ConfigError) {
+            try more(&flags)
+            settings = try SettingsLoader.load(configFlag: config, environment: ProcessInfo.processInfo.environment, flags: flags)
+        } catch {
+            throw fail(error.description, code: ExitStatus.config)
+        }
+        try refusePasswords(settings)
+        return Settings(settings)
+    }
+
+    /// Any local user reads a command line (/proc/PID/cmdline), so a password may not be on one. Redis
+    /// reads `redis://word@host` as a password only when none is given elsewhere (else `word` is the user).
+    func refusePasswords(_ s: ConsoleSettings) throws {
+        for (flag, value, elsewhere, name, alternative) in [
+            ("--redis", redis, s.redisPassword != nil, "AGENTOS_REDIS_PASSWORD", "redis.password_file or redis.password_env"),
+            ("--postgres", postgres, true, "AGENTOS_POSTGRES_PASSWORD", "postgres.password_file or postgres.password_env, or ~/.pgpass")
+        ] {
+            guard let value, SecretRedactor.containsPassword(value, bareRedisUserinfo: !elsewhere) else { continue }
+            throw fail(
+                "\(flag) \(SecretRedactor.redact(value)) holds a password, which any local user can read on a command line: "
+                    + "give the URL without it and the password in \(name), or in the configuration file (\(alternative))",
+                code: ExitStatus.usage)
+        }
+    }
+
+    /// The resolved settings as the backends want them.
+    struct Settings {
+        let settings: ConsoleSettings
+        init(_ settings: ConsoleSettings) { self.settings = settings }
+        /// The Redis URL with its password put in (for the client only: never print it).
+        var redisURL: String? { settings.redisConnectionURL }
+        /// The PostgreSQL string with its password put in (for libpq only).
+        var postgresURL: String? { settings.postgresConnectionString }
+        var live: Bool { settings.redisURL != nil || settings.postgresURL != nil }
+        var names: Namespace { Namespace(settings.namespace, brokerPrefix: settings.brokerPrefix) }
+
+        /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only), or exit 78.
+        func celery() throws -> CeleryTransport? {
+            guard let text = settings.celery else { return nil }
+            let origin = settings.origins["celery"] ?? "?"
+            do {
+                return try CeleryTransport(options: text, place: origin == "flag" ? "--celery" : "celery (from \(origin))")
+            } catch {
+                throw fail("\(error)", code: ExitStatus.config)
+            }
+        }
+    }
 }
 
 /// `--celery`, on the subcommands whose answer Celery changes (console, action, snapshot, check);
@@ -58,17 +119,6 @@ struct CeleryOption: ParsableArguments {
             "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
             valueName: "json"))
     var celery: String?
-
-    /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only).
-    func transport() throws -> CeleryTransport? {
-        guard let text = celery ?? ProcessInfo.processInfo.environment["AGENTOS_CELERY"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
-        return try CeleryTransport(options: text, place: celery != nil ? "--celery" : "AGENTOS_CELERY")
-    }
-
-    /// The transport, or exit 78 (EX_CONFIG) naming what is wrong with the options.
-    func checkedTransport() throws -> CeleryTransport? {
-        do { return try transport() } catch { throw fail("\(error)", code: ExitStatus.config) }
-    }
 }
 
 /// The simulated fleet: embedded by default, or `agentos sim`.

@@ -14,7 +14,8 @@ struct Check: ParsableCommand {
 
     func run() throws {
         var failures = 0
-        if let url = connection.redisURL {
+        let connected = try connection.resolve(celery: celery)
+        if let url = connected.redisURL {
             do {
                 let client = try RedisClient(url: url)
                 let start = Monotonic.nanos()
@@ -30,9 +31,9 @@ struct Check: ParsableCommand {
                 print("redis     FAIL \(error)")
             }
         } else {
-            print("redis     -    not configured (--redis or AGENTOS_REDIS_URL)")
+            print("redis     -    not configured (--redis, AGENTOS_REDIS_URL or the configuration file)")
         }
-        if let url = connection.postgresURL {
+        if let url = connected.postgresURL {
             do {
                 let db = try PostgresConnection(url)
                 let version = try db.query("SHOW server_version")[0].get(0, as: String.self)
@@ -44,10 +45,10 @@ struct Check: ParsableCommand {
                 print("postgres  FAIL \(error)")
             }
         } else {
-            print("postgres  -    not configured (--postgres or AGENTOS_POSTGRES_URL)")
+            print("postgres  -    not configured (--postgres, AGENTOS_POSTGRES_URL or the configuration file)")
         }
-        if let transport = try celery.checkedTransport() {
-            if let url = connection.redisURL {
+        if let transport = try connected.celery() {
+            if let url = connected.redisURL {
                 do {
                     // One ping to every worker; it ends when each worker that got it answered.
                     let b = try CeleryControl(redis: try RedisClient(url: url), transport: transport).broadcast("ping")

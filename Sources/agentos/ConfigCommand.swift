@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSCore
 import ArgumentParser
 import ConsoleConfig
 import ConsoleUI
@@ -79,6 +80,8 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the settings the console would use and where each comes from (passwords are never shown).")
 
+        @OptionGroup var connection: ConnectionOptions
+
         @OptionGroup var settings: SettingsOptions
 
         @Flag(help: "Print as JSON.")
@@ -86,14 +89,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             let env = ProcessInfo.processInfo.environment
-            var flags = SettingsLayer(origin: "flag")
-            let resolved: ConsoleSettings
-            do throws(ConfigError) {
-                try settings.apply(to: &flags)
-                resolved = try SettingsLoader.load(configFlag: settings.config, environment: env, flags: flags)
-            } catch {
-                throw fail(error.description, code: ExitStatus.config)
-            }
+            let resolved = try connection.resolve(settings.apply).settings
             let dict = resolved.redactedDictionary()
             if json {
                 print(
@@ -106,9 +102,9 @@ struct ConfigCommand: ParsableCommand {
                 let origin = resolved.origins[key].map { "  (\($0))" } ?? "  (default)"
                 print("\(key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value.map { "\($0)" } ?? "-")\(origin)")
             }
-            line("redis.url", resolved.redisURL.map(ConsoleSettings.redact))
+            line("redis.url", resolved.redisURL.map { SecretRedactor.redact($0) })
             line("redis.password", resolved.redisPassword?.description)
-            line("postgres.url", resolved.postgresURL.map(ConsoleSettings.redact))
+            line("postgres.url", resolved.postgresURL.map { SecretRedactor.redact($0) })
             line("postgres.password", resolved.postgresPassword?.description)
             line("namespace", resolved.namespace)
             line("broker_prefix", resolved.brokerPrefix)

@@ -79,14 +79,8 @@ struct ConsoleCommand: ParsableCommand {
         return exe.path.contains("/") ? exe : Bundle.main.executableURL
     }
 
-    /// What the flags say (nil: not given).
-    func flagLayer() throws(ConfigError) -> SettingsLayer {
-        var l = SettingsLayer(origin: "flag")
-        l.redisURL = connection.redis
-        l.postgresURL = connection.postgres
-        l.namespace = connection.namespace
-        l.brokerPrefix = connection.brokerPrefix.isEmpty ? nil : connection.brokerPrefix
-        l.celery = celery.celery
+    /// What the console's own flags say (nil: not given), on top of the connection's.
+    func addFlags(to l: inout SettingsLayer) throws(ConfigError) {
         l.environment = env
         l.theme = theme
         l.keymap = keymap
@@ -109,17 +103,13 @@ struct ConsoleCommand: ParsableCommand {
             }
         }
         try settings.apply(to: &l)
-        return l
     }
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let resolved: ConsoleSettings
-        do throws(ConfigError) {
-            resolved = try SettingsLoader.load(configFlag: settings.config, environment: environment, flags: try flagLayer())
-        } catch {
-            throw fail(error.description, code: ExitStatus.config)
-        }
+        let connected = try connection.resolve(celery: celery, addFlags)
+        let resolved = connected.settings
+        let celeryTransport = try connected.celery()
         let log = ConsoleLogging.start(resolved, environment: environment)
         let user = Identity.current()
         let dataDirectory = DataDirectory.resolve(dataDir.path)
@@ -128,7 +118,7 @@ struct ConsoleCommand: ParsableCommand {
         let connectionState: ConnectionState
         let role: String
         if resolved.redisURL != nil || resolved.postgresURL != nil {
-            guard let redisURL = resolved.redisConnectionURL, let postgresURL = resolved.postgresConnectionString else {
+            guard let redisURL = connected.redisURL, let postgresURL = connected.postgresURL else {
                 throw fail(
                     "live mode needs both Redis and PostgreSQL (--redis/--postgres, AGENTOS_*_URL or the configuration file)",
                     code: ExitStatus.usage)
@@ -137,13 +127,13 @@ struct ConsoleCommand: ParsableCommand {
             do {
                 live = try LiveConsoleBackend(
                     redisURL: redisURL, postgresURL: postgresURL,
-                    namespace: Namespace(resolved.namespace, brokerPrefix: resolved.brokerPrefix), user: user,
+                    namespace: connected.names, user: user,
                     dataDirectory: dataDirectory, actor: actor, warmIntervalMillis: Int(resolved.warmInterval * 1000),
-                    celery: try resolved.celery.map { try CeleryTransport(options: $0, place: "celery (from \(resolved.origins["celery"] ?? "?"))") },
+                    celery: celeryTransport,
                     mode: resolved.wallboard ? "wallboard" : resolved.readOnly ? "readonly" : "interactive", log: { log.warning("\($0)") })
             } catch {
-                log.error("live backend failed: \(ConsoleSettings.redact(String(describing: error)))")
-                throw fail(ConsoleSettings.redact(String(describing: error)), code: ExitStatus.config)
+                log.error("live backend failed: \(SecretRedactor.redact(String(describing: error)))")
+                throw fail(SecretRedactor.redact(String(describing: error)), code: ExitStatus.config)
             }
             backend = live
             role = live.role
@@ -179,7 +169,7 @@ struct ConsoleCommand: ParsableCommand {
         do {
             let runtime = ConsoleRuntime(state: state, backend: backend)
             runtime.onNotice = { notice in
-                let text = ConsoleSettings.redact(notice.text)
+                let text = SecretRedactor.redact(notice.text)
                 switch notice.level {
                 case .error: log.error("\(text)")
                 case .warning: log.warning("\(text)")
@@ -202,11 +192,9 @@ struct ConsoleCommand: ParsableCommand {
     }
 }
 
-/// Options every command that reads the settings shares: the file and the log.
+/// Options the console and `config show` share: the log.
+/// (`--config` is among the connection options, which every command reading the settings has.)
 struct SettingsOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Configuration file (default: $AGENTOS_CONFIG, else $XDG_CONFIG_HOME/agentos/config.yaml).", valueName: "path"))
-    var config: String?
-
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: String?
 
@@ -242,8 +230,8 @@ enum ConsoleLogging {
         log.debug(
             "settings",
             metadata: [
-                "redis": "\(s.redisURL.map(ConsoleSettings.redact) ?? "-")",
-                "postgres": "\(s.postgresURL.map(ConsoleSettings.redact) ?? "-")",
+                "redis": "\(s.redisURL.map { SecretRedactor.redact($0) } ?? "-")",
+                "postgres": "\(s.postgresURL.map { SecretRedactor.redact($0) } ?? "-")",
                 "redis_password": "\(s.redisPassword?.description ?? "-")",
                 "postgres_password": "\(s.postgresPassword?.description ?? "-")",
                 "namespace": "\(s.namespace)", "environment": "\(s.environment ?? "-")"

@@ -13,8 +13,8 @@ struct Migrate: ParsableCommand {
     var status = false
 
     func run() throws {
-        guard let url = connection.postgresURL else {
-            throw fail("migrate needs --postgres URL (or AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+        guard let url = try connection.resolve().postgresURL else {
+            throw fail("migrate needs --postgres URL (or AGENTOS_POSTGRES_URL, or the configuration file)", code: ExitStatus.usage)
         }
         let db: PostgresConnection
         do { db = try PostgresConnection(url) } catch { throw fail(error.description, code: ExitStatus.unavailable) }

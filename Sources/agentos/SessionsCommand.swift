@@ -22,12 +22,13 @@ struct SessionsCommand: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
-        guard let redisURL = connection.redisURL else {
+        let connected = try connection.resolve()
+        guard let redisURL = connected.redisURL else {
             throw fail("sessions live in Redis: give --redis (or AGENTOS_REDIS_URL)", code: ExitStatus.usage)
         }
         let sessions: [ConsoleSession]
         do {
-            sessions = try ConsoleSessionStore(redis: try RedisClient(url: redisURL), namespace: connection.names).list()
+            sessions = try ConsoleSessionStore(redis: try RedisClient(url: redisURL), namespace: connected.names).list()
         } catch let error as RedisError {
             throw fail(error.description, code: ExitStatus.unavailable)
         }

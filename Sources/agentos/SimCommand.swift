@@ -32,7 +32,8 @@ struct SimCommand: ParsableCommand {
     var warmInterval = 5_000
 
     func run() throws {
-        guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
+        let connected = try connection.resolve()
+        guard let redisURL = connected.redisURL, let postgresURL = connected.postgresURL else {
             throw fail("sim needs --redis URL and --postgres URL (or AGENTOS_REDIS_URL / AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
         }
         let redis: RedisClient
@@ -49,7 +50,7 @@ struct SimCommand: ParsableCommand {
         let simulation: LiveSimulation
         do {
             simulation = try LiveSimulation(
-                config: config, redis: redis, postgres: postgres, namespace: connection.names,
+                config: config, redis: redis, postgres: postgres, namespace: connected.names,
                 historySeconds: history, warmIntervalMillis: warmInterval)
         } catch {
             throw fail("cannot start the simulation: \(error)", code: ExitStatus.unavailable)

@@ -29,9 +29,10 @@ struct SnapshotCommand: ParsableCommand {
 
     func run() throws {
         let snapshot: Snapshot
-        let transport = try celery.checkedTransport()
-        if connection.redisURL != nil || connection.postgresURL != nil {
-            snapshot = try liveSnapshot(celery: transport)
+        let connected = try connection.resolve(celery: celery)
+        let transport = try connected.celery()
+        if connected.live {
+            snapshot = try liveSnapshot(connected, celery: transport)
         } else {
             if transport != nil && celery.celery != nil {
                 throw fail("--celery needs the live backend (--redis and --postgres): the embedded simulator has no Celery", code: ExitStatus.usage)
@@ -52,14 +53,16 @@ extension SnapshotCommand {
     /// Live: the cached snapshot from Redis DB1, rebuilt from PostgreSQL on a miss; with Celery,
     /// its workers, queues and tasks merged in as the console merges them (the view a console
     /// shared in Redis, then one poll of the workers).
-    func liveSnapshot(celery: CeleryTransport?) throws -> Snapshot {
-        guard let redisURL = connection.redisURL, let postgresURL = connection.postgresURL else {
-            throw fail("live mode needs both --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)
+    func liveSnapshot(_ connected: ConnectionOptions.Settings, celery: CeleryTransport?) throws -> Snapshot {
+        guard let redisURL = connected.redisURL, let postgresURL = connected.postgresURL else {
+            throw fail(
+                "live mode needs both --redis and --postgres (or AGENTOS_REDIS_URL and AGENTOS_POSTGRES_URL, or the configuration file)",
+                code: ExitStatus.usage)
         }
         do {
             let redis = try RedisClient(url: redisURL)
             let postgres = PostgresClient(postgresURL)
-            let ns = connection.names
+            let ns = connected.names
             let manager = AdminDataManager(
                 cache: RedisSnapshotCache(redis: redis, namespace: ns),
                 source: PostgresSnapshotSource(postgres: postgres, redis: redis, namespace: ns),

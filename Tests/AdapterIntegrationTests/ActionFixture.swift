@@ -29,7 +29,12 @@ final class ActionFixture: @unchecked Sendable {
     private let captured = Sink()
     private var barrierChannel: String { backend.namespace.prefix + ":test:barrier" }
 
-    init(user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil) throws {
+    /// `postgresPassword`: put into the connection string the dispatcher (and pg_dump) gets; the test
+    /// server trusts local connections, so it is carried but never checked.
+    init(
+        user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil,
+        postgresPassword: String? = nil
+    ) throws {
         backend = try LiveBackend.make()
         clock = Date()
         if seed {
@@ -55,10 +60,13 @@ final class ActionFixture: @unchecked Sendable {
             bus: bus)
         var grants = extraGrants
         grants[user] = Grant(role: role)
+        var withPassword = URLComponents(string: backend.url)!
+        withPassword.password = postgresPassword
+        let pgURL = postgresPassword == nil ? backend.url : withPassword.string!
         let pgBin = ProcessInfo.processInfo.environment["AGENTOS_TEST_PG_BIN"].map { $0 + "/pg_dump" }
         actions = try LiveActions(
             redis: backend.redis, postgres: backend.postgres, namespace: backend.namespace, dataDirectory: dataDir,
-            postgresURL: backend.url, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
+            postgresURL: pgURL, dataManager: dataManager, cache: cache, bus: bus, pgDump: pgBin,
             permissions: StaticPermissions(grants), celery: celery)
         actor = Actor(user: user, ip: "127.0.0.1", host: "test", sessionID: "test-session")
         // Captured on the subscriber's own thread: a task on the cooperative pool can wait behind the other

@@ -1,3 +1,4 @@
+import AgentOSCore
 import Foundation
 import Testing
 
@@ -68,13 +69,13 @@ import Testing
     }
 
     @Test func redaction() {
-        #expect(PostgresConnection.redact("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db")
-        #expect(PostgresConnection.redact("host=h password=pw dbname=x") == "host=h password=*** dbname=x")
+        #expect(SecretRedactor.redact("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db")
+        #expect(SecretRedactor.redact("host=h password=pw dbname=x") == "host=h password=*** dbname=x")
         #expect(
-            PostgresConnection.redact("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write")
+            SecretRedactor.redact("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write")
                 == "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write")
         #expect(
-            PostgresConnection.redact("postgresql://u@h1,h2/db?password=pw&pooler=transaction")
+            SecretRedactor.redact("postgresql://u@h1,h2/db?password=pw&pooler=transaction")
                 == "postgresql://u@h1,h2/db?password=***&pooler=transaction")
     }
 }

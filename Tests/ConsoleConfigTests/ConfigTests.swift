@@ -1,3 +1,4 @@
+import AgentOSCore
 import ConsoleApp
 import ConsoleConfig
 import ConsoleUI
@@ -8,10 +9,64 @@ import Testing
 @Suite struct ConfigTests {
     static let password = "hunter2-s3cr3t-\u{00e9}'x"
 
-    func write(_ text: String, _ name: String = "config.yaml") throws -> URL {
+    /// Written 0600, as a file holding a password must be (`mode` for the permission tests).
+    func write(_ text: String, _ name: String = "config.yaml", mode: Int = 0o600) throws -> URL {
         let url = Repo.temporaryDirectory().appendingPathComponent(name)
         try text.write(to: url, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
         return url
+    }
+
+    /// As ssh treats its keys: a file holding a password readable by others, a file anyone else may
+    /// write, a file someone else owns are refused, naming the file, its mode and the fix.
+    @Test func filesOthersMayReadOrWriteAreRefused() throws {
+        func refusal(_ file: URL) -> String? {
+            do {
+                _ = try ConfigFile.load(file, environment: ["PW": "x"])
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        let inline = "postgres:\n  url: postgresql://u@db/agentos\n  password: \"\(Self.password)\"\n"
+        for (text, mode, problem) in [
+            (inline, 0o644, "permissions 0644 are too open for a file holding a password"),
+            (inline, 0o640, "permissions 0640 are too open"),
+            ("redis: redis://:pw@cache:6379/0\n", 0o604, "permissions 0604 are too open"),
+            ("postgres: \"host=db password='a b'\"\n", 0o644, "permissions 0644 are too open"),
+            ("theme: light\n", 0o664, "permissions 0664 let others change it"),
+            ("theme: light\n", 0o646, "permissions 0646 let others change it")
+        ] {
+            let file = try write(text, mode: mode)
+            let message = try #require(refusal(file), "mode \(String(mode, radix: 8)) accepted for \(text)")
+            let fix = problem.contains("change") ? "chmod 644 \(file.path)" : "chmod 600 \(file.path)"
+            #expect(message.hasPrefix(file.path + ": ") && message.contains(problem) && message.contains(fix), "\(message)")
+            #expect(!message.contains("hunter2"))
+            // The exit-78 path: the loader refuses it as well.
+            #expect(throws: ConfigError.self) {
+                try SettingsLoader.load(configFlag: file.path, environment: [:], flags: SettingsLayer(origin: "flag"))
+            }
+        }
+        // Without a password, readable by all is fine; a password elsewhere makes `redis://user@` a user.
+        for text in ["theme: light\n", "redis:\n  url: redis://agentos@cache:6379/0\n  password_env: PW\n"] {
+            #expect(refusal(try write(text, mode: 0o644)) == nil, "\(text)")
+        }
+        for mode in [0o600, 0o400] {
+            let file = try write(inline, "own-\(mode).yaml", mode: mode)
+            #expect(refusal(file) == nil)
+        }
+        // A password file: only its owner may read it.
+        let pw = try write(Self.password, "pw", mode: 0o640)
+        let referencing = try write("postgres:\n  url: postgresql://u@db/x\n  password_file: \(pw.path)\n", mode: 0o644)
+        let message = try #require(refusal(referencing))
+        #expect(message.contains(pw.path) && message.contains("permissions 0640") && message.contains("chmod 600 \(pw.path)"), "\(message)")
+        // Someone else's file (root may hand one over; testable only as root).
+        if geteuid() == 0 {
+            let foreign = try write("theme: light\n", mode: 0o600)
+            #expect(chown(foreign.path, 4242, 4242) == 0)
+            let owned = try #require(refusal(foreign))
+            #expect(owned.contains("owned by uid 4242"), "\(owned)")
+        }
     }
 
     @Test func flagsBeatEnvironmentBeatFileBeatDefaults() throws {
@@ -115,9 +170,9 @@ import Testing
         #expect(!"\(s.redisPassword!)".contains("hunter2") && !String(reflecting: s.redisPassword!).contains("hunter2"))
         let json = String(decoding: try JSONSerialization.data(withJSONObject: s.redactedDictionary(), options: [.sortedKeys]), as: UTF8.self)
         #expect(!json.contains("hunter2") && json.contains("<secret from env AGENTOS_TEST_REDIS_PW>"))
-        #expect(ConsoleSettings.redact(redis) == "redis://agentos:***@cache:6379/2")
-        #expect(ConsoleSettings.redact("host=db password='it\\'s' dbname=x") == "host=db password=*** dbname=x")
-        #expect(ConsoleSettings.redact("unix:///r.sock?db=1&password=hunter2").contains("password=***"))
+        #expect(SecretRedactor.redact(redis) == "redis://agentos:***@cache:6379/2")
+        #expect(SecretRedactor.redact("host=db password='it\\'s' dbname=x") == "host=db password=*** dbname=x")
+        #expect(SecretRedactor.redact("unix:///r.sock?db=1&password=hunter2").contains("password=***"))
     }
 
     /// Sentinel and multi-host URLs have several `host:port` after the `@`, which URLComponents does
@@ -151,9 +206,9 @@ import Testing
             ),
             ("postgresql://u@h1:5432,h2:5433/db?password=pw&pooler=transaction", "postgresql://u@h1:5432,h2:5433/db?password=***&pooler=transaction")
         ] {
-            #expect(ConsoleSettings.redact(url) == shown)
+            #expect(SecretRedactor.redact(url) == shown)
         }
-        #expect(!ConsoleSettings.redact(redis).contains("hunter2") && !ConsoleSettings.redact(pg).contains("hunter2"))
+        #expect(!SecretRedactor.redact(redis).contains("hunter2") && !SecretRedactor.redact(pg).contains("hunter2"))
     }
 
     @Test func aPasswordWrittenInTheFileNeverReachesTheLog() throws {
@@ -164,7 +219,7 @@ import Testing
         let factory = try FileLogHandler.factory(logURL, level: .trace)
         var log = Logger(label: "test", factory: factory)
         log.logLevel = .trace
-        log.info("settings", metadata: ["redis": "\(ConsoleSettings.redact(s.redisURL!))", "redis_password": "\(s.redisPassword!)"])
+        log.info("settings", metadata: ["redis": "\(SecretRedactor.redact(s.redisURL!))", "redis_password": "\(s.redisPassword!)"])
         log.debug("line one\nforged line")
         let text = try String(contentsOf: logURL, encoding: .utf8)
         #expect(text.contains(" info test: settings ") && text.contains("redis_password=<secret from \(file.path):3>"))

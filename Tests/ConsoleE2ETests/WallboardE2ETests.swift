@@ -60,6 +60,8 @@ struct WallboardE2ETests {
         wallboard: { views: [dashboard], interval: 30 }
         log: { level: debug }
         """.write(toFile: config, atomically: true, encoding: .utf8)
+        // It holds a password: only its owner may read it (else exit 78).
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: config)
         let env = "XDG_CONFIG_HOME=\(home)/config XDG_STATE_HOME=\(home)/state"
 
         // The file's settings with their origins; the password only as where it comes from.

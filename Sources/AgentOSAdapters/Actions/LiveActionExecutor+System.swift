@@ -209,11 +209,14 @@ extension LiveActionContext {
     }
 
     /// `pg_dump -Fc` of the console's database (the string without `pooler=`/`read_from=`, which are
-    /// the console's and which libpq refuses).
+    /// the console's and which libpq refuses, and without its password, which goes into a passfile).
     func pgDump(into file: URL) throws -> URL {
         let tool = try ex.settings.pgDump ?? LiveActionContext.findTool("pg_dump")
-        let conninfo = try PostgresTarget(ex.settings.postgresURL).conninfo
-        try LiveActionContext.run(tool, ["--format=custom", "--no-owner", "--file=\(file.path)", "--dbname=\(conninfo)"])
+        // The password never on pg_dump's argv (any local user reads /proc/PID/cmdline): a passfile.
+        try PostgresChildConnection.with(ex.settings.postgresURL) { child in
+            try LiveActionContext.run(
+                tool, ["--format=custom", "--no-owner", "--file=\(file.path)", "--dbname=\(child.conninfo)"], environment: child.environment)
+        }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         return file
     }
@@ -356,10 +359,11 @@ extension LiveActionContext {
     }
 
     /// Runs a tool to completion; a non-zero exit is a failure with its stderr.
-    static func run(_ tool: String, _ args: [String]) throws {
+    static func run(_ tool: String, _ args: [String], environment: [String: String]? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
+        if let environment { p.environment = environment }
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice

@@ -1,3 +1,4 @@
+import AgentOSCore
 import Synchronization
 
 /// A thread-safe pool of PostgreSQL connections. Idle connections are checked before reuse, so
@@ -36,7 +37,7 @@ public final class PostgresClient: Sendable {
     }
 
     /// The connection target with any password hidden.
-    public var target: String { PostgresConnection.redact(conninfo) }
+    public var target: String { SecretRedactor.redact(conninfo) }
 
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         let connection = try checkout()

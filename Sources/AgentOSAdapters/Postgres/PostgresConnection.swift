@@ -1,3 +1,4 @@
+import AgentOSCore
 import CLibPQ
 import Foundation
 
@@ -63,7 +64,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `target_session_attrs` (or `targetSessionAttrs`, which wins over it) says otherwise;
     /// `pooler=transaction` (see `PostgresPooler`) is ours, not libpq's.
     public init(_ conninfo: String, applicationName: String = "agentos", targetSessionAttrs: String? = nil) throws(PostgresError) {
-        target = Self.redact(conninfo)
+        target = SecretRedactor.redact(conninfo)
         let parsed = try PostgresTarget(conninfo)
         pooler = parsed.pooler
         // Defaults first: the keywords inside the URL (expanded from dbname) override them, and
@@ -460,21 +461,6 @@ public final class PostgresConnection: @unchecked Sendable {
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Hides a password in a URL or key/value connection string.
-    static func redact(_ conninfo: String) -> String {
-        if conninfo.contains("://") {
-            let query = redactQueryPasswords(conninfo)
-            if let schemeEnd = query.range(of: "://"), let at = query[schemeEnd.upperBound...].firstIndex(of: "@"),
-                let colon = query[schemeEnd.upperBound..<at].firstIndex(of: ":")
-            {
-                return String(query[..<colon]) + ":***" + String(query[at...])
-            }
-            return query
-        }
-        return conninfo.split(separator: " ").map { part in
-            part.lowercased().hasPrefix("password=") ? "password=***" : String(part)
-        }.joined(separator: " ")
-    }
 }
 
 private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {

@@ -1,3 +1,4 @@
+import AgentOSCore
 import CLibPQ
 import Foundation
 
@@ -59,7 +60,7 @@ public struct PostgresTarget: Sendable, Equatable {
         guard let options = PQconninfoParse(conninfo, &message) else {
             let why = message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
             if let message { PQfreemem(message) }
-            throw PostgresError(kind: .client, message: "invalid connection string \(PostgresConnection.redact(conninfo)): \(why)")
+            throw PostgresError(kind: .client, message: "invalid connection string \(SecretRedactor.redact(conninfo)): \(why)")
         }
         defer { PQconninfoFree(options) }
         var result: [String: String] = [:]

@@ -1,3 +1,5 @@
+import AgentOSCore
+
 /// Where and how to connect to Redis, parsed from a URL:
 ///
 /// - `redis://[[user]:password@]host[:port][/db]`
@@ -89,7 +91,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a Redis URL; the error names the part that is wrong.
     public init(url: String) throws(RedisError) {
-        func fail(_ why: String) -> RedisError { .invalidURL(Self.redact(url), why) }
+        func fail(_ why: String) -> RedisError { .invalidURL(SecretRedactor.redact(url), why) }
         guard let schemeEnd = url.range(of: "://") else { throw fail("missing scheme (expected redis://, rediss:// or unix://)") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = String(url[schemeEnd.upperBound...])
@@ -242,20 +244,6 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Hides a password in a URL so it can appear in an error message: the user information's and
-    /// any `…password=` in the query (`sentinel_password=`, a socket URL's `password=`).
-    static func redact(_ url: String) -> String {
-        let query = redactQueryPasswords(url)
-        guard let schemeEnd = query.range(of: "://"),
-            let at = query[schemeEnd.upperBound...].firstIndex(of: "@")
-        else { return query }
-        let userinfo = query[schemeEnd.upperBound..<at]
-        if let colon = userinfo.firstIndex(of: ":") {
-            return String(query[..<colon]) + ":***" + String(query[at...])
-        }
-        return String(query[..<schemeEnd.upperBound]) + "***" + String(query[at...])
-    }
-
     static func percentDecode(_ s: String) -> String? {
         guard s.contains("%") else { return s }
         var bytes = [UInt8]()
@@ -271,9 +259,4 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         }
         return String(validating: bytes, as: UTF8.self)
     }
-}
-
-/// `password=…` and `…_password=…` query values (up to the next `&` or blank) replaced by `***`.
-func redactQueryPasswords(_ text: String) -> String {
-    text.replacingOccurrences(of: #"(password=)[^&\s]*"#, with: "$1***", options: .regularExpression)
 }
