@@ -94,6 +94,9 @@ public enum App {
             return []
         case .changedElsewhere:
             return state.sync.reloadUnlessPending()
+        case .overflowed(let dropped):
+            state.notify("event buffer full: \(dropped) event(s) dropped · reloading", .warning)
+            return state.sync.resync()
         case .malformed(let failure):
             state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)

@@ -23,4 +23,13 @@ import Testing
         #expect(Set(kept.keys) == Set(snapshot.queues.map(\.name)), "\(kept.count) queues remembered")
         #expect(kept.values.allSatisfy { $0.count == 1 })
     }
+
+    /// The subscriber's buffer overflowed: the console says so and reloads.
+    @Test func aBufferOverflowIsShownAndReloads() {
+        var s = Fixture.state(width: 120, height: 30, view: .dashboard)
+        _ = App.update(&s, .snapshotLoaded(Fixture.snapshot))
+        let effects = App.update(&s, .bus(.overflowed(dropped: 21)))
+        #expect(effects.contains(.reloadSnapshot))
+        #expect(s.notices.last?.text == "event buffer full: 21 event(s) dropped · reloading")
+    }
 }

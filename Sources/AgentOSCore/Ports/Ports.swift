@@ -37,6 +37,8 @@ public enum BusMessage: Sendable, Equatable {
     /// State the bus does not carry changed (Celery's workers and tasks, merged into each snapshot):
     /// reload the snapshot, one load at a time.
     case changedElsewhere
+    /// The subscriber's buffer was full and `dropped` messages were lost (D64): reload the snapshot.
+    case overflowed(dropped: Int)
 }
 
 /// The event bus (Redis pub/sub on DB5 live, in-process embedded).
