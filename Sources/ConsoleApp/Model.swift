@@ -105,8 +105,10 @@ public struct Notice: Sendable, Equatable {
     public var text: String
     public var level: Level
     public var at: Date
+    /// Cleaned here (TextSanitizer), not only where drawn: a notice also goes to the log file,
+    /// and its text often carries bus fields ("alice ran X").
     public init(_ text: String, _ level: Level = .info, at: Date) {
-        self.text = text
+        self.text = TextSanitizer.clean(text)
         self.level = level
         self.at = at
     }

@@ -96,6 +96,9 @@ public enum App {
             return state.sync.reloadUnlessPending()
         case .sessionEnded(let kick):
             return sessionEnded(&state, kick)
+        case .overflowed(let dropped):
+            state.notify("event buffer full: \(dropped) event(s) dropped · reloading", .warning)
+            return state.sync.resync()
         case .malformed(let failure):
             state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)

@@ -1,3 +1,4 @@
+import AgentOSCore
 import Foundation
 import Logging
 import Synchronization
@@ -9,6 +10,9 @@ import Synchronization
 /// swift-log to a file (`$XDG_STATE_HOME/agentos/agentos.log`), never the screen: one line per
 /// record, `2026-11-27T03:12:45.120Z info console: message key=value`. Opened for appending,
 /// 0600; every write is one `write(2)`, so concurrent consoles interleave whole lines.
+/// Message and metadata go through `TextSanitizer` (newlines, tabs and every control, C1 and bidi
+/// character as visible escapes): text from the bus cannot forge a record or drive the terminal
+/// of whoever runs `tail -f` on the file.
 public struct FileLogHandler: LogHandler {
     final class Sink: Sendable {
         let fd: Int32
@@ -40,12 +44,13 @@ public struct FileLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        let fields = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+        let fields = all.sorted { $0.key < $1.key }.map { " \(Self.clean($0.key))=\(Self.clean("\($0.value)"))" }.joined()
         let ts = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-        // One record per line: newlines inside a message would forge records.
-        let message = "\(event.message)".replacingOccurrences(of: "\n", with: "\\n")
-        sink.write("\(ts) \(event.level) \(label): \(message)\(fields)\n")
+        sink.write("\(ts) \(event.level) \(label): \(Self.clean("\(event.message)"))\(fields)\n")
     }
+
+    /// One record per line (a newline would forge records), nothing a terminal would obey.
+    static func clean(_ text: String) -> String { TextSanitizer.clean(text, .init(keepNewlines: false, tabWidth: nil)) }
 
     /// Opens (creating the directory) `url` for appending and returns a factory for
     /// `LoggingSystem.bootstrap`. Throws when the file cannot be opened.

@@ -28,8 +28,7 @@ extension ActionCommand {
                 f["error"] = failure.outcome
                 f["message"] = failure.description
             }
-            let data = try JSONSerialization.data(withJSONObject: f, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            try JSONOutput.write(object: f, options: [.sortedKeys, .withoutEscapingSlashes])
         } else {
             print("valid: \(name) \(CanonicalJSON.object(valid.values)) (risk \(spec.risk.rawValue), target \(TextSanitizer.clean(target)))")
             if !needs.isEmpty { print("a real run also needs \(needs.joined(separator: " ")) (critical action)") }

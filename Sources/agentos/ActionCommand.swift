@@ -137,7 +137,7 @@ struct ActionCommand: ParsableCommand {
         let report = stack.actions.dispatcher.dispatch(request)
         stack.actions.history.drain()
         if json {
-            print(reportJSON(report))
+            try JSONOutput.write(reportJSON(report))
         } else if report.succeeded {
             print(TextSanitizer.clean(report.message))
             for w in report.warnings { FileHandle.standardError.write(Data("agentos: warning: \(TextSanitizer.clean(w))\n".utf8)) }
@@ -158,7 +158,7 @@ struct ActionCommand: ParsableCommand {
             valid = try spec.validate(payload)
         } catch {
             if json {
-                print(CanonicalJSON.object(["action": .string(name), "valid": .bool(false), "error": .string(error.description)]))
+                try JSONOutput.write(CanonicalJSON.object(["action": .string(name), "valid": .bool(false), "error": .string(error.description)]))
             } else {
                 FileHandle.standardError.write(Data("agentos: \(name): \(TextSanitizer.clean(error.description))\n".utf8))
             }
@@ -174,7 +174,7 @@ struct ActionCommand: ParsableCommand {
             return try preview(spec, payload, valid: valid, needs: needs, connected)
         }
         if json {
-            print(
+            try JSONOutput.write(
                 CanonicalJSON.object([
                     "action": .string(name), "valid": .bool(true), "payload": .string(payloadJSON), "risk": .string(spec.risk.rawValue),
                     "target": .string(spec.target(in: valid.values)), "needs": .string(needs.joined(separator: " "))
@@ -232,10 +232,7 @@ struct CanICommand: ParsableCommand {
         return o
     }
 
-    static func printJSON(_ value: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-    }
+    static func printJSON(_ value: Any) throws { try JSONOutput.write(object: value) }
 
     func run() throws {
         let actor = currentActor(actingAs: actingAs)
@@ -311,7 +308,7 @@ struct AuditCommand: ParsableCommand {
             let encoder = AgentJSON.encoder()
             for r in rows {
                 if json {
-                    print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                    try JSONOutput.write(Array(try encoder.encode(r)))
                 } else {
                     let d = r.draft
                     print(

@@ -131,6 +131,22 @@ struct SimulatorOptions: ParsableArguments {
 }
 
 func fail(_ message: String, code: Int32) -> ExitCode {
-    FileHandle.standardError.write(Data("agentos: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("agentos: \(TextSanitizer.clean(message, .multiLine))\n".utf8))
     return ExitCode(code)
+}
+
+/// The one way a `--json` answer reaches stdout: every string, keys too, cleaned by
+/// `TextSanitizer.cleanJSON` (D64), so a field from the bus decodes to visible escapes.
+enum JSONOutput {
+    static func write(_ json: [UInt8]) throws {
+        var out = try TextSanitizer.cleanJSON(json)
+        out.append(0x0A)
+        FileHandle.standardOutput.write(Data(out))
+    }
+
+    static func write(_ json: String) throws { try write(Array(json.utf8)) }
+
+    static func write(object: Any, options: JSONSerialization.WritingOptions = [.sortedKeys]) throws {
+        try write(Array(try JSONSerialization.data(withJSONObject: object, options: options)))
+    }
 }

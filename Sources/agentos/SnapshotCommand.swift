@@ -41,10 +41,9 @@ struct SnapshotCommand: ParsableCommand {
             snapshot = try world.dataManager.snapshot().0
         }
         if json || pretty {
-            FileHandle.standardOutput.write(try snapshot.encoded(pretty: pretty))
-            print()
+            try JSONOutput.write(Array(try snapshot.encoded(pretty: pretty)))
         } else {
-            print(SnapshotSummary.render(snapshot))
+            print(TextSanitizer.clean(SnapshotSummary.render(snapshot), .multiLine))
         }
     }
 }

@@ -321,7 +321,7 @@ final class ConsoleModel: Sendable {
                     return d
                 }
                 if case .gap = decision { reload() }
-            case .changedElsewhere:
+            case .changedElsewhere, .overflowed:
                 reload()
             case .malformed, .disconnected, .sessionEnded:
                 continue

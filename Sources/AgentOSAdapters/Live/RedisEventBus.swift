@@ -7,6 +7,8 @@ public final class RedisEventBus: EventBus {
     private let redis: RedisClient
     private let ns: Namespace
     private let source: String
+    /// The most messages waiting for the console (`BoundedBusStream`).
+    private let bufferLimit: Int
 
     /// KEYS[1] = seq counter; ARGV[1] = channel, ARGV[2] = JSON up to the seq, ARGV[3] = the rest.
     static let publishScript = RedisScript(
@@ -16,10 +18,11 @@ public final class RedisEventBus: EventBus {
         return seq
         """)
 
-    public init(redis: RedisClient, namespace: Namespace = Namespace(), source: String) {
+    public init(redis: RedisClient, namespace: Namespace = Namespace(), source: String, bufferLimit: Int = BoundedBusStream.defaultLimit) {
         self.redis = redis.configuration.database == Namespace.DB.events ? redis : redis.selecting(database: Namespace.DB.events)
         self.ns = namespace
         self.source = source
+        self.bufferLimit = bufferLimit
     }
 
     private struct Body: Encodable {
@@ -73,32 +76,29 @@ public final class RedisEventBus: EventBus {
         try redis.send("GET", ns.eventsSeqKey).int ?? 0
     }
 
+    /// Messages are decoded on the subscriber's thread and handed to a `BoundedBusStream`: no
+    /// unbounded buffer between Redis and the console (D64).
     public func subscribe() -> AsyncStream<BusMessage> {
-        let subscriber = RedisSubscriber(redis.configuration, channels: [ns.eventsChannel])
-        let (stream, continuation) = AsyncStream.makeStream(of: BusMessage.self, bufferingPolicy: .bufferingNewest(100_000))
-        let pump = Task.detached {
-            for await event in subscriber.events {
+        let out = BoundedBusStream(limit: bufferLimit)
+        let subscriber = RedisSubscriber(
+            redis.configuration, channels: [ns.eventsChannel],
+            onEvent: { event in
                 switch event {
                 case .subscribed(let gap):
-                    continuation.yield(.connected(gapPossible: gap))
+                    out.yield(.connected(gapPossible: gap))
                 case .message(_, let payload, _):
                     do throws(DecodeFailure) {
-                        continuation.yield(.event(try EventEnvelope.decode(Data(payload))))
+                        out.yield(.event(try EventEnvelope.decode(Data(payload))))
                     } catch {
-                        continuation.yield(.malformed(error))
+                        out.yield(.malformed(error))
                     }
                 case .disconnected(let reason, let retry):
-                    continuation.yield(.disconnected(reason: reason, retryInMillis: retry))
+                    out.yield(.disconnected(reason: reason, retryInMillis: retry))
                 }
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in
-            subscriber.stop()
-            pump.cancel()
-        }
+            })
+        out.onTermination { subscriber.stop() }
         subscriber.start()
-        return stream
+        return out.stream
     }
 
     private func publish(_ event: AgentEvent, ts: Date) throws -> Int64 {

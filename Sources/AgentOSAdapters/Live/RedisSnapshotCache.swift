@@ -6,6 +6,36 @@ import Foundation
 public final class RedisSnapshotCache: SnapshotCache {
     private let redis: RedisClient
     private let ns: Namespace
+    /// The largest cached snapshot read (D64): a bigger one is refused before a byte of it is
+    /// transferred or decoded, so a forged or runaway document cannot exhaust the console's memory;
+    /// the console keeps its last good snapshot and says why.
+    public let maxBytes: Int
+    /// 64 MiB: over 100 times the snapshots measured (`agentos snapshot --json | wc -c`: 0.42 MB,
+    /// 0.58 MB at `--rate 100`; the live one is built from LIMITed queries of the same shape).
+    public static let defaultMaxBytes = 64 << 20
+
+    /// Thrown by `get` for a cached document over `maxBytes`.
+    public struct TooLarge: Error, CustomStringConvertible {
+        public let bytes: Int
+        public let limit: Int
+        public init(bytes: Int, limit: Int) {
+            self.bytes = bytes
+            self.limit = limit
+        }
+        public var description: String {
+            "the cached snapshot is \(Self.mib(bytes)), over the \(Self.mib(limit)) limit: refused unread (the last good snapshot stays)"
+        }
+        static func mib(_ n: Int) -> String { n >= 1 << 20 ? "\(n >> 20) MiB" : "\(n) bytes" }
+    }
+
+    /// The size first, the value only when it fits: one round trip, and no window in which a
+    /// bigger document could replace the one measured.
+    static let boundedGetScript = RedisScript(
+        """
+        local n = redis.call('STRLEN', KEYS[1])
+        if n > tonumber(ARGV[1]) then return n end
+        return redis.call('GET', KEYS[1])
+        """)
 
     static let leadScript = RedisScript(
         """
@@ -27,14 +57,16 @@ public final class RedisSnapshotCache: SnapshotCache {
         """)
 
     /// `redis` may point at any DB: the cache always uses DB1.
-    public init(redis: RedisClient, namespace: Namespace = Namespace()) {
+    public init(redis: RedisClient, namespace: Namespace = Namespace(), maxBytes: Int = RedisSnapshotCache.defaultMaxBytes) {
         self.redis = redis.configuration.database == Namespace.DB.cache ? redis : redis.selecting(database: Namespace.DB.cache)
         self.ns = namespace
+        self.maxBytes = maxBytes
     }
 
     public func get() throws -> Data? {
-        switch try redis.send("GET", ns.snapshotKey) {
+        switch try redis.evaluate(Self.boundedGetScript, keys: [ns.snapshotKey], args: [maxBytes]) {
         case .bulk(let bytes): return Data(bytes)
+        case .integer(let n): throw TooLarge(bytes: Int(n), limit: maxBytes)
         default: return nil
         }
     }

@@ -40,6 +40,8 @@ public enum BusMessage: Sendable, Equatable {
     /// This console's own session was ended (its heartbeat found the tombstone: the `session.kick`
     /// itself may have been missed, pub/sub being at-most-once).
     case sessionEnded(SessionKick)
+    /// The subscriber's buffer was full and `dropped` messages were lost (D64): reload the snapshot.
+    case overflowed(dropped: Int)
 }
 
 /// The event bus (Redis pub/sub on DB5 live, in-process embedded).

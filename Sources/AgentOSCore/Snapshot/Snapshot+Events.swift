@@ -7,6 +7,10 @@ extension Snapshot {
     public static let recentLogLimit = 1_000
     /// The newest bookmarks a snapshot lists.
     public static let recentBookmarkLimit = 50
+    /// Lists and maps that events grow (new queues, workers, managers, config keys, alerts, log
+    /// sources, stages) stop growing here until the next snapshot replaces them (D64): a flood
+    /// of events naming ever new things cannot exhaust memory; what is known keeps updating.
+    public static let eventGrowthLimit = 5_000
 
     /// Applies one event to the snapshot, so a console stays current between snapshot loads.
     /// Returns false for events that change nothing here (unknown types, a session not listed).
@@ -27,7 +31,7 @@ extension Snapshot {
         case .queueUpdated(let p, _):
             if let i = queues.firstIndex(where: { $0.name == p.name }) {
                 p.apply(to: &queues[i])
-            } else {
+            } else if queues.count < Self.eventGrowthLimit {
                 var q = QueueInfo(name: p.name)
                 p.apply(to: &q)
                 queues.append(q)
@@ -36,24 +40,37 @@ extension Snapshot {
             if let i = workers.firstIndex(where: { $0.id == p.id }) {
                 p.apply(to: &workers[i])
                 if cause == "worker.offline" { workers[i].status = .offline }
-            } else if let status = p.status ?? (cause == "worker.offline" ? .offline : nil) {
+            } else if workers.count < Self.eventGrowthLimit, let status = p.status ?? (cause == "worker.offline" ? .offline : nil) {
                 var w = WorkerInfo(id: p.id, stage: p.stage ?? "", status: status)
                 p.apply(to: &w)
                 workers.append(w)
             }
         case .managerUpdated(let m):
-            if let i = managers.firstIndex(where: { $0.id == m.id }) { managers[i] = m } else { managers.append(m) }
+            if let i = managers.firstIndex(where: { $0.id == m.id }) {
+                managers[i] = m
+            } else if managers.count < Self.eventGrowthLimit {
+                managers.append(m)
+            }
         case .logAppended(let lines):
             logs.recent.append(contentsOf: lines)
             if logs.recent.count > Self.recentLogLimit { logs.recent.removeFirst(logs.recent.count - Self.recentLogLimit) }
             for line in lines {
                 logs.byLevel[line.level.rawValue, default: 0] += 1
-                logs.bySource[line.source, default: 0] += 1
+                if logs.bySource[line.source] != nil || logs.bySource.count < Self.eventGrowthLimit { logs.bySource[line.source, default: 0] += 1 }
             }
         case .configChanged(let entry):
-            if let i = config.firstIndex(where: { $0.key == entry.key }) { config[i] = entry } else { config.append(entry) }
+            if let i = config.firstIndex(where: { $0.key == entry.key }) {
+                config[i] = entry
+            } else if config.count < Self.eventGrowthLimit {
+                config.append(entry)
+            }
         case .alertRaised(let alert):
-            if let i = alerts.firstIndex(where: { $0.id == alert.id }) { alerts[i] = alert } else { alerts.insert(alert, at: 0) }
+            if let i = alerts.firstIndex(where: { $0.id == alert.id }) {
+                alerts[i] = alert
+            } else {
+                alerts.insert(alert, at: 0)
+                if alerts.count > Self.eventGrowthLimit { alerts.removeLast(alerts.count - Self.eventGrowthLimit) }
+            }
         case .alertUpdated(let p):
             guard let i = alerts.firstIndex(where: { $0.id == p.id }) else { return false }
             if let s = p.status { alerts[i].status = s }
@@ -130,6 +147,7 @@ extension Snapshot {
     private mutating func count(_ job: Job, _ delta: Int) {
         let status = job.status.rawValue
         jobs.byStatus[status] = max(0, (jobs.byStatus[status] ?? 0) + delta)
+        guard jobs.byStage[job.stage] != nil || jobs.byStage.count < Self.eventGrowthLimit else { return }
         jobs.byStage[job.stage, default: [:]][status] = max(0, (jobs.byStage[job.stage]?[status] ?? 0) + delta)
     }
 }

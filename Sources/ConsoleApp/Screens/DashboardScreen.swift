@@ -67,7 +67,9 @@ public struct DashboardScreen: Screen {
         }
     }
 
-    /// Keeps the last two minutes of queue depths for the trend lines (one sample per tick).
+    /// Keeps the last two minutes of queue depths for the trend lines (one sample per tick), for
+    /// the queues of the current snapshot only: names gone from it are forgotten, so snapshots
+    /// naming ever new queues cannot grow the map without bound (D64).
     public func receive(_ msg: Msg, _ state: inout AppState) -> [Effect] {
         guard case .tick = msg, let queues = state.snapshot?.queues else { return [] }
         for q in queues {
@@ -75,6 +77,10 @@ public struct DashboardScreen: Screen {
             history.append(Double(q.pending))
             if history.count > 120 { history.removeFirst(history.count - 120) }
             state[local: Local.self].queueDepths[q.name] = history
+        }
+        if state[local: Local.self].queueDepths.count > queues.count {
+            let current = Set(queues.map(\.name))
+            state[local: Local.self].queueDepths = state[local: Local.self].queueDepths.filter { current.contains($0.key) }
         }
         return []
     }

@@ -21,7 +21,7 @@ final class LiveConsoleBackend: ConsoleBackend {
     private let session: Mutex<ConsoleSession>
     private let heartbeat = Mutex<Task<Void, Never>?>(nil)
     /// Messages this backend adds to the bus's (the heartbeat finding this session ended).
-    private let local = Mutex<AsyncStream<BusMessage>.Continuation?>(nil)
+    private let local = Mutex<BoundedBusStream?>(nil)
 
     /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
     let celery: CeleryMonitor?
@@ -113,25 +113,27 @@ final class LiveConsoleBackend: ConsoleBackend {
     func subscribe() -> AsyncStream<BusMessage> {
         let upstream = bus.subscribe()
         let monitor = celery
-        return AsyncStream { continuation in
-            local.withLock { $0 = continuation }
-            let forward = Task.detached {
-                for await m in upstream { continuation.yield(m) }
-                continuation.finish()
-            }
-            let ticker = monitor.map { monitor in
-                Task.detached {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(250))
-                        if monitor.takeChange() { continuation.yield(.changedElsewhere) }
-                    }
+        // Bounded like the bus's own stream (D64): a console that reads slowly loses messages and
+        // hears `.overflowed`, it never holds them all.
+        let out = BoundedBusStream()
+        local.withLock { $0 = out }
+        let forward = Task.detached {
+            for await m in upstream { out.yield(m) }
+            out.finish()
+        }
+        let ticker = monitor.map { monitor in
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    if monitor.takeChange() { out.yield(.changedElsewhere) }
                 }
             }
-            continuation.onTermination = { _ in
-                forward.cancel()
-                ticker?.cancel()
-            }
         }
+        out.onTermination {
+            forward.cancel()
+            ticker?.cancel()
+        }
+        return out.stream
     }
 
     func configHistory(_ key: String) throws -> [ConfigChange] { try ConfigHistory.load(postgres, key: key) }
@@ -168,7 +170,7 @@ final class LiveConsoleBackend: ConsoleBackend {
                     // A missed beat is retried at the next; the TTL outlasts several.
                     switch Result(catching: { try sessions.heartbeat(row) }) {
                     case .success(let kick?):
-                        local.withLock { _ = $0?.yield(.sessionEnded(kick)) }
+                        local.withLock { $0?.yield(.sessionEnded(kick)) }
                         return
                     case .success(nil) where !announced:
                         // The other consoles list this one now, not at their next snapshot.
