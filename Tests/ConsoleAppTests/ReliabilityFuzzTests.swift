@@ -432,6 +432,8 @@ struct ReliabilityFuzzTests {
         bad = 0
         for _ in 0..<files {
             try mutated(Self.sampleConfig).write(to: path, atomically: true, encoding: .utf8)
+            // The fuzz is of the content; a file holding a password must be private (D63).
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path.path)
             do {
                 _ = try ConfigFile.load(path, environment: [:])
                 ok += 1
