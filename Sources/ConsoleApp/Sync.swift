@@ -17,6 +17,13 @@ public struct SyncState: Sendable {
     /// How often the console re-reads the cached snapshot while events flow (corrects drift).
     public var refreshInterval: TimeInterval = App.refreshInterval
     public var counters = Counters()
+    /// The events applied since the last snapshot's sequence, oldest first, at most
+    /// `replayLimit`: a reloaded snapshot older than what is on screen (the cache is built every
+    /// few seconds, events arrive in between) gets them again instead of turning the screen back.
+    var applied: [EventEnvelope] = []
+    static let replayLimit = 5_000
+    /// How many events are kept for replay (a test's window on the bound).
+    public var replayCount: Int { applied.count }
 
     public struct Counters: Sendable, Equatable {
         public var eventsApplied = 0
@@ -62,10 +69,31 @@ public struct SyncState: Sendable {
         reloadPending = false
         counters.reloads += 1
         if let failure = holder.accept(snapshot) { return failure.description }
-        sequencer.reset(to: snapshot.eventSeq)
+        sequencer.reset(to: replay(after: snapshot.eventSeq))
         dataAsOf = now
         loadedAt = now
         return nil
+    }
+
+    /// Applies again the events after `seq` that the console had already applied, as long as they
+    /// follow on from it without a hole; returns the last sequence now in the snapshot. Events past a
+    /// hole (missed while the stream was down) are not applied to a snapshot that lacks what came
+    /// before them: a reload is due instead, for a snapshot that includes the hole.
+    mutating func replay(after seq: Int64) -> Int64 {
+        var last = seq
+        var kept: [EventEnvelope] = []
+        for envelope in applied where envelope.seq > seq {
+            if envelope.seq == last + 1 {
+                holder.apply(envelope.event, at: envelope.ts)
+                last = envelope.seq
+                kept.append(envelope)
+            } else {
+                reloadDue = true
+                break
+            }
+        }
+        applied = kept
+        return last
     }
 
     /// A load that failed waits a refresh interval before the next try.
@@ -98,6 +126,8 @@ public struct SyncState: Sendable {
             return false
         }
         holder.apply(envelope.event, at: envelope.ts)
+        applied.append(envelope)
+        if applied.count > Self.replayLimit { applied.removeFirst(Self.replayLimit / 2) } // amortised: half at a time
         counters.eventsApplied += 1
         dataAsOf = now
         return true

@@ -190,10 +190,8 @@ import Testing
 
     @Test func invalidationsReloadAtMostOncePerSpacing() {
         var s = Fixture.state() // loaded at Fixture.now
-        var seq: Int64 = 1
         func invalidate() -> [Effect] {
-            s.sequencer.reset(to: seq) // in order after whatever snapshot was loaded last
-            seq += 1
+            let seq = (s.sequencer.lastSeq ?? 0) + 1 // in order after the snapshot and the events on screen
             return App.update(&s, .bus(.event(EventEnvelope(seq: seq, ts: Fixture.now, source: "t", event: .cacheInvalidated))))
         }
         // A burst right after a load: nothing now, one reload on the first tick a second after the load.
