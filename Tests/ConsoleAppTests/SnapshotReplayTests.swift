@@ -70,6 +70,21 @@ import Testing
         #expect(!shows(s, "old-1") && s.sequencer.lastSeq == 3, "events of the previous sequence are not applied to the new one")
     }
 
+    /// The snapshot's sequence is read before it is built, so it may already hold what the events
+    /// just after that sequence did: applied again, they change nothing (a log line is not doubled).
+    @Test func anEventTheSnapshotAlreadyHoldsIsNotCountedTwice() throws {
+        var s = state()
+        let newest = s.sync.snapshot?.logs.recent.last?.id ?? 0
+        let line = LogLine(id: newest + 1, ts: Fixture.now, level: .error, source: "replay", message: "disk full")
+        _ = App.update(&s, .bus(.event(EventEnvelope(seq: 101, ts: Fixture.now, source: "t", event: .logAppended([line])))))
+        var built = Self.snapshot(seq: 100, generation: 9)
+        built.apply(.logAppended([line]), at: Fixture.now)
+        _ = App.update(&s, .snapshotLoaded(built))
+        let logs = try #require(s.sync.snapshot?.logs)
+        #expect(logs.recent.filter { $0.id == line.id }.count == 1)
+        #expect(logs.bySource["replay"] == 1 && logs.byLevel["error"] == built.logs.byLevel["error"])
+    }
+
     @Test func theEventsKeptForReplayAreBounded() {
         var s = state()
         for seq in 101...(100 + Int64(12_000)) { _ = App.update(&s, .bus(.event(Self.created(seq, "b-\(seq)")))) }

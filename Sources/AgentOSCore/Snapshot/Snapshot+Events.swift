@@ -51,7 +51,13 @@ extension Snapshot {
             } else if managers.count < Self.eventGrowthLimit {
                 managers.append(m)
             }
-        case .logAppended(let lines):
+        case .logAppended(let batch):
+            // A line the snapshot already has (an event applied again after a reload) is not
+            // added twice; ids only grow, so the set is built only for an id at or below the newest.
+            let newest = logs.recent.last?.id ?? Int.min
+            let known = batch.contains { $0.id <= newest } ? Set(logs.recent.map(\.id)) : []
+            let lines = batch.filter { !known.contains($0.id) }
+            guard !lines.isEmpty else { return false }
             logs.recent.append(contentsOf: lines)
             if logs.recent.count > Self.recentLogLimit { logs.recent.removeFirst(logs.recent.count - Self.recentLogLimit) }
             for line in lines {
