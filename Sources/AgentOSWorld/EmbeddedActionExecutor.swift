@@ -82,7 +82,7 @@ public struct EmbeddedActionExecutor: ActionExecutor {
         },
         .queueRetryFailed: { c throws(ActionFailure) in
             let q = try c.text("queue")
-            let n = try c.runCounted(.retryFailed(q, errorClass: c.p.string("error_class")))
+            let n = try c.runCounted(.retryFailed(q, errorClass: c.p.string("error_class"), by: c.call.user))
             return ActionResult("re-enqueued \(n) failed job(s) of queue \(q)", affected: n)
         },
         .queuePurgeFailed: { c throws(ActionFailure) in

@@ -71,7 +71,7 @@ extension FleetCommand: Codable {
             .startWorker(let t), .scaleWorker(let t, _), .pauseQueue(let t), .resumeQueue(let t), .setQueueRateLimit(let t, _),
             .cancelJob(let t), .killJob(let t), .retryJob(let t, _), .startManager(let t), .stopManager(let t), .pauseManager(let t),
             .resumeManager(let t), .triggerManager(let t), .deleteJob(let t), .setJobPriority(let t, _), .moveJob(let t, _),
-            .clearQueue(let t), .retryFailed(let t, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
+            .clearQueue(let t), .retryFailed(let t, _, _), .purgeFailed(let t), .forgetWorker(let t), .pingWorker(let t, _),
             .setAutoscale(let t, _, _), .enableManager(let t), .disableManager(let t), .restartManager(let t),
             .setManagerSchedule(let t, _), .setManagerConcurrency(let t, _), .setLogLevel(let t, _), .muteLogSource(let t),
             .unmuteLogSource(let t), .setTaskRateLimit(let t, _, _), .setTaskTimeLimit(let t, _, _, _):
@@ -99,7 +99,9 @@ extension FleetCommand: Codable {
             try c.encodeIfPresent(by, forKey: .by)
         case .setJobPriority(_, let n): try c.encode(n, forKey: .value)
         case .moveJob(_, let to): try c.encode(to, forKey: .queue)
-        case .retryFailed(_, let errorClass): try c.encodeIfPresent(errorClass, forKey: .errorClass)
+        case .retryFailed(_, let errorClass, let by):
+            try c.encodeIfPresent(errorClass, forKey: .errorClass)
+            try c.encode(by, forKey: .by)
         case .ackAlert(_, let by), .retryJob(_, let by): try c.encode(by, forKey: .by)
         case .bookmarkLog(_, let note, let by):
             try c.encode(note, forKey: .note)
@@ -171,7 +173,10 @@ extension FleetCommand: Codable {
             self = .setJobPriority(t, value)
         case .action(.jobMove): self = .moveJob(t, to: try c.decode(String.self, forKey: .queue))
         case .action(.queueClear): self = .clearQueue(t)
-        case .action(.queueRetryFailed): self = .retryFailed(t, errorClass: try c.decodeIfPresent(String.self, forKey: .errorClass))
+        case .action(.queueRetryFailed):
+            self = .retryFailed(
+                t, errorClass: try c.decodeIfPresent(String.self, forKey: .errorClass),
+                by: try c.decodeIfPresent(String.self, forKey: .by) ?? "operator")
         case .action(.queuePurgeFailed): self = .purgeFailed(t)
         case .action(.workerForget): self = .forgetWorker(t)
         case .action(.systemAlertAck):

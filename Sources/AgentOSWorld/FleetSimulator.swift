@@ -29,7 +29,7 @@ public enum FleetCommand: Sendable, Equatable {
     case setJobPriority(String, Int)
     case moveJob(String, to: String)
     case clearQueue(String)
-    case retryFailed(String, errorClass: String?)
+    case retryFailed(String, errorClass: String?, by: String)
     case purgeFailed(String)
     case forgetWorker(String)
     case ackAlert(Int, by: String)
@@ -474,7 +474,11 @@ public struct FleetSimulator: Sendable {
         let stage = job.stage
         let minuteKey = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 60).rounded(.down) * 60)
         let failP = min(0.9, config.failureRate * (config.incident ? 8 : 1) * (stage == "audio_transcriber" ? 1.5 : 1))
-        let durationMs = (SimulatorConfig.stageMedianSeconds[stage] ?? 8) * 1000 * exp(0.45 * rng.normal()) / speed
+        // The attempt's own runtime, so the timeline adds up ("started 13:42:11 … done in 3000 ms" at
+        // 13:42:14) and analytics' latencies are the ones the jobs had. The draw that used to be the
+        // figure is kept so that seeded worlds (golden frames, property tests) take the same path.
+        let drawnMs = (SimulatorConfig.stageMedianSeconds[stage] ?? 8) * 1000 * exp(0.45 * rng.normal()) / speed
+        let durationMs = w.attemptStarted[job.id].map { max(0, now.timeIntervalSince($0)) * 1000 } ?? drawnMs
         if rng.chance(failP) {
             let candidates = SimulatorConfig.errorCatalog.filter { $0.stage == stage }
             let err = candidates.isEmpty ? SimulatorConfig.errorCatalog[0] : rng.pick(candidates)
@@ -500,7 +504,7 @@ public struct FleetSimulator: Sendable {
             store(job)
             enqueue(job.id, queue: job.queue, priority: job.priority)
             touched.insert(job.queue)
-            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs)) ms", stage: stage)
+            recordEvent(job, "stage_completed", "\(stage) done in \(Int(durationMs.rounded())) ms", stage: stage)
             events.append(
                 .jobUpdated(
                     JobPatch(
@@ -963,7 +967,7 @@ public struct FleetSimulator: Sendable {
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
                 guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
                 job.status = .queued
-                job.attempts = 0
+                job.attempts += 1 // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it
                 job.error = nil
                 job.errorClass = nil
                 job.finishedAt = nil
@@ -971,7 +975,7 @@ public struct FleetSimulator: Sendable {
                 store(job)
                 enqueue(id, queue: job.queue, priority: job.priority)
                 recordEvent(job, "retried", "re-enqueued by \(by)")
-                events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: 0, updatedAt: now, error: "", errorClass: "")))
+                events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: job.attempts, updatedAt: now, error: "", errorClass: "")))
             case .startManager(let id), .resumeManager(let id):
                 guard managers[id] != nil else { throw .notFound("manager \(id)") }
                 managers[id]!.status = .running
@@ -1033,7 +1037,7 @@ public struct FleetSimulator: Sendable {
                 var patch = queuePatch(name)
                 patch.removed = ids.count
                 events.append(.queueUpdated(patch, cause: "queue.cleared"))
-            case .retryFailed(let name, let errorClass):
+            case .retryFailed(let name, let errorClass, let by):
                 guard queues[name] != nil else { throw .notFound("queue \(name)") }
                 for id in failedJobs(name, errorClass) {
                     var job = jobs[id]!
@@ -1048,7 +1052,7 @@ public struct FleetSimulator: Sendable {
                     job.updatedAt = now
                     store(job)
                     enqueue(id, queue: name, priority: job.priority)
-                    recordEvent(job, "retried", "bulk retry by operator")
+                    recordEvent(job, "retried", "bulk retry by \(by)")
                     events.append(.jobRetried(JobPatch(id: id, status: .queued, attempts: job.attempts, updatedAt: now, error: "", errorClass: "")))
                 }
                 events.append(.queueUpdated(queuePatch(name), cause: "queue.updated"))

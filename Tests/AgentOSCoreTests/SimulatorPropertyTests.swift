@@ -44,7 +44,7 @@ import Testing
         case 0: return job([.failed, .cancelled]).map { .retryJob($0, by: "alice") }
         case 1: return job([.queued]).map { .moveJob($0, to: queue) }
         case 2: return .purgeFailed(queue)
-        case 3: return .retryFailed(queue, errorClass: nil)
+        case 3: return .retryFailed(queue, errorClass: nil, by: "alice")
         case 4: return rng.chance(0.5) ? .shutdownWorker(worker) : .startWorker(worker)
         case 5: return .startWorker(worker)
         case 6: return .restartWorker(worker)
@@ -129,6 +129,10 @@ import Testing
                 let start = try #require(events[..<i].last { $0.type == "started" })
                 #expect(done.stage == start.stage, "job \(id): \(done.message ?? "")")
                 #expect(done.message?.hasPrefix("\(start.stage ?? "") done in ") == true, "job \(id)")
+                // Issue 19 item 8: "started 13:42:11 … done in 6940 ms" at 13:42:14 did not add up;
+                // the figure is the time between the two rows of the timeline.
+                let elapsedMs = Int((done.ts.timeIntervalSince(start.ts) * 1000).rounded())
+                #expect(done.message == "\(start.stage ?? "") done in \(elapsedMs) ms", "job \(id)")
                 checked += 1
             }
         }

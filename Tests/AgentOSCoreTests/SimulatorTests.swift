@@ -148,7 +148,7 @@ extension SimulatorTests {
         var retried = start
         let errorClass = try #require(failed.first?.errorClass)
         let ofClass = failed.filter { $0.errorClass == errorClass }
-        _ = try retried.apply(.retryFailed(queue, errorClass: errorClass)).get()
+        _ = try retried.apply(.retryFailed(queue, errorClass: errorClass, by: "alice")).get()
         for job in ofClass {
             #expect(retried.jobs[job.id]?.status == .queued && retried.jobs[job.id]?.attempts == job.attempts + 1)
             #expect(retried.waiting[queue, default: []].joined().contains(job.id))
@@ -182,8 +182,9 @@ extension SimulatorTests {
     @Test func controlCommandsRoundTripOnTheWire() throws {
         let commands: [FleetCommand] = [
             .retryJob("j1", by: "alice"), .deleteJob("j1"), .setJobPriority("j1", 3), .moveJob("j1", to: "q2"), .clearQueue("q"),
-            .retryFailed("q", errorClass: "Timeout"),
-            .retryFailed("q", errorClass: nil), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"), .scaleWorker("w1", 4),
+            .retryFailed("q", errorClass: "Timeout", by: "alice"),
+            .retryFailed("q", errorClass: nil, by: "alice"), .purgeFailed("q"), .forgetWorker("w1"), .ackAlert(42, by: "alice"),
+            .scaleWorker("w1", 4),
             .setAutoscale("w1", min: 1, max: 6), .setTaskRateLimit("w1", task: "agentos.x", rate: "10/m"),
             .setTaskTimeLimit("w1", task: "agentos.x", soft: 5, hard: 9), .enableManager("m"), .disableManager("m"), .restartManager("m"),
             .setManagerSchedule("m", "*/2 * * * *"), .setManagerConcurrency("m", 3), .setLogLevel("worker", .error), .muteLogSource("s"),

@@ -321,8 +321,22 @@ struct WorldJobTimelineTests {
         let h = WorldHarness()
         h.advance(120)
         let failed = try #require(h.read { sim in sim.jobs.values.filter { $0.status == .failed }.map(\.id).min() }, "a failed job")
+        let attempts = try #require(h.read { $0.jobs[failed]?.attempts })
         h.expect("job.retry", ["id": .string(failed)])
         let retried = h.read { $0.events(ofJob: failed).last { $0.type == "retried" } }
         #expect(retried?.message == "re-enqueued by alice")
+        // ACTIONS.md: "re-enqueued, attempts+1", as the live executor does (issue 19 item 8).
+        #expect(h.read { $0.jobs[failed]?.attempts } == attempts + 1)
+    }
+
+    @Test func aBulkRetryIsBookedOnTheUserToo() throws {
+        let h = WorldHarness()
+        h.advance(120)
+        let failed = try #require(
+            h.read { sim in sim.jobs.values.filter { $0.status == .failed }.min { $0.id < $1.id } }, "a failed job")
+        h.expect("queue.retry_failed", ["queue": .string(failed.queue)])
+        let retried = h.read { $0.events(ofJob: failed.id).last { $0.type == "retried" } }
+        #expect(retried?.message == "bulk retry by alice")
+        #expect(h.read { $0.jobs[failed.id]?.attempts } == failed.attempts + 1)
     }
 }
