@@ -29,6 +29,17 @@ struct EmbeddedConsoleE2ETests {
             try t.send(key)
             try t.waitFor("view \(key): '\(title)' over '\(body)'") { line($0, 1).hasPrefix(" \(title)") && $0.contains(body) }
         }
+        // The console lists itself among the sessions (issue 19 item 6: "sessions: 0 console(s)" while one ran):
+        // System Controls' Sessions pane shows this process's pid, marked as its own.
+        try t.send("3")
+        try t.waitFor("sessions: 1 console(s)")
+        try t.send("]")
+        try t.waitFor("this console's own session, pid \(t.pid)") { s in
+            line(s, 1).contains("[sessions]") && lines(s).contains { $0.contains(" \(t.pid) ") && $0.contains("interactive ←") }
+        }
+        try t.send("[")
+        try t.send("1")
+        try t.waitFor("back on the Dashboard") { line($0, 1).hasPrefix(" Dashboard") }
         // Tab cycles too.
         try t.send("Tab")
         try t.waitFor("the jobs after Tab") { line($0, 1).hasPrefix(" Jobs & Queue  [jobs]") && $0.contains("PROG TRY WORKER") }
