@@ -20,7 +20,8 @@ enum ActionCoverage {
     ]
     static let embeddedSuites = [
         "AgentOSCoreTests/WorldEffectTests.swift", "AgentOSCoreTests/WorldOwnerTests.swift", "AgentOSCoreTests/WorldFleetActionTests.swift",
-        "AgentOSCoreTests/WorldStoreTests.swift", "ConsoleAppTests/ActionTests.swift", "ConsoleAppTests/BookmarkTests.swift",
+        "AgentOSCoreTests/WorldStoreTests.swift", "AgentOSCoreTests/WorldConsumerActionTests.swift", "ConsoleAppTests/ActionTests.swift",
+        "ConsoleAppTests/BookmarkTests.swift",
         "ConsoleAppTests/AuditVerifyEmbeddedTests.swift"
     ]
 

@@ -121,16 +121,19 @@ import Testing
     }
 
     @Test func badValuesNameFileLineAndKey() throws {
-        let cases: [Refusal] = [
-            .init("theme: light\nrefresh_interval: fast\n", 2, "refresh_interval", "expected a number"),
-            .init("wallboard:\n  views: [dashboard, kitchen]\n", 2, "wallboard.views", "unknown view 'kitchen'"),
-            .init("log:\n  level: loud\n", 2, "log.level", "unknown level"),
-            .init("redis:\n  url: redis://x\n  password_env: AGENTOS_TEST_UNSET_VARIABLE\n", 3, "redis.password_env", "is not set"),
-            .init("redis:\n  password_file: /nonexistent/pw\n", 2, "redis.password_file", "cannot read"),
-            .init("colour: red\n", 1, "colour", "unknown key"),
-            .init("keys:\n  bindings:\n    quit: [j]\n", 3, "keys.bindings.quit", "already bound to down"),
-            .init("theme: [a, b]\n", 1, "theme", "expected a single value")
-        ]
+        // line | key | part of the message | the file (\n: a line break)
+        let cases = Refusal.table(
+            #"""
+            2 | refresh_interval    | expected a number       | theme: light\nrefresh_interval: fast\n
+            2 | wallboard.views     | unknown view 'kitchen'  | wallboard:\n  views: [dashboard, kitchen]\n
+            2 | log.level           | unknown level           | log:\n  level: loud\n
+            3 | redis.password_env  | is not set              | redis:\n  url: redis://x\n  password_env: AGENTOS_TEST_UNSET_VARIABLE\n
+            2 | redis.password_file | cannot read             | redis:\n  password_file: /nonexistent/pw\n
+            1 | colour              | unknown key             | colour: red\n
+            3 | keys.bindings.quit  | already bound to down   | keys:\n  bindings:\n    quit: [j]\n
+            1 | theme               | expected a single value | theme: [a, b]\n
+            """#)
+        #expect(cases.count == 8, "every row of the table is a case")
         var file = URL(fileURLWithPath: "/")
         expectRefusals(cases) { text in
             file = try write(text)

@@ -35,6 +35,16 @@ struct Refusal {
     init(_ text: String, _ line: Int, _ key: String, _ message: String) {
         (self.text, self.line, self.key, self.message) = (text, line, key, message)
     }
+
+    /// Cases written one a line as `line | key | part of the message | the file`, the file with `\n`
+    /// for its line breaks (a raw string keeps them as written).
+    static func table(_ rows: String) -> [Refusal] {
+        rows.split(separator: "\n").map { row in
+            let cell = row.split(separator: "|", maxSplits: 3).map { $0.trimmingCharacters(in: .whitespaces) }
+            precondition(cell.count == 4, "not a refusal row: \(row)")
+            return Refusal(cell[3].replacingOccurrences(of: "\\n", with: "\n"), Int(cell[0])!, cell[1], cell[2])
+        }
+    }
 }
 
 /// Loads each case and checks that it is refused with an error naming its line, key and problem;
