@@ -303,6 +303,49 @@ struct CeleryWorkerTests {
         #expect(try c.broker.send("SCARD", c.transport.replyBindingKey).int == 0, "reply bindings left behind")
     }
 
+    /// D67: a reply on the request's own ticket from a hostname that was not asked is refused,
+    /// counted and logged once; the action's result and the audit's `affected` hold the real replies only.
+    @Test func forgedRepliesFromHostnamesNotAskedAreRefused() async throws {
+        let (c, fx) = try setUp(queues: ["qf"])
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qf"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        // A known worker that never answers: the revoke to every worker then waits out the reply
+        // timeout, so the forged reply is always read (not left unread behind the real one).
+        let ghost = "ghost-\(c.prefix.dropLast())@nowhere"
+        try c.forgeEvent("worker-heartbeat", hostname: ghost, fields: ["freq": .double(60)])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[ghost] != nil })
+        let evil = "evil@forged"
+        let forger = try CeleryCluster.Forger(c, as: evil) { method, destination in
+            method == "revoke" || (method == "ping" && destination != nil) ? .object(["ok": .string("pong")]) : nil
+        }
+        defer { forger.stop() }
+        let refusedBefore = c.monitor.control.refusedReplies
+        for _ in 0..<2 {
+            let cancel = fx.run("job.cancel", ["id": .string(UUID().uuidString.lowercased())])
+            try fx.expectSuccess(cancel)
+            guard case .success(let r) = cancel.outcome else { continue }
+            #expect(r.affected == 1 && r.details["replies"] == .int(1) && r.details["refused"] == .int(1), "\(r)")
+            #expect(!cancel.message.contains(evil) && cancel.message.contains(host), "\(cancel.message)")
+            let audit = try fx.db.query("SELECT result::text AS r FROM audit_logs WHERE request_id = $1 AND phase = 'outcome'", [cancel.requestID])
+            let row = try audit.rows.first?.get("r", as: String?.self) ?? ""
+            let result = try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any]
+            #expect(result?["affected"] as? Int == 1 && !row.contains(evil), "\(row)")
+        }
+        #expect(forger.forged >= 2)
+        #expect(c.monitor.control.refusedReplies - refusedBefore >= 2)
+        // Logged once for the source, however often it answers.
+        #expect(c.logs.all.filter { $0.contains("refused a") && $0.contains(evil) }.count == 1, "\(c.logs.all.suffix(5))")
+        // A request to one worker: only that worker's reply is its answer.
+        let ping = fx.run("worker.ping", ["id": .string(host)])
+        try fx.expectSuccess(ping)
+        #expect(ping.message.contains("pong from \(host)") && !ping.message.contains(evil), "\(ping.message)")
+        #expect(c.monitor.current.workers[evil] == nil, "a refused reply put its hostname in the worker map")
+    }
+
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
         defer {

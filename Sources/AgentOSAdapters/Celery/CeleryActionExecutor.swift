@@ -66,12 +66,14 @@ public final class CeleryActionExecutor: ActionExecutor {
     static let handlers: [ActionName: Handler] = [
         .jobCancel: { ex, p in
             let id = try p.required("id")
-            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)])
+            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)], accept: ex.monitor.knownHosts())
             return try ex.result(b, "revoke \(id)", everyWorker: true)
         },
         .jobKill: { ex, p in
             let id = try p.required("id")
-            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")])
+            let b = try ex.control.broadcast(
+                "revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")], accept: ex.monitor.knownHosts()
+            )
             return try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true)
         },
         .workerRestart: { ex, p in
@@ -184,7 +186,7 @@ public final class CeleryActionExecutor: ActionExecutor {
         },
         .queuePause: { ex, p in
             let q = try p.required("queue")
-            let b = try ex.control.broadcast("cancel_consumer", arguments: ["queue": .string(q)])
+            let b = try ex.control.broadcast("cancel_consumer", arguments: ["queue": .string(q)], accept: ex.monitor.knownHosts())
             let r = try ex.result(b, "cancel consumer \(q)", everyWorker: true)
             let hosts = b.replies.filter { $0.error == nil }.map(\.hostname)
             ex.monitor.pausedQueues.withLock { $0[q] = hosts }
@@ -194,7 +196,9 @@ public final class CeleryActionExecutor: ActionExecutor {
         .queueResume: { ex, p in
             let q = try p.required("queue")
             let hosts = ex.monitor.pausedQueues.withLock { $0[q] }
-            let b = try ex.control.broadcast("add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 })
+            let b = try ex.control.broadcast(
+                "add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 },
+                accept: ex.monitor.knownHosts())
             let r = try ex.result(b, "add consumer \(q)", everyWorker: hosts == nil, expect: hosts ?? [])
             ex.monitor.pausedQueues.withLock { $0[q] = nil }
             return r
@@ -244,6 +248,7 @@ public final class CeleryActionExecutor: ActionExecutor {
             "replies": .int(b.replies.count), "expected": .int(b.expected), "reply_ms": .int(Int(b.elapsedSeconds * 1_000)),
             "ended": .string(b.allReplied ? "all replied" : "timeout")
         ]
+        if !b.refused.isEmpty { details["refused"] = .int(b.refused.count) }
         for r in b.replies.prefix(20) { details["reply." + r.hostname] = .string(String((r.ok ?? r.value.json).prefix(200))) }
         let oks = b.replies.map { "\($0.hostname): \(($0.ok ?? "ok").prefix(120))" }
         return ActionResult(
