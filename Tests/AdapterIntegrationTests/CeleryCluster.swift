@@ -33,14 +33,15 @@ final class CeleryCluster: @unchecked Sendable {
         }
     }
 
-    init(queues: [String], replyTimeout: Double = 1.5) throws {
+    init(queues: [String], replyTimeout: Double = 1.5, confirmTimeout: Double = 10) throws {
         let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
         precondition(FileManager.default.isExecutableFile(atPath: python), "AGENTOS_TEST_CELERY_PYTHON \(python) is not executable")
         prefix = TestServers.unique("cel") + ":"
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
         marks = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("celery-marks"))
         try FileManager.default.createDirectory(at: marks, withIntermediateDirectories: true)
-        transport = try CeleryTransport(brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout)
+        transport = try CeleryTransport(
+            brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout, confirmTimeout: confirmTimeout)
         redis = try TestServers.redis(database: 0)
         broker = redis.selecting(database: Self.brokerDatabase)
         let sink = logs

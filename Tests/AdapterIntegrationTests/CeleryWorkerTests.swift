@@ -346,6 +346,64 @@ struct CeleryWorkerTests {
         #expect(c.monitor.current.workers[evil] == nil, "a refused reply put its hostname in the worker map")
     }
 
+    /// D67: success is reported once the workers' own state shows it (the task in `dump_revoked`,
+    /// the pool size in `stats`); a worker that says "ok" but whose state never shows it (a forged
+    /// worker that does not exist) makes the action fail "not confirmed", in the audit too.
+    @Test func successIsConfirmedFromTheWorkersState() async throws {
+        let c = try CeleryCluster(queues: ["qn"], confirmTimeout: 8) // a forked pool process can take seconds on a busy machine
+        c.monitor.start(pollSeconds: 2)
+        let fx = try ActionFixture(seed: false, celery: c.monitor)
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qn"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        func details(_ report: ActionReport) -> [String: PayloadValue] {
+            if case .success(let r) = report.outcome { return r.details }
+            return [:]
+        }
+        // Real workers: confirmed.
+        let victim = UUID().uuidString.lowercased()
+        let cancel = fx.run("job.cancel", ["id": .string(victim)])
+        try fx.expectSuccess(cancel)
+        #expect(details(cancel)["confirmed"] == .string("dump_revoked"), "\(details(cancel))")
+        let revoked = try c.monitor.control.broadcast("dump_revoked", destination: [host]).replies.first?.value.array ?? []
+        #expect(revoked.contains { $0.string == victim })
+        let grow = fx.run("worker.pool_grow", ["id": .string(host), "n": .int(1)])
+        try fx.expectSuccess(grow)
+        #expect(details(grow)["confirmed"] == .string("stats"), "\(details(grow))")
+        let stats = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value
+        #expect(stats?["pool"]?["processes"]?.array?.count == 2)
+
+        // A worker that does not exist, made known by a forged heartbeat, answering "ok" to what it is asked.
+        let ghost = "ghost-\(c.prefix.dropLast())@nowhere"
+        try c.forgeEvent("worker-heartbeat", hostname: ghost, fields: ["freq": .double(60)])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[ghost] != nil })
+        let forger = try CeleryCluster.Forger(c, as: ghost) { method, destination in
+            switch method {
+            case "revoke": return .object(["ok": .string("tasks flagged as revoked")])
+            case "pool_grow" where destination == [ghost]: return .object(["ok": .string("pool will grow")])
+            case "stats" where destination == [ghost]: return .object(["pool": .object(["processes": .array([.int(1)])])])
+            default: return nil
+            }
+        }
+        defer { forger.stop() }
+        let ghostCancel = fx.run("job.cancel", ["id": .string(UUID().uuidString.lowercased())])
+        #expect(!ghostCancel.succeeded)
+        #expect(failure(ghostCancel)?.contains("not confirmed: \(ghost) did not list the task in dump_revoked") == true, "\(ghostCancel.message)")
+        let ghostGrow = fx.run("worker.pool_grow", ["id": .string(ghost), "n": .int(1)])
+        #expect(!ghostGrow.succeeded)
+        #expect(
+            failure(ghostGrow)?.contains("not confirmed") == true && failure(ghostGrow)?.contains("stats shows 1 pool process") == true,
+            "\(ghostGrow.message)")
+        for report in [ghostCancel, ghostGrow] {
+            let rows = try fx.auditRows(report.requestID)
+            #expect(rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 != "success", "\(rows)")
+        }
+        #expect(forger.forged >= 3)
+    }
+
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
         defer {

@@ -209,6 +209,8 @@ struct CeleryOptionsTests {
         )
         #expect(t.globalKeyPrefix == "pfx:" && t.fanoutPrefix == .custom("/x.") && !t.fanoutPatterns && t.prioritySteps == [0, 5])
         #expect(t.brokerDatabase == 2 && t.queues == ["a", "b"] && t.replyTimeout == 2.5)
+        #expect(t.confirmTimeout == 10) // the default (D67)
+        #expect(try CeleryTransport(options: #"{"confirm_timeout": 2.5}"#).confirmTimeout == 2.5)
         #expect(t.pidboxChannel == "pfx:/x.celery.pidbox")
         #expect(try CeleryTransport(options: "{}") == CeleryTransport())
     }
@@ -219,6 +221,8 @@ struct CeleryOptionsTests {
         (#"{"priority_steps": [2, 3]}"#, "must start at 0"),
         (#"{"broker_db": 99}"#, "broker database 99"),
         (#"{"fanout_prefix": 3}"#, "fanout_prefix must be"),
+        (#"{"confirm_timeout": "10"}"#, "confirm_timeout must be a number"),
+        (#"{"confirm_timeout": 0}"#, "confirm timeout 0"),
         ("[1]", "must be a JSON object"),
         ("{", "not JSON")
     ])

@@ -67,25 +67,31 @@ public final class CeleryActionExecutor: ActionExecutor {
         .jobCancel: { ex, p in
             let id = try p.required("id")
             let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)], accept: ex.monitor.knownHosts())
-            return try ex.result(b, "revoke \(id)", everyWorker: true)
+            return try ex.confirmRevoked(id, b, try ex.result(b, "revoke \(id)", everyWorker: true))
         },
         .jobKill: { ex, p in
             let id = try p.required("id")
             let b = try ex.control.broadcast(
                 "revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")], accept: ex.monitor.knownHosts()
             )
-            return try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true)
+            return try ex.confirmRevoked(id, b, try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true))
         },
         .workerRestart: { ex, p in
             return try ex.toWorker(try p.required("id"), "pool_restart", [:], "pool restart")
         },
         .workerPoolGrow: { ex, p in
             let n = p.int("n") ?? 1
-            return try ex.toWorker(try p.required("id"), "pool_grow", ["n": .int(n)], "pool grow by \(n)")
+            let id = try p.required("id")
+            let before = try ex.poolSize(id)
+            let r = try ex.toWorker(id, "pool_grow", ["n": .int(n)], "pool grow by \(n)")
+            return try ex.confirmPool(id, r, processes: before + n)
         },
         .workerPoolShrink: { ex, p in
             let n = p.int("n") ?? 1
-            return try ex.toWorker(try p.required("id"), "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
+            let id = try p.required("id")
+            let before = try ex.poolSize(id)
+            let r = try ex.toWorker(id, "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
+            return try ex.confirmPool(id, r, processes: max(0, before - n))
         },
         .workerScale: { ex, p in
             let id = try p.required("id")
@@ -98,7 +104,8 @@ public final class CeleryActionExecutor: ActionExecutor {
                 return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
             }
             let method = target > now ? "pool_grow" : "pool_shrink"
-            var r = try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)")
+            var r = try ex.confirmPool(
+                id, try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)"), processes: target)
             r.details["concurrency"] = .int(target)
             r.details["was"] = .int(now)
             return r
@@ -108,7 +115,11 @@ public final class CeleryActionExecutor: ActionExecutor {
             let lo = try p.requiredInt("min")
             let hi = try p.requiredInt("max")
             guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
-            return try ex.toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
+            let r = try ex.toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
+            return try ex.confirmStats(id, r, "autoscaler max=\(hi) min=\(lo)") { stats in
+                let a = stats["autoscaler"]
+                return (a?["max"]?.int == hi && a?["min"]?.int == lo, "autoscaler \(a?.json.prefix(80) ?? "absent")")
+            }
         },
         .workerPause: { ex, p in
             let id = try p.required("id")
@@ -222,6 +233,80 @@ public final class CeleryActionExecutor: ActionExecutor {
         }
         r.message = "worker \(id): " + r.message
         return r
+    }
+
+    // MARK: success confirmed from the workers' own state (D67)
+
+    /// The number of pool processes `stats` names now.
+    func poolSize(_ id: String) throws -> Int {
+        let b = try control.broadcast("stats", destination: [id])
+        guard let reply = b.replies.first(where: { $0.hostname == id }) else { throw noReply(b, [id]) }
+        guard let n = reply.value["pool"]?["processes"]?.array?.count else {
+            throw ActionFailure.failed("celery \(id): its stats name no pool processes")
+        }
+        return n
+    }
+
+    /// `r` once the worker's `stats` shows `processes` pool processes; "not confirmed" after the confirm timeout.
+    func confirmPool(_ id: String, _ r: ActionResult, processes: Int) throws -> ActionResult {
+        try confirmStats(id, r, "\(processes) pool process(es)") { stats in
+            let n = stats["pool"]?["processes"]?.array?.count
+            return (n == processes, n.map { "\($0) pool process(es)" } ?? "no pool processes")
+        }
+    }
+
+    /// Asks `id` for `stats` until `check` holds or the confirm timeout passed (then the action
+    /// fails "not confirmed", naming what the worker showed last, or that it did not answer).
+    func confirmStats(_ id: String, _ r: ActionResult, _ what: String, _ check: (JSONTree) -> (Bool, String)) throws -> ActionResult {
+        let start = Date()
+        let deadline = start.addingTimeInterval(control.transport.confirmTimeout)
+        var last = "no stats reply"
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { break }
+            let b = try control.broadcast("stats", destination: [id], timeout: min(control.transport.replyTimeout, max(0.05, left)))
+            if let reply = b.replies.first(where: { $0.hostname == id }) {
+                monitor.update { $0.applyStats(id, reply.value, now: Date().timeIntervalSince1970) }
+                let (ok, shown) = check(reply.value)
+                if ok { return confirmed(r, by: "stats", since: start) }
+                last = "stats shows " + shown
+            }
+            usleep(100_000)
+        }
+        throw ActionFailure.failed(
+            String(
+                format: "celery %@: not confirmed: %@ did not show %@ within %.1f s (%@); the worker may not have done it",
+                r.message, id, what, control.transport.confirmTimeout, last))
+    }
+
+    /// `r` once every worker that accepted the revoke lists the task in `dump_revoked`; "not
+    /// confirmed" after the confirm timeout, naming the workers that did not.
+    func confirmRevoked(_ id: String, _ b: CeleryBroadcast, _ r: ActionResult) throws -> ActionResult {
+        let start = Date()
+        let deadline = start.addingTimeInterval(control.transport.confirmTimeout)
+        var pending = Set(b.replies.filter { $0.error == nil }.map(\.hostname))
+        while !pending.isEmpty {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { break }
+            let d = try control.broadcast(
+                "dump_revoked", destination: pending.sorted(), timeout: min(control.transport.replyTimeout, max(0.05, left)))
+            for reply in d.replies where reply.value.array?.contains(where: { $0.string == id }) == true { pending.remove(reply.hostname) }
+            if !pending.isEmpty { usleep(100_000) }
+        }
+        guard pending.isEmpty else {
+            throw ActionFailure.failed(
+                String(
+                    format: "celery revoke %@: not confirmed: %@ did not list the task in dump_revoked within %.1f s; it may still run",
+                    id, pending.sorted().joined(separator: ", "), control.transport.confirmTimeout))
+        }
+        return confirmed(r, by: "dump_revoked", since: start)
+    }
+
+    func confirmed(_ r: ActionResult, by: String, since start: Date) -> ActionResult {
+        var out = r
+        out.details["confirmed"] = .string(by)
+        out.details["confirm_ms"] = .int(Int(Date().timeIntervalSince(start) * 1_000))
+        return out
     }
 
     func noReply(_ b: CeleryBroadcast, _ expect: [String]) -> ActionFailure {
