@@ -404,6 +404,33 @@ struct CeleryWorkerTests {
         #expect(forger.forged >= 3)
     }
 
+    /// D67: job.cancel goes to Celery only for an id with no AgentOS job row; a forged
+    /// task-received naming a job's id does not steer its cancel to a revoke.
+    @Test func aForgedTaskEventDoesNotSteerAJobsCancelToCelery() async throws {
+        let (c, fx) = try setUp(queues: ["qj"])
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qj"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        let job = try fx.insertJob(status: .pending, queue: "qj")
+        try c.forgeEvent("task-received", hostname: host, fields: ["uuid": .string(job), "name": .string("forged.task")])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.tasks[job] != nil })
+        #expect(try fx.actions.routedExecutor.jobOwner(job) == "tester")
+        let cancel = fx.run("job.cancel", ["id": .string(job)])
+        try fx.expectSuccess(cancel)
+        #expect(!cancel.message.contains("revoke"), "\(cancel.message)")
+        #expect(try fx.jobStatus(job) == "cancelled", "the job row was not cancelled: \(cancel.message)")
+        let revoked = try c.monitor.control.broadcast("dump_revoked", destination: [host]).replies.first?.value.array ?? []
+        #expect(!revoked.contains { $0.string == job }, "the worker was asked to revoke an AgentOS job")
+        // An id with no job row still goes to Celery.
+        let task = UUID().uuidString.lowercased()
+        let revoke = fx.run("job.cancel", ["id": .string(task)])
+        try fx.expectSuccess(revoke)
+        #expect(revoke.message.contains("revoke \(task)"), "\(revoke.message)")
+    }
+
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
         defer {

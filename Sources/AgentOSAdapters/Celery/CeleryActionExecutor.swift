@@ -22,12 +22,14 @@ public final class CeleryActionExecutor: ActionExecutor {
         monitor.learnFleetIfUnknown()
         let s = monitor.current
         if action.subject == "job" {
-            // A task Celery reported, or an id AgentOS has no job row for (a revoke may precede
-            // the task: workers keep the id and drop the task when it arrives).
+            // Only an id AgentOS has no job row for: a task Celery reported, or an unknown UUID (a
+            // revoke may precede the task: workers keep the id and drop the task when it arrives).
+            // The job row is asked first: task events are not authenticated, so a forged
+            // task-received must not steer an AgentOS job's cancel to Celery (D67). When the
+            // database cannot say, the fallback runs (and reports the database's error).
             guard let id = payload.string("id") else { return false }
-            if s.tasks[id] != nil { return true }
-            guard UUID(uuidString: id) != nil else { return false }
-            return (try? fallback.jobOwner(id)) == nil
+            guard UUID(uuidString: id) != nil else { return s.tasks[id] != nil } // jobs.id is a uuid
+            do { return try fallback.jobOwner(id) == nil } catch { return false }
         }
         if action.subject == "worker" { return payload.string("id").map { s.workers[$0] != nil } ?? false }
         return payload.string("queue").map { monitor.queueNames().contains($0) } ?? false
@@ -41,9 +43,11 @@ public final class CeleryActionExecutor: ActionExecutor {
         }
     }
 
+    /// The AgentOS job row's owner first (a task event cannot claim a job, D67), else "celery" for a task Celery reported.
     public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
+        if UUID(uuidString: id) != nil, let owner = try fallback.jobOwner(id) { return owner }
         if monitor.current.tasks[id] != nil { return "celery" }
-        return try fallback.jobOwner(id)
+        return UUID(uuidString: id) != nil ? nil : try fallback.jobOwner(id)
     }
 
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
