@@ -229,8 +229,8 @@ public final class CeleryMonitor: Sendable {
             guard let bytes = try broker.send("GET", transport.sharedViewKey).bytes else { return false }
             let view = try JSONDecoder().decode(SharedView.self, from: Data(bytes))
             state.withLock { s in
-                for w in view.workers where s.workers[w.hostname] == nil { s.workers[w.hostname] = w }
-                for t in view.tasks where s.tasks[t.id] == nil { s.tasks[t.id] = t }
+                for w in view.workers where s.workers[w.hostname] == nil { s.upsert(w) }
+                for t in view.tasks where s.tasks[t.id] == nil { s.upsert(t) }
             }
             pausedQueues.withLock { p in p.merge(view.pausedQueues) { mine, _ in mine } }
             dirty.withLock { $0 = true }
