@@ -1,6 +1,7 @@
 import AgentOSAdapters
 import AgentOSCore
 import Foundation
+import Synchronization
 import Testing
 
 /// Real Celery 5.7 workers of `celery_fixture/app.py` (prefork, events on) on the test redis,
@@ -32,14 +33,15 @@ final class CeleryCluster: @unchecked Sendable {
         }
     }
 
-    init(queues: [String], replyTimeout: Double = 1.5) throws {
+    init(queues: [String], replyTimeout: Double = 1.5, confirmTimeout: Double = 10) throws {
         let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
         precondition(FileManager.default.isExecutableFile(atPath: python), "AGENTOS_TEST_CELERY_PYTHON \(python) is not executable")
         prefix = TestServers.unique("cel") + ":"
         let base = ProcessInfo.processInfo.environment["AGENTOS_TEST_TMPDIR"] ?? NSTemporaryDirectory()
         marks = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("celery-marks"))
         try FileManager.default.createDirectory(at: marks, withIntermediateDirectories: true)
-        transport = try CeleryTransport(brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout)
+        transport = try CeleryTransport(
+            brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout, confirmTimeout: confirmTimeout)
         redis = try TestServers.redis(database: 0)
         broker = redis.selecting(database: Self.brokerDatabase)
         let sink = logs
@@ -118,6 +120,59 @@ final class CeleryCluster: @unchecked Sendable {
         let step = transport.prioritySteps.last { $0 <= priority } ?? 0
         try broker.send("LPUSH", transport.queueKeys(queue)[transport.prioritySteps.firstIndex(of: step)!], Array(envelope.json.utf8))
         return id
+    }
+
+    /// A forger on the pidbox channel (D67): for each request whose method `answers` picks, it
+    /// LPUSHes a reply with the request's own ticket as `hostname` (what anyone who can read the
+    /// channel can do). Stop it with `stop()`.
+    final class Forger: @unchecked Sendable {
+        final class Count: Sendable { let n = Mutex(0) }
+        let subscriber: RedisSubscriber
+        let count = Count()
+        var forged: Int { count.n.withLock { $0 } }
+
+        init(
+            _ c: CeleryCluster, as hostname: String, answers: @escaping @Sendable (_ method: String, _ destination: [String]?) -> JSONTree?
+        ) throws {
+            let (transport, redis, count) = (c.transport, c.broker, count)
+            let channel = transport.pidboxChannel
+            subscriber = RedisSubscriber(c.redis.configuration, channels: [channel]) { event in
+                guard case .message(_, let payload, _) = event, let env = try? CeleryEnvelope.decode(payload, place: "forger"),
+                    let method = env.body["method"]?.string, let ticket = env.body["ticket"]?.string,
+                    let oid = env.body["reply_to"]?["routing_key"]?.string
+                else { return }
+                let destination = env.body["destination"]?.array?.compactMap(\.string)
+                guard let value = answers(method, destination) else { return }
+                let body = JSONTree.object([hostname: value])
+                let reply: JSONTree = .object([
+                    "body": .string(Data(body.json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"),
+                    "content-type": .string("application/json"), "headers": .object(["ticket": .string(ticket)]),
+                    "properties": .object(["body_encoding": .string("base64"), "delivery_tag": .string(UUID().uuidString)])
+                ])
+                if (try? redis.send("LPUSH", transport.replyKeys(oid: oid)[0], Array(reply.json.utf8))) != nil { count.n.withLock { $0 += 1 } }
+            }
+            subscriber.start()
+            let subscribed = TestServers.eventually(30) {
+                ((try? c.redis.send("PUBSUB", "NUMSUB", channel))?.array?.dropFirst().first?.int ?? 0) >= 1
+            }
+            if !subscribed { Issue.record("the forger did not subscribe") }
+        }
+
+        func stop() { subscriber.stop() }
+    }
+
+    /// Publishes a worker-heartbeat as `hostname` on the event channel (forged: nobody signs Celery's events).
+    func forgeEvent(_ type: String, hostname: String, fields: [String: JSONTree] = [:]) throws {
+        var o = fields
+        o["type"] = .string(type)
+        o["hostname"] = .string(hostname)
+        o["timestamp"] = .double(Date().timeIntervalSince1970)
+        let env: JSONTree = .object([
+            "body": .string(Data(JSONTree.object(o).json.utf8).base64EncodedString()), "content-encoding": .string("utf-8"),
+            "content-type": .string("application/json"), "headers": .object([:]), "properties": .object(["body_encoding": .string("base64")])
+        ])
+        let key = type.hasPrefix("task-") ? "task." + type.dropFirst(5) : "worker." + type.dropFirst(7)
+        try redis.send("PUBLISH", transport.fanoutChannel(exchange: "celeryev", routingKey: String(key)), Array(env.json.utf8))
     }
 
     func started(_ mark: String) -> Bool { FileManager.default.fileExists(atPath: marks.appendingPathComponent(mark + ".started").path) }

@@ -96,19 +96,25 @@ struct CeleryRoundTripTests {
         let tap = try PidboxTap(c)
         defer { tap.stop() }
         _ = try tap.take()
-        for (args, method) in [(["worker.ping", "id=\(host)"], "ping"), (["worker.pool_grow", "id=\(host)", "n=1"], "pool_grow")] {
+        // pool_grow: its own request between the pool size before and the stats that confirm it (D67).
+        for (args, methods) in [
+            (["worker.ping", "id=\(host)"], ["ping"]), (["worker.pool_grow", "id=\(host)", "n=1"], ["stats", "pool_grow", "stats"])
+        ] {
             c.monitor.shareView() // as the console's poller does every poll
             let report = try headless(fx, c, args, replyTimeout: 10)
             #expect(report["ok"] as? Bool == true && report["detail.ended"] as? String == "all replied", "\(report)")
-            #expect(try tap.take() == [method])
+            // The confirmation asks `stats` until the pool shows the new size: one or more.
+            let seen = try tap.take()
+            #expect(Array(seen.prefix(methods.count - 1)) == methods.dropLast() && seen.count >= methods.count, "\(seen)")
+            #expect(seen.dropFirst(methods.count - 1).allSatisfy { $0 == methods.last }, "\(seen)")
         }
 
-        // Without a shared view: one discovery broadcast (active_queues names the workers and their queues), then the action.
+        // Without a shared view: a discovery ping, active_queues from those that answered (D67), then the action.
         try c.broker.send("DEL", c.transport.sharedViewKey)
         // The tap is a pidbox subscriber too, so the discovery waits for a second reply: a short timeout here.
         let discovered = try headless(fx, c, ["worker.ping", "id=\(host)"], replyTimeout: 1)
         #expect(discovered["ok"] as? Bool == true, "\(discovered)")
-        #expect(try tap.take() == ["active_queues", "ping"])
+        #expect(try tap.take() == ["ping", "active_queues", "ping"])
         // What it discovered is shared (until a console's monitor writes its own view).
         let shared = try #require(try c.broker.send("GET", c.transport.sharedViewKey).bytes, "no shared view after the discovery")
         #expect(String(decoding: shared, as: UTF8.self).contains(host))

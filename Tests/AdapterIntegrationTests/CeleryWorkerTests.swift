@@ -303,6 +303,134 @@ struct CeleryWorkerTests {
         #expect(try c.broker.send("SCARD", c.transport.replyBindingKey).int == 0, "reply bindings left behind")
     }
 
+    /// D67: a reply on the request's own ticket from a hostname that was not asked is refused,
+    /// counted and logged once; the action's result and the audit's `affected` hold the real replies only.
+    @Test func forgedRepliesFromHostnamesNotAskedAreRefused() async throws {
+        let (c, fx) = try setUp(queues: ["qf"])
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qf"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        // A known worker that never answers: the revoke to every worker then waits out the reply
+        // timeout, so the forged reply is always read (not left unread behind the real one).
+        let ghost = "ghost-\(c.prefix.dropLast())@nowhere"
+        try c.forgeEvent("worker-heartbeat", hostname: ghost, fields: ["freq": .double(60)])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[ghost] != nil })
+        let evil = "evil@forged"
+        let forger = try CeleryCluster.Forger(c, as: evil) { method, destination in
+            method == "revoke" || (method == "ping" && destination != nil) ? .object(["ok": .string("pong")]) : nil
+        }
+        defer { forger.stop() }
+        let refusedBefore = c.monitor.control.refusedReplies
+        for _ in 0..<2 {
+            let cancel = fx.run("job.cancel", ["id": .string(UUID().uuidString.lowercased())])
+            try fx.expectSuccess(cancel)
+            guard case .success(let r) = cancel.outcome else { continue }
+            #expect(r.affected == 1 && r.details["replies"] == .int(1) && r.details["refused"] == .int(1), "\(r)")
+            #expect(!cancel.message.contains(evil) && cancel.message.contains(host), "\(cancel.message)")
+            let audit = try fx.db.query("SELECT result::text AS r FROM audit_logs WHERE request_id = $1 AND phase = 'outcome'", [cancel.requestID])
+            let row = try audit.rows.first?.get("r", as: String?.self) ?? ""
+            let result = try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any]
+            #expect(result?["affected"] as? Int == 1 && !row.contains(evil), "\(row)")
+        }
+        #expect(forger.forged >= 2)
+        #expect(c.monitor.control.refusedReplies - refusedBefore >= 2)
+        // Logged once for the source, however often it answers.
+        #expect(c.logs.all.filter { $0.contains("refused a") && $0.contains(evil) }.count == 1, "\(c.logs.all.suffix(5))")
+        // A request to one worker: only that worker's reply is its answer.
+        let ping = fx.run("worker.ping", ["id": .string(host)])
+        try fx.expectSuccess(ping)
+        #expect(ping.message.contains("pong from \(host)") && !ping.message.contains(evil), "\(ping.message)")
+        #expect(c.monitor.current.workers[evil] == nil, "a refused reply put its hostname in the worker map")
+    }
+
+    /// D67: success is reported once the workers' own state shows it (the task in `dump_revoked`,
+    /// the pool size in `stats`); a worker that says "ok" but whose state never shows it (a forged
+    /// worker that does not exist) makes the action fail "not confirmed", in the audit too.
+    @Test func successIsConfirmedFromTheWorkersState() async throws {
+        let c = try CeleryCluster(queues: ["qn"], confirmTimeout: 8) // a forked pool process can take seconds on a busy machine
+        c.monitor.start(pollSeconds: 2)
+        let fx = try ActionFixture(seed: false, celery: c.monitor)
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qn"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        func details(_ report: ActionReport) -> [String: PayloadValue] {
+            if case .success(let r) = report.outcome { return r.details }
+            return [:]
+        }
+        // Real workers: confirmed.
+        let victim = UUID().uuidString.lowercased()
+        let cancel = fx.run("job.cancel", ["id": .string(victim)])
+        try fx.expectSuccess(cancel)
+        #expect(details(cancel)["confirmed"] == .string("dump_revoked"), "\(details(cancel))")
+        let revoked = try c.monitor.control.broadcast("dump_revoked", destination: [host]).replies.first?.value.array ?? []
+        #expect(revoked.contains { $0.string == victim })
+        let grow = fx.run("worker.pool_grow", ["id": .string(host), "n": .int(1)])
+        try fx.expectSuccess(grow)
+        #expect(details(grow)["confirmed"] == .string("stats"), "\(details(grow))")
+        let stats = try c.monitor.control.broadcast("stats", destination: [host]).replies.first?.value
+        #expect(stats?["pool"]?["processes"]?.array?.count == 2)
+
+        // A worker that does not exist, made known by a forged heartbeat, answering "ok" to what it is asked.
+        let ghost = "ghost-\(c.prefix.dropLast())@nowhere"
+        try c.forgeEvent("worker-heartbeat", hostname: ghost, fields: ["freq": .double(60)])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.workers[ghost] != nil })
+        let forger = try CeleryCluster.Forger(c, as: ghost) { method, destination in
+            switch method {
+            case "revoke": return .object(["ok": .string("tasks flagged as revoked")])
+            case "pool_grow" where destination == [ghost]: return .object(["ok": .string("pool will grow")])
+            case "stats" where destination == [ghost]: return .object(["pool": .object(["processes": .array([.int(1)])])])
+            default: return nil
+            }
+        }
+        defer { forger.stop() }
+        let ghostCancel = fx.run("job.cancel", ["id": .string(UUID().uuidString.lowercased())])
+        #expect(!ghostCancel.succeeded)
+        #expect(failure(ghostCancel)?.contains("not confirmed: \(ghost) did not list the task in dump_revoked") == true, "\(ghostCancel.message)")
+        let ghostGrow = fx.run("worker.pool_grow", ["id": .string(ghost), "n": .int(1)])
+        #expect(!ghostGrow.succeeded)
+        #expect(
+            failure(ghostGrow)?.contains("not confirmed") == true && failure(ghostGrow)?.contains("stats shows 1 pool process") == true,
+            "\(ghostGrow.message)")
+        for report in [ghostCancel, ghostGrow] {
+            let rows = try fx.auditRows(report.requestID)
+            #expect(rows.map(\.0) == ["intent", "outcome"] && rows.last?.1 != "success", "\(rows)")
+        }
+        #expect(forger.forged >= 3)
+    }
+
+    /// D67: job.cancel goes to Celery only for an id with no AgentOS job row; a forged
+    /// task-received naming a job's id does not steer its cancel to a revoke.
+    @Test func aForgedTaskEventDoesNotSteerAJobsCancelToCelery() async throws {
+        let (c, fx) = try setUp(queues: ["qj"])
+        defer {
+            c.close()
+            fx.close()
+        }
+        let host = try c.startWorker("w1", queues: ["qj"], concurrency: 1)
+        #expect(await c.waitOnline(host))
+        let job = try fx.insertJob(status: .pending, queue: "qj")
+        try c.forgeEvent("task-received", hostname: host, fields: ["uuid": .string(job), "name": .string("forged.task")])
+        #expect(await TestServers.eventuallyAsync { c.monitor.current.tasks[job] != nil })
+        #expect(try fx.actions.routedExecutor.jobOwner(job) == "tester")
+        let cancel = fx.run("job.cancel", ["id": .string(job)])
+        try fx.expectSuccess(cancel)
+        #expect(!cancel.message.contains("revoke"), "\(cancel.message)")
+        #expect(try fx.jobStatus(job) == "cancelled", "the job row was not cancelled: \(cancel.message)")
+        let revoked = try c.monitor.control.broadcast("dump_revoked", destination: [host]).replies.first?.value.array ?? []
+        #expect(!revoked.contains { $0.string == job }, "the worker was asked to revoke an AgentOS job")
+        // An id with no job row still goes to Celery.
+        let task = UUID().uuidString.lowercased()
+        let revoke = fx.run("job.cancel", ["id": .string(task)])
+        try fx.expectSuccess(revoke)
+        #expect(revoke.message.contains("revoke \(task)"), "\(revoke.message)")
+    }
+
     @Test func malformedAndForeignFramesAreCountedAndSkipped() async throws {
         let (c, fx) = try setUp(queues: ["qm"])
         defer {

@@ -133,6 +133,38 @@ struct CeleryProtocolTests {
         #expect(state.jobs().first?.status == .completed)
     }
 
+    /// D67: the task map holds at most 2,000 and the worker map 5,000, the newest kept, through
+    /// an eviction heap; an entry seen again keeps its place although its old heap pairs remain.
+    @Test func stateIsCappedAndKeepsTheNewest() {
+        var state = CeleryState()
+        #expect(state.taskLimit == 2_000 && state.workerLimit == 5_000)
+        var over = 0
+        for i in 0..<10_000 {
+            let t = Double(i)
+            state.apply(CeleryEvent(type: "task-received", hostname: "w@h", timestamp: t, fields: ["uuid": .string("t\(i)")]))
+            state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w\(i)@h", timestamp: t, fields: [:]))
+            // Two old entries seen again every 100 events: their stale pairs must not evict them.
+            if i % 100 == 99 {
+                state.apply(CeleryEvent(type: "task-started", hostname: "w@h", timestamp: t, fields: ["uuid": .string("t0")]))
+                state.apply(CeleryEvent(type: "worker-heartbeat", hostname: "w0@h", timestamp: t, fields: [:]))
+            }
+            if state.tasks.count > 2_000 || state.workers.count > 5_000 { over += 1 }
+        }
+        #expect(over == 0, "over a cap after \(over) event(s)")
+        #expect(state.tasks.count == 2_000 && state.workers.count == 5_000)
+        #expect((8_001..<10_000).allSatisfy { state.tasks["t\($0)"] != nil } && state.tasks["t0"]?.state == "STARTED")
+        #expect(state.tasks["t8000"] == nil && state.tasks["t7999"] == nil)
+        #expect((5_001..<10_000).allSatisfy { state.workers["w\($0)@h"] != nil } && state.workers["w0@h"] != nil)
+        #expect(state.workers["w5000@h"] == nil)
+        // Finished tasks go before running ones, the oldest first.
+        var mixed = CeleryState()
+        mixed.taskLimit = 3
+        for (i, type) in ["task-started", "task-succeeded", "task-started", "task-succeeded"].enumerated() {
+            mixed.apply(CeleryEvent(type: type, hostname: "w@h", timestamp: Double(i), fields: ["uuid": .string("m\(i)")]))
+        }
+        #expect(Set(mixed.tasks.keys) == ["m0", "m2", "m3"])
+    }
+
     @Test(arguments: [
         (
             "{\"body\": \"gASV\", \"content-type\": \"application/x-python-serialize\", \"properties\": {\"body_encoding\": \"base64\"}}",
@@ -209,6 +241,8 @@ struct CeleryOptionsTests {
         )
         #expect(t.globalKeyPrefix == "pfx:" && t.fanoutPrefix == .custom("/x.") && !t.fanoutPatterns && t.prioritySteps == [0, 5])
         #expect(t.brokerDatabase == 2 && t.queues == ["a", "b"] && t.replyTimeout == 2.5)
+        #expect(t.confirmTimeout == 10) // the default (D67)
+        #expect(try CeleryTransport(options: #"{"confirm_timeout": 2.5}"#).confirmTimeout == 2.5)
         #expect(t.pidboxChannel == "pfx:/x.celery.pidbox")
         #expect(try CeleryTransport(options: "{}") == CeleryTransport())
     }
@@ -219,6 +253,8 @@ struct CeleryOptionsTests {
         (#"{"priority_steps": [2, 3]}"#, "must start at 0"),
         (#"{"broker_db": 99}"#, "broker database 99"),
         (#"{"fanout_prefix": 3}"#, "fanout_prefix must be"),
+        (#"{"confirm_timeout": "10"}"#, "confirm_timeout must be a number"),
+        (#"{"confirm_timeout": 0}"#, "confirm timeout 0"),
         ("[1]", "must be a JSON object"),
         ("{", "not JSON")
     ])

@@ -18,6 +18,7 @@ import Testing
               fanout_patterns: true
               priority_steps: [0, 3, 6, 9]
               reply_timeout: 1.5
+              confirm_timeout: 4
               queues: [video_downloader, celery]
               sep: '7'
             """)
@@ -27,6 +28,7 @@ import Testing
         #expect(parsed["global_keyprefix"] as? String == "prod:")
         #expect(parsed["priority_steps"] as? [Int] == [0, 3, 6, 9])
         #expect(parsed["reply_timeout"] as? Double == 1.5)
+        #expect(parsed["confirm_timeout"] as? Int == 4) // D67: read by CeleryTransport(options:)
         #expect(parsed["queues"] as? [String] == ["video_downloader", "celery"])
         #expect(parsed["sep"] as? String == "7") // quoted: a string
         #expect(json.contains("\"fanout_patterns\":true"))

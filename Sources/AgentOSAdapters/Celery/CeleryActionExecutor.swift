@@ -22,12 +22,14 @@ public final class CeleryActionExecutor: ActionExecutor {
         monitor.learnFleetIfUnknown()
         let s = monitor.current
         if action.subject == "job" {
-            // A task Celery reported, or an id AgentOS has no job row for (a revoke may precede
-            // the task: workers keep the id and drop the task when it arrives).
+            // Only an id AgentOS has no job row for: a task Celery reported, or an unknown UUID (a
+            // revoke may precede the task: workers keep the id and drop the task when it arrives).
+            // The job row is asked first: task events are not authenticated, so a forged
+            // task-received must not steer an AgentOS job's cancel to Celery (D67). When the
+            // database cannot say, the fallback runs (and reports the database's error).
             guard let id = payload.string("id") else { return false }
-            if s.tasks[id] != nil { return true }
-            guard UUID(uuidString: id) != nil else { return false }
-            return (try? fallback.jobOwner(id)) == nil
+            guard UUID(uuidString: id) != nil else { return s.tasks[id] != nil } // jobs.id is a uuid
+            do { return try fallback.jobOwner(id) == nil } catch { return false }
         }
         if action.subject == "worker" { return payload.string("id").map { s.workers[$0] != nil } ?? false }
         return payload.string("queue").map { monitor.queueNames().contains($0) } ?? false
@@ -41,9 +43,11 @@ public final class CeleryActionExecutor: ActionExecutor {
         }
     }
 
+    /// The AgentOS job row's owner first (a task event cannot claim a job, D67), else "celery" for a task Celery reported.
     public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
+        if UUID(uuidString: id) != nil, let owner = try fallback.jobOwner(id) { return owner }
         if monitor.current.tasks[id] != nil { return "celery" }
-        return try fallback.jobOwner(id)
+        return UUID(uuidString: id) != nil ? nil : try fallback.jobOwner(id)
     }
 
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
@@ -66,24 +70,32 @@ public final class CeleryActionExecutor: ActionExecutor {
     static let handlers: [ActionName: Handler] = [
         .jobCancel: { ex, p in
             let id = try p.required("id")
-            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)])
-            return try ex.result(b, "revoke \(id)", everyWorker: true)
+            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id)], accept: ex.monitor.knownHosts())
+            return try ex.confirmRevoked(id, b, try ex.result(b, "revoke \(id)", everyWorker: true))
         },
         .jobKill: { ex, p in
             let id = try p.required("id")
-            let b = try ex.control.broadcast("revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")])
-            return try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true)
+            let b = try ex.control.broadcast(
+                "revoke", arguments: ["task_id": .string(id), "terminate": .bool(true), "signal": .string("SIGTERM")], accept: ex.monitor.knownHosts()
+            )
+            return try ex.confirmRevoked(id, b, try ex.result(b, "revoke \(id) with terminate (SIGTERM)", everyWorker: true))
         },
         .workerRestart: { ex, p in
             return try ex.toWorker(try p.required("id"), "pool_restart", [:], "pool restart")
         },
         .workerPoolGrow: { ex, p in
             let n = p.int("n") ?? 1
-            return try ex.toWorker(try p.required("id"), "pool_grow", ["n": .int(n)], "pool grow by \(n)")
+            let id = try p.required("id")
+            let before = try ex.poolSize(id)
+            let r = try ex.toWorker(id, "pool_grow", ["n": .int(n)], "pool grow by \(n)")
+            return try ex.confirmPool(id, r, processes: before + n)
         },
         .workerPoolShrink: { ex, p in
             let n = p.int("n") ?? 1
-            return try ex.toWorker(try p.required("id"), "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
+            let id = try p.required("id")
+            let before = try ex.poolSize(id)
+            let r = try ex.toWorker(id, "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
+            return try ex.confirmPool(id, r, processes: max(0, before - n))
         },
         .workerScale: { ex, p in
             let id = try p.required("id")
@@ -96,7 +108,8 @@ public final class CeleryActionExecutor: ActionExecutor {
                 return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
             }
             let method = target > now ? "pool_grow" : "pool_shrink"
-            var r = try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)")
+            var r = try ex.confirmPool(
+                id, try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)"), processes: target)
             r.details["concurrency"] = .int(target)
             r.details["was"] = .int(now)
             return r
@@ -106,7 +119,11 @@ public final class CeleryActionExecutor: ActionExecutor {
             let lo = try p.requiredInt("min")
             let hi = try p.requiredInt("max")
             guard lo <= hi else { throw ActionFailure.invalid(field: "min", "\(lo) is above max \(hi)") }
-            return try ex.toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
+            let r = try ex.toWorker(id, "autoscale", ["max": .int(hi), "min": .int(lo)], "autoscale \(lo)…\(hi)")
+            return try ex.confirmStats(id, r, "autoscaler max=\(hi) min=\(lo)") { stats in
+                let a = stats["autoscaler"]
+                return (a?["max"]?.int == hi && a?["min"]?.int == lo, "autoscaler \(a?.json.prefix(80) ?? "absent")")
+            }
         },
         .workerPause: { ex, p in
             let id = try p.required("id")
@@ -184,7 +201,7 @@ public final class CeleryActionExecutor: ActionExecutor {
         },
         .queuePause: { ex, p in
             let q = try p.required("queue")
-            let b = try ex.control.broadcast("cancel_consumer", arguments: ["queue": .string(q)])
+            let b = try ex.control.broadcast("cancel_consumer", arguments: ["queue": .string(q)], accept: ex.monitor.knownHosts())
             let r = try ex.result(b, "cancel consumer \(q)", everyWorker: true)
             let hosts = b.replies.filter { $0.error == nil }.map(\.hostname)
             ex.monitor.pausedQueues.withLock { $0[q] = hosts }
@@ -194,7 +211,9 @@ public final class CeleryActionExecutor: ActionExecutor {
         .queueResume: { ex, p in
             let q = try p.required("queue")
             let hosts = ex.monitor.pausedQueues.withLock { $0[q] }
-            let b = try ex.control.broadcast("add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 })
+            let b = try ex.control.broadcast(
+                "add_consumer", arguments: ["queue": .string(q)], destination: hosts.flatMap { $0.isEmpty ? nil : $0 },
+                accept: ex.monitor.knownHosts())
             let r = try ex.result(b, "add consumer \(q)", everyWorker: hosts == nil, expect: hosts ?? [])
             ex.monitor.pausedQueues.withLock { $0[q] = nil }
             return r
@@ -218,6 +237,80 @@ public final class CeleryActionExecutor: ActionExecutor {
         }
         r.message = "worker \(id): " + r.message
         return r
+    }
+
+    // MARK: success confirmed from the workers' own state (D67)
+
+    /// The number of pool processes `stats` names now.
+    func poolSize(_ id: String) throws -> Int {
+        let b = try control.broadcast("stats", destination: [id])
+        guard let reply = b.replies.first(where: { $0.hostname == id }) else { throw noReply(b, [id]) }
+        guard let n = reply.value["pool"]?["processes"]?.array?.count else {
+            throw ActionFailure.failed("celery \(id): its stats name no pool processes")
+        }
+        return n
+    }
+
+    /// `r` once the worker's `stats` shows `processes` pool processes; "not confirmed" after the confirm timeout.
+    func confirmPool(_ id: String, _ r: ActionResult, processes: Int) throws -> ActionResult {
+        try confirmStats(id, r, "\(processes) pool process(es)") { stats in
+            let n = stats["pool"]?["processes"]?.array?.count
+            return (n == processes, n.map { "\($0) pool process(es)" } ?? "no pool processes")
+        }
+    }
+
+    /// Asks `id` for `stats` until `check` holds or the confirm timeout passed (then the action
+    /// fails "not confirmed", naming what the worker showed last, or that it did not answer).
+    func confirmStats(_ id: String, _ r: ActionResult, _ what: String, _ check: (JSONTree) -> (Bool, String)) throws -> ActionResult {
+        let start = Date()
+        let deadline = start.addingTimeInterval(control.transport.confirmTimeout)
+        var last = "no stats reply"
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { break }
+            let b = try control.broadcast("stats", destination: [id], timeout: min(control.transport.replyTimeout, max(0.05, left)))
+            if let reply = b.replies.first(where: { $0.hostname == id }) {
+                monitor.update { $0.applyStats(id, reply.value, now: Date().timeIntervalSince1970) }
+                let (ok, shown) = check(reply.value)
+                if ok { return confirmed(r, by: "stats", since: start) }
+                last = "stats shows " + shown
+            }
+            usleep(100_000)
+        }
+        throw ActionFailure.failed(
+            String(
+                format: "celery %@: not confirmed: %@ did not show %@ within %.1f s (%@); the worker may not have done it",
+                r.message, id, what, control.transport.confirmTimeout, last))
+    }
+
+    /// `r` once every worker that accepted the revoke lists the task in `dump_revoked`; "not
+    /// confirmed" after the confirm timeout, naming the workers that did not.
+    func confirmRevoked(_ id: String, _ b: CeleryBroadcast, _ r: ActionResult) throws -> ActionResult {
+        let start = Date()
+        let deadline = start.addingTimeInterval(control.transport.confirmTimeout)
+        var pending = Set(b.replies.filter { $0.error == nil }.map(\.hostname))
+        while !pending.isEmpty {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { break }
+            let d = try control.broadcast(
+                "dump_revoked", destination: pending.sorted(), timeout: min(control.transport.replyTimeout, max(0.05, left)))
+            for reply in d.replies where reply.value.array?.contains(where: { $0.string == id }) == true { pending.remove(reply.hostname) }
+            if !pending.isEmpty { usleep(100_000) }
+        }
+        guard pending.isEmpty else {
+            throw ActionFailure.failed(
+                String(
+                    format: "celery revoke %@: not confirmed: %@ did not list the task in dump_revoked within %.1f s; it may still run",
+                    id, pending.sorted().joined(separator: ", "), control.transport.confirmTimeout))
+        }
+        return confirmed(r, by: "dump_revoked", since: start)
+    }
+
+    func confirmed(_ r: ActionResult, by: String, since start: Date) -> ActionResult {
+        var out = r
+        out.details["confirmed"] = .string(by)
+        out.details["confirm_ms"] = .int(Int(Date().timeIntervalSince(start) * 1_000))
+        return out
     }
 
     func noReply(_ b: CeleryBroadcast, _ expect: [String]) -> ActionFailure {
@@ -244,6 +337,7 @@ public final class CeleryActionExecutor: ActionExecutor {
             "replies": .int(b.replies.count), "expected": .int(b.expected), "reply_ms": .int(Int(b.elapsedSeconds * 1_000)),
             "ended": .string(b.allReplied ? "all replied" : "timeout")
         ]
+        if !b.refused.isEmpty { details["refused"] = .int(b.refused.count) }
         for r in b.replies.prefix(20) { details["reply." + r.hostname] = .string(String((r.ok ?? r.value.json).prefix(200))) }
         let oks = b.replies.map { "\($0.hostname): \(($0.ok ?? "ok").prefix(120))" }
         return ActionResult(

@@ -26,6 +26,8 @@ public struct CeleryBroadcast: Sendable, Equatable {
     public var elapsedSeconds: Double
     /// The replies that end the wait: one per destination, at most one per listener (D61).
     public var expected: Int
+    /// Hostnames whose reply carried the ticket but that were not asked (D67): refused, not in `replies`.
+    public var refused: [String] = []
     /// The wait ended because the expected replies arrived (false: the reply timeout ran out).
     public var allReplied: Bool { replies.count >= expected }
 }
@@ -40,6 +42,12 @@ public final class CeleryControl: Sendable {
     let redis: RedisClient
     let clock = Mutex(0)
     let log: @Sendable (String) -> Void
+    /// Replies refused because their hostname was not asked (D67): how many, and the sources
+    /// already logged (each is logged once).
+    let refusals = Mutex<(count: Int, logged: Set<String>)>((0, []))
+
+    /// Replies refused so far because their hostname was not asked (D67).
+    public var refusedReplies: Int { refusals.withLock { $0.count } }
 
     /// `redis`: any client of the broker's server; the broker database is selected here.
     public init(redis: RedisClient, transport: CeleryTransport, log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -84,9 +92,14 @@ public final class CeleryControl: Sendable {
     /// and never more than PUBLISH's receiver count (each worker holds one pidbox subscription),
     /// so a broadcast to every worker ends when each worker that got it answered (D61).
     /// `expectReply: false` (shutdown) publishes without a reply queue.
+    ///
+    /// Replies count only from the hostnames asked (D67): the `destination`, or for a broadcast to
+    /// every worker the hostnames in `accept` (the worker map, and those that answered a ping in the
+    /// same call). A reply with the right ticket from any other hostname is refused, counted and
+    /// logged once per source. `accept: nil` with no destination is the discovery ping: any hostname.
     public func broadcast(
         _ method: String, arguments: [String: JSONTree] = [:], destination: [String]? = nil, expectReply: Bool = true,
-        timeout: Double? = nil
+        timeout: Double? = nil, accept: Set<String>? = nil
     ) throws -> CeleryBroadcast {
         let start = Date()
         let wait = timeout ?? transport.replyTimeout
@@ -119,7 +132,9 @@ public final class CeleryControl: Sendable {
         let listeners = Int(try redis.send("PUBLISH", transport.pidboxChannel, frame).int ?? 0)
         var replies: [CeleryReply] = []
         var skipped: [String] = []
-        let expected = min(destination?.count ?? listeners, listeners)
+        var refused: [String] = []
+        let asked: Set<String>? = destination.map(Set.init) ?? accept
+        let expected = min(asked?.count ?? listeners, listeners)
         if expectReply {
             let place = "reply queue \(oid).\(CeleryTransport.replyExchange)"
             let deadline = start.addingTimeInterval(wait)
@@ -138,6 +153,16 @@ public final class CeleryControl: Sendable {
                     guard let o = env.body.object, o.count == 1, let (host, value) = o.first else {
                         throw CeleryFrameError(place: place, problem: "reply body is not {hostname: result}")
                     }
+                    if let asked, !asked.contains(host) {
+                        refused.append(host)
+                        refuse(host, method: method)
+                        continue
+                    }
+                    // One reply per hostname: a second one on the same ticket is not another worker.
+                    if replies.contains(where: { $0.hostname == host }) {
+                        skipped.append("\(place): a second reply from \(host.prefix(80))")
+                        continue
+                    }
                     replies.append(CeleryReply(hostname: host, value: value))
                 } catch {
                     skipped.append(String(describing: error))
@@ -147,6 +172,20 @@ public final class CeleryControl: Sendable {
         }
         return CeleryBroadcast(
             method: method, ticket: ticket, listeners: listeners, replies: replies.sorted { $0.hostname < $1.hostname },
-            skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start), expected: expectReply ? expected : 0)
+            skipped: skipped, elapsedSeconds: Date().timeIntervalSince(start), expected: expectReply ? expected : 0, refused: refused)
+    }
+
+    /// Counts a refused reply and logs its source the first time it is seen (D67).
+    func refuse(_ host: String, method: String) {
+        let first = refusals.withLock { r -> Bool in
+            r.count += 1
+            guard r.logged.count < 1_000 else { return false }
+            return r.logged.insert(host).inserted
+        }
+        if first {
+            log(
+                "celery: refused a \(method) reply from \(TextSanitizer.clean(String(host.prefix(120)))): that hostname was not asked (further replies from it are counted, not logged)"
+            )
+        }
     }
 }

@@ -140,7 +140,8 @@ public final class CeleryMonitor: Sendable {
             return k
         }
         if learnt || loadSharedView() { return }
-        ask("active_queues")
+        // A ping names who is there; the active_queues replies count from those (and known) hostnames only (D67).
+        ask("active_queues", accept: knownHosts().union(ask("ping", accept: nil)))
         shareView(onlyIfAbsent: true)
         dirty.withLock { $0 = true }
     }
@@ -153,21 +154,29 @@ public final class CeleryMonitor: Sendable {
     }
 
     /// Asks every worker for `stats` (pool size) and `active_queues` and records the answers;
-    /// each broadcast ends when every worker that got it answered.
+    /// each broadcast ends when every worker that got it answered. A ping first: replies count
+    /// only from workers in the map or that answered it (D67).
     public func poll() {
         known.withLock { $0 = true }
-        for method in ["stats", "active_queues"] {
+        var accept = knownHosts()
+        for method in ["ping", "stats", "active_queues"] {
             if pollFlags.withLock({ $0.stopped }) { break }
-            ask(method)
+            let answered = ask(method, accept: method == "ping" ? nil : accept)
+            if method == "ping" { accept.formUnion(answered) }
         }
         dirty.withLock { $0 = true }
         changed()
     }
 
-    /// One broadcast to every worker; each reply is also a sign of life.
-    func ask(_ method: String) {
+    /// The hostnames in the worker map: who a broadcast to every worker expects replies from (D67).
+    public func knownHosts() -> Set<String> { state.withLock { Set($0.workers.keys) } }
+
+    /// One broadcast to every worker, replies counted from `accept` (nil: any, the discovery
+    /// ping); each reply is also a sign of life. Returns the hostnames that replied.
+    @discardableResult
+    func ask(_ method: String, accept: Set<String>?) -> Set<String> {
         do {
-            let b = try control.broadcast(method)
+            let b = try control.broadcast(method, accept: accept)
             let now = Date().timeIntervalSince1970
             state.withLock { s in
                 for r in b.replies {
@@ -179,7 +188,11 @@ public final class CeleryMonitor: Sendable {
                     s.applyPong(r.hostname, now: now)
                 }
             }
-        } catch { log("celery: \(method) poll failed: \(error)") }
+            return Set(b.replies.map(\.hostname))
+        } catch {
+            log("celery: \(method) poll failed: \(error)")
+            return []
+        }
     }
 
     // MARK: the view shared with headless commands (D61)
@@ -216,8 +229,8 @@ public final class CeleryMonitor: Sendable {
             guard let bytes = try broker.send("GET", transport.sharedViewKey).bytes else { return false }
             let view = try JSONDecoder().decode(SharedView.self, from: Data(bytes))
             state.withLock { s in
-                for w in view.workers where s.workers[w.hostname] == nil { s.workers[w.hostname] = w }
-                for t in view.tasks where s.tasks[t.id] == nil { s.tasks[t.id] = t }
+                for w in view.workers where s.workers[w.hostname] == nil { s.upsert(w) }
+                for t in view.tasks where s.tasks[t.id] == nil { s.upsert(t) }
             }
             pausedQueues.withLock { p in p.merge(view.pausedQueues) { mine, _ in mine } }
             dirty.withLock { $0 = true }

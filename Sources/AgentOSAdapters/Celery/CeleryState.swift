@@ -93,8 +93,14 @@ public struct CeleryState: Sendable, Equatable {
         public var appliedAt: Double?
     }
 
+    /// The workers and tasks by id. Add entries through `upsert` (the eviction heaps follow it);
+    /// changing an entry in place without touching its last-seen time needs nothing more.
     public var workers: [String: Worker] = [:]
     public var tasks: [String: Task] = [:]
+    /// Most workers kept (the longest unseen go first, D67).
+    public var workerLimit = 5_000
+    var taskHeap = EvictionHeap()
+    var workerHeap = EvictionHeap()
     /// Frames skipped as malformed or foreign, and the last reason.
     public var malformed = 0
     public var lastMalformed: String?
@@ -129,7 +135,7 @@ public struct CeleryState: Sendable, Equatable {
             w.online = true
             w.lastHeartbeat = max(w.lastHeartbeat, e.timestamp)
         }
-        workers[e.hostname] = w
+        upsert(w)
     }
 
     mutating func applyTask(_ e: CeleryEvent, appliedAt: Double?) {
@@ -178,14 +184,35 @@ public struct CeleryState: Sendable, Equatable {
             advance("REJECTED")
         default: break
         }
-        tasks[id] = t
-        if tasks.count > taskLimit { trim() }
+        upsert(t)
     }
 
-    mutating func trim() {
-        let drop = tasks.values.sorted { ($0.finished == nil ? 1 : 0, $0.updated) < ($1.finished == nil ? 1 : 0, $1.updated) }.prefix(
-            tasks.count - taskLimit)
-        for t in drop { tasks[t.id] = nil }
+    // MARK: bounded (D67): a heap per map, not a sort per event
+
+    /// Eviction order of a task: finished ones first, then the oldest last event.
+    static func evictionKey(_ t: Task) -> EvictionHeap.Key { EvictionHeap.Key(rank: t.finished == nil ? 1 : 0, time: t.updated) }
+    static func evictionKey(_ w: Worker) -> EvictionHeap.Key { EvictionHeap.Key(rank: 0, time: w.lastHeartbeat) }
+
+    /// Adds or replaces a task; past `taskLimit` the first in eviction order goes. O(log n).
+    public mutating func upsert(_ t: Task) {
+        tasks[t.id] = t
+        taskHeap.push(Self.evictionKey(t), t.id)
+        while tasks.count > taskLimit, let (key, id) = taskHeap.pop() {
+            if let cur = tasks[id], Self.evictionKey(cur) == key { tasks[id] = nil }
+        }
+        if taskHeap.needsCompaction(live: tasks.count) { taskHeap.rebuild(tasks.values.map { (Self.evictionKey($0), $0.id) }) }
+    }
+
+    /// Adds or replaces a worker; past `workerLimit` the longest unseen goes. O(log n).
+    public mutating func upsert(_ w: Worker) {
+        workers[w.hostname] = w
+        workerHeap.push(Self.evictionKey(w), w.hostname)
+        while workers.count > workerLimit, let (key, id) = workerHeap.pop() {
+            if let cur = workers[id], Self.evictionKey(cur) == key { workers[id] = nil }
+        }
+        if workerHeap.needsCompaction(live: workers.count) {
+            workerHeap.rebuild(workers.values.map { (Self.evictionKey($0), $0.hostname) })
+        }
     }
 
     public mutating func noteMalformed(_ error: CeleryFrameError) {
@@ -204,7 +231,7 @@ public struct CeleryState: Sendable, Equatable {
             w.concurrency = procs.count
         }
         if let pid = reply["pid"]?.int { w.pid = pid }
-        workers[host] = w
+        upsert(w)
     }
 
     /// `active_queues` reply: the queues the worker consumes from.
@@ -212,7 +239,7 @@ public struct CeleryState: Sendable, Equatable {
         guard let list = reply.array else { return }
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
         w.queues = list.compactMap { $0["name"]?.string }.sorted()
-        workers[host] = w
+        upsert(w)
     }
 
     /// A `ping` reply counts as a sign of life.
@@ -220,7 +247,7 @@ public struct CeleryState: Sendable, Equatable {
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
         w.online = true
         w.lastHeartbeat = max(w.lastHeartbeat, now)
-        workers[host] = w
+        upsert(w)
     }
 
     // MARK: views
@@ -263,5 +290,64 @@ public struct CeleryState: Sendable, Equatable {
                 error: t.exception ?? (t.state == "REVOKED" ? (t.terminated ? "terminated" : "revoked") : nil),
                 errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback)
         }
+    }
+}
+
+/// A binary min-heap of (key, id) with lazy deletion (D67): every change of an entry's key pushes
+/// a new pair; a popped pair whose key is no longer the entry's is stale and skipped. Rebuilt from
+/// the live entries when stale pairs outnumber them, so it stays O(live) in size and O(log n) per push.
+struct EvictionHeap: Sendable, Equatable {
+    struct Key: Sendable, Equatable, Comparable {
+        var rank: Int
+        var time: Double
+        static func < (a: Key, b: Key) -> Bool { (a.rank, a.time) < (b.rank, b.time) }
+    }
+    struct Pair: Sendable, Equatable {
+        var key: Key
+        var id: String
+    }
+    private(set) var items: [Pair] = []
+
+    var count: Int { items.count }
+
+    mutating func push(_ key: Key, _ id: String) {
+        items.append(Pair(key: key, id: id))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i].key < items[parent].key else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> (Key, String)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        siftDown(0)
+        return (top.key, top.id)
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < items.count, items[l].key < items[m].key { m = l }
+            if r < items.count, items[r].key < items[m].key { m = r }
+            if m == i { return }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
+
+    func needsCompaction(live: Int) -> Bool { items.count > 2 * live + 64 }
+
+    /// Replaces the pairs with one per live entry (heapify, O(n)).
+    mutating func rebuild(_ live: [(Key, String)]) {
+        items = live.map { Pair(key: $0.0, id: $0.1) }
+        for i in stride(from: items.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
     }
 }

@@ -5,13 +5,16 @@ extension CeleryTransport {
     /// The transport from the deployment's settings as JSON, in Celery's own words:
     /// `broker_transport_options` keys (`global_keyprefix`, `fanout_prefix`, `fanout_patterns`,
     /// `priority_steps`, `sep`) plus `broker_db` (the `/N` of the broker URL), `queues` (the
-    /// app's `task_queues` names) and `reply_timeout` (seconds). `{}` is Celery's defaults.
+    /// app's `task_queues` names), `reply_timeout` (seconds) and `confirm_timeout` (seconds an action
+    /// waits for the workers' state to show its effect, D67). `{}` is Celery's defaults.
     public init(options text: String, place: String = "celery options") throws(CeleryConfigError) {
         func fail(_ s: String) -> CeleryConfigError { CeleryConfigError("\(place): \(s)") }
         let root: JSONTree
         do { root = try JSONTree.parse(Array(text.utf8)) } catch { throw fail("not JSON: \(CeleryEnvelope.reason(error))") }
         guard let o = root.object else { throw fail("must be a JSON object like {\"global_keyprefix\": \"pfx:\"}") }
-        let known: Set = ["global_keyprefix", "fanout_prefix", "fanout_patterns", "priority_steps", "sep", "broker_db", "queues", "reply_timeout"]
+        let known: Set = [
+            "global_keyprefix", "fanout_prefix", "fanout_patterns", "priority_steps", "sep", "broker_db", "queues", "reply_timeout", "confirm_timeout"
+        ]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown.prefix(40))' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -23,6 +26,7 @@ extension CeleryTransport {
         var sep: [UInt8] = [0x06, 0x16]
         var queues = ["celery"]
         var timeout = 1.0
+        var confirm = 10.0
         if let v = o["broker_db"] {
             guard case .int(let i) = v else { throw fail("broker_db must be an integer") }
             db = i
@@ -60,10 +64,14 @@ extension CeleryTransport {
             guard let d = v.double else { throw fail("reply_timeout must be a number of seconds") }
             timeout = d
         }
+        if let v = o["confirm_timeout"] {
+            guard let d = v.double else { throw fail("confirm_timeout must be a number of seconds") }
+            confirm = d
+        }
         do {
             try self.init(
                 brokerDatabase: db, globalKeyPrefix: prefix, fanoutPrefix: fanout, fanoutPatterns: patterns, prioritySteps: steps,
-                separator: sep, queues: queues, replyTimeout: timeout)
+                separator: sep, queues: queues, replyTimeout: timeout, confirmTimeout: confirm)
         } catch { throw fail(error.description.replacingOccurrences(of: "celery: ", with: "")) }
     }
 }

@@ -25,11 +25,14 @@ public struct CeleryTransport: Sendable, Equatable {
     public var queues: [String]
     /// How long a control request waits for replies.
     public var replyTimeout: Double
+    /// How long an action waits for the workers' own state to show its effect (the task in
+    /// `dump_revoked`, the pool size in `stats`) before it reports "not confirmed" (D67).
+    public var confirmTimeout: Double
 
     public init(
         brokerDatabase: Int = 0, globalKeyPrefix: String = "", fanoutPrefix: FanoutPrefix = .database, fanoutPatterns: Bool = true,
         prioritySteps: [Int] = [0, 3, 6, 9], separator: [UInt8] = [0x06, 0x16], queues: [String] = ["celery"],
-        replyTimeout: Double = 1.0
+        replyTimeout: Double = 1.0, confirmTimeout: Double = 10
     ) throws(CeleryConfigError) {
         guard (0...15).contains(brokerDatabase) else { throw CeleryConfigError("broker database \(brokerDatabase) is not 0…15") }
         guard !prioritySteps.isEmpty, prioritySteps.first == 0, prioritySteps == prioritySteps.sorted(),
@@ -39,6 +42,9 @@ public struct CeleryTransport: Sendable, Equatable {
             throw CeleryConfigError("priority steps \(prioritySteps) must start at 0 and rise within 0…9")
         }
         guard replyTimeout > 0, replyTimeout <= 60 else { throw CeleryConfigError("reply timeout \(replyTimeout) s is not within (0, 60]") }
+        guard confirmTimeout > 0, confirmTimeout <= 300 else {
+            throw CeleryConfigError("confirm timeout \(confirmTimeout) s is not within (0, 300]")
+        }
         guard !separator.isEmpty else { throw CeleryConfigError("the priority separator is empty") }
         for q in queues where q.isEmpty || q.utf8.count > 200 { throw CeleryConfigError("queue name '\(q.prefix(40))' is empty or too long") }
         self.brokerDatabase = brokerDatabase
@@ -49,6 +55,7 @@ public struct CeleryTransport: Sendable, Equatable {
         self.separator = separator
         self.queues = queues
         self.replyTimeout = replyTimeout
+        self.confirmTimeout = confirmTimeout
     }
 
     // MARK: queues (lists)
