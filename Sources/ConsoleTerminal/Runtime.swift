@@ -56,6 +56,11 @@ public final class ConsoleRuntime {
     /// event-to-screen budget.
     public static let frameInterval: Double = 0.014
     private var frameInterval: Double { Self.frameInterval }
+    /// The most messages waiting in the inbox before the bus task stops taking more (D64,
+    /// issue 18): the rest wait in the backend's `BoundedBusStream`, which drops and says
+    /// `.overflowed` when full. Without it the inbox, unbounded, took the whole flood (seen:
+    /// 967 MB resident after a 1 GiB flood, no overflow ever shown).
+    public static let inboxLimit = 1_000
     /// Called with each new notice (the composition root logs them; the screen shows them).
     public var onNotice: ((Notice) -> Void)?
     private var lastNotice: Notice?
@@ -103,6 +108,11 @@ public final class ConsoleRuntime {
             }
         }
 
+        /// Returns once fewer than `limit` messages wait for the loop (or the task is cancelled).
+        func waitBelow(_ limit: Int) async {
+            while queue.withLock({ $0.count }) >= limit && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+        }
+
         func drain() -> [Msg] {
             var buf = [UInt8](repeating: 0, count: 64)
             while read(wakeRead, &buf, buf.count) > 0 {}
@@ -131,8 +141,13 @@ public final class ConsoleRuntime {
         backend.start()
         let inbox = self.inbox
         let backend = self.backend
+        let inboxLimit = Self.inboxLimit
         let busTask = Task.detached {
-            for await message in backend.subscribe() { inbox.post(.bus(message)) }
+            for await message in backend.subscribe() {
+                inbox.post(.bus(message))
+                // Backpressure: the loop is behind; what keeps coming waits upstream, bounded.
+                await inbox.waitBelow(inboxLimit)
+            }
         }
         let ticker = Task.detached {
             while !Task.isCancelled {

@@ -73,6 +73,12 @@ extension SnapshotCommand {
             return monitor.merge(into: snapshot)
         } catch let error as RedisError {
             throw fail(error.description, code: ExitStatus.unavailable)
+        } catch let tooLarge as RedisSnapshotCache.TooLarge {
+            // Read by nobody (D64); there is no last good snapshot here to fall back on.
+            func mib(_ n: Int) -> String { n >= 1 << 20 ? "\(n >> 20) MiB" : "\(n) bytes" }
+            throw fail(
+                "the cached snapshot is \(mib(tooLarge.bytes)), over the \(mib(tooLarge.limit)) limit: refused unread, nothing printed",
+                code: ExitStatus.unavailable)
         } catch let error as PostgresError {
             throw fail(error.description, code: error.isConnectionError ? ExitStatus.unavailable : ExitStatus.software)
         }
