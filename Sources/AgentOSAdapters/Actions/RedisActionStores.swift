@@ -365,7 +365,7 @@ public final class RedisFollowUps: FollowUpWriter {
             for (reply, owner) in zip(try redis.pipeline(commands), owners) {
                 guard case .error(let message) = reply else {
                     // Another publisher took the numbers this batch was signed with (D66): again, renumbered.
-                    if owner == .events, !RedisEventBus.published(reply) { unloaded.insert(.events) }
+                    if owner == .events, !bus.published(reply) { unloaded.insert(.events) }
                     continue
                 }
                 let error = RedisError.fromReply(message)

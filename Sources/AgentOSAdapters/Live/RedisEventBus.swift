@@ -70,8 +70,12 @@ public final class RedisEventBus: EventBus {
         )
     }
 
-    /// True when a reply of `publishCommands`' script says the batch went out.
-    static func published(_ reply: RedisValue) -> Bool { reply.array?.first?.int == 1 }
+    /// True when a reply of `publishCommands`' script says the batch went out (the next guess follows it).
+    func published(_ reply: RedisValue) -> Bool {
+        guard let items = reply.array, items.count == 2, items[0].int == 1, let last = items[1].int else { return false }
+        guess.withLock { $0 = last + 1 }
+        return true
+    }
 
     private func nextGuess() throws -> Int64 {
         if let next = guess.withLock({ $0 }) { return next }
