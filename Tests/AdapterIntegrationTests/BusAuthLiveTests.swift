@@ -177,6 +177,45 @@ struct BusAuthLiveTests {
         #expect(try listener.currentSeq() == Int64(total))
     }
 
+    @Test func anActionsFollowUpBatchWhoseNumbersWereTakenIsRenumberedAndSent() async throws {
+        let backend = try Self.backend()
+        defer { backend.drop() }
+        let ns = backend.namespace
+        let listener = RedisEventBus(redis: backend.redis, namespace: ns, source: "listener")
+        let stream = listener.subscribe()
+        let seqs = Mutex<[Int64]>([])
+        let refusals = Mutex(0)
+        let reader = Task {
+            for await m in stream {
+                if case .event(let e) = m { seqs.withLock { $0.append(e.seq) } }
+                if case .refused = m { refusals.withLock { $0 += 1 } }
+            }
+        }
+        defer { reader.cancel() }
+        #expect(
+            await TestServers.eventuallyAsync(30) {
+                (try? backend.redis.send("PUBSUB", "NUMSUB", ns.eventsChannel))?.array?.dropFirst().first?.int ?? 0 >= 1
+            })
+        // This console's bus expects number 2 next; another publisher takes 2…4 first.
+        let bus = RedisEventBus(redis: backend.redis, namespace: ns, source: "console")
+        try bus.publish(.cacheInvalidated)
+        try RedisEventBus(redis: backend.redis, namespace: ns, source: "other").publish(batch: [
+            .cacheInvalidated, .cacheInvalidated, .cacheInvalidated
+        ])
+        // An action's follow-ups go out in one pipeline, numbered from the stale guess: refused by the
+        // script, then renumbered and sent.
+        let writer = RedisFollowUps(
+            redis: backend.redis, idempotency: RedisIdempotencyStore(redis: backend.redis, postgres: backend.postgres, namespace: ns),
+            breakers: RedisBreakerStore(redis: backend.redis, namespace: ns), cache: RedisSnapshotCache(redis: backend.redis, namespace: ns),
+            bus: bus)
+        var followUps = FollowUps()
+        followUps.events = [.cacheInvalidated, .cacheInvalidated]
+        #expect(writer.write(followUps).isEmpty)
+        #expect(await TestServers.eventuallyAsync(30) { seqs.withLock { $0.count } >= 6 })
+        #expect(seqs.withLock { $0 } == [1, 2, 3, 4, 5, 6] && refusals.withLock { $0 } == 0)
+        #expect(try bus.currentSeq() == 6)
+    }
+
     @Test func aBadlySignedControlMessageIsRefusedAndTheFleetIsUnchanged() async throws {
         let backend = try Self.backend()
         defer { backend.drop() }
