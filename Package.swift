@@ -108,7 +108,8 @@ let package = Package(
         .testTarget(
             name: "AdapterIntegrationTests",
             dependencies: [
-                "AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSMetrics", "AgentOSTestSupport"
+                "AgentOSAdapters", "AgentOSCrypto", "AgentOSCore", "AgentOSWorld", "AgentOSLiveWorld", "AgentOSMetrics", "AgentOSTestSupport",
+                "ConsoleApp"
             ],
             exclude: ["celery_fixture"]), // the Celery app the tests run real workers of
         // The metric catalog, the exposition and the Grafana dashboards in dashboards/ (no servers).

@@ -300,6 +300,11 @@ if [[ $ONLY_SERVERS != 1 || ${AGENTOS_TEST_CELERY:-0} == 1 ]]; then
   export AGENTOS_TEST_CELERY_PYTHON
 fi
 export AGENTOS_TEST_SERVERS=1
+# D66: the live tests run on a signed bus, a random key per run (the consoles, sims and commands they
+# start read it from the environment; what a test writes on the bus by hand is signed by TestBus).
+AGENTOS_BUS_KEY="${AGENTOS_BUS_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}"
+export AGENTOS_BUS_KEY
+export AGENTOS_BUS_KEY_ID="${AGENTOS_BUS_KEY_ID:-test}"
 
 # ---------------------------------------------------------------- run
 status=0

@@ -17,6 +17,10 @@ public final class LiveSimulation: Sendable {
         /// Messages the control listener has taken from `{ns}:control`, whatever became of them.
         public var controlMessages = 0
         public var warms = 0
+        /// Control messages refused by the bus's authentication (D66: unsigned, badly signed,
+        /// replayed), and the sources already logged (each once).
+        public var controlRefused = 0
+        public var refusedSources: Set<String> = []
         public var lastError: String?
     }
 
@@ -191,12 +195,17 @@ public final class LiveSimulation: Sendable {
             guard current == nil else { return nil }
             current = RedisSubscriber(redis.configuration, channels: [namespace.controlChannel]) { [self] event in
                 guard case .message(_, let payload, _) = event else { return }
-                do {
-                    _ = try apply(try JSONDecoder().decode(FleetCommand.self, from: Data(payload)))
-                } catch {
-                    record(error)
-                }
                 stats.withLock { $0.controlMessages += 1 }
+                switch BusAuth.openControl(payload, keys: namespace.busKeys, namespace: namespace.prefix) {
+                case .failure(let refusal):
+                    refused(payload, refusal)
+                case .success(let body):
+                    do {
+                        _ = try apply(try JSONDecoder().decode(FleetCommand.self, from: Data(body)))
+                    } catch {
+                        record(error)
+                    }
+                }
             }
             return current
         }
@@ -208,6 +217,21 @@ public final class LiveSimulation: Sendable {
         tasks.withLock { list in
             list.forEach { $0.cancel() }
             list.removeAll()
+        }
+    }
+
+    /// Counted; said once per source (the `by` it claims) on stderr, so a flood is one line.
+    private func refused(_ payload: [UInt8], _ refusal: BusRefusal) {
+        let claimed = (try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])?["by"] as? String
+        let refused = BusRefused(source: "control messages from \(claimed.map { String($0.prefix(80)) } ?? "an unknown sender")", refusal: refusal)
+        let first = stats.withLock { s in
+            s.controlRefused += 1
+            s.lastError = refused.description
+            return s.refusedSources.count < 1_000 && s.refusedSources.insert(refused.source).inserted
+        }
+        if first {
+            FileHandle.standardError.write(
+                Data("agentos sim: \(TextSanitizer.clean(refused.description, .multiLine)) (said once per source; counted)\n".utf8))
         }
     }
 

@@ -81,6 +81,8 @@ public struct AppState: Sendable {
     public var keyMap = KeyMap.standard
     /// `--readonly` (and the wallboard): every action hidden, the status line says READ-ONLY.
     public var readOnly = false
+    /// A live console with no bus key (D66): nothing on the bus is authenticated, and the status line says BUS UNSIGNED.
+    public var busUnsigned = false
     /// `--wallboard`: no cursor, the chosen views in turn, large figures.
     public var wallboard: Wallboard?
 

@@ -32,6 +32,18 @@ public struct SyncState: Sendable {
         public var malformedEvents = 0
         public var gaps = 0
         public var reloads = 0
+        /// Messages refused by the bus's authentication (D66): unsigned, badly signed, replayed.
+        public var refused = 0
+    }
+    /// The sources whose refused messages were said already (each is said once, then only counted).
+    public var refusedSources: Set<String> = []
+
+    /// A message refused by the bus's authentication: counted; true the first time from `source`
+    /// (said then, and logged with the notice), so a flood of forgeries is one line, not one per message.
+    mutating func refused(source: String) -> Bool {
+        counters.refused += 1
+        guard refusedSources.count < 1_000 else { return false }
+        return refusedSources.insert(source).inserted
     }
 
     public init() {}
@@ -68,7 +80,7 @@ public struct SyncState: Sendable {
     mutating func loaded(_ snapshot: Snapshot, now: Date) -> String? {
         reloadPending = false
         counters.reloads += 1
-        if let failure = holder.accept(snapshot) { return failure.description }
+        if let failure = holder.accept(snapshot, now: now) { return failure.description }
         sequencer.reset(to: replay(after: snapshot.eventSeq))
         dataAsOf = now
         loadedAt = now

@@ -99,6 +99,11 @@ public enum App {
         case .overflowed(let dropped):
             state.notify("event buffer full: \(dropped) event(s) dropped · reloading", .warning)
             return state.sync.resync()
+        case .refused(let refused):
+            if state.sync.refused(source: refused.source) {
+                state.notify("ignored a message on the bus: \(refused) (said once per source; counted)", .warning)
+            }
+            return []
         case .malformed(let failure):
             state.sync.counters.malformedEvents += 1
             state.notify("skipped a malformed event: \(failure.description)", .warning)

@@ -28,11 +28,16 @@ import Foundation
 /// osc52: false                        # Y copies the selected id to the clipboard through the terminal
 /// wallboard: { enabled: false, views: [dashboard, workers, analytics], interval: 10 }
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
+/// bus:                                # D66: the deployment's bus key (or AGENTOS_BUS_KEY[_FILE])
+///   key_file: /run/secrets/agentos-bus   # or key_env: NAME, or key: (then the file must be 0600)
+///   key_id: k2
+///   previous_key_file: /run/secrets/agentos-bus.old   # accepted during a rotation
+///   previous_key_id: k1
 /// ```
 public enum ConfigFile {
     static let topKeys = [
         "redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
-        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "wallboard", "log"
+        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "wallboard", "log", "bus"
     ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
@@ -48,7 +53,9 @@ public enum ConfigFile {
         let layer = try parse(text, file: url.path, environment: environment)
         // A password written in it: `password:` (its source is this file) or one inside a URL.
         let inline =
-            [layer.redisPassword, layer.postgresPassword].contains { $0?.source.hasPrefix(url.path + ":") == true }
+            [layer.redisPassword, layer.postgresPassword, layer.busKey, layer.busPreviousKey].contains {
+                $0?.source.hasPrefix(url.path + ":") == true
+            }
             || layer.redisURL.map { SecretRedactor.containsPassword($0, bareRedisUserinfo: layer.redisPassword == nil) } == true
             || layer.postgresURL.map { SecretRedactor.containsPassword($0) } == true
         try FilePermissions.check(url.path, holdsPassword: inline)
@@ -106,6 +113,24 @@ public enum ConfigFile {
                         }
                     }
                 }
+            case "bus":
+                let allowed = ["key", "key_env", "key_file", "key_id", "previous_key", "previous_key_env", "previous_key_file", "previous_key_id"]
+                for e in try r.entries(entry, allowed: allowed) {
+                    let name = r.name(e)
+                    let previous = name.hasPrefix("previous_")
+                    if name.hasSuffix("_id") {
+                        let id = try r.string(e)
+                        guard BusKey.validID(id) else { throw r.fail(e, "a key id is 1–32 of A-Z a-z 0-9 _ -") }
+                        if previous { layer.busPreviousKeyID = id } else { layer.busKeyID = id }
+                        continue
+                    }
+                    if (previous ? layer.busPreviousKey : layer.busKey) != nil {
+                        throw r.fail(e, "give one of \(previous ? "previous_key, previous_key_env, previous_key_file" : "key, key_env, key_file")")
+                    }
+                    let secret = try self.secret(
+                        r, e, kind: String(name.dropFirst(previous ? 9 : 0)).replacingOccurrences(of: "key", with: "password"), environment)
+                    if previous { layer.busPreviousKey = secret } else { layer.busKey = secret }
+                }
             default: // log
                 for e in try r.entries(entry, allowed: ["level", "file"]) {
                     if r.name(e) == "level" {
@@ -138,23 +163,33 @@ public enum ConfigFile {
         var secret: Secret?
         for e in try r.entries(v, allowed: ["url", "password", "password_env", "password_file"]) {
             if r.name(e) != "url" && secret != nil { throw r.fail(e, "give one of password, password_env, password_file") }
-            switch r.name(e) {
-            case "url": url = try r.string(e)
-            case "password": secret = Secret(try r.string(e), source: "\(r.file):\(e.line ?? 0)")
-            case "password_env":
-                let name = try r.string(e)
-                guard let value = env[name], !value.isEmpty else { throw r.fail(e, "environment variable \(name) is not set") }
-                secret = Secret(value, source: "env \(name)")
-            default:
-                let path = (try r.string(e) as NSString).expandingTildeInPath
-                try FilePermissions.check(path, holdsPassword: true)
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                    throw r.fail(e, "cannot read the password file \(path)")
-                }
-                secret = Secret(text.trimmingCharacters(in: .newlines), source: "file \(path)")
-            }
+            if r.name(e) == "url" { url = try r.string(e) } else { secret = try self.secret(r, e, kind: r.name(e), env) }
         }
         return (url, secret)
+    }
+
+    /// `password` (`key`) inline, `password_env` (a variable's name) or `password_file` (a path, whose
+    /// permissions are checked as ssh checks a key's).
+    static func secret(_ r: YAMLReader, _ e: YAMLReader.Value, kind: String, _ env: [String: String]) throws(ConfigError) -> Secret {
+        switch kind {
+        case "password": return Secret(try r.string(e), source: "\(r.file):\(e.line ?? 0)")
+        case "password_env":
+            let name = try r.string(e)
+            guard let value = env[name], !value.isEmpty else { throw r.fail(e, "environment variable \(name) is not set") }
+            return Secret(value, source: "env \(name)")
+        default:
+            let path = (try r.string(e) as NSString).expandingTildeInPath
+            return try readSecretFile(path) { () throws(ConfigError) in throw r.fail(e, "cannot read the password file \(path)") }
+        }
+    }
+
+    /// A password or key file: refused unless only its owner (you or root) may read and write it.
+    static func readSecretFile(_ path: String, unreadable: () throws(ConfigError) -> Never) throws(ConfigError) -> Secret {
+        try FilePermissions.check(path, holdsPassword: true)
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            try unreadable()
+        }
+        return Secret(text.trimmingCharacters(in: .newlines), source: "file \(path)")
     }
 
     /// Applies the configuration's `keys:` section on top of `layers`.
@@ -172,7 +207,8 @@ public enum EnvironmentSettings {
         "AGENTOS_REDIS_URL", "AGENTOS_POSTGRES_URL", "AGENTOS_REDIS_PASSWORD", "AGENTOS_POSTGRES_PASSWORD",
         "AGENTOS_NAMESPACE", "AGENTOS_BROKER_PREFIX", "AGENTOS_ENV", "AGENTOS_ENV_BADGE", "AGENTOS_REFRESH_INTERVAL",
         "AGENTOS_WARM_INTERVAL", "AGENTOS_THEME", "AGENTOS_KEYMAP", "AGENTOS_DEFAULT_VIEW", "AGENTOS_READONLY",
-        "AGENTOS_WALLBOARD", "AGENTOS_MOUSE", "AGENTOS_LOG_LEVEL", "AGENTOS_LOG_FILE"
+        "AGENTOS_WALLBOARD", "AGENTOS_MOUSE", "AGENTOS_LOG_LEVEL", "AGENTOS_LOG_FILE", "AGENTOS_BUS_KEY", "AGENTOS_BUS_KEY_FILE",
+        "AGENTOS_BUS_KEY_ID", "AGENTOS_BUS_PREVIOUS_KEY", "AGENTOS_BUS_PREVIOUS_KEY_FILE", "AGENTOS_BUS_PREVIOUS_KEY_ID"
     ]
 
     public static func layer(_ env: [String: String]) throws(ConfigError) -> SettingsLayer {
@@ -220,6 +256,21 @@ public enum EnvironmentSettings {
             l.logLevel = level
         }
         l.logFile = value("AGENTOS_LOG_FILE")
+        // The bus keys (D66): the key itself or a file holding it (checked like a password file).
+        func key(_ name: String) throws(ConfigError) -> Secret? {
+            if let v = value(name) {
+                if value(name + "_FILE") != nil { throw fail(name, "give \(name) or \(name)_FILE, not both") }
+                return Secret(v, source: "env \(name)")
+            }
+            guard let path = value(name + "_FILE") else { return nil }
+            return try ConfigFile.readSecretFile((path as NSString).expandingTildeInPath) { () throws(ConfigError) in
+                throw fail(name + "_FILE", "cannot read the key file \(path)")
+            }
+        }
+        l.busKey = try key("AGENTOS_BUS_KEY")
+        l.busPreviousKey = try key("AGENTOS_BUS_PREVIOUS_KEY")
+        l.busKeyID = value("AGENTOS_BUS_KEY_ID")
+        l.busPreviousKeyID = value("AGENTOS_BUS_PREVIOUS_KEY_ID")
         return l
     }
 }
@@ -241,6 +292,8 @@ public enum SettingsLoader {
         }
         layers.append(try EnvironmentSettings.layer(environment))
         layers.append(flags)
-        return ConsoleSettings.merge(layers)
+        let settings = ConsoleSettings.merge(layers)
+        _ = try settings.busKeys() // a bad key is exit 78 now, not at the first message
+        return settings
     }
 }

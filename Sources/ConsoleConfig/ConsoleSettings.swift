@@ -44,6 +44,11 @@ public struct SettingsLayer: Sendable, Equatable {
     public var celery: String?
     /// The configuration file's `keys:` section (user key overrides), applied on top of the key map.
     public var keys: KeysSection?
+    /// The deployment's bus key and its id, and the previous ones during a rotation (D66).
+    public var busKey: Secret?
+    public var busKeyID: String?
+    public var busPreviousKey: Secret?
+    public var busPreviousKeyID: String?
     /// Where this layer's values came from, for `config show` (`flag`, `env`, a file path).
     public var origin: String
 
@@ -88,6 +93,12 @@ public struct ConsoleSettings: Sendable, Equatable {
     public var logFile: String?
     public var keys: SettingsLayer.KeysSection?
     public var celery: String?
+    /// The bus key (D66; never on a flag): snapshots, events and control messages are signed with it.
+    public var busKey: Secret?
+    public var busKeyID = "k1"
+    /// Still accepted during a rotation (never used to sign).
+    public var busPreviousKey: Secret?
+    public var busPreviousKeyID: String?
     /// Which layer gave each setting that is not a default (`theme` → `env`).
     public var origins: [String: String] = [:]
 
@@ -126,8 +137,39 @@ public struct ConsoleSettings: Sendable, Equatable {
             take(l.logLevel, "log.level") { s.logLevel = $0 }
             take(l.logFile, "log.file") { s.logFile = $0 }
             take(l.keys, "keys") { s.keys = $0 }
+            take(l.busKey, "bus.key") { s.busKey = $0 }
+            take(l.busKeyID, "bus.key_id") { s.busKeyID = $0 }
+            take(l.busPreviousKey, "bus.previous_key") { s.busPreviousKey = $0 }
+            take(l.busPreviousKeyID, "bus.previous_key_id") { s.busPreviousKeyID = $0 }
         }
         return s
+    }
+
+    /// The keys the bus is signed and verified with (none: unsigned); a key shorter than 16 bytes, a
+    /// bad id or a previous key with the current one's id is a configuration error (exit 78).
+    public func busKeys() throws(ConfigError) -> BusKeys {
+        func key(_ secret: Secret?, _ id: String?, _ name: String) throws(ConfigError) -> BusKey? {
+            guard let secret else { return nil }
+            let id = id ?? "k1"
+            guard BusKey.validID(id) else {
+                throw ConfigError(file: origins["\(name)_id"] ?? "settings", line: nil, key: "\(name)_id", "'\(id)' is not 1–32 of A-Z a-z 0-9 _ -")
+            }
+            guard let k = BusKey(id: id, secret: secret.value) else {
+                throw ConfigError(file: secret.source, line: nil, key: name, "a bus key is at least 16 bytes (openssl rand -hex 32 makes one)")
+            }
+            return k
+        }
+        let current = try key(busKey, busKeyID, "bus.key")
+        let previous = try key(busPreviousKey, busPreviousKeyID ?? (busPreviousKey == nil ? nil : "k0"), "bus.previous_key")
+        if let current, let previous, current.id == previous.id {
+            throw ConfigError(
+                file: "settings", line: nil, key: "bus.previous_key_id", "the previous bus key needs its own id (both are '\(current.id)')")
+        }
+        if current == nil, previous != nil {
+            throw ConfigError(
+                file: busPreviousKey?.source ?? "settings", line: nil, key: "bus.previous_key", "a previous bus key without a current one")
+        }
+        return BusKeys(current: current, previous: previous)
     }
 
     /// The badge colour: the configured one, else red for production and amber for staging.
@@ -189,6 +231,13 @@ public struct ConsoleSettings: Sendable, Equatable {
             [
                 "url": postgresURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(),
                 "password": postgresPassword.map { $0.description } as Any? ?? NSNull()
+            ] as [String: Any]
+        d["bus"] =
+            [
+                "key": busKey.map { $0.description } as Any? ?? NSNull(), "key_id": busKey == nil ? NSNull() : busKeyID as Any,
+                "previous_key": busPreviousKey.map { $0.description } as Any? ?? NSNull(),
+                "previous_key_id": busPreviousKey == nil ? NSNull() : (busPreviousKeyID ?? "k0") as Any,
+                "signed": busKey != nil
             ] as [String: Any]
         d["environment"] =
             ["name": environment as Any? ?? NSNull(), "badge": effectiveBadge.map { $0.description } as Any? ?? NSNull()] as [String: Any]

@@ -96,7 +96,8 @@ struct ConnectionOptions: ParsableArguments {
         /// The PostgreSQL string with its password put in (for libpq only).
         var postgresURL: String? { settings.postgresConnectionString }
         var live: Bool { settings.redisURL != nil || settings.postgresURL != nil }
-        var names: Namespace { Namespace(settings.namespace, brokerPrefix: settings.brokerPrefix) }
+        /// The names, with the bus keys (D66; checked when the settings were loaded).
+        var names: Namespace { Namespace(settings.namespace, brokerPrefix: settings.brokerPrefix, busKeys: (try? settings.busKeys()) ?? .none) }
 
         /// The Celery transport when Celery is configured (nil: the simulator's `{ns}:control` only), or exit 78.
         func celery() throws -> CeleryTransport? {

@@ -106,6 +106,8 @@ struct ConfigCommand: ParsableCommand {
             line("redis.password", resolved.redisPassword?.description)
             line("postgres.url", resolved.postgresURL.map { SecretRedactor.redact($0) })
             line("postgres.password", resolved.postgresPassword?.description)
+            line("bus.key", resolved.busKey.map { "\($0) (id \(resolved.busKeyID))" } ?? "- (unsigned bus)")
+            line("bus.previous_key", resolved.busPreviousKey.map { "\($0) (id \(resolved.busPreviousKeyID ?? "k0"))" })
             line("namespace", resolved.namespace)
             line("broker_prefix", resolved.brokerPrefix)
             line("celery", resolved.celery)

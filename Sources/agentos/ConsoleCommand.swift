@@ -153,6 +153,8 @@ struct ConsoleCommand: ParsableCommand {
         }
         state.keyMap = look.keyMap
         state.readOnly = resolved.readOnly
+        // D66: a live console on a bus without a key says so on its status line.
+        state.busUnsigned = connectionState.mode == "live" && !connected.names.busKeys.signed
         state.refreshInterval = resolved.refreshInterval
         state.view = resolved.defaultView
         let historyFile = Paths.paletteHistoryFile(environment)

@@ -74,10 +74,13 @@ final class ActionFixture: @unchecked Sendable {
         // The barrier channel on the same connection: a barrier seen means every earlier control message was seen.
         let sink = captured
         let controlChannel = backend.namespace.controlChannel
+        let names = backend.namespace
         control = RedisSubscriber(backend.redis.configuration, channels: [controlChannel, backend.namespace.prefix + ":test:barrier"]) { event in
             guard case .message(let channel, let payload, _) = event else { return }
             if channel == controlChannel {
-                sink.raw.withLock { $0.append(payload) }
+                // Verified as the simulator verifies it (D66) and kept without its MAC; a refused one as it came.
+                let body = (try? BusAuth.openControl(payload, keys: names.busKeys, namespace: names.prefix).get()) ?? payload
+                sink.raw.withLock { $0.append(body) }
             } else {
                 sink.barriers.withLock { _ = $0.insert(String(decoding: payload, as: UTF8.self)) }
             }

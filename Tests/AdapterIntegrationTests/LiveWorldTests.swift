@@ -1,6 +1,7 @@
 import AgentOSAdapters
 import AgentOSCore
 import AgentOSLiveWorld
+import AgentOSTestSupport
 import AgentOSWorld
 import Foundation
 import Synchronization
@@ -26,7 +27,8 @@ struct LiveBackend {
             postgres: postgres, redis: try RedisClient(url: TestServers.redisURL()),
             namespace: {
                 let n = TestServers.unique("ns")
-                return Namespace(n, brokerPrefix: n + ":")
+                // Signed with the key scripts/test.sh exports (D66), as a deployment is.
+                return Namespace(n, brokerPrefix: n + ":", busKeys: TestBus.keys)
             }(), databaseName: name, url: url)
     }
 
@@ -237,7 +239,8 @@ struct LiveWorldTests {
         try backend.redis.selecting(database: 1).send("SET", backend.namespace.snapshotKey, [0xff, 0x00, 0x7b] as [UInt8])
         let (snapshot, origin) = try manager.snapshot()
         #expect(origin == .rebuilt && snapshot.schema == Snapshot.schemaID)
-        #expect(manager.currentStats.decodeFailures == 1)
+        // Signed (D66), the garbage has no MAC and is refused before it is decoded; unsigned, it fails to decode.
+        #expect(manager.currentStats.decodeFailures + manager.currentStats.refused == 1)
         #expect(try Snapshot.decode(try #require(try cache.get())).generation == snapshot.generation)
         #expect(try manager.snapshot().1 == .cache)
     }
@@ -257,12 +260,18 @@ struct LiveWorldTests {
             await TestServers.eventuallyAsync {
                 ((try? backend.redis.send("PUBSUB", "NUMSUB", backend.namespace.controlChannel))?.array?.dropFirst().first?.int ?? 0) >= 1
             })
-        #expect(try backend.redis.send("PUBLISH", backend.namespace.controlChannel, [UInt8](command)).int == 1)
+        let channel = backend.namespace.controlChannel
+        #expect(
+            try backend.redis.send(
+                "PUBLISH", channel, TestBus.sealControl(String(decoding: command, as: UTF8.self), namespace: backend.namespace.prefix)
+            ).int == 1)
         #expect(
             await TestServers.eventuallyAsync {
                 (try? backend.postgres.query("SELECT status FROM workers WHERE id = $1", [worker])[0].get("status", as: String.self)) == "paused"
             })
-        #expect(try backend.redis.send("PUBLISH", backend.namespace.controlChannel, "{\"command\":\"worker.explode\"}").int == 1)
+        #expect(
+            try backend.redis.send("PUBLISH", channel, TestBus.sealControl("{\"command\":\"worker.explode\"}", namespace: backend.namespace.prefix))
+                .int == 1)
         #expect(await TestServers.eventuallyAsync { sim.currentStats.lastError?.contains("unknown fleet command") == true })
         #expect(sim.currentStats.commandsApplied == 1)
     }
@@ -323,7 +332,7 @@ final class ConsoleModel: Sendable {
                 if case .gap = decision { reload() }
             case .changedElsewhere, .overflowed:
                 reload()
-            case .malformed, .disconnected, .sessionEnded:
+            case .malformed, .disconnected, .sessionEnded, .refused:
                 continue
             }
         }

@@ -178,6 +178,41 @@ import Testing
         #expect(SecretRedactor.redact("unix:///r.sock?db=1&password=hunter2").contains("password=***"))
     }
 
+    /// D66: the bus keys come from the environment (the key or a 0600 file), the configuration
+    /// file's `bus:` section, never a flag, and are never shown.
+    @Test func busKeysComeFromEnvOrFileAndAreNeverShown() throws {
+        let key = "0123456789abcdef-bus-key"
+        let keyFile = try write(key + "\n", "bus-key")
+        let env = try EnvironmentSettings.layer([
+            "AGENTOS_BUS_KEY_FILE": keyFile.path, "AGENTOS_BUS_KEY_ID": "k2", "AGENTOS_BUS_PREVIOUS_KEY": key + "-old",
+            "AGENTOS_BUS_PREVIOUS_KEY_ID": "k1"
+        ])
+        let s = ConsoleSettings.merge([env])
+        let keys = try s.busKeys()
+        #expect(keys.current?.id == "k2" && keys.previous?.id == "k1" && keys.signed)
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: s.redactedDictionary(), options: [.sortedKeys]), as: UTF8.self)
+        #expect(!json.contains(key) && json.contains("<secret from file ") && json.contains("<secret from env AGENTOS_BUS_PREVIOUS_KEY>"))
+        // A key file others may read is refused, as a password file is.
+        let open = try write(key, "bus-key-open", mode: 0o644)
+        #expect(throws: ConfigError.self) { try EnvironmentSettings.layer(["AGENTOS_BUS_KEY_FILE": open.path]) }
+        // The configuration file's bus: section; a key written in it makes it a file holding a secret.
+        let file = try write("bus:\n  key_env: DEPLOY_BUS\n  key_id: prod-2\n")
+        let fromFile = ConsoleSettings.merge([try ConfigFile.load(file, environment: ["DEPLOY_BUS": key])])
+        #expect(try fromFile.busKeys().current?.id == "prod-2" && fromFile.origins["bus.key"] == file.path)
+        let inline = try write("bus: { key: \(key) }\n", "inline.yaml", mode: 0o644)
+        #expect(throws: ConfigError.self) { try ConfigFile.load(inline, environment: [:]) }
+        // Too short, or the previous key under the current one's id: exit 78 at load.
+        #expect(throws: ConfigError.self) { try ConsoleSettings.merge([try EnvironmentSettings.layer(["AGENTOS_BUS_KEY": "short"])]).busKeys() }
+        #expect(throws: ConfigError.self) {
+            try ConsoleSettings.merge([
+                try EnvironmentSettings.layer(["AGENTOS_BUS_KEY": key, "AGENTOS_BUS_PREVIOUS_KEY": key + "x", "AGENTOS_BUS_PREVIOUS_KEY_ID": "k1"])
+            ])
+            .busKeys()
+        }
+        // None: the bus is unsigned (the embedded default needs no setup).
+        #expect(try ConsoleSettings().busKeys() == .none)
+    }
+
     /// Sentinel and multi-host URLs have several `host:port` after the `@`, which URLComponents does
     /// not parse: the password must still reach the client and never the printed form.
     @Test func multiHostURLsKeepTheirPasswordAndNeverShowIt() throws {

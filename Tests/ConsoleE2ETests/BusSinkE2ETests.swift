@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ struct BusSinkE2ETests {
         guard let live = try LiveScratch.make("e2esink") else { return }
         defer { live.database.drop() }
         let argv = live.arguments.split(separator: " ").map(String.init)
-        let ns = Namespace(live.namespace)
+        let ns = Namespace(live.namespace, busKeys: TestBus.keys)
         let redis = RedisClient(try RedisConfiguration(url: live.redisURL))
 
         // A real snapshot (built from PostgreSQL and cached), then its source forged in the cache.
@@ -26,9 +27,9 @@ struct BusSinkE2ETests {
         #expect(first.status == 0, "\(first.stderr)")
         let cache = redis.selecting(database: Namespace.DB.cache)
         let cached = try #require(try cache.send("GET", ns.snapshotKey).bytes, "the snapshot was cached")
-        var object = try #require(try JSONSerialization.jsonObject(with: Data(cached)) as? [String: Any])
-        object["source"] = Self.forged
-        try cache.send("SET", ns.snapshotKey, [UInt8](try JSONSerialization.data(withJSONObject: object)), "EX", 300)
+        // Signed (D66: what the key holder writes is read); the sanitiser is what is under test here.
+        let forged = try TestBus.resealSnapshot(cached, namespace: ns.prefix) { $0["source"] = Self.forged }
+        try cache.send("SET", ns.snapshotKey, forged, "EX", 300)
 
         let json = try Spawned.run([TmuxSession.binary, "snapshot", "--json"] + argv)
         #expect(json.status == 0, "\(json.stderr)")

@@ -51,7 +51,8 @@ struct ReliabilityConsoleE2ETests {
         try sim.waitFor("running")
         let ui = try TmuxSession(command: "\(bin) console \(common) --refresh-interval 1", width: 140, height: 40)
         try ui.waitFor("job counts, pg up") { $0.contains("pg ●") && Self.jobCounts($0) != nil }
-        let bus = RedisEventBus(redis: try RedisClient(url: redisURL), namespace: Namespace(ns, brokerPrefix: ns + ":"), source: "rel10")
+        let bus = RedisEventBus(
+            redis: try RedisClient(url: redisURL), namespace: Namespace(ns, brokerPrefix: ns + ":", busKeys: TestBus.keys), source: "rel10")
         let seqBefore = Int(try bus.currentSeq())
 
         // Frozen: the simulator goes on publishing (and writing PostgreSQL) for a number of events and until
@@ -106,7 +107,7 @@ struct ReliabilityConsoleE2ETests {
         let ns = "rel10k\(UUID().uuidString.prefix(6).lowercased())"
         let bin = TmuxSession.binary
         let common = "--redis \(redis.url) --postgres \(database.url) --namespace \(ns) --broker-prefix \(ns):"
-        let names = Namespace(ns, brokerPrefix: ns + ":")
+        let names = Namespace(ns, brokerPrefix: ns + ":", busKeys: TestBus.keys)
         let admin = try RedisClient(url: redis.url)
         let bus = RedisEventBus(redis: admin, namespace: names, source: "rel10k")
         let subscribers = { Int(try admin.send("PUBSUB", "NUMSUB", names.eventsChannel).array?.dropFirst().first?.int ?? 0) }

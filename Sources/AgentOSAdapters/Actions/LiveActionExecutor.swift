@@ -233,7 +233,7 @@ struct LiveActionContext {
         fields["command"] = .string(command.wire)
         fields["target"] = .string(target)
         fields["by"] = .string(user)
-        return ["PUBLISH", ns.controlChannel, CanonicalJSON.object(fields)]
+        return ["PUBLISH", ns.controlChannel, BusAuth.sealControl(CanonicalJSON.object(fields), keys: ns.busKeys, namespace: ns.prefix)]
     }
 
     func publish(_ event: AgentEvent) { call.events.append(event) }

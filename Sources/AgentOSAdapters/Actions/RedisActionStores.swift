@@ -363,7 +363,11 @@ public final class RedisFollowUps: FollowUpWriter {
         var unloaded: Set<FollowUps.Part> = []
         do {
             for (reply, owner) in zip(try redis.pipeline(commands), owners) {
-                guard case .error(let message) = reply else { continue }
+                guard case .error(let message) = reply else {
+                    // Another publisher took the numbers this batch was signed with (D66): again, renumbered.
+                    if owner == .events, !bus.published(reply) { unloaded.insert(.events) }
+                    continue
+                }
                 let error = RedisError.fromReply(message)
                 if case .noScript = error, let owner {
                     unloaded.insert(owner)

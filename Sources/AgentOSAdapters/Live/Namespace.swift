@@ -1,13 +1,20 @@
-/// Key and channel names of the data contract (CONTRACT.md), under a configurable namespace.
+import AgentOSCore
+
+/// Key and channel names of the data contract (CONTRACT.md), under a configurable namespace, and
+/// the deployment's bus keys (D66) that sign and verify what goes through them.
 public struct Namespace: Sendable, Equatable {
     public let prefix: String
     /// kombu's `global_keyprefix` for the broker lists in DB0 (Celery's default is none: the list
     /// is the queue's name).
     public let brokerPrefix: String
+    /// Snapshots, events and control messages are signed with `busKeys.current` and verified
+    /// against it and `busKeys.previous` (none: the bus is unsigned, as before D66).
+    public var busKeys: BusKeys
 
-    public init(_ prefix: String = "agentos", brokerPrefix: String = "") {
+    public init(_ prefix: String = "agentos", brokerPrefix: String = "", busKeys: BusKeys = .none) {
         self.prefix = prefix
         self.brokerPrefix = brokerPrefix
+        self.busKeys = busKeys
     }
 
     // DB0: kombu's lists, one per priority bucket (celery-redis-protocol.md §0.2)

@@ -63,16 +63,31 @@ public final class RedisSnapshotCache: SnapshotCache {
         self.maxBytes = maxBytes
     }
 
-    public func get() throws -> Data? {
+    /// The cached snapshot, its MAC checked and removed (D66); `BusRefused` when it is unsigned or
+    /// badly signed while this process holds a bus key.
+    public func get() throws -> Data? { try getSealed()?.0 }
+
+    public func getSealed() throws -> (Data, Int64?)? {
         switch try redis.evaluate(Self.boundedGetScript, keys: [ns.snapshotKey], args: [maxBytes]) {
-        case .bulk(let bytes): return Data(bytes)
+        case .bulk(let bytes):
+            switch BusAuth.open(bytes, keys: ns.busKeys, kind: .snapshot, namespace: ns.prefix) {
+            case .success(let (body, seal)): return (Data(body), seal?.number)
+            case .failure(let refusal): throw BusRefused(source: "snapshot cache (\(ns.snapshotKey))", refusal: refusal)
+            }
         case .integer(let n): throw TooLarge(bytes: Int(n), limit: maxBytes)
         default: return nil
         }
     }
 
+    /// Unsigned: a snapshot put without its generation cannot be sealed (only tests and tools do).
     public func put(_ data: Data, ttlSeconds: Int) throws {
         try redis.send("SET", ns.snapshotKey, [UInt8](data), "EX", max(1, ttlSeconds))
+    }
+
+    /// Signed with the current bus key over its generation (D66).
+    public func put(_ data: Data, generation: Int, ttlSeconds: Int) throws {
+        let sealed = BusAuth.seal([UInt8](data), keys: ns.busKeys, kind: .snapshot, namespace: ns.prefix, number: Int64(generation))
+        try redis.send("SET", ns.snapshotKey, sealed, "EX", max(1, ttlSeconds))
     }
 
     public func invalidate() throws {

@@ -35,6 +35,10 @@ public final class AdminDataManager: Sendable {
         /// Misses answered by another console's rebuild (the single-flight lock).
         public var waitedForRebuild = 0
         public var lastError: String?
+        /// Cached snapshots refused by the bus's authentication (D66), and the last one: each is
+        /// treated as a miss, so the rebuild replaces it with a real, signed one.
+        public var refused = 0
+        public var lastRefused: BusRefused?
     }
 
     public let options: Options
@@ -55,11 +59,15 @@ public final class AdminDataManager: Sendable {
     /// The current snapshot: the cached one if present and valid, otherwise a fresh build.
     /// A cached document that does not decode is counted, reported and replaced by a rebuild.
     public func snapshot() throws -> (Snapshot, Origin) {
-        if let data = try cache.get() {
+        if let (data, sealed) = try verifiedGet() {
             do throws(DecodeFailure) {
                 let snapshot = try Snapshot.decode(data)
-                _ = try? cache.countLookup(hit: true)
-                return (snapshot, .cache)
+                if let sealed, sealed != Int64(snapshot.generation) {
+                    refused(BusRefused(source: "snapshot cache", refusal: .numberMismatch(sealed: sealed, body: Int64(snapshot.generation))))
+                } else {
+                    _ = try? cache.countLookup(hit: true)
+                    return (snapshot, .cache)
+                }
             } catch {
                 stats.withLock {
                     $0.decodeFailures += 1
@@ -78,6 +86,23 @@ public final class AdminDataManager: Sendable {
         return (try rebuild(), .rebuilt)
     }
 
+    /// The cached document, or nil when there is none or the bus's authentication refused it (counted).
+    private func verifiedGet() throws -> (Data, Int64?)? {
+        do {
+            return try cache.getSealed()
+        } catch let refusal as BusRefused {
+            refused(refusal)
+            return nil
+        }
+    }
+
+    private func refused(_ refusal: BusRefused) {
+        stats.withLock {
+            $0.refused += 1
+            $0.lastRefused = refusal
+        }
+    }
+
     /// Polls the cache (2 ms, doubling to 50 ms) for another console's rebuild, up to `rebuildWaitMillis`.
     private func waitForRebuild() -> Snapshot? {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(options.rebuildWaitMillis) * 1_000_000
@@ -85,8 +110,8 @@ public final class AdminDataManager: Sendable {
         while DispatchTime.now().uptimeNanoseconds < deadline {
             usleep(delayMicros)
             delayMicros = min(delayMicros * 2, 50_000)
-            guard let data = try? cache.get() else { continue }
-            if let snapshot = try? Snapshot.decode(data) {
+            guard let (data, sealed) = try? verifiedGet() else { continue }
+            if let snapshot = try? Snapshot.decode(data), sealed.map({ $0 == Int64(snapshot.generation) }) ?? true {
                 stats.withLock { $0.waitedForRebuild += 1 }
                 return snapshot
             }
@@ -110,7 +135,7 @@ public final class AdminDataManager: Sendable {
         snapshot.system.cache.generation = generation
         snapshot.system.cache.buildMs = (millis * 100).rounded() / 100
         snapshot.system.cache.ttlSeconds = options.ttlSeconds
-        try cache.put(snapshot.encoded(), ttlSeconds: options.ttlSeconds)
+        try cache.put(snapshot.encoded(), generation: generation, ttlSeconds: options.ttlSeconds)
         stats.withLock {
             $0.rebuilds += 1
             $0.lastBuildMillis = millis

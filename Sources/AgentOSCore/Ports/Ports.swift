@@ -19,6 +19,16 @@ public protocol SnapshotCache: Sendable {
     func claimRebuild(owner: String, ttlMillis: Int) throws -> Bool
     /// Releases the rebuild lock if `owner` still holds it.
     func releaseRebuild(owner: String) throws
+    /// The cached snapshot and the generation its MAC sealed (nil: not signed); throws `BusRefused`
+    /// for a document the bus's authentication refuses (D66).
+    func getSealed() throws -> (Data, Int64?)?
+    /// Caches a snapshot of `generation`, signed where the cache signs (D66).
+    func put(_ data: Data, generation: Int, ttlSeconds: Int) throws
+}
+
+extension SnapshotCache {
+    public func getSealed() throws -> (Data, Int64?)? { try get().map { ($0, nil) } }
+    public func put(_ data: Data, generation: Int, ttlSeconds: Int) throws { try put(data, ttlSeconds: ttlSeconds) }
 }
 
 /// Builds a snapshot from the system of record (PostgreSQL + Redis live, the simulator embedded).
@@ -42,6 +52,9 @@ public enum BusMessage: Sendable, Equatable {
     case sessionEnded(SessionKick)
     /// The subscriber's buffer was full and `dropped` messages were lost (D64): reload the snapshot.
     case overflowed(dropped: Int)
+    /// A message refused by the bus's authentication (D66: unsigned, badly signed, out of bounds):
+    /// counted, said once per source, and nothing else happens.
+    case refused(BusRefused)
 }
 
 /// The event bus (Redis pub/sub on DB5 live, in-process embedded).

@@ -222,20 +222,45 @@ public struct SnapshotHolder: Sendable {
         }
     }
 
-    /// Adopts `snapshot` unless it is an older generation than the one held.
+    /// When the held snapshot was adopted (the generation bound grows with the time since).
+    public private(set) var adoptedAt: Date?
+    /// Older generations refused in a row (D66: the third in a row is adopted, so a Redis restart,
+    /// which starts the counter again, does not pin the console forever).
+    public private(set) var olderInARow = 0
+    /// Snapshots refused for a generation beyond what a warmer could have produced (D66).
+    public private(set) var jumpsRefused = 0
+
+    /// Adopts `snapshot` unless its generation is older than the one held (refused
+    /// `GenerationBound.olderRefusals` times in a row, then adopted) or further ahead than a warmer
+    /// could have counted since the held one was adopted at `now` (refused; D66).
     @discardableResult
-    public mutating func accept(_ snapshot: Snapshot) -> DecodeFailure? {
-        if let current, snapshot.generation < current.generation, snapshot.source == current.source {
-            rejected += 1
-            let failure = DecodeFailure(
-                what: "snapshot", path: "$.generation",
-                problem: "generation \(snapshot.generation) is older than the \(current.generation) on screen")
-            lastError = failure
-            return failure
+    public mutating func accept(_ snapshot: Snapshot, now: Date = Date()) -> DecodeFailure? {
+        if let current, snapshot.source == current.source {
+            let limit = GenerationBound.limit(held: current.generation, elapsedSeconds: adoptedAt.map { now.timeIntervalSince($0) } ?? 0)
+            if snapshot.generation > limit {
+                return refuse(
+                    "generation \(snapshot.generation) jumps beyond what a warmer could have produced since \(current.generation) (at most \(limit)): refused"
+                ) { $0.jumpsRefused += 1 }
+            }
+            if snapshot.generation < current.generation {
+                if olderInARow < GenerationBound.olderRefusals {
+                    return refuse("generation \(snapshot.generation) is older than the \(current.generation) on screen") { $0.olderInARow += 1 }
+                }
+            }
         }
+        olderInARow = 0
         current = snapshot
+        adoptedAt = now
         lastError = nil
         return nil
+    }
+
+    private mutating func refuse(_ problem: String, _ count: (inout SnapshotHolder) -> Void) -> DecodeFailure {
+        rejected += 1
+        count(&self)
+        let failure = DecodeFailure(what: "snapshot", path: "$.generation", problem: problem)
+        lastError = failure
+        return failure
     }
 
     public mutating func apply(_ event: AgentEvent, at ts: Date) {

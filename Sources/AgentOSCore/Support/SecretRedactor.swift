@@ -6,11 +6,13 @@ import Foundation
 public enum SecretRedactor {
     /// `scheme://userinfo@`: the userinfo runs to the last `@` before the host part ends.
     static let userinfo = try! NSRegularExpression(pattern: #"\b([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s]*)@"#)
-    /// `password=…`, `…_password=…` (`sentinel_password`), `PGPASSWORD=…`, as a query item or a
+    /// `password=…`, `…_password=…` (`sentinel_password`), `PGPASSWORD=…`, and the bus keys
+    /// (`AGENTOS_BUS_KEY=…`, `…bus_previous_key=…`, D66), as a query item or a
     /// key/value pair: a quoted value up to its closing quote (backslash escapes honoured), a quote never
     /// closed up to the end of the line, else up to the next `&` or blank. Values must be non-empty.
     static let assignment = try! NSRegularExpression(
-        pattern: #"\b([A-Za-z0-9_.-]*password)(\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|['"][^\n]*|[^&\s'"][^&\s]*)"#,
+        pattern: #"\b([A-Za-z0-9_.-]*(?:password|bus_key|bus_previous_key))(\s*=\s*)"#
+            + #"('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|['"][^\n]*|[^&\s'"][^&\s]*)"#,
         options: [.caseInsensitive])
 
     /// `text` with every password in it replaced by `***`: URL userinfo (`u:***@`; Redis's

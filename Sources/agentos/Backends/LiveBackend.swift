@@ -79,10 +79,19 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     private let health = Mutex<(redis: ConnectionState.Link, postgres: ConnectionState.Link)>((.unknown, .unknown))
     private let failures = Mutex(0)
+    /// Cached snapshots refused by the bus's authentication already told to the console (D66).
+    private let refusalsTold = Mutex(0)
 
     func loadSnapshot() throws -> Snapshot {
         do {
             var (snapshot, origin) = try dataManager.snapshot()
+            // A forged or unsigned document in the cache was refused and rebuilt over (D66): the console counts it and says it once.
+            let stats = dataManager.currentStats
+            let untold = refusalsTold.withLock { told in
+                defer { told = stats.refused }
+                return told < stats.refused
+            }
+            if untold, let refused = stats.lastRefused { local.withLock { $0?.yield(.refused(refused)) } }
             if let celery { snapshot = celery.merge(into: snapshot) }
             failures.withLock { $0 = 0 }
             // A cache hit proves Redis; a rebuild proves both.
