@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -75,7 +76,9 @@ struct ReliabilityFloodE2ETests {
             database = try ScratchDatabase(baseURL: baseURL, prefix: prefix)
             try database.migrate()
             let ns = "\(prefix)\(UUID().uuidString.prefix(6).lowercased())"
-            names = Namespace(ns, brokerPrefix: ns + ":")
+            // Signed with the deployment key the console reads (D66): an unsigned flood is refused by the
+            // subscriber before it is buffered, which would not exercise the bounds this check is about.
+            names = Namespace(ns, brokerPrefix: ns + ":", busKeys: TestBus.keys)
             try addJobs(jobs, tag: "seed")
         }
 
