@@ -18,6 +18,18 @@ struct BusAuthLiveTests {
     /// Someone on Redis without the key: the same key id, another secret.
     static let forger = BusKeys(current: BusKey(id: "live", secret: SecureRandom.hexToken(32)))
 
+    /// A listener on the backend's events and what it receives, once its subscription is up.
+    static func subscribed(_ backend: LiveBackend) async -> (RedisEventBus, SeqRecorder) {
+        let ns = backend.namespace
+        let listener = RedisEventBus(redis: backend.redis, namespace: ns, source: "listener")
+        let recorder = SeqRecorder(listener.subscribe())
+        #expect(
+            await TestServers.eventuallyAsync(30) {
+                (try? backend.redis.send("PUBSUB", "NUMSUB", ns.eventsChannel))?.array?.dropFirst().first?.int ?? 0 >= 1
+            })
+        return (listener, recorder)
+    }
+
     static func backend() throws -> LiveBackend {
         let b = try LiveBackend.make()
         let n = b.namespace
@@ -141,21 +153,8 @@ struct BusAuthLiveTests {
         let backend = try Self.backend()
         defer { backend.drop() }
         let ns = backend.namespace
-        let listener = RedisEventBus(redis: backend.redis, namespace: ns, source: "listener")
-        let stream = listener.subscribe()
-        let seqs = Mutex<[Int64]>([])
-        let refusals = Mutex(0)
-        let reader = Task {
-            for await m in stream {
-                if case .event(let e) = m { seqs.withLock { $0.append(e.seq) } }
-                if case .refused = m { refusals.withLock { $0 += 1 } }
-            }
-        }
-        defer { reader.cancel() }
-        #expect(
-            await TestServers.eventuallyAsync(30) {
-                (try? backend.redis.send("PUBSUB", "NUMSUB", ns.eventsChannel))?.array?.dropFirst().first?.int ?? 0 >= 1
-            })
+        let (listener, recorder) = await Self.subscribed(backend)
+        defer { recorder.stop() }
         // Three publishers at once, singles and batches: every one must renumber when another got there first.
         await withTaskGroup(of: Void.self) { group in
             for p in 0..<3 {
@@ -172,8 +171,8 @@ struct BusAuthLiveTests {
             }
         }
         let total = 3 * (90 + 10 * 5)
-        #expect(await TestServers.eventuallyAsync(30) { seqs.withLock { $0.count } >= total })
-        #expect(seqs.withLock { $0 } == Array(1...Int64(total)) && refusals.withLock { $0 } == 0)
+        #expect(await TestServers.eventuallyAsync(30) { recorder.seqs.withLock { $0.count } >= total })
+        #expect(recorder.seqs.withLock { $0 } == Array(1...Int64(total)) && recorder.refusals.withLock { $0 } == 0)
         #expect(try listener.currentSeq() == Int64(total))
     }
 
@@ -181,21 +180,8 @@ struct BusAuthLiveTests {
         let backend = try Self.backend()
         defer { backend.drop() }
         let ns = backend.namespace
-        let listener = RedisEventBus(redis: backend.redis, namespace: ns, source: "listener")
-        let stream = listener.subscribe()
-        let seqs = Mutex<[Int64]>([])
-        let refusals = Mutex(0)
-        let reader = Task {
-            for await m in stream {
-                if case .event(let e) = m { seqs.withLock { $0.append(e.seq) } }
-                if case .refused = m { refusals.withLock { $0 += 1 } }
-            }
-        }
-        defer { reader.cancel() }
-        #expect(
-            await TestServers.eventuallyAsync(30) {
-                (try? backend.redis.send("PUBSUB", "NUMSUB", ns.eventsChannel))?.array?.dropFirst().first?.int ?? 0 >= 1
-            })
+        let (_, recorder) = await Self.subscribed(backend)
+        defer { recorder.stop() }
         // This console's bus expects number 2 next; another publisher takes 2…4 first.
         let bus = RedisEventBus(redis: backend.redis, namespace: ns, source: "console")
         try bus.publish(.cacheInvalidated)
@@ -211,8 +197,8 @@ struct BusAuthLiveTests {
         var followUps = FollowUps()
         followUps.events = [.cacheInvalidated, .cacheInvalidated]
         #expect(writer.write(followUps).isEmpty)
-        #expect(await TestServers.eventuallyAsync(30) { seqs.withLock { $0.count } >= 6 })
-        #expect(seqs.withLock { $0 } == [1, 2, 3, 4, 5, 6] && refusals.withLock { $0 } == 0)
+        #expect(await TestServers.eventuallyAsync(30) { recorder.seqs.withLock { $0.count } >= 6 })
+        #expect(recorder.seqs.withLock { $0 } == [1, 2, 3, 4, 5, 6] && recorder.refusals.withLock { $0 } == 0)
         #expect(try bus.currentSeq() == 6)
     }
 
@@ -247,4 +233,23 @@ struct BusAuthLiveTests {
         #expect(await TestServers.eventuallyAsync(30) { (try? status()) == "paused" })
         #expect(sim.currentStats.controlRefused == 3)
     }
+}
+
+/// The numbers of the events a subscriber received, in order, and how many messages it refused.
+final class SeqRecorder: Sendable {
+    let seqs = Mutex<[Int64]>([])
+    let refusals = Mutex(0)
+    private let reader = Mutex<Task<Void, Never>?>(nil)
+
+    init(_ stream: AsyncStream<BusMessage>) {
+        let task = Task {
+            for await m in stream {
+                if case .event(let e) = m { self.seqs.withLock { $0.append(e.seq) } }
+                if case .refused = m { self.refusals.withLock { $0 += 1 } }
+            }
+        }
+        reader.withLock { $0 = task }
+    }
+
+    func stop() { reader.withLock { $0?.cancel() } }
 }
