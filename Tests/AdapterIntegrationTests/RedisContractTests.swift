@@ -130,6 +130,38 @@ struct RedisContractTests {
         #expect(try redis.send("PING").string == "PONG")
     }
 
+    /// Issue 18 item 4: no reply may take more memory than `maxReplyBytes`, a string or a list alike.
+    @Test func aReplyOverTheLimitIsRefusedAndTheNextCommandWorks() throws {
+        var config = try RedisConfiguration(url: TestServers.redisURL())
+        config.database = 9
+        config.maxReplyBytes = 1024 * 1024
+        let redis = RedisClient(config)
+        let big = TestServers.unique("bigstr")
+        let list = TestServers.unique("biglist")
+        let fits = TestServers.unique("fits")
+        defer { _ = try? redis.send("DEL", big, list, fits) }
+        try redis.send("SET", fits, [UInt8](repeating: 0x61, count: 1000 * 1024))
+        try redis.send("SETRANGE", big, 2 * 1024 * 1024 - 1, "x")
+        let items: [any RedisArgument] = Array(repeating: String(repeating: "y", count: 1024), count: 1000)
+        for _ in 0..<3 { try redis.send(["RPUSH", list] + items) }
+        #expect(try redis.send("GET", fits).bytes?.count == 1000 * 1024, "a reply under the limit is read whole")
+        for command in [["GET", big], ["LRANGE", list, "0", "-1"]] {
+            do {
+                let reply = try redis.send(command)
+                Issue.record("\(command[0]) read \(String(describing: reply).prefix(40)) past the limit")
+            } catch {
+                guard case .replyTooLarge(_, let bytes, let limit) = error else {
+                    Issue.record("\(command[0]): expected replyTooLarge, got \(error)")
+                    continue
+                }
+                #expect(bytes > limit && limit == 1024 * 1024 && bytes < limit + 128 * 1024, "\(command[0]): \(bytes)")
+                #expect(error.description.contains("past the 1 MiB limit"), "\(error.description)")
+            }
+            // The connection that held part of the reply is gone; the next command works on a fresh one.
+            #expect(try redis.send("PING").string == "PONG")
+        }
+    }
+
     @Test func logicalDatabasesAreSeparate() throws {
         let url = try TestServers.redisURL()
         let db3 = try RedisClient(url: url, database: 3)

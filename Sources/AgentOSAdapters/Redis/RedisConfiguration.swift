@@ -73,6 +73,11 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var commandTimeoutMillis: Int
     /// Sent as CLIENT SETNAME so operators can find the console's connections.
     public var clientName: String?
+    /// The largest reply read (issue 18 item 4, D64): a reply that grows past it is refused and its
+    /// connection dropped, so a huge value or list cannot take the console's memory. Twice the
+    /// snapshot's own limit; the snapshot is refused earlier, unread, by its size.
+    public var maxReplyBytes: Int = RedisConfiguration.defaultMaxReplyBytes
+    public static let defaultMaxReplyBytes = 128 * 1024 * 1024
 
     public init(
         endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379), tls: TLS? = nil,

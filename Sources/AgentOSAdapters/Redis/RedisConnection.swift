@@ -13,6 +13,10 @@ public final class RedisConnection: @unchecked Sendable {
     private let transport: RedisTransport
     private let reader: UnsafeMutablePointer<redisReader>
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Bytes fed to the reader since the last reply it completed (the reply being read, and at most
+    /// one read's worth of the ones after it): what `maxReplyBytes` bounds. hiredis 0.14 has no bound
+    /// of its own, and it keeps an array's finished elements as objects, not in its buffer.
+    private var replyBytes = 0
     /// Set when the stream is out of sync (timeout mid-reply, protocol error): never reuse.
     public private(set) var isBroken = false
     /// Behind Sentinel: the monitor and the generation of the master this connection went to.
@@ -174,6 +178,7 @@ public final class RedisConnection: @unchecked Sendable {
             }
             if let raw {
                 defer { freeReplyObject(raw) }
+                replyBytes = reader.pointee.len - reader.pointee.pos
                 return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
             }
             let outcome = readBuffer.withUnsafeMutableBytes { buf in
@@ -194,6 +199,11 @@ public final class RedisConnection: @unchecked Sendable {
                 if ok != REDIS_OK {
                     isBroken = true
                     throw .protocolError(readerError())
+                }
+                replyBytes += n
+                if replyBytes > configuration.maxReplyBytes {
+                    isBroken = true
+                    throw .replyTooLarge(endpoint: configuration.endpointDescription, bytes: replyBytes, limit: configuration.maxReplyBytes)
                 }
             case .timedOut, .woken:
                 return nil

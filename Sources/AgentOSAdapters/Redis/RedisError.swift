@@ -15,6 +15,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(endpoint: String, retryInMillis: Int, lastError: String)
     /// No master is known: the sentinels do not answer or name none, or the server they name is not a master.
     case noMaster(String)
+    /// A reply grew past `RedisConfiguration.maxReplyBytes`; the connection was dropped unread.
+    case replyTooLarge(endpoint: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +33,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let msg): return "Redis protocol error: \(msg)"
         case .unavailable(let ep, let ms, let last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
         case .noMaster(let why): return "no Redis master known: \(why)"
+        case .replyTooLarge(let ep, let bytes, let limit):
+            return
+                "Redis at \(ep) sent a reply of over \(bytes / (1024 * 1024)) MiB, past the \(limit / (1024 * 1024)) MiB limit: refused, connection dropped"
         }
     }
 
@@ -39,7 +44,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed, .noMaster:
             return true
-        case .invalidURL, .wrongType, .noScript, .server:
+        case .invalidURL, .wrongType, .noScript, .server, .replyTooLarge:
             return false
         }
     }
