@@ -80,11 +80,39 @@ extension FleetSimulator {
                 recent: Array(logs.suffix(Snapshot.recentLogLimit)), byLevel: logCountsByLevel, bySource: logCountsBySource,
                 bookmarks: Array(logBookmarks.suffix(Snapshot.recentBookmarkLimit))),
             config: config_.values.sorted { $0.key < $1.key },
-            analytics: Analytics(windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors),
+            analytics: Analytics(
+                windowMinutes: config.statsWindowMinutes, throughput: throughput, stageLatency: latency, errorClasses: errors,
+                taskTypes: taskTypes()),
             alerts: alerts)
         snapshot.system.broadcast = currentBroadcast
         snapshot.eventSeq = 0
         return snapshot
+    }
+
+    /// The task types over each of the Analytics view's windows of complete minutes, from the
+    /// per-minute stats (attempts counted in the minute they ended; the succeeded ones' runtimes).
+    func taskTypes() -> [Analytics.TaskType] {
+        Analytics.taskTypeWindows.flatMap { minutes -> [Analytics.TaskType] in
+            let (from, to) = Analytics.completeWindow(minutes: minutes, now: now)
+            var by: [String: (ok: Int, failed: Int, ms: [Double])] = [:]
+            for (minute, stages) in stats where minute >= from && minute < to {
+                for (stage, s) in stages where s.completed + s.failed > 0 {
+                    by[stage, default: (0, 0, [])].ok += s.completed
+                    by[stage, default: (0, 0, [])].failed += s.failed
+                    by[stage, default: (0, 0, [])].ms += s.durationsMs
+                }
+            }
+            return by.keys.sorted { (Pipeline.stages.firstIndex(of: $0) ?? 99, $0) < (Pipeline.stages.firstIndex(of: $1) ?? 99, $1) }.map {
+                let t = by[$0]!
+                let sorted = t.ms.sorted()
+                var histogram = [Int](repeating: 0, count: Analytics.taskHistogramBoundsMs.count + 1)
+                for ms in sorted { histogram[Analytics.taskHistogramBucket(ms)] += 1 }
+                return Analytics.TaskType(
+                    stage: $0, windowMinutes: minutes, from: from, to: to, succeeded: t.ok, failed: t.failed,
+                    p50Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.5), p95Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.95),
+                    p99Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.99), histogram: histogram)
+            }
+        }
     }
 
     package static func percentile(_ sorted: [Double], _ p: Double) -> Double {

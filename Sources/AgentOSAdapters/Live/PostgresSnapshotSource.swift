@@ -315,7 +315,55 @@ public final class PostgresSnapshotSource: SnapshotSource {
             WHERE error_class IS NOT NULL AND updated_at > now() - interval '60 minutes' GROUP BY error_class ORDER BY n DESC, error_class LIMIT 20
             """
         ).rows.map { Analytics.ErrorClass(name: try $0.get("error_class"), count: try $0.get("n"), lastSeen: try $0.get("last")) }
-        return Analytics(windowMinutes: 60, throughput: minutes, stageLatency: latency, errorClasses: errors)
+        return Analytics(windowMinutes: 60, throughput: minutes, stageLatency: latency, errorClasses: errors, taskTypes: try taskTypes(db))
+    }
+
+    /// The task types (D70) over each of the Analytics view's windows of complete minutes, from
+    /// job_events: an attempt ends with stage_completed or completed (succeeded) or retrying or failed,
+    /// in the stage the event names; a succeeded attempt's runtime runs from its job's last `started`
+    /// in that stage.
+    func taskTypes(_ db: PostgresConnection) throws -> [Analytics.TaskType] {
+        let windows = Analytics.taskTypeWindows.map(String.init).joined(separator: ",")
+        let bounds = Analytics.taskHistogramBoundsMs.map { String(Int($0)) }.joined(separator: ",")
+        let buckets = (0...Analytics.taskHistogramBoundsMs.count).map {
+            "count(*) FILTER (WHERE ok AND width_bucket(ms, ARRAY[\(bounds)]::float8[]) = \($0))"
+        }.joined(separator: ", ")
+        return try db.query(
+            """
+            WITH bounds AS (
+                SELECT w AS minutes, date_trunc('minute', now()) - make_interval(mins => w) AS from_ts, date_trunc('minute', now()) AS to_ts
+                FROM unnest(ARRAY[\(windows)]) AS w
+            ), ended AS (
+                SELECT e.stage, e.ts, e.type IN ('stage_completed', 'completed') AS ok,
+                    CASE WHEN e.type IN ('stage_completed', 'completed') THEN
+                        (extract(epoch FROM e.ts - (
+                            SELECT max(s.ts) FROM job_events s
+                            WHERE s.job_id = e.job_id AND s.type = 'started' AND s.stage = e.stage AND s.ts <= e.ts)) * 1000)::float8
+                    END AS ms
+                FROM job_events e
+                WHERE e.type IN ('stage_completed', 'completed', 'retrying', 'failed') AND e.stage IS NOT NULL
+                    AND e.ts >= (SELECT min(from_ts) FROM bounds) AND e.ts < date_trunc('minute', now())
+            )
+            SELECT b.minutes, b.from_ts, b.to_ts, x.stage, count(*) FILTER (WHERE ok)::bigint AS succeeded,
+                count(*) FILTER (WHERE NOT ok)::bigint AS failed,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE ok) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE ok) AS p95,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FILTER (WHERE ok) AS p99,
+                ARRAY[\(buckets)]::bigint[]::text AS histogram
+            FROM bounds b JOIN ended x ON x.ts >= b.from_ts AND x.ts < b.to_ts
+            GROUP BY b.minutes, b.from_ts, b.to_ts, x.stage
+            """
+        ).rows.map { row in
+            let histogram: String = try row.get("histogram")
+            return Analytics.TaskType(
+                stage: try row.get("stage"), windowMinutes: try row.get("minutes"), from: try row.get("from_ts"), to: try row.get("to_ts"),
+                succeeded: try row.get("succeeded"), failed: try row.get("failed"), p50Ms: try row.get("p50"), p95Ms: try row.get("p95"),
+                p99Ms: try row.get("p99"),
+                histogram: histogram.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Int($0) })
+        }.sorted {
+            ($0.windowMinutes, Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.stage)
+                < ($1.windowMinutes, Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.stage)
+        }
     }
 
     func alerts(_ db: PostgresConnection) throws -> [Alert] {

@@ -350,16 +350,104 @@ public struct Analytics: Codable, Sendable, Equatable {
         }
     }
 
+    /// One task type (a pipeline stage's Celery task) over one window of complete minutes, as Flower
+    /// shows them (D70): its attempts that succeeded and failed, and the succeeded ones' runtimes.
+    public struct TaskType: Codable, Sendable, Equatable {
+        /// The stage; the task's name is `agentos.<stage>`.
+        public var stage: String
+        /// The window: `windowMinutes` complete minutes, `from` ..< `to` (attempts that ended in it).
+        public var windowMinutes: Int
+        public var from: Date
+        public var to: Date
+        public var succeeded: Int
+        /// Failed attempts (retried ones too).
+        public var failed: Int
+        /// Runtime percentiles of the succeeded attempts (started → done), nil with none.
+        public var p50Ms: Double?
+        public var p95Ms: Double?
+        public var p99Ms: Double?
+        /// Succeeded attempts per runtime bucket: bucket i holds runtimes under
+        /// `Analytics.taskHistogramBoundsMs[i]` (and at least the bound before), the last one the rest.
+        public var histogram: [Int]
+
+        public init(
+            stage: String, windowMinutes: Int, from: Date, to: Date, succeeded: Int, failed: Int, p50Ms: Double? = nil,
+            p95Ms: Double? = nil, p99Ms: Double? = nil, histogram: [Int] = []
+        ) {
+            self.stage = stage
+            self.windowMinutes = windowMinutes
+            self.from = from
+            self.to = to
+            self.succeeded = succeeded
+            self.failed = failed
+            self.p50Ms = p50Ms
+            self.p95Ms = p95Ms
+            self.p99Ms = p99Ms
+            self.histogram = histogram
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case stage, from, to, succeeded, failed, histogram
+            case windowMinutes = "window_minutes"
+            case p50Ms = "p50_ms"
+            case p95Ms = "p95_ms"
+            case p99Ms = "p99_ms"
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            stage = try c.req(.stage)
+            windowMinutes = try c.req(.windowMinutes)
+            from = try c.req(.from)
+            to = try c.req(.to)
+            succeeded = try c.opt(.succeeded, 0)
+            failed = try c.opt(.failed, 0)
+            p50Ms = try c.opt(.p50Ms, nil)
+            p95Ms = try c.opt(.p95Ms, nil)
+            p99Ms = try c.opt(.p99Ms, nil)
+            histogram = try c.opt(.histogram, [])
+        }
+
+        /// The Celery task's name.
+        public var taskName: String { "agentos.\(stage)" }
+        /// Attempts ended per minute over the window.
+        public var perMinute: Double { windowMinutes > 0 ? Double(succeeded + failed) / Double(windowMinutes) : 0 }
+        /// nil when nothing ended.
+        public var successRate: Double? { succeeded + failed == 0 ? nil : Double(succeeded) / Double(succeeded + failed) }
+    }
+
+    /// The task types' runtime histogram buckets (upper bounds, ms); one more bucket takes the rest.
+    public static let taskHistogramBoundsMs: [Double] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000]
+    /// The windows task types are given for: the ones the Analytics view's `w` steps through.
+    public static let taskTypeWindows = [15, 60, 360]
+
+    /// The bucket of a runtime.
+    public static func taskHistogramBucket(_ ms: Double) -> Int {
+        taskHistogramBoundsMs.firstIndex { ms < $0 } ?? taskHistogramBoundsMs.count
+    }
+
+    /// The complete minutes' window of `minutes` before `now`: from ..< the start of the current minute.
+    public static func completeWindow(minutes: Int, now: Date) -> (from: Date, to: Date) {
+        let to = (now.timeIntervalSince1970 / 60).rounded(.down) * 60
+        return (Date(timeIntervalSince1970: to - Double(minutes) * 60), Date(timeIntervalSince1970: to))
+    }
+
     public var windowMinutes: Int
     public var throughput: [Minute]
     public var stageLatency: [StageLatency]
     public var errorClasses: [ErrorClass]
+    /// Per task type and window (`taskTypeWindows`), pipeline order.
+    public var taskTypes: [TaskType]
 
-    public init(windowMinutes: Int = 60, throughput: [Minute] = [], stageLatency: [StageLatency] = [], errorClasses: [ErrorClass] = []) {
+    public init(
+        windowMinutes: Int = 60, throughput: [Minute] = [], stageLatency: [StageLatency] = [], errorClasses: [ErrorClass] = [],
+        taskTypes: [TaskType] = []
+    ) {
         self.windowMinutes = windowMinutes
         self.throughput = throughput
         self.stageLatency = stageLatency
         self.errorClasses = errorClasses
+        self.taskTypes = taskTypes
     }
 
     enum CodingKeys: String, CodingKey {
@@ -367,6 +455,7 @@ public struct Analytics: Codable, Sendable, Equatable {
         case windowMinutes = "window_minutes"
         case stageLatency = "stage_latency"
         case errorClasses = "error_classes"
+        case taskTypes = "task_types"
     }
 
     public init(from decoder: Decoder) throws {
@@ -375,7 +464,21 @@ public struct Analytics: Codable, Sendable, Equatable {
         throughput = try c.opt(.throughput, [])
         stageLatency = try c.opt(.stageLatency, [])
         errorClasses = try c.opt(.errorClasses, [])
+        taskTypes = try c.opt(.taskTypes, [])
     }
+
+    /// Without task types the key is left out (snapshots that predate them stay the same bytes).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(windowMinutes, forKey: .windowMinutes)
+        try c.encode(throughput, forKey: .throughput)
+        try c.encode(stageLatency, forKey: .stageLatency)
+        try c.encode(errorClasses, forKey: .errorClasses)
+        if !taskTypes.isEmpty { try c.encode(taskTypes, forKey: .taskTypes) }
+    }
+
+    /// The task types over the window of `minutes` (pipeline order).
+    public func taskTypes(window minutes: Int) -> [TaskType] { taskTypes.filter { $0.windowMinutes == minutes } }
 
     /// Minutes of throughput a snapshot carries: the longest window the Analytics view offers. The
     /// latency and error figures cover `windowMinutes`.

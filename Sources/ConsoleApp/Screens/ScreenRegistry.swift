@@ -15,6 +15,7 @@ public enum ScreenRegistry {
         ConfigScreen(),
         AnalyticsScreen(),
         ChangesScreen(),
+        TaskTypesScreen(),
     ]
 
     private static let byID: [ViewID: any Screen] = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
