@@ -70,7 +70,7 @@ public struct TaskTypesScreen: Screen {
 
     /// The histogram drawn by the Chart widget, 4 rows of 4-column bars, with the buckets' bounds
     /// and counts under it.
-    static func histogramLines(_ counts: [Int], unicode: Bool) -> [(text: String, style: Style)] {
+    public static func histogramLines(_ counts: [Int], unicode: Bool) -> [(text: String, style: Style)] {
         guard !counts.isEmpty else { return [("no runtimes", Style(.muted))] }
         let width = 6
         let style = Style(.chart3)
