@@ -44,6 +44,7 @@ import Testing
         #expect(Screens.listing(state).count == 1)
         let lines = App.render(state).text().split(separator: "\n")
         let header = try #require(lines.firstIndex { $0.contains("SCHEDULED") && $0.contains("ERROR") })
+        try #require(lines.count > header + 1)
         let row = lines[header + 1]
         for part in ["aaaa0001", "waits-to-retry", "video_cutter", "1/3", "TimeoutError", Fmt.clock(Self.now.addingTimeInterval(-30))] {
             #expect(row.contains(part), "\(part) in \(row)")
@@ -57,6 +58,7 @@ import Testing
         #expect((0..<list.count).map { list.id($0) } == ["aaaa0002-dead", "aaaa0003-fail", "aaaa0005-old"])
         let lines = App.render(state).text().split(separator: "\n")
         let header = try #require(lines.firstIndex { $0.contains("FAILED AT") })
+        try #require(lines.count > header + 3)
         #expect(lines[header + 1].contains("used-every-try") && lines[header + 1].contains("3/3") && lines[header + 1].contains("CodecError"))
         // A permanent error: failed with attempts left, never retried by itself.
         #expect(lines[header + 2].contains("failed-once") && lines[header + 2].contains("1/3") && lines[header + 2].contains("IOError"))
