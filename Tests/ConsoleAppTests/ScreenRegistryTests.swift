@@ -16,12 +16,13 @@ import Testing
         for screen in ScreenRegistry.all {
             for alias in screen.aliases { #expect(ViewID.named(alias) == screen.tab, "\(alias)") }
         }
-        #expect(ScreenRegistry.panes(of: .jobs).map(\.id) == [.jobs, .queues])
+        #expect(ScreenRegistry.panes(of: .jobs).map(\.id) == [.jobs, .queues, .retries, .dead])
     }
 
     @Test func eachCatalogActionIsOfferedByTheScreensOfItsView() {
         for spec in ActionCatalog.all {
-            let offering = ScreenRegistry.all.filter { $0.offers(spec) }
+            // The retry and dead sets offer job.retry and job.delete again, on their own rows.
+            let offering = ScreenRegistry.all.filter { $0.offers(spec) && !($0 is JobSetScreen) }
             #expect(offering.count == 1, "\(spec.name) is offered by \(offering.map(\.id))")
             #expect(offering.allSatisfy { $0.actionView == spec.view }, "\(spec.name)")
         }

@@ -7,6 +7,8 @@ public enum ScreenRegistry {
         DashboardScreen(),
         JobsScreen(),
         QueuesScreen(),
+        JobSetScreen(.retry),
+        JobSetScreen(.dead),
         SystemScreen(),
         SessionsScreen(),
         WorkersScreen(),

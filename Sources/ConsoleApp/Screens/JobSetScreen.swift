@@ -1,0 +1,98 @@
+import AgentOSCore
+import ConsoleUI
+import Foundation
+
+extension ViewID {
+    public static let retries = ViewID(rawValue: "retries")
+    public static let dead = ViewID(rawValue: "dead")
+}
+
+/// Sidekiq's retry and dead sets (issue 20 item 4, D69): two more panes of the Jobs & Queue tab
+/// (`]` after Queues). The retry set is the jobs waiting to be retried (status `retrying`), the dead
+/// set the failed jobs: a failed job is never retried by itself (it used every attempt, or its error
+/// was permanent; TRY tells which). Both offer the catalog's `job.retry` (retry now)
+/// and `job.delete`, on the selected row or, with rows marked, on every marked one.
+public struct JobSetScreen: Screen {
+    public enum Kind: String, Sendable { case retry, dead }
+    public let kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public var id: ViewID { kind == .retry ? .retries : .dead }
+    public var tab: ViewID { .jobs }
+    public var title: String { kind == .retry ? "Retry Set" : "Dead Set" }
+    public var aliases: [String] { kind == .retry ? ["retries", "retry", "retryset"] : ["dead", "deadset", "morgue"] }
+    public var paneLabel: String { kind == .retry ? "retries" : "dead" }
+    public var actionView: ActionView? { .jobs }
+    public var actionsTitle: String { kind == .retry ? "retry set" : "dead set" }
+
+    /// The jobs of the set, from the snapshot: the retry set newest-scheduled first, the dead set
+    /// newest death first. The dead set reads the failed list and the recent window (a job can be in
+    /// both): every failed job, as the backend fails a job only once its attempts are used or its
+    /// error is permanent.
+    public static func jobs(_ kind: Kind, _ s: Snapshot) -> [Job] {
+        switch kind {
+        case .retry:
+            return s.jobs.recent.filter { $0.status == .retrying }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
+        case .dead:
+            var seen = Set<String>()
+            return (s.jobs.failed + s.jobs.recent).filter { $0.status == .failed && seen.insert($0.id).inserted }
+                .sorted { (deathTime($0), $0.id) > (deathTime($1), $1.id) }
+        }
+    }
+
+    /// When a dead job failed for the last time (its finish, else its last update).
+    static func deathTime(_ j: Job) -> Date { j.finishedAt ?? j.updatedAt }
+
+    public func columns(_ state: AppState) -> [TableColumn] {
+        [
+            TableColumn("ID", .fixed(8), priority: 9), TableColumn("NAME", .flex(weight: 3, min: 12), priority: 7),
+            TableColumn("QUEUE", .flex(weight: 2, min: 10), priority: 8), TableColumn("TRY", .fixed(5), align: .right, priority: 8),
+            TableColumn("ERROR", .flex(weight: 2, min: 12), priority: 6),
+            TableColumn(kind == .retry ? "SCHEDULED" : "FAILED AT", .fixed(9), priority: 9),
+            TableColumn("AGO", .fixed(4), align: .right, priority: 5)
+        ]
+    }
+
+    public func rows(_ s: Snapshot, _ state: AppState) -> Screens.ListSource {
+        let now = state.now
+        let kind = self.kind
+        return Screens.ListSource(Self.jobs(kind, s), id: \.id) { j in
+            let at = kind == .retry ? j.updatedAt : Self.deathTime(j)
+            return ListItem(
+                id: j.id,
+                row: TableRow(
+                    [
+                        Fmt.shortID(j.id), j.name, j.queue, "\(j.attempts)/\(j.maxAttempts)", j.errorClass ?? "-", Fmt.clock(at),
+                        Fmt.age(since: at, now: now)
+                    ],
+                    style: kind == .retry ? Style(.warning) : Style(.danger)),
+                sort: [
+                    .text(j.id), .text(j.name), .text(j.queue), .number(Double(j.attempts)), .text(j.errorClass ?? ""),
+                    .number(-at.timeIntervalSince1970), .number(-at.timeIntervalSince1970)
+                ],
+                search: "\(j.id) \(j.name) \(j.queue) \(j.owner) \(j.errorClass ?? "") \(j.error ?? "")")
+        }
+    }
+
+    /// Retry now and delete (on the selection, or every marked row).
+    public func offers(_ spec: ActionSpec) -> Bool { spec.id == .jobRetry || spec.id == .jobDelete }
+
+    public func prefill(_ state: AppState, _ spec: ActionSpec, selected id: String?) -> ([String: PayloadValue], String?) {
+        guard let id else { return ([:], nil) }
+        return (["id": .string(id)], nil)
+    }
+
+    public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {
+        let note =
+            kind == .retry
+            ? "  waiting to be retried; SCHEDULED = when the retry was set (no next-attempt time is stored)"
+            : "  failed for good: every attempt used (TRY n/n) or a permanent error"
+        x += b.put(note, x: x, y: line.y, Style(.muted))
+    }
+
+    public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
+        JobsScreen().detail(state, s, id: id)
+    }
+    public func detailLoads(id: String, after event: AgentEvent?) -> [Effect] { JobsScreen().detailLoads(id: id, after: event) }
+    public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] { JobsScreen().links(state, s, id: id) }
+}

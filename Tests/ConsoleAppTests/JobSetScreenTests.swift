@@ -1,0 +1,92 @@
+import AgentOSCore
+import ConsoleApp
+import ConsoleUI
+import Foundation
+import Testing
+
+/// Issue 20 item 4 (D69): the retry and dead sets, the third and fourth panes of Jobs & Queue.
+@Suite struct JobSetScreenTests {
+    private static let now = Fixture.now
+
+    /// The fixture snapshot with jobs of every kind the sets sort out.
+    private static func snapshot() -> Snapshot {
+        var s = Fixture.snapshot
+        let at = { (secondsAgo: Double) in now.addingTimeInterval(-secondsAgo) }
+        func job(_ id: String, _ name: String, _ status: JobStatus, attempts: Int, updated: Double, errorClass: String? = nil) -> Job {
+            Job(
+                id: id, name: name, stage: "video_cutter", queue: "video_cutter", status: status, attempts: attempts, maxAttempts: 3,
+                createdAt: at(3_000), updatedAt: at(updated), finishedAt: status == .failed ? at(updated) : nil, error: "boom",
+                errorClass: errorClass)
+        }
+        s.jobs.recent = [
+            job("aaaa0001-retry", "waits-to-retry", .retrying, attempts: 1, updated: 30, errorClass: "TimeoutError"),
+            job("aaaa0002-dead", "used-every-try", .failed, attempts: 3, updated: 60, errorClass: "CodecError"),
+            job("aaaa0003-fail", "failed-once", .failed, attempts: 1, updated: 90, errorClass: "IOError"),
+            job("aaaa0004-done", "all-good", .completed, attempts: 1, updated: 10)
+        ]
+        // A dead job older than the recent window: only in the failed list.
+        s.jobs.failed = [
+            s.jobs.recent[1], s.jobs.recent[2],
+            job("aaaa0005-old", "dead-long-ago", .failed, attempts: 4, updated: 7_200, errorClass: "QuotaError")
+        ]
+        return s
+    }
+
+    private static func state(pane: ViewID) -> AppState {
+        var state = Fixture.state(width: 120, height: 30, view: .jobs)
+        _ = App.update(&state, .snapshotLoaded(snapshot()))
+        while state.screen.id != pane { _ = App.update(&state, .key(.char("]"))) }
+        return state
+    }
+
+    @Test func theRetrySetListsTheJobsWaitingToBeRetried() throws {
+        let state = Self.state(pane: .retries)
+        #expect(Screens.listing(state).count == 1)
+        let lines = App.render(state).text().split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.contains("SCHEDULED") && $0.contains("ERROR") })
+        try #require(lines.count > header + 1)
+        let row = lines[header + 1]
+        for part in ["aaaa0001", "waits-to-retry", "video_cutter", "1/3", "TimeoutError", Fmt.clock(Self.now.addingTimeInterval(-30))] {
+            #expect(row.contains(part), "\(part) in \(row)")
+        }
+        #expect(!lines.joined().contains("used-every-try"))
+    }
+
+    @Test func theDeadSetListsTheFailedJobsNewestFirst() throws {
+        let state = Self.state(pane: .dead)
+        let list = Screens.listing(state)
+        #expect((0..<list.count).map { list.id($0) } == ["aaaa0002-dead", "aaaa0003-fail", "aaaa0005-old"])
+        let lines = App.render(state).text().split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.contains("FAILED AT") })
+        try #require(lines.count > header + 3)
+        #expect(lines[header + 1].contains("used-every-try") && lines[header + 1].contains("3/3") && lines[header + 1].contains("CodecError"))
+        // A permanent error: failed with attempts left, never retried by itself.
+        #expect(lines[header + 2].contains("failed-once") && lines[header + 2].contains("1/3") && lines[header + 2].contains("IOError"))
+        #expect(lines[header + 3].contains("dead-long-ago") && lines[header + 3].contains("4/3"))
+        #expect(!lines.joined().contains("waits-to-retry") && !lines.joined().contains("all-good"))
+        // Retry now and delete, aimed at the selected row.
+        let entries = App.actionEntries(state)
+        #expect(entries.map(\.spec.id) == [.jobRetry, .jobDelete])
+        #expect(entries.allSatisfy { $0.payload["id"] == .string("aaaa0002-dead") })
+    }
+
+    @Test func retryNowOnMarkedDeadJobsRequeuesEachOfThem() throws {
+        let h = ActionHarness(view: .jobs)
+        // Two jobs of the simulated fleet that failed for good.
+        let picked = Array(JobSetScreen.jobs(.dead, try #require(h.state.snapshot)).map(\.id).prefix(2))
+        try #require(picked.count == 2, "the fleet has dead jobs")
+        for id in picked { #expect(h.job(id)?.status == .failed) }
+        while h.state.screen.id != .dead { h.press(.char("]")) }
+        for id in picked {
+            _ = try #require(h.select { $0 == id })
+            h.press(.char(" "))
+        }
+        h.press(.char("r"))
+        #expect(h.screen.contains("Retry job: 2 marked jobs? [y/N]") || h.dispatched.count == 2, "\(h.screen)")
+        if case .confirm = h.state.overlay { h.press(.char("y")) }
+        #expect(h.dispatched.map(\.action) == ["job.retry", "job.retry"])
+        for id in picked { #expect(h.job(id)?.status == .queued, "\(id)") }
+        h.reload()
+        for id in picked { #expect(h.select { $0 == id } == nil, "\(id) left the dead set") }
+    }
+}
