@@ -238,8 +238,11 @@ enum HTTP {
             ], log: fx.dataDir.appendingPathComponent("exporter.log"))
         defer { exporter.stop() }
         let url = "http://127.0.0.1:\(port)/metrics"
-        // Generous: the whole suite runs in parallel on two cores while the exporter starts.
-        let answer = await HTTP.waitFor(url, seconds: 90)
+        // Listening first (`/healthz` costs nothing), then one scrape given the time it needs: the
+        // first reads and verifies every audit row of the shared test database, which under a CPU
+        // hog took longer than any per-request timeout, so retried scrapes only queued behind it.
+        let up = await HTTP.waitFor("http://127.0.0.1:\(port)/healthz", seconds: 90)
+        let answer = up == nil ? nil : try? await HTTP.get(url, timeout: 600).1
         if answer == nil { Issue.record("exporter did not answer (running: \(exporter.process.isRunning)); its output: \(exporter.output)") }
         let first = try #require(answer)
         try expectMatchesStores(Exposition(first), fx)
