@@ -5,10 +5,6 @@ import AgentOSTestSupport
 import Foundation
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// The scraped text format: sample → value (`name{a="b",c="d"}` as written by the exporter).
 struct Exposition {
     let text: String
@@ -120,24 +116,93 @@ enum Binaries {
     }
 }
 
+/// HTTP/1.0 GETs over a plain socket with a real deadline, on a thread of their own (not
+/// URLSession: under the full suite on two cores its requests to a listening exporter sometimes
+/// never completed, and a blocking wait must not hold one of the cooperative pool's two threads).
 enum HTTP {
-    static func get(_ url: String, timeout: Double = 10) async throws -> (Int, String) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.timeoutInterval = timeout
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
     }
 
-    /// Polls `url` until it answers 200 (or `seconds` pass).
-    static func waitFor(_ url: String, seconds: Double = 20) async -> String? {
+    static func get(_ url: String, timeout: Double = 10) async throws -> (Int, String) {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<(Int, String), any Error>) in
+            Thread.detachNewThread { done.resume(with: Result { try blockingGet(url, timeout: timeout) }) }
+        }
+    }
+
+    /// Polls `url` until it answers 200 (or `seconds` pass): its body, else nil and the last failure.
+    static func waitFor(_ url: String, seconds: Double = 20) async -> (body: String?, last: String) {
         let deadline = Date().addingTimeInterval(seconds)
+        var last = "no attempt"
         while Date() < deadline {
-            // A refused connection returns at once; a scrape that is slow on a busy machine (the
-            // first reads every store) gets the time it needs instead of being abandoned and retried.
-            if let (status, body) = try? await get(url, timeout: 15), status == 200 { return body }
+            do {
+                let (status, body) = try await get(url, timeout: max(1, deadline.timeIntervalSinceNow))
+                if status == 200 { return (body, "") }
+                last = "status \(status)"
+            } catch {
+                last = "\(error)"
+            }
             try? await Task.sleep(for: .milliseconds(100))
         }
-        return nil
+        return (nil, last)
+    }
+
+    static func blockingGet(_ url: String, timeout: Double) throws -> (Int, String) {
+        guard let u = URL(string: url), let host = u.host, let port = u.port else { throw Failure(description: "bad URL \(url)") }
+        let deadline = Date().addingTimeInterval(timeout)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
+            throw Failure(description: "not an IPv4 address: \(host)")
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect \(host):\(port): errno \(errno)") }
+        let target = u.path.isEmpty ? "/" : u.path + (u.query.map { "?" + $0 } ?? "")
+        let request = Array("GET \(target) HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            throw Failure(description: "send: errno \(errno)")
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { throw Failure(description: "no complete answer from \(url) within \(timeout) s (\(response.count) bytes)") }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32(min(left, 1) * 1000)) >= 0 else { throw Failure(description: "poll: errno \(errno)") }
+            guard pfd.revents != 0 else { continue }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n >= 0 else { throw Failure(description: "recv: errno \(errno)") }
+            if n == 0 { break }
+            response += chunk[0..<n]
+            if let (status, body) = complete(response) { return (status, body) }
+        }
+        guard let (status, body) = complete(response, closed: true) else {
+            throw Failure(description: "\(url) closed the connection after \(response.count) bytes")
+        }
+        return (status, body)
+    }
+
+    /// The status and body once the whole answer is in: its Content-Length, or the connection closed.
+    static func complete(_ bytes: [UInt8], closed: Bool = false) -> (Int, String)? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return nil }
+        let head = text[..<split.lowerBound]
+        let parts = head.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
+        let bodyBytes = bytes.count - text[..<split.upperBound].utf8.count
+        let length = head.split(separator: "\r\n").lazy.compactMap { line -> Int? in
+            let kv = line.split(separator: ":", maxSplits: 1)
+            guard kv.count == 2, kv[0].lowercased() == "content-length" else { return nil }
+            return Int(kv[1].trimmingCharacters(in: .whitespaces))
+        }.first
+        if let length, bodyBytes >= length || closed { return (status, String(text[split.upperBound...])) }
+        return closed ? (status, String(text[split.upperBound...])) : nil
     }
 }
 
@@ -242,8 +307,12 @@ enum HTTP {
         // first reads and verifies every audit row of the shared test database, which under a CPU
         // hog took longer than any per-request timeout, so retried scrapes only queued behind it.
         let up = await HTTP.waitFor("http://127.0.0.1:\(port)/healthz", seconds: 90)
-        let answer = up == nil ? nil : try? await HTTP.get(url, timeout: 600).1
-        if answer == nil { Issue.record("exporter did not answer (running: \(exporter.process.isRunning)); its output: \(exporter.output)") }
+        var answer: String?
+        var failure = up.body == nil ? "/healthz never answered 200 in 90 s (last: \(up.last))" : ""
+        if up.body != nil {
+            do { answer = try await HTTP.get(url, timeout: 600).1 } catch { failure = "/metrics: \(error)" }
+        }
+        if answer == nil { Issue.record("exporter: \(failure) (running: \(exporter.process.isRunning)); its output: \(exporter.output)") }
         let first = try #require(answer)
         try expectMatchesStores(Exposition(first), fx)
 
