@@ -87,7 +87,7 @@ let package = Package(
         // Unit tests: no servers needed, build fast.
         .testTarget(name: "AgentOSCryptoTests", dependencies: ["AgentOSCrypto", "CNcursesw", "CHiredis", "CLibPQ", "AgentOSTestSupport"]),
         .testTarget(name: "AgentOSAdaptersTests", dependencies: ["AgentOSAdapters", "AgentOSCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld"]),
+        .testTarget(name: "AgentOSCoreTests", dependencies: ["AgentOSCore", "AgentOSWorld", "AgentOSTestSupport"]),
         // The action pipeline's middleware with in-memory ports and an injected clock.
         .testTarget(name: "ActionPipelineTests", dependencies: ["AgentOSCore", "AgentOSTestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "AgentOSCore", "AgentOSTestSupport"]),

@@ -10,16 +10,6 @@ import Testing
 /// query computes over job_events for the same window of complete minutes.
 @Suite("Task types against real PostgreSQL", .serialized)
 struct TaskTypeLiveTests {
-    /// Linear interpolation between closest ranks (what percentile_cont does).
-    static func percentileCont(_ values: [Double], _ p: Double) -> Double? {
-        let v = values.sorted()
-        guard !v.isEmpty else { return nil }
-        let rank = p * Double(v.count - 1)
-        let lo = Int(rank)
-        let frac = rank - Double(lo)
-        return lo + 1 < v.count ? v[lo] + (v[lo + 1] - v[lo]) * frac : v[lo]
-    }
-
     @Test func snapshotTaskTypesEqualSQLOverTheSameWindow() throws {
         let backend = try LiveBackend.make()
         defer { backend.drop() }
@@ -71,7 +61,7 @@ struct TaskTypeLiveTests {
                 #expect(t.succeeded == ok[t.stage, default: 0] && t.failed == failed[t.stage, default: 0], "\(t.stage) over \(minutes) min")
                 let r = runtimes[t.stage, default: []]
                 for (p, got) in [(0.5, t.p50Ms), (0.95, t.p95Ms), (0.99, t.p99Ms)] {
-                    let want = Self.percentileCont(r, p)
+                    let want = percentileCont(r, p)
                     #expect((got == nil) == (want == nil) && abs((got ?? 0) - (want ?? 0)) < 1e-6, "\(t.stage) p\(p): \(got ?? -1) / \(want ?? -1)")
                 }
                 var histogram = [Int](repeating: 0, count: Analytics.taskHistogramBoundsMs.count + 1)

@@ -1,4 +1,5 @@
 import AgentOSCore
+import AgentOSTestSupport
 import AgentOSWorld
 import Foundation
 import Testing
@@ -6,16 +7,6 @@ import Testing
 /// Task types (issue 20 item 5, D70), embedded: the snapshot's figures equal a recount over the
 /// simulator's own per-minute stats, window by window.
 @Suite struct TaskTypeTests {
-    /// Linear interpolation between closest ranks (PostgreSQL's percentile_cont).
-    static func percentileCont(_ values: [Double], _ p: Double) -> Double? {
-        let v = values.sorted()
-        guard !v.isEmpty else { return nil }
-        let rank = p * Double(v.count - 1)
-        let lo = Int(rank)
-        let frac = rank - Double(lo)
-        return lo + 1 < v.count ? v[lo] + (v[lo + 1] - v[lo]) * frac : v[lo]
-    }
-
     @Test func embeddedFiguresEqualARecountOverTheSimulatorsStats() throws {
         // 20 minutes and 20 seconds: the minute in progress holds attempts the windows must leave out.
         let (sim, _) = SimulatorTests.run(seed: 7, rate: 2, seconds: 1_220)
@@ -43,7 +34,7 @@ import Testing
                 #expect(t.succeeded == ok[t.stage] && t.failed == failed[t.stage], "\(t.stage) over \(minutes) min")
                 let r = runtimes[t.stage, default: []]
                 for (p, got) in [(0.5, t.p50Ms), (0.95, t.p95Ms), (0.99, t.p99Ms)] {
-                    let want = Self.percentileCont(r, p)
+                    let want = percentileCont(r, p)
                     #expect(abs((got ?? -1) - (want ?? -1)) < 1e-6, "\(t.stage) p\(p)")
                 }
                 var histogram = [Int](repeating: 0, count: Analytics.taskHistogramBoundsMs.count + 1)
