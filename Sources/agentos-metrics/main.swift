@@ -138,7 +138,14 @@ struct Serve: AsyncParsableCommand {
         }
         let listening = Task {
             try await server.waitUntilListening(timeout: 10)
-            warn("listening on http://\(listen)/metrics")
+            // The address the socket has, not the one asked for: `--listen 127.0.0.1:0` takes a free port.
+            let shown: String
+            switch await server.listeningAddress {
+            case .ip4(let ip, let port): shown = "\(ip):\(port)"
+            case .ip6(let ip, let port): shown = "[\(ip)]:\(port)"
+            default: shown = listen
+            }
+            warn("listening on http://\(shown)/metrics")
         }
         do {
             try await server.run()

@@ -294,14 +294,18 @@ enum HTTP {
         _ = try fx.dataManager.snapshot()
         try runActions(fx, viewer: viewer)
         let redisURL = try TestServers.redisURL()
-        let port = freeLoopbackPort()
+        // Port 0: the exporter takes a free port itself and says which (a port picked here and bound
+        // later by the child could be taken in between by the suite's other servers).
         let exporter = try ChildProcess(
             Binaries.built("agentos-metrics"),
             [
-                "serve", "--listen", "127.0.0.1:\(port)", "--redis", redisURL, "--postgres", fx.backend.url,
+                "serve", "--listen", "127.0.0.1:0", "--redis", redisURL, "--postgres", fx.backend.url,
                 "--namespace", fx.ns.prefix, "--broker-prefix", fx.ns.brokerPrefix
             ], log: fx.dataDir.appendingPathComponent("exporter.log"))
         defer { exporter.stop() }
+        let announced = "listening on http://127.0.0.1:"
+        #expect(await TestServers.eventuallyAsync(90) { exporter.output.contains(announced) }, "exporter: \(exporter.output)")
+        let port = exporter.output.components(separatedBy: announced).dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         let url = "http://127.0.0.1:\(port)/metrics"
         // Listening first (`/healthz` costs nothing), then one scrape given the time it needs: the
         // first reads and verifies every audit row of the shared test database, which under a CPU
