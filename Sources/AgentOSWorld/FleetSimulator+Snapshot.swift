@@ -23,14 +23,14 @@ extension FleetSimulator {
         let failed = failedKeys.sorted(by: newestFirst).prefix(Snapshot.failedJobLimit).map { jobs[$0.id]! }
 
         var queueList: [QueueInfo] = []
-        for name in queues.keys.sorted(by: { Pipeline.stages.firstIndex(of: $0) ?? 99 < Pipeline.stages.firstIndex(of: $1) ?? 99 }) {
+        for name in queues.keys.sorted(by: { Pipeline.order($0) < Pipeline.order($1) }) {
             var q = queues[name]!
             queuePatch(name).apply(to: &q)
             queueList.append(q)
         }
 
         let workerList = workers.values.map(\.info).sorted {
-            (Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.id) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.id)
+            (Pipeline.order($0.stage), $0.id) < (Pipeline.order($1.stage), $1.id)
         }
         let offline = workerList.filter { $0.status == .offline }.count
         let services = [
@@ -102,15 +102,15 @@ extension FleetSimulator {
                     by[stage, default: (0, 0, [])].ms += s.durationsMs
                 }
             }
-            return by.keys.sorted { (Pipeline.stages.firstIndex(of: $0) ?? 99, $0) < (Pipeline.stages.firstIndex(of: $1) ?? 99, $1) }.map {
+            return by.keys.sorted { (Pipeline.order($0), $0) < (Pipeline.order($1), $1) }.map {
                 let t = by[$0]!
                 let sorted = t.ms.sorted()
                 var histogram = [Int](repeating: 0, count: Analytics.taskHistogramBoundsMs.count + 1)
                 for ms in sorted { histogram[Analytics.taskHistogramBucket(ms)] += 1 }
+                let pct = { (p: Double) in sorted.isEmpty ? nil : Self.percentile(sorted, p) }
                 return Analytics.TaskType(
                     stage: $0, windowMinutes: minutes, from: from, to: to, succeeded: t.ok, failed: t.failed,
-                    p50Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.5), p95Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.95),
-                    p99Ms: sorted.isEmpty ? nil : Self.percentile(sorted, 0.99), histogram: histogram)
+                    p50Ms: pct(0.5), p95Ms: pct(0.95), p99Ms: pct(0.99), histogram: histogram)
             }
         }
     }

@@ -45,9 +45,10 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     /// The AgentOS job row's owner first (a task event cannot claim a job, D67), else "celery" for a task Celery reported.
     public func jobOwner(_ id: String) throws(ActionFailure) -> String? {
-        if UUID(uuidString: id) != nil, let owner = try fallback.jobOwner(id) { return owner }
+        let isJobID = UUID(uuidString: id) != nil // jobs.id is a uuid
+        if isJobID, let owner = try fallback.jobOwner(id) { return owner }
         if monitor.current.tasks[id] != nil { return "celery" }
-        return UUID(uuidString: id) != nil ? nil : try fallback.jobOwner(id)
+        return isJobID ? nil : try fallback.jobOwner(id)
     }
 
     public func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? {
@@ -86,24 +87,21 @@ public final class CeleryActionExecutor: ActionExecutor {
         .workerPoolGrow: { ex, p in
             let n = p.int("n") ?? 1
             let id = try p.required("id")
-            let before = try ex.poolSize(id)
+            let before = try ex.poolSize(id, for: "worker.pool_grow")
             let r = try ex.toWorker(id, "pool_grow", ["n": .int(n)], "pool grow by \(n)")
             return try ex.confirmPool(id, r, processes: before + n)
         },
         .workerPoolShrink: { ex, p in
             let n = p.int("n") ?? 1
             let id = try p.required("id")
-            let before = try ex.poolSize(id)
+            let before = try ex.poolSize(id, for: "worker.pool_shrink")
             let r = try ex.toWorker(id, "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
             return try ex.confirmPool(id, r, processes: max(0, before - n))
         },
         .workerScale: { ex, p in
             let id = try p.required("id")
             let target = try p.requiredInt("concurrency")
-            let stats = try ex.toWorker(id, "stats", [:], "stats")
-            guard case .int(let now)? = stats.details["processes"] else {
-                throw ActionFailure.failed("celery worker.scale: \(id)'s stats name no pool processes")
-            }
+            let now = try ex.poolSize(id, for: "worker.scale")
             if target == now {
                 return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
             }
@@ -233,7 +231,7 @@ public final class CeleryActionExecutor: ActionExecutor {
         var r = try result(b, what, everyWorker: false, expect: [id])
         if method == "stats", let reply = b.replies.first {
             monitor.update { $0.applyStats(id, reply.value, now: Date().timeIntervalSince1970) }
-            if let procs = reply.value["pool"]?["processes"]?.array { r.details["processes"] = .int(procs.count) }
+            if let n = CeleryState.poolProcesses(reply.value) { r.details["processes"] = .int(n) }
         }
         r.message = "worker \(id): " + r.message
         return r
@@ -241,12 +239,10 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     // MARK: success confirmed from the workers' own state (D67)
 
-    /// The number of pool processes `stats` names now.
-    func poolSize(_ id: String) throws -> Int {
-        let b = try control.broadcast("stats", destination: [id])
-        guard let reply = b.replies.first(where: { $0.hostname == id }) else { throw noReply(b, [id]) }
-        guard let n = reply.value["pool"]?["processes"]?.array?.count else {
-            throw ActionFailure.failed("celery \(id): its stats name no pool processes")
+    /// The number of pool processes the worker's `stats` names now (applied to the monitor too).
+    func poolSize(_ id: String, for action: String) throws -> Int {
+        guard case .int(let n)? = try toWorker(id, "stats", [:], "stats").details["processes"] else {
+            throw ActionFailure.failed("celery \(action): \(id)'s stats name no pool processes")
         }
         return n
     }
@@ -254,7 +250,7 @@ public final class CeleryActionExecutor: ActionExecutor {
     /// `r` once the worker's `stats` shows `processes` pool processes; "not confirmed" after the confirm timeout.
     func confirmPool(_ id: String, _ r: ActionResult, processes: Int) throws -> ActionResult {
         try confirmStats(id, r, "\(processes) pool process(es)") { stats in
-            let n = stats["pool"]?["processes"]?.array?.count
+            let n = CeleryState.poolProcesses(stats)
             return (n == processes, n.map { "\($0) pool process(es)" } ?? "no pool processes")
         }
     }

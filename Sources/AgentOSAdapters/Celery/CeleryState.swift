@@ -195,24 +195,24 @@ public struct CeleryState: Sendable, Equatable {
 
     /// Adds or replaces a task; past `taskLimit` the first in eviction order goes. O(log n).
     public mutating func upsert(_ t: Task) {
-        tasks[t.id] = t
-        taskHeap.push(Self.evictionKey(t), t.id)
-        while tasks.count > taskLimit, let (key, id) = taskHeap.pop() {
-            if let cur = tasks[id], Self.evictionKey(cur) == key { tasks[id] = nil }
-        }
-        if taskHeap.needsCompaction(live: tasks.count) { taskHeap.rebuild(tasks.values.map { (Self.evictionKey($0), $0.id) }) }
+        Self.upsert(t, id: t.id, into: &tasks, heap: &taskHeap, limit: taskLimit, key: Self.evictionKey)
     }
 
     /// Adds or replaces a worker; past `workerLimit` the longest unseen goes. O(log n).
     public mutating func upsert(_ w: Worker) {
-        workers[w.hostname] = w
-        workerHeap.push(Self.evictionKey(w), w.hostname)
-        while workers.count > workerLimit, let (key, id) = workerHeap.pop() {
-            if let cur = workers[id], Self.evictionKey(cur) == key { workers[id] = nil }
+        Self.upsert(w, id: w.hostname, into: &workers, heap: &workerHeap, limit: workerLimit, key: Self.evictionKey)
+    }
+
+    /// One bounded map with its heap: a popped pair whose key is no longer the entry's is stale.
+    private static func upsert<V>(
+        _ value: V, id: String, into map: inout [String: V], heap: inout EvictionHeap, limit: Int, key: (V) -> EvictionHeap.Key
+    ) {
+        map[id] = value
+        heap.push(key(value), id)
+        while map.count > limit, let (popped, victim) = heap.pop() {
+            if let cur = map[victim], key(cur) == popped { map[victim] = nil }
         }
-        if workerHeap.needsCompaction(live: workers.count) {
-            workerHeap.rebuild(workers.values.map { (Self.evictionKey($0), $0.hostname) })
-        }
+        if heap.needsCompaction(live: map.count) { heap.rebuild(map.map { (key($0.value), $0.key) }) }
     }
 
     public mutating func noteMalformed(_ error: CeleryFrameError) {
@@ -222,13 +222,16 @@ public struct CeleryState: Sendable, Equatable {
 
     // MARK: control replies
 
+    /// The pool processes a `stats` reply lists.
+    static func poolProcesses(_ stats: JSONTree) -> Int? { stats["pool"]?["processes"]?.array?.count }
+
     /// `stats` reply: the pool size (and pid).
     public mutating func applyStats(_ host: String, _ reply: JSONTree, now: Double) {
         var w = workers[host] ?? Worker(hostname: host, lastHeartbeat: now)
         if let n = reply["pool"]?["max-concurrency"]?.int {
             w.concurrency = n
-        } else if let procs = reply["pool"]?["processes"]?.array {
-            w.concurrency = procs.count
+        } else if let n = Self.poolProcesses(reply) {
+            w.concurrency = n
         }
         if let pid = reply["pid"]?.int { w.pid = pid }
         upsert(w)

@@ -225,7 +225,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
                 active: try row.get("active"), processed: try row.get("processed"), failed: try row.get("failed"), load: try row.get("load"),
                 rssBytes: try row.get("rss_bytes"), heartbeatAgeSeconds: try row.get("heartbeat_age"), version: try row.get("version"),
                 pid: try row.get("pid"), startedAt: try row.get("started_at"))
-        }.sorted { (Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.id) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.id) }
+        }.sorted { (Pipeline.order($0.stage), $0.id) < (Pipeline.order($1.stage), $1.id) }
     }
 
     func managers(_ db: PostgresConnection) throws -> [ManagerInfo] {
@@ -308,7 +308,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
         ).rows.compactMap { row -> Analytics.StageLatency? in
             guard let p50: Double = try row.get("p50"), let p95: Double = try row.get("p95") else { return nil }
             return Analytics.StageLatency(stage: try row.get("stage"), p50Ms: p50, p95Ms: p95)
-        }.sorted { (Pipeline.stages.firstIndex(of: $0.stage) ?? 99) < (Pipeline.stages.firstIndex(of: $1.stage) ?? 99) }
+        }.sorted { Pipeline.order($0.stage) < Pipeline.order($1.stage) }
         let errors = try db.query(
             """
             SELECT error_class, count(*)::bigint AS n, max(updated_at) AS last FROM jobs
@@ -361,8 +361,8 @@ public final class PostgresSnapshotSource: SnapshotSource {
                 p99Ms: try row.get("p99"),
                 histogram: histogram.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Int($0) })
         }.sorted {
-            ($0.windowMinutes, Pipeline.stages.firstIndex(of: $0.stage) ?? 99, $0.stage)
-                < ($1.windowMinutes, Pipeline.stages.firstIndex(of: $1.stage) ?? 99, $1.stage)
+            ($0.windowMinutes, Pipeline.order($0.stage), $0.stage)
+                < ($1.windowMinutes, Pipeline.order($1.stage), $1.stage)
         }
     }
 

@@ -11,6 +11,9 @@ public enum Pipeline {
         return stages[i + 1]
     }
 
+    /// A stage's place in the pipeline, for sorting; names outside it come after every stage.
+    public static func order(_ stage: String) -> Int { stages.firstIndex(of: stage) ?? stages.count }
+
     /// Default queue name of a stage.
     public static func queue(for stage: String) -> String { stage }
 

@@ -185,8 +185,7 @@ public enum BusAuth {
 
     /// The source a refused message claims (its `"source"` member), for saying it once per source.
     public static func claimedSource(_ bytes: [UInt8], fallback: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let source = object["source"] as? String,
-            !source.isEmpty
+        guard case .object(let object)? = try? JSONTree.parse(bytes), case .string(let source)? = object["source"], !source.isEmpty
         else { return fallback }
         return String(source.prefix(80))
     }
@@ -201,7 +200,8 @@ public enum GenerationBound {
     public static let olderRefusals = 2
 
     public static func limit(held: Int, elapsedSeconds: Double) -> Int {
-        let extra = Double(jump) + Double(perSecond) * max(0, elapsedSeconds)
-        return held > Int.max - Int(min(extra, Double(Int.max / 2))) ? Int.max : held + Int(min(extra, Double(Int.max / 2)))
+        let extra = Int(min(Double(jump) + Double(perSecond) * max(0, elapsedSeconds), Double(Int.max / 2)))
+        let (sum, overflow) = held.addingReportingOverflow(extra)
+        return overflow ? Int.max : sum
     }
 }

@@ -46,7 +46,7 @@ public struct JobsScreen: Screen {
                     ],
                     style: Self.style(j.status)),
                 sort: [
-                    .text(j.id), .text(j.name), .number(Double(Pipeline.stages.firstIndex(of: j.stage) ?? 99)),
+                    .text(j.id), .text(j.name), .number(Double(Pipeline.order(j.stage))),
                     .number(Double(JobStatus.allCases.firstIndex(of: j.status)!)), .number(j.progress), .number(Double(j.attempts)),
                     .text(j.workerID ?? ""), .text(j.owner), .number(-j.createdAt.timeIntervalSince1970)
                 ],

@@ -36,7 +36,7 @@ public struct WorkersScreen: Screen {
                     ],
                     style: Self.style(w.status)),
                 sort: [
-                    .text(w.id), .number(Double(Pipeline.stages.firstIndex(of: w.stage) ?? 99)), .text(w.status.rawValue),
+                    .text(w.id), .number(Double(Pipeline.order(w.stage))), .text(w.status.rawValue),
                     .number(Double(w.active)), .number(Double(w.processed)), .number(Double(w.failed)), .number(w.load),
                     .number(Double(w.rssBytes)), .number(w.heartbeatAgeSeconds ?? 0)
                 ],
