@@ -119,6 +119,10 @@ struct CeleryRoundTripTests {
         let shared = try #require(try c.broker.send("GET", c.transport.sharedViewKey).bytes, "no shared view after the discovery")
         #expect(String(decoding: shared, as: UTF8.self).contains(host))
         tap.stop()
+        // Gone from the channel for certain: PUBLISH counts subscribers, and the tap's unsubscribe is
+        // asynchronous (a fresh run saw the broadcast below wait for 2 replies).
+        let pidbox = c.transport.pidboxChannel
+        #expect(TestServers.eventually(30) { ((try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? 0) == 1 })
 
         // A discovery with no other subscriber ends when the one worker answered, long before 10 s.
         let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)

@@ -124,7 +124,9 @@ final class SentinelCluster: @unchecked Sendable {
     /// Every sentinel knows the other two and the replica, and the replica is in sync: only then
     /// can they agree on a failover.
     private func waitUntilReady() throws {
-        let ready = TestServers.eventually(60) {
+        // Hellos go every 2 s through the master; on a machine busy with the whole suite and a CPU hog
+        // the first rounds can take most of a minute (a fresh run saw 60 s run out).
+        let ready = TestServers.eventually(120) {
             let replica = direct(replicaPort)
             defer { replica.shutdown() }
             guard let info = (try? replica.send("INFO", "replication"))?.string, info.contains("master_link_status:up") else { return false }
@@ -141,7 +143,7 @@ final class SentinelCluster: @unchecked Sendable {
                 return peers == 2 && replicaKnown
             }
         }
-        guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replica within 60 s") }
+        guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replica within 120 s") }
     }
 }
 
