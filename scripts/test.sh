@@ -219,7 +219,15 @@ start_postgres() {
   mkdir -p "$TMP/pg/data" "$TMP/pg/sock"
   chmod 700 "$TMP/pg/data"
   [[ $EUID -eq 0 ]] && chown -R postgres:postgres "$TMP/pg"
-  as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres --no-sync -E UTF8 \
+  # Password authentication (scram-sha-256), as production has it, not trust: issue 17's checks
+  # need logins that cannot pose as one another. The superuser's password is random and reaches
+  # every client (tests, consoles, psql) through PGPASSFILE, never a command line.
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/pg/superuser.pw"
+  printf '*:*:*:postgres:%s\n' "$(cat "$TMP/pg/superuser.pw")" >"$TMP/pg/pgpass"
+  chmod 600 "$TMP/pg/pgpass" "$TMP/pg/superuser.pw"
+  [[ $EUID -eq 0 ]] && chown postgres:postgres "$TMP/pg/pgpass" "$TMP/pg/superuser.pw"
+  export PGPASSFILE="$TMP/pg/pgpass"
+  as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -A scram-sha-256 --pwfile="$TMP/pg/superuser.pw" -U postgres --no-sync -E UTF8 \
     --locale=C.UTF-8 >"$TMP/pg/initdb.log" 2>&1 ||
     { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
   local attempt
@@ -241,14 +249,16 @@ start_postgres() {
     die "createdb agentos_test failed"
 }
 
-# PgBouncer in transaction mode in front of the test server (every database, trust), as the cluster's
+# PgBouncer in transaction mode in front of the test server (every database, scram-sha-256: the
+# logins' verifiers come from the server through auth_query as postgres), as the cluster's
 # owner (it refuses root). Stopped with the rest by the cleanup's safety net (its path is under $TMP).
 start_pgbouncer() {
   BOUNCER_PORT="$(free_port 1)"
   mkdir -p "$TMP/pgbouncer"
-  printf '"postgres" ""\n' >"$TMP/pgbouncer/userlist.txt"
+  printf '"postgres" "%s"\n' "$(cat "$TMP/pg/superuser.pw")" >"$TMP/pgbouncer/userlist.txt"
+  chmod 600 "$TMP/pgbouncer/userlist.txt"
   printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$PGPORT" "[pgbouncer]" "listen_addr = 127.0.0.1" \
-    "listen_port = $BOUNCER_PORT" "unix_socket_dir =" "auth_type = trust" "auth_file = $TMP/pgbouncer/userlist.txt" \
+    "listen_port = $BOUNCER_PORT" "unix_socket_dir =" "auth_type = scram-sha-256" "auth_file = $TMP/pgbouncer/userlist.txt" "auth_user = postgres" \
     "pool_mode = transaction" "default_pool_size = 20" "max_client_conn = 1000" \
     "logfile = $TMP/pgbouncer/pgbouncer.log" "pidfile = $TMP/pgbouncer/pgbouncer.pid" >"$TMP/pgbouncer/pgbouncer.ini"
   if [[ $EUID -eq 0 ]]; then chown -R "$PG_OS_USER" "$TMP/pgbouncer"; fi
@@ -286,6 +296,7 @@ export AGENTOS_TEST_PG_SOCKDIR="$TMP/pg/sock"
 export AGENTOS_TEST_PG_OPTS="$PG_OPTS"      # the pg_ctl -o string, for restarting
 export AGENTOS_TEST_PG_LOG="$TMP/pg/pg.log" # the pg_ctl -l log file
 export AGENTOS_TEST_PG_OS_USER="$PG_OS_USER" # OS user owning the cluster (runuser -u ...)
+export AGENTOS_TEST_PG_PASSWORD_FILE="$TMP/pg/superuser.pw" # the superuser's password (PGPASSFILE carries it to libpq)
 AGENTOS_TEST_REDIS_SERVER="$(command -v redis-server)"
 export AGENTOS_TEST_REDIS_SERVER
 AGENTOS_TEST_REDIS_SENTINEL="$(command -v redis-sentinel)"

@@ -83,6 +83,8 @@ public struct AppState: Sendable {
     public var readOnly = false
     /// A live console with no bus key (D66): nothing on the bus is authenticated, and the status line says BUS UNSIGNED.
     public var busUnsigned = false
+    /// D71: a live console on a shared PostgreSQL login: its RBAC is advisory (the server enforces nothing).
+    public var rbacAdvisory = false
     /// `--wallboard`: no cursor, the chosen views in turn, large figures.
     public var wallboard: Wallboard?
 

@@ -146,6 +146,9 @@ extension App {
         ]
         if state.readOnly { left.insert(.init(" READ-ONLY ", Style(.warning, bg: .statusBar, [.bold, .reverse])), at: 2) }
         if state.busUnsigned { left.insert(.init(" BUS UNSIGNED ", Style(.warning, bg: .statusBar, [.bold, .reverse])), at: min(left.count, 3)) }
+        if state.rbacAdvisory {
+            left.insert(.init(" RBAC advisory (shared login) ", Style(.warning, bg: .statusBar, [.bold, .reverse])), at: min(left.count, 3))
+        }
         // Nobody sits at a wallboard: the room goes to the links and the age of the data.
         if state.wallboard != nil { left.removeFirst() }
         func dot(_ name: String, _ link: ConnectionState.Link) -> StatusBar.Segment {

@@ -243,10 +243,27 @@ struct CanICommand: ParsableCommand {
             live
             ? PostgresPermissionSource(postgres: PostgresClient(connected.postgresURL ?? ""))
             : StaticPermissions(fallback: Grant(role: .admin))
+        // An operator's own login: PostgreSQL decides (D71); a shared login: the console's advisory mirror.
+        var server: [String: PolicyDecision]?
+        var who = live ? actor.effectiveUser : "\(actor.user) (embedded: admin)"
+        if live {
+            let postgres = PostgresClient(connected.postgresURL ?? "")
+            do {
+                let identity = try ServerIdentity.read(postgres)
+                if identity.enforced {
+                    server = try ServerIdentity.decisions(postgres, ActionCatalog.all.map(\.name))
+                    who = "\(identity.login) (\(identity.role?.rawValue ?? "no role"), decided by PostgreSQL)"
+                } else {
+                    who += " (RBAC advisory: shared login \(identity.login))"
+                }
+            } catch {
+                throw fail("PostgreSQL: \(error)", code: ExitStatus.unavailable)
+            }
+        }
         let decide = { (name: String) -> PolicyDecision in
+            if let server { return server[name] ?? .deny("the server does not know \(name)") }
             do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
         }
-        let who = live ? actor.effectiveUser : "\(actor.user) (embedded: admin)"
         if json && (list || action == nil) {
             try Self.printJSON(["user": who, "actions": ActionCatalog.all.map { Self.object($0, decide($0.name), catalog: true) }] as [String: Any])
             return

@@ -12,7 +12,7 @@ struct AgentOS: ParsableCommand {
         version: AgentOSVersion.string,
         subcommands: [
             ConsoleCommand.self, ConfigCommand.self, ActionCommand.self, CanICommand.self, AuditCommand.self, SnapshotCommand.self, SimCommand.self,
-            SessionsCommand.self, Migrate.self,
+            SessionsCommand.self, OperatorCommand.self, Migrate.self,
             Check.self, MetricsCommand.self
         ],
         defaultSubcommand: ConsoleCommand.self

@@ -111,7 +111,8 @@ struct ConsoleCommand: ParsableCommand {
         let resolved = connected.settings
         let celeryTransport = try connected.celery()
         let log = ConsoleLogging.start(resolved, environment: environment)
-        let user = Identity.current()
+        var user = Identity.current()
+        var advisory = false
         let dataDirectory = DataDirectory.resolve(dataDir.path)
         let actor = ConsoleActions.consoleActor()
         let backend: ConsoleBackend
@@ -137,6 +138,12 @@ struct ConsoleCommand: ParsableCommand {
             }
             backend = live
             role = live.role
+            user = live.actor.user
+            if let warning = live.identity?.sharedWarning {
+                log.warning("\(warning)")
+                FileHandle.standardError.write(Data("agentos: \(warning)\n".utf8))
+                advisory = true
+            }
             connectionState = ConnectionState(mode: "live", environment: resolved.environment ?? "live")
         } else {
             backend = EmbeddedConsoleBackend(
@@ -155,6 +162,7 @@ struct ConsoleCommand: ParsableCommand {
         state.readOnly = resolved.readOnly
         // D66: a live console on a bus without a key says so on its status line.
         state.busUnsigned = connectionState.mode == "live" && !connected.names.busKeys.signed
+        state.rbacAdvisory = advisory
         state.refreshInterval = resolved.refreshInterval
         state.view = resolved.defaultView
         let historyFile = Paths.paletteHistoryFile(environment)

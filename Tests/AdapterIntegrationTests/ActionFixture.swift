@@ -29,8 +29,8 @@ final class ActionFixture: @unchecked Sendable {
     private let captured = Sink()
     private var barrierChannel: String { backend.namespace.prefix + ":test:barrier" }
 
-    /// `postgresPassword`: put into the connection string the dispatcher (and pg_dump) gets; the test
-    /// server trusts local connections, so it is carried but never checked.
+    /// `postgresPassword`: put into the connection string the dispatcher (and pg_dump) gets, in place
+    /// of the PGPASSFILE entry scripts/test.sh writes (the server checks it: scram-sha-256).
     init(
         user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil,
         postgresPassword: String? = nil

@@ -122,7 +122,18 @@ struct CeleryRoundTripTests {
         // Gone from the channel for certain: PUBLISH counts subscribers, and the tap's unsubscribe is
         // asynchronous (a fresh run saw the broadcast below wait for 2 replies).
         let pidbox = c.transport.pidboxChannel
-        #expect(TestServers.eventually(30) { ((try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? 0) == 1 })
+        var receivers: Int64 = -1
+        let alone = TestServers.eventually(30) {
+            receivers = (try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? -1
+            return receivers == 1
+        }
+        // What held the channel, should it happen again (a flake-hunt saw this wait run out once).
+        let subscribers =
+            alone
+            ? ""
+            : ((try? c.broker.send("CLIENT", "LIST"))?.string ?? "").split(separator: "\n").filter { !$0.contains("sub=0 psub=0") }
+                .joined(separator: "\n")
+        #expect(alone, "PUBSUB NUMSUB \(pidbox) = \(receivers), not 1; subscribed clients:\n\(subscribers)")
 
         // A discovery with no other subscriber ends when the one worker answered, long before 10 s.
         let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)

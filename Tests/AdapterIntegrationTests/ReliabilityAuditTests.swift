@@ -229,13 +229,15 @@ struct ReliabilityAuditTests {
         let fx = try ActionFixture()
         defer { fx.close() }
         let login = TestServers.unique("rel16")
-        try fx.db.query("CREATE ROLE \(login) LOGIN IN ROLE agentos_console")
+        let password = "pw-" + UUID().uuidString // the server checks it (scram-sha-256)
+        try fx.db.query("CREATE ROLE \(login) LOGIN PASSWORD '\(password)' IN ROLE agentos_console")
         defer {
             _ = try? fx.db.query("DROP OWNED BY \(login)")
             _ = try? fx.db.query("DROP ROLE IF EXISTS \(login)")
         }
         var comps = try #require(URLComponents(string: fx.backend.url))
         comps.user = login
+        comps.password = password
         let url = try #require(comps.string)
         let console = PostgresClient(url)
         defer { console.shutdown() }

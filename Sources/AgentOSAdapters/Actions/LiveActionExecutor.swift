@@ -18,11 +18,18 @@ public final class LiveActionExecutor: ActionExecutor {
         /// How long an action whose COMMIT's answer was lost waits for a primary to tell from the
         /// audit trail whether it committed (a promotion takes seconds) before it reports `unknown`.
         public var lostCommitWaitSeconds: Double
-        public init(dataDirectory: URL, postgresURL: String, pgDump: String? = nil, lostCommitWaitSeconds: Double = 15) {
+        /// An operator's own login: each effect's transaction opens its action in the server
+        /// (`agentos_api.open_action`, D71), without which the server refuses the change.
+        public var opensActions: @Sendable () -> Bool
+        public init(
+            dataDirectory: URL, postgresURL: String, pgDump: String? = nil, lostCommitWaitSeconds: Double = 15,
+            opensActions: @escaping @Sendable () -> Bool = { false }
+        ) {
             self.dataDirectory = dataDirectory
             self.postgresURL = postgresURL
             self.pgDump = pgDump
             self.lostCommitWaitSeconds = lostCommitWaitSeconds
+            self.opensActions = opensActions
         }
     }
 
@@ -107,6 +114,8 @@ public final class LiveActionExecutor: ActionExecutor {
             if let pg = error as? PostgresError {
                 // Constraint and data errors are the request's fault, not the backend's.
                 if let state = pg.sqlState, state.hasPrefix("22") || state.hasPrefix("23") { return .failure(.conflict(pg.description)) }
+                // The server refused the operator's login (D71): a refusal, not a backend fault.
+                if pg.sqlState == "42501" { return .failure(.denied("PostgreSQL: \(pg.message)")) }
                 return .failure(.failed("PostgreSQL: \(pg.description)"))
             }
             return .failure(.failed(String(describing: error)))
@@ -149,6 +158,12 @@ struct LiveActionContext {
         do {
             result = try db.transaction { tx -> ActionResult in
                 if let intent { tx.lead(with: intent.statements) { rows in call.intent = try intent.record(rows[intent.statements.count - 1]) } }
+                if ex.settings.opensActions() {
+                    tx.open(
+                        with: PostgresConnection.Statement(
+                            "SELECT agentos_api.open_action($1::uuid, $2::text, $3::text)",
+                            [call.request.requestID, call.request.action, call.auditTarget ?? call.target]))
+                }
                 let r = try body(tx)
                 // The outcome row, the durable idempotency result and COMMIT: one round trip.
                 let outcome = PostgresAuditLog.appending(call.outcomeDraft("success", result: r))

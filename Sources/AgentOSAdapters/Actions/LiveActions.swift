@@ -58,6 +58,10 @@ public struct LiveActions: Sendable {
     public var routedExecutor: ActionExecutor { celery ?? executor }
     /// The write-behind `action_history` sink (`drain()` before the process exits).
     public let history: PostgresActionHistory
+    /// Who PostgreSQL says this console is: an operator's own login (enforced) or a shared one.
+    public let identities: ServerIdentityResolver
+    /// nil while PostgreSQL cannot be asked.
+    public var identity: ServerIdentity? { identities.current }
 
     public init(
         redis: RedisClient, postgres: PostgresClient, namespace: Namespace, dataDirectory: URL, postgresURL: String,
@@ -66,11 +70,15 @@ public struct LiveActions: Sendable {
         lostCommitWaitSeconds: Double = 15
     ) throws {
         audit = PostgresAuditLog(postgres: postgres)
+        let identities = ServerIdentityResolver(postgres: postgres)
+        self.identities = identities
         breakers = RedisBreakerStore(redis: redis, namespace: namespace)
         let rateLimits = RedisRateLimitStore(redis: redis, namespace: namespace)
         executor = LiveActionExecutor(
             postgres: postgres, redis: redis, audit: audit, namespace: namespace,
-            settings: .init(dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump, lostCommitWaitSeconds: lostCommitWaitSeconds),
+            settings: .init(
+                dataDirectory: dataDirectory, postgresURL: postgresURL, pgDump: pgDump, lostCommitWaitSeconds: lostCommitWaitSeconds,
+                opensActions: { identities.current?.enforced ?? false }),
             breakers: breakers, rateLimits: rateLimits, refresh: { try dataManager.rebuild().generation })
         let live = executor
         self.celery = celery.map { CeleryActionExecutor(monitor: $0, fallback: live) }
@@ -84,9 +92,10 @@ public struct LiveActions: Sendable {
         }
         dispatcher = ActionDispatcher(
             .init(
-                audit: audit, permissions: permissions ?? PostgresPermissionSource(postgres: postgres),
+                audit: audit,
+                permissions: permissions ?? ServerPermissionSource(resolver: identities, shared: PostgresPermissionSource(postgres: postgres)),
                 rateLimits: rateLimits, idempotency: idempotency,
                 breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                scrubber: scrubber, history: history, followUps: followUps), options: options)
+                scrubber: scrubber, history: history, followUps: followUps, identify: { identities.actor($0) }), options: options)
     }
 }

@@ -31,7 +31,8 @@ public struct Migrator: Sendable {
         Migration(version: 7, name: "alert_grouping", sql: MigrationSQL.alertGrouping),
         Migration(version: 8, name: "operator_log", sql: MigrationSQL.operatorLog),
         Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview),
-        Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived)
+        Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived),
+        Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles)
     ]
 
     public struct Applied: Sendable, Equatable {
@@ -123,6 +124,7 @@ public struct Migrator: Sendable {
                     [m.version, m.name, m.checksum])
                 done.append(Applied(version: m.version, name: m.name))
             }
+            try PolicySync.write(tx)
             return done
         }
     }

@@ -57,6 +57,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private var deferred: [Statement] = []
     /// Inside `transaction`: a transaction of its own sent ahead of the BEGIN (`lead(with:)`).
     private var leading: (statements: [Statement], onRows: ([PostgresRows]) throws -> Void)?
+    /// Goes right after the BEGIN (`open(with:)`).
+    private var opening: Statement?
 
     /// Connects with a URL (`postgresql://user@host:port/db?sslmode=verify-full`) or a key/value
     /// string (`host=… port=… dbname=…`). TLS goes through libpq's `sslmode`/`sslrootcert`. With
@@ -198,14 +200,27 @@ public final class PostgresConnection: @unchecked Sendable {
         leading = (statements, onRows)
     }
 
+    /// Inside `transaction`, before its first statement: `statement` runs right after the BEGIN, in
+    /// the same round trip, inside the transaction (the server's `open_action`, D71). Its rows are
+    /// not returned; its error fails the transaction.
+    public func open(with statement: Statement) {
+        opening = statement
+    }
+
     /// The first `lead` statements are a transaction of their own: an error among them has `inLead` set.
     private func pipeline(_ statements: [Statement], lead: Int) throws(PostgresError) -> [PostgresRows] {
         var all = statements
         var beginAt: Int?
+        var opened = false
         if let begin = pendingBegin {
             pendingBegin = nil
             all.insert(Statement(begin), at: lead)
             beginAt = lead
+            if let opening {
+                self.opening = nil
+                all.insert(opening, at: lead + 1)
+                opened = true
+            }
         }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PostgresError(kind: .client, message: "cannot enter pipeline mode: \(Self.trimmed(PQerrorMessage(conn)))")
@@ -292,7 +307,10 @@ public final class PostgresConnection: @unchecked Sendable {
             firstError.inLead = failedAt < lead
             throw firstError
         }
-        if let beginAt { out.remove(at: beginAt) }
+        if let beginAt {
+            if opened { out.remove(at: beginAt + 1) }
+            out.remove(at: beginAt)
+        }
         return out
     }
 
@@ -364,6 +382,16 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// The SCRAM-SHA-256 verifier of `password` for `user`, computed here by libpq: what
+    /// `ALTER ROLE … PASSWORD` stores, so the password itself never reaches the server or its logs.
+    public func scramVerifier(password: String, user: String) throws(PostgresError) -> String {
+        guard let out = PQencryptPasswordConn(conn, password, user, "scram-sha-256") else {
+            throw PostgresError(kind: .client, message: "cannot compute a SCRAM verifier: \(Self.trimmed(PQerrorMessage(conn)))")
+        }
+        defer { PQfreemem(out) }
+        return String(cString: out)
+    }
+
     /// Runs statements without parameters (may contain several, e.g. a migration).
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> PostgresRows {
@@ -371,6 +399,10 @@ public final class PostgresConnection: @unchecked Sendable {
         if let begin = pendingBegin {
             pendingBegin = nil
             _ = try consume(PQexec(conn, begin))
+            if let opening {
+                self.opening = nil
+                try query(opening.sql, opening.params)
+            }
         }
         return try consume(PQexec(conn, sql))
     }
@@ -381,7 +413,11 @@ public final class PostgresConnection: @unchecked Sendable {
     public func transaction<T>(isolation: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         pendingBegin = isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN"
         committed = false
-        defer { leading = nil } // a lead nothing sent is dropped with its transaction
+        defer {
+            // A lead or an opening nothing sent is dropped with its transaction.
+            leading = nil
+            opening = nil
+        }
         do {
             let value = try body(self)
             if !committed {

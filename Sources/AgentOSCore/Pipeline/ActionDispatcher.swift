@@ -25,11 +25,15 @@ public final class ActionDispatcher: Sendable {
         public var history: ActionHistorySink?
         /// Writes a success's follow-ups (nil: one store call after another).
         public var followUps: FollowUpWriter?
+        /// The name the backend knows the operator by (an operator's own PostgreSQL login, D71);
+        /// nil: the actor as the request gives it.
+        public var identify: (@Sendable (Actor) -> Actor)?
 
         public init(
             audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
             breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
-            clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil
+            clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil,
+            identify: (@Sendable (Actor) -> Actor)? = nil
         ) {
             self.audit = audit
             self.permissions = permissions
@@ -42,6 +46,7 @@ public final class ActionDispatcher: Sendable {
             self.clock = clock
             self.history = history
             self.followUps = followUps
+            self.identify = identify
         }
     }
 
@@ -79,6 +84,8 @@ public final class ActionDispatcher: Sendable {
 
     /// Runs one action through every stage. Never throws: the report carries the outcome.
     public func dispatch(_ request: ActionRequest) -> ActionReport {
+        var request = request
+        if let identify = ports.identify { request.actor = identify(request.actor) }
         let call = ActionCall(request: request, clock: ports.clock)
         let started = DispatchTime.now().uptimeNanoseconds
         let outcome: Result<ActionResult, ActionFailure>
@@ -110,6 +117,7 @@ public final class ActionDispatcher: Sendable {
 
     /// The decision for `can-i`: RBAC only (no rate limit or breaker consumed).
     public func canI(_ action: String, actor: Actor) -> PolicyDecision {
+        let actor = ports.identify?(actor) ?? actor
         guard let spec = ActionCatalog.spec(action) else { return .deny("unknown action") }
         do {
             let grant = try Policy.grant(for: actor, from: ports.permissions)

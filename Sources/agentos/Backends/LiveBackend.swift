@@ -12,6 +12,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     let postgres: PostgresClient
     let role: String
     let actor: Actor
+    /// Who PostgreSQL says this console is (nil: the action pipeline could not be built).
+    let identity: ServerIdentity?
     let actions: ConsoleActions
     /// Written behind the actions; drained when the console stops.
     let history: PostgresActionHistory?
@@ -51,8 +53,7 @@ final class LiveConsoleBackend: ConsoleBackend {
                 id: actor.sessionID, user: actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty, startedAt: Date(),
                 lastSeen: Date(), view: "", mode: mode))
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
-        role = ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly"
-        self.actor = actor
+        let sharedRole = { [postgres] in ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly" }
         do {
             let live = try LiveActions(
                 redis: redis, postgres: postgres, namespace: namespace, dataDirectory: dataDirectory, postgresURL: postgresURL,
@@ -60,9 +61,19 @@ final class LiveConsoleBackend: ConsoleBackend {
                 celery: celery)
             actions = ConsoleActions(dispatcher: live.dispatcher, executor: live.routedExecutor, unsupported: { _ in nil })
             history = live.history
+            identity = live.identity
         } catch {
             actions = ConsoleActions.unavailable("\(error)", cascade: CacheAndBusCascade(cache: cache, bus: bus))
             history = nil
+            identity = nil
+        }
+        // An operator's own login: the name and role the server reports (a login in no group: none, so nothing runs).
+        if let identity, identity.enforced {
+            role = identity.role?.rawValue ?? "none"
+            self.actor = identity.actor(actor)
+        } else {
+            role = sharedRole()
+            self.actor = actor
         }
     }
 
