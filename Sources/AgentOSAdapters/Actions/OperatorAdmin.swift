@@ -29,14 +29,17 @@ public struct OperatorAdmin {
     }
 
     /// The Redis ACL rules of a role, after `reset on #<hash>`. Readonly gets no write command and
-    /// cannot publish; admin gets everything (it provisions ACL users); the others everything but
-    /// Redis administration and the commands that wipe or block a server.
+    /// cannot publish; it may run scripts (the console's bounded reads are scripts), which Redis
+    /// holds to the same rules, so a script's write is refused too. Admin gets everything (it
+    /// provisions ACL users); the others everything but Redis administration and the commands that
+    /// wipe or block a server.
     public static func redisRules(_ role: Role) -> [String] {
         switch role {
         case .readonly:
             return [
                 "~*", "&*", "-@all", "+@read", "+@connection", "+subscribe", "+psubscribe", "+unsubscribe", "+punsubscribe",
-                "+info", "+client|setname", "+client|id", "+client|info"
+                "+info", "+client|setname", "+client|id", "+client|info", "+eval", "+evalsha", "+eval_ro", "+evalsha_ro",
+                "+script|load", "+script|exists"
             ]
         case .user, .supervisor, .operator:
             return ["~*", "&*", "+@all", "-@admin", "-@dangerous", "+info", "+client|setname", "+client|id", "+client|info", "+client|kill"]

@@ -1,3 +1,5 @@
+import AgentOSCore
+
 /// Everything that can go wrong talking to Redis, with messages an operator can act on.
 public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidURL(String, String)
@@ -54,5 +56,13 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         if message.hasPrefix("WRONGTYPE") { return .wrongType(message) }
         if message.hasPrefix("NOSCRIPT") { return .noScript(message) }
         return .server(message)
+    }
+}
+
+/// NOPERM: the login's ACL does not allow the command (a readonly operator writing).
+extension RedisError: PermissionRefusal {
+    public var isPermissionRefusal: Bool {
+        if case .server(let message) = self { return message.hasPrefix("NOPERM") }
+        return false
     }
 }

@@ -78,7 +78,12 @@ public final class AdminDataManager: Sendable {
         _ = try? cache.countLookup(hit: false)
         // One console rebuilds after a miss; the others wait for its result (an action's cascade
         // invalidates the cache on every console at once: without this, each one would rebuild).
-        if try cache.claimRebuild(owner: options.owner, ttlMillis: options.rebuildWaitMillis) {
+        let claimed: Bool
+        do { claimed = try cache.claimRebuild(owner: options.owner, ttlMillis: options.rebuildWaitMillis) } catch  where error.isPermissionRefusal {
+            // A login that may not write the cache (readonly, D71) builds for itself.
+            return (try rebuild(), .rebuilt)
+        }
+        if claimed {
             defer { try? cache.releaseRebuild(owner: options.owner) }
             return (try rebuild(), .rebuilt)
         }
@@ -119,11 +124,17 @@ public final class AdminDataManager: Sendable {
         return nil
     }
 
-    /// Builds a new generation from the source and caches it.
+    /// Builds a new generation from the source and caches it. A login the cache refuses writes
+    /// (readonly, D71) builds generation 0 for itself and caches nothing.
     @discardableResult
     public func rebuild() throws -> Snapshot {
         let started = DispatchTime.now().uptimeNanoseconds
-        let generation = try cache.nextGeneration()
+        var caching = true
+        let generation: Int
+        do { generation = try cache.nextGeneration() } catch  where error.isPermissionRefusal {
+            generation = 0
+            caching = false
+        }
         let seq = (try? bus?.currentSeq()) ?? 0
         var snapshot = try source.buildSnapshot(generation: generation)
         snapshot.eventSeq = seq
@@ -135,7 +146,7 @@ public final class AdminDataManager: Sendable {
         snapshot.system.cache.generation = generation
         snapshot.system.cache.buildMs = (millis * 100).rounded() / 100
         snapshot.system.cache.ttlSeconds = options.ttlSeconds
-        try cache.put(snapshot.encoded(), generation: generation, ttlSeconds: options.ttlSeconds)
+        if caching { try cache.put(snapshot.encoded(), generation: generation, ttlSeconds: options.ttlSeconds) }
         stats.withLock {
             $0.rebuilds += 1
             $0.lastBuildMillis = millis
@@ -147,7 +158,11 @@ public final class AdminDataManager: Sendable {
     /// The lock lives three intervals, so a dead leader is replaced within three intervals.
     @discardableResult
     public func warmIfLeader() throws -> Bool {
-        guard try cache.lead(owner: options.owner, ttlMillis: options.warmIntervalMillis * 3) else { return false }
+        let leads: Bool
+        do { leads = try cache.lead(owner: options.owner, ttlMillis: options.warmIntervalMillis * 3) } catch  where error.isPermissionRefusal {
+            return false // a readonly login warms nothing (D71)
+        }
+        guard leads else { return false }
         try rebuild()
         stats.withLock { $0.warms += 1 }
         return true

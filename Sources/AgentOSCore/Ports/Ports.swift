@@ -1,6 +1,17 @@
 import Foundation
 
 /// Where the SSOT snapshot is cached (Redis DB1 live, memory embedded).
+/// A backend's refusal of something this login may not do (Redis NOPERM): a readonly operator's
+/// console has no write command in Redis, and goes on without caching what it builds (D71).
+public protocol PermissionRefusal: Error {
+    var isPermissionRefusal: Bool { get }
+}
+
+extension Error {
+    /// True when the backend refused this login the command (it is not down, and retrying will not help).
+    public var isPermissionRefusal: Bool { (self as? PermissionRefusal)?.isPermissionRefusal ?? false }
+}
+
 public protocol SnapshotCache: Sendable {
     /// The cached snapshot JSON, or nil on a miss (absent or expired).
     func get() throws -> Data?
