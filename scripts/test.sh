@@ -11,6 +11,8 @@
 #   AGENTOS_TEST_PACKAGE=0      skip scripts/package-test.sh (run after the Swift tests when no args are given)
 #   AGENTOS_TEST_PGBOUNCER=1    the tests' PostgreSQL URL goes through PgBouncer in transaction mode
 #                               (`pooler=transaction`), e.g. with --filter 'ActionTests|ReliabilityAudit'
+#   AGENTOS_TEST_POOLER_PASS=0  skip the whole run's second pass of the action and audit suites
+#                               through PgBouncer (transaction mode)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -19,6 +21,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ONLY_SERVERS="${AGENTOS_TEST_ONLY_SERVERS:-0}"
 # Read before the exports below reuse the name for the binary's path.
 VIA_PGBOUNCER="${AGENTOS_TEST_PGBOUNCER:-0}"
+# The suites the whole run repeats through PgBouncer (AGENTOS_TEST_POOLER_PASS=0 skips that pass).
+POOLER_SUITES='JobActionTests|FleetActionTests|SystemActionTests|DataActionTests|ConfirmedImpactTests|ReliabilityAudit|ReliabilityIdempotencyTests|OperatorRolesTests'
 START_TIME=$SECONDS
 
 export LANG=C.UTF-8
@@ -335,6 +339,14 @@ else
     log "swift build --build-tests failed"
   else
     run_child swift test --skip-build "$@" || status=$?
+    # The whole suite (no arguments) runs the action and audit suites a second time through PgBouncer
+    # in transaction mode (issue 22): the pooler mode production puts in front of PostgreSQL.
+    if (($# == 0)) && [[ $VIA_PGBOUNCER != 1 && ${AGENTOS_TEST_POOLER_PASS:-1} == 1 ]]; then
+      start_pgbouncer
+      log "pooler pass: $POOLER_SUITES through pgbouncer 127.0.0.1:$BOUNCER_PORT (transaction mode)"
+      AGENTOS_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$BOUNCER_PORT/agentos_test?pooler=transaction" \
+        run_child swift test --skip-build --filter "$POOLER_SUITES" || { status=1; log "the pooler pass failed"; }
+    fi
   fi
   # The whole suite (no arguments) also builds the Debian package and tests it installed.
   if (($# == 0)) && [[ ${AGENTOS_TEST_PACKAGE:-1} == 1 ]]; then

@@ -18,6 +18,11 @@ enum TestServers {
 
     static func redisURL() throws -> String { try env("AGENTOS_TEST_REDIS_URL") }
     static func postgresURL() throws -> String { try env("AGENTOS_TEST_POSTGRES_URL") }
+    /// True when the test command points the tests' PostgreSQL URL at PgBouncer in transaction mode
+    /// (`scripts/test.sh`'s pooler pass, or `AGENTOS_TEST_PGBOUNCER=1`).
+    static var viaTransactionPooler: Bool {
+        ProcessInfo.processInfo.environment["AGENTOS_TEST_POSTGRES_URL"]?.contains("pooler=transaction") ?? false
+    }
 
     static func redis(database: Int = 9) throws -> RedisClient {
         try RedisClient(url: redisURL(), database: database)
