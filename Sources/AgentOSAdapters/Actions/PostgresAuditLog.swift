@@ -108,22 +108,21 @@ public final class PostgresAuditLog: SelfVerifyingAuditLog {
             """, [checkpoint.seq]
         ).rows[0]
         let newest: Int = try row.get("newest") ?? 0
-        let at = "the checkpoint of \(ISOTime.format(checkpoint.time)) signed row \(checkpoint.seq)"
+        let when = "the checkpoint of \(ISOTime.format(checkpoint.time))"
         if newest < checkpoint.seq {
             return (
                 checkpoint.seq,
-                "head below the checkpoint: the newest row is \(newest), \(at) (rows \(newest + 1)…\(checkpoint.seq) deleted from the end)"
+                "head below the checkpoint: the newest row is \(newest), \(when) was at row \(checkpoint.seq) "
+                    + "(rows \(newest + 1)…\(checkpoint.seq) deleted from the end)"
             )
         }
         let hash: String? = try row.get("hash")
-        guard let hash else { return (checkpoint.seq, "row \(checkpoint.seq) is missing: \(at)") }
+        guard let hash else { return (checkpoint.seq, "row \(checkpoint.seq) is missing: \(when) signed it") }
         if hash != checkpoint.head {
-            return (checkpoint.seq, "row \(checkpoint.seq) is not the row \(at): its MAC differs (the chain was rewritten up to it)")
+            return (checkpoint.seq, "row \(checkpoint.seq) is not the row \(when) signed: its MAC differs (the chain was rewritten up to it)")
         }
         let n: Int = try row.get("n")
-        if n != checkpoint.rows {
-            return (checkpoint.seq, "\(n) rows up to row \(checkpoint.seq), \(at) with \(checkpoint.rows) rows")
-        }
+        if n != checkpoint.rows { return (checkpoint.seq, "\(n) rows up to row \(checkpoint.seq), \(when) counted \(checkpoint.rows)") }
         return nil
     }
 
