@@ -65,7 +65,7 @@ if [[ ${AGENTOS_BENCH_DOCS:-1} == 1 && " $* " != *" --only"* ]] && grep -q '^| f
     echo 'Printed beside the table (stderr):'
     echo
     echo '```'
-    grep -E '^(job\.cancel (stages|CPU)|events |footprint:|scale:)' "$OUT" || true
+    grep -E '^(job\.cancel (stages|CPU)|events |footprint:|scale:|audit verify:)' "$OUT" || true
     echo '```'
     echo '<!-- bench:end -->'
   } > "$OUT.block"

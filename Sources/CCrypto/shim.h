@@ -8,6 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/bio.h>
 
 // OpenSSL macros Swift cannot import.
 static inline long agentos_ssl_ctx_set_min_tls12(SSL_CTX *ctx) {

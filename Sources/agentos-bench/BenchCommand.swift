@@ -46,7 +46,9 @@ struct BenchCommand: ParsableCommand {
     var json: String?
 
     @Option(
-        help: "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale, celery); all by default.")
+        help:
+            "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale, celery, audit); all by default."
+    )
     var only: String?
 
     /// Internal to the scale group: this process runs a fleet of headless consoles (see `FleetOptions`).
@@ -89,7 +91,7 @@ struct BenchCommand: ParsableCommand {
         // 2. The console in-process (no servers).
         if runs("console") { results += try consoleFigures() }
         if runs("events") { results.append(try eventThroughputFigure(redisURL: redisURL)) }
-        guard ["rebuild", "cancel", "actions", "footprint", "scale", "celery"].contains(where: runs) else {
+        guard ["rebuild", "cancel", "actions", "footprint", "scale", "celery", "audit"].contains(where: runs) else {
             print(BenchResult.table(results))
             try writeJSON(results)
             return
@@ -143,6 +145,8 @@ struct BenchCommand: ParsableCommand {
         if runs("scale") { results += try scaleFigures(pg: pg, url: url, redisURL: redisURL, ns: ns) }
         // 6. Celery's remote control against Celery's own CLI (when the Celery venv is there).
         if runs("celery") { results += try celeryPeerFigures(url: url, redisURL: redisURL, pg: pg) }
+        // 7. audit verify over 100,000 keyed rows.
+        if runs("audit") { results.append(try auditVerifyFigure(pg: pg)) }
 
         print(BenchResult.table(results))
         try writeJSON(results)

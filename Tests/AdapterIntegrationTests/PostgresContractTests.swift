@@ -232,12 +232,12 @@ struct MigrationTests {
 
     @Test func auditLogsRefuseUpdateDeleteTruncate() throws {
         let client = try MigratedDatabase.client()
-        let seq = Int64.random(in: 1_000_000_000...Int64.max / 2)
-        try client.query(
+        // The seal trigger (migration 13) gives the row its seq and hash.
+        let seq = try client.query(
             """
             INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, request_id, prev_hash, hash)
-            VALUES ($1, $2, now(), 'tester', 'admin', 'job.cancel', 'intent', $3, 'genesis', $4)
-            """, [seq, UUID(), UUID(), "h-\(seq)"])
+            VALUES (0, $1, now(), 'tester', 'admin', 'job.cancel', 'intent', $2, '', $3) RETURNING seq
+            """, [UUID(), UUID(), UUID().uuidString])[0].get("seq", as: Int64.self)
         for (role, statements) in [(nil, true), ("agentos_console", true)] as [(String?, Bool)] where statements {
             try client.withConnection { db in
                 if let role { try db.execute("SET ROLE \(role)") }

@@ -220,8 +220,8 @@ struct ReliabilityAuditTests {
         Reliability.record(figures, started: started)
     }
 
-    /// Check 16: logged in as a least-privileged member of `agentos_console`, UPDATE, DELETE and
-    /// TRUNCATE on `audit_logs` are refused (so are disabling its triggers and dropping it), while
+    /// Check 16: logged in as a least-privileged member of `agentos_console`, UPDATE, DELETE,
+    /// TRUNCATE and INSERT (rows come only through `audit_append`, D75) on `audit_logs` are refused (so are disabling its triggers and dropping it), while
     /// the console's own work (appending audit rows, running actions) goes on.
     @Test func check16ConsoleRoleCannotChangeTheAuditTable() throws {
         let started = Date()
@@ -230,7 +230,8 @@ struct ReliabilityAuditTests {
         defer { fx.close() }
         let login = TestServers.unique("rel16")
         let password = "pw-" + UUID().uuidString // the server checks it (scram-sha-256)
-        try fx.db.query("CREATE ROLE \(login) LOGIN PASSWORD '\(password)' IN ROLE agentos_console")
+        // agentos_shared: the console's login writes audit rows for its users (D75).
+        try fx.db.query("CREATE ROLE \(login) LOGIN PASSWORD '\(password)' IN ROLE agentos_console, agentos_shared")
         defer {
             _ = try? fx.db.query("DROP OWNED BY \(login)")
             _ = try? fx.db.query("DROP ROLE IF EXISTS \(login)")
@@ -268,7 +269,9 @@ struct ReliabilityAuditTests {
         let attempts = [
             "UPDATE audit_logs SET action = 'x' WHERE seq = \(seq)", "DELETE FROM audit_logs WHERE seq = \(seq)", "TRUNCATE audit_logs",
             "ALTER TABLE audit_logs DISABLE TRIGGER ALL", "DROP TRIGGER audit_logs_no_update ON audit_logs", "DROP TABLE audit_logs",
-            "UPDATE audit_logs SET hash = hash", "DELETE FROM audit_logs"
+            "UPDATE audit_logs SET hash = hash", "DELETE FROM audit_logs",
+            "INSERT INTO audit_logs (seq, id, timestamp, user_id, role, action, phase, request_id, prev_hash, hash) "
+                + "VALUES (0, gen_random_uuid(), now(), 'tester', 'admin', 'x', 'outcome', gen_random_uuid(), '', 'h')"
         ]
         for sql in attempts {
             do {
@@ -289,7 +292,7 @@ struct ReliabilityAuditTests {
         figures.refused = refused
         figures.auditRows = try fx.count("SELECT count(*) FROM audit_logs")
         figures.notes =
-            "login role \(login.prefix(5))… IN ROLE agentos_console: \(refused)/\(attempts.count) statements refused (42501), 4 actions \(actionFailures.isEmpty ? "ran" : "failed: \(actionFailures)")"
+            "login role \(login.prefix(5))… IN ROLE agentos_console, agentos_shared: \(refused)/\(attempts.count) statements refused (42501), 4 actions \(actionFailures.isEmpty ? "ran" : "failed: \(actionFailures)")"
         Reliability.record(figures, started: started)
     }
 }
@@ -418,7 +421,8 @@ struct ReliabilityAuditChainTests {
                 undo: { c, k in
                     try c.execute("DELETE FROM audit_logs WHERE seq = \(k + 1)")
                     try shift(c, after: k + 1, by: -1)
-                }, expect: { k in (k + 2, "\(k + 1)") })
+                    // The keyed chain (D75) names the forged row itself: no hash computed without the key is its MAC.
+                }, expect: { k in (k + 1, "without the key") })
         ]
         // Each probe re-verifies the whole chain: at 100,000 rows (full) the first, a middle and the
         // last row get the byte flip, the other mutations the middle row; the fast run tries all three.

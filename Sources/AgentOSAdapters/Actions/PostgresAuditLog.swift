@@ -2,94 +2,134 @@ import AgentOSCore
 import AgentOSCrypto
 import Foundation
 
-/// The audit trail in `audit_logs`: rows are linked under a transaction-scoped advisory lock, so
-/// the chain stays one line across every console. `append(_:in:)` joins the transaction of an
-/// action whose effect is in PostgreSQL (effect and outcome row commit together).
-public final class PostgresAuditLog: AuditLog {
+/// The audit trail in `audit_logs`. The server seals each row (D75): `audit_append` is the only
+/// way a login adds one, and the seal trigger gives it its seq, its link and a keyed MAC under the
+/// chain's advisory lock, so the chain stays one line across every console. `append(_:in:)` joins
+/// the transaction of an action whose effect is in PostgreSQL (effect and outcome row commit together).
+public final class PostgresAuditLog: SelfVerifyingAuditLog {
     private let db: PostgresClient
-    static let lockKey = 0x4147_454e_5441_5544 // "AGENTAUD"
 
     public init(postgres: PostgresClient) { db = postgres }
 
+    @discardableResult
     public func append(_ draft: AuditDraft) throws -> AuditRecord {
         try db.withConnection { c in
             let pending = Self.appending(draft)
             let rows = try c.pipeline([PostgresConnection.Statement("BEGIN")] + pending.statements + [PostgresConnection.Statement("COMMIT")])
-            return try pending.record(rows[pending.statements.count]) // after BEGIN, the INSERT's rows
+            return try pending.record(rows[pending.statements.count]) // after BEGIN, the append's rows
         }
     }
 
+    @discardableResult
     public func append(_ draft: AuditDraft, in tx: PostgresConnection) throws -> AuditRecord {
         let pending = Self.appending(draft)
         let rows = try tx.pipeline(pending.statements)
         return try pending.record(rows[pending.statements.count - 1])
     }
 
-    /// A row on its way into the chain: the statements (the chain lock, then one INSERT that reads
-    /// the head and computes seq, prev_hash and hash in SQL, so an append needs no read round trip),
-    /// and how to read the record back from the INSERT's rows. The hash is the one
-    /// `AuditChain.hash` defines: SHA-256 over prev + "\n" + the canonical form, seq spliced in.
+    /// A row on its way into the chain: one statement (`audit_append`, which needs no read round
+    /// trip: the server computes seq, link and MAC), and how to read the record back from its rows.
     public struct Pending {
         public let statements: [PostgresConnection.Statement]
         let draft: AuditDraft
-        /// The canonical form around the seq value.
-        let prefix: String
-        let suffix: String
 
-        /// The record the INSERT wrote (its RETURNING row), checked against the hash computed here.
+        /// The record the server wrote (the append's row).
         public func record(_ rows: PostgresRows) throws -> AuditRecord {
             guard let row = rows.rows.first else { throw PostgresError(kind: .client, message: "audit row not written") }
-            let seq: Int = try row.get("seq")
-            let prev: String = try row.get("prev_hash")
-            let hash: String = try row.get("hash")
-            // AuditChain.hash, from the canonical form already built.
-            let expected = Hex.encode(Digest.sha256(prev + "\n" + prefix + String(seq) + suffix))
-            guard expected == hash else {
-                throw PostgresError(
-                    kind: .client, message: "audit row \(seq): the database computed hash \(hash.prefix(12)), the console \(expected.prefix(12))")
-            }
-            return AuditRecord(seq: seq, draft: draft, prevHash: prev, hash: hash)
+            return AuditRecord(seq: try row.get("seq"), draft: draft, prevHash: try row.get("prev_hash"), hash: try row.get("hash"), keyed: true)
         }
     }
-
-    /// No value of the canonical form can contain this key-value text: inside a JSON string every
-    /// quote is escaped, so `"seq":` appears once, as the top-level key.
-    static let seqSentinel = 9_007_199_254_740_991
 
     public static func appending(_ draft: AuditDraft) -> Pending {
         var d = draft
         d.timestamp = AuditChain.storable(d.timestamp)
-        let canonical = Array(AuditChain.canonical(seq: seqSentinel, d).utf8)
-        let marker = Array("\"seq\":\(seqSentinel)".utf8)
-        var at = 0
-        while !canonical[at..<(at + marker.count)].elementsEqual(marker) { at += 1 }
-        let prefix = String(decoding: canonical[..<(at + 6)], as: UTF8.self)
-        let suffix = String(decoding: canonical[(at + marker.count)...], as: UTF8.self)
-        let insert = PostgresConnection.Statement(
+        let append = PostgresConnection.Statement(
             """
-            INSERT INTO audit_logs (seq, id, timestamp, user_id, acting_as, role, action, phase, outcome, request_id, idempotency_key,
-                                    session_id, target, reason, payload, result, ip_address, user_agent, duration_ms, prev_hash, hash)
-            SELECT h.seq, $1::uuid, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::uuid, $10::text,
-                   $11::text, $12::text, $13::text, $14::jsonb, $15::jsonb, $16::inet, $17::text, $18::int, h.prev,
-                   encode(sha256(convert_to(h.prev || E'\\n' || $19::text || h.seq::text || $20::text, 'UTF8')), 'hex')
-            FROM (SELECT coalesce(max(seq), 0) + 1 AS seq,
-                         coalesce((SELECT hash FROM audit_logs ORDER BY seq DESC LIMIT 1), '\(AuditChain.genesis)') AS prev
-                  FROM audit_logs) AS h
-            RETURNING seq, prev_hash, hash
+            SELECT seq, prev_hash, hash FROM audit_append($1::uuid, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::text,
+                $8::text, $9::uuid, $10::text, $11::text, $12::text, $13::text, $14::jsonb, $15::jsonb, $16::inet, $17::text, $18::int)
             """,
             [
                 d.id, d.timestamp, d.user, d.actingAs, d.role, d.action, d.phase.rawValue, d.outcome, d.requestID,
                 d.idempotencyKey, d.sessionID, d.target, d.reason, d.payload.map(PostgresValue.json), d.result.map(PostgresValue.json),
-                d.ip, d.userAgent, d.durationMs, prefix, suffix
+                d.ip, d.userAgent, d.durationMs
             ])
-        return Pending(
-            statements: [PostgresConnection.Statement("SELECT pg_advisory_xact_lock($1)", [lockKey]), insert],
-            draft: d, prefix: prefix, suffix: suffix)
+        return Pending(statements: [append], draft: d)
+    }
+
+    /// The whole chain checked: the unkeyed rows of before migration 13 here, link by link, up to
+    /// the head the keyed chain starts from; the keyed rows by the server (`audit_verify`), which
+    /// alone holds the key.
+    public func verifyChain() throws -> AuditVerification {
+        let row = try db.query("SELECT first_seq, legacy_head, keyed_rows, bad_seq, problem FROM audit_verify()").rows[0]
+        let firstKeyed: Int = try row.get("first_seq")
+        let legacyHead: String = try row.get("legacy_head")
+        let keyedRows: Int = try row.get("keyed_rows")
+        var legacy = AuditVerifier()
+        if firstKeyed > 1 {
+            var next = 1
+            while next < firstKeyed {
+                let page = try db.query(
+                    "SELECT \(Self.columns) FROM audit_logs WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT 5000", [next, firstKeyed]
+                ).rows.map(Self.record)
+                if page.isEmpty { break }
+                legacy.feed(page)
+                next = page.last!.seq + 1
+            }
+            let unkeyed = legacy.result
+            if !unkeyed.ok { return AuditVerification(rows: unkeyed.rows + keyedRows, broken: unkeyed.broken) }
+            if legacy.next.seq != firstKeyed || legacy.next.prevHash != legacyHead {
+                return AuditVerification(
+                    rows: unkeyed.rows + keyedRows,
+                    broken: (
+                        legacy.next.seq,
+                        "the unkeyed chain (rows before \(firstKeyed), written before migration 13) ends at row \(legacy.next.seq - 1) "
+                            + "with hash \(legacy.next.prevHash.prefix(12)), not at the head the keyed chain starts from (\(legacyHead.prefix(12)))"
+                    ))
+            }
+        }
+        let rows = legacy.result.rows + keyedRows
+        if let bad: Int = try row.get("bad_seq") { return AuditVerification(rows: rows, broken: (bad, try row.get("problem"))) }
+        return AuditVerification(rows: rows, broken: nil)
+    }
+
+    /// The newest row (nil: no rows) and the row count, as a checkpoint signs them.
+    public func head() throws -> (seq: Int, hash: String, rows: Int)? {
+        guard let row = try db.query("SELECT seq, hash, row_count FROM audit_head()").rows.first else { return nil }
+        return (try row.get("seq"), try row.get("hash"), try row.get("row_count"))
+    }
+
+    /// What a signed checkpoint finds in the table now: nil when the row it signed is still the
+    /// row at its seq with every row up to it, else the row and the problem.
+    public func check(_ checkpoint: AuditCheckpoint) throws -> (seq: Int, problem: String)? {
+        let row = try db.query(
+            """
+            SELECT (SELECT max(seq) FROM audit_logs) AS newest, (SELECT hash FROM audit_logs WHERE seq = $1) AS hash,
+                   (SELECT count(*) FROM audit_logs WHERE seq <= $1) AS n
+            """, [checkpoint.seq]
+        ).rows[0]
+        let newest: Int = try row.get("newest") ?? 0
+        let when = "the checkpoint of \(ISOTime.format(checkpoint.time))"
+        if newest < checkpoint.seq {
+            return (
+                checkpoint.seq,
+                "head below the checkpoint: the newest row is \(newest), \(when) was at row \(checkpoint.seq) "
+                    + "(rows \(newest + 1)…\(checkpoint.seq) deleted from the end)"
+            )
+        }
+        let hash: String? = try row.get("hash")
+        guard let hash else { return (checkpoint.seq, "row \(checkpoint.seq) is missing: \(when) signed it") }
+        if hash != checkpoint.head {
+            return (checkpoint.seq, "row \(checkpoint.seq) is not the row \(when) signed: its MAC differs (the chain was rewritten up to it)")
+        }
+        let n: Int = try row.get("n")
+        if n != checkpoint.rows { return (checkpoint.seq, "\(n) rows up to row \(checkpoint.seq), \(when) counted \(checkpoint.rows)") }
+        return nil
     }
 
     static let columns = """
         seq, id, timestamp, user_id, acting_as, role, action, phase, outcome, request_id, idempotency_key, session_id, target, reason,
-        payload::text AS payload, result::text AS result, host(ip_address) AS ip, user_agent, duration_ms, prev_hash, hash
+        payload::text AS payload, result::text AS result, host(ip_address) AS ip, user_agent, duration_ms, prev_hash, hash,
+        seq >= (SELECT first_seq FROM audit_chain_start()) AS keyed
         """
 
     public func tail(_ limit: Int) throws -> [AuditRecord] {
@@ -130,7 +170,9 @@ public final class PostgresAuditLog: AuditLog {
             target: try row.get("target"), reason: try row.get("reason"), payload: canon(try row.get("payload")),
             result: canon(try row.get("result")), ip: try row.get("ip"), userAgent: try row.get("user_agent"),
             durationMs: try row.get("duration_ms"))
-        return AuditRecord(seq: try row.get("seq"), draft: draft, prevHash: try row.get("prev_hash"), hash: try row.get("hash"))
+        return AuditRecord(
+            seq: try row.get("seq"), draft: draft, prevHash: try row.get("prev_hash"), hash: try row.get("hash"),
+            keyed: try row.get("keyed", as: Bool.self) ? true : nil)
     }
 }
 
@@ -180,6 +222,7 @@ public final class FileAuditLog: AuditLog, @unchecked Sendable {
         }
     }
 
+    @discardableResult
     public func append(_ draft: AuditDraft) throws -> AuditRecord {
         lock.lock()
         defer { lock.unlock() }

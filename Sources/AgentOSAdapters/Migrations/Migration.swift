@@ -32,7 +32,8 @@ public struct Migrator: Sendable {
         Migration(version: 8, name: "operator_log", sql: MigrationSQL.operatorLog),
         Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview),
         Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived),
-        Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles)
+        Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles),
+        Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed)
     ]
 
     public struct Applied: Sendable, Equatable {

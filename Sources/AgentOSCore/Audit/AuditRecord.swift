@@ -61,12 +61,16 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     public var draft: AuditDraft
     public var prevHash: String
     public var hash: String
+    /// True for a row of PostgreSQL's keyed chain (D75): its hash is a MAC under a key only the
+    /// server holds, so only the server can recompute it (`audit_verify`). nil: an unkeyed row.
+    public var keyed: Bool?
 
-    public init(seq: Int, draft: AuditDraft, prevHash: String, hash: String) {
+    public init(seq: Int, draft: AuditDraft, prevHash: String, hash: String, keyed: Bool? = nil) {
         self.seq = seq
         self.draft = draft
         self.prevHash = prevHash
         self.hash = hash
+        self.keyed = keyed
     }
 }
 
@@ -120,6 +124,11 @@ public struct AuditVerification: Sendable, Equatable {
 
     public var ok: Bool { broken == nil }
 
+    public init(rows: Int, broken: (seq: Int, problem: String)?) {
+        self.rows = rows
+        self.broken = broken
+    }
+
     public static func == (a: AuditVerification, b: AuditVerification) -> Bool {
         a.rows == b.rows && a.broken?.seq == b.broken?.seq && a.broken?.problem == b.broken?.problem
     }
@@ -140,7 +149,14 @@ public struct AuditVerification: Sendable, Equatable {
     }
 }
 
-/// Recomputes every link, page by page.
+/// An audit log that verifies its own chain: PostgreSQL's keyed MAC can be recomputed only by the
+/// server, which holds the key (D75).
+public protocol SelfVerifyingAuditLog: AuditLog {
+    func verifyChain() throws -> AuditVerification
+}
+
+/// Recomputes every link, page by page. A keyed row's content is the server's to check: here only
+/// its place and its link to the row before it.
 public struct AuditVerifier {
     private var expectedSeq = 1
     private var prevHash = AuditChain.genesis
@@ -158,7 +174,7 @@ public struct AuditVerifier {
                 )
             } else if r.prevHash != prevHash {
                 broken = (r.seq, "previous-hash link does not match row \(r.seq - 1) (row deleted, inserted or swapped)")
-            } else if AuditChain.hash(prev: r.prevHash, seq: r.seq, r.draft) != r.hash {
+            } else if r.keyed != true && AuditChain.hash(prev: r.prevHash, seq: r.seq, r.draft) != r.hash {
                 broken = (r.seq, "content does not match its hash (row altered)")
             }
             expectedSeq = r.seq + 1
@@ -167,8 +183,11 @@ public struct AuditVerifier {
     }
 
     public var result: AuditVerification { AuditVerification(rows: rows, broken: broken) }
+    /// The seq the next row must have, and the hash it must link to.
+    public var next: (seq: Int, prevHash: String) { (expectedSeq, prevHash) }
 
     public static func verify(_ log: AuditLog, pageSize: Int = 5_000) throws -> AuditVerification {
+        if let log = log as? SelfVerifyingAuditLog { return try log.verifyChain() }
         var v = AuditVerifier()
         try log.scan(from: 1, pageSize: pageSize) { v.feed($0) }
         return v.result
