@@ -73,6 +73,9 @@ public final class CeleryActionExecutor: ActionExecutor {
 
     typealias Handler = @Sendable (CeleryActionExecutor, Payload) throws -> ActionResult
 
+    /// The catalog actions Celery's remote control runs when their target is Celery's.
+    public static var mapped: Set<ActionName> { Set(handlers.keys) }
+
     /// The catalog actions that have a Celery meaning, and how each runs there.
     static let handlers: [ActionName: Handler] = [
         .jobCancel: { ex, p in
