@@ -216,10 +216,13 @@ struct CanICommand: ParsableCommand {
     @Option(name: .customLong("as"), help: "Ask for another user (admins only).") var actingAs: String?
     @Flag(help: "Print the decision (or the list) as JSON.") var json = false
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var celery: CeleryOption
 
     /// One action's decision as a JSON object (with its catalog facts when listing).
-    static func object(_ spec: ActionSpec, _ d: PolicyDecision, catalog: Bool) -> [String: Any] {
+    static func object(_ spec: ActionSpec, _ d: PolicyDecision, catalog: Bool, celery: Bool = false) -> [String: Any] {
         var o: [String: Any] = ["action": spec.name, "allowed": d.allowed, "own_jobs_only": d == .allowOwn]
+        // With --celery: whether Celery's remote control runs it when its target is Celery's (D77).
+        if celery { o["celery"] = CeleryActionExecutor.mapped.contains(spec.id) }
         if case .deny(let why) = d { o["reason"] = why }
         if catalog {
             o["view"] = spec.view.rawValue
@@ -237,7 +240,8 @@ struct CanICommand: ParsableCommand {
     func run() throws {
         let actor = currentActor(actingAs: actingAs)
         // Live: user_permissions; embedded: the operator is an admin (the demo can do everything).
-        let connected = try connection.resolve()
+        let connected = try connection.resolve(celery: celery)
+        let withCelery = try connected.celery() != nil
         let live = connected.live
         let source: PermissionSource =
             live
@@ -265,39 +269,46 @@ struct CanICommand: ParsableCommand {
             do { return Policy.decide(try Policy.grant(for: actor, from: source), ActionCatalog.spec(name)) } catch { return .deny("\(error)") }
         }
         if json && (list || action == nil) {
-            try Self.printJSON(["user": who, "actions": ActionCatalog.all.map { Self.object($0, decide($0.name), catalog: true) }] as [String: Any])
+            try Self.printJSON(
+                ["user": who, "actions": ActionCatalog.all.map { Self.object($0, decide($0.name), catalog: true, celery: withCelery) }]
+                    as [String: Any])
             return
         }
         if list || action == nil {
             print("actions for \(who):")
             // An aligned table: each column as wide as its widest cell (Foundation's %-26@ does not pad on Linux).
+            // With --celery a CELERY column: "remote" where Celery's remote control runs the action on its targets.
             let rows =
-                [["ACTION", "ALLOWED", "VIEW", "RISK", "FIELDS"]]
+                [["ACTION", "ALLOWED", "VIEW", "RISK"] + (withCelery ? ["CELERY"] : []) + ["FIELDS"]]
                 + ActionCatalog.all.map { spec in
                     let d = decide(spec.name)
                     let verdict = d.allowed ? (d == .allowOwn ? "yes (own jobs)" : "yes") : "no"
-                    return [
-                        spec.name, verdict, spec.view.rawValue, spec.risk.rawValue,
+                    let celeryCell = CeleryActionExecutor.mapped.contains(spec.id) ? "remote" : "-"
+                    return [spec.name, verdict, spec.view.rawValue, spec.risk.rawValue] + (withCelery ? [celeryCell] : []) + [
                         spec.fields.map { $0.required ? $0.name : "[\($0.name)]" }.joined(separator: " ")
                     ]
                 }
-            let widths = (0..<4).map { c in rows.map { $0[c].count }.max() ?? 0 }
+            let last = rows[0].count - 1
+            let widths = (0..<last).map { c in rows.map { $0[c].count }.max() ?? 0 }
             for row in rows {
-                let padded = (0..<4).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                print((padded + [row[4]]).joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+                let padded = (0..<last).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                print((padded + [row[last]]).joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
             return
         }
         guard let action, ActionCatalog.spec(action) != nil else { throw fail("unknown action '\(TextSanitizer.clean(action ?? ""))'", code: 65) }
         let d = decide(action)
         if json {
-            try Self.printJSON(Self.object(ActionCatalog.spec(action)!, d, catalog: false))
+            try Self.printJSON(Self.object(ActionCatalog.spec(action)!, d, catalog: false, celery: withCelery))
             if !d.allowed { throw ExitCode(3) }
             return
         }
+        let remote =
+            withCelery && CeleryActionExecutor.mapped.contains(ActionCatalog.spec(action)!.id)
+            ? " (on Celery's workers, tasks and queues: Celery's remote control runs it)" : ""
         switch d {
-        case .allow: print("yes")
-        case .allowOwn: print("yes (own jobs only)")
+        case .allow: print("yes" + remote)
+        case .allowOwn: print("yes (own jobs only)" + remote)
         case .deny(let why):
             print("no: \(why)")
             throw ExitCode(3)

@@ -112,14 +112,21 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-/// `--celery`, on the subcommands whose answer Celery changes (console, action, snapshot, check);
-/// the others reject it as an unknown option rather than ignore it.
+/// `--celery`, on every subcommand (D77): console, action, snapshot, check, can-i and config show
+/// honour it; where Celery changes nothing (audit, sessions, operator, migrate, sim) it is refused
+/// with the reason, never accepted and ignored.
 struct CeleryOption: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues and reply_timeout; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
+            "Real Celery workers (live mode): the deployment's broker_transport_options as JSON, plus broker_db, queues, reply_timeout and result_db; '{}' for Celery's defaults (default: AGENTOS_CELERY).",
             valueName: "json"))
     var celery: String?
+
+    /// Exit 64 when `--celery` was given to a command whose answer Celery does not change.
+    func refuse(in command: String, _ why: String) throws {
+        guard celery != nil else { return }
+        throw fail("--celery has no meaning for `agentos \(command)`: \(why)", code: ExitStatus.usage)
+    }
 }
 
 /// The simulated fleet: embedded by default, or `agentos sim`.

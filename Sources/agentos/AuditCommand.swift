@@ -10,14 +10,19 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit", abstract: "Read, verify and checkpoint the audit trail.",
         subcommands: [Tail.self, Verify.self, Keygen.self, Checkpoint.self])
 
+    static let noCelery =
+        "the audit trail (Celery's actions included) is PostgreSQL's or the data directory's, read the same with or without Celery"
+
     struct Tail: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest audit rows.")
         @Option(name: .shortAndLong, help: "How many rows.") var n = 20
         @Flag(help: "One JSON object per line.") var json = false
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var dataDir: DataDirOption
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "audit tail", AuditCommand.noCelery)
             let log = try AuditCommand.log(connection, dataDir)
             let rows: [AuditRecord]
             do { rows = try log.tail(n) } catch { throw fail("audit log unavailable: \(error)", code: 7) }
@@ -48,8 +53,10 @@ struct AuditCommand: ParsableCommand {
         @Flag(help: "Print the finding as JSON.") var json = false
         @Option(help: "A signed checkpoint file to check the table against.") var checkpoint: String?
         @Option(name: .customLong("public-key"), help: "The checkpoint key's public key (PEM).") var publicKey: String?
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "audit verify", AuditCommand.noCelery)
             let signed: AuditCheckpoint?
             switch (checkpoint, publicKey) {
             case (nil, nil): signed = nil
@@ -107,8 +114,10 @@ struct AuditCommand: ParsableCommand {
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "The private key (PEM, from `agentos audit keygen`).") var key: String
         @Option(help: "Write the checkpoint to this file instead of stdout.") var out: String?
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "audit checkpoint", AuditCommand.noCelery)
             let privatePEM: String
             do { privatePEM = try String(contentsOfFile: key, encoding: .utf8) } catch {
                 throw fail("audit checkpoint: \(key): cannot read the private key: \(error.localizedDescription)", code: ExitStatus.usage)

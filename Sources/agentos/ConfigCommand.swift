@@ -84,12 +84,17 @@ struct ConfigCommand: ParsableCommand {
 
         @OptionGroup var settings: SettingsOptions
 
+        @OptionGroup var celery: CeleryOption
+
         @Flag(help: "Print as JSON.")
         var json = false
 
         func run() throws {
             let env = ProcessInfo.processInfo.environment
-            let resolved = try connection.resolve(settings.apply).settings
+            // --celery is shown with its origin, once its options are valid (D77).
+            let connected = try connection.resolve(celery: celery, settings.apply)
+            _ = try connected.celery()
+            let resolved = connected.settings
             let dict = resolved.redactedDictionary()
             if json {
                 print(

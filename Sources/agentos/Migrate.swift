@@ -8,11 +8,13 @@ struct Migrate: ParsableCommand {
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var celery: CeleryOption
 
     @Flag(help: "List the migrations and whether they are applied, without applying anything.")
     var status = false
 
     func run() throws {
+        try celery.refuse(in: "migrate", "it changes PostgreSQL's schema only; Celery keeps no state there")
         guard let url = try connection.resolve().postgresURL else {
             throw fail("migrate needs --postgres URL (or AGENTOS_POSTGRES_URL, or the configuration file)", code: ExitStatus.usage)
         }

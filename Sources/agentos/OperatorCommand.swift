@@ -56,8 +56,10 @@ struct OperatorCommand: ParsableCommand {
             help: ArgumentHelp("A file whose first line is the password (0600). Without it the login keeps its password.", valueName: "file"))
         var passwordFile: String?
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "operator grant", "operators are PostgreSQL logins and Redis users, the same with or without Celery")
             guard let r = Role(rawValue: role) else {
                 throw fail("unknown role '\(TextSanitizer.clean(role))' (readonly, user, supervisor, operator, admin)", code: ExitStatus.usage)
             }
@@ -80,8 +82,10 @@ struct OperatorCommand: ParsableCommand {
             abstract: "Take the operator's role and login away (their running consoles' next action is refused).")
         @Argument(help: "The operator's login.") var user: String
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "operator revoke", "operators are PostgreSQL logins and Redis users, the same with or without Celery")
             let admin = try OperatorCommand.admin(connection)
             guard try OperatorCommand.run({ try admin.revoke(user) }) else {
                 throw fail("operator \(TextSanitizer.clean(user)): no such operator (or already revoked)", code: 6)
@@ -94,8 +98,10 @@ struct OperatorCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the operators, their roles and who granted them.")
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var celery: CeleryOption
 
         func run() throws {
+            try celery.refuse(in: "operator list", "operators are PostgreSQL logins and Redis users, the same with or without Celery")
             let admin = try OperatorCommand.admin(connection)
             let entries = try OperatorCommand.run { try admin.list() }
             if json {

@@ -20,8 +20,10 @@ struct SessionsCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var celery: CeleryOption
 
     func run() throws {
+        try celery.refuse(in: "sessions", "console sessions are the consoles' own, the same with or without Celery")
         let connected = try connection.resolve()
         guard let redisURL = connected.redisURL else {
             throw fail("sessions live in Redis: give --redis (or AGENTOS_REDIS_URL)", code: ExitStatus.usage)

@@ -19,6 +19,7 @@ struct SimCommand: ParsableCommand {
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var celery: CeleryOption
 
     @OptionGroup var simulator: SimulatorOptions
 
@@ -32,6 +33,7 @@ struct SimCommand: ParsableCommand {
     var warmInterval = 5_000
 
     func run() throws {
+        try celery.refuse(in: "sim", "the simulator is a fleet of its own; real Celery workers are followed by `agentos --celery`")
         let connected = try connection.resolve()
         guard let redisURL = connected.redisURL, let postgresURL = connected.postgresURL else {
             throw fail("sim needs --redis URL and --postgres URL (or AGENTOS_REDIS_URL / AGENTOS_POSTGRES_URL)", code: ExitStatus.usage)

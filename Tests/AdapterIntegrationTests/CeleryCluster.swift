@@ -33,7 +33,10 @@ final class CeleryCluster: @unchecked Sendable {
         }
     }
 
-    init(queues: [String], replyTimeout: Double = 1.5, confirmTimeout: Double = 10) throws {
+    /// The result backend's database when the workers store results (`resultBackend`).
+    static let resultDatabase = 13
+
+    init(queues: [String], replyTimeout: Double = 1.5, confirmTimeout: Double = 10, resultBackend: Bool = false) throws {
         let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
         precondition(FileManager.default.isExecutableFile(atPath: python), "AGENTOS_TEST_CELERY_PYTHON \(python) is not executable")
         prefix = TestServers.unique("cel") + ":"
@@ -41,7 +44,8 @@ final class CeleryCluster: @unchecked Sendable {
         marks = URL(fileURLWithPath: base).appendingPathComponent(TestServers.unique("celery-marks"))
         try FileManager.default.createDirectory(at: marks, withIntermediateDirectories: true)
         transport = try CeleryTransport(
-            brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout, confirmTimeout: confirmTimeout)
+            brokerDatabase: Self.brokerDatabase, globalKeyPrefix: prefix, queues: queues, replyTimeout: replyTimeout, confirmTimeout: confirmTimeout,
+            resultDatabase: resultBackend ? Self.resultDatabase : nil, resultKeyPrefix: resultBackend ? prefix : "")
         redis = try TestServers.redis(database: 0)
         broker = redis.selecting(database: Self.brokerDatabase)
         let sink = logs
@@ -64,10 +68,11 @@ final class CeleryCluster: @unchecked Sendable {
                 python, "-m", "celery", "--workdir", Self.fixtureDirectory, "-A", "app", "worker", "-E", "-P", "prefork", "-c", String(concurrency),
                 "-n", host, "-Q", queues.joined(separator: ","), "--without-mingle", "--without-gossip", "-l", "info"
             ] + extra
-        let env = [
+        var env = [
             "CELERY_FIXTURE_BROKER": url, "CELERY_FIXTURE_KEYPREFIX": prefix, "CELERY_FIXTURE_MARKS": marks.path,
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory
         ]
+        if let db = transport.resultDatabase { env["CELERY_FIXTURE_BACKEND"] = try TestServers.redisURL() + "/\(db)" }
         workers[host] = (try PosixSpawn.spawnGroupLeader(argv, environment: env, output: log), log)
         return host
     }
@@ -109,7 +114,7 @@ final class CeleryCluster: @unchecked Sendable {
                 "lang": .string("py"), "task": .string(task), "id": .string(id), "shadow": .null, "eta": etaJSON, "expires": .null,
                 "group": .null, "group_index": .null, "retries": .int(0), "timelimit": .array([.null, .null]), "root_id": .string(id),
                 "parent_id": .null, "argsrepr": .string(JSONTree.array(args).json), "kwargsrepr": .string("{}"),
-                "origin": .string("agentos-test"), "ignore_result": .bool(true)
+                "origin": .string("agentos-test"), "ignore_result": .bool(transport.resultDatabase == nil)
             ]),
             "properties": .object([
                 "correlation_id": .string(id), "reply_to": .string(""), "delivery_mode": .int(2),
@@ -212,6 +217,10 @@ final class CeleryCluster: @unchecked Sendable {
         workers = [:]
         if let keys = try? broker.send("KEYS", prefix + "*").array, !keys.isEmpty {
             _ = try? broker.send(["DEL"] + keys.compactMap(\.bytes))
+        }
+        if let db = transport.resultDatabase {
+            let backend = redis.selecting(database: db)
+            if let keys = try? backend.send("KEYS", prefix + "*").array, !keys.isEmpty { _ = try? backend.send(["DEL"] + keys.compactMap(\.bytes)) }
         }
         try? FileManager.default.removeItem(at: marks)
     }

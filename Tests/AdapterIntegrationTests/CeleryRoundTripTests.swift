@@ -89,6 +89,8 @@ struct CeleryRoundTripTests {
             try fx.expectSuccess(report)
             let d = details(report)
             #expect(d["ended"] == .string("all replied") && d["expected"] == .int(1) && d["replies"] == .int(1), "\(action): \(d)")
+            // No wait of this monitor's control, polls included, ran out its 10 s (D77).
+            #expect(d["timed_out_waits"] == .int(0), "\(action): \(d)")
         }
 
         // Headless, with the view the console's monitor shares: exactly the action's own request on the wire.
@@ -103,18 +105,19 @@ struct CeleryRoundTripTests {
             c.monitor.shareView() // as the console's poller does every poll
             let report = try headless(fx, c, args, replyTimeout: 10)
             #expect(report["ok"] as? Bool == true && report["detail.ended"] as? String == "all replied", "\(report)")
+            #expect(report["detail.timed_out_waits"] as? Int == 0, "\(report)")
             // The confirmation asks `stats` until the pool shows the new size: one or more.
             let seen = try tap.take()
             #expect(Array(seen.prefix(methods.count - 1)) == methods.dropLast() && seen.count >= methods.count, "\(seen)")
             #expect(seen.dropFirst(methods.count - 1).allSatisfy { $0 == methods.last }, "\(seen)")
         }
 
-        // Without a shared view: a discovery ping, active_queues from those that answered (D67), then the action.
+        // Without a shared view: ONE discovery broadcast (active_queues), then the action (D77).
         try c.broker.send("DEL", c.transport.sharedViewKey)
         // The tap is a pidbox subscriber too, so the discovery waits for a second reply: a short timeout here.
         let discovered = try headless(fx, c, ["worker.ping", "id=\(host)"], replyTimeout: 1)
         #expect(discovered["ok"] as? Bool == true, "\(discovered)")
-        #expect(try tap.take() == ["ping", "active_queues", "ping"])
+        #expect(try tap.take() == ["active_queues", "ping"])
         // What it discovered is shared (until a console's monitor writes its own view).
         let shared = try #require(try c.broker.send("GET", c.transport.sharedViewKey).bytes, "no shared view after the discovery")
         #expect(String(decoding: shared, as: UTF8.self).contains(host))
@@ -139,6 +142,10 @@ struct CeleryRoundTripTests {
         let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)
         let b = try headlessMonitor.control.broadcast("active_queues")
         #expect(b.allReplied && b.expected == 1 && b.replies.map(\.hostname) == [host], "\(b)")
+        // The whole headless run, discovery and action, with a 10 s timeout: no wait ran it out (D77).
+        try c.broker.send("DEL", c.transport.sharedViewKey)
+        let alone10 = try headless(fx, c, ["worker.ping", "id=\(host)"], replyTimeout: 10)
+        #expect(alone10["ok"] as? Bool == true && alone10["detail.timed_out_waits"] as? Int == 0, "\(alone10)")
     }
 
     @Test func snapshotWithCeleryListsTheWorkersAndTasks() async throws {

@@ -38,7 +38,13 @@ public final class CeleryActionExecutor: ActionExecutor {
     public func execute(_ call: ActionCall) throws(ActionFailure) -> ActionResult {
         let action = try call.action
         guard let handler = Self.handlers[action], routesToCelery(action, call.payload) else { return try fallback.execute(call) }
-        do { return try handler(self, call.payload) } catch let f as ActionFailure { throw f } catch {
+        do {
+            var r = try handler(self, call.payload)
+            // One round trip made observable (D77): the waits of this process's Celery control, discovery
+            // included, that the reply timeout ended rather than the expected replies; 0 on a healthy fleet.
+            r.details["timed_out_waits"] = .int(control.timedOutWaits)
+            return r
+        } catch let f as ActionFailure { throw f } catch {
             throw .failed("celery \(action.rawValue): \(error)")
         }
     }
@@ -66,6 +72,9 @@ public final class CeleryActionExecutor: ActionExecutor {
     // MARK: the mapped actions
 
     typealias Handler = @Sendable (CeleryActionExecutor, Payload) throws -> ActionResult
+
+    /// The catalog actions Celery's remote control runs when their target is Celery's.
+    public static var mapped: Set<ActionName> { Set(handlers.keys) }
 
     /// The catalog actions that have a Celery meaning, and how each runs there.
     static let handlers: [ActionName: Handler] = [

@@ -46,8 +46,14 @@ public final class CeleryControl: Sendable {
     /// already logged (each is logged once).
     let refusals = Mutex<(count: Int, logged: Set<String>)>((0, []))
 
+    /// Waits for replies that ran to the reply timeout before the expected replies arrived (D77).
+    let timeouts = Atomic<Int>(0)
+
     /// Replies refused so far because their hostname was not asked (D67).
     public var refusedReplies: Int { refusals.withLock { $0.count } }
+
+    /// Waits so far that the reply timeout ended, not the expected replies (D77): 0 on a healthy fleet.
+    public var timedOutWaits: Int { timeouts.load(ordering: .relaxed) }
 
     /// `redis`: any client of the broker's server; the broker database is selected here.
     public init(redis: RedisClient, transport: CeleryTransport, log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -169,6 +175,7 @@ public final class CeleryControl: Sendable {
                     log("celery: skipped a frame: \(error)")
                 }
             }
+            if replies.count < expected { timeouts.add(1, ordering: .relaxed) }
         }
         return CeleryBroadcast(
             method: method, ticket: ticket, listeners: listeners, replies: replies.sorted { $0.hostname < $1.hostname },

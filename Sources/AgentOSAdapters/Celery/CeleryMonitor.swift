@@ -13,6 +13,9 @@ public final class CeleryMonitor: Sendable {
     let subscriber: RedisSubscriber
     let state = Mutex(CeleryState())
     let pollFlags = Mutex<(stopped: Bool, pending: Bool, running: Bool)>((false, false, false))
+    /// The result backend is to be read once the event subscription holds (D77): before, a task
+    /// finishing in between would be counted by neither.
+    let reconcile = Mutex<(wanted: Bool, due: Bool)>((false, false))
     /// Set by every applied frame and poll; `takeChange()` reads and clears it.
     let dirty = Mutex(false)
     /// Set once the fleet is known: polled, read from the shared view, or discovered.
@@ -47,7 +50,11 @@ public final class CeleryMonitor: Sendable {
     func handle(_ event: SubscriptionEvent) {
         switch event {
         case .message(let channel, let payload, _): ingest(payload, channel: channel)
-        case .subscribed: requestPoll()
+        case .subscribed:
+            reconcile.withLock { r in
+                if r.wanted { (r.wanted, r.due) = (false, true) }
+            }
+            requestPoll()
         case .disconnected(let reason, _): log("celery: event subscription lost: \(reason)")
         }
     }
@@ -56,6 +63,10 @@ public final class CeleryMonitor: Sendable {
     /// thread of its own: a poll blocks for the reply timeout).
     public func start(pollSeconds: Double = 5) {
         pollFlags.withLock { $0.running = true }
+        if transport.resultDatabase != nil {
+            state.withLock { $0.beginReconcile() }
+            reconcile.withLock { $0.wanted = true }
+        }
         let thread = Thread { [self] in
             var last = Date.distantPast
             while !pollFlags.withLock({ $0.stopped }) {
@@ -63,6 +74,12 @@ public final class CeleryMonitor: Sendable {
                     let d = f.pending || Date().timeIntervalSince(last) >= pollSeconds
                     f.pending = false
                     return d
+                }
+                if reconcile.withLock({ r in
+                    defer { r.due = false }
+                    return r.due
+                }) {
+                    reconcileWithBackend()
                 }
                 if due {
                     last = Date()
@@ -131,17 +148,17 @@ public final class CeleryMonitor: Sendable {
     }
 
     /// Makes sure the fleet is known before an action is routed (a headless `agentos action` has
-    /// no poller): the view a console's monitor shared in Redis, else one `active_queues`
+    /// no poller): the view a console's monitor shared in Redis, else ONE `active_queues`
     /// broadcast, which names each worker and its queues and ends when every worker that got it
-    /// answered (D61). Once per monitor.
+    /// answered (D61, D77). Once per monitor.
     public func learnFleetIfUnknown() {
         let learnt = known.withLock { k -> Bool in
             defer { k = true }
             return k
         }
         if learnt || loadSharedView() { return }
-        // A ping names who is there; the active_queues replies count from those (and known) hostnames only (D67).
-        ask("active_queues", accept: knownHosts().union(ask("ping", accept: nil)))
+        // Any hostname, as the discovery ping took (a ping first would add a round trip, not a check: D77).
+        ask("active_queues", accept: nil)
         shareView(onlyIfAbsent: true)
         dirty.withLock { $0 = true }
     }
@@ -149,8 +166,47 @@ public final class CeleryMonitor: Sendable {
     /// A headless command's view (`agentos snapshot`): the view a console shared (tasks included),
     /// then one poll, so the workers' state is as of now.
     public func catchUp() {
-        _ = loadSharedView()
+        if !loadSharedView() && transport.resultDatabase != nil {
+            // No console's figures: the result backend's (no events are followed here).
+            state.withLock { $0.beginReconcile() }
+            reconcileWithBackend()
+        }
         poll()
+    }
+
+    /// Counts the result backend's finished tasks that the events did not (D77): SCAN of its
+    /// `celery-task-meta-*` records, read in batches of 1,000.
+    public func reconcileWithBackend() {
+        guard let db = transport.resultDatabase else { return }
+        let backend = broker.selecting(database: db)
+        var records: [CeleryBackendRecord] = []
+        let pattern = transport.resultKeyPattern
+        let idStart = transport.resultKeyPrefix.utf8.count + "celery-task-meta-".utf8.count
+        do {
+            var cursor = "0"
+            repeat {
+                let reply = try backend.send("SCAN", cursor, "MATCH", pattern, "COUNT", "1000")
+                guard let pair = reply.array, pair.count == 2, let next = pair[0].string else {
+                    throw CeleryConfigError("result backend: unexpected SCAN reply")
+                }
+                cursor = next
+                let keys = (pair[1].array ?? []).compactMap(\.bytes)
+                if keys.isEmpty { continue }
+                let values = try backend.send(["MGET"] + keys).array ?? []
+                for (key, value) in zip(keys, values) {
+                    guard let bytes = value.bytes else { continue }
+                    let id = String(decoding: key.dropFirst(idStart), as: UTF8.self)
+                    if let r = CeleryBackendRecord.parse(id: id, bytes) { records.append(r) }
+                }
+            } while cursor != "0"
+        } catch {
+            log("celery: reading the result backend (db \(db)) failed: \(error); the task figures count from the events only")
+        }
+        let now = Date().timeIntervalSince1970
+        // A finishing event arrives within seconds of the record; ten minutes is ample.
+        state.withLock { $0.finishReconcile(records, recentSince: now - 600, until: now + 600) }
+        dirty.withLock { $0 = true }
+        changed()
     }
 
     /// Asks every worker for `stats` (pool size) and `active_queues` and records the answers;
@@ -204,6 +260,8 @@ public final class CeleryMonitor: Sendable {
         var workers: [CeleryState.Worker]
         var tasks: [CeleryState.Task]
         var pausedQueues: [String: [String]]
+        /// The exact figures (D77); absent in a view written before them.
+        var figures: CeleryFigures?
     }
 
     /// Seconds the shared view lives after its last write: three of the console's polls.
@@ -214,7 +272,7 @@ public final class CeleryMonitor: Sendable {
         let s = current
         let view = SharedView(
             writtenAt: Date().timeIntervalSince1970, workers: s.workers.values.sorted { $0.hostname < $1.hostname },
-            tasks: Array(s.newestTasks()), pausedQueues: pausedQueues.withLock { $0 })
+            tasks: Array(s.newestTasks()), pausedQueues: pausedQueues.withLock { $0 }, figures: s.figures)
         do {
             let json = try JSONEncoder().encode(view)
             var command: [any RedisArgument] = ["SET", transport.sharedViewKey, [UInt8](json), "EX", String(Self.sharedViewSeconds)]
@@ -231,6 +289,8 @@ public final class CeleryMonitor: Sendable {
             state.withLock { s in
                 for w in view.workers where s.workers[w.hostname] == nil { s.upsert(w) }
                 for t in view.tasks where s.tasks[t.id] == nil { s.upsert(t) }
+                // The console's counters, when this monitor has counted nothing itself.
+                if let f = view.figures, s.figures.finished.isEmpty, s.eventsSeen == 0 { s.figures = f }
             }
             pausedQueues.withLock { p in p.merge(view.pausedQueues) { mine, _ in mine } }
             dirty.withLock { $0 = true }
@@ -324,11 +384,7 @@ public final class CeleryMonitor: Sendable {
         let jobIDs = Set(jobs.map(\.id))
         out.jobs.recent = (jobs + out.jobs.recent.filter { !jobIDs.contains($0.id) }).sorted { $0.updatedAt > $1.updatedAt }
         out.jobs.failed = jobs.filter { $0.status == .failed } + out.jobs.failed.filter { !jobIDs.contains($0.id) }
-        for j in jobs {
-            out.jobs.byStatus[j.status.rawValue, default: 0] += 1
-            out.jobs.byStage["celery", default: [:]][j.status.rawValue, default: 0] += 1
-        }
-        out.jobs.total += jobs.count
+        s.mergeFigures(into: &out, now: now)
         return out
     }
 }

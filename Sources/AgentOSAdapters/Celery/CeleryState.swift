@@ -107,6 +107,15 @@ public struct CeleryState: Sendable, Equatable {
     public var eventsSeen = 0
     /// Most tasks kept (the oldest finished ones go first).
     public var taskLimit = 2_000
+    /// Exact figures from the events, whatever the cap (D77).
+    public var figures = CeleryFigures()
+    /// While the result backend is read at start: the tasks the events counted meanwhile (its
+    /// records of them are not counted again).
+    var countedWhileReconciling: Set<String>?
+    /// Tasks the backend's records counted that had finished shortly before: their finishing
+    /// event, should it still come, is not counted again. Dropped after `reconciledUntil`.
+    var reconciled: Set<String> = []
+    var reconciledUntil = 0.0
 
     public init() {}
 
@@ -141,13 +150,14 @@ public struct CeleryState: Sendable, Equatable {
     mutating func applyTask(_ e: CeleryEvent, appliedAt: Double?) {
         guard let id = e["uuid"]?.string else { return }
         var t = tasks[id] ?? Task(id: id, updated: e.timestamp)
+        let wasFinal = CeleryFigures.finalStates.contains(t.state)
         t.appliedAt = appliedAt ?? t.appliedAt
         t.updated = max(t.updated, e.timestamp)
         if let n = e["name"]?.string { t.name = n }
         if let a = e["args"]?.string { t.args = a }
         if let r = e["retries"]?.int { t.retries = r }
         if let q = e["queue"]?.string ?? e["routing_key"]?.string, !q.isEmpty { t.queue = q }
-        let finalStates: Set = ["SUCCESS", "FAILURE", "REVOKED", "REJECTED"]
+        let finalStates = CeleryFigures.finalStates
         func advance(_ s: String) { if !finalStates.contains(t.state) || finalStates.contains(s) { t.state = s } }
         switch e.type {
         case "task-sent":
@@ -184,7 +194,36 @@ public struct CeleryState: Sendable, Equatable {
             advance("REJECTED")
         default: break
         }
+        if !wasFinal && finalStates.contains(t.state) {
+            countFinished(id, t.state, at: e.timestamp, runtime: e.type == "task-succeeded" ? e["runtime"]?.double : nil)
+        }
         upsert(t)
+    }
+
+    // MARK: exact figures (D77)
+
+    /// Counts a task that reached a final state, unless the result backend's record counted it.
+    mutating func countFinished(_ id: String, _ state: String, at timestamp: Double, runtime: Double?) {
+        if !reconciled.isEmpty {
+            if timestamp > reconciledUntil { reconciled = [] } else if reconciled.remove(id) != nil { return }
+        }
+        countedWhileReconciling?.insert(id)
+        figures.recordFinished(state, at: timestamp, runtime: runtime)
+    }
+
+    /// Called before the result backend is read: the events counted from now on are remembered.
+    public mutating func beginReconcile() { countedWhileReconciling = [] }
+
+    /// Counts the backend's finished tasks that the events did not; those finished after
+    /// `recentSince` are remembered until `until`, so their late events are not counted twice.
+    public mutating func finishReconcile(_ records: [CeleryBackendRecord], recentSince: Double, until: Double) {
+        let counted = countedWhileReconciling ?? []
+        countedWhileReconciling = nil
+        for r in records where CeleryFigures.finalStates.contains(r.state) && !counted.contains(r.id) {
+            figures.recordFinished(r.state, at: r.done ?? -.infinity, runtime: nil)
+            if (r.done ?? .infinity) >= recentSince { reconciled.insert(r.id) }
+        }
+        reconciledUntil = until
     }
 
     // MARK: bounded (D67): a heap per map, not a sort per event
@@ -195,24 +234,34 @@ public struct CeleryState: Sendable, Equatable {
 
     /// Adds or replaces a task; past `taskLimit` the first in eviction order goes. O(log n).
     public mutating func upsert(_ t: Task) {
-        Self.upsert(t, id: t.id, into: &tasks, heap: &taskHeap, limit: taskLimit, key: Self.evictionKey)
+        if let old = tasks[t.id] { figures.held(old.state, -1) }
+        figures.held(t.state, 1)
+        for gone in Self.upsert(t, id: t.id, into: &tasks, heap: &taskHeap, limit: taskLimit, key: Self.evictionKey) {
+            figures.held(gone.state, -1)
+        }
     }
 
     /// Adds or replaces a worker; past `workerLimit` the longest unseen goes. O(log n).
     public mutating func upsert(_ w: Worker) {
-        Self.upsert(w, id: w.hostname, into: &workers, heap: &workerHeap, limit: workerLimit, key: Self.evictionKey)
+        _ = Self.upsert(w, id: w.hostname, into: &workers, heap: &workerHeap, limit: workerLimit, key: Self.evictionKey)
     }
 
     /// One bounded map with its heap: a popped pair whose key is no longer the entry's is stale.
+    /// Returns the entries evicted.
     private static func upsert<V>(
         _ value: V, id: String, into map: inout [String: V], heap: inout EvictionHeap, limit: Int, key: (V) -> EvictionHeap.Key
-    ) {
+    ) -> [V] {
         map[id] = value
         heap.push(key(value), id)
+        var evicted: [V] = []
         while map.count > limit, let (popped, victim) = heap.pop() {
-            if let cur = map[victim], key(cur) == popped { map[victim] = nil }
+            if let cur = map[victim], key(cur) == popped {
+                map[victim] = nil
+                evicted.append(cur)
+            }
         }
         if heap.needsCompaction(live: map.count) { heap.rebuild(map.map { (key($0.value), $0.key) }) }
+        return evicted
     }
 
     public mutating func noteMalformed(_ error: CeleryFrameError) {
@@ -271,19 +320,53 @@ public struct CeleryState: Sendable, Equatable {
     /// The newest tasks (by their latest event), newest first: what the views list.
     public func newestTasks(limit: Int = 500) -> ArraySlice<Task> { tasks.values.sorted { $0.updated > $1.updated }.prefix(limit) }
 
+    /// Adds the exact figures to a snapshot (D77): per-status totals, the minutes' completed and
+    /// failed tasks, and the runtime p50/p95 over the analytics window as stage "celery".
+    public func mergeFigures(into snapshot: inout Snapshot, now: Double) {
+        // The totals and per-minute figures from the counters, not the capped lists (D77).
+        for (state, n) in figures.finished.merging(figures.inFlight, uniquingKeysWith: +) {
+            let status = CeleryState.jobStatus(state).rawValue
+            snapshot.jobs.byStatus[status, default: 0] += n
+            snapshot.jobs.byStage["celery", default: [:]][status, default: 0] += n
+            snapshot.jobs.total += n
+        }
+        var byMinute = Dictionary(snapshot.analytics.throughput.map { ($0.minute, $0) }, uniquingKeysWith: { a, _ in a })
+        for m in figures.minutes {
+            let at = Date(timeIntervalSince1970: Double(m.minute) * 60)
+            var entry = byMinute[at] ?? Analytics.Minute(minute: at, completed: 0, failed: 0)
+            entry.completed += m.completed
+            entry.failed += m.failed
+            byMinute[at] = entry
+        }
+        snapshot.analytics.throughput = byMinute.values.sorted { $0.minute < $1.minute }
+        let window = Analytics.completeWindow(minutes: snapshot.analytics.windowMinutes, now: Date(timeIntervalSince1970: now))
+        let inWindow = figures.minutes.filter {
+            let t = Double($0.minute) * 60
+            return t >= window.from.timeIntervalSince1970 && t < window.to.timeIntervalSince1970
+        }
+        if let p50 = CeleryFigures.runtimeQuantileMs(0.5, of: inWindow), let p95 = CeleryFigures.runtimeQuantileMs(0.95, of: inWindow) {
+            snapshot.analytics.stageLatency.removeAll { $0.stage == "celery" }
+            snapshot.analytics.stageLatency.append(.init(stage: "celery", p50Ms: p50, p95Ms: p95))
+        }
+    }
+
+    /// The job status a Celery task state shows as.
+    public static func jobStatus(_ state: String) -> JobStatus {
+        switch state {
+        case "SUCCESS": return .completed
+        case "FAILURE", "REJECTED": return .failed
+        case "REVOKED": return .cancelled
+        case "RETRY": return .retrying
+        case "STARTED": return .running
+        case "RECEIVED": return .queued
+        default: return .pending
+        }
+    }
+
     /// The tasks as jobs, newest first.
     public func jobs(limit: Int = 500) -> [Job] {
         newestTasks(limit: limit).map { t in
-            let status: JobStatus
-            switch t.state {
-            case "SUCCESS": status = .completed
-            case "FAILURE", "REJECTED": status = .failed
-            case "REVOKED": status = .cancelled
-            case "RETRY": status = .retrying
-            case "STARTED": status = .running
-            case "RECEIVED": status = .queued
-            default: status = .pending
-            }
+            let status = Self.jobStatus(t.state)
             let created = Date(timeIntervalSince1970: t.sent ?? t.received ?? t.updated)
             return Job(
                 id: t.id, name: t.name + t.args, pipeline: "celery", stage: "celery", queue: t.queue, status: status,

@@ -6,14 +6,18 @@ extension CeleryTransport {
     /// `broker_transport_options` keys (`global_keyprefix`, `fanout_prefix`, `fanout_patterns`,
     /// `priority_steps`, `sep`) plus `broker_db` (the `/N` of the broker URL), `queues` (the
     /// app's `task_queues` names), `reply_timeout` (seconds) and `confirm_timeout` (seconds an action
-    /// waits for the workers' state to show its effect, D67). `{}` is Celery's defaults.
+    /// waits for the workers' state to show its effect, D67), `result_db` and `result_keyprefix` (a
+    /// Redis result backend on the broker's server, to reconcile the task figures with, D77). `{}`
+    /// is Celery's defaults.
     public init(options text: String, place: String = "celery options") throws(CeleryConfigError) {
         func fail(_ s: String) -> CeleryConfigError { CeleryConfigError("\(place): \(s)") }
         let root: JSONTree
         do { root = try JSONTree.parse(Array(text.utf8)) } catch { throw fail("not JSON: \(CeleryEnvelope.reason(error))") }
         guard let o = root.object else { throw fail("must be a JSON object like {\"global_keyprefix\": \"pfx:\"}") }
         let known: Set = [
-            "global_keyprefix", "fanout_prefix", "fanout_patterns", "priority_steps", "sep", "broker_db", "queues", "reply_timeout", "confirm_timeout"
+            "global_keyprefix", "fanout_prefix", "fanout_patterns", "priority_steps", "sep", "broker_db", "queues", "reply_timeout",
+            "confirm_timeout",
+            "result_db", "result_keyprefix"
         ]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown.prefix(40))' (known: \(known.sorted().joined(separator: ", ")))")
@@ -27,6 +31,17 @@ extension CeleryTransport {
         var queues = ["celery"]
         var timeout = 1.0
         var confirm = 10.0
+        var resultDB: Int?
+        var resultPrefix = ""
+        if let v = o["result_db"] {
+            guard case .int(let i) = v else { throw fail("result_db must be an integer (the /N of a redis:// result_backend)") }
+            resultDB = i
+        }
+        if let v = o["result_keyprefix"] {
+            guard let s = v.string else { throw fail("result_keyprefix must be a string") }
+            guard resultDB != nil else { throw fail("result_keyprefix needs result_db") }
+            resultPrefix = s
+        }
         if let v = o["broker_db"] {
             guard case .int(let i) = v else { throw fail("broker_db must be an integer") }
             db = i
@@ -71,7 +86,8 @@ extension CeleryTransport {
         do {
             try self.init(
                 brokerDatabase: db, globalKeyPrefix: prefix, fanoutPrefix: fanout, fanoutPatterns: patterns, prioritySteps: steps,
-                separator: sep, queues: queues, replyTimeout: timeout, confirmTimeout: confirm)
+                separator: sep, queues: queues, replyTimeout: timeout, confirmTimeout: confirm,
+                resultDatabase: resultDB, resultKeyPrefix: resultPrefix)
         } catch { throw fail(error.description.replacingOccurrences(of: "celery: ", with: "")) }
     }
 }

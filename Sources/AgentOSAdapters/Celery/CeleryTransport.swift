@@ -28,11 +28,16 @@ public struct CeleryTransport: Sendable, Equatable {
     /// How long an action waits for the workers' own state to show its effect (the task in
     /// `dump_revoked`, the pool size in `stats`) before it reports "not confirmed" (D67).
     public var confirmTimeout: Double
+    /// The Redis database of a Redis result backend on the broker's server (`result_db`), nil when
+    /// there is none: the monitor reconciles its task figures with it at start (D77).
+    public var resultDatabase: Int?
+    /// The result backend's `global_keyprefix` (`result_backend_transport_options`).
+    public var resultKeyPrefix = ""
 
     public init(
         brokerDatabase: Int = 0, globalKeyPrefix: String = "", fanoutPrefix: FanoutPrefix = .database, fanoutPatterns: Bool = true,
         prioritySteps: [Int] = [0, 3, 6, 9], separator: [UInt8] = [0x06, 0x16], queues: [String] = ["celery"],
-        replyTimeout: Double = 1.0, confirmTimeout: Double = 10
+        replyTimeout: Double = 1.0, confirmTimeout: Double = 10, resultDatabase: Int? = nil, resultKeyPrefix: String = ""
     ) throws(CeleryConfigError) {
         guard (0...15).contains(brokerDatabase) else { throw CeleryConfigError("broker database \(brokerDatabase) is not 0…15") }
         guard !prioritySteps.isEmpty, prioritySteps.first == 0, prioritySteps == prioritySteps.sorted(),
@@ -45,6 +50,7 @@ public struct CeleryTransport: Sendable, Equatable {
         guard confirmTimeout > 0, confirmTimeout <= 300 else {
             throw CeleryConfigError("confirm timeout \(confirmTimeout) s is not within (0, 300]")
         }
+        if let db = resultDatabase, !(0...15).contains(db) { throw CeleryConfigError("result database \(db) is not 0…15") }
         guard !separator.isEmpty else { throw CeleryConfigError("the priority separator is empty") }
         for q in queues where q.isEmpty || q.utf8.count > 200 { throw CeleryConfigError("queue name '\(q.prefix(40))' is empty or too long") }
         self.brokerDatabase = brokerDatabase
@@ -56,6 +62,20 @@ public struct CeleryTransport: Sendable, Equatable {
         self.queues = queues
         self.replyTimeout = replyTimeout
         self.confirmTimeout = confirmTimeout
+        self.resultDatabase = resultDatabase
+        self.resultKeyPrefix = resultKeyPrefix
+    }
+
+    /// The SCAN pattern of the result backend's task records.
+    public var resultKeyPattern: String { Self.globEscaped(resultKeyPrefix) + "celery-task-meta-*" }
+
+    static func globEscaped(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if "*?[]\\".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
     }
 
     // MARK: queues (lists)

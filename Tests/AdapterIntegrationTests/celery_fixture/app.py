@@ -1,7 +1,8 @@
 """The Celery app the console's Celery tests run real workers of (scripts/test.sh makes the venv).
 
 Environment: CELERY_FIXTURE_BROKER (redis URL with the broker db), CELERY_FIXTURE_KEYPREFIX
-(kombu global_keyprefix, unique per test), CELERY_FIXTURE_MARKS (a directory the tasks write
+(kombu global_keyprefix, unique per test), CELERY_FIXTURE_BACKEND (optional: a redis result
+backend URL; results are then stored, under the same key prefix), CELERY_FIXTURE_MARKS (a directory the tasks write
 marker files into: <mark>.started when a task starts, <mark>.done when it finishes).
 """
 import os
@@ -23,6 +24,12 @@ app.conf.update(
     worker_hijack_root_logger=False,
     task_ignore_result=True,
 )
+if os.environ.get("CELERY_FIXTURE_BACKEND"):
+    app.conf.update(
+        result_backend=os.environ["CELERY_FIXTURE_BACKEND"],
+        result_backend_transport_options={"global_keyprefix": os.environ.get("CELERY_FIXTURE_KEYPREFIX", "")},
+        task_ignore_result=False,
+    )
 MARKS = os.environ.get("CELERY_FIXTURE_MARKS", "/tmp")
 
 
