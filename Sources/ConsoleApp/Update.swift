@@ -301,6 +301,9 @@ public enum App {
             return openActionMenu(&state)
         case .retryAction:
             return retryLastFailed(&state)
+        case .toggleHints:
+            state.hintsShown.toggle()
+            clampCursor(&state)
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)
