@@ -965,9 +965,11 @@ public struct FleetSimulator: Sendable {
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
             case .retryJob(let id, let by):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
-                guard job.status == .failed || job.status == .cancelled else { throw .invalid("job \(id) is \(job.status.rawValue)") }
+                guard [.failed, .cancelled, .retrying].contains(job.status) else { throw .invalid("job \(id) is \(job.status.rawValue)") }
+                // A retrying job's failed attempt is counted already: retry now only skips the wait (D76).
+                if job.status != .retrying { job.attempts += 1 } // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it
+                retryAt[id] = nil
                 job.status = .queued
-                job.attempts += 1 // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it
                 job.error = nil
                 job.errorClass = nil
                 job.finishedAt = nil

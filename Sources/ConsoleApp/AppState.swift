@@ -79,6 +79,8 @@ public struct AppState: Sendable {
     /// The operator opted in to OSC 52 (`--osc52`): `Y` copies the selected id.
     public var clipboard = false
     public var keyMap = KeyMap.standard
+    /// The one-line key hint bar above the status line (k9s style): `H` and `hints:` hide it.
+    public var hintsShown = true
     /// `--readonly` (and the wallboard): every action hidden, the status line says READ-ONLY.
     public var readOnly = false
     /// A live console with no bus key (D66): nothing on the bus is authenticated, and the status line says BUS UNSIGNED.

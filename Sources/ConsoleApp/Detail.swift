@@ -20,14 +20,14 @@ extension App {
 
     /// Moves the drill-down's view for a movement command; false: not a movement command.
     static func scrollDetail(_ state: inout AppState, _ target: DetailTarget, _ command: Command) -> Bool {
-        let inner = detailText(FrameLayout(width: state.width, height: state.height).body)
+        let inner = detailText(FrameLayout(state).body)
         let rows = state.snapshot.map { TextPane.wrapped(detailLines(state, $0, target).1, width: inner.width, wrap: true).count } ?? 0
         return scroll(&state.detailOffset, command, page: max(1, inner.height - 1), maxOffset: max(0, rows - inner.height))
     }
 
     /// Moves the help's rows for a movement command; false: not a movement command.
     static func scrollHelp(_ state: inout AppState, _ command: Command) -> Bool {
-        let body = FrameLayout(width: state.width, height: state.height).body
+        let body = FrameLayout(state).body
         let maxOffset = HelpOverlay(helpSections(state)).maxOffset(in: body)
         return scroll(&state.helpOffset, command, page: max(1, body.height - 5), maxOffset: maxOffset)
     }

@@ -10,6 +10,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case down, up, pageDown, pageUp, top, bottom
     case sortNext, sortReverse, mark, markAll, copyID, nextPane, previousPane, follow, nextBookmark, window
     case actionMenu, retryAction
+    case toggleHints
 
     public var help: String {
         switch self {
@@ -41,6 +42,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .window: return "analytics window (15 min, 1 h, 6 h)"
         case .actionMenu: return "action menu of this view"
         case .retryAction: return "retry the last failed action (same idempotency key)"
+        case .toggleHints: return "show or hide the key hint bar"
         }
     }
 
@@ -75,6 +77,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .window: return "window"
         case .actionMenu: return "action_menu"
         case .retryAction: return "retry_action"
+        case .toggleHints: return "toggle_hints"
         }
     }
 
@@ -85,7 +88,7 @@ public enum Command: Sendable, Equatable, Hashable {
         + [
             .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
             .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu,
-            .retryAction
+            .retryAction, .toggleHints
         ]
 
     public init?(name: String) {
@@ -102,7 +105,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
         case .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window:
             return "Tables"
-        case .quit, .help, .palette, .reload: return "General"
+        case .quit, .help, .palette, .reload, .toggleHints: return "General"
         case .actionMenu, .retryAction: return "Actions"
         }
     }
@@ -160,7 +163,7 @@ public struct KeyMap: Sendable, Equatable {
             (.right, .nextPane),
             (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("'"), .nextBookmark),
             (.char("w"), .window),
-            (.char("."), .actionMenu), (.char("!"), .retryAction)
+            (.char("."), .actionMenu), (.char("!"), .retryAction), (.char("H"), .toggleHints)
         ]
         return KeyMap(general + tabs + navigation)
     }()

@@ -119,6 +119,6 @@ public enum Screens {
 
     /// The rectangle of the selectable table of the current view (same as `Render` uses).
     public static func tableRect(_ state: AppState) -> Rect {
-        state.screen.tableRect(state, body: FrameLayout(width: state.width, height: state.height).body)
+        state.screen.tableRect(state, body: FrameLayout(state).body)
     }
 }

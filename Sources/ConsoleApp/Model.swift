@@ -132,6 +132,7 @@ public enum Overlay: Sendable, Equatable {
 /// Side effects requested by `update`, performed by the effect runner.
 public enum Effect: Sendable, Equatable {
     case reloadSnapshot
+    /// A job's timeline and its complete record, for its drill-down (answered by `.jobHistory` and `.jobRecord`).
     case loadJobHistory(String)
     /// The versions of a configuration entry, for its drill-down (answered by `.configHistory`).
     case loadConfigHistory(String)
@@ -159,6 +160,8 @@ public enum Msg: Sendable {
     case snapshotLoaded(Snapshot)
     case snapshotFailed(String)
     case jobHistory(String, [JobEvent])
+    /// A job's complete record (arguments, result, raw row), already scrubbed.
+    case jobRecord(String, JobRecord)
     /// The backend's jobs whose id starts with the query (`:job`).
     case jobsFound(String, Result<[Job], ActionFailure>)
     case configHistory(String, [ConfigChange])

@@ -3,7 +3,7 @@ import Foundation
 
 /// The command palette (`:`): a view by name (`:queues`), a command (`:reload`, `:help`, `:q`), or
 /// an item by what its id starts with (`:job 1f3a`, `:worker cut-1`, `:queue video_cutter`,
-/// `:config cache.`, `:manager ingest`), whose drill-down opens in its own tab. A job older than
+/// `:config cache.`, `:manager ingest`, `:alert 12`), whose drill-down opens in its own tab. A job older than
 /// the recent window is looked up in the backend. Tab completes view names and ids; ↑/↓ recall
 /// earlier commands.
 public struct PaletteState: Sendable, Equatable {
@@ -179,7 +179,14 @@ extension App {
     public static func paletteCompletions(_ text: String, _ state: AppState? = nil) -> [String] {
         let words = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         if words.count == 2, let state, let screen = ViewID.screenNamed(words[0]) {
-            return matches(state, screen, words[1]).filter { $0 != words[1] }.sorted().map { "\(words[0]) \($0)" }
+            // Nothing typed after the name yet: every id of the pane, in its order.
+            let ids =
+                words[1].isEmpty
+                ? state.snapshot.map { s in
+                    let source = ScreenRegistry.screen(screen).rows(s, state)
+                    return (0..<min(source.count, 50)).map(source.id)
+                } ?? [] : matches(state, screen, words[1]).filter { $0 != words[1] }.sorted()
+            return ids.map { "\(words[0]) \($0)" }
         }
         let t = text.lowercased()
         let names = ScreenRegistry.all.flatMap(\.aliases) + paletteCommands

@@ -17,7 +17,7 @@ extension App {
             renderSessionEnded(state, &b)
             return b
         }
-        let frame = FrameLayout(width: state.width, height: state.height)
+        let frame = FrameLayout(state)
         b.render(tabs(state), in: frame.tabs)
         renderContext(state, &b, frame.context)
         let body = frame.body
@@ -26,6 +26,7 @@ extension App {
         } else {
             state.screen.render(state, &b, body)
         }
+        if let hints = frame.hints { renderHints(state, &b, hints) }
         renderStatus(state, &b, frame.status)
         switch state.overlay {
         case .none: break
@@ -168,6 +169,51 @@ extension App {
             + (hint.map { [StatusBar.Segment($0, Style(.muted, bg: .statusBar))] } ?? [])
             + [.init(Fmt.clock(state.now) + " ", bar)]
         b.render(StatusBar(left: left, right: right), in: line)
+    }
+
+    /// The key hint bar (k9s style): what the keys do here, from the active key map and the view's
+    /// catalog actions; `?` and `H` kept at the right end, the rest as many as fit.
+    static func renderHints(_ state: AppState, _ b: inout CellBuffer, _ line: Rect) {
+        b.fill(line, " ", .plain)
+        func key(_ command: Command, _ word: String) -> (String, String)? {
+            state.keyMap.keys(for: command).first.map { (KeyMap.describe($0), word) }
+        }
+        var items: [(String, String)?] = []
+        switch state.overlay {
+        case .detail(let target):
+            items = [key(.back, "back"), key(.down, "scroll")]
+            if target.screen == .jobs || target.screen == .retries || target.screen == .dead { items.append(("y", "raw record")) }
+            if let s = state.snapshot {
+                items += ScreenRegistry.screen(target.screen).links(state, s, id: target.id).map { (String($0.key), $0.label) }
+            }
+            if !state.readOnly { items.append(key(.actionMenu, "actions")) }
+        case .none:
+            items = [key(.open, "open"), key(.filter, "filter"), key(.palette, "command"), key(.sortNext, "sort")]
+            if state.screen.actionsAimAtSelection { items += [key(.mark, "mark"), key(.markAll, "mark all")] }
+            if ScreenRegistry.panes(of: state.view).count > 1 { items.append(key(.nextPane, "next pane")) }
+            if !state.readOnly {
+                items.append(key(.actionMenu, "actions"))
+                items += state.screen.actionEntries(state).filter { $0.disabled == nil && !$0.forbidden }.compactMap { entry in
+                    entry.key.map { ($0, entry.title.lowercased()) }
+                }
+            }
+        default:
+            items = [key(.back, "close")]
+        }
+        let tail = [key(.help, "help"), key(.toggleHints, "hide hints")].compactMap { $0 }
+        let width = { (item: (String, String)) in DisplayWidth.of("<\(item.0)> \(item.1)") + 2 }
+        var room = line.width - 1 - tail.reduce(0) { $0 + width($1) }
+        var x = line.x + 1
+        func put(_ item: (String, String)) {
+            x += b.put("<\(item.0)>", x: x, y: line.y, Style(.accent, [.bold]))
+            x += b.put(" \(item.1)  ", x: x, y: line.y, Style(.muted))
+        }
+        for item in items.compactMap({ $0 }) where width(item) <= room {
+            room -= width(item)
+            put(item)
+        }
+        x = max(x, line.maxX - tail.reduce(0) { $0 + width($1) })
+        for item in tail where x + width(item) <= line.maxX + 2 { put(item) }
     }
 
     static func renderPalette(_ text: String, _ state: AppState, _ b: inout CellBuffer, _ line: Rect) {

@@ -50,7 +50,7 @@ public enum App {
             state.sync.reloadAsked = false
             state.notify("snapshot not refreshed: \(reason)", .error)
             return []
-        case .jobHistory, .configHistory:
+        case .jobHistory, .jobRecord, .configHistory:
             return [] // the screens that show them keep them
         case .connection(let redis, let postgres):
             if let redis { state.connection.redis = redis }
@@ -200,6 +200,9 @@ public enum App {
             // action keys, the menu and retry work there.
             if let command, scrollDetail(&state, target, command) { return [] }
             if command == .actionMenu || command == .retryAction || command == .copyID { return run(&state, command!) }
+            if case .char(let c) = key, let effects = ScreenRegistry.screen(target.screen).detailKey(c, id: target.id, &state) {
+                return effects
+            }
             if case .char(let c) = key, let link = links(state, target).first(where: { $0.key == c }), let s = state.snapshot {
                 let title = ScreenRegistry.screen(target.screen).detail(state, s, id: target.id)?.title ?? target.id
                 return follow(&state, link, from: target, title: title)
@@ -298,6 +301,9 @@ public enum App {
             return openActionMenu(&state)
         case .retryAction:
             return retryLastFailed(&state)
+        case .toggleHints:
+            state.hintsShown.toggle()
+            clampCursor(&state)
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)

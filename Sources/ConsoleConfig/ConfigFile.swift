@@ -26,6 +26,7 @@ import Foundation
 /// readonly: false
 /// mouse: false                        # clicks and the wheel (the terminal's copy and paste then needs Shift)
 /// osc52: false                        # Y copies the selected id to the clipboard through the terminal
+/// hints: true                         # the one-line key hint bar above the status line (H toggles it)
 /// wallboard: { enabled: false, views: [dashboard, workers, analytics], interval: 10 }
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
 /// bus:                                # D66: the deployment's bus key (or AGENTOS_BUS_KEY[_FILE])
@@ -37,7 +38,7 @@ import Foundation
 public enum ConfigFile {
     static let topKeys = [
         "redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
-        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "wallboard", "log", "bus"
+        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "hints", "wallboard", "log", "bus"
     ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
@@ -101,6 +102,7 @@ public enum ConfigFile {
             case "readonly": layer.readOnly = try r.bool(entry)
             case "mouse": layer.mouse = try r.bool(entry)
             case "osc52": layer.osc52 = try r.bool(entry)
+            case "hints": layer.hints = try r.bool(entry)
             case "wallboard":
                 if case .scalar = entry.node {
                     layer.wallboard = try r.bool(entry)
@@ -251,6 +253,7 @@ public enum EnvironmentSettings {
         l.wallboard = try bool("AGENTOS_WALLBOARD")
         l.mouse = try bool("AGENTOS_MOUSE")
         l.osc52 = try bool("AGENTOS_OSC52")
+        l.hints = try bool("AGENTOS_HINTS")
         if let v = value("AGENTOS_LOG_LEVEL") {
             guard let level = LogLevel(rawValue: v.lowercased()) else { throw fail("AGENTOS_LOG_LEVEL", "unknown level '\(v)'") }
             l.logLevel = level

@@ -36,6 +36,7 @@ public struct SettingsLayer: Sendable, Equatable {
     public var wallboard: Bool?
     public var mouse: Bool?
     public var osc52: Bool?
+    public var hints: Bool?
     public var wallboardViews: [ViewID]?
     public var wallboardInterval: Double?
     public var logLevel: LogLevel?
@@ -87,6 +88,8 @@ public struct ConsoleSettings: Sendable, Equatable {
     /// `Y` copies the selected id through the terminal (OSC 52): off by default, as some terminals
     /// let programs write the clipboard without asking.
     public var osc52 = false
+    /// The key hint bar (k9s style), on by default; `H` hides it for the session.
+    public var hints = true
     public var wallboardViews: [ViewID] = Wallboard.defaultViews
     public var wallboardInterval: Double = 10
     public var logLevel: LogLevel = .info
@@ -133,6 +136,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             take(l.wallboardViews, "wallboard.views") { s.wallboardViews = $0 }
             take(l.mouse, "mouse") { s.mouse = $0 }
             take(l.osc52, "osc52") { s.osc52 = $0 }
+            take(l.hints, "hints") { s.hints = $0 }
             take(l.wallboardInterval, "wallboard.interval") { s.wallboardInterval = $0 }
             take(l.logLevel, "log.level") { s.logLevel = $0 }
             take(l.logFile, "log.file") { s.logFile = $0 }
@@ -217,6 +221,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             "namespace": namespace, "broker_prefix": brokerPrefix, "celery": celery as Any? ?? NSNull(), "refresh_interval": refreshInterval,
             "warm_interval": warmInterval,
             "theme": theme, "keymap": keymap, "default_view": defaultView.aliases[0], "readonly": readOnly, "mouse": mouse, "osc52": osc52,
+            "hints": hints,
             "wallboard": ["enabled": wallboard, "views": wallboardViews.map { $0.aliases[0] }, "interval": wallboardInterval] as [String: Any],
             "log": ["level": logLevel.rawValue, "file": logFile as Any? ?? NSNull()] as [String: Any],
             "origins": origins

@@ -13,6 +13,8 @@ public protocol ConsoleBackend: Sendable {
     func loadSnapshot() throws -> Snapshot
     func subscribe() -> AsyncStream<BusMessage>
     func jobHistory(_ id: String) throws -> [JobEvent]
+    /// A job's complete record (arguments, result, the raw row), scrubbed as the audit scrubs payloads; nil: no such job.
+    func jobRecord(_ id: String) throws -> JobRecord?
     /// The versions of a configuration entry, newest first.
     func configHistory(_ key: String) throws -> [ConfigChange]
     /// Starts background work (the embedded fleet, the live warmer).
@@ -231,6 +233,7 @@ public final class ConsoleRuntime {
             case .loadJobHistory(let id):
                 Task.detached {
                     if let events = try? backend.jobHistory(id) { inbox.post(.jobHistory(id, events)) }
+                    if let record = try? backend.jobRecord(id) { inbox.post(.jobRecord(id, record)) }
                 }
             case .loadConfigHistory(let key):
                 Task.detached {

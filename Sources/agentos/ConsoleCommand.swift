@@ -160,6 +160,7 @@ struct ConsoleCommand: ParsableCommand {
         }
         state.keyMap = look.keyMap
         state.readOnly = resolved.readOnly
+        state.hintsShown = resolved.hints
         // D66: a live console on a bus without a key says so on its status line.
         state.busUnsigned = connectionState.mode == "live" && !connected.names.busKeys.signed
         state.rbacAdvisory = advisory

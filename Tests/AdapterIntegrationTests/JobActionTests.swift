@@ -111,6 +111,24 @@ struct JobActionTests {
         #expect(try fx.brokerMessages("video_downloader").contains { $0.contains(id) })
     }
 
+    /// The retry set's retry now (D76): a job waiting for its next attempt is queued at once, its
+    /// failed attempt counted once (no +1), its message on the broker list once.
+    @Test func retryNowQueuesAJobWaitingToRetry() throws {
+        let fx = try ActionFixture()
+        defer { fx.close() }
+        // As the writer stores a job between attempts: status retrying, one attempt used, no message yet.
+        let id = try fx.insertJob(status: .failed, errorClass: "Timeout")
+        try fx.db.query("UPDATE jobs SET status = 'retrying', attempts = 1, finished_at = NULL WHERE id = $1::uuid", [id])
+        #expect(try !fx.brokerMessages("video_downloader").contains { $0.contains(id) })
+        try fx.expectSuccess(fx.run("job.retry", ["id": .string(id)]))
+        #expect(try fx.jobStatus(id) == "queued")
+        #expect(try fx.count("SELECT attempts FROM jobs WHERE id = $1::uuid", [id]) == 1, "the waiting attempt is not counted twice")
+        #expect(try fx.count("SELECT count(*) FROM jobs WHERE id = $1::uuid AND error IS NULL AND error_class IS NULL", [id]) == 1)
+        #expect(try fx.brokerMessages("video_downloader").filter { $0.contains(id) }.count == 1)
+        // A queued job is not retried again.
+        #expect(fx.run("job.retry", ["id": .string(id)]).result == nil)
+    }
+
     @Test func deleteRemovesJobEventsAndArtifacts() throws {
         let fx = try ActionFixture()
         defer { fx.close() }

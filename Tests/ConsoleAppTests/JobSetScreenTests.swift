@@ -89,4 +89,22 @@ import Testing
         h.reload()
         for id in picked { #expect(h.select { $0 == id } == nil, "\(id) left the dead set") }
     }
+
+    /// Retry now in the retry set (D76): a job waiting for its next attempt is queued at once, its
+    /// attempts unchanged (the failed one is counted already), and it leaves the set.
+    @Test func retryNowInTheRetrySetQueuesTheJobWithoutWaiting() throws {
+        let h = ActionHarness(view: .jobs)
+        let snapshot = try #require(h.state.snapshot)
+        let id = try #require(JobSetScreen.jobs(.retry, snapshot).first?.id, "the fleet has jobs waiting to retry")
+        let attempts = try #require(h.job(id)).attempts
+        #expect(h.job(id)?.status == .retrying)
+        while h.state.screen.id != .retries { h.press(.char("]")) }
+        _ = try #require(h.select { $0 == id })
+        h.press(.char("r"))
+        if case .confirm = h.state.overlay { h.press(.char("y")) }
+        #expect(h.dispatched.map(\.action) == ["job.retry"], "\(h.screen)")
+        #expect(h.job(id)?.status == .queued && h.job(id)?.attempts == attempts, "\(String(describing: h.job(id)))")
+        h.reload()
+        #expect(h.select { $0 == id } == nil, "\(id) left the retry set")
+    }
 }

@@ -37,6 +37,17 @@ import Testing
         #expect(s.view == .config && openDetail(s) == DetailTarget(.config, "cache.warm_interval"))
     }
 
+    /// `:alert` (D76): the Dashboard lists the open alerts; the name completes, then the ids.
+    @Test func anAlertByItsIdOpensFromThePaletteWithCompletion() throws {
+        let alert = try #require(Fixture.snapshot.alerts.first { $0.status == .active })
+        var s = Fixture.state(view: .jobs)
+        #expect(App.paletteCompletions("ale", s).first == "alert")
+        #expect(App.paletteCompletions("alert ", s).contains("alert \(alert.id)"), "\(App.paletteCompletions("alert ", s))")
+        Self.palette(&s, "alert \(alert.id)")
+        #expect(s.view == .dashboard && openDetail(s) == DetailTarget(.dashboard, String(alert.id)))
+        #expect(App.render(s).text().contains("Alert #\(alert.id)"))
+    }
+
     @Test func severalMatchesFilterThePaneAndNoneSaysSo() {
         var s = Fixture.state(view: .dashboard)
         Self.palette(&s, "queue video")

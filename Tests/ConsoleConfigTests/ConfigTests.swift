@@ -120,6 +120,22 @@ import Testing
         #expect(qa.environment == "qa" && qa.effectiveBadge == .rgb(0x5f, 0, 0xaf))
     }
 
+    /// The key hint bar (issue 20 item 8, D76): on by default, `hints: false` in the file, the environment over it.
+    @Test func theHintBarSettingComesFromTheFileOrTheEnvironment() throws {
+        #expect(ConsoleSettings().hints == true)
+        let file = try write("theme: light\nhints: false\n")
+        let off = try SettingsLoader.load(configFlag: file.path, environment: [:], flags: SettingsLayer(origin: "flag"))
+        #expect(off.hints == false && off.origins["hints"] == file.path)
+        let env = try SettingsLoader.load(configFlag: file.path, environment: ["AGENTOS_HINTS": "true"], flags: SettingsLayer(origin: "flag"))
+        #expect(env.hints == true && env.origins["hints"] == "env")
+        let bad = try write("theme: light\nhints: sometimes\n")
+        #expect {
+            _ = try ConfigFile.load(bad, environment: [:])
+        } throws: { error in
+            "\(error)".hasPrefix("\(bad.path):2: hints: ")
+        }
+    }
+
     @Test func badValuesNameFileLineAndKey() throws {
         // line | key | part of the message | the file (\n: a line break)
         let cases = Refusal.table(

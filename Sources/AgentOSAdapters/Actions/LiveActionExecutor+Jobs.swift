@@ -85,13 +85,14 @@ extension LiveActionExecutor {
                 guard
                     let row = try tx.query(
                         """
-                        UPDATE jobs SET status = 'queued', attempts = attempts + 1, progress = 0, error = NULL, error_class = NULL, traceback = NULL,
+                        UPDATE jobs SET status = 'queued', progress = 0, error = NULL, error_class = NULL, traceback = NULL,
+                            attempts = attempts + CASE status WHEN 'retrying' THEN 0 ELSE 1 END, -- retrying: its attempt is counted (D76)
                             worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-                        WHERE id = $1::uuid AND status IN ('failed','cancelled') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
+                        WHERE id = $1::uuid AND status IN ('failed','cancelled','retrying') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
                         """, [id, c.call.ownerMustBe]
                     ).rows.first
                 else {
-                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed or cancelled jobs can be retried")
+                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed, cancelled or retrying jobs can be retried")
                 }
                 job = try LiveActionExecutor.job(row)
                 try c.jobEvent(tx, id, type: "retried", status: "queued")

@@ -146,6 +146,13 @@ public final class PostgresSnapshotSource: SnapshotSource {
         ).rows.map(job)
     }
 
+    /// A job's whole stored row as JSON, for its complete record (D76); nil: no such job.
+    public static func jobRecord(_ db: PostgresClient, id: String) throws -> JobRecord? {
+        guard UUID(uuidString: id) != nil else { return nil }
+        guard let row = try db.query("SELECT to_jsonb(j)::text AS raw FROM jobs j WHERE id = $1::uuid", [id]).rows.first else { return nil }
+        return JobRecord(raw: try JSONTree.parse(Array(try row.get("raw", as: String.self).utf8)))
+    }
+
     func jobs(_ db: PostgresConnection, where condition: String, limit: Int) throws -> [Job] {
         try db.query("SELECT \(Self.jobColumns) FROM jobs WHERE \(condition) ORDER BY updated_at DESC, id LIMIT $1", [limit])
             .rows.map(Self.job)

@@ -167,7 +167,9 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
             if status == .running { return "\(state): job.kill stops it" }
             return status.isFinished ? "\(state): nothing to cancel" : nil
         case .jobKill: return status == .running ? nil : "\(state): only running jobs are killed"
-        case .jobRetry: return status == .failed || status == .cancelled ? nil : "\(state): only failed or cancelled jobs are retried"
+        case .jobRetry:
+            // Retrying: retry now, without waiting for its next attempt (the retry set, D76).
+            return [.failed, .cancelled, .retrying].contains(status) ? nil : "\(state): only failed, cancelled or retrying jobs are retried"
         case .jobDelete: return status == .running ? "\(state): cancel or kill it first" : nil
         case .jobSetPriority: return status.isWaiting ? nil : "\(state): only waiting jobs change priority"
         case .jobMove: return status.isWaiting ? nil : "\(state): only waiting jobs move"

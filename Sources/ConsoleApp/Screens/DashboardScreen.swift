@@ -18,7 +18,8 @@ public struct DashboardScreen: Screen {
     public var id: ViewID { .dashboard }
     public var title: String { "Dashboard" }
     public var shortTitle: String { "Dash" }
-    public var aliases: [String] { ["dashboard", "dash", "home", "d"] }
+    /// Its rows are the open alerts, so `:alert <id>` opens one (D76).
+    public var aliases: [String] { ["dashboard", "dash", "home", "d", "alerts", "alert"] }
     public var actionsTitle: String { "Dashboard quick actions" }
     /// Quick actions aim where the console chooses (the busiest queue, the top alert), not at marks.
     public var actionsAimAtSelection: Bool { false }

@@ -13,6 +13,10 @@ public struct JobsScreen: Screen {
         public var history: [String: [JobEvent]] = [:]
         /// Jobs `:job` found in the backend beyond the recent window, by id (their drill-down's data).
         public var found: [String: Job] = [:]
+        /// Complete records (arguments, result, raw row), by job id, loaded with the timeline.
+        public var records: [String: JobRecord] = [:]
+        /// The job whose drill-down shows its raw record instead (`y` toggles).
+        public var rawShown: String?
         public init() {}
     }
 
@@ -73,14 +77,45 @@ public struct JobsScreen: Screen {
     }
 
     public func receive(_ msg: Msg, _ state: inout AppState) -> [Effect] {
-        if case .jobHistory(let id, let events) = msg { state[local: Local.self].history[id] = events }
+        switch msg {
+        case .jobHistory(let id, let events): state[local: Local.self].history[id] = events
+        case .jobRecord(let id, let record): state[local: Local.self].records[id] = record
+        case .key(.escape): state[local: Local.self].rawShown = nil
+        default: break
+        }
         return []
+    }
+
+    /// `y`: the raw record in place of the drill-down, and back.
+    public func detailKey(_ key: Character, id: String, _ state: inout AppState) -> [Effect]? {
+        guard key == "y" else { return nil }
+        state[local: Local.self].rawShown = state[local: Local.self].rawShown == id ? nil : id
+        state.detailOffset = 0
+        return []
+    }
+
+    /// The stored record as indented JSON, one line a row, control characters made visible.
+    static func rawLines(_ record: JobRecord?) -> [(text: String, style: Style)] {
+        guard let record else { return [("loading…", Style(.muted))] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let json = (try? String(decoding: encoder.encode(record.raw), as: UTF8.self)) ?? record.raw.json
+        return json.split(separator: "\n", omittingEmptySubsequences: false).map { (TextSanitizer.clean(String($0)), Style(.text)) }
+    }
+
+    /// A JSON value on one line, sanitised (an argument, a keyword argument's value, a result field).
+    static func inline(_ value: JSONTree) -> String {
+        TextSanitizer.clean(value.string.map { "\"\($0)\"" } ?? value.json)
     }
 
     public func detail(_ state: AppState, _ s: Snapshot, id: String) -> DetailContent? {
         let now = state.now
         let looked = state[local: Local.self].found[id]
         guard let j = s.jobs.recent.first(where: { $0.id == id }) ?? s.jobs.failed.first(where: { $0.id == id }) ?? looked else { return nil }
+        let record = state[local: Local.self].records[id]
+        if state[local: Local.self].rawShown == id {
+            return ("Job \(Fmt.shortID(j.id)) raw record (y: back)", Self.rawLines(record))
+        }
         var lines: [(text: String, style: Style)] = []
         if looked != nil && !s.jobs.recent.contains(where: { $0.id == id }) {
             lines.append(("looked up with :job: older than the recent window; the timeline below is current", Style(.muted)))
@@ -97,6 +132,7 @@ public struct JobsScreen: Screen {
         ]
         if let started = j.startedAt { lines.append(App.field("started", ISOTime.format(started))) }
         if let finished = j.finishedAt { lines.append(App.field("finished", ISOTime.format(finished))) }
+        lines += Self.recordLines(record)
         if let error = j.error {
             lines.append(("", .plain))
             lines.append(("Error", Style(.title, [.bold])))
@@ -137,6 +173,26 @@ public struct JobsScreen: Screen {
             lines.append(("loading…", Style(.muted)))
         }
         return ("Job \(Fmt.shortID(j.id))", lines)
+    }
+
+    /// Arguments, keyword arguments and result (scrubbed by the backend), and how to see the rest.
+    static func recordLines(_ record: JobRecord?) -> [(text: String, style: Style)] {
+        guard let record else { return [("", .plain), ("arguments and result loading…", Style(.muted))] }
+        var lines: [(text: String, style: Style)] = [("", .plain), ("Arguments", Style(.title, [.bold]))]
+        if record.args.isEmpty { lines.append(("none", Style(.muted))) }
+        for (i, arg) in record.args.enumerated() { lines.append(App.field("[\(i)]", inline(arg))) }
+        lines += [("", .plain), ("Keyword arguments", Style(.title, [.bold]))]
+        if record.kwargs.isEmpty { lines.append(("none", Style(.muted))) }
+        for (name, value) in record.kwargs.sorted(by: { $0.key < $1.key }) { lines.append(App.field(TextSanitizer.clean(name), inline(value))) }
+        lines += [("", .plain), ("Result", Style(.title, [.bold]))]
+        switch record.result {
+        case .object(let fields)?:
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) { lines.append(App.field(TextSanitizer.clean(name), inline(value))) }
+        case let value?: lines.append((inline(value), Style(.text)))
+        case nil: lines.append(("none (it has not completed)", Style(.muted)))
+        }
+        lines.append(("y the raw record as JSON", Style(.muted)))
+        return lines
     }
 
     public func links(_ state: AppState, _ s: Snapshot, id: String) -> [Link] {

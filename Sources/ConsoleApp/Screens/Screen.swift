@@ -91,6 +91,8 @@ public protocol Screen: Sendable {
     func detailLoads(id: String, after event: AgentEvent?) -> [Effect]
     /// Where the drill-down of `id` leads (`App.follow`).
     func links(_ state: AppState, _ snapshot: Snapshot, id: String) -> [Link]
+    /// Its own key in the open drill-down of `id` (a job's `y`: its raw record); nil: not its key.
+    func detailKey(_ key: Character, id: String, _ state: inout AppState) -> [Effect]?
 
     /// The catalog view whose actions it offers (nil: none).
     var actionView: ActionView? { get }
@@ -130,6 +132,7 @@ extension Screen {
     public func detail(_ state: AppState, _ snapshot: Snapshot, id: String) -> DetailContent? { nil }
     public func detailLoads(id: String, after event: AgentEvent?) -> [Effect] { [] }
     public func links(_ state: AppState, _ snapshot: Snapshot, id: String) -> [Link] { [] }
+    public func detailKey(_ key: Character, id: String, _ state: inout AppState) -> [Effect]? { nil }
 
     public var actionView: ActionView? { nil }
     public func offers(_ spec: ActionSpec) -> Bool { spec.view == actionView }

@@ -65,6 +65,12 @@ struct ConsoleActions: Sendable {
         func impact(_ spec: ActionSpec, _ payload: Payload) throws(ActionFailure) -> Int? { nil }
     }
 
+    /// What scrubs a job's record before the console shows it: the audit's key, so its tokens match
+    /// the audit's; without one, a fresh key (values still hidden, not searchable).
+    static func recordScrubber(dataDirectory: URL) -> PIIScrubber {
+        PIIScrubber(key: (try? AuditKey.load(directory: dataDirectory)) ?? SecureRandom.bytes(32))
+    }
+
     func impact(_ spec: ActionSpec, _ payload: Payload) -> Int? {
         do { return try executor.impact(spec, payload) } catch { return nil }
     }

@@ -9,10 +9,12 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     let world: EmbeddedWorld
     let actor: Actor
     let actions: ConsoleActions
+    let scrubber: PIIScrubber
 
     init(world: EmbeddedWorld, dataDirectory: URL, actor: Actor) {
         self.world = world
         self.actor = actor
+        scrubber = ConsoleActions.recordScrubber(dataDirectory: dataDirectory)
         actions = ConsoleActions.embedded(world: world, dataDirectory: dataDirectory, user: actor.user)
         // This console is the world's session: the System view lists it, system.session_terminate ends it (D60).
         let now = Date()
@@ -42,6 +44,7 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     }
     func subscribe() -> AsyncStream<BusMessage> { world.bus.subscribe() }
     func jobHistory(_ id: String) throws -> [JobEvent] { world.read { $0.events(ofJob: id) } }
+    func jobRecord(_ id: String) throws -> JobRecord? { world.read { $0.jobs[id] }.map { SimJobPayload.record($0).scrubbed(scrubber) } }
     /// The versions the world recorded (config.rollback's source), newest first like the live history.
     func configHistory(_ key: String) throws -> [ConfigChange] { world.read { ($0.configHistory[key] ?? []).reversed() } }
 

@@ -27,6 +27,8 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     /// Real Celery workers (`--celery`): followed by the monitor, merged into every snapshot.
     let celery: CeleryMonitor?
+    /// Scrubs job records before the console shows them (D76).
+    let scrubber: PIIScrubber
 
     init(
         redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
@@ -53,6 +55,7 @@ final class LiveConsoleBackend: ConsoleBackend {
                 id: actor.sessionID, user: actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty, startedAt: Date(),
                 lastSeen: Date(), view: "", mode: mode))
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
+        scrubber = ConsoleActions.recordScrubber(dataDirectory: dataDirectory)
         let sharedRole = { [postgres] in ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly" }
         do {
             let live = try LiveActions(
@@ -160,6 +163,10 @@ final class LiveConsoleBackend: ConsoleBackend {
 
     func findJobs(idPrefix: String, limit: Int) throws -> [Job] {
         try PostgresSnapshotSource.findJobs(postgres.reads, idPrefix: idPrefix, limit: limit)
+    }
+
+    func jobRecord(_ id: String) throws -> JobRecord? {
+        try PostgresSnapshotSource.jobRecord(postgres.reads, id: id).map { $0.scrubbed(scrubber) }
     }
 
     func jobHistory(_ id: String) throws -> [JobEvent] {
