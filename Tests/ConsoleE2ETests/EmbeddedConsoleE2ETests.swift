@@ -54,7 +54,11 @@ struct EmbeddedConsoleE2ETests {
         }
         // Drill into the first match: its detail with the event timeline loaded.
         try t.send("Enter")
-        try t.waitFor("owner:        alice", "Esc to close", "status:", "Timeline", "created")
+        let drilled = try t.waitFor("owner:        alice", "Esc to close", "status:", "created", absent: ["loading…"])
+        // The job's record (arguments, keyword arguments, result) comes before the timeline and can
+        // push it below the fold: one page down shows it.
+        if !drilled.contains("Timeline") { try t.send("C-f") }
+        try t.waitFor("Timeline", "Esc to close", absent: ["loading…"])
         try t.send("Escape")
         try t.waitFor("the detail closed over the filtered list") { s in
             !s.contains("Esc to close") && line(s, 1).contains("/alice") && s.contains("PROG TRY WORKER")
