@@ -126,9 +126,16 @@ struct CeleryRoundTripTests {
         // asynchronous (a fresh run saw the broadcast below wait for 2 replies).
         let pidbox = c.transport.pidboxChannel
         var receivers: Int64 = -1
-        let alone = TestServers.eventually(30) {
+        // A discovery with no other subscriber ends when the one worker answered, long before 10 s.
+        // The whole condition is waited for: the channel held by the worker alone *when the broadcast
+        // was published* (a flake-hunt under load saw a second subscriber join between the two).
+        let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)
+        var published: CeleryBroadcast?
+        let alone = TestServers.eventually(60) {
             receivers = (try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? -1
-            return receivers == 1
+            guard receivers == 1 else { return false }
+            published = try? headlessMonitor.control.broadcast("active_queues", timeout: 5)
+            return published?.listeners == 1
         }
         // What held the channel, should it happen again (a flake-hunt saw this wait run out once).
         let subscribers =
@@ -137,10 +144,7 @@ struct CeleryRoundTripTests {
             : ((try? c.broker.send("CLIENT", "LIST"))?.string ?? "").split(separator: "\n").filter { !$0.contains("sub=0 psub=0") }
                 .joined(separator: "\n")
         #expect(alone, "PUBSUB NUMSUB \(pidbox) = \(receivers), not 1; subscribed clients:\n\(subscribers)")
-
-        // A discovery with no other subscriber ends when the one worker answered, long before 10 s.
-        let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)
-        let b = try headlessMonitor.control.broadcast("active_queues")
+        let b = try #require(published)
         #expect(b.allReplied && b.expected == 1 && b.replies.map(\.hostname) == [host], "\(b)")
         // The whole headless run, discovery and action, with a 10 s timeout: no wait ran it out (D77).
         try c.broker.send("DEL", c.transport.sharedViewKey)
