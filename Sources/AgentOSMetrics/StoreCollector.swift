@@ -91,8 +91,12 @@ public final class StoreCollector: Sendable {
             attempt("redis", "events") {
                 try setAbsolute(&s, "agentos_events_published_total", try events.send("GET", ns.eventsSeqKey).string.flatMap { Int64($0) } ?? 0)
             }
-            attempt("redis", "sessions") { gauge("agentos_console_sessions").set(Double(try count(sessions, "\(glob(ns.prefix)):session:*"))) }
-            attempt("redis", "rate limits") { gauge("agentos_ratelimit_windows").set(Double(try count(rateLimits, "\(glob(ns.prefix)):rl:*"))) }
+            attempt("redis", "sessions") {
+                gauge("agentos_console_sessions").set(Double(try count(sessions, "\(RedisGlob.escaped(ns.prefix)):session:*")))
+            }
+            attempt("redis", "rate limits") {
+                gauge("agentos_ratelimit_windows").set(Double(try count(rateLimits, "\(RedisGlob.escaped(ns.prefix)):rl:*")))
+            }
             for (store, up) in [("postgres", pgUp), ("redis", redisUp)] {
                 gauge("agentos_exporter_up", [("store", store)]).set(up ? 1.0 : 0.0)
                 let errors = counter("agentos_exporter_errors_total", [("store", store)])
@@ -325,15 +329,5 @@ public final class StoreCollector: Sendable {
             n += reply.dropFirst().first?.array?.count ?? 0
         } while cursor != "0"
         return n
-    }
-
-    /// The namespace with glob metacharacters escaped.
-    func glob(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            if "*?[]\\".contains(c) { out.append("\\") }
-            out.append(c)
-        }
-        return out
     }
 }

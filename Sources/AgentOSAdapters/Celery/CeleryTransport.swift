@@ -67,16 +67,7 @@ public struct CeleryTransport: Sendable, Equatable {
     }
 
     /// The SCAN pattern of the result backend's task records.
-    public var resultKeyPattern: String { Self.globEscaped(resultKeyPrefix) + "celery-task-meta-*" }
-
-    static func globEscaped(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            if "*?[]\\".contains(c) { out.append("\\") }
-            out.append(c)
-        }
-        return out
-    }
+    public var resultKeyPattern: String { RedisGlob.escaped(resultKeyPrefix) + "celery-task-meta-*" }
 
     // MARK: queues (lists)
 

@@ -69,7 +69,7 @@ public struct ConsoleSessionStore: Sendable {
         var keys: [[UInt8]] = []
         var cursor = "0"
         repeat {
-            let reply = try redis.send("SCAN", cursor, "MATCH", "\(Self.glob(ns.prefix)):session:*", "COUNT", 500).array ?? []
+            let reply = try redis.send("SCAN", cursor, "MATCH", "\(RedisGlob.escaped(ns.prefix)):session:*", "COUNT", 500).array ?? []
             cursor = reply.first?.string ?? "0"
             keys += (reply.dropFirst().first?.array ?? []).compactMap(\.bytes)
         } while cursor != "0"
@@ -89,15 +89,5 @@ public struct ConsoleSessionStore: Sendable {
                     mode: h["mode"] ?? "interactive"))
         }
         return sessions.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
-    }
-
-    /// `text` with glob metacharacters escaped, for SCAN MATCH.
-    static func glob(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            if "*?[]\\".contains(c) { out.append("\\") }
-            out.append(c)
-        }
-        return out
     }
 }
