@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks: release build, throwaway loopback redis-server + PostgreSQL (as scripts/test.sh
-# starts them), then `agentos-bench`. Figures go to stdout and docs/bench-latest.json.
+# starts them), then `agentos-bench`. Figures go to stdout and (a full run, no --only) docs/bench-latest.json.
 # Usage: scripts/bench.sh [agentos-bench options...]   (a full run also rewrites the figures in docs/BENCHMARKS.md)
 # AGENTOS_SCRATCH=DIR builds in DIR instead of .build (for several engineers building in one tree).
 set -euo pipefail
@@ -13,13 +13,16 @@ args=""
 for a in "$@"; do args+=" $(printf '%q' "$a")"; done
 LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 OUT="$(mktemp)"
-trap 'rm -f "$OUT" "$OUT.block"' EXIT
+trap 'rm -f "$OUT" "$OUT.block" "$OUT.json"' EXIT
+# docs/bench-latest.json keeps a full run's figures: a partial run (--only) writes its JSON aside.
+JSON="$REPO_ROOT/docs/bench-latest.json"
+if [[ " $* " == *" --only"* ]]; then JSON="$OUT.json"; fi
 # The Celery peer group runs when the tests' cached Celery venv is there (scripts/test.sh makes it;
 # ensure_celery_venv in lib.sh): test.sh then passes its python as AGENTOS_TEST_CELERY_PYTHON.
 CELERY_PY="${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv/bin/python"
 if [[ -x $CELERY_PY ]]; then export AGENTOS_TEST_CELERY=1; else echo "bench: no Celery venv at $CELERY_PY: the celery peer group is skipped" >&2; fi
 AGENTOS_TEST_ONLY_SERVERS=1 \
-AGENTOS_TEST_CMD="'$SCRATCH/release/agentos-bench' --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$REPO_ROOT/docs/bench-latest.json'$args" \
+AGENTOS_TEST_CMD="'$SCRATCH/release/agentos-bench' --redis \"\$AGENTOS_TEST_REDIS_URL\" --postgres \"\$AGENTOS_TEST_POSTGRES_URL\" --json '$JSON'$args" \
   bash "$REPO_ROOT/scripts/test.sh" 2>&1 | grep -v '^AGENTOS_TEST_' | tee "$OUT"
 status=${PIPESTATUS[0]}
 ((status == 0)) || exit "$status"
