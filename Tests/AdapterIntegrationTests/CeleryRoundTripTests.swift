@@ -125,25 +125,26 @@ struct CeleryRoundTripTests {
         // Gone from the channel for certain: PUBLISH counts subscribers, and the tap's unsubscribe is
         // asynchronous (a fresh run saw the broadcast below wait for 2 replies).
         let pidbox = c.transport.pidboxChannel
-        var receivers: Int64 = -1
         // A discovery with no other subscriber ends when the one worker answered, long before 10 s.
-        // The whole condition is waited for: the channel held by the worker alone *when the broadcast
-        // was published* (a flake-hunt under load saw a second subscriber join between the two).
+        // The whole condition is waited for: the worker alone on the channel *when the broadcast was
+        // published*, which PUBLISH's own count of receivers says. (PUBSUB NUMSUB cannot: kombu's
+        // worker listens with PSUBSCRIBE, which NUMSUB does not count, so an earlier wait on
+        // NUMSUB == 1 was waiting for the tap, not the worker.)
         let headlessMonitor = CeleryMonitor(redis: c.redis, transport: c.transport)
         var published: CeleryBroadcast?
         let alone = TestServers.eventually(60) {
-            receivers = (try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? -1
-            guard receivers == 1 else { return false }
             published = try? headlessMonitor.control.broadcast("active_queues", timeout: 5)
             return published?.listeners == 1
         }
-        // What held the channel, should it happen again (a flake-hunt saw this wait run out once).
-        let subscribers =
-            alone
-            ? ""
-            : ((try? c.broker.send("CLIENT", "LIST"))?.string ?? "").split(separator: "\n").filter { !$0.contains("sub=0 psub=0") }
-                .joined(separator: "\n")
-        #expect(alone, "PUBSUB NUMSUB \(pidbox) = \(receivers), not 1; subscribed clients:\n\(subscribers)")
+        // What held the channel, should it happen again.
+        func subscribers() -> String {
+            let exact = (try? c.broker.send("PUBSUB", "NUMSUB", pidbox))?.array?.last?.int ?? -1
+            let patterns = (try? c.broker.send("PUBSUB", "NUMPAT"))?.int ?? -1
+            let clients = ((try? c.broker.send("CLIENT", "LIST"))?.string ?? "").split(separator: "\n")
+            return "NUMSUB \(pidbox) = \(exact), NUMPAT = \(patterns); subscribed clients:\n"
+                + clients.filter { !$0.contains("sub=0 psub=0") }.joined(separator: "\n")
+        }
+        #expect(alone, "the last broadcast reached \(published?.listeners ?? -1) listeners, not 1; \(alone ? "" : subscribers())")
         let b = try #require(published)
         #expect(b.allReplied && b.expected == 1 && b.replies.map(\.hostname) == [host], "\(b)")
         // The whole headless run, discovery and action, with a 10 s timeout: no wait ran it out (D77).
