@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The floor under job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
+# The server's share of job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
 # servers with pg_stat_statements loaded, then PostgreSQL's own execution time for each statement
 # job.cancel sends (the mean over every cancel of the run), their sum, and that sum added to the
 # bare round trips the same run measured: what one cancel costs before the console does any work.
@@ -23,8 +23,10 @@ trap 'rm -f "$OUT"' EXIT
 "$BENCH" --only cancel --iterations "$N" --redis "$AGENTOS_TEST_REDIS_URL" --postgres "$U" >"$OUT" 2>&1 ||
   { cat "$OUT" >&2; exit 1; }
 grep -E '^(job\.cancel|\| job\.cancel)' "$OUT"
-# Every cancel of the run (the steady-state ones, the warm-up and the measured ones) ran each statement once.
-CALLS=$((N + 200 + (N < 10 ? N : 10)))
+# Every cancel of the run ran each statement once: the console's (200 for the steady state, the warm-up,
+# the measured ones) and the floor's (the same calls, bare: the warm-up and the measured ones).
+W=$((N < 10 ? N : 10))
+CALLS=$((200 + 2 * (N + W)))
 BARE="$(sed -n 's/^| job\.cancel end to end[^|]*| [^|]* | [^|]* | [^|]* | \([0-9.]*\) |.*/\1/p' "$OUT")"
 psql "$U" -AtF $'\t' -c "
   SELECT round(mean_exec_time::numeric * 1000), left(regexp_replace(query, '\s+', ' ', 'g'), 60)
