@@ -124,7 +124,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
-        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.uuidString.lowercased(), result: nil)
+        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.lowercasedString, result: nil)
         let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [encode(mine), lockMillis])
         if let bytes = reply.bytes {
             let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
@@ -168,7 +168,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
 
     /// The fast copy of a result (SET with its TTL on DB2), for `complete` or a follow-up pipeline.
     package func completionCommand(_ c: FollowUps.Completion) -> (database: Int, command: [any RedisArgument]) {
-        let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.uuidString.lowercased(), result: c.result)
+        let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.lowercasedString, result: c.result)
         return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), encode(done), "EX", max(1, c.ttlSeconds)])
     }
 
@@ -197,7 +197,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {
-        try redis.evaluate(Self.releaseScript, keys: [ns.idempotencyKey(scope)], args: [requestID.uuidString.lowercased()])
+        try redis.evaluate(Self.releaseScript, keys: [ns.idempotencyKey(scope)], args: [requestID.lowercasedString])
     }
 }
 
