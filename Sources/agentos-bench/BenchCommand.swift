@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Jobs in the database for the cache-miss rebuild.")
     var jobs = 100_000
 
+    @Option(help: "Keyed audit rows for the audit verify figure.")
+    var auditRows = 100_000
+
     @Option(help: "pooler=transaction: every PostgreSQL statement unnamed, as behind PgBouncer in transaction mode (docs/BENCHMARKS.md).")
     var pooler: PostgresPooler = .session
 
