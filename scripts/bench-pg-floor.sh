@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The server's share of job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
 # servers with pg_stat_statements loaded, then PostgreSQL's own execution time for each statement
-# job.cancel sends (the mean over every cancel of the run), their sum, and that sum added to the
-# bare round trips the same run measured: what one cancel costs before the console does any work.
+# job.cancel sends (the mean over every cancel of the run), their sum, and its share of the floor
+# (the same calls sent bare, D78), which includes it.
 # Usage: scripts/bench-pg-floor.sh [iterations]   (default 300)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -36,7 +36,7 @@ psql "$U" -AtF $'\t' -c "
   { printf "  %5d µs  %s\n", $1, $2; total += $1 }
   END {
     printf "PostgreSQL execution per job.cancel: %.3f ms (pg_stat_statements, toplevel statements, triggers included)\n", total / 1000
-    if (bare != "") printf "floor: the bare round trips %.3f ms + that = %.3f ms, a ratio of %.2f before any work of the console\n", bare, bare + total / 1000, (bare + total / 1000) / bare
+    if (bare != "") printf "the floor (the same calls sent bare, p50) %.3f ms, of which PostgreSQL executing them %.3f ms (%.0f %%)\n", bare, total / 1000, 100 * total / 1000 / bare
   }'
 EOF
 chmod +x "$PAYLOAD"
