@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The floor under job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
+# The server's share of job.cancel on this machine: `agentos-bench --only cancel` on throwaway loopback
 # servers with pg_stat_statements loaded, then PostgreSQL's own execution time for each statement
-# job.cancel sends (the mean over every cancel of the run), their sum, and that sum added to the
-# bare round trips the same run measured: what one cancel costs before the console does any work.
+# job.cancel sends (the mean over every cancel of the run), their sum, and its share of the floor
+# (the same calls sent bare, D78), which includes it.
 # Usage: scripts/bench-pg-floor.sh [iterations]   (default 300)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -23,8 +23,10 @@ trap 'rm -f "$OUT"' EXIT
 "$BENCH" --only cancel --iterations "$N" --redis "$AGENTOS_TEST_REDIS_URL" --postgres "$U" >"$OUT" 2>&1 ||
   { cat "$OUT" >&2; exit 1; }
 grep -E '^(job\.cancel|\| job\.cancel)' "$OUT"
-# Every cancel of the run (the steady-state ones, the warm-up and the measured ones) ran each statement once.
-CALLS=$((N + 200 + (N < 10 ? N : 10)))
+# Every cancel of the run ran each statement once: the console's (200 for the steady state, the warm-up,
+# the measured ones) and the floor's (the same calls, bare: the warm-up and the measured ones).
+W=$((N < 10 ? N : 10))
+CALLS=$((200 + 2 * (N + W)))
 BARE="$(sed -n 's/^| job\.cancel end to end[^|]*| [^|]* | [^|]* | [^|]* | \([0-9.]*\) |.*/\1/p' "$OUT")"
 psql "$U" -AtF $'\t' -c "
   SELECT round(mean_exec_time::numeric * 1000), left(regexp_replace(query, '\s+', ' ', 'g'), 60)
@@ -34,7 +36,7 @@ psql "$U" -AtF $'\t' -c "
   { printf "  %5d µs  %s\n", $1, $2; total += $1 }
   END {
     printf "PostgreSQL execution per job.cancel: %.3f ms (pg_stat_statements, toplevel statements, triggers included)\n", total / 1000
-    if (bare != "") printf "floor: the bare round trips %.3f ms + that = %.3f ms, a ratio of %.2f before any work of the console\n", bare, bare + total / 1000, (bare + total / 1000) / bare
+    if (bare != "") printf "the floor (the same calls sent bare, p50) %.3f ms, of which PostgreSQL executing them %.3f ms (%.0f %%)\n", bare, total / 1000, 100 * total / 1000 / bare
   }'
 EOF
 chmod +x "$PAYLOAD"

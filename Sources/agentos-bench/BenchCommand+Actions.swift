@@ -8,7 +8,11 @@ import Synchronization
 /// The other risk classes (a high, a critical, a bulk and a system action) and the event throughput.
 extension BenchCommand {
     /// The dispatcher a live console has, on the bench database.
-    func benchActions(pg: PostgresClient, url: String, redisURL: String, ns: Namespace, dataDir: URL) throws -> (LiveActions, RedisClient) {
+    /// `permissions` nil: the server's (an operator's own login, D71).
+    func benchActions(
+        pg: PostgresClient, url: String, redisURL: String, ns: Namespace, dataDir: URL,
+        permissions: PermissionSource? = StaticPermissions(fallback: Grant(role: .admin))
+    ) throws -> (LiveActions, RedisClient) {
         let raw = try RedisClient(url: redisURL)
         let cache = RedisSnapshotCache(redis: raw, namespace: ns)
         let bus = RedisEventBus(redis: raw, namespace: ns, source: "bench")
@@ -17,7 +21,7 @@ extension BenchCommand {
         let pgDump = env["AGENTOS_PG_DUMP"] ?? env["AGENTOS_TEST_PG_BIN"].map { "\($0)/pg_dump" }
         let actions = try LiveActions(
             redis: raw, postgres: pg, namespace: ns, dataDirectory: dataDir, postgresURL: url, dataManager: manager,
-            cache: cache, bus: bus, pgDump: pgDump, permissions: StaticPermissions(fallback: Grant(role: .admin)))
+            cache: cache, bus: bus, pgDump: pgDump, permissions: permissions)
         return (actions, raw)
     }
 

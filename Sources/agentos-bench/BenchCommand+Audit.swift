@@ -2,7 +2,7 @@ import AgentOSAdapters
 import AgentOSCore
 import Foundation
 
-/// `--only audit`: `agentos audit verify` over 100,000 rows of the keyed chain (D75).
+/// `--only audit`: `agentos audit verify` over 100,000 rows (`--audit-rows`) of the keyed chain (D75).
 extension BenchCommand {
     /// Rows verified per second by the whole verification (the server's MAC recomputation and link
     /// check, as `agentos audit verify` runs it) beside a bare scan that reads every row's text once.
@@ -16,7 +16,7 @@ extension BenchCommand {
                                     (ARRAY['intent','outcome','denied'])[1 + g % 3], 'success', gen_random_uuid(), NULL, 's' || g % 5,
                                     'target-' || g, NULL, jsonb_build_object('id', 'target-' || g, 'n', g, 'note', 'ünïcødé'),
                                     jsonb_build_object('message', 'done ' || g), '10.0.0.1', 'agentos-console', g % 100)
-                FROM generate_series(1, 100000) AS g) appended
+                FROM generate_series(1, \(auditRows)) AS g) appended
             """)
         try pg.execute("ANALYZE audit_logs")
         let log = PostgresAuditLog(postgres: pg)

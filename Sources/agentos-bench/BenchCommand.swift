@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Jobs in the database for the cache-miss rebuild.")
     var jobs = 100_000
 
+    @Option(help: "Keyed audit rows for the audit verify figure.")
+    var auditRows = 100_000
+
     @Option(help: "pooler=transaction: every PostgreSQL statement unnamed, as behind PgBouncer in transaction mode (docs/BENCHMARKS.md).")
     var pooler: PostgresPooler = .session
 
@@ -102,7 +105,10 @@ struct BenchCommand: ParsableCommand {
         let dbName = "agentos_bench_\(ProcessInfo.processInfo.processIdentifier)"
         try admin.execute("DROP DATABASE IF EXISTS \(dbName)")
         try admin.execute("CREATE DATABASE \(dbName)")
-        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)") }
+        defer {
+            _ = try? admin.execute("DROP DATABASE IF EXISTS \(dbName) WITH (FORCE)")
+            _ = try? admin.execute("DROP ROLE IF EXISTS \(Self.operatorLogin)") // the cancel figure's operator (cluster-wide)
+        }
         var url = Self.replacingDatabase(in: postgresURL, with: dbName)
         if pooler == .transaction { url += (url.contains("?") ? "&" : "?") + "pooler=transaction" }
         let pg = PostgresClient(url)
@@ -136,7 +142,7 @@ struct BenchCommand: ParsableCommand {
             try redis.send("DEL", ns.snapshotKey)
         }
 
-        // 3. job.cancel end to end through the dispatcher vs the bare round trips and commits it needs.
+        // 3. job.cancel end to end, as an operator's own login, vs the same calls sent bare.
         if runs("cancel") { results.append(try jobCancelFigure(pg: pg, url: url, redisURL: redisURL, ns: ns)) }
         // 4. The other risk classes.
         if runs("actions") { results += try riskClassFigures(pg: pg, url: url, redisURL: redisURL, ns: ns) }
@@ -150,85 +156,6 @@ struct BenchCommand: ParsableCommand {
 
         print(BenchResult.table(results))
         try writeJSON(results)
-    }
-
-    /// job.cancel of a pending job (its kombu message in DB0) through every stage: rate limit,
-    /// idempotency (Redis + the durable row), breaker, intent row, the effect with its outcome row in
-    /// one transaction, LREM, control PUBLISH, cache invalidation and three events. The baseline runs
-    /// the same round trips and commits with trivial statements, so the ratio is our overhead.
-    func jobCancelFigure(pg: PostgresClient, url: String, redisURL: String, ns: Namespace) throws -> BenchResult {
-        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-\(ProcessInfo.processInfo.processIdentifier)")
-        defer { try? FileManager.default.removeItem(at: dataDir) }
-        let (actions, raw) = try benchActions(pg: pg, url: url, redisURL: redisURL, ns: ns, dataDir: dataDir)
-        // As AgentOS's producers push them: the message and its copy (one LREM removes it).
-        // Steady state: a running system's tables have rows and statistics. On a fresh database the
-        // first statements would be planned (and their plans cached) for empty audit and idempotency
-        // tables, scanning them whole until autovacuum analyzes them a minute later.
-        let steady = 200
-        let ids = try queuedJobs(steady + iterations + min(10, iterations), pg: pg, raw: raw, ns: ns, tag: "cancel")
-        var next = 0
-        var stages: [String: [Double]] = [:]
-        func cancelNext() throws -> ActionReport {
-            let i = next
-            next += 1
-            // 40 per user keeps every request inside the 50/min job.* limit (the limiter still runs).
-            let report = actions.dispatcher.dispatch(
-                ActionRequest(
-                    action: ActionName.jobCancel.rawValue, payload: ["id": .string(ids[i])],
-                    actor: Actor(user: "bench\(i / 40)"), idempotencyKey: "bench-\(i)"))
-            guard report.succeeded else { throw BenchError("job.cancel: \(report.message)") }
-            return report
-        }
-        for _ in 0..<steady { _ = try cancelNext() }
-        try pg.execute("ANALYZE")
-        let cpuBefore = Self.processCPUMillis()
-        let cancel = try measure(iterations) {
-            for (stage, ms) in try cancelNext().timings { stages[stage, default: []].append(ms) }
-        }
-        // This process's CPU time per action (every thread), steadier than wall time on a shared machine.
-        let cpuPerAction = (Self.processCPUMillis() - cpuBefore) / Double(iterations + min(10, iterations))
-        // Where the time goes, stage by stage (p50 of each), on stderr beside the table.
-        let breakdown = stages.map { ($0.key, BenchResult.percentile($0.value.sorted(), 0.5)) }.sorted { $0.1 > $1.1 }
-            .map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("job.cancel stages (p50 ms): \(breakdown)\n".utf8))
-
-        try pg.execute("CREATE TABLE IF NOT EXISTS bench_scratch (id bigserial PRIMARY KEY, v text)")
-        try pg.execute("INSERT INTO bench_scratch (v) VALUES ('row')")
-        typealias St = PostgresConnection.Statement
-        // The same round trips and commits on the wire, each with trivial statements: 5 Redis
-        // round trips (rate limit; idempotency claim; breaker; the message's removal with the
-        // control command; the follow-ups: SELECT, SET, SELECT, breaker record, SELECT, DEL,
-        // SELECT, 3 events, SELECT) and 3 PostgreSQL round trips (the durable idempotency look-up;
-        // the intent row's BEGIN+lock+INSERT+COMMIT with the effect's BEGIN+UPDATE; the job event,
-        // the outcome row, the durable result and COMMIT), 2 commits.
-        let bareCPUBefore = Self.processCPUMillis()
-        let bare = try measure(iterations) {
-            for _ in 0..<3 { _ = try raw.send("PING") }
-            _ = try raw.pipeline(Array(repeating: ["PING"], count: 2))
-            _ = try raw.pipeline(Array(repeating: ["PING"], count: 11))
-            try pg.withConnection { c in
-                _ = try c.query("SELECT 1")
-                try c.pipeline([
-                    St("BEGIN"), St("SELECT pg_advisory_xact_lock(1)"), St("INSERT INTO bench_scratch (v) VALUES ('intent')"), St("COMMIT"),
-                    St("BEGIN"), St("UPDATE bench_scratch SET v = 'x' WHERE id = 1")
-                ])
-                try c.pipeline([
-                    St("INSERT INTO bench_scratch (v) VALUES ('event')"), St("SELECT pg_advisory_xact_lock(1)"),
-                    St("INSERT INTO bench_scratch (v) VALUES ('outcome')"), St("INSERT INTO bench_scratch (v) VALUES ('durable')"), St("COMMIT")
-                ])
-            }
-        }
-        let bareCPU = (Self.processCPUMillis() - bareCPUBefore) / Double(iterations + min(10, iterations))
-        FileHandle.standardError.write(
-            Data(
-                String(
-                    format: "job.cancel CPU of this process per action: %.3f ms (the bare round trips: %.3f ms)\n",
-                    cpuPerAction, bareCPU
-                ).utf8))
-        return BenchResult(
-            name: "job.cancel end to end (7 stages, audit, cascade)", figure: cancel, baseline: bare,
-            baselineName: "the same 5 Redis and 3 PostgreSQL round trips (2 commits), bare", goalMs: 1.5,
-            goalP99Ms: 5, goalRatio: 2)
     }
 
     /// `--only decode-profile`: decodes the seed-sized snapshot `--iterations` times with no servers, for a
@@ -329,6 +256,8 @@ struct BenchResult {
     var goalAtLeast: Double? = nil
     /// A ceiling on the p99 over the baseline's p99.
     var goalP99Ratio: Double? = nil
+    /// This process's CPU time per action in milliseconds, and its ceiling.
+    var cpuPerAction: (ms: Double, goal: Double)? = nil
 
     enum Unit: String {
         case ms
@@ -366,6 +295,7 @@ struct BenchResult {
             out.append(("p99 ≤ \(String(format: "%.1f", g))× baseline p99 (\(f(base)))", p99 <= g * base))
         }
         if let g = goalRatio { out.append(("ratio ≤ \(String(format: "%.1f", g))", ratio <= g)) }
+        if let cpu = cpuPerAction { out.append((String(format: "CPU %.3f ≤ %.2f ms", cpu.ms, cpu.goal), cpu.ms <= cpu.goal)) }
         return out
     }
     var meetsGoals: Bool { goals.allSatisfy(\.met) }
@@ -394,6 +324,7 @@ struct BenchResult {
             "name": name, "unit": unit.rawValue, "goal_at_least": goalAtLeast ?? NSNull(), "goal_p99_ratio": goalP99Ratio ?? NSNull(),
             "baseline_p99_ms": Self.percentile(baseline, 0.99), "p50_ms": p50, "p99_ms": p99, "baseline": baselineName, "baseline_p50_ms": baseP50,
             "ratio": ratio,
+            "cpu_per_action_ms": cpuPerAction?.ms ?? NSNull(), "goal_cpu_per_action_ms": cpuPerAction?.goal ?? NSNull(),
             "goal_p50_ms": goalMs ?? NSNull(), "goal_p99_ms": goalP99Ms ?? NSNull(), "goal_ratio": goalRatio ?? NSNull(), "meets_goal": meetsGoals,
             "samples": figure.count
         ]

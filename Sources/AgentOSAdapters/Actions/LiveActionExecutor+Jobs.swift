@@ -6,7 +6,7 @@ extension LiveActionExecutor {
     /// Removes a job's message from its queue's lists (DB0); returns how many were removed.
     /// KEYS[1] is the copy AgentOS's producers keep: with it, one LREM of the exact bytes per list.
     /// Without it (another producer, e.g. Celery's own `apply_async`), the lists are scanned.
-    static let unqueueScript = RedisScript(
+    package static let unqueueScript = RedisScript(
         """
         local m = redis.call('GET', KEYS[1])
         local removed = 0
@@ -26,6 +26,16 @@ extension LiveActionExecutor {
 
     static let jobColumns = "id::text AS id, name, stage, queue, status, priority, attempts, owner, created_at"
 
+    /// job.cancel's effect: $1 the job, $2 the owner it must have (nil: any).
+    package static let cancelSQL = """
+        UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+        WHERE id = $1::uuid AND status IN ('pending','queued','retrying') AND ($2::text IS NULL OR owner = $2)
+        RETURNING \(jobColumns)
+        """
+
+    /// A job's timeline row, written with the effect's COMMIT.
+    package static let jobEventSQL = "INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)"
+
     static func job(_ row: PostgresRow) throws -> Job {
         Job(
             id: try row.get("id"), name: try row.get("name"), stage: try row.get("stage"), queue: try row.get("queue"),
@@ -38,14 +48,7 @@ extension LiveActionExecutor {
             let id = try c.string("id")
             var job: Job?
             let r = try c.commit { tx in
-                guard
-                    let row = try tx.query(
-                        """
-                        UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
-                        WHERE id = $1::uuid AND status IN ('pending','queued','retrying') AND ($2::text IS NULL OR owner = $2)
-                        RETURNING \(jobColumns)
-                        """, [id, c.call.ownerMustBe]
-                    ).rows.first
+                guard let row = try tx.query(cancelSQL, [id, c.call.ownerMustBe]).rows.first
                 else {
                     try c.whyNot(
                         tx, table: "jobs", key: "id", id: id, what: "job", hint: "only pending or queued jobs can be cancelled (running: job.kill)")
@@ -258,9 +261,7 @@ extension LiveActionExecutor {
 extension LiveActionContext {
     /// The job's history row, written with the transaction's COMMIT.
     func jobEvent(_ tx: PostgresConnection, _ id: String, type: String, status: String?, message: String? = nil) throws {
-        tx.deferUntilCommit(
-            "INSERT INTO job_events (job_id, type, status, message) VALUES ($1::uuid, $2, $3, $4)",
-            [id, type, status, message ?? "\(type) by \(user)"])
+        tx.deferUntilCommit(LiveActionExecutor.jobEventSQL, [id, type, status, message ?? "\(type) by \(user)"])
     }
 
     @discardableResult

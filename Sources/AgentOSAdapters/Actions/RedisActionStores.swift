@@ -15,7 +15,7 @@ public final class RedisRateLimitStore: RateLimitStore {
     private let redis: RedisClient
     private let ns: Namespace
 
-    static let script = RedisScript(
+    package static let script = RedisScript(
         """
         local now = tonumber(ARGV[1])
         if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
@@ -96,7 +96,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         var result: ActionResult?
     }
 
-    static let claimScript = RedisScript(
+    package static let claimScript = RedisScript(
         """
         local v = redis.call('GET', KEYS[1])
         if v then return v end
@@ -124,7 +124,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
-        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.uuidString.lowercased(), result: nil)
+        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.lowercasedString, result: nil)
         let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [encode(mine), lockMillis])
         if let bytes = reply.bytes {
             let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
@@ -133,11 +133,8 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             return .inProgress
         }
         // Claimed in Redis: the durable store may still know the key (Redis restarted or reset).
-        let rows = try db.query(
-            """
-            SELECT fingerprint, result::text AS result FROM idempotency_results
-            WHERE user_id = $1 AND action = $2 AND key = $3 AND expires_at > now() AND status = 'done'
-            """, [scope.user, scope.action, scope.key])
+        let lookup = Self.durableLookup(scope)
+        let rows = try db.query(lookup.sql, lookup.params)
         guard let row = rows.rows.first else { return .claimed }
         let storedFP: String = try row.get("fingerprint")
         guard storedFP == fingerprint else {
@@ -160,9 +157,18 @@ public final class RedisIdempotencyStore: IdempotencyStore {
         if !durableStored { try storeDurable(c) }
     }
 
+    /// The durable copy of a key's result, asked when Redis had no claim on it.
+    package static func durableLookup(_ scope: IdempotencyScope) -> PostgresConnection.Statement {
+        PostgresConnection.Statement(
+            """
+            SELECT fingerprint, result::text AS result FROM idempotency_results
+            WHERE user_id = $1 AND action = $2 AND key = $3 AND expires_at > now() AND status = 'done'
+            """, [scope.user, scope.action, scope.key])
+    }
+
     /// The fast copy of a result (SET with its TTL on DB2), for `complete` or a follow-up pipeline.
-    func completionCommand(_ c: FollowUps.Completion) -> (database: Int, command: [any RedisArgument]) {
-        let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.uuidString.lowercased(), result: c.result)
+    package func completionCommand(_ c: FollowUps.Completion) -> (database: Int, command: [any RedisArgument]) {
+        let done = Entry(fp: c.fingerprint, state: "done", rid: c.requestID.lowercasedString, result: c.result)
         return (redis.configuration.database, ["SET", ns.idempotencyKey(c.scope), encode(done), "EX", max(1, c.ttlSeconds)])
     }
 
@@ -191,7 +197,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func release(_ scope: IdempotencyScope, requestID: UUID) throws {
-        try redis.evaluate(Self.releaseScript, keys: [ns.idempotencyKey(scope)], args: [requestID.uuidString.lowercased()])
+        try redis.evaluate(Self.releaseScript, keys: [ns.idempotencyKey(scope)], args: [requestID.lowercasedString])
     }
 }
 
@@ -202,7 +208,7 @@ public final class RedisBreakerStore: BreakerStore {
     private let ns: Namespace
     private let numbers: BreakerMachine.Numbers
 
-    static let script = RedisScript(
+    package static let script = RedisScript(
         """
         local key, op = KEYS[1], ARGV[1]
         local now = tonumber(ARGV[2])
@@ -259,7 +265,7 @@ public final class RedisBreakerStore: BreakerStore {
         self.numbers = numbers
     }
 
-    private func arguments(_ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) -> [any RedisArgument] {
+    package func arguments(_ op: String, _ now: Int64?, _ extra: [any RedisArgument] = []) -> [any RedisArgument] {
         let n = numbers
         return [op, now ?? 0, n.window, n.minimumCalls, n.failurePercent, n.openMillis, n.probes, n.probeTimeoutMillis] + extra
     }
@@ -280,7 +286,7 @@ public final class RedisBreakerStore: BreakerStore {
     }
 
     /// A success as a script call, for a follow-up pipeline (on NOSCRIPT, `record` loads the script).
-    func successCommand(_ service: String, probe: Bool) -> (database: Int, command: [any RedisArgument]) {
+    package func successCommand(_ service: String, probe: Bool) -> (database: Int, command: [any RedisArgument]) {
         (redis.configuration.database, ["EVALSHA", Self.script.sha1, 1, ns.breakerKey(service)] + arguments("record", nil, [1, probe ? 1 : 0]))
     }
 

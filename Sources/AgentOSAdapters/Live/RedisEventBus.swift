@@ -19,7 +19,7 @@ public final class RedisEventBus: EventBus {
     /// KEYS[1] = seq counter; ARGV[1] = channel, ARGV[2] = the first message's number, ARGV[3…] = the
     /// messages, numbered from it. Answers {1, last seq} when published, {0, counter} when the numbers
     /// were not the next ones (nothing published).
-    static let publishScript = RedisScript(
+    package static let publishScript = RedisScript(
         """
         local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
         if tonumber(ARGV[2]) ~= cur + 1 then return {0, cur} end

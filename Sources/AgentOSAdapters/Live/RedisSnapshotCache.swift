@@ -94,7 +94,7 @@ public final class RedisSnapshotCache: SnapshotCache {
         try redis.send(invalidateCommand.command)
     }
 
-    var invalidateCommand: (database: Int, command: [any RedisArgument]) { (redis.configuration.database, ["DEL", ns.snapshotKey]) }
+    package var invalidateCommand: (database: Int, command: [any RedisArgument]) { (redis.configuration.database, ["DEL", ns.snapshotKey]) }
 
     public func nextGeneration() throws -> Int {
         Int(try redis.send("INCR", ns.snapshotGenerationKey).int ?? 0)

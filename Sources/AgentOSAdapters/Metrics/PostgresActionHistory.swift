@@ -40,7 +40,7 @@ public final class PostgresActionHistory: ActionHistorySink {
                     "{"
                     + e.timings.sorted { $0.key < $1.key }.map { "\(CanonicalJSON.string($0.key)):\(Self.number($0.value))" }
                     .joined(separator: ",") + "}"
-                return "{\"request_id\":\(CanonicalJSON.string(e.requestID.uuidString.lowercased())),\"action\":\(CanonicalJSON.string(e.action)),"
+                return "{\"request_id\":\(CanonicalJSON.string(e.requestID.lowercasedString)),\"action\":\(CanonicalJSON.string(e.action)),"
                     + "\"user_id\":\(CanonicalJSON.string(e.user)),\"started_ms\":\(e.startedMillis),\"outcome\":\(CanonicalJSON.string(e.outcome)),"
                     + "\"total_ms\":\(Self.number(e.totalMillis)),\"timings\":\(timings)}"
             }.joined(separator: ",") + "]"

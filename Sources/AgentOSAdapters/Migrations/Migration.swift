@@ -33,7 +33,8 @@ public struct Migrator: Sendable {
         Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview),
         Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived),
         Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles),
-        Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed)
+        Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed),
+        Migration(version: 14, name: "fast_gates", sql: MigrationSQL.fastGates)
     ]
 
     public struct Applied: Sendable, Equatable {

@@ -42,7 +42,7 @@ public enum PostgresValue: Sendable, Equatable {
         case .double(let d): return (oid, Array(Self.formatDouble(d).utf8), 0)
         case .bool(let b): return (oid, Array((b ? "t" : "f").utf8), 0)
         case .bytes(let b): return (oid, b, 1)
-        case .uuid(let u): return (oid, Array(u.uuidString.lowercased().utf8), 0)
+        case .uuid(let u): return (oid, withUnsafeBytes(of: u.uuid) { Array($0) }, 1) // binary: the 16 bytes, nothing to format
         case .timestamp(let d): return (oid, Array(PostgresTimestamp.format(d).utf8), 0)
         case .json(let s): return (oid, Array(s.utf8), 0)
         case .textArray(let items): return (oid, Array(Self.arrayLiteral(items).utf8), 0)

@@ -220,31 +220,42 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    private static func format(_ argv: [[UInt8]], into wire: inout [UInt8]) throws(RedisError) {
-        // redisFormatCommandArgv needs stable pointers to every argument for the duration of the call.
-        let count = argv.count
-        let storage = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: count)
-        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: count)
-        defer {
-            for i in 0..<count { storage[i]?.deallocate() }
-            storage.deallocate()
-            lengths.deallocate()
+    /// One command in RESP (`*N`, then `$len` and the bytes of each argument), written straight
+    /// into `wire`: hiredis's `redisFormatCommandArgv` printed each length with `sprintf` into a
+    /// buffer of its own, ≈ 3,400 instructions per command (about 20 commands per job.cancel).
+    static func format(_ argv: [[UInt8]], into wire: inout [UInt8]) throws(RedisError) {
+        guard !argv.isEmpty else { throw .protocolError("cannot format an empty command") }
+        wire.reserveCapacity(wire.count + 16 + argv.reduce(0) { $0 + $1.count + 16 })
+        wire.append(UInt8(ascii: "*"))
+        appendDecimal(argv.count, to: &wire)
+        for arg in argv {
+            wire.append(UInt8(ascii: "$"))
+            appendDecimal(arg.count, to: &wire)
+            wire.append(contentsOf: arg)
+            wire.append(13)
+            wire.append(10)
         }
-        for (i, arg) in argv.enumerated() {
-            let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, arg.count))
-            arg.withUnsafeBytes { src in
-                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: arg.count) }
-            }
-            storage[i] = p
-            lengths[i] = arg.count
+    }
+
+    /// `n` in decimal, then CRLF.
+    private static func appendDecimal(_ n: Int, to wire: inout [UInt8]) {
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8
+            ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var v = n
+        withUnsafeMutableBytes(of: &digits) { buf in
+            repeat {
+                buf[count] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { wire.append(buf[i]) }
         }
-        var target: UnsafeMutablePointer<CChar>?
-        let len = storage.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: count) { argvPtr in
-            redisFormatCommandArgv(&target, Int32(count), argvPtr, lengths)
-        }
-        guard len > 0, let target else { throw .protocolError("cannot format command") }
-        defer { redisFreeCommand(target) }
-        UnsafeRawBufferPointer(start: target, count: Int(len)).withMemoryRebound(to: UInt8.self) { wire.append(contentsOf: $0) }
+        wire.append(13)
+        wire.append(10)
     }
 
     private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {

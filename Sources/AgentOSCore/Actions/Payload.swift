@@ -162,7 +162,7 @@ extension FieldSpec {
         switch kind {
         case .uuid:
             guard let u = UUID(uuidString: text) else { throw fail("'\(text.prefix(60))' is not a UUID") }
-            return .string(u.uuidString.lowercased())
+            return .string(u.lowercasedString)
         case .name:
             let ok =
                 !text.isEmpty && text.count <= 128

@@ -82,9 +82,9 @@ public enum AuditChain {
     /// Millisecond timestamps, sorted keys, no whitespace: what PostgreSQL and JSONL both keep exactly.
     public static func canonical(seq: Int, _ d: AuditDraft) -> String {
         var f: [String: PayloadValue] = [
-            "seq": .int(seq), "id": .string(d.id.uuidString.lowercased()), "ts": .int(millis(d.timestamp)), "user": .string(d.user),
+            "seq": .int(seq), "id": .string(d.id.lowercasedString), "ts": .int(millis(d.timestamp)), "user": .string(d.user),
             "role": .string(d.role), "action": .string(d.action), "phase": .string(d.phase.rawValue),
-            "request_id": .string(d.requestID.uuidString.lowercased())
+            "request_id": .string(d.requestID.lowercasedString)
         ]
         let optional: [(String, String?)] = [
             ("acting_as", d.actingAs), ("outcome", d.outcome), ("idempotency_key", d.idempotencyKey), ("session_id", d.sessionID),

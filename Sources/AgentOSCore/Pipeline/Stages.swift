@@ -113,7 +113,7 @@ struct RateLimitStage: ActionMiddleware {
                 let decision: RateDecision
                 do {
                     decision = try store.admit(
-                        rules, member: call.request.requestID.uuidString,
+                        rules, member: call.request.requestID.lowercasedString,
                         nowMillis: options.useInjectedClock ? clock.nowMillis() : nil)
                 } catch {
                     if spec.mutating { throw .unavailable("rate limiter unreachable (mutating actions fail closed): \(error)") }
@@ -209,7 +209,7 @@ struct CascadeStage: ActionMiddleware {
             let invalidates = call.spec?.invalidatesCache ?? false
             let notice = ActionNotice(
                 action: call.request.action, user: call.user, outcome: "success", target: call.auditTarget ?? call.target,
-                requestID: call.request.requestID.uuidString.lowercased(), summary: result.message)
+                requestID: call.request.requestID.lowercasedString, summary: result.message)
             call.followUps.invalidateCache = invalidates
             call.followUps.events = call.events + [.actionExecuted(notice)] + (invalidates ? [.cacheInvalidated] : [])
         }

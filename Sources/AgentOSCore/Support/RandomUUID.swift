@@ -16,3 +16,28 @@ extension UUID {
         return UUID(uuid: bytes)
     }
 }
+
+extension UUID {
+    /// The lowercase text form (`8-4-4-4-12`) written from a table: Foundation's `uuidString`
+    /// prints each byte with `snprintf` (≈ 4,300 instructions), then `lowercased()` copies it;
+    /// an action formats a dozen request and row ids.
+    public var lowercasedString: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                let digits: StaticString = "0123456789abcdef"
+                let hex = digits.utf8Start
+                var o = 0
+                for (i, byte) in bytes.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 {
+                        out[o] = UInt8(ascii: "-")
+                        o += 1
+                    }
+                    out[o] = hex[Int(byte >> 4)]
+                    out[o + 1] = hex[Int(byte & 0x0F)]
+                    o += 2
+                }
+                return o
+            }
+        }
+    }
+}
