@@ -83,6 +83,17 @@ final class SentinelCluster: @unchecked Sendable {
         return (try? client.send("ROLE"))?.array?.first?.string
     }
 
+    /// How many EVALSHA calls the server on `port` has run (INFO commandstats).
+    func evalshaCalls(_ port: Int) -> Int {
+        let client = direct(port)
+        defer { client.shutdown() }
+        guard let info = (try? client.send("INFO", "commandstats"))?.string,
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+            let calls = line.split(separator: ",").first?.split(separator: "=").last
+        else { return 0 }
+        return Int(calls) ?? 0
+    }
+
     /// kill -9: no goodbye to anyone.
     func kill(port: Int) {
         guard let pid = pids.removeValue(forKey: port) else { return }
