@@ -59,7 +59,11 @@ sys.stdout.write("\n".join(out) + "\n")
 if os.environ.get("AGENTOS_HA_RECORD") == "1":
     doc, marker = sys.argv[4], "## High availability (scripts/ha-test.sh)"
     text = open(doc, encoding="utf-8").read()
-    text = text.split("\n" + marker)[0].rstrip("\n")
+    # Only this section is replaced: the hand-written sections after it stay.
+    head, _, tail = text.partition("\n" + marker)
+    rest = tail.split("\n## ", 1)
+    after = "\n## " + rest[1] if len(rest) == 2 else ""
+    text = head.rstrip("\n")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = [
         "", "", marker, "",
@@ -72,7 +76,7 @@ if os.environ.get("AGENTOS_HA_RECORD") == "1":
         "action under 10 s after the Redis master's death, under 5 s after the promotion; 0 double executions;",
         "0 audit rows lost.", "",
         "**Last run:** %s, commit `%s`." % (when, sys.argv[5]), "", "```"] + out + ["```", ""]
-    open(doc, "w", encoding="utf-8").write(text + "\n".join(section))
+    open(doc, "w", encoding="utf-8").write(text + "\n".join(section) + after)
     sys.stderr.write("[agentos] wrote the high-availability figures into %s\n" % doc)
 PY
 exit "$status"

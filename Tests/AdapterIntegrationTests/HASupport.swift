@@ -305,7 +305,11 @@ final class ActionStream: Sendable {
         let shown = try stack.dataManager.rebuild().config.first { $0.key == Self.key }?.value
         let stored = try database.query("SELECT value::text AS v FROM config WHERE key = $1", [Self.key])[0].get("v", as: Int.self)
         f.screenEqualsDatabase = shown == .int(stored)
-        f.firstActionMillis = all.first { $0.at > since && $0.report.succeeded }.map { Int($0.at.timeIntervalSince(since) * 1_000) } ?? -1
+        // The first success once the outage showed (after the first refusal since `since`): an action
+        // already past its Redis stages when the server died would otherwise count as a recovery at 0 s.
+        let after = all.filter { $0.at > since }
+        let recovering = after.firstIndex { !$0.report.succeeded }.map { after[$0...] } ?? after[...]
+        f.firstActionMillis = recovering.first { $0.report.succeeded }.map { Int($0.at.timeIntervalSince(since) * 1_000) } ?? -1
         #expect(f.doubles == 0 && f.lost == 0, "double executions \(f.doubles), audit rows lost \(f.lost)", sourceLocation: sourceLocation)
         #expect(f.screenEqualsDatabase, "screen \(String(describing: shown)), database \(stored)", sourceLocation: sourceLocation)
         #expect(f.executed >= 40 && f.firstActionMillis >= 0, "\(f)", sourceLocation: sourceLocation)
