@@ -318,14 +318,23 @@ final class ActionStream: Sendable {
 }
 
 /// `agentos sim` alongside an action stream (issue 22 item 5): the simulated fleet writes its jobs,
-/// events and snapshots through the same failover, in a namespace of its own.
+/// events and snapshots through the same failover, in a namespace of its own. Its progress is read
+/// from outside, as a console would see it: the bus's event counter (`{ns}:events:seq` in DB5), which
+/// the simulator advances only after a tick's rows committed in PostgreSQL and its events went out.
 final class SimAlongside: @unchecked Sendable {
     private let pid: pid_t
     private let out: String
+    private let counter: RedisClient
+    private let seqKey: String
+    /// The counter before the failure, and when the test said the servers had recovered.
+    private var beforeFailure: Int64 = 0
+    private var atRecovery: Int64 = 0
 
     init(redisURL: String, postgresURL: String) throws {
         let ns = TestServers.unique("hasim")
         out = (Reliability.tmp as NSString).appendingPathComponent("\(ns).out")
+        counter = try RedisClient(url: redisURL, database: Namespace.DB.events)
+        seqKey = Namespace(ns).eventsSeqKey
         pid = try Child.spawn(
             [
                 Binaries.built("agentos"), "sim", "--redis", redisURL, "--postgres", postgresURL, "--namespace", ns, "--broker-prefix", ns + ":",
@@ -340,15 +349,45 @@ final class SimAlongside: @unchecked Sendable {
         }
     }
 
-    /// Stops it as Ctrl-C does. `ranThrough`: it was still running, and it exited cleanly with its summary.
-    func finish() -> (ranThrough: Bool, summary: String) {
+    deinit { counter.shutdown() }
+
+    /// The events the simulator has published (nil: the counter cannot be read now).
+    func published() -> Int64? { (try? counter.send("GET", seqKey)).map { $0.int ?? 0 } }
+
+    /// Before the failure: waits until the simulator has published events of its own.
+    func waitUntilPublishing(sourceLocation: SourceLocation = #_sourceLocation) {
+        let published = TestServers.eventually(60) { (self.published() ?? 0) >= 10 }
+        beforeFailure = self.published() ?? 0
+        #expect(published, "agentos sim published \(beforeFailure) events before the failure", sourceLocation: sourceLocation)
+    }
+
+    /// Once the servers recovered: the counter must rise past both what it was before the failure (a
+    /// promoted replica may have missed the last increments) and what it is now, by several ticks' worth.
+    func expectPublishingAgain(sourceLocation: SourceLocation = #_sourceLocation) {
+        atRecovery = published() ?? 0
+        let goal = max(beforeFailure, atRecovery) + 20
+        let resumed = TestServers.eventually(60) { (self.published() ?? 0) >= goal }
+        #expect(
+            resumed,
+            "agentos sim did not publish after the recovery: \(beforeFailure) events before the failure, \(atRecovery) at the recovery, \(published().map(String.init) ?? "?") now (wanted \(goal))",
+            sourceLocation: sourceLocation)
+    }
+
+    /// Stops it as Ctrl-C does. `ranThrough`: it was still running, published again after the
+    /// recovery (`expectPublishingAgain`), and exited cleanly with its summary.
+    func finish() -> (ranThrough: Bool, summary: String, events: [String: Int64]) {
         let alive = Glibc.kill(pid, 0) == 0 && waitpid(pid, nil, WNOHANG) == 0
+        let now = published() ?? 0
         let status = stop()
         // "agentos sim: N ticks, … warms[; last error: …]" (a libpq error may span lines).
         let printed = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
         let summary = printed.range(of: "agentos sim: ").map { String(printed[$0.lowerBound...]) } ?? printed
         let oneLine = summary.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-        return (alive && status == 0 && summary.hasPrefix("agentos sim: "), oneLine)
+        let resumed = now > max(beforeFailure, atRecovery)
+        return (
+            alive && resumed && status == 0 && summary.hasPrefix("agentos sim: "), oneLine,
+            ["before_failure": beforeFailure, "at_recovery": atRecovery, "at_end": now]
+        )
     }
 
     @discardableResult

@@ -129,10 +129,12 @@ struct SentinelTests {
         let sim = try SimAlongside(redisURL: cluster.url, postgresURL: backend.url)
         let stream = try ActionStream(stack)
         #expect(TestServers.eventually { stream.succeeded(after: .distantPast) >= 20 }, "the stream did not run before the failover")
+        sim.waitUntilPublishing()
         let killed = Date()
         cluster.kill(port: cluster.masterPort)
         #expect(TestServers.eventually(60) { stream.succeeded(after: killed) >= 20 }, "no action succeeded after the master died")
         #expect(cluster.replicaPorts.filter { cluster.role($0) == "master" }.count == 1)
+        sim.expectPublishingAgain()
         let figures = try stream.finish(database: backend.postgres, since: killed)
         let simulated = sim.finish()
         #expect(simulated.ranThrough, "agentos sim did not run through the failover: \(simulated.summary)")
@@ -141,7 +143,9 @@ struct SentinelTests {
         #expect(figures.refusals.allSatisfy { $0.hasPrefix("unavailable: ") && $0.contains("Redis") }, "\(figures.refusals)")
         #expect(figures.refusals.contains { $0.contains("no Redis master known") }, "\(figures.refusals)")
         HAFigures.record(
-            figures.json("redis actions during master death", extra: ["sim": simulated.summary, "sim_ran_through": simulated.ranThrough]))
+            figures.json(
+                "redis actions during master death",
+                extra: ["sim": simulated.summary, "sim_ran_through": simulated.ranThrough, "sim_events": simulated.events]))
     }
 
     /// `read_from=replica` (D81): the snapshot's GET goes to the replica (its EVALSHA count rises, the
