@@ -5,7 +5,8 @@
 # kill the Redis master, promote the standby after killing the primary, and write what they
 # measured; two of them run `agentos sim` and a stream of actions (config.set through the live
 # pipeline) across the failover, count from the audit trail what ran, what was refused, unknown or
-# run twice, compare a rebuilt snapshot with the database, and check the simulator ran through.
+# run twice, compare a rebuilt snapshot with the database, and check the simulator published before the failure and
+# again after the recovery (its bus counter, {ns}:events:seq).
 # This prints it. The same tests run in every scripts/test.sh; this runs only them and shows the figures.
 #
 # Usage: scripts/ha-test.sh [swift test args...]
@@ -54,7 +55,11 @@ for name, label, since in (("redis actions during master death", "redis", "maste
     print("    double executions %d, audit rows lost %d, screen equals database after recovery: %s"
           % (a["double_executions"], a["audit_rows_lost"], "yes" if a["screen_equals_database"] else "NO"))
     if "sim" in a:
-        print("    agentos sim alongside: %s (%s)" % ("ran through" if a.get("sim_ran_through") else "DID NOT run through", a["sim"]))
+        e = a.get("sim_events", {})
+        print("    agentos sim alongside: %s; its bus counter: %s events before the %s, %s at the recovery, %s at the end"
+              % ("published again after the recovery" if a.get("sim_ran_through") else "DID NOT publish again after the recovery",
+                 e.get("before_failure", "?"), since, e.get("at_recovery", "?"), e.get("at_end", "?")))
+        print("      (%s)" % a["sim"])
 sys.stdout.write("\n".join(out) + "\n")
 if os.environ.get("AGENTOS_HA_RECORD") == "1":
     doc, marker = sys.argv[4], "## High availability (scripts/ha-test.sh)"
