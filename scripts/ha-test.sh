@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Failover figures on loopback: the high-availability tests start, each for itself, a Redis master
-# with a replica and three sentinels (down-after-milliseconds 1000), a PostgreSQL primary with a
-# synchronous streaming standby (pg_basebackup -R), and PgBouncer in transaction mode; they kill the
-# Redis master, promote the standby after killing the primary, and write what they measured; two of
-# them run a stream of actions (config.set through the live pipeline) across the failover and count
-# from the audit trail what ran, what was refused, unknown or run twice, and compare a rebuilt
-# snapshot with the database. This prints it. The same tests run in every scripts/test.sh; this runs only them and shows the figures.
+# with one or two replicas and three sentinels (down-after-milliseconds 1000), a PostgreSQL primary
+# with a synchronous streaming standby (pg_basebackup -R), and PgBouncer in transaction mode; they
+# kill the Redis master, promote the standby after killing the primary, and write what they
+# measured; two of them run `agentos sim` and a stream of actions (config.set through the live
+# pipeline) across the failover, count from the audit trail what ran, what was refused, unknown or
+# run twice, compare a rebuilt snapshot with the database, and check the simulator published before the failure and
+# again after the recovery (its bus counter, {ns}:events:seq).
+# This prints it. The same tests run in every scripts/test.sh; this runs only them and shows the figures.
 #
 # Usage: scripts/ha-test.sh [swift test args...]
 # Env:   AGENTOS_HA_RECORD=1   also write the figures into docs/RELIABILITY.md's "High availability"
@@ -52,23 +54,36 @@ for name, label, since in (("redis actions during master death", "redis", "maste
           % (label, a["attempted"], a["executed"], a["failed_after_commit"], a["refused"], a["unknown"], a["first_action_ms"] / 1000, since))
     print("    double executions %d, audit rows lost %d, screen equals database after recovery: %s"
           % (a["double_executions"], a["audit_rows_lost"], "yes" if a["screen_equals_database"] else "NO"))
+    if "sim" in a:
+        e = a.get("sim_events", {})
+        print("    agentos sim alongside: %s; its bus counter: %s events before the %s, %s at the recovery, %s at the end"
+              % ("published again after the recovery" if a.get("sim_ran_through") else "DID NOT publish again after the recovery",
+                 e.get("before_failure", "?"), since, e.get("at_recovery", "?"), e.get("at_end", "?")))
+        print("      (%s)" % a["sim"])
 sys.stdout.write("\n".join(out) + "\n")
 if os.environ.get("AGENTOS_HA_RECORD") == "1":
     doc, marker = sys.argv[4], "## High availability (scripts/ha-test.sh)"
     text = open(doc, encoding="utf-8").read()
-    text = text.split("\n" + marker)[0].rstrip("\n")
+    # Only this section is replaced: the hand-written sections after it stay.
+    head, _, tail = text.partition("\n" + marker)
+    rest = tail.split("\n## ", 1)
+    after = "\n## " + rest[1] if len(rest) == 2 else ""
+    text = head.rstrip("\n")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = [
         "", "", marker, "",
         "Written by `AGENTOS_HA_RECORD=1 scripts/ha-test.sh` (kept by scripts/reliability.sh). On loopback: a Redis",
-        "master, its replica and three sentinels (`down-after-milliseconds` 1000); a PostgreSQL primary and a",
-        "synchronous standby (`pg_basebackup -R`); PgBouncer in transaction mode. The action streams are",
+        "master, two replicas (one in the single-write figure) and three sentinels (`down-after-milliseconds`",
+        "1000); a PostgreSQL primary and a synchronous standby (`pg_basebackup -R`); PgBouncer in transaction",
+        "mode. `agentos sim` runs alongside each action stream, through the same failover; its bus counter",
+        "(`{ns}:events:seq`) must rise before the failure and again after the recovery. The action streams are",
         "`config.set` through the live pipeline, one after another; what ran is counted from the audit trail",
         "on the recovered primary (the outcome row commits with the effect). Goals (issue 22): first successful",
         "action under 10 s after the Redis master's death, under 5 s after the promotion; 0 double executions;",
-        "0 audit rows lost.", "",
+        "0 audit rows lost. The promotion figures count from `pg_ctl promote -w` returning (the standby is",
+        "read-write by then) and the stream retries a refusal after 50 ms, so they can round to 0.00 s.", "",
         "**Last run:** %s, commit `%s`." % (when, sys.argv[5]), "", "```"] + out + ["```", ""]
-    open(doc, "w", encoding="utf-8").write(text + "\n".join(section))
+    open(doc, "w", encoding="utf-8").write(text + "\n".join(section) + after)
     sys.stderr.write("[agentos] wrote the high-availability figures into %s\n" % doc)
 PY
 exit "$status"

@@ -164,7 +164,9 @@ public final class LiveFleetWriter {
             try insertJobs(jobs, tx)
             try insertHistory(history, tx)
             _ = try insertLogs(sim.logs, tx)
-            for alert in sim.alerts.reversed() { _ = try insertAlert(alert, tx) }
+            var rows = alertRows
+            for alert in sim.alerts.reversed() { _ = try insertAlert(alert, rows: &rows, tx) }
+            alertRows = rows
             try upsertWorkers(sim, tx)
             for m in sim.managers.values.sorted(by: { $0.id < $1.id }) { try upsertManager(m, tx) }
             try upsertStats(sim, minutes: sim.config.statsWindowMinutes, tx)
@@ -176,14 +178,22 @@ public final class LiveFleetWriter {
     // MARK: per tick
 
     /// Persists what `events` changed and returns the events to publish (log and alert ids
-    /// replaced by the database's).
+    /// replaced by the database's): `commitRows`, then `syncRedis`.
     public func persist(_ events: [AgentEvent], sim: FleetSimulator, history: [JobEvent]) throws -> [AgentEvent] {
+        let out = try commitRows(events, sim: sim, history: history)
+        try syncRedis(sim, after: events)
+        return out
+    }
+
+    /// The PostgreSQL half of `persist`, in one transaction. The writer's own memory (alert rows,
+    /// the last workers' flush) changes only once it committed, so a failed call can be made again
+    /// with the same events; a committed one must not be (job_events and logs would be doubled).
+    public func commitRows(_ events: [AgentEvent], sim: FleetSimulator, history: [JobEvent]) throws -> [AgentEvent] {
         var created: [String] = []
         var touched = Set<String>()
         var managers: [ManagerInfo] = []
         var queueNames = Set<String>()
         var workersChanged = false
-        var maintenance: Maintenance?
         for event in events {
             switch event {
             case .jobCreated(let p): created.append(p.id)
@@ -191,12 +201,13 @@ public final class LiveFleetWriter {
             case .managerUpdated(let m): managers.append(m)
             case .queueUpdated(let p, let cause) where cause != "queue.updated" || p.rateLimit != nil: queueNames.insert(p.name)
             case .workerUpdated: workersChanged = true
-            case .maintenance(let m): maintenance = m
             default: break
             }
         }
         let createdSet = Set(created)
         var out = events
+        var rows = alertRows
+        var flushed = lastWorkerFlush
         try db.transaction { tx in
             try insertJobs(created.compactMap { sim.jobs[$0] }, tx)
             let updates = touched.subtracting(createdSet).sorted().compactMap { sim.jobs[$0] }
@@ -220,10 +231,10 @@ public final class LiveFleetWriter {
                 case .logAppended(let lines):
                     out[i] = .logAppended(try insertLogs(lines, tx))
                 case .alertRaised(let alert):
-                    out[i] = .alertRaised(try insertAlert(alert, tx))
+                    out[i] = .alertRaised(try insertAlert(alert, rows: &rows, tx))
                 case .alertUpdated(let patch):
                     // The simulator's own changes (a log rule's alert resolved); its row by the row's id.
-                    guard let row = alertRows[patch.id], let status = patch.status else { continue }
+                    guard let row = rows[patch.id], let status = patch.status else { continue }
                     try tx.query("UPDATE alerts SET status = $2 WHERE id = $1", [row, status.rawValue])
                     var copy = patch
                     copy.id = row
@@ -237,15 +248,25 @@ public final class LiveFleetWriter {
                 guard let q = sim.queues[name] else { continue }
                 try tx.query("UPDATE queues SET paused = $2, rate_limit = $3, updated_at = now() WHERE name = $1", [name, q.paused, q.rateLimit])
             }
-            if workersChanged && sim.now.timeIntervalSince(lastWorkerFlush) >= 1 {
-                lastWorkerFlush = sim.now
+            if workersChanged && sim.now.timeIntervalSince(flushed) >= 1 {
+                flushed = sim.now
                 try upsertWorkers(sim, tx)
             }
             if !created.isEmpty || !touched.isEmpty { try upsertStats(sim, minutes: 2, tx) }
         }
-        try syncBroker(sim)
-        if let maintenance { try writeMaintenance(maintenance) }
+        alertRows = rows
+        lastWorkerFlush = flushed
         return out
+    }
+
+    /// The Redis half of `persist`: the broker lists made to hold exactly the waiting jobs, and the
+    /// maintenance flag `events` set. Idempotent, so a failed call is simply made again.
+    public func syncRedis(_ sim: FleetSimulator, after events: [AgentEvent]) throws {
+        try syncBroker(sim)
+        for case .maintenance(let m) in events.reversed() {
+            try writeMaintenance(m)
+            break
+        }
     }
 
     // MARK: statements
@@ -298,9 +319,9 @@ public final class LiveFleetWriter {
 
     /// A new alert becomes a row; a repeat the simulator counted on one of its alerts updates that
     /// row (reopened if it was resolved; an acknowledgement or silence set by a console stays).
-    private func insertAlert(_ alert: Alert, _ tx: PostgresConnection) throws -> Alert {
+    private func insertAlert(_ alert: Alert, rows: inout [Int: Int], _ tx: PostgresConnection) throws -> Alert {
         var copy = alert
-        if let row = alertRows[alert.id] {
+        if let row = rows[alert.id] {
             let status = try tx.query(
                 """
                 UPDATE alerts SET count = $2, last_seen = $3, message = $4, severity = $5,
@@ -321,7 +342,7 @@ public final class LiveFleetWriter {
                 alert.ts, alert.severity.rawValue, alert.source, alert.title, alert.message, alert.status.rawValue, alert.kind, alert.count,
                 alert.lastSeen
             ])[0].get("id", as: Int.self)
-        alertRows[alert.id] = id
+        rows[alert.id] = id
         copy.id = id
         return copy
     }
@@ -430,13 +451,17 @@ public final class LiveFleetWriter {
         """)
 
     /// Makes DB0 hold exactly the jobs waiting in the simulator, one message each: a job that is
-    /// new or changed place is placed by `placeScript`, one that left is taken out by it.
+    /// new or changed place is placed by `placeScript`, one that left is taken out by it. What the
+    /// writer believes is in the broker changes only once every reply came back: after a failure the
+    /// same places are made again (the script removes the copy it finds, so a place made twice still
+    /// leaves one message).
     private func syncBroker(_ sim: FleetSimulator) throws {
         var want: [String: (queue: String, priority: Int)] = [:]
         for (queue, lists) in sim.waiting {
             for (priority, ids) in lists.enumerated() { for id in ids { want[id] = (queue, priority) } }
         }
         var commands: [[any RedisArgument]] = []
+        var placed: [(id: String, target: (key: [UInt8], message: [UInt8])?)] = []
         func place(_ id: String, to target: (key: [UInt8], message: [UInt8])?) {
             let old = inBroker[id]
             var keys: [any RedisArgument] = [ns.brokerMessageKey(job: id), old?.key ?? []]
@@ -446,7 +471,7 @@ public final class LiveFleetWriter {
                 args += [target.message, Namespace.brokerMessageTTLSeconds]
             }
             commands.append(["EVALSHA", Self.placeScript.sha1, keys.count] + keys + args)
-            inBroker[id] = target
+            placed.append((id, target))
         }
         for id in inBroker.keys.sorted() where want[id] == nil { place(id, to: nil) }
         for (id, spot) in want.sorted(by: { $0.key < $1.key }) {
@@ -463,6 +488,7 @@ public final class LiveFleetWriter {
                 if case .error(let e) = reply { throw RedisError.server(e) }
             }
         }
+        for (id, target) in placed { inBroker[id] = target }
     }
 
     static func jsonText(_ v: ConfigValue) -> String {

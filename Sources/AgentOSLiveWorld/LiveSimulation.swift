@@ -11,6 +11,10 @@ import Synchronization
 public final class LiveSimulation: Sendable {
     public struct Stats: Sendable, Equatable {
         public var ticks = 0
+        /// Ticks that failed (a server did not answer): their events were kept and written by a later one.
+        public var failedTicks = 0
+        /// Events of a failed tick or command still unwritten when the simulation stopped.
+        public var unwritten = 0
         public var eventsPublished = 0
         public var commandsApplied = 0
         public var commandsRejected = 0
@@ -27,6 +31,25 @@ public final class LiveSimulation: Sendable {
     private struct State: @unchecked Sendable {
         var sim: FleetSimulator
         let writer: LiveFleetWriter
+        /// What a failed tick or command left to write; written before the simulator moves on.
+        var backlog: Backlog?
+        /// Set by `stop()`: no tick or command writes anything after it.
+        var stopped = false
+    }
+
+    /// Events the servers have not all taken yet (D81): the rows at most once, Redis and the bus
+    /// until they answer.
+    private enum Backlog {
+        /// Nothing committed yet: the rows, then Redis and the bus.
+        case toCommit([AgentEvent], history: [JobEvent])
+        /// The rows committed (the events carry the rows' ids): Redis and the bus.
+        case toSend([AgentEvent])
+
+        var count: Int {
+            switch self {
+            case .toCommit(let events, _), .toSend(let events): return events.count
+            }
+        }
     }
 
     public let bus: RedisEventBus
@@ -92,18 +115,41 @@ public final class LiveSimulation: Sendable {
     /// Reads the simulator state.
     public func read<T: Sendable>(_ body: (FleetSimulator) -> T) -> T { state.withLock { body($0.sim) } }
 
-    /// Advances to `date`, persists and publishes. Returns the number of events published.
+    /// Writes what an earlier tick or command could not, then advances to `date`, persists and
+    /// publishes. Returns the number of events published. When it throws, the events are kept for
+    /// the next call (a failover: the pools reach the new master or primary by then).
     @discardableResult
     public func step(to date: Date = Date()) throws -> Int {
-        let out = try state.withLock { s -> [AgentEvent] in
-            let events = s.sim.advance(to: date)
-            return try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox())
+        let published = try state.withLock { s -> Int? in
+            guard !s.stopped else { return nil }
+            var count = try flush(&s)
+            s.backlog = .toCommit(s.sim.advance(to: date), history: s.sim.takeOutbox())
+            count += try flush(&s)
+            return count
         }
+        guard let published else { return 0 }
+        stats.withLock { $0.ticks += 1 }
+        return published
+    }
+
+    /// Writes the backlog: the rows (once: a committed transaction is never made again, or
+    /// job_events and logs would be doubled), then the broker and the flags (idempotent), then the
+    /// bus. A bus reply lost after the script ran publishes those events again (at least once on the
+    /// bus; the tables exactly once). Returns the number of events published.
+    private func flush(_ s: inout State) throws -> Int {
+        guard let backlog = s.backlog else { return 0 }
+        let out: [AgentEvent]
+        switch backlog {
+        case .toCommit(let events, let history):
+            out = try s.writer.commitRows(events, sim: s.sim, history: history)
+            s.backlog = .toSend(out)
+        case .toSend(let events):
+            out = events
+        }
+        try s.writer.syncRedis(s.sim, after: out)
         try bus.publish(batch: out)
-        stats.withLock {
-            $0.ticks += 1
-            $0.eventsPublished += out.count
-        }
+        s.backlog = nil
+        stats.withLock { $0.eventsPublished += out.count }
         return out.count
     }
 
@@ -136,7 +182,9 @@ public final class LiveSimulation: Sendable {
     }
 
     private func applyOne(_ command: FleetCommand) throws -> Result<Void, FleetCommandError> {
-        let result = try state.withLock { s -> Result<([AgentEvent], WorkerPong?), FleetCommandError> in
+        let result = try state.withLock { s -> Result<WorkerPong?, FleetCommandError> in
+            // A failed tick's events first, so the rows and the bus keep the order things happened in.
+            _ = try flush(&s)
             switch s.sim.apply(command) {
             case .success(let events):
                 var pong: WorkerPong?
@@ -145,24 +193,22 @@ public final class LiveSimulation: Sendable {
                         worker: w.id, hostname: w.hostname, pid: w.pid ?? 0, status: w.status.rawValue, active: w.active,
                         concurrency: w.concurrency, processed: w.processed)
                 }
-                return .success((try s.writer.persist(events, sim: s.sim, history: s.sim.takeOutbox()), pong))
+                s.backlog = .toCommit(events, history: s.sim.takeOutbox())
+                _ = try flush(&s)
+                return .success(pong)
             case .failure(let error):
                 return .failure(error)
             }
         }
         switch result {
-        case .success((let events, let pong)):
+        case .success(let pong):
             if let pong, case .pingWorker(_, let token) = command {
                 let key = namespace.pingReplyKey(token)
                 _ = try redis.selecting(database: WorkerPong.database).pipeline([
                     ["LPUSH", key, Array(try JSONEncoder().encode(pong))], ["EXPIRE", key, WorkerPong.replyTTLSeconds]
                 ])
             }
-            try bus.publish(batch: events)
-            stats.withLock {
-                $0.commandsApplied += 1
-                $0.eventsPublished += events.count
-            }
+            stats.withLock { $0.commandsApplied += 1 }
             return .success(())
         case .failure(let error):
             return record(rejected: error)
@@ -174,7 +220,12 @@ public final class LiveSimulation: Sendable {
     public func start(tickMillis: Int = 250) {
         let tick = Task.detached { [self] in
             while !Task.isCancelled {
-                do { try step() } catch { record(error) }
+                do {
+                    try step()
+                } catch {
+                    record(error)
+                    stats.withLock { $0.failedTicks += 1 }
+                }
                 try? await Task.sleep(for: .milliseconds(tickMillis))
             }
         }
@@ -212,12 +263,19 @@ public final class LiveSimulation: Sendable {
         subscriber?.start()
     }
 
+    /// Stops the ticks, the warmer and the listener. Returns once a tick or command under way has
+    /// finished, so what the tables and the broker hold is whole; a backlog left is counted (`unwritten`).
     public func stop() {
         control.withLock { $0?.stop() }
         tasks.withLock { list in
             list.forEach { $0.cancel() }
             list.removeAll()
         }
+        let left = state.withLock { s -> Int in
+            s.stopped = true
+            return s.backlog?.count ?? 0
+        }
+        stats.withLock { $0.unwritten = left }
     }
 
     /// Counted; said once per source (the `by` it claims) on stderr, so a flood is one line.

@@ -40,6 +40,19 @@ public struct ConnectionState: Sendable, Equatable {
     public var events: Link = .unknown
     /// When the event stream went down (for the STALE banner).
     public var downSince: Date?
+    /// Where snapshot reads went when they may go to a Redis replica (`read_from: replica`, D81); nil: the master.
+    public var redisReads: Reads?
+
+    public struct Reads: Sendable, Equatable {
+        /// "reads: replica 127.0.0.1:6381 lag 0 B", or "reads: master (replica: why)".
+        public var text: String
+        /// The replica could not be read, so the master was.
+        public var fellBack: Bool
+        public init(text: String, fellBack: Bool) {
+            self.text = text
+            self.fellBack = fellBack
+        }
+    }
 
     public init(mode: String, environment: String) {
         self.mode = mode
@@ -165,7 +178,7 @@ public enum Msg: Sendable {
     /// The backend's jobs whose id starts with the query (`:job`).
     case jobsFound(String, Result<[Job], ActionFailure>)
     case configHistory(String, [ConfigChange])
-    case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?)
+    case connection(redis: ConnectionState.Link?, postgres: ConnectionState.Link?, redisReads: ConnectionState.Reads? = nil)
     /// The dispatcher's report on a `.dispatch` effect.
     case actionFinished(ActionReport)
     /// The measured impact for the dialog with this token (a failure: the payload did not validate).

@@ -159,6 +159,7 @@ extension App {
         if c.mode != "embedded" {
             left.append(dot("redis", c.redis))
             left.append(dot("pg", c.postgres))
+            if let reads = c.redisReads { left.append(.init(reads.text, Style(reads.fellBack ? .warning : .muted, bg: .statusBar))) }
         }
         left.append(dot("events", c.events))
         let age = state.sync.dataAsOf.map { Fmt.age(state.now.timeIntervalSince($0)) } ?? "-"

@@ -52,9 +52,12 @@ public enum App {
             return []
         case .jobHistory, .jobRecord, .configHistory:
             return [] // the screens that show them keep them
-        case .connection(let redis, let postgres):
+        case .connection(let redis, let postgres, let reads):
             if let redis { state.connection.redis = redis }
             if let postgres { state.connection.postgres = postgres }
+            // Falling back from the replica to the master is said once, then shown on the status line.
+            if let reads, reads.fellBack, state.connection.redisReads?.fellBack != true { state.notify(reads.text, .warning) }
+            state.connection.redisReads = reads
             return []
         case .bus(let message):
             return handleBus(&state, message)

@@ -10,6 +10,7 @@ import Foundation
 /// redis:                              # or just the URL: redis: redis://cache:6379/0
 ///   url: redis://agentos@cache:6379/0
 ///   password_env: REDIS_PASSWORD      # or password_file: /run/secrets/redis (never echoed)
+///   read_from: replica                # behind Sentinel: snapshot reads from a replica (D81); default master
 /// postgres:
 ///   url: postgresql://agentos@db:5432/agentos
 ///   password_file: /run/secrets/pg
@@ -70,7 +71,8 @@ public enum ConfigFile {
         for entry in try r.entries(root, allowed: topKeys) {
             switch r.name(entry) {
             case "redis":
-                (layer.redisURL, layer.redisPassword) = try connection(r, entry, environment)
+                (layer.redisURL, layer.redisPassword) = try connection(r, entry, environment, also: ["read_from"])
+                layer.redisReadFrom = try redisReadFrom(r, entry)
             case "postgres":
                 (layer.postgresURL, layer.postgresPassword) = try connection(r, entry, environment)
             case "namespace":
@@ -158,16 +160,28 @@ public enum ConfigFile {
         return view
     }
 
-    /// `redis: URL` or `redis: { url, password | password_env | password_file }`.
-    static func connection(_ r: YAMLReader, _ v: YAMLReader.Value, _ env: [String: String]) throws(ConfigError) -> (String?, Secret?) {
+    /// `redis: URL` or `redis: { url, password | password_env | password_file }` (and the keys `also`
+    /// allows, read by their own functions).
+    static func connection(_ r: YAMLReader, _ v: YAMLReader.Value, _ env: [String: String], also: [String] = []) throws(ConfigError) -> (
+        String?, Secret?
+    ) {
         if case .scalar = v.node { return (try r.string(v), nil) }
         var url: String?
         var secret: Secret?
-        for e in try r.entries(v, allowed: ["url", "password", "password_env", "password_file"]) {
+        for e in try r.entries(v, allowed: ["url", "password", "password_env", "password_file"] + also) where !also.contains(r.name(e)) {
             if r.name(e) != "url" && secret != nil { throw r.fail(e, "give one of password, password_env, password_file") }
             if r.name(e) == "url" { url = try r.string(e) } else { secret = try self.secret(r, e, kind: r.name(e), env) }
         }
         return (url, secret)
+    }
+
+    /// `redis: { read_from: master | replica }` (D81): where snapshot reads go behind Sentinel.
+    static func redisReadFrom(_ r: YAMLReader, _ v: YAMLReader.Value) throws(ConfigError) -> String? {
+        if case .scalar = v.node { return nil }
+        guard let e = try r.entries(v).first(where: { r.name($0) == "read_from" }) else { return nil }
+        let value = try r.string(e).lowercased()
+        guard value == "master" || value == "replica" else { throw r.fail(e, "read_from is master or replica, not '\(value)'") }
+        return value
     }
 
     /// `password` (`key`) inline, `password_env` (a variable's name) or `password_file` (a path, whose

@@ -23,6 +23,8 @@ public struct SettingsLayer: Sendable, Equatable {
     public var postgresURL: String?
     public var redisPassword: Secret?
     public var postgresPassword: Secret?
+    /// `redis.read_from` (D81): `master` or `replica`.
+    public var redisReadFrom: String?
     public var namespace: String?
     public var brokerPrefix: String?
     public var environment: String?
@@ -72,6 +74,8 @@ public struct ConsoleSettings: Sendable, Equatable {
     public var postgresURL: String?
     public var redisPassword: Secret?
     public var postgresPassword: Secret?
+    /// Where snapshot reads go behind Sentinel (`redis.read_from`, D81); nil: as the URL says (the master by default).
+    public var redisReadFrom: String?
     public var namespace = "agentos"
     public var brokerPrefix = ""
     public var environment: String?
@@ -121,6 +125,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             take(l.postgresURL, "postgres.url") { s.postgresURL = $0 }
             take(l.redisPassword, "redis.password") { s.redisPassword = $0 }
             take(l.postgresPassword, "postgres.password") { s.postgresPassword = $0 }
+            take(l.redisReadFrom, "redis.read_from") { s.redisReadFrom = $0 }
             take(l.namespace, "namespace") { s.namespace = $0 }
             take(l.brokerPrefix, "broker_prefix") { s.brokerPrefix = $0 }
             take(l.celery, "celery") { s.celery = $0 }
@@ -186,9 +191,14 @@ public struct ConsoleSettings: Sendable, Equatable {
         }
     }
 
-    /// The Redis URL with the password put in (for the client only: never print it).
+    /// The Redis URL with the password put in (for the client only: never print it), and
+    /// `redis.read_from` as the URL's `read_from=` unless the URL says it itself.
     public var redisConnectionURL: String? {
-        guard let url = redisURL else { return nil }
+        guard var url = redisURL else { return nil }
+        if let readFrom = redisReadFrom, var parts = URLParts(url), !parts.query.contains(where: { URLParts.name(of: $0) == "read_from" }) {
+            parts.query.append("read_from=\(readFrom)")
+            url = parts.string
+        }
         guard let password = redisPassword?.value else { return url }
         return Self.inject(password, into: url, queryKey: url.hasPrefix("unix:") ? "password" : nil)
     }
@@ -229,7 +239,8 @@ public struct ConsoleSettings: Sendable, Equatable {
         d["redis"] =
             [
                 "url": redisURL.map { SecretRedactor.redact($0) } as Any? ?? NSNull(),
-                "password": redisPassword.map { $0.description } as Any? ?? NSNull()
+                "password": redisPassword.map { $0.description } as Any? ?? NSNull(),
+                "read_from": redisReadFrom as Any? ?? NSNull()
             ]
             as [String: Any]
         d["postgres"] =

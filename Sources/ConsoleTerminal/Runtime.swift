@@ -22,6 +22,8 @@ public protocol ConsoleBackend: Sendable {
     func stop()
     /// The state of the Redis and PostgreSQL links after the last operation (nil: not applicable).
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)?
+    /// Where the last snapshot read went when it may go to a Redis replica (nil: the master, always).
+    func redisReads() -> ConnectionState.Reads?
     /// Who the console's actions run as (the Unix account, the SSH source, this console's session).
     var actor: Actor { get }
     /// Runs one action through the ActionDispatcher. Blocks; the runtime calls it off the terminal thread.
@@ -43,6 +45,7 @@ public protocol ConsoleBackend: Sendable {
 
 extension ConsoleBackend {
     public func noteView(_ view: String) {}
+    public func redisReads() -> ConnectionState.Reads? { nil }
 }
 
 /// The runtime: one loop on the main thread that owns the terminal. Keys, ticks, bus messages
@@ -228,7 +231,9 @@ public final class ConsoleRuntime {
             case .reloadSnapshot:
                 Task.detached {
                     do { inbox.post(.snapshotLoaded(try backend.loadSnapshot())) } catch { inbox.post(.snapshotFailed(String(describing: error))) }
-                    if let links = backend.links() { inbox.post(.connection(redis: links.redis, postgres: links.postgres)) }
+                    if let links = backend.links() {
+                        inbox.post(.connection(redis: links.redis, postgres: links.postgres, redisReads: backend.redisReads()))
+                    }
                 }
             case .loadJobHistory(let id):
                 Task.detached {

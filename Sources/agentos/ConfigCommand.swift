@@ -109,6 +109,7 @@ struct ConfigCommand: ParsableCommand {
             }
             line("redis.url", resolved.redisURL.map { SecretRedactor.redact($0) })
             line("redis.password", resolved.redisPassword?.description)
+            line("redis.read_from", resolved.redisReadFrom)
             line("postgres.url", resolved.postgresURL.map { SecretRedactor.redact($0) })
             line("postgres.password", resolved.postgresPassword?.description)
             line("bus.key", resolved.busKey.map { "\($0) (id \(resolved.busKeyID))" } ?? "- (unsigned bus)")

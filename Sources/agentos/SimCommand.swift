@@ -77,7 +77,8 @@ struct SimCommand: ParsableCommand {
         sources.forEach { $0.cancel() }
         let s = simulation.currentStats
         print(
-            "agentos sim: \(s.ticks) ticks, \(s.eventsPublished) events published, \(s.commandsApplied) commands applied, \(s.commandsRejected) rejected, \(s.warms) warms"
+            "agentos sim: \(s.ticks) ticks\(s.failedTicks > 0 ? " (\(s.failedTicks) failed: their events written by a later tick)" : ""), \(s.eventsPublished) events published, \(s.commandsApplied) commands applied, \(s.commandsRejected) rejected, \(s.warms) warms"
+                + (s.unwritten > 0 ? "; \(s.unwritten) events of a failed tick not written (no server answered before the stop)" : "")
                 + (s.lastError.map { "; last error: \($0)" } ?? ""))
     }
 }

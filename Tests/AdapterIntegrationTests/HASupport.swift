@@ -27,27 +27,29 @@ enum HAFigures {
     static func millis(since start: Date) -> Double { (Date().timeIntervalSince(start) * 100_000).rounded() / 100 }
 }
 
-/// A Redis master, one replica and three sentinels of the test's own on loopback
+/// A Redis master, one replica (or more: `replicas`) and three sentinels of the test's own on loopback
 /// (`down-after-milliseconds` 1000, quorum 2), started from scratch and killed at the end.
 final class SentinelCluster: @unchecked Sendable {
     let masterName: String
     let dir: String
     let masterPort: Int
-    let replicaPort: Int
+    /// The first replica (with one, the one Sentinel promotes).
+    var replicaPort: Int { replicaPorts[0] }
+    let replicaPorts: [Int]
     let sentinelPorts: [Int]
     private var pids: [Int: pid_t] = [:]
 
-    init() throws {
+    init(replicas: Int = 1) throws {
         masterName = TestServers.unique("master")
         dir = (Reliability.tmp as NSString).appendingPathComponent(TestServers.unique("sentinel"))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         masterPort = freeLoopbackPort()
-        replicaPort = freeLoopbackPort()
+        replicaPorts = (0..<replicas).map { _ in freeLoopbackPort() }
         sentinelPorts = (0..<3).map { _ in freeLoopbackPort() }
         let server = try TestServers.env("AGENTOS_TEST_REDIS_SERVER")
         let sentinel = try TestServers.env("AGENTOS_TEST_REDIS_SENTINEL")
         try startServer(server, port: masterPort, extra: [])
-        try startServer(server, port: replicaPort, extra: ["--replicaof", "127.0.0.1", String(masterPort)])
+        for port in replicaPorts { try startServer(server, port: port, extra: ["--replicaof", "127.0.0.1", String(masterPort)]) }
         for port in sentinelPorts {
             let conf = (dir as NSString).appendingPathComponent("sentinel-\(port).conf")
             try """
@@ -81,6 +83,17 @@ final class SentinelCluster: @unchecked Sendable {
         let client = direct(port)
         defer { client.shutdown() }
         return (try? client.send("ROLE"))?.array?.first?.string
+    }
+
+    /// How many EVALSHA calls the server on `port` has run (INFO commandstats).
+    func evalshaCalls(_ port: Int) -> Int {
+        let client = direct(port)
+        defer { client.shutdown() }
+        guard let info = (try? client.send("INFO", "commandstats"))?.string,
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+            let calls = line.split(separator: ",").first?.split(separator: "=").last
+        else { return 0 }
+        return Int(calls) ?? 0
     }
 
     /// kill -9: no goodbye to anyone.
@@ -121,29 +134,34 @@ final class SentinelCluster: @unchecked Sendable {
                 + extra)
     }
 
-    /// Every sentinel knows the other two and the replica, and the replica is in sync: only then
+    /// Every sentinel knows the other two and the replicas, and the replicas are in sync: only then
     /// can they agree on a failover.
     private func waitUntilReady() throws {
         // Hellos go every 2 s through the master; on a machine busy with the whole suite and a CPU hog
         // the first rounds can take most of a minute (a fresh run saw 60 s run out).
         let ready = TestServers.eventually(120) {
-            let replica = direct(replicaPort)
-            defer { replica.shutdown() }
-            guard let info = (try? replica.send("INFO", "replication"))?.string, info.contains("master_link_status:up") else { return false }
+            let synced = replicaPorts.allSatisfy { port in
+                let replica = direct(port)
+                defer { replica.shutdown() }
+                return (try? replica.send("INFO", "replication"))?.string?.contains("master_link_status:up") == true
+            }
+            guard synced else { return false }
             return sentinelPorts.allSatisfy { port in
                 let client = direct(port)
                 defer { client.shutdown() }
                 let peers = (try? client.send("SENTINEL", "sentinels", masterName))?.array?.count ?? 0
                 let replicas = (try? client.send("SENTINEL", "replicas", masterName))?.array ?? []
-                let replicaKnown = replicas.contains { entry in
-                    let fields = entry.array?.compactMap(\.string) ?? []
-                    guard let i = fields.firstIndex(of: "flags"), i + 1 < fields.count else { return false }
-                    return fields[i + 1] == "slave" && fields.contains(String(replicaPort))
+                let replicasKnown = replicaPorts.allSatisfy { replicaPort in
+                    replicas.contains { entry in
+                        let fields = entry.array?.compactMap(\.string) ?? []
+                        guard let i = fields.firstIndex(of: "flags"), i + 1 < fields.count else { return false }
+                        return fields[i + 1] == "slave" && fields.contains(String(replicaPort))
+                    }
                 }
-                return peers == 2 && replicaKnown
+                return peers == 2 && replicasKnown
             }
         }
-        guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replica within 120 s") }
+        guard ready else { throw Child.Failed(description: "the sentinels in \(dir) did not see each other and the replicas within 120 s") }
     }
 }
 
@@ -287,10 +305,94 @@ final class ActionStream: Sendable {
         let shown = try stack.dataManager.rebuild().config.first { $0.key == Self.key }?.value
         let stored = try database.query("SELECT value::text AS v FROM config WHERE key = $1", [Self.key])[0].get("v", as: Int.self)
         f.screenEqualsDatabase = shown == .int(stored)
-        f.firstActionMillis = all.first { $0.at > since && $0.report.succeeded }.map { Int($0.at.timeIntervalSince(since) * 1_000) } ?? -1
+        // The first success once the outage showed (after the first refusal since `since`): an action
+        // already past its Redis stages when the server died would otherwise count as a recovery at 0 s.
+        let after = all.filter { $0.at > since }
+        let recovering = after.firstIndex { !$0.report.succeeded }.map { after[$0...] } ?? after[...]
+        f.firstActionMillis = recovering.first { $0.report.succeeded }.map { Int($0.at.timeIntervalSince(since) * 1_000) } ?? -1
         #expect(f.doubles == 0 && f.lost == 0, "double executions \(f.doubles), audit rows lost \(f.lost)", sourceLocation: sourceLocation)
         #expect(f.screenEqualsDatabase, "screen \(String(describing: shown)), database \(stored)", sourceLocation: sourceLocation)
         #expect(f.executed >= 40 && f.firstActionMillis >= 0, "\(f)", sourceLocation: sourceLocation)
         return f
+    }
+}
+
+/// `agentos sim` alongside an action stream (issue 22 item 5): the simulated fleet writes its jobs,
+/// events and snapshots through the same failover, in a namespace of its own. Its progress is read
+/// from outside, as a console would see it: the bus's event counter (`{ns}:events:seq` in DB5), which
+/// the simulator advances only after a tick's rows committed in PostgreSQL and its events went out.
+final class SimAlongside: @unchecked Sendable {
+    private let pid: pid_t
+    private let out: String
+    private let counter: RedisClient
+    private let seqKey: String
+    /// The counter before the failure, and when the test said the servers had recovered.
+    private var beforeFailure: Int64 = 0
+    private var atRecovery: Int64 = 0
+
+    init(redisURL: String, postgresURL: String) throws {
+        let ns = TestServers.unique("hasim")
+        out = (Reliability.tmp as NSString).appendingPathComponent("\(ns).out")
+        counter = try RedisClient(url: redisURL, database: Namespace.DB.events)
+        seqKey = Namespace(ns).eventsSeqKey
+        pid = try Child.spawn(
+            [
+                Binaries.built("agentos"), "sim", "--redis", redisURL, "--postgres", postgresURL, "--namespace", ns, "--broker-prefix", ns + ":",
+                "--history", "0", "--warm-interval", "1000"
+            ], stdout: out, stderr: out + ".err")
+        let started = TestServers.eventually(60) {
+            String(decoding: FileManager.default.contents(atPath: out + ".err") ?? Data(), as: UTF8.self).contains("agentos sim: running")
+        }
+        guard started else {
+            stop()
+            throw Child.Failed(description: "agentos sim did not start (\(out).err)")
+        }
+    }
+
+    deinit { counter.shutdown() }
+
+    /// The events the simulator has published (nil: the counter cannot be read now).
+    func published() -> Int64? { (try? counter.send("GET", seqKey)).map { $0.int ?? 0 } }
+
+    /// Before the failure: waits until the simulator has published events of its own.
+    func waitUntilPublishing(sourceLocation: SourceLocation = #_sourceLocation) {
+        let published = TestServers.eventually(60) { (self.published() ?? 0) >= 10 }
+        beforeFailure = self.published() ?? 0
+        #expect(published, "agentos sim published \(beforeFailure) events before the failure", sourceLocation: sourceLocation)
+    }
+
+    /// Once the servers recovered: the counter must rise past both what it was before the failure (a
+    /// promoted replica may have missed the last increments) and what it is now, by several ticks' worth.
+    func expectPublishingAgain(sourceLocation: SourceLocation = #_sourceLocation) {
+        atRecovery = published() ?? 0
+        let goal = max(beforeFailure, atRecovery) + 20
+        let resumed = TestServers.eventually(60) { (self.published() ?? 0) >= goal }
+        #expect(
+            resumed,
+            "agentos sim did not publish after the recovery: \(beforeFailure) events before the failure, \(atRecovery) at the recovery, \(published().map(String.init) ?? "?") now (wanted \(goal))",
+            sourceLocation: sourceLocation)
+    }
+
+    /// Stops it as Ctrl-C does. `ranThrough`: it was still running, published again after the
+    /// recovery (`expectPublishingAgain`), and exited cleanly with its summary.
+    func finish() -> (ranThrough: Bool, summary: String, events: [String: Int64]) {
+        let alive = Glibc.kill(pid, 0) == 0 && waitpid(pid, nil, WNOHANG) == 0
+        let now = published() ?? 0
+        let status = stop()
+        // "agentos sim: N ticks, … warms[; last error: …]" (a libpq error may span lines).
+        let printed = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
+        let summary = printed.range(of: "agentos sim: ").map { String(printed[$0.lowerBound...]) } ?? printed
+        let oneLine = summary.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        let resumed = now > max(beforeFailure, atRecovery)
+        return (
+            alive && resumed && status == 0 && summary.hasPrefix("agentos sim: "), oneLine,
+            ["before_failure": beforeFailure, "at_recovery": atRecovery, "at_end": now]
+        )
+    }
+
+    @discardableResult
+    private func stop() -> Int32 {
+        Glibc.kill(pid, SIGTERM)
+        return Child.wait(pid)
     }
 }

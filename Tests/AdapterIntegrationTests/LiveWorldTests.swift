@@ -99,6 +99,42 @@ struct LiveWorldTests {
         #expect(try JSONSerialization.jsonObject(with: body) is [Any], "protocol 2 body: [args, kwargs, embed]")
     }
 
+    /// D81: a tick that fails (its PostgreSQL killed) keeps its events; once the server is back the
+    /// next tick writes them, so the tables and the broker hold exactly the simulated jobs (the
+    /// events were dropped before: the jobs those ticks created or moved never reached the tables).
+    @Test func aFailedTickIsWrittenByTheNextOne() throws {
+        let server = try PrivatePostgres()
+        let postgres = try PostgresClient.migrated(server.url)
+        defer { postgres.shutdown() }
+        let redis = try RedisClient(url: TestServers.redisURL())
+        defer { redis.shutdown() }
+        let prefix = TestServers.unique("failedtick")
+        let namespace = Namespace(prefix, brokerPrefix: prefix + ":")
+        let sim = try LiveSimulation(config: Self.config, redis: redis, postgres: postgres, namespace: namespace, historySeconds: 120)
+        var t = Date()
+        t += 0.5
+        try sim.step(to: t)
+        try server.kill()
+        for _ in 0..<4 {
+            t += 1
+            #expect(throws: (any Error).self) { try sim.step(to: t) }
+        }
+        try server.restart()
+        t += 0.5
+        #expect(TestServers.eventually { (try? sim.step(to: t)) != nil }, "no tick succeeded once PostgreSQL was back")
+        let sql = Dictionary(
+            uniqueKeysWithValues: try postgres.query("SELECT status, count(*) AS n FROM jobs GROUP BY status").rows.map {
+                (try $0.get("status", as: String.self), try $0.get("n", as: Int.self))
+            })
+        let simCounts = sim.read { s in Dictionary(grouping: s.jobs.values, by: { $0.status.rawValue }).mapValues(\.count) }
+        #expect(sql == simCounts, "the tables hold exactly the simulated jobs")
+        let broker = redis.selecting(database: 0)
+        for queue in sim.read({ Array($0.queues.keys) }) {
+            let lengths = try namespace.brokerListKeys(queue: queue).map { try broker.send("LLEN", $0).int ?? 0 }
+            #expect(Int(lengths.reduce(0, +)) == sim.read { $0.pendingCount(queue) }, "queue \(queue)")
+        }
+    }
+
     /// Both consoles try to warm in every round, at once; the leader's lease (3 intervals, 3 min here)
     /// outlives any stall, so the rounds are counted, not timed: one warm per round, all by one leader.
     /// Issue 19 item 6, live: an entry at version 2 changed by alice has both versions in

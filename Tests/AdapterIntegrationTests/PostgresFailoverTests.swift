@@ -213,19 +213,28 @@ extension PostgresFailoverTests {
         let stack = try ReliabilityStack(
             postgres: pg, postgresURL: conninfo, redis: try RedisClient(url: TestServers.redisURL()), options: ActionStream.options)
         defer { stack.close() }
+        let sim = try SimAlongside(redisURL: try TestServers.redisURL(), postgresURL: conninfo)
         let stream = try ActionStream(stack)
         #expect(TestServers.eventually { stream.succeeded(after: .distantPast) >= 20 }, "the stream did not run before the failover")
+        sim.waitUntilPublishing()
         try primary.kill()
         let killed = Date()
         try standby.promote()
         let promoted = Date()
         #expect(TestServers.eventually(60) { stream.succeeded(after: promoted) >= 20 }, "no action succeeded after the promotion")
+        sim.expectPublishingAgain()
         let newPrimary = PostgresClient(standby.url)
         defer { newPrimary.shutdown() }
         let figures = try stream.finish(database: newPrimary, since: promoted)
+        let simulated = sim.finish()
+        #expect(simulated.ranThrough, "agentos sim did not run through the promotion: \(simulated.summary)")
         #expect(figures.unknown == 0, "a promotion with a live standby leaves no outcome unknown")
         HAFigures.record(
             figures.json(
-                "postgres actions during promotion", extra: ["kill_to_promoted_ms": Int(promoted.timeIntervalSince(killed) * 1_000)]))
+                "postgres actions during promotion",
+                extra: [
+                    "kill_to_promoted_ms": Int(promoted.timeIntervalSince(killed) * 1_000), "sim": simulated.summary,
+                    "sim_ran_through": simulated.ranThrough, "sim_events": simulated.events
+                ]))
     }
 }

@@ -117,7 +117,8 @@ struct SentinelTests {
     /// master is killed: refused with a reason while no master answers (nothing executed), executed
     /// once otherwise, no audit row lost, and a rebuilt snapshot equals the database.
     @Test func actionsDuringAMasterDeathRunOnceAndLoseNoAuditRow() throws {
-        let cluster = try SentinelCluster()
+        // The topology of issue 22 item 5: two replicas, one of them promoted.
+        let cluster = try SentinelCluster(replicas: 2)
         defer { cluster.stopMonitor() }
         let backend = try LiveBackend.make()
         defer { backend.drop() }
@@ -125,17 +126,112 @@ struct SentinelTests {
         defer { redis.shutdown() }
         let stack = try ReliabilityStack(postgres: backend.postgres, postgresURL: backend.url, redis: redis, options: ActionStream.options)
         defer { stack.close() }
+        let sim = try SimAlongside(redisURL: cluster.url, postgresURL: backend.url)
         let stream = try ActionStream(stack)
         #expect(TestServers.eventually { stream.succeeded(after: .distantPast) >= 20 }, "the stream did not run before the failover")
+        sim.waitUntilPublishing()
         let killed = Date()
         cluster.kill(port: cluster.masterPort)
         #expect(TestServers.eventually(60) { stream.succeeded(after: killed) >= 20 }, "no action succeeded after the master died")
-        #expect(cluster.role(cluster.replicaPort) == "master")
+        #expect(cluster.replicaPorts.filter { cluster.role($0) == "master" }.count == 1)
+        sim.expectPublishingAgain()
         let figures = try stream.finish(database: backend.postgres, since: killed)
+        let simulated = sim.finish()
+        #expect(simulated.ranThrough, "agentos sim did not run through the failover: \(simulated.summary)")
         #expect(figures.unknown == 0, "PostgreSQL stayed up: no outcome is unknown")
         // Refused before anything ran (unavailable: the Redis stages come before the execution), saying why.
         #expect(figures.refusals.allSatisfy { $0.hasPrefix("unavailable: ") && $0.contains("Redis") }, "\(figures.refusals)")
         #expect(figures.refusals.contains { $0.contains("no Redis master known") }, "\(figures.refusals)")
-        HAFigures.record(figures.json("redis actions during master death"))
+        HAFigures.record(
+            figures.json(
+                "redis actions during master death",
+                extra: ["sim": simulated.summary, "sim_ran_through": simulated.ranThrough, "sim_events": simulated.events]))
+    }
+
+    /// `read_from=replica` (D81): the snapshot's GET goes to the replica (its EVALSHA count rises, the
+    /// master's does not) and the replica's lag is measured; writes through the same client still go to
+    /// the master; with the replica killed the read goes to the master and the route says why.
+    @Test func snapshotReadsGoToTheReplicaAndFallBackToTheMasterWhenItDies() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let redis = try RedisClient(url: cluster.url + "?read_from=replica")
+        defer { redis.shutdown() }
+        let cache = RedisSnapshotCache(redis: redis, namespace: Namespace(TestServers.unique("reads")))
+        defer { try? cache.invalidate() }
+        let body = Data(#"{"snapshot":1}"#.utf8)
+        try cache.put(body, generation: 1, ttlSeconds: 300)
+        #expect(try redis.send("WAIT", 1, 10_000).int == 1, "the replica has the snapshot")
+        #expect(cache.readRoute == .notYet)
+
+        let before = (master: cluster.evalshaCalls(cluster.masterPort), replica: cluster.evalshaCalls(cluster.replicaPort))
+        for _ in 0..<3 { #expect(try cache.get() == body) }
+        #expect(cluster.evalshaCalls(cluster.replicaPort) >= before.replica + 3, "the snapshot reads did not reach the replica")
+        #expect(cluster.evalshaCalls(cluster.masterPort) == before.master, "a snapshot read went to the master")
+        guard case .replica(let address, let lag) = cache.readRoute else {
+            Issue.record("the reads did not go to the replica: \(cache.readRoute)")
+            return
+        }
+        #expect(address == "127.0.0.1:\(cluster.replicaPort)")
+        // Both offsets read, nothing written since WAIT: a small number (the master's pings at most).
+        #expect(lag.map { (0..<1_000_000).contains($0) } == true, "lag \(String(describing: lag))")
+        #expect(cache.readRoute.statusText == "reads: replica 127.0.0.1:\(cluster.replicaPort) lag \(lag ?? -1) B")
+        let key = TestServers.unique("ha")
+        try redis.send("SET", key, "on the master") // a replica would answer READONLY
+        #expect(try cluster.direct(cluster.masterPort).send("GET", key).string == "on the master")
+
+        cluster.kill(port: cluster.replicaPort)
+        #expect(try cache.get() == body, "the read did not fall back to the master")
+        #expect(cluster.evalshaCalls(cluster.masterPort) >= before.master + 1)
+        guard case .fellBack(let reason) = cache.readRoute else {
+            Issue.record("the route does not say the read fell back: \(cache.readRoute)")
+            return
+        }
+        // The sentinels see it disconnected at once, or its connection is refused: either way it is named.
+        #expect(reason.contains("127.0.0.1:\(cluster.replicaPort)"), "\(reason)")
+        #expect(cache.readRoute.statusText?.hasPrefix("reads: master (replica: ") == true)
+    }
+
+    /// After a failover the replica reads leave the replica that became master, and come back to a
+    /// replica only one that follows the new master (here the old master, demoted): the value read is
+    /// the one written after the switch. A replica that follows no master is refused by ROLE.
+    @Test func afterAFailoverReplicaReadsFollowTheNewMaster() async throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let redis = try RedisClient(url: cluster.url + "?read_from=replica")
+        defer { redis.shutdown() }
+        let ns = Namespace(TestServers.unique("reads"))
+        let cache = RedisSnapshotCache(redis: redis, namespace: ns)
+        defer { try? cache.invalidate() }
+        try cache.put(Data("before".utf8), generation: 1, ttlSeconds: 300)
+        #expect(try redis.send("WAIT", 1, 10_000).int == 1)
+        #expect(try cache.get() == Data("before".utf8))
+        #expect(cache.readRoute.address == "127.0.0.1:\(cluster.replicaPort)")
+
+        let monitor = try #require(SentinelMonitor.shared(for: try RedisConfiguration(url: cluster.url)))
+        let generation = monitor.generation
+        try cluster.manualFailover()
+        #expect(await TestServers.eventuallyAsync { monitor.generation > generation }, "+switch-master never reached the monitor")
+        try cache.put(Data("after".utf8), generation: 2, ttlSeconds: 300)
+        // The old master is named a replica of the new one only once Sentinel has reconfigured it.
+        let followed = await TestServers.eventuallyAsync(60) {
+            (try? cache.get()) == Data("after".utf8) && cache.readRoute.address == "127.0.0.1:\(cluster.masterPort)"
+        }
+        #expect(followed, "the reads did not reach the demoted old master: \(cache.readRoute)")
+        #expect(cluster.role(cluster.masterPort) == "slave")
+
+        // Detached by hand, it is still listed as a replica until the sentinels next ask it (every 10 s):
+        // a new connection's ROLE check refuses it, and the read goes to the master.
+        let detached = cluster.direct(cluster.masterPort)
+        defer { detached.shutdown() }
+        try detached.send("REPLICAOF", "NO", "ONE")
+        let fresh = try RedisClient(url: cluster.url + "?read_from=replica")
+        defer { fresh.shutdown() }
+        let freshCache = RedisSnapshotCache(redis: fresh, namespace: ns)
+        #expect(try freshCache.get() == Data("after".utf8))
+        guard case .fellBack(let reason) = freshCache.readRoute else {
+            Issue.record("a replica that follows no master was read: \(freshCache.readRoute)")
+            return
+        }
+        #expect(reason.contains("127.0.0.1:\(cluster.masterPort)") && reason.contains("ROLE"), "\(reason)")
     }
 }

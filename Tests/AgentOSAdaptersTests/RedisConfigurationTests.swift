@@ -43,7 +43,9 @@ import Testing
         ("redis-sentinel://h1:26379/", "names its master"),
         ("redis-sentinel://h1:26379/m/x", "database"),
         ("redis-sentinel://h1:26379/m/1/2", "mastername[/db]"),
-        ("redis-sentinel://h1:0/m", "port")
+        ("redis-sentinel://h1:0/m", "port"),
+        ("redis://h?read_from=replica", "read_from=replica needs a redis-sentinel:// URL"),
+        ("redis-sentinel://h1:26379/m?read_from=nearest", "read_from must be master or replica, got 'nearest'")
     ])
     func invalidURLsNameTheProblem(url: String, expected: String) {
         do {
@@ -64,7 +66,10 @@ import Testing
         #expect(c.endpointDescription == "redis-sentinel://10.0.0.1:26379,sentinel-b:26379,[::1]:26380/agentos-main")
         #expect(!c.description.contains("cret"))
         let bare = try RedisConfiguration(url: "redis-sentinel://127.0.0.1:26379/m")
-        #expect(bare.database == 0 && bare.password == nil)
+        #expect(bare.database == 0 && bare.password == nil && bare.readFrom == .master)
+        let replicaReads = try RedisConfiguration(url: "redis-sentinel://127.0.0.1:26379/m/2?read_from=replica")
+        #expect(replicaReads.readFrom == .replica && replicaReads.database == 2)
+        #expect(replicaReads.description == "redis-sentinel://127.0.0.1:26379/m/2?read_from=replica")
     }
 
     @Test func sentinelsWithTheirOwnCredentialsAndTLS() throws {

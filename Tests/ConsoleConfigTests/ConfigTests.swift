@@ -148,8 +148,9 @@ import Testing
             1 | colour              | unknown key             | colour: red\n
             3 | keys.bindings.quit  | already bound to down   | keys:\n  bindings:\n    quit: [j]\n
             1 | theme               | expected a single value | theme: [a, b]\n
+            3 | redis.read_from     | master or replica       | redis:\n  url: redis://x\n  read_from: nearest\n
             """#)
-        #expect(cases.count == 8, "every row of the table is a case")
+        #expect(cases.count == 9, "every row of the table is a case")
         var file = URL(fileURLWithPath: "/")
         expectRefusals(cases) { text in
             file = try write(text)
@@ -227,6 +228,21 @@ import Testing
         }
         // None: the bus is unsigned (the embedded default needs no setup).
         #expect(try ConsoleSettings().busKeys() == .none)
+    }
+
+    /// `redis: { read_from: replica }` (D81) reaches the client as the URL's `read_from=`; a URL that
+    /// says it itself wins.
+    @Test func redisReadFromReachesTheURL() throws {
+        let file = try write("redis:\n  url: redis-sentinel://u@h1:26379,h2:26379/m\n  read_from: replica\n")
+        var s = ConsoleSettings.merge([try ConfigFile.load(file, environment: [:])])
+        #expect(s.redisReadFrom == "replica" && s.origins["redis.read_from"] == file.path)
+        #expect(s.redisConnectionURL == "redis-sentinel://u@h1:26379,h2:26379/m?read_from=replica")
+        s.redisPassword = Secret(Self.password, source: "test")
+        #expect(s.redisConnectionURL == "redis-sentinel://u:hunter2-s3cr3t-%C3%A9%27x@h1:26379,h2:26379/m?read_from=replica")
+        s.redisURL = "redis-sentinel://h1:26379/m?read_from=master"
+        s.redisPassword = nil
+        #expect(s.redisConnectionURL == "redis-sentinel://h1:26379/m?read_from=master")
+        #expect(ConsoleSettings.merge([try ConfigFile.load(try write("redis: redis://x\n"), environment: [:])]).redisReadFrom == nil)
     }
 
     /// Sentinel and multi-host URLs have several `host:port` after the `@`, which URLComponents does

@@ -68,7 +68,10 @@ public final class RedisSnapshotCache: SnapshotCache {
     public func get() throws -> Data? { try getSealed()?.0 }
 
     public func getSealed() throws -> (Data, Int64?)? {
-        switch try redis.evaluate(Self.boundedGetScript, keys: [ns.snapshotKey], args: [maxBytes]) {
+        // The one read that may go to a replica (`read_from=replica`, D81): a snapshot a little behind is
+        // still a snapshot, and the generation check and the events after it catch the console up.
+        let reply = try redis.read { (c) throws(RedisError) in try c.evaluate(Self.boundedGetScript, keys: [ns.snapshotKey], args: [maxBytes]) }
+        switch reply {
         case .bulk(let bytes):
             switch BusAuth.open(bytes, keys: ns.busKeys, kind: .snapshot, namespace: ns.prefix) {
             case .success(let (body, seal)): return (Data(body), seal?.number)
@@ -78,6 +81,9 @@ public final class RedisSnapshotCache: SnapshotCache {
         default: return nil
         }
     }
+
+    /// Where the last `get` read the snapshot (a replica and its lag, or the master and why).
+    public var readRoute: RedisClient.ReadRoute { redis.readRoute }
 
     /// Unsigned: a snapshot put without its generation cannot be sealed (only tests and tools do).
     public func put(_ data: Data, ttlSeconds: Int) throws {

@@ -13,6 +13,37 @@ public final class RedisClient: Sendable {
     public let sentinel: SentinelMonitor?
     private let maxIdle: Int
     private let state: Mutex<State>
+    /// `read_from=replica` behind Sentinel (D81): the pool `read` tries first, on a replica of the master.
+    private let replicaReads: RedisClient?
+    private let route: Mutex<ReadRoute>
+
+    /// Where the last `read` went, for the status line.
+    public enum ReadRoute: Sendable, Equatable {
+        /// Reads go to the master (`read_from` is not `replica`).
+        case master
+        /// Not read yet.
+        case notYet
+        /// The last read went to this replica, whose replication offset was `lagBytes` behind the
+        /// master's right after it (nil: the master's offset could not be read).
+        case replica(address: String, lagBytes: Int?)
+        /// The replica could not be read (why), so the last read went to the master.
+        case fellBack(reason: String)
+
+        /// The replica the last read went to.
+        public var address: String? {
+            if case .replica(let address, _) = self { return address }
+            return nil
+        }
+
+        /// A few words for the status line (nil: nothing to say).
+        public var statusText: String? {
+            switch self {
+            case .master, .notYet: return nil
+            case .replica(let address, let lag): return "reads: replica \(address) lag \(lag.map { "\($0) B" } ?? "?")"
+            case .fellBack(let reason): return "reads: master (replica: \(reason))"
+            }
+        }
+    }
 
     private struct State {
         var idle: [RedisConnection] = []
@@ -28,6 +59,11 @@ public final class RedisClient: Sendable {
         self.sentinel = SentinelMonitor.shared(for: configuration)
         self.maxIdle = maxIdleConnections
         self.state = Mutex(State())
+        var replica = configuration
+        replica.connectsToReplica = true
+        let readsReplica = sentinel != nil && configuration.readFrom == .replica && !configuration.connectsToReplica
+        replicaReads = readsReplica ? RedisClient(replica, maxIdleConnections: maxIdleConnections) : nil
+        route = Mutex(readsReplica ? .notYet : .master)
     }
 
     public convenience init(url: String, database: Int? = nil) throws(RedisError) {
@@ -53,6 +89,46 @@ public final class RedisClient: Sendable {
             if connection.isBroken { connection.close() } else { checkin(connection) }
             throw error
         }
+    }
+
+    /// A read that may be served a little behind the master (the snapshot's GET): with
+    /// `read_from=replica` it goes to a replica of the current master and measures how far that
+    /// replica is behind; when the replica cannot answer (down, gone in a failover, following another
+    /// master) it goes to the master, and `readRoute` says why. Otherwise it is `withConnection`.
+    public func read<T>(_ body: (RedisConnection) throws(RedisError) -> T) throws(RedisError) -> T {
+        guard let replicaReads else { return try withConnection(body) }
+        let onReplica = Result { () throws(RedisError) in
+            try replicaReads.withConnection { (c) throws(RedisError) -> (T, String, Int64?) in
+                let value = try body(c)
+                return (value, c.endpoint, Self.replicationField("slave_repl_offset", try c.send(["INFO", "replication"])))
+            }
+        }
+        switch onReplica {
+        case .success(let (value, endpoint, replicaOffset)):
+            // The master's offset after the replica's: the lag shown is an upper bound, never flattering.
+            let masterOffset = try? withConnection { (c) throws(RedisError) in
+                Self.replicationField("master_repl_offset", try c.send(["INFO", "replication"]))
+            }
+            let lag = replicaOffset.flatMap { r in masterOffset.flatMap { $0 }.map { Int(max(0, $0 - r)) } }
+            let address = endpoint.split(separator: "/").last.map(String.init) ?? endpoint
+            route.withLock { $0 = .replica(address: address, lagBytes: lag) }
+            return value
+        case .failure(let error):
+            route.withLock { $0 = .fellBack(reason: error.description) }
+            return try withConnection(body)
+        }
+    }
+
+    /// Where the last `read` went.
+    public var readRoute: ReadRoute { route.withLock { $0 } }
+
+    /// A number of INFO replication's `name:value` lines.
+    static func replicationField(_ name: String, _ info: RedisValue) -> Int64? {
+        guard let text = info.string else { return nil }
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix(name + ":") {
+            return Int64(line.dropFirst(name.count + 1))
+        }
+        return nil
     }
 
     /// Sends one command; error replies are thrown as typed errors.
@@ -87,6 +163,7 @@ public final class RedisClient: Sendable {
             return all
         }
         idle.forEach { $0.close() }
+        replicaReads?.shutdown()
     }
 
     private func checkout() throws(RedisError) -> RedisConnection {

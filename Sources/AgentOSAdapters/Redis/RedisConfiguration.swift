@@ -7,7 +7,8 @@ import AgentOSCore
 /// - `unix:///path/to/redis.sock[?db=N&user=U&password=P]` (also `redis+unix://`)
 /// - `redis-sentinel://[[user]:password@]host1:26379,host2:26379/mastername[/db]` — the master that
 ///   Redis Sentinel names (`rediss-sentinel://` with TLS to the sentinels and the master, same query
-///   options as `rediss://`); `sentinel_user=`/`sentinel_password=` when the sentinels want their own.
+///   options as `rediss://`); `sentinel_user=`/`sentinel_password=` when the sentinels want their own;
+///   `read_from=replica` sends snapshot reads to a replica of that master (D81).
 ///
 /// The password is never part of `description`.
 public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
@@ -64,7 +65,18 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Where snapshot reads go (`read_from=`, D81). Only the reads a caller routes with
+    /// `RedisClient.read` follow it; writes, locks and pub/sub always go to the master.
+    public enum ReadFrom: String, Sendable, Hashable {
+        case master
+        /// A replica the sentinels list, checked with ROLE to be a replica of the current master.
+        case replica
+    }
+
     public var endpoint: Endpoint
+    public var readFrom: ReadFrom = .master
+    /// Set only on `RedisClient`'s own replica pool: its connections go to a replica, not the master.
+    var connectsToReplica = false
     public var tls: TLS?
     public var username: String?
     public var password: String?
@@ -187,6 +199,13 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         default:
             throw fail("unsupported scheme '\(scheme)' (expected redis, rediss, redis-sentinel, rediss-sentinel or unix)")
         }
+        if let from = query["read_from"] {
+            guard let parsed = ReadFrom(rawValue: from.lowercased()) else { throw fail("read_from must be master or replica, got '\(from)'") }
+            guard parsed == .master || scheme.hasSuffix("-sentinel") else {
+                throw fail("read_from=replica needs a redis-sentinel:// URL (the sentinels list the replicas)")
+            }
+            readFrom = parsed
+        }
         if let t = query["timeout"] {
             guard let ms = Int(t), ms > 0 else { throw fail("timeout must be a positive number of milliseconds") }
             commandTimeoutMillis = ms
@@ -246,6 +265,7 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
             return "unix://\(user)\(path)?db=\(database)"
         case .sentinel(let sentinel):
             return "\(tls == nil ? "redis" : "rediss")-sentinel://\(user)\(sentinel.description)/\(database)"
+                + (readFrom == .replica ? "?read_from=replica" : "")
         }
     }
 

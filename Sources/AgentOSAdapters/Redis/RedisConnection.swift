@@ -19,21 +19,33 @@ public final class RedisConnection: @unchecked Sendable {
     private var replyBytes = 0
     /// Set when the stream is out of sync (timeout mid-reply, protocol error): never reuse.
     public private(set) var isBroken = false
-    /// Behind Sentinel: the monitor and the generation of the master this connection went to.
-    private let sentinel: (monitor: SentinelMonitor, generation: Int)?
+    /// Behind Sentinel: the monitor and the master this connection went to (or whose replica it reads, D81).
+    private let sentinel: (monitor: SentinelMonitor, master: SentinelMonitor.Master)?
 
     public var endpoint: String { transport.endpoint }
     var fileDescriptor: Int32 { transport.fd }
 
     /// Connects, authenticates, selects the database and names the client. Behind Sentinel it
-    /// connects to the master the sentinels name and checks with ROLE that it is one.
+    /// connects to the master the sentinels name and checks with ROLE that it is one; the replica
+    /// pool of `read_from=replica` connects to a replica they list and checks it follows that master.
     public init(_ configuration: RedisConfiguration) throws(RedisError) {
         self.configuration = configuration
         var target = configuration
+        var replica: SentinelMonitor.Replica?
         if let monitor = SentinelMonitor.shared(for: configuration) {
             let master = try monitor.current()
-            target.endpoint = .tcp(host: master.host, port: master.port)
-            sentinel = (monitor, master.generation)
+            if configuration.connectsToReplica {
+                let listed = try monitor.replicas()
+                guard let first = listed.first, first.isHealthy else {
+                    let seen = listed.map { "\($0.address) \($0.flags)" }.joined(separator: ", ")
+                    throw .noReplica("the sentinels list no healthy replica of \(master.address)\(seen.isEmpty ? "" : " (\(seen))")")
+                }
+                replica = first
+                target.endpoint = .tcp(host: first.host, port: first.port)
+            } else {
+                target.endpoint = .tcp(host: master.host, port: master.port)
+            }
+            sentinel = (monitor, master)
         } else {
             sentinel = nil
         }
@@ -41,14 +53,15 @@ public final class RedisConnection: @unchecked Sendable {
             transport = try RedisTransport.connect(target)
         } catch {
             guard let sentinel else { throw error }
-            sentinel.monitor.forget(generation: sentinel.generation)
+            if let replica { throw .noReplica("the replica \(replica.address) the sentinels list does not answer (\(error))") }
+            sentinel.monitor.forget(generation: sentinel.master.generation)
             // The sentinels still name a master that is gone: none is known until they fail over.
             throw .noMaster("the sentinels name \(target.endpointDescription), which does not answer (\(error)); a failover may be under way")
         }
         guard let reader = redisReaderCreate() else { throw .protocolError("cannot allocate the hiredis reader") }
         self.reader = reader
         do { try handshake() } catch {
-            if let sentinel, case .noMaster = error { sentinel.monitor.forget(generation: sentinel.generation) }
+            if let sentinel, case .noMaster = error { sentinel.monitor.forget(generation: sentinel.master.generation) }
             throw error
         }
     }
@@ -56,7 +69,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// Behind Sentinel: the master has changed since this connection was made.
     public var isSuperseded: Bool {
         guard let sentinel else { return false }
-        return sentinel.monitor.generation != sentinel.generation
+        return sentinel.monitor.generation != sentinel.master.generation
     }
 
     deinit {
@@ -81,7 +94,9 @@ public final class RedisConnection: @unchecked Sendable {
         if sentinel != nil { setup.append([Array("ROLE".utf8)]) }
         guard !setup.isEmpty else { return }
         let replies = try roundTrip(setup, deadline: Monotonic.deadline(afterMillis: configuration.connectTimeoutMillis))
-        if case .sentinel(let named) = configuration.endpoint, let role = replies.last {
+        if let sentinel, configuration.connectsToReplica, let role = replies.last {
+            try checkFollows(sentinel.master, role: role)
+        } else if case .sentinel(let named) = configuration.endpoint, let role = replies.last {
             // A user whose ACL forbids ROLE cannot check; READONLY replies then tell a demoted master.
             let isMaster = role.array?.first?.string == "master" || (role.errorMessage?.hasPrefix("NOPERM") ?? false)
             if !isMaster {
@@ -96,6 +111,23 @@ public final class RedisConnection: @unchecked Sendable {
                 throw .authFailed(endpoint: endpoint, reason: message)
             }
             if configuration.database != 0 { throw .server("SELECT \(configuration.database): \(message)") }
+        }
+    }
+
+    /// A replica to read from must say, with ROLE, that it follows the current master with its link up:
+    /// a replica still following the old master after a failover (or a demoted master) would serve old data.
+    private func checkFollows(_ master: SentinelMonitor.Master, role: RedisValue) throws(RedisError) {
+        let parts = role.array ?? []
+        let kind = parts.first?.string ?? role.errorMessage ?? "?"
+        guard kind == "slave", parts.count >= 4 else {
+            isBroken = true
+            throw .noReplica("\(endpoint), listed by the sentinels as a replica, answered ROLE with \(kind)")
+        }
+        let follows = "\(parts[1].string ?? "?"):\(parts[2].string ?? "?")"
+        let link = parts[3].string ?? "?"
+        guard parts[1].string == master.host, parts[2].int == Int64(master.port), link == "connected" else {
+            isBroken = true
+            throw .noReplica("\(endpoint) follows \(follows) (link \(link)), not the master \(master.address)")
         }
     }
 
@@ -143,10 +175,10 @@ public final class RedisConnection: @unchecked Sendable {
             }
             replies.append(reply)
         }
-        if let sentinel, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") ?? false }) {
+        if let sentinel, !configuration.connectsToReplica, replies.contains(where: { $0.errorMessage?.hasPrefix("READONLY") ?? false }) {
             // The master was demoted under us (a failover this client has not heard of yet).
             isBroken = true
-            sentinel.monitor.forget(generation: sentinel.generation)
+            sentinel.monitor.forget(generation: sentinel.master.generation)
         }
         return replies
     }

@@ -17,6 +17,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(endpoint: String, retryInMillis: Int, lastError: String)
     /// No master is known: the sentinels do not answer or name none, or the server they name is not a master.
     case noMaster(String)
+    /// `read_from=replica`: the sentinels list no healthy replica, or the one listed is not a replica of the current master.
+    case noReplica(String)
     /// A reply grew past `RedisConfiguration.maxReplyBytes`; the connection was dropped unread.
     case replyTooLarge(endpoint: String, bytes: Int, limit: Int)
 
@@ -35,6 +37,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let msg): return "Redis protocol error: \(msg)"
         case .unavailable(let ep, let ms, let last): return "Redis at \(ep) unavailable (\(last)); next attempt in \(ms) ms"
         case .noMaster(let why): return "no Redis master known: \(why)"
+        case .noReplica(let why): return "no Redis replica to read from: \(why)"
         case .replyTooLarge(let ep, let bytes, let limit):
             return
                 "Redis at \(ep) sent a reply of over \(bytes / (1024 * 1024)) MiB, past the \(limit / (1024 * 1024)) MiB limit: refused, connection dropped"
@@ -44,7 +47,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the connection is gone or was never made (as opposed to a command error).
     public var isConnectionError: Bool {
         switch self {
-        case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed, .noMaster:
+        case .connectionRefused, .connectFailed, .timeout, .connectionLost, .tls, .protocolError, .unavailable, .authFailed, .noMaster, .noReplica:
             return true
         case .invalidURL, .wrongType, .noScript, .server, .replyTooLarge:
             return false

@@ -16,6 +16,16 @@ public final class SentinelMonitor: Sendable {
         public var address: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     }
 
+    /// A replica of the master, as the sentinels list it (`read_from=replica`, D81).
+    public struct Replica: Sendable, Equatable {
+        public let host: String
+        public let port: Int
+        /// As the sentinel reports them: `slave` alone is a healthy one; `s_down`, `disconnected`… are not.
+        public let flags: String
+        public var address: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+        public var isHealthy: Bool { flags == "slave" }
+    }
+
     public let sentinel: RedisConfiguration.Sentinel
     private let tls: RedisConfiguration.TLS?
     private let state: Mutex<State>
@@ -98,6 +108,35 @@ public final class SentinelMonitor: Sendable {
             }
         }
         throw .noMaster("no sentinel of \(sentinel.description) named the master: \(problems.joined(separator: "; "))")
+    }
+
+    /// The replicas the first sentinel that answers lists: the healthy ones (flags exactly `slave`: not
+    /// down, not disconnected) first, of those the ones whose link to the master it last saw up, then
+    /// the least behind. (The sentinels refresh a replica's link status only every 10 s: the
+    /// connection's ROLE check is what decides.)
+    public func replicas() throws(RedisError) -> [Replica] {
+        var problems: [String] = []
+        for node in state.withLock({ $0.order }) {
+            do {
+                let connection = try RedisConnection(sentinelConfiguration(node))
+                defer { connection.close() }
+                let reply = try connection.send(["SENTINEL", "replicas", sentinel.masterName])
+                let listed = (reply.array ?? []).compactMap { entry -> (replica: Replica, rank: [Int])? in
+                    // Each entry is a flat list: name, value, name, value…
+                    let flat = entry.array?.compactMap(\.string) ?? []
+                    var fields: [String: String] = [:]
+                    for i in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[i]] = flat[i + 1] }
+                    guard let host = fields["ip"], let port = fields["port"].flatMap({ Int($0) }) else { return nil }
+                    let replica = Replica(host: host, port: port, flags: fields["flags"] ?? "?")
+                    let linkUp = fields["master-link-status"] == "ok"
+                    return (replica, [replica.isHealthy ? 1 : 0, linkUp ? 1 : 0, fields["slave-repl-offset"].flatMap { Int($0) } ?? 0])
+                }
+                return listed.sorted { $1.rank.lexicographicallyPrecedes($0.rank) }.map(\.replica)
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        throw .noReplica("no sentinel of \(sentinel.description) answered: \(problems.joined(separator: "; "))")
     }
 
     /// A connection to `generation`'s master failed or found a replica: the next `current()` asks again.

@@ -29,6 +29,8 @@ final class LiveConsoleBackend: ConsoleBackend {
     let celery: CeleryMonitor?
     /// Scrubs job records before the console shows them (D76).
     let scrubber: PIIScrubber
+    /// The SSOT cache, whose reads may go to a Redis replica (D81).
+    private let snapshotCache: RedisSnapshotCache
 
     init(
         redisURL: String, postgresURL: String, namespace: Namespace, user: String, dataDirectory: URL, actor: Actor,
@@ -41,6 +43,7 @@ final class LiveConsoleBackend: ConsoleBackend {
         postgres = PostgresClient(postgresURL)
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
         let cache = RedisSnapshotCache(redis: redis, namespace: namespace)
+        snapshotCache = cache
         let manager = AdminDataManager(
             // Rebuilds read where the string says (`read_from=standby`: a standby, a little behind).
             cache: cache, source: PostgresSnapshotSource(postgres: postgres.reads, redis: redis, namespace: namespace), bus: bus,
@@ -129,6 +132,13 @@ final class LiveConsoleBackend: ConsoleBackend {
     }
 
     func links() -> (redis: ConnectionState.Link, postgres: ConnectionState.Link)? { health.withLock { $0 } }
+
+    func redisReads() -> ConnectionState.Reads? {
+        let route = snapshotCache.readRoute
+        guard let text = route.statusText else { return nil }
+        if case .fellBack = route { return .init(text: text, fellBack: true) }
+        return .init(text: text, fellBack: false)
+    }
 
     /// The bus, this backend's own messages (the heartbeat finding this session ended), and with
     /// Celery a reload (at most every 250 ms) whenever Celery's state changed: the next snapshot
