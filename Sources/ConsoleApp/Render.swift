@@ -36,6 +36,7 @@ extension App {
         case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)
         case .actionForm(let form): renderActionForm(state, form, &b, body)
         case .confirm(let dialog): renderConfirm(state, dialog, &b, body)
+        case .columns(let picker): renderColumnPicker(state, picker, &b, body)
         }
         renderSessionEnded(state, &b)
         return b
@@ -74,7 +75,8 @@ extension App {
         let cursor = TableCursor(selected: view.cursor.selected - start, offset: 0, marked: marked)
         Table(
             columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
-            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty, firstRowIndex: start
+            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty, firstRowIndex: start,
+            hidden: hiddenColumnIndices(state)
         )
         .render(into: &b, rect: rect)
     }
