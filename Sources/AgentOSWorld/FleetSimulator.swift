@@ -377,6 +377,7 @@ public struct FleetSimulator: Sendable {
             retryAt[id] = nil
             guard var job = jobs[id], job.status == .retrying else { continue }
             job.status = .queued
+            job.eta = nil
             job.updatedAt = now
             store(job)
             enqueue(id, queue: job.queue, priority: job.priority)
@@ -542,7 +543,9 @@ public struct FleetSimulator: Sendable {
         errorCounts[errorClass] = (ec.count + 1, now)
         if job.attempts < job.maxAttempts && !permanent {
             job.status = .retrying
-            retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            let due = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            retryAt[job.id] = due
+            job.eta = due
             stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
             logsOut.append(
                 log(
@@ -553,7 +556,7 @@ public struct FleetSimulator: Sendable {
                 .jobRetried(
                     JobPatch(
                         id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now, error: message,
-                        errorClass: errorClass)))
+                        errorClass: errorClass, eta: due)))
         } else {
             job.status = .failed
             job.finishedAt = now
@@ -955,6 +958,7 @@ public struct FleetSimulator: Sendable {
                 }
                 _ = removeFromQueue(id)
                 retryAt[id] = nil
+                job.eta = nil
                 job.status = .cancelled
                 job.workerID = nil
                 job.finishedAt = now
@@ -969,6 +973,7 @@ public struct FleetSimulator: Sendable {
                 // A retrying job's failed attempt is counted already: retry now only skips the wait (D76).
                 if job.status != .retrying { job.attempts += 1 } // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it
                 retryAt[id] = nil
+                job.eta = nil
                 job.status = .queued
                 job.error = nil
                 job.errorClass = nil

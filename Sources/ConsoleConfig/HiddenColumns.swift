@@ -41,6 +41,12 @@ extension ConfigFile {
     public static func saveHiddenColumns(_ screen: ViewID, _ columns: [String], in url: URL) throws(ConfigError) {
         let url = url.resolvingSymlinksInPath()
         let path = url.path
+        let known = App.columnNames(of: screen)
+        if let unknown = columns.first(where: { !known.contains($0) }) {
+            throw ConfigError(
+                file: path, line: nil, key: "\(hiddenColumnsKey).\(App.configName(of: screen))",
+                "unknown column '\(unknown)' (\(App.configName(of: screen)) has: \(known.joined(separator: ", ")))")
+        }
         let existed = FileManager.default.fileExists(atPath: path)
         var text = ""
         if existed {

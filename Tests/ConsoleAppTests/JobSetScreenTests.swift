@@ -12,14 +12,17 @@ import Testing
     private static func snapshot() -> Snapshot {
         var s = Fixture.snapshot
         let at = { (secondsAgo: Double) in now.addingTimeInterval(-secondsAgo) }
-        func job(_ id: String, _ name: String, _ status: JobStatus, attempts: Int, updated: Double, errorClass: String? = nil) -> Job {
+        func job(
+            _ id: String, _ name: String, _ status: JobStatus, attempts: Int, updated: Double, errorClass: String? = nil, eta: Double? = nil
+        ) -> Job {
             Job(
                 id: id, name: name, stage: "video_cutter", queue: "video_cutter", status: status, attempts: attempts, maxAttempts: 3,
                 createdAt: at(3_000), updatedAt: at(updated), finishedAt: status == .failed ? at(updated) : nil, error: "boom",
-                errorClass: errorClass)
+                errorClass: errorClass, eta: eta.map { now.addingTimeInterval($0) })
         }
         s.jobs.recent = [
-            job("aaaa0001-retry", "waits-to-retry", .retrying, attempts: 1, updated: 30, errorClass: "TimeoutError"),
+            job("aaaa0001-retry", "waits-to-retry", .retrying, attempts: 1, updated: 30, errorClass: "TimeoutError", eta: 95),
+            job("aaaa0006-soon", "retries-sooner", .retrying, attempts: 2, updated: 10, errorClass: "TimeoutError", eta: 12),
             job("aaaa0002-dead", "used-every-try", .failed, attempts: 3, updated: 60, errorClass: "CodecError"),
             job("aaaa0003-fail", "failed-once", .failed, attempts: 1, updated: 90, errorClass: "IOError"),
             job("aaaa0004-done", "all-good", .completed, attempts: 1, updated: 10)
@@ -41,14 +44,17 @@ import Testing
 
     @Test func theRetrySetListsTheJobsWaitingToBeRetried() throws {
         let state = Self.state(pane: .retries)
-        #expect(Screens.listing(state).count == 1)
+        // The next attempt first: the one due in 12 s before the one due in 95 s.
+        let list = Screens.listing(state)
+        #expect((0..<list.count).map { list.id($0) } == ["aaaa0006-soon", "aaaa0001-retry"])
         let lines = App.render(state).text().split(separator: "\n")
-        let header = try #require(lines.firstIndex { $0.contains("SCHEDULED") && $0.contains("ERROR") })
-        try #require(lines.count > header + 1)
-        let row = lines[header + 1]
-        for part in ["aaaa0001", "waits-to-retry", "video_cutter", "1/3", "TimeoutError", Fmt.clock(Self.now.addingTimeInterval(-30))] {
+        let header = try #require(lines.firstIndex { $0.contains("NEXT TRY") && $0.contains("ERROR") })
+        try #require(lines.count > header + 2)
+        let row = lines[header + 2]
+        for part in ["aaaa0001", "waits-to-retry", "video_cutter", "1/3", "TimeoutError", Fmt.clock(Self.now.addingTimeInterval(95)), "1m"] {
             #expect(row.contains(part), "\(part) in \(row)")
         }
+        #expect(lines[header + 1].contains(Fmt.clock(Self.now.addingTimeInterval(12))) && lines[header + 1].contains(" 12s"), "\(lines[header + 1])")
         #expect(!lines.joined().contains("used-every-try"))
     }
 
@@ -98,12 +104,14 @@ import Testing
         let id = try #require(JobSetScreen.jobs(.retry, snapshot).first?.id, "the fleet has jobs waiting to retry")
         let attempts = try #require(h.job(id)).attempts
         #expect(h.job(id)?.status == .retrying)
+        #expect(h.job(id)?.eta.map { $0 > snapshot.generatedAt.addingTimeInterval(-60) } == true, "the simulator set its next attempt")
         while h.state.screen.id != .retries { h.press(.char("]")) }
         _ = try #require(h.select { $0 == id })
         h.press(.char("r"))
         if case .confirm = h.state.overlay { h.press(.char("y")) }
         #expect(h.dispatched.map(\.action) == ["job.retry"], "\(h.screen)")
         #expect(h.job(id)?.status == .queued && h.job(id)?.attempts == attempts, "\(String(describing: h.job(id)))")
+        #expect(h.job(id)?.eta == nil, "its timer dropped")
         h.reload()
         #expect(h.select { $0 == id } == nil, "\(id) left the retry set")
     }

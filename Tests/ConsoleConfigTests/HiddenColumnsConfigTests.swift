@@ -79,8 +79,8 @@ import Testing
         #expect(try load(url).hiddenColumns == [.queues: ["rate/min", "failed"]])
         // A file without a final newline keeps its last line whole.
         let bare = try file("theme: light")
-        try ConfigFile.saveHiddenColumns(.retries, ["ago"], in: bare)
-        #expect(try load(bare).hiddenColumns == [.retries: ["ago"]] && load(bare).theme == "light")
+        try ConfigFile.saveHiddenColumns(.retries, ["in"], in: bare)
+        #expect(try load(bare).hiddenColumns == [.retries: ["in"]] && load(bare).theme == "light")
     }
 
     @Test func badEntriesNameFileLineAndKey() throws {

@@ -87,7 +87,7 @@ extension LiveActionExecutor {
                         """
                         UPDATE jobs SET status = 'queued', progress = 0, error = NULL, error_class = NULL, traceback = NULL,
                             attempts = attempts + CASE status WHEN 'retrying' THEN 0 ELSE 1 END, -- retrying: its attempt is counted (D76)
-                            worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+                            worker_id = NULL, started_at = NULL, finished_at = NULL, eta = NULL, updated_at = now()
                         WHERE id = $1::uuid AND status IN ('failed','cancelled','retrying') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
                         """, [id, c.call.ownerMustBe]
                     ).rows.first

@@ -25,19 +25,29 @@ public struct JobSetScreen: Screen {
     public var actionView: ActionView? { .jobs }
     public var actionsTitle: String { kind == .retry ? "retry set" : "dead set" }
 
-    /// The jobs of the set, from the snapshot: the retry set newest-scheduled first, the dead set
+    /// The jobs of the set, from the snapshot: the retry set by next attempt, soonest first (as
+    /// Sidekiq's; a job without one after them, newest first), the dead set
     /// newest death first. The dead set reads the failed list and the recent window (a job can be in
     /// both): every failed job, as the backend fails a job only once its attempts are used or its
     /// error is permanent.
     public static func jobs(_ kind: Kind, _ s: Snapshot) -> [Job] {
         switch kind {
         case .retry:
-            return s.jobs.recent.filter { $0.status == .retrying }.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
+            let never = Date.distantFuture
+            return s.jobs.recent.filter { $0.status == .retrying }.sorted {
+                ($0.eta ?? never, -$0.updatedAt.timeIntervalSince1970, $0.id) < ($1.eta ?? never, -$1.updatedAt.timeIntervalSince1970, $1.id)
+            }
         case .dead:
             var seen = Set<String>()
             return (s.jobs.failed + s.jobs.recent).filter { $0.status == .failed && seen.insert($0.id).inserted }
                 .sorted { (deathTime($0), $0.id) > (deathTime($1), $1.id) }
         }
+    }
+
+    /// The time left until `date`: "12s", "3m"; "due" once it has passed (the retry is being picked up).
+    static func countdown(to date: Date, now: Date) -> String {
+        let left = date.timeIntervalSince(now)
+        return left <= 0 ? "due" : Fmt.age(left.rounded(.up))
     }
 
     /// When a dead job failed for the last time (its finish, else its last update).
@@ -48,8 +58,8 @@ public struct JobSetScreen: Screen {
             TableColumn("ID", .fixed(8), priority: 9), TableColumn("NAME", .flex(weight: 3, min: 12), priority: 7),
             TableColumn("QUEUE", .flex(weight: 2, min: 10), priority: 8), TableColumn("TRY", .fixed(5), align: .right, priority: 8),
             TableColumn("ERROR", .flex(weight: 2, min: 12), priority: 6),
-            TableColumn(kind == .retry ? "SCHEDULED" : "FAILED AT", .fixed(9), priority: 9),
-            TableColumn("AGO", .fixed(4), align: .right, priority: 5)
+            TableColumn(kind == .retry ? "NEXT TRY" : "FAILED AT", .fixed(9), priority: 9),
+            kind == .retry ? TableColumn("IN", .fixed(4), align: .right, priority: 5) : TableColumn("AGO", .fixed(4), align: .right, priority: 5)
         ]
     }
 
@@ -57,18 +67,25 @@ public struct JobSetScreen: Screen {
         let now = state.now
         let kind = self.kind
         return Screens.ListSource(Self.jobs(kind, s), id: \.id) { j in
-            let at = kind == .retry ? j.updatedAt : Self.deathTime(j)
+            // The retry set: the next attempt (jobs.eta) and the time left until it; the dead set: the death and its age.
+            let (when, after): (String, String)
+            let order: Double
+            if kind == .retry {
+                (when, after) = j.eta.map { (Fmt.clock($0), Self.countdown(to: $0, now: now)) } ?? ("-", "-")
+                order = j.eta?.timeIntervalSince1970 ?? .infinity
+            } else {
+                let at = Self.deathTime(j)
+                (when, after) = (Fmt.clock(at), Fmt.age(since: at, now: now))
+                order = -at.timeIntervalSince1970
+            }
             return ListItem(
                 id: j.id,
                 row: TableRow(
-                    [
-                        Fmt.shortID(j.id), j.name, j.queue, "\(j.attempts)/\(j.maxAttempts)", j.errorClass ?? "-", Fmt.clock(at),
-                        Fmt.age(since: at, now: now)
-                    ],
+                    [Fmt.shortID(j.id), j.name, j.queue, "\(j.attempts)/\(j.maxAttempts)", j.errorClass ?? "-", when, after],
                     style: kind == .retry ? Style(.warning) : Style(.danger)),
                 sort: [
-                    .text(j.id), .text(j.name), .text(j.queue), .number(Double(j.attempts)), .text(j.errorClass ?? ""),
-                    .number(-at.timeIntervalSince1970), .number(-at.timeIntervalSince1970)
+                    .text(j.id), .text(j.name), .text(j.queue), .number(Double(j.attempts)), .text(j.errorClass ?? ""), .number(order),
+                    .number(order)
                 ],
                 search: "\(j.id) \(j.name) \(j.queue) \(j.owner) \(j.errorClass ?? "") \(j.error ?? "")")
         }
@@ -85,7 +102,7 @@ public struct JobSetScreen: Screen {
     public func renderContext(_ state: AppState, _ b: inout CellBuffer, line: Rect, x: inout Int) {
         let note =
             kind == .retry
-            ? "  waiting to be retried; SCHEDULED = when the retry was set (no next-attempt time is stored)"
+            ? "  waiting to be retried; NEXT TRY = when the next attempt is due, IN = the time left"
             : "  failed for good: every attempt used (TRY n/n) or a permanent error"
         x += b.put(note, x: x, y: line.y, Style(.muted))
     }
