@@ -184,7 +184,7 @@ extension App {
         switch state.overlay {
         case .detail(let target):
             items = [key(.back, "back"), key(.down, "scroll")]
-            if target.screen == .jobs || target.screen == .retries || target.screen == .dead { items.append(("y", "raw record")) }
+            if [.jobs, .scheduled, .retries, .dead].contains(target.screen) { items.append(("y", "raw record")) }
             if let s = state.snapshot {
                 items += ScreenRegistry.screen(target.screen).links(state, s, id: target.id).map { (String($0.key), $0.label) }
             }

@@ -147,7 +147,8 @@ struct ConsoleCommand: ParsableCommand {
             connectionState = ConnectionState(mode: "live", environment: resolved.environment ?? "live")
         } else {
             backend = EmbeddedConsoleBackend(
-                world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
+                world: EmbeddedWorld(
+                    config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate, scheduledShare: SimulatorConfig.fleetScheduledShare)),
                 dataDirectory: dataDirectory, actor: actor)
             role = "admin"
             connectionState = ConnectionState(mode: "embedded", environment: resolved.environment ?? "embedded")

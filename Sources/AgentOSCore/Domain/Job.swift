@@ -33,7 +33,7 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
     public var error: String?
     public var errorClass: String?
     public var traceback: String?
-    /// A job waiting to retry: when its next attempt is due (`jobs.eta`); nil otherwise.
+    /// When a job waiting to retry (`retrying`) or scheduled (`pending`) is due (`jobs.eta`); nil otherwise.
     public var eta: Date?
 
     public init(

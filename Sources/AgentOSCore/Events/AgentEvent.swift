@@ -99,7 +99,8 @@ public struct JobPatch: Codable, Sendable, Equatable {
     public var finishedAt: Date?
     public var error: String?
     public var errorClass: String?
-    /// A retry's next attempt time (with status `retrying`); any other status drops the job's.
+    /// A retry's next attempt time (with status `retrying`) or a scheduled job's ETA (with `pending`);
+    /// any other status drops the job's.
     public var eta: Date?
 
     public init(
@@ -153,7 +154,7 @@ public struct JobPatch: Codable, Sendable, Equatable {
         if let queue { job.queue = queue }
         if let status {
             job.status = status
-            if status != .retrying { job.eta = nil }
+            if status != .retrying && status != .pending { job.eta = nil }
         }
         if let eta { job.eta = eta }
         if let priority { job.priority = priority }
