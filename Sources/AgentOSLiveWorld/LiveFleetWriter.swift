@@ -34,6 +34,8 @@ public final class LiveFleetWriter {
         let worker_id, error, error_class, traceback: String?
         let created_at, updated_at: Date
         let started_at, finished_at: Date?
+        /// A retry's next attempt (jobs.eta): the simulator's timer, so the retry set says when.
+        let eta: Date?
         /// The submission (args, kwargs) on insert; the result once completed (D76).
         let payload: JSONTree
         let result: JSONTree?
@@ -58,6 +60,7 @@ public final class LiveFleetWriter {
             updated_at = j.updatedAt
             started_at = j.startedAt
             finished_at = j.finishedAt
+            eta = j.eta
             payload = SimJobPayload.payload(j)
             result = SimJobPayload.result(j)
         }
@@ -217,11 +220,11 @@ public final class LiveFleetWriter {
                     """
                     UPDATE jobs AS j SET stage = u.stage, queue = u.queue, status = u.status, priority = u.priority, progress = u.progress,
                         attempts = u.attempts, worker_id = u.worker_id, error = u.error, error_class = u.error_class, traceback = u.traceback,
-                        updated_at = u.updated_at, started_at = u.started_at, finished_at = u.finished_at,
+                        updated_at = u.updated_at, started_at = u.started_at, finished_at = u.finished_at, eta = u.eta,
                         payload = CASE WHEN u.result IS NULL THEN j.payload ELSE j.payload || jsonb_build_object('result', u.result) END
                     FROM jsonb_to_recordset($1) AS u(id uuid, stage text, queue text, status text, priority int, progress float8, attempts int,
                         worker_id text, error text, error_class text, traceback text, updated_at timestamptz, started_at timestamptz, finished_at timestamptz,
-                        result jsonb)
+                        eta timestamptz, result jsonb)
                     WHERE j.id = u.id AND (j.status <> 'cancelled' OR u.status = 'cancelled')
                     """, [try json(updates.map(JobRow.init))])
             }
@@ -277,12 +280,13 @@ public final class LiveFleetWriter {
             try tx.query(
                 """
                 INSERT INTO jobs (id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
-                                  error, error_class, traceback, created_at, updated_at, started_at, finished_at, payload)
+                                  error, error_class, traceback, created_at, updated_at, started_at, finished_at, eta, payload)
                 SELECT id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
-                       error, error_class, traceback, created_at, updated_at, started_at, finished_at, payload
+                       error, error_class, traceback, created_at, updated_at, started_at, finished_at, eta, payload
                 FROM jsonb_to_recordset($1) AS u(id uuid, name text, pipeline text, stage text, queue text, status text, priority int,
                     progress float8, attempts int, max_attempts int, worker_id text, owner text, error text, error_class text, traceback text,
-                    created_at timestamptz, updated_at timestamptz, started_at timestamptz, finished_at timestamptz, payload jsonb)
+                    created_at timestamptz, updated_at timestamptz, started_at timestamptz, finished_at timestamptz, eta timestamptz,
+                    payload jsonb)
                 ON CONFLICT (id) DO NOTHING
                 """, [try json(chunk.map(JobRow.init))])
         }

@@ -158,7 +158,8 @@ public struct FleetSimulator: Sendable {
     private var rng: SimRandom
     private var nextLogID = 1
     private var nextAlertID = 1
-    private var retryAt: [String: Date] = [:]
+    /// Jobs held back until a time: retries (status `retrying`) and scheduled jobs (`pending` with an ETA).
+    private var dueAt: [String: Date] = [:]
     private var lastProgressEvent: [String: Date] = [:]
     private var dispatchedThisMinute: [String: (minute: Int, count: Int)] = [:]
     /// Managers restarting (manager.restart) → when they are up again.
@@ -271,7 +272,7 @@ public struct FleetSimulator: Sendable {
     private mutating func tick(_ dt: Double, _ events: inout [AgentEvent], _ logsOut: inout [LogLine]) {
         var touchedQueues = Set<String>()
         createJobs(dt, &events, &logsOut, &touchedQueues)
-        requeueRetries(&events, &touchedQueues)
+        releaseDueJobs(&events, &touchedQueues)
         runWorkers(dt, &events, &logsOut, &touchedQueues)
         heartbeats(&events, &logsOut)
         runManagers(&events, &logsOut, &touchedQueues)
@@ -289,27 +290,48 @@ public struct FleetSimulator: Sendable {
         guard !maintenance.enabled, let scheduler = managers["scheduler"], scheduler.status == .running, scheduler.enabled else { return }
         let lambda = config.jobsPerMinute / 60 * speed * dt
         for _ in 0..<rng.poisson(lambda) {
-            let job = newJob()
+            let job = newJob(mayWait: true)
             events.append(.jobCreated(JobPatch(job)))
             touched.insert(job.queue)
             if rng.chance(0.2) { logsOut.append(log(.info, "scheduler", "job \(job.id.prefix(8)) queued: \(job.name)", job: job.id)) }
         }
     }
 
+    /// The countdown of a job the scheduler submits, at rate 1: `share` of them wait 10–100 s
+    /// before their first run, as a Celery task sent with `countdown` or `eta` does (the scheduled
+    /// set). Read from the job's random id rather than drawn, so the draws of a seeded run stay
+    /// where they were.
+    static func countdown(id: String, share: Double) -> Double? {
+        guard share > 0, let n = UInt32(id.replacingOccurrences(of: "-", with: "").suffix(4), radix: 16), Double(n) < share * 65_536
+        else { return nil }
+        return 10 + Double(n % 91)
+    }
+
+    /// `mayWait`: the scheduler's own submissions, a share of which wait for their ETA (status
+    /// `pending` with `eta`, out of the queue until `releaseDueJobs` enqueues them).
     @discardableResult
-    private mutating func newJob(owner: String? = nil) -> Job {
+    private mutating func newJob(owner: String? = nil, mayWait: Bool = false) -> Job {
         let stage = Pipeline.stages[0]
         let id = rng.uuid()
         let priority = rng.chance(0.1) ? Int(rng.next() % 3) : 3 + Int(rng.next() % 7)
         let title = rng.pick(SimulatorConfig.titles)
-        let job = Job(
+        var job = Job(
             id: id, name: "\(title) [\(rng.hex(6))]", pipeline: "video", stage: stage, queue: Pipeline.queue(for: stage),
             status: .queued, priority: priority, attempts: 0, maxAttempts: configInt("pipeline.max_attempts") ?? 3,
             owner: owner ?? rng.pick(config.users),
             createdAt: now)
-        store(job)
-        enqueue(id, queue: job.queue, priority: priority)
-        recordEvent(job, "created", "queued in \(job.queue)")
+        if mayWait, let countdown = Self.countdown(id: id, share: config.scheduledShare) {
+            let eta = now.addingTimeInterval(countdown / speed)
+            job.status = .pending
+            job.eta = eta
+            dueAt[id] = eta
+            store(job)
+            recordEvent(job, "created", "scheduled in \(job.queue), due in \(Int((countdown / speed).rounded(.up))) s")
+        } else {
+            store(job)
+            enqueue(id, queue: job.queue, priority: priority)
+            recordEvent(job, "created", "queued in \(job.queue)")
+        }
         totalJobsCreated += 1
         return job
     }
@@ -350,7 +372,7 @@ public struct FleetSimulator: Sendable {
     private mutating func forget(_ id: String) {
         tally.replace(jobs.removeValue(forKey: id), with: nil)
         jobEvents[id] = nil
-        retryAt[id] = nil
+        dueAt[id] = nil
     }
 
     /// Failed jobs of a queue (optionally of one error class), oldest first.
@@ -371,12 +393,13 @@ public struct FleetSimulator: Sendable {
         jobEvents[job.id] = list
     }
 
-    private mutating func requeueRetries(_ events: inout [AgentEvent], _ touched: inout Set<String>) {
-        guard !retryAt.isEmpty else { return }
-        for (id, at) in retryAt.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where at <= now {
-            retryAt[id] = nil
-            guard var job = jobs[id], job.status == .retrying else { continue }
+    private mutating func releaseDueJobs(_ events: inout [AgentEvent], _ touched: inout Set<String>) {
+        guard !dueAt.isEmpty else { return }
+        for (id, at) in dueAt.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where at <= now {
+            dueAt[id] = nil
+            guard var job = jobs[id], job.status == .retrying || job.status == .pending else { continue }
             job.status = .queued
+            job.eta = nil
             job.updatedAt = now
             store(job)
             enqueue(id, queue: job.queue, priority: job.priority)
@@ -542,7 +565,9 @@ public struct FleetSimulator: Sendable {
         errorCounts[errorClass] = (ec.count + 1, now)
         if job.attempts < job.maxAttempts && !permanent {
             job.status = .retrying
-            retryAt[job.id] = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            let due = now.addingTimeInterval(2 * Double(job.attempts) / speed)
+            dueAt[job.id] = due
+            job.eta = due
             stats[minuteKey, default: [:]][stage, default: StageStats()].retried += 1
             logsOut.append(
                 log(
@@ -553,7 +578,7 @@ public struct FleetSimulator: Sendable {
                 .jobRetried(
                     JobPatch(
                         id: job.id, status: .retrying, attempts: job.attempts, workerID: "", updatedAt: now, error: message,
-                        errorClass: errorClass)))
+                        errorClass: errorClass, eta: due)))
         } else {
             job.status = .failed
             job.finishedAt = now
@@ -954,7 +979,8 @@ public struct FleetSimulator: Sendable {
                     throw .invalid("job \(id) is \(job.status.rawValue)")
                 }
                 _ = removeFromQueue(id)
-                retryAt[id] = nil
+                dueAt[id] = nil
+                job.eta = nil
                 job.status = .cancelled
                 job.workerID = nil
                 job.finishedAt = now
@@ -965,10 +991,12 @@ public struct FleetSimulator: Sendable {
                 events.append(.queueUpdated(queuePatch(job.queue), cause: "queue.updated"))
             case .retryJob(let id, let by):
                 guard var job = jobs[id] else { throw .notFound("job \(id)") }
-                guard [.failed, .cancelled, .retrying].contains(job.status) else { throw .invalid("job \(id) is \(job.status.rawValue)") }
-                // A retrying job's failed attempt is counted already: retry now only skips the wait (D76).
-                if job.status != .retrying { job.attempts += 1 } // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it
-                retryAt[id] = nil
+                guard [.failed, .cancelled, .retrying, .pending].contains(job.status) else { throw .invalid("job \(id) is \(job.status.rawValue)") }
+                // ACTIONS.md: "re-enqueued, attempts+1", as the live executor writes it. A retrying job's failed
+                // attempt is counted already, a scheduled one has not run: retry (run) now only skips the wait (D76, D80).
+                if job.status != .retrying && job.status != .pending { job.attempts += 1 }
+                dueAt[id] = nil
+                job.eta = nil
                 job.status = .queued
                 job.error = nil
                 job.errorClass = nil

@@ -22,11 +22,18 @@ public struct SimulatorConfig: Sendable, Equatable {
     public var users: [String]
     /// Identifies the simulator in event envelopes.
     public var source: String
+    /// Share of the scheduler's jobs held until an ETA before their first run (the scheduled set,
+    /// D80). 0 by default, so a seeded run keeps its course; the console and `agentos sim` run
+    /// with `fleetScheduledShare`.
+    public var scheduledShare: Double
+    /// About one job in twenty, as the embedded and live fleets schedule them.
+    public static let fleetScheduledShare = 0.05
 
     public init(
         seed: UInt64 = 42, rate: Double = 1, jobsPerMinute: Double = 40, workersPerStage: Int = 3, concurrencyPerWorker: Int = 2,
         failureRate: Double = 0.03, incident: Bool = false, retainFinishedJobs: Int = 2_000, statsWindowMinutes: Int = 60,
-        users: [String] = ["alice", "bob", "carol", "dave", "erin", "scheduler"], source: String = "sim"
+        users: [String] = ["alice", "bob", "carol", "dave", "erin", "scheduler"], source: String = "sim",
+        scheduledShare: Double = 0
     ) {
         self.seed = seed
         self.rate = rate
@@ -39,6 +46,7 @@ public struct SimulatorConfig: Sendable, Equatable {
         self.statsWindowMinutes = statsWindowMinutes
         self.users = users
         self.source = source
+        self.scheduledShare = scheduledShare
     }
 
     /// Median seconds one stage takes (at rate 1; faster rates shorten them).

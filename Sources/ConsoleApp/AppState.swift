@@ -81,6 +81,8 @@ public struct AppState: Sendable {
     public var keyMap = KeyMap.standard
     /// The one-line key hint bar above the status line (k9s style): `H` and `hints:` hide it.
     public var hintsShown = true
+    /// Per screen, the names of the columns the operator hid (`ctrl-w`; `hidden_columns:` in the configuration file).
+    public var hiddenColumns: [ViewID: Set<String>] = [:]
     /// `--readonly` (and the wallboard): every action hidden, the status line says READ-ONLY.
     public var readOnly = false
     /// A live console with no bus key (D66): nothing on the bus is authenticated, and the status line says BUS UNSIGNED.

@@ -51,8 +51,11 @@ extension App {
     /// Where the drill-down's text goes: inside the panel's border, a column from each side.
     static func detailText(_ body: Rect) -> Rect { Panel.inner(body).inset(left: 1, right: 1) }
 
+    /// `name:` in a column of 14, the value after it; a longer name keeps all its letters (a result's
+    /// `transcript_words` was cut into its value).
     static func field(_ name: String, _ value: String, _ style: Style = Style(.text)) -> (text: String, style: Style) {
-        ((name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value, style)
+        let label = name + ":"
+        return ((label.count < 14 ? label.padding(toLength: 14, withPad: " ", startingAt: 0) : label + " ") + value, style)
     }
 
     /// The drill-down's title and lines, from the screen that lists the item; once the item has

@@ -11,6 +11,7 @@ public enum Command: Sendable, Equatable, Hashable {
     case sortNext, sortReverse, mark, markAll, copyID, nextPane, previousPane, follow, nextBookmark, window
     case actionMenu, retryAction
     case toggleHints
+    case columns
 
     public var help: String {
         switch self {
@@ -43,6 +44,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .actionMenu: return "action menu of this view"
         case .retryAction: return "retry the last failed action (same idempotency key)"
         case .toggleHints: return "show or hide the key hint bar"
+        case .columns: return "choose the view's columns (kept in the config file)"
         }
     }
 
@@ -78,6 +80,7 @@ public enum Command: Sendable, Equatable, Hashable {
         case .actionMenu: return "action_menu"
         case .retryAction: return "retry_action"
         case .toggleHints: return "toggle_hints"
+        case .columns: return "columns"
         }
     }
 
@@ -88,7 +91,7 @@ public enum Command: Sendable, Equatable, Hashable {
         + [
             .nextView, .previousView, .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back,
             .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .window, .actionMenu,
-            .retryAction, .toggleHints
+            .retryAction, .toggleHints, .columns
         ]
 
     public init?(name: String) {
@@ -103,7 +106,8 @@ public enum Command: Sendable, Equatable, Hashable {
         switch self {
         case .view, .nextView, .previousView: return "Views"
         case .down, .up, .pageDown, .pageUp, .top, .bottom, .open, .back: return "Navigation"
-        case .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window:
+        case .sortNext, .sortReverse, .mark, .markAll, .copyID, .nextPane, .previousPane, .follow, .nextBookmark, .filter, .window,
+            .columns:
             return "Tables"
         case .quit, .help, .palette, .reload, .toggleHints: return "General"
         case .actionMenu, .retryAction: return "Actions"
@@ -163,7 +167,9 @@ public struct KeyMap: Sendable, Equatable {
             (.right, .nextPane),
             (.char("["), .previousPane), (.left, .previousPane), (.char("f"), .follow), (.char("'"), .nextBookmark),
             (.char("w"), .window),
-            (.char("."), .actionMenu), (.char("!"), .retryAction), (.char("H"), .toggleHints)
+            (.char("."), .actionMenu), (.char("!"), .retryAction), (.char("H"), .toggleHints),
+            // k9s's ctrl-w toggles its wide columns; here it opens the column picker.
+            (.ctrl("w"), .columns)
         ]
         return KeyMap(general + tabs + navigation)
     }()

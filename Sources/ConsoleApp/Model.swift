@@ -140,6 +140,8 @@ public enum Overlay: Sendable, Equatable {
     case actionForm(ActionFormState)
     /// The confirmation dialog of an action (y/N, measured impact, or typed name and reason).
     case confirm(ActionConfirmState)
+    /// The column picker (`ctrl-w`): the shown table's columns, each shown or hidden.
+    case columns(ColumnPicker)
 }
 
 /// Side effects requested by `update`, performed by the effect runner.
@@ -161,6 +163,8 @@ public enum Effect: Sendable, Equatable {
     case findJob(String)
     /// This console's session was ended from outside: stop renewing it and audit this side.
     case sessionEnded(SessionKick)
+    /// The operator hid (or showed again) columns of `screen`: keep its hidden ones, in column order, in the configuration file.
+    case saveHiddenColumns(screen: ViewID, columns: [String])
     case quit
 }
 

@@ -36,6 +36,7 @@ extension App {
         case .actionMenu(let menu): renderActionMenu(state, menu, &b, body)
         case .actionForm(let form): renderActionForm(state, form, &b, body)
         case .confirm(let dialog): renderConfirm(state, dialog, &b, body)
+        case .columns(let picker): renderColumnPicker(state, picker, &b, body)
         }
         renderSessionEnded(state, &b)
         return b
@@ -74,7 +75,8 @@ extension App {
         let cursor = TableCursor(selected: view.cursor.selected - start, offset: 0, marked: marked)
         Table(
             columns: Screens.columns(state), rows: rows, cursor: cursor, sortColumn: view.sortColumn,
-            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty, firstRowIndex: start
+            sortAscending: view.sortAscending, focused: state.overlay == .none, emptyMessage: empty, firstRowIndex: start,
+            hidden: hiddenColumnIndices(state)
         )
         .render(into: &b, rect: rect)
     }
@@ -183,7 +185,7 @@ extension App {
         switch state.overlay {
         case .detail(let target):
             items = [key(.back, "back"), key(.down, "scroll")]
-            if target.screen == .jobs || target.screen == .retries || target.screen == .dead { items.append(("y", "raw record")) }
+            if [.jobs, .scheduled, .retries, .dead].contains(target.screen) { items.append(("y", "raw record")) }
             if let s = state.snapshot {
                 items += ScreenRegistry.screen(target.screen).links(state, s, id: target.id).map { (String($0.key), $0.label) }
             }

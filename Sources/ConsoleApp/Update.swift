@@ -178,6 +178,7 @@ public enum App {
         case .actionMenu(let menu): return menuKey(&state, key, menu)
         case .actionForm(let form): return formKey(&state, key, form)
         case .confirm(let dialog): return confirmKey(&state, key, dialog)
+        case .columns(let picker): return columnPickerKey(&state, key, picker)
         default: break
         }
 
@@ -267,7 +268,10 @@ public enum App {
         case .sortNext:
             let count = Screens.columns(state).count
             guard count > 0 else { break }
-            let next = (state.current.sortColumn ?? -1) + 1
+            // Hidden columns are not sorted by.
+            let hidden = hiddenColumnIndices(state)
+            var next = (state.current.sortColumn ?? -1) + 1
+            while next < count && hidden.contains(next) { next += 1 }
             state.current.sortColumn = next >= count ? nil : next
             state.current.sortAscending = true
         case .sortReverse:
@@ -307,6 +311,8 @@ public enum App {
         case .toggleHints:
             state.hintsShown.toggle()
             clampCursor(&state)
+        case .columns:
+            openColumnPicker(&state)
         case .open:
             if let target = Screens.detailTarget(state) {
                 state.overlay = .detail(target)

@@ -235,8 +235,11 @@ extension App {
         let visible = Table.visibleRows(in: body)
         let start = fromEnd ? max(0, list.count - visible) : 0
         let rows = (start..<min(list.count, start + visible)).map { list.item($0).row }
-        Table(columns: Screens.columns(state), rows: rows, cursor: TableCursor(selected: -1), focused: false, emptyMessage: "nothing here yet")
-            .render(into: &b, rect: body)
+        Table(
+            columns: Screens.columns(state), rows: rows, cursor: TableCursor(selected: -1), focused: false, emptyMessage: "nothing here yet",
+            hidden: hiddenColumnIndices(state)
+        )
+        .render(into: &b, rect: body)
     }
 
     /// 1234 → "1234", 12345 → "12k", 1234567 → "1.2M": figures that fit a tile.

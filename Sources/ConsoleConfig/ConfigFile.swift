@@ -28,6 +28,7 @@ import Foundation
 /// mouse: false                        # clicks and the wheel (the terminal's copy and paste then needs Shift)
 /// osc52: false                        # Y copies the selected id to the clipboard through the terminal
 /// hints: true                         # the one-line key hint bar above the status line (H toggles it)
+/// hidden_columns: { jobs: [worker, owner] }   # per view, the columns left out (ctrl-w picks them; the console rewrites this)
 /// wallboard: { enabled: false, views: [dashboard, workers, analytics], interval: 10 }
 /// log: { level: info, file: ~/.local/state/agentos/agentos.log }
 /// bus:                                # D66: the deployment's bus key (or AGENTOS_BUS_KEY[_FILE])
@@ -39,7 +40,7 @@ import Foundation
 public enum ConfigFile {
     static let topKeys = [
         "redis", "postgres", "namespace", "broker_prefix", "celery", "environment", "refresh_interval", "warm_interval", "theme",
-        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "hints", "wallboard", "log", "bus"
+        "keymap", "keys", "default_view", "readonly", "mouse", "osc52", "hints", "hidden_columns", "wallboard", "log", "bus"
     ]
 
     /// Reads and checks a configuration file. `environment` answers `password_env`.
@@ -105,6 +106,7 @@ public enum ConfigFile {
             case "mouse": layer.mouse = try r.bool(entry)
             case "osc52": layer.osc52 = try r.bool(entry)
             case "hints": layer.hints = try r.bool(entry)
+            case "hidden_columns": layer.hiddenColumns = try hiddenColumns(r, entry)
             case "wallboard":
                 if case .scalar = entry.node {
                     layer.wallboard = try r.bool(entry)

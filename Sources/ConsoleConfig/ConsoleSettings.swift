@@ -39,6 +39,8 @@ public struct SettingsLayer: Sendable, Equatable {
     public var mouse: Bool?
     public var osc52: Bool?
     public var hints: Bool?
+    /// `hidden_columns:` (per screen, the column names its table leaves out).
+    public var hiddenColumns: [ViewID: Set<String>]?
     public var wallboardViews: [ViewID]?
     public var wallboardInterval: Double?
     public var logLevel: LogLevel?
@@ -94,6 +96,8 @@ public struct ConsoleSettings: Sendable, Equatable {
     public var osc52 = false
     /// The key hint bar (k9s style), on by default; `H` hides it for the session.
     public var hints = true
+    /// Per screen, the columns the operator hid with the column picker (`ctrl-w`), kept in the file.
+    public var hiddenColumns: [ViewID: Set<String>] = [:]
     public var wallboardViews: [ViewID] = Wallboard.defaultViews
     public var wallboardInterval: Double = 10
     public var logLevel: LogLevel = .info
@@ -142,6 +146,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             take(l.mouse, "mouse") { s.mouse = $0 }
             take(l.osc52, "osc52") { s.osc52 = $0 }
             take(l.hints, "hints") { s.hints = $0 }
+            take(l.hiddenColumns, "hidden_columns") { s.hiddenColumns = $0 }
             take(l.wallboardInterval, "wallboard.interval") { s.wallboardInterval = $0 }
             take(l.logLevel, "log.level") { s.logLevel = $0 }
             take(l.logFile, "log.file") { s.logFile = $0 }
@@ -232,6 +237,7 @@ public struct ConsoleSettings: Sendable, Equatable {
             "warm_interval": warmInterval,
             "theme": theme, "keymap": keymap, "default_view": defaultView.aliases[0], "readonly": readOnly, "mouse": mouse, "osc52": osc52,
             "hints": hints,
+            "hidden_columns": Dictionary(uniqueKeysWithValues: hiddenColumns.map { (App.configName(of: $0.key), $0.value.sorted()) }),
             "wallboard": ["enabled": wallboard, "views": wallboardViews.map { $0.aliases[0] }, "interval": wallboardInterval] as [String: Any],
             "log": ["level": logLevel.rawValue, "file": logFile as Any? ?? NSNull()] as [String: Any],
             "origins": origins

@@ -68,6 +68,9 @@ public final class ConsoleRuntime {
     public static let inboxLimit = 1_000
     /// Called with each new notice (the composition root logs them; the screen shows them).
     public var onNotice: ((Notice) -> Void)?
+    /// Keeps a screen's hidden columns (the composition root writes the configuration file); a
+    /// failure is said on the screen, and the columns stay hidden for this console.
+    public var onHiddenColumns: ((ViewID, [String]) throws -> Void)?
     private var lastNotice: Notice?
     /// The terminal while `run` runs (effects that write to it, e.g. the clipboard).
     private var screen: CursesScreen?
@@ -254,6 +257,8 @@ public final class ConsoleRuntime {
                 }
             case .copyToClipboard(let text):
                 screen?.copyToClipboard(text)
+            case .saveHiddenColumns(let screen, let columns):
+                do { try onHiddenColumns?(screen, columns) } catch { state.notify("columns not kept: \(error)", .error) }
             case .sessionEnded(let kick):
                 Self.actionQueue.async { backend.sessionEnded(kick) }
             case .dispatch(let request):

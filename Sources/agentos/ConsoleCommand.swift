@@ -147,7 +147,8 @@ struct ConsoleCommand: ParsableCommand {
             connectionState = ConnectionState(mode: "live", environment: resolved.environment ?? "live")
         } else {
             backend = EmbeddedConsoleBackend(
-                world: EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate)),
+                world: EmbeddedWorld(
+                    config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate, scheduledShare: SimulatorConfig.fleetScheduledShare)),
                 dataDirectory: dataDirectory, actor: actor)
             role = "admin"
             connectionState = ConnectionState(mode: "embedded", environment: resolved.environment ?? "embedded")
@@ -161,6 +162,7 @@ struct ConsoleCommand: ParsableCommand {
         state.keyMap = look.keyMap
         state.readOnly = resolved.readOnly
         state.hintsShown = resolved.hints
+        state.hiddenColumns = resolved.hiddenColumns
         // D66: a live console on a bus without a key says so on its status line.
         state.busUnsigned = connectionState.mode == "live" && !connected.names.busKeys.signed
         state.rbacAdvisory = advisory
@@ -179,6 +181,9 @@ struct ConsoleCommand: ParsableCommand {
             ])
         do {
             let runtime = ConsoleRuntime(state: state, backend: backend)
+            // The column picker's choices go to the configuration file this console read (or would have).
+            let configFile = SettingsLoader.configFile(flag: connection.config, environment: environment).url
+            runtime.onHiddenColumns = { screen, columns in try ConfigFile.saveHiddenColumns(screen, columns, in: configFile) }
             runtime.onNotice = { notice in
                 let text = SecretRedactor.redact(notice.text)
                 switch notice.level {

@@ -48,7 +48,8 @@ struct SimCommand: ParsableCommand {
             throw fail("\(error)", code: ExitStatus.unavailable)
         }
         let host = ProcessInfo.processInfo.hostName
-        let config = SimulatorConfig(seed: simulator.seed, rate: simulator.rate, source: "sim@\(host)")
+        let config = SimulatorConfig(
+            seed: simulator.seed, rate: simulator.rate, source: "sim@\(host)", scheduledShare: SimulatorConfig.fleetScheduledShare)
         let simulation: LiveSimulation
         do {
             simulation = try LiveSimulation(

@@ -37,7 +37,8 @@ struct SnapshotCommand: ParsableCommand {
             if transport != nil && celery.celery != nil {
                 throw fail("--celery needs the live backend (--redis and --postgres): the embedded simulator has no Celery", code: ExitStatus.usage)
             }
-            let world = EmbeddedWorld(config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate))
+            let world = EmbeddedWorld(
+                config: SimulatorConfig(seed: simulator.seed, rate: simulator.rate, scheduledShare: SimulatorConfig.fleetScheduledShare))
             snapshot = try world.dataManager.snapshot().0
         }
         if json || pretty {

@@ -33,13 +33,13 @@ final class ActionFixture: @unchecked Sendable {
     /// of the PGPASSFILE entry scripts/test.sh writes (the server checks it: scram-sha-256).
     init(
         user: String = "tester", role: Role = .admin, seed: Bool = true, extraGrants: [String: Grant] = [:], celery: CeleryMonitor? = nil,
-        postgresPassword: String? = nil
+        postgresPassword: String? = nil, scheduledShare: Double = 0
     ) throws {
         backend = try LiveBackend.make()
         clock = Date()
         if seed {
             let sim = try LiveSimulation(
-                config: SimulatorConfig(seed: 5, rate: 3), redis: backend.redis, postgres: backend.postgres,
+                config: SimulatorConfig(seed: 5, rate: 3, scheduledShare: scheduledShare), redis: backend.redis, postgres: backend.postgres,
                 namespace: backend.namespace, historySeconds: 120, now: clock)
             for _ in 0..<4 {
                 clock += 0.5

@@ -21,8 +21,12 @@ final class ActionHarness: @unchecked Sendable {
     /// Measure impacts automatically (off: the test answers `.impactMeasured` itself).
     var answerImpacts = true
 
-    init(view: ViewID, role: String = "admin", executor wrap: ((ActionExecutor) -> ActionExecutor)? = nil, width: Int = 120, height: Int = 40) {
-        world = EmbeddedWorld(config: SimulatorConfig(seed: 21), historySeconds: 900, now: Fixture.now)
+    /// `scheduledShare`: the fleet's jobs held until an ETA (0: the seeded course the tests rely on).
+    init(
+        view: ViewID, role: String = "admin", executor wrap: ((ActionExecutor) -> ActionExecutor)? = nil, width: Int = 120, height: Int = 40,
+        scheduledShare: Double = 0
+    ) {
+        world = EmbeddedWorld(config: SimulatorConfig(seed: 21, scheduledShare: scheduledShare), historySeconds: 900, now: Fixture.now)
         // Jobs pile up in the first stage's queue: queued jobs that stay queued.
         _ = world.apply(.pauseQueue("video_downloader"))
         world.advance(to: Fixture.now.addingTimeInterval(20))

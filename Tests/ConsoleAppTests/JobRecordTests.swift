@@ -72,6 +72,9 @@ import Testing
         _ = App.update(&s, .jobRecord(done.id, SimJobPayload.record(done).scrubbed(scrubber)))
         let completed = App.render(s).text()
         #expect(completed.contains("output:") && completed.contains("s3://agentos-media/published/\(done.id.prefix(8))/master.m3u8"), "\(completed)")
+        // A name longer than the label column keeps every letter, and its value follows it.
+        let words = try #require(SimJobPayload.record(done).result?["transcript_words"])
+        #expect(completed.contains("transcript_words: \(words)"), "\(completed)")
     }
 
     @Test func yShowsTheRawRecordAsScrollableSanitisedJSON() throws {

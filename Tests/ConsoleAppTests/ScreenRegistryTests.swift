@@ -16,7 +16,7 @@ import Testing
         for screen in ScreenRegistry.all {
             for alias in screen.aliases { #expect(ViewID.named(alias) == screen.tab, "\(alias)") }
         }
-        #expect(ScreenRegistry.panes(of: .jobs).map(\.id) == [.jobs, .queues, .retries, .dead])
+        #expect(ScreenRegistry.panes(of: .jobs).map(\.id) == [.jobs, .queues, .scheduled, .retries, .dead])
     }
 
     @Test func eachCatalogActionIsOfferedByTheScreensOfItsView() {

@@ -25,7 +25,7 @@ struct JobSetsE2ETests {
         try ui.waitFor("Health")
         try ui.send("2")
         try ui.waitFor("[jobs]")
-        for _ in 0..<3 { try ui.send("]") }
+        for _ in 0..<4 { try ui.send("]") } // queues, scheduled, retries, dead
         // The job that used every attempt, with its attempts and error class; not the one to be retried.
         try ui.waitFor("the dead set") { s in
             let row = s.split(separator: "\n").first { $0.contains(dead.prefix(8)) }.map(String.init) ?? ""

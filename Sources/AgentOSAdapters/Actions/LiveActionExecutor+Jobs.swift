@@ -89,13 +89,14 @@ extension LiveActionExecutor {
                     let row = try tx.query(
                         """
                         UPDATE jobs SET status = 'queued', progress = 0, error = NULL, error_class = NULL, traceback = NULL,
-                            attempts = attempts + CASE status WHEN 'retrying' THEN 0 ELSE 1 END, -- retrying: its attempt is counted (D76)
-                            worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-                        WHERE id = $1::uuid AND status IN ('failed','cancelled','retrying') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
+                            attempts = attempts + CASE WHEN status IN ('retrying','pending') THEN 0 ELSE 1 END, -- counted already / not run yet (D76, D80)
+                            worker_id = NULL, started_at = NULL, finished_at = NULL, eta = NULL, updated_at = now()
+                        WHERE id = $1::uuid AND status IN ('failed','cancelled','retrying','pending') AND ($2::text IS NULL OR owner = $2) RETURNING \(jobColumns)
                         """, [id, c.call.ownerMustBe]
                     ).rows.first
                 else {
-                    try c.whyNot(tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed, cancelled or retrying jobs can be retried")
+                    try c.whyNot(
+                        tx, table: "jobs", key: "id", id: id, what: "job", hint: "only failed, cancelled, retrying or scheduled jobs can be retried")
                 }
                 job = try LiveActionExecutor.job(row)
                 try c.jobEvent(tx, id, type: "retried", status: "queued")
@@ -170,7 +171,8 @@ extension LiveActionExecutor {
                 return ActionResult("moved job \(id) from \(old!.queue) to \(to)")
             }
             try c.unqueue(old!)
-            try c.enqueue(moved!)
+            // A scheduled job stays out of the broker until its ETA (D80): it only changes queue.
+            if moved!.status != .pending { try c.enqueue(moved!) }
             try c.control(.action(.jobMove), id, extra: ["queue": .string(to)])
             c.publish(.jobUpdated(JobPatch(id: id, queue: to, updatedAt: Date())))
             return r

@@ -32,7 +32,8 @@ extension LiveActionExecutor {
         switch action {
         case .queueClear, .queuePause:
             return LiveRowScope(
-                table: "jobs", filter: "queue = $1 AND status IN ('pending','queued')", params: [q], id: "id", order: "created_at, id")
+                table: "jobs", filter: "queue = $1 AND (status = 'queued' OR (status = 'pending' AND eta IS NULL))", params: [q], id: "id",
+                order: "created_at, id")
         case .queueRetryFailed:
             return LiveRowScope(
                 table: "jobs", filter: "queue = $1 AND status = 'failed' AND ($2::text IS NULL OR error_class = $2)",

@@ -82,6 +82,8 @@ public struct CeleryState: Sendable, Equatable {
         public var retries = 0
         public var sent: Double?
         public var received: Double?
+        /// The ETA or countdown a received task waits for (`task-received`'s `eta`), seconds since 1970.
+        public var eta: Double?
         public var started: Double?
         public var finished: Double?
         public var updated: Double
@@ -165,6 +167,7 @@ public struct CeleryState: Sendable, Equatable {
             advance("PENDING")
         case "task-received":
             t.received = e.timestamp
+            t.eta = e["eta"]?.string.flatMap(Self.etaSeconds)
             t.hostname = e.hostname
             advance("RECEIVED")
         case "task-started":
@@ -363,10 +366,24 @@ public struct CeleryState: Sendable, Equatable {
         }
     }
 
-    /// The tasks as jobs, newest first.
+    /// Celery's `eta` (Python's `isoformat()`: `2026-12-06T21:40:00.123456+00:00`, the fraction optional).
+    static func etaSeconds(_ text: String) -> Double? {
+        var whole = text
+        var fraction = 0.0
+        if let dot = text.firstIndex(of: ".") {
+            let digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+            fraction = Double("0." + digits) ?? 0
+            whole = String(text[..<dot]) + text[text.index(after: dot)...].dropFirst(digits.count)
+        }
+        return ISO8601DateFormatter().date(from: whole).map { $0.timeIntervalSince1970 + fraction }
+    }
+
+    /// The tasks as jobs, newest first. A task received with an ETA is not run before it: it is a
+    /// scheduled job (`pending` with `eta`, D80) until it starts.
     public func jobs(limit: Int = 500) -> [Job] {
         newestTasks(limit: limit).map { t in
-            let status = Self.jobStatus(t.state)
+            let scheduled = t.state == "RECEIVED" ? t.eta : nil
+            let status = scheduled == nil ? Self.jobStatus(t.state) : .pending
             let created = Date(timeIntervalSince1970: t.sent ?? t.received ?? t.updated)
             return Job(
                 id: t.id, name: t.name + t.args, pipeline: "celery", stage: "celery", queue: t.queue, status: status,
@@ -374,7 +391,8 @@ public struct CeleryState: Sendable, Equatable {
                 workerID: t.hostname, owner: "celery", createdAt: created, updatedAt: Date(timeIntervalSince1970: t.updated),
                 startedAt: t.started.map { Date(timeIntervalSince1970: $0) }, finishedAt: t.finished.map { Date(timeIntervalSince1970: $0) },
                 error: t.exception ?? (t.state == "REVOKED" ? (t.terminated ? "terminated" : "revoked") : nil),
-                errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback)
+                errorClass: t.exception.map { String($0.prefix { $0 != "(" }) }, traceback: t.traceback,
+                eta: scheduled.map { Date(timeIntervalSince1970: $0) })
         }
     }
 }

@@ -21,7 +21,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
 
     static let jobColumns = """
         id::text AS id, name, pipeline, stage, queue, status, priority, progress, attempts, max_attempts, worker_id, owner,
-        created_at, updated_at, started_at, finished_at, error, error_class, traceback
+        created_at, updated_at, started_at, finished_at, error, error_class, traceback, eta
         """
 
     /// The queries run in parallel on several connections, all reading one consistent database
@@ -166,7 +166,7 @@ public final class PostgresSnapshotSource: SnapshotSource {
             maxAttempts: try row.get("max_attempts"), workerID: try row.get("worker_id"), owner: try row.get("owner"),
             createdAt: try row.get("created_at"), updatedAt: try row.get("updated_at"), startedAt: try row.get("started_at"),
             finishedAt: try row.get("finished_at"), error: try row.get("error"), errorClass: try row.get("error_class"),
-            traceback: try row.get("traceback"))
+            traceback: try row.get("traceback"), eta: try row.get("eta"))
     }
 
     static func status<T: RawRepresentable>(_ raw: String, _ type: T.Type, _ column: String) throws -> T where T.RawValue == String {

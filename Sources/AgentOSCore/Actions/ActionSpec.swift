@@ -168,8 +168,9 @@ public struct ActionSpec: Sendable, Equatable, Identifiable {
             return status.isFinished ? "\(state): nothing to cancel" : nil
         case .jobKill: return status == .running ? nil : "\(state): only running jobs are killed"
         case .jobRetry:
-            // Retrying: retry now, without waiting for its next attempt (the retry set, D76).
-            return [.failed, .cancelled, .retrying].contains(status) ? nil : "\(state): only failed, cancelled or retrying jobs are retried"
+            // Retrying or scheduled (pending): run now, without waiting for its next attempt or its ETA (D76, D80).
+            return [.failed, .cancelled, .retrying, .pending].contains(status)
+                ? nil : "\(state): only failed, cancelled, retrying or scheduled jobs are retried"
         case .jobDelete: return status == .running ? "\(state): cancel or kill it first" : nil
         case .jobSetPriority: return status.isWaiting ? nil : "\(state): only waiting jobs change priority"
         case .jobMove: return status.isWaiting ? nil : "\(state): only waiting jobs move"

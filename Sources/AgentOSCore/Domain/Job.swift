@@ -33,12 +33,14 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
     public var error: String?
     public var errorClass: String?
     public var traceback: String?
+    /// When a job waiting to retry (`retrying`) or scheduled (`pending`) is due (`jobs.eta`); nil otherwise.
+    public var eta: Date?
 
     public init(
         id: String, name: String = "", pipeline: String = "video", stage: String, queue: String, status: JobStatus,
         priority: Int = 5, progress: Double = 0, attempts: Int = 0, maxAttempts: Int = 3, workerID: String? = nil,
         owner: String = "system", createdAt: Date, updatedAt: Date? = nil, startedAt: Date? = nil,
-        finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil, traceback: String? = nil
+        finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil, traceback: String? = nil, eta: Date? = nil
     ) {
         self.id = id
         self.name = name
@@ -59,10 +61,11 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
         self.error = error
         self.errorClass = errorClass
         self.traceback = traceback
+        self.eta = eta
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, pipeline, stage, queue, status, priority, progress, attempts, owner, error, traceback
+        case id, name, pipeline, stage, queue, status, priority, progress, attempts, owner, error, traceback, eta
         case maxAttempts = "max_attempts"
         case workerID = "worker"
         case createdAt = "created_at"
@@ -93,6 +96,7 @@ public struct Job: Codable, Sendable, Equatable, Identifiable {
         error = try c.opt(.error, nil)
         errorClass = try c.opt(.errorClass, nil)
         traceback = try c.opt(.traceback, nil)
+        eta = try c.opt(.eta, nil)
     }
 }
 

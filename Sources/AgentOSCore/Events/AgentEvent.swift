@@ -99,11 +99,15 @@ public struct JobPatch: Codable, Sendable, Equatable {
     public var finishedAt: Date?
     public var error: String?
     public var errorClass: String?
+    /// A retry's next attempt time (with status `retrying`) or a scheduled job's ETA (with `pending`);
+    /// any other status drops the job's.
+    public var eta: Date?
 
     public init(
         id: String, name: String? = nil, stage: String? = nil, queue: String? = nil, status: JobStatus? = nil, priority: Int? = nil,
         progress: Double? = nil, attempts: Int? = nil, workerID: String? = nil, owner: String? = nil, createdAt: Date? = nil,
-        updatedAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil
+        updatedAt: Date? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil, errorClass: String? = nil,
+        eta: Date? = nil
     ) {
         self.id = id
         self.name = name
@@ -121,6 +125,7 @@ public struct JobPatch: Codable, Sendable, Equatable {
         self.finishedAt = finishedAt
         self.error = error
         self.errorClass = errorClass
+        self.eta = eta
     }
 
     /// The full patch of a job (used when it is created).
@@ -128,11 +133,12 @@ public struct JobPatch: Codable, Sendable, Equatable {
         self.init(
             id: job.id, name: job.name, stage: job.stage, queue: job.queue, status: job.status, priority: job.priority,
             progress: job.progress, attempts: job.attempts, workerID: job.workerID, owner: job.owner, createdAt: job.createdAt,
-            updatedAt: job.updatedAt, startedAt: job.startedAt, finishedAt: job.finishedAt, error: job.error, errorClass: job.errorClass)
+            updatedAt: job.updatedAt, startedAt: job.startedAt, finishedAt: job.finishedAt, error: job.error, errorClass: job.errorClass,
+            eta: job.eta)
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, stage, queue, status, priority, progress, attempts, owner, error
+        case id, name, stage, queue, status, priority, progress, attempts, owner, error, eta
         case workerID = "worker"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -146,7 +152,11 @@ public struct JobPatch: Codable, Sendable, Equatable {
         if let name { job.name = name }
         if let stage { job.stage = stage }
         if let queue { job.queue = queue }
-        if let status { job.status = status }
+        if let status {
+            job.status = status
+            if status != .retrying && status != .pending { job.eta = nil }
+        }
+        if let eta { job.eta = eta }
         if let priority { job.priority = priority }
         if let progress { job.progress = progress }
         if let attempts { job.attempts = attempts }

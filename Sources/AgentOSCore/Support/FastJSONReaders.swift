@@ -112,6 +112,7 @@ extension Job: FastJSONReadable {
         error = try c.opt(.error, nil)
         errorClass = try c.opt(.errorClass, nil)
         traceback = try c.opt(.traceback, nil)
+        eta = try c.opt(.eta, nil)
     }
 }
 

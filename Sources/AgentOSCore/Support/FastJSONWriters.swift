@@ -71,6 +71,7 @@ extension Job {
         o.string("error", error)
         o.string("error_class", errorClass)
         o.string("traceback", traceback)
+        o.date("eta", eta)
         o.end()
     }
 }

@@ -7,6 +7,7 @@ public enum ScreenRegistry {
         DashboardScreen(),
         JobsScreen(),
         QueuesScreen(),
+        JobSetScreen(.scheduled),
         JobSetScreen(.retry),
         JobSetScreen(.dead),
         SystemScreen(),

@@ -91,10 +91,13 @@ public struct Table: Widget, StatefulWidget {
     public var emptyMessage: String
     /// The listing index of `rows[0]`, for the row zones, when the caller passes only a window of rows.
     public var firstRowIndex: Int
+    /// Columns the operator chose to hide (indices into `columns`): never drawn, never counted as dropped.
+    public var hidden: Set<Int>
 
     public init(
         columns: [TableColumn], rows: [TableRow], cursor: TableCursor = TableCursor(), sortColumn: Int? = nil,
-        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show", firstRowIndex: Int = 0
+        sortAscending: Bool = true, focused: Bool = true, emptyMessage: String = "nothing to show", firstRowIndex: Int = 0,
+        hidden: Set<Int> = []
     ) {
         self.columns = columns
         self.rows = rows
@@ -104,6 +107,7 @@ public struct Table: Widget, StatefulWidget {
         self.focused = focused
         self.emptyMessage = emptyMessage
         self.firstRowIndex = firstRowIndex
+        self.hidden = hidden
     }
 
     /// Rows that fit under the header.
@@ -115,7 +119,8 @@ public struct Table: Widget, StatefulWidget {
     /// The x offset and width of each shown column (dropped columns are absent). When some are
     /// dropped, the header's last cells are kept for the sign that says how many.
     public func layout(width: Int) -> [(index: Int, x: Int, width: Int)] {
-        var shown = Array(columns.indices)
+        let chosen = columns.indices.filter { !hidden.contains($0) }
+        var shown = chosen
         var width = width
         func need(_ idx: [Int]) -> Int {
             idx.reduce(0) { total, i in
@@ -129,7 +134,7 @@ public struct Table: Widget, StatefulWidget {
             let victim = shown.enumerated().min { a, b in
                 (columns[a.element].priority, -a.offset) < (columns[b.element].priority, -b.offset)
             }!.offset
-            if shown.count == columns.count { width -= DisplayWidth.of(Self.droppedSign(columns.count)) }
+            if shown.count == chosen.count { width -= DisplayWidth.of(Self.droppedSign(chosen.count)) }
             shown.remove(at: victim)
         }
         let fixed = shown.reduce(0) { t, i in if case .fixed(let w) = columns[i].width { return t + w } else { return t } }
@@ -187,7 +192,7 @@ public struct Table: Widget, StatefulWidget {
                 buffer.put(mark, x: rect.x + x + offset - 1, y: rect.y, Style(.accent, [.bold, .underline]))
             }
         }
-        let sign = Self.droppedSign(columns.count - cols.count)
+        let sign = Self.droppedSign(columns.indices.filter { !hidden.contains($0) }.count - cols.count)
         if !sign.isEmpty {
             let w = DisplayWidth.of(sign)
             buffer.put(sign, in: Rect(x: rect.maxX - w, y: rect.y, width: w, height: 1), Style(.muted, [.bold, .underline]), align: .right)
