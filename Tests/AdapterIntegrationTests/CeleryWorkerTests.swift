@@ -52,10 +52,16 @@ struct CeleryWorkerTests {
         #expect(c.done("add1"))
 
         // A task with an ETA leaves the list and waits in `unacked`: reserved, by routing key.
-        let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: Date().addingTimeInterval(120))
+        let due = Date().addingTimeInterval(120)
+        let later = try c.send("fixture.add", [.int(1), .int(1), .string("eta")], queue: "qa", eta: due)
         #expect(await TestServers.eventuallyAsync { (try? c.monitor.queues())?.first { $0.name == "qa" }?.reserved == 1 })
         #expect(try c.depth("qa") == 0)
-        #expect(await TestServers.eventuallyAsync { c.monitor.merge(into: base).jobs.recent.first { $0.id == later }?.status == .queued })
+        // On screen it is a scheduled job until it starts (D80): pending, with the ETA it was sent with.
+        #expect(
+            await TestServers.eventuallyAsync {
+                guard let job = c.monitor.merge(into: base).jobs.recent.first(where: { $0.id == later }) else { return false }
+                return job.status == .pending && job.eta.map { abs($0.timeIntervalSince(due)) < 1 } == true
+            })
         // Queue depth counts every priority bucket.
         try fx.expectSuccess(fx.run("queue.pause", ["queue": .string("qa")]))
         for p in [0, 4, 7, 9] { try c.send("fixture.add", [.int(1), .int(p)], queue: "qa", priority: p) }
