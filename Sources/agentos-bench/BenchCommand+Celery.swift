@@ -65,18 +65,43 @@ extension BenchCommand {
             _ = try Self.run([python, "-m", "celery", "--workdir", fixture, "-A", "app"] + args, environment: celeryEnv)
         }
         let runs = 10
-        let shrink = { _ = try monitor.control.broadcast("pool_shrink", arguments: ["n": .int(1)], destination: [host]) }
-        var figures: [(what: String, console: String, cli: String, mine: [Double], named: [Double], every: [Double])] = []
+        /// The pool as `stats` shows it: processes and the prefetch count.
+        let poolShown = { () throws -> [Int?] in
+            let stats = try monitor.control.broadcast("stats", destination: [host]).replies.first?.value
+            return [stats?["pool"]?["processes"]?.array?.count, stats?["prefetch_count"]?.int]
+        }
+        let base = try poolShown()
+        // A grow is undone and the pool back where it was (a grow's process may fork up to 5 s
+        // later, at the pool's maintenance) before the next run: it starts from the same pool.
+        let shrink = {
+            _ = try monitor.control.broadcast("pool_shrink", arguments: ["n": .int(1)], destination: [host])
+            let until = Date().addingTimeInterval(30)
+            var now = try poolShown()
+            while now != base {
+                guard Date() < until else { throw BenchError("celery: pool of \(host) not back to \(base) within 30 s: \(now)") }
+                usleep(50_000)
+                now = try poolShown()
+            }
+        }
+        var figures: [CeleryPeerFigure] = []
+        /// Each figure is printed as soon as it is measured (a later one may fail).
+        let add = { (f: CeleryPeerFigure) in
+            figures.append(f)
+            let line = String(
+                format: "celery %@: agentos action %.0f ms, celery %@ -d %.0f ms, every worker %.0f ms (medians of %d)\n", f.what,
+                BenchResult.percentile(f.mine, 0.5), f.cli, BenchResult.percentile(f.named, 0.5), BenchResult.percentile(f.every, 0.5), runs)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
 
         let id = { UUID().uuidString.lowercased() }
-        figures.append(
+        add(
             (
                 "revoke", "job.cancel", "control revoke",
                 try samplesUndone(runs) { try console("benchcelcancel", ["job.cancel", "id=\(id())"]) },
                 try samplesUndone(runs) { try cli(["control", "revoke", id(), "-d", host]) },
                 try samplesUndone(runs) { try cli(["control", "revoke", id()]) }
             ))
-        figures.append(
+        add(
             (
                 "ping", "worker.ping", "inspect ping",
                 try samplesUndone(runs) { try console("benchcelping", ["worker.ping", "id=\(host)"]) },
@@ -88,7 +113,7 @@ extension BenchCommand {
         for argv in [["control", "pool_grow", "1", "-d", host], ["control", "pool_grow", "1"]] {
             grown.append(try samplesUndone(runs, undo: shrink) { try cli(argv) })
         }
-        figures.append(
+        add(
             (
                 "pool grow", "worker.pool_grow", "control pool_grow",
                 try samplesUndone(runs, undo: shrink) { try console("benchcelgrow", ["worker.pool_grow", "id=\(host)", "n=1"]) },
@@ -97,10 +122,6 @@ extension BenchCommand {
 
         var results: [BenchResult] = []
         for f in figures {
-            let line = String(
-                format: "celery %@: agentos action %.0f ms, celery %@ -d %.0f ms, every worker %.0f ms (medians of %d)\n", f.what,
-                BenchResult.percentile(f.mine, 0.5), f.cli, BenchResult.percentile(f.named, 0.5), BenchResult.percentile(f.every, 0.5), runs)
-            FileHandle.standardError.write(Data(line.utf8))
             results.append(
                 BenchResult(
                     name: "celery \(f.what): agentos action \(f.console) (process)", figure: f.mine, baseline: f.named,
@@ -112,6 +133,9 @@ extension BenchCommand {
         }
         return results
     }
+
+    /// One peer figure: the console's samples, the CLI's aimed at the named worker and at every worker.
+    typealias CeleryPeerFigure = (what: String, console: String, cli: String, mine: [Double], named: [Double], every: [Double])
 
     /// `runs` timed runs of `body` (after 2 warm-ups), each followed by `undo`, untimed.
     func samplesUndone(_ runs: Int, undo: () throws -> Void = {}, body: () throws -> Void) throws -> [Double] {
