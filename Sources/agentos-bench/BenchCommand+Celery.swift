@@ -8,9 +8,11 @@ import Foundation
 /// reply timeout (1 s, as the CLI's). Needs the test command's Celery venv.
 extension BenchCommand {
     func celeryPeerFigures(url: String, redisURL: String, pg: PostgresClient) throws -> [BenchResult] {
+        // The monitor's cost per event needs no Celery: its frames are made here.
+        var results = try celeryEventFigures(redisURL: redisURL)
         guard let python = ProcessInfo.processInfo.environment["AGENTOS_TEST_CELERY_PYTHON"], !python.isEmpty else {
             FileHandle.standardError.write(Data("celery: peer group skipped, no Celery venv (scripts/bench.sh passes the tests' cached one)\n".utf8))
-            return []
+            return results
         }
         let agentos = try Self.consoleBinary()
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -120,7 +122,13 @@ extension BenchCommand {
                 grown[0], grown[1]
             ))
 
-        var results: [BenchResult] = []
+        // Flower beside the console: memory and events per second. The bench's own monitor stops
+        // first, so it neither competes for the CPU nor shares a view of its own.
+        monitor.stop()
+        let flower = try flowerFigures(
+            FlowerPeer(
+                python: python, fixture: fixture, celeryEnv: celeryEnv, agentos: agentos, options: options, dataDir: dataDir, redisURL: redisURL,
+                url: url, transport: transport, redis: redis))
         for f in figures {
             results.append(
                 BenchResult(
@@ -131,7 +139,7 @@ extension BenchCommand {
                     name: "celery \(f.what): agentos action \(f.console) (process)", figure: f.mine, baseline: f.every,
                     baselineName: "celery \(f.cli), every worker (process)"))
         }
-        return results
+        return results + flower
     }
 
     /// One peer figure: the console's samples, the CLI's aimed at the named worker and at every worker.
