@@ -125,23 +125,34 @@ PY
   done
 }
 
-# ensure_celery_venv: a virtual environment with Celery 5.7 and redis-py from PyPI for the tests
-# against real Celery workers, made once under ${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv
-# and rebuilt when it is missing or holds another Celery. Prints its python's path.
+# ensure_celery_venv: a virtual environment with Celery 5.7, Flower 2 and redis-py from PyPI for the
+# tests against real Celery workers and the bench's peer group (Flower is the console's peer there),
+# made once under ${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv and rebuilt when it is missing
+# or holds another Celery; a venv made before Flower was added gets Flower installed into it.
+# Prints its python's path.
 CELERY_SPEC="celery==5.7.*"
+FLOWER_SPEC="flower==2.*"
+CELERY_VENV_CHECK='import celery, flower, redis, kombu.transport.redis, sys
+sys.exit(0 if celery.__version__.startswith("5.7.") and flower.__version__.startswith("2.") else 1)'
 ensure_celery_venv() {
   local dir="${XDG_CACHE_HOME:-$HOME/.cache}/agentos/celery-venv" py
   py="$dir/bin/python"
-  if [[ -x $py ]] && "$py" -c 'import celery, redis, kombu.transport.redis, sys; sys.exit(0 if celery.__version__.startswith("5.7.") else 1)' 2>/dev/null; then
+  if [[ -x $py ]] && "$py" -c "$CELERY_VENV_CHECK" 2>/dev/null; then
     printf '%s\n' "$py"
     return 0
   fi
-  log "creating the Celery test venv in $dir ($CELERY_SPEC, redis from PyPI)"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")"
-  python3 -m venv "$dir" >&2 || die "python3 -m venv $dir failed (is python3-venv installed?)"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$CELERY_SPEC" "redis>=5" packaging >&2 ||
-    die "pip install $CELERY_SPEC redis failed (PyPI must be reachable)"
-  "$py" -c 'import celery, redis, kombu.transport.redis' || die "the Celery venv in $dir does not import celery"
+  if [[ -x $py ]] && "$py" -c 'import celery, redis, sys; sys.exit(0 if celery.__version__.startswith("5.7.") else 1)' 2>/dev/null; then
+    log "adding $FLOWER_SPEC to the Celery test venv in $dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$FLOWER_SPEC" >&2 ||
+      die "pip install $FLOWER_SPEC failed (PyPI must be reachable)"
+  else
+    log "creating the Celery test venv in $dir ($CELERY_SPEC, $FLOWER_SPEC, redis from PyPI)"
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    python3 -m venv "$dir" >&2 || die "python3 -m venv $dir failed (is python3-venv installed?)"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$CELERY_SPEC" "$FLOWER_SPEC" "redis>=5" packaging >&2 ||
+      die "pip install $CELERY_SPEC $FLOWER_SPEC redis failed (PyPI must be reachable)"
+  fi
+  "$py" -c "$CELERY_VENV_CHECK" || die "the Celery venv in $dir does not import celery 5.7 and flower 2"
   printf '%s\n' "$py"
 }

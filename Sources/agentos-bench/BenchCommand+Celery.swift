@@ -8,9 +8,11 @@ import Foundation
 /// reply timeout (1 s, as the CLI's). Needs the test command's Celery venv.
 extension BenchCommand {
     func celeryPeerFigures(url: String, redisURL: String, pg: PostgresClient) throws -> [BenchResult] {
+        // The monitor's cost per event needs no Celery: its frames are made here.
+        var results = try celeryEventFigures(redisURL: redisURL)
         guard let python = ProcessInfo.processInfo.environment["AGENTOS_TEST_CELERY_PYTHON"], !python.isEmpty else {
             FileHandle.standardError.write(Data("celery: peer group skipped, no Celery venv (scripts/bench.sh passes the tests' cached one)\n".utf8))
-            return []
+            return results
         }
         let agentos = try Self.consoleBinary()
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -65,18 +67,43 @@ extension BenchCommand {
             _ = try Self.run([python, "-m", "celery", "--workdir", fixture, "-A", "app"] + args, environment: celeryEnv)
         }
         let runs = 10
-        let shrink = { _ = try monitor.control.broadcast("pool_shrink", arguments: ["n": .int(1)], destination: [host]) }
-        var figures: [(what: String, console: String, cli: String, mine: [Double], named: [Double], every: [Double])] = []
+        /// The pool as `stats` shows it: processes and the prefetch count.
+        let poolShown = { () throws -> [Int?] in
+            let stats = try monitor.control.broadcast("stats", destination: [host]).replies.first?.value
+            return [stats?["pool"]?["processes"]?.array?.count, stats?["prefetch_count"]?.int]
+        }
+        let base = try poolShown()
+        // A grow is undone and the pool back where it was (a grow's process may fork up to 5 s
+        // later, at the pool's maintenance) before the next run: it starts from the same pool.
+        let shrink = {
+            _ = try monitor.control.broadcast("pool_shrink", arguments: ["n": .int(1)], destination: [host])
+            let until = Date().addingTimeInterval(30)
+            var now = try poolShown()
+            while now != base {
+                guard Date() < until else { throw BenchError("celery: pool of \(host) not back to \(base) within 30 s: \(now)") }
+                usleep(50_000)
+                now = try poolShown()
+            }
+        }
+        var figures: [CeleryPeerFigure] = []
+        /// Each figure is printed as soon as it is measured (a later one may fail).
+        let add = { (f: CeleryPeerFigure) in
+            figures.append(f)
+            let line = String(
+                format: "celery %@: agentos action %.0f ms, celery %@ -d %.0f ms, every worker %.0f ms (medians of %d)\n", f.what,
+                BenchResult.percentile(f.mine, 0.5), f.cli, BenchResult.percentile(f.named, 0.5), BenchResult.percentile(f.every, 0.5), runs)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
 
         let id = { UUID().uuidString.lowercased() }
-        figures.append(
+        add(
             (
                 "revoke", "job.cancel", "control revoke",
                 try samplesUndone(runs) { try console("benchcelcancel", ["job.cancel", "id=\(id())"]) },
                 try samplesUndone(runs) { try cli(["control", "revoke", id(), "-d", host]) },
                 try samplesUndone(runs) { try cli(["control", "revoke", id()]) }
             ))
-        figures.append(
+        add(
             (
                 "ping", "worker.ping", "inspect ping",
                 try samplesUndone(runs) { try console("benchcelping", ["worker.ping", "id=\(host)"]) },
@@ -88,19 +115,21 @@ extension BenchCommand {
         for argv in [["control", "pool_grow", "1", "-d", host], ["control", "pool_grow", "1"]] {
             grown.append(try samplesUndone(runs, undo: shrink) { try cli(argv) })
         }
-        figures.append(
+        add(
             (
                 "pool grow", "worker.pool_grow", "control pool_grow",
                 try samplesUndone(runs, undo: shrink) { try console("benchcelgrow", ["worker.pool_grow", "id=\(host)", "n=1"]) },
                 grown[0], grown[1]
             ))
 
-        var results: [BenchResult] = []
+        // Flower beside the console: memory and events per second. The bench's own monitor stops
+        // first, so it neither competes for the CPU nor shares a view of its own.
+        monitor.stop()
+        let flower = try flowerFigures(
+            FlowerPeer(
+                python: python, fixture: fixture, celeryEnv: celeryEnv, agentos: agentos, options: options, dataDir: dataDir, redisURL: redisURL,
+                url: url, transport: transport, redis: redis))
         for f in figures {
-            let line = String(
-                format: "celery %@: agentos action %.0f ms, celery %@ -d %.0f ms, every worker %.0f ms (medians of %d)\n", f.what,
-                BenchResult.percentile(f.mine, 0.5), f.cli, BenchResult.percentile(f.named, 0.5), BenchResult.percentile(f.every, 0.5), runs)
-            FileHandle.standardError.write(Data(line.utf8))
             results.append(
                 BenchResult(
                     name: "celery \(f.what): agentos action \(f.console) (process)", figure: f.mine, baseline: f.named,
@@ -110,8 +139,11 @@ extension BenchCommand {
                     name: "celery \(f.what): agentos action \(f.console) (process)", figure: f.mine, baseline: f.every,
                     baselineName: "celery \(f.cli), every worker (process)"))
         }
-        return results
+        return results + flower
     }
+
+    /// One peer figure: the console's samples, the CLI's aimed at the named worker and at every worker.
+    typealias CeleryPeerFigure = (what: String, console: String, cli: String, mine: [Double], named: [Double], every: [Double])
 
     /// `runs` timed runs of `body` (after 2 warm-ups), each followed by `undo`, untimed.
     func samplesUndone(_ runs: Int, undo: () throws -> Void = {}, body: () throws -> Void) throws -> [Double] {

@@ -50,7 +50,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         help:
-            "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale, celery, audit); all by default."
+            "Run only these groups (comma-separated: console, decode, events, rebuild, cancel, actions, footprint, scale, celery, celery-events, audit); all by default. celery-events is the first line of celery alone."
     )
     var only: String?
 
@@ -94,6 +94,8 @@ struct BenchCommand: ParsableCommand {
         // 2. The console in-process (no servers).
         if runs("console") { results += try consoleFigures() }
         if runs("events") { results.append(try eventThroughputFigure(redisURL: redisURL)) }
+        // The monitor's CPU per event needs no servers but Redis; `celery` runs it too.
+        if runs("celery-events") && !runs("celery") { results += try celeryEventFigures(redisURL: redisURL) }
         guard ["rebuild", "cancel", "actions", "footprint", "scale", "celery", "audit"].contains(where: runs) else {
             print(BenchResult.table(results))
             try writeJSON(results)

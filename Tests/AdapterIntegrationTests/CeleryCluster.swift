@@ -1,5 +1,6 @@
 import AgentOSAdapters
 import AgentOSCore
+import AgentOSTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -75,6 +76,36 @@ final class CeleryCluster: @unchecked Sendable {
         if let db = transport.resultDatabase { env["CELERY_FIXTURE_BACKEND"] = try TestServers.redisURL() + "/\(db)" }
         workers[host] = (try PosixSpawn.spawnGroupLeader(argv, environment: env, output: log), log)
         return host
+    }
+
+    /// Starts Flower 2 (`celery flower`, from the same venv) on a free port of 127.0.0.1 with its
+    /// HTTP API open (`FLOWER_UNAUTHENTICATED_API`); returns its base URL once its metrics show each
+    /// of `hosts` online (from their events: it follows the events from then on). Killed on close.
+    func startFlower(seeing hosts: [String]) async throws -> String {
+        let python = try TestServers.env("AGENTOS_TEST_CELERY_PYTHON")
+        let port = freeLoopbackPort()
+        let log = marks.appendingPathComponent("flower.log").path
+        let env = [
+            "CELERY_FIXTURE_BROKER": try TestServers.redisURL() + "/\(Self.brokerDatabase)", "CELERY_FIXTURE_KEYPREFIX": prefix,
+            "CELERY_FIXTURE_MARKS": marks.path, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": Self.fixtureDirectory,
+            "FLOWER_UNAUTHENTICATED_API": "true"
+        ]
+        let argv = [python, "-m", "celery", "--workdir", Self.fixtureDirectory, "-A", "app", "flower", "--address=127.0.0.1", "--port=\(port)"]
+        workers["flower"] = (try PosixSpawn.spawnGroupLeader(argv, environment: env, output: log), log)
+        let base = "http://127.0.0.1:\(port)"
+        let up = await TestServers.eventuallyAsync(60) {
+            let lines = Set(((try? Self.get(base + "/metrics")) ?? "").split(separator: "\n"))
+            return hosts.allSatisfy { lines.contains("flower_worker_online{worker=\"\($0)\"} 1.0") }
+        }
+        if !up { Issue.record("Flower did not show \(hosts) online on :\(port): \(workerLog("flower").suffix(1500))") }
+        return base
+    }
+
+    /// An HTTP GET's body (curl), or an error naming the status.
+    static func get(_ url: String) throws -> String {
+        let r = try Child.run(["/usr/bin/curl", "-sS", "-f", "--max-time", "60", url])
+        guard r.status == 0 else { throw CeleryConfigError("GET \(url): curl exited \(r.status): \(r.stderr)") }
+        return r.stdout
     }
 
     /// The worker is online in the monitor (its worker-online/heartbeat event arrived) and has

@@ -106,10 +106,9 @@ struct CeleryRoundTripTests {
             let report = try headless(fx, c, args, replyTimeout: 10)
             #expect(report["ok"] as? Bool == true && report["detail.ended"] as? String == "all replied", "\(report)")
             #expect(report["detail.timed_out_waits"] as? Int == 0, "\(report)")
-            // The confirmation asks `stats` until the pool shows the new size: one or more.
-            let seen = try tap.take()
-            #expect(Array(seen.prefix(methods.count - 1)) == methods.dropLast() && seen.count >= methods.count, "\(seen)")
-            #expect(seen.dropFirst(methods.count - 1).allSatisfy { $0 == methods.last }, "\(seen)")
+            // One `stats` confirms the grow: its prefetch count moves in the pool_grow call, while the
+            // process is forked at the pool's next maintenance, up to 5 s later (D79).
+            #expect(try tap.take() == methods)
         }
 
         // Without a shared view: ONE discovery broadcast (active_queues), then the action (D77).

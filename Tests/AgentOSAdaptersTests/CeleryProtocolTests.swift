@@ -165,6 +165,71 @@ struct CeleryProtocolTests {
         #expect(Set(mixed.tasks.keys) == ["m0", "m2", "m3"])
     }
 
+    /// D79: finished tasks go by their last event, oldest first (one that finishes late is placed
+    /// by its time; one that hears a later event moves back), all before any unfinished one; the
+    /// held counts follow the evictions.
+    @Test func evictionGoesByLastEventFinishedFirst() {
+        var state = CeleryState()
+        state.taskLimit = 4
+        func event(_ type: String, _ id: String, _ t: Double) {
+            state.apply(CeleryEvent(type: type, hostname: "w@h", timestamp: t, fields: ["uuid": .string(id)]))
+        }
+        event("task-started", "u1", 5)
+        event("task-succeeded", "f1", 10)
+        event("task-succeeded", "f2", 30)
+        event("task-succeeded", "f3", 20) // finished late: before f2
+        event("task-succeeded", "f4", 40)
+        #expect(Set(state.tasks.keys) == ["u1", "f2", "f3", "f4"]) // f1, not the older unfinished u1
+        event("task-succeeded", "f5", 25)
+        #expect(Set(state.tasks.keys) == ["u1", "f2", "f4", "f5"]) // f3 (20) before f2 (30)
+        event("task-started", "f2", 50) // a late event: f2 now after f5 and f4
+        event("task-succeeded", "f6", 60)
+        #expect(Set(state.tasks.keys) == ["u1", "f2", "f4", "f6"]) // f5
+        event("task-started", "u2", 70)
+        #expect(Set(state.tasks.keys) == ["u1", "u2", "f2", "f6"]) // f4
+        event("task-started", "u3", 80)
+        event("task-started", "u4", 90)
+        #expect(Set(state.tasks.keys) == ["u1", "u2", "u3", "u4"]) // f2 (50), then f6
+        event("task-succeeded", "u1", 100)
+        event("task-started", "u5", 3)
+        #expect(Set(state.tasks.keys) == ["u2", "u3", "u4", "u5"]) // u1 finished: first to go
+        event("task-started", "u6", 110)
+        #expect(Set(state.tasks.keys) == ["u2", "u3", "u4", "u6"]) // then the oldest unfinished, u5 (3)
+        #expect(state.figures.inFlight == ["STARTED": 4])
+    }
+
+    /// D79: over many tasks, events out of order and late ones, the held tasks are always those a
+    /// full sort would keep (finished before unfinished, oldest last event first).
+    @Test func evictionMatchesAFullSort() {
+        var state = CeleryState()
+        state.taskLimit = 50
+        var model: [String: (finished: Bool, updated: Double)] = [:]
+        var seed: UInt64 = 42
+        func random(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        var mismatches = 0
+        for i in 0..<6_000 {
+            // Unique times, mostly rising, some events up to 80 steps late; a few tasks never finish.
+            let t = Double(i) - Double(random(5) == 0 ? random(80) : 0) + Double(i) / 100_000
+            let id = "t\(random(3) == 0 ? max(0, i - 1 - random(60)) : i)"
+            let type = random(4) == 0 ? "task-started" : "task-succeeded"
+            state.apply(CeleryEvent(type: type, hostname: "w@h", timestamp: t, fields: ["uuid": .string(id)]))
+            var m = model[id] ?? (false, t)
+            m.updated = max(m.updated, t)
+            if type == "task-succeeded" { m.finished = true }
+            model[id] = m
+            while model.count > 50 {
+                let victim = model.min { ($0.value.finished ? 0 : 1, $0.value.updated) < ($1.value.finished ? 0 : 1, $1.value.updated) }!
+                model[victim.key] = nil
+            }
+            if Set(state.tasks.keys) != Set(model.keys) { mismatches += 1 }
+        }
+        #expect(mismatches == 0, "held tasks differ from a full sort after \(mismatches) event(s)")
+        #expect(state.figures.inFlight.values.reduce(0, +) == 50)
+    }
+
     @Test(arguments: [
         (
             "{\"body\": \"gASV\", \"content-type\": \"application/x-python-serialize\", \"properties\": {\"body_encoding\": \"base64\"}}",

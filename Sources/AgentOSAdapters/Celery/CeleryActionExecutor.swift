@@ -96,27 +96,28 @@ public final class CeleryActionExecutor: ActionExecutor {
         .workerPoolGrow: { ex, p in
             let n = p.int("n") ?? 1
             let id = try p.required("id")
-            let before = try ex.poolSize(id, for: "worker.pool_grow")
+            let before = try ex.pool(id, for: "worker.pool_grow")
             let r = try ex.toWorker(id, "pool_grow", ["n": .int(n)], "pool grow by \(n)")
-            return try ex.confirmPool(id, r, processes: before + n)
+            return try ex.confirmPool(id, r, processes: before.processes + n, from: before)
         },
         .workerPoolShrink: { ex, p in
             let n = p.int("n") ?? 1
             let id = try p.required("id")
-            let before = try ex.poolSize(id, for: "worker.pool_shrink")
+            let before = try ex.pool(id, for: "worker.pool_shrink")
             let r = try ex.toWorker(id, "pool_shrink", ["n": .int(n)], "pool shrink by \(n)")
-            return try ex.confirmPool(id, r, processes: max(0, before - n))
+            return try ex.confirmPool(id, r, processes: max(0, before.processes - n), from: before)
         },
         .workerScale: { ex, p in
             let id = try p.required("id")
             let target = try p.requiredInt("concurrency")
-            let now = try ex.poolSize(id, for: "worker.scale")
+            let before = try ex.pool(id, for: "worker.scale")
+            let now = before.processes
             if target == now {
                 return ActionResult("worker \(id): pool already has \(now) process(es)", affected: 0, details: ["concurrency": .int(now)])
             }
             let method = target > now ? "pool_grow" : "pool_shrink"
             var r = try ex.confirmPool(
-                id, try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)"), processes: target)
+                id, try ex.toWorker(id, method, ["n": .int(abs(target - now))], "scale \(now) → \(target)"), processes: target, from: before)
             r.details["concurrency"] = .int(target)
             r.details["was"] = .int(now)
             return r
@@ -238,30 +239,57 @@ public final class CeleryActionExecutor: ActionExecutor {
     func toWorker(_ id: String, _ method: String, _ arguments: [String: JSONTree], _ what: String) throws -> ActionResult {
         let b = try control.broadcast(method, arguments: arguments, destination: [id])
         var r = try result(b, what, everyWorker: false, expect: [id])
-        if method == "stats", let reply = b.replies.first {
-            monitor.update { $0.applyStats(id, reply.value, now: Date().timeIntervalSince1970) }
-            if let n = CeleryState.poolProcesses(reply.value) { r.details["processes"] = .int(n) }
-        }
         r.message = "worker \(id): " + r.message
         return r
     }
 
     // MARK: success confirmed from the workers' own state (D67)
 
-    /// The number of pool processes the worker's `stats` names now (applied to the monitor too).
-    func poolSize(_ id: String, for action: String) throws -> Int {
-        guard case .int(let n)? = try toWorker(id, "stats", [:], "stats").details["processes"] else {
-            throw ActionFailure.failed("celery \(action): \(id)'s stats name no pool processes")
+    /// A worker's pool as its `stats` shows it: the processes, and the prefetch count its consumer
+    /// asks the broker for (nil when prefetch is disabled), which Celery sets to processes ×
+    /// multiplier in the same call that changes the pool's size (`_update_prefetch_count`).
+    struct PoolView {
+        var processes: Int
+        var prefetch: Int?
+        init?(_ stats: JSONTree) {
+            guard let n = CeleryState.poolProcesses(stats) else { return nil }
+            processes = n
+            prefetch = stats["prefetch_count"]?.int.flatMap { $0 > 0 ? $0 : nil }
         }
-        return n
     }
 
-    /// `r` once the worker's `stats` shows `processes` pool processes; "not confirmed" after the confirm timeout.
-    func confirmPool(_ id: String, _ r: ActionResult, processes: Int) throws -> ActionResult {
-        try confirmStats(id, r, "\(processes) pool process(es)") { stats in
-            let n = CeleryState.poolProcesses(stats)
-            return (n == processes, n.map { "\($0) pool process(es)" } ?? "no pool processes")
+    /// The pool `stats` shows now (applied to the monitor too).
+    func pool(_ id: String, for action: String) throws -> PoolView {
+        let b = try control.broadcast("stats", destination: [id])
+        guard let reply = b.replies.first(where: { $0.hostname == id }) else { throw noReply(b, [id]) }
+        if let error = reply.error { throw ActionFailure.conflict("celery stats refused by \(id): \(error)") }
+        monitor.update { $0.applyStats(id, reply.value, now: Date().timeIntervalSince1970) }
+        guard let view = PoolView(reply.value) else { throw ActionFailure.failed("celery \(action): \(id)'s stats name no pool processes") }
+        return view
+    }
+
+    /// `r` once the worker's `stats` shows the pool at `processes`, or for a grow, its prefetch count
+    /// moved to what `processes` asks for (D79): Celery's prefork pool raises its target and the
+    /// prefetch count in the control call, but forks the new process only at its next maintenance
+    /// (every 5 s), so waiting for the process would make every grow last seconds. A shrink ends a
+    /// process at once, so it is confirmed by the processes. "Not confirmed" after the confirm timeout.
+    func confirmPool(_ id: String, _ r: ActionResult, processes: Int, from before: PoolView) throws -> ActionResult {
+        // Prefetch per process, when the worker's figures show a whole multiplier.
+        let multiplier = before.prefetch.flatMap { q in before.processes > 0 && q % before.processes == 0 ? q / before.processes : nil }
+        let targetPrefetch = processes > before.processes ? multiplier.map { $0 * processes } : nil
+        var forked = false
+        var out = try confirmStats(id, r, "\(processes) pool process(es)" + (targetPrefetch.map { " or prefetch count \($0)" } ?? "")) { stats in
+            guard let now = PoolView(stats) else { return (false, "no pool processes") }
+            forked = now.processes == processes
+            let shown = "\(now.processes) pool process(es)" + (now.prefetch.map { ", prefetch count \($0)" } ?? "")
+            return (forked || (targetPrefetch != nil && now.prefetch == targetPrefetch), shown)
         }
+        out.details["processes_target"] = .int(processes)
+        if !forked {
+            out.details["confirmed"] = .string("stats prefetch_count")
+            out.message += " (target \(processes) accepted: Celery forks the new process(es) at the pool's next maintenance, within 5 s)"
+        }
+        return out
     }
 
     /// Asks `id` for `stats` until `check` holds or the confirm timeout passed (then the action

@@ -303,6 +303,14 @@ public final class CeleryMonitor: Sendable {
 
     public var current: CeleryState { state.withLock { $0 } }
 
+    /// Events applied so far (read without copying the state: `current` copies the maps once the
+    /// next event changes them).
+    public var eventsApplied: Int { state.withLock { $0.eventsSeen } }
+
+    /// Most tasks held (2,000 by default; the oldest finished go first). The exact figures do not
+    /// depend on it (D77): they are counters.
+    public func holdTasks(atMost n: Int) { state.withLock { $0.taskLimit = max(1, n) } }
+
     func update(_ body: (inout CeleryState) -> Void) { state.withLock { body(&$0) } }
 
     /// The known queues: configured, consumed by a worker, or seen in a task event.
