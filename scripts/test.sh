@@ -13,6 +13,8 @@
 #                               (`pooler=transaction`), e.g. with --filter 'ActionTests|ReliabilityAudit'
 #   AGENTOS_TEST_POOLER_PASS=0  skip the whole run's second pass of the action and audit suites
 #                               through PgBouncer (transaction mode)
+#   AGENTOS_TEST_CELERY_VOLUME  1 runs the 20,000-task Celery test against Flower (minutes, D79):
+#                               on by default in a whole run (no arguments), off with --filter
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -24,6 +26,8 @@ VIA_PGBOUNCER="${AGENTOS_TEST_PGBOUNCER:-0}"
 # The suites the whole run repeats through PgBouncer (AGENTOS_TEST_POOLER_PASS=0 skips that pass).
 POOLER_SUITES='JobActionTests|FleetActionTests|SystemActionTests|DataActionTests|ConfirmedImpactTests|ReliabilityAudit|ReliabilityIdempotencyTests|OperatorRolesTests'
 START_TIME=$SECONDS
+# A whole run is the whole suite, the 20,000-task Celery test included; a filtered run skips it unless asked.
+if (($# == 0)); then export AGENTOS_TEST_CELERY_VOLUME="${AGENTOS_TEST_CELERY_VOLUME:-1}"; fi
 
 export LANG=C.UTF-8
 [[ -n ${LC_ALL:-} ]] && export LC_ALL=C.UTF-8

@@ -6,7 +6,7 @@ import Testing
 /// Issue 25's Done-when at volume (D79): after 20,000 tasks through real Celery 5.7 workers, the
 /// console's completed, failed and per-minute figures equal the Redis result backend's and Flower
 /// 2's own (its HTTP API, `/api/tasks`), Flower following the same events beside it. A few minutes
-/// on a 2-core machine: it runs when AGENTOS_TEST_CELERY_VOLUME=1 (`.ci/run` sets it).
+/// on a 2-core machine: it runs when AGENTOS_TEST_CELERY_VOLUME=1 (a whole scripts/test.sh run sets it).
 @Suite("Celery: figures at 20,000 tasks against the backend and Flower", .serialized)
 struct CeleryFlowerWorkerTests {
     static let enabled = ProcessInfo.processInfo.environment["AGENTOS_TEST_CELERY_VOLUME"] == "1"
