@@ -44,13 +44,7 @@ struct RetryNextAttemptLiveTests {
         #expect(try sim.dataManager.warmIfLeader())
         let cached = try #require(try RedisSnapshotCache(redis: backend.redis, namespace: backend.namespace).get())
         let snapshot = try Snapshot.decode(cached)
-        var state = AppState(
-            connection: ConnectionState(mode: "live", environment: "test"), operatorInfo: OperatorInfo(user: "op", role: "admin"),
-            now: snapshot.generatedAt, width: 140, height: 60)
-        _ = App.update(&state, .snapshotLoaded(snapshot))
-        _ = App.update(&state, .key(.char("2")))
-        while state.screen.id != .retries { _ = App.update(&state, .key(.char("]"))) }
-        let screen = App.render(state).text()
+        let screen = ScheduledSetLiveTests.jobSet(.retries, of: snapshot)
         let lines = screen.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.contains("NEXT TRY") && $0.contains("IN") }, "\(screen)")
         for row in retrying.prefix(10) {

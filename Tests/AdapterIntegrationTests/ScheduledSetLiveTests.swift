@@ -12,6 +12,17 @@ import Testing
 /// run now (job.retry) queues it at once: the row queued without an ETA, one message in the list.
 @Suite("the scheduled set against PostgreSQL", .serialized)
 struct ScheduledSetLiveTests {
+    /// One of the Jobs tab's sets drawn from `snapshot` as the console draws it (reached with `]`).
+    static func jobSet(_ set: ViewID, of snapshot: Snapshot) -> String {
+        var state = AppState(
+            connection: ConnectionState(mode: "live", environment: "test"), operatorInfo: OperatorInfo(user: "op", role: "admin"),
+            now: snapshot.generatedAt, width: 140, height: 60)
+        _ = App.update(&state, .snapshotLoaded(snapshot))
+        _ = App.update(&state, .key(.char("2")))
+        while state.screen.id != set { _ = App.update(&state, .key(.char("]"))) }
+        return App.render(state).text()
+    }
+
     @Test func aScheduledRowShowsItsETAAndRunNowQueuesIt() throws {
         let fx = try ActionFixture(scheduledShare: SimulatorConfig.fleetScheduledShare)
         defer { fx.close() }
@@ -29,13 +40,7 @@ struct ScheduledSetLiveTests {
 
         // The console's scheduled set, from the snapshot PostgreSQL gives.
         let snapshot = try fx.dataManager.rebuild()
-        var state = AppState(
-            connection: ConnectionState(mode: "live", environment: "test"), operatorInfo: OperatorInfo(user: "op", role: "admin"),
-            now: snapshot.generatedAt, width: 140, height: 60)
-        _ = App.update(&state, .snapshotLoaded(snapshot))
-        _ = App.update(&state, .key(.char("2")))
-        while state.screen.id != .scheduled { _ = App.update(&state, .key(.char("]"))) }
-        let screen = App.render(state).text()
+        let screen = Self.jobSet(.scheduled, of: snapshot)
         let line = try #require(screen.split(separator: "\n").first { $0.contains(Fmt.shortID(id)) }, "job \(id) not in the set:\n\(screen)")
         #expect(line.contains(Fmt.clock(eta)), "due at \(Fmt.clock(eta)) in PostgreSQL; the screen says: \(line)")
 
