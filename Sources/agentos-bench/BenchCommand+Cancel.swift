@@ -84,10 +84,14 @@ extension BenchCommand {
         var figure: [Double] = []
         var bare: [Double] = []
         var cpu = (console: 0.0, floor: 0.0)
+        // The same CPU split into user space and the kernel (getrusage): the floor's share shows
+        // what no client-side cut can remove.
+        var split = (console: (user: 0.0, system: 0.0), floor: (user: 0.0, system: 0.0))
         let total = warmUp + iterations
         for start in stride(from: 0, to: total, by: 10) {
             let block = start..<min(start + 10, total)
             var before = Self.processCPUMillis()
+            var splitBefore = Self.processCPUSplit()
             for i in block {
                 try emptyRateWindows(steady + i)
                 let t = DispatchTime.now().uptimeNanoseconds
@@ -96,8 +100,12 @@ extension BenchCommand {
             }
             actions.history.drain()
             var after = Self.processCPUMillis()
+            var splitAfter = Self.processCPUSplit()
             cpu.console += after - before
+            split.console.user += splitAfter.user - splitBefore.user
+            split.console.system += splitAfter.system - splitBefore.system
             before = after
+            splitBefore = splitAfter
             for i in block {
                 try emptyRateWindows(i)
                 let t = DispatchTime.now().uptimeNanoseconds
@@ -105,7 +113,10 @@ extension BenchCommand {
                 if i >= warmUp { bare.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000) }
             }
             after = Self.processCPUMillis()
+            splitAfter = Self.processCPUSplit()
             cpu.floor += after - before
+            split.floor.user += splitAfter.user - splitBefore.user
+            split.floor.system += splitAfter.system - splitBefore.system
         }
         figure.sort()
         bare.sort()
@@ -124,7 +135,9 @@ extension BenchCommand {
         FileHandle.standardError.write(
             Data(
                 String(
-                    format: "job.cancel CPU of this process per action: %.3f ms (the floor's bare calls: %.3f ms)\n", cpuPerAction, floorCPU
+                    format: "job.cancel CPU of this process per action: %.3f ms (user %.3f, kernel %.3f); the floor's bare calls: %.3f ms "
+                        + "(user %.3f, kernel %.3f)\n", cpuPerAction, split.console.user / Double(total), split.console.system / Double(total),
+                    floorCPU, split.floor.user / Double(total), split.floor.system / Double(total)
                 ).utf8))
         var result = BenchResult(
             name: "job.cancel end to end, an operator's own login (7 stages, audit, cascade)", figure: figure, baseline: bare,

@@ -30,6 +30,20 @@ import Testing
                 == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 
+    @Test func hmacAtTheBlockBoundariesMatchesPythonsHMAC() {
+        // The RFC 2104 construction here pads or hashes the key itself: a key of exactly one block,
+        // an empty key and message, and a 65-byte key with a message of several blocks, each
+        // against Python's `hmac.new(key, msg, hashlib.sha256)`.
+        #expect(
+            Hex.encode(Digest.hmacSHA256(key: [UInt8](repeating: 0x0c, count: 64), message: "exactly one block of key"))
+                == "797265933a847060e13366bb18ff33c2ff0d46883286d148c9dff2c553d55cca")
+        #expect(Hex.encode(Digest.hmacSHA256(key: [UInt8](), message: "")) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
+        let message = Array(repeatElement((0...255).map { UInt8($0) }, count: 3).joined())
+        #expect(
+            Hex.encode(Digest.hmacSHA256(key: (0..<65).map { UInt8($0) }, message: message))
+                == "6a2010803dd44974788b0458e901174e4cfa8f27d5ca97d116663ff306cd1d54")
+    }
+
     @Test func hexRoundTripAndRejection() {
         let bytes: [UInt8] = [0, 1, 0x7f, 0x80, 0xff]
         #expect(Hex.encode(bytes) == "00017f80ff")

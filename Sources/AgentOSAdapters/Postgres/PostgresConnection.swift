@@ -361,24 +361,37 @@ public final class PostgresConnection: @unchecked Sendable {
         _ params: [any PostgresBindable],
         _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
     ) -> R {
-        let wire = params.map { $0.postgresValue.wire }
-        let types = wire.map { $0.oid }
-        let formats = wire.map { $0.format }
-        let lengths = wire.map { Int32($0.bytes?.count ?? 0) }
-        let buffers: [UnsafeMutablePointer<CChar>?] = wire.map { item in
-            guard let bytes = item.bytes else { return nil }
-            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-            bytes.withUnsafeBytes { src in
-                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count) }
+        // Every value in one buffer, each followed by a NUL (libpq reads text values as C
+        // strings): one allocation per statement instead of two per value.
+        var types = [Oid]()
+        var lengths = [Int32]()
+        var formats = [Int32]()
+        var offsets = [Int]()
+        types.reserveCapacity(params.count)
+        lengths.reserveCapacity(params.count)
+        formats.reserveCapacity(params.count)
+        offsets.reserveCapacity(params.count)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(64 * params.count + 1)
+        for param in params {
+            let value = param.postgresValue
+            let start = buffer.count
+            types.append(value.oid)
+            formats.append(value.format)
+            if value.append(to: &buffer) {
+                lengths.append(Int32(buffer.count - start))
+                offsets.append(start)
+                buffer.append(0)
+            } else {
+                lengths.append(0)
+                offsets.append(-1)
             }
-            p[bytes.count] = 0
-            return p
         }
-        defer { buffers.forEach { $0?.deallocate() } }
-        return buffers.withUnsafeBufferPointer { bufs in
-            bufs.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                body(Int32(wire.count), types, values.baseAddress, lengths, formats)
-            }
+        if buffer.isEmpty { buffer.append(0) } // a base address even when every value is NULL
+        return buffer.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let values: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : base + $0 }
+            return body(Int32(params.count), types, values, lengths, formats)
         }
     }
 

@@ -33,20 +33,29 @@ public enum PostgresValue: Sendable, Equatable {
         }
     }
 
-    /// (type OID, text form or binary bytes, format 0 = text / 1 = binary)
-    var wire: (oid: UInt32, bytes: [UInt8]?, format: Int32) {
+    /// 0: text form, 1: binary (bytea and uuid, whose bytes need no formatting).
+    var format: Int32 {
         switch self {
-        case .null: return (oid, nil, 0)
-        case .text(let s): return (oid, Array(s.utf8), 0)
-        case .int(let i): return (oid, Array(String(i).utf8), 0)
-        case .double(let d): return (oid, Array(Self.formatDouble(d).utf8), 0)
-        case .bool(let b): return (oid, Array((b ? "t" : "f").utf8), 0)
-        case .bytes(let b): return (oid, b, 1)
-        case .uuid(let u): return (oid, withUnsafeBytes(of: u.uuid) { Array($0) }, 1) // binary: the 16 bytes, nothing to format
-        case .timestamp(let d): return (oid, Array(PostgresTimestamp.format(d).utf8), 0)
-        case .json(let s): return (oid, Array(s.utf8), 0)
-        case .textArray(let items): return (oid, Array(Self.arrayLiteral(items).utf8), 0)
+        case .bytes, .uuid: return 1
+        default: return 0
         }
+    }
+
+    /// Appends the value as sent (its text form, or its binary bytes); false for NULL, which
+    /// sends no bytes. Written straight into the caller's buffer: no array per value.
+    func append(to out: inout [UInt8]) -> Bool {
+        switch self {
+        case .null: return false
+        case .text(let s), .json(let s): out.append(contentsOf: s.utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: Self.formatDouble(d).utf8)
+        case .bool(let b): out.append(b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        case .bytes(let b): out.append(contentsOf: b)
+        case .uuid(let u): withUnsafeBytes(of: u.uuid) { out.append(contentsOf: $0) }
+        case .timestamp(let d): out.append(contentsOf: PostgresTimestamp.format(d).utf8)
+        case .textArray(let items): out.append(contentsOf: Self.arrayLiteral(items).utf8)
+        }
+        return true
     }
 
     private static func formatDouble(_ d: Double) -> String {
