@@ -147,6 +147,10 @@ public enum Overlay: Sendable, Equatable {
 /// Side effects requested by `update`, performed by the effect runner.
 public enum Effect: Sendable, Equatable {
     case reloadSnapshot
+    /// A snapshot at least as new as the event bus is now: after the stream was down (events may
+    /// have been missed) or a loaded snapshot that stops short of events the console already has.
+    /// The cached one serves only if it is that new; otherwise the backend builds one.
+    case resyncSnapshot
     /// A job's timeline and its complete record, for its drill-down (answered by `.jobHistory` and `.jobRecord`).
     case loadJobHistory(String)
     /// The versions of a configuration entry, for its drill-down (answered by `.configHistory`).

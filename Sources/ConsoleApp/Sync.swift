@@ -59,6 +59,33 @@ public struct SyncState: Sendable {
         return [.reloadSnapshot]
     }
 
+    /// The load on its way (or the last one) had to be at least as new as the bus.
+    var resyncing = false
+    /// A loaded snapshot stopped short of a hole in the events the console holds: the next load
+    /// must be a resync (re-reading the same cached snapshot would leave the hole until the cache's
+    /// warmer rebuilds it, seconds later).
+    var resyncDue = false
+
+    /// A load that must be at least as new as the bus (`Effect.resyncSnapshot`).
+    mutating func resyncLoad() -> [Effect] {
+        reloadPending = true
+        resyncing = true
+        return [.resyncSnapshot]
+    }
+
+    /// After a load: the resync a hole asked for. A resync that still found one (the backend could
+    /// not give a newer snapshot) waits for the tick's spacing instead of asking again at once.
+    mutating func catchUp() -> [Effect] {
+        guard resyncDue else { return [] }
+        resyncDue = false
+        if resyncing {
+            resyncing = false
+            reloadDue = true
+            return []
+        }
+        return reloadPending ? [] : resyncLoad()
+    }
+
     /// One snapshot reload, unless one is already on its way.
     mutating func reloadUnlessPending() -> [Effect] {
         guard !reloadPending else {
@@ -80,6 +107,7 @@ public struct SyncState: Sendable {
     mutating func loaded(_ snapshot: Snapshot, now: Date) -> String? {
         reloadPending = false
         counters.reloads += 1
+        defer { if !resyncDue { resyncing = false } }
         if let failure = holder.accept(snapshot, now: now) { return failure.description }
         sequencer.reset(to: replay(after: snapshot.eventSeq))
         dataAsOf = now
@@ -100,7 +128,7 @@ public struct SyncState: Sendable {
                 last = envelope.seq
                 kept.append(envelope)
             } else {
-                reloadDue = true
+                resyncDue = true
                 break
             }
         }
@@ -111,13 +139,15 @@ public struct SyncState: Sendable {
     /// A load that failed waits a refresh interval before the next try.
     mutating func loadFailed(now: Date) {
         reloadPending = false
+        resyncing = false
         loadedAt = now
     }
 
-    /// The stream (re)connected: a possible gap means the sequence starts again from a fresh snapshot.
+    /// The stream (re)connected: a possible gap means the sequence starts again from a snapshot at
+    /// least as new as the bus (the cached one may predate the events that were missed).
     mutating func resync() -> [Effect] {
         sequencer.forget()
-        return reload()
+        return resyncLoad()
     }
 
     /// Where an event falls in the sequence (counted when stale or after a gap).

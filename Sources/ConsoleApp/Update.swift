@@ -44,7 +44,7 @@ public enum App {
             }
             state.sync.reloadAsked = false
             clampCursor(&state)
-            return remeasureImpact(&state)
+            return remeasureImpact(&state) + state.sync.catchUp()
         case .snapshotFailed(let reason):
             state.sync.loadFailed(now: state.now)
             state.sync.reloadAsked = false

@@ -11,6 +11,8 @@ import Synchronization
 /// What the console needs from a backend (embedded simulator or live Redis + PostgreSQL).
 public protocol ConsoleBackend: Sendable {
     func loadSnapshot() throws -> Snapshot
+    /// A snapshot at least as new as the event bus is now (`Effect.resyncSnapshot`).
+    func loadCurrentSnapshot() throws -> Snapshot
     func subscribe() -> AsyncStream<BusMessage>
     func jobHistory(_ id: String) throws -> [JobEvent]
     /// A job's complete record (arguments, result, the raw row), scrubbed as the audit scrubs payloads; nil: no such job.
@@ -231,9 +233,14 @@ public final class ConsoleRuntime {
             switch effect {
             case .quit:
                 state.quitting = true
-            case .reloadSnapshot:
+            case .reloadSnapshot, .resyncSnapshot:
                 Task.detached {
-                    do { inbox.post(.snapshotLoaded(try backend.loadSnapshot())) } catch { inbox.post(.snapshotFailed(String(describing: error))) }
+                    do {
+                        let snapshot = effect == .resyncSnapshot ? try backend.loadCurrentSnapshot() : try backend.loadSnapshot()
+                        inbox.post(.snapshotLoaded(snapshot))
+                    } catch {
+                        inbox.post(.snapshotFailed(String(describing: error)))
+                    }
                     if let links = backend.links() {
                         inbox.post(.connection(redis: links.redis, postgres: links.postgres, redisReads: backend.redisReads()))
                     }

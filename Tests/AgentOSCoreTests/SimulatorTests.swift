@@ -268,6 +268,26 @@ extension SimulatorTests {
         #expect(third.system.cache.misses == 3 && third.system.cache.hits == 1)
     }
 
+    /// Reliability check 10: a console whose event stream was down asks for a snapshot at least as
+    /// new as the bus. A cached one built before the events it missed would leave the screen behind
+    /// the database until the warmer's next build, seconds later.
+    @Test func aSnapshotAsNewAsTheBusIsBuiltWhenTheCachedOneIsOlder() throws {
+        let cache = InMemorySnapshotCache()
+        let source = CountingSource()
+        let bus = InMemoryEventBus()
+        let manager = AdminDataManager(cache: cache, source: source, bus: bus)
+        let (built, _) = try manager.snapshot()
+        #expect(built.eventSeq == 0 && source.builds.n == 1)
+        // Events flow while the cached snapshot stands (the warmer has not run since).
+        for _ in 0..<3 { try bus.publish(.cacheInvalidated) }
+        #expect(try manager.snapshot().1 == .cache, "an ordinary reload is served by the cache")
+        let (current, origin) = try manager.currentSnapshot()
+        #expect(origin == .rebuilt && current.eventSeq == 3 && current.generation == built.generation + 1 && source.builds.n == 2)
+        // Now the cache is as new as the bus: it serves the next caller that needs it.
+        let (again, againOrigin) = try manager.currentSnapshot()
+        #expect(againOrigin == .cache && again.generation == current.generation && source.builds.n == 2)
+    }
+
     @Test func corruptCacheIsReplacedNotServed() throws {
         let cache = InMemorySnapshotCache()
         let manager = AdminDataManager(cache: cache, source: CountingSource(), bus: nil)

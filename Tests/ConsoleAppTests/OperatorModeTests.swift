@@ -181,7 +181,7 @@ import Testing
         _ = App.update(&s, .tick(Fixture.now.addingTimeInterval(23)))
         #expect(s.view == .workers && App.render(s).text().contains("STALE"))
         // Reconnected: the console reloads, the fresh snapshot clears the banner.
-        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
+        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.resyncSnapshot])
         var fresh = Fixture.snapshot
         fresh.generation += 1
         _ = App.update(&s, .snapshotLoaded(fresh))

@@ -232,7 +232,7 @@ import Testing
         }
         #expect(attempts == 2)
         #expect(App.render(s).row(1).contains("STALE"))
-        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
+        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.resyncSnapshot])
         #expect(!s.connection.isStale && !App.render(s).row(1).contains("STALE"))
     }
 
@@ -243,7 +243,7 @@ import Testing
         let reason = "redis failover: new master 127.0.0.1:6380"
         _ = App.update(&s, .bus(.disconnected(reason: reason, retryInMillis: 0)))
         #expect(App.render(s).row(1).contains("STALE") && App.render(s).row(1).contains(reason))
-        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.reloadSnapshot])
+        #expect(App.update(&s, .bus(.connected(gapPossible: true))) == [.resyncSnapshot])
         let line = App.render(s).row(1)
         #expect(!line.contains("STALE") && line.contains("\(reason) · reloaded"), "\(line)")
         // An ordinary reconnect says only that.

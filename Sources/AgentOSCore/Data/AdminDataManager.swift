@@ -56,14 +56,24 @@ public final class AdminDataManager: Sendable {
 
     public var currentStats: Stats { stats.withLock { $0 } }
 
-    /// The current snapshot: the cached one if present and valid, otherwise a fresh build.
-    /// A cached document that does not decode is counted, reported and replaced by a rebuild.
-    public func snapshot() throws -> (Snapshot, Origin) {
+    /// A snapshot at least as new as the event bus is now: for a console whose events may have a
+    /// hole (its stream was down, or it holds events past a hole). The cached one serves when it is
+    /// that new; otherwise one is built (single-flight, as a miss).
+    public func currentSnapshot() throws -> (Snapshot, Origin) {
+        try snapshot(atLeast: try bus?.currentSeq())
+    }
+
+    /// The current snapshot: the cached one if present and valid (and, with `atLeast`, built after
+    /// event `atLeast`), otherwise a fresh build. A cached document that does not decode is
+    /// counted, reported and replaced by a rebuild.
+    public func snapshot(atLeast needSeq: Int64? = nil) throws -> (Snapshot, Origin) {
         if let (data, sealed) = try verifiedGet() {
             do throws(DecodeFailure) {
                 let snapshot = try Snapshot.decode(data)
                 if let sealed, sealed != Int64(snapshot.generation) {
                     refused(BusRefused(source: "snapshot cache", refusal: .numberMismatch(sealed: sealed, body: Int64(snapshot.generation))))
+                } else if let needSeq, snapshot.eventSeq < needSeq {
+                    // Older than events published since: as good as a miss for this caller.
                 } else {
                     _ = try? cache.countLookup(hit: true)
                     return (snapshot, .cache)
@@ -87,7 +97,7 @@ public final class AdminDataManager: Sendable {
             defer { try? cache.releaseRebuild(owner: options.owner) }
             return (try rebuild(), .rebuilt)
         }
-        if let snapshot = waitForRebuild() { return (snapshot, .cache) }
+        if let snapshot = waitForRebuild(atLeast: needSeq) { return (snapshot, .cache) }
         return (try rebuild(), .rebuilt)
     }
 
@@ -109,14 +119,16 @@ public final class AdminDataManager: Sendable {
     }
 
     /// Polls the cache (2 ms, doubling to 50 ms) for another console's rebuild, up to `rebuildWaitMillis`.
-    private func waitForRebuild() -> Snapshot? {
+    private func waitForRebuild(atLeast needSeq: Int64?) -> Snapshot? {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(options.rebuildWaitMillis) * 1_000_000
         var delayMicros: UInt32 = 2_000
         while DispatchTime.now().uptimeNanoseconds < deadline {
             usleep(delayMicros)
             delayMicros = min(delayMicros * 2, 50_000)
             guard let (data, sealed) = try? verifiedGet() else { continue }
-            if let snapshot = try? Snapshot.decode(data), sealed.map({ $0 == Int64(snapshot.generation) }) ?? true {
+            if let snapshot = try? Snapshot.decode(data), sealed.map({ $0 == Int64(snapshot.generation) }) ?? true,
+                snapshot.eventSeq >= needSeq ?? .min
+            {
                 stats.withLock { $0.waitedForRebuild += 1 }
                 return snapshot
             }

@@ -37,8 +37,10 @@ final class EmbeddedConsoleBackend: ConsoleBackend {
     func preview(_ request: ActionRequest) -> PreviewReport { actions.dispatcher.preview(request) }
     func sessionEnded(_ kick: SessionKick) { actions.dispatcher.recordSessionEnded(kick, actor: actor) }
     func unavailableReason(_ spec: ActionSpec) -> String? { actions.unsupported(spec) }
-    func loadSnapshot() throws -> Snapshot {
-        var snapshot = try world.dataManager.snapshot().0
+    func loadSnapshot() throws -> Snapshot { withActionFigures(try world.dataManager.snapshot().0) }
+    func loadCurrentSnapshot() throws -> Snapshot { withActionFigures(try world.dataManager.currentSnapshot().0) }
+    private func withActionFigures(_ snapshot: Snapshot) -> Snapshot {
+        var snapshot = snapshot
         snapshot.system.actions = history.figures(nowMillis: SystemActionClock().nowMillis())
         return snapshot
     }

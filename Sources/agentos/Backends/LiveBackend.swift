@@ -99,9 +99,12 @@ final class LiveConsoleBackend: ConsoleBackend {
     /// Cached snapshots refused by the bus's authentication already told to the console (D66).
     private let refusalsTold = Mutex(0)
 
-    func loadSnapshot() throws -> Snapshot {
+    func loadSnapshot() throws -> Snapshot { try load { try $0.snapshot() } }
+    func loadCurrentSnapshot() throws -> Snapshot { try load { try $0.currentSnapshot() } }
+
+    private func load(_ read: (AdminDataManager) throws -> (Snapshot, AdminDataManager.Origin)) throws -> Snapshot {
         do {
-            var (snapshot, origin) = try dataManager.snapshot()
+            var (snapshot, origin) = try read(dataManager)
             // A forged or unsigned document in the cache was refused and rebuilt over (D66): the console counts it and says it once.
             let stats = dataManager.currentStats
             let untold = refusalsTold.withLock { told in
