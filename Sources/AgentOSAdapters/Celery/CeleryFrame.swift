@@ -72,10 +72,6 @@ public struct CeleryEnvelope: Sendable, Equatable {
     /// The routing key of `properties.delivery_info`.
     public var routingKey: String? { properties["delivery_info"]?["routing_key"]?.string }
 
-    static func reason(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let ctx) = error {
-            return (ctx.underlyingError.map { String(describing: $0) } ?? ctx.debugDescription).prefix(160).description
-        }
-        return String(describing: error).prefix(160).description
-    }
+    /// `JSONTree.parse`'s error (what and at which byte), shortened for a log line.
+    static func reason(_ error: Error) -> String { String(describing: error).prefix(160).description }
 }

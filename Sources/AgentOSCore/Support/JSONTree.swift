@@ -65,20 +65,20 @@ public enum JSONTree: Sendable, Equatable, Codable, CustomStringConvertible {
     private static func parseUTF8(_ bytes: UnsafeBufferPointer<UInt8>) throws(FastJSONSyntaxError) -> JSONTree {
         let (tape, _) = try FastJSONParser.parse(bytes, maxDepth: 512)
         defer { tape.deallocate() }
-        var builder = TreeBuilder(bytes: bytes, tape: tape)
+        var builder = TreeBuilder(base: bytes.baseAddress!, count: bytes.count, tape: tape)
         return try builder.next()
     }
 
     /// Walks a parsed tape in order, one tree node per tape node.
     private struct TreeBuilder {
-        let bytes: UnsafeBufferPointer<UInt8>
+        let base: UnsafePointer<UInt8>
+        let count: Int
         let tape: UnsafeMutablePointer<FastJSONNode>
         var at = 0
 
         mutating func next() throws(FastJSONSyntaxError) -> JSONTree {
             let node = tape[at]
             at += 1
-            let base = bytes.baseAddress!
             switch node.kind {
             case .null: return .null
             case .true: return .bool(true)
@@ -90,7 +90,7 @@ public enum JSONTree: Sendable, Equatable, Codable, CustomStringConvertible {
                 let text = String(decoding: UnsafeBufferPointer(start: base + Int(node.a), count: Int(node.b)), as: UTF8.self)
                 // Foundation's integer path reads an underflowing number (1e-400) as 0; only overflow fails.
                 if Double(text) == 0 { return .int(0) }
-                throw FastJSONSyntaxError("Number \(text.prefix(40)) is out of range", at: Int(node.a), in: base, count: bytes.count)
+                throw FastJSONSyntaxError("Number \(text.prefix(40)) is out of range", at: Int(node.a), in: base, count: count)
             case .array:
                 var a: [JSONTree] = []
                 a.reserveCapacity(Int(node.a))
