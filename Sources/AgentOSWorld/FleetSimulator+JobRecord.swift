@@ -41,7 +41,7 @@ public enum SimJobPayload {
 
     /// The job's record as the embedded world stores it: the job's fields, its payload.
     public static func record(_ job: Job) -> JobRecord {
-        let fields = (try? JSONDecoder().decode(JSONTree.self, from: AgentJSON.encoder().encode(job)))?.object ?? [:]
+        let fields = (try? JSONTree.parse(Array(AgentJSON.encoder().encode(job))))?.object ?? [:]
         return JobRecord(raw: .object(fields.merging(["payload": payload(job)]) { _, new in new }))
     }
 

@@ -86,11 +86,15 @@ final class SentinelCluster: @unchecked Sendable {
     }
 
     /// How many EVALSHA calls the server on `port` has run (INFO commandstats).
-    func evalshaCalls(_ port: Int) -> Int {
+    func evalshaCalls(_ port: Int) -> Int { calls(of: "evalsha", on: port) }
+
+    /// How many calls of `command` (lower case) the server on `port` has run (INFO commandstats; the
+    /// INFO that asks counts in the next answer, not in this one).
+    func calls(of command: String, on port: Int) -> Int {
         let client = direct(port)
         defer { client.shutdown() }
         guard let info = (try? client.send("INFO", "commandstats"))?.string,
-            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_\(command):") }),
             let calls = line.split(separator: ",").first?.split(separator: "=").last
         else { return 0 }
         return Int(calls) ?? 0

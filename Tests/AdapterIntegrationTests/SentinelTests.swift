@@ -191,6 +191,41 @@ struct SentinelTests {
         #expect(cache.readRoute.statusText?.hasPrefix("reads: master (replica: ") == true)
     }
 
+    /// A burst of snapshot reads from the replica measures the lag at most once per
+    /// `RedisClient.replicaLagIntervalNanos` (D82): the master's INFO count rises by a few (the first
+    /// read's measurement, one per interval since, the sentinels' own every 10 s and the count's own
+    /// INFO), not once per read; the route still shows the measured lag.
+    @Test func aBurstOfReplicaReadsAsksTheMasterForItsOffsetAtMostOncePerInterval() throws {
+        let cluster = try SentinelCluster()
+        defer { cluster.stopMonitor() }
+        let redis = try RedisClient(url: cluster.url + "?read_from=replica")
+        defer { redis.shutdown() }
+        let cache = RedisSnapshotCache(redis: redis, namespace: Namespace(TestServers.unique("reads")))
+        defer { try? cache.invalidate() }
+        let body = Data(#"{"snapshot":1}"#.utf8)
+        try cache.put(body, generation: 1, ttlSeconds: 300)
+        #expect(try redis.send("WAIT", 1, 10_000).int == 1, "the replica has the snapshot")
+
+        let reads = 200
+        let infosBefore = cluster.calls(of: "info", on: cluster.masterPort)
+        let evalshasBefore = cluster.calls(of: "evalsha", on: cluster.masterPort)
+        let start = Monotonic.nanos()
+        for _ in 0..<reads { #expect(try cache.get() == body) }
+        let intervals = Int((Monotonic.nanos() - start) / RedisClient.replicaLagIntervalNanos)
+        let seconds = Int((Monotonic.nanos() - start) / 1_000_000_000)
+        let infos = cluster.calls(of: "info", on: cluster.masterPort) - infosBefore
+        let allowed = (1 + intervals) + 3 * (1 + seconds / 10) + 1
+        #expect(infos <= allowed, "\(reads) replica reads sent the master \(infos) INFO (at most \(allowed) expected)")
+        #expect(cluster.calls(of: "evalsha", on: cluster.masterPort) == evalshasBefore, "a snapshot read went to the master")
+        guard case .replica(let address, let lag) = cache.readRoute else {
+            Issue.record("the reads did not go to the replica: \(cache.readRoute)")
+            return
+        }
+        #expect(address == "127.0.0.1:\(cluster.replicaPort)")
+        #expect(lag.map { (0..<1_000_000).contains($0) } == true, "lag \(String(describing: lag))")
+        #expect(cache.readRoute.statusText == "reads: replica 127.0.0.1:\(cluster.replicaPort) lag \(lag ?? -1) B")
+    }
+
     /// After a failover the replica reads leave the replica that became master, and come back to a
     /// replica only one that follows the new master (here the old master, demoted): the value read is
     /// the one written after the switch. A replica that follows no master is refused by ROLE.

@@ -15,7 +15,12 @@ public final class RedisClient: Sendable {
     private let state: Mutex<State>
     /// `read_from=replica` behind Sentinel (D81): the pool `read` tries first, on a replica of the master.
     private let replicaReads: RedisClient?
-    private let route: Mutex<ReadRoute>
+    private let reads: Mutex<ReadState>
+
+    /// How often `read` measures a replica's lag (INFO replication on the replica, then on the master,
+    /// D82): between measurements the route shows the last one, so a steady stream of snapshot reads
+    /// sends the master nothing but this occasional INFO.
+    public static let replicaLagIntervalNanos: UInt64 = 1_000_000_000
 
     /// Where the last `read` went, for the status line.
     public enum ReadRoute: Sendable, Equatable {
@@ -24,7 +29,8 @@ public final class RedisClient: Sendable {
         /// Not read yet.
         case notYet
         /// The last read went to this replica, whose replication offset was `lagBytes` behind the
-        /// master's right after it (nil: the master's offset could not be read).
+        /// master's at the last measurement, at most `replicaLagIntervalNanos` before (nil: the master's
+        /// offset could not be read).
         case replica(address: String, lagBytes: Int?)
         /// The replica could not be read (why), so the last read went to the master.
         case fellBack(reason: String)
@@ -45,6 +51,12 @@ public final class RedisClient: Sendable {
         }
     }
 
+    private struct ReadState {
+        var route: ReadRoute
+        /// The last lag measurement (nil: measure on the next replica read).
+        var lag: (address: String, at: UInt64, bytes: Int?)?
+    }
+
     private struct State {
         var idle: [RedisConnection] = []
         var backoff = Backoff(baseMillis: 50, capMillis: 2_000)
@@ -63,7 +75,7 @@ public final class RedisClient: Sendable {
         replica.connectsToReplica = true
         let readsReplica = sentinel != nil && configuration.readFrom == .replica && !configuration.connectsToReplica
         replicaReads = readsReplica ? RedisClient(replica, maxIdleConnections: maxIdleConnections) : nil
-        route = Mutex(readsReplica ? .notYet : .master)
+        reads = Mutex(ReadState(route: readsReplica ? .notYet : .master))
     }
 
     public convenience init(url: String, database: Int? = nil) throws(RedisError) {
@@ -92,35 +104,59 @@ public final class RedisClient: Sendable {
     }
 
     /// A read that may be served a little behind the master (the snapshot's GET): with
-    /// `read_from=replica` it goes to a replica of the current master and measures how far that
-    /// replica is behind; when the replica cannot answer (down, gone in a failover, following another
-    /// master) it goes to the master, and `readRoute` says why. Otherwise it is `withConnection`.
+    /// `read_from=replica` it goes to a replica of the current master and, at most once per
+    /// `replicaLagIntervalNanos`, measures how far that replica is behind; when the replica cannot
+    /// answer (down, gone in a failover, following another master) it goes to the master, and
+    /// `readRoute` says why. Otherwise it is `withConnection`.
     public func read<T>(_ body: (RedisConnection) throws(RedisError) -> T) throws(RedisError) -> T {
         guard let replicaReads else { return try withConnection(body) }
         let onReplica = Result { () throws(RedisError) in
-            try replicaReads.withConnection { (c) throws(RedisError) -> (T, String, Int64?) in
+            try replicaReads.withConnection { (c) throws(RedisError) -> (T, String, measured: Bool, Int64?) in
                 let value = try body(c)
-                return (value, c.endpoint, Self.replicationField("slave_repl_offset", try c.send(["INFO", "replication"])))
+                let address = c.endpoint.split(separator: "/").last.map(String.init) ?? c.endpoint
+                guard claimLagMeasurement(on: address) else { return (value, address, false, nil) }
+                return (value, address, true, Self.replicationField("slave_repl_offset", try c.send(["INFO", "replication"])))
             }
         }
         switch onReplica {
-        case .success(let (value, endpoint, replicaOffset)):
+        case .success(let (value, address, measured, replicaOffset)):
+            guard measured else {
+                reads.withLock { s in s.route = .replica(address: address, lagBytes: s.lag?.address == address ? s.lag?.bytes : nil) }
+                return value
+            }
             // The master's offset after the replica's: the lag shown is an upper bound, never flattering.
             let masterOffset = try? withConnection { (c) throws(RedisError) in
                 Self.replicationField("master_repl_offset", try c.send(["INFO", "replication"]))
             }
             let lag = replicaOffset.flatMap { r in masterOffset.flatMap { $0 }.map { Int(max(0, $0 - r)) } }
-            let address = endpoint.split(separator: "/").last.map(String.init) ?? endpoint
-            route.withLock { $0 = .replica(address: address, lagBytes: lag) }
+            reads.withLock { s in
+                if s.lag?.address == address { s.lag?.bytes = lag }
+                s.route = .replica(address: address, lagBytes: lag)
+            }
             return value
         case .failure(let error):
-            route.withLock { $0 = .fellBack(reason: error.description) }
+            // The next replica read measures again: the lag seen before the failure says nothing now.
+            reads.withLock { s in
+                s.route = .fellBack(reason: error.description)
+                s.lag = nil
+            }
             return try withConnection(body)
         }
     }
 
+    /// Whether this replica read measures the lag: the first on `address` and the first once
+    /// `replicaLagIntervalNanos` have passed (claimed under the lock, so concurrent reads measure once).
+    private func claimLagMeasurement(on address: String) -> Bool {
+        let now = Monotonic.nanos()
+        return reads.withLock { s in
+            if let last = s.lag, last.address == address, now - last.at < Self.replicaLagIntervalNanos { return false }
+            s.lag = (address, now, s.lag?.address == address ? s.lag?.bytes : nil)
+            return true
+        }
+    }
+
     /// Where the last `read` went.
-    public var readRoute: ReadRoute { route.withLock { $0 } }
+    public var readRoute: ReadRoute { reads.withLock { $0.route } }
 
     /// A number of INFO replication's `name:value` lines.
     static func replicationField(_ name: String, _ info: RedisValue) -> Int64? {

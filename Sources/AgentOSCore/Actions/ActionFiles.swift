@@ -23,7 +23,7 @@ public enum ActionJSON {
     /// Any JSON value, re-encoded with sorted keys and `string` escapes (optionally sanitising
     /// every string for terminals). Text that is not JSON becomes a string.
     public static func reencode(_ text: String, sanitized: Bool) -> String {
-        guard let tree = try? JSONDecoder().decode(JSONTree.self, from: Data(text.utf8)) else {
+        guard let tree = try? JSONTree.parse(Array(text.utf8)) else {
             return CanonicalJSON.string(sanitized ? TextSanitizer.clean(text, .multiLine) : text)
         }
         return tree.canonical(sanitized)

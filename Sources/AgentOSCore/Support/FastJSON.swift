@@ -7,7 +7,29 @@ public struct FastJSONSyntaxError: Error, Sendable, Equatable, CustomStringConve
     public let line: Int
     public let column: Int
 
-    public var description: String { "\(reason) around line \(line), column \(column)" }
+    public var description: String { "\(reason) around line \(line), column \(column) (byte \(offset))" }
+
+    /// The error for `reason` at byte `offset` of `bytes`, with its line and column counted.
+    init(_ reason: String, at offset: Int, in bytes: UnsafePointer<UInt8>, count: Int) {
+        var line = 1
+        var column = 0
+        for k in 0..<min(offset, count) {
+            if bytes[k] == 0x0A {
+                line += 1
+                column = 0
+            } else {
+                column += 1
+            }
+        }
+        self.init(reason: reason, offset: offset, line: line, column: column + 1)
+    }
+
+    init(reason: String, offset: Int, line: Int, column: Int) {
+        self.reason = reason
+        self.offset = offset
+        self.line = line
+        self.column = column
+    }
 }
 
 /// One value of a parsed document ("tape" entry, 16 bytes). Objects and arrays are followed by their
@@ -106,19 +128,7 @@ struct FastJSONParser {
 
     @inline(never)
     private func error(_ reason: String, at offset: Int) -> FastJSONSyntaxError {
-        var line = 1
-        var column = 0
-        var k = 0
-        while k < min(offset, end) {
-            if p[k] == 0x0A {
-                line += 1
-                column = 0
-            } else {
-                column += 1
-            }
-            k += 1
-        }
-        return FastJSONSyntaxError(reason: reason, offset: offset, line: line, column: column + 1)
+        FastJSONSyntaxError(reason, at: offset, in: p, count: end)
     }
 
     @inline(never)

@@ -56,7 +56,7 @@ public struct FastJSONDecoder: Sendable {
     }
 
     /// RFC 4627 section 3 detection, with byte order marks, as Foundation's JSONDecoder.
-    private static func encoding(of b: UnsafeBufferPointer<UInt8>) -> (String.Encoding, Int) {
+    static func encoding(of b: UnsafeBufferPointer<UInt8>) -> (String.Encoding, Int) {
         let b0 = b.count > 0 ? Int(b[0]) : -1
         let b1 = b.count > 1 ? Int(b[1]) : -1
         let b2 = b.count > 2 ? Int(b[2]) : -1
