@@ -37,11 +37,14 @@ import Testing
                 cache: cache, bus: bus)
         }
 
+        /// As `ActionFixture.run` sends it (a critical action with its reason and typed target).
         func run(_ action: String, _ payload: [String: PayloadValue], key: String? = nil) -> ActionReport {
-            actions.dispatcher.dispatch(
+            let spec = ActionCatalog.spec(action)
+            let critical = spec?.confirmation == .typed
+            return actions.dispatcher.dispatch(
                 ActionRequest(
                     action: action, payload: payload, actor: Actor(user: login.name, ip: "127.0.0.9", host: "t", sessionID: "s"),
-                    idempotencyKey: key))
+                    idempotencyKey: key, reason: critical ? "TICKET-1" : nil, confirmation: critical ? spec?.target(in: payload) : nil))
         }
     }
 
@@ -246,5 +249,26 @@ import Testing
 
         try OperatorRolesTests.admin(fx).grant(login.name, role: .operator, password: nil)
         #expect(try Self.refusal(Self.redis(fx, login), Namespace.DB.cache, ["LPUSH", ns.pingReplyKey("t"), "x"]) == nil)
+    }
+}
+
+/// Not too tight: every publishing action an operator or supervisor may run (the control table's
+/// rows, prepared as there) succeeds with the console wholly on that login's own Redis user.
+@Suite(.serialized) struct OperatorRedisRulesSweepTests {
+    static let rows: [(Role, ControlTable.Row)] = [Role.supervisor, .operator].flatMap { role in
+        ControlTable.rows.filter { Policy.decide(Grant(role: role), ActionCatalog.spec($0.action)).allowed }.map { (role, $0) }
+    }
+
+    @Test(arguments: rows.map { ($0.0, $0.1) })
+    func eachActionOfTheRoleRunsOnItsOwnRedisUser(_ role: Role, _ row: ControlTable.Row) throws {
+        let fx = try ActionFixture()
+        let login = try OperatorRolesTests.provision(fx, role)
+        defer {
+            fx.close()
+            OperatorRolesTests.dropLogins([login.name])
+        }
+        let (payload, _) = try row.prepare(fx)
+        let report = try OperatorRedisRulesTests.Console(fx, login).run(row.action, payload, key: "sweep")
+        #expect(report.succeeded, "\(role) \(row.action): \(report.outcome)")
     }
 }
