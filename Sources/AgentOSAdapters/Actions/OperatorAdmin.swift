@@ -2,8 +2,8 @@ import AgentOSCore
 import AgentOSCrypto
 import Foundation
 
-/// `agentos operator grant|revoke|list` (D71): an operator's PostgreSQL login, member of exactly
-/// one group role, and a Redis ACL user of the same name with the role's commands. Each change
+/// `agentos operator grant|revoke|list|reapply` (D71): an operator's PostgreSQL login, member of exactly
+/// one group role, and a Redis ACL user of the same name with the role's keys, channels and commands (D83). Each change
 /// is audited (intent, then outcome) under the name of whoever provisions. No secret is printed:
 /// PostgreSQL gets a SCRAM verifier computed here, Redis the SHA-256 of the password.
 public struct OperatorAdmin {
