@@ -17,11 +17,13 @@ extension BenchCommand {
         let redisURL: String
     }
 
-    func provisionOperator(pg: PostgresClient, url: String, redisURL: String) throws -> BenchOperator {
+    func provisionOperator(pg: PostgresClient, url: String, redisURL: String, ns: Namespace) throws -> BenchOperator {
         let login = Self.operatorLogin
         let password = "bench-" + UUID().uuidString // random, never printed
-        try OperatorAdmin(postgres: pg, redis: try RedisClient(url: redisURL), actor: Actor(user: "bench", host: "bench", sessionID: "bench"))
-            .grant(login, role: .operator, password: password)
+        try OperatorAdmin(
+            postgres: pg, redis: try RedisClient(url: redisURL), actor: Actor(user: "bench", host: "bench", sessionID: "bench"), namespace: ns
+        )
+        .grant(login, role: .operator, password: password)
         func with(_ url: String, postgres: Bool) throws -> String {
             guard var comps = URLComponents(string: url), comps.scheme != nil else {
                 guard postgres else { throw BenchError("the Redis URL \(url) is not a URL") }
@@ -41,7 +43,7 @@ extension BenchCommand {
     func jobCancelFigure(pg: PostgresClient, url: String, redisURL: String, ns: Namespace) throws -> BenchResult {
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-bench-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dataDir) }
-        let op = try provisionOperator(pg: pg, url: url, redisURL: redisURL)
+        let op = try provisionOperator(pg: pg, url: url, redisURL: redisURL, ns: ns)
         let opPostgres = PostgresClient(op.postgresURL)
         let (actions, opRedis) = try benchActions(
             pg: opPostgres, url: op.postgresURL, redisURL: op.redisURL, ns: ns, dataDir: dataDir, permissions: nil)
@@ -57,7 +59,7 @@ extension BenchCommand {
         let ids = try queuedJobs(steady + iterations + warmUp, pg: pg, raw: owner, ns: ns, tag: "cancel")
         // One login, one rate-limit window (50/min for job.*, burst ×2): emptied (untimed) every 40
         // actions, so every request is admitted while the limiter still runs in full.
-        let rateKeys = ["rl:\(op.login):job.cancel", "rl:\(op.login)-floor:job.cancel"].flatMap { [ns.rateKey($0), ns.rateKey($0) + ":burst"] }
+        let rateKeys = ["rl:\(op.login):job.cancel", "rl:\(op.login):job.cancel-floor"].flatMap { [ns.rateKey($0), ns.rateKey($0) + ":burst"] }
         let limiter = owner.selecting(database: Namespace.DB.rateLimit)
         func emptyRateWindows(_ i: Int) throws { if i % 40 == 0 { _ = try limiter.send(["DEL"] + rateKeys) } }
         var stages: [String: [Double]] = [:]
@@ -74,6 +76,7 @@ extension BenchCommand {
             try cancel(i)
         }
         try pg.execute("ANALYZE")
+        try CancelFloor.allowEvents(of: op.login, ns, on: owner)
         let floor = try CancelFloor(
             login: op.login, ns: ns, postgres: opPostgres, redis: opRedis, owner: owner,
             jobs: try queuedJobs(iterations + warmUp, pg: pg, raw: owner, ns: ns, tag: "floor"))
@@ -188,7 +191,7 @@ final class CancelFloor {
         home = redis
         // The events under a namespace of their own: the console's cancels, interleaved with the
         // floor's, take numbers from the same counter otherwise, and the floor's are numbered ahead.
-        let eventsNS = Namespace(ns.prefix + "-floor", brokerPrefix: ns.brokerPrefix, busKeys: ns.busKeys)
+        let eventsNS = Self.eventsNamespace(ns)
         bus = RedisEventBus(redis: owner, namespace: eventsNS, source: "bench")
         // The scripts the console sends by SHA are loaded (the figure before ran them).
         for script in [RedisRateLimitStore.script, RedisIdempotencyStore.claimScript, RedisBreakerStore.script, RedisEventBus.publishScript] {
@@ -196,7 +199,8 @@ final class CancelFloor {
         }
         let spec = ActionCatalog.spec(.jobCancel)
         let rule = RateRule(
-            key: "rl:\(login)-floor:job.cancel", limit: spec.ratePerMinute, burstMultiplier: ActionDispatcher.Options().burstMultiplier)
+            // Under the login's own windows: its Redis user writes no other login's (D83).
+            key: "rl:\(login):job.cancel-floor", limit: spec.ratePerMinute, burstMultiplier: ActionDispatcher.Options().burstMultiplier)
         let breakers = RedisBreakerStore(redis: redis, namespace: ns)
         let idempotency = RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: ns)
         let (cacheDB, invalidate) = RedisSnapshotCache(redis: owner, namespace: ns).invalidateCommand
@@ -268,6 +272,20 @@ final class CancelFloor {
                     ["SELECT", redis.configuration.database]
                 ])
         }
+    }
+
+    /// Where the floor numbers and sends its events.
+    static func eventsNamespace(_ ns: Namespace) -> Namespace {
+        Namespace(ns.prefix + "-floor", brokerPrefix: ns.brokerPrefix, busKeys: ns.busKeys)
+    }
+
+    /// The operator's Redis user may write the floor's event counter and publish on its channel:
+    /// the console's rules name only the console's (D83); this bench-only namespace is added.
+    static func allowEvents(of login: String, _ ns: Namespace, on owner: RedisClient) throws {
+        let names = eventsNamespace(ns)
+        try ok(
+            owner.send(
+                "ACL", "SETUSER", login, "~" + RedisGlob.escaped(names.eventsSeqKey), "(+publish &" + RedisGlob.escaped(names.eventsChannel) + ")"))
     }
 
     /// One cancel's calls, bare: 5 Redis and 3 PostgreSQL round trips.

@@ -14,7 +14,7 @@ struct OperatorCommand: ParsableCommand {
             operator, admin), the console mirrors it. Passwords come from a file (never a command line) and are sent
             neither to PostgreSQL (a SCRAM verifier computed here) nor to Redis (its SHA-256); nothing secret is printed.
             """,
-        subcommands: [Grant.self, Revoke.self, List.self]
+        subcommands: [Grant.self, Revoke.self, List.self, Reapply.self]
     )
 
     /// The admin's connections and name, as the server reports it.
@@ -31,7 +31,7 @@ struct OperatorCommand: ParsableCommand {
         }
         let redis: RedisClient
         do { redis = try RedisClient(url: redisURL) } catch { throw fail("--redis: \(error)", code: ExitStatus.config) }
-        return OperatorAdmin(postgres: postgres, redis: redis, actor: identity.actor(currentActor()))
+        return OperatorAdmin(postgres: postgres, redis: redis, actor: identity.actor(currentActor()), namespace: connected.names)
     }
 
     static func run<T>(_ body: () throws -> T) throws -> T {
@@ -91,6 +91,22 @@ struct OperatorCommand: ParsableCommand {
                 throw fail("operator \(TextSanitizer.clean(user)): no such operator (or already revoked)", code: 6)
             }
             print("operator \(user): revoked (PostgreSQL login disabled, Redis user deleted)")
+        }
+    }
+
+    /// After an upgrade that changed the Redis rules, or when queues were added (D83).
+    struct Reapply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply the current Redis rules to every operator's Redis user (after an upgrade, or new queues).")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var celery: CeleryOption
+
+        func run() throws {
+            try celery.refuse(in: "operator reapply", "operators are PostgreSQL logins and Redis users, the same with or without Celery")
+            let admin = try OperatorCommand.admin(connection)
+            let done = try OperatorCommand.run { try admin.reapplyRedisRules() }
+            guard !done.isEmpty else { return print("no operators") }
+            for d in done { print("operator \(d.login): \(d.outcome)") }
         }
     }
 

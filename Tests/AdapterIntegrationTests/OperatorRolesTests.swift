@@ -27,7 +27,9 @@ import Testing
 
     /// The deployer (the test server's superuser: a shared login).
     static func admin(_ fx: ActionFixture) -> OperatorAdmin {
-        OperatorAdmin(postgres: fx.backend.postgres, redis: fx.backend.redis, actor: Actor(user: "deployer", host: "test", sessionID: "t"))
+        OperatorAdmin(
+            postgres: fx.backend.postgres, redis: fx.backend.redis, actor: Actor(user: "deployer", host: "test", sessionID: "t"),
+            namespace: fx.backend.namespace)
     }
 
     static func dropLogins(_ names: [String]) {

@@ -29,6 +29,9 @@ struct OperatorE2ETests {
         let grant = try Spawned.run([TmuxSession.binary, "operator", "grant", login, "readonly", "--password-file", passwordFile] + shared)
         #expect(grant.status == 0 && grant.stdout.contains("\(login): created, role readonly"), "\(grant)")
         #expect(!grant.stdout.contains(password) && !grant.stderr.contains(password))
+        // The current Redis rules again for every operator, the password kept (D83).
+        let reapply = try Spawned.run([TmuxSession.binary, "operator", "reapply"] + shared)
+        #expect(reapply.status == 0 && reapply.stdout.contains("operator \(login): rules of role readonly applied"), "\(reapply)")
         let listed = try Spawned.run([TmuxSession.binary, "operator", "list", "--json"] + shared)
         let entries = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
         #expect(entries.contains { $0["login"] as? String == login && $0["role"] as? String == "readonly" }, "\(listed)")

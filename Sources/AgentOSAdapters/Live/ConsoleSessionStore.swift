@@ -23,13 +23,15 @@ public struct ConsoleSessionStore: Sendable {
 
     /// Renews (or creates) session `s`'s row, unless the session was ended: then the row is not
     /// written again and the tombstone says who ended it. A console that missed its `session.kick`
-    /// (pub/sub is at-most-once) learns it here, at its next beat.
+    /// (pub/sub is at-most-once) learns it here, at its next beat. The tombstone is named in ARGV,
+    /// not KEYS: the script only reads it, and a script's KEYS need write permission, which an
+    /// operator's Redis user has on no other console's tombstone (D83).
     static let heartbeatScript = RedisScript(
         """
-        local ended = redis.call('GET', KEYS[2])
+        local ended = redis.call('GET', ARGV[1])
         if ended then return ended end
-        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-        redis.call('EXPIRE', KEYS[1], ARGV[1])
+        redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
         return false
         """)
 
@@ -37,9 +39,10 @@ public struct ConsoleSessionStore: Sendable {
     @discardableResult
     public func heartbeat(_ s: ConsoleSession) throws -> SessionKick? {
         let reply = try redis.evaluate(
-            Self.heartbeatScript, keys: [ns.sessionKey(s.id), tombstoneKey(s.id)],
+            Self.heartbeatScript, keys: [ns.sessionKey(s.id)],
             args: [
-                Self.ttlSeconds, "user", s.user, "host", s.host, "pid", s.pid, "tty", s.tty, "started", ISOTime.format(s.startedAt),
+                tombstoneKey(s.id), Self.ttlSeconds, "user", s.user, "host", s.host, "pid", s.pid, "tty", s.tty, "started",
+                ISOTime.format(s.startedAt),
                 "last_seen", ISOTime.format(s.lastSeen), "view", s.view, "mode", s.mode
             ])
         guard let bytes = reply.bytes else { return nil }
