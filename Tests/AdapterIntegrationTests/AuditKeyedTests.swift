@@ -187,11 +187,17 @@ import Testing
                         .get("n", as: Int.self)
                 }
                 _ = try tx.execute(append(1)) // the seal's plans are made here, on the empty table
+                // owns_request (the gate of an enforced login's audit rows) too, past its custom plans.
+                for _ in 1...6 { _ = try tx.execute("SELECT agentos_api.owns_request(gen_random_uuid())") }
                 _ = try tx.execute(append(grown)) // the table the plans were made for is gone
-                let before = try seqRead()
+                var before = try seqRead()
                 for _ in 1...10 { _ = try tx.execute(append(1)) }
                 let read = try seqRead() - before
                 #expect(read == 0, "10 appends to \(grown + 1) rows read \(read) rows of audit_logs sequentially")
+                before = try seqRead()
+                for _ in 1...10 { _ = try tx.execute("SELECT agentos_api.owns_request(gen_random_uuid())") }
+                let gateRead = try seqRead() - before
+                #expect(gateRead == 0, "10 owns_request calls read \(gateRead) rows of audit_logs sequentially")
             }
         }
         let v = try PostgresAuditLog(postgres: backend.postgres).verifyChain()
