@@ -160,6 +160,50 @@ import Testing
         }
     }
 
+    /// Issue 17 (D85): an append's work does not grow with the table. PL/pgSQL plans the seal's head
+    /// read once per session, from the statistics of that moment; with audit_logs analyzed while
+    /// empty, that plan was a sequential scan and a sort, kept for the whole transaction, so every
+    /// append read the whole table. Counted, not timed: the transaction's own sequential reads of
+    /// audit_logs (`pg_stat_xact_user_tables.seq_tup_read`) across appends made after it grew.
+    @Test func anAppendReadsNoRowsSequentiallyAfterTheTableGrewUnderItsPlan() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        let grown = 2_000
+        let append = { (count: Int) in
+            """
+            SELECT count(*) AS n FROM (
+                SELECT audit_append(gen_random_uuid(), now(), 'op' || g % 3, NULL, 'operator', 'job.cancel', 'outcome', 'success',
+                                    gen_random_uuid(), NULL, 's', 'target-' || g, NULL, jsonb_build_object('n', g), NULL, NULL,
+                                    'agentos-test', g)
+                FROM generate_series(1, \(count)) AS g) appended
+            """
+        }
+        try backend.postgres.withConnection { c in
+            // The statistics autovacuum leaves on a new database: the table analyzed while empty.
+            try c.execute("VACUUM ANALYZE audit_logs")
+            try c.transaction { tx in
+                let seqRead = {
+                    try tx.query("SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables WHERE relid = 'audit_logs'::regclass")[0]
+                        .get("n", as: Int.self)
+                }
+                _ = try tx.execute(append(1)) // the seal's plans are made here, on the empty table
+                // owns_request (the gate of an enforced login's audit rows) too, past its custom plans.
+                for _ in 1...6 { _ = try tx.execute("SELECT agentos_api.owns_request(gen_random_uuid())") }
+                _ = try tx.execute(append(grown)) // the table the plans were made for is gone
+                var before = try seqRead()
+                for _ in 1...10 { _ = try tx.execute(append(1)) }
+                let read = try seqRead() - before
+                #expect(read == 0, "10 appends to \(grown + 1) rows read \(read) rows of audit_logs sequentially")
+                before = try seqRead()
+                for _ in 1...10 { _ = try tx.execute("SELECT agentos_api.owns_request(gen_random_uuid())") }
+                let gateRead = try seqRead() - before
+                #expect(gateRead == 0, "10 owns_request calls read \(gateRead) rows of audit_logs sequentially")
+            }
+        }
+        let v = try PostgresAuditLog(postgres: backend.postgres).verifyChain()
+        #expect(v.ok && v.rows == grown + 11, "\(v.summary)")
+    }
+
     /// An existing database: rows written before migration 13 keep their unkeyed chain, the keyed
     /// chain starts after them (recorded), and both verify, each naming a changed row.
     @Test func anUnkeyedChainMigratedTo13StillVerifies() throws {

@@ -34,7 +34,8 @@ public struct Migrator: Sendable {
         Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived),
         Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles),
         Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed),
-        Migration(version: 14, name: "fast_gates", sql: MigrationSQL.fastGates)
+        Migration(version: 14, name: "fast_gates", sql: MigrationSQL.fastGates),
+        Migration(version: 15, name: "planned_by_index", sql: MigrationSQL.plannedByIndex)
     ]
 
     public struct Applied: Sendable, Equatable {
