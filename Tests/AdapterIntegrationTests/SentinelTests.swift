@@ -148,19 +148,33 @@ struct SentinelTests {
                 extra: ["sim": simulated.summary, "sim_ran_through": simulated.ranThrough, "sim_events": simulated.events]))
     }
 
+    /// A sentinel-run master and replica, a `read_from=replica` client and a snapshot already on the
+    /// replica (WAIT): the set-up of the replica-read tests.
+    static func replicaReads() throws -> (SentinelCluster, RedisClient, RedisSnapshotCache, Data) {
+        let cluster = try SentinelCluster()
+        do {
+            let redis = try RedisClient(url: cluster.url + "?read_from=replica")
+            let cache = RedisSnapshotCache(redis: redis, namespace: Namespace(TestServers.unique("reads")))
+            let body = Data(#"{"snapshot":1}"#.utf8)
+            try cache.put(body, generation: 1, ttlSeconds: 300)
+            #expect(try redis.send("WAIT", 1, 10_000).int == 1, "the replica has the snapshot")
+            return (cluster, redis, cache, body)
+        } catch {
+            cluster.stopMonitor()
+            throw error
+        }
+    }
+
     /// `read_from=replica` (D81): the snapshot's GET goes to the replica (its EVALSHA count rises, the
     /// master's does not) and the replica's lag is measured; writes through the same client still go to
     /// the master; with the replica killed the read goes to the master and the route says why.
     @Test func snapshotReadsGoToTheReplicaAndFallBackToTheMasterWhenItDies() throws {
-        let cluster = try SentinelCluster()
-        defer { cluster.stopMonitor() }
-        let redis = try RedisClient(url: cluster.url + "?read_from=replica")
-        defer { redis.shutdown() }
-        let cache = RedisSnapshotCache(redis: redis, namespace: Namespace(TestServers.unique("reads")))
-        defer { try? cache.invalidate() }
-        let body = Data(#"{"snapshot":1}"#.utf8)
-        try cache.put(body, generation: 1, ttlSeconds: 300)
-        #expect(try redis.send("WAIT", 1, 10_000).int == 1, "the replica has the snapshot")
+        let (cluster, redis, cache, body) = try Self.replicaReads()
+        defer {
+            try? cache.invalidate()
+            redis.shutdown()
+            cluster.stopMonitor()
+        }
         #expect(cache.readRoute == .notYet)
 
         let before = (master: cluster.evalshaCalls(cluster.masterPort), replica: cluster.evalshaCalls(cluster.replicaPort))
@@ -196,15 +210,12 @@ struct SentinelTests {
     /// read's measurement, one per interval since, the sentinels' own every 10 s and the count's own
     /// INFO), not once per read; the route still shows the measured lag.
     @Test func aBurstOfReplicaReadsAsksTheMasterForItsOffsetAtMostOncePerInterval() throws {
-        let cluster = try SentinelCluster()
-        defer { cluster.stopMonitor() }
-        let redis = try RedisClient(url: cluster.url + "?read_from=replica")
-        defer { redis.shutdown() }
-        let cache = RedisSnapshotCache(redis: redis, namespace: Namespace(TestServers.unique("reads")))
-        defer { try? cache.invalidate() }
-        let body = Data(#"{"snapshot":1}"#.utf8)
-        try cache.put(body, generation: 1, ttlSeconds: 300)
-        #expect(try redis.send("WAIT", 1, 10_000).int == 1, "the replica has the snapshot")
+        let (cluster, redis, cache, body) = try Self.replicaReads()
+        defer {
+            try? cache.invalidate()
+            redis.shutdown()
+            cluster.stopMonitor()
+        }
 
         let reads = 200
         let infosBefore = cluster.calls(of: "info", on: cluster.masterPort)
