@@ -165,6 +165,19 @@ struct SentinelTests {
         }
     }
 
+    /// The route says the last read went to the cluster's replica, with a small measured lag (both
+    /// offsets read, nothing written since WAIT: the master's pings at most); false when it did not.
+    static func expectReadsOnTheReplica(_ cache: RedisSnapshotCache, _ cluster: SentinelCluster) -> Bool {
+        guard case .replica(let address, let lag) = cache.readRoute else {
+            Issue.record("the reads did not go to the replica: \(cache.readRoute)")
+            return false
+        }
+        #expect(address == "127.0.0.1:\(cluster.replicaPort)")
+        #expect(lag.map { (0..<1_000_000).contains($0) } == true, "lag \(String(describing: lag))")
+        #expect(cache.readRoute.statusText == "reads: replica 127.0.0.1:\(cluster.replicaPort) lag \(lag ?? -1) B")
+        return true
+    }
+
     /// `read_from=replica` (D81): the snapshot's GET goes to the replica (its EVALSHA count rises, the
     /// master's does not) and the replica's lag is measured; writes through the same client still go to
     /// the master; with the replica killed the read goes to the master and the route says why.
@@ -181,14 +194,7 @@ struct SentinelTests {
         for _ in 0..<3 { #expect(try cache.get() == body) }
         #expect(cluster.evalshaCalls(cluster.replicaPort) >= before.replica + 3, "the snapshot reads did not reach the replica")
         #expect(cluster.evalshaCalls(cluster.masterPort) == before.master, "a snapshot read went to the master")
-        guard case .replica(let address, let lag) = cache.readRoute else {
-            Issue.record("the reads did not go to the replica: \(cache.readRoute)")
-            return
-        }
-        #expect(address == "127.0.0.1:\(cluster.replicaPort)")
-        // Both offsets read, nothing written since WAIT: a small number (the master's pings at most).
-        #expect(lag.map { (0..<1_000_000).contains($0) } == true, "lag \(String(describing: lag))")
-        #expect(cache.readRoute.statusText == "reads: replica 127.0.0.1:\(cluster.replicaPort) lag \(lag ?? -1) B")
+        guard Self.expectReadsOnTheReplica(cache, cluster) else { return }
         let key = TestServers.unique("ha")
         try redis.send("SET", key, "on the master") // a replica would answer READONLY
         #expect(try cluster.direct(cluster.masterPort).send("GET", key).string == "on the master")
@@ -228,13 +234,7 @@ struct SentinelTests {
         let allowed = (1 + intervals) + 3 * (1 + seconds / 10) + 1
         #expect(infos <= allowed, "\(reads) replica reads sent the master \(infos) INFO (at most \(allowed) expected)")
         #expect(cluster.calls(of: "evalsha", on: cluster.masterPort) == evalshasBefore, "a snapshot read went to the master")
-        guard case .replica(let address, let lag) = cache.readRoute else {
-            Issue.record("the reads did not go to the replica: \(cache.readRoute)")
-            return
-        }
-        #expect(address == "127.0.0.1:\(cluster.replicaPort)")
-        #expect(lag.map { (0..<1_000_000).contains($0) } == true, "lag \(String(describing: lag))")
-        #expect(cache.readRoute.statusText == "reads: replica 127.0.0.1:\(cluster.replicaPort) lag \(lag ?? -1) B")
+        guard Self.expectReadsOnTheReplica(cache, cluster) else { return }
     }
 
     /// After a failover the replica reads leave the replica that became master, and come back to a
