@@ -86,14 +86,12 @@ extension BenchCommand {
         // so that work is counted as the console's, not as the floor's that follows.
         var figure: [Double] = []
         var bare: [Double] = []
-        var cpu = (console: 0.0, floor: 0.0)
-        // The same CPU split into user space and the kernel (getrusage): the floor's share shows
-        // what no client-side cut can remove.
+        // CPU split into user space and the kernel (getrusage; the total is their sum): the floor's
+        // share shows what no client-side cut can remove.
         var split = (console: (user: 0.0, system: 0.0), floor: (user: 0.0, system: 0.0))
         let total = warmUp + iterations
         for start in stride(from: 0, to: total, by: 10) {
             let block = start..<min(start + 10, total)
-            var before = Self.processCPUMillis()
             var splitBefore = Self.processCPUSplit()
             for i in block {
                 try emptyRateWindows(steady + i)
@@ -102,12 +100,9 @@ extension BenchCommand {
                 if i >= warmUp { figure.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000) }
             }
             actions.history.drain()
-            var after = Self.processCPUMillis()
             var splitAfter = Self.processCPUSplit()
-            cpu.console += after - before
             split.console.user += splitAfter.user - splitBefore.user
             split.console.system += splitAfter.system - splitBefore.system
-            before = after
             splitBefore = splitAfter
             for i in block {
                 try emptyRateWindows(i)
@@ -115,16 +110,14 @@ extension BenchCommand {
                 try floor.send(i)
                 if i >= warmUp { bare.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1_000_000) }
             }
-            after = Self.processCPUMillis()
             splitAfter = Self.processCPUSplit()
-            cpu.floor += after - before
             split.floor.user += splitAfter.user - splitBefore.user
             split.floor.system += splitAfter.system - splitBefore.system
         }
         figure.sort()
         bare.sort()
-        let cpuPerAction = cpu.console / Double(total)
-        let floorCPU = cpu.floor / Double(total)
+        let cpuPerAction = (split.console.user + split.console.system) / Double(total)
+        let floorCPU = (split.floor.user + split.floor.system) / Double(total)
         let cancelled = try pg.query(
             "SELECT count(*) AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'cancelled'", [PostgresValue.textArray(ids)]
         )

@@ -217,6 +217,7 @@ struct BenchCommand: ParsableCommand {
         return comps.string ?? url
     }
 
+    /// This process's CPU time so far (every thread, user and system), in milliseconds.
     static func processCPUMillis() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
