@@ -146,20 +146,18 @@ extension BenchCommand {
 
 /// The floor under an enforced job.cancel: every Redis command and PostgreSQL call the console
 /// sends for one cancel, in the same round trips and on the same logins, built before the clock
-/// starts and sent bare. Each call does its real work: the limiter's, claim's and breaker's
-/// scripts, the durable look-up, the intent sealed by `audit_append` and committed, the action
+/// starts and sent bare. Each call does its real work: the admission script (the limiter, the
+/// claim and the breaker's state, D87), the durable look-up, the intent sealed by `audit_append` and committed, the action
 /// opened in the server, the job's UPDATE, its event, the outcome row and the durable result
 /// committed together, the message's removal with the control command, the follow-ups (result,
 /// breaker success, cache invalidation, three events numbered as the bus numbers them).
 final class CancelFloor {
-    static let redisRoundTrips = 5
+    static let redisRoundTrips = 3
     static let postgresRoundTrips = 3
 
     struct Call {
-        let rate: [any RedisArgument]
-        let claim: [any RedisArgument]
+        let admission: [any RedisArgument]
         let lookup: PostgresConnection.Statement
-        let acquire: [any RedisArgument]
         let effect: [PostgresConnection.Statement]
         let commit: [PostgresConnection.Statement]
         let unqueue: [[any RedisArgument]]
@@ -169,7 +167,7 @@ final class CancelFloor {
     let calls: [Call]
     let jobs: [String]
     let postgres: PostgresClient
-    let rateDB, idempotencyDB, breakerDB, queueDB, home: RedisClient
+    let rateDB, queueDB, home: RedisClient
     let bus: RedisEventBus
     let firstSeq: Int64
 
@@ -178,8 +176,6 @@ final class CancelFloor {
         self.postgres = postgres
         self.jobs = jobs
         rateDB = redis.selecting(database: Namespace.DB.rateLimit)
-        idempotencyDB = redis.selecting(database: Namespace.DB.idempotency)
-        breakerDB = redis.selecting(database: Namespace.DB.breakers)
         queueDB = redis.selecting(database: Namespace.DB.queues)
         home = redis
         // The events under a namespace of their own: the console's cancels, interleaved with the
@@ -187,7 +183,7 @@ final class CancelFloor {
         let eventsNS = Self.eventsNamespace(ns)
         bus = RedisEventBus(redis: owner, namespace: eventsNS, source: "bench")
         // The scripts the console sends by SHA are loaded (the figure before ran them).
-        for script in [RedisRateLimitStore.script, RedisIdempotencyStore.claimScript, RedisBreakerStore.script, RedisEventBus.publishScript] {
+        for script in [RedisAdmissionGate.script, RedisBreakerStore.script, RedisEventBus.publishScript] {
             _ = try owner.send("SCRIPT", "LOAD", script.source)
         }
         let spec = ActionCatalog.spec(.jobCancel)
@@ -196,6 +192,8 @@ final class CancelFloor {
             key: "rl:\(login):job.cancel-floor", limit: spec.ratePerMinute, burstMultiplier: ActionDispatcher.Options().burstMultiplier)
         let breakers = RedisBreakerStore(redis: redis, namespace: ns)
         let idempotency = RedisIdempotencyStore(redis: redis, postgres: postgres, namespace: ns)
+        let gate = RedisAdmissionGate(
+            redis: redis, rateLimits: RedisRateLimitStore(redis: redis, namespace: ns), idempotency: idempotency, breakers: breakers, namespace: ns)
         let (cacheDB, invalidate) = RedisSnapshotCache(redis: owner, namespace: ns).invalidateCommand
         let firstSeq = try bus.currentSeq() + 1
         self.firstSeq = firstSeq
@@ -227,17 +225,13 @@ final class CancelFloor {
                 scope: scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttl, durableStored: true)
             let control = CanonicalJSON.object(["command": .string(spec.name), "target": .string(id), "by": .string(login)])
             let messageKeys: [any RedisArgument] = [ns.brokerMessageKey(job: id)] + ns.brokerListKeys(queue: "video_cutter")
+            let admission = gate.arguments(
+                AdmissionAsk(
+                    rules: [rule], member: rid, nowMillis: nil,
+                    claim: (scope, fingerprint, requestID, ActionDispatcher.Options().idempotencyLockMillis), service: spec.service.rawValue))
             return Call(
-                rate: [
-                    "EVALSHA", RedisRateLimitStore.script.sha1, 1, ns.rateKey(rule.key), 0, rid, rule.limit, rule.windowMillis, rule.burstMultiplier,
-                    rule.burstMillis
-                ],
-                claim: [
-                    "EVALSHA", RedisIdempotencyStore.claimScript.sha1, 1, ns.idempotencyKey(scope),
-                    "{\"fp\":\"\(fingerprint)\",\"rid\":\"\(rid)\",\"state\":\"in_progress\"}", ActionDispatcher.Options().idempotencyLockMillis
-                ],
+                admission: ["EVALSHA", RedisAdmissionGate.script.sha1, admission.keys.count] + admission.keys + admission.args,
                 lookup: RedisIdempotencyStore.durableLookup(scope),
-                acquire: ["EVALSHA", RedisBreakerStore.script.sha1, 1, ns.breakerKey(spec.service.rawValue)] + breakers.arguments("acquire", nil),
                 effect: [St("BEGIN")] + PostgresAuditLog.appending(draft(.intent, nil, nil)).statements + [
                     St("COMMIT"), St("BEGIN"),
                     St("SELECT agentos_api.open_action($1::uuid, $2::text, $3::text)", [requestID, spec.name, id]),
@@ -281,14 +275,12 @@ final class CancelFloor {
                 "ACL", "SETUSER", login, "~" + RedisGlob.escaped(names.eventsSeqKey), "(+publish &" + RedisGlob.escaped(names.eventsChannel) + ")"))
     }
 
-    /// One cancel's calls, bare: 5 Redis and 3 PostgreSQL round trips.
+    /// One cancel's calls, bare: 3 Redis and 3 PostgreSQL round trips.
     func send(_ i: Int) throws {
         let c = calls[i]
-        try Self.ok(rateDB.send(c.rate))
-        try Self.ok(idempotencyDB.send(c.claim))
+        try Self.ok(rateDB.send(c.admission))
         try postgres.withConnection { db in
             _ = try db.query(c.lookup.sql, c.lookup.params)
-            try Self.ok(breakerDB.send(c.acquire))
             _ = try db.pipeline(c.effect)
             _ = try db.pipeline(c.commit)
         }

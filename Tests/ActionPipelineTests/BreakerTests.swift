@@ -132,7 +132,7 @@ import Testing
 /// The breaker stage of the dispatcher with the in-memory store and the injected clock.
 @Suite struct BreakerDispatchTests {
     /// `job.cancel` runs on PostgreSQL. Rate limits off: the tests call it many times.
-    static func harness() -> Harness { Harness { $0.rateLimits = false } }
+    static func harness(gated: Bool = false) -> Harness { Harness(gated: gated) { $0.rateLimits = false } }
 
     static func open(_ h: Harness) {
         h.executor.failAlways(.failed("connection refused"))
@@ -140,8 +140,8 @@ import Testing
         h.executor.failAlways(nil)
     }
 
-    @Test func opensAtTheThresholdAndThenMakesNoBackendCalls() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func opensAtTheThresholdAndThenMakesNoBackendCalls(gated: Bool) {
+        let h = Self.harness(gated: gated)
         h.executor.failAlways(.failed("connection refused"))
         for i in 0..<4 {
             #expect(h.dispatch(h.valid("job.cancel")).failure == .failed("connection refused"), "call \(i)")
@@ -169,8 +169,8 @@ import Testing
         #expect(h.dispatch(h.valid("system.cache_refresh")).succeeded)
     }
 
-    @Test func nonBackendFailuresDoNotCount() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func nonBackendFailuresDoNotCount(gated: Bool) {
+        let h = Self.harness(gated: gated)
         for failure in [ActionFailure.notFound("job"), .conflict("finished"), .notFound("job"), .conflict("finished")] {
             h.executor.failNext(failure, failure, failure, failure, failure)
             for _ in 0..<5 { #expect(h.dispatch(h.valid("job.cancel")).failure == failure) }
@@ -191,8 +191,8 @@ import Testing
         #expect(h.breakerState(.postgres)?.state == .open)
     }
 
-    @Test func halfOpenAfterThirtySecondsAndThreeSuccessesClose() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func halfOpenAfterThirtySecondsAndThreeSuccessesClose(gated: Bool) {
+        let h = Self.harness(gated: gated)
         Self.open(h)
         h.clock.advance(29_999)
         #expect(h.dispatch(h.valid("job.cancel")).failure == .breakerOpen(service: "postgres", retryAfterMillis: 1))
@@ -205,8 +205,8 @@ import Testing
         for _ in 0..<10 { #expect(h.dispatch(h.valid("job.cancel")).succeeded) }
     }
 
-    @Test func aProbeFailureReopens() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func aProbeFailureReopens(gated: Bool) {
+        let h = Self.harness(gated: gated)
         Self.open(h)
         h.clock.advance(30_000)
         #expect(h.dispatch(h.valid("job.cancel")).succeeded)

@@ -5,14 +5,14 @@ import Testing
 /// Stripe/IETF semantics of idempotency keys (RELIABILITY checks 4–6).
 @Suite struct IdempotencyTests {
     /// Rate limits off: these tests submit one action many times on purpose.
-    static func harness() -> Harness { Harness { $0.rateLimits = false } }
+    static func harness(gated: Bool = false) -> Harness { Harness(gated: gated) { $0.rateLimits = false } }
 
     static func rows(_ h: Harness, phase: AuditDraft.Phase, outcome: String?) -> Int {
         h.audit.records.filter { $0.draft.phase == phase && $0.draft.outcome == outcome }.count
     }
 
-    @Test func sameKeySamePayloadHundredTimes() throws {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func sameKeySamePayloadHundredTimes(gated: Bool) throws {
+        let h = Self.harness(gated: gated)
         let first = h.dispatch(h.valid("queue.pause", key: "key-100"))
         let original = try #require(first.result)
         #expect(!original.replayed)
@@ -37,8 +37,8 @@ import Testing
         #expect(h.cascade.executedNotices.count == 1)
     }
 
-    @Test func sameKeyDifferentPayloadIsRefusedEveryTime() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func sameKeyDifferentPayloadIsRefusedEveryTime(gated: Bool) {
+        let h = Self.harness(gated: gated)
         #expect(h.dispatch(h.valid("queue.pause", key: "k", overriding: ["queue": .string("video")])).succeeded)
         for i in 0..<20 {
             let request = h.valid("queue.pause", key: "k", overriding: ["queue": .string("audio\(i)")])
@@ -55,8 +55,8 @@ import Testing
         #expect(h.executor.total == 1)
     }
 
-    @Test func mismatchBeforeTheFirstFinishedExecutesNothing() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func mismatchBeforeTheFirstFinishedExecutesNothing(gated: Bool) {
+        let h = Self.harness(gated: gated)
         h.executor.failNext(.failed("boom"))
         #expect(h.dispatch(h.valid("job.set_priority", key: "k", overriding: ["priority": .int(1)])).failure == .failed("boom"))
         // The failed claim was released: another payload is a fresh use of the key.
@@ -65,8 +65,8 @@ import Testing
         #expect(h.executor.executions.map { $0.payload.int("priority") } == [1, 2])
     }
 
-    @Test func keysAreScopedByUserAndAction() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func keysAreScopedByUserAndAction(gated: Bool) {
+        let h = Self.harness(gated: gated)
         #expect(h.dispatch(h.valid("queue.pause", user: "alice", key: "shared")).succeeded)
         #expect(h.dispatch(h.valid("queue.pause", user: "olga", key: "shared")).result?.replayed == false)
         #expect(h.dispatch(h.valid("queue.resume", user: "alice", key: "shared")).result?.replayed == false)
@@ -95,8 +95,8 @@ import Testing
         #expect(h.executor.count("queue.pause") == 2)
     }
 
-    @Test func storedResultExpiresAfterItsTTL() {
-        let h = Self.harness()
+    @Test(arguments: [false, true]) func storedResultExpiresAfterItsTTL(gated: Bool) {
+        let h = Self.harness(gated: gated)
         #expect(h.dispatch(h.valid("queue.pause", key: "ttl")).succeeded)
         h.clock.advance(3_600_000 - 1)
         #expect(h.dispatch(h.valid("queue.pause", key: "ttl")).isReplay)

@@ -119,8 +119,8 @@ import Testing
 
     // MARK: Through the dispatcher
 
-    @Test func queueClearTenPerMinuteThroughTheDispatcher() {
-        let h = Harness { $0.burstMultiplier = 1 }
+    @Test(arguments: [false, true]) func queueClearTenPerMinuteThroughTheDispatcher(gated: Bool) {
+        let h = Harness(gated: gated) { $0.burstMultiplier = 1 }
         #expect(ActionCatalog.spec("queue.clear")?.ratePerMinute == 10)
         let t0 = h.clock.nowMillis()
         for i in 0..<10 {
@@ -143,10 +143,10 @@ import Testing
         #expect(h.executor.count("queue.clear") == 11)
     }
 
-    @Test func anotherUserIsUnaffectedThroughTheDispatcher() {
+    @Test(arguments: [false, true]) func anotherUserIsUnaffectedThroughTheDispatcher(gated: Bool) {
         var grants = Harness.users
         grants["alex"] = Grant(role: .admin)
-        let h = Harness(grants: grants) { $0.burstMultiplier = 1 }
+        let h = Harness(grants: grants, gated: gated) { $0.burstMultiplier = 1 }
         for _ in 0..<10 { #expect(h.dispatch(h.valid("queue.clear")).succeeded) }
         #expect(h.dispatch(h.valid("queue.clear")).isRateLimited)
         for _ in 0..<10 { #expect(h.dispatch(h.valid("queue.clear", user: "alex")).succeeded) }
@@ -156,8 +156,8 @@ import Testing
         #expect(h.dispatch(h.valid("queue.pause")).succeeded)
     }
 
-    @Test func burstThroughTheDispatcher() {
-        let h = Harness()
+    @Test(arguments: [false, true]) func burstThroughTheDispatcher(gated: Bool) {
+        let h = Harness(gated: gated)
         for i in 0..<20 {
             #expect(h.dispatch(h.valid("queue.clear")).succeeded, "request \(i)")
             h.clock.advance(200)
@@ -166,8 +166,8 @@ import Testing
         #expect(h.executor.count("queue.clear") == 20)
     }
 
-    @Test func hundredPerMinutePerIPThroughTheDispatcher() {
-        let h = Harness()
+    @Test(arguments: [false, true]) func hundredPerMinutePerIPThroughTheDispatcher(gated: Bool) {
+        let h = Harness(gated: gated)
         let actions = ["queue.resume", "job.set_priority", "worker.ping", "manager.trigger", "logs.export"]
         var admitted = 0
         var limited = 0

@@ -133,8 +133,9 @@ struct Harness {
     let breakers: InMemoryBreakerStore
     let dispatcher: ActionDispatcher
 
+    /// `gated`: admission asked of `StoresGate` in one call, as live (D87); else store by store.
     init(
-        grants: [String: Grant] = Harness.users, fallback: Grant? = nil,
+        grants: [String: Grant] = Harness.users, fallback: Grant? = nil, gated: Bool = false,
         configure: (inout ActionDispatcher.Options) -> Void = { _ in }
     ) {
         rateLimits = InMemoryRateLimitStore(clock: clock)
@@ -147,7 +148,7 @@ struct Harness {
             .init(
                 audit: audit, permissions: StaticPermissions(grants, fallback: fallback), rateLimits: rateLimits,
                 idempotency: idempotency, breakers: breakers, executor: executor, cascade: cascade, scrubber: scrubber,
-                clock: clock),
+                clock: clock, admission: gated ? StoresGate(rateLimits: rateLimits, idempotency: idempotency, breakers: breakers) : nil),
             options: options)
     }
 
@@ -166,6 +167,30 @@ struct Harness {
 
     func breakerState(_ service: BackendService) -> BreakerInfo? {
         (try? breakers.states(nowMillis: nil))?.first { $0.service == service.rawValue }
+    }
+}
+
+/// The admission gate's contract over the in-memory stores: what `RedisAdmissionGate`'s script
+/// does in one round trip, part after part (a refusal stops it, a claim comes only after an
+/// admission, a breaker is only read and admits only when closed).
+struct StoresGate: AdmissionGate {
+    let rateLimits: InMemoryRateLimitStore
+    let idempotency: InMemoryIdempotencyStore
+    let breakers: InMemoryBreakerStore
+
+    func admit(_ ask: AdmissionAsk) throws -> Admission {
+        let rate = try rateLimits.admit(ask.rules, member: ask.member, nowMillis: ask.nowMillis)
+        guard rate == .admitted else { return Admission(rate: rate, claim: nil, permit: nil, ask: ask) }
+        let claim = try ask.claim.map { c in
+            try idempotency.claim(c.scope, fingerprint: c.fingerprint, requestID: c.requestID, lockMillis: c.lockMillis)
+        }
+        var permit: BreakerPermit?
+        if let service = ask.service, (claim ?? .claimed) == .claimed,
+            try breakers.states(nowMillis: ask.nowMillis).first(where: { $0.service == service })?.state == .closed
+        {
+            permit = .allowed(probe: false)
+        }
+        return Admission(rate: rate, claim: claim, permit: permit, ask: ask)
     }
 }
 

@@ -96,6 +96,9 @@ public struct LiveActions: Sendable {
                 permissions: permissions ?? ServerPermissionSource(resolver: identities, shared: PostgresPermissionSource(postgres: postgres)),
                 rateLimits: rateLimits, idempotency: idempotency,
                 breakers: breakers, executor: self.celery ?? executor, cascade: CacheAndBusCascade(cache: cache, bus: bus),
-                scrubber: scrubber, history: history, followUps: followUps, identify: { identities.actor($0) }), options: options)
+                scrubber: scrubber, history: history, followUps: followUps, identify: { identities.actor($0) },
+                admission: RedisAdmissionGate(
+                    redis: redis, rateLimits: rateLimits, idempotency: idempotency, breakers: breakers, namespace: namespace)),
+            options: options)
     }
 }

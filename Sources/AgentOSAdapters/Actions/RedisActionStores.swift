@@ -58,11 +58,21 @@ public final class RedisRateLimitStore: RateLimitStore {
     }
 
     public func admit(_ rules: [RateRule], member: String, nowMillis: Int64?) throws -> RateDecision {
+        let retry = try redis.evaluate(Self.script, keys: keys(rules), args: Self.arguments(rules, member: member, nowMillis: nowMillis)).int ?? 0
+        return Self.decision(retry)
+    }
+
+    /// The script's keys and arguments for `rules` (also the admission gate's first part).
+    package func keys(_ rules: [RateRule]) -> [any RedisArgument] { rules.map { ns.rateKey($0.key) } }
+
+    package static func arguments(_ rules: [RateRule], member: String, nowMillis: Int64?) -> [any RedisArgument] {
         var args: [any RedisArgument] = [nowMillis ?? 0, member]
         for r in rules { args += [r.limit, r.windowMillis, r.burstMultiplier, r.burstMillis] }
-        let retry = try redis.evaluate(Self.script, keys: rules.map { ns.rateKey($0.key) }, args: args).int ?? 0
-        return retry > 0 ? .refused(retryAfterMillis: Int(retry)) : .admitted
+        return args
     }
+
+    /// The script's answer: 0 admits, else the milliseconds until it would.
+    package static func decision(_ retry: Int64) -> RateDecision { retry > 0 ? .refused(retryAfterMillis: Int(retry)) : .admitted }
 
     public func reset(user: String) throws -> Int {
         try deleteMatching(redis, "\(ns.prefix):rl:\(user):*")
@@ -124,15 +134,30 @@ public final class RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func claim(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID, lockMillis: Int) throws -> IdempotencyClaim {
-        let mine = Entry(fp: fingerprint, state: "in_progress", rid: requestID.lowercasedString, result: nil)
-        let reply = try redis.evaluate(Self.claimScript, keys: [ns.idempotencyKey(scope)], args: [encode(mine), lockMillis])
-        if let bytes = reply.bytes {
-            let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
-            if existing.fp != fingerprint { return .mismatch }
-            if existing.state == "done", let r = existing.result { return .replay(r) }
-            return .inProgress
-        }
-        // Claimed in Redis: the durable store may still know the key (Redis restarted or reset).
+        let reply = try redis.evaluate(
+            Self.claimScript, keys: [ns.idempotencyKey(scope)],
+            args: claimArguments(fingerprint: fingerprint, requestID: requestID, lockMillis: lockMillis))
+        let fast = try interpretClaim(reply, fingerprint: fingerprint)
+        return fast == .claimed ? try confirm(scope, fingerprint: fingerprint, requestID: requestID) : fast
+    }
+
+    /// The claim script's arguments: this request's in-progress entry and how long it holds.
+    package func claimArguments(fingerprint: String, requestID: UUID, lockMillis: Int) -> [any RedisArgument] {
+        [encode(Entry(fp: fingerprint, state: "in_progress", rid: requestID.lowercasedString, result: nil)), lockMillis]
+    }
+
+    /// What the claim script's reply says: the entry already there (replay, in progress, another
+    /// payload), or nil: claimed in Redis.
+    package func interpretClaim(_ reply: RedisValue, fingerprint: String) throws -> IdempotencyClaim {
+        guard let bytes = reply.bytes else { return .claimed }
+        let existing = try JSONDecoder().decode(Entry.self, from: Data(bytes))
+        if existing.fp != fingerprint { return .mismatch }
+        if existing.state == "done", let r = existing.result { return .replay(r) }
+        return .inProgress
+    }
+
+    /// Claimed in Redis: the durable store may still know the key (Redis restarted or reset).
+    public func confirm(_ scope: IdempotencyScope, fingerprint: String, requestID: UUID) throws -> IdempotencyClaim {
         let lookup = Self.durableLookup(scope)
         let rows = try db.query(lookup.sql, lookup.params)
         guard let row = rows.rows.first else { return .claimed }
@@ -142,7 +167,7 @@ public final class RedisIdempotencyStore: IdempotencyStore {
             return .mismatch
         }
         let result = try JSONDecoder().decode(ActionResult.self, from: Data((try row.get("result", as: String.self)).utf8))
-        let done = Entry(fp: fingerprint, state: "done", rid: mine.rid, result: result)
+        let done = Entry(fp: fingerprint, state: "done", rid: requestID.lowercasedString, result: result)
         try redis.send("SET", ns.idempotencyKey(scope), encode(done), "EX", 3_600)
         return .replay(result)
     }

@@ -29,6 +29,8 @@ public final class ActionCall: @unchecked Sendable {
     /// The idempotency key this call holds (set by the idempotency stage). An executor whose effect
     /// commits in PostgreSQL stores the durable result in that transaction and sets `storedWithEffect`.
     public var idempotency: IdempotencyHold?
+    /// What the admission gate answered (nil: each admission stage asks its own store).
+    public internal(set) var admission: Admission?
     /// Events the executor wants published after a success (besides `action.executed`).
     public var events: [AgentEvent] = []
     /// What the stages leave to write after a success (one round trip live).

@@ -17,6 +17,8 @@ public final class ActionDispatcher: Sendable {
         public var rateLimits: RateLimitStore
         public var idempotency: IdempotencyStore
         public var breakers: BreakerStore
+        /// Asks the rate limit, the claim and the breaker of a mutating request together (nil: one store after another).
+        public var admission: AdmissionGate?
         public var executor: ActionExecutor
         public var cascade: ActionCascade
         public var scrubber: PIIScrubber
@@ -33,13 +35,14 @@ public final class ActionDispatcher: Sendable {
             audit: AuditLog, permissions: PermissionSource, rateLimits: RateLimitStore, idempotency: IdempotencyStore,
             breakers: BreakerStore, executor: ActionExecutor, cascade: ActionCascade, scrubber: PIIScrubber,
             clock: ActionClock = SystemActionClock(), history: ActionHistorySink? = nil, followUps: FollowUpWriter? = nil,
-            identify: (@Sendable (Actor) -> Actor)? = nil
+            identify: (@Sendable (Actor) -> Actor)? = nil, admission: AdmissionGate? = nil
         ) {
             self.audit = audit
             self.permissions = permissions
             self.rateLimits = rateLimits
             self.idempotency = idempotency
             self.breakers = breakers
+            self.admission = admission
             self.executor = executor
             self.cascade = cascade
             self.scrubber = scrubber
@@ -61,7 +64,7 @@ public final class ActionDispatcher: Sendable {
             AuditStage(audit: ports.audit, clock: ports.clock, scrubber: ports.scrubber),
             ValidationStage(scrubber: ports.scrubber),
             AuthorizationStage(permissions: ports.permissions, executor: ports.executor),
-            RateLimitStage(store: ports.rateLimits, clock: ports.clock, options: options),
+            RateLimitStage(store: ports.rateLimits, gate: ports.admission, clock: ports.clock, options: options),
             IdempotencyStage(store: ports.idempotency, options: options),
             BreakerStage(store: ports.breakers, clock: ports.clock),
             CascadeStage(),

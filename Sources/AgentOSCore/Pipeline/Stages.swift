@@ -98,23 +98,41 @@ struct AuthorizationStage: ActionMiddleware {
 }
 
 /// Per-user-and-action sliding window (burst ×2 for 10 s) and per-source-IP window. Fails
-/// closed for mutating actions when the store is unreachable.
+/// closed for mutating actions when the store is unreachable. With a gate, a mutating request's
+/// claim and breaker are asked in the same call (D87); the next two stages read its answer.
 struct RateLimitStage: ActionMiddleware {
     let store: RateLimitStore
+    let gate: AdmissionGate?
     let clock: ActionClock
     let options: ActionDispatcher.Options
     var name: String { "ratelimit" }
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
-        if options.rateLimits, let spec = call.spec {
+        guard let spec = call.spec else { return try next(call) }
+        let member = call.request.requestID.lowercasedString
+        let nowMillis = options.useInjectedClock ? clock.nowMillis() : nil
+        if let gate, spec.mutating {
+            // Rate limits off (benchmarks of the bare pipeline): the gate still claims and reads the breaker.
+            let ask = AdmissionAsk(
+                rules: options.rateLimits ? rules(call, spec) : [], member: member, nowMillis: nowMillis,
+                claim: call.request.idempotencyKey.map { key in
+                    (
+                        IdempotencyScope(user: call.user, action: spec.name, key: key), call.fingerprint, call.request.requestID,
+                        options.idempotencyLockMillis
+                    )
+                },
+                service: spec.bypassesBreaker ? nil : spec.service.rawValue)
             try call.time(name) { () throws(ActionFailure) in
-                var rules = [RateRule(key: "rl:\(call.user):\(spec.name)", limit: spec.ratePerMinute, burstMultiplier: options.burstMultiplier)]
-                if let ip = call.actor.ip { rules.append(RateRule(key: "rl:ip:\(ip)", limit: options.ipLimitPerMinute)) }
+                do { call.admission = try gate.admit(ask) } catch {
+                    throw .unavailable("rate limiter, idempotency and breaker store unreachable (mutating actions fail closed): \(error)")
+                }
+                if case .refused(let ms) = call.admission?.rate { throw .rateLimited(retryAfterMillis: ms) }
+            }
+        } else if options.rateLimits {
+            try call.time(name) { () throws(ActionFailure) in
                 let decision: RateDecision
                 do {
-                    decision = try store.admit(
-                        rules, member: call.request.requestID.lowercasedString,
-                        nowMillis: options.useInjectedClock ? clock.nowMillis() : nil)
+                    decision = try store.admit(rules(call, spec), member: member, nowMillis: nowMillis)
                 } catch {
                     if spec.mutating { throw .unavailable("rate limiter unreachable (mutating actions fail closed): \(error)") }
                     return
@@ -123,6 +141,13 @@ struct RateLimitStage: ActionMiddleware {
             }
         }
         return try next(call)
+    }
+
+    /// The user's window for the action (with its burst) and, when the request names one, its source IP's.
+    private func rules(_ call: ActionCall, _ spec: ActionSpec) -> [RateRule] {
+        var rules = [RateRule(key: "rl:\(call.user):\(spec.name)", limit: spec.ratePerMinute, burstMultiplier: options.burstMultiplier)]
+        if let ip = call.actor.ip { rules.append(RateRule(key: "rl:ip:\(ip)", limit: options.ipLimitPerMinute)) }
+        return rules
     }
 }
 
@@ -135,10 +160,16 @@ struct IdempotencyStage: ActionMiddleware {
 
     func handle(_ call: ActionCall, next: (ActionCall) throws(ActionFailure) -> ActionResult) throws(ActionFailure) -> ActionResult {
         guard let key = call.request.idempotencyKey, let spec = call.spec, spec.mutating else { return try next(call) }
-        let scope = IdempotencyScope(user: call.user, action: spec.name, key: key)
-        let fingerprint = call.fingerprint
+        let gated = call.admission?.ask.claim
+        let scope = gated?.scope ?? IdempotencyScope(user: call.user, action: spec.name, key: key)
+        let fingerprint = gated?.fingerprint ?? call.fingerprint
         let claim = try call.time(name) { () throws(ActionFailure) -> IdempotencyClaim in
             do {
+                // The gate claimed in Redis already: what is left is the durable copy's say.
+                if let gatedClaim = call.admission?.claim {
+                    guard gatedClaim == .claimed else { return gatedClaim }
+                    return try store.confirm(scope, fingerprint: fingerprint, requestID: call.request.requestID)
+                }
                 return try store.claim(scope, fingerprint: fingerprint, requestID: call.request.requestID, lockMillis: options.idempotencyLockMillis)
             } catch {
                 throw .unavailable("idempotency store unreachable: \(error)")
@@ -180,6 +211,8 @@ struct BreakerStage: ActionMiddleware {
         let service = spec.service.rawValue
         if spec.bypassesBreaker { return try next(call) }
         let permit = try call.time(name) { () throws(ActionFailure) -> BreakerPermit in
+            // A closed breaker, as the gate read it, admits as `acquire` would (and changes nothing).
+            if let gated = call.admission?.permit { return gated }
             do { return try store.acquire(service, nowMillis: nil) } catch { throw .unavailable("\(service) breaker state unreadable: \(error)") }
         }
         guard case .allowed(let probe) = permit else {
