@@ -160,6 +160,32 @@ import Testing
             allowed: [(Namespace.DB.rateLimit, ["DEL", ns.rateKey("rl:\(login.name):job.cancel")])], .user)
     }
 
+    /// A queue added after the grant (its lists not yet in the login's rules, until `operator
+    /// reapply`): the cancel commits in PostgreSQL, and the message's removal, left to the
+    /// follow-ups (D87), fails there as a warning on the success, naming the job and the queue.
+    @Test func aMessageTheLoginMayNotRemoveIsAWarningOnTheCommittedCancel() throws {
+        let fx = try ActionFixture()
+        let login = try OperatorRolesTests.provision(fx, .user)
+        defer {
+            fx.close()
+            OperatorRolesTests.dropLogins([login.name])
+        }
+        let console = try Console(fx, login)
+        let job = try Self.queuedJob(fx, owner: login.name, queue: "added_after_grant")
+        #expect(try Self.queued(fx, job))
+
+        let cancel = console.run("job.cancel", ["id": .string(job.id)], key: "k-late")
+        #expect(cancel.succeeded, "\(cancel.outcome)")
+        #expect(try Self.status(fx, job.id) == "cancelled")
+        #expect(try Self.queued(fx, job), "the login's rules do not cover the queue: the message stays")
+        let warning = cancel.warnings.first { $0.contains("job \(job.id)'s message removed from queue added_after_grant") }
+        #expect(warning?.contains("NOPERM") == true, "\(cancel.warnings)")
+        let outcome = try fx.backend.postgres.query(
+            "SELECT outcome FROM audit_logs WHERE request_id = $1::uuid AND phase = 'outcome'", [cancel.requestID]
+        ).rows.map { try $0.get("outcome", as: String.self) }
+        #expect(outcome == ["success"])
+    }
+
     /// A supervisor cancels anyone's job and may revoke a Celery task (the pidbox); an operator also
     /// runs the fleet's actions (worker.ping waits on its reply key); neither touches the flags.
     @Test func aSupervisorAndAnOperatorRunTheirActionsOnTheirOwnRedisUsers() throws {

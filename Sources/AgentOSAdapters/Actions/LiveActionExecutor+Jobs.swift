@@ -57,7 +57,7 @@ extension LiveActionExecutor {
                 try c.jobEvent(tx, id, type: "cancelled", status: "cancelled")
                 return ActionResult("cancelled job \(id)")
             }
-            try c.unqueue(job!, thenControl: .jobCancel)
+            c.unqueue(job!, thenControl: .jobCancel)
             c.publish(.jobCancelled(JobPatch(id: id, status: .cancelled, updatedAt: Date(), finishedAt: Date())))
             return r
         },
@@ -119,7 +119,7 @@ extension LiveActionExecutor {
                 job = try LiveActionExecutor.job(row)
                 return ActionResult("deleted job \(id) with its events")
             }
-            try c.unqueue(job!, thenControl: .jobDelete)
+            c.unqueue(job!, thenControl: .jobDelete)
             try c.removeArtifacts(of: id)
             c.publish(.jobDeleted(id: id))
             return r
@@ -274,15 +274,20 @@ extension LiveActionContext {
     /// The unqueue script's keys: the producer's copy of the message, then the queue's lists.
     private func unqueueKeys(_ job: Job) -> [any RedisArgument] { [ns.brokerMessageKey(job: job.id)] + ns.brokerListKeys(queue: job.queue) }
 
-    /// `unqueue`, then the control command for the job, in one round trip (the script goes as
-    /// EVAL with its source, so the pipeline needs no loaded script).
-    func unqueue(_ job: Job, thenControl command: ActionName) throws {
+    /// `unqueue`, then the control command for the job, left to the follow-ups' round trip: they
+    /// run once the effect has committed, and a failure there is a warning on the committed
+    /// success, not an error that says the job was not cancelled (D87). The script goes as EVAL
+    /// with its source, so the pipeline needs no loaded script.
+    func unqueue(_ job: Job, thenControl command: ActionName) {
         let keys = unqueueKeys(job)
-        let replies = try redis(Namespace.DB.queues).pipeline([
-            ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
-            controlCommand(.action(command), target: job.id, extra: [:])
-        ])
-        for reply in replies { if case .error(let e) = reply { throw RedisError.fromReply(e) } }
+        call.deferWrite(
+            RedisDeferredWrite(
+                redis: ex.databases[Namespace.DB.queues], database: Namespace.DB.queues,
+                commands: [
+                    ["EVAL", LiveActionExecutor.unqueueScript.source, keys.count] + keys + [job.id],
+                    controlCommand(.action(command), target: job.id, extra: [:])
+                ],
+                what: "job \(job.id)'s message removed from queue \(job.queue) and its \(command.rawValue) control command sent"))
     }
 
     func enqueue(_ job: Job) throws { try enqueue([job]) }

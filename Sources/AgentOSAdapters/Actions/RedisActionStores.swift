@@ -355,6 +355,16 @@ public final class RedisFollowUps: FollowUpWriter {
     public func write(_ f: FollowUps) -> [String] {
         var warnings: [String] = []
         var parts: [(part: FollowUps.Part, database: Int, commands: [[any RedisArgument]])] = []
+        // The executor's writes on this Redis go first in the pipeline; any other runs on its own.
+        var writes: [RedisDeferredWrite] = []
+        let server = redis.configuration.selecting(database: 0)
+        for w in f.writes {
+            if let r = w as? RedisDeferredWrite, r.redis.configuration.selecting(database: 0) == server {
+                writes.append(r)
+            } else {
+                do { try w.run() } catch { warnings.append(FollowUps.warning(w, error)) }
+            }
+        }
         if let c = f.idempotency {
             let (db, command) = idempotency.completionCommand(c)
             parts.append((.idempotency, db, [command]))
@@ -373,59 +383,83 @@ public final class RedisFollowUps: FollowUpWriter {
                 parts.append((.events, db, commands))
             } catch { warnings.append(FollowUps.Part.events.warning(error)) }
         }
+        enum Owner: Hashable {
+            case select
+            case write(Int)
+            case part(FollowUps.Part)
+        }
         let home = redis.configuration.database
         var commands: [[any RedisArgument]] = []
-        var owners: [FollowUps.Part?] = [] // nil: a SELECT
+        var owners: [Owner] = []
         var current = home
-        for p in parts {
-            if p.database != current {
-                commands.append(["SELECT", p.database])
-                owners.append(nil)
-                current = p.database
+        let batches =
+            writes.enumerated().map { (Owner.write($0.offset), $0.element.database, $0.element.commands) }
+            + parts.map { (Owner.part($0.part), $0.database, $0.commands) }
+        for (owner, database, batch) in batches {
+            if database != current {
+                commands.append(["SELECT", database])
+                owners.append(.select)
+                current = database
             }
-            commands += p.commands
-            owners += Array(repeating: p.part, count: p.commands.count)
+            commands += batch
+            owners += Array(repeating: owner, count: batch.count)
         }
         if current != home {
             commands.append(["SELECT", home])
-            owners.append(nil)
+            owners.append(.select)
         }
-        var failed: [FollowUps.Part: any Error] = [:]
+        var failed: [Owner: any Error] = [:]
         var unloaded: Set<FollowUps.Part> = []
         do {
             for (reply, owner) in zip(try redis.pipeline(commands), owners) {
                 guard case .error(let message) = reply else {
                     // Another publisher took the numbers this batch was signed with (D66): again, renumbered.
-                    if owner == .events, !bus.published(reply) { unloaded.insert(.events) }
+                    if owner == .part(.events), !bus.published(reply) { unloaded.insert(.events) }
                     continue
                 }
                 let error = RedisError.fromReply(message)
-                if case .noScript = error, let owner {
-                    unloaded.insert(owner)
+                if case .noScript = error, case .part(let part) = owner {
+                    unloaded.insert(part)
                     continue
                 }
                 // A SELECT refused would have sent what followed to the wrong database: all of it counts as failed.
-                guard let owner else {
-                    parts.forEach { failed[$0.part] = failed[$0.part] ?? error }
+                guard owner != .select else {
+                    batches.forEach { failed[$0.0] = failed[$0.0] ?? error }
                     continue
                 }
                 failed[owner] = failed[owner] ?? error
             }
         } catch {
-            parts.forEach { failed[$0.part] = error }
+            batches.forEach { failed[$0.0] = error }
         }
+        for (i, w) in writes.enumerated() { if let error = failed[.write(i)] { warnings.append(FollowUps.warning(w, error)) } }
         // The server lost its scripts (restart, SCRIPT FLUSH): those parts again, one by one, which reloads them.
         if unloaded.contains(.breaker), let b = f.breaker { try? breakers.record(b.service, success: true, probe: b.probe, nowMillis: nil) }
         if unloaded.contains(.events) {
-            do { try bus.publish(batch: f.events) } catch { failed[.events] = error }
+            do { try bus.publish(batch: f.events) } catch { failed[.part(.events)] = error }
         }
         // As before the follow-ups were batched: a breaker success that was not recorded is no warning.
         for p in parts where p.part != .breaker {
-            if let error = failed[p.part] { warnings.append(p.part.warning(error)) }
+            if let error = failed[.part(p.part)] { warnings.append(p.part.warning(error)) }
         }
         if let c = f.idempotency, !c.durableStored {
             do { try idempotency.storeDurable(c) } catch { warnings.append(FollowUps.Part.idempotency.warning(error)) }
         }
         return warnings
+    }
+}
+
+/// Redis commands an executor leaves to the follow-ups, on one database: sent in their pipeline by
+/// `RedisFollowUps`, alone by `run` (D87).
+struct RedisDeferredWrite: DeferredWrite {
+    let redis: RedisClient
+    let database: Int
+    let commands: [[any RedisArgument]]
+    let what: String
+
+    func run() throws {
+        for reply in try redis.selecting(database: database).pipeline(commands) {
+            if case .error(let e) = reply { throw RedisError.fromReply(e) }
+        }
     }
 }

@@ -35,6 +35,8 @@ public final class ActionCall: @unchecked Sendable {
     public var events: [AgentEvent] = []
     /// What the stages leave to write after a success (one round trip live).
     public internal(set) var followUps = FollowUps()
+    /// Leaves `write` to the follow-ups of a success (see `FollowUps.writes`).
+    public func deferWrite(_ write: any DeferredWrite) { followUps.writes.append(write) }
     /// Per-stage durations in milliseconds.
     public internal(set) var timings: [(stage: String, millis: Double)] = []
     /// Notes for the operator (a cascade that could not publish, …).

@@ -223,9 +223,21 @@ public struct FollowUps: Sendable {
     public var breaker: (service: String, probe: Bool)?
     public var invalidateCache = false
     public var events: [AgentEvent] = []
+    /// Writes the executor left to the follow-ups, done first (live: a job's queue message removed
+    /// with its control command, in the follow-ups' round trip, D87). A failure is a warning on the
+    /// success: the effect and its outcome row are committed by then.
+    public var writes: [any DeferredWrite] = []
 
     public init() {}
-    public var isEmpty: Bool { idempotency == nil && breaker == nil && !invalidateCache && events.isEmpty }
+    public var isEmpty: Bool { idempotency == nil && breaker == nil && !invalidateCache && events.isEmpty && writes.isEmpty }
+}
+
+/// A write an executor leaves to the follow-ups. `run` does it alone; a writer that can send it
+/// with the rest (`RedisFollowUps`) batches it instead.
+public protocol DeferredWrite: Sendable {
+    /// What it does, for the warning when it fails ("job 42's queue message removed …").
+    var what: String { get }
+    func run() throws
 }
 
 /// Writes a success's follow-ups; returns the warnings (what could not be written, and why).
@@ -247,6 +259,9 @@ public struct SequentialFollowUps: FollowUpWriter {
 
     public func write(_ f: FollowUps) -> [String] {
         var warnings: [String] = []
+        for w in f.writes {
+            do { try w.run() } catch { warnings.append(FollowUps.warning(w, error)) }
+        }
         if let c = f.idempotency {
             do {
                 try idempotency.complete(
@@ -268,6 +283,9 @@ public struct SequentialFollowUps: FollowUpWriter {
 }
 
 extension FollowUps {
+    /// A deferred write's warning, worded the same way by both writers.
+    public static func warning(_ write: any DeferredWrite, _ error: any Error) -> String { "not done: \(write.what): \(error)" }
+
     /// The parts, for the warnings both writers word the same way.
     public enum Part: Sendable {
         case idempotency, breaker, cache, events
