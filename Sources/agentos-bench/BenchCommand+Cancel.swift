@@ -147,12 +147,13 @@ extension BenchCommand {
 /// The floor under an enforced job.cancel: every Redis command and PostgreSQL call the console
 /// sends for one cancel, in the same round trips and on the same logins, built before the clock
 /// starts and sent bare. Each call does its real work: the admission script (the limiter, the
-/// claim and the breaker's state, D87), the durable look-up, the intent sealed by `audit_append` and committed, the action
-/// opened in the server, the job's UPDATE, its event, the outcome row and the durable result
-/// committed together, the message's removal with the control command, the follow-ups (result,
-/// breaker success, cache invalidation, three events numbered as the bus numbers them).
+/// claim and the breaker's state, D87), the durable look-up, the intent sealed by `audit_append`
+/// and committed, the action opened in the server, the job's UPDATE, its event, the outcome row
+/// and the durable result committed together, the follow-ups (the message's removal with the
+/// control command, the result, the breaker's success, the cache invalidation, three events
+/// numbered as the bus numbers them).
 final class CancelFloor {
-    static let redisRoundTrips = 3
+    static let redisRoundTrips = 2
     static let postgresRoundTrips = 3
 
     struct Call {
@@ -160,14 +161,14 @@ final class CancelFloor {
         let lookup: PostgresConnection.Statement
         let effect: [PostgresConnection.Statement]
         let commit: [PostgresConnection.Statement]
-        let unqueue: [[any RedisArgument]]
+        /// The message's removal and its control command first (D87), then the rest.
         let followUps: [[any RedisArgument]]
     }
 
     let calls: [Call]
     let jobs: [String]
     let postgres: PostgresClient
-    let rateDB, queueDB, home: RedisClient
+    let rateDB, home: RedisClient
     let bus: RedisEventBus
     let firstSeq: Int64
 
@@ -176,7 +177,6 @@ final class CancelFloor {
         self.postgres = postgres
         self.jobs = jobs
         rateDB = redis.selecting(database: Namespace.DB.rateLimit)
-        queueDB = redis.selecting(database: Namespace.DB.queues)
         home = redis
         // The events under a namespace of their own: the console's cancels, interleaved with the
         // floor's, take numbers from the same counter otherwise, and the floor's are numbered ahead.
@@ -246,11 +246,10 @@ final class CancelFloor {
                         RedisIdempotencyStore.durable(scope, fingerprint: fingerprint, requestID: requestID, result: result, ttlSeconds: ttl),
                         St("COMMIT")
                     ],
-                unqueue: [
-                    ["EVAL", LiveActionExecutor.unqueueScript.source, messageKeys.count] + messageKeys + [id],
-                    ["PUBLISH", ns.controlChannel, BusAuth.sealControl(control, keys: ns.busKeys, namespace: ns.prefix)]
-                ],
                 followUps: [
+                    ["SELECT", Namespace.DB.queues],
+                    ["EVAL", LiveActionExecutor.unqueueScript.source, messageKeys.count] + messageKeys + [id],
+                    ["PUBLISH", ns.controlChannel, BusAuth.sealControl(control, keys: ns.busKeys, namespace: ns.prefix)],
                     ["SELECT", Namespace.DB.idempotency], idempotency.completionCommand(completion).command,
                     ["SELECT", Namespace.DB.breakers], breakers.successCommand(spec.service.rawValue, probe: false).command,
                     ["SELECT", cacheDB], invalidate,
@@ -275,7 +274,7 @@ final class CancelFloor {
                 "ACL", "SETUSER", login, "~" + RedisGlob.escaped(names.eventsSeqKey), "(+publish &" + RedisGlob.escaped(names.eventsChannel) + ")"))
     }
 
-    /// One cancel's calls, bare: 3 Redis and 3 PostgreSQL round trips.
+    /// One cancel's calls, bare: 2 Redis and 3 PostgreSQL round trips.
     func send(_ i: Int) throws {
         let c = calls[i]
         try Self.ok(rateDB.send(c.admission))
@@ -284,7 +283,6 @@ final class CancelFloor {
             _ = try db.pipeline(c.effect)
             _ = try db.pipeline(c.commit)
         }
-        for reply in try queueDB.pipeline(c.unqueue) { try Self.ok(reply) }
         for reply in try home.pipeline(c.followUps) { try Self.ok(reply) }
     }
 
