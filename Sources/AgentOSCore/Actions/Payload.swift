@@ -105,15 +105,28 @@ public enum CanonicalJSON {
     /// Printable ASCII (ids, names, most text, JSON held as text) is escaped byte by byte; anything
     /// else goes scalar by scalar.
     static func append(string s: String, to out: inout [UInt8]) {
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+        var s = s
+        // One pass over the contiguous bytes; a string without quotes or backslashes goes in one copy.
+        let printable = s.withUTF8 { bytes -> Bool in
+            var escapes = 0
+            for b in bytes {
+                guard b >= 0x20 && b < 0x7F else { return false }
+                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { escapes += 1 }
+            }
+            out.reserveCapacity(out.count + bytes.count + escapes + 2)
             out.append(UInt8(ascii: "\""))
-            for b in s.utf8 {
-                if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                out.append(b)
+            if escapes == 0 {
+                out.append(contentsOf: bytes)
+            } else {
+                for b in bytes {
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                    out.append(b)
+                }
             }
             out.append(UInt8(ascii: "\""))
-            return
+            return true
         }
+        if printable { return }
         var text = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
