@@ -48,6 +48,25 @@ import Testing
         }
     }
 
+    /// A fixture, a login of role user and its console wholly on that login's connections.
+    static func userConsole() throws -> (ActionFixture, Login, Console) {
+        let fx = try ActionFixture()
+        let login: Login
+        do { login = try OperatorRolesTests.provision(fx, .user) } catch {
+            fx.close()
+            throw error
+        }
+        do { return (fx, login, try Console(fx, login)) } catch {
+            close(fx, login)
+            throw error
+        }
+    }
+
+    static func close(_ fx: ActionFixture, _ login: Login) {
+        fx.close()
+        OperatorRolesTests.dropLogins([login.name])
+    }
+
     /// A queued job in `queue` owned by `owner`, with its kombu message pushed as the producers push it.
     static func queuedJob(_ fx: ActionFixture, owner: String, queue: String = "video_cutter") throws -> Job {
         let job = Job(
@@ -116,13 +135,8 @@ import Testing
     /// A user cancels and retries its own job through every stage on its own Redis user; the
     /// console's own writes (cache rebuild, session row) run; everything else is refused.
     @Test func aUserRunsItsJobActionsOnItsOwnRedisUserAndWritesNothingElse() throws {
-        let fx = try ActionFixture()
-        let login = try OperatorRolesTests.provision(fx, .user)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([login.name])
-        }
-        let console = try Console(fx, login)
+        let (fx, login, console) = try Self.userConsole()
+        defer { Self.close(fx, login) }
         let ns = fx.backend.namespace
         let job = try Self.queuedJob(fx, owner: login.name)
         #expect(try Self.queued(fx, job))
@@ -164,13 +178,8 @@ import Testing
     /// reapply`): the cancel commits in PostgreSQL, and the message's removal, left to the
     /// follow-ups (D87), fails there as a warning on the success, naming the job and the queue.
     @Test func aMessageTheLoginMayNotRemoveIsAWarningOnTheCommittedCancel() throws {
-        let fx = try ActionFixture()
-        let login = try OperatorRolesTests.provision(fx, .user)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([login.name])
-        }
-        let console = try Console(fx, login)
+        let (fx, login, console) = try Self.userConsole()
+        defer { Self.close(fx, login) }
         let job = try Self.queuedJob(fx, owner: login.name, queue: "added_after_grant")
         #expect(try Self.queued(fx, job))
 
