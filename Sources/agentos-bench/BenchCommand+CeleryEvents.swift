@@ -16,9 +16,10 @@ extension BenchCommand {
     func celeryEventFigures(redisURL: String) throws -> [BenchResult] {
         let rounds = 15
         let tasksPerRound = 1_000
-        var perEvent: [Int: [Double]] = [:]
-        for held in [10, 10_000] {
-            let transport = try CeleryTransport(brokerDatabase: 12, globalKeyPrefix: "benchev\(getpid()):", queues: ["benchq"])
+        let sizes = [10, 10_000]
+        var monitors: [Int: (monitor: CeleryMonitor, feed: CeleryEventFeed)] = [:]
+        for held in sizes {
+            let transport = try CeleryTransport(brokerDatabase: 12, globalKeyPrefix: "benchev\(getpid())-\(held):", queues: ["benchq"])
             let monitor = CeleryMonitor(redis: try RedisClient(url: redisURL), transport: transport) // never started: fed by hand
             monitor.holdTasks(atMost: held)
             var feed = CeleryEventFeed(host: "bench@agentos-bench")
@@ -26,21 +27,30 @@ extension BenchCommand {
             guard monitor.current.tasks.count == held else {
                 throw BenchError("celery events: \(monitor.current.tasks.count) tasks held, not \(held)")
             }
-            var samples: [Double] = []
-            for _ in 0..<rounds {
-                let frames = feed.frames(tasks: tasksPerRound)
+            monitors[held] = (monitor, feed)
+        }
+        // The two sizes round by round, in turn and each first every other round, so both meet the
+        // same load on a shared machine (one size's rounds after the other's let the load of those
+        // minutes into the ratio).
+        var perEvent: [Int: [Double]] = [:]
+        for round in 0..<rounds {
+            for held in round % 2 == 0 ? sizes : sizes.reversed() {
+                let frames = monitors[held]!.feed.frames(tasks: tasksPerRound)
+                let (monitor, channel) = (monitors[held]!.monitor, monitors[held]!.feed.channel)
                 let start = Self.processCPUMillis() / 1_000
-                for frame in frames { monitor.ingest(frame, channel: feed.channel) }
+                for frame in frames { monitor.ingest(frame, channel: channel) }
                 let cpu = Self.processCPUMillis() / 1_000 - start
-                samples.append(cpu * 1_000 / Double(tasksPerRound * CeleryEventFeed.eventsPerTask))
+                perEvent[held, default: []].append(cpu * 1_000 / Double(tasksPerRound * CeleryEventFeed.eventsPerTask))
             }
-            let s = monitor.current
+        }
+        for held in sizes {
+            let s = monitors[held]!.monitor.current
             guard s.tasks.count == held, s.figures.finished["SUCCESS"] == held + rounds * tasksPerRound, s.malformed == 0 else {
                 throw BenchError(
                     "celery events: held \(s.tasks.count) (not \(held)), counted \(s.figures.finished["SUCCESS"] ?? 0) succeeded, \(s.malformed) malformed"
                 )
             }
-            perEvent[held] = samples.sorted()
+            perEvent[held]!.sort()
         }
         let few = perEvent[10]!
         let many = perEvent[10_000]!
