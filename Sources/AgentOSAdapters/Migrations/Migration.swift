@@ -32,10 +32,12 @@ public struct Migrator: Sendable {
         Migration(version: 8, name: "operator_log", sql: MigrationSQL.operatorLog),
         Migration(version: 9, name: "audit_preview", sql: MigrationSQL.auditPreview),
         Migration(version: 10, name: "audit_received", sql: MigrationSQL.auditReceived),
+        Migration(version: 11, name: "owner_grants", sql: MigrationSQL.ownerGrants),
         Migration(version: 12, name: "enforced_roles", sql: MigrationSQL.enforcedRoles),
         Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed),
         Migration(version: 14, name: "fast_gates", sql: MigrationSQL.fastGates),
-        Migration(version: 15, name: "planned_by_index", sql: MigrationSQL.plannedByIndex)
+        Migration(version: 15, name: "planned_by_index", sql: MigrationSQL.plannedByIndex),
+        Migration(version: 16, name: "audit_api_for_the_migrating_login", sql: MigrationSQL.auditAPIForTheMigratingLogin)
     ]
 
     public struct Applied: Sendable, Equatable {
