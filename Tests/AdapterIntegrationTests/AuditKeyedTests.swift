@@ -204,6 +204,44 @@ import Testing
         #expect(v.ok && v.rows == grown + 11, "\(v.summary)")
     }
 
+    /// Issue 17 (D89): the MAC scan of `audit verify` is planned as a parallel scan of audit_logs
+    /// whatever the statistics: joined to the one-row key table, it lost its workers once the key
+    /// table had statistics (a database-wide ANALYZE), and a plain `min(seq)` is planned as a walk
+    /// of the primary key. Read from the plan auto_explain hands psql (planned, not timed: how many
+    /// workers start depends on the machine).
+    @Test func theMacScanIsPlannedInParallelAfterADatabaseWideAnalyze() throws {
+        let backend = try LiveBackend.make()
+        defer { backend.drop() }
+        // Past min_parallel_table_scan_size (8 MB), as a trail of some weeks is.
+        try backend.postgres.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT audit_append(gen_random_uuid(), now(), 'op' || g % 3, NULL, 'operator', 'job.cancel', 'outcome', 'success',
+                                    gen_random_uuid(), NULL, 's', 'target-' || g, NULL, jsonb_build_object('n', g, 'note', repeat('x', 200)),
+                                    NULL, NULL, 'agentos-test', g)
+                FROM generate_series(1, 30000) AS g) appended
+            """)
+        try backend.postgres.execute("ANALYZE")
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: try TestServers.env("AGENTOS_TEST_PG_BIN") + "/psql")
+        psql.arguments = [
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", backend.url, "-c", "LOAD 'auto_explain'", "-c",
+            "SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice",
+            "-c", "SELECT agentos_audit.first_bad_mac(1)"
+        ]
+        let output = Pipe()
+        psql.standardError = output
+        psql.standardOutput = FileHandle.nullDevice
+        try psql.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        psql.waitUntilExit()
+        #expect(psql.terminationStatus == 0, "\(text)")
+        // The plan of the function's own query (the one that reads audit_logs).
+        let plans = text.components(separatedBy: "NOTICE:").filter { $0.contains("audit_logs a") }
+        #expect(!plans.isEmpty, "no plan of the MAC scan in: \(text)")
+        #expect(plans.allSatisfy { $0.contains("Parallel Seq Scan on audit_logs") }, "\(plans)")
+    }
+
     /// An existing database: rows written before migration 13 keep their unkeyed chain, the keyed
     /// chain starts after them (recorded), and both verify, each naming a changed row.
     @Test func anUnkeyedChainMigratedTo13StillVerifies() throws {

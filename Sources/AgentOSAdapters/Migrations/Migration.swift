@@ -37,7 +37,8 @@ public struct Migrator: Sendable {
         Migration(version: 13, name: "audit_keyed", sql: MigrationSQL.auditKeyed),
         Migration(version: 14, name: "fast_gates", sql: MigrationSQL.fastGates),
         Migration(version: 15, name: "planned_by_index", sql: MigrationSQL.plannedByIndex),
-        Migration(version: 16, name: "audit_api_for_the_migrating_login", sql: MigrationSQL.auditAPIForTheMigratingLogin)
+        Migration(version: 16, name: "audit_api_for_the_migrating_login", sql: MigrationSQL.auditAPIForTheMigratingLogin),
+        Migration(version: 17, name: "first_bad_mac_without_join", sql: MigrationSQL.firstBadMacWithoutJoin)
     ]
 
     public struct Applied: Sendable, Equatable {
