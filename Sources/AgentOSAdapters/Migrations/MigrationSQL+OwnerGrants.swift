@@ -30,25 +30,34 @@ extension MigrationSQL {
     /// functions to `agentos_auditor`; a change of owner turns the old owner's own grants into the
     /// new owner's, so a migrating login that is no superuser lost its EXECUTE (provisioning, which
     /// it does, appends audit rows). It joins the auditor, grants them again, and leaves (as V13).
-    static let auditAPIForTheMigratingLogin = """
+    static let auditAPIForTheMigratingLogin = asAuditor(
+        """
+            IF to_regrole('agentos_auditor') IS NOT NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION public.audit_append(uuid, timestamptz, text, text, text, text, text, text, uuid, '
+                               'text, text, text, text, jsonb, jsonb, inet, text, integer), public.audit_verify(), public.audit_head(), '
+                               'public.audit_chain_start() TO %I', current_user);
+            END IF;
+        """)
+
+    /// `body` (PL/pgSQL statements) run by a member of `agentos_auditor`, the owner of the audit
+    /// objects: the migrating login joins it if it is not one, and leaves after (as V13 and V15 do).
+    /// Where the role was never made (no login could create roles), the migrating login owns them.
+    static func asAuditor(_ body: String) -> String {
+        """
         DO $$
         DECLARE
             joined boolean := false;
         BEGIN
-            IF to_regrole('agentos_auditor') IS NULL OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-                RETURN;
-            END IF;
-            IF NOT pg_has_role(current_user, 'agentos_auditor', 'MEMBER') THEN
+            IF to_regrole('agentos_auditor') IS NOT NULL AND NOT pg_has_role(current_user, 'agentos_auditor', 'MEMBER') THEN
                 EXECUTE format('GRANT agentos_auditor TO %I', current_user);
                 joined := true;
             END IF;
-            EXECUTE format('GRANT EXECUTE ON FUNCTION public.audit_append(uuid, timestamptz, text, text, text, text, text, text, uuid, '
-                           'text, text, text, text, jsonb, jsonb, inet, text, integer), public.audit_verify(), public.audit_head(), '
-                           'public.audit_chain_start() TO %I', current_user);
+        \(body)
             IF joined THEN
                 EXECUTE format('REVOKE agentos_auditor FROM %I', current_user);
             END IF;
         END;
         $$;
         """
+    }
 }

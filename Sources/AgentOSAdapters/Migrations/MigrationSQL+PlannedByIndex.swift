@@ -38,16 +38,8 @@ extension MigrationSQL {
     /// `audit verify` took 720 ms for 100,000 rows instead of 470 (docs/BENCHMARKS.md). With the key
     /// as two parameters and the MAC test as the aggregate's FILTER, the plan is a parallel scan of
     /// audit_logs whatever the statistics.
-    static let firstBadMacWithoutJoin = """
-        DO $$
-        DECLARE
-            joined boolean := false;
-        BEGIN
-            -- The function is the auditor's: the migrating login joins it to replace it, and leaves (as V13).
-            IF to_regrole('agentos_auditor') IS NOT NULL AND NOT pg_has_role(current_user, 'agentos_auditor', 'MEMBER') THEN
-                EXECUTE format('GRANT agentos_auditor TO %I', current_user);
-                joined := true;
-            END IF;
+    static let firstBadMacWithoutJoin = asAuditor(
+        """
             CREATE OR REPLACE FUNCTION agentos_audit.first_bad_mac(p_first bigint) RETURNS SETOF bigint
             LANGUAGE plpgsql STABLE SET search_path = pg_catalog SET jit = off AS $f$
             DECLARE
@@ -66,10 +58,5 @@ extension MigrationSQL {
                 WHERE a.seq >= p_first;
             END;
             $f$;
-            IF joined THEN
-                EXECUTE format('REVOKE agentos_auditor FROM %I', current_user);
-            END IF;
-        END;
-        $$;
-        """
+        """)
 }
