@@ -51,20 +51,28 @@ import Testing
     /// A fixture, a login of role user and its console wholly on that login's connections.
     static func userConsole() throws -> (ActionFixture, Login, Console) {
         let fx = try ActionFixture()
-        let login: Login
-        do { login = try OperatorRolesTests.provision(fx, .user) } catch {
-            fx.close()
-            throw error
-        }
+        let login = try provision(fx, .user)[0]
         do { return (fx, login, try Console(fx, login)) } catch {
-            close(fx, login)
+            close(fx, [login])
             throw error
         }
     }
 
-    static func close(_ fx: ActionFixture, _ login: Login) {
+    /// A login of each role on `fx` (closed with `fx` if one cannot be made).
+    static func provision(_ fx: ActionFixture, _ roles: Role...) throws -> [Login] {
+        var logins: [Login] = []
+        do {
+            for role in roles { logins.append(try OperatorRolesTests.provision(fx, role)) }
+        } catch {
+            close(fx, logins)
+            throw error
+        }
+        return logins
+    }
+
+    static func close(_ fx: ActionFixture, _ logins: [Login]) {
         fx.close()
-        OperatorRolesTests.dropLogins([login.name])
+        OperatorRolesTests.dropLogins(logins.map(\.name))
     }
 
     /// A queued job in `queue` owned by `owner`, with its kombu message pushed as the producers push it.
@@ -136,7 +144,7 @@ import Testing
     /// console's own writes (cache rebuild, session row) run; everything else is refused.
     @Test func aUserRunsItsJobActionsOnItsOwnRedisUserAndWritesNothingElse() throws {
         let (fx, login, console) = try Self.userConsole()
-        defer { Self.close(fx, login) }
+        defer { Self.close(fx, [login]) }
         let ns = fx.backend.namespace
         let job = try Self.queuedJob(fx, owner: login.name)
         #expect(try Self.queued(fx, job))
@@ -179,7 +187,7 @@ import Testing
     /// follow-ups (D87), fails there as a warning on the success, naming the job and the queue.
     @Test func aMessageTheLoginMayNotRemoveIsAWarningOnTheCommittedCancel() throws {
         let (fx, login, console) = try Self.userConsole()
-        defer { Self.close(fx, login) }
+        defer { Self.close(fx, [login]) }
         let job = try Self.queuedJob(fx, owner: login.name, queue: "added_after_grant")
         #expect(try Self.queued(fx, job))
 
@@ -199,12 +207,9 @@ import Testing
     /// runs the fleet's actions (worker.ping waits on its reply key); neither touches the flags.
     @Test func aSupervisorAndAnOperatorRunTheirActionsOnTheirOwnRedisUsers() throws {
         let fx = try ActionFixture()
-        let supervisor = try OperatorRolesTests.provision(fx, .supervisor)
-        let op = try OperatorRolesTests.provision(fx, .operator)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([supervisor.name, op.name])
-        }
+        let logins = try Self.provision(fx, .supervisor, .operator)
+        defer { Self.close(fx, logins) }
+        let (supervisor, op) = (logins[0], logins[1])
         let ns = fx.backend.namespace
         let celery: [(Int, [any RedisArgument])] = [
             (Namespace.DB.queues, ["PUBLISH", "/0.celery.pidbox", "x"]),
@@ -240,12 +245,9 @@ import Testing
     /// Readonly writes nothing; admin (who provisions ACL users) everything.
     @Test func readonlyWritesNothingAndAdminEverything() throws {
         let fx = try ActionFixture(seed: false)
-        let readonly = try OperatorRolesTests.provision(fx, .readonly)
-        let admin = try OperatorRolesTests.provision(fx, .admin)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([readonly.name, admin.name])
-        }
+        let logins = try Self.provision(fx, .readonly, .admin)
+        defer { Self.close(fx, logins) }
+        let (readonly, admin) = (logins[0], logins[1])
         let ns = fx.backend.namespace
         let ro = try Self.redis(fx, readonly)
         try Self.expect(
