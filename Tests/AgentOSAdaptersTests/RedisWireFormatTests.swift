@@ -39,4 +39,25 @@ struct RedisWireFormatTests {
         var wire: [UInt8] = []
         #expect(throws: RedisError.self) { try RedisConnection.format([], into: &wire) }
     }
+
+    /// Strings and integers write themselves into the command (no array per argument): the same
+    /// bytes as their `redisBytes` through hiredis.
+    @Test func everyKindOfArgumentIsWrittenAsHiredisWritesItsBytes() throws {
+        let small = "rl:user:job.cancel"
+        let commands: [[any RedisArgument]] = [
+            ["SET", small, ""],
+            ["SET", "ünïcødé 🚀 \r\n$", String(repeating: "x", count: 70_000)],
+            ["EXPIRE", "k", 0, 9, 10, 99, 100, -1, -10, Int.max, Int.min],
+            ["INCRBY", "k", Int64(0), Int64(-7), Int64.max, Int64.min],
+            ["SET", "k", 1.5, 0.1, -2.0, small.dropFirst(3), Substring("")],
+            [[UInt8]("HSET".utf8), [UInt8](), [0, 13, 10]]
+        ]
+        for argv in commands {
+            var wire: [UInt8] = [9]
+            try RedisConnection.format(argv, into: &wire)
+            let expected = [9] + Self.hiredis(argv.map(\.redisBytes))
+            let same = wire == expected // not the arrays themselves: one is 70 KB
+            #expect(same, "\(argv.map { String(decoding: $0.redisBytes.prefix(20), as: UTF8.self) })")
+        }
+    }
 }

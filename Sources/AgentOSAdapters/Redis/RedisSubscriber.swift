@@ -179,7 +179,7 @@ public final class RedisSubscriber: Sendable {
                 if pingSent != nil {
                     throw .timeout(endpoint: connection.endpoint, operation: "PING on the subscription", millis: 5_000)
                 }
-                try connection.write([[Array("PING".utf8)]], deadline: Monotonic.deadline(afterMillis: configuration.commandTimeoutMillis))
+                try connection.write([["PING"]], deadline: Monotonic.deadline(afterMillis: configuration.commandTimeoutMillis))
                 pingSent = Monotonic.nanos()
                 continue
             }
