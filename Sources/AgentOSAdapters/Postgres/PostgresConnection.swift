@@ -159,15 +159,16 @@ public final class PostgresConnection: @unchecked Sendable {
         // A statement seen before runs by name (parsed and planned once per connection); a new one
         // is prepared and run in one round trip by `pipeline`, as is a transaction's first statement.
         if pendingBegin == nil {
-            if let name = prepared[Self.preparedKey(sql, params)] {
+            let bound = params.map(\.postgresValue)
+            if let name = prepared[Self.preparedKey(sql, bound)] {
                 return try consume(
-                    withParameters(params) { (count, _, values, lengths, formats) in
+                    withParameters(bound) { (count, _, values, lengths, formats) in
                         PQexecPrepared(conn, name, count, values, lengths, formats, 0)
                     })
             }
             if !preparesStatements || !Self.preparable(sql) || prepared.count >= Self.maxPrepared {
                 return try consume(
-                    withParameters(params) { (count, types, values, lengths, formats) in
+                    withParameters(bound) { (count, types, values, lengths, formats) in
                         PQexecParams(conn, sql, count, types, values, lengths, formats, 0)
                     })
             }
@@ -230,7 +231,8 @@ public final class PostgresConnection: @unchecked Sendable {
         var sent: [(prepares: PreparedKey?, name: String)] = []
         var queries = 0
         for st in all {
-            let key = Self.preparedKey(st.sql, st.params)
+            let bound = st.params.map(\.postgresValue)
+            let key = Self.preparedKey(st.sql, bound)
             var name = prepared[key] ?? ""
             if name.isEmpty, preparesStatements, Self.preparable(st.sql), prepared.count + sent.count < Self.maxPrepared {
                 name = "agentos_\(nextPrepared)"
@@ -240,7 +242,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 guard ok == 1 else { break }
                 sent.append((key, name))
             }
-            let ok: Int32 = withParameters(st.params) { (count, types, values, lengths, formats) in
+            let ok: Int32 = withParameters(bound) { (count, types, values, lengths, formats) in
                 name.isEmpty
                     ? PQsendQueryParams(conn, st.sql, count, types, values, lengths, formats, 0)
                     : PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0)
@@ -346,8 +348,8 @@ public final class PostgresConnection: @unchecked Sendable {
         let types: [UInt32]
     }
 
-    static func preparedKey(_ sql: String, _ params: [any PostgresBindable]) -> PreparedKey {
-        PreparedKey(sql: sql, types: params.map { $0.postgresValue.oid })
+    static func preparedKey(_ sql: String, _ values: [PostgresValue]) -> PreparedKey {
+        PreparedKey(sql: sql, types: values.map(\.oid))
     }
 
     /// Only plain DML is prepared (what PREPARE accepts); utility statements run unnamed.
@@ -356,9 +358,10 @@ public final class PostgresConnection: @unchecked Sendable {
         return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"].contains { head.hasPrefix($0) }
     }
 
-    /// Binds `params` as libpq wants them (NUL-terminated copies kept alive during `body`).
+    /// Binds `params` as libpq wants them (NUL-terminated copies kept alive during `body`). The
+    /// values are made once per statement (`postgresValue`) for its prepared key and its binding.
     private func withParameters<R>(
-        _ params: [any PostgresBindable],
+        _ params: [PostgresValue],
         _ body: (Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
     ) -> R {
         // Every value in one buffer, each followed by a NUL (libpq reads text values as C
@@ -373,8 +376,7 @@ public final class PostgresConnection: @unchecked Sendable {
         offsets.reserveCapacity(params.count)
         var buffer = [UInt8]()
         buffer.reserveCapacity(64 * params.count + 1)
-        for param in params {
-            let value = param.postgresValue
+        for value in params {
             let start = buffer.count
             types.append(value.oid)
             formats.append(value.format)
