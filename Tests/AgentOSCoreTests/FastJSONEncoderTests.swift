@@ -158,6 +158,26 @@ indirect enum RawJSON: Equatable {
             LogLine(id: -7, ts: t, level: .critical, source: "w1", message: "a\u{0}b", jobID: "j1", workerID: "w1")
         ]
         try expectSameBytes(lines)
+        let patches = [
+            JobPatch(id: "j0"),
+            JobPatch(
+                id: "j1", name: "n\"", stage: "s", queue: "q", status: .retrying, priority: -3, progress: 1e-7, attempts: 0, workerID: "w",
+                owner: "ö", createdAt: t, updatedAt: t, startedAt: t, finishedAt: t, error: "e\u{7}", errorClass: "C", eta: t)
+        ]
+        let notices = [
+            ActionNotice(action: "job.cancel", user: "alice", outcome: "success"),
+            ActionNotice(action: "a", user: "b\\", outcome: "failure", target: "t", requestID: "r", summary: "line\nbreak")
+        ]
+        for patch in patches {
+            try expectSameBytes(patch, patch.id)
+            for event in [AgentEvent.jobCreated(patch), .jobUpdated(patch), .jobCancelled(patch), .jobRetried(patch)] {
+                try expectSameBytes(Wire(seq: 1, ts: t, data: event), "\(event.type) \(patch.id)")
+            }
+        }
+        for notice in notices {
+            try expectSameBytes(notice, notice.action)
+            try expectSameBytes(Wire(seq: 1, ts: t, data: .actionExecuted(notice)), notice.action)
+        }
         #expect(throws: EncodingError.self) {
             var bad = full
             bad.progress = .nan
@@ -174,6 +194,30 @@ indirect enum RawJSON: Equatable {
     @Test func eventsEncodeAsWithFoundation() throws {
         for event in EventTests.samples {
             try expectSameBytes(Wire(seq: 9, ts: EventTests.ts, data: event), "\(event.type)")
+        }
+    }
+
+    /// A message on the bus as its members' synthesised `encode(to:)` writes them (the envelope the
+    /// bus wrote through `Encoder` before `EventEnvelope.body`).
+    struct Envelope: Encodable {
+        var v = 1
+        var seq: Int64
+        var type: String
+        var ts: Date
+        var source: String
+        var data: AgentEvent
+    }
+
+    @Test func theBusEnvelopeIsWrittenAsItsEncodableFormWouldBe() throws {
+        for (i, event) in EventTests.samples.enumerated() {
+            let seq = Int64(i) * 1_000_003 - 7
+            let body = try EventEnvelope.body(seq: seq, ts: EventTests.ts, source: "console@h \"1\"", event: event)
+            let expected = try foundation(Envelope(seq: seq, type: event.type, ts: EventTests.ts, source: "console@h \"1\"", data: event))
+            let parsed = RawJSON.parse(body)
+            let same = parsed != nil && parsed == RawJSON.parse(expected)
+            #expect(same, "\(event.type): \(String(decoding: body, as: UTF8.self)) / \(String(decoding: expected, as: UTF8.self))")
+            let back = try EventEnvelope.decode(Data(body))
+            #expect(back == EventEnvelope(seq: seq, ts: back.ts, source: "console@h \"1\"", event: event), "\(event.type) read back")
         }
     }
 

@@ -37,15 +37,6 @@ public final class RedisEventBus: EventBus {
         self.bufferLimit = bufferLimit
     }
 
-    private struct Body: Encodable {
-        var v = 1
-        var seq: Int64
-        var type: String
-        var ts: Date
-        var source: String
-        var data: AgentEvent
-    }
-
     @discardableResult
     public func publish(_ event: AgentEvent) throws -> EventEnvelope {
         let ts = Date()
@@ -112,7 +103,7 @@ public final class RedisEventBus: EventBus {
     /// One event as it goes on the bus: `{"v":1,"seq":…,"type":…,"ts":…,"source":…,"data":{…},"mac":"…"}`
     /// (the MAC only with a bus key).
     public static func message(_ event: AgentEvent, seq: Int64, ts: Date, source: String, namespace: Namespace) throws -> [UInt8] {
-        let body = try FastJSONEncoder().encodeBytes(Body(seq: seq, type: event.type, ts: ts, source: source, data: event))
+        let body = try EventEnvelope.body(seq: seq, ts: ts, source: source, event: event)
         return BusAuth.seal(body, keys: namespace.busKeys, kind: .event, namespace: namespace.prefix, number: seq)
     }
 

@@ -105,7 +105,8 @@ public struct EventEnvelope: Sendable, Equatable {
         try encoder.encode(Wire(v: v, seq: seq, type: type, ts: ts, source: source, data: event))
     }
 
-    private struct Wire: Encodable {
+    /// The members in the order the bus writes them (`body` writes the same by hand).
+    struct Wire: Encodable {
         var v: Int
         var seq: Int64
         var type: String

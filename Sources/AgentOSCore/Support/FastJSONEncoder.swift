@@ -89,6 +89,7 @@ final class FastJSONWriter {
             try unsafeBitCast(value, to: LogLine.self).writeJSON(FastJSONObjectWriter(self))
             return
         }
+        if T.self == AgentEvent.self, try unsafeBitCast(value, to: AgentEvent.self).writeJSONIfCommon(self) { return }
         if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw Unsupported() }
         nextID &+= 1
         frames.append(Frame(kind: .none, count: 0, id: nextID, key: key))
@@ -106,6 +107,15 @@ final class FastJSONWriter {
                 out.append(0x7D)
             }
         }
+    }
+
+    /// Writes `value` as a member of an object written by hand (`FastJSONObjectWriter`, whose key is
+    /// already out): as inside a container, a value that encodes nothing is `{}`.
+    func encodeMember<T: Encodable>(_ value: T) throws {
+        nextID &+= 1
+        frames.append(Frame(kind: .object, count: 1, id: nextID, key: nil))
+        defer { frames.removeLast() }
+        try encodeValue(value, key: nil)
     }
 
     /// Turns the innermost frame (which must be `id`'s and still empty) into `kind`.

@@ -2,8 +2,9 @@ import Foundation
 
 /// Writes one JSON object member by member, for the hand-written writers below.
 ///
-/// Only for the snapshot's bulk rows (jobs and log lines): going through `encode(to:)` costs a container
-/// box, protocol witnesses and an escaping pass over every key per field. Each writer lists the members
+/// Only for the snapshot's bulk rows (jobs and log lines) and the events every action publishes (the
+/// bus envelope, job patches, action notices): going through `encode(to:)` costs a container box,
+/// protocol witnesses and an escaping pass over every key per field. Each writer lists the members
 /// exactly as the synthesised `encode(to:)` would (declaration order, CodingKeys names, optionals left
 /// out when nil), and `FastJSONEncoderTests` compares the output with Foundation's for values with every
 /// optional set and unset: change a type and its writer together.
@@ -31,13 +32,20 @@ struct FastJSONObjectWriter {
         w.writeString(v)
     }
     mutating func string(_ k: StaticString, _ v: String?) { if let v { string(k, v) } }
-    mutating func int(_ k: StaticString, _ v: Int) {
+    mutating func int<T: FixedWidthInteger>(_ k: StaticString, _ v: T) {
         key(k)
         w.writeInteger(v)
     }
+    mutating func int(_ k: StaticString, _ v: Int?) { if let v { int(k, v) } }
     mutating func double(_ k: StaticString, _ v: Double) throws {
         key(k)
         try w.writeFloat(v)
+    }
+    mutating func double(_ k: StaticString, _ v: Double?) throws { if let v { try double(k, v) } }
+    /// Any other value, through its `encode(to:)`.
+    mutating func value<T: Encodable>(_ k: StaticString, _ v: T) throws {
+        key(k)
+        try w.encodeMember(v)
     }
     mutating func date(_ k: StaticString, _ v: Date) {
         key(k)
@@ -88,5 +96,83 @@ extension LogLine {
         o.string("job_id", jobID)
         o.string("worker", workerID)
         o.end()
+    }
+}
+
+extension JobPatch {
+    /// As the synthesised `encode(to:)`.
+    func writeJSON(_ o: FastJSONObjectWriter) throws {
+        var o = o
+        o.string("id", id)
+        o.string("name", name)
+        o.string("stage", stage)
+        o.string("queue", queue)
+        o.string("status", status?.rawValue)
+        o.int("priority", priority)
+        try o.double("progress", progress)
+        o.int("attempts", attempts)
+        o.string("worker", workerID)
+        o.string("owner", owner)
+        o.date("created_at", createdAt)
+        o.date("updated_at", updatedAt)
+        o.date("started_at", startedAt)
+        o.date("finished_at", finishedAt)
+        o.string("error", error)
+        o.string("error_class", errorClass)
+        o.date("eta", eta)
+        o.end()
+    }
+}
+
+extension ActionNotice {
+    /// As the synthesised `encode(to:)`.
+    func writeJSON(_ o: FastJSONObjectWriter) {
+        var o = o
+        o.string("action", action)
+        o.string("user", user)
+        o.string("outcome", outcome)
+        o.string("target", target)
+        o.string("request_id", requestID)
+        o.string("summary", summary)
+        o.end()
+    }
+}
+
+extension AgentEvent {
+    /// The events every action publishes, as `encode(to:)` writes them; false for the others, which
+    /// go through `encode(to:)`.
+    func writeJSONIfCommon(_ w: FastJSONWriter) throws -> Bool {
+        switch self {
+        case .jobCreated(let p), .jobUpdated(let p), .jobCancelled(let p), .jobRetried(let p): try p.writeJSON(FastJSONObjectWriter(w))
+        case .actionExecuted(let n): n.writeJSON(FastJSONObjectWriter(w))
+        case .cacheInvalidated: FastJSONObjectWriter(w).end()
+        default: return false
+        }
+        return true
+    }
+}
+
+extension EventEnvelope {
+    /// A message's JSON before its seal, `{"v":1,"seq":…,"type":…,"ts":…,"source":…,"data":{…}}`:
+    /// the bytes `encoded()` gives (`Wire`'s synthesised `encode(to:)`), written without an `Encoder` for the envelope.
+    public static func body(seq: Int64, ts: Date, source: String, event: AgentEvent) throws -> [UInt8] {
+        let w = FastJSONWriter()
+        var o = FastJSONObjectWriter(w)
+        o.int("v", 1)
+        o.int("seq", seq)
+        o.string("type", event.type)
+        o.date("ts", ts)
+        o.string("source", source)
+        var streamed = true
+        do {
+            try o.value("data", event)
+        } catch is FastJSONWriter.Unsupported {
+            streamed = false
+        }
+        guard streamed, !w.unsupported else {
+            return try FastJSONEncoder().encodeBytes(Wire(v: 1, seq: seq, type: event.type, ts: ts, source: source, data: event))
+        }
+        o.end()
+        return w.out
     }
 }
