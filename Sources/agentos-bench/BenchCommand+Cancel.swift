@@ -132,8 +132,9 @@ extension BenchCommand {
             Data(
                 String(
                     format: "job.cancel CPU of this process per action: %.3f ms (user %.3f, kernel %.3f); the floor's bare calls: %.3f ms "
-                        + "(user %.3f, kernel %.3f)\n", cpuPerAction, split.console.user / Double(total), split.console.system / Double(total),
-                    floorCPU, split.floor.user / Double(total), split.floor.system / Double(total)
+                        + "(user %.3f, kernel %.3f); beyond the floor: %.3f ms\n", cpuPerAction, split.console.user / Double(total),
+                    split.console.system / Double(total), floorCPU, split.floor.user / Double(total), split.floor.system / Double(total),
+                    cpuPerAction - floorCPU
                 ).utf8))
         var result = BenchResult(
             name: "job.cancel end to end, an operator's own login (7 stages, audit, cascade)", figure: figure, baseline: bare,
