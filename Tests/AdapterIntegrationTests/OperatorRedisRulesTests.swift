@@ -122,12 +122,16 @@ import Testing
         }
     }
 
-    /// What no writing role may do, whatever its actions: another login's rate window and
-    /// idempotency claim, the runtime flags, Redis administration, wiping a database or the scripts.
+    /// What no writing role may do, whatever its actions: another login's rate window, idempotency
+    /// claim and console session (D91), the runtime flags, Redis administration, wiping a database or
+    /// the scripts.
     static func neverAllowed(_ fx: ActionFixture, _ me: String) -> [(Int, [any RedisArgument])] {
         let ns = fx.backend.namespace
         let other = "someone_else"
+        let othersSession = ns.sessionKey(ConsoleSessionStore.sessionID("c1", redisUser: other))
         return [
+            (Namespace.DB.sessions, ["HSET", othersSession, "user", me]), (Namespace.DB.sessions, ["DEL", othersSession]),
+            (Namespace.DB.sessions, ["HSET", ns.sessionKey("no-login-in-its-id"), "user", me]),
             (Namespace.DB.rateLimit, ["ZADD", ns.rateKey("rl:\(other):job.cancel"), 1, "x"]),
             (Namespace.DB.rateLimit, ["DEL", ns.rateKey("rl:\(other):job.cancel")]),
             (Namespace.DB.idempotency, ["SET", ns.idempotencyKey(IdempotencyScope(user: other, action: "job.cancel", key: "k")), "x"]),
@@ -167,7 +171,8 @@ import Testing
         _ = try console.manager.snapshot()
         #expect(try fx.backend.redis.selecting(database: Namespace.DB.cache).send("EXISTS", ns.snapshotKey).int == 1)
         let session = ConsoleSession(
-            id: "acl-\(UUID().uuidString.prefix(8))", user: login.name, host: "t", pid: 1, tty: "", startedAt: Date(), lastSeen: Date(), view: "",
+            id: ConsoleSessionStore.sessionID("acl-\(UUID().uuidString.prefix(8))", redisUser: login.name), user: login.name, host: "t", pid: 1,
+            tty: "", startedAt: Date(), lastSeen: Date(), view: "",
             mode: "interactive")
         #expect(try ConsoleSessionStore(redis: console.redis, namespace: ns).heartbeat(session) == nil)
 

@@ -1,4 +1,5 @@
 import AgentOSAdapters
+import AgentOSCore
 import Foundation
 import Testing
 
@@ -24,7 +25,10 @@ struct OperatorE2ETests {
         let password = "pw-\(UUID().uuidString)"
         try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passwordFile)
-        let shared = ["--postgres", live.postgresURL, "--redis", live.redisURL]
+        // The deployment's names: the Redis rules name its keys (D83).
+        let shared = [
+            "--postgres", live.postgresURL, "--redis", live.redisURL, "--namespace", live.namespace, "--broker-prefix", "\(live.namespace):"
+        ]
 
         let grant = try Spawned.run([TmuxSession.binary, "operator", "grant", login, "readonly", "--password-file", passwordFile] + shared)
         #expect(grant.status == 0 && grant.stdout.contains("\(login): created, role readonly"), "\(grant)")
@@ -32,9 +36,9 @@ struct OperatorE2ETests {
         // The current Redis rules again for every operator, the password kept (D83).
         let reapply = try Spawned.run([TmuxSession.binary, "operator", "reapply"] + shared)
         #expect(reapply.status == 0 && reapply.stdout.contains("operator \(login): rules of role readonly applied"), "\(reapply)")
-        let listed = try Spawned.run([TmuxSession.binary, "operator", "list", "--json"] + shared)
-        let entries = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
-        #expect(entries.contains { $0["login"] as? String == login && $0["role"] as? String == "readonly" }, "\(listed)")
+        let operators = try Spawned.run([TmuxSession.binary, "operator", "list", "--json"] + shared)
+        let entries = try JSONSerialization.jsonObject(with: Data(operators.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(entries.contains { $0["login"] as? String == login && $0["role"] as? String == "readonly" }, "\(operators)")
 
         // The operator's own settings: the login in the URLs, the password in a 0600 file.
         var pg = URLComponents(string: live.postgresURL)!
@@ -67,6 +71,23 @@ struct OperatorE2ETests {
         let theirs = try TmuxSession(command: "\(TmuxSession.binary) console \(live.arguments)", width: 160, height: 40)
         try theirs.waitFor("Health", "RBAC advisory (shared login)")
 
+        // Readonly writes nothing, not even its session row. As a user, its console's row appears,
+        // under an id that starts with its Redis user: the only session rows that user may write (D91).
+        let sessions = ConsoleSessionStore(redis: try RedisClient(url: live.redisURL), namespace: Namespace(live.namespace))
+        #expect(try !sessions.list().contains { $0.id.hasPrefix(login + ":") })
+        let promote = try Spawned.run([TmuxSession.binary, "operator", "grant", login, "user"] + shared)
+        #expect(promote.status == 0, "\(promote)")
+        var listed: [ConsoleSession] = []
+        do {
+            try waitUntil("the operator's console's session row, named after its Redis user", seconds: 3 * ConsoleSessionStore.heartbeatSeconds) {
+                listed = try sessions.list()
+                return listed.contains { $0.id.hasPrefix(login + ":") && $0.user == login }
+            }
+        } catch {
+            Issue.record("the session rows: \(listed.map { "\($0.id) (\($0.user))" })")
+            throw error
+        }
+
         let revoke = try Spawned.run([TmuxSession.binary, "operator", "revoke", login] + shared)
         #expect(revoke.status == 0, "\(revoke)")
         let after = try Spawned.run([TmuxSession.binary, "can-i", "job.cancel", "--config", config])
@@ -75,6 +96,10 @@ struct OperatorE2ETests {
         let audited = try db.query(
             "SELECT action || ' ' || phase AS row FROM audit_logs WHERE target = $1 ORDER BY seq", [login]
         ).rows.map { try $0.get("row", as: String.self) }
-        #expect(audited == ["operator.grant intent", "operator.grant outcome", "operator.revoke intent", "operator.revoke outcome"])
+        #expect(
+            audited == [
+                "operator.grant intent", "operator.grant outcome", "operator.grant intent", "operator.grant outcome", "operator.revoke intent",
+                "operator.revoke outcome"
+            ])
     }
 }

@@ -48,8 +48,9 @@ public struct OperatorAdmin {
 
     /// The role's writes, a table per role. `queues` are the deployment's queues (the pipeline's
     /// stages and the `queues` table): their kombu lists are the only lists the job actions push
-    /// to or remove from. Keys that carry a login (rate windows, idempotency claims) are held to
-    /// `login`'s own, so an operator cannot wipe another's window or claim.
+    /// to or remove from. Keys that carry a login (rate windows, idempotency claims, console sessions) are held
+    /// to `login`'s own, so an operator cannot wipe another's window or claim, or forge, renew or
+    /// delete another's session row.
     public static func redisAccess(_ role: Role, login: String, namespace ns: Namespace, queues: [String]) -> RedisAccess {
         let p = RedisGlob.escaped(ns.prefix)
         let me = RedisGlob.escaped(login)
@@ -58,7 +59,7 @@ public struct OperatorAdmin {
             keys: [
                 p + ":admin:dashboard:v4*", // the SSOT cache: rebuilt on a miss, warmed, invalidated after each action (lock, generation, stats)
                 p + ":events:seq", // the bus's publish script numbers the events it sends
-                p + ":session:*", // the console's session row (heartbeats; ending a session, the tombstone, is admin's)
+                p + ":session:" + me + ":*", // the session rows of this login's consoles (D91; ending one, the tombstone, is admin's)
                 p + ":cb:*", // the breakers: every action acquires one and records its outcome
                 p + ":rl:" + me + ":*", // the rate windows of this login only
                 p + ":rl:ip:*", // the per-source-IP windows (shared by every login from that address)

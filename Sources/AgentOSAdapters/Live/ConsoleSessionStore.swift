@@ -1,7 +1,8 @@
 import AgentOSCore
 import Foundation
 
-/// The console sessions of a namespace (Redis DB6, CONTRACT.md): `{ns}:session:{id}`, a hash of
+/// The console sessions of a namespace (Redis DB6, CONTRACT.md): `{ns}:session:{id}` (the id starts
+/// with the console's Redis user on an operator's own login: `sessionID`), a hash of
 /// user, host, pid, tty, started, last_seen, view and mode. Each heartbeat renews its TTL, so a
 /// console that dies leaves the list within `ttlSeconds`; one that quits deletes its row; one ended
 /// by `system.session_terminate` leaves a tombstone, `{ns}:session_ended:{id}`.
@@ -66,6 +67,15 @@ public struct ConsoleSessionStore: Sendable {
     public func end(_ id: String) throws -> Bool { try redis.send("DEL", ns.sessionKey(id)).int ?? 0 > 0 }
 
     func tombstoneKey(_ id: String) -> String { "\(ns.prefix):session_ended:\(id)" }
+
+    /// A console's session id: on an operator's own Redis user, `{user}:{random}`, so that user's
+    /// ACL can be held to its own rows (`{ns}:session:{user}:*`, D91) and no operator can forge,
+    /// renew or delete another console's row. On the shared login (no user, or `default`) the
+    /// random part alone.
+    public static func sessionID(_ random: String, redisUser: String?) -> String {
+        guard let user = redisUser, !user.isEmpty, user != "default" else { return random }
+        return user + ":" + random
+    }
 
     /// Every session with a live row, oldest first.
     public func list() throws -> [ConsoleSession] {

@@ -39,6 +39,9 @@ final class LiveConsoleBackend: ConsoleBackend {
     ) throws {
         var config = try RedisConfiguration(url: redisURL)
         config.clientName = "agentos-console"
+        // The session row is this Redis user's own (D91); the audit names the same session.
+        var actor = actor
+        actor.sessionID = ConsoleSessionStore.sessionID(actor.sessionID, redisUser: config.username)
         let redis = RedisClient(config)
         postgres = PostgresClient(postgresURL)
         bus = RedisEventBus(redis: redis, namespace: namespace, source: "console@\(ProcessInfo.processInfo.hostName)")
@@ -81,6 +84,8 @@ final class LiveConsoleBackend: ConsoleBackend {
             role = sharedRole()
             self.actor = actor
         }
+        // The Sessions pane names whom the server knows: the operator's login, as the audit does.
+        session.withLock { $0.user = self.actor.user }
     }
 
     func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
