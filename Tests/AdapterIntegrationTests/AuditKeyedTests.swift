@@ -204,6 +204,48 @@ import Testing
         #expect(v.ok && v.rows == grown + 11, "\(v.summary)")
     }
 
+    /// Issue 17 (D85): `open_action`, which every mutating action of an operator's login calls, finds
+    /// the action's intent row through its index however the table's statistics stood when the
+    /// session planned it (V15's `enable_seqscan = off` on the function). Its plans are made in the
+    /// operator's session while audit_logs is analyzed empty, past PL/pgSQL's custom plans; after
+    /// the table grew, each call's sequential reads of audit_logs are counted, not timed.
+    @Test func openActionFindsItsIntentByIndexAfterTheTableGrewUnderItsPlan() throws {
+        let fx = try ActionFixture(seed: false)
+        let op = try OperatorRolesTests.provision(fx, .operator)
+        defer {
+            fx.close()
+            OperatorRolesTests.dropLogins([op.name])
+        }
+        try fx.backend.postgres.execute("VACUUM ANALYZE audit_logs") // the statistics a new database has
+        let intent = { (request: String) in
+            """
+            SELECT audit_append(gen_random_uuid(), now(), session_user::text, NULL, 'operator', 'job.cancel', 'intent', NULL,
+                                '\(request)'::uuid, NULL, 's', 'target', NULL, '{}'::jsonb, NULL, NULL, 'agentos-test', NULL)
+            """
+        }
+        /// One action's opening in a transaction of its own: the sequential reads of audit_logs it made.
+        func open(_ c: PostgresConnection) throws -> Int {
+            try c.transaction { tx in
+                let request = UUID().uuidString.lowercased()
+                _ = try tx.execute(intent(request))
+                let seqRead = {
+                    try tx.query("SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables WHERE relid = 'audit_logs'::regclass")[0]
+                        .get("n", as: Int.self)
+                }
+                let before = try seqRead()
+                _ = try tx.execute("SELECT agentos_api.open_action('\(request)'::uuid, 'job.cancel', 'target')")
+                return try seqRead() - before
+            }
+        }
+        try op.postgres.withConnection { c in
+            for _ in 1...6 { _ = try open(c) } // the session's plans, on the empty table
+            try Self.fill(PostgresAuditLog(postgres: fx.backend.postgres), 2_000) // the table they were made for is gone
+            var reads: [Int] = []
+            for _ in 1...5 { reads.append(try open(c)) }
+            #expect(reads.allSatisfy { $0 == 0 }, "open_action read \(reads) rows of audit_logs sequentially, 2,000+ rows in the table")
+        }
+    }
+
     /// Issue 17 (D89): the MAC scan of `audit verify` is planned as a parallel scan of audit_logs
     /// whatever the statistics: joined to the one-row key table, it lost its workers once the key
     /// table had statistics (a database-wide ANALYZE), and a plain `min(seq)` is planned as a walk
