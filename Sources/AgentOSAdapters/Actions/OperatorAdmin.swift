@@ -48,9 +48,9 @@ public struct OperatorAdmin {
 
     /// The role's writes, a table per role. `queues` are the deployment's queues (the pipeline's
     /// stages and the `queues` table): their kombu lists are the only lists the job actions push
-    /// to or remove from. Keys that carry a login (rate windows, idempotency claims, console sessions) are held
-    /// to `login`'s own, so an operator cannot wipe another's window or claim, or forge, renew or
-    /// delete another's session row.
+    /// to or remove from. Keys that carry a login (rate windows, idempotency claims, console
+    /// sessions) are held to `login`'s own, so an operator cannot wipe another's window or claim,
+    /// or forge, renew or delete another's session row.
     public static func redisAccess(_ role: Role, login: String, namespace ns: Namespace, queues: [String]) -> RedisAccess {
         let p = RedisGlob.escaped(ns.prefix)
         let me = RedisGlob.escaped(login)

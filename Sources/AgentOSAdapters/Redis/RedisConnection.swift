@@ -260,7 +260,7 @@ public final class RedisConnection: @unchecked Sendable {
     static func format(_ argv: [any RedisArgument], into wire: inout [UInt8]) throws(RedisError) {
         guard !argv.isEmpty else { throw .protocolError("cannot format an empty command") }
         wire.append(UInt8(ascii: "*"))
-        RESPWriter.decimalLine(UInt64(argv.count), negative: false, to: &wire)
+        RESPWriter.decimalLine(UInt64(argv.count), to: &wire)
         for arg in argv { arg.appendBulk(to: &wire) }
     }
 

@@ -89,7 +89,7 @@ enum RESPWriter {
     /// `$len` CRLF, the bytes, CRLF.
     static func bulk(_ bytes: UnsafeBufferPointer<UInt8>, to wire: inout [UInt8]) {
         wire.append(UInt8(ascii: "$"))
-        decimalLine(UInt64(bytes.count), negative: false, to: &wire)
+        decimalLine(UInt64(bytes.count), to: &wire)
         wire.append(contentsOf: bytes)
         wire.append(13)
         wire.append(10)
@@ -101,7 +101,7 @@ enum RESPWriter {
     static func integerBulk(_ n: Int64, to wire: inout [UInt8]) {
         withDecimal(n.magnitude, negative: n < 0) { digits in
             wire.append(UInt8(ascii: "$"))
-            decimalLine(UInt64(digits.count), negative: false, to: &wire)
+            decimalLine(UInt64(digits.count), to: &wire)
             wire.append(contentsOf: digits)
             wire.append(13)
             wire.append(10)
@@ -109,11 +109,11 @@ enum RESPWriter {
     }
 
     /// `n` in decimal, then CRLF (the array header's and the bulk strings' lengths).
-    static func decimalLine(_ n: UInt64, negative: Bool, to wire: inout [UInt8]) {
-        if n < 10, !negative {
+    static func decimalLine(_ n: UInt64, to wire: inout [UInt8]) {
+        if n < 10 {
             wire.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n)) // most arrays and many keys
         } else {
-            withDecimal(n, negative: negative) { wire.append(contentsOf: $0) }
+            withDecimal(n, negative: false) { wire.append(contentsOf: $0) }
         }
         wire.append(13)
         wire.append(10)
