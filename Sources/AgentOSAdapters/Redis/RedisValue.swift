@@ -70,10 +70,7 @@ extension String: RedisArgument {
     }
 }
 extension Substring: RedisArgument { public var redisBytes: [UInt8] { Array(utf8) } }
-extension Array: RedisArgument where Element == UInt8 {
-    public var redisBytes: [UInt8] { self }
-    public func appendBulk(to wire: inout [UInt8]) { withUnsafeBufferPointer { RESPWriter.bulk($0, to: &wire) } }
-}
+extension Array: RedisArgument where Element == UInt8 { public var redisBytes: [UInt8] { self } }
 extension Int: RedisArgument {
     public var redisBytes: [UInt8] { Array(String(self).utf8) }
     public func appendBulk(to wire: inout [UInt8]) { RESPWriter.integerBulk(Int64(self), to: &wire) }

@@ -105,6 +105,28 @@ public struct EventEnvelope: Sendable, Equatable {
         try encoder.encode(Wire(v: v, seq: seq, type: type, ts: ts, source: source, data: event))
     }
 
+    /// A message's JSON before its seal, `{"v":1,"seq":…,"type":…,"ts":…,"source":…,"data":{…}}`:
+    /// the bytes `encoded()` gives (`Wire`'s synthesised `encode(to:)`), written without an `Encoder` for the envelope.
+    public static func body(seq: Int64, ts: Date, source: String, event: AgentEvent) throws -> [UInt8] {
+        let w = FastJSONWriter()
+        var o = FastJSONObjectWriter(w)
+        o.int("v", 1)
+        o.int("seq", seq)
+        o.string("type", event.type)
+        o.date("ts", ts)
+        o.string("source", source)
+        do {
+            try o.value("data", event)
+        } catch is FastJSONWriter.Unsupported {
+            w.unsupported = true
+        }
+        guard !w.unsupported else {
+            return try FastJSONEncoder().encodeBytes(Wire(v: 1, seq: seq, type: event.type, ts: ts, source: source, data: event))
+        }
+        o.end()
+        return w.out
+    }
+
     /// The members in the order the bus writes them (`body` writes the same by hand).
     struct Wire: Encodable {
         var v: Int

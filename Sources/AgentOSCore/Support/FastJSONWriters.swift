@@ -2,8 +2,8 @@ import Foundation
 
 /// Writes one JSON object member by member, for the hand-written writers below.
 ///
-/// Only for the snapshot's bulk rows (jobs and log lines) and the events every action publishes (the
-/// bus envelope, job patches, action notices): going through `encode(to:)` costs a container box,
+/// Only for the snapshot's bulk rows (jobs and log lines) and the events every action publishes (job
+/// patches, action notices; the bus envelope is `EventEnvelope.body`): going through `encode(to:)` costs a container box,
 /// protocol witnesses and an escaping pass over every key per field. Each writer lists the members
 /// exactly as the synthesised `encode(to:)` would (declaration order, CodingKeys names, optionals left
 /// out when nil), and `FastJSONEncoderTests` compares the output with Foundation's for values with every
@@ -149,30 +149,5 @@ extension AgentEvent {
         default: return false
         }
         return true
-    }
-}
-
-extension EventEnvelope {
-    /// A message's JSON before its seal, `{"v":1,"seq":…,"type":…,"ts":…,"source":…,"data":{…}}`:
-    /// the bytes `encoded()` gives (`Wire`'s synthesised `encode(to:)`), written without an `Encoder` for the envelope.
-    public static func body(seq: Int64, ts: Date, source: String, event: AgentEvent) throws -> [UInt8] {
-        let w = FastJSONWriter()
-        var o = FastJSONObjectWriter(w)
-        o.int("v", 1)
-        o.int("seq", seq)
-        o.string("type", event.type)
-        o.date("ts", ts)
-        o.string("source", source)
-        var streamed = true
-        do {
-            try o.value("data", event)
-        } catch is FastJSONWriter.Unsupported {
-            streamed = false
-        }
-        guard streamed, !w.unsupported else {
-            return try FastJSONEncoder().encodeBytes(Wire(v: 1, seq: seq, type: event.type, ts: ts, source: source, data: event))
-        }
-        o.end()
-        return w.out
     }
 }

@@ -55,11 +55,6 @@ final class LiveConsoleBackend: ConsoleBackend {
                 owner: "console-\(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"))
         dataManager = manager
         sessions = ConsoleSessionStore(redis: redis, namespace: namespace)
-        let tty = ttyname(STDIN_FILENO).map { String(cString: $0) } ?? ""
-        session = Mutex(
-            ConsoleSession(
-                id: actor.sessionID, user: actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty, startedAt: Date(),
-                lastSeen: Date(), view: "", mode: mode))
         celery = transport.map { CeleryMonitor(redis: redis, transport: $0, log: log) }
         scrubber = ConsoleActions.recordScrubber(dataDirectory: dataDirectory)
         let sharedRole = { [postgres] in ((try? PostgresPermissionSource(postgres: postgres).grant(for: user)) ?? nil)?.role.rawValue ?? "readonly" }
@@ -84,8 +79,12 @@ final class LiveConsoleBackend: ConsoleBackend {
             role = sharedRole()
             self.actor = actor
         }
-        // The Sessions pane names whom the server knows: the operator's login, as the audit does.
-        session.withLock { $0.user = self.actor.user }
+        // The row names whom the server knows (an operator's login, as the audit does).
+        let tty = ttyname(STDIN_FILENO).map { String(cString: $0) } ?? ""
+        session = Mutex(
+            ConsoleSession(
+                id: self.actor.sessionID, user: self.actor.user, host: actor.ip ?? actor.host, pid: Int(getpid()), tty: tty,
+                startedAt: Date(), lastSeen: Date(), view: "", mode: mode))
     }
 
     func dispatch(_ request: ActionRequest) -> ActionReport { actions.dispatcher.dispatch(request) }
