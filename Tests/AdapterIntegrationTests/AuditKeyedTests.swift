@@ -212,10 +212,7 @@ import Testing
     @Test func openActionFindsItsIntentByIndexAfterTheTableGrewUnderItsPlan() throws {
         let fx = try ActionFixture(seed: false)
         let op = try OperatorRolesTests.provision(fx, .operator)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([op.name])
-        }
+        defer { OperatorRolesTests.close(fx, [op]) }
         try fx.backend.postgres.execute("VACUUM ANALYZE audit_logs") // the statistics a new database has
         let intent = { (request: String) in
             """

@@ -53,7 +53,7 @@ import Testing
         let fx = try ActionFixture()
         let login = try provision(fx, .user)[0]
         do { return (fx, login, try Console(fx, login)) } catch {
-            close(fx, [login])
+            OperatorRolesTests.close(fx, [login])
             throw error
         }
     }
@@ -64,15 +64,10 @@ import Testing
         do {
             for role in roles { logins.append(try OperatorRolesTests.provision(fx, role)) }
         } catch {
-            close(fx, logins)
+            OperatorRolesTests.close(fx, logins)
             throw error
         }
         return logins
-    }
-
-    static func close(_ fx: ActionFixture, _ logins: [Login]) {
-        fx.close()
-        OperatorRolesTests.dropLogins(logins.map(\.name))
     }
 
     /// A queued job in `queue` owned by `owner`, with its kombu message pushed as the producers push it.
@@ -148,7 +143,7 @@ import Testing
     /// console's own writes (cache rebuild, session row) run; everything else is refused.
     @Test func aUserRunsItsJobActionsOnItsOwnRedisUserAndWritesNothingElse() throws {
         let (fx, login, console) = try Self.userConsole()
-        defer { Self.close(fx, [login]) }
+        defer { OperatorRolesTests.close(fx, [login]) }
         let ns = fx.backend.namespace
         let job = try Self.queuedJob(fx, owner: login.name)
         #expect(try Self.queued(fx, job))
@@ -192,7 +187,7 @@ import Testing
     /// follow-ups (D87), fails there as a warning on the success, naming the job and the queue.
     @Test func aMessageTheLoginMayNotRemoveIsAWarningOnTheCommittedCancel() throws {
         let (fx, login, console) = try Self.userConsole()
-        defer { Self.close(fx, [login]) }
+        defer { OperatorRolesTests.close(fx, [login]) }
         let job = try Self.queuedJob(fx, owner: login.name, queue: "added_after_grant")
         #expect(try Self.queued(fx, job))
 
@@ -213,7 +208,7 @@ import Testing
     @Test func aSupervisorAndAnOperatorRunTheirActionsOnTheirOwnRedisUsers() throws {
         let fx = try ActionFixture()
         let logins = try Self.provision(fx, .supervisor, .operator)
-        defer { Self.close(fx, logins) }
+        defer { OperatorRolesTests.close(fx, logins) }
         let (supervisor, op) = (logins[0], logins[1])
         let ns = fx.backend.namespace
         let celery: [(Int, [any RedisArgument])] = [
@@ -251,7 +246,7 @@ import Testing
     @Test func readonlyWritesNothingAndAdminEverything() throws {
         let fx = try ActionFixture(seed: false)
         let logins = try Self.provision(fx, .readonly, .admin)
-        defer { Self.close(fx, logins) }
+        defer { OperatorRolesTests.close(fx, logins) }
         let (readonly, admin) = (logins[0], logins[1])
         let ns = fx.backend.namespace
         let ro = try Self.redis(fx, readonly)
@@ -273,10 +268,7 @@ import Testing
     @Test func reapplyGivesAnEarlierGrantTheCurrentRulesAndKeepsItsPassword() throws {
         let fx = try ActionFixture(seed: false)
         let login = try OperatorRolesTests.provision(fx, .user)
-        defer {
-            fx.close()
-            OperatorRolesTests.dropLogins([login.name])
-        }
+        defer { OperatorRolesTests.close(fx, [login]) }
         let ns = fx.backend.namespace
         let otherWindow: [any RedisArgument] = ["ZADD", ns.rateKey("rl:someone_else:job.cancel"), 1, "x"]
         // The rules of the earlier grant.

@@ -32,6 +32,12 @@ import Testing
             namespace: fx.backend.namespace)
     }
 
+    /// Closes `fx` and drops the logins made on it.
+    static func close(_ fx: ActionFixture, _ logins: [Login]) {
+        fx.close()
+        dropLogins(logins.map(\.name))
+    }
+
     static func dropLogins(_ names: [String]) {
         guard let su = try? PostgresConnection(try TestServers.postgresURL()) else { return }
         for name in names { _ = try? su.execute("DROP ROLE IF EXISTS \"\(name)\"") }
@@ -109,10 +115,7 @@ import Testing
     @Test func noStatementRaisesAnOperatorsOwnRole() throws {
         let fx = try ActionFixture(seed: false)
         let login = try Self.provision(fx, .operator)
-        defer {
-            fx.close()
-            Self.dropLogins([login.name])
-        }
+        defer { Self.close(fx, [login]) }
         let db = try PostgresConnection(login.url)
         let attempts = [
             "GRANT agentos_admin TO \"\(login.name)\"", "SET ROLE agentos_admin", "SET ROLE agentos_owner", "SET ROLE postgres",
